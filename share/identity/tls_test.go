@@ -1,0 +1,206 @@
+package identity
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"testing"
+	"time"
+)
+
+// handshake runs one TLS connection over loopback and returns the server's
+// and client's handshake errors and the connection states. The server writes
+// one byte after its handshake so a client learns of a rejection.
+func handshake(tb testing.TB, server, client *tls.Config) (serr, cerr error, scs, ccs tls.ConnectionState) {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer ln.Close()
+	type result struct {
+		err error
+		cs  tls.ConnectionState
+	}
+	done := make(chan result, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		tc := tls.Server(c, server)
+		err = tc.Handshake()
+		if err == nil {
+			_, err = tc.Write([]byte{1})
+		}
+		done <- result{err, tc.ConnectionState()}
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	tc := tls.Client(c, client)
+	cerr = tc.Handshake()
+	if cerr == nil {
+		// In TLS 1.3 the server checks the client certificate after the
+		// client's handshake is done: read to see the verdict.
+		_, cerr = io.ReadFull(tc, make([]byte, 1))
+	}
+	ccs = tc.ConnectionState()
+	r := <-done
+	return r.err, cerr, r.cs, ccs
+}
+
+func TestMutualTLS(t *testing.T) {
+	srv, cli, other := mustGenerate(t), mustGenerate(t), mustGenerate(t)
+	noCert := &tls.Config{MinVersion: tls.VersionTLS13, InsecureSkipVerify: true}
+	denyAll := func(ID) error { return errors.New("not on the list") }
+	onlyCli := func(id ID) error {
+		if id != cli.ID() {
+			return fmt.Errorf("%s unknown", id.Short())
+		}
+		return nil
+	}
+	for _, tc := range []struct {
+		name           string
+		server, client *tls.Config
+		wantServer     error // nil: success
+		wantClient     error
+	}{
+		// Both sides know who they talk to.
+		{"right id", srv.ServerTLS(onlyCli), cli.ClientTLS(srv.ID()), nil, nil},
+		// Client accepts anyone, server any device.
+		{"any peer", srv.ServerTLS(nil), cli.ClientTLS(""), nil, nil},
+		// The client expected a different device: the client refuses.
+		{"wrong server id", srv.ServerTLS(nil), cli.ClientTLS(other.ID()), errAny, ErrWrongPeer},
+		// The server's allow list refuses the client.
+		{"client not allowed", srv.ServerTLS(denyAll), cli.ClientTLS(srv.ID()), ErrWrongPeer, errAny},
+		// A client with no certificate on a server that requires one.
+		{"no client cert", srv.ServerTLS(nil), noCert, errAny, errAny},
+		// ... accepted when client certificates are optional.
+		{"no client cert optional", srv.ServerTLS(AllowNoClientCert), noCert, nil, nil},
+		// ... and with a certificate it is still verified and read.
+		{"optional with cert", srv.ServerTLS(AllowNoClientCert), cli.ClientTLS(srv.ID()), nil, nil},
+		// TLS 1.2 is refused.
+		{"tls12 client", srv.ServerTLS(nil), &tls.Config{MaxVersion: tls.VersionTLS12, InsecureSkipVerify: true}, errAny, errAny},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			serr, cerr, scs, ccs := handshake(t, tc.server, tc.client)
+			check := func(side string, got, want error) {
+				t.Helper()
+				switch {
+				case want == nil && got != nil:
+					t.Errorf("%s: %v, want success", side, got)
+				case want == errAny && got == nil, want != nil && want != errAny && !errors.Is(got, want):
+					t.Errorf("%s: %v, want %v", side, got, want)
+				}
+			}
+			check("server", serr, tc.wantServer)
+			check("client", cerr, tc.wantClient)
+			if serr != nil || cerr != nil {
+				return
+			}
+			if got, _, err := PeerID(ccs); err != nil || got != srv.ID() {
+				t.Errorf("client PeerID = %s, %v; want %s", got, err, srv.ID())
+			}
+			if len(scs.PeerCertificates) > 0 {
+				if got, _, err := PeerID(scs); err != nil || got != cli.ID() {
+					t.Errorf("server PeerID = %s, %v; want %s", got, err, cli.ID())
+				}
+			}
+		})
+	}
+}
+
+// errAny marks "some error" in the table.
+var errAny = errors.New("any error")
+
+func TestVerifyCertificate(t *testing.T) {
+	dev := mustGenerate(t)
+	cert, err := dev.Certificate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := dev.makeCertificate(time.Now().Add(-30 * 365 * 24 * time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	future, err := dev.makeCertificate(time.Now().Add(3 * 24 * time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	skewed, err := dev.makeCertificate(time.Now().Add(12 * time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ecKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "x"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	ecDER, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &ecKey.PublicKey, ecKey)
+	// A certificate for dev's key signed by another key: the self-signature fails.
+	other := mustGenerate(t)
+	tmpl2 := &x509.Certificate{SerialNumber: big.NewInt(2), NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	crossDER, _ := x509.CreateCertificate(rand.Reader, tmpl2, tmpl2, dev.Public().Sign, other.SigningKey())
+
+	for _, tc := range []struct {
+		name string
+		raw  []byte
+		want ID
+		ok   bool
+	}{
+		// The device's own certificate against its ID.
+		{"match", cert.Certificate[0], dev.ID(), true},
+		// Any device accepted.
+		{"any", cert.Certificate[0], "", true},
+		// Another device's ID.
+		{"wrong id", cert.Certificate[0], other.ID(), false},
+		// Expired ten years ago.
+		{"expired", old.Certificate[0], dev.ID(), false},
+		// Not valid until three days from now (minus the hour of back-dating).
+		{"not yet valid", future.Certificate[0], dev.ID(), false},
+		// A peer clock 12h ahead is tolerated.
+		{"skewed clock", skewed.Certificate[0], dev.ID(), true},
+		// Not an ed25519 key.
+		{"ecdsa", ecDER, "", false},
+		// Self-signature made by a different key.
+		{"bad self-signature", crossDER, dev.ID(), false},
+		// Garbage.
+		{"garbage", []byte("not a certificate"), "", false},
+	} {
+		pub, err := VerifyCertificate(tc.raw, tc.want)
+		if tc.ok != (err == nil) {
+			t.Errorf("%s: VerifyCertificate err = %v, want ok=%v", tc.name, err, tc.ok)
+		}
+		if err != nil && !errors.Is(err, ErrWrongPeer) {
+			t.Errorf("%s: %v does not wrap ErrWrongPeer", tc.name, err)
+		}
+		if err == nil && IDFromKey(pub) != dev.ID() {
+			t.Errorf("%s: returned key of %s", tc.name, IDFromKey(pub))
+		}
+	}
+}
+
+func BenchmarkMutualTLSHandshake(b *testing.B) {
+	srv, cli := mustGenerate(b), mustGenerate(b)
+	scfg, ccfg := srv.ServerTLS(nil), cli.ClientTLS(srv.ID())
+	ccfg.ClientSessionCache = nil
+	for b.Loop() {
+		serr, cerr, _, _ := handshake(b, scfg, ccfg)
+		if serr != nil || cerr != nil {
+			b.Fatal(serr, cerr)
+		}
+	}
+}
