@@ -1,0 +1,230 @@
+package netns
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Prefix starts the name of every namespace this package creates.
+const Prefix = "kith-"
+
+// MaxHosts is the largest LAN New builds (one letter per host).
+const MaxHosts = 26
+
+// Iface is the name of each host's interface onto the LAN.
+const Iface = "eth0"
+
+// errNoNetns marks the failure of the very first namespace: the environment
+// (a container without CAP_SYS_ADMIN, no /run/netns) does not allow them.
+var errNoNetns = errors.New("cannot create network namespaces here")
+
+// LAN is a bridge in its own namespace with hosts attached by veth pairs.
+type LAN struct {
+	// Run is the "<pid>x<random>" part shared by all namespace names.
+	Run string
+	// BridgeNS is the namespace holding the bridge "br0".
+	BridgeNS string
+	// Prefix is the LAN's IPv4 /24 (10.213.X.0/24).
+	Prefix netip.Prefix
+	// Hosts are the machines on the LAN, in creation order (a, b, c, …).
+	Hosts []Host
+}
+
+// Host is one namespace on a LAN.
+type Host struct {
+	// Name is the network namespace name, usable with "ip netns exec".
+	Name string
+	// IP is the host's address on Iface.
+	IP netip.Addr
+}
+
+// Command returns a command that runs name with args inside the host's
+// namespace ("ip netns exec"). ip execs the command in place, so the
+// process's PID and Process.Kill refer to the command itself.
+func (h Host) Command(ctx context.Context, name string, args ...string) *exec.Cmd {
+	return exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", h.Name, name}, args...)...)
+}
+
+// Available reports why network namespaces cannot be used here, or nil.
+func Available() error {
+	if runtime.GOOS != "linux" {
+		return fmt.Errorf("network namespaces need Linux, this is %s", runtime.GOOS)
+	}
+	if os.Geteuid() != 0 {
+		return errors.New("creating network namespaces needs root (run the test as root or in a privileged container)")
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		return fmt.Errorf("the iproute2 'ip' command is not installed: %w", err)
+	}
+	return nil
+}
+
+// New builds a LAN of n hosts for the test and removes it in t.Cleanup.
+// It skips the test when namespaces are unavailable (see Available) and
+// fails it when building the LAN goes wrong.
+func New(t testing.TB, n int) *LAN {
+	t.Helper()
+	if n < 1 || n > MaxHosts {
+		t.Fatalf("netns.New: %d hosts, want 1..%d", n, MaxHosts)
+	}
+	if err := Available(); err != nil {
+		t.Skipf("skipping: %v", err)
+	}
+	RemoveStale(t.Logf)
+	lan, err := build(n)
+	if lan != nil {
+		t.Cleanup(func() {
+			if err := lan.remove(); err != nil {
+				t.Errorf("removing test LAN: %v", err)
+			}
+		})
+	}
+	if errors.Is(err, errNoNetns) {
+		t.Skipf("skipping: %v", err)
+	}
+	if err != nil {
+		t.Fatalf("building test LAN: %v", err)
+	}
+	return lan
+}
+
+// build creates the namespaces; on error it returns what exists so far so
+// the caller can remove it.
+func build(n int) (*LAN, error) {
+	var rnd [3]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		return nil, fmt.Errorf("random LAN name: %w", err)
+	}
+	run := strconv.Itoa(os.Getpid()) + "x" + hex.EncodeToString(rnd[:])
+	third := 1 + int(rnd[0])%254
+	lan := &LAN{
+		Run:      run,
+		BridgeNS: Prefix + run + "-br",
+		Prefix:   netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 213, byte(third), 0}), 24),
+	}
+	if err := ip("netns", "add", lan.BridgeNS); err != nil {
+		return nil, fmt.Errorf("%w: %w", errNoNetns, err)
+	}
+	steps := [][]string{
+		{"-n", lan.BridgeNS, "link", "set", "lo", "up"},
+		{"-n", lan.BridgeNS, "link", "add", "br0", "type", "bridge", "mcast_snooping", "0"},
+		{"-n", lan.BridgeNS, "link", "set", "br0", "up"},
+	}
+	if err := ipAll(steps); err != nil {
+		return lan, err
+	}
+	for i := range n {
+		h := Host{
+			Name: Prefix + run + "-" + string(rune('a'+i)),
+			IP:   netip.AddrFrom4([4]byte{10, 213, byte(third), byte(i + 1)}),
+		}
+		if err := ip("netns", "add", h.Name); err != nil {
+			return lan, err
+		}
+		lan.Hosts = append(lan.Hosts, h)
+		port := "vh" + strconv.Itoa(i)
+		steps := [][]string{
+			{"-n", h.Name, "link", "set", "lo", "up"},
+			{"-n", lan.BridgeNS, "link", "add", port, "type", "veth", "peer", "name", Iface, "netns", h.Name},
+			{"-n", lan.BridgeNS, "link", "set", port, "master", "br0"},
+			{"-n", lan.BridgeNS, "link", "set", port, "up"},
+			{"-n", h.Name, "addr", "add", h.IP.String() + "/24", "dev", Iface},
+			{"-n", h.Name, "link", "set", Iface, "up"},
+			{"-n", h.Name, "route", "add", "224.0.0.0/4", "dev", Iface},
+		}
+		if err := ipAll(steps); err != nil {
+			return lan, err
+		}
+	}
+	return lan, nil
+}
+
+// Namespaces lists every namespace of the LAN, bridge first.
+func (l *LAN) Namespaces() []string {
+	names := []string{l.BridgeNS}
+	for _, h := range l.Hosts {
+		names = append(names, h.Name)
+	}
+	return names
+}
+
+func (l *LAN) remove() error {
+	var errs []error
+	for _, name := range l.Namespaces() {
+		if err := ip("netns", "del", name); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// RemoveStale deletes namespaces named Prefix+"<pid>x…" whose creating
+// process no longer exists: leftovers of a test that crashed before its
+// cleanup ran. logf (may be nil) is told about each one removed.
+func RemoveStale(logf func(format string, args ...any)) {
+	out, err := exec.Command("ip", "netns", "list").Output()
+	if err != nil {
+		return
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		name, _, _ := strings.Cut(strings.TrimSpace(line), " ")
+		if !stale(name) {
+			continue
+		}
+		if err := ip("netns", "del", name); err == nil && logf != nil {
+			logf("netns: removed leftover namespace %s", name)
+		}
+	}
+}
+
+// stale reports whether name is one of ours whose creator is gone.
+func stale(name string) bool {
+	rest, ok := strings.CutPrefix(name, Prefix)
+	if !ok {
+		return false
+	}
+	pidText, _, ok := strings.Cut(rest, "x")
+	if !ok {
+		return false
+	}
+	pid, err := strconv.Atoi(pidText)
+	if err != nil || pid <= 0 {
+		return false
+	}
+	_, err = os.Stat("/proc/" + strconv.Itoa(pid))
+	return errors.Is(err, os.ErrNotExist)
+}
+
+func ipAll(steps [][]string) error {
+	for _, s := range steps {
+		if err := ip(s...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ip runs the ip command with a time limit and returns its stderr on error.
+func ip(args ...string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "ip", args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("ip %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return nil
+}
