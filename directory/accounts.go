@@ -1,0 +1,228 @@
+package directory
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/crypto/argon2"
+
+	"github.com/kith-media/kith/share/identity"
+)
+
+// argon2id parameters (OWASP's minimum: 19 MiB, 2 passes, 1 lane).
+const (
+	argonTime    = 2
+	argonMemory  = 19 * 1024
+	argonThreads = 1
+	argonKeyLen  = 32
+)
+
+// HashPassword returns a PHC string "$argon2id$v=19$m=19456,t=2,p=1$salt$hash".
+func HashPassword(password string) (string, error) {
+	salt := make([]byte, 16)
+	if _, err := rand.Read(salt); err != nil {
+		return "", fmt.Errorf("hashing password: %w", err)
+	}
+	key := argon2.IDKey([]byte(password), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
+	enc := base64.RawStdEncoding
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemory, argonTime, argonThreads,
+		enc.EncodeToString(salt), enc.EncodeToString(key)), nil
+}
+
+// CheckPassword reports whether password matches a HashPassword string.
+func CheckPassword(hash, password string) bool {
+	parts := strings.Split(hash, "$")
+	if len(parts) != 6 || parts[1] != "argon2id" {
+		return false
+	}
+	var m, t uint32
+	var p uint8
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &p); err != nil || m > 1<<20 || t > 16 || p == 0 {
+		return false
+	}
+	enc := base64.RawStdEncoding
+	salt, err1 := enc.DecodeString(parts[4])
+	want, err2 := enc.DecodeString(parts[5])
+	if err1 != nil || err2 != nil || len(want) == 0 {
+		return false
+	}
+	got := argon2.IDKey([]byte(password), salt, t, m, p, uint32(len(want)))
+	return subtle.ConstantTimeCompare(got, want) == 1
+}
+
+// dummyHash is checked against when the account does not exist, so the
+// answer takes as long as for a wrong password.
+var dummyHash, _ = HashPassword("kith-dummy-password")
+
+// NormalizeAccount lowercases and checks an account name: 1–64 characters
+// of a–z, 0–9 and . _ - + @.
+func NormalizeAccount(name string) (string, error) {
+	n := strings.ToLower(strings.TrimSpace(name))
+	if n == "" || len(n) > 64 {
+		return "", fieldErrorf("account", "must be 1 to 64 characters")
+	}
+	for _, r := range n {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || strings.ContainsRune("._-+@", r)) {
+			return "", fieldErrorf("account", "character %q not allowed (use a-z 0-9 . _ - + @)", r)
+		}
+	}
+	return n, nil
+}
+
+func checkPasswordRules(pw string) error {
+	if utf8.RuneCountInString(pw) < 8 || len(pw) > 1024 {
+		return fieldErrorf("password", "must be 8 to 1024 characters")
+	}
+	return nil
+}
+
+func (s *Server) handleInfo(w http.ResponseWriter, r *http.Request, _ *request) error {
+	writeJSON(w, http.StatusOK, Info{Name: s.o.Name, Version: Version, ID: s.id.ID(), Keys: s.id.Public()})
+	return nil
+}
+
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request, _ *request) error {
+	if _, _, err := s.st.SearchTitles(r.Context(), "", 0, 1); err != nil {
+		return newError(http.StatusServiceUnavailable, CodeInternal, "store unavailable")
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "id": string(s.id.ID())})
+	return nil
+}
+
+func (s *Server) handleCreateAccount(w http.ResponseWriter, r *http.Request, rq *request) error {
+	var req createAccountRequest
+	if err := decodeStrict(rq.body, &req); err != nil {
+		return err
+	}
+	name, err := NormalizeAccount(req.Account)
+	if err != nil {
+		return err
+	}
+	if err := checkPasswordRules(req.Password); err != nil {
+		return err
+	}
+	hash, err := HashPassword(req.Password)
+	if err != nil {
+		return err
+	}
+	if err := s.st.CreateAccount(r.Context(), name, hash, s.now()); err != nil {
+		if errors.Is(err, ErrExists) {
+			return newError(http.StatusConflict, CodeConflict, "account %q already exists", name)
+		}
+		return fmt.Errorf("creating account: %w", err)
+	}
+	s.log.Info("account created", "account", name, "ip", rq.ip)
+	writeJSON(w, http.StatusCreated, map[string]string{"account": name})
+	return nil
+}
+
+// handleEnroll enrolls the key in the body: the request must be signed by
+// that key (proof of possession) and carry the account's password.
+func (s *Server) handleEnroll(w http.ResponseWriter, r *http.Request, rq *request) error {
+	var req enrollRequest
+	if err := decodeStrict(rq.body, &req); err != nil {
+		return err
+	}
+	if err := req.Keys.Validate(); err != nil {
+		return fieldErrorf("keys", "%v", err)
+	}
+	id := req.Keys.ID()
+	if hid, err := identity.ParseID(r.Header.Get(HeaderDevice)); err != nil || hid != id {
+		return newError(http.StatusUnauthorized, CodeUnauthorized, "%s header must name the enrolled key %s", HeaderDevice, id)
+	}
+	if err := s.verifySignature(r, rq.body, req.Keys.Sign); err != nil {
+		return err
+	}
+	name := strings.TrimSpace(req.Name)
+	if name == "" || utf8.RuneCountInString(name) > 64 || !utf8.ValidString(name) {
+		return fieldErrorf("name", "device name must be 1 to 64 characters")
+	}
+	account, err := NormalizeAccount(req.Account)
+	if err != nil {
+		return err
+	}
+	hash, err := s.st.PasswordHash(r.Context(), account)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("reading account: %w", err)
+	}
+	if err != nil {
+		CheckPassword(dummyHash, req.Password)
+		return newError(http.StatusUnauthorized, CodeUnauthorized, "wrong account or password")
+	}
+	if !CheckPassword(hash, req.Password) {
+		return newError(http.StatusUnauthorized, CodeUnauthorized, "wrong account or password")
+	}
+	d := Device{ID: id, Name: name, Account: account, Keys: req.Keys, Created: s.now().UTC()}
+	if err := s.st.EnrollDevice(r.Context(), d); err != nil {
+		if errors.Is(err, ErrExists) {
+			return newError(http.StatusConflict, CodeConflict, "device %s is enrolled under another account or revoked", id.Short())
+		}
+		return fmt.Errorf("enrolling device: %w", err)
+	}
+	s.devices.forget(id)
+	s.log.Info("device enrolled", "account", account, "device", id, "name", name)
+	writeJSON(w, http.StatusCreated, d)
+	return nil
+}
+
+func (s *Server) handleDevices(w http.ResponseWriter, r *http.Request, rq *request) error {
+	ds, err := s.st.Devices(r.Context(), rq.device.Account)
+	if err != nil {
+		return fmt.Errorf("listing devices: %w", err)
+	}
+	if ds == nil {
+		ds = []Device{}
+	}
+	writeJSON(w, http.StatusOK, devicesResponse{Devices: ds})
+	return nil
+}
+
+func pathID(r *http.Request) (identity.ID, error) {
+	id, err := identity.ParseID(r.PathValue("id"))
+	if err != nil {
+		return "", fieldErrorf("device id", "%v", err)
+	}
+	return id, nil
+}
+
+func (s *Server) handleWhois(w http.ResponseWriter, r *http.Request, rq *request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	d, err := s.st.Device(r.Context(), id)
+	if errors.Is(err, ErrNotFound) {
+		return newError(http.StatusNotFound, CodeNotFound, "device %s is not enrolled", id.Short())
+	}
+	if err != nil {
+		return fmt.Errorf("reading device: %w", err)
+	}
+	writeJSON(w, http.StatusOK, d)
+	return nil
+}
+
+func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request, rq *request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	if err := s.st.RevokeDevice(r.Context(), rq.device.Account, id); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return newError(http.StatusNotFound, CodeNotFound, "device %s is not enrolled under account %q", id.Short(), rq.device.Account)
+		}
+		return fmt.Errorf("revoking device: %w", err)
+	}
+	s.devices.forget(id)
+	if err := s.st.Withdraw(r.Context(), id); err != nil {
+		return fmt.Errorf("withdrawing revoked device: %w", err)
+	}
+	s.log.Info("device revoked", "account", rq.device.Account, "device", id, "by", rq.device.ID)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

@@ -1,0 +1,413 @@
+package directory
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/kith-media/kith/directory/license"
+	"github.com/kith-media/kith/share/identity"
+	"github.com/kith-media/kith/share/sealed"
+)
+
+// ClientOptions configures a Client.
+type ClientOptions struct {
+	// URL is the directory, "https://host:port#FINGERPRINT" (the fragment
+	// may be omitted when Fingerprint is set).
+	URL string
+	// Fingerprint pins the directory's identity; "" trusts on first use
+	// (read it back with Client.Fingerprint after the first call).
+	Fingerprint identity.ID
+	// Device signs requests; nil allows only the public calls.
+	Device *identity.Identity
+	// HTTPClient overrides the pinned HTTPS client (its TLS settings are then the caller's).
+	HTTPClient *http.Client
+	Logger     *slog.Logger
+}
+
+// Client talks to one directory. It is safe for concurrent use.
+type Client struct {
+	base string
+	dev  *identity.Identity
+	hc   *http.Client
+	log  *slog.Logger
+
+	mu   sync.Mutex
+	fp   identity.ID // pinned or learnt fingerprint
+	info *Info
+}
+
+// maxResponse caps JSON answers read by the client.
+const maxResponse = 16 << 20
+
+// NewClient returns a client for o.URL, pinning its fingerprint.
+func NewClient(o ClientOptions) (*Client, error) {
+	base, fp, err := ParseURL(o.URL)
+	if err != nil {
+		return nil, err
+	}
+	if o.Fingerprint != "" {
+		if fp != "" && fp != o.Fingerprint {
+			return nil, fmt.Errorf("directory client: url fingerprint %s differs from option %s", fp, o.Fingerprint)
+		}
+		fp = o.Fingerprint
+	}
+	c := &Client{base: base, dev: o.Device, fp: fp, log: o.Logger}
+	if c.log == nil {
+		c.log = slog.Default()
+	}
+	c.hc = o.HTTPClient
+	if c.hc == nil {
+		c.hc = &http.Client{Transport: &http.Transport{
+			Proxy:               nil,
+			TLSClientConfig:     c.tlsConfig(),
+			ForceAttemptHTTP2:   false, // bulk ciphertext is faster on HTTP/1.1
+			MaxIdleConnsPerHost: 64,
+			IdleConnTimeout:     90 * time.Second,
+			TLSHandshakeTimeout: 10 * time.Second,
+		}}
+	}
+	return c, nil
+}
+
+// tlsConfig pins the directory certificate's key to the fingerprint (or
+// learns it on first use).
+func (c *Client) tlsConfig() *tls.Config {
+	return &tls.Config{
+		MinVersion:         tls.VersionTLS13,
+		InsecureSkipVerify: true, // replaced by the pin check below
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) == 0 {
+				return errors.New("directory presented no certificate")
+			}
+			return c.checkPeer(cs.PeerCertificates[0])
+		},
+	}
+}
+
+func (c *Client) checkPeer(cert *x509.Certificate) error {
+	c.mu.Lock()
+	want := c.fp
+	c.mu.Unlock()
+	pub, err := identity.VerifyCertificate(cert.Raw, want)
+	if err != nil {
+		return fmt.Errorf("directory certificate: %w", err)
+	}
+	if want == "" {
+		c.mu.Lock()
+		if c.fp == "" {
+			c.fp = identity.IDFromKey(pub)
+		}
+		c.mu.Unlock()
+	}
+	return nil
+}
+
+// Fingerprint is the pinned (or, on first use, learnt) directory ID.
+func (c *Client) Fingerprint() identity.ID {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.fp
+}
+
+// Device returns the client's device identity (nil if none).
+func (c *Client) Device() *identity.Identity { return c.dev }
+
+// Info fetches the directory's name, version and public keys, checking them
+// against the pinned fingerprint. The answer is cached.
+func (c *Client) Info(ctx context.Context) (*Info, error) {
+	c.mu.Lock()
+	if c.info != nil {
+		in := *c.info
+		c.mu.Unlock()
+		return &in, nil
+	}
+	c.mu.Unlock()
+	var in Info
+	if err := c.do(ctx, http.MethodGet, "/v1/info", nil, false, &in); err != nil {
+		return nil, err
+	}
+	if err := in.Keys.Validate(); err != nil {
+		return nil, fmt.Errorf("directory info: %w", err)
+	}
+	if in.Keys.ID() != in.ID {
+		return nil, fmt.Errorf("directory info: keys hash to %s, not the announced %s", in.Keys.ID(), in.ID)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.fp == "" {
+		c.fp = in.ID
+	}
+	if in.ID != c.fp {
+		return nil, fmt.Errorf("directory info: id %s is not the pinned %s: %w", in.ID, c.fp, identity.ErrWrongPeer)
+	}
+	c.info = &in
+	out := in
+	return &out, nil
+}
+
+// CreateAccount creates an account with a password (at least 8 characters).
+func (c *Client) CreateAccount(ctx context.Context, account, password string) error {
+	return c.do(ctx, http.MethodPost, "/v1/accounts", createAccountRequest{Account: account, Password: password}, false, nil)
+}
+
+// EnrollDevice enrolls the client's device key under the account, proving
+// both the account's password and possession of the device key.
+func (c *Client) EnrollDevice(ctx context.Context, account, password, deviceName string) error {
+	if c.dev == nil {
+		return errNoDevice
+	}
+	req := enrollRequest{Account: account, Password: password, Name: deviceName, Keys: c.dev.Public()}
+	return c.do(ctx, http.MethodPost, "/v1/devices", req, true, nil)
+}
+
+// Devices lists the devices of the client's account.
+func (c *Client) Devices(ctx context.Context) ([]Device, error) {
+	var r devicesResponse
+	if err := c.do(ctx, http.MethodGet, "/v1/devices", nil, true, &r); err != nil {
+		return nil, err
+	}
+	return r.Devices, nil
+}
+
+// RevokeDevice revokes a device of the client's account: it gets no new
+// licenses and its requests are refused.
+func (c *Client) RevokeDevice(ctx context.Context, id identity.ID) error {
+	return c.do(ctx, http.MethodDelete, "/v1/devices/"+url.PathEscape(string(id)), nil, true, nil)
+}
+
+// Whois tells which account a device belongs to.
+func (c *Client) Whois(ctx context.Context, id identity.ID) (*Device, error) {
+	var d Device
+	if err := c.do(ctx, http.MethodGet, "/v1/devices/"+url.PathEscape(string(id)), nil, true, &d); err != nil {
+		return nil, err
+	}
+	return &d, nil
+}
+
+// Titles searches the catalog (name and artist, case-insensitive; "" lists
+// all). page counts from 1; perPage is at most 100.
+func (c *Client) Titles(ctx context.Context, query string, page, perPage int) (titles []Title, total int, err error) {
+	v := url.Values{}
+	v.Set("q", query)
+	v.Set("page", strconv.Itoa(page))
+	v.Set("per_page", strconv.Itoa(perPage))
+	var r titlesResponse
+	if err := c.do(ctx, http.MethodGet, "/v1/titles?"+v.Encode(), nil, false, &r); err != nil {
+		return nil, 0, err
+	}
+	return r.Titles, r.Total, nil
+}
+
+// Title fetches one title.
+func (c *Client) Title(ctx context.Context, id string) (*Title, error) {
+	var t Title
+	if err := c.do(ctx, http.MethodGet, "/v1/titles/"+url.PathEscape(id), nil, false, &t); err != nil {
+		return nil, err
+	}
+	return &t, nil
+}
+
+// Manifest fetches the signed manifest of content and verifies the
+// directory's signature and that it describes content.
+func (c *Client) Manifest(ctx context.Context, content sealed.ContentID) (*sealed.Manifest, error) {
+	in, err := c.Info(ctx)
+	if err != nil {
+		return nil, err
+	}
+	b, err := c.raw(ctx, "/v1/manifests/"+content.String())
+	if err != nil {
+		return nil, err
+	}
+	m, err := sealed.ParseManifest(b)
+	if err != nil {
+		return nil, fmt.Errorf("parsing manifest %s: %w", content, err)
+	}
+	if err := m.Verify(in.Keys.Sign); err != nil {
+		return nil, fmt.Errorf("verifying manifest %s: %w", content, err)
+	}
+	if m.ContentID() != content {
+		return nil, fmt.Errorf("manifest is for %s, not %s: %w", m.ContentID(), content, sealed.ErrBadSignature)
+	}
+	return m, nil
+}
+
+// Register sends a sealed registration (purchase or free registration). It
+// is idempotent: the registration's nonce is the idempotency key, so
+// resending after a lost answer never charges twice.
+func (c *Client) Register(ctx context.Context, r *license.SealedRegistration) (*Registered, error) {
+	var out Registered
+	if err := c.do(ctx, http.MethodPost, "/v1/registrations", r, c.dev != nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Relay forwards a requester's registration wrapped by this (supplier)
+// device; the license in the answer is sealed to the requester.
+func (c *Client) Relay(ctx context.Context, r *license.Relayed) (*Registered, error) {
+	var out Registered
+	if err := c.do(ctx, http.MethodPost, "/v1/relay", r, c.dev != nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// License asks for a (re-issued) license of content for the client's device;
+// the device's account must own the title.
+func (c *Client) License(ctx context.Context, content sealed.ContentID) (*license.License, error) {
+	var l license.License
+	if err := c.do(ctx, http.MethodGet, "/v1/licenses/"+content.String(), nil, true, &l); err != nil {
+		return nil, err
+	}
+	return &l, nil
+}
+
+// Announce is the device's heartbeat: addresses, holdings with policies and
+// load. Send it again before the expiry the server documents (90 s by default).
+func (c *Client) Announce(ctx context.Context, a Announcement) error {
+	return c.do(ctx, http.MethodPost, "/v1/announce", a, true, nil)
+}
+
+// Withdraw removes the device from the supplier lists (going offline).
+func (c *Client) Withdraw(ctx context.Context) error {
+	return c.do(ctx, http.MethodDelete, "/v1/announce", nil, true, nil)
+}
+
+// Suppliers lists the active suppliers of content that allow this device,
+// best first; the origin store, when it has the content, comes last.
+func (c *Client) Suppliers(ctx context.Context, content sealed.ContentID) ([]Supplier, error) {
+	var r suppliersResponse
+	if err := c.do(ctx, http.MethodGet, "/v1/suppliers/"+content.String(), nil, true, &r); err != nil {
+		return nil, err
+	}
+	return r.Suppliers, nil
+}
+
+// Origin reads ciphertext bytes [off, off+n) of content from the origin
+// store (n <= 0: to the end). The caller closes the reader.
+func (c *Client) Origin(ctx context.Context, content sealed.ContentID, off, n int64) (io.ReadCloser, error) {
+	if off < 0 {
+		return nil, fmt.Errorf("origin read of %s: negative offset %d", content, off)
+	}
+	req, err := c.newRequest(ctx, http.MethodGet, "/v1/content/"+content.String(), nil, c.dev != nil)
+	if err != nil {
+		return nil, err
+	}
+	if n > 0 {
+		req.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", off, off+n-1))
+	} else if off > 0 {
+		req.Header.Set("Range", fmt.Sprintf("bytes=%d-", off))
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("origin read of %s: %w", content, err)
+	}
+	switch {
+	case resp.StatusCode == http.StatusPartialContent:
+	case resp.StatusCode == http.StatusOK && off == 0:
+	default:
+		defer resp.Body.Close()
+		return nil, readError(resp)
+	}
+	return resp.Body, nil
+}
+
+// raw GETs a binary answer.
+func (c *Client) raw(ctx context.Context, path string) ([]byte, error) {
+	req, err := c.newRequest(ctx, http.MethodGet, path, nil, false)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", path, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, readError(resp)
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", path, err)
+	}
+	return b, nil
+}
+
+func (c *Client) newRequest(ctx context.Context, method, path string, body []byte, signed bool) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	if body == nil {
+		req.Body, req.ContentLength = nil, 0
+	} else {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if signed {
+		if c.dev == nil {
+			return nil, errNoDevice
+		}
+		d, t, s := SignRequest(c.dev, method, req.URL.RequestURI(), time.Now().UnixMilli(), body)
+		req.Header.Set(HeaderDevice, d)
+		req.Header.Set(HeaderTime, t)
+		req.Header.Set(HeaderSignature, s)
+	}
+	return req, nil
+}
+
+// do sends a JSON request and decodes a JSON answer into out (if not nil).
+func (c *Client) do(ctx context.Context, method, path string, in any, signed bool, out any) error {
+	var body []byte
+	if in != nil {
+		var err error
+		if body, err = json.Marshal(in); err != nil {
+			return fmt.Errorf("%s %s: encoding request: %w", method, path, err)
+		}
+	}
+	req, err := c.newRequest(ctx, method, path, body, signed)
+	if err != nil {
+		return err
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return readError(resp)
+	}
+	if out == nil {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponse))
+		return nil
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxResponse)).Decode(out); err != nil {
+		return fmt.Errorf("%s %s: decoding answer: %w", method, path, err)
+	}
+	return nil
+}
+
+// readError turns a non-2xx answer into *Error.
+func readError(resp *http.Response) error {
+	e := &Error{Status: resp.StatusCode}
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if json.Unmarshal(b, e) != nil || e.Code == "" {
+		e.Code = http.StatusText(resp.StatusCode)
+		e.Message = string(bytes.TrimSpace(b))
+		if e.Message == "" {
+			e.Message = resp.Status
+		}
+	}
+	return e
+}

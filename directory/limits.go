@@ -1,0 +1,149 @@
+package directory
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/kith-media/kith/share/identity"
+)
+
+// replayCache remembers request signatures until their window closes, so an
+// exact copy of a signed request is refused inside the window (outside it
+// the time check refuses it). ed25519 signatures are deterministic, so the
+// signature identifies the signed bytes.
+type replayCache struct {
+	mu    sync.Mutex
+	seen  map[string]time.Time // signature → when it may be forgotten
+	sweep time.Time
+}
+
+func newReplayCache() *replayCache { return &replayCache{seen: make(map[string]time.Time)} }
+
+// add records sig until expires; false if it was already there.
+func (c *replayCache) add(sig string, expires, now time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if now.Sub(c.sweep) > 5*time.Second {
+		for k, exp := range c.seen {
+			if now.After(exp) {
+				delete(c.seen, k)
+			}
+		}
+		c.sweep = now
+	}
+	if exp, ok := c.seen[sig]; ok && !now.After(exp) {
+		return false
+	}
+	c.seen[sig] = expires
+	return true
+}
+
+// limiter is a set of token buckets keyed by client IP or device ID:
+// rate tokens per second, bursts of 2×rate (at least 1).
+type limiter struct {
+	rate  float64 // <0: unlimited
+	burst float64
+	now   func() time.Time
+
+	mu      sync.Mutex
+	buckets map[string]*bucket
+	sweep   time.Time
+}
+
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+func newLimiter(rate float64, now func() time.Time) *limiter {
+	burst := 2 * rate
+	if burst < 1 {
+		burst = 1
+	}
+	return &limiter{rate: rate, burst: burst, now: now, buckets: make(map[string]*bucket)}
+}
+
+// allow takes a token for key, or says how long until one is there.
+func (l *limiter) allow(key string) (time.Duration, bool) {
+	if l.rate < 0 {
+		return 0, true
+	}
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if now.Sub(l.sweep) > time.Minute {
+		for k, b := range l.buckets { // full buckets carry no state
+			if b.tokens+now.Sub(b.last).Seconds()*l.rate >= l.burst {
+				delete(l.buckets, k)
+			}
+		}
+		l.sweep = now
+	}
+	b := l.buckets[key]
+	if b == nil {
+		b = &bucket{tokens: l.burst, last: now}
+		l.buckets[key] = b
+	}
+	b.tokens += now.Sub(b.last).Seconds() * l.rate
+	if b.tokens > l.burst {
+		b.tokens = l.burst
+	}
+	b.last = now
+	if b.tokens >= 1 {
+		b.tokens--
+		return 0, true
+	}
+	return time.Duration((1 - b.tokens) / l.rate * float64(time.Second)), false
+}
+
+// deviceCache keeps enrolled devices for a few seconds so signed requests do
+// not each read the store; revocation through this server drops the entry
+// at once.
+type deviceCache struct {
+	mu sync.Mutex
+	m  map[identity.ID]cachedDevice
+}
+
+type cachedDevice struct {
+	d   Device
+	exp time.Time
+}
+
+const deviceCacheTTL = 5 * time.Second
+
+func newDeviceCache() *deviceCache { return &deviceCache{m: make(map[identity.ID]cachedDevice)} }
+
+func (c *deviceCache) forget(id identity.ID) {
+	c.mu.Lock()
+	delete(c.m, id)
+	c.mu.Unlock()
+}
+
+// device returns the enrolled device id (cached) or a 401.
+func (s *Server) device(ctx context.Context, id identity.ID) (*Device, error) {
+	now := time.Now()
+	s.devices.mu.Lock()
+	cd, ok := s.devices.m[id]
+	s.devices.mu.Unlock()
+	if ok && now.Before(cd.exp) {
+		d := cd.d
+		return &d, nil
+	}
+	d, err := s.st.Device(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return nil, newError(http.StatusUnauthorized, CodeUnauthorized, "device %s is not enrolled", id.Short())
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.devices.mu.Lock()
+	if len(s.devices.m) > 100000 {
+		clear(s.devices.m)
+	}
+	s.devices.m[id] = cachedDevice{d: *d, exp: now.Add(deviceCacheTTL)}
+	s.devices.mu.Unlock()
+	return d, nil
+}

@@ -1,0 +1,257 @@
+package directory
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kith-media/kith/share/identity"
+)
+
+// request is what the middleware hands a handler.
+type request struct {
+	body   []byte  // the whole body, within the limit
+	ip     string  // client address as seen by the server
+	device *Device // the signing device, for authenticated routes
+}
+
+type handlerFunc func(w http.ResponseWriter, r *http.Request, rq *request) error
+
+// statusWriter records the status for metrics and logs.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	n      int64
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.n += int64(n)
+	return n, err
+}
+
+// wrap adds to h: per-IP rate limit, body limit, signature check (signed
+// routes), per-device rate limit, panic recovery, error answers, metrics
+// and a log line.
+func (s *Server) wrap(route string, signed bool, h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		w := &statusWriter{ResponseWriter: rw}
+		rq := &request{ip: clientIP(r)}
+		err := func() (err error) {
+			defer func() {
+				if p := recover(); p != nil {
+					err = fmt.Errorf("panic in %s: %v", route, p)
+				}
+			}()
+			if route != "metrics" && route != "healthz" {
+				if wait, ok := s.ipLimit.allow(rq.ip); !ok {
+					return rateLimited(wait)
+				}
+			}
+			if err := s.readBody(w, r, rq, route); err != nil {
+				return err
+			}
+			if signed {
+				d, err := s.authenticate(r, rq.body)
+				if err != nil {
+					return err
+				}
+				rq.device = d
+				if wait, ok := s.devLim.allow(string(d.ID)); !ok {
+					return rateLimited(wait)
+				}
+			}
+			return h(w, r, rq)
+		}()
+		if err != nil {
+			s.writeError(w, r, route, err)
+		}
+		if w.status == 0 {
+			w.WriteHeader(http.StatusOK)
+		}
+		s.metrics.observe(route, w.status, time.Since(start))
+		if w.status >= 500 {
+			s.log.Error("request failed", "route", route, "method", r.Method, "path", r.URL.Path,
+				"status", w.status, "ip", rq.ip, "err", err)
+		} else {
+			s.log.Debug("request", "route", route, "method", r.Method, "status", w.status,
+				"ip", rq.ip, "bytes", w.n, "dur", time.Since(start))
+		}
+	})
+}
+
+func rateLimited(wait time.Duration) error {
+	return &retryError{e: newError(http.StatusTooManyRequests, CodeRateLimited,
+		"too many requests; retry in %s", wait.Round(time.Millisecond)), wait: wait}
+}
+
+// retryError is a 429 with its Retry-After.
+type retryError struct {
+	e    *Error
+	wait time.Duration
+}
+
+func (r *retryError) Error() string { return r.e.Error() }
+
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request, rq *request, route string) error {
+	if r.Body == nil || r.Method == http.MethodGet || r.Method == http.MethodHead {
+		return nil
+	}
+	limit := s.o.MaxBody
+	if route == "announce" {
+		limit = s.o.MaxAnnounceBody
+	}
+	if r.ContentLength > limit {
+		return newError(http.StatusRequestEntityTooLarge, CodeTooLarge, "body of %d bytes is over the %d byte limit", r.ContentLength, limit)
+	}
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return newError(http.StatusRequestEntityTooLarge, CodeTooLarge, "body is over the %d byte limit", limit)
+		}
+		return newError(http.StatusBadRequest, CodeBadRequest, "reading body: %v", err)
+	}
+	rq.body = b
+	return nil
+}
+
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, route string, err error) {
+	var re *retryError
+	if errors.As(err, &re) {
+		secs := int(math.Ceil(re.wait.Seconds()))
+		if secs < 1 {
+			secs = 1
+		}
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		s.metrics.rateLimited.add(route, 1)
+		writeJSON(w, re.e.Status, re.e)
+		return
+	}
+	var e *Error
+	if !errors.As(err, &e) {
+		e = newError(http.StatusInternalServerError, CodeInternal, "internal error")
+	}
+	if e.Status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Kith-Signature realm="kith"`)
+	}
+	writeJSON(w, e.Status, e)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status, b = http.StatusInternalServerError, []byte(`{"code":"internal","message":"encoding answer"}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)+1))
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}
+
+// decodeStrict decodes exactly one JSON value with no unknown fields into v,
+// turning every failure into a 400 that names the problem.
+func decodeStrict(b []byte, v any) error {
+	if len(bytes.TrimSpace(b)) == 0 {
+		return newError(http.StatusBadRequest, CodeBadRequest, "empty body: a JSON object is required")
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var se *json.SyntaxError
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &se):
+			return newError(http.StatusBadRequest, CodeBadRequest, "malformed JSON at byte %d: %v", se.Offset, err)
+		case errors.As(err, &te):
+			return newError(http.StatusBadRequest, CodeBadRequest, "field %q: expected %s, got JSON %s", te.Field, te.Type, te.Value)
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			return newError(http.StatusBadRequest, CodeBadRequest, "truncated JSON")
+		default:
+			return newError(http.StatusBadRequest, CodeBadRequest, "bad JSON: %s", strings.TrimPrefix(err.Error(), "json: "))
+		}
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return newError(http.StatusBadRequest, CodeBadRequest, "trailing data after the JSON value")
+	}
+	return nil
+}
+
+// clientIP is the TCP peer address (no proxy headers are trusted).
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// verifySignature checks the signature headers against pub and returns the
+// signed time.
+func (s *Server) verifySignature(r *http.Request, body []byte, pub ed25519.PublicKey) error {
+	tm, err := strconv.ParseInt(r.Header.Get(HeaderTime), 10, 64)
+	if err != nil {
+		return newError(http.StatusUnauthorized, CodeUnauthorized, "missing or malformed %s header (unix milliseconds)", HeaderTime)
+	}
+	skew := s.now().Sub(time.UnixMilli(tm))
+	if skew > s.o.ReplayWindow || skew < -s.o.ReplayWindow {
+		return newError(http.StatusUnauthorized, CodeReplay, "request time is %s off the directory clock (allowed ±%s)",
+			skew.Round(time.Millisecond), s.o.ReplayWindow)
+	}
+	sig, err := base64.StdEncoding.DecodeString(r.Header.Get(HeaderSignature))
+	if err != nil || len(sig) != ed25519.SignatureSize {
+		return newError(http.StatusUnauthorized, CodeUnauthorized, "missing or malformed %s header", HeaderSignature)
+	}
+	if len(pub) != ed25519.PublicKeySize || !ed25519.Verify(pub, RequestSigningBytes(r.Method, r.RequestURI, tm, body), sig) {
+		return newError(http.StatusUnauthorized, CodeUnauthorized, "bad request signature")
+	}
+	if !s.replay.add(string(sig), time.UnixMilli(tm).Add(s.o.ReplayWindow), s.now()) {
+		s.metrics.replays.add("", 1)
+		return newError(http.StatusUnauthorized, CodeReplay, "request replayed: this exact signed request was already received")
+	}
+	return nil
+}
+
+// authenticate identifies the enrolled, unrevoked device that signed r.
+func (s *Server) authenticate(r *http.Request, body []byte) (*Device, error) {
+	h := r.Header.Get(HeaderDevice)
+	if h == "" {
+		return nil, newError(http.StatusUnauthorized, CodeUnauthorized, "this endpoint needs a signed request (%s, %s, %s headers)", HeaderDevice, HeaderTime, HeaderSignature)
+	}
+	id, err := identity.ParseID(h)
+	if err != nil {
+		return nil, newError(http.StatusUnauthorized, CodeUnauthorized, "bad %s header: %v", HeaderDevice, err)
+	}
+	d, err := s.device(r.Context(), id)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.verifySignature(r, body, d.Keys.Sign); err != nil {
+		return nil, err
+	}
+	if d.Revoked {
+		return nil, newError(http.StatusForbidden, CodeForbidden, "device %s is revoked", id.Short())
+	}
+	return d, nil
+}

@@ -1,0 +1,89 @@
+package directory
+
+import (
+	"strings"
+
+	"github.com/kith-media/kith/share/identity"
+)
+
+// Policy modes. The empty mode means PolicyAnyone.
+const (
+	PolicyAnyone    = "anyone"    // any enrolled device of this network
+	PolicyHousehold = "household" // only devices of the owner's account
+	PolicyList      = "list"      // the owner's account plus the devices or accounts in Allow
+	PolicyNobody    = "nobody"    // no one, not even the owner's other devices
+)
+
+// MaxPolicyEntries caps Allow and Deny of one policy.
+const MaxPolicyEntries = 256
+
+// Policy is an owner's copy restriction on one holding: who may fetch the
+// ciphertext from the owner's device (and so who a relayed registration may
+// come from). Deny always wins over every mode.
+type Policy struct {
+	Mode  string   `json:"mode"`            // "anyone" | "household" | "list" | "nobody"; "" = "anyone"
+	Allow []string `json:"allow,omitempty"` // device IDs or account names (mode "list")
+	Deny  []string `json:"deny,omitempty"`  // device IDs or account names, refused in every mode
+}
+
+// Allows reports whether a device peer of account peerAccount ("" when
+// unknown) may copy from a holding owned by ownerAccount under p. It is the
+// one rule shared by the directory (when listing suppliers and accepting
+// relayed registrations) and by peers (when serving chunks). Unknown modes
+// allow no one, so a newer policy never opens up an older peer.
+func (p Policy) Allows(ownerAccount string, peer identity.ID, peerAccount string) bool {
+	if matchAny(p.Deny, peer, peerAccount) {
+		return false
+	}
+	sameAccount := peerAccount != "" && ownerAccount != "" && strings.EqualFold(peerAccount, ownerAccount)
+	switch p.Mode {
+	case "", PolicyAnyone:
+		return true
+	case PolicyHousehold:
+		return sameAccount
+	case PolicyList:
+		return sameAccount || matchAny(p.Allow, peer, peerAccount)
+	default: // PolicyNobody and anything unknown
+		return false
+	}
+}
+
+// Validate checks the mode and the size of the lists.
+func (p Policy) Validate() error {
+	switch p.Mode {
+	case "", PolicyAnyone, PolicyHousehold, PolicyList, PolicyNobody:
+	default:
+		return fieldErrorf("policy.mode", "unknown mode %q (want anyone, household, list or nobody)", p.Mode)
+	}
+	if len(p.Allow) > MaxPolicyEntries || len(p.Deny) > MaxPolicyEntries {
+		return fieldErrorf("policy", "at most %d allow and %d deny entries", MaxPolicyEntries, MaxPolicyEntries)
+	}
+	for _, s := range append(append([]string(nil), p.Allow...), p.Deny...) {
+		if s == "" || len(s) > 128 || strings.ContainsAny(s, "\n\r") {
+			return fieldErrorf("policy", "bad entry %q", s)
+		}
+	}
+	return nil
+}
+
+// matchAny reports whether list names the device (compared as a normalized
+// device ID) or its account (compared case-insensitively).
+func matchAny(list []string, peer identity.ID, peerAccount string) bool {
+	for _, s := range list {
+		if peerAccount != "" && strings.EqualFold(s, peerAccount) {
+			return true
+		}
+		if peer != "" && sameID(s, peer) {
+			return true
+		}
+	}
+	return false
+}
+
+// sameID compares a written device ID with an ID, ignoring case and dashes.
+func sameID(s string, id identity.ID) bool {
+	norm := func(v string) string {
+		return strings.ToUpper(strings.ReplaceAll(v, "-", ""))
+	}
+	return norm(s) == norm(string(id))
+}

@@ -1,0 +1,301 @@
+package directory
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/kith-media/kith/directory/license"
+	"github.com/kith-media/kith/share/identity"
+)
+
+// RegistrationSkew is how far a registration's (and a relay wrapper's) time
+// may be from the directory clock. Registrations are idempotent by nonce,
+// so this window only bounds how long a captured one stays usable.
+const RegistrationSkew = 10 * time.Minute
+
+// Nonce length limits of a registration (the idempotency key).
+const (
+	minNonce = 8
+	maxNonce = 64
+)
+
+func newID(prefix string) string {
+	var b [12]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(fmt.Sprintf("reading random bytes: %v", err))
+	}
+	return prefix + "_" + hex.EncodeToString(b[:])
+}
+
+func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request, rq *request) error {
+	var sr license.SealedRegistration
+	if err := decodeStrict(rq.body, &sr); err != nil {
+		return err
+	}
+	res, err := s.register(r.Context(), &sr, nil)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, res)
+	return nil
+}
+
+// handleRelay accepts a requester's registration forwarded by a supplier:
+// the supplier must be enrolled and have signed the wrapper, hold the title
+// and allow the requester; it is credited on the purchase.
+func (s *Server) handleRelay(w http.ResponseWriter, r *http.Request, rq *request) error {
+	var rl license.Relayed
+	if err := decodeStrict(rq.body, &rl); err != nil {
+		return err
+	}
+	if err := rl.Supplier.Validate(); err != nil {
+		return fieldErrorf("supplier", "%v", err)
+	}
+	if err := rl.Verify(); err != nil {
+		return newError(http.StatusUnauthorized, CodeUnauthorized, "relay wrapper: %v", err)
+	}
+	if d := s.now().Sub(rl.Time); d > RegistrationSkew || d < -RegistrationSkew {
+		return newError(http.StatusUnauthorized, CodeReplay, "relay wrapper time is %s off the directory clock", d.Round(time.Second))
+	}
+	sup, err := s.device(r.Context(), rl.Supplier.ID())
+	if err != nil {
+		return err
+	}
+	if sup.Revoked {
+		return newError(http.StatusForbidden, CodeForbidden, "supplier %s is revoked", sup.ID.Short())
+	}
+	if !bytes.Equal(sup.Keys.Sign, rl.Supplier.Sign) {
+		return newError(http.StatusUnauthorized, CodeUnauthorized, "supplier keys differ from the enrolled ones")
+	}
+	res, err := s.register(r.Context(), &rl.Registration, sup)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, res)
+	return nil
+}
+
+// register runs a registration to its end: check, purchase (charging at
+// most once per nonce, and at most once per account and title), license.
+func (s *Server) register(ctx context.Context, sr *license.SealedRegistration, supplier *Device) (*Registered, error) {
+	reg, err := license.OpenRegistration(sr, s.id, s.now(), RegistrationSkew)
+	if err != nil {
+		return nil, newError(http.StatusBadRequest, CodeBadRequest, "registration: %v", err)
+	}
+	if reg.Device.ID() != sr.Device {
+		return nil, newError(http.StatusBadRequest, CodeBadRequest, "registration: device keys do not match device %s", sr.Device.Short())
+	}
+	if len(reg.Nonce) < minNonce || len(reg.Nonce) > maxNonce {
+		return nil, fieldErrorf("registration nonce", "must be %d to %d bytes", minNonce, maxNonce)
+	}
+	account, err := NormalizeAccount(reg.Account)
+	if err != nil {
+		return nil, err
+	}
+	dev, err := s.st.Device(ctx, sr.Device)
+	if errors.Is(err, ErrNotFound) {
+		return nil, newError(http.StatusForbidden, CodeForbidden, "device %s is not enrolled; enroll it under account %q first", sr.Device.Short(), account)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading device: %w", err)
+	}
+	switch {
+	case dev.Revoked:
+		return nil, newError(http.StatusForbidden, CodeForbidden, "device %s is revoked", dev.ID.Short())
+	case dev.Account != account:
+		return nil, newError(http.StatusForbidden, CodeForbidden, "device %s is not enrolled under account %q", dev.ID.Short(), account)
+	case !bytes.Equal(dev.Keys.Box, reg.Device.Box) || !bytes.Equal(dev.Keys.Sign, reg.Device.Sign):
+		return nil, newError(http.StatusForbidden, CodeForbidden, "registration keys differ from the enrolled device keys")
+	}
+	t, err := s.st.Title(ctx, reg.TitleID)
+	if errors.Is(err, ErrNotFound) {
+		return nil, newError(http.StatusNotFound, CodeNotFound, "no title %q", reg.TitleID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading title: %w", err)
+	}
+	var supID identity.ID
+	if supplier != nil {
+		if supplier.ID == dev.ID {
+			return nil, newError(http.StatusBadRequest, CodeBadRequest, "a device cannot relay its own registration")
+		}
+		h, err := s.st.Holding(ctx, supplier.ID, t.ContentID)
+		if errors.Is(err, ErrNotFound) {
+			return nil, newError(http.StatusForbidden, CodeForbidden, "supplier %s does not hold title %q", supplier.ID.Short(), t.ID)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading holding: %w", err)
+		}
+		if !h.Policy.Allows(supplier.Account, dev.ID, dev.Account) {
+			return nil, newError(http.StatusForbidden, CodeForbidden, "the supplier's copy restriction excludes device %s", dev.ID.Short())
+		}
+		supID = supplier.ID
+	}
+	p := &Purchase{ID: newID("p"), Nonce: reg.Nonce, TitleID: t.ID, Account: account, Device: dev.ID,
+		Amount: t.Price, Currency: t.Currency, State: PurchasePending, Supplier: supID, Created: s.now().UTC()}
+	if t.Withdrawn {
+		if _, err := s.st.OwnedPurchase(ctx, account, t.ID); err != nil {
+			return nil, newError(http.StatusGone, CodeWithdrawn, "title %q is withdrawn", t.ID)
+		}
+	}
+	cur, _, err := s.st.BeginPurchase(ctx, p)
+	if err != nil {
+		return nil, fmt.Errorf("recording purchase: %w", err)
+	}
+	sameNonce := bytes.Equal(cur.Nonce, reg.Nonce)
+	if sameNonce && (cur.TitleID != t.ID || cur.Account != account) {
+		return nil, newError(http.StatusConflict, CodeConflict, "registration nonce already used for another registration")
+	}
+	switch cur.State {
+	case PurchaseDeclined:
+		return nil, newError(http.StatusPaymentRequired, CodeCardDeclined, "payment declined: %s", cur.Reason)
+	case PurchasePending:
+		v, err, _ := s.flight.Do(cur.ID, func() (any, error) {
+			return s.complete(context.WithoutCancel(ctx), cur, reg.Payment, t, dev)
+		})
+		if err != nil {
+			return nil, err
+		}
+		res := v.(*Registered)
+		if res.License.Device == dev.ID {
+			return res, nil
+		}
+		cur = &Purchase{}
+		*cur = *res.purchase()
+	default:
+		if sameNonce {
+			s.metrics.purchases.add("repeat", 1)
+		} else {
+			s.metrics.purchases.add("owned", 1)
+		}
+	}
+	lic, rec, err := s.makeLicense(t, cur, dev)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.st.AddLicense(ctx, rec); err != nil {
+		return nil, fmt.Errorf("recording license: %w", err)
+	}
+	return &Registered{License: lic, Receipt: cur.Receipt()}, nil
+}
+
+// purchase rebuilds the paid purchase a Registered answer stands for.
+func (r *Registered) purchase() *Purchase {
+	rc := r.Receipt
+	return &Purchase{ID: rc.PurchaseID, TitleID: rc.TitleID, Account: rc.Account, Amount: rc.Amount, Currency: rc.Currency,
+		CardBrand: rc.CardBrand, CardLast4: rc.CardLast4, Supplier: rc.Supplier, Created: rc.Time, State: PurchasePaid}
+}
+
+// complete charges a pending purchase (idempotency key = its nonce) and
+// records it paid, with its billing event and dev's license, in one
+// transaction. Only one complete runs per purchase at a time.
+func (s *Server) complete(ctx context.Context, p *Purchase, pay *license.Payment, t *TitleRecord, dev *Device) (*Registered, error) {
+	q := *p
+	outcome := "free"
+	if q.Amount > 0 {
+		if pay == nil {
+			reason := fmt.Sprintf("title %q costs %d %s and the registration carries no payment", t.ID, q.Amount, q.Currency)
+			if err := s.st.DeclinePurchase(ctx, q.ID, reason); err != nil {
+				return nil, fmt.Errorf("recording decline: %w", err)
+			}
+			s.metrics.purchases.add("declined", 1)
+			return nil, newError(http.StatusPaymentRequired, CodeCardDeclined, "payment required: %s", reason)
+		}
+		res, err := s.pay.Charge(ctx, Charge{IdempotencyKey: hex.EncodeToString(q.Nonce), Amount: q.Amount,
+			Currency: q.Currency, Card: *pay, Description: t.Name})
+		if errors.Is(err, ErrCardInvalid) || errors.Is(err, ErrCardDeclined) {
+			if derr := s.st.DeclinePurchase(ctx, q.ID, err.Error()); derr != nil {
+				return nil, fmt.Errorf("recording decline: %w", derr)
+			}
+			s.metrics.purchases.add("declined", 1)
+			code := CodeCardDeclined
+			if errors.Is(err, ErrCardInvalid) {
+				code = CodeCardInvalid
+			}
+			return nil, newError(http.StatusPaymentRequired, code, "payment refused: %v", err)
+		}
+		if err != nil {
+			s.log.Error("payment processor failed", "purchase", q.ID, "err", err)
+			return nil, newError(http.StatusBadGateway, CodeInternal, "payment processor unavailable; retry the same registration")
+		}
+		s.metrics.charges.add("", 1)
+		q.CardBrand, q.CardLast4, q.Token = res.Brand, res.Last4, res.Token
+		outcome = "paid"
+	}
+	q.State = PurchasePaid
+	lic, rec, err := s.makeLicense(t, &q, dev)
+	if err != nil {
+		return nil, err
+	}
+	ev := BillingEvent{EventID: "ev_" + q.ID, Kind: "registration", PurchaseID: q.ID, TitleID: t.ID, TitleName: t.Name,
+		Account: q.Account, Device: q.Device, Amount: q.Amount, Currency: q.Currency, CardBrand: q.CardBrand,
+		CardLast4: q.CardLast4, Token: q.Token, Supplier: q.Supplier, Time: q.Created}
+	payload, err := json.Marshal(ev)
+	if err != nil {
+		return nil, fmt.Errorf("encoding billing event: %w", err)
+	}
+	now := s.now().UTC()
+	oe := &OutboxEvent{Kind: ev.Kind, Payload: payload, Created: now, NextAttempt: now}
+	if err := s.st.CompletePurchase(ctx, &q, oe, rec); err != nil {
+		return nil, fmt.Errorf("recording purchase: %w", err)
+	}
+	s.metrics.purchases.add(outcome, 1)
+	s.wakeOutbox()
+	s.log.Info("purchase", "purchase", q.ID, "title", t.ID, "account", q.Account, "amount", q.Amount,
+		"currency", q.Currency, "supplier", q.Supplier, "outcome", outcome)
+	return &Registered{License: lic, Receipt: q.Receipt()}, nil
+}
+
+// makeLicense issues dev's license for t under purchase p.
+func (s *Server) makeLicense(t *TitleRecord, p *Purchase, dev *Device) (*license.License, *LicenseRecord, error) {
+	key, err := s.id.OpenSealed(t.SealedKey, t.ContentID[:])
+	if err != nil {
+		return nil, nil, fmt.Errorf("opening content key of %s: %w", t.ID, err)
+	}
+	defer clear(key)
+	now := s.now().UTC()
+	l := license.License{ContentID: t.ContentID, TitleID: t.ID, Device: dev.ID, Account: dev.Account,
+		Rights: t.Rights, IssuedAt: now, Issuer: s.id.ID()}
+	out, err := license.Issue(s.id, l, dev.Keys, key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("issuing license: %w", err)
+	}
+	s.metrics.licenses.add("", 1)
+	return out, &LicenseRecord{ID: out.ID, Purchase: p.ID, Device: dev.ID, Content: t.ContentID, Issued: now}, nil
+}
+
+// handleLicense re-issues a license for the signing device when its
+// account owns the title.
+func (s *Server) handleLicense(w http.ResponseWriter, r *http.Request, rq *request) error {
+	c, err := pathContent(r)
+	if err != nil {
+		return err
+	}
+	t, err := s.titleByContent(r.Context(), c)
+	if err != nil {
+		return err
+	}
+	p, err := s.st.OwnedPurchase(r.Context(), rq.device.Account, t.ID)
+	if errors.Is(err, ErrNotFound) {
+		return newError(http.StatusPaymentRequired, CodeForbidden, "account %q has not registered title %q; register first", rq.device.Account, t.ID)
+	}
+	if err != nil {
+		return fmt.Errorf("reading purchase: %w", err)
+	}
+	lic, rec, err := s.makeLicense(t, p, rq.device)
+	if err != nil {
+		return err
+	}
+	if err := s.st.AddLicense(r.Context(), rec); err != nil {
+		return fmt.Errorf("recording license: %w", err)
+	}
+	writeJSON(w, http.StatusOK, lic)
+	return nil
+}

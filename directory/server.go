@@ -1,0 +1,224 @@
+package directory
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/kith-media/kith/share/identity"
+)
+
+// Version is the directory software version reported by GET /v1/info.
+const Version = "0.1.0"
+
+// Defaults for Options fields left zero.
+const (
+	DefaultReplayWindow      = 30 * time.Second
+	DefaultAnnounceTTL       = 90 * time.Second
+	DefaultMaxBody           = 1 << 20
+	DefaultMaxAnnounceBody   = 8 << 20
+	DefaultReadHeaderTimeout = 5 * time.Second
+	DefaultRateIP            = 200 // requests per second per client IP
+	DefaultRateDevice        = 50  // requests per second per device
+)
+
+// Options configures a Server.
+type Options struct {
+	Identity  *identity.Identity // the directory's own keys (required)
+	Store     Store              // required
+	OriginDir string             // origin store: sealed files named by content ID (required)
+	Name      string             // shown in /v1/info
+	// Payments charges priced titles; nil uses a TestProcessor.
+	Payments PaymentProcessor
+	// Webhook receives billing events (at least once); "" keeps them in the
+	// outbox for `billing export`.
+	Webhook       string
+	WebhookSecret []byte
+	// WebhookClient posts to the webhook; nil = a client with a 10 s timeout.
+	WebhookClient *http.Client
+	Logger        *slog.Logger
+	Now           func() time.Time // nil = time.Now
+
+	ReplayWindow      time.Duration // signed requests older or newer than this are refused
+	AnnounceTTL       time.Duration // suppliers drop out this long after their last heartbeat
+	MaxBody           int64         // request body limit (announcements get MaxAnnounceBody)
+	MaxAnnounceBody   int64
+	ReadHeaderTimeout time.Duration
+	// RateIP and RateDevice are sustained requests per second (bursts of
+	// twice as many); 0 = default, negative = unlimited.
+	RateIP, RateDevice float64
+}
+
+// Server is the directory: an http.Handler for the /v1 API plus the billing
+// outbox delivery run by Serve.
+type Server struct {
+	o       Options
+	id      *identity.Identity
+	st      Store
+	log     *slog.Logger
+	now     func() time.Time
+	pay     PaymentProcessor
+	mux     *http.ServeMux
+	metrics *metrics
+	replay  *replayCache
+	ipLimit *limiter
+	devLim  *limiter
+	devices *deviceCache
+	flight  singleflight.Group
+	wake    chan struct{} // pokes the outbox loop
+
+	mu      sync.Mutex
+	started bool
+}
+
+// NewServer checks o and builds a Server; it starts nothing.
+func NewServer(o Options) (*Server, error) {
+	if o.Identity == nil || o.Store == nil || o.OriginDir == "" {
+		return nil, errors.New("directory server: Identity, Store and OriginDir are required")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Payments == nil {
+		o.Payments = NewTestProcessor()
+	}
+	if o.Name == "" {
+		o.Name = "Kith directory"
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&o.ReplayWindow, DefaultReplayWindow)
+	def(&o.AnnounceTTL, DefaultAnnounceTTL)
+	def(&o.ReadHeaderTimeout, DefaultReadHeaderTimeout)
+	if o.MaxBody <= 0 {
+		o.MaxBody = DefaultMaxBody
+	}
+	if o.MaxAnnounceBody <= 0 {
+		o.MaxAnnounceBody = DefaultMaxAnnounceBody
+	}
+	if o.RateIP == 0 {
+		o.RateIP = DefaultRateIP
+	}
+	if o.RateDevice == 0 {
+		o.RateDevice = DefaultRateDevice
+	}
+	if o.WebhookClient == nil {
+		o.WebhookClient = &http.Client{Timeout: 10 * time.Second}
+	}
+	s := &Server{
+		o: o, id: o.Identity, st: o.Store, log: o.Logger, now: o.Now, pay: o.Payments,
+		metrics: newMetrics(),
+		replay:  newReplayCache(),
+		ipLimit: newLimiter(o.RateIP, o.Now),
+		devLim:  newLimiter(o.RateDevice, o.Now),
+		devices: newDeviceCache(),
+		wake:    make(chan struct{}, 1),
+	}
+	s.routes()
+	return s, nil
+}
+
+// ID is the directory's fingerprint.
+func (s *Server) ID() identity.ID { return s.id.ID() }
+
+// ServeHTTP serves the /v1 API, /healthz and /metrics.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// TLSConfig is the server's TLS 1.3 configuration: the certificate made from
+// the directory key (its hash is the fingerprint clients pin); no client
+// certificate is asked for, requests are signed instead.
+func (s *Server) TLSConfig() (*tls.Config, error) {
+	cert, err := s.id.Certificate()
+	if err != nil {
+		return nil, fmt.Errorf("directory certificate: %w", err)
+	}
+	return &tls.Config{
+		MinVersion:   tls.VersionTLS13,
+		Certificates: []tls.Certificate{cert},
+		NextProtos:   []string{"http/1.1"},
+	}, nil
+}
+
+// Serve serves HTTPS on ln and delivers the billing outbox until ctx ends,
+// then shuts down gracefully (in-flight requests get 10 s).
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	s.mu.Lock()
+	if s.started {
+		s.mu.Unlock()
+		return errors.New("directory server: Serve called twice")
+	}
+	s.started = true
+	s.mu.Unlock()
+	cfg, err := s.TLSConfig()
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: s.o.ReadHeaderTimeout,
+		ReadTimeout:       60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		err := hs.Serve(tls.NewListener(ln, cfg))
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return fmt.Errorf("serving https: %w", err)
+	})
+	g.Go(func() error { return s.runOutbox(gctx) })
+	g.Go(func() error {
+		<-gctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return hs.Shutdown(sctx)
+	})
+	return g.Wait()
+}
+
+func (s *Server) routes() {
+	m := http.NewServeMux()
+	s.mux = m
+	pub := func(pattern, route string, h handlerFunc) { m.Handle(pattern, s.wrap(route, false, h)) }
+	auth := func(pattern, route string, h handlerFunc) { m.Handle(pattern, s.wrap(route, true, h)) }
+
+	pub("GET /v1/info", "info", s.handleInfo)
+	pub("POST /v1/accounts", "accounts", s.handleCreateAccount)
+	pub("POST /v1/devices", "enroll", s.handleEnroll)
+	auth("GET /v1/devices", "devices", s.handleDevices)
+	auth("GET /v1/devices/{id}", "whois", s.handleWhois)
+	auth("DELETE /v1/devices/{id}", "revoke", s.handleRevoke)
+	pub("GET /v1/titles", "titles", s.handleTitles)
+	pub("GET /v1/titles/{id}", "title", s.handleTitle)
+	pub("GET /v1/manifests/{content}", "manifest", s.handleManifest)
+	pub("POST /v1/registrations", "register", s.handleRegister)
+	pub("POST /v1/relay", "relay", s.handleRelay)
+	auth("GET /v1/licenses/{content}", "license", s.handleLicense)
+	auth("POST /v1/announce", "announce", s.handleAnnounce)
+	auth("DELETE /v1/announce", "withdraw", s.handleWithdraw)
+	auth("GET /v1/suppliers/{content}", "suppliers", s.handleSuppliers)
+	pub("GET /v1/content/{content}", "content", s.handleContent)
+	pub("GET /healthz", "healthz", s.handleHealth)
+	pub("GET /metrics", "metrics", s.handleMetrics)
+	pub("/", "unknown", func(w http.ResponseWriter, r *http.Request, _ *request) error {
+		return newError(http.StatusNotFound, CodeNotFound, "no endpoint %s %s", r.Method, r.URL.Path)
+	})
+}

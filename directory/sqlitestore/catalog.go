@@ -1,0 +1,225 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/kith-media/kith/directory"
+	"github.com/kith-media/kith/share/identity"
+	"github.com/kith-media/kith/share/sealed"
+)
+
+// PutTitle implements directory.Store.
+func (s *Store) PutTitle(ctx context.Context, t *directory.TitleRecord) error {
+	_, err := s.w.ExecContext(ctx, `INSERT INTO titles (id, content, name, artist, media_type, price, currency,
+		reshare, expires, size, manifest, sealed_key, withdrawn, published) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		t.ID, t.ContentID[:], t.Name, t.Artist, t.MediaType, t.Price, t.Currency, t.Rights.Reshare, ms(t.Rights.Expires),
+		t.Size, t.Manifest, t.SealedKey, t.Withdrawn, ms(t.Published))
+	if isUnique(err) {
+		return fmt.Errorf("title %s: %w", t.ID, directory.ErrExists)
+	}
+	return err
+}
+
+const titleCols = `id, content, name, artist, media_type, price, currency, reshare, expires, size, withdrawn`
+
+func scanTitle(sc interface{ Scan(...any) error }, extra ...any) (*directory.TitleRecord, error) {
+	var t directory.TitleRecord
+	var content []byte
+	var expires int64
+	dst := append([]any{&t.ID, &content, &t.Name, &t.Artist, &t.MediaType, &t.Price, &t.Currency,
+		&t.Rights.Reshare, &expires, &t.Size, &t.Withdrawn}, extra...)
+	if err := sc.Scan(dst...); err != nil {
+		return nil, err
+	}
+	if len(content) != len(t.ContentID) {
+		return nil, fmt.Errorf("title %s: stored content id has %d bytes", t.ID, len(content))
+	}
+	copy(t.ContentID[:], content)
+	t.Rights.Expires = fromMS(expires)
+	return &t, nil
+}
+
+func (s *Store) titleWhere(ctx context.Context, where string, arg any) (*directory.TitleRecord, error) {
+	var published int64
+	var t *directory.TitleRecord
+	row := s.r.QueryRowContext(ctx, `SELECT `+titleCols+`, manifest, sealed_key, published FROM titles WHERE `+where, arg)
+	var manifest, key []byte
+	t, err := scanTitle(row, &manifest, &key, &published)
+	if err != nil {
+		return nil, notFound(err, "title")
+	}
+	t.Manifest, t.SealedKey, t.Published = manifest, key, fromMS(published)
+	return t, nil
+}
+
+// Title implements directory.Store.
+func (s *Store) Title(ctx context.Context, id string) (*directory.TitleRecord, error) {
+	return s.titleWhere(ctx, `id = ?`, id)
+}
+
+// TitleByContent implements directory.Store.
+func (s *Store) TitleByContent(ctx context.Context, c sealed.ContentID) (*directory.TitleRecord, error) {
+	return s.titleWhere(ctx, `content = ?`, c[:])
+}
+
+// SearchTitles implements directory.Store.
+func (s *Store) SearchTitles(ctx context.Context, q string, offset, limit int) ([]directory.Title, int, error) {
+	where, args := `withdrawn = 0`, []any{}
+	if q != "" {
+		esc := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(q)
+		where += ` AND (name LIKE ? ESCAPE '\' OR artist LIKE ? ESCAPE '\')`
+		args = append(args, "%"+esc+"%", "%"+esc+"%")
+	}
+	var total int
+	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM titles WHERE `+where, args...).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT `+titleCols+` FROM titles WHERE `+where+` ORDER BY name, artist, id LIMIT ? OFFSET ?`,
+		append(args, limit, offset)...)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	var out []directory.Title
+	for rows.Next() {
+		t, err := scanTitle(rows)
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, t.Title)
+	}
+	return out, total, rows.Err()
+}
+
+// WithdrawTitle implements directory.Store.
+func (s *Store) WithdrawTitle(ctx context.Context, id string) error {
+	res, err := s.w.ExecContext(ctx, `UPDATE titles SET withdrawn = 1 WHERE id = ?`, id)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("title %s: %w", id, directory.ErrNotFound)
+	}
+	return nil
+}
+
+const purchaseCols = `id, nonce, title, account, device, amount, currency, state, card_brand, card_last4, token, supplier, reason, created`
+
+func scanPurchase(sc interface{ Scan(...any) error }) (*directory.Purchase, error) {
+	var p directory.Purchase
+	var dev, sup string
+	var created int64
+	if err := sc.Scan(&p.ID, &p.Nonce, &p.TitleID, &p.Account, &dev, &p.Amount, &p.Currency, &p.State,
+		&p.CardBrand, &p.CardLast4, &p.Token, &sup, &p.Reason, &created); err != nil {
+		return nil, err
+	}
+	p.Device, p.Supplier, p.Created = identity.ID(dev), identity.ID(sup), fromMS(created)
+	return &p, nil
+}
+
+// BeginPurchase implements directory.Store: the UNIQUE nonce and the
+// partial unique index on (account, title) decide, inside one IMMEDIATE
+// transaction, which row stands.
+func (s *Store) BeginPurchase(ctx context.Context, p *directory.Purchase) (*directory.Purchase, bool, error) {
+	var cur *directory.Purchase
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO purchases (`+purchaseCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+			ON CONFLICT DO NOTHING`,
+			p.ID, p.Nonce, p.TitleID, p.Account, string(p.Device), p.Amount, p.Currency, p.State,
+			p.CardBrand, p.CardLast4, p.Token, string(p.Supplier), p.Reason, ms(p.Created))
+		if err != nil {
+			return err
+		}
+		cur, err = scanPurchase(tx.QueryRowContext(ctx, `SELECT `+purchaseCols+` FROM purchases WHERE nonce = ?`, p.Nonce))
+		if errors.Is(err, sql.ErrNoRows) {
+			cur, err = scanPurchase(tx.QueryRowContext(ctx, `SELECT `+purchaseCols+` FROM purchases
+				WHERE account = ? AND title = ? AND state IN ('pending', 'paid')`, p.Account, p.TitleID))
+		}
+		return err
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	return cur, cur.ID == p.ID, nil
+}
+
+// CompletePurchase implements directory.Store.
+func (s *Store) CompletePurchase(ctx context.Context, p *directory.Purchase, ev *directory.OutboxEvent, lic *directory.LicenseRecord) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE purchases SET state = 'paid', card_brand = ?, card_last4 = ?, token = ?
+			WHERE id = ? AND state = 'pending'`, p.CardBrand, p.CardLast4, p.Token, p.ID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return fmt.Errorf("purchase %s is no longer pending", p.ID)
+		}
+		if ev != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO outbox (kind, payload, created, next_attempt) VALUES (?, ?, ?, ?)`,
+				ev.Kind, ev.Payload, ms(ev.Created), ms(ev.NextAttempt)); err != nil {
+				return err
+			}
+		}
+		if lic != nil {
+			return insertLicense(ctx, tx, lic)
+		}
+		return nil
+	})
+}
+
+func insertLicense(ctx context.Context, ex interface {
+	ExecContext(context.Context, string, ...any) (sql.Result, error)
+}, l *directory.LicenseRecord) error {
+	_, err := ex.ExecContext(ctx, `INSERT INTO licenses (id, purchase, device, content, issued) VALUES (?, ?, ?, ?, ?)`,
+		l.ID, l.Purchase, string(l.Device), l.Content[:], ms(l.Issued))
+	return err
+}
+
+// DeclinePurchase implements directory.Store.
+func (s *Store) DeclinePurchase(ctx context.Context, id, reason string) error {
+	_, err := s.w.ExecContext(ctx, `UPDATE purchases SET state = 'declined', reason = ? WHERE id = ? AND state = 'pending'`, reason, id)
+	return err
+}
+
+// OwnedPurchase implements directory.Store.
+func (s *Store) OwnedPurchase(ctx context.Context, account, titleID string) (*directory.Purchase, error) {
+	p, err := scanPurchase(s.r.QueryRowContext(ctx, `SELECT `+purchaseCols+` FROM purchases
+		WHERE account = ? AND title = ? AND state = 'paid'`, account, titleID))
+	return p, notFound(err, "purchase")
+}
+
+// AddLicense implements directory.Store.
+func (s *Store) AddLicense(ctx context.Context, l *directory.LicenseRecord) error {
+	return insertLicense(ctx, s.w, l)
+}
+
+// Purchases returns every purchase, oldest first (for tests and audits).
+func (s *Store) Purchases(ctx context.Context) ([]directory.Purchase, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+purchaseCols+` FROM purchases ORDER BY created, id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []directory.Purchase
+	for rows.Next() {
+		p, err := scanPurchase(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *p)
+	}
+	return out, rows.Err()
+}
+
+// OrphanLicenses counts licenses whose purchase is not paid (always 0 unless
+// the database was tampered with).
+func (s *Store) OrphanLicenses(ctx context.Context) (int, error) {
+	var n int
+	err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM licenses l LEFT JOIN purchases p ON p.id = l.purchase
+		WHERE p.id IS NULL OR p.state <> 'paid'`).Scan(&n)
+	return n, err
+}

@@ -1,0 +1,309 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	sqlite3 "github.com/mattn/go-sqlite3"
+
+	"github.com/kith-media/kith/directory"
+	"github.com/kith-media/kith/share/identity"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Store is a directory.Store on one SQLite file: one writer connection
+// (every transaction BEGIN IMMEDIATE, synchronous=FULL) and a pool of
+// read-only connections, all in WAL mode.
+type Store struct {
+	w *sql.DB // exactly one connection
+	r *sql.DB // readers
+}
+
+var _ directory.Store = (*Store)(nil)
+
+// Options tunes Open.
+type Options struct {
+	Readers     int           // read pool size; 0 = 2×GOMAXPROCS, at least 4
+	BusyTimeout time.Duration // wait for another writer (e.g. `kith-directory publish`); 0 = 10 s
+}
+
+// Open opens (creating if needed) the database at path and applies any
+// pending migrations.
+func Open(ctx context.Context, path string, o Options) (*Store, error) {
+	if o.Readers <= 0 {
+		o.Readers = max(4, 2*runtime.GOMAXPROCS(0))
+	}
+	if o.BusyTimeout <= 0 {
+		o.BusyTimeout = 10 * time.Second
+	}
+	q := url.Values{}
+	q.Set("_journal_mode", "WAL")
+	q.Set("_synchronous", "FULL")
+	q.Set("_busy_timeout", strconv.FormatInt(o.BusyTimeout.Milliseconds(), 10))
+	q.Set("_foreign_keys", "1")
+	q.Set("_txlock", "immediate")
+	w, err := sql.Open("sqlite3", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("opening %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	s := &Store{w: w}
+	if err := s.migrate(ctx); err != nil {
+		w.Close()
+		return nil, err
+	}
+	q.Set("_txlock", "deferred")
+	q.Set("_query_only", "1")
+	r, err := sql.Open("sqlite3", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("opening %s: %w", path, err)
+	}
+	r.SetMaxOpenConns(o.Readers)
+	r.SetMaxIdleConns(o.Readers)
+	s.r = r
+	return s, nil
+}
+
+// Close closes both pools.
+func (s *Store) Close() error {
+	return errors.Join(s.r.Close(), s.w.Close())
+}
+
+// migrate applies migrations/NNNN_*.sql in order, each in its own
+// transaction, recording the versions applied in schema_migrations.
+func (s *Store) migrate(ctx context.Context) error {
+	if _, err := s.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("migrating: %w", err)
+	}
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return fmt.Errorf("migrating: %w", err)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		base := strings.TrimPrefix(name, "migrations/")
+		v, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
+		if err != nil {
+			return fmt.Errorf("migration %s: name must start with a number", base)
+		}
+		body, err := migrations.ReadFile(name)
+		if err != nil {
+			return fmt.Errorf("migration %s: %w", base, err)
+		}
+		err = s.tx(ctx, func(tx *sql.Tx) error {
+			var n int
+			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, v).Scan(&n); err != nil || n > 0 {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied) VALUES (?, ?)`, v, time.Now().UnixMilli())
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("migration %s: %w", base, err)
+		}
+	}
+	return nil
+}
+
+// SchemaVersion is the highest migration applied.
+func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
+	var v int
+	err := s.r.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&v)
+	return v, err
+}
+
+// IntegrityCheck runs PRAGMA integrity_check and returns its answer ("ok").
+func (s *Store) IntegrityCheck(ctx context.Context) (string, error) {
+	rows, err := s.w.QueryContext(ctx, `PRAGMA integrity_check`)
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
+	var lines []string
+	for rows.Next() {
+		var l string
+		if err := rows.Scan(&l); err != nil {
+			return "", err
+		}
+		lines = append(lines, l)
+	}
+	return strings.Join(lines, "\n"), rows.Err()
+}
+
+// tx runs fn in one write transaction (BEGIN IMMEDIATE).
+func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+func ms(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+func fromMS(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(v).UTC()
+}
+
+func isUnique(err error) bool {
+	var se sqlite3.Error
+	return errors.As(err, &se) && se.Code == sqlite3.ErrConstraint &&
+		(se.ExtendedCode == sqlite3.ErrConstraintUnique || se.ExtendedCode == sqlite3.ErrConstraintPrimaryKey)
+}
+
+func notFound(err error, what string) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("%s: %w", what, directory.ErrNotFound)
+	}
+	return err
+}
+
+func joinLines(v []string) string { return strings.Join(v, "\n") }
+
+func splitLines(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, "\n")
+}
+
+// CreateAccount implements directory.Store.
+func (s *Store) CreateAccount(ctx context.Context, name, hash string, now time.Time) error {
+	_, err := s.w.ExecContext(ctx, `INSERT INTO accounts (name, password_hash, created) VALUES (?, ?, ?)`, name, hash, ms(now))
+	if isUnique(err) {
+		return fmt.Errorf("account %q: %w", name, directory.ErrExists)
+	}
+	return err
+}
+
+// PasswordHash implements directory.Store.
+func (s *Store) PasswordHash(ctx context.Context, account string) (string, error) {
+	var h string
+	err := s.r.QueryRowContext(ctx, `SELECT password_hash FROM accounts WHERE name = ?`, account).Scan(&h)
+	return h, notFound(err, "account "+account)
+}
+
+// Accounts implements directory.Store.
+func (s *Store) Accounts(ctx context.Context) ([]directory.AccountSummary, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT a.name, a.created,
+		(SELECT count(*) FROM devices d WHERE d.account = a.name AND d.revoked = 0),
+		(SELECT count(*) FROM purchases p WHERE p.account = a.name AND p.state = 'paid')
+		FROM accounts a ORDER BY a.name`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []directory.AccountSummary
+	for rows.Next() {
+		var a directory.AccountSummary
+		var created int64
+		if err := rows.Scan(&a.Name, &created, &a.Devices, &a.Purchases); err != nil {
+			return nil, err
+		}
+		a.Created = fromMS(created)
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// EnrollDevice implements directory.Store.
+func (s *Store) EnrollDevice(ctx context.Context, d directory.Device) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		var account string
+		var revoked bool
+		err := tx.QueryRowContext(ctx, `SELECT account, revoked FROM devices WHERE id = ?`, string(d.ID)).Scan(&account, &revoked)
+		switch {
+		case err == nil && (account != d.Account || revoked):
+			return fmt.Errorf("device %s: %w", d.ID, directory.ErrExists)
+		case err == nil:
+			_, err = tx.ExecContext(ctx, `UPDATE devices SET name = ? WHERE id = ?`, d.Name, string(d.ID))
+			return err
+		case !errors.Is(err, sql.ErrNoRows):
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO devices (id, account, name, sign_key, box_key, created) VALUES (?, ?, ?, ?, ?, ?)`,
+			string(d.ID), d.Account, d.Name, []byte(d.Keys.Sign), d.Keys.Box, ms(d.Created))
+		return err
+	})
+}
+
+const deviceCols = `id, account, name, sign_key, box_key, revoked, created`
+
+func scanDevice(sc interface{ Scan(...any) error }) (*directory.Device, error) {
+	var d directory.Device
+	var id string
+	var sign, box []byte
+	var created int64
+	if err := sc.Scan(&id, &d.Account, &d.Name, &sign, &box, &d.Revoked, &created); err != nil {
+		return nil, err
+	}
+	d.ID, d.Keys.Sign, d.Keys.Box, d.Created = identity.ID(id), sign, box, fromMS(created)
+	return &d, nil
+}
+
+// Device implements directory.Store.
+func (s *Store) Device(ctx context.Context, id identity.ID) (*directory.Device, error) {
+	d, err := scanDevice(s.r.QueryRowContext(ctx, `SELECT `+deviceCols+` FROM devices WHERE id = ?`, string(id)))
+	return d, notFound(err, "device "+string(id))
+}
+
+// Devices implements directory.Store.
+func (s *Store) Devices(ctx context.Context, account string) ([]directory.Device, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+deviceCols+` FROM devices WHERE account = ? ORDER BY created, id`, account)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []directory.Device
+	for rows.Next() {
+		d, err := scanDevice(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *d)
+	}
+	return out, rows.Err()
+}
+
+// RevokeDevice implements directory.Store.
+func (s *Store) RevokeDevice(ctx context.Context, account string, id identity.ID) error {
+	res, err := s.w.ExecContext(ctx, `UPDATE devices SET revoked = 1 WHERE id = ? AND account = ?`, string(id), account)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("device %s: %w", id, directory.ErrNotFound)
+	}
+	return nil
+}

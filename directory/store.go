@@ -1,0 +1,172 @@
+package directory
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/kith-media/kith/share/identity"
+	"github.com/kith-media/kith/share/sealed"
+)
+
+// Store errors. Implementations wrap them so errors.Is works.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrExists   = errors.New("already exists")
+)
+
+// Purchase states.
+const (
+	PurchasePending  = "pending"  // recorded, payment not finished
+	PurchasePaid     = "paid"     // paid (or free): the account owns the title
+	PurchaseDeclined = "declined" // payment refused; the nonce keeps answering the refusal
+)
+
+// Store is the persistence the Server needs. sqlitestore implements it; the
+// interface is small so that a PostgreSQL store can follow.
+type Store interface {
+	CreateAccount(ctx context.Context, name, passwordHash string, now time.Time) error // ErrExists
+	PasswordHash(ctx context.Context, account string) (string, error)                  // ErrNotFound
+	Accounts(ctx context.Context) ([]AccountSummary, error)
+
+	// EnrollDevice adds d; enrolling the same key again under the same
+	// account renames it; ErrExists if the key belongs to another account or is revoked.
+	EnrollDevice(ctx context.Context, d Device) error
+	Device(ctx context.Context, id identity.ID) (*Device, error)
+	Devices(ctx context.Context, account string) ([]Device, error)
+	RevokeDevice(ctx context.Context, account string, id identity.ID) error
+
+	PutTitle(ctx context.Context, t *TitleRecord) error
+	Title(ctx context.Context, id string) (*TitleRecord, error)
+	TitleByContent(ctx context.Context, c sealed.ContentID) (*TitleRecord, error)
+	// SearchTitles matches q (case-insensitive substring of name or artist; ""
+	// = all, withdrawn titles excluded) and returns one page and the total.
+	SearchTitles(ctx context.Context, q string, offset, limit int) ([]Title, int, error)
+	WithdrawTitle(ctx context.Context, id string) error
+
+	// BeginPurchase inserts p as pending unless a purchase with the same
+	// nonce, or a pending or paid one of the same account and title, exists;
+	// it returns the row now standing and whether it is p.
+	BeginPurchase(ctx context.Context, p *Purchase) (*Purchase, bool, error)
+	// CompletePurchase marks a pending purchase paid with its card details,
+	// queues ev in the billing outbox and records lic (optional), atomically.
+	CompletePurchase(ctx context.Context, p *Purchase, ev *OutboxEvent, lic *LicenseRecord) error
+	DeclinePurchase(ctx context.Context, id, reason string) error
+	// OwnedPurchase returns the paid purchase of title by account.
+	OwnedPurchase(ctx context.Context, account, titleID string) (*Purchase, error)
+	AddLicense(ctx context.Context, l *LicenseRecord) error
+
+	Announce(ctx context.Context, a *AnnounceRecord) error
+	Withdraw(ctx context.Context, device identity.ID) error
+	Announcement(ctx context.Context, device identity.ID) (*AnnounceRecord, error)
+	Holding(ctx context.Context, device identity.ID, c sealed.ContentID) (*Holding, error)
+	// SupplierCandidates returns up to limit holders of c whose announcement
+	// is unexpired at now and who are not revoked, those whose public
+	// address is publicIP first, then by load.
+	SupplierCandidates(ctx context.Context, c sealed.ContentID, now time.Time, publicIP string, limit int) ([]Candidate, error)
+
+	PendingEvents(ctx context.Context, now time.Time, limit int) ([]*OutboxEvent, error)
+	MarkDelivered(ctx context.Context, id int64, at time.Time) error
+	MarkRetry(ctx context.Context, id int64, attempts int, next time.Time, lastErr string) error
+	// Events calls fn for every outbox event in order.
+	Events(ctx context.Context, fn func(*OutboxEvent) error) error
+}
+
+// AccountSummary is one line of the accounts listing.
+type AccountSummary struct {
+	Name      string    `json:"name"`
+	Created   time.Time `json:"created"`
+	Devices   int       `json:"devices"`
+	Purchases int       `json:"purchases"`
+}
+
+// TitleRecord is a catalog entry with what only the directory keeps.
+type TitleRecord struct {
+	Title
+	Manifest  []byte // signed manifest, sealed.Manifest.MarshalBinary
+	SealedKey []byte // content key sealed to the directory's own box key, ad = content ID
+	Published time.Time
+}
+
+// Purchase is one account's purchase (or free registration) of a title.
+type Purchase struct {
+	ID        string
+	Nonce     []byte // the registration nonce: the idempotency key
+	TitleID   string
+	Account   string
+	Device    identity.ID // the device that registered
+	Amount    int64
+	Currency  string
+	State     string
+	CardBrand string
+	CardLast4 string
+	Token     string      // the payment processor's token
+	Supplier  identity.ID // credited relay, if any
+	Reason    string      // decline reason
+	Created   time.Time
+}
+
+// Receipt returns the client-facing receipt.
+func (p *Purchase) Receipt() Receipt {
+	return Receipt{PurchaseID: p.ID, TitleID: p.TitleID, Account: p.Account, Amount: p.Amount,
+		Currency: p.Currency, CardBrand: p.CardBrand, CardLast4: p.CardLast4, Supplier: p.Supplier, Time: p.Created}
+}
+
+// LicenseRecord notes one license issued (always under a paid purchase).
+type LicenseRecord struct {
+	ID       string
+	Purchase string
+	Device   identity.ID
+	Content  sealed.ContentID
+	Issued   time.Time
+}
+
+// AnnounceRecord is a device's latest heartbeat.
+type AnnounceRecord struct {
+	Device   identity.ID
+	PublicIP string // the address the directory saw it from
+	Announcement
+	Expires time.Time
+}
+
+// Candidate is a holder of some content, before policy filtering and ranking.
+type Candidate struct {
+	Device       identity.ID
+	Account      string
+	Addrs        []string
+	PrivateAddrs []string
+	PublicIP     string
+	Load         int
+	Complete     bool
+	Policy       Policy
+}
+
+// OutboxEvent is one billing event waiting for (or past) delivery.
+type OutboxEvent struct {
+	ID          int64
+	Kind        string // "registration"
+	Payload     []byte // JSON BillingEvent
+	Created     time.Time
+	Attempts    int
+	NextAttempt time.Time
+	Delivered   time.Time // zero until delivered
+	LastError   string
+}
+
+// BillingEvent is the JSON body posted to the media source's webhook.
+type BillingEvent struct {
+	EventID    string      `json:"event_id"` // stable across redeliveries: dedupe on it
+	Kind       string      `json:"kind"`
+	PurchaseID string      `json:"purchase"`
+	TitleID    string      `json:"title"`
+	TitleName  string      `json:"title_name"`
+	Account    string      `json:"account"`
+	Device     identity.ID `json:"device"`
+	Amount     int64       `json:"amount"`
+	Currency   string      `json:"currency"`
+	CardBrand  string      `json:"card_brand,omitempty"`
+	CardLast4  string      `json:"card_last4,omitempty"`
+	Token      string      `json:"payment_token,omitempty"`
+	Supplier   identity.ID `json:"supplier,omitempty"`
+	Time       time.Time   `json:"time"`
+}

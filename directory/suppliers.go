@@ -1,0 +1,214 @@
+package directory
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"sort"
+	"strconv"
+
+	"github.com/kith-media/kith/share/identity"
+	"github.com/kith-media/kith/share/sealed"
+)
+
+// Supplier listing limits: at most maxCandidates holders are read from the
+// store per lookup (same public address first, then least loaded), and at
+// most MaxSuppliers are answered (plus the origin).
+const (
+	maxCandidates = 256
+	MaxSuppliers  = 50
+)
+
+func (s *Server) handleAnnounce(w http.ResponseWriter, r *http.Request, rq *request) error {
+	var a Announcement
+	if err := decodeStrict(rq.body, &a); err != nil {
+		return err
+	}
+	if err := validateAnnouncement(&a); err != nil {
+		return err
+	}
+	now := s.now().UTC()
+	rec := &AnnounceRecord{Device: rq.device.ID, PublicIP: rq.ip, Announcement: a, Expires: now.Add(s.o.AnnounceTTL)}
+	if err := s.st.Announce(r.Context(), rec); err != nil {
+		return fmt.Errorf("recording announcement: %w", err)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"expires": rec.Expires, "ttl_seconds": int(s.o.AnnounceTTL.Seconds()), "public_ip": rq.ip})
+	return nil
+}
+
+func validateAnnouncement(a *Announcement) error {
+	if len(a.Addrs) > MaxAddrs {
+		return fieldErrorf("addrs", "at most %d addresses", MaxAddrs)
+	}
+	for _, ad := range a.Addrs {
+		host, port, err := net.SplitHostPort(ad)
+		if n, perr := strconv.Atoi(port); err != nil || host == "" || len(ad) > 255 || perr != nil || n < 1 || n > 65535 {
+			return fieldErrorf("addrs", "%q is not host:port", ad)
+		}
+	}
+	if len(a.PrivateAddrs) > MaxAddrs {
+		return fieldErrorf("private_addrs", "at most %d addresses", MaxAddrs)
+	}
+	for _, p := range a.PrivateAddrs {
+		if _, ok := lanPrefix(p); !ok {
+			return fieldErrorf("private_addrs", "%q is not an IP address or CIDR prefix", p)
+		}
+	}
+	if len(a.Holdings) > MaxHoldings {
+		return fieldErrorf("holdings", "at most %d holdings per announcement", MaxHoldings)
+	}
+	seen := make(map[sealed.ContentID]bool, len(a.Holdings))
+	for i, h := range a.Holdings {
+		if seen[h.Content] {
+			return fieldErrorf(fmt.Sprintf("holdings[%d]", i), "content %s listed twice", h.Content)
+		}
+		seen[h.Content] = true
+		if err := h.Policy.Validate(); err != nil {
+			return fieldErrorf(fmt.Sprintf("holdings[%d]", i), "%s", err.(*Error).Message)
+		}
+	}
+	if a.Load < 0 || a.Load > 1_000_000 {
+		return fieldErrorf("load", "must be 0 to 1000000")
+	}
+	if len(a.RTTs) > MaxRTTs {
+		return fieldErrorf("rtts", "at most %d entries", MaxRTTs)
+	}
+	for k, v := range a.RTTs {
+		if _, err := identity.ParseID(k); err != nil || v < 0 || v > 600_000 {
+			return fieldErrorf("rtts", "entry %q: want a device ID and 0 to 600000 ms", k)
+		}
+	}
+	return nil
+}
+
+// lanPrefix turns "192.168.1.7" into 192.168.1.0/24 (/64 for IPv6) and a
+// CIDR into its masked prefix.
+func lanPrefix(s string) (netip.Prefix, bool) {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Masked(), true
+	}
+	ip, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, false
+	}
+	ip = ip.Unmap()
+	bits := 64
+	if ip.Is4() {
+		bits = 24
+	}
+	p, _ := ip.Prefix(bits)
+	return p, true
+}
+
+// sharePrivateSubnet reports whether two address lists have a private
+// (RFC 1918, ULA or link-local) subnet in common.
+func sharePrivateSubnet(a, b []string) bool {
+	for _, x := range a {
+		px, ok := lanPrefix(x)
+		if !ok || !(px.Addr().IsPrivate() || px.Addr().IsLinkLocalUnicast()) {
+			continue
+		}
+		for _, y := range b {
+			if py, ok := lanPrefix(y); ok && px.Overlaps(py) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (s *Server) handleWithdraw(w http.ResponseWriter, r *http.Request, rq *request) error {
+	if err := s.st.Withdraw(r.Context(), rq.device.ID); err != nil {
+		return fmt.Errorf("withdrawing: %w", err)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// handleSuppliers answers the ranked suppliers of a content for the asking
+// device (see the ranking rule in doc.go).
+func (s *Server) handleSuppliers(w http.ResponseWriter, r *http.Request, rq *request) error {
+	c, err := pathContent(r)
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	asker := rq.device
+	var askerAnn *AnnounceRecord
+	if a, err := s.st.Announcement(ctx, asker.ID); err == nil {
+		askerAnn = a
+	} else if !errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("reading announcement: %w", err)
+	}
+	cands, err := s.st.SupplierCandidates(ctx, c, s.now(), rq.ip, maxCandidates)
+	if err != nil {
+		return fmt.Errorf("listing suppliers: %w", err)
+	}
+	out := rankSuppliers(cands, asker, rq.ip, askerAnn)
+	if _, err := os.Stat(OriginPath(s.o.OriginDir, c)); err == nil {
+		out = append(out, Supplier{Device: s.id.ID(), Addrs: []string{}, Origin: true, Complete: true})
+	}
+	for i := range out {
+		out[i].Score = float64(len(out)-i) / float64(len(out))
+	}
+	if out == nil {
+		out = []Supplier{}
+	}
+	writeJSON(w, http.StatusOK, suppliersResponse{Suppliers: out})
+	return nil
+}
+
+// rankSuppliers filters candidates by their owners' policies for asker and
+// orders them: same LAN first, then known RTT (lowest first, unknown last),
+// then load, then complete before partial, then device ID.
+func rankSuppliers(cands []Candidate, asker *Device, askerIP string, askerAnn *AnnounceRecord) []Supplier {
+	type ranked struct {
+		Supplier
+		rttKnown bool
+	}
+	rs := make([]ranked, 0, len(cands))
+	var askerPriv []string
+	var rtts map[string]int64
+	if askerAnn != nil {
+		askerPriv, rtts = askerAnn.PrivateAddrs, askerAnn.RTTs
+	}
+	for _, c := range cands {
+		if c.Device == asker.ID || !c.Policy.Allows(c.Account, asker.ID, asker.Account) {
+			continue
+		}
+		rtt, known := rtts[string(c.Device)]
+		addrs := c.Addrs
+		if addrs == nil {
+			addrs = []string{}
+		}
+		rs = append(rs, ranked{Supplier: Supplier{Device: c.Device, Account: c.Account, Addrs: addrs, Complete: c.Complete,
+			SameLAN: c.PublicIP == askerIP && sharePrivateSubnet(askerPriv, c.PrivateAddrs), RTT: rtt, Load: c.Load}, rttKnown: known})
+	}
+	sort.SliceStable(rs, func(i, j int) bool {
+		a, b := rs[i], rs[j]
+		switch {
+		case a.SameLAN != b.SameLAN:
+			return a.SameLAN
+		case a.rttKnown != b.rttKnown:
+			return a.rttKnown
+		case a.rttKnown && a.RTT != b.RTT:
+			return a.RTT < b.RTT
+		case a.Load != b.Load:
+			return a.Load < b.Load
+		case a.Complete != b.Complete:
+			return a.Complete
+		}
+		return a.Device < b.Device
+	})
+	if len(rs) > MaxSuppliers {
+		rs = rs[:MaxSuppliers]
+	}
+	out := make([]Supplier, len(rs))
+	for i, r := range rs {
+		out[i] = r.Supplier
+	}
+	return out
+}

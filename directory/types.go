@@ -1,0 +1,177 @@
+package directory
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/kith-media/kith/directory/license"
+	"github.com/kith-media/kith/share/identity"
+	"github.com/kith-media/kith/share/sealed"
+)
+
+// Info describes a directory: GET /v1/info.
+type Info struct {
+	Name    string              `json:"name"`
+	Version string              `json:"version"`
+	ID      identity.ID         `json:"id"`   // the fingerprint clients pin
+	Keys    identity.PublicKeys `json:"keys"` // sign: verifies manifests and licenses; box: seals registrations
+}
+
+// Device is an enrolled device as the directory knows it.
+type Device struct {
+	ID      identity.ID         `json:"id"`
+	Name    string              `json:"name"`
+	Account string              `json:"account"`
+	Keys    identity.PublicKeys `json:"keys"`
+	Revoked bool                `json:"revoked"`
+	Created time.Time           `json:"created"`
+}
+
+// Title is one catalog entry.
+type Title struct {
+	ID        string           `json:"id"`
+	Name      string           `json:"name"`
+	Artist    string           `json:"artist"`
+	MediaType string           `json:"media_type"`
+	Price     int64            `json:"price"` // in cents of Currency; 0 = free (registration only)
+	Currency  string           `json:"currency"`
+	Rights    license.Rights   `json:"rights"`
+	ContentID sealed.ContentID `json:"content"`
+	Size      int64            `json:"size"` // sealed file size in bytes
+	Withdrawn bool             `json:"withdrawn"`
+}
+
+// Receipt records one purchase (or free registration) of a title by an account.
+type Receipt struct {
+	PurchaseID string      `json:"purchase"`
+	TitleID    string      `json:"title"`
+	Account    string      `json:"account"`
+	Amount     int64       `json:"amount"`
+	Currency   string      `json:"currency"`
+	CardBrand  string      `json:"card_brand,omitempty"`
+	CardLast4  string      `json:"card_last4,omitempty"`
+	Supplier   identity.ID `json:"supplier,omitempty"` // the device credited for relaying, if any
+	Time       time.Time   `json:"time"`
+}
+
+// Registered answers a registration: the license for the registering device
+// and the receipt of the account's purchase (an earlier one when the account
+// already owned the title).
+type Registered struct {
+	License *license.License `json:"license"`
+	Receipt Receipt          `json:"receipt"`
+}
+
+// Holding is one title a device holds, with its owner's copy restriction.
+type Holding struct {
+	Content  sealed.ContentID `json:"content"`
+	Complete bool             `json:"complete"`
+	Policy   Policy           `json:"policy"`
+}
+
+// Announcement is a device's heartbeat: where its peer server listens, what
+// it holds (the full set, replacing the previous one) and how busy it is.
+type Announcement struct {
+	Addrs        []string         `json:"addrs"`                   // host:port of its peer server
+	Holdings     []Holding        `json:"holdings"`                // replaces the previous set
+	Load         int              `json:"load"`                    // active uploads
+	PrivateAddrs []string         `json:"private_addrs,omitempty"` // its LAN addresses (IPs or CIDRs)
+	RTTs         map[string]int64 `json:"rtts,omitempty"`          // measured round trip in ms to other devices, by device ID
+}
+
+// Supplier is a device (or the origin) from which content can be fetched.
+type Supplier struct {
+	Device   identity.ID `json:"device"`
+	Account  string      `json:"account"`
+	Addrs    []string    `json:"addrs"`
+	Origin   bool        `json:"origin"`   // the directory's origin store: fetch with Client.Origin
+	Complete bool        `json:"complete"` // holds every chunk
+	SameLAN  bool        `json:"same_lan"` // same public address and a private subnet in common
+	RTT      int64       `json:"rtt_ms,omitempty"`
+	Load     int         `json:"load"`
+	Score    float64     `json:"score"` // in (0,1], higher is better; decreasing down the list
+}
+
+// Limits on announcements.
+const (
+	MaxAddrs    = 16
+	MaxHoldings = 20000
+	MaxRTTs     = 1024
+)
+
+// Error is an error answered by the directory: the HTTP status and the
+// server's code and wording.
+type Error struct {
+	Status  int    `json:"-"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("directory: %s (%d %s)", e.Message, e.Status, e.Code)
+}
+
+// Is makes errors.Is(err, &Error{Code: c}) match on the code (and the
+// status when set).
+func (e *Error) Is(target error) bool {
+	var t *Error
+	if !errors.As(target, &t) {
+		return false
+	}
+	return t.Code == e.Code && (t.Status == 0 || t.Status == e.Status)
+}
+
+// Error codes the server answers.
+const (
+	CodeBadRequest   = "bad_request"
+	CodeUnauthorized = "unauthorized"
+	CodeForbidden    = "forbidden"
+	CodeNotFound     = "not_found"
+	CodeConflict     = "conflict"
+	CodeTooLarge     = "too_large"
+	CodeRateLimited  = "rate_limited"
+	CodeReplay       = "replay"
+	CodeCardInvalid  = "card_invalid"
+	CodeCardDeclined = "card_declined"
+	CodeWithdrawn    = "withdrawn"
+	CodeInternal     = "internal"
+)
+
+func newError(status int, code, format string, args ...any) *Error {
+	return &Error{Status: status, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+func fieldErrorf(field, format string, args ...any) *Error {
+	return newError(http.StatusBadRequest, CodeBadRequest, field+": "+format, args...)
+}
+
+// wire bodies
+
+type createAccountRequest struct {
+	Account  string `json:"account"`
+	Password string `json:"password"`
+}
+
+type enrollRequest struct {
+	Account  string              `json:"account"`
+	Password string              `json:"password"`
+	Name     string              `json:"name"`
+	Keys     identity.PublicKeys `json:"keys"`
+}
+
+type titlesResponse struct {
+	Titles  []Title `json:"titles"`
+	Total   int     `json:"total"`
+	Page    int     `json:"page"`
+	PerPage int     `json:"per_page"`
+}
+
+type suppliersResponse struct {
+	Suppliers []Supplier `json:"suppliers"`
+}
+
+type devicesResponse struct {
+	Devices []Device `json:"devices"`
+}
