@@ -20,7 +20,7 @@ import (
 
 // PublishOptions describes a title being published.
 type PublishOptions struct {
-	Name      string         // required
+	Name      string // required
 	Artist    string
 	MediaType string         // e.g. "audio/mpeg" (required)
 	Price     int64          // cents; 0 = free

@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/kith-media/kith/directory"
+	"github.com/kith-media/kith/directory/sqlitestore"
+	"github.com/kith-media/kith/share/identity"
+)
+
+const serveHelp = `
+Runs the directory over HTTPS until SIGINT or SIGTERM, then shuts down
+gracefully (in-flight requests finish, the database is closed cleanly).
+The first line on stdout is the URL to give players, with the fingerprint:
+  https://host:port#FINGERPRINT
+Logs are JSON lines on stderr. Billing events are delivered at least once to
+--webhook, signed with --webhook-secret (see the directory package docs).
+
+Examples:
+  kith-directory serve --addr :8443 --data /var/lib/kith
+  KITH_DIRECTORY_WEBHOOK=https://billing.example/kith kith-directory serve
+`
+
+// paths of the data directory.
+func dataPaths(dir string) (key, db, origin string) {
+	return filepath.Join(dir, "directory.key"), filepath.Join(dir, "directory.db"), filepath.Join(dir, "origin")
+}
+
+// openData creates the data directory if needed and opens the identity and
+// the store.
+func openData(ctx context.Context, dir string) (*identity.Identity, *sqlitestore.Store, string, bool, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, nil, "", false, fmt.Errorf("data directory: %w", err)
+	}
+	keyPath, dbPath, origin := dataPaths(dir)
+	id, created, err := identity.LoadOrCreate(keyPath)
+	if err != nil {
+		return nil, nil, "", false, fmt.Errorf("directory identity: %w", err)
+	}
+	if err := os.MkdirAll(origin, 0o755); err != nil {
+		return nil, nil, "", false, fmt.Errorf("origin store: %w", err)
+	}
+	st, err := sqlitestore.Open(ctx, dbPath, sqlitestore.Options{})
+	if err != nil {
+		return nil, nil, "", false, fmt.Errorf("database: %w", err)
+	}
+	return id, st, origin, created, nil
+}
+
+func floatEnv(key string, def float64) float64 {
+	if v, err := strconv.ParseFloat(env(key, ""), 64); err == nil {
+		return v
+	}
+	return def
+}
+
+func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, data := newFlags("serve", "serve [flags]", serveHelp, stderr)
+	addr := fs.String("addr", env("ADDR", ":8443"), "listen address host:port (env KITH_DIRECTORY_ADDR)")
+	name := fs.String("name", env("NAME", "Kith directory"), "name shown to players (env KITH_DIRECTORY_NAME)")
+	pubURL := fs.String("url", env("URL", ""), "public base URL to print, e.g. https://dir.example:8443 (env KITH_DIRECTORY_URL; default from --addr)")
+	webhook := fs.String("webhook", env("WEBHOOK", ""), "billing webhook URL (env KITH_DIRECTORY_WEBHOOK; empty: keep events for export)")
+	secret := fs.String("webhook-secret", env("WEBHOOK_SECRET", ""), "HMAC-SHA256 key for the webhook signature (env KITH_DIRECTORY_WEBHOOK_SECRET)")
+	rateIP := fs.Float64("rate-ip", floatEnv("RATE_IP", directory.DefaultRateIP), "requests/s per client IP, bursts 2x; <0 unlimited (env KITH_DIRECTORY_RATE_IP)")
+	rateDev := fs.Float64("rate-device", floatEnv("RATE_DEVICE", directory.DefaultRateDevice), "requests/s per device, bursts 2x; <0 unlimited (env KITH_DIRECTORY_RATE_DEVICE)")
+	ttl := fs.Duration("announce-ttl", directory.DefaultAnnounceTTL, "how long a supplier stays listed after its last heartbeat")
+	level := fs.String("log-level", env("LOG_LEVEL", "info"), "debug, info, warn or error (env KITH_DIRECTORY_LOG_LEVEL)")
+	rest, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		fs.Usage()
+		return errUsage
+	}
+	log, err := newLogger(stderr, *level)
+	if err != nil {
+		return err
+	}
+	if *webhook != "" && *secret == "" {
+		return fmt.Errorf("--webhook needs --webhook-secret (the receiver verifies the HMAC)")
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	id, st, origin, created, err := openData(ctx, *data)
+	if err != nil {
+		return err
+	}
+	if created {
+		log.Info("created directory identity", "id", id.ID(), "data", *data)
+	}
+	srv, err := directory.NewServer(directory.Options{
+		Identity: id, Store: st, OriginDir: origin, Name: *name, Logger: log,
+		Webhook: *webhook, WebhookSecret: []byte(*secret),
+		RateIP: *rateIP, RateDevice: *rateDev, AnnounceTTL: *ttl,
+	})
+	if err != nil {
+		st.Close()
+		return err
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		st.Close()
+		return fmt.Errorf("listening: %w", err)
+	}
+	base := *pubURL
+	if base == "" {
+		base = "https://" + advertised(ln.Addr().(*net.TCPAddr))
+	}
+	fmt.Fprintln(stdout, directory.FormatURL(base, id.ID()))
+	log.Info("serving", "url", directory.FormatURL(base, id.ID()), "addr", ln.Addr().String(), "data", *data,
+		"webhook", *webhook != "")
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return srv.Serve(gctx, ln) })
+	err = g.Wait()
+	start := time.Now()
+	if cerr := st.Close(); err == nil {
+		err = cerr
+	}
+	log.Info("stopped", "err", err, "close", time.Since(start))
+	return err
+}
+
+// advertised turns a listen address into host:port to print: an
+// unspecified host becomes the machine's host name.
+func advertised(a *net.TCPAddr) string {
+	host := a.IP.String()
+	if a.IP == nil || a.IP.IsUnspecified() {
+		if h, err := os.Hostname(); err == nil {
+			host = h
+		}
+	}
+	return net.JoinHostPort(host, strconv.Itoa(a.Port))
+}
