@@ -1,0 +1,183 @@
+package sealed
+
+import (
+	"bytes"
+	"io"
+	"math/rand/v2"
+	"os"
+	"sync"
+	"testing"
+)
+
+func TestRoundTrip(t *testing.T) {
+	const cs = 1024
+	lengths := []struct {
+		name string
+		n    int
+		cs   int
+	}{
+		{"empty", 0, cs},                 // one empty final chunk
+		{"one byte", 1, cs},              // short single chunk
+		{"chunk-1", cs - 1, cs},          // just under a chunk
+		{"chunk", cs, cs},                // exactly one full final chunk
+		{"chunk+1", cs + 1, cs},          // spills one byte into chunk 1
+		{"3 chunks", 3 * cs, cs},         // exact multiple
+		{"default chunks", 3<<18 + 5, 0}, // default 256 KiB chunk size
+		{"200 MiB", 200 << 20, 64 << 10}, // big; skipped under -short
+	}
+	for _, l := range lengths {
+		t.Run(l.name, func(t *testing.T) {
+			if l.n > 64<<20 && (testing.Short() || raceEnabled) {
+				t.Skip("200 MiB skipped under -short and -race")
+			}
+			pt := randBytes(l.n, uint64(l.n))
+			m, file, key := sealBytes(t, pt, l.cs)
+			rm, err := ReadManifest(bytes.NewReader(file), int64(len(file)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rm.ContentID() != m.ContentID() {
+				t.Fatal("ReadManifest gives a different content ID")
+			}
+			for _, ws := range []int{1, 512, 600, 64 << 10} {
+				if ws == 1 && l.n > 1<<20 {
+					continue // byte-at-a-time over 200 MiB proves nothing more
+				}
+				r, err := Open(bytes.NewReader(file), m, key)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := io.ReadAll(&sizedReader{r, ws})
+				if err != nil {
+					t.Fatalf("read size %d: %v", ws, err)
+				}
+				if !bytes.Equal(got, pt) {
+					t.Fatalf("read size %d: plaintext differs (len %d vs %d)", ws, len(got), len(pt))
+				}
+				if r.Size() != int64(l.n) || r.MediaType() != "audio/mpeg" {
+					t.Fatalf("size %d type %q", r.Size(), r.MediaType())
+				}
+				r.Close()
+			}
+		})
+	}
+}
+
+// sizedReader reads at most n bytes per call.
+type sizedReader struct {
+	r io.Reader
+	n int
+}
+
+func (s *sizedReader) Read(p []byte) (int, error) { return s.r.Read(p[:min(len(p), s.n)]) }
+
+func TestRandomAccess(t *testing.T) {
+	const cs = 1000 // not a power of two, so reads straddle boundaries oddly
+	pt := randBytes(50*cs+123, 5)
+	m, file, key := sealBytes(t, pt, cs)
+	r, err := Open(bytes.NewReader(file), m, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	rng := rand.New(rand.NewPCG(1, 1))
+	buf := make([]byte, 5000)
+	for i := 0; i < 10000; i++ {
+		off := rng.Int64N(int64(len(pt)) + 10)
+		p := buf[:rng.IntN(len(buf))]
+		if i%2 == 0 {
+			if _, err := r.Seek(off, io.SeekStart); err != nil {
+				t.Fatal(err)
+			}
+			n, err := io.ReadFull(r, p)
+			want := pt[min(off, int64(len(pt))):min(off+int64(len(p)), int64(len(pt)))]
+			if !bytes.Equal(p[:n], want) || (n < len(p) && err == nil) {
+				t.Fatalf("seek %d read %d: got %d bytes, err %v", off, len(p), n, err)
+			}
+			continue
+		}
+		n, err := r.ReadAt(p, off)
+		want := pt[min(off, int64(len(pt))):min(off+int64(len(p)), int64(len(pt)))]
+		if !bytes.Equal(p[:n], want) || (n < len(p)) != (err == io.EOF) {
+			t.Fatalf("ReadAt(%d, %d): got %d bytes, err %v", len(p), off, n, err)
+		}
+	}
+}
+
+func TestConcurrentReadAt(t *testing.T) {
+	const cs = 512
+	pt := randBytes(100*cs, 6)
+	m, file, key := sealBytes(t, pt, cs)
+	r, err := Open(bytes.NewReader(file), m, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(g), 3))
+			buf := make([]byte, 700)
+			for i := 0; i < 500; i++ {
+				off := rng.Int64N(int64(len(pt) - len(buf)))
+				if _, err := r.ReadAt(buf, off); err != nil {
+					t.Error(err)
+					return
+				}
+				if !bytes.Equal(buf, pt[off:off+int64(len(buf))]) {
+					t.Errorf("goroutine %d: bytes at %d differ", g, off)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.ReadAt(make([]byte, 1), 0); err != ErrClosed {
+		t.Fatalf("read after close: %v", err)
+	}
+	if len(r.key) != 32 || !bytes.Equal(r.key, make([]byte, 32)) {
+		t.Fatal("payload key not zeroed by Close")
+	}
+}
+
+// TestSealUnknownLength seals from a plain io.Reader into a file, so Seal
+// must patch the header's length at the end.
+func TestSealUnknownLength(t *testing.T) {
+	for _, n := range []int{0, 700, 2048} {
+		pt := randBytes(n, 9)
+		key := testKey(t)
+		f, err := os.CreateTemp(t.TempDir(), "sealed")
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := Seal(f, struct{ io.Reader }{bytes.NewReader(pt)}, key, Options{ChunkSize: 512})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Header.Length != uint64(n) {
+			t.Fatalf("length %d, want %d", m.Header.Length, n)
+		}
+		r, err := Open(f, m, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(r)
+		if err != nil || !bytes.Equal(got, pt) {
+			t.Fatalf("n=%d: %v", n, err)
+		}
+		f.Close()
+	}
+	// Unknown length into a plain writer cannot work.
+	if _, err := Seal(&bytes.Buffer{}, struct{ io.Reader }{bytes.NewReader(nil)}, testKey(t), Options{}); err == nil {
+		t.Fatal("sealed an unknown length into a non-seekable writer")
+	}
+	// A declared length must match the source.
+	if _, err := Seal(&bytes.Buffer{}, struct{ io.Reader }{bytes.NewReader(make([]byte, 10))}, testKey(t), Options{Length: 11}); err == nil {
+		t.Fatal("short source accepted")
+	}
+	if _, err := Seal(&bytes.Buffer{}, struct{ io.Reader }{bytes.NewReader(make([]byte, 10))}, testKey(t), Options{Length: 9}); err == nil {
+		t.Fatal("long source accepted")
+	}
+}
