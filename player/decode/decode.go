@@ -1,0 +1,284 @@
+package decode
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/hajimehoshi/ebiten/v2/audio"
+	"github.com/hajimehoshi/ebiten/v2/audio/mp3"
+	"github.com/hajimehoshi/ebiten/v2/audio/vorbis"
+	"github.com/hajimehoshi/ebiten/v2/audio/wav"
+)
+
+// BytesPerFrame is the size of one stereo float32 frame in a Stream.
+const BytesPerFrame = 8
+
+// DefaultSampleRate is the output rate used when Options.SampleRate is zero.
+const DefaultSampleRate = 44100
+
+// ErrNotSeekable is returned by Stream.Seek when the stream cannot seek (an
+// MP3 or Ogg Vorbis title still downloading).
+var ErrNotSeekable = errors.New("seeking is not available until the title is fully present")
+
+// Options tune Open.
+type Options struct {
+	// SampleRate is the output rate; zero means DefaultSampleRate.
+	SampleRate int
+	// Progressive says the source may still be arriving, so whole-file scans
+	// (MP3 frame index, Ogg last page) must be avoided.
+	Progressive bool
+	// MediaType is the catalog's type, used only to word errors.
+	MediaType string
+}
+
+// Stream is decoded audio: an io.ReadSeeker of interleaved stereo float32
+// little-endian frames at the output rate. Offsets are in bytes of that PCM.
+type Stream struct {
+	pcm        io.ReadSeeker
+	format     Format
+	rate       int // output rate
+	sourceRate int
+	length     int64 // PCM bytes; 0 if unknown
+	seekable   bool
+	estimated  bool
+}
+
+// Read reads PCM bytes (whole frames when len(p) allows). A panic inside a
+// third-party decoder (corrupt input) is returned as an error.
+func (s *Stream) Read(p []byte) (n int, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			n, err = 0, fmt.Errorf("decoding %s: corrupt data: %v", s.format, r)
+		}
+	}()
+	if len(p) >= BytesPerFrame {
+		p = p[:len(p)/BytesPerFrame*BytesPerFrame]
+	}
+	return s.pcm.Read(p)
+}
+
+// Seek moves to a PCM byte offset (rounded down to a frame).
+func (s *Stream) Seek(offset int64, whence int) (n int64, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			n, err = 0, fmt.Errorf("seeking %s: corrupt data: %v", s.format, r)
+		}
+	}()
+	if !s.seekable {
+		if offset == 0 && whence == io.SeekCurrent {
+			return s.pcm.Seek(0, io.SeekCurrent)
+		}
+		return 0, ErrNotSeekable
+	}
+	if whence == io.SeekStart {
+		offset = offset / BytesPerFrame * BytesPerFrame
+		if offset < 0 {
+			offset = 0
+		}
+		if s.length > 0 && offset > s.length {
+			offset = s.length
+		}
+	}
+	return s.pcm.Seek(offset, whence)
+}
+
+// SeekTime moves to a time offset.
+func (s *Stream) SeekTime(d time.Duration) error {
+	_, err := s.Seek(s.BytesAt(d), io.SeekStart)
+	return err
+}
+
+// BytesAt converts a time offset to a PCM byte offset.
+func (s *Stream) BytesAt(d time.Duration) int64 {
+	return int64(d.Seconds()*float64(s.rate)) * BytesPerFrame
+}
+
+// TimeAt converts a PCM byte offset to a time offset.
+func (s *Stream) TimeAt(n int64) time.Duration {
+	return time.Duration(float64(n/BytesPerFrame) / float64(s.rate) * float64(time.Second))
+}
+
+// Format is the sniffed format.
+func (s *Stream) Format() Format { return s.format }
+
+// SampleRate is the output rate of the PCM.
+func (s *Stream) SampleRate() int { return s.rate }
+
+// SourceRate is the rate of the encoded audio.
+func (s *Stream) SourceRate() int { return s.sourceRate }
+
+// Length is the PCM length in bytes (0 if unknown; an estimate if DurationEstimated).
+func (s *Stream) Length() int64 { return s.length }
+
+// Duration is the length as time (0 if unknown).
+func (s *Stream) Duration() time.Duration { return s.TimeAt(s.length) }
+
+// DurationEstimated reports whether Duration is estimated from a bitrate.
+func (s *Stream) DurationEstimated() bool { return s.estimated }
+
+// Seekable reports whether Seek can move.
+func (s *Stream) Seekable() bool { return s.seekable }
+
+// Open sniffs r and returns its decoded audio. size is the media size in
+// bytes (used for estimates; may be 0). Images and unknown formats are
+// errors: images are shown with DecodeImage, the rest match ErrUnsupported.
+func Open(r io.ReadSeeker, size int64, opts Options) (s *Stream, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			s, err = nil, fmt.Errorf("decoding: corrupt data: %v", p)
+		}
+	}()
+	if opts.SampleRate <= 0 {
+		opts.SampleRate = DefaultSampleRate
+	}
+	head, err := readHead(r)
+	if err != nil {
+		return nil, fmt.Errorf("reading media header: %w", err)
+	}
+	f := Sniff(head)
+	if !f.IsAudio() {
+		if f.IsImage() {
+			return nil, &UnsupportedError{What: f.MediaType() + " is an image, not audio"}
+		}
+		return nil, &UnsupportedError{What: describe(head, opts.MediaType)}
+	}
+	br := newBufReadSeeker(r, 64<<10)
+	switch f {
+	case MP3:
+		if err = checkID3(head, size); err != nil {
+			break
+		}
+		s, err = openMP3(br, head, size, opts)
+	case Vorbis:
+		s, err = openVorbis(br, head, size, opts)
+	case WAV:
+		if err = checkWAV(br, size); err != nil {
+			break
+		}
+		s, err = openWAV(br)
+	case FLAC:
+		s, err = openFLAC(br)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("decoding %s: %w", f, err)
+	}
+	s.format = f
+	s.rate = opts.SampleRate
+	if s.sourceRate <= 0 {
+		return nil, fmt.Errorf("decoding %s: invalid sample rate %d", f, s.sourceRate)
+	}
+	if s.sourceRate != s.rate {
+		if s.length > 0 && !s.estimated {
+			rs := audio.ResampleF32(s.pcm, s.length, s.sourceRate, s.rate)
+			s.length = int64(float64(s.length)*float64(s.rate)/float64(s.sourceRate)) / BytesPerFrame * BytesPerFrame
+			s.pcm = rs
+		} else {
+			s.pcm = newLinearResampler(s.pcm, s.sourceRate, s.rate)
+			s.length = int64(float64(s.length)*float64(s.rate)/float64(s.sourceRate)) / BytesPerFrame * BytesPerFrame
+			s.seekable = false
+		}
+	}
+	return s, nil
+}
+
+// readHead reads up to SniffLen bytes from the start and rewinds.
+func readHead(r io.ReadSeeker) ([]byte, error) {
+	if _, err := r.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	head := make([]byte, SniffLen)
+	n, err := io.ReadFull(r, head)
+	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+		return nil, err
+	}
+	if _, err := r.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	return head[:n], nil
+}
+
+// noSeek hides io.Seeker so decoders do not scan a file still arriving.
+type noSeek struct{ r io.Reader }
+
+func (n noSeek) Read(p []byte) (int, error) { return n.r.Read(p) }
+
+// counting tracks the position of a forward-only PCM stream, so Seek(0,
+// SeekCurrent) still works.
+type counting struct {
+	r   io.Reader
+	pos int64
+}
+
+func (c *counting) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.pos += int64(n)
+	return n, err
+}
+
+func (c *counting) Seek(offset int64, whence int) (int64, error) {
+	if offset == 0 && whence == io.SeekCurrent {
+		return c.pos, nil
+	}
+	return 0, ErrNotSeekable
+}
+
+func openMP3(r io.ReadSeeker, head []byte, size int64, opts Options) (*Stream, error) {
+	if !opts.Progressive {
+		d, err := mp3.DecodeF32(r)
+		if err != nil {
+			return nil, err
+		}
+		return &Stream{pcm: d, sourceRate: d.SampleRate(), length: d.Length(), seekable: true}, nil
+	}
+	// Estimate duration from the first frame header after the ID3 tag.
+	var est int64
+	skip := int64(id3Size(head))
+	if _, err := r.Seek(skip, io.SeekStart); err == nil {
+		var hb [4]byte
+		if _, err := io.ReadFull(r, hb[:]); err == nil {
+			if h, ok := parseMPEGHeader(hb[:]); ok && size > skip {
+				secs := float64(size-skip) * 8 / float64(h.bitrate)
+				est = int64(secs*float64(h.sampleRate)) * BytesPerFrame
+			}
+		}
+	}
+	if _, err := r.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	d, err := mp3.DecodeF32(noSeek{r})
+	if err != nil {
+		return nil, err
+	}
+	return &Stream{pcm: &counting{r: d}, sourceRate: d.SampleRate(), length: est, estimated: est > 0}, nil
+}
+
+func openVorbis(r io.ReadSeeker, head []byte, size int64, opts Options) (*Stream, error) {
+	if !opts.Progressive {
+		d, err := vorbis.DecodeF32(r)
+		if err != nil {
+			return nil, err
+		}
+		return &Stream{pcm: d, sourceRate: d.SampleRate(), length: d.Length(), seekable: true}, nil
+	}
+	d, err := vorbis.DecodeF32(noSeek{r})
+	if err != nil {
+		return nil, err
+	}
+	s := &Stream{pcm: &counting{r: d}, sourceRate: d.SampleRate()}
+	if br := vorbisNominalBitrate(head); br > 0 && size > 0 {
+		secs := float64(size) * 8 / float64(br)
+		s.length = int64(secs*float64(d.SampleRate())) * BytesPerFrame
+		s.estimated = true
+	}
+	return s, nil
+}
+
+func openWAV(r io.ReadSeeker) (*Stream, error) {
+	d, err := wav.DecodeF32(r)
+	if err != nil {
+		return nil, err
+	}
+	return &Stream{pcm: d, sourceRate: d.SampleRate(), length: d.Length(), seekable: true}, nil
+}

@@ -1,0 +1,39 @@
+// Package decode turns media bytes into something the player can use: audio
+// becomes a seekable stream of PCM, images are decoded for display.
+//
+// # Sniffing
+//
+// The format is recognised from the first bytes (Sniff, SniffLen bytes are
+// enough), never only from a catalog's media type:
+//
+//	MP3         "ID3" tag, or an MPEG-1/2/2.5 Layer III frame header
+//	            (11-bit sync 0x7FF, valid version, layer, bitrate and rate)
+//	Ogg Vorbis  "OggS" page whose first packet is "\x01vorbis"
+//	WAV         "RIFF" <size> "WAVE"
+//	FLAC        "fLaC"
+//	PNG         "\x89PNG\r\n\x1a\n"
+//	JPEG        FF D8 FF
+//
+// Anything else is an *UnsupportedError (errors.Is(err, ErrUnsupported)),
+// whose message names what was seen: "unsupported media type: text/plain".
+//
+// # PCM
+//
+// Open returns a Stream of interleaved stereo float32 little-endian samples
+// (8 bytes per frame) at the rate asked for. MP3, Ogg Vorbis and WAV (8/16-bit)
+// use ebiten's decoders (github.com/hajimehoshi/ebiten/v2/audio/...); FLAC
+// (any bit depth, mono or stereo; more channels are folded to the first two)
+// uses github.com/mewkiz/flac. Mono is duplicated to both channels. A stream
+// whose rate differs from the output rate is resampled (ebiten's windowed-sinc
+// resampler when the length is known, a streaming linear one otherwise).
+//
+// # Progressive sources
+//
+// With Options.Progressive the source may still be arriving and every read
+// past the present part may block. Open then avoids whole-file scans: MP3 and
+// Ogg Vorbis are decoded as plain streams (their duration is estimated from
+// the first frame's bitrate and the size, and Seek reports ErrNotSeekable);
+// WAV and FLAC stay seekable because they seek by arithmetic or seek table.
+//
+// Nothing here writes to disk or logs sample or media bytes.
+package decode
