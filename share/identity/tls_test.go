@@ -12,6 +12,7 @@ import (
 	"io"
 	"math/big"
 	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -202,5 +203,35 @@ func BenchmarkMutualTLSHandshake(b *testing.B) {
 		if serr != nil || cerr != nil {
 			b.Fatal(serr, cerr)
 		}
+	}
+}
+
+// TestResumptionStillChecked makes sure a resumed session (no certificate
+// exchange on the wire) still runs the allow check.
+func TestResumptionStillChecked(t *testing.T) {
+	srv, cli := mustGenerate(t), mustGenerate(t)
+	var deny atomic.Bool
+	scfg := srv.ServerTLS(func(ID) error {
+		if deny.Load() {
+			return errors.New("revoked")
+		}
+		return nil
+	})
+	ccfg := cli.ClientTLS(srv.ID())
+	ccfg.ClientSessionCache = tls.NewLRUClientSessionCache(4)
+	ccfg.ServerName = "peer" // the session cache key; the default (the address) changes per test listener
+	if serr, cerr, _, _ := handshake(t, scfg, ccfg); serr != nil || cerr != nil {
+		t.Fatal(serr, cerr)
+	}
+	serr, cerr, scs, _ := handshake(t, scfg, ccfg)
+	if serr != nil || cerr != nil || !scs.DidResume {
+		t.Fatalf("second handshake: %v, %v, resumed %v; want a resumed session", serr, cerr, scs.DidResume)
+	}
+	if got, _, err := PeerID(scs); err != nil || got != cli.ID() {
+		t.Fatalf("PeerID on resumed session = %s, %v", got, err)
+	}
+	deny.Store(true)
+	if serr, _, _, _ := handshake(t, scfg, ccfg); !errors.Is(serr, ErrWrongPeer) {
+		t.Fatalf("resumed handshake after revocation: %v, want ErrWrongPeer", serr)
 	}
 }
