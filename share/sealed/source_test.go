@@ -1,0 +1,124 @@
+package sealed
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"sync"
+	"testing"
+	"time"
+)
+
+// lateSource is a hand-written partial download: chunk i becomes readable
+// only after deliver(i) is called; ReadChunk waits for it or for ctx.
+type lateSource struct {
+	m    *Manifest
+	file []byte
+
+	mu      sync.Mutex
+	have    map[int]bool
+	arrived chan struct{} // closed and replaced on every delivery
+}
+
+func newLateSource(m *Manifest, file []byte) *lateSource {
+	return &lateSource{m: m, file: file, have: map[int]bool{}, arrived: make(chan struct{})}
+}
+
+func (s *lateSource) deliver(i int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.have[i] = true
+	close(s.arrived)
+	s.arrived = make(chan struct{})
+}
+
+func (s *lateSource) ReadChunk(ctx context.Context, i int, dst []byte) ([]byte, error) {
+	for {
+		s.mu.Lock()
+		ok, ch := s.have[i], s.arrived
+		s.mu.Unlock()
+		if ok {
+			off, n := s.m.ChunkRange(i)
+			return dst[:copy(dst, s.file[off:off+n])], nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+func TestChunkSourceLateChunks(t *testing.T) {
+	const cs = 512
+	pt := randBytes(10*cs+7, 21)
+	m, file, key := sealBytes(t, pt, cs)
+	src := newLateSource(m, file)
+	r, err := OpenSource(context.Background(), src, m, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	// Deliver chunks out of order, slowly, while the reader waits on them.
+	go func() {
+		for _, i := range []int{3, 0, 1, 2, 10, 4, 5, 6, 7, 8, 9} {
+			time.Sleep(2 * time.Millisecond)
+			src.deliver(i)
+		}
+	}()
+	got, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, pt) {
+		t.Fatal("plaintext differs")
+	}
+}
+
+func TestChunkSourceCancel(t *testing.T) {
+	const cs = 512
+	pt := randBytes(3*cs, 22)
+	m, file, key := sealBytes(t, pt, cs)
+
+	// A cancelled context ends a wait for a chunk that never comes.
+	ctx, cancel := context.WithCancel(context.Background())
+	src := newLateSource(m, file)
+	src.deliver(0)
+	r, err := OpenSource(ctx, src, m, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 2*cs)
+	time.AfterFunc(20*time.Millisecond, cancel)
+	n, err := r.ReadAt(buf, 0)
+	if !errors.Is(err, context.Canceled) || n != cs {
+		t.Fatalf("got %d bytes, %v; want %d, context.Canceled", n, err, cs)
+	}
+	var ce *ChunkError
+	if !errors.As(err, &ce) || ce.Index != 1 {
+		t.Fatalf("%v does not name chunk 1", err)
+	}
+	r.Close()
+
+	// Close also ends a pending wait (another goroutine stuck in ReadAt).
+	r, err = OpenSource(context.Background(), newLateSource(m, file), m, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := r.ReadAt(buf, 0)
+		done <- err
+	}()
+	time.Sleep(10 * time.Millisecond)
+	r.Close()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) && !errors.Is(err, ErrClosed) {
+			t.Fatalf("after Close: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not end the pending ReadAt")
+	}
+}

@@ -1,0 +1,156 @@
+package sealed
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"testing"
+)
+
+func TestTampering(t *testing.T) {
+	const cs = 512
+	pt := randBytes(4*cs+100, 11) // chunks 0–3 full, chunk 4 holds 100 bytes
+	m, orig, key := sealBytes(t, pt, cs)
+	other, otherFile, _ := sealBytes(t, randBytes(len(pt), 12), cs)
+	hlen := len(m.HeaderBytes())
+	chunk := func(f []byte, i int) []byte {
+		off, n := m.ChunkRange(i)
+		return f[off : off+n]
+	}
+	setU32 := func(off int, v uint32) func([]byte) []byte {
+		return func(f []byte) []byte { binary.BigEndian.PutUint32(f[off:], v); return f }
+	}
+	setU64 := func(off int, v uint64) func([]byte) []byte {
+		return func(f []byte) []byte { binary.BigEndian.PutUint64(f[off:], v); return f }
+	}
+	_ = other
+
+	tests := []struct {
+		name    string
+		mutate  func(f []byte) []byte
+		rebuilt bool   // read with a manifest rebuilt from the damaged file
+		stage   string // where it must fail: "manifest", "open" or "read"
+		want    error
+		bad     int // for "read": first damaged chunk
+	}{
+		// A flipped bit in chunk 2 no longer matches the manifest hash.
+		{"bit flip", func(f []byte) []byte { chunk(f, 2)[17] ^= 1; return f }, false, "read", ErrChunkHash, 2},
+		// The same flip with a manifest made from the damaged file fails the AEAD.
+		{"bit flip, rebuilt manifest", func(f []byte) []byte { chunk(f, 2)[17] ^= 1; return f }, true, "read", ErrAuth, 2},
+		// A flipped bit in the first chunk's tag: nothing at all is released.
+		{"tag flip chunk 0", func(f []byte) []byte { c := chunk(f, 0); c[len(c)-1] ^= 0x80; return f }, true, "read", ErrAuth, 0},
+		// Cut exactly at the start of the final chunk.
+		{"truncated at boundary", func(f []byte) []byte { off, _ := m.ChunkRange(4); return f[:off] }, false, "read", ErrTruncated, 4},
+		{"truncated at boundary, rebuild", func(f []byte) []byte { off, _ := m.ChunkRange(4); return f[:off] }, true, "manifest", ErrTruncated, 0},
+		// Cut in the middle of chunk 3.
+		{"truncated inside chunk", func(f []byte) []byte { off, _ := m.ChunkRange(3); return f[:off+100] }, false, "read", ErrTruncated, 3},
+		{"truncated inside chunk, rebuild", func(f []byte) []byte { off, _ := m.ChunkRange(3); return f[:off+100] }, true, "manifest", ErrTruncated, 0},
+		// Final chunk dropped and the header's length edited to match: chunk 3
+		// lacks the last-chunk flag.
+		{"missing final chunk, consistent header", func(f []byte) []byte {
+			off, _ := m.ChunkRange(4)
+			f = f[:off]
+			binary.BigEndian.PutUint64(f[lengthOffset:], 4*cs)
+			return f
+		}, true, "read", ErrAuth, 3},
+		// The same file against the real manifest: its header differs.
+		{"missing final chunk vs manifest", func(f []byte) []byte {
+			off, _ := m.ChunkRange(4)
+			f = f[:off]
+			binary.BigEndian.PutUint64(f[lengthOffset:], 4*cs)
+			return f
+		}, false, "open", ErrBadHeader, 0},
+		// The final chunk stored twice.
+		{"doubled final chunk", func(f []byte) []byte { return append(f, chunk(f, 4)...) }, false, "read", ErrTrailingData, 4},
+		{"doubled final chunk, rebuild", func(f []byte) []byte { return append(f, chunk(f, 4)...) }, true, "manifest", ErrTrailingData, 0},
+		// Chunks 1 and 2 swapped.
+		{"swapped chunks", func(f []byte) []byte {
+			a, b := bytes.Clone(chunk(f, 1)), bytes.Clone(chunk(f, 2))
+			copy(chunk(f, 1), b)
+			copy(chunk(f, 2), a)
+			return f
+		}, false, "read", ErrChunkHash, 1},
+		{"swapped chunks, rebuilt manifest", func(f []byte) []byte {
+			a, b := bytes.Clone(chunk(f, 1)), bytes.Clone(chunk(f, 2))
+			copy(chunk(f, 1), b)
+			copy(chunk(f, 2), a)
+			return f
+		}, true, "read", ErrAuth, 1},
+		// Chunk 2 taken from another sealed file of the same shape.
+		{"foreign chunk", func(f []byte) []byte { copy(chunk(f, 2), chunk(otherFile, 2)); return f }, false, "read", ErrChunkHash, 2},
+		{"foreign chunk, rebuilt manifest", func(f []byte) []byte { copy(chunk(f, 2), chunk(otherFile, 2)); return f }, true, "read", ErrAuth, 2},
+		// Garbage after the final chunk.
+		{"trailing garbage", func(f []byte) []byte { return append(f, 0) }, false, "read", ErrTrailingData, 4},
+		{"trailing garbage, rebuild", func(f []byte) []byte { return append(f, "junk"...) }, true, "manifest", ErrTrailingData, 0},
+		// Absurd header fields.
+		{"chunk size 0", setU32(10, 0), true, "manifest", ErrBadHeader, 0},
+		{"chunk size 1 GiB", setU32(10, 1<<30), true, "manifest", ErrBadHeader, 0},
+		{"length overflow", setU64(lengthOffset, 1<<63), true, "manifest", ErrBadHeader, 0},
+		{"length max uint64", setU64(lengthOffset, ^uint64(0)), true, "manifest", ErrBadHeader, 0},
+		{"bad magic", func(f []byte) []byte { f[0] = 'X'; return f }, true, "manifest", ErrBadHeader, 0},
+		{"version 2", func(f []byte) []byte { f[9] = 2; return f }, true, "manifest", ErrBadHeader, 0},
+		{"media type too long", func(f []byte) []byte { f[22] = 200; return f }, true, "manifest", ErrBadHeader, 0},
+		{"truncated header", func(f []byte) []byte { return f[:hlen-1] }, true, "manifest", ErrTruncated, 0},
+		// A changed salt changes the derived keys: the key check fails.
+		{"salt flip, rebuilt manifest", func(f []byte) []byte { f[hlen-40] ^= 1; return f }, true, "open", ErrWrongKey, 0},
+		{"salt flip vs manifest", func(f []byte) []byte { f[hlen-40] ^= 1; return f }, false, "open", ErrBadHeader, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := tc.mutate(bytes.Clone(orig))
+			mm := m
+			if tc.rebuilt {
+				var err error
+				mm, err = ReadManifest(bytes.NewReader(f), int64(len(f)))
+				if tc.stage == "manifest" {
+					if !errors.Is(err, tc.want) {
+						t.Fatalf("ReadManifest: got %v, want %v", err, tc.want)
+					}
+					return
+				}
+				if err != nil {
+					t.Fatalf("ReadManifest: %v", err)
+				}
+			}
+			r, err := Open(bytes.NewReader(f), mm, key)
+			if tc.stage == "open" {
+				if !errors.Is(err, tc.want) {
+					t.Fatalf("Open: got %v, want %v", err, tc.want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			defer r.Close()
+			buf := make([]byte, len(pt)+10)
+			n, err := r.ReadAt(buf, 0)
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("ReadAt: got %v, want %v", err, tc.want)
+			}
+			var ce *ChunkError
+			if !errors.As(err, &ce) || ce.Index != tc.bad {
+				t.Fatalf("ReadAt: %v is not a ChunkError for chunk %d", err, tc.bad)
+			}
+			if n != tc.bad*cs || !bytes.Equal(buf[:n], pt[:n]) {
+				t.Fatalf("ReadAt returned %d bytes, want the %d of the good chunks", n, tc.bad*cs)
+			}
+			if !bytes.Equal(buf[n:], make([]byte, len(buf)-n)) {
+				t.Fatal("plaintext of the damaged chunk leaked into the buffer")
+			}
+			// Reading inside the bad chunk releases nothing either.
+			small := make([]byte, 10)
+			if n, err := r.ReadAt(small, int64(tc.bad*cs+5)); n != 0 || !errors.Is(err, tc.want) {
+				t.Fatalf("ReadAt inside bad chunk: %d bytes, %v", n, err)
+			}
+		})
+	}
+
+	// A wrong key is caught by the key check before any chunk is read.
+	if _, err := Open(bytes.NewReader(orig), m, testKey(t)); !errors.Is(err, ErrWrongKey) {
+		t.Fatalf("wrong key: %v", err)
+	}
+	if _, err := Open(bytes.NewReader(orig), m, key[:16]); !errors.Is(err, ErrWrongKey) {
+		t.Fatalf("short key: %v", err)
+	}
+}
