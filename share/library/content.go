@@ -1,0 +1,575 @@
+package library
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/kith-media/kith/share/sealed"
+)
+
+// Bitmap has bit i set when chunk i is present: bit i is byte i/8, bit i%8
+// (least significant first).
+type Bitmap []byte
+
+// NewBitmap returns an empty bitmap for n chunks.
+func NewBitmap(n int) Bitmap { return make(Bitmap, (n+7)/8) }
+
+// Has reports whether bit i is set.
+func (b Bitmap) Has(i int) bool { return i >= 0 && i/8 < len(b) && b[i/8]&(1<<(i%8)) != 0 }
+
+// Set sets bit i.
+func (b Bitmap) Set(i int) { b[i/8] |= 1 << (i % 8) }
+
+// Clear clears bit i.
+func (b Bitmap) Clear(i int) { b[i/8] &^= 1 << (i % 8) }
+
+// Count is the number of set bits among the first n.
+func (b Bitmap) Count(n int) int {
+	c := 0
+	for i := 0; i < n; i++ {
+		if b.Has(i) {
+			c++
+		}
+	}
+	return c
+}
+
+// Status describes how much of a sealed file the library holds.
+type Status struct {
+	ContentID sealed.ContentID
+	Have      int   // chunks present
+	Total     int   // chunks in the manifest
+	Size      int64 // sealed file size
+	Complete  bool
+}
+
+// item is the in-memory state of one sealed file.
+type item struct {
+	cid sealed.ContentID
+	m   *sealed.Manifest
+	raw []byte // signed manifest bytes
+
+	syncMu sync.Mutex // serializes fsync + index updates + rename
+
+	mu           sync.Mutex
+	f            *os.File
+	complete     bool
+	have         Bitmap // present in the file (may not be durable yet)
+	nhave        int
+	pending      []int // written, not yet fsynced
+	pendingBytes int64
+	lastSync     time.Time
+	notify       chan struct{} // closed and replaced when a chunk arrives
+	fetching     Bitmap        // chunks a fetcher is getting from the origin (advertised to peers)
+}
+
+func (it *item) close() error {
+	it.mu.Lock()
+	defer it.mu.Unlock()
+	if it.f == nil {
+		return nil
+	}
+	err := it.f.Close()
+	it.f = nil
+	return err
+}
+
+// AddManifest records a (signed) manifest and prepares a partial file for it,
+// unless the library already has this content. It is idempotent.
+func (l *Library) AddManifest(ctx context.Context, m *sealed.Manifest) error {
+	raw, err := m.MarshalBinary()
+	if err != nil {
+		return fmt.Errorf("adding manifest: %w", err)
+	}
+	cid := m.ContentID()
+	n := m.NumChunks()
+	res, err := l.w.ExecContext(ctx, `INSERT INTO content(content_id, manifest, num_chunks, file_size, bitmap, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(content_id) DO NOTHING`,
+		cid.String(), raw, n, m.FileSize(), []byte(NewBitmap(n)), l.now())
+	if err != nil {
+		return fmt.Errorf("adding manifest %s: %w", cid, err)
+	}
+	if k, _ := res.RowsAffected(); k == 0 && len(m.Signature) > 0 {
+		// Keep the signed copy if we only had an unsigned one.
+		if _, err := l.w.ExecContext(ctx, `UPDATE content SET manifest = ? WHERE content_id = ?`, raw, cid.String()); err != nil {
+			return fmt.Errorf("updating manifest %s: %w", cid, err)
+		}
+		l.mu.Lock()
+		if it := l.items[cid]; it != nil {
+			it.raw = raw
+		}
+		l.mu.Unlock()
+	}
+	_, err = l.item(ctx, cid)
+	return err
+}
+
+// Manifest returns the stored manifest of cid.
+func (l *Library) Manifest(ctx context.Context, cid sealed.ContentID) (*sealed.Manifest, error) {
+	it, err := l.item(ctx, cid)
+	if err != nil {
+		return nil, err
+	}
+	return it.m, nil
+}
+
+// ManifestBytes returns the stored manifest of cid as signed bytes (MarshalBinary form).
+func (l *Library) ManifestBytes(ctx context.Context, cid sealed.ContentID) ([]byte, error) {
+	it, err := l.item(ctx, cid)
+	if err != nil {
+		return nil, err
+	}
+	it.mu.Lock()
+	defer it.mu.Unlock()
+	return it.raw, nil
+}
+
+// item returns the loaded state of cid, loading it from the index (and
+// re-verifying a partial file's chunks) on first use.
+func (l *Library) item(ctx context.Context, cid sealed.ContentID) (*item, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return nil, ErrClosed
+	}
+	if it := l.items[cid]; it != nil {
+		return it, nil
+	}
+	var raw, bits []byte
+	var complete bool
+	err := l.w.QueryRowContext(ctx, `SELECT manifest, bitmap, complete FROM content WHERE content_id = ?`, cid.String()).Scan(&raw, &bits, &complete)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("content %s: %w", cid, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("loading content %s: %w", cid, err)
+	}
+	m, err := sealed.ParseManifest(raw)
+	if err != nil {
+		return nil, fmt.Errorf("loading manifest %s: %w", cid, err)
+	}
+	n := m.NumChunks()
+	it := &item{cid: cid, m: m, raw: raw, have: Bitmap(bits), notify: make(chan struct{}), lastSync: l.opts.Now()}
+	if len(it.have) != len(NewBitmap(n)) {
+		it.have = NewBitmap(n)
+	}
+	if complete {
+		f, err := os.OpenFile(l.sealedPath(cid), os.O_RDWR, 0)
+		if err == nil {
+			it.f, it.complete = f, true
+			for i := 0; i < n; i++ {
+				it.have.Set(i)
+			}
+			it.nhave = n
+			l.items[cid] = it
+			return it, nil
+		}
+		l.log.Warn("library: sealed file missing; downloading again", "content", cid, "err", err)
+		it.have = NewBitmap(n)
+	}
+	if err := l.openPartLocked(ctx, it); err != nil {
+		return nil, err
+	}
+	l.items[cid] = it
+	return it, nil
+}
+
+// openPartLocked opens (creating and preallocating if needed) the .part
+// file and re-hashes the chunks the index says are present, so a chunk
+// damaged on disk (or never made durable) is fetched again.
+func (l *Library) openPartLocked(ctx context.Context, it *item) error {
+	path := l.partPath(it.cid)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("opening partial file: %w", err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("opening partial file: %w", err)
+	}
+	if st.Size() != it.m.FileSize() {
+		hdr := it.m.HeaderBytes()
+		if err := f.Truncate(it.m.FileSize()); err != nil {
+			f.Close()
+			return fmt.Errorf("preallocating %s: %w", path, err)
+		}
+		if _, err := f.WriteAt(hdr, 0); err != nil {
+			f.Close()
+			return fmt.Errorf("writing header of %s: %w", path, err)
+		}
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return fmt.Errorf("syncing %s: %w", path, err)
+		}
+		it.have = NewBitmap(it.m.NumChunks())
+	}
+	it.f = f
+	bad, err := l.rehashLocked(ctx, it)
+	if err == nil {
+		err = f.Sync() // chunks recovered by the re-hash become durable before their bits
+	}
+	if err != nil {
+		f.Close()
+		it.f = nil
+		return fmt.Errorf("resuming %s: %w", it.cid, err)
+	}
+	if len(bad) > 0 {
+		l.log.Warn("library: damaged chunks on disk will be fetched again", "content", it.cid, "chunks", len(bad))
+	}
+	if _, err := l.w.ExecContext(ctx, `UPDATE content SET bitmap = ?, have = ?, complete = 0, updated_at = ? WHERE content_id = ?`,
+		[]byte(it.have), it.nhave, l.now(), it.cid.String()); err != nil {
+		return fmt.Errorf("recording bitmap of %s: %w", it.cid, err)
+	}
+	if it.nhave == it.m.NumChunks() {
+		return l.flush(it) // complete before the crash: seal it now
+	}
+	return nil
+}
+
+// rehashLocked checks every chunk of a partial file against its manifest:
+// recorded chunks that fail are cleared (bad), and chunks written before a
+// crash but never recorded are recovered. It recounts nhave.
+func (l *Library) rehashLocked(ctx context.Context, it *item) (bad []int, err error) {
+	n := it.m.NumChunks()
+	var buf []byte
+	it.nhave = 0
+	for i := 0; i < n; i++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		off, size := it.m.ChunkRange(i)
+		if int64(cap(buf)) < size {
+			buf = make([]byte, size)
+		}
+		buf = buf[:size]
+		if _, err := it.f.ReadAt(buf, off); err != nil || it.m.VerifyChunk(i, buf) != nil {
+			if it.have.Has(i) {
+				bad = append(bad, i)
+			}
+			it.have.Clear(i)
+			continue
+		}
+		it.have.Set(i)
+		it.nhave++
+	}
+	return bad, nil
+}
+
+// WriteChunk verifies ciphertext chunk i of cid against the manifest and
+// writes it into the partial file. The chunk is readable at once; its bit is
+// recorded in the index only after an fsync (batched by Options.SyncBytes
+// and SyncInterval, or forced by Flush). When every chunk is durable the
+// file is renamed to <cid>.sealed.
+func (l *Library) WriteChunk(cid sealed.ContentID, i int, ct []byte) error {
+	it, err := l.item(context.Background(), cid)
+	if err != nil {
+		return fmt.Errorf("writing chunk %d: %w", i, err)
+	}
+	if i < 0 || i >= it.m.NumChunks() {
+		return fmt.Errorf("writing chunk %d of %s: index out of range", i, cid)
+	}
+	if err := it.m.VerifyChunk(i, ct); err != nil {
+		return fmt.Errorf("writing chunk %d of %s: %w", i, cid, err)
+	}
+	it.mu.Lock()
+	if it.have.Has(i) || it.f == nil {
+		closed := it.f == nil
+		it.mu.Unlock()
+		if closed {
+			return fmt.Errorf("writing chunk %d of %s: %w", i, cid, ErrClosed)
+		}
+		return nil
+	}
+	f := it.f
+	it.mu.Unlock()
+	off, _ := it.m.ChunkRange(i)
+	if _, err := f.WriteAt(ct, off); err != nil {
+		return fmt.Errorf("writing chunk %d of %s: %w", i, cid, err)
+	}
+	it.mu.Lock()
+	if !it.have.Has(i) {
+		it.have.Set(i)
+		it.nhave++
+		it.pending = append(it.pending, i)
+		it.pendingBytes += int64(len(ct))
+		close(it.notify)
+		it.notify = make(chan struct{})
+	}
+	need := it.pendingBytes >= l.opts.SyncBytes || it.nhave == it.m.NumChunks() ||
+		l.opts.Now().Sub(it.lastSync) >= l.opts.SyncInterval
+	it.mu.Unlock()
+	if need {
+		return l.flush(it)
+	}
+	return nil
+}
+
+// Flush makes every chunk written so far durable and records it in the index.
+func (l *Library) Flush(cid sealed.ContentID) error {
+	it, err := l.item(context.Background(), cid)
+	if err != nil {
+		return err
+	}
+	return l.flush(it)
+}
+
+func (l *Library) flush(it *item) error {
+	it.syncMu.Lock()
+	defer it.syncMu.Unlock()
+	it.mu.Lock()
+	f := it.f
+	pending := len(it.pending)
+	it.pending, it.pendingBytes = nil, 0
+	it.lastSync = l.opts.Now()
+	done := !it.complete && it.nhave == it.m.NumChunks()
+	it.mu.Unlock()
+	if f == nil || (pending == 0 && !done) {
+		return nil
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("syncing %s: %w", it.cid, err)
+	}
+	it.mu.Lock()
+	bits := append(Bitmap(nil), it.have...)
+	nhave := it.nhave
+	it.mu.Unlock()
+	// The bitmap may include chunks written after our Sync started; only
+	// record what was pending before it (conservative: re-read them).
+	// Simplest correct rule: a chunk in it.have that was added after we took
+	// the pending list is still in it.pending; clear those bits.
+	it.mu.Lock()
+	for _, j := range it.pending {
+		bits.Clear(j)
+		nhave--
+	}
+	it.mu.Unlock()
+	ctx := context.Background()
+	if done {
+		if err := os.Rename(l.partPath(it.cid), l.sealedPath(it.cid)); err != nil {
+			return fmt.Errorf("sealing %s: %w", it.cid, err)
+		}
+		if err := syncDir(l.content); err != nil {
+			return fmt.Errorf("sealing %s: %w", it.cid, err)
+		}
+		it.mu.Lock()
+		it.complete = true
+		it.mu.Unlock()
+	}
+	if _, err := l.w.ExecContext(ctx, `UPDATE content SET bitmap = ?, have = ?, complete = ?, updated_at = ? WHERE content_id = ?`,
+		[]byte(bits), nhave, done, l.now(), it.cid.String()); err != nil {
+		return fmt.Errorf("recording bitmap of %s: %w", it.cid, err)
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// Status reports how much of cid is present.
+func (l *Library) Status(ctx context.Context, cid sealed.ContentID) (Status, error) {
+	it, err := l.item(ctx, cid)
+	if err != nil {
+		return Status{}, err
+	}
+	it.mu.Lock()
+	defer it.mu.Unlock()
+	return Status{ContentID: cid, Have: it.nhave, Total: it.m.NumChunks(), Size: it.m.FileSize(), Complete: it.complete}, nil
+}
+
+// Have returns a copy of the bitmap of chunks present in cid.
+func (l *Library) Have(ctx context.Context, cid sealed.ContentID) (Bitmap, error) {
+	it, err := l.item(ctx, cid)
+	if err != nil {
+		return nil, err
+	}
+	it.mu.Lock()
+	defer it.mu.Unlock()
+	return append(Bitmap(nil), it.have...), nil
+}
+
+// SetFetching marks (on) or unmarks chunk i of cid as being fetched from the
+// origin right now, so peers polling our bitmap can wait for it instead of
+// asking the origin for the same chunk.
+func (l *Library) SetFetching(cid sealed.ContentID, i int, on bool) {
+	it, err := l.item(context.Background(), cid)
+	if err != nil || i < 0 || i >= it.m.NumChunks() {
+		return
+	}
+	it.mu.Lock()
+	defer it.mu.Unlock()
+	if it.fetching == nil {
+		it.fetching = NewBitmap(it.m.NumChunks())
+	}
+	if on {
+		it.fetching.Set(i)
+	} else {
+		it.fetching.Clear(i)
+	}
+}
+
+// Fetching returns a copy of the bitmap of chunks of cid being fetched from the origin.
+func (l *Library) Fetching(ctx context.Context, cid sealed.ContentID) (Bitmap, error) {
+	it, err := l.item(ctx, cid)
+	if err != nil {
+		return nil, err
+	}
+	it.mu.Lock()
+	defer it.mu.Unlock()
+	if it.fetching == nil {
+		return NewBitmap(it.m.NumChunks()), nil
+	}
+	return append(Bitmap(nil), it.fetching...), nil
+}
+
+// ReadChunk reads ciphertext chunk i of cid into dst (grown if needed)
+// without waiting: ErrNotPresent if the chunk is not there yet. With verify,
+// the chunk is hashed first; a chunk damaged on disk is dropped (it will be
+// fetched again) and reported as ErrNotPresent, so we never serve our own
+// damage to a peer.
+func (l *Library) ReadChunk(ctx context.Context, cid sealed.ContentID, i int, dst []byte, verify bool) ([]byte, error) {
+	it, err := l.item(ctx, cid)
+	if err != nil {
+		return nil, err
+	}
+	if i < 0 || i >= it.m.NumChunks() {
+		return nil, fmt.Errorf("reading chunk %d of %s: index out of range: %w", i, cid, ErrNotFound)
+	}
+	it.mu.Lock()
+	present, f := it.have.Has(i), it.f
+	it.mu.Unlock()
+	if !present || f == nil {
+		return nil, fmt.Errorf("reading chunk %d of %s: %w", i, cid, ErrNotPresent)
+	}
+	return l.readChunk(it, f, i, dst, verify)
+}
+
+func (l *Library) readChunk(it *item, f *os.File, i int, dst []byte, verify bool) ([]byte, error) {
+	off, n := it.m.ChunkRange(i)
+	if int64(cap(dst)) < n {
+		dst = make([]byte, n)
+	}
+	dst = dst[:n]
+	if _, err := f.ReadAt(dst, off); err != nil && !(errors.Is(err, io.EOF)) {
+		return nil, fmt.Errorf("reading chunk %d of %s: %w", i, it.cid, err)
+	}
+	if verify {
+		if err := it.m.VerifyChunk(i, dst); err != nil {
+			l.damaged(it, i)
+			return nil, fmt.Errorf("reading chunk %d of %s: damaged on disk: %w", i, it.cid, ErrNotPresent)
+		}
+	}
+	return dst, nil
+}
+
+// Source returns a sealed.ChunkSource over cid that waits (context-aware)
+// for chunks not yet present, so playback can start while downloading. want,
+// if not nil, is called with the index of a chunk a reader is waiting for
+// (a fetcher can prioritize it).
+func (l *Library) Source(cid sealed.ContentID, want func(i int)) sealed.ChunkSource {
+	return &source{l: l, cid: cid, want: want}
+}
+
+type source struct {
+	l    *Library
+	cid  sealed.ContentID
+	want func(int)
+}
+
+func (s *source) ReadChunk(ctx context.Context, i int, dst []byte) ([]byte, error) {
+	it, err := s.l.item(ctx, s.cid)
+	if err != nil {
+		return nil, err
+	}
+	if i < 0 || i >= it.m.NumChunks() {
+		return nil, fmt.Errorf("reading chunk %d of %s: index out of range", i, s.cid)
+	}
+	asked := false
+	for {
+		it.mu.Lock()
+		present, f, ch := it.have.Has(i), it.f, it.notify
+		it.mu.Unlock()
+		if f == nil {
+			return nil, ErrClosed
+		}
+		if present {
+			return s.l.readChunk(it, f, i, dst, false)
+		}
+		if !asked && s.want != nil {
+			s.want(i)
+			asked = true
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("waiting for chunk %d of %s: %w", i, s.cid, ctx.Err())
+		case <-ch:
+		}
+	}
+}
+
+// damaged drops chunk i after it failed its hash on disk: the bit is
+// cleared in memory and in the index; a complete file becomes partial again.
+func (l *Library) damaged(it *item, i int) {
+	it.syncMu.Lock()
+	defer it.syncMu.Unlock()
+	it.mu.Lock()
+	if !it.have.Has(i) {
+		it.mu.Unlock()
+		return
+	}
+	it.have.Clear(i)
+	it.nhave--
+	wasComplete := it.complete
+	it.complete = false
+	bits := append(Bitmap(nil), it.have...)
+	nhave := it.nhave
+	it.mu.Unlock()
+	l.log.Warn("library: chunk damaged on disk; it will be fetched again", "content", it.cid, "chunk", i)
+	if wasComplete {
+		if err := os.Rename(l.sealedPath(it.cid), l.partPath(it.cid)); err != nil {
+			l.log.Error("library: reopening damaged file", "content", it.cid, "err", err)
+		}
+	}
+	if _, err := l.w.Exec(`UPDATE content SET bitmap = ?, have = ?, complete = 0, updated_at = ? WHERE content_id = ?`,
+		[]byte(bits), nhave, l.now(), it.cid.String()); err != nil {
+		l.log.Error("library: recording damaged chunk", "content", it.cid, "err", err)
+	}
+}
+
+// Verify re-hashes every present chunk of cid; chunks that fail are dropped
+// so they will be fetched again (Repair). It returns the damaged indexes.
+func (l *Library) Verify(ctx context.Context, cid sealed.ContentID) ([]int, error) {
+	it, err := l.item(ctx, cid)
+	if err != nil {
+		return nil, err
+	}
+	var bad []int
+	var buf []byte
+	for i := 0; i < it.m.NumChunks(); i++ {
+		if err := ctx.Err(); err != nil {
+			return bad, err
+		}
+		it.mu.Lock()
+		present, f := it.have.Has(i), it.f
+		it.mu.Unlock()
+		if !present || f == nil {
+			continue
+		}
+		if buf, err = l.readChunk(it, f, i, buf, true); err != nil {
+			bad = append(bad, i)
+		}
+	}
+	return bad, nil
+}

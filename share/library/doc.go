@@ -1,0 +1,35 @@
+// Package library is a device's local store of sealed media: the sealed
+// files themselves, named by content ID, and a SQLite index of titles,
+// manifests, licenses, partial downloads, playback positions, share
+// policies and an upload/download ledger.
+//
+// # On-disk layout
+//
+//	<dir>/index.db                SQLite, WAL, one writer connection (plus -wal, -shm)
+//	<dir>/content/<cid>.part      a partial download: preallocated to the sealed file's
+//	                              size, header written first, chunks written in place
+//	<dir>/content/<cid>.sealed    a complete sealed file (renamed from .part after fsync)
+//
+// <cid> is the lowercase hex content ID. Plaintext never touches disk.
+//
+// # Index schema (migrations/*.sql, applied in order, PRAGMA user_version)
+//
+//	titles(id, name, artist, media_type, content_id, size, added_at)
+//	content(content_id, manifest, num_chunks, file_size, complete, bitmap, have, updated_at)
+//	licenses(content_id, license, stored_at)
+//	positions(title_id, position_ms, updated_at)
+//	policies(title_id, policy JSON)            -- title_id '' is the default
+//	ledger(peer, content_id, direction 'up'|'down', bytes, requests, first_at, last_at)
+//
+// # Durability
+//
+// WriteChunk verifies a chunk against the manifest, writes it at its offset
+// and makes it readable at once; its bit in content.bitmap is recorded only
+// after an fsync of the .part file (batched: every SyncBytes, SyncInterval,
+// at the last chunk, or on Flush). So after kill -9 the index never claims
+// a chunk that is not on disk. On restart a partial file is re-hashed chunk
+// by chunk: chunks that fail are fetched again (our own damage never blames
+// a peer), chunks written but not yet recorded are recovered. Verify
+// re-hashes a content on demand and drops damaged chunks (a damaged
+// .sealed file becomes a .part again).
+package library

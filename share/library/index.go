@@ -1,0 +1,452 @@
+package library
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/kith-media/kith/share/identity"
+	"github.com/kith-media/kith/share/sealed"
+)
+
+// Title is one entry of the library's catalog.
+type Title struct {
+	ID        string
+	Name      string
+	Artist    string
+	MediaType string
+	ContentID sealed.ContentID
+	Size      int64 // plaintext bytes
+	Added     time.Time
+}
+
+// PutTitle inserts or replaces a title (Added is kept from the first insert).
+func (l *Library) PutTitle(ctx context.Context, t Title) error {
+	if t.ID == "" {
+		return errors.New("putting title: empty id")
+	}
+	if t.Added.IsZero() {
+		t.Added = l.opts.Now()
+	}
+	_, err := l.w.ExecContext(ctx, `INSERT INTO titles(id, name, artist, media_type, content_id, size, added_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT(id) DO UPDATE SET name = excluded.name, artist = excluded.artist,
+		media_type = excluded.media_type, content_id = excluded.content_id, size = excluded.size`,
+		t.ID, t.Name, t.Artist, t.MediaType, t.ContentID.String(), t.Size, t.Added.UnixMilli())
+	if err != nil {
+		return fmt.Errorf("putting title %q: %w", t.ID, err)
+	}
+	return nil
+}
+
+// DeleteTitle removes a title from the catalog (its content stays).
+func (l *Library) DeleteTitle(ctx context.Context, id string) error {
+	if _, err := l.w.ExecContext(ctx, `DELETE FROM titles WHERE id = ?`, id); err != nil {
+		return fmt.Errorf("deleting title %q: %w", id, err)
+	}
+	return nil
+}
+
+const titleCols = `id, name, artist, media_type, content_id, size, added_at`
+
+func scanTitle(row interface{ Scan(...any) error }) (Title, error) {
+	var t Title
+	var cid string
+	var added int64
+	if err := row.Scan(&t.ID, &t.Name, &t.Artist, &t.MediaType, &cid, &t.Size, &added); err != nil {
+		return t, err
+	}
+	if cid != "" {
+		c, err := sealed.ParseContentID(cid)
+		if err != nil {
+			return t, fmt.Errorf("title %q: %w", t.ID, err)
+		}
+		t.ContentID = c
+	}
+	t.Added = time.UnixMilli(added)
+	return t, nil
+}
+
+// Title returns one title; ErrNotFound if there is none.
+func (l *Library) Title(ctx context.Context, id string) (*Title, error) {
+	t, err := scanTitle(l.r.QueryRowContext(ctx, `SELECT `+titleCols+` FROM titles WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("title %q: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("loading title %q: %w", id, err)
+	}
+	return &t, nil
+}
+
+// TitlesFor returns the titles whose content is cid.
+func (l *Library) TitlesFor(ctx context.Context, cid sealed.ContentID) ([]Title, error) {
+	rows, err := l.r.QueryContext(ctx, `SELECT `+titleCols+` FROM titles WHERE content_id = ? ORDER BY id`, cid.String())
+	if err != nil {
+		return nil, fmt.Errorf("listing titles of %s: %w", cid, err)
+	}
+	return collectTitles(rows)
+}
+
+func collectTitles(rows *sql.Rows) ([]Title, error) {
+	defer rows.Close()
+	var out []Title
+	for rows.Next() {
+		t, err := scanTitle(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// Sort orders for Query.
+const (
+	SortName   = "name"
+	SortArtist = "artist"
+	SortAdded  = "added"
+	SortSize   = "size"
+)
+
+// Query selects a page of titles. The zero value lists the first 100 by name.
+type Query struct {
+	Search    string // case-insensitive substring of name or artist
+	MediaType string // prefix match, e.g. "audio/"
+	Sort      string // SortName (default), SortArtist, SortAdded, SortSize
+	Desc      bool
+	Offset    int
+	Limit     int // default 100, max 1000
+}
+
+// Titles returns one page of titles matching q and the total number of matches.
+func (l *Library) Titles(ctx context.Context, q Query) ([]Title, int, error) {
+	var where []string
+	var args []any
+	if q.Search != "" {
+		like := "%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(q.Search) + "%"
+		where = append(where, `(name LIKE ? ESCAPE '\' OR artist LIKE ? ESCAPE '\')`)
+		args = append(args, like, like)
+	}
+	if q.MediaType != "" {
+		where = append(where, `media_type LIKE ? ESCAPE '\'`)
+		args = append(args, strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(q.MediaType)+"%")
+	}
+	cond := ""
+	if len(where) > 0 {
+		cond = " WHERE " + strings.Join(where, " AND ")
+	}
+	order := map[string]string{
+		"": "name COLLATE NOCASE %s, id %s", SortName: "name COLLATE NOCASE %s, id %s",
+		SortArtist: "artist COLLATE NOCASE %s, name COLLATE NOCASE %s, id %s",
+		SortAdded:  "added_at %s, id %s", SortSize: "size %s, id %s",
+	}[q.Sort]
+	if order == "" {
+		return nil, 0, fmt.Errorf("listing titles: unknown sort %q", q.Sort)
+	}
+	dir := "ASC"
+	if q.Desc {
+		dir = "DESC"
+	}
+	order = strings.ReplaceAll(order, "%s", dir)
+	if q.Limit <= 0 {
+		q.Limit = 100
+	}
+	q.Limit = min(q.Limit, 1000)
+	q.Offset = max(q.Offset, 0)
+	var total int
+	if err := l.r.QueryRowContext(ctx, `SELECT count(*) FROM titles`+cond, args...).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("counting titles: %w", err)
+	}
+	rows, err := l.r.QueryContext(ctx, `SELECT `+titleCols+` FROM titles`+cond+` ORDER BY `+order+` LIMIT ? OFFSET ?`,
+		append(args, q.Limit, q.Offset)...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("listing titles: %w", err)
+	}
+	ts, err := collectTitles(rows)
+	if err != nil {
+		return nil, 0, fmt.Errorf("listing titles: %w", err)
+	}
+	return ts, total, nil
+}
+
+// Holdings lists every content the library has a manifest for, with how much is present
+// (as last recorded in the index).
+func (l *Library) Holdings(ctx context.Context) ([]Status, error) {
+	rows, err := l.r.QueryContext(ctx, `SELECT content_id, have, num_chunks, file_size, complete FROM content ORDER BY content_id`)
+	if err != nil {
+		return nil, fmt.Errorf("listing holdings: %w", err)
+	}
+	defer rows.Close()
+	var out []Status
+	for rows.Next() {
+		var s Status
+		var cid string
+		if err := rows.Scan(&cid, &s.Have, &s.Total, &s.Size, &s.Complete); err != nil {
+			return nil, fmt.Errorf("listing holdings: %w", err)
+		}
+		if s.ContentID, err = sealed.ParseContentID(cid); err != nil {
+			return nil, fmt.Errorf("listing holdings: %w", err)
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// Import stores a complete sealed file read from r (e.g. a publisher's own
+// copy), verifying every chunk against m.
+func (l *Library) Import(ctx context.Context, m *sealed.Manifest, r io.Reader) error {
+	if err := l.AddManifest(ctx, m); err != nil {
+		return err
+	}
+	hdr := make([]byte, len(m.HeaderBytes()))
+	if _, err := io.ReadFull(r, hdr); err != nil {
+		return fmt.Errorf("importing %s: reading header: %w", m.ContentID(), err)
+	}
+	if string(hdr) != string(m.HeaderBytes()) {
+		return fmt.Errorf("importing %s: %w", m.ContentID(), sealed.ErrBadHeader)
+	}
+	var buf []byte
+	for i := 0; i < m.NumChunks(); i++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		_, n := m.ChunkRange(i)
+		if int64(cap(buf)) < n {
+			buf = make([]byte, n)
+		}
+		buf = buf[:n]
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return fmt.Errorf("importing %s: chunk %d: %w", m.ContentID(), i, err)
+		}
+		if err := l.WriteChunk(m.ContentID(), i, buf); err != nil {
+			return fmt.Errorf("importing: %w", err)
+		}
+	}
+	return l.Flush(m.ContentID())
+}
+
+// PutLicense stores license bytes for cid (replacing an older one).
+func (l *Library) PutLicense(ctx context.Context, cid sealed.ContentID, lic []byte) error {
+	_, err := l.w.ExecContext(ctx, `INSERT INTO licenses(content_id, license, stored_at) VALUES (?, ?, ?)
+		ON CONFLICT(content_id) DO UPDATE SET license = excluded.license, stored_at = excluded.stored_at`,
+		cid.String(), lic, l.now())
+	if err != nil {
+		return fmt.Errorf("storing license for %s: %w", cid, err)
+	}
+	return nil
+}
+
+// License returns the stored license bytes for cid; ErrNotFound if none.
+func (l *Library) License(ctx context.Context, cid sealed.ContentID) ([]byte, error) {
+	var b []byte
+	err := l.r.QueryRowContext(ctx, `SELECT license FROM licenses WHERE content_id = ?`, cid.String()).Scan(&b)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("license for %s: %w", cid, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("loading license for %s: %w", cid, err)
+	}
+	return b, nil
+}
+
+// SavePosition records the playback position of a title (the player's
+// Positions shape); failures are logged, not returned.
+func (l *Library) SavePosition(titleID string, pos time.Duration) {
+	_, err := l.w.Exec(`INSERT INTO positions(title_id, position_ms, updated_at) VALUES (?, ?, ?)
+		ON CONFLICT(title_id) DO UPDATE SET position_ms = excluded.position_ms, updated_at = excluded.updated_at`,
+		titleID, pos.Milliseconds(), l.now())
+	if err != nil {
+		l.log.Warn("library: saving position", "title", titleID, "err", err)
+	}
+}
+
+// Position returns the saved playback position of a title, 0 if none.
+func (l *Library) Position(titleID string) time.Duration {
+	var ms int64
+	if err := l.r.QueryRow(`SELECT position_ms FROM positions WHERE title_id = ?`, titleID).Scan(&ms); err != nil {
+		if !errors.Is(err, sql.ErrNoRows) {
+			l.log.Warn("library: loading position", "title", titleID, "err", err)
+		}
+		return 0
+	}
+	return time.Duration(ms) * time.Millisecond
+}
+
+// Policy is a share policy as stored; it has the same fields as
+// directory.Policy (convert with directory.Policy(p)).
+type Policy struct {
+	Mode  string   `json:"mode"` // "anyone" | "household" | "list" | "nobody"
+	Allow []string `json:"allow,omitempty"`
+	Deny  []string `json:"deny,omitempty"`
+}
+
+// DefaultPolicy is used when neither the title nor the library sets one.
+var DefaultPolicy = Policy{Mode: "anyone"}
+
+// SetPolicy sets the share policy of a title; titleID "" sets the default.
+func (l *Library) SetPolicy(ctx context.Context, titleID string, p Policy) error {
+	b, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	if _, err := l.w.ExecContext(ctx, `INSERT INTO policies(title_id, policy) VALUES (?, ?)
+		ON CONFLICT(title_id) DO UPDATE SET policy = excluded.policy`, titleID, string(b)); err != nil {
+		return fmt.Errorf("setting policy of %q: %w", titleID, err)
+	}
+	return nil
+}
+
+// Policy returns the policy of a title, falling back to the library default
+// and then to DefaultPolicy.
+func (l *Library) Policy(ctx context.Context, titleID string) (Policy, error) {
+	var s string
+	err := l.r.QueryRowContext(ctx, `SELECT policy FROM policies WHERE title_id IN (?, '') ORDER BY title_id DESC LIMIT 1`, titleID).Scan(&s)
+	if errors.Is(err, sql.ErrNoRows) {
+		return DefaultPolicy, nil
+	}
+	if err != nil {
+		return Policy{}, fmt.Errorf("loading policy of %q: %w", titleID, err)
+	}
+	var p Policy
+	if err := json.Unmarshal([]byte(s), &p); err != nil {
+		return Policy{}, fmt.Errorf("loading policy of %q: %w", titleID, err)
+	}
+	return p, nil
+}
+
+// ContentPolicy returns the policy governing cid: that of its first title
+// (by ID), or the default if the content has no title.
+func (l *Library) ContentPolicy(ctx context.Context, cid sealed.ContentID) (Policy, error) {
+	var id string
+	err := l.r.QueryRowContext(ctx, `SELECT id FROM titles WHERE content_id = ? ORDER BY id LIMIT 1`, cid.String()).Scan(&id)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return Policy{}, fmt.Errorf("loading policy of %s: %w", cid, err)
+	}
+	return l.Policy(ctx, id)
+}
+
+// Directions of ledger entries.
+const (
+	Up   = "up"   // we uploaded to the peer
+	Down = "down" // we downloaded from the peer
+)
+
+// LedgerEntry is the running total of bytes exchanged with one peer for one content.
+type LedgerEntry struct {
+	Peer      identity.ID
+	ContentID sealed.ContentID
+	Direction string // Up or Down
+	Bytes     int64
+	Requests  int64
+	First     time.Time
+	Last      time.Time
+}
+
+// Record adds bytes to the ledger for (peer, cid, direction).
+func (l *Library) Record(ctx context.Context, peer identity.ID, cid sealed.ContentID, direction string, bytes int64) error {
+	now := l.now()
+	_, err := l.w.ExecContext(ctx, `INSERT INTO ledger(peer, content_id, direction, bytes, requests, first_at, last_at)
+		VALUES (?, ?, ?, ?, 1, ?, ?) ON CONFLICT(peer, content_id, direction) DO UPDATE SET
+		bytes = bytes + excluded.bytes, requests = requests + 1, last_at = excluded.last_at`,
+		string(peer), cid.String(), direction, bytes, now, now)
+	if err != nil {
+		return fmt.Errorf("recording ledger: %w", err)
+	}
+	return nil
+}
+
+// Ledger lists ledger entries, newest first; peer "" means every peer.
+func (l *Library) Ledger(ctx context.Context, peer identity.ID, limit int) ([]LedgerEntry, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	rows, err := l.r.QueryContext(ctx, `SELECT peer, content_id, direction, bytes, requests, first_at, last_at FROM ledger
+		WHERE ? = '' OR peer = ? ORDER BY last_at DESC LIMIT ?`, string(peer), string(peer), limit)
+	if err != nil {
+		return nil, fmt.Errorf("listing ledger: %w", err)
+	}
+	defer rows.Close()
+	var out []LedgerEntry
+	for rows.Next() {
+		var e LedgerEntry
+		var p, cid string
+		var first, last int64
+		if err := rows.Scan(&p, &cid, &e.Direction, &e.Bytes, &e.Requests, &first, &last); err != nil {
+			return nil, fmt.Errorf("listing ledger: %w", err)
+		}
+		e.Peer = identity.ID(p)
+		if e.ContentID, err = sealed.ParseContentID(cid); err != nil {
+			return nil, fmt.Errorf("listing ledger: %w", err)
+		}
+		e.First, e.Last = time.UnixMilli(first), time.UnixMilli(last)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// Held is one content the library holds (fully or partly) with its titles.
+type Held struct {
+	Status
+	Titles []Title // may be empty (ciphertext held without catalog data)
+}
+
+// HeldContent lists every content with a manifest in the library, joined with its titles.
+func (l *Library) HeldContent(ctx context.Context) ([]Held, error) {
+	rows, err := l.r.QueryContext(ctx, `SELECT c.content_id, c.have, c.num_chunks, c.file_size, c.complete,
+		t.id, t.name, t.artist, t.media_type, t.size, t.added_at
+		FROM content c LEFT JOIN titles t ON t.content_id = c.content_id ORDER BY c.content_id, t.id`)
+	if err != nil {
+		return nil, fmt.Errorf("listing held content: %w", err)
+	}
+	defer rows.Close()
+	var out []Held
+	for rows.Next() {
+		var s Status
+		var cid string
+		var id, name, artist, mt sql.NullString
+		var size, added sql.NullInt64
+		if err := rows.Scan(&cid, &s.Have, &s.Total, &s.Size, &s.Complete, &id, &name, &artist, &mt, &size, &added); err != nil {
+			return nil, fmt.Errorf("listing held content: %w", err)
+		}
+		if s.ContentID, err = sealed.ParseContentID(cid); err != nil {
+			return nil, fmt.Errorf("listing held content: %w", err)
+		}
+		if len(out) == 0 || out[len(out)-1].ContentID != s.ContentID {
+			out = append(out, Held{Status: s})
+		}
+		if id.Valid {
+			h := &out[len(out)-1]
+			h.Titles = append(h.Titles, Title{ID: id.String, Name: name.String, Artist: artist.String,
+				MediaType: mt.String, ContentID: s.ContentID, Size: size.Int64, Added: time.UnixMilli(added.Int64)})
+		}
+	}
+	return out, rows.Err()
+}
+
+// Policies returns every stored policy by title ID ("" is the library default).
+func (l *Library) Policies(ctx context.Context) (map[string]Policy, error) {
+	rows, err := l.r.QueryContext(ctx, `SELECT title_id, policy FROM policies`)
+	if err != nil {
+		return nil, fmt.Errorf("listing policies: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]Policy{}
+	for rows.Next() {
+		var id, s string
+		if err := rows.Scan(&id, &s); err != nil {
+			return nil, fmt.Errorf("listing policies: %w", err)
+		}
+		var p Policy
+		if err := json.Unmarshal([]byte(s), &p); err != nil {
+			return nil, fmt.Errorf("policy of %q: %w", id, err)
+		}
+		out[id] = p
+	}
+	return out, rows.Err()
+}
