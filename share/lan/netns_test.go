@@ -1,0 +1,191 @@
+package lan
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kith-media/kith/internal/netns"
+)
+
+// proc is a helper process running in a namespace.
+type proc struct {
+	name  string
+	cmd   *exec.Cmd
+	lines chan string // stdout, line by line; closed at EOF
+
+	mu     sync.Mutex
+	stderr bytes.Buffer
+}
+
+func (p *proc) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stderr.Write(b)
+}
+
+func (p *proc) log() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stderr.String()
+}
+
+// startHelper runs this test binary in host h in the given helper mode.
+// The process is killed and its log shown (on failure) at cleanup.
+func startHelper(t *testing.T, h netns.Host, mode string, env ...string) *proc {
+	t.Helper()
+	p := &proc{name: h.Name + "/" + mode, lines: make(chan string, 100)}
+	p.cmd = h.Command(context.Background(), os.Args[0], "-test.run=^$")
+	p.cmd.Env = append(os.Environ(), append([]string{helperEnv + "=" + mode}, env...)...)
+	p.cmd.Stderr = p
+	out, err := p.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("starting helper %s: %v", p.name, err)
+	}
+	go func() {
+		defer close(p.lines)
+		sc := bufio.NewScanner(out)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			p.lines <- sc.Text()
+		}
+	}()
+	t.Cleanup(func() {
+		_ = p.cmd.Process.Kill()
+		_ = p.cmd.Wait()
+		if t.Failed() {
+			t.Logf("log of %s:\n%s", p.name, p.log())
+		}
+	})
+	return p
+}
+
+// waitLine returns the first line with the prefix for which ok holds.
+func (p *proc) waitLine(t *testing.T, prefix string, timeout time.Duration, ok func(rest string) bool) string {
+	t.Helper()
+	deadline := time.After(timeout)
+	last := ""
+	for {
+		select {
+		case line, open := <-p.lines:
+			if !open {
+				t.Fatalf("%s exited (%v) before printing the expected %q line; last: %s", p.name, p.cmd.Wait(), prefix, last)
+			}
+			if rest, found := strings.CutPrefix(line, prefix+" "); found {
+				last = rest
+				if ok(rest) {
+					return rest
+				}
+			}
+		case <-deadline:
+			t.Fatalf("%s: no matching %q line within %v; last: %s", p.name, prefix, timeout, last)
+		}
+	}
+}
+
+// describe renders neighbours as "instance id addr,addr;…" for comparison.
+func describe(rest string) string {
+	var ns []Neighbour
+	if err := json.Unmarshal([]byte(rest), &ns); err != nil {
+		return "unparsable: " + err.Error()
+	}
+	var parts []string
+	for _, n := range ns {
+		var addrs []string
+		for _, a := range n.Addrs {
+			addrs = append(addrs, a.String())
+		}
+		parts = append(parts, fmt.Sprintf("%s %s %s %s", n.Instance, n.DeviceID, n.Fingerprint, strings.Join(addrs, ",")))
+	}
+	return strings.Join(parts, ";")
+}
+
+// TestNetnsDiscovery runs announcers and a browser in four network
+// namespaces on one bridge, so mDNS really goes over multicast on veth
+// interfaces:
+//
+//	a  device idA, directory fp1
+//	b  device idB, directory fp1, browsing for devices of fp1
+//	c  device idC, directory fp1, and the directory fp1 itself
+//	d  device of directory fp2, a hostile announcer, later FindDirectory
+//
+// b must list exactly a and c (not itself, not d, not the hostile record),
+// lose a within the expiry after a is killed, and d must find c's directory.
+func TestNetnsDiscovery(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipping network namespace test in -short mode")
+	}
+	lan := netns.New(t, 4)
+	a, b, c, d := lan.Hosts[0], lan.Hosts[1], lan.Hosts[2], lan.Hosts[3]
+	const expiry = 5 * time.Second
+	fp := "KITH_LAN_FP=" + fp1
+	start := time.Now()
+
+	pa := startHelper(t, a, "announce", "KITH_LAN_INSTANCE=kith-a", "KITH_LAN_ID="+idA, fp, "KITH_LAN_PORT=7001")
+	startHelper(t, c, "announce", "KITH_LAN_INSTANCE=kith-c", "KITH_LAN_ID="+idC, fp, "KITH_LAN_PORT=7003",
+		"KITH_LAN_DIR_PORT=7443")
+	startHelper(t, d, "announce", "KITH_LAN_INSTANCE=kith-d", "KITH_LAN_ID=DDDD", "KITH_LAN_FP="+fp2, "KITH_LAN_PORT=7004")
+	startHelper(t, d, "hostile", fp, "KITH_LAN_PORT=7666")
+	pb := startHelper(t, b, "announce", "KITH_LAN_INSTANCE=kith-b", "KITH_LAN_ID="+idB, fp, "KITH_LAN_PORT=7002",
+		"KITH_LAN_BROWSE=1", "KITH_LAN_EXPIRY="+expiry.String())
+
+	want := fmt.Sprintf("kith-a %s %s %s:7001;kith-c %s %s %s:7003", idA, fp1, a.IP, idC, fp1, c.IP)
+	got := describe(pb.waitLine(t, "neighbours", 15*time.Second, func(rest string) bool {
+		return strings.Count(describe(rest), ";") >= 1
+	}))
+	if got != want {
+		t.Fatalf("b sees %q\nwant      %q", got, want)
+	}
+	t.Logf("b saw a and c after %v", time.Since(start).Round(time.Millisecond))
+
+	// d finds the directory that c announces.
+	find := startHelper(t, d, "find")
+	found := describe(find.waitLine(t, "found", 10*time.Second, func(string) bool { return true }))
+	wantDir := fmt.Sprintf("kithdir-dironeabcdefghij  %s %s:7443", fp1, c.IP)
+	if found != wantDir {
+		t.Errorf("FindDirectory in d: %q, want %q", found, wantDir)
+	}
+
+	// a crashes; b forgets it once it has not been seen for the expiry.
+	if err := pa.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	wantC := fmt.Sprintf("kith-c %s %s %s:7003", idC, fp1, c.IP)
+	pb.waitLine(t, "neighbours", expiry+5*time.Second, func(rest string) bool { return describe(rest) == wantC })
+	left := time.Since(killed)
+	t.Logf("a left b's list %v after being killed (expiry %v)", left.Round(time.Millisecond), expiry)
+	if left < expiry-2*time.Second {
+		t.Errorf("a left after %v, before the %v expiry", left, expiry)
+	}
+	if log := pb.log(); !strings.Contains(log, "kith-evil") {
+		t.Errorf("b's debug log does not mention ignoring the hostile record kith-evil")
+	}
+}
+
+// TestNetnsNoLeak checks, in a namespace, that Announcer.Serve and
+// Browser.Serve return promptly on cancel and leave no goroutines behind.
+func TestNetnsNoLeak(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipping network namespace test in -short mode")
+	}
+	lan := netns.New(t, 1)
+	p := startHelper(t, lan.Hosts[0], "leak")
+	for line := range p.lines {
+		t.Log(line)
+	}
+	if err := p.cmd.Wait(); err != nil {
+		t.Fatalf("leak helper: %v\n%s", err, p.log())
+	}
+}
