@@ -234,6 +234,12 @@ func (r *Reader) load(i int, s *slot) (int, error) {
 		}
 		return 0, &ChunkError{Index: i, Err: err}
 	}
+	if len(ct) == len(dst) && len(ct) > 0 && &ct[0] != &dst[0] {
+		// The source's own memory: take a copy so the hash and the AEAD see
+		// the same bytes and decryption can run in place.
+		copy(dst, ct)
+		ct = dst
+	}
 	if err := r.m.VerifyChunk(i, ct); err != nil {
 		return 0, err
 	}

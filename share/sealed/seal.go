@@ -39,16 +39,17 @@ func Seal(dst io.Writer, src io.Reader, contentKey []byte, opts Options) (*Manif
 	length, known := opts.Length, opts.Length > 0
 	if !known {
 		if s, ok := src.(io.Seeker); ok {
-			cur, err := s.Seek(0, io.SeekCurrent)
-			if err == nil {
-				var end int64
-				if end, err = s.Seek(0, io.SeekEnd); err == nil {
+			// A source that cannot seek (a pipe behind *os.File) fails the
+			// first Seek and is treated as of unknown length.
+			if cur, err := s.Seek(0, io.SeekCurrent); err == nil {
+				end, err := s.Seek(0, io.SeekEnd)
+				if err == nil {
 					_, err = s.Seek(cur, io.SeekStart)
 				}
-				length, known = end-cur, true
-			}
-			if err != nil {
-				return nil, fmt.Errorf("sealing: measuring source: %w", err)
+				if err != nil {
+					return nil, fmt.Errorf("sealing: measuring source: %w", err)
+				}
+				length, known = max(end-cur, 0), true
 			}
 		}
 	}
@@ -97,7 +98,7 @@ func Seal(dst io.Writer, src io.Reader, contentKey []byte, opts Options) (*Manif
 	defer clear(cur)
 	defer clear(next)
 	var (
-		hashes []([32]byte)
+		hashes = make([][32]byte, 0, min(h.numChunks(), 1<<16))
 		total  int64
 		nonce  [nonceSize]byte
 	)

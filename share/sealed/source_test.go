@@ -122,3 +122,32 @@ func TestChunkSourceCancel(t *testing.T) {
 		t.Fatal("Close did not end the pending ReadAt")
 	}
 }
+
+// memSource returns slices of its own memory instead of filling dst.
+type memSource struct {
+	m    *Manifest
+	file []byte
+}
+
+func (s memSource) ReadChunk(ctx context.Context, i int, dst []byte) ([]byte, error) {
+	off, n := s.m.ChunkRange(i)
+	return s.file[off : off+n], nil
+}
+
+func TestChunkSourceOwnMemory(t *testing.T) {
+	pt := randBytes(5000, 23)
+	m, file, key := sealBytes(t, pt, 1024)
+	keep := bytes.Clone(file)
+	r, err := OpenSource(context.Background(), memSource{m, file}, m, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	got, err := io.ReadAll(r)
+	if err != nil || !bytes.Equal(got, pt) {
+		t.Fatalf("read: %v", err)
+	}
+	if !bytes.Equal(file, keep) {
+		t.Fatal("reader modified the source's memory")
+	}
+}
