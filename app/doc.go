@@ -1,0 +1,37 @@
+// Package app is Kith's desktop GUI, written with Fyne. It imports no
+// network or audio code of its own: every screen is a plain function from
+// small interfaces this package declares (Session, Catalog, Library,
+// Neighbours, Sharing, Player — see ports.go) to a fyne.CanvasObject, and
+// main.go adapts the real share.Node, player.Player and directory client to
+// them (adapt.go).
+//
+// # Threads
+//
+// There is exactly one boundary between the UI goroutine and the rest:
+//
+//   - Backends report changes by calling the func given to their
+//     Changes(fn) method, from any goroutine. That func only marks the
+//     area dirty (a non-blocking send on a channel of capacity one, so a
+//     burst of a thousand progress events is one refresh).
+//   - UI.Serve(ctx) is the one loop that, for each dirty area, loads a
+//     snapshot from the backend on its own goroutine (a 10,000-title query
+//     never runs on the UI goroutine) and hands the snapshot to the widgets
+//     with fyne.Do.
+//   - Taps that call a backend (buy, fetch, sign in) run the call on a
+//     background goroutine (UI.background) and report the result with
+//     fyne.Do; while it runs the button is disabled and an activity
+//     indicator shows.
+//
+// Widgets are passive: NowPlaying has SetState and OnPlayPause-style hooks
+// and never calls a backend itself. Large lists (library, store page,
+// uploads) are widget.List / widget.Table, so 10,000 titles cost as much as
+// the rows on screen.
+//
+// Fyne runs with the migrated thread model (FyneApp.toml [Migrations]
+// fyneDo = true, build tag migrated_fynedo).
+//
+// # Preferences
+//
+// Stored with fyne.Preferences: "theme" ("light", "dark", "" = system),
+// "view" (the last screen), "window.width" and "window.height".
+package app

@@ -1,0 +1,434 @@
+package app
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/kith-media/kith/directory"
+	"github.com/kith-media/kith/directory/license"
+	"github.com/kith-media/kith/share/identity"
+	"github.com/kith-media/kith/share/sealed"
+)
+
+// Library sort orders and state filters, as shown.
+var (
+	librarySorts   = []string{"Recently added", "Name", "Artist", "Progress"}
+	libraryFilters = []string{"All titles", "Playable", "Downloading", "Locked — get key"}
+)
+
+const autoSupplier = "Automatic — best sources"
+
+// libraryScreen lists what this device holds: a virtualised list (cost is
+// the rows on screen, not the titles held), filter and sort, and a detail
+// panel for the selected title.
+type libraryScreen struct {
+	u      *UI
+	obj    fyne.CanvasObject
+	all    []Item
+	shown  []int // indices into all, filtered and sorted
+	states map[sealed.ContentID]ItemState
+	filter *widget.Entry
+	sortS  *widget.Select
+	stateS *widget.Select
+	count  *widget.Label
+	list   *widget.List
+	err    *widget.Label
+
+	sel       sealed.ContentID
+	hasSel    bool
+	detail    fyne.CanvasObject
+	dName     *widget.Label
+	dInfo     *widget.Label
+	dProgress *widget.ProgressBar
+	play      *widget.Button
+	getKey    *widget.Button
+	supplier  *widget.Select
+	suppliers []directory.Supplier
+	fetch     *widget.Button
+	swarmB    *widget.Button
+	policy    *widget.Select
+	dErr      *widget.Label
+}
+
+func newLibraryScreen(u *UI) *libraryScreen {
+	s := &libraryScreen{u: u, states: map[sealed.ContentID]ItemState{}}
+	s.filter = widget.NewEntry()
+	s.filter.SetPlaceHolder("Filter by title or artist")
+	s.sortS = widget.NewSelect(librarySorts, nil)
+	s.sortS.SetSelectedIndex(0)
+	s.stateS = widget.NewSelect(libraryFilters, nil)
+	s.stateS.SetSelectedIndex(0)
+	s.count = widget.NewLabel("")
+	s.err = errorLabel()
+	s.list = widget.NewList(
+		func() int { return len(s.shown) },
+		func() fyne.CanvasObject {
+			name := widget.NewLabel("Title name")
+			name.TextStyle.Bold = true
+			name.Truncation = fyne.TextTruncateEllipsis
+			artist := widget.NewLabel("Artist")
+			artist.Truncation = fyne.TextTruncateEllipsis
+			state := widget.NewLabel("locked — get key")
+			bar := widget.NewProgressBar()
+			rate := widget.NewLabel("")
+			right := container.NewGridWithColumns(3, state, bar, rate)
+			return container.NewBorder(nil, nil, widget.NewIcon(theme.MediaMusicIcon()), nil,
+				container.NewGridWithColumns(2, container.NewGridWithColumns(2, name, artist), right))
+		},
+		func(id widget.ListItemID, o fyne.CanvasObject) {
+			if id >= len(s.shown) {
+				return
+			}
+			it := s.all[s.shown[id]]
+			row := o.(*fyne.Container)
+			cols := row.Objects[0].(*fyne.Container)
+			left := cols.Objects[0].(*fyne.Container)
+			right := cols.Objects[1].(*fyne.Container)
+			row.Objects[1].(*widget.Icon).SetResource(mediaIcon(it.MediaType))
+			left.Objects[0].(*widget.Label).SetText(it.Name)
+			left.Objects[1].(*widget.Label).SetText(it.Artist)
+			state := right.Objects[0].(*widget.Label)
+			state.SetText(it.State.String())
+			if it.State == StateLocked {
+				state.Importance = widget.WarningImportance
+			} else {
+				state.Importance = widget.MediumImportance
+			}
+			state.Refresh()
+			bar := right.Objects[1].(*widget.ProgressBar)
+			rate := right.Objects[2].(*widget.Label)
+			if it.State == StateOwned {
+				bar.Hide()
+				rate.SetText(bytesText(it.Size))
+			} else {
+				bar.Show()
+				bar.SetValue(it.Progress())
+				if it.State == StateDownloading {
+					rate.SetText(fmt.Sprintf("%s · %d sources", rateText(it.Rate), it.Sources))
+				} else {
+					rate.SetText(bytesText(it.Have) + " of " + bytesText(it.Size))
+				}
+			}
+		})
+	s.list.OnSelected = func(id widget.ListItemID) {
+		if id < len(s.shown) {
+			s.sel, s.hasSel = s.all[s.shown[id]].Content, true
+			s.showDetail(true)
+		}
+	}
+
+	s.dName = heading("")
+	s.dName.Wrapping = fyne.TextWrapWord
+	s.dInfo = widget.NewLabel("")
+	s.dInfo.Wrapping = fyne.TextWrapWord
+	s.dProgress = widget.NewProgressBar()
+	s.play = widget.NewButtonWithIcon("Play", theme.MediaPlayIcon(), s.tapPlay)
+	s.play.Importance = widget.HighImportance
+	s.getKey = widget.NewButtonWithIcon("Get key", theme.LoginIcon(), s.tapGetKey)
+	s.getKey.Importance = widget.WarningImportance
+	s.supplier = widget.NewSelect([]string{autoSupplier}, nil)
+	s.supplier.SetSelectedIndex(0)
+	s.fetch = widget.NewButtonWithIcon("Fetch", theme.DownloadIcon(), s.tapFetch)
+	s.swarmB = widget.NewButtonWithIcon("Show swarm", theme.ViewRefreshIcon(), func() {
+		if s.hasSel {
+			u.swarm.followTitle(s.sel)
+			u.Show(ViewSwarm)
+		}
+	})
+	s.policy = widget.NewSelect(policyChoices, s.setPolicy)
+	s.dErr = errorLabel()
+	s.detail = container.NewVBox(s.dName, s.dInfo, s.dProgress,
+		container.NewHBox(s.play, s.getKey, s.swarmB),
+		widget.NewLabel("Fetch from"), s.supplier, s.fetch,
+		widget.NewLabel("Who may copy this title from me"), s.policy,
+		s.dErr)
+	s.detail.Hide()
+	s.sortS.OnChanged = func(string) { s.reshape() }
+	s.filter.OnChanged = func(string) { s.reshape() }
+	s.stateS.OnChanged = func(string) { s.reshape() }
+
+	bar := container.NewBorder(nil, nil, nil, container.NewHBox(s.stateS, s.sortS), s.filter)
+	top := container.NewVBox(container.NewBorder(nil, nil, heading("Library"), s.count), bar, s.err)
+	split := container.NewHSplit(container.NewBorder(top, nil, nil, nil, s.list),
+		container.NewVScroll(container.NewPadded(s.detail)))
+	split.Offset = 0.66
+	s.obj = split
+	return s
+}
+
+// apply takes a new snapshot of the library (UI goroutine).
+func (s *libraryScreen) apply(items []Item, err error) {
+	showErr(s.err, err)
+	if err != nil {
+		return
+	}
+	for _, it := range items {
+		if old, ok := s.states[it.Content]; ok && old != StateOwned && it.State == StateOwned {
+			s.u.app.SendNotification(fyne.NewNotification("Download finished", it.Name+" is ready to play."))
+		}
+	}
+	clear(s.states)
+	for _, it := range items {
+		s.states[it.Content] = it.State
+	}
+	s.all = items
+	s.reshape()
+	if s.hasSel {
+		s.showDetail(false)
+	}
+}
+
+// reshape filters and sorts all into shown.
+func (s *libraryScreen) reshape() {
+	q := strings.ToLower(strings.TrimSpace(s.filter.Text))
+	want := s.stateS.SelectedIndex()
+	s.shown = s.shown[:0]
+	for i, it := range s.all {
+		switch want {
+		case 1:
+			if it.State != StateOwned && it.State != StateDownloading {
+				continue
+			}
+		case 2:
+			if it.State != StateDownloading && it.State != StatePaused {
+				continue
+			}
+		case 3:
+			if it.State != StateLocked {
+				continue
+			}
+		}
+		if q != "" && !containsFold(it.Name, q) && !containsFold(it.Artist, q) {
+			continue
+		}
+		s.shown = append(s.shown, i)
+	}
+	by := s.sortS.SelectedIndex()
+	slices.SortStableFunc(s.shown, func(a, b int) int {
+		x, y := &s.all[a], &s.all[b]
+		switch by {
+		case 1:
+			return cmp.Compare(strings.ToLower(x.Name), strings.ToLower(y.Name))
+		case 2:
+			return cmp.Or(cmp.Compare(strings.ToLower(x.Artist), strings.ToLower(y.Artist)),
+				cmp.Compare(strings.ToLower(x.Name), strings.ToLower(y.Name)))
+		case 3:
+			return cmp.Compare(x.Progress(), y.Progress())
+		}
+		return y.Added.Compare(x.Added)
+	})
+	if len(s.shown) == len(s.all) {
+		s.count.SetText(fmt.Sprintf("%d titles", len(s.all)))
+	} else {
+		s.count.SetText(fmt.Sprintf("%d of %d titles", len(s.shown), len(s.all)))
+	}
+	s.list.Refresh()
+}
+
+// containsFold reports whether s contains lower (already lower-case),
+// without allocating for ASCII.
+func containsFold(s, lower string) bool {
+	for i := 0; i+len(lower) <= len(s); i++ {
+		ok := true
+		for j := 0; j < len(lower); j++ {
+			c := s[i+j]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != lower[j] {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *libraryScreen) selected() (Item, bool) {
+	if !s.hasSel {
+		return Item{}, false
+	}
+	for _, it := range s.all {
+		if it.Content == s.sel {
+			return it, true
+		}
+	}
+	return Item{}, false
+}
+
+// showDetail fills the detail panel; fresh means a new selection.
+func (s *libraryScreen) showDetail(fresh bool) {
+	it, ok := s.selected()
+	if !ok {
+		s.detail.Hide()
+		return
+	}
+	s.dName.SetText(it.Name)
+	info := fmt.Sprintf("by %s\n%s · %s · %s", it.Artist, it.MediaType, bytesText(it.Size), it.State)
+	if it.State == StateDownloading {
+		info += fmt.Sprintf("\n%s from %d sources", rateText(it.Rate), it.Sources)
+	}
+	s.dInfo.SetText(info)
+	s.dProgress.SetValue(it.Progress())
+	if it.State == StateOwned || it.State == StateDownloading {
+		s.play.Enable()
+	} else {
+		s.play.Disable()
+	}
+	if it.State == StateLocked {
+		s.getKey.Show()
+		s.getKey.SetText("Get key — " + money(it.Price, it.Currency))
+	} else {
+		s.getKey.Hide()
+	}
+	if it.State == StateOwned {
+		s.fetch.Disable()
+	} else {
+		s.fetch.Enable()
+	}
+	if fresh {
+		s.policy.SetSelected(policyName(it.Policy))
+		showErr(s.dErr, nil)
+		s.loadSuppliers(it.Content)
+	}
+	s.detail.Show()
+}
+
+func (s *libraryScreen) loadSuppliers(c sealed.ContentID) {
+	s.supplier.SetOptions([]string{autoSupplier})
+	s.supplier.SetSelectedIndex(0)
+	s.suppliers = nil
+	s.u.background(func(ctx context.Context) func() {
+		sup, err := s.u.b.Library.Suppliers(ctx, c)
+		return func() {
+			if !s.hasSel || s.sel != c {
+				return
+			}
+			if err != nil {
+				showErr(s.dErr, fmt.Errorf("listing suppliers: %s", errText(err)))
+				return
+			}
+			s.suppliers = sup
+			opts := []string{autoSupplier}
+			for _, p := range sup {
+				opts = append(opts, supplierText(p))
+			}
+			s.supplier.SetOptions(opts)
+			s.supplier.SetSelectedIndex(0)
+		}
+	})
+}
+
+func supplierText(p directory.Supplier) string {
+	if p.Origin {
+		return "Origin store (the directory)"
+	}
+	where := "internet"
+	if p.SameLAN {
+		where = "your network"
+	}
+	s := fmt.Sprintf("%s · %s · %s", p.Device.Short(), p.Account, where)
+	if p.RTT > 0 {
+		s += fmt.Sprintf(" · %d ms", p.RTT)
+	}
+	return s
+}
+
+func (s *libraryScreen) tapPlay() {
+	it, ok := s.selected()
+	if !ok {
+		return
+	}
+	// The queue is the visible order from the selected title on.
+	var queue []sealed.ContentID
+	start := 0
+	for _, i := range s.shown {
+		x := s.all[i]
+		if x.State != StateOwned && x.State != StateDownloading {
+			continue
+		}
+		if x.Content == it.Content {
+			start = len(queue)
+		}
+		queue = append(queue, x.Content)
+	}
+	s.u.background(func(ctx context.Context) func() {
+		err := s.u.b.Player.Play(ctx, queue, start)
+		return func() {
+			showErr(s.dErr, err)
+			s.u.mark(areaPlayer)
+		}
+	})
+}
+
+func (s *libraryScreen) tapGetKey() {
+	it, ok := s.selected()
+	if !ok {
+		return
+	}
+	run := func(p *license.Payment) {
+		s.getKey.Disable()
+		s.u.background(func(ctx context.Context) func() {
+			rc, err := s.u.b.Library.GetKey(ctx, it.Content, p)
+			return func() {
+				s.getKey.Enable()
+				showErr(s.dErr, err)
+				if err == nil {
+					s.u.mark(areaLibrary)
+					showReceipt(s.u.win, it.Name, rc)
+				}
+			}
+		})
+	}
+	if it.Price == 0 {
+		run(nil)
+		return
+	}
+	askPayment(s.u.win, "Get the key for “"+it.Name+"” — "+money(it.Price, it.Currency), run)
+}
+
+func (s *libraryScreen) tapFetch() {
+	it, ok := s.selected()
+	if !ok {
+		return
+	}
+	var from identity.ID
+	if i := s.supplier.SelectedIndex() - 1; i >= 0 && i < len(s.suppliers) {
+		from = s.suppliers[i].Device
+	}
+	s.fetch.Disable()
+	s.u.background(func(ctx context.Context) func() {
+		err := s.u.b.Library.Fetch(ctx, it.Content, from)
+		return func() {
+			s.fetch.Enable()
+			showErr(s.dErr, err)
+			s.u.mark(areaLibrary)
+		}
+	})
+}
+
+func (s *libraryScreen) setPolicy(name string) {
+	it, ok := s.selected()
+	if !ok || name == policyName(it.Policy) {
+		return
+	}
+	p := policyFromName(name, it.Policy)
+	s.u.background(func(ctx context.Context) func() {
+		err := s.u.b.Sharing.SetPolicy(ctx, it.Content, p)
+		return func() {
+			showErr(s.dErr, err)
+			s.u.mark(areaLibrary)
+		}
+	})
+}

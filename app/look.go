@@ -1,0 +1,159 @@
+package app
+
+import (
+	"fmt"
+	"image/color"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/kith-media/kith/assets"
+)
+
+// Preference keys.
+const (
+	prefTheme     = "theme"
+	prefView      = "view"
+	prefWidth     = "window.width"
+	prefHeight    = "window.height"
+	prefDirectory = "directory" // URL#fingerprint to use from the next start
+)
+
+// PrefDirectory is the preference key under which Settings stores a
+// directory (URL#fingerprint) for main to use from the next start.
+const PrefDirectory = prefDirectory
+
+// Icon is Kith's application icon.
+var Icon = fyne.NewStaticResource("kith.png", assets.Icon)
+
+// accent is Kith's teal.
+var accent = color.NRGBA{0x13, 0x7a, 0x7f, 0xff}
+
+func viewIcon(v string) fyne.Resource {
+	switch v {
+	case ViewStore:
+		return theme.SearchIcon()
+	case ViewLibrary:
+		return theme.StorageIcon()
+	case ViewNeighbours:
+		return theme.ComputerIcon()
+	case ViewSharing:
+		return theme.UploadIcon()
+	case ViewSwarm:
+		return theme.ViewRefreshIcon()
+	case ViewSettings:
+		return theme.SettingsIcon()
+	}
+	return theme.HomeIcon()
+}
+
+func brand() fyne.CanvasObject {
+	img := canvas.NewImageFromResource(Icon)
+	img.FillMode = canvas.ImageFillContain
+	img.SetMinSize(fyne.NewSquareSize(32))
+	name := canvas.NewText("Kith", theme.Color(theme.ColorNameForeground))
+	name.TextSize = 22
+	name.TextStyle.Bold = true
+	return container.NewHBox(img, name)
+}
+
+// variantTheme forces the light or dark variant of the default theme.
+type variantTheme struct {
+	fyne.Theme
+	v fyne.ThemeVariant
+}
+
+func (t variantTheme) Color(n fyne.ThemeColorName, _ fyne.ThemeVariant) color.Color {
+	return t.Theme.Color(n, t.v)
+}
+
+func applyTheme(a fyne.App, name string) {
+	switch name {
+	case "light":
+		a.Settings().SetTheme(variantTheme{theme.DefaultTheme(), theme.VariantLight})
+	case "dark":
+		a.Settings().SetTheme(variantTheme{theme.DefaultTheme(), theme.VariantDark})
+	default:
+		a.Settings().SetTheme(theme.DefaultTheme())
+	}
+}
+
+// errorLabel is a label in the theme's error colour that wraps.
+func errorLabel() *widget.Label {
+	l := widget.NewLabel("")
+	l.Importance = widget.DangerImportance
+	l.Wrapping = fyne.TextWrapWord
+	l.Hide()
+	return l
+}
+
+func showErr(l *widget.Label, err error) {
+	if err == nil {
+		l.SetText("")
+		l.Hide()
+		return
+	}
+	l.SetText(errText(err))
+	l.Show()
+}
+
+func heading(s string) *widget.Label {
+	l := widget.NewLabel(s)
+	l.SizeName = theme.SizeNameSubHeadingText
+	l.TextStyle.Bold = true
+	return l
+}
+
+// money formats cents of currency; 0 is "Free".
+func money(cents int64, currency string) string {
+	if cents == 0 {
+		return "Free"
+	}
+	sym := currency + " "
+	switch currency {
+	case "EUR", "":
+		sym = "€"
+	case "USD":
+		sym = "$"
+	case "GBP":
+		sym = "£"
+	}
+	return fmt.Sprintf("%s%d.%02d", sym, cents/100, cents%100)
+}
+
+// bytesText formats a byte count.
+func bytesText(n int64) string {
+	const k = 1024
+	switch {
+	case n < k:
+		return fmt.Sprintf("%d B", n)
+	case n < k*k:
+		return fmt.Sprintf("%.1f KiB", float64(n)/k)
+	case n < k*k*k:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(k*k))
+	}
+	return fmt.Sprintf("%.2f GiB", float64(n)/(k*k*k))
+}
+
+func rateText(r float64) string {
+	if r <= 0 {
+		return "idle"
+	}
+	return bytesText(int64(r)) + "/s"
+}
+
+// clock formats a duration as m:ss (h:mm:ss past an hour).
+func clock(d time.Duration) string {
+	if d < 0 {
+		d = 0
+	}
+	s := int(d / time.Second)
+	if s >= 3600 {
+		return fmt.Sprintf("%d:%02d:%02d", s/3600, s/60%60, s%60)
+	}
+	return fmt.Sprintf("%d:%02d", s/60, s%60)
+}

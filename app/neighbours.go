@@ -1,0 +1,209 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/kith-media/kith/directory/license"
+	"github.com/kith-media/kith/share/identity"
+)
+
+// neighboursScreen shows the devices found on the LAN and what the
+// selected one offers this device, with the two ways to fetch from it.
+type neighboursScreen struct {
+	u      *UI
+	obj    fyne.CanvasObject
+	ns     []Neighbour
+	list   *widget.List
+	empty  *widget.Label
+	sel    identity.ID
+	hasSel bool
+
+	who      *widget.Label
+	offers   []Offer
+	offerL   *widget.List
+	offerSel int
+	note     *widget.Label
+	relay    *widget.Button
+	copyB    *widget.Button
+	err      *widget.Label
+	done     *widget.Label
+	right    fyne.CanvasObject
+	seq      int
+}
+
+func newNeighboursScreen(u *UI) *neighboursScreen {
+	s := &neighboursScreen{u: u, offerSel: -1}
+	s.list = widget.NewList(
+		func() int { return len(s.ns) },
+		func() fyne.CanvasObject {
+			name := widget.NewLabel("Device name")
+			name.TextStyle.Bold = true
+			return container.NewBorder(nil, nil, widget.NewIcon(theme.ComputerIcon()), nil,
+				container.NewVBox(name, widget.NewLabel("account · ID")))
+		},
+		func(id widget.ListItemID, o fyne.CanvasObject) {
+			if id >= len(s.ns) {
+				return
+			}
+			n := s.ns[id]
+			box := o.(*fyne.Container).Objects[0].(*fyne.Container)
+			box.Objects[0].(*widget.Label).SetText(n.Name)
+			box.Objects[1].(*widget.Label).SetText(fmt.Sprintf("%s · %s · seen %s", n.Account, n.ID.Short(), ago(n.Seen)))
+		})
+	s.list.OnSelected = func(id widget.ListItemID) {
+		if id < len(s.ns) {
+			s.choose(s.ns[id])
+		}
+	}
+	s.empty = widget.NewLabel("Looking for other Kith devices on your network…")
+	s.empty.Wrapping = fyne.TextWrapWord
+
+	s.who = heading("")
+	s.note = widget.NewLabel("")
+	s.note.Wrapping = fyne.TextWrapWord
+	s.offerL = widget.NewList(
+		func() int { return len(s.offers) },
+		func() fyne.CanvasObject {
+			return container.NewBorder(nil, nil, widget.NewIcon(theme.MediaMusicIcon()), widget.NewLabel("€0.00"),
+				widget.NewLabel("Title — Artist"))
+		},
+		func(id widget.ListItemID, o fyne.CanvasObject) {
+			if id >= len(s.offers) {
+				return
+			}
+			of := s.offers[id]
+			row := o.(*fyne.Container)
+			row.Objects[0].(*widget.Label).SetText(of.Title.Name + " — " + of.Title.Artist)
+			row.Objects[1].(*widget.Icon).SetResource(mediaIcon(of.Title.MediaType))
+			price := money(of.Title.Price, of.Title.Currency)
+			if !of.Complete {
+				price += " · partial"
+			}
+			row.Objects[2].(*widget.Label).SetText(price)
+		})
+	s.offerL.OnSelected = func(id widget.ListItemID) { s.offerSel = id; s.setButtons() }
+	s.relay = widget.NewButtonWithIcon("Register through this device", theme.ConfirmIcon(), func() { s.tapFetch(FetchRelay) })
+	s.relay.Importance = widget.HighImportance
+	s.copyB = widget.NewButtonWithIcon("Copy now, get the key later", theme.DownloadIcon(), func() { s.tapFetch(FetchCiphertext) })
+	s.err = errorLabel()
+	s.done = widget.NewLabel("")
+	s.done.Importance = widget.SuccessImportance
+	s.done.Hide()
+	actions := container.NewVBox(container.NewHBox(s.relay, s.copyB), s.err, s.done)
+	s.right = container.NewBorder(container.NewVBox(s.who, s.note), actions, nil, nil, s.offerL)
+	s.right.Hide()
+	left := container.NewBorder(container.NewVBox(heading("Neighbours"), s.empty), nil, nil, nil, s.list)
+	split := container.NewHSplit(left, container.NewPadded(s.right))
+	split.Offset = 0.38
+	s.obj = split
+	s.setButtons()
+	return s
+}
+
+func ago(t time.Time) string {
+	if t.IsZero() {
+		return "now"
+	}
+	d := time.Since(t).Round(time.Second)
+	if d < 5*time.Second {
+		return "just now"
+	}
+	return d.String() + " ago"
+}
+
+func (s *neighboursScreen) apply(ns []Neighbour) {
+	s.ns = ns
+	if len(ns) == 0 {
+		s.empty.Show()
+	} else {
+		s.empty.Hide()
+	}
+	s.list.Refresh()
+}
+
+// choose loads what n offers this device.
+func (s *neighboursScreen) choose(n Neighbour) {
+	s.sel, s.hasSel = n.ID, true
+	s.who.SetText(n.Name)
+	s.note.SetText("Asking " + n.Name + " what it offers you…")
+	s.offers = nil
+	s.offerSel = -1
+	s.offerL.UnselectAll()
+	s.offerL.Refresh()
+	showErr(s.err, nil)
+	s.done.Hide()
+	s.right.Show()
+	s.setButtons()
+	s.seq++
+	seq := s.seq
+	s.u.background(func(ctx context.Context) func() {
+		offers, err := s.u.b.Neighbours.Offer(ctx, n.ID)
+		return func() {
+			if seq != s.seq {
+				return
+			}
+			switch {
+			case errors.Is(err, ErrRestricted):
+				s.note.SetText(n.Name + "’s owner does not share with you, so it offers nothing.")
+			case err != nil:
+				s.note.SetText("")
+				showErr(s.err, fmt.Errorf("asking %s: %s", n.Name, errText(err)))
+			case len(offers) == 0:
+				s.note.SetText(n.Name + " has nothing to offer you yet.")
+			default:
+				s.note.SetText(fmt.Sprintf("%s offers you %d titles. Registering through it credits it as your supplier; copying first needs no key until you play.", n.Name, len(offers)))
+			}
+			s.offers = offers
+			s.offerL.Refresh()
+			s.setButtons()
+		}
+	})
+}
+
+func (s *neighboursScreen) setButtons() {
+	if s.offerSel >= 0 && s.offerSel < len(s.offers) {
+		s.relay.Enable()
+		s.copyB.Enable()
+		return
+	}
+	s.relay.Disable()
+	s.copyB.Disable()
+}
+
+func (s *neighboursScreen) tapFetch(mode FetchMode) {
+	if !s.hasSel || s.offerSel < 0 || s.offerSel >= len(s.offers) {
+		return
+	}
+	id, of := s.sel, s.offers[s.offerSel]
+	run := func(p *license.Payment) {
+		s.relay.Disable()
+		s.copyB.Disable()
+		showErr(s.err, nil)
+		s.done.Hide()
+		s.u.background(func(ctx context.Context) func() {
+			err := s.u.b.Neighbours.FetchFrom(ctx, id, of, mode, p)
+			return func() {
+				s.setButtons()
+				showErr(s.err, err)
+				if err == nil {
+					s.done.SetText("“" + of.Title.Name + "” is on its way: see Library.")
+					s.done.Show()
+					s.u.mark(areaLibrary)
+				}
+			}
+		})
+	}
+	if mode == FetchRelay && of.Title.Price > 0 {
+		askPayment(s.u.win, "Buy “"+of.Title.Name+"” through this neighbour — "+money(of.Title.Price, of.Title.Currency), run)
+		return
+	}
+	run(nil)
+}

@@ -1,0 +1,429 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/driver/desktop"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/kith-media/kith/directory"
+)
+
+// Views, by the names used in preferences and by --view.
+const (
+	ViewWelcome    = "welcome"
+	ViewStore      = "store"
+	ViewLibrary    = "library"
+	ViewNeighbours = "neighbours"
+	ViewSharing    = "sharing"
+	ViewSwarm      = "swarm"
+	ViewSettings   = "settings"
+)
+
+// Views lists the main screens in navigation order.
+var Views = []string{ViewStore, ViewLibrary, ViewNeighbours, ViewSharing, ViewSwarm, ViewSettings}
+
+var viewTitles = map[string]string{
+	ViewStore: "Store", ViewLibrary: "Library", ViewNeighbours: "Neighbours",
+	ViewSharing: "Sharing", ViewSwarm: "Swarm", ViewSettings: "Settings",
+}
+
+// Options configure a UI.
+type Options struct {
+	App        fyne.App
+	Backend    Backend
+	Logger     *slog.Logger // nil = slog.Default()
+	View       string       // first screen; "" = the one remembered from last time
+	DeviceName string       // suggested name for this device (the host name)
+	// OnQuit is called when the user quits (window closed, tray "Quit").
+	// nil = App.Quit.
+	OnQuit func()
+}
+
+// area is one part of the UI refreshed from one backend.
+type area int
+
+const (
+	areaLibrary area = iota
+	areaNeighbours
+	areaSharing
+	areaPlayer
+	nAreas
+)
+
+// UI is Kith's main window and everything in it.
+type UI struct {
+	o    Options
+	b    Backend
+	log  *slog.Logger
+	app  fyne.App
+	win  fyne.Window
+	sync bool // tests: run background work inline
+
+	dirty [nAreas]chan struct{}
+	wg    sync.WaitGroup
+	ctx   context.Context // background work; cancelled by Serve's end
+	stop  context.CancelFunc
+
+	stats *Stats
+
+	view    string
+	nav     *widget.List
+	center  *fyne.Container
+	root    *fyne.Container
+	screens map[string]fyne.CanvasObject
+
+	welcome    *welcomeScreen
+	store      *storeScreen
+	library    *libraryScreen
+	neighbours *neighboursScreen
+	sharing    *sharingScreen
+	swarm      *swarmScreen
+	settings   *settingsScreen
+	np         *NowPlaying
+	viewer     fyne.Window
+	lastPlayer PlayerState
+}
+
+// New builds the main window (not shown yet). It must be called on the UI
+// goroutine (before App.Run, or inside fyne.Do); it starts nothing.
+func New(o Options) (*UI, error) {
+	if o.App == nil {
+		return nil, errors.New("app: Options.App is required")
+	}
+	b := o.Backend
+	if b.Session == nil || b.Catalog == nil || b.Library == nil || b.Neighbours == nil || b.Sharing == nil || b.Player == nil {
+		return nil, errors.New("app: every Backend interface is required")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.OnQuit == nil {
+		o.OnQuit = o.App.Quit
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	u := &UI{o: o, b: b, log: o.Logger, app: o.App, ctx: ctx, stop: stop, stats: &Stats{}, screens: map[string]fyne.CanvasObject{}}
+	for i := range u.dirty {
+		u.dirty[i] = make(chan struct{}, 1)
+	}
+	applyTheme(u.app, u.app.Preferences().String(prefTheme))
+	u.win = u.app.NewWindow("Kith")
+	u.win.SetIcon(Icon)
+	w := u.app.Preferences().FloatWithFallback(prefWidth, 1100)
+	h := u.app.Preferences().FloatWithFallback(prefHeight, 720)
+	u.win.Resize(fyne.NewSize(float32(w), float32(h)))
+	u.win.SetCloseIntercept(u.quit)
+	u.build()
+	u.keyboard()
+	u.tray()
+	return u, nil
+}
+
+// Window is the main window.
+func (u *UI) Window() fyne.Window { return u.win }
+
+// Stats are the UI-goroutine timings measured so far.
+func (u *UI) Stats() StatsSnapshot { return u.stats.Snapshot() }
+
+func (u *UI) build() {
+	u.np = NewNowPlaying()
+	u.np.OnPlayPause = u.b.Player.TogglePause
+	u.np.OnNext = u.b.Player.Next
+	u.np.OnPrevious = u.b.Player.Previous
+	u.np.OnSeek = u.b.Player.Seek
+	u.np.OnVolume = u.b.Player.SetVolume
+	u.np.OnView = u.showViewer
+
+	u.welcome = newWelcomeScreen(u)
+	u.store = newStoreScreen(u)
+	u.library = newLibraryScreen(u)
+	u.neighbours = newNeighboursScreen(u)
+	u.sharing = newSharingScreen(u)
+	u.swarm = newSwarmScreen(u)
+	u.settings = newSettingsScreen(u)
+	u.screens[ViewWelcome] = u.welcome.obj
+	u.screens[ViewStore] = u.store.obj
+	u.screens[ViewLibrary] = u.library.obj
+	u.screens[ViewNeighbours] = u.neighbours.obj
+	u.screens[ViewSharing] = u.sharing.obj
+	u.screens[ViewSwarm] = u.swarm.obj
+	u.screens[ViewSettings] = u.settings.obj
+
+	u.nav = widget.NewList(
+		func() int { return len(Views) },
+		func() fyne.CanvasObject {
+			return container.NewHBox(widget.NewIcon(nil), widget.NewLabel("Neighbours"))
+		},
+		func(id widget.ListItemID, o fyne.CanvasObject) {
+			row := o.(*fyne.Container)
+			row.Objects[0].(*widget.Icon).SetResource(viewIcon(Views[id]))
+			row.Objects[1].(*widget.Label).SetText(viewTitles[Views[id]])
+		})
+	u.nav.OnSelected = func(id widget.ListItemID) { u.Show(Views[id]) }
+	u.center = container.NewStack()
+	side := container.NewBorder(
+		container.NewPadded(brand()), nil, nil, nil, u.nav)
+	split := container.NewHSplit(side, u.center)
+	split.Offset = 0.16
+	u.root = container.NewBorder(nil, u.np.Object(), nil, nil, split)
+	u.win.SetContent(u.root)
+
+	view := u.o.View
+	if view == "" {
+		view = u.app.Preferences().StringWithFallback(prefView, ViewStore)
+	}
+	if u.b.Session.Account() == "" {
+		u.Show(ViewWelcome)
+		u.welcome.next = view
+	} else {
+		u.Show(view)
+	}
+}
+
+// Show switches the main area to view (one of Views or ViewWelcome).
+// Unknown names show the store.
+func (u *UI) Show(view string) {
+	if _, ok := u.screens[view]; !ok {
+		view = ViewStore
+	}
+	if view != ViewWelcome && u.b.Session.Account() == "" {
+		u.welcome.next = view
+		view = ViewWelcome
+	}
+	if u.view == view {
+		return
+	}
+	u.view = view
+	u.center.Objects = []fyne.CanvasObject{u.screens[view]}
+	u.center.Refresh()
+	for i, v := range Views {
+		if v == view {
+			u.nav.Select(i)
+		}
+	}
+	if view != ViewWelcome {
+		u.app.Preferences().SetString(prefView, view)
+	}
+	switch view {
+	case ViewStore:
+		u.store.shown()
+	case ViewSwarm:
+		u.swarm.shown()
+	case ViewWelcome:
+		u.welcome.shown()
+	}
+}
+
+// View is the screen shown now.
+func (u *UI) View() string { return u.view }
+
+// ShowAndRun shows the window and runs the Fyne event loop until quit.
+func (u *UI) ShowAndRun() { u.win.ShowAndRun() }
+
+// Serve moves backend changes onto the UI until ctx ends: it subscribes to
+// every backend, loads snapshots off the UI goroutine and applies them with
+// fyne.Do. When ctx ends it waits for background work started by taps.
+func (u *UI) Serve(ctx context.Context) error {
+	defer u.wg.Wait()
+	defer u.stop()
+	defer u.watch()()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-u.dirty[areaPlayer]: // first: the bar should never lag
+			u.refresh(ctx, areaPlayer)
+		case <-u.dirty[areaLibrary]:
+			u.refresh(ctx, areaLibrary)
+		case <-u.dirty[areaNeighbours]:
+			u.refresh(ctx, areaNeighbours)
+		case <-u.dirty[areaSharing]:
+			u.refresh(ctx, areaSharing)
+		}
+	}
+}
+
+// watch subscribes to every backend's changes and marks every area dirty
+// once; it returns the unsubscribe func.
+func (u *UI) watch() (stop func()) {
+	stops := []func(){
+		u.b.Library.Changes(func() { u.mark(areaLibrary) }),
+		u.b.Neighbours.Changes(func() { u.mark(areaNeighbours) }),
+		u.b.Sharing.Changes(func() { u.mark(areaSharing) }),
+		u.b.Player.Changes(func() { u.mark(areaPlayer) }),
+	}
+	for a := range nAreas {
+		u.mark(a)
+	}
+	return func() {
+		for _, s := range stops {
+			s()
+		}
+	}
+}
+
+// pump refreshes every dirty area on the calling goroutine until none is
+// dirty: Serve's loop body, for tests and start-up measurements.
+func (u *UI) pump(ctx context.Context) {
+	for {
+		did := false
+		for a := range nAreas {
+			select {
+			case <-u.dirty[a]:
+				u.refresh(ctx, a)
+				did = true
+			default:
+			}
+		}
+		if !did {
+			return
+		}
+	}
+}
+
+// mark notes that area needs a refresh; a burst of marks is one refresh.
+func (u *UI) mark(a area) {
+	select {
+	case u.dirty[a] <- struct{}{}:
+	default:
+	}
+}
+
+// refresh loads a snapshot of area (on the calling goroutine, never the UI
+// one in production) and applies it with fyne.Do.
+func (u *UI) refresh(ctx context.Context, a area) {
+	switch a {
+	case areaLibrary:
+		items, err := u.b.Library.Items(ctx)
+		var sw Swarm
+		if c, ok := u.swarm.current(); ok {
+			sw = u.b.Library.Swarm(c)
+		}
+		u.do(func() {
+			u.library.apply(items, err)
+			u.swarm.apply(items, sw)
+		})
+	case areaNeighbours:
+		ns := u.b.Neighbours.Neighbours()
+		u.do(func() { u.neighbours.apply(ns) })
+	case areaSharing:
+		s := sharingSnapshot{
+			enabled: u.b.Sharing.Enabled(), def: u.b.Sharing.DefaultPolicy(),
+			uploads: u.b.Sharing.Uploads(), supplied: u.b.Sharing.Supplied(),
+		}
+		u.do(func() { u.sharing.apply(s) })
+	case areaPlayer:
+		st := u.b.Player.State()
+		u.do(func() { u.applyPlayer(st) })
+	}
+}
+
+// do runs fn on the UI goroutine, measuring how long it waited and ran.
+func (u *UI) do(fn func()) {
+	queued := time.Now()
+	fyne.Do(func() {
+		start := time.Now()
+		fn()
+		u.stats.add(start.Sub(queued), time.Since(start))
+	})
+}
+
+// background runs work off the UI goroutine and then the func it returns
+// on the UI goroutine. Tests run both inline.
+func (u *UI) background(work func(ctx context.Context) func()) {
+	if u.sync {
+		if apply := work(u.ctx); apply != nil {
+			apply()
+		}
+		return
+	}
+	u.wg.Add(1)
+	go func() {
+		defer u.wg.Done()
+		if apply := work(u.ctx); apply != nil {
+			u.do(apply)
+		}
+	}()
+}
+
+func (u *UI) applyPlayer(st PlayerState) {
+	prev := u.lastPlayer
+	u.lastPlayer = st
+	u.np.SetState(st)
+	if st.Image != nil && (st.Content != prev.Content || prev.Image == nil) {
+		u.showViewer()
+	}
+}
+
+func (u *UI) quit() {
+	sz := u.win.Canvas().Size()
+	if sz.Width > 100 && sz.Height > 100 {
+		u.app.Preferences().SetFloat(prefWidth, float64(sz.Width))
+		u.app.Preferences().SetFloat(prefHeight, float64(sz.Height))
+	}
+	u.o.OnQuit()
+}
+
+// Quit saves the window size and quits, as closing the window does.
+func (u *UI) Quit() { u.quit() }
+
+func (u *UI) keyboard() {
+	u.win.Canvas().SetOnTypedKey(func(e *fyne.KeyEvent) {
+		st := u.lastPlayer
+		switch e.Name {
+		case fyne.KeySpace:
+			u.b.Player.TogglePause()
+		case fyne.KeyLeft:
+			u.b.Player.Seek(max(0, st.Position-10*time.Second))
+		case fyne.KeyRight:
+			u.b.Player.Seek(st.Position + 10*time.Second)
+		case fyne.KeyUp:
+			u.b.Player.SetVolume(min(1, st.Volume+0.05))
+		case fyne.KeyDown:
+			u.b.Player.SetVolume(max(0, st.Volume-0.05))
+		case fyne.KeyPageDown:
+			u.b.Player.Next()
+		case fyne.KeyPageUp:
+			u.b.Player.Previous()
+		}
+	})
+}
+
+func (u *UI) tray() {
+	desk, ok := u.app.(desktop.App)
+	if !ok {
+		return
+	}
+	menu := fyne.NewMenu("Kith",
+		fyne.NewMenuItem("Play / Pause", u.b.Player.TogglePause),
+		fyne.NewMenuItem("Next", u.b.Player.Next),
+		fyne.NewMenuItem("Show Kith", func() { u.win.Show(); u.win.RequestFocus() }),
+		fyne.NewMenuItemSeparator(),
+		fyne.NewMenuItem("Quit", u.quit),
+	)
+	menu.Items[len(menu.Items)-1].IsQuit = true
+	desk.SetSystemTrayMenu(menu)
+	desk.SetSystemTrayIcon(Icon)
+}
+
+// errText words err for a person: a directory's own message as it wrote
+// it, otherwise the error text.
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	var de *directory.Error
+	if errors.As(err, &de) && de.Message != "" {
+		return de.Message
+	}
+	if errors.Is(err, context.Canceled) {
+		return "cancelled"
+	}
+	return err.Error()
+}

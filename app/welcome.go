@@ -1,0 +1,214 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/kith-media/kith/directory"
+)
+
+// welcomeScreen is first run: which directory this device joined (with its
+// fingerprint to confirm) and sign-up / sign-in.
+type welcomeScreen struct {
+	u        *UI
+	obj      fyne.CanvasObject
+	next     string // view to show after sign-in
+	where    *widget.Label
+	print    *widget.Label
+	account  *widget.Entry
+	password *widget.Entry
+	device   *widget.Entry
+	signUp   *widget.Button
+	signIn   *widget.Button
+	busy     *widget.ProgressBarInfinite
+	err      *widget.Label
+}
+
+func newWelcomeScreen(u *UI) *welcomeScreen {
+	s := &welcomeScreen{u: u, next: ViewStore}
+	s.where = widget.NewLabel("")
+	s.where.Wrapping = fyne.TextWrapWord
+	s.print = widget.NewLabel("")
+	s.print.TextStyle.Monospace = true
+	s.print.Wrapping = fyne.TextWrapBreak
+	s.account = widget.NewEntry()
+	s.account.SetPlaceHolder("e.g. the-smiths")
+	s.password = widget.NewPasswordEntry()
+	s.password.SetPlaceHolder("at least 8 characters")
+	s.device = widget.NewEntry()
+	s.device.SetText(u.o.DeviceName)
+	s.signUp = widget.NewButtonWithIcon("Create account", theme.AccountIcon(), func() { s.submit(true) })
+	s.signUp.Importance = widget.HighImportance
+	s.signIn = widget.NewButtonWithIcon("Sign in", theme.LoginIcon(), func() { s.submit(false) })
+	s.busy = widget.NewProgressBarInfinite()
+	s.busy.Hide()
+	s.busy.Stop()
+	s.err = errorLabel()
+	form := widget.NewForm(
+		widget.NewFormItem("Account", s.account),
+		widget.NewFormItem("Password", s.password),
+		widget.NewFormItem("This device", s.device),
+	)
+	card := widget.NewCard("Welcome to Kith", "Your library is also your household's network.",
+		container.NewVBox(
+			s.where, s.print, widget.NewSeparator(),
+			widget.NewLabel("Create an account for your household, or sign in to add this device to one."),
+			form, container.NewHBox(s.signUp, s.signIn), s.busy, s.err))
+	s.obj = container.NewCenter(container.NewGridWrap(fyne.NewSize(560, 520), card))
+	return s
+}
+
+func (s *welcomeScreen) shown() {
+	d := s.u.b.Session.Directory()
+	switch {
+	case d.Embedded:
+		s.where.SetText("No directory answered on your network, so Kith started a household directory on this computer, with a small demo catalog. Other computers in the house will find it and join.")
+	case d.FoundOnLAN:
+		s.where.SetText(fmt.Sprintf("Kith found the directory “%s” on your network (%s). Check that its fingerprint matches the one shown on the computer running it:", d.Name, d.URL))
+	default:
+		s.where.SetText(fmt.Sprintf("Directory “%s” at %s, fingerprint:", d.Name, d.URL))
+	}
+	s.print.SetText(string(d.Fingerprint))
+}
+
+// submit signs up or in off the UI goroutine.
+func (s *welcomeScreen) submit(create bool) {
+	account := strings.TrimSpace(s.account.Text)
+	password := s.password.Text
+	device := strings.TrimSpace(s.device.Text)
+	switch {
+	case account == "":
+		showErr(s.err, fmt.Errorf("enter an account name"))
+		return
+	case password == "":
+		showErr(s.err, fmt.Errorf("enter a password"))
+		return
+	case device == "":
+		showErr(s.err, fmt.Errorf("name this device"))
+		return
+	}
+	showErr(s.err, nil)
+	s.setBusy(true)
+	s.u.background(func(ctx context.Context) func() {
+		var err error
+		if create {
+			err = s.u.b.Session.SignUp(ctx, account, password, device)
+		} else {
+			err = s.u.b.Session.SignIn(ctx, account, password, device)
+		}
+		return func() {
+			s.setBusy(false)
+			if err != nil {
+				showErr(s.err, err)
+				return
+			}
+			s.password.SetText("")
+			s.u.settings.refresh()
+			s.u.Show(s.next)
+			s.u.mark(areaLibrary)
+		}
+	})
+}
+
+func (s *welcomeScreen) setBusy(b bool) {
+	if b {
+		s.signUp.Disable()
+		s.signIn.Disable()
+		s.busy.Show()
+		s.busy.Start()
+		return
+	}
+	s.signUp.Enable()
+	s.signIn.Enable()
+	s.busy.Stop()
+	s.busy.Hide()
+}
+
+// settingsScreen: theme, directory, account.
+type settingsScreen struct {
+	u       *UI
+	obj     fyne.CanvasObject
+	themeRG *widget.RadioGroup
+	dirInfo *widget.Label
+	account *widget.Label
+	dirURL  *widget.Entry
+	saved   *widget.Label
+}
+
+func newSettingsScreen(u *UI) *settingsScreen {
+	s := &settingsScreen{u: u}
+	s.themeRG = widget.NewRadioGroup([]string{"System", "Light", "Dark"}, func(v string) {
+		name := strings.ToLower(v)
+		if name == "system" {
+			name = ""
+		}
+		u.app.Preferences().SetString(prefTheme, name)
+		applyTheme(u.app, name)
+	})
+	s.themeRG.Horizontal = true
+	switch u.app.Preferences().String(prefTheme) {
+	case "light":
+		s.themeRG.Selected = "Light"
+	case "dark":
+		s.themeRG.Selected = "Dark"
+	default:
+		s.themeRG.Selected = "System"
+	}
+	s.dirInfo = widget.NewLabel("")
+	s.dirInfo.Wrapping = fyne.TextWrapBreak
+	s.account = widget.NewLabel("")
+	s.dirURL = widget.NewEntry()
+	s.dirURL.SetPlaceHolder("https://host:port#FINGERPRINT")
+	s.dirURL.SetText(u.app.Preferences().String(prefDirectory))
+	s.saved = widget.NewLabel("")
+	s.saved.Wrapping = fyne.TextWrapWord
+	use := widget.NewButton("Use from next start", func() {
+		v := strings.TrimSpace(s.dirURL.Text)
+		if v != "" {
+			if _, _, err := directory.ParseURL(v); err != nil {
+				s.saved.Importance = widget.DangerImportance
+				s.saved.SetText(errText(err))
+				return
+			}
+		}
+		u.app.Preferences().SetString(prefDirectory, v)
+		s.saved.Importance = widget.SuccessImportance
+		if v == "" {
+			s.saved.SetText("Kith will look on your network again at the next start.")
+		} else {
+			s.saved.SetText("Saved. Kith will use this directory from the next start.")
+		}
+	})
+	s.refresh()
+	s.obj = container.NewVScroll(container.NewVBox(
+		heading("Settings"),
+		widget.NewCard("Appearance", "", s.themeRG),
+		widget.NewCard("Account", "", s.account),
+		widget.NewCard("Directory", "", container.NewVBox(s.dirInfo,
+			widget.NewLabel("Use a different directory (a headless deployment):"),
+			container.NewBorder(nil, nil, nil, use, s.dirURL), s.saved)),
+	))
+	return s
+}
+
+func (s *settingsScreen) refresh() {
+	d := s.u.b.Session.Directory()
+	kind := "remote"
+	if d.Embedded {
+		kind = "household directory running in this app"
+	} else if d.FoundOnLAN {
+		kind = "found on your network"
+	}
+	s.dirInfo.SetText(fmt.Sprintf("%s — %s\n%s\nFingerprint %s", d.Name, kind, d.URL, d.Fingerprint))
+	if a := s.u.b.Session.Account(); a != "" {
+		s.account.SetText("Signed in as " + a)
+	} else {
+		s.account.SetText("Not signed in")
+	}
+}
