@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -270,4 +271,26 @@ func rawReq(t testing.TB, p *proc, method, path string, body []byte, signer *ide
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp, b
+}
+
+func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+// publishInProcess publishes a small random title straight into the data
+// directory (what `publish` does, without a process per title).
+func publishInProcess(t testing.TB, data, name string, price int64) (string, []byte) {
+	t.Helper()
+	ctx := context.Background()
+	id, st, origin, _, err := openData(ctx, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	plain := make([]byte, 4096)
+	_, _ = rand.Read(plain)
+	ti, err := directory.Publish(ctx, st, id, origin, bytes.NewReader(plain), directory.PublishOptions{
+		Name: name, MediaType: "audio/mpeg", Price: price})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ti.ID, plain
 }
