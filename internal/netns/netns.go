@@ -23,7 +23,7 @@ const Prefix = "kith-"
 // MaxHosts is the largest LAN New builds (one letter per host).
 const MaxHosts = 26
 
-// Iface is the name of each host's interface onto the LAN.
+// Iface is the name of the interface onto the LAN of each host made by New.
 const Iface = "eth0"
 
 // errNoNetns marks the failure of the very first namespace: the environment
@@ -40,6 +40,8 @@ type LAN struct {
 	Prefix netip.Prefix
 	// Hosts are the machines on the LAN, in creation order (a, b, c, …).
 	Hosts []Host
+	// Joined are hosts of other LANs connected to this one by Join.
+	Joined []Host
 }
 
 // Host is one namespace on a LAN.
@@ -48,6 +50,9 @@ type Host struct {
 	Name string
 	// IP is the host's address on Iface.
 	IP netip.Addr
+	// Iface is the name of the host's interface onto the LAN: "eth0" for
+	// hosts made by New, another name for hosts added by Join.
+	Iface string
 }
 
 // Command returns a command that runs name with args inside the host's
@@ -127,8 +132,9 @@ func build(n int) (*LAN, error) {
 	}
 	for i := range n {
 		h := Host{
-			Name: Prefix + run + "-" + string(rune('a'+i)),
-			IP:   netip.AddrFrom4([4]byte{10, 213, byte(third), byte(i + 1)}),
+			Name:  Prefix + run + "-" + string(rune('a'+i)),
+			IP:    netip.AddrFrom4([4]byte{10, 213, byte(third), byte(i + 1)}),
+			Iface: Iface,
 		}
 		if err := ip("netns", "add", h.Name); err != nil {
 			return lan, err
@@ -149,6 +155,36 @@ func build(n int) (*LAN, error) {
 		}
 	}
 	return lan, nil
+}
+
+// Join connects host h of another LAN to this LAN's bridge with a second
+// interface and returns h as seen on this LAN: same namespace, an address
+// in this LAN's prefix. It makes a multi-homed host for tests of code that
+// must work across several interfaces. The extra interface is removed with
+// this LAN. The returned Host's Iface is the new interface's name.
+func (l *LAN) Join(t testing.TB, h Host) Host {
+	t.Helper()
+	i := len(l.Hosts) + len(l.Joined)
+	if i >= 250 {
+		t.Fatalf("netns: LAN %s is full", l.Run)
+	}
+	third := l.Prefix.Addr().As4()[2]
+	j := Host{Name: h.Name, IP: netip.AddrFrom4([4]byte{10, 213, third, byte(i + 1)}),
+		Iface: "k" + l.Run[strings.IndexByte(l.Run, 'x')+1:]}
+	port := "vj" + strconv.Itoa(i)
+	err := ipAll([][]string{
+		{"-n", l.BridgeNS, "link", "add", port, "type", "veth", "peer", "name", j.Iface, "netns", j.Name},
+		{"-n", l.BridgeNS, "link", "set", port, "master", "br0"},
+		{"-n", l.BridgeNS, "link", "set", port, "up"},
+		{"-n", j.Name, "addr", "add", j.IP.String() + "/24", "dev", j.Iface},
+		{"-n", j.Name, "link", "set", j.Iface, "up"},
+		{"-n", j.Name, "route", "add", "224.0.0.0/4", "dev", j.Iface, "metric", strconv.Itoa(100 + i)},
+	})
+	if err != nil {
+		t.Fatalf("joining %s to LAN %s: %v", h.Name, l.Run, err)
+	}
+	l.Joined = append(l.Joined, j)
+	return j
 }
 
 // Namespaces lists every namespace of the LAN, bridge first.

@@ -50,3 +50,16 @@ func TestStale(t *testing.T) {
 		}
 	}
 }
+
+// TestJoin makes a host multi-homed and checks its second interface.
+func TestJoin(t *testing.T) {
+	lan1, lan2 := New(t, 1), New(t, 1)
+	h := lan2.Join(t, lan1.Hosts[0])
+	if h.Name != lan1.Hosts[0].Name || !lan2.Prefix.Contains(h.IP) || h.Iface == Iface {
+		t.Fatalf("joined host %+v", h)
+	}
+	out, err := h.Command(context.Background(), "ip", "-o", "addr", "show", "dev", h.Iface).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), h.IP.String()+"/24") {
+		t.Fatalf("address of %s in %s: %v %s", h.Iface, h.Name, err, out)
+	}
+}

@@ -84,33 +84,45 @@ func (a *Announcer) Serve(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("announcing %s: %w", a.instance, err)
 	}
-	ips := a.opts.IPs
-	if len(ips) == 0 {
-		if ips, err = addresses(ifaces, !a.opts.IPv4Only); err != nil {
-			return fmt.Errorf("announcing %s: %w", a.instance, err)
-		}
-		if len(ips) == 0 {
-			return fmt.Errorf("announcing %s: no usable addresses on %d interfaces", a.instance, len(ifaces))
-		}
-	}
-	zone, err := mdns.NewMDNSService(a.instance, a.opts.Service.Kind.String(), "local.", a.host,
-		a.opts.Service.Port, ips, a.txt)
-	if err != nil {
-		return fmt.Errorf("announcing %s: %w", a.instance, err)
-	}
 	if len(ifaces) == 0 {
 		ifaces = []*net.Interface{nil}
 	}
+	// Each responder answers with the addresses of its own interface, so a
+	// multi-homed host does not tell a neighbour an address on another
+	// link. (hashicorp/mdns's client keeps only the last A record of an
+	// answer, and every responder socket hears queries from all links.)
 	logger := mdnsLogger(a.log)
 	var servers []*mdns.Server
 	var errs []error
+	var all []net.IP
 	for _, ifi := range ifaces {
+		ips := a.opts.IPs
+		if len(ips) == 0 {
+			list := []*net.Interface{ifi}
+			if ifi == nil {
+				list, _ = interfaces(nil)
+			}
+			if ips, err = addresses(list, !a.opts.IPv4Only); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			if len(ips) == 0 {
+				errs = append(errs, fmt.Errorf("no usable addresses on %s", ifaceName(ifi)))
+				continue
+			}
+		}
+		zone, err := mdns.NewMDNSService(a.instance, a.opts.Service.Kind.String(), "local.", a.host,
+			a.opts.Service.Port, ips, a.txt)
+		if err != nil {
+			return fmt.Errorf("announcing %s: %w", a.instance, err)
+		}
 		srv, err := mdns.NewServer(&mdns.Config{Zone: zone, Iface: ifi, Logger: logger})
 		if err != nil {
 			errs = append(errs, fmt.Errorf("on %s: %w", ifaceName(ifi), err))
 			continue
 		}
 		servers = append(servers, srv)
+		all = append(all, ips...)
 	}
 	if len(servers) == 0 {
 		return fmt.Errorf("announcing %s: %w", a.instance, errors.Join(errs...))
@@ -118,7 +130,7 @@ func (a *Announcer) Serve(ctx context.Context) error {
 	for _, err := range errs {
 		a.log.Warn("mdns responder not started", "err", err)
 	}
-	a.log.Info("announcing", "port", a.opts.Service.Port, "ips", ips, "interfaces", len(servers))
+	a.log.Info("announcing", "port", a.opts.Service.Port, "ips", all, "interfaces", len(servers))
 	<-ctx.Done()
 	for _, srv := range servers {
 		_ = srv.Shutdown() // only closes sockets; never fails

@@ -65,7 +65,8 @@ type BrowserOptions struct {
 // Neighbour is a service seen on the LAN.
 type Neighbour struct {
 	Service
-	// Addrs are the addresses the service was seen at, sorted.
+	// Addrs are the addresses the service was seen at: those in a subnet of
+	// the interface the answer came in on first, then by address.
 	Addrs []netip.AddrPort
 	// LastSeen is when the service last answered.
 	LastSeen time.Time
@@ -85,7 +86,46 @@ type Browser struct {
 // neighbour is a table entry: a service and when each address was seen.
 type neighbour struct {
 	svc   Service
-	addrs map[netip.AddrPort]time.Time
+	addrs map[netip.AddrPort]seenAddr
+}
+
+type seenAddr struct {
+	at     time.Time
+	onLink bool // in a subnet of the interface the answer came in on
+}
+
+// link is the interface an answer came in on.
+type link struct {
+	name     string
+	loopback bool
+	prefixes []netip.Prefix
+}
+
+func linkOf(ifi *net.Interface) link {
+	l := link{name: ifaceName(ifi)}
+	if ifi == nil {
+		return l
+	}
+	l.loopback = ifi.Flags&net.FlagLoopback != 0
+	addrs, _ := ifi.Addrs()
+	for _, a := range addrs {
+		if ipn, ok := a.(*net.IPNet); ok {
+			if p, err := netip.ParsePrefix(ipn.String()); err == nil {
+				l.prefixes = append(l.prefixes, p.Masked())
+			}
+		}
+	}
+	return l
+}
+
+func (l link) onLink(a netip.Addr) bool {
+	a = a.WithZone("")
+	for _, p := range l.prefixes {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }
 
 // NewBrowser checks the options and builds a Browser; it starts nothing.
@@ -145,11 +185,21 @@ func (n *neighbour) snapshot() Neighbour {
 	nb.URLs = slices.Clone(n.svc.URLs)
 	for a, seen := range n.addrs {
 		nb.Addrs = append(nb.Addrs, a)
-		if seen.After(nb.LastSeen) {
-			nb.LastSeen = seen
+		if seen.at.After(nb.LastSeen) {
+			nb.LastSeen = seen.at
 		}
 	}
-	slices.SortFunc(nb.Addrs, func(x, y netip.AddrPort) int { return x.Compare(y) })
+	// Addresses on the link the answer came from first: on a multi-homed
+	// neighbour the others may not be reachable from here.
+	slices.SortFunc(nb.Addrs, func(x, y netip.AddrPort) int {
+		if ox, oy := n.addrs[x].onLink, n.addrs[y].onLink; ox != oy {
+			if ox {
+				return -1
+			}
+			return 1
+		}
+		return x.Compare(y)
+	})
 	return nb
 }
 
@@ -207,7 +257,8 @@ func (b *Browser) Round(ctx context.Context, timeout time.Duration) error {
 	changed := false
 	failed := 0
 	for i, ifi := range ifaces {
-		b.noteErr(ifaceName(ifi), errs[i])
+		from := linkOf(ifi)
+		b.noteErr(from.name, errs[i])
 		if errs[i] != nil {
 			failed++
 		}
@@ -215,7 +266,7 @@ func (b *Browser) Round(ctx context.Context, timeout time.Duration) error {
 		for {
 			select {
 			case e := <-results[i]:
-				changed = b.observe(e, ifi, now) || changed
+				changed = b.observe(e, from, now) || changed
 			default:
 				break drain
 			}
@@ -304,9 +355,9 @@ func usableAddr(ip net.IP, loopback bool) (netip.Addr, bool) {
 // observe records one answer seen at now and reports whether the list
 // changed. Malformed, foreign and own answers are logged at debug level and
 // dropped.
-func (b *Browser) observe(e *mdns.ServiceEntry, ifi *net.Interface, now time.Time) bool {
-	iface := ifaceName(ifi)
-	svc, addrs, err := b.accept(e, ifi != nil && ifi.Flags&net.FlagLoopback != 0)
+func (b *Browser) observe(e *mdns.ServiceEntry, from link, now time.Time) bool {
+	iface := from.name
+	svc, addrs, err := b.accept(e, from.loopback)
 	if err != nil {
 		b.log.Debug("ignoring malformed mdns answer", "interface", iface, "name", fmt.Sprintf("%.100q", e.Name), "err", err)
 		return false
@@ -327,7 +378,7 @@ func (b *Browser) observe(e *mdns.ServiceEntry, ifi *net.Interface, now time.Tim
 			return false
 		}
 		b.log.Info("neighbour appeared", "instance", svc.Instance, "device", svc.DeviceID, "addrs", addrs)
-		n = &neighbour{addrs: map[netip.AddrPort]time.Time{}}
+		n = &neighbour{addrs: map[netip.AddrPort]seenAddr{}}
 		b.table[svc.Instance] = n
 	}
 	changed := !ok || !sameService(n.svc, svc)
@@ -336,7 +387,7 @@ func (b *Browser) observe(e *mdns.ServiceEntry, ifi *net.Interface, now time.Tim
 		if _, had := n.addrs[a]; !had {
 			changed = true
 		}
-		n.addrs[a] = now
+		n.addrs[a] = seenAddr{at: now, onLink: from.onLink(a.Addr())}
 	}
 	return changed
 }
@@ -355,7 +406,7 @@ func (b *Browser) expire(now time.Time) bool {
 	changed := false
 	for inst, n := range b.table {
 		for a, seen := range n.addrs {
-			if now.Sub(seen) >= b.opts.Expiry {
+			if now.Sub(seen.at) >= b.opts.Expiry {
 				delete(n.addrs, a)
 				changed = true
 			}

@@ -79,7 +79,7 @@ func TestBrowserExpiry(t *testing.T) {
 	if b.opts.Expiry != 90*time.Second {
 		t.Fatalf("default expiry %v, want 90s", b.opts.Expiry)
 	}
-	observe := func(e *mdns.ServiceEntry) bool { return b.observe(e, nil, clock.Now()) }
+	observe := func(e *mdns.ServiceEntry) bool { return b.observe(e, link{}, clock.Now()) }
 	if !observe(answer("kith-a", idA, fp1, "10.0.0.1", 7001)) || !observe(answer("kith-b", idB, fp1, "10.0.0.2", 7002)) {
 		t.Fatal("new neighbours not reported as a change")
 	}
@@ -143,37 +143,37 @@ func TestChangesMerged(t *testing.T) {
 }
 
 func TestBrowserIgnores(t *testing.T) {
-	lo := &net.Interface{Name: "lo", Flags: net.FlagUp | net.FlagLoopback}
+	lo := link{name: "lo", loopback: true}
 	for _, c := range []struct {
-		name  string
-		opts  BrowserOptions
-		e     *mdns.ServiceEntry
-		iface *net.Interface
+		name string
+		opts BrowserOptions
+		e    *mdns.ServiceEntry
+		from link
 	}{
 		// Neighbours of another directory are not ours.
-		{"other directory", BrowserOptions{Fingerprint: fp1}, answer("kith-c", idC, fp2, "10.0.0.3", 7000), nil},
+		{"other directory", BrowserOptions{Fingerprint: fp1}, answer("kith-c", idC, fp2, "10.0.0.3", 7000), link{}},
 		// With a filter, devices without a directory are not ours either.
-		{"no directory", BrowserOptions{Fingerprint: fp1}, answer("kith-c", idC, "", "10.0.0.3", 7000), nil},
+		{"no directory", BrowserOptions{Fingerprint: fp1}, answer("kith-c", idC, "", "10.0.0.3", 7000), link{}},
 		// Our own announcement, by instance and by device ID.
-		{"self instance", BrowserOptions{Self: "kith-a"}, answer("kith-a", idA, fp1, "10.0.0.1", 7000), nil},
-		{"self id", BrowserOptions{Self: idA}, answer("kith-x", idA, fp1, "10.0.0.1", 7000), nil},
+		{"self instance", BrowserOptions{Self: "kith-a"}, answer("kith-a", idA, fp1, "10.0.0.1", 7000), link{}},
+		{"self id", BrowserOptions{Self: idA}, answer("kith-x", idA, fp1, "10.0.0.1", 7000), link{}},
 		// Hostile or broken answers.
-		{"bad id", BrowserOptions{}, answer("kith-c", "C C", fp1, "10.0.0.3", 7000), nil},
-		{"no port", BrowserOptions{}, answer("kith-c", idC, fp1, "10.0.0.3", 0), nil},
-		{"huge port", BrowserOptions{}, answer("kith-c", idC, fp1, "10.0.0.3", 70000), nil},
-		{"no address", BrowserOptions{}, answer("kith-c", idC, fp1, "", 7000), nil},
-		{"multicast address", BrowserOptions{}, answer("kith-c", idC, fp1, "224.0.0.251", 7000), nil},
-		{"loopback from the LAN", BrowserOptions{}, answer("kith-c", idC, fp1, "127.0.0.1", 7000), nil},
-		{"bad instance", BrowserOptions{}, answer("kith c", idC, fp1, "10.0.0.3", 7000), nil},
-		{"wrong service", BrowserOptions{Kind: Directory}, answer("kith-c", idC, fp1, "10.0.0.3", 7000), nil},
+		{"bad id", BrowserOptions{}, answer("kith-c", "C C", fp1, "10.0.0.3", 7000), link{}},
+		{"no port", BrowserOptions{}, answer("kith-c", idC, fp1, "10.0.0.3", 0), link{}},
+		{"huge port", BrowserOptions{}, answer("kith-c", idC, fp1, "10.0.0.3", 70000), link{}},
+		{"no address", BrowserOptions{}, answer("kith-c", idC, fp1, "", 7000), link{}},
+		{"multicast address", BrowserOptions{}, answer("kith-c", idC, fp1, "224.0.0.251", 7000), link{}},
+		{"loopback from the LAN", BrowserOptions{}, answer("kith-c", idC, fp1, "127.0.0.1", 7000), link{}},
+		{"bad instance", BrowserOptions{}, answer("kith c", idC, fp1, "10.0.0.3", 7000), link{}},
+		{"wrong service", BrowserOptions{Kind: Directory}, answer("kith-c", idC, fp1, "10.0.0.3", 7000), link{}},
 		{"ipv6 only with IPv4Only", BrowserOptions{IPv4Only: true}, &mdns.ServiceEntry{
 			Name: "kith-c._kith._tcp.local.", Port: 7000, InfoFields: []string{"v=1", "id=" + idC},
-			AddrV6IPAddr: &net.IPAddr{IP: net.ParseIP("fd00::3")}}, nil},
+			AddrV6IPAddr: &net.IPAddr{IP: net.ParseIP("fd00::3")}}, link{}},
 		{"loopback answer on lo is fine but self", BrowserOptions{Self: "kith-c"}, answer("kith-c", idC, fp1, "127.0.0.1", 7000), lo},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			b, clock := newTestBrowser(t, c.opts)
-			if b.observe(c.e, c.iface, clock.Now()) || len(b.Neighbours()) != 0 {
+			if b.observe(c.e, c.from, clock.Now()) || len(b.Neighbours()) != 0 {
 				t.Errorf("answer accepted: %+v", b.Neighbours())
 			}
 		})
@@ -186,7 +186,7 @@ func TestBrowserIgnores(t *testing.T) {
 	// IPv6 answers keep their address.
 	b, clock = newTestBrowser(t, BrowserOptions{})
 	b.observe(&mdns.ServiceEntry{Name: "kith-c._kith._tcp.local.", Port: 7000, InfoFields: []string{"v=1", "id=" + idC},
-		AddrV6IPAddr: &net.IPAddr{IP: net.ParseIP("fe80::3"), Zone: "eth0"}}, nil, clock.Now())
+		AddrV6IPAddr: &net.IPAddr{IP: net.ParseIP("fe80::3"), Zone: "eth0"}}, link{}, clock.Now())
 	if got := b.Neighbours(); len(got) != 1 || got[0].Addrs[0].String() != "[fe80::3%eth0]:7000" {
 		t.Errorf("ipv6 neighbour %+v", got)
 	}
@@ -195,7 +195,7 @@ func TestBrowserIgnores(t *testing.T) {
 func TestBrowserLimit(t *testing.T) {
 	b, clock := newTestBrowser(t, BrowserOptions{})
 	for i := range MaxNeighbours + 10 {
-		b.observe(answer(fmt.Sprintf("kith-%d", i), idA, "", "10.0.0.1", 7000), nil, clock.Now())
+		b.observe(answer(fmt.Sprintf("kith-%d", i), idA, "", "10.0.0.1", 7000), link{}, clock.Now())
 	}
 	if n := len(b.Neighbours()); n != MaxNeighbours {
 		t.Errorf("%d neighbours, want the cap %d", n, MaxNeighbours)
@@ -240,6 +240,6 @@ func BenchmarkObserve(b *testing.B) {
 	now := time.Now()
 	b.ReportAllocs()
 	for b.Loop() {
-		br.observe(e, nil, now)
+		br.observe(e, link{}, now)
 	}
 }

@@ -64,7 +64,7 @@ func startHelper(t *testing.T, h netns.Host, mode string, env ...string) *proc {
 	t.Cleanup(func() {
 		_ = p.cmd.Process.Kill()
 		_ = p.cmd.Wait()
-		if t.Failed() {
+		if t.Failed() || os.Getenv("KITH_SHOWLOG") != "" {
 			t.Logf("log of %s:\n%s", p.name, p.log())
 		}
 	})
@@ -188,4 +188,37 @@ func TestNetnsNoLeak(t *testing.T) {
 	if err := p.cmd.Wait(); err != nil {
 		t.Fatalf("leak helper: %v\n%s", err, p.log())
 	}
+}
+
+// TestNetnsMultiHomed checks discovery across several interfaces: host m
+// is on two LANs. m's browser must see a (LAN 1) and c (LAN 2) with their
+// own addresses, and a must see m with m's LAN 1 address first (m's LAN 2
+// address is not reachable from a).
+func TestNetnsMultiHomed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipping network namespace test in -short mode")
+	}
+	lan1 := netns.New(t, 2)
+	lan2 := netns.New(t, 1)
+	a, m, c := lan1.Hosts[0], lan1.Hosts[1], lan2.Hosts[0]
+	m2 := lan2.Join(t, m)
+	fp := "KITH_LAN_FP=" + fp1
+	browse := []string{"KITH_LAN_BROWSE=1", "KITH_LAN_EXPIRY=30s"}
+	pa := startHelper(t, a, "announce", append(browse, "KITH_LAN_INSTANCE=kith-a", "KITH_LAN_ID="+idA, fp, "KITH_LAN_PORT=7001")...)
+	startHelper(t, c, "announce", "KITH_LAN_INSTANCE=kith-c", "KITH_LAN_ID="+idC, fp, "KITH_LAN_PORT=7003")
+	pm := startHelper(t, m, "announce", append(browse, "KITH_LAN_INSTANCE=kith-b", "KITH_LAN_ID="+idB, fp, "KITH_LAN_PORT=7002")...)
+
+	want := fmt.Sprintf("kith-a %s %s %s:7001;kith-c %s %s %s:7003", idA, fp1, a.IP, idC, fp1, c.IP)
+	got := describe(pm.waitLine(t, "neighbours", 15*time.Second, func(rest string) bool {
+		return strings.Count(describe(rest), ";") >= 1
+	}))
+	if got != want {
+		t.Fatalf("m (on %s and %s) sees %q\nwant %q", m.Iface, m2.Iface, got, want)
+	}
+	first := fmt.Sprintf("%s:7002", m.IP)
+	pa.waitLine(t, "neighbours", 10*time.Second, func(rest string) bool {
+		var ns []Neighbour
+		return json.Unmarshal([]byte(rest), &ns) == nil && len(ns) == 1 && ns[0].Instance == "kith-b" &&
+			len(ns[0].Addrs) > 0 && ns[0].Addrs[0].String() == first
+	})
 }
