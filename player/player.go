@@ -1,0 +1,273 @@
+package player
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/kith-media/kith/player/decode"
+)
+
+// BufferingAfter is how long a media read may take before the player shows
+// StateBuffering.
+const BufferingAfter = 150 * time.Millisecond
+
+// Options configure a Player.
+type Options struct {
+	// Logger; nil means slog.Default(). Only titles, sizes and errors are logged.
+	Logger *slog.Logger
+	// Source opens titles (required).
+	Source Source
+	// Output plays PCM; nil means NewOtoOutput at SampleRate.
+	Output Output
+	// SampleRate of the output when Output is nil; 0 means 44100.
+	SampleRate int
+	// Positions, if set, stores the last position per title.
+	Positions Positions
+	// Prefetcher, if set, is told where playback reads.
+	Prefetcher Prefetcher
+	// Resume starts a title at its saved position (else it is only offered).
+	Resume bool
+	// PositionEvery is the interval of position events; 0 means 250 ms.
+	PositionEvery time.Duration
+}
+
+// Player is a queue of titles played through one output. Its controls may
+// be called from any goroutine; they take effect in Serve's goroutine.
+type Player struct {
+	log   *slog.Logger
+	opts  Options
+	out   Output
+	pump  *pump
+	cmds  chan func(ctx context.Context)
+	subMu sync.Mutex
+	subs  map[chan Event]struct{}
+
+	// Owned by Serve's goroutine.
+	state     State
+	queue     []string
+	index     int
+	repeat    Repeat
+	volume    float64
+	cur       *track // track being fed (may differ from the heard one at a boundary)
+	heardT    *track // track being heard
+	lastPos   time.Duration
+	lastSaved time.Time
+	wantOff   int64
+	outErr    error
+	nextT     *track // prepared next title
+	openGen   int    // discards stale background opens
+	nextGen   int
+	waitNext  bool // the current title ended before the next was ready
+	draining  bool // the queue ended; waiting for the output to play out
+}
+
+// New builds a player; Serve runs it.
+func New(opts Options) (*Player, error) {
+	if opts.Source == nil {
+		return nil, errors.New("player: Options.Source is required")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.PositionEvery <= 0 {
+		opts.PositionEvery = 250 * time.Millisecond
+	}
+	out := opts.Output
+	if out == nil {
+		out = NewOtoOutput(OtoOptions{SampleRate: opts.SampleRate})
+	}
+	return &Player{
+		log:    opts.Logger,
+		opts:   opts,
+		out:    out,
+		pump:   newPump(out.SampleRate()),
+		cmds:   make(chan func(context.Context), 64),
+		subs:   map[chan Event]struct{}{},
+		volume: 1,
+	}, nil
+}
+
+// Subscribe returns a channel of events and a function that ends the
+// subscription. Slow subscribers lose events rather than stall playback.
+func (p *Player) Subscribe() (<-chan Event, func()) {
+	ch := make(chan Event, 256)
+	p.subMu.Lock()
+	p.subs[ch] = struct{}{}
+	p.subMu.Unlock()
+	return ch, func() {
+		p.subMu.Lock()
+		delete(p.subs, ch)
+		p.subMu.Unlock()
+	}
+}
+
+func (p *Player) emit(e Event) {
+	p.subMu.Lock()
+	defer p.subMu.Unlock()
+	for ch := range p.subs {
+		select {
+		case ch <- e:
+		default:
+		}
+	}
+}
+
+func (p *Player) setState(s State, err error) {
+	if s == p.state && err == nil {
+		return
+	}
+	p.state = s
+	p.emit(Event{Kind: EventState, State: s, Err: err})
+}
+
+func (p *Player) fail(titleID string, err error) {
+	p.log.Warn("player error", "title", titleID, "err", err)
+	p.emit(Event{Kind: EventError, TitleID: titleID, Err: err})
+}
+
+// do queues a control for Serve.
+func (p *Player) do(f func(ctx context.Context)) { p.cmds <- f }
+
+// Play replaces the queue with titleIDs and plays the first.
+func (p *Player) Play(titleIDs ...string) {
+	ids := append([]string(nil), titleIDs...)
+	p.do(func(ctx context.Context) {
+		p.queue, p.index = ids, 0
+		p.start(ctx, 0, -1)
+	})
+}
+
+// PlayFrom plays titleID (replacing the queue) starting at pos.
+func (p *Player) PlayFrom(titleID string, pos time.Duration) {
+	p.do(func(ctx context.Context) {
+		p.queue, p.index = []string{titleID}, 0
+		p.start(ctx, 0, pos)
+	})
+}
+
+// Enqueue appends titles to the queue; if nothing is playing, the first
+// of them starts.
+func (p *Player) Enqueue(titleIDs ...string) {
+	ids := append([]string(nil), titleIDs...)
+	p.do(func(ctx context.Context) {
+		p.queue = append(p.queue, ids...)
+		if p.cur == nil && p.state != StateNoOutput {
+			p.index = len(p.queue) - len(ids)
+			p.start(ctx, p.index, -1)
+			return
+		}
+		p.prepareNext(ctx)
+	})
+}
+
+// Pause pauses playback, keeping the position.
+func (p *Player) Pause() {
+	p.do(func(context.Context) {
+		if p.state == StatePlaying || p.state == StateBuffering {
+			p.out.SetPlaying(false)
+			p.setState(StatePaused, nil)
+			p.savePosition(true)
+		}
+	})
+}
+
+// Resume continues after Pause.
+func (p *Player) Resume() {
+	p.do(func(context.Context) {
+		if p.state == StatePaused {
+			p.out.SetPlaying(true)
+			p.setState(StatePlaying, nil)
+		}
+	})
+}
+
+// Stop stops playback and forgets the current title (the queue is kept).
+func (p *Player) Stop() {
+	p.do(func(context.Context) { p.stop(StateStopped, nil) })
+}
+
+// Seek moves within the current title.
+func (p *Player) Seek(pos time.Duration) {
+	p.do(func(ctx context.Context) {
+		t := p.cur
+		if t == nil {
+			return
+		}
+		if pos < 0 {
+			pos = 0
+		}
+		if !t.stream.Seekable() {
+			p.fail(t.id, fmt.Errorf("seeking %s: %w", t.id, decode.ErrNotSeekable))
+			return
+		}
+		// A pending next track stays prepared; only the current one moves.
+		t.seek(pos)
+		p.pump.dropPending()
+		p.pump.setTrack(t, p.nextTrack())
+		p.out.Flush()
+		p.lastPos = pos
+		p.want(t)
+		p.emitPosition(t, pos)
+	})
+}
+
+// SetVolume sets the volume in [0, 1].
+func (p *Player) SetVolume(v float64) {
+	p.do(func(context.Context) {
+		p.volume = max(0, min(1, v))
+		p.out.SetVolume(p.volume)
+	})
+}
+
+// SetRepeat sets the repeat mode.
+func (p *Player) SetRepeat(r Repeat) {
+	p.do(func(ctx context.Context) {
+		p.repeat = r
+		p.prepareNext(ctx)
+	})
+}
+
+// Next skips to the next title in the queue.
+func (p *Player) Next() {
+	p.do(func(ctx context.Context) {
+		if i, ok := p.after(p.index, true); ok {
+			p.start(ctx, i, -1)
+		} else {
+			p.stop(StateStopped, nil)
+		}
+	})
+}
+
+// Previous restarts the title if more than 3 s were played, else goes to
+// the previous title.
+func (p *Player) Previous() {
+	p.do(func(ctx context.Context) {
+		if p.lastPos > 3*time.Second || p.index == 0 {
+			if p.cur != nil && p.cur.stream.Seekable() {
+				p.savePosition(true)
+				p.start(ctx, p.index, 0)
+				return
+			}
+		}
+		p.start(ctx, max(0, p.index-1), 0)
+	})
+}
+
+// after returns the queue index that follows i under the repeat mode;
+// skip makes RepeatOne move on (an explicit Next).
+func (p *Player) after(i int, skip bool) (int, bool) {
+	if p.repeat == RepeatOne && !skip {
+		return i, i < len(p.queue)
+	}
+	if i+1 < len(p.queue) {
+		return i + 1, true
+	}
+	if p.repeat != RepeatOff && len(p.queue) > 0 {
+		return 0, true
+	}
+	return 0, false
+}

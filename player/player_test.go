@@ -1,0 +1,231 @@
+package player
+
+import (
+	"errors"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kith-media/kith/internal/pulsetest"
+	"github.com/kith-media/kith/player/decode"
+)
+
+const rate = 44100
+
+func newTest(t *testing.T, src Source, mod func(*Options)) (*Player, *fakeOutput, *events) {
+	t.Helper()
+	out := newFakeOutput(rate)
+	o := Options{Source: src, Output: out}
+	if mod != nil {
+		mod(&o)
+	}
+	p, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := collect(t, p)
+	run(t, p)
+	return p, out, ev
+}
+
+// TestQueueGapless plays two titles back to back: both are heard in order,
+// track events come in order, and there is no silence between them.
+func TestQueueGapless(t *testing.T) {
+	src := &memSource{titles: map[string][]byte{
+		"a": toneWAV(rate, 400*time.Millisecond, 440),
+		"b": toneWAV(rate, 400*time.Millisecond, 1000),
+	}}
+	p, out, ev := newTest(t, src, nil)
+	p.Play("a", "b")
+	ev.wait(t, 5*time.Second, "track a", func(e Event) bool { return e.Kind == EventTrack && e.TitleID == "a" })
+	ev.wait(t, 5*time.Second, "track b", func(e Event) bool { return e.Kind == EventTrack && e.TitleID == "b" })
+	ev.wait(t, 5*time.Second, "stopped", isState(StateStopped))
+
+	x := out.samples()
+	segs := pulsetest.Segments(x, rate, 0.05, 5*time.Millisecond)
+	var sound []pulsetest.Segment
+	for _, s := range segs {
+		if s.Sound {
+			sound = append(sound, s)
+		}
+	}
+	if len(sound) != 1 {
+		t.Fatalf("want one continuous sound (gapless), got %d: %+v", len(sound), segs)
+	}
+	if d := sound[0].Duration(rate); d < 790*time.Millisecond || d > 810*time.Millisecond {
+		t.Errorf("played %v, want 800ms", d)
+	}
+	s := sound[0].Start
+	if f := pulsetest.Dominant(x[s+rate/20:s+rate*7/20], rate, 440, 1000); f != 440 {
+		t.Errorf("first title dominant %v, want 440", f)
+	}
+	if f := pulsetest.Dominant(x[s+rate*9/20:s+rate*15/20], rate, 440, 1000); f != 1000 {
+		t.Errorf("second title dominant %v, want 1000", f)
+	}
+}
+
+// TestControls drives pause, resume, seek, volume and stop and checks the
+// states and positions reported.
+func TestControls(t *testing.T) {
+	src := &memSource{titles: map[string][]byte{"a": toneWAV(rate, 3*time.Second, 440)}}
+	pos := &memPositions{}
+	p, out, ev := newTest(t, src, func(o *Options) { o.Positions = pos })
+	p.Play("a")
+	ev.wait(t, 5*time.Second, "playing", isState(StatePlaying))
+	ev.wait(t, 5*time.Second, "position ≥ 300ms", func(e Event) bool { return e.Kind == EventPosition && e.Position >= 300*time.Millisecond })
+	p.Pause()
+	ev.wait(t, time.Second, "paused", isState(StatePaused))
+	time.Sleep(100 * time.Millisecond)
+	n1 := len(out.samples())
+	time.Sleep(200 * time.Millisecond)
+	if n2 := len(out.samples()); n2 != n1 {
+		t.Errorf("output pulled %d frames while paused", n2-n1)
+	}
+	if d, ok, _ := pos.Load("a"); !ok || d < 300*time.Millisecond {
+		t.Errorf("saved position %v %v, want ≥ 300ms", d, ok)
+	}
+	p.Resume()
+	p.Seek(2 * time.Second)
+	ev.wait(t, 2*time.Second, "position after seek", func(e Event) bool {
+		return e.Kind == EventPosition && e.Position >= 2*time.Second && e.Position < 2500*time.Millisecond
+	})
+	p.SetVolume(0.5)
+	ev.wait(t, 3*time.Second, "stopped at the end", isState(StateStopped))
+	if d, _, _ := pos.Load("a"); d != 0 {
+		t.Errorf("saved position after the end %v, want 0", d)
+	}
+	out.mu.Lock()
+	vol := out.volume
+	out.mu.Unlock()
+	if vol != 0.5 {
+		t.Errorf("volume %v, want 0.5", vol)
+	}
+}
+
+// TestResume starts a title at its saved position when Options.Resume is set.
+func TestResume(t *testing.T) {
+	src := &memSource{titles: map[string][]byte{"a": toneWAV(rate, time.Second, 440, 1000)}}
+	pos := &memPositions{m: map[string]time.Duration{"a": 1500 * time.Millisecond}}
+	p, out, ev := newTest(t, src, func(o *Options) { o.Positions = pos; o.Resume = true })
+	p.Play("a")
+	tr := ev.wait(t, 5*time.Second, "track", func(e Event) bool { return e.Kind == EventTrack })
+	if tr.Resume != 1500*time.Millisecond || tr.Duration != 2*time.Second {
+		t.Errorf("track event resume %v duration %v", tr.Resume, tr.Duration)
+	}
+	ev.wait(t, 5*time.Second, "stopped", isState(StateStopped))
+	x := out.samples()
+	if f := pulsetest.Dominant(x, rate, 440, 1000); f != 1000 {
+		t.Errorf("resumed audio dominant %v Hz, want 1000 (second half)", f)
+	}
+	if d := time.Duration(len(x)) * time.Second / rate; d > 700*time.Millisecond {
+		t.Errorf("played %v after resuming at 1.5s of 2s", d)
+	}
+}
+
+// TestRepeatAndSkip checks repeat one/all, Next and Previous.
+func TestRepeatAndSkip(t *testing.T) {
+	src := &memSource{titles: map[string][]byte{
+		"a": toneWAV(rate, 300*time.Millisecond, 440),
+		"b": toneWAV(rate, 5*time.Second, 1000),
+	}}
+	p, _, ev := newTest(t, src, nil)
+	p.SetRepeat(RepeatAll)
+	p.Play("a", "b")
+	ev.wait(t, 5*time.Second, "b", func(e Event) bool { return e.Kind == EventTrack && e.TitleID == "b" })
+	p.Next() // wraps to a (repeat all)
+	ev.wait(t, 5*time.Second, "a again", func(e Event) bool { return e.Kind == EventTrack && e.TitleID == "a" && e.Index == 0 && len(ev.all) > 3 })
+	p.SetRepeat(RepeatOne)
+	time.Sleep(600 * time.Millisecond)
+	// With repeat one, a plays again rather than b.
+	ev.mu.Lock()
+	last := ""
+	for _, e := range ev.all {
+		if e.Kind == EventTrack {
+			last = e.TitleID
+		}
+	}
+	ev.mu.Unlock()
+	if last != "a" {
+		t.Errorf("with repeat one, last track %q, want a", last)
+	}
+	p.Stop()
+	ev.wait(t, time.Second, "stopped", isState(StateStopped))
+}
+
+// TestBadTitles: unsupported bytes and images are reported, not crashes.
+func TestBadTitles(t *testing.T) {
+	png := []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00\x00\x90wS\xde\x00\x00\x00\x0cIDATx\x9cc\xf8\xcf\xc0\x00\x00\x03\x01\x01\x00\xc9\xfe\x92\xef\x00\x00\x00\x00IEND\xaeB`\x82")
+	src := &memSource{titles: map[string][]byte{
+		"txt": []byte("definitely not audio, just text"),
+		"img": png,
+	}}
+	p, _, ev := newTest(t, src, nil)
+	p.Play("txt")
+	e := ev.wait(t, 2*time.Second, "error", func(e Event) bool { return e.Kind == EventError })
+	if !errors.Is(e.Err, decode.ErrUnsupported) || !strings.Contains(e.Err.Error(), "unsupported media type: text/plain") {
+		t.Errorf("error %v, want unsupported media type: text/plain", e.Err)
+	}
+	p.Play("img")
+	img := ev.wait(t, 2*time.Second, "image", func(e Event) bool { return e.Kind == EventImage })
+	if img.Image == nil || img.Image.Bounds().Dx() != 1 {
+		t.Errorf("image event without the decoded image")
+	}
+	p.Play("missing")
+	ev.wait(t, 2*time.Second, "open error", func(e Event) bool {
+		return e.Kind == EventError && strings.Contains(e.Err.Error(), "no such title")
+	})
+}
+
+// TestNoOutput: an output that cannot start gives StateNoOutput and a clear
+// error on Play, not a silent player at 0:00.
+func TestNoOutput(t *testing.T) {
+	src := &memSource{titles: map[string][]byte{"a": toneWAV(rate, time.Second, 440)}}
+	_, _, _ = src, rate, math.Pi
+	out := newFakeOutput(rate)
+	out.startErr = errors.Join(ErrNoOutput, errors.New("snd_pcm_open: No such file or directory"))
+	p, err := New(Options{Source: src, Output: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := collect(t, p)
+	run(t, p)
+	e := ev.wait(t, time.Second, "no-output", isState(StateNoOutput))
+	if !errors.Is(e.Err, ErrNoOutput) {
+		t.Errorf("state error %v", e.Err)
+	}
+	p.Play("a")
+	ev.wait(t, time.Second, "error on play", func(e Event) bool {
+		return e.Kind == EventError && strings.Contains(e.Err.Error(), "no audio output available")
+	})
+}
+
+// TestBuffering: a read that blocks longer than BufferingAfter shows
+// StateBuffering, then playback continues; the prefetcher hears offsets.
+func TestBuffering(t *testing.T) {
+	wav := toneWAV(rate, 3*time.Second, 440)
+	src := &memSource{
+		titles: map[string][]byte{"a": wav},
+		slow:   map[string][2]int64{"a": {int64(len(wav)) / 2, 600}},
+	}
+	pf := &recPrefetcher{}
+	p, _, ev := newTest(t, src, func(o *Options) { o.Prefetcher = pf })
+	p.Play("a")
+	ev.wait(t, 5*time.Second, "buffering after playing", func(e Event) bool {
+		if e.Kind != EventState || e.State != StateBuffering {
+			return false
+		}
+		for _, x := range ev.all {
+			if x.Kind == EventState && x.State == StatePlaying {
+				return true
+			}
+		}
+		return false
+	})
+	ev.wait(t, 5*time.Second, "stopped at the end", isState(StateStopped))
+	pf.mu.Lock()
+	defer pf.mu.Unlock()
+	if len(pf.wants) < 3 || pf.wants[len(pf.wants)-1] < int64(len(wav))/2 {
+		t.Errorf("prefetcher heard %v", pf.wants)
+	}
+}

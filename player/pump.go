@@ -1,0 +1,181 @@
+package player
+
+import (
+	"io"
+	"sync"
+	"time"
+)
+
+// mark says that from frame `at` of the output stream on, the frames are
+// the given track from track byte offset pos (or silence if t is nil).
+type mark struct {
+	at  int64 // output frame count
+	t   *track
+	pos int64 // track PCM byte offset
+}
+
+// pump is the io.Reader the output pulls. It hands out the current track's
+// blocks, moves to the prepared next track at the end, and fills gaps with
+// silence. It records marks so the clock can map heard frames to titles.
+type pump struct {
+	mu       sync.Mutex
+	rate     int
+	cur      *track
+	next     *track
+	pending  block // partly handed-out block of cur
+	havePend bool
+	written  int64 // frames handed to the output
+	marks    []mark
+	silent   bool // last frames handed were silence
+	ended    *track
+	// onFirstPCM, if set (tests), is called when a track's first frames are handed out.
+	onFirstPCM func(id string, at time.Time)
+	firstDone  map[*track]bool
+}
+
+func newPump(rate int) *pump {
+	return &pump{rate: rate, silent: true, firstDone: map[*track]bool{}}
+}
+
+// Read implements io.Reader: at most blockFrames frames, never blocking.
+func (p *pump) Read(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	max := min(len(b)/frameBytes, blockFrames) * frameBytes
+	if max == 0 {
+		return 0, nil
+	}
+	n := 0
+	for n < max {
+		if !p.havePend && !p.take() {
+			break
+		}
+		k := copy(b[n:max], p.pending.data)
+		if p.silent || n == 0 && len(p.marks) == 0 {
+			p.addMarkLocked(p.written+int64(n/frameBytes), p.cur, p.pending.pos)
+			p.silent = false
+		}
+		if p.onFirstPCM != nil && !p.firstDone[p.cur] {
+			p.firstDone[p.cur] = true
+			p.onFirstPCM(p.cur.id, time.Now())
+		}
+		p.pending.data = p.pending.data[k:]
+		p.pending.pos += int64(k)
+		if len(p.pending.data) == 0 {
+			p.havePend = false
+		}
+		n += k
+	}
+	if n < max { // underrun or idle: silence
+		clear(b[n:max])
+		if !p.silent {
+			p.addMarkLocked(p.written+int64(n/frameBytes), nil, 0)
+			p.silent = true
+		}
+		n = max
+	}
+	p.written += int64(n / frameBytes)
+	return n, nil
+}
+
+// take makes pending the next block of cur, switching to next at the end of
+// cur. It reports false if no block is ready.
+func (p *pump) take() bool {
+	for p.cur != nil {
+		select {
+		case blk, ok := <-p.cur.blocks:
+			if !ok {
+				if p.cur.Err() != nil {
+					// Damaged or unreadable: play nothing more.
+					p.ended = p.cur
+					p.cur, p.next = nil, nil
+					return false
+				}
+				p.ended = p.cur
+				p.cur, p.next = p.next, nil
+				if p.cur != nil {
+					p.silent = true // force a mark at the new track
+				}
+				continue
+			}
+			if blk.gen < p.cur.gen.Load() {
+				continue // from before a seek
+			}
+			if p.pending.pos != blk.pos || p.pending.gen != blk.gen {
+				p.silent = true // discontinuity: mark it
+			}
+			p.pending, p.havePend = blk, true
+			return true
+		default:
+			return false
+		}
+	}
+	return false
+}
+
+func (p *pump) addMarkLocked(at int64, t *track, pos int64) {
+	p.marks = append(p.marks, mark{at: at, t: t, pos: pos})
+}
+
+// Seek implements io.Seeker for oto's flush; the offset is ignored.
+func (p *pump) Seek(int64, int) (int64, error) { return 0, nil }
+
+// setTrack makes t current (dropping the old one's pending data) and sets
+// the next track.
+func (p *pump) setTrack(t, next *track) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cur, p.next = t, next
+	p.havePend = false
+	p.silent = true
+}
+
+// setNext sets the track to continue with at the end of the current one.
+func (p *pump) setNext(next *track) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.next = next
+}
+
+// dropPending forgets a partly handed-out block (after a seek).
+func (p *pump) dropPending() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.havePend = false
+	p.silent = true
+}
+
+// heard maps the frames heard so far (written − buffered) to the track
+// being heard and its position. Marks older than the heard one are pruned.
+func (p *pump) heard(buffered int) (t *track, pos int64, idle bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	at := p.written - int64(buffered/frameBytes)
+	i := -1
+	for j := len(p.marks) - 1; j >= 0; j-- {
+		if p.marks[j].at <= at {
+			i = j
+			break
+		}
+	}
+	if i < 0 {
+		return nil, 0, true
+	}
+	if i > 0 {
+		p.marks = append(p.marks[:0], p.marks[i:]...)
+	}
+	m := p.marks[0]
+	if m.t == nil {
+		return nil, 0, true
+	}
+	return m.t, m.pos + (at-m.at)*frameBytes, false
+}
+
+// current returns the tracks the pump holds and the one that ended last.
+func (p *pump) current() (cur, next, ended *track) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cur, p.next, p.ended
+}
+
+var _ io.ReadSeeker = (*pump)(nil)

@@ -1,0 +1,243 @@
+package player
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/kith-media/kith/player/decode"
+)
+
+// frameBytes is one stereo float32 frame.
+const frameBytes = decode.BytesPerFrame
+
+// blockFrames is the size of a PCM block (about 23 ms at 44.1 kHz).
+const blockFrames = 1024
+
+// queueBlocks bounds each track's decoded-ahead PCM (32 blocks ≈ 0.74 s).
+const queueBlocks = 32
+
+// block is decoded PCM of one track.
+type block struct {
+	gen  int64 // seek generation; stale blocks are dropped
+	pos  int64 // track PCM byte offset of data[0]
+	data []byte
+}
+
+// mediaReader wraps Media to record where and for how long it reads.
+type mediaReader struct {
+	m       Media
+	pos     atomic.Int64
+	reading atomic.Int64 // unix nanos when the current read began; 0 if none
+	once    sync.Once
+}
+
+// close closes the media once.
+func (r *mediaReader) close() {
+	r.once.Do(func() { _ = r.m.Close() })
+}
+
+func (r *mediaReader) Read(p []byte) (int, error) {
+	r.reading.Store(time.Now().UnixNano())
+	n, err := r.m.Read(p)
+	r.reading.Store(0)
+	r.pos.Add(int64(n))
+	return n, err
+}
+
+func (r *mediaReader) Seek(off int64, whence int) (int64, error) {
+	r.reading.Store(time.Now().UnixNano())
+	n, err := r.m.Seek(off, whence)
+	r.reading.Store(0)
+	if err == nil {
+		r.pos.Store(n)
+	}
+	return n, err
+}
+
+// track is one opened title and its feeder.
+type track struct {
+	id      string
+	index   int
+	title   string
+	media   *mediaReader
+	stream  *decode.Stream
+	blocks  chan block
+	ready   chan struct{} // closed when the first block (or the end) is queued
+	seekReq chan seekReq
+	gen     atomic.Int64
+	done    chan struct{} // closed when the feeder has exited
+	cancel  context.CancelFunc
+
+	mu       sync.Mutex
+	err      error         // decode or read error that ended the feed
+	length   int64         // PCM bytes, updated to the real value at EOF
+	estimate bool          // length is estimated
+	startAt  time.Duration // position the feed started at
+	resume   time.Duration // saved position when opened
+	readyOne sync.Once
+}
+
+// newTrack decodes the head of an opened title; the feeder must be started
+// with run. On error the media is closed.
+func newTrack(m Media, id string, index, rate int) (*track, error) {
+	progressive := false
+	if p, ok := m.(Progressive); ok {
+		progressive = p.Progressive()
+	}
+	mr := &mediaReader{m: m}
+	s, err := decode.Open(mr, m.Size(), decode.Options{SampleRate: rate, Progressive: progressive, MediaType: m.MediaType()})
+	if err != nil {
+		m.Close()
+		return nil, fmt.Errorf("opening title %s: %w", id, err)
+	}
+	return &track{
+		id: id, index: index, title: m.Title(), media: mr, stream: s,
+		blocks:  make(chan block, queueBlocks),
+		ready:   make(chan struct{}),
+		seekReq: make(chan seekReq, 1),
+		done:    make(chan struct{}),
+		length:  s.Length(), estimate: s.DurationEstimated(),
+	}, nil
+}
+
+// run is the feeder: it decodes ahead into t.blocks until the end, an error
+// or ctx is done, then closes the media.
+func (t *track) run(ctx context.Context) {
+	defer close(t.done)
+	defer t.media.close()
+	defer t.markReady()
+	var pos int64
+	if t.startAt > 0 {
+		if err := t.stream.SeekTime(t.startAt); err == nil {
+			pos = t.stream.BytesAt(t.startAt)
+		} else if !errors.Is(err, decode.ErrNotSeekable) {
+			t.fail(fmt.Errorf("seeking %s: %w", t.id, err))
+			close(t.blocks)
+			return
+		}
+	}
+	gen := t.gen.Load()
+	for {
+		select {
+		case r := <-t.seekReq:
+			if err := t.stream.SeekTime(r.to); err != nil {
+				t.fail(fmt.Errorf("seeking %s: %w", t.id, err))
+				close(t.blocks)
+				return
+			}
+			pos = t.stream.BytesAt(r.to)
+			gen = r.gen
+		case <-ctx.Done():
+			close(t.blocks)
+			return
+		default:
+		}
+		buf := make([]byte, blockFrames*frameBytes)
+		n, err := io.ReadFull(t.stream, buf)
+		if n > 0 {
+			select {
+			case t.blocks <- block{gen: gen, pos: pos, data: buf[:n]}:
+				t.markReady()
+			case <-ctx.Done():
+				close(t.blocks)
+				return
+			case r := <-t.seekReq: // seek while the queue is full
+				select {
+				case t.seekReq <- r:
+				default: // a newer request is already there
+				}
+			}
+			pos += int64(n)
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			t.mu.Lock()
+			t.length, t.estimate = pos, false
+			t.mu.Unlock()
+			close(t.blocks)
+			return
+		}
+		if err != nil {
+			if ctx.Err() == nil {
+				t.fail(fmt.Errorf("playing %s: %w", t.id, err))
+			}
+			close(t.blocks)
+			return
+		}
+	}
+}
+
+func (t *track) markReady() { t.readyOne.Do(func() { close(t.ready) }) }
+
+func (t *track) fail(err error) {
+	t.mu.Lock()
+	if t.err == nil {
+		t.err = err
+	}
+	t.mu.Unlock()
+}
+
+// Err is the error that ended the feed, if any.
+func (t *track) Err() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.err
+}
+
+// duration is the title length (estimated until the end is decoded).
+func (t *track) duration() (time.Duration, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.stream.TimeAt(t.length), t.estimate
+}
+
+// seekReq asks the feeder to move to a position.
+type seekReq struct {
+	to  time.Duration
+	gen int64
+}
+
+// seek asks the feeder to move; from now on the pump drops blocks of older
+// generations.
+func (t *track) seek(d time.Duration) {
+	r := seekReq{to: d, gen: t.gen.Add(1)}
+	for {
+		select {
+		case t.seekReq <- r:
+			return
+		default:
+			select {
+			case <-t.seekReq: // replace an older request
+			default:
+			}
+		}
+	}
+}
+
+// slowRead reports how long the current media read has been running.
+func (t *track) slowRead() time.Duration {
+	s := t.media.reading.Load()
+	if s == 0 {
+		return 0
+	}
+	return time.Since(time.Unix(0, s))
+}
+
+// stop cancels the feeder; it closes the media when it exits.
+func (t *track) stop() {
+	if t.cancel != nil {
+		t.cancel()
+	}
+	// Closing the media ends a read waiting for chunks.
+	go func() {
+		select {
+		case <-t.done:
+		case <-time.After(50 * time.Millisecond):
+			t.media.close()
+		}
+	}()
+}
