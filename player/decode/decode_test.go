@@ -29,7 +29,6 @@ func toneWAV(rate, channels int, f1, f2 float64) []byte {
 	return []byte(WAVHeader(rate, channels, pcm.Len()) + pcm.String())
 }
 
-
 // goertzel is the power of f in x.
 func goertzel(x []float64, rate int, f float64) float64 {
 	w := 2 * math.Pi * f / float64(rate)
