@@ -5,7 +5,7 @@
 // # License
 //
 // A License names one content (content ID and title), one device, the
-// account that bought it, its rights (re-share or not; an optional expiry),
+// account that bought it (may be empty), its rights (re-share or not; an optional expiry),
 // when and by which directory it was issued, and carries the content key
 // sealed to the device's X25519 key (identity.SealTo) with associated data
 //

@@ -266,3 +266,35 @@ func FuzzOpenRegistration(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseRelayed(f *testing.F) {
+	dir, dev, sup := fixed(f, 1), fixed(f, 2), fixed(f, 3)
+	s, err := SealRegistration(testRegistration(), dev, dir.Public().Box)
+	if err != nil {
+		f.Fatal(err)
+	}
+	enc, _ := json.Marshal(Relay(s, sup, t0))
+	f.Add(enc)
+	f.Add([]byte(`{"registration":{},"supplier":{},"time":"2026-01-01T00:00:00Z","sig":""}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := ParseRelayed(b)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("error %v does not wrap ErrMalformed", err)
+			}
+			return
+		}
+		if r.Verify() != nil {
+			return
+		}
+		// A verified wrapper re-encodes to something that still verifies.
+		again, err := json.Marshal(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r2, err := ParseRelayed(again)
+		if err != nil || r2.Verify() != nil {
+			t.Fatalf("re-encoded relayed registration no longer verifies: %v", err)
+		}
+	})
+}
