@@ -232,20 +232,37 @@ func (b *Browser) Round(ctx context.Context, timeout time.Duration) error {
 	if len(ifaces) == 0 {
 		ifaces = []*net.Interface{nil}
 	}
+	// IPv4 and IPv6 are queried separately: hashicorp/mdns gives up on the
+	// whole query when one family cannot send (an interface without IPv6,
+	// or with its link-local address still tentative).
+	type query struct {
+		from    link
+		ifi     *net.Interface
+		v6      bool
+		entries chan *mdns.ServiceEntry
+		err     error
+	}
+	var queries []*query
+	for _, ifi := range ifaces {
+		from := linkOf(ifi)
+		queries = append(queries, &query{from: from, ifi: ifi})
+		if !b.opts.IPv4Only {
+			queries = append(queries, &query{from: from, ifi: ifi, v6: true})
+		}
+	}
 	logger := mdnsLogger(b.log)
-	results := make([]chan *mdns.ServiceEntry, len(ifaces))
-	errs := make([]error, len(ifaces))
 	var wg sync.WaitGroup
-	for i, ifi := range ifaces {
-		results[i] = make(chan *mdns.ServiceEntry, entriesBuffer)
+	for _, q := range queries {
+		q.entries = make(chan *mdns.ServiceEntry, entriesBuffer)
 		wg.Go(func() {
-			errs[i] = mdns.QueryContext(ctx, &mdns.QueryParam{
+			q.err = mdns.QueryContext(ctx, &mdns.QueryParam{
 				Service:     b.opts.Kind.String(),
 				Domain:      "local",
 				Timeout:     timeout,
-				Interface:   ifi,
-				Entries:     results[i],
-				DisableIPv6: b.opts.IPv4Only,
+				Interface:   q.ifi,
+				Entries:     q.entries,
+				DisableIPv4: q.v6,
+				DisableIPv6: !q.v6,
 				Logger:      logger,
 			})
 		})
@@ -255,18 +272,17 @@ func (b *Browser) Round(ctx context.Context, timeout time.Duration) error {
 	wg.Wait()
 	now := b.opts.Clock()
 	changed := false
-	failed := 0
-	for i, ifi := range ifaces {
-		from := linkOf(ifi)
-		b.noteErr(from.name, errs[i])
-		if errs[i] != nil {
-			failed++
+	var errs []error
+	for _, q := range queries {
+		b.noteErr(q.from.name, q.v6, q.err)
+		if q.err != nil {
+			errs = append(errs, q.err)
 		}
 	drain:
 		for {
 			select {
-			case e := <-results[i]:
-				changed = b.observe(e, from, now) || changed
+			case e := <-q.entries:
+				changed = b.observe(e, q.from, now) || changed
 			default:
 				break drain
 			}
@@ -276,25 +292,35 @@ func (b *Browser) Round(ctx context.Context, timeout time.Duration) error {
 	if changed {
 		b.notify()
 	}
-	if failed == len(ifaces) && ctx.Err() == nil {
+	if len(errs) == len(queries) && ctx.Err() == nil {
 		return fmt.Errorf("querying %s: %w", b.opts.Kind, errors.Join(errs...))
 	}
 	return nil
 }
 
-// noteErr logs a query error once per interface until it changes.
-func (b *Browser) noteErr(iface string, err error) {
+// noteErr logs a query error once per interface and family until it
+// changes; IPv6 failures only at debug level, as many LANs have no IPv6.
+func (b *Browser) noteErr(iface string, v6 bool, err error) {
 	msg := ""
 	if err != nil {
 		msg = err.Error()
 	}
-	b.mu.Lock()
-	prev := b.lastErr[iface]
-	b.lastErr[iface] = msg
-	b.mu.Unlock()
-	if msg != "" && msg != prev {
-		b.log.Warn("mdns query failed", "interface", iface, "err", err)
+	key := iface + "/ipv4"
+	if v6 {
+		key = iface + "/ipv6"
 	}
+	b.mu.Lock()
+	prev := b.lastErr[key]
+	b.lastErr[key] = msg
+	b.mu.Unlock()
+	if msg == "" || msg == prev {
+		return
+	}
+	level := slog.LevelWarn
+	if v6 {
+		level = slog.LevelDebug
+	}
+	b.log.Log(context.Background(), level, "mdns query failed", "interface", iface, "ipv6", v6, "err", err)
 }
 
 func (b *Browser) notify() {
@@ -359,7 +385,7 @@ func (b *Browser) observe(e *mdns.ServiceEntry, from link, now time.Time) bool {
 	iface := from.name
 	svc, addrs, err := b.accept(e, from.loopback)
 	if err != nil {
-		b.log.Debug("ignoring malformed mdns answer", "interface", iface, "name", fmt.Sprintf("%.100q", e.Name), "err", err)
+		b.log.Debug("ignoring malformed mdns answer", "interface", iface, "name", clip(e.Name, 100), "err", err)
 		return false
 	}
 	switch {
@@ -459,4 +485,12 @@ func FindDirectory(ctx context.Context, timeout time.Duration, opts BrowserOptio
 		return nil, fmt.Errorf("finding directory: %w", lastErr)
 	}
 	return nil, nil
+}
+
+// clip shortens untrusted text for a log line.
+func clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
 }

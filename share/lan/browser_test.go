@@ -192,6 +192,19 @@ func TestBrowserIgnores(t *testing.T) {
 	}
 }
 
+// TestOnLinkFirst checks that addresses in the answering link's subnet
+// come first: on a multi-homed neighbour the others may be unreachable.
+func TestOnLinkFirst(t *testing.T) {
+	b, clock := newTestBrowser(t, BrowserOptions{})
+	eth := link{name: "eth0", prefixes: []netip.Prefix{netip.MustParsePrefix("10.9.0.0/24")}}
+	b.observe(answer("kith-m", idB, "", "10.0.0.2", 7000), eth, clock.Now())
+	b.observe(answer("kith-m", idB, "", "10.9.0.2", 7000), eth, clock.Now())
+	b.observe(answer("kith-m", idB, "", "10.200.0.2", 7000), eth, clock.Now())
+	if got := fmt.Sprint(b.Neighbours()[0].Addrs); got != "[10.9.0.2:7000 10.0.0.2:7000 10.200.0.2:7000]" {
+		t.Errorf("addresses %s, want the on-link one first", got)
+	}
+}
+
 func TestBrowserLimit(t *testing.T) {
 	b, clock := newTestBrowser(t, BrowserOptions{})
 	for i := range MaxNeighbours + 10 {

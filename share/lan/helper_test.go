@@ -37,6 +37,7 @@ func TestMain(m *testing.M) {
 //	          of KITH_LAN_FP, printing "neighbours <json>" on each change
 //	hostile   announce a device with a malformed TXT record
 //	find      run FindDirectory and print "found <json>"
+//	loopback  run the loopback discovery check
 //	leak      run an announcer and a browser, stop them and check that no
 //	          goroutines are left
 func runHelper(mode string) int {
@@ -60,6 +61,8 @@ func runHelper(mode string) int {
 		}
 	case "leak":
 		err = helperLeak(log)
+	case "loopback":
+		err = loopbackDiscovery(log)
 	default:
 		err = fmt.Errorf("unknown helper mode %q", mode)
 	}

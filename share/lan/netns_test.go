@@ -222,3 +222,21 @@ func TestNetnsMultiHomed(t *testing.T) {
 			len(ns[0].Addrs) > 0 && ns[0].Addrs[0].String() == first
 	})
 }
+
+// TestNetnsLoopback runs the loopback discovery check in a namespace whose
+// lo has multicast switched on (TestLoopback skips where it is off).
+func TestNetnsLoopback(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipping network namespace test in -short mode")
+	}
+	h := netns.New(t, 1).Hosts[0]
+	if out, err := h.Command(context.Background(), "ip", "link", "set", "lo", "multicast", "on").CombinedOutput(); err != nil {
+		t.Fatalf("enabling multicast on lo in %s: %v %s", h.Name, err, out)
+	}
+	p := startHelper(t, h, "loopback")
+	for range p.lines {
+	}
+	if err := p.cmd.Wait(); err != nil {
+		t.Fatalf("loopback helper: %v\n%s", err, p.log())
+	}
+}
