@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"io"
 	"testing"
 )
 
@@ -152,5 +153,53 @@ func TestTampering(t *testing.T) {
 	}
 	if _, err := Open(bytes.NewReader(orig), m, key[:16]); !errors.Is(err, ErrWrongKey) {
 		t.Fatalf("short key: %v", err)
+	}
+}
+
+func TestReadManifestSizeMismatch(t *testing.T) {
+	m, file, _ := sealBytes(t, randBytes(2000, 41), 512)
+	tests := []struct {
+		name string
+		r    []byte
+		size int64
+		want error
+	}{
+		{"size one short", file, int64(len(file) - 1), ErrTruncated},                                     // caller's size shorter than the header implies
+		{"size one long", file, int64(len(file) + 1), ErrTrailingData},                                   // caller's size longer
+		{"reader holds more than size", append(bytes.Clone(file), 9), int64(len(file)), ErrTrailingData}, // bytes past size
+		{"reader shorter than size", file[:len(file)-3], int64(len(file)), ErrTruncated},                 // size lies, file short
+	}
+	for _, tc := range tests {
+		if _, err := ReadManifest(bytes.NewReader(tc.r), tc.size); !errors.Is(err, tc.want) {
+			t.Errorf("%s: got %v, want %v", tc.name, err, tc.want)
+		}
+	}
+	if got, err := ReadManifest(bytes.NewReader(file), int64(len(file))); err != nil || got.ContentID() != m.ContentID() {
+		t.Fatalf("intact file: %v", err)
+	}
+}
+
+func TestSealKnownLengthPlainReader(t *testing.T) {
+	pt := randBytes(1500, 42)
+	key := testKey(t)
+	var out bytes.Buffer
+	m, err := Seal(&out, struct{ io.Reader }{bytes.NewReader(pt)}, key, Options{ChunkSize: 512, Length: int64(len(pt))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(bytes.NewReader(out.Bytes()), m, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if got, err := io.ReadAll(r); err != nil || !bytes.Equal(got, pt) {
+		t.Fatalf("read: %v", err)
+	}
+	// Absurd options are refused before anything is written.
+	for _, o := range []Options{{ChunkSize: 1}, {ChunkSize: 1 << 30}, {Length: -1}, {MediaType: string(make([]byte, 200))}} {
+		var out bytes.Buffer
+		if _, err := Seal(&out, bytes.NewReader(nil), key, o); err == nil || out.Len() != 0 {
+			t.Errorf("options %+v: err %v, %d bytes written", o, err, out.Len())
+		}
 	}
 }
