@@ -35,15 +35,27 @@ const (
 
 // Errors returned (wrapped) by this package; test them with errors.Is.
 var (
-	ErrBadHeader    = errors.New("sealed: bad header")
-	ErrChunkHash    = errors.New("sealed: chunk does not match manifest hash")
-	ErrAuth         = errors.New("sealed: chunk authentication failed")
-	ErrTruncated    = errors.New("sealed: truncated")
+	// ErrBadHeader: bad magic, unknown version, absurd chunk size or length,
+	// bad media type, or a file header that differs from the manifest's.
+	ErrBadHeader = errors.New("sealed: bad header")
+	// ErrChunkHash: a ciphertext chunk differs from the manifest's hash
+	// (bit flip, swapped chunks, a chunk of another file, a lying sender).
+	ErrChunkHash = errors.New("sealed: chunk does not match manifest hash")
+	// ErrAuth: the AEAD rejected a chunk whose hash matched, i.e. the
+	// manifest itself describes damaged or reordered ciphertext.
+	ErrAuth = errors.New("sealed: chunk authentication failed")
+	// ErrTruncated: a file, header or chunk shorter than it must be.
+	ErrTruncated = errors.New("sealed: truncated")
+	// ErrTrailingData: bytes after the last chunk or the manifest's signature.
 	ErrTrailingData = errors.New("sealed: trailing data")
-	ErrWrongKey     = errors.New("sealed: wrong content key")
+	// ErrWrongKey: the content key does not match the header's key check.
+	ErrWrongKey = errors.New("sealed: wrong content key")
+	// ErrBadSignature: a manifest unsigned or not signed by the given key.
 	ErrBadSignature = errors.New("sealed: bad manifest signature")
-	ErrBadManifest  = errors.New("sealed: bad manifest")
-	ErrClosed       = errors.New("sealed: reader closed")
+	// ErrBadManifest: a manifest encoding that is not exactly valid.
+	ErrBadManifest = errors.New("sealed: bad manifest")
+	// ErrClosed: the Reader was closed.
+	ErrClosed = errors.New("sealed: reader closed")
 )
 
 // ChunkError says which chunk was damaged, missing or unreadable.
