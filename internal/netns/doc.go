@@ -16,6 +16,9 @@
 // namespaces left behind by a crashed test (their creator is gone) and delete
 // them without touching a LAN of a test still running in parallel.
 //
+// LAN.Join connects a host of one LAN to another LAN's bridge with a second
+// interface, for tests of multi-homed machines.
+//
 // Goroutines cannot safely be pinned to a network namespace, so code is run
 // inside a host as a separate process: Host.Command returns an *exec.Cmd for
 // "ip netns exec <namespace> <command>". A test usually re-executes its own

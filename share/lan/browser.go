@@ -41,7 +41,8 @@ type BrowserOptions struct {
 	// Self hides our own announcement: records whose instance name or
 	// device ID equals it are ignored. Use Announcer.Instance().
 	Self string
-	// Interval is the time between query rounds (default DefaultInterval).
+	// Interval is the pause between the end of one query round and the
+	// start of the next (default DefaultInterval).
 	Interval time.Duration
 	// QueryTimeout is how long each query listens for answers (default
 	// DefaultQueryTimeout); hashicorp/mdns always waits this long.
@@ -68,7 +69,7 @@ type Neighbour struct {
 	// Addrs are the addresses the service was seen at: those in a subnet of
 	// the interface the answer came in on first, then by address.
 	Addrs []netip.AddrPort
-	// LastSeen is when the service last answered.
+	// LastSeen is the end of the last query round the service answered.
 	LastSeen time.Time
 }
 

@@ -42,6 +42,26 @@
 // Loopback addresses are accepted only from answers received on a loopback
 // interface; the list holds at most MaxNeighbours entries.
 //
+// Announcements are unauthenticated claims: a device ID or fingerprint seen
+// here is only a hint of whom to dial, checked by mutual TLS on connecting.
+//
+// # Several interfaces, IPv4 and IPv6
+//
+// An Announcer runs one hashicorp/mdns responder per interface, each
+// answering with the addresses of its own interface (unless IPs are given).
+// hashicorp/mdns's client keeps only the last A (and AAAA) record of an
+// answer, and on Linux every responder socket hears queries from all links,
+// so a browser may learn either address of a multi-homed neighbour; it keeps
+// every address seen (each expiring on its own) and lists those in the
+// subnet of the interface the answer came in on first.
+//
+// A Browser sends separate IPv4 and IPv6 queries on each interface: the
+// library abandons a whole query when one family cannot send (no IPv6, or a
+// link-local address still tentative). IPv4Only skips IPv6 entirely.
+// Addresses are read when Serve starts; restart the Announcer when they
+// change. The responder only answers queries (no unsolicited
+// announcements), so a neighbour appears at the browser's next round.
+//
 // # Use
 //
 // An Announcer answers queries for one Service; a Browser queries every
