@@ -276,7 +276,7 @@ func (l *Library) WriteChunk(cid sealed.ContentID, i int, ct []byte) error {
 		return fmt.Errorf("writing chunk %d of %s: index out of range", i, cid)
 	}
 	if err := it.m.VerifyChunk(i, ct); err != nil {
-		return fmt.Errorf("writing chunk %d of %s: %w", i, cid, err)
+		return fmt.Errorf("writing chunk %d of %s: %w: %w", i, cid, ErrBadChunk, err)
 	}
 	it.mu.Lock()
 	if it.have.Has(i) || it.f == nil {

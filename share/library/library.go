@@ -48,6 +48,9 @@ var (
 	ErrNotFound   = errors.New("not found")
 	ErrNotPresent = errors.New("chunk not present")
 	ErrClosed     = errors.New("library closed")
+	// ErrBadChunk is wrapped (with the sealed error) when WriteChunk gets
+	// bytes that do not match the manifest: the sender's fault, never ours.
+	ErrBadChunk = errors.New("chunk does not match the manifest")
 )
 
 // Library is a device's local store: sealed files named by content ID and a

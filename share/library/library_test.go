@@ -112,11 +112,11 @@ func TestWriteChunkRejects(t *testing.T) {
 		i    int
 		ct   []byte
 	}{
-		{"a flipped bit", 1, flipped},                 // hash mismatch
-		{"another chunk's bytes", 2, good},            // right length, wrong place
-		{"truncated", 1, good[:len(good)-1]},          // short
-		{"index out of range", m.NumChunks(), good},   // past the end
-		{"negative index", -1, good},                  // before the start
+		{"a flipped bit", 1, flipped},               // hash mismatch
+		{"another chunk's bytes", 2, good},          // right length, wrong place
+		{"truncated", 1, good[:len(good)-1]},        // short
+		{"index out of range", m.NumChunks(), good}, // past the end
+		{"negative index", -1, good},                // before the start
 	}
 	for _, tt := range tests {
 		if err := l.WriteChunk(cid, tt.i, tt.ct); err == nil {

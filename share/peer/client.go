@@ -1,0 +1,353 @@
+package peer
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kith-media/kith/directory"
+	"github.com/kith-media/kith/directory/license"
+	"github.com/kith-media/kith/share/identity"
+	"github.com/kith-media/kith/share/library"
+	"github.com/kith-media/kith/share/sealed"
+)
+
+// ErrMisbehaving is wrapped by errors that prove a peer broke the protocol
+// (wrong length, wrong bytes, wrong certificate): the fetcher bans it.
+var ErrMisbehaving = errors.New("peer misbehaving")
+
+// StatusError is a non-2xx answer from a peer.
+type StatusError struct {
+	Status     int
+	Message    string
+	RetryAfter time.Duration // from Retry-After on 503
+}
+
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("peer answered %d %s: %s", e.Status, http.StatusText(e.Status), e.Message)
+}
+
+// ClientOptions configure a Client.
+type ClientOptions struct {
+	// Transport, if set, is used as is (tests); otherwise one is built with
+	// mutual TLS pinned to the peer's ID, HTTP/1.1 only.
+	Transport http.RoundTripper
+	// DialTimeout bounds connecting (default 5 s).
+	DialTimeout time.Duration
+	// ConnsPerPeer caps connections to the peer (default 8).
+	ConnsPerPeer int
+	Logger       *slog.Logger
+}
+
+// Client talks to one peer device over mutual TLS, checking it presents
+// the certificate of the expected device ID.
+type Client struct {
+	self  *identity.Identity
+	peer  identity.ID
+	addrs []string
+	hc    *http.Client
+	tr    *http.Transport
+}
+
+// NewClient builds a client for device peer reachable at addrs (host:port,
+// tried in order). It does not connect.
+func NewClient(self *identity.Identity, peer identity.ID, addrs []string, o ClientOptions) (*Client, error) {
+	if self == nil || peer == "" || len(addrs) == 0 {
+		return nil, errors.New("peer client: identity, peer ID and an address are required")
+	}
+	if o.DialTimeout <= 0 {
+		o.DialTimeout = 5 * time.Second
+	}
+	if o.ConnsPerPeer <= 0 {
+		o.ConnsPerPeer = 8
+	}
+	c := &Client{self: self, peer: peer, addrs: append([]string(nil), addrs...)}
+	rt := o.Transport
+	if rt == nil {
+		cfg := self.ClientTLS(peer)
+		cfg.NextProtos = []string{"http/1.1"}
+		d := &net.Dialer{Timeout: o.DialTimeout, KeepAlive: 30 * time.Second}
+		c.tr = &http.Transport{
+			DialTLSContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+				return c.dial(ctx, d, cfg)
+			},
+			TLSNextProto:          map[string]func(string, *tls.Conn) http.RoundTripper{},
+			ForceAttemptHTTP2:     false,
+			MaxIdleConnsPerHost:   o.ConnsPerPeer,
+			MaxConnsPerHost:       o.ConnsPerPeer,
+			IdleConnTimeout:       90 * time.Second,
+			ResponseHeaderTimeout: 30 * time.Second,
+			DisableCompression:    true,
+			ReadBufferSize:        64 << 10,
+			WriteBufferSize:       16 << 10,
+		}
+		rt = c.tr
+	}
+	c.hc = &http.Client{Transport: rt, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	return c, nil
+}
+
+func (c *Client) dial(ctx context.Context, d *net.Dialer, cfg *tls.Config) (net.Conn, error) {
+	var errs []error
+	for _, a := range c.addrs {
+		raw, err := d.DialContext(ctx, "tcp", a)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		tc := tls.Client(raw, cfg)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			raw.Close()
+			if errors.Is(err, identity.ErrWrongPeer) {
+				return nil, fmt.Errorf("%w: %s at %s: %w", ErrMisbehaving, c.peer.Short(), a, err)
+			}
+			errs = append(errs, err)
+			continue
+		}
+		return tc, nil
+	}
+	return nil, fmt.Errorf("connecting to %s: %w", c.peer.Short(), errors.Join(errs...))
+}
+
+// ID is the peer's device ID.
+func (c *Client) ID() identity.ID { return c.peer }
+
+// Addrs are the peer's addresses.
+func (c *Client) Addrs() []string { return append([]string(nil), c.addrs...) }
+
+// Close drops idle connections.
+func (c *Client) Close() {
+	if c.tr != nil {
+		c.tr.CloseIdleConnections()
+	}
+}
+
+// get performs a GET and returns the response if 2xx.
+func (c *Client) get(ctx context.Context, path string, hdr http.Header) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://kith-peer"+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range hdr {
+		req.Header[k] = v
+	}
+	return c.do(req)
+}
+
+func (c *Client) do(req *http.Request) (*http.Response, error) {
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode/100 != 2 {
+		defer resp.Body.Close()
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+		se := &StatusError{Status: resp.StatusCode, Message: strings.TrimSpace(string(msg))}
+		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s >= 0 {
+			se.RetryAfter = time.Duration(s) * time.Second
+		}
+		if resp.StatusCode/100 == 4 && strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+			var de directory.Error
+			if json.Unmarshal(msg, &de) == nil && de.Code != "" {
+				de.Status = resp.StatusCode
+				return nil, &de
+			}
+		}
+		return nil, se
+	}
+	return resp, nil
+}
+
+func (c *Client) getJSON(ctx context.Context, path string, v any, limit int64) error {
+	resp, err := c.get(ctx, path, nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(io.LimitReader(resp.Body, limit)).Decode(v); err != nil {
+		return fmt.Errorf("decoding %s: %w", path, err)
+	}
+	return nil
+}
+
+// Hello asks the peer who it is.
+func (c *Client) Hello(ctx context.Context) (*Hello, error) {
+	var h Hello
+	if err := c.getJSON(ctx, "/kith/v1/hello", &h, 16<<10); err != nil {
+		return nil, fmt.Errorf("hello to %s: %w", c.peer.Short(), err)
+	}
+	if h.Device != c.peer {
+		return nil, fmt.Errorf("hello to %s: %w: says it is %s", c.peer.Short(), ErrMisbehaving, h.Device)
+	}
+	return &h, nil
+}
+
+// Offer lists what the peer offers to us (403 when its owner excluded us).
+func (c *Client) Offer(ctx context.Context) ([]Offer, error) {
+	var o struct {
+		Offers []Offer `json:"offers"`
+	}
+	if err := c.getJSON(ctx, "/kith/v1/offer", &o, 64<<20); err != nil {
+		return nil, fmt.Errorf("offer of %s: %w", c.peer.Short(), err)
+	}
+	return o.Offers, nil
+}
+
+// Manifest fetches the (directory-signed) manifest of cid; the caller
+// checks the signature against the directory key. The content ID is checked here.
+func (c *Client) Manifest(ctx context.Context, cid sealed.ContentID) (*sealed.Manifest, error) {
+	resp, err := c.get(ctx, "/kith/v1/manifest/"+cid.String(), nil)
+	if err != nil {
+		return nil, fmt.Errorf("manifest from %s: %w", c.peer.Short(), err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return nil, fmt.Errorf("manifest from %s: %w", c.peer.Short(), err)
+	}
+	m, err := sealed.ParseManifest(b)
+	if err != nil {
+		return nil, fmt.Errorf("manifest from %s: %w: %w", c.peer.Short(), ErrMisbehaving, err)
+	}
+	if m.ContentID() != cid {
+		return nil, fmt.Errorf("manifest from %s: %w: content id %s", c.peer.Short(), ErrMisbehaving, m.ContentID())
+	}
+	return m, nil
+}
+
+// Have returns which chunks of cid (n chunks) the peer holds and which it is
+// fetching from the origin, and whether it is complete.
+func (c *Client) Have(ctx context.Context, cid sealed.ContentID, n int) (have, fetching library.Bitmap, complete bool, err error) {
+	resp, err := c.get(ctx, "/kith/v1/have/"+cid.String(), nil)
+	if err != nil {
+		return nil, nil, false, fmt.Errorf("have of %s: %w", c.peer.Short(), err)
+	}
+	defer resp.Body.Close()
+	want := len(library.NewBitmap(n))
+	b, err := io.ReadAll(io.LimitReader(resp.Body, int64(2*want+1)))
+	if err != nil {
+		return nil, nil, false, fmt.Errorf("have of %s: %w", c.peer.Short(), err)
+	}
+	if len(b) != 2*want {
+		return nil, nil, false, fmt.Errorf("have of %s: %w: %d bytes, want %d", c.peer.Short(), ErrMisbehaving, len(b), 2*want)
+	}
+	return library.Bitmap(b[:want]), library.Bitmap(b[want:]), resp.Header.Get(HaveHeader) == "true", nil
+}
+
+// Chunk fetches ciphertext chunk i of m into dst (grown if needed). It
+// insists on exactly the chunk's length: a longer or shorter declared
+// body is ErrMisbehaving. It does not verify the hash (the fetcher does).
+func (c *Client) Chunk(ctx context.Context, m *sealed.Manifest, i int, dst []byte) ([]byte, error) {
+	_, n := m.ChunkRange(i)
+	cid := m.ContentID()
+	resp, err := c.get(ctx, "/kith/v1/chunks/"+cid.String()+"/"+strconv.Itoa(i), nil)
+	if err != nil {
+		return nil, fmt.Errorf("chunk %d from %s: %w", i, c.peer.Short(), err)
+	}
+	defer resp.Body.Close()
+	return readExact(resp, n, dst, fmt.Sprintf("chunk %d from %s", i, c.peer.Short()))
+}
+
+// readExact reads a body that must be exactly n bytes.
+func readExact(resp *http.Response, n int64, dst []byte, what string) ([]byte, error) {
+	if resp.ContentLength >= 0 && resp.ContentLength != n {
+		return nil, fmt.Errorf("%s: %w: length %d, want %d", what, ErrMisbehaving, resp.ContentLength, n)
+	}
+	if int64(cap(dst)) < n+1 {
+		dst = make([]byte, n+1)
+	}
+	dst = dst[:n+1]
+	got, err := io.ReadFull(resp.Body, dst)
+	switch {
+	case int64(got) > n:
+		return nil, fmt.Errorf("%s: %w: more than %d bytes", what, ErrMisbehaving, n)
+	case int64(got) == n && (errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)):
+		return dst[:n], nil
+	case resp.ContentLength < 0 && (errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)):
+		return nil, fmt.Errorf("%s: %w: %d bytes, want %d", what, ErrMisbehaving, got, n)
+	default:
+		return nil, fmt.Errorf("%s: %d of %d bytes: %w", what, got, n, err)
+	}
+}
+
+// Relay sends our sealed registration to the peer, which forwards it to the
+// directory (flow 1); the answer carries our license.
+func (c *Client) Relay(ctx context.Context, r *license.SealedRegistration) (*directory.Registered, error) {
+	body, err := json.Marshal(r)
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "https://kith-peer/kith/v1/relay", bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.do(req)
+	if err != nil {
+		return nil, fmt.Errorf("relaying registration via %s: %w", c.peer.Short(), err)
+	}
+	defer resp.Body.Close()
+	var out directory.Registered
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&out); err != nil {
+		return nil, fmt.Errorf("relaying registration via %s: %w", c.peer.Short(), err)
+	}
+	return &out, nil
+}
+
+// Source adapts the client to the fetcher's Source for content m.
+func (c *Client) Source(m *sealed.Manifest) Source { return &peerSource{c: c, m: m} }
+
+type peerSource struct {
+	c *Client
+	m *sealed.Manifest
+}
+
+func (p *peerSource) ID() identity.ID { return p.c.peer }
+func (p *peerSource) Chunk(ctx context.Context, i int, dst []byte) ([]byte, error) {
+	return p.c.Chunk(ctx, p.m, i, dst)
+}
+func (p *peerSource) Have(ctx context.Context) (have, fetching library.Bitmap, complete bool, err error) {
+	return p.c.Have(ctx, p.m.ContentID(), p.m.NumChunks())
+}
+
+// OriginSource adapts the directory's origin store to the fetcher's Source
+// for content m. The fetcher uses it last.
+func OriginSource(c *directory.Client, m *sealed.Manifest) Source { return &originSource{c: c, m: m} }
+
+type originSource struct {
+	c *directory.Client
+	m *sealed.Manifest
+}
+
+func (o *originSource) ID() identity.ID { return o.c.Fingerprint() }
+func (o *originSource) Origin() bool    { return true }
+func (o *originSource) Chunk(ctx context.Context, i int, dst []byte) ([]byte, error) {
+	off, n := o.m.ChunkRange(i)
+	rc, err := o.c.Origin(ctx, o.m.ContentID(), off, n)
+	if err != nil {
+		return nil, fmt.Errorf("chunk %d from origin: %w", i, err)
+	}
+	defer rc.Close()
+	if int64(cap(dst)) < n+1 {
+		dst = make([]byte, n+1)
+	}
+	dst = dst[:n+1]
+	got, err := io.ReadFull(rc, dst)
+	if int64(got) == n && (errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)) {
+		return dst[:n], nil
+	}
+	if int64(got) > n {
+		return nil, fmt.Errorf("chunk %d from origin: %w: more than %d bytes", i, ErrMisbehaving, n)
+	}
+	return nil, fmt.Errorf("chunk %d from origin: %d of %d bytes: %w", i, got, n, err)
+}

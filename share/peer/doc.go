@@ -1,0 +1,55 @@
+// Package peer is Kith's device-to-device protocol: the peer server every
+// device runs, a client for it, and the multi-source Fetcher that downloads
+// one sealed file from several peers (and the directory's origin store) at
+// once, verifying every chunk against the directory-signed manifest.
+//
+// # Transport
+//
+// HTTP/1.1 over mutual TLS 1.3. Both sides present the self-signed device
+// certificate made from their ed25519 key (identity.Certificate); the client
+// pins the server's device ID (identity.ClientTLS), the server reads the
+// client's ID from its certificate (identity.PeerID) and applies its owner's
+// share policy to it. ALPN offers only "http/1.1": Go's HTTP/2 is about 3x
+// slower for bulk transfers on these machines, so parallelism comes from a
+// few connections per peer instead.
+//
+// # Endpoints (all under /kith/v1)
+//
+//	GET  /hello               200 JSON {"device","name","directory","proto"}
+//	GET  /offer               200 JSON {"offers":[{"content","title","name","artist",
+//	                              "media_type","size","chunks","have","complete"}]}
+//	                          only titles whose policy allows the caller;
+//	                          403 when nothing is offered and the default policy excludes the caller
+//	GET  /manifest/{cid}      200 the directory-signed manifest (sealed.Manifest.MarshalBinary)
+//	GET  /have/{cid}          200 two bitmaps of ceil(chunks/8) bytes each: chunks held, then
+//	                          chunks being fetched from the origin (bit i = byte i/8, bit i%8, LSB
+//	                          first); header Kith-Complete: true|false
+//	GET  /chunks/{cid}/{i}    200 ciphertext chunk i (exactly Manifest.ChunkRange(i) bytes);
+//	                          206 with a Range header (bytes within the chunk); 404 chunk not present
+//	GET  /content/{cid}       200/206 byte ranges of the sealed file (Range); every chunk a range
+//	                          touches must be present
+//	POST /relay               body: license.SealedRegistration JSON (must be the caller's own);
+//	                          the server wraps it with license.Relay, forwards it to the directory
+//	                          and answers 200 directory.Registered JSON, or the directory's 4xx
+//	                          JSON error, 502 if the directory is unreachable, 501 if this device
+//	                          does not relay
+//
+// Status codes common to every endpoint: 400 malformed path or body; 401 no
+// client certificate; 403 for content the server does not hold AND for
+// content the caller may not copy (the same answer, so an excluded device
+// learns nothing about holdings); 503 with Retry-After when the upload limits
+// (per peer and in total) are reached. Slow readers are cut off by a write
+// deadline; idle connections close after IdleTimeout.
+//
+// # Fetching
+//
+// A Fetcher keeps a few requests in flight per source, polls partial
+// sources' /have bitmaps, starts from a random chunk (so a crowd spreads
+// over the file) or from the chunk a player asked for (Prioritize), stores
+// each chunk through a Sink that verifies it (library.WriteChunk), bans a
+// source whose chunk fails verification or that breaks the protocol (wrong
+// length, wrong certificate), backs off and finally drops sources that error
+// or time out, and asks a second source for a chunk that is taking too long.
+// The origin is asked only for chunks no peer holds or is fetching (peers
+// advertise origin fetches in /have), or that have waited OriginDelay.
+package peer

@@ -1,0 +1,318 @@
+package peer
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/kith-media/kith/share/identity"
+	"github.com/kith-media/kith/share/library"
+	"github.com/kith-media/kith/share/sealed"
+)
+
+// Source is somewhere chunks of one content can be fetched from: a peer
+// (Client.Source) or the directory's origin store (OriginSource).
+type Source interface {
+	// ID is the source's device ID (for the origin: the directory's ID).
+	ID() identity.ID
+	// Chunk returns ciphertext chunk i, reusing dst if it is big enough.
+	Chunk(ctx context.Context, i int, dst []byte) ([]byte, error)
+}
+
+// Haver is implemented by sources that may hold only part of the content;
+// the fetcher polls it. Sources without it are assumed complete.
+type Haver interface {
+	Have(ctx context.Context) (have, fetching library.Bitmap, complete bool, err error)
+}
+
+// isOrigin reports whether s is an origin store (used last).
+func isOrigin(s Source) bool {
+	o, ok := s.(interface{ Origin() bool })
+	return ok && o.Origin()
+}
+
+// Sink stores verified chunks; *library.Library implements it. WriteChunk
+// must verify the chunk against the manifest and fail with an error
+// wrapping library.ErrBadChunk when it does not match.
+type Sink interface {
+	WriteChunk(cid sealed.ContentID, i int, ct []byte) error
+	Have(ctx context.Context, cid sealed.ContentID) (library.Bitmap, error)
+	SetFetching(cid sealed.ContentID, i int, on bool)
+	Flush(cid sealed.ContentID) error
+	Record(ctx context.Context, peer identity.ID, cid sealed.ContentID, direction string, bytes int64) error
+}
+
+// ErrNoSources means every source was banned or dropped before the download completed.
+var ErrNoSources = errors.New("no usable source left")
+
+// FetchOptions configure a Fetcher.
+type FetchOptions struct {
+	Manifest *sealed.Manifest // required
+	Sink     Sink             // required
+	Sources  []Source         // peers (in order of preference) and origins
+
+	PerSource        int           // requests in flight per peer (default 4)
+	OriginInFlight   int           // requests in flight to an origin (default 2)
+	Timeout          time.Duration // longest a chunk request may take (default 20 s)
+	MinTimeout       time.Duration // shortest request timeout (default 2 s); actual = clamp(8 x expected)
+	StealAfter       time.Duration // a chunk slower than this (and 3 x its source's expected time) is also asked elsewhere (default 750 ms)
+	HaveInterval     time.Duration // polling of partial sources (default 500 ms)
+	OriginDelay      time.Duration // how long a chunk some peer has (or is fetching) waits before the origin may be asked (default 3 s)
+	MaxFailures      int           // consecutive errors before a source is dropped (default 5)
+	ProgressInterval time.Duration // Progress events (default 250 ms)
+	OnEvent          func(Event)   // called from the fetcher's goroutine; must not block
+	Logger           *slog.Logger
+}
+
+// EventKind tells what an Event reports.
+type EventKind int
+
+// Event kinds.
+const (
+	EventProgress EventKind = iota // periodic progress
+	EventChunk                     // a chunk was verified and stored
+	EventFault                     // a source was banned or dropped
+	EventDone                      // the content is complete
+)
+
+// Event is a fetcher notification for progress bars and swarm views.
+type Event struct {
+	Kind      EventKind
+	ContentID sealed.ContentID
+	Chunk     int         // EventChunk, EventFault
+	Source    identity.ID // EventChunk, EventFault
+	Fault     *Fault      // EventFault
+	Progress  Progress
+}
+
+// Progress summarizes a download.
+type Progress struct {
+	Have, Total int     // chunks
+	Bytes       int64   // downloaded in this run
+	Rate        float64 // bytes/s, smoothed
+	Sources     []SourceStats
+}
+
+// SourceStats describe one source for the swarm view.
+type SourceStats struct {
+	ID       identity.ID
+	Origin   bool
+	Rate     float64 // bytes/s per request, smoothed
+	Bytes    int64
+	InFlight int
+	State    string // "ok", "backoff", "banned", "dropped"
+}
+
+// Fault records a source that was banned (proved bad: a chunk failing
+// verification, a wrong length, a wrong certificate) or dropped (too many
+// errors or timeouts, or it refused us).
+type Fault struct {
+	Source identity.ID
+	Chunk  int // -1 when not about one chunk
+	Banned bool
+	Err    error
+}
+
+type srcState struct {
+	s        Source
+	id       identity.ID
+	origin   bool
+	haver    Haver
+	have     library.Bitmap // nil: everything
+	fetching library.Bitmap
+	inflight int
+	rate     float64
+	bytes    int64
+	fails    int
+	until    time.Time
+	banned   bool
+	dropped  bool
+	polling  bool
+	known    bool // a Have answer arrived (until then it may hold anything)
+	lastPoll time.Time
+}
+
+func (s *srcState) usable(now time.Time) bool { return !s.banned && !s.dropped && !now.Before(s.until) }
+func (s *srcState) has(i int) bool            { return s.have == nil || s.have.Has(i) }
+
+// expected is how long one chunk of n bytes should take from s.
+func (s *srcState) expected(n int64) time.Duration {
+	if s.rate <= 0 {
+		return 0
+	}
+	return time.Duration(float64(n) / s.rate * float64(time.Second))
+}
+
+type attempt struct {
+	src    *srcState
+	i      int
+	start  time.Time
+	cancel context.CancelFunc
+}
+
+type result struct {
+	a    *attempt
+	data []byte
+	buf  *[]byte
+	err  error
+}
+
+type haveResult struct {
+	src            *srcState
+	have, fetching library.Bitmap
+	complete       bool
+	err            error
+}
+
+// Fetcher downloads one content from several sources at once, verifying
+// every chunk and banning sources that send bad ones.
+type Fetcher struct {
+	o   FetchOptions
+	m   *sealed.Manifest
+	cid sealed.ContentID
+	log *slog.Logger
+
+	mu       sync.Mutex
+	srcs     []*srcState
+	need     library.Bitmap
+	missing  int
+	attempts map[int][]*attempt
+	since    []time.Time
+	prio     int
+	start    int
+	faults   []Fault
+	bytes    int64
+	rate     float64
+	running  bool
+
+	results chan result
+	haves   chan haveResult
+	wake    chan struct{}
+	bufs    sync.Pool
+}
+
+// NewFetcher checks the options; Run downloads.
+func NewFetcher(o FetchOptions) (*Fetcher, error) {
+	if o.Manifest == nil || o.Sink == nil {
+		return nil, errors.New("fetcher: Manifest and Sink are required")
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	if o.PerSource <= 0 {
+		o.PerSource = 4
+	}
+	if o.OriginInFlight <= 0 {
+		o.OriginInFlight = 2
+	}
+	if o.MaxFailures <= 0 {
+		o.MaxFailures = 5
+	}
+	def(&o.Timeout, 20*time.Second)
+	def(&o.MinTimeout, 2*time.Second)
+	def(&o.StealAfter, 750*time.Millisecond)
+	def(&o.HaveInterval, 500*time.Millisecond)
+	def(&o.OriginDelay, 3*time.Second)
+	def(&o.ProgressInterval, 250*time.Millisecond)
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	n := o.Manifest.NumChunks()
+	f := &Fetcher{o: o, m: o.Manifest, cid: o.Manifest.ContentID(), log: o.Logger,
+		attempts: map[int][]*attempt{}, since: make([]time.Time, n), prio: -1,
+		results: make(chan result, 64), haves: make(chan haveResult, 16), wake: make(chan struct{}, 1)}
+	if n > 0 {
+		f.start = rand.IntN(n)
+	}
+	_, size := o.Manifest.ChunkRange(0)
+	f.bufs.New = func() any { b := make([]byte, size+1); return &b }
+	for _, s := range o.Sources {
+		f.addLocked(s)
+	}
+	return f, nil
+}
+
+func (f *Fetcher) addLocked(s Source) {
+	for _, x := range f.srcs {
+		if x.id == s.ID() && x.origin == isOrigin(s) {
+			return
+		}
+	}
+	st := &srcState{s: s, id: s.ID(), origin: isOrigin(s)}
+	if h, ok := s.(Haver); ok && !st.origin {
+		st.haver = h
+		st.have = library.NewBitmap(f.m.NumChunks())
+	}
+	f.srcs = append(f.srcs, st)
+}
+
+// AddSource adds a source while running (a neighbour appeared).
+func (f *Fetcher) AddSource(s Source) {
+	f.mu.Lock()
+	f.addLocked(s)
+	f.mu.Unlock()
+	f.poke()
+}
+
+// Prioritize asks for chunk i and those after it first (a player seeking or starting).
+func (f *Fetcher) Prioritize(i int) {
+	f.mu.Lock()
+	if i >= 0 && i < f.m.NumChunks() {
+		f.prio = i
+	}
+	f.mu.Unlock()
+	f.poke()
+}
+
+// PrioritizeOffset is Prioritize for the chunk holding byte off of the sealed file.
+func (f *Fetcher) PrioritizeOffset(off int64) { f.Prioritize(chunkAt(f.m, off)) }
+
+func (f *Fetcher) poke() {
+	select {
+	case f.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Faults lists the sources banned or dropped so far.
+func (f *Fetcher) Faults() []Fault {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]Fault(nil), f.faults...)
+}
+
+// Progress returns a snapshot of the download.
+func (f *Fetcher) Progress() Progress {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.progressLocked(time.Now())
+}
+
+func (f *Fetcher) progressLocked(now time.Time) Progress {
+	p := Progress{Total: f.m.NumChunks(), Have: f.m.NumChunks() - f.missing, Bytes: f.bytes, Rate: f.rate}
+	for _, s := range f.srcs {
+		st := "ok"
+		switch {
+		case s.banned:
+			st = "banned"
+		case s.dropped:
+			st = "dropped"
+		case now.Before(s.until):
+			st = "backoff"
+		}
+		p.Sources = append(p.Sources, SourceStats{ID: s.id, Origin: s.origin, Rate: s.rate, Bytes: s.bytes, InFlight: s.inflight, State: st})
+	}
+	return p
+}
+
+func (f *Fetcher) emit(e Event) {
+	if f.o.OnEvent != nil {
+		e.ContentID = f.cid
+		f.o.OnEvent(e)
+	}
+}

@@ -1,0 +1,585 @@
+package peer
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/kith-media/kith/directory"
+	"github.com/kith-media/kith/directory/license"
+	"github.com/kith-media/kith/share/identity"
+	"github.com/kith-media/kith/share/library"
+	"github.com/kith-media/kith/share/sealed"
+)
+
+// ProtoVersion is the peer protocol version spoken here (hello's "proto").
+const ProtoVersion = 1
+
+// Accounts tells which account a device belongs to ("" when unknown); the
+// server needs it for "household" and account entries in policies.
+type Accounts interface {
+	Account(ctx context.Context, device identity.ID) (string, error)
+}
+
+// Relayer forwards a relayed registration to the directory
+// (*directory.Client implements it).
+type Relayer interface {
+	Relay(ctx context.Context, r *license.Relayed) (*directory.Registered, error)
+}
+
+// Upload describes one served request, for ledgers and swarm views.
+type Upload struct {
+	Peer      identity.ID
+	ContentID sealed.ContentID
+	Bytes     int64
+	Duration  time.Duration
+}
+
+// ServerOptions configure a Server.
+type ServerOptions struct {
+	Identity  *identity.Identity // required
+	Library   *library.Library   // required
+	Name      string             // device name shown in hello
+	Directory identity.ID        // directory fingerprint shown in hello
+	Owner     string             // this device's account (for household policies)
+	Accounts  Accounts           // nil: every peer's account is unknown
+	Relayer   Relayer            // nil: relay answers 501
+
+	MaxUploads        int           // concurrent chunk/content responses in total (default 32)
+	MaxUploadsPerPeer int           // concurrent per peer device (default 6)
+	WriteTimeout      time.Duration // per response; slow readers are cut off (default 30 s)
+	ReadHeaderTimeout time.Duration // default 10 s
+	IdleTimeout       time.Duration // default 120 s
+	VerifyUploads     bool          // re-hash chunks read from disk before sending them
+	OnUpload          func(Upload)  // called after each chunk/range upload; must not block
+	Logger            *slog.Logger
+	Now               func() time.Time
+}
+
+// Server is a device's peer server: HTTP/1.1 over mutual TLS 1.3.
+type Server struct {
+	o       ServerOptions
+	log     *slog.Logger
+	mux     *http.ServeMux
+	total   chan struct{}
+	mu      sync.Mutex
+	perPeer map[identity.ID]int
+	active  int
+}
+
+// NewServer checks the options and builds a server; Serve runs it.
+func NewServer(o ServerOptions) (*Server, error) {
+	if o.Identity == nil || o.Library == nil {
+		return nil, errors.New("peer server: Identity and Library are required")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.MaxUploads <= 0 {
+		o.MaxUploads = 32
+	}
+	if o.MaxUploadsPerPeer <= 0 {
+		o.MaxUploadsPerPeer = 6
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = 30 * time.Second
+	}
+	if o.ReadHeaderTimeout <= 0 {
+		o.ReadHeaderTimeout = 10 * time.Second
+	}
+	if o.IdleTimeout <= 0 {
+		o.IdleTimeout = 120 * time.Second
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	s := &Server{o: o, log: o.Logger, mux: http.NewServeMux(), total: make(chan struct{}, o.MaxUploads), perPeer: map[identity.ID]int{}}
+	s.mux.HandleFunc("GET /kith/v1/hello", s.handleHello)
+	s.mux.HandleFunc("GET /kith/v1/offer", s.handleOffer)
+	s.mux.HandleFunc("GET /kith/v1/manifest/{cid}", s.handleManifest)
+	s.mux.HandleFunc("GET /kith/v1/have/{cid}", s.handleHave)
+	s.mux.HandleFunc("GET /kith/v1/chunks/{cid}/{i}", s.handleChunk)
+	s.mux.HandleFunc("GET /kith/v1/content/{cid}", s.handleContent)
+	s.mux.HandleFunc("POST /kith/v1/relay", s.handleRelay)
+	return s, nil
+}
+
+// Handler is the server's http.Handler; requests must carry a verified
+// client certificate (r.TLS), as Serve arranges.
+func (s *Server) Handler() http.Handler { return s.mux }
+
+// Load is the number of uploads in progress.
+func (s *Server) Load() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.active
+}
+
+// TLSConfig is the server's TLS config: TLS 1.3, a client device
+// certificate required, HTTP/1.1 only (Go's HTTP/2 is ~3x slower for bulk).
+func (s *Server) TLSConfig() *tls.Config {
+	cfg := s.o.Identity.ServerTLS(nil)
+	cfg.NextProtos = []string{"http/1.1"}
+	return cfg
+}
+
+// Serve answers peers on ln until ctx is cancelled.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{
+		Handler:           s.mux,
+		ReadHeaderTimeout: s.o.ReadHeaderTimeout,
+		IdleTimeout:       s.o.IdleTimeout,
+		MaxHeaderBytes:    16 << 10,
+		TLSConfig:         s.TLSConfig(),
+		TLSNextProto:      map[string]func(*http.Server, *tls.Conn, http.Handler){},
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.ServeTLS(ln, "", "") }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("peer server: %w", err)
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if err := hs.Shutdown(sctx); err != nil {
+			hs.Close()
+		}
+		<-errc
+		return nil
+	}
+}
+
+// caller is the verified device ID of the request's client.
+func caller(r *http.Request) (identity.ID, error) {
+	if r.TLS == nil {
+		return "", errors.New("no TLS")
+	}
+	id, _, err := identity.PeerID(*r.TLS)
+	return id, err
+}
+
+func httpError(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	io.WriteString(w, msg+"\n")
+}
+
+// forbidden is the one answer for "not held" and "not allowed", so an
+// excluded device learns nothing about holdings.
+func forbidden(w http.ResponseWriter) { httpError(w, http.StatusForbidden, "forbidden") }
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	if err := json.NewEncoder(w).Encode(v); err != nil {
+		return
+	}
+}
+
+// Hello is the answer of GET /kith/v1/hello.
+type Hello struct {
+	Device    identity.ID `json:"device"`
+	Name      string      `json:"name"`
+	Directory identity.ID `json:"directory"`
+	Proto     int         `json:"proto"`
+}
+
+func (s *Server) handleHello(w http.ResponseWriter, r *http.Request) {
+	if _, err := caller(r); err != nil {
+		httpError(w, http.StatusUnauthorized, "client certificate required")
+		return
+	}
+	writeJSON(w, Hello{Device: s.o.Identity.ID(), Name: s.o.Name, Directory: s.o.Directory, Proto: ProtoVersion})
+}
+
+// Offer is one title a device offers to the caller.
+type Offer struct {
+	Content   sealed.ContentID `json:"content"`
+	TitleID   string           `json:"title,omitempty"`
+	Name      string           `json:"name,omitempty"`
+	Artist    string           `json:"artist,omitempty"`
+	MediaType string           `json:"media_type,omitempty"`
+	Size      int64            `json:"size"`     // sealed file size
+	Chunks    int              `json:"chunks"`   // chunks in the manifest
+	Have      int              `json:"have"`     // chunks held
+	Complete  bool             `json:"complete"` // every chunk held
+}
+
+// account looks the caller's account up, "" if unknown.
+func (s *Server) account(ctx context.Context, id identity.ID) string {
+	if s.o.Accounts == nil {
+		return ""
+	}
+	a, err := s.o.Accounts.Account(ctx, id)
+	if err != nil {
+		s.log.Debug("peer: account lookup failed", "device", id, "err", err)
+		return ""
+	}
+	return a
+}
+
+func (s *Server) allows(p library.Policy, peer identity.ID, account string) bool {
+	return directory.Policy(p).Allows(s.o.Owner, peer, account)
+}
+
+func (s *Server) handleOffer(w http.ResponseWriter, r *http.Request) {
+	peer, err := caller(r)
+	if err != nil {
+		httpError(w, http.StatusUnauthorized, "client certificate required")
+		return
+	}
+	ctx := r.Context()
+	acct := s.account(ctx, peer)
+	pols, err := s.o.Library.Policies(ctx)
+	if err != nil {
+		s.log.Error("peer: offer", "err", err)
+		httpError(w, http.StatusInternalServerError, "internal error")
+		return
+	}
+	def, ok := pols[""]
+	if !ok {
+		def = library.DefaultPolicy
+	}
+	held, err := s.o.Library.HeldContent(ctx)
+	if err != nil {
+		s.log.Error("peer: offer", "err", err)
+		httpError(w, http.StatusInternalServerError, "internal error")
+		return
+	}
+	offers := []Offer{}
+	for _, h := range held {
+		if h.Have == 0 {
+			continue
+		}
+		base := Offer{Content: h.ContentID, Size: h.Size, Chunks: h.Total, Have: h.Have, Complete: h.Complete}
+		if len(h.Titles) == 0 {
+			if s.allows(def, peer, acct) {
+				offers = append(offers, base)
+			}
+			continue
+		}
+		for _, t := range h.Titles {
+			p, ok := pols[t.ID]
+			if !ok {
+				p = def
+			}
+			if !s.allows(p, peer, acct) {
+				continue
+			}
+			o := base
+			o.TitleID, o.Name, o.Artist, o.MediaType = t.ID, t.Name, t.Artist, t.MediaType
+			offers = append(offers, o)
+		}
+	}
+	if len(offers) == 0 && !s.allows(def, peer, acct) {
+		forbidden(w)
+		return
+	}
+	writeJSON(w, struct {
+		Offers []Offer `json:"offers"`
+	}{offers})
+}
+
+// permit resolves {cid} and checks the caller may copy it; on false the
+// answer (400 or 403) has been written.
+func (s *Server) permit(w http.ResponseWriter, r *http.Request) (identity.ID, sealed.ContentID, bool) {
+	peer, err := caller(r)
+	if err != nil {
+		httpError(w, http.StatusUnauthorized, "client certificate required")
+		return "", sealed.ContentID{}, false
+	}
+	cid, err := sealed.ParseContentID(r.PathValue("cid"))
+	if err != nil {
+		httpError(w, http.StatusBadRequest, "bad content id")
+		return "", cid, false
+	}
+	ctx := r.Context()
+	st, err := s.o.Library.Status(ctx, cid)
+	if err != nil || st.Have == 0 {
+		forbidden(w)
+		return "", cid, false
+	}
+	p, err := s.o.Library.ContentPolicy(ctx, cid)
+	if err != nil || !s.allows(p, peer, s.account(ctx, peer)) {
+		forbidden(w)
+		return "", cid, false
+	}
+	return peer, cid, true
+}
+
+func (s *Server) handleManifest(w http.ResponseWriter, r *http.Request) {
+	_, cid, ok := s.permit(w, r)
+	if !ok {
+		return
+	}
+	b, err := s.o.Library.ManifestBytes(r.Context(), cid)
+	if err != nil {
+		forbidden(w)
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.Write(b)
+}
+
+// HaveHeader names the response header of /have telling whether the content is complete.
+const HaveHeader = "Kith-Complete"
+
+func (s *Server) handleHave(w http.ResponseWriter, r *http.Request) {
+	_, cid, ok := s.permit(w, r)
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	have, err1 := s.o.Library.Have(ctx, cid)
+	fetching, err2 := s.o.Library.Fetching(ctx, cid)
+	st, err3 := s.o.Library.Status(ctx, cid)
+	if err := errors.Join(err1, err2, err3); err != nil {
+		forbidden(w)
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set(HaveHeader, strconv.FormatBool(st.Complete))
+	w.Header().Set("Content-Length", strconv.Itoa(len(have)+len(fetching)))
+	w.Write(have)
+	w.Write(fetching)
+}
+
+// acquire takes an upload slot for peer; false means busy (503 written).
+func (s *Server) acquire(w http.ResponseWriter, peer identity.ID) bool {
+	s.mu.Lock()
+	if s.perPeer[peer] >= s.o.MaxUploadsPerPeer {
+		s.mu.Unlock()
+		w.Header().Set("Retry-After", "1")
+		httpError(w, http.StatusServiceUnavailable, "too many uploads to this device")
+		return false
+	}
+	select {
+	case s.total <- struct{}{}:
+	default:
+		s.mu.Unlock()
+		w.Header().Set("Retry-After", "1")
+		httpError(w, http.StatusServiceUnavailable, "too many uploads")
+		return false
+	}
+	s.perPeer[peer]++
+	s.active++
+	s.mu.Unlock()
+	return true
+}
+
+func (s *Server) release(peer identity.ID) {
+	s.mu.Lock()
+	<-s.total
+	s.active--
+	if s.perPeer[peer]--; s.perPeer[peer] <= 0 {
+		delete(s.perPeer, peer)
+	}
+	s.mu.Unlock()
+}
+
+func (s *Server) uploaded(peer identity.ID, cid sealed.ContentID, n int64, start time.Time) {
+	if n <= 0 {
+		return
+	}
+	if err := s.o.Library.Record(context.Background(), peer, cid, library.Up, n); err != nil {
+		s.log.Warn("peer: ledger", "err", err)
+	}
+	if s.o.OnUpload != nil {
+		s.o.OnUpload(Upload{Peer: peer, ContentID: cid, Bytes: n, Duration: s.o.Now().Sub(start)})
+	}
+}
+
+func (s *Server) handleChunk(w http.ResponseWriter, r *http.Request) {
+	peer, cid, ok := s.permit(w, r)
+	if !ok {
+		return
+	}
+	i, err := strconv.Atoi(r.PathValue("i"))
+	if err != nil || i < 0 {
+		httpError(w, http.StatusBadRequest, "bad chunk index")
+		return
+	}
+	if !s.acquire(w, peer) {
+		return
+	}
+	defer s.release(peer)
+	start := s.o.Now()
+	buf := getBuf()
+	defer putBuf(buf)
+	b, err := s.o.Library.ReadChunk(r.Context(), cid, i, *buf, s.o.VerifyUploads)
+	if err != nil {
+		if errors.Is(err, library.ErrNotPresent) || errors.Is(err, library.ErrNotFound) {
+			httpError(w, http.StatusNotFound, "chunk not present")
+			return
+		}
+		s.log.Error("peer: reading chunk", "content", cid, "chunk", i, "err", err)
+		httpError(w, http.StatusInternalServerError, "internal error")
+		return
+	}
+	*buf = b
+	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.o.WriteTimeout))
+	w.Header().Set("Content-Type", "application/octet-stream")
+	if r.Header.Get("Range") != "" {
+		cw := &countWriter{ResponseWriter: w}
+		http.ServeContent(cw, r, "", time.Time{}, bytes.NewReader(b))
+		s.uploaded(peer, cid, cw.n, start)
+		return
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	n, _ := w.Write(b)
+	s.uploaded(peer, cid, int64(n), start)
+}
+
+type countWriter struct {
+	http.ResponseWriter
+	n int64
+}
+
+func (c *countWriter) Write(b []byte) (int, error) {
+	n, err := c.ResponseWriter.Write(b)
+	c.n += int64(n)
+	return n, err
+}
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, sealed.DefaultChunkSize+64); return &b }}
+
+func getBuf() *[]byte  { return bufPool.Get().(*[]byte) }
+func putBuf(b *[]byte) { bufPool.Put(b) }
+
+// handleContent serves byte ranges of the sealed file; every chunk a range
+// touches must be present.
+func (s *Server) handleContent(w http.ResponseWriter, r *http.Request) {
+	peer, cid, ok := s.permit(w, r)
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	m, err := s.o.Library.Manifest(ctx, cid)
+	if err != nil {
+		forbidden(w)
+		return
+	}
+	if !s.acquire(w, peer) {
+		return
+	}
+	defer s.release(peer)
+	start := s.o.Now()
+	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.o.WriteTimeout))
+	w.Header().Set("Content-Type", "application/octet-stream")
+	cw := &countWriter{ResponseWriter: w}
+	http.ServeContent(cw, r, "", time.Time{}, &contentReader{ctx: ctx, l: s.o.Library, m: m, cid: cid})
+	s.uploaded(peer, cid, cw.n, start)
+}
+
+// contentReader is an io.ReadSeeker over the present chunks of a sealed file.
+type contentReader struct {
+	ctx context.Context
+	l   *library.Library
+	m   *sealed.Manifest
+	cid sealed.ContentID
+	off int64
+	buf []byte
+}
+
+func (c *contentReader) Seek(off int64, whence int) (int64, error) {
+	switch whence {
+	case io.SeekStart:
+	case io.SeekCurrent:
+		off += c.off
+	case io.SeekEnd:
+		off += c.m.FileSize()
+	}
+	if off < 0 {
+		return 0, errors.New("negative offset")
+	}
+	c.off = off
+	return off, nil
+}
+
+func (c *contentReader) Read(p []byte) (int, error) {
+	size := c.m.FileSize()
+	if c.off >= size {
+		return 0, io.EOF
+	}
+	hdr := c.m.HeaderBytes()
+	if c.off < int64(len(hdr)) {
+		n := copy(p, hdr[c.off:])
+		c.off += int64(n)
+		return n, nil
+	}
+	i := chunkAt(c.m, c.off)
+	b, err := c.l.ReadChunk(c.ctx, c.cid, i, c.buf, false)
+	if err != nil {
+		return 0, err
+	}
+	c.buf = b
+	coff, _ := c.m.ChunkRange(i)
+	n := copy(p, b[c.off-coff:])
+	c.off += int64(n)
+	return n, nil
+}
+
+// chunkAt is the index of the chunk holding byte off of the sealed file.
+func chunkAt(m *sealed.Manifest, off int64) int {
+	lo, hi := 0, m.NumChunks()-1
+	for lo < hi {
+		mid := (lo + hi + 1) / 2
+		if o, _ := m.ChunkRange(mid); o <= off {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	return lo
+}
+
+func (s *Server) handleRelay(w http.ResponseWriter, r *http.Request) {
+	peer, err := caller(r)
+	if err != nil {
+		httpError(w, http.StatusUnauthorized, "client certificate required")
+		return
+	}
+	if s.o.Relayer == nil {
+		httpError(w, http.StatusNotImplemented, "this device does not relay registrations")
+		return
+	}
+	var reg license.SealedRegistration
+	dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&reg); err != nil {
+		httpError(w, http.StatusBadRequest, "bad registration: "+err.Error())
+		return
+	}
+	if reg.Device != peer {
+		httpError(w, http.StatusBadRequest, "registration is not from the calling device")
+		return
+	}
+	rel := license.Relay(&reg, s.o.Identity, s.o.Now())
+	out, err := s.o.Relayer.Relay(r.Context(), rel)
+	if err != nil {
+		var de *directory.Error
+		if errors.As(err, &de) && de.Status >= 400 && de.Status < 500 {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(de.Status)
+			json.NewEncoder(w).Encode(de)
+			return
+		}
+		s.log.Warn("peer: relaying registration", "from", peer, "err", err)
+		httpError(w, http.StatusBadGateway, "directory unreachable: "+err.Error())
+		return
+	}
+	writeJSON(w, out)
+}
