@@ -93,16 +93,18 @@ func (a *Announcer) Serve(ctx context.Context) error {
 	// answer, and every responder socket hears queries from all links.)
 	logger := mdnsLogger(a.log)
 	var servers []*mdns.Server
+	defer func() {
+		for _, srv := range servers {
+			_ = srv.Shutdown() // only closes sockets; never fails
+		}
+		a.log.Debug("announcer stopped")
+	}()
 	var errs []error
 	var all []net.IP
 	for _, ifi := range ifaces {
 		ips := a.opts.IPs
 		if len(ips) == 0 {
-			list := []*net.Interface{ifi}
-			if ifi == nil {
-				list, _ = interfaces(nil)
-			}
-			if ips, err = addresses(list, !a.opts.IPv4Only); err != nil {
+			if ips, err = addresses([]*net.Interface{ifi}, !a.opts.IPv4Only); err != nil {
 				errs = append(errs, err)
 				continue
 			}
@@ -132,10 +134,6 @@ func (a *Announcer) Serve(ctx context.Context) error {
 	}
 	a.log.Info("announcing", "port", a.opts.Service.Port, "ips", all, "interfaces", len(servers))
 	<-ctx.Done()
-	for _, srv := range servers {
-		_ = srv.Shutdown() // only closes sockets; never fails
-	}
-	a.log.Debug("announcer stopped")
 	return nil
 }
 

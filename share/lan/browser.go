@@ -27,6 +27,10 @@ const (
 // memory without bound.
 const MaxNeighbours = 256
 
+// maxAddrs caps the addresses kept per neighbour (a neighbour announcing a
+// new address each round must not grow memory).
+const maxAddrs = 16
+
 // entriesBuffer is the capacity of the channel handed to each query:
 // hashicorp/mdns drops results it cannot send without blocking.
 const entriesBuffer = 128
@@ -412,6 +416,10 @@ func (b *Browser) observe(e *mdns.ServiceEntry, from link, now time.Time) bool {
 	n.svc = svc
 	for _, a := range addrs {
 		if _, had := n.addrs[a]; !had {
+			if len(n.addrs) >= maxAddrs {
+				b.log.Debug("too many addresses for neighbour, ignoring", "instance", svc.Instance, "addr", a)
+				continue
+			}
 			changed = true
 		}
 		n.addrs[a] = seenAddr{at: now, onLink: from.onLink(a.Addr())}
@@ -449,9 +457,14 @@ func (b *Browser) expire(now time.Time) bool {
 
 // FindDirectory looks for directories on the LAN for up to timeout and
 // returns those found, sorted; it returns as soon as a query round found
-// one. opts.Kind is forced to Directory; its Interval and QueryTimeout are
-// capped so several rounds fit into timeout. No directory is not an error.
+// one. Rounds run back to back; opts.Kind is forced to Directory and
+// opts.QueryTimeout capped so at least two rounds fit into timeout. Set
+// opts.Fingerprint to look for one directory only. Finding none is not an
+// error: the result is empty.
 func FindDirectory(ctx context.Context, timeout time.Duration, opts BrowserOptions) ([]Neighbour, error) {
+	if timeout <= 0 {
+		return nil, fmt.Errorf("finding directory: timeout %v, want > 0", timeout)
+	}
 	opts.Kind = Directory
 	if opts.QueryTimeout <= 0 || opts.QueryTimeout > timeout/2 {
 		opts.QueryTimeout = max(timeout/3, 100*time.Millisecond)

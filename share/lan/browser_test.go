@@ -213,6 +213,12 @@ func TestBrowserLimit(t *testing.T) {
 	if n := len(b.Neighbours()); n != MaxNeighbours {
 		t.Errorf("%d neighbours, want the cap %d", n, MaxNeighbours)
 	}
+	for i := range 40 {
+		b.observe(answer("kith-0", idA, "", fmt.Sprintf("10.0.1.%d", i), 7000), link{}, clock.Now())
+	}
+	if n := len(b.Neighbours()[0].Addrs); n != maxAddrs {
+		t.Errorf("%d addresses, want the cap %d", n, maxAddrs)
+	}
 }
 
 func TestNewBrowserRejects(t *testing.T) {
@@ -220,6 +226,15 @@ func TestNewBrowserRejects(t *testing.T) {
 		t.Error("no kind accepted")
 	}
 	if _, err := NewBrowser(BrowserOptions{Kind: Device, Fingerprint: "bad fp"}); err == nil {
+		t.Error("bad fingerprint accepted")
+	}
+}
+
+func TestFindDirectoryRejects(t *testing.T) {
+	if _, err := FindDirectory(t.Context(), 0, BrowserOptions{}); err == nil {
+		t.Error("zero timeout accepted")
+	}
+	if _, err := FindDirectory(t.Context(), time.Second, BrowserOptions{Fingerprint: "a b"}); err == nil {
 		t.Error("bad fingerprint accepted")
 	}
 }

@@ -60,6 +60,9 @@ func interfaces(names []string) ([]*net.Interface, error) {
 func addresses(ifaces []*net.Interface, v6 bool) ([]net.IP, error) {
 	var ips []net.IP
 	for _, ifi := range ifaces {
+		if ifi == nil {
+			continue // the kernel's default: no addresses of its own
+		}
 		addrs, err := ifi.Addrs()
 		if err != nil {
 			return nil, fmt.Errorf("addresses of %s: %w", ifi.Name, err)
