@@ -77,6 +77,9 @@
 //	2   signature length S, 0 or 64
 //	S   ed25519 signature
 //
+// In JSON (MarshalText) a manifest is one string: standard base64 of
+// that encoding.
+//
 // # Reading
 //
 // A Reader gets ciphertext chunks from a ChunkSource (FileSource for a

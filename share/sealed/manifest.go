@@ -3,6 +3,7 @@ package sealed
 import (
 	"crypto/ed25519"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -242,4 +243,31 @@ func readFullAt(r io.ReaderAt, b []byte, off int64) (int, error) {
 		return n, fmt.Errorf("%w: %d of %d bytes at %d", ErrTruncated, n, len(b), off)
 	}
 	return n, err
+}
+
+// MarshalText encodes the manifest as standard base64 of MarshalBinary, so
+// JSON carries it as one string that UnmarshalText parses strictly.
+func (m *Manifest) MarshalText() ([]byte, error) {
+	b, err := m.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, base64.StdEncoding.EncodedLen(len(b)))
+	base64.StdEncoding.Encode(out, b)
+	return out, nil
+}
+
+// UnmarshalText parses the MarshalText form.
+func (m *Manifest) UnmarshalText(text []byte) error {
+	b := make([]byte, base64.StdEncoding.DecodedLen(len(text)))
+	n, err := base64.StdEncoding.Strict().Decode(b, text)
+	if err != nil {
+		return fmt.Errorf("parsing manifest: %w: %w", ErrBadManifest, err)
+	}
+	p, err := ParseManifest(b[:n])
+	if err != nil {
+		return err
+	}
+	*m = *p
+	return nil
 }

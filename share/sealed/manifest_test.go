@@ -117,3 +117,23 @@ func TestContentIDText(t *testing.T) {
 		}
 	}
 }
+
+func TestManifestJSON(t *testing.T) {
+	m, _, _ := sealBytes(t, randBytes(1000, 33), 512)
+	_, priv, _ := ed25519.GenerateKey(nil)
+	m.Sign(priv)
+	j, err := json.Marshal(struct{ M *Manifest }{m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back struct{ M *Manifest }
+	if err := json.Unmarshal(j, &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.M.ContentID() != m.ContentID() || !bytes.Equal(back.M.Signature, m.Signature) {
+		t.Fatal("manifest changed through JSON")
+	}
+	if err := json.Unmarshal([]byte(`{"M":"S0lUSE1GU1Q="}`), &back); !errors.Is(err, ErrBadManifest) {
+		t.Fatalf("bad manifest JSON: %v", err)
+	}
+}
