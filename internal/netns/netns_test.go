@@ -2,34 +2,131 @@ package netns
 
 import (
 	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
 )
 
-// TestLAN builds a two-host LAN and checks that the hosts reach each other
-// over the bridge and that each has the multicast route.
+// helperEnv makes the re-executed test binary act as a UDP helper instead
+// of running tests: "echo" answers one datagram, "send" sends one to
+// KITH_NETNS_PEER and prints the answer.
+const helperEnv = "KITH_NETNS_HELPER"
+
+func TestMain(m *testing.M) {
+	if mode := os.Getenv(helperEnv); mode != "" {
+		if err := helper(mode); err != nil {
+			fmt.Fprintln(os.Stderr, "helper:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+func helper(mode string) error {
+	switch mode {
+	case "echo":
+		c, err := net.ListenPacket("udp4", ":7777")
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		fmt.Println("listening")
+		buf := make([]byte, 100)
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		n, from, err := c.ReadFrom(buf)
+		if err != nil {
+			return err
+		}
+		_, err = c.WriteTo(append([]byte("echo "), buf[:n]...), from)
+		return err
+	case "send":
+		c, err := net.Dial("udp4", os.Getenv("KITH_NETNS_PEER")+":7777")
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		buf := make([]byte, 100)
+		for range 20 { // the echo side may still be starting
+			if _, err := c.Write([]byte("hello")); err != nil {
+				return err
+			}
+			_ = c.SetReadDeadline(time.Now().Add(250 * time.Millisecond))
+			if n, err := c.Read(buf); err == nil {
+				fmt.Println(string(buf[:n]))
+				return nil
+			}
+		}
+		return fmt.Errorf("no answer from %s", c.RemoteAddr())
+	}
+	return fmt.Errorf("unknown helper mode %q", mode)
+}
+
+// TestLAN builds a two-host LAN, checks addresses and the multicast route,
+// and sends a UDP datagram from a to b and back over the bridge.
 func TestLAN(t *testing.T) {
 	lan := New(t, 2)
 	if len(lan.Hosts) != 2 {
 		t.Fatalf("got %d hosts, want 2", len(lan.Hosts))
 	}
 	a, b := lan.Hosts[0], lan.Hosts[1]
-	if !lan.Prefix.Contains(a.IP) || !lan.Prefix.Contains(b.IP) {
-		t.Fatalf("host addresses %v, %v outside %v", a.IP, b.IP, lan.Prefix)
+	if !lan.Prefix.Contains(a.IP) || !lan.Prefix.Contains(b.IP) || a.Iface != Iface {
+		t.Fatalf("hosts %+v, %+v outside %v", a, b, lan.Prefix)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	if out, err := a.Command(ctx, "ping", "-c", "1", "-W", "2", b.IP.String()).CombinedOutput(); err != nil {
-		if strings.Contains(err.Error(), "executable file not found") || strings.Contains(string(out), "No such file") {
-			t.Logf("ping not installed, skipping reachability: %s", out)
-		} else {
-			t.Fatalf("ping %v from %s: %v\n%s", b.IP, a.Name, err, out)
-		}
-	}
 	out, err := b.Command(ctx, "ip", "route", "show", "224.0.0.0/4").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "dev "+Iface) {
 		t.Fatalf("multicast route in %s: %v %q", b.Name, err, out)
+	}
+
+	echo := b.Command(ctx, os.Args[0], "-test.run=^$")
+	echo.Env = append(os.Environ(), helperEnv+"=echo")
+	echo.Stderr = os.Stderr
+	if err := echo.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = echo.Process.Kill(); _ = echo.Wait() }()
+	send := a.Command(ctx, os.Args[0], "-test.run=^$")
+	send.Env = append(os.Environ(), helperEnv+"=send", "KITH_NETNS_PEER="+b.IP.String())
+	got, err := send.Output()
+	if err != nil || strings.TrimSpace(string(got)) != "echo hello" {
+		t.Fatalf("UDP from %s to %s: %v, got %q", a.Name, b.IP, err, got)
+	}
+}
+
+// TestJoin makes a host multi-homed and checks its second interface.
+func TestJoin(t *testing.T) {
+	lan1, lan2 := New(t, 1), New(t, 1)
+	h := lan2.Join(t, lan1.Hosts[0])
+	if h.Name != lan1.Hosts[0].Name || !lan2.Prefix.Contains(h.IP) || h.Iface == Iface {
+		t.Fatalf("joined host %+v", h)
+	}
+	out, err := h.Command(context.Background(), "ip", "-o", "addr", "show", "dev", h.Iface).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), h.IP.String()+"/24") {
+		t.Fatalf("address of %s in %s: %v %s", h.Iface, h.Name, err, out)
+	}
+}
+
+// TestCleanup checks that a LAN's namespaces are gone after its test.
+func TestCleanup(t *testing.T) {
+	var names []string
+	t.Run("build", func(t *testing.T) { names = New(t, 2).Namespaces() })
+	if len(names) == 0 {
+		t.Skip("LAN not built")
+	}
+	out, err := exec.Command("ip", "netns", "list").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range names {
+		if strings.Contains(string(out), n) {
+			t.Errorf("namespace %s still exists after cleanup", n)
+		}
 	}
 }
 
@@ -51,15 +148,21 @@ func TestStale(t *testing.T) {
 	}
 }
 
-// TestJoin makes a host multi-homed and checks its second interface.
-func TestJoin(t *testing.T) {
-	lan1, lan2 := New(t, 1), New(t, 1)
-	h := lan2.Join(t, lan1.Hosts[0])
-	if h.Name != lan1.Hosts[0].Name || !lan2.Prefix.Contains(h.IP) || h.Iface == Iface {
-		t.Fatalf("joined host %+v", h)
+// TestRemoveStale leaves a namespace as a crashed run would and checks that
+// RemoveStale deletes it.
+func TestRemoveStale(t *testing.T) {
+	if err := Available(); err != nil {
+		t.Skipf("skipping: %v", err)
 	}
-	out, err := h.Command(context.Background(), "ip", "-o", "addr", "show", "dev", h.Iface).CombinedOutput()
-	if err != nil || !strings.Contains(string(out), h.IP.String()+"/24") {
-		t.Fatalf("address of %s in %s: %v %s", h.Iface, h.Name, err, out)
+	name := fmt.Sprintf("%s2147483646x%06x-a", Prefix, time.Now().UnixNano()&0xffffff)
+	if err := ip("netns", "add", name); err != nil {
+		t.Skipf("skipping: %v", err)
+	}
+	t.Cleanup(func() { _ = ip("netns", "del", name) })
+	var removed []string
+	RemoveStale(func(format string, args ...any) { removed = append(removed, fmt.Sprintf(format, args...)) })
+	out, _ := exec.Command("ip", "netns", "list").Output()
+	if strings.Contains(string(out), name) {
+		t.Fatalf("stale namespace %s not removed; log %q", name, removed)
 	}
 }
