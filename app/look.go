@@ -157,3 +157,25 @@ func clock(d time.Duration) string {
 	}
 	return fmt.Sprintf("%d:%02d", s/60, s%60)
 }
+
+// Splash is the start-up screen shown while Kith looks for a directory
+// and opens the library: the icon, a message and an activity bar.
+func Splash(message string) fyne.CanvasObject {
+	img := canvas.NewImageFromResource(Icon)
+	img.FillMode = canvas.ImageFillContain
+	img.SetMinSize(fyne.NewSquareSize(96))
+	msg := widget.NewLabel(message)
+	msg.Alignment = fyne.TextAlignCenter
+	bar := widget.NewProgressBarInfinite()
+	return container.NewCenter(container.NewVBox(img, msg, container.NewGridWrap(fyne.NewSize(280, 24), bar)))
+}
+
+// Failure is the screen shown when Kith cannot start: what went wrong, in
+// words, and a Quit button.
+func Failure(err error, quit func()) fyne.CanvasObject {
+	l := widget.NewLabel(errText(err))
+	l.Wrapping = fyne.TextWrapWord
+	l.Importance = widget.DangerImportance
+	card := widget.NewCard("Kith could not start", "", container.NewVBox(l, widget.NewButton("Quit", quit)))
+	return container.NewCenter(container.NewGridWrap(fyne.NewSize(520, 260), card))
+}

@@ -41,6 +41,9 @@ type Options struct {
 	Logger     *slog.Logger // nil = slog.Default()
 	View       string       // first screen; "" = the one remembered from last time
 	DeviceName string       // suggested name for this device (the host name)
+	// Window, if set, is used as the main window (e.g. one already showing
+	// a start-up screen); nil makes a new one.
+	Window fyne.Window
 	// OnQuit is called when the user quits (window closed, tray "Quit").
 	// nil = App.Quit.
 	OnQuit func()
@@ -77,6 +80,8 @@ type UI struct {
 	nav     *widget.List
 	center  *fyne.Container
 	root    *fyne.Container
+	main    *fyne.Container // the split, or the welcome screen alone
+	split   *container.Split
 	screens map[string]fyne.CanvasObject
 
 	welcome    *welcomeScreen
@@ -93,7 +98,11 @@ type UI struct {
 
 // New builds the main window (not shown yet). It must be called on the UI
 // goroutine (before App.Run, or inside fyne.Do); it starts nothing.
-func New(o Options) (*UI, error) {
+func New(o Options) (*UI, error) { return newUI(o, false) }
+
+// newUI is New; inline runs background work on the calling goroutine
+// (tests, where fyne.Do is synchronous too).
+func newUI(o Options, inline bool) (*UI, error) {
 	if o.App == nil {
 		return nil, errors.New("app: Options.App is required")
 	}
@@ -108,12 +117,15 @@ func New(o Options) (*UI, error) {
 		o.OnQuit = o.App.Quit
 	}
 	ctx, stop := context.WithCancel(context.Background())
-	u := &UI{o: o, b: b, log: o.Logger, app: o.App, ctx: ctx, stop: stop, stats: &Stats{}, screens: map[string]fyne.CanvasObject{}}
+	u := &UI{o: o, b: b, log: o.Logger, app: o.App, ctx: ctx, sync: inline, stop: stop, stats: &Stats{}, screens: map[string]fyne.CanvasObject{}}
 	for i := range u.dirty {
 		u.dirty[i] = make(chan struct{}, 1)
 	}
 	applyTheme(u.app, u.app.Preferences().String(prefTheme))
-	u.win = u.app.NewWindow("Kith")
+	u.win = o.Window
+	if u.win == nil {
+		u.win = u.app.NewWindow("Kith")
+	}
 	u.win.SetIcon(Icon)
 	w := u.app.Preferences().FloatWithFallback(prefWidth, 1100)
 	h := u.app.Preferences().FloatWithFallback(prefHeight, 720)
@@ -169,9 +181,10 @@ func (u *UI) build() {
 	u.center = container.NewStack()
 	side := container.NewBorder(
 		container.NewPadded(brand()), nil, nil, nil, u.nav)
-	split := container.NewHSplit(side, u.center)
-	split.Offset = 0.16
-	u.root = container.NewBorder(nil, u.np.Object(), nil, nil, split)
+	u.split = container.NewHSplit(side, u.center)
+	u.split.Offset = 0.16
+	u.main = container.NewStack(u.split)
+	u.root = container.NewBorder(nil, u.np.Object(), nil, nil, u.main)
 	u.win.SetContent(u.root)
 
 	view := u.o.View
@@ -200,8 +213,14 @@ func (u *UI) Show(view string) {
 		return
 	}
 	u.view = view
-	u.center.Objects = []fyne.CanvasObject{u.screens[view]}
-	u.center.Refresh()
+	if view == ViewWelcome { // no navigation before sign-in
+		u.main.Objects = []fyne.CanvasObject{u.screens[view]}
+	} else {
+		u.center.Objects = []fyne.CanvasObject{u.screens[view]}
+		u.main.Objects = []fyne.CanvasObject{u.split}
+		u.center.Refresh()
+	}
+	u.main.Refresh()
 	for i, v := range Views {
 		if v == view {
 			u.nav.Select(i)

@@ -20,11 +20,10 @@ import (
 func newTestUI(t *testing.T, w *fakeWorld) *UI {
 	t.Helper()
 	a := test.NewTempApp(t)
-	u, err := New(Options{App: a, Backend: w.backend(), DeviceName: "test-host", OnQuit: func() {}})
+	u, err := newUI(Options{App: a, Backend: w.backend(), DeviceName: "test-host", OnQuit: func() {}}, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	u.sync = true
 	u.win.Resize(fyne.NewSize(1100, 720))
 	t.Cleanup(u.watch())
 	t.Cleanup(u.win.Close)
@@ -338,7 +337,7 @@ func TestPreferences(t *testing.T) {
 	if got := u.app.Preferences().Float(prefWidth); got != 900 {
 		t.Errorf("remembered width = %v", got)
 	}
-	u2, err := New(Options{App: u.app, Backend: w.backend(), OnQuit: func() {}})
+	u2, err := newUI(Options{App: u.app, Backend: w.backend(), OnQuit: func() {}}, true)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,222 @@
+package wire
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/kith-media/kith/assets"
+	"github.com/kith-media/kith/directory"
+	"github.com/kith-media/kith/directory/license"
+	"github.com/kith-media/kith/directory/sqlitestore"
+	"github.com/kith-media/kith/share/identity"
+	"github.com/kith-media/kith/share/lan"
+)
+
+// Joined is the directory this device uses, as kept in directory.json.
+type Joined struct {
+	URL         string      `json:"url"` // https://host:port
+	Fingerprint identity.ID `json:"fingerprint"`
+	Name        string      `json:"name,omitempty"`
+	Embedded    bool        `json:"embedded,omitempty"` // this device runs it (household/)
+	FoundOnLAN  bool        `json:"found_on_lan,omitempty"`
+}
+
+// String is the URL#fingerprint form.
+func (j Joined) String() string { return j.URL + "#" + string(j.Fingerprint) }
+
+// LoadJoined reads directory.json from dataDir; ok is false on first run.
+func LoadJoined(dataDir string) (j Joined, ok bool, err error) {
+	b, err := os.ReadFile(filepath.Join(dataDir, "directory.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		return Joined{}, false, nil
+	}
+	if err != nil {
+		return Joined{}, false, fmt.Errorf("reading directory.json: %w", err)
+	}
+	if err := json.Unmarshal(b, &j); err != nil {
+		return Joined{}, false, fmt.Errorf("reading directory.json: %w", err)
+	}
+	if j.URL == "" || j.Fingerprint == "" {
+		return Joined{}, false, errors.New("reading directory.json: url and fingerprint are required")
+	}
+	return j, true, nil
+}
+
+// SaveJoined writes directory.json into dataDir.
+func SaveJoined(dataDir string, j Joined) error {
+	b, err := json.MarshalIndent(j, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(dataDir, "directory.json"), append(b, '\n'), 0o600)
+}
+
+// FindOnLAN looks for a directory on the LAN for up to wait and returns
+// the first one found; ok is false when none answered.
+func FindOnLAN(ctx context.Context, wait time.Duration, log *slog.Logger) (j Joined, ok bool, err error) {
+	found, err := lan.FindDirectory(ctx, wait, lan.BrowserOptions{Logger: log, IPv4Only: true})
+	if err != nil {
+		return Joined{}, false, err
+	}
+	for _, d := range found {
+		id, err := identity.ParseID(d.Fingerprint)
+		if err != nil || len(d.Addrs) == 0 {
+			continue
+		}
+		return Joined{URL: "https://" + d.Addrs[0].String(), Fingerprint: id, Name: d.Name, FoundOnLAN: true}, true, nil
+	}
+	return Joined{}, false, nil
+}
+
+// Household is the directory embedded in this app: a directory server on
+// SQLite in dataDir/household, announced on the LAN by mDNS.
+type Household struct {
+	srv  *directory.Server
+	st   *sqlitestore.Store
+	ln   net.Listener
+	ann  *lan.Announcer
+	id   *identity.Identity
+	log  *slog.Logger
+	name string
+}
+
+// HouseholdOptions configure OpenHousehold.
+type HouseholdOptions struct {
+	DataDir string // the app's data folder; the directory lives in DataDir/household
+	Addr    string // listen address, e.g. ":7443" (":0" = any port)
+	Name    string // shown to devices that join
+	LAN     bool   // announce on mDNS
+	Logger  *slog.Logger
+}
+
+// OpenHousehold opens (creating on first use) the household directory,
+// listens, and publishes the demo catalog once. It serves nothing until
+// Serve.
+func OpenHousehold(ctx context.Context, o HouseholdOptions) (*Household, error) {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	dir := filepath.Join(o.DataDir, "household")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("household directory: %w", err)
+	}
+	id, _, err := identity.LoadOrCreate(filepath.Join(dir, "directory.key"))
+	if err != nil {
+		return nil, fmt.Errorf("household directory: %w", err)
+	}
+	st, err := sqlitestore.Open(ctx, filepath.Join(dir, "directory.db"), sqlitestore.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("household directory: %w", err)
+	}
+	h := &Household{st: st, id: id, log: o.Logger, name: o.Name}
+	fail := func(err error) (*Household, error) {
+		st.Close()
+		if h.ln != nil {
+			h.ln.Close()
+		}
+		return nil, fmt.Errorf("household directory: %w", err)
+	}
+	origin := filepath.Join(dir, "origin")
+	h.srv, err = directory.NewServer(directory.Options{Identity: id, Store: st, OriginDir: origin, Name: o.Name, Logger: o.Logger})
+	if err != nil {
+		return fail(err)
+	}
+	marker := filepath.Join(dir, "demo-published")
+	if _, err := os.Stat(marker); errors.Is(err, os.ErrNotExist) {
+		if err := publishDemo(ctx, st, id, origin); err != nil {
+			return fail(err)
+		}
+		if err := writeFileAtomic(marker, []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o600); err != nil {
+			return fail(err)
+		}
+	}
+	if h.ln, err = net.Listen("tcp", o.Addr); err != nil {
+		o.Logger.Warn("household directory: address busy, using any port", "addr", o.Addr, "err", err)
+		if h.ln, err = net.Listen("tcp", ":0"); err != nil {
+			return fail(err)
+		}
+	}
+	if o.LAN {
+		port := h.ln.Addr().(*net.TCPAddr).Port
+		h.ann, err = lan.NewAnnouncer(lan.AnnouncerOptions{Logger: o.Logger, IPv4Only: true,
+			Service: lan.Service{Kind: lan.Directory, Fingerprint: string(id.ID()), Name: o.Name, Port: port}})
+		if err != nil {
+			return fail(err)
+		}
+	}
+	return h, nil
+}
+
+// publishDemo publishes the embedded demo catalog.
+func publishDemo(ctx context.Context, st directory.Store, id *identity.Identity, origin string) error {
+	demo, err := assets.Demo()
+	if err != nil {
+		return err
+	}
+	rights := make([]license.Rights, len(demo))
+	for i, d := range demo { // check everything before publishing anything
+		if rights[i], err = directory.ParseRights(d.Rights, time.Now()); err != nil {
+			return fmt.Errorf("demo title %q: %w", d.Name, err)
+		}
+	}
+	for i, d := range demo {
+		r, err := d.Open()
+		if err != nil {
+			return err
+		}
+		if _, err := directory.Publish(ctx, st, id, origin, r, directory.PublishOptions{
+			Name: d.Name, Artist: d.Artist, MediaType: d.MediaType, Price: d.Price, Currency: d.Currency, Rights: rights[i],
+		}); err != nil {
+			return fmt.Errorf("publishing demo title %q: %w", d.Name, err)
+		}
+	}
+	return nil
+}
+
+// Joined is how this device (and the app's own client) reaches it.
+func (h *Household) Joined() Joined {
+	port := h.ln.Addr().(*net.TCPAddr).Port
+	return Joined{URL: "https://" + netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port)).String(),
+		Fingerprint: h.id.ID(), Name: h.name, Embedded: true}
+}
+
+// Port is the port it listens on.
+func (h *Household) Port() string { return strconv.Itoa(h.ln.Addr().(*net.TCPAddr).Port) }
+
+// Serve serves the directory (and its mDNS announcement) until ctx ends,
+// then closes the store.
+func (h *Household) Serve(ctx context.Context) error {
+	defer h.st.Close()
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return h.srv.Serve(ctx, h.ln) })
+	if h.ann != nil {
+		g.Go(func() error {
+			if err := h.ann.Serve(ctx); err != nil {
+				h.log.Warn("household directory: not announced on the LAN", "err", err)
+			}
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+func splitPort(url string) (host, port string, err error) {
+	u := url
+	for _, p := range []string{"https://", "http://"} {
+		if len(u) > len(p) && u[:len(p)] == p {
+			u = u[len(p):]
+		}
+	}
+	return net.SplitHostPort(u)
+}

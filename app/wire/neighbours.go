@@ -1,0 +1,300 @@
+package wire
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/kith-media/kith/app"
+	"github.com/kith-media/kith/directory"
+	"github.com/kith-media/kith/directory/license"
+	"github.com/kith-media/kith/share"
+	"github.com/kith-media/kith/share/identity"
+	"github.com/kith-media/kith/share/library"
+	"github.com/kith-media/kith/share/peer"
+	"github.com/kith-media/kith/share/sealed"
+)
+
+// subscribers is a set of change funcs.
+type subscribers struct {
+	mu  sync.Mutex
+	fns map[int]func()
+	n   int
+}
+
+func (s *subscribers) add(fn func()) (stop func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fns == nil {
+		s.fns = map[int]func(){}
+	}
+	id := s.n
+	s.n++
+	s.fns[id] = fn
+	return func() {
+		s.mu.Lock()
+		delete(s.fns, id)
+		s.mu.Unlock()
+	}
+}
+
+func (s *subscribers) notify() {
+	s.mu.Lock()
+	fns := make([]func(), 0, len(s.fns))
+	for _, f := range s.fns {
+		fns = append(fns, f)
+	}
+	s.mu.Unlock()
+	for _, f := range fns {
+		f()
+	}
+}
+
+// Neighbours implements app.Neighbours.
+func (a *Node) Neighbours() []app.Neighbour {
+	var out []app.Neighbour
+	for _, n := range a.node().Neighbours() {
+		nb := app.Neighbour{ID: n.ID, Name: n.Name, Seen: time.Now()}
+		if nb.Name == "" {
+			nb.Name = n.ID.Short()
+		}
+		if len(n.Addrs) > 0 {
+			nb.Addr = n.Addrs[0]
+		}
+		out = append(out, nb)
+	}
+	return out
+}
+
+func (a *Node) neighbour(id identity.ID) (share.Neighbour, error) {
+	for _, n := range a.node().Neighbours() {
+		if n.ID == id {
+			return n, nil
+		}
+	}
+	return share.Neighbour{}, fmt.Errorf("device %s is no longer on the network", id.Short())
+}
+
+// Offer implements app.Neighbours: what the neighbour offers us, with the
+// catalog's price and rights where the directory knows the title.
+func (a *Node) Offer(ctx context.Context, id identity.ID) ([]app.Offer, error) {
+	nb, err := a.neighbour(id)
+	if err != nil {
+		return nil, err
+	}
+	offers, err := a.node().Offers(ctx, nb)
+	var se *peer.StatusError
+	if errors.As(err, &se) && se.Status == http.StatusForbidden {
+		return nil, fmt.Errorf("%s: %w", nb.Name, app.ErrRestricted)
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := make([]app.Offer, 0, len(offers))
+	for _, o := range offers {
+		t := directory.Title{ID: o.TitleID, Name: o.Name, Artist: o.Artist, MediaType: o.MediaType, ContentID: o.Content, Size: o.Size}
+		if dt, err := a.catalogTitle(ctx, o.TitleID); err == nil {
+			t = *dt
+		}
+		out = append(out, app.Offer{Title: t, Complete: o.Complete})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Title.Name < out[j].Title.Name })
+	return out, nil
+}
+
+func (a *Node) catalogTitle(ctx context.Context, id string) (*directory.Title, error) {
+	a.mu.Lock()
+	t, ok := a.titles[id]
+	a.mu.Unlock()
+	if ok {
+		return &t, nil
+	}
+	if a.dir == nil || id == "" {
+		return nil, share.ErrNoDirectory
+	}
+	dt, err := a.dir.Title(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	a.mu.Lock()
+	a.titles[id] = *dt
+	a.mu.Unlock()
+	return dt, nil
+}
+
+// FetchFrom implements app.Neighbours: relayed registration then download
+// from the neighbour, or ciphertext first with no key.
+func (a *Node) FetchFrom(ctx context.Context, id identity.ID, o app.Offer, mode app.FetchMode, pay *license.Payment) error {
+	nb, err := a.neighbour(id)
+	if err != nil {
+		return err
+	}
+	if err := a.putTitle(ctx, o.Title); err != nil {
+		return err
+	}
+	if mode == app.FetchRelay {
+		if _, err := a.node().RegisterVia(ctx, nb, o.Title.ID, pay); err != nil {
+			return err
+		}
+		a.setLicensed(o.Title.ContentID)
+	}
+	return a.startFetch(o.Title.ContentID, nb)
+}
+
+// NeighbourChanges is app.Neighbours' Changes (named apart from the
+// library's); use NeighboursView to get an app.Neighbours.
+func (a *Node) neighbourChanges(fn func()) func() { return a.nsubs.add(fn) }
+
+// NeighboursView is a as app.Neighbours.
+func (a *Node) NeighboursView() app.Neighbours { return neighboursView{a} }
+
+type neighboursView struct{ *Node }
+
+func (v neighboursView) Changes(fn func()) func() { return v.neighbourChanges(fn) }
+
+// SharingView is a as app.Sharing.
+func (a *Node) SharingView() app.Sharing { return sharingView{a} }
+
+type sharingView struct{ *Node }
+
+func (v sharingView) Changes(fn func()) func() { return v.ssubs.add(fn) }
+
+// Enabled implements app.Sharing: off means the default policy is
+// "nobody" (titles with their own rule keep it).
+func (v sharingView) Enabled() bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.offPolicy == nil
+}
+
+// SetEnabled implements app.Sharing.
+func (v sharingView) SetEnabled(ctx context.Context, on bool) error {
+	v.mu.Lock()
+	off := v.offPolicy
+	v.mu.Unlock()
+	switch {
+	case !on && off == nil:
+		cur := v.DefaultPolicy()
+		if err := v.node().SetPolicy(ctx, "", directory.Policy{Mode: directory.PolicyNobody}); err != nil {
+			return err
+		}
+		v.mu.Lock()
+		v.offPolicy = &cur
+		v.mu.Unlock()
+	case on && off != nil:
+		if err := v.node().SetPolicy(ctx, "", *off); err != nil {
+			return err
+		}
+		v.mu.Lock()
+		v.offPolicy = nil
+		v.mu.Unlock()
+	}
+	v.ssubs.notify()
+	return nil
+}
+
+// DefaultPolicy implements app.Sharing.
+func (v sharingView) DefaultPolicy() directory.Policy {
+	v.mu.Lock()
+	off := v.offPolicy
+	v.mu.Unlock()
+	if off != nil {
+		return *off
+	}
+	p, err := v.node().Library().Policy(context.Background(), "")
+	if err != nil {
+		return directory.Policy(library.DefaultPolicy)
+	}
+	return directory.Policy(p)
+}
+
+// SetDefaultPolicy implements app.Sharing.
+func (v sharingView) SetDefaultPolicy(ctx context.Context, p directory.Policy) error {
+	v.mu.Lock()
+	off := v.offPolicy
+	if off != nil {
+		v.offPolicy = &p // applies when sharing is switched back on
+	}
+	v.mu.Unlock()
+	if off == nil {
+		if err := v.node().SetPolicy(ctx, "", p); err != nil {
+			return err
+		}
+	}
+	v.ssubs.notify()
+	return nil
+}
+
+// SetPolicy implements app.Sharing: every title of content gets p.
+func (v sharingView) SetPolicy(ctx context.Context, c sealed.ContentID, p directory.Policy) error {
+	ts, err := v.node().Library().TitlesFor(ctx, c)
+	if err != nil {
+		return err
+	}
+	if len(ts) == 0 {
+		return errors.New("this content has no title to set a rule on")
+	}
+	for _, t := range ts {
+		if err := v.node().SetPolicy(ctx, t.ID, p); err != nil {
+			return err
+		}
+	}
+	v.subs.notify()
+	return nil
+}
+
+// Uploads implements app.Sharing: the ledger of what we supplied, with
+// live rates from recent uploads.
+func (v sharingView) Uploads() []app.Upload {
+	ctx := context.Background()
+	lib := v.node().Library()
+	led, err := lib.Ledger(ctx, "", 500)
+	if err != nil {
+		v.log.Warn("reading upload ledger", "err", err)
+	}
+	names := map[identity.ID]string{}
+	for _, n := range v.node().Neighbours() {
+		names[n.ID] = n.Name
+	}
+	titles := map[sealed.ContentID]string{}
+	var out []app.Upload
+	v.mu.Lock()
+	live := make(map[upKey]app.Upload, len(v.uploads))
+	for k, u := range v.uploads {
+		live[k] = *u
+	}
+	v.mu.Unlock()
+	for _, e := range led {
+		if e.Direction != library.Up {
+			continue
+		}
+		name, ok := titles[e.ContentID]
+		if !ok {
+			if ts, err := lib.TitlesFor(ctx, e.ContentID); err == nil && len(ts) > 0 {
+				name = ts[0].Name
+			} else {
+				name = e.ContentID.String()[:12]
+			}
+			titles[e.ContentID] = name
+		}
+		u := app.Upload{Peer: e.Peer, PeerName: names[e.Peer], Content: e.ContentID, Title: name, Bytes: e.Bytes, Last: e.Last}
+		if l, ok := live[upKey{e.Peer, e.ContentID}]; ok && l.Active {
+			u.Active, u.Rate = true, l.Rate
+		}
+		out = append(out, u)
+	}
+	return out
+}
+
+// Supplied implements app.Sharing.
+func (v sharingView) Supplied() int64 {
+	var n int64
+	for _, u := range v.Uploads() {
+		n += u.Bytes
+	}
+	return n
+}

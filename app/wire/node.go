@@ -1,0 +1,409 @@
+package wire
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/kith-media/kith/app"
+	"github.com/kith-media/kith/directory"
+	"github.com/kith-media/kith/directory/license"
+	"github.com/kith-media/kith/share"
+	"github.com/kith-media/kith/share/identity"
+	"github.com/kith-media/kith/share/library"
+	"github.com/kith-media/kith/share/peer"
+	"github.com/kith-media/kith/share/sealed"
+)
+
+// Node adapts a share.Node and its directory client to app.Catalog,
+// app.Library, app.Neighbours and app.Sharing. Build it before the node
+// (NewNode), hand OnEvent and OnUpload to share.Options, then Attach the
+// node; Serve runs the downloads it starts and its polling.
+type Node struct {
+	dir *directory.Client
+	log *slog.Logger
+
+	mu        sync.Mutex
+	n         *share.Node
+	ctx       context.Context // downloads; set by Serve
+	wg        sync.WaitGroup
+	subs      subscribers
+	nsubs     subscribers
+	ssubs     subscribers
+	progress  map[sealed.ContentID]peer.Progress // last progress of running downloads
+	fetching  map[sealed.ContentID]bool
+	fetchErr  map[sealed.ContentID]error
+	licensed  map[sealed.ContentID]bool // nil until loaded
+	titles    map[string]directory.Title
+	uploads   map[upKey]*app.Upload // recent uploads (rates)
+	enabled   bool
+	offPolicy *directory.Policy // the default before sharing was switched off
+}
+
+type upKey struct {
+	peer identity.ID
+	cid  sealed.ContentID
+}
+
+// NewNode builds an adapter over dir (may be nil: no directory).
+func NewNode(dir *directory.Client, log *slog.Logger) *Node {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Node{dir: dir, log: log, progress: map[sealed.ContentID]peer.Progress{},
+		fetching: map[sealed.ContentID]bool{}, fetchErr: map[sealed.ContentID]error{},
+		titles: map[string]directory.Title{}, uploads: map[upKey]*app.Upload{}, enabled: true}
+}
+
+// Attach sets the node; call it once, before Serve.
+func (a *Node) Attach(n *share.Node) {
+	a.mu.Lock()
+	a.n = n
+	a.mu.Unlock()
+}
+
+// OnEvent receives the node's download events (share.Options.OnEvent).
+func (a *Node) OnEvent(e peer.Event) {
+	a.mu.Lock()
+	switch e.Kind {
+	case peer.EventProgress, peer.EventChunk:
+		if e.Kind == peer.EventProgress || len(e.Progress.Sources) > 0 {
+			a.progress[e.ContentID] = e.Progress
+		}
+	case peer.EventDone:
+		delete(a.progress, e.ContentID)
+	}
+	a.mu.Unlock()
+	a.subs.notify()
+}
+
+// OnUpload receives the peer server's uploads (peer.ServerOptions.OnUpload).
+func (a *Node) OnUpload(u peer.Upload) {
+	a.mu.Lock()
+	k := upKey{u.Peer, u.ContentID}
+	up := a.uploads[k]
+	if up == nil {
+		up = &app.Upload{Peer: u.Peer, Content: u.ContentID}
+		a.uploads[k] = up
+	}
+	up.Bytes += u.Bytes
+	now := time.Now()
+	if d := u.Duration.Seconds(); d > 0 {
+		r := float64(u.Bytes) / d
+		if up.Rate == 0 {
+			up.Rate = r
+		} else {
+			up.Rate = 0.7*up.Rate + 0.3*r
+		}
+	}
+	up.Last = now
+	up.Active = true
+	a.mu.Unlock()
+	a.ssubs.notify()
+	a.subs.notify()
+}
+
+// Serve polls the LAN neighbour list and ages upload rates until ctx ends,
+// then waits for the downloads it started.
+func (a *Node) Serve(ctx context.Context) error {
+	a.mu.Lock()
+	a.ctx = ctx
+	a.mu.Unlock()
+	defer a.wg.Wait()
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	var last []share.Neighbour
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		if ns := a.node().Neighbours(); !slices.EqualFunc(ns, last, func(x, y share.Neighbour) bool {
+			return x.ID == y.ID && x.Name == y.Name && slices.Equal(x.Addrs, y.Addrs)
+		}) {
+			last = ns
+			a.nsubs.notify()
+		}
+		a.mu.Lock()
+		aged := false
+		for _, up := range a.uploads {
+			if up.Active && time.Since(up.Last) > 3*time.Second {
+				up.Active, up.Rate, aged = false, 0, true
+			}
+		}
+		a.mu.Unlock()
+		if aged {
+			a.ssubs.notify()
+			a.subs.notify()
+		}
+	}
+}
+
+func (a *Node) node() *share.Node {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.n
+}
+
+// startFetch downloads cid in the background (from peers, or every
+// source when none), reporting through Changes.
+func (a *Node) startFetch(cid sealed.ContentID, peers ...share.Neighbour) error {
+	a.mu.Lock()
+	ctx := a.ctx
+	if ctx == nil {
+		a.mu.Unlock()
+		return errors.New("not started")
+	}
+	if a.fetching[cid] {
+		a.mu.Unlock()
+		return nil
+	}
+	a.fetching[cid] = true
+	delete(a.fetchErr, cid)
+	a.wg.Add(1)
+	a.mu.Unlock()
+	a.subs.notify()
+	go func() {
+		defer a.wg.Done()
+		err := a.node().Fetch(ctx, cid, peers...)
+		a.mu.Lock()
+		delete(a.fetching, cid)
+		delete(a.progress, cid)
+		if err != nil && ctx.Err() == nil {
+			a.fetchErr[cid] = err
+			a.log.Warn("download failed", "content", cid, "err", err)
+		}
+		a.mu.Unlock()
+		a.subs.notify()
+	}()
+	return nil
+}
+
+// Titles implements app.Catalog.
+func (a *Node) Titles(ctx context.Context, q string, page, perPage int) ([]directory.Title, int, error) {
+	if a.dir == nil {
+		return nil, 0, share.ErrNoDirectory
+	}
+	ts, total, err := a.dir.Titles(ctx, q, page, perPage)
+	if err == nil {
+		a.mu.Lock()
+		for _, t := range ts {
+			a.titles[t.ID] = t
+		}
+		a.mu.Unlock()
+	}
+	return ts, total, err
+}
+
+// Buy implements app.Catalog: register (and pay), keep the license, then
+// download from the ranked suppliers.
+func (a *Node) Buy(ctx context.Context, t directory.Title, pay *license.Payment) (*directory.Receipt, error) {
+	reg, err := a.node().Buy(ctx, t.ID, pay)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.putTitle(ctx, t); err != nil {
+		return nil, err
+	}
+	a.setLicensed(t.ContentID)
+	if err := a.startFetch(t.ContentID); err != nil {
+		return nil, err
+	}
+	return &reg.Receipt, nil
+}
+
+func (a *Node) putTitle(ctx context.Context, t directory.Title) error {
+	return a.node().Library().PutTitle(ctx, library.Title{ID: t.ID, Name: t.Name, Artist: t.Artist,
+		MediaType: t.MediaType, ContentID: t.ContentID, Size: t.Size})
+}
+
+func (a *Node) setLicensed(c sealed.ContentID) {
+	a.mu.Lock()
+	if a.licensed != nil {
+		a.licensed[c] = true
+	}
+	a.mu.Unlock()
+}
+
+// Items implements app.Library: everything with a manifest in the library,
+// plus bought titles whose manifest has not arrived yet.
+func (a *Node) Items(ctx context.Context) ([]app.Item, error) {
+	lib := a.node().Library()
+	held, err := lib.HeldContent(ctx)
+	if err != nil {
+		return nil, err
+	}
+	pol, err := lib.Policies(ctx)
+	if err != nil {
+		return nil, err
+	}
+	lic, err := a.licensedSet(ctx, held)
+	if err != nil {
+		return nil, err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	items := make([]app.Item, 0, len(held))
+	def := directory.Policy(library.DefaultPolicy)
+	if p, ok := pol[""]; ok {
+		def = directory.Policy(p)
+	}
+	for _, h := range held {
+		it := app.Item{Content: h.ContentID, Size: h.Size, Name: h.ContentID.String()[:12], Artist: "unknown", Policy: def}
+		if h.Total > 0 {
+			it.Have = h.Size * int64(h.Have) / int64(h.Total)
+		}
+		if len(h.Titles) > 0 {
+			t := h.Titles[0]
+			it.TitleID, it.Name, it.Artist, it.MediaType, it.Added = t.ID, t.Name, t.Artist, t.MediaType, t.Added
+			if p, ok := pol[t.ID]; ok {
+				it.Policy = directory.Policy(p)
+			}
+			if dt, ok := a.titles[t.ID]; ok {
+				it.Price, it.Currency = dt.Price, dt.Currency
+			}
+		}
+		pr, running := a.progress[h.ContentID]
+		switch {
+		case !lic[h.ContentID]:
+			it.State = app.StateLocked
+		case h.Complete:
+			it.State = app.StateOwned
+		case running || a.fetching[h.ContentID]:
+			it.State = app.StateDownloading
+		default:
+			it.State = app.StatePaused
+		}
+		if running {
+			it.Rate, it.Sources = pr.Rate, activeSources(pr)
+			if pr.Total > 0 {
+				it.Have = max(it.Have, h.Size*int64(pr.Have)/int64(pr.Total))
+			}
+		}
+		items = append(items, it)
+	}
+	return items, nil
+}
+
+func activeSources(p peer.Progress) int {
+	n := 0
+	for _, s := range p.Sources {
+		if s.State == "ok" || s.State == "" {
+			n++
+		}
+	}
+	return n
+}
+
+// licensedSet is the set of held content with a stored license, loaded
+// once (one lookup per title) and then kept up to date by Buy and GetKey.
+func (a *Node) licensedSet(ctx context.Context, held []library.Held) (map[sealed.ContentID]bool, error) {
+	a.mu.Lock()
+	set := a.licensed
+	a.mu.Unlock()
+	if set == nil {
+		set = map[sealed.ContentID]bool{}
+	}
+	lib := a.node().Library()
+	for _, h := range held {
+		if _, known := set[h.ContentID]; known {
+			continue
+		}
+		_, err := lib.License(ctx, h.ContentID)
+		set[h.ContentID] = err == nil
+	}
+	a.mu.Lock()
+	if a.licensed == nil {
+		a.licensed = set
+	} else {
+		for k, v := range set {
+			a.licensed[k] = a.licensed[k] || v
+		}
+		set = a.licensed
+	}
+	out := make(map[sealed.ContentID]bool, len(set))
+	for k, v := range set {
+		out[k] = v
+	}
+	a.mu.Unlock()
+	return out, nil
+}
+
+// GetKey implements app.Library.
+func (a *Node) GetKey(ctx context.Context, c sealed.ContentID, pay *license.Payment) (*directory.Receipt, error) {
+	l, err := a.node().GetKey(ctx, c, pay)
+	if err != nil {
+		return nil, err
+	}
+	a.mu.Lock()
+	if a.licensed != nil {
+		a.licensed[c] = true
+	}
+	a.mu.Unlock()
+	a.subs.notify()
+	if st, err := a.node().Library().Status(ctx, c); err == nil && !st.Complete {
+		_ = a.startFetch(c)
+	}
+	return &directory.Receipt{PurchaseID: l.ID, TitleID: l.TitleID, Account: l.Account, Time: l.IssuedAt}, nil
+}
+
+// Suppliers implements app.Library.
+func (a *Node) Suppliers(ctx context.Context, c sealed.ContentID) ([]directory.Supplier, error) {
+	if a.dir == nil {
+		return nil, share.ErrNoDirectory
+	}
+	return a.dir.Suppliers(ctx, c)
+}
+
+// Fetch implements app.Library: from "" uses every source.
+func (a *Node) Fetch(ctx context.Context, c sealed.ContentID, from identity.ID) error {
+	if from == "" {
+		return a.startFetch(c)
+	}
+	sups, err := a.Suppliers(ctx, c)
+	if err != nil {
+		return err
+	}
+	for _, s := range sups {
+		if s.Device == from {
+			if s.Origin || len(s.Addrs) == 0 {
+				return a.startFetch(c)
+			}
+			return a.startFetch(c, share.Neighbour{ID: s.Device, Addrs: s.Addrs})
+		}
+	}
+	return fmt.Errorf("device %s no longer supplies this title", from.Short())
+}
+
+// Swarm implements app.Library.
+func (a *Node) Swarm(c sealed.ContentID) app.Swarm {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	sw := app.Swarm{Content: c}
+	if pr, ok := a.progress[c]; ok {
+		for _, s := range pr.Sources {
+			if s.State == "banned" || s.State == "dropped" {
+				continue
+			}
+			name := s.ID.Short()
+			if s.Origin {
+				name = "origin"
+			}
+			sw.Links = append(sw.Links, app.Link{Peer: s.ID, Name: name, Incoming: true, Origin: s.Origin, Rate: s.Rate, Bytes: s.Bytes})
+		}
+	}
+	for k, up := range a.uploads {
+		if k.cid == c && up.Active {
+			sw.Links = append(sw.Links, app.Link{Peer: k.peer, Name: k.peer.Short(), Rate: up.Rate, Bytes: up.Bytes})
+		}
+	}
+	return sw
+}
+
+// Changes implements app.Library.
+func (a *Node) Changes(fn func()) func() { return a.subs.add(fn) }

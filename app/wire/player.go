@@ -1,0 +1,214 @@
+package wire
+
+import (
+	"context"
+	"errors"
+	"image"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/kith-media/kith/app"
+	"github.com/kith-media/kith/player"
+	"github.com/kith-media/kith/share"
+	"github.com/kith-media/kith/share/sealed"
+)
+
+// The player is given content IDs (lower-case hex) as its title IDs: one
+// name for a title across the library, the fetcher and the player.
+
+// Source opens library titles for the player through the node: the
+// license is opened in memory and reads of chunks still arriving wait (and
+// move those chunks to the front of the download).
+type Source struct{ N *share.Node }
+
+// Open implements player.Source.
+func (s Source) Open(ctx context.Context, id string) (player.Media, error) {
+	cid, err := sealed.ParseContentID(id)
+	if err != nil {
+		return nil, err
+	}
+	r, err := s.N.Open(ctx, cid)
+	if err != nil {
+		return nil, err
+	}
+	m := &media{Reader: r, title: id}
+	if ts, err := s.N.Library().TitlesFor(ctx, cid); err == nil && len(ts) > 0 {
+		m.title = ts[0].Name
+	}
+	if st, err := s.N.Library().Status(ctx, cid); err == nil {
+		m.progressive = !st.Complete
+	}
+	return m, nil
+}
+
+type media struct {
+	*sealed.Reader
+	title       string
+	progressive bool
+}
+
+func (m *media) Title() string     { return m.title }
+func (m *media) Progressive() bool { return m.progressive }
+
+// Positions stores playback positions in the node's library.
+type Positions struct{ N *share.Node }
+
+// Save implements player.Positions.
+func (p Positions) Save(id string, pos time.Duration) error {
+	p.N.Library().SavePosition(id, pos)
+	return nil
+}
+
+// Load implements player.Positions.
+func (p Positions) Load(id string) (time.Duration, bool, error) {
+	pos := p.N.Library().Position(id)
+	return pos, pos > 0, nil
+}
+
+// Player adapts a *player.Player to app.Player. Serve follows its events.
+type Player struct {
+	p      *player.Player
+	artist func(id string) string // artist of a title, "" if unknown
+	subs   subscribers
+
+	mu      sync.Mutex
+	title   string
+	id      string
+	mt      string
+	img     image.Image
+	err     string
+	state   player.State
+	pos     time.Duration
+	dur     time.Duration
+	started bool
+}
+
+// NewPlayer adapts p; artist (may be nil) names the artist of a title ID.
+func NewPlayer(p *player.Player, artist func(id string) string) *Player {
+	return &Player{p: p, artist: artist}
+}
+
+// Serve follows the player's events until ctx ends.
+func (a *Player) Serve(ctx context.Context) error {
+	ch, stop := a.p.Subscribe()
+	defer stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case e := <-ch:
+			a.apply(e)
+			a.subs.notify()
+		}
+	}
+}
+
+func (a *Player) apply(e player.Event) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	switch e.Kind {
+	case player.EventState:
+		a.state = e.State
+		if e.Err != nil {
+			a.err = e.Err.Error()
+		} else if e.State == player.StatePlaying {
+			a.err = ""
+		}
+	case player.EventPosition:
+		a.pos, a.dur = e.Position, e.Duration
+	case player.EventTrack:
+		a.id, a.title, a.dur, a.pos, a.img, a.err = e.TitleID, e.Title, e.Duration, e.Resume, nil, ""
+	case player.EventImage:
+		a.id, a.title, a.img, a.dur, a.pos = e.TitleID, e.Title, e.Image, 0, 0
+	case player.EventError:
+		if e.Err != nil {
+			a.err = e.Err.Error()
+		}
+	}
+}
+
+// Play implements app.Player.
+func (a *Player) Play(_ context.Context, queue []sealed.ContentID, start int) error {
+	if start < 0 || start >= len(queue) {
+		return errors.New("nothing to play")
+	}
+	ids := make([]string, 0, len(queue)-start)
+	for _, c := range queue[start:] {
+		ids = append(ids, c.String())
+	}
+	a.mu.Lock()
+	a.started, a.err = true, ""
+	a.mu.Unlock()
+	a.p.Play(ids...)
+	return nil
+}
+
+// TogglePause implements app.Player.
+func (a *Player) TogglePause() {
+	switch a.p.Status().State {
+	case player.StatePlaying, player.StateBuffering:
+		a.p.Pause()
+	default:
+		a.p.Resume()
+	}
+}
+
+// Next implements app.Player.
+func (a *Player) Next() { a.p.Next() }
+
+// Previous implements app.Player.
+func (a *Player) Previous() { a.p.Previous() }
+
+// Seek implements app.Player.
+func (a *Player) Seek(pos time.Duration) { a.p.Seek(pos) }
+
+// SetVolume implements app.Player.
+func (a *Player) SetVolume(v float64) {
+	a.p.SetVolume(v)
+	a.subs.notify()
+}
+
+// State implements app.Player.
+func (a *Player) State() app.PlayerState {
+	st := a.p.Status()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := app.PlayerState{Title: a.title, Image: a.img, Err: a.err, Volume: st.Volume,
+		Position: st.Position, Duration: st.Duration}
+	id := a.id
+	if id == "" {
+		id = st.TitleID
+	}
+	if c, err := sealed.ParseContentID(id); err == nil {
+		out.Content = c
+	}
+	if out.Duration == 0 {
+		out.Duration = a.dur
+	}
+	if out.Title == "" && id != "" {
+		out.Title = id
+	}
+	if a.artist != nil && id != "" {
+		out.Artist = a.artist(id)
+	}
+	switch st.State {
+	case player.StatePlaying:
+		out.Playing = true
+	case player.StateBuffering:
+		out.Playing, out.Buffering = true, true
+	case player.StateNoOutput:
+		out.NoOutput = true
+	case player.StateError:
+		if out.Err == "" {
+			out.Err = "playback stopped"
+		}
+	}
+	if out.NoOutput && strings.Contains(out.Err, "no audio output") {
+		out.Err = ""
+	}
+	return out
+}
+
+// Changes implements app.Player.
+func (a *Player) Changes(fn func()) func() { return a.subs.add(fn) }

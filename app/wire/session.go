@@ -1,0 +1,107 @@
+package wire
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/kith-media/kith/app"
+	"github.com/kith-media/kith/directory"
+)
+
+// Session implements app.Session over a directory client, remembering the
+// account in the data folder's "account" file.
+type Session struct {
+	c    *directory.Client
+	info app.DirectoryInfo
+	path string
+	// OnSignedIn is called (once per sign-in, on the caller's goroutine)
+	// after the device is enrolled, e.g. to tell the node its account.
+	OnSignedIn func(account string)
+
+	mu      sync.Mutex
+	account string
+}
+
+// NewSession reads the remembered account from dataDir.
+func NewSession(c *directory.Client, info app.DirectoryInfo, dataDir string) (*Session, error) {
+	s := &Session{c: c, info: info, path: filepath.Join(dataDir, "account")}
+	b, err := os.ReadFile(s.path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("reading account: %w", err)
+	}
+	s.account = strings.TrimSpace(string(b))
+	return s, nil
+}
+
+// Directory implements app.Session.
+func (s *Session) Directory() app.DirectoryInfo { return s.info }
+
+// Account implements app.Session.
+func (s *Session) Account() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.account
+}
+
+// SetAccount records account as this device's (e.g. learned from Whois).
+func (s *Session) SetAccount(account string) error {
+	s.mu.Lock()
+	s.account = account
+	s.mu.Unlock()
+	return writeFileAtomic(s.path, []byte(account+"\n"), 0o600)
+}
+
+// SignUp implements app.Session.
+func (s *Session) SignUp(ctx context.Context, account, password, device string) error {
+	if err := s.c.CreateAccount(ctx, account, password); err != nil {
+		return err
+	}
+	return s.SignIn(ctx, account, password, device)
+}
+
+// SignIn implements app.Session.
+func (s *Session) SignIn(ctx context.Context, account, password, device string) error {
+	if err := s.c.EnrollDevice(ctx, account, password, device); err != nil {
+		return err
+	}
+	if err := s.SetAccount(account); err != nil {
+		return err
+	}
+	if s.OnSignedIn != nil {
+		s.OnSignedIn(account)
+	}
+	return nil
+}
+
+// writeFileAtomic writes b to path through a synced temporary file.
+func writeFileAtomic(path string, b []byte, mode os.FileMode) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := f.Chmod(mode); err != nil {
+		f.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,200 @@
+// Command kith is the Kith desktop app: a media player whose library is also
+// a distribution network. It builds the device (keys, library, peer server,
+// player) with package app/wire, shows the Fyne GUI of package app, and runs
+// everything under one errgroup until the window closes or a signal arrives.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"fyne.io/fyne/v2"
+	fyneapp "fyne.io/fyne/v2/app"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/kith-media/kith/app"
+	"github.com/kith-media/kith/app/wire"
+)
+
+// appID is Kith's application ID (FyneApp.toml, preferences, notifications).
+const appID = "media.kith.app"
+
+const usage = `kith — a media player whose library is also a distribution network
+
+Usage:
+  kith [flags]
+
+With no flags Kith just works: on first run it creates this device's keys
+and data folder, looks for a Kith directory on your network for a few
+seconds and joins it (showing its fingerprint so you can check it); if
+none answers it starts a household directory inside the app, with a small
+demo catalog, and announces it so the next computer in the house joins it.
+
+Flags:
+  --data DIR          data folder (keys, library, household directory)
+                      default: $XDG_DATA_HOME/kith or ~/.local/share/kith
+  --directory URL#FP  use this directory, e.g. https://kith.example:7443#ABCDEFG-…
+                      (the fingerprint is printed by ` + "`kith-directory serve`" + `)
+  --listen ADDR       peer server address other devices fetch from (default :0, any port)
+  --household ADDR    address of the embedded household directory (default :7443)
+  --name NAME         this device's name, shown to others (default: host name)
+  --lan-wait DUR      first run: how long to look for a directory (default 3s)
+  --no-lan            no mDNS: neither look for nor announce to neighbours
+  --view NAME         first screen: store, library, neighbours, sharing, swarm, settings
+  --log-level LEVEL   debug, info, warn or error (default info); logs go to stderr
+
+Environment:
+  KITH_DATA           same as --data
+  KITH_DIRECTORY      same as --directory
+
+Examples:
+  kith
+  kith --directory https://192.168.1.20:7443#ABCDEFG-HIJKLMN-OPQRSTU-VWXYZ23
+  kith --data /tmp/kith-second --household :7444
+`
+
+type config struct {
+	wire     wire.Config
+	view     string
+	logLevel string
+}
+
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("kith", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usage) }
+	fs.StringVar(&c.wire.DataDir, "data", os.Getenv("KITH_DATA"), "")
+	fs.StringVar(&c.wire.Directory, "directory", os.Getenv("KITH_DIRECTORY"), "")
+	fs.StringVar(&c.wire.Listen, "listen", ":0", "")
+	fs.StringVar(&c.wire.HouseholdAddr, "household", ":7443", "")
+	fs.StringVar(&c.wire.DeviceName, "name", "", "")
+	fs.DurationVar(&c.wire.LANWait, "lan-wait", 3*time.Second, "")
+	fs.BoolVar(&c.wire.NoLAN, "no-lan", false, "")
+	fs.StringVar(&c.view, "view", "", "")
+	fs.StringVar(&c.logLevel, "log-level", "info", "")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q (see kith --help)", fs.Arg(0))
+	}
+	if c.view != "" && !validView(c.view) {
+		return c, fmt.Errorf("--view %q: want one of %s", c.view, strings.Join(app.Views, ", "))
+	}
+	if c.wire.DataDir == "" {
+		c.wire.DataDir = defaultDataDir()
+	}
+	if c.wire.DeviceName == "" {
+		c.wire.DeviceName, _ = os.Hostname()
+	}
+	return c, nil
+}
+
+func validView(v string) bool {
+	for _, x := range app.Views {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func defaultDataDir() string {
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "kith")
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".local", "share", "kith")
+	}
+	return "kith-data"
+}
+
+func main() {
+	c, err := parseFlags(os.Args[1:], os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "kith:", err)
+		os.Exit(2)
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {
+		fmt.Fprintln(os.Stderr, "kith: --log-level:", err)
+		os.Exit(2)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	slog.SetDefault(log)
+	if err := run(c, log); err != nil {
+		log.Error("kith stopped", "err", err)
+		os.Exit(1)
+	}
+}
+
+// run shows the window at once (a start-up screen), builds the device off
+// the UI goroutine, then swaps in the real screens; it returns when the
+// window is closed or a signal arrives, after every service has stopped.
+func run(c config, log *slog.Logger) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	c.wire.Logger = log
+	a := fyneapp.NewWithID(appID)
+	a.SetIcon(app.Icon)
+	win := a.NewWindow("Kith")
+	w := a.Preferences().FloatWithFallback("window.width", 1100)
+	h := a.Preferences().FloatWithFallback("window.height", 720)
+	win.Resize(fyne.NewSize(float32(w), float32(h)))
+	win.SetContent(app.Splash("Starting Kith…"))
+	win.SetCloseIntercept(func() { stop() })
+
+	g, gctx := errgroup.WithContext(ctx)
+	quit := func() { stop() }
+	// Whatever ends the services (a signal, a failure, Quit) closes the window.
+	go func() {
+		<-gctx.Done()
+		fyne.Do(a.Quit)
+	}()
+	started := time.Now()
+	g.Go(func() error {
+		k, err := wire.Start(gctx, c.wire)
+		if err != nil {
+			log.Error("kith could not start", "err", err)
+			fyne.Do(func() { win.SetContent(app.Failure(err, quit)) })
+			<-gctx.Done()
+			return nil
+		}
+		ready := make(chan *app.UI, 1)
+		fyne.Do(func() {
+			u, err := app.New(app.Options{App: a, Window: win, Backend: k.Backend, Logger: log,
+				View: c.view, DeviceName: c.wire.DeviceName, OnQuit: quit})
+			if err != nil {
+				win.SetContent(app.Failure(err, quit))
+			}
+			ready <- u
+		})
+		u := <-ready
+		if u == nil {
+			k.Close()
+			<-gctx.Done()
+			return nil
+		}
+		log.Info("kith ready", "device", k.Device.ID(), "directory", k.Joined.String(), "data", c.wire.DataDir,
+			"startup", time.Since(started).Round(time.Millisecond))
+		g.Go(func() error { return u.Serve(gctx) })
+		return k.Serve(gctx)
+	})
+	win.ShowAndRun()
+	stop()
+	return g.Wait()
+}
