@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -18,9 +19,13 @@ import (
 
 // proc is a helper process running in a namespace.
 type proc struct {
-	name  string
-	cmd   *exec.Cmd
-	lines chan string // stdout, line by line; closed at EOF
+	name   string
+	cmd    *exec.Cmd
+	lines  chan string // stdout, line by line; closed at EOF
+	killed bool        // killed on purpose by the test
+
+	waitOnce sync.Once
+	waitErr  error
 
 	mu     sync.Mutex
 	stderr bytes.Buffer
@@ -30,6 +35,12 @@ func (p *proc) Write(b []byte) (int, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.stderr.Write(b)
+}
+
+// wait waits for the process once and returns its exit error every time.
+func (p *proc) wait() error {
+	p.waitOnce.Do(func() { p.waitErr = p.cmd.Wait() })
+	return p.waitErr
 }
 
 func (p *proc) log() string {
@@ -62,8 +73,23 @@ func startHelper(t *testing.T, h netns.Host, mode string, env ...string) *proc {
 		}
 	}()
 	t.Cleanup(func() {
-		_ = p.cmd.Process.Kill()
-		_ = p.cmd.Wait()
+		// Stop gracefully: Serve must return on cancel and the helper exit 0.
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		exited := make(chan error, 1)
+		go func() { exited <- p.wait() }()
+		select {
+		case err := <-exited:
+			if err != nil && !p.killed {
+				t.Errorf("helper %s did not stop cleanly on SIGTERM: %v", p.name, err)
+			}
+		case <-time.After(5 * time.Second):
+			_ = p.cmd.Process.Kill()
+			<-exited
+			t.Errorf("helper %s still running 5 s after SIGTERM", p.name)
+		}
+		if strings.Contains(p.log(), "DATA RACE") {
+			t.Errorf("race detector report in helper %s", p.name)
+		}
 		if t.Failed() || os.Getenv("KITH_SHOWLOG") != "" {
 			t.Logf("log of %s:\n%s", p.name, p.log())
 		}
@@ -80,7 +106,7 @@ func (p *proc) waitLine(t *testing.T, prefix string, timeout time.Duration, ok f
 		select {
 		case line, open := <-p.lines:
 			if !open {
-				t.Fatalf("%s exited (%v) before printing the expected %q line; last: %s", p.name, p.cmd.Wait(), prefix, last)
+				t.Fatalf("%s exited (%v) before printing the expected %q line; last: %s", p.name, p.wait(), prefix, last)
 			}
 			if rest, found := strings.CutPrefix(line, prefix+" "); found {
 				last = rest
@@ -158,6 +184,7 @@ func TestNetnsDiscovery(t *testing.T) {
 	}
 
 	// a crashes; b forgets it once it has not been seen for the expiry.
+	pa.killed = true
 	if err := pa.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +212,7 @@ func TestNetnsNoLeak(t *testing.T) {
 	for line := range p.lines {
 		t.Log(line)
 	}
-	if err := p.cmd.Wait(); err != nil {
+	if err := p.wait(); err != nil {
 		t.Fatalf("leak helper: %v\n%s", err, p.log())
 	}
 }
@@ -236,7 +263,7 @@ func TestNetnsLoopback(t *testing.T) {
 	p := startHelper(t, h, "loopback")
 	for range p.lines {
 	}
-	if err := p.cmd.Wait(); err != nil {
+	if err := p.wait(); err != nil {
 		t.Fatalf("loopback helper: %v\n%s", err, p.log())
 	}
 }
