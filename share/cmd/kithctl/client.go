@@ -1,0 +1,396 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/kith-media/kith/directory"
+	"github.com/kith-media/kith/directory/license"
+	"github.com/kith-media/kith/share"
+	"github.com/kith-media/kith/share/peer"
+)
+
+// multi is a repeatable string flag.
+type multi []string
+
+func (m *multi) String() string     { return strings.Join(*m, ",") }
+func (m *multi) Set(s string) error { *m = append(*m, s); return nil }
+
+// ctl talks to a running "kithctl serve" over its unix socket.
+type ctl struct {
+	hc   *http.Client
+	json bool
+	out  io.Writer
+}
+
+func newCtl(g globals, out io.Writer) *ctl {
+	sock := filepath.Join(g.data, sockFile)
+	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		c, err := d.DialContext(ctx, "unix", sock)
+		if err != nil {
+			return nil, fmt.Errorf("no device running on %s (start it with: kithctl --data %s serve): %w", g.data, g.data, err)
+		}
+		return c, nil
+	}}
+	return &ctl{hc: &http.Client{Transport: tr}, json: g.json, out: out}
+}
+
+// call sends one request and decodes the JSON answer into v.
+func (c *ctl) call(ctx context.Context, method, path string, body any, v any) error {
+	resp, err := c.send(ctx, method, path, body)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode >= 300 {
+		return answerError(resp.StatusCode, b)
+	}
+	if c.json {
+		_, err := c.out.Write(b)
+		return err
+	}
+	if v == nil {
+		return nil
+	}
+	return json.Unmarshal(b, v)
+}
+
+func (c *ctl) send(ctx context.Context, method, path string, body any) (*http.Response, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return nil, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, "http://kithctl"+path, rd)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, err
+	}
+	return resp, nil
+}
+
+func answerError(status int, b []byte) error {
+	var e struct{ Error string }
+	if json.Unmarshal(b, &e) == nil && e.Error != "" {
+		return errors.New(e.Error)
+	}
+	return fmt.Errorf("device answered %d: %s", status, strings.TrimSpace(string(b)))
+}
+
+// stream sends a request answered by JSON lines and hands each to f; it
+// returns the error line's message as an error.
+func (c *ctl) stream(ctx context.Context, path string, body any, f func(Line)) error {
+	resp, err := c.send(ctx, "POST", path, body)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		return answerError(resp.StatusCode, b)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 4<<20)
+	for sc.Scan() {
+		if c.json {
+			fmt.Fprintln(c.out, sc.Text())
+		}
+		var l Line
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+			return fmt.Errorf("bad answer line: %w", err)
+		}
+		if l.Error != "" {
+			return errors.New(l.Error)
+		}
+		if l.Done {
+			return nil
+		}
+		if !c.json {
+			f(l)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return err
+	}
+	return errors.New("the device closed the answer early")
+}
+
+// cardFlags adds the payment flags to fs.
+func cardFlags(fs *flag.FlagSet) func() *license.Payment {
+	card := fs.String("card", "", "card number")
+	expiry := fs.String("expiry", "", "card expiry MM/YY")
+	cvc := fs.String("cvc", "", "card security code")
+	name := fs.String("card-name", "", "name on the card")
+	addr := fs.String("address", "", "billing address")
+	return func() *license.Payment {
+		if *card == "" {
+			return nil
+		}
+		return &license.Payment{Name: *name, Card: *card, Expiry: *expiry, CVC: *cvc, Address: *addr}
+	}
+}
+
+// parse parses a subcommand's flags, interleaved with its n positional
+// arguments (min..max).
+func parse(fs *flag.FlagSet, args []string, min, max int) ([]string, error) {
+	fs.SetOutput(io.Discard)
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, fmt.Errorf("%w: %v", errUsage, err)
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			break
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+	if len(pos) < min || len(pos) > max {
+		return nil, fmt.Errorf("%w: %s takes %d..%d arguments, got %d", errUsage, fs.Name(), min, max, len(pos))
+	}
+	return pos, nil
+}
+
+func runClient(ctx context.Context, g globals, cmd string, args []string, out io.Writer) error {
+	c := newCtl(g, out)
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
+	defer tw.Flush()
+	switch cmd {
+	case "status":
+		if _, err := parse(fs, args, 0, 0); err != nil {
+			return err
+		}
+		var st Status
+		if err := c.call(ctx, "GET", "/status", nil, &st); err != nil || c.json {
+			return err
+		}
+		fmt.Fprintf(tw, "device\t%s\nname\t%s\naccount\t%s\npeer address\t%s\ndirectory\t%s\n", st.Device, st.Name, st.Account, st.Addr, st.Directory)
+		fmt.Fprintln(tw, "\nTITLE\tCHUNKS\tCOMPLETE\tLICENSED\tPOLICY\tCONTENT")
+		for _, h := range st.Holdings {
+			fmt.Fprintf(tw, "%s\t%d/%d\t%v\t%v\t%s\t%s\n", h.Name, h.Have, h.Total, h.Complete, h.Licensed, h.Policy, h.Content.String()[:16])
+		}
+		return nil
+	case "signup", "signin":
+		name := fs.String("name", "", "device name (signin)")
+		pos, err := parse(fs, args, 2, 2)
+		if err != nil {
+			return err
+		}
+		if err := c.call(ctx, "POST", "/"+cmd, Request{Account: pos[0], Password: pos[1], Name: *name}, nil); err != nil || c.json {
+			return err
+		}
+		if cmd == "signup" {
+			fmt.Fprintf(out, "account %s created\n", pos[0])
+		} else {
+			fmt.Fprintf(out, "this device is enrolled under %s\n", pos[0])
+		}
+		return nil
+	case "titles":
+		pos, err := parse(fs, args, 0, 1)
+		if err != nil {
+			return err
+		}
+		q := ""
+		if len(pos) == 1 {
+			q = pos[0]
+		}
+		var rows []TitleRow
+		if err := c.call(ctx, "GET", "/titles?q="+url.QueryEscape(q), nil, &rows); err != nil || c.json {
+			return err
+		}
+		fmt.Fprintln(tw, "ID\tNAME\tARTIST\tPRICE\tSIZE\tHELD\tLICENSED")
+		for _, t := range rows {
+			price := "free"
+			if t.Price > 0 {
+				price = fmt.Sprintf("%d.%02d %s", t.Price/100, t.Price%100, t.Currency)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d/%d\t%v\n", t.ID, t.Name, t.Artist, price, t.Size, t.Have, t.Chunks, t.Licensed)
+		}
+		return nil
+	case "suppliers":
+		pos, err := parse(fs, args, 1, 1)
+		if err != nil {
+			return err
+		}
+		var sups []directory.Supplier
+		if err := c.call(ctx, "GET", "/suppliers?title="+url.QueryEscape(pos[0]), nil, &sups); err != nil || c.json {
+			return err
+		}
+		fmt.Fprintln(tw, "DEVICE\tACCOUNT\tORIGIN\tADDRESSES")
+		for _, s := range sups {
+			fmt.Fprintf(tw, "%s\t%s\t%v\t%s\n", s.Device, s.Account, s.Origin, strings.Join(s.Addrs, " "))
+		}
+		return nil
+	case "buy", "getkey":
+		pay := cardFlags(fs)
+		pos, err := parse(fs, args, 1, 1)
+		if err != nil {
+			return err
+		}
+		if cmd == "getkey" {
+			var k KeyInfo
+			if err := c.call(ctx, "POST", "/getkey", Request{Target: pos[0], Payment: pay()}, &k); err != nil || c.json {
+				return err
+			}
+			fmt.Fprintf(out, "license %s for title %s on device %s (account %s), issued %s\n", k.License, k.Title, k.Device.Short(), k.Account, k.Issued.Format(time.RFC3339))
+			return nil
+		}
+		var rc directory.Receipt
+		if err := c.call(ctx, "POST", "/buy", Request{Target: pos[0], Payment: pay()}, &rc); err != nil || c.json {
+			return err
+		}
+		printReceipt(out, rc)
+		return nil
+	case "register-via":
+		pay := cardFlags(fs)
+		pos, err := parse(fs, args, 2, 2)
+		if err != nil {
+			return err
+		}
+		var rc directory.Receipt
+		if err := c.call(ctx, "POST", "/register-via", Request{Neighbour: pos[0], Target: pos[1], Payment: pay()}, &rc); err != nil || c.json {
+			return err
+		}
+		printReceipt(out, rc)
+		return nil
+	case "fetch":
+		var from multi
+		fs.Var(&from, "from", "download only from this device (repeatable)")
+		pos, err := parse(fs, args, 1, 1)
+		if err != nil {
+			return err
+		}
+		var last Line
+		err = c.stream(ctx, "/fetch", Request{Target: pos[0], From: from}, func(l Line) {
+			if l.Fault != "" {
+				fmt.Fprintf(out, "  ! %s\n", l.Fault)
+				return
+			}
+			if l.Total > 0 && (l.Have != last.Have || l.Total != last.Total) {
+				fmt.Fprintf(out, "  %s: %d/%d chunks, %.1f MB/s\n", l.Title, l.Have, l.Total, l.Rate/1e6)
+			}
+			last = l
+		})
+		if err != nil || c.json {
+			return err
+		}
+		fmt.Fprintf(out, "fetched %s: %d/%d chunks\n", last.Title, last.Have, last.Total)
+		for _, s := range last.Sources {
+			kind := "peer"
+			if s.Origin {
+				kind = "origin"
+			}
+			fmt.Fprintf(out, "  from %s %s: %d bytes (%s)\n", kind, s.ID.Short(), s.Bytes, s.State)
+		}
+		return nil
+	case "policy":
+		var allow, deny multi
+		fs.Var(&allow, "allow", "device ID or account allowed (list mode; repeatable)")
+		fs.Var(&deny, "deny", "device ID or account refused (repeatable)")
+		pos, err := parse(fs, args, 2, 2)
+		if err != nil {
+			return err
+		}
+		if err := c.call(ctx, "POST", "/policy", Request{Title: pos[0], Mode: pos[1], Allow: allow, Deny: deny}, nil); err != nil || c.json {
+			return err
+		}
+		fmt.Fprintf(out, "policy of %s: %s\n", pos[0], pos[1])
+		return nil
+	case "neighbours":
+		if _, err := parse(fs, args, 0, 0); err != nil {
+			return err
+		}
+		var nbs []share.Neighbour
+		if err := c.call(ctx, "GET", "/neighbours", nil, &nbs); err != nil || c.json {
+			return err
+		}
+		fmt.Fprintln(tw, "DEVICE\tNAME\tLAN\tADDRESSES")
+		for _, n := range nbs {
+			fmt.Fprintf(tw, "%s\t%s\t%v\t%s\n", n.ID, n.Name, n.LAN, strings.Join(n.Addrs, " "))
+		}
+		return nil
+	case "offers":
+		pos, err := parse(fs, args, 1, 1)
+		if err != nil {
+			return err
+		}
+		var offers []peer.Offer
+		if err := c.call(ctx, "GET", "/offers?neighbour="+url.QueryEscape(pos[0]), nil, &offers); err != nil || c.json {
+			return err
+		}
+		fmt.Fprintln(tw, "TITLE\tNAME\tCHUNKS\tCOMPLETE")
+		for _, o := range offers {
+			fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%v\n", o.TitleID, o.Name, o.Have, o.Chunks, o.Complete)
+		}
+		return nil
+	case "play":
+		secs := fs.Float64("seconds", 0, "stop after this many seconds (0: play to the end)")
+		pos, err := parse(fs, args, 1, 1)
+		if err != nil {
+			return err
+		}
+		state := ""
+		var at time.Duration
+		err = c.stream(ctx, "/play", Request{Target: pos[0], Seconds: *secs}, func(l Line) {
+			if l.State != "" && l.State != state {
+				state = l.State
+				fmt.Fprintf(out, "  %s: %s\n", l.Title, l.State)
+			}
+			if l.Position-at >= time.Second {
+				at = l.Position
+				fmt.Fprintf(out, "  %s: %s / %s\n", l.Title, l.Position.Round(time.Second), l.Duration.Round(time.Second))
+			}
+		})
+		if err != nil || c.json {
+			return err
+		}
+		fmt.Fprintf(out, "played %s\n", pos[0])
+		return nil
+	}
+	return fmt.Errorf("%w: unknown command %q", errUsage, cmd)
+}
+
+func printReceipt(out io.Writer, rc directory.Receipt) {
+	amount := "free"
+	if rc.Amount > 0 {
+		amount = fmt.Sprintf("%d.%02d %s", rc.Amount/100, rc.Amount%100, rc.Currency)
+	}
+	fmt.Fprintf(out, "registered %s for %s: %s", rc.TitleID, rc.Account, amount)
+	if rc.CardLast4 != "" {
+		fmt.Fprintf(out, " (%s …%s)", rc.CardBrand, rc.CardLast4)
+	}
+	if rc.Supplier != "" {
+		fmt.Fprintf(out, ", credited to supplier %s", rc.Supplier)
+	}
+	fmt.Fprintf(out, " — purchase %s\n", rc.PurchaseID)
+}

@@ -1,0 +1,146 @@
+// Command kithctl is a headless Kith device: the same share.Node and
+// player code the desktop app runs, driven from a shell.
+//
+// "kithctl serve" runs the device (peer server, LAN mDNS announce/browse,
+// directory heartbeat) and a control API; every other command talks to the
+// running device over that API. See usage below or `kithctl --help`.
+//
+// # Control API
+//
+// HTTP/1.1 over the unix socket DIR/kithctl.sock (mode 0600: only the
+// owner of the data folder can drive the device). Requests and answers are
+// JSON; errors are {"error": "..."} with a 4xx/5xx status. Long operations
+// (fetch, play) answer a stream of JSON lines (one Line each) ending with a
+// line whose "done" is true, or whose "error" is set.
+//
+//	GET  /status                  Status
+//	POST /signup    {"account","password"}
+//	POST /signin    {"account","password","name"}     enrolls this device; the node restarts with the account
+//	GET  /titles?q=               []TitleRow (the directory's catalog joined with local holdings)
+//	GET  /suppliers?title=        []directory.Supplier (what the directory offers this device)
+//	POST /buy       {"title","payment"}                directory.Receipt
+//	POST /fetch     {"target","from":[...]}            stream of Line
+//	POST /register-via {"neighbour","title","payment"} directory.Receipt
+//	POST /getkey    {"target","payment"}               KeyInfo
+//	POST /policy    {"title","mode","allow","deny"}
+//	GET  /neighbours                                   []share.Neighbour
+//	GET  /offers?neighbour=                            []peer.Offer
+//	POST /play      {"target","seconds"}               stream of Line
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `kithctl — a headless Kith device (the app's share + player code, no GUI)
+
+Usage:
+  kithctl --data DIR [--directory URL#FINGERPRINT] <command> [args]
+
+Start the device (keeps running; everything else talks to it):
+  serve [--listen ADDR] [--name NAME] [--lan=true] [--ipv4-only]
+        [--announce 30s] [-v]
+        runs the peer server on ADDR (default :7143), announces itself and
+        browses neighbours on the LAN (mDNS), sends heartbeats to the
+        directory, and answers the commands below on DIR/kithctl.sock.
+        Needs --directory on first run (remembered in DIR/directory).
+
+Commands for a running device:
+  status                       device ID, account, addresses, what it holds
+  signup ACCOUNT PASSWORD      create an account at the directory
+  signin ACCOUNT PASSWORD [--name NAME]
+                               enroll this device under ACCOUNT
+  titles [QUERY]               the directory's catalog, with what this device holds
+  suppliers TITLE              the suppliers the directory offers this device for TITLE
+  buy TITLE [card flags]       register/buy TITLE at the directory (flow 2); keeps the license
+  fetch CONTENT|TITLE [--from DEVICE]...
+                               download the ciphertext (no license needed) with progress;
+                               with --from only from those devices, else from the
+                               directory's suppliers, LAN neighbours and the origin
+  register-via NEIGHBOUR TITLE [card flags]
+                               register TITLE through a neighbour (flow 1): the neighbour
+                               forwards our sealed registration and is credited as supplier
+  getkey CONTENT|TITLE [card flags]
+                               get this device's license: stored, re-issued because the
+                               account owns the title, or by registering (flow 3)
+  policy TITLE|default anyone|household|nobody|list [--allow X]... [--deny X]...
+                               who may copy TITLE from this device
+  neighbours                   devices found on the LAN (mDNS) or added by hand
+  offers NEIGHBOUR             what a neighbour offers to this device
+  play CONTENT|TITLE [--seconds N]
+                               play through the audio output (needs a license held
+                               here: see getkey); stops after N seconds (0: to the end)
+
+  NEIGHBOUR and DEVICE are device IDs (or their first group) or names.
+  Card flags: --card NUMBER --expiry MM/YY --cvc CVC --card-name NAME
+  (the directory's test processor accepts 4242424242424242).
+  --json prints the raw answer (JSON lines for fetch and play).
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// globals are the flags before the command.
+type globals struct {
+	data, directory string
+	json            bool
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("kithctl", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usage) }
+	var g globals
+	fs.StringVar(&g.data, "data", os.Getenv("KITH_DATA"), "data folder (env KITH_DATA)")
+	fs.StringVar(&g.directory, "directory", os.Getenv("KITH_DIRECTORY"), "directory URL with fingerprint (env KITH_DIRECTORY)")
+	fs.BoolVar(&g.json, "json", false, "print raw JSON answers")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	rest := fs.Args()
+	if len(rest) == 0 || rest[0] == "help" {
+		fmt.Fprint(stdout, usage)
+		if len(rest) == 0 {
+			return 2
+		}
+		return 0
+	}
+	if g.data == "" {
+		fmt.Fprintln(stderr, "kithctl: --data DIR is required")
+		return 2
+	}
+	var err error
+	if rest[0] == "serve" {
+		err = cmdServe(ctx, g, rest[1:], stderr)
+	} else {
+		err = runClient(ctx, g, rest[0], rest[1:], stdout)
+	}
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		fmt.Fprintf(stderr, "kithctl %s: %v\n\n%s", rest[0], err, usage)
+		return 2
+	}
+	fmt.Fprintf(stderr, "kithctl %s: %v\n", rest[0], err)
+	return 1
+}
+
+// errUsage marks a command line that does not parse.
+var errUsage = errors.New("bad command line")

@@ -1,0 +1,262 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/kith-media/kith/directory"
+	"github.com/kith-media/kith/player"
+	"github.com/kith-media/kith/share"
+	"github.com/kith-media/kith/share/identity"
+	"github.com/kith-media/kith/share/peer"
+)
+
+// Files in the data folder besides the library's.
+const (
+	keyFile       = "device.key" // the device identity (0600)
+	sockFile      = "kithctl.sock"
+	accountFile   = "account"   // the account this device is enrolled under
+	directoryFile = "directory" // the directory URL given on first run
+)
+
+// serveConfig is what "serve" was started with.
+type serveConfig struct {
+	data, listen, name string
+	lan, ipv4Only      bool
+	announce           time.Duration
+}
+
+// daemon is a running device: a node (rebuilt when the device signs in, as
+// the account is part of its options), a lazily created player and the
+// control API.
+type daemon struct {
+	cfg serveConfig
+	log *slog.Logger
+	id  *identity.Identity
+	dir *directory.Client
+
+	mu      sync.Mutex
+	node    *share.Node
+	stop    context.CancelFunc // stops the node's Serve
+	stopped chan error         // Serve's result
+	account string
+	listen  string // the resolved peer address, kept across restarts
+	events  map[chan peer.Event]struct{}
+
+	playOnce sync.Once
+	player   *player.Player
+	playErr  error
+	playMu   sync.Mutex // one play command at a time
+}
+
+func cmdServe(ctx context.Context, g globals, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg := serveConfig{data: g.data}
+	fs.StringVar(&cfg.listen, "listen", ":7143", "peer server address")
+	fs.StringVar(&cfg.name, "name", "", "device name (default: the host name)")
+	fs.BoolVar(&cfg.lan, "lan", true, "announce and browse neighbours by mDNS")
+	fs.BoolVar(&cfg.ipv4Only, "ipv4-only", false, "mDNS over IPv4 only")
+	fs.DurationVar(&cfg.announce, "announce", share.DefaultAnnounceInterval, "heartbeat interval to the directory")
+	verbose := fs.Bool("v", false, "debug logging")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected %q", errUsage, fs.Arg(0))
+	}
+	if cfg.name == "" {
+		cfg.name, _ = os.Hostname()
+	}
+	level := slog.LevelInfo
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if err := os.MkdirAll(cfg.data, 0o700); err != nil {
+		return fmt.Errorf("making data folder: %w", err)
+	}
+	dirURL, err := rememberDirectory(cfg.data, g.directory)
+	if err != nil {
+		return err
+	}
+	id, created, err := identity.LoadOrCreate(filepath.Join(cfg.data, keyFile))
+	if err != nil {
+		return err
+	}
+	base, fp, err := directory.ParseURL(dirURL)
+	if err != nil {
+		return err
+	}
+	dc, err := directory.NewClient(directory.ClientOptions{URL: base, Fingerprint: fp, Device: id, Logger: log})
+	if err != nil {
+		return err
+	}
+	log.Info("device", "id", id.ID(), "created", created, "directory", base)
+	d := &daemon{cfg: cfg, log: log, id: id, dir: dc, listen: cfg.listen, events: map[chan peer.Event]struct{}{}}
+	if b, err := os.ReadFile(filepath.Join(cfg.data, accountFile)); err == nil {
+		d.account = strings.TrimSpace(string(b))
+	}
+
+	sock := filepath.Join(cfg.data, sockFile)
+	ln, err := listenUnix(sock)
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{Handler: d.routes(), ReadHeaderTimeout: 10 * time.Second}
+	eg, ectx := errgroup.WithContext(ctx)
+	if err := d.startNode(ectx); err != nil {
+		ln.Close()
+		return err
+	}
+	eg.Go(func() error {
+		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("control API: %w", err)
+		}
+		return nil
+	})
+	eg.Go(func() error {
+		<-ectx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		_ = hs.Shutdown(sctx)
+		return d.stopNode()
+	})
+	fmt.Fprintf(stderr, "kithctl: device %s serving; control socket %s\n", id.ID(), sock)
+	err = eg.Wait()
+	os.Remove(sock)
+	return err
+}
+
+// rememberDirectory returns the directory URL: the flag (saved for later
+// runs) or the one saved on the first run.
+func rememberDirectory(data, flagURL string) (string, error) {
+	p := filepath.Join(data, directoryFile)
+	if flagURL != "" {
+		if _, _, err := directory.ParseURL(flagURL); err != nil {
+			return "", fmt.Errorf("--directory: %w", err)
+		}
+		return flagURL, os.WriteFile(p, []byte(flagURL+"\n"), 0o600)
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return "", errors.New("--directory URL#FINGERPRINT is required on the first run")
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// listenUnix listens on the control socket with mode 0600, replacing a
+// stale socket but refusing to run twice on one data folder.
+func listenUnix(path string) (net.Listener, error) {
+	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		c.Close()
+		return nil, fmt.Errorf("another kithctl serve already runs on %s", path)
+	}
+	os.Remove(path)
+	old := umask(0o177)
+	ln, err := net.Listen("unix", path)
+	umask(old)
+	if err != nil {
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	return ln, nil
+}
+
+// startNode builds a node for the current account and runs it.
+func (d *daemon) startNode(ctx context.Context) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n, err := share.NewNode(share.Options{
+		DataDir: d.cfg.data, Identity: d.id, Directory: d.dir, ListenAddr: d.listen,
+		Name: d.cfg.name, Account: d.account, AnnounceInterval: d.cfg.announce,
+		LAN: d.cfg.lan, LANIPv4Only: d.cfg.ipv4Only, OnEvent: d.broadcast, Logger: d.log,
+	})
+	if err != nil {
+		return err
+	}
+	// Keep the port if it was chosen by the system, so peers find us again.
+	d.listen = n.Addr()
+	nctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- n.Serve(nctx) }()
+	d.node, d.stop, d.stopped = n, cancel, done
+	d.log.Info("node serving", "addr", n.Addr(), "account", d.account)
+	return nil
+}
+
+// stopNode stops the running node and waits for it.
+func (d *daemon) stopNode() error {
+	d.mu.Lock()
+	stop, done := d.stop, d.stopped
+	d.stop, d.stopped = nil, nil
+	d.mu.Unlock()
+	if stop == nil {
+		return nil
+	}
+	stop()
+	return <-done
+}
+
+// current returns the running node.
+func (d *daemon) current() *share.Node {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.node
+}
+
+// setAccount records the account and restarts the node with it.
+func (d *daemon) setAccount(ctx context.Context, account string) error {
+	if err := os.WriteFile(filepath.Join(d.cfg.data, accountFile), []byte(account+"\n"), 0o600); err != nil {
+		return err
+	}
+	if err := d.stopNode(); err != nil {
+		d.log.Warn("restarting node", "err", err)
+	}
+	d.mu.Lock()
+	d.account = account
+	d.mu.Unlock()
+	// The restarted node must outlive this request.
+	return d.startNode(context.WithoutCancel(ctx))
+}
+
+// subscribe returns fetch events until cancel is called.
+func (d *daemon) subscribe() (<-chan peer.Event, func()) {
+	ch := make(chan peer.Event, 256)
+	d.mu.Lock()
+	d.events[ch] = struct{}{}
+	d.mu.Unlock()
+	return ch, func() {
+		d.mu.Lock()
+		delete(d.events, ch)
+		d.mu.Unlock()
+	}
+}
+
+// broadcast hands a fetch event to every subscriber that keeps up.
+func (d *daemon) broadcast(e peer.Event) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for ch := range d.events {
+		select {
+		case ch <- e:
+		default:
+		}
+	}
+}
