@@ -52,6 +52,7 @@ func TestParseTXT(t *testing.T) {
 		{"version with sign", Device, []string{"v=+1", "id=" + idA}, Service{}, false},
 		{"version not a number", Device, []string{"v=one", "id=" + idA}, Service{}, false},
 		{"name with control char", Device, []string{"v=1", "id=" + idA, "name=a\x1bb"}, Service{}, false},
+		{"name with bidi override", Device, []string{"v=1", "id=" + idA, "name=evil\u202egnp.exe"}, Service{}, false},
 		{"name not utf-8", Device, []string{"v=1", "id=" + idA, "name=\xff"}, Service{}, false},
 		{"name too long", Device, []string{"v=1", "id=" + idA, "name=" + strings.Repeat("n", MaxNameLen+1)}, Service{}, false},
 		{"url not a path", Directory, []string{"v=1", "fp=" + fp1, "url=ftp://x"}, Service{}, false},
