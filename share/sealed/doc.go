@@ -13,9 +13,14 @@
 //
 // Sequential Reader throughput is bounded by the SHA-256 manifest check
 // (BenchmarkChunkHash 540–820 MB/s with SHA-NI), not the AEAD: it measured
-// 0.27–0.44× of BenchmarkBareAEAD64MiB. The hash stays: with only the AEAD,
-// any key holder (every licensee) could forge chunks the directory never
-// signed.
+// 0.27–0.44× of BenchmarkBareAEAD64MiB. The hash stays for chunks from
+// untrusted sources: with only the AEAD, any key holder (every licensee)
+// could forge chunks the directory never signed. But a chunk is checked
+// once, where it enters the device: a ChunkSource that implements
+// HashVerifier (the library verifies every chunk before storing it) lets
+// the Reader rely on the AEAD alone, which still stops on-disk damage,
+// swapped and foreign chunks (ErrAuth) before any plaintext is released.
+// BenchmarkSealedReadVerified64MiB: 993 MB/s vs bare AEAD 1132 MB/s (0.88×).
 //
 // # Sealed file
 //

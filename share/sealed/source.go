@@ -15,6 +15,17 @@ type ChunkSource interface {
 	ReadChunk(ctx context.Context, i int, dst []byte) ([]byte, error)
 }
 
+// HashVerifier is implemented by a ChunkSource whose every chunk was
+// already checked against the manifest's chunk hashes when it was stored
+// (the device library checks each chunk as it arrives from a peer). For
+// such a source the Reader skips the SHA-256 check and relies on the AEAD
+// alone: damage on disk, swapped or foreign chunks still fail as ErrAuth
+// before any plaintext of the chunk is released. The hash check exists to
+// catch chunks forged by another key holder, and those never got in.
+type HashVerifier interface {
+	HashesVerified() bool
+}
+
 // FileSource reads chunks from a complete sealed file. It parses the file's
 // own header on first use; reading the last chunk also checks that nothing
 // follows it (ErrTrailingData).

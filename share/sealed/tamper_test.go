@@ -203,3 +203,56 @@ func TestSealKnownLengthPlainReader(t *testing.T) {
 		}
 	}
 }
+
+// TestTamperingHashVerifiedSource: a source that vouches for chunk hashes
+// (the library) skips the SHA-256 check, so every kind of chunk damage must
+// still be stopped by the AEAD before any plaintext of the chunk is released.
+func TestTamperingHashVerifiedSource(t *testing.T) {
+	const cs = 512
+	pt := randBytes(4*cs+100, 21)
+	m, orig, key := sealBytes(t, pt, cs)
+	_, otherFile, _ := sealBytes(t, randBytes(len(pt), 22), cs)
+	chunk := func(f []byte, i int) []byte {
+		off, n := m.ChunkRange(i)
+		return f[off : off+n]
+	}
+	tests := []struct {
+		name   string
+		mutate func(f []byte)
+		bad    int
+	}{
+		// A bit flipped on disk after the chunk was stored.
+		{"bit flip", func(f []byte) { chunk(f, 2)[17] ^= 1 }, 2},
+		// Two chunks exchanged: the nonce carries the counter.
+		{"swapped chunks", func(f []byte) {
+			a, b := append([]byte(nil), chunk(f, 1)...), append([]byte(nil), chunk(f, 2)...)
+			copy(chunk(f, 1), b)
+			copy(chunk(f, 2), a)
+		}, 1},
+		// A chunk of another title: the header hash is associated data.
+		{"foreign chunk", func(f []byte) { copy(chunk(f, 3), chunk(otherFile, 3)) }, 3},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := append([]byte(nil), orig...)
+			tc.mutate(f)
+			r, err := OpenSource(t.Context(), verifiedSource{FileSource(bytes.NewReader(f))}, m, key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			buf := make([]byte, len(pt))
+			n, err := r.ReadAt(buf, 0)
+			var ce *ChunkError
+			if !errors.Is(err, ErrAuth) || !errors.As(err, &ce) || ce.Index != tc.bad {
+				t.Fatalf("ReadAt: got %v, want ErrAuth in chunk %d", err, tc.bad)
+			}
+			if n != tc.bad*cs || !bytes.Equal(buf[:n], pt[:n]) {
+				t.Fatalf("ReadAt returned %d bytes, want exactly the %d good ones", n, tc.bad*cs)
+			}
+			if !bytes.Equal(buf[n:], make([]byte, len(buf)-n)) {
+				t.Fatal("plaintext of the damaged chunk reached the buffer")
+			}
+		})
+	}
+}
