@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# fuzz.sh runs every fuzz target in the module, one after another, for the
+# given time each (default 2m), and prints one summary line per target.
+# New failing inputs land in the package's testdata/fuzz/ as go test writes them.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+time=${1:-2m}
+status=0
+while IFS=: read -r file name; do
+  pkg=./$(dirname "$file")
+  log=$(mktemp)
+  if go test -run '^$' -fuzz="^${name}\$" -fuzztime="$time" -parallel=2 "$pkg" >"$log" 2>&1; then
+    execs=$(grep -oE 'execs: [0-9]+' "$log" | tail -1)
+    echo "ok    $pkg $name $time ${execs:-}"
+  else
+    echo "FAIL  $pkg $name"; tail -20 "$log"; status=1
+  fi
+  rm -f "$log"
+done < <(grep -rhoE --include='*_test.go' '^func (Fuzz[A-Za-z0-9_]+)' . -l | while read -r f; do
+           grep -oE '^func Fuzz[A-Za-z0-9_]+' "$f" | sed "s|^func |$f:|"; done | sed 's|^\./||' | sort)
+exit $status
