@@ -57,7 +57,11 @@ func (s *subscribers) notify() {
 // Neighbours implements app.Neighbours.
 func (a *Node) Neighbours() []app.Neighbour {
 	var out []app.Neighbour
-	for _, n := range a.node().Neighbours() {
+	node := a.node()
+	if node == nil {
+		return nil
+	}
+	for _, n := range node.Neighbours() {
 		nb := app.Neighbour{ID: n.ID, Name: n.Name, Seen: time.Now()}
 		if nb.Name == "" {
 			nb.Name = n.ID.Short()
@@ -71,7 +75,11 @@ func (a *Node) Neighbours() []app.Neighbour {
 }
 
 func (a *Node) neighbour(id identity.ID) (share.Neighbour, error) {
-	for _, n := range a.node().Neighbours() {
+	node, err := a.ready()
+	if err != nil {
+		return share.Neighbour{}, err
+	}
+	for _, n := range node.Neighbours() {
 		if n.ID == id {
 			return n, nil
 		}
@@ -173,6 +181,9 @@ func (v sharingView) Enabled() bool {
 
 // SetEnabled implements app.Sharing.
 func (v sharingView) SetEnabled(ctx context.Context, on bool) error {
+	if _, err := v.ready(); err != nil {
+		return err
+	}
 	v.mu.Lock()
 	off := v.offPolicy
 	v.mu.Unlock()
@@ -205,7 +216,11 @@ func (v sharingView) DefaultPolicy() directory.Policy {
 	if off != nil {
 		return *off
 	}
-	p, err := v.node().Library().Policy(context.Background(), "")
+	n := v.node()
+	if n == nil {
+		return directory.Policy(library.DefaultPolicy)
+	}
+	p, err := n.Library().Policy(context.Background(), "")
 	if err != nil {
 		return directory.Policy(library.DefaultPolicy)
 	}
@@ -214,6 +229,9 @@ func (v sharingView) DefaultPolicy() directory.Policy {
 
 // SetDefaultPolicy implements app.Sharing.
 func (v sharingView) SetDefaultPolicy(ctx context.Context, p directory.Policy) error {
+	if _, err := v.ready(); err != nil {
+		return err
+	}
 	v.mu.Lock()
 	off := v.offPolicy
 	if off != nil {
@@ -231,6 +249,9 @@ func (v sharingView) SetDefaultPolicy(ctx context.Context, p directory.Policy) e
 
 // SetPolicy implements app.Sharing: every title of content gets p.
 func (v sharingView) SetPolicy(ctx context.Context, c sealed.ContentID, p directory.Policy) error {
+	if _, err := v.ready(); err != nil {
+		return err
+	}
 	ts, err := v.node().Library().TitlesFor(ctx, c)
 	if err != nil {
 		return err
@@ -251,13 +272,17 @@ func (v sharingView) SetPolicy(ctx context.Context, c sealed.ContentID, p direct
 // live rates from recent uploads.
 func (v sharingView) Uploads() []app.Upload {
 	ctx := context.Background()
-	lib := v.node().Library()
+	node := v.node()
+	if node == nil {
+		return nil
+	}
+	lib := node.Library()
 	led, err := lib.Ledger(ctx, "", 500)
 	if err != nil {
 		v.log.Warn("reading upload ledger", "err", err)
 	}
 	names := map[identity.ID]string{}
-	for _, n := range v.node().Neighbours() {
+	for _, n := range node.Neighbours() {
 		names[n.ID] = n.Name
 	}
 	titles := map[sealed.ContentID]string{}

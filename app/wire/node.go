@@ -123,7 +123,11 @@ func (a *Node) Serve(ctx context.Context) error {
 			return nil
 		case <-t.C:
 		}
-		if ns := a.node().Neighbours(); !slices.EqualFunc(ns, last, func(x, y share.Neighbour) bool {
+		n := a.node()
+		if n == nil {
+			continue
+		}
+		if ns := n.Neighbours(); !slices.EqualFunc(ns, last, func(x, y share.Neighbour) bool {
 			return x.ID == y.ID && x.Name == y.Name && slices.Equal(x.Addrs, y.Addrs)
 		}) {
 			last = ns
@@ -148,6 +152,16 @@ func (a *Node) node() *share.Node {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.n
+}
+
+// errNotSignedIn: the node starts once the device is enrolled.
+var errNotSignedIn = errors.New("sign in first: this device is not enrolled yet")
+
+func (a *Node) ready() (*share.Node, error) {
+	if n := a.node(); n != nil {
+		return n, nil
+	}
+	return nil, errNotSignedIn
 }
 
 // startFetch downloads cid in the background (from peers, or every
@@ -203,7 +217,11 @@ func (a *Node) Titles(ctx context.Context, q string, page, perPage int) ([]direc
 // Buy implements app.Catalog: register (and pay), keep the license, then
 // download from the ranked suppliers.
 func (a *Node) Buy(ctx context.Context, t directory.Title, pay *license.Payment) (*directory.Receipt, error) {
-	reg, err := a.node().Buy(ctx, t.ID, pay)
+	n, err := a.ready()
+	if err != nil {
+		return nil, err
+	}
+	reg, err := n.Buy(ctx, t.ID, pay)
 	if err != nil {
 		return nil, err
 	}
@@ -233,7 +251,11 @@ func (a *Node) setLicensed(c sealed.ContentID) {
 // Items implements app.Library: everything with a manifest in the library,
 // plus bought titles whose manifest has not arrived yet.
 func (a *Node) Items(ctx context.Context) ([]app.Item, error) {
-	lib := a.node().Library()
+	n := a.node()
+	if n == nil {
+		return nil, nil // nothing held before sign-in
+	}
+	lib := n.Library()
 	held, err := lib.HeldContent(ctx)
 	if err != nil {
 		return nil, err
@@ -336,7 +358,11 @@ func (a *Node) licensedSet(ctx context.Context, held []library.Held) (map[sealed
 
 // GetKey implements app.Library.
 func (a *Node) GetKey(ctx context.Context, c sealed.ContentID, pay *license.Payment) (*directory.Receipt, error) {
-	l, err := a.node().GetKey(ctx, c, pay)
+	n, err := a.ready()
+	if err != nil {
+		return nil, err
+	}
+	l, err := n.GetKey(ctx, c, pay)
 	if err != nil {
 		return nil, err
 	}
@@ -346,7 +372,7 @@ func (a *Node) GetKey(ctx context.Context, c sealed.ContentID, pay *license.Paym
 	}
 	a.mu.Unlock()
 	a.subs.notify()
-	if st, err := a.node().Library().Status(ctx, c); err == nil && !st.Complete {
+	if st, err := n.Library().Status(ctx, c); err == nil && !st.Complete {
 		_ = a.startFetch(c)
 	}
 	return &directory.Receipt{PurchaseID: l.ID, TitleID: l.TitleID, Account: l.Account, Time: l.IssuedAt}, nil

@@ -20,7 +20,7 @@ import (
 // Source opens library titles for the player through the node: the
 // license is opened in memory and reads of chunks still arriving wait (and
 // move those chunks to the front of the download).
-type Source struct{ N *share.Node }
+type Source struct{ Node func() *share.Node }
 
 // Open implements player.Source.
 func (s Source) Open(ctx context.Context, id string) (player.Media, error) {
@@ -28,15 +28,19 @@ func (s Source) Open(ctx context.Context, id string) (player.Media, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := s.N.Open(ctx, cid)
+	n := s.Node()
+	if n == nil {
+		return nil, errNotSignedIn
+	}
+	r, err := n.Open(ctx, cid)
 	if err != nil {
 		return nil, err
 	}
 	m := &media{Reader: r, title: id}
-	if ts, err := s.N.Library().TitlesFor(ctx, cid); err == nil && len(ts) > 0 {
+	if ts, err := n.Library().TitlesFor(ctx, cid); err == nil && len(ts) > 0 {
 		m.title = ts[0].Name
 	}
-	if st, err := s.N.Library().Status(ctx, cid); err == nil {
+	if st, err := n.Library().Status(ctx, cid); err == nil {
 		m.progressive = !st.Complete
 	}
 	return m, nil
@@ -52,17 +56,25 @@ func (m *media) Title() string     { return m.title }
 func (m *media) Progressive() bool { return m.progressive }
 
 // Positions stores playback positions in the node's library.
-type Positions struct{ N *share.Node }
+type Positions struct{ Node func() *share.Node }
 
 // Save implements player.Positions.
 func (p Positions) Save(id string, pos time.Duration) error {
-	p.N.Library().SavePosition(id, pos)
+	n := p.Node()
+	if n == nil {
+		return errNotSignedIn
+	}
+	n.Library().SavePosition(id, pos)
 	return nil
 }
 
 // Load implements player.Positions.
 func (p Positions) Load(id string) (time.Duration, bool, error) {
-	pos := p.N.Library().Position(id)
+	n := p.Node()
+	if n == nil {
+		return 0, false, nil
+	}
+	pos := n.Library().Position(id)
 	return pos, pos > 0, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -41,12 +42,38 @@ type Kith struct {
 	Device    *identity.Identity
 	Joined    Joined
 	Session   *Session
-	Node      *share.Node
 	Adapter   *Node
 	Player    *Player
 	household *Household
 	player    *player.Player
 	log       *slog.Logger
+	nodeOpts  share.Options
+	signedIn  chan string // the node opened at the first sign-in, for Serve to run
+	mu        sync.Mutex
+	n         *share.Node // nil until the device is enrolled
+}
+
+// openNode builds the node for account (the peer server and the library
+// need to know whose household they serve).
+func (k *Kith) openNode(account string) error {
+	o := k.nodeOpts
+	o.Account = account
+	n, err := share.NewNode(o)
+	if err != nil {
+		return fmt.Errorf("starting: %w", err)
+	}
+	k.mu.Lock()
+	k.n = n
+	k.mu.Unlock()
+	k.Adapter.Attach(n)
+	return nil
+}
+
+// node is the device's node, nil before the first sign-in.
+func (k *Kith) node() *share.Node {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.n
 }
 
 // Start opens the device keys, picks the directory (first run: LAN, else an
@@ -109,16 +136,27 @@ func Start(ctx context.Context, c Config) (*Kith, error) {
 	}
 
 	k.Adapter = NewNode(client, log)
-	so := share.Options{DataDir: filepath.Join(c.DataDir, "library"), Identity: dev, Directory: client,
-		ListenAddr: c.Listen, Name: c.DeviceName, Account: k.Session.Account(), LAN: !c.NoLAN, LANIPv4Only: true,
+	k.nodeOpts = share.Options{DataDir: filepath.Join(c.DataDir, "library"), Identity: dev, Directory: client,
+		ListenAddr: c.Listen, Name: c.DeviceName, LAN: !c.NoLAN, LANIPv4Only: true,
 		OnEvent: k.Adapter.OnEvent, Logger: log}
-	so.Server.OnUpload = k.Adapter.OnUpload
-	if k.Node, err = share.NewNode(so); err != nil {
-		return nil, fmt.Errorf("starting: %w", err)
+	k.nodeOpts.Server.OnUpload = k.Adapter.OnUpload
+	k.signedIn = make(chan string, 1)
+	k.Session.OnSignedIn = func(account string) {
+		if k.node() != nil {
+			return
+		}
+		if err := k.openNode(account); err != nil {
+			log.Error("starting the node after sign-in", "err", err)
+			return
+		}
+		k.signedIn <- account // Serve runs it
 	}
-	k.Adapter.Attach(k.Node)
-
-	if k.player, err = player.New(player.Options{Source: Source{k.Node}, Positions: Positions{k.Node}, Output: c.Output, Logger: log}); err != nil {
+	if a := k.Session.Account(); a != "" {
+		if err := k.openNode(a); err != nil {
+			return nil, err
+		}
+	}
+	if k.player, err = player.New(player.Options{Source: Source{k.node}, Positions: Positions{k.node}, Output: c.Output, Logger: log}); err != nil {
 		return nil, fmt.Errorf("starting: %w", err)
 	}
 	k.Player = NewPlayer(k.player, k.artist)
@@ -212,7 +250,11 @@ func (k *Kith) artist(id string) string {
 	if err != nil {
 		return ""
 	}
-	ts, err := k.Node.Library().TitlesFor(context.Background(), cid)
+	n := k.node()
+	if n == nil {
+		return ""
+	}
+	ts, err := n.Library().TitlesFor(context.Background(), cid)
 	if err != nil || len(ts) == 0 {
 		return ""
 	}
@@ -233,7 +275,16 @@ func (k *Kith) Serve(ctx context.Context) error {
 		hdone <- nil
 	}
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return k.Node.Serve(gctx) })
+	g.Go(func() error {
+		if k.node() == nil { // first run: the node starts at sign-in
+			select {
+			case <-gctx.Done():
+				return nil
+			case <-k.signedIn: // opened by OnSignedIn
+			}
+		}
+		return k.node().Serve(gctx)
+	})
 	g.Go(func() error { return k.Adapter.Serve(gctx) })
 	g.Go(func() error { return k.player.Serve(gctx) })
 	g.Go(func() error { return k.Player.Serve(gctx) })
@@ -264,7 +315,7 @@ func (k *Kith) Close() {
 		k.household.ln.Close()
 		k.household = nil
 	}
-	if k.Node != nil {
-		k.Node.Close()
+	if n := k.node(); n != nil {
+		n.Close()
 	}
 }
