@@ -75,6 +75,14 @@ type Server struct {
 	mu      sync.Mutex
 	perPeer map[identity.ID]int
 	active  int
+	owner   string
+}
+
+// SetOwner sets the account owning this device (for household policies).
+func (s *Server) SetOwner(account string) {
+	s.mu.Lock()
+	s.owner = account
+	s.mu.Unlock()
 }
 
 // NewServer checks the options and builds a server; Serve runs it.
@@ -103,7 +111,7 @@ func NewServer(o ServerOptions) (*Server, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	s := &Server{o: o, log: o.Logger, mux: http.NewServeMux(), total: make(chan struct{}, o.MaxUploads), perPeer: map[identity.ID]int{}}
+	s := &Server{o: o, log: o.Logger, mux: http.NewServeMux(), total: make(chan struct{}, o.MaxUploads), perPeer: map[identity.ID]int{}, owner: o.Owner}
 	s.mux.HandleFunc("GET /kith/v1/hello", s.handleHello)
 	s.mux.HandleFunc("GET /kith/v1/offer", s.handleOffer)
 	s.mux.HandleFunc("GET /kith/v1/manifest/{cid}", s.handleManifest)
@@ -231,7 +239,10 @@ func (s *Server) account(ctx context.Context, id identity.ID) string {
 }
 
 func (s *Server) allows(p library.Policy, peer identity.ID, account string) bool {
-	return directory.Policy(p).Allows(s.o.Owner, peer, account)
+	s.mu.Lock()
+	owner := s.owner
+	s.mu.Unlock()
+	return directory.Policy(p).Allows(owner, peer, account)
 }
 
 func (s *Server) handleOffer(w http.ResponseWriter, r *http.Request) {

@@ -1,0 +1,350 @@
+package share
+
+import (
+	"context"
+	crand "crypto/rand"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/kith-media/kith/directory"
+	"github.com/kith-media/kith/directory/license"
+	"github.com/kith-media/kith/share/identity"
+	"github.com/kith-media/kith/share/library"
+	"github.com/kith-media/kith/share/peer"
+	"github.com/kith-media/kith/share/sealed"
+)
+
+// ErrNoDirectory is returned by operations that need a directory when the node has none.
+var ErrNoDirectory = errors.New("node has no directory")
+
+// directoryInfo returns (and caches) the directory's info: its keys.
+func (n *Node) directoryInfo(ctx context.Context) (*directory.Info, error) {
+	if n.dir == nil {
+		return nil, ErrNoDirectory
+	}
+	n.mu.Lock()
+	info := n.dirInfo
+	n.mu.Unlock()
+	if info != nil {
+		return info, nil
+	}
+	info, err := n.dir.Info(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("asking the directory for its keys: %w", err)
+	}
+	if info.Keys.ID() != n.dir.Fingerprint() {
+		return nil, fmt.Errorf("directory keys do not match its fingerprint %s", n.dir.Fingerprint().Short())
+	}
+	n.mu.Lock()
+	n.dirInfo = info
+	n.mu.Unlock()
+	return info, nil
+}
+
+// sealRegistration builds our registration for titleID sealed to the directory.
+func (n *Node) sealRegistration(ctx context.Context, titleID string, pay *license.Payment) (*license.SealedRegistration, error) {
+	info, err := n.directoryInfo(ctx)
+	if err != nil {
+		return nil, err
+	}
+	nonce := make([]byte, 16)
+	if _, err := crand.Read(nonce); err != nil {
+		return nil, err
+	}
+	r := license.Registration{TitleID: titleID, Account: n.accountName(), Device: n.id.Public(), Payment: pay, Nonce: nonce, Time: time.Now()}
+	s, err := license.SealRegistration(r, n.id, info.Keys.Box)
+	if err != nil {
+		return nil, fmt.Errorf("sealing registration: %w", err)
+	}
+	return s, nil
+}
+
+// Buy registers (and pays for, with pay) titleID with the directory: flow 2.
+// The license is stored; the title is added to the library.
+func (n *Node) Buy(ctx context.Context, titleID string, pay *license.Payment) (*directory.Registered, error) {
+	s, err := n.sealRegistration(ctx, titleID, pay)
+	if err != nil {
+		return nil, fmt.Errorf("buying %q: %w", titleID, err)
+	}
+	reg, err := n.dir.Register(ctx, s)
+	if err != nil {
+		return nil, fmt.Errorf("buying %q: %w", titleID, err)
+	}
+	if err := n.keep(ctx, titleID, reg.License); err != nil {
+		return nil, fmt.Errorf("buying %q: %w", titleID, err)
+	}
+	return reg, nil
+}
+
+// Register is Buy for a free title or one the account already owns.
+func (n *Node) Register(ctx context.Context, titleID string) (*directory.Registered, error) {
+	return n.Buy(ctx, titleID, nil)
+}
+
+// RegisterVia registers titleID through neighbour nb (flow 1): our sealed
+// registration travels via nb, which cannot read or alter it; the directory
+// credits nb as supplier and our license comes back the same way.
+func (n *Node) RegisterVia(ctx context.Context, nb Neighbour, titleID string, pay *license.Payment) (*directory.Registered, error) {
+	c, err := n.Peer(nb.ID, nb.Addrs)
+	if err != nil {
+		return nil, err
+	}
+	s, err := n.sealRegistration(ctx, titleID, pay)
+	if err != nil {
+		return nil, fmt.Errorf("registering %q via %s: %w", titleID, nb.ID.Short(), err)
+	}
+	reg, err := c.Relay(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	if reg.License == nil {
+		return nil, fmt.Errorf("registering %q via %s: no license in the answer", titleID, nb.ID.Short())
+	}
+	if err := n.keep(ctx, titleID, reg.License); err != nil {
+		return nil, fmt.Errorf("registering %q via %s: %w", titleID, nb.ID.Short(), err)
+	}
+	return reg, nil
+}
+
+// keep checks a license opens with our key and stores it with its title.
+func (n *Node) keep(ctx context.Context, titleID string, l *license.License) error {
+	if l == nil {
+		return errors.New("no license")
+	}
+	info, err := n.directoryInfo(ctx)
+	if err != nil {
+		return err
+	}
+	key, err := license.Open(l, n.id, info.Keys.Sign, l.ContentID, time.Now())
+	if err != nil {
+		return fmt.Errorf("checking license: %w", err)
+	}
+	clear(key)
+	b, err := l.Marshal()
+	if err != nil {
+		return err
+	}
+	if err := n.lib.PutLicense(ctx, l.ContentID, b); err != nil {
+		return err
+	}
+	if t, err := n.dir.Title(ctx, titleID); err == nil {
+		return n.lib.PutTitle(ctx, library.Title{ID: t.ID, Name: t.Name, Artist: t.Artist, MediaType: t.MediaType, ContentID: t.ContentID, Size: t.Size})
+	}
+	return nil
+}
+
+// GetKey returns our license for cid (flow 3: ciphertext first, key later):
+// the stored one, or one the directory re-issues because our account owns
+// the title; with pay (or for a free title) it registers the title first.
+func (n *Node) GetKey(ctx context.Context, cid sealed.ContentID, pay *license.Payment) (*license.License, error) {
+	if b, err := n.lib.License(ctx, cid); err == nil {
+		if l, err := license.Parse(b); err == nil {
+			return l, nil
+		}
+	}
+	if n.dir == nil {
+		return nil, ErrNoDirectory
+	}
+	l, err := n.dir.License(ctx, cid)
+	if err == nil {
+		ts, _ := n.lib.TitlesFor(ctx, cid)
+		id := ""
+		if len(ts) > 0 {
+			id = ts[0].ID
+		}
+		if err := n.keep(ctx, id, l); err != nil {
+			return nil, err
+		}
+		return l, nil
+	}
+	var de *directory.Error
+	if !errors.As(err, &de) || (de.Status != 402 && de.Status != 403 && de.Status != 404) {
+		return nil, fmt.Errorf("getting key of %s: %w", cid, err)
+	}
+	ts, terr := n.lib.TitlesFor(ctx, cid)
+	if terr != nil || len(ts) == 0 {
+		return nil, fmt.Errorf("getting key of %s: not owned, and no title known to register: %w", cid, err)
+	}
+	reg, err := n.Buy(ctx, ts[0].ID, pay)
+	if err != nil {
+		return nil, err
+	}
+	return reg.License, nil
+}
+
+// ContentKey opens our license for cid (in memory only).
+func (n *Node) ContentKey(ctx context.Context, cid sealed.ContentID) ([]byte, error) {
+	l, err := n.GetKey(ctx, cid, nil)
+	if err != nil {
+		return nil, err
+	}
+	info, err := n.directoryInfo(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return license.Open(l, n.id, info.Keys.Sign, cid, time.Now())
+}
+
+// Open returns a verified plaintext reader over cid that can start before
+// the download completes: reads wait for missing chunks and ask a running
+// fetch for them first.
+func (n *Node) Open(ctx context.Context, cid sealed.ContentID) (*sealed.Reader, error) {
+	key, err := n.ContentKey(ctx, cid)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(key)
+	m, err := n.lib.Manifest(ctx, cid)
+	if err != nil {
+		return nil, err
+	}
+	return sealed.OpenSource(ctx, n.lib.Source(cid, func(i int) { n.Prioritize(cid, i) }), m, key)
+}
+
+// Prioritize asks a running download of cid for chunk i first.
+func (n *Node) Prioritize(cid sealed.ContentID, i int) {
+	n.mu.Lock()
+	f := n.fetches[cid]
+	n.mu.Unlock()
+	if f != nil {
+		f.f.Prioritize(i)
+	}
+}
+
+// manifest returns the manifest of cid: ours, the directory's, or a
+// neighbour's (verified against the directory's key).
+func (n *Node) manifest(ctx context.Context, cid sealed.ContentID, from []*peer.Client) (*sealed.Manifest, error) {
+	if m, err := n.lib.Manifest(ctx, cid); err == nil {
+		return m, nil
+	}
+	var errs []error
+	if n.dir != nil {
+		m, err := n.dir.Manifest(ctx, cid)
+		if err == nil {
+			return m, nil
+		}
+		errs = append(errs, err)
+	}
+	info, err := n.directoryInfo(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("manifest of %s: %w", cid, errors.Join(append(errs, err)...))
+	}
+	for _, c := range from {
+		m, err := c.Manifest(ctx, cid)
+		if err == nil {
+			if err = m.Verify(info.Keys.Sign); err == nil {
+				return m, nil
+			}
+		}
+		errs = append(errs, err)
+	}
+	return nil, fmt.Errorf("manifest of %s: %w", cid, errors.Join(errs...))
+}
+
+// Fetch downloads cid. With no sources it asks the directory for ranked
+// suppliers (and the origin) and adds LAN neighbours; with sources (e.g. a
+// neighbour's client) it uses those. It works without a license
+// (superdistribution) and announces the holding when done. A second Fetch
+// of the same content waits for the first.
+func (n *Node) Fetch(ctx context.Context, cid sealed.ContentID, peers ...Neighbour) error {
+	n.mu.Lock()
+	if f, ok := n.fetches[cid]; ok {
+		n.mu.Unlock()
+		select {
+		case <-f.done:
+			return f.err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	f := &fetch{done: make(chan struct{})}
+	n.fetches[cid] = f
+	n.mu.Unlock()
+	f.err = n.fetch(ctx, cid, f, peers)
+	n.mu.Lock()
+	delete(n.fetches, cid)
+	n.mu.Unlock()
+	close(f.done)
+	return f.err
+}
+
+func (n *Node) fetch(ctx context.Context, cid sealed.ContentID, f *fetch, peers []Neighbour) error {
+	var clients []*peer.Client
+	var origin bool
+	if len(peers) == 0 {
+		if n.dir == nil {
+			return fmt.Errorf("fetching %s: no sources and %w", cid, ErrNoDirectory)
+		}
+		sups, err := n.dir.Suppliers(ctx, cid)
+		if err != nil {
+			return fmt.Errorf("fetching %s: %w", cid, err)
+		}
+		for _, s := range sups {
+			if s.Origin {
+				origin = true
+				continue
+			}
+			if s.Device != n.ID() && len(s.Addrs) > 0 {
+				peers = append(peers, Neighbour{ID: s.Device, Addrs: s.Addrs})
+			}
+		}
+		lanPeers := []Neighbour{}
+		for _, nb := range n.Neighbours() {
+			if nb.LAN {
+				lanPeers = append(lanPeers, nb)
+			}
+		}
+		rand.Shuffle(len(lanPeers), func(a, b int) { lanPeers[a], lanPeers[b] = lanPeers[b], lanPeers[a] })
+		peers = append(lanPeers, peers...) // close first
+	}
+	seen := map[identity.ID]bool{n.ID(): true}
+	for _, p := range peers {
+		if seen[p.ID] {
+			continue
+		}
+		seen[p.ID] = true
+		c, err := n.Peer(p.ID, p.Addrs)
+		if err != nil {
+			return fmt.Errorf("fetching %s: %w", cid, err)
+		}
+		clients = append(clients, c)
+	}
+	m, err := n.manifest(ctx, cid, clients)
+	if err != nil {
+		return fmt.Errorf("fetching %s: %w", cid, err)
+	}
+	if err := n.lib.AddManifest(ctx, m); err != nil {
+		return fmt.Errorf("fetching %s: %w", cid, err)
+	}
+	fo := n.o.Fetch
+	fo.Manifest, fo.Sink, fo.Sources, fo.Logger = m, n.lib, nil, n.log
+	for _, c := range clients {
+		fo.Sources = append(fo.Sources, c.Source(m))
+	}
+	if origin {
+		fo.Sources = append(fo.Sources, peer.OriginSource(n.dir, m))
+	}
+	if n.o.OnEvent != nil {
+		fo.OnEvent = n.o.OnEvent
+	}
+	ft, err := peer.NewFetcher(fo)
+	if err != nil {
+		return err
+	}
+	n.mu.Lock()
+	f.f = ft
+	n.mu.Unlock()
+	if err := ft.Run(ctx); err != nil {
+		return err
+	}
+	if n.dir != nil {
+		if err := n.Announce(ctx); err != nil {
+			n.log.Warn("node: announcing a new holding", "content", cid, "err", err)
+		}
+	}
+	return nil
+}
+
+// Faults of the last fetch are reported through OnEvent (EventFault).

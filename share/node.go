@@ -1,0 +1,406 @@
+package share
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/kith-media/kith/directory"
+	"github.com/kith-media/kith/share/identity"
+	"github.com/kith-media/kith/share/lan"
+	"github.com/kith-media/kith/share/library"
+	"github.com/kith-media/kith/share/peer"
+	"github.com/kith-media/kith/share/sealed"
+)
+
+// DefaultAnnounceInterval is the heartbeat to the directory.
+const DefaultAnnounceInterval = 30 * time.Second
+
+// Options configure a Node.
+type Options struct {
+	DataDir   string             // library folder (required)
+	Identity  *identity.Identity // the device's keys (required)
+	Directory *directory.Client  // nil: no directory (LAN-only, no purchases)
+	// ListenAddr is the peer server's address (default "127.0.0.1:0";
+	// ":7143" or similar to serve the LAN).
+	ListenAddr string
+	// AdvertiseAddrs are announced to the directory; default: the
+	// listener's address, or every interface's address when it listens on
+	// all of them.
+	AdvertiseAddrs []string
+	Name           string // device name shown to peers
+	// Account is the owner's account (household policies); "" = asked of
+	// the directory (Whois of our own ID) when Serve starts.
+	Account string
+
+	AnnounceInterval time.Duration // default DefaultAnnounceInterval
+	// LAN announces and browses mDNS neighbours of the same directory.
+	LAN           bool
+	LANInterfaces []string // default: every multicast interface
+	LANIPv4Only   bool
+
+	Server peer.ServerOptions // upload limits and timeouts (Identity, Library, ... are filled in)
+	Fetch  peer.FetchOptions  // tuning for downloads (Manifest, Sink, Sources are filled in)
+
+	// OnEvent receives download events (progress bars, swarm views). It is
+	// called from the fetchers' goroutines and must not block.
+	OnEvent func(peer.Event)
+	Logger  *slog.Logger
+}
+
+// Neighbour is another device this node can talk to directly: found on the
+// LAN, named by the directory, or added by hand.
+type Neighbour struct {
+	ID    identity.ID
+	Name  string
+	Addrs []string
+	LAN   bool
+}
+
+// Node is one device in the Kith network: its library, its peer server,
+// its downloads, its LAN presence and its directory client.
+type Node struct {
+	o       Options
+	log     *slog.Logger
+	id      *identity.Identity
+	lib     *library.Library
+	dir     *directory.Client
+	srv     *peer.Server
+	ln      net.Listener
+	browser *lan.Browser
+
+	mu         sync.Mutex
+	account    string
+	dirInfo    *directory.Info
+	clients    map[identity.ID]*peer.Client
+	manual     map[identity.ID]Neighbour
+	fetches    map[sealed.ContentID]*fetch
+	announceCh chan struct{}
+	served     bool
+}
+
+type fetch struct {
+	f    *peer.Fetcher
+	done chan struct{}
+	err  error
+}
+
+// NewNode opens the library and the listening socket; Serve runs the node.
+func NewNode(o Options) (*Node, error) {
+	if o.DataDir == "" || o.Identity == nil {
+		return nil, errors.New("node: DataDir and Identity are required")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.ListenAddr == "" {
+		o.ListenAddr = "127.0.0.1:0"
+	}
+	if o.AnnounceInterval <= 0 {
+		o.AnnounceInterval = DefaultAnnounceInterval
+	}
+	lib, err := library.Open(filepath.Join(o.DataDir), library.Options{Logger: o.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	n := &Node{o: o, log: o.Logger, id: o.Identity, lib: lib, dir: o.Directory, account: o.Account,
+		clients: map[identity.ID]*peer.Client{}, manual: map[identity.ID]Neighbour{},
+		fetches: map[sealed.ContentID]*fetch{}, announceCh: make(chan struct{}, 1)}
+	so := o.Server
+	so.Identity, so.Library, so.Logger = o.Identity, lib, o.Logger
+	if so.Name == "" {
+		so.Name = o.Name
+	}
+	if n.dir != nil {
+		so.Directory = n.dir.Fingerprint()
+		so.Accounts = peer.WhoisAccounts(n.dir, 5*time.Minute)
+		so.Relayer = n.dir
+	}
+	so.Owner = o.Account
+	if n.srv, err = peer.NewServer(so); err != nil {
+		lib.Close()
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	if n.ln, err = net.Listen("tcp", o.ListenAddr); err != nil {
+		lib.Close()
+		return nil, fmt.Errorf("node: listening: %w", err)
+	}
+	if o.LAN && n.dir != nil {
+		n.browser, err = lan.NewBrowser(lan.BrowserOptions{Kind: lan.Device, Fingerprint: string(n.dir.Fingerprint()),
+			Self: string(n.id.ID()), Interfaces: o.LANInterfaces, IPv4Only: o.LANIPv4Only, Logger: o.Logger})
+		if err != nil {
+			n.ln.Close()
+			lib.Close()
+			return nil, fmt.Errorf("node: %w", err)
+		}
+	}
+	return n, nil
+}
+
+func (n *Node) accountName() string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.account
+}
+
+// ID is the device ID.
+func (n *Node) ID() identity.ID { return n.id.ID() }
+
+// Addr is the peer server's listening address.
+func (n *Node) Addr() string { return n.ln.Addr().String() }
+
+// Library is the node's local store.
+func (n *Node) Library() *library.Library { return n.lib }
+
+// Server is the node's peer server.
+func (n *Node) Server() *peer.Server { return n.srv }
+
+// Close releases the listener and the library (Serve does it on return).
+func (n *Node) Close() error {
+	n.ln.Close()
+	return n.lib.Close()
+}
+
+// Serve runs the peer server, the directory heartbeat and the LAN presence
+// until ctx is cancelled; then it withdraws from the directory and closes
+// the library.
+func (n *Node) Serve(ctx context.Context) error {
+	n.mu.Lock()
+	if n.served {
+		n.mu.Unlock()
+		return errors.New("node: Serve called twice")
+	}
+	n.served = true
+	n.mu.Unlock()
+	defer n.lib.Close()
+	if n.dir != nil && n.accountName() == "" {
+		if d, err := n.dir.Whois(ctx, n.ID()); err == nil {
+			n.mu.Lock()
+			n.account = d.Account
+			n.mu.Unlock()
+			n.srv.SetOwner(d.Account)
+		} else {
+			n.log.Warn("node: asking the directory for our account", "err", err)
+		}
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return n.srv.Serve(gctx, n.ln) })
+	if n.dir != nil {
+		g.Go(func() error { return n.heartbeat(gctx) })
+	}
+	if n.browser != nil {
+		_, port, _ := net.SplitHostPort(n.Addr())
+		p, _ := strconv.Atoi(port)
+		a, err := lan.NewAnnouncer(lan.AnnouncerOptions{Service: lan.Service{Kind: lan.Device, DeviceID: string(n.ID()),
+			Fingerprint: string(n.dir.Fingerprint()), Name: n.o.Name, Port: p, Proto: peer.ProtoVersion},
+			Interfaces: n.o.LANInterfaces, IPv4Only: n.o.LANIPv4Only, Logger: n.log})
+		if err != nil {
+			return fmt.Errorf("node: %w", err)
+		}
+		g.Go(func() error { return a.Serve(gctx) })
+		g.Go(func() error { return n.browser.Serve(gctx) })
+	}
+	err := g.Wait()
+	if n.dir != nil {
+		wctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if werr := n.dir.Withdraw(wctx); werr != nil {
+			n.log.Warn("node: withdrawing from the directory", "err", werr)
+		}
+		cancel()
+	}
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
+
+// heartbeat announces our holdings now, every AnnounceInterval, and soon
+// after each change (a completed download, a policy change).
+func (n *Node) heartbeat(ctx context.Context) error {
+	t := time.NewTicker(n.o.AnnounceInterval)
+	defer t.Stop()
+	for {
+		if err := n.Announce(ctx); err != nil && ctx.Err() == nil {
+			n.log.Warn("node: announcing to the directory", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		case <-n.announceCh:
+		}
+	}
+}
+
+func (n *Node) announceSoon() {
+	select {
+	case n.announceCh <- struct{}{}:
+	default:
+	}
+}
+
+// Announce tells the directory now what we hold, with our policies.
+func (n *Node) Announce(ctx context.Context) error {
+	if n.dir == nil {
+		return errors.New("announcing: no directory")
+	}
+	held, err := n.lib.HeldContent(ctx)
+	if err != nil {
+		return fmt.Errorf("announcing: %w", err)
+	}
+	pols, err := n.lib.Policies(ctx)
+	if err != nil {
+		return fmt.Errorf("announcing: %w", err)
+	}
+	def, ok := pols[""]
+	if !ok {
+		def = library.DefaultPolicy
+	}
+	a := directory.Announcement{Addrs: n.advertise(), Load: n.srv.Load(), PrivateAddrs: privateAddrs()}
+	for _, h := range held {
+		if h.Have == 0 {
+			continue
+		}
+		p := def
+		if len(h.Titles) > 0 {
+			if tp, ok := pols[h.Titles[0].ID]; ok {
+				p = tp
+			}
+		}
+		a.Holdings = append(a.Holdings, directory.Holding{Content: h.ContentID, Complete: h.Complete, Policy: directory.Policy(p)})
+	}
+	if err := n.dir.Announce(ctx, a); err != nil {
+		return fmt.Errorf("announcing: %w", err)
+	}
+	return nil
+}
+
+// advertise lists the addresses peers should dial.
+func (n *Node) advertise() []string {
+	if len(n.o.AdvertiseAddrs) > 0 {
+		return n.o.AdvertiseAddrs
+	}
+	ap, err := netip.ParseAddrPort(n.Addr())
+	if err != nil || !ap.Addr().IsUnspecified() {
+		return []string{n.Addr()}
+	}
+	var out []string
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		if p, ok := a.(*net.IPNet); ok && !p.IP.IsLinkLocalUnicast() && !p.IP.IsLoopback() {
+			out = append(out, net.JoinHostPort(p.IP.String(), strconv.Itoa(int(ap.Port()))))
+		}
+	}
+	if len(out) == 0 {
+		out = []string{net.JoinHostPort("127.0.0.1", strconv.Itoa(int(ap.Port())))}
+	}
+	return out[:min(len(out), directory.MaxAddrs)]
+}
+
+// privateAddrs are our private LAN networks, for the directory's same-LAN ranking.
+func privateAddrs() []string {
+	var out []string
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		if p, ok := a.(*net.IPNet); ok && p.IP.IsPrivate() {
+			out = append(out, p.String())
+		}
+	}
+	return out[:min(len(out), directory.MaxAddrs)]
+}
+
+// AddNeighbour makes a device known by hand (tests, a typed address).
+func (n *Node) AddNeighbour(nb Neighbour) {
+	n.mu.Lock()
+	n.manual[nb.ID] = nb
+	n.mu.Unlock()
+}
+
+// Neighbours lists LAN neighbours of the same directory and those added by hand.
+func (n *Node) Neighbours() []Neighbour {
+	n.mu.Lock()
+	out := make([]Neighbour, 0, len(n.manual))
+	seen := map[identity.ID]bool{}
+	for _, nb := range n.manual {
+		out = append(out, nb)
+		seen[nb.ID] = true
+	}
+	n.mu.Unlock()
+	if n.browser != nil {
+		for _, ln := range n.browser.Neighbours() {
+			id, err := identity.ParseID(ln.DeviceID)
+			if err != nil || seen[id] || id == n.ID() {
+				continue
+			}
+			nb := Neighbour{ID: id, Name: ln.Name, LAN: true}
+			for _, a := range ln.Addrs {
+				nb.Addrs = append(nb.Addrs, a.String())
+			}
+			out = append(out, nb)
+		}
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].ID < out[b].ID })
+	return out
+}
+
+// Peer returns a (cached) client for device id at addrs.
+func (n *Node) Peer(id identity.ID, addrs []string) (*peer.Client, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if c, ok := n.clients[id]; ok && sameAddrs(c.Addrs(), addrs) {
+		return c, nil
+	}
+	c, err := peer.NewClient(n.id, id, addrs, peer.ClientOptions{Logger: n.log})
+	if err != nil {
+		return nil, err
+	}
+	if old, ok := n.clients[id]; ok {
+		old.Close()
+	}
+	n.clients[id] = c
+	return c, nil
+}
+
+func sameAddrs(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// Offers asks a neighbour what it offers to us (its owner's policy applied).
+func (n *Node) Offers(ctx context.Context, nb Neighbour) ([]peer.Offer, error) {
+	c, err := n.Peer(nb.ID, nb.Addrs)
+	if err != nil {
+		return nil, err
+	}
+	return c.Offer(ctx)
+}
+
+// SetPolicy sets the share policy of a title ("" = the default for every
+// title) and re-announces.
+func (n *Node) SetPolicy(ctx context.Context, titleID string, p directory.Policy) error {
+	if err := p.Validate(); err != nil {
+		return fmt.Errorf("setting policy: %w", err)
+	}
+	if err := n.lib.SetPolicy(ctx, titleID, library.Policy(p)); err != nil {
+		return err
+	}
+	n.announceSoon()
+	return nil
+}
