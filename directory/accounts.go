@@ -219,9 +219,7 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request, rq *reques
 		return fmt.Errorf("revoking device: %w", err)
 	}
 	s.devices.forget(id)
-	if err := s.st.Withdraw(r.Context(), id); err != nil {
-		return fmt.Errorf("withdrawing revoked device: %w", err)
-	}
+	s.askers.forget(id)
 	s.log.Info("device revoked", "account", rq.device.Account, "device", id, "by", rq.device.ID)
 	w.WriteHeader(http.StatusNoContent)
 	return nil

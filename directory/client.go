@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kith-media/kith/directory/license"
@@ -46,6 +47,22 @@ type Client struct {
 	mu   sync.Mutex
 	fp   identity.ID // pinned or learnt fingerprint
 	info *Info
+
+	lastMilli atomic.Int64 // signed times strictly increase, so no two requests sign the same bytes
+}
+
+// signTime returns now in unix milliseconds, made strictly increasing per
+// client: identical requests in the same millisecond would otherwise carry
+// identical signatures and the second would be refused as a replay.
+func (c *Client) signTime() int64 {
+	now := time.Now().UnixMilli()
+	for {
+		last := c.lastMilli.Load()
+		t := max(now, last+1)
+		if c.lastMilli.CompareAndSwap(last, t) {
+			return t
+		}
+	}
 }
 
 // maxResponse caps JSON answers read by the client.
@@ -286,10 +303,21 @@ func (c *Client) Withdraw(ctx context.Context) error {
 }
 
 // Suppliers lists the active suppliers of content that allow this device,
-// best first; the origin store, when it has the content, comes last.
+// best first (at most DefaultSuppliers); the origin store, when it has the
+// content, comes last.
 func (c *Client) Suppliers(ctx context.Context, content sealed.ContentID) ([]Supplier, error) {
+	return c.SuppliersN(ctx, content, 0)
+}
+
+// SuppliersN is Suppliers answering at most n devices (0 = DefaultSuppliers,
+// at most MaxSuppliers) plus the origin.
+func (c *Client) SuppliersN(ctx context.Context, content sealed.ContentID, n int) ([]Supplier, error) {
+	path := "/v1/suppliers/" + content.String()
+	if n > 0 {
+		path += "?limit=" + strconv.Itoa(n)
+	}
 	var r suppliersResponse
-	if err := c.do(ctx, http.MethodGet, "/v1/suppliers/"+content.String(), nil, true, &r); err != nil {
+	if err := c.do(ctx, http.MethodGet, path, nil, true, &r); err != nil {
 		return nil, err
 	}
 	return r.Suppliers, nil
@@ -359,7 +387,7 @@ func (c *Client) newRequest(ctx context.Context, method, path string, body []byt
 		if c.dev == nil {
 			return nil, errNoDevice
 		}
-		d, t, s := SignRequest(c.dev, method, req.URL.RequestURI(), time.Now().UnixMilli(), body)
+		d, t, s := SignRequest(c.dev, method, req.URL.RequestURI(), c.signTime(), body)
 		req.Header.Set(HeaderDevice, d)
 		req.Header.Set(HeaderTime, t)
 		req.Header.Set(HeaderSignature, s)

@@ -52,7 +52,7 @@
 //	GET    /v1/licenses/{content}    signed: a fresh license for the caller, if its account owns the title
 //	POST   /v1/announce              signed: Announcement (heartbeat; replaces the holdings set) → {"expires","ttl_seconds","public_ip"}
 //	DELETE /v1/announce              signed: withdraw (going offline) → 204
-//	GET    /v1/suppliers/{content}   signed: {"suppliers":[Supplier]} ranked, filtered, origin last
+//	GET    /v1/suppliers/{content}?limit=N  signed: {"suppliers":[Supplier]} ranked, filtered, origin last
 //	GET    /v1/content/{content}     ciphertext from the origin store; Range supported
 //	GET    /healthz                  {"status":"ok"} when the store answers
 //	GET    /metrics                  Prometheus text format
@@ -90,9 +90,9 @@
 // # Suppliers and the ranking rule
 //
 // A device's announcement lives AnnounceTTL (90 s) after its last
-// heartbeat. GET /v1/suppliers/{content} reads at most 256 unexpired,
-// unrevoked holders (same public address as the asker first, then least
-// loaded), drops the asker and every holder whose owner's Policy does not
+// heartbeat. GET /v1/suppliers/{content} reads at most 1000 unexpired,
+// unrevoked, unwithdrawn holders, drops the asker and every holder whose
+// owner's Policy does not
 // allow the asker (Policy.Allows with the asker's device and account), and
 // orders the rest:
 //
@@ -103,7 +103,8 @@
 //     announcement (rtts), lowest first, unknown last;
 //  3. then by load (active uploads), then complete before partial, then device ID.
 //
-// At most 50 are answered, then the origin store (Origin: true, fetched
+// The first limit (default 16, at most 50) are answered, then the origin
+// store (Origin: true, fetched
 // with GET /v1/content) when it has the content. Score is (n−i)/n.
 //
 // # Copy restrictions

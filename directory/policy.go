@@ -59,7 +59,7 @@ func (p Policy) Validate() error {
 		return fieldErrorf("policy", "at most %d allow and %d deny entries", MaxPolicyEntries, MaxPolicyEntries)
 	}
 	for _, s := range append(append([]string(nil), p.Allow...), p.Deny...) {
-		if s == "" || len(s) > 128 || strings.ContainsAny(s, "\n\r") {
+		if s == "" || len(s) > 128 || hasControl(s) {
 			return fieldErrorf("policy", "bad entry %q", s)
 		}
 	}
@@ -86,4 +86,15 @@ func sameID(s string, id identity.ID) bool {
 		return strings.ToUpper(strings.ReplaceAll(v, "-", ""))
 	}
 	return norm(s) == norm(string(id))
+}
+
+// hasControl reports whether s has ASCII control characters (never valid
+// in IDs, account names or addresses; stores use them as separators).
+func hasControl(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] == 0x7f {
+			return true
+		}
+	}
+	return false
 }

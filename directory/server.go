@@ -73,6 +73,7 @@ type Server struct {
 	ipLimit *limiter
 	devLim  *limiter
 	devices *deviceCache
+	askers  *annCache
 	flight  singleflight.Group
 	wake    chan struct{} // pokes the outbox loop
 
@@ -127,6 +128,7 @@ func NewServer(o Options) (*Server, error) {
 		ipLimit: newLimiter(o.RateIP, o.Now),
 		devLim:  newLimiter(o.RateDevice, o.Now),
 		devices: newDeviceCache(),
+		askers:  newAnnCache(),
 		wake:    make(chan struct{}, 1),
 	}
 	s.routes()

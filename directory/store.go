@@ -61,8 +61,8 @@ type Store interface {
 	Announcement(ctx context.Context, device identity.ID) (*AnnounceRecord, error)
 	Holding(ctx context.Context, device identity.ID, c sealed.ContentID) (*Holding, error)
 	// SupplierCandidates returns up to limit holders of c whose announcement
-	// is unexpired at now and who are not revoked, those whose public
-	// address is publicIP first, then by load.
+	// is unexpired at now and who are not revoked or withdrawn; when there
+	// are more, a store should prefer those announced from publicIP.
 	SupplierCandidates(ctx context.Context, c sealed.ContentID, now time.Time, publicIP string, limit int) ([]Candidate, error)
 
 	PendingEvents(ctx context.Context, now time.Time, limit int) ([]*OutboxEvent, error)

@@ -1,6 +1,7 @@
 package directory
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -9,17 +10,19 @@ import (
 	"os"
 	"sort"
 	"strconv"
+	"sync"
+	"time"
 
 	"github.com/kith-media/kith/share/identity"
 	"github.com/kith-media/kith/share/sealed"
 )
 
 // Supplier listing limits: at most maxCandidates holders are read from the
-// store per lookup (same public address first, then least loaded), and at
-// most MaxSuppliers are answered (plus the origin).
+// store per lookup, and at most MaxSuppliers are answered (plus the origin).
 const (
-	maxCandidates = 256
-	MaxSuppliers  = 50
+	maxCandidates    = 1000
+	MaxSuppliers     = 50
+	DefaultSuppliers = 16
 )
 
 func (s *Server) handleAnnounce(w http.ResponseWriter, r *http.Request, rq *request) error {
@@ -35,6 +38,7 @@ func (s *Server) handleAnnounce(w http.ResponseWriter, r *http.Request, rq *requ
 	if err := s.st.Announce(r.Context(), rec); err != nil {
 		return fmt.Errorf("recording announcement: %w", err)
 	}
+	s.askers.put(rq.device.ID, rec, rec.Expires)
 	writeJSON(w, http.StatusOK, map[string]any{"expires": rec.Expires, "ttl_seconds": int(s.o.AnnounceTTL.Seconds()), "public_ip": rq.ip})
 	return nil
 }
@@ -45,7 +49,7 @@ func validateAnnouncement(a *Announcement) error {
 	}
 	for _, ad := range a.Addrs {
 		host, port, err := net.SplitHostPort(ad)
-		if n, perr := strconv.Atoi(port); err != nil || host == "" || len(ad) > 255 || perr != nil || n < 1 || n > 65535 {
+		if n, perr := strconv.Atoi(port); err != nil || host == "" || len(ad) > 255 || hasControl(ad) || perr != nil || n < 1 || n > 65535 {
 			return fieldErrorf("addrs", "%q is not host:port", ad)
 		}
 	}
@@ -124,6 +128,7 @@ func (s *Server) handleWithdraw(w http.ResponseWriter, r *http.Request, rq *requ
 	if err := s.st.Withdraw(r.Context(), rq.device.ID); err != nil {
 		return fmt.Errorf("withdrawing: %w", err)
 	}
+	s.askers.forget(rq.device.ID)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -135,19 +140,21 @@ func (s *Server) handleSuppliers(w http.ResponseWriter, r *http.Request, rq *req
 	if err != nil {
 		return err
 	}
+	limit, err := intParam(r.URL.Query().Get("limit"), DefaultSuppliers, 1, MaxSuppliers, "limit")
+	if err != nil {
+		return err
+	}
 	ctx := r.Context()
 	asker := rq.device
-	var askerAnn *AnnounceRecord
-	if a, err := s.st.Announcement(ctx, asker.ID); err == nil {
-		askerAnn = a
-	} else if !errors.Is(err, ErrNotFound) {
-		return fmt.Errorf("reading announcement: %w", err)
+	askerAnn, err := s.askerAnnouncement(ctx, asker.ID)
+	if err != nil {
+		return err
 	}
 	cands, err := s.st.SupplierCandidates(ctx, c, s.now(), rq.ip, maxCandidates)
 	if err != nil {
 		return fmt.Errorf("listing suppliers: %w", err)
 	}
-	out := rankSuppliers(cands, asker, rq.ip, askerAnn)
+	out := rankSuppliers(cands, asker, rq.ip, askerAnn, limit)
 	if _, err := os.Stat(OriginPath(s.o.OriginDir, c)); err == nil {
 		out = append(out, Supplier{Device: s.id.ID(), Addrs: []string{}, Origin: true, Complete: true})
 	}
@@ -164,7 +171,7 @@ func (s *Server) handleSuppliers(w http.ResponseWriter, r *http.Request, rq *req
 // rankSuppliers filters candidates by their owners' policies for asker and
 // orders them: same LAN first, then known RTT (lowest first, unknown last),
 // then load, then complete before partial, then device ID.
-func rankSuppliers(cands []Candidate, asker *Device, askerIP string, askerAnn *AnnounceRecord) []Supplier {
+func rankSuppliers(cands []Candidate, asker *Device, askerIP string, askerAnn *AnnounceRecord, limit int) []Supplier {
 	type ranked struct {
 		Supplier
 		rttKnown bool
@@ -203,12 +210,68 @@ func rankSuppliers(cands []Candidate, asker *Device, askerIP string, askerAnn *A
 		}
 		return a.Device < b.Device
 	})
-	if len(rs) > MaxSuppliers {
-		rs = rs[:MaxSuppliers]
+	if len(rs) > limit {
+		rs = rs[:limit]
 	}
 	out := make([]Supplier, len(rs))
 	for i, r := range rs {
 		out[i] = r.Supplier
 	}
 	return out
+}
+
+// annCache keeps devices' own announcements (their private addresses and
+// measured RTTs, used to rank for them) until they expire, and a miss for a
+// few seconds.
+type annCache struct {
+	mu sync.Mutex
+	m  map[identity.ID]cachedAnn
+}
+
+type cachedAnn struct {
+	a   *AnnounceRecord // nil: the device has no announcement
+	exp time.Time
+}
+
+const annMissTTL = 5 * time.Second
+
+func newAnnCache() *annCache { return &annCache{m: make(map[identity.ID]cachedAnn)} }
+
+func (c *annCache) put(id identity.ID, a *AnnounceRecord, exp time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m) > 200_000 {
+		clear(c.m)
+	}
+	c.m[id] = cachedAnn{a: a, exp: exp}
+}
+
+func (c *annCache) forget(id identity.ID) {
+	c.mu.Lock()
+	delete(c.m, id)
+	c.mu.Unlock()
+}
+
+func (s *Server) askerAnnouncement(ctx context.Context, id identity.ID) (*AnnounceRecord, error) {
+	now := s.now()
+	s.askers.mu.Lock()
+	ca, ok := s.askers.m[id]
+	s.askers.mu.Unlock()
+	if ok && now.Before(ca.exp) {
+		return ca.a, nil
+	}
+	a, err := s.st.Announcement(ctx, id)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		s.askers.put(id, nil, now.Add(annMissTTL))
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("reading announcement: %w", err)
+	}
+	exp := a.Expires
+	if !now.Before(exp) {
+		a, exp = nil, now.Add(annMissTTL)
+	}
+	s.askers.put(id, a, exp)
+	return a, nil
 }

@@ -23,12 +23,28 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
+// driverName is mattn's driver with per-connection tuning: the database is
+// memory-mapped (shared by all connections, no read syscalls or copies) and
+// each connection gets a 32 MiB page cache; temporary sort trees stay in
+// memory.
+const driverName = "sqlite3_kith"
+
+func init() {
+	sql.Register(driverName, &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
+		_, err := c.Exec(`PRAGMA mmap_size = 4294967296; PRAGMA cache_size = -32768; PRAGMA temp_store = MEMORY`, nil)
+		return err
+	}})
+}
+
 // Store is a directory.Store on one SQLite file: one writer connection
 // (every transaction BEGIN IMMEDIATE, synchronous=FULL) and a pool of
 // read-only connections, all in WAL mode.
 type Store struct {
-	w *sql.DB // exactly one connection
-	r *sql.DB // readers
+	w *sql.DB  // exactly one connection
+	r *sql.DB  // readers
+	q struct { // hot read statements, prepared once per reader connection
+		candidates, announcement, device *sql.Stmt
+	}
 }
 
 var _ directory.Store = (*Store)(nil)
@@ -54,7 +70,7 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 	q.Set("_busy_timeout", strconv.FormatInt(o.BusyTimeout.Milliseconds(), 10))
 	q.Set("_foreign_keys", "1")
 	q.Set("_txlock", "immediate")
-	w, err := sql.Open("sqlite3", "file:"+path+"?"+q.Encode())
+	w, err := sql.Open(driverName, "file:"+path+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("opening %s: %w", path, err)
 	}
@@ -69,7 +85,7 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 	}
 	q.Set("_txlock", "deferred")
 	q.Set("_query_only", "1")
-	r, err := sql.Open("sqlite3", "file:"+path+"?"+q.Encode())
+	r, err := sql.Open(driverName, "file:"+path+"?"+q.Encode())
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("opening %s: %w", path, err)
@@ -77,12 +93,32 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 	r.SetMaxOpenConns(o.Readers)
 	r.SetMaxIdleConns(o.Readers)
 	s.r = r
+	for _, p := range []struct {
+		dst **sql.Stmt
+		q   string
+	}{
+		{&s.q.candidates, `SELECT complete, info, policy FROM holdings WHERE content = ? AND expires > ? LIMIT ?`},
+		{&s.q.announcement, `SELECT a.public_ip, a.addrs, a.private_addrs, a.rtts, a.load, a.expires
+			FROM announcements a JOIN devices d ON d.seq = a.dev WHERE d.id = ?`},
+		{&s.q.device, `SELECT ` + deviceCols + ` FROM devices WHERE id = ?`},
+	} {
+		if *p.dst, err = r.PrepareContext(ctx, p.q); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("preparing statements: %w", err)
+		}
+	}
 	return s, nil
 }
 
 // Close closes both pools.
 func (s *Store) Close() error {
-	return errors.Join(s.r.Close(), s.w.Close())
+	var errs []error
+	for _, st := range []*sql.Stmt{s.q.candidates, s.q.announcement, s.q.device} {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
+	return errors.Join(append(errs, s.r.Close(), s.w.Close())...)
 }
 
 // migrate applies migrations/NNNN_*.sql in order, each in its own
@@ -274,7 +310,7 @@ func scanDevice(sc interface{ Scan(...any) error }) (*directory.Device, error) {
 
 // Device implements directory.Store.
 func (s *Store) Device(ctx context.Context, id identity.ID) (*directory.Device, error) {
-	d, err := scanDevice(s.r.QueryRowContext(ctx, `SELECT `+deviceCols+` FROM devices WHERE id = ?`, string(id)))
+	d, err := scanDevice(s.q.device.QueryRowContext(ctx, string(id)))
 	return d, notFound(err, "device "+string(id))
 }
 
@@ -297,13 +333,16 @@ func (s *Store) Devices(ctx context.Context, account string) ([]directory.Device
 }
 
 // RevokeDevice implements directory.Store.
+// A revoked device is withdrawn in the same transaction.
 func (s *Store) RevokeDevice(ctx context.Context, account string, id identity.ID) error {
-	res, err := s.w.ExecContext(ctx, `UPDATE devices SET revoked = 1 WHERE id = ? AND account = ?`, string(id), account)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("device %s: %w", id, directory.ErrNotFound)
-	}
-	return nil
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE devices SET revoked = 1 WHERE id = ? AND account = ?`, string(id), account)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("device %s: %w", id, directory.ErrNotFound)
+		}
+		return withdrawTx(ctx, tx, id)
+	})
 }

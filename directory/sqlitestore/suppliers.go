@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/kith-media/kith/directory"
@@ -12,12 +14,45 @@ import (
 	"github.com/kith-media/kith/share/sealed"
 )
 
-func devSeq(ctx context.Context, q interface {
-	QueryRowContext(context.Context, string, ...any) *sql.Row
-}, id identity.ID) (int64, error) {
-	var seq int64
-	err := q.QueryRowContext(ctx, `SELECT seq FROM devices WHERE id = ?`, string(id)).Scan(&seq)
-	return seq, notFound(err, "device "+string(id))
+// Field separators inside holdings.info and holdings.policy (validation
+// keeps control characters out of every field).
+const (
+	us = "\x1f" // between fields
+	rs = "\x1e" // between list items
+)
+
+func holdingInfo(dev identity.ID, account string, a *directory.AnnounceRecord) string {
+	return strings.Join([]string{string(dev), account, a.PublicIP, strconv.Itoa(a.Load),
+		strings.Join(a.Addrs, rs), strings.Join(a.PrivateAddrs, rs)}, us)
+}
+
+func encodePolicy(p directory.Policy) string {
+	return p.Mode + us + strings.Join(p.Allow, rs) + us + strings.Join(p.Deny, rs)
+}
+
+func splitRS(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, rs)
+}
+
+func decodePolicy(s string) directory.Policy {
+	f := strings.SplitN(s, us, 3)
+	for len(f) < 3 {
+		f = append(f, "")
+	}
+	return directory.Policy{Mode: f[0], Allow: splitRS(f[1]), Deny: splitRS(f[2])}
+}
+
+func decodeCandidate(info, policy string, complete bool) (directory.Candidate, error) {
+	f := strings.SplitN(info, us, 6)
+	if len(f) != 6 {
+		return directory.Candidate{}, fmt.Errorf("holding info has %d fields, want 6", len(f))
+	}
+	load, _ := strconv.Atoi(f[3])
+	return directory.Candidate{Device: identity.ID(f[0]), Account: f[1], PublicIP: f[2], Load: load,
+		Addrs: splitRS(f[4]), PrivateAddrs: splitRS(f[5]), Complete: complete, Policy: decodePolicy(policy)}, nil
 }
 
 // Announce implements directory.Store: the announcement row is replaced
@@ -28,41 +63,69 @@ func (s *Store) Announce(ctx context.Context, a *directory.AnnounceRecord) error
 		return fmt.Errorf("encoding rtts: %w", err)
 	}
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		seq, err := devSeq(ctx, tx, a.Device)
+		var seq int64
+		var account string
+		err := tx.QueryRowContext(ctx, `SELECT seq, account FROM devices WHERE id = ?`, string(a.Device)).Scan(&seq, &account)
 		if err != nil {
-			return err
+			return notFound(err, "device "+string(a.Device))
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO announcements (dev, public_ip, addrs, private_addrs, rtts, load, expires)
-			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dev) DO UPDATE SET public_ip = excluded.public_ip,
-			addrs = excluded.addrs, private_addrs = excluded.private_addrs, rtts = excluded.rtts,
-			load = excluded.load, expires = excluded.expires`,
-			seq, a.PublicIP, joinLines(a.Addrs), joinLines(a.PrivateAddrs), string(rtts), a.Load, ms(a.Expires)); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM holdings WHERE dev = ?`, seq); err != nil {
-			return err
-		}
-		if len(a.Holdings) == 0 {
-			return nil
-		}
-		st, err := tx.PrepareContext(ctx, `INSERT INTO holdings (content, dev, complete, policy_mode, policy_allow, policy_deny) VALUES (?, ?, ?, ?, ?, ?)`)
-		if err != nil {
-			return err
-		}
-		defer st.Close()
-		for _, h := range a.Holdings {
-			if _, err := st.ExecContext(ctx, h.Content[:], seq, h.Complete, h.Policy.Mode, joinLines(h.Policy.Allow), joinLines(h.Policy.Deny)); err != nil {
-				return err
-			}
-		}
-		return nil
+		return announceTx(ctx, tx, seq, account, a, string(rtts), nil, nil)
 	})
 }
+
+// announceTx writes one announcement and its holdings; ann and hold are
+// optional prepared statements (bulk loading).
+func announceTx(ctx context.Context, tx *sql.Tx, seq int64, account string, a *directory.AnnounceRecord, rtts string, ann, hold *sql.Stmt) error {
+	var err error
+	if ann == nil {
+		if ann, err = tx.PrepareContext(ctx, annInsert); err != nil {
+			return err
+		}
+		defer ann.Close()
+	}
+	if _, err := ann.ExecContext(ctx, seq, a.PublicIP, joinLines(a.Addrs), joinLines(a.PrivateAddrs), rtts, a.Load, ms(a.Expires)); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM holdings WHERE dev = ?`, seq); err != nil {
+		return err
+	}
+	if len(a.Holdings) == 0 {
+		return nil
+	}
+	if hold == nil {
+		if hold, err = tx.PrepareContext(ctx, holdInsert); err != nil {
+			return err
+		}
+		defer hold.Close()
+	}
+	info := holdingInfo(a.Device, account, a)
+	for _, h := range a.Holdings {
+		if _, err := hold.ExecContext(ctx, h.Content[:], seq, ms(a.Expires), h.Complete, info, encodePolicy(h.Policy)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+const (
+	annInsert = `INSERT INTO announcements (dev, public_ip, addrs, private_addrs, rtts, load, expires)
+		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dev) DO UPDATE SET public_ip = excluded.public_ip,
+		addrs = excluded.addrs, private_addrs = excluded.private_addrs, rtts = excluded.rtts,
+		load = excluded.load, expires = excluded.expires`
+	holdInsert = `INSERT INTO holdings (content, dev, expires, complete, info, policy) VALUES (?, ?, ?, ?, ?, ?)`
+)
 
 // Withdraw implements directory.Store: the device stops being listed; its
 // holdings stay known (for relayed registrations).
 func (s *Store) Withdraw(ctx context.Context, device identity.ID) error {
-	_, err := s.w.ExecContext(ctx, `DELETE FROM announcements WHERE dev = (SELECT seq FROM devices WHERE id = ?)`, string(device))
+	return s.tx(ctx, func(tx *sql.Tx) error { return withdrawTx(ctx, tx, device) })
+}
+
+func withdrawTx(ctx context.Context, tx *sql.Tx, device identity.ID) error {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM announcements WHERE dev = (SELECT seq FROM devices WHERE id = ?)`, string(device)); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, `UPDATE holdings SET expires = 0 WHERE dev = (SELECT seq FROM devices WHERE id = ?)`, string(device))
 	return err
 }
 
@@ -71,9 +134,7 @@ func (s *Store) Announcement(ctx context.Context, device identity.ID) (*director
 	a := &directory.AnnounceRecord{Device: device}
 	var addrs, priv, rtts string
 	var exp int64
-	err := s.r.QueryRowContext(ctx, `SELECT a.public_ip, a.addrs, a.private_addrs, a.rtts, a.load, a.expires
-		FROM announcements a JOIN devices d ON d.seq = a.dev WHERE d.id = ?`, string(device)).
-		Scan(&a.PublicIP, &addrs, &priv, &rtts, &a.Load, &exp)
+	err := s.q.announcement.QueryRowContext(ctx, string(device)).Scan(&a.PublicIP, &addrs, &priv, &rtts, &a.Load, &exp)
 	if err != nil {
 		return nil, notFound(err, "announcement")
 	}
@@ -89,38 +150,36 @@ func (s *Store) Announcement(ctx context.Context, device identity.ID) (*director
 // Holding implements directory.Store.
 func (s *Store) Holding(ctx context.Context, device identity.ID, c sealed.ContentID) (*directory.Holding, error) {
 	h := &directory.Holding{Content: c}
-	var allow, deny string
-	err := s.r.QueryRowContext(ctx, `SELECT h.complete, h.policy_mode, h.policy_allow, h.policy_deny
-		FROM holdings h JOIN devices d ON d.seq = h.dev WHERE d.id = ? AND h.content = ?`, string(device), c[:]).
-		Scan(&h.Complete, &h.Policy.Mode, &allow, &deny)
+	var policy string
+	err := s.r.QueryRowContext(ctx, `SELECT h.complete, h.policy FROM holdings h JOIN devices d ON d.seq = h.dev
+		WHERE d.id = ? AND h.content = ?`, string(device), c[:]).Scan(&h.Complete, &policy)
 	if err != nil {
 		return nil, notFound(err, "holding")
 	}
-	h.Policy.Allow, h.Policy.Deny = splitLines(allow), splitLines(deny)
+	h.Policy = decodePolicy(policy)
 	return h, nil
 }
 
-// SupplierCandidates implements directory.Store.
+// SupplierCandidates implements directory.Store: one range scan of the
+// holdings primary key. The order is by device sequence; publicIP is not
+// used by this store (the server ranks).
 func (s *Store) SupplierCandidates(ctx context.Context, c sealed.ContentID, now time.Time, publicIP string, limit int) ([]directory.Candidate, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT d.id, d.account, h.complete, h.policy_mode, h.policy_allow, h.policy_deny,
-		a.addrs, a.private_addrs, a.public_ip, a.load
-		FROM holdings h JOIN announcements a ON a.dev = h.dev JOIN devices d ON d.seq = h.dev
-		WHERE h.content = ? AND a.expires > ? AND d.revoked = 0
-		ORDER BY a.public_ip = ? DESC, a.load, h.dev LIMIT ?`, c[:], ms(now), publicIP, limit)
+	rows, err := s.q.candidates.QueryContext(ctx, c[:], ms(now), limit)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var out []directory.Candidate
 	for rows.Next() {
-		var cd directory.Candidate
-		var id, allow, deny, addrs, priv string
-		if err := rows.Scan(&id, &cd.Account, &cd.Complete, &cd.Policy.Mode, &allow, &deny, &addrs, &priv, &cd.PublicIP, &cd.Load); err != nil {
+		var complete bool
+		var info, policy string
+		if err := rows.Scan(&complete, &info, &policy); err != nil {
 			return nil, err
 		}
-		cd.Device = identity.ID(id)
-		cd.Policy.Allow, cd.Policy.Deny = splitLines(allow), splitLines(deny)
-		cd.Addrs, cd.PrivateAddrs = splitLines(addrs), splitLines(priv)
+		cd, err := decodeCandidate(info, policy, complete)
+		if err != nil {
+			return nil, err
+		}
 		out = append(out, cd)
 	}
 	return out, rows.Err()

@@ -78,13 +78,17 @@ CREATE TABLE announcements (
 	expires       INTEGER NOT NULL
 );
 
+-- One row per (content, holder), carrying everything a supplier lookup
+-- answers, so a lookup is one range scan of the primary key with no join.
+-- Rewritten with each heartbeat; expires = the announcement's (0 once
+-- withdrawn or revoked).
 CREATE TABLE holdings (
-	content      BLOB NOT NULL,
-	dev          INTEGER NOT NULL REFERENCES devices(seq),
-	complete     INTEGER NOT NULL,
-	policy_mode  TEXT NOT NULL,
-	policy_allow TEXT NOT NULL,             -- newline-separated
-	policy_deny  TEXT NOT NULL,             -- newline-separated
+	content  BLOB NOT NULL,
+	dev      INTEGER NOT NULL REFERENCES devices(seq),
+	expires  INTEGER NOT NULL,
+	complete INTEGER NOT NULL,
+	info     TEXT NOT NULL,  -- id US account US public_ip US load US addrs(RS) US private_addrs(RS)
+	policy   TEXT NOT NULL,  -- mode US allow(RS) US deny(RS)
 	PRIMARY KEY (content, dev)
 ) WITHOUT ROWID;
 CREATE INDEX holdings_dev ON holdings(dev);

@@ -1,0 +1,237 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/tls"
+	"fmt"
+	"io"
+	mrand "math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/kith-media/kith/directory"
+	"github.com/kith-media/kith/share/identity"
+	"github.com/kith-media/kith/share/sealed"
+)
+
+// Benchmark sizes: the catalogue of a busy network.
+const (
+	benchDevices   = 100_000
+	benchPerDevice = 10 // holdings per device → 1,000,000 holdings
+	benchContents  = 20_000
+	benchClients   = 64
+)
+
+// helloEnv makes the test binary a hello-world HTTPS server (the baseline
+// runs in its own process, like the directory).
+const helloEnv = "KITH_DIRECTORY_BENCH_HELLO"
+
+func init() {
+	if os.Getenv(helloEnv) == "" {
+		return
+	}
+	id, err := identity.Generate()
+	if err != nil {
+		panic(err)
+	}
+	cert, err := id.Certificate()
+	if err != nil {
+		panic(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println("https://" + ln.Addr().String())
+	cfg := &tls.Config{MinVersion: tls.VersionTLS13, Certificates: []tls.Certificate{cert}, NextProtos: []string{"http/1.1"}}
+	hs := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"hello":"world"}`+"\n")
+	})}
+	_ = hs.Serve(tls.NewListener(ln, cfg))
+	os.Exit(0)
+}
+
+// loadDirectory fills a data directory with benchDevices devices (10 per
+// account), each announcing benchPerDevice holdings, and returns the
+// content IDs.
+func loadDirectory(b *testing.B, data string) []sealed.ContentID {
+	ctx := context.Background()
+	_, st, _, _, err := openData(ctx, data)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	contents := make([]sealed.ContentID, benchContents)
+	for i := range contents {
+		_, _ = rand.Read(contents[i][:])
+	}
+	hash, _ := directory.HashPassword("bench-password")
+	var accounts []string
+	devs := make([]directory.Device, benchDevices)
+	anns := make([]directory.AnnounceRecord, benchDevices)
+	exp := time.Now().Add(24 * time.Hour)
+	modes := []directory.Policy{{Mode: "anyone"}, {Mode: "anyone"}, {Mode: "household"}, {Mode: "anyone", Deny: []string{"acct00001"}}}
+	for i := range devs {
+		if i%10 == 0 {
+			accounts = append(accounts, fmt.Sprintf("acct%05d", i/10))
+		}
+		pub, _, _ := ed25519.GenerateKey(rand.Reader)
+		box := make([]byte, 32)
+		_, _ = rand.Read(box)
+		keys := identity.PublicKeys{Sign: pub, Box: box}
+		devs[i] = directory.Device{ID: keys.ID(), Name: "dev", Account: accounts[len(accounts)-1], Keys: keys, Created: time.Now()}
+		hs := make([]directory.Holding, 0, benchPerDevice)
+		seen := map[int]bool{}
+		for len(hs) < benchPerDevice {
+			c := mrand.IntN(benchContents)
+			if seen[c] {
+				continue
+			}
+			seen[c] = true
+			hs = append(hs, directory.Holding{Content: contents[c], Complete: true, Policy: modes[mrand.IntN(len(modes))]})
+		}
+		anns[i] = directory.AnnounceRecord{Device: keys.ID(), PublicIP: fmt.Sprintf("198.51.%d.%d", i/250%250, i%250),
+			Announcement: directory.Announcement{Addrs: []string{fmt.Sprintf("198.51.%d.%d:7000", i/250%250, i%250)},
+				PrivateAddrs: []string{fmt.Sprintf("192.168.%d.%d", i%200, i%250)}, Holdings: hs, Load: mrand.IntN(5)},
+			Expires: exp}
+	}
+	start := time.Now()
+	if err := st.BulkLoad(ctx, hash, accounts, devs, anns); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("bulk-loaded %d accounts, %d devices, %d holdings in %s", len(accounts), len(devs), len(devs)*benchPerDevice, time.Since(start).Round(time.Millisecond))
+	return contents
+}
+
+// startHello runs the hello-world baseline process.
+func startHello(b *testing.B) string {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), helloEnv+"=1")
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	sc := bufio.NewScanner(out)
+	if !sc.Scan() {
+		b.Fatal("hello server printed nothing")
+	}
+	return sc.Text()
+}
+
+// hammer runs n calls of fn over benchClients goroutines and reports
+// requests/s and latency percentiles.
+func hammer(b *testing.B, n int, fn func(i int) error) (rps float64, p50, p99 time.Duration) {
+	lat := make([]time.Duration, n)
+	var next, failed atomic.Int64
+	var firstErr atomic.Value
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	start := time.Now()
+	for w := 0; w < benchClients; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				t0 := time.Now()
+				if err := fn(i); err != nil {
+					failed.Add(1)
+					firstErr.CompareAndSwap(nil, err)
+				}
+				lat[i] = time.Since(t0)
+			}
+		}()
+	}
+	wg.Wait()
+	el := time.Since(start)
+	b.StopTimer()
+	if f := failed.Load(); f > 0 {
+		b.Fatalf("%d of %d calls failed, first: %v", f, n, firstErr.Load())
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	rps = float64(n) / el.Seconds()
+	p50, p99 = lat[n/2], lat[n*99/100]
+	b.ReportMetric(rps, "req/s")
+	b.ReportMetric(float64(p50.Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(p99.Microseconds())/1000, "p99-ms")
+	b.ReportMetric(0, "ns/op")
+	return rps, p50, p99
+}
+
+// BenchmarkDirectory measures, in one run against a real serve process
+// holding 100,000 devices and 1,000,000 holdings: a hello-world HTTPS
+// handler (baseline), supplier lookups (signed, ranked, filtered) at 64
+// concurrent clients, and purchases with synchronous=FULL.
+//
+//	go test -tags libsqlite3 -run '^$' -bench BenchmarkDirectory -benchtime 20000x ./directory/cmd/kith-directory
+func BenchmarkDirectory(b *testing.B) {
+	ctx := context.Background()
+	data := b.TempDir()
+	contents := loadDirectory(b, data)
+	const titles = 100
+	titleIDs := make([]string, titles)
+	for i := range titleIDs {
+		titleIDs[i], _ = publishInProcess(b, data, fmt.Sprintf("Bench %03d", i), 199)
+	}
+	p := serve(b, data, "--rate-ip", "-1", "--rate-device", "-1")
+	asker := enroll(b, p, "asker", "bench")
+	hello := startHello(b)
+	tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS13},
+		MaxIdleConnsPerHost: benchClients, ForceAttemptHTTP2: false}
+	hc := &http.Client{Transport: tr}
+	var helloRPS, lookRPS float64
+
+	b.Run("hello", func(b *testing.B) {
+		helloRPS, _, _ = hammer(b, b.N, func(int) error {
+			resp, err := hc.Get(hello + "/")
+			if err != nil {
+				return err
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			return resp.Body.Close()
+		})
+	})
+	b.Run("suppliers", func(b *testing.B) {
+		var total atomic.Int64
+		lookRPS, _, _ = hammer(b, b.N, func(i int) error {
+			s, err := asker.c.Suppliers(ctx, contents[i%len(contents)])
+			total.Add(int64(len(s)))
+			return err
+		})
+		b.ReportMetric(float64(total.Load())/float64(b.N), "suppliers/lookup")
+		if helloRPS > 0 {
+			b.ReportMetric(lookRPS/helloRPS, "x-hello")
+		}
+	})
+	b.Run("purchases", func(b *testing.B) {
+		// each purchase is a new (account, title) pair: n/titles buyers
+		n := b.N
+		buyers := make([]*device, (n+titles-1)/titles)
+		for i := range buyers {
+			buyers[i] = enroll(b, p, fmt.Sprintf("buyer%05d", i), "bench")
+		}
+		regs := make([]func() error, n)
+		for i := range regs {
+			d, sr := buyers[i/titles], buyers[i/titles].seal(b, titleIDs[i%titles], goodCard)
+			regs[i] = func() error { _, err := d.c.Register(ctx, sr); return err }
+		}
+		hammer(b, n, func(i int) error { return regs[i]() })
+	})
+	_ = filepath.Join
+}
