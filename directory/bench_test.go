@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -79,6 +80,8 @@ func BenchmarkSuppliersHandler(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	var clock atomic.Int64
+	clock.Store(time.Now().UnixMilli())
 	b.Run("handler", func(b *testing.B) {
 		b.RunParallel(func(pb *testing.PB) {
 			i := mrand.IntN(nContent)
@@ -87,7 +90,7 @@ func BenchmarkSuppliersHandler(b *testing.B) {
 				path := "/v1/suppliers/" + contents[i%nContent].String()
 				req := httptest.NewRequest("GET", path, nil)
 				req.RemoteAddr = "198.51.100.1:5555"
-				d, tm, s := directory.SignRequest(asker, "GET", path, time.Now().UnixMilli()+int64(i), nil)
+				d, tm, s := directory.SignRequest(asker, "GET", path, clock.Add(1), nil)
 				req.Header.Set(directory.HeaderDevice, d)
 				req.Header.Set(directory.HeaderTime, tm)
 				req.Header.Set(directory.HeaderSignature, s)

@@ -176,7 +176,7 @@ func rankSuppliers(cands []Candidate, asker *Device, askerIP string, askerAnn *A
 		Supplier
 		rttKnown bool
 	}
-	rs := make([]ranked, 0, len(cands))
+	rs := make([]*ranked, 0, len(cands))
 	var askerPriv []string
 	var rtts map[string]int64
 	if askerAnn != nil {
@@ -191,7 +191,7 @@ func rankSuppliers(cands []Candidate, asker *Device, askerIP string, askerAnn *A
 		if addrs == nil {
 			addrs = []string{}
 		}
-		rs = append(rs, ranked{Supplier: Supplier{Device: c.Device, Account: c.Account, Addrs: addrs, Complete: c.Complete,
+		rs = append(rs, &ranked{Supplier: Supplier{Device: c.Device, Account: c.Account, Addrs: addrs, Complete: c.Complete,
 			SameLAN: c.PublicIP == askerIP && sharePrivateSubnet(askerPriv, c.PrivateAddrs), RTT: rtt, Load: c.Load}, rttKnown: known})
 	}
 	sort.SliceStable(rs, func(i, j int) bool {

@@ -27,8 +27,12 @@
 //	licenses(id PK, purchase → purchases, device, content, issued)
 //	  trigger: refuses a license whose purchase is not 'paid'
 //	announcements(dev PK → devices.seq, public_ip, addrs, private_addrs, rtts JSON, load, expires)
-//	holdings(content, dev → devices.seq, complete, policy_mode, policy_allow, policy_deny)
-//	  PK (content, dev) WITHOUT ROWID; index on dev
+//	holdings(content, dev → devices.seq, expires, rec)
+//	  PK (content, dev) WITHOUT ROWID; index on dev. rec packs everything a
+//	  supplier lookup answers (complete, device ID, account, public IP, load,
+//	  addrs, private addrs, policy) so a lookup is one primary-key range scan
+//	  reading one column per row; rewritten on each heartbeat, expires set to
+//	  0 on withdraw and revoke.
 //	outbox(id AUTOINCREMENT, kind, payload JSON, created, attempts, next_attempt, delivered, last_error)
 //	  partial index on next_attempt WHERE delivered = 0
 //

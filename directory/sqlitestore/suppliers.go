@@ -21,13 +21,15 @@ const (
 	rs = "\x1e" // between list items
 )
 
-func holdingInfo(dev identity.ID, account string, a *directory.AnnounceRecord) string {
-	return strings.Join([]string{string(dev), account, a.PublicIP, strconv.Itoa(a.Load),
-		strings.Join(a.Addrs, rs), strings.Join(a.PrivateAddrs, rs)}, us)
-}
-
-func encodePolicy(p directory.Policy) string {
-	return p.Mode + us + strings.Join(p.Allow, rs) + us + strings.Join(p.Deny, rs)
+// holdingRec encodes one holding row's rec column (see the schema).
+func holdingRec(dev identity.ID, account string, a *directory.AnnounceRecord, h directory.Holding) string {
+	complete := "0"
+	if h.Complete {
+		complete = "1"
+	}
+	return strings.Join([]string{complete, string(dev), account, a.PublicIP, strconv.Itoa(a.Load),
+		strings.Join(a.Addrs, rs), strings.Join(a.PrivateAddrs, rs),
+		h.Policy.Mode, strings.Join(h.Policy.Allow, rs), strings.Join(h.Policy.Deny, rs)}, us)
 }
 
 func splitRS(s string) []string {
@@ -37,22 +39,16 @@ func splitRS(s string) []string {
 	return strings.Split(s, rs)
 }
 
-func decodePolicy(s string) directory.Policy {
-	f := strings.SplitN(s, us, 3)
-	for len(f) < 3 {
-		f = append(f, "")
+// decodeRec is the inverse of holdingRec.
+func decodeRec(rec string) (directory.Candidate, error) {
+	f := strings.SplitN(rec, us, 10)
+	if len(f) != 10 {
+		return directory.Candidate{}, fmt.Errorf("holding record has %d fields, want 10", len(f))
 	}
-	return directory.Policy{Mode: f[0], Allow: splitRS(f[1]), Deny: splitRS(f[2])}
-}
-
-func decodeCandidate(info, policy string, complete bool) (directory.Candidate, error) {
-	f := strings.SplitN(info, us, 6)
-	if len(f) != 6 {
-		return directory.Candidate{}, fmt.Errorf("holding info has %d fields, want 6", len(f))
-	}
-	load, _ := strconv.Atoi(f[3])
-	return directory.Candidate{Device: identity.ID(f[0]), Account: f[1], PublicIP: f[2], Load: load,
-		Addrs: splitRS(f[4]), PrivateAddrs: splitRS(f[5]), Complete: complete, Policy: decodePolicy(policy)}, nil
+	load, _ := strconv.Atoi(f[4])
+	return directory.Candidate{Complete: f[0] == "1", Device: identity.ID(f[1]), Account: f[2], PublicIP: f[3], Load: load,
+		Addrs: splitRS(f[5]), PrivateAddrs: splitRS(f[6]),
+		Policy: directory.Policy{Mode: f[7], Allow: splitRS(f[8]), Deny: splitRS(f[9])}}, nil
 }
 
 // Announce implements directory.Store: the announcement row is replaced
@@ -98,9 +94,8 @@ func announceTx(ctx context.Context, tx *sql.Tx, seq int64, account string, a *d
 		}
 		defer hold.Close()
 	}
-	info := holdingInfo(a.Device, account, a)
 	for _, h := range a.Holdings {
-		if _, err := hold.ExecContext(ctx, h.Content[:], seq, ms(a.Expires), h.Complete, info, encodePolicy(h.Policy)); err != nil {
+		if _, err := hold.ExecContext(ctx, h.Content[:], seq, ms(a.Expires), holdingRec(a.Device, account, a, h)); err != nil {
 			return err
 		}
 	}
@@ -112,7 +107,7 @@ const (
 		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dev) DO UPDATE SET public_ip = excluded.public_ip,
 		addrs = excluded.addrs, private_addrs = excluded.private_addrs, rtts = excluded.rtts,
 		load = excluded.load, expires = excluded.expires`
-	holdInsert = `INSERT INTO holdings (content, dev, expires, complete, info, policy) VALUES (?, ?, ?, ?, ?, ?)`
+	holdInsert = `INSERT INTO holdings (content, dev, expires, rec) VALUES (?, ?, ?, ?)`
 )
 
 // Withdraw implements directory.Store: the device stops being listed; its
@@ -149,15 +144,17 @@ func (s *Store) Announcement(ctx context.Context, device identity.ID) (*director
 
 // Holding implements directory.Store.
 func (s *Store) Holding(ctx context.Context, device identity.ID, c sealed.ContentID) (*directory.Holding, error) {
-	h := &directory.Holding{Content: c}
-	var policy string
-	err := s.r.QueryRowContext(ctx, `SELECT h.complete, h.policy FROM holdings h JOIN devices d ON d.seq = h.dev
-		WHERE d.id = ? AND h.content = ?`, string(device), c[:]).Scan(&h.Complete, &policy)
+	var rec string
+	err := s.r.QueryRowContext(ctx, `SELECT h.rec FROM holdings h JOIN devices d ON d.seq = h.dev
+		WHERE d.id = ? AND h.content = ?`, string(device), c[:]).Scan(&rec)
 	if err != nil {
 		return nil, notFound(err, "holding")
 	}
-	h.Policy = decodePolicy(policy)
-	return h, nil
+	cd, err := decodeRec(rec)
+	if err != nil {
+		return nil, err
+	}
+	return &directory.Holding{Content: c, Complete: cd.Complete, Policy: cd.Policy}, nil
 }
 
 // SupplierCandidates implements directory.Store: one range scan of the
@@ -170,13 +167,12 @@ func (s *Store) SupplierCandidates(ctx context.Context, c sealed.ContentID, now 
 	}
 	defer rows.Close()
 	var out []directory.Candidate
+	var rec string
 	for rows.Next() {
-		var complete bool
-		var info, policy string
-		if err := rows.Scan(&complete, &info, &policy); err != nil {
+		if err := rows.Scan(&rec); err != nil {
 			return nil, err
 		}
-		cd, err := decodeCandidate(info, policy, complete)
+		cd, err := decodeRec(rec)
 		if err != nil {
 			return nil, err
 		}

@@ -86,9 +86,8 @@ CREATE TABLE holdings (
 	content  BLOB NOT NULL,
 	dev      INTEGER NOT NULL REFERENCES devices(seq),
 	expires  INTEGER NOT NULL,
-	complete INTEGER NOT NULL,
-	info     TEXT NOT NULL,  -- id US account US public_ip US load US addrs(RS) US private_addrs(RS)
-	policy   TEXT NOT NULL,  -- mode US allow(RS) US deny(RS)
+	rec      TEXT NOT NULL,  -- complete(0|1) US id US account US public_ip US load US addrs(RS) US
+	                         -- private_addrs(RS) US mode US allow(RS) US deny(RS)   (US = 0x1f, RS = 0x1e)
 	PRIMARY KEY (content, dev)
 ) WITHOUT ROWID;
 CREATE INDEX holdings_dev ON holdings(dev);
