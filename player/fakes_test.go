@@ -241,20 +241,29 @@ func collect(t *testing.T, p *Player) *events {
 // wait waits for an event matching ok.
 func (e *events) wait(t *testing.T, d time.Duration, what string, ok func(Event) bool) Event {
 	t.Helper()
+	return e.waitFrom(t, 0, d, what, ok)
+}
+
+// waitFrom waits for an event matching ok among those after the first n.
+func (e *events) waitFrom(t *testing.T, n int, d time.Duration, what string, ok func(Event) bool) Event {
+	t.Helper()
 	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
-		e.mu.Lock()
-		for _, ev := range e.all {
+		for _, ev := range e.snapshot()[n:] {
 			if ok(ev) {
-				e.mu.Unlock()
 				return ev
 			}
 		}
-		e.mu.Unlock()
 		time.Sleep(5 * time.Millisecond)
 	}
 	t.Fatalf("timed out waiting for %s; events: %v", what, e.summary())
 	return Event{}
+}
+
+func (e *events) snapshot() []Event {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]Event(nil), e.all...)
 }
 
 func (e *events) summary() []string {

@@ -37,9 +37,10 @@ type Output interface {
 type OtoOptions struct {
 	// SampleRate of the device; 0 means 44100.
 	SampleRate int
-	// DeviceBuffer is the device (ALSA) buffer; 0 means 40 ms.
+	// DeviceBuffer is the device (ALSA) buffer; 0 means 100 ms (room for
+	// scheduling delays on a busy machine).
 	DeviceBuffer time.Duration
-	// PlayerBuffer is oto's per-player buffer; 0 means 100 ms. It bounds
+	// PlayerBuffer is oto's per-player buffer; 0 means 200 ms. It bounds
 	// the latency of seek and stop, and the silence inserted on underrun.
 	PlayerBuffer time.Duration
 	// ReadyTimeout bounds the wait for the device; 0 means 5 s.
@@ -71,10 +72,10 @@ func NewOtoOutput(opts OtoOptions) *OtoOutput {
 		opts.SampleRate = 44100
 	}
 	if opts.DeviceBuffer <= 0 {
-		opts.DeviceBuffer = 40 * time.Millisecond
+		opts.DeviceBuffer = 100 * time.Millisecond
 	}
 	if opts.PlayerBuffer <= 0 {
-		opts.PlayerBuffer = 100 * time.Millisecond
+		opts.PlayerBuffer = 200 * time.Millisecond
 	}
 	if opts.ReadyTimeout <= 0 {
 		opts.ReadyTimeout = 5 * time.Second

@@ -46,6 +46,9 @@ type Player struct {
 	subMu sync.Mutex
 	subs  map[chan Event]struct{}
 
+	statusMu sync.Mutex
+	status   Status
+
 	// Owned by Serve's goroutine.
 	state     State
 	queue     []string
@@ -116,7 +119,37 @@ func (p *Player) emit(e Event) {
 	}
 }
 
+// Status is a snapshot of the player, for polling UIs and tests.
+type Status struct {
+	State    State
+	TitleID  string
+	Index    int
+	Position time.Duration // heard position in the title
+	Duration time.Duration
+	Volume   float64
+	Repeat   Repeat
+}
+
+// Status returns the latest snapshot (updated every 50 ms by Serve).
+func (p *Player) Status() Status {
+	p.statusMu.Lock()
+	defer p.statusMu.Unlock()
+	return p.status
+}
+
+func (p *Player) setStatus() {
+	st := Status{State: p.state, Index: p.index, Position: p.lastPos, Volume: p.volume, Repeat: p.repeat}
+	if p.heardT != nil {
+		st.TitleID = p.heardT.id
+		st.Duration, _ = p.heardT.duration()
+	}
+	p.statusMu.Lock()
+	p.status = st
+	p.statusMu.Unlock()
+}
+
 func (p *Player) setState(s State, err error) {
+	defer p.setStatus()
 	if s == p.state && err == nil {
 		return
 	}

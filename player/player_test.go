@@ -134,7 +134,9 @@ func TestRepeatAndSkip(t *testing.T) {
 	p.Play("a", "b")
 	ev.wait(t, 5*time.Second, "b", func(e Event) bool { return e.Kind == EventTrack && e.TitleID == "b" })
 	p.Next() // wraps to a (repeat all)
-	ev.wait(t, 5*time.Second, "a again", func(e Event) bool { return e.Kind == EventTrack && e.TitleID == "a" && e.Index == 0 && len(ev.all) > 3 })
+	ev.wait(t, 5*time.Second, "a again", func(e Event) bool {
+		return e.Kind == EventTrack && e.TitleID == "a" && e.Index == 0 && len(ev.snapshot()) > 3
+	})
 	p.SetRepeat(RepeatOne)
 	time.Sleep(600 * time.Millisecond)
 	// With repeat one, a plays again rather than b.
@@ -215,7 +217,7 @@ func TestBuffering(t *testing.T) {
 		if e.Kind != EventState || e.State != StateBuffering {
 			return false
 		}
-		for _, x := range ev.all {
+		for _, x := range ev.snapshot() {
 			if x.Kind == EventState && x.State == StatePlaying {
 				return true
 			}

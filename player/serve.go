@@ -110,11 +110,9 @@ func (p *Player) open(ctx context.Context, id string, i int, pos time.Duration) 
 	fctx, cancel := context.WithCancel(ctx)
 	t.cancel = cancel
 	go t.run(fctx)
-	select {
-	case <-t.ready:
-	case <-ctx.Done():
+	if err := t.waitReady(ctx); err != nil {
 		t.stop()
-		res.err = ctx.Err()
+		res.err = err
 		return res
 	}
 	res.t = t
@@ -288,6 +286,7 @@ func (p *Player) stop(s State, err error) {
 // tick follows the pump and the output: audible track changes, the end of
 // the queue, errors, buffering and the position.
 func (p *Player) tick(ctx context.Context, report bool) {
+	defer p.setStatus()
 	if p.outErr == nil {
 		if err := p.out.Err(); err != nil {
 			p.outErr = err

@@ -18,8 +18,17 @@ const frameBytes = decode.BytesPerFrame
 // blockFrames is the size of a PCM block (about 23 ms at 44.1 kHz).
 const blockFrames = 1024
 
-// queueBlocks bounds each track's decoded-ahead PCM (32 blocks ≈ 0.74 s).
-const queueBlocks = 32
+// queueBlocks bounds each track's decoded-ahead PCM (48 blocks ≈ 1.1 s).
+const queueBlocks = 48
+
+// readyBlocks is how much PCM (≈ 370 ms) a title has decoded before it is
+// handed to the output: the output takes its buffers' worth (≈ 300 ms with
+// the oto defaults) in one burst, which must not underrun on a busy machine.
+const readyBlocks = 16
+
+// readyWait bounds the wait for readyBlocks once the first block is there
+// (a slow source starts with less).
+const readyWait = 150 * time.Millisecond
 
 // block is decoded PCM of one track.
 type block struct {
@@ -70,6 +79,7 @@ type track struct {
 	ready   chan struct{} // closed when the first block (or the end) is queued
 	seekReq chan seekReq
 	gen     atomic.Int64
+	queued  atomic.Int64  // blocks queued so far
 	done    chan struct{} // closed when the feeder has exited
 	cancel  context.CancelFunc
 
@@ -142,7 +152,10 @@ func (t *track) run(ctx context.Context) {
 		if n > 0 {
 			select {
 			case t.blocks <- block{gen: gen, pos: pos, data: buf[:n]}:
-				t.markReady()
+				t.queued.Add(1)
+				if len(t.blocks) >= readyBlocks {
+					t.markReady()
+				}
 			case <-ctx.Done():
 				close(t.blocks)
 				return
@@ -240,4 +253,26 @@ func (t *track) stop() {
 			t.media.close()
 		}
 	}()
+}
+
+// waitReady waits until readyBlocks are decoded (or the feed ended), or
+// readyWait after the first block, whichever comes first.
+func (t *track) waitReady(ctx context.Context) error {
+	var first <-chan time.Time
+	poll := time.NewTicker(time.Millisecond)
+	defer poll.Stop()
+	for {
+		select {
+		case <-t.ready:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-first:
+			return nil
+		case <-poll.C:
+			if first == nil && t.queued.Load() > 0 {
+				first = time.After(readyWait)
+			}
+		}
+	}
 }

@@ -156,10 +156,18 @@ func (s *Server) environ() []string {
 // Stop ends the daemon (by its pid) and waits briefly for it to exit.
 func (s *Server) Stop() {
 	if s.pid > 0 {
+		// pulseaudio --kill asks the daemon to exit; it may ignore SIGTERM
+		// while busy, so SIGKILL follows if it is still there.
+		c := exec.Command("pulseaudio", "--kill")
+		c.Env = s.environ()
+		_ = c.Run()
 		if p, err := os.FindProcess(s.pid); err == nil {
-			_ = p.Signal(syscall.SIGTERM)
-			for i := 0; i < 100 && p.Signal(syscall.Signal(0)) == nil; i++ {
+			alive := func() bool { return p.Signal(syscall.Signal(0)) == nil }
+			for i := 0; i < 50 && alive(); i++ {
 				time.Sleep(20 * time.Millisecond)
+			}
+			if alive() {
+				_ = p.Signal(syscall.SIGKILL)
 			}
 		}
 		s.pid = 0

@@ -1,0 +1,42 @@
+package player
+
+import (
+	"fmt"
+	"os"
+	"testing"
+
+	"github.com/kith-media/kith/internal/pulsetest"
+)
+
+// pulse is the private PulseAudio server of this test process (nil when
+// pulseaudio is not installed: the tests that need it skip). It must start
+// before the process's one oto context is created.
+var pulse *pulsetest.Server
+
+// childEnv marks a re-executed test binary that must have no audio device.
+const childEnv = "KITH_PLAYER_TEST_CHILD"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) != "" {
+		os.Exit(m.Run())
+	}
+	s, err := pulsetest.StartMain()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "player tests: no PulseAudio, device tests will skip: %v\n", err)
+	} else {
+		pulse = s
+	}
+	code := m.Run()
+	if pulse != nil {
+		pulse.Stop()
+	}
+	os.Exit(code)
+}
+
+func needPulse(t testing.TB) *pulsetest.Server {
+	t.Helper()
+	if pulse == nil {
+		t.Skip("skipping: pulseaudio not available (apt-get install pulseaudio pulseaudio-utils libasound2-plugins)")
+	}
+	return pulse
+}

@@ -1,0 +1,187 @@
+package player
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kith-media/kith/internal/pulsetest"
+)
+
+// soundSegments returns the sound parts of a recording.
+func soundSegments(x []float64, rate int) []pulsetest.Segment {
+	var out []pulsetest.Segment
+	for _, s := range pulsetest.Segments(x, rate, 0.05, 30*time.Millisecond) {
+		if s.Sound {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func readFixture(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("decode", "testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// realPlayer builds a player on the real oto output (the pulse null sink).
+func realPlayer(t *testing.T, src Source, mod func(*Options)) (*Player, *events) {
+	t.Helper()
+	o := Options{Source: src, Output: NewOtoOutput(OtoOptions{SampleRate: rate})}
+	if mod != nil {
+		mod(&o)
+	}
+	p, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := collect(t, p)
+	run(t, p)
+	return p, ev
+}
+
+// TestPulseFormats plays sealed, licensed MP3, Ogg Vorbis, FLAC and WAV
+// titles (1 s of 440 Hz then 1 s of 1 kHz) into the PulseAudio null sink,
+// records its monitor and checks duration and frequencies of what was heard.
+func TestPulseFormats(t *testing.T) {
+	srv := needPulse(t)
+	titles := map[string]*sealedTitle{
+		"wav":  sealTitle(t, "wav", toneWAV(rate, time.Second, 440, 1000), "audio/wav", 0),
+		"mp3":  sealTitle(t, "mp3", readFixture(t, "tone.mp3"), "audio/mpeg", 0),
+		"ogg":  sealTitle(t, "ogg", readFixture(t, "tone.ogg"), "audio/ogg", 0),
+		"flac": sealTitle(t, "flac", readFixture(t, "tone48m.flac"), "audio/flac", 0),
+	}
+	p, ev := realPlayer(t, &sealedSource{titles: titles}, nil)
+	for _, name := range []string{"wav", "mp3", "ogg", "flac"} {
+		t.Run(name, func(t *testing.T) {
+			rec := srv.Record(t, filepath.Join(t.TempDir(), name+".wav"))
+			n := len(ev.snapshot())
+			p.Play(name)
+			ev.waitFrom(t, n, 10*time.Second, "stopped", isState(StateStopped))
+			time.Sleep(300 * time.Millisecond)
+			if err := rec.Stop(); err != nil {
+				t.Fatal(err)
+			}
+			x, rrate, err := pulsetest.ReadWAV(rec.Path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			segs := soundSegments(x, rrate)
+			if len(segs) != 1 {
+				t.Fatalf("want one sound segment, got %d: %+v", len(segs), segs)
+			}
+			s := segs[0]
+			d := s.Duration(rrate)
+			t.Logf("%s: heard %v", name, d)
+			if d < 1950*time.Millisecond || d > 2120*time.Millisecond {
+				t.Fatalf("heard %v, want 2s (mp3 may add 50 ms of padding)", d)
+			}
+			a := x[s.Start+rrate/4 : s.Start+rrate*3/4]
+			b := x[s.Start+rrate*5/4 : s.Start+rrate*7/4]
+			if f := pulsetest.Dominant(a, rrate, 220, 440, 1000, 2000); f != 440 {
+				t.Errorf("first second dominant %v Hz, want 440", f)
+			}
+			if f := pulsetest.Dominant(b, rrate, 220, 440, 1000, 2000); f != 1000 {
+				t.Errorf("second second dominant %v Hz, want 1000", f)
+			}
+		})
+	}
+}
+
+// TestPulsePauseAndPosition pauses a real playback: the recording must show
+// silence for the pause, the sound before it must last as long as the
+// position the player reported, and the whole title must be heard once.
+func TestPulsePauseAndPosition(t *testing.T) {
+	srv := needPulse(t)
+	st := sealTitle(t, "a", toneWAV(rate, 3*time.Second, 440), "audio/wav", 0)
+	p, ev := realPlayer(t, &sealedSource{titles: map[string]*sealedTitle{"a": st}}, nil)
+	rec := srv.Record(t, filepath.Join(t.TempDir(), "pause.wav"))
+	p.Play("a")
+	ev.wait(t, 5*time.Second, "position ≥ 1.2s", func(e Event) bool { return e.Kind == EventPosition && e.Position >= 1200*time.Millisecond })
+	p.Pause()
+	ev.wait(t, time.Second, "paused", isState(StatePaused))
+	time.Sleep(150 * time.Millisecond)
+	paused := p.Status().Position
+	time.Sleep(850 * time.Millisecond)
+	if p2 := p.Status().Position; p2 != paused {
+		t.Errorf("position moved while paused: %v → %v", paused, p2)
+	}
+	p.Resume()
+	ev.wait(t, 6*time.Second, "stopped", isState(StateStopped))
+	time.Sleep(300 * time.Millisecond)
+	if err := rec.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	x, rrate, err := pulsetest.ReadWAV(rec.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	segs := soundSegments(x, rrate)
+	if len(segs) != 2 {
+		t.Fatalf("want sound, pause, sound; got %d sound segments: %+v", len(segs), segs)
+	}
+	before, gap, after := segs[0].Duration(rrate), time.Duration(segs[1].Start-segs[0].End)*time.Second/time.Duration(rrate), segs[1].Duration(rrate)
+	t.Logf("reported position at pause %v; recording: %v sound, %v silence, %v sound", paused, before, gap, after)
+	if diff := (paused - before).Abs(); diff > 60*time.Millisecond {
+		t.Errorf("reported position %v vs heard %v: off by %v (> 60ms)", paused, before, diff)
+	}
+	if gap < 900*time.Millisecond || gap > 1150*time.Millisecond {
+		t.Errorf("silence while paused lasted %v, want about 1s", gap)
+	}
+	if total := before + after; total < 2950*time.Millisecond || total > 3050*time.Millisecond {
+		t.Errorf("heard %v in all, want 3s", total)
+	}
+}
+
+// TestNoAudioDevice runs the test binary again with no device at all (no
+// pulse server, no sound card): the player must say so.
+func TestNoAudioDevice(t *testing.T) {
+	home := t.TempDir()
+	os.MkdirAll(filepath.Join(home, ".config", "pulse"), 0o700)
+	os.WriteFile(filepath.Join(home, ".config", "pulse", "client.conf"), []byte("autospawn = no\n"), 0o600)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestNoAudioDeviceChild$", "-test.v")
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "PULSE_SERVER=") && !strings.HasPrefix(kv, "HOME=") && !strings.HasPrefix(kv, "XDG_RUNTIME_DIR=") {
+			env = append(env, kv)
+		}
+	}
+	cmd.Env = append(env, childEnv+"=1", "HOME="+home, "XDG_RUNTIME_DIR="+home)
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--- PASS: TestNoAudioDeviceChild") {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.Contains(l, "reported:") {
+			t.Log(strings.TrimSpace(l))
+		}
+	}
+}
+
+// TestNoAudioDeviceChild is TestNoAudioDevice's child process.
+func TestNoAudioDeviceChild(t *testing.T) {
+	if os.Getenv(childEnv) == "" {
+		t.Skip("run by TestNoAudioDevice")
+	}
+	src := &memSource{titles: map[string][]byte{"a": toneWAV(rate, time.Second, 440)}}
+	p, ev := realPlayer(t, src, nil)
+	e := ev.wait(t, 10*time.Second, "no-output", isState(StateNoOutput))
+	t.Logf("reported: %v", e.Err)
+	if !strings.HasPrefix(e.Err.Error(), "no audio output available: ") {
+		t.Errorf("error %q, want it to start with \"no audio output available: \"", e.Err)
+	}
+	p.Play("a")
+	ev.wait(t, time.Second, "error on play", func(e Event) bool { return e.Kind == EventError })
+	if s := p.Status(); s.State != StateNoOutput || s.Position != 0 {
+		t.Errorf("status %+v", s)
+	}
+	_ = context.Background
+}
