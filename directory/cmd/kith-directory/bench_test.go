@@ -13,10 +13,12 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -27,11 +29,18 @@ import (
 
 // Benchmark sizes: the catalogue of a busy network.
 const (
-	benchDevices   = 100_000
 	benchPerDevice = 10 // holdings per device → 1,000,000 holdings
-	benchContents  = 20_000
 	benchClients   = 64
 )
+
+// benchDevices (100,000) and benchContents (20,000) can be shrunk with
+// KITH_BENCH_DEVICES for quick profiling runs.
+var benchDevices, benchContents = func() (int, int) {
+	if n, err := strconv.Atoi(os.Getenv("KITH_BENCH_DEVICES")); err == nil && n >= 100 {
+		return n, n / 5
+	}
+	return 100_000, 20_000
+}()
 
 // helloEnv makes the test binary a hello-world HTTPS server (the baseline
 // runs in its own process, like the directory).
@@ -115,8 +124,8 @@ func loadDirectory(b *testing.B, data string) []sealed.ContentID {
 	return contents
 }
 
-// startHello runs the hello-world baseline process.
-func startHello(b *testing.B) string {
+// startHello runs the hello-world baseline process; it returns its URL and pid.
+func startHello(b *testing.B) (string, int) {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), helloEnv+"=1")
 	out, _ := cmd.StdoutPipe()
@@ -128,18 +137,38 @@ func startHello(b *testing.B) string {
 	if !sc.Scan() {
 		b.Fatal("hello server printed nothing")
 	}
-	return sc.Text()
+	return sc.Text(), cmd.Process.Pid
+}
+
+// cpuTime is the user+system CPU time used so far by process pid (0 = this one).
+func cpuTime(pid int) time.Duration {
+	if pid == 0 {
+		var ru syscall.Rusage
+		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+	ut, _ := strconv.ParseInt(f[11], 10, 64) // fields 14 and 15 of stat, in clock ticks (100 Hz)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * 10 * time.Millisecond
 }
 
 // hammer runs n calls of fn over benchClients goroutines and reports
-// requests/s and latency percentiles.
-func hammer(b *testing.B, n int, fn func(i int) error) (rps float64, p50, p99 time.Duration) {
+// requests/s, latency percentiles and the CPU time per request spent by the
+// server process (serverPid) and by this load generator: the CPU figures do
+// not depend on how busy the shared machine is.
+func hammer(b *testing.B, n, serverPid int, fn func(i int) error) (rps float64, p50, p99 time.Duration) {
 	lat := make([]time.Duration, n)
 	var next, failed atomic.Int64
 	var firstErr atomic.Value
 	var wg sync.WaitGroup
 	b.ResetTimer()
 	start := time.Now()
+	srv0, self0 := cpuTime(serverPid), cpuTime(0)
 	for w := 0; w < benchClients; w++ {
 		wg.Add(1)
 		go func() {
@@ -160,7 +189,10 @@ func hammer(b *testing.B, n int, fn func(i int) error) (rps float64, p50, p99 ti
 	}
 	wg.Wait()
 	el := time.Since(start)
+	srvCPU, selfCPU := cpuTime(serverPid)-srv0, cpuTime(0)-self0
 	b.StopTimer()
+	b.ReportMetric(float64(srvCPU.Microseconds())/float64(n), "server-cpu-us/req")
+	b.ReportMetric(float64(selfCPU.Microseconds())/float64(n), "client-cpu-us/req")
 	if f := failed.Load(); f > 0 {
 		b.Fatalf("%d of %d calls failed, first: %v", f, n, firstErr.Load())
 	}
@@ -191,14 +223,14 @@ func BenchmarkDirectory(b *testing.B) {
 	}
 	p := serve(b, data, "--rate-ip", "-1", "--rate-device", "-1")
 	asker := enroll(b, p, "asker", "bench")
-	hello := startHello(b)
+	hello, helloPid := startHello(b)
 	tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS13},
 		MaxIdleConnsPerHost: benchClients, ForceAttemptHTTP2: false}
 	hc := &http.Client{Transport: tr}
 	var helloRPS, lookRPS float64
 
 	b.Run("hello", func(b *testing.B) {
-		helloRPS, _, _ = hammer(b, b.N, func(int) error {
+		helloRPS, _, _ = hammer(b, b.N, helloPid, func(int) error {
 			resp, err := hc.Get(hello + "/")
 			if err != nil {
 				return err
@@ -209,7 +241,7 @@ func BenchmarkDirectory(b *testing.B) {
 	})
 	b.Run("suppliers", func(b *testing.B) {
 		var total atomic.Int64
-		lookRPS, _, _ = hammer(b, b.N, func(i int) error {
+		lookRPS, _, _ = hammer(b, b.N, p.cmd.Process.Pid, func(i int) error {
 			s, err := asker.c.Suppliers(ctx, contents[i%len(contents)])
 			total.Add(int64(len(s)))
 			return err
@@ -231,7 +263,6 @@ func BenchmarkDirectory(b *testing.B) {
 			d, sr := buyers[i/titles], buyers[i/titles].seal(b, titleIDs[i%titles], goodCard)
 			regs[i] = func() error { _, err := d.c.Register(ctx, sr); return err }
 		}
-		hammer(b, n, func(i int) error { return regs[i]() })
+		hammer(b, n, p.cmd.Process.Pid, func(i int) error { return regs[i]() })
 	})
-	_ = filepath.Join
 }
