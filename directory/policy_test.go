@@ -69,7 +69,7 @@ func TestRankSuppliers(t *testing.T) {
 	asker := &Device{ID: "ASKER", Account: "bob"}
 	ann := &AnnounceRecord{Announcement: Announcement{PrivateAddrs: []string{"192.168.1.20"}, RTTs: map[string]int64{"RTT10": 10, "RTT50": 50}}}
 	cands := []Candidate{
-		{Device: "FAR", PublicIP: "203.0.113.9", PrivateAddrs: []string{"192.168.1.5"}, Load: 0, Complete: true},   // other public IP: not LAN
+		{Device: "FAR", PublicIP: "203.0.113.9", PrivateAddrs: []string{"192.168.1.5"}, Load: 0, Complete: true},  // other public IP: not LAN
 		{Device: "RTT50", PublicIP: "203.0.113.9", Load: 0, Complete: true},                                       // known RTT 50
 		{Device: "RTT10", PublicIP: "203.0.113.9", Load: 9, Complete: true},                                       // known RTT 10 beats load
 		{Device: "LANBUSY", PublicIP: "198.51.100.1", PrivateAddrs: []string{"192.168.1.30"}, Load: 7},            // same LAN, busy

@@ -1,0 +1,246 @@
+package sqlitestore
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kith-media/kith/directory"
+	"github.com/kith-media/kith/share/identity"
+	"github.com/kith-media/kith/share/sealed"
+)
+
+func openTest(t *testing.T) (*Store, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "d.db")
+	s, err := Open(context.Background(), path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, path
+}
+
+func newDevice(t *testing.T, s *Store, account string) directory.Device {
+	t.Helper()
+	id, err := identity.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := directory.Device{ID: id.ID(), Name: "dev", Account: account, Keys: id.Public(), Created: time.Now()}
+	if err := s.EnrollDevice(context.Background(), d); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func seed(t *testing.T, s *Store) (directory.Device, *directory.TitleRecord) {
+	t.Helper()
+	ctx := context.Background()
+	for _, a := range []string{"alice", "bob"} {
+		if err := s.CreateAccount(ctx, a, "hash", time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var c sealed.ContentID
+	_, _ = rand.Read(c[:])
+	tr := &directory.TitleRecord{Title: directory.Title{ID: "t1", Name: "Song", MediaType: "audio/mpeg", Price: 100,
+		Currency: "EUR", ContentID: c}, Manifest: []byte("m"), SealedKey: []byte("k"), Published: time.Now()}
+	if err := s.PutTitle(ctx, tr); err != nil {
+		t.Fatal(err)
+	}
+	return newDevice(t, s, "alice"), tr
+}
+
+func TestMigrationsIdempotent(t *testing.T) {
+	s, path := openTest(t)
+	s.Close()
+	s2, err := Open(context.Background(), path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if v, err := s2.SchemaVersion(context.Background()); err != nil || v != 1 {
+		t.Fatalf("schema version %d, %v", v, err)
+	}
+	if ok, err := s2.IntegrityCheck(context.Background()); ok != "ok" || err != nil {
+		t.Fatalf("integrity %q %v", ok, err)
+	}
+}
+
+func TestAccountsAndDevices(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTest(t)
+	d, _ := seed(t, s)
+	if err := s.CreateAccount(ctx, "alice", "h", time.Now()); !errors.Is(err, directory.ErrExists) {
+		t.Errorf("duplicate account: %v", err)
+	}
+	if _, err := s.PasswordHash(ctx, "nobody"); !errors.Is(err, directory.ErrNotFound) {
+		t.Errorf("missing account: %v", err)
+	}
+	d.Account = "bob"
+	if err := s.EnrollDevice(ctx, d); !errors.Is(err, directory.ErrExists) {
+		t.Errorf("same key under another account: %v", err)
+	}
+	if err := s.RevokeDevice(ctx, "bob", d.ID); !errors.Is(err, directory.ErrNotFound) {
+		t.Errorf("revoking another account's device: %v", err)
+	}
+	if err := s.RevokeDevice(ctx, "alice", d.ID); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Device(ctx, d.ID)
+	if err != nil || !got.Revoked || got.Account != "alice" {
+		t.Errorf("device after revoke: %+v, %v", got, err)
+	}
+	d.Account = "alice"
+	if err := s.EnrollDevice(ctx, d); !errors.Is(err, directory.ErrExists) {
+		t.Errorf("re-enrolling a revoked device: %v", err)
+	}
+}
+
+func TestPurchaseRules(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTest(t)
+	d, tr := seed(t, s)
+	p := func(id, nonce string) *directory.Purchase {
+		return &directory.Purchase{ID: id, Nonce: []byte(nonce), TitleID: tr.ID, Account: "alice", Device: d.ID,
+			Amount: 100, Currency: "EUR", State: directory.PurchasePending, Created: time.Now()}
+	}
+	lic := &directory.LicenseRecord{ID: "l1", Purchase: "p1", Device: d.ID, Content: tr.ContentID, Issued: time.Now()}
+	// a license for a pending purchase is refused by the trigger
+	cur, created, err := s.BeginPurchase(ctx, p("p1", "nonce-1"))
+	if err != nil || !created || cur.ID != "p1" {
+		t.Fatalf("first purchase: %+v %v %v", cur, created, err)
+	}
+	if err := s.AddLicense(ctx, lic); err == nil || !strings.Contains(err.Error(), "paid purchase") {
+		t.Errorf("license for a pending purchase: %v", err)
+	}
+	// same nonce: the same row
+	if cur, created, _ = s.BeginPurchase(ctx, p("p2", "nonce-1")); created || cur.ID != "p1" {
+		t.Errorf("same nonce: %+v created=%v", cur, created)
+	}
+	// another nonce, same account and title while pending: the pending row
+	if cur, created, _ = s.BeginPurchase(ctx, p("p3", "nonce-2")); created || cur.ID != "p1" {
+		t.Errorf("second nonce while pending: %+v created=%v", cur, created)
+	}
+	done := *cur
+	done.State, done.CardLast4 = directory.PurchasePaid, "4242"
+	ev := &directory.OutboxEvent{Kind: "registration", Payload: []byte(`{}`), Created: time.Now(), NextAttempt: time.Now()}
+	if err := s.CompletePurchase(ctx, &done, ev, lic); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CompletePurchase(ctx, &done, ev, nil); err == nil {
+		t.Error("completing twice succeeded")
+	}
+	if o, err := s.OwnedPurchase(ctx, "alice", tr.ID); err != nil || o.CardLast4 != "4242" {
+		t.Errorf("owned: %+v %v", o, err)
+	}
+	// a declined purchase frees the (account, title) slot for a new nonce
+	s2, _ := openTest(t)
+	d2, tr2 := seed(t, s2)
+	q := &directory.Purchase{ID: "q1", Nonce: []byte("n1"), TitleID: tr2.ID, Account: "alice", Device: d2.ID, Currency: "EUR", State: directory.PurchasePending}
+	if _, _, err := s2.BeginPurchase(ctx, q); err != nil {
+		t.Fatal(err)
+	}
+	if err := s2.DeclinePurchase(ctx, "q1", "declined"); err != nil {
+		t.Fatal(err)
+	}
+	q2 := *q
+	q2.ID, q2.Nonce = "q2", []byte("n2")
+	if cur, created, err := s2.BeginPurchase(ctx, &q2); err != nil || !created || cur.ID != "q2" {
+		t.Errorf("after decline: %+v %v %v", cur, created, err)
+	}
+	if n, _ := s.OrphanLicenses(ctx); n != 0 {
+		t.Errorf("%d orphan licenses", n)
+	}
+	evs, err := s.PendingEvents(ctx, time.Now().Add(time.Second), 10)
+	if err != nil || len(evs) != 1 {
+		t.Fatalf("pending events: %d %v", len(evs), err)
+	}
+	if err := s.MarkRetry(ctx, evs[0].ID, 1, time.Now().Add(time.Hour), "503"); err != nil {
+		t.Fatal(err)
+	}
+	if evs, _ := s.PendingEvents(ctx, time.Now().Add(time.Second), 10); len(evs) != 0 {
+		t.Error("event due despite backoff")
+	}
+}
+
+func TestSuppliers(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTest(t)
+	d, tr := seed(t, s)
+	now := time.Now()
+	a := &directory.AnnounceRecord{Device: d.ID, PublicIP: "198.51.100.7", Expires: now.Add(time.Minute),
+		Announcement: directory.Announcement{Addrs: []string{"10.0.0.1:7000", "[fd00::1]:7000"}, PrivateAddrs: []string{"10.0.0.1"},
+			Load: 3, RTTs: map[string]int64{"X": 4},
+			Holdings: []directory.Holding{{Content: tr.ContentID, Complete: true,
+				Policy: directory.Policy{Mode: directory.PolicyList, Allow: []string{"bob", "carol"}, Deny: []string{"dave"}}}}}}
+	if err := s.Announce(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := s.SupplierCandidates(ctx, tr.ContentID, now, "", 10)
+	if err != nil || len(cs) != 1 {
+		t.Fatalf("candidates: %+v %v", cs, err)
+	}
+	c := cs[0]
+	if c.Device != d.ID || c.Account != "alice" || c.Load != 3 || !c.Complete || c.PublicIP != "198.51.100.7" ||
+		len(c.Addrs) != 2 || c.Policy.Mode != "list" || len(c.Policy.Allow) != 2 || c.Policy.Deny[0] != "dave" {
+		t.Errorf("candidate = %+v", c)
+	}
+	if got, err := s.Announcement(ctx, d.ID); err != nil || got.RTTs["X"] != 4 || got.PrivateAddrs[0] != "10.0.0.1" {
+		t.Errorf("announcement = %+v %v", got, err)
+	}
+	if cs, _ := s.SupplierCandidates(ctx, tr.ContentID, now.Add(2*time.Minute), "", 10); len(cs) != 0 {
+		t.Error("expired announcement still listed")
+	}
+	if err := s.Withdraw(ctx, d.ID); err != nil {
+		t.Fatal(err)
+	}
+	if cs, _ := s.SupplierCandidates(ctx, tr.ContentID, now, "", 10); len(cs) != 0 {
+		t.Error("withdrawn device still listed")
+	}
+	if h, err := s.Holding(ctx, d.ID, tr.ContentID); err != nil || h.Policy.Mode != "list" {
+		t.Errorf("holding kept after withdraw: %+v %v", h, err)
+	}
+	_ = s.Announce(ctx, a)
+	_ = s.RevokeDevice(ctx, "alice", d.ID)
+	if cs, _ := s.SupplierCandidates(ctx, tr.ContentID, now, "", 10); len(cs) != 0 {
+		t.Error("revoked device still listed")
+	}
+}
+
+// FuzzHoldingRec: a holding record decodes to what was encoded, for any
+// field text free of control characters (validation guarantees that).
+func FuzzHoldingRec(f *testing.F) {
+	f.Add("ABC-DEF", "alice", "1.2.3.4", 3, "h:1", "10.0.0.1", "list", "bob", "dave", true)
+	f.Fuzz(func(t *testing.T, id, account, ip string, load int, addr, priv, mode, allow, deny string, complete bool) {
+		for _, s := range []string{id, account, ip, addr, priv, mode, allow, deny} {
+			if strings.ContainsAny(s, us+rs) {
+				return
+			}
+		}
+		if load < 0 {
+			load = -load
+		}
+		list := func(s string) []string {
+			if s == "" {
+				return nil
+			}
+			return []string{s}
+		}
+		a := &directory.AnnounceRecord{PublicIP: ip, Announcement: directory.Announcement{Addrs: list(addr), PrivateAddrs: list(priv), Load: load}}
+		h := directory.Holding{Complete: complete, Policy: directory.Policy{Mode: mode, Allow: list(allow), Deny: list(deny)}}
+		c, err := decodeRec(holdingRec(identity.ID(id), account, a, h))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Device != identity.ID(id) || c.Account != account || c.PublicIP != ip || c.Load != load || c.Complete != complete ||
+			c.Policy.Mode != mode || len(c.Addrs) != len(a.Addrs) || len(c.Policy.Deny) != len(h.Policy.Deny) {
+			t.Fatalf("round trip: %+v", c)
+		}
+	})
+}
