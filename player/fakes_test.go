@@ -56,26 +56,37 @@ func (f *fakeOutput) Start(src io.Reader) error {
 				continue
 			}
 			for k := 0; k < f.speed; k++ {
-				n, _ := io.ReadFull(src, buf)
-				f.mu.Lock()
-				for i := 0; i+frameBytes <= n; i += frameBytes {
-					if len(f.pcm) < 60*f.rate {
-						f.pcm = append(f.pcm, math.Float32frombits(binary.LittleEndian.Uint32(buf[i:])))
-					}
-				}
-				f.pulled += int64(n)
-				f.mu.Unlock()
+				f.pull(buf)
 			}
 		}
 	}()
 	return nil
 }
 
+// pull reads one buffer from the source and keeps its left channel.
+func (f *fakeOutput) pull(buf []byte) {
+	n, _ := io.ReadFull(f.src, buf)
+	f.mu.Lock()
+	for i := 0; i+frameBytes <= n; i += frameBytes {
+		if len(f.pcm) < 60*f.rate {
+			f.pcm = append(f.pcm, math.Float32frombits(binary.LittleEndian.Uint32(buf[i:])))
+		}
+	}
+	f.pulled += int64(n)
+	f.mu.Unlock()
+}
+
 func (f *fakeOutput) SampleRate() int { return f.rate }
+
+// SetPlaying, like oto's Play, pulls a buffer at once when starting.
 func (f *fakeOutput) SetPlaying(p bool) {
 	f.mu.Lock()
+	was := f.playing
 	f.playing = p
 	f.mu.Unlock()
+	if p && !was && f.src != nil {
+		f.pull(make([]byte, f.rate/100*frameBytes))
+	}
 }
 func (f *fakeOutput) SetVolume(v float64) {
 	f.mu.Lock()
@@ -86,7 +97,12 @@ func (f *fakeOutput) Buffered() int { return 0 }
 func (f *fakeOutput) Flush() {
 	f.mu.Lock()
 	f.flushes++
+	playing := f.playing
 	f.mu.Unlock()
+	if playing && f.src != nil {
+		// Like oto's Seek: refill at once from the source.
+		f.pull(make([]byte, f.rate/100*frameBytes))
+	}
 }
 func (f *fakeOutput) Err() error { return nil }
 func (f *fakeOutput) Close() error {

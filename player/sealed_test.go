@@ -49,7 +49,7 @@ func identities(t testing.TB) (*identity.Identity, *identity.Identity) {
 // sealTitle seals plain and issues a license for it.
 func sealTitle(t testing.TB, titleID string, plain []byte, mediaType string, chunkSize int) *sealedTitle {
 	t.Helper()
-	dir, dev := identities(t)
+	_, dev := identities(t)
 	key, err := sealed.NewContentKey()
 	if err != nil {
 		t.Fatal(err)
@@ -59,12 +59,21 @@ func sealTitle(t testing.TB, titleID string, plain []byte, mediaType string, chu
 	if err != nil {
 		t.Fatal(err)
 	}
+	st := licenseFor(t, titleID, m, key, dev)
+	st.file = file.Bytes()
+	return st
+}
+
+// licenseFor signs m as the directory and issues dev a license for it.
+func licenseFor(t testing.TB, titleID string, m *sealed.Manifest, key []byte, dev *identity.Identity) *sealedTitle {
+	t.Helper()
+	dir, _ := identities(t)
 	m.Sign(dir.SigningKey())
 	lic, err := license.Issue(dir, license.License{ContentID: m.ContentID(), TitleID: titleID, Account: "alice"}, dev.Public(), key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &sealedTitle{file: file.Bytes(), m: m, lic: lic, dev: dev, dirPub: dir.Public().Sign, key: key}
+	return &sealedTitle{m: m, lic: lic, dev: dev, dirPub: dir.Public().Sign, key: append([]byte(nil), key...)}
 }
 
 // sealedSource opens sealed titles with OpenSealed, through an optional

@@ -142,6 +142,9 @@ func (t *track) run(ctx context.Context) {
 			}
 			pos = t.stream.BytesAt(r.to)
 			gen = r.gen
+			t.mu.Lock()
+			t.length, t.estimate = t.stream.Length(), t.stream.DurationEstimated()
+			t.mu.Unlock()
 		case <-ctx.Done():
 			close(t.blocks)
 			return

@@ -77,7 +77,7 @@ func (s *Stream) Seek(offset int64, whence int) (n int64, err error) {
 		if offset < 0 {
 			offset = 0
 		}
-		if s.length > 0 && offset > s.length {
+		if s.length > 0 && !s.estimated && offset > s.length {
 			offset = s.length
 		}
 	}
@@ -110,13 +110,29 @@ func (s *Stream) SampleRate() int { return s.rate }
 func (s *Stream) SourceRate() int { return s.sourceRate }
 
 // Length is the PCM length in bytes (0 if unknown; an estimate if DurationEstimated).
-func (s *Stream) Length() int64 { return s.length }
+func (s *Stream) Length() int64 {
+	s.refreshLength()
+	return s.length
+}
+
+// refreshLength picks up an exact length that became known (a lazily
+// indexed MP3 after its first seek).
+func (s *Stream) refreshLength() {
+	if l, ok := s.pcm.(*lazyMP3); ok && s.estimated {
+		if n, ok := l.exactLength(); ok {
+			s.length, s.estimated = n, false
+		}
+	}
+}
 
 // Duration is the length as time (0 if unknown).
-func (s *Stream) Duration() time.Duration { return s.TimeAt(s.length) }
+func (s *Stream) Duration() time.Duration { return s.TimeAt(s.Length()) }
 
 // DurationEstimated reports whether Duration is estimated from a bitrate.
-func (s *Stream) DurationEstimated() bool { return s.estimated }
+func (s *Stream) DurationEstimated() bool {
+	s.refreshLength()
+	return s.estimated
+}
 
 // Seekable reports whether Seek can move.
 func (s *Stream) Seekable() bool { return s.seekable }
@@ -225,13 +241,6 @@ func (c *counting) Seek(offset int64, whence int) (int64, error) {
 }
 
 func openMP3(r io.ReadSeeker, head []byte, size int64, opts Options) (*Stream, error) {
-	if !opts.Progressive {
-		d, err := mp3.DecodeF32(r)
-		if err != nil {
-			return nil, err
-		}
-		return &Stream{pcm: d, sourceRate: d.SampleRate(), length: d.Length(), seekable: true}, nil
-	}
 	// Estimate duration from the first frame header after the ID3 tag.
 	var est int64
 	skip := int64(id3Size(head))
@@ -251,7 +260,70 @@ func openMP3(r io.ReadSeeker, head []byte, size int64, opts Options) (*Stream, e
 	if err != nil {
 		return nil, err
 	}
-	return &Stream{pcm: &counting{r: d}, sourceRate: d.SampleRate(), length: est, estimated: est > 0}, nil
+	s := &Stream{pcm: &counting{r: d}, sourceRate: d.SampleRate(), length: est, estimated: est > 0}
+	if opts.Progressive {
+		return s, nil
+	}
+	if d.SampleRate() != opts.SampleRate {
+		// ebiten's resampler needs the exact length: index the frames now.
+		if _, err := r.Seek(0, io.SeekStart); err != nil {
+			return nil, err
+		}
+		d, err := mp3.DecodeF32(r)
+		if err != nil {
+			return nil, err
+		}
+		return &Stream{pcm: d, sourceRate: d.SampleRate(), length: d.Length(), seekable: true}, nil
+	}
+	// Play at once from a streaming decoder; the frame index (a pass over
+	// the whole file) is built on the first Seek.
+	s.pcm = &lazyMP3{r: r, stream: s.pcm.(*counting)}
+	s.seekable = true
+	return s, nil
+}
+
+// lazyMP3 decodes an MP3 as a stream until the first Seek, which indexes
+// the frames (go-mp3 scans the whole file for that) and switches to the
+// seekable decoder. Time to first sound does not pay for the scan.
+type lazyMP3 struct {
+	r      io.ReadSeeker
+	stream *counting
+	full   *mp3.Stream
+}
+
+func (l *lazyMP3) Read(p []byte) (int, error) {
+	if l.full != nil {
+		return l.full.Read(p)
+	}
+	return l.stream.Read(p)
+}
+
+func (l *lazyMP3) Seek(offset int64, whence int) (int64, error) {
+	if l.full == nil {
+		if offset == 0 && whence == io.SeekCurrent {
+			return l.stream.pos, nil
+		}
+		if _, err := l.r.Seek(0, io.SeekStart); err != nil {
+			return 0, err
+		}
+		d, err := mp3.DecodeF32(l.r)
+		if err != nil {
+			return 0, err
+		}
+		l.full = d
+	}
+	if whence == io.SeekStart && offset > l.full.Length() {
+		offset = l.full.Length()
+	}
+	return l.full.Seek(offset, whence)
+}
+
+// exactLength is the PCM length once known.
+func (l *lazyMP3) exactLength() (int64, bool) {
+	if l.full == nil {
+		return 0, false
+	}
+	return l.full.Length(), true
 }
 
 func openVorbis(r io.ReadSeeker, head []byte, size int64, opts Options) (*Stream, error) {

@@ -27,6 +27,11 @@
 // whose rate differs from the output rate is resampled (ebiten's windowed-sinc
 // resampler when the length is known, a streaming linear one otherwise).
 //
+// A complete MP3 at the output rate starts as a plain stream too (duration
+// estimated from the first frame's bitrate): go-mp3 indexes frames by reading
+// the whole file, so that pass is put off until the first Seek, when the
+// exact length becomes known. Time to first sound does not pay for it.
+//
 // # Progressive sources
 //
 // With Options.Progressive the source may still be arriving and every read
