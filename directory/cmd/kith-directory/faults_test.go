@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -274,9 +275,33 @@ func TestKill9DuringPurchases(t *testing.T) {
 		t.Errorf("%d licenses without a paid purchase (%v)", n, err)
 	}
 	t.Logf("%d purchases acknowledged before kill -9, %d rows after", len(acked), len(ps))
-	// and it serves again
-	p2 := serve(t, data)
+	// it serves again, and the billing outbox written before the kill is
+	// delivered after the restart: one event per paid purchase
+	hook := &webhook{secret: []byte("k"), events: map[string]directory.BillingEvent{}}
+	hs := httptest.NewServer(hook)
+	defer hs.Close()
+	p2 := serve(t, data, "--webhook", hs.URL, "--webhook-secret", "k")
 	if resp, _ := rawReq(t, p2, "GET", "/healthz", nil, nil, time.Now()); resp.StatusCode != http.StatusOK {
 		t.Errorf("healthz after restart: %d", resp.StatusCode)
+	}
+	wantEvents := 0
+	for _, ok := range paid {
+		if ok {
+			wantEvents++
+		}
+	}
+	deadline = time.Now().Add(20 * time.Second)
+	for {
+		evs, bad := hook.snapshot()
+		if bad > 0 {
+			t.Fatalf("%d bad webhook deliveries", bad)
+		}
+		if len(evs) == wantEvents {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("webhook got %d events after restart, want %d", len(evs), wantEvents)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

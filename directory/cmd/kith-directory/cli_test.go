@@ -1,0 +1,67 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+)
+
+// TestHelp: --help explains every subcommand with examples, and each
+// subcommand's help lists its flags.
+func TestHelp(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"--help"}, &out, &errb); code != 0 {
+		t.Fatalf("--help exited %d", code)
+	}
+	for _, want := range []string{"serve", "publish", "withdraw", "billing export --csv", "accounts", "Examples:", "KITH_DIRECTORY_DATA"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("--help lacks %q", want)
+		}
+	}
+	cases := []struct {
+		cmd   string
+		flags []string
+	}{
+		{"serve", []string{"-addr", "-data", "-name", "-webhook", "-webhook-secret", "-rate-ip"}},
+		{"publish", []string{"-title", "-artist", "-price", "-rights", "-media-type"}},
+		{"withdraw", []string{"-data"}},
+		{"billing", []string{"-csv"}},
+		{"accounts", []string{"-json"}},
+	}
+	for _, c := range cases {
+		out.Reset()
+		if code := run(context.Background(), []string{"help", c.cmd}, &out, &out); code != 0 {
+			t.Errorf("help %s exited %d", c.cmd, code)
+		}
+		for _, f := range c.flags {
+			if !strings.Contains(out.String(), f) {
+				t.Errorf("help %s lacks %s:\n%s", c.cmd, f, out.String())
+			}
+		}
+	}
+}
+
+// TestUsageErrors: wrong invocations exit 2 with a message, not a panic.
+func TestUsageErrors(t *testing.T) {
+	cases := []struct {
+		name string
+		args []string
+		code int
+	}{
+		{"no command", nil, 2},
+		{"unknown command", []string{"frobnicate"}, 2},
+		{"publish without file", []string{"publish", "--title", "x"}, 2},
+		{"publish without title", []string{"publish", "song.mp3"}, 2},
+		{"billing without --csv", []string{"billing", "export"}, 2},
+		{"bad flag", []string{"serve", "--nope"}, 2},
+		{"webhook without secret", []string{"serve", "--data", "", "--webhook", "http://127.0.0.1:1"}, 1},
+		{"bad price", []string{"publish", "x.mp3", "--title", "t", "--price", "abc"}, 1},
+	}
+	for _, c := range cases {
+		var out bytes.Buffer
+		if code := run(context.Background(), c.args, &out, &out); code != c.code {
+			t.Errorf("%s: exit %d, want %d\n%s", c.name, code, c.code, out.String())
+		}
+	}
+}
