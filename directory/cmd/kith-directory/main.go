@@ -1,8 +1,3 @@
-// Command kith-directory runs a Kith directory: the headless authority of a
-// Kith network (accounts, catalog, purchases, licenses, suppliers), and the
-// media source's tools to publish titles and export billing.
-//
-// It never links a GUI or audio library. See `kith-directory --help`.
 package main
 
 import (

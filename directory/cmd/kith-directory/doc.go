@@ -1,0 +1,24 @@
+// Command kith-directory runs a Kith directory: the headless authority of a
+// Kith network (accounts, catalog, purchases, licenses, suppliers), and the
+// media source's tools to publish titles and export billing. It links no GUI
+// or audio library: only the directory packages, share/sealed and
+// share/identity.
+//
+// Subcommands (see `kith-directory --help` for flags and examples):
+//
+//	serve      HTTPS API of package directory; prints https://host:port#FINGERPRINT
+//	publish    seal FILE into DATA/origin/<content ID>, sign its manifest, add the title
+//	withdraw   stop listing and selling a title
+//	billing    "billing export --csv": the billing outbox as CSV
+//	accounts   accounts with device and purchase counts
+//
+// Data directory (--data, env KITH_DIRECTORY_DATA):
+//
+//	directory.key   the directory identity (ed25519 + X25519), mode 0600, created on first use
+//	directory.db    SQLite database (see package sqlitestore), WAL
+//	origin/         sealed files named by content ID (the origin store)
+//
+// serve shuts down gracefully on SIGINT/SIGTERM (signal.NotifyContext and
+// one errgroup): in-flight requests get 10 s, then the database is closed.
+// Setting KITH_DIRECTORY_CPUPROFILE=FILE writes a CPU profile of the run.
+package main
