@@ -97,7 +97,7 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 		dst **sql.Stmt
 		q   string
 	}{
-		{&s.q.candidates, `SELECT rec FROM holdings WHERE content = ? AND expires > ? LIMIT ?`},
+		{&s.q.candidates, `SELECT coalesce(group_concat(rec, char(29)), '') FROM (SELECT rec FROM holdings WHERE content = ? AND expires > ? LIMIT ?)`},
 		{&s.q.announcement, `SELECT a.public_ip, a.addrs, a.private_addrs, a.rtts, a.load, a.expires
 			FROM announcements a JOIN devices d ON d.seq = a.dev WHERE d.id = ?`},
 		{&s.q.device, `SELECT ` + deviceCols + ` FROM devices WHERE id = ?`},

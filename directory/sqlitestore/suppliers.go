@@ -19,6 +19,7 @@ import (
 const (
 	us = "\x1f" // between fields
 	rs = "\x1e" // between list items
+	gs = "\x1d" // between records in a lookup answer
 )
 
 // holdingRec encodes one holding row's rec column (see the schema).
@@ -158,27 +159,27 @@ func (s *Store) Holding(ctx context.Context, device identity.ID, c sealed.Conten
 }
 
 // SupplierCandidates implements directory.Store: one range scan of the
-// holdings primary key. The order is by device sequence; publicIP is not
-// used by this store (the server ranks).
+// holdings primary key, concatenated inside SQLite (group separator 0x1d)
+// so the whole answer crosses cgo once. The order is by device sequence;
+// publicIP is not used by this store (the server ranks).
 func (s *Store) SupplierCandidates(ctx context.Context, c sealed.ContentID, now time.Time, publicIP string, limit int) ([]directory.Candidate, error) {
-	rows, err := s.q.candidates.QueryContext(ctx, c[:], ms(now), limit)
-	if err != nil {
+	var all string
+	if err := s.q.candidates.QueryRowContext(ctx, c[:], ms(now), limit).Scan(&all); err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []directory.Candidate
-	var rec string
-	for rows.Next() {
-		if err := rows.Scan(&rec); err != nil {
-			return nil, err
-		}
+	if all == "" {
+		return nil, nil
+	}
+	recs := strings.Split(all, gs)
+	out := make([]directory.Candidate, 0, len(recs))
+	for _, rec := range recs {
 		cd, err := decodeRec(rec)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, cd)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 const outboxCols = `id, kind, payload, created, attempts, next_attempt, delivered, last_error`
