@@ -271,35 +271,19 @@ func (n *Node) Fetch(ctx context.Context, cid sealed.ContentID, peers ...Neighbo
 }
 
 func (n *Node) fetch(ctx context.Context, cid sealed.ContentID, f *fetch, peers []Neighbour) error {
-	var clients []*peer.Client
-	var origin bool
-	if len(peers) == 0 {
+	viaDirectory := len(peers) == 0
+	origin := false
+	if viaDirectory {
 		if n.dir == nil {
 			return fmt.Errorf("fetching %s: no sources and %w", cid, ErrNoDirectory)
 		}
-		sups, err := n.dir.Suppliers(ctx, cid)
-		if err != nil {
+		var err error
+		if peers, origin, err = n.suppliers(ctx, cid); err != nil {
 			return fmt.Errorf("fetching %s: %w", cid, err)
 		}
-		for _, s := range sups {
-			if s.Origin {
-				origin = true
-				continue
-			}
-			if s.Device != n.ID() && len(s.Addrs) > 0 {
-				peers = append(peers, Neighbour{ID: s.Device, Addrs: s.Addrs})
-			}
-		}
-		lanPeers := []Neighbour{}
-		for _, nb := range n.Neighbours() {
-			if nb.LAN {
-				lanPeers = append(lanPeers, nb)
-			}
-		}
-		rand.Shuffle(len(lanPeers), func(a, b int) { lanPeers[a], lanPeers[b] = lanPeers[b], lanPeers[a] })
-		peers = append(lanPeers, peers...) // close first
 	}
 	seen := map[identity.ID]bool{n.ID(): true}
+	var clients []*peer.Client
 	for _, p := range peers {
 		if seen[p.ID] {
 			continue
@@ -319,7 +303,7 @@ func (n *Node) fetch(ctx context.Context, cid sealed.ContentID, f *fetch, peers 
 		return fmt.Errorf("fetching %s: %w", cid, err)
 	}
 	fo := n.o.Fetch
-	fo.Manifest, fo.Sink, fo.Sources, fo.Logger = m, n.lib, nil, n.log
+	fo.Manifest, fo.Sink, fo.Sources, fo.Logger, fo.Self = m, n.lib, nil, n.log, n.ID()
 	for _, c := range clients {
 		fo.Sources = append(fo.Sources, c.Source(m))
 	}
@@ -336,7 +320,16 @@ func (n *Node) fetch(ctx context.Context, cid sealed.ContentID, f *fetch, peers 
 	n.mu.Lock()
 	f.f = ft
 	n.mu.Unlock()
-	if err := ft.Run(ctx); err != nil {
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if viaDirectory {
+		if err := n.Announce(ctx); err != nil {
+			n.log.Debug("node: announcing a download", "err", err)
+		}
+		// Others in the same crowd find us (and we them) while downloading.
+		go n.resupply(rctx, cid, m, ft, seen)
+	}
+	if err := ft.Run(rctx); err != nil {
 		return err
 	}
 	if n.dir != nil {
@@ -347,4 +340,80 @@ func (n *Node) fetch(ctx context.Context, cid sealed.ContentID, f *fetch, peers 
 	return nil
 }
 
-// Faults of the last fetch are reported through OnEvent (EventFault).
+// suppliers asks the directory who supplies cid (and whether the origin
+// does), adds LAN neighbours first, and keeps at most MaxPeers, shuffling
+// equally ranked ones so a crowd spreads its load.
+func (n *Node) suppliers(ctx context.Context, cid sealed.ContentID) ([]Neighbour, bool, error) {
+	sups, err := n.dir.Suppliers(ctx, cid)
+	if err != nil {
+		return nil, false, err
+	}
+	var lanPeers, far []Neighbour
+	origin := false
+	for _, nb := range n.Neighbours() {
+		if nb.LAN {
+			lanPeers = append(lanPeers, nb)
+		}
+	}
+	for _, s := range sups {
+		switch {
+		case s.Origin:
+			origin = true
+		case s.Device != n.ID() && len(s.Addrs) > 0:
+			far = append(far, Neighbour{ID: s.Device, Addrs: s.Addrs})
+		}
+	}
+	rand.Shuffle(len(lanPeers), func(a, b int) { lanPeers[a], lanPeers[b] = lanPeers[b], lanPeers[a] })
+	rand.Shuffle(len(far), func(a, b int) { far[a], far[b] = far[b], far[a] })
+	out := append(lanPeers, far...) // close first
+	max := n.o.MaxPeers
+	if max <= 0 {
+		max = DefaultMaxPeers
+	}
+	return out[:min(len(out), max)], origin, nil
+}
+
+// resupply announces our partial holding and adds suppliers the directory
+// names while a download runs.
+func (n *Node) resupply(ctx context.Context, cid sealed.ContentID, m *sealed.Manifest, ft *peer.Fetcher, seen map[identity.ID]bool) {
+	every := n.o.ResupplyInterval
+	if every <= 0 {
+		every = DefaultResupplyInterval
+	}
+	wait := min(every, 250*time.Millisecond) // a crowd arriving together finds itself quickly
+	added := len(seen) - 1
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		wait = every
+		if err := n.Announce(ctx); err != nil && ctx.Err() == nil {
+			n.log.Debug("node: announcing a partial holding", "err", err)
+		}
+		max := n.o.MaxPeers
+		if max <= 0 {
+			max = DefaultMaxPeers
+		}
+		if added >= max {
+			continue
+		}
+		peers, _, err := n.suppliers(ctx, cid)
+		if err != nil {
+			continue
+		}
+		for _, p := range peers {
+			if seen[p.ID] || added >= max {
+				continue
+			}
+			c, err := n.Peer(p.ID, p.Addrs)
+			if err != nil {
+				continue
+			}
+			seen[p.ID] = true
+			added++
+			ft.AddSource(c.Source(m))
+		}
+	}
+}

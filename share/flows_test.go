@@ -45,6 +45,7 @@ func TestFlowRelayedRegistration(t *testing.T) {
 	if got := downloadedFrom(t, b, a.ID()); got < int64(len(plain)) {
 		t.Fatalf("B downloaded %d bytes from A, want the whole file", got)
 	}
+	a.srv.FlushLedger()
 	up, _ := a.lib.Ledger(ctx, b.ID(), 10)
 	if len(up) == 0 || up[0].Direction != "up" {
 		t.Fatalf("A's ledger of uploads to B = %+v", up)

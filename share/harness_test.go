@@ -195,3 +195,7 @@ func libTitle(t *directory.Title) library.Title {
 }
 
 var dirLog = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+
+type libPolicy library.Policy
+
+func (p libPolicy) p() library.Policy { return library.Policy(p) }

@@ -23,8 +23,12 @@ import (
 	"github.com/kith-media/kith/share/sealed"
 )
 
-// DefaultAnnounceInterval is the heartbeat to the directory.
-const DefaultAnnounceInterval = 30 * time.Second
+// Defaults for Options.
+const (
+	DefaultAnnounceInterval = 30 * time.Second // heartbeat to the directory
+	DefaultResupplyInterval = 5 * time.Second  // re-asking for suppliers during a download
+	DefaultMaxPeers         = 12               // peers one download uses at most
+)
 
 // Options configure a Node.
 type Options struct {
@@ -44,6 +48,8 @@ type Options struct {
 	Account string
 
 	AnnounceInterval time.Duration // default DefaultAnnounceInterval
+	ResupplyInterval time.Duration // default DefaultResupplyInterval
+	MaxPeers         int           // default DefaultMaxPeers
 	// LAN announces and browses mDNS neighbours of the same directory.
 	LAN           bool
 	LANInterfaces []string // default: every multicast interface
@@ -267,8 +273,14 @@ func (n *Node) Announce(ctx context.Context) error {
 		def = library.DefaultPolicy
 	}
 	a := directory.Announcement{Addrs: n.advertise(), Load: n.srv.Load(), PrivateAddrs: privateAddrs()}
+	n.mu.Lock()
+	fetching := map[sealed.ContentID]bool{}
+	for cid := range n.fetches {
+		fetching[cid] = true
+	}
+	n.mu.Unlock()
 	for _, h := range held {
-		if h.Have == 0 {
+		if h.Have == 0 && !fetching[h.ContentID] { // a download in progress is announced at once
 			continue
 		}
 		p := def

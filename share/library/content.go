@@ -194,7 +194,8 @@ func (l *Library) openPartLocked(ctx context.Context, it *item) error {
 		f.Close()
 		return fmt.Errorf("opening partial file: %w", err)
 	}
-	if st.Size() != it.m.FileSize() {
+	fresh := st.Size() != it.m.FileSize()
+	if fresh {
 		hdr := it.m.HeaderBytes()
 		if err := f.Truncate(it.m.FileSize()); err != nil {
 			f.Close()
@@ -211,9 +212,12 @@ func (l *Library) openPartLocked(ctx context.Context, it *item) error {
 		it.have = NewBitmap(it.m.NumChunks())
 	}
 	it.f = f
-	bad, err := l.rehashLocked(ctx, it)
-	if err == nil {
-		err = f.Sync() // chunks recovered by the re-hash become durable before their bits
+	var bad []int
+	if !fresh { // a new file holds nothing yet; an old one is re-checked
+		bad, err = l.rehashLocked(ctx, it)
+		if err == nil {
+			err = f.Sync() // chunks recovered by the re-hash become durable before their bits
+		}
 	}
 	if err != nil {
 		f.Close()
@@ -302,11 +306,17 @@ func (l *Library) WriteChunk(cid sealed.ContentID, i int, ct []byte) error {
 		close(it.notify)
 		it.notify = make(chan struct{})
 	}
-	need := it.pendingBytes >= l.opts.SyncBytes || it.nhave == it.m.NumChunks() ||
-		l.opts.Now().Sub(it.lastSync) >= l.opts.SyncInterval
+	last := it.nhave == it.m.NumChunks()
+	need := it.pendingBytes >= l.opts.SyncBytes || l.opts.Now().Sub(it.lastSync) >= l.opts.SyncInterval
 	it.mu.Unlock()
-	if need {
+	switch {
+	case last:
 		return l.flush(it)
+	case need && it.syncMu.TryLock():
+		// A batch is due and nobody is syncing: this writer does it. If a
+		// sync is running, the chunk waits for the next batch instead of
+		// queueing writers behind fsync.
+		return l.flushLocked(it)
 	}
 	return nil
 }
@@ -322,6 +332,11 @@ func (l *Library) Flush(cid sealed.ContentID) error {
 
 func (l *Library) flush(it *item) error {
 	it.syncMu.Lock()
+	return l.flushLocked(it)
+}
+
+// flushLocked is flush with it.syncMu held; it unlocks it.
+func (l *Library) flushLocked(it *item) error {
 	defer it.syncMu.Unlock()
 	it.mu.Lock()
 	f := it.f

@@ -41,6 +41,7 @@ func (l *Library) PutTitle(ctx context.Context, t Title) error {
 	if err != nil {
 		return fmt.Errorf("putting title %q: %w", t.ID, err)
 	}
+	l.forgetPolicies()
 	return nil
 }
 
@@ -49,6 +50,7 @@ func (l *Library) DeleteTitle(ctx context.Context, id string) error {
 	if _, err := l.w.ExecContext(ctx, `DELETE FROM titles WHERE id = ?`, id); err != nil {
 		return fmt.Errorf("deleting title %q: %w", id, err)
 	}
+	l.forgetPolicies()
 	return nil
 }
 
@@ -299,6 +301,7 @@ func (l *Library) SetPolicy(ctx context.Context, titleID string, p Policy) error
 		ON CONFLICT(title_id) DO UPDATE SET policy = excluded.policy`, titleID, string(b)); err != nil {
 		return fmt.Errorf("setting policy of %q: %w", titleID, err)
 	}
+	l.forgetPolicies()
 	return nil
 }
 
@@ -323,6 +326,37 @@ func (l *Library) Policy(ctx context.Context, titleID string) (Policy, error) {
 // ContentPolicy returns the policy governing cid: that of its first title
 // (by ID), or the default if the content has no title.
 func (l *Library) ContentPolicy(ctx context.Context, cid sealed.ContentID) (Policy, error) {
+	l.mu.Lock()
+	p, ok := l.policyCache[cid]
+	gen := l.policyGen
+	l.mu.Unlock()
+	if ok {
+		return p, nil
+	}
+	p, err := l.contentPolicy(ctx, cid)
+	if err != nil {
+		return p, err
+	}
+	l.mu.Lock()
+	if l.policyGen == gen { // no policy or title changed meanwhile
+		if l.policyCache == nil || len(l.policyCache) > 10000 {
+			l.policyCache = map[sealed.ContentID]Policy{}
+		}
+		l.policyCache[cid] = p
+	}
+	l.mu.Unlock()
+	return p, nil
+}
+
+// forgetPolicies drops the ContentPolicy cache after a policy or title change.
+func (l *Library) forgetPolicies() {
+	l.mu.Lock()
+	l.policyCache = nil
+	l.policyGen++
+	l.mu.Unlock()
+}
+
+func (l *Library) contentPolicy(ctx context.Context, cid sealed.ContentID) (Policy, error) {
 	var id string
 	err := l.r.QueryRowContext(ctx, `SELECT id FROM titles WHERE content_id = ? ORDER BY id LIMIT 1`, cid.String()).Scan(&id)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {

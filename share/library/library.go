@@ -26,7 +26,7 @@ var migrations embed.FS
 
 // DefaultSyncBytes is how many bytes of a partial download may be written
 // before they are fsynced and their bits recorded in the index.
-const DefaultSyncBytes = 8 << 20
+const DefaultSyncBytes = 32 << 20
 
 // DefaultSyncInterval bounds how long written chunks wait for their fsync.
 const DefaultSyncInterval = 500 * time.Millisecond
@@ -66,6 +66,9 @@ type Library struct {
 	mu     sync.Mutex
 	items  map[sealed.ContentID]*item
 	closed bool
+
+	policyCache map[sealed.ContentID]Policy // ContentPolicy answers
+	policyGen   int                         // bumped on every policy or title change
 }
 
 // Open opens (creating if needed) the library in dir: dir/index.db and

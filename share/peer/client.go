@@ -153,7 +153,9 @@ func (c *Client) do(req *http.Request) (*http.Response, error) {
 		defer resp.Body.Close()
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
 		se := &StatusError{Status: resp.StatusCode, Message: strings.TrimSpace(string(msg))}
-		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s >= 0 {
+		if ms, err := strconv.Atoi(resp.Header.Get(RetryAfterMsHeader)); err == nil && ms >= 0 {
+			se.RetryAfter = time.Duration(ms) * time.Millisecond
+		} else if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s >= 0 {
 			se.RetryAfter = time.Duration(s) * time.Second
 		}
 		if resp.StatusCode/100 == 4 && strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {

@@ -53,6 +53,10 @@ type FetchOptions struct {
 	Manifest *sealed.Manifest // required
 	Sink     Sink             // required
 	Sources  []Source         // peers (in order of preference) and origins
+	// Self is this device's ID; with it, devices downloading the same
+	// content together split the origin's chunks between them (rendezvous
+	// hashing over the device IDs they see).
+	Self identity.ID
 
 	PerSource        int           // requests in flight per peer (default 4)
 	OriginInFlight   int           // requests in flight to an origin (default 2)
@@ -187,6 +191,8 @@ type Fetcher struct {
 	bytes    int64
 	rate     float64
 	running  bool
+	// lastPeerChunk is when a peer last delivered a chunk (origin fallback).
+	lastPeerChunk time.Time
 
 	results chan result
 	haves   chan haveResult

@@ -2,13 +2,17 @@ package peer
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/fnv"
+	"math/rand/v2"
 	"net/http"
 	"sort"
 	"sync"
 	"time"
 
+	"github.com/kith-media/kith/share/identity"
 	"github.com/kith-media/kith/share/library"
 )
 
@@ -30,6 +34,7 @@ func (f *Fetcher) Run(ctx context.Context) error {
 	f.mu.Lock()
 	f.need = library.NewBitmap(n)
 	now := time.Now()
+	f.lastPeerChunk = now
 	for i := 0; i < n; i++ {
 		if !have.Has(i) {
 			f.need.Set(i)
@@ -207,14 +212,50 @@ func (f *Fetcher) eligibleLocked(s *srcState, i int, now time.Time) bool {
 		return true
 	}
 	delay := f.o.OriginDelay
-	if f.prio >= 0 && i >= f.prio && i < f.prio+2*f.o.PerSource {
-		delay /= 4 // a player is waiting for it
+	if f.prio >= 0 && i >= f.prio && i < f.prio+2*f.o.PerSource && now.Sub(f.since[i]) >= delay/4 {
+		return true // a player is waiting for it
 	}
-	return now.Sub(f.since[i]) >= delay || !f.peerCoversLocked(i, now)
+	if now.Sub(f.lastPeerChunk) >= delay && now.Sub(f.since[i]) >= delay {
+		return true // the peers are stalled
+	}
+	if f.peerCoversLocked(i, now) {
+		return false // a peer has it or is getting it: wait for it
+	}
+	return f.mineLocked(i) || now.Sub(f.since[i]) >= delay
+}
+
+// mineLocked reports whether this device is the one of its swarm (itself
+// and its usable peers) that should fetch chunk i from the origin:
+// rendezvous hashing, so a crowd that sees the same peers splits the
+// origin's chunks between its members instead of each taking them all.
+func (f *Fetcher) mineLocked(i int) bool {
+	if f.o.Self == "" {
+		return true
+	}
+	best := rendezvous(f.o.Self, i)
+	for _, s := range f.srcs {
+		if s.origin || s.banned || s.dropped {
+			continue
+		}
+		if rendezvous(s.id, i) < best {
+			return false
+		}
+	}
+	return true
+}
+
+func rendezvous(id identity.ID, i int) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(id))
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], uint64(i))
+	h.Write(b[:])
+	return h.Sum64()
 }
 
 // pickLocked chooses the next chunk for s: the player's window first, then
-// onward from a random start (so a crowd spreads over the file).
+// onward from a random start (so a crowd spreads over the file); the
+// origin picks at random among what it may fetch.
 func (f *Fetcher) pickLocked(s *srcState, now time.Time) int {
 	n := f.m.NumChunks()
 	if f.prio >= 0 {
@@ -227,6 +268,8 @@ func (f *Fetcher) pickLocked(s *srcState, now time.Time) int {
 	start := f.start
 	if f.prio >= 0 {
 		start = f.prio
+	} else if s.origin {
+		start = rand.IntN(n)
 	}
 	for k := 0; k < n; k++ {
 		i := (start + k) % n
@@ -352,6 +395,9 @@ func (f *Fetcher) handle(r result) error {
 			s.rate = 0.7*s.rate + 0.3*inst
 		}
 		s.fails = 0
+		if !s.origin {
+			f.lastPeerChunk = now
+		}
 		s.bytes += size
 		f.bytes += size
 		f.rate = 0.9*f.rate + 0.1*inst*float64(max(1, len(f.srcs)))
@@ -395,7 +441,7 @@ func (f *Fetcher) failLocked(s *srcState, i int, err error, now time.Time) *Even
 		f.log.Warn("fetcher: source banned", "source", s.id, "chunk", i, "err", err)
 		return &Event{Kind: EventFault, Chunk: i, Source: s.id, Fault: &fl}
 	case errors.As(err, &st) && st.Status == http.StatusServiceUnavailable:
-		s.until = now.Add(max(st.RetryAfter, 200*time.Millisecond))
+		s.until = now.Add(max(st.RetryAfter, 50*time.Millisecond))
 		return nil
 	case errors.As(err, &st) && st.Status == http.StatusNotFound && s.have != nil && i >= 0:
 		s.have.Clear(i) // our view of its bitmap was stale
@@ -404,7 +450,9 @@ func (f *Fetcher) failLocked(s *srcState, i int, err error, now time.Time) *Even
 		s.dropped = true
 	default:
 		s.fails++
-		if s.fails >= f.o.MaxFailures {
+		// The last source standing gets more patience (a slow link is
+		// better than none); it is dropped only after 4x the failures.
+		if s.fails >= f.o.MaxFailures && (f.othersAliveLocked(s) || s.fails >= 4*f.o.MaxFailures) {
 			s.dropped = true
 		} else {
 			s.until = now.Add(time.Duration(1<<min(s.fails, 6)) * 50 * time.Millisecond)
@@ -417,4 +465,14 @@ func (f *Fetcher) failLocked(s *srcState, i int, err error, now time.Time) *Even
 	f.faults = append(f.faults, fl)
 	f.log.Warn("fetcher: source dropped", "source", s.id, "err", err)
 	return &Event{Kind: EventFault, Chunk: i, Source: s.id, Fault: &fl}
+}
+
+// othersAliveLocked reports whether a source other than s is neither banned nor dropped.
+func (f *Fetcher) othersAliveLocked(s *srcState) bool {
+	for _, x := range f.srcs {
+		if x != s && !x.banned && !x.dropped {
+			return true
+		}
+	}
+	return false
 }

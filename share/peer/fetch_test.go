@@ -129,8 +129,8 @@ func TestFetchWithHostilePeers(t *testing.T) {
 			goodID := newIdent(t)
 			goodAddr := hostileServer(t, goodID, c, slow)
 			srcs := []Source{client(t, b, bad.ID(), badAddr).Source(c.m), client(t, b, goodID.ID(), goodAddr).Source(c.m)}
-			lib, f, err := fetchInto(t, c, FetchOptions{Sources: srcs, MinTimeout: 300 * time.Millisecond,
-				Timeout: 300 * time.Millisecond, StealAfter: 100 * time.Millisecond, MaxFailures: 3})
+			lib, f, err := fetchInto(t, c, FetchOptions{Sources: srcs, MinTimeout: 500 * time.Millisecond,
+				Timeout: time.Second, StealAfter: 100 * time.Millisecond, MaxFailures: 3})
 			if err != nil {
 				t.Fatalf("download failed: %v (faults %+v)", err, f.Faults())
 			}

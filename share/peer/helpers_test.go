@@ -139,7 +139,7 @@ const (
 	oversized             // declares and sends more than the chunk
 	chunkedMore           // no length declared, sends more than the chunk
 	stall                 // sends 1 byte per second
-	slow                  // honest, 1 ms per chunk
+	slow                  // honest, 4 ms per chunk
 )
 
 // hostileServer serves c's chunks as ident, misbehaving as b.
@@ -208,7 +208,7 @@ func hostileServer(t testing.TB, ident *identity.Identity, c *content, b behavio
 			}
 			return
 		case slow:
-			time.Sleep(time.Millisecond)
+			time.Sleep(4 * time.Millisecond)
 		}
 		w.Header().Set("Content-Length", strconv.Itoa(len(data)))
 		w.Write(data)

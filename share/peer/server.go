@@ -76,6 +76,7 @@ type Server struct {
 	perPeer map[identity.ID]int
 	active  int
 	owner   string
+	ledger  map[ledgerKey]int64 // uploads not yet in the library's ledger
 }
 
 // SetOwner sets the account owning this device (for household policies).
@@ -155,17 +156,29 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.ServeTLS(ln, "", "") }()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("peer server: %w", err)
-	case <-ctx.Done():
-		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		if err := hs.Shutdown(sctx); err != nil {
-			hs.Close()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-errc:
+			s.FlushLedger()
+			return fmt.Errorf("peer server: %w", err)
+		case <-tick.C:
+			if err := s.FlushLedger(); err != nil {
+				s.log.Warn("peer: ledger", "err", err)
+			}
+		case <-ctx.Done():
+			sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			if err := hs.Shutdown(sctx); err != nil {
+				hs.Close()
+			}
+			<-errc
+			if err := s.FlushLedger(); err != nil {
+				s.log.Warn("peer: ledger", "err", err)
+			}
+			return nil
 		}
-		<-errc
-		return nil
 	}
 }
 
@@ -317,8 +330,9 @@ func (s *Server) permit(w http.ResponseWriter, r *http.Request) (identity.ID, se
 		return "", cid, false
 	}
 	ctx := r.Context()
-	st, err := s.o.Library.Status(ctx, cid)
-	if err != nil || st.Have == 0 {
+	// Known content counts as held even before its first chunk arrives (a
+	// crowd downloading together polls each other from the start).
+	if _, err := s.o.Library.Status(ctx, cid); err != nil {
 		forbidden(w)
 		return "", cid, false
 	}
@@ -373,7 +387,7 @@ func (s *Server) acquire(w http.ResponseWriter, peer identity.ID) bool {
 	s.mu.Lock()
 	if s.perPeer[peer] >= s.o.MaxUploadsPerPeer {
 		s.mu.Unlock()
-		w.Header().Set("Retry-After", "1")
+		busy(w)
 		httpError(w, http.StatusServiceUnavailable, "too many uploads to this device")
 		return false
 	}
@@ -381,7 +395,7 @@ func (s *Server) acquire(w http.ResponseWriter, peer identity.ID) bool {
 	case s.total <- struct{}{}:
 	default:
 		s.mu.Unlock()
-		w.Header().Set("Retry-After", "1")
+		busy(w)
 		httpError(w, http.StatusServiceUnavailable, "too many uploads")
 		return false
 	}
@@ -389,6 +403,15 @@ func (s *Server) acquire(w http.ResponseWriter, peer identity.ID) bool {
 	s.active++
 	s.mu.Unlock()
 	return true
+}
+
+// RetryAfterMsHeader refines Retry-After (whole seconds) for peers: the
+// suggested wait in milliseconds.
+const RetryAfterMsHeader = "Kith-Retry-After-Ms"
+
+func busy(w http.ResponseWriter) {
+	w.Header().Set("Retry-After", "1")
+	w.Header().Set(RetryAfterMsHeader, "200")
 }
 
 func (s *Server) release(peer identity.ID) {
@@ -405,12 +428,34 @@ func (s *Server) uploaded(peer identity.ID, cid sealed.ContentID, n int64, start
 	if n <= 0 {
 		return
 	}
-	if err := s.o.Library.Record(context.Background(), peer, cid, library.Up, n); err != nil {
-		s.log.Warn("peer: ledger", "err", err)
+	s.mu.Lock()
+	if s.ledger == nil {
+		s.ledger = map[ledgerKey]int64{}
 	}
+	s.ledger[ledgerKey{peer, cid}] += n
+	s.mu.Unlock()
 	if s.o.OnUpload != nil {
 		s.o.OnUpload(Upload{Peer: peer, ContentID: cid, Bytes: n, Duration: s.o.Now().Sub(start)})
 	}
+}
+
+type ledgerKey struct {
+	peer identity.ID
+	cid  sealed.ContentID
+}
+
+// FlushLedger writes the uploads counted since the last flush to the
+// library's ledger (Serve does it every second and on shutdown).
+func (s *Server) FlushLedger() error {
+	s.mu.Lock()
+	pending := s.ledger
+	s.ledger = nil
+	s.mu.Unlock()
+	var errs []error
+	for k, n := range pending {
+		errs = append(errs, s.o.Library.Record(context.Background(), k.peer, k.cid, library.Up, n))
+	}
+	return errors.Join(errs...)
 }
 
 func (s *Server) handleChunk(w http.ResponseWriter, r *http.Request) {

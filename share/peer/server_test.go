@@ -178,6 +178,9 @@ func TestUploadLimits(t *testing.T) {
 		t.Fatalf("after release: %v", err)
 	}
 	// The ledger counts what A uploaded to B.
+	if err := s.FlushLedger(); err != nil {
+		t.Fatal(err)
+	}
 	es, _ := s.o.Library.Ledger(ctx, b.ID(), 10)
 	if len(es) != 1 || es[0].Bytes != int64(len(c.chunk(0))) || es[0].Direction != library.Up {
 		t.Fatalf("ledger = %+v", es)

@@ -1,0 +1,189 @@
+package peer
+
+import (
+	"context"
+	"crypto/tls"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kith-media/kith/share/library"
+	"github.com/kith-media/kith/share/sealed"
+)
+
+var (
+	bigOnce sync.Once
+	bigC    *content
+	bigLib  *library.Library
+	bigPath string
+)
+
+// bigHolder builds once a library holding a sealed file of BENCH_MB MiB
+// (default 1024) with the default chunk size.
+func bigHolder(b *testing.B) (*content, *library.Library, string) {
+	bigOnce.Do(func() {
+		mb := 1024
+		if v := os.Getenv("BENCH_MB"); v != "" {
+			if n, err := parseInt(v); err == nil {
+				mb = n
+			}
+		}
+		dir, err := os.MkdirTemp("", "kith-bench-")
+		if err != nil {
+			b.Fatal(err)
+		}
+		bigC = makeContent(b, mb<<20, sealed.DefaultChunkSize, 99)
+		bigLib, err = library.Open(dir, library.Options{Logger: quiet})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := bigLib.AddManifest(context.Background(), bigC.m); err != nil {
+			b.Fatal(err)
+		}
+		for i := 0; i < bigC.m.NumChunks(); i++ {
+			if err := bigLib.WriteChunk(bigC.m.ContentID(), i, bigC.chunk(i)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		bigC.plain = nil
+		bigPath = filepath.Join(dir, "content", bigC.m.ContentID().String()+".sealed")
+	})
+	return bigC, bigLib, bigPath
+}
+
+func parseInt(s string) (int, error) {
+	n := 0
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return 0, os.ErrInvalid
+		}
+		n = n*10 + int(r-'0')
+	}
+	return n, nil
+}
+
+// BenchmarkThroughput moves one sealed file (1 GiB; BENCH_MB to change)
+// between two devices on loopback: kith = peer server → Fetcher (mutual TLS
+// 1.3, HTTP/1.1, every chunk verified, written and fsynced into a library);
+// https = plain Go HTTPS (TLS 1.3, HTTP/1.1) serving the same file with
+// http.ServeFile to a client copying it into a file and fsyncing it.
+//
+//	go test -tags libsqlite3 -run '^$' -bench Throughput -benchtime 3x ./share/peer/
+func BenchmarkThroughput(b *testing.B) {
+	c, lib, path := bigHolder(b)
+	size := c.m.FileSize()
+	a, me := newIdent(b), newIdent(b)
+	_, addr := startServer(b, ServerOptions{Identity: a, Library: lib})
+	cl := client(b, me, a.ID(), addr)
+	// Each transfer function excludes its setup and cleanup from the timer.
+	kith := func(b *testing.B) time.Duration {
+		b.StopTimer()
+		dst, err := library.Open(b.TempDir(), library.Options{Logger: quiet})
+		if err != nil {
+			b.Fatal(err)
+		}
+		dst.AddManifest(context.Background(), c.m)
+		f, _ := NewFetcher(FetchOptions{Manifest: c.m, Sink: dst, Sources: []Source{cl.Source(c.m)}, Logger: quiet})
+		b.StartTimer()
+		t0 := time.Now()
+		if err := f.Run(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		d := time.Since(t0)
+		b.StopTimer()
+		dst.Close()
+		b.StartTimer()
+		return d
+	}
+
+	cert, _ := a.Certificate()
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	hs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.ServeFile(w, r, path) }),
+		TLSConfig:    &tls.Config{MinVersion: tls.VersionTLS13, Certificates: []tls.Certificate{cert}, NextProtos: []string{"http/1.1"}},
+		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){}}
+	go hs.ServeTLS(ln, "", "")
+	defer hs.Close()
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{MinVersion: tls.VersionTLS13, InsecureSkipVerify: true},
+		TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{}, ReadBufferSize: 64 << 10}}
+	https := func(b *testing.B) time.Duration {
+		b.StopTimer()
+		out, err := os.Create(filepath.Join(b.TempDir(), "copy"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer out.Close()
+		b.StartTimer()
+		t0 := time.Now()
+		resp, err := hc.Get("https://" + ln.Addr().String() + "/")
+		if err != nil {
+			b.Fatal(err)
+		}
+		n, err := io.Copy(out, resp.Body)
+		resp.Body.Close()
+		if err != nil || n != size {
+			b.Fatalf("copied %d of %d: %v", n, size, err)
+		}
+		out.Sync()
+		return time.Since(t0)
+	}
+	for _, v := range []struct {
+		name string
+		run  func(*testing.B) time.Duration
+	}{{"kith", kith}, {"https", https}} {
+		b.Run(v.name, func(b *testing.B) {
+			b.SetBytes(size)
+			for range b.N {
+				v.run(b)
+			}
+		})
+	}
+	// paired alternates the two, so a busy shared machine hurts both alike;
+	// ratio = kith throughput / https throughput.
+	b.Run("paired", func(b *testing.B) {
+		b.SetBytes(2 * size)
+		var tk, th time.Duration
+		for range b.N {
+			tk += kith(b)
+			th += https(b)
+		}
+		b.ReportMetric(float64(size)*float64(b.N)/tk.Seconds()/1e6, "kith_MB/s")
+		b.ReportMetric(float64(size)*float64(b.N)/th.Seconds()/1e6, "https_MB/s")
+		b.ReportMetric(th.Seconds()/tk.Seconds(), "ratio")
+	})
+}
+
+// BenchmarkFirstChunk: time from nothing (no connection) to the first
+// verified chunk from a neighbour: TLS handshake, manifest, chunk 0, hash.
+//
+//	go test -tags libsqlite3 -run '^$' -bench FirstChunk ./share/peer/
+func BenchmarkFirstChunk(b *testing.B) {
+	c := makeContent(b, 4<<20, sealed.DefaultChunkSize, 7)
+	a, me := newIdent(b), newIdent(b)
+	_, addr := startServer(b, ServerOptions{Identity: a, Library: holder(b, c)})
+	ctx := context.Background()
+	b.ResetTimer()
+	var total time.Duration
+	for range b.N {
+		t0 := time.Now()
+		cl, _ := NewClient(me, a.ID(), []string{addr}, ClientOptions{})
+		m, err := cl.Manifest(ctx, c.m.ContentID())
+		if err != nil {
+			b.Fatal(err)
+		}
+		ch, err := cl.Chunk(ctx, m, 0, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := m.VerifyChunk(0, ch); err != nil {
+			b.Fatal(err)
+		}
+		total += time.Since(t0)
+		cl.Close()
+	}
+	b.ReportMetric(float64(total.Microseconds())/float64(b.N)/1000, "ms/first-chunk")
+}
