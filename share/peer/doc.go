@@ -38,7 +38,8 @@
 // client certificate; 403 for content the server does not hold AND for
 // content the caller may not copy (the same answer, so an excluded device
 // learns nothing about holdings); 503 with Retry-After when the upload limits
-// (per peer and in total) are reached. Slow readers are cut off by a write
+// (per peer and in total) are reached (plus Kith-Retry-After-Ms, the
+// suggested wait in milliseconds, for peers). Slow readers are cut off by a write
 // deadline; idle connections close after IdleTimeout.
 //
 // # Fetching
@@ -51,5 +52,14 @@
 // length, wrong certificate), backs off and finally drops sources that error
 // or time out, and asks a second source for a chunk that is taking too long.
 // The origin is asked only for chunks no peer holds or is fetching (peers
-// advertise origin fetches in /have), or that have waited OriginDelay.
+// advertise origin fetches in /have) and that this device "owns" among the
+// devices it sees (rendezvous hashing of device ID and chunk index, so a
+// crowd splits the origin's chunks instead of each taking them all); a chunk
+// nobody delivers within OriginDelay, a chunk a player waits for, or any
+// chunk once peers stall, goes to the origin regardless.
+//
+// # Ledger
+//
+// Bytes served are added up per (peer, content) and written to the
+// library's ledger every second; bytes fetched, per source, when a download ends.
 package peer
