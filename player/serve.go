@@ -99,6 +99,9 @@ func (p *Player) open(ctx context.Context, id string, i int, pos time.Duration) 
 		return res
 	}
 	t.resume = resume
+	d, est := t.duration()
+	p.log.Debug("opened title", "title", id, "format", t.stream.Format(), "size", m.Size(),
+		"duration", d, "estimated", est, "seekable", t.stream.Seekable())
 	switch {
 	case pos >= 0:
 		t.startAt = pos
@@ -197,6 +200,7 @@ func (p *Player) attach(ctx context.Context, o opened) {
 		p.setState(StateError, o.err)
 		return
 	}
+	p.log.Info("playing", "title", o.id, "index", o.index)
 	p.cur = o.t
 	p.index = o.index
 	p.pump.setTrack(o.t, nil)
