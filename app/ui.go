@@ -94,6 +94,8 @@ type UI struct {
 	np         *NowPlaying
 	viewer     fyne.Window
 	lastPlayer PlayerState
+	started    time.Time
+	libShown   bool
 }
 
 // New builds the main window (not shown yet). It must be called on the UI
@@ -121,6 +123,7 @@ func newUI(o Options, inline bool) (*UI, error) {
 	for i := range u.dirty {
 		u.dirty[i] = make(chan struct{}, 1)
 	}
+	u.started = time.Now()
 	applyTheme(u.app, u.app.Preferences().String(prefTheme))
 	u.win = o.Window
 	if u.win == nil {
@@ -287,6 +290,16 @@ func (u *UI) watch() (stop func()) {
 	}
 }
 
+// RefreshNow loads every area once and applies it, on the calling
+// goroutine: Serve's first round, for start-up measurements and tools that
+// drive the UI without its loop.
+func (u *UI) RefreshNow(ctx context.Context) {
+	for a := range nAreas {
+		u.mark(a)
+	}
+	u.pump(ctx)
+}
+
 // pump refreshes every dirty area on the calling goroutine until none is
 // dirty: Serve's loop body, for tests and start-up measurements.
 func (u *UI) pump(ctx context.Context) {
@@ -327,6 +340,10 @@ func (u *UI) refresh(ctx context.Context, a area) {
 		u.do(func() {
 			u.library.apply(items, err)
 			u.swarm.apply(items, sw)
+			if !u.libShown && err == nil {
+				u.libShown = true
+				u.log.Info("library shown", "titles", len(items), "since_new", time.Since(u.started).Round(time.Millisecond))
+			}
 		})
 	case areaNeighbours:
 		ns := u.b.Neighbours.Neighbours()
@@ -417,6 +434,10 @@ func (u *UI) keyboard() {
 func (u *UI) tray() {
 	desk, ok := u.app.(desktop.App)
 	if !ok {
+		return
+	}
+	if !sessionBusAvailable() {
+		u.log.Info("no D-Bus session bus: no system tray icon")
 		return
 	}
 	menu := fyne.NewMenu("Kith",

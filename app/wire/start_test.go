@@ -67,14 +67,14 @@ func (o *paceOutput) Flush()            {}
 func (o *paceOutput) Err() error        { return nil }
 func (o *paceOutput) Close() error      { o.once.Do(func() { close(o.stop) }); return nil }
 
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(t testing.TB) *slog.Logger {
 	if testing.Verbose() {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
-func startKith(t *testing.T, ctx context.Context, dir string) (*Kith, func()) {
+func startKith(t testing.TB, ctx context.Context, dir string) (*Kith, func()) {
 	t.Helper()
 	k, err := Start(ctx, Config{DataDir: dir, NoLAN: true, HouseholdAddr: "127.0.0.1:0", Listen: "127.0.0.1:0",
 		DeviceName: "test-host", Output: newPaceOutput(), Logger: testLogger(t)})
@@ -97,7 +97,7 @@ func startKith(t *testing.T, ctx context.Context, dir string) (*Kith, func()) {
 	}
 }
 
-func waitFor(t *testing.T, what string, d time.Duration, ok func() bool) {
+func waitFor(t testing.TB, what string, d time.Duration, ok func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !ok() {
