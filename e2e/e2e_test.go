@@ -46,7 +46,7 @@ func TestHousehold(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { pw.Close(); pr.Close() })
-	start(t, dirHost, "directory", filepath.Join(tmp, "directory.log"), pw, kd, "serve", "--data", dirData,
+	dirProc := start(t, dirHost, "directory", filepath.Join(tmp, "directory.log"), pw, kd, "serve", "--data", dirData,
 		"--addr", dirHost.IP.String()+":8443", "--name", "Household test directory", "--announce-ttl", "30s")
 	urlCh := make(chan string, 1)
 	go func() {
@@ -117,6 +117,7 @@ func TestHousehold(t *testing.T) {
 	if len(cat) != 3 {
 		t.Fatalf("A sees %d titles, want 3", len(cat))
 	}
+	A.human("titles")
 	var rc receipt
 	A.run(&rc, append([]string{"buy", "A440"}, card...)...)
 	if rc.Account != "alice" || rc.Amount != 199 || rc.Supplier != "" {
@@ -140,6 +141,7 @@ func TestHousehold(t *testing.T) {
 	if _, err := A.lines("fetch", "Low Hum"); err != nil {
 		t.Fatal(err)
 	}
+	A.human("status")
 	say(t, "   A holds A440 and Low Hum with licenses; it announces them to the directory")
 
 	// 3. B finds A by mDNS and registers through A.
@@ -236,6 +238,7 @@ func TestHousehold(t *testing.T) {
 	eventually(t, 20*time.Second, "the directory still names A to C (same household)", func() error {
 		return hasSupplier(C, "Evening Bells", A.id, true)
 	})
+	B.human("suppliers", "Evening Bells")
 	say(t, "   the directory no longer names A to bob's B, but still to alice's C")
 	var offers []offer
 	B.run(&offers, "offers", A.id)
@@ -244,11 +247,23 @@ func TestHousehold(t *testing.T) {
 			t.Fatalf("A offers Evening Bells to B: %v", offers)
 		}
 	}
-	if _, err := B.lines("fetch", "Evening Bells", "--from", A.id); err == nil {
+	ls, err = B.lines("fetch", "Evening Bells", "--from", A.id)
+	if err == nil {
 		t.Fatal("A let B copy Evening Bells despite household only")
-	} else {
-		say(t, "   A refuses B: %v", err)
 	}
+	refused := ""
+	for _, l := range ls {
+		if strings.Contains(l.Fault, "403") {
+			refused = l.Fault
+		}
+	}
+	if i := strings.Index(err.Error(), "refused us"); refused == "" && i >= 0 {
+		refused = err.Error()[i:]
+	}
+	if refused == "" {
+		t.Fatalf("B's fetch from A failed without a refusal from A: %v %+v", err, ls)
+	}
+	say(t, "   A refuses B: %s", refused)
 	if h, ok := B.holding(bells.Content); ok && h.Have > 0 {
 		t.Fatalf("B got %d chunks of Evening Bells from A", h.Have)
 	}
@@ -328,6 +343,14 @@ func TestHousehold(t *testing.T) {
 			c.t.Name, ob[c.t.Content], c.t.Size, c.devices, limit, 100*float64(ob[c.t.Content])/float64(limit))
 		if ob[c.t.Content] <= 0 || ob[c.t.Content] >= limit {
 			t.Errorf("%s: origin bytes %d not in (0, %d)", c.t.Name, ob[c.t.Content], limit)
+		}
+	}
+	C.human("status")
+
+	// Every process shuts down cleanly on SIGTERM.
+	for _, p := range []*proc{C.proc, B.proc, A.proc, dirProc} {
+		if err := p.stop(); err != nil {
+			t.Errorf("%s did not shut down cleanly: %v", p.name, err)
 		}
 	}
 	say(t, "== the whole run took %v", time.Since(begin).Round(100*time.Millisecond))

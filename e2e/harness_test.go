@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -59,14 +60,19 @@ func helperGet(url string) int {
 // narrate is true when a person watches (e2e/demo.sh).
 var narrate = os.Getenv("KITH_E2E_NARRATE") != ""
 
+// raceBuild builds the binaries with -race (KITH_E2E_RACE=1); the test then
+// fails if any process reports a data race.
+var raceBuild = os.Getenv("KITH_E2E_RACE") != ""
+
 // say logs a line of the story; in narrate mode it also prints it.
 func say(t *testing.T, format string, args ...any) {
 	t.Helper()
 	msg := fmt.Sprintf(format, args...)
-	t.Log(msg)
 	if narrate {
 		fmt.Println(msg)
+		return
 	}
+	t.Log(msg)
 }
 
 // repoRoot is the module root (the test runs in e2e/).
@@ -89,8 +95,12 @@ func buildBinaries(t *testing.T, dir string) (kd, kc string) {
 		gobin = "/usr/local/go/bin/go"
 	}
 	kd, kc = filepath.Join(dir, "kith-directory"), filepath.Join(dir, "kithctl")
+	flags := []string{"build", "-tags", "libsqlite3"}
+	if raceBuild {
+		flags = append(flags, "-race")
+	}
 	for _, b := range [][2]string{{kd, "./directory/cmd/kith-directory"}, {kc, "./share/cmd/kithctl"}} {
-		cmd := exec.Command(gobin, "build", "-tags", "libsqlite3", "-o", b[0], b[1])
+		cmd := exec.Command(gobin, append(flags, "-o", b[0], b[1])...)
 		cmd.Dir = repoRoot(t)
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
 		if out, err := cmd.CombinedOutput(); err != nil {
@@ -129,6 +139,8 @@ type proc struct {
 	cmd  *exec.Cmd
 	log  string
 	done chan error
+	once sync.Once
+	err  error
 }
 
 // start runs a command in host h; stdout goes to stdout (may be nil) and
@@ -152,7 +164,10 @@ func start(t *testing.T, h netns.Host, name, logPath string, stdout io.Writer, b
 	p := &proc{name: name, cmd: cmd, log: logPath, done: make(chan error, 1)}
 	go func() { p.done <- cmd.Wait(); lf.Close() }()
 	t.Cleanup(func() {
-		p.stop()
+		_ = p.stop()
+		if b, _ := os.ReadFile(logPath); bytes.Contains(b, []byte("WARNING: DATA RACE")) {
+			t.Errorf("%s reported a data race (see %s)", name, logPath)
+		}
 		if t.Failed() {
 			b, _ := os.ReadFile(logPath)
 			if len(b) > 6000 {
@@ -164,24 +179,29 @@ func start(t *testing.T, h netns.Host, name, logPath string, stdout io.Writer, b
 	return p
 }
 
-// stop ends the process with SIGTERM (SIGKILL after 10 s).
-func (p *proc) stop() {
-	if p.cmd.ProcessState != nil {
-		return
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(10 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
+// stop ends the process with SIGTERM (SIGKILL after 10 s) and returns
+// how it exited: nil for a clean shutdown.
+func (p *proc) stop() error {
+	p.once.Do(func() {
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case p.err = <-p.done:
+		case <-time.After(10 * time.Second):
+			_ = p.cmd.Process.Kill()
+			<-p.done
+			p.err = errors.New("did not stop within 10 s of SIGTERM")
+		}
+	})
+	return p.err
 }
 
 // kill ends the process with SIGKILL, as a crash would.
 func (p *proc) kill() {
-	_ = p.cmd.Process.Kill()
-	<-p.done
+	p.once.Do(func() {
+		_ = p.cmd.Process.Kill()
+		<-p.done
+		p.err = errors.New("killed")
+	})
 }
 
 // device is one kithctl serve process.
@@ -333,6 +353,7 @@ type holding struct {
 type line struct {
 	Done    bool   `json:"done"`
 	Error   string `json:"error"`
+	Fault   string `json:"fault"`
 	Have    int    `json:"have"`
 	Total   int    `json:"total"`
 	State   string `json:"state"`

@@ -440,10 +440,41 @@ func (d *daemon) fetch(ctx context.Context, r Request, send func(Line)) error {
 		}
 		return l
 	}
+	var faults []string
+	handle := func(e peer.Event) {
+		if e.ContentID != t.ContentID {
+			return
+		}
+		switch e.Kind {
+		case peer.EventProgress, peer.EventDone:
+			if len(e.Progress.Sources) > 0 || e.Progress.Total > 0 {
+				last = e.Progress
+			}
+			send(line(e.Progress))
+		case peer.EventFault:
+			if e.Fault != nil {
+				f := fmt.Sprintf("source %s: %v", e.Fault.Source.Short(), e.Fault.Err)
+				faults = append(faults, f)
+				send(Line{Content: t.ContentID.String(), Fault: f})
+			}
+		}
+	}
 	for {
 		select {
 		case err := <-done:
+			for drained := false; !drained; { // events sent before Fetch returned
+				select {
+				case e := <-events:
+					handle(e)
+				default:
+					drained = true
+				}
+			}
 			if err != nil {
+				faults = append(faults, d.refusals(ctx, t.ContentID, from)...)
+				if len(faults) > 0 {
+					return fmt.Errorf("%w; %s", err, strings.Join(faults, "; "))
+				}
 				return err
 			}
 			st, serr := d.current().Library().Status(ctx, t.ContentID)
@@ -453,20 +484,29 @@ func (d *daemon) fetch(ctx context.Context, r Request, send func(Line)) error {
 			send(line(last))
 			return nil
 		case e := <-events:
-			if e.ContentID != t.ContentID {
-				continue
-			}
-			switch e.Kind {
-			case peer.EventProgress, peer.EventDone:
-				if len(e.Progress.Sources) > 0 || e.Progress.Total > 0 {
-					last = e.Progress
-				}
-				send(line(e.Progress))
-			case peer.EventFault:
-				if e.Fault != nil {
-					send(Line{Content: t.ContentID.String(), Fault: fmt.Sprintf("source %s: %v", e.Fault.Source.Short(), e.Fault.Err)})
-				}
-			}
+			handle(e)
 		}
 	}
+}
+
+// refusals explains a failed fetch from named devices: which of them do
+// not offer the content to us (a peer answers 403 alike for content it
+// does not hold and content its owner's policy keeps from us).
+func (d *daemon) refusals(ctx context.Context, cid sealed.ContentID, from []share.Neighbour) []string {
+	var out []string
+	for _, nb := range from {
+		offers, err := d.current().Offers(ctx, nb)
+		if err != nil {
+			out = append(out, fmt.Sprintf("device %s refused us: %v", nb.ID.Short(), err))
+			continue
+		}
+		offered := false
+		for _, o := range offers {
+			offered = offered || o.Content == cid
+		}
+		if !offered {
+			out = append(out, fmt.Sprintf("device %s refused us: it does not offer %s to this device (its owner's share policy, or it does not hold it)", nb.ID.Short(), cid.String()[:16]))
+		}
+	}
+	return out
 }
