@@ -20,8 +20,8 @@ import (
 
 // Library sort orders and state filters, as shown.
 var (
-	librarySorts   = []string{"Recently added", "Name", "Artist", "Progress"}
-	libraryFilters = []string{"All titles", "Playable", "Downloading", "Locked — get key"}
+	librarySorts   = []string{"Newest", "Name", "Artist", "Progress"}
+	libraryFilters = []string{"All", "Playable", "Downloading", "Locked"}
 )
 
 const autoSupplier = "Automatic — best sources"
@@ -56,6 +56,7 @@ type libraryScreen struct {
 	swarmB    *widget.Button
 	policy    *widget.Select
 	dErr      *widget.Label
+	hint      *widget.Label
 }
 
 func newLibraryScreen(u *UI) *libraryScreen {
@@ -157,8 +158,10 @@ func newLibraryScreen(u *UI) *libraryScreen {
 
 	bar := container.NewBorder(nil, nil, nil, container.NewHBox(s.stateS, s.sortS), s.filter)
 	top := container.NewVBox(container.NewBorder(nil, nil, heading("Library"), s.count), bar, s.err)
+	s.hint = widget.NewLabel("Choose a title to play it, fetch it from a supplier you pick, or set who may copy it from you.")
+	s.hint.Wrapping = fyne.TextWrapWord
 	split := container.NewHSplit(container.NewBorder(top, nil, nil, nil, s.list),
-		container.NewVScroll(container.NewPadded(s.detail)))
+		container.NewVScroll(container.NewPadded(container.NewStack(s.hint, s.detail))))
 	split.Offset = 0.66
 	s.obj = split
 	return s
@@ -272,8 +275,10 @@ func (s *libraryScreen) showDetail(fresh bool) {
 	it, ok := s.selected()
 	if !ok {
 		s.detail.Hide()
+		s.hint.Show()
 		return
 	}
+	s.hint.Hide()
 	s.dName.SetText(it.Name)
 	info := fmt.Sprintf("by %s\n%s · %s · %s", it.Artist, it.MediaType, bytesText(it.Size), it.State)
 	if it.State == StateDownloading {

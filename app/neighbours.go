@@ -36,6 +36,7 @@ type neighboursScreen struct {
 	err      *widget.Label
 	done     *widget.Label
 	right    fyne.CanvasObject
+	hint     *widget.Label
 	seq      int
 }
 
@@ -101,7 +102,10 @@ func newNeighboursScreen(u *UI) *neighboursScreen {
 	s.right = container.NewBorder(container.NewVBox(s.who, s.note), actions, nil, nil, s.offerL)
 	s.right.Hide()
 	left := container.NewBorder(container.NewVBox(heading("Neighbours"), s.empty), nil, nil, nil, s.list)
-	split := container.NewHSplit(left, container.NewPadded(s.right))
+	hint := widget.NewLabel("Choose a device to see what it offers you. Devices of your directory appear here when they are on the same network.")
+	hint.Wrapping = fyne.TextWrapWord
+	s.hint = hint
+	split := container.NewHSplit(left, container.NewPadded(container.NewStack(hint, s.right)))
 	split.Offset = 0.38
 	s.obj = split
 	s.setButtons()
@@ -140,6 +144,7 @@ func (s *neighboursScreen) choose(n Neighbour) {
 	s.offerL.Refresh()
 	showErr(s.err, nil)
 	s.done.Hide()
+	s.hint.Hide()
 	s.right.Show()
 	s.setButtons()
 	s.seq++

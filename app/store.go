@@ -45,6 +45,7 @@ type storeScreen struct {
 	buy     *widget.Button
 	buyErr  *widget.Label
 	detail  fyne.CanvasObject
+	hint    *widget.Label
 }
 
 func newStoreScreen(u *UI) *storeScreen {
@@ -104,7 +105,9 @@ func newStoreScreen(u *UI) *storeScreen {
 		container.NewBorder(nil, nil, nil, searchB, s.query), s.busy, s.err)
 	pager := container.NewHBox(s.prev, s.pageL, s.next)
 	left := container.NewBorder(top, container.NewCenter(pager), nil, nil, s.list)
-	split := container.NewHSplit(left, container.NewPadded(s.detail))
+	s.hint = widget.NewLabel("Choose a title to see its price and rights, and to get it.")
+	s.hint.Wrapping = fyne.TextWrapWord
+	split := container.NewHSplit(left, container.NewPadded(container.NewStack(s.hint, s.detail)))
 	split.Offset = 0.62
 	s.obj = split
 	s.setPager()
@@ -154,6 +157,7 @@ func (s *storeScreen) search(page int) {
 			s.list.UnselectAll()
 			s.sel = -1
 			s.detail.Hide()
+			s.hint.Show()
 			s.list.Refresh()
 			s.setPager()
 			if len(ts) == 0 {
@@ -206,6 +210,7 @@ func (s *storeScreen) selectTitle(id int) {
 		s.buy.Enable()
 	}
 	showErr(s.buyErr, nil)
+	s.hint.Hide()
 	s.detail.Show()
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -209,9 +210,10 @@ func (k *Kith) chooseDirectory(ctx context.Context, c Config) (Joined, error) {
 		name = j.Name
 	}
 	addr := c.HouseholdAddr
-	if ok {
-		if _, port, err := splitPort(j.URL); err == nil {
-			addr = ":" + port // the address devices already know
+	if ok { // keep the port devices already know, on the host asked for
+		host, _, herr := net.SplitHostPort(addr)
+		if _, port, err := splitPort(j.URL); err == nil && herr == nil {
+			addr = net.JoinHostPort(host, port)
 		}
 	}
 	k.household, err = OpenHousehold(ctx, HouseholdOptions{DataDir: c.DataDir, Addr: addr, Name: name, LAN: !c.NoLAN, Logger: log})
