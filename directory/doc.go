@@ -53,7 +53,9 @@
 //	POST   /v1/announce              signed: Announcement (heartbeat; replaces the holdings set) → {"expires","ttl_seconds","public_ip"}
 //	DELETE /v1/announce              signed: withdraw (going offline) → 204
 //	GET    /v1/suppliers/{content}?limit=N  signed: {"suppliers":[Supplier]} ranked, filtered, origin last
-//	GET    /v1/content/{content}     ciphertext from the origin store; Range supported
+//	GET    /v1/content/{content}     ciphertext from the origin store; Range supported; unsigned
+//	                                 (ciphertext is useless without a license; bytes served are
+//	                                 counted per content in /metrics)
 //	GET    /healthz                  {"status":"ok"} when the store answers
 //	GET    /metrics                  Prometheus text format
 //

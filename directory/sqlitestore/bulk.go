@@ -1,10 +1,12 @@
 package sqlitestore
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/kith-media/kith/directory"
@@ -55,6 +57,15 @@ func (s *Store) BulkLoad(ctx context.Context, passwordHash string, accounts []st
 			return err
 		}
 		defer hold.Close()
+		// Announcements first, then every holding sorted by primary key, so
+		// the WITHOUT ROWID b-tree is appended to instead of split at random.
+		type row struct {
+			content []byte
+			seq     int64
+			exp     int64
+			rec     string
+		}
+		var rows []row
 		accountOf := make(map[identity.ID]string, len(devs))
 		for _, d := range devs {
 			accountOf[d.ID] = d.Account
@@ -66,8 +77,22 @@ func (s *Store) BulkLoad(ctx context.Context, passwordHash string, accounts []st
 				return fmt.Errorf("announcement of %s: device not in this load", a.Device)
 			}
 			rtts, _ := json.Marshal(a.RTTs)
-			if err := announceTx(ctx, tx, seq, accountOf[a.Device], a, string(rtts), ann, hold); err != nil {
+			if _, err := ann.ExecContext(ctx, seq, a.PublicIP, joinLines(a.Addrs), joinLines(a.PrivateAddrs), string(rtts), a.Load, ms(a.Expires)); err != nil {
 				return fmt.Errorf("announcement of %s: %w", a.Device, err)
+			}
+			for _, h := range a.Holdings {
+				rows = append(rows, row{h.Content[:], seq, ms(a.Expires), holdingRec(a.Device, accountOf[a.Device], a, h)})
+			}
+		}
+		sort.Slice(rows, func(i, j int) bool {
+			if c := bytes.Compare(rows[i].content, rows[j].content); c != 0 {
+				return c < 0
+			}
+			return rows[i].seq < rows[j].seq
+		})
+		for _, r := range rows {
+			if _, err := hold.ExecContext(ctx, r.content, r.seq, r.exp, r.rec); err != nil {
+				return fmt.Errorf("holding: %w", err)
 			}
 		}
 		return nil

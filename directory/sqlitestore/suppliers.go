@@ -66,21 +66,13 @@ func (s *Store) Announce(ctx context.Context, a *directory.AnnounceRecord) error
 		if err != nil {
 			return notFound(err, "device "+string(a.Device))
 		}
-		return announceTx(ctx, tx, seq, account, a, string(rtts), nil, nil)
+		return announceTx(ctx, tx, seq, account, a, string(rtts))
 	})
 }
 
-// announceTx writes one announcement and its holdings; ann and hold are
-// optional prepared statements (bulk loading).
-func announceTx(ctx context.Context, tx *sql.Tx, seq int64, account string, a *directory.AnnounceRecord, rtts string, ann, hold *sql.Stmt) error {
-	var err error
-	if ann == nil {
-		if ann, err = tx.PrepareContext(ctx, annInsert); err != nil {
-			return err
-		}
-		defer ann.Close()
-	}
-	if _, err := ann.ExecContext(ctx, seq, a.PublicIP, joinLines(a.Addrs), joinLines(a.PrivateAddrs), rtts, a.Load, ms(a.Expires)); err != nil {
+// announceTx writes one announcement and its holdings.
+func announceTx(ctx context.Context, tx *sql.Tx, seq int64, account string, a *directory.AnnounceRecord, rtts string) error {
+	if _, err := tx.ExecContext(ctx, annInsert, seq, a.PublicIP, joinLines(a.Addrs), joinLines(a.PrivateAddrs), rtts, a.Load, ms(a.Expires)); err != nil {
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM holdings WHERE dev = ?`, seq); err != nil {
@@ -89,12 +81,11 @@ func announceTx(ctx context.Context, tx *sql.Tx, seq int64, account string, a *d
 	if len(a.Holdings) == 0 {
 		return nil
 	}
-	if hold == nil {
-		if hold, err = tx.PrepareContext(ctx, holdInsert); err != nil {
-			return err
-		}
-		defer hold.Close()
+	hold, err := tx.PrepareContext(ctx, holdInsert)
+	if err != nil {
+		return err
 	}
+	defer hold.Close()
 	for _, h := range a.Holdings {
 		if _, err := hold.ExecContext(ctx, h.Content[:], seq, ms(a.Expires), holdingRec(a.Device, account, a, h)); err != nil {
 			return err

@@ -187,11 +187,18 @@ const password = "correct horse battery"
 // enroll creates the account if needed and enrolls a fresh device under it.
 func enroll(t testing.TB, p *proc, account, name string) *device {
 	t.Helper()
+	return enrollWith(t, p, account, name, nil)
+}
+
+// enrollWith is enroll with a given HTTP client (nil = the client's own
+// pinned one); benchmarks share one so many devices share connections.
+func enrollWith(t testing.TB, p *proc, account, name string, hc *http.Client) *device {
+	t.Helper()
 	id, err := identity.Generate()
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := directory.NewClient(directory.ClientOptions{URL: p.url, Device: id})
+	c, err := directory.NewClient(directory.ClientOptions{URL: p.url, Device: id, HTTPClient: hc})
 	if err != nil {
 		t.Fatal(err)
 	}
