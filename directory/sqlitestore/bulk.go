@@ -84,6 +84,11 @@ func (s *Store) BulkLoad(ctx context.Context, passwordHash string, accounts []st
 				rows = append(rows, row{h.Content[:], seq, ms(a.Expires), holdingRec(a.Device, accountOf[a.Device], a, h)})
 			}
 		}
+		// The secondary index is rebuilt once (a sort) rather than updated
+		// a million times at random.
+		if _, err := tx.ExecContext(ctx, `DROP INDEX IF EXISTS holdings_dev`); err != nil {
+			return err
+		}
 		sort.Slice(rows, func(i, j int) bool {
 			if c := bytes.Compare(rows[i].content, rows[j].content); c != 0 {
 				return c < 0
@@ -94,6 +99,9 @@ func (s *Store) BulkLoad(ctx context.Context, passwordHash string, accounts []st
 			if _, err := hold.ExecContext(ctx, r.content, r.seq, r.exp, r.rec); err != nil {
 				return fmt.Errorf("holding: %w", err)
 			}
+		}
+		if _, err := tx.ExecContext(ctx, `CREATE INDEX holdings_dev ON holdings(dev)`); err != nil {
+			return err
 		}
 		return nil
 	})

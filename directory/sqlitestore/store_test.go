@@ -244,3 +244,36 @@ func FuzzHoldingRec(f *testing.F) {
 		}
 	})
 }
+
+func TestBulkLoad(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTest(t)
+	var c sealed.ContentID
+	_, _ = rand.Read(c[:])
+	var devs []directory.Device
+	var anns []directory.AnnounceRecord
+	for i := 0; i < 20; i++ {
+		id, _ := identity.Generate()
+		devs = append(devs, directory.Device{ID: id.ID(), Name: "d", Account: "acct", Keys: id.Public(), Created: time.Now()})
+		anns = append(anns, directory.AnnounceRecord{Device: id.ID(), PublicIP: "192.0.2.1", Expires: time.Now().Add(time.Hour),
+			Announcement: directory.Announcement{Addrs: []string{"192.0.2.1:7000"}, Holdings: []directory.Holding{{Content: c, Complete: true}}}})
+	}
+	if err := s.BulkLoad(ctx, "hash", []string{"acct"}, devs, anns); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := s.SupplierCandidates(ctx, c, time.Now(), "", 100)
+	if err != nil || len(cs) != 20 {
+		t.Fatalf("candidates after bulk load: %d, %v", len(cs), err)
+	}
+	// the index dropped and rebuilt during the load is back
+	var n int
+	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE name = 'holdings_dev'`).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("holdings_dev index: %d, %v", n, err)
+	}
+	if err := s.Withdraw(ctx, devs[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if cs, _ := s.SupplierCandidates(ctx, c, time.Now(), "", 100); len(cs) != 19 {
+		t.Errorf("after withdraw: %d", len(cs))
+	}
+}
