@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -33,14 +34,17 @@ type libraryScreen struct {
 	u      *UI
 	obj    fyne.CanvasObject
 	all    []Item
-	shown  []int // indices into all, filtered and sorted
-	states map[sealed.ContentID]ItemState
+	shown  []int                          // indices into all, filtered and sorted
+	states map[sealed.ContentID]ItemState // last states seen; owned by the refresh goroutine
 	filter *widget.Entry
 	sortS  *widget.Select
 	stateS *widget.Select
 	count  *widget.Label
 	list   *widget.List
 	err    *widget.Label
+
+	qmu sync.Mutex
+	q   libQuery // guarded by qmu: read by the refresh goroutine
 
 	sel       sealed.ContentID
 	hasSel    bool
@@ -167,35 +171,84 @@ func newLibraryScreen(u *UI) *libraryScreen {
 	return s
 }
 
-// apply takes a new snapshot of the library (UI goroutine).
-func (s *libraryScreen) apply(items []Item, err error) {
+// apply takes a new snapshot of the library (UI goroutine), with shown
+// already shaped by q off the UI goroutine.
+func (s *libraryScreen) apply(items []Item, shown []int, q libQuery, finished []string, err error) {
 	showErr(s.err, err)
 	if err != nil {
 		return
 	}
+	for _, name := range finished {
+		s.u.app.SendNotification(fyne.NewNotification("Download finished", name+" is ready to play."))
+	}
+	s.all = items
+	if q != s.query() { // the user changed the filter meanwhile
+		shown = shapeLibrary(items, s.query())
+	}
+	s.setShown(shown)
+	if s.hasSel {
+		s.showDetail(false)
+	}
+}
+
+// finished names the titles that became playable since the last call;
+// the refresh goroutine calls it (it owns states).
+func (s *libraryScreen) finished(items []Item) []string {
+	var out []string
 	for _, it := range items {
 		if old, ok := s.states[it.Content]; ok && old != StateOwned && it.State == StateOwned {
-			s.u.app.SendNotification(fyne.NewNotification("Download finished", it.Name+" is ready to play."))
+			out = append(out, it.Name)
 		}
 	}
 	clear(s.states)
 	for _, it := range items {
 		s.states[it.Content] = it.State
 	}
-	s.all = items
-	s.reshape()
-	if s.hasSel {
-		s.showDetail(false)
-	}
+	return out
 }
 
-// reshape filters and sorts all into shown.
+// libQuery is how the library list is filtered and sorted.
+type libQuery struct {
+	text  string // lower-case
+	state int    // index into libraryFilters
+	sort  int    // index into librarySorts
+}
+
+// query reads the current filter and sort; safe from any goroutine.
+func (s *libraryScreen) query() libQuery {
+	s.qmu.Lock()
+	defer s.qmu.Unlock()
+	return s.q
+}
+
+// reshape filters and sorts all into shown after the user changed the
+// filter or the order (UI goroutine).
 func (s *libraryScreen) reshape() {
-	q := strings.ToLower(strings.TrimSpace(s.filter.Text))
-	want := s.stateS.SelectedIndex()
-	s.shown = s.shown[:0]
-	for i, it := range s.all {
-		switch want {
+	q := libQuery{text: strings.ToLower(strings.TrimSpace(s.filter.Text)), state: s.stateS.SelectedIndex(), sort: s.sortS.SelectedIndex()}
+	s.qmu.Lock()
+	s.q = q
+	s.qmu.Unlock()
+	s.setShown(shapeLibrary(s.all, q))
+}
+
+func (s *libraryScreen) setShown(shown []int) {
+	s.shown = shown
+	if len(s.shown) == len(s.all) {
+		s.count.SetText(fmt.Sprintf("%d titles", len(s.all)))
+	} else {
+		s.count.SetText(fmt.Sprintf("%d of %d titles", len(s.shown), len(s.all)))
+	}
+	s.list.Refresh()
+}
+
+// shapeLibrary returns the indices of all that pass q, in q's order. It
+// touches no widget, so the refresh goroutine runs it for 10,000 titles
+// instead of the UI goroutine.
+func shapeLibrary(all []Item, q libQuery) []int {
+	shown := make([]int, 0, len(all))
+	for i := range all {
+		it := &all[i]
+		switch q.state {
 		case 1:
 			if it.State != StateOwned && it.State != StateDownloading {
 				continue
@@ -209,31 +262,32 @@ func (s *libraryScreen) reshape() {
 				continue
 			}
 		}
-		if q != "" && !containsFold(it.Name, q) && !containsFold(it.Artist, q) {
+		if q.text != "" && !containsFold(it.Name, q.text) && !containsFold(it.Artist, q.text) {
 			continue
 		}
-		s.shown = append(s.shown, i)
+		shown = append(shown, i)
 	}
-	by := s.sortS.SelectedIndex()
-	slices.SortStableFunc(s.shown, func(a, b int) int {
-		x, y := &s.all[a], &s.all[b]
-		switch by {
-		case 1:
-			return cmp.Compare(strings.ToLower(x.Name), strings.ToLower(y.Name))
-		case 2:
-			return cmp.Or(cmp.Compare(strings.ToLower(x.Artist), strings.ToLower(y.Artist)),
-				cmp.Compare(strings.ToLower(x.Name), strings.ToLower(y.Name)))
-		case 3:
-			return cmp.Compare(x.Progress(), y.Progress())
+	var keys []string // lower-case sort keys, by index into all
+	if q.sort == 1 || q.sort == 2 {
+		keys = make([]string, len(all))
+		for _, i := range shown {
+			if q.sort == 1 {
+				keys[i] = strings.ToLower(all[i].Name)
+			} else {
+				keys[i] = strings.ToLower(all[i].Artist) + "\x00" + strings.ToLower(all[i].Name)
+			}
 		}
-		return y.Added.Compare(x.Added)
-	})
-	if len(s.shown) == len(s.all) {
-		s.count.SetText(fmt.Sprintf("%d titles", len(s.all)))
-	} else {
-		s.count.SetText(fmt.Sprintf("%d of %d titles", len(s.shown), len(s.all)))
 	}
-	s.list.Refresh()
+	slices.SortStableFunc(shown, func(a, b int) int {
+		switch q.sort {
+		case 1, 2:
+			return cmp.Compare(keys[a], keys[b])
+		case 3:
+			return cmp.Compare(all[a].Progress(), all[b].Progress())
+		}
+		return all[b].Added.Compare(all[a].Added)
+	})
+	return shown
 }
 
 // containsFold reports whether s contains lower (already lower-case),

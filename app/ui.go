@@ -333,12 +333,18 @@ func (u *UI) refresh(ctx context.Context, a area) {
 	switch a {
 	case areaLibrary:
 		items, err := u.b.Library.Items(ctx)
+		q := u.library.query()
+		shown := shapeLibrary(items, q)
+		var finished []string
+		if err == nil {
+			finished = u.library.finished(items)
+		}
 		var sw Swarm
 		if c, ok := u.swarm.current(); ok {
 			sw = u.b.Library.Swarm(c)
 		}
 		u.do(func() {
-			u.library.apply(items, err)
+			u.library.apply(items, shown, q, finished, err)
 			u.swarm.apply(items, sw)
 			if !u.libShown && err == nil {
 				u.libShown = true
