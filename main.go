@@ -23,6 +23,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/kith-media/kith/app"
+	"github.com/kith-media/kith/app/mpris"
 	"github.com/kith-media/kith/app/wire"
 )
 
@@ -192,6 +193,9 @@ func run(c config, log *slog.Logger) error {
 		log.Info("kith ready", "device", k.Device.ID(), "directory", k.Joined.String(), "data", c.wire.DataDir,
 			"startup", time.Since(started).Round(time.Millisecond))
 		g.Go(func() error { return u.Serve(gctx) })
+		media := mpris.New(mpris.Options{Player: k.Backend.Player, Quit: quit, Logger: log,
+			Raise: func() { fyne.Do(func() { win.Show(); win.RequestFocus() }) }})
+		g.Go(func() error { return media.Serve(gctx) })
 		return k.Serve(gctx)
 	})
 	win.ShowAndRun()
