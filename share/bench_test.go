@@ -29,7 +29,6 @@ func BenchmarkFlashCrowd(b *testing.B) {
 
 func crowdTune(o *Options) {
 	o.ResupplyInterval = 500 * time.Millisecond
-	o.Fetch.HaveInterval = 200 * time.Millisecond
 	o.Fetch.OriginInFlight = 1
 	o.Server.MaxUploads = 64
 	o.Server.MaxUploadsPerPeer = 4

@@ -277,7 +277,18 @@ func (n *Node) fetch(ctx context.Context, cid sealed.ContentID, f *fetch, peers 
 		if n.dir == nil {
 			return fmt.Errorf("fetching %s: no sources and %w", cid, ErrNoDirectory)
 		}
-		var err error
+		// Announce the download before asking for suppliers, so a crowd
+		// arriving together finds itself.
+		m, err := n.manifest(ctx, cid, nil)
+		if err != nil {
+			return fmt.Errorf("fetching %s: %w", cid, err)
+		}
+		if err := n.lib.AddManifest(ctx, m); err != nil {
+			return fmt.Errorf("fetching %s: %w", cid, err)
+		}
+		if err := n.Announce(ctx); err != nil {
+			n.log.Debug("node: announcing a download", "err", err)
+		}
 		if peers, origin, err = n.suppliers(ctx, cid); err != nil {
 			return fmt.Errorf("fetching %s: %w", cid, err)
 		}
@@ -304,6 +315,7 @@ func (n *Node) fetch(ctx context.Context, cid sealed.ContentID, f *fetch, peers 
 	}
 	fo := n.o.Fetch
 	fo.Manifest, fo.Sink, fo.Sources, fo.Logger, fo.Self = m, n.lib, nil, n.log, n.ID()
+	fo.Demand = func() bool { return time.Since(n.srv.LastPolled(cid)) < 5*time.Second }
 	for _, c := range clients {
 		fo.Sources = append(fo.Sources, c.Source(m))
 	}
@@ -323,9 +335,6 @@ func (n *Node) fetch(ctx context.Context, cid sealed.ContentID, f *fetch, peers 
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if viaDirectory {
-		if err := n.Announce(ctx); err != nil {
-			n.log.Debug("node: announcing a download", "err", err)
-		}
 		// Others in the same crowd find us (and we them) while downloading.
 		go n.resupply(rctx, cid, m, ft, seen)
 	}
@@ -380,7 +389,7 @@ func (n *Node) resupply(ctx context.Context, cid sealed.ContentID, m *sealed.Man
 	if every <= 0 {
 		every = DefaultResupplyInterval
 	}
-	wait := min(every, 250*time.Millisecond) // a crowd arriving together finds itself quickly
+	wait := min(every, 100*time.Millisecond) // a crowd arriving together finds itself quickly
 	added := len(seen) - 1
 	for {
 		select {

@@ -27,7 +27,7 @@ import (
 const (
 	DefaultAnnounceInterval = 30 * time.Second // heartbeat to the directory
 	DefaultResupplyInterval = 5 * time.Second  // re-asking for suppliers during a download
-	DefaultMaxPeers         = 12               // peers one download uses at most
+	DefaultMaxPeers         = 16               // peers one download uses at most (the directory names 16)
 )
 
 // Options configure a Node.
@@ -133,6 +133,12 @@ func NewNode(o Options) (*Node, error) {
 		so.Relayer = n.dir
 	}
 	so.Owner = o.Account
+	so.Downloading = func(cid sealed.ContentID) bool {
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		_, ok := n.fetches[cid]
+		return ok
+	}
 	if n.srv, err = peer.NewServer(so); err != nil {
 		lib.Close()
 		return nil, fmt.Errorf("node: %w", err)

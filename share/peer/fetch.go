@@ -25,7 +25,17 @@ type Source interface {
 // Haver is implemented by sources that may hold only part of the content;
 // the fetcher polls it. Sources without it are assumed complete.
 type Haver interface {
-	Have(ctx context.Context) (have, fetching library.Bitmap, complete bool, err error)
+	Have(ctx context.Context) (HaveInfo, error)
+}
+
+// HaveInfo is a partial source's state (GET /have).
+type HaveInfo struct {
+	Have     library.Bitmap // chunks held
+	Fetching library.Bitmap // chunks being fetched from the origin now
+	Complete bool           // every chunk held
+	// Downloading: the source is itself downloading this content now, so it
+	// takes its share of the origin's chunks.
+	Downloading bool
 }
 
 // isOrigin reports whether s is an origin store (used last).
@@ -57,6 +67,11 @@ type FetchOptions struct {
 	// content together split the origin's chunks between them (rendezvous
 	// hashing over the device IDs they see).
 	Self identity.ID
+	// Demand, if set, tells whether other devices are downloading this
+	// content from us right now (Server.LastPolled). A device nobody
+	// downloads from leaves its share of origin chunks to those that others
+	// do, so what comes from the origin spreads.
+	Demand func() bool
 
 	PerSource        int           // requests in flight per peer (default 4)
 	OriginInFlight   int           // requests in flight to an origin (default 2)
@@ -64,7 +79,7 @@ type FetchOptions struct {
 	MinTimeout       time.Duration // shortest request timeout (default 2 s); actual = clamp(8 x expected)
 	StealAfter       time.Duration // a chunk slower than this (and 3 x its source's expected time) is also asked elsewhere (default 750 ms)
 	HaveInterval     time.Duration // polling of partial sources (default 500 ms)
-	OriginDelay      time.Duration // how long a chunk some peer has (or is fetching) waits before the origin may be asked (default 3 s)
+	OriginDelay      time.Duration // how long a chunk waits for peers before the origin may be asked regardless (default 10 s; a quarter for a chunk a player waits for, twice when peers deliver nothing)
 	MaxFailures      int           // consecutive errors before a source is dropped (default 5)
 	ProgressInterval time.Duration // Progress events (default 250 ms)
 	OnEvent          func(Event)   // called from the fetcher's goroutine; must not block
@@ -136,6 +151,7 @@ type srcState struct {
 	dropped  bool
 	polling  bool
 	known    bool // a Have answer arrived (until then it may hold anything)
+	active   bool // downloading this content itself (shares the origin's chunks)
 	lastPoll time.Time
 }
 
@@ -165,10 +181,9 @@ type result struct {
 }
 
 type haveResult struct {
-	src            *srcState
-	have, fetching library.Bitmap
-	complete       bool
-	err            error
+	src  *srcState
+	info HaveInfo
+	err  error
 }
 
 // Fetcher downloads one content from several sources at once, verifying
@@ -223,7 +238,7 @@ func NewFetcher(o FetchOptions) (*Fetcher, error) {
 	def(&o.MinTimeout, 2*time.Second)
 	def(&o.StealAfter, 750*time.Millisecond)
 	def(&o.HaveInterval, 500*time.Millisecond)
-	def(&o.OriginDelay, 3*time.Second)
+	def(&o.OriginDelay, 10*time.Second)
 	def(&o.ProgressInterval, 250*time.Millisecond)
 	if o.Logger == nil {
 		o.Logger = slog.Default()

@@ -93,9 +93,9 @@ func (f *Fetcher) Run(ctx context.Context) error {
 			f.mu.Lock()
 			h.src.polling = false
 			if h.err == nil {
-				h.src.known = true
-				h.src.have, h.src.fetching = h.have, h.fetching
-				if h.complete {
+				h.src.known, h.src.active = true, h.info.Downloading
+				h.src.have, h.src.fetching = h.info.Have, h.info.Fetching
+				if h.info.Complete {
 					h.src.have, h.src.fetching, h.src.haver = nil, nil, nil
 				}
 			} else {
@@ -130,9 +130,9 @@ func (f *Fetcher) pollLocked(ctx context.Context, wg *sync.WaitGroup, now time.T
 			defer wg.Done()
 			pctx, cancel := context.WithTimeout(ctx, f.o.MinTimeout)
 			defer cancel()
-			have, fetching, complete, err := h.Have(pctx)
+			hi, err := h.Have(pctx)
 			select {
-			case f.haves <- haveResult{src: s, have: have, fetching: fetching, complete: complete, err: err}:
+			case f.haves <- haveResult{src: s, info: hi, err: err}:
 			case <-ctx.Done():
 			}
 		}(s, s.haver)
@@ -215,13 +215,29 @@ func (f *Fetcher) eligibleLocked(s *srcState, i int, now time.Time) bool {
 	if f.prio >= 0 && i >= f.prio && i < f.prio+2*f.o.PerSource && now.Sub(f.since[i]) >= delay/4 {
 		return true // a player is waiting for it
 	}
-	if now.Sub(f.lastPeerChunk) >= delay && now.Sub(f.since[i]) >= delay {
+	if now.Sub(f.lastPeerChunk) >= 2*delay && now.Sub(f.since[i]) >= 2*delay {
 		return true // the peers are stalled
 	}
 	if f.peerCoversLocked(i, now) {
 		return false // a peer has it or is getting it: wait for it
 	}
-	return f.mineLocked(i) || now.Sub(f.since[i]) >= delay
+	if now.Sub(f.since[i]) >= 3*delay {
+		return true // safety net: nobody got it for a long time
+	}
+	if f.o.Demand != nil && f.activePeersLocked() && !f.o.Demand() {
+		return false // a crowd, but nobody takes from us: leave the origin to those others take from
+	}
+	return f.mineLocked(i)
+}
+
+// activePeersLocked reports whether a usable peer downloads this content too.
+func (f *Fetcher) activePeersLocked() bool {
+	for _, s := range f.srcs {
+		if !s.origin && !s.banned && !s.dropped && s.active {
+			return true
+		}
+	}
+	return false
 }
 
 // mineLocked reports whether this device is the one of its swarm (itself
@@ -234,8 +250,8 @@ func (f *Fetcher) mineLocked(i int) bool {
 	}
 	best := rendezvous(f.o.Self, i)
 	for _, s := range f.srcs {
-		if s.origin || s.banned || s.dropped {
-			continue
+		if s.origin || s.banned || s.dropped || !s.active {
+			continue // only devices downloading it themselves take a share
 		}
 		if rendezvous(s.id, i) < best {
 			return false
@@ -310,6 +326,9 @@ func (f *Fetcher) stealLocked(s *srcState, now time.Time) int {
 }
 
 func (f *Fetcher) timeoutLocked(s *srcState, size int64) time.Duration {
+	if s.rate <= 0 {
+		return f.o.Timeout / 2 // unknown speed: be patient (steals cover slowness)
+	}
 	t := 8 * s.expected(size)
 	return min(max(t, f.o.MinTimeout), f.o.Timeout)
 }

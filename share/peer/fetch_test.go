@@ -219,8 +219,8 @@ func (s *memSource) Chunk(ctx context.Context, i int, dst []byte) ([]byte, error
 
 type haverSource struct{ *memSource }
 
-func (s haverSource) Have(ctx context.Context) (library.Bitmap, library.Bitmap, bool, error) {
-	return s.have, library.NewBitmap(s.c.m.NumChunks()), false, nil
+func (s haverSource) Have(ctx context.Context) (HaveInfo, error) {
+	return HaveInfo{Have: s.have, Fetching: library.NewBitmap(s.c.m.NumChunks())}, nil
 }
 
 func TestOriginOnlyForWhatPeersLack(t *testing.T) {

@@ -62,8 +62,10 @@ type ServerOptions struct {
 	IdleTimeout       time.Duration // default 120 s
 	VerifyUploads     bool          // re-hash chunks read from disk before sending them
 	OnUpload          func(Upload)  // called after each chunk/range upload; must not block
-	Logger            *slog.Logger
-	Now               func() time.Time
+	// Downloading tells /have whether this device is downloading cid itself.
+	Downloading func(cid sealed.ContentID) bool
+	Logger      *slog.Logger
+	Now         func() time.Time
 }
 
 // Server is a device's peer server: HTTP/1.1 over mutual TLS 1.3.
@@ -77,6 +79,15 @@ type Server struct {
 	active  int
 	owner   string
 	ledger  map[ledgerKey]int64 // uploads not yet in the library's ledger
+	polled  map[sealed.ContentID]time.Time
+}
+
+// LastPolled is when another device last asked for our bitmap of cid: a
+// sign that it downloads from us, so what we fetch spreads onward.
+func (s *Server) LastPolled(cid sealed.ContentID) time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.polled[cid]
 }
 
 // SetOwner sets the account owning this device (for household policies).
@@ -359,14 +370,23 @@ func (s *Server) handleManifest(w http.ResponseWriter, r *http.Request) {
 	w.Write(b)
 }
 
-// HaveHeader names the response header of /have telling whether the content is complete.
-const HaveHeader = "Kith-Complete"
+// Response headers of /have.
+const (
+	HaveHeader        = "Kith-Complete"    // "true" when every chunk is held
+	DownloadingHeader = "Kith-Downloading" // "true" while this device downloads the content itself
+)
 
 func (s *Server) handleHave(w http.ResponseWriter, r *http.Request) {
 	_, cid, ok := s.permit(w, r)
 	if !ok {
 		return
 	}
+	s.mu.Lock()
+	if s.polled == nil || len(s.polled) > 10000 {
+		s.polled = map[sealed.ContentID]time.Time{}
+	}
+	s.polled[cid] = s.o.Now()
+	s.mu.Unlock()
 	ctx := r.Context()
 	have, err1 := s.o.Library.Have(ctx, cid)
 	fetching, err2 := s.o.Library.Fetching(ctx, cid)
@@ -377,6 +397,7 @@ func (s *Server) handleHave(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set(HaveHeader, strconv.FormatBool(st.Complete))
+	w.Header().Set(DownloadingHeader, strconv.FormatBool(s.o.Downloading != nil && s.o.Downloading(cid)))
 	w.Header().Set("Content-Length", strconv.Itoa(len(have)+len(fetching)))
 	w.Write(have)
 	w.Write(fetching)

@@ -36,9 +36,9 @@ func TestServerEndpoints(t *testing.T) {
 	if err != nil || m.ContentID() != cid {
 		t.Fatalf("manifest: %v", err)
 	}
-	have, fetching, complete, err := cl.Have(ctx, cid, c.m.NumChunks())
-	if err != nil || !complete || have.Count(c.m.NumChunks()) != c.m.NumChunks() || fetching.Count(c.m.NumChunks()) != 0 {
-		t.Fatalf("have: %v %v %v", complete, err, have)
+	hi, err := cl.Have(ctx, cid, c.m.NumChunks())
+	if err != nil || !hi.Complete || hi.Downloading || hi.Have.Count(c.m.NumChunks()) != c.m.NumChunks() || hi.Fetching.Count(c.m.NumChunks()) != 0 {
+		t.Fatalf("have: %+v %v", hi, err)
 	}
 	got, err := cl.Chunk(ctx, c.m, 3, nil)
 	if err != nil || !bytes.Equal(got, c.chunk(3)) {
