@@ -23,7 +23,8 @@
 //	GET  /manifest/{cid}      200 the directory-signed manifest (sealed.Manifest.MarshalBinary)
 //	GET  /have/{cid}          200 two bitmaps of ceil(chunks/8) bytes each: chunks held, then
 //	                          chunks being fetched from the origin (bit i = byte i/8, bit i%8, LSB
-//	                          first); header Kith-Complete: true|false
+//	                          first); headers Kith-Complete: true|false (every chunk held) and
+//	                          Kith-Downloading: true|false (this device downloads it right now)
 //	GET  /chunks/{cid}/{i}    200 ciphertext chunk i (exactly Manifest.ChunkRange(i) bytes);
 //	                          206 with a Range header (bytes within the chunk); 404 chunk not present
 //	GET  /content/{cid}       200/206 byte ranges of the sealed file (Range); every chunk a range
@@ -52,11 +53,14 @@
 // length, wrong certificate), backs off and finally drops sources that error
 // or time out, and asks a second source for a chunk that is taking too long.
 // The origin is asked only for chunks no peer holds or is fetching (peers
-// advertise origin fetches in /have) and that this device "owns" among the
-// devices it sees (rendezvous hashing of device ID and chunk index, so a
-// crowd splits the origin's chunks instead of each taking them all); a chunk
-// nobody delivers within OriginDelay, a chunk a player waits for, or any
-// chunk once peers stall, goes to the origin regardless.
+// advertise origin fetches in /have) and that this device "owns" among
+// itself and the peers that download the content too (rendezvous hashing of
+// device ID and chunk index), so a crowd splits the origin's chunks instead
+// of each taking them all; a device nobody downloads from (Demand) leaves
+// its share to those others download from, so what it would fetch spreads.
+// A chunk a player waits for (after OriginDelay/4), any chunk once peers
+// deliver nothing for 2 x OriginDelay, and any chunk nobody got for
+// 3 x OriginDelay go to the origin regardless.
 //
 // # Ledger
 //

@@ -37,6 +37,9 @@ import (
 
 func main() {
 	if err := run(os.Args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return
+		}
 		fmt.Fprintln(os.Stderr, "kith-supplier:", err)
 		os.Exit(1)
 	}
@@ -76,6 +79,9 @@ func run(args []string) error {
 	base, fp, err := directory.ParseURL(*dirURL)
 	if err != nil {
 		return err
+	}
+	if fp == "" {
+		return errors.New("the directory URL needs its fingerprint: https://host:port#FINGERPRINT")
 	}
 	dc, err := directory.NewClient(directory.ClientOptions{URL: base, Fingerprint: fp, Device: id, Logger: log})
 	if err != nil {

@@ -1,0 +1,26 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestRunRejectsBadArguments(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no flags", nil, "-data and -directory are required"},                                                // nothing to do
+		{"no directory", []string{"-data", dir}, "-data and -directory are required"},                         // data alone
+		{"directory without fingerprint", []string{"-data", dir, "-directory", "https://x:1"}, "fingerprint"}, // unpinned
+		{"unknown flag", []string{"-bogus"}, "flag provided but not defined"},                                 // typo
+	}
+	for _, tt := range tests {
+		err := run(tt.args)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: err = %v, want it to mention %q", tt.name, err, tt.want)
+		}
+	}
+}
