@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
@@ -255,6 +256,12 @@ func (u *UI) Serve(ctx context.Context) error {
 	defer u.wg.Wait()
 	defer u.stop()
 	defer u.watch()()
+	if file := os.Getenv(ProbeEnv); file != "" {
+		pctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { u.probe(pctx, file); close(done) }()
+		defer func() { stop(); <-done }()
+	}
 	for {
 		select {
 		case <-ctx.Done():

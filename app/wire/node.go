@@ -117,6 +117,7 @@ func (a *Node) Serve(ctx context.Context) error {
 	t := time.NewTicker(2 * time.Second)
 	defer t.Stop()
 	var last []share.Neighbour
+	resumed := false
 	for {
 		select {
 		case <-ctx.Done():
@@ -126,6 +127,10 @@ func (a *Node) Serve(ctx context.Context) error {
 		n := a.node()
 		if n == nil {
 			continue
+		}
+		if !resumed {
+			resumed = true
+			a.resume(ctx)
 		}
 		if ns := n.Neighbours(); !slices.EqualFunc(ns, last, func(x, y share.Neighbour) bool {
 			return x.ID == y.ID && x.Name == y.Name && slices.Equal(x.Addrs, y.Addrs)
@@ -164,6 +169,22 @@ func (a *Node) ready() (*share.Node, error) {
 	return nil, errNotSignedIn
 }
 
+// resume restarts the downloads a previous run left unfinished (licensed
+// titles with chunks missing).
+func (a *Node) resume(ctx context.Context) {
+	items, err := a.Items(ctx)
+	if err != nil {
+		a.log.Warn("resuming downloads", "err", err)
+		return
+	}
+	for _, it := range items {
+		if it.State == app.StatePaused {
+			a.log.Info("resuming download", "title", it.Name, "have", it.Have, "size", it.Size)
+			_ = a.startFetch(it.Content)
+		}
+	}
+}
+
 // startFetch downloads cid in the background (from peers, or every
 // source when none), reporting through Changes.
 func (a *Node) startFetch(cid sealed.ContentID, peers ...share.Neighbour) error {
@@ -182,6 +203,7 @@ func (a *Node) startFetch(cid sealed.ContentID, peers ...share.Neighbour) error 
 	a.wg.Add(1)
 	a.mu.Unlock()
 	a.subs.notify()
+	started := time.Now()
 	go func() {
 		defer a.wg.Done()
 		err := a.node().Fetch(ctx, cid, peers...)
@@ -191,6 +213,8 @@ func (a *Node) startFetch(cid sealed.ContentID, peers ...share.Neighbour) error 
 		if err != nil && ctx.Err() == nil {
 			a.fetchErr[cid] = err
 			a.log.Warn("download failed", "content", cid, "err", err)
+		} else if err == nil {
+			a.log.Info("download finished", "content", cid, "took", time.Since(started).Round(time.Millisecond))
 		}
 		a.mu.Unlock()
 		a.subs.notify()

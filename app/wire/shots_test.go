@@ -69,7 +69,7 @@ func TestScreenshots(t *testing.T) {
 	t.Logf("screenshots in %s", out)
 }
 
-func moduleRoot(t *testing.T) string {
+func moduleRoot(t testing.TB) string {
 	b, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}").Output()
 	if err != nil {
 		t.Fatalf("finding the module root: %v", err)
@@ -79,7 +79,7 @@ func moduleRoot(t *testing.T) string {
 
 // startXvfb starts a virtual display on the first free number from :99
 // and returns its name.
-func startXvfb(t *testing.T) string {
+func startXvfb(t testing.TB) string {
 	for n := 99; n < 120; n++ {
 		if _, err := os.Stat(fmt.Sprintf("/tmp/.X%d-lock", n)); err == nil {
 			continue
