@@ -426,3 +426,18 @@ func (n *Node) resupply(ctx context.Context, cid sealed.ContentID, m *sealed.Man
 		}
 	}
 }
+
+// Repair re-hashes cid on disk and downloads again every chunk that fails
+// (from the directory's suppliers): our own damage is fetched again and
+// never blamed on a peer. It returns how many chunks were damaged.
+func (n *Node) Repair(ctx context.Context, cid sealed.ContentID) (int, error) {
+	bad, err := n.lib.Verify(ctx, cid)
+	if err != nil {
+		return len(bad), fmt.Errorf("repairing %s: %w", cid, err)
+	}
+	if len(bad) == 0 {
+		return 0, nil
+	}
+	n.log.Warn("node: repairing damaged chunks", "content", cid, "chunks", len(bad))
+	return len(bad), n.Fetch(ctx, cid)
+}

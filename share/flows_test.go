@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/kith-media/kith/directory"
@@ -179,5 +181,36 @@ func TestRestrictionsBetweenNodes(t *testing.T) {
 	}
 	if err := b.Fetch(ctx, title.ContentID, a.neighbour()); err != nil {
 		t.Fatalf("fetch after A allows B: %v", err)
+	}
+}
+
+// TestRepairRefetchesOwnDamage: a chunk damaged on our disk is found by
+// Repair and fetched again from a supplier, and nobody is blamed.
+func TestRepairRefetchesOwnDamage(t *testing.T) {
+	ctx := context.Background()
+	d := startDirectory(t)
+	title, plain := d.publish(t, "Fragile Song", 1<<20, 0)
+	a := startNode(t, d, "alice", nil)
+	if _, err := a.Register(ctx, title.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Fetch(ctx, title.ContentID); err != nil {
+		t.Fatal(err)
+	}
+	m, _ := a.lib.Manifest(ctx, title.ContentID)
+	path := filepath.Join(a.lib.Dir(), "content", title.ContentID.String()+".sealed")
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	off, _ := m.ChunkRange(2)
+	f.WriteAt([]byte("rot"), off+100)
+	f.Close()
+	n, err := a.Repair(ctx, title.ContentID)
+	if err != nil || n != 1 {
+		t.Fatalf("repair: %d damaged, %v", n, err)
+	}
+	if got := readAll(t, a, title); !bytes.Equal(got, plain) {
+		t.Fatal("plaintext differs after repair")
 	}
 }
