@@ -10,7 +10,10 @@
 //	                                             └► pump (io.Reader) ─► Output (oto/ALSA)
 //
 // Each track has a feeder goroutine that reads and decodes ahead into a
-// bounded channel of PCM blocks. The pump, pulled by the output device,
+// bounded channel of PCM blocks (1024 frames each, at most 48 ≈ 1.1 s). A
+// title is handed to the output once 16 blocks (≈ 370 ms) are decoded, or
+// 150 ms after its first block: the output takes its buffers' worth (oto's
+// 200 ms player buffer + a 100 ms device buffer by default) in one burst. The pump, pulled by the output device,
 // takes blocks from the current track and, at its end, from the next track,
 // which was opened and decoded ahead (gapless). When no block is ready the
 // pump hands out silence, so the device never stalls.
@@ -24,6 +27,14 @@
 // oto's BufferedSize plus the device buffer), mapped back to the track that
 // was playing at that frame. Track changes and the end of the queue are
 // reported when they become audible, not when they are decoded.
+//
+// # Output
+//
+// OtoOutput drives github.com/ebitengine/oto/v3 (ebiten's own output layer;
+// the root ebiten package is never imported, so there is no game loop). oto
+// allows one context per process: every OtoOutput shares it, at one rate.
+// Tests use a fake Output; the real one is checked against a PulseAudio null
+// sink (internal/pulsetest).
 //
 // # States and events
 //
@@ -45,6 +56,7 @@
 // # Secrets
 //
 // No plaintext media, PCM or key reaches the disk or the logs: there are no
-// temp files or caches, logs carry titles, sizes and errors only, and
-// OpenSealed zeroes the content key when the media is closed.
+// temp files or caches, and logs carry titles, sizes and errors only.
+// OpenSealed zeroes the unwrapped content key as soon as the sealed reader
+// has derived its own key, which the reader zeroes on Close.
 package player

@@ -231,3 +231,25 @@ func TestBuffering(t *testing.T) {
 		t.Errorf("prefetcher heard %v", pf.wants)
 	}
 }
+
+// TestSeekAfterDecodeEnded seeks back after the whole title was decoded
+// ahead (a short title fits in the queue): playback must go on from there
+// and then end normally.
+func TestSeekAfterDecodeEnded(t *testing.T) {
+	src := &memSource{titles: map[string][]byte{"a": toneWAV(rate, 500*time.Millisecond, 440, 1000)}}
+	p, out, ev := newTest(t, src, nil)
+	p.Play("a")
+	ev.wait(t, 5*time.Second, "position ≥ 700ms", func(e Event) bool { return e.Kind == EventPosition && e.Position >= 700*time.Millisecond })
+	p.Seek(100 * time.Millisecond)
+	ev.wait(t, 5*time.Second, "stopped", isState(StateStopped))
+	var heard time.Duration
+	for _, s := range pulsetest.Segments(out.samples(), rate, 0.05, 5*time.Millisecond) {
+		if s.Sound {
+			heard += s.Duration(rate)
+		}
+	}
+	// About 0.7 s, then 0.9 s again after seeking back to 0.1 s.
+	if heard < 1500*time.Millisecond || heard > 1800*time.Millisecond {
+		t.Errorf("heard %v, want about 1.6s", heard)
+	}
+}

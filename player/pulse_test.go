@@ -35,7 +35,9 @@ func readFixture(t testing.TB, name string) []byte {
 // realPlayer builds a player on the real oto output (the pulse null sink).
 func realPlayer(t *testing.T, src Source, mod func(*Options)) (*Player, *events) {
 	t.Helper()
-	o := Options{Source: src, Output: NewOtoOutput(OtoOptions{SampleRate: rate})}
+	// A deeper device buffer than the default: the test machine has 2 cores
+	// shared with other builds, and a starved writer drops audio (an xrun).
+	o := Options{Source: src, Output: NewOtoOutput(OtoOptions{SampleRate: rate, DeviceBuffer: 200 * time.Millisecond})}
 	if mod != nil {
 		mod(&o)
 	}

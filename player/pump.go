@@ -27,14 +27,15 @@ type pump struct {
 	written  int64 // frames handed to the output
 	marks    []mark
 	silent   bool // last frames handed were silence
+	needMark bool // the next track frames start a new mark (seek, new track)
 	ended    *track
 	// onFirstPCM, if set (tests), is called when a track's first frames are handed out.
 	onFirstPCM func(id string, at time.Time)
-	firstDone  map[*track]bool
+	firstFor   *track // the last track onFirstPCM was called for
 }
 
 func newPump(rate int) *pump {
-	return &pump{rate: rate, silent: true, firstDone: map[*track]bool{}}
+	return &pump{rate: rate, silent: true}
 }
 
 // Read implements io.Reader: at most blockFrames frames, never blocking.
@@ -51,12 +52,12 @@ func (p *pump) Read(b []byte) (int, error) {
 			break
 		}
 		k := copy(b[n:max], p.pending.data)
-		if p.silent || n == 0 && len(p.marks) == 0 {
+		if p.silent || p.needMark || len(p.marks) == 0 {
 			p.addMarkLocked(p.written+int64(n/frameBytes), p.cur, p.pending.pos)
-			p.silent = false
+			p.silent, p.needMark = false, false
 		}
-		if p.onFirstPCM != nil && !p.firstDone[p.cur] {
-			p.firstDone[p.cur] = true
+		if p.onFirstPCM != nil && p.firstFor != p.cur {
+			p.firstFor = p.cur
 			p.onFirstPCM(p.cur.id, time.Now())
 		}
 		p.pending.data = p.pending.data[k:]
@@ -94,15 +95,29 @@ func (p *pump) take() bool {
 				p.ended = p.cur
 				p.cur, p.next = p.next, nil
 				if p.cur != nil {
-					p.silent = true // force a mark at the new track
+					p.needMark = true
 				}
 				continue
 			}
 			if blk.gen < p.cur.gen.Load() {
 				continue // from before a seek
 			}
+			if blk.end {
+				if p.cur.Err() != nil {
+					// Damaged or unreadable: play nothing more.
+					p.ended = p.cur
+					p.cur, p.next = nil, nil
+					return false
+				}
+				p.ended = p.cur
+				p.cur, p.next = p.next, nil
+				if p.cur != nil {
+					p.needMark = true
+				}
+				continue
+			}
 			if p.pending.pos != blk.pos || p.pending.gen != blk.gen {
-				p.silent = true // discontinuity: mark it
+				p.needMark = true // discontinuity: mark it
 			}
 			p.pending, p.havePend = blk, true
 			return true
@@ -127,7 +142,10 @@ func (p *pump) setTrack(t, next *track) {
 	defer p.mu.Unlock()
 	p.cur, p.next = t, next
 	p.havePend = false
-	p.silent = true
+	p.needMark = true
+	if t == nil {
+		p.firstFor, p.ended = nil, nil
+	}
 }
 
 // setNext sets the track to continue with at the end of the current one.
@@ -142,7 +160,7 @@ func (p *pump) dropPending() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.havePend = false
-	p.silent = true
+	p.needMark = true
 }
 
 // heard maps the frames heard so far (written − buffered) to the track

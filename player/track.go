@@ -30,11 +30,12 @@ const readyBlocks = 16
 // (a slow source starts with less).
 const readyWait = 150 * time.Millisecond
 
-// block is decoded PCM of one track.
+// block is decoded PCM of one track, or (end) the end of its feed.
 type block struct {
 	gen  int64 // seek generation; stale blocks are dropped
 	pos  int64 // track PCM byte offset of data[0]
 	data []byte
+	end  bool // no more data for this generation (EOF or error)
 }
 
 // mediaReader wraps Media to record where and for how long it reads.
@@ -163,10 +164,7 @@ func (t *track) run(ctx context.Context) {
 				close(t.blocks)
 				return
 			case r := <-t.seekReq: // seek while the queue is full
-				select {
-				case t.seekReq <- r:
-				default: // a newer request is already there
-				}
+				t.requeue(r)
 			}
 			pos += int64(n)
 		}
@@ -174,13 +172,34 @@ func (t *track) run(ctx context.Context) {
 			t.mu.Lock()
 			t.length, t.estimate = pos, false
 			t.mu.Unlock()
-			close(t.blocks)
-			return
-		}
-		if err != nil {
+		} else if err != nil {
 			if ctx.Err() == nil {
 				t.fail(fmt.Errorf("playing %s: %w", t.id, err))
 			}
+		} else {
+			continue
+		}
+		// End of this generation: say so, then wait for a seek (which
+		// starts a new generation) or the end of the track.
+		select {
+		case t.blocks <- block{gen: gen, pos: pos, end: true}:
+		case <-ctx.Done():
+			close(t.blocks)
+			return
+		case r := <-t.seekReq:
+			t.requeue(r)
+			continue
+		}
+		t.markReady()
+		if t.Err() != nil {
+			<-ctx.Done() // nothing after an error
+			close(t.blocks)
+			return
+		}
+		select {
+		case r := <-t.seekReq:
+			t.requeue(r) // handled at the top of the loop
+		case <-ctx.Done():
 			close(t.blocks)
 			return
 		}
@@ -209,6 +228,15 @@ func (t *track) duration() (time.Duration, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.stream.TimeAt(t.length), t.estimate
+}
+
+// requeue puts a seek request back for the top of the feeder loop, unless
+// a newer one is already there.
+func (t *track) requeue(r seekReq) {
+	select {
+	case t.seekReq <- r:
+	default:
+	}
 }
 
 // seekReq asks the feeder to move to a position.
