@@ -34,7 +34,8 @@
 // fields, wrong types, oversize arrays, bad IDs), 401 unauthorized/replay,
 // 402 card_invalid/card_declined, 403 forbidden, 404 not_found, 409
 // conflict, 410 withdrawn, 413 too_large (bodies over 1 MiB; announcements
-// 8 MiB), 429 rate_limited with Retry-After (per client IP and per device).
+// 8 MiB), 429 rate_limited with Retry-After (per client IP, per device, and
+// a stricter per-IP limit on the password-checking endpoints).
 //
 // # Endpoints
 //

@@ -69,6 +69,11 @@ func (s *Server) wrap(route string, signed bool, h handlerFunc) http.Handler {
 					return rateLimited(wait)
 				}
 			}
+			if route == "accounts" || route == "enroll" {
+				if wait, ok := s.authLim.allow(rq.ip); !ok {
+					return rateLimited(wait)
+				}
+			}
 			if err := s.readBody(w, r, rq, route); err != nil {
 				return err
 			}

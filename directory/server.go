@@ -29,6 +29,7 @@ const (
 	DefaultReadHeaderTimeout = 5 * time.Second
 	DefaultRateIP            = 200 // requests per second per client IP
 	DefaultRateDevice        = 50  // requests per second per device
+	DefaultRateAuth          = 5   // password attempts (account creation, enrollment) per second per client IP
 )
 
 // Options configures a Server.
@@ -56,6 +57,10 @@ type Options struct {
 	// RateIP and RateDevice are sustained requests per second (bursts of
 	// twice as many); 0 = default, negative = unlimited.
 	RateIP, RateDevice float64
+	// RateAuth limits password-checking requests (account creation and
+	// device enrollment) per client IP, on top of RateIP; 0 = default,
+	// negative = unlimited.
+	RateAuth float64
 }
 
 // Server is the directory: an http.Handler for the /v1 API plus the billing
@@ -72,6 +77,7 @@ type Server struct {
 	replay  *replayCache
 	ipLimit *limiter
 	devLim  *limiter
+	authLim *limiter
 	devices *deviceCache
 	askers  *annCache
 	flight  singleflight.Group
@@ -118,6 +124,9 @@ func NewServer(o Options) (*Server, error) {
 	if o.RateDevice == 0 {
 		o.RateDevice = DefaultRateDevice
 	}
+	if o.RateAuth == 0 {
+		o.RateAuth = DefaultRateAuth
+	}
 	if o.WebhookClient == nil {
 		o.WebhookClient = &http.Client{Timeout: 10 * time.Second}
 	}
@@ -127,6 +136,7 @@ func NewServer(o Options) (*Server, error) {
 		replay:  newReplayCache(),
 		ipLimit: newLimiter(o.RateIP, o.Now),
 		devLim:  newLimiter(o.RateDevice, o.Now),
+		authLim: newLimiter(o.RateAuth, o.Now),
 		devices: newDeviceCache(),
 		askers:  newAnnCache(),
 		wake:    make(chan struct{}, 1),

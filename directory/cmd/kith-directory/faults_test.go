@@ -197,6 +197,31 @@ func TestRateLimit(t *testing.T) {
 	}
 }
 
+// TestPasswordRateLimit: password-checking endpoints have their own,
+// stricter per-IP limit (1/s, bursts of 2 here).
+func TestPasswordRateLimit(t *testing.T) {
+	p := serve(t, t.TempDir(), "--rate-auth", "1")
+	var codes []int
+	start := time.Now()
+	for i := 0; i < 6; i++ {
+		resp, _ := rawReq(t, p, "POST", "/v1/accounts", []byte(fmt.Sprintf(`{"account":"guess%d","password":"12345678"}`, i)), nil, time.Now())
+		codes = append(codes, resp.StatusCode)
+	}
+	limited := 0
+	for _, c := range codes {
+		if c == http.StatusTooManyRequests {
+			limited++
+		}
+	}
+	if maxOK := 2 + int(time.Since(start).Seconds()) + 1; limited == 0 || 6-limited > maxOK {
+		t.Fatalf("codes %v: want at most %d accepted, the rest 429", codes, maxOK)
+	}
+	// other endpoints are not affected
+	if resp, _ := rawReq(t, p, "GET", "/v1/titles", nil, nil, time.Now()); resp.StatusCode != http.StatusOK {
+		t.Errorf("titles after password limit: %d", resp.StatusCode)
+	}
+}
+
 // TestKill9DuringPurchases kills the server while purchases stream in:
 // every acknowledged purchase is there after restart, no license lacks a
 // paid purchase, and the database passes integrity_check.

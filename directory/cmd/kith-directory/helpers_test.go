@@ -78,7 +78,8 @@ func (w lockedWriter) Write(b []byte) (int, error) {
 func serve(t testing.TB, data string, args ...string) *proc {
 	t.Helper()
 	p := &proc{data: data, done: make(chan error, 1)}
-	p.cmd = exec.Command(bin, append([]string{"serve", "--data", data, "--addr", "127.0.0.1:0", "--log-level", "warn"}, args...)...)
+	// tests enroll many devices at once: no password rate limit unless asked (later flags win)
+	p.cmd = exec.Command(bin, append([]string{"serve", "--data", data, "--addr", "127.0.0.1:0", "--log-level", "warn", "--rate-auth", "-1"}, args...)...)
 	p.cmd.Stderr = lockedWriter{p}
 	out, err := p.cmd.StdoutPipe()
 	if err != nil {

@@ -75,6 +75,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	secret := fs.String("webhook-secret", env("WEBHOOK_SECRET", ""), "HMAC-SHA256 key for the webhook signature (env KITH_DIRECTORY_WEBHOOK_SECRET)")
 	rateIP := fs.Float64("rate-ip", floatEnv("RATE_IP", directory.DefaultRateIP), "requests/s per client IP, bursts 2x; <0 unlimited (env KITH_DIRECTORY_RATE_IP)")
 	rateDev := fs.Float64("rate-device", floatEnv("RATE_DEVICE", directory.DefaultRateDevice), "requests/s per device, bursts 2x; <0 unlimited (env KITH_DIRECTORY_RATE_DEVICE)")
+	rateAuth := fs.Float64("rate-auth", floatEnv("RATE_AUTH", directory.DefaultRateAuth), "password attempts/s per client IP (account creation, enrollment); <0 unlimited (env KITH_DIRECTORY_RATE_AUTH)")
 	ttl := fs.Duration("announce-ttl", directory.DefaultAnnounceTTL, "how long a supplier stays listed after its last heartbeat")
 	level := fs.String("log-level", env("LOG_LEVEL", "info"), "debug, info, warn or error (env KITH_DIRECTORY_LOG_LEVEL)")
 	rest, err := parseFlags(fs, args)
@@ -115,7 +116,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	srv, err := directory.NewServer(directory.Options{
 		Identity: id, Store: st, OriginDir: origin, Name: *name, Logger: log,
 		Webhook: *webhook, WebhookSecret: []byte(*secret),
-		RateIP: *rateIP, RateDevice: *rateDev, AnnounceTTL: *ttl,
+		RateIP: *rateIP, RateDevice: *rateDev, RateAuth: *rateAuth, AnnounceTTL: *ttl,
 	})
 	if err != nil {
 		st.Close()
