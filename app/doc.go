@@ -30,6 +30,18 @@
 // Fyne runs with the migrated thread model (FyneApp.toml [Migrations]
 // fyneDo = true, build tag migrated_fynedo).
 //
+// # Measuring
+//
+// Stats counts the callbacks handed to the UI goroutine and how long each
+// ran; with KITH_UI_PROBE=FILE set, Serve also posts a no-op with fyne.Do
+// every 10 ms and writes how long those waited (p50, p99, max) to FILE
+// when it ends — under the real driver, the longest the UI was frozen.
+//
+// # Subpackages
+//
+// app/wire adapts the real parts to these interfaces and starts the
+// embedded household directory; app/mpris exposes the player over MPRIS 2.
+//
 // # Preferences
 //
 // Stored with fyne.Preferences: "theme" ("light", "dark", "" = system),

@@ -179,6 +179,9 @@ func (s *libraryScreen) apply(items []Item, shown []int, q libQuery, finished []
 		return
 	}
 	for _, name := range finished {
+		if !s.u.bus {
+			break // Fyne's notifications need the session bus
+		}
 		s.u.app.SendNotification(fyne.NewNotification("Download finished", name+" is ready to play."))
 	}
 	s.all = items

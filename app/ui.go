@@ -97,6 +97,7 @@ type UI struct {
 	lastPlayer PlayerState
 	started    time.Time
 	libShown   bool
+	bus        bool // a D-Bus session bus is there (tray, notifications)
 }
 
 // New builds the main window (not shown yet). It must be called on the UI
@@ -125,10 +126,13 @@ func newUI(o Options, inline bool) (*UI, error) {
 		u.dirty[i] = make(chan struct{}, 1)
 	}
 	u.started = time.Now()
+	u.bus = sessionBusAvailable()
 	applyTheme(u.app, u.app.Preferences().String(prefTheme))
 	u.win = o.Window
 	if u.win == nil {
 		u.win = u.app.NewWindow("Kith")
+	} else if old := u.win.Content(); old != nil {
+		stopActivity(old) // the start-up screen's bar would animate on, unseen
 	}
 	u.win.SetIcon(Icon)
 	w := u.app.Preferences().FloatWithFallback(prefWidth, 1100)
@@ -449,7 +453,7 @@ func (u *UI) tray() {
 	if !ok {
 		return
 	}
-	if !sessionBusAvailable() {
+	if !u.bus {
 		u.log.Info("no D-Bus session bus: no system tray icon")
 		return
 	}
@@ -479,4 +483,17 @@ func errText(err error) string {
 		return "cancelled"
 	}
 	return err.Error()
+}
+
+// stopActivity stops the infinite progress bars in o, so they stop asking
+// for frames once o leaves the window.
+func stopActivity(o fyne.CanvasObject) {
+	switch x := o.(type) {
+	case *widget.ProgressBarInfinite:
+		x.Stop()
+	case *fyne.Container:
+		for _, c := range x.Objects {
+			stopActivity(c)
+		}
+	}
 }
