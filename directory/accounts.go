@@ -220,6 +220,7 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request, rq *reques
 	}
 	s.devices.forget(id)
 	s.askers.forget(id)
+	s.idx.remove(id)
 	s.log.Info("device revoked", "account", rq.device.Account, "device", id, "by", rq.device.ID)
 	w.WriteHeader(http.StatusNoContent)
 	return nil

@@ -80,6 +80,7 @@ type Server struct {
 	authLim *limiter
 	devices *deviceCache
 	askers  *annCache
+	idx     *onlineIndex
 	flight  singleflight.Group
 	wake    chan struct{} // pokes the outbox loop
 
@@ -139,6 +140,7 @@ func NewServer(o Options) (*Server, error) {
 		authLim: newLimiter(o.RateAuth, o.Now),
 		devices: newDeviceCache(),
 		askers:  newAnnCache(),
+		idx:     newOnlineIndex(),
 		wake:    make(chan struct{}, 1),
 	}
 	s.routes()
@@ -166,8 +168,9 @@ func (s *Server) TLSConfig() (*tls.Config, error) {
 	}, nil
 }
 
-// Serve serves HTTPS on ln and delivers the billing outbox until ctx ends,
-// then shuts down gracefully (in-flight requests get 10 s).
+// Serve loads who is online from the store, then serves HTTPS on ln,
+// delivers the billing outbox and drops expired announcements until ctx
+// ends, then shuts down gracefully (in-flight requests get 10 s).
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.mu.Lock()
 	if s.started {
@@ -188,7 +191,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		MaxHeaderBytes:    32 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
+	if err := s.loadOnline(ctx); err != nil {
+		return err
+	}
 	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return s.runSweeper(gctx) })
 	g.Go(func() error {
 		err := hs.Serve(tls.NewListener(ln, cfg))
 		if errors.Is(err, http.ErrServerClosed) {

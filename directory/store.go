@@ -60,10 +60,11 @@ type Store interface {
 	Withdraw(ctx context.Context, device identity.ID) error
 	Announcement(ctx context.Context, device identity.ID) (*AnnounceRecord, error)
 	Holding(ctx context.Context, device identity.ID, c sealed.ContentID) (*Holding, error)
-	// SupplierCandidates returns up to limit holders of c whose announcement
-	// is unexpired at now and who are not revoked or withdrawn; when there
-	// are more, a store should prefer those announced from publicIP.
-	SupplierCandidates(ctx context.Context, c sealed.ContentID, now time.Time, publicIP string, limit int) ([]Candidate, error)
+	// OnlineHoldings calls fn, in any order, for every holding whose
+	// announcement is unexpired at now and whose device is neither revoked
+	// nor withdrawn (Candidate.Expires set). The server builds its in-memory
+	// supplier index from it once, then keeps the index current itself.
+	OnlineHoldings(ctx context.Context, now time.Time, fn func(c sealed.ContentID, h *Candidate) error) error
 
 	PendingEvents(ctx context.Context, now time.Time, limit int) ([]*OutboxEvent, error)
 	MarkDelivered(ctx context.Context, id int64, at time.Time) error
@@ -139,6 +140,7 @@ type Candidate struct {
 	Load         int
 	Complete     bool
 	Policy       Policy
+	Expires      time.Time // the announcement's expiry
 }
 
 // OutboxEvent is one billing event waiting for (or past) delivery.

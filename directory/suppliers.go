@@ -39,6 +39,7 @@ func (s *Server) handleAnnounce(w http.ResponseWriter, r *http.Request, rq *requ
 		return fmt.Errorf("recording announcement: %w", err)
 	}
 	s.askers.put(rq.device.ID, rec, rec.Expires)
+	s.idx.announce(rec, rq.device.Account)
 	writeJSON(w, http.StatusOK, map[string]any{"expires": rec.Expires, "ttl_seconds": int(s.o.AnnounceTTL.Seconds()), "public_ip": rq.ip})
 	return nil
 }
@@ -110,13 +111,21 @@ func lanPrefix(s string) (netip.Prefix, bool) {
 // sharePrivateSubnet reports whether two address lists have a private
 // (RFC 1918, ULA or link-local) subnet in common.
 func sharePrivateSubnet(a, b []string) bool {
-	for _, x := range a {
-		px, ok := lanPrefix(x)
-		if !ok || !(px.Addr().IsPrivate() || px.Addr().IsLinkLocalUnicast()) {
-			continue
+	var priv []netip.Prefix
+	for _, p := range privatePrefixes(a) {
+		if p.Addr().IsPrivate() || p.Addr().IsLinkLocalUnicast() {
+			priv = append(priv, p)
 		}
+	}
+	return sharePrivatePrefixes(priv, privatePrefixes(b))
+}
+
+// sharePrivatePrefixes reports whether any of the (already private)
+// prefixes a overlaps any of b.
+func sharePrivatePrefixes(a, b []netip.Prefix) bool {
+	for _, x := range a {
 		for _, y := range b {
-			if py, ok := lanPrefix(y); ok && px.Overlaps(py) {
+			if x.Overlaps(y) {
 				return true
 			}
 		}
@@ -129,12 +138,13 @@ func (s *Server) handleWithdraw(w http.ResponseWriter, r *http.Request, rq *requ
 		return fmt.Errorf("withdrawing: %w", err)
 	}
 	s.askers.forget(rq.device.ID)
+	s.idx.remove(rq.device.ID)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
 // handleSuppliers answers the ranked suppliers of a content for the asking
-// device (see the ranking rule in doc.go).
+// device (see the ranking rule in doc.go), from the in-memory index.
 func (s *Server) handleSuppliers(w http.ResponseWriter, r *http.Request, rq *request) error {
 	c, err := pathContent(r)
 	if err != nil {
@@ -150,21 +160,27 @@ func (s *Server) handleSuppliers(w http.ResponseWriter, r *http.Request, rq *req
 	if err != nil {
 		return err
 	}
-	cands, err := s.st.SupplierCandidates(ctx, c, s.now(), rq.ip, maxCandidates)
+	ix, err := s.online(ctx)
 	if err != nil {
-		return fmt.Errorf("listing suppliers: %w", err)
+		return err
 	}
-	out := rankSuppliers(cands, asker, rq.ip, askerAnn, limit)
+	out := ix.suppliers(c, s.now(), asker, rq.ip, askerAnn, limit)
 	if _, err := os.Stat(OriginPath(s.o.OriginDir, c)); err == nil {
 		out = append(out, Supplier{Device: s.id.ID(), Addrs: []string{}, Origin: true, Complete: true})
 	}
 	for i := range out {
 		out[i].Score = float64(len(out)-i) / float64(len(out))
 	}
-	if out == nil {
-		out = []Supplier{}
+	bp := jsonBufs.Get().(*[]byte)
+	b := appendSuppliersJSON((*bp)[:0], out)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b)
+	if cap(b) <= 64<<10 {
+		*bp = b
+		jsonBufs.Put(bp)
 	}
-	writeJSON(w, http.StatusOK, suppliersResponse{Suppliers: out})
 	return nil
 }
 
@@ -172,52 +188,94 @@ func (s *Server) handleSuppliers(w http.ResponseWriter, r *http.Request, rq *req
 // orders them: same LAN first, then known RTT (lowest first, unknown last),
 // then load, then complete before partial, then device ID.
 func rankSuppliers(cands []Candidate, asker *Device, askerIP string, askerAnn *AnnounceRecord, limit int) []Supplier {
-	type ranked struct {
-		Supplier
-		rttKnown bool
-	}
-	rs := make([]*ranked, 0, len(cands))
-	var askerPriv []string
-	var rtts map[string]int64
-	if askerAnn != nil {
-		askerPriv, rtts = askerAnn.PrivateAddrs, askerAnn.RTTs
-	}
-	for _, c := range cands {
-		if c.Device == asker.ID || !c.Policy.Allows(c.Account, asker.ID, asker.Account) {
-			continue
-		}
-		rtt, known := rtts[string(c.Device)]
+	r := newRanker(asker, askerIP, askerAnn, limit)
+	for i := range cands {
+		c := &cands[i]
 		addrs := c.Addrs
 		if addrs == nil {
 			addrs = []string{}
 		}
-		rs = append(rs, &ranked{Supplier: Supplier{Device: c.Device, Account: c.Account, Addrs: addrs, Complete: c.Complete,
-			SameLAN: c.PublicIP == askerIP && sharePrivateSubnet(askerPriv, c.PrivateAddrs), RTT: rtt, Load: c.Load}, rttKnown: known})
+		r.add(c.Device, c.Account, &c.Policy, addrs, c.Complete, c.Load,
+			c.PublicIP == askerIP && sharePrivatePrefixes(r.askerPriv, privatePrefixes(c.PrivateAddrs)))
 	}
-	sort.SliceStable(rs, func(i, j int) bool {
-		a, b := rs[i], rs[j]
-		switch {
-		case a.SameLAN != b.SameLAN:
-			return a.SameLAN
-		case a.rttKnown != b.rttKnown:
-			return a.rttKnown
-		case a.rttKnown && a.RTT != b.RTT:
-			return a.RTT < b.RTT
-		case a.Load != b.Load:
-			return a.Load < b.Load
-		case a.Complete != b.Complete:
-			return a.Complete
+	return r.result()
+}
+
+// ranker keeps the best limit suppliers seen so far, in order. The order
+// is total (device IDs differ), so keeping the top entries sorted by
+// insertion gives what a full sort cut to limit would.
+type ranker struct {
+	asker     *Device
+	askerPriv []netip.Prefix // the asker's private subnets (only private ones count)
+	rtts      map[string]int64
+	limit     int
+	top       []rankedSupplier
+}
+
+type rankedSupplier struct {
+	Supplier
+	rttKnown bool
+}
+
+func newRanker(asker *Device, askerIP string, askerAnn *AnnounceRecord, limit int) *ranker {
+	r := &ranker{asker: asker, limit: limit}
+	if askerAnn != nil {
+		r.rtts = askerAnn.RTTs
+		for _, p := range privatePrefixes(askerAnn.PrivateAddrs) {
+			if p.Addr().IsPrivate() || p.Addr().IsLinkLocalUnicast() {
+				r.askerPriv = append(r.askerPriv, p)
+			}
 		}
-		return a.Device < b.Device
-	})
-	if len(rs) > limit {
-		rs = rs[:limit]
 	}
-	out := make([]Supplier, len(rs))
-	for i, r := range rs {
-		out[i] = r.Supplier
+	return r
+}
+
+// add considers one holder; sameLAN is computed by the caller.
+func (r *ranker) add(dev identity.ID, account string, p *Policy, addrs []string, complete bool, load int, sameLAN bool) {
+	if dev == r.asker.ID || !p.Allows(account, r.asker.ID, r.asker.Account) {
+		return
+	}
+	rtt, known := r.rtts[string(dev)]
+	e := rankedSupplier{Supplier: Supplier{Device: dev, Account: account, Addrs: addrs, Complete: complete,
+		SameLAN: sameLAN, RTT: rtt, Load: load}, rttKnown: known}
+	n := len(r.top)
+	if n == r.limit && !rankedBefore(&e, &r.top[n-1]) {
+		return
+	}
+	i := sort.Search(n, func(i int) bool { return rankedBefore(&e, &r.top[i]) })
+	if n < r.limit {
+		r.top = append(r.top, rankedSupplier{})
+	}
+	copy(r.top[i+1:], r.top[i:])
+	r.top[i] = e
+}
+
+func (r *ranker) result() []Supplier {
+	if len(r.top) == 0 {
+		return nil
+	}
+	out := make([]Supplier, len(r.top), len(r.top)+1) // room for the origin
+	for i := range r.top {
+		out[i] = r.top[i].Supplier
 	}
 	return out
+}
+
+// rankedBefore is the ranking rule of doc.go.
+func rankedBefore(a, b *rankedSupplier) bool {
+	switch {
+	case a.SameLAN != b.SameLAN:
+		return a.SameLAN
+	case a.rttKnown != b.rttKnown:
+		return a.rttKnown
+	case a.rttKnown && a.RTT != b.RTT:
+		return a.RTT < b.RTT
+	case a.Load != b.Load:
+		return a.Load < b.Load
+	case a.Complete != b.Complete:
+		return a.Complete
+	}
+	return a.Device < b.Device
 }
 
 // annCache keeps devices' own announcements (their private addresses and

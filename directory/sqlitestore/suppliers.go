@@ -149,10 +149,12 @@ func (s *Store) Holding(ctx context.Context, device identity.ID, c sealed.Conten
 	return &directory.Holding{Content: c, Complete: cd.Complete, Policy: cd.Policy}, nil
 }
 
-// SupplierCandidates implements directory.Store: one range scan of the
-// holdings primary key, concatenated inside SQLite (group separator 0x1d)
-// so the whole answer crosses cgo once. The order is by device sequence;
-// publicIP is not used by this store (the server ranks).
+// SupplierCandidates returns up to limit holders of c whose announcement is
+// unexpired at now and who are not revoked or withdrawn: one range scan of
+// the holdings primary key, concatenated inside SQLite (group separator
+// 0x1d) so the whole answer crosses cgo once. The order is by device
+// sequence; publicIP is not used. The server does not call it (it ranks
+// from its in-memory index, see OnlineHoldings); it serves tools and tests.
 func (s *Store) SupplierCandidates(ctx context.Context, c sealed.ContentID, now time.Time, publicIP string, limit int) ([]directory.Candidate, error) {
 	var all string
 	if err := s.q.candidates.QueryRowContext(ctx, c[:], ms(now), limit).Scan(&all); err != nil {
@@ -171,6 +173,36 @@ func (s *Store) SupplierCandidates(ctx context.Context, c sealed.ContentID, now 
 		out = append(out, cd)
 	}
 	return out, nil
+}
+
+// OnlineHoldings implements directory.Store: one scan of the holdings table
+// (withdrawn and revoked holdings have expires = 0).
+func (s *Store) OnlineHoldings(ctx context.Context, now time.Time, fn func(c sealed.ContentID, h *directory.Candidate) error) error {
+	rows, err := s.r.QueryContext(ctx, `SELECT content, expires, rec FROM holdings WHERE expires > ?`, ms(now))
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var content []byte
+	var exp int64
+	var rec string
+	for rows.Next() {
+		if err := rows.Scan(&content, &exp, &rec); err != nil {
+			return err
+		}
+		if len(content) != len(sealed.ContentID{}) {
+			return fmt.Errorf("holding with a %d-byte content ID", len(content))
+		}
+		cd, err := decodeRec(rec)
+		if err != nil {
+			return err
+		}
+		cd.Expires = fromMS(exp)
+		if err := fn(sealed.ContentID(content), &cd); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }
 
 const outboxCols = `id, kind, payload, created, attempts, next_attempt, delivered, last_error`
