@@ -277,10 +277,13 @@ func TestHousehold(t *testing.T) {
 
 	// 6. A is killed mid-transfer to C; C finishes from B and the origin.
 	say(t, "== 6. C downloads Evening Bells from A, B and the origin; A is killed mid-transfer")
-	for _, h := range []netns.Host{hA, hB, dirHost} {
-		shape(t, h, "6mbit")
-		defer unshape(h)
-	}
+	// A and B upload slowly (B slower still), so the transfer is long
+	// enough to kill A in the middle and for the origin to be asked for
+	// chunks B is too slow to deliver.
+	shape(t, hA, "6mbit")
+	shape(t, hB, "3mbit")
+	defer unshape(hA)
+	defer unshape(hB)
 	fetch6 := C.startFetch(t, "Evening Bells")
 	killedAt := -1
 	for l := range fetch6.lines {
@@ -293,9 +296,8 @@ func TestHousehold(t *testing.T) {
 	if err := <-fetch6.done; err != nil {
 		t.Fatalf("C's download after A died: %v", err)
 	}
-	for _, h := range []netns.Host{hA, hB, dirHost} {
-		unshape(h)
-	}
+	unshape(hA)
+	unshape(hB)
 	if killedAt < 0 {
 		t.Fatalf("C's download finished before A served anything: %v", fetch6.last.Sources)
 	}

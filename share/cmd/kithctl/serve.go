@@ -146,8 +146,12 @@ func cmdServe(ctx context.Context, g globals, args []string, stderr io.Writer) e
 func rememberDirectory(data, flagURL string) (string, error) {
 	p := filepath.Join(data, directoryFile)
 	if flagURL != "" {
-		if _, _, err := directory.ParseURL(flagURL); err != nil {
+		_, fp, err := directory.ParseURL(flagURL)
+		if err != nil {
 			return "", fmt.Errorf("--directory: %w", err)
+		}
+		if fp == "" {
+			return "", fmt.Errorf("--directory %s: the fingerprint is missing: give URL#FINGERPRINT as printed by kith-directory serve", flagURL)
 		}
 		return flagURL, os.WriteFile(p, []byte(flagURL+"\n"), 0o600)
 	}
