@@ -97,7 +97,8 @@ type UI struct {
 	lastPlayer PlayerState
 	started    time.Time
 	libShown   bool
-	bus        bool // a D-Bus session bus is there (tray, notifications)
+	libShownAt time.Time // UI goroutine only
+	bus        bool      // a D-Bus session bus is there (tray, notifications)
 }
 
 // New builds the main window (not shown yet). It must be called on the UI
@@ -359,6 +360,7 @@ func (u *UI) refresh(ctx context.Context, a area) {
 			u.swarm.apply(items, sw)
 			if !u.libShown && err == nil {
 				u.libShown = true
+				u.libShownAt = time.Now()
 				u.log.Info("library shown", "titles", len(items), "since_new", time.Since(u.started).Round(time.Millisecond))
 			}
 		})

@@ -135,6 +135,8 @@ func BenchmarkBinaryUnderXvfb(b *testing.B) {
 		b.ReportMetric(r.MaxMS, "ms-max-fyne.Do-wait")
 		b.ReportMetric(r.P99MS, "ms-p99-fyne.Do-wait")
 		b.ReportMetric(float64(r.Over100), "waits-over-100ms")
+		b.ReportMetric(r.SteadyMaxMS, "ms-max-wait-steady")
+		b.ReportMetric(float64(r.SteadyOver100), "steady-waits-over-100ms")
 		b.StartTimer()
 	}
 }
