@@ -113,7 +113,9 @@ func TestHousehold(t *testing.T) {
 	A.run(nil, "signup", "alice", "alice-password")
 	A.run(nil, "signin", "alice", "alice-password")
 	var cat []title
-	A.run(&cat, "titles")
+	if err := A.try(&cat, "titles"); err != nil {
+		t.Fatal(err)
+	}
 	if len(cat) != 3 {
 		t.Fatalf("A sees %d titles, want 3", len(cat))
 	}
@@ -123,6 +125,7 @@ func TestHousehold(t *testing.T) {
 	if rc.Account != "alice" || rc.Amount != 199 || rc.Supplier != "" {
 		t.Fatalf("A's receipt %+v", rc)
 	}
+	say(t, "   receipt: purchase %s, alice, 1.99 EUR", rc.PurchaseID)
 	ls, err := A.lines("fetch", "A440")
 	if err != nil {
 		t.Fatal(err)
@@ -170,6 +173,7 @@ func TestHousehold(t *testing.T) {
 	if rc.Account != "bob" || rc.Amount != 199 || rc.Supplier != A.id {
 		t.Fatalf("B's relayed receipt %+v, want bob, 199, supplier %s", rc, A.id)
 	}
+	say(t, "   receipt (returned through A): purchase %s, bob, 1.99 EUR, supplier %s", rc.PurchaseID, rc.Supplier)
 	credited := false
 	for _, r := range billing(t, kd, dirData) {
 		if r["account"] == "bob" && r["title"] == a440.ID && r["supplier"] == A.id && r["amount"] == "199" {
@@ -284,6 +288,9 @@ func TestHousehold(t *testing.T) {
 	shape(t, hB, "3mbit")
 	defer unshape(hA)
 	defer unshape(hB)
+	if narrate {
+		fmt.Println("    C$ kithctl fetch Evening Bells      (A uploads at 6 Mbit/s, B at 3 Mbit/s)")
+	}
 	fetch6 := C.startFetch(t, "Evening Bells")
 	killedAt := -1
 	for l := range fetch6.lines {
