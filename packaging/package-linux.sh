@@ -5,7 +5,8 @@
 #
 #   packaging/package-linux.sh [OUTDIR]     (default OUTDIR: ./dist)
 #
-# The result is OUTDIR/Kith.tar.xz. Install it with:
+# The result is OUTDIR/Kith.tar.xz and its checksum OUTDIR/Kith.tar.xz.sha256
+# (sha256sum format). Install it with:
 #   tar xJf Kith.tar.xz && cd kith && sudo make install     (or: make user-install)
 #
 # fyne package is run on a staged copy of FyneApp.toml and the icon, because
@@ -43,4 +44,6 @@ echo "package: fyne package -os linux"
 (cd "$stage" && "$fyne" package -os linux --executable "$stage/kith" --src "$stage" --release)
 tarball="$(cd "$stage" && ls *.tar.xz)"
 mv "$stage/$tarball" "$out/$tarball"
-echo "package: $out/$tarball"
+# The checksum a device shows next to the package it offers to neighbours.
+(cd "$out" && sha256sum "$tarball" > "$tarball.sha256")
+echo "package: $out/$tarball ($(cut -c1-16 "$out/$tarball.sha256")…)"

@@ -135,6 +135,15 @@ func TestFynePackage(t *testing.T) {
 		t.Errorf("packaging changed the repo's FyneApp.toml")
 	}
 	files := tarball(t, filepath.Join(out, "Kith.tar.xz"))
+	sum, err := os.ReadFile(filepath.Join(out, "Kith.tar.xz.sha256"))
+	if err != nil {
+		t.Fatalf("no checksum file: %v", err)
+	}
+	check := exec.Command("sha256sum", "--check", "--quiet", "Kith.tar.xz.sha256")
+	check.Dir = out
+	if b, err := check.CombinedOutput(); err != nil {
+		t.Errorf("checksum %q does not match the tarball: %v %s", sum, err, b)
+	}
 	var desktop, icon, bin string
 	for name, body := range files {
 		switch {
