@@ -294,10 +294,11 @@ func TestHousehold(t *testing.T) {
 	fetch6 := C.startFetch(t, "Evening Bells")
 	killedAt := -1
 	for l := range fetch6.lines {
-		if killedAt < 0 && l.Total > 0 && l.Have >= l.Total/5 && lastSources([]line{l})[A.id] > 0 {
+		fromA := lastSources([]line{l})[A.id]
+		if killedAt < 0 && l.Total > 0 && ((l.Have >= l.Total/5 && fromA > 0) || l.Have >= l.Total/2) {
 			A.proc.kill()
 			killedAt = l.Have
-			say(t, "   killed A (kill -9) with %d/%d chunks at C", l.Have, l.Total)
+			say(t, "   killed A (kill -9) with %d/%d chunks at C, %d bytes of them from A", l.Have, l.Total, fromA)
 		}
 	}
 	if err := <-fetch6.done; err != nil {
