@@ -168,9 +168,10 @@ func (s *Server) TLSConfig() (*tls.Config, error) {
 	}, nil
 }
 
-// Serve loads who is online from the store, then serves HTTPS on ln,
-// delivers the billing outbox and drops expired announcements until ctx
-// ends, then shuts down gracefully (in-flight requests get 10 s).
+// Serve serves HTTPS on ln, loads who is online from the store (supplier
+// lookups wait for it), delivers the billing outbox and drops expired
+// announcements until ctx ends, then shuts down gracefully (in-flight
+// requests get 10 s).
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.mu.Lock()
 	if s.started {
@@ -191,11 +192,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		MaxHeaderBytes:    32 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
-	if err := s.loadOnline(ctx); err != nil {
-		return err
-	}
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return s.runSweeper(gctx) })
+	g.Go(func() error {
+		if err := s.loadOnline(gctx); err != nil && gctx.Err() == nil {
+			return err
+		}
+		return s.runSweeper(gctx)
+	})
 	g.Go(func() error {
 		err := hs.Serve(tls.NewListener(ln, cfg))
 		if errors.Is(err, http.ErrServerClosed) {

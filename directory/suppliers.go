@@ -235,6 +235,11 @@ func (r *ranker) add(dev identity.ID, account string, p *Policy, addrs []string,
 	if dev == r.asker.ID || !p.Allows(account, r.asker.ID, r.asker.Account) {
 		return
 	}
+	r.insert(dev, account, addrs, complete, load, sameLAN)
+}
+
+// insert ranks one holder already known to be allowed and not the asker.
+func (r *ranker) insert(dev identity.ID, account string, addrs []string, complete bool, load int, sameLAN bool) {
 	rtt, known := r.rtts[string(dev)]
 	e := rankedSupplier{Supplier: Supplier{Device: dev, Account: account, Addrs: addrs, Complete: complete,
 		SameLAN: sameLAN, RTT: rtt, Load: load}, rttKnown: known}

@@ -1,0 +1,200 @@
+package directory
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/kith-media/kith/share/identity"
+	"github.com/kith-media/kith/share/sealed"
+)
+
+// TestOnlineIndex drives the index through announce, re-announce,
+// withdraw, expiry and sweep, checking every bucket stays consistent.
+func TestOnlineIndex(t *testing.T) {
+	now := time.UnixMilli(1_700_000_000_000)
+	c1, c2 := sealed.ContentID{1}, sealed.ContentID{2}
+	ix := newOnlineIndex()
+	ix.loaded = true
+	asker := &Device{ID: "ASKER", Account: "bob"}
+	ann := func(dev identity.ID, exp time.Time, cs ...sealed.ContentID) *AnnounceRecord {
+		a := &AnnounceRecord{Device: dev, PublicIP: "203.0.113.1", Expires: exp}
+		for _, c := range cs {
+			a.Holdings = append(a.Holdings, Holding{Content: c, Complete: true})
+		}
+		return a
+	}
+	ids := func(c sealed.ContentID, at time.Time) string {
+		var s []identity.ID
+		for _, sp := range ix.suppliers(c, at, asker, "198.51.100.1", nil, 50) {
+			s = append(s, sp.Device)
+		}
+		return fmt.Sprint(s)
+	}
+	later := now.Add(time.Minute)
+	for i := 0; i < 5; i++ {
+		ix.announce(ann(identity.ID(fmt.Sprintf("D%d", i)), later, c1, c2), "alice")
+	}
+	steps := []struct {
+		name   string
+		do     func()
+		at     time.Time
+		c1, c2 string
+	}{
+		// five holders of both contents, ordered by device ID
+		{"announced", func() {}, now, "[D0 D1 D2 D3 D4]", "[D0 D1 D2 D3 D4]"},
+		// D1 now holds only c2: it leaves c1's bucket (swap-remove)
+		{"re-announce", func() { ix.announce(ann("D1", later, c2), "alice") }, now, "[D0 D2 D3 D4]", "[D0 D1 D2 D3 D4]"},
+		// a withdrawn device disappears from every bucket
+		{"withdraw", func() { ix.remove("D0") }, now, "[D2 D3 D4]", "[D1 D2 D3 D4]"},
+		// D4 announces with a short expiry: listed before, skipped after
+		{"short", func() { ix.announce(ann("D4", now.Add(time.Second), c1), "alice") }, now, "[D2 D3 D4]", "[D1 D2 D3]"},
+		{"expired", func() {}, now.Add(2 * time.Second), "[D2 D3]", "[D1 D2 D3]"},
+		// sweeping drops only the expired device
+		{"sweep", func() {
+			if n := ix.sweep(now.Add(2 * time.Second)); n != 1 {
+				t.Errorf("sweep dropped %d devices, want 1", n)
+			}
+		}, now, "[D2 D3]", "[D1 D2 D3]"},
+		// the asker never lists itself
+		{"asker", func() { ix.announce(ann("ASKER", later, c1), "bob") }, now, "[D2 D3]", "[D1 D2 D3]"},
+	}
+	for _, st := range steps {
+		st.do()
+		if got := ids(c1, st.at); got != st.c1 {
+			t.Errorf("%s: c1 suppliers %s, want %s", st.name, got, st.c1)
+		}
+		if got := ids(c2, st.at); got != st.c2 {
+			t.Errorf("%s: c2 suppliers %s, want %s", st.name, got, st.c2)
+		}
+		for c, b := range ix.byContent {
+			if len(b.holders) == 0 || b.content != c {
+				t.Errorf("%s: bucket %x bad (%d holders)", st.name, c[:2], len(b.holders))
+			}
+			for i, h := range b.holders {
+				if ix.devs[h.dev.id] != h.dev || h.dev.held[h.k].bucket != b || h.dev.held[h.k].pos != i {
+					t.Errorf("%s: holder %d of %x inconsistent", st.name, i, c[:2])
+				}
+			}
+		}
+	}
+	ix.remove("D1")
+	ix.remove("D2")
+	ix.remove("D3")
+	ix.remove("ASKER")
+	if len(ix.byContent) != 0 || len(ix.devs) != 0 {
+		t.Errorf("after removing everyone: %d buckets, %d devices", len(ix.byContent), len(ix.devs))
+	}
+}
+
+// TestSuppliersJSON checks the hand-written encoder writes exactly what
+// encoding/json writes.
+func TestSuppliersJSON(t *testing.T) {
+	cases := []struct {
+		name string
+		ss   []Supplier
+	}{
+		// no suppliers at all
+		{"empty", []Supplier{}},
+		// a plain holder and the origin (empty account, no RTT)
+		{"plain", []Supplier{
+			{Device: "ABC", Account: "alice", Addrs: []string{"198.51.100.1:7000", "[2001:db8::1]:7000"}, Complete: true, SameLAN: true, RTT: 20, Load: 3, Score: 1},
+			{Device: "DIR", Addrs: []string{}, Origin: true, Complete: true, Score: 0.5},
+		}},
+		// characters encoding/json escapes, and nil addresses
+		{"escapes", []Supplier{{Device: "X", Account: "a<b>&\"c\\ é\u2028", Addrs: nil, Score: 1.0 / 51}}},
+		// scores of every list length up to the limit
+		{"scores", func() []Supplier {
+			var ss []Supplier
+			for i := 0; i < MaxSuppliers+1; i++ {
+				ss = append(ss, Supplier{Device: "D", Addrs: []string{}, Score: float64(MaxSuppliers+1-i) / float64(MaxSuppliers+1), RTT: int64(i)})
+			}
+			return ss
+		}()},
+	}
+	for _, c := range cases {
+		want, err := json.Marshal(suppliersResponse{Suppliers: c.ss})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := string(appendSuppliersJSON(nil, c.ss)); got != string(want)+"\n" {
+			t.Errorf("%s:\ngot  %s\nwant %s", c.name, got, want)
+		}
+	}
+}
+
+// holdingsStore is a Store whose only working method is OnlineHoldings; it
+// stops mid-read until released, so changes can race the load.
+type holdingsStore struct {
+	Store
+	holds   map[sealed.ContentID][]Candidate
+	reading chan struct{} // closed when the read has started
+	release chan struct{}
+}
+
+func (f *holdingsStore) OnlineHoldings(ctx context.Context, now time.Time, fn func(sealed.ContentID, *Candidate) error) error {
+	close(f.reading)
+	<-f.release
+	for c, hs := range f.holds {
+		for i := range hs {
+			if hs[i].Expires.After(now) {
+				if err := fn(c, &hs[i]); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// TestOnlineLoadRace checks that announcements and withdrawals made while
+// the index loads are applied to what the load read, and that lookups wait
+// for the load.
+func TestOnlineLoadRace(t *testing.T) {
+	now := time.Now()
+	c := sealed.ContentID{7}
+	exp := now.Add(time.Minute)
+	st := &holdingsStore{reading: make(chan struct{}), release: make(chan struct{}), holds: map[sealed.ContentID][]Candidate{
+		c: {{Device: "OLD", Account: "a", Expires: exp}, {Device: "GONE", Account: "a", Expires: exp}, {Device: "STALE", Account: "a", Expires: now.Add(-time.Second)}},
+	}}
+	id, err := identity.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewServer(Options{Identity: id, Store: st, OriginDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	loaded := make(chan error, 1)
+	go func() { loaded <- s.loadOnline(context.Background()) }()
+	<-st.reading
+	s.idx.announce(&AnnounceRecord{Device: "NEW", Expires: exp, Announcement: Announcement{Holdings: []Holding{{Content: c}}}}, "b")
+	s.idx.remove("GONE")
+	looked := make(chan []Supplier, 1)
+	go func() {
+		ix, err := s.online(context.Background())
+		if err != nil {
+			t.Error(err)
+		}
+		looked <- ix.suppliers(c, now, &Device{ID: "ASKER"}, "", nil, 50)
+	}()
+	select {
+	case <-looked:
+		t.Fatal("a lookup did not wait for the load")
+	case <-time.After(20 * time.Millisecond):
+	}
+	close(st.release)
+	if err := <-loaded; err != nil {
+		t.Fatal(err)
+	}
+	var got []identity.ID
+	for _, sp := range <-looked {
+		got = append(got, sp.Device)
+	}
+	if fmt.Sprint(got) != "[NEW OLD]" {
+		t.Errorf("suppliers after the load = %v, want [NEW OLD]", got)
+	}
+}
