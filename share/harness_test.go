@@ -49,7 +49,7 @@ func startDirectory(t testing.TB) *testDirectory {
 	}
 	d := &testDirectory{ident: ident, store: st, originDir: filepath.Join(dir, "origin"), accounts: map[string]bool{}}
 	srv, err := directory.NewServer(directory.Options{Identity: ident, Store: st, OriginDir: d.originDir,
-		Logger: dirLog, RateIP: -1, RateDevice: -1})
+		Logger: dirLog, RateIP: -1, RateDevice: -1, RateAuth: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -59,8 +59,8 @@
 // of each taking them all; a device nobody downloads from (Demand) leaves
 // its share to those others download from, so what it would fetch spreads.
 // A chunk a player waits for (after OriginDelay/4), any chunk once peers
-// deliver nothing for 2 x OriginDelay, and any chunk nobody got for
-// 3 x OriginDelay go to the origin regardless.
+// deliver nothing for 3 x OriginDelay, and any chunk nobody got for
+// 6 x OriginDelay go to the origin regardless.
 //
 // # Ledger
 //

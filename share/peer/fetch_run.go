@@ -215,14 +215,14 @@ func (f *Fetcher) eligibleLocked(s *srcState, i int, now time.Time) bool {
 	if f.prio >= 0 && i >= f.prio && i < f.prio+2*f.o.PerSource && now.Sub(f.since[i]) >= delay/4 {
 		return true // a player is waiting for it
 	}
-	if now.Sub(f.lastPeerChunk) >= 2*delay && now.Sub(f.since[i]) >= 2*delay {
+	if now.Sub(f.lastPeerChunk) >= 3*delay && now.Sub(f.since[i]) >= 3*delay {
 		return true // the peers are stalled
 	}
 	if f.peerCoversLocked(i, now) {
 		return false // a peer has it or is getting it: wait for it
 	}
-	if now.Sub(f.since[i]) >= 3*delay {
-		return true // safety net: nobody got it for a long time
+	if now.Sub(f.since[i]) >= 6*delay {
+		return true // safety net: its owner never fetched it
 	}
 	if f.o.Demand != nil && f.activePeersLocked() && !f.o.Demand() {
 		return false // a crowd, but nobody takes from us: leave the origin to those others take from
