@@ -403,15 +403,16 @@ func hasSupplier(d *device, title, id string, want bool) error {
 	return nil
 }
 
-// checkPlays plays a title on d for 2 s while recording the null sink and
+// checkPlays plays a title on d for 3 s while recording the null sink and
 // checks the recording's dominant frequency.
 func checkPlays(t *testing.T, pulse *pulsetest.Server, d *device, title string, freq float64) {
 	t.Helper()
 	rec := pulse.Record(t, filepath.Join(t.TempDir(), d.name+".wav"))
-	ls, err := d.lines("play", title, "--seconds", "2")
+	ls, err := d.lines("play", title, "--seconds", "3")
 	if err != nil {
 		t.Fatalf("%s playing %s: %v", d.name, title, err)
 	}
+	time.Sleep(300 * time.Millisecond) // the tail still in the sound server's buffers
 	if err := rec.Stop(); err != nil {
 		t.Fatal(err)
 	}
