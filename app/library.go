@@ -82,8 +82,10 @@ func newLibraryScreen(u *UI) *libraryScreen {
 			artist := widget.NewLabel("Artist")
 			artist.Truncation = fyne.TextTruncateEllipsis
 			state := widget.NewLabel("locked — get key")
+			state.Truncation = fyne.TextTruncateEllipsis
 			bar := widget.NewProgressBar()
 			rate := widget.NewLabel("")
+			rate.Truncation = fyne.TextTruncateEllipsis
 			right := container.NewGridWithColumns(3, state, bar, rate)
 			return container.NewBorder(nil, nil, widget.NewIcon(theme.MediaMusicIcon()), nil,
 				container.NewGridWithColumns(2, container.NewGridWithColumns(2, name, artist), right))

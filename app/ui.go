@@ -136,8 +136,8 @@ func newUI(o Options, inline bool) (*UI, error) {
 		stopActivity(old) // the start-up screen's bar would animate on, unseen
 	}
 	u.win.SetIcon(Icon)
-	w := u.app.Preferences().FloatWithFallback(prefWidth, 1100)
-	h := u.app.Preferences().FloatWithFallback(prefHeight, 720)
+	w := u.app.Preferences().FloatWithFallback(prefWidth, 1200)
+	h := u.app.Preferences().FloatWithFallback(prefHeight, 760)
 	u.win.Resize(fyne.NewSize(float32(w), float32(h)))
 	u.win.SetCloseIntercept(u.quit)
 	u.build()
