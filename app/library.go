@@ -82,13 +82,15 @@ func newLibraryScreen(u *UI) *libraryScreen {
 			artist := widget.NewLabel("Artist")
 			artist.Truncation = fyne.TextTruncateEllipsis
 			state := widget.NewLabel("locked — get key")
-			state.Truncation = fyne.TextTruncateEllipsis
 			bar := widget.NewProgressBar()
 			rate := widget.NewLabel("")
 			rate.Truncation = fyne.TextTruncateEllipsis
-			right := container.NewGridWithColumns(3, state, bar, rate)
-			return container.NewBorder(nil, nil, widget.NewIcon(theme.MediaMusicIcon()), nil,
-				container.NewGridWithColumns(2, container.NewGridWithColumns(2, name, artist), right))
+			right := container.NewHBox(
+				container.NewGridWrap(fyne.NewSize(130, 36), state),
+				container.NewGridWrap(fyne.NewSize(80, 36), bar),
+				container.NewGridWrap(fyne.NewSize(140, 36), rate))
+			return container.NewBorder(nil, nil, widget.NewIcon(theme.MediaMusicIcon()), right,
+				container.NewGridWithColumns(2, name, artist))
 		},
 		func(id widget.ListItemID, o fyne.CanvasObject) {
 			if id >= len(s.shown) {
@@ -96,13 +98,12 @@ func newLibraryScreen(u *UI) *libraryScreen {
 			}
 			it := s.all[s.shown[id]]
 			row := o.(*fyne.Container)
-			cols := row.Objects[0].(*fyne.Container)
-			left := cols.Objects[0].(*fyne.Container)
-			right := cols.Objects[1].(*fyne.Container)
+			left := row.Objects[0].(*fyne.Container)
+			right := row.Objects[2].(*fyne.Container)
 			row.Objects[1].(*widget.Icon).SetResource(mediaIcon(it.MediaType))
 			left.Objects[0].(*widget.Label).SetText(it.Name)
 			left.Objects[1].(*widget.Label).SetText(it.Artist)
-			state := right.Objects[0].(*widget.Label)
+			state := right.Objects[0].(*fyne.Container).Objects[0].(*widget.Label)
 			state.SetText(it.State.String())
 			if it.State == StateLocked {
 				state.Importance = widget.WarningImportance
@@ -110,8 +111,8 @@ func newLibraryScreen(u *UI) *libraryScreen {
 				state.Importance = widget.MediumImportance
 			}
 			state.Refresh()
-			bar := right.Objects[1].(*widget.ProgressBar)
-			rate := right.Objects[2].(*widget.Label)
+			bar := right.Objects[1].(*fyne.Container).Objects[0].(*widget.ProgressBar)
+			rate := right.Objects[2].(*fyne.Container).Objects[0].(*widget.Label)
 			if it.State == StateOwned {
 				bar.Hide()
 				rate.SetText(bytesText(it.Size))
@@ -168,7 +169,7 @@ func newLibraryScreen(u *UI) *libraryScreen {
 	s.hint.Wrapping = fyne.TextWrapWord
 	split := container.NewHSplit(container.NewBorder(top, nil, nil, nil, s.list),
 		container.NewVScroll(container.NewPadded(container.NewStack(s.hint, s.detail))))
-	split.Offset = 0.66
+	split.Offset = 0.72
 	s.obj = split
 	return s
 }
