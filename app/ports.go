@@ -16,7 +16,10 @@ import (
 // are declared here, by their user, so the screens can be tested with small
 // fakes and so the GUI never depends on how sharing or playback work.
 // Methods taking a context may block (network, disk) and are only called
-// off the UI goroutine; methods without one must return at once.
+// off the UI goroutine. Methods without one are called by Serve's refresh
+// goroutine (snapshots: may read a local index, must not wait on the
+// network) or, for Player controls and Session's getters, on the UI
+// goroutine, where they must return at once.
 
 // Session is this device's standing with its directory.
 type Session interface {
