@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -28,6 +29,9 @@ func TestHousehold(t *testing.T) {
 	}
 	if err := pulsetest.Available(); err != nil {
 		t.Skipf("skipping: %v", err)
+	}
+	if _, err := exec.LookPath("tc"); err != nil {
+		t.Skipf("skipping: tc (iproute2) is needed to slow uploads in step 6: %v", err)
 	}
 	begin := time.Now()
 	tmp := t.TempDir()
