@@ -91,7 +91,13 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request, _ *request
 	if _, _, err := s.st.SearchTitles(r.Context(), "", 0, 1); err != nil {
 		return newError(http.StatusServiceUnavailable, CodeInternal, "store unavailable")
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "id": string(s.id.ID())})
+	online := "loading"
+	s.idx.mu.RLock()
+	if s.idx.loaded {
+		online = "loaded"
+	}
+	s.idx.mu.RUnlock()
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "id": string(s.id.ID()), "online": online})
 	return nil
 }
 

@@ -70,6 +70,15 @@ func BenchmarkSuppliersHandler(b *testing.B) {
 			}
 		}
 	})
+	b.Run("load", func(b *testing.B) { // the whole online index, per holding
+		n := 0
+		for i := 0; i < b.N; i++ {
+			if err := st.OnlineHoldings(ctx, time.Now(), func(sealed.ContentID, *directory.Candidate) error { n++; return nil }); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/holding")
+	})
 	b.Run("announcement", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			_, _ = st.Announcement(ctx, asker.ID())

@@ -57,7 +57,8 @@
 //	GET    /v1/content/{content}     ciphertext from the origin store; Range supported; unsigned
 //	                                 (ciphertext is useless without a license; bytes served are
 //	                                 counted per content in /metrics)
-//	GET    /healthz                  {"status":"ok"} when the store answers
+//	GET    /healthz                  {"status":"ok","id","online"} when the store answers; online is
+//	                                 "loading" until the index of who is online is read (lookups wait)
 //	GET    /metrics                  Prometheus text format
 //
 // Registrations are authenticated by the registration's own device

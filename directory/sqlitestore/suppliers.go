@@ -175,36 +175,6 @@ func (s *Store) SupplierCandidates(ctx context.Context, c sealed.ContentID, now 
 	return out, nil
 }
 
-// OnlineHoldings implements directory.Store: one scan of the holdings table
-// (withdrawn and revoked holdings have expires = 0).
-func (s *Store) OnlineHoldings(ctx context.Context, now time.Time, fn func(c sealed.ContentID, h *directory.Candidate) error) error {
-	rows, err := s.r.QueryContext(ctx, `SELECT content, expires, rec FROM holdings WHERE expires > ?`, ms(now))
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	var content []byte
-	var exp int64
-	var rec string
-	for rows.Next() {
-		if err := rows.Scan(&content, &exp, &rec); err != nil {
-			return err
-		}
-		if len(content) != len(sealed.ContentID{}) {
-			return fmt.Errorf("holding with a %d-byte content ID", len(content))
-		}
-		cd, err := decodeRec(rec)
-		if err != nil {
-			return err
-		}
-		cd.Expires = fromMS(exp)
-		if err := fn(sealed.ContentID(content), &cd); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
-}
-
 const outboxCols = `id, kind, payload, created, attempts, next_attempt, delivered, last_error`
 
 func scanEvent(sc interface{ Scan(...any) error }) (*directory.OutboxEvent, error) {
