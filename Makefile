@@ -39,5 +39,13 @@ bench: ## every benchmark the issues ask for, each figure beside its baseline
 fuzz: ## each fuzz target for FUZZTIME (default 2m)
 	scripts/fuzz.sh $(or $(FUZZTIME),2m)
 
+demo: ## the household story across real processes, narrated (needs root: sudo make demo)
+	@scripts/deps.sh test
+	e2e/demo.sh
+
+package: ## Linux desktop tarball (.desktop + icon, fyne package) and its sha256 into dist/
+	@scripts/deps.sh run
+	packaging/package-linux.sh dist
+
 clean:
-	rm -rf bin test.log
+	rm -rf bin dist test.log
