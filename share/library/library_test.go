@@ -394,3 +394,13 @@ func TestTitlesQuery10k(t *testing.T) {
 		t.Error("unknown sort accepted")
 	}
 }
+
+// TestSourceVouchesForHashes: the library checks every chunk on WriteChunk,
+// so its ChunkSource tells sealed.Reader to skip the second hash.
+func TestSourceVouchesForHashes(t *testing.T) {
+	var src sealed.ChunkSource = (&Library{}).Source(sealed.ContentID{}, nil)
+	hv, ok := src.(sealed.HashVerifier)
+	if !ok || !hv.HashesVerified() {
+		t.Fatal("library source does not vouch for its chunk hashes")
+	}
+}

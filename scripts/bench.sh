@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# bench.sh runs every benchmark the issues ask for, one package at a time
+# (they share 2 cores; running them together would measure the contention),
+# saves go test's raw output to bench.txt, and prints each figure beside its
+# baseline through internal/benchreport (pairs in scripts/bench-pairs.txt).
+#
+#   scripts/bench.sh            all of them (about 15 minutes)
+#   scripts/bench.sh sealed     only the lines whose package matches "sealed"
+set -uo pipefail
+cd "$(dirname "$0")/.."
+filter=${1:-}
+out=bench.txt
+: > "$out"
+
+# package | -bench regexp | -benchtime
+plan=(
+  "./share/sealed/|Cipher|SealedRead|BareAEAD|RandomRead4KiB|Seal$|ChunkHash|1s"
+  "./share/identity/|MutualTLSHandshake|SealTo|OpenSealed|1s"
+  "./directory/license/|Issue|Open|1s"
+  "./directory/cmd/kith-directory/|BenchmarkDirectory|20000x"
+  "./share/peer/|Throughput|3x"
+  "./share/peer/|FirstChunk|20x"
+  "./share/|FlashCrowd|1x"
+  "./player/|TimeToFirstPCM|30x"
+  "./player/|PeakRSS1GiB|1x"
+  "./player/decode/|Decode|1s"
+  "./app/wire/|Startup10k|5x"
+  "./app/wire/|UIDuringDownloads|1x"
+)
+for line in "${plan[@]}"; do
+  pkg=${line%%|*}
+  rest=${line#*|}
+  benchtime=${rest##*|}
+  regex=${rest%|*}
+  [[ -n "$filter" && "$pkg" != *"$filter"* ]] && continue
+  echo "== $pkg -bench '$regex' -benchtime $benchtime" | tee -a "$out"
+  go test -run '^$' -bench "$regex" -benchtime "$benchtime" -benchmem -timeout 30m "$pkg" 2>&1 | tee -a "$out" | grep -E '^(Benchmark|ok|FAIL|---)'
+done
+echo
+go run ./internal/benchreport/cmd/benchreport -pairs scripts/bench-pairs.txt < "$out"
