@@ -101,29 +101,33 @@ func newLibraryScreen(u *UI) *libraryScreen {
 			left := row.Objects[0].(*fyne.Container)
 			right := row.Objects[2].(*fyne.Container)
 			row.Objects[1].(*widget.Icon).SetResource(mediaIcon(it.MediaType))
-			left.Objects[0].(*widget.Label).SetText(it.Name)
-			left.Objects[1].(*widget.Label).SetText(it.Artist)
+			setText(left.Objects[0].(*widget.Label), it.Name)
+			setText(left.Objects[1].(*widget.Label), it.Artist)
 			state := right.Objects[0].(*fyne.Container).Objects[0].(*widget.Label)
-			state.SetText(it.State.String())
+			imp := widget.MediumImportance
 			if it.State == StateLocked {
-				state.Importance = widget.WarningImportance
-			} else {
-				state.Importance = widget.MediumImportance
+				imp = widget.WarningImportance
 			}
-			state.Refresh()
+			if state.Importance != imp {
+				state.Importance = imp
+				state.Refresh()
+			}
+			setText(state, it.State.String())
 			bar := right.Objects[1].(*fyne.Container).Objects[0].(*widget.ProgressBar)
 			rate := right.Objects[2].(*fyne.Container).Objects[0].(*widget.Label)
 			if it.State == StateOwned {
 				bar.Hide()
-				rate.SetText(bytesText(it.Size))
+				setText(rate, bytesText(it.Size))
+				return
+			}
+			bar.Show()
+			if v := it.Progress(); bar.Value != v {
+				bar.SetValue(v)
+			}
+			if it.State == StateDownloading {
+				setText(rate, fmt.Sprintf("%s · %d sources", rateText(it.Rate), it.Sources))
 			} else {
-				bar.Show()
-				bar.SetValue(it.Progress())
-				if it.State == StateDownloading {
-					rate.SetText(fmt.Sprintf("%s · %d sources", rateText(it.Rate), it.Sources))
-				} else {
-					rate.SetText(bytesText(it.Have) + " of " + bytesText(it.Size))
-				}
+				setText(rate, bytesText(it.Have)+" of "+bytesText(it.Size))
 			}
 		})
 	s.list.OnSelected = func(id widget.ListItemID) {
@@ -194,6 +198,14 @@ func (s *libraryScreen) apply(items []Item, shown []int, q libQuery, finished []
 	s.setShown(shown)
 	if s.hasSel {
 		s.showDetail(false)
+	}
+}
+
+// setText changes l's text only when it differs: a truncating label shapes
+// its text on every SetText, and list refreshes rebind every visible row.
+func setText(l *widget.Label, text string) {
+	if l.Text != text {
+		l.SetText(text)
 	}
 }
 

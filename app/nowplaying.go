@@ -126,13 +126,15 @@ func (n *NowPlaying) SetState(st PlayerState) {
 	n.setting = true
 	defer func() { n.setting = false }()
 	if st.Title == "" {
-		n.title.SetText("Nothing playing")
-		n.artist.SetText("Pick a title in your library")
+		setText(n.title, "Nothing playing")
+		setText(n.artist, "Pick a title in your library")
 	} else {
-		n.title.SetText(st.Title)
-		n.artist.SetText(st.Artist)
+		setText(n.title, st.Title)
+		setText(n.artist, st.Artist)
 	}
-	n.SetPlaying(st.Playing)
+	if st.Playing != old.Playing || n.st.Title == "" {
+		n.SetPlaying(st.Playing)
+	}
 	loaded := st.Title != ""
 	for _, b := range []*widget.Button{n.play, n.prev, n.next} {
 		if loaded {
@@ -159,13 +161,13 @@ func (n *NowPlaying) SetState(st PlayerState) {
 	if st.Duration > 0 {
 		n.seek.Enable()
 		n.seek.SetValue(float64(st.Position) / float64(st.Duration))
-		n.elapsed.SetText(clock(st.Position))
-		n.remain.SetText("-" + clock(st.Duration-st.Position))
+		setText(n.elapsed, clock(st.Position))
+		setText(n.remain, "-"+clock(st.Duration-st.Position))
 	} else {
 		n.seek.SetValue(0)
 		n.seek.Disable()
-		n.elapsed.SetText(clock(st.Position))
-		n.remain.SetText("")
+		setText(n.elapsed, clock(st.Position))
+		setText(n.remain, "")
 	}
 	if n.volume.Value != st.Volume {
 		n.volume.SetValue(st.Volume)
@@ -182,7 +184,7 @@ func (n *NowPlaying) SetState(st PlayerState) {
 		status = "Buffering…"
 		n.status.Importance = widget.MediumImportance
 	}
-	n.status.SetText(status)
+	setText(n.status, status)
 	if status == "" {
 		n.status.Hide()
 	} else {

@@ -107,14 +107,14 @@ func newSharingScreen(u *UI) *sharingScreen {
 			if name == "" {
 				name = up.Peer.Short()
 			}
-			g.Objects[0].(*widget.Label).SetText(name)
-			g.Objects[1].(*widget.Label).SetText(up.Title)
-			g.Objects[2].(*widget.Label).SetText(bytesText(up.Bytes))
+			setText(g.Objects[0].(*widget.Label), name)
+			setText(g.Objects[1].(*widget.Label), up.Title)
+			setText(g.Objects[2].(*widget.Label), bytesText(up.Bytes))
 			when := ago(up.Last)
 			if up.Active {
 				when = "now, " + rateText(up.Rate)
 			}
-			g.Objects[3].(*widget.Label).SetText(when)
+			setText(g.Objects[3].(*widget.Label), when)
 		})
 	settings := widget.NewCard("Sharing", "Titles you hold are offered under these rules unless a title has its own (set it in Library).",
 		container.NewVBox(s.on, widget.NewLabel("By default, who may copy from me:"), s.policy, s.allow, s.save, s.err))
