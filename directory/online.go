@@ -2,8 +2,11 @@ package directory
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"net/netip"
+	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -29,6 +32,7 @@ type onlineIndex struct {
 
 	devs      map[identity.ID]*onlineDev
 	byContent map[sealed.ContentID]*onlineBucket
+	policies  map[string]*Policy // interned policies
 }
 
 // onlineDev is one device's latest announcement, shared by its holdings.
@@ -52,14 +56,71 @@ type heldRef struct {
 	pos    int
 }
 
-// onlineSlot is one holding in a content's bucket, stored by value so a
-// lookup walks a flat array and touches each holder's device once.
+// onlineSlot is one holding in a content's bucket, stored by value with
+// everything filtering and ranking compare, so a lookup walks a flat array
+// and touches a holder's device only when it is answered (or on exact
+// ties): with 100,000 devices, each touch is a cache miss.
 type onlineSlot struct {
 	dev      *onlineDev
 	policy   *Policy
-	k        int // index of this holding in dev.held
+	expires  int64  // dev.expires
+	idKey    uint64 // the first 8 bytes of dev.id, big-endian: orders like the ID
+	ipHash   uint64 // hash of dev.publicIP
+	acctKey  uint64 // hash of dev.account when it is plain lowercase ASCII, else 0
+	load     int32  // dev.load
+	k        int32  // index of this holding in dev.held
+	kind     uint8  // policyOpen, ...
 	complete bool
-	open     bool // policy allows anyone (no lists): no check needed
+}
+
+// Slot policy kinds: how much of the policy a lookup must evaluate.
+const (
+	policyOpen       = iota // anyone, no lists: always allowed
+	policyHousehold         // household, no lists: same account only
+	policyAnyoneDeny        // anyone with lists: only Deny matters, owner irrelevant
+	policyOther             // evaluate Policy.Allows with the owner's account
+)
+
+func slotKind(p *Policy) uint8 {
+	anyone := p.Mode == "" || p.Mode == PolicyAnyone
+	switch {
+	case anyone && len(p.Allow) == 0 && len(p.Deny) == 0:
+		return policyOpen
+	case anyone:
+		return policyAnyoneDeny
+	case p.Mode == PolicyHousehold && len(p.Allow) == 0 && len(p.Deny) == 0:
+		return policyHousehold
+	}
+	return policyOther
+}
+
+func idKey(id identity.ID) uint64 {
+	var b [8]byte
+	copy(b[:], id)
+	return binary.BigEndian.Uint64(b[:])
+}
+
+func strHash(s string) uint64 {
+	h := uint64(14695981039346656037) // FNV-1a
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 1099511628211
+	}
+	return h | 1 // never 0
+}
+
+// acctKey hashes a lowercase-ASCII account (what NormalizeAccount makes):
+// different keys then mean accounts that differ even ignoring case.
+func acctKey(a string) uint64 {
+	if a == "" {
+		return 0
+	}
+	for i := 0; i < len(a); i++ {
+		if c := a[i]; c >= 0x80 || c >= 'A' && c <= 'Z' {
+			return 0
+		}
+	}
+	return strHash(a)
 }
 
 // onlineBucket holds the holders of one content.
@@ -69,37 +130,39 @@ type onlineBucket struct {
 }
 
 func newOnlineIndex() *onlineIndex {
-	return &onlineIndex{devs: make(map[identity.ID]*onlineDev), byContent: make(map[sealed.ContentID]*onlineBucket)}
+	return &onlineIndex{devs: make(map[identity.ID]*onlineDev), byContent: make(map[sealed.ContentID]*onlineBucket),
+		policies: make(map[string]*Policy)}
 }
 
-// modePolicies are shared by every holding whose policy is a bare mode (the
-// common case), so a million holdings do not carry a million policies.
-var modePolicies = func() map[string]*Policy {
-	m := map[string]*Policy{}
-	for _, mode := range []string{"", PolicyAnyone, PolicyHousehold, PolicyList, PolicyNobody} {
-		m[mode] = &Policy{Mode: mode}
-	}
-	return m
-}()
+// maxInterned caps the distinct policies shared through onlineIndex.policies.
+const maxInterned = 100_000
 
-// openPolicy is the shared policy that allows anyone without lists.
-var openPolicy = modePolicies[PolicyAnyone]
-
-func internPolicy(p Policy) *Policy {
-	if len(p.Allow) == 0 && len(p.Deny) == 0 {
-		if sp, ok := modePolicies[p.Mode]; ok {
-			return sp
-		}
+// internLocked returns a shared copy of p: a million holdings carry a few
+// distinct policies, and a shared policy stays in the CPU cache.
+func (ix *onlineIndex) internLocked(p Policy) *Policy {
+	key := p.Mode + us + strings.Join(p.Allow, rs) + us + strings.Join(p.Deny, rs)
+	if sp, ok := ix.policies[key]; ok {
+		return sp
 	}
-	return &p
+	sp := &p
+	if len(ix.policies) < maxInterned {
+		ix.policies[key] = sp
+	}
+	return sp
 }
+
+// Separators for intern keys (validation keeps control characters out of
+// policy entries).
+const (
+	us = "\x1f"
+	rs = "\x1e"
+)
 
 func newOnlineDev(id identity.ID, account, publicIP string, addrs, private []string, load int, expires int64, holdings int) *onlineDev {
 	if addrs == nil {
 		addrs = []string{}
 	}
-	ip, _ := netip.ParseAddr(publicIP)
-	return &onlineDev{id: id, account: account, publicIP: publicIP, ip: ip, addrs: addrs,
+	return &onlineDev{id: id, account: account, publicIP: publicIP, addrs: addrs,
 		priv: privatePrefixes(private), load: load, expires: expires, held: make([]heldRef, 0, holdings)}
 }
 
@@ -164,7 +227,7 @@ func (s *Server) loadOnline(ctx context.Context) error {
 			d = newOnlineDev(h.Device, h.Account, h.PublicIP, h.Addrs, h.PrivateAddrs, h.Load, h.Expires.UnixMilli(), 1)
 			tmp.devs[h.Device] = d
 		}
-		tmp.addHoldingLocked(d, c, h.Complete, internPolicy(h.Policy))
+		tmp.addHoldingLocked(d, c, h.Complete, tmp.internLocked(h.Policy))
 		n++
 		return nil
 	})
@@ -178,7 +241,7 @@ func (s *Server) loadOnline(ctx context.Context) error {
 		ix.pending = nil
 		return fmt.Errorf("loading online holders: %w", err)
 	}
-	ix.devs, ix.byContent = tmp.devs, tmp.byContent
+	ix.devs, ix.byContent, ix.policies = tmp.devs, tmp.byContent, tmp.policies
 	for _, op := range ix.pending {
 		op()
 	}
@@ -206,8 +269,9 @@ func (ix *onlineIndex) addHoldingLocked(d *onlineDev, c sealed.ContentID, comple
 		b = &onlineBucket{content: c}
 		ix.byContent[c] = b
 	}
-	b.holders = append(b.holders, onlineSlot{dev: d, policy: p, k: len(d.held), complete: complete,
-		open: p == modePolicies[""] || p == modePolicies[PolicyAnyone]})
+	b.holders = append(b.holders, onlineSlot{dev: d, policy: p, expires: d.expires, idKey: idKey(d.id),
+		ipHash: strHash(d.publicIP), acctKey: acctKey(d.account), load: int32(d.load), k: int32(len(d.held)),
+		kind: slotKind(p), complete: complete})
 	d.held = append(d.held, heldRef{bucket: b, pos: len(b.holders) - 1})
 }
 
@@ -244,7 +308,7 @@ func (ix *onlineIndex) announce(a *AnnounceRecord, account string) {
 		ix.removeLocked(d.id)
 		ix.devs[d.id] = d
 		for _, h := range hs {
-			ix.addHoldingLocked(d, h.Content, h.Complete, internPolicy(h.Policy))
+			ix.addHoldingLocked(d, h.Content, h.Complete, ix.internLocked(h.Policy))
 		}
 	})
 }
@@ -287,13 +351,49 @@ func (s *Server) runSweeper(ctx context.Context) error {
 	}
 }
 
-// suppliers ranks the online holders of c for the asker (see rankSuppliers
-// for the rule). At most maxCandidates holders are considered; when there
-// are more, those announced from askerIP come first.
+// slotRank is a slot with its asker-specific ranking keys.
+type slotRank struct {
+	s        *onlineSlot
+	sameLAN  bool
+	rttKnown bool
+	rtt      int64
+}
+
+// slotBefore is rankedBefore (the rule of doc.go) on slots: the device
+// is touched only when two IDs share their first 8 bytes.
+func slotBefore(a, b *slotRank) bool {
+	switch {
+	case a.sameLAN != b.sameLAN:
+		return a.sameLAN
+	case a.rttKnown != b.rttKnown:
+		return a.rttKnown
+	case a.rttKnown && a.rtt != b.rtt:
+		return a.rtt < b.rtt
+	case a.s.load != b.s.load:
+		return a.s.load < b.s.load
+	case a.s.complete != b.s.complete:
+		return a.s.complete
+	case a.s.idKey != b.s.idKey:
+		return a.s.idKey < b.s.idKey
+	}
+	return a.s.dev.id < b.s.dev.id
+}
+
+// suppliers ranks the online holders of c for the asker by the rule of
+// doc.go (rankSuppliers, on slots). At most maxCandidates holders are
+// considered; when there are more, those announced from askerIP come first.
 func (ix *onlineIndex) suppliers(c sealed.ContentID, now time.Time, asker *Device, askerIP string, askerAnn *AnnounceRecord, limit int) []Supplier {
 	r := newRanker(asker, askerIP, askerAnn, limit)
 	nowMS := now.UnixMilli()
-	askerAddr, _ := netip.ParseAddr(askerIP)
+	askerIPHash, askerAcct := strHash(askerIP), acctKey(asker.Account)
+	var topBuf [MaxSuppliers]slotRank
+	top := topBuf[:0]
+	if limit > MaxSuppliers {
+		top = make([]slotRank, 0, limit)
+	}
+	var memoPol *Policy // last anyone-with-lists policy evaluated, and its answer
+	var memoOK bool
+
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	b := ix.byContent[c]
@@ -301,40 +401,72 @@ func (ix *onlineIndex) suppliers(c sealed.ContentID, now time.Time, asker *Devic
 		return nil
 	}
 	askerDev := ix.devs[asker.ID]
-	sameIP := func(d *onlineDev) bool {
-		if d.ip.IsValid() {
-			return d.ip == askerAddr
-		}
-		return d.publicIP == askerIP
-	}
+	sameIP := func(s *onlineSlot) bool { return s.ipHash == askerIPHash && s.dev.publicIP == askerIP }
 	add := func(s *onlineSlot) {
-		d := s.dev
-		if !s.open && !s.policy.Allows(d.account, asker.ID, asker.Account) {
+		switch s.kind {
+		case policyOpen:
+		case policyHousehold:
+			if s.acctKey != 0 && askerAcct != 0 && s.acctKey != askerAcct || !s.policy.Allows(s.dev.account, asker.ID, asker.Account) {
+				return
+			}
+		case policyAnyoneDeny:
+			if s.policy != memoPol {
+				memoPol, memoOK = s.policy, s.policy.Allows("", asker.ID, asker.Account)
+			}
+			if !memoOK {
+				return
+			}
+		default:
+			if !s.policy.Allows(s.dev.account, asker.ID, asker.Account) {
+				return
+			}
+		}
+		e := slotRank{s: s, sameLAN: sameIP(s) && sharePrivatePrefixes(r.askerPriv, s.dev.priv)}
+		if len(r.rtts) > 0 {
+			e.rtt, e.rttKnown = r.rtts[string(s.dev.id)]
+		}
+		n := len(top)
+		if n == limit && !slotBefore(&e, &top[n-1]) {
 			return
 		}
-		r.insert(d.id, d.account, d.addrs, s.complete, d.load, sameIP(d) && sharePrivatePrefixes(r.askerPriv, d.priv))
+		i := sort.Search(n, func(i int) bool { return slotBefore(&e, &top[i]) })
+		if n < limit {
+			top = append(top, slotRank{})
+		}
+		copy(top[i+1:], top[i:])
+		top[i] = e
 	}
 	hs := b.holders
 	if len(hs) <= maxCandidates {
 		for i := range hs {
-			if s := &hs[i]; s.dev.expires > nowMS && s.dev != askerDev {
+			if s := &hs[i]; s.expires > nowMS && s.dev != askerDev {
 				add(s)
 			}
 		}
-		return r.result()
-	}
-	n := 0
-	for i := range hs {
-		if s := &hs[i]; n < maxCandidates && s.dev.expires > nowMS && s.dev != askerDev && sameIP(s.dev) {
-			add(s)
-			n++
+	} else {
+		n := 0
+		for i := range hs {
+			if s := &hs[i]; n < maxCandidates && s.expires > nowMS && s.dev != askerDev && sameIP(s) {
+				add(s)
+				n++
+			}
+		}
+		for i := range hs {
+			if s := &hs[i]; n < maxCandidates && s.expires > nowMS && s.dev != askerDev && !sameIP(s) {
+				add(s)
+				n++
+			}
 		}
 	}
-	for i := range hs {
-		if s := &hs[i]; n < maxCandidates && s.dev.expires > nowMS && s.dev != askerDev && !sameIP(s.dev) {
-			add(s)
-			n++
-		}
+	if len(top) == 0 {
+		return nil
 	}
-	return r.result()
+	out := make([]Supplier, len(top), len(top)+1) // room for the origin
+	for i := range top {
+		e := &top[i]
+		d := e.s.dev
+		out[i] = Supplier{Device: d.id, Account: d.account, Addrs: d.addrs, Complete: e.s.complete,
+			SameLAN: e.sameLAN, RTT: e.rtt, Load: d.load}
+	}
+	return out
 }

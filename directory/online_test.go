@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -196,5 +197,75 @@ func TestOnlineLoadRace(t *testing.T) {
 	}
 	if fmt.Sprint(got) != "[NEW OLD]" {
 		t.Errorf("suppliers after the load = %v, want [NEW OLD]", got)
+	}
+}
+
+// TestIndexRanksLikeRankSuppliers checks the index's slot ranking gives
+// what rankSuppliers gives over the same holders, for every limit.
+func TestIndexRanksLikeRankSuppliers(t *testing.T) {
+	now := time.Now()
+	exp := now.Add(time.Minute)
+	c := sealed.ContentID{9}
+	asker := &Device{ID: "ASKER", Account: "bob"}
+	ann := &AnnounceRecord{Announcement: Announcement{PrivateAddrs: []string{"192.168.1.20"}, RTTs: map[string]int64{"RTT10": 10, "RTT50": 50, "TIE2": 5, "TIE1": 5}}}
+	cands := []Candidate{
+		{Device: "FAR", PublicIP: "203.0.113.9", PrivateAddrs: []string{"192.168.1.5"}, Complete: true},            // other public IP: not LAN
+		{Device: "RTT50", PublicIP: "203.0.113.9", Complete: true},                                                 // known RTT 50
+		{Device: "RTT10", PublicIP: "203.0.113.9", Load: 9, Complete: true},                                        // known RTT 10 beats load
+		{Device: "TIE2", PublicIP: "203.0.113.9", Load: 1},                                                         // equal RTT and load: ID order
+		{Device: "TIE1", PublicIP: "203.0.113.9", Load: 1},                                                         // (shares TIE2's first bytes)
+		{Device: "LANBUSY", PublicIP: "198.51.100.1", PrivateAddrs: []string{"192.168.1.30"}, Load: 7},             // same LAN, busy
+		{Device: "LANIDLE", PublicIP: "198.51.100.1", PrivateAddrs: []string{"192.168.1.0/24"}, Load: 1},           // same LAN (CIDR), idle
+		{Device: "SAMEIP", PublicIP: "198.51.100.1", PrivateAddrs: []string{"10.0.0.1"}, Complete: true},           // same public IP, other subnet
+		{Device: "ASKER", PublicIP: "198.51.100.1", PrivateAddrs: []string{"192.168.1.20"}},                        // the asker itself
+		{Device: "HOUSE", Account: "alice", Policy: Policy{Mode: PolicyHousehold}},                                 // excludes bob
+		{Device: "BOBHOUSE", Account: "bob", Policy: Policy{Mode: PolicyHousehold}},                                // bob's own household
+		{Device: "DENYBOB", Account: "carol", Policy: Policy{Deny: []string{"bob"}}},                               // denies bob
+		{Device: "DENYEVE", Account: "carol", Policy: Policy{Deny: []string{"eve"}}},                               // denies someone else
+		{Device: "LISTBOB", Account: "carol", Policy: Policy{Mode: PolicyList, Allow: []string{"asker"}}, Load: 2}, // lists the asker's ID
+		{Device: "NOBODY", Account: "carol", Policy: Policy{Mode: PolicyNobody}},                                   // nobody
+		{Device: "PARTIAL", PublicIP: "203.0.113.9"},                                                               // partial after complete
+		{Device: "UPPER", Account: "Bob", Policy: Policy{Mode: PolicyHousehold}, Load: 3},                          // account case differs: same household
+	}
+	ix := newOnlineIndex()
+	ix.loaded = true
+	for _, cd := range cands {
+		ix.announce(&AnnounceRecord{Device: cd.Device, PublicIP: cd.PublicIP, Expires: exp, Announcement: Announcement{
+			Addrs: cd.Addrs, PrivateAddrs: cd.PrivateAddrs, Load: cd.Load,
+			Holdings: []Holding{{Content: c, Complete: cd.Complete, Policy: cd.Policy}}}}, cd.Account)
+	}
+	for limit := 1; limit <= len(cands); limit++ {
+		want := rankSuppliers(cands, asker, "198.51.100.1", ann, limit)
+		got := ix.suppliers(c, now, asker, "198.51.100.1", ann, limit)
+		for i := range want {
+			if want[i].Addrs == nil {
+				want[i].Addrs = []string{}
+			}
+		}
+		if fmt.Sprintf("%+v", got) != fmt.Sprintf("%+v", want) {
+			t.Errorf("limit %d:\nindex         %+v\nrankSuppliers %+v", limit, got, want)
+		}
+	}
+}
+
+// TestSameIDASCII checks the allocation-free comparison agrees with the
+// normalizing one.
+func TestSameIDASCII(t *testing.T) {
+	cases := [][2]string{
+		{"ABC-DEF", "abcdef"}, // dashes and case ignored
+		{"ABCDEF", "ABCDEG"},  // one letter differs
+		{"ABC", "ABCD"},       // prefix only
+		{"--", ""},            // only dashes
+		{"A-B-", "-a-b"},      // dashes anywhere
+		{"ÄBC", "äbc"},        // non-ASCII: left to the normalizing path
+		{"AB1-2", "ab12"},     // digits
+		{"AB[", "ab{"},        // punctuation is not folded
+	}
+	for _, c := range cases {
+		norm := func(v string) string { return strings.ToUpper(strings.ReplaceAll(v, "-", "")) }
+		want := norm(c[0]) == norm(c[1])
+		if got := sameID(c[0], identity.ID(c[1])); got != want {
+			t.Errorf("sameID(%q, %q) = %v, want %v", c[0], c[1], got, want)
+		}
 	}
 }

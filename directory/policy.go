@@ -82,10 +82,44 @@ func matchAny(list []string, peer identity.ID, peerAccount string) bool {
 
 // sameID compares a written device ID with an ID, ignoring case and dashes.
 func sameID(s string, id identity.ID) bool {
+	if i, ok := sameIDASCII(s, string(id)); ok {
+		return i
+	}
 	norm := func(v string) string {
 		return strings.ToUpper(strings.ReplaceAll(v, "-", ""))
 	}
 	return norm(s) == norm(string(id))
+}
+
+// sameIDASCII is sameID without allocating, for ASCII input (ok false
+// otherwise): letters compared case-insensitively, dashes skipped.
+func sameIDASCII(a, b string) (same, ok bool) {
+	i, j := 0, 0
+	for {
+		for i < len(a) && a[i] == '-' {
+			i++
+		}
+		for j < len(b) && b[j] == '-' {
+			j++
+		}
+		if i == len(a) || j == len(b) {
+			return i == len(a) && j == len(b), true
+		}
+		x, y := a[i], b[j]
+		if x >= 0x80 || y >= 0x80 {
+			return false, false
+		}
+		if 'a' <= x && x <= 'z' {
+			x -= 'a' - 'A'
+		}
+		if 'a' <= y && y <= 'z' {
+			y -= 'a' - 'A'
+		}
+		if x != y {
+			return false, true
+		}
+		i, j = i+1, j+1
+	}
 }
 
 // hasControl reports whether s has ASCII control characters (never valid
