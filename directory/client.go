@@ -420,11 +420,27 @@ func (c *Client) do(ctx context.Context, method, path string, in any, signed boo
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponse))
 		return nil
 	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, maxResponse)).Decode(out); err != nil {
+	var rd io.Reader = io.LimitReader(resp.Body, maxResponse)
+	if fd, ok := out.(fastDecoder); ok {
+		b, err := io.ReadAll(rd)
+		if err != nil {
+			return fmt.Errorf("%s %s: reading answer: %w", method, path, err)
+		}
+		if fd.decodeFast(b) {
+			return nil
+		}
+		rd = bytes.NewReader(b)
+	}
+	if err := json.NewDecoder(rd).Decode(out); err != nil {
 		return fmt.Errorf("%s %s: decoding answer: %w", method, path, err)
 	}
 	return nil
 }
+
+// fastDecoder is an answer type with a reflection-free decoder for the
+// exact form the directory writes; decodeFast reports false (leaving the
+// value untouched) for anything else, which encoding/json then decodes.
+type fastDecoder interface{ decodeFast(b []byte) bool }
 
 // readError turns a non-2xx answer into *Error.
 func readError(resp *http.Response) error {

@@ -42,12 +42,12 @@ type onlineDev struct {
 	id       identity.ID
 	account  string
 	publicIP string
-	ip       netip.Addr     // publicIP parsed (compared without touching the string)
 	addrs    []string       // never nil
 	priv     []netip.Prefix // the announced private addresses as LAN prefixes
 	load     int
 	expires  int64     // unix milliseconds
 	held     []heldRef // where its holdings sit
+	addrBuf  [2]string // addrs when there are at most two
 }
 
 // heldRef locates one of a device's holdings: holders[pos] of bucket.
@@ -158,12 +158,40 @@ const (
 	rs = "\x1e"
 )
 
+// newOnlineDev builds a device entry whose strings (ID, account, public IP
+// and addresses) share one allocation and whose few addresses sit in the
+// struct itself: answering a lookup reads them all, and at 100,000 devices
+// every separate allocation is a cache miss.
 func newOnlineDev(id identity.ID, account, publicIP string, addrs, private []string, load int, expires int64, holdings int) *onlineDev {
-	if addrs == nil {
-		addrs = []string{}
+	n := len(id) + len(account) + len(publicIP)
+	for _, a := range addrs {
+		n += len(a)
 	}
-	return &onlineDev{id: id, account: account, publicIP: publicIP, addrs: addrs,
+	var sb strings.Builder
+	sb.Grow(n)
+	sb.WriteString(string(id))
+	sb.WriteString(account)
+	sb.WriteString(publicIP)
+	for _, a := range addrs {
+		sb.WriteString(a)
+	}
+	all := sb.String()
+	next := func(l int) string {
+		v := all[:l]
+		all = all[l:]
+		return v
+	}
+	d := &onlineDev{id: identity.ID(next(len(id))), account: next(len(account)), publicIP: next(len(publicIP)),
 		priv: privatePrefixes(private), load: load, expires: expires, held: make([]heldRef, 0, holdings)}
+	if len(addrs) <= len(d.addrBuf) {
+		d.addrs = d.addrBuf[:len(addrs)]
+	} else {
+		d.addrs = make([]string, len(addrs))
+	}
+	for i, a := range addrs {
+		d.addrs[i] = next(len(a))
+	}
+	return d
 }
 
 // privatePrefixes parses announced private addresses into LAN prefixes,

@@ -269,3 +269,69 @@ func TestSameIDASCII(t *testing.T) {
 		}
 	}
 }
+
+// TestSuppliersDecodeFast checks the client's fast decoder reads what the
+// server writes exactly as encoding/json does, and declines other forms.
+func TestSuppliersDecodeFast(t *testing.T) {
+	canonical := func(ss []Supplier) string { return string(appendSuppliersJSON(nil, ss)) }
+	cases := []struct {
+		name string
+		in   string
+		fast bool // the fast path must take it
+	}{
+		// the server's own answers
+		{"empty", canonical([]Supplier{}), true},
+		{"two", canonical([]Supplier{
+			{Device: "ABC", Account: "alice", Addrs: []string{"198.51.100.1:7000", "[2001:db8::1]:7000"}, Complete: true, SameLAN: true, RTT: 20, Load: 3, Score: 1},
+			{Device: "DIR", Addrs: []string{}, Origin: true, Complete: true, Score: 0.5},
+		}), true},
+		{"null addrs, small score", canonical([]Supplier{{Device: "X", Score: 1.0 / 51, RTT: -4}}), true},
+		// other forms fall back to encoding/json
+		{"escaped", canonical([]Supplier{{Device: "X", Account: "a<b"}}), false},
+		{"spaces", `{ "suppliers": [] }`, false},
+		{"reordered", `{"suppliers":[{"account":"a","device":"D","addrs":[],"origin":false,"complete":false,"same_lan":false,"load":0,"score":1}]}`, false},
+		{"unknown field", `{"suppliers":[],"more":1}`, false},
+		{"float load", `{"suppliers":[{"device":"D","account":"","addrs":[],"origin":false,"complete":false,"same_lan":false,"load":1.5,"score":1}]}`, false},
+		{"leading zero", `{"suppliers":[{"device":"D","account":"","addrs":[],"origin":false,"complete":false,"same_lan":false,"load":01,"score":1}]}`, false},
+		{"trailing junk", `{"suppliers":[]}x`, false},
+		{"truncated", `{"suppliers":[{"device":"D"`, false},
+	}
+	for _, c := range cases {
+		var fast suppliersResponse
+		ok := fast.decodeFast([]byte(c.in))
+		if ok != c.fast {
+			t.Errorf("%s: fast path took it = %v, want %v", c.name, ok, c.fast)
+		}
+		if !ok {
+			continue
+		}
+		var slow suppliersResponse
+		if err := json.Unmarshal([]byte(c.in), &slow); err != nil {
+			t.Errorf("%s: encoding/json refuses what the fast path took: %v", c.name, err)
+		}
+		if fmt.Sprintf("%#v", fast) != fmt.Sprintf("%#v", slow) {
+			t.Errorf("%s:\nfast %#v\njson %#v", c.name, fast, slow)
+		}
+	}
+}
+
+// FuzzSuppliersDecodeFast checks that whatever the fast decoder accepts,
+// encoding/json accepts too, with the same result.
+func FuzzSuppliersDecodeFast(f *testing.F) {
+	f.Add(string(appendSuppliersJSON(nil, []Supplier{{Device: "ABC", Account: "alice", Addrs: []string{"198.51.100.1:7000"}, Complete: true, RTT: 20, Load: 3, Score: 1}})))
+	f.Add(`{"suppliers":[]}`)
+	f.Add(`{"suppliers":[{"device":"D","account":"","addrs":null,"origin":true,"complete":false,"same_lan":false,"load":-0,"score":1e-7}]}`)
+	f.Fuzz(func(t *testing.T, in string) {
+		var fast suppliersResponse
+		if !fast.decodeFast([]byte(in)) {
+			return
+		}
+		var slow suppliersResponse
+		if err := json.Unmarshal([]byte(in), &slow); err != nil {
+			t.Fatalf("encoding/json refuses %q: %v", in, err)
+		}
+		if fmt.Sprintf("%#v", fast) != fmt.Sprintf("%#v", slow) {
+			t.Fatalf("%q:\nfast %#v\njson %#v", in, fast, slow)
+		}
+	})
+}

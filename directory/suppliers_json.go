@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"sync"
 	"unicode/utf8"
+
+	"github.com/kith-media/kith/share/identity"
 )
 
 // jsonBufs recycles the buffers supplier answers are encoded into.
@@ -78,4 +80,206 @@ func appendJSONFloat(b []byte, f float64) []byte {
 		return append(b, q...)
 	}
 	return strconv.AppendFloat(b, f, 'f', -1, 64)
+}
+
+// decodeFast parses exactly the form appendSuppliersJSON writes into r,
+// without reflection (a player asks for suppliers often). Anything else
+// (whitespace, escapes, non-ASCII, other field orders, unknown fields)
+// returns false, and the caller decodes with encoding/json instead.
+func (r *suppliersResponse) decodeFast(b []byte) bool {
+	p := jsonScan{s: string(b)} // one copy; every string is a substring of it
+	if !p.lit(`{"suppliers":[`) {
+		return false
+	}
+	out := []Supplier{}
+	if !p.lit("]") {
+		for {
+			s, ok := p.supplier()
+			if !ok {
+				return false
+			}
+			out = append(out, s)
+			if p.lit(",") {
+				continue
+			}
+			if p.lit("]") {
+				break
+			}
+			return false
+		}
+	}
+	if !p.lit("}") {
+		return false
+	}
+	for ; p.i < len(p.s); p.i++ {
+		if c := p.s[p.i]; c != '\n' && c != ' ' && c != '\r' && c != '\t' {
+			return false
+		}
+	}
+	r.Suppliers = out
+	return true
+}
+
+// jsonScan reads the fixed shapes decodeFast accepts.
+type jsonScan struct {
+	s string
+	i int
+}
+
+func (p *jsonScan) lit(l string) bool {
+	if len(p.s)-p.i >= len(l) && p.s[p.i:p.i+len(l)] == l {
+		p.i += len(l)
+		return true
+	}
+	return false
+}
+
+// str reads a string with no escapes and only printable ASCII.
+func (p *jsonScan) str() (string, bool) {
+	if !p.lit(`"`) {
+		return "", false
+	}
+	start := p.i
+	for ; p.i < len(p.s); p.i++ {
+		switch c := p.s[p.i]; {
+		case c == '"':
+			p.i++
+			return p.s[start : p.i-1], true
+		case c < 0x20 || c >= 0x80 || c == '\\':
+			return "", false
+		}
+	}
+	return "", false
+}
+
+func (p *jsonScan) bool() (bool, bool) {
+	switch {
+	case p.lit("true"):
+		return true, true
+	case p.lit("false"):
+		return false, true
+	}
+	return false, false
+}
+
+// number reads a JSON number token (RFC 8259 grammar); integer tells
+// whether it had no fraction or exponent.
+func (p *jsonScan) number() (tok string, integer, ok bool) {
+	start := p.i
+	digits := func() int {
+		n := 0
+		for p.i < len(p.s) && p.s[p.i] >= '0' && p.s[p.i] <= '9' {
+			p.i++
+			n++
+		}
+		return n
+	}
+	p.lit("-")
+	if p.lit("0") {
+		if p.i < len(p.s) && p.s[p.i] >= '0' && p.s[p.i] <= '9' {
+			return "", false, false
+		}
+	} else if digits() == 0 {
+		return "", false, false
+	}
+	integer = true
+	if p.lit(".") {
+		integer = false
+		if digits() == 0 {
+			return "", false, false
+		}
+	}
+	if p.lit("e") || p.lit("E") {
+		integer = false
+		_ = p.lit("+") || p.lit("-")
+		if digits() == 0 {
+			return "", false, false
+		}
+	}
+	return p.s[start:p.i], integer, true
+}
+
+func (p *jsonScan) int() (int64, bool) {
+	tok, integer, ok := p.number()
+	if !ok || !integer {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(tok, 10, 64)
+	return n, err == nil
+}
+
+func (p *jsonScan) float() (float64, bool) {
+	tok, _, ok := p.number()
+	if !ok {
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(tok, 64)
+	return f, err == nil
+}
+
+func (p *jsonScan) supplier() (s Supplier, ok bool) {
+	var v string
+	if !p.lit(`{"device":`) {
+		return s, false
+	}
+	if v, ok = p.str(); !ok {
+		return s, false
+	}
+	s.Device = identity.ID(v)
+	if !p.lit(`,"account":`) {
+		return s, false
+	}
+	if s.Account, ok = p.str(); !ok || !p.lit(`,"addrs":`) {
+		return s, false
+	}
+	if !p.lit("null") {
+		if !p.lit("[") {
+			return s, false
+		}
+		s.Addrs = []string{}
+		if !p.lit("]") {
+			for {
+				if v, ok = p.str(); !ok {
+					return s, false
+				}
+				s.Addrs = append(s.Addrs, v)
+				if p.lit(",") {
+					continue
+				}
+				if p.lit("]") {
+					break
+				}
+				return s, false
+			}
+		}
+	}
+	if !p.lit(`,"origin":`) {
+		return s, false
+	}
+	if s.Origin, ok = p.bool(); !ok || !p.lit(`,"complete":`) {
+		return s, false
+	}
+	if s.Complete, ok = p.bool(); !ok || !p.lit(`,"same_lan":`) {
+		return s, false
+	}
+	if s.SameLAN, ok = p.bool(); !ok {
+		return s, false
+	}
+	if p.lit(`,"rtt_ms":`) {
+		if s.RTT, ok = p.int(); !ok {
+			return s, false
+		}
+	}
+	if !p.lit(`,"load":`) {
+		return s, false
+	}
+	load, ok := p.int()
+	if !ok || load != int64(int(load)) || !p.lit(`,"score":`) {
+		return s, false
+	}
+	s.Load = int(load)
+	if s.Score, ok = p.float(); !ok || !p.lit("}") {
+		return s, false
+	}
+	return s, true
 }
