@@ -94,11 +94,16 @@
 // # Suppliers and the ranking rule
 //
 // A device's announcement lives AnnounceTTL (90 s) after its last
-// heartbeat. GET /v1/suppliers/{content} reads at most 1000 unexpired,
-// unrevoked, unwithdrawn holders, drops the asker and every holder whose
-// owner's Policy does not
-// allow the asker (Policy.Allows with the asker's device and account), and
-// orders the rest:
+// heartbeat. Who is online is ephemeral state: the server keeps every
+// unexpired, unrevoked, unwithdrawn holding in memory by content (loaded
+// once from the Store, which stays the durable record, then updated by
+// announce, withdraw and revoke; expired devices are skipped at once and
+// swept every AnnounceTTL), so a lookup reads no database. The serving
+// process must be the only writer of announcements. GET
+// /v1/suppliers/{content} considers at most 1000 holders (those announced
+// from the asker's public address first), drops the asker and every holder
+// whose owner's Policy does not allow the asker (Policy.Allows with the
+// asker's device and account), and orders the rest:
 //
 //  1. same LAN first: the holder announced from the asker's public address
 //     (as seen by the directory) and they share a private subnet (/24 for

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"net"
 	"net/http"
@@ -99,7 +100,7 @@ func (s *Server) wrap(route string, signed bool, h handlerFunc) http.Handler {
 		if w.status >= 500 {
 			s.log.Error("request failed", "route", route, "method", r.Method, "path", r.URL.Path,
 				"status", w.status, "ip", rq.ip, "err", err)
-		} else {
+		} else if s.log.Enabled(r.Context(), slog.LevelDebug) { // the arguments cost allocations
 			s.log.Debug("request", "route", route, "method", r.Method, "status", w.status,
 				"ip", rq.ip, "bytes", w.n, "dur", time.Since(start))
 		}

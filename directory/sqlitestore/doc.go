@@ -32,7 +32,10 @@
 //	  supplier lookup answers (complete, device ID, account, public IP, load,
 //	  addrs, private addrs, policy) so a lookup is one primary-key range scan
 //	  reading one column per row; rewritten on each heartbeat, expires set to
-//	  0 on withdraw and revoke.
+//	  0 on withdraw and revoke. The server reads them all once at start
+//	  (OnlineHoldings: the primary key walked in chunks of 4096, each chunk
+//	  formatted and concatenated inside SQLite so it crosses cgo once) and
+//	  answers lookups from memory; SupplierCandidates remains for tools.
 //	outbox(id AUTOINCREMENT, kind, payload JSON, created, attempts, next_attempt, delivered, last_error)
 //	  partial index on next_attempt WHERE delivered = 0
 //
