@@ -216,7 +216,9 @@ func (s *Server) online(ctx context.Context) (*onlineIndex, error) {
 	if loaded {
 		return ix, nil
 	}
-	return ix, s.loadOnline(ctx)
+	// the load is shared by every waiting lookup: one client going away
+	// must not abort it
+	return ix, s.loadOnline(context.WithoutCancel(ctx))
 }
 
 // loadOnline fills the index from the store unless it is loaded already;
