@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -271,6 +272,7 @@ func (s *Server) loadOnline(ctx context.Context) error {
 		ix.pending = nil
 		return fmt.Errorf("loading online holders: %w", err)
 	}
+	tmp.compact()
 	ix.devs, ix.byContent, ix.policies = tmp.devs, tmp.byContent, tmp.policies
 	for _, op := range ix.pending {
 		op()
@@ -280,6 +282,21 @@ func (s *Server) loadOnline(ctx context.Context) error {
 	s.log.Info("online holders loaded", "devices", len(ix.devs), "holdings", n, "contents", len(ix.byContent),
 		"took", time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// compact trims the slack append left in the slices a load grew (up to
+// half of a million slots), before the index is published.
+func (ix *onlineIndex) compact() {
+	for _, b := range ix.byContent {
+		if cap(b.holders) > len(b.holders)+len(b.holders)/8 {
+			b.holders = slices.Clone(b.holders)
+		}
+	}
+	for _, d := range ix.devs {
+		if cap(d.held) > len(d.held)+len(d.held)/8 {
+			d.held = slices.Clone(d.held)
+		}
+	}
 }
 
 // changeLocked applies op now if the index is loaded, after the load if
