@@ -17,8 +17,8 @@ import (
 	"github.com/kith-media/kith/share/sealed"
 )
 
-// Supplier listing limits: at most maxCandidates holders are read from the
-// store per lookup, and at most MaxSuppliers are answered (plus the origin).
+// Supplier listing limits: at most maxCandidates holders are considered
+// per lookup, and at most MaxSuppliers are answered (plus the origin).
 const (
 	maxCandidates    = 1000
 	MaxSuppliers     = 50
