@@ -21,6 +21,7 @@ plan=(
   "./share/peer/|Throughput|3x"
   "./share/peer/|FirstChunk|20x"
   "./share/|FlashCrowd|1x"
+  "./share/|NeighbourFirstPCM|20x"
   "./player/|TimeToFirstPCM|30x"
   "./player/|PeakRSS1GiB|1x"
   "./player/decode/|Decode|1s"

@@ -189,7 +189,8 @@ func (n *Node) ContentKey(ctx context.Context, cid sealed.ContentID) ([]byte, er
 
 // Open returns a verified plaintext reader over cid that can start before
 // the download completes: reads wait for missing chunks and ask a running
-// fetch for them first.
+// fetch for them first. A title played the moment its download starts has
+// no manifest here yet: Open gets it (from the directory) rather than fail.
 func (n *Node) Open(ctx context.Context, cid sealed.ContentID) (*sealed.Reader, error) {
 	key, err := n.ContentKey(ctx, cid)
 	if err != nil {
@@ -198,18 +199,29 @@ func (n *Node) Open(ctx context.Context, cid sealed.ContentID) (*sealed.Reader, 
 	defer clear(key)
 	m, err := n.lib.Manifest(ctx, cid)
 	if err != nil {
-		return nil, err
+		if m, err = n.manifest(ctx, cid, nil); err != nil {
+			return nil, fmt.Errorf("opening %s: %w", cid, err)
+		}
+		if err := n.lib.AddManifest(ctx, m); err != nil {
+			return nil, fmt.Errorf("opening %s: %w", cid, err)
+		}
 	}
 	return sealed.OpenSource(ctx, n.lib.Source(cid, func(i int) { n.Prioritize(cid, i) }), m, key)
 }
 
-// Prioritize asks a running download of cid for chunk i first.
+// Prioritize asks a running download of cid for chunk i first. A download
+// still getting its manifest keeps the wish for its fetcher.
 func (n *Node) Prioritize(cid sealed.ContentID, i int) {
 	n.mu.Lock()
-	f := n.fetches[cid]
+	var ft *peer.Fetcher
+	if f := n.fetches[cid]; f != nil {
+		if ft = f.f; ft == nil {
+			f.prio = i
+		}
+	}
 	n.mu.Unlock()
-	if f != nil {
-		f.f.Prioritize(i)
+	if ft != nil {
+		ft.Prioritize(i)
 	}
 }
 
@@ -259,7 +271,7 @@ func (n *Node) Fetch(ctx context.Context, cid sealed.ContentID, peers ...Neighbo
 			return ctx.Err()
 		}
 	}
-	f := &fetch{done: make(chan struct{})}
+	f := &fetch{done: make(chan struct{}), prio: -1}
 	n.fetches[cid] = f
 	n.mu.Unlock()
 	f.err = n.fetch(ctx, cid, f, peers)
@@ -331,7 +343,11 @@ func (n *Node) fetch(ctx context.Context, cid sealed.ContentID, f *fetch, peers 
 	}
 	n.mu.Lock()
 	f.f = ft
+	prio := f.prio
 	n.mu.Unlock()
+	if prio >= 0 {
+		ft.Prioritize(prio) // a player asked before the fetcher existed
+	}
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if viaDirectory {

@@ -96,7 +96,8 @@ type Node struct {
 }
 
 type fetch struct {
-	f    *peer.Fetcher
+	f    *peer.Fetcher // nil until the manifest is in
+	prio int           // chunk asked for before f existed, -1 if none
 	done chan struct{}
 	err  error
 }
