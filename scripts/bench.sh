@@ -8,6 +8,9 @@
 #   scripts/bench.sh sealed     only the lines whose package matches "sealed"
 set -uo pipefail
 cd "$(dirname "$0")/.."
+# The same build tags as make (Debian's SQLite; Fyne's fyne.Do migration).
+export GOFLAGS=${GOFLAGS:--tags=libsqlite3,migrated_fynedo}
+export PATH="/usr/local/go/bin:$PATH"
 filter=${1:-}
 out=bench.txt
 : > "$out"

@@ -4,6 +4,9 @@
 # New failing inputs land in the package's testdata/fuzz/ as go test writes them.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+# The same build tags as make (Debian's SQLite; Fyne's fyne.Do migration).
+export GOFLAGS=${GOFLAGS:--tags=libsqlite3,migrated_fynedo}
+export PATH="/usr/local/go/bin:$PATH"
 time=${1:-2m}
 status=0
 while IFS=: read -r file name; do
