@@ -13,10 +13,10 @@ run: ## build and start the desktop app (installs missing system packages first)
 	@scripts/deps.sh run
 	go run . $(ARGS)
 
-test: ## vet and run the whole test suite with the race detector
+test: ## vet and run the whole test suite with the race detector (screenshots of each screen land in screenshots/)
 	@scripts/deps.sh test
 	go vet ./...
-	go test -race -timeout 40m ./... 2>&1 | tee test.log | grep -Ev '^(=== |--- PASS|PASS$$)'; exit $${PIPESTATUS[0]}
+	KITH_SCREENSHOTS=$(CURDIR)/screenshots go test -race -timeout 40m ./... 2>&1 | tee test.log | grep -Ev '^(=== |--- PASS|PASS$$)'; exit $${PIPESTATUS[0]}
 	@# The player's real-device tests (PulseAudio null sink, recorded and analysed) skip
 	@# under -race, which drops audio frames on 2 cores; run them once more without it.
 	go test -count=1 -timeout 10m ./player/ 2>&1 | tee -a test.log | grep -Ev '^(=== |--- PASS|PASS$$)'; exit $${PIPESTATUS[0]}
@@ -48,4 +48,4 @@ package: ## Linux desktop tarball (.desktop + icon, fyne package) and its sha256
 	packaging/package-linux.sh dist
 
 clean:
-	rm -rf bin dist test.log
+	rm -rf bin dist screenshots test.log
