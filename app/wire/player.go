@@ -10,73 +10,8 @@ import (
 
 	"github.com/kith-media/kith/app"
 	"github.com/kith-media/kith/player"
-	"github.com/kith-media/kith/share"
 	"github.com/kith-media/kith/share/sealed"
 )
-
-// The player is given content IDs (lower-case hex) as its title IDs: one
-// name for a title across the library, the fetcher and the player.
-
-// Source opens library titles for the player through the node: the
-// license is opened in memory and reads of chunks still arriving wait (and
-// move those chunks to the front of the download).
-type Source struct{ Node func() *share.Node }
-
-// Open implements player.Source.
-func (s Source) Open(ctx context.Context, id string) (player.Media, error) {
-	cid, err := sealed.ParseContentID(id)
-	if err != nil {
-		return nil, err
-	}
-	n := s.Node()
-	if n == nil {
-		return nil, errNotSignedIn
-	}
-	r, err := n.Open(ctx, cid)
-	if err != nil {
-		return nil, err
-	}
-	m := &media{Reader: r, title: id}
-	if ts, err := n.Library().TitlesFor(ctx, cid); err == nil && len(ts) > 0 {
-		m.title = ts[0].Name
-	}
-	if st, err := n.Library().Status(ctx, cid); err == nil {
-		m.progressive = !st.Complete
-	}
-	return m, nil
-}
-
-type media struct {
-	*sealed.Reader
-	title       string
-	progressive bool
-}
-
-func (m *media) Title() string     { return m.title }
-func (m *media) Progressive() bool { return m.progressive }
-
-// Positions stores playback positions in the node's library.
-type Positions struct{ Node func() *share.Node }
-
-// Save implements player.Positions.
-func (p Positions) Save(id string, pos time.Duration) error {
-	n := p.Node()
-	if n == nil {
-		return errNotSignedIn
-	}
-	n.Library().SavePosition(id, pos)
-	return nil
-}
-
-// Load implements player.Positions.
-func (p Positions) Load(id string) (time.Duration, bool, error) {
-	n := p.Node()
-	if n == nil {
-		return 0, false, nil
-	}
-	pos := n.Library().Position(id)
-	return pos, pos > 0, nil
-}
 
 // Player adapts a *player.Player to app.Player. Serve follows its events.
 type Player struct {

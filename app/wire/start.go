@@ -18,6 +18,7 @@ import (
 	"github.com/kith-media/kith/player"
 	"github.com/kith-media/kith/share"
 	"github.com/kith-media/kith/share/identity"
+	"github.com/kith-media/kith/share/playback"
 	"github.com/kith-media/kith/share/sealed"
 )
 
@@ -157,7 +158,7 @@ func Start(ctx context.Context, c Config) (*Kith, error) {
 			return nil, err
 		}
 	}
-	if k.player, err = player.New(player.Options{Source: Source{k.node}, Positions: Positions{k.node}, Output: c.Output, Logger: log}); err != nil {
+	if k.player, err = player.New(player.Options{Source: playback.Source{Node: k.node}, Positions: playback.Positions{Node: k.node}, Prefetcher: playback.Prefetcher{Node: k.node}, Output: c.Output, Logger: log}); err != nil {
 		return nil, fmt.Errorf("starting: %w", err)
 	}
 	k.Player = NewPlayer(k.player, k.artist)

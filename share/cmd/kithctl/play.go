@@ -9,53 +9,17 @@ import (
 	"time"
 
 	"github.com/kith-media/kith/player"
-	"github.com/kith-media/kith/share/sealed"
+	"github.com/kith-media/kith/share/playback"
 )
 
 // umask sets the process umask and returns the old one.
 func umask(m int) int { return syscall.Umask(m) }
 
-// source opens library titles for the player through the running node:
-// the license is opened in memory, chunks still arriving are waited for.
-// Player title IDs are content IDs (as in the desktop app).
-type source struct{ d *daemon }
-
-// Open implements player.Source.
-func (s source) Open(ctx context.Context, id string) (player.Media, error) {
-	cid, err := sealed.ParseContentID(id)
-	if err != nil {
-		return nil, err
-	}
-	n := s.d.current()
-	r, err := n.Open(ctx, cid)
-	if err != nil {
-		return nil, err
-	}
-	m := &media{Reader: r, title: id}
-	if ts, err := n.Library().TitlesFor(ctx, cid); err == nil && len(ts) > 0 {
-		m.title = ts[0].Name
-	}
-	if st, err := n.Library().Status(ctx, cid); err == nil {
-		m.progressive = !st.Complete
-	}
-	return m, nil
-}
-
-// media is an opened sealed title.
-type media struct {
-	*sealed.Reader
-	title       string
-	progressive bool
-}
-
-func (m *media) Title() string     { return m.title }
-func (m *media) Progressive() bool { return m.progressive }
-
 // getPlayer creates the player (and opens the audio output) on first use,
 // so devices that never play never touch the sound system.
 func (d *daemon) getPlayer() (*player.Player, error) {
 	d.playOnce.Do(func() {
-		p, err := player.New(player.Options{Source: source{d}, Logger: d.log})
+		p, err := player.New(player.Options{Source: playback.Source{Node: d.current}, Prefetcher: playback.Prefetcher{Node: d.current}, Positions: playback.Positions{Node: d.current}, Logger: d.log})
 		if err != nil {
 			d.playErr = err
 			return
