@@ -285,6 +285,7 @@ func (n *Node) Fetch(ctx context.Context, cid sealed.ContentID, peers ...Neighbo
 func (n *Node) fetch(ctx context.Context, cid sealed.ContentID, f *fetch, peers []Neighbour) error {
 	viaDirectory := len(peers) == 0
 	origin := false
+	var crowd []identity.ID
 	if viaDirectory {
 		if n.dir == nil {
 			return fmt.Errorf("fetching %s: no sources and %w", cid, ErrNoDirectory)
@@ -301,7 +302,7 @@ func (n *Node) fetch(ctx context.Context, cid sealed.ContentID, f *fetch, peers 
 		if err := n.Announce(ctx); err != nil {
 			n.log.Debug("node: announcing a download", "err", err)
 		}
-		if peers, origin, err = n.suppliers(ctx, cid); err != nil {
+		if peers, origin, crowd, err = n.suppliers(ctx, cid); err != nil {
 			return fmt.Errorf("fetching %s: %w", cid, err)
 		}
 	}
@@ -341,6 +342,7 @@ func (n *Node) fetch(ctx context.Context, cid sealed.ContentID, f *fetch, peers 
 	if err != nil {
 		return err
 	}
+	ft.SetCrowd(crowd)
 	n.mu.Lock()
 	f.f = ft
 	prio := f.prio
@@ -365,16 +367,18 @@ func (n *Node) fetch(ctx context.Context, cid sealed.ContentID, f *fetch, peers 
 	return nil
 }
 
-// suppliers asks the directory who supplies cid (and whether the origin
-// does), adds LAN neighbours first, and keeps at most MaxPeers, shuffling
-// equally ranked ones so a crowd spreads its load.
-func (n *Node) suppliers(ctx context.Context, cid sealed.ContentID) ([]Neighbour, bool, error) {
-	sups, err := n.dir.Suppliers(ctx, cid)
+// suppliers asks the directory for every device it knows supplies cid (up
+// to directory.MaxSuppliers) and whether the origin does. It returns the
+// peers to connect to: LAN neighbours first, then the rest shuffled, at
+// most MaxPeers (so a crowd's members pick different peers and spread
+// the upload load); and the crowd: the devices still downloading cid
+// (incomplete holders), among which the fetcher splits the origin's chunks.
+func (n *Node) suppliers(ctx context.Context, cid sealed.ContentID) (peers []Neighbour, origin bool, crowd []identity.ID, err error) {
+	sups, err := n.dir.SuppliersN(ctx, cid, directory.MaxSuppliers)
 	if err != nil {
-		return nil, false, err
+		return nil, false, nil, err
 	}
 	var lanPeers, far []Neighbour
-	origin := false
 	for _, nb := range n.Neighbours() {
 		if nb.LAN {
 			lanPeers = append(lanPeers, nb)
@@ -384,22 +388,33 @@ func (n *Node) suppliers(ctx context.Context, cid sealed.ContentID) ([]Neighbour
 		switch {
 		case s.Origin:
 			origin = true
-		case s.Device != n.ID() && len(s.Addrs) > 0:
-			far = append(far, Neighbour{ID: s.Device, Addrs: s.Addrs})
+		case s.Device == n.ID():
+		default:
+			if !s.Complete {
+				crowd = append(crowd, s.Device)
+			}
+			if len(s.Addrs) > 0 {
+				far = append(far, Neighbour{ID: s.Device, Addrs: s.Addrs})
+			}
 		}
 	}
 	rand.Shuffle(len(lanPeers), func(a, b int) { lanPeers[a], lanPeers[b] = lanPeers[b], lanPeers[a] })
 	rand.Shuffle(len(far), func(a, b int) { far[a], far[b] = far[b], far[a] })
-	out := append(lanPeers, far...) // close first
-	max := n.o.MaxPeers
-	if max <= 0 {
-		max = DefaultMaxPeers
-	}
-	return out[:min(len(out), max)], origin, nil
+	peers = append(lanPeers, far...) // close first
+	return peers[:min(len(peers), n.maxPeers())], origin, crowd, nil
 }
 
-// resupply announces our partial holding and adds suppliers the directory
-// names while a download runs.
+// maxPeers is Options.MaxPeers or its default.
+func (n *Node) maxPeers() int {
+	if n.o.MaxPeers > 0 {
+		return n.o.MaxPeers
+	}
+	return DefaultMaxPeers
+}
+
+// resupply announces our partial holding while a download runs, tells the
+// fetcher who is in the crowd now and connects to new suppliers the
+// directory names (up to MaxPeers in all).
 func (n *Node) resupply(ctx context.Context, cid sealed.ContentID, m *sealed.Manifest, ft *peer.Fetcher, seen map[identity.ID]bool) {
 	every := n.o.ResupplyInterval
 	if every <= 0 {
@@ -417,19 +432,13 @@ func (n *Node) resupply(ctx context.Context, cid sealed.ContentID, m *sealed.Man
 		if err := n.Announce(ctx); err != nil && ctx.Err() == nil {
 			n.log.Debug("node: announcing a partial holding", "err", err)
 		}
-		max := n.o.MaxPeers
-		if max <= 0 {
-			max = DefaultMaxPeers
-		}
-		if added >= max {
-			continue
-		}
-		peers, _, err := n.suppliers(ctx, cid)
+		peers, _, crowd, err := n.suppliers(ctx, cid)
 		if err != nil {
 			continue
 		}
+		ft.SetCrowd(crowd)
 		for _, p := range peers {
-			if seen[p.ID] || added >= max {
+			if seen[p.ID] || added >= n.maxPeers() {
 				continue
 			}
 			c, err := n.Peer(p.ID, p.Addrs)

@@ -27,7 +27,7 @@ import (
 const (
 	DefaultAnnounceInterval = 30 * time.Second // heartbeat to the directory
 	DefaultResupplyInterval = 5 * time.Second  // re-asking for suppliers during a download
-	DefaultMaxPeers         = 16               // peers one download uses at most (the directory names 16)
+	DefaultMaxPeers         = 16               // peers one download connects to (its crowd may be bigger)
 )
 
 // Options configure a Node.

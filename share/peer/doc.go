@@ -53,14 +53,21 @@
 // length, wrong certificate), backs off and finally drops sources that error
 // or time out, and asks a second source for a chunk that is taking too long.
 // The origin is asked only for chunks no peer holds or is fetching (peers
-// advertise origin fetches in /have) and that this device "owns" among
-// itself and the peers that download the content too (rendezvous hashing of
-// device ID and chunk index), so a crowd splits the origin's chunks instead
-// of each taking them all; a device nobody downloads from (Demand) leaves
+// advertise origin fetches in /have) and that this device "owns" among the
+// crowd downloading the content (rendezvous hashing of device ID and chunk
+// index), so a crowd splits the origin's chunks instead of each taking them
+// all. The crowd is this device, its peers that say they download the
+// content (Kith-Downloading), and the devices given to SetCrowd, connected
+// or not: a Node passes the directory's incomplete holders of the content
+// (it asks for up to directory.MaxSuppliers of them, but connects to at
+// most MaxPeers, picked at random so a crowd spreads its upload load). A
+// connected peer that says it is not downloading, or that was banned or
+// dropped, takes no share. A device nobody downloads from (Demand) leaves
 // its share to those others download from, so what it would fetch spreads.
 // A chunk a player waits for (after OriginDelay/4), any chunk once peers
 // deliver nothing for 3 x OriginDelay, and any chunk nobody got for
-// 6 x OriginDelay go to the origin regardless.
+// 6 x OriginDelay (its owner left, stalled, or never downloaded: a stale
+// partial holder the directory still lists) go to the origin regardless.
 //
 // # Ledger
 //

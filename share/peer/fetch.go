@@ -65,7 +65,8 @@ type FetchOptions struct {
 	Sources  []Source         // peers (in order of preference) and origins
 	// Self is this device's ID; with it, devices downloading the same
 	// content together split the origin's chunks between them (rendezvous
-	// hashing over the device IDs they see).
+	// hashing over the device IDs they see: the active peers and the
+	// crowd given to SetCrowd).
 	Self identity.ID
 	// Demand, if set, tells whether other devices are downloading this
 	// content from us right now (Server.LastPolled). A device nobody
@@ -208,6 +209,14 @@ type Fetcher struct {
 	running  bool
 	// lastPeerChunk is when a peer last delivered a chunk (origin fallback).
 	lastPeerChunk time.Time
+	// crowd lists the other devices downloading this content that this one
+	// may not be connected to (SetCrowd); mine caches, per chunk, whether
+	// this device owns it among the crowd (0 not yet known, 1 yes, 2 no);
+	// nil when the crowd changed. idle: connected peers that take no share
+	// (not downloading, banned or dropped), computed with mine.
+	crowd []identity.ID
+	mine  []int8
+	idle  map[identity.ID]bool
 
 	results chan result
 	haves   chan haveResult
@@ -264,6 +273,7 @@ func (f *Fetcher) addLocked(s Source) {
 			return
 		}
 	}
+	f.mine = nil // the crowd may change
 	st := &srcState{s: s, id: s.ID(), origin: isOrigin(s)}
 	if h, ok := s.(Haver); ok && !st.origin {
 		st.haver = h

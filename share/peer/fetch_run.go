@@ -2,17 +2,14 @@ package peer
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"math/rand/v2"
 	"net/http"
 	"sort"
 	"sync"
 	"time"
 
-	"github.com/kith-media/kith/share/identity"
 	"github.com/kith-media/kith/share/library"
 )
 
@@ -93,6 +90,9 @@ func (f *Fetcher) Run(ctx context.Context) error {
 			f.mu.Lock()
 			h.src.polling = false
 			if h.err == nil {
+				if !h.src.known || h.src.active != h.info.Downloading {
+					f.mine = nil // the crowd changed
+				}
 				h.src.known, h.src.active = true, h.info.Downloading
 				h.src.have, h.src.fetching = h.info.Have, h.info.Fetching
 				if h.info.Complete {
@@ -228,45 +228,6 @@ func (f *Fetcher) eligibleLocked(s *srcState, i int, now time.Time) bool {
 		return false // a crowd, but nobody takes from us: leave the origin to those others take from
 	}
 	return f.mineLocked(i)
-}
-
-// activePeersLocked reports whether a usable peer downloads this content too.
-func (f *Fetcher) activePeersLocked() bool {
-	for _, s := range f.srcs {
-		if !s.origin && !s.banned && !s.dropped && s.active {
-			return true
-		}
-	}
-	return false
-}
-
-// mineLocked reports whether this device is the one of its swarm (itself
-// and its usable peers) that should fetch chunk i from the origin:
-// rendezvous hashing, so a crowd that sees the same peers splits the
-// origin's chunks between its members instead of each taking them all.
-func (f *Fetcher) mineLocked(i int) bool {
-	if f.o.Self == "" {
-		return true
-	}
-	best := rendezvous(f.o.Self, i)
-	for _, s := range f.srcs {
-		if s.origin || s.banned || s.dropped || !s.active {
-			continue // only devices downloading it themselves take a share
-		}
-		if rendezvous(s.id, i) < best {
-			return false
-		}
-	}
-	return true
-}
-
-func rendezvous(id identity.ID, i int) uint64 {
-	h := fnv.New64a()
-	h.Write([]byte(id))
-	var b [8]byte
-	binary.LittleEndian.PutUint64(b[:], uint64(i))
-	h.Write(b[:])
-	return h.Sum64()
 }
 
 // pickLocked chooses the next chunk for s: the player's window first, then
@@ -455,6 +416,7 @@ func (f *Fetcher) failLocked(s *srcState, i int, err error, now time.Time) *Even
 		return nil // we cancelled it (won elsewhere, or shutting down)
 	case errors.Is(err, library.ErrBadChunk) || errors.Is(err, ErrMisbehaving):
 		s.banned = true
+		f.mine = nil // the crowd changed
 		fl := Fault{Source: s.id, Chunk: i, Banned: true, Err: err}
 		f.faults = append(f.faults, fl)
 		f.log.Warn("fetcher: source banned", "source", s.id, "chunk", i, "err", err)
@@ -480,6 +442,7 @@ func (f *Fetcher) failLocked(s *srcState, i int, err error, now time.Time) *Even
 	if !s.dropped {
 		return nil
 	}
+	f.mine = nil // the crowd changed
 	fl := Fault{Source: s.id, Chunk: i, Err: err}
 	f.faults = append(f.faults, fl)
 	f.log.Warn("fetcher: source dropped", "source", s.id, "err", err)
