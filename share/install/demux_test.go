@@ -27,7 +27,7 @@ type demuxed struct {
 	tlsc  *http.Client
 }
 
-func startDemux(t *testing.T, o DemuxOptions) *demuxed {
+func startDemux(t testing.TB, o DemuxOptions) *demuxed {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -74,7 +74,7 @@ func startDemux(t *testing.T, o DemuxOptions) *demuxed {
 	return m
 }
 
-func get(t *testing.T, c *http.Client, url string) string {
+func get(t testing.TB, c *http.Client, url string) string {
 	t.Helper()
 	resp, err := c.Get(url)
 	if err != nil {

@@ -20,7 +20,7 @@ import (
 
 // writePackage writes a pseudo-random package of n bytes as dir/name and
 // returns its SHA-256.
-func writePackage(t *testing.T, dir, name string, n int, seed uint64) string {
+func writePackage(t testing.TB, dir, name string, n int, seed uint64) string {
 	t.Helper()
 	b := make([]byte, n)
 	r := rand.NewChaCha8([32]byte{byte(seed)})
@@ -289,7 +289,7 @@ func TestDownloadLimit(t *testing.T) {
 }
 
 // serveSite runs s on a loopback Demux's plain side.
-func serveSite(t *testing.T, s *Site) string {
+func serveSite(t testing.TB, s *Site) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
