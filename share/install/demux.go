@@ -239,3 +239,12 @@ func (c *sniffedConn) Read(p []byte) (int, error) {
 	}
 	return c.Conn.Read(p)
 }
+
+// CloseWrite half-closes a TCP connection, as net/http does after an error
+// so the client reads the answer before the connection goes.
+func (c *sniffedConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return errors.ErrUnsupported
+}
