@@ -65,7 +65,7 @@ func TestPageShowsPackage(t *testing.T) {
 				"Ana&#39;s &lt;laptop&gt;",    // the device name, escaped
 				"tar xJf " + PackageName,      // install steps
 				"sudo make install",           //
-				"100 kB",                      // the size
+				"98 KiB",                      // the size
 			} {
 				if !strings.Contains(body, want) {
 					t.Errorf("page lacks %q", want)
