@@ -305,6 +305,7 @@ func (n *Node) fetch(ctx context.Context, cid sealed.ContentID, f *fetch, peers 
 		if peers, origin, crowd, err = n.suppliers(ctx, cid); err != nil {
 			return fmt.Errorf("fetching %s: %w", cid, err)
 		}
+		peers = peers[:min(len(peers), n.maxPeers())]
 	}
 	seen := map[identity.ID]bool{n.ID(): true}
 	var clients []*peer.Client
@@ -369,10 +370,11 @@ func (n *Node) fetch(ctx context.Context, cid sealed.ContentID, f *fetch, peers 
 
 // suppliers asks the directory for every device it knows supplies cid (up
 // to directory.MaxSuppliers) and whether the origin does. It returns the
-// peers to connect to: LAN neighbours first, then the rest shuffled, at
-// most MaxPeers (so a crowd's members pick different peers and spread
-// the upload load); and the crowd: the devices still downloading cid
-// (incomplete holders), among which the fetcher splits the origin's chunks.
+// peers to connect to: LAN neighbours first, then the rest shuffled (so
+// a crowd's members pick different peers and spread
+// the upload load), all of them: the caller keeps at most MaxPeers; and
+// the crowd: the devices still downloading cid (incomplete holders), among
+// which the fetcher splits the origin's chunks.
 func (n *Node) suppliers(ctx context.Context, cid sealed.ContentID) (peers []Neighbour, origin bool, crowd []identity.ID, err error) {
 	sups, err := n.dir.SuppliersN(ctx, cid, directory.MaxSuppliers)
 	if err != nil {
@@ -401,7 +403,7 @@ func (n *Node) suppliers(ctx context.Context, cid sealed.ContentID) (peers []Nei
 	rand.Shuffle(len(lanPeers), func(a, b int) { lanPeers[a], lanPeers[b] = lanPeers[b], lanPeers[a] })
 	rand.Shuffle(len(far), func(a, b int) { far[a], far[b] = far[b], far[a] })
 	peers = append(lanPeers, far...) // close first
-	return peers[:min(len(peers), n.maxPeers())], origin, crowd, nil
+	return peers, origin, crowd, nil
 }
 
 // maxPeers is Options.MaxPeers or its default.
@@ -414,7 +416,10 @@ func (n *Node) maxPeers() int {
 
 // resupply announces our partial holding while a download runs, tells the
 // fetcher who is in the crowd now and connects to new suppliers the
-// directory names (up to MaxPeers in all).
+// directory names (up to MaxPeers in all), and back to crowd members that
+// download from us (up to twice MaxPeers): a device that joined late, when
+// the others had their peers already, would otherwise be polled by nobody
+// and the origin chunks it owns would reach nobody else.
 func (n *Node) resupply(ctx context.Context, cid sealed.ContentID, m *sealed.Manifest, ft *peer.Fetcher, seen map[identity.ID]bool) {
 	every := n.o.ResupplyInterval
 	if every <= 0 {
@@ -437,8 +442,12 @@ func (n *Node) resupply(ctx context.Context, cid sealed.ContentID, m *sealed.Man
 			continue
 		}
 		ft.SetCrowd(crowd)
+		pollers := map[identity.ID]bool{}
+		for _, id := range n.srv.Pollers(cid, time.Now().Add(-2*every)) {
+			pollers[id] = true
+		}
 		for _, p := range peers {
-			if seen[p.ID] || added >= n.maxPeers() {
+			if seen[p.ID] || (added >= n.maxPeers() && !(pollers[p.ID] && added < 2*n.maxPeers())) {
 				continue
 			}
 			c, err := n.Peer(p.ID, p.Addrs)

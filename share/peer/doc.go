@@ -62,8 +62,12 @@
 // (it asks for up to directory.MaxSuppliers of them, but connects to at
 // most MaxPeers, picked at random so a crowd spreads its upload load). A
 // connected peer that says it is not downloading, or that was banned or
-// dropped, takes no share. A device nobody downloads from (Demand) leaves
-// its share to those others download from, so what it would fetch spreads.
+// dropped, takes no share. Without a crowd, a device nobody downloads from
+// (Demand) leaves its share to those others download from, so what it
+// would fetch spreads; with one it cannot (the others count it as an
+// owner), so a Node connects back to the crowd members that poll it
+// (Server.Pollers), even beyond MaxPeers, and a late arrival is not left
+// with nobody taking from it.
 // A chunk a player waits for (after OriginDelay/4), any chunk once peers
 // deliver nothing for 3 x OriginDelay, and any chunk nobody got for
 // 6 x OriginDelay (its owner left, stalled, or never downloaded: a stale

@@ -69,9 +69,9 @@ type FetchOptions struct {
 	// crowd given to SetCrowd).
 	Self identity.ID
 	// Demand, if set, tells whether other devices are downloading this
-	// content from us right now (Server.LastPolled). A device nobody
-	// downloads from leaves its share of origin chunks to those that others
-	// do, so what comes from the origin spreads.
+	// content from us right now (Server.LastPolled). Without a crowd
+	// (SetCrowd), a device nobody downloads from leaves its share of origin
+	// chunks to those that others do, so what comes from the origin spreads.
 	Demand func() bool
 
 	PerSource        int           // requests in flight per peer (default 4)

@@ -224,8 +224,11 @@ func (f *Fetcher) eligibleLocked(s *srcState, i int, now time.Time) bool {
 	if now.Sub(f.since[i]) >= 6*delay {
 		return true // safety net: its owner never fetched it
 	}
-	if f.o.Demand != nil && f.activePeersLocked() && !f.o.Demand() {
-		return false // a crowd, but nobody takes from us: leave the origin to those others take from
+	if f.o.Demand != nil && len(f.crowd) == 0 && f.activePeersLocked() && !f.o.Demand() {
+		// Peers download it too, but nobody takes from us: leave the origin
+		// to those others take from. Not with a crowd (SetCrowd): its
+		// members count us as an owner, so our share would be a hole.
+		return false
 	}
 	return f.mineLocked(i)
 }

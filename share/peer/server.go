@@ -80,6 +80,12 @@ type Server struct {
 	owner   string
 	ledger  map[ledgerKey]int64 // uploads not yet in the library's ledger
 	polled  map[sealed.ContentID]time.Time
+	pollers map[pollKey]time.Time // last /have per (content, device)
+}
+
+type pollKey struct {
+	cid  sealed.ContentID
+	peer identity.ID
 }
 
 // LastPolled is when another device last asked for our bitmap of cid: a
@@ -88,6 +94,21 @@ func (s *Server) LastPolled(cid sealed.ContentID) time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.polled[cid]
+}
+
+// Pollers lists the devices that asked for our bitmap of cid since t:
+// those downloading it from us. A download can connect back to them, so
+// a device that joined a crowd late is not left with peers nobody uses.
+func (s *Server) Pollers(cid sealed.ContentID, t time.Time) []identity.ID {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []identity.ID
+	for k, at := range s.pollers {
+		if k.cid == cid && !at.Before(t) {
+			out = append(out, k.peer)
+		}
+	}
+	return out
 }
 
 // SetOwner sets the account owning this device (for household policies).
@@ -377,7 +398,7 @@ const (
 )
 
 func (s *Server) handleHave(w http.ResponseWriter, r *http.Request) {
-	_, cid, ok := s.permit(w, r)
+	peer, cid, ok := s.permit(w, r)
 	if !ok {
 		return
 	}
@@ -385,7 +406,11 @@ func (s *Server) handleHave(w http.ResponseWriter, r *http.Request) {
 	if s.polled == nil || len(s.polled) > 10000 {
 		s.polled = map[sealed.ContentID]time.Time{}
 	}
+	if s.pollers == nil || len(s.pollers) > 10000 {
+		s.pollers = map[pollKey]time.Time{}
+	}
 	s.polled[cid] = s.o.Now()
+	s.pollers[pollKey{cid, peer}] = s.o.Now()
 	s.mu.Unlock()
 	ctx := r.Context()
 	have, err1 := s.o.Library.Have(ctx, cid)

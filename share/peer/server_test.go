@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/kith-media/kith/directory"
 	"github.com/kith-media/kith/directory/license"
@@ -20,7 +21,7 @@ func TestServerEndpoints(t *testing.T) {
 	c := makeContent(t, 100_000, 4096, 1)
 	a, b := newIdent(t), newIdent(t)
 	lib := holder(t, c)
-	_, addr := startServer(t, ServerOptions{Identity: a, Library: lib, Name: "A", Directory: "DIRFP"})
+	srv, addr := startServer(t, ServerOptions{Identity: a, Library: lib, Name: "A", Directory: "DIRFP"})
 	cl := client(t, b, a.ID(), addr)
 	cid := c.m.ContentID()
 
@@ -39,6 +40,12 @@ func TestServerEndpoints(t *testing.T) {
 	hi, err := cl.Have(ctx, cid, c.m.NumChunks())
 	if err != nil || !hi.Complete || hi.Downloading || hi.Have.Count(c.m.NumChunks()) != c.m.NumChunks() || hi.Fetching.Count(c.m.NumChunks()) != 0 {
 		t.Fatalf("have: %+v %v", hi, err)
+	}
+	if p := srv.Pollers(cid, time.Time{}); len(p) != 1 || p[0] != b.ID() {
+		t.Fatalf("pollers = %v, want [%s]", p, b.ID())
+	}
+	if p := srv.Pollers(cid, time.Now().Add(time.Hour)); len(p) != 0 {
+		t.Fatalf("pollers since an hour from now = %v, want none", p)
 	}
 	got, err := cl.Chunk(ctx, c.m, 3, nil)
 	if err != nil || !bytes.Equal(got, c.chunk(3)) {
