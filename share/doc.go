@@ -12,6 +12,9 @@
 // Serve runs the peer server, a heartbeat that announces holdings and
 // policies to the directory every AnnounceInterval (and after each change),
 // and mDNS announce/browse; on shutdown the node withdraws from the
-// directory. The wire protocol between devices is documented in share/peer,
-// the on-disk layout in share/library.
+// directory. The peer port also answers browsers: a Demux (share/install)
+// sends TLS connections to the peer server and plain HTTP to the install
+// page, which offers the packaged app from Options.InstallDir. The wire
+// protocol between devices is documented in share/peer, the on-disk layout
+// in share/library.
 package share

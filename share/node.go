@@ -17,6 +17,7 @@ import (
 
 	"github.com/kith-media/kith/directory"
 	"github.com/kith-media/kith/share/identity"
+	"github.com/kith-media/kith/share/install"
 	"github.com/kith-media/kith/share/lan"
 	"github.com/kith-media/kith/share/library"
 	"github.com/kith-media/kith/share/peer"
@@ -43,6 +44,10 @@ type Options struct {
 	// all of them.
 	AdvertiseAddrs []string
 	Name           string // device name shown to peers
+	// InstallDir holds the packaged app (Kith.tar.xz, as `make package`
+	// writes it) that the peer port offers to browsers on a plain install
+	// page (share/install); default <DataDir>/install.
+	InstallDir string
 	// Account is the owner's account (household policies); "" = asked of
 	// the directory (Whois of our own ID) when Serve starts.
 	Account string
@@ -83,6 +88,8 @@ type Node struct {
 	dir     *directory.Client
 	srv     *peer.Server
 	ln      net.Listener
+	demux   *install.Demux // splits ln: TLS to srv, plain HTTP to site
+	site    *install.Site
 	browser *lan.Browser
 
 	mu         sync.Mutex
@@ -116,6 +123,9 @@ func NewNode(o Options) (*Node, error) {
 	if o.AnnounceInterval <= 0 {
 		o.AnnounceInterval = DefaultAnnounceInterval
 	}
+	if o.InstallDir == "" {
+		o.InstallDir = filepath.Join(o.DataDir, "install")
+	}
 	lib, err := library.Open(filepath.Join(o.DataDir), library.Options{Logger: o.Logger})
 	if err != nil {
 		return nil, fmt.Errorf("node: %w", err)
@@ -148,6 +158,8 @@ func NewNode(o Options) (*Node, error) {
 		lib.Close()
 		return nil, fmt.Errorf("node: listening: %w", err)
 	}
+	n.demux = install.NewDemux(n.ln, install.DemuxOptions{Logger: o.Logger})
+	n.site = install.NewSite(install.Options{Dir: o.InstallDir, DeviceName: o.Name, Logger: o.Logger})
 	if o.LAN && n.dir != nil {
 		n.browser, err = lan.NewBrowser(lan.BrowserOptions{Kind: lan.Device, Fingerprint: string(n.dir.Fingerprint()),
 			Self: string(n.id.ID()), Interfaces: o.LANInterfaces, IPv4Only: o.LANIPv4Only, Logger: o.Logger})
@@ -171,6 +183,26 @@ func (n *Node) ID() identity.ID { return n.id.ID() }
 
 // Addr is the peer server's listening address.
 func (n *Node) Addr() string { return n.ln.Addr().String() }
+
+// InstallURL is the install page a neighbour without Kith opens in a
+// browser: http:// and the first advertised address (a private IPv4 one
+// when there is one), at the peer port.
+func (n *Node) InstallURL() string {
+	addrs := n.advertise()
+	best := addrs[0]
+	for _, a := range addrs {
+		if ap, err := netip.ParseAddrPort(a); err == nil && ap.Addr().Is4() && ap.Addr().IsPrivate() {
+			best = a
+			break
+		}
+	}
+	return "http://" + best + "/"
+}
+
+// InstallPackage describes the package the install page offers (checksum,
+// size; Available false when InstallDir holds none). It may hash the
+// package (tens of milliseconds) when it is new or changed.
+func (n *Node) InstallPackage() (install.Info, error) { return n.site.Info() }
 
 // Library is the node's local store.
 func (n *Node) Library() *library.Library { return n.lib }
@@ -207,7 +239,9 @@ func (n *Node) Serve(ctx context.Context) error {
 		}
 	}
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return n.srv.Serve(gctx, n.ln) })
+	g.Go(func() error { return n.demux.Serve(gctx) })
+	g.Go(func() error { return n.srv.Serve(gctx, n.demux.TLS()) })
+	g.Go(func() error { return n.site.Serve(gctx, n.demux.Plain()) })
 	if n.dir != nil {
 		g.Go(func() error { return n.heartbeat(gctx) })
 	}
