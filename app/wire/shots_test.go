@@ -3,6 +3,7 @@ package wire
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -77,36 +78,44 @@ func moduleRoot(t testing.TB) string {
 	return strings.TrimSpace(string(b))
 }
 
-// startXvfb starts a virtual display on the first free number from :99
-// and returns its name.
+// startXvfb starts a virtual display and returns its name. Xvfb picks a
+// free display number itself and writes it to a pipe (-displayfd), so two
+// test processes starting displays at once can never end up sharing one
+// (checking /tmp/.X*-lock first raced: a test could adopt another's display
+// and lose it when that test ended).
 func startXvfb(t testing.TB) string {
-	for n := 99; n < 120; n++ {
-		if _, err := os.Stat(fmt.Sprintf("/tmp/.X%d-lock", n)); err == nil {
-			continue
-		}
-		display := fmt.Sprintf(":%d", n)
-		x := exec.Command("Xvfb", display, "-screen", "0", "1280x800x24", "-nolisten", "tcp")
-		if err := x.Start(); err != nil {
-			t.Fatalf("starting Xvfb: %v", err)
-		}
-		exited := make(chan struct{})
-		go func() { x.Wait(); close(exited) }()
-		t.Cleanup(func() {
-			x.Process.Kill()
-			<-exited
-		})
-		for i := 0; i < 100; i++ {
-			if exec.Command("xwininfo", "-display", display, "-root").Run() == nil {
-				return display
-			}
-			select {
-			case <-exited:
-				i = 100 // taken meanwhile: try the next number
-			case <-time.After(100 * time.Millisecond):
-			}
-		}
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("could not start Xvfb on :99..:119")
+	defer r.Close()
+	x := exec.Command("Xvfb", "-displayfd", "3", "-screen", "0", "1280x800x24", "-nolisten", "tcp")
+	x.ExtraFiles = []*os.File{w} // fd 3 in the child
+	if err := x.Start(); err != nil {
+		w.Close()
+		t.Fatalf("starting Xvfb: %v", err)
+	}
+	w.Close()
+	exited := make(chan struct{})
+	go func() { x.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		x.Process.Kill()
+		<-exited
+	})
+	got := make(chan string, 1)
+	go func() {
+		b, _ := io.ReadAll(io.LimitReader(r, 32)) // Xvfb writes "N\n" once ready
+		got <- strings.TrimSpace(string(b))
+	}()
+	select {
+	case n := <-got:
+		if n == "" {
+			t.Fatal("Xvfb exited without reporting a display")
+		}
+		return ":" + n
+	case <-time.After(15 * time.Second):
+		t.Fatal("Xvfb did not report a display within 15 s")
+	}
 	return ""
 }
 
