@@ -30,6 +30,7 @@ type fakeWorld struct {
 	policy   directory.Policy
 	sharing  bool
 	uploads  []Upload
+	install  InstallOffer
 	st       PlayerState
 	queue    []sealed.ContentID
 	pos      int
@@ -299,6 +300,11 @@ func (s fakeSharing) Supplied() int64 {
 		n += u.Bytes
 	}
 	return n
+}
+func (s fakeSharing) Install() InstallOffer {
+	s.w.mu.Lock()
+	defer s.w.mu.Unlock()
+	return s.w.install
 }
 func (s fakeSharing) Changes(fn func()) func() { return s.w.subscribe(areaSharing, fn) }
 

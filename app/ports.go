@@ -212,8 +212,22 @@ type Sharing interface {
 	Uploads() []Upload
 	// Supplied is the total number of bytes served.
 	Supplied() int64
+	// Install is the packaged app this device offers to neighbours without
+	// Kith (may read and hash the package on disk the first time).
+	Install() InstallOffer
 	// Changes registers fn to be called when uploads or settings change.
 	Changes(fn func()) (stop func())
+}
+
+// InstallOffer is the packaged app this device offers on a plain web page
+// at its peer port, so a neighbour without Kith can install it from here.
+type InstallOffer struct {
+	URL       string // the page a neighbour opens, "http://192.168.1.20:7143/"; "" while offline
+	Available bool   // a package is offered
+	SHA256    string // the package's checksum (hex), for the neighbour to compare
+	Size      int64  // bytes
+	Problem   string // why no package is offered, when known
+	Dir       string // the folder the package goes in
 }
 
 // PlayerState is everything the now-playing bar shows.

@@ -49,6 +49,7 @@ type sharingSnapshot struct {
 	def      directory.Policy
 	uploads  []Upload
 	supplied int64
+	install  InstallOffer
 }
 
 // sharingScreen: serving on/off, the default policy, who downloaded what.
@@ -65,6 +66,10 @@ type sharingScreen struct {
 	empty    *widget.Label
 	err      *widget.Label
 	applying bool
+
+	installURL  *widget.Label // the page's address, selectable to copy
+	installSum  *widget.Label // the package's SHA-256
+	installNote *widget.Label
 }
 
 func newSharingScreen(u *UI) *sharingScreen {
@@ -116,8 +121,19 @@ func newSharingScreen(u *UI) *sharingScreen {
 			}
 			setText(g.Objects[3].(*widget.Label), when)
 		})
-	settings := widget.NewCard("Sharing", "Titles you hold are offered under these rules unless a title has its own (set it in Library).",
-		container.NewVBox(s.on, widget.NewLabel("By default, who may copy from me:"), s.policy, s.allow, s.save, s.err))
+	s.installURL = widget.NewLabel("")
+	s.installURL.Selectable = true
+	s.installURL.TextStyle.Bold = true
+	s.installSum = widget.NewLabel("")
+	s.installSum.Selectable = true
+	s.installSum.TextStyle.Monospace = true
+	s.installSum.Wrapping = fyne.TextWrapBreak
+	s.installNote = widget.NewLabel("")
+	s.installNote.Wrapping = fyne.TextWrapWord
+	install := widget.NewCard("Give Kith to a neighbour", "Someone on your network without Kith can install it from this device.",
+		container.NewVBox(s.installNote, s.installURL, s.installSum))
+	settings := container.NewVBox(widget.NewCard("Sharing", "Titles you hold are offered under these rules unless a title has its own (set it in Library).",
+		container.NewVBox(s.on, widget.NewLabel("By default, who may copy from me:"), s.policy, s.allow, s.save, s.err)), install)
 	header := container.NewGridWithColumns(4, bold("Device"), bold("Title"), bold("Supplied"), bold("When"))
 	uploads := container.NewBorder(container.NewVBox(heading("Downloaded from me"), s.supplied, header, s.empty), nil, nil, nil, s.list)
 	split := container.NewHSplit(container.NewVScroll(settings), uploads)
@@ -175,10 +191,40 @@ func (s *sharingScreen) apply(snap sharingSnapshot) {
 	}
 	s.applying = false
 	s.supplied.SetText(fmt.Sprintf("You have supplied %s to %d transfers.", bytesText(snap.supplied), len(snap.uploads)))
+	s.applyInstall(snap.install)
 	if len(snap.uploads) == 0 {
 		s.empty.Show()
 	} else {
 		s.empty.Hide()
 	}
 	s.list.Refresh()
+}
+
+// applyInstall shows the install page's address and the package checksum.
+func (s *sharingScreen) applyInstall(in InstallOffer) {
+	switch {
+	case in.URL == "":
+		s.installNote.SetText("The install page opens when this device is online.")
+		s.installURL.Hide()
+		s.installSum.Hide()
+	case !in.Available:
+		note := "No Kith package on this device yet, so the page at this address says it is not available."
+		if in.Problem != "" {
+			note = "The Kith package cannot be offered: " + in.Problem + "."
+		}
+		if in.Dir != "" {
+			note += " Put Kith.tar.xz (from `make package`) in " + in.Dir + "."
+		}
+		s.installNote.SetText(note)
+		s.installURL.SetText(in.URL)
+		s.installURL.Show()
+		s.installSum.Hide()
+	default:
+		s.installNote.SetText(fmt.Sprintf("They open this address in a browser and download Kith (%s). "+
+			"The page is not encrypted: they should check that its SHA-256 matches this one.", bytesText(in.Size)))
+		s.installURL.SetText(in.URL)
+		s.installURL.Show()
+		s.installSum.SetText("SHA-256 " + in.SHA256)
+		s.installSum.Show()
+	}
 }

@@ -371,6 +371,7 @@ func (u *UI) refresh(ctx context.Context, a area) {
 		s := sharingSnapshot{
 			enabled: u.b.Sharing.Enabled(), def: u.b.Sharing.DefaultPolicy(),
 			uploads: u.b.Sharing.Uploads(), supplied: u.b.Sharing.Supplied(),
+			install: u.b.Sharing.Install(),
 		}
 		u.do(func() { u.sharing.apply(s) })
 	case areaPlayer:

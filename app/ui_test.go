@@ -391,3 +391,28 @@ func TestSwarmDrawing(t *testing.T) {
 	}
 	var _ = widget.NewLabel
 }
+
+// Sharing: the install page's address and the package checksum are shown,
+// and a missing package says where it goes.
+func TestSharingShowsInstallPage(t *testing.T) {
+	w := newFakeWorld()
+	w.account = "a"
+	w.install = InstallOffer{URL: "http://192.168.1.20:7143/", Dir: "/home/ana/.local/share/kith/install"}
+	u := newTestUI(t, w)
+	u.Show(ViewSharing)
+	if !shows(u, "http://192.168.1.20:7143/") || u.sharing.installSum.Visible() ||
+		!strings.Contains(u.sharing.installNote.Text, "/home/ana/.local/share/kith/install") {
+		t.Errorf("no package: %q, note %q", texts(u.sharing.obj), u.sharing.installNote.Text)
+	}
+	sum := strings.Repeat("ab12", 16)
+	w.mu.Lock()
+	w.install.Available, w.install.SHA256, w.install.Size = true, sum, 17_700_000
+	w.mu.Unlock()
+	w.changed(areaSharing)
+	u.pump(context.Background())
+	if !u.sharing.installSum.Visible() || u.sharing.installSum.Text != "SHA-256 "+sum ||
+		!shows(u, "http://192.168.1.20:7143/") {
+		t.Errorf("with a package: sum %q (visible %v), %q", u.sharing.installSum.Text,
+			u.sharing.installSum.Visible(), texts(u.sharing.obj))
+	}
+}

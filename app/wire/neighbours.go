@@ -315,6 +315,21 @@ func (v sharingView) Uploads() []app.Upload {
 	return out
 }
 
+// Install implements app.Sharing: the node's install page and the package
+// it offers there.
+func (v sharingView) Install() app.InstallOffer {
+	node := v.node()
+	if node == nil {
+		return app.InstallOffer{}
+	}
+	info, err := node.InstallPackage()
+	if err != nil {
+		v.log.Warn("reading the install package", "err", err)
+	}
+	return app.InstallOffer{URL: node.InstallURL(), Available: info.Available, SHA256: info.SHA256,
+		Size: info.Size, Problem: info.Problem, Dir: info.Dir}
+}
+
 // Supplied implements app.Sharing.
 func (v sharingView) Supplied() int64 {
 	var n int64
