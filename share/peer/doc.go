@@ -13,6 +13,10 @@
 // slower for bulk transfers on these machines, so parallelism comes from a
 // few connections per peer instead.
 //
+// A Node's peer port also answers plain HTTP: share/install looks at each
+// connection's first byte (0x16, a TLS handshake, comes here; anything else
+// gets the LAN install page). Nothing of this protocol is served in the clear.
+//
 // # Endpoints (all under /kith/v1)
 //
 //	GET  /hello               200 JSON {"device","name","directory","proto"}
