@@ -8,6 +8,7 @@ import (
 
 	"github.com/kith-media/kith/share/identity"
 	"github.com/kith-media/kith/share/library"
+	"github.com/kith-media/kith/share/peer/sched"
 )
 
 // timedSource records when each chunk was asked for.
@@ -31,7 +32,7 @@ func (s *timedSource) Chunk(ctx context.Context, i int, dst []byte) ([]byte, err
 func owner(ids []identity.ID, i int) identity.ID {
 	best := ids[0]
 	for _, id := range ids[1:] {
-		if rendezvous(id, i) < rendezvous(best, i) {
+		if sched.Rendezvous(id, i) < sched.Rendezvous(best, i) {
 			best = id
 		}
 	}

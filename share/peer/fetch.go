@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"time"
 
 	"github.com/kith-media/kith/share/identity"
 	"github.com/kith-media/kith/share/library"
+	"github.com/kith-media/kith/share/peer/sched"
 	"github.com/kith-media/kith/share/sealed"
 )
 
@@ -136,43 +136,7 @@ type Fault struct {
 	Err    error
 }
 
-type srcState struct {
-	s        Source
-	id       identity.ID
-	origin   bool
-	haver    Haver
-	have     library.Bitmap // nil: everything
-	fetching library.Bitmap
-	inflight int
-	rate     float64
-	bytes    int64
-	fails    int
-	until    time.Time
-	banned   bool
-	dropped  bool
-	polling  bool
-	known    bool // a Have answer arrived (until then it may hold anything)
-	active   bool // downloading this content itself (shares the origin's chunks)
-	lastPoll time.Time
-}
-
-func (s *srcState) usable(now time.Time) bool { return !s.banned && !s.dropped && !now.Before(s.until) }
-func (s *srcState) has(i int) bool            { return s.have == nil || s.have.Has(i) }
-
-// expected is how long one chunk of n bytes should take from s.
-func (s *srcState) expected(n int64) time.Duration {
-	if s.rate <= 0 {
-		return 0
-	}
-	return time.Duration(float64(n) / s.rate * float64(time.Second))
-}
-
-type attempt struct {
-	src    *srcState
-	i      int
-	start  time.Time
-	cancel context.CancelFunc
-}
+type attempt = sched.Attempt
 
 type result struct {
 	a    *attempt
@@ -182,7 +146,7 @@ type result struct {
 }
 
 type haveResult struct {
-	src  *srcState
+	src  *sched.Source
 	info HaveInfo
 	err  error
 }
@@ -195,28 +159,9 @@ type Fetcher struct {
 	cid sealed.ContentID
 	log *slog.Logger
 
-	mu       sync.Mutex
-	srcs     []*srcState
-	need     library.Bitmap
-	missing  int
-	attempts map[int][]*attempt
-	since    []time.Time
-	prio     int
-	start    int
-	faults   []Fault
-	bytes    int64
-	rate     float64
-	running  bool
-	// lastPeerChunk is when a peer last delivered a chunk (origin fallback).
-	lastPeerChunk time.Time
-	// crowd lists the other devices downloading this content that this one
-	// may not be connected to (SetCrowd); mine caches, per chunk, whether
-	// this device owns it among the crowd (0 not yet known, 1 yes, 2 no);
-	// nil when the crowd changed. idle: connected peers that take no share
-	// (not downloading, banned or dropped), computed with mine.
-	crowd []identity.ID
-	mine  []int8
-	idle  map[identity.ID]bool
+	mu      sync.Mutex
+	core    *sched.Core // the decisions: which chunk from whom, and when
+	running bool
 
 	results chan result
 	haves   chan haveResult
@@ -252,14 +197,15 @@ func NewFetcher(o FetchOptions) (*Fetcher, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	n := o.Manifest.NumChunks()
-	f := &Fetcher{o: o, m: o.Manifest, cid: o.Manifest.ContentID(), log: o.Logger,
-		attempts: map[int][]*attempt{}, since: make([]time.Time, n), prio: -1,
+	m := o.Manifest
+	f := &Fetcher{o: o, m: m, cid: m.ContentID(), log: o.Logger,
+		core: sched.New(sched.Config{Chunks: m.NumChunks(),
+			ChunkSize: func(i int) int64 { _, n := m.ChunkRange(i); return n },
+			Self:      o.Self, Demand: o.Demand, PerSource: o.PerSource, OriginInFlight: o.OriginInFlight,
+			MaxFailures: o.MaxFailures, Timeout: o.Timeout, MinTimeout: o.MinTimeout, StealAfter: o.StealAfter,
+			HaveInterval: o.HaveInterval, OriginDelay: o.OriginDelay, Logger: o.Logger}),
 		results: make(chan result, 64), haves: make(chan haveResult, 16), wake: make(chan struct{}, 1)}
-	if n > 0 {
-		f.start = rand.IntN(n)
-	}
-	_, size := o.Manifest.ChunkRange(0)
+	_, size := m.ChunkRange(0)
 	f.bufs.New = func() any { b := make([]byte, size+1); return &b }
 	for _, s := range o.Sources {
 		f.addLocked(s)
@@ -268,18 +214,8 @@ func NewFetcher(o FetchOptions) (*Fetcher, error) {
 }
 
 func (f *Fetcher) addLocked(s Source) {
-	for _, x := range f.srcs {
-		if x.id == s.ID() && x.origin == isOrigin(s) {
-			return
-		}
-	}
-	f.mine = nil // the crowd may change
-	st := &srcState{s: s, id: s.ID(), origin: isOrigin(s)}
-	if h, ok := s.(Haver); ok && !st.origin {
-		st.haver = h
-		st.have = library.NewBitmap(f.m.NumChunks())
-	}
-	f.srcs = append(f.srcs, st)
+	_, partial := s.(Haver)
+	f.core.Add(s.ID(), isOrigin(s), partial, s)
 }
 
 // AddSource adds a source while running (a neighbour appeared).
@@ -293,9 +229,7 @@ func (f *Fetcher) AddSource(s Source) {
 // Prioritize asks for chunk i and those after it first (a player seeking or starting).
 func (f *Fetcher) Prioritize(i int) {
 	f.mu.Lock()
-	if i >= 0 && i < f.m.NumChunks() {
-		f.prio = i
-	}
+	f.core.Prioritize(i)
 	f.mu.Unlock()
 	f.poke()
 }
@@ -314,7 +248,11 @@ func (f *Fetcher) poke() {
 func (f *Fetcher) Faults() []Fault {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return append([]Fault(nil), f.faults...)
+	var out []Fault
+	for _, fl := range f.core.Faults() {
+		out = append(out, Fault(fl))
+	}
+	return out
 }
 
 // Progress returns a snapshot of the download.
@@ -325,18 +263,10 @@ func (f *Fetcher) Progress() Progress {
 }
 
 func (f *Fetcher) progressLocked(now time.Time) Progress {
-	p := Progress{Total: f.m.NumChunks(), Have: f.m.NumChunks() - f.missing, Bytes: f.bytes, Rate: f.rate}
-	for _, s := range f.srcs {
-		st := "ok"
-		switch {
-		case s.banned:
-			st = "banned"
-		case s.dropped:
-			st = "dropped"
-		case now.Before(s.until):
-			st = "backoff"
-		}
-		p.Sources = append(p.Sources, SourceStats{ID: s.id, Origin: s.origin, Rate: s.rate, Bytes: s.bytes, InFlight: s.inflight, State: st})
+	k := f.core
+	p := Progress{Total: f.m.NumChunks(), Have: f.m.NumChunks() - k.Missing(), Bytes: k.Bytes(), Rate: k.Rate()}
+	for _, st := range k.Stats(now) {
+		p.Sources = append(p.Sources, SourceStats(st))
 	}
 	return p
 }

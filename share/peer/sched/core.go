@@ -1,0 +1,385 @@
+package sched
+
+import (
+	"log/slog"
+	"math/rand/v2"
+	"sort"
+	"time"
+
+	"github.com/kith-media/kith/share/identity"
+)
+
+// Config sets a Core's content shape and its tuning; zero values take the
+// defaults documented on share/peer.FetchOptions.
+type Config struct {
+	Chunks    int               // number of chunks (required)
+	ChunkSize func(i int) int64 // size of chunk i (required)
+	// Self is this device's ID (splits the origin's chunks among a crowd).
+	Self identity.ID
+	// Demand, if set, tells whether other devices download this content
+	// from this one right now.
+	Demand func() bool
+
+	PerSource      int
+	OriginInFlight int
+	MaxFailures    int
+	Timeout        time.Duration
+	MinTimeout     time.Duration
+	StealAfter     time.Duration
+	HaveInterval   time.Duration
+	OriginDelay    time.Duration
+
+	Rand   *rand.Rand // chunk start points; nil: a randomly seeded one
+	Logger *slog.Logger
+}
+
+// Source is one place chunks come from, as the Core sees it.
+type Source struct {
+	// Ref is the driver's handle for this source (the Core never reads it).
+	Ref any
+
+	id       identity.ID
+	origin   bool
+	partial  bool   // has a Have to poll
+	have     Bitmap // nil: everything
+	fetching Bitmap
+	inflight int
+	rate     float64
+	bytes    int64
+	fails    int
+	until    time.Time
+	banned   bool
+	dropped  bool
+	polling  bool
+	known    bool // a Have answer arrived (until then it may hold anything)
+	active   bool // downloading this content itself (shares the origin's chunks)
+	lastPoll time.Time
+}
+
+// ID is the source's device ID.
+func (s *Source) ID() identity.ID { return s.id }
+
+// Origin reports whether s is an origin store.
+func (s *Source) Origin() bool { return s.origin }
+
+// Bytes is how much s delivered.
+func (s *Source) Bytes() int64 { return s.bytes }
+
+func (s *Source) usable(now time.Time) bool { return !s.banned && !s.dropped && !now.Before(s.until) }
+func (s *Source) has(i int) bool            { return s.have == nil || s.have.Has(i) }
+
+// expected is how long one chunk of n bytes should take from s.
+func (s *Source) expected(n int64) time.Duration {
+	if s.rate <= 0 {
+		return 0
+	}
+	return time.Duration(float64(n) / s.rate * float64(time.Second))
+}
+
+// Attempt is one chunk request Schedule decided on.
+type Attempt struct {
+	Src     *Source
+	Chunk   int
+	Start   time.Time
+	Timeout time.Duration // the longest the request may take
+	// Cancel, set by the driver, aborts the request (a duplicate won).
+	Cancel func()
+}
+
+// HaveInfo is a partial source's state (its /have answer).
+type HaveInfo struct {
+	Have, Fetching Bitmap
+	Complete       bool
+	Downloading    bool
+}
+
+// Kind classifies how a request ended.
+type Kind int
+
+// Request outcomes.
+const (
+	OK       Kind = iota
+	Canceled      // we cancelled it (won elsewhere, shutting down)
+	Bad           // the source proved bad (chunk failed verification, protocol broken): ban
+	Busy          // the source is at its limits; try again after RetryAfter
+	NotHeld       // the source does not have the chunk (our view was stale)
+	Refused       // the source refuses us: drop
+	Failed        // any other error or a timeout: back off, drop after MaxFailures
+)
+
+// Outcome is how a request (or a Have poll) ended.
+type Outcome struct {
+	Kind       Kind
+	RetryAfter time.Duration // Busy
+	Err        error         // for faults and logs
+}
+
+// Fault records a source that was banned or dropped.
+type Fault struct {
+	Source identity.ID
+	Chunk  int // -1 when not about one chunk
+	Banned bool
+	Err    error
+}
+
+// SourceStats describe one source.
+type SourceStats struct {
+	ID       identity.ID
+	Origin   bool
+	Rate     float64
+	Bytes    int64
+	InFlight int
+	State    string // "ok", "backoff", "banned", "dropped"
+}
+
+// Core holds one download's scheduling state.
+type Core struct {
+	c   Config
+	rnd *rand.Rand
+	log *slog.Logger
+
+	srcs     []*Source
+	need     Bitmap
+	missing  int
+	attempts map[int][]*Attempt
+	since    []time.Time
+	prio     int
+	start    int
+	faults   []Fault
+	bytes    int64
+	rate     float64
+	// lastPeerChunk is when a peer last delivered a chunk (origin fallback).
+	lastPeerChunk time.Time
+	// crowd lists the other devices downloading this content that this one
+	// may not be connected to (SetCrowd); mine caches, per chunk, whether
+	// this device owns it among the crowd (0 not yet known, 1 yes, 2 no);
+	// nil when the crowd changed. idle: connected peers that take no share
+	// (not downloading, banned or dropped), computed with mine.
+	crowd []identity.ID
+	mine  []int8
+	idle  map[identity.ID]bool
+}
+
+// New returns a Core for c with every chunk needed until Begin says otherwise.
+func New(c Config) *Core {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	if c.PerSource <= 0 {
+		c.PerSource = 4
+	}
+	if c.OriginInFlight <= 0 {
+		c.OriginInFlight = 2
+	}
+	if c.MaxFailures <= 0 {
+		c.MaxFailures = 5
+	}
+	def(&c.Timeout, 20*time.Second)
+	def(&c.MinTimeout, 2*time.Second)
+	def(&c.StealAfter, 750*time.Millisecond)
+	def(&c.HaveInterval, 500*time.Millisecond)
+	def(&c.OriginDelay, 10*time.Second)
+	k := &Core{c: c, rnd: c.Rand, log: c.Logger, attempts: map[int][]*Attempt{},
+		since: make([]time.Time, c.Chunks), prio: -1}
+	if k.rnd == nil {
+		k.rnd = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+	}
+	if k.log == nil {
+		k.log = slog.Default()
+	}
+	if c.Chunks > 0 {
+		k.start = k.rnd.IntN(c.Chunks)
+	}
+	return k
+}
+
+// Config returns the configuration with its defaults filled in.
+func (k *Core) Config() Config { return k.c }
+
+// Add adds a source (an origin, or a peer; partial: it answers Have polls)
+// and returns it, or nil when a source with that ID and kind is there.
+func (k *Core) Add(id identity.ID, origin, partial bool, ref any) *Source {
+	for _, x := range k.srcs {
+		if x.id == id && x.origin == origin {
+			return nil
+		}
+	}
+	k.mine = nil // the crowd may change
+	s := &Source{Ref: ref, id: id, origin: origin}
+	if partial && !origin {
+		s.partial = true
+		s.have = NewBitmap(k.c.Chunks)
+	}
+	k.srcs = append(k.srcs, s)
+	return s
+}
+
+// Sources lists every source added, in order.
+func (k *Core) Sources() []*Source { return k.srcs }
+
+// Begin starts the download: every chunk not in have is needed from now.
+func (k *Core) Begin(have Bitmap, now time.Time) {
+	n := k.c.Chunks
+	k.need = NewBitmap(n)
+	k.missing = 0
+	k.lastPeerChunk = now
+	for i := 0; i < n; i++ {
+		if !have.Has(i) {
+			k.need.Set(i)
+			k.missing++
+			k.since[i] = now
+		}
+	}
+}
+
+// Missing is how many chunks are still needed.
+func (k *Core) Missing() int { return k.missing }
+
+// Bytes is how much was downloaded in this run.
+func (k *Core) Bytes() int64 { return k.bytes }
+
+// Rate is the smoothed download rate in bytes/s.
+func (k *Core) Rate() float64 { return k.rate }
+
+// Faults lists the sources banned or dropped so far.
+func (k *Core) Faults() []Fault { return append([]Fault(nil), k.faults...) }
+
+// Prioritize asks for chunk i and those after it first.
+func (k *Core) Prioritize(i int) {
+	if i >= 0 && i < k.c.Chunks {
+		k.prio = i
+	}
+}
+
+// SetCrowd replaces the crowd: the other devices downloading this content.
+func (k *Core) SetCrowd(ids []identity.ID) {
+	seen := make(map[identity.ID]bool, len(ids))
+	crowd := make([]identity.ID, 0, len(ids))
+	for _, id := range ids {
+		if id == "" || id == k.c.Self || seen[id] {
+			continue
+		}
+		seen[id] = true
+		crowd = append(crowd, id)
+	}
+	k.crowd, k.mine = crowd, nil
+}
+
+// Stats describes every source at now.
+func (k *Core) Stats(now time.Time) []SourceStats {
+	out := make([]SourceStats, 0, len(k.srcs))
+	for _, s := range k.srcs {
+		st := "ok"
+		switch {
+		case s.banned:
+			st = "banned"
+		case s.dropped:
+			st = "dropped"
+		case now.Before(s.until):
+			st = "backoff"
+		}
+		out = append(out, SourceStats{ID: s.id, Origin: s.origin, Rate: s.rate, Bytes: s.bytes, InFlight: s.inflight, State: st})
+	}
+	return out
+}
+
+// Polls returns the partial sources whose Have poll is due and marks them
+// polling; the driver answers each with HaveResult.
+func (k *Core) Polls(now time.Time) []*Source {
+	var out []*Source
+	for _, s := range k.srcs {
+		if !s.partial || s.polling || !s.usable(now) || now.Sub(s.lastPoll) < k.c.HaveInterval {
+			continue
+		}
+		s.polling, s.lastPoll = true, now
+		out = append(out, s)
+	}
+	return out
+}
+
+// HaveResult applies a Have poll's answer (out.Kind OK) or failure.
+func (k *Core) HaveResult(s *Source, info HaveInfo, out Outcome, now time.Time) *Fault {
+	s.polling = false
+	if out.Kind != OK {
+		return k.fail(s, -1, out, now)
+	}
+	if !s.known || s.active != info.Downloading {
+		k.mine = nil // the crowd changed
+	}
+	s.known, s.active = true, info.Downloading
+	s.have, s.fetching = info.Have, info.Fetching
+	if info.Complete {
+		s.have, s.fetching, s.partial = nil, nil, false
+	}
+	return nil
+}
+
+// ordered returns the usable sources, fastest peers first, origins last.
+func (k *Core) ordered(now time.Time) []*Source {
+	out := make([]*Source, 0, len(k.srcs))
+	for _, s := range k.srcs {
+		if s.usable(now) {
+			out = append(out, s)
+		}
+	}
+	sort.SliceStable(out, func(a, b int) bool {
+		if out[a].origin != out[b].origin {
+			return !out[a].origin
+		}
+		ra, rb := out[a].rate, out[b].rate
+		if ra == 0 || rb == 0 { // unknown speed: keep the given order (probe it)
+			return false
+		}
+		return ra > rb*1.5
+	})
+	return out
+}
+
+// Schedule gives every source with a free slot a chunk to fetch and
+// returns the new attempts, for the driver to launch. alive is false when
+// every source is banned or dropped and nothing is in flight: the download
+// cannot finish.
+func (k *Core) Schedule(now time.Time) (launch []*Attempt, alive bool) {
+	for _, s := range k.srcs {
+		if !s.banned && !s.dropped {
+			alive = true
+		}
+	}
+	if !alive && len(k.attempts) == 0 {
+		return nil, false
+	}
+	for _, s := range k.ordered(now) {
+		limit := k.c.PerSource
+		if s.origin {
+			limit = k.c.OriginInFlight
+		}
+		for s.inflight < limit {
+			i := k.pick(s, now)
+			if i < 0 {
+				i = k.steal(s, now)
+			}
+			if i < 0 {
+				break
+			}
+			launch = append(launch, k.launch(s, i, now))
+		}
+	}
+	return launch, true
+}
+
+func (k *Core) launch(s *Source, i int, now time.Time) *Attempt {
+	a := &Attempt{Src: s, Chunk: i, Start: now, Timeout: k.timeout(s, k.c.ChunkSize(i))}
+	k.attempts[i] = append(k.attempts[i], a)
+	s.inflight++
+	return a
+}
+
+func (k *Core) timeout(s *Source, size int64) time.Duration {
+	if s.rate <= 0 {
+		return k.c.Timeout / 2 // unknown speed: be patient (steals cover slowness)
+	}
+	t := 8 * s.expected(size)
+	return min(max(t, k.c.MinTimeout), k.c.Timeout)
+}

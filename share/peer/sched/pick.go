@@ -1,0 +1,173 @@
+package sched
+
+import (
+	"encoding/binary"
+	"hash/fnv"
+	"time"
+
+	"github.com/kith-media/kith/share/identity"
+)
+
+// peerCovers reports whether a usable peer has chunk i or is fetching it.
+func (k *Core) peerCovers(i int) bool {
+	for _, s := range k.srcs {
+		if s.origin || s.banned || s.dropped {
+			continue
+		}
+		if (s.partial && !s.known) || s.has(i) || (s.fetching != nil && s.fetching.Has(i)) {
+			return true
+		}
+	}
+	return false
+}
+
+// eligible reports whether source s may take chunk i now (no attempt running).
+func (k *Core) eligible(s *Source, i int, now time.Time) bool {
+	if !k.need.Has(i) || len(k.attempts[i]) > 0 || !s.has(i) {
+		return false
+	}
+	if !s.origin {
+		return true
+	}
+	delay := k.c.OriginDelay
+	if k.prio >= 0 && i >= k.prio && i < k.prio+2*k.c.PerSource && now.Sub(k.since[i]) >= delay/4 {
+		return true // a player is waiting for it
+	}
+	if now.Sub(k.lastPeerChunk) >= 3*delay && now.Sub(k.since[i]) >= 3*delay {
+		return true // the peers are stalled
+	}
+	if k.peerCovers(i) {
+		return false // a peer has it or is getting it: wait for it
+	}
+	if now.Sub(k.since[i]) >= 6*delay {
+		return true // safety net: its owner never fetched it
+	}
+	if k.c.Demand != nil && len(k.crowd) == 0 && k.activePeers() && !k.c.Demand() {
+		// Peers download it too, but nobody takes from us: leave the origin
+		// to those others take from. Not with a crowd (SetCrowd): its
+		// members count us as an owner, so our share would be a hole.
+		return false
+	}
+	return k.mineChunk(i)
+}
+
+// pick chooses the next chunk for s: the player's window first, then
+// onward from a random start (so a crowd spreads over the file); the
+// origin picks at random among what it may fetch.
+func (k *Core) pick(s *Source, now time.Time) int {
+	n := k.c.Chunks
+	if k.prio >= 0 {
+		for i := k.prio; i < n && i < k.prio+4*k.c.PerSource; i++ {
+			if k.eligible(s, i, now) {
+				return i
+			}
+		}
+	}
+	start := k.start
+	if k.prio >= 0 {
+		start = k.prio
+	} else if s.origin {
+		start = k.rnd.IntN(n)
+	}
+	for j := 0; j < n; j++ {
+		i := (start + j) % n
+		if k.eligible(s, i, now) {
+			return i
+		}
+	}
+	return -1
+}
+
+// steal finds a chunk in flight elsewhere that is taking too long and
+// that s could deliver instead (at most two attempts per chunk).
+func (k *Core) steal(s *Source, now time.Time) int {
+	best, bestAge := -1, time.Duration(0)
+	for i, as := range k.attempts {
+		if len(as) != 1 || as[0].Src == s || !s.has(i) {
+			continue
+		}
+		if s.origin && k.peerCovers(i) && now.Sub(k.since[i]) < k.c.OriginDelay {
+			continue
+		}
+		a := as[0]
+		size := k.c.ChunkSize(i)
+		age := now.Sub(a.Start)
+		limit := max(k.c.StealAfter, 3*a.Src.expected(size))
+		if age < limit {
+			continue
+		}
+		// Do not steal for a source expected to be even slower.
+		if e := s.expected(size); e > 0 && e > limit*2 {
+			continue
+		}
+		if age > bestAge || (age == bestAge && i < best) {
+			best, bestAge = i, age
+		}
+	}
+	return best
+}
+
+// activePeers reports whether a usable peer downloads this content too.
+func (k *Core) activePeers() bool {
+	for _, s := range k.srcs {
+		if !s.origin && !s.banned && !s.dropped && s.active {
+			return true
+		}
+	}
+	return false
+}
+
+// mineChunk reports whether this device is the one of its crowd that
+// should fetch chunk i from the origin: rendezvous hashing over itself,
+// its active peers and the crowd, so devices that see the same crowd
+// split the origin's chunks instead of each taking them all.
+func (k *Core) mineChunk(i int) bool {
+	if k.c.Self == "" {
+		return true
+	}
+	if k.mine == nil {
+		k.mine = make([]int8, k.c.Chunks)
+		k.idle = map[identity.ID]bool{}
+		for _, s := range k.srcs {
+			if !s.origin && (s.banned || s.dropped || (s.known && !s.active)) {
+				k.idle[s.id] = true
+			}
+		}
+	}
+	if v := k.mine[i]; v != 0 {
+		return v == 1
+	}
+	mine := k.owner(i)
+	k.mine[i] = 2
+	if mine {
+		k.mine[i] = 1
+	}
+	return mine
+}
+
+// owner computes mineChunk's answer.
+func (k *Core) owner(i int) bool {
+	best := Rendezvous(k.c.Self, i)
+	for _, s := range k.srcs {
+		if !s.origin && !k.idle[s.id] && s.active && Rendezvous(s.id, i) < best {
+			return false
+		}
+	}
+	for _, id := range k.crowd {
+		if !k.idle[id] && Rendezvous(id, i) < best {
+			return false
+		}
+	}
+	return true
+}
+
+// Rendezvous is the hash that splits the origin's chunks: the device whose
+// Rendezvous(id, i) is lowest owns chunk i.
+func Rendezvous(id identity.ID, i int) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(id))
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], uint64(i))
+	h.Write(b[:])
+	return h.Sum64()
+}
