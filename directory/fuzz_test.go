@@ -2,6 +2,7 @@ package directory
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 )
 
@@ -27,10 +28,30 @@ func FuzzParseURL(f *testing.F) {
 func FuzzAnnouncement(f *testing.F) {
 	f.Add([]byte(`{"addrs":["10.0.0.1:7000"],"holdings":[{"content":"` + hex64 + `","complete":true,"policy":{"mode":"list","allow":["bob"]}}],"load":1,"private_addrs":["10.0.0.1"],"rtts":{"AAAAAAA":5}}`))
 	f.Add([]byte(`{"addrs":[],"holdings":[],"load":0}`))
+	f.Add([]byte(`{"addrs":["[fe80::1%eth0]:7000","h.example:1"],"private_addrs":["fe80::1%z\u001f\u001e","fd00::/64"],"holdings":[],"load":0}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var a Announcement
-		if decodeStrict(b, &a) != nil || validateAnnouncement(&a) != nil {
+		if decodeStrict(b, &a) != nil || ValidateAnnouncement(&a) != nil {
 			return
+		}
+		// what passes holds no zone, separator or control byte, and no
+		// string longer than its limit (they reach the store and the index)
+		for _, s := range append(append([]string(nil), a.Addrs...), a.PrivateAddrs...) {
+			if strings.ContainsAny(s, "%") || hasControl(s) || len(s) > MaxAddrLen {
+				t.Fatalf("accepted address %q", s)
+			}
+		}
+		for _, s := range a.PrivateAddrs {
+			if len(s) > MaxPrivateAddrLen {
+				t.Fatalf("accepted private address %q", s)
+			}
+		}
+		for _, h := range a.Holdings {
+			for _, s := range append(append([]string{h.Policy.Mode}, h.Policy.Allow...), h.Policy.Deny...) {
+				if hasControl(s) || len(s) > 128 {
+					t.Fatalf("accepted policy string %q", s)
+				}
+			}
 		}
 		out, err := json.Marshal(a)
 		if err != nil {
@@ -40,7 +61,7 @@ func FuzzAnnouncement(f *testing.F) {
 		if err := decodeStrict(out, &a2); err != nil {
 			t.Fatalf("re-decoding %s: %v", out, err)
 		}
-		if err := validateAnnouncement(&a2); err != nil {
+		if err := ValidateAnnouncement(&a2); err != nil {
 			t.Fatalf("re-validating %s: %v", out, err)
 		}
 	})

@@ -3,6 +3,7 @@ package directory
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -251,10 +252,32 @@ func (s *Server) loadOnline(ctx context.Context) error {
 
 	start := time.Now()
 	tmp := newOnlineIndex()
-	n := 0
+	n, skipped := 0, 0
+	bad := make(map[identity.ID]bool)
+	skip := func(h *Candidate, err error) error {
+		if skipped++; skipped <= 20 { // a flood of bad rows must not flood the log
+			s.log.Warn("online holding skipped: bad row in the store", "device", fmt.Sprintf("%.80q", h.Device), "err", err)
+		}
+		return nil
+	}
 	err := s.st.OnlineHoldings(ctx, s.now(), func(c sealed.ContentID, h *Candidate) error {
+		// a row the store hands back is checked like an announcement: one
+		// written by an older version or altered on disk is skipped, not
+		// trusted (and never stops the directory's start)
+		if bad[h.Device] {
+			return skip(h, errors.New("device fields invalid"))
+		}
+		if err := h.Policy.Validate(); err != nil {
+			return skip(h, err)
+		}
 		d := tmp.devs[h.Device]
 		if d == nil {
+			if err := validateCandidateDevice(h); err != nil {
+				if len(bad) < 100_000 {
+					bad[h.Device] = true
+				}
+				return skip(h, err)
+			}
 			d = newOnlineDev(h.Device, h.Account, h.PublicIP, h.Addrs, h.PrivateAddrs, h.Load, h.Expires.UnixMilli(), 1)
 			tmp.devs[h.Device] = d
 		}
@@ -280,7 +303,7 @@ func (s *Server) loadOnline(ctx context.Context) error {
 	ix.pending = nil
 	ix.loaded = true
 	s.log.Info("online holders loaded", "devices", len(ix.devs), "holdings", n, "contents", len(ix.byContent),
-		"took", time.Since(start).Round(time.Millisecond))
+		"skipped", skipped, "took", time.Since(start).Round(time.Millisecond))
 	return nil
 }
 

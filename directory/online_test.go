@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -158,8 +159,18 @@ func TestOnlineLoadRace(t *testing.T) {
 	now := time.Now()
 	c := sealed.ContentID{7}
 	exp := now.Add(time.Minute)
+	// the load checks what the store hands back: real device IDs
+	name := map[identity.ID]string{"NEW": "NEW"}
+	ids := map[string]identity.ID{}
+	for _, n := range []string{"OLD", "GONE", "STALE"} {
+		id, err := identity.Generate()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[n], name[id.ID()] = id.ID(), n
+	}
 	st := &holdingsStore{reading: make(chan struct{}), release: make(chan struct{}), holds: map[sealed.ContentID][]Candidate{
-		c: {{Device: "OLD", Account: "a", Expires: exp}, {Device: "GONE", Account: "a", Expires: exp}, {Device: "STALE", Account: "a", Expires: now.Add(-time.Second)}},
+		c: {{Device: ids["OLD"], Account: "a", Expires: exp}, {Device: ids["GONE"], Account: "a", Expires: exp}, {Device: ids["STALE"], Account: "a", Expires: now.Add(-time.Second)}},
 	}}
 	id, err := identity.Generate()
 	if err != nil {
@@ -173,7 +184,7 @@ func TestOnlineLoadRace(t *testing.T) {
 	go func() { loaded <- s.loadOnline(context.Background()) }()
 	<-st.reading
 	s.idx.announce(&AnnounceRecord{Device: "NEW", Expires: exp, Announcement: Announcement{Holdings: []Holding{{Content: c}}}}, "b")
-	s.idx.remove("GONE")
+	s.idx.remove(ids["GONE"])
 	looked := make(chan []Supplier, 1)
 	go func() {
 		ix, err := s.online(context.Background())
@@ -191,10 +202,11 @@ func TestOnlineLoadRace(t *testing.T) {
 	if err := <-loaded; err != nil {
 		t.Fatal(err)
 	}
-	var got []identity.ID
+	var got []string
 	for _, sp := range <-looked {
-		got = append(got, sp.Device)
+		got = append(got, name[sp.Device])
 	}
+	sort.Strings(got)
 	if fmt.Sprint(got) != "[NEW OLD]" {
 		t.Errorf("suppliers after the load = %v, want [NEW OLD]", got)
 	}

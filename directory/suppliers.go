@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/netip"
 	"os"
@@ -14,7 +13,6 @@ import (
 	"time"
 
 	"github.com/kith-media/kith/share/identity"
-	"github.com/kith-media/kith/share/sealed"
 )
 
 // Supplier listing limits: at most maxCandidates holders are considered
@@ -30,7 +28,7 @@ func (s *Server) handleAnnounce(w http.ResponseWriter, r *http.Request, rq *requ
 	if err := decodeStrict(rq.body, &a); err != nil {
 		return err
 	}
-	if err := validateAnnouncement(&a); err != nil {
+	if err := ValidateAnnouncement(&a); err != nil {
 		return err
 	}
 	now := s.now().UTC()
@@ -41,51 +39,6 @@ func (s *Server) handleAnnounce(w http.ResponseWriter, r *http.Request, rq *requ
 	s.askers.put(rq.device.ID, rec, rec.Expires)
 	s.idx.announce(rec, rq.device.Account)
 	writeJSON(w, http.StatusOK, map[string]any{"expires": rec.Expires, "ttl_seconds": int(s.o.AnnounceTTL.Seconds()), "public_ip": rq.ip})
-	return nil
-}
-
-func validateAnnouncement(a *Announcement) error {
-	if len(a.Addrs) > MaxAddrs {
-		return fieldErrorf("addrs", "at most %d addresses", MaxAddrs)
-	}
-	for _, ad := range a.Addrs {
-		host, port, err := net.SplitHostPort(ad)
-		if n, perr := strconv.Atoi(port); err != nil || host == "" || len(ad) > 255 || hasControl(ad) || perr != nil || n < 1 || n > 65535 {
-			return fieldErrorf("addrs", "%q is not host:port", ad)
-		}
-	}
-	if len(a.PrivateAddrs) > MaxAddrs {
-		return fieldErrorf("private_addrs", "at most %d addresses", MaxAddrs)
-	}
-	for _, p := range a.PrivateAddrs {
-		if _, ok := lanPrefix(p); !ok {
-			return fieldErrorf("private_addrs", "%q is not an IP address or CIDR prefix", p)
-		}
-	}
-	if len(a.Holdings) > MaxHoldings {
-		return fieldErrorf("holdings", "at most %d holdings per announcement", MaxHoldings)
-	}
-	seen := make(map[sealed.ContentID]bool, len(a.Holdings))
-	for i, h := range a.Holdings {
-		if seen[h.Content] {
-			return fieldErrorf(fmt.Sprintf("holdings[%d]", i), "content %s listed twice", h.Content)
-		}
-		seen[h.Content] = true
-		if err := h.Policy.Validate(); err != nil {
-			return fieldErrorf(fmt.Sprintf("holdings[%d]", i), "%s", err.(*Error).Message)
-		}
-	}
-	if a.Load < 0 || a.Load > 1_000_000 {
-		return fieldErrorf("load", "must be 0 to 1000000")
-	}
-	if len(a.RTTs) > MaxRTTs {
-		return fieldErrorf("rtts", "at most %d entries", MaxRTTs)
-	}
-	for k, v := range a.RTTs {
-		if _, err := identity.ParseID(k); err != nil || v < 0 || v > 600_000 {
-			return fieldErrorf("rtts", "entry %q: want a device ID and 0 to 600000 ms", k)
-		}
-	}
 	return nil
 }
 

@@ -63,13 +63,9 @@ func (s *Store) BulkLoad(ctx context.Context, passwordHash string, accounts []st
 			content []byte
 			seq     int64
 			exp     int64
-			rec     string
+			h       directory.Holding
 		}
 		var rows []row
-		accountOf := make(map[identity.ID]string, len(devs))
-		for _, d := range devs {
-			accountOf[d.ID] = d.Account
-		}
 		for i := range anns {
 			a := &anns[i]
 			seq, ok := seqs[a.Device]
@@ -77,11 +73,11 @@ func (s *Store) BulkLoad(ctx context.Context, passwordHash string, accounts []st
 				return fmt.Errorf("announcement of %s: device not in this load", a.Device)
 			}
 			rtts, _ := json.Marshal(a.RTTs)
-			if _, err := ann.ExecContext(ctx, seq, a.PublicIP, joinLines(a.Addrs), joinLines(a.PrivateAddrs), string(rtts), a.Load, ms(a.Expires)); err != nil {
+			if _, err := ann.ExecContext(ctx, seq, a.PublicIP, jsonList(a.Addrs), jsonList(a.PrivateAddrs), string(rtts), a.Load, ms(a.Expires)); err != nil {
 				return fmt.Errorf("announcement of %s: %w", a.Device, err)
 			}
 			for _, h := range a.Holdings {
-				rows = append(rows, row{h.Content[:], seq, ms(a.Expires), holdingRec(a.Device, accountOf[a.Device], a, h)})
+				rows = append(rows, row{h.Content[:], seq, ms(a.Expires), h})
 			}
 		}
 		// The secondary index is rebuilt once (a sort) rather than updated
@@ -96,7 +92,8 @@ func (s *Store) BulkLoad(ctx context.Context, passwordHash string, accounts []st
 			return rows[i].seq < rows[j].seq
 		})
 		for _, r := range rows {
-			if _, err := hold.ExecContext(ctx, r.content, r.seq, r.exp, r.rec); err != nil {
+			if _, err := hold.ExecContext(ctx, r.content, r.seq, r.exp, r.h.Complete, r.h.Policy.Mode,
+				jsonList(r.h.Policy.Allow), jsonList(r.h.Policy.Deny)); err != nil {
 				return fmt.Errorf("holding: %w", err)
 			}
 		}

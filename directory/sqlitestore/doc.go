@@ -26,18 +26,27 @@
 //	  UNIQUE (account, title) WHERE state IN ('pending','paid')   -- pay once per account
 //	licenses(id PK, purchase → purchases, device, content, issued)
 //	  trigger: refuses a license whose purchase is not 'paid'
-//	announcements(dev PK → devices.seq, public_ip, addrs, private_addrs, rtts JSON, load, expires)
-//	holdings(content, dev → devices.seq, expires, rec)
-//	  PK (content, dev) WITHOUT ROWID; index on dev. rec packs everything a
-//	  supplier lookup answers (complete, device ID, account, public IP, load,
-//	  addrs, private addrs, policy) so a lookup is one primary-key range scan
-//	  reading one column per row; rewritten on each heartbeat, expires set to
-//	  0 on withdraw and revoke. The server reads them all once at start
-//	  (OnlineHoldings: the primary key walked in chunks of 4096, each chunk
-//	  formatted and concatenated inside SQLite so it crosses cgo once) and
-//	  answers lookups from memory; SupplierCandidates remains for tools.
+//	announcements(dev PK → devices.seq, public_ip, addrs JSON array, private_addrs JSON array,
+//	              rtts JSON object, load, expires)
+//	holdings(content (32 bytes), dev → devices.seq, expires, complete 0|1, mode,
+//	         allow JSON array, deny JSON array)
+//	  PK (content, dev) WITHOUT ROWID; index on dev. Rewritten on each
+//	  heartbeat, expires set to 0 on withdraw and revoke. The server reads
+//	  them all once at start (OnlineHoldings: the announced devices once,
+//	  then the holdings primary key walked in chunks of 4096, each chunk's
+//	  text fields hex-encoded and concatenated inside SQLite so it crosses
+//	  cgo once and no stored byte can pose as a separator) and answers
+//	  lookups from memory; SupplierCandidates remains for tools. A row that
+//	  does not decode is skipped and logged, never fatal.
 //	outbox(id AUTOINCREMENT, kind, payload JSON, created, attempts, next_attempt, delivered, last_error)
 //	  partial index on next_attempt WHERE delivered = 0
 //
-// Times are unix milliseconds; lists are newline-separated text.
+// Migration 0002 moved version 1's separator-joined holdings.rec and
+// newline-joined address lists into these columns (its Go step, moveV1,
+// drops and logs every row that fails today's announcement validation:
+// a hostile announcement had stored zones full of separators there).
+// Migrations may have a Go step (goSteps) run after their SQL in the same
+// transaction.
+//
+// Times are unix milliseconds; lists are JSON arrays.
 package sqlitestore

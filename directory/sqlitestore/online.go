@@ -20,17 +20,34 @@ import (
 var onlineChunk = 4096
 
 // onlineQuery reads the next chunk of unexpired holdings after the
-// (content, dev) cursor, in primary-key order: each record is
-// hex(content) US dev US expires US rec, records separated by GS.
-const onlineQuery = `SELECT coalesce(group_concat(r, char(29)), '') FROM (
-	SELECT format('%s` + us + `%d` + us + `%d` + us + `%s', hex(content), dev, expires, rec) AS r
+// (content, dev) cursor, in primary-key order. Every text field is
+// hex-encoded inside SQLite, so no stored byte can pose as a separator:
+// each record is hex(content) "," dev "," complete "," hex(mode) ","
+// hex(allow) "," hex(deny), records separated by ";".
+const onlineQuery = `SELECT coalesce(group_concat(r, ';'), '') FROM (
+	SELECT hex(content) || ',' || dev || ',' || complete || ',' || hex(mode) || ',' || hex(allow) || ',' || hex(deny) AS r
 	FROM holdings WHERE (content, dev) > (?, ?) AND expires > ? ORDER BY content, dev LIMIT ?)`
 
-// OnlineHoldings implements directory.Store: a walk of the holdings
-// primary key in chunks (withdrawn and revoked holdings have expires = 0).
-// A device's fields are decoded once and shared by all its holdings.
+// onlineDevices reads every unexpired announcement of an unrevoked device.
+const onlineDevices = `SELECT a.dev, d.id, d.account, a.public_ip, a.load, a.addrs, a.private_addrs, a.expires
+	FROM announcements a JOIN devices d ON d.seq = a.dev WHERE a.expires > ? AND d.revoked = 0`
+
+// OnlineHoldings implements directory.Store: the announced devices first
+// (one row each), then a walk of the holdings primary key in chunks
+// (withdrawn and revoked holdings have expires = 0). A device's fields are
+// decoded once and shared by all its holdings. A row that does not decode
+// is skipped and logged: one bad row must not stop the directory's start.
 func (s *Store) OnlineHoldings(ctx context.Context, now time.Time, fn func(c sealed.ContentID, h *directory.Candidate) error) error {
-	devs := make(map[int64]*directory.Candidate)
+	devs, err := s.onlineDevices(ctx, now)
+	if err != nil {
+		return err
+	}
+	skipped := 0
+	defer func() {
+		if skipped > 0 {
+			s.log.Warn("online holdings: rows dropped as undecodable", "rows", skipped)
+		}
+	}()
 	lastContent, lastDev := []byte{}, int64(-1)
 	for {
 		var all string
@@ -41,16 +58,24 @@ func (s *Store) OnlineHoldings(ctx context.Context, now time.Time, fn func(c sea
 			return nil
 		}
 		n := 0
-		for rec := range strings.SplitSeq(all, gs) {
+		for rec := range strings.SplitSeq(all, ";") {
 			n++
 			c, dev, h, err := decodeOnline(rec, devs)
 			if err != nil {
-				return err
+				if skipped++; skipped <= 20 {
+					s.log.Warn("online holding skipped: bad row", "err", err)
+				}
+			}
+			if dev < 0 {
+				return fmt.Errorf("reading holdings: cursor lost at %.80q", rec)
 			}
 			if cmp := bytes.Compare(c[:], lastContent); cmp > 0 || cmp == 0 && dev > lastDev {
 				lastContent, lastDev = append(lastContent[:0], c[:]...), dev
 			}
-			if err := fn(c, &h); err != nil {
+			if err != nil || h == nil {
+				continue
+			}
+			if err := fn(c, h); err != nil {
 				return err
 			}
 		}
@@ -60,49 +85,78 @@ func (s *Store) OnlineHoldings(ctx context.Context, now time.Time, fn func(c sea
 	}
 }
 
-// decodeOnline decodes one record of onlineQuery. The device's own fields
-// come from devs when it was seen before; every string kept is cloned out
-// of the chunk, so the chunk is not retained.
-func decodeOnline(rec string, devs map[int64]*directory.Candidate) (sealed.ContentID, int64, directory.Candidate, error) {
-	var c sealed.ContentID
-	hx, rest, _ := strings.Cut(rec, us)
-	devS, rest, _ := strings.Cut(rest, us)
-	expS, rest, ok := strings.Cut(rest, us)
-	dev, err1 := strconv.ParseInt(devS, 10, 64)
-	exp, err2 := strconv.ParseInt(expS, 10, 64)
-	if len(hx) != 2*len(c) || !ok || err1 != nil || err2 != nil {
-		return c, 0, directory.Candidate{}, fmt.Errorf("malformed holdings record %.80q", rec)
+// onlineDevices reads the announced devices by sequence number; one whose
+// lists do not decode is left out (its holdings are then skipped).
+func (s *Store) onlineDevices(ctx context.Context, now time.Time) (map[int64]*directory.Candidate, error) {
+	rows, err := s.r.QueryContext(ctx, onlineDevices, ms(now))
+	if err != nil {
+		return nil, fmt.Errorf("reading announcements: %w", err)
 	}
-	if _, err := hex.Decode(c[:], []byte(hx)); err != nil {
-		return c, 0, directory.Candidate{}, fmt.Errorf("malformed holdings record %.80q", rec)
-	}
-	var f [10]string
-	for i := 0; i < 9; i++ {
-		f[i], rest, ok = strings.Cut(rest, us)
-		if !ok {
-			return c, 0, directory.Candidate{}, fmt.Errorf("holding record has %d fields, want 10", i+1)
+	defer rows.Close()
+	devs := make(map[int64]*directory.Candidate)
+	for rows.Next() {
+		var seq, exp int64
+		var id, addrs, priv string
+		d := &directory.Candidate{}
+		if err := rows.Scan(&seq, &id, &d.Account, &d.PublicIP, &d.Load, &addrs, &priv, &exp); err != nil {
+			return nil, fmt.Errorf("reading announcements: %w", err)
 		}
+		d.Device, d.Expires = identity.ID(id), fromMS(exp)
+		var err1, err2 error
+		d.Addrs, err1 = decodeList(addrs)
+		d.PrivateAddrs, err2 = decodeList(priv)
+		if err1 != nil || err2 != nil {
+			s.log.Warn("announcement skipped: bad row", "device", fmt.Sprintf("%.80q", id), "err", fmt.Sprint(err1, err2))
+			continue
+		}
+		devs[seq] = d
 	}
-	f[9] = rest
-	d := devs[dev]
-	if d == nil {
-		load, _ := strconv.Atoi(f[4])
-		d = &directory.Candidate{Device: identity.ID(strings.Clone(f[1])), Account: strings.Clone(f[2]), PublicIP: strings.Clone(f[3]),
-			Load: load, Addrs: splitRS(strings.Clone(f[5])), PrivateAddrs: splitRS(strings.Clone(f[6])), Expires: fromMS(exp)}
-		devs[dev] = d
-	}
-	h := *d
-	h.Complete = f[0] == "1"
-	h.Policy = directory.Policy{Mode: policyMode(f[7]), Allow: splitRS(strings.Clone(f[8])), Deny: splitRS(strings.Clone(f[9]))}
-	return c, dev, h, nil
+	return devs, rows.Err()
 }
 
-// policyMode returns the mode as a constant string (not a slice of the chunk).
+// decodeOnline decodes one record of onlineQuery. h is nil when the device
+// has no live announcement; dev is -1 when even the key does not decode.
+func decodeOnline(rec string, devs map[int64]*directory.Candidate) (c sealed.ContentID, dev int64, h *directory.Candidate, err error) {
+	f := strings.Split(rec, ",")
+	if len(f) != 6 || len(f[0]) != 2*len(c) {
+		return c, -1, nil, fmt.Errorf("malformed holdings record %.80q", rec)
+	}
+	if _, err := hex.Decode(c[:], []byte(f[0])); err != nil {
+		return c, -1, nil, fmt.Errorf("malformed holdings record %.80q", rec)
+	}
+	if dev, err = strconv.ParseInt(f[1], 10, 64); err != nil {
+		return c, -1, nil, fmt.Errorf("malformed holdings record %.80q", rec)
+	}
+	d := devs[dev]
+	if d == nil {
+		return c, dev, nil, nil
+	}
+	var text [3]string
+	for i := range text {
+		b, err := hex.DecodeString(f[3+i])
+		if err != nil {
+			return c, dev, nil, fmt.Errorf("malformed holdings record %.80q", rec)
+		}
+		text[i] = string(b)
+	}
+	hc := *d
+	hc.Complete = f[2] == "1"
+	hc.Policy.Mode = policyMode(text[0])
+	if hc.Policy.Allow, err = decodeList(text[1]); err != nil {
+		return c, dev, nil, err
+	}
+	if hc.Policy.Deny, err = decodeList(text[2]); err != nil {
+		return c, dev, nil, err
+	}
+	return c, dev, &hc, nil
+}
+
+// policyMode returns the mode as a constant string when it is a known one.
 func policyMode(m string) string {
 	for _, k := range []string{"", directory.PolicyAnyone, directory.PolicyHousehold, directory.PolicyList, directory.PolicyNobody} {
 		if m == k {
 			return k
 		}
 	}
-	return strings.Clone(m)
+	return m
 }

@@ -3,13 +3,11 @@ package sqlitestore
 import (
 	"context"
 	"database/sql"
-	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
+	"log/slog"
 	"net/url"
 	"runtime"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -19,9 +17,6 @@ import (
 	"github.com/kith-media/kith/directory"
 	"github.com/kith-media/kith/share/identity"
 )
-
-//go:embed migrations/*.sql
-var migrations embed.FS
 
 // driverName is mattn's driver with per-connection tuning: each connection
 // gets a 32 MiB page cache and temporary trees stay in memory. (mmap was
@@ -40,9 +35,10 @@ func init() {
 // (every transaction BEGIN IMMEDIATE, synchronous=FULL) and a pool of
 // read-only connections, all in WAL mode.
 type Store struct {
-	w *sql.DB  // exactly one connection
-	r *sql.DB  // readers
-	q struct { // hot read statements, prepared once per reader connection
+	log *slog.Logger
+	w   *sql.DB  // exactly one connection
+	r   *sql.DB  // readers
+	q   struct { // hot read statements, prepared once per reader connection
 		candidates, announcement, device *sql.Stmt
 	}
 }
@@ -53,6 +49,7 @@ var _ directory.Store = (*Store)(nil)
 type Options struct {
 	Readers     int           // read pool size; 0 = 2×GOMAXPROCS, at least 4
 	BusyTimeout time.Duration // wait for another writer (e.g. `kith-directory publish`); 0 = 10 s
+	Logger      *slog.Logger  // rows skipped or dropped as invalid; nil = slog.Default()
 }
 
 // Open opens (creating if needed) the database at path and applies any
@@ -78,7 +75,10 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
-	s := &Store{w: w}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	s := &Store{w: w, log: o.Logger}
 	if err := s.migrate(ctx); err != nil {
 		w.Close()
 		return nil, err
@@ -97,7 +97,8 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 		dst **sql.Stmt
 		q   string
 	}{
-		{&s.q.candidates, `SELECT coalesce(group_concat(rec, char(29)), '') FROM (SELECT rec FROM holdings WHERE content = ? AND expires > ? LIMIT ?)`},
+		{&s.q.candidates, `SELECT ` + candidateCols + ` FROM holdings h JOIN announcements a ON a.dev = h.dev
+			JOIN devices d ON d.seq = h.dev WHERE h.content = ? AND h.expires > ? AND d.revoked = 0 ORDER BY h.dev LIMIT ?`},
 		{&s.q.announcement, `SELECT a.public_ip, a.addrs, a.private_addrs, a.rtts, a.load, a.expires
 			FROM announcements a JOIN devices d ON d.seq = a.dev WHERE d.id = ?`},
 		{&s.q.device, `SELECT ` + deviceCols + ` FROM devices WHERE id = ?`},
@@ -119,45 +120,6 @@ func (s *Store) Close() error {
 		}
 	}
 	return errors.Join(append(errs, s.r.Close(), s.w.Close())...)
-}
-
-// migrate applies migrations/NNNN_*.sql in order, each in its own
-// transaction, recording the versions applied in schema_migrations.
-func (s *Store) migrate(ctx context.Context) error {
-	if _, err := s.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied INTEGER NOT NULL)`); err != nil {
-		return fmt.Errorf("migrating: %w", err)
-	}
-	names, err := fs.Glob(migrations, "migrations/*.sql")
-	if err != nil {
-		return fmt.Errorf("migrating: %w", err)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		base := strings.TrimPrefix(name, "migrations/")
-		v, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
-		if err != nil {
-			return fmt.Errorf("migration %s: name must start with a number", base)
-		}
-		body, err := migrations.ReadFile(name)
-		if err != nil {
-			return fmt.Errorf("migration %s: %w", base, err)
-		}
-		err = s.tx(ctx, func(tx *sql.Tx) error {
-			var n int
-			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, v).Scan(&n); err != nil || n > 0 {
-				return err
-			}
-			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
-				return err
-			}
-			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied) VALUES (?, ?)`, v, time.Now().UnixMilli())
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("migration %s: %w", base, err)
-		}
-	}
-	return nil
 }
 
 // SchemaVersion is the highest migration applied.
@@ -223,15 +185,6 @@ func notFound(err error, what string) error {
 		return fmt.Errorf("%s: %w", what, directory.ErrNotFound)
 	}
 	return err
-}
-
-func joinLines(v []string) string { return strings.Join(v, "\n") }
-
-func splitLines(s string) []string {
-	if s == "" {
-		return nil
-	}
-	return strings.Split(s, "\n")
 }
 
 // CreateAccount implements directory.Store.

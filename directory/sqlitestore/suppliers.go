@@ -5,8 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/kith-media/kith/directory"
@@ -14,42 +12,22 @@ import (
 	"github.com/kith-media/kith/share/sealed"
 )
 
-// Field separators inside holdings.info and holdings.policy (validation
-// keeps control characters out of every field).
+// Separators of version 1's holdings.rec (read only by migration 2).
 const (
 	us = "\x1f" // between fields
 	rs = "\x1e" // between list items
-	gs = "\x1d" // between records in a lookup answer
 )
 
-// holdingRec encodes one holding row's rec column (see the schema).
-func holdingRec(dev identity.ID, account string, a *directory.AnnounceRecord, h directory.Holding) string {
-	complete := "0"
-	if h.Complete {
-		complete = "1"
+// decodeList decodes a JSON array column.
+func decodeList(s string) ([]string, error) {
+	if s == "[]" || s == "" {
+		return nil, nil
 	}
-	return strings.Join([]string{complete, string(dev), account, a.PublicIP, strconv.Itoa(a.Load),
-		strings.Join(a.Addrs, rs), strings.Join(a.PrivateAddrs, rs),
-		h.Policy.Mode, strings.Join(h.Policy.Allow, rs), strings.Join(h.Policy.Deny, rs)}, us)
-}
-
-func splitRS(s string) []string {
-	if s == "" {
-		return nil
+	var v []string
+	if err := json.Unmarshal([]byte(s), &v); err != nil {
+		return nil, fmt.Errorf("decoding list column: %w", err)
 	}
-	return strings.Split(s, rs)
-}
-
-// decodeRec is the inverse of holdingRec.
-func decodeRec(rec string) (directory.Candidate, error) {
-	f := strings.SplitN(rec, us, 10)
-	if len(f) != 10 {
-		return directory.Candidate{}, fmt.Errorf("holding record has %d fields, want 10", len(f))
-	}
-	load, _ := strconv.Atoi(f[4])
-	return directory.Candidate{Complete: f[0] == "1", Device: identity.ID(f[1]), Account: f[2], PublicIP: f[3], Load: load,
-		Addrs: splitRS(f[5]), PrivateAddrs: splitRS(f[6]),
-		Policy: directory.Policy{Mode: f[7], Allow: splitRS(f[8]), Deny: splitRS(f[9])}}, nil
+	return v, nil
 }
 
 // Announce implements directory.Store: the announcement row is replaced
@@ -61,18 +39,17 @@ func (s *Store) Announce(ctx context.Context, a *directory.AnnounceRecord) error
 	}
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		var seq int64
-		var account string
-		err := tx.QueryRowContext(ctx, `SELECT seq, account FROM devices WHERE id = ?`, string(a.Device)).Scan(&seq, &account)
+		err := tx.QueryRowContext(ctx, `SELECT seq FROM devices WHERE id = ?`, string(a.Device)).Scan(&seq)
 		if err != nil {
 			return notFound(err, "device "+string(a.Device))
 		}
-		return announceTx(ctx, tx, seq, account, a, string(rtts))
+		return announceTx(ctx, tx, seq, a, string(rtts))
 	})
 }
 
 // announceTx writes one announcement and its holdings.
-func announceTx(ctx context.Context, tx *sql.Tx, seq int64, account string, a *directory.AnnounceRecord, rtts string) error {
-	if _, err := tx.ExecContext(ctx, annInsert, seq, a.PublicIP, joinLines(a.Addrs), joinLines(a.PrivateAddrs), rtts, a.Load, ms(a.Expires)); err != nil {
+func announceTx(ctx context.Context, tx *sql.Tx, seq int64, a *directory.AnnounceRecord, rtts string) error {
+	if _, err := tx.ExecContext(ctx, annInsert, seq, a.PublicIP, jsonList(a.Addrs), jsonList(a.PrivateAddrs), rtts, a.Load, ms(a.Expires)); err != nil {
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM holdings WHERE dev = ?`, seq); err != nil {
@@ -87,7 +64,8 @@ func announceTx(ctx context.Context, tx *sql.Tx, seq int64, account string, a *d
 	}
 	defer hold.Close()
 	for _, h := range a.Holdings {
-		if _, err := hold.ExecContext(ctx, h.Content[:], seq, ms(a.Expires), holdingRec(a.Device, account, a, h)); err != nil {
+		if _, err := hold.ExecContext(ctx, h.Content[:], seq, ms(a.Expires), h.Complete, h.Policy.Mode,
+			jsonList(h.Policy.Allow), jsonList(h.Policy.Deny)); err != nil {
 			return err
 		}
 	}
@@ -99,7 +77,7 @@ const (
 		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dev) DO UPDATE SET public_ip = excluded.public_ip,
 		addrs = excluded.addrs, private_addrs = excluded.private_addrs, rtts = excluded.rtts,
 		load = excluded.load, expires = excluded.expires`
-	holdInsert = `INSERT INTO holdings (content, dev, expires, rec) VALUES (?, ?, ?, ?)`
+	holdInsert = `INSERT INTO holdings (content, dev, expires, complete, mode, allow, deny) VALUES (?, ?, ?, ?, ?, ?, ?)`
 )
 
 // Withdraw implements directory.Store: the device stops being listed; its
@@ -125,7 +103,13 @@ func (s *Store) Announcement(ctx context.Context, device identity.ID) (*director
 	if err != nil {
 		return nil, notFound(err, "announcement")
 	}
-	a.Addrs, a.PrivateAddrs, a.Expires = splitLines(addrs), splitLines(priv), fromMS(exp)
+	a.Expires = fromMS(exp)
+	if a.Addrs, err = decodeList(addrs); err != nil {
+		return nil, err
+	}
+	if a.PrivateAddrs, err = decodeList(priv); err != nil {
+		return nil, err
+	}
 	if rtts != "" && rtts != "null" {
 		if err := json.Unmarshal([]byte(rtts), &a.RTTs); err != nil {
 			return nil, fmt.Errorf("decoding rtts: %w", err)
@@ -136,43 +120,66 @@ func (s *Store) Announcement(ctx context.Context, device identity.ID) (*director
 
 // Holding implements directory.Store.
 func (s *Store) Holding(ctx context.Context, device identity.ID, c sealed.ContentID) (*directory.Holding, error) {
-	var rec string
-	err := s.r.QueryRowContext(ctx, `SELECT h.rec FROM holdings h JOIN devices d ON d.seq = h.dev
-		WHERE d.id = ? AND h.content = ?`, string(device), c[:]).Scan(&rec)
+	var allow, deny string
+	h := &directory.Holding{Content: c}
+	err := s.r.QueryRowContext(ctx, `SELECT h.complete, h.mode, h.allow, h.deny FROM holdings h JOIN devices d ON d.seq = h.dev
+		WHERE d.id = ? AND h.content = ?`, string(device), c[:]).Scan(&h.Complete, &h.Policy.Mode, &allow, &deny)
 	if err != nil {
 		return nil, notFound(err, "holding")
 	}
-	cd, err := decodeRec(rec)
-	if err != nil {
+	if h.Policy.Allow, err = decodeList(allow); err != nil {
 		return nil, err
 	}
-	return &directory.Holding{Content: c, Complete: cd.Complete, Policy: cd.Policy}, nil
+	if h.Policy.Deny, err = decodeList(deny); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// candidateCols reads a holding with its device's announcement.
+const candidateCols = `d.id, d.account, a.public_ip, a.load, a.addrs, a.private_addrs, a.expires, h.complete, h.mode, h.allow, h.deny`
+
+func scanCandidate(sc interface{ Scan(...any) error }) (directory.Candidate, error) {
+	var c directory.Candidate
+	var id, addrs, priv, allow, deny string
+	var exp int64
+	if err := sc.Scan(&id, &c.Account, &c.PublicIP, &c.Load, &addrs, &priv, &exp, &c.Complete, &c.Policy.Mode, &allow, &deny); err != nil {
+		return c, err
+	}
+	c.Device, c.Expires = identity.ID(id), fromMS(exp)
+	var err error
+	for _, f := range []struct {
+		dst *[]string
+		s   string
+	}{{&c.Addrs, addrs}, {&c.PrivateAddrs, priv}, {&c.Policy.Allow, allow}, {&c.Policy.Deny, deny}} {
+		if *f.dst, err = decodeList(f.s); err != nil {
+			return c, err
+		}
+	}
+	return c, nil
 }
 
 // SupplierCandidates returns up to limit holders of c whose announcement is
-// unexpired at now and who are not revoked or withdrawn: one range scan of
-// the holdings primary key, concatenated inside SQLite (group separator
-// 0x1d) so the whole answer crosses cgo once. The order is by device
-// sequence; publicIP is not used. The server does not call it (it ranks
-// from its in-memory index, see OnlineHoldings); it serves tools and tests.
+// unexpired at now and who are not revoked or withdrawn, in device order;
+// publicIP is not used. The server does not call it (it ranks from its
+// in-memory index, see OnlineHoldings); it serves tools and tests. A row
+// that does not decode is skipped and logged.
 func (s *Store) SupplierCandidates(ctx context.Context, c sealed.ContentID, now time.Time, publicIP string, limit int) ([]directory.Candidate, error) {
-	var all string
-	if err := s.q.candidates.QueryRowContext(ctx, c[:], ms(now), limit).Scan(&all); err != nil {
+	rows, err := s.q.candidates.QueryContext(ctx, c[:], ms(now), limit)
+	if err != nil {
 		return nil, err
 	}
-	if all == "" {
-		return nil, nil
-	}
-	recs := strings.Split(all, gs)
-	out := make([]directory.Candidate, 0, len(recs))
-	for _, rec := range recs {
-		cd, err := decodeRec(rec)
+	defer rows.Close()
+	var out []directory.Candidate
+	for rows.Next() {
+		cd, err := scanCandidate(rows)
 		if err != nil {
-			return nil, err
+			s.log.Warn("holding skipped: bad row", "content", c, "err", err)
+			continue
 		}
 		out = append(out, cd)
 	}
-	return out, nil
+	return out, rows.Err()
 }
 
 const outboxCols = `id, kind, payload, created, attempts, next_attempt, delivered, last_error`
