@@ -1,0 +1,45 @@
+package tags
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+	"unicode/utf8"
+)
+
+// FuzzRead feeds arbitrary bytes, under names of every format, to ReadAt:
+// it must not panic, must not read past its budget, and whatever it returns
+// must be bounded valid UTF-8.
+func FuzzRead(f *testing.F) {
+	seeds, _ := filepath.Glob("testdata/seeds/*")
+	for _, s := range seeds {
+		if b, err := os.ReadFile(s); err == nil {
+			f.Add(b, filepath.Base(s))
+		}
+	}
+	f.Add(id3Tag(20, id3Frame("TIT2", 10, []byte{3, 0xff, 'a'})), "a.mp3")
+	f.Add([]byte("fLaC\x00\x00\x00\x22"), "b.flac")
+	f.Add([]byte("RIFF\x00\x00\x00\x00WAVEfmt "), "c.wav")
+	f.Fuzz(func(t *testing.T, data []byte, name string) {
+		r := &countingReaderAt{r: bytes.NewReader(data)}
+		o := Options{MaxTagBytes: 1 << 20, MaxArtBytes: 1 << 20, Timeout: 2 * time.Second}
+		in, err := ReadAt(context.Background(), r, int64(len(data)), name, o)
+		if err != nil {
+			return
+		}
+		if n := r.n.Load(); n > 2*o.MaxTagBytes+(256<<10) {
+			t.Fatalf("read %d bytes", n)
+		}
+		for _, s := range []string{in.Title, in.Artist, in.Album, in.AlbumArtist, in.Genre} {
+			if !utf8.ValidString(s) || utf8.RuneCountInString(s) > MaxText {
+				t.Fatalf("unbounded text %q", s)
+			}
+		}
+		if in.Title == "" || in.MediaType == "" || in.Duration < 0 || in.Duration > MaxDuration || len(in.Problems) > MaxProblems {
+			t.Fatalf("bad info %+v", in)
+		}
+	})
+}
