@@ -83,7 +83,7 @@ func New(opts Options) (*Player, error) {
 	if out == nil {
 		out = NewOtoOutput(OtoOptions{SampleRate: opts.SampleRate})
 	}
-	return &Player{
+	p := &Player{
 		log:    opts.Logger,
 		opts:   opts,
 		out:    out,
@@ -91,7 +91,9 @@ func New(opts Options) (*Player, error) {
 		cmds:   make(chan func(context.Context), 64),
 		subs:   map[chan Event]struct{}{},
 		volume: 1,
-	}, nil
+	}
+	p.setStatus() // Status reports the real volume (full) before anything plays
+	return p, nil
 }
 
 // Subscribe returns a channel of events and a function that ends the

@@ -253,3 +253,16 @@ func TestSeekAfterDecodeEnded(t *testing.T) {
 		t.Errorf("heard %v, want about 1.6s", heard)
 	}
 }
+
+// A new player reports its real volume (full) before Serve runs and before
+// anything plays: the volume slider is built from this, and showed 0 until
+// the first title played.
+func TestStatusVolumeBeforePlay(t *testing.T) {
+	p, err := New(Options{Source: &memSource{titles: map[string][]byte{}}, Output: newFakeOutput(rate)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := p.Status().Volume; got != 1 {
+		t.Errorf("volume before anything played = %v, want 1", got)
+	}
+}
