@@ -82,6 +82,7 @@ func newLibraryScreen(u *UI) *libraryScreen {
 			artist := widget.NewLabel("Artist")
 			artist.Truncation = fyne.TextTruncateEllipsis
 			state := widget.NewLabel("locked — get key")
+			state.Truncation = fyne.TextTruncateEllipsis
 			bar := widget.NewProgressBar()
 			rate := widget.NewLabel("")
 			rate.Truncation = fyne.TextTruncateEllipsis
@@ -125,7 +126,7 @@ func newLibraryScreen(u *UI) *libraryScreen {
 				bar.SetValue(v)
 			}
 			if it.State == StateDownloading {
-				setText(rate, fmt.Sprintf("%s · %d sources", rateText(it.Rate), it.Sources))
+				setText(rate, rateText(it.Rate)+" · "+count(it.Sources, "source"))
 			} else {
 				setText(rate, bytesText(it.Have)+" of "+bytesText(it.Size))
 			}
@@ -252,9 +253,9 @@ func (s *libraryScreen) reshape() {
 func (s *libraryScreen) setShown(shown []int) {
 	s.shown = shown
 	if len(s.shown) == len(s.all) {
-		s.count.SetText(fmt.Sprintf("%d titles", len(s.all)))
+		s.count.SetText(count(len(s.all), "title"))
 	} else {
-		s.count.SetText(fmt.Sprintf("%d of %d titles", len(s.shown), len(s.all)))
+		s.count.SetText(fmt.Sprintf("%d of %s", len(s.shown), count(len(s.all), "title")))
 	}
 	s.list.Refresh()
 }
@@ -352,9 +353,12 @@ func (s *libraryScreen) showDetail(fresh bool) {
 	}
 	s.hint.Hide()
 	s.dName.SetText(it.Name)
-	info := fmt.Sprintf("by %s\n%s · %s · %s", it.Artist, it.MediaType, bytesText(it.Size), it.State)
+	info := dotted(it.MediaType, bytesText(it.Size), it.State.String())
+	if it.Artist != "" {
+		info = "by " + it.Artist + "\n" + info
+	}
 	if it.State == StateDownloading {
-		info += fmt.Sprintf("\n%s from %d sources", rateText(it.Rate), it.Sources)
+		info += "\n" + rateText(it.Rate) + " from " + count(it.Sources, "source")
 	}
 	s.dInfo.SetText(info)
 	s.dProgress.SetValue(it.Progress())
@@ -415,11 +419,11 @@ func supplierText(p directory.Supplier) string {
 	if p.SameLAN {
 		where = "your network"
 	}
-	s := fmt.Sprintf("%s · %s · %s", p.Device.Short(), p.Account, where)
+	rtt := ""
 	if p.RTT > 0 {
-		s += fmt.Sprintf(" · %d ms", p.RTT)
+		rtt = fmt.Sprintf("%d ms", p.RTT)
 	}
-	return s
+	return dotted(p.Device.Short(), p.Account, where, rtt)
 }
 
 func (s *libraryScreen) tapPlay() {
@@ -463,7 +467,7 @@ func (s *libraryScreen) tapGetKey() {
 				showErr(s.dErr, err)
 				if err == nil {
 					s.u.mark(areaLibrary)
-					showReceipt(s.u.win, it.Name, rc)
+					s.u.showReceipt(it.Name, rc)
 				}
 			}
 		})
@@ -472,7 +476,7 @@ func (s *libraryScreen) tapGetKey() {
 		run(nil)
 		return
 	}
-	askPayment(s.u.win, "Get the key for “"+it.Name+"” — "+money(it.Price, it.Currency), run)
+	s.u.askPayment("Get the key for “"+it.Name+"” — "+money(it.Price, it.Currency), run)
 }
 
 func (s *libraryScreen) tapFetch() {
@@ -508,4 +512,26 @@ func (s *libraryScreen) setPolicy(name string) {
 			s.u.mark(areaLibrary)
 		}
 	})
+}
+
+// reveal shows the title c in the list, clearing a filter that hides it,
+// and selects it (UI goroutine).
+func (s *libraryScreen) reveal(c sealed.ContentID) {
+	find := func() int {
+		for i, j := range s.shown {
+			if s.all[j].Content == c {
+				return i
+			}
+		}
+		return -1
+	}
+	if find() < 0 && (s.filter.Text != "" || s.stateS.SelectedIndex() != 0) {
+		s.filter.SetText("")
+		s.stateS.SetSelectedIndex(0)
+		s.reshape()
+	}
+	if i := find(); i >= 0 {
+		s.list.Select(i)
+		s.list.ScrollTo(i)
+	}
 }

@@ -3,6 +3,7 @@ package app
 import (
 	"fmt"
 	"image/color"
+	"strings"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -178,4 +179,35 @@ func Failure(err error, quit func()) fyne.CanvasObject {
 	l.Importance = widget.DangerImportance
 	card := widget.NewCard("Kith could not start", "", container.NewVBox(l, widget.NewButton("Quit", quit)))
 	return container.NewCenter(container.NewGridWrap(fyne.NewSize(520, 260), card))
+}
+
+// count says n things in English: "1 title", "0 titles", "2 titles".
+// thing is the singular; the plural adds an s, which fits every noun
+// the screens count (titles, transfers, sources, devices).
+func count(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
+}
+
+// dotted joins the non-empty parts with " · ", so a field a device did
+// not report leaves no dangling separator.
+func dotted(parts ...string) string {
+	out := make([]string, 0, len(parts))
+	for _, p := range parts {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return strings.Join(out, " · ")
+}
+
+// byArtist is "Title — Artist", or the title alone when the artist is not
+// known.
+func byArtist(name, artist string) string {
+	if artist = strings.TrimSpace(artist); artist == "" {
+		return name
+	}
+	return name + " — " + artist
 }

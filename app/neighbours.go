@@ -47,8 +47,11 @@ func newNeighboursScreen(u *UI) *neighboursScreen {
 		func() fyne.CanvasObject {
 			name := widget.NewLabel("Device name")
 			name.TextStyle.Bold = true
+			name.Truncation = fyne.TextTruncateEllipsis
+			line := widget.NewLabel("account · ID")
+			line.Truncation = fyne.TextTruncateEllipsis
 			return container.NewBorder(nil, nil, widget.NewIcon(theme.ComputerIcon()), nil,
-				container.NewVBox(name, widget.NewLabel("account · ID")))
+				container.NewVBox(name, line))
 		},
 		func(id widget.ListItemID, o fyne.CanvasObject) {
 			if id >= len(s.ns) {
@@ -56,8 +59,8 @@ func newNeighboursScreen(u *UI) *neighboursScreen {
 			}
 			n := s.ns[id]
 			box := o.(*fyne.Container).Objects[0].(*fyne.Container)
-			box.Objects[0].(*widget.Label).SetText(n.Name)
-			box.Objects[1].(*widget.Label).SetText(fmt.Sprintf("%s · %s · seen %s", n.Account, n.ID.Short(), ago(n.Seen)))
+			setText(box.Objects[0].(*widget.Label), n.Name)
+			setText(box.Objects[1].(*widget.Label), dotted(n.Account, n.ID.Short(), "seen "+ago(n.Seen)))
 		})
 	s.list.OnSelected = func(id widget.ListItemID) {
 		if id < len(s.ns) {
@@ -73,8 +76,9 @@ func newNeighboursScreen(u *UI) *neighboursScreen {
 	s.offerL = widget.NewList(
 		func() int { return len(s.offers) },
 		func() fyne.CanvasObject {
-			return container.NewBorder(nil, nil, widget.NewIcon(theme.MediaMusicIcon()), widget.NewLabel("€0.00"),
-				widget.NewLabel("Title — Artist"))
+			name := widget.NewLabel("Title — Artist")
+			name.Truncation = fyne.TextTruncateEllipsis
+			return container.NewBorder(nil, nil, widget.NewIcon(theme.MediaMusicIcon()), widget.NewLabel("€0.00"), name)
 		},
 		func(id widget.ListItemID, o fyne.CanvasObject) {
 			if id >= len(s.offers) {
@@ -82,7 +86,7 @@ func newNeighboursScreen(u *UI) *neighboursScreen {
 			}
 			of := s.offers[id]
 			row := o.(*fyne.Container)
-			row.Objects[0].(*widget.Label).SetText(of.Title.Name + " — " + of.Title.Artist)
+			setText(row.Objects[0].(*widget.Label), byArtist(of.Title.Name, of.Title.Artist))
 			row.Objects[1].(*widget.Icon).SetResource(mediaIcon(of.Title.MediaType))
 			price := money(of.Title.Price, of.Title.Currency)
 			if !of.Complete {
@@ -164,7 +168,7 @@ func (s *neighboursScreen) choose(n Neighbour) {
 			case len(offers) == 0:
 				s.note.SetText(n.Name + " has nothing to offer you yet.")
 			default:
-				s.note.SetText(fmt.Sprintf("%s offers you %d titles. Registering through it credits it as your supplier; copying first needs no key until you play.", n.Name, len(offers)))
+				s.note.SetText(fmt.Sprintf("%s offers you %s. Registering through it credits it as your supplier; copying first needs no key until you play.", n.Name, count(len(offers), "title")))
 			}
 			s.offers = offers
 			s.offerL.Refresh()
@@ -207,7 +211,7 @@ func (s *neighboursScreen) tapFetch(mode FetchMode) {
 		})
 	}
 	if mode == FetchRelay && of.Title.Price > 0 {
-		askPayment(s.u.win, "Buy “"+of.Title.Name+"” through this neighbour — "+money(of.Title.Price, of.Title.Currency), run)
+		s.u.askPayment("Buy “"+of.Title.Name+"” through this neighbour — "+money(of.Title.Price, of.Title.Currency), run)
 		return
 	}
 	run(nil)

@@ -99,8 +99,7 @@ func newSharingScreen(u *UI) *sharingScreen {
 	s.list = widget.NewList(
 		func() int { return len(s.snap.uploads) },
 		func() fyne.CanvasObject {
-			return container.NewGridWithColumns(4, widget.NewLabel("Device"), widget.NewLabel("Title"),
-				widget.NewLabel("0 MiB"), widget.NewLabel("when"))
+			return uploadColumns.row(false, "Device", "Title", "0 MiB", "when")
 		},
 		func(id widget.ListItemID, o fyne.CanvasObject) {
 			if id >= len(s.snap.uploads) {
@@ -134,19 +133,13 @@ func newSharingScreen(u *UI) *sharingScreen {
 		container.NewVBox(s.installNote, s.installURL, s.installSum))
 	settings := container.NewVBox(widget.NewCard("Sharing", "Titles you hold are offered under these rules unless a title has its own (set it in Library).",
 		container.NewVBox(s.on, widget.NewLabel("By default, who may copy from me:"), s.policy, s.allow, s.save, s.err)), install)
-	header := container.NewGridWithColumns(4, bold("Device"), bold("Title"), bold("Supplied"), bold("When"))
+	header := uploadColumns.row(true, "Device", "Title", "Supplied", "When")
 	uploads := container.NewBorder(container.NewVBox(heading("Downloaded from me"), s.supplied, header, s.empty), nil, nil, nil, s.list)
 	split := container.NewHSplit(container.NewVScroll(settings), uploads)
 	split.Offset = 0.42
 	s.obj = split
 	s.setAllowVisible()
 	return s
-}
-
-func bold(s string) *widget.Label {
-	l := widget.NewLabel(s)
-	l.TextStyle.Bold = true
-	return l
 }
 
 func (s *sharingScreen) setAllowVisible() {
@@ -190,7 +183,7 @@ func (s *sharingScreen) apply(snap sharingSnapshot) {
 		s.setAllowVisible()
 	}
 	s.applying = false
-	s.supplied.SetText(fmt.Sprintf("You have supplied %s to %d transfers.", bytesText(snap.supplied), len(snap.uploads)))
+	s.supplied.SetText(fmt.Sprintf("You have supplied %s to %s.", bytesText(snap.supplied), count(len(snap.uploads), "transfer")))
 	s.applyInstall(snap.install)
 	if len(snap.uploads) == 0 {
 		s.empty.Show()

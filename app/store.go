@@ -7,12 +7,12 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
-	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/kith-media/kith/directory"
 	"github.com/kith-media/kith/directory/license"
+	"github.com/kith-media/kith/share/sealed"
 )
 
 // storePerPage is the number of titles on one store page.
@@ -46,10 +46,18 @@ type storeScreen struct {
 	buyErr  *widget.Label
 	detail  fyne.CanvasObject
 	hint    *widget.Label
+
+	// What this device's account already has, so an owned title offers
+	// Play and Show in Library instead of a second purchase.
+	owned    map[string]Item           // by title ID, from the last library snapshot
+	bought   map[sealed.ContentID]bool // bought here since; the library may not list it yet
+	ownedBox *fyne.Container           // Play and Show in Library
+	playB    *widget.Button
+	showLibB *widget.Button
 }
 
 func newStoreScreen(u *UI) *storeScreen {
-	s := &storeScreen{u: u, page: 1, sel: -1}
+	s := &storeScreen{u: u, page: 1, sel: -1, owned: map[string]Item{}, bought: map[sealed.ContentID]bool{}}
 	s.query = widget.NewEntry()
 	s.query.SetPlaceHolder("Search titles and artists")
 	s.query.OnSubmitted = func(string) { s.search(1) }
@@ -76,7 +84,11 @@ func newStoreScreen(u *UI) *storeScreen {
 			grid.Objects[0].(*widget.Label).SetText(t.Name)
 			grid.Objects[1].(*widget.Label).SetText(t.Artist)
 			row.Objects[1].(*widget.Icon).SetResource(mediaIcon(t.MediaType))
-			row.Objects[2].(*widget.Label).SetText(money(t.Price, t.Currency))
+			price := money(t.Price, t.Currency)
+			if s.isOwned(t) {
+				price = "Owned"
+			}
+			setText(row.Objects[2].(*widget.Label), price)
 		})
 	s.list.OnSelected = func(id widget.ListItemID) { s.selectTitle(id) }
 	s.pageL = widget.NewLabel("")
@@ -98,7 +110,12 @@ func newStoreScreen(u *UI) *storeScreen {
 	s.buy = widget.NewButtonWithIcon("Get", theme.DownloadIcon(), s.tapBuy)
 	s.buy.Importance = widget.HighImportance
 	s.buyErr = errorLabel()
-	s.detail = container.NewVBox(s.dName, s.dArtist, s.dPrice, s.dRights, s.dMeta, s.buy, s.buyErr)
+	s.playB = widget.NewButtonWithIcon("Play", theme.MediaPlayIcon(), s.tapPlay)
+	s.playB.Importance = widget.HighImportance
+	s.showLibB = widget.NewButtonWithIcon("Show in Library", theme.StorageIcon(), s.tapShowInLibrary)
+	s.ownedBox = container.NewHBox(s.playB, s.showLibB)
+	s.ownedBox.Hide()
+	s.detail = container.NewVBox(s.dName, s.dArtist, s.dPrice, s.dRights, s.dMeta, s.buy, s.ownedBox, s.buyErr)
 	s.detail.Hide()
 
 	top := container.NewVBox(heading("Store"),
@@ -174,7 +191,7 @@ func (s *storeScreen) search(page int) {
 func (s *storeScreen) pages() int { return max(1, (s.total+storePerPage-1)/storePerPage) }
 
 func (s *storeScreen) setPager() {
-	s.pageL.SetText(fmt.Sprintf("Page %d of %d · %d titles", s.page, s.pages(), s.total))
+	s.pageL.SetText(fmt.Sprintf("Page %d of %d · %s", s.page, s.pages(), count(s.total, "title")))
 	if s.page > 1 {
 		s.prev.Enable()
 	} else {
@@ -194,7 +211,12 @@ func (s *storeScreen) selectTitle(id int) {
 	s.sel = id
 	t := s.titles[id]
 	s.dName.SetText(t.Name)
-	s.dArtist.SetText("by " + t.Artist)
+	if t.Artist != "" {
+		s.dArtist.SetText("by " + t.Artist)
+		s.dArtist.Show()
+	} else {
+		s.dArtist.Hide()
+	}
 	s.dPrice.SetText(money(t.Price, t.Currency))
 	s.dRights.SetText(rightsText(t.Rights))
 	s.dMeta.SetText(fmt.Sprintf("%s · %s", t.MediaType, bytesText(t.Size)))
@@ -210,8 +232,90 @@ func (s *storeScreen) selectTitle(id int) {
 		s.buy.Enable()
 	}
 	showErr(s.buyErr, nil)
+	s.showOwned(t)
 	s.hint.Hide()
 	s.detail.Show()
+}
+
+// isOwned reports whether this account already holds a license for t
+// (a locked copy, ciphertext without a key, is not owned).
+func (s *storeScreen) isOwned(t directory.Title) bool {
+	if s.bought[t.ContentID] {
+		return true
+	}
+	it, ok := s.owned[t.ID]
+	return ok && it.State != StateLocked
+}
+
+// showOwned switches the detail pane between buying t and, once it is
+// owned, saying so with Play and Show in Library.
+func (s *storeScreen) showOwned(t directory.Title) {
+	if !s.isOwned(t) {
+		s.ownedBox.Hide()
+		s.buy.Show()
+		return
+	}
+	s.buy.Hide()
+	state := "downloading"
+	if it, ok := s.owned[t.ID]; ok {
+		state = it.State.String()
+	}
+	s.dPrice.SetText("You own this title (" + state + ")")
+	s.ownedBox.Show()
+}
+
+// applyLibrary learns what the account owns from a library snapshot (UI
+// goroutine) and refreshes the rows and the detail pane.
+func (s *storeScreen) applyLibrary(items []Item) {
+	clear(s.owned)
+	for _, it := range items {
+		if it.TitleID != "" && (it.State != StateLocked || s.owned[it.TitleID].TitleID == "") {
+			s.owned[it.TitleID] = it
+		}
+	}
+	s.list.Refresh()
+	if s.sel >= 0 && s.sel < len(s.titles) && s.detail.Visible() {
+		s.showOwned(s.titles[s.sel])
+	}
+}
+
+// selectedTitle is the title in the detail pane.
+func (s *storeScreen) selectedTitle() (directory.Title, bool) {
+	if s.sel < 0 || s.sel >= len(s.titles) {
+		return directory.Title{}, false
+	}
+	return s.titles[s.sel], true
+}
+
+func (s *storeScreen) tapPlay() {
+	t, ok := s.selectedTitle()
+	if !ok {
+		return
+	}
+	c := t.ContentID
+	if it, ok := s.owned[t.ID]; ok {
+		c = it.Content
+	}
+	s.u.background(func(ctx context.Context) func() {
+		err := s.u.b.Player.Play(ctx, []sealed.ContentID{c}, 0)
+		return func() {
+			showErr(s.buyErr, err)
+			s.u.mark(areaPlayer)
+		}
+	})
+}
+
+func (s *storeScreen) tapShowInLibrary() {
+	t, ok := s.selectedTitle()
+	if !ok {
+		return
+	}
+	c := t.ContentID
+	if it, ok := s.owned[t.ID]; ok {
+		c = it.Content
+	}
+	s.u.Show(ViewLibrary)
+	s.u.library.reveal(c)
 }
 
 func rightsText(r license.Rights) string {
@@ -238,7 +342,7 @@ func (s *storeScreen) tapBuy() {
 		s.buyNow(t, nil)
 		return
 	}
-	askPayment(s.u.win, "Buy “"+t.Name+"” for "+money(t.Price, t.Currency), func(p *license.Payment) {
+	s.u.askPayment("Buy “"+t.Name+"” for "+money(t.Price, t.Currency), func(p *license.Payment) {
 		s.buyNow(t, p)
 	})
 }
@@ -254,67 +358,13 @@ func (s *storeScreen) buyNow(t directory.Title, p *license.Payment) {
 				showErr(s.buyErr, err)
 				return
 			}
+			s.bought[t.ContentID] = true
+			if cur, ok := s.selectedTitle(); ok && cur.ContentID == t.ContentID {
+				s.showOwned(cur)
+			}
+			s.list.Refresh()
 			s.u.mark(areaLibrary)
-			showReceipt(s.u.win, t.Name, rc)
+			s.u.showReceipt(t.Name, rc)
 		}
 	})
-}
-
-// askPayment shows the payment form; ok gets what was typed.
-func askPayment(w fyne.Window, title string, ok func(*license.Payment)) {
-	name := widget.NewEntry()
-	card := widget.NewEntry()
-	card.SetPlaceHolder("4242 4242 4242 4242")
-	exp := widget.NewEntry()
-	exp.SetPlaceHolder("MM/YY")
-	cvc := widget.NewPasswordEntry()
-	cvc.SetPlaceHolder("123")
-	addr := widget.NewMultiLineEntry()
-	addr.SetPlaceHolder("Street, town, postcode")
-	addr.SetMinRowsVisible(2)
-	items := []*widget.FormItem{
-		widget.NewFormItem("Name on card", name),
-		widget.NewFormItem("Card number", card),
-		widget.NewFormItem("Expiry", exp),
-		widget.NewFormItem("CVC", cvc),
-		widget.NewFormItem("Billing address", addr),
-	}
-	d := dialog.NewForm(title, "Pay", "Cancel", items, func(b bool) {
-		if b {
-			ok(&license.Payment{Name: strings.TrimSpace(name.Text), Card: strings.ReplaceAll(card.Text, " ", ""),
-				Expiry: strings.TrimSpace(exp.Text), CVC: strings.TrimSpace(cvc.Text), Address: strings.TrimSpace(addr.Text)})
-		}
-	}, w)
-	d.Resize(fyne.NewSize(460, 420))
-	d.Show()
-}
-
-// showReceipt shows what was bought, for how much, with which card.
-func showReceipt(w fyne.Window, name string, rc *directory.Receipt) {
-	if rc == nil {
-		return
-	}
-	paid := "Free registration"
-	if rc.Amount > 0 {
-		paid = "Paid " + money(rc.Amount, rc.Currency)
-		if rc.CardLast4 != "" {
-			paid += fmt.Sprintf(" with %s ending %s", rc.CardBrand, rc.CardLast4)
-		}
-	}
-	lines := []string{
-		"“" + name + "” is yours: it is in your Library and downloading now.",
-		"",
-		paid,
-		"Account: " + rc.Account,
-		"Purchase: " + rc.PurchaseID,
-		"Date: " + rc.Time.Local().Format("2 Jan 2006 15:04"),
-	}
-	if rc.Supplier != "" {
-		lines = append(lines, "Supplied by device "+rc.Supplier.Short())
-	}
-	l := widget.NewLabel(strings.Join(lines, "\n"))
-	l.Wrapping = fyne.TextWrapWord
-	d := dialog.NewCustom("Receipt", "Done", l, w)
-	d.Resize(fyne.NewSize(440, 280))
-	d.Show()
 }

@@ -88,7 +88,7 @@ func (s *swarmScreen) apply(items []Item, sw Swarm) {
 	var names []string
 	add := func(it Item) {
 		opts = append(opts, it.Content)
-		names = append(names, fmt.Sprintf("%s — %s (%s)", it.Name, it.Artist, it.State))
+		names = append(names, fmt.Sprintf("%s (%s)", byArtist(it.Name, it.Artist), it.State))
 	}
 	for _, it := range items {
 		if len(opts) < 50 && (it.State == StateDownloading || it.State == StatePaused) {
@@ -123,7 +123,7 @@ func (s *swarmScreen) apply(items []Item, sw Swarm) {
 				out += l.Rate
 			}
 		}
-		s.info.SetText(fmt.Sprintf("%d devices · receiving %s · sending %s", len(sw.Links), rateText(in), rateText(out)))
+		s.info.SetText(fmt.Sprintf("%s · receiving %s · sending %s", count(len(sw.Links), "device"), rateText(in), rateText(out)))
 		s.graph.SetSwarm(sw)
 	} else if !has {
 		s.info.SetText("Nothing is moving right now. Start a download, or pick a title in Library and choose “Show swarm”.")

@@ -97,8 +97,9 @@ type UI struct {
 	lastPlayer PlayerState
 	started    time.Time
 	libShown   bool
-	libShownAt time.Time // UI goroutine only
-	bus        bool      // a D-Bus session bus is there (tray, notifications)
+	libShownAt time.Time     // UI goroutine only
+	bus        bool          // a D-Bus session bus is there (tray, notifications)
+	dialogKeys []*dialogKeys // Enter/Escape of the dialogs shown, innermost last
 }
 
 // New builds the main window (not shown yet). It must be called on the UI
@@ -357,6 +358,9 @@ func (u *UI) refresh(ctx context.Context, a area) {
 		}
 		u.do(func() {
 			u.library.apply(items, shown, q, finished, err)
+			if err == nil {
+				u.store.applyLibrary(items)
+			}
 			u.swarm.apply(items, sw)
 			if !u.libShown && err == nil {
 				u.libShown = true
@@ -431,6 +435,9 @@ func (u *UI) Quit() { u.quit() }
 
 func (u *UI) keyboard() {
 	u.win.Canvas().SetOnTypedKey(func(e *fyne.KeyEvent) {
+		if u.dialogKey(e) {
+			return
+		}
 		st := u.lastPlayer
 		switch e.Name {
 		case fyne.KeySpace:

@@ -10,7 +10,7 @@
 set -euo pipefail
 
 run_pkgs=(gcc pkg-config libgl1-mesa-dev xorg-dev libasound2-dev libsqlite3-dev)
-test_pkgs=(xvfb xauth x11-utils pulseaudio pulseaudio-utils libasound2-plugins imagemagick iproute2 sox lame vorbis-tools flac ffmpeg)
+test_pkgs=(xvfb xauth x11-utils xdotool pulseaudio pulseaudio-utils libasound2-plugins imagemagick iproute2 sox lame vorbis-tools flac ffmpeg)
 
 case "${1:-run}" in
   run) want=("${run_pkgs[@]}") ;;

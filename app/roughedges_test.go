@@ -1,0 +1,275 @@
+package app
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/kith-media/kith/directory"
+)
+
+// The rough edges a person met driving two real windows (issue 15), one
+// test each.
+
+// Every count on screen agrees with its number: "1 title", "2 titles".
+func TestCountsPluralised(t *testing.T) {
+	for _, tc := range []struct {
+		n    int
+		want string
+	}{{0, "0 titles"}, {1, "1 title"}, {2, "2 titles"}} {
+		if got := count(tc.n, "title"); got != tc.want {
+			t.Errorf("count(%d) = %q, want %q", tc.n, got, tc.want)
+		}
+	}
+
+	w := newFakeWorld()
+	w.account = "a"
+	w.titles = w.titles[:1]
+	w.items = []Item{{Content: cid(1), Name: "Kith Jingle", State: StateDownloading, Size: 10, Have: 4, Sources: 1, Rate: 2048}}
+	w.uploads = []Upload{{PeerName: "attic", Title: "Kith Jingle", Bytes: 9 << 10, Last: time.Now()}}
+	w.ns = []fakeNeighbour{{Neighbour: Neighbour{ID: "OPENOPE-DEVICE", Name: "attic", Account: "friend"},
+		holds: []fakeHolding{{title: w.titles[0], policy: directory.Policy{Mode: directory.PolicyAnyone}}}}}
+	u := newTestUI(t, w)
+
+	u.Show(ViewLibrary)
+	u.library.list.Select(0)
+	for _, want := range []string{"1 title", "2.0 KiB/s · 1 source", "2.0 KiB/s from 1 source"} {
+		if !shows(u, want) {
+			t.Errorf("library does not show %q: %q", want, texts(u.library.obj))
+		}
+	}
+	u.Show(ViewSharing)
+	if !shows(u, "to 1 transfer.") {
+		t.Errorf("sharing summary: %q", u.sharing.supplied.Text)
+	}
+	u.Show(ViewNeighbours)
+	u.neighbours.list.Select(0)
+	if !strings.Contains(u.neighbours.note.Text, "offers you 1 title.") {
+		t.Errorf("offer text: %q", u.neighbours.note.Text)
+	}
+	u.Show(ViewStore)
+	if !strings.HasSuffix(u.store.pageL.Text, "· 1 title") {
+		t.Errorf("store pager: %q", u.store.pageL.Text)
+	}
+	for _, s := range []string{"1 titles", "1 transfers", "1 sources", "1 devices"} {
+		for _, v := range Views {
+			u.Show(v)
+			if shows(u, s) {
+				t.Errorf("%s shows %q", v, s)
+			}
+		}
+	}
+}
+
+// Sharing → "Downloaded from me": a long title is cut with an ellipsis
+// inside its column, and header and rows line up.
+func TestSharingColumnsTruncate(t *testing.T) {
+	w := newFakeWorld()
+	w.account = "a"
+	long := "Concert A (440 Hz) — the long recording with every tuning fork of the ensemble"
+	w.uploads = []Upload{{PeerName: "attic", Title: long, Bytes: 9 << 10, Last: time.Now()}}
+	u := newTestUI(t, w)
+	u.Show(ViewSharing)
+	u.win.Resize(fyne.NewSize(1000, 700))
+
+	var header, row []*widget.Label
+	for _, o := range test.LaidOutObjects(u.sharing.obj) {
+		c, ok := o.(*fyne.Container)
+		if !ok || len(c.Objects) != 4 {
+			continue
+		}
+		if _, isCols := c.Layout.(columns); !isCols {
+			continue
+		}
+		var cells []*widget.Label
+		for _, x := range c.Objects {
+			cells = append(cells, x.(*widget.Label))
+		}
+		switch cells[0].Text {
+		case "Device":
+			header = cells
+		case "attic":
+			row = cells
+		}
+	}
+	if header == nil || row == nil {
+		t.Fatalf("header %v, row %v: want both", header != nil, row != nil)
+	}
+	for i := range header {
+		if hx, rx := header[i].Position().X, row[i].Position().X; hx != rx || header[i].Size().Width != row[i].Size().Width {
+			t.Errorf("column %d: header at %v (%v wide), row at %v (%v wide)", i, hx, header[i].Size().Width, rx, row[i].Size().Width)
+		}
+	}
+	title := row[1]
+	if title.Text != long {
+		t.Fatalf("title cell = %q", title.Text)
+	}
+	var drawn *canvas.Text
+	for _, o := range test.LaidOutObjects(title) {
+		if x, ok := o.(*canvas.Text); ok && x.Text != "" {
+			drawn = x
+		}
+	}
+	if drawn == nil || !strings.HasSuffix(drawn.Text, "…") || !strings.HasPrefix(long, strings.TrimSuffix(drawn.Text, "…")) {
+		t.Fatalf("title drawn as %q, want a prefix of it with an ellipsis", drawn.Text)
+	}
+	if right := title.Position().X + title.Size().Width; right > row[2].Position().X {
+		t.Errorf("title column ends at %v, past the next column at %v", right, row[2].Position().X)
+	}
+	if w := fyne.MeasureText(drawn.Text, drawn.TextSize, drawn.TextStyle).Width; w > title.Size().Width {
+		t.Errorf("drawn title is %v wide in a %v column", w, title.Size().Width)
+	}
+}
+
+// Neighbours: a device that did not say its account shows "ID · seen …",
+// not " · ID · seen …".
+func TestNeighbourLineSkipsEmptyFields(t *testing.T) {
+	w := newFakeWorld()
+	w.account = "a"
+	w.ns = []fakeNeighbour{{Neighbour: Neighbour{ID: "ABCDEFG-HIJKLMN", Name: "study", Seen: time.Now()}}}
+	u := newTestUI(t, w)
+	u.Show(ViewNeighbours)
+	want := "ABCDEFG · seen just now"
+	if !shows(u, want) {
+		t.Errorf("neighbour line not %q: %q", want, texts(u.neighbours.obj))
+	}
+	for _, s := range texts(u.neighbours.obj) {
+		if strings.HasPrefix(strings.TrimSpace(s), "·") || strings.Contains(s, "·  ·") {
+			t.Errorf("a line starts with or doubles a separator: %q", s)
+		}
+	}
+	if got := supplierText(directory.Supplier{Device: "ABCDEFG-HIJKLMN", SameLAN: true}); strings.Contains(got, "·  ·") || strings.Contains(got, " ·  ") {
+		t.Errorf("supplier without account: %q", got)
+	}
+}
+
+// The volume slider starts at the player's volume, not 0.
+func TestVolumeStartsFromPlayer(t *testing.T) {
+	w := newFakeWorld()
+	w.account = "a"
+	w.st.Volume = 0.8
+	u := newTestUI(t, w)
+	if got := u.np.volume.Value; got != 0.8 {
+		t.Errorf("volume slider = %v before anything played, want the player's 0.8", got)
+	}
+}
+
+// After buying, the Store says the title is owned and offers Play and
+// Show in Library instead of "Buy for €1.99"; Enter pays and closes the
+// receipt.
+func TestStoreSaysOwnedAfterBuying(t *testing.T) {
+	w := newFakeWorld()
+	w.account = "a"
+	u := newTestUI(t, w)
+	u.Show(ViewStore)
+	u.store.list.Select(2) // Evening Bells, €1.99
+	if u.store.buy.Text != "Buy for €1.99" || !u.store.buy.Visible() {
+		t.Fatalf("before buying: %q visible=%v", u.store.buy.Text, u.store.buy.Visible())
+	}
+	test.Tap(u.store.buy)
+	payWithTestCard(t, u)
+	enter(u)
+	if top := u.win.Canvas().Overlays().Top(); top != nil {
+		t.Fatalf("receipt still open after Enter: %q", texts(top))
+	}
+	u.pump(context.Background())
+	if u.store.buy.Visible() || !u.store.ownedBox.Visible() {
+		t.Fatal("detail pane still offers to buy an owned title")
+	}
+	if !shows(u, "You own this title") || shows(u, "Buy for €1.99") {
+		t.Errorf("detail pane: %q", texts(u.store.detail))
+	}
+	if !shows(u, "Owned") {
+		t.Errorf("the store row does not say Owned: %q", texts(u.store.obj))
+	}
+	test.Tap(u.store.playB)
+	u.pump(context.Background())
+	if got := u.np.Title(); got != "Evening Bells" {
+		t.Errorf("Play in the store plays %q", got)
+	}
+	test.Tap(u.store.showLibB)
+	if u.View() != ViewLibrary {
+		t.Fatalf("Show in Library shows %q", u.View())
+	}
+	if it, ok := u.library.selected(); !ok || it.Name != "Evening Bells" {
+		t.Errorf("library selection = %+v, %v", it, ok)
+	}
+}
+
+// The Buy and Receipt dialogs answer Enter and Escape.
+func TestDialogsAnswerEnterAndEscape(t *testing.T) {
+	w := newFakeWorld()
+	w.account = "a"
+	u := newTestUI(t, w)
+	u.Show(ViewStore)
+	u.store.list.Select(2)
+
+	// Escape in the payment form's focused field cancels: nothing bought.
+	test.Tap(u.store.buy)
+	if _, ok := u.win.Canvas().Focused().(*dialogEntry); !ok {
+		t.Fatalf("payment form opened with focus on %T, want its first field", u.win.Canvas().Focused())
+	}
+	u.win.Canvas().Focused().TypedKey(&fyne.KeyEvent{Name: fyne.KeyEscape})
+	if u.win.Canvas().Overlays().Top() != nil || len(w.items) != 0 {
+		t.Fatalf("Escape did not cancel: overlay %v, items %d", u.win.Canvas().Overlays().Top() != nil, len(w.items))
+	}
+	// Escape with nothing focused cancels too.
+	test.Tap(u.store.buy)
+	u.win.Canvas().Unfocus()
+	escape(u)
+	if u.win.Canvas().Overlays().Top() != nil || len(w.items) != 0 {
+		t.Fatal("Escape with no field focused did not cancel")
+	}
+	// Enter in a field pays; the receipt shows; Escape closes it.
+	test.Tap(u.store.buy)
+	payWithTestCard(t, u)
+	if !shows(u, "Paid €1.99 with Visa ending 4242") {
+		t.Fatalf("no receipt after Enter: %q", texts(u.win.Canvas().Overlays().Top()))
+	}
+	escape(u)
+	if u.win.Canvas().Overlays().Top() != nil {
+		t.Fatal("Escape did not close the receipt")
+	}
+	if len(u.dialogKeys) != 0 {
+		t.Errorf("%d dialog key handlers left after the dialogs closed", len(u.dialogKeys))
+	}
+	// With no dialog, keys reach the player again.
+	u.win.Canvas().OnTypedKey()(&fyne.KeyEvent{Name: fyne.KeyDown})
+	u.pump(context.Background())
+	if u.np.State().Volume >= 0.8 {
+		t.Error("Down no longer lowers the volume after the dialogs closed")
+	}
+}
+
+// payWithTestCard types the test card into the open payment form and
+// presses Enter in its last one-line field.
+func payWithTestCard(t *testing.T, u *UI) {
+	t.Helper()
+	top := u.win.Canvas().Overlays().Top()
+	if top == nil {
+		t.Fatal("no payment form")
+	}
+	var fields []*dialogEntry
+	for _, o := range test.LaidOutObjects(top) {
+		if e, ok := o.(*dialogEntry); ok {
+			fields = append(fields, e)
+		}
+	}
+	if len(fields) != 5 {
+		t.Fatalf("payment form has %d fields, want 5", len(fields))
+	}
+	for i, s := range []string{"Ana Householder", "4242 4242 4242 4242", "12/30", "123"} {
+		test.Type(fields[i], s)
+	}
+	u.win.Canvas().Focus(fields[3])
+	fields[3].TypedKey(&fyne.KeyEvent{Name: fyne.KeyReturn})
+}
+
+func enter(u *UI)  { u.win.Canvas().OnTypedKey()(&fyne.KeyEvent{Name: fyne.KeyReturn}) }
+func escape(u *UI) { u.win.Canvas().OnTypedKey()(&fyne.KeyEvent{Name: fyne.KeyEscape}) }
