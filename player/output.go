@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -45,6 +46,9 @@ type OtoOptions struct {
 	PlayerBuffer time.Duration
 	// ReadyTimeout bounds the wait for the device; 0 means 5 s.
 	ReadyTimeout time.Duration
+	// Logger gets the audio libraries' device-probe messages at debug
+	// level (they would print to stderr otherwise); nil = slog.Default().
+	Logger *slog.Logger
 }
 
 var (
@@ -80,6 +84,9 @@ func NewOtoOutput(opts OtoOptions) *OtoOutput {
 	if opts.ReadyTimeout <= 0 {
 		opts.ReadyTimeout = 5 * time.Second
 	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
 	return &OtoOutput{opts: opts, volume: 1}
 }
 
@@ -92,6 +99,7 @@ func (o *OtoOutput) SampleRate() int { return o.opts.SampleRate }
 // Start implements Output. It creates the process's oto context on first use.
 func (o *OtoOutput) Start(src io.Reader) error {
 	otoOnce.Do(func() {
+		quietAudioProbes(o.opts.Logger)
 		otoRate = o.opts.SampleRate
 		otoCtx, otoRdy, otoErr = oto.NewContext(&oto.NewContextOptions{
 			SampleRate:   o.opts.SampleRate,

@@ -81,7 +81,7 @@ func New(opts Options) (*Player, error) {
 	}
 	out := opts.Output
 	if out == nil {
-		out = NewOtoOutput(OtoOptions{SampleRate: opts.SampleRate})
+		out = NewOtoOutput(OtoOptions{SampleRate: opts.SampleRate, Logger: opts.Logger})
 	}
 	p := &Player{
 		log:    opts.Logger,
