@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -193,6 +194,15 @@ func run(c config, log *slog.Logger) error {
 		log.Info("kith ready", "device", k.Device.ID(), "directory", k.Joined.String(), "data", c.wire.DataDir,
 			"startup", time.Since(started).Round(time.Millisecond))
 		g.Go(func() error { return u.Serve(gctx) })
+		if sock := os.Getenv(app.InspectEnv); sock != "" {
+			ln, err := listenInspect(sock)
+			if err != nil {
+				k.Close()
+				return err
+			}
+			log.Warn("UI inspector serving the widget tree (for tests)", "socket", sock, "env", app.InspectEnv)
+			g.Go(func() error { return u.ServeInspect(gctx, ln) })
+		}
 		media := mpris.New(mpris.Options{Player: k.Backend.Player, Quit: quit, Logger: log,
 			Raise: func() { fyne.Do(func() { win.Show(); win.RequestFocus() }) }})
 		g.Go(func() error { return media.Serve(gctx) })
@@ -201,4 +211,21 @@ func run(c config, log *slog.Logger) error {
 	win.ShowAndRun()
 	stop()
 	return g.Wait()
+}
+
+// listenInspect opens the inspector's unix socket at path, readable by this
+// user only; a socket left by a crashed run is replaced.
+func listenInspect(path string) (net.Listener, error) {
+	if fi, err := os.Lstat(path); err == nil && fi.Mode()&os.ModeSocket != 0 {
+		_ = os.Remove(path)
+	}
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("inspector socket: %w", err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("inspector socket: %w", err)
+	}
+	return ln, nil
 }
