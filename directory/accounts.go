@@ -88,7 +88,7 @@ func (s *Server) handleInfo(w http.ResponseWriter, r *http.Request, _ *request) 
 }
 
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request, _ *request) error {
-	if _, _, err := s.st.SearchTitles(r.Context(), "", 0, 1); err != nil {
+	if _, _, err := s.st.SearchTitles(r.Context(), "", "", 0, 1); err != nil {
 		return newError(http.StatusServiceUnavailable, CodeInternal, "store unavailable")
 	}
 	online := "loading"

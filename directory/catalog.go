@@ -28,6 +28,8 @@ type PublishOptions struct {
 	Rights    license.Rights // granted by every license of the title
 	ChunkSize int            // 0 = sealed.DefaultChunkSize
 	Now       time.Time      // zero = time.Now()
+	Tags      TitleTags      // album, track… as read from the file's tags
+	Artwork   []byte         // JPEG thumbnail (at most MaxArtworkBytes), optional
 }
 
 // OriginPath is where the origin store keeps the sealed file of c.
@@ -44,6 +46,15 @@ func OriginPath(originDir string, c sealed.ContentID) string {
 func Publish(ctx context.Context, st Store, dir *identity.Identity, originDir string, src io.Reader, o PublishOptions) (*Title, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
+	}
+	tags, err := checkTags(o.Tags)
+	if err != nil {
+		return nil, fmt.Errorf("publishing %q: %w", o.Name, err)
+	}
+	if len(o.Artwork) > 0 {
+		if err := checkArtwork(o.Artwork); err != nil {
+			return nil, fmt.Errorf("publishing %q: %w", o.Name, err)
+		}
 	}
 	if err := os.MkdirAll(originDir, 0o755); err != nil {
 		return nil, fmt.Errorf("publishing: %w", err)
@@ -91,8 +102,9 @@ func Publish(ctx context.Context, st Store, dir *identity.Identity, originDir st
 	}
 	t := &TitleRecord{
 		Title: Title{ID: cid.String()[:16], Name: o.Name, Artist: o.Artist, MediaType: o.MediaType,
-			Price: o.Price, Currency: o.Currency, Rights: o.Rights, ContentID: cid, Size: m.FileSize()},
-		Manifest: mb, SealedKey: sk, Published: now.UTC(),
+			Price: o.Price, Currency: o.Currency, Rights: o.Rights, ContentID: cid, Size: m.FileSize(),
+			TitleTags: tags, Artwork: len(o.Artwork) > 0},
+		Manifest: mb, SealedKey: sk, Published: now.UTC(), Artwork: o.Artwork,
 	}
 	if err := st.PutTitle(ctx, t); err != nil {
 		return nil, fmt.Errorf("publishing %q: recording title: %w", o.Name, err)
@@ -168,7 +180,7 @@ func (s *Server) handleTitles(w http.ResponseWriter, r *http.Request, _ *request
 	if err != nil {
 		return err
 	}
-	ts, total, err := s.st.SearchTitles(r.Context(), query, (page-1)*per, per)
+	ts, total, err := s.st.SearchTitles(r.Context(), query, s.viewer(r), (page-1)*per, per)
 	if err != nil {
 		return fmt.Errorf("searching titles: %w", err)
 	}
@@ -192,6 +204,9 @@ func intParam(v string, def, lo, hi int, name string) (int, error) {
 
 func (s *Server) handleTitle(w http.ResponseWriter, r *http.Request, _ *request) error {
 	t, err := s.st.Title(r.Context(), r.PathValue("id"))
+	if err == nil && !t.visibleTo(s.viewer(r)) {
+		err = ErrNotFound
+	}
 	if errors.Is(err, ErrNotFound) {
 		return newError(http.StatusNotFound, CodeNotFound, "no title %q", r.PathValue("id"))
 	}

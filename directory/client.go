@@ -221,7 +221,9 @@ func (c *Client) Titles(ctx context.Context, query string, page, perPage int) (t
 	v.Set("page", strconv.Itoa(page))
 	v.Set("per_page", strconv.Itoa(perPage))
 	var r titlesResponse
-	if err := c.do(ctx, http.MethodGet, "/v1/titles?"+v.Encode(), nil, false, &r); err != nil {
+	// Signed when this client has a device, so the directory also lists
+	// the titles only its household sees.
+	if err := c.do(ctx, http.MethodGet, "/v1/titles?"+v.Encode(), nil, c.dev != nil, &r); err != nil {
 		return nil, 0, err
 	}
 	return r.Titles, r.Total, nil
@@ -230,7 +232,7 @@ func (c *Client) Titles(ctx context.Context, query string, page, perPage int) (t
 // Title fetches one title.
 func (c *Client) Title(ctx context.Context, id string) (*Title, error) {
 	var t Title
-	if err := c.do(ctx, http.MethodGet, "/v1/titles/"+url.PathEscape(id), nil, false, &t); err != nil {
+	if err := c.do(ctx, http.MethodGet, "/v1/titles/"+url.PathEscape(id), nil, c.dev != nil, &t); err != nil {
 		return nil, err
 	}
 	return &t, nil

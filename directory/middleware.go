@@ -128,6 +128,9 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request, rq *request, r
 	if route == "announce" {
 		limit = s.o.MaxAnnounceBody
 	}
+	if route == "publish" {
+		limit = MaxPublishBody
+	}
 	if r.ContentLength > limit {
 		return newError(http.StatusRequestEntityTooLarge, CodeTooLarge, "body of %d bytes is over the %d byte limit", r.ContentLength, limit)
 	}

@@ -121,6 +121,9 @@ func (s *Server) register(ctx context.Context, sr *license.SealedRegistration, s
 	if err != nil {
 		return nil, fmt.Errorf("reading title: %w", err)
 	}
+	if !t.visibleTo(account) {
+		return nil, newError(http.StatusNotFound, CodeNotFound, "no title %q", reg.TitleID)
+	}
 	var supID identity.ID
 	if supplier != nil {
 		if supplier.ID == dev.ID {
@@ -138,8 +141,12 @@ func (s *Server) register(ctx context.Context, sr *license.SealedRegistration, s
 		}
 		supID = supplier.ID
 	}
+	price := t.Price
+	if t.Owner != "" && t.Owner == account {
+		price = 0 // a household does not pay for what it published itself
+	}
 	p := &Purchase{ID: newID("p"), Nonce: reg.Nonce, TitleID: t.ID, Account: account, Device: dev.ID,
-		Amount: t.Price, Currency: t.Currency, State: PurchasePending, Supplier: supID, Created: s.now().UTC()}
+		Amount: price, Currency: t.Currency, State: PurchasePending, Supplier: supID, Created: s.now().UTC()}
 	if t.Withdrawn {
 		if _, err := s.st.OwnedPurchase(ctx, account, t.ID); err != nil {
 			return nil, newError(http.StatusGone, CodeWithdrawn, "title %q is withdrawn", t.ID)

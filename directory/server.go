@@ -61,6 +61,10 @@ type Options struct {
 	// device enrollment) per client IP, on top of RateIP; 0 = default,
 	// negative = unlimited.
 	RateAuth float64
+	// Publish says who may publish titles from their own devices
+	// (POST /v1/publish); the zero value turns it off. SetPublishPolicy
+	// changes it while serving.
+	Publish PublishPolicy
 }
 
 // Server is the directory: an http.Handler for the /v1 API plus the billing
@@ -82,6 +86,7 @@ type Server struct {
 	askers  *annCache
 	idx     *onlineIndex
 	flight  singleflight.Group
+	publish publishPolicy
 	wake    chan struct{} // pokes the outbox loop
 
 	mu      sync.Mutex
@@ -142,6 +147,9 @@ func NewServer(o Options) (*Server, error) {
 		askers:  newAnnCache(),
 		idx:     newOnlineIndex(),
 		wake:    make(chan struct{}, 1),
+	}
+	if err := s.SetPublishPolicy(o.Publish); err != nil {
+		return nil, err
 	}
 	s.routes()
 	return s, nil
@@ -230,6 +238,8 @@ func (s *Server) routes() {
 	auth("DELETE /v1/devices/{id}", "revoke", s.handleRevoke)
 	pub("GET /v1/titles", "titles", s.handleTitles)
 	pub("GET /v1/titles/{id}", "title", s.handleTitle)
+	pub("GET /v1/titles/{id}/artwork", "artwork", s.handleArtwork)
+	auth("POST /v1/publish", "publish", s.handlePublish)
 	pub("GET /v1/manifests/{content}", "manifest", s.handleManifest)
 	pub("POST /v1/registrations", "register", s.handleRegister)
 	pub("POST /v1/relay", "relay", s.handleRelay)

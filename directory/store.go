@@ -39,9 +39,12 @@ type Store interface {
 	PutTitle(ctx context.Context, t *TitleRecord) error
 	Title(ctx context.Context, id string) (*TitleRecord, error)
 	TitleByContent(ctx context.Context, c sealed.ContentID) (*TitleRecord, error)
-	// SearchTitles matches q (case-insensitive substring of name or artist; ""
-	// = all, withdrawn titles excluded) and returns one page and the total.
-	SearchTitles(ctx context.Context, q string, offset, limit int) ([]Title, int, error)
+	// SearchTitles matches q (case-insensitive substring of name, artist or
+	// album; "" = all, withdrawn titles excluded) among the titles viewer (an
+	// account, "" = anonymous) may see, and returns one page and the total.
+	SearchTitles(ctx context.Context, q, viewer string, offset, limit int) ([]Title, int, error)
+	// Artwork returns the JPEG thumbnail of a title (ErrNotFound if none).
+	Artwork(ctx context.Context, titleID string) ([]byte, error)
 	WithdrawTitle(ctx context.Context, id string) error
 
 	// BeginPurchase inserts p as pending unless a purchase with the same
@@ -87,6 +90,8 @@ type TitleRecord struct {
 	Manifest  []byte // signed manifest, sealed.Manifest.MarshalBinary
 	SealedKey []byte // content key sealed to the directory's own box key, ad = content ID
 	Published time.Time
+	Publisher identity.ID // the device that published it; "" = the operator
+	Artwork   []byte      // JPEG thumbnail kept with the title (PutTitle only)
 }
 
 // Purchase is one account's purchase (or free registration) of a title.

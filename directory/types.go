@@ -41,7 +41,32 @@ type Title struct {
 	ContentID sealed.ContentID `json:"content"`
 	Size      int64            `json:"size"` // sealed file size in bytes
 	Withdrawn bool             `json:"withdrawn"`
+	TitleTags
+	// Owner is the account that published the title from one of its
+	// devices ("" = published by the directory's operator); Visibility is
+	// VisibilityHousehold (listed to Owner's devices only) or "" / VisibilityPublic.
+	Owner      string `json:"owner,omitempty"`
+	Visibility string `json:"visibility,omitempty"`
+	Artwork    bool   `json:"artwork,omitempty"` // GET /v1/titles/{id}/artwork answers a JPEG thumbnail
 }
+
+// TitleTags are what a media file's tags say about a title beyond its name
+// and artist (see share/tags); zero when unknown.
+type TitleTags struct {
+	Album       string `json:"album,omitempty"`
+	AlbumArtist string `json:"album_artist,omitempty"`
+	Genre       string `json:"genre,omitempty"`
+	Track       int    `json:"track,omitempty"`
+	Disc        int    `json:"disc,omitempty"`
+	Year        int    `json:"year,omitempty"`
+	DurationMS  int64  `json:"duration_ms,omitempty"`
+}
+
+// Title visibilities.
+const (
+	VisibilityPublic    = "public"    // listed to everyone (also "")
+	VisibilityHousehold = "household" // listed to, and registrable by, the owner's account only
+)
 
 // Receipt records one purchase (or free registration) of a title by an account.
 type Receipt struct {

@@ -14,24 +14,41 @@ import (
 
 // PutTitle implements directory.Store.
 func (s *Store) PutTitle(ctx context.Context, t *directory.TitleRecord) error {
-	_, err := s.w.ExecContext(ctx, `INSERT INTO titles (id, content, name, artist, media_type, price, currency,
-		reshare, expires, size, manifest, sealed_key, withdrawn, published) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
-		t.ID, t.ContentID[:], t.Name, t.Artist, t.MediaType, t.Price, t.Currency, t.Rights.Reshare, ms(t.Rights.Expires),
-		t.Size, t.Manifest, t.SealedKey, t.Withdrawn, ms(t.Published))
+	vis := t.Visibility
+	if vis == "" {
+		vis = directory.VisibilityPublic
+	}
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO titles (id, content, name, artist, media_type, price, currency,
+		reshare, expires, size, manifest, sealed_key, withdrawn, published,
+		album, album_artist, genre, track, disc, year, duration_ms, owner, publisher, visibility)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+			t.ID, t.ContentID[:], t.Name, t.Artist, t.MediaType, t.Price, t.Currency, t.Rights.Reshare, ms(t.Rights.Expires),
+			t.Size, t.Manifest, t.SealedKey, t.Withdrawn, ms(t.Published),
+			t.Album, t.AlbumArtist, t.Genre, t.Track, t.Disc, t.Year, t.DurationMS, t.Owner, string(t.Publisher), vis)
+		if err != nil || len(t.Artwork) == 0 {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO artwork (title, jpeg) VALUES (?, ?)`, t.ID, t.Artwork)
+		return err
+	})
 	if isUnique(err) {
 		return fmt.Errorf("title %s: %w", t.ID, directory.ErrExists)
 	}
 	return err
 }
 
-const titleCols = `id, content, name, artist, media_type, price, currency, reshare, expires, size, withdrawn`
+const titleCols = `id, content, name, artist, media_type, price, currency, reshare, expires, size, withdrawn,
+	album, album_artist, genre, track, disc, year, duration_ms, owner, visibility,
+	EXISTS (SELECT 1 FROM artwork a WHERE a.title = titles.id)`
 
 func scanTitle(sc interface{ Scan(...any) error }, extra ...any) (*directory.TitleRecord, error) {
 	var t directory.TitleRecord
 	var content []byte
 	var expires int64
 	dst := append([]any{&t.ID, &content, &t.Name, &t.Artist, &t.MediaType, &t.Price, &t.Currency,
-		&t.Rights.Reshare, &expires, &t.Size, &t.Withdrawn}, extra...)
+		&t.Rights.Reshare, &expires, &t.Size, &t.Withdrawn,
+		&t.Album, &t.AlbumArtist, &t.Genre, &t.Track, &t.Disc, &t.Year, &t.DurationMS, &t.Owner, &t.Visibility, &t.Title.Artwork}, extra...)
 	if err := sc.Scan(dst...); err != nil {
 		return nil, err
 	}
@@ -40,20 +57,31 @@ func scanTitle(sc interface{ Scan(...any) error }, extra ...any) (*directory.Tit
 	}
 	copy(t.ContentID[:], content)
 	t.Rights.Expires = fromMS(expires)
+	if t.Visibility == directory.VisibilityPublic {
+		t.Visibility = "" // the JSON answer leaves it out, as before
+	}
 	return &t, nil
 }
 
 func (s *Store) titleWhere(ctx context.Context, where string, arg any) (*directory.TitleRecord, error) {
 	var published int64
 	var t *directory.TitleRecord
-	row := s.r.QueryRowContext(ctx, `SELECT `+titleCols+`, manifest, sealed_key, published FROM titles WHERE `+where, arg)
+	row := s.r.QueryRowContext(ctx, `SELECT `+titleCols+`, manifest, sealed_key, published, publisher FROM titles WHERE `+where, arg)
 	var manifest, key []byte
-	t, err := scanTitle(row, &manifest, &key, &published)
+	var publisher string
+	t, err := scanTitle(row, &manifest, &key, &published, &publisher)
 	if err != nil {
 		return nil, notFound(err, "title")
 	}
-	t.Manifest, t.SealedKey, t.Published = manifest, key, fromMS(published)
+	t.Manifest, t.SealedKey, t.Published, t.Publisher = manifest, key, fromMS(published), identity.ID(publisher)
 	return t, nil
+}
+
+// Artwork implements directory.Store.
+func (s *Store) Artwork(ctx context.Context, titleID string) ([]byte, error) {
+	var b []byte
+	err := s.r.QueryRowContext(ctx, `SELECT jpeg FROM artwork WHERE title = ?`, titleID).Scan(&b)
+	return b, notFound(err, "artwork")
 }
 
 // Title implements directory.Store.
@@ -67,12 +95,15 @@ func (s *Store) TitleByContent(ctx context.Context, c sealed.ContentID) (*direct
 }
 
 // SearchTitles implements directory.Store.
-func (s *Store) SearchTitles(ctx context.Context, q string, offset, limit int) ([]directory.Title, int, error) {
-	where, args := `withdrawn = 0`, []any{}
+func (s *Store) SearchTitles(ctx context.Context, q, viewer string, offset, limit int) ([]directory.Title, int, error) {
+	where, args := `withdrawn = 0 AND (visibility = 'public' OR owner = ?)`, []any{viewer}
+	if viewer == "" {
+		where, args = `withdrawn = 0 AND visibility = 'public'`, nil
+	}
 	if q != "" {
 		esc := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(q)
-		where += ` AND (name LIKE ? ESCAPE '\' OR artist LIKE ? ESCAPE '\')`
-		args = append(args, "%"+esc+"%", "%"+esc+"%")
+		where += ` AND (name LIKE ? ESCAPE '\' OR artist LIKE ? ESCAPE '\' OR album LIKE ? ESCAPE '\')`
+		args = append(args, "%"+esc+"%", "%"+esc+"%", "%"+esc+"%")
 	}
 	var total int
 	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM titles WHERE `+where, args...).Scan(&total); err != nil {

@@ -180,6 +180,31 @@ func readTags(r io.ReaderAt, size int64, k kind, in *Info, o Options) {
 		}
 		return
 	}
+	if err := sanitizeRaw(m); err != nil {
+		in.problem("tags: %v", err)
+		return
+	}
+	if err := extract(m, in); err != nil {
+		in.problem("tags: %v", err)
+		return
+	}
+	if p := safePicture(m); p != nil && !o.NoArtwork {
+		thumb, err := thumbnail(bytes.NewReader(p.Data), int64(len(p.Data)), o)
+		if err != nil {
+			in.problem("embedded picture: %v", err)
+		} else {
+			in.Artwork, in.ArtworkSource = thumb, "embedded"
+		}
+	}
+}
+
+// extract copies the parser's fields into in, cleaned and clamped.
+func extract(m tag.Metadata, in *Info) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("malformed tags (parser panic: %v)", p)
+		}
+	}()
 	in.TagFormat = string(m.Format())
 	in.Title = cleanText(m.Title())
 	in.Artist = cleanText(m.Artist())
@@ -196,14 +221,7 @@ func readTags(r io.ReaderAt, size int64, k kind, in *Info, o Options) {
 	if in.Year == 0 {
 		in.Year = yearFromRaw(m)
 	}
-	if p := safePicture(m); p != nil && !o.NoArtwork {
-		thumb, err := thumbnail(bytes.NewReader(p.Data), int64(len(p.Data)), o)
-		if err != nil {
-			in.problem("embedded picture: %v", err)
-		} else {
-			in.Artwork, in.ArtworkSource = thumb, "embedded"
-		}
-	}
+	return nil
 }
 
 // parse is tag.ReadFrom with a parser panic turned into an error.
@@ -223,6 +241,27 @@ func parseV1(r io.ReadSeeker) (m tag.Metadata, err error) {
 		}
 	}()
 	return tag.ReadID3v1Tags(r)
+}
+
+// maxRawText is the most bytes of one raw tag value the getters see:
+// enough for MaxText runes, and it keeps the parser's own post-processing
+// (ID3v2 genre expansion is quadratic in the value) cheap.
+const maxRawText = 4 * MaxText * 4
+
+// sanitizeRaw cuts every text value of the parser's map (Raw returns the
+// map the getters read) to maxRawText bytes.
+func sanitizeRaw(m tag.Metadata) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("malformed tags (parser panic: %v)", p)
+		}
+	}()
+	for k, v := range m.Raw() {
+		if s, ok := v.(string); ok && len(s) > maxRawText {
+			m.Raw()[k] = s[:maxRawText]
+		}
+	}
+	return nil
 }
 
 func safePicture(m tag.Metadata) (p *tag.Picture) {
