@@ -274,9 +274,11 @@ func (c *Client) Register(ctx context.Context, r *license.SealedRegistration) (*
 }
 
 // Relay forwards a requester's registration wrapped by this (supplier)
-// device; the license in the answer is sealed to the requester.
-func (c *Client) Relay(ctx context.Context, r *license.Relayed) (*Registered, error) {
-	var out Registered
+// device. The answer (license and receipt) is sealed to the requester and
+// signed by the directory: the supplier passes it on unread
+// (OpenRelayAnswer opens it).
+func (c *Client) Relay(ctx context.Context, r *license.Relayed) (*license.SealedReply, error) {
+	var out license.SealedReply
 	if err := c.do(ctx, http.MethodPost, "/v1/relay", r, c.dev != nil, &out); err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package directory
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -39,7 +40,7 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request, rq *requ
 	if err := decodeStrict(rq.body, &sr); err != nil {
 		return err
 	}
-	res, err := s.register(r.Context(), &sr, nil)
+	res, _, err := s.register(r.Context(), &sr, nil)
 	if err != nil {
 		return err
 	}
@@ -49,7 +50,10 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request, rq *requ
 
 // handleRelay accepts a requester's registration forwarded by a supplier:
 // the supplier must be enrolled and have signed the wrapper, hold the title
-// and allow the requester; it is credited on the purchase.
+// and allow the requester; it is credited on the purchase. The answer goes
+// back through the supplier, so it is sealed to the requester and signed
+// (license.SealedReply holding a RelayAnswer): the supplier can neither
+// read the receipt (account, amount, card) nor alter it.
 func (s *Server) handleRelay(w http.ResponseWriter, r *http.Request, rq *request) error {
 	var rl license.Relayed
 	if err := decodeStrict(rq.body, &rl); err != nil {
@@ -74,21 +78,72 @@ func (s *Server) handleRelay(w http.ResponseWriter, r *http.Request, rq *request
 	if !bytes.Equal(sup.Keys.Sign, rl.Supplier.Sign) {
 		return newError(http.StatusUnauthorized, CodeUnauthorized, "supplier keys differ from the enrolled ones")
 	}
-	res, err := s.register(r.Context(), &rl.Registration, sup)
+	res, reg, err := s.register(r.Context(), &rl.Registration, sup)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, res)
+	payload, err := json.Marshal(RelayAnswer{Nonce: reg.Nonce, License: res.License, Receipt: res.Receipt})
+	if err != nil {
+		return fmt.Errorf("encoding relay answer: %w", err)
+	}
+	sealed, err := license.SealReply(payload, s.id, reg.Device)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, sealed)
 	return nil
+}
+
+// RelayAnswer is what the directory seals to a requester whose
+// registration a supplier relayed: the registration's nonce (so an old
+// answer cannot be passed off as this one), the license and the receipt.
+type RelayAnswer struct {
+	Nonce   []byte           `json:"nonce"`
+	License *license.License `json:"license"`
+	Receipt Receipt          `json:"receipt"`
+}
+
+// OpenRelayAnswer is the requester's side of a relayed registration: it
+// checks the directory's signature (dirSign), opens the reply with self's
+// key and checks it answers the registration with this nonce.
+func OpenRelayAnswer(s *license.SealedReply, self *identity.Identity, dirSign ed25519.PublicKey, nonce []byte) (*Registered, error) {
+	pt, err := license.OpenReply(s, self, dirSign)
+	if err != nil {
+		return nil, fmt.Errorf("relay answer: %w", err)
+	}
+	defer clear(pt)
+	var a RelayAnswer
+	dec := json.NewDecoder(bytes.NewReader(pt))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&a); err != nil {
+		return nil, fmt.Errorf("relay answer: %w: %w", license.ErrMalformed, err)
+	}
+	if !bytes.Equal(a.Nonce, nonce) {
+		return nil, fmt.Errorf("relay answer: %w: it answers another registration", license.ErrBadSignature)
+	}
+	if a.License == nil || a.License.Device != self.ID() {
+		return nil, fmt.Errorf("relay answer: %w: no license for this device", license.ErrWrongDevice)
+	}
+	return &Registered{License: a.License, Receipt: a.Receipt}, nil
 }
 
 // register runs a registration to its end: check, purchase (charging at
 // most once per nonce, and at most once per account and title), license.
-func (s *Server) register(ctx context.Context, sr *license.SealedRegistration, supplier *Device) (*Registered, error) {
+// It also returns the opened registration.
+func (s *Server) register(ctx context.Context, sr *license.SealedRegistration, supplier *Device) (*Registered, *license.Registration, error) {
 	reg, err := license.OpenRegistration(sr, s.id, s.now(), RegistrationSkew)
 	if err != nil {
-		return nil, newError(http.StatusBadRequest, CodeBadRequest, "registration: %v", err)
+		return nil, nil, newError(http.StatusBadRequest, CodeBadRequest, "registration: %v", err)
 	}
+	res, err := s.registerOpened(ctx, sr, reg, supplier)
+	if err != nil {
+		return nil, nil, err
+	}
+	return res, reg, nil
+}
+
+// registerOpened is register after the registration was opened.
+func (s *Server) registerOpened(ctx context.Context, sr *license.SealedRegistration, reg *license.Registration, supplier *Device) (*Registered, error) {
 	if reg.Device.ID() != sr.Device {
 		return nil, newError(http.StatusBadRequest, CodeBadRequest, "registration: device keys do not match device %s", sr.Device.Short())
 	}

@@ -43,28 +43,29 @@ func (n *Node) directoryInfo(ctx context.Context) (*directory.Info, error) {
 	return info, nil
 }
 
-// sealRegistration builds our registration for titleID sealed to the directory.
-func (n *Node) sealRegistration(ctx context.Context, titleID string, pay *license.Payment) (*license.SealedRegistration, error) {
+// sealRegistration builds our registration for titleID sealed to the
+// directory; it returns its nonce too.
+func (n *Node) sealRegistration(ctx context.Context, titleID string, pay *license.Payment) (*license.SealedRegistration, []byte, error) {
 	info, err := n.directoryInfo(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	nonce := make([]byte, 16)
 	if _, err := crand.Read(nonce); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	r := license.Registration{TitleID: titleID, Account: n.accountName(), Device: n.id.Public(), Payment: pay, Nonce: nonce, Time: time.Now()}
 	s, err := license.SealRegistration(r, n.id, info.Keys.Box)
 	if err != nil {
-		return nil, fmt.Errorf("sealing registration: %w", err)
+		return nil, nil, fmt.Errorf("sealing registration: %w", err)
 	}
-	return s, nil
+	return s, nonce, nil
 }
 
 // Buy registers (and pays for, with pay) titleID with the directory: flow 2.
 // The license is stored; the title is added to the library.
 func (n *Node) Buy(ctx context.Context, titleID string, pay *license.Payment) (*directory.Registered, error) {
-	s, err := n.sealRegistration(ctx, titleID, pay)
+	s, _, err := n.sealRegistration(ctx, titleID, pay)
 	if err != nil {
 		return nil, fmt.Errorf("buying %q: %w", titleID, err)
 	}
@@ -85,22 +86,32 @@ func (n *Node) Register(ctx context.Context, titleID string) (*directory.Registe
 
 // RegisterVia registers titleID through neighbour nb (flow 1): our sealed
 // registration travels via nb, which cannot read or alter it; the directory
-// credits nb as supplier and our license comes back the same way.
+// credits nb as supplier and our license and receipt come back the same
+// way, sealed to us and signed by the directory. An answer nb altered is
+// refused; the purchase it answered stands, and registering again gets it
+// without a second charge.
 func (n *Node) RegisterVia(ctx context.Context, nb Neighbour, titleID string, pay *license.Payment) (*directory.Registered, error) {
 	c, err := n.Peer(nb.ID, nb.Addrs)
 	if err != nil {
 		return nil, err
 	}
-	s, err := n.sealRegistration(ctx, titleID, pay)
+	s, nonce, err := n.sealRegistration(ctx, titleID, pay)
 	if err != nil {
 		return nil, fmt.Errorf("registering %q via %s: %w", titleID, nb.ID.Short(), err)
 	}
-	reg, err := c.Relay(ctx, s)
+	sealed, err := c.Relay(ctx, s)
 	if err != nil {
 		return nil, err
 	}
-	if reg.License == nil {
-		return nil, fmt.Errorf("registering %q via %s: no license in the answer", titleID, nb.ID.Short())
+	info, err := n.directoryInfo(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("registering %q via %s: %w", titleID, nb.ID.Short(), err)
+	}
+	reg, err := directory.OpenRelayAnswer(sealed, n.id, info.Keys.Sign, nonce)
+	if err != nil {
+		// Altered or replaced on the way: the purchase (if any) stands at
+		// the directory, and registering again gets it without a charge.
+		return nil, fmt.Errorf("registering %q via %s: %w", titleID, nb.ID.Short(), err)
 	}
 	if err := n.keep(ctx, titleID, reg.License); err != nil {
 		return nil, fmt.Errorf("registering %q via %s: %w", titleID, nb.ID.Short(), err)

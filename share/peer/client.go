@@ -288,8 +288,9 @@ func readExact(resp *http.Response, n int64, dst []byte, what string) ([]byte, e
 }
 
 // Relay sends our sealed registration to the peer, which forwards it to the
-// directory (flow 1); the answer carries our license.
-func (c *Client) Relay(ctx context.Context, r *license.SealedRegistration) (*directory.Registered, error) {
+// directory (flow 1); the answer, sealed to us and signed by the directory
+// (directory.OpenRelayAnswer opens it), carries our license and receipt.
+func (c *Client) Relay(ctx context.Context, r *license.SealedRegistration) (*license.SealedReply, error) {
 	body, err := json.Marshal(r)
 	if err != nil {
 		return nil, err
@@ -304,8 +305,8 @@ func (c *Client) Relay(ctx context.Context, r *license.SealedRegistration) (*dir
 		return nil, fmt.Errorf("relaying registration via %s: %w", c.peer.Short(), err)
 	}
 	defer resp.Body.Close()
-	var out directory.Registered
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&out); err != nil {
+	var out license.SealedReply
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxRelayAnswer)).Decode(&out); err != nil {
 		return nil, fmt.Errorf("relaying registration via %s: %w", c.peer.Short(), err)
 	}
 	return &out, nil

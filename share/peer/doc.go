@@ -35,7 +35,9 @@
 //	                          touches must be present
 //	POST /relay               body: license.SealedRegistration JSON (must be the caller's own);
 //	                          the server wraps it with license.Relay, forwards it to the directory
-//	                          and answers 200 directory.Registered JSON, or the directory's 4xx
+//	                          and answers 200 license.SealedReply JSON (the directory's
+//	                          directory.RelayAnswer sealed to the caller and signed by the
+//	                          directory: the relay can neither read nor alter it), or the directory's 4xx
 //	                          JSON error, 502 if the directory is unreachable, 501 if this device
 //	                          does not relay
 //

@@ -32,9 +32,9 @@ type Accounts interface {
 }
 
 // Relayer forwards a relayed registration to the directory
-// (*directory.Client implements it).
+// (*directory.Client implements it). The answer is sealed to the requester.
 type Relayer interface {
-	Relay(ctx context.Context, r *license.Relayed) (*directory.Registered, error)
+	Relay(ctx context.Context, r *license.Relayed) (*license.SealedReply, error)
 }
 
 // Upload describes one served request, for ledgers and swarm views.

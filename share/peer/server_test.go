@@ -205,22 +205,25 @@ func TestWrongCertificateRefused(t *testing.T) {
 	}
 }
 
+// fakeRelayer answers like the directory: a reply sealed to the requester.
 type fakeRelayer struct {
+	dir *identity.Identity
+	to  identity.PublicKeys // the requester
 	got *license.Relayed
 }
 
-func (f *fakeRelayer) Relay(_ context.Context, r *license.Relayed) (*directory.Registered, error) {
+func (f *fakeRelayer) Relay(_ context.Context, r *license.Relayed) (*license.SealedReply, error) {
 	f.got = r
 	if err := r.Verify(); err != nil {
 		return nil, &directory.Error{Status: 400, Code: "bad_request", Message: err.Error()}
 	}
-	return &directory.Registered{Receipt: directory.Receipt{TitleID: "title-1", Supplier: r.Supplier.ID()}}, nil
+	return license.SealReply([]byte(`{"supplier":"`+r.Supplier.ID()+`"}`), f.dir, f.to)
 }
 
 func TestRelay(t *testing.T) {
 	ctx := context.Background()
 	a, b, dir := newIdent(t), newIdent(t), newIdent(t)
-	rel := &fakeRelayer{}
+	rel := &fakeRelayer{dir: dir, to: b.Public()}
 	_, addr := startServer(t, ServerOptions{Identity: a, Library: newLib(t), Relayer: rel})
 	cb := client(t, b, a.ID(), addr)
 	s, err := license.SealRegistration(license.Registration{TitleID: "title-1", Account: "bob", Device: b.Public(),
@@ -229,8 +232,11 @@ func TestRelay(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, err := cb.Relay(ctx, s)
-	if err != nil || got.Receipt.Supplier != a.ID() {
-		t.Fatalf("relay = %+v, %v", got, err)
+	if err != nil {
+		t.Fatalf("relay: %v", err)
+	}
+	if pt, err := license.OpenReply(got, b, dir.Public().Sign); err != nil || string(pt) != `{"supplier":"`+string(a.ID())+`"}` {
+		t.Fatalf("relay answer %q, %v", pt, err)
 	}
 	if rel.got.Registration.Device != b.ID() {
 		t.Fatalf("relayed registration of %s", rel.got.Registration.Device)

@@ -229,8 +229,20 @@ func TestEndToEnd(t *testing.T) {
 
 	// relayed registration: carol buys through a1 (allows anyone), credited to a1
 	carolDev := enroll(t, p, "carol", "laptop")
-	rl := license.Relay(carolDev.seal(t, song.ID, goodCard), a1.id, time.Now())
-	reg, err = a1.c.Relay(ctx, rl)
+	nonce := []byte("carol's relayed registration")
+	sr, err := license.SealRegistration(license.Registration{TitleID: song.ID, Account: "carol", Payment: goodCard, Nonce: nonce}, carolDev.id, in.Keys.Box)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, err := a1.c.Relay(ctx, license.Relay(sr, a1.id, time.Now()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// the answer travels through a1 sealed to carol: a1 cannot open it
+	if _, err := directory.OpenRelayAnswer(sealed, a1.id, in.Keys.Sign, nonce); err == nil {
+		t.Error("the supplier opened the requester's relay answer")
+	}
+	reg, err = directory.OpenRelayAnswer(sealed, carolDev.id, in.Keys.Sign, nonce)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,7 +253,7 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("relayed license does not open for the requester: %v", err)
 	}
 	// a supplier whose restriction excludes the requester cannot relay
-	rl = license.Relay(b1.seal(t, song.ID, goodCard), a4.id, time.Now())
+	rl := license.Relay(b1.seal(t, song.ID, goodCard), a4.id, time.Now())
 	if _, err := a4.c.Relay(ctx, rl); !isCode(err, http.StatusForbidden, "") {
 		t.Errorf("relay through a household-only supplier: %v, want 403", err)
 	}

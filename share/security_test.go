@@ -1,0 +1,159 @@
+package share
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"testing"
+)
+
+// tamperingRelay serves n's peer handler on its own loopback address (with
+// n's certificate, so it is n to a client) and lets the test read and
+// change every /relay answer on its way back: what a relaying neighbour
+// can do to the answers it forwards.
+type tamperingRelay struct {
+	addr   string
+	mu     sync.Mutex
+	seen   [][]byte                 // relay answers as the relay saw them
+	change func(body []byte) []byte // applied to each relay answer (nil: none)
+}
+
+func startTamperingRelay(t *testing.T, n *Node) *tamperingRelay {
+	t.Helper()
+	tr := &tamperingRelay{}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.addr = ln.Addr().String()
+	h := n.srv.Handler()
+	hs := &http.Server{
+		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){},
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path != "/kith/v1/relay" {
+				h.ServeHTTP(w, r)
+				return
+			}
+			rec := &recorder{header: http.Header{}, status: http.StatusOK}
+			h.ServeHTTP(rec, r)
+			body := rec.body.Bytes()
+			tr.mu.Lock()
+			tr.seen = append(tr.seen, bytes.Clone(body))
+			change := tr.change
+			tr.mu.Unlock()
+			if change != nil {
+				body = change(body)
+			}
+			for k, v := range rec.header {
+				w.Header()[k] = v
+			}
+			w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+			w.WriteHeader(rec.status)
+			w.Write(body)
+		}),
+	}
+	go hs.Serve(tls.NewListener(ln, n.srv.TLSConfig()))
+	t.Cleanup(func() { hs.Close() })
+	return tr
+}
+
+type recorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (r *recorder) Header() http.Header         { return r.header }
+func (r *recorder) WriteHeader(s int)           { r.status = s }
+func (r *recorder) Write(b []byte) (int, error) { return r.body.Write(b) }
+
+var _ io.Writer = (*recorder)(nil)
+
+// TestSecurityRelayCannotReadOrAlterReceipt (issue 11 item 7): a
+// neighbour relaying B's registration sees the directory's answer on its
+// way back. It must not be able to read B's account, card or amount from
+// it, and an answer it altered must be refused by B; B then registers
+// again and gets the same purchase, charged once.
+func TestSecurityRelayCannotReadOrAlterReceipt(t *testing.T) {
+	ctx := context.Background()
+	d := startDirectory(t)
+	title, plain := d.publish(t, "Relayed Secret", 256<<10, 199)
+	a := startNode(t, d, "alice", nil)
+	b := startNode(t, d, "bobbuyer", nil)
+	if _, err := a.Buy(ctx, title.ID, testCard); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Fetch(ctx, title.ContentID); err != nil {
+		t.Fatal(err)
+	}
+	relay := startTamperingRelay(t, a)
+	via := Neighbour{ID: a.ID(), Addrs: []string{relay.addr}}
+
+	// The relay alters the receipt (or, when it cannot read it, any byte).
+	relay.change = func(body []byte) []byte {
+		if bytes.Contains(body, []byte(`"amount":199`)) {
+			return bytes.Replace(body, []byte(`"amount":199`), []byte(`"amount":1`), 1)
+		}
+		out := bytes.Clone(body)
+		i := bytes.Index(out, []byte(`"ct":"`))
+		if i < 0 {
+			i = len(out) / 2
+		} else {
+			i += 6 + 40
+		}
+		if out[i] == 'A' {
+			out[i] = 'B'
+		} else {
+			out[i] = 'A'
+		}
+		return out
+	}
+	reg, err := b.RegisterVia(ctx, via, title.ID, testCard)
+	if err == nil && reg.Receipt.Amount != 199 {
+		t.Errorf("B accepted a receipt the relay altered: amount %d, want 199", reg.Receipt.Amount)
+	}
+	if err == nil {
+		t.Errorf("B accepted an answer the relay altered: %+v", reg.Receipt)
+	}
+	relay.mu.Lock()
+	for _, body := range relay.seen {
+		for _, secret := range []string{"bobbuyer", "4242", "card_last4", `"amount"`, `"receipt"`} {
+			if bytes.Contains(body, []byte(secret)) {
+				t.Errorf("the relay read %q in the directory's answer", secret)
+			}
+		}
+	}
+	if len(relay.seen) == 0 {
+		t.Error("the relay saw no answer")
+	}
+	relay.change = nil
+	relay.mu.Unlock()
+
+	// Nothing was lost: B registers again through the same relay and
+	// gets the purchase the first attempt made, charged once.
+	reg2, err := b.RegisterVia(ctx, via, title.ID, testCard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reg2.Receipt.Amount != 199 || reg2.Receipt.Supplier != a.ID() || reg2.License.Device != b.ID() {
+		t.Fatalf("receipt after retry: %+v, license for %s", reg2.Receipt, reg2.License.Device)
+	}
+	if reg != nil && reg.Receipt.PurchaseID != "" && reg.Receipt.PurchaseID != reg2.Receipt.PurchaseID {
+		t.Errorf("two purchases: %s and %s", reg.Receipt.PurchaseID, reg2.Receipt.PurchaseID)
+	}
+	rc, err := d.store.OwnedPurchase(ctx, "bobbuyer", title.ID)
+	if err != nil || rc.ID != reg2.Receipt.PurchaseID {
+		t.Fatalf("owned purchase %+v, %v, want %s", rc, err, reg2.Receipt.PurchaseID)
+	}
+	if err := b.Fetch(ctx, title.ContentID, a.neighbour()); err != nil {
+		t.Fatal(err)
+	}
+	if got := readAll(t, b, title); !bytes.Equal(got, plain) {
+		t.Fatal("B's plaintext differs")
+	}
+}
