@@ -101,6 +101,10 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request, _ *request
 	return nil
 }
 
+// handleCreateAccount creates an account. The answer is the same whether
+// the name was free or taken (201, the normalized name), and costs the
+// same (the password is hashed either way), so it does not tell which
+// names exist: a taken name shows only when enrolling with it fails.
 func (s *Server) handleCreateAccount(w http.ResponseWriter, r *http.Request, rq *request) error {
 	var req createAccountRequest
 	if err := decodeStrict(rq.body, &req); err != nil {
@@ -113,17 +117,18 @@ func (s *Server) handleCreateAccount(w http.ResponseWriter, r *http.Request, rq 
 	if err := checkPasswordRules(req.Password); err != nil {
 		return err
 	}
-	hash, err := HashPassword(req.Password)
+	hash, err := s.hashPassword(r.Context(), req.Password)
 	if err != nil {
 		return err
 	}
-	if err := s.st.CreateAccount(r.Context(), name, hash, s.now()); err != nil {
-		if errors.Is(err, ErrExists) {
-			return newError(http.StatusConflict, CodeConflict, "account %q already exists", name)
-		}
+	switch err := s.st.CreateAccount(r.Context(), name, hash, s.now()); {
+	case errors.Is(err, ErrExists):
+		s.log.Info("account creation for a taken name", "account", name, "ip", rq.ip)
+	case err != nil:
 		return fmt.Errorf("creating account: %w", err)
+	default:
+		s.log.Info("account created", "account", name, "ip", rq.ip)
 	}
-	s.log.Info("account created", "account", name, "ip", rq.ip)
 	writeJSON(w, http.StatusCreated, map[string]string{"account": name})
 	return nil
 }
@@ -158,10 +163,13 @@ func (s *Server) handleEnroll(w http.ResponseWriter, r *http.Request, rq *reques
 		return fmt.Errorf("reading account: %w", err)
 	}
 	if err != nil {
-		CheckPassword(dummyHash, req.Password)
-		return newError(http.StatusUnauthorized, CodeUnauthorized, "wrong account or password")
+		hash = "" // no such account: the same check against a dummy hash
 	}
-	if !CheckPassword(hash, req.Password) {
+	ok, err := s.checkPassword(r.Context(), account, hash, req.Password)
+	if err != nil {
+		return err
+	}
+	if !ok {
 		return newError(http.StatusUnauthorized, CodeUnauthorized, "wrong account or password")
 	}
 	d := Device{ID: id, Name: name, Account: account, Keys: req.Keys, Created: s.now().UTC()}

@@ -99,6 +99,18 @@ func (l *limiter) allow(key string) (time.Duration, bool) {
 	return time.Duration((1 - b.tokens) / l.rate * float64(time.Second)), false
 }
 
+// refund gives back a token taken from key (capped at the burst).
+func (l *limiter) refund(key string) {
+	if l.rate < 0 {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if b := l.buckets[key]; b != nil {
+		b.tokens = min(l.burst, b.tokens+1)
+	}
+}
+
 // deviceCache keeps enrolled devices for a few seconds so signed requests do
 // not each read the store; revocation through this server drops the entry
 // at once.

@@ -26,19 +26,24 @@ type metrics struct {
 	originBytes *counterVec // by content
 	outbox      *counterVec // by result: delivered, failed
 	duration    *histogram
+	// passwordChecks counts argon2id computations (checks and hashes).
+	passwordChecks *counterVec
+	busy           *counterVec // requests answered 503 busy, by route
 }
 
 func newMetrics() *metrics {
 	return &metrics{
-		requests:    newCounterVec("kith_directory_requests_total", "HTTP requests by route and status.", "route", "status"),
-		rateLimited: newCounterVec("kith_directory_rate_limited_total", "Requests answered 429, by route.", "route"),
-		replays:     newCounterVec("kith_directory_replays_total", "Signed requests refused as exact replays."),
-		purchases:   newCounterVec("kith_directory_registrations_total", "Registrations by outcome (paid, free, owned, declined).", "outcome"),
-		charges:     newCounterVec("kith_directory_charges_total", "Successful charges made through the payment processor."),
-		licenses:    newCounterVec("kith_directory_licenses_total", "Licenses issued."),
-		originBytes: newCounterVec("kith_directory_origin_bytes_total", "Ciphertext bytes uploaded from the origin store, by content.", "content"),
-		outbox:      newCounterVec("kith_directory_outbox_deliveries_total", "Billing webhook delivery attempts by result.", "result"),
-		duration:    newHistogram("kith_directory_request_duration_seconds", "Request handling time.", []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}),
+		requests:       newCounterVec("kith_directory_requests_total", "HTTP requests by route and status.", "route", "status"),
+		rateLimited:    newCounterVec("kith_directory_rate_limited_total", "Requests answered 429, by route.", "route"),
+		replays:        newCounterVec("kith_directory_replays_total", "Signed requests refused as exact replays."),
+		purchases:      newCounterVec("kith_directory_registrations_total", "Registrations by outcome (paid, free, owned, declined).", "outcome"),
+		charges:        newCounterVec("kith_directory_charges_total", "Successful charges made through the payment processor."),
+		licenses:       newCounterVec("kith_directory_licenses_total", "Licenses issued."),
+		originBytes:    newCounterVec("kith_directory_origin_bytes_total", "Ciphertext bytes uploaded from the origin store, by content.", "content"),
+		outbox:         newCounterVec("kith_directory_outbox_deliveries_total", "Billing webhook delivery attempts by result.", "result"),
+		passwordChecks: newCounterVec("kith_directory_password_checks_total", "argon2id password checks and hashes computed (19 MiB each)."),
+		busy:           newCounterVec("kith_directory_busy_total", "Requests refused 503 by a global cap (in flight, body bytes, password slots), by route.", "route"),
+		duration:       newHistogram("kith_directory_request_duration_seconds", "Request handling time.", []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}),
 	}
 }
 
@@ -48,7 +53,7 @@ func (m *metrics) observe(route string, status int, d time.Duration) {
 }
 
 func (m *metrics) write(w io.Writer) {
-	for _, c := range []*counterVec{m.requests, m.rateLimited, m.replays, m.purchases, m.charges, m.licenses, m.originBytes, m.outbox} {
+	for _, c := range []*counterVec{m.requests, m.rateLimited, m.replays, m.purchases, m.charges, m.licenses, m.originBytes, m.outbox, m.passwordChecks, m.busy} {
 		c.write(w)
 	}
 	m.duration.write(w)

@@ -51,9 +51,12 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	return n, err
 }
 
-// wrap adds to h: per-IP rate limit, body limit, signature check (signed
-// routes), per-device rate limit, panic recovery, error answers, metrics
-// and a log line.
+// wrap adds to h: a cap on requests in flight, per-client rate limit
+// (an IPv6 /64 is one client), for signed routes a check of the signature
+// headers (device enrolled and unrevoked, time inside the window, signature
+// well-formed) before any body byte is read, the body limit and budget,
+// the signature check, per-device rate limit, panic recovery, error
+// answers, metrics and a log line.
 func (s *Server) wrap(route string, signed bool, h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -65,26 +68,53 @@ func (s *Server) wrap(route string, signed bool, h handlerFunc) http.Handler {
 					err = fmt.Errorf("panic in %s: %v", route, p)
 				}
 			}()
-			if route != "metrics" && route != "healthz" {
-				if wait, ok := s.ipLimit.allow(rq.ip); !ok {
+			if route == "healthz" {
+				return h(w, r, rq)
+			}
+			select {
+			case s.inflight <- struct{}{}:
+				defer func() { <-s.inflight }()
+			default:
+				return busy("too many requests in flight")
+			}
+			key := clientKey(rq.ip)
+			if route != "metrics" {
+				if wait, ok := s.ipLimit.allow(key); !ok {
 					return rateLimited(wait)
 				}
 			}
 			if route == "accounts" || route == "enroll" {
-				if wait, ok := s.authLim.allow(rq.ip); !ok {
+				if wait, ok := s.authLim.allow(key); !ok {
 					return rateLimited(wait)
 				}
 			}
-			if err := s.readBody(w, r, rq, route); err != nil {
-				return err
-			}
-			if signed {
-				d, err := s.authenticate(r, rq.body)
+			var pre *Device
+			switch {
+			case signed:
+				d, err := s.preAuthenticate(r)
 				if err != nil {
 					return err
 				}
-				rq.device = d
-				if wait, ok := s.devLim.allow(string(d.ID)); !ok {
+				pre = d
+			case route == "enroll":
+				if err := s.checkSignatureHeaders(r); err != nil {
+					return err
+				}
+			}
+			release, err := s.readBody(w, r, rq, route)
+			defer release()
+			if err != nil {
+				return err
+			}
+			if signed {
+				if err := s.verifySignature(r, rq.body, pre.Keys.Sign); err != nil {
+					return err
+				}
+				if pre.Revoked {
+					return newError(http.StatusForbidden, CodeForbidden, "device %s is revoked", pre.ID.Short())
+				}
+				rq.device = pre
+				if wait, ok := s.devLim.allow(string(pre.ID)); !ok {
 					return rateLimited(wait)
 				}
 			}
@@ -97,7 +127,7 @@ func (s *Server) wrap(route string, signed bool, h handlerFunc) http.Handler {
 			w.WriteHeader(http.StatusOK)
 		}
 		s.metrics.observe(route, w.status, time.Since(start))
-		if w.status >= 500 {
+		if w.status >= 500 && w.status != http.StatusServiceUnavailable {
 			s.log.Error("request failed", "route", route, "method", r.Method, "path", r.URL.Path,
 				"status", w.status, "ip", rq.ip, "err", err)
 		} else if s.log.Enabled(r.Context(), slog.LevelDebug) { // the arguments cost allocations
@@ -120,32 +150,6 @@ type retryError struct {
 
 func (r *retryError) Error() string { return r.e.Error() }
 
-func (s *Server) readBody(w http.ResponseWriter, r *http.Request, rq *request, route string) error {
-	if r.Body == nil || r.Method == http.MethodGet || r.Method == http.MethodHead {
-		return nil
-	}
-	limit := s.o.MaxBody
-	if route == "announce" {
-		limit = s.o.MaxAnnounceBody
-	}
-	if route == "publish" {
-		limit = MaxPublishBody
-	}
-	if r.ContentLength > limit {
-		return newError(http.StatusRequestEntityTooLarge, CodeTooLarge, "body of %d bytes is over the %d byte limit", r.ContentLength, limit)
-	}
-	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return newError(http.StatusRequestEntityTooLarge, CodeTooLarge, "body is over the %d byte limit", limit)
-		}
-		return newError(http.StatusBadRequest, CodeBadRequest, "reading body: %v", err)
-	}
-	rq.body = b
-	return nil
-}
-
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, route string, err error) {
 	var re *retryError
 	if errors.As(err, &re) {
@@ -154,7 +158,11 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, route string
 			secs = 1
 		}
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
-		s.metrics.rateLimited.add(route, 1)
+		if re.e.Code == CodeBusy {
+			s.metrics.busy.add(route, 1)
+		} else {
+			s.metrics.rateLimited.add(route, 1)
+		}
 		writeJSON(w, re.e.Status, re.e)
 		return
 	}
@@ -242,17 +250,53 @@ func (s *Server) verifySignature(r *http.Request, body []byte, pub ed25519.Publi
 	return nil
 }
 
-// authenticate identifies the enrolled, unrevoked device that signed r.
-func (s *Server) authenticate(r *http.Request, body []byte) (*Device, error) {
-	h := r.Header.Get(HeaderDevice)
-	if h == "" {
+// checkSignatureHeaders checks the signature headers' form and the time
+// window, so a request that cannot be valid is refused before its body is
+// read.
+func (s *Server) checkSignatureHeaders(r *http.Request) error {
+	if _, err := identity.ParseID(r.Header.Get(HeaderDevice)); err != nil {
+		return newError(http.StatusUnauthorized, CodeUnauthorized, "this endpoint needs a signed request (%s, %s, %s headers): %s: %v",
+			HeaderDevice, HeaderTime, HeaderSignature, HeaderDevice, err)
+	}
+	tm, err := strconv.ParseInt(r.Header.Get(HeaderTime), 10, 64)
+	if err != nil {
+		return newError(http.StatusUnauthorized, CodeUnauthorized, "missing or malformed %s header (unix milliseconds)", HeaderTime)
+	}
+	skew := s.now().Sub(time.UnixMilli(tm))
+	if skew > s.o.ReplayWindow || skew < -s.o.ReplayWindow {
+		return newError(http.StatusUnauthorized, CodeReplay, "request time is %s off the directory clock (allowed ±%s)",
+			skew.Round(time.Millisecond), s.o.ReplayWindow)
+	}
+	if sig := r.Header.Get(HeaderSignature); base64.StdEncoding.DecodedLen(len(sig)) > ed25519.SignatureSize+2 {
+		return newError(http.StatusUnauthorized, CodeUnauthorized, "malformed %s header", HeaderSignature)
+	} else if b, err := base64.StdEncoding.DecodeString(sig); err != nil || len(b) != ed25519.SignatureSize {
+		return newError(http.StatusUnauthorized, CodeUnauthorized, "missing or malformed %s header", HeaderSignature)
+	}
+	return nil
+}
+
+// preAuthenticate checks a signed request's headers before its body is
+// read: well-formed, inside the time window, from an enrolled, unrevoked
+// device. The signature itself is verified once the body is read.
+func (s *Server) preAuthenticate(r *http.Request) (*Device, error) {
+	if r.Header.Get(HeaderDevice) == "" {
 		return nil, newError(http.StatusUnauthorized, CodeUnauthorized, "this endpoint needs a signed request (%s, %s, %s headers)", HeaderDevice, HeaderTime, HeaderSignature)
 	}
-	id, err := identity.ParseID(h)
-	if err != nil {
-		return nil, newError(http.StatusUnauthorized, CodeUnauthorized, "bad %s header: %v", HeaderDevice, err)
+	if err := s.checkSignatureHeaders(r); err != nil {
+		return nil, err
 	}
+	id, _ := identity.ParseID(r.Header.Get(HeaderDevice))
 	d, err := s.device(r.Context(), id)
+	if err != nil {
+		return nil, err
+	}
+	return d, nil // a revoked device is refused once its signature is verified
+}
+
+// authenticate identifies the enrolled, unrevoked device that signed r
+// (whose body is body), for handlers outside the signed-route wrapper.
+func (s *Server) authenticate(r *http.Request, body []byte) (*Device, error) {
+	d, err := s.preAuthenticate(r)
 	if err != nil {
 		return nil, err
 	}
@@ -260,7 +304,7 @@ func (s *Server) authenticate(r *http.Request, body []byte) (*Device, error) {
 		return nil, err
 	}
 	if d.Revoked {
-		return nil, newError(http.StatusForbidden, CodeForbidden, "device %s is revoked", id.Short())
+		return nil, newError(http.StatusForbidden, CodeForbidden, "device %s is revoked", d.ID.Short())
 	}
 	return d, nil
 }

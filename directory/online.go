@@ -35,6 +35,7 @@ type onlineIndex struct {
 	devs      map[identity.ID]*onlineDev
 	byContent map[sealed.ContentID]*onlineBucket
 	policies  map[string]*Policy // interned policies
+	total     int                // holdings in byContent
 }
 
 // onlineDev is one device's latest announcement, shared by its holdings.
@@ -296,7 +297,7 @@ func (s *Server) loadOnline(ctx context.Context) error {
 		return fmt.Errorf("loading online holders: %w", err)
 	}
 	tmp.compact()
-	ix.devs, ix.byContent, ix.policies = tmp.devs, tmp.byContent, tmp.policies
+	ix.devs, ix.byContent, ix.policies, ix.total = tmp.devs, tmp.byContent, tmp.policies, tmp.total
 	for _, op := range ix.pending {
 		op()
 	}
@@ -343,6 +344,7 @@ func (ix *onlineIndex) addHoldingLocked(d *onlineDev, c sealed.ContentID, comple
 		ipHash: strHash(d.publicIP), acctKey: acctKey(d.account), load: int32(d.load), k: int32(len(d.held)),
 		kind: slotKind(p), complete: complete})
 	d.held = append(d.held, heldRef{bucket: b, pos: len(b.holders) - 1})
+	ix.total++
 }
 
 // removeLocked takes device id and its holdings out of the index.
@@ -352,6 +354,7 @@ func (ix *onlineIndex) removeLocked(id identity.ID) {
 		return
 	}
 	delete(ix.devs, id)
+	ix.total -= len(d.held)
 	for _, r := range d.held {
 		b := r.bucket
 		last := len(b.holders) - 1

@@ -24,7 +24,7 @@ const Version = "0.1.0"
 const (
 	DefaultReplayWindow      = 30 * time.Second
 	DefaultAnnounceTTL       = 90 * time.Second
-	DefaultMaxBody           = 1 << 20
+	DefaultMaxBody           = 256 << 10 // registrations and relays; account creation and enrollment get 16 KiB
 	DefaultMaxAnnounceBody   = 8 << 20
 	DefaultReadHeaderTimeout = 5 * time.Second
 	DefaultRateIP            = 200 // requests per second per client IP
@@ -65,29 +65,51 @@ type Options struct {
 	// (POST /v1/publish); the zero value turns it off. SetPublishPolicy
 	// changes it while serving.
 	Publish PublishPolicy
+	// RateAccountGuesses and RateGuesses limit wrong passwords per second
+	// per account (bursts of DefaultAccountGuessBurst) and over all
+	// accounts (bursts of twice as many): once spent, a guess is refused
+	// before its argon2id check, from any address. 0 = default, negative =
+	// unlimited.
+	RateAccountGuesses, RateGuesses float64
+	// MaxPasswordChecks caps argon2id computations at once (19 MiB each);
+	// 0 = DefaultMaxPasswordChecks.
+	MaxPasswordChecks int
+	// MaxInFlight caps requests handled at once; 0 = DefaultMaxInFlight.
+	MaxInFlight int
+	// MaxBodyInFlight and MaxBodyPerClient cap the request body bytes held
+	// in memory at once, in total and per client (IPv4 address or IPv6
+	// /64); 0 = defaults.
+	MaxBodyInFlight, MaxBodyPerClient int64
+	// MaxHoldingsPerDevice caps one device's announced holdings (0 =
+	// MaxHoldings); MaxHoldingsTotal caps the holdings of every online
+	// device together (0 = DefaultMaxHoldingsTotal).
+	MaxHoldingsPerDevice, MaxHoldingsTotal int
 }
 
 // Server is the directory: an http.Handler for the /v1 API plus the billing
 // outbox delivery run by Serve.
 type Server struct {
-	o       Options
-	id      *identity.Identity
-	st      Store
-	log     *slog.Logger
-	now     func() time.Time
-	pay     PaymentProcessor
-	mux     *http.ServeMux
-	metrics *metrics
-	replay  *replayCache
-	ipLimit *limiter
-	devLim  *limiter
-	authLim *limiter
-	devices *deviceCache
-	askers  *annCache
-	idx     *onlineIndex
-	flight  singleflight.Group
-	publish publishPolicy
-	wake    chan struct{} // pokes the outbox loop
+	o        Options
+	id       *identity.Identity
+	st       Store
+	log      *slog.Logger
+	now      func() time.Time
+	pay      PaymentProcessor
+	mux      *http.ServeMux
+	metrics  *metrics
+	replay   *replayCache
+	ipLimit  *limiter
+	devLim   *limiter
+	authLim  *limiter
+	pw       *passwordGuard
+	bodies   *bodyBudget
+	inflight chan struct{}
+	devices  *deviceCache
+	askers   *annCache
+	idx      *onlineIndex
+	flight   singleflight.Group
+	publish  publishPolicy
+	wake     chan struct{} // pokes the outbox loop
 
 	mu      sync.Mutex
 	started bool
@@ -133,20 +155,47 @@ func NewServer(o Options) (*Server, error) {
 	if o.RateAuth == 0 {
 		o.RateAuth = DefaultRateAuth
 	}
+	if o.RateAccountGuesses == 0 {
+		o.RateAccountGuesses = DefaultRateAccountGuesses
+	}
+	if o.RateGuesses == 0 {
+		o.RateGuesses = DefaultRateGuesses
+	}
+	if o.MaxPasswordChecks <= 0 {
+		o.MaxPasswordChecks = DefaultMaxPasswordChecks
+	}
+	if o.MaxInFlight <= 0 {
+		o.MaxInFlight = DefaultMaxInFlight
+	}
+	if o.MaxBodyInFlight <= 0 {
+		o.MaxBodyInFlight = DefaultMaxBodyInFlight
+	}
+	if o.MaxBodyPerClient <= 0 {
+		o.MaxBodyPerClient = DefaultMaxBodyPerClient
+	}
+	if o.MaxHoldingsPerDevice <= 0 || o.MaxHoldingsPerDevice > MaxHoldings {
+		o.MaxHoldingsPerDevice = MaxHoldings
+	}
+	if o.MaxHoldingsTotal <= 0 {
+		o.MaxHoldingsTotal = DefaultMaxHoldingsTotal
+	}
 	if o.WebhookClient == nil {
 		o.WebhookClient = &http.Client{Timeout: 10 * time.Second}
 	}
 	s := &Server{
 		o: o, id: o.Identity, st: o.Store, log: o.Logger, now: o.Now, pay: o.Payments,
-		metrics: newMetrics(),
-		replay:  newReplayCache(),
-		ipLimit: newLimiter(o.RateIP, o.Now),
-		devLim:  newLimiter(o.RateDevice, o.Now),
-		authLim: newLimiter(o.RateAuth, o.Now),
-		devices: newDeviceCache(),
-		askers:  newAnnCache(),
-		idx:     newOnlineIndex(),
-		wake:    make(chan struct{}, 1),
+		metrics:  newMetrics(),
+		replay:   newReplayCache(),
+		ipLimit:  newLimiter(o.RateIP, o.Now),
+		devLim:   newLimiter(o.RateDevice, o.Now),
+		authLim:  newLimiter(o.RateAuth, o.Now),
+		pw:       newPasswordGuard(&o),
+		bodies:   newBodyBudget(o.MaxBodyInFlight, o.MaxBodyPerClient),
+		inflight: make(chan struct{}, o.MaxInFlight),
+		devices:  newDeviceCache(),
+		askers:   newAnnCache(),
+		idx:      newOnlineIndex(),
+		wake:     make(chan struct{}, 1),
 	}
 	if err := s.SetPublishPolicy(o.Publish); err != nil {
 		return nil, err

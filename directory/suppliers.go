@@ -28,7 +28,14 @@ func (s *Server) handleAnnounce(w http.ResponseWriter, r *http.Request, rq *requ
 	if err := decodeStrict(rq.body, &a); err != nil {
 		return err
 	}
-	if err := ValidateAnnouncement(&a); err != nil {
+	if err := validateAnnouncementMax(&a, s.o.MaxHoldingsPerDevice); err != nil {
+		return err
+	}
+	ix, err := s.online(r.Context()) // the cap counts what the loaded index holds
+	if err != nil {
+		return err
+	}
+	if err := ix.roomFor(rq.device.ID, len(a.Holdings), s.o.MaxHoldingsTotal); err != nil {
 		return err
 	}
 	now := s.now().UTC()

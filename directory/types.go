@@ -157,6 +157,8 @@ const (
 	CodeConflict     = "conflict"
 	CodeTooLarge     = "too_large"
 	CodeRateLimited  = "rate_limited"
+	CodeBusy         = "busy"     // 503: a global cap on in-flight work; retry shortly
+	CodeCapacity     = "capacity" // 503: the directory holds as many holdings as it may
 	CodeReplay       = "replay"
 	CodeCardInvalid  = "card_invalid"
 	CodeCardDeclined = "card_declined"

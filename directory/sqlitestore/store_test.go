@@ -25,7 +25,9 @@ func openTest(t *testing.T) (*Store, string) {
 	return s, path
 }
 
-func newDevice(t *testing.T, s *Store, account string) directory.Device { return newDeviceF(t, s, account) }
+func newDevice(t *testing.T, s *Store, account string) directory.Device {
+	return newDeviceF(t, s, account)
+}
 
 func newDeviceF(t testing.TB, s *Store, account string) directory.Device {
 	t.Helper()

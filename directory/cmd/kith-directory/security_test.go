@@ -1,13 +1,26 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/tls"
 	"errors"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
+	"os"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/kith-media/kith/directory"
+	"github.com/kith-media/kith/share/identity"
 	"github.com/kith-media/kith/share/sealed"
 )
 
@@ -78,4 +91,208 @@ func reconnect(t *testing.T, p *proc, d *device) *directory.Client {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// rssKiB reads a process's resident set size from /proc.
+func rssKiB(t testing.TB, pid int) int64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmRSS:" {
+			n, _ := strconv.ParseInt(f[1], 10, 64)
+			return n
+		}
+	}
+	t.Fatal("no VmRSS")
+	return 0
+}
+
+// dialFrom opens a TLS connection to p from a chosen loopback address
+// (127.0.0.0/8 is all loopback on Linux: one address per attacker).
+func dialFrom(p *proc, src string) (*tls.Conn, error) {
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 5 * time.Second}
+	return tls.DialWithDialer(d, "tcp", strings.TrimPrefix(p.base, "https://"), &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
+}
+
+// slowBody sends a POST with an 8 MiB Content-Length from src, headers
+// signed-looking (a real device ID, a fresh time, a random signature), then
+// the body in 256 KiB pieces every pause; it returns the status answered
+// ("" if none) and whether the answer came before the body was sent.
+func slowBody(p *proc, src, path, device string, size int, pause time.Duration) (status string, early bool, err error) {
+	c, err := dialFrom(p, src)
+	if err != nil {
+		return "", false, err
+	}
+	defer c.Close()
+	sig := make([]byte, 64)
+	_, _ = rand.Read(sig)
+	hdr := fmt.Sprintf("POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"+
+		"Kith-Device: %s\r\nKith-Time: %d\r\nKith-Signature: %s\r\n\r\n", path, size, device, time.Now().UnixMilli(), b64(sig))
+	if _, err := c.Write([]byte(hdr)); err != nil {
+		return "", false, err
+	}
+	answer := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(c).ReadString('\n')
+		answer <- strings.TrimSpace(line)
+	}()
+	piece := bytes.Repeat([]byte(" "), 256<<10)
+	for sent := 0; sent < size; sent += len(piece) {
+		select {
+		case a := <-answer:
+			return a, true, nil
+		case <-time.After(pause):
+		}
+		if _, err := c.Write(piece[:min(len(piece), size-sent)]); err != nil {
+			return <-answer, true, nil // the server stopped reading: it answered
+		}
+	}
+	select {
+	case a := <-answer:
+		return a, false, nil
+	case <-time.After(30 * time.Second):
+		return "", false, errors.New("no answer")
+	}
+}
+
+// TestSecurityUnauthenticatedBodies: 40 clients (40 addresses) each send
+// an 8 MiB announcement slowly under a real device's ID with a forged
+// signature. The directory holds at most its body budget of them at once
+// and answers the rest 503 without reading them; its RSS grows by at most
+// 64 MiB (the old directory read every body in full before checking the
+// signature: hundreds of MiB). A request from an unknown device, or with
+// a time outside the window, is refused before its body is read. Honest
+// announcements work afterwards. Run with -v for the figure.
+func TestSecurityUnauthenticatedBodies(t *testing.T) {
+	ctx := context.Background()
+	p := serve(t, t.TempDir())
+	victim := enroll(t, p, "victim", "laptop")
+	stranger, _ := identity.Generate()
+
+	// refused on the headers alone: the answer comes before any body byte
+	if st, early, err := slowBody(p, "127.0.0.2", "/v1/announce", string(stranger.ID()), 8<<20, 2*time.Second); err != nil || !early || !strings.Contains(st, " 401 ") {
+		t.Errorf("unknown device: %q early=%v %v; want 401 before the body", st, early, err)
+	}
+
+	pid := p.cmd.Process.Pid
+	time.Sleep(200 * time.Millisecond)
+	base := rssKiB(t, pid)
+	peak := base
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+				if r := rssKiB(t, pid); r > peak {
+					peak = r
+				}
+			}
+		}
+	}()
+	var mu sync.Mutex
+	statuses := map[string]int{}
+	var attackers sync.WaitGroup
+	for i := 0; i < 40; i++ {
+		attackers.Add(1)
+		go func() {
+			defer attackers.Done()
+			st, _, err := slowBody(p, fmt.Sprintf("127.0.1.%d", i+1), "/v1/announce", string(victim.id.ID()), 8<<20, 100*time.Millisecond)
+			if err != nil {
+				st = "error: " + err.Error()
+			}
+			if f := strings.Fields(st); len(f) >= 2 {
+				st = f[1]
+			}
+			mu.Lock()
+			statuses[st]++
+			mu.Unlock()
+		}()
+	}
+	attackers.Wait()
+	close(stop)
+	wg.Wait()
+	grew := (peak - base) / 1024
+	t.Logf("directory RSS %d MiB before, peak %d MiB during 40 slow 8 MiB unauthenticated bodies: grew %d MiB (answers %v)",
+		base/1024, peak/1024, grew, statuses)
+	if grew > 64 {
+		t.Errorf("RSS grew %d MiB under 40 unauthenticated 8 MiB bodies, want at most 64", grew)
+	}
+	if statuses["200"] > 0 {
+		t.Errorf("a forged signature was accepted: %v", statuses)
+	}
+	// nothing lost: the victim still announces
+	if err := victim.c.Announce(ctx, directory.Announcement{Addrs: []string{"192.0.2.1:7000"}}); err != nil {
+		t.Errorf("honest announcement after the attack: %v", err)
+	}
+}
+
+// TestSecurityPasswordGuesses: 100 addresses guess one account's password
+// as fast as each address's own limit allows. The directory runs at most
+// the account's budget of argon2id checks (a burst of 10, then one per 10
+// s), whatever the number of addresses, and refuses the rest before
+// checking; the figure (checks per second the account cost the server) is
+// logged with -v.
+func TestSecurityPasswordGuesses(t *testing.T) {
+	const attackers, dur = 100, 6 * time.Second
+	p := serve(t, t.TempDir(), "--rate-auth", "5") // the default per-IP limit
+	enroll(t, p, "victim", "laptop")
+	var checks, refused, other atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := 0; i < attackers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id, _ := identity.Generate()
+			src := fmt.Sprintf("127.0.2.%d", i+1)
+			hc := &http.Client{Transport: &http.Transport{
+				DialContext:     (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}).DialContext,
+				TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+			defer hc.CloseIdleConnections()
+			body := []byte(`{"account":"victim","password":"guess-` + src + `","name":"x","keys":{"sign":"` + b64(id.Public().Sign) + `","box":"` + b64(id.Public().Box) + `"}}`)
+			for time.Since(start) < dur {
+				req, _ := http.NewRequest("POST", p.base+"/v1/devices", bytes.NewReader(body))
+				d, ts, s := directory.SignRequest(id, "POST", "/v1/devices", time.Now().UnixMilli(), body)
+				req.Header.Set(directory.HeaderDevice, d)
+				req.Header.Set(directory.HeaderTime, ts)
+				req.Header.Set(directory.HeaderSignature, s)
+				resp, err := hc.Do(req)
+				if err != nil {
+					other.Add(1)
+					continue
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				switch {
+				case resp.StatusCode == http.StatusUnauthorized && strings.Contains(string(b), "wrong account or password"):
+					checks.Add(1)
+				case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable:
+					refused.Add(1)
+					time.Sleep(50 * time.Millisecond)
+				default:
+					other.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	el := time.Since(start)
+	rate := float64(checks.Load()) / el.Seconds()
+	t.Logf("one account from %d addresses for %s: %d password checks (%.2f/s, %d MiB of argon2id memory each check), %d refused unchecked, %d other",
+		attackers, el.Round(time.Millisecond), checks.Load(), rate, 19, refused.Load(), other.Load())
+	const burst, perSecond = 10, 0.1 // directory.DefaultAccountGuessBurst, DefaultRateAccountGuesses
+	if max := int64(burst + el.Seconds()*perSecond + 1); checks.Load() > max {
+		t.Errorf("%d password checks for one account in %s, want at most %d", checks.Load(), el, max)
+	}
+	if v := metric(t, p, "kith_directory_password_checks_total"); v == "" {
+		t.Error("no password check metric")
+	}
 }
