@@ -11,7 +11,6 @@ import (
 	"github.com/kith-media/kith/directory"
 	"github.com/kith-media/kith/directory/license"
 	"github.com/kith-media/kith/share/identity"
-	"github.com/kith-media/kith/share/library"
 	"github.com/kith-media/kith/share/peer"
 	"github.com/kith-media/kith/share/sealed"
 )
@@ -141,7 +140,7 @@ func (n *Node) keep(ctx context.Context, titleID string, l *license.License) err
 		return err
 	}
 	if t, err := n.dir.Title(ctx, titleID); err == nil {
-		return n.lib.PutTitle(ctx, library.Title{ID: t.ID, Name: t.Name, Artist: t.Artist, MediaType: t.MediaType, ContentID: t.ContentID, Size: t.Size})
+		return n.keepTitle(ctx, t)
 	}
 	return nil
 }

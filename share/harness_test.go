@@ -31,6 +31,7 @@ type testDirectory struct {
 	store     *sqlitestore.Store
 	originDir string
 	url       string
+	srv       *directory.Server
 	mu        sync.Mutex
 	accounts  map[string]bool
 }
@@ -53,6 +54,7 @@ func startDirectory(t testing.TB) *testDirectory {
 	if err != nil {
 		t.Fatal(err)
 	}
+	d.srv = srv
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

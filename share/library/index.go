@@ -23,6 +23,19 @@ type Title struct {
 	ContentID sealed.ContentID
 	Size      int64 // plaintext bytes
 	Added     time.Time
+	Tags
+}
+
+// Tags are what a title's file tags say beyond its name and artist (see
+// share/tags); zero when unknown.
+type Tags struct {
+	Album       string
+	AlbumArtist string
+	Genre       string
+	Track       int
+	Disc        int
+	Year        int
+	Duration    time.Duration
 }
 
 // PutTitle inserts or replaces a title (Added is kept from the first insert).
@@ -33,11 +46,15 @@ func (l *Library) PutTitle(ctx context.Context, t Title) error {
 	if t.Added.IsZero() {
 		t.Added = l.opts.Now()
 	}
-	_, err := l.w.ExecContext(ctx, `INSERT INTO titles(id, name, artist, media_type, content_id, size, added_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)
+	_, err := l.w.ExecContext(ctx, `INSERT INTO titles(id, name, artist, media_type, content_id, size, added_at,
+		album, album_artist, genre, track, disc, year, duration_ms)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT(id) DO UPDATE SET name = excluded.name, artist = excluded.artist,
-		media_type = excluded.media_type, content_id = excluded.content_id, size = excluded.size`,
-		t.ID, t.Name, t.Artist, t.MediaType, t.ContentID.String(), t.Size, t.Added.UnixMilli())
+		media_type = excluded.media_type, content_id = excluded.content_id, size = excluded.size,
+		album = excluded.album, album_artist = excluded.album_artist, genre = excluded.genre,
+		track = excluded.track, disc = excluded.disc, year = excluded.year, duration_ms = excluded.duration_ms`,
+		t.ID, t.Name, t.Artist, t.MediaType, t.ContentID.String(), t.Size, t.Added.UnixMilli(),
+		t.Album, t.AlbumArtist, t.Genre, t.Track, t.Disc, t.Year, t.Duration.Milliseconds())
 	if err != nil {
 		return fmt.Errorf("putting title %q: %w", t.ID, err)
 	}
@@ -54,15 +71,18 @@ func (l *Library) DeleteTitle(ctx context.Context, id string) error {
 	return nil
 }
 
-const titleCols = `id, name, artist, media_type, content_id, size, added_at`
+const titleCols = `id, name, artist, media_type, content_id, size, added_at,
+	album, album_artist, genre, track, disc, year, duration_ms`
 
 func scanTitle(row interface{ Scan(...any) error }) (Title, error) {
 	var t Title
 	var cid string
-	var added int64
-	if err := row.Scan(&t.ID, &t.Name, &t.Artist, &t.MediaType, &cid, &t.Size, &added); err != nil {
+	var added, dur int64
+	if err := row.Scan(&t.ID, &t.Name, &t.Artist, &t.MediaType, &cid, &t.Size, &added,
+		&t.Album, &t.AlbumArtist, &t.Genre, &t.Track, &t.Disc, &t.Year, &dur); err != nil {
 		return t, err
 	}
+	t.Duration = time.Duration(dur) * time.Millisecond
 	if cid != "" {
 		c, err := sealed.ParseContentID(cid)
 		if err != nil {
@@ -114,13 +134,14 @@ const (
 	SortArtist = "artist"
 	SortAdded  = "added"
 	SortSize   = "size"
+	SortAlbum  = "album" // album artist (or artist), album, disc, track: an album's tracks in order
 )
 
 // Query selects a page of titles. The zero value lists the first 100 by name.
 type Query struct {
-	Search    string // case-insensitive substring of name or artist
+	Search    string // case-insensitive substring of name, artist or album
 	MediaType string // prefix match, e.g. "audio/"
-	Sort      string // SortName (default), SortArtist, SortAdded, SortSize
+	Sort      string // SortName (default), SortArtist, SortAdded, SortSize, SortAlbum
 	Desc      bool
 	Offset    int
 	Limit     int // default 100, max 1000
@@ -132,8 +153,8 @@ func (l *Library) Titles(ctx context.Context, q Query) ([]Title, int, error) {
 	var args []any
 	if q.Search != "" {
 		like := "%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(q.Search) + "%"
-		where = append(where, `(name LIKE ? ESCAPE '\' OR artist LIKE ? ESCAPE '\')`)
-		args = append(args, like, like)
+		where = append(where, `(name LIKE ? ESCAPE '\' OR artist LIKE ? ESCAPE '\' OR album LIKE ? ESCAPE '\')`)
+		args = append(args, like, like, like)
 	}
 	if q.MediaType != "" {
 		where = append(where, `media_type LIKE ? ESCAPE '\'`)
@@ -147,6 +168,7 @@ func (l *Library) Titles(ctx context.Context, q Query) ([]Title, int, error) {
 		"": "name COLLATE NOCASE %s, id %s", SortName: "name COLLATE NOCASE %s, id %s",
 		SortArtist: "artist COLLATE NOCASE %s, name COLLATE NOCASE %s, id %s",
 		SortAdded:  "added_at %s, id %s", SortSize: "size %s, id %s",
+		SortAlbum: "coalesce(nullif(album_artist, ''), artist) COLLATE NOCASE %s, album COLLATE NOCASE %s, disc %s, track %s, name COLLATE NOCASE %s, id %s",
 	}[q.Sort]
 	if order == "" {
 		return nil, 0, fmt.Errorf("listing titles: unknown sort %q", q.Sort)

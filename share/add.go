@@ -1,0 +1,294 @@
+package share
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/kith-media/kith/directory"
+	"github.com/kith-media/kith/directory/license"
+	"github.com/kith-media/kith/share/library"
+	"github.com/kith-media/kith/share/sealed"
+	"github.com/kith-media/kith/share/tags"
+)
+
+// AddOptions describe how a device publishes its own files.
+type AddOptions struct {
+	Title    string         // overrides the title read from the tags (for a single file)
+	Price    int64          // cents; 0 = free (the default)
+	Currency string         // default EUR
+	Rights   license.Rights // granted by every license of the title
+	Public   bool           // listed to everyone; default: this household only
+	// Progress is told how many bytes of the file have been sealed so far.
+	// It is called from AddFile's goroutine and must be quick.
+	Progress func(sealed int64)
+	Tags     tags.Options
+}
+
+// Added is one file added to the household's catalog.
+type Added struct {
+	Path     string          `json:"path"`
+	Title    directory.Title `json:"title"`
+	Tags     *tags.Info      `json:"tags,omitempty"` // nil when the file was added before
+	Existing bool            `json:"existing"`       // the same file (or the same bytes) was added before
+}
+
+// AddFile publishes a file of this device to its household: the device
+// reads the tags, seals the file itself with a fresh content key into its
+// library (so it is the title's first supplier), and the directory gets the
+// manifest, the tags and artwork thumbnail and the content key sealed to
+// the directory's key — no media goes to the origin. Adding the same file
+// (or the same bytes from another path) again answers the title it already
+// has. A file that is not media fails with tags.ErrNotMedia.
+func (n *Node) AddFile(ctx context.Context, path string, o AddOptions) (*Added, error) {
+	if n.dir == nil {
+		return nil, ErrNoDirectory
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("adding %s: %w", path, err)
+	}
+	st, err := os.Stat(abs)
+	if err != nil {
+		return nil, fmt.Errorf("adding: %w", err)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("adding %s: not a regular file", abs)
+	}
+	if src, err := n.lib.SourceByPath(ctx, abs, st.Size(), st.ModTime()); err == nil {
+		if a, err := n.existing(ctx, abs, src.TitleID); err == nil {
+			return a, nil
+		}
+	}
+	in, err := tags.Read(ctx, abs, o.Tags)
+	if err != nil {
+		return nil, fmt.Errorf("adding: %w", err)
+	}
+	for _, p := range in.Problems {
+		n.log.Info("adding: tag problem, using fallbacks", "path", abs, "problem", p)
+	}
+	if o.Title != "" {
+		in.Title = o.Title
+	}
+	info, err := n.directoryInfo(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("adding %s: %w", abs, err)
+	}
+
+	// Seal into the library's folder, hashing the plaintext on the way.
+	f, err := os.Open(abs)
+	if err != nil {
+		return nil, fmt.Errorf("adding: %w", err)
+	}
+	defer f.Close()
+	key, err := sealed.NewContentKey()
+	if err != nil {
+		return nil, fmt.Errorf("adding %s: %w", abs, err)
+	}
+	defer clear(key)
+	tmp, err := n.lib.CreateSealTemp()
+	if err != nil {
+		return nil, fmt.Errorf("adding %s: %w", abs, err)
+	}
+	tmpPath := tmp.Name()
+	adopted := false
+	defer func() {
+		if !adopted {
+			os.Remove(tmpPath)
+		}
+	}()
+	h := sha256.New()
+	src := &addReader{ctx: ctx, r: f, h: h, progress: o.Progress}
+	m, err := sealed.Seal(tmp, src, key, sealed.Options{MediaType: in.MediaType})
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("adding %s: sealing: %w", abs, err)
+	}
+	var sum [32]byte
+	h.Sum(sum[:0])
+	if prev, err := n.lib.SourceByHash(ctx, sum); err == nil {
+		if a, err := n.existing(ctx, abs, prev.TitleID); err == nil {
+			_ = n.lib.PutSource(ctx, library.Source{Path: abs, Size: st.Size(), ModTime: st.ModTime(), SHA256: sum, TitleID: prev.TitleID})
+			return a, nil
+		}
+	}
+
+	mb, err := m.MarshalBinary()
+	if err != nil {
+		return nil, fmt.Errorf("adding %s: %w", abs, err)
+	}
+	cid := m.ContentID()
+	sk, err := directory.SealKeyFor(info, key, cid)
+	if err != nil {
+		return nil, fmt.Errorf("adding %s: %w", abs, err)
+	}
+	pub, err := n.dir.Publish(ctx, &directory.PublishRequest{
+		Manifest: mb, SealedKey: sk, Name: in.Title, Artist: in.Artist,
+		TitleTags: directory.TitleTags{Album: in.Album, AlbumArtist: in.AlbumArtist, Genre: in.Genre, Track: in.Track,
+			Disc: in.Disc, Year: in.Year, DurationMS: in.Duration.Milliseconds()},
+		Artwork: in.Artwork, Price: o.Price, Currency: o.Currency, Rights: o.Rights, Public: o.Public,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("adding %s: publishing: %w", abs, err)
+	}
+	signed, err := sealed.ParseManifest(pub.Manifest)
+	if err == nil && signed.ContentID() != cid {
+		err = errors.New("the directory answered another manifest")
+	}
+	if err == nil {
+		err = signed.Verify(info.Keys.Sign)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("adding %s: signed manifest: %w", abs, err)
+	}
+	if err := n.lib.Adopt(ctx, signed, tmpPath); err != nil {
+		return nil, fmt.Errorf("adding %s: %w", abs, err)
+	}
+	adopted = true
+	if !o.Public {
+		// Household titles: only the household's devices copy the ciphertext.
+		if err := n.lib.SetPolicy(ctx, pub.Title.ID, library.Policy{Mode: directory.PolicyHousehold}); err != nil {
+			return nil, fmt.Errorf("adding %s: %w", abs, err)
+		}
+	}
+	if _, err := n.Register(ctx, pub.Title.ID); err != nil {
+		return nil, fmt.Errorf("adding %s: registering our own title: %w", abs, err)
+	}
+	if len(in.Artwork) > 0 {
+		if err := n.lib.PutArtwork(ctx, pub.Title.ID, in.Artwork); err != nil {
+			return nil, fmt.Errorf("adding %s: %w", abs, err)
+		}
+	}
+	if err := n.lib.PutSource(ctx, library.Source{Path: abs, Size: st.Size(), ModTime: st.ModTime(), SHA256: sum, TitleID: pub.Title.ID}); err != nil {
+		return nil, fmt.Errorf("adding %s: %w", abs, err)
+	}
+	n.announceSoon()
+	n.log.Info("added", "path", abs, "title", pub.Title.ID, "name", pub.Title.Name, "artist", pub.Title.Artist, "album", pub.Title.Album)
+	return &Added{Path: abs, Title: pub.Title, Tags: in}, nil
+}
+
+// existing answers a title this device added before.
+func (n *Node) existing(ctx context.Context, path, titleID string) (*Added, error) {
+	t, err := n.dir.Title(ctx, titleID)
+	if err != nil {
+		return nil, err
+	}
+	return &Added{Path: path, Title: *t, Existing: true}, nil
+}
+
+// addReader feeds the sealer: it hashes, reports progress and stops when
+// ctx ends.
+type addReader struct {
+	ctx      context.Context
+	r        io.Reader
+	h        hash.Hash
+	n        int64
+	progress func(int64)
+}
+
+func (a *addReader) Read(p []byte) (int, error) {
+	if err := a.ctx.Err(); err != nil {
+		return 0, err
+	}
+	k, err := a.r.Read(p)
+	a.h.Write(p[:k])
+	a.n += int64(k)
+	if a.progress != nil && k > 0 {
+		a.progress(a.n)
+	}
+	return k, err
+}
+
+// MaxWalkFiles bounds the files one folder walk collects.
+const MaxWalkFiles = 1_000_000
+
+// mediaExts are the file name endings a folder walk picks up.
+var mediaExts = map[string]bool{".mp3": true, ".flac": true, ".ogg": true, ".oga": true, ".opus": true,
+	".m4a": true, ".mp4": true, ".m4v": true, ".wav": true, ".webm": true, ".mkv": true}
+
+// MediaFile is a file found by MediaFiles.
+type MediaFile struct {
+	Path string
+	Size int64
+}
+
+// MediaFiles expands paths (files and folders, folders recursively, not
+// following symbolic links to folders) into the media files among them,
+// sorted by path within each folder given. Files named explicitly are kept
+// whatever their extension; in folders only media extensions count.
+func MediaFiles(ctx context.Context, paths []string) ([]MediaFile, error) {
+	var out []MediaFile
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			return nil, fmt.Errorf("listing media: %w", err)
+		}
+		if !st.IsDir() {
+			out = append(out, MediaFile{Path: p, Size: st.Size()})
+			continue
+		}
+		var found []MediaFile
+		err = filepath.WalkDir(p, func(path string, d os.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if d.IsDir() {
+				if path != p && strings.HasPrefix(d.Name(), ".") {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+			if !d.Type().IsRegular() || !mediaExts[strings.ToLower(filepath.Ext(path))] {
+				return nil
+			}
+			if len(out)+len(found) >= MaxWalkFiles {
+				return fmt.Errorf("more than %d media files", MaxWalkFiles)
+			}
+			fi, err := d.Info()
+			if err != nil {
+				return err
+			}
+			found = append(found, MediaFile{Path: path, Size: fi.Size()})
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("listing media in %s: %w", p, err)
+		}
+		sort.Slice(found, func(i, j int) bool { return found[i].Path < found[j].Path })
+		out = append(out, found...)
+	}
+	return out, nil
+}
+
+// keepTitle records a catalog title in the library with its tags, and its
+// artwork when the directory has one.
+func (n *Node) keepTitle(ctx context.Context, t *directory.Title) error {
+	err := n.lib.PutTitle(ctx, library.Title{ID: t.ID, Name: t.Name, Artist: t.Artist, MediaType: t.MediaType,
+		ContentID: t.ContentID, Size: t.Size, Tags: library.Tags{Album: t.Album, AlbumArtist: t.AlbumArtist,
+			Genre: t.Genre, Track: t.Track, Disc: t.Disc, Year: t.Year, Duration: time.Duration(t.DurationMS) * time.Millisecond}})
+	if err != nil || !t.Artwork {
+		return err
+	}
+	if _, err := n.lib.Artwork(ctx, t.ID); err == nil {
+		return nil
+	}
+	art, err := n.dir.Artwork(ctx, t.ID)
+	if err != nil {
+		n.log.Warn("fetching artwork", "title", t.ID, "err", err)
+		return nil
+	}
+	return n.lib.PutArtwork(ctx, t.ID, art)
+}

@@ -1,0 +1,169 @@
+package library
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/kith-media/kith/share/sealed"
+)
+
+// MaxArtwork bounds a stored artwork thumbnail.
+const MaxArtwork = 256 << 10
+
+// PutArtwork stores the JPEG thumbnail of a title (nil removes it).
+func (l *Library) PutArtwork(ctx context.Context, titleID string, jpeg []byte) error {
+	if len(jpeg) > MaxArtwork {
+		return fmt.Errorf("artwork of %q: %d bytes over %d", titleID, len(jpeg), MaxArtwork)
+	}
+	var err error
+	if len(jpeg) == 0 {
+		_, err = l.w.ExecContext(ctx, `DELETE FROM artwork WHERE title_id = ?`, titleID)
+	} else {
+		_, err = l.w.ExecContext(ctx, `INSERT INTO artwork(title_id, jpeg) VALUES (?, ?)
+			ON CONFLICT(title_id) DO UPDATE SET jpeg = excluded.jpeg`, titleID, jpeg)
+	}
+	if err != nil {
+		return fmt.Errorf("storing artwork of %q: %w", titleID, err)
+	}
+	return nil
+}
+
+// Artwork returns the JPEG thumbnail of a title; ErrNotFound if none.
+func (l *Library) Artwork(ctx context.Context, titleID string) ([]byte, error) {
+	var b []byte
+	err := l.r.QueryRowContext(ctx, `SELECT jpeg FROM artwork WHERE title_id = ?`, titleID).Scan(&b)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("artwork of %q: %w", titleID, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("loading artwork of %q: %w", titleID, err)
+	}
+	return b, nil
+}
+
+// Source is a file this device added.
+type Source struct {
+	Path    string
+	Size    int64
+	ModTime time.Time
+	SHA256  [32]byte
+	TitleID string
+}
+
+// SourceByPath returns what was added from path if its size and
+// modification time are unchanged; ErrNotFound otherwise.
+func (l *Library) SourceByPath(ctx context.Context, path string, size int64, mod time.Time) (*Source, error) {
+	return l.source(ctx, `path = ? AND size = ? AND mtime_ns = ?`, path, size, mod.UnixNano())
+}
+
+// SourceByHash returns a file added with these exact bytes; ErrNotFound if none.
+func (l *Library) SourceByHash(ctx context.Context, sum [32]byte) (*Source, error) {
+	return l.source(ctx, `sha256 = ? ORDER BY added_at LIMIT 1`, sum[:])
+}
+
+func (l *Library) source(ctx context.Context, where string, args ...any) (*Source, error) {
+	var s Source
+	var sum []byte
+	var mod int64
+	err := l.r.QueryRowContext(ctx, `SELECT path, size, mtime_ns, sha256, title_id FROM sources WHERE `+where, args...).
+		Scan(&s.Path, &s.Size, &mod, &sum, &s.TitleID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("added file: %w", ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("looking up an added file: %w", err)
+	}
+	copy(s.SHA256[:], sum)
+	s.ModTime = time.Unix(0, mod)
+	return &s, nil
+}
+
+// PutSource records a file added from this device.
+func (l *Library) PutSource(ctx context.Context, s Source) error {
+	_, err := l.w.ExecContext(ctx, `INSERT INTO sources(path, size, mtime_ns, sha256, title_id, added_at) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT(path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns, sha256 = excluded.sha256,
+		title_id = excluded.title_id`, s.Path, s.Size, s.ModTime.UnixNano(), s.SHA256[:], s.TitleID, l.now())
+	if err != nil {
+		return fmt.Errorf("recording added file %s: %w", s.Path, err)
+	}
+	return nil
+}
+
+// CreateSealTemp creates a temporary file in the library's content folder
+// for a device to seal a file into before Adopt moves it into place.
+func (l *Library) CreateSealTemp() (*os.File, error) {
+	f, err := os.CreateTemp(l.content, ".adding-*")
+	if err != nil {
+		return nil, fmt.Errorf("creating a file to seal into: %w", err)
+	}
+	return f, nil
+}
+
+// Adopt makes the complete sealed file at path (made by CreateSealTemp and
+// sealed.Seal on this device) the content of m: it checks the file's size
+// and header, syncs it, renames it into place and records it complete, so
+// the device serves it at once. path is gone afterwards.
+func (l *Library) Adopt(ctx context.Context, m *sealed.Manifest, path string) error {
+	cid := m.ContentID()
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("adopting %s: %w", cid, err)
+	}
+	hdr := m.HeaderBytes()
+	got := make([]byte, len(hdr))
+	_, err = io.ReadFull(f, got)
+	st, serr := f.Stat()
+	switch {
+	case err != nil:
+	case serr != nil:
+		err = serr
+	case st.Size() != m.FileSize():
+		err = fmt.Errorf("file of %d bytes, manifest says %d", st.Size(), m.FileSize())
+	case !bytes.Equal(got, hdr):
+		err = sealed.ErrBadHeader
+	default:
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("adopting %s: %w", cid, err)
+	}
+	raw, err := m.MarshalBinary()
+	if err != nil {
+		return fmt.Errorf("adopting %s: %w", cid, err)
+	}
+	n := m.NumChunks()
+	full := NewBitmap(n)
+	for i := 0; i < n; i++ {
+		full.Set(i)
+	}
+	l.mu.Lock()
+	_, loaded := l.items[cid]
+	l.mu.Unlock()
+	if loaded {
+		os.Remove(path)
+		return fmt.Errorf("adopting %s: the library already has this content", cid)
+	}
+	if err := os.Rename(path, l.sealedPath(cid)); err != nil {
+		return fmt.Errorf("adopting %s: %w", cid, err)
+	}
+	if err := syncDir(l.content); err != nil {
+		return fmt.Errorf("adopting %s: %w", cid, err)
+	}
+	_, err = l.w.ExecContext(ctx, `INSERT INTO content(content_id, manifest, num_chunks, file_size, complete, bitmap, have, updated_at)
+		VALUES (?, ?, ?, ?, 1, ?, ?, ?) ON CONFLICT(content_id) DO UPDATE SET manifest = excluded.manifest,
+		complete = 1, bitmap = excluded.bitmap, have = excluded.have, updated_at = excluded.updated_at`,
+		cid.String(), raw, n, m.FileSize(), []byte(full), n, l.now())
+	if err != nil {
+		return fmt.Errorf("adopting %s: recording: %w", cid, err)
+	}
+	return nil
+}
