@@ -184,10 +184,16 @@ func publishDemo(ctx context.Context, st directory.Store, id *identity.Identity,
 	return nil
 }
 
-// Joined is how this device (and the app's own client) reaches it.
+// Joined is how this device (and the app's own client) reaches it: by
+// loopback when it listens on every address, else by the one address it
+// listens on (--household 192.168.1.20:7443 does not answer on loopback).
 func (h *Household) Joined() Joined {
-	port := h.ln.Addr().(*net.TCPAddr).Port
-	return Joined{URL: "https://" + netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port)).String(),
+	tcp := h.ln.Addr().(*net.TCPAddr)
+	ip := netip.MustParseAddr("127.0.0.1")
+	if a, ok := netip.AddrFromSlice(tcp.IP); ok && !a.Unmap().IsUnspecified() {
+		ip = a.Unmap()
+	}
+	return Joined{URL: "https://" + netip.AddrPortFrom(ip, uint16(tcp.Port)).String(),
 		Fingerprint: h.id.ID(), Name: h.name, Embedded: true}
 }
 

@@ -216,3 +216,25 @@ func TestHouseholdFirstRun(t *testing.T) {
 		t.Errorf("URL %q", k2.Joined.URL)
 	}
 }
+
+// A household directory asked to listen on one address is reached there
+// by the app's own client: it used to dial 127.0.0.1 whatever the address,
+// so --household 192.168.1.20:7443 could never sign up.
+func TestHouseholdOnOneAddress(t *testing.T) {
+	ctx := context.Background()
+	k, err := Start(ctx, Config{DataDir: t.TempDir(), NoLAN: true, HouseholdAddr: "127.0.0.2:0", Listen: "127.0.0.1:0",
+		DeviceName: "test-host", Output: newPaceOutput(), Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- k.Serve(sctx) }()
+	defer func() { cancel(); <-done }()
+	if !strings.Contains(k.Joined.URL, "127.0.0.2:") {
+		t.Errorf("joined %q, want the address it listens on", k.Joined.URL)
+	}
+	if err := k.Backend.Session.SignUp(ctx, "household", "correct horse battery", "test-host"); err != nil {
+		t.Fatalf("sign-up against the household on 127.0.0.2: %v", err)
+	}
+}
