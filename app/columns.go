@@ -71,4 +71,4 @@ func (c columns) row(bold bool, texts ...string) *fyne.Container {
 
 // uploadColumns are the Sharing screen's "Downloaded from me" table:
 // device, title (the rest of the width), bytes supplied, when.
-var uploadColumns = columns{widths: []float32{130, 80, 80, 150}, flex: 1}
+var uploadColumns = columns{widths: []float32{110, 100, 88, 120}, flex: 1}

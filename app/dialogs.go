@@ -130,7 +130,7 @@ func (u *UI) showReceipt(name string, rc *directory.Receipt) {
 	if rc.Amount > 0 {
 		paid = "Paid " + money(rc.Amount, rc.Currency)
 		if rc.CardLast4 != "" {
-			paid += fmt.Sprintf(" with %s ending %s", rc.CardBrand, rc.CardLast4)
+			paid += fmt.Sprintf(" with %s ending %s", brandName(rc.CardBrand), rc.CardLast4)
 		}
 	}
 	lines := []string{
@@ -151,4 +151,22 @@ func (u *UI) showReceipt(name string, rc *directory.Receipt) {
 	d.Resize(fyne.NewSize(440, 280))
 	d.Show()
 	u.win.Canvas().Unfocus() // keys reach the dialog, not a button behind it
+}
+
+// brandName is a card brand as a person writes it; the directory reports
+// brands in lower case ("visa").
+func brandName(b string) string {
+	switch strings.ToLower(b) {
+	case "visa":
+		return "Visa"
+	case "mastercard":
+		return "Mastercard"
+	case "amex":
+		return "American Express"
+	case "discover":
+		return "Discover"
+	case "", "card":
+		return "card"
+	}
+	return strings.ToUpper(b[:1]) + b[1:]
 }

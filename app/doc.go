@@ -37,6 +37,14 @@
 // every 10 ms and writes how long those waited (p50, p99, max) to FILE
 // when it ends — under the real driver, the longest the UI was frozen.
 //
+// # Inspector
+//
+// With KITH_INSPECT_SOCKET set to a path (tests only; see inspect.go),
+// main serves GET /tree on a unix socket there: every visible object of
+// the window with its type, text, position and state, read on the UI
+// goroutine — how e2e's TestDrivenHousehold finds what to click and checks
+// what the window shows.
+//
 // # Subpackages
 //
 // app/wire adapts the real parts to these interfaces and starts the

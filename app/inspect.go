@@ -34,6 +34,7 @@ type InspectNode struct {
 	Y        float32 `json:"y"`
 	W        float32 `json:"w"`
 	H        float32 `json:"h"`
+	TextW    float32 `json:"tw,omitempty"` // a drawn text's own width, which may pass its box
 	Disabled bool    `json:"disabled,omitempty"`
 	Focused  bool    `json:"focused,omitempty"`
 	Checked  bool    `json:"checked,omitempty"`
@@ -142,7 +143,7 @@ func walkInspect(o fyne.CanvasObject, off fyne.Position, area clip, overlay bool
 func describe(o fyne.CanvasObject, n *InspectNode) {
 	switch x := o.(type) {
 	case *canvas.Text:
-		n.Text = x.Text
+		n.Text, n.TextW = x.Text, x.MinSize().Width
 	case *widget.Label:
 		n.Text = x.Text
 	case *widget.Button:

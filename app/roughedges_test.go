@@ -273,3 +273,20 @@ func payWithTestCard(t *testing.T, u *UI) {
 
 func enter(u *UI)  { u.win.Canvas().OnTypedKey()(&fyne.KeyEvent{Name: fyne.KeyReturn}) }
 func escape(u *UI) { u.win.Canvas().OnTypedKey()(&fyne.KeyEvent{Name: fyne.KeyEscape}) }
+
+// The receipt names the card brand as a person writes it: the directory
+// reports "visa".
+func TestReceiptCardBrand(t *testing.T) {
+	for in, want := range map[string]string{"visa": "Visa", "Visa": "Visa", "amex": "American Express", "card": "card", "jcb": "Jcb"} {
+		if got := brandName(in); got != want {
+			t.Errorf("brandName(%q) = %q, want %q", in, got, want)
+		}
+	}
+	w := newFakeWorld()
+	w.account = "a"
+	u := newTestUI(t, w)
+	u.showReceipt("Evening Bells", &directory.Receipt{Amount: 199, Currency: "EUR", CardBrand: "visa", CardLast4: "4242", Time: time.Now()})
+	if !shows(u, "Paid €1.99 with Visa ending 4242") {
+		t.Errorf("receipt: %q", texts(u.win.Canvas().Overlays().Top()))
+	}
+}

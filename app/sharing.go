@@ -129,10 +129,14 @@ func newSharingScreen(u *UI) *sharingScreen {
 	s.installSum.Wrapping = fyne.TextWrapBreak
 	s.installNote = widget.NewLabel("")
 	s.installNote.Wrapping = fyne.TextWrapWord
-	install := widget.NewCard("Give Kith to a neighbour", "Someone on your network without Kith can install it from this device.",
-		container.NewVBox(s.installNote, s.installURL, s.installSum))
-	settings := container.NewVBox(widget.NewCard("Sharing", "Titles you hold are offered under these rules unless a title has its own (set it in Library).",
-		container.NewVBox(s.on, widget.NewLabel("By default, who may copy from me:"), s.policy, s.allow, s.save, s.err)), install)
+	// Explanations wrap (a card's subtitle does not, and its width would
+	// squeeze the uploads table beside it).
+	install := widget.NewCard("Give Kith to a neighbour", "",
+		container.NewVBox(wrapped("Someone on your network without Kith can install it from this device."),
+			s.installNote, s.installURL, s.installSum))
+	settings := container.NewVBox(widget.NewCard("Sharing", "",
+		container.NewVBox(wrapped("Titles you hold are offered under these rules unless a title has its own (set it in Library)."),
+			s.on, widget.NewLabel("By default, who may copy from me:"), s.policy, s.allow, s.save, s.err)), install)
 	header := uploadColumns.row(true, "Device", "Title", "Supplied", "When")
 	uploads := container.NewBorder(container.NewVBox(heading("Downloaded from me"), s.supplied, header, s.empty), nil, nil, nil, s.list)
 	split := container.NewHSplit(container.NewVScroll(settings), uploads)
@@ -220,4 +224,11 @@ func (s *sharingScreen) applyInstall(in InstallOffer) {
 		s.installSum.SetText("SHA-256 " + in.SHA256)
 		s.installSum.Show()
 	}
+}
+
+// wrapped is a label whose text wraps at the width it is given.
+func wrapped(text string) *widget.Label {
+	l := widget.NewLabel(text)
+	l.Wrapping = fyne.TextWrapWord
+	return l
 }

@@ -37,4 +37,35 @@
 // The test skips with the reason when it is not root, when "ip" or
 // PulseAudio are missing, or with -short. e2e/demo.sh runs the same story
 // with narration for a person (make demo).
+//
+// # The story through the windows (TestDrivenHousehold)
+//
+// Two real kith desktop processes on a two-host LAN, each with its own Xvfb
+// display (started inside its namespace) and its own PulseAudio null sink,
+// driven only with synthetic mouse and keyboard events (xdotool: clicks at
+// the middle of a widget, typed text, Return and Escape). Where a widget is
+// and what the window shows come from kith's inspector socket
+// (app.InspectEnv, set only by this test). The steps, each asserted on what
+// the windows show:
+//
+//  1. living-room finds no directory, starts the household's (the welcome
+//     screen says so and shows its fingerprint) and creates the account;
+//  2. bedroom finds it on the LAN (joinHousehold: its welcome screen names
+//     the directory and shows the same fingerprint);
+//  3. bedroom signs in to the account;
+//  4. living-room buys Evening Bells with the test card in the payment
+//     form (Enter pays; the receipt says "Paid €1.99 with Visa ending
+//     4242"; Escape closes it; the Store then says the title is owned) and
+//     gets Concert A (free);
+//  5. bedroom registers Concert A through living-room from its Neighbours
+//     screen and its Library shows it owned;
+//  6. bedroom plays it from the Library: the bar shows it and the
+//     recording of its null sink is 440 Hz;
+//  7. living-room's Sharing screen lists the transfer to bedroom, the
+//     title drawn inside its column.
+//
+// Both apps must exit cleanly on SIGTERM with no ALSA noise in their logs.
+// A screenshot per step goes to KITH_SCREENSHOTS as
+// driven-NN-MACHINE-STEP.png. It skips without root, ip, Xvfb, xdotool,
+// ImageMagick or PulseAudio, or with -short.
 package e2e
