@@ -57,7 +57,7 @@ func TestAddFromDevice(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(album, "notes.txt"), []byte("not media"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	files, err := MediaFiles(ctx, []string{music})
+	files, err := tags.MediaFiles(ctx, []string{music})
 	if err != nil || len(files) != 2 || filepath.Base(files[0].Path) != "a.mp3" {
 		t.Fatalf("MediaFiles = %v, %v", files, err)
 	}

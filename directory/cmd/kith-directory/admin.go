@@ -16,35 +16,42 @@ import (
 	"time"
 
 	"github.com/kith-media/kith/directory"
+	"github.com/kith-media/kith/internal/progress"
+	"github.com/kith-media/kith/share/tags"
 )
 
 const publishHelp = `
-Seals FILE once with a fresh content key into the origin store, signs its
-manifest with the directory key and adds the title to the catalog. Prints
-the title as JSON. Works while "serve" runs on the same --data.
+Seals each file once with a fresh content key into the origin store, signs
+its manifest with the directory key and adds the title to the catalog (public).
+PATH is a file or a folder (searched recursively for .mp3 .flac .ogg .opus
+.m4a .mp4 .wav .webm .mkv). Without --title the title, artist, album, track,
+year, genre, duration and cover are read from each file's tags (untagged
+files are named from the file name). Prints one JSON line per title; on a
+terminal, progress goes to stderr. Works while "serve" runs on the same --data.
 
 --price is in the currency's units ("1.99") or "free"/"0" (registration only).
 --rights is a comma list: reshare | noreshare | days=N | expires=RFC3339.
---media-type defaults from the file extension.
+--media-type defaults from the file's content, then its extension.
 
 Examples:
+  kith-directory publish ~/Music/Album --price 0.99 --rights reshare
   kith-directory publish song.mp3 --title "Song" --artist "Band" --price 1.99 --rights reshare
   kith-directory publish talk.ogg --title "Talk" --price free --rights days=30
 `
 
 func cmdPublish(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, data := newFlags("publish", "publish FILE --title T [flags]", publishHelp, stderr)
-	title := fs.String("title", "", "title name (required)")
-	artist := fs.String("artist", "", "artist")
+	fs, data := newFlags("publish", "publish PATH... [--title T] [flags]", publishHelp, stderr)
+	title := fs.String("title", "", "title name (default: from the tags; one file only)")
+	artist := fs.String("artist", "", "artist (default: from the tags)")
 	price := fs.String("price", "0", `price in currency units, e.g. 1.99, or "free"`)
 	currency := fs.String("currency", "EUR", "ISO 4217 currency code")
 	rights := fs.String("rights", "noreshare", "reshare | noreshare | days=N | expires=RFC3339, comma-separated")
-	mediaType := fs.String("media-type", "", "media type (default: from the file extension)")
+	mediaType := fs.String("media-type", "", "media type (default: from the file)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 || *title == "" {
+	if len(pos) == 0 {
 		fs.Usage()
 		return errUsage
 	}
@@ -56,31 +63,71 @@ func cmdPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	mt := *mediaType
-	if mt == "" {
-		mt = strings.SplitN(mime.TypeByExtension(filepath.Ext(pos[0])), ";", 2)[0]
-		if mt == "" {
-			return fmt.Errorf("cannot guess the media type of %s: pass --media-type", pos[0])
-		}
-	}
-	f, err := os.Open(pos[0])
+	files, err := tags.MediaFiles(ctx, pos)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	if *title != "" && (len(files) != 1 || len(pos) != 1) {
+		return fmt.Errorf("--title names one file, not %d: %w", len(files), errUsage)
+	}
 	id, st, origin, _, err := openData(ctx, *data)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	t, err := directory.Publish(ctx, st, id, origin, f, directory.PublishOptions{
-		Name: *title, Artist: *artist, MediaType: mt, Price: cents, Currency: *currency, Rights: r})
-	if err != nil {
-		return err
+	var total int64
+	for _, f := range files {
+		total += f.Size
 	}
+	prog := progress.New(stderr, len(files), total)
 	enc := json.NewEncoder(stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(t)
+	for _, mf := range files {
+		o := directory.PublishOptions{Name: *title, Artist: *artist, MediaType: *mediaType, Price: cents, Currency: *currency, Rights: r}
+		in, err := tags.Read(ctx, mf.Path, tags.Options{})
+		switch {
+		case err == nil:
+			for _, p := range in.Problems {
+				fmt.Fprintf(stderr, "kith-directory: %s: %s (using fallbacks)\n", mf.Path, p)
+			}
+			if o.Name == "" {
+				o.Name = in.Title
+			}
+			if o.Artist == "" {
+				o.Artist = in.Artist
+			}
+			if o.MediaType == "" {
+				o.MediaType = in.MediaType
+			}
+			o.Tags = directory.TitleTags{Album: in.Album, AlbumArtist: in.AlbumArtist, Genre: in.Genre, Track: in.Track,
+				Disc: in.Disc, Year: in.Year, DurationMS: in.Duration.Milliseconds()}
+			o.Artwork = in.Artwork
+		case errors.Is(err, tags.ErrNotMedia) && *title != "":
+			// Named by hand: publish it as given.
+			if o.MediaType == "" {
+				o.MediaType = strings.SplitN(mime.TypeByExtension(filepath.Ext(mf.Path)), ";", 2)[0]
+			}
+			if o.MediaType == "" {
+				return fmt.Errorf("cannot guess the media type of %s: pass --media-type", mf.Path)
+			}
+		default:
+			return fmt.Errorf("%s: %w", mf.Path, err)
+		}
+		f, err := os.Open(mf.Path)
+		if err != nil {
+			return err
+		}
+		t, err := directory.Publish(ctx, st, id, origin, prog.Reader(f, mf.Path), o)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("%s: %w", mf.Path, err)
+		}
+		prog.Done(mf.Size)
+		if err := enc.Encode(t); err != nil {
+			return err
+		}
+	}
+	prog.Finish()
+	return nil
 }
 
 // parsePrice turns "1.99" into 199 cents.

@@ -52,7 +52,7 @@ func TestUsageErrors(t *testing.T) {
 		{"no command", nil, 2},
 		{"unknown command", []string{"frobnicate"}, 2},
 		{"publish without file", []string{"publish", "--title", "x"}, 2},
-		{"publish without title", []string{"publish", "song.mp3"}, 2},
+		{"publish --title for a folder", []string{"publish", ".", "--title", "x"}, 2},
 		{"billing without --csv", []string{"billing", "export"}, 2},
 		{"bad flag", []string{"serve", "--nope"}, 2},
 		{"webhook without secret", []string{"serve", "--data", "", "--webhook", "http://127.0.0.1:1"}, 1},

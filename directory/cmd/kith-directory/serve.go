@@ -27,9 +27,13 @@ The first line on stdout is the URL to give players, with the fingerprint:
   https://host:port#FINGERPRINT
 Logs are JSON lines on stderr. Billing events are delivered at least once to
 --webhook, signed with --webhook-secret (see the directory package docs).
+Devices may publish their own files (kithctl publish, the app's Add) only
+when --device-publish is owner (devices of --owner's account) or accounts
+(every account); their titles are free and listed to their household only.
 
 Examples:
   kith-directory serve --addr :8443 --data /var/lib/kith
+  kith-directory serve --data /var/lib/kith --device-publish owner --owner home
   KITH_DIRECTORY_WEBHOOK=https://billing.example/kith kith-directory serve
 `
 
@@ -77,6 +81,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	rateDev := fs.Float64("rate-device", floatEnv("RATE_DEVICE", directory.DefaultRateDevice), "requests/s per device, bursts 2x; <0 unlimited (env KITH_DIRECTORY_RATE_DEVICE)")
 	rateAuth := fs.Float64("rate-auth", floatEnv("RATE_AUTH", directory.DefaultRateAuth), "password attempts/s per client IP (account creation, enrollment); <0 unlimited (env KITH_DIRECTORY_RATE_AUTH)")
 	ttl := fs.Duration("announce-ttl", directory.DefaultAnnounceTTL, "how long a supplier stays listed after its last heartbeat")
+	devPublish := fs.String("device-publish", env("DEVICE_PUBLISH", "off"), "who may publish titles from their own devices: off, owner (--owner's account) or accounts (every account) (env KITH_DIRECTORY_DEVICE_PUBLISH)")
+	owner := fs.String("owner", env("OWNER", ""), "the owner's account for --device-publish owner (env KITH_DIRECTORY_OWNER)")
 	level := fs.String("log-level", env("LOG_LEVEL", "info"), "debug, info, warn or error (env KITH_DIRECTORY_LOG_LEVEL)")
 	rest, err := parseFlags(fs, args)
 	if err != nil {
@@ -117,6 +123,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Identity: id, Store: st, OriginDir: origin, Name: *name, Logger: log,
 		Webhook: *webhook, WebhookSecret: []byte(*secret),
 		RateIP: *rateIP, RateDevice: *rateDev, RateAuth: *rateAuth, AnnounceTTL: *ttl,
+		Publish: directory.PublishPolicy{Mode: *devPublish, Owner: *owner},
 	})
 	if err != nil {
 		st.Close()
