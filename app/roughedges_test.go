@@ -290,3 +290,42 @@ func TestReceiptCardBrand(t *testing.T) {
 		t.Errorf("receipt: %q", texts(u.win.Canvas().Overlays().Top()))
 	}
 }
+
+// Controls' first states: the store pager does not claim "0 titles"
+// before the catalog answered.
+func TestStorePagerBeforeCatalog(t *testing.T) {
+	w := newFakeWorld()
+	w.account = "a"
+	w.titlesErr = &directory.Error{Status: 503, Message: "the directory is starting"}
+	u := newTestUI(t, w)
+	u.Show(ViewStore)
+	if u.store.pageL.Text != "" || !u.store.next.Disabled() || !u.store.prev.Disabled() {
+		t.Errorf("pager before any answer: %q, next disabled %v", u.store.pageL.Text, u.store.next.Disabled())
+	}
+	w.mu.Lock()
+	w.titlesErr = nil
+	w.mu.Unlock()
+	u.store.search(1)
+	if u.store.pageL.Text != "Page 1 of 1 · 4 titles" {
+		t.Errorf("pager after the catalog answered: %q", u.store.pageL.Text)
+	}
+}
+
+// Escape closes the picture viewer, as it closes dialogs.
+func TestViewerClosesOnEscape(t *testing.T) {
+	w := newFakeWorld()
+	w.account = "a"
+	w.items = []Item{{Content: cid(4), Name: "Harbour at Dusk", MediaType: "image/png", State: StateOwned}}
+	u := newTestUI(t, w)
+	u.Show(ViewLibrary)
+	u.library.list.Select(0)
+	test.Tap(u.library.play)
+	u.pump(context.Background())
+	if u.viewer == nil {
+		t.Fatal("no viewer")
+	}
+	u.viewer.Canvas().OnTypedKey()(&fyne.KeyEvent{Name: fyne.KeyEscape})
+	if u.viewer != nil {
+		t.Error("Escape did not close the viewer")
+	}
+}

@@ -191,6 +191,12 @@ func (s *storeScreen) search(page int) {
 func (s *storeScreen) pages() int { return max(1, (s.total+storePerPage-1)/storePerPage) }
 
 func (s *storeScreen) setPager() {
+	if !s.loaded { // not "0 titles" before the catalog answered
+		s.pageL.SetText("")
+		s.prev.Disable()
+		s.next.Disable()
+		return
+	}
 	s.pageL.SetText(fmt.Sprintf("Page %d of %d · %s", s.page, s.pages(), count(s.total, "title")))
 	if s.page > 1 {
 		s.prev.Enable()

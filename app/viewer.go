@@ -18,6 +18,12 @@ func (u *UI) showViewer() {
 	if u.viewer == nil {
 		u.viewer = u.app.NewWindow(st.Title)
 		u.viewer.SetOnClosed(func() { u.viewer = nil })
+		v := u.viewer
+		v.Canvas().SetOnTypedKey(func(e *fyne.KeyEvent) {
+			if e.Name == fyne.KeyEscape { // as any picture viewer
+				v.Close()
+			}
+		})
 		b := st.Image.Bounds()
 		u.viewer.Resize(fyne.NewSize(float32(min(1000, max(320, b.Dx()))), float32(min(800, max(240, b.Dy())))))
 	}
