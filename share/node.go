@@ -140,7 +140,7 @@ func NewNode(o Options) (*Node, error) {
 	}
 	if n.dir != nil {
 		so.Directory = n.dir.Fingerprint()
-		so.Accounts = peer.WhoisAccounts(n.dir, 5*time.Minute)
+		so.Accounts = peer.WhoisAccounts(n.dir)
 		so.Relayer = n.dir
 	}
 	so.Owner = o.Account

@@ -10,6 +10,10 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+
+	"github.com/kith-media/kith/directory"
+	"github.com/kith-media/kith/share/identity"
+	"github.com/kith-media/kith/share/peer"
 )
 
 // tamperingRelay serves n's peer handler on its own loopback address (with
@@ -155,5 +159,79 @@ func TestSecurityRelayCannotReadOrAlterReceipt(t *testing.T) {
 	}
 	if got := readAll(t, b, title); !bytes.Equal(got, plain) {
 		t.Fatal("B's plaintext differs")
+	}
+}
+
+// TestSecurityDeniedAccountFreshKey (issue 11 item 4), with a real
+// directory: alice's device denies bob. Bob's enrolled device is refused;
+// so are a fresh key bob generates (unknown to the directory) and a
+// device of bob's that was revoked. Alice's household and carol still
+// fetch.
+func TestSecurityDeniedAccountFreshKey(t *testing.T) {
+	ctx := context.Background()
+	d := startDirectory(t)
+	title, plain := d.publish(t, "Denied Song", 256<<10, 0)
+	a := startNode(t, d, "alice", nil)
+	b := startNode(t, d, "bob", nil)
+	home := startNode(t, d, "alice", nil)
+	carol := startNode(t, d, "carol", nil)
+	if _, err := a.Register(ctx, title.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Fetch(ctx, title.ContentID); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.SetPolicy(ctx, "", directory.Policy{Mode: "anyone", Deny: []string{"bob"}}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := a.lib.Manifest(ctx, title.ContentID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := identity.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	revoked, err := identity.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := d.client(t, revoked)
+	if err := rc.EnrollDevice(ctx, "bob", "correct horse battery", "old phone"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.dir.RevokeDevice(ctx, revoked.ID()); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name string
+		id   *identity.Identity
+	}{
+		{"bob's enrolled device", b.id},
+		{"bob's fresh key", fresh},
+		{"bob's revoked device", revoked},
+	} {
+		c, err := peer.NewClient(tt.id, a.ID(), []string{a.Addr()}, peer.ClientOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if o, err := c.Offer(ctx); err == nil {
+			t.Errorf("%s got an offer of %d titles", tt.name, len(o))
+		}
+		if _, err := c.Manifest(ctx, title.ContentID); err == nil {
+			t.Errorf("%s got the manifest", tt.name)
+		}
+		if _, err := c.Chunk(ctx, m, 0, nil); err == nil {
+			t.Errorf("%s got a chunk", tt.name)
+		}
+	}
+	for _, n := range []*Node{home, carol} {
+		if err := n.Fetch(ctx, title.ContentID, a.neighbour()); err != nil {
+			t.Fatalf("%s: %v", n.accountName(), err)
+		}
+	}
+	if got := downloadedFrom(t, carol, a.ID()); got < int64(len(plain)) {
+		t.Fatalf("carol got %d bytes from A", got)
 	}
 }

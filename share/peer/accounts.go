@@ -1,67 +1,271 @@
 package peer
 
 import (
+	"container/list"
 	"context"
 	"errors"
+	"fmt"
+	"net"
+	"net/netip"
 	"sync"
 	"time"
+
+	"golang.org/x/sync/singleflight"
 
 	"github.com/kith-media/kith/directory"
 	"github.com/kith-media/kith/share/identity"
 )
+
+// ErrNotEnrolled is wrapped by Accounts answers for a device the directory
+// does not know or has revoked: such a device gets nothing from a peer.
+var ErrNotEnrolled = errors.New("device is not enrolled in this directory")
+
+// errLookupLimited: the caller (or everyone together) asked about too many
+// unknown devices lately; it is refused until the limit refills.
+var errLookupLimited = errors.New("too many device lookups")
 
 // Whoiser looks a device up in the directory (*directory.Client implements it).
 type Whoiser interface {
 	Whois(ctx context.Context, id identity.ID) (*directory.Device, error)
 }
 
-// WhoisAccounts implements Accounts with the directory's Whois and a cache
-// (answers, including "unknown device", are kept for ttl; revoked devices
-// have no account).
-func WhoisAccounts(w Whoiser, ttl time.Duration) Accounts {
-	if ttl <= 0 {
-		ttl = 5 * time.Minute
+// WhoisAccounts implements Accounts with the directory's Whois: the
+// account of an enrolled device; ErrNotEnrolled for an unknown (404) or
+// revoked one; any other failure as is. It does not cache: the Server
+// caches and rate-limits lookups (LookupLimits).
+func WhoisAccounts(w Whoiser) Accounts { return whoisAccounts{w} }
+
+type whoisAccounts struct{ w Whoiser }
+
+func (a whoisAccounts) Account(ctx context.Context, id identity.ID) (string, error) {
+	d, err := a.w.Whois(ctx, id)
+	var de *directory.Error
+	switch {
+	case errors.As(err, &de) && de.Status == 404:
+		return "", fmt.Errorf("%w: %s", ErrNotEnrolled, id.Short())
+	case err != nil:
+		return "", err
+	case d == nil || d.ID != id || d.Account == "":
+		return "", fmt.Errorf("directory answered for %s with another device", id.Short())
+	case d.Revoked:
+		return "", fmt.Errorf("%w: %s is revoked", ErrNotEnrolled, id.Short())
 	}
-	return &whoisAccounts{w: w, ttl: ttl, m: map[identity.ID]cachedAccount{}}
+	return d.Account, nil
 }
 
-type cachedAccount struct {
-	account string
+// LookupLimits bound what a Server asks its Accounts (the directory, on
+// the owner's quota) about callers. Zero fields take the defaults.
+type LookupLimits struct {
+	TTL         time.Duration // how long an enrolled device's account is kept (default 5 min)
+	NegativeTTL time.Duration // how long "not enrolled" is kept (default 30 s)
+	MaxEntries  int           // answers kept, least recently used dropped first (default 4096)
+	// PerCaller is lookups per second for one caller address (an IPv4
+	// address or an IPv6 /64, not the device key, which is free to make),
+	// in bursts of PerCallerBurst (defaults 1/15 and 4).
+	PerCaller      float64
+	PerCallerBurst int
+	// Total is lookups per second for all callers together, in bursts of
+	// TotalBurst (defaults 2 and 20): far below the directory's per-device
+	// request limit, so strangers cannot spend the owner's quota.
+	Total      float64
+	TotalBurst int
+	// Timeout bounds one lookup (default 5 s).
+	Timeout time.Duration
+}
+
+func (l LookupLimits) withDefaults() LookupLimits {
+	if l.TTL <= 0 {
+		l.TTL = 5 * time.Minute
+	}
+	if l.NegativeTTL <= 0 {
+		l.NegativeTTL = 30 * time.Second
+	}
+	if l.MaxEntries <= 0 {
+		l.MaxEntries = 4096
+	}
+	if l.PerCaller <= 0 {
+		l.PerCaller = 1.0 / 15
+	}
+	if l.PerCallerBurst <= 0 {
+		l.PerCallerBurst = 4
+	}
+	if l.Total <= 0 {
+		l.Total = 2
+	}
+	if l.TotalBurst <= 0 {
+		l.TotalBurst = 20
+	}
+	if l.Timeout <= 0 {
+		l.Timeout = 5 * time.Second
+	}
+	return l
+}
+
+// accountCache answers "which account is this caller's" from a bounded
+// LRU of earlier answers (enrolled and not enrolled), and asks the
+// Accounts behind it only within the per-caller and total limits. Failed
+// lookups are not kept (but count against the limits).
+type accountCache struct {
+	look   Accounts // nil: nobody is enrolled
+	lim    LookupLimits
+	now    func() time.Time
+	flight singleflight.Group
+
+	mu      sync.Mutex
+	entries map[identity.ID]*list.Element // of *cacheEntry
+	lru     list.List                     // front: most recently used
+	callers map[netip.Prefix]*tokens
+	total   tokens
+	sweep   time.Time
+}
+
+type cacheEntry struct {
+	id      identity.ID
+	account string // "" = not enrolled
 	expires time.Time
 }
 
-type whoisAccounts struct {
-	w   Whoiser
-	ttl time.Duration
-	mu  sync.Mutex
-	m   map[identity.ID]cachedAccount
+// tokens is a token bucket.
+type tokens struct {
+	n    float64
+	last time.Time
 }
 
-func (a *whoisAccounts) Account(ctx context.Context, id identity.ID) (string, error) {
-	now := time.Now()
-	a.mu.Lock()
-	c, ok := a.m[id]
-	a.mu.Unlock()
-	if ok && now.Before(c.expires) {
-		return c.account, nil
+// refill adds rate tokens a second since the last refill, up to burst (a
+// new bucket is full).
+func (b *tokens) refill(now time.Time, rate float64, burst int) {
+	if b.last.IsZero() {
+		b.n = float64(burst)
+	} else {
+		b.n = min(float64(burst), b.n+now.Sub(b.last).Seconds()*rate)
 	}
-	d, err := a.w.Whois(ctx, id)
+	b.last = now
+}
+
+// take refills b and takes a token if there is one.
+func (b *tokens) take(now time.Time, rate float64, burst int) bool {
+	b.refill(now, rate, burst)
+	if b.n < 1 {
+		return false
+	}
+	b.n--
+	return true
+}
+
+func newAccountCache(look Accounts, lim LookupLimits, now func() time.Time) *accountCache {
+	return &accountCache{look: look, lim: lim.withDefaults(), now: now,
+		entries: map[identity.ID]*list.Element{}, callers: map[netip.Prefix]*tokens{}}
+}
+
+// callerPrefix is the unit the per-caller limit counts: the IPv4 address,
+// or the IPv6 /64 (one host's share of a network).
+func callerPrefix(remoteAddr string) netip.Prefix {
+	host, _, err := net.SplitHostPort(remoteAddr)
 	if err != nil {
-		var de *directory.Error
-		if !(errors.As(err, &de) && de.Status == 404) {
-			return "", err // transient: do not cache
+		host = remoteAddr
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.Prefix{}
+	}
+	a = a.Unmap().WithZone("")
+	if a.Is4() {
+		return netip.PrefixFrom(a, 32)
+	}
+	p, _ := a.Prefix(64)
+	return p
+}
+
+// account returns the account of enrolled device id, calling from
+// remoteAddr; the error wraps ErrNotEnrolled, errLookupLimited or the
+// lookup's failure.
+func (c *accountCache) account(ctx context.Context, id identity.ID, remoteAddr string) (string, error) {
+	if c.look == nil {
+		return "", fmt.Errorf("%w: no directory to ask", ErrNotEnrolled)
+	}
+	now := c.now()
+	c.mu.Lock()
+	if el, ok := c.entries[id]; ok {
+		e := el.Value.(*cacheEntry)
+		if now.Before(e.expires) {
+			c.lru.MoveToFront(el)
+			c.mu.Unlock()
+			if e.account == "" {
+				return "", fmt.Errorf("%w: %s", ErrNotEnrolled, id.Short())
+			}
+			return e.account, nil
 		}
-		d = nil
+		c.removeLocked(el)
 	}
-	acct := ""
-	if d != nil && !d.Revoked {
-		acct = d.Account
+	c.mu.Unlock()
+	v, err, _ := c.flight.Do(string(id), func() (any, error) {
+		if !c.allow(remoteAddr) {
+			return "", errLookupLimited
+		}
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.lim.Timeout)
+		defer cancel()
+		acct, err := c.look.Account(lctx, id)
+		switch {
+		case err == nil && acct == "":
+			err = fmt.Errorf("%w: %s has no account", ErrNotEnrolled, id.Short())
+			fallthrough
+		case errors.Is(err, ErrNotEnrolled):
+			c.keep(id, "", c.lim.NegativeTTL)
+		case err == nil:
+			c.keep(id, acct, c.lim.TTL)
+		}
+		return acct, err
+	})
+	if err != nil {
+		return "", err
 	}
-	a.mu.Lock()
-	if len(a.m) > 10000 {
-		a.m = map[identity.ID]cachedAccount{}
+	return v.(string), nil
+}
+
+// allow takes a lookup token for the caller and from the total.
+func (c *accountCache) allow(remoteAddr string) bool {
+	now := c.now()
+	p := callerPrefix(remoteAddr)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if now.Sub(c.sweep) > time.Minute || len(c.callers) > c.lim.MaxEntries {
+		full := float64(c.lim.PerCallerBurst) / c.lim.PerCaller
+		for k, b := range c.callers { // a refilled bucket carries no state
+			if now.Sub(b.last).Seconds() >= full {
+				delete(c.callers, k)
+			}
+		}
+		c.sweep = now
 	}
-	a.m[id] = cachedAccount{account: acct, expires: now.Add(a.ttl)}
-	a.mu.Unlock()
-	return acct, nil
+	b := c.callers[p]
+	if b == nil {
+		if len(c.callers) > c.lim.MaxEntries {
+			return false // more distinct callers than we keep track of: refuse new ones
+		}
+		b = &tokens{}
+		c.callers[p] = b
+	}
+	b.refill(now, c.lim.PerCaller, c.lim.PerCallerBurst)
+	if b.n < 1 || !c.total.take(now, c.lim.Total, c.lim.TotalBurst) {
+		return false
+	}
+	b.n--
+	return true
+}
+
+func (c *accountCache) keep(id identity.ID, account string, ttl time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, ok := c.entries[id]; ok {
+		c.removeLocked(el)
+	}
+	for c.lru.Len() >= c.lim.MaxEntries {
+		c.removeLocked(c.lru.Back())
+	}
+	c.entries[id] = c.lru.PushFront(&cacheEntry{id: id, account: account, expires: c.now().Add(ttl)})
+}
+
+func (c *accountCache) removeLocked(el *list.Element) {
+	delete(c.entries, el.Value.(*cacheEntry).id)
+	c.lru.Remove(el)
 }

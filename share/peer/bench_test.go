@@ -78,7 +78,7 @@ func BenchmarkThroughput(b *testing.B) {
 	c, lib, path := bigHolder(b)
 	size := c.m.FileSize()
 	a, me := newIdent(b), newIdent(b)
-	_, addr := startServer(b, ServerOptions{Identity: a, Library: lib})
+	_, addr := startServer(b, ServerOptions{Identity: a, Library: lib, Accounts: everyoneEnrolled{}})
 	cl := client(b, me, a.ID(), addr)
 	// Each transfer function excludes its setup and cleanup from the timer.
 	kith := func(b *testing.B) time.Duration {
@@ -164,7 +164,7 @@ func BenchmarkThroughput(b *testing.B) {
 func BenchmarkFirstChunk(b *testing.B) {
 	c := makeContent(b, 4<<20, sealed.DefaultChunkSize, 7)
 	a, me := newIdent(b), newIdent(b)
-	_, addr := startServer(b, ServerOptions{Identity: a, Library: holder(b, c)})
+	_, addr := startServer(b, ServerOptions{Identity: a, Library: holder(b, c), Accounts: everyoneEnrolled{}})
 	ctx := context.Background()
 	b.ResetTimer()
 	var total time.Duration

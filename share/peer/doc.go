@@ -9,7 +9,17 @@
 // certificate made from their ed25519 key (identity.Certificate); the client
 // pins the server's device ID (identity.ClientTLS), the server reads the
 // client's ID from its certificate (identity.PeerID) and applies its owner's
-// share policy to it. ALPN offers only "http/1.1": Go's HTTP/2 is about 3x
+// share policy to it.
+//
+// Peers fail closed: everything but hello is only for enrolled, unrevoked
+// devices of this device's directory (Accounts, i.e. the directory's Whois,
+// names their account). A key nobody enrolled, a revoked device, and a
+// caller whose lookup failed get nothing, so a denied account cannot come
+// back with a fresh key. Lookups are cached (enrolled: 5 min; not
+// enrolled: 30 s; 4096 entries, least recently used dropped) and limited
+// per caller address (IPv4 address or IPv6 /64: keys are free to make) and
+// in total, so a peer rotating keys cannot spend the owner's directory
+// quota (LookupLimits). ALPN offers only "http/1.1": Go's HTTP/2 is about 3x
 // slower for bulk transfers on these machines, so parallelism comes from a
 // few connections per peer instead.
 //
@@ -33,7 +43,7 @@
 //	                          206 with a Range header (bytes within the chunk); 404 chunk not present
 //	GET  /content/{cid}       200/206 byte ranges of the sealed file (Range); every chunk a range
 //	                          touches must be present
-//	POST /relay               body: license.SealedRegistration JSON (must be the caller's own);
+//	POST /relay               body: license.SealedRegistration JSON (must be the caller's own, and the caller enrolled);
 //	                          the server wraps it with license.Relay, forwards it to the directory
 //	                          and answers 200 license.SealedReply JSON (the directory's
 //	                          directory.RelayAnswer sealed to the caller and signed by the
@@ -43,8 +53,10 @@
 //
 // Status codes common to every endpoint: 400 malformed path or body; 401 no
 // client certificate; 403 for content the server does not hold AND for
-// content the caller may not copy (the same answer, so an excluded device
-// learns nothing about holdings); 503 with Retry-After when the upload limits
+// content the caller may not copy AND for a caller that is not an enrolled
+// device (the same answer, so an excluded device learns nothing about
+// holdings); 503 with Retry-After when the caller cannot be checked with
+// the directory (lookup failed or rate-limited), or when the upload limits
 // (per peer and in total) are reached (plus Kith-Retry-After-Ms, the
 // suggested wait in milliseconds, for peers). Slow readers are cut off by a write
 // deadline; idle connections close after IdleTimeout.

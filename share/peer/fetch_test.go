@@ -53,7 +53,7 @@ func TestFetchFromSeveralPeers(t *testing.T) {
 	var srcs []Source
 	for k := 0; k < 3; k++ {
 		a := newIdent(t)
-		_, addr := startServer(t, ServerOptions{Identity: a, Library: holder(t, c)})
+		_, addr := startServer(t, ServerOptions{Identity: a, Library: holder(t, c), Accounts: everyoneEnrolled{}})
 		srcs = append(srcs, client(t, b, a.ID(), addr).Source(c.m))
 	}
 	var mu sync.Mutex
@@ -167,7 +167,7 @@ func TestNoFalseBans(t *testing.T) {
 	var srvs []srv
 	for k := 0; k < 3; k++ {
 		a := newIdent(t)
-		o := ServerOptions{Identity: a, Library: holder(t, c)}
+		o := ServerOptions{Identity: a, Library: holder(t, c), Accounts: everyoneEnrolled{}}
 		if k == 2 {
 			o.MaxUploadsPerPeer = 1 // answers 503 often
 		}

@@ -102,13 +102,18 @@ func chunkAt(m *sealed.Manifest, off int64) int {
 }
 
 func (s *Server) handleRelay(w http.ResponseWriter, r *http.Request) {
-	peer, err := caller(r)
-	if err != nil {
-		httpError(w, http.StatusUnauthorized, "client certificate required")
+	if s.o.Relayer == nil {
+		if _, err := caller(r); err != nil {
+			httpError(w, http.StatusUnauthorized, "client certificate required")
+			return
+		}
+		httpError(w, http.StatusNotImplemented, "this device does not relay registrations")
 		return
 	}
-	if s.o.Relayer == nil {
-		httpError(w, http.StatusNotImplemented, "this device does not relay registrations")
+	// Only enrolled devices: the directory would refuse anybody else's
+	// registration anyway, and each relay is a request on our quota.
+	peer, _, ok := s.enrolled(w, r)
+	if !ok {
 		return
 	}
 	var reg license.SealedRegistration

@@ -84,7 +84,7 @@ func TestKillResume(t *testing.T) {
 	}
 	c := makeContent(t, 8<<20, 32<<10, 20)
 	a := newIdent(t)
-	_, addr := startServer(t, ServerOptions{Identity: a, Library: holder(t, c)})
+	_, addr := startServer(t, ServerOptions{Identity: a, Library: holder(t, c), Accounts: everyoneEnrolled{}})
 	dir := t.TempDir()
 	raw, _ := c.m.MarshalBinary()
 	os.WriteFile(filepath.Join(dir, "manifest"), raw, 0o600)

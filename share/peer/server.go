@@ -25,8 +25,13 @@ import (
 // ProtoVersion is the peer protocol version spoken here (hello's "proto").
 const ProtoVersion = 1
 
-// Accounts tells which account a device belongs to ("" when unknown); the
-// server needs it for "household" and account entries in policies.
+// Accounts tells which account an enrolled, unrevoked device of this
+// device's directory belongs to; for any other device it returns an error
+// wrapping ErrNotEnrolled (an empty account counts as not enrolled too).
+// The server gives nothing but hello to a device it cannot place in an
+// account (a failed lookup included), and needs the account for
+// "household" and account entries in policies. The server caches answers
+// (LookupLimits), so implementations need not.
 type Accounts interface {
 	Account(ctx context.Context, device identity.ID) (string, error)
 }
@@ -52,7 +57,8 @@ type ServerOptions struct {
 	Name      string             // device name shown in hello
 	Directory identity.ID        // directory fingerprint shown in hello
 	Owner     string             // this device's account (for household policies)
-	Accounts  Accounts           // nil: every peer's account is unknown
+	Accounts  Accounts           // nil: no device is enrolled, so nobody gets anything but hello
+	Lookups   LookupLimits       // caching and rate limits of Accounts lookups
 	Relayer   Relayer            // nil: relay answers 501
 
 	MaxUploads        int           // concurrent chunk/content responses in total (default 32)
@@ -81,6 +87,7 @@ type Server struct {
 	ledger  map[ledgerKey]int64 // uploads not yet in the library's ledger
 	polled  map[sealed.ContentID]time.Time
 	pollers map[pollKey]time.Time // last /have per (content, device)
+	accts   *accountCache
 }
 
 type pollKey struct {
@@ -144,7 +151,8 @@ func NewServer(o ServerOptions) (*Server, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	s := &Server{o: o, log: o.Logger, mux: http.NewServeMux(), total: make(chan struct{}, o.MaxUploads), perPeer: map[identity.ID]int{}, owner: o.Owner}
+	s := &Server{o: o, log: o.Logger, mux: http.NewServeMux(), total: make(chan struct{}, o.MaxUploads), perPeer: map[identity.ID]int{}, owner: o.Owner,
+		accts: newAccountCache(o.Accounts, o.Lookups, o.Now)}
 	s.mux.HandleFunc("GET /kith/v1/hello", s.handleHello)
 	s.mux.HandleFunc("GET /kith/v1/offer", s.handleOffer)
 	s.mux.HandleFunc("GET /kith/v1/manifest/{cid}", s.handleManifest)
@@ -270,17 +278,34 @@ type Offer struct {
 	Complete  bool             `json:"complete"` // every chunk held
 }
 
-// account looks the caller's account up, "" if unknown.
-func (s *Server) account(ctx context.Context, id identity.ID) string {
-	if s.o.Accounts == nil {
-		return ""
-	}
-	a, err := s.o.Accounts.Account(ctx, id)
+// enrolled returns the verified caller and its account. Peers fail
+// closed: a caller that is not an enrolled, unrevoked device of this
+// directory gets 403 (the answer for "not allowed"), one whose lookup
+// failed or was rate-limited 503 with Retry-After; ok is false then and
+// the answer has been written.
+func (s *Server) enrolled(w http.ResponseWriter, r *http.Request) (peer identity.ID, account string, ok bool) {
+	peer, err := caller(r)
 	if err != nil {
-		s.log.Debug("peer: account lookup failed", "device", id, "err", err)
-		return ""
+		httpError(w, http.StatusUnauthorized, "client certificate required")
+		return "", "", false
 	}
-	return a
+	account, err = s.accts.account(r.Context(), peer, r.RemoteAddr)
+	switch {
+	case err == nil:
+		return peer, account, true
+	case errors.Is(err, ErrNotEnrolled):
+		s.log.Debug("peer: refusing a device that is not enrolled", "device", peer, "addr", r.RemoteAddr, "err", err)
+		forbidden(w)
+	case errors.Is(err, errLookupLimited):
+		s.log.Debug("peer: device lookups limited", "device", peer, "addr", r.RemoteAddr)
+		w.Header().Set("Retry-After", "15")
+		httpError(w, http.StatusServiceUnavailable, "too many unknown devices; retry later")
+	default:
+		s.log.Warn("peer: looking up a device failed", "device", peer, "err", err)
+		w.Header().Set("Retry-After", "5")
+		httpError(w, http.StatusServiceUnavailable, "cannot check this device with the directory; retry later")
+	}
+	return "", "", false
 }
 
 func (s *Server) allows(p library.Policy, peer identity.ID, account string) bool {
@@ -291,13 +316,11 @@ func (s *Server) allows(p library.Policy, peer identity.ID, account string) bool
 }
 
 func (s *Server) handleOffer(w http.ResponseWriter, r *http.Request) {
-	peer, err := caller(r)
-	if err != nil {
-		httpError(w, http.StatusUnauthorized, "client certificate required")
+	peer, acct, ok := s.enrolled(w, r)
+	if !ok {
 		return
 	}
 	ctx := r.Context()
-	acct := s.account(ctx, peer)
 	pols, err := s.o.Library.Policies(ctx)
 	if err != nil {
 		s.log.Error("peer: offer", "err", err)
@@ -351,14 +374,13 @@ func (s *Server) handleOffer(w http.ResponseWriter, r *http.Request) {
 // permit resolves {cid} and checks the caller may copy it; on false the
 // answer (400 or 403) has been written.
 func (s *Server) permit(w http.ResponseWriter, r *http.Request) (identity.ID, sealed.ContentID, bool) {
-	peer, err := caller(r)
-	if err != nil {
-		httpError(w, http.StatusUnauthorized, "client certificate required")
-		return "", sealed.ContentID{}, false
-	}
 	cid, err := sealed.ParseContentID(r.PathValue("cid"))
 	if err != nil {
 		httpError(w, http.StatusBadRequest, "bad content id")
+		return "", cid, false
+	}
+	peer, acct, ok := s.enrolled(w, r)
+	if !ok {
 		return "", cid, false
 	}
 	ctx := r.Context()
@@ -369,7 +391,7 @@ func (s *Server) permit(w http.ResponseWriter, r *http.Request) (identity.ID, se
 		return "", cid, false
 	}
 	p, err := s.o.Library.ContentPolicy(ctx, cid)
-	if err != nil || !s.allows(p, peer, s.account(ctx, peer)) {
+	if err != nil || !s.allows(p, peer, acct) {
 		forbidden(w)
 		return "", cid, false
 	}

@@ -21,7 +21,7 @@ func TestServerEndpoints(t *testing.T) {
 	c := makeContent(t, 100_000, 4096, 1)
 	a, b := newIdent(t), newIdent(t)
 	lib := holder(t, c)
-	srv, addr := startServer(t, ServerOptions{Identity: a, Library: lib, Name: "A", Directory: "DIRFP"})
+	srv, addr := startServer(t, ServerOptions{Identity: a, Library: lib, Name: "A", Directory: "DIRFP", Accounts: everyoneEnrolled{}})
 	cl := client(t, b, a.ID(), addr)
 	cid := c.m.ContentID()
 
@@ -159,7 +159,7 @@ func TestUploadLimits(t *testing.T) {
 	ctx := context.Background()
 	c := makeContent(t, 30_000, 4096, 3)
 	a, b, d := newIdent(t), newIdent(t), newIdent(t)
-	s, addr := startServer(t, ServerOptions{Identity: a, Library: holder(t, c), MaxUploads: 2, MaxUploadsPerPeer: 1})
+	s, addr := startServer(t, ServerOptions{Identity: a, Library: holder(t, c), MaxUploads: 2, MaxUploadsPerPeer: 1, Accounts: everyoneEnrolled{}})
 	cb, cd := client(t, b, a.ID(), addr), client(t, d, a.ID(), addr)
 	rec := httptestRecorder()
 	if !s.acquire(rec, b.ID()) { // B holds its one slot
@@ -224,7 +224,7 @@ func TestRelay(t *testing.T) {
 	ctx := context.Background()
 	a, b, dir := newIdent(t), newIdent(t), newIdent(t)
 	rel := &fakeRelayer{dir: dir, to: b.Public()}
-	_, addr := startServer(t, ServerOptions{Identity: a, Library: newLib(t), Relayer: rel})
+	_, addr := startServer(t, ServerOptions{Identity: a, Library: newLib(t), Relayer: rel, Accounts: everyoneEnrolled{}})
 	cb := client(t, b, a.ID(), addr)
 	s, err := license.SealRegistration(license.Registration{TitleID: "title-1", Account: "bob", Device: b.Public(),
 		Nonce: []byte("12345678"), Time: timeNow()}, b, dir.Public().Box)
