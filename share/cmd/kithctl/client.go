@@ -9,16 +9,20 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/kith-media/kith/directory"
 	"github.com/kith-media/kith/directory/license"
+	"github.com/kith-media/kith/internal/progress"
 	"github.com/kith-media/kith/share"
 	"github.com/kith-media/kith/share/peer"
 )
@@ -313,6 +317,45 @@ func runClient(ctx context.Context, g globals, cmd string, args []string, out io
 			fmt.Fprintf(out, "  from %s %s: %d bytes (%s)\n", kind, s.ID.Short(), s.Bytes, s.State)
 		}
 		return nil
+	case "publish":
+		title := fs.String("title", "", "title name (default: from the tags; one file only)")
+		price := fs.String("price", "free", `price in currency units ("1.99") or "free"`)
+		rights := fs.String("rights", "", "reshare | noreshare | days=N | expires=RFC3339, comma-separated")
+		public := fs.Bool("public", false, "list to everyone (default: this household only)")
+		pos, err := parse(fs, args, 1, 1<<20)
+		if err != nil {
+			return err
+		}
+		cents, err := parseCents(*price)
+		if err != nil {
+			return fmt.Errorf("%w: %v", errUsage, err)
+		}
+		for i, p := range pos {
+			if pos[i], err = filepath.Abs(p); err != nil {
+				return err
+			}
+		}
+		var bar *progress.Bar
+		enc := json.NewEncoder(out)
+		err = c.stream(ctx, "/publish", Request{Paths: pos, Title: *title, Price: cents, Rights: *rights, Public: *public}, func(l Line) {
+			switch {
+			case l.Files > 0:
+				bar = progress.New(os.Stderr, l.Files, l.Size)
+			case l.Fault != "":
+				fmt.Fprintf(os.Stderr, "\nkithctl publish: %s: %s\n", l.Title, l.Fault)
+			case l.Added != nil:
+				if bar != nil {
+					bar.Done(l.FileSize)
+				}
+				_ = enc.Encode(l.Added)
+			case bar != nil:
+				bar.Set(l.Bytes)
+			}
+		})
+		if bar != nil {
+			bar.Finish()
+		}
+		return err
 	case "policy":
 		var allow, deny multi
 		fs.Var(&allow, "allow", "device ID or account allowed (list mode; repeatable)")
@@ -393,4 +436,17 @@ func printReceipt(out io.Writer, rc directory.Receipt) {
 		fmt.Fprintf(out, ", credited to supplier %s", rc.Supplier)
 	}
 	fmt.Fprintf(out, " — purchase %s\n", rc.PurchaseID)
+}
+
+// parseCents turns "1.99" (or "free") into cents.
+func parseCents(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	if s == "free" || s == "" || s == "0" {
+		return 0, nil
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil || v < 0 || v > 1_000_000 || math.IsNaN(v) {
+		return 0, fmt.Errorf("--price %q: want a non-negative amount like 1.99", s)
+	}
+	return int64(math.Round(v * 100)), nil
 }

@@ -74,6 +74,10 @@ type Request struct {
 	Deny      []string         `json:"deny,omitempty"`
 	Seconds   float64          `json:"seconds,omitempty"`
 	Payment   *license.Payment `json:"payment,omitempty"`
+	Paths     []string         `json:"paths,omitempty"`  // publish: absolute files and folders
+	Price     int64            `json:"price,omitempty"`  // publish: cents
+	Rights    string           `json:"rights,omitempty"` // publish: directory.ParseRights form
+	Public    bool             `json:"public,omitempty"` // publish: listed to everyone
 }
 
 // Line is one line of a streamed answer (fetch, play).
@@ -91,6 +95,21 @@ type Line struct {
 	Title    string        `json:"title,omitempty"`
 	Position time.Duration `json:"position,omitempty"`
 	Duration time.Duration `json:"duration,omitempty"`
+	Files    int           `json:"files,omitempty"`     // publish: files to add
+	FileSize int64         `json:"file_size,omitempty"` // publish: size of the file being added
+	Size     int64         `json:"size,omitempty"`      // publish: bytes of every file
+	Added    *Published    `json:"added,omitempty"`     // publish: one title added
+}
+
+// Published is the line kithctl publish prints per title.
+type Published struct {
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	Artist   string `json:"artist"`
+	Album    string `json:"album"`
+	Track    int    `json:"track,omitempty"`
+	Path     string `json:"path"`
+	Existing bool   `json:"existing,omitempty"` // added before: the same title
 }
 
 // SourceLine is one source of a download.
@@ -146,6 +165,7 @@ func (d *daemon) routes() http.Handler {
 	post("/policy", d.policy)
 	mux.HandleFunc("POST /fetch", func(w http.ResponseWriter, r *http.Request) { d.stream(w, r, d.fetch) })
 	mux.HandleFunc("POST /play", func(w http.ResponseWriter, r *http.Request) { d.stream(w, r, d.play) })
+	mux.HandleFunc("POST /publish", func(w http.ResponseWriter, r *http.Request) { d.stream(w, r, d.publish) })
 	return mux
 }
 

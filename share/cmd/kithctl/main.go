@@ -46,6 +46,14 @@ Commands for a running device:
                                who may copy TITLE from this device
   neighbours                   devices found on the LAN (mDNS) or added by hand
   offers NEIGHBOUR             what a neighbour offers to this device
+  publish PATH... [--title T] [--price 1.99|free] [--rights R] [--public]
+                               add files and folders (recursively) of this device to the
+                               household's catalog: tags read (unless --title), each file
+                               sealed here with a fresh key — this device is its first
+                               supplier, nothing goes to the origin. Free and household-only
+                               unless --price / --public; needs a directory that allows
+                               device publishing. Prints one JSON line per title (id, name,
+                               artist, album); progress on stderr when it is a terminal
   play CONTENT|TITLE [--seconds N]
                                play through the audio output (needs a license held
                                here: see getkey); stops after N seconds (0: to the end)
