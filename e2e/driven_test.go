@@ -231,14 +231,15 @@ func playAndListen(t *testing.T, m *machine, title string, freq float64) {
 	defer rec.Stop()
 	m.clickText("*widget.Label", title)
 	m.clickText("*widget.Button", "Play")
-	m.waitText("*widget.Label", "0:02", 20*time.Second) // the bar's elapsed time
+	clicked := time.Now()
+	// The bar names the title and its elapsed time moves.
+	m.waitTree("the bar playing "+title, 20*time.Second, func(tr app.InspectTree) bool {
+		return inBar(tr, title) && (inBar(tr, "0:01") || inBar(tr, "0:02") || inBar(tr, "0:03"))
+	})
 	m.shot("playing")
-	time.Sleep(1500 * time.Millisecond)
+	time.Sleep(time.Until(clicked.Add(4 * time.Second))) // the 3 s title and the sink's buffer
 	if err := rec.Stop(); err != nil {
 		t.Fatal(err)
-	}
-	if tr, _ := m.tree(); !inBar(tr, title) {
-		t.Errorf("%s: the now-playing bar does not show %q", m.name, title)
 	}
 	x, rate, err := pulsetest.ReadWAV(rec.Path)
 	if err != nil {
