@@ -75,11 +75,13 @@ func TestDrivenHousehold(t *testing.T) {
 
 	// 4. The first machine buys a priced title with the test card.
 	buyWithTestCard(t, a, "Evening Bells", "€1.99")
+	a.logHas("the household directory charging the card", `msg=purchase .*amount=199 currency=EUR .*outcome=paid`)
 	getFree(t, a, "Concert A (440 Hz)")
 	t.Logf("4. %s bought Evening Bells with the test card and got Concert A", a.name)
 
 	// 5. The second registers Concert A through its neighbour.
 	registerThrough(t, b, a, "Concert A (440 Hz)", "Tuning Fork Ensemble")
+	b.logHas("the download finishing", `msg="download finished"`)
 	t.Logf("5. %s registered Concert A through %s", b.name, a.name)
 
 	// 6. It plays it; its null sink hears 440 Hz.

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -341,4 +342,22 @@ func hasOverlay(tr app.InspectTree) bool {
 		}
 	}
 	return false
+}
+
+// logHas checks that the machine's log has a line matching re (within
+// 10 s: the log is written as things happen).
+func (m *machine) logHas(what, re string) {
+	m.t.Helper()
+	rx := regexp.MustCompile(re)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, _ := os.ReadFile(m.proc.log)
+		if rx.Match(b) {
+			return
+		}
+		if time.Now().After(deadline) {
+			m.t.Fatalf("%s: no %s in its log (want a line matching %s)", m.name, what, re)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
