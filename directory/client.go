@@ -27,8 +27,8 @@ type ClientOptions struct {
 	// URL is the directory, "https://host:port#FINGERPRINT" (the fragment
 	// may be omitted when Fingerprint is set).
 	URL string
-	// Fingerprint pins the directory's identity; "" trusts on first use
-	// (read it back with Client.Fingerprint after the first call).
+	// Fingerprint pins the directory's identity; required here or in
+	// URL (a client never trusts whoever answers first).
 	Fingerprint identity.ID
 	// Device signs requests; nil allows only the public calls.
 	Device *identity.Identity
@@ -45,7 +45,7 @@ type Client struct {
 	log  *slog.Logger
 
 	mu   sync.Mutex
-	fp   identity.ID // pinned or learnt fingerprint
+	fp   identity.ID // pinned fingerprint
 	info *Info
 
 	lastMilli atomic.Int64 // signed times strictly increase, so no two requests sign the same bytes
@@ -80,6 +80,9 @@ func NewClient(o ClientOptions) (*Client, error) {
 		}
 		fp = o.Fingerprint
 	}
+	if fp == "" {
+		return nil, fmt.Errorf("directory client: %s has no fingerprint: give URL#FINGERPRINT (`kith-directory fingerprint` prints it)", base)
+	}
 	c := &Client{base: base, dev: o.Device, fp: fp, log: o.Logger}
 	if c.log == nil {
 		c.log = slog.Default()
@@ -98,8 +101,7 @@ func NewClient(o ClientOptions) (*Client, error) {
 	return c, nil
 }
 
-// tlsConfig pins the directory certificate's key to the fingerprint (or
-// learns it on first use).
+// tlsConfig pins the directory certificate's key to the fingerprint.
 func (c *Client) tlsConfig() *tls.Config {
 	return &tls.Config{
 		MinVersion:         tls.VersionTLS13,
@@ -117,21 +119,16 @@ func (c *Client) checkPeer(cert *x509.Certificate) error {
 	c.mu.Lock()
 	want := c.fp
 	c.mu.Unlock()
-	pub, err := identity.VerifyCertificate(cert.Raw, want)
-	if err != nil {
-		return fmt.Errorf("directory certificate: %w", err)
+	if want == "" { // NewClient refuses this; never trust an unpinned key
+		return errors.New("directory certificate: no fingerprint pinned")
 	}
-	if want == "" {
-		c.mu.Lock()
-		if c.fp == "" {
-			c.fp = identity.IDFromKey(pub)
-		}
-		c.mu.Unlock()
+	if _, err := identity.VerifyCertificate(cert.Raw, want); err != nil {
+		return fmt.Errorf("directory certificate: %w", err)
 	}
 	return nil
 }
 
-// Fingerprint is the pinned (or, on first use, learnt) directory ID.
+// Fingerprint is the pinned directory ID.
 func (c *Client) Fingerprint() identity.ID {
 	c.mu.Lock()
 	defer c.mu.Unlock()

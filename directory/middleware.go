@@ -83,7 +83,7 @@ func (s *Server) wrap(route string, signed bool, h handlerFunc) http.Handler {
 					return rateLimited(wait)
 				}
 			}
-			if route == "accounts" || route == "enroll" {
+			if route == "accounts" || route == "enroll" || route == "pair" {
 				if wait, ok := s.authLim.allow(key); !ok {
 					return rateLimited(wait)
 				}

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/kith-media/kith/directory/pairing"
 	"github.com/kith-media/kith/share/identity"
 )
 
@@ -84,6 +85,9 @@ type Options struct {
 	// MaxHoldings); MaxHoldingsTotal caps the holdings of every online
 	// device together (0 = DefaultMaxHoldingsTotal).
 	MaxHoldingsPerDevice, MaxHoldingsTotal int
+	// JoinCodeFile is where `kith-directory pair-code` leaves join codes
+	// (package pairing); "" = only codes issued through Pairer().Issue.
+	JoinCodeFile string
 }
 
 // Server is the directory: an http.Handler for the /v1 API plus the billing
@@ -110,6 +114,7 @@ type Server struct {
 	flight   singleflight.Group
 	publish  publishPolicy
 	wake     chan struct{} // pokes the outbox loop
+	pair     *pairing.Pairer
 
 	mu      sync.Mutex
 	started bool
@@ -198,6 +203,10 @@ func NewServer(o Options) (*Server, error) {
 		wake:     make(chan struct{}, 1),
 	}
 	if err := s.SetPublishPolicy(o.Publish); err != nil {
+		return nil, err
+	}
+	var err error
+	if s.pair, err = newPairer(o); err != nil {
 		return nil, err
 	}
 	s.routes()
@@ -299,6 +308,7 @@ func (s *Server) routes() {
 	pub("GET /v1/content/{content}", "content", s.handleContent)
 	pub("GET /healthz", "healthz", s.handleHealth)
 	pub("GET /metrics", "metrics", s.handleMetrics)
+	s.pairRoutes(pub)
 	pub("/", "unknown", func(w http.ResponseWriter, r *http.Request, _ *request) error {
 		return newError(http.StatusNotFound, CodeNotFound, "no endpoint %s %s", r.Method, r.URL.Path)
 	})

@@ -50,13 +50,14 @@ func SignRequest(dev *identity.Identity, method, pathQuery string, unixMilli int
 
 // ParseURL splits a directory URL "https://host:port#FINGERPRINT" into the
 // base URL (no fragment, no trailing slash) and the pinned fingerprint. The
-// fingerprint is "" when the URL has none (trust on first use).
+// fingerprint is "" when the URL has none (callers that talk to the
+// directory then refuse it: see NewClient). Only https is accepted.
 func ParseURL(s string) (base string, fingerprint identity.ID, err error) {
 	u, err := url.Parse(strings.TrimSpace(s))
 	if err != nil {
 		return "", "", fmt.Errorf("parsing directory url: %w", err)
 	}
-	if u.Scheme != "https" && u.Scheme != "http" {
+	if u.Scheme != "https" { // http would send passwords and cards in clear, unpinned
 		return "", "", fmt.Errorf("parsing directory url %q: scheme must be https", s)
 	}
 	if u.Host == "" {

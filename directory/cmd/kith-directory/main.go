@@ -23,6 +23,8 @@ Commands:
   withdraw   withdraw a title from the catalog (owners keep their licenses)
   billing    billing outbox: "billing export --csv" writes every registration as CSV
   accounts   list accounts with their device and purchase counts
+  pair-code  show a one-time join code for a device joining this directory
+  fingerprint  print the directory's fingerprint (for URL#FINGERPRINT)
   help       this text; "kith-directory help <command>" for a command's flags
 
 Every command takes --data DIR (env KITH_DIRECTORY_DATA; default
@@ -67,11 +69,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	cmds := map[string]func(context.Context, []string, io.Writer, io.Writer) error{
-		"serve":    cmdServe,
-		"publish":  cmdPublish,
-		"withdraw": cmdWithdraw,
-		"billing":  cmdBilling,
-		"accounts": cmdAccounts,
+		"serve":       cmdServe,
+		"publish":     cmdPublish,
+		"withdraw":    cmdWithdraw,
+		"billing":     cmdBilling,
+		"accounts":    cmdAccounts,
+		"pair-code":   cmdPairCode,
+		"fingerprint": cmdFingerprint,
 	}
 	name, rest := args[0], args[1:]
 	switch name {

@@ -123,7 +123,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Identity: id, Store: st, OriginDir: origin, Name: *name, Logger: log,
 		Webhook: *webhook, WebhookSecret: []byte(*secret),
 		RateIP: *rateIP, RateDevice: *rateDev, RateAuth: *rateAuth, AnnounceTTL: *ttl,
-		Publish: directory.PublishPolicy{Mode: *devPublish, Owner: *owner},
+		Publish:      directory.PublishPolicy{Mode: *devPublish, Owner: *owner},
+		JoinCodeFile: joinCodePath(*data),
 	})
 	if err != nil {
 		st.Close()
