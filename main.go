@@ -37,16 +37,20 @@ Usage:
   kith [flags]
 
 With no flags Kith just works: on first run it creates this device's keys
-and data folder, looks for a Kith directory on your network for a few
-seconds and joins it (showing its fingerprint so you can check it); if
-none answers it starts a household directory inside the app, with a small
-demo catalog, and announces it so the next computer in the house joins it.
+and data folder and looks for a Kith directory on your network for a few
+seconds. If some answer, the welcome screen lists them and pairs with the
+one you choose once you type the join code its own screen shows (Settings
+→ Add a device, or ` + "`kith-directory pair-code`" + `): nothing is sent to a
+directory before that. If none answers it starts a household directory
+inside the app, with a small demo catalog, and announces it so the next
+computer in the house can pair with it.
 
 Flags:
   --data DIR          data folder (keys, library, household directory)
                       default: $XDG_DATA_HOME/kith or ~/.local/share/kith
   --directory URL#FP  use this directory, e.g. https://kith.example:7443#ABCDEFG-…
-                      (the fingerprint is printed by ` + "`kith-directory serve`" + `)
+                      (https only; the fingerprint is required and printed by
+                      ` + "`kith-directory fingerprint`" + ` and ` + "`kith-directory serve`" + `)
   --listen ADDR       peer server address other devices fetch from (default :0, any port)
   --household ADDR    address of the embedded household directory (default :7443)
   --name NAME         this device's name, shown to others (default: host name)

@@ -35,6 +35,7 @@ type fakeWorld struct {
 	queue    []sealed.ContentID
 	pos      int
 	subs     map[area][]func()
+	pairing  fakePairState
 
 	// injected failures
 	titlesErr, buyErr, itemsErr, playErr, signUpErr error
@@ -96,13 +97,18 @@ func (w *fakeWorld) subscribe(a area, fn func()) func() {
 }
 
 func (w *fakeWorld) backend() Backend {
-	return Backend{Session: fakeSession{w}, Catalog: fakeCatalog{w}, Library: fakeLibrary{w},
+	return Backend{Session: fakeSession{w}, Pairing: fakePairing{w}, Catalog: fakeCatalog{w}, Library: fakeLibrary{w},
 		Neighbours: fakeNeighbours{w}, Sharing: fakeSharing{w}, Player: fakePlayer{w}}
 }
 
 type fakeSession struct{ w *fakeWorld }
 
 func (s fakeSession) Directory() DirectoryInfo {
+	s.w.mu.Lock()
+	defer s.w.mu.Unlock()
+	if s.w.pairing.unpaired {
+		return DirectoryInfo{}
+	}
 	return DirectoryInfo{Name: "Household", URL: "https://127.0.0.1:7443", Fingerprint: "ABCDEFG-HIJKLMN-OPQRSTU", Embedded: true}
 }
 func (s fakeSession) Account() string {

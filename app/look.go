@@ -17,16 +17,11 @@ import (
 
 // Preference keys.
 const (
-	prefTheme     = "theme"
-	prefView      = "view"
-	prefWidth     = "window.width"
-	prefHeight    = "window.height"
-	prefDirectory = "directory" // URL#fingerprint to use from the next start
+	prefTheme  = "theme"
+	prefView   = "view"
+	prefWidth  = "window.width"
+	prefHeight = "window.height"
 )
-
-// PrefDirectory is the preference key under which Settings stores a
-// directory (URL#fingerprint) for main to use from the next start.
-const PrefDirectory = prefDirectory
 
 // Icon is Kith's application icon.
 var Icon = fyne.NewStaticResource("kith.png", assets.Icon)

@@ -268,6 +268,7 @@ type Player interface {
 // Backend bundles the interfaces a window is built over.
 type Backend struct {
 	Session    Session
+	Pairing    Pairing
 	Catalog    Catalog
 	Library    Library
 	Neighbours Neighbours

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -13,11 +14,15 @@ import (
 	"github.com/kith-media/kith/directory"
 )
 
-// welcomeScreen is first run: which directory this device joined (with its
-// fingerprint to confirm) and sign-up / sign-in.
+// welcomeScreen is first run: pairing with the household's directory (when
+// this device has none yet), then sign-up / sign-in.
 type welcomeScreen struct {
 	u        *UI
 	obj      fyne.CanvasObject
+	pair     *pairPanel
+	signup   *fyne.Container // the account step
+	steps    *fyne.Container // pair or signup
+	title    *widget.Card
 	next     string // view to show after sign-in
 	where    *widget.Label
 	print    *widget.Label
@@ -55,22 +60,39 @@ func newWelcomeScreen(u *UI) *welcomeScreen {
 		widget.NewFormItem("Password", s.password),
 		widget.NewFormItem("This device", s.device),
 	)
-	card := widget.NewCard("Welcome to Kith", "Your library is also your household's network.",
-		container.NewVBox(
-			s.where, s.print, widget.NewSeparator(),
-			widget.NewLabel("Create an account for your household, or sign in to add this device to one."),
-			form, container.NewHBox(s.signUp, s.signIn), s.busy, s.err))
-	s.obj = container.NewCenter(container.NewGridWrap(fyne.NewSize(560, 520), card))
+	s.signup = container.NewVBox(
+		s.where, s.print, widget.NewSeparator(),
+		widget.NewLabel("Create an account for your household, or sign in to add this device to one."),
+		form, container.NewHBox(s.signUp, s.signIn), s.err)
+	s.pair = newPairPanel(s)
+	s.steps = container.NewStack(s.signup)
+	s.title = widget.NewCard("Welcome to Kith", "Your library is also your household's network.",
+		container.NewVBox(s.steps, s.busy))
+	s.obj = container.NewCenter(container.NewGridWrap(fyne.NewSize(600, 600), container.NewVScroll(s.title)))
 	return s
 }
 
+// paired reports whether this device has a directory to talk to.
+func (s *welcomeScreen) paired() bool { return s.u.b.Session.Directory().URL != "" }
+
 func (s *welcomeScreen) shown() {
+	if !s.paired() {
+		s.title.SetSubTitle("Step 1 of 2: pair with your household's directory")
+		s.steps.Objects = []fyne.CanvasObject{s.pair.obj}
+		s.steps.Refresh()
+		s.pair.shown()
+		return
+	}
+	s.title.SetSubTitle("Your library is also your household's network.")
+	s.steps.Objects = []fyne.CanvasObject{s.signup}
+	s.steps.Refresh()
+	s.u.win.Canvas().Focus(s.account)
 	d := s.u.b.Session.Directory()
 	switch {
 	case d.Embedded:
-		s.where.SetText("No directory answered on your network, so Kith started a household directory on this computer, with a small demo catalog. Other computers in the house will find it and join.")
+		s.where.SetText("No directory answered on your network, so Kith started a household directory on this computer, with a small demo catalog. Other computers in the house join it with a join code from Settings → Add a device.")
 	case d.FoundOnLAN:
-		s.where.SetText(fmt.Sprintf("Kith found the directory “%s” on your network (%s). Check that its fingerprint matches the one shown on the computer running it:", d.Name, d.URL))
+		s.where.SetText(fmt.Sprintf("Paired with “%s” on your network (%s): it proved it knows the join code its screen showed. Its fingerprint:", d.Name, d.URL))
 	default:
 		s.where.SetText(fmt.Sprintf("Directory “%s” at %s, fingerprint:", d.Name, d.URL))
 	}
@@ -139,6 +161,9 @@ type settingsScreen struct {
 	account *widget.Label
 	dirURL  *widget.Entry
 	saved   *widget.Label
+	use     *widget.Button
+	forget  *widget.Button
+	join    *joinCodeCard
 }
 
 func newSettingsScreen(u *UI) *settingsScreen {
@@ -165,26 +190,18 @@ func newSettingsScreen(u *UI) *settingsScreen {
 	s.account = widget.NewLabel("")
 	s.dirURL = widget.NewEntry()
 	s.dirURL.SetPlaceHolder("https://host:port#FINGERPRINT")
-	s.dirURL.SetText(u.app.Preferences().String(prefDirectory))
 	s.saved = widget.NewLabel("")
 	s.saved.Wrapping = fyne.TextWrapWord
-	use := widget.NewButton("Use from next start", func() {
-		v := strings.TrimSpace(s.dirURL.Text)
-		if v != "" {
-			if _, _, err := directory.ParseURL(v); err != nil {
-				s.saved.Importance = widget.DangerImportance
-				s.saved.SetText(errText(err))
-				return
-			}
+	s.saved.Hide()
+	s.use = widget.NewButton("Use from next start", s.useDirectory)
+	s.forget = widget.NewButtonWithIcon("Forget this directory", theme.DeleteIcon(), func() {
+		if err := u.b.Pairing.SaveDirectory(""); err != nil {
+			s.report(err)
+			return
 		}
-		u.app.Preferences().SetString(prefDirectory, v)
-		s.saved.Importance = widget.SuccessImportance
-		if v == "" {
-			s.saved.SetText("Kith will look on your network again at the next start.")
-		} else {
-			s.saved.SetText("Saved. Kith will use this directory from the next start.")
-		}
+		s.report(nil, "Forgotten. At the next start Kith looks on your network and asks you to pair again.")
 	})
+	s.join = newJoinCodeCard(u)
 	s.refresh()
 	s.obj = container.NewVScroll(container.NewVBox(
 		heading("Settings"),
@@ -192,9 +209,43 @@ func newSettingsScreen(u *UI) *settingsScreen {
 		widget.NewCard("Account", "", s.account),
 		widget.NewCard("Directory", "", container.NewVBox(s.dirInfo,
 			widget.NewLabel("Use a different directory (a headless deployment):"),
-			container.NewBorder(nil, nil, nil, use, s.dirURL), s.saved)),
+			container.NewBorder(nil, nil, nil, s.use, s.dirURL), container.NewHBox(s.forget), s.saved)),
+		s.join.obj,
 	))
 	return s
+}
+
+// useDirectory saves the directory typed in, for the next start.
+func (s *settingsScreen) useDirectory() {
+	v := strings.TrimSpace(s.dirURL.Text)
+	if v == "" {
+		s.report(errors.New("enter https://host:port#FINGERPRINT (`kith-directory fingerprint` prints the fingerprint), or use Forget"))
+		return
+	}
+	if _, fp, err := directory.ParseURL(v); err != nil {
+		s.report(err)
+		return
+	} else if fp == "" {
+		s.report(errors.New("the fingerprint is missing: add #FINGERPRINT (`kith-directory fingerprint` on the directory's machine prints it)"))
+		return
+	}
+	if err := s.u.b.Pairing.SaveDirectory(v); err != nil {
+		s.report(err)
+		return
+	}
+	s.report(nil, "Saved. Kith will use this directory from the next start.")
+}
+
+// report shows the outcome of a directory change.
+func (s *settingsScreen) report(err error, ok ...string) {
+	s.saved.Show()
+	if err != nil {
+		s.saved.Importance = widget.DangerImportance
+		s.saved.SetText(errText(err))
+		return
+	}
+	s.saved.Importance = widget.SuccessImportance
+	s.saved.SetText(strings.Join(ok, " "))
 }
 
 func (s *settingsScreen) refresh() {
@@ -206,6 +257,14 @@ func (s *settingsScreen) refresh() {
 		kind = "found on your network"
 	}
 	s.dirInfo.SetText(fmt.Sprintf("%s — %s\n%s\nFingerprint %s", d.Name, kind, d.URL, d.Fingerprint))
+	if d.URL == "" {
+		s.dirInfo.SetText("Not paired with a directory yet.")
+	}
+	if d.Embedded {
+		s.join.obj.Show()
+	} else {
+		s.join.obj.Hide()
+	}
 	if a := s.u.b.Session.Account(); a != "" {
 		s.account.SetText("Signed in as " + a)
 	} else {

@@ -30,6 +30,10 @@ type Joined struct {
 	Name        string      `json:"name,omitempty"`
 	Embedded    bool        `json:"embedded,omitempty"` // this device runs it (household/)
 	FoundOnLAN  bool        `json:"found_on_lan,omitempty"`
+	// Paired says the directory proved it knows the join code shown on
+	// its screen (package directory/pairing). A directory found on the
+	// LAN and not paired is never used.
+	Paired bool `json:"paired,omitempty"`
 }
 
 // String is the URL#fingerprint form.
@@ -47,8 +51,10 @@ func LoadJoined(dataDir string) (j Joined, ok bool, err error) {
 	if err := json.Unmarshal(b, &j); err != nil {
 		return Joined{}, false, fmt.Errorf("reading directory.json: %w", err)
 	}
-	if j.URL == "" || j.Fingerprint == "" {
-		return Joined{}, false, errors.New("reading directory.json: url and fingerprint are required")
+	base, _, err := directory.ParseURL(j.URL)
+	if err != nil || base != j.URL || !j.Fingerprint.Valid() {
+		return Joined{}, false, fmt.Errorf("reading directory.json: an https url and a valid fingerprint are required (forget the directory in Settings, or delete %s)",
+			filepath.Join(dataDir, "directory.json"))
 	}
 	return j, true, nil
 }
@@ -60,23 +66,6 @@ func SaveJoined(dataDir string, j Joined) error {
 		return err
 	}
 	return writeFileAtomic(filepath.Join(dataDir, "directory.json"), append(b, '\n'), 0o600)
-}
-
-// FindOnLAN looks for a directory on the LAN for up to wait and returns
-// the first one found; ok is false when none answered.
-func FindOnLAN(ctx context.Context, wait time.Duration, log *slog.Logger) (j Joined, ok bool, err error) {
-	found, err := lan.FindDirectory(ctx, wait, lan.BrowserOptions{Logger: log, IPv4Only: true})
-	if err != nil {
-		return Joined{}, false, err
-	}
-	for _, d := range found {
-		id, err := identity.ParseID(d.Fingerprint)
-		if err != nil || len(d.Addrs) == 0 {
-			continue
-		}
-		return Joined{URL: "https://" + d.Addrs[0].String(), Fingerprint: id, Name: d.Name, FoundOnLAN: true}, true, nil
-	}
-	return Joined{}, false, nil
 }
 
 // Household is the directory embedded in this app: a directory server on

@@ -121,10 +121,11 @@ func (a *Node) catalogTitle(ctx context.Context, id string) (*directory.Title, e
 	if ok {
 		return &t, nil
 	}
-	if a.dir == nil || id == "" {
+	dir := a.dir.Load()
+	if dir == nil || id == "" {
 		return nil, share.ErrNoDirectory
 	}
-	dt, err := a.dir.Title(ctx, id)
+	dt, err := dir.Title(ctx, id)
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kith-media/kith/app"
@@ -24,7 +25,7 @@ import (
 // (NewNode), hand OnEvent and OnUpload to share.Options, then Attach the
 // node; Serve runs the downloads it starts and its polling.
 type Node struct {
-	dir *directory.Client
+	dir atomic.Pointer[directory.Client] // nil until paired
 	log *slog.Logger
 
 	mu        sync.Mutex
@@ -54,10 +55,15 @@ func NewNode(dir *directory.Client, log *slog.Logger) *Node {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Node{dir: dir, log: log, progress: map[sealed.ContentID]peer.Progress{},
+	a := &Node{log: log, progress: map[sealed.ContentID]peer.Progress{},
 		fetching: map[sealed.ContentID]bool{}, fetchErr: map[sealed.ContentID]error{},
 		titles: map[string]directory.Title{}, uploads: map[upKey]*app.Upload{}, enabled: true}
+	a.dir.Store(dir)
+	return a
 }
+
+// SetDirectory starts using dir (the device just paired with it).
+func (a *Node) SetDirectory(dir *directory.Client) { a.dir.Store(dir) }
 
 // Attach sets the node; call it once, before Serve.
 func (a *Node) Attach(n *share.Node) {
@@ -224,10 +230,11 @@ func (a *Node) startFetch(cid sealed.ContentID, peers ...share.Neighbour) error 
 
 // Titles implements app.Catalog.
 func (a *Node) Titles(ctx context.Context, q string, page, perPage int) ([]directory.Title, int, error) {
-	if a.dir == nil {
+	dir := a.dir.Load()
+	if dir == nil {
 		return nil, 0, share.ErrNoDirectory
 	}
-	ts, total, err := a.dir.Titles(ctx, q, page, perPage)
+	ts, total, err := dir.Titles(ctx, q, page, perPage)
 	if err == nil {
 		a.mu.Lock()
 		for _, t := range ts {
@@ -404,10 +411,11 @@ func (a *Node) GetKey(ctx context.Context, c sealed.ContentID, pay *license.Paym
 
 // Suppliers implements app.Library.
 func (a *Node) Suppliers(ctx context.Context, c sealed.ContentID) ([]directory.Supplier, error) {
-	if a.dir == nil {
+	dir := a.dir.Load()
+	if dir == nil {
 		return nil, share.ErrNoDirectory
 	}
-	return a.dir.Suppliers(ctx, c)
+	return dir.Suppliers(ctx, c)
 }
 
 // Fetch implements app.Library: from "" uses every source.

@@ -16,18 +16,20 @@ import (
 // Session implements app.Session over a directory client, remembering the
 // account in the data folder's "account" file.
 type Session struct {
-	c    *directory.Client
-	info app.DirectoryInfo
 	path string
 	// OnSignedIn is called (once per sign-in, on the caller's goroutine)
 	// after the device is enrolled, e.g. to tell the node its account.
 	OnSignedIn func(account string)
 
 	mu      sync.Mutex
+	c       *directory.Client // nil until paired
+	info    app.DirectoryInfo
 	account string
 }
 
-// NewSession reads the remembered account from dataDir.
+// NewSession reads the remembered account from dataDir. c is nil while
+// the device is not paired with a directory: SignUp and SignIn then send
+// nothing and return ErrNotPaired.
 func NewSession(c *directory.Client, info app.DirectoryInfo, dataDir string) (*Session, error) {
 	s := &Session{c: c, info: info, path: filepath.Join(dataDir, "account")}
 	b, err := os.ReadFile(s.path)
@@ -38,8 +40,29 @@ func NewSession(c *directory.Client, info app.DirectoryInfo, dataDir string) (*S
 	return s, nil
 }
 
-// Directory implements app.Session.
-func (s *Session) Directory() app.DirectoryInfo { return s.info }
+// Directory implements app.Session; its URL is "" until paired.
+func (s *Session) Directory() app.DirectoryInfo {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.info
+}
+
+// attach starts using c, the directory just paired with.
+func (s *Session) attach(c *directory.Client, info app.DirectoryInfo) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.c, s.info = c, info
+}
+
+// client is the paired directory's client, or ErrNotPaired.
+func (s *Session) client() (*directory.Client, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.c == nil {
+		return nil, ErrNotPaired
+	}
+	return s.c, nil
+}
 
 // Account implements app.Session.
 func (s *Session) Account() string {
@@ -58,7 +81,11 @@ func (s *Session) SetAccount(account string) error {
 
 // SignUp implements app.Session.
 func (s *Session) SignUp(ctx context.Context, account, password, device string) error {
-	if err := s.c.CreateAccount(ctx, account, password); err != nil {
+	c, err := s.client()
+	if err != nil {
+		return err
+	}
+	if err := c.CreateAccount(ctx, account, password); err != nil {
 		return err
 	}
 	return s.SignIn(ctx, account, password, device)
@@ -66,7 +93,11 @@ func (s *Session) SignUp(ctx context.Context, account, password, device string) 
 
 // SignIn implements app.Session.
 func (s *Session) SignIn(ctx context.Context, account, password, device string) error {
-	if err := s.c.EnrollDevice(ctx, account, password, device); err != nil {
+	c, err := s.client()
+	if err != nil {
+		return err
+	}
+	if err := c.EnrollDevice(ctx, account, password, device); err != nil {
 		return err
 	}
 	if err := s.SetAccount(account); err != nil {

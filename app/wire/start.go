@@ -25,9 +25,10 @@ import (
 // Config is what the desktop app is started with.
 type Config struct {
 	DataDir string // required
-	// Directory is "https://host:port#fingerprint"; "" means the one
-	// joined before, else one found on the LAN, else the household
-	// directory embedded in this app.
+	// Directory is "https://host:port#fingerprint" (https only, the
+	// fingerprint required); "" means the one joined before, else — when
+	// directories answer on the LAN — none until the user pairs with one
+	// (Kith.Pairing), else the household directory embedded in this app.
 	Directory     string
 	Listen        string        // peer server address (default ":0")
 	HouseholdAddr string        // embedded directory address (default ":7443")
@@ -42,23 +43,28 @@ type Config struct {
 type Kith struct {
 	Backend   app.Backend
 	Device    *identity.Identity
-	Joined    Joined
+	Joined    Joined // zero until paired (see Paired)
 	Session   *Session
 	Adapter   *Node
 	Player    *Player
-	household *Household
+	household *Household // opened by Start, run by Serve
 	player    *player.Player
+	cfg       Config
 	log       *slog.Logger
 	nodeOpts  share.Options
 	signedIn  chan string // the node opened at the first sign-in, for Serve to run
 	mu        sync.Mutex
 	n         *share.Node // nil until the device is enrolled
+	// runningHousehold is the embedded directory, for showing join codes.
+	runningHousehold *Household
 }
 
 // openNode builds the node for account (the peer server and the library
 // need to know whose household they serve).
 func (k *Kith) openNode(account string) error {
+	k.mu.Lock()
 	o := k.nodeOpts
+	k.mu.Unlock()
 	o.Account = account
 	n, err := share.NewNode(o)
 	if err != nil {
@@ -111,29 +117,34 @@ func Start(ctx context.Context, c Config) (*Kith, error) {
 	if created {
 		log.Info("created device keys", "device", dev.ID())
 	}
-	k := &Kith{Device: dev, log: log}
+	k := &Kith{Device: dev, log: log, cfg: c}
 	ok := false
 	defer func() {
 		if !ok {
 			k.Close()
 		}
 	}()
-	if k.Joined, err = k.chooseDirectory(ctx, c); err != nil {
+	paired := false
+	if k.Joined, paired, err = k.chooseDirectory(ctx, c); err != nil {
 		return nil, err
 	}
-	client, err := directory.NewClient(directory.ClientOptions{URL: k.Joined.URL, Fingerprint: k.Joined.Fingerprint, Device: dev, Logger: log})
-	if err != nil {
-		return nil, fmt.Errorf("starting: directory %s: %w", k.Joined, err)
-	}
-	info := app.DirectoryInfo{Name: k.Joined.Name, URL: k.Joined.URL, Fingerprint: k.Joined.Fingerprint,
-		Embedded: k.Joined.Embedded, FoundOnLAN: k.Joined.FoundOnLAN}
-	if info.Name == "" {
-		info.Name = "Kith directory"
+	var client *directory.Client // nil until paired: nothing is sent to an unpaired directory
+	info := app.DirectoryInfo{}
+	if paired {
+		client, err = directory.NewClient(directory.ClientOptions{URL: k.Joined.URL, Fingerprint: k.Joined.Fingerprint, Device: dev, Logger: log})
+		if err != nil {
+			return nil, fmt.Errorf("starting: directory %s: %w", k.Joined, err)
+		}
+		info = infoOf(k.Joined)
 	}
 	if k.Session, err = NewSession(client, info, c.DataDir); err != nil {
 		return nil, err
 	}
-	if k.Session.Account() == "" {
+	if client == nil {
+		if err := k.Session.SetAccount(""); err != nil { // an account belongs to a directory
+			return nil, err
+		}
+	} else if k.Session.Account() == "" {
 		k.learnAccount(ctx, client)
 	}
 
@@ -162,49 +173,55 @@ func Start(ctx context.Context, c Config) (*Kith, error) {
 		return nil, fmt.Errorf("starting: %w", err)
 	}
 	k.Player = NewPlayer(k.player, k.artist)
-	k.Backend = app.Backend{Session: k.Session, Catalog: k.Adapter, Library: k.Adapter,
+	k.Backend = app.Backend{Session: k.Session, Pairing: k.Pairing(), Catalog: k.Adapter, Library: k.Adapter,
 		Neighbours: k.Adapter.NeighboursView(), Sharing: k.Adapter.SharingView(), Player: k.Player}
 	ok = true
 	return k, nil
 }
 
-// chooseDirectory: the flag, else the remembered one, else the LAN, else
-// the household directory (opened here when it is ours).
-func (k *Kith) chooseDirectory(ctx context.Context, c Config) (Joined, error) {
+// chooseDirectory: the flag, else the remembered one, else — when
+// directories answer on the LAN — none (paired is false: the user pairs
+// from the welcome screen), else the household directory (opened here).
+func (k *Kith) chooseDirectory(ctx context.Context, c Config) (j Joined, paired bool, err error) {
 	log := c.Logger
 	if c.Directory != "" {
 		base, fp, err := directory.ParseURL(c.Directory)
 		if err != nil {
-			return Joined{}, fmt.Errorf("--directory: %w", err)
+			return Joined{}, false, fmt.Errorf("--directory: %w", err)
+		}
+		if fp == "" {
+			return Joined{}, false, fmt.Errorf("--directory: %w", errMissingFingerprint(c.Directory))
 		}
 		j := Joined{URL: base, Fingerprint: fp}
-		if old, ok, _ := LoadJoined(c.DataDir); !ok || old.Fingerprint != fp {
+		if old, ok, _ := LoadJoined(c.DataDir); !ok || old.Fingerprint != fp || old.URL != base {
 			if err := SaveJoined(c.DataDir, j); err != nil {
-				return Joined{}, err
+				return Joined{}, false, err
 			}
 		}
-		return j, nil
+		return j, true, nil
 	}
 	j, ok, err := LoadJoined(c.DataDir)
 	if err != nil {
-		return Joined{}, err
+		return Joined{}, false, err
+	}
+	if ok && j.FoundOnLAN && !j.Paired {
+		// Joined by an older Kith that trusted the first LAN answer.
+		log.Warn("the saved directory was never paired; pair with it again", "url", j.URL, "fingerprint", j.Fingerprint)
+		ok = false
 	}
 	if !ok && !c.NoLAN {
 		log.Info("looking for a directory on the LAN", "wait", c.LANWait)
-		found, got, err := FindOnLAN(ctx, c.LANWait, log)
+		found, err := SearchLAN(ctx, c.LANWait, nil, log)
 		if err != nil {
 			log.Warn("LAN search failed; starting a household directory", "err", err)
 		}
-		if got {
-			log.Info("joining the directory found on the LAN", "url", found.URL, "fingerprint", found.Fingerprint)
-			if err := SaveJoined(c.DataDir, found); err != nil {
-				return Joined{}, err
-			}
-			return found, nil
+		if len(found) > 0 {
+			log.Info("directories answer on the LAN: pair with one from the welcome screen", "found", len(found))
+			return Joined{}, false, nil
 		}
 	}
 	if ok && !j.Embedded {
-		return j, nil
+		return j, true, nil
 	}
 	name := c.DeviceName + " household"
 	if j.Name != "" {
@@ -219,16 +236,17 @@ func (k *Kith) chooseDirectory(ctx context.Context, c Config) (Joined, error) {
 	}
 	k.household, err = OpenHousehold(ctx, HouseholdOptions{DataDir: c.DataDir, Addr: addr, Name: name, LAN: !c.NoLAN, Logger: log})
 	if err != nil {
-		return Joined{}, err
+		return Joined{}, false, err
 	}
+	k.runningHousehold = k.household
 	hj := k.household.Joined()
 	if !ok || hj != j {
 		if err := SaveJoined(c.DataDir, hj); err != nil {
-			return Joined{}, err
+			return Joined{}, false, err
 		}
 	}
 	log.Info("household directory", "url", hj.URL, "fingerprint", hj.Fingerprint)
-	return hj, nil
+	return hj, true, nil
 }
 
 // learnAccount asks the directory which account this device is enrolled

@@ -151,7 +151,7 @@ func rememberDirectory(data, flagURL string) (string, error) {
 			return "", fmt.Errorf("--directory: %w", err)
 		}
 		if fp == "" {
-			return "", fmt.Errorf("--directory %s: the fingerprint is missing: give URL#FINGERPRINT as printed by kith-directory serve", flagURL)
+			return "", fmt.Errorf("--directory %s: the fingerprint is missing: give https://host:port#FINGERPRINT (`kith-directory fingerprint` on the directory's machine prints it)", flagURL)
 		}
 		return flagURL, os.WriteFile(p, []byte(flagURL+"\n"), 0o600)
 	}

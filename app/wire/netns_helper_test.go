@@ -1,0 +1,389 @@
+package wire
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/kith-media/kith/directory"
+	"github.com/kith-media/kith/directory/license"
+	"github.com/kith-media/kith/internal/netns"
+	"github.com/kith-media/kith/share/identity"
+	"github.com/kith-media/kith/share/lan"
+)
+
+// The network-namespace tests re-execute this test binary inside a host
+// with helperEnv naming the helper mode.
+const helperEnv = "KITH_WIRE_HELPER"
+
+// Secrets the joining device types; the rogue must never see them.
+const (
+	joinPassword = "joiner-secret-password-8271"
+	joinCard     = "4242424242424242"
+	joinCVC      = "737"
+)
+
+func TestMain(m *testing.M) {
+	if mode := os.Getenv(helperEnv); mode != "" {
+		os.Exit(runHelper(mode))
+	}
+	os.Exit(m.Run())
+}
+
+// helpers registers the helper modes (netns_pair_test.go adds its own).
+var helpers = map[string]func(ctx context.Context, log *slog.Logger) error{
+	"household": helperHousehold,
+	"rogue":     helperRogue,
+	"victim":    helperVictim,
+	"joiner":    helperJoiner,
+}
+
+func runHelper(mode string) int {
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	h := helpers[mode]
+	if h == nil {
+		fmt.Fprintf(os.Stderr, "unknown helper mode %q\n", mode)
+		return 2
+	}
+	if err := h(ctx, log); err != nil {
+		fmt.Fprintf(os.Stderr, "helper %s: %v\n", mode, err)
+		return 1
+	}
+	return 0
+}
+
+// say prints one "key json" line on stdout for the test.
+func say(key string, v any) {
+	b, _ := json.Marshal(v)
+	fmt.Printf("%s %s\n", key, b)
+}
+
+// helperHousehold runs the app's wiring on a first run with nothing on
+// the LAN: it starts the embedded household directory, prints
+// "household {url,fingerprint,instance}" and then shows a join code on
+// every line "code?" read from stdin ("code <code>").
+func helperHousehold(ctx context.Context, log *slog.Logger) error {
+	k, err := Start(ctx, Config{DataDir: os.Getenv("KITH_WIRE_DATA"), DeviceName: "ana", Output: newPaceOutput(),
+		LANWait: time.Second, Logger: log})
+	if err != nil {
+		return err
+	}
+	if !k.Joined.Embedded {
+		return fmt.Errorf("the household device joined %+v, want its own household", k.Joined)
+	}
+	done := make(chan error, 1)
+	go func() { done <- k.Serve(ctx) }()
+	inst := lan.Service{Kind: lan.Directory, Fingerprint: string(k.Joined.Fingerprint)}.DefaultInstance()
+	say("household", map[string]string{"fingerprint": string(k.Joined.Fingerprint), "port": k.runningHousehold.Port(),
+		"instance": inst, "name": k.Joined.Name})
+	go func() {
+		sc := bufio.NewScanner(os.Stdin)
+		for sc.Scan() {
+			if sc.Text() == "code?" {
+				c, _, err := k.Pairing().JoinCode()
+				if err != nil {
+					log.Error("join code", "err", err)
+				}
+				say("code", c)
+			}
+		}
+	}()
+	return <-done
+}
+
+// helperRogue is a hostile host on the LAN. It announces
+//   - a copy of the real directory's record (KITH_ROGUE_COPY_FP, same
+//     instance and name) pointing at its own port 7443, served with its own key;
+//   - a directory of its own with a key whose fingerprint sorts before the
+//     real one (so "the first answer" is the rogue), same name, port 7444;
+//
+// answers every request like a directory would (pairing messages of the
+// right shape, "{}" otherwise) and prints each one as
+// "request {method,path,body}".
+func helperRogue(ctx context.Context, log *slog.Logger) error {
+	realFP := os.Getenv("KITH_ROGUE_COPY_FP")
+	name := os.Getenv("KITH_ROGUE_NAME")
+	var id *identity.Identity
+	for { // ground: sorts first, shares the first character
+		g, err := identity.Generate()
+		if err != nil {
+			return err
+		}
+		if string(g.ID()) < realFP && g.ID()[0] == realFP[0] {
+			id = g
+			break
+		}
+	}
+	cert, err := id.Certificate()
+	if err != nil {
+		return err
+	}
+	var mu sync.Mutex
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		mu.Lock()
+		say("request", map[string]string{"method": r.Method, "path": r.URL.Path, "body": string(b)})
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.Path {
+		case "/v1/pair/start":
+			fmt.Fprintf(w, `{"session":"%s","nonce":"%s"}`, b64(16), b64(32))
+		case "/v1/pair/finish":
+			fmt.Fprintf(w, `{"proof":"%s"}`, b64(32))
+		case "/v1/info":
+			info := directory.Info{Name: name, Version: directory.Version, ID: id.ID(), Keys: id.Public()}
+			_ = json.NewEncoder(w).Encode(info)
+		default:
+			io.WriteString(w, "{}")
+		}
+	})
+	errc := make(chan error, 4)
+	for _, port := range []int{7443, 7444} {
+		ln, err := tls.Listen("tcp", ":"+strconv.Itoa(port), &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS13})
+		if err != nil {
+			return err
+		}
+		srv := &http.Server{Handler: h, ErrorLog: nil}
+		go func() { errc <- srv.Serve(ln) }()
+		defer srv.Close()
+	}
+	copySvc := lan.Service{Kind: lan.Directory, Fingerprint: realFP, Name: name, Port: 7443,
+		Instance: os.Getenv("KITH_ROGUE_INSTANCE")}
+	ownSvc := lan.Service{Kind: lan.Directory, Fingerprint: string(id.ID()), Name: name, Port: 7444}
+	for _, svc := range []lan.Service{copySvc, ownSvc} {
+		a, err := lan.NewAnnouncer(lan.AnnouncerOptions{Service: svc, IPv4Only: true, Logger: log})
+		if err != nil {
+			return err
+		}
+		go func() { errc <- a.Serve(ctx) }()
+	}
+	say("rogue", map[string]string{"fingerprint": string(id.ID())})
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-errc:
+		return err
+	}
+}
+
+func b64(n int) string {
+	b := make([]byte, n)
+	return strings.TrimRight(string(must(json.Marshal(b)))[1:], "\"")
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// helperVictim is a device starting for the first time on the LAN with
+// the household and the rogue, whose user then signs up and buys at once
+// (as the app's welcome screen and store let them): it prints
+// "start {joined}", "signup {err}" and "buy {err}".
+func helperVictim(ctx context.Context, log *slog.Logger) error {
+	k, err := Start(ctx, Config{DataDir: os.Getenv("KITH_WIRE_DATA"), DeviceName: "bob", Output: newPaceOutput(),
+		LANWait: 4 * time.Second, Logger: log})
+	if err != nil {
+		return err
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- k.Serve(sctx) }()
+	defer func() { cancel(); <-done }()
+	say("start", map[string]string{"url": k.Joined.URL, "fingerprint": string(k.Joined.Fingerprint)})
+	err = k.Backend.Session.SignUp(ctx, "bob", joinPassword, "bob")
+	say("signup", errString(err))
+	title := directory.Title{ID: "t", Name: "Evening Bells", Price: 199, Currency: "EUR"}
+	_, err = k.Backend.Catalog.Buy(ctx, title, &license.Payment{Name: "Bob", Card: joinCard, Expiry: "12/39", CVC: joinCVC, Address: "1 Road"})
+	say("buy", errString(err))
+	return nil
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// proc is a helper process in a namespace.
+type proc struct {
+	name  string
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	lines chan string
+	mu    sync.Mutex
+	log   bytes.Buffer
+}
+
+func (p *proc) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.log.Write(b)
+}
+
+func (p *proc) logs() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.log.String()
+}
+
+func startHelper(t *testing.T, h netns.Host, mode string, env ...string) *proc {
+	t.Helper()
+	p := &proc{name: h.Name + "/" + mode, lines: make(chan string, 1000)}
+	p.cmd = h.Command(context.Background(), os.Args[0], "-test.run=^$")
+	p.cmd.Env = append(os.Environ(), append([]string{helperEnv + "=" + mode, "KITH_WIRE_DATA=" + t.TempDir()}, env...)...)
+	p.cmd.Stderr = p
+	out, err := p.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.stdin, err = p.cmd.StdinPipe(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("starting helper %s: %v", p.name, err)
+	}
+	go func() {
+		defer close(p.lines)
+		sc := bufio.NewScanner(out)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			p.lines <- sc.Text()
+		}
+	}()
+	t.Cleanup(func() {
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		exited := make(chan error, 1)
+		go func() { exited <- p.cmd.Wait() }()
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			_ = p.cmd.Process.Kill()
+			<-exited
+		}
+		if t.Failed() || os.Getenv("KITH_SHOWLOG") != "" {
+			t.Logf("log of %s:\n%s", p.name, p.logs())
+		}
+	})
+	return p
+}
+
+// next returns the JSON of the next line with key, decoded into v.
+func (p *proc) next(t *testing.T, key string, timeout time.Duration, v any) {
+	t.Helper()
+	deadline := time.After(timeout)
+	for {
+		select {
+		case line, ok := <-p.lines:
+			if !ok {
+				t.Fatalf("%s exited before printing %q:\n%s", p.name, key, p.logs())
+			}
+			if rest, found := strings.CutPrefix(line, key+" "); found {
+				if err := json.Unmarshal([]byte(rest), v); err != nil {
+					t.Fatalf("%s: %q line %q: %v", p.name, key, rest, err)
+				}
+				return
+			}
+		case <-deadline:
+			t.Fatalf("%s: no %q line within %v:\n%s", p.name, key, timeout, p.logs())
+		}
+	}
+}
+
+// rogueRequests drains the rogue's "request" lines seen so far.
+type rogueRequest struct{ Method, Path, Body string }
+
+func drainRequests(p *proc) []rogueRequest {
+	var out []rogueRequest
+	for {
+		select {
+		case line, ok := <-p.lines:
+			if !ok {
+				return out
+			}
+			if rest, found := strings.CutPrefix(line, "request "); found {
+				var r rogueRequest
+				if json.Unmarshal([]byte(rest), &r) == nil {
+					out = append(out, r)
+				}
+			}
+		default:
+			return out
+		}
+	}
+}
+
+// checkRogue fails t if the rogue received a password, card data or any
+// request that creates an account, enrolls a device or registers.
+func checkRogue(t *testing.T, reqs []rogueRequest) {
+	t.Helper()
+	for _, r := range reqs {
+		for _, secret := range []string{joinPassword, joinCard} {
+			if strings.Contains(r.Body, secret) || strings.Contains(r.Path, secret) {
+				t.Errorf("the rogue received a secret in %s %s: %.200s", r.Method, r.Path, r.Body)
+			}
+		}
+		switch r.Path {
+		case "/v1/accounts", "/v1/devices", "/v1/registrations", "/v1/relay":
+			t.Errorf("the rogue received %s %s (%d bytes)", r.Method, r.Path, len(r.Body))
+		}
+	}
+}
+
+// TestSecurityNetnsFirstRunTrustsNoRogue: a first run on a LAN with the
+// household directory and a rogue announcing both a copy of its record and
+// its own directory (with a fingerprint that sorts first). The new device
+// must not use either before pairing: sign-up and purchase fail and the
+// rogue receives no password, card, account creation or registration.
+func TestSecurityNetnsFirstRunTrustsNoRogue(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipping network namespace test in -short mode")
+	}
+	l := netns.New(t, 3)
+	a, b, c := l.Hosts[0], l.Hosts[1], l.Hosts[2]
+	house := startHelper(t, a, "household")
+	var hh map[string]string
+	house.next(t, "household", 60*time.Second, &hh)
+	rogue := startHelper(t, c, "rogue", "KITH_ROGUE_COPY_FP="+hh["fingerprint"], "KITH_ROGUE_NAME="+hh["name"],
+		"KITH_ROGUE_INSTANCE="+hh["instance"])
+	var rr map[string]string
+	rogue.next(t, "rogue", 30*time.Second, &rr)
+
+	victim := startHelper(t, b, "victim")
+	var joined map[string]string
+	victim.next(t, "start", 60*time.Second, &joined)
+	var signup, buy string
+	victim.next(t, "signup", 60*time.Second, &signup)
+	victim.next(t, "buy", 60*time.Second, &buy)
+	t.Logf("first run joined %v; sign-up: %q; buy: %q", joined, signup, buy)
+	if joined["url"] != "" {
+		t.Errorf("a first run among several directories joined %v without pairing", joined)
+	}
+	if signup == "" {
+		t.Error("sign-up succeeded before pairing")
+	}
+	time.Sleep(time.Second) // the rogue's last lines
+	reqs := drainRequests(rogue)
+	t.Logf("the rogue received %d requests", len(reqs))
+	checkRogue(t, reqs)
+}
