@@ -83,7 +83,7 @@ func newPairPanel(s *welcomeScreen) *pairPanel {
 	return p
 }
 
-func describe(d FoundDirectory) string {
+func describeDirectory(d FoundDirectory) string {
 	name := d.Name
 	if name == "" {
 		name = "Kith directory"
@@ -96,7 +96,7 @@ func (p *pairPanel) setFound(found []FoundDirectory) {
 	p.found = found
 	opts := make([]string, len(found))
 	for i, d := range found {
-		opts[i] = describe(d)
+		opts[i] = describeDirectory(d)
 	}
 	p.list.Options = opts
 	if len(found) == 1 {
@@ -126,7 +126,7 @@ func containsString(xs []string, x string) bool {
 
 func (p *pairPanel) chosen() (FoundDirectory, bool) {
 	for _, d := range p.found {
-		if describe(d) == p.list.Selected {
+		if describeDirectory(d) == p.list.Selected {
 			return d, true
 		}
 	}

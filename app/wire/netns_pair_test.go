@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"log/slog"
@@ -14,6 +15,25 @@ import (
 	"github.com/kith-media/kith/directory/pairing"
 	"github.com/kith-media/kith/internal/netns"
 )
+
+func init() {
+	helpers["joiner"] = helperJoiner
+	// The household's screen: a join code for every "code?" line on stdin.
+	householdReady = func(k *Kith, log *slog.Logger) {
+		go func() {
+			sc := bufio.NewScanner(os.Stdin)
+			for sc.Scan() {
+				if sc.Text() == "code?" {
+					c, _, err := k.Pairing().JoinCode()
+					if err != nil {
+						log.Error("join code", "err", err)
+					}
+					say("code", c)
+				}
+			}
+		}()
+	}
+}
 
 // helperJoiner is a first run that pairs the way the welcome screen does:
 // it lists the directories found ("found [...]"), tries the rogue's own
@@ -103,7 +123,7 @@ func TestSecurityNetnsPairing(t *testing.T) {
 	rogue := startHelper(t, c, "rogue", "KITH_ROGUE_COPY_FP="+hh["fingerprint"], "KITH_ROGUE_NAME="+hh["name"],
 		"KITH_ROGUE_INSTANCE="+hh["instance"])
 	var rr map[string]string
-	rogue.next(t, "rogue", 30*time.Second, &rr)
+	rogue.next(t, "rogue", 60*time.Second, &rr)
 	fmt.Fprintln(house.stdin, "code?") // the user reads the household's screen
 	var code string
 	house.next(t, "code", 30*time.Second, &code)
