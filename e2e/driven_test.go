@@ -63,10 +63,11 @@ func TestDrivenHousehold(t *testing.T) {
 	a.shot("signed-up")
 	t.Logf("1. %s started the household directory %s and created the account", a.name, fp)
 
-	// 2. The second machine finds it on the LAN and joins.
+	// 2. The second machine finds it on the LAN and pairs with the join
+	// code the first machine shows.
 	b := startMachine(t, hB, "bedroom", bin, tmp, shots, &step, "--lan-wait", "10s")
 	joinHousehold(t, a, b, fp)
-	t.Logf("2. %s found the household on the LAN and joined", b.name)
+	t.Logf("2. %s found the household on the LAN and paired with its join code", b.name)
 
 	// 3. It signs in to the same account.
 	signIn(b)
@@ -140,16 +141,29 @@ func signIn(m *machine) {
 }
 
 // joinHousehold is how the second machine joins the first one's household:
-// its welcome screen names the directory found on the LAN and shows the
-// same fingerprint the first machine's screen shows.
+// its welcome screen lists the directory found on the LAN (nothing is sent
+// to it yet); the first machine shows a join code (Settings → Add a
+// device), which is typed on the second and checked against the
+// household directory's key; then the second shows the same fingerprint
+// the first machine's screen shows.
 func joinHousehold(t *testing.T, a, b *machine, fp string) {
 	t.Helper()
-	b.waitContains("*widget.Label", "Kith found the directory", 30*time.Second)
+	b.waitContains("*widget.Label", "Kith found this directory", 30*time.Second)
+	b.shot("found-household")
+	a.nav("Settings", app.ViewSettings)
+	a.clickText("*widget.Button", "Show a join code")
+	shown := a.waitContains("*widget.Label", "(until ", 10*time.Second)
+	code := strings.Fields(shown.Text)[0]
+	a.shot("join-code")
+	b.typeInto("join code, e.g. 7KQ2M-XD4HP", code)
+	b.key("Return")
+	b.waitContains("*widget.Label", "Paired with", 30*time.Second)
 	b.waitContains("*widget.Label", a.host.IP.String(), 5*time.Second)
 	if got := fingerprintShown(t, b); got != fp {
 		t.Fatalf("%s shows fingerprint %s, %s shows %s", b.name, got, a.name, fp)
 	}
-	b.shot("found-household")
+	b.shot("paired")
+	a.nav("Store", app.ViewStore)
 }
 
 // buyWithTestCard buys a priced title in the Store through the payment
