@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/kith-media/kith/directory"
@@ -23,7 +24,9 @@ import (
 )
 
 // ErrMisbehaving is wrapped by errors that prove a peer broke the protocol
-// (wrong length, wrong bytes, wrong certificate): the fetcher bans it.
+// (wrong length, wrong bytes): the fetcher bans it. A wrong certificate
+// at an address is not one: it proves only that the address is not the
+// peer's (the dialer tries the peer's other addresses).
 var ErrMisbehaving = errors.New("peer misbehaving")
 
 // StatusError is a non-2xx answer from a peer.
@@ -57,10 +60,20 @@ type Client struct {
 	addrs []string
 	hc    *http.Client
 	tr    *http.Transport
+
+	mu       sync.Mutex
+	wrongAt  map[string]time.Time // addresses that answered with another certificate, and when
+	lastGood string               // the address of the last handshake with the peer
 }
 
+// wrongAddrMemory is how long an address that presented another device's
+// certificate is tried only after the others.
+const wrongAddrMemory = 10 * time.Minute
+
 // NewClient builds a client for device peer reachable at addrs (host:port,
-// tried in order). It does not connect.
+// tried in order, every one of them: an address that answers with another
+// device's certificate is skipped and blamed, not the peer, and tried
+// last for a while). It does not connect.
 func NewClient(self *identity.Identity, peer identity.ID, addrs []string, o ClientOptions) (*Client, error) {
 	if self == nil || peer == "" || len(addrs) == 0 {
 		return nil, errors.New("peer client: identity, peer ID and an address are required")
@@ -71,7 +84,7 @@ func NewClient(self *identity.Identity, peer identity.ID, addrs []string, o Clie
 	if o.ConnsPerPeer <= 0 {
 		o.ConnsPerPeer = 8
 	}
-	c := &Client{self: self, peer: peer, addrs: append([]string(nil), addrs...)}
+	c := &Client{self: self, peer: peer, addrs: append([]string(nil), addrs...), wrongAt: map[string]time.Time{}}
 	rt := o.Transport
 	if rt == nil {
 		cfg := self.ClientTLS(peer)
@@ -100,9 +113,14 @@ func NewClient(self *identity.Identity, peer identity.ID, addrs []string, o Clie
 	return c, nil
 }
 
+// dial connects to the first of the peer's addresses that completes a
+// handshake as the peer. A wrong certificate at one address proves
+// nothing about the peer (anyone on the LAN can announce an address under
+// its name), so it is not ErrMisbehaving: the address is remembered and
+// tried last, and the next address is tried.
 func (c *Client) dial(ctx context.Context, d *net.Dialer, cfg *tls.Config) (net.Conn, error) {
 	var errs []error
-	for _, a := range c.addrs {
+	for _, a := range c.dialOrder() {
 		raw, err := d.DialContext(ctx, "tcp", a)
 		if err != nil {
 			errs = append(errs, err)
@@ -112,14 +130,44 @@ func (c *Client) dial(ctx context.Context, d *net.Dialer, cfg *tls.Config) (net.
 		if err := tc.HandshakeContext(ctx); err != nil {
 			raw.Close()
 			if errors.Is(err, identity.ErrWrongPeer) {
-				return nil, fmt.Errorf("%w: %s at %s: %w", ErrMisbehaving, c.peer.Short(), a, err)
+				c.mu.Lock()
+				c.wrongAt[a] = time.Now()
+				c.mu.Unlock()
+				err = fmt.Errorf("address %s is not %s: %w", a, c.peer.Short(), err)
 			}
 			errs = append(errs, err)
+			if ctx.Err() != nil {
+				break
+			}
 			continue
 		}
+		c.mu.Lock()
+		delete(c.wrongAt, a)
+		c.lastGood = a
+		c.mu.Unlock()
 		return tc, nil
 	}
 	return nil, fmt.Errorf("connecting to %s: %w", c.peer.Short(), errors.Join(errs...))
+}
+
+// dialOrder is the addresses to try: the last one that worked, the rest in
+// order, and those that lately presented another certificate last.
+func (c *Client) dialOrder() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := time.Now()
+	var first, rest, wrong []string
+	for _, a := range c.addrs {
+		switch at, bad := c.wrongAt[a]; {
+		case bad && now.Sub(at) < wrongAddrMemory:
+			wrong = append(wrong, a)
+		case a == c.lastGood:
+			first = append(first, a)
+		default:
+			rest = append(rest, a)
+		}
+	}
+	return append(append(first, rest...), wrong...)
 }
 
 // ID is the peer's device ID.

@@ -68,8 +68,11 @@
 // over the file) or from the chunk a player asked for (Prioritize), stores
 // each chunk through a Sink that verifies it (library.WriteChunk), bans a
 // source whose chunk fails verification or that breaks the protocol (wrong
-// length, wrong certificate), backs off and finally drops sources that error
-// or time out, and asks a second source for a chunk that is taking too long.
+// length), backs off and finally drops sources that error or time out, and
+// asks a second source for a chunk that is taking too long. A client tries
+// every address of its peer: one that presents another device's
+// certificate is blamed (tried last for 10 minutes), not the peer, since
+// anyone on the LAN can announce an address under a neighbour's name.
 // The origin is asked only for chunks no peer holds or is fetching (peers
 // advertise origin fetches in /have) and that this device "owns" among the
 // crowd downloading the content (rendezvous hashing of device ID and chunk

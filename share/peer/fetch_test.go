@@ -114,7 +114,9 @@ func TestFetchWithHostilePeers(t *testing.T) {
 		{"declares a shorter length", short, false, true},
 		{"declares a longer length", oversized, false, true},
 		{"sends more than the chunk without a length", chunkedMore, false, true},
-		{"certificate for another ID", honest, true, true},
+		// Dropped, not banned: the address is not the device's, which
+		// proves nothing about the device (issue 11 item 10).
+		{"certificate for another ID", honest, true, false},
 		{"truncates and hangs up", truncate, false, false},
 		{"stalls at 1 byte/s", stall, false, false},
 	}

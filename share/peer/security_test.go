@@ -3,6 +3,8 @@ package peer
 import (
 	"context"
 	"errors"
+	"io"
+	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -252,5 +254,91 @@ func TestAccountCache(t *testing.T) {
 	ask(fail)
 	if _, ok := c.entries[fail]; ok {
 		t.Fatal("failed lookup cached")
+	}
+}
+
+// countingListener counts accepted connections.
+type countingListener struct {
+	net.Listener
+	n atomic.Int64
+}
+
+func (l *countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.n.Add(1)
+	}
+	return c, err
+}
+
+// TestSecurityWrongAddressDoesNotBanNeighbour (issue 11 item 10): a LAN
+// host adds its own address under a real neighbour's name. The dialer
+// used to stop at that address (wrong certificate) and report the
+// neighbour as misbehaving, so the fetcher banned the neighbour. Every
+// address is tried, the wrong one is blamed and tried last afterwards,
+// and the download completes from the real neighbour.
+func TestSecurityWrongAddressDoesNotBanNeighbour(t *testing.T) {
+	ctx := context.Background()
+	ct := makeContent(t, 256<<10, 16<<10, 13)
+	a, b, rogue := newIdent(t), newIdent(t), newIdent(t)
+	_, real := startServer(t, ServerOptions{Identity: a, Library: holder(t, ct), Accounts: everyoneEnrolled{}})
+	rogueAddr := hostileServer(t, rogue, ct, honest)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := &countingListener{Listener: ln}
+	go func() { // forwards to the rogue, counting who dials it
+		for {
+			c, err := cl.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				r, err := net.Dial("tcp", rogueAddr)
+				if err != nil {
+					return
+				}
+				defer r.Close()
+				go io.Copy(r, c)
+				io.Copy(c, r)
+			}()
+		}
+	}()
+	t.Cleanup(func() { ln.Close() })
+
+	c, err := NewClient(b, a.ID(), []string{ln.Addr().String(), real}, ClientOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Chunk(ctx, ct.m, 0, nil); err != nil {
+		t.Fatalf("chunk with a rogue address first: %v", err)
+	}
+	lib, f, err := fetchInto(t, ct, FetchOptions{Sources: []Source{c.Source(ct.m)}})
+	if err != nil {
+		t.Fatalf("fetch with a rogue address first: %v (faults %+v)", err, f.Faults())
+	}
+	checkComplete(t, lib, ct)
+	// The rogue was dialled once: afterwards the real address goes first.
+	c.Close()
+	if _, err := c.Chunk(ctx, ct.m, 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	if n := cl.n.Load(); n != 1 {
+		t.Errorf("rogue address dialled %d times, want 1", n)
+	}
+
+	// Only rogue addresses: no connection, but nothing proves the device
+	// misbehaved, so it is not banned for it.
+	only, err := NewClient(b, a.ID(), []string{rogueAddr}, ClientOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer only.Close()
+	_, err = only.Chunk(ctx, ct.m, 0, nil)
+	if err == nil || errors.Is(err, ErrMisbehaving) || !errors.Is(err, identity.ErrWrongPeer) {
+		t.Fatalf("only a rogue address: %v, want ErrWrongPeer and not ErrMisbehaving", err)
 	}
 }
