@@ -13,8 +13,8 @@ import (
 	"sync"
 )
 
-// ALSA and JACK print a line to stderr for every device oto probes and
-// cannot open — about thirty on a machine without a sound card, before oto
+// ALSA and JACK print a line to stderr for every device probed and
+// not opened — many on a machine without a sound card, before the output
 // returns the one error that matters (logged by Player.Serve as "no audio
 // output", with every device it tried). quietAudioProbes sends those lines
 // to the logger at debug level instead (kith --log-level debug shows them),
@@ -25,7 +25,7 @@ var (
 	noiseLog *slog.Logger
 )
 
-// quietAudioProbes installs the handlers; call it before oto opens a device.
+// quietAudioProbes installs the handlers; call it before opening a device.
 func quietAudioProbes(log *slog.Logger) {
 	noiseMu.Lock()
 	noiseLog = log

@@ -6,35 +6,46 @@
 // # Pipeline
 //
 //	Source.Open ─► Media (io.ReadSeeker, plaintext in memory only)
-//	   └► decode.Open ─► feeder goroutine ─► blocks (≈ 0.7 s queue per track)
-//	                                             └► pump (io.Reader) ─► Output (oto/ALSA)
+//	   └► decode.Open ─► feeder goroutine ─► blocks (≤ 1.1 s queue per track)
+//	                                             └► pump (io.Reader) ─► Output (ALSA)
 //
 // Each track has a feeder goroutine that reads and decodes ahead into a
 // bounded channel of PCM blocks (1024 frames each, at most 48 ≈ 1.1 s). A
 // title is handed to the output once 16 blocks (≈ 370 ms) are decoded, or
-// 150 ms after its first block: the output takes its buffers' worth (oto's
-// 200 ms player buffer + a 100 ms device buffer by default) in one burst. The pump, pulled by the output device,
+// 150 ms after its first block. The pump, pulled by the output device,
 // takes blocks from the current track and, at its end, from the next track,
 // which was opened and decoded ahead (gapless). When no block is ready the
-// pump hands out silence, so the device never stalls.
+// pump hands out silence (Read) or nothing (ReadReady, which the device
+// output uses while it holds 40 ms or more), so the device never stalls
+// and no silence is queued ahead of frames about to be decoded.
 //
 // # Clock
 //
-// ebiten's Player.Position does not move without its game loop, so the
-// player keeps its own: the pump counts frames handed to the output and
-// marks where each track (and each seek) starts in that count; the position
-// is frames handed − frames still buffered in the output (Output.Buffered,
-// oto's BufferedSize plus the device buffer), mapped back to the track that
-// was playing at that frame. Track changes and the end of the queue are
-// reported when they become audible, not when they are decoded.
+// The pump counts frames handed to the output and marks where each track
+// (and each seek) starts in that count; the position is frames handed −
+// frames not yet heard (Output.Buffered), mapped back to the track that was
+// playing at that frame. For the device output "not yet heard" is the
+// device's own delay (snd_pcm_delay: ALSA, the sound server's buffer and
+// the sink's latency), so the position is what is heard, and track changes
+// and the end of the queue are reported when they are heard. A title that
+// follows one that ended does not flush the output: the end of the last one
+// is played whole (a 0.15 s sound, a sound followed by another).
 //
 // # Output
 //
-// OtoOutput drives github.com/ebitengine/oto/v3 (ebiten's own output layer;
-// the root ebiten package is never imported, so there is no game loop). oto
-// allows one context per process: every OtoOutput shares it, at one rate.
-// Tests use a fake Output; the real one is checked against a PulseAudio null
-// sink (internal/pulsetest).
+// DeviceOutput drives ALSA (libasound over cgo) directly, with one PCM per
+// output: a writer goroutine tops the device (a 200 ms buffer, 16 periods)
+// up from the pump. Starting, seeking and changing title drop what the
+// device holds, and 10 ms of silence lead the new frames (a starting
+// PulseAudio stream damages its first milliseconds); pausing pauses the
+// device. It replaced oto (issue 17): oto's mixer pulled a 200 ms player
+// buffer behind a device buffer full of silence, so a title started late,
+// and its clock could not see the sound server's latency, so the position
+// ran ahead of what was heard and the end of a short title was cut by the
+// stop that followed. Tests use a fake Output; the real one is checked
+// against a PulseAudio null sink (internal/pulsetest), recorded across
+// whole tests and compared with ffmpeg's decode of the same files
+// (faults_test.go).
 //
 // # States and events
 //

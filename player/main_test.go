@@ -3,6 +3,7 @@ package player
 import (
 	"fmt"
 	"os"
+	"strconv"
 	"testing"
 
 	"github.com/kith-media/kith/internal/pulsetest"
@@ -20,7 +21,11 @@ func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) != "" {
 		os.Exit(m.Run())
 	}
-	s, err := pulsetest.StartMain()
+	sinkRate := pulsetest.RecordRate
+	if r, err := strconv.Atoi(os.Getenv(sinkRateEnv)); err == nil && r > 0 {
+		sinkRate = r
+	}
+	s, err := pulsetest.StartMainRate(sinkRate)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "player tests: no PulseAudio, device tests will skip: %v\n", err)
 	} else {

@@ -21,7 +21,7 @@ type Options struct {
 	Logger *slog.Logger
 	// Source opens titles (required).
 	Source Source
-	// Output plays PCM; nil means NewOtoOutput at SampleRate.
+	// Output plays PCM; nil means NewDeviceOutput at SampleRate.
 	Output Output
 	// SampleRate of the output when Output is nil; 0 means 44100.
 	SampleRate int
@@ -81,7 +81,7 @@ func New(opts Options) (*Player, error) {
 	}
 	out := opts.Output
 	if out == nil {
-		out = NewOtoOutput(OtoOptions{SampleRate: opts.SampleRate, Logger: opts.Logger})
+		out = NewDeviceOutput(DeviceOptions{SampleRate: opts.SampleRate, Logger: opts.Logger})
 	}
 	p := &Player{
 		log:    opts.Logger,

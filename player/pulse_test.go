@@ -34,12 +34,11 @@ func readFixture(t testing.TB, name string) []byte {
 	return b
 }
 
-// realPlayer builds a player on the real oto output (the pulse null sink).
+// realPlayer builds a player on the real device output (the pulse null sink).
 func realPlayer(t *testing.T, src Source, mod func(*Options)) (*Player, *events) {
 	t.Helper()
-	// A deeper device buffer than the default: the test machine has 2 cores
-	// shared with other builds, and a starved writer drops audio (an xrun).
-	o := Options{Source: src, Output: NewOtoOutput(OtoOptions{SampleRate: rate, DeviceBuffer: 200 * time.Millisecond})}
+	// The default device buffer (200 ms), as the app uses it.
+	o := Options{Source: src, Output: NewDeviceOutput(DeviceOptions{SampleRate: rate})}
 	if mod != nil {
 		mod(&o)
 	}
@@ -147,7 +146,7 @@ func TestPulsePauseAndPosition(t *testing.T) {
 
 // TestNoAudioDevice runs the test binary again with no device at all (no
 // pulse server, no sound card): the player must say so, and the lines ALSA
-// and JACK print while oto probes every device go to the log at debug
+// and JACK print while the device is probed go to the log at debug
 // level, not to stderr.
 func TestNoAudioDevice(t *testing.T) {
 	home := t.TempDir()

@@ -38,13 +38,21 @@ func newPump(rate int) *pump {
 	return &pump{rate: rate, silent: true}
 }
 
-// Read implements io.Reader: at most blockFrames frames, never blocking.
-func (p *pump) Read(b []byte) (int, error) {
+// Read implements io.Reader: at most blockFrames frames, never blocking;
+// silence where no title frames are ready.
+func (p *pump) Read(b []byte) (int, error) { return p.read(b, true), nil }
+
+// ReadReady is Read without the silence: only the title frames that are
+// ready, possibly none. The device output uses it while the device holds
+// enough, so no silence is queued ahead of frames about to be decoded.
+func (p *pump) ReadReady(b []byte) int { return p.read(b, false) }
+
+func (p *pump) read(b []byte, pad bool) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	max := min(len(b)/frameBytes, blockFrames) * frameBytes
 	if max == 0 {
-		return 0, nil
+		return 0
 	}
 	n := 0
 	for n < max {
@@ -67,6 +75,10 @@ func (p *pump) Read(b []byte) (int, error) {
 		}
 		n += k
 	}
+	if n < max && !pad {
+		p.written += int64(n / frameBytes)
+		return n
+	}
 	if n < max { // underrun or idle: silence
 		clear(b[n:max])
 		if !p.silent {
@@ -76,7 +88,7 @@ func (p *pump) Read(b []byte) (int, error) {
 		n = max
 	}
 	p.written += int64(n / frameBytes)
-	return n, nil
+	return n
 }
 
 // take makes pending the next block of cur, switching to next at the end of
@@ -132,7 +144,8 @@ func (p *pump) addMarkLocked(at int64, t *track, pos int64) {
 	p.marks = append(p.marks, mark{at: at, t: t, pos: pos})
 }
 
-// Seek implements io.Seeker for oto's flush; the offset is ignored.
+// Seek implements io.Seeker (the offset is ignored): Output.Flush drops
+// the device's frames and the pump goes on from where it is.
 func (p *pump) Seek(int64, int) (int64, error) { return 0, nil }
 
 // setTrack makes t current (dropping the old one's pending data) and sets
@@ -164,8 +177,11 @@ func (p *pump) dropPending() {
 }
 
 // heard maps the frames heard so far (written − buffered) to the track
-// being heard and its position. Marks older than the heard one are pruned.
-func (p *pump) heard(buffered int) (t *track, pos int64, idle bool) {
+// being heard and its position. idle is silence being heard; quiet is
+// silence with no title handed out after it (all that was handed out was
+// heard), which is what ends a queue. Marks older than the heard one are
+// pruned.
+func (p *pump) heard(buffered int) (t *track, pos int64, idle, quiet bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	at := p.written - int64(buffered/frameBytes)
@@ -177,16 +193,16 @@ func (p *pump) heard(buffered int) (t *track, pos int64, idle bool) {
 		}
 	}
 	if i < 0 {
-		return nil, 0, true
+		return nil, 0, true, len(p.marks) == 0
 	}
 	if i > 0 {
 		p.marks = append(p.marks[:0], p.marks[i:]...)
 	}
 	m := p.marks[0]
 	if m.t == nil {
-		return nil, 0, true
+		return nil, 0, true, len(p.marks) == 1
 	}
-	return m.t, m.pos + (at-m.at)*frameBytes, false
+	return m.t, m.pos + (at-m.at)*frameBytes, false, false
 }
 
 // current returns the tracks the pump holds and the one that ended last.

@@ -69,7 +69,7 @@ func TestNoSecretsOnDisk(t *testing.T) {
 	src := &fileSealedSource{dir: dataDir, titles: map[string]*sealedTitle{"song": st, "bad": bad, "txt": txt}}
 	var out Output = newFakeOutput(rate)
 	if pulse != nil && !raceEnabled {
-		out = NewOtoOutput(OtoOptions{SampleRate: rate}) // the real pipeline
+		out = NewDeviceOutput(DeviceOptions{SampleRate: rate}) // the real pipeline
 	}
 	p, err := New(Options{Source: src, Output: out, Logger: log, Positions: &memPositions{}})
 	if err != nil {

@@ -180,12 +180,14 @@ func (p *Player) start(ctx context.Context, i int, pos time.Duration) {
 			}
 			return
 		}
-		p.attach(ctx, o)
+		p.attach(ctx, o, true)
 	})
 }
 
-// attach makes an opened title current.
-func (p *Player) attach(ctx context.Context, o opened) {
+// attach makes an opened title current. flush drops what the output still
+// holds (a title the user left); a title that follows one that ended keeps
+// it, so the end of the last one is heard whole.
+func (p *Player) attach(ctx context.Context, o opened, flush bool) {
 	if o.img != nil {
 		p.emit(*o.img)
 		if i, ok := p.after(o.index, true); ok && i != o.index {
@@ -204,7 +206,9 @@ func (p *Player) attach(ctx context.Context, o opened) {
 	p.cur = o.t
 	p.index = o.index
 	p.pump.setTrack(o.t, nil)
-	p.out.Flush()
+	if flush {
+		p.out.Flush()
+	}
 	p.out.SetPlaying(true)
 	p.setState(StatePlaying, nil)
 	p.want(o.t)
@@ -249,7 +253,7 @@ func (p *Player) prepareNext(ctx context.Context) {
 			// Images and errors are handled when the queue gets there.
 			if p.waitNext {
 				p.waitNext = false
-				p.attach(ctx, o)
+				p.attach(ctx, o, false)
 			}
 			return
 		}
@@ -257,7 +261,7 @@ func (p *Player) prepareNext(ctx context.Context) {
 		if p.waitNext { // the current one ended before this was ready
 			p.waitNext = false
 			p.nextT = nil
-			p.attach(ctx, o)
+			p.attach(ctx, o, false)
 			return
 		}
 		p.pump.setNext(o.t)
@@ -316,7 +320,7 @@ func (p *Player) tick(ctx context.Context, report bool) {
 			case p.nextT != nil:
 				t := p.nextT
 				p.nextT = nil
-				p.attach(ctx, opened{t: t, index: t.index, id: t.id})
+				p.attach(ctx, opened{t: t, index: t.index, id: t.id}, false)
 			default:
 				if _, ok := p.after(p.index, false); ok {
 					p.waitNext = true // still opening
@@ -327,14 +331,14 @@ func (p *Player) tick(ctx context.Context, report bool) {
 			}
 		}
 	}
-	heard, pos, idle := p.pump.heard(p.out.Buffered())
+	heard, pos, idle, quiet := p.pump.heard(p.out.Buffered())
 	if heard != nil && heard != p.heardT {
 		p.heardT = heard
 		d, est := heard.duration()
 		p.emit(Event{Kind: EventTrack, TitleID: heard.id, Title: heard.title, Index: heard.index,
 			Duration: d, Estimated: est, Resume: heard.resume})
 	}
-	if p.draining && idle {
+	if p.draining && quiet {
 		p.draining = false
 		p.heardT = nil // finished: its saved position is 0
 		p.stop(StateStopped, nil)

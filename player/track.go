@@ -22,8 +22,10 @@ const blockFrames = 1024
 const queueBlocks = 48
 
 // readyBlocks is how much PCM (≈ 370 ms) a title has decoded before it is
-// handed to the output: the output takes its buffers' worth (≈ 300 ms with
-// the oto defaults) in one burst, which must not underrun on a busy machine.
+// handed to the output: the device output takes its buffer's worth (200 ms)
+// at once, and the rest is slack for a feeder starved of CPU on a busy
+// machine (with 4 blocks, a loaded 2-core machine underran right after the
+// start: the first title's fault in issue 17).
 const readyBlocks = 16
 
 // readyWait bounds the wait for readyBlocks once the first block is there

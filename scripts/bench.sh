@@ -25,7 +25,7 @@ plan=(
   "./share/peer/|FirstChunk|20x"
   "./share/|FlashCrowd|1x"
   "./share/|NeighbourFirstPCM|20x"
-  "./player/|TimeToFirstPCM|30x"
+  "./player/|TimeToFirstPCM|TimeToFirstSound|30x"
   "./player/|PeakRSS1GiB|1x"
   "./player/decode/|Decode|1s"
   "./app/wire/|Startup10k|5x"

@@ -139,3 +139,74 @@ func Segments(x []float64, rate int, threshold float64, minRun time.Duration) []
 	}
 	return out
 }
+
+// Correlate slides ref over x for every lag in [lo, hi] (x[lag+i] against
+// ref[i]; the overlap is cut where x ends) and returns the lag with the
+// highest normalised correlation and that correlation in [-1, 1]: 1 means
+// x holds ref there exactly, up to a gain.
+func Correlate(x, ref []float64, lo, hi int) (lag int, r float64) {
+	lo = max(lo, 0)
+	r = -2
+	for l := lo; l <= hi && l < len(x); l++ {
+		if c := NormCorr(x[l:], ref); c > r {
+			lag, r = l, c
+		}
+	}
+	if r == -2 {
+		r = 0
+	}
+	return lag, r
+}
+
+// NormCorr is the normalised correlation of a and b over their common
+// length: Σab / √(Σa²·Σb²). Silence against anything gives 0.
+func NormCorr(a, b []float64) float64 {
+	n := min(len(a), len(b))
+	var ab, aa, bb float64
+	for i := 0; i < n; i++ {
+		ab += a[i] * b[i]
+		aa += a[i] * a[i]
+		bb += b[i] * b[i]
+	}
+	if aa == 0 || bb == 0 {
+		return 0
+	}
+	return ab / math.Sqrt(aa*bb)
+}
+
+// SNR is the signal-to-noise ratio in dB of x against the reference ref
+// over their common length: the power of ref over the power of x − g·ref,
+// where g is the least-squares gain (so a volume difference is not noise).
+func SNR(x, ref []float64) float64 {
+	n := min(len(x), len(ref))
+	var xr, rr float64
+	for i := 0; i < n; i++ {
+		xr += x[i] * ref[i]
+		rr += ref[i] * ref[i]
+	}
+	if rr == 0 {
+		return math.Inf(-1)
+	}
+	g := xr / rr
+	var noise float64
+	for i := 0; i < n; i++ {
+		d := x[i] - g*ref[i]
+		noise += d * d
+	}
+	if noise == 0 {
+		return math.Inf(1)
+	}
+	return 10 * math.Log10(g*g*rr/noise)
+}
+
+// FirstSound is the index of the first 1 ms window of x whose RMS exceeds
+// threshold, or -1.
+func FirstSound(x []float64, rate int, threshold float64) int {
+	win := max(rate/1000, 1)
+	for i := 0; i+win <= len(x); i += win {
+		if RMS(x[i:i+win]) > threshold {
+			return i
+		}
+	}
+	return -1
+}

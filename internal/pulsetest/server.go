@@ -28,7 +28,9 @@ type Server struct {
 	// Dir is the temporary folder used as HOME; the runtime dir is Dir/run.
 	Dir string
 	// Socket is the path of the native protocol socket (PULSE_SERVER is "unix:"+Socket).
-	Socket    string
+	Socket string
+	// Rate is the null sink's sample rate, and the rate of its recordings.
+	Rate      int
 	pid       int
 	removeDir bool
 }
@@ -68,7 +70,11 @@ func Start(t testing.TB) *Server {
 // StartMain is for TestMain, where no *testing.T exists: it starts a server in
 // a new temporary folder and sets the environment of the whole process with
 // os.Setenv. The caller must call Stop (which also removes the folder).
-func StartMain() (*Server, error) {
+func StartMain() (*Server, error) { return StartMainRate(RecordRate) }
+
+// StartMainRate is StartMain with a null sink at rate (Hz), so a test can
+// play into a sink of its output's rate (no resampling by the server).
+func StartMainRate(rate int) (*Server, error) {
 	if err := Available(); err != nil {
 		return nil, err
 	}
@@ -76,7 +82,7 @@ func StartMain() (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("making temp dir: %w", err)
 	}
-	s, err := StartIn(dir)
+	s, err := startIn(dir, rate)
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
@@ -93,7 +99,9 @@ func StartMain() (*Server, error) {
 
 // StartIn starts a server using dir as HOME (dir/run as XDG_RUNTIME_DIR). It
 // does not change the environment of the calling process; see Env.
-func StartIn(dir string) (*Server, error) {
+func StartIn(dir string) (*Server, error) { return startIn(dir, RecordRate) }
+
+func startIn(dir string, rate int) (*Server, error) {
 	run := filepath.Join(dir, "run")
 	if err := os.MkdirAll(run, 0o700); err != nil {
 		return nil, fmt.Errorf("making runtime dir: %w", err)
@@ -101,12 +109,12 @@ func StartIn(dir string) (*Server, error) {
 	if err := os.WriteFile(filepath.Join(dir, ".asoundrc"), []byte(asoundrc), 0o600); err != nil {
 		return nil, fmt.Errorf("writing .asoundrc: %w", err)
 	}
-	s := &Server{Dir: dir, Socket: filepath.Join(run, "pulse", "native")}
+	s := &Server{Dir: dir, Socket: filepath.Join(run, "pulse", "native"), Rate: rate}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "pulseaudio", "--daemonize=yes", "--exit-idle-time=-1", "-n",
 		"--use-pid-file=yes", "--load=module-native-protocol-unix",
-		"--load=module-null-sink sink_name="+SinkName+" rate=48000 channels=2")
+		"--load=module-null-sink sink_name="+SinkName+" rate="+strconv.Itoa(rate)+" channels=2")
 	cmd.Env = s.environ()
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -134,6 +142,13 @@ func StartIn(dir string) (*Server, error) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	return s, nil
+}
+
+func (s *Server) rate() int {
+	if s.Rate > 0 {
+		return s.Rate
+	}
+	return RecordRate
 }
 
 // Env returns the variables that point a process at this server.

@@ -6,7 +6,6 @@ import (
 	"io"
 	"time"
 
-	"github.com/hajimehoshi/ebiten/v2/audio"
 	"github.com/hajimehoshi/ebiten/v2/audio/mp3"
 	"github.com/hajimehoshi/ebiten/v2/audio/vorbis"
 	"github.com/hajimehoshi/ebiten/v2/audio/wav"
@@ -186,15 +185,11 @@ func Open(r io.ReadSeeker, size int64, opts Options) (s *Stream, err error) {
 		return nil, fmt.Errorf("decoding %s: invalid sample rate %d", f, s.sourceRate)
 	}
 	if s.sourceRate != s.rate {
-		if s.length > 0 && !s.estimated {
-			rs := audio.ResampleF32(s.pcm, s.length, s.sourceRate, s.rate)
-			s.length = int64(float64(s.length)*float64(s.rate)/float64(s.sourceRate)) / BytesPerFrame * BytesPerFrame
-			s.pcm = rs
-		} else {
-			s.pcm = newLinearResampler(s.pcm, s.sourceRate, s.rate)
-			s.length = int64(float64(s.length)*float64(s.rate)/float64(s.sourceRate)) / BytesPerFrame * BytesPerFrame
-			s.seekable = false
+		rs := newSincResampler(s.pcm, s.sourceRate, s.rate)
+		if s.length > 0 {
+			s.length = rs.outFrames(s.length/BytesPerFrame) * BytesPerFrame
 		}
+		s.pcm = rs
 	}
 	return s, nil
 }
@@ -265,7 +260,7 @@ func openMP3(r io.ReadSeeker, head []byte, size int64, opts Options) (*Stream, e
 		return s, nil
 	}
 	if d.SampleRate() != opts.SampleRate {
-		// ebiten's resampler needs the exact length: index the frames now.
+		// Resampled: index the frames now, so the length is exact.
 		if _, err := r.Seek(0, io.SeekStart); err != nil {
 			return nil, err
 		}

@@ -75,7 +75,7 @@ func TestDecodeKnownSignals(t *testing.T) {
 	}{
 		// WAV generated here, same rate as the output: no resampling.
 		{"wav", wav, WAV, false, 44100, 0},
-		// Same WAV resampled to 48 kHz by ebiten's resampler.
+		// Same WAV resampled to 48 kHz by the sinc resampler.
 		{"wav-48k", wav, WAV, false, 48000, 0},
 		// 8-bit mono WAV at 22050 Hz from make.sh.
 		{"wav-8bit-mono", fixture(t, "tone22m8.wav"), WAV, false, 44100, 0},
@@ -83,7 +83,7 @@ func TestDecodeKnownSignals(t *testing.T) {
 		{"mp3", fixture(t, "tone.mp3"), MP3, false, 44100, 80 * time.Millisecond},
 		// MP3 while "downloading": no frame scan, estimated duration.
 		{"mp3-progressive", fixture(t, "tone.mp3"), MP3, true, 44100, 80 * time.Millisecond},
-		// MP3 progressive at a foreign rate: streaming linear resampler.
+		// MP3 progressive at a foreign rate: the sinc resampler, streaming.
 		{"mp3-progressive-48k", fixture(t, "tone.mp3"), MP3, true, 48000, 80 * time.Millisecond},
 		// Ogg Vorbis from oggenc.
 		{"vorbis", fixture(t, "tone.ogg"), Vorbis, false, 44100, 10 * time.Millisecond},

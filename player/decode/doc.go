@@ -24,8 +24,10 @@
 // use ebiten's decoders (github.com/hajimehoshi/ebiten/v2/audio/...); FLAC
 // (any bit depth, mono or stereo; more channels are folded to the first two)
 // uses github.com/mewkiz/flac. Mono is duplicated to both channels. A stream
-// whose rate differs from the output rate is resampled (ebiten's windowed-sinc
-// resampler when the length is known, a streaming linear one otherwise).
+// whose rate differs from the output rate is resampled by a polyphase
+// windowed-sinc (Kaiser, 64 taps, β = 10) resampler in Go (resample.go),
+// streaming and seekable when the decoder is: ≥ 60 dB SNR against soxr's
+// highest precision (TestResampleSNR), with no cgo in this package.
 //
 // A complete MP3 at the output rate starts as a plain stream too (duration
 // estimated from the first frame's bitrate): go-mp3 indexes frames by reading
