@@ -342,7 +342,9 @@ func (o *DeviceOutput) Buffered() int {
 // the source again at once.
 func (o *DeviceOutput) Flush() {
 	o.mu.Lock()
-	if o.pcm != nil {
+	// A device that is prepared and holds nothing needs no drop (a round
+	// trip to the sound server on the way to the first sound).
+	if o.pcm != nil && (o.queued > 0 || C.snd_pcm_state(o.pcm) != C.SND_PCM_STATE_PREPARED) {
 		o.dropLocked()
 	}
 	o.mu.Unlock()
