@@ -35,6 +35,8 @@ func viewIcon(v string) fyne.Resource {
 		return theme.SearchIcon()
 	case ViewLibrary:
 		return theme.StorageIcon()
+	case ViewMusic:
+		return theme.MediaMusicIcon()
 	case ViewNeighbours:
 		return theme.ComputerIcon()
 	case ViewSharing:

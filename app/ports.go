@@ -274,4 +274,7 @@ type Backend struct {
 	Neighbours Neighbours
 	Sharing    Sharing
 	Player     Player
+	// Media adds this device's own files and lists tracks with tags;
+	// nil hides adding (no directory to publish to).
+	Media Media
 }

@@ -28,10 +28,10 @@ const (
 )
 
 // Views lists the main screens in navigation order.
-var Views = []string{ViewStore, ViewLibrary, ViewNeighbours, ViewSharing, ViewSwarm, ViewSettings}
+var Views = []string{ViewStore, ViewLibrary, ViewMusic, ViewNeighbours, ViewSharing, ViewSwarm, ViewSettings}
 
 var viewTitles = map[string]string{
-	ViewStore: "Store", ViewLibrary: "Library", ViewNeighbours: "Neighbours",
+	ViewStore: "Store", ViewMusic: "Music", ViewLibrary: "Library", ViewNeighbours: "Neighbours",
 	ViewSharing: "Sharing", ViewSwarm: "Swarm", ViewSettings: "Settings",
 }
 
@@ -88,6 +88,7 @@ type UI struct {
 	welcome    *welcomeScreen
 	store      *storeScreen
 	library    *libraryScreen
+	music      *musicScreen
 	neighbours *neighboursScreen
 	sharing    *sharingScreen
 	swarm      *swarmScreen
@@ -165,6 +166,7 @@ func (u *UI) build() {
 	u.welcome = newWelcomeScreen(u)
 	u.store = newStoreScreen(u)
 	u.library = newLibraryScreen(u)
+	u.music = newMusicScreen(u)
 	u.neighbours = newNeighboursScreen(u)
 	u.sharing = newSharingScreen(u)
 	u.swarm = newSwarmScreen(u)
@@ -172,6 +174,8 @@ func (u *UI) build() {
 	u.screens[ViewWelcome] = u.welcome.obj
 	u.screens[ViewStore] = u.store.obj
 	u.screens[ViewLibrary] = u.library.obj
+	u.screens[ViewMusic] = u.music.obj
+	u.win.SetOnDropped(func(_ fyne.Position, uris []fyne.URI) { u.music.dropped(uris) })
 	u.screens[ViewNeighbours] = u.neighbours.obj
 	u.screens[ViewSharing] = u.sharing.obj
 	u.screens[ViewSwarm] = u.swarm.obj
@@ -244,6 +248,8 @@ func (u *UI) Show(view string) {
 		u.store.shown()
 	case ViewSwarm:
 		u.swarm.shown()
+	case ViewMusic:
+		u.music.shown()
 	case ViewWelcome:
 		u.welcome.shown()
 	}

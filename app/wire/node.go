@@ -268,7 +268,7 @@ func (a *Node) Buy(ctx context.Context, t directory.Title, pay *license.Payment)
 
 func (a *Node) putTitle(ctx context.Context, t directory.Title) error {
 	return a.node().Library().PutTitle(ctx, library.Title{ID: t.ID, Name: t.Name, Artist: t.Artist,
-		MediaType: t.MediaType, ContentID: t.ContentID, Size: t.Size})
+		MediaType: t.MediaType, ContentID: t.ContentID, Size: t.Size, Tags: libraryTags(t)})
 }
 
 func (a *Node) setLicensed(c sealed.ContentID) {

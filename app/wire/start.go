@@ -174,7 +174,8 @@ func Start(ctx context.Context, c Config) (*Kith, error) {
 	}
 	k.Player = NewPlayer(k.player, k.artist)
 	k.Backend = app.Backend{Session: k.Session, Pairing: k.Pairing(), Catalog: k.Adapter, Library: k.Adapter,
-		Neighbours: k.Adapter.NeighboursView(), Sharing: k.Adapter.SharingView(), Player: k.Player}
+		Neighbours: k.Adapter.NeighboursView(), Sharing: k.Adapter.SharingView(), Player: k.Player,
+		Media: k.Adapter.MediaView()}
 	ok = true
 	return k, nil
 }

@@ -1,0 +1,58 @@
+package app
+
+import (
+	"context"
+	"time"
+
+	"github.com/kith-media/kith/share/sealed"
+)
+
+// Media is the household's own music: the titles this device holds with
+// their tags, their artwork, and adding files of this device.
+type Media interface {
+	// Tracks lists every title held, with tags (may be 50,000).
+	Tracks(ctx context.Context) ([]Track, error)
+	// Artwork is a title's JPEG thumbnail; an error when it has none.
+	Artwork(ctx context.Context, titleID string) ([]byte, error)
+	// Add publishes files and folders (recursively) of this device to its
+	// household, telling progress as it goes; ctx cancels it.
+	Add(ctx context.Context, paths []string, progress func(AddProgress)) (AddResult, error)
+}
+
+// Track is one title with its tags.
+type Track struct {
+	Content     sealed.ContentID
+	TitleID     string
+	Name        string
+	Artist      string
+	Album       string
+	AlbumArtist string
+	Track, Disc int
+	Year        int
+	Duration    time.Duration
+	Complete    bool // held whole: plays without fetching
+}
+
+// AlbumArtistOrArtist is who an album is filed under.
+func (t *Track) AlbumArtistOrArtist() string {
+	if t.AlbumArtist != "" {
+		return t.AlbumArtist
+	}
+	if t.Artist != "" {
+		return t.Artist
+	}
+	return "Unknown artist"
+}
+
+// AddProgress is where adding stands.
+type AddProgress struct {
+	Files, FilesDone int
+	Bytes, BytesDone int64
+	Rate             float64 // bytes/s
+	Current          string  // the file being added
+}
+
+// AddResult says what adding did.
+type AddResult struct {
+	Added, Existing, Skipped int
+}

@@ -1,0 +1,380 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"image"
+	"image/jpeg"
+	"sync"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/storage"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/kith-media/kith/share/sealed"
+)
+
+// ViewMusic is the household's own music: Artists → Albums → Tracks.
+const ViewMusic = "music"
+
+// musicScreen shows the tracks this device holds by artist and album, with
+// artwork, a search over title, artist and album, and adding files.
+type musicScreen struct {
+	u   *UI
+	obj fyne.CanvasObject
+
+	search            *widget.Entry
+	count, status     *widget.Label
+	artistL, albumL   *widget.List
+	trackL            *widget.List
+	addFiles, addDir  *widget.Button
+	play              *widget.Button
+	ix                *musicIndex
+	sel               []int    // tracks matching the search
+	artists           []string // "" first: every artist
+	albums            []album
+	artist            string
+	albumAt, albumSet int
+	art               map[string]image.Image // by title ID; nil value = none
+	artMu             sync.Mutex
+	adding            context.CancelFunc
+}
+
+func newMusicScreen(u *UI) *musicScreen {
+	s := &musicScreen{u: u, ix: newMusicIndex(nil), art: map[string]image.Image{}, albumAt: -1}
+	s.search = widget.NewEntry()
+	s.search.SetPlaceHolder("Search title, artist or album")
+	s.search.OnChanged = func(string) { s.apply() }
+	s.count, s.status = widget.NewLabel(""), widget.NewLabel("")
+	s.status.Truncation = fyne.TextTruncateEllipsis
+	s.addFiles = widget.NewButtonWithIcon("Add files…", theme.FileAudioIcon(), s.pickFile)
+	s.addDir = widget.NewButtonWithIcon("Add folder…", theme.FolderOpenIcon(), s.pickFolder)
+	s.play = widget.NewButtonWithIcon("Play album", theme.MediaPlayIcon(), func() { s.playAlbum(0) })
+	s.play.Disable()
+
+	s.artistL = widget.NewList(func() int { return len(s.artists) },
+		func() fyne.CanvasObject { return widget.NewLabel("Artist name") },
+		func(id widget.ListItemID, o fyne.CanvasObject) {
+			name := s.artists[id]
+			if name == "" {
+				name = "All artists"
+			}
+			o.(*widget.Label).SetText(name)
+		})
+	s.artistL.OnSelected = func(id widget.ListItemID) { s.artist = s.artists[id]; s.showAlbums() }
+
+	s.albumL = widget.NewList(func() int { return len(s.albums) },
+		func() fyne.CanvasObject {
+			img := canvas.NewImageFromImage(nil)
+			img.FillMode = canvas.ImageFillContain
+			img.SetMinSize(fyne.NewSize(56, 56))
+			name := widget.NewLabel("Album name")
+			name.TextStyle.Bold = true
+			name.Truncation = fyne.TextTruncateEllipsis
+			sub := widget.NewLabel("Artist · year")
+			sub.Truncation = fyne.TextTruncateEllipsis
+			return container.NewBorder(nil, nil, img, nil, container.NewVBox(name, sub))
+		},
+		func(id widget.ListItemID, o fyne.CanvasObject) {
+			if id >= len(s.albums) {
+				return
+			}
+			al := s.albums[id]
+			row := o.(*fyne.Container)
+			img := row.Objects[1].(*canvas.Image)
+			img.Image = s.artwork(al)
+			if img.Image == nil {
+				img.Resource, img.Image = theme.MediaMusicIcon(), nil
+			} else {
+				img.Resource = nil
+			}
+			img.Refresh()
+			texts := row.Objects[0].(*fyne.Container)
+			texts.Objects[0].(*widget.Label).SetText(al.Name)
+			sub := fmt.Sprintf("%s · %d tracks", al.Artist, len(al.Tracks))
+			if al.Year > 0 {
+				sub = fmt.Sprintf("%s · %d · %d tracks", al.Artist, al.Year, len(al.Tracks))
+			}
+			texts.Objects[1].(*widget.Label).SetText(sub)
+		})
+	s.albumL.OnSelected = func(id widget.ListItemID) { s.albumAt = id; s.showTracks() }
+
+	s.trackL = widget.NewList(func() int { return s.albumLen() },
+		func() fyne.CanvasObject {
+			n := widget.NewLabel("00")
+			name := widget.NewLabel("Track name")
+			name.Truncation = fyne.TextTruncateEllipsis
+			return container.NewBorder(nil, nil, n, widget.NewLabel("00:00"), name)
+		},
+		func(id widget.ListItemID, o fyne.CanvasObject) {
+			if s.albumAt < 0 || s.albumAt >= len(s.albums) || id >= len(s.albums[s.albumAt].Tracks) {
+				return
+			}
+			t := s.ix.tracks[s.albums[s.albumAt].Tracks[id]]
+			row := o.(*fyne.Container)
+			num := ""
+			if t.Track > 0 {
+				num = fmt.Sprintf("%2d", t.Track)
+			}
+			row.Objects[1].(*widget.Label).SetText(num)
+			row.Objects[0].(*widget.Label).SetText(t.Name)
+			dur := ""
+			if t.Duration > 0 {
+				dur = clock(t.Duration)
+			}
+			row.Objects[2].(*widget.Label).SetText(dur)
+		})
+	s.trackL.OnSelected = func(id widget.ListItemID) { s.playAlbum(id); s.trackL.UnselectAll() }
+
+	top := container.NewBorder(nil, nil, nil, container.NewHBox(s.addFiles, s.addDir), s.search)
+	cols := container.NewHSplit(s.artistL, container.NewHSplit(s.albumL,
+		container.NewBorder(container.NewHBox(s.play), nil, nil, nil, s.trackL)))
+	cols.Offset = 0.22
+	s.obj = container.NewBorder(top, container.NewBorder(nil, nil, nil, s.count, s.status), nil, nil, cols)
+	return s
+}
+
+func (s *musicScreen) albumLen() int {
+	if s.albumAt < 0 || s.albumAt >= len(s.albums) {
+		return 0
+	}
+	return len(s.albums[s.albumAt].Tracks)
+}
+
+// shown reloads the tracks (the screen was opened).
+func (s *musicScreen) shown() { s.reload() }
+
+// reload fetches the track list off the UI goroutine.
+func (s *musicScreen) reload() {
+	if s.u.b.Media == nil {
+		s.status.SetText("Adding your own media needs a directory this device can publish to.")
+		s.addFiles.Disable()
+		s.addDir.Disable()
+		return
+	}
+	s.u.background(func(ctx context.Context) func() {
+		ts, err := s.u.b.Media.Tracks(ctx)
+		return func() {
+			if err != nil {
+				s.status.SetText(errText(err))
+				return
+			}
+			s.setTracks(ts)
+		}
+	})
+}
+
+// setTracks replaces the list (UI goroutine).
+func (s *musicScreen) setTracks(ts []Track) {
+	s.ix = newMusicIndex(ts)
+	s.apply()
+}
+
+// apply filters by the search text and rebuilds the columns.
+func (s *musicScreen) apply() {
+	s.sel = s.ix.filter(s.search.Text)
+	s.artists = append([]string{""}, s.ix.artists(s.sel)...)
+	s.count.SetText(fmt.Sprintf("%d tracks", len(s.sel)))
+	s.artistL.Refresh()
+	s.showAlbums()
+}
+
+func (s *musicScreen) showAlbums() {
+	s.albums = s.ix.albums(s.sel, s.artist)
+	s.albumAt = -1
+	if len(s.albums) > 0 {
+		s.albumAt = 0
+	}
+	s.albumL.Refresh()
+	s.loadArtwork()
+	s.showTracks()
+}
+
+func (s *musicScreen) showTracks() {
+	if s.albumAt >= 0 {
+		s.play.Enable()
+	} else {
+		s.play.Disable()
+	}
+	s.trackL.Refresh()
+}
+
+// artwork is an album's picture: its first track's, when loaded.
+func (s *musicScreen) artwork(al album) image.Image {
+	s.artMu.Lock()
+	defer s.artMu.Unlock()
+	for _, i := range al.Tracks {
+		if img := s.art[s.ix.tracks[i].TitleID]; img != nil {
+			return img
+		}
+	}
+	return nil
+}
+
+// loadArtwork fetches the pictures of the albums shown that are not
+// loaded yet: the first of an album's tracks (up to 4) that has one.
+func (s *musicScreen) loadArtwork() {
+	if s.u.b.Media == nil {
+		return
+	}
+	var want [][]string
+	s.artMu.Lock()
+	for _, al := range s.albums {
+		if len(want) == 200 {
+			break
+		}
+		var ids []string
+		for _, i := range al.Tracks[:min(4, len(al.Tracks))] {
+			id := s.ix.tracks[i].TitleID
+			if _, done := s.art[id]; !done {
+				s.art[id] = nil
+				ids = append(ids, id)
+			}
+		}
+		if len(ids) > 0 {
+			want = append(want, ids)
+		}
+	}
+	s.artMu.Unlock()
+	if len(want) == 0 {
+		return
+	}
+	s.u.background(func(ctx context.Context) func() {
+		got := map[string]image.Image{}
+		for _, ids := range want {
+			for _, id := range ids {
+				b, err := s.u.b.Media.Artwork(ctx, id)
+				if err != nil {
+					continue
+				}
+				if img, err := jpeg.Decode(bytes.NewReader(b)); err == nil {
+					got[id] = img
+					break
+				}
+			}
+		}
+		return func() {
+			s.artMu.Lock()
+			for id, img := range got {
+				s.art[id] = img
+			}
+			s.artMu.Unlock()
+			s.albumL.Refresh()
+		}
+	})
+}
+
+// playAlbum plays the selected album from track i.
+func (s *musicScreen) playAlbum(i int) {
+	if s.albumAt < 0 || s.albumAt >= len(s.albums) {
+		return
+	}
+	var q []sealed.ContentID
+	for _, ti := range s.albums[s.albumAt].Tracks {
+		q = append(q, s.ix.tracks[ti].Content)
+	}
+	s.u.background(func(ctx context.Context) func() {
+		err := s.u.b.Player.Play(ctx, q, i)
+		return func() {
+			if err != nil {
+				s.status.SetText(errText(err))
+			}
+		}
+	})
+}
+
+func (s *musicScreen) pickFile() {
+	d := dialog.NewFileOpen(func(r fyne.URIReadCloser, err error) {
+		if err != nil || r == nil {
+			return
+		}
+		r.Close()
+		s.add([]string{r.URI().Path()})
+	}, s.u.win)
+	d.SetFilter(storage.NewExtensionFileFilter([]string{".mp3", ".flac", ".ogg", ".opus", ".m4a", ".mp4", ".wav", ".webm", ".mkv"}))
+	d.Show()
+}
+
+func (s *musicScreen) pickFolder() {
+	dialog.NewFolderOpen(func(l fyne.ListableURI, err error) {
+		if err != nil || l == nil {
+			return
+		}
+		s.add([]string{l.Path()})
+	}, s.u.win).Show()
+}
+
+// dropped adds files dragged onto the window.
+func (s *musicScreen) dropped(uris []fyne.URI) {
+	var paths []string
+	for _, u := range uris {
+		if u.Scheme() == "file" {
+			paths = append(paths, u.Path())
+		}
+	}
+	if len(paths) > 0 {
+		s.u.Show(ViewMusic)
+		s.add(paths)
+	}
+}
+
+// add publishes paths with a progress dialog (files, bytes, rate, cancel).
+func (s *musicScreen) add(paths []string) {
+	if s.u.b.Media == nil || s.adding != nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(s.u.ctx)
+	s.adding = cancel
+	bar := widget.NewProgressBar()
+	label := widget.NewLabel("Looking for media…")
+	cur := widget.NewLabel("")
+	cur.Truncation = fyne.TextTruncateEllipsis
+	var dlg *dialog.CustomDialog
+	stop := widget.NewButtonWithIcon("Cancel", theme.CancelIcon(), func() { cancel() })
+	dlg = dialog.NewCustomWithoutButtons("Adding to your household", container.NewVBox(label, bar, cur, stop), s.u.win)
+	dlg.Resize(fyne.NewSize(460, 200))
+	dlg.Show()
+	var mu sync.Mutex
+	var lastShown time.Time
+	progress := func(p AddProgress) {
+		mu.Lock()
+		now := time.Now()
+		if now.Sub(lastShown) < 100*time.Millisecond && p.FilesDone < p.Files {
+			mu.Unlock()
+			return
+		}
+		lastShown = now
+		mu.Unlock()
+		s.u.do(func() {
+			if p.Bytes > 0 {
+				bar.SetValue(float64(p.BytesDone) / float64(p.Bytes))
+			}
+			label.SetText(fmt.Sprintf("%d of %d files · %s of %s · %s/s", p.FilesDone, p.Files,
+				mib(p.BytesDone), mib(p.Bytes), mib(int64(p.Rate))))
+			cur.SetText(p.Current)
+		})
+	}
+	s.u.background(func(context.Context) func() {
+		res, err := s.u.b.Media.Add(ctx, paths, progress)
+		return func() {
+			cancel()
+			s.adding = nil
+			dlg.Hide()
+			msg := fmt.Sprintf("Added %d, already there %d, skipped %d.", res.Added, res.Existing, res.Skipped)
+			if err != nil {
+				msg += " " + errText(err)
+			}
+			s.status.SetText(msg)
+			s.reload()
+		}
+	})
+}
+
+// mib formats bytes the way the rest of the app does.
+func mib(n int64) string { return bytesText(n) }

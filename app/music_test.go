@@ -1,0 +1,160 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"fyne.io/fyne/v2/test"
+)
+
+// fakeMedia "adds" the files named in its table: the GUI's part (progress,
+// albums, artwork, search, play) is what is tested here; adding for real
+// is share.Node.AddFile's test and e2e's TestOwnMedia.
+type fakeMedia struct {
+	mu      sync.Mutex
+	tracks  []Track
+	art     map[string][]byte
+	table   map[string][]Track // path → tracks it holds
+	reports []AddProgress
+}
+
+func (m *fakeMedia) Tracks(context.Context) ([]Track, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]Track(nil), m.tracks...), nil
+}
+
+func (m *fakeMedia) Artwork(_ context.Context, id string) ([]byte, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if b, ok := m.art[id]; ok {
+		return b, nil
+	}
+	return nil, errors.New("no artwork")
+}
+
+func (m *fakeMedia) Add(ctx context.Context, paths []string, progress func(AddProgress)) (AddResult, error) {
+	var res AddResult
+	for _, p := range paths {
+		ts := m.table[p]
+		pr := AddProgress{Files: len(ts), Bytes: int64(len(ts)) << 20}
+		for i := range ts {
+			pr.FilesDone, pr.BytesDone, pr.Current, pr.Rate = i+1, int64(i+1)<<20, ts[i].Name, 1<<20
+			progress(pr)
+			m.mu.Lock()
+			m.reports = append(m.reports, pr)
+			m.tracks = append(m.tracks, ts[i])
+			m.mu.Unlock()
+			res.Added++
+		}
+	}
+	return res, nil
+}
+
+func coverJPEG(t *testing.T, c color.RGBA) []byte {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, 64, 64))
+	for i := 0; i < len(img.Pix); i += 4 {
+		img.Pix[i], img.Pix[i+1], img.Pix[i+2], img.Pix[i+3] = c.R, c.G, c.B, 255
+	}
+	var b bytes.Buffer
+	if err := jpeg.Encode(&b, img, nil); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// TestMusicAddAlbumsArtworkPlay: adding a folder shows progress, then the
+// albums with artwork under their artists, tracks in track order; search
+// covers title, artist and album; tapping a track plays its album from there.
+func TestMusicAddAlbumsArtworkPlay(t *testing.T) {
+	w := newFakeWorld()
+	w.account = "ana"
+	u := newTestUI(t, w)
+	m := &fakeMedia{art: map[string][]byte{"k3": coverJPEG(t, color.RGBA{200, 40, 40, 255})},
+		table: map[string][]Track{"/home/ana/Music": {
+			{Content: cid(13), TitleID: "k3", Name: "Radio On", Artist: "The Kitchen Band", Album: "Sunday Morning", Track: 3, Year: 2024, Duration: 200 * time.Second},
+			{Content: cid(11), TitleID: "k1", Name: "Kettle Song", Artist: "The Kitchen Band", Album: "Sunday Morning", Track: 1, Year: 2024, Duration: 185 * time.Second},
+			{Content: cid(12), TitleID: "k2", Name: "Toast Waltz", Artist: "The Kitchen Band", Album: "Sunday Morning", Track: 2, Year: 2024, Duration: 171 * time.Second},
+			{Content: cid(21), TitleID: "g1", Name: "Garden Hymn", Artist: "Ana", Album: "Outside", Track: 1},
+		}}}
+	u.b.Media = m
+	u.Show(ViewMusic)
+	s := u.music
+	if len(s.albums) != 0 {
+		t.Fatalf("albums before adding: %v", s.albums)
+	}
+	s.add([]string{"/home/ana/Music"})
+	if len(m.reports) != 4 || m.reports[3].FilesDone != 4 {
+		t.Errorf("progress reports %+v", m.reports)
+	}
+	if !strings.Contains(s.status.Text, "Added 4") {
+		t.Errorf("status %q", s.status.Text)
+	}
+	if got := strings.Join(s.artists, "|"); got != "|Ana|The Kitchen Band" {
+		t.Errorf("artists %q", got)
+	}
+	if len(s.albums) != 2 || s.albums[0].Name != "Outside" || s.albums[1].Name != "Sunday Morning" {
+		t.Fatalf("albums %+v", s.albums)
+	}
+	s.artistL.Select(2) // The Kitchen Band
+	if len(s.albums) != 1 || s.artwork(s.albums[0]) == nil {
+		t.Fatalf("Sunday Morning without its artwork: %+v", s.albums)
+	}
+	var order []string
+	for _, i := range s.albums[0].Tracks {
+		order = append(order, s.ix.tracks[i].Name)
+	}
+	if strings.Join(order, ",") != "Kettle Song,Toast Waltz,Radio On" {
+		t.Errorf("track order %v", order)
+	}
+	saveShot(t, u, "music-album.png")
+
+	s.trackL.Select(1) // Toast Waltz: the album plays from it
+	w.mu.Lock()
+	q, pos := w.queue, w.pos
+	w.mu.Unlock()
+	if len(q) != 3 || pos != 1 || q[0] != cid(11) || q[1] != cid(12) || q[2] != cid(13) {
+		t.Errorf("played queue %v from %d", q, pos)
+	}
+
+	test.Type(s.search, "garden")
+	if len(s.sel) != 1 || s.ix.tracks[s.sel[0]].Name != "Garden Hymn" {
+		t.Errorf("search 'garden' finds %v", s.sel)
+	}
+	s.search.SetText("SUNDAY")
+	if len(s.sel) != 3 {
+		t.Errorf("search by album finds %d", len(s.sel))
+	}
+}
+
+// saveShot writes the window to $KITH_SCREENSHOTS/name (make test sets it).
+func saveShot(t *testing.T, u *UI, name string) {
+	t.Helper()
+	dir := os.Getenv("KITH_SCREENSHOTS")
+	if dir == "" {
+		return
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Create(filepath.Join(dir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := png.Encode(f, u.win.Canvas().Capture()); err != nil {
+		t.Fatal(err)
+	}
+}

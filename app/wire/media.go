@@ -1,0 +1,116 @@
+package wire
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/kith-media/kith/app"
+	"github.com/kith-media/kith/directory"
+	"github.com/kith-media/kith/share"
+	"github.com/kith-media/kith/share/library"
+	"github.com/kith-media/kith/share/tags"
+)
+
+// libraryTags are a catalog title's tags as the device library keeps them.
+func libraryTags(t directory.Title) library.Tags {
+	return library.Tags{Album: t.Album, AlbumArtist: t.AlbumArtist, Genre: t.Genre, Track: t.Track,
+		Disc: t.Disc, Year: t.Year, Duration: time.Duration(t.DurationMS) * time.Millisecond}
+}
+
+// MediaView is the app.Media of this node: tracks with tags from the
+// device library and adding files through share.Node.AddFile.
+func (a *Node) MediaView() app.Media { return media{a} }
+
+type media struct{ a *Node }
+
+// Tracks implements app.Media: every title of the library, by album.
+func (m media) Tracks(ctx context.Context) ([]app.Track, error) {
+	n, err := m.a.ready()
+	if err != nil {
+		return nil, err
+	}
+	lib := n.Library()
+	held, err := lib.HeldContent(ctx)
+	if err != nil {
+		return nil, err
+	}
+	complete := map[string]bool{}
+	for _, h := range held {
+		if h.Complete {
+			complete[h.ContentID.String()] = true
+		}
+	}
+	var out []app.Track
+	for off := 0; ; off += 1000 {
+		ts, total, err := lib.Titles(ctx, library.Query{Sort: library.SortAlbum, Offset: off, Limit: 1000})
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range ts {
+			out = append(out, app.Track{Content: t.ContentID, TitleID: t.ID, Name: t.Name, Artist: t.Artist,
+				Album: t.Album, AlbumArtist: t.AlbumArtist, Track: t.Track, Disc: t.Disc, Year: t.Year,
+				Duration: t.Duration, Complete: complete[t.ContentID.String()]})
+		}
+		if off+len(ts) >= total || len(ts) == 0 {
+			return out, nil
+		}
+	}
+}
+
+// Artwork implements app.Media.
+func (m media) Artwork(ctx context.Context, titleID string) ([]byte, error) {
+	n, err := m.a.ready()
+	if err != nil {
+		return nil, err
+	}
+	return n.Library().Artwork(ctx, titleID)
+}
+
+// Add implements app.Media: every media file under paths is added in turn;
+// a file that is not media is skipped, the first other error stops.
+func (m media) Add(ctx context.Context, paths []string, progress func(app.AddProgress)) (app.AddResult, error) {
+	var res app.AddResult
+	n, err := m.a.ready()
+	if err != nil {
+		return res, err
+	}
+	files, err := tags.MediaFiles(ctx, paths)
+	if err != nil {
+		return res, err
+	}
+	p := app.AddProgress{Files: len(files)}
+	for _, f := range files {
+		p.Bytes += f.Size
+	}
+	start := time.Now()
+	report := func(cur string, inFile int64) {
+		q := p
+		q.BytesDone += inFile
+		q.Current = cur
+		if s := time.Since(start).Seconds(); s > 0 {
+			q.Rate = float64(q.BytesDone) / s
+		}
+		progress(q)
+	}
+	report("", 0)
+	for _, f := range files {
+		a, err := n.AddFile(ctx, f.Path, share.AddOptions{Progress: func(k int64) { report(f.Path, k) }})
+		switch {
+		case errors.Is(err, tags.ErrNotMedia):
+			res.Skipped++
+		case err != nil:
+			return res, fmt.Errorf("adding %s: %w", f.Path, err)
+		case a.Existing:
+			res.Existing++
+		default:
+			res.Added++
+		}
+		p.FilesDone++
+		p.BytesDone += f.Size
+		report(f.Path, 0)
+	}
+	m.a.subs.notify()
+	return res, nil
+}
