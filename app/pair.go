@@ -16,7 +16,8 @@ import (
 )
 
 // FoundDirectory is a directory announced on the LAN: an unauthenticated
-// claim (anyone can announce any name and fingerprint) until paired.
+// claim (anyone can announce any name and fingerprint) until paired. One
+// typed by the user has one host and no fingerprint: pairing learns it.
 type FoundDirectory struct {
 	Name        string
 	Hosts       []string // host:port, as announced
@@ -40,6 +41,9 @@ type Pairing interface {
 	// to use from the next start; "" forgets the saved one (the next start
 	// searches the LAN and asks to pair again).
 	SaveDirectory(url string) error
+	// StartHousehold runs a household directory on this computer instead
+	// of joining one, and uses it.
+	StartHousehold(ctx context.Context) error
 }
 
 // pairPanel is the welcome screen's first step when this device has no
@@ -51,8 +55,10 @@ type pairPanel struct {
 	list   *widget.RadioGroup
 	found  []FoundDirectory
 	code   *widget.Entry
+	addr   *widget.Entry // or a directory typed by address
 	pair   *widget.Button
 	search *widget.Button
+	own    *widget.Button
 	status *widget.Label
 	err    *widget.Label
 }
@@ -72,14 +78,18 @@ func newPairPanel(s *welcomeScreen) *pairPanel {
 	p.pair = widget.NewButtonWithIcon("Pair", theme.ConfirmIcon(), p.submit)
 	p.pair.Importance = widget.HighImportance
 	p.search = widget.NewButtonWithIcon("Search again", theme.SearchIcon(), p.rescan)
+	p.addr = widget.NewEntry()
+	p.addr.SetPlaceHolder("or its address, e.g. 192.168.1.20:7443")
+	p.addr.OnSubmitted = func(string) { p.submit() }
+	p.own = widget.NewButtonWithIcon("Start a household on this computer instead", theme.HomeIcon(), p.startOwn)
 	p.status = widget.NewLabel("")
 	p.status.Wrapping = fyne.TextWrapWord
 	p.err = errorLabel()
 	help := widget.NewLabel(pairHelp)
 	help.Wrapping = fyne.TextWrapWord
 	p.obj = container.NewVBox(help, widget.NewSeparator(), p.status, p.list,
-		widget.NewForm(widget.NewFormItem("Join code", p.code)),
-		container.NewHBox(p.pair, p.search), p.err)
+		widget.NewForm(widget.NewFormItem("Directory", p.addr), widget.NewFormItem("Join code", p.code)),
+		container.NewHBox(p.pair, p.search), p.err, widget.NewSeparator(), container.NewHBox(p.own))
 	return p
 }
 
@@ -159,9 +169,12 @@ func (p *pairPanel) rescan() {
 
 func (p *pairPanel) submit() {
 	d, ok := p.chosen()
+	if a := strings.TrimSpace(p.addr.Text); a != "" {
+		d, ok = FoundDirectory{Name: "", Hosts: []string{a}}, true
+	}
 	switch {
 	case !ok:
-		showErr(p.err, errors.New("choose your household's directory first"))
+		showErr(p.err, errors.New("choose your household's directory first (or type its address)"))
 		return
 	case strings.TrimSpace(p.code.Text) == "":
 		showErr(p.err, errors.New("type the join code shown on the household's screen"))
@@ -170,7 +183,7 @@ func (p *pairPanel) submit() {
 	code := p.code.Text
 	showErr(p.err, nil)
 	p.setBusy(true)
-	p.status.SetText("Checking the code with " + d.Name + "…")
+	p.status.SetText("Checking the code with " + strings.Join(append([]string{d.Name}, d.Hosts...), " ") + "…")
 	p.s.u.background(func(ctx context.Context) func() {
 		err := p.s.u.b.Pairing.Pair(ctx, d, code)
 		return func() {
@@ -187,14 +200,35 @@ func (p *pairPanel) submit() {
 	})
 }
 
+// startOwn runs a household directory here instead of joining one.
+func (p *pairPanel) startOwn() {
+	showErr(p.err, nil)
+	p.setBusy(true)
+	p.status.SetText("Starting a household directory on this computer…")
+	p.s.u.background(func(ctx context.Context) func() {
+		err := p.s.u.b.Pairing.StartHousehold(ctx)
+		return func() {
+			p.setBusy(false)
+			if err != nil {
+				showErr(p.err, err)
+				return
+			}
+			p.s.u.settings.refresh()
+			p.s.shown()
+		}
+	})
+}
+
 func (p *pairPanel) setBusy(b bool) {
 	if b {
+		p.own.Disable()
 		p.pair.Disable()
 		p.search.Disable()
 		p.s.busy.Show()
 		p.s.busy.Start()
 		return
 	}
+	p.own.Enable()
 	p.pair.Enable()
 	p.search.Enable()
 	p.s.busy.Stop()

@@ -15,11 +15,12 @@ import (
 // fakePairState is the fake world's pairing: found directories, the code
 // the "household's screen" shows, and what was saved.
 type fakePairState struct {
-	unpaired bool
-	found    []FoundDirectory
-	code     string // the right join code
-	pairedTo identity.ID
-	saved    *string
+	unpaired     bool
+	found        []FoundDirectory
+	code         string // the right join code
+	pairedTo     identity.ID
+	saved        *string
+	ownHousehold bool
 }
 
 type fakePairing struct{ w *fakeWorld }
@@ -42,6 +43,14 @@ func (p fakePairing) Pair(_ context.Context, d FoundDirectory, code string) erro
 	}
 	p.w.pairing.unpaired = false
 	p.w.pairing.pairedTo = d.Fingerprint
+	return nil
+}
+
+func (p fakePairing) StartHousehold(context.Context) error {
+	p.w.mu.Lock()
+	defer p.w.mu.Unlock()
+	p.w.pairing.unpaired = false
+	p.w.pairing.ownHousehold = true
 	return nil
 }
 
@@ -96,6 +105,18 @@ func TestWelcomePairing(t *testing.T) {
 	signUp(t, u)
 	if u.View() == ViewWelcome {
 		t.Fatal("still on the welcome screen after sign-up")
+	}
+}
+
+// A device among neighbours' directories may run its own household.
+func TestWelcomeOwnHousehold(t *testing.T) {
+	w := newFakeWorld()
+	w.pairing = fakePairState{unpaired: true, found: []FoundDirectory{
+		{Name: "Neighbour household", Hosts: []string{"10.0.0.2:7443"}, Fingerprint: "AAAAAAA-BBBBBBB"}}}
+	u := newTestUI(t, w)
+	test.Tap(u.welcome.pair.own)
+	if !w.pairing.ownHousehold || !shows(u, "Create account") {
+		t.Fatal("starting an own household did not lead to the account step")
 	}
 }
 

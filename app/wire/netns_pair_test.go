@@ -58,7 +58,8 @@ func helperJoiner(ctx context.Context, log *slog.Logger) error {
 		if found, err = p.Search(ctx); err != nil {
 			return err
 		}
-		if pick(found, realFP) != nil && pick(found, rogueFP) != nil {
+		// mDNS answers can be missed in one search; the user would search again.
+		if r := pick(found, realFP); r != nil && pick(found, rogueFP) != nil && containsHost(r.Hosts, os.Getenv("KITH_REAL_IP")) {
 			break
 		}
 	}
@@ -72,6 +73,8 @@ func helperJoiner(ctx context.Context, log *slog.Logger) error {
 	copied := app.FoundDirectory{Name: real.Name, Fingerprint: real.Fingerprint, Hosts: []string{os.Getenv("KITH_ROGUE_HOST")}}
 	say("rogue-copy", errString(p.Pair(ctx, copied, code)))
 	say("rogue-own", errString(p.Pair(ctx, *rogue, code)))
+	// The rogue's address typed by hand (no fingerprint to pin).
+	say("rogue-addr", errString(p.Pair(ctx, app.FoundDirectory{Hosts: []string{rogue.Hosts[0]}}, code)))
 	say("signup-unpaired", errString(k.Backend.Session.SignUp(ctx, "bob", joinPassword, "bob")))
 	wrong, _ := pairing.NewCode()
 	say("wrong-code", errString(p.Pair(ctx, *real, string(wrong))))
@@ -128,7 +131,7 @@ func TestSecurityNetnsPairing(t *testing.T) {
 	var code string
 	house.next(t, "code", 30*time.Second, &code)
 
-	j := startHelper(t, b, "joiner", "KITH_REAL_FP="+hh["fingerprint"], "KITH_ROGUE_FP="+rr["fingerprint"], "KITH_JOIN_CODE="+code,
+	j := startHelper(t, b, "joiner", "KITH_REAL_FP="+hh["fingerprint"], "KITH_ROGUE_FP="+rr["fingerprint"], "KITH_JOIN_CODE="+code, "KITH_REAL_IP="+a.IP.String(),
 		"KITH_ROGUE_HOST="+c.IP.String()+":7443")
 	var found []app.FoundDirectory
 	j.next(t, "found", 90*time.Second, &found)
@@ -141,6 +144,11 @@ func TestSecurityNetnsPairing(t *testing.T) {
 	var rogueCopy, rogueOwn, signupUnpaired, wrong, paired, signup, buy string
 	j.next(t, "rogue-copy", 60*time.Second, &rogueCopy)
 	j.next(t, "rogue-own", 60*time.Second, &rogueOwn)
+	var rogueAddr string
+	j.next(t, "rogue-addr", 60*time.Second, &rogueAddr)
+	if !strings.Contains(rogueAddr, pairing.ErrNotDirectory.Error()) {
+		t.Errorf("pairing with the rogue's typed address: %q, want %q", rogueAddr, pairing.ErrNotDirectory)
+	}
 	j.next(t, "signup-unpaired", 30*time.Second, &signupUnpaired)
 	j.next(t, "wrong-code", 60*time.Second, &wrong)
 	j.next(t, "paired", 60*time.Second, &paired)
@@ -182,10 +190,10 @@ func TestSecurityNetnsPairing(t *testing.T) {
 	reqs := drainRequests(rogue)
 	t.Logf("the rogue received %d requests: %v", len(reqs), paths(reqs))
 	checkRogue(t, reqs)
-	// Only the rogue's own directory (port 7444) got a pairing attempt;
-	// the copied record failed at TLS, before any request.
-	if len(reqs) != 2 || reqs[0].Path != pairing.StartPath || reqs[1].Path != pairing.FinishPath {
-		t.Errorf("the rogue received %v, want exactly one pairing attempt (start, finish) on its own directory", paths(reqs))
+	// Only the rogue's own directory (port 7444, listed and typed) got
+	// pairing attempts; the copied record failed at TLS, before any request.
+	if len(reqs) != 4 || reqs[0].Path != pairing.StartPath || reqs[1].Path != pairing.FinishPath {
+		t.Errorf("the rogue received %v, want exactly two pairing attempts (start, finish) on its own directory", paths(reqs))
 	}
 }
 

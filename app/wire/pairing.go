@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/kith-media/kith/app"
@@ -103,18 +105,17 @@ func (p *Pairing) Pair(ctx context.Context, d app.FoundDirectory, typed string) 
 	if err != nil {
 		return err
 	}
-	if !d.Fingerprint.Valid() || len(d.Hosts) == 0 {
-		return errors.New("pairing: choose a directory from the list")
+	if (d.Fingerprint != "" && !d.Fingerprint.Valid()) || len(d.Hosts) == 0 {
+		return errors.New("pairing: choose a directory from the list, or type its address")
 	}
 	var errs []error
 	for _, h := range d.Hosts {
-		ap, err := netip.ParseAddrPort(h)
-		if err != nil || ap.Addr().Zone() != "" {
-			errs = append(errs, fmt.Errorf("%s: not an address", h))
+		url, err := hostURL(h)
+		if err != nil {
+			errs = append(errs, err)
 			continue
 		}
-		url := "https://" + ap.String()
-		err = pairing.Join(ctx, pairing.JoinOptions{URL: url, Fingerprint: d.Fingerprint, Code: code, Device: p.k.Device.ID()})
+		fp, err := pairing.Join(ctx, pairing.JoinOptions{URL: url, Fingerprint: d.Fingerprint, Code: code, Device: p.k.Device.ID()})
 		var re *pairing.RemoteError
 		if errors.As(err, &re) || errors.Is(err, pairing.ErrNotDirectory) {
 			return err // the right key answered: do not spend more tries
@@ -124,9 +125,79 @@ func (p *Pairing) Pair(ctx context.Context, d app.FoundDirectory, typed string) 
 			errs = append(errs, fmt.Errorf("%s: %w", h, err))
 			continue
 		}
-		return p.k.attach(ctx, Joined{URL: url, Fingerprint: d.Fingerprint, Name: d.Name, FoundOnLAN: true, Paired: true})
+		name := d.Name
+		if name == "" {
+			name = p.k.directoryName(ctx, url, fp)
+		}
+		return p.k.attach(ctx, Joined{URL: url, Fingerprint: fp, Name: name, FoundOnLAN: true, Paired: true})
+	}
+	if d.Fingerprint == "" {
+		return fmt.Errorf("pairing: %w", errors.Join(errs...))
 	}
 	return fmt.Errorf("pairing with %s: no address answered with its key: %w", d.Fingerprint.Short(), errors.Join(errs...))
+}
+
+// hostURL turns "host:port" as listed or typed (an IP address or a DNS
+// name, no zone) into an https URL.
+func hostURL(h string) (string, error) {
+	h = strings.TrimPrefix(strings.TrimSpace(h), "https://")
+	if ap, err := netip.ParseAddrPort(h); err == nil {
+		if ap.Addr().Zone() != "" {
+			return "", fmt.Errorf("%s: an address with a zone is not accepted", h)
+		}
+		return "https://" + ap.String(), nil
+	}
+	host, port, err := net.SplitHostPort(h)
+	if err != nil || host == "" || port == "" || len(h) > 255 {
+		return "", fmt.Errorf("%q: want host:port, e.g. 192.168.1.20:7443", h)
+	}
+	return pairing.CheckURL("https://" + net.JoinHostPort(host, port))
+}
+
+// directoryName asks a just-paired directory its name (best effort).
+func (k *Kith) directoryName(ctx context.Context, url string, fp identity.ID) string {
+	c, err := directory.NewClient(directory.ClientOptions{URL: url, Fingerprint: fp, Logger: k.log})
+	if err != nil {
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	info, err := c.Info(ctx)
+	if err != nil {
+		return ""
+	}
+	name := strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, info.Name)
+	if len(name) > 64 {
+		name = name[:64]
+	}
+	return strings.ToValidUTF8(name, "")
+}
+
+// StartHousehold implements app.Pairing: the user chose to run a
+// household directory on this computer rather than join one found.
+func (p *Pairing) StartHousehold(ctx context.Context) error {
+	k := p.k
+	k.mu.Lock()
+	running := k.runningHousehold != nil
+	k.mu.Unlock()
+	if running {
+		return errors.New("this computer already runs its household directory")
+	}
+	h, err := OpenHousehold(ctx, HouseholdOptions{DataDir: k.cfg.DataDir, Addr: k.cfg.HouseholdAddr,
+		Name: k.cfg.DeviceName + " household", LAN: !k.cfg.NoLAN, Logger: k.log})
+	if err != nil {
+		return err
+	}
+	k.mu.Lock()
+	k.runningHousehold = h
+	k.mu.Unlock()
+	k.late <- h // Serve runs it
+	return k.attach(ctx, h.Joined())
 }
 
 // JoinCode implements app.Pairing on the device running the household

@@ -57,6 +57,7 @@ type Kith struct {
 	n         *share.Node // nil until the device is enrolled
 	// runningHousehold is the embedded directory, for showing join codes.
 	runningHousehold *Household
+	late             chan *Household // opened after Start (Pairing.StartHousehold), for Serve
 }
 
 // openNode builds the node for account (the peer server and the library
@@ -117,7 +118,7 @@ func Start(ctx context.Context, c Config) (*Kith, error) {
 	if created {
 		log.Info("created device keys", "device", dev.ID())
 	}
-	k := &Kith{Device: dev, log: log, cfg: c}
+	k := &Kith{Device: dev, log: log, cfg: c, late: make(chan *Household, 1)}
 	ok := false
 	defer func() {
 		if !ok {
@@ -290,12 +291,19 @@ func (k *Kith) Serve(ctx context.Context) error {
 	hctx, stopHousehold := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopHousehold()
 	hdone := make(chan error, 1)
-	if h := k.household; h != nil {
-		k.household = nil // its Serve closes it
-		go func() { hdone <- h.Serve(hctx) }()
-	} else {
-		hdone <- nil
-	}
+	h := k.household
+	k.household = nil // its Serve closes it
+	go func() {
+		if h == nil { // unless the user starts one (Pairing.StartHousehold)
+			select {
+			case h = <-k.late:
+			case <-hctx.Done():
+				hdone <- nil
+				return
+			}
+		}
+		hdone <- h.Serve(hctx)
+	}()
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		if k.node() == nil { // first run: the node starts at sign-in
@@ -336,6 +344,12 @@ func (k *Kith) Close() {
 		k.household.st.Close()
 		k.household.ln.Close()
 		k.household = nil
+	}
+	select {
+	case h := <-k.late:
+		h.st.Close()
+		h.ln.Close()
+	default:
 	}
 	if n := k.node(); n != nil {
 		n.Close()

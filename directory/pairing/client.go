@@ -26,8 +26,11 @@ var ErrNotDirectory = errors.New("this directory could not prove it knows the jo
 
 // JoinOptions say whom to pair with.
 type JoinOptions struct {
-	URL         string      // https://host:port of the chosen directory
-	Fingerprint identity.ID // its fingerprint as listed; the TLS key must match it
+	URL string // https://host:port of the chosen directory
+	// Fingerprint is its fingerprint as listed; the TLS key must match it.
+	// "" (an address typed by the user) takes the key the directory
+	// presents: the code's proof, bound to that key, authenticates it.
+	Fingerprint identity.ID
 	Code        Code        // as typed by the user
 	Device      identity.ID // the joining device
 	Timeout     time.Duration
@@ -49,16 +52,16 @@ func CheckURL(s string) (string, error) {
 	return "https://" + u.Host, nil
 }
 
-// Join runs the protocol as the joining device and returns nil only when
-// the directory at o.URL holds the key of o.Fingerprint and proved it
-// knows o.Code.
-func Join(ctx context.Context, o JoinOptions) error {
+// Join runs the protocol as the joining device and returns the
+// directory's fingerprint only when the directory at o.URL holds that key
+// (o.Fingerprint's, when set) and proved it knows o.Code.
+func Join(ctx context.Context, o JoinOptions) (identity.ID, error) {
 	base, err := CheckURL(o.URL)
 	if err != nil {
-		return err
+		return "", err
 	}
-	if !o.Fingerprint.Valid() || !o.Device.Valid() {
-		return errors.New("pairing: a valid fingerprint and device ID are required")
+	if (o.Fingerprint != "" && !o.Fingerprint.Valid()) || !o.Device.Valid() {
+		return "", errors.New("pairing: a valid fingerprint and device ID are required")
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = 30 * time.Second
@@ -74,8 +77,11 @@ func Join(ctx context.Context, o JoinOptions) error {
 					return errors.New("the directory presented no certificate")
 				}
 				p, err := identity.VerifyCertificate(cs.PeerCertificates[0].Raw, o.Fingerprint)
-				if err != nil {
+				if err != nil && o.Fingerprint != "" {
 					return fmt.Errorf("the directory's certificate is not the listed fingerprint's: %w", err)
+				}
+				if err != nil {
+					return fmt.Errorf("the directory's certificate: %w", err)
 				}
 				mu.Lock()
 				defer mu.Unlock()
@@ -90,39 +96,39 @@ func Join(ctx context.Context, o JoinOptions) error {
 
 	nj := make([]byte, NonceSize)
 	if _, err := rand.Read(nj); err != nil {
-		return err
+		return "", err
 	}
 	b, err := post(ctx, hc, base+StartPath, StartRequest{Device: o.Device, Nonce: nj})
 	if err != nil {
-		return err
+		return "", err
 	}
 	sa, err := DecodeStartAnswer(b)
 	if err != nil {
-		return fmt.Errorf("pairing with %s: %w", base, err)
+		return "", fmt.Errorf("pairing with %s: %w", base, err)
 	}
 	mu.Lock()
 	dirPub := pub
 	mu.Unlock()
-	if dirPub == nil || identity.IDFromKey(dirPub) != o.Fingerprint {
-		return errors.New("pairing: no verified directory key")
+	if dirPub == nil || (o.Fingerprint != "" && identity.IDFromKey(dirPub) != o.Fingerprint) {
+		return "", errors.New("pairing: no verified directory key")
 	}
 	key := Key(o.Code, dirPub)
 	t := Transcript(dirPub, nj, sa.Nonce, o.Device)
 	b, err = post(ctx, hc, base+FinishPath, FinishRequest{Session: sa.Session, Proof: JoinerProof(key, t)})
 	if err != nil {
-		return err
+		return "", err
 	}
 	fa, err := DecodeFinishAnswer(b)
 	if err != nil {
-		return fmt.Errorf("pairing with %s: %w", base, err)
+		return "", fmt.Errorf("pairing with %s: %w", base, err)
 	}
 	mu.Lock()
 	same := pub.Equal(dirPub)
 	mu.Unlock()
 	if !same || !hmac.Equal(fa.Proof, DirectoryProof(key, t)) {
-		return ErrNotDirectory
+		return "", ErrNotDirectory
 	}
-	return nil
+	return identity.IDFromKey(dirPub), nil
 }
 
 // RemoteError is an error answer from the directory.

@@ -44,7 +44,11 @@
 // uses the public key of the certificate it verified as the directory
 // public key below — so a rogue that copied the fingerprint fails the TLS
 // handshake (it has no private key), and a rogue with its own key gets a
-// transcript bound to its own key, for which it cannot compute K.
+// transcript bound to its own key, for which it cannot compute K. A
+// directory typed as an address (no fingerprint) is paired the same way
+// with whatever key its certificate carries (every connection of one
+// pairing must present the same key): the proof is what authenticates
+// that key, and the fingerprint saved is the key's.
 //
 //	step 1  joiner → POST /v1/pair/start  {"device": joiner device ID,
 //	                                       "nonce": base64(32 random bytes Nj)}

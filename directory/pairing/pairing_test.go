@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -65,7 +66,11 @@ func dev(t *testing.T) identity.ID {
 }
 
 func join(d *dir, fp identity.ID, url string, code pairing.Code, device identity.ID) error {
-	return pairing.Join(context.Background(), pairing.JoinOptions{URL: url, Fingerprint: fp, Code: code, Device: device, Timeout: 20 * time.Second})
+	got, err := pairing.Join(context.Background(), pairing.JoinOptions{URL: url, Fingerprint: fp, Code: code, Device: device, Timeout: 20 * time.Second})
+	if err == nil && fp != "" && got != fp {
+		return fmt.Errorf("Join returned %s, want %s", got, fp)
+	}
+	return err
 }
 
 func TestPairRightCodeOnce(t *testing.T) {
@@ -179,10 +184,14 @@ func TestSecurityPairRogueRelayWithGroundKey(t *testing.T) {
 	})}
 	go hs.Serve(ln)
 	t.Cleanup(func() { hs.Close() })
-	err = join(nil, rid.ID(), "https://"+ln.Addr().String(), code, dev(t))
-	var re *pairing.RemoteError
-	if !errors.As(err, &re) || re.Code != pairing.CodeWrongCode {
-		t.Fatalf("pairing through a relaying rogue: %v, want %s", err, pairing.CodeWrongCode)
+	// Listed with its own fingerprint, or typed as an address (no
+	// fingerprint: the code's proof is what authenticates the key).
+	for _, fp := range []identity.ID{rid.ID(), ""} {
+		err = join(nil, fp, "https://"+ln.Addr().String(), code, dev(t))
+		var re *pairing.RemoteError
+		if !errors.As(err, &re) || re.Code != pairing.CodeWrongCode {
+			t.Fatalf("pairing through a relaying rogue (fingerprint %q): %v, want %s", fp, err, pairing.CodeWrongCode)
+		}
 	}
 	if _, ok := seen.Load(pairing.FinishPath); !ok {
 		t.Fatal("the relay saw no finish: the test did not exercise the relay")
@@ -199,6 +208,17 @@ func TestSecurityPairRogueOwnDirectory(t *testing.T) {
 	_, _, _ = rogue.srv.Pairer().Issue()
 	if err := join(rogue, rogue.id.ID(), rogue.url, code, dev(t)); err == nil {
 		t.Fatal("paired with a rogue directory using the real household's code")
+	}
+}
+
+// A typed address (no fingerprint): the directory's key is learnt from
+// the pairing itself.
+func TestPairByAddress(t *testing.T) {
+	d := startDirectory(t, directory.Options{})
+	code, _, _ := d.srv.Pairer().Issue()
+	got, err := pairing.Join(context.Background(), pairing.JoinOptions{URL: d.url, Code: code, Device: dev(t)})
+	if err != nil || got != d.id.ID() {
+		t.Fatalf("pairing by address: %s, %v; want %s", got, err, d.id.ID())
 	}
 }
 
