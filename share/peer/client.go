@@ -236,24 +236,35 @@ func (c *Client) getJSON(ctx context.Context, path string, v any, limit int64) e
 // Hello asks the peer who it is.
 func (c *Client) Hello(ctx context.Context) (*Hello, error) {
 	var h Hello
-	if err := c.getJSON(ctx, "/kith/v1/hello", &h, 16<<10); err != nil {
+	if err := c.getJSON(ctx, "/kith/v1/hello", &h, maxHelloBytes); err != nil {
 		return nil, fmt.Errorf("hello to %s: %w", c.peer.Short(), err)
 	}
 	if h.Device != c.peer {
 		return nil, fmt.Errorf("hello to %s: %w: says it is %s", c.peer.Short(), ErrMisbehaving, h.Device)
 	}
+	if err := checkPeerText("name", h.Name, maxHelloName); err != nil {
+		return nil, fmt.Errorf("hello to %s: %w: %w", c.peer.Short(), ErrMisbehaving, err)
+	}
+	if h.Directory != "" && !h.Directory.Valid() {
+		return nil, fmt.Errorf("hello to %s: %w: directory %q is not a device id", c.peer.Short(), ErrMisbehaving, h.Directory)
+	}
 	return &h, nil
 }
 
 // Offer lists what the peer offers to us (403 when its owner excluded us).
+// The answer is read one offer at a time and bounded (maxOfferBytes,
+// MaxOffers, each offer checked): anything beyond is ErrMisbehaving.
 func (c *Client) Offer(ctx context.Context) ([]Offer, error) {
-	var o struct {
-		Offers []Offer `json:"offers"`
-	}
-	if err := c.getJSON(ctx, "/kith/v1/offer", &o, 64<<20); err != nil {
+	resp, err := c.get(ctx, "/kith/v1/offer", nil)
+	if err != nil {
 		return nil, fmt.Errorf("offer of %s: %w", c.peer.Short(), err)
 	}
-	return o.Offers, nil
+	defer resp.Body.Close()
+	offers, err := decodeOffers(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("offer of %s: %w: %w", c.peer.Short(), ErrMisbehaving, err)
+	}
+	return offers, nil
 }
 
 // Manifest fetches the (directory-signed) manifest of cid; the caller
@@ -264,9 +275,15 @@ func (c *Client) Manifest(ctx context.Context, cid sealed.ContentID) (*sealed.Ma
 		return nil, fmt.Errorf("manifest from %s: %w", c.peer.Short(), err)
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if resp.ContentLength > maxManifestBytes {
+		return nil, fmt.Errorf("manifest from %s: %w: %d bytes, more than %d", c.peer.Short(), ErrMisbehaving, resp.ContentLength, maxManifestBytes)
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxManifestBytes+1))
 	if err != nil {
 		return nil, fmt.Errorf("manifest from %s: %w", c.peer.Short(), err)
+	}
+	if len(b) > maxManifestBytes {
+		return nil, fmt.Errorf("manifest from %s: %w: more than %d bytes", c.peer.Short(), ErrMisbehaving, maxManifestBytes)
 	}
 	m, err := sealed.ParseManifest(b)
 	if err != nil {

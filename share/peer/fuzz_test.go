@@ -34,3 +34,63 @@ func FuzzReadExact(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeOffers feeds /offer answers of any shape: decodeOffers must
+// never accept more than MaxOffers offers or more than maxOfferBytes, and
+// whatever it accepts passes check and survives encodeOffers unchanged.
+func FuzzDecodeOffers(f *testing.F) {
+	f.Add([]byte(`{"offers":[]}`))
+	f.Add([]byte(`{"offers":[{"content":"0000000000000000000000000000000000000000000000000000000000000000","title":"t","name":"Song","artist":"Band","media_type":"audio/flac","size":100,"chunks":1,"have":1,"complete":true}]}`))
+	f.Add([]byte(`{"x":[1,{"y":null}],"offers":[{},{}],"z":"w"}`))
+	f.Add([]byte(`{"offers":[{"name":"\u0001"}]}`))
+	f.Add([]byte(`{"offers":[{"have":2,"chunks":1}]}`))
+	f.Add([]byte(`{"offers":null}`))
+	f.Add([]byte(`{"offers":[],"offers":[{}]}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		offers, err := decodeOffers(bytes.NewReader(b))
+		if err != nil {
+			return
+		}
+		if len(offers) > MaxOffers || len(b) > maxOfferBytes {
+			t.Fatalf("accepted %d offers from %d bytes", len(offers), len(b))
+		}
+		for i := range offers {
+			if err := offers[i].check(); err != nil {
+				t.Fatalf("accepted an offer that fails check: %v", err)
+			}
+		}
+		enc, dropped := encodeOffers(offers)
+		if dropped != 0 {
+			t.Fatalf("re-encoding dropped %d of %d offers", dropped, len(offers))
+		}
+		again, err := decodeOffers(bytes.NewReader(enc))
+		if err != nil || len(again) != len(offers) {
+			t.Fatalf("re-encoded answer: %d offers, %v", len(again), err)
+		}
+		for i := range again {
+			if again[i] != offers[i] {
+				t.Fatalf("offer %d changed: %+v, then %+v", i, offers[i], again[i])
+			}
+		}
+	})
+}
+
+// FuzzCleanText: cleanText always yields text checkPeerText accepts, and
+// leaves acceptable text alone.
+func FuzzCleanText(f *testing.F) {
+	f.Add("Song", 16)
+	f.Add("a\x00b\xffc\u0085d", 5)
+	f.Add("ééé", 3)
+	f.Fuzz(func(t *testing.T, s string, max int) {
+		if max < 0 || max > 1024 {
+			t.Skip()
+		}
+		got := cleanText(s, max)
+		if err := checkPeerText("f", got, max); err != nil {
+			t.Fatalf("cleanText(%q, %d) = %q: %v", s, max, got, err)
+		}
+		if checkPeerText("f", s, max) == nil && got != s {
+			t.Fatalf("cleanText changed acceptable %q to %q", s, got)
+		}
+	})
+}

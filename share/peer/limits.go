@@ -8,9 +8,14 @@ import "github.com/kith-media/kith/directory/license"
 const (
 	// MaxOffers caps the titles of one /offer answer.
 	MaxOffers = 4096
-	// maxOfferBytes caps an /offer answer: MaxOffers entries of the longest
-	// honest form (names, artists and IDs at their limits) fit easily.
-	maxOfferBytes = 4 << 20
+	// maxOfferBytes caps an /offer answer. MaxOffers entries of ~250 bytes
+	// (a typical title) fit; a server with longer names sends fewer
+	// (encodeOffers). The decoder's buffer doubles up to the size of the
+	// largest value, so a hostile answer costs about 4x this in allocations.
+	maxOfferBytes = 1 << 20
+	// maxOfferFields caps the top-level fields of an /offer answer (one is
+	// used; the rest are a newer peer's, skipped).
+	maxOfferFields = 16
 	// maxOfferText caps each text field of an offer.
 	maxOfferText = 512
 	// maxHelloBytes caps a /hello answer.

@@ -262,7 +262,7 @@ func (s *Server) handleHello(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusUnauthorized, "client certificate required")
 		return
 	}
-	writeJSON(w, Hello{Device: s.o.Identity.ID(), Name: s.o.Name, Directory: s.o.Directory, Proto: ProtoVersion})
+	writeJSON(w, Hello{Device: s.o.Identity.ID(), Name: cleanText(s.o.Name, maxHelloName), Directory: s.o.Directory, Proto: ProtoVersion})
 }
 
 // Offer is one title a device offers to the caller.
@@ -358,7 +358,8 @@ func (s *Server) handleOffer(w http.ResponseWriter, r *http.Request) {
 				continue
 			}
 			o := base
-			o.TitleID, o.Name, o.Artist, o.MediaType = t.ID, t.Name, t.Artist, t.MediaType
+			o.TitleID, o.Name, o.Artist, o.MediaType = cleanText(t.ID, maxOfferText), cleanText(t.Name, maxOfferText),
+				cleanText(t.Artist, maxOfferText), cleanText(t.MediaType, maxOfferText)
 			offers = append(offers, o)
 		}
 	}
@@ -366,9 +367,13 @@ func (s *Server) handleOffer(w http.ResponseWriter, r *http.Request) {
 		forbidden(w)
 		return
 	}
-	writeJSON(w, struct {
-		Offers []Offer `json:"offers"`
-	}{offers})
+	b, dropped := encodeOffers(offers)
+	if dropped > 0 {
+		s.log.Warn("peer: offer cut to what a client accepts", "offers", len(offers), "dropped", dropped)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.Write(b)
 }
 
 // permit resolves {cid} and checks the caller may copy it; on false the

@@ -21,7 +21,7 @@ func TestServerEndpoints(t *testing.T) {
 	c := makeContent(t, 100_000, 4096, 1)
 	a, b := newIdent(t), newIdent(t)
 	lib := holder(t, c)
-	srv, addr := startServer(t, ServerOptions{Identity: a, Library: lib, Name: "A", Directory: "DIRFP", Accounts: everyoneEnrolled{}})
+	srv, addr := startServer(t, ServerOptions{Identity: a, Library: lib, Name: "A", Directory: newIdent(t).ID(), Accounts: everyoneEnrolled{}})
 	cl := client(t, b, a.ID(), addr)
 	cid := c.m.ContentID()
 
