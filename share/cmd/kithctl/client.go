@@ -21,7 +21,6 @@ import (
 	"time"
 
 	"github.com/kith-media/kith/directory"
-	"github.com/kith-media/kith/directory/license"
 	"github.com/kith-media/kith/internal/progress"
 	"github.com/kith-media/kith/share"
 	"github.com/kith-media/kith/share/peer"
@@ -147,21 +146,6 @@ func (c *ctl) stream(ctx context.Context, path string, body any, f func(Line)) e
 	return errors.New("the device closed the answer early")
 }
 
-// cardFlags adds the payment flags to fs.
-func cardFlags(fs *flag.FlagSet) func() *license.Payment {
-	card := fs.String("card", "", "card number")
-	expiry := fs.String("expiry", "", "card expiry MM/YY")
-	cvc := fs.String("cvc", "", "card security code")
-	name := fs.String("card-name", "", "name on the card")
-	addr := fs.String("address", "", "billing address")
-	return func() *license.Payment {
-		if *card == "" {
-			return nil
-		}
-		return &license.Payment{Name: *name, Card: *card, Expiry: *expiry, CVC: *cvc, Address: *addr}
-	}
-}
-
 // parse parses a subcommand's flags, interleaved with its n positional
 // arguments (min..max).
 func parse(fs *flag.FlagSet, args []string, min, max int) ([]string, error) {
@@ -206,11 +190,22 @@ func runClient(ctx context.Context, g globals, cmd string, args []string, out io
 		return nil
 	case "signup", "signin":
 		name := fs.String("name", "", "device name (signin)")
-		pos, err := parse(fs, args, 2, 2)
+		var account string
+		password := passwordFlag(fs, func() string { return account })
+		pos, err := parse(fs, args, 1, 2)
 		if err != nil {
 			return err
 		}
-		if err := c.call(ctx, "POST", "/"+cmd, Request{Account: pos[0], Password: pos[1], Name: *name}, nil); err != nil || c.json {
+		if len(pos) == 2 {
+			return fmt.Errorf("%w: %w: the password comes from --password-file FILE, $%s, or the prompt",
+				errUsage, errSecretInArgv, envPassword)
+		}
+		account = pos[0]
+		pw, err := password()
+		if err != nil {
+			return err
+		}
+		if err := c.call(ctx, "POST", "/"+cmd, Request{Account: pos[0], Password: pw, Name: *name}, nil); err != nil || c.json {
 			return err
 		}
 		if cmd == "signup" {
@@ -256,33 +251,41 @@ func runClient(ctx context.Context, g globals, cmd string, args []string, out io
 		}
 		return nil
 	case "buy", "getkey":
-		pay := cardFlags(fs)
+		card := cardFlags(fs)
 		pos, err := parse(fs, args, 1, 1)
+		if err != nil {
+			return err
+		}
+		pay, err := card()
 		if err != nil {
 			return err
 		}
 		if cmd == "getkey" {
 			var k KeyInfo
-			if err := c.call(ctx, "POST", "/getkey", Request{Target: pos[0], Payment: pay()}, &k); err != nil || c.json {
+			if err := c.call(ctx, "POST", "/getkey", Request{Target: pos[0], Payment: pay}, &k); err != nil || c.json {
 				return err
 			}
 			fmt.Fprintf(out, "license %s for title %s on device %s (account %s), issued %s\n", k.License, k.Title, k.Device.Short(), k.Account, k.Issued.Format(time.RFC3339))
 			return nil
 		}
 		var rc directory.Receipt
-		if err := c.call(ctx, "POST", "/buy", Request{Target: pos[0], Payment: pay()}, &rc); err != nil || c.json {
+		if err := c.call(ctx, "POST", "/buy", Request{Target: pos[0], Payment: pay}, &rc); err != nil || c.json {
 			return err
 		}
 		printReceipt(out, rc)
 		return nil
 	case "register-via":
-		pay := cardFlags(fs)
+		card := cardFlags(fs)
 		pos, err := parse(fs, args, 2, 2)
 		if err != nil {
 			return err
 		}
+		pay, err := card()
+		if err != nil {
+			return err
+		}
 		var rc directory.Receipt
-		if err := c.call(ctx, "POST", "/register-via", Request{Neighbour: pos[0], Target: pos[1], Payment: pay()}, &rc); err != nil || c.json {
+		if err := c.call(ctx, "POST", "/register-via", Request{Neighbour: pos[0], Target: pos[1], Payment: pay}, &rc); err != nil || c.json {
 			return err
 		}
 		printReceipt(out, rc)

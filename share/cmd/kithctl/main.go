@@ -26,8 +26,9 @@ Start the device (keeps running; everything else talks to it):
 
 Commands for a running device:
   status                       device ID, account, addresses, what it holds
-  signup ACCOUNT PASSWORD      create an account at the directory
-  signin ACCOUNT PASSWORD [--name NAME]
+  signup ACCOUNT [--password-file FILE]
+                               create an account at the directory
+  signin ACCOUNT [--password-file FILE] [--name NAME]
                                enroll this device under ACCOUNT
   titles [QUERY]               the directory's catalog, with what this device holds
   suppliers TITLE              the suppliers the directory offers this device for TITLE
@@ -59,8 +60,13 @@ Commands for a running device:
                                here: see getkey); stops after N seconds (0: to the end)
 
   NEIGHBOUR and DEVICE are device IDs (or their first group) or names.
-  Card flags: --card NUMBER --expiry MM/YY --cvc CVC --card-name NAME
-  (the directory's test processor accepts 4242424242424242).
+  Secrets never go on the command line (other users can read it):
+  the password comes from --password-file FILE (- for stdin), $KITH_PASSWORD,
+  or a prompt on the terminal; the card from --card-file FILE (lines
+  "number: …", "cvc: …", "expiry: MM/YY", "name: …", "address: …"),
+  $KITH_CARD_NUMBER and $KITH_CARD_CVC, or --pay (asks on the terminal).
+  Card flags: --card-file FILE | --pay, [--expiry MM/YY] [--card-name NAME]
+  [--address ADDRESS] (the directory's test processor accepts 4242424242424242).
   --json prints the raw answer (JSON lines for fetch and play).
 `
 
