@@ -16,7 +16,11 @@ import (
 	"github.com/kith-media/kith/internal/pulsetest"
 )
 
-var card = []string{"--card", "4242424242424242", "--expiry", "12/39", "--cvc", "123", "--card-name", "Test Holder"}
+// testCard is the payment flags for the directory's test processor (the
+// card in a private file: kithctl takes no card on its command line).
+func testCard(t testing.TB) []string {
+	return []string{"--card-file", secretFile(t, "number: 4242424242424242\ncvc: 123\nexpiry: 12/39\nname: Test Holder")}
+}
 
 // TestHousehold walks the whole story of package e2e's doc across real
 // processes in network namespaces.
@@ -114,8 +118,8 @@ func TestHousehold(t *testing.T) {
 
 	// 2. A signs up, buys, downloads from the origin, plays, becomes a supplier.
 	say(t, "== 2. A signs up as alice, buys A440, downloads it from the origin and plays it")
-	A.run(nil, "signup", "alice", "alice-password")
-	A.run(nil, "signin", "alice", "alice-password")
+	card := testCard(t)
+	A.signup("alice", "alice-password")
 	var cat []title
 	if err := A.try(&cat, "titles"); err != nil {
 		t.Fatal(err)
@@ -153,8 +157,7 @@ func TestHousehold(t *testing.T) {
 
 	// 3. B finds A by mDNS and registers through A.
 	say(t, "== 3. B (bob) finds A by mDNS and registers A440 through A")
-	B.run(nil, "signup", "bob", "bob-password")
-	B.run(nil, "signin", "bob", "bob-password")
+	B.signup("bob", "bob-password")
 	eventually(t, 60*time.Second, "B sees A on the LAN", func() error {
 		var nbs []neighbour
 		if err := B.try(&nbs, "neighbours"); err != nil {
@@ -208,7 +211,7 @@ func TestHousehold(t *testing.T) {
 
 	// 4. C copies from B with no key, cannot play, gets its key, plays.
 	say(t, "== 4. C (alice's second machine) copies A440 from B without a key")
-	C.run(nil, "signin", "alice", "alice-password")
+	C.signin("alice", "alice-password")
 	if ls, err = C.lines("fetch", "A440", "--from", B.id); err != nil {
 		t.Fatal(err)
 	}

@@ -246,6 +246,35 @@ func (d *device) serve() {
 
 // try runs "kithctl --json ARGS" against the device (from the test's own
 // namespace: the control socket is a file) and decodes the answer into v.
+// secretFile writes a password or card into a private file, for
+// --password-file and --card-file: kithctl takes no secrets on its command
+// line, where every user of the machine can read them.
+func secretFile(t testing.TB, text string) string {
+	t.Helper()
+	f, err := os.CreateTemp(t.TempDir(), "secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(text + "\n"); err != nil {
+		t.Fatal(err)
+	}
+	return f.Name()
+}
+
+// signup creates account with password and enrolls d under it.
+func (d *device) signup(account, password string) {
+	d.t.Helper()
+	d.run(nil, "signup", account, "--password-file", secretFile(d.t, password))
+	d.signin(account, password)
+}
+
+// signin enrolls d under account.
+func (d *device) signin(account, password string) {
+	d.t.Helper()
+	d.run(nil, "signin", account, "--password-file", secretFile(d.t, password))
+}
+
 func (d *device) try(v any, args ...string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

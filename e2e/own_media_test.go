@@ -93,11 +93,9 @@ func TestOwnMedia(t *testing.T) {
 		return d
 	}
 	A, B, C := dev("A", hA), dev("B", hB), dev("C", hC)
-	A.run(nil, "signup", "home", "home-password")
-	A.run(nil, "signin", "home", "home-password")
-	B.run(nil, "signin", "home", "home-password")
-	C.run(nil, "signup", "neighbour", "neighbour-password")
-	C.run(nil, "signin", "neighbour", "neighbour-password")
+	A.signup("home", "home-password")
+	B.signin("home", "home-password")
+	C.signup("neighbour", "neighbour-password")
 
 	say(t, "== 2. A: kithctl publish %s", filepath.Dir(filepath.Dir(music)))
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
