@@ -23,6 +23,7 @@ plan=(
   "./directory/cmd/kith-directory/|BenchmarkDirectory|20000x"
   "./share/peer/|Throughput|3x"
   "./share/peer/|FirstChunk|20x"
+  "./share/peer/|HostileOffer|1x"
   "./share/|FlashCrowd|1x"
   "./share/|NeighbourFirstPCM|20x"
   "./player/|TimeToFirstPCM|TimeToFirstSound|30x"
