@@ -35,11 +35,19 @@ type InspectNode struct {
 	W        float32 `json:"w"`
 	H        float32 `json:"h"`
 	TextW    float32 `json:"tw,omitempty"` // a drawn text's own width, which may pass its box
+	// Spill is how far a drawn text runs past the right edge of the
+	// widget it belongs to (a label in a table cell running into the
+	// next column); 0 when it fits.
+	Spill float32 `json:"spill,omitempty"`
 	Disabled bool    `json:"disabled,omitempty"`
 	Focused  bool    `json:"focused,omitempty"`
 	Checked  bool    `json:"checked,omitempty"`
 	Value    float64 `json:"value,omitempty"` // sliders and progress bars
 	Overlay  bool    `json:"overlay,omitempty"`
+	// CutX and CutY are set when part of the object lies left/right
+	// (above/below) of what its scroller, or the window, shows.
+	CutX bool `json:"cut_x,omitempty"`
+	CutY bool `json:"cut_y,omitempty"`
 }
 
 // InspectTree is the whole window as the inspector sees it.
@@ -86,9 +94,9 @@ func (u *UI) inspect() InspectTree {
 	t := InspectTree{View: u.view, Scale: c.Scale(), Width: c.Size().Width, Height: c.Size().Height}
 	focused := c.Focused()
 	full := clip{0, 0, t.Width, t.Height}
-	walkInspect(c.Content(), fyne.Position{}, full, false, focused, &t.Nodes)
+	walkInspect(c.Content(), fyne.Position{}, full, full, false, focused, &t.Nodes)
 	for _, o := range c.Overlays().List() {
-		walkInspect(o, fyne.Position{}, full, true, focused, &t.Nodes)
+		walkInspect(o, fyne.Position{}, full, full, true, focused, &t.Nodes)
 	}
 	return t
 }
@@ -102,7 +110,8 @@ func (c clip) intersect(o clip) clip {
 
 // walkInspect records o and its visible children; objects outside the
 // area a scroller shows are left out (they cannot be seen or clicked).
-func walkInspect(o fyne.CanvasObject, off fyne.Position, area clip, overlay bool, focused fyne.Focusable, out *[]InspectNode) {
+// owner is the box of the widget o belongs to.
+func walkInspect(o fyne.CanvasObject, off fyne.Position, area, owner clip, overlay bool, focused fyne.Focusable, out *[]InspectNode) {
 	if o == nil || !o.Visible() {
 		return
 	}
@@ -113,6 +122,8 @@ func walkInspect(o fyne.CanvasObject, off fyne.Position, area clip, overlay bool
 		return
 	}
 	n := InspectNode{Type: fmt.Sprintf("%T", o), X: pos.X, Y: pos.Y, W: size.Width, H: size.Height, Overlay: overlay}
+	seen := area.intersect(box) // not empty: checked above
+	n.CutX, n.CutY = seen.w < box.w-0.5, seen.h < box.h-0.5
 	if f, ok := o.(fyne.Focusable); ok && focused != nil && f == focused {
 		n.Focused = true
 	}
@@ -120,6 +131,9 @@ func walkInspect(o fyne.CanvasObject, off fyne.Position, area clip, overlay bool
 		n.Disabled = d.Disabled()
 	}
 	describe(o, &n)
+	if n.TextW > 0 {
+		n.Spill = max(0, pos.X+n.TextW-(owner.x+owner.w))
+	}
 	*out = append(*out, n)
 
 	var children []fyne.CanvasObject
@@ -130,12 +144,13 @@ func walkInspect(o fyne.CanvasObject, off fyne.Position, area clip, overlay bool
 		if r := rendererOf(x); r != nil {
 			children = r.Objects()
 		}
+		owner = box
 	}
 	if _, ok := o.(*container.Scroll); ok {
 		area = area.intersect(box)
 	}
 	for _, c := range children {
-		walkInspect(c, pos, area, overlay, focused, out)
+		walkInspect(c, pos, area, owner, overlay, focused, out)
 	}
 }
 

@@ -310,6 +310,17 @@ func (m *machine) nav(title, view string) {
 func (m *machine) shot(step string) {
 	m.t.Helper()
 	time.Sleep(300 * time.Millisecond) // the last event's frame drawn
+	if tr, err := m.tree(); err == nil {
+		for _, o := range overflows(tr) {
+			if pairingPanel(tr) {
+				// Pairing's welcome panel (issue 11's screen, another agent's
+				// work in progress) is reported, not failed: see notes/gui.md.
+				m.t.Logf("%s, %s: text cut off on the pairing panel: %s", m.name, step, o)
+				continue
+			}
+			m.t.Errorf("%s, %s: text cut off: %s", m.name, step, o)
+		}
+	}
 	*m.step++
 	file := filepath.Join(m.shots, fmt.Sprintf("driven-%02d-%s-%s.png", *m.step, m.name, step))
 	if out, err := m.cmd("import", "-window", "root", file).CombinedOutput(); err != nil {
@@ -360,4 +371,35 @@ func (m *machine) logHas(what, re string) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// overflows lists the texts a person cannot read whole: drawn wider than
+// the box they were given (running into the next column — a truncating
+// label shortens its text instead), or cut at the side by a scroller that
+// only scrolls up and down. Cut at the top or bottom is fine: scrolling
+// shows it.
+func overflows(tr app.InspectTree) []string {
+	var out []string
+	for _, n := range tr.Nodes {
+		if n.Type != "*canvas.Text" || strings.TrimSpace(n.Text) == "" {
+			continue
+		}
+		if n.Spill > 1 {
+			out = append(out, fmt.Sprintf("%q at (%.0f,%.0f) runs %.0f past its widget's right edge", n.Text, n.X, n.Y, n.Spill))
+		} else if n.CutX {
+			out = append(out, fmt.Sprintf("%q at (%.0f,%.0f), %.0f wide, is cut at the side by its scroller", n.Text, n.X, n.Y, n.W))
+		}
+	}
+	return out
+}
+
+// pairingPanel reports whether the window shows the welcome screen's
+// pairing step.
+func pairingPanel(tr app.InspectTree) bool {
+	for _, n := range tr.Nodes {
+		if n.Type == "*canvas.Text" && strings.HasPrefix(n.Text, "Step 1 of 2: pair") {
+			return true
+		}
+	}
+	return false
 }
