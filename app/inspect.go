@@ -27,18 +27,18 @@ const InspectEnv = "KITH_INSPECT_SOCKET"
 // InspectNode is one visible object of the window, in canvas coordinates
 // (multiply by InspectTree.Scale for pixels).
 type InspectNode struct {
-	Type     string  `json:"type"` // Go type, e.g. "*widget.Button"
-	Text     string  `json:"text,omitempty"`
-	Hint     string  `json:"hint,omitempty"` // an entry's placeholder
-	X        float32 `json:"x"`
-	Y        float32 `json:"y"`
-	W        float32 `json:"w"`
-	H        float32 `json:"h"`
-	TextW    float32 `json:"tw,omitempty"` // a drawn text's own width, which may pass its box
+	Type  string  `json:"type"` // Go type, e.g. "*widget.Button"
+	Text  string  `json:"text,omitempty"`
+	Hint  string  `json:"hint,omitempty"` // an entry's placeholder
+	X     float32 `json:"x"`
+	Y     float32 `json:"y"`
+	W     float32 `json:"w"`
+	H     float32 `json:"h"`
+	TextW float32 `json:"tw,omitempty"` // a drawn text's own width, which may pass its box
 	// Spill is how far a drawn text runs past the right edge of the
 	// widget it belongs to (a label in a table cell running into the
 	// next column); 0 when it fits.
-	Spill float32 `json:"spill,omitempty"`
+	Spill    float32 `json:"spill,omitempty"`
 	Disabled bool    `json:"disabled,omitempty"`
 	Focused  bool    `json:"focused,omitempty"`
 	Checked  bool    `json:"checked,omitempty"`
