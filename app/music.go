@@ -147,32 +147,30 @@ func (s *musicScreen) albumLen() int {
 	return len(s.albums[s.albumAt].Tracks)
 }
 
-// shown reloads the tracks (the screen was opened).
-func (s *musicScreen) shown() { s.reload() }
-
-// reload fetches the track list off the UI goroutine.
-func (s *musicScreen) reload() {
+// shown asks for the tracks (the screen was opened).
+func (s *musicScreen) shown() {
 	if s.u.b.Media == nil {
 		s.status.SetText("Adding your own media needs a directory this device can publish to.")
 		s.addFiles.Disable()
 		s.addDir.Disable()
 		return
 	}
-	s.u.background(func(ctx context.Context) func() {
-		ts, err := s.u.b.Media.Tracks(ctx)
-		return func() {
-			if err != nil {
-				s.status.SetText(errText(err))
-				return
-			}
-			s.setTracks(ts)
-		}
-	})
+	s.u.mark(areaMusic)
+	if s.u.sync {
+		s.u.pump(s.u.ctx)
+	}
 }
 
-// setTracks replaces the list (UI goroutine).
-func (s *musicScreen) setTracks(ts []Track) {
-	s.ix = newMusicIndex(ts)
+// reload asks for the tracks again (after adding).
+func (s *musicScreen) reload() { s.shown() }
+
+// applyIndex shows a loaded track list (UI goroutine).
+func (s *musicScreen) applyIndex(ix *musicIndex, err error) {
+	if err != nil {
+		s.status.SetText(errText(err))
+		return
+	}
+	s.ix = ix
 	s.apply()
 }
 

@@ -5,18 +5,84 @@ import (
 	"strings"
 )
 
-// musicIndex is the Artists → Albums → Tracks view of a track list,
-// built once per list so that filtering a keystroke is one pass.
+// musicIndex is the Artists → Albums → Tracks view of a track list. It is
+// built once per list (sorted, grouped, lower-cased) so that a keystroke
+// in the search is a few linear passes without sorting.
 type musicIndex struct {
-	tracks []Track
-	keys   []string // lower-cased "name\x00artist\x00album\x00album artist" per track
+	tracks      []Track
+	keys        []string // lower-cased "name\x00artist\x00album\x00album artist" per track
+	artistNames []string // sorted
+	artist      []int32  // per track: its index in artists
+	all         []album  // every album, sorted by artist, year, name; tracks in order
+	albumOf     []int32  // per track: its index in all
+}
+
+// album is one album of an artist.
+type album struct {
+	Artist, Name string
+	Year         int
+	Tracks       []int // indexes into the index's tracks, in disc and track order
 }
 
 func newMusicIndex(ts []Track) *musicIndex {
-	ix := &musicIndex{tracks: ts, keys: make([]string, len(ts))}
+	ix := &musicIndex{tracks: ts, keys: make([]string, len(ts)), artist: make([]int32, len(ts)), albumOf: make([]int32, len(ts))}
+	type group struct {
+		artist, name, lArtist, lName string
+		year                         int
+		tracks                       []int
+	}
+	byKey := map[[2]string]*group{}
+	var groups []*group
 	for i := range ts {
 		t := &ts[i]
 		ix.keys[i] = strings.ToLower(t.Name + "\x00" + t.Artist + "\x00" + t.Album + "\x00" + t.AlbumArtist)
+		a, name := t.AlbumArtistOrArtist(), t.Album
+		if name == "" {
+			name = "Singles"
+		}
+		g := byKey[[2]string{a, name}]
+		if g == nil {
+			g = &group{artist: a, name: name, lArtist: strings.ToLower(a), lName: strings.ToLower(name)}
+			byKey[[2]string{a, name}] = g
+			groups = append(groups, g)
+		}
+		g.year = max(g.year, t.Year)
+		g.tracks = append(g.tracks, i)
+	}
+	sort.Slice(groups, func(i, j int) bool {
+		a, b := groups[i], groups[j]
+		if a.lArtist != b.lArtist {
+			return a.lArtist < b.lArtist
+		}
+		if a.year != b.year {
+			return a.year < b.year
+		}
+		return a.lName < b.lName
+	})
+	lower := make([]string, len(ts))
+	ix.all = make([]album, len(groups))
+	for gi, g := range groups {
+		for _, i := range g.tracks {
+			lower[i] = strings.ToLower(ts[i].Name)
+			ix.albumOf[i] = int32(gi)
+		}
+		sort.SliceStable(g.tracks, func(x, y int) bool {
+			a, b := &ts[g.tracks[x]], &ts[g.tracks[y]]
+			if a.Disc != b.Disc {
+				return a.Disc < b.Disc
+			}
+			if a.Track != b.Track {
+				return a.Track < b.Track
+			}
+			return lower[g.tracks[x]] < lower[g.tracks[y]]
+		})
+		ix.all[gi] = album{Artist: g.artist, Name: g.name, Year: g.year, Tracks: g.tracks}
+		if len(ix.artistNames) == 0 || ix.artistNames[len(ix.artistNames)-1] != g.artist {
+			ix.artistNames = append(ix.artistNames, g.artist)
+		}
+		for _, i := range g.tracks {
+			ix.artist[i] = int32(len(ix.artistNames) - 1)
+		}
 	}
 	return ix
 }
@@ -34,76 +100,47 @@ func (ix *musicIndex) filter(q string) []int {
 	return out
 }
 
-// album is one album of an artist.
-type album struct {
-	Artist, Name string
-	Year         int
-	Tracks       []int // indexes into the index's tracks, in disc and track order
-}
-
-// artists lists the artists (album artist, else artist) among sel.
+// artists lists the artists (album artist, else artist) among sel, sorted.
 func (ix *musicIndex) artists(sel []int) []string {
-	seen := map[string]bool{}
-	var out []string
+	has := make([]bool, len(ix.artistNames))
 	for _, i := range sel {
-		a := ix.tracks[i].AlbumArtistOrArtist()
-		if !seen[a] {
-			seen[a] = true
-			out = append(out, a)
+		has[ix.artist[i]] = true
+	}
+	var out []string
+	for a, ok := range has {
+		if ok {
+			out = append(out, ix.artistNames[a])
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return strings.ToLower(out[i]) < strings.ToLower(out[j]) })
 	return out
 }
 
 // albums lists artist's albums among sel ("" = every artist), tracks in order.
 func (ix *musicIndex) albums(sel []int, artist string) []album {
-	byKey := map[string]*album{}
-	var out []*album
+	count := make([]int32, len(ix.all))
+	match := make([]bool, len(ix.tracks))
 	for _, i := range sel {
-		t := &ix.tracks[i]
-		a := t.AlbumArtistOrArtist()
-		if artist != "" && a != artist {
+		count[ix.albumOf[i]]++
+		match[i] = true
+	}
+	var out []album
+	for gi := range ix.all {
+		al := &ix.all[gi]
+		if count[gi] == 0 || artist != "" && al.Artist != artist {
 			continue
 		}
-		name := t.Album
-		if name == "" {
-			name = "Singles"
+		if int(count[gi]) == len(al.Tracks) {
+			out = append(out, *al)
+			continue
 		}
-		k := a + "\x00" + name
-		al := byKey[k]
-		if al == nil {
-			al = &album{Artist: a, Name: name}
-			byKey[k] = al
-			out = append(out, al)
-		}
-		if t.Year > al.Year {
-			al.Year = t.Year
-		}
-		al.Tracks = append(al.Tracks, i)
-	}
-	res := make([]album, len(out))
-	for i, al := range out {
-		sort.SliceStable(al.Tracks, func(x, y int) bool {
-			a, b := &ix.tracks[al.Tracks[x]], &ix.tracks[al.Tracks[y]]
-			if a.Disc != b.Disc {
-				return a.Disc < b.Disc
+		part := *al
+		part.Tracks = make([]int, 0, count[gi])
+		for _, i := range al.Tracks {
+			if match[i] {
+				part.Tracks = append(part.Tracks, i)
 			}
-			if a.Track != b.Track {
-				return a.Track < b.Track
-			}
-			return strings.ToLower(a.Name) < strings.ToLower(b.Name)
-		})
-		res[i] = *al
+		}
+		out = append(out, part)
 	}
-	sort.Slice(res, func(i, j int) bool {
-		if res[i].Artist != res[j].Artist {
-			return strings.ToLower(res[i].Artist) < strings.ToLower(res[j].Artist)
-		}
-		if res[i].Year != res[j].Year {
-			return res[i].Year < res[j].Year
-		}
-		return strings.ToLower(res[i].Name) < strings.ToLower(res[j].Name)
-	})
-	return res
+	return out
 }

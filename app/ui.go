@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -58,6 +59,7 @@ const (
 	areaNeighbours
 	areaSharing
 	areaPlayer
+	areaMusic // the Music screen's tracks, loaded only while it is shown
 	nAreas
 )
 
@@ -89,6 +91,7 @@ type UI struct {
 	store      *storeScreen
 	library    *libraryScreen
 	music      *musicScreen
+	musicShown atomic.Bool // the Music screen is shown: its tracks follow the library
 	neighbours *neighboursScreen
 	sharing    *sharingScreen
 	swarm      *swarmScreen
@@ -227,6 +230,7 @@ func (u *UI) Show(view string) {
 		return
 	}
 	u.view = view
+	u.musicShown.Store(view == ViewMusic)
 	if view == ViewWelcome { // no navigation before sign-in
 		u.main.Objects = []fyne.CanvasObject{u.screens[view]}
 	} else {
@@ -286,6 +290,8 @@ func (u *UI) Serve(ctx context.Context) error {
 			u.refresh(ctx, areaNeighbours)
 		case <-u.dirty[areaSharing]:
 			u.refresh(ctx, areaSharing)
+		case <-u.dirty[areaMusic]:
+			u.refresh(ctx, areaMusic)
 		}
 	}
 }
@@ -294,7 +300,12 @@ func (u *UI) Serve(ctx context.Context) error {
 // once; it returns the unsubscribe func.
 func (u *UI) watch() (stop func()) {
 	stops := []func(){
-		u.b.Library.Changes(func() { u.mark(areaLibrary) }),
+		u.b.Library.Changes(func() {
+			u.mark(areaLibrary)
+			if u.musicShown.Load() {
+				u.mark(areaMusic)
+			}
+		}),
 		u.b.Neighbours.Changes(func() { u.mark(areaNeighbours) }),
 		u.b.Sharing.Changes(func() { u.mark(areaSharing) }),
 		u.b.Player.Changes(func() { u.mark(areaPlayer) }),
@@ -387,6 +398,13 @@ func (u *UI) refresh(ctx context.Context, a area) {
 	case areaPlayer:
 		st := u.b.Player.State()
 		u.do(func() { u.applyPlayer(st) })
+	case areaMusic:
+		if u.b.Media == nil || !u.musicShown.Load() {
+			return
+		}
+		ts, err := u.b.Media.Tracks(ctx)
+		ix := newMusicIndex(ts)
+		u.do(func() { u.music.applyIndex(ix, err) })
 	}
 }
 

@@ -30,6 +30,9 @@ plan=(
   "./player/|PeakRSS1GiB|1x"
   "./player/decode/|Decode|1s"
   "./app/wire/|Startup10k|5x"
+  "./app/wire/|StartupMusic50k|3x"
+  "./app/|MusicFilter50k|40x"
+  "./share/|AddFolder|1x"
   "./app/wire/|UIDuringDownloads|1x"
 )
 for line in "${plan[@]}"; do

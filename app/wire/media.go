@@ -25,7 +25,7 @@ func (a *Node) MediaView() app.Media { return media{a} }
 
 type media struct{ a *Node }
 
-// Tracks implements app.Media: every title of the library, by album.
+// Tracks implements app.Media: every title of the library (the screen sorts).
 func (m media) Tracks(ctx context.Context) ([]app.Track, error) {
 	n, err := m.a.ready()
 	if err != nil {
@@ -43,20 +43,13 @@ func (m media) Tracks(ctx context.Context) ([]app.Track, error) {
 		}
 	}
 	var out []app.Track
-	for off := 0; ; off += 1000 {
-		ts, total, err := lib.Titles(ctx, library.Query{Sort: library.SortAlbum, Offset: off, Limit: 1000})
-		if err != nil {
-			return nil, err
-		}
-		for _, t := range ts {
-			out = append(out, app.Track{Content: t.ContentID, TitleID: t.ID, Name: t.Name, Artist: t.Artist,
-				Album: t.Album, AlbumArtist: t.AlbumArtist, Track: t.Track, Disc: t.Disc, Year: t.Year,
-				Duration: t.Duration, Complete: complete[t.ContentID.String()]})
-		}
-		if off+len(ts) >= total || len(ts) == 0 {
-			return out, nil
-		}
-	}
+	err = lib.EachTitle(ctx, func(t library.Title) error {
+		out = append(out, app.Track{Content: t.ContentID, TitleID: t.ID, Name: t.Name, Artist: t.Artist,
+			Album: t.Album, AlbumArtist: t.AlbumArtist, Track: t.Track, Disc: t.Disc, Year: t.Year,
+			Duration: t.Duration, Complete: complete[t.ContentID.String()]})
+		return nil
+	})
+	return out, err
 }
 
 // Artwork implements app.Media.

@@ -167,3 +167,26 @@ func (l *Library) Adopt(ctx context.Context, m *sealed.Manifest, path string) er
 	}
 	return nil
 }
+
+// MaxEachTitles bounds EachTitle.
+const MaxEachTitles = 1_000_000
+
+// EachTitle calls fn for every title, in no particular order, in one
+// query (a full listing without the sorted, paged Titles).
+func (l *Library) EachTitle(ctx context.Context, fn func(Title) error) error {
+	rows, err := l.r.QueryContext(ctx, `SELECT `+titleCols+` FROM titles LIMIT ?`, MaxEachTitles)
+	if err != nil {
+		return fmt.Errorf("listing titles: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		t, err := scanTitle(rows)
+		if err != nil {
+			return fmt.Errorf("listing titles: %w", err)
+		}
+		if err := fn(t); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}

@@ -168,12 +168,13 @@ func mp3Duration(r *budgetReader) (time.Duration, error) {
 	// Count frames; past MaxScanFrames (or the budget), extrapolate.
 	var samples, bytes uint64
 	off := start
-	var h [4]byte
+	w := window{r: r}
 	for frames := 0; off+4 <= r.size; frames++ {
-		if frames == MaxScanFrames || r.readAt(h[:], off) != nil {
+		h := w.at(off, 4)
+		if frames == MaxScanFrames || h == nil {
 			break
 		}
-		g, ok := parseMP3Frame(h[:])
+		g, ok := parseMP3Frame(h)
 		if !ok || g.rate != f.rate {
 			break // an ID3v1 tag, junk, or the end
 		}
@@ -342,4 +343,29 @@ func wavDuration(r *budgetReader) (time.Duration, error) {
 		return 0, errors.New("wav: no fmt or data chunk")
 	}
 	return seconds(data, byteRate), nil
+}
+
+// window reads a budgetReader in 64 KiB blocks for scans that look at a
+// few bytes at many offsets going forward.
+type window struct {
+	r   *budgetReader
+	buf []byte
+	off int64 // file offset of buf[0]
+}
+
+// at returns n bytes at off (nil past the end or the budget).
+func (w *window) at(off int64, n int) []byte {
+	if off >= w.off && off+int64(n) <= w.off+int64(len(w.buf)) {
+		return w.buf[off-w.off : off-w.off+int64(n)]
+	}
+	if w.buf == nil {
+		w.buf = make([]byte, 64<<10)
+	}
+	w.buf = w.buf[:cap(w.buf)]
+	k, _ := readSome(w.r, w.buf, off)
+	w.buf, w.off = w.buf[:k], off
+	if k < n {
+		return nil
+	}
+	return w.buf[:n]
 }

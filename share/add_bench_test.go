@@ -1,0 +1,115 @@
+package share
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/kith-media/kith/directory"
+	"github.com/kith-media/kith/share/tags"
+)
+
+// benchFolder writes about totalMiB of MP3s (5 MiB each, like an album
+// folder) made of real lame frames, each file with its own ID3v2 title so
+// that none is the same bytes as another.
+func benchFolder(b *testing.B, totalMiB int) (string, int64) {
+	b.Helper()
+	dir := filepath.Join(b.TempDir(), "Music")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	wav, one := filepath.Join(b.TempDir(), "t.wav"), filepath.Join(b.TempDir(), "t.mp3")
+	for _, c := range [][]string{
+		{"sox", "-q", "-n", "-r", "44100", "-c", "2", "-b", "16", wav, "synth", "30", "sine", "440"},
+		{"lame", "--quiet", "-t", "-b", "320", wav, one},
+	} {
+		if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
+			b.Fatalf("%v: %v\n%s", c, err, out)
+		}
+	}
+	frames, err := os.ReadFile(one)
+	if err != nil {
+		b.Fatal(err)
+	}
+	const fileSize = 5 << 20
+	body := make([]byte, 0, fileSize+len(frames))
+	for len(body) < fileSize {
+		body = append(body, frames...)
+	}
+	body = body[:fileSize]
+	var total int64
+	for i := 0; i < max(1, totalMiB/5); i++ {
+		title := fmt.Sprintf("Bench Track %04d", i)
+		frame := append([]byte("TIT2\x00\x00\x00"+string(rune(len(title)+1))+"\x00\x00\x00"), title...)
+		size := len(frame)
+		tag := append([]byte{'I', 'D', '3', 3, 0, 0, 0, 0, byte(size >> 7 & 0x7f), byte(size & 0x7f)}, frame...)
+		f := filepath.Join(dir, fmt.Sprintf("%04d.mp3", i))
+		if err := os.WriteFile(f, append(tag, body...), 0o644); err != nil {
+			b.Fatal(err)
+		}
+		total += int64(len(tag) + len(body))
+	}
+	return dir, total
+}
+
+// BenchmarkAddFolder adds a folder of MP3s to the household from a device
+// (tags read, sealed into the library, published, registered) and, as its
+// baseline, copies the same folder with `cp -r`. Target: add ≥ 0.5× cp.
+// KITH_BENCH_ADD_MIB sets the folder size (default 1024: about 200 files
+// of 5 MiB); a smaller one suits a busy machine.
+//
+//	KITH_BENCH_ADD_MIB=256 go test -tags migrated_fynedo,libsqlite3 -run '^$' -bench AddFolder -benchtime 1x ./share
+func BenchmarkAddFolder(b *testing.B) {
+	mib := 1024
+	if v, err := strconv.Atoi(os.Getenv("KITH_BENCH_ADD_MIB")); err == nil && v > 0 {
+		mib = v
+	}
+	src, total := benchFolder(b, mib)
+	b.Logf("folder: %d MiB in %d files", total>>20, mib/5)
+	b.Run("add", func(b *testing.B) {
+		b.SetBytes(total)
+		for b.Loop() {
+			b.StopTimer()
+			d := startDirectory(b)
+			if err := d.srv.SetPublishPolicy(directory.PublishPolicy{Mode: directory.PublishAccounts}); err != nil {
+				b.Fatal(err)
+			}
+			n := startNode(b, d, "bench", nil)
+			ctx := context.Background()
+			b.StartTimer()
+			files, err := tags.MediaFiles(ctx, []string{src})
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, f := range files {
+				if a, err := n.AddFile(ctx, f.Path, AddOptions{}); err != nil || a.Existing {
+					b.Fatalf("adding %s: %v (existing %v)", f.Path, err, a != nil && a.Existing)
+				}
+			}
+			b.StopTimer()
+			if err := n.lib.Close(); err != nil {
+				b.Log(err)
+			}
+			b.StartTimer()
+		}
+	})
+	b.Run("cp", func(b *testing.B) {
+		b.SetBytes(total)
+		for b.Loop() {
+			b.StopTimer()
+			dst := filepath.Join(b.TempDir(), "copy")
+			b.StartTimer()
+			if out, err := exec.Command("cp", "-r", src, dst).CombinedOutput(); err != nil {
+				b.Fatalf("cp -r: %v\n%s", err, out)
+			}
+			// cp's data reaches the disk as the library's does (it syncs).
+			if out, err := exec.Command("sync", "-f", dst).CombinedOutput(); err != nil {
+				b.Fatalf("sync: %v\n%s", err, out)
+			}
+		}
+	})
+}
