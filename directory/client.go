@@ -421,18 +421,31 @@ func (c *Client) do(ctx context.Context, method, path string, in any, signed boo
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponse))
 		return nil
 	}
-	var rd io.Reader = io.LimitReader(resp.Body, maxResponse)
-	if fd, ok := out.(fastDecoder); ok {
-		b, err := io.ReadAll(rd)
-		if err != nil {
-			return fmt.Errorf("%s %s: reading answer: %w", method, path, err)
-		}
-		if fd.decodeFast(b) {
-			return nil
-		}
-		rd = bytes.NewReader(b)
+	limit, list, items := int64(maxResponse), "", 0
+	if ba, ok := out.(boundedAnswer); ok {
+		limit, list, items = ba.answerLimits()
 	}
-	if err := json.NewDecoder(rd).Decode(out); err != nil {
+	b, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return fmt.Errorf("%s %s: reading answer: %w", method, path, err)
+	}
+	if int64(len(b)) > limit {
+		return fmt.Errorf("%s %s: answer over %d bytes", method, path, limit)
+	}
+	if fd, ok := out.(fastDecoder); ok && fd.decodeFast(b) {
+		// The exact form: at least ~100 bytes an element, so the byte
+		// limit bounded the memory; count what came.
+		if list != "" && fd.items() > items {
+			return fmt.Errorf("%s %s: answer with more than %d %s", method, path, items, list)
+		}
+		return nil
+	}
+	if list != "" {
+		if n, err := countListItems(b, list, items); err != nil || n > items {
+			return fmt.Errorf("%s %s: answer with more than %d %s, or malformed: %v", method, path, items, list, err)
+		}
+	}
+	if err := json.NewDecoder(bytes.NewReader(b)).Decode(out); err != nil {
 		return fmt.Errorf("%s %s: decoding answer: %w", method, path, err)
 	}
 	return nil
@@ -441,7 +454,10 @@ func (c *Client) do(ctx context.Context, method, path string, in any, signed boo
 // fastDecoder is an answer type with a reflection-free decoder for the
 // exact form the directory writes; decodeFast reports false (leaving the
 // value untouched) for anything else, which encoding/json then decodes.
-type fastDecoder interface{ decodeFast(b []byte) bool }
+type fastDecoder interface {
+	decodeFast(b []byte) bool
+	items() int // list elements decoded
+}
 
 // readError turns a non-2xx answer into *Error.
 func readError(resp *http.Response) error {
