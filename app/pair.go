@@ -34,9 +34,10 @@ type Pairing interface {
 	// Pair checks, with code, that d is the directory whose screen shows
 	// code; only then does the device save and use it.
 	Pair(ctx context.Context, d FoundDirectory, code string) error
-	// JoinCode shows a new one-time code for a device joining the
-	// household directory this device runs (an error if it runs none).
-	JoinCode() (code string, expires time.Time, err error)
+	// JoinCode makes a new one-time code for a device joining the
+	// household directory this device runs (an error if it runs none); it
+	// stretches the code with argon2id, so it takes a moment.
+	JoinCode(ctx context.Context) (code string, expires time.Time, err error)
 	// SaveDirectory saves "https://host:port#FINGERPRINT" as the directory
 	// to use from the next start; "" forgets the saved one (the next start
 	// searches the LAN and asks to pair again).
@@ -53,6 +54,7 @@ type pairPanel struct {
 	s      *welcomeScreen
 	obj    fyne.CanvasObject
 	list   *widget.RadioGroup
+	detail *widget.Label // the chosen directory's addresses and full fingerprint
 	found  []FoundDirectory
 	code   *widget.Entry
 	addr   *widget.Entry // or a directory typed by address
@@ -71,7 +73,11 @@ const pairHelp = "Anyone on your network can announce a directory, so Kith sends
 
 func newPairPanel(s *welcomeScreen) *pairPanel {
 	p := &pairPanel{s: s}
-	p.list = widget.NewRadioGroup(nil, func(string) {})
+	p.detail = widget.NewLabel("")
+	p.detail.TextStyle.Monospace = true
+	p.detail.Wrapping = fyne.TextWrapBreak
+	p.detail.Hide()
+	p.list = widget.NewRadioGroup(nil, func(string) { p.showChosen() })
 	p.code = widget.NewEntry()
 	p.code.SetPlaceHolder("join code, e.g. 7KQ2M-XD4HP")
 	p.code.OnSubmitted = func(string) { p.submit() }
@@ -87,18 +93,34 @@ func newPairPanel(s *welcomeScreen) *pairPanel {
 	p.err = errorLabel()
 	help := widget.NewLabel(pairHelp)
 	help.Wrapping = fyne.TextWrapWord
-	p.obj = container.NewVBox(help, widget.NewSeparator(), p.status, p.list,
-		widget.NewForm(widget.NewFormItem("Directory", p.addr), widget.NewFormItem("Join code", p.code)),
+	p.obj = container.NewVBox(help, widget.NewSeparator(), p.status, p.list, p.detail,
+		widget.NewForm(widget.NewFormItem("Or address", p.addr), widget.NewFormItem("Join code", p.code)),
 		container.NewHBox(p.pair, p.search), p.err, widget.NewSeparator(), container.NewHBox(p.own))
 	return p
 }
 
-func describeDirectory(d FoundDirectory) string {
-	name := d.Name
-	if name == "" {
-		name = "Kith directory"
+// describeDirectory is d's line in the list: number, name, first address
+// and the fingerprint's first groups (the full one shows when chosen).
+func describeDirectory(i int, d FoundDirectory) string {
+	name := []rune(d.Name)
+	if len(name) == 0 {
+		name = []rune("Kith directory")
 	}
-	return fmt.Sprintf("%s — %s\n%s", name, strings.Join(d.Hosts, ", "), d.Fingerprint)
+	if len(name) > 24 {
+		name = append(name[:23], '…')
+	}
+	host := ""
+	if len(d.Hosts) > 0 {
+		host = d.Hosts[0]
+		if len(d.Hosts) > 1 {
+			host += fmt.Sprintf(" (+%d)", len(d.Hosts)-1)
+		}
+	}
+	fp := string(d.Fingerprint)
+	if len(fp) > 15 {
+		fp = fp[:15] + "…"
+	}
+	return fmt.Sprintf("%d. %s — %s — %s", i+1, string(name), host, fp)
 }
 
 // setFound shows the directories found.
@@ -106,7 +128,7 @@ func (p *pairPanel) setFound(found []FoundDirectory) {
 	p.found = found
 	opts := make([]string, len(found))
 	for i, d := range found {
-		opts[i] = describeDirectory(d)
+		opts[i] = describeDirectory(i, d)
 	}
 	p.list.Options = opts
 	if len(found) == 1 {
@@ -115,6 +137,8 @@ func (p *pairPanel) setFound(found []FoundDirectory) {
 		p.list.Selected = ""
 	}
 	p.list.Refresh()
+	p.showChosen()
+	p.relayout()
 	switch len(found) {
 	case 0:
 		p.status.SetText("No directory answered on your network. Check that the household's computer is on, then search again.")
@@ -135,12 +159,35 @@ func containsString(xs []string, x string) bool {
 }
 
 func (p *pairPanel) chosen() (FoundDirectory, bool) {
-	for _, d := range p.found {
-		if describeDirectory(d) == p.list.Selected {
+	for i, d := range p.found {
+		if describeDirectory(i, d) == p.list.Selected {
 			return d, true
 		}
 	}
 	return FoundDirectory{}, false
+}
+
+// showChosen shows the chosen directory's addresses and full fingerprint,
+// to compare with the household's screen.
+func (p *pairPanel) showChosen() {
+	d, ok := p.chosen()
+	if !ok {
+		p.detail.Hide()
+		return
+	}
+	p.detail.SetText(fmt.Sprintf("%s\nat %s\nfingerprint %s", d.Name, strings.Join(d.Hosts, ", "), d.Fingerprint))
+	p.detail.Show()
+	p.relayout()
+}
+
+// relayout lays the panel out again after the list or details changed size.
+func (p *pairPanel) relayout() {
+	if c, ok := p.obj.(*fyne.Container); ok {
+		c.Refresh()
+	}
+	if p.s.title != nil {
+		p.s.title.Refresh()
+	}
 }
 
 func (p *pairPanel) shown() {
@@ -258,10 +305,17 @@ func newJoinCodeCard(u *UI) *joinCodeCard {
 }
 
 func (c *joinCodeCard) show() {
-	code, exp, err := c.u.b.Pairing.JoinCode()
-	if err != nil {
-		c.code.SetText(errText(err))
-		return
-	}
-	c.code.SetText(fmt.Sprintf("%s   (until %s)", code, exp.Local().Format("15:04")))
+	c.button.Disable()
+	c.code.SetText("Making a code…")
+	c.u.background(func(ctx context.Context) func() {
+		code, exp, err := c.u.b.Pairing.JoinCode(ctx)
+		return func() {
+			c.button.Enable()
+			if err != nil {
+				c.code.SetText(errText(err))
+				return
+			}
+			c.code.SetText(fmt.Sprintf("%s   (until %s)", code, exp.Local().Format("15:04")))
+		}
+	})
 }

@@ -54,7 +54,7 @@ func (p fakePairing) StartHousehold(context.Context) error {
 	return nil
 }
 
-func (p fakePairing) JoinCode() (string, time.Time, error) {
+func (p fakePairing) JoinCode(context.Context) (string, time.Time, error) {
 	return "7KQ2M-XD4HP", time.Now().Add(10 * time.Minute), nil
 }
 

@@ -24,7 +24,7 @@ func init() {
 			sc := bufio.NewScanner(os.Stdin)
 			for sc.Scan() {
 				if sc.Text() == "code?" {
-					c, _, err := k.Pairing().JoinCode()
+					c, _, err := k.Pairing().JoinCode(context.Background())
 					if err != nil {
 						log.Error("join code", "err", err)
 					}

@@ -202,7 +202,7 @@ func (p *Pairing) StartHousehold(ctx context.Context) error {
 
 // JoinCode implements app.Pairing on the device running the household
 // directory.
-func (p *Pairing) JoinCode() (string, time.Time, error) {
+func (p *Pairing) JoinCode(ctx context.Context) (string, time.Time, error) {
 	p.k.mu.Lock()
 	h := p.k.runningHousehold
 	p.k.mu.Unlock()
