@@ -329,14 +329,14 @@ func TestPositionsPoliciesLicensesLedger(t *testing.T) {
 	}
 }
 
-func TestTitlesQuery10k(t *testing.T) {
+// fillTitles inserts n titles in one transaction (every tenth a video) plus
+// "zz" through PutTitle, the library the query tests and benchmarks share.
+func fillTitles(tb testing.TB, l *Library, n int) {
+	tb.Helper()
 	ctx := context.Background()
-	l := openLib(t, t.TempDir())
-	const n = 10000
-	start := time.Now()
 	tx, err := l.w.BeginTx(ctx, nil)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	for i := 0; i < n; i++ {
 		mt := "audio/mpeg"
@@ -346,17 +346,26 @@ func TestTitlesQuery10k(t *testing.T) {
 		_, err := tx.Exec(`INSERT INTO titles(id, name, artist, media_type, content_id, size, added_at) VALUES (?,?,?,?,?,?,?)`,
 			fmt.Sprintf("t%05d", i), fmt.Sprintf("Song %05d", n-i), fmt.Sprintf("Artist %d", i%100), mt, "", int64(i), int64(i))
 		if err != nil {
-			t.Fatal(err)
+			tb.Fatal(err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	// PutTitle also works on top.
 	if err := l.PutTitle(ctx, Title{ID: "zz", Name: "Zebra", Artist: "Artist 5", MediaType: "audio/ogg"}); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	t.Logf("inserted %d titles in %v", n+1, time.Since(start))
+}
+
+// TestTitlesQuery10k checks paging, sorting and search over 10,001 titles.
+// How fast they run is BenchmarkTitlesQuery10k's business, not this test's:
+// a wall-clock limit here fails on a busy machine and proves nothing.
+func TestTitlesQuery10k(t *testing.T) {
+	ctx := context.Background()
+	l := openLib(t, t.TempDir())
+	const n = 10000
+	fillTitles(t, l, n)
 	tests := []struct {
 		name      string
 		q         Query
@@ -371,13 +380,9 @@ func TestTitlesQuery10k(t *testing.T) {
 		{"search with LIKE metacharacters", Query{Search: "%"}, 0, ""},
 	}
 	for _, tt := range tests {
-		t0 := time.Now()
 		ts, total, err := l.Titles(ctx, tt.q)
 		if err != nil {
 			t.Fatalf("%s: %v", tt.name, err)
-		}
-		if d := time.Since(t0); d > 200*time.Millisecond {
-			t.Errorf("%s: took %v", tt.name, d)
 		}
 		if total != tt.wantTotal {
 			t.Errorf("%s: total = %d, want %d", tt.name, total, tt.wantTotal)
