@@ -39,6 +39,7 @@ type fakeWorld struct {
 
 	// injected failures
 	titlesErr, buyErr, itemsErr, playErr, signUpErr error
+	dir                                             *DirectoryInfo // the directory the session reports; nil = the embedded household
 }
 
 type fakeNeighbour struct {
@@ -108,6 +109,9 @@ func (s fakeSession) Directory() DirectoryInfo {
 	defer s.w.mu.Unlock()
 	if s.w.pairing.unpaired {
 		return DirectoryInfo{}
+	}
+	if s.w.dir != nil {
+		return *s.w.dir
 	}
 	return DirectoryInfo{Name: "Household", URL: "https://127.0.0.1:7443", Fingerprint: "ABCDEFG-HIJKLMN-OPQRSTU", Embedded: true}
 }

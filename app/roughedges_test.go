@@ -329,3 +329,37 @@ func TestViewerClosesOnEscape(t *testing.T) {
 		t.Error("Escape did not close the viewer")
 	}
 }
+
+// The welcome form answers Enter: on the computer that started the
+// household it creates the account, on one that joined it signs in — and
+// that button is the highlighted one.
+func TestWelcomeEnterDoesTheDefault(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		embedded bool
+	}{{"household computer creates", true}, {"joining computer signs in", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newFakeWorld()
+			w.accounts["household"] = "correct horse battery" // for sign-in
+			if !tc.embedded {
+				w.dir = &DirectoryInfo{Name: "Household", URL: "https://10.0.0.2:7443", Fingerprint: "ABCDEFG-HIJKLMN-OPQRSTU", FoundOnLAN: true}
+			} else {
+				delete(w.accounts, "household")
+			}
+			u := newTestUI(t, w)
+			primary := u.welcome.signIn
+			if tc.embedded {
+				primary = u.welcome.signUp
+			}
+			if primary.Importance != widget.HighImportance {
+				t.Errorf("%q is not the highlighted button", primary.Text)
+			}
+			test.Type(u.welcome.account, "household")
+			test.Type(u.welcome.password, "correct horse battery")
+			u.welcome.password.TypedKey(&fyne.KeyEvent{Name: fyne.KeyReturn})
+			if u.View() != ViewStore || w.account != "household" {
+				t.Errorf("after Enter: view %q, account %q; error shown %q", u.View(), w.account, u.welcome.err.Text)
+			}
+		})
+	}
+}

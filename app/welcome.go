@@ -88,6 +88,7 @@ func (s *welcomeScreen) shown() {
 	s.steps.Refresh()
 	s.u.win.Canvas().Focus(s.account)
 	d := s.u.b.Session.Directory()
+	s.setDefault(d.Embedded)
 	switch {
 	case d.Embedded:
 		s.where.SetText("No directory answered on your network, so Kith started a household directory on this computer, with a small demo catalog. Other computers in the house join it with a join code from Settings → Add a device.")
@@ -97,6 +98,22 @@ func (s *welcomeScreen) shown() {
 		s.where.SetText(fmt.Sprintf("Directory “%s” at %s, fingerprint:", d.Name, d.URL))
 	}
 	s.print.SetText(string(d.Fingerprint))
+}
+
+// setDefault makes creating the account the default action (highlighted,
+// and what Enter in a field does) on the computer that started the
+// household, and signing in the default on one that joined it.
+func (s *welcomeScreen) setDefault(create bool) {
+	primary, other := s.signIn, s.signUp
+	if create {
+		primary, other = s.signUp, s.signIn
+	}
+	primary.Importance, other.Importance = widget.HighImportance, widget.MediumImportance
+	primary.Refresh()
+	other.Refresh()
+	for _, e := range []*widget.Entry{s.account, s.password, s.device} {
+		e.OnSubmitted = func(string) { s.submit(create) }
+	}
 }
 
 // submit signs up or in off the UI goroutine.
