@@ -37,9 +37,10 @@ type fakeWorld struct {
 	subs     map[area][]func()
 	pairing  fakePairState
 
+	dir *DirectoryInfo // the directory the session reports; nil = the embedded household
+
 	// injected failures
 	titlesErr, buyErr, itemsErr, playErr, signUpErr error
-	dir                                             *DirectoryInfo // the directory the session reports; nil = the embedded household
 }
 
 type fakeNeighbour struct {
