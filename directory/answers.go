@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strings"
 )
 
 // boundedAnswer is an answer type with its own bounds for the client:
@@ -39,7 +40,7 @@ func countListItems(b []byte, key string, max int) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		if k, _ := tok.(string); k != key {
+		if k, _ := tok.(string); !strings.EqualFold(k, key) { // encoding/json matches keys case-insensitively
 			var skip json.RawMessage
 			if err := dec.Decode(&skip); err != nil {
 				return 0, err

@@ -68,3 +68,32 @@ func FuzzAnnouncement(f *testing.F) {
 }
 
 const hex64 = "0000000000000000000000000000000000000000000000000000000000000001"
+
+// FuzzCountListItems: countListItems never panics, never counts past
+// max+1, and agrees with encoding/json on well-formed lists.
+func FuzzCountListItems(f *testing.F) {
+	f.Add([]byte(`{"suppliers":[{},{}]}`), 5)
+	f.Add([]byte(`{"x":[1,2],"suppliers":null}`), 1)
+	f.Add([]byte(`{"suppliers":[[[]]],"suppliers":[1]}`), 3)
+	f.Add([]byte(`{"Suppliers":[1,2,3]}`), 1)
+	f.Fuzz(func(t *testing.T, b []byte, max int) {
+		if max < 0 || max > 1000 {
+			t.Skip()
+		}
+		n, err := countListItems(b, "suppliers", max)
+		if err != nil {
+			return
+		}
+		if n > max+1 {
+			t.Fatalf("counted %d with max %d", n, max)
+		}
+		var v struct {
+			Suppliers []json.RawMessage `json:"suppliers"`
+		}
+		// Never fewer than encoding/json decodes (it matches keys case-insensitively and
+		// keeps the last of duplicates; the count adds them all up).
+		if json.Unmarshal(b, &v) == nil && n <= max && len(v.Suppliers) > n {
+			t.Fatalf("counted %d, encoding/json decodes %d", n, len(v.Suppliers))
+		}
+	})
+}

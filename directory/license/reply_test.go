@@ -57,3 +57,20 @@ func flip(b []byte, i int) []byte {
 	out[i] ^= 1
 	return out
 }
+
+// FuzzOpenReply feeds replies a relay could forge: OpenReply must refuse
+// everything not sealed to dev and signed by dir, and never panic.
+func FuzzOpenReply(f *testing.F) {
+	dir, _ := identity.Generate()
+	dev, _ := identity.Generate()
+	good, _ := SealReply([]byte(`{"receipt":1}`), dir, dev.Public())
+	f.Add(good.Ciphertext, good.Signature, string(good.Device))
+	f.Add([]byte{1, 2, 3}, []byte{}, "")
+	f.Fuzz(func(t *testing.T, ct, sig []byte, device string) {
+		s := &SealedReply{Device: identity.ID(device), Ciphertext: ct, Signature: sig}
+		pt, err := OpenReply(s, dev, dir.Public().Sign)
+		if err == nil && (!bytes.Equal(ct, good.Ciphertext) || string(pt) != `{"receipt":1}`) {
+			t.Fatalf("opened a reply the directory did not make: %q", pt)
+		}
+	})
+}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"unicode"
 
 	"github.com/kith-media/kith/directory/license"
 )
@@ -153,6 +154,9 @@ func readCardFile(path string, p *license.Payment) error {
 			return fmt.Errorf("reading card from %s: line %d is not \"key: value\"", path, n)
 		}
 		v = strings.TrimSpace(v)
+		if strings.ContainsFunc(v, unicode.IsControl) {
+			return fmt.Errorf("reading card from %s: line %d has control characters", path, n)
+		}
 		switch strings.ToLower(strings.TrimSpace(k)) {
 		case "number", "card":
 			p.Card = v

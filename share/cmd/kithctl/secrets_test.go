@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/kith-media/kith/directory/license"
 )
 
 // fakeDevice answers the control socket in dir like a running device and
@@ -139,4 +141,27 @@ func TestSecuritySecretsNotInArgv(t *testing.T) {
 	if r := dev.take(); len(r) != 0 {
 		t.Errorf("sent %+v without a password", r)
 	}
+}
+
+// FuzzReadCardFile: any card file is read or refused, never a panic, and
+// what is read has no line breaks.
+func FuzzReadCardFile(f *testing.F) {
+	f.Add("number: 4242 4242 4242 4242\ncvc: 123\nexpiry=12/39\n# comment\n")
+	f.Add("number=1:2\nname: a=b\n")
+	f.Add("bogus\n")
+	f.Fuzz(func(t *testing.T, text string) {
+		p := filepath.Join(t.TempDir(), "card")
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		var pay license.Payment
+		if readCardFile(p, &pay) != nil {
+			return
+		}
+		for _, v := range []string{pay.Card, pay.CVC, pay.Expiry, pay.Name, pay.Address} {
+			if strings.ContainsAny(v, "\r\n") {
+				t.Fatalf("field %q from %q", v, text)
+			}
+		}
+	})
 }
