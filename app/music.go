@@ -35,6 +35,8 @@ type musicScreen struct {
 	trackL            *widget.List
 	addFiles, addDir  *widget.Button
 	play              *widget.Button
+	shuffle           *widget.Check
+	repeat            *widget.Select
 	ix                *musicIndex
 	sel               []int    // tracks matching the search
 	artists           []string // "" first: every artist
@@ -57,6 +59,15 @@ func newMusicScreen(u *UI) *musicScreen {
 	s.addDir = widget.NewButtonWithIcon("Add folder…", theme.FolderOpenIcon(), s.pickFolder)
 	s.play = widget.NewButtonWithIcon("Play album", theme.MediaPlayIcon(), func() { s.playAlbum(0) })
 	s.play.Disable()
+	s.shuffle = widget.NewCheck("Shuffle", func(on bool) { u.b.Player.SetShuffle(on) })
+	s.repeat = widget.NewSelect(repeatNames, func(v string) {
+		for i, n := range repeatNames {
+			if n == v {
+				u.b.Player.SetRepeat(Repeat(i))
+			}
+		}
+	})
+	s.repeat.SetSelectedIndex(0)
 
 	s.artistL = widget.NewList(func() int { return len(s.artists) },
 		func() fyne.CanvasObject { return widget.NewLabel("Artist name") },
@@ -134,7 +145,7 @@ func newMusicScreen(u *UI) *musicScreen {
 
 	top := container.NewBorder(nil, nil, nil, container.NewHBox(s.addFiles, s.addDir), s.search)
 	cols := container.NewHSplit(s.artistL, container.NewHSplit(s.albumL,
-		container.NewBorder(container.NewHBox(s.play), nil, nil, nil, s.trackL)))
+		container.NewBorder(container.NewHBox(s.play, s.shuffle, s.repeat), nil, nil, nil, s.trackL)))
 	cols.Offset = 0.22
 	s.obj = container.NewBorder(top, container.NewBorder(nil, nil, nil, s.count, s.status), nil, nil, cols)
 	return s
@@ -145,6 +156,20 @@ func (s *musicScreen) albumLen() int {
 		return 0
 	}
 	return len(s.albums[s.albumAt].Tracks)
+}
+
+// repeatNames are the repeat modes as the selector shows them, by Repeat value.
+var repeatNames = []string{"Repeat off", "Repeat one", "Repeat all"}
+
+// applyPlayer shows the player's shuffle and repeat (UI goroutine); the
+// widgets' callbacks only run when the value changes.
+func (s *musicScreen) applyPlayer(st PlayerState) {
+	if s.shuffle.Checked != st.Shuffle {
+		s.shuffle.SetChecked(st.Shuffle)
+	}
+	if int(st.Repeat) < len(repeatNames) && s.repeat.Selected != repeatNames[st.Repeat] {
+		s.repeat.SetSelectedIndex(int(st.Repeat))
+	}
 }
 
 // shown asks for the tracks (the screen was opened).

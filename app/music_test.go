@@ -158,3 +158,42 @@ func saveShot(t *testing.T, u *UI, name string) {
 		t.Fatal(err)
 	}
 }
+
+func (p fakePlayer) SetRepeat(r Repeat) {
+	p.w.mu.Lock()
+	p.w.st.Repeat = r
+	p.w.mu.Unlock()
+	p.w.changed(areaPlayer)
+}
+
+func (p fakePlayer) SetShuffle(on bool) {
+	p.w.mu.Lock()
+	p.w.st.Shuffle = on
+	p.w.mu.Unlock()
+	p.w.changed(areaPlayer)
+}
+
+// TestMusicShuffleRepeat: the Music screen's shuffle and repeat reach the
+// player, and the player's own changes (MPRIS) show on the screen.
+func TestMusicShuffleRepeat(t *testing.T) {
+	w := newFakeWorld()
+	w.account = "ana"
+	u := newTestUI(t, w)
+	u.b.Media = &fakeMedia{}
+	u.Show(ViewMusic)
+	s := u.music
+	test.Tap(s.shuffle)
+	s.repeat.SetSelected("Repeat all")
+	w.mu.Lock()
+	st := w.st
+	w.mu.Unlock()
+	if !st.Shuffle || st.Repeat != RepeatAll {
+		t.Errorf("player state %+v after tapping shuffle and choosing repeat all", st)
+	}
+	fakePlayer{w}.SetRepeat(RepeatOne) // as MPRIS would
+	u.pump(context.Background())
+	if s.repeat.Selected != "Repeat one" {
+		t.Errorf("repeat shows %q after the player changed", s.repeat.Selected)
+	}
+	saveShot(t, u, "music-controls.png")
+}

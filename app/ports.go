@@ -244,7 +244,19 @@ type PlayerState struct {
 	Volume    float64     // 0..1
 	Image     image.Image // the picture, for image titles
 	Err       string      // the last playback error, as worded by the player
+	Repeat    Repeat      // what happens at the end of a title and of the queue
+	Shuffle   bool        // Play shuffles the titles after the one started
 }
+
+// Repeat is the player's repeat mode.
+type Repeat int
+
+// Repeat modes.
+const (
+	RepeatOff Repeat = iota // stop at the end of the queue
+	RepeatOne               // play the current title again
+	RepeatAll               // start the queue again
+)
 
 // Player plays library titles.
 type Player interface {
@@ -259,6 +271,11 @@ type Player interface {
 	Seek(pos time.Duration)
 	// SetVolume sets the volume in [0,1].
 	SetVolume(v float64)
+	// SetRepeat sets the repeat mode.
+	SetRepeat(r Repeat)
+	// SetShuffle turns shuffling on or off: the next Play plays the titles
+	// after the one started in a random order.
+	SetShuffle(on bool)
 	// State is the current state.
 	State() PlayerState
 	// Changes registers fn to be called when State changes.

@@ -440,6 +440,7 @@ func (u *UI) applyPlayer(st PlayerState) {
 	prev := u.lastPlayer
 	u.lastPlayer = st
 	u.np.SetState(st)
+	u.music.applyPlayer(st)
 	if st.Image != nil && (st.Content != prev.Content || prev.Image == nil) {
 		u.showViewer()
 	}

@@ -131,10 +131,25 @@ func (s *Service) export(conn *dbus.Conn) error {
 		},
 		ifacePlayer: {
 			"PlaybackStatus": ro(status(st)),
-			"LoopStatus":     ro("None"),
-			"Rate":           ro(1.0),
-			"Shuffle":        ro(false),
-			"Metadata":       ro(metadata(st)),
+			"LoopStatus": {Value: loopStatus(st.Repeat), Writable: true, Emit: prop.EmitTrue, Callback: func(c *prop.Change) *dbus.Error {
+				v, _ := c.Value.(string)
+				r, ok := map[string]app.Repeat{"None": app.RepeatOff, "Track": app.RepeatOne, "Playlist": app.RepeatAll}[v]
+				if !ok {
+					return dbus.MakeFailedError(fmt.Errorf("LoopStatus %q: want None, Track or Playlist", v))
+				}
+				s.o.Player.SetRepeat(r)
+				return nil
+			}},
+			"Rate": ro(1.0),
+			"Shuffle": {Value: st.Shuffle, Writable: true, Emit: prop.EmitTrue, Callback: func(c *prop.Change) *dbus.Error {
+				v, ok := c.Value.(bool)
+				if !ok {
+					return dbus.MakeFailedError(fmt.Errorf("Shuffle must be a boolean"))
+				}
+				s.o.Player.SetShuffle(v)
+				return nil
+			}},
+			"Metadata": ro(metadata(st)),
 			"Volume": {Value: st.Volume, Writable: true, Emit: prop.EmitTrue, Callback: func(c *prop.Change) *dbus.Error {
 				if v, ok := c.Value.(float64); ok {
 					s.o.Player.SetVolume(min(1, max(0, v)))
@@ -204,6 +219,12 @@ func (s *Service) update() {
 	if st.Volume != last.Volume {
 		props.SetMust(ifacePlayer, "Volume", st.Volume)
 	}
+	if st.Repeat != last.Repeat {
+		props.SetMust(ifacePlayer, "LoopStatus", loopStatus(st.Repeat))
+	}
+	if st.Shuffle != last.Shuffle {
+		props.SetMust(ifacePlayer, "Shuffle", st.Shuffle)
+	}
 	props.SetMust(ifacePlayer, "Position", st.Position.Microseconds())
 	// A jump (not the clock moving on) is announced with Seeked.
 	if st.Content == last.Content && last.Title != "" {
@@ -211,6 +232,17 @@ func (s *Service) update() {
 			s.conn.Emit(path, ifacePlayer+".Seeked", st.Position.Microseconds())
 		}
 	}
+}
+
+// loopStatus is MPRIS's name of a repeat mode.
+func loopStatus(r app.Repeat) string {
+	switch r {
+	case app.RepeatOne:
+		return "Track"
+	case app.RepeatAll:
+		return "Playlist"
+	}
+	return "None"
 }
 
 func status(st app.PlayerState) string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"image"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"time"
@@ -20,6 +21,7 @@ type Player struct {
 	subs   subscribers
 
 	mu      sync.Mutex
+	shuffle bool
 	title   string
 	id      string
 	mt      string
@@ -86,9 +88,34 @@ func (a *Player) Play(_ context.Context, queue []sealed.ContentID, start int) er
 	}
 	a.mu.Lock()
 	a.started, a.err = true, ""
+	if a.shuffle {
+		rest := ids[1:]
+		rand.Shuffle(len(rest), func(i, j int) { rest[i], rest[j] = rest[j], rest[i] })
+	}
 	a.mu.Unlock()
 	a.p.Play(ids...)
 	return nil
+}
+
+// SetRepeat implements app.Player.
+func (a *Player) SetRepeat(r app.Repeat) {
+	switch r {
+	case app.RepeatOne:
+		a.p.SetRepeat(player.RepeatOne)
+	case app.RepeatAll:
+		a.p.SetRepeat(player.RepeatAll)
+	default:
+		a.p.SetRepeat(player.RepeatOff)
+	}
+	a.subs.notify()
+}
+
+// SetShuffle implements app.Player.
+func (a *Player) SetShuffle(on bool) {
+	a.mu.Lock()
+	a.shuffle = on
+	a.mu.Unlock()
+	a.subs.notify()
 }
 
 // TogglePause implements app.Player.
@@ -122,7 +149,13 @@ func (a *Player) State() app.PlayerState {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	out := app.PlayerState{Title: a.title, Image: a.img, Err: a.err, Volume: st.Volume,
-		Position: st.Position, Duration: st.Duration}
+		Position: st.Position, Duration: st.Duration, Shuffle: a.shuffle}
+	switch st.Repeat {
+	case player.RepeatOne:
+		out.Repeat = app.RepeatOne
+	case player.RepeatAll:
+		out.Repeat = app.RepeatAll
+	}
 	id := a.id
 	if id == "" {
 		id = st.TitleID
