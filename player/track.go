@@ -123,6 +123,7 @@ func newTrack(m Media, id string, index, rate int) (*track, error) {
 func (t *track) run(ctx context.Context) {
 	defer close(t.done)
 	defer t.media.close()
+	defer t.stream.Close() // before the media: FFmpeg may be reading it
 	defer t.markReady()
 	var pos int64
 	if t.startAt > 0 {

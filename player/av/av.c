@@ -16,11 +16,14 @@ static int interrupt_cb(void *opaque) {
 	return kithAVInterrupted((uintptr_t)opaque);
 }
 
-int kith_av_open(AVFormatContext **out, uintptr_t h, int bufsize) {
+int kith_av_open(AVFormatContext **out, uintptr_t h, int bufsize, int seekable) {
 	unsigned char *buf = av_malloc(bufsize);
 	if (!buf) return AVERROR(ENOMEM);
 	AVIOContext *io = avio_alloc_context(buf, bufsize, 0, (void *)h, read_cb, NULL, seek_cb);
 	if (!io) { av_free(buf); return AVERROR(ENOMEM); }
+	if (!seekable) {
+		io->seekable = 0; // still arriving: no scans to the end
+	}
 	AVFormatContext *fc = avformat_alloc_context();
 	if (!fc) { av_freep(&io->buffer); avio_context_free(&io); return AVERROR(ENOMEM); }
 	fc->pb = io;

@@ -12,7 +12,7 @@
 #define KITH_FORMATS "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,ogg"
 #define KITH_CODECS "h264,vp8,vp9,aac,opus,libopus,vorbis,libvorbis"
 
-int kith_av_open(AVFormatContext **out, uintptr_t h, int bufsize);
+int kith_av_open(AVFormatContext **out, uintptr_t h, int bufsize, int seekable);
 void kith_av_close(AVFormatContext *fc);
 int kith_av_open_decoder(AVCodecContext **out, AVStream *st);
 int kith_av_swr(SwrContext **out, AVCodecContext *c, int rate);

@@ -22,6 +22,10 @@ type Options struct {
 	SampleRate int
 	// NoVideo and NoAudio skip a stream (an audio title needs no video).
 	NoVideo, NoAudio bool
+	// Progressive says the title is still arriving: FFmpeg is told the
+	// input cannot seek, so it does not read the end (an Ogg duration
+	// scan) before playing. Seek then fails.
+	Progressive bool
 }
 
 // Info describes an opened title.
@@ -94,7 +98,11 @@ func Open(ctx context.Context, r io.ReadSeeker, size int64, opts Options) (*Medi
 	}
 	m := &Media{src: &source{ctx: ctx, r: r, size: size}, vi: -1, ai: -1, rate: opts.SampleRate}
 	m.handle = cgo.NewHandle(m.src)
-	if rc := C.kith_av_open(&m.fc, C.uintptr_t(m.handle), 64<<10); rc < 0 {
+	seekable := C.int(1)
+	if opts.Progressive {
+		seekable = 0
+	}
+	if rc := C.kith_av_open(&m.fc, C.uintptr_t(m.handle), 64<<10, seekable); rc < 0 {
 		m.handle.Delete()
 		if m.src.err == nil && (rc == C.KITH_AVERROR_EINVAL || rc == C.AVERROR_INVALIDDATA) {
 			// A demuxer outside the whitelist, or no demuxer at all.

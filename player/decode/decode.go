@@ -42,6 +42,16 @@ type Stream struct {
 	length     int64 // PCM bytes; 0 if unknown
 	seekable   bool
 	estimated  bool
+	closer     io.Closer // FFmpeg's decoder, freed by Close
+}
+
+// Close frees the decoder's memory outside Go (FFmpeg's), if any. The
+// source reader is the caller's to close.
+func (s *Stream) Close() error {
+	if s.closer != nil {
+		return s.closer.Close()
+	}
+	return nil
 }
 
 // Read reads PCM bytes (whole frames when len(p) allows). A panic inside a
@@ -175,6 +185,8 @@ func Open(r io.ReadSeeker, size int64, opts Options) (s *Stream, err error) {
 		s, err = openWAV(br)
 	case FLAC:
 		s, err = openFLAC(br)
+	case MP4, Matroska, Opus:
+		s, err = openFFmpeg(r, size, opts) // FFmpeg reads through its own buffer
 	}
 	if err != nil {
 		return nil, fmt.Errorf("decoding %s: %w", f, err)

@@ -177,7 +177,7 @@ func TestUnsupported(t *testing.T) {
 		// Empty media.
 		{"empty", "", nil, "unsupported media type: text/plain (empty)"},
 		// An Ogg container that is not Vorbis (e.g. Opus).
-		{"ogg-opus", "", append([]byte("OggS\x00\x02"), make([]byte, 40)...), "unsupported media type: application/ogg (not vorbis)"},
+		{"ogg-opus", "", append([]byte("OggS\x00\x02"), make([]byte, 40)...), "unsupported media type: application/ogg (not vorbis or opus)"},
 		// An image is shown, never played.
 		{"png", "", png, "unsupported media type: image/png is an image, not audio"},
 		// Random binary.

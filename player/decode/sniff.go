@@ -25,9 +25,14 @@ const (
 	FLAC
 	PNG
 	JPEG
+	// MP4 (ISO BMFF: .mp4, .m4a), Matroska (.mkv, .webm) and Opus (Ogg
+	// Opus) are decoded by FFmpeg (package av); their sound is played.
+	MP4
+	Matroska
+	Opus
 )
 
-var formatNames = [...]string{"unknown", "mp3", "vorbis", "wav", "flac", "png", "jpeg"}
+var formatNames = [...]string{"unknown", "mp3", "vorbis", "wav", "flac", "png", "jpeg", "mp4", "matroska", "opus"}
 
 // String is the short lowercase name ("mp3", "vorbis"...).
 func (f Format) String() string {
@@ -52,6 +57,12 @@ func (f Format) MediaType() string {
 		return "image/png"
 	case JPEG:
 		return "image/jpeg"
+	case MP4:
+		return "video/mp4"
+	case Matroska:
+		return "video/webm"
+	case Opus:
+		return "audio/opus"
 	}
 	return ""
 }
@@ -60,7 +71,10 @@ func (f Format) MediaType() string {
 func (f Format) IsImage() bool { return f == PNG || f == JPEG }
 
 // IsAudio reports whether the format is played.
-func (f Format) IsAudio() bool { return f >= MP3 && f <= FLAC }
+func (f Format) IsAudio() bool { return f >= MP3 && f <= FLAC || f.IsFFmpeg() }
+
+// IsFFmpeg reports whether the format is decoded by FFmpeg (package av).
+func (f Format) IsFFmpeg() bool { return f == MP4 || f == Matroska || f == Opus }
 
 // ErrUnsupported is matched (errors.Is) by every error for media this
 // package cannot play or show.
@@ -90,12 +104,19 @@ func Sniff(head []byte) Format {
 		return PNG
 	case len(head) >= 3 && head[0] == 0xFF && head[1] == 0xD8 && head[2] == 0xFF:
 		return JPEG
+	case len(head) >= 12 && string(head[4:8]) == "ftyp":
+		return MP4
+	case bytes.HasPrefix(head, []byte("\x1a\x45\xdf\xa3")):
+		return Matroska
 	case bytes.HasPrefix(head, []byte("OggS")):
 		// Page header is 27 bytes + segment table; the first packet follows.
 		if len(head) >= 27 {
 			p := 27 + int(head[26])
 			if len(head) >= p+7 && string(head[p:p+7]) == "\x01vorbis" {
 				return Vorbis
+			}
+			if len(head) >= p+8 && string(head[p:p+8]) == "OpusHead" {
+				return Opus
 			}
 		}
 		return Unknown
@@ -113,7 +134,7 @@ func describe(head []byte, hint string) string {
 		ct = ct[:i]
 	}
 	if bytes.HasPrefix(head, []byte("OggS")) {
-		ct = "application/ogg (not vorbis)"
+		ct = "application/ogg (not vorbis or opus)"
 	}
 	if ct == "application/octet-stream" && hint != "" {
 		ct = hint

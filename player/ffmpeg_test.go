@@ -1,0 +1,76 @@
+package player
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/kith-media/kith/internal/pulsetest"
+)
+
+// TestPulseFFmpegTitles plays an AAC (.m4a) and an Opus (.opus) title and
+// the sound of an MP4 (H.264 + AAC) video, made by player/av's clips.sh,
+// through the real output (one recording across the test): each is heard
+// as ffmpeg's own decode of it (correlation ≥ 0.99 over its 4 s: silence,
+// a beep at 2 s, silence), and the player ends it at its end.
+func TestPulseFFmpegTitles(t *testing.T) {
+	srv := needPulse(t)
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		t.Skipf("skipping: ffmpeg not installed (scripts/deps.sh test installs it): %v", err)
+	}
+	dir := t.TempDir()
+	if out, err := exec.Command("sh", filepath.Join("av", "testdata", "clips.sh"), dir).CombinedOutput(); err != nil {
+		t.Fatalf("clips.sh: %v: %s", err, out)
+	}
+	titles := map[string]*sealedTitle{}
+	files := map[string]string{"m4a": "beep.m4a", "opus": "beep.opus", "mp4": "h264-aac.mp4"}
+	types := map[string]string{"m4a": "audio/mp4", "opus": "audio/opus", "mp4": "video/mp4"}
+	data := map[string][]byte{}
+	for id, f := range files {
+		b, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		data[id] = b
+		titles[id] = sealTitle(t, id, b, types[id], 0)
+	}
+	rec := srv.Record(t, filepath.Join(dir, "rec.wav"))
+	p, ev := realPlayer(t, &sealedSource{titles: titles}, nil)
+	starts := map[string]int64{}
+	for _, id := range []string{"m4a", "opus", "mp4"} {
+		starts[id] = rec.FrameAt(time.Now())
+		n := len(ev.snapshot())
+		p.Play(id)
+		e := ev.waitFrom(t, n, 10*time.Second, id+" track", func(e Event) bool { return e.Kind == EventTrack })
+		if (e.Duration - 4*time.Second).Abs() > 50*time.Millisecond {
+			t.Errorf("%s: duration %v, want 4s", id, e.Duration)
+		}
+		ev.waitFrom(t, n, 10*time.Second, id+" stopped", isState(StateStopped))
+	}
+	time.Sleep(300 * time.Millisecond)
+	if err := rec.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	x, rrate, err := pulsetest.ReadWAV(rec.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"m4a", "opus", "mp4"} {
+		ref := reference(t, data[id], rrate)
+		refOn := pulsetest.FirstSound(ref, rrate, 0.01)
+		on := pulsetest.FirstSound(x[starts[id]:], rrate, 0.01)
+		if on < 0 || refOn < 0 {
+			t.Fatalf("%s: no beep heard", id)
+		}
+		at := int(starts[id]) + on - refOn
+		w := rrate * 60 / 1000
+		lag, r := pulsetest.Correlate(x, ref, at-w, at+w)
+		start := time.Duration(lag-int(starts[id])) * time.Second / time.Duration(rrate)
+		t.Logf("measured: %s heard from %s after play, correlation with ffmpeg's decode %.4f", id, ms(start), r)
+		if r < 0.99 {
+			t.Errorf("%s: correlation %.4f, want ≥ 0.99", id, r)
+		}
+	}
+}
