@@ -132,7 +132,7 @@ func startMachine(t *testing.T, h netns.Host, name, bin, dir, shots string, step
 	argv := append(env, bin, "--data", filepath.Join(dir, name+"-data"), "--name", name)
 	m.proc = start(t, h, name, filepath.Join(dir, name+".log"), nil, "env", append(argv, args...)...)
 	m.waitTree("its window", 60*time.Second, func(tr app.InspectTree) bool { return len(tr.Nodes) > 0 })
-	out, err := m.cmd("xdotool", "search", "--name", "^Kith$").Output()
+	out, err := m.cmd("xdotool", "search", "--onlyvisible", "--name", "^Kith$").Output()
 	if ids := strings.Fields(string(out)); err == nil && len(ids) > 0 {
 		m.win = ids[0]
 	} else {
@@ -258,6 +258,16 @@ func (m *machine) typeInto(hint, s string) {
 		return false
 	})
 	m.click(n)
+	// Type only once the click has given it the focus: on a loaded machine
+	// the keys would otherwise land in whatever had it before.
+	m.waitTree("the focus in the entry for "+hint, 10*time.Second, func(tr app.InspectTree) bool {
+		for _, x := range tr.Nodes {
+			if x.Hint == hint && x.Focused {
+				return true
+			}
+		}
+		return false
+	})
 	m.typeText(s)
 }
 
