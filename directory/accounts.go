@@ -217,7 +217,11 @@ func (s *Server) handleWhois(w http.ResponseWriter, r *http.Request, rq *request
 	if err != nil {
 		return fmt.Errorf("reading device: %w", err)
 	}
-	writeJSON(w, http.StatusOK, d)
+	ix, err := s.online(r.Context())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, s.whoisView(ix, rq.device, d))
 	return nil
 }
 

@@ -25,7 +25,45 @@
 //
 // A time more than 30 s off the server clock is refused (401 replay), and
 // so is an exact copy of a request already received within that window
-// (the server remembers signatures until their window closes).
+// (the server remembers signatures until their window closes). The headers
+// are checked before any body byte is read: an unknown device, a time
+// outside the window or a malformed signature is refused on the headers
+// alone; the signature itself is verified once the body is read.
+//
+// # Limits on unauthenticated work
+//
+// Everything a stranger can make the directory do is bounded: requests in
+// flight (256, then 503 busy); request bodies held in memory (24 MiB in
+// all and 8 MiB per client, then 503 busy: an 8 MiB announcement is held
+// from its first byte until its request ends, as its signature covers the
+// whole body); body sizes (16 KiB for account creation and enrollment,
+// 256 KiB for registrations and relays, 8 MiB for announcements and
+// device publishing); requests per client (200/s) and password-checking
+// requests per client (5/s), where a client is an IPv4 address or an IPv6
+// /64; argon2id computations at once (2, 19 MiB each; more wait up to 5 s,
+// then 503); wrong passwords per account (10, then one per 10 s, from any
+// address) and over all accounts (10/s): a guess takes its token before its
+// check and gives it back if it was right, so a spent budget refuses even
+// the owner until it refills; holdings per device (20,000) and of all
+// online devices together (2,000,000, then 503 capacity).
+//
+// # What a device learns of others
+//
+// Only what it needs. A supplier list names the account of the asker's own
+// devices only. A whois (GET /v1/devices/{id}) of the asker's own account's
+// device answers it whole; of another account's device it answers the ID,
+// keys and revocation, no name, and for the account a pseudonym ("~" and
+// 16 characters: stable per asker and account within one server process,
+// never a valid account name, so it matches no policy entry), unless an
+// Allow or Deny list of the asker's own announced holdings names that
+// account (a peer enforcing its policy needs exactly that), when the
+// account is answered. Account creation answers 201 the same whether the
+// name was free or taken (the password is hashed either way), so it tells
+// no one which names exist: a taken name shows as a failed enrollment.
+// Metrics (registrations, charges, bytes per title) are not public: the
+// API listener serves /metrics only with Options.MetricsToken as a bearer
+// token, and not at all without one; MetricsHandler serves them on an
+// admin listener (kith-directory serve --metrics-addr).
 //
 // # Errors
 //
@@ -33,17 +71,22 @@
 // Bad input is always 4xx: 400 bad_request (malformed or unknown JSON
 // fields, wrong types, oversize arrays, bad IDs), 401 unauthorized/replay,
 // 402 card_invalid/card_declined, 403 forbidden, 404 not_found, 409
-// conflict, 410 withdrawn, 413 too_large (bodies over 1 MiB; announcements
-// 8 MiB), 429 rate_limited with Retry-After (per client IP, per device, and
-// a stricter per-IP limit on the password-checking endpoints).
+// conflict, 410 withdrawn, 413 too_large (see the limits below), 429
+// rate_limited with Retry-After (per client, per device, password
+// attempts per client and wrong passwords per account and overall). A
+// global cap answers 503 busy (in flight, body bytes, password checks) or
+// 503 capacity (holdings) with Retry-After.
 //
 // # Endpoints
 //
 //	GET    /v1/info                  Info: name, version, ID, public keys
-//	POST   /v1/accounts              {"account","password"} → 201 (argon2id hash kept)
+//	POST   /v1/accounts              {"account","password"} → 201 {"account"} (argon2id hash kept), the same
+//	                                 answer when the name is taken (nothing is changed then)
 //	POST   /v1/devices               {"account","password","name","keys"} signed by the enrolled key → 201 Device
 //	GET    /v1/devices               signed: {"devices":[Device]} of the caller's account
-//	GET    /v1/devices/{id}          signed: Device (whois: which account a device belongs to)
+//	GET    /v1/devices/{id}          signed: Device (whois): whole for the caller's own account's devices;
+//	                                 for others ID, keys, revoked and a pseudonym for the account
+//	                                 (the account itself if the caller's announced policies name it)
 //	DELETE /v1/devices/{id}          signed: revoke a device of the caller's account → 204
 //	GET    /v1/titles?q=&page=&per_page=  {"titles":[Title],"total","page","per_page"}; per_page ≤ 100
 //	GET    /v1/titles/{id}           Title
@@ -51,15 +94,19 @@
 //	POST   /v1/registrations         license.SealedRegistration → Registered {license, receipt}
 //	POST   /v1/relay                 license.Relayed (a supplier's wrapper) → license.SealedReply: RelayAnswer sealed to the requester
 //	GET    /v1/licenses/{content}    signed: a fresh license for the caller, if its account owns the title
-//	POST   /v1/announce              signed: Announcement (heartbeat; replaces the holdings set) → {"expires","ttl_seconds","public_ip"}
+//	POST   /v1/announce              signed: Announcement (heartbeat; replaces the holdings set) → {"expires","ttl_seconds","public_ip"};
+//	                                 every string validated (ValidateAnnouncement): addresses are IPs
+//	                                 without a zone or DNS names, no control bytes, bounded lengths
 //	DELETE /v1/announce              signed: withdraw (going offline) → 204
-//	GET    /v1/suppliers/{content}?limit=N  signed: {"suppliers":[Supplier]} ranked, filtered, origin last
+//	GET    /v1/suppliers/{content}?limit=N  signed: {"suppliers":[Supplier]} ranked, filtered, origin last;
+//	                                 "account" only for the caller's own devices
 //	GET    /v1/content/{content}     ciphertext from the origin store; Range supported; unsigned
 //	                                 (ciphertext is useless without a license; bytes served are
-//	                                 counted per content in /metrics)
+//	                                 counted per content in the metrics)
 //	GET    /healthz                  {"status":"ok","id","online"} when the store answers; online is
 //	                                 "loading" until the index of who is online is read (lookups wait)
-//	GET    /metrics                  Prometheus text format
+//	GET    /metrics                  Prometheus text format, only with "Authorization: Bearer <MetricsToken>"
+//	                                 (404 when no token is set; MetricsHandler serves an admin listener)
 //
 // Registrations are authenticated by the registration's own device
 // signature (and a relay by the supplier's wrapper signature), not by

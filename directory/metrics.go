@@ -1,12 +1,14 @@
 package directory
 
 import (
+	"crypto/subtle"
 	"fmt"
 	"io"
 	"math"
 	"net/http"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -59,10 +61,34 @@ func (m *metrics) write(w io.Writer) {
 	m.duration.write(w)
 }
 
+// handleMetrics serves /metrics on the API listener, only to requests
+// bearing Options.MetricsToken.
 func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request, _ *request) error {
+	if s.o.MetricsToken == "" {
+		return newError(http.StatusNotFound, CodeNotFound, "metrics are not served here: the operator serves them on an admin listener or behind a token")
+	}
+	auth := r.Header.Get("Authorization")
+	tok, ok := strings.CutPrefix(auth, "Bearer ")
+	if !ok || subtle.ConstantTimeCompare([]byte(tok), []byte(s.o.MetricsToken)) != 1 {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="kith-directory metrics"`)
+		return newError(http.StatusUnauthorized, CodeUnauthorized, "metrics need Authorization: Bearer <token>")
+	}
+	s.writeMetrics(w)
+	return nil
+}
+
+func (s *Server) writeMetrics(w http.ResponseWriter) {
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 	s.metrics.write(w)
-	return nil
+}
+
+// MetricsHandler serves the Prometheus metrics at /metrics with no
+// authentication, for an admin listener the operator keeps private (e.g.
+// kith-directory serve --metrics-addr 127.0.0.1:9464).
+func (s *Server) MetricsHandler() http.Handler {
+	m := http.NewServeMux()
+	m.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) { s.writeMetrics(w) })
+	return m
 }
 
 // counterVec is a counter family; label values are joined by NUL into the key.

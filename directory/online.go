@@ -538,7 +538,7 @@ func (ix *onlineIndex) suppliers(c sealed.ContentID, now time.Time, asker *Devic
 	for i := range top {
 		e := &top[i]
 		d := e.s.dev
-		out[i] = Supplier{Device: d.id, Account: d.account, Addrs: d.addrs, Complete: e.s.complete,
+		out[i] = Supplier{Device: d.id, Account: ownAccount(d.account, asker.Account), Addrs: d.addrs, Complete: e.s.complete,
 			SameLAN: e.sameLAN, RTT: e.rtt, Load: d.load}
 	}
 	return out

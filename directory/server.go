@@ -66,6 +66,12 @@ type Options struct {
 	// (POST /v1/publish); the zero value turns it off. SetPublishPolicy
 	// changes it while serving.
 	Publish PublishPolicy
+	// MetricsToken, when set, lets GET /metrics on the API listener answer
+	// requests carrying "Authorization: Bearer <MetricsToken>"; unset, the
+	// API listener has no /metrics (serve MetricsHandler on an admin
+	// listener instead): registrations, charges and per-title bytes are
+	// not public.
+	MetricsToken string
 	// RateAccountGuesses and RateGuesses limit wrong passwords per second
 	// per account (bursts of DefaultAccountGuessBurst) and over all
 	// accounts (bursts of twice as many): once spent, a guess is refused

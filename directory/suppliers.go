@@ -201,7 +201,7 @@ func (r *ranker) add(dev identity.ID, account string, p *Policy, addrs []string,
 // insert ranks one holder already known to be allowed and not the asker.
 func (r *ranker) insert(dev identity.ID, account string, addrs []string, complete bool, load int, sameLAN bool) {
 	rtt, known := r.rtts[string(dev)]
-	e := rankedSupplier{Supplier: Supplier{Device: dev, Account: account, Addrs: addrs, Complete: complete,
+	e := rankedSupplier{Supplier: Supplier{Device: dev, Account: ownAccount(account, r.asker.Account), Addrs: addrs, Complete: complete,
 		SameLAN: sameLAN, RTT: rtt, Load: load}, rttKnown: known}
 	n := len(r.top)
 	if n == r.limit && !rankedBefore(&e, &r.top[n-1]) {

@@ -109,7 +109,7 @@ type Announcement struct {
 // Supplier is a device (or the origin) from which content can be fetched.
 type Supplier struct {
 	Device   identity.ID `json:"device"`
-	Account  string      `json:"account"`
+	Account  string      `json:"account"` // only for the asker's own devices: "" for another account's
 	Addrs    []string    `json:"addrs"`
 	Origin   bool        `json:"origin"`   // the directory's origin store: fetch with Client.Origin
 	Complete bool        `json:"complete"` // holds every chunk

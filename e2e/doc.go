@@ -13,7 +13,7 @@
 // Each device is its own process with its own data folder; the test drives
 // them with kithctl commands over their control sockets (unix sockets work
 // across network namespaces) and reads the directory's billing outbox with
-// "kith-directory billing export --csv" and its /metrics page.
+// "kith-directory billing export --csv" and its /metrics page (on its admin listener).
 //
 // # The story (each step asserted)
 //

@@ -55,7 +55,8 @@ func TestHousehold(t *testing.T) {
 	}
 	t.Cleanup(func() { pw.Close(); pr.Close() })
 	dirProc := start(t, dirHost, "directory", filepath.Join(tmp, "directory.log"), pw, kd, "serve", "--data", dirData,
-		"--addr", dirHost.IP.String()+":8443", "--name", "Household test directory", "--announce-ttl", "30s")
+		"--addr", dirHost.IP.String()+":8443", "--name", "Household test directory", "--announce-ttl", "30s",
+		"--metrics-addr", metricsAddr)
 	urlCh := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(pr)

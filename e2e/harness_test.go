@@ -38,7 +38,7 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// helperGet prints the body of an HTTPS GET (the directory's /metrics) to
+// helperGet prints the body of a GET (the directory's /metrics) to
 // stdout. The certificate is the directory's self-signed one on a LAN the
 // test built, so it is not verified here.
 func helperGet(url string) int {
@@ -491,8 +491,13 @@ func billing(t *testing.T, kd, data string) []billingRow {
 	return rows
 }
 
+// metricsAddr is the directory's admin listener for /metrics, on the
+// loopback of its own namespace (the API listener serves no public metrics).
+const metricsAddr = "127.0.0.1:9464"
+
 // originBytes reads kith_directory_origin_bytes_total per content from
-// the directory's /metrics, fetched from inside the directory's namespace.
+// the directory's /metrics, fetched from inside the directory's namespace
+// (its admin listener; base is unused).
 func originBytes(t *testing.T, h netns.Host, base string) map[string]int64 {
 	t.Helper()
 	exe, err := os.Executable()
@@ -500,7 +505,7 @@ func originBytes(t *testing.T, h netns.Host, base string) map[string]int64 {
 		t.Fatal(err)
 	}
 	cmd := h.Command(context.Background(), exe)
-	cmd.Env = append(os.Environ(), helperEnv+"=get", "KITH_E2E_URL="+base+"/metrics")
+	cmd.Env = append(os.Environ(), helperEnv+"=get", "KITH_E2E_URL=http://"+metricsAddr+"/metrics")
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("reading /metrics: %v", err)

@@ -88,7 +88,16 @@ func (s *Session) SignUp(ctx context.Context, account, password, device string) 
 	if err := c.CreateAccount(ctx, account, password); err != nil {
 		return err
 	}
-	return s.SignIn(ctx, account, password, device)
+	// the directory answers a creation the same whether the name was free
+	// or taken (so it does not tell strangers which names exist): a taken
+	// name with another password shows here, as a failed sign-in
+	if err := s.SignIn(ctx, account, password, device); err != nil {
+		if errors.Is(err, &directory.Error{Code: directory.CodeUnauthorized}) {
+			return fmt.Errorf("the account name %q is taken (or its password differs): choose another name, or sign in", account)
+		}
+		return err
+	}
+	return nil
 }
 
 // SignIn implements app.Session.

@@ -23,7 +23,7 @@ func TestHelp(t *testing.T) {
 		cmd   string
 		flags []string
 	}{
-		{"serve", []string{"-addr", "-data", "-name", "-webhook", "-webhook-secret", "-rate-ip"}},
+		{"serve", []string{"-addr", "-data", "-name", "-webhook", "-webhook-secret-file", "-metrics-addr", "-metrics-token-file", "-rate-ip"}},
 		{"publish", []string{"-title", "-artist", "-price", "-rights", "-media-type"}},
 		{"withdraw", []string{"-data"}},
 		{"billing", []string{"-csv"}},

@@ -306,7 +306,7 @@ func TestKill9DuringPurchases(t *testing.T) {
 	hook := &webhook{secret: []byte("k"), events: map[string]directory.BillingEvent{}}
 	hs := httptest.NewServer(hook)
 	defer hs.Close()
-	p2 := serve(t, data, "--webhook", hs.URL, "--webhook-secret", "k")
+	p2 := serve(t, data, "--webhook", hs.URL, "--webhook-secret-file", secretFile(t, "k"))
 	if resp, _ := rawReq(t, p2, "GET", "/healthz", nil, nil, time.Now()); resp.StatusCode != http.StatusOK {
 		t.Errorf("healthz after restart: %d", resp.StatusCode)
 	}

@@ -77,9 +77,21 @@ func (w lockedWriter) Write(b []byte) (int, error) {
 // process gets SIGTERM at cleanup (and must exit cleanly).
 func serve(t testing.TB, data string, args ...string) *proc {
 	t.Helper()
+	return serveEnv(t, data, nil, args...)
+}
+
+// serveEnv is serve with extra environment variables (KEY=value).
+func serveEnv(t testing.TB, data string, env []string, args ...string) *proc {
+	t.Helper()
 	p := &proc{data: data, done: make(chan error, 1)}
+	tok := filepath.Join(t.TempDir(), "metrics-token")
+	if err := os.WriteFile(tok, []byte(metricsToken+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	// tests enroll many devices at once: no password rate limit unless asked (later flags win)
-	p.cmd = exec.Command(bin, append([]string{"serve", "--data", data, "--addr", "127.0.0.1:0", "--log-level", "warn", "--rate-auth", "-1"}, args...)...)
+	p.cmd = exec.Command(bin, append([]string{"serve", "--data", data, "--addr", "127.0.0.1:0", "--log-level", "warn", "--rate-auth", "-1",
+		"--metrics-token-file", tok}, args...)...)
+	p.cmd.Env = append(os.Environ(), env...)
 	p.cmd.Stderr = lockedWriter{p}
 	out, err := p.cmd.StdoutPipe()
 	if err != nil {
@@ -229,11 +241,16 @@ func (d *device) seal(t testing.TB, titleID string, pay *license.Payment) *licen
 
 var goodCard = &license.Payment{Name: "Alice Example", Card: "4242 4242 4242 4242", Expiry: "12/39", CVC: "123", Address: "1 Road"}
 
+// metricsToken opens /metrics on the API listener of every serve the
+// tests start (written to a file given with --metrics-token-file).
+const metricsToken = "test-metrics-token-0123456789"
+
 // metric reads one sample from /metrics ("" if absent).
 func metric(t testing.TB, p *proc, line string) string {
 	t.Helper()
-	c := insecureClient()
-	resp, err := c.Get(p.base + "/metrics")
+	req, _ := http.NewRequest("GET", p.base+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+metricsToken)
+	resp, err := insecureClient().Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -301,4 +318,14 @@ func publishInProcess(t testing.TB, data, name string, price int64) (string, []b
 		t.Fatal(err)
 	}
 	return ti.ID, plain
+}
+
+// secretFile writes secret to a file only its owner reads and returns its path.
+func secretFile(t testing.TB, secret string) string {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(f, []byte(secret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return f
 }

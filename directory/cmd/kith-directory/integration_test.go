@@ -81,7 +81,7 @@ func TestEndToEnd(t *testing.T) {
 	hook := &webhook{secret: []byte("s3cret"), failFirst: 2, events: map[string]directory.BillingEvent{}}
 	hs := httptest.NewServer(hook)
 	defer hs.Close()
-	p := serve(t, data, "--webhook", hs.URL, "--webhook-secret", "s3cret", "--name", "Test Label")
+	p := serve(t, data, "--webhook", hs.URL, "--webhook-secret-file", secretFile(t, "s3cret"), "--name", "Test Label")
 	// publishing while serving works (SQLite handles the second writer)
 	extra, _ := publishFile(t, data, 5_000, "--title", "Night Song (Live)", "--price", "0.99")
 
@@ -280,8 +280,12 @@ func TestEndToEnd(t *testing.T) {
 	if ds, err := a2.c.Devices(ctx); err != nil || len(ds) != 5 {
 		t.Errorf("devices = %d, %v", len(ds), err)
 	}
-	if d, err := b1.c.Whois(ctx, a2.id.ID()); err != nil || d.Account != "alice" {
-		t.Errorf("whois = %+v, %v", d, err)
+	// whois: bob sees a pseudonym for alice's account, alice sees her own
+	if d, err := b1.c.Whois(ctx, a2.id.ID()); err != nil || d.Account == "alice" || !strings.HasPrefix(d.Account, directory.PseudonymPrefix) {
+		t.Errorf("bob's whois of alice's device = %+v, %v", d, err)
+	}
+	if d, err := a1.c.Whois(ctx, a2.id.ID()); err != nil || d.Account != "alice" {
+		t.Errorf("alice's whois of her own device = %+v, %v", d, err)
 	}
 
 	// billing: alice's purchase, bob's free registration, carol's relayed

@@ -36,7 +36,7 @@ accounts open the same database directly, so they work while serve runs.
 Examples:
   # start a directory on port 8443 and forward billing to the label's webhook
   kith-directory serve --data /var/lib/kith --addr :8443 --name "Label Records" \
-      --webhook https://billing.example/kith --webhook-secret "$SECRET"
+      --webhook https://billing.example/kith --webhook-secret-file /etc/kith/webhook-secret
   # -> https://host:8443#ABCDEFG-HIJKLMN-...   (give this URL to players)
 
   # publish a song at 1.99 EUR, re-sharing allowed
@@ -52,8 +52,12 @@ Examples:
 
 Environment (flags win): KITH_DIRECTORY_DATA, KITH_DIRECTORY_ADDR,
 KITH_DIRECTORY_NAME, KITH_DIRECTORY_URL, KITH_DIRECTORY_WEBHOOK,
-KITH_DIRECTORY_WEBHOOK_SECRET, KITH_DIRECTORY_RATE_IP,
-KITH_DIRECTORY_RATE_DEVICE, KITH_DIRECTORY_RATE_AUTH, KITH_DIRECTORY_LOG_LEVEL.
+KITH_DIRECTORY_WEBHOOK_SECRET or KITH_DIRECTORY_WEBHOOK_SECRET_FILE,
+KITH_DIRECTORY_METRICS_ADDR, KITH_DIRECTORY_METRICS_TOKEN or
+KITH_DIRECTORY_METRICS_TOKEN_FILE, KITH_DIRECTORY_RATE_IP,
+KITH_DIRECTORY_RATE_DEVICE, KITH_DIRECTORY_RATE_AUTH,
+KITH_DIRECTORY_RATE_ACCOUNT_GUESSES, KITH_DIRECTORY_MAX_HOLDINGS,
+KITH_DIRECTORY_LOG_LEVEL. Secrets are never taken from the command line.
 `
 
 func main() {

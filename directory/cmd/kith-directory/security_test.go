@@ -11,7 +11,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -294,5 +296,166 @@ func TestSecurityPasswordGuesses(t *testing.T) {
 	}
 	if v := metric(t, p, "kith_directory_password_checks_total"); v == "" {
 		t.Error("no password check metric")
+	}
+}
+
+// TestSecurityEnumeration: a device learns only what it needs of others.
+// A supplier list names no other account; a whois of another account's
+// device answers a pseudonym for its account (no device name), unless the
+// asker's own announced policies name that account (a peer enforcing a
+// list needs it); the asker's own devices are answered in full.
+func TestSecurityEnumeration(t *testing.T) {
+	ctx := context.Background()
+	data := t.TempDir()
+	song, _ := publishFile(t, data, 10_000, "--title", "Names")
+	p := serve(t, data)
+	alice := enroll(t, p, "alice", "alices-laptop")
+	alice2 := enroll(t, p, "alice", "alices-phone")
+	bob := enroll(t, p, "bob", "bobs-box")
+	carol := enroll(t, p, "carol", "carols-box")
+	if err := alice.c.Announce(ctx, directory.Announcement{Addrs: []string{"192.0.2.10:7000"},
+		Holdings: []directory.Holding{{Content: song.ContentID, Complete: true}}}); err != nil {
+		t.Fatal(err)
+	}
+	resp, body := rawReq(t, p, "GET", "/v1/suppliers/"+song.ContentID.String(), nil, bob.id, time.Now())
+	if resp.StatusCode != 200 || !strings.Contains(string(body), string(alice.id.ID())) {
+		t.Fatalf("bob's supplier list: %d %s", resp.StatusCode, body)
+	}
+	if strings.Contains(string(body), "alice") {
+		t.Errorf("bob's supplier list names alice's account: %s", body)
+	}
+	if sup, err := alice2.c.Suppliers(ctx, song.ContentID); err != nil || len(sup) == 0 || sup[0].Account != "alice" {
+		t.Errorf("alice's phone sees her laptop as %+v, %v; want her own account named", sup, err)
+	}
+
+	whois := func(asker *device, of *device) *directory.Device {
+		t.Helper()
+		d, err := asker.c.Whois(ctx, of.id.ID())
+		if err != nil {
+			t.Fatalf("whois: %v", err)
+		}
+		return d
+	}
+	if d := whois(bob, alice); d.Account == "alice" || d.Name != "" || !strings.HasPrefix(d.Account, directory.PseudonymPrefix) || d.Revoked {
+		t.Errorf("bob's whois of alice's laptop: %+v; want a pseudonym, no name", d)
+	} else if d2 := whois(bob, alice2); d2.Account != d.Account {
+		t.Errorf("alice's two devices have different pseudonyms for bob: %q %q", d.Account, d2.Account)
+	} else if d3 := whois(carol, alice); d3.Account == d.Account {
+		t.Errorf("bob and carol see the same pseudonym for alice: %q", d.Account)
+	}
+	if d := whois(alice2, alice); d.Account != "alice" || d.Name != "alices-laptop" {
+		t.Errorf("alice's whois of her own laptop: %+v", d)
+	}
+	// carol lists alice in a policy: she needs (and gets) alice's account, not bob's
+	if err := carol.c.Announce(ctx, directory.Announcement{Addrs: []string{"192.0.2.11:7000"},
+		Holdings: []directory.Holding{{Content: song.ContentID, Complete: true, Policy: directory.Policy{Mode: directory.PolicyList, Allow: []string{"alice"}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if d := whois(carol, alice); d.Account != "alice" || d.Name != "" {
+		t.Errorf("carol (who lists alice) sees alice's laptop as %+v", d)
+	}
+	if d := whois(carol, bob); d.Account == "bob" {
+		t.Errorf("carol learned bob's account without naming it: %+v", d)
+	}
+}
+
+// TestSecurityMetricsNotPublic: /metrics (registrations, charges, bytes
+// per title) is not served to anyone on the API listener: without a token
+// it does not exist there; with one it needs the bearer token; the admin
+// listener (--metrics-addr) serves it.
+func TestSecurityMetricsNotPublic(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := ln.Addr().String()
+	ln.Close()
+	p := serve(t, t.TempDir(), "--metrics-token-file", "", "--metrics-addr", admin)
+	resp, body := rawReq(t, p, "GET", "/metrics", nil, nil, time.Now())
+	if resp.StatusCode == 200 || strings.Contains(string(body), "kith_directory_") {
+		t.Errorf("public /metrics answered %d:\n%.200s", resp.StatusCode, body)
+	}
+	var r *http.Response
+	for i := 0; i < 50; i++ { // the admin listener starts beside the API one
+		if r, err = http.Get("http://" + admin + "/metrics"); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("admin listener: %v", err)
+	}
+	b, _ := io.ReadAll(r.Body)
+	r.Body.Close()
+	if r.StatusCode != 200 || !strings.Contains(string(b), "kith_directory_requests_total") {
+		t.Errorf("admin /metrics: %d %.200s", r.StatusCode, b)
+	}
+
+	p2 := serve(t, t.TempDir()) // the helper opens /metrics to metricsToken
+	for _, auth := range []string{"", "Bearer wrong-token-0123456789", "Basic " + b64([]byte("x:"+metricsToken))} {
+		req, _ := http.NewRequest("GET", p2.base+"/metrics", nil)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		r, err := insecureClient().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(r.Body)
+		r.Body.Close()
+		if r.StatusCode != http.StatusUnauthorized || strings.Contains(string(b), "kith_directory_") {
+			t.Errorf("/metrics with %q: %d %.100s", auth, r.StatusCode, b)
+		}
+	}
+	if v := metric(t, p2, "kith_directory_charges_total"); v != "0" {
+		t.Errorf("/metrics with the token: charges = %q", v)
+	}
+}
+
+// TestSecurityWebhookSecretNotInArgv: --webhook-secret on the command line
+// (readable by every local user in /proc/PID/cmdline) is refused with a
+// message saying where to put it; from the environment the secret signs
+// the webhook and never appears in the process's command line.
+func TestSecurityWebhookSecretNotInArgv(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, bin, "serve", "--data", t.TempDir(), "--addr", "127.0.0.1:0",
+		"--webhook", "http://127.0.0.1:1", "--webhook-secret", "hunter2-in-argv")
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(stderr.String(), "--webhook-secret-file") ||
+		!strings.Contains(stderr.String(), "KITH_DIRECTORY_WEBHOOK_SECRET") {
+		t.Errorf("--webhook-secret in argv: %v, stderr %q; want exit 1 pointing to the file or environment", err, stderr.String())
+	}
+
+	data := t.TempDir()
+	free, _ := publishFile(t, data, 10_000, "--title", "Free", "--price", "free")
+	const secret = "env-secret-7c1d"
+	hook := &webhook{secret: []byte(secret), events: map[string]directory.BillingEvent{}}
+	hs := httptest.NewServer(hook)
+	defer hs.Close()
+	p := serveEnv(t, data, []string{"KITH_DIRECTORY_WEBHOOK_SECRET=" + secret}, "--webhook", hs.URL)
+	if cl, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p.cmd.Process.Pid)); err != nil || bytes.Contains(cl, []byte(secret)) {
+		t.Errorf("the secret is in the command line (%v)", err)
+	}
+	d := enroll(t, p, "erin", "laptop")
+	if _, err := d.c.Register(context.Background(), d.seal(t, free.ID, nil)); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		evs, bad := hook.snapshot()
+		if bad > 0 {
+			t.Fatalf("%d webhook deliveries failed the signature check", bad)
+		}
+		if len(evs) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no webhook delivery signed with the secret from the environment")
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

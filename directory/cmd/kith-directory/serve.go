@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -26,15 +28,20 @@ gracefully (in-flight requests finish, the database is closed cleanly).
 The first line on stdout is the URL to give players, with the fingerprint:
   https://host:port#FINGERPRINT
 Logs are JSON lines on stderr. Billing events are delivered at least once to
---webhook, signed with --webhook-secret (see the directory package docs).
+--webhook, signed with the secret in --webhook-secret-file (or
+KITH_DIRECTORY_WEBHOOK_SECRET; never on the command line, where every local
+user can read it). Metrics are not public: serve them on an admin address
+with --metrics-addr, or open /metrics on the API listener to a bearer token
+with --metrics-token-file (or KITH_DIRECTORY_METRICS_TOKEN).
 Devices may publish their own files (kithctl publish, the app's Add) only
 when --device-publish is owner (devices of --owner's account) or accounts
 (every account); their titles are free and listed to their household only.
 
 Examples:
-  kith-directory serve --addr :8443 --data /var/lib/kith
+  kith-directory serve --addr :8443 --data /var/lib/kith --metrics-addr 127.0.0.1:9464
   kith-directory serve --data /var/lib/kith --device-publish owner --owner home
-  KITH_DIRECTORY_WEBHOOK=https://billing.example/kith kith-directory serve
+  KITH_DIRECTORY_WEBHOOK=https://billing.example/kith \
+      kith-directory serve --webhook-secret-file /etc/kith/webhook-secret
 `
 
 // paths of the data directory.
@@ -76,7 +83,12 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	name := fs.String("name", env("NAME", "Kith directory"), "name shown to players (env KITH_DIRECTORY_NAME)")
 	pubURL := fs.String("url", env("URL", ""), "public base URL to print, e.g. https://dir.example:8443 (env KITH_DIRECTORY_URL; default from --addr)")
 	webhook := fs.String("webhook", env("WEBHOOK", ""), "billing webhook URL (env KITH_DIRECTORY_WEBHOOK; empty: keep events for export)")
-	secret := fs.String("webhook-secret", env("WEBHOOK_SECRET", ""), "HMAC-SHA256 key for the webhook signature (env KITH_DIRECTORY_WEBHOOK_SECRET)")
+	secretArg := fs.String("webhook-secret", "", "refused: a secret in argv is visible to every local user; use --webhook-secret-file or KITH_DIRECTORY_WEBHOOK_SECRET")
+	secretFile := fs.String("webhook-secret-file", env("WEBHOOK_SECRET_FILE", ""), "file holding the HMAC-SHA256 key for the webhook signature (env KITH_DIRECTORY_WEBHOOK_SECRET_FILE; or the key itself in KITH_DIRECTORY_WEBHOOK_SECRET)")
+	metricsAddr := fs.String("metrics-addr", env("METRICS_ADDR", ""), "serve /metrics in plain HTTP on this admin address, e.g. 127.0.0.1:9464 (env KITH_DIRECTORY_METRICS_ADDR); the API listener has no public /metrics")
+	metricsTokenFile := fs.String("metrics-token-file", env("METRICS_TOKEN_FILE", ""), "file holding a bearer token that opens /metrics on the API listener (env KITH_DIRECTORY_METRICS_TOKEN_FILE; or the token itself in KITH_DIRECTORY_METRICS_TOKEN)")
+	maxHoldings := fs.Int("max-holdings", int(envInt("MAX_HOLDINGS", directory.DefaultMaxHoldingsTotal)), "holdings of all online devices together (env KITH_DIRECTORY_MAX_HOLDINGS)")
+	rateGuesses := fs.Float64("rate-account-guesses", floatEnv("RATE_ACCOUNT_GUESSES", directory.DefaultRateAccountGuesses), "wrong passwords/s per account, bursts of 10, from any address; <0 unlimited (env KITH_DIRECTORY_RATE_ACCOUNT_GUESSES)")
 	rateIP := fs.Float64("rate-ip", floatEnv("RATE_IP", directory.DefaultRateIP), "requests/s per client IP, bursts 2x; <0 unlimited (env KITH_DIRECTORY_RATE_IP)")
 	rateDev := fs.Float64("rate-device", floatEnv("RATE_DEVICE", directory.DefaultRateDevice), "requests/s per device, bursts 2x; <0 unlimited (env KITH_DIRECTORY_RATE_DEVICE)")
 	rateAuth := fs.Float64("rate-auth", floatEnv("RATE_AUTH", directory.DefaultRateAuth), "password attempts/s per client IP (account creation, enrollment); <0 unlimited (env KITH_DIRECTORY_RATE_AUTH)")
@@ -96,8 +108,22 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	if *webhook != "" && *secret == "" {
-		return fmt.Errorf("--webhook needs --webhook-secret (the receiver verifies the HMAC)")
+	if *secretArg != "" {
+		return errSecretInArgv("webhook-secret", "KITH_DIRECTORY_WEBHOOK_SECRET")
+	}
+	secret, err := secretFrom(log, "webhook-secret-file", *secretFile, "KITH_DIRECTORY_WEBHOOK_SECRET")
+	if err != nil {
+		return err
+	}
+	if *webhook != "" && secret == "" {
+		return fmt.Errorf("--webhook needs its secret (the receiver verifies the HMAC): --webhook-secret-file FILE or KITH_DIRECTORY_WEBHOOK_SECRET")
+	}
+	metricsToken, err := secretFrom(log, "metrics-token-file", *metricsTokenFile, "KITH_DIRECTORY_METRICS_TOKEN")
+	if err != nil {
+		return err
+	}
+	if metricsToken != "" && len(metricsToken) < 16 {
+		return fmt.Errorf("the metrics token is %d characters: use at least 16 (e.g. openssl rand -hex 16)", len(metricsToken))
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -121,10 +147,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	srv, err := directory.NewServer(directory.Options{
 		Identity: id, Store: st, OriginDir: origin, Name: *name, Logger: log,
-		Webhook: *webhook, WebhookSecret: []byte(*secret),
+		Webhook: *webhook, WebhookSecret: []byte(secret), MetricsToken: metricsToken,
 		RateIP: *rateIP, RateDevice: *rateDev, RateAuth: *rateAuth, AnnounceTTL: *ttl,
-		Publish:      directory.PublishPolicy{Mode: *devPublish, Owner: *owner},
-		JoinCodeFile: joinCodePath(*data),
+		Publish:            directory.PublishPolicy{Mode: *devPublish, Owner: *owner},
+		JoinCodeFile:       joinCodePath(*data),
+		RateAccountGuesses: *rateGuesses, MaxHoldingsTotal: *maxHoldings,
 	})
 	if err != nil {
 		st.Close()
@@ -145,6 +172,18 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Serve(gctx, ln) })
+	if *metricsAddr != "" {
+		mln, err := net.Listen("tcp", *metricsAddr)
+		if err != nil {
+			st.Close()
+			return fmt.Errorf("listening for metrics: %w", err)
+		}
+		if ip := mln.Addr().(*net.TCPAddr).IP; !ip.IsLoopback() {
+			log.Warn("metrics are served in plain HTTP on a non-loopback address: keep it private", "addr", mln.Addr().String())
+		}
+		log.Info("serving metrics", "addr", mln.Addr().String())
+		g.Go(func() error { return serveMetrics(gctx, mln, srv) })
+	}
 	err = g.Wait()
 	start := time.Now()
 	if cerr := st.Close(); err == nil {
@@ -152,6 +191,29 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	log.Info("stopped", "err", err, "close", time.Since(start))
 	return err
+}
+
+// serveMetrics serves srv's metrics in plain HTTP on ln until ctx ends.
+func serveMetrics(ctx context.Context, ln net.Listener, srv *directory.Server) error {
+	hs := &http.Server{Handler: srv.MetricsHandler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+		WriteTimeout: 10 * time.Second, MaxHeaderBytes: 8 << 10}
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = hs.Shutdown(sctx)
+	}()
+	if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serving metrics: %w", err)
+	}
+	return nil
+}
+
+func envInt(key string, def int64) int64 {
+	if v, err := strconv.ParseInt(env(key, ""), 10, 64); err == nil {
+		return v
+	}
+	return def
 }
 
 // advertised turns a listen address into host:port to print: an
