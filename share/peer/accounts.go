@@ -45,8 +45,10 @@ func (a whoisAccounts) Account(ctx context.Context, id identity.ID) (string, err
 		return "", fmt.Errorf("%w: %s", ErrNotEnrolled, id.Short())
 	case err != nil:
 		return "", err
-	case d == nil || d.ID != id || d.Account == "":
+	case d == nil || d.ID != id:
 		return "", fmt.Errorf("directory answered for %s with another device", id.Short())
+	case d.Account == "":
+		return "", fmt.Errorf("directory answered for %s without an account", id.Short())
 	case d.Revoked:
 		return "", fmt.Errorf("%w: %s is revoked", ErrNotEnrolled, id.Short())
 	}

@@ -250,3 +250,25 @@ func TestRelay(t *testing.T) {
 		t.Fatalf("foreign registration: %v, want 400", err)
 	}
 }
+
+// TestRelayOnlyForEnrolled: a device the directory does not know cannot
+// make this device relay (each relay is a request on our quota); the
+// directory is never asked.
+func TestRelayOnlyForEnrolled(t *testing.T) {
+	ctx := context.Background()
+	a, b, dir := newIdent(t), newIdent(t), newIdent(t)
+	rel := &fakeRelayer{dir: dir, to: b.Public()}
+	_, addr := startServer(t, ServerOptions{Identity: a, Library: newLib(t), Relayer: rel, Accounts: fakeAccounts{a.ID(): "alice"}})
+	s, err := license.SealRegistration(license.Registration{TitleID: "title-1", Account: "bob", Device: b.Public(),
+		Nonce: []byte("12345678"), Time: timeNow()}, b, dir.Public().Box)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var se *StatusError
+	if _, err := client(t, b, a.ID(), addr).Relay(ctx, s); !errors.As(err, &se) || se.Status != 403 {
+		t.Fatalf("relay for an unknown device: %v, want 403", err)
+	}
+	if rel.got != nil {
+		t.Fatal("the registration of an unknown device was forwarded")
+	}
+}
