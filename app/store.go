@@ -262,11 +262,15 @@ func (s *storeScreen) showOwned(t directory.Title) {
 		return
 	}
 	s.buy.Hide()
-	state := "downloading"
-	if it, ok := s.owned[t.ID]; ok {
-		state = it.State.String()
+	it, ok := s.owned[t.ID]
+	switch {
+	case ok && it.State == StateOwned:
+		s.dPrice.SetText("You own this title.")
+	case ok:
+		s.dPrice.SetText("You own this title — " + it.State.String() + ".")
+	default: // bought here; the library has not listed it yet
+		s.dPrice.SetText("You own this title — downloading.")
 	}
-	s.dPrice.SetText("You own this title (" + state + ")")
 	s.ownedBox.Show()
 }
 
