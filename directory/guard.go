@@ -15,7 +15,8 @@ import (
 // Defaults for the limits on unauthenticated work (Options fields left zero).
 const (
 	// DefaultMaxInFlight caps requests being handled at once (all routes
-	// but /healthz); more are answered 503 at once.
+	// but /healthz and origin content downloads, which stream for long and
+	// hold no body); more are answered 503 at once.
 	DefaultMaxInFlight = 256
 	// DefaultMaxBodyInFlight caps the bytes of request bodies held in
 	// memory at once, over all clients (a body is held from its first byte

@@ -71,11 +71,13 @@ func (s *Server) wrap(route string, signed bool, h handlerFunc) http.Handler {
 			if route == "healthz" {
 				return h(w, r, rq)
 			}
-			select {
-			case s.inflight <- struct{}{}:
-				defer func() { <-s.inflight }()
-			default:
-				return busy("too many requests in flight")
+			if route != "content" { // origin downloads stream for long and hold no body
+				select {
+				case s.inflight <- struct{}{}:
+					defer func() { <-s.inflight }()
+				default:
+					return busy("too many requests in flight")
+				}
 			}
 			key := clientKey(rq.ip)
 			if route != "metrics" {

@@ -247,7 +247,11 @@ func runClient(ctx context.Context, g globals, cmd string, args []string, out io
 		}
 		fmt.Fprintln(tw, "DEVICE\tACCOUNT\tORIGIN\tADDRESSES")
 		for _, s := range sups {
-			fmt.Fprintf(tw, "%s\t%s\t%v\t%s\n", s.Device, s.Account, s.Origin, strings.Join(s.Addrs, " "))
+			acct := s.Account // the directory names our own account only
+			if acct == "" {
+				acct = "-"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%v\t%s\n", s.Device, acct, s.Origin, strings.Join(s.Addrs, " "))
 		}
 		return nil
 	case "buy", "getkey":
