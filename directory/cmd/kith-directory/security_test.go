@@ -364,6 +364,26 @@ func TestSecurityEnumeration(t *testing.T) {
 // it does not exist there; with one it needs the bearer token; the admin
 // listener (--metrics-addr) serves it.
 func TestSecurityMetricsNotPublic(t *testing.T) {
+	p2 := serve(t, t.TempDir()) // the helper opens /metrics to metricsToken
+	for _, auth := range []string{"", "Bearer wrong-token-0123456789", "Basic " + b64([]byte("x:"+metricsToken))} {
+		req, _ := http.NewRequest("GET", p2.base+"/metrics", nil)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		r, err := insecureClient().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(r.Body)
+		r.Body.Close()
+		if r.StatusCode != http.StatusUnauthorized || strings.Contains(string(b), "kith_directory_") {
+			t.Errorf("/metrics with %q: %d %.100s", auth, r.StatusCode, b)
+		}
+	}
+	if v := metric(t, p2, "kith_directory_charges_total"); v != "0" {
+		t.Errorf("/metrics with the token: charges = %q", v)
+	}
+
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -389,26 +409,6 @@ func TestSecurityMetricsNotPublic(t *testing.T) {
 	r.Body.Close()
 	if r.StatusCode != 200 || !strings.Contains(string(b), "kith_directory_requests_total") {
 		t.Errorf("admin /metrics: %d %.200s", r.StatusCode, b)
-	}
-
-	p2 := serve(t, t.TempDir()) // the helper opens /metrics to metricsToken
-	for _, auth := range []string{"", "Bearer wrong-token-0123456789", "Basic " + b64([]byte("x:"+metricsToken))} {
-		req, _ := http.NewRequest("GET", p2.base+"/metrics", nil)
-		if auth != "" {
-			req.Header.Set("Authorization", auth)
-		}
-		r, err := insecureClient().Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(r.Body)
-		r.Body.Close()
-		if r.StatusCode != http.StatusUnauthorized || strings.Contains(string(b), "kith_directory_") {
-			t.Errorf("/metrics with %q: %d %.100s", auth, r.StatusCode, b)
-		}
-	}
-	if v := metric(t, p2, "kith_directory_charges_total"); v != "0" {
-		t.Errorf("/metrics with the token: charges = %q", v)
 	}
 }
 
