@@ -11,12 +11,16 @@
 //	withdraw   stop listing and selling a title
 //	billing    "billing export --csv": the billing outbox as CSV
 //	accounts   accounts with device and purchase counts
+//	pair-code  a one-time join code for a device pairing with this directory
+//	           (package directory/pairing); serve reads DATA/join-code.json
+//	fingerprint  the directory's fingerprint, for URL#FINGERPRINT
 //
 // Data directory (--data, env KITH_DIRECTORY_DATA):
 //
 //	directory.key   the directory identity (ed25519 + X25519), mode 0600, created on first use
 //	directory.db    SQLite database (see package sqlitestore), WAL
 //	origin/         sealed files named by content ID (the origin store)
+//	join-code.json  the join code pair-code left for serve (mode 0600; deleted once used)
 //
 // serve shuts down gracefully on SIGINT/SIGTERM (signal.NotifyContext and
 // one errgroup): in-flight requests get 10 s, then the database is closed.
