@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -110,7 +108,7 @@ func (p *Pairing) Pair(ctx context.Context, d app.FoundDirectory, typed string) 
 	}
 	var errs []error
 	for _, h := range d.Hosts {
-		url, err := hostURL(h)
+		url, err := pairing.AddressURL(h)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -135,23 +133,6 @@ func (p *Pairing) Pair(ctx context.Context, d app.FoundDirectory, typed string) 
 		return fmt.Errorf("pairing: %w", errors.Join(errs...))
 	}
 	return fmt.Errorf("pairing with %s: no address answered with its key: %w", d.Fingerprint.Short(), errors.Join(errs...))
-}
-
-// hostURL turns "host:port" as listed or typed (an IP address or a DNS
-// name, no zone) into an https URL.
-func hostURL(h string) (string, error) {
-	h = strings.TrimPrefix(strings.TrimSpace(h), "https://")
-	if ap, err := netip.ParseAddrPort(h); err == nil {
-		if ap.Addr().Zone() != "" {
-			return "", fmt.Errorf("%s: an address with a zone is not accepted", h)
-		}
-		return "https://" + ap.String(), nil
-	}
-	host, port, err := net.SplitHostPort(h)
-	if err != nil || host == "" || port == "" || len(h) > 255 {
-		return "", fmt.Errorf("%q: want host:port, e.g. 192.168.1.20:7443", h)
-	}
-	return pairing.CheckURL("https://" + net.JoinHostPort(host, port))
 }
 
 // directoryName asks a just-paired directory its name (best effort).

@@ -11,8 +11,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -50,6 +53,35 @@ func CheckURL(s string) (string, error) {
 		return "", fmt.Errorf("directory address %q: want https://host:port", s)
 	}
 	return "https://" + u.Host, nil
+}
+
+// AddressURL turns "host:port" as listed or typed by the user (an IP
+// address or a DNS name, no zone; an "https://" prefix is allowed) into an
+// https URL accepted by CheckURL.
+func AddressURL(h string) (string, error) {
+	h = strings.TrimPrefix(strings.TrimSpace(h), "https://")
+	if len(h) > 255 {
+		return "", errors.New("directory address: too long")
+	}
+	if ap, err := netip.ParseAddrPort(h); err == nil {
+		if ap.Addr().Zone() != "" {
+			return "", fmt.Errorf("%q: an address with a zone is not accepted", h)
+		}
+		return "https://" + ap.String(), nil
+	}
+	host, port, err := net.SplitHostPort(h)
+	if err != nil || host == "" || port == "" {
+		return "", fmt.Errorf("%q: want host:port, e.g. 192.168.1.20:7443", h)
+	}
+	for _, c := range []byte(host) {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.') {
+			return "", fmt.Errorf("%q: not a host name", host)
+		}
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return "", fmt.Errorf("%q: not a port", port)
+	}
+	return CheckURL("https://" + net.JoinHostPort(host, port))
 }
 
 // Join runs the protocol as the joining device and returns the

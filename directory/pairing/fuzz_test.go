@@ -2,6 +2,7 @@ package pairing
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 )
 
@@ -47,6 +48,27 @@ func FuzzDecodeMessages(f *testing.F) {
 		}
 		if c, err := ParseCodeFile(b); err == nil && (len(c.ID) != 16 || len(c.Key) != KeySize || c.Expires.Unix() <= 0) {
 			t.Fatalf("ParseCodeFile accepted %q", b)
+		}
+	})
+}
+
+// FuzzAddressURL: an address typed on the welcome screen becomes an https
+// URL of host:port only, or an error.
+func FuzzAddressURL(f *testing.F) {
+	for _, s := range []string{"192.168.1.20:7443", "https://kith.local:7443", "[fe80::1%eth0]:7443", "[::1]:1",
+		"host:port/path", "user@host:1", "host:1#frag", " 10.0.0.1:7443 ", "a:b:c", ":7443", "host:", "a%25b:1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		u, err := AddressURL(s)
+		if err != nil {
+			return
+		}
+		if !strings.HasPrefix(u, "https://") || strings.ContainsAny(u, "#?@%\x00\n\r\t ") {
+			t.Fatalf("AddressURL(%q) = %q", s, u)
+		}
+		if again, err := CheckURL(u); err != nil || again != u {
+			t.Fatalf("AddressURL(%q) = %q, which CheckURL gives as %q, %v", s, u, again, err)
 		}
 	})
 }
