@@ -264,7 +264,7 @@ func (w *countingWriter) Write(b []byte) (int, error) {
 	return n, err
 }
 
-func (s *Server) handleContent(w http.ResponseWriter, r *http.Request, _ *request) error {
+func (s *Server) handleContent(w http.ResponseWriter, r *http.Request, rq *request) error {
 	c, err := pathContent(r)
 	if err != nil {
 		return err
@@ -280,6 +280,9 @@ func (s *Server) handleContent(w http.ResponseWriter, r *http.Request, _ *reques
 	fi, err := f.Stat()
 	if err != nil {
 		return fmt.Errorf("opening origin file: %w", err)
+	}
+	if err := s.admitOrigin(w, r, rq, c, fi.Size()); err != nil {
+		return err
 	}
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("ETag", `"`+c.String()+`"`)

@@ -462,6 +462,11 @@ type fastDecoder interface {
 // readError turns a non-2xx answer into *Error.
 func readError(resp *http.Response) error {
 	e := &Error{Status: resp.StatusCode}
+	if ms, err := strconv.ParseInt(resp.Header.Get(retryAfterMsHeader), 10, 64); err == nil && ms >= 0 && ms < 3_600_000 {
+		e.RetryAfter = time.Duration(ms) * time.Millisecond
+	} else if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && secs >= 0 && secs < 3600 {
+		e.RetryAfter = time.Duration(secs) * time.Second
+	}
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if json.Unmarshal(b, e) != nil || e.Code == "" {
 		e.Code = http.StatusText(resp.StatusCode)

@@ -148,7 +148,8 @@
 // swept every AnnounceTTL), so a lookup reads no database. The serving
 // process must be the only writer of announcements. GET
 // /v1/suppliers/{content} considers at most 1000 holders (those announced
-// from the asker's public address first), drops the asker and every holder
+// from the asker's public address first, then a stretch of the others that
+// starts at a random place for each lookup), drops the asker and every holder
 // whose owner's Policy does not allow the asker (Policy.Allows with the
 // asker's device and account), and orders the rest:
 //
@@ -157,11 +158,31 @@
 //     IPv4, /64 for IPv6, or the announced CIDR);
 //  2. then by the RTT the asker reported to that holder in its own
 //     announcement (rtts), lowest first, unknown last;
-//  3. then by load (active uploads), then complete before partial, then device ID.
+//  3. then in a weighted random order drawn afresh for each lookup: a
+//     holder's weight is 2 when complete, 1 when partial, divided by 1 +
+//     its load (active uploads) (supplierKey; RankSuppliers is the rule in
+//     code).
 //
-// The first limit (default 16, at most 50) are answered, then the origin
+// The first limit (default 16, at most 50) are answered, so a crowd bigger
+// than the limit is sampled, not cut: each asker gets its own subset and
+// the peer graph stays connected. Then comes the origin
 // store (Origin: true, fetched
 // with GET /v1/content) when it has the content. Score is (n−i)/n.
+//
+// # The origin as supplier of last resort
+//
+// GET /v1/content is public, but a read signed by a device says who asks.
+// While another online holder the asker may copy from exists, the origin
+// super-seeds (OriginBudget): each part of the sealed file is handed out
+// about once, to a device that announced the content (it passes it on);
+// any other read is served only from a repeat budget (10 % of the size per
+// minute, for parts whose one holder left, and for devices that share
+// nothing back) and otherwise answered 503 origin_busy with Retry-After
+// and Kith-Retry-After-Ms ("busy, ask your peers"; not logged as a
+// failure). A device alone with a content is always served.
+//
+// A request whose client went away is recorded as 499 (metrics, debug
+// log), never answered or logged as a server error.
 //
 // # Copy restrictions
 //

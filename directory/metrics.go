@@ -26,6 +26,7 @@ type metrics struct {
 	charges     *counterVec
 	licenses    *counterVec
 	originBytes *counterVec // by content
+	originBusy  *counterVec // by content
 	outbox      *counterVec // by result: delivered, failed
 	duration    *histogram
 	// passwordChecks counts argon2id computations (checks and hashes).
@@ -42,6 +43,7 @@ func newMetrics() *metrics {
 		charges:        newCounterVec("kith_directory_charges_total", "Successful charges made through the payment processor."),
 		licenses:       newCounterVec("kith_directory_licenses_total", "Licenses issued."),
 		originBytes:    newCounterVec("kith_directory_origin_bytes_total", "Ciphertext bytes uploaded from the origin store, by content.", "content"),
+		originBusy:     newCounterVec("kith_directory_origin_busy_total", "Origin reads answered origin_busy (ask your peers), by content.", "content"),
 		outbox:         newCounterVec("kith_directory_outbox_deliveries_total", "Billing webhook delivery attempts by result.", "result"),
 		passwordChecks: newCounterVec("kith_directory_password_checks_total", "argon2id password checks and hashes computed (19 MiB each)."),
 		busy:           newCounterVec("kith_directory_busy_total", "Requests refused 503 by a global cap (in flight, body bytes, password slots), by route.", "route"),
@@ -55,7 +57,7 @@ func (m *metrics) observe(route string, status int, d time.Duration) {
 }
 
 func (m *metrics) write(w io.Writer) {
-	for _, c := range []*counterVec{m.requests, m.rateLimited, m.replays, m.purchases, m.charges, m.licenses, m.originBytes, m.outbox, m.passwordChecks, m.busy} {
+	for _, c := range []*counterVec{m.requests, m.rateLimited, m.replays, m.purchases, m.charges, m.licenses, m.originBytes, m.originBusy, m.outbox, m.passwordChecks, m.busy} {
 		c.write(w)
 	}
 	m.duration.write(w)

@@ -28,6 +28,10 @@ type request struct {
 
 type handlerFunc func(w http.ResponseWriter, r *http.Request, rq *request) error
 
+// statusClientClosed is recorded (metrics, debug log) for a request whose
+// client went away before the answer: nginx's 499, never sent.
+const statusClientClosed = 499
+
 // statusWriter records the status for metrics and logs.
 type statusWriter struct {
 	http.ResponseWriter
@@ -122,7 +126,12 @@ func (s *Server) wrap(route string, signed bool, h handlerFunc) http.Handler {
 			}
 			return h(w, r, rq)
 		}()
-		if err != nil {
+		switch {
+		case err != nil && r.Context().Err() != nil && w.status == 0:
+			// The client went away (its context ended the handler's work):
+			// nobody reads an answer, and it is not a server failure.
+			w.status = statusClientClosed
+		case err != nil:
 			s.writeError(w, r, route, err)
 		}
 		if w.status == 0 {

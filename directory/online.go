@@ -430,6 +430,7 @@ type slotRank struct {
 	sameLAN  bool
 	rttKnown bool
 	rtt      int64
+	key      float64 // supplierKey
 }
 
 // slotBefore is rankedBefore (the rule of doc.go) on slots: the device
@@ -442,10 +443,8 @@ func slotBefore(a, b *slotRank) bool {
 		return a.rttKnown
 	case a.rttKnown && a.rtt != b.rtt:
 		return a.rtt < b.rtt
-	case a.s.load != b.s.load:
-		return a.s.load < b.s.load
-	case a.s.complete != b.s.complete:
-		return a.s.complete
+	case a.key != b.key:
+		return a.key < b.key
 	case a.s.idKey != b.s.idKey:
 		return a.s.idKey < b.s.idKey
 	}
@@ -453,9 +452,11 @@ func slotBefore(a, b *slotRank) bool {
 }
 
 // suppliers ranks the online holders of c for the asker by the rule of
-// doc.go (rankSuppliers, on slots). At most maxCandidates holders are
-// considered; when there are more, those announced from askerIP come first.
-func (ix *onlineIndex) suppliers(c sealed.ContentID, now time.Time, asker *Device, askerIP string, askerAnn *AnnounceRecord, limit int) []Supplier {
+// doc.go (rankSuppliers, on slots, with the lookup's salt). At most
+// maxCandidates holders are considered; when there are more, those
+// announced from askerIP come first, then a stretch of the rest starting
+// where salt says.
+func (ix *onlineIndex) suppliers(c sealed.ContentID, now time.Time, asker *Device, askerIP string, askerAnn *AnnounceRecord, limit int, salt uint64) []Supplier {
 	r := newRanker(asker, askerIP, askerAnn, limit)
 	nowMS := now.UnixMilli()
 	askerIPHash, askerAcct := strHash(askerIP), acctKey(asker.Account)
@@ -494,7 +495,8 @@ func (ix *onlineIndex) suppliers(c sealed.ContentID, now time.Time, asker *Devic
 				return
 			}
 		}
-		e := slotRank{s: s, sameLAN: sameIP(s) && sharePrivatePrefixes(r.askerPriv, s.dev.priv)}
+		e := slotRank{s: s, sameLAN: sameIP(s) && sharePrivatePrefixes(r.askerPriv, s.dev.priv),
+			key: supplierKey(salt, asker.ID, s.dev.id, s.complete, int(s.load))}
 		if len(r.rtts) > 0 {
 			e.rtt, e.rttKnown = r.rtts[string(s.dev.id)]
 		}
@@ -524,8 +526,11 @@ func (ix *onlineIndex) suppliers(c sealed.ContentID, now time.Time, asker *Devic
 				n++
 			}
 		}
-		for i := range hs {
-			if s := &hs[i]; n < maxCandidates && s.expires > nowMS && s.dev != askerDev && !sameIP(s) {
+		// The others from a place the salt picks: in a crowd of more than
+		// maxCandidates, each lookup considers its own stretch of it.
+		start := int(salt % uint64(len(hs)))
+		for j := range hs {
+			if s := &hs[(start+j)%len(hs)]; n < maxCandidates && s.expires > nowMS && s.dev != askerDev && !sameIP(s) {
 				add(s)
 				n++
 			}
@@ -542,4 +547,55 @@ func (ix *onlineIndex) suppliers(c sealed.ContentID, now time.Time, asker *Devic
 			SameLAN: e.sameLAN, RTT: e.rtt, Load: d.load}
 	}
 	return out
+}
+
+// crowdOf tells the origin budget about content c and an asker (nil:
+// anonymous): others, whether another unexpired holder the asker may copy
+// from is online; sharer, whether the asker itself announced c with a
+// policy that lets someone copy it (it passes what it gets on).
+func (ix *onlineIndex) crowdOf(c sealed.ContentID, now time.Time, asker *Device) (others, sharer bool) {
+	nowMS := now.UnixMilli()
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	b := ix.byContent[c]
+	if b == nil {
+		return false, false
+	}
+	var me *onlineDev
+	if asker != nil {
+		me = ix.devs[asker.ID]
+	}
+	for i := range b.holders {
+		s := &b.holders[i]
+		if s.expires <= nowMS {
+			continue
+		}
+		if s.dev == me {
+			sharer = s.policy.Mode != PolicyNobody
+			continue
+		}
+		if !others && (asker == nil || s.policy.Allows(s.dev.account, asker.ID, asker.Account)) {
+			others = true
+		}
+	}
+	return others, sharer
+}
+
+// sharing reports whether device id is an unexpired holder of c whose
+// policy lets someone copy it (the origin budget's "still holds it").
+func (ix *onlineIndex) sharing(c sealed.ContentID, now time.Time, id identity.ID) bool {
+	nowMS := now.UnixMilli()
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	d := ix.devs[id]
+	if d == nil || d.expires <= nowMS {
+		return false
+	}
+	for _, h := range d.held {
+		if h.bucket.content == c && h.pos < len(h.bucket.holders) {
+			s := &h.bucket.holders[h.pos]
+			return s.dev == d && s.policy.Mode != PolicyNobody
+		}
+	}
+	return false
 }

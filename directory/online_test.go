@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -31,9 +32,10 @@ func TestOnlineIndex(t *testing.T) {
 	}
 	ids := func(c sealed.ContentID, at time.Time) string {
 		var s []identity.ID
-		for _, sp := range ix.suppliers(c, at, asker, "198.51.100.1", nil, 50) {
+		for _, sp := range ix.suppliers(c, at, asker, "198.51.100.1", nil, 50, 1) {
 			s = append(s, sp.Device)
 		}
+		slices.Sort(s) // who, not in which (random) order
 		return fmt.Sprint(s)
 	}
 	later := now.Add(time.Minute)
@@ -191,7 +193,7 @@ func TestOnlineLoadRace(t *testing.T) {
 		if err != nil {
 			t.Error(err)
 		}
-		looked <- ix.suppliers(c, now, &Device{ID: "ASKER"}, "", nil, 50)
+		looked <- ix.suppliers(c, now, &Device{ID: "ASKER"}, "", nil, 50, 1)
 	}()
 	select {
 	case <-looked:
@@ -246,16 +248,17 @@ func TestIndexRanksLikeRankSuppliers(t *testing.T) {
 			Addrs: cd.Addrs, PrivateAddrs: cd.PrivateAddrs, Load: cd.Load,
 			Holdings: []Holding{{Content: c, Complete: cd.Complete, Policy: cd.Policy}}}}, cd.Account)
 	}
-	for limit := 1; limit <= len(cands); limit++ {
-		want := rankSuppliers(cands, asker, "198.51.100.1", ann, limit)
-		got := ix.suppliers(c, now, asker, "198.51.100.1", ann, limit)
+	for k := 0; k < len(cands)*4; k++ {
+		limit, salt := 1+k%len(cands), uint64(k/len(cands))
+		want := rankSuppliers(cands, asker, "198.51.100.1", ann, limit, salt)
+		got := ix.suppliers(c, now, asker, "198.51.100.1", ann, limit, salt)
 		for i := range want {
 			if want[i].Addrs == nil {
 				want[i].Addrs = []string{}
 			}
 		}
 		if fmt.Sprintf("%+v", got) != fmt.Sprintf("%+v", want) {
-			t.Errorf("limit %d:\nindex         %+v\nrankSuppliers %+v", limit, got, want)
+			t.Errorf("limit %d salt %d:\nindex         %+v\nrankSuppliers %+v", limit, salt, got, want)
 		}
 	}
 }

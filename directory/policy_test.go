@@ -1,6 +1,9 @@
 package directory
 
 import (
+	"fmt"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/kith-media/kith/share/identity"
@@ -79,21 +82,73 @@ func TestRankSuppliers(t *testing.T) {
 		{Device: "HOUSE", Account: "alice", Policy: Policy{Mode: PolicyHousehold}},                                // excludes bob
 		{Device: "PARTIAL", PublicIP: "203.0.113.9", Load: 0},                                                     // partial after complete
 	}
-	got := rankSuppliers(cands, asker, "198.51.100.1", ann, 50)
-	want := []identity.ID{"LANIDLE", "LANBUSY", "RTT10", "RTT50", "FAR", "SAMEIP", "PARTIAL"}
+	got := rankSuppliers(cands, asker, "198.51.100.1", ann, 50, 7)
+	// Same LAN first, then known RTT lowest first, then the rest in a
+	// weighted random order (checked in TestSupplierSampling).
+	want := []identity.ID{"LANIDLE|LANBUSY", "LANIDLE|LANBUSY", "RTT10", "RTT50", "FAR|SAMEIP|PARTIAL", "FAR|SAMEIP|PARTIAL", "FAR|SAMEIP|PARTIAL"}
 	if len(got) != len(want) {
 		t.Fatalf("got %d suppliers %v, want %v", len(got), got, want)
 	}
+	seen := map[identity.ID]bool{}
 	for i := range want {
-		if got[i].Device != want[i] {
-			t.Errorf("rank %d = %s, want %s (all: %+v)", i, got[i].Device, want[i], got)
+		if !slices.Contains(strings.Split(string(want[i]), "|"), string(got[i].Device)) || seen[got[i].Device] {
+			t.Errorf("rank %d = %s, want one of %s (all: %+v)", i, got[i].Device, want[i], got)
 		}
+		seen[got[i].Device] = true
 	}
-	if !got[0].SameLAN || got[5].SameLAN {
+	if !got[0].SameLAN || !got[1].SameLAN || got[4].SameLAN {
 		t.Errorf("same-LAN flags wrong: %+v", got)
 	}
-	if n := len(rankSuppliers(cands, asker, "198.51.100.1", ann, 2)); n != 2 {
+	if n := len(rankSuppliers(cands, asker, "198.51.100.1", ann, 2, 7)); n != 2 {
 		t.Errorf("limit 2 gave %d", n)
+	}
+}
+
+// TestSupplierSampling: a crowd bigger than the limit is sampled, not
+// cut: askers get different subsets that together cover the crowd, and a
+// holder's chance follows its weight (complete twice partial; idle before
+// busy).
+func TestSupplierSampling(t *testing.T) {
+	var cands []Candidate
+	for i := range 200 {
+		c := Candidate{Device: identity.ID(fmt.Sprintf("H%03d", i)), PublicIP: "203.0.113.9"}
+		switch {
+		case i < 50:
+			c.Complete = true // weight 2
+		case i >= 150:
+			c.Load = 3 // weight 1/4
+		}
+		cands = append(cands, c)
+	}
+	picked := map[identity.ID]int{}
+	var first []identity.ID
+	const askers = 400
+	for a := range askers {
+		asker := &Device{ID: identity.ID(fmt.Sprintf("ASKER%03d", a))}
+		got := rankSuppliers(cands, asker, "198.51.100.1", nil, MaxSuppliers, uint64(a))
+		if len(got) != MaxSuppliers {
+			t.Fatalf("got %d suppliers, want %d", len(got), MaxSuppliers)
+		}
+		first = append(first, got[0].Device)
+		for _, s := range got {
+			picked[s.Device]++
+		}
+	}
+	if len(picked) != len(cands) {
+		t.Errorf("%d of %d holders ever answered: the crowd is cut, not sampled", len(picked), len(cands))
+	}
+	if len(slices.Compact(slices.Sorted(slices.Values(first)))) < 50 {
+		t.Errorf("the top supplier is the same for most askers: %v", first[:20])
+	}
+	sum := func(lo, hi int) (n int) {
+		for i := lo; i < hi; i++ {
+			n += picked[cands[i].Device]
+		}
+		return n
+	}
+	complete, partial, busy := sum(0, 50), sum(50, 150)/2, sum(150, 200)
+	if !(complete > partial*3/2 && partial > busy*2) {
+		t.Errorf("answers per 50 holders: complete %d, partial idle %d, partial busy %d: want complete > partial > busy by their weights", complete, partial, busy)
 	}
 }
 

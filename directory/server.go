@@ -94,6 +94,9 @@ type Options struct {
 	// JoinCodeFile is where `kith-directory pair-code` leaves join codes
 	// (package pairing); "" = only codes issued through Pairer().Issue.
 	JoinCodeFile string
+	// Origin decides which origin-store reads to serve while a crowd can
+	// supply a content instead (super-seeding); nil: a default budget.
+	Origin *OriginBudget
 }
 
 // Server is the directory: an http.Handler for the /v1 API plus the billing
@@ -136,6 +139,9 @@ func NewServer(o Options) (*Server, error) {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.Origin == nil {
+		o.Origin = &OriginBudget{}
 	}
 	if o.Payments == nil {
 		o.Payments = NewTestProcessor()

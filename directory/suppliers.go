@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
+	"math/rand/v2"
 	"net/http"
 	"net/netip"
 	"os"
@@ -124,7 +126,7 @@ func (s *Server) handleSuppliers(w http.ResponseWriter, r *http.Request, rq *req
 	if err != nil {
 		return err
 	}
-	out := ix.suppliers(c, s.now(), asker, rq.ip, askerAnn, limit)
+	out := ix.suppliers(c, s.now(), asker, rq.ip, askerAnn, limit, rand.Uint64())
 	if _, err := os.Stat(OriginPath(s.o.OriginDir, c)); err == nil {
 		out = append(out, Supplier{Device: s.id.ID(), Addrs: []string{}, Origin: true, Complete: true})
 	}
@@ -144,11 +146,19 @@ func (s *Server) handleSuppliers(w http.ResponseWriter, r *http.Request, rq *req
 	return nil
 }
 
-// rankSuppliers filters candidates by their owners' policies for asker and
-// orders them: same LAN first, then known RTT (lowest first, unknown last),
-// then load, then complete before partial, then device ID.
-func rankSuppliers(cands []Candidate, asker *Device, askerIP string, askerAnn *AnnounceRecord, limit int) []Supplier {
+// RankSuppliers filters candidates by their owners' policies for asker and
+// orders them by the rule of doc.go: same LAN first, then known RTT
+// (lowest first, unknown last), then a weighted random order (supplierKey
+// with salt: each lookup's own salt gives each asker its own sample of a
+// big crowd). It returns at most limit. The server's index gives the same
+// answer over the same holders and salt; the swarm simulator calls this.
+func RankSuppliers(cands []Candidate, asker *Device, askerIP string, askerAnn *AnnounceRecord, limit int, salt uint64) []Supplier {
+	return rankSuppliers(cands, asker, askerIP, askerAnn, limit, salt)
+}
+
+func rankSuppliers(cands []Candidate, asker *Device, askerIP string, askerAnn *AnnounceRecord, limit int, salt uint64) []Supplier {
 	r := newRanker(asker, askerIP, askerAnn, limit)
+	r.salt = salt
 	for i := range cands {
 		c := &cands[i]
 		addrs := c.Addrs
@@ -161,6 +171,34 @@ func rankSuppliers(cands []Candidate, asker *Device, askerIP string, askerAnn *A
 	return r.result()
 }
 
+// supplierKey is a holder's place in the weighted random order (lower
+// first): an exponential draw divided by its weight, so a holder twice
+// the weight comes first twice as often (Efraimidis–Spirakis sampling).
+// The weight is 2 for a complete holder, 1 for a partial one, divided by
+// 1 + its load (uploads running). The draw hashes salt, asker and holder:
+// the same lookup ranks alike wherever it is computed.
+func supplierKey(salt uint64, asker, holder identity.ID, complete bool, load int) float64 {
+	h := salt ^ 14695981039346656037
+	for _, s := range [2]identity.ID{asker, holder} {
+		for i := 0; i < len(s); i++ {
+			h ^= uint64(s[i])
+			h *= 1099511628211
+		}
+		h ^= 0xff
+		h *= 1099511628211
+	}
+	h ^= h >> 33 // finish (FNV's low bits mix poorly)
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	u := (float64(h>>11) + 0.5) / (1 << 53) // in (0, 1)
+	w := 1.0
+	if complete {
+		w = 2
+	}
+	w /= 1 + float64(max(load, 0))
+	return -math.Log(u) / w
+}
+
 // ranker keeps the best limit suppliers seen so far, in order. The order
 // is total (device IDs differ), so keeping the top entries sorted by
 // insertion gives what a full sort cut to limit would.
@@ -169,12 +207,14 @@ type ranker struct {
 	askerPriv []netip.Prefix // the asker's private subnets (only private ones count)
 	rtts      map[string]int64
 	limit     int
+	salt      uint64
 	top       []rankedSupplier
 }
 
 type rankedSupplier struct {
 	Supplier
 	rttKnown bool
+	key      float64
 }
 
 func newRanker(asker *Device, askerIP string, askerAnn *AnnounceRecord, limit int) *ranker {
@@ -202,7 +242,7 @@ func (r *ranker) add(dev identity.ID, account string, p *Policy, addrs []string,
 func (r *ranker) insert(dev identity.ID, account string, addrs []string, complete bool, load int, sameLAN bool) {
 	rtt, known := r.rtts[string(dev)]
 	e := rankedSupplier{Supplier: Supplier{Device: dev, Account: ownAccount(account, r.asker.Account), Addrs: addrs, Complete: complete,
-		SameLAN: sameLAN, RTT: rtt, Load: load}, rttKnown: known}
+		SameLAN: sameLAN, RTT: rtt, Load: load}, rttKnown: known, key: supplierKey(r.salt, r.asker.ID, dev, complete, load)}
 	n := len(r.top)
 	if n == r.limit && !rankedBefore(&e, &r.top[n-1]) {
 		return
@@ -235,10 +275,8 @@ func rankedBefore(a, b *rankedSupplier) bool {
 		return a.rttKnown
 	case a.rttKnown && a.RTT != b.RTT:
 		return a.RTT < b.RTT
-	case a.Load != b.Load:
-		return a.Load < b.Load
-	case a.Complete != b.Complete:
-		return a.Complete
+	case a.key != b.key:
+		return a.key < b.key
 	}
 	return a.Device < b.Device
 }

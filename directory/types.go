@@ -132,6 +132,9 @@ type Error struct {
 	Status  int    `json:"-"`
 	Code    string `json:"code"`
 	Message string `json:"message"`
+	// RetryAfter is the server's suggested wait (Retry-After, or
+	// Kith-Retry-After-Ms when given), read by the client.
+	RetryAfter time.Duration `json:"-"`
 }
 
 func (e *Error) Error() string {
@@ -164,6 +167,9 @@ const (
 	CodeCardDeclined = "card_declined"
 	CodeWithdrawn    = "withdrawn"
 	CodeInternal     = "internal"
+	// CodeOriginBusy (503): the origin handed this part to the crowd
+	// already; ask peers, or the origin again after Retry-After.
+	CodeOriginBusy = "origin_busy"
 )
 
 func newError(status int, code, format string, args ...any) *Error {

@@ -7,12 +7,14 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"runtime"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/kith-media/kith/share/peer"
+	"github.com/kith-media/kith/share/sealed"
 )
 
 // BenchmarkFlashCrowd: one origin and N nodes wanting the same title
@@ -103,7 +105,10 @@ func flashCrowd(b *testing.B, n, size int, poisson bool) {
 			}
 		}()
 	}
+	stop := make(chan struct{})
+	go reportStalls(b, nodes, title.ContentID, stop)
 	wg.Wait()
+	close(stop)
 	all := time.Since(t0)
 	b.StopTimer()
 	close(errs)
@@ -121,6 +126,37 @@ func flashCrowd(b *testing.B, n, size int, poisson bool) {
 	b.ReportMetric(one.Seconds(), "s_one")
 	b.ReportMetric(bound.Seconds(), "s_bound")
 	b.ReportMetric(all.Seconds()/bound.Seconds(), "x_bound")
+}
+
+// reportStalls prints, every 30 s until stop, the downloads still running
+// and their sources' states (what a crowd that does not finish waits for).
+func reportStalls(b *testing.B, nodes []*Node, cid sealed.ContentID, stop chan struct{}) {
+	for {
+		select {
+		case <-stop:
+			return
+		case <-time.After(30 * time.Second):
+		}
+		for _, nd := range nodes {
+			nd.mu.Lock()
+			f := nd.fetches[cid]
+			nd.mu.Unlock()
+			if f == nil || f.f == nil {
+				continue
+			}
+			p := f.f.Progress()
+			states := map[string]int{}
+			for _, s := range p.Sources {
+				k := s.State
+				if s.Origin {
+					k = "origin:" + k
+				}
+				states[k]++
+			}
+			// Printed now: a benchmark's log shows only when it ends.
+			fmt.Fprintf(os.Stderr, "still fetching: %s has %d/%d chunks, sources %v\n", nd.ID().Short(), p.Have, p.Total, states)
+		}
+	}
 }
 
 // cryptoBound is the least time this machine needs for the CPU work that

@@ -64,35 +64,45 @@
 // # Fetching
 //
 // A Fetcher keeps a few requests in flight per source, polls partial
-// sources' /have bitmaps, starts from a random chunk (so a crowd spreads
-// over the file) or from the chunk a player asked for (Prioritize), stores
-// each chunk through a Sink that verifies it (library.WriteChunk), bans a
-// source whose chunk fails verification or that breaks the protocol (wrong
-// length), backs off and finally drops sources that error or time out, and
-// asks a second source for a chunk that is taking too long. A client tries
-// every address of its peer: one that presents another device's
-// certificate is blamed (tried last for 10 minutes), not the peer, since
-// anyone on the LAN can announce an address under a neighbour's name.
-// The origin is asked only for chunks no peer holds or is fetching (peers
-// advertise origin fetches in /have) and that this device "owns" among the
-// crowd downloading the content (rendezvous hashing of device ID and chunk
-// index), so a crowd splits the origin's chunks instead of each taking them
-// all. The crowd is this device, its peers that say they download the
-// content (Kith-Downloading), and the devices given to SetCrowd, connected
-// or not: a Node passes the directory's incomplete holders of the content
-// (it asks for up to directory.MaxSuppliers of them, but connects to at
-// most MaxPeers, picked at random so a crowd spreads its upload load). A
-// connected peer that says it is not downloading, or that was banned or
-// dropped, takes no share. Without a crowd, a device nobody downloads from
-// (Demand) leaves its share to those others download from, so what it
-// would fetch spreads; with one it cannot (the others count it as an
-// owner), so a Node connects back to the crowd members that poll it
-// (Server.Pollers), even beyond MaxPeers, and a late arrival is not left
-// with nobody taking from it.
-// A chunk a player waits for (after OriginDelay/4), any chunk once peers
-// deliver nothing for 3 x OriginDelay, and any chunk nobody got for
-// 6 x OriginDelay (its owner left, stalled, or never downloaded: a stale
-// partial holder the directory still lists) go to the origin regardless.
+// sources' /have bitmaps, asks each peer for the rarest chunk it can give
+// (fewest of our peers hold it; ties onward from a random start, so a
+// crowd spreads over the file) or from the chunk a player asked for
+// (Prioritize), stores each chunk through a Sink that verifies it
+// (library.WriteChunk), bans a source whose chunk fails verification or
+// that breaks the protocol (wrong length), backs off and drops sources that
+// error or time out, and asks a second source for a chunk that is taking
+// too long. A client tries every address of its peer: one that presents
+// another device's certificate is blamed (tried last for 10 minutes), not
+// the peer, since anyone on the LAN can announce an address under a
+// neighbour's name. Its decisions are share/peer/sched's
+// (a pure core with the time passed in, also driven by internal/swarmsim).
+//
+// The origin is the supplier of last resort. It is asked only for chunks
+// no peer holds or is fetching (peers advertise origin fetches in /have),
+// and then only for (a) the chunks this device "owns" among the crowd
+// downloading the content (rendezvous hashing of device ID and chunk
+// index), so a crowd splits the origin's chunks instead of each taking
+// them all; (b) any chunk once the download is starved: its reachable peers
+// have had nothing it needs, and nothing in flight, for two Have-poll
+// rounds (before that, peers dropped for errors are given another chance);
+// (c) a chunk a player waits for (after OriginDelay/4). The crowd is this
+// device, its peers that say they download the content (Kith-Downloading),
+// and the devices given to SetCrowd, connected or not: a Node passes the
+// directory's incomplete holders of the content (a weighted random sample
+// of up to directory.MaxSuppliers; it connects to at most MaxPeers of
+// them). A connected peer that says it is not downloading, or that was
+// banned or dropped, takes no share. Without a crowd, a device nobody
+// downloads from (Demand) leaves its share to those others download from;
+// with a crowd it cannot (the others count it as an owner), so a Node
+// connects back to the crowd members that poll it (Server.Pollers), even
+// beyond MaxPeers, and a late arrival is not left with nobody taking from it.
+// The origin itself super-seeds (directory.OriginBudget): a chunk it has
+// handed to a device that still shares it is answered 503 origin_busy
+// ("busy, ask your peers", with Retry-After) beyond a small repeat budget;
+// the fetcher then leaves that chunk to its peers until the time named,
+// and asks for no other chunk it does not own until it starves again.
+// There are no fixed-delay fallbacks: a slow machine or a big crowd does
+// not send a download to the origin while its peers bring it chunks.
 //
 // # Ledger
 //

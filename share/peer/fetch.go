@@ -80,7 +80,7 @@ type FetchOptions struct {
 	MinTimeout       time.Duration // shortest request timeout (default 2 s); actual = clamp(8 x expected)
 	StealAfter       time.Duration // a chunk slower than this (and 3 x its source's expected time) is also asked elsewhere (default 750 ms)
 	HaveInterval     time.Duration // polling of partial sources (default 500 ms)
-	OriginDelay      time.Duration // how long a chunk waits for peers before the origin may be asked regardless (default 10 s; see the package doc)
+	OriginDelay      time.Duration // a chunk a player waits for may go to the origin after OriginDelay/4 (default 10 s; see the package doc)
 	MaxFailures      int           // consecutive errors before a source is dropped (default 5)
 	ProgressInterval time.Duration // Progress events (default 250 ms)
 	OnEvent          func(Event)   // called from the fetcher's goroutine; must not block

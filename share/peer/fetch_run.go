@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kith-media/kith/directory"
 	"github.com/kith-media/kith/share/library"
 	"github.com/kith-media/kith/share/peer/sched"
 )
@@ -161,8 +162,11 @@ func (e *storeError) Unwrap() error { return e.err }
 // outcome classifies a request's error for the core.
 func outcome(err error) sched.Outcome {
 	var st *StatusError
+	var de *directory.Error
 	k := sched.Failed
 	switch {
+	case errors.As(err, &de) && de.Code == directory.CodeOriginBusy:
+		return sched.Outcome{Kind: sched.Declined, RetryAfter: de.RetryAfter, Err: err}
 	case err == nil:
 		k = sched.OK
 	case errors.Is(err, context.Canceled):

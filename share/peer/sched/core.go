@@ -29,6 +29,11 @@ type Config struct {
 	HaveInterval   time.Duration
 	OriginDelay    time.Duration
 
+	// Legacy selects the fallbacks before issue 13 (the origin asked after
+	// fixed multiples of OriginDelay; peers' chunks taken in file order from
+	// a random start), for the swarm simulator's before/after comparison.
+	Legacy bool
+
 	Rand   *rand.Rand // chunk start points; nil: a randomly seeded one
 	Logger *slog.Logger
 }
@@ -38,22 +43,24 @@ type Source struct {
 	// Ref is the driver's handle for this source (the Core never reads it).
 	Ref any
 
-	id       identity.ID
-	origin   bool
-	partial  bool   // has a Have to poll
-	have     Bitmap // nil: everything
-	fetching Bitmap
-	inflight int
-	rate     float64
-	bytes    int64
-	fails    int
-	until    time.Time
-	banned   bool
-	dropped  bool
-	polling  bool
-	known    bool // a Have answer arrived (until then it may hold anything)
-	active   bool // downloading this content itself (shares the origin's chunks)
-	lastPoll time.Time
+	id        identity.ID
+	origin    bool
+	partial   bool   // has a Have to poll
+	have      Bitmap // nil: everything
+	fetching  Bitmap
+	inflight  int
+	rate      float64
+	bytes     int64
+	fails     int
+	until     time.Time
+	banned    bool
+	dropped   bool
+	faulted   bool // a drop was reported (a revived source's next one is not)
+	droppedAt time.Time
+	polling   bool
+	known     bool // a Have answer arrived (until then it may hold anything)
+	active    bool // downloading this content itself (shares the origin's chunks)
+	lastPoll  time.Time
 }
 
 // ID is the source's device ID.
@@ -105,6 +112,9 @@ const (
 	NotHeld       // the source does not have the chunk (our view was stale)
 	Refused       // the source refuses us: drop
 	Failed        // any other error or a timeout: back off, drop after MaxFailures
+	// Declined: the origin handed this chunk to the crowd already ("busy,
+	// ask your peers"); not asked for it again before RetryAfter.
+	Declined
 )
 
 // Outcome is how a request (or a Have poll) ended.
@@ -158,6 +168,12 @@ type Core struct {
 	crowd []identity.ID
 	mine  []int8
 	idle  map[identity.ID]bool
+	// declined: until when the origin asked us not to ask it for a chunk
+	// (it handed the chunk to the crowd already).
+	declined []time.Time
+	// starvedSince: since when no peer had anything for us (zero: fed).
+	starvedSince time.Time
+	avail        []int // availability(), per Schedule
 }
 
 // New returns a Core for c with every chunk needed until Begin says otherwise.
@@ -182,7 +198,7 @@ func New(c Config) *Core {
 	def(&c.HaveInterval, 500*time.Millisecond)
 	def(&c.OriginDelay, 10*time.Second)
 	k := &Core{c: c, rnd: c.Rand, log: c.Logger, attempts: map[int][]*Attempt{},
-		since: make([]time.Time, c.Chunks), prio: -1}
+		since: make([]time.Time, c.Chunks), declined: make([]time.Time, c.Chunks), prio: -1}
 	if k.rnd == nil {
 		k.rnd = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 	}
@@ -350,6 +366,8 @@ func (k *Core) Schedule(now time.Time) (launch []*Attempt, alive bool) {
 	if !alive && len(k.attempts) == 0 {
 		return nil, false
 	}
+	k.observeStarvation(now)
+	k.avail = k.availability()
 	for _, s := range k.ordered(now) {
 		limit := k.c.PerSource
 		if s.origin {

@@ -29,6 +29,45 @@ func (k *Core) eligible(s *Source, i int, now time.Time) bool {
 	if !s.origin {
 		return true
 	}
+	return k.originMay(i, now)
+}
+
+// originMay reports whether the origin may be asked for chunk i: the
+// origin is the supplier of last resort, so a chunk goes to it only when
+// no reachable peer has it or is getting it, and then either this device
+// owns it among its crowd (the crowd splits the origin's chunks), or the
+// reachable peers have had nothing for us for two rounds of Have polls
+// (the crowd is not bringing it), or a player waits for it. The origin's
+// own budget (directory.OriginBudget) has the last word: a chunk it
+// declined waits for the time it named.
+func (k *Core) originMay(i int, now time.Time) bool {
+	if k.c.Legacy {
+		return k.originMayLegacy(i, now)
+	}
+	if d := k.declined[i]; !d.IsZero() && now.Before(d) {
+		return false
+	}
+	if k.prio >= 0 && i >= k.prio && i < k.prio+2*k.c.PerSource && now.Sub(k.since[i]) >= k.c.OriginDelay/4 {
+		return true // a player is waiting for it
+	}
+	if k.peerCovers(i) {
+		return false // a peer has it or is getting it: wait for it
+	}
+	if k.starved(now) {
+		return true // the crowd we reach is not bringing it
+	}
+	if k.c.Demand != nil && len(k.crowd) == 0 && k.activePeers() && !k.c.Demand() {
+		// Peers download it too, but nobody takes from us: leave the origin
+		// to those others take from. Not with a crowd (SetCrowd): its
+		// members count us as an owner, so our share would be a hole.
+		return false
+	}
+	return k.mineChunk(i)
+}
+
+// originMayLegacy is the rule before issue 13: after fixed multiples of
+// OriginDelay the origin is asked regardless of the crowd.
+func (k *Core) originMayLegacy(i int, now time.Time) bool {
 	delay := k.c.OriginDelay
 	if k.prio >= 0 && i >= k.prio && i < k.prio+2*k.c.PerSource && now.Sub(k.since[i]) >= delay/4 {
 		return true // a player is waiting for it
@@ -43,17 +82,89 @@ func (k *Core) eligible(s *Source, i int, now time.Time) bool {
 		return true // safety net: its owner never fetched it
 	}
 	if k.c.Demand != nil && len(k.crowd) == 0 && k.activePeers() && !k.c.Demand() {
-		// Peers download it too, but nobody takes from us: leave the origin
-		// to those others take from. Not with a crowd (SetCrowd): its
-		// members count us as an owner, so our share would be a hole.
 		return false
 	}
 	return k.mineChunk(i)
 }
 
-// pick chooses the next chunk for s: the player's window first, then
-// onward from a random start (so a crowd spreads over the file); the
-// origin picks at random among what it may fetch.
+// starved reports whether the reachable peers have had nothing this
+// download needs for at least two Have-poll rounds (observeStarvation
+// keeps starvedSince).
+func (k *Core) starved(now time.Time) bool {
+	return !k.starvedSince.IsZero() && now.Sub(k.starvedSince) >= 2*k.c.HaveInterval
+}
+
+// observeStarvation notes whether any peer can give us something now: a
+// request to a peer in flight, or a needed chunk a live peer holds, is
+// fetching, or may hold (no Have answer yet).
+func (k *Core) observeStarvation(now time.Time) {
+	fed := false
+	for _, s := range k.srcs {
+		if s.origin || s.banned || s.dropped {
+			continue
+		}
+		if s.inflight > 0 || (s.partial && !s.known) {
+			fed = true
+			break
+		}
+		for i := 0; i < k.c.Chunks && !fed; i++ {
+			fed = k.need.Has(i) && (s.has(i) || (s.fetching != nil && s.fetching.Has(i)))
+		}
+		if fed {
+			break
+		}
+	}
+	switch {
+	case fed:
+		k.starvedSince = time.Time{}
+	case k.starvedSince.IsZero():
+		k.starvedSince = now
+	case !k.c.Legacy && k.starved(now):
+		k.revive(now)
+	}
+}
+
+// revive gives the peers dropped for errors (not banned) another chance
+// before a starved download turns to the origin for chunks it does not
+// own: on a loaded machine or a congested link a crowd member's errors
+// are often passing, and the origin is the last resort. One more failure
+// drops a revived peer again (no second fault is reported).
+func (k *Core) revive(now time.Time) {
+	for _, s := range k.srcs {
+		if s.origin || s.banned || !s.dropped || now.Sub(s.droppedAt) < 2*k.c.HaveInterval {
+			continue
+		}
+		s.dropped, s.fails, s.until = false, k.c.MaxFailures-1, now
+		s.polling, s.lastPoll = false, time.Time{}
+		k.mine = nil // the crowd changed
+		k.starvedSince = now
+	}
+}
+
+// availability counts, per chunk, the live peers that hold it.
+func (k *Core) availability() []int {
+	if cap(k.avail) < k.c.Chunks {
+		k.avail = make([]int, k.c.Chunks)
+	}
+	av := k.avail[:k.c.Chunks]
+	clear(av)
+	for _, s := range k.srcs {
+		if s.origin || s.banned || s.dropped {
+			continue
+		}
+		for i := range av {
+			if s.has(i) {
+				av[i]++
+			}
+		}
+	}
+	return av
+}
+
+// pick chooses the next chunk for s: the player's window first; then the
+// rarest among our peers of those s may give (so a crowd spreads every
+// chunk, and none hangs on one holder), ties broken onward from a random
+// start (the origin's start is random per pick).
 func (k *Core) pick(s *Source, now time.Time) int {
 	n := k.c.Chunks
 	if k.prio >= 0 {
@@ -69,24 +180,38 @@ func (k *Core) pick(s *Source, now time.Time) int {
 	} else if s.origin {
 		start = k.rnd.IntN(n)
 	}
+	if k.prio >= 0 || s.origin || k.avail == nil || k.c.Legacy {
+		for j := 0; j < n; j++ {
+			i := (start + j) % n
+			if k.eligible(s, i, now) {
+				return i
+			}
+		}
+		return -1
+	}
+	best, bestAv := -1, 0
 	for j := 0; j < n; j++ {
 		i := (start + j) % n
-		if k.eligible(s, i, now) {
-			return i
+		if (best < 0 || k.avail[i] < bestAv) && k.eligible(s, i, now) {
+			best, bestAv = i, k.avail[i]
 		}
 	}
-	return -1
+	return best
 }
 
 // steal finds a chunk in flight elsewhere that is taking too long and
-// that s could deliver instead (at most two attempts per chunk).
+// that s could deliver instead (at most two attempts per chunk). The
+// origin steals only for a player waiting.
 func (k *Core) steal(s *Source, now time.Time) int {
 	best, bestAge := -1, time.Duration(0)
 	for i, as := range k.attempts {
 		if len(as) != 1 || as[0].Src == s || !s.has(i) {
 			continue
 		}
-		if s.origin && k.peerCovers(i) && now.Sub(k.since[i]) < k.c.OriginDelay {
+		if s.origin && k.c.Legacy && k.peerCovers(i) && now.Sub(k.since[i]) < k.c.OriginDelay {
+			continue
+		}
+		if s.origin && !k.c.Legacy && !(k.prio >= 0 && i >= k.prio && i < k.prio+2*k.c.PerSource) {
 			continue
 		}
 		a := as[0]

@@ -71,6 +71,16 @@ func (k *Core) fail(s *Source, i int, out Outcome, now time.Time) *Fault {
 		k.faults = append(k.faults, fl)
 		k.log.Warn("fetcher: source banned", "source", s.id, "chunk", i, "err", out.Err)
 		return &fl
+	case out.Kind == Declined && i >= 0:
+		// The crowd has chunk i: not from the origin before the time it
+		// named, and no other chunk we do not own before we starve again
+		// (two more Have rounds with nothing from our peers). Our own
+		// chunks stay open: the origin is not backed off.
+		k.declined[i] = now.Add(max(out.RetryAfter, 50*time.Millisecond))
+		if !k.starvedSince.IsZero() {
+			k.starvedSince = now
+		}
+		return nil
 	case out.Kind == Busy:
 		s.until = now.Add(max(out.RetryAfter, 50*time.Millisecond))
 		return nil
@@ -93,6 +103,11 @@ func (k *Core) fail(s *Source, i int, out Outcome, now time.Time) *Fault {
 		return nil
 	}
 	k.mine = nil // the crowd changed
+	s.droppedAt = now
+	if s.faulted {
+		return nil
+	}
+	s.faulted = true
 	fl := Fault{Source: s.id, Chunk: i, Err: out.Err}
 	k.faults = append(k.faults, fl)
 	k.log.Warn("fetcher: source dropped", "source", s.id, "err", out.Err)

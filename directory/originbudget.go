@@ -1,0 +1,184 @@
+package directory
+
+import (
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/kith-media/kith/share/identity"
+	"github.com/kith-media/kith/share/sealed"
+)
+
+// OriginBudget makes the origin store a supplier of last resort
+// (super-seeding): while other devices hold or download a content, the
+// origin hands each part of it out about once, to a device that shares it
+// on, and answers every other read "busy, ask your peers" (CodeOriginBusy)
+// unless a small repeat budget allows it. The repeat budget (RepeatShare of
+// the content's size, refilled over RepeatPeriod) covers parts whose only
+// holder left before passing them on, and devices that share nothing back.
+// A device alone with a content (no other online holder it may copy from)
+// is always served.
+//
+// It keeps no clock: the caller passes the time. Safe for concurrent use.
+type OriginBudget struct {
+	RepeatShare  float64       // share of a content's size repeatable per period (default 0.1)
+	RepeatPeriod time.Duration // refill period of the repeat budget (default 1 min)
+
+	mu sync.Mutex
+	m  map[sealed.ContentID]*originTally
+}
+
+// Bounds on what an OriginBudget remembers (reads come from the network).
+const (
+	maxTallies      = 4096    // contents tracked at once
+	maxTallyOffsets = 1 << 16 // distinct read offsets tracked per content
+)
+
+// originTally is one content's episode: the parts handed out once and the
+// repeat tokens. An episode ends when the content is idle for two periods.
+type originTally struct {
+	served     map[int64]identity.ID // part (read offset) → the sharer it went to
+	firstBytes int64                 // bytes handed out as first copies
+	tokens     float64               // repeat bytes available
+	at         time.Time
+}
+
+func (b *OriginBudget) share() float64 {
+	if b.RepeatShare > 0 {
+		return b.RepeatShare
+	}
+	return 0.1
+}
+
+func (b *OriginBudget) period() time.Duration {
+	if b.RepeatPeriod > 0 {
+		return b.RepeatPeriod
+	}
+	return time.Minute
+}
+
+// Admit decides a read of n bytes at off of content c (size bytes in all)
+// by asker. others: another online device holds or downloads c and may
+// give it to the asker; sharer: the asker itself offers c on (an announced
+// holder); holds(id) tells whether device id is still such a sharer (a
+// part handed to a device that left is again a part the crowd lacks).
+// When it refuses, retry is when the repeat budget would allow the read.
+func (b *OriginBudget) Admit(c sealed.ContentID, size, off, n int64, asker identity.ID, others, sharer bool, holds func(identity.ID) bool, now time.Time) (ok bool, retry time.Duration) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	capacity := b.share() * float64(size)
+	rate := capacity / b.period().Seconds() // bytes per second
+	t := b.m[c]
+	if t == nil || now.Sub(t.at) > 2*b.period() {
+		if b.m == nil {
+			b.m = make(map[sealed.ContentID]*originTally)
+		}
+		if len(b.m) >= maxTallies {
+			for k := range b.m { // forget one (the map's order is random)
+				delete(b.m, k)
+				break
+			}
+		}
+		t = &originTally{served: map[int64]identity.ID{}, tokens: capacity, at: now}
+		b.m[c] = t
+	}
+	if d := now.Sub(t.at).Seconds(); d > 0 {
+		t.tokens = min(capacity, t.tokens+d*rate)
+	}
+	t.at = now
+	to, given := t.served[off]
+	// A first copy: the part never went to a sharer, or went to one that
+	// no longer holds it, or went to this asker (a read that failed, asked
+	// again). First copies add up to twice the size at most
+	// per episode, whatever the offsets (overlapping reads cannot turn one
+	// content into many "first" parts).
+	first := (!given || to == asker || !holds(to)) && t.firstBytes+n <= 2*size
+	if sharer && first && (given || len(t.served) < maxTallyOffsets) {
+		t.served[off] = asker
+		t.firstBytes += n
+	}
+	switch {
+	case !others:
+		return true, 0 // nobody else to ask
+	case first && sharer:
+		return true, 0 // its first copy, to a device that passes it on
+	case t.tokens >= float64(n):
+		t.tokens -= float64(n)
+		return true, 0
+	}
+	if rate <= 0 {
+		return false, 5 * time.Second
+	}
+	wait := time.Duration((float64(n) - t.tokens) / rate * float64(time.Second))
+	return false, min(max(wait, 100*time.Millisecond), 5*time.Second)
+}
+
+// retryAfterMsHeader refines Retry-After (whole seconds) on origin_busy
+// answers, as the peer protocol's Kith-Retry-After-Ms does.
+const retryAfterMsHeader = "Kith-Retry-After-Ms"
+
+// admitOrigin applies the origin budget to a read of the sealed file of c
+// (size bytes): nil to serve it, or an origin_busy error with Retry-After
+// set on w.
+func (s *Server) admitOrigin(w http.ResponseWriter, r *http.Request, rq *request, c sealed.ContentID, size int64) error {
+	off, n, ok := singleRange(r.Header.Get("Range"), size)
+	if !ok {
+		off, n = 0, size // no range, or one http.ServeContent will refuse
+	}
+	ix, err := s.online(r.Context())
+	if err != nil {
+		return err
+	}
+	// The route is public; a signed read (the client signs when it has a
+	// device) says who asks, so a sharer gets its first copies.
+	dev := rq.device
+	if dev == nil && r.Header.Get(HeaderDevice) != "" {
+		if d, err := s.authenticate(r, nil); err == nil {
+			dev = d
+		}
+	}
+	now := s.now()
+	others, sharer := ix.crowdOf(c, now, dev)
+	var asker identity.ID
+	if dev != nil {
+		asker = dev.ID
+	}
+	holds := func(id identity.ID) bool { return ix.sharing(c, now, id) }
+	ok, retry := s.o.Origin.Admit(c, size, off, n, asker, others, sharer, holds, now)
+	if ok {
+		return nil
+	}
+	s.metrics.originBusy.add(c.String(), 1)
+	w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(retry.Seconds()))))
+	w.Header().Set(retryAfterMsHeader, strconv.FormatInt(retry.Milliseconds(), 10))
+	return newError(http.StatusServiceUnavailable, CodeOriginBusy,
+		"the origin handed this part of %s to the devices downloading it; ask them, or the origin again in %s", c, retry.Round(time.Millisecond))
+}
+
+// singleRange parses "bytes=a-b" or "bytes=a-" (the only forms the client
+// sends) against a file of size bytes.
+func singleRange(h string, size int64) (off, n int64, ok bool) {
+	spec, found := strings.CutPrefix(h, "bytes=")
+	if !found || strings.Contains(spec, ",") {
+		return 0, 0, false
+	}
+	a, b, found := strings.Cut(spec, "-")
+	if !found {
+		return 0, 0, false
+	}
+	first, err := strconv.ParseInt(a, 10, 64)
+	if err != nil || first < 0 || first >= size {
+		return 0, 0, false
+	}
+	last := size - 1
+	if b != "" {
+		if last, err = strconv.ParseInt(b, 10, 64); err != nil || last < first {
+			return 0, 0, false
+		}
+		last = min(last, size-1)
+	}
+	return first, last - first + 1, true
+}

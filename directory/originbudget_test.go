@@ -1,0 +1,95 @@
+package directory
+
+import (
+	"testing"
+	"time"
+
+	"github.com/kith-media/kith/share/identity"
+	"github.com/kith-media/kith/share/sealed"
+)
+
+// TestOriginBudget walks one content's episode: first copies to sharers
+// are free, repeats and non-sharers spend the repeat budget, which refills
+// over the period; a device alone is always served.
+func TestOriginBudget(t *testing.T) {
+	const size, chunk = 1 << 20, 64 << 10 // 16 parts; repeat budget 0.1 × 1 MiB ≈ 1.6 parts
+	c := sealed.ContentID{1}
+	b := &OriginBudget{}
+	t0 := time.Unix(1000, 0)
+	online := map[identity.ID]bool{"A": true, "B": true}
+	holds := func(id identity.ID) bool { return online[id] }
+	steps := []struct {
+		name           string
+		asker          identity.ID
+		off            int64
+		others, sharer bool
+		at             time.Duration
+		leave          identity.ID // goes offline before this step
+		ok             bool
+	}{
+		{"first copy of part 0 to sharer A", "A", 0, true, true, 0, "", true},
+		{"A again: its read failed, asked again", "A", 0, true, true, 0, "", true},
+		{"part 0 to B: a repeat, from the budget", "B", 0, true, true, 0, "", true},
+		{"part 0 to C: the budget is spent", "C", 0, true, true, 0, "", false},
+		{"part 1 is still a first copy", "B", chunk, true, true, 0, "", true},
+		{"a free rider's first ask is not a first copy", "F", 2 * chunk, true, false, 0, "", false},
+		{"alone: always served", "F", 0, false, false, 0, "", true},
+		{"A left: part 0 is lacking again, a first copy for C", "C", 0, true, true, 0, "A", true},
+		{"a minute later the budget has refilled", "D", 0, true, true, time.Minute, "", true},
+		{"the refill went to that repeat: the free rider waits", "F", 2 * chunk, true, false, time.Minute, "", false},
+		{"part 2 never went to a sharer: first copy", "D", 2 * chunk, true, true, time.Minute, "", true},
+	}
+	for _, s := range steps {
+		online[s.asker] = s.sharer
+		if s.leave != "" {
+			online[s.leave] = false
+		}
+		ok, retry := b.Admit(c, size, s.off, chunk, s.asker, s.others, s.sharer, holds, t0.Add(s.at))
+		if ok != s.ok {
+			t.Errorf("%s: admitted %v, want %v", s.name, ok, s.ok)
+		}
+		if !ok && (retry < 100*time.Millisecond || retry > 5*time.Second) {
+			t.Errorf("%s: retry %s outside [100ms, 5s]", s.name, retry)
+		}
+	}
+}
+
+// TestOriginBudgetFirstCopiesBounded: overlapping reads at many offsets
+// cannot make more than about one size of "first copies".
+func TestOriginBudgetFirstCopiesBounded(t *testing.T) {
+	const size = 1 << 20
+	b := &OriginBudget{RepeatShare: 0.0001}
+	now := time.Unix(1000, 0)
+	var served int64
+	for off := int64(0); off < size; off += 4096 {
+		if ok, _ := b.Admit(sealed.ContentID{2}, size, off, size-off, "A", true, true, func(identity.ID) bool { return true }, now); ok {
+			served += size - off
+		}
+	}
+	if served > 2*size {
+		t.Errorf("served %d bytes as first copies of a %d-byte content", served, size)
+	}
+}
+
+func TestSingleRange(t *testing.T) {
+	for _, tc := range []struct {
+		h      string
+		off, n int64
+		ok     bool
+	}{
+		{"bytes=0-99", 0, 100, true},
+		{"bytes=100-", 100, 900, true},
+		{"bytes=900-5000", 900, 100, true},
+		{"bytes=1000-1001", 0, 0, false}, // past the end
+		{"bytes=5-4", 0, 0, false},
+		{"bytes=0-1,5-6", 0, 0, false},
+		{"bytes=-5", 0, 0, false},
+		{"items=0-1", 0, 0, false},
+		{"", 0, 0, false},
+	} {
+		off, n, ok := singleRange(tc.h, 1000)
+		if off != tc.off || n != tc.n || ok != tc.ok {
+			t.Errorf("singleRange(%q) = %d, %d, %v; want %d, %d, %v", tc.h, off, n, ok, tc.off, tc.n, tc.ok)
+		}
+	}
+}

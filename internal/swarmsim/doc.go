@@ -1,0 +1,18 @@
+// Package swarmsim runs a crowd of devices downloading one title on a
+// simulated network with a virtual clock, driving the product's own
+// decision code: each device's share/peer/sched.Core (which chunk from
+// whom, when to fall back to the origin), the directory's supplier ranking
+// (directory.RankSuppliers) and its origin budget (directory.OriginBudget).
+// What is simulated is only what those decide over: links (per-device
+// upload and download bandwidth, per-link latency, an optional shared
+// machine-wide cap for the one-process test harness), peers' upload limits
+// (MaxUploads, MaxUploadsPerPeer, answered Busy), arrivals (all at once or
+// Poisson), churn (devices leaving mid-download, their entries expiring
+// from the directory after the announce TTL) and free riders (devices
+// that share nothing: not announced, refusing every request).
+//
+// A transfer's rate is fixed when it starts (its share of the sender's
+// upload, the receiver's download and the shared cap at that moment), so
+// the model is coarse but deterministic for a seed. One Run of 10,000
+// devices takes a few minutes of one core.
+package swarmsim

@@ -1,0 +1,222 @@
+package swarmsim
+
+import (
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/kith-media/kith/directory"
+	"github.com/kith-media/kith/share/identity"
+	"github.com/kith-media/kith/share/peer/sched"
+)
+
+// node is one simulated device: the real sched.Core deciding, the
+// simulator doing its I/O.
+type node struct {
+	s         *sim
+	id        identity.ID
+	freeRider bool // announces nothing, refuses every request
+	churner   bool // leaves when it holds leaveAt chunks
+	leaveAt   int
+	arrive    time.Duration
+
+	started, finished, gone bool
+	doneAt, goneAt          time.Duration
+	announced               bool
+
+	have       sched.Bitmap
+	nhave      int
+	fromOrigin sched.Bitmap // being fetched from the origin (its /have's second bitmap)
+	core       *sched.Core
+	seen       map[identity.ID]bool // suppliers connected to (and itself)
+	added      int
+
+	uploads   int
+	perPeer   map[identity.ID]int
+	downFlows int
+	upFree    time.Duration // when its uplink is next idle
+	downFree  time.Duration
+	upBytes   int64
+	pollers   map[identity.ID]time.Duration
+
+	pumpQueued bool
+	tickAt     time.Duration // the next tick pump, 0 when none
+}
+
+// online reports whether the directory lists n as a holder now.
+func (n *node) online() bool {
+	return n.announced && (!n.gone || n.s.now-n.goneAt < n.s.c.AnnounceTTL)
+}
+
+func (n *node) start() {
+	s := n.s
+	n.started = true
+	n.seen = map[identity.ID]bool{n.id: true}
+	if !n.freeRider {
+		n.announced = true
+		s.holders = append(s.holders, n)
+	}
+	peers, crowd := n.suppliers()
+	peers = peers[:min(len(peers), s.c.MaxPeers)]
+	n.core = sched.New(sched.Config{Chunks: s.chunks, ChunkSize: s.chunkSize, Self: n.id, Legacy: s.c.Legacy,
+		OriginInFlight: s.c.OriginInFlight, HaveInterval: s.c.HaveInterval,
+		Rand: rand.New(rand.NewPCG(s.rnd.Uint64(), s.rnd.Uint64())), Logger: discard})
+	for _, p := range peers {
+		n.seen[p.id] = true
+		n.added++
+		n.core.Add(p.id, false, true, p)
+	}
+	n.core.Add(originID, true, false, nil)
+	n.core.SetCrowd(crowd)
+	n.core.Begin(sched.NewBitmap(s.chunks), s.t())
+	n.pump()
+	s.at(min(s.c.ResupplyInterval, 100*time.Millisecond), n.resupply)
+}
+
+// suppliers is the directory's answer for n: the peers (shuffled, as
+// share.Node does) and the crowd (incomplete holders).
+func (n *node) suppliers() (peers []*node, crowd []identity.ID) {
+	s := n.s
+	const maxCandidates = 1000 // directory's
+	var cands []directory.Candidate
+	salt := s.rnd.Uint64()
+	h := s.holders
+	start := 0
+	if !s.c.Legacy && len(h) > 0 {
+		start = int(salt % uint64(len(h)))
+	}
+	for j := 0; j < len(h) && len(cands) < maxCandidates; j++ {
+		p := h[(start+j)%len(h)]
+		if p == n || !p.online() {
+			continue
+		}
+		cands = append(cands, directory.Candidate{Device: p.id, Complete: p.finished, Load: p.uploads, Addrs: []string{"sim:1"}})
+	}
+	var sups []directory.Supplier
+	if s.c.Legacy {
+		sups = legacyRank(cands, s.c.MaxSuppliers)
+	} else {
+		sups = directory.RankSuppliers(cands, &directory.Device{ID: n.id}, "", nil, s.c.MaxSuppliers, salt)
+	}
+	for _, sp := range sups {
+		p := s.byID[sp.Device]
+		if !sp.Complete {
+			crowd = append(crowd, sp.Device)
+		}
+		peers = append(peers, p)
+	}
+	s.rnd.Shuffle(len(peers), func(a, b int) { peers[a], peers[b] = peers[b], peers[a] })
+	return peers, crowd
+}
+
+// legacyRank is the directory's ranking before issue 13 (no LAN or RTT
+// in the simulation): load, then complete before partial, then device ID;
+// every asker gets the same top.
+func legacyRank(cands []directory.Candidate, limit int) []directory.Supplier {
+	slices.SortFunc(cands, func(a, b directory.Candidate) int {
+		switch {
+		case a.Load != b.Load:
+			return a.Load - b.Load
+		case a.Complete != b.Complete:
+			if a.Complete {
+				return -1
+			}
+			return 1
+		case a.Device < b.Device:
+			return -1
+		}
+		return 1
+	})
+	var out []directory.Supplier
+	for _, c := range cands[:min(len(cands), limit)] {
+		out = append(out, directory.Supplier{Device: c.Device, Complete: c.Complete, Load: c.Load})
+	}
+	return out
+}
+
+// resupply is share.Node.resupply: re-ask the directory, refresh the
+// crowd, connect to new suppliers (up to MaxPeers) and to crowd members
+// that poll us (up to twice MaxPeers).
+func (n *node) resupply() {
+	s := n.s
+	if n.finished || n.gone {
+		return
+	}
+	peers, crowd := n.suppliers()
+	n.core.SetCrowd(crowd)
+	for _, p := range peers {
+		polled, ok := n.pollers[p.id]
+		poller := ok && s.now-polled < 2*s.c.ResupplyInterval
+		if n.seen[p.id] || (n.added >= s.c.MaxPeers && !(poller && n.added < 2*s.c.MaxPeers)) {
+			continue
+		}
+		n.seen[p.id] = true
+		n.added++
+		n.core.Add(p.id, false, true, p)
+	}
+	n.poke()
+	s.at(s.c.ResupplyInterval, n.resupply)
+}
+
+// poke runs the fetcher loop soon (once however many events ask).
+func (n *node) poke() {
+	if n.pumpQueued || n.finished || n.gone {
+		return
+	}
+	n.pumpQueued = true
+	n.s.at(0, func() { n.pumpQueued = false; n.pump() })
+}
+
+// pump is one turn of peer.Fetcher.Run's loop: polls, then Schedule.
+func (n *node) pump() {
+	s := n.s
+	if n.finished || n.gone {
+		return
+	}
+	now := s.t()
+	for _, src := range n.core.Polls(now) {
+		n.poll(src)
+	}
+	launch, alive := n.core.Schedule(now)
+	if !alive {
+		n.gone, n.goneAt = true, s.now // no source left: it gives up
+		return
+	}
+	for _, a := range launch {
+		n.request(a)
+	}
+	if n.tickAt <= s.now { // the fetcher's 100 ms ticker
+		n.tickAt = s.now + 100*time.Millisecond
+		s.at(100*time.Millisecond, func() {
+			n.tickAt = 0
+			n.pump()
+		})
+	}
+}
+
+// poll asks a peer for its /have.
+func (n *node) poll(src *sched.Source) {
+	s := n.s
+	p := src.Ref.(*node)
+	s.at(s.c.Latency, func() {
+		if p.gone || !p.started || p.freeRider {
+			s.at(s.c.Latency, func() {
+				if !n.gone {
+					fl := n.core.HaveResult(src, sched.HaveInfo{}, sched.Outcome{Kind: sched.Refused}, s.t())
+					_ = fl
+					n.poke()
+				}
+			})
+			return
+		}
+		p.pollers[n.id] = s.now
+		info := sched.HaveInfo{Have: slices.Clone(p.have), Fetching: slices.Clone(p.fromOrigin),
+			Complete: p.finished, Downloading: !p.finished}
+		s.at(s.c.Latency, func() {
+			if !n.gone {
+				n.core.HaveResult(src, info, sched.Outcome{}, s.t())
+				n.poke()
+			}
+		})
+	})
+}

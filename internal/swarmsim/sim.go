@@ -1,0 +1,299 @@
+package swarmsim
+
+import (
+	"container/heap"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/kith-media/kith/directory"
+	"github.com/kith-media/kith/share/identity"
+	"github.com/kith-media/kith/share/peer/sched"
+	"github.com/kith-media/kith/share/sealed"
+)
+
+// Config describes one simulated crowd; zero fields take the defaults
+// noted (the product's own defaults where it has them).
+type Config struct {
+	N          int           // devices wanting the title
+	Size       int64         // title size in bytes
+	ChunkSize  int64         // default sealed.DefaultChunkSize
+	Arrivals   time.Duration // 0: all at once; else Poisson arrivals spread over about this long
+	Churn      float64       // share of devices that leave mid-download
+	FreeRiders float64       // share of devices that never upload
+	Up, Down   float64       // per-device bandwidth, bytes/s (default 2.5 MB/s up, 12.5 MB/s down)
+	OriginUp   float64       // origin store upload, bytes/s (default 125 MB/s)
+	// Shared caps all transfers together (bytes/s): one machine's CPU
+	// running the whole crowd, as the flash-crowd test harness does. 0: none.
+	Shared  float64
+	Latency time.Duration // one way, per link (default 20 ms)
+
+	MaxPeers          int           // default share.DefaultMaxPeers (16)
+	MaxSuppliers      int           // default directory.MaxSuppliers (50)
+	ResupplyInterval  time.Duration // default share.DefaultResupplyInterval (5 s)
+	AnnounceTTL       time.Duration // default directory.DefaultAnnounceTTL (90 s)
+	MaxUploads        int           // per device (default 64)
+	MaxUploadsPerPeer int           // default 4
+	OriginInFlight    int           // default 2
+	HaveInterval      time.Duration // default 500 ms
+
+	// Legacy runs the algorithm before issue 13: fixed-delay origin
+	// fallbacks in the fetcher (sched.Config.Legacy), the directory's old
+	// deterministic ranking (load, complete, ID; the same top for every
+	// asker), no origin budget.
+	Legacy bool
+	Seed   uint64
+	Limit  time.Duration // virtual time limit (default 2 h)
+}
+
+func (c *Config) defaults() {
+	setF := func(p *float64, v float64) {
+		if *p <= 0 {
+			*p = v
+		}
+	}
+	setI := func(p *int, v int) {
+		if *p <= 0 {
+			*p = v
+		}
+	}
+	setD := func(p *time.Duration, v time.Duration) {
+		if *p <= 0 {
+			*p = v
+		}
+	}
+	if c.ChunkSize <= 0 {
+		c.ChunkSize = sealed.DefaultChunkSize
+	}
+	setF(&c.Up, 2.5e6)
+	setF(&c.Down, 12.5e6)
+	setF(&c.OriginUp, 125e6)
+	setD(&c.Latency, 20*time.Millisecond)
+	setI(&c.MaxPeers, 16)
+	setI(&c.MaxSuppliers, directory.MaxSuppliers)
+	setD(&c.ResupplyInterval, 5*time.Second)
+	setD(&c.AnnounceTTL, directory.DefaultAnnounceTTL)
+	setI(&c.MaxUploads, 64)
+	setI(&c.MaxUploadsPerPeer, 4)
+	setI(&c.OriginInFlight, 2)
+	setD(&c.HaveInterval, 500*time.Millisecond)
+	setD(&c.Limit, 2*time.Hour)
+}
+
+// Result is what one Run measured.
+type Result struct {
+	Config
+	Chunks      int
+	OriginBytes int64   // delivered by the origin (as the fetchers' ledgers count it)
+	OriginX     float64 // OriginBytes ÷ Size
+	OriginBusy  int64   // origin reads answered "busy, ask your peers"
+	Finished    int     // devices that completed (churners excluded)
+	Left        int     // churners that left
+	Stuck       int     // devices neither finished nor left at the end
+	// Completion times of the finishers, from each one's arrival; All:
+	// from the first arrival to the last completion.
+	Median, P99, All time.Duration
+	// Bound is the bandwidth bound: the longer of one title over a
+	// device's download link and every device's copy over all uploads
+	// together (origin and sharers, or the shared cap).
+	Bound time.Duration
+	// Fairness is Jain's index of upload bytes over the sharers that
+	// finished (1: all uploaded alike); MaxUpX the most one uploaded ÷ Size.
+	Fairness, MaxUpX float64
+	Events           int64
+	Wall             time.Duration
+}
+
+func (r Result) String() string {
+	return fmt.Sprintf("N=%d size=%dMiB churn=%.0f%% free=%.0f%% legacy=%v: origin %.2fx (busy %d), finished %d left %d stuck %d, median %s p99 %s all %s, bound %s, fairness %.2f maxup %.1fx, %d events in %s",
+		r.N, r.Size>>20, r.Churn*100, r.FreeRiders*100, r.Legacy, r.OriginX, r.OriginBusy, r.Finished, r.Left, r.Stuck,
+		r.Median.Round(time.Millisecond), r.P99.Round(time.Millisecond), r.All.Round(time.Millisecond), r.Bound.Round(time.Millisecond),
+		r.Fairness, r.MaxUpX, r.Events, r.Wall.Round(time.Millisecond))
+}
+
+type event struct {
+	at  time.Duration
+	seq int64
+	fn  func()
+}
+
+type queue []*event
+
+func (q queue) Len() int { return len(q) }
+func (q queue) Less(i, j int) bool {
+	if q[i].at != q[j].at {
+		return q[i].at < q[j].at
+	}
+	return q[i].seq < q[j].seq
+}
+func (q queue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
+func (q *queue) Push(x any)   { *q = append(*q, x.(*event)) }
+func (q *queue) Pop() any {
+	old := *q
+	e := old[len(old)-1]
+	*q = old[:len(old)-1]
+	return e
+}
+
+// originID is the origin store's ID as the fetchers see it.
+const originID = identity.ID("ORIGIN")
+
+type sim struct {
+	c      Config
+	rnd    *rand.Rand
+	now    time.Duration
+	base   time.Time
+	q      queue
+	seq    int64
+	events int64
+	chunks int
+
+	nodes   []*node
+	byID    map[identity.ID]*node
+	holders []*node // announced devices, in announcement order (the directory's bucket)
+	budget  *directory.OriginBudget
+
+	originFlows int
+	flows       int           // all transfers running
+	originFree  time.Duration // when the origin's uplink is next idle
+	sharedFree  time.Duration // when the shared cap is next idle
+	originBytes int64
+	originBusy  int64
+	outcomes    [8]int64 // by sched.Kind
+}
+
+func (s *sim) at(d time.Duration, fn func()) {
+	s.seq++
+	heap.Push(&s.q, &event{at: s.now + d, seq: s.seq, fn: fn})
+}
+
+func (s *sim) t() time.Time { return s.base.Add(s.now) }
+
+func (s *sim) chunkSize(i int) int64 {
+	if i == s.chunks-1 {
+		if r := s.c.Size % s.c.ChunkSize; r != 0 {
+			return r
+		}
+	}
+	return s.c.ChunkSize
+}
+
+// Run simulates one crowd.
+func Run(c Config) Result {
+	c.defaults()
+	wall := time.Now()
+	s := &sim{c: c, rnd: rand.New(rand.NewPCG(c.Seed, c.Seed^0x9e3779b97f4a7c15)), base: time.Unix(1_700_000_000, 0),
+		chunks: int((c.Size + c.ChunkSize - 1) / c.ChunkSize), byID: map[identity.ID]*node{}}
+	if !c.Legacy {
+		s.budget = &directory.OriginBudget{}
+	}
+	perm := s.rnd.Perm(c.N)
+	var at float64
+	for k := range c.N {
+		n := &node{s: s, id: identity.ID(fmt.Sprintf("D%05d", k)), have: sched.NewBitmap(s.chunks),
+			fromOrigin: sched.NewBitmap(s.chunks), perPeer: map[identity.ID]int{}, pollers: map[identity.ID]time.Duration{}}
+		// perm decides roles independently of arrival order.
+		switch r := float64(perm[k]) / float64(c.N); {
+		case r < c.FreeRiders:
+			n.freeRider = true
+		case r < c.FreeRiders+c.Churn:
+			n.churner = true
+			n.leaveAt = 1 + s.rnd.IntN(max(1, s.chunks-1)) // mid-download
+		}
+		if c.Arrivals > 0 {
+			n.arrive = time.Duration(at * float64(c.Arrivals))
+			at += s.rnd.ExpFloat64() / float64(c.N)
+		}
+		s.nodes = append(s.nodes, n)
+		s.byID[n.id] = n
+		s.at(n.arrive, n.start)
+	}
+	for s.q.Len() > 0 {
+		e := heap.Pop(&s.q).(*event)
+		if e.at > c.Limit {
+			break
+		}
+		s.now = e.at
+		s.events++
+		e.fn()
+		if s.events%4096 == 0 && s.allDone() {
+			break
+		}
+	}
+	return s.result(time.Since(wall))
+}
+
+func (s *sim) allDone() bool {
+	for _, n := range s.nodes {
+		if !n.finished && !n.gone {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *sim) result(wall time.Duration) Result {
+	if os.Getenv("SWARMSIM_DEBUG") != "" {
+		fmt.Fprintln(os.Stderr, "outcomes OK,Canceled,Bad,Busy,NotHeld,Refused,Failed,Declined:", s.outcomes)
+		for _, n := range s.nodes[:3] {
+			fmt.Fprintln(os.Stderr, n.id, "arrive", n.arrive, "done", n.doneAt, "peers", n.added, n.core.Stats(s.t()))
+		}
+	}
+	r := Result{Config: s.c, Chunks: s.chunks, OriginBytes: s.originBytes, OriginBusy: s.originBusy, Events: s.events, Wall: wall}
+	r.OriginX = float64(s.originBytes) / float64(s.c.Size)
+	var times []time.Duration
+	var ups []float64
+	first := time.Duration(math.MaxInt64)
+	sharers := 0
+	for _, n := range s.nodes {
+		first = min(first, n.arrive)
+		if !n.freeRider {
+			sharers++
+		}
+		switch {
+		case n.finished:
+			r.Finished++
+			times = append(times, n.doneAt-n.arrive)
+			r.All = max(r.All, n.doneAt)
+			if !n.freeRider {
+				ups = append(ups, float64(n.upBytes))
+				r.MaxUpX = max(r.MaxUpX, float64(n.upBytes)/float64(s.c.Size))
+			}
+		case n.gone:
+			r.Left++
+		default:
+			r.Stuck++
+		}
+	}
+	r.All -= first
+	if len(times) > 0 {
+		slices.Sort(times)
+		r.Median = times[len(times)/2]
+		r.P99 = times[min(len(times)-1, len(times)*99/100)]
+	}
+	var sum, sq float64
+	for _, u := range ups {
+		sum += u
+		sq += u * u
+	}
+	if sq > 0 {
+		r.Fairness = sum * sum / (float64(len(ups)) * sq)
+	}
+	size := float64(s.c.Size)
+	bound := size / s.c.Down
+	supply := s.c.OriginUp + float64(sharers)*s.c.Up
+	if s.c.Shared > 0 {
+		supply = min(supply, s.c.Shared)
+	}
+	bound = max(bound, float64(s.c.N)*size/supply)
+	r.Bound = time.Duration(bound * float64(time.Second))
+	return r
+}
+
+type identityID = identity.ID
+
+// contentID names the simulated title for the origin budget.
+var contentID = sealed.ContentID{0x51, 0x4d}

@@ -1,0 +1,46 @@
+package swarmsim
+
+import (
+	"testing"
+	"time"
+)
+
+// TestSimulatedCrowd: a small crowd completes, and with the new algorithm
+// the origin carries about one copy whatever the churn and free riders.
+func TestSimulatedCrowd(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		c           Config
+		maxOriginX  float64
+		wantLeft    bool
+		wantFinishX float64 // share of devices that must finish
+	}{
+		{"simultaneous", Config{N: 60, Size: 8 << 20, ResupplyInterval: 500 * time.Millisecond}, 1.2, false, 1},
+		{"Poisson arrivals", Config{N: 60, Size: 8 << 20, Arrivals: 5 * time.Second}, 1.2, false, 1},
+		{"churn and free riders", Config{N: 100, Size: 8 << 20, Churn: 0.1, FreeRiders: 0.3}, 1.5, true, 0.9},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.c.Seed = 7
+			r := Run(tc.c)
+			t.Log(r)
+			if r.OriginX > tc.maxOriginX {
+				t.Errorf("origin carried %.2fx the size, want ≤ %.2f", r.OriginX, tc.maxOriginX)
+			}
+			if r.Stuck > 0 || float64(r.Finished) < tc.wantFinishX*float64(tc.c.N)-float64(r.Left) {
+				t.Errorf("finished %d, left %d, stuck %d of %d", r.Finished, r.Left, r.Stuck, tc.c.N)
+			}
+			if tc.wantLeft != (r.Left > 0) {
+				t.Errorf("left %d", r.Left)
+			}
+			if r.Median <= 0 || r.Median > r.P99 || r.P99 > r.All+time.Millisecond || r.All < r.Bound {
+				t.Errorf("times out of order: median %s p99 %s all %s bound %s", r.Median, r.P99, r.All, r.Bound)
+			}
+		})
+	}
+}
+
+func BenchmarkSim(b *testing.B) {
+	for range b.N {
+		Run(Config{N: 200, Size: 8 << 20, ResupplyInterval: 500 * time.Millisecond, OriginInFlight: 1, Seed: 1})
+	}
+}

@@ -1,0 +1,141 @@
+package sched
+
+import (
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/kith-media/kith/share/identity"
+)
+
+func newCore(n int, self identity.ID) *Core {
+	return New(Config{Chunks: n, ChunkSize: func(int) int64 { return 1 << 10 }, Self: self,
+		HaveInterval: 500 * time.Millisecond, Rand: rand.New(rand.NewPCG(1, 2))})
+}
+
+func full(n int) Bitmap {
+	b := NewBitmap(n)
+	for i := 0; i < n; i++ {
+		b.Set(i)
+	}
+	return b
+}
+
+// TestOriginLastResort: with a crowd, the origin is asked only for this
+// device's own chunks while a peer is there; once the reachable peers have
+// had nothing for two Have rounds, for any chunk; a declined chunk waits
+// the time the origin named.
+func TestOriginLastResort(t *testing.T) {
+	const n = 64
+	t0 := time.Unix(0, 0)
+	k := newCore(n, "ME")
+	origin := k.Add("ORIGIN", true, false, nil)
+	peer := k.Add("P", false, true, nil)
+	k.SetCrowd([]identity.ID{"A", "B", "C"})
+	k.Begin(NewBitmap(n), t0)
+	k.HaveResult(peer, HaveInfo{Have: NewBitmap(n), Fetching: NewBitmap(n), Downloading: true}, Outcome{}, t0)
+
+	mine := func(i int) bool {
+		for _, id := range []identity.ID{"A", "B", "C", "P"} {
+			if Rendezvous(id, i) < Rendezvous("ME", i) {
+				return false
+			}
+		}
+		return true
+	}
+	// Drain the origin: every chunk it gets must be ours.
+	got := map[int]bool{}
+	now := t0
+	for range n {
+		as, _ := k.Schedule(now)
+		if len(as) == 0 {
+			break
+		}
+		for _, a := range as {
+			if a.Src != origin {
+				t.Fatalf("asked peer %s for %d: it holds nothing", a.Src.ID(), a.Chunk)
+			}
+			if !mine(a.Chunk) {
+				t.Errorf("asked the origin for chunk %d, owned by another crowd member, before starving", a.Chunk)
+			}
+			got[a.Chunk] = true
+			k.Result(a, Outcome{Kind: OK}, now)
+		}
+		now = now.Add(10 * time.Millisecond)
+	}
+	if len(got) == 0 || len(got) == n {
+		t.Fatalf("took %d of %d chunks from the origin, want only ours", len(got), n)
+	}
+	// The peer still has nothing for us: after two Have rounds we are
+	// starved and the origin may give the rest.
+	k.Schedule(now)
+	now = now.Add(time.Second + time.Millisecond)
+	as, _ := k.Schedule(now)
+	if len(as) == 0 || as[0].Src != origin {
+		t.Fatalf("starved but the origin is not asked: %v", as)
+	}
+	a := as[0]
+	k.Result(a, Outcome{Kind: Declined, RetryAfter: 2 * time.Second}, now)
+	// Declined: the crowd has it. Nothing more of the origin (we own no
+	// chunk left) until we starve again, two Have rounds on.
+	if as, _ := k.Schedule(now.Add(500 * time.Millisecond)); len(as) != 0 {
+		t.Errorf("asked %d more of the origin right after a decline", len(as))
+	}
+	later := now.Add(time.Second + time.Millisecond)
+	for _, b := range mustSchedule(t, k, later) {
+		if b.Src != origin || b.Chunk == a.Chunk {
+			t.Errorf("starved again: asked %s for chunk %d (declined: %d until %s)", b.Src.ID(), b.Chunk, a.Chunk, now.Add(2*time.Second))
+		}
+	}
+}
+
+func mustSchedule(t *testing.T, k *Core, now time.Time) []*Attempt {
+	t.Helper()
+	as, alive := k.Schedule(now)
+	if !alive || len(as) == 0 {
+		t.Fatalf("nothing scheduled at %s", now)
+	}
+	return as
+}
+
+// TestRarestFirst: a peer is asked first for the chunk fewest peers hold.
+func TestRarestFirst(t *testing.T) {
+	const n = 16
+	t0 := time.Unix(0, 0)
+	k := newCore(n, "ME")
+	k.c.PerSource = 1
+	a := k.Add("A", false, true, nil)
+	b := k.Add("B", false, true, nil)
+	k.Begin(NewBitmap(n), t0)
+	k.HaveResult(a, HaveInfo{Have: full(n), Fetching: NewBitmap(n), Complete: false, Downloading: true}, Outcome{}, t0)
+	only := NewBitmap(n)
+	for i := 0; i < n; i++ {
+		if i != 11 {
+			only.Set(i)
+		}
+	}
+	k.HaveResult(b, HaveInfo{Have: only, Fetching: NewBitmap(n), Downloading: true}, Outcome{}, t0)
+	for _, at := range mustSchedule(t, k, t0) {
+		if at.Src == a && at.Chunk != 11 {
+			t.Errorf("A was asked for chunk %d; 11 is the one only A has", at.Chunk)
+		}
+	}
+}
+
+// TestLegacyFallback keeps the old rule reachable for the simulator: a
+// chunk owned by another crowd member goes to the origin after 6 x
+// OriginDelay even though nobody starved.
+func TestLegacyFallback(t *testing.T) {
+	const n = 8
+	t0 := time.Unix(0, 0)
+	k := New(Config{Chunks: n, ChunkSize: func(int) int64 { return 1 << 10 }, Self: "ME", Legacy: true,
+		OriginDelay: time.Second, OriginInFlight: n})
+	k.Add("ORIGIN", true, false, nil)
+	k.SetCrowd([]identity.ID{"A", "B", "C", "D", "E", "F", "G"})
+	k.Begin(NewBitmap(n), t0)
+	first, _ := k.Schedule(t0)
+	later, _ := k.Schedule(t0.Add(6 * time.Second))
+	if len(first)+len(later) != n || len(later) == 0 {
+		t.Errorf("legacy: %d chunks at once, %d after 6 x OriginDelay; want the rest then", len(first), len(later))
+	}
+}
