@@ -154,7 +154,13 @@ func reportStalls(b *testing.B, nodes []*Node, cid sealed.ContentID, stop chan s
 				states[k]++
 			}
 			// Printed now: a benchmark's log shows only when it ends.
-			fmt.Fprintf(os.Stderr, "still fetching: %s has %d/%d chunks, sources %v\n", nd.ID().Short(), p.Have, p.Total, states)
+			var errs []string
+			for _, fl := range f.f.Faults() {
+				if len(errs) < 2 {
+					errs = append(errs, fl.Err.Error())
+				}
+			}
+			fmt.Fprintf(os.Stderr, "still fetching: %s has %d/%d chunks, sources %v, faults %q\n", nd.ID().Short(), p.Have, p.Total, states, errs)
 		}
 	}
 }

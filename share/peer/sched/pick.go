@@ -14,7 +14,8 @@ func (k *Core) peerCovers(i int) bool {
 		if s.origin || s.banned || s.dropped {
 			continue
 		}
-		if (s.partial && !s.known) || s.has(i) || (s.fetching != nil && s.fetching.Has(i)) {
+		// Not heard from yet: it may hold anything, until a poll of it fails.
+		if (s.partial && !s.known && s.fails == 0) || s.has(i) || (s.fetching != nil && s.fetching.Has(i)) {
 			return true
 		}
 	}
@@ -89,21 +90,34 @@ func (k *Core) originMayLegacy(i int, now time.Time) bool {
 
 // starved reports whether the reachable peers have had nothing this
 // download needs for at least two Have-poll rounds (observeStarvation
-// keeps starvedSince).
+// keeps starvedSince). A Have round is the slowest of our polls.
 func (k *Core) starved(now time.Time) bool {
-	return !k.starvedSince.IsZero() && now.Sub(k.starvedSince) >= 2*k.c.HaveInterval
+	return !k.starvedSince.IsZero() && now.Sub(k.starvedSince) >= 2*k.slowestPoll()
+}
+
+// slowestPoll is the longest poll interval among the live partial peers:
+// two of those rounds let every peer tell us what it got.
+func (k *Core) slowestPoll() time.Duration {
+	d := k.c.HaveInterval
+	for _, s := range k.srcs {
+		if s.partial && !s.banned && !s.dropped {
+			d = max(d, k.pollEvery(s))
+		}
+	}
+	return d
 }
 
 // observeStarvation notes whether any peer can give us something now: a
 // request to a peer in flight, or a needed chunk a live peer holds, is
-// fetching, or may hold (no Have answer yet).
+// fetching, or may hold (no Have answer yet, and no poll of it failed).
 func (k *Core) observeStarvation(now time.Time) {
 	fed := false
 	for _, s := range k.srcs {
 		if s.origin || s.banned || s.dropped {
 			continue
 		}
-		if s.inflight > 0 || (s.partial && !s.known) {
+		// A peer not heard from yet may hold anything, until a poll of it fails.
+		if s.inflight > 0 || (s.partial && !s.known && s.fails == 0) {
 			fed = true
 			break
 		}
