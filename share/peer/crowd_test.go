@@ -49,8 +49,9 @@ func TestCrowdSplitsOrigin(t *testing.T) {
 		owners []identity.ID
 	}{
 		// Crowd members this device is not connected to take their share,
-		// and when they never fetch it (gone, or slow) the stall fallback
-		// gets it from the origin after 3 x OriginDelay.
+		// and when they never fetch it (gone, or slow) the download starves
+		// (no peer brings anything for two Have rounds, 2 x HaveInterval)
+		// and gets it from the origin.
 		{name: "unconnected crowd that never fetches", crowd: []identity.ID{"A", "B", "C", "ME", "A"},
 			owners: []identity.ID{"ME", "A", "B", "C"}},
 		// A connected crowd member that says it is not downloading (a
@@ -78,7 +79,7 @@ func TestCrowdSplitsOrigin(t *testing.T) {
 				t.Fatal(err)
 			}
 			f, err := NewFetcher(FetchOptions{Manifest: c.m, Sink: lib, Logger: quiet, Self: "ME",
-				Sources: append(srcs, o), OriginDelay: delay, OriginInFlight: 4})
+				Sources: append(srcs, o), HaveInterval: delay, OriginInFlight: 4})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -97,10 +98,10 @@ func TestCrowdSplitsOrigin(t *testing.T) {
 				switch {
 				case !asked:
 					t.Errorf("chunk %d never asked of the origin", i)
-				case own && at >= 3*delay:
+				case own && at >= 2*delay:
 					t.Errorf("own chunk %d asked only after %v", i, at)
-				case !own && at < 3*delay:
-					t.Errorf("chunk %d owned by %s asked after %v, before the fallback", i, owner(tc.owners, i), at)
+				case !own && at < 2*delay:
+					t.Errorf("chunk %d owned by %s asked after %v, before the download starved", i, owner(tc.owners, i), at)
 				}
 			}
 			if mine == 0 || (len(tc.owners) > 1 && mine == n) {
