@@ -179,7 +179,9 @@
 // minute, for parts whose one holder left, and for devices that share
 // nothing back) and otherwise answered 503 origin_busy with Retry-After
 // and Kith-Retry-After-Ms ("busy, ask your peers"; not logged as a
-// failure). A device alone with a content is always served.
+// failure). A device alone with a content is always served, and so is
+// an unsigned read (or one from a device that is not enrolled): peers serve
+// only enrolled devices, so it has nobody else to ask.
 //
 // A request whose client went away is recorded as 499 (metrics, debug
 // log), never answered or logged as a server error.

@@ -105,14 +105,14 @@ func (b *OriginBudget) Admit(c sealed.ContentID, size, off, n int64, asker ident
 		return true, 0 // nobody else to ask
 	case first && sharer:
 		return true, 0 // its first copy, to a device that passes it on
-	case t.tokens >= float64(n):
-		t.tokens -= float64(n)
+	case t.tokens >= min(float64(n), capacity):
+		t.tokens -= float64(n) // a read bigger than the budget empties it (and more)
 		return true, 0
 	}
 	if rate <= 0 {
 		return false, 5 * time.Second
 	}
-	wait := time.Duration((float64(n) - t.tokens) / rate * float64(time.Second))
+	wait := time.Duration((min(float64(n), capacity) - t.tokens) / rate * float64(time.Second))
 	return false, min(max(wait, 100*time.Millisecond), 5*time.Second)
 }
 
@@ -140,12 +140,14 @@ func (s *Server) admitOrigin(w http.ResponseWriter, r *http.Request, rq *request
 			dev = d
 		}
 	}
+	if dev == nil {
+		// Peers serve only enrolled devices: an unsigned read (or one from
+		// a device the directory does not know) has nobody else to ask.
+		return nil
+	}
 	now := s.now()
 	others, sharer := ix.crowdOf(c, now, dev)
-	var asker identity.ID
-	if dev != nil {
-		asker = dev.ID
-	}
+	asker := dev.ID
 	holds := func(id identity.ID) bool { return ix.sharing(c, now, id) }
 	ok, retry := s.o.Origin.Admit(c, size, off, n, asker, others, sharer, holds, now)
 	if ok {

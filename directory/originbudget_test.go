@@ -66,8 +66,24 @@ func TestOriginBudgetFirstCopiesBounded(t *testing.T) {
 			served += size - off
 		}
 	}
-	if served > 2*size {
+	if served > 3*size { // first copies ≤ 2 x size, plus one repeat from the full budget
 		t.Errorf("served %d bytes as first copies of a %d-byte content", served, size)
+	}
+}
+
+// TestOriginBudgetBigRead: a read bigger than the whole repeat budget is
+// served when the budget is full (and empties it), not refused forever.
+func TestOriginBudgetBigRead(t *testing.T) {
+	const size = 512 << 10 // budget 51 KiB, reads of 256 KiB
+	b := &OriginBudget{}
+	now := time.Unix(1000, 0)
+	holds := func(identity.ID) bool { return true }
+	b.Admit(sealed.ContentID{3}, size, 0, 256<<10, "A", true, true, holds, now)
+	if ok, _ := b.Admit(sealed.ContentID{3}, size, 0, 256<<10, "B", true, true, holds, now); !ok {
+		t.Errorf("a repeat bigger than the budget is refused with the budget full")
+	}
+	if ok, retry := b.Admit(sealed.ContentID{3}, size, 0, 256<<10, "C", true, true, holds, now); ok || retry <= 0 {
+		t.Errorf("the budget just spent: admitted %v, retry %s", ok, retry)
 	}
 }
 
