@@ -110,3 +110,39 @@ func TestCrowdSplitsOrigin(t *testing.T) {
 		})
 	}
 }
+
+// refusingSource is a LAN neighbour that refuses us (403), as a device
+// not enrolled, or one that does not hold the content, answers.
+type refusingSource struct{ id identity.ID }
+
+func (s refusingSource) ID() identity.ID { return s.id }
+func (s refusingSource) Chunk(ctx context.Context, i int, dst []byte) ([]byte, error) {
+	return nil, &StatusError{Status: 403, Message: "forbidden"}
+}
+func (s refusingSource) Have(ctx context.Context) (HaveInfo, error) {
+	return HaveInfo{}, &StatusError{Status: 403, Message: "forbidden"}
+}
+
+// TestRefusingNeighboursAndOrigin: neighbours that refuse us are dropped
+// and the download comes from the origin, promptly.
+func TestRefusingNeighboursAndOrigin(t *testing.T) {
+	c := makeContent(t, 64<<10, 1024, 23)
+	lib := newLib(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := lib.AddManifest(ctx, c.m); err != nil {
+		t.Fatal(err)
+	}
+	o := &memSource{id: "ORIGIN", c: c, orig: true}
+	f, err := NewFetcher(FetchOptions{Manifest: c.m, Sink: lib, Logger: quiet, Self: "ME",
+		Sources: []Source{refusingSource{"B"}, refusingSource{"C"}, o}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	if err := f.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	checkComplete(t, lib, c)
+	t.Logf("done in %s", time.Since(t0))
+}

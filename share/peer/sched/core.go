@@ -60,6 +60,7 @@ type Source struct {
 	polling   bool
 	stale     int  // Have answers in a row that brought no new chunk (polled less often)
 	known     bool // a Have answer arrived (until then it may hold anything)
+	answered  bool // a Have poll ended, answered or not
 	active    bool // downloading this content itself (shares the origin's chunks)
 	lastPoll  time.Time
 }
@@ -318,7 +319,7 @@ func (k *Core) Polls(now time.Time) []*Source {
 
 // HaveResult applies a Have poll's answer (out.Kind OK) or failure.
 func (k *Core) HaveResult(s *Source, info HaveInfo, out Outcome, now time.Time) *Fault {
-	s.polling = false
+	s.polling, s.answered = false, true
 	if out.Kind != OK {
 		return k.fail(s, -1, out, now)
 	}

@@ -139,3 +139,29 @@ func TestLegacyFallback(t *testing.T) {
 		t.Errorf("legacy: %d chunks at once, %d after 6 x OriginDelay; want the rest then", len(first), len(later))
 	}
 }
+
+// TestBusyNeighbourDoesNotHoldUpOrigin: a neighbour whose Have polls are
+// answered busy (or fail) tells nothing it holds: the origin is asked
+// once its first poll is answered, not when some fixed delay runs out.
+func TestBusyNeighbourDoesNotHoldUpOrigin(t *testing.T) {
+	const n = 8
+	t0 := time.Unix(0, 0)
+	k := newCore(n, "ME")
+	nb := k.Add("B", false, true, nil)
+	origin := k.Add("ORIGIN", true, false, nil)
+	k.Begin(NewBitmap(n), t0)
+	if as, _ := k.Schedule(t0); len(as) != 0 {
+		t.Fatalf("asked %v before the neighbour's first poll was answered", as)
+	}
+	polls := k.Polls(t0)
+	if len(polls) != 1 || polls[0] != nb {
+		t.Fatalf("polls %v", polls)
+	}
+	k.HaveResult(nb, HaveInfo{}, Outcome{Kind: Busy, RetryAfter: time.Second}, t0.Add(10*time.Millisecond))
+	as := mustSchedule(t, k, t0.Add(20*time.Millisecond))
+	for _, a := range as {
+		if a.Src != origin {
+			t.Errorf("asked %s", a.Src.ID())
+		}
+	}
+}

@@ -14,8 +14,9 @@ func (k *Core) peerCovers(i int) bool {
 		if s.origin || s.banned || s.dropped {
 			continue
 		}
-		// Not heard from yet: it may hold anything, until a poll of it fails.
-		if (s.partial && !s.known && s.fails == 0) || s.has(i) || (s.fetching != nil && s.fetching.Has(i)) {
+		// Not heard from yet: it may hold anything, until its first poll
+		// is answered (a failure or a busy answer tells nothing it holds).
+		if (s.partial && !s.known && !s.answered) || s.has(i) || (s.fetching != nil && s.fetching.Has(i)) {
 			return true
 		}
 	}
@@ -109,15 +110,15 @@ func (k *Core) slowestPoll() time.Duration {
 
 // observeStarvation notes whether any peer can give us something now: a
 // request to a peer in flight, or a needed chunk a live peer holds, is
-// fetching, or may hold (no Have answer yet, and no poll of it failed).
+// fetching, or may hold (its first Have poll not answered yet).
 func (k *Core) observeStarvation(now time.Time) {
 	fed := false
 	for _, s := range k.srcs {
 		if s.origin || s.banned || s.dropped {
 			continue
 		}
-		// A peer not heard from yet may hold anything, until a poll of it fails.
-		if s.inflight > 0 || (s.partial && !s.known && s.fails == 0) {
+		// A peer not heard from yet may hold anything, until its first poll is answered.
+		if s.inflight > 0 || (s.partial && !s.known && !s.answered) {
 			fed = true
 			break
 		}
