@@ -92,7 +92,7 @@
 //	GET    /v1/titles/{id}           Title
 //	GET    /v1/manifests/{content}   the signed manifest (sealed.Manifest.MarshalBinary)
 //	POST   /v1/registrations         license.SealedRegistration → Registered {license, receipt}
-//	POST   /v1/relay                 license.Relayed (a supplier's wrapper) → license.SealedReply: RelayAnswer sealed to the requester
+//	POST   /v1/relay                 license.Relayed (a supplier's wrapper) → license.SealedReply: RelayAnswer (license and receipt, or the 4xx refusal) sealed to the requester
 //	GET    /v1/licenses/{content}    signed: a fresh license for the caller, if its account owns the title
 //	POST   /v1/announce              signed: Announcement (heartbeat; replaces the holdings set) → {"expires","ttl_seconds","public_ip"};
 //	                                 every string validated (ValidateAnnouncement): addresses are IPs

@@ -79,10 +79,19 @@ func (s *Server) handleRelay(w http.ResponseWriter, r *http.Request, rq *request
 		return newError(http.StatusUnauthorized, CodeUnauthorized, "supplier keys differ from the enrolled ones")
 	}
 	res, reg, err := s.register(r.Context(), &rl.Registration, sup)
-	if err != nil {
+	a := RelayAnswer{}
+	var de *Error
+	switch {
+	case err == nil:
+		a = RelayAnswer{Nonce: reg.Nonce, License: res.License, Receipt: res.Receipt}
+	case reg != nil && errors.As(err, &de) && de.Status >= 400 && de.Status < 500:
+		// The requester's refusal (a declined card, an account it is not
+		// enrolled under) is its business: sealed like a receipt.
+		a = RelayAnswer{Nonce: reg.Nonce, Status: de.Status, Error: de}
+	default:
 		return err
 	}
-	payload, err := json.Marshal(RelayAnswer{Nonce: reg.Nonce, License: res.License, Receipt: res.Receipt})
+	payload, err := json.Marshal(a)
 	if err != nil {
 		return fmt.Errorf("encoding relay answer: %w", err)
 	}
@@ -96,11 +105,14 @@ func (s *Server) handleRelay(w http.ResponseWriter, r *http.Request, rq *request
 
 // RelayAnswer is what the directory seals to a requester whose
 // registration a supplier relayed: the registration's nonce (so an old
-// answer cannot be passed off as this one), the license and the receipt.
+// answer cannot be passed off as this one), the license and the receipt,
+// or the refusal (a 4xx Status and Error) of a registration it could open.
 type RelayAnswer struct {
 	Nonce   []byte           `json:"nonce"`
-	License *license.License `json:"license"`
+	License *license.License `json:"license,omitempty"`
 	Receipt Receipt          `json:"receipt"`
+	Status  int              `json:"status,omitempty"`
+	Error   *Error           `json:"error,omitempty"`
 }
 
 // OpenRelayAnswer is the requester's side of a relayed registration: it
@@ -121,6 +133,13 @@ func OpenRelayAnswer(s *license.SealedReply, self *identity.Identity, dirSign ed
 	if !bytes.Equal(a.Nonce, nonce) {
 		return nil, fmt.Errorf("relay answer: %w: it answers another registration", license.ErrBadSignature)
 	}
+	if a.Error != nil {
+		e := *a.Error
+		if e.Status = a.Status; e.Status < 400 || e.Status >= 500 {
+			e.Status = http.StatusBadRequest
+		}
+		return nil, &e
+	}
 	if a.License == nil || a.License.Device != self.ID() {
 		return nil, fmt.Errorf("relay answer: %w: no license for this device", license.ErrWrongDevice)
 	}
@@ -129,7 +148,7 @@ func OpenRelayAnswer(s *license.SealedReply, self *identity.Identity, dirSign ed
 
 // register runs a registration to its end: check, purchase (charging at
 // most once per nonce, and at most once per account and title), license.
-// It also returns the opened registration.
+// It also returns the opened registration (with an error too, once opened).
 func (s *Server) register(ctx context.Context, sr *license.SealedRegistration, supplier *Device) (*Registered, *license.Registration, error) {
 	reg, err := license.OpenRegistration(sr, s.id, s.now(), RegistrationSkew)
 	if err != nil {
@@ -137,7 +156,7 @@ func (s *Server) register(ctx context.Context, sr *license.SealedRegistration, s
 	}
 	res, err := s.registerOpened(ctx, sr, reg, supplier)
 	if err != nil {
-		return nil, nil, err
+		return nil, reg, err // reg too: a relayed refusal is sealed to its requester
 	}
 	return res, reg, nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -233,5 +234,43 @@ func TestSecurityDeniedAccountFreshKey(t *testing.T) {
 	}
 	if got := downloadedFrom(t, carol, a.ID()); got < int64(len(plain)) {
 		t.Fatalf("carol got %d bytes from A", got)
+	}
+}
+
+// TestSecurityRelayCannotReadRefusal (issue 11 item 7): the directory's
+// refusal of a relayed registration (here: the card is declined) is the
+// requester's business too. The relay must not read it; B gets it as the
+// directory's 402.
+func TestSecurityRelayCannotReadRefusal(t *testing.T) {
+	ctx := context.Background()
+	d := startDirectory(t)
+	title, _ := d.publish(t, "Declined Song", 64<<10, 299)
+	a := startNode(t, d, "alice", nil)
+	b := startNode(t, d, "bobbuyer", nil)
+	if _, err := a.Buy(ctx, title.ID, testCard); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Fetch(ctx, title.ContentID); err != nil {
+		t.Fatal(err)
+	}
+	relay := startTamperingRelay(t, a)
+	declined := *testCard
+	declined.Card = directory.DeclineCard
+	_, err := b.RegisterVia(ctx, Neighbour{ID: a.ID(), Addrs: []string{relay.addr}}, title.ID, &declined)
+	var de *directory.Error
+	if !errors.As(err, &de) || de.Status != 402 {
+		t.Errorf("declined card through a relay: %v, want the directory's 402", err)
+	}
+	relay.mu.Lock()
+	defer relay.mu.Unlock()
+	if len(relay.seen) == 0 {
+		t.Fatal("the relay saw no answer")
+	}
+	for _, body := range relay.seen {
+		for _, secret := range []string{"declin", "payment", "bobbuyer", "card"} {
+			if bytes.Contains(bytes.ToLower(body), []byte(secret)) {
+				t.Errorf("the relay read %q in the directory's answer: %.200s", secret, body)
+			}
+		}
 	}
 }

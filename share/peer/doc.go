@@ -47,7 +47,8 @@
 //	                          the server wraps it with license.Relay, forwards it to the directory
 //	                          and answers 200 license.SealedReply JSON (the directory's
 //	                          directory.RelayAnswer sealed to the caller and signed by the
-//	                          directory: the relay can neither read nor alter it), or the directory's 4xx
+//	                          directory: the relay can neither read nor alter it; it also carries the
+//	                          directory's refusal of a registration it could open), or the directory's 4xx
 //	                          JSON error, 502 if the directory is unreachable, 501 if this device
 //	                          does not relay
 //

@@ -252,14 +252,26 @@ func TestEndToEnd(t *testing.T) {
 	if _, err := license.Open(reg.License, carolDev.id, in.Keys.Sign, song.ContentID, time.Now()); err != nil {
 		t.Fatalf("relayed license does not open for the requester: %v", err)
 	}
-	// a supplier whose restriction excludes the requester cannot relay
-	rl := license.Relay(b1.seal(t, song.ID, goodCard), a4.id, time.Now())
-	if _, err := a4.c.Relay(ctx, rl); !isCode(err, http.StatusForbidden, "") {
+	// a supplier whose restriction excludes the requester cannot relay,
+	// nor can a device that does not hold the title; the refusal is
+	// sealed to the requester like a receipt
+	relayAs := func(sup *device) error {
+		nonce := []byte("bob's relayed registration " + sup.id.ID().Short())
+		sr, err := license.SealRegistration(license.Registration{TitleID: song.ID, Account: "bob", Payment: goodCard, Nonce: nonce}, b1.id, in.Keys.Box)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sealed, err := sup.c.Relay(ctx, license.Relay(sr, sup.id, time.Now()))
+		if err != nil {
+			return err
+		}
+		_, err = directory.OpenRelayAnswer(sealed, b1.id, in.Keys.Sign, nonce)
+		return err
+	}
+	if err := relayAs(a4); !isCode(err, http.StatusForbidden, "") {
 		t.Errorf("relay through a household-only supplier: %v, want 403", err)
 	}
-	// nor can a device that does not hold the title
-	rl = license.Relay(b1.seal(t, song.ID, goodCard), carolDev.id, time.Now())
-	if _, err := carolDev.c.Relay(ctx, rl); !isCode(err, http.StatusForbidden, "") {
+	if err := relayAs(carolDev); !isCode(err, http.StatusForbidden, "") {
 		t.Errorf("relay through a non-holder: %v, want 403", err)
 	}
 
