@@ -61,7 +61,9 @@
 //	        is burned, every other session dropped), else 403 wrong_code.
 //	step 3  The joiner checks Pd; only then does it save the directory.
 //
-// with, byte for byte (|| is concatenation, u8 a single length byte):
+// base64 is the standard alphabet with padding (RFC 4648 section 4), as
+// encoding/json writes byte slices; decoded lengths must be exact. The
+// proofs are, byte for byte (|| is concatenation, u8 a single length byte):
 //
 //	T  = "kith pair v1\x00" || directory public key (32) || Nj (32) || Nd (32)
 //	     || u8(len(joiner ID)) || joiner ID (ASCII, canonical)
