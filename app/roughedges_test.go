@@ -363,3 +363,26 @@ func TestWelcomeEnterDoesTheDefault(t *testing.T) {
 		})
 	}
 }
+
+// Settings → Add a device: the join code is scrolled into view when it
+// appears (it appeared below the fold, found only by scrolling).
+func TestJoinCodeScrolledIntoView(t *testing.T) {
+	w := newFakeWorld()
+	w.account = "a"
+	u := newTestUI(t, w)
+	u.win.Resize(fyne.NewSize(900, 480))
+	u.Show(ViewSettings)
+	test.Tap(u.settings.join.button)
+	var code *InspectNode
+	for _, n := range u.inspect().Nodes {
+		if n.Type == "*widget.Label" && strings.Contains(n.Text, "7KQ2M-XD4HP") {
+			code = &n
+		}
+	}
+	if code == nil {
+		t.Fatal("the join code is not on screen at all")
+	}
+	if code.CutY {
+		t.Errorf("the join code at y=%v is cut off by the Settings scroller", code.Y)
+	}
+}

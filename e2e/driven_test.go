@@ -153,6 +153,9 @@ func joinHousehold(t *testing.T, a, b *machine, fp string) {
 	a.nav("Settings", app.ViewSettings)
 	a.clickText("*widget.Button", "Show a join code")
 	shown := a.waitContains("*widget.Label", "(until ", 10*time.Second)
+	if shown.CutY {
+		t.Errorf("%s: the join code %q is below the fold of Settings", a.name, shown.Text)
+	}
 	code := strings.Fields(shown.Text)[0]
 	a.shot("join-code")
 	b.typeInto("join code, e.g. 7KQ2M-XD4HP", code)
