@@ -48,12 +48,12 @@ func goCmd(t *testing.T, env []string, args ...string) ([]byte, error) {
 }
 
 // forbidden are shared libraries a headless server must not need: X11,
-// XCB, Wayland, OpenGL/EGL/GLX, ALSA, PulseAudio, GTK.
-var forbidden = regexp.MustCompile(`(?i)lib(X11|Xext|Xrandr|Xcursor|Xinerama|Xi|Xxf86vm|xcb|wayland|GL|EGL|GLX|GLdispatch|OpenGL|asound|pulse|gtk|gdk)[.-]`)
+// XCB, Wayland, OpenGL/EGL/GLX, ALSA, PulseAudio, GTK, FFmpeg.
+var forbidden = regexp.MustCompile(`(?i)lib(X11|Xext|Xrandr|Xcursor|Xinerama|Xi|Xxf86vm|xcb|wayland|GL|EGL|GLX|GLdispatch|OpenGL|asound|pulse|gtk|gdk|avcodec|avformat|avutil|swscale|swresample)[.-]`)
 
 // TestDirectoryLinksNoGUI builds kith-directory as the container does
 // (CGO_ENABLED=1 -tags libsqlite3) and checks with ldd that it links
-// SQLite but nothing graphical or audio.
+// SQLite but nothing graphical, audio or video.
 func TestDirectoryLinksNoGUI(t *testing.T) {
 	if _, err := exec.LookPath("ldd"); err != nil {
 		t.Skip("skipping: ldd not installed")
@@ -69,7 +69,7 @@ func TestDirectoryLinksNoGUI(t *testing.T) {
 	libs := string(out)
 	t.Logf("ldd kith-directory:\n%s", libs)
 	if m := forbidden.FindAllString(libs, -1); len(m) > 0 {
-		t.Errorf("kith-directory links GUI/audio libraries %v", m)
+		t.Errorf("kith-directory links GUI/audio/video libraries %v", m)
 	}
 	if !strings.Contains(libs, "libsqlite3") {
 		t.Errorf("kith-directory does not link libsqlite3 (built without -tags libsqlite3?)")

@@ -29,6 +29,7 @@ plan=(
   "./player/|TimeToFirstPCM|TimeToFirstSound|30x"
   "./player/|PeakRSS1GiB|1x"
   "./player/decode/|Decode|1s"
+  "./player/av/|Decode1080p30|FirstFrame|3x"
   "./app/wire/|Startup10k|5x"
   "./app/wire/|StartupMusic50k|3x"
   "./app/|MusicFilter50k|40x"

@@ -66,7 +66,10 @@ int kith_av_open_decoder(AVCodecContext **out, AVStream *st) {
 	int err = avcodec_parameters_to_context(c, st->codecpar);
 	if (err < 0) { avcodec_free_context(&c); return err; }
 	c->pkt_timebase = st->time_base;
-	c->thread_count = 2;
+	// One thread: every FFmpeg call and callback (reads, log) happens on the
+	// calling goroutine's thread. (Decoder threads calling back into Go
+	// hung the fuzzer.)
+	c->thread_count = 1;
 	AVDictionary *opts = NULL;
 	av_dict_set(&opts, "codec_whitelist", KITH_CODECS, 0);
 	err = avcodec_open2(c, dec, &opts);

@@ -171,7 +171,7 @@ func (m *Media) openVideo(opts Options) error {
 		return fmt.Errorf("%w: video codec %s", ErrUnsupported, C.GoString(C.avcodec_get_name(st.codecpar.codec_id)))
 	}
 	w, h := int(st.codecpar.width), int(st.codecpar.height)
-	if w <= 0 || h <= 0 || w > 8192 || h > 8192 {
+	if w <= 0 || h <= 0 || w > 4096 || h > 4096 || w*h > 4096*2304 {
 		return fmt.Errorf("%w: video size %dx%d", ErrUnsupported, w, h)
 	}
 	if rc := C.kith_av_open_decoder(&m.vdec, st); rc < 0 {
