@@ -43,7 +43,7 @@ func TestOwnMedia(t *testing.T) {
 	t.Cleanup(func() { pw.Close(); pr.Close() })
 	start(t, dirHost, "directory", filepath.Join(tmp, "directory.log"), pw, kd, "serve", "--data", dirData,
 		"--addr", dirHost.IP.String()+":8443", "--name", "Own media directory", "--announce-ttl", "30s",
-		"--device-publish", "accounts")
+		"--device-publish", "accounts", "--metrics-addr", metricsAddr)
 	sc := bufio.NewScanner(pr)
 	urlCh := make(chan string, 1)
 	go func() {
