@@ -178,10 +178,27 @@ func TestSecurityUnauthenticatedBodies(t *testing.T) {
 	if st, early, err := slowBody(p, "127.0.0.2", "/v1/announce", string(stranger.ID()), 8<<20, 2*time.Second); err != nil || !early || !strings.Contains(st, " 401 ") {
 		t.Errorf("unknown device: %q early=%v %v; want 401 before the body", st, early, err)
 	}
+	grew, statuses := forgedBodies(t, p, victim)
+	t.Logf("directory RSS grew %d MiB during 40 slow 8 MiB unauthenticated bodies (answers %v)", grew, statuses)
+	if grew > 64 {
+		t.Errorf("RSS grew %d MiB under 40 unauthenticated 8 MiB bodies, want at most 64", grew)
+	}
+	if statuses["200"] > 0 {
+		t.Errorf("a forged signature was accepted: %v", statuses)
+	}
+	// nothing lost: the victim still announces
+	if err := victim.c.Announce(ctx, directory.Announcement{Addrs: []string{"192.0.2.1:7000"}}); err != nil {
+		t.Errorf("honest announcement after the attack: %v", err)
+	}
+}
 
+// forgedBodies has 40 clients (40 loopback addresses) send slow 8 MiB
+// announcements under victim's ID with forged signatures, and returns the
+// growth of p's RSS (peak minus before, MiB) and the statuses answered.
+func forgedBodies(tb testing.TB, p *proc, victim *device) (grewMiB int64, statuses map[string]int) {
 	pid := p.cmd.Process.Pid
 	time.Sleep(200 * time.Millisecond)
-	base := rssKiB(t, pid)
+	base := rssKiB(tb, pid)
 	peak := base
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -193,14 +210,14 @@ func TestSecurityUnauthenticatedBodies(t *testing.T) {
 			case <-stop:
 				return
 			case <-time.After(20 * time.Millisecond):
-				if r := rssKiB(t, pid); r > peak {
+				if r := rssKiB(tb, pid); r > peak {
 					peak = r
 				}
 			}
 		}
 	}()
 	var mu sync.Mutex
-	statuses := map[string]int{}
+	statuses = map[string]int{}
 	var attackers sync.WaitGroup
 	for i := 0; i < 40; i++ {
 		attackers.Add(1)
@@ -221,19 +238,7 @@ func TestSecurityUnauthenticatedBodies(t *testing.T) {
 	attackers.Wait()
 	close(stop)
 	wg.Wait()
-	grew := (peak - base) / 1024
-	t.Logf("directory RSS %d MiB before, peak %d MiB during 40 slow 8 MiB unauthenticated bodies: grew %d MiB (answers %v)",
-		base/1024, peak/1024, grew, statuses)
-	if grew > 64 {
-		t.Errorf("RSS grew %d MiB under 40 unauthenticated 8 MiB bodies, want at most 64", grew)
-	}
-	if statuses["200"] > 0 {
-		t.Errorf("a forged signature was accepted: %v", statuses)
-	}
-	// nothing lost: the victim still announces
-	if err := victim.c.Announce(ctx, directory.Announcement{Addrs: []string{"192.0.2.1:7000"}}); err != nil {
-		t.Errorf("honest announcement after the attack: %v", err)
-	}
+	return (peak - base) / 1024, statuses
 }
 
 // TestSecurityPasswordGuesses: 100 addresses guess one account's password
@@ -243,13 +248,29 @@ func TestSecurityUnauthenticatedBodies(t *testing.T) {
 // checking; the figure (checks per second the account cost the server) is
 // logged with -v.
 func TestSecurityPasswordGuesses(t *testing.T) {
-	const attackers, dur = 100, 6 * time.Second
 	p := serve(t, t.TempDir(), "--rate-auth", "5") // the default per-IP limit
 	enroll(t, p, "victim", "laptop")
-	var checks, refused, other atomic.Int64
+	checks, refused, other, el := guessPasswords(t, p, 100, 6*time.Second)
+	t.Logf("one account from 100 addresses for %s: %d password checks (%.2f/s, 19 MiB of argon2id memory each), %d refused unchecked, %d other",
+		el.Round(time.Millisecond), checks, float64(checks)/el.Seconds(), refused, other)
+	const burst, perSecond = 10, 0.1 // directory.DefaultAccountGuessBurst, DefaultRateAccountGuesses
+	if max := int64(burst + el.Seconds()*perSecond + 1); checks > max {
+		t.Errorf("%d password checks for one account in %s, want at most %d", checks, el, max)
+	}
+	if v := metric(t, p, "kith_directory_password_checks_total"); v == "" {
+		t.Error("no password check metric")
+	}
+}
+
+// guessPasswords has n loopback addresses guess the password of p's
+// account "victim" for dur, each as fast as its answers come, and counts
+// the answers: checks (401 wrong password: an argon2id check ran),
+// refused (429/503: none ran) and other.
+func guessPasswords(tb testing.TB, p *proc, n int, dur time.Duration) (checks, refused, other int64, elapsed time.Duration) {
+	var nc, nr, no atomic.Int64
 	var wg sync.WaitGroup
 	start := time.Now()
-	for i := 0; i < attackers; i++ {
+	for i := 0; i < n; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -268,34 +289,76 @@ func TestSecurityPasswordGuesses(t *testing.T) {
 				req.Header.Set(directory.HeaderSignature, s)
 				resp, err := hc.Do(req)
 				if err != nil {
-					other.Add(1)
+					no.Add(1)
 					continue
 				}
 				b, _ := io.ReadAll(resp.Body)
 				resp.Body.Close()
 				switch {
 				case resp.StatusCode == http.StatusUnauthorized && strings.Contains(string(b), "wrong account or password"):
-					checks.Add(1)
+					nc.Add(1)
 				case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable:
-					refused.Add(1)
+					nr.Add(1)
 					time.Sleep(50 * time.Millisecond)
 				default:
-					other.Add(1)
+					no.Add(1)
 				}
 			}
 		}()
 	}
 	wg.Wait()
-	el := time.Since(start)
-	rate := float64(checks.Load()) / el.Seconds()
-	t.Logf("one account from %d addresses for %s: %d password checks (%.2f/s, %d MiB of argon2id memory each check), %d refused unchecked, %d other",
-		attackers, el.Round(time.Millisecond), checks.Load(), rate, 19, refused.Load(), other.Load())
-	const burst, perSecond = 10, 0.1 // directory.DefaultAccountGuessBurst, DefaultRateAccountGuesses
-	if max := int64(burst + el.Seconds()*perSecond + 1); checks.Load() > max {
-		t.Errorf("%d password checks for one account in %s, want at most %d", checks.Load(), el, max)
+	return nc.Load(), nr.Load(), no.Load(), time.Since(start)
+}
+
+// BenchmarkSecurityBodies measures the directory's RSS growth under 40
+// slow forged 8 MiB announcements, with the body budget (capped, the
+// default) and without it (uncapped: what the directory did before issue
+// 11 — every body read whole before its signature was checked).
+func BenchmarkSecurityBodies(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		args []string
+	}{
+		{"uncapped", []string{"--max-body-in-flight", "4294967296", "--max-body-per-client", "4294967296"}},
+		{"capped", nil},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			p := serve(b, b.TempDir(), c.args...)
+			victim := enroll(b, p, "victim", "laptop")
+			var grew int64
+			for i := 0; i < b.N; i++ {
+				g, _ := forgedBodies(b, p, victim)
+				grew = max(grew, g)
+			}
+			b.ReportMetric(float64(grew), "rss-growth-MiB")
+		})
 	}
-	if v := metric(t, p, "kith_directory_password_checks_total"); v == "" {
-		t.Error("no password check metric")
+}
+
+// BenchmarkSecurityPasswordGuesses measures the argon2id checks per
+// second one account costs the directory when 100 addresses guess its
+// password for 6 s each at the default per-IP limit: with the per-account
+// and global guess limits (capped, the default) and without them and with
+// no cap on checks at once (uncapped: the directory before issue 11).
+func BenchmarkSecurityPasswordGuesses(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		args []string
+	}{
+		{"uncapped", []string{"--rate-account-guesses", "-1", "--rate-guesses", "-1", "--max-password-checks", "1000"}},
+		{"capped", nil},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			p := serve(b, b.TempDir(), append([]string{"--rate-auth", "5"}, c.args...)...)
+			enroll(b, p, "victim", "laptop")
+			var checks int64
+			var el time.Duration
+			for i := 0; i < b.N; i++ {
+				c, _, _, e := guessPasswords(b, p, 100, 6*time.Second)
+				checks, el = checks+c, el+e
+			}
+			b.ReportMetric(float64(checks)/el.Seconds(), "checks/s")
+		})
 	}
 }
 

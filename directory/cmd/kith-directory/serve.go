@@ -88,6 +88,10 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	metricsAddr := fs.String("metrics-addr", env("METRICS_ADDR", ""), "serve /metrics in plain HTTP on this admin address, e.g. 127.0.0.1:9464 (env KITH_DIRECTORY_METRICS_ADDR); the API listener has no public /metrics")
 	metricsTokenFile := fs.String("metrics-token-file", env("METRICS_TOKEN_FILE", ""), "file holding a bearer token that opens /metrics on the API listener (env KITH_DIRECTORY_METRICS_TOKEN_FILE; or the token itself in KITH_DIRECTORY_METRICS_TOKEN)")
 	maxHoldings := fs.Int("max-holdings", int(envInt("MAX_HOLDINGS", directory.DefaultMaxHoldingsTotal)), "holdings of all online devices together (env KITH_DIRECTORY_MAX_HOLDINGS)")
+	rateAllGuesses := fs.Float64("rate-guesses", floatEnv("RATE_GUESSES", directory.DefaultRateGuesses), "wrong passwords/s over all accounts, bursts 2x; <0 unlimited (env KITH_DIRECTORY_RATE_GUESSES)")
+	maxChecks := fs.Int("max-password-checks", int(envInt("MAX_PASSWORD_CHECKS", directory.DefaultMaxPasswordChecks)), "argon2id password checks at once, 19 MiB each (env KITH_DIRECTORY_MAX_PASSWORD_CHECKS)")
+	maxBodies := fs.Int64("max-body-in-flight", envInt("MAX_BODY_IN_FLIGHT", directory.DefaultMaxBodyInFlight), "request body bytes held in memory at once, all clients (env KITH_DIRECTORY_MAX_BODY_IN_FLIGHT)")
+	maxClientBodies := fs.Int64("max-body-per-client", envInt("MAX_BODY_PER_CLIENT", directory.DefaultMaxBodyPerClient), "request body bytes held at once per client, an IPv4 address or IPv6 /64 (env KITH_DIRECTORY_MAX_BODY_PER_CLIENT)")
 	rateGuesses := fs.Float64("rate-account-guesses", floatEnv("RATE_ACCOUNT_GUESSES", directory.DefaultRateAccountGuesses), "wrong passwords/s per account, bursts of 10, from any address; <0 unlimited (env KITH_DIRECTORY_RATE_ACCOUNT_GUESSES)")
 	rateIP := fs.Float64("rate-ip", floatEnv("RATE_IP", directory.DefaultRateIP), "requests/s per client IP, bursts 2x; <0 unlimited (env KITH_DIRECTORY_RATE_IP)")
 	rateDev := fs.Float64("rate-device", floatEnv("RATE_DEVICE", directory.DefaultRateDevice), "requests/s per device, bursts 2x; <0 unlimited (env KITH_DIRECTORY_RATE_DEVICE)")
@@ -151,7 +155,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		RateIP: *rateIP, RateDevice: *rateDev, RateAuth: *rateAuth, AnnounceTTL: *ttl,
 		Publish:            directory.PublishPolicy{Mode: *devPublish, Owner: *owner},
 		JoinCodeFile:       joinCodePath(*data),
-		RateAccountGuesses: *rateGuesses, MaxHoldingsTotal: *maxHoldings,
+		RateAccountGuesses: *rateGuesses, RateGuesses: *rateAllGuesses, MaxPasswordChecks: *maxChecks,
+		MaxBodyInFlight: *maxBodies, MaxBodyPerClient: *maxClientBodies, MaxHoldingsTotal: *maxHoldings,
 	})
 	if err != nil {
 		st.Close()
