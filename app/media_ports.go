@@ -17,6 +17,26 @@ type Media interface {
 	// Add publishes files and folders (recursively) of this device to its
 	// household, telling progress as it goes; ctx cancels it.
 	Add(ctx context.Context, paths []string, progress func(AddProgress)) (AddResult, error)
+	Playlists
+}
+
+// Playlists are named, ordered lists of titles kept on this device.
+type Playlists interface {
+	Playlists(ctx context.Context) ([]Playlist, error)
+	CreatePlaylist(ctx context.Context, name string) (int64, error)
+	RenamePlaylist(ctx context.Context, id int64, name string) error
+	DeletePlaylist(ctx context.Context, id int64) error
+	// PlaylistItems are the playlist's title IDs in order.
+	PlaylistItems(ctx context.Context, id int64) ([]string, error)
+	// SetPlaylistItems replaces them (add, remove and reorder).
+	SetPlaylistItems(ctx context.Context, id int64, titleIDs []string) error
+}
+
+// Playlist is one playlist.
+type Playlist struct {
+	ID    int64
+	Name  string
+	Count int
 }
 
 // Track is one title with its tags.

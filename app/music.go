@@ -46,6 +46,7 @@ type musicScreen struct {
 	art               map[string]image.Image // by title ID; nil value = none
 	artMu             sync.Mutex
 	adding            context.CancelFunc
+	pl                *playlistBar
 }
 
 func newMusicScreen(u *UI) *musicScreen {
@@ -57,7 +58,13 @@ func newMusicScreen(u *UI) *musicScreen {
 	s.status.Truncation = fyne.TextTruncateEllipsis
 	s.addFiles = widget.NewButtonWithIcon("Add files…", theme.FileAudioIcon(), s.pickFile)
 	s.addDir = widget.NewButtonWithIcon("Add folder…", theme.FolderOpenIcon(), s.pickFolder)
-	s.play = widget.NewButtonWithIcon("Play album", theme.MediaPlayIcon(), func() { s.playAlbum(0) })
+	s.play = widget.NewButtonWithIcon("Play", theme.MediaPlayIcon(), func() {
+		if s.pl.cur != nil {
+			s.playPlaylist(max(0, s.pl.at))
+			return
+		}
+		s.playAlbum(0)
+	})
 	s.play.Disable()
 	s.shuffle = widget.NewCheck("Shuffle", func(on bool) { u.b.Player.SetShuffle(on) })
 	s.repeat = widget.NewSelect(repeatNames, func(v string) {
@@ -116,7 +123,12 @@ func newMusicScreen(u *UI) *musicScreen {
 		})
 	s.albumL.OnSelected = func(id widget.ListItemID) { s.albumAt = id; s.showTracks() }
 
-	s.trackL = widget.NewList(func() int { return s.albumLen() },
+	s.trackL = widget.NewList(func() int {
+		if s.pl.cur != nil {
+			return len(s.pl.items)
+		}
+		return s.albumLen()
+	},
 		func() fyne.CanvasObject {
 			n := widget.NewLabel("00")
 			name := widget.NewLabel("Track name")
@@ -124,15 +136,21 @@ func newMusicScreen(u *UI) *musicScreen {
 			return container.NewBorder(nil, nil, n, widget.NewLabel("00:00"), name)
 		},
 		func(id widget.ListItemID, o fyne.CanvasObject) {
-			if s.albumAt < 0 || s.albumAt >= len(s.albums) || id >= len(s.albums[s.albumAt].Tracks) {
+			var t Track
+			num := ""
+			switch {
+			case s.pl.cur != nil && id < len(s.pl.items):
+				t = s.pl.track(id)
+				num = fmt.Sprintf("%2d", id+1)
+			case s.pl.cur == nil && s.albumAt >= 0 && s.albumAt < len(s.albums) && id < len(s.albums[s.albumAt].Tracks):
+				t = s.ix.tracks[s.albums[s.albumAt].Tracks[id]]
+				if t.Track > 0 {
+					num = fmt.Sprintf("%2d", t.Track)
+				}
+			default:
 				return
 			}
-			t := s.ix.tracks[s.albums[s.albumAt].Tracks[id]]
 			row := o.(*fyne.Container)
-			num := ""
-			if t.Track > 0 {
-				num = fmt.Sprintf("%2d", t.Track)
-			}
 			row.Objects[1].(*widget.Label).SetText(num)
 			row.Objects[0].(*widget.Label).SetText(t.Name)
 			dur := ""
@@ -141,12 +159,23 @@ func newMusicScreen(u *UI) *musicScreen {
 			}
 			row.Objects[2].(*widget.Label).SetText(dur)
 		})
-	s.trackL.OnSelected = func(id widget.ListItemID) { s.playAlbum(id); s.trackL.UnselectAll() }
+	s.trackL.OnSelected = func(id widget.ListItemID) {
+		if s.pl.cur != nil { // a playlist: select the item (move, remove, play from it)
+			s.pl.at = id
+			s.pl.buttons()
+			return
+		}
+		s.playAlbum(id)
+		s.trackL.UnselectAll()
+	}
+	s.pl = newPlaylistBar(s)
 
 	top := container.NewBorder(nil, nil, nil, container.NewHBox(s.addFiles, s.addDir), s.search)
-	cols := container.NewHSplit(s.artistL, container.NewHSplit(s.albumL,
-		container.NewBorder(container.NewHBox(s.play, s.shuffle, s.repeat), nil, nil, nil, s.trackL)))
-	cols.Offset = 0.22
+	right := container.NewHSplit(s.albumL,
+		container.NewBorder(container.NewVBox(s.pl.obj, container.NewHBox(s.play, s.shuffle, s.repeat, s.pl.edit)), nil, nil, nil, s.trackL))
+	right.Offset = 0.4
+	cols := container.NewHSplit(s.artistL, right)
+	cols.Offset = 0.2
 	s.obj = container.NewBorder(top, container.NewBorder(nil, nil, nil, s.count, s.status), nil, nil, cols)
 	return s
 }
@@ -181,6 +210,7 @@ func (s *musicScreen) shown() {
 		return
 	}
 	s.u.mark(areaMusic)
+	s.pl.load(0)
 	if s.u.sync {
 		s.u.pump(s.u.ctx)
 	}
@@ -220,7 +250,8 @@ func (s *musicScreen) showAlbums() {
 }
 
 func (s *musicScreen) showTracks() {
-	if s.albumAt >= 0 {
+	s.pl.buttons()
+	if s.albumAt >= 0 || s.pl.cur != nil && len(s.pl.items) > 0 {
 		s.play.Enable()
 	} else {
 		s.play.Disable()
@@ -289,6 +320,23 @@ func (s *musicScreen) loadArtwork() {
 			}
 			s.artMu.Unlock()
 			s.albumL.Refresh()
+		}
+	})
+}
+
+// playPlaylist plays the current playlist from item i.
+func (s *musicScreen) playPlaylist(i int) {
+	q, start := s.pl.queue(i)
+	if len(q) == 0 {
+		s.status.SetText("None of this playlist's titles is in your library.")
+		return
+	}
+	s.u.background(func(ctx context.Context) func() {
+		err := s.u.b.Player.Play(ctx, q, start)
+		return func() {
+			if err != nil {
+				s.status.SetText(errText(err))
+			}
 		}
 	})
 }

@@ -10,11 +10,12 @@ import (
 // in the search is a few linear passes without sorting.
 type musicIndex struct {
 	tracks      []Track
-	keys        []string // lower-cased "name\x00artist\x00album\x00album artist" per track
-	artistNames []string // sorted
-	artist      []int32  // per track: its index in artists
-	all         []album  // every album, sorted by artist, year, name; tracks in order
-	albumOf     []int32  // per track: its index in all
+	keys        []string       // lower-cased "name\x00artist\x00album\x00album artist" per track
+	artistNames []string       // sorted
+	artist      []int32        // per track: its index in artists
+	all         []album        // every album, sorted by artist, year, name; tracks in order
+	albumOf     []int32        // per track: its index in all
+	byID        map[string]int // track index by title ID
 }
 
 // album is one album of an artist.
@@ -25,7 +26,8 @@ type album struct {
 }
 
 func newMusicIndex(ts []Track) *musicIndex {
-	ix := &musicIndex{tracks: ts, keys: make([]string, len(ts)), artist: make([]int32, len(ts)), albumOf: make([]int32, len(ts))}
+	ix := &musicIndex{tracks: ts, keys: make([]string, len(ts)), artist: make([]int32, len(ts)), albumOf: make([]int32, len(ts)),
+		byID: make(map[string]int, len(ts))}
 	type group struct {
 		artist, name, lArtist, lName string
 		year                         int
@@ -35,6 +37,7 @@ func newMusicIndex(ts []Track) *musicIndex {
 	var groups []*group
 	for i := range ts {
 		t := &ts[i]
+		ix.byID[t.TitleID] = i
 		ix.keys[i] = strings.ToLower(t.Name + "\x00" + t.Artist + "\x00" + t.Album + "\x00" + t.AlbumArtist)
 		a, name := t.AlbumArtistOrArtist(), t.Album
 		if name == "" {

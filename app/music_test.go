@@ -27,6 +27,7 @@ type fakeMedia struct {
 	art     map[string][]byte
 	table   map[string][]Track // path → tracks it holds
 	reports []AddProgress
+	pl      fakePlaylists
 }
 
 func (m *fakeMedia) Tracks(context.Context) ([]Track, error) {

@@ -107,3 +107,62 @@ func (m media) Add(ctx context.Context, paths []string, progress func(app.AddPro
 	m.a.subs.notify()
 	return res, nil
 }
+
+// Playlists implements app.Media.
+func (m media) Playlists(ctx context.Context) ([]app.Playlist, error) {
+	n, err := m.a.ready()
+	if err != nil {
+		return nil, err
+	}
+	ps, err := n.Library().Playlists(ctx)
+	out := make([]app.Playlist, len(ps))
+	for i, p := range ps {
+		out[i] = app.Playlist{ID: p.ID, Name: p.Name, Count: p.Count}
+	}
+	return out, err
+}
+
+// CreatePlaylist implements app.Media.
+func (m media) CreatePlaylist(ctx context.Context, name string) (int64, error) {
+	n, err := m.a.ready()
+	if err != nil {
+		return 0, err
+	}
+	return n.Library().CreatePlaylist(ctx, name)
+}
+
+// RenamePlaylist implements app.Media.
+func (m media) RenamePlaylist(ctx context.Context, id int64, name string) error {
+	n, err := m.a.ready()
+	if err != nil {
+		return err
+	}
+	return n.Library().RenamePlaylist(ctx, id, name)
+}
+
+// DeletePlaylist implements app.Media.
+func (m media) DeletePlaylist(ctx context.Context, id int64) error {
+	n, err := m.a.ready()
+	if err != nil {
+		return err
+	}
+	return n.Library().DeletePlaylist(ctx, id)
+}
+
+// PlaylistItems implements app.Media.
+func (m media) PlaylistItems(ctx context.Context, id int64) ([]string, error) {
+	n, err := m.a.ready()
+	if err != nil {
+		return nil, err
+	}
+	return n.Library().PlaylistItems(ctx, id)
+}
+
+// SetPlaylistItems implements app.Media.
+func (m media) SetPlaylistItems(ctx context.Context, id int64, titleIDs []string) error {
+	n, err := m.a.ready()
+	if err != nil {
+		return err
+	}
+	return n.Library().SetPlaylistItems(ctx, id, titleIDs)
+}
