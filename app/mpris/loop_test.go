@@ -12,8 +12,12 @@ import (
 	"github.com/kith-media/kith/app"
 )
 
-func (f *fakePlayer) SetRepeat(r app.Repeat) { f.do("repeat", func(s *app.PlayerState) { s.Repeat = r }) }
-func (f *fakePlayer) SetShuffle(on bool)     { f.do("shuffle", func(s *app.PlayerState) { s.Shuffle = on }) }
+func (f *fakePlayer) SetRepeat(r app.Repeat) {
+	f.do("repeat", func(s *app.PlayerState) { s.Repeat = r })
+}
+func (f *fakePlayer) SetShuffle(on bool) {
+	f.do("shuffle", func(s *app.PlayerState) { s.Shuffle = on })
+}
 
 // TestMPRISLoopShuffle: the desktop sets repeat (LoopStatus) and shuffle
 // through MPRIS, and sees the app's own changes.
