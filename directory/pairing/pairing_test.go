@@ -2,7 +2,9 @@ package pairing_test
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -247,5 +249,36 @@ func TestSecurityPairHTTPRefused(t *testing.T) {
 	code, _, _ := d.srv.Pairer().Issue()
 	if err := join(d, d.id.ID(), "http"+d.url[len("https"):], code, dev(t)); err == nil {
 		t.Fatal("paired over http://")
+	}
+}
+
+// A rogue that answers like a directory but cannot compute the proof: it
+// says "paired" with a made-up proof. The joiner must refuse it.
+func TestSecurityPairRogueClaimsSuccess(t *testing.T) {
+	rid, _ := identity.Generate()
+	cert, err := rid.Certificate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS13})
+	if err != nil {
+		t.Fatal(err)
+	}
+	random := func(n int) []byte { b := make([]byte, n); _, _ = rand.Read(b); return b }
+	hs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case pairing.StartPath:
+			_ = json.NewEncoder(w).Encode(pairing.StartAnswer{Session: random(pairing.SessionSize), Nonce: random(pairing.NonceSize)})
+		case pairing.FinishPath:
+			_ = json.NewEncoder(w).Encode(pairing.FinishAnswer{Proof: random(pairing.KeySize)})
+		}
+	})}
+	go hs.Serve(ln)
+	t.Cleanup(func() { hs.Close() })
+	code, _ := pairing.NewCode()
+	for _, fp := range []identity.ID{rid.ID(), ""} {
+		if err := join(nil, fp, "https://"+ln.Addr().String(), code, dev(t)); !errors.Is(err, pairing.ErrNotDirectory) {
+			t.Fatalf("pairing with a rogue claiming success (fingerprint %q): %v, want %v", fp, err, pairing.ErrNotDirectory)
+		}
 	}
 }
