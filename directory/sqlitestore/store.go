@@ -191,6 +191,9 @@ func notFound(err error, what string) error {
 func (s *Store) CreateAccount(ctx context.Context, name, hash string, now time.Time) error {
 	_, err := s.w.ExecContext(ctx, `INSERT INTO accounts (name, password_hash, created) VALUES (?, ?, ?)`, name, hash, ms(now))
 	if isUnique(err) {
+		// a taken name costs the same committed write as a free one: the
+		// server answers both alike, and their timing should not differ
+		_, _ = s.w.ExecContext(ctx, `UPDATE accounts SET created = created WHERE name = ?`, name)
 		return fmt.Errorf("account %q: %w", name, directory.ErrExists)
 	}
 	return err
