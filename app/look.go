@@ -179,11 +179,15 @@ func Failure(err error, quit func()) fyne.CanvasObject {
 }
 
 // count says n things in English: "1 title", "0 titles", "2 titles".
-// thing is the singular; the plural adds an s, which fits every noun
-// the screens count (titles, transfers, sources, devices).
+// thing is the singular; the plural adds an s, or turns a final
+// consonant-y into ies ("directories"), which fits every noun the screens
+// count (titles, transfers, sources, devices, tracks, files, directories).
 func count(n int, thing string) string {
 	if n == 1 {
 		return "1 " + thing
+	}
+	if l := len(thing); l >= 2 && thing[l-1] == 'y' && !strings.ContainsRune("aeiou", rune(thing[l-2])) {
+		return fmt.Sprintf("%d %sies", n, thing[:l-1])
 	}
 	return fmt.Sprintf("%d %ss", n, thing)
 }

@@ -115,10 +115,11 @@ func newMusicScreen(u *UI) *musicScreen {
 			img.Refresh()
 			texts := row.Objects[0].(*fyne.Container)
 			texts.Objects[0].(*widget.Label).SetText(al.Name)
-			sub := fmt.Sprintf("%s · %d tracks", al.Artist, len(al.Tracks))
+			year := ""
 			if al.Year > 0 {
-				sub = fmt.Sprintf("%s · %d · %d tracks", al.Artist, al.Year, len(al.Tracks))
+				year = fmt.Sprint(al.Year)
 			}
+			sub := dotted(al.Artist, year, count(len(al.Tracks), "track"))
 			texts.Objects[1].(*widget.Label).SetText(sub)
 		})
 	s.albumL.OnSelected = func(id widget.ListItemID) { s.albumAt = id; s.showTracks() }
@@ -233,7 +234,7 @@ func (s *musicScreen) applyIndex(ix *musicIndex, err error) {
 func (s *musicScreen) apply() {
 	s.sel = s.ix.filter(s.search.Text)
 	s.artists = append([]string{""}, s.ix.artists(s.sel)...)
-	s.count.SetText(fmt.Sprintf("%d tracks", len(s.sel)))
+	s.count.SetText(count(len(s.sel), "track"))
 	s.artistL.Refresh()
 	s.showAlbums()
 }
@@ -426,7 +427,7 @@ func (s *musicScreen) add(paths []string) {
 			if p.Bytes > 0 {
 				bar.SetValue(float64(p.BytesDone) / float64(p.Bytes))
 			}
-			label.SetText(fmt.Sprintf("%d of %d files · %s of %s · %s/s", p.FilesDone, p.Files,
+			label.SetText(fmt.Sprintf("%d of %s · %s of %s · %s/s", p.FilesDone, count(p.Files, "file"),
 				mib(p.BytesDone), mib(p.Bytes), mib(int64(p.Rate))))
 			cur.SetText(p.Current)
 		})

@@ -145,7 +145,7 @@ func (p *pairPanel) setFound(found []FoundDirectory) {
 	case 1:
 		p.status.SetText("Kith found this directory on your network:")
 	default:
-		p.status.SetText(fmt.Sprintf("Kith found %d directories on your network; choose your household's:", len(found)))
+		p.status.SetText(fmt.Sprintf("Kith found %s on your network; choose your household's:", count(len(found), "directory")))
 	}
 }
 

@@ -2,6 +2,9 @@ package app
 
 import (
 	"context"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -20,10 +23,11 @@ import (
 // Every count on screen agrees with its number: "1 title", "2 titles".
 func TestCountsPluralised(t *testing.T) {
 	for _, tc := range []struct {
-		n    int
-		want string
-	}{{0, "0 titles"}, {1, "1 title"}, {2, "2 titles"}} {
-		if got := count(tc.n, "title"); got != tc.want {
+		n           int
+		want, thing string
+	}{{0, "0 titles", "title"}, {1, "1 title", "title"}, {2, "2 titles", "title"},
+		{2, "2 directories", "directory"}, {1, "1 directory", "directory"}, {3, "3 days", "day"}} {
+		if got := count(tc.n, tc.thing); got != tc.want {
 			t.Errorf("count(%d) = %q, want %q", tc.n, got, tc.want)
 		}
 	}
@@ -384,5 +388,32 @@ func TestJoinCodeScrolledIntoView(t *testing.T) {
 	}
 	if code.CutY {
 		t.Errorf("the join code at y=%v is cut off by the Settings scroller", code.Y)
+	}
+}
+
+// No screen formats a count straight into a plural ("%d tracks" says "1
+// tracks"): counts go through count(). This guards the screens added
+// after the ones TestCountsPluralised drives.
+func TestNoCountFormattedAsPlural(t *testing.T) {
+	plural := regexp.MustCompile(`%d ([a-z]{2,}s)\b`)
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") || f == "probe.go" { // probe.go writes a measurement file, not a screen
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, line := range strings.Split(string(b), "\n") {
+			for _, m := range plural.FindAllStringSubmatch(line, -1) {
+				if m[1] != "ms" {
+					t.Errorf("%s:%d formats a count as %q: use count(n, %q)", f, i+1, m[0], strings.TrimSuffix(m[1], "s"))
+				}
+			}
+		}
 	}
 }
