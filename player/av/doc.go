@@ -28,4 +28,14 @@
 // to the key frame at or before the target and decodes up to it, dropping
 // what comes before, so the first frame returned is the one due at the
 // target.
+//
+// # Presenting on the audio clock
+//
+// A Presenter shows video frames when a Clock (the player's heard
+// position) reaches their time, drops and counts frames already more than
+// 40 ms late, keeps a wall clock when there is no audio clock, and reports
+// Stats (frames presented and dropped, A/V offset p50/p95/max) in the JSON
+// shape `kithctl --json play` is to print for a video. The player does not
+// run one yet: wiring it to the pump's clock, the app's video view and
+// kithctl is the next step of issue 17.
 package av

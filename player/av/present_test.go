@@ -1,0 +1,103 @@
+package av
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"math"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestPresentOnWallClock presents a decoded clip (no audio clock): all 100
+// frames shown, each within 40 ms of its time, the white flash shown 2 s
+// after the first frame.
+func TestPresentOnWallClock(t *testing.T) {
+	data := clip(t, "vp9-opus.webm")
+	m, err := Open(context.Background(), bytes.NewReader(data), int64(len(data)), Options{Width: 160, Height: 120, NoAudio: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	var first, flash time.Time
+	p := &Presenter{Show: func(f Frame) {
+		now := time.Now()
+		if first.IsZero() {
+			first = now
+		}
+		if _, white := frameIndex(f); white && flash.IsZero() {
+			flash = now
+		}
+	}}
+	if err := p.Run(context.Background(), m, func() (time.Duration, bool) { return 0, false }); err != nil {
+		t.Fatal(err)
+	}
+	s := p.Stats()
+	b, _ := json.Marshal(s)
+	t.Logf("stats %s; flash shown %v after the first frame", b, flash.Sub(first))
+	if s.FramesPresented+s.FramesDropped != 100 || s.FramesPresented < 99 {
+		t.Errorf("presented %d, dropped %d of 100", s.FramesPresented, s.FramesDropped)
+	}
+	if s.OffsetP95ms > 40 {
+		t.Errorf("offset p95 %.1f ms, want ≤ 40", s.OffsetP95ms)
+	}
+	if d := flash.Sub(first) - 2*time.Second; d.Abs() > 40*time.Millisecond {
+		t.Errorf("flash shown %v after the first frame, want 2s", flash.Sub(first))
+	}
+	for _, k := range []string{"frames_presented", "frames_dropped", "av_offset_p50_ms", "av_offset_p95_ms", "av_offset_max_ms"} {
+		if !strings.Contains(string(b), `"`+k+`"`) {
+			t.Errorf("stats JSON lacks %s: %s", k, b)
+		}
+	}
+}
+
+// fakeFrames is 50 video frames at 25 fps.
+type fakeFrames struct{ i int }
+
+func (f *fakeFrames) Next() (Frame, error) {
+	if f.i >= 50 {
+		return Frame{}, io.EOF
+	}
+	f.i++
+	return Frame{Kind: Video, PTS: time.Duration(f.i-1) * 40 * time.Millisecond}, nil
+}
+
+// TestPresentOnAudioClock follows an audio clock that stalls for 300 ms
+// (an underrun) and then jumps ahead 400 ms (a seek in the sound): frames
+// wait while it stalls, the frames it jumps over are dropped and counted,
+// and every frame shown was due.
+func TestPresentOnAudioClock(t *testing.T) {
+	start := time.Now()
+	clock := func() (time.Duration, bool) {
+		e := time.Since(start)
+		switch {
+		case e < 500*time.Millisecond:
+			return e, true
+		case e < 800*time.Millisecond:
+			return 500 * time.Millisecond, true // stalled
+		default:
+			return e - 300*time.Millisecond + 400*time.Millisecond, true // jumped
+		}
+	}
+	var shownAt []time.Duration
+	p := &Presenter{Show: func(f Frame) {
+		pos, _ := clock()
+		if pos < f.PTS {
+			t.Errorf("frame %v shown early at %v", f.PTS, pos)
+		}
+		shownAt = append(shownAt, f.PTS)
+	}}
+	if err := p.Run(context.Background(), &fakeFrames{}, clock); err != nil {
+		t.Fatal(err)
+	}
+	s := p.Stats()
+	t.Logf("%+v", s)
+	if s.FramesDropped < 8 || s.FramesDropped > 12 || s.FramesPresented+s.FramesDropped != 50 {
+		t.Errorf("dropped %d (want about 10: 400 ms of 40 ms frames), presented %d", s.FramesDropped, s.FramesPresented)
+	}
+	if s.OffsetMaxms > 40 || math.IsNaN(s.OffsetP50ms) {
+		t.Errorf("a frame was shown %.1f ms late", s.OffsetMaxms)
+	}
+}
