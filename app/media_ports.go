@@ -17,6 +17,9 @@ type Media interface {
 	// Add publishes files and folders (recursively) of this device to its
 	// household, telling progress as it goes; ctx cancels it.
 	Add(ctx context.Context, paths []string, progress func(AddProgress)) (AddResult, error)
+	// RemoveFromDevice deletes titles' ciphertext from this device; their
+	// licenses stay, so they fetch again when played.
+	RemoveFromDevice(ctx context.Context, content []sealed.ContentID) error
 	Playlists
 }
 

@@ -35,6 +35,7 @@ type musicScreen struct {
 	trackL            *widget.List
 	addFiles, addDir  *widget.Button
 	play              *widget.Button
+	remove            *widget.Button
 	shuffle           *widget.Check
 	repeat            *widget.Select
 	ix                *musicIndex
@@ -66,6 +67,7 @@ func newMusicScreen(u *UI) *musicScreen {
 		s.playAlbum(0)
 	})
 	s.play.Disable()
+	s.remove = widget.NewButtonWithIcon("Remove from this device", theme.DeleteIcon(), s.confirmRemove)
 	s.shuffle = widget.NewCheck("Shuffle", func(on bool) { u.b.Player.SetShuffle(on) })
 	s.repeat = widget.NewSelect(repeatNames, func(v string) {
 		for i, n := range repeatNames {
@@ -171,7 +173,7 @@ func newMusicScreen(u *UI) *musicScreen {
 	}
 	s.pl = newPlaylistBar(s)
 
-	top := container.NewBorder(nil, nil, nil, container.NewHBox(s.addFiles, s.addDir), s.search)
+	top := container.NewBorder(nil, nil, nil, container.NewHBox(s.addFiles, s.addDir, s.remove), s.search)
 	right := container.NewHSplit(s.albumL,
 		container.NewBorder(container.NewVBox(s.pl.obj, container.NewHBox(s.play, s.shuffle, s.repeat, s.pl.edit)), nil, nil, nil, s.trackL))
 	right.Offset = 0.4
@@ -321,6 +323,40 @@ func (s *musicScreen) loadArtwork() {
 			}
 			s.artMu.Unlock()
 			s.albumL.Refresh()
+		}
+	})
+}
+
+// confirmRemove deletes the shown album's ciphertext from this device
+// (licenses kept) after asking.
+func (s *musicScreen) confirmRemove() {
+	if s.albumAt < 0 || s.albumAt >= len(s.albums) || s.u.b.Media == nil {
+		return
+	}
+	al := s.albums[s.albumAt]
+	var cs []sealed.ContentID
+	for _, i := range al.Tracks {
+		cs = append(cs, s.ix.tracks[i].Content)
+	}
+	dialog.ShowConfirm("Remove from this device",
+		fmt.Sprintf("Delete the %d tracks of %q from this device? You keep them: they download again when played.", len(cs), al.Name),
+		func(ok bool) {
+			if ok {
+				s.removeContent(cs)
+			}
+		}, s.u.win)
+}
+
+func (s *musicScreen) removeContent(cs []sealed.ContentID) {
+	s.u.background(func(ctx context.Context) func() {
+		err := s.u.b.Media.RemoveFromDevice(ctx, cs)
+		return func() {
+			if err != nil {
+				s.status.SetText(errText(err))
+				return
+			}
+			s.status.SetText(fmt.Sprintf("Removed %d tracks from this device; they download again when played.", len(cs)))
+			s.reload()
 		}
 	})
 }

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"fyne.io/fyne/v2/test"
+
+	"github.com/kith-media/kith/share/sealed"
 )
 
 // fakeMedia "adds" the files named in its table: the GUI's part (progress,
@@ -28,6 +30,7 @@ type fakeMedia struct {
 	table   map[string][]Track // path → tracks it holds
 	reports []AddProgress
 	pl      fakePlaylists
+	removed []sealed.ContentID
 }
 
 func (m *fakeMedia) Tracks(context.Context) ([]Track, error) {
@@ -121,6 +124,12 @@ func TestMusicAddAlbumsArtworkPlay(t *testing.T) {
 		t.Errorf("track order %v", order)
 	}
 	saveShot(t, u, "music-album.png")
+
+	s.removeContent([]sealed.ContentID{cid(11)}) // what the confirmed dialog does
+	if len(m.removed) != 1 || m.removed[0] != cid(11) || !strings.Contains(s.status.Text, "download again") {
+		t.Errorf("removed %v, status %q", m.removed, s.status.Text)
+	}
+	s.artistL.Select(2)
 
 	s.trackL.Select(1) // Toast Waltz: the album plays from it
 	w.mu.Lock()

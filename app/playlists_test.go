@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/kith-media/kith/share/sealed"
 )
 
 // In-memory playlists for fakeMedia.
@@ -135,4 +137,11 @@ func TestMusicPlaylist(t *testing.T) {
 	if ls, _ := m.Playlists(context.Background()); len(ls) != 0 || p.cur != nil {
 		t.Errorf("after delete: %v, current %+v", ls, p.cur)
 	}
+}
+
+func (m *fakeMedia) RemoveFromDevice(_ context.Context, cs []sealed.ContentID) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.removed = append(m.removed, cs...)
+	return nil
 }

@@ -133,4 +133,25 @@ func TestAddFromDevice(t *testing.T) {
 	if entries, _ := os.ReadDir(d.originDir); len(entries) != 0 {
 		t.Errorf("the origin store holds %d files", len(entries))
 	}
+
+	// Remove from this device: the ciphertext goes, the license and title
+	// stay, and it can be fetched again.
+	if err := b.RemoveFromDevice(ctx, first.ContentID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.lib.Status(ctx, first.ContentID); err == nil {
+		t.Error("the content is still in B's library")
+	}
+	if _, err := b.lib.License(ctx, first.ContentID); err != nil {
+		t.Errorf("the license went with the content: %v", err)
+	}
+	if _, err := b.lib.Title(ctx, first.ID); err != nil {
+		t.Errorf("the title went with the content: %v", err)
+	}
+	if err := b.Fetch(fctx, first.ContentID); err != nil {
+		t.Fatal(err)
+	}
+	if got := readAll(t, b, &first); !bytes.Equal(got, raw) {
+		t.Fatal("B's plaintext differs after fetching again")
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/kith-media/kith/directory"
 	"github.com/kith-media/kith/share"
 	"github.com/kith-media/kith/share/library"
+	"github.com/kith-media/kith/share/sealed"
 	"github.com/kith-media/kith/share/tags"
 )
 
@@ -165,4 +166,19 @@ func (m media) SetPlaylistItems(ctx context.Context, id int64, titleIDs []string
 		return err
 	}
 	return n.Library().SetPlaylistItems(ctx, id, titleIDs)
+}
+
+// RemoveFromDevice implements app.Media.
+func (m media) RemoveFromDevice(ctx context.Context, content []sealed.ContentID) error {
+	n, err := m.a.ready()
+	if err != nil {
+		return err
+	}
+	for _, c := range content {
+		if err := n.RemoveFromDevice(ctx, c); err != nil {
+			return err
+		}
+	}
+	m.a.subs.notify()
+	return nil
 }

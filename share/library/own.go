@@ -190,3 +190,35 @@ func (l *Library) EachTitle(ctx context.Context, fn func(Title) error) error {
 	}
 	return rows.Err()
 }
+
+// RemoveContent deletes the ciphertext of cid from this device (the sealed
+// or partial file and its index row) but keeps its titles and license, so
+// it can be fetched again. The caller makes sure nothing is downloading it.
+func (l *Library) RemoveContent(ctx context.Context, cid sealed.ContentID) error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return ErrClosed
+	}
+	it := l.items[cid]
+	delete(l.items, cid)
+	l.mu.Unlock()
+	if it != nil {
+		it.syncMu.Lock()
+		err := it.close()
+		it.syncMu.Unlock()
+		if err != nil {
+			l.log.Warn("library: closing a removed file", "content", cid, "err", err)
+		}
+	}
+	if _, err := l.w.ExecContext(ctx, `DELETE FROM content WHERE content_id = ?`, cid.String()); err != nil {
+		return fmt.Errorf("removing %s: %w", cid, err)
+	}
+	for _, p := range []string{l.sealedPath(cid), l.partPath(cid)} {
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("removing %s: %w", cid, err)
+		}
+	}
+	l.forgetPolicies()
+	return nil
+}
