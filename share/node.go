@@ -454,6 +454,15 @@ func (n *Node) SetPolicy(ctx context.Context, titleID string, p directory.Policy
 	if err := n.lib.SetPolicy(ctx, titleID, library.Policy(p)); err != nil {
 		return err
 	}
-	n.announceSoon()
+	// The directory names a caller's account to our peer server only when
+	// our announced policies name it: announce now, then forget what the
+	// server was told before (a pseudonym for an account just denied).
+	if n.dir != nil {
+		if err := n.Announce(ctx); err != nil {
+			n.log.Warn("node: announcing a changed policy", "err", err)
+			n.announceSoon()
+		}
+	}
+	n.srv.ForgetAccounts()
 	return nil
 }

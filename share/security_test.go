@@ -274,3 +274,34 @@ func TestSecurityRelayCannotReadRefusal(t *testing.T) {
 		}
 	}
 }
+
+// TestSecurityDenyAfterContact (issue 11 item 4): the directory tells A
+// the account of another account's device only when A's announced
+// policies name it (a pseudonym otherwise), and A caches what it is told.
+// Bob's device talks to A first; when A then denies bob, bob must be
+// refused at once, not when a cached pseudonym expires.
+func TestSecurityDenyAfterContact(t *testing.T) {
+	ctx := context.Background()
+	d := startDirectory(t)
+	title, _ := d.publish(t, "Later Denied", 64<<10, 0)
+	a := startNode(t, d, "alice", nil)
+	b := startNode(t, d, "bob", nil)
+	if _, err := a.Register(ctx, title.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Fetch(ctx, title.ContentID); err != nil {
+		t.Fatal(err)
+	}
+	if offers, err := b.Offers(ctx, a.neighbour()); err != nil || len(offers) != 1 {
+		t.Fatalf("offer before the deny: %v, %v", offers, err)
+	}
+	if err := a.SetPolicy(ctx, "", directory.Policy{Mode: "anyone", Deny: []string{"bob"}}); err != nil {
+		t.Fatal(err)
+	}
+	if offers, err := b.Offers(ctx, a.neighbour()); err == nil {
+		t.Fatalf("bob still offered %d titles right after alice denied bob", len(offers))
+	}
+	if err := b.Fetch(ctx, title.ContentID, a.neighbour()); err == nil {
+		t.Fatal("bob fetched from alice right after alice denied bob")
+	}
+}

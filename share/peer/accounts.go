@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -213,6 +214,11 @@ func (c *accountCache) account(ctx context.Context, id identity.ID, remoteAddr s
 			fallthrough
 		case errors.Is(err, ErrNotEnrolled):
 			c.keep(id, "", c.lim.NegativeTTL)
+		case err == nil && strings.HasPrefix(acct, directory.PseudonymPrefix):
+			// The directory names another account's device only to an asker
+			// whose announced policies name that account: a pseudonym is
+			// only true until our next announcement (ForgetAccounts).
+			c.keep(id, acct, c.lim.NegativeTTL)
 		case err == nil:
 			c.keep(id, acct, c.lim.TTL)
 		}
@@ -253,6 +259,14 @@ func (c *accountCache) allow(remoteAddr string) bool {
 	}
 	b.n--
 	return true
+}
+
+// forget drops every kept answer (the per-caller limits stay).
+func (c *accountCache) forget() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	clear(c.entries)
+	c.lru.Init()
 }
 
 func (c *accountCache) keep(id identity.ID, account string, ttl time.Duration) {

@@ -118,6 +118,12 @@ func (s *Server) Pollers(cid sealed.ContentID, t time.Time) []identity.ID {
 	return out
 }
 
+// ForgetAccounts drops the cached accounts of callers. Call it after
+// announcing changed policies: the directory tells a device the account of
+// another account's device only when its announced policies name that
+// account (a pseudonym otherwise), so earlier answers may be stale.
+func (s *Server) ForgetAccounts() { s.accts.forget() }
+
 // SetOwner sets the account owning this device (for household policies).
 func (s *Server) SetOwner(account string) {
 	s.mu.Lock()
