@@ -165,3 +165,30 @@ func TestBusyNeighbourDoesNotHoldUpOrigin(t *testing.T) {
 		}
 	}
 }
+
+// TestOriginNotDroppedWhilePeersLive: an overloaded origin timing out is
+// backed off, not dropped, while useless peers are still around.
+func TestOriginNotDroppedWhilePeersLive(t *testing.T) {
+	const n = 4
+	t0 := time.Unix(0, 0)
+	k := newCore(n, "ME")
+	p := k.Add("P", false, true, nil)
+	origin := k.Add("ORIGIN", true, false, nil)
+	k.Begin(NewBitmap(n), t0)
+	k.HaveResult(p, HaveInfo{Have: NewBitmap(n), Fetching: NewBitmap(n)}, Outcome{}, t0)
+	now := t0
+	for range 40 {
+		now = now.Add(10 * time.Second)
+		as, _ := k.Schedule(now)
+		for _, a := range as {
+			if a.Src == origin {
+				k.Result(a, Outcome{Kind: Failed}, now)
+			}
+		}
+	}
+	for _, st := range k.Stats(now) {
+		if st.Origin && st.State == "dropped" {
+			t.Errorf("the origin was dropped after timeouts while a peer is live: %+v", st)
+		}
+	}
+}

@@ -93,7 +93,11 @@ func (k *Core) fail(s *Source, i int, out Outcome, now time.Time) *Fault {
 		s.fails++
 		// The last source standing gets more patience (a slow link is
 		// better than none); it is dropped only after 4x the failures.
-		if s.fails >= k.c.MaxFailures && (k.othersAlive(s) || s.fails >= 4*k.c.MaxFailures) {
+		// The origin, the supplier of last resort, is dropped only as the
+		// last source standing: when a crowd overloads it, dropping it
+		// leaves the chunks nobody else has out of reach.
+		others := k.othersAlive(s)
+		if s.fails >= k.c.MaxFailures && ((others && !s.origin) || (s.fails >= 4*k.c.MaxFailures && (!others || !s.origin))) {
 			s.dropped = true
 		} else {
 			s.until = now.Add(time.Duration(1<<min(s.fails, 6)) * 50 * time.Millisecond)

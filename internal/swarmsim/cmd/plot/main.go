@@ -7,7 +7,8 @@
 // Harness lines before a line "# new" are the old algorithm's, after it
 // the new one's. The simulated crowds are 8 MiB titles, all arriving at
 // once, with the harness's tuning (ResupplyInterval 500 ms, one origin
-// request in flight); N = 10,000 takes a few minutes.
+// request in flight); N = 10,000 takes a quarter of an hour, the old
+// algorithm runs up to -legacy-max (its origin traffic makes it slow).
 package main
 
 import (
@@ -39,10 +40,18 @@ func main() {
 	bench := flag.String("bench", "docs/swarm-bench.txt", "BenchmarkFlashCrowd output (old, then \"# new\", then new)")
 	ns := flag.String("n", "10,50,200,1000,10000", "simulated crowd sizes")
 	seed := flag.Uint64("seed", 1, "simulator seed")
+	cached := flag.String("cached", "", "cmd/swarmsim output lines to use instead of running those simulations (same settings)")
+	legacyMax := flag.Int("legacy-max", 1000, "largest N simulated with the old algorithm (N = 1,000 takes it 10 minutes)")
 	flag.Parse()
 	oldH, newH, err := readBench(*bench)
 	if err != nil {
 		log.Fatal(err)
+	}
+	have := map[string]float64{}
+	if *cached != "" {
+		if have, err = readCached(*cached); err != nil {
+			log.Fatal(err)
+		}
 	}
 	var oldS, newS []point
 	for _, f := range strings.Split(*ns, ",") {
@@ -51,10 +60,17 @@ func main() {
 			log.Fatalf("-n: %v", err)
 		}
 		for _, legacy := range []bool{true, false} {
-			r := swarmsim.Run(swarmsim.Config{N: n, Size: 8 << 20, ResupplyInterval: 500 * time.Millisecond,
-				OriginInFlight: 1, Legacy: legacy, Seed: *seed})
-			fmt.Fprintln(os.Stderr, r)
-			p := point{float64(n), r.OriginX}
+			if legacy && n > *legacyMax {
+				continue
+			}
+			x, ok := have[fmt.Sprintf("%d/%v", n, legacy)]
+			if !ok {
+				r := swarmsim.Run(swarmsim.Config{N: n, Size: 8 << 20, ResupplyInterval: 500 * time.Millisecond,
+					OriginInFlight: 1, Legacy: legacy, Seed: *seed})
+				fmt.Fprintln(os.Stderr, r)
+				x = r.OriginX
+			}
+			p := point{float64(n), x}
 			if legacy {
 				oldS = append(oldS, p)
 			} else {
@@ -68,6 +84,24 @@ func main() {
 		{"simulator, before", "#c0392b", true, oldS},
 		{"simulator, after", "#27ae60", true, newS},
 	})
+}
+
+var simLine = regexp.MustCompile(`^N=(\d+) size=8MiB churn=0% free=0% legacy=(true|false): origin ([\d.]+)x`)
+
+// readCached reads cmd/swarmsim result lines: "N/legacy" → origin ÷ size.
+func readCached(path string) (map[string]float64, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]float64{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if m := simLine.FindStringSubmatch(line); m != nil {
+			x, _ := strconv.ParseFloat(m[3], 64)
+			out[m[1]+"/"+m[2]] = x
+		}
+	}
+	return out, nil
 }
 
 var benchLine = regexp.MustCompile(`^BenchmarkFlashCrowd/size=8MiB/N=(\d+)/arrive=once\S*\s.*?([\d.]+) origin_x\b`)
