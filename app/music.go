@@ -447,6 +447,7 @@ func (s *musicScreen) add(paths []string) {
 	stop := widget.NewButtonWithIcon("Cancel", theme.CancelIcon(), func() { cancel() })
 	dlg = dialog.NewCustomWithoutButtons("Adding to your household", container.NewVBox(label, bar, cur, stop), s.u.win)
 	dlg.Resize(fyne.NewSize(460, 200))
+	dlg.SetOnClosed(s.u.pushKeys(&dialogKeys{escape: cancel})) // Escape is Cancel
 	dlg.Show()
 	var mu sync.Mutex
 	var lastShown time.Time

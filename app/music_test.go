@@ -31,6 +31,7 @@ type fakeMedia struct {
 	reports []AddProgress
 	pl      fakePlaylists
 	removed []sealed.ContentID
+	during  func() // called after each file, as a person acting mid-add
 }
 
 func (m *fakeMedia) Tracks(context.Context) ([]Track, error) {
@@ -61,6 +62,12 @@ func (m *fakeMedia) Add(ctx context.Context, paths []string, progress func(AddPr
 			m.tracks = append(m.tracks, ts[i])
 			m.mu.Unlock()
 			res.Added++
+			if m.during != nil {
+				m.during()
+			}
+			if err := ctx.Err(); err != nil {
+				return res, err
+			}
 		}
 	}
 	return res, nil

@@ -417,3 +417,28 @@ func TestNoCountFormattedAsPlural(t *testing.T) {
 		}
 	}
 }
+
+// Escape cancels adding music, as the dialog's Cancel button does.
+func TestAddingMusicEscapeCancels(t *testing.T) {
+	w := newFakeWorld()
+	w.account = "ana"
+	u := newTestUI(t, w)
+	m := &fakeMedia{table: map[string][]Track{"/music": {
+		{Content: cid(11), TitleID: "k1", Name: "One", Artist: "A", Album: "X"},
+		{Content: cid(12), TitleID: "k2", Name: "Two", Artist: "A", Album: "X"},
+		{Content: cid(13), TitleID: "k3", Name: "Three", Artist: "A", Album: "X"},
+	}}}
+	m.during = func() { escape(u) } // after the first file
+	u.b.Media = m
+	u.Show(ViewMusic)
+	u.music.add([]string{"/music"})
+	if len(m.reports) != 1 {
+		t.Errorf("%d files added after Escape on the first, want 1", len(m.reports))
+	}
+	if !strings.Contains(u.music.status.Text, "Added 1") || !strings.Contains(u.music.status.Text, "cancelled") {
+		t.Errorf("status %q", u.music.status.Text)
+	}
+	if u.win.Canvas().Overlays().Top() != nil || len(u.dialogKeys) != 0 {
+		t.Error("the adding dialog is still open")
+	}
+}
