@@ -339,7 +339,7 @@ func (s *musicScreen) confirmRemove() {
 		cs = append(cs, s.ix.tracks[i].Content)
 	}
 	dialog.ShowConfirm("Remove from this device",
-		fmt.Sprintf("Delete the %d tracks of %q from this device? You keep them: they download again when played.", len(cs), al.Name),
+		fmt.Sprintf("Delete the %s of %q from this device? You keep them: they download again when played.", count(len(cs), "track"), al.Name),
 		func(ok bool) {
 			if ok {
 				s.removeContent(cs)
@@ -355,7 +355,7 @@ func (s *musicScreen) removeContent(cs []sealed.ContentID) {
 				s.status.SetText(errText(err))
 				return
 			}
-			s.status.SetText(fmt.Sprintf("Removed %d tracks from this device; they download again when played.", len(cs)))
+			s.status.SetText(fmt.Sprintf("Removed %s from this device; they download again when played.", count(len(cs), "track")))
 			s.reload()
 		}
 	})
