@@ -26,6 +26,7 @@ import (
 	"github.com/kith-media/kith/app"
 	"github.com/kith-media/kith/app/mpris"
 	"github.com/kith-media/kith/app/wire"
+	"github.com/kith-media/kith/internal/supervise"
 )
 
 // appID is Kith's application ID (FyneApp.toml, preferences, notifications).
@@ -209,7 +210,9 @@ func run(c config, log *slog.Logger) error {
 		}
 		media := mpris.New(mpris.Options{Player: k.Backend.Player, Quit: quit, Logger: log,
 			Raise: func() { fyne.Do(func() { win.Show(); win.RequestFocus() }) }})
-		g.Go(func() error { return media.Serve(gctx) })
+		g.Go(func() error {
+			return supervise.Run(gctx, supervise.Options{Name: "media controls (MPRIS)", Logger: log}, media.Serve)
+		})
 		return k.Serve(gctx)
 	})
 	win.ShowAndRun()

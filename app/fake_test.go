@@ -20,22 +20,23 @@ import (
 // few neighbours and a player, all in memory.
 
 type fakeWorld struct {
-	mu       sync.Mutex
-	account  string
-	accounts map[string]string // account → password
-	me       identity.ID
-	titles   []directory.Title
-	items    []Item
-	ns       []fakeNeighbour
-	policy   directory.Policy
-	sharing  bool
-	uploads  []Upload
-	install  InstallOffer
-	st       PlayerState
-	queue    []sealed.ContentID
-	pos      int
-	subs     map[area][]func()
-	pairing  fakePairState
+	mu        sync.Mutex
+	account   string
+	accounts  map[string]string // account → password
+	me        identity.ID
+	titles    []directory.Title
+	items     []Item
+	ns        []fakeNeighbour
+	policy    directory.Policy
+	sharing   bool
+	uploads   []Upload
+	install   InstallOffer
+	discovery string // LAN discovery problem, "" when it works
+	st        PlayerState
+	queue     []sealed.ContentID
+	pos       int
+	subs      map[area][]func()
+	pairing   fakePairState
 
 	dir *DirectoryInfo // the directory the session reports; nil = the embedded household
 
@@ -216,6 +217,12 @@ func (l fakeLibrary) Swarm(c sealed.ContentID) Swarm {
 func (l fakeLibrary) Changes(fn func()) func() { return l.w.subscribe(areaLibrary, fn) }
 
 type fakeNeighbours struct{ w *fakeWorld }
+
+func (n fakeNeighbours) Discovery() string {
+	n.w.mu.Lock()
+	defer n.w.mu.Unlock()
+	return n.w.discovery
+}
 
 func (n fakeNeighbours) Neighbours() []Neighbour {
 	n.w.mu.Lock()

@@ -67,7 +67,7 @@ func newNeighboursScreen(u *UI) *neighboursScreen {
 			s.choose(s.ns[id])
 		}
 	}
-	s.empty = widget.NewLabel("Looking for other Kith devices on your network…")
+	s.empty = widget.NewLabel(lookingText)
 	s.empty.Wrapping = fyne.TextWrapWord
 
 	s.who = heading("")
@@ -116,6 +116,8 @@ func newNeighboursScreen(u *UI) *neighboursScreen {
 	return s
 }
 
+const lookingText = "Looking for other Kith devices on your network…"
+
 func ago(t time.Time) string {
 	if t.IsZero() {
 		return "now"
@@ -127,9 +129,14 @@ func ago(t time.Time) string {
 	return d.String() + " ago"
 }
 
-func (s *neighboursScreen) apply(ns []Neighbour) {
+func (s *neighboursScreen) apply(ns []Neighbour, problem string) {
 	s.ns = ns
-	if len(ns) == 0 {
+	if problem != "" {
+		s.empty.SetText(problem + " — Kith keeps trying; devices added by hand still work.")
+	} else {
+		s.empty.SetText(lookingText)
+	}
+	if len(ns) == 0 || problem != "" {
 		s.empty.Show()
 	} else {
 		s.empty.Hide()

@@ -180,7 +180,11 @@ type Neighbours interface {
 	// FetchFrom gets a title from a neighbour (pay only for FetchRelay of a
 	// priced title).
 	FetchFrom(ctx context.Context, id identity.ID, o Offer, mode FetchMode, pay *license.Payment) error
-	// Changes registers fn to be called when the neighbour list changes.
+	// Discovery is "" while LAN discovery works, else why it does not
+	// (no multicast-capable network, say); it is retried on its own.
+	Discovery() string
+	// Changes registers fn to be called when the neighbour list or
+	// Discovery changes.
 	Changes(fn func()) (stop func())
 }
 

@@ -386,8 +386,8 @@ func (u *UI) refresh(ctx context.Context, a area) {
 			}
 		})
 	case areaNeighbours:
-		ns := u.b.Neighbours.Neighbours()
-		u.do(func() { u.neighbours.apply(ns) })
+		ns, problem := u.b.Neighbours.Neighbours(), u.b.Neighbours.Discovery()
+		u.do(func() { u.neighbours.apply(ns, problem) })
 	case areaSharing:
 		s := sharingSnapshot{
 			enabled: u.b.Sharing.Enabled(), def: u.b.Sharing.DefaultPolicy(),

@@ -266,6 +266,12 @@ func TestErrorsShown(t *testing.T) {
 			u.neighbours.list.Select(0)
 		},
 		want: "connection refused",
+	}, {
+		// no multicast network: LAN discovery unavailable, said so
+		name:  "LAN discovery unavailable",
+		setup: func(w *fakeWorld) { w.account = "a"; w.discovery = "LAN discovery is unavailable: no usable addresses" },
+		act:   func(t *testing.T, u *UI) { u.Show(ViewNeighbours) },
+		want:  "LAN discovery is unavailable: no usable addresses",
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newFakeWorld()

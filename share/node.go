@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/kith-media/kith/directory"
+	"github.com/kith-media/kith/internal/supervise"
 	"github.com/kith-media/kith/share/identity"
 	"github.com/kith-media/kith/share/install"
 	"github.com/kith-media/kith/share/lan"
@@ -63,6 +64,9 @@ type Options struct {
 	Server peer.ServerOptions // upload limits and timeouts (Identity, Library, ... are filled in)
 	Fetch  peer.FetchOptions  // tuning for downloads (Manifest, Sink, Sources are filled in)
 
+	// OnService is told when an optional service (LAN discovery, the
+	// install page) starts or fails; it must not block.
+	OnService func(ServiceStatus)
 	// OnEvent receives download events (progress bars, swarm views). It is
 	// called from the fetchers' goroutines and must not block.
 	OnEvent func(peer.Event)
@@ -99,6 +103,7 @@ type Node struct {
 	manual     map[identity.ID]Neighbour
 	fetches    map[sealed.ContentID]*fetch
 	announceCh chan struct{}
+	services   map[string]ServiceStatus
 	served     bool
 }
 
@@ -132,7 +137,8 @@ func NewNode(o Options) (*Node, error) {
 	}
 	n := &Node{o: o, log: o.Logger, id: o.Identity, lib: lib, dir: o.Directory, account: o.Account,
 		clients: map[identity.ID]*peer.Client{}, manual: map[identity.ID]Neighbour{},
-		fetches: map[sealed.ContentID]*fetch{}, announceCh: make(chan struct{}, 1)}
+		fetches: map[sealed.ContentID]*fetch{}, announceCh: make(chan struct{}, 1),
+		services: map[string]ServiceStatus{}}
 	so := o.Server
 	so.Identity, so.Library, so.Logger = o.Identity, lib, o.Logger
 	if so.Name == "" {
@@ -241,21 +247,17 @@ func (n *Node) Serve(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return n.demux.Serve(gctx) })
 	g.Go(func() error { return n.srv.Serve(gctx, n.demux.TLS()) })
-	g.Go(func() error { return n.site.Serve(gctx, n.demux.Plain()) })
+	// The install page and mDNS are extras: their failure is reported
+	// (Services) and retried, and never ends the node.
+	g.Go(func() error {
+		return n.supervise(gctx, ServiceInstallPage, func(ctx context.Context) error { return n.site.Serve(ctx, n.demux.Plain()) })
+	})
 	if n.dir != nil {
 		g.Go(func() error { return n.heartbeat(gctx) })
 	}
 	if n.browser != nil {
-		_, port, _ := net.SplitHostPort(n.Addr())
-		p, _ := strconv.Atoi(port)
-		a, err := lan.NewAnnouncer(lan.AnnouncerOptions{Service: lan.Service{Kind: lan.Device, DeviceID: string(n.ID()),
-			Fingerprint: string(n.dir.Fingerprint()), Name: n.o.Name, Port: p, Proto: peer.ProtoVersion},
-			Interfaces: n.o.LANInterfaces, IPv4Only: n.o.LANIPv4Only, Logger: n.log})
-		if err != nil {
-			return fmt.Errorf("node: %w", err)
-		}
-		g.Go(func() error { return a.Serve(gctx) })
-		g.Go(func() error { return n.browser.Serve(gctx) })
+		g.Go(func() error { return n.supervise(gctx, ServiceLAN, n.announceLAN) })
+		g.Go(func() error { return n.browser.Serve(gctx) }) // never fails: logs a failed round
 	}
 	err := g.Wait()
 	if n.dir != nil {
@@ -269,6 +271,54 @@ func (n *Node) Serve(ctx context.Context) error {
 		return err
 	}
 	return nil
+}
+
+// Names of the services a Node runs under supervision (ServiceStatus.Name).
+const (
+	ServiceLAN         = "LAN discovery" // mDNS announcer and browser
+	ServiceInstallPage = "install page"  // the plain-HTTP side of the peer port
+)
+
+// ServiceStatus is where one of the node's optional services stands: a
+// failed one is retried with backoff while the node goes on.
+type ServiceStatus = supervise.Status
+
+func (n *Node) supervise(ctx context.Context, name string, serve func(context.Context) error) error {
+	return supervise.Run(ctx, supervise.Options{Name: name, Logger: n.log, OnStatus: func(s ServiceStatus) {
+		n.mu.Lock()
+		n.services[name] = s
+		n.mu.Unlock()
+		if n.o.OnService != nil {
+			n.o.OnService(s)
+		}
+	}}, serve)
+}
+
+// Services reports the node's optional services (LAN discovery, the
+// install page) once Serve started them: a failed one carries its error.
+func (n *Node) Services() []ServiceStatus {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	out := make([]ServiceStatus, 0, len(n.services))
+	for _, s := range n.services {
+		out = append(out, s)
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].Name < out[b].Name })
+	return out
+}
+
+// announceLAN announces this device by mDNS; it fails when no responder
+// can start (no multicast-capable interface).
+func (n *Node) announceLAN(ctx context.Context) error {
+	_, port, _ := net.SplitHostPort(n.Addr())
+	p, _ := strconv.Atoi(port)
+	a, err := lan.NewAnnouncer(lan.AnnouncerOptions{Service: lan.Service{Kind: lan.Device, DeviceID: string(n.ID()),
+		Fingerprint: string(n.dir.Fingerprint()), Name: n.o.Name, Port: p, Proto: peer.ProtoVersion},
+		Interfaces: n.o.LANInterfaces, IPv4Only: n.o.LANIPv4Only, Logger: n.log})
+	if err != nil {
+		return err
+	}
+	return a.Serve(ctx)
 }
 
 // heartbeat announces our holdings now, every AnnounceInterval, and soon
@@ -443,6 +493,16 @@ func (n *Node) Offers(ctx context.Context, nb Neighbour) ([]peer.Offer, error) {
 		return nil, err
 	}
 	return c.Offer(ctx)
+}
+
+// SetSharing switches sharing off (the default policy becomes "nobody")
+// or back on, stored so it survives a restart, and re-announces.
+func (n *Node) SetSharing(ctx context.Context, on bool) error {
+	if err := n.lib.SetSharing(ctx, on); err != nil {
+		return err
+	}
+	n.announceSoon()
+	return nil
 }
 
 // SetPolicy sets the share policy of a title ("" = the default for every

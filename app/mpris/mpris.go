@@ -72,7 +72,9 @@ func (s *Service) Name() string {
 }
 
 // Serve connects to the bus, exports the player and follows its changes
-// until ctx ends. No bus is logged and returns nil at once.
+// until ctx ends. No bus, or a bus that refuses the export, returns an
+// error at once: run it under internal/supervise, which retries it (a
+// desktop session may start after Kith) without ending the app.
 func (s *Service) Serve(ctx context.Context) error {
 	var conn *dbus.Conn
 	var err error
@@ -82,13 +84,11 @@ func (s *Service) Serve(ctx context.Context) error {
 		conn, err = dbus.ConnectSessionBus()
 	}
 	if err != nil {
-		s.log.Info("no D-Bus session bus: media keys and desktop media controls will not reach Kith", "err", err)
-		return nil
+		return fmt.Errorf("no D-Bus session bus, so media keys and desktop media controls do not reach Kith: %w", err)
 	}
 	defer conn.Close()
 	if err := s.export(conn); err != nil {
-		s.log.Warn("MPRIS not available", "err", err)
-		return nil
+		return fmt.Errorf("MPRIS: %w", err)
 	}
 	changed := make(chan struct{}, 1)
 	stop := s.o.Player.Changes(func() {

@@ -142,14 +142,14 @@ func TestMPRIS(t *testing.T) {
 	}
 }
 
-// No bus: logged, Serve returns nil at once.
+// No bus: Serve says so at once (its supervisor retries it).
 func TestNoBus(t *testing.T) {
 	s := New(Options{Player: &fakePlayer{}, Address: "unix:path=" + filepath.Join(t.TempDir(), "none"),
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := s.Serve(ctx); err != nil {
-		t.Fatal(err)
+	if err := s.Serve(ctx); err == nil || !strings.Contains(err.Error(), "no D-Bus session bus") {
+		t.Fatalf("Serve with no bus: got %v, want an error naming the missing bus", err)
 	}
 	if ctx.Err() != nil {
 		t.Fatal("Serve waited for the context with no bus")

@@ -165,6 +165,23 @@ type neighboursView struct{ *Node }
 
 func (v neighboursView) Changes(fn func()) func() { return v.neighbourChanges(fn) }
 
+// Discovery implements app.Neighbours from the node's LAN service status.
+func (v neighboursView) Discovery() string {
+	n := v.node()
+	if n == nil {
+		return ""
+	}
+	for _, s := range n.Services() {
+		if s.Name == share.ServiceLAN && !s.Up() {
+			return "LAN discovery is unavailable: " + s.Err.Error()
+		}
+	}
+	return ""
+}
+
+// OnService receives the node's service changes (share.Options.OnService).
+func (a *Node) OnService(share.ServiceStatus) { a.nsubs.notify() }
+
 // SharingView is a as app.Sharing.
 func (a *Node) SharingView() app.Sharing { return sharingView{a} }
 
@@ -173,76 +190,56 @@ type sharingView struct{ *Node }
 func (v sharingView) Changes(fn func()) func() { return v.ssubs.add(fn) }
 
 // Enabled implements app.Sharing: off means the default policy is
-// "nobody" (titles with their own rule keep it).
+// "nobody" (titles with their own rule keep it); the library keeps it.
 func (v sharingView) Enabled() bool {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	return v.offPolicy == nil
+	on, _ := v.sharing()
+	return on
+}
+
+// sharing is the library's sharing switch and the default policy that
+// applies while it is on.
+func (v sharingView) sharing() (bool, directory.Policy) {
+	n := v.node()
+	if n == nil {
+		return true, directory.Policy(library.DefaultPolicy)
+	}
+	on, p, err := n.Library().Sharing(context.Background())
+	if err != nil {
+		v.log.Warn("reading the sharing switch", "err", err)
+		return true, directory.Policy(library.DefaultPolicy)
+	}
+	return on, directory.Policy(p)
 }
 
 // SetEnabled implements app.Sharing.
 func (v sharingView) SetEnabled(ctx context.Context, on bool) error {
-	if _, err := v.ready(); err != nil {
+	n, err := v.ready()
+	if err != nil {
 		return err
 	}
-	v.mu.Lock()
-	off := v.offPolicy
-	v.mu.Unlock()
-	switch {
-	case !on && off == nil:
-		cur := v.DefaultPolicy()
-		if err := v.node().SetPolicy(ctx, "", directory.Policy{Mode: directory.PolicyNobody}); err != nil {
-			return err
-		}
-		v.mu.Lock()
-		v.offPolicy = &cur
-		v.mu.Unlock()
-	case on && off != nil:
-		if err := v.node().SetPolicy(ctx, "", *off); err != nil {
-			return err
-		}
-		v.mu.Lock()
-		v.offPolicy = nil
-		v.mu.Unlock()
+	if err := n.SetSharing(ctx, on); err != nil {
+		return err
 	}
 	v.ssubs.notify()
 	return nil
 }
 
-// DefaultPolicy implements app.Sharing.
+// DefaultPolicy implements app.Sharing: while sharing is off, the one
+// that returns when it is switched on.
 func (v sharingView) DefaultPolicy() directory.Policy {
-	v.mu.Lock()
-	off := v.offPolicy
-	v.mu.Unlock()
-	if off != nil {
-		return *off
-	}
-	n := v.node()
-	if n == nil {
-		return directory.Policy(library.DefaultPolicy)
-	}
-	p, err := n.Library().Policy(context.Background(), "")
-	if err != nil {
-		return directory.Policy(library.DefaultPolicy)
-	}
-	return directory.Policy(p)
+	_, p := v.sharing()
+	return p
 }
 
-// SetDefaultPolicy implements app.Sharing.
+// SetDefaultPolicy implements app.Sharing (while sharing is off it
+// applies when sharing is switched back on).
 func (v sharingView) SetDefaultPolicy(ctx context.Context, p directory.Policy) error {
-	if _, err := v.ready(); err != nil {
+	n, err := v.ready()
+	if err != nil {
 		return err
 	}
-	v.mu.Lock()
-	off := v.offPolicy
-	if off != nil {
-		v.offPolicy = &p // applies when sharing is switched back on
-	}
-	v.mu.Unlock()
-	if off == nil {
-		if err := v.node().SetPolicy(ctx, "", p); err != nil {
-			return err
-		}
+	if err := n.SetPolicy(ctx, "", p); err != nil {
+		return err
 	}
 	v.ssubs.notify()
 	return nil

@@ -152,7 +152,7 @@ func Start(ctx context.Context, c Config) (*Kith, error) {
 	k.Adapter = NewNode(client, log)
 	k.nodeOpts = share.Options{DataDir: filepath.Join(c.DataDir, "library"), Identity: dev, Directory: client,
 		ListenAddr: c.Listen, Name: c.DeviceName, LAN: !c.NoLAN, LANIPv4Only: true,
-		InstallDir: filepath.Join(c.DataDir, "install"), OnEvent: k.Adapter.OnEvent, Logger: log}
+		InstallDir: filepath.Join(c.DataDir, "install"), OnEvent: k.Adapter.OnEvent, OnService: k.Adapter.OnService, Logger: log}
 	k.nodeOpts.Server.OnUpload = k.Adapter.OnUpload
 	k.signedIn = make(chan string, 1)
 	k.Session.OnSignedIn = func(account string) {
