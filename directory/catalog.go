@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/kith-media/kith/directory/license"
+	"github.com/kith-media/kith/internal/atomicfile"
 	"github.com/kith-media/kith/share/identity"
 	"github.com/kith-media/kith/share/sealed"
 )
@@ -64,29 +65,19 @@ func Publish(ctx context.Context, st Store, dir *identity.Identity, originDir st
 		return nil, fmt.Errorf("publishing: %w", err)
 	}
 	defer clear(key)
-	tmp, err := os.CreateTemp(originDir, ".publish-*")
+	tmp, err := atomicfile.Create(originDir, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("publishing: %w", err)
 	}
-	defer os.Remove(tmp.Name()) // no-op after the rename
+	defer tmp.Close() // removes it unless committed
 	m, err := sealed.Seal(tmp, src, key, sealed.Options{ChunkSize: o.ChunkSize, MediaType: o.MediaType})
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
 	if err != nil {
 		return nil, fmt.Errorf("publishing %q: sealing: %w", o.Name, err)
 	}
 	m.Sign(dir.SigningKey())
 	cid := m.ContentID()
-	if err := os.Rename(tmp.Name(), OriginPath(originDir, cid)); err != nil {
+	if err := tmp.Commit(OriginPath(originDir, cid)); err != nil {
 		return nil, fmt.Errorf("publishing %q: %w", o.Name, err)
-	}
-	if d, err := os.Open(originDir); err == nil {
-		_ = d.Sync()
-		d.Close()
 	}
 	mb, err := m.MarshalBinary()
 	if err != nil {

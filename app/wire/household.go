@@ -19,6 +19,8 @@ import (
 	"github.com/kith-media/kith/directory"
 	"github.com/kith-media/kith/directory/license"
 	"github.com/kith-media/kith/directory/sqlitestore"
+	"github.com/kith-media/kith/internal/atomicfile"
+	"github.com/kith-media/kith/internal/supervise"
 	"github.com/kith-media/kith/share/identity"
 	"github.com/kith-media/kith/share/lan"
 )
@@ -65,7 +67,7 @@ func SaveJoined(dataDir string, j Joined) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(dataDir, "directory.json"), append(b, '\n'), 0o600)
+	return atomicfile.WriteFile(filepath.Join(dataDir, "directory.json"), append(b, '\n'), 0o600)
 }
 
 // Household is the directory embedded in this app: a directory server on
@@ -126,7 +128,7 @@ func OpenHousehold(ctx context.Context, o HouseholdOptions) (*Household, error) 
 		if err := publishDemo(ctx, st, id, origin); err != nil {
 			return fail(err)
 		}
-		if err := writeFileAtomic(marker, []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o600); err != nil {
+		if err := atomicfile.WriteFile(marker, []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o600); err != nil {
 			return fail(err)
 		}
 	}
@@ -197,10 +199,7 @@ func (h *Household) Serve(ctx context.Context) error {
 	g.Go(func() error { return h.srv.Serve(ctx, h.ln) })
 	if h.ann != nil {
 		g.Go(func() error {
-			if err := h.ann.Serve(ctx); err != nil {
-				h.log.Warn("household directory: not announced on the LAN", "err", err)
-			}
-			return nil
+			return supervise.Run(ctx, supervise.Options{Name: "household directory announcement", Logger: h.log}, h.ann.Serve)
 		})
 	}
 	return g.Wait()

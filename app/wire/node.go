@@ -28,21 +28,19 @@ type Node struct {
 	dir atomic.Pointer[directory.Client] // nil until paired
 	log *slog.Logger
 
-	mu        sync.Mutex
-	n         *share.Node
-	ctx       context.Context // downloads; set by Serve
-	wg        sync.WaitGroup
-	subs      subscribers
-	nsubs     subscribers
-	ssubs     subscribers
-	progress  map[sealed.ContentID]peer.Progress // last progress of running downloads
-	fetching  map[sealed.ContentID]bool
-	fetchErr  map[sealed.ContentID]error
-	licensed  map[sealed.ContentID]bool // nil until loaded
-	titles    map[string]directory.Title
-	uploads   map[upKey]*app.Upload // recent uploads (rates)
-	enabled   bool
-	offPolicy *directory.Policy // the default before sharing was switched off
+	mu       sync.Mutex
+	n        *share.Node
+	ctx      context.Context // downloads; set by Serve
+	wg       sync.WaitGroup
+	subs     subscribers
+	nsubs    subscribers
+	ssubs    subscribers
+	progress map[sealed.ContentID]peer.Progress // last progress of running downloads
+	fetching map[sealed.ContentID]bool
+	fetchErr map[sealed.ContentID]error
+	licensed map[sealed.ContentID]bool // nil until loaded
+	titles   map[string]directory.Title
+	uploads  map[upKey]*app.Upload // recent uploads (rates)
 }
 
 type upKey struct {
@@ -57,7 +55,7 @@ func NewNode(dir *directory.Client, log *slog.Logger) *Node {
 	}
 	a := &Node{log: log, progress: map[sealed.ContentID]peer.Progress{},
 		fetching: map[sealed.ContentID]bool{}, fetchErr: map[sealed.ContentID]error{},
-		titles: map[string]directory.Title{}, uploads: map[upKey]*app.Upload{}, enabled: true}
+		titles: map[string]directory.Title{}, uploads: map[upKey]*app.Upload{}}
 	a.dir.Store(dir)
 	return a
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/kith-media/kith/app"
 	"github.com/kith-media/kith/directory"
+	"github.com/kith-media/kith/internal/atomicfile"
 )
 
 // Session implements app.Session over a directory client, remembering the
@@ -76,7 +77,7 @@ func (s *Session) SetAccount(account string) error {
 	s.mu.Lock()
 	s.account = account
 	s.mu.Unlock()
-	return writeFileAtomic(s.path, []byte(account+"\n"), 0o600)
+	return atomicfile.WriteFile(s.path, []byte(account+"\n"), 0o600)
 }
 
 // SignUp implements app.Session.
@@ -114,34 +115,6 @@ func (s *Session) SignIn(ctx context.Context, account, password, device string) 
 	}
 	if s.OnSignedIn != nil {
 		s.OnSignedIn(account)
-	}
-	return nil
-}
-
-// writeFileAtomic writes b to path through a synced temporary file.
-func writeFileAtomic(path string, b []byte, mode os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := f.Chmod(mode); err != nil {
-		f.Close()
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return nil
 }

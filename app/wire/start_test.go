@@ -238,3 +238,53 @@ func TestHouseholdOnOneAddress(t *testing.T) {
 		t.Fatalf("sign-up against the household on 127.0.0.2: %v", err)
 	}
 }
+
+// "Sharing off" is stored: after a restart the switch still says off, the
+// peer side still offers nothing by default, and switching it on again
+// brings back the default chosen before (or while) it was off.
+func TestSharingOffSurvivesRestart(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	k, stop := startKith(t, ctx, dir)
+	if err := k.Backend.Session.SignUp(ctx, "household", "correct horse battery", "test-host"); err != nil {
+		t.Fatal(err)
+	}
+	sh := k.Backend.Sharing
+	household := directory.Policy{Mode: directory.PolicyHousehold}
+	if err := sh.SetDefaultPolicy(ctx, household); err != nil {
+		t.Fatal(err)
+	}
+	if err := sh.SetEnabled(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	stop()
+
+	k2, stop2 := startKith(t, ctx, dir)
+	defer stop2()
+	sh = k2.Backend.Sharing
+	if sh.Enabled() {
+		t.Fatal("sharing on after a restart; it was switched off")
+	}
+	if got := sh.DefaultPolicy(); got.Mode != directory.PolicyHousehold {
+		t.Errorf("default shown while off: %+v, want household (the one to return to)", got)
+	}
+	if p, err := k2.node().Library().Policy(ctx, ""); err != nil || p.Mode != directory.PolicyNobody {
+		t.Fatalf("stored default while off: %+v, %v; want nobody", p, err)
+	}
+	anyone := directory.Policy{Mode: directory.PolicyAnyone}
+	if err := sh.SetDefaultPolicy(ctx, anyone); err != nil { // while off: kept for later
+		t.Fatal(err)
+	}
+	if p, _ := k2.node().Library().Policy(ctx, ""); p.Mode != directory.PolicyNobody {
+		t.Fatalf("changing the default while off shared again: %+v", p)
+	}
+	if err := sh.SetEnabled(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	if !sh.Enabled() {
+		t.Fatal("sharing still off after switching it on")
+	}
+	if p, _ := k2.node().Library().Policy(ctx, ""); p.Mode != directory.PolicyAnyone {
+		t.Errorf("default after switching on: %+v, want anyone", p)
+	}
+}

@@ -15,6 +15,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+
+	"github.com/kith-media/kith/internal/atomicfile"
 )
 
 // ErrBadKeyFile is wrapped by every error about a key file that exists but
@@ -196,71 +198,19 @@ func LoadOrCreate(path string) (id *Identity, created bool, err error) {
 	return id, true, nil
 }
 
-// writeAtomic writes data to a temporary file next to path, syncs it and
-// moves it into place, then syncs the directory. Without replace it fails
-// with fs.ErrExist if path already exists.
-func writeAtomic(path string, data []byte, replace bool) (err error) {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+// writeAtomic writes data to path (mode 0600) through internal/atomicfile.
+// Without replace it fails with fs.ErrExist if path already exists.
+func writeAtomic(path string, data []byte, replace bool) error {
+	f, err := atomicfile.Create(filepath.Dir(path), 0o600)
 	if err != nil {
 		return err
 	}
-	tmpName := tmp.Name()
-	defer func() {
-		if tmp != nil {
-			tmp.Close()
-		}
-		if err != nil || !replace {
-			os.Remove(tmpName) // after a link the temp name is redundant
-		}
-	}()
-	if err := tmp.Chmod(0o600); err != nil {
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	err = tmp.Close()
-	tmp = nil
-	if err != nil {
+	defer f.Close()
+	if _, err := f.Write(data); err != nil {
 		return err
 	}
 	if replace {
-		err = os.Rename(tmpName, path)
-	} else {
-		// A hard link does not overwrite: the first creator wins.
-		err = os.Link(tmpName, path)
-		if err != nil && !errors.Is(err, fs.ErrExist) {
-			// The file system may not support links; fall back to a check and rename.
-			if _, serr := os.Lstat(path); serr == nil {
-				return fs.ErrExist
-			}
-			err = os.Rename(tmpName, path)
-		}
+		return f.Commit(path)
 	}
-	if err != nil {
-		return err
-	}
-	return syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	if runtime.GOOS == "windows" {
-		return nil
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("syncing %s: %w", dir, err)
-	}
-	return nil
+	return f.CommitNew(path)
 }

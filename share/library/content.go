@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kith-media/kith/internal/atomicfile"
 	"github.com/kith-media/kith/share/sealed"
 )
 
@@ -130,17 +131,62 @@ func (l *Library) ManifestBytes(ctx context.Context, cid sealed.ContentID) ([]by
 	return it.raw, nil
 }
 
+// load is one content being loaded; others asking for it wait on done.
+type load struct {
+	done chan struct{}
+	it   *item
+	err  error
+}
+
 // item returns the loaded state of cid, loading it from the index (and
-// re-verifying a partial file's chunks) on first use.
+// re-verifying a partial file's chunks) on first use. The library's lock
+// is not held while loading: a long re-hash of one title stalls only the
+// callers that want that title.
 func (l *Library) item(ctx context.Context, cid sealed.ContentID) (*item, error) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	if l.closed {
+		l.mu.Unlock()
 		return nil, ErrClosed
 	}
 	if it := l.items[cid]; it != nil {
+		l.mu.Unlock()
 		return it, nil
 	}
+	if ld := l.loading[cid]; ld != nil {
+		l.mu.Unlock()
+		select {
+		case <-ld.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		if ld.err != nil && ctx.Err() == nil && (errors.Is(ld.err, context.Canceled) || errors.Is(ld.err, context.DeadlineExceeded)) {
+			return l.item(ctx, cid) // the loader gave up, not us: load again
+		}
+		return ld.it, ld.err
+	}
+	ld := &load{done: make(chan struct{})}
+	l.loading[cid] = ld
+	l.loads.Add(1)
+	l.mu.Unlock()
+	defer l.loads.Done()
+	it, err := l.loadItem(ctx, cid)
+	l.mu.Lock()
+	delete(l.loading, cid)
+	if err == nil && l.closed {
+		it.close()
+		it, err = nil, ErrClosed
+	}
+	if err == nil {
+		l.items[cid] = it
+	}
+	l.mu.Unlock()
+	ld.it, ld.err = it, err
+	close(ld.done)
+	return it, err
+}
+
+// loadItem reads cid's state from the index and opens its file.
+func (l *Library) loadItem(ctx context.Context, cid sealed.ContentID) (*item, error) {
 	var raw, bits []byte
 	var complete bool
 	err := l.w.QueryRowContext(ctx, `SELECT manifest, bitmap, complete FROM content WHERE content_id = ?`, cid.String()).Scan(&raw, &bits, &complete)
@@ -167,23 +213,22 @@ func (l *Library) item(ctx context.Context, cid sealed.ContentID) (*item, error)
 				it.have.Set(i)
 			}
 			it.nhave = n
-			l.items[cid] = it
 			return it, nil
 		}
 		l.log.Warn("library: sealed file missing; downloading again", "content", cid, "err", err)
 		it.have = NewBitmap(n)
 	}
-	if err := l.openPartLocked(ctx, it); err != nil {
+	if err := l.openPart(ctx, it); err != nil {
 		return nil, err
 	}
-	l.items[cid] = it
 	return it, nil
 }
 
-// openPartLocked opens (creating and preallocating if needed) the .part
+// openPart opens (creating and preallocating if needed) the .part
 // file and re-hashes the chunks the index says are present, so a chunk
 // damaged on disk (or never made durable) is fetched again.
-func (l *Library) openPartLocked(ctx context.Context, it *item) error {
+// The item is not shared yet, so nothing else touches it meanwhile.
+func (l *Library) openPart(ctx context.Context, it *item) error {
 	path := l.partPath(it.cid)
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
@@ -214,7 +259,7 @@ func (l *Library) openPartLocked(ctx context.Context, it *item) error {
 	it.f = f
 	var bad []int
 	if !fresh { // a new file holds nothing yet; an old one is re-checked
-		bad, err = l.rehashLocked(ctx, it)
+		bad, err = l.rehash(ctx, it)
 		if err == nil {
 			err = f.Sync() // chunks recovered by the re-hash become durable before their bits
 		}
@@ -237,10 +282,11 @@ func (l *Library) openPartLocked(ctx context.Context, it *item) error {
 	return nil
 }
 
-// rehashLocked checks every chunk of a partial file against its manifest:
+// rehash checks every chunk of a partial file against its manifest:
 // recorded chunks that fail are cleared (bad), and chunks written before a
 // crash but never recorded are recovered. It recounts nhave.
-func (l *Library) rehashLocked(ctx context.Context, it *item) (bad []int, err error) {
+// It runs before the item is shared (openPart).
+func (l *Library) rehash(ctx context.Context, it *item) (bad []int, err error) {
 	n := it.m.NumChunks()
 	var buf []byte
 	it.nhave = 0
@@ -370,7 +416,7 @@ func (l *Library) flushLocked(it *item) error {
 		if err := os.Rename(l.partPath(it.cid), l.sealedPath(it.cid)); err != nil {
 			return fmt.Errorf("sealing %s: %w", it.cid, err)
 		}
-		if err := syncDir(l.content); err != nil {
+		if err := atomicfile.SyncDir(l.content); err != nil {
 			return fmt.Errorf("sealing %s: %w", it.cid, err)
 		}
 		it.mu.Lock()
@@ -382,15 +428,6 @@ func (l *Library) flushLocked(it *item) error {
 		return fmt.Errorf("recording bitmap of %s: %w", it.cid, err)
 	}
 	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // Status reports how much of cid is present.

@@ -313,18 +313,98 @@ type Policy struct {
 // DefaultPolicy is used when neither the title nor the library sets one.
 var DefaultPolicy = Policy{Mode: "anyone"}
 
-// SetPolicy sets the share policy of a title; titleID "" sets the default.
+// resumeKey is the policies row that, while sharing is switched off,
+// keeps the default policy to restore when it is switched on again (no
+// title ID is empty or starts with '!').
+const resumeKey = "!sharing-on"
+
+// SetPolicy sets the share policy of a title; titleID "" sets the default
+// (while sharing is off: the default it returns to when switched on).
 func (l *Library) SetPolicy(ctx context.Context, titleID string, p Policy) error {
+	if strings.HasPrefix(titleID, "!") {
+		return fmt.Errorf("setting policy of %q: not a title ID", titleID)
+	}
 	b, err := json.Marshal(p)
 	if err != nil {
 		return err
 	}
-	if _, err := l.w.ExecContext(ctx, `INSERT INTO policies(title_id, policy) VALUES (?, ?)
-		ON CONFLICT(title_id) DO UPDATE SET policy = excluded.policy`, titleID, string(b)); err != nil {
+	q := `INSERT INTO policies(title_id, policy) VALUES (?, ?) ON CONFLICT(title_id) DO UPDATE SET policy = excluded.policy`
+	if titleID == "" {
+		// One statement, so it cannot race with SetSharing: while sharing
+		// is off the row set aside for later is the one that changes.
+		q = `INSERT INTO policies(title_id, policy)
+			VALUES (CASE WHEN EXISTS (SELECT 1 FROM policies WHERE title_id = '` + resumeKey + `') THEN '` + resumeKey + `' ELSE ? END, ?)
+			ON CONFLICT(title_id) DO UPDATE SET policy = excluded.policy`
+	}
+	if _, err := l.w.ExecContext(ctx, q, titleID, string(b)); err != nil {
 		return fmt.Errorf("setting policy of %q: %w", titleID, err)
 	}
 	l.forgetPolicies()
 	return nil
+}
+
+// SetSharing switches sharing off (the default policy becomes "nobody";
+// titles with their own policy keep it) or back on (the default before,
+// or the one set while off, returns). It is stored, so it survives a
+// restart.
+func (l *Library) SetSharing(ctx context.Context, on bool) error {
+	nobody, err := json.Marshal(Policy{Mode: "nobody"})
+	if err != nil {
+		return err
+	}
+	def, err := json.Marshal(DefaultPolicy)
+	if err != nil {
+		return err
+	}
+	tx, err := l.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("switching sharing: %w", err)
+	}
+	defer tx.Rollback()
+	type step struct {
+		q    string
+		args []any
+	}
+	var steps []step
+	if on {
+		steps = []step{
+			{q: `INSERT INTO policies(title_id, policy) SELECT '', policy FROM policies WHERE title_id = '` + resumeKey + `'
+				ON CONFLICT(title_id) DO UPDATE SET policy = excluded.policy`},
+			{q: `DELETE FROM policies WHERE title_id = '` + resumeKey + `'`},
+		}
+	} else {
+		steps = []step{
+			{`INSERT OR IGNORE INTO policies(title_id, policy)
+				VALUES ('` + resumeKey + `', COALESCE((SELECT policy FROM policies WHERE title_id = ''), ?))`, []any{string(def)}},
+			{`INSERT INTO policies(title_id, policy) VALUES ('', ?) ON CONFLICT(title_id) DO UPDATE SET policy = excluded.policy`, []any{string(nobody)}},
+		}
+	}
+	for _, s := range steps {
+		if _, err := tx.ExecContext(ctx, s.q, s.args...); err != nil {
+			return fmt.Errorf("switching sharing: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("switching sharing: %w", err)
+	}
+	l.forgetPolicies()
+	return nil
+}
+
+// Sharing reports whether sharing is on, and the default policy that
+// applies while it is (the one kept aside while it is off).
+func (l *Library) Sharing(ctx context.Context) (on bool, def Policy, err error) {
+	pols, err := l.policies(ctx)
+	if err != nil {
+		return false, Policy{}, err
+	}
+	if p, off := pols[resumeKey]; off {
+		return false, p, nil
+	}
+	if p, ok := pols[""]; ok {
+		return true, p, nil
+	}
+	return true, DefaultPolicy, nil
 }
 
 // Policy returns the policy of a title, falling back to the library default
@@ -487,6 +567,12 @@ func (l *Library) HeldContent(ctx context.Context) ([]Held, error) {
 
 // Policies returns every stored policy by title ID ("" is the library default).
 func (l *Library) Policies(ctx context.Context) (map[string]Policy, error) {
+	out, err := l.policies(ctx)
+	delete(out, resumeKey)
+	return out, err
+}
+
+func (l *Library) policies(ctx context.Context) (map[string]Policy, error) {
 	rows, err := l.r.QueryContext(ctx, `SELECT title_id, policy FROM policies`)
 	if err != nil {
 		return nil, fmt.Errorf("listing policies: %w", err)

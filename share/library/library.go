@@ -63,9 +63,11 @@ type Library struct {
 	log     *slog.Logger
 	opts    Options
 
-	mu     sync.Mutex
-	items  map[sealed.ContentID]*item
-	closed bool
+	mu      sync.Mutex
+	items   map[sealed.ContentID]*item
+	loading map[sealed.ContentID]*load // items being loaded (item)
+	loads   sync.WaitGroup             // running loads, waited for by Close
+	closed  bool
 
 	policyCache map[sealed.ContentID]Policy // ContentPolicy answers
 	policyGen   int                         // bumped on every policy or title change
@@ -103,7 +105,8 @@ func Open(dir string, o Options) (*Library, error) {
 		return nil, fmt.Errorf("opening library index: %w", err)
 	}
 	r.SetMaxOpenConns(4)
-	l := &Library{dir: dir, content: cdir, w: w, r: r, log: o.Logger, opts: o, items: map[sealed.ContentID]*item{}}
+	l := &Library{dir: dir, content: cdir, w: w, r: r, log: o.Logger, opts: o, items: map[sealed.ContentID]*item{},
+		loading: map[sealed.ContentID]*load{}}
 	if err := l.migrate(context.Background()); err != nil {
 		l.Close()
 		return nil, err
@@ -168,6 +171,7 @@ func (l *Library) Close() error {
 	items := l.items
 	l.items = map[sealed.ContentID]*item{}
 	l.mu.Unlock()
+	l.loads.Wait() // a load finishing now sees closed and closes its file
 	var errs []error
 	for _, it := range items {
 		errs = append(errs, l.flush(it), it.close())

@@ -3,6 +3,7 @@ package library
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -407,5 +408,93 @@ func TestSourceVouchesForHashes(t *testing.T) {
 	hv, ok := src.(sealed.HashVerifier)
 	if !ok || !hv.HashesVerified() {
 		t.Fatal("library source does not vouch for its chunk hashes")
+	}
+}
+
+// Resuming a title (its index update, its re-hash) does not hold the
+// library's lock: while one resumed title waits for the index, another
+// title already open is read and written as usual.
+func TestResumeDoesNotStallOtherTitles(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	fileA, mA, _, _ := sealedFile(t, 100_000, 4096)
+	fileB, mB, _, _ := sealedFile(t, 60_000, 4096)
+	l, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []*sealed.Manifest{mA, mB} {
+		if err := l.AddManifest(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.WriteChunk(mA.ContentID(), 0, chunkOf(mA, fileA, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l2 := openLib(t, dir)
+	if err := l2.WriteChunk(mB.ContentID(), 0, chunkOf(mB, fileB, 0)); err != nil { // B open
+		t.Fatal(err)
+	}
+	// Another process holds the index's write lock: resuming A waits for it.
+	db, err := sql.Open("sqlite3", "file:"+filepath.Join(dir, "index.db")+"?_busy_timeout=10000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	resumed := make(chan error, 1)
+	go func() { _, err := l2.Have(ctx, mA.ContentID()); resumed <- err }()
+	waitFor(t, "A to start resuming", func() bool {
+		l2.mu.Lock()
+		defer l2.mu.Unlock()
+		return l2.loading[mA.ContentID()] != nil
+	})
+	other := make(chan error, 1)
+	go func() {
+		_, err := l2.ReadChunk(ctx, mB.ContentID(), 0, nil, true)
+		if err == nil {
+			_, err = l2.Status(ctx, mB.ContentID())
+		}
+		other <- err
+	}()
+	select {
+	case err := <-other:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("reading an open title waited for another title's resume")
+	}
+	select {
+	case err := <-resumed:
+		t.Fatalf("A resumed while the index was locked: %v", err)
+	default:
+	}
+	if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-resumed; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func waitFor(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/kith-media/kith/internal/atomicfile"
 	"github.com/kith-media/kith/share/sealed"
 )
 
@@ -147,6 +148,7 @@ func (l *Library) Adopt(ctx context.Context, m *sealed.Manifest, path string) er
 	}
 	l.mu.Lock()
 	_, loaded := l.items[cid]
+	loaded = loaded || l.loading[cid] != nil
 	l.mu.Unlock()
 	if loaded {
 		os.Remove(path)
@@ -155,7 +157,7 @@ func (l *Library) Adopt(ctx context.Context, m *sealed.Manifest, path string) er
 	if err := os.Rename(path, l.sealedPath(cid)); err != nil {
 		return fmt.Errorf("adopting %s: %w", cid, err)
 	}
-	if err := syncDir(l.content); err != nil {
+	if err := atomicfile.SyncDir(l.content); err != nil {
 		return fmt.Errorf("adopting %s: %w", cid, err)
 	}
 	_, err = l.w.ExecContext(ctx, `INSERT INTO content(content_id, manifest, num_chunks, file_size, complete, bitmap, have, updated_at)

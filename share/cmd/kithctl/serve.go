@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/kith-media/kith/directory"
+	"github.com/kith-media/kith/internal/atomicfile"
 	"github.com/kith-media/kith/player"
 	"github.com/kith-media/kith/share"
 	"github.com/kith-media/kith/share/identity"
@@ -153,7 +154,7 @@ func rememberDirectory(data, flagURL string) (string, error) {
 		if fp == "" {
 			return "", fmt.Errorf("--directory %s: the fingerprint is missing: give https://host:port#FINGERPRINT (`kith-directory fingerprint` on the directory's machine prints it)", flagURL)
 		}
-		return flagURL, os.WriteFile(p, []byte(flagURL+"\n"), 0o600)
+		return flagURL, atomicfile.WriteFile(p, []byte(flagURL+"\n"), 0o600)
 	}
 	b, err := os.ReadFile(p)
 	if err != nil {
@@ -227,7 +228,7 @@ func (d *daemon) current() *share.Node {
 
 // setAccount records the account and restarts the node with it.
 func (d *daemon) setAccount(ctx context.Context, account string) error {
-	if err := os.WriteFile(filepath.Join(d.cfg.data, accountFile), []byte(account+"\n"), 0o600); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(d.cfg.data, accountFile), []byte(account+"\n"), 0o600); err != nil {
 		return err
 	}
 	if err := d.stopNode(); err != nil {
