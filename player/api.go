@@ -40,12 +40,6 @@ type Positions interface {
 	Load(titleID string) (pos time.Duration, ok bool, err error)
 }
 
-// Prefetcher is told where playback is reading, so a fetcher can fetch the
-// chunks there first.
-type Prefetcher interface {
-	Want(titleID string, offset int64)
-}
-
 // State is what the player is doing.
 type State int
 

@@ -60,9 +60,9 @@
 // # Play while downloading
 //
 // Media may block on reads (a sealed reader waiting for chunks). A read in
-// progress for more than BufferingAfter switches to StateBuffering; the
-// optional Prefetcher is told the title and byte offset being read (on open,
-// on seek and as playback moves), so the fetcher can fetch there first.
+// progress for more than BufferingAfter switches to StateBuffering. Where the
+// download fetches first is the media's business: a share.Title reader
+// steers its download to the chunk it is reading.
 //
 // # Secrets
 //

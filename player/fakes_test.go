@@ -220,18 +220,6 @@ func (p *memPositions) Load(id string) (time.Duration, bool, error) {
 	return d, ok, nil
 }
 
-// recPrefetcher records Want calls.
-type recPrefetcher struct {
-	mu    sync.Mutex
-	wants []int64
-}
-
-func (r *recPrefetcher) Want(id string, off int64) {
-	r.mu.Lock()
-	r.wants = append(r.wants, off)
-	r.mu.Unlock()
-}
-
 // events collects a subscription.
 type events struct {
 	mu  sync.Mutex

@@ -27,8 +27,6 @@ type Options struct {
 	SampleRate int
 	// Positions, if set, stores the last position per title.
 	Positions Positions
-	// Prefetcher, if set, is told where playback reads.
-	Prefetcher Prefetcher
 	// Resume starts a title at its saved position (else it is only offered).
 	Resume bool
 	// PositionEvery is the interval of position events; 0 means 250 ms.
@@ -59,7 +57,6 @@ type Player struct {
 	heardT    *track // track being heard
 	lastPos   time.Duration
 	lastSaved time.Time
-	wantOff   int64
 	outErr    error
 	nextT     *track // prepared next title
 	openGen   int    // discards stale background opens
@@ -245,7 +242,6 @@ func (p *Player) Seek(pos time.Duration) {
 		p.pump.setTrack(t, p.nextTrack())
 		p.out.Flush()
 		p.lastPos = pos
-		p.want(t)
 		p.emitPosition(t, pos)
 	})
 }

@@ -73,9 +73,6 @@ func (p *Player) open(ctx context.Context, id string, i int, pos time.Duration) 
 		res.err = fmt.Errorf("opening title %s: %w", id, err)
 		return res
 	}
-	if p.opts.Prefetcher != nil {
-		p.opts.Prefetcher.Want(id, 0)
-	}
 	head := make([]byte, decode.SniffLen)
 	n, err := io.ReadFull(m, head)
 	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
@@ -211,7 +208,6 @@ func (p *Player) attach(ctx context.Context, o opened, flush bool) {
 	}
 	p.out.SetPlaying(true)
 	p.setState(StatePlaying, nil)
-	p.want(o.t)
 	p.prepareNext(ctx)
 }
 
@@ -352,9 +348,6 @@ func (p *Player) tick(ctx context.Context, report bool) {
 		case p.state == StateBuffering && slow == 0 && !p.waitNext:
 			p.setState(StatePlaying, nil)
 		}
-		if report {
-			p.want(p.cur)
-		}
 	}
 	if heard != nil && !idle {
 		p.lastPos = heard.stream.TimeAt(pos)
@@ -378,18 +371,6 @@ func (p *Player) playError(t *track, err error) {
 func (p *Player) emitPosition(t *track, pos time.Duration) {
 	d, est := t.duration()
 	p.emit(Event{Kind: EventPosition, TitleID: t.id, Index: t.index, Position: pos, Duration: d, Estimated: est})
-}
-
-// want tells the prefetcher where t is reading.
-func (p *Player) want(t *track) {
-	if p.opts.Prefetcher == nil || t == nil {
-		return
-	}
-	off := t.media.pos.Load()
-	if off != p.wantOff {
-		p.wantOff = off
-		p.opts.Prefetcher.Want(t.id, off)
-	}
 }
 
 // savePosition stores the heard position (at most every 5 s unless force).

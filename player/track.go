@@ -40,10 +40,9 @@ type block struct {
 	end  bool // no more data for this generation (EOF or error)
 }
 
-// mediaReader wraps Media to record where and for how long it reads.
+// mediaReader wraps Media to record how long it reads.
 type mediaReader struct {
 	m       Media
-	pos     atomic.Int64
 	reading atomic.Int64 // unix nanos when the current read began; 0 if none
 	once    sync.Once
 }
@@ -57,7 +56,6 @@ func (r *mediaReader) Read(p []byte) (int, error) {
 	r.reading.Store(time.Now().UnixNano())
 	n, err := r.m.Read(p)
 	r.reading.Store(0)
-	r.pos.Add(int64(n))
 	return n, err
 }
 
@@ -65,9 +63,6 @@ func (r *mediaReader) Seek(off int64, whence int) (int64, error) {
 	r.reading.Store(time.Now().UnixNano())
 	n, err := r.m.Seek(off, whence)
 	r.reading.Store(0)
-	if err == nil {
-		r.pos.Store(n)
-	}
 	return n, err
 }
 

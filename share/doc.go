@@ -9,12 +9,43 @@
 //     suppliers the directory names (origin last);
 //  3. Fetch from a neighbour without a license (superdistribution), GetKey later.
 //
+// # One live handle per title
+//
+// Node.Title(cid) is the single live *Title of a content on this device. It
+// owns the content's running download (its peer.Fetcher, progress, error
+// and subscribers) and opens its readers; Node.Fetch and Node.Open are
+// shorthands for it. The app reads a download's state from the handle
+// (Downloading, Progress, Err, Subscribe) and keeps no copy of it.
+//
+// Play while downloading, for a title a LAN neighbour holds and this device
+// does not (six packages, one priority route):
+//
+//	app/wire     Library.Fetch → Title.Start(neighbour): the download runs on the node
+//	share        Title.Fetch: manifest (directory or neighbour), peer.Fetcher over the
+//	             neighbour's peer.Client source, writing into the library
+//	app/wire     Player.Play → player.Player.Play(cid)
+//	share/playback  Source.Open → Title.Open: license opened in memory, a sealed.Reader
+//	             over the library's waiting chunk source, steered by the handle
+//	share/sealed Reader.Read → ChunkSource.ReadChunk(i): the handle makes chunk i the
+//	             fetcher's priority (Fetcher.Prioritize: i and after first) when the
+//	             reader moves to it, then the library waits for the chunk
+//	player       decodes and plays; a read waiting longer than BufferingAfter shows
+//	             StateBuffering
+//
+// Where the reader is, is the only priority signal: there is no separate
+// prefetch hook in the player and no callback in the library.
+//
+// # Services
+//
 // Serve runs the peer server, a heartbeat that announces holdings and
 // policies to the directory every AnnounceInterval (and after each change),
-// and mDNS announce/browse; on shutdown the node withdraws from the
-// directory. The peer port also answers browsers: a Demux (share/install)
-// sends TLS connections to the peer server and plain HTTP to the install
-// page, which offers the packaged app from Options.InstallDir. The wire
-// protocol between devices is documented in share/peer, the on-disk layout
-// in share/library.
+// and mDNS announce/browse; on shutdown the node waits for its downloads
+// and withdraws from the directory. The peer port also answers browsers: a
+// Demux (share/install) sends TLS connections to the peer server and plain
+// HTTP to the install page, which offers the packaged app from
+// Options.InstallDir. The mDNS announcer and the install page are optional:
+// they run under internal/supervise, so a failure (no multicast-capable
+// interface) is reported by Services and Options.OnService and retried with
+// backoff, and never ends the node. The wire protocol between devices is
+// documented in share/peer, the on-disk layout in share/library.
 package share

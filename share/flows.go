@@ -197,42 +197,10 @@ func (n *Node) ContentKey(ctx context.Context, cid sealed.ContentID) ([]byte, er
 	return license.Open(l, n.id, info.Keys.Sign, cid, time.Now())
 }
 
-// Open returns a verified plaintext reader over cid that can start before
-// the download completes: reads wait for missing chunks and ask a running
-// fetch for them first. A title played the moment its download starts has
-// no manifest here yet: Open gets it (from the directory) rather than fail.
+// Open is Title(cid).Open: a verified plaintext reader that can start
+// before the download completes.
 func (n *Node) Open(ctx context.Context, cid sealed.ContentID) (*sealed.Reader, error) {
-	key, err := n.ContentKey(ctx, cid)
-	if err != nil {
-		return nil, err
-	}
-	defer clear(key)
-	m, err := n.lib.Manifest(ctx, cid)
-	if err != nil {
-		if m, err = n.manifest(ctx, cid, nil); err != nil {
-			return nil, fmt.Errorf("opening %s: %w", cid, err)
-		}
-		if err := n.lib.AddManifest(ctx, m); err != nil {
-			return nil, fmt.Errorf("opening %s: %w", cid, err)
-		}
-	}
-	return sealed.OpenSource(ctx, n.lib.Source(cid, func(i int) { n.Prioritize(cid, i) }), m, key)
-}
-
-// Prioritize asks a running download of cid for chunk i first. A download
-// still getting its manifest keeps the wish for its fetcher.
-func (n *Node) Prioritize(cid sealed.ContentID, i int) {
-	n.mu.Lock()
-	var ft *peer.Fetcher
-	if f := n.fetches[cid]; f != nil {
-		if ft = f.f; ft == nil {
-			f.prio = i
-		}
-	}
-	n.mu.Unlock()
-	if ft != nil {
-		ft.Prioritize(i)
-	}
+	return n.Title(cid).Open(ctx)
 }
 
 // manifest returns the manifest of cid: ours, the directory's, or a
@@ -265,34 +233,14 @@ func (n *Node) manifest(ctx context.Context, cid sealed.ContentID, from []*peer.
 	return nil, fmt.Errorf("manifest of %s: %w", cid, errors.Join(errs...))
 }
 
-// Fetch downloads cid. With no sources it asks the directory for ranked
-// suppliers (and the origin) and adds LAN neighbours; with sources (e.g. a
-// neighbour's client) it uses those. It works without a license
-// (superdistribution) and announces the holding when done. A second Fetch
-// of the same content waits for the first.
+// Fetch is Title(cid).Fetch: it downloads cid and returns when it is
+// complete (or waits for the download already running).
 func (n *Node) Fetch(ctx context.Context, cid sealed.ContentID, peers ...Neighbour) error {
-	n.mu.Lock()
-	if f, ok := n.fetches[cid]; ok {
-		n.mu.Unlock()
-		select {
-		case <-f.done:
-			return f.err
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	f := &fetch{done: make(chan struct{}), prio: -1}
-	n.fetches[cid] = f
-	n.mu.Unlock()
-	f.err = n.fetch(ctx, cid, f, peers)
-	n.mu.Lock()
-	delete(n.fetches, cid)
-	n.mu.Unlock()
-	close(f.done)
-	return f.err
+	return n.Title(cid).Fetch(ctx, peers...)
 }
 
-func (n *Node) fetch(ctx context.Context, cid sealed.ContentID, f *fetch, peers []Neighbour) error {
+func (n *Node) fetch(ctx context.Context, t *Title, peers []Neighbour) error {
+	cid := t.cid
 	viaDirectory := len(peers) == 0
 	origin := false
 	var crowd []identity.ID
@@ -346,21 +294,18 @@ func (n *Node) fetch(ctx context.Context, cid sealed.ContentID, f *fetch, peers 
 	if origin {
 		fo.Sources = append(fo.Sources, peer.OriginSource(n.dir, m))
 	}
-	if n.o.OnEvent != nil {
-		fo.OnEvent = n.o.OnEvent
+	fo.OnEvent = func(e peer.Event) {
+		t.onEvent(e)
+		if n.o.OnEvent != nil {
+			n.o.OnEvent(e)
+		}
 	}
 	ft, err := peer.NewFetcher(fo)
 	if err != nil {
 		return err
 	}
 	ft.SetCrowd(crowd)
-	n.mu.Lock()
-	f.f = ft
-	prio := f.prio
-	n.mu.Unlock()
-	if prio >= 0 {
-		ft.Prioritize(prio) // a player asked before the fetcher existed
-	}
+	t.setFetcher(ft) // with the chunk a reader asked for before
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if viaDirectory {

@@ -101,17 +101,12 @@ type Node struct {
 	dirInfo    *directory.Info
 	clients    map[identity.ID]*peer.Client
 	manual     map[identity.ID]Neighbour
-	fetches    map[sealed.ContentID]*fetch
+	titles     map[sealed.ContentID]*Title // live handles (Title)
+	ctx        context.Context             // Serve's, for downloads Title.Start runs
+	downloads  sync.WaitGroup              // those downloads, waited for by Serve
 	announceCh chan struct{}
 	services   map[string]ServiceStatus
 	served     bool
-}
-
-type fetch struct {
-	f    *peer.Fetcher // nil until the manifest is in
-	prio int           // chunk asked for before f existed, -1 if none
-	done chan struct{}
-	err  error
 }
 
 // NewNode opens the library and the listening socket; Serve runs the node.
@@ -137,7 +132,7 @@ func NewNode(o Options) (*Node, error) {
 	}
 	n := &Node{o: o, log: o.Logger, id: o.Identity, lib: lib, dir: o.Directory, account: o.Account,
 		clients: map[identity.ID]*peer.Client{}, manual: map[identity.ID]Neighbour{},
-		fetches: map[sealed.ContentID]*fetch{}, announceCh: make(chan struct{}, 1),
+		titles: map[sealed.ContentID]*Title{}, announceCh: make(chan struct{}, 1),
 		services: map[string]ServiceStatus{}}
 	so := o.Server
 	so.Identity, so.Library, so.Logger = o.Identity, lib, o.Logger
@@ -151,10 +146,8 @@ func NewNode(o Options) (*Node, error) {
 	}
 	so.Owner = o.Account
 	so.Downloading = func(cid sealed.ContentID) bool {
-		n.mu.Lock()
-		defer n.mu.Unlock()
-		_, ok := n.fetches[cid]
-		return ok
+		t := n.Lookup(cid)
+		return t != nil && t.Downloading()
 	}
 	if n.srv, err = peer.NewServer(so); err != nil {
 		lib.Close()
@@ -176,6 +169,16 @@ func NewNode(o Options) (*Node, error) {
 		}
 	}
 	return n, nil
+}
+
+// serving returns Serve's context, for downloads in the background.
+func (n *Node) serving() (context.Context, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.ctx == nil || n.ctx.Err() != nil {
+		return nil, errNotServing
+	}
+	return n.ctx, nil
 }
 
 func (n *Node) accountName() string {
@@ -232,8 +235,12 @@ func (n *Node) Serve(ctx context.Context) error {
 		return errors.New("node: Serve called twice")
 	}
 	n.served = true
+	sctx, stop := context.WithCancel(ctx)
+	n.ctx = sctx
 	n.mu.Unlock()
 	defer n.lib.Close()
+	defer n.downloads.Wait() // before the library closes
+	defer stop()
 	if n.dir != nil && n.accountName() == "" {
 		if d, err := n.dir.Whois(ctx, n.ID()); err == nil {
 			n.mu.Lock()
@@ -364,14 +371,8 @@ func (n *Node) Announce(ctx context.Context) error {
 		def = library.DefaultPolicy
 	}
 	a := directory.Announcement{Addrs: n.advertise(), Load: n.srv.Load(), PrivateAddrs: privateAddrs()}
-	n.mu.Lock()
-	fetching := map[sealed.ContentID]bool{}
-	for cid := range n.fetches {
-		fetching[cid] = true
-	}
-	n.mu.Unlock()
 	for _, h := range held {
-		if h.Have == 0 && !fetching[h.ContentID] { // a download in progress is announced at once
+		if t := n.Lookup(h.ContentID); h.Have == 0 && (t == nil || !t.Downloading()) { // a download in progress is announced at once
 			continue
 		}
 		p := def

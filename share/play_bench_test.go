@@ -26,7 +26,7 @@ import (
 // The timed part is what the app does on play: Node.Fetch from the
 // neighbour in a goroutine, and player.Play through a Source that opens the
 // title with Node.Open (app/wire's adapter, repeated here because app/wire
-// imports app), with the player's Prefetcher wired to Node.Prioritize.
+// imports app); the reader it opens steers the download (Title).
 // The output is a fake that, like oto, takes a burst (300 ms) when playing
 // starts and 10 ms every 10 ms after, and records when the first
 // non-silent bytes are pulled.
@@ -202,7 +202,7 @@ type benchPlayer struct {
 
 func startPlayer(b *testing.B, n *Node, tr *playTrace) *benchPlayer {
 	out := newFirstPCMOutput(44100)
-	p, err := player.New(player.Options{Source: nodeSource{n, tr.open}, Output: out, Prefetcher: nodePrefetcher{n}, Logger: quiet})
+	p, err := player.New(player.Options{Source: nodeSource{n, tr.open}, Output: out, Logger: quiet})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -280,22 +280,6 @@ type nodeMedia struct {
 
 func (m *nodeMedia) Title() string     { return m.title }
 func (m *nodeMedia) Progressive() bool { return m.progressive }
-
-// nodePrefetcher is the player's Prefetcher hook to the node: the plaintext
-// offset being read becomes the chunk the download fetches first.
-type nodePrefetcher struct{ n *Node }
-
-func (p nodePrefetcher) Want(id string, off int64) {
-	cid, err := sealed.ParseContentID(id)
-	if err != nil {
-		return
-	}
-	m, err := p.n.Library().Manifest(context.Background(), cid)
-	if err != nil {
-		return
-	}
-	p.n.Prioritize(cid, int(off/int64(m.Header.ChunkSize)))
-}
 
 // firstPCMOutput is a fake player.Output that pulls like oto (a 300 ms
 // burst when playing starts, then 10 ms every 10 ms) and reports when the
@@ -428,7 +412,6 @@ func TestOpenBeforeManifest(t *testing.T) {
 		t.Fatalf("opening before the download: %v", err)
 	}
 	defer r.Close()
-	b.Prioritize(title.ContentID, 0) // no download yet: ignored
 	fetched := make(chan error, 1)
 	go func() { fetched <- b.Fetch(ctx, title.ContentID, a.neighbour()) }()
 	got, err := io.ReadAll(r)

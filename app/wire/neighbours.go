@@ -145,7 +145,7 @@ func (a *Node) FetchFrom(ctx context.Context, id identity.ID, o app.Offer, mode 
 	if err := a.putTitle(ctx, o.Title); err != nil {
 		return err
 	}
-	if mode == app.FetchRelay {
+	if mode == app.FetchRelay { // the title row is in: RegisterVia keeps it
 		if _, err := a.node().RegisterVia(ctx, nb, o.Title.ID, pay); err != nil {
 			return err
 		}

@@ -30,17 +30,13 @@ type Node struct {
 
 	mu       sync.Mutex
 	n        *share.Node
-	ctx      context.Context // downloads; set by Serve
-	wg       sync.WaitGroup
 	subs     subscribers
 	nsubs    subscribers
 	ssubs    subscribers
-	progress map[sealed.ContentID]peer.Progress // last progress of running downloads
-	fetching map[sealed.ContentID]bool
-	fetchErr map[sealed.ContentID]error
 	licensed map[sealed.ContentID]bool // nil until loaded
 	titles   map[string]directory.Title
 	uploads  map[upKey]*app.Upload // recent uploads (rates)
+	watched  map[*share.Title]bool // handles the library view subscribed to
 }
 
 type upKey struct {
@@ -53,8 +49,7 @@ func NewNode(dir *directory.Client, log *slog.Logger) *Node {
 	if log == nil {
 		log = slog.Default()
 	}
-	a := &Node{log: log, progress: map[sealed.ContentID]peer.Progress{},
-		fetching: map[sealed.ContentID]bool{}, fetchErr: map[sealed.ContentID]error{},
+	a := &Node{log: log,
 		titles: map[string]directory.Title{}, uploads: map[upKey]*app.Upload{}}
 	a.dir.Store(dir)
 	return a
@@ -70,20 +65,9 @@ func (a *Node) Attach(n *share.Node) {
 	a.mu.Unlock()
 }
 
-// OnEvent receives the node's download events (share.Options.OnEvent).
-func (a *Node) OnEvent(e peer.Event) {
-	a.mu.Lock()
-	switch e.Kind {
-	case peer.EventProgress, peer.EventChunk:
-		if e.Kind == peer.EventProgress || len(e.Progress.Sources) > 0 {
-			a.progress[e.ContentID] = e.Progress
-		}
-	case peer.EventDone:
-		delete(a.progress, e.ContentID)
-	}
-	a.mu.Unlock()
-	a.subs.notify()
-}
+// OnEvent receives the node's download events (share.Options.OnEvent):
+// the library view reads the new state from the titles' handles.
+func (a *Node) OnEvent(peer.Event) { a.subs.notify() }
 
 // OnUpload receives the peer server's uploads (peer.ServerOptions.OnUpload).
 func (a *Node) OnUpload(u peer.Upload) {
@@ -111,13 +95,9 @@ func (a *Node) OnUpload(u peer.Upload) {
 	a.subs.notify()
 }
 
-// Serve polls the LAN neighbour list and ages upload rates until ctx ends,
-// then waits for the downloads it started.
+// Serve polls the LAN neighbour list and ages upload rates until ctx
+// ends (the node runs and waits for its downloads).
 func (a *Node) Serve(ctx context.Context) error {
-	a.mu.Lock()
-	a.ctx = ctx
-	a.mu.Unlock()
-	defer a.wg.Wait()
 	t := time.NewTicker(2 * time.Second)
 	defer t.Stop()
 	var last []share.Neighbour
@@ -189,41 +169,30 @@ func (a *Node) resume(ctx context.Context) {
 	}
 }
 
-// startFetch downloads cid in the background (from peers, or every
-// source when none), reporting through Changes.
+// startFetch downloads cid in the background on the node (from peers, or
+// every source when none); its handle reports through Changes.
 func (a *Node) startFetch(cid sealed.ContentID, peers ...share.Neighbour) error {
+	n, err := a.ready()
+	if err != nil {
+		return err
+	}
+	t := n.Title(cid)
+	a.watch(t)
+	return t.Start(peers...)
+}
+
+// watch subscribes the library view to t once: its start and end change
+// the items' states (progress comes through OnEvent).
+func (a *Node) watch(t *share.Title) {
 	a.mu.Lock()
-	ctx := a.ctx
-	if ctx == nil {
-		a.mu.Unlock()
-		return errors.New("not started")
+	defer a.mu.Unlock()
+	if a.watched == nil {
+		a.watched = map[*share.Title]bool{}
 	}
-	if a.fetching[cid] {
-		a.mu.Unlock()
-		return nil
+	if !a.watched[t] {
+		a.watched[t] = true
+		t.Subscribe(a.subs.notify)
 	}
-	a.fetching[cid] = true
-	delete(a.fetchErr, cid)
-	a.wg.Add(1)
-	a.mu.Unlock()
-	a.subs.notify()
-	started := time.Now()
-	go func() {
-		defer a.wg.Done()
-		err := a.node().Fetch(ctx, cid, peers...)
-		a.mu.Lock()
-		delete(a.fetching, cid)
-		delete(a.progress, cid)
-		if err != nil && ctx.Err() == nil {
-			a.fetchErr[cid] = err
-			a.log.Warn("download failed", "content", cid, "err", err)
-		} else if err == nil {
-			a.log.Info("download finished", "content", cid, "took", time.Since(started).Round(time.Millisecond))
-		}
-		a.mu.Unlock()
-		a.subs.notify()
-	}()
-	return nil
 }
 
 // Titles implements app.Catalog.
@@ -252,9 +221,6 @@ func (a *Node) Buy(ctx context.Context, t directory.Title, pay *license.Payment)
 	}
 	reg, err := n.Buy(ctx, t.ID, pay)
 	if err != nil {
-		return nil, err
-	}
-	if err := a.putTitle(ctx, t); err != nil {
 		return nil, err
 	}
 	a.setLicensed(t.ContentID)
@@ -319,13 +285,17 @@ func (a *Node) Items(ctx context.Context) ([]app.Item, error) {
 				it.Price, it.Currency = dt.Price, dt.Currency
 			}
 		}
-		pr, running := a.progress[h.ContentID]
+		var pr peer.Progress
+		running := false
+		if t := n.Lookup(h.ContentID); t != nil && t.Downloading() {
+			pr, running = t.Progress(), true
+		}
 		switch {
 		case !lic[h.ContentID]:
 			it.State = app.StateLocked
 		case h.Complete:
 			it.State = app.StateOwned
-		case running || a.fetching[h.ContentID]:
+		case running:
 			it.State = app.StateDownloading
 		default:
 			it.State = app.StatePaused
@@ -438,11 +408,9 @@ func (a *Node) Fetch(ctx context.Context, c sealed.ContentID, from identity.ID) 
 
 // Swarm implements app.Library.
 func (a *Node) Swarm(c sealed.ContentID) app.Swarm {
-	a.mu.Lock()
-	defer a.mu.Unlock()
 	sw := app.Swarm{Content: c}
-	if pr, ok := a.progress[c]; ok {
-		for _, s := range pr.Sources {
+	if n := a.node(); n != nil {
+		for _, s := range n.Lookup(c).Progress().Sources {
 			if s.State == "banned" || s.State == "dropped" {
 				continue
 			}
@@ -453,6 +421,8 @@ func (a *Node) Swarm(c sealed.ContentID) app.Swarm {
 			sw.Links = append(sw.Links, app.Link{Peer: s.ID, Name: name, Incoming: true, Origin: s.Origin, Rate: s.Rate, Bytes: s.Bytes})
 		}
 	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	for k, up := range a.uploads {
 		if k.cid == c && up.Active {
 			sw.Links = append(sw.Links, app.Link{Peer: k.peer, Name: k.peer.Short(), Rate: up.Rate, Bytes: up.Bytes})

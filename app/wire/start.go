@@ -170,7 +170,7 @@ func Start(ctx context.Context, c Config) (*Kith, error) {
 			return nil, err
 		}
 	}
-	if k.player, err = player.New(player.Options{Source: playback.Source{Node: k.node}, Positions: playback.Positions{Node: k.node}, Prefetcher: playback.Prefetcher{Node: k.node}, Output: c.Output, Logger: log}); err != nil {
+	if k.player, err = player.New(player.Options{Source: playback.Source{Node: k.node}, Positions: playback.Positions{Node: k.node}, Output: c.Output, Logger: log}); err != nil {
 		return nil, fmt.Errorf("starting: %w", err)
 	}
 	k.Player = NewPlayer(k.player, k.artist)

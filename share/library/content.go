@@ -527,17 +527,14 @@ func (l *Library) readChunk(it *item, f *os.File, i int, dst []byte, verify bool
 }
 
 // Source returns a sealed.ChunkSource over cid that waits (context-aware)
-// for chunks not yet present, so playback can start while downloading. want,
-// if not nil, is called with the index of a chunk a reader is waiting for
-// (a fetcher can prioritize it).
-func (l *Library) Source(cid sealed.ContentID, want func(i int)) sealed.ChunkSource {
-	return &source{l: l, cid: cid, want: want}
+// for chunks not yet present, so playback can start while downloading.
+func (l *Library) Source(cid sealed.ContentID) sealed.ChunkSource {
+	return &source{l: l, cid: cid}
 }
 
 type source struct {
-	l    *Library
-	cid  sealed.ContentID
-	want func(int)
+	l   *Library
+	cid sealed.ContentID
 }
 
 // HashesVerified tells sealed.Reader that every chunk here was checked
@@ -553,7 +550,6 @@ func (s *source) ReadChunk(ctx context.Context, i int, dst []byte) ([]byte, erro
 	if i < 0 || i >= it.m.NumChunks() {
 		return nil, fmt.Errorf("reading chunk %d of %s: index out of range", i, s.cid)
 	}
-	asked := false
 	for {
 		it.mu.Lock()
 		present, f, ch := it.have.Has(i), it.f, it.notify
@@ -563,10 +559,6 @@ func (s *source) ReadChunk(ctx context.Context, i int, dst []byte) ([]byte, erro
 		}
 		if present {
 			return s.l.readChunk(it, f, i, dst, false)
-		}
-		if !asked && s.want != nil {
-			s.want(i)
-			asked = true
 		}
 		select {
 		case <-ctx.Done():

@@ -63,27 +63,6 @@ type media struct {
 func (m *media) Title() string     { return m.title }
 func (m *media) Progressive() bool { return m.progressive }
 
-// Prefetcher turns the plaintext offset the player reads into the chunk the
-// node's download of that title fetches first.
-type Prefetcher struct{ Node NodeFunc }
-
-// Want implements player.Prefetcher.
-func (p Prefetcher) Want(id string, off int64) {
-	cid, err := sealed.ParseContentID(id)
-	if err != nil {
-		return
-	}
-	n, err := p.Node.node()
-	if err != nil {
-		return
-	}
-	m, err := n.Library().Manifest(context.Background(), cid)
-	if err != nil {
-		return
-	}
-	n.Prioritize(cid, int(off/int64(m.Header.ChunkSize)))
-}
-
 // Positions keeps playback positions in the node's library.
 type Positions struct{ Node NodeFunc }
 

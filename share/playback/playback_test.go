@@ -10,13 +10,12 @@ import (
 
 // The adapters satisfy the player's interfaces.
 var (
-	_ player.Source     = Source{}
-	_ player.Prefetcher = Prefetcher{}
-	_ player.Positions  = Positions{}
+	_ player.Source    = Source{}
+	_ player.Positions = Positions{}
 )
 
 // Before sign-in there is no node: opening says so in words a user can act
-// on, positions are simply absent and prefetch wishes are dropped.
+// on, and positions are simply absent.
 func TestNoNode(t *testing.T) {
 	none := NodeFunc(func() *share.Node { return nil })
 	if _, err := (Source{none}).Open(t.Context(), "00"); err == nil {
@@ -35,5 +34,4 @@ func TestNoNode(t *testing.T) {
 	if pos, ok, err := (Positions{none}).Load(id); pos != 0 || ok || err != nil {
 		t.Fatalf("Load without a node: got %v %v %v, want nothing", pos, ok, err)
 	}
-	Prefetcher{none}.Want(id, 1<<20) // must not panic
 }

@@ -1,0 +1,157 @@
+package share
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kith-media/kith/share/identity"
+	"github.com/kith-media/kith/share/library"
+	"github.com/kith-media/kith/share/peer"
+	"github.com/kith-media/kith/share/sealed"
+)
+
+// gatedSource serves a sealed file's chunks one request at a time, each
+// held until the test releases it, and records the order asked.
+type gatedSource struct {
+	id    identity.ID
+	m     *sealed.Manifest
+	file  []byte
+	gate  chan struct{}
+	mu    sync.Mutex
+	asked []int
+}
+
+func (s *gatedSource) ID() identity.ID { return s.id }
+
+func (s *gatedSource) Chunk(ctx context.Context, i int, dst []byte) ([]byte, error) {
+	s.mu.Lock()
+	s.asked = append(s.asked, i)
+	s.mu.Unlock()
+	select {
+	case <-s.gate:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	off, n := s.m.ChunkRange(i)
+	return append(dst[:0], s.file[off:off+n]...), nil
+}
+
+func (s *gatedSource) order() []int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]int(nil), s.asked...)
+}
+
+// The handle is one per content; the chunk its reader moves to is the
+// download's priority: a reader that seeks near the end of a title being
+// fetched from the start gets that chunk next, not after the ones before.
+func TestTitleReaderSteersItsDownload(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	plain := make([]byte, 32*4096)
+	rand.NewChaCha8([32]byte{7}).Read(plain)
+	key, err := sealed.NewContentKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	m, err := sealed.Seal(&buf, bytes.NewReader(plain), key, sealed.Options{ChunkSize: 4096, MediaType: "audio/test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lib, err := library.Open(t.TempDir(), library.Options{Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lib.Close()
+	if err := lib.AddManifest(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	n := &Node{lib: lib, log: quiet, titles: map[sealed.ContentID]*Title{}}
+	title := n.Title(m.ContentID())
+	if n.Title(m.ContentID()) != title || n.Lookup(m.ContentID()) != title {
+		t.Fatal("two handles for one content")
+	}
+	src := &gatedSource{id: "GATED", m: m, file: buf.Bytes(), gate: make(chan struct{})}
+	ft, err := peer.NewFetcher(peer.FetchOptions{Manifest: m, Sink: lib, Sources: []peer.Source{src}, PerSource: 1, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := make(chan struct{}, 100)
+	stop := title.Subscribe(func() { changed <- struct{}{} })
+	defer stop()
+	done, started := title.begin()
+	if !started || !title.Downloading() {
+		t.Fatal("begin did not mark the download running")
+	}
+	title.setFetcher(ft)
+	ran := make(chan error, 1)
+	go func() {
+		err := ft.Run(ctx)
+		title.mu.Lock()
+		title.err, title.fetcher, title.done = err, nil, nil
+		title.mu.Unlock()
+		close(done)
+		ran <- err
+	}()
+	// The fetcher asks for its first chunk from the start and waits.
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for !ok() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s (asked %v)", what, src.order())
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	waitFor("the first request", func() bool { return len(src.order()) == 1 })
+	r, err := sealed.OpenSource(ctx, &steering{ChunkSource: lib.Source(m.ContentID()), t: title, last: -1}, m, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	const far = 28
+	if _, err := r.Seek(far*4096, io.SeekStart); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan []byte, 1)
+	go func() {
+		b := make([]byte, 4096)
+		_, err := io.ReadFull(r, b)
+		if err != nil {
+			t.Error(err)
+		}
+		got <- b
+	}()
+	// Release requests one by one until the far chunk is asked for.
+	for i := 0; ; i++ {
+		src.gate <- struct{}{}
+		if o := src.order(); len(o) > 0 && o[len(o)-1] == far {
+			break
+		}
+		if i > 4 {
+			t.Fatalf("the reader's chunk %d was not asked for next: asked %v", far, src.order())
+		}
+		waitFor("the next request", func() bool { return len(src.order()) == i+2 })
+	}
+	src.gate <- struct{}{}
+	if b := <-got; !bytes.Equal(b, plain[far*4096:(far+1)*4096]) {
+		t.Fatal("the reader read the wrong plaintext")
+	}
+	close(src.gate) // the rest at once
+	if err := <-ran; err != nil {
+		t.Fatal(err)
+	}
+	if title.Downloading() || title.Err() != nil {
+		t.Fatalf("after the download: downloading %v, err %v", title.Downloading(), title.Err())
+	}
+	if len(changed) == 0 {
+		t.Error("subscribers never told")
+	}
+}
