@@ -53,7 +53,11 @@ func (n *Node) sealRegistration(ctx context.Context, titleID string, pay *licens
 	if _, err := crand.Read(nonce); err != nil {
 		return nil, nil, err
 	}
-	r := license.Registration{TitleID: titleID, Account: n.accountName(), Device: n.id.Public(), Payment: pay, Nonce: nonce, Time: time.Now()}
+	account := n.accountName()
+	if account == "" {
+		return nil, nil, errors.New("sign in first: this device has no account")
+	}
+	r := license.Registration{TitleID: titleID, Account: account, Device: n.id.Public(), Payment: pay, Nonce: nonce, Time: time.Now()}
 	s, err := license.SealRegistration(r, n.id, info.Keys.Box)
 	if err != nil {
 		return nil, nil, fmt.Errorf("sealing registration: %w", err)

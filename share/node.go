@@ -181,6 +181,21 @@ func (n *Node) serving() (context.Context, error) {
 	return n.ctx, nil
 }
 
+// SetAccount changes the owner's account at run time (sign-in, sign-out
+// with "", a switch): the peer server's household rules and new
+// registrations follow at once, and the holdings are announced again. The
+// node keeps serving; nothing is rebuilt.
+func (n *Node) SetAccount(account string) {
+	n.mu.Lock()
+	n.account = account
+	n.mu.Unlock()
+	n.srv.SetOwner(account)
+	n.announceSoon()
+}
+
+// Account is the owner's account now ("" while signed out).
+func (n *Node) Account() string { return n.accountName() }
+
 func (n *Node) accountName() string {
 	n.mu.Lock()
 	defer n.mu.Unlock()

@@ -156,7 +156,8 @@ func Start(ctx context.Context, c Config) (*Kith, error) {
 	k.nodeOpts.Server.OnUpload = k.Adapter.OnUpload
 	k.signedIn = make(chan string, 1)
 	k.Session.OnSignedIn = func(account string) {
-		if k.node() != nil {
+		if n := k.node(); n != nil {
+			n.SetAccount(account) // the running node follows; nothing is rebuilt
 			return
 		}
 		if err := k.openNode(account); err != nil {

@@ -371,7 +371,7 @@ func (d *daemon) signin(ctx context.Context, r Request) (any, error) {
 			return nil, fmt.Errorf("enrolling device: %w", err)
 		}
 	}
-	if err := d.setAccount(ctx, r.Account); err != nil {
+	if err := d.setAccount(r.Account); err != nil {
 		return nil, err
 	}
 	return map[string]string{"device": string(d.id.ID()), "account": r.Account}, nil

@@ -226,19 +226,20 @@ func (d *daemon) current() *share.Node {
 	return d.node
 }
 
-// setAccount records the account and restarts the node with it.
-func (d *daemon) setAccount(ctx context.Context, account string) error {
+// setAccount records the account and hands it to the running node (which
+// goes on serving: Node.SetAccount).
+func (d *daemon) setAccount(account string) error {
 	if err := atomicfile.WriteFile(filepath.Join(d.cfg.data, accountFile), []byte(account+"\n"), 0o600); err != nil {
 		return err
 	}
-	if err := d.stopNode(); err != nil {
-		d.log.Warn("restarting node", "err", err)
-	}
 	d.mu.Lock()
 	d.account = account
+	n := d.node
 	d.mu.Unlock()
-	// The restarted node must outlive this request.
-	return d.startNode(context.WithoutCancel(ctx))
+	if n != nil {
+		n.SetAccount(account)
+	}
+	return nil
 }
 
 // subscribe returns fetch events until cancel is called.
