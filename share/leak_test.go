@@ -1,0 +1,15 @@
+package share
+
+import (
+	"testing"
+
+	"github.com/kith-media/kith/internal/leakcheck"
+)
+
+// TestMain fails the package when its tests leave goroutines running. The
+// directory and peer clients of finished nodes keep idle keep-alive
+// connections (net/http's persistConn loops) until their transports are
+// collected: a pool, not a leak.
+func TestMain(m *testing.M) {
+	leakcheck.Main(m, "net/http.(*persistConn).readLoop", "net/http.(*persistConn).writeLoop")
+}
