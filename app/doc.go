@@ -2,8 +2,8 @@
 // network or audio code of its own: every screen is a plain function from
 // small interfaces this package declares (Session, Catalog, Library,
 // Neighbours, Sharing, Player — see ports.go) to a fyne.CanvasObject, and
-// main.go adapts the real share.Node, player.Player and directory client to
-// them (adapt.go).
+// package app/wire adapts the real share.Node, player.Player and directory
+// client to them (main.go builds both and runs them).
 //
 // # Threads
 //
