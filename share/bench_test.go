@@ -138,13 +138,17 @@ func reportStalls(b *testing.B, nodes []*Node, cid sealed.ContentID, stop chan s
 		case <-time.After(30 * time.Second):
 		}
 		for _, nd := range nodes {
-			nd.mu.Lock()
-			f := nd.fetches[cid]
-			nd.mu.Unlock()
-			if f == nil || f.f == nil {
+			t := nd.Lookup(cid)
+			if t == nil {
 				continue
 			}
-			p := f.f.Progress()
+			t.mu.Lock()
+			ft := t.fetcher
+			t.mu.Unlock()
+			if ft == nil {
+				continue
+			}
+			p := ft.Progress()
 			states := map[string]int{}
 			for _, s := range p.Sources {
 				k := s.State
@@ -155,7 +159,7 @@ func reportStalls(b *testing.B, nodes []*Node, cid sealed.ContentID, stop chan s
 			}
 			// Printed now: a benchmark's log shows only when it ends.
 			var errs []string
-			for _, fl := range f.f.Faults() {
+			for _, fl := range ft.Faults() {
 				if len(errs) < 2 {
 					errs = append(errs, fl.Err.Error())
 				}
