@@ -231,10 +231,7 @@ func (n *Node) keepTitle(ctx context.Context, t *directory.Title) error {
 // title and its license stay, so playing it fetches it again. A download
 // in progress of cid is refused.
 func (n *Node) RemoveFromDevice(ctx context.Context, cid sealed.ContentID) error {
-	n.mu.Lock()
-	_, busy := n.fetches[cid]
-	n.mu.Unlock()
-	if busy {
+	if n.Lookup(cid).Downloading() {
 		return fmt.Errorf("removing %s: it is downloading; stop the download first", cid.String()[:16])
 	}
 	if err := n.lib.RemoveContent(ctx, cid); err != nil {
