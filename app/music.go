@@ -36,6 +36,7 @@ type musicScreen struct {
 	addFiles, addDir  *widget.Button
 	play              *widget.Button
 	remove            *widget.Button
+	resume            *widget.Button
 	shuffle           *widget.Check
 	repeat            *widget.Select
 	ix                *musicIndex
@@ -67,6 +68,12 @@ func newMusicScreen(u *UI) *musicScreen {
 		s.playAlbum(0)
 	})
 	s.play.Disable()
+	s.resume = widget.NewButtonWithIcon("", theme.MediaFastForwardIcon(), func() {
+		if st := u.b.Player.State(); st.Resume > 0 {
+			u.b.Player.Seek(st.Resume)
+		}
+	})
+	s.resume.Hide()
 	s.remove = widget.NewButtonWithIcon("Remove from this device", theme.DeleteIcon(), s.confirmRemove)
 	s.shuffle = widget.NewCheck("Shuffle", func(on bool) { u.b.Player.SetShuffle(on) })
 	s.repeat = widget.NewSelect(repeatNames, func(v string) {
@@ -175,7 +182,7 @@ func newMusicScreen(u *UI) *musicScreen {
 
 	top := container.NewBorder(nil, nil, nil, container.NewHBox(s.addFiles, s.addDir, s.remove), s.search)
 	right := container.NewHSplit(s.albumL,
-		container.NewBorder(container.NewVBox(s.pl.obj, container.NewHBox(s.play, s.shuffle, s.repeat, s.pl.edit)), nil, nil, nil, s.trackL))
+		container.NewBorder(container.NewVBox(s.pl.obj, container.NewHBox(s.play, s.shuffle, s.repeat, s.pl.edit, s.resume)), nil, nil, nil, s.trackL))
 	right.Offset = 0.4
 	cols := container.NewHSplit(s.artistL, right)
 	cols.Offset = 0.2
@@ -193,9 +200,16 @@ func (s *musicScreen) albumLen() int {
 // repeatNames are the repeat modes as the selector shows them, by Repeat value.
 var repeatNames = []string{"Repeat off", "Repeat one", "Repeat all"}
 
-// applyPlayer shows the player's shuffle and repeat (UI goroutine); the
+// applyPlayer shows the player's shuffle and repeat and offers to continue
+// a title where it stopped (UI goroutine); the
 // widgets' callbacks only run when the value changes.
 func (s *musicScreen) applyPlayer(st PlayerState) {
+	if st.Resume > 0 {
+		s.resume.SetText("Continue from " + clock(st.Resume))
+		s.resume.Show()
+	} else {
+		s.resume.Hide()
+	}
 	if s.shuffle.Checked != st.Shuffle {
 		s.shuffle.SetChecked(st.Shuffle)
 	}

@@ -212,5 +212,22 @@ func TestMusicShuffleRepeat(t *testing.T) {
 	if s.repeat.Selected != "Repeat one" {
 		t.Errorf("repeat shows %q after the player changed", s.repeat.Selected)
 	}
+
+	// Reopening a title that stopped at 1:05 offers to continue there.
+	w.mu.Lock()
+	w.st = PlayerState{Title: "Kettle Song", Playing: true, Duration: 3 * time.Minute, Resume: 65 * time.Second}
+	w.mu.Unlock()
+	w.changed(areaPlayer)
+	u.pump(context.Background())
+	if !s.resume.Visible() || s.resume.Text != "Continue from 1:05" {
+		t.Fatalf("resume offer %q visible=%v", s.resume.Text, s.resume.Visible())
+	}
 	saveShot(t, u, "music-controls.png")
+	test.Tap(s.resume)
+	w.mu.Lock()
+	pos := w.st.Position
+	w.mu.Unlock()
+	if pos != 65*time.Second {
+		t.Errorf("position %v after continuing", pos)
+	}
 }

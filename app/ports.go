@@ -250,6 +250,9 @@ type PlayerState struct {
 	Err       string      // the last playback error, as worded by the player
 	Repeat    Repeat      // what happens at the end of a title and of the queue
 	Shuffle   bool        // Play shuffles the titles after the one started
+	// Resume is where the current title stopped last time, offered until
+	// playback passes it (0: nothing to offer).
+	Resume time.Duration
 }
 
 // Repeat is the player's repeat mode.

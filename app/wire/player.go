@@ -22,6 +22,7 @@ type Player struct {
 
 	mu      sync.Mutex
 	shuffle bool
+	resume  time.Duration // the saved position offered for the current title
 	title   string
 	id      string
 	mt      string
@@ -68,6 +69,7 @@ func (a *Player) apply(e player.Event) {
 		a.pos, a.dur = e.Position, e.Duration
 	case player.EventTrack:
 		a.id, a.title, a.dur, a.pos, a.img, a.err = e.TitleID, e.Title, e.Duration, e.Resume, nil, ""
+		a.resume = e.Resume
 	case player.EventImage:
 		a.id, a.title, a.img, a.dur, a.pos = e.TitleID, e.Title, e.Image, 0, 0
 	case player.EventError:
@@ -150,6 +152,9 @@ func (a *Player) State() app.PlayerState {
 	defer a.mu.Unlock()
 	out := app.PlayerState{Title: a.title, Image: a.img, Err: a.err, Volume: st.Volume,
 		Position: st.Position, Duration: st.Duration, Shuffle: a.shuffle}
+	if a.resume > 0 && st.Position+2*time.Second < a.resume {
+		out.Resume = a.resume
+	}
 	switch st.Repeat {
 	case player.RepeatOne:
 		out.Repeat = app.RepeatOne
