@@ -170,3 +170,16 @@ func brandName(b string) string {
 	}
 	return strings.ToUpper(b[:1]) + b[1:]
 }
+
+// confirm asks a yes/no question; ok runs on Yes. Enter answers Yes (the
+// highlighted button), Escape No.
+func (u *UI) confirm(title, message string, ok func()) {
+	d := dialog.NewConfirm(title, message, func(yes bool) {
+		if yes {
+			ok()
+		}
+	}, u.win)
+	d.SetOnClosed(u.pushKeys(&dialogKeys{enter: d.Confirm, escape: d.Hide}))
+	d.Show()
+	u.win.Canvas().Unfocus() // keys reach the dialog, not a button behind it
+}

@@ -352,13 +352,9 @@ func (s *musicScreen) confirmRemove() {
 	for _, i := range al.Tracks {
 		cs = append(cs, s.ix.tracks[i].Content)
 	}
-	dialog.ShowConfirm("Remove from this device",
+	s.u.confirm("Remove from this device",
 		fmt.Sprintf("Delete the %s of %q from this device? You keep them: they download again when played.", count(len(cs), "track"), al.Name),
-		func(ok bool) {
-			if ok {
-				s.removeContent(cs)
-			}
-		}, s.u.win)
+		func() { s.removeContent(cs) })
 }
 
 func (s *musicScreen) removeContent(cs []sealed.ContentID) {

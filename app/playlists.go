@@ -178,11 +178,8 @@ func (p *playlistBar) remove() {
 		return
 	}
 	id, name := p.cur.ID, p.cur.Name
-	dialog.ShowConfirm("Delete playlist", fmt.Sprintf("Delete the playlist %q? Its titles stay in your library.", name), func(ok bool) {
-		if ok {
-			p.deleteID(id)
-		}
-	}, p.s.u.win)
+	p.s.u.confirm("Delete playlist", fmt.Sprintf("Delete the playlist %q? Its titles stay in your library.", name),
+		func() { p.deleteID(id) })
 }
 
 func (p *playlistBar) deleteID(id int64) {

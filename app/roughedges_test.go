@@ -442,3 +442,22 @@ func TestAddingMusicEscapeCancels(t *testing.T) {
 		t.Error("the adding dialog is still open")
 	}
 }
+
+// Confirmations (remove an album from this device, delete a playlist)
+// answer Escape with No and Enter with Yes.
+func TestConfirmAnswersEnterAndEscape(t *testing.T) {
+	w := newFakeWorld()
+	w.account = "a"
+	u := newTestUI(t, w)
+	yes := 0
+	u.confirm("Delete playlist", "Delete the playlist “Kitchen”?", func() { yes++ })
+	escape(u)
+	if yes != 0 || u.win.Canvas().Overlays().Top() != nil {
+		t.Fatalf("Escape: confirmed %d times, dialog open %v", yes, u.win.Canvas().Overlays().Top() != nil)
+	}
+	u.confirm("Delete playlist", "Delete the playlist “Kitchen”?", func() { yes++ })
+	enter(u)
+	if yes != 1 || u.win.Canvas().Overlays().Top() != nil || len(u.dialogKeys) != 0 {
+		t.Fatalf("Enter: confirmed %d times, dialog open %v", yes, u.win.Canvas().Overlays().Top() != nil)
+	}
+}
