@@ -375,7 +375,8 @@ func (n *Node) maxPeers() int {
 
 // resupply announces our partial holding while a download runs, tells the
 // fetcher who is in the crowd now and connects to new suppliers the
-// directory names (up to MaxPeers in all), and back to crowd members that
+// directory names (up to MaxPeers live ones: dropped peers do not count),
+// and back to crowd members that
 // download from us (up to twice MaxPeers): a device that joined late, when
 // the others had their peers already, would otherwise be polled by nobody
 // and the origin chunks it owns would reach nobody else.
@@ -404,6 +405,15 @@ func (n *Node) resupply(ctx context.Context, cid sealed.ContentID, m *sealed.Man
 		pollers := map[identity.ID]bool{}
 		for _, id := range n.srv.Pollers(cid, time.Now().Add(-2*every)) {
 			pollers[id] = true
+		}
+		// Peers the fetcher dropped (timeouts, refusals) leave room for new
+		// ones: a device whose peers all failed it is not left with only the
+		// origin, which leaves to the crowd what the crowd already has.
+		added = 0
+		for _, st := range ft.Progress().Sources {
+			if !st.Origin && st.State != "dropped" && st.State != "banned" {
+				added++
+			}
 		}
 		for _, p := range peers {
 			if seen[p.ID] || (added >= n.maxPeers() && !(pollers[p.ID] && added < 2*n.maxPeers())) {

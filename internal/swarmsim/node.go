@@ -144,6 +144,12 @@ func (n *node) resupply() {
 	}
 	peers, crowd := n.suppliers()
 	n.core.SetCrowd(crowd)
+	n.added = 0 // live peers (dropped ones leave room), as share.Node counts
+	for _, st := range n.core.Stats(s.t()) {
+		if !st.Origin && st.State != "dropped" && st.State != "banned" {
+			n.added++
+		}
+	}
 	for _, p := range peers {
 		polled, ok := n.pollers[p.id]
 		poller := ok && s.now-polled < 2*s.c.ResupplyInterval
