@@ -32,8 +32,9 @@
 //
 // # Limits on unauthenticated work
 //
-// Everything a stranger can make the directory do is bounded: requests in
-// flight (256 but for origin downloads, then 503 busy); request bodies held in memory (24 MiB in
+// Everything a stranger can make the directory do is bounded: open
+// connections (4096, more are closed on accept); requests in flight (256
+// but for origin downloads, then 503 busy); request bodies held in memory (24 MiB in
 // all and 8 MiB per client, then 503 busy: an 8 MiB announcement is held
 // from its first byte until its request ends, as its signature covers the
 // whole body); body sizes (16 KiB for account creation and enrollment,

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kith-media/kith/share/identity"
@@ -280,4 +282,45 @@ func (ix *onlineIndex) roomFor(dev identity.ID, n, max int) error {
 			"the directory holds its maximum of %d holdings; announce fewer or retry later", max), wait: time.Minute}
 	}
 	return nil
+}
+
+// DefaultMaxConns caps the connections open at once to the API listener;
+// more are closed as soon as they are accepted.
+const DefaultMaxConns = 4096
+
+// capListener closes connections accepted past max open ones: a client
+// opening connections it never uses (each holds a goroutine and buffers
+// until the header timeout) cannot grow the directory past the cap.
+type capListener struct {
+	net.Listener
+	max     int64
+	open    atomic.Int64
+	refused func()
+}
+
+func (l *capListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		if l.open.Add(1) > l.max {
+			l.open.Add(-1)
+			c.Close()
+			l.refused()
+			continue
+		}
+		return &capConn{Conn: c, l: l}, nil
+	}
+}
+
+type capConn struct {
+	net.Conn
+	l    *capListener
+	once sync.Once
+}
+
+func (c *capConn) Close() error {
+	c.once.Do(func() { c.l.open.Add(-1) })
+	return c.Conn.Close()
 }

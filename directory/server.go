@@ -83,6 +83,9 @@ type Options struct {
 	MaxPasswordChecks int
 	// MaxInFlight caps requests handled at once; 0 = DefaultMaxInFlight.
 	MaxInFlight int
+	// MaxConns caps connections open at once to the listener Serve is
+	// given (more are closed on accept); 0 = DefaultMaxConns.
+	MaxConns int
 	// MaxBodyInFlight and MaxBodyPerClient cap the request body bytes held
 	// in memory at once, in total and per client (IPv4 address or IPv6
 	// /64); 0 = defaults.
@@ -181,6 +184,9 @@ func NewServer(o Options) (*Server, error) {
 	if o.MaxPasswordChecks <= 0 {
 		o.MaxPasswordChecks = DefaultMaxPasswordChecks
 	}
+	if o.MaxConns <= 0 {
+		o.MaxConns = DefaultMaxConns
+	}
 	if o.MaxInFlight <= 0 {
 		o.MaxInFlight = DefaultMaxInFlight
 	}
@@ -278,7 +284,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return s.runSweeper(gctx)
 	})
 	g.Go(func() error {
-		err := hs.Serve(tls.NewListener(ln, cfg))
+		capped := &capListener{Listener: ln, max: int64(s.o.MaxConns), refused: func() { s.metrics.busy.add("connection", 1) }}
+		err := hs.Serve(tls.NewListener(capped, cfg))
 		if errors.Is(err, http.ErrServerClosed) {
 			return nil
 		}

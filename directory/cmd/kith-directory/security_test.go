@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -520,5 +521,53 @@ func TestSecurityWebhookSecretNotInArgv(t *testing.T) {
 			t.Fatal("no webhook delivery signed with the secret from the environment")
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestSecurityConnectionCap: connections opened and left idle (each would
+// hold a goroutine and buffers until the header timeout) stop at the cap:
+// the ones past it are closed at once; when they go, service resumes.
+func TestSecurityConnectionCap(t *testing.T) {
+	const max, extra = 20, 15
+	p := serve(t, t.TempDir(), "--max-conns", strconv.Itoa(max))
+	addr := strings.TrimPrefix(p.base, "https://")
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for i := 0; i < max+extra; i++ {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	// all read at once for 1 s, well inside the 5 s header timeout (which
+	// closes idle connections anyway)
+	var closed atomic.Int64
+	var wg sync.WaitGroup
+	for _, c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = c.SetReadDeadline(time.Now().Add(time.Second))
+			if _, err := c.Read(make([]byte, 1)); err == io.EOF || errors.Is(err, syscall.ECONNRESET) {
+				closed.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := closed.Load(); n < extra || n > extra+2 {
+		t.Errorf("%d of %d idle connections closed at once, want the %d past the cap of %d", n, max+extra, extra, max)
+	}
+	for _, c := range conns {
+		c.Close()
+	}
+	conns = nil
+	time.Sleep(200 * time.Millisecond) // the server sees the closes
+	if resp, _ := rawReq(t, p, "GET", "/healthz", nil, nil, time.Now()); resp.StatusCode != http.StatusOK {
+		t.Errorf("healthz after the idle connections went: %d", resp.StatusCode)
 	}
 }

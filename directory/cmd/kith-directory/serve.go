@@ -89,6 +89,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	metricsTokenFile := fs.String("metrics-token-file", env("METRICS_TOKEN_FILE", ""), "file holding a bearer token that opens /metrics on the API listener (env KITH_DIRECTORY_METRICS_TOKEN_FILE; or the token itself in KITH_DIRECTORY_METRICS_TOKEN)")
 	maxHoldings := fs.Int("max-holdings", int(envInt("MAX_HOLDINGS", directory.DefaultMaxHoldingsTotal)), "holdings of all online devices together (env KITH_DIRECTORY_MAX_HOLDINGS)")
 	rateAllGuesses := fs.Float64("rate-guesses", floatEnv("RATE_GUESSES", directory.DefaultRateGuesses), "wrong passwords/s over all accounts, bursts 2x; <0 unlimited (env KITH_DIRECTORY_RATE_GUESSES)")
+	maxConns := fs.Int("max-conns", int(envInt("MAX_CONNS", directory.DefaultMaxConns)), "connections open at once; more are closed on accept (env KITH_DIRECTORY_MAX_CONNS)")
 	maxChecks := fs.Int("max-password-checks", int(envInt("MAX_PASSWORD_CHECKS", directory.DefaultMaxPasswordChecks)), "argon2id password checks at once, 19 MiB each (env KITH_DIRECTORY_MAX_PASSWORD_CHECKS)")
 	maxBodies := fs.Int64("max-body-in-flight", envInt("MAX_BODY_IN_FLIGHT", directory.DefaultMaxBodyInFlight), "request body bytes held in memory at once, all clients (env KITH_DIRECTORY_MAX_BODY_IN_FLIGHT)")
 	maxClientBodies := fs.Int64("max-body-per-client", envInt("MAX_BODY_PER_CLIENT", directory.DefaultMaxBodyPerClient), "request body bytes held at once per client, an IPv4 address or IPv6 /64 (env KITH_DIRECTORY_MAX_BODY_PER_CLIENT)")
@@ -156,7 +157,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Publish:            directory.PublishPolicy{Mode: *devPublish, Owner: *owner},
 		JoinCodeFile:       joinCodePath(*data),
 		RateAccountGuesses: *rateGuesses, RateGuesses: *rateAllGuesses, MaxPasswordChecks: *maxChecks,
-		MaxBodyInFlight: *maxBodies, MaxBodyPerClient: *maxClientBodies, MaxHoldingsTotal: *maxHoldings,
+		MaxConns: *maxConns, MaxBodyInFlight: *maxBodies, MaxBodyPerClient: *maxClientBodies, MaxHoldingsTotal: *maxHoldings,
 	})
 	if err != nil {
 		st.Close()
