@@ -67,19 +67,34 @@ func (r readSeekerOnly) Seek(o int64, w int) (int64, error) { return r.r.Seek(o,
 // have arrived: a read past them blocks until more arrive (as the sealed
 // reader waits for chunks), or until closed.
 type downloading struct {
-	mu     sync.Mutex
-	cond   *sync.Cond
-	data   []byte
-	have   int
-	pos    int64
-	closed bool
-	waits  int
+	mu      sync.Mutex
+	cond    *sync.Cond
+	data    []byte
+	have    int
+	pos     int64
+	closed  bool
+	waits   int
+	blocked bool // a Read waits for bytes
 }
 
 func newDownloading(data []byte, have int) *downloading {
 	d := &downloading{data: data, have: have}
 	d.cond = sync.NewCond(&d.mu)
 	return d
+}
+
+// waiting reports whether a Read is blocked for bytes not yet arrived.
+func (d *downloading) waiting() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.blocked
+}
+
+// waitCount is how many times a Read had to wait.
+func (d *downloading) waitCount() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.waits
 }
 
 // arrive makes n more bytes available.
@@ -95,7 +110,9 @@ func (d *downloading) Read(p []byte) (int, error) {
 	defer d.mu.Unlock()
 	for !d.closed && d.pos < int64(len(d.data)) && d.pos >= int64(d.have) {
 		d.waits++
+		d.blocked = true
 		d.cond.Wait()
+		d.blocked = false
 	}
 	if d.closed {
 		return 0, errors.New("closed")
@@ -313,27 +330,35 @@ func TestAudioTitles(t *testing.T) {
 // reads wait, and every frame still comes out; Close ends a read that waits.
 func TestWhileDownloading(t *testing.T) {
 	data := clip(t, "h264-aac.mp4")
-	dl := newDownloading(data, 8<<10)
+	first := newDownloading(data, 8<<10)
 	stop := make(chan struct{})
+	fed := make(chan struct{})
 	go func() {
+		// 2 KiB more each time the decoder waits, so it waits however fast
+		// or slow the machine is (a feeder on a timer outran a busy decoder).
+		defer close(fed)
 		for {
 			select {
 			case <-stop:
 				return
-			case <-time.After(5 * time.Millisecond):
-				dl.arrive(2 << 10)
+			case <-time.After(time.Millisecond):
+				if first.waiting() {
+					first.arrive(2 << 10)
+				}
 			}
 		}
 	}()
+	dl := first
 	m, err := Open(context.Background(), dl, int64(len(data)), Options{Width: 64, Height: 48})
 	if err != nil {
 		t.Fatal(err)
 	}
 	d := decodeAll(t, m)
 	close(stop)
+	<-fed
 	m.Close()
-	if len(d.videoPTS) != 100 || dl.waits == 0 {
-		t.Errorf("%d frames, %d waits for data", len(d.videoPTS), dl.waits)
+	if waits := first.waitCount(); len(d.videoPTS) != 100 || waits == 0 {
+		t.Errorf("%d frames, %d waits for data", len(d.videoPTS), waits)
 	}
 
 	// A download that stalls: Close (after closing the reader, as the
