@@ -37,6 +37,9 @@ type musicScreen struct {
 	play              *widget.Button
 	remove            *widget.Button
 	resume            *widget.Button
+	enqueue           *widget.Button
+	queue             []sealed.ContentID // the player's, as last applied
+	qIndex            int
 	shuffle           *widget.Check
 	repeat            *widget.Select
 	ix                *musicIndex
@@ -74,6 +77,7 @@ func newMusicScreen(u *UI) *musicScreen {
 		}
 	})
 	s.resume.Hide()
+	s.enqueue = widget.NewButtonWithIcon("Add to queue", theme.ContentAddIcon(), s.addToQueue)
 	s.remove = widget.NewButtonWithIcon("Remove from this device", theme.DeleteIcon(), s.confirmRemove)
 	s.shuffle = widget.NewCheck("Shuffle", func(on bool) { u.b.Player.SetShuffle(on) })
 	s.repeat = widget.NewSelect(repeatNames, func(v string) {
@@ -137,6 +141,9 @@ func newMusicScreen(u *UI) *musicScreen {
 		if s.pl.cur != nil {
 			return len(s.pl.items)
 		}
+		if s.pl.showQueue {
+			return len(s.queue)
+		}
 		return s.albumLen()
 	},
 		func() fyne.CanvasObject {
@@ -152,6 +159,16 @@ func newMusicScreen(u *UI) *musicScreen {
 			case s.pl.cur != nil && id < len(s.pl.items):
 				t = s.pl.track(id)
 				num = fmt.Sprintf("%2d", id+1)
+			case s.pl.showQueue && id < len(s.queue):
+				if i, ok := s.ix.byContent[s.queue[id]]; ok {
+					t = s.ix.tracks[i]
+				} else {
+					t = Track{Name: s.queue[id].String()[:16]}
+				}
+				num = fmt.Sprintf("%2d", id+1)
+				if id == s.qIndex {
+					num = "▶"
+				}
 			case s.pl.cur == nil && s.albumAt >= 0 && s.albumAt < len(s.albums) && id < len(s.albums[s.albumAt].Tracks):
 				t = s.ix.tracks[s.albums[s.albumAt].Tracks[id]]
 				if t.Track > 0 {
@@ -170,6 +187,10 @@ func newMusicScreen(u *UI) *musicScreen {
 			row.Objects[2].(*widget.Label).SetText(dur)
 		})
 	s.trackL.OnSelected = func(id widget.ListItemID) {
+		if s.pl.showQueue {
+			s.trackL.UnselectAll()
+			return
+		}
 		if s.pl.cur != nil { // a playlist: select the item (move, remove, play from it)
 			s.pl.at = id
 			s.pl.buttons()
@@ -182,7 +203,7 @@ func newMusicScreen(u *UI) *musicScreen {
 
 	top := container.NewBorder(nil, nil, nil, container.NewHBox(s.addFiles, s.addDir, s.remove), s.search)
 	right := container.NewHSplit(s.albumL,
-		container.NewBorder(container.NewVBox(s.pl.obj, container.NewHBox(s.play, s.shuffle, s.repeat, s.pl.edit, s.resume)), nil, nil, nil, s.trackL))
+		container.NewBorder(container.NewVBox(s.pl.obj, container.NewHBox(s.play, s.enqueue, s.shuffle, s.repeat, s.pl.edit, s.resume)), nil, nil, nil, s.trackL))
 	right.Offset = 0.4
 	cols := container.NewHSplit(s.artistL, right)
 	cols.Offset = 0.2
@@ -204,6 +225,12 @@ var repeatNames = []string{"Repeat off", "Repeat one", "Repeat all"}
 // a title where it stopped (UI goroutine); the
 // widgets' callbacks only run when the value changes.
 func (s *musicScreen) applyPlayer(st PlayerState) {
+	if len(st.Queue) != len(s.queue) || st.Index != s.qIndex {
+		s.queue, s.qIndex = st.Queue, st.Index
+		if s.pl.showQueue {
+			s.trackL.Refresh()
+		}
+	}
 	if st.Resume > 0 {
 		s.resume.SetText("Continue from " + clock(st.Resume))
 		s.resume.Show()
@@ -337,6 +364,31 @@ func (s *musicScreen) loadArtwork() {
 			}
 			s.artMu.Unlock()
 			s.albumL.Refresh()
+		}
+	})
+}
+
+// addToQueue adds the album shown (or the playlist) after what plays.
+func (s *musicScreen) addToQueue() {
+	var q []sealed.ContentID
+	if s.pl.cur != nil {
+		q, _ = s.pl.queue(0)
+	} else if s.albumAt >= 0 && s.albumAt < len(s.albums) {
+		for _, i := range s.albums[s.albumAt].Tracks {
+			q = append(q, s.ix.tracks[i].Content)
+		}
+	}
+	if len(q) == 0 {
+		return
+	}
+	s.u.background(func(ctx context.Context) func() {
+		err := s.u.b.Player.Enqueue(ctx, q)
+		return func() {
+			if err != nil {
+				s.status.SetText(errText(err))
+				return
+			}
+			s.status.SetText(fmt.Sprintf("Added %d tracks to the queue.", len(q)))
 		}
 	})
 }

@@ -3,6 +3,8 @@ package app
 import (
 	"sort"
 	"strings"
+
+	"github.com/kith-media/kith/share/sealed"
 )
 
 // musicIndex is the Artists → Albums → Tracks view of a track list. It is
@@ -16,6 +18,7 @@ type musicIndex struct {
 	all         []album        // every album, sorted by artist, year, name; tracks in order
 	albumOf     []int32        // per track: its index in all
 	byID        map[string]int // track index by title ID
+	byContent   map[sealed.ContentID]int
 }
 
 // album is one album of an artist.
@@ -27,7 +30,7 @@ type album struct {
 
 func newMusicIndex(ts []Track) *musicIndex {
 	ix := &musicIndex{tracks: ts, keys: make([]string, len(ts)), artist: make([]int32, len(ts)), albumOf: make([]int32, len(ts)),
-		byID: make(map[string]int, len(ts))}
+		byID: make(map[string]int, len(ts)), byContent: make(map[sealed.ContentID]int, len(ts))}
 	type group struct {
 		artist, name, lArtist, lName string
 		year                         int
@@ -38,6 +41,7 @@ func newMusicIndex(ts []Track) *musicIndex {
 	for i := range ts {
 		t := &ts[i]
 		ix.byID[t.TitleID] = i
+		ix.byContent[t.Content] = i
 		ix.keys[i] = strings.ToLower(t.Name + "\x00" + t.Artist + "\x00" + t.Album + "\x00" + t.AlbumArtist)
 		a, name := t.AlbumArtistOrArtist(), t.Album
 		if name == "" {

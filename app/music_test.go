@@ -231,3 +231,36 @@ func TestMusicShuffleRepeat(t *testing.T) {
 		t.Errorf("position %v after continuing", pos)
 	}
 }
+
+func (p fakePlayer) Enqueue(_ context.Context, q []sealed.ContentID) error {
+	p.w.mu.Lock()
+	p.w.queue = append(p.w.queue, q...)
+	p.w.st.Queue = append([]sealed.ContentID(nil), p.w.queue...)
+	p.w.mu.Unlock()
+	p.w.changed(areaPlayer)
+	return nil
+}
+
+// TestMusicQueue: an album added to the queue shows in the Queue view,
+// the current title marked.
+func TestMusicQueue(t *testing.T) {
+	w := newFakeWorld()
+	w.account = "ana"
+	u := newTestUI(t, w)
+	u.b.Media = &fakeMedia{tracks: []Track{
+		{Content: cid(11), TitleID: "k1", Name: "Kettle Song", Artist: "The Kitchen Band", Album: "Sunday Morning", Track: 1},
+		{Content: cid(12), TitleID: "k2", Name: "Toast Waltz", Artist: "The Kitchen Band", Album: "Sunday Morning", Track: 2},
+	}}
+	u.Show(ViewMusic)
+	s := u.music
+	test.Tap(s.enqueue)
+	u.pump(context.Background())
+	s.pl.sel.SetSelected("Queue")
+	if !s.pl.showQueue || len(s.queue) != 2 || s.trackL.Length() != 2 {
+		t.Fatalf("queue view: shown %v, queue %v, rows %d", s.pl.showQueue, s.queue, s.trackL.Length())
+	}
+	if !shows(u, "Toast Waltz") || !shows(u, "▶") {
+		t.Errorf("queue rows: %q", texts(s.trackL))
+	}
+	saveShot(t, u, "music-queue.png")
+}

@@ -17,18 +17,19 @@ import (
 // tracks column; create, rename, delete; add the album shown; move the
 // selected track up or down, remove it; play from it.
 type playlistBar struct {
-	s        *musicScreen
-	obj      fyne.CanvasObject // the playlist row; edit holds the item buttons
-	edit     fyne.CanvasObject
-	sel      *widget.Select
-	lists    []Playlist
-	cur      *Playlist // nil: the tracks column shows the album
-	items    []string  // title IDs of cur
-	at       int       // selected item, -1 none
-	add, ren *widget.Button
-	del      *widget.Button
-	up, down *widget.Button
-	rm       *widget.Button
+	s         *musicScreen
+	obj       fyne.CanvasObject // the playlist row; edit holds the item buttons
+	edit      fyne.CanvasObject
+	sel       *widget.Select
+	lists     []Playlist
+	cur       *Playlist // nil: the tracks column shows the album (or the queue)
+	showQueue bool      // the tracks column shows the player's queue
+	items     []string  // title IDs of cur
+	at        int       // selected item, -1 none
+	add, ren  *widget.Button
+	del       *widget.Button
+	up, down  *widget.Button
+	rm        *widget.Button
 }
 
 func newPlaylistBar(s *musicScreen) *playlistBar {
@@ -93,13 +94,15 @@ func (p *playlistBar) load(selectID int64) {
 			if p.at >= len(items) {
 				p.at = len(items) - 1
 			}
-			names := []string{"Albums"}
+			names := []string{"Albums", "Queue"}
 			for _, l := range ls {
 				names = append(names, l.Name)
 			}
 			p.sel.SetOptions(names)
 			if cur != nil {
 				p.sel.Selected = cur.Name
+			} else if p.showQueue {
+				p.sel.Selected = "Queue"
 			} else {
 				p.sel.Selected = ""
 			}
@@ -112,6 +115,7 @@ func (p *playlistBar) load(selectID int64) {
 
 func (p *playlistBar) choose(name string) {
 	p.cur, p.items, p.at = nil, nil, -1
+	p.showQueue = name == "Queue"
 	for i := range p.lists {
 		if p.lists[i].Name == name {
 			p.load(p.lists[i].ID)

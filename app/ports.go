@@ -253,6 +253,9 @@ type PlayerState struct {
 	// Resume is where the current title stopped last time, offered until
 	// playback passes it (0: nothing to offer).
 	Resume time.Duration
+	// Queue is what plays, in order; Index is the current title in it.
+	Queue []sealed.ContentID
+	Index int
 }
 
 // Repeat is the player's repeat mode.
@@ -278,6 +281,9 @@ type Player interface {
 	Seek(pos time.Duration)
 	// SetVolume sets the volume in [0,1].
 	SetVolume(v float64)
+	// Enqueue adds titles at the end of the queue (and starts playing
+	// when nothing plays).
+	Enqueue(ctx context.Context, titles []sealed.ContentID) error
 	// SetRepeat sets the repeat mode.
 	SetRepeat(r Repeat)
 	// SetShuffle turns shuffling on or off: the next Play plays the titles

@@ -10,11 +10,13 @@ import (
 	"github.com/godbus/dbus/v5"
 
 	"github.com/kith-media/kith/app"
+	"github.com/kith-media/kith/share/sealed"
 )
 
 func (f *fakePlayer) SetRepeat(r app.Repeat) {
 	f.do("repeat", func(s *app.PlayerState) { s.Repeat = r })
 }
+func (f *fakePlayer) Enqueue(context.Context, []sealed.ContentID) error { return nil }
 func (f *fakePlayer) SetShuffle(on bool) {
 	f.do("shuffle", func(s *app.PlayerState) { s.Shuffle = on })
 }

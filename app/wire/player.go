@@ -22,7 +22,8 @@ type Player struct {
 
 	mu      sync.Mutex
 	shuffle bool
-	resume  time.Duration // the saved position offered for the current title
+	resume  time.Duration      // the saved position offered for the current title
+	queue   []sealed.ContentID // as sent to the player (Play, Enqueue)
 	title   string
 	id      string
 	mt      string
@@ -94,8 +95,30 @@ func (a *Player) Play(_ context.Context, queue []sealed.ContentID, start int) er
 		rest := ids[1:]
 		rand.Shuffle(len(rest), func(i, j int) { rest[i], rest[j] = rest[j], rest[i] })
 	}
+	a.queue = a.queue[:0]
+	for _, id := range ids {
+		c, _ := sealed.ParseContentID(id)
+		a.queue = append(a.queue, c)
+	}
 	a.mu.Unlock()
 	a.p.Play(ids...)
+	return nil
+}
+
+// Enqueue implements app.Player.
+func (a *Player) Enqueue(_ context.Context, titles []sealed.ContentID) error {
+	if len(titles) == 0 {
+		return errors.New("nothing to add to the queue")
+	}
+	ids := make([]string, len(titles))
+	for i, c := range titles {
+		ids[i] = c.String()
+	}
+	a.mu.Lock()
+	a.queue = append(a.queue, titles...)
+	a.mu.Unlock()
+	a.p.Enqueue(ids...)
+	a.subs.notify()
 	return nil
 }
 
@@ -152,6 +175,7 @@ func (a *Player) State() app.PlayerState {
 	defer a.mu.Unlock()
 	out := app.PlayerState{Title: a.title, Image: a.img, Err: a.err, Volume: st.Volume,
 		Position: st.Position, Duration: st.Duration, Shuffle: a.shuffle}
+	out.Queue, out.Index = append([]sealed.ContentID(nil), a.queue...), st.Index
 	if a.resume > 0 && st.Position+2*time.Second < a.resume {
 		out.Resume = a.resume
 	}
