@@ -82,7 +82,7 @@ func TestDrivenHousehold(t *testing.T) {
 
 	// 5. The second registers Concert A through its neighbour.
 	registerThrough(t, b, a, "Concert A (440 Hz)", "Tuning Fork Ensemble")
-	b.logHas("the download finishing", `msg="download finished"`)
+	b.logLacks("a failed download", `msg="download failed"`)
 	t.Logf("5. %s registered Concert A through %s", b.name, a.name)
 
 	// 6. It plays it; its null sink hears 440 Hz.

@@ -397,3 +397,12 @@ func overflows(tr app.InspectTree) []string {
 	return out
 }
 
+
+// logLacks checks that the machine's log has no line matching re.
+func (m *machine) logLacks(what, re string) {
+	m.t.Helper()
+	b, _ := os.ReadFile(m.proc.log)
+	if l := regexp.MustCompile(`.*` + re + `.*`).Find(b); l != nil {
+		m.t.Errorf("%s: %s in its log: %s", m.name, what, l)
+	}
+}
