@@ -388,7 +388,7 @@ func (s *musicScreen) addToQueue() {
 				s.status.SetText(errText(err))
 				return
 			}
-			s.status.SetText(fmt.Sprintf("Added %d tracks to the queue.", len(q)))
+			s.status.SetText(fmt.Sprintf("Added %s to the queue.", count(len(q), "track")))
 		}
 	})
 }
