@@ -220,7 +220,21 @@ func registerThrough(t *testing.T, m, n *machine, title, artist string) {
 	m.nav("Neighbours", app.ViewNeighbours)
 	m.clickText("*widget.Label", n.name)
 	m.waitContains("*widget.Label", n.name+" offers you", 30*time.Second)
-	m.clickText("*widget.Label", title+" — "+artist)
+	// The offers list is reloaded when the neighbour list refreshes; a
+	// click that lands just before that selects nothing, so click the
+	// offer again until the button it enables is enabled.
+	for try := 0; ; try++ {
+		m.clickText("*widget.Label", title+" — "+artist)
+		time.Sleep(time.Second)
+		tr, err := m.tree()
+		if b, ok := find(tr, "*widget.Button", "Register through this device"); err == nil && ok && !b.Disabled {
+			break
+		}
+		if try == 4 {
+			m.shot("failed")
+			t.Fatalf("%s: choosing %q never enabled \"Register through this device\"", m.name, title)
+		}
+	}
 	m.clickText("*widget.Button", "Register through this device")
 	m.waitText("*widget.Label", "“"+title+"” is on its way: see Library.", 30*time.Second)
 	m.shot("registered-through-" + n.name)

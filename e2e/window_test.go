@@ -238,10 +238,18 @@ func (m *machine) click(n app.InspectNode) {
 	time.Sleep(150 * time.Millisecond) // let the tap land before the next event
 }
 
-// clickText waits for a node with text and clicks it.
+// clickText waits for an enabled node with text and clicks it (a button
+// enables once the selection it needs has landed, later on a loaded
+// machine).
 func (m *machine) clickText(typ, text string) {
 	m.t.Helper()
-	m.click(m.waitText(typ, text, 20*time.Second))
+	var n app.InspectNode
+	m.waitTree(fmt.Sprintf("an enabled %s %q", typ, text), 20*time.Second, func(tr app.InspectTree) bool {
+		var ok bool
+		n, ok = find(tr, typ, text)
+		return ok && !n.Disabled
+	})
+	m.click(n)
 }
 
 // typeInto clicks the entry whose placeholder is hint and types s.
