@@ -405,7 +405,6 @@ func overflows(tr app.InspectTree) []string {
 	return out
 }
 
-
 // logLacks checks that the machine's log has no line matching re.
 func (m *machine) logLacks(what, re string) {
 	m.t.Helper()
