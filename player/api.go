@@ -87,6 +87,10 @@ const (
 	EventImage
 	// EventError: Err, TitleID when it concerns a title.
 	EventError
+	// EventVideo: TitleID, Position (the frame's time), Video (the frame,
+	// RGBA at Options.VideoWidth×VideoHeight; reused two frames later),
+	// At (when it was shown).
+	EventVideo
 )
 
 // Event is something the app may show.
@@ -106,5 +110,9 @@ type Event struct {
 	Image  image.Image
 	// ImageBytes are the encoded image (PNG/JPEG), for display only.
 	ImageBytes []byte
-	Err        error
+	// Video is a video frame to show now (EventVideo).
+	Video *image.RGBA
+	// At is when a video frame was shown.
+	At  time.Time
+	Err error
 }

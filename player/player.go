@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kith-media/kith/player/av"
 	"github.com/kith-media/kith/player/decode"
 )
 
@@ -31,6 +32,9 @@ type Options struct {
 	Resume bool
 	// PositionEvery is the interval of position events; 0 means 250 ms.
 	PositionEvery time.Duration
+	// VideoWidth and VideoHeight are the size of video frames (EventVideo);
+	// 0 means 640×360.
+	VideoWidth, VideoHeight int
 }
 
 // Player is a queue of titles played through one output. Its controls may
@@ -61,8 +65,10 @@ type Player struct {
 	nextT     *track // prepared next title
 	openGen   int    // discards stale background opens
 	nextGen   int
-	waitNext  bool // the current title ended before the next was ready
-	draining  bool // the queue ended; waiting for the output to play out
+	waitNext  bool      // the current title ended before the next was ready
+	draining  bool      // the queue ended; waiting for the output to play out
+	video     *videoRun // the current title's picture, if any
+	lastVideo *av.Stats // counts of the video played last
 }
 
 // New builds a player; Serve runs it.
@@ -75,6 +81,9 @@ func New(opts Options) (*Player, error) {
 	}
 	if opts.PositionEvery <= 0 {
 		opts.PositionEvery = 250 * time.Millisecond
+	}
+	if opts.VideoWidth <= 0 || opts.VideoHeight <= 0 {
+		opts.VideoWidth, opts.VideoHeight = 640, 360
 	}
 	out := opts.Output
 	if out == nil {
@@ -127,6 +136,9 @@ type Status struct {
 	Duration time.Duration
 	Volume   float64
 	Repeat   Repeat
+	// Video are the presentation counts of the video playing or played
+	// last (nil before any video).
+	Video *av.Stats
 }
 
 // Status returns the latest snapshot (updated every 50 ms by Serve).
@@ -137,7 +149,7 @@ func (p *Player) Status() Status {
 }
 
 func (p *Player) setStatus() {
-	st := Status{State: p.state, Index: p.index, Position: p.lastPos, Volume: p.volume, Repeat: p.repeat}
+	st := Status{State: p.state, Index: p.index, Position: p.lastPos, Volume: p.volume, Repeat: p.repeat, Video: p.videoStats()}
 	if p.heardT != nil {
 		st.TitleID = p.heardT.id
 		st.Duration, _ = p.heardT.duration()
@@ -238,6 +250,9 @@ func (p *Player) Seek(pos time.Duration) {
 		}
 		// A pending next track stays prepared; only the current one moves.
 		t.seek(pos)
+		if p.video != nil && p.video.t == t {
+			p.startVideo(ctx, t, pos)
+		}
 		p.pump.dropPending()
 		p.pump.setTrack(t, p.nextTrack())
 		p.out.Flush()

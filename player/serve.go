@@ -208,6 +208,7 @@ func (p *Player) attach(ctx context.Context, o opened, flush bool) {
 	}
 	p.out.SetPlaying(true)
 	p.setState(StatePlaying, nil)
+	p.startVideo(ctx, o.t, o.t.startAt)
 	p.prepareNext(ctx)
 }
 
@@ -272,6 +273,7 @@ func (p *Player) dropTracks() {
 			t.stop()
 		}
 	}
+	p.stopVideo()
 	p.cur, p.nextT, p.heardT = nil, nil, nil
 	p.waitNext, p.draining = false, false
 	p.openGen++
@@ -312,6 +314,7 @@ func (p *Player) tick(ctx context.Context, report bool) {
 			case cur != nil: // continued gaplessly into the prepared title
 				p.index = cur.index
 				p.nextT = nil
+				p.startVideo(ctx, cur, 0)
 				p.prepareNext(ctx)
 			case p.nextT != nil:
 				t := p.nextT

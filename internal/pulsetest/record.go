@@ -139,6 +139,14 @@ func (r *Recording) FrameAt(at time.Time) int64 {
 	return int64(r.offset + at.Sub(r.start).Seconds()*float64(r.rate))
 }
 
+// TimeAt is the instant the sink rendered recording frame f (FrameAt's
+// inverse).
+func (r *Recording) TimeAt(f int64) time.Time {
+	r.clockMu.Lock()
+	defer r.clockMu.Unlock()
+	return r.start.Add(time.Duration((float64(f) - r.offset) / float64(r.rate) * float64(time.Second)))
+}
+
 func (r *Recording) stopKeep() {
 	if r.keep != nil && r.keep.Process != nil {
 		_ = r.keep.Process.Kill()

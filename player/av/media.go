@@ -123,6 +123,12 @@ func Open(ctx context.Context, r io.ReadSeeker, size int64, opts Options) (*Medi
 			m.Close()
 			return nil, err
 		}
+	} else if i := C.av_find_best_stream(m.fc, C.AVMEDIA_TYPE_VIDEO, -1, -1, nil, 0); i >= 0 {
+		// Described, not decoded: the picture is read by another Media.
+		st := m.stream(i)
+		if name, ok := allowed[st.codecpar.codec_id]; ok {
+			m.info.Width, m.info.Height, m.info.VideoCodec = int(st.codecpar.width), int(st.codecpar.height), name
+		}
 	}
 	if !opts.NoAudio {
 		if err := m.openAudio(); err != nil {
@@ -223,18 +229,20 @@ func (m *Media) openAudio() error {
 // Info describes the title.
 func (m *Media) Info() Info { return m.info }
 
-// pts converts a frame's best-effort timestamp in stream i to time.
+// pts converts a frame's best-effort timestamp in stream i to time from
+// the start of the title: the container's start, common to every stream,
+// so sound and picture stay in step (a stream's own start would hide a
+// stream starting later, such as H.264 with B-frames).
 func (m *Media) pts(i C.int, ts C.int64_t) time.Duration {
 	if ts == C.AV_NOPTS_VALUE {
 		return -1
 	}
-	st := m.stream(i)
-	tb := st.time_base
-	start := st.start_time
-	if start == C.AV_NOPTS_VALUE {
-		start = 0
+	tb := m.stream(i).time_base
+	d := time.Duration(float64(ts) * float64(tb.num) / float64(tb.den) * float64(time.Second))
+	if st := m.fc.start_time; st != C.AV_NOPTS_VALUE {
+		d -= time.Duration(st) * time.Microsecond
 	}
-	return time.Duration(float64(ts-start) * float64(tb.num) / float64(tb.den) * float64(time.Second))
+	return d
 }
 
 // Next decodes and returns the next frame, audio or video, in the order the

@@ -86,6 +86,7 @@ func (p *Presenter) Run(ctx context.Context, src FrameSource, clock Clock) error
 			}
 			t = now()
 		}
+		t = now() // again: the wait may have overslept on a busy machine
 		if t-f.PTS > late {
 			p.mu.Lock()
 			p.dropped++

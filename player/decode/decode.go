@@ -43,7 +43,13 @@ type Stream struct {
 	seekable   bool
 	estimated  bool
 	closer     io.Closer // FFmpeg's decoder, freed by Close
+	videoW     int       // a video's picture size (0: no picture)
+	videoH     int
 }
+
+// Video is the size of the title's picture, 0×0 for sound only. The
+// picture is decoded separately (player/av), from a reader of its own.
+func (s *Stream) Video() (width, height int) { return s.videoW, s.videoH }
 
 // Close frees the decoder's memory outside Go (FFmpeg's), if any. The
 // source reader is the caller's to close.

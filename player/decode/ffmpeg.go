@@ -64,7 +64,8 @@ func openFFmpeg(r io.ReadSeeker, size int64, opts Options) (*Stream, error) {
 		m.Close()
 		return nil, &UnsupportedError{What: "no sound track (a video without sound is not played yet)"}
 	}
-	s := &Stream{pcm: &avPCM{m: m, rate: opts.SampleRate}, sourceRate: opts.SampleRate, seekable: !opts.Progressive, closer: m}
+	s := &Stream{pcm: &avPCM{m: m, rate: opts.SampleRate}, sourceRate: opts.SampleRate, seekable: !opts.Progressive, closer: m,
+		videoW: info.Width, videoH: info.Height}
 	if info.Duration > 0 {
 		s.length = int64(info.Duration.Seconds()*float64(opts.SampleRate)) * BytesPerFrame
 		s.estimated = opts.Progressive

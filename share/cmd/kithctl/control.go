@@ -11,6 +11,7 @@ import (
 
 	"github.com/kith-media/kith/directory"
 	"github.com/kith-media/kith/directory/license"
+	"github.com/kith-media/kith/player/av"
 	"github.com/kith-media/kith/share"
 	"github.com/kith-media/kith/share/identity"
 	"github.com/kith-media/kith/share/library"
@@ -99,6 +100,7 @@ type Line struct {
 	FileSize int64         `json:"file_size,omitempty"` // publish: size of the file being added
 	Size     int64         `json:"size,omitempty"`      // publish: bytes of every file
 	Added    *Published    `json:"added,omitempty"`     // publish: one title added
+	Video    *av.Stats     `json:"video,omitempty"`     // play: a video's presentation counts, on the last line
 }
 
 // Published is the line kithctl publish prints per title.

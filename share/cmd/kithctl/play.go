@@ -59,6 +59,17 @@ func (d *daemon) play(ctx context.Context, r Request, send func(Line)) error {
 	defer unsub()
 	p.Play(t.ContentID.String())
 	defer p.Stop()
+	// A video ends with a line of its presentation counts.
+	sawVideo := false
+	videoLine := func() {
+		if !sawVideo {
+			return
+		}
+		time.Sleep(100 * time.Millisecond) // Status follows Serve's tick
+		if v := p.Status().Video; v != nil {
+			send(Line{Title: t.Name, Video: v})
+		}
+	}
 	var stopAt <-chan time.Time
 	started := false
 	timeout := time.After(30 * time.Second) // until playback starts
@@ -69,7 +80,9 @@ func (d *daemon) play(ctx context.Context, r Request, send func(Line)) error {
 		case <-timeout:
 			return errors.New("playback did not start within 30 s")
 		case <-stopAt:
+			p.Stop()
 			send(Line{State: "stopped", Title: t.Name})
+			videoLine()
 			return nil
 		case e := <-events:
 			switch e.Kind {
@@ -91,9 +104,12 @@ func (d *daemon) play(ctx context.Context, r Request, send func(Line)) error {
 					return fmt.Errorf("playing %q: %v", t.Name, e.Err)
 				case player.StateStopped:
 					if started {
+						videoLine()
 						return nil
 					}
 				}
+			case player.EventVideo:
+				sawVideo = true
 			case player.EventPosition:
 				send(Line{Title: t.Name, Position: e.Position, Duration: e.Duration})
 			case player.EventError:
