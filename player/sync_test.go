@@ -17,7 +17,7 @@ import (
 // across the test: ≥ 95 of its 100 frames are presented, with an A/V
 // offset p95 within 40 ms of the audio clock; the time from the beep
 // reaching the sink to the white frame being shown is logged (issue 17 wants
-// ≤ 40 ms; it is 30–160 ms here, not yet understood).
+// ≤ 40 ms; 26 ms quiet, up to 160 ms on a loaded machine).
 func TestPulseAVSync(t *testing.T) {
 	srv := needPulse(t)
 	if _, err := exec.LookPath("ffmpeg"); err != nil {
@@ -36,9 +36,10 @@ func TestPulseAVSync(t *testing.T) {
 	// figures are logged).
 	for attempt := 1; ; attempt++ {
 		d, st := syncOnce(t, srv, dir, data)
-		// The flash-to-beep time is measured, not asserted yet: it is 30 to
-		// 160 ms (the frames are shown on the audio clock, which matches the
-		// recording within 15 ms: the gap is not understood yet).
+		// The flash-to-beep time is measured, not asserted yet: 26 ms on a
+		// quiet run, up to 160 ms at load 25–30 (the audio clock trails the
+		// recording by about 11 ms; the rest is the presenting goroutine
+		// waiting for a CPU).
 		_ = d
 		ok := st.FramesPresented >= 95 && st.OffsetP95ms <= 40
 		if ok {
@@ -108,7 +109,10 @@ func syncOnce(t *testing.T, srv *pulsetest.Server, dir string, data []byte) (tim
 		t.Fatalf("beep heard at frame %d, flash shown at %v (%d frames shown)", on, flash, frames.Load())
 	}
 	beep := rec.TimeAt(start + int64(on))
-	for _, sm := range samples[:min(len(samples), 12)] {
+	for _, sm := range samples {
+		if sm.pos < 1800*time.Millisecond || sm.pos > 2300*time.Millisecond {
+			continue
+		}
 		heard := time.Duration(sm.frames-(start+int64(on))) * time.Second / time.Duration(rrate)
 		t.Logf("position %s, heard %s (from the beep at 2 s)", ms(sm.pos), ms(heard+2*time.Second))
 	}

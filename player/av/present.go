@@ -96,9 +96,10 @@ func (p *Presenter) Run(ctx context.Context, src FrameSource, clock Clock) error
 		if p.Show != nil {
 			p.Show(f)
 		}
+		// The offset counts the showing too: the clock read after it.
 		p.mu.Lock()
 		p.shown++
-		p.offsets = append(p.offsets, t-f.PTS)
+		p.offsets = append(p.offsets, now()-f.PTS)
 		p.mu.Unlock()
 	}
 }
