@@ -176,7 +176,9 @@
 // While another online holder the asker may copy from exists, the origin
 // super-seeds (OriginBudget): each part of the sealed file is handed out
 // about once, to a device that announced the content (it passes it on);
-// any other read is served only from a repeat budget (10 % of the size per
+// a part refused to 16 sharers since it went out counts as lacking again
+// (its holder is not passing it on); any other read is served only from a
+// repeat budget (10 % of the size per
 // minute, for parts whose one holder left, and for devices that share
 // nothing back) and otherwise answered 503 origin_busy with Retry-After
 // and Kith-Retry-After-Ms ("busy, ask your peers"; not logged as a

@@ -31,6 +31,10 @@ type OriginBudget struct {
 	m  map[sealed.ContentID]*originTally
 }
 
+// stuckDeclines is how many refusals of one part, since it last went out,
+// make it count as lacking again (its holder is not passing it on).
+const stuckDeclines = 16
+
 // Bounds on what an OriginBudget remembers (reads come from the network).
 const (
 	maxTallies      = 4096    // contents tracked at once
@@ -41,6 +45,7 @@ const (
 // repeat tokens. An episode ends when the content is idle for two periods.
 type originTally struct {
 	served     map[int64]identity.ID // part (read offset) → the sharer it went to
+	declined   map[int64]int         // part → sharers refused it since it last went out
 	firstBytes int64                 // bytes handed out as first copies
 	tokens     float64               // repeat bytes available
 	at         time.Time
@@ -82,7 +87,7 @@ func (b *OriginBudget) Admit(c sealed.ContentID, size, off, n int64, asker ident
 				break
 			}
 		}
-		t = &originTally{served: map[int64]identity.ID{}, tokens: capacity, at: now}
+		t = &originTally{served: map[int64]identity.ID{}, declined: map[int64]int{}, tokens: capacity, at: now}
 		b.m[c] = t
 	}
 	if d := now.Sub(t.at).Seconds(); d > 0 {
@@ -95,10 +100,14 @@ func (b *OriginBudget) Admit(c sealed.ContentID, size, off, n int64, asker ident
 	// again). First copies add up to twice the size at most
 	// per episode, whatever the offsets (overlapping reads cannot turn one
 	// content into many "first" parts).
-	first := (!given || to == asker || !holds(to)) && t.firstBytes+n <= 2*size
+	// A part that many sharers were refused since it went out is evidently
+	// not spreading (its holder cannot serve it): it counts as lacking.
+	stuck := t.declined[off] >= stuckDeclines
+	first := (!given || to == asker || stuck || !holds(to)) && t.firstBytes+n <= 2*size
 	if sharer && first && (given || len(t.served) < maxTallyOffsets) {
 		t.served[off] = asker
 		t.firstBytes += n
+		delete(t.declined, off)
 	}
 	switch {
 	case !others:
@@ -108,6 +117,9 @@ func (b *OriginBudget) Admit(c sealed.ContentID, size, off, n int64, asker ident
 	case t.tokens >= min(float64(n), capacity):
 		t.tokens -= float64(n) // a read bigger than the budget empties it (and more)
 		return true, 0
+	}
+	if sharer && given && len(t.declined) < maxTallyOffsets {
+		t.declined[off]++
 	}
 	if rate <= 0 {
 		return false, 5 * time.Second

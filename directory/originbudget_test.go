@@ -1,6 +1,7 @@
 package directory
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -107,5 +108,30 @@ func TestSingleRange(t *testing.T) {
 		if off != tc.off || n != tc.n || ok != tc.ok {
 			t.Errorf("singleRange(%q) = %d, %d, %v; want %d, %d, %v", tc.h, off, n, ok, tc.off, tc.n, tc.ok)
 		}
+	}
+}
+
+// TestOriginBudgetStuckPart: a part refused to many sharers since it went
+// out is not spreading (its holder cannot serve it): it is given again.
+func TestOriginBudgetStuckPart(t *testing.T) {
+	const size, chunk = 8 << 20, 256 << 10
+	b := &OriginBudget{RepeatShare: 0.0001}
+	now := time.Unix(1000, 0)
+	holds := func(identity.ID) bool { return true }
+	c := sealed.ContentID{4}
+	b.Admit(c, size, 0, chunk, "HOLDER", true, true, holds, now)
+	if ok, _ := b.Admit(c, size, 0, chunk, "REPEAT", true, true, holds, now); !ok {
+		t.Fatal("the full repeat budget refused one repeat")
+	}
+	for k := range stuckDeclines {
+		if ok, _ := b.Admit(c, size, 0, chunk, identity.ID(fmt.Sprintf("S%02d", k)), true, true, holds, now); ok {
+			t.Fatalf("refusal %d: admitted before the part counts as stuck", k)
+		}
+	}
+	if ok, _ := b.Admit(c, size, 0, chunk, "NEXT", true, true, holds, now); !ok {
+		t.Errorf("a part refused %d times is still refused", stuckDeclines)
+	}
+	if ok, _ := b.Admit(c, size, 0, chunk, "AFTER", true, true, holds, now); ok {
+		t.Errorf("given again, the part is a repeat again")
 	}
 }
