@@ -298,9 +298,9 @@ func (n *Node) fetch(ctx context.Context, t *Title, peers []Neighbour) error {
 	if origin {
 		fo.Sources = append(fo.Sources, peer.OriginSource(n.dir, m))
 	}
-	fo.OnEvent = func(e peer.Event) {
-		t.onEvent(e)
-		if n.o.OnEvent != nil {
+	if n.o.OnEvent != nil { // events cost a progress snapshot each: only when someone listens
+		fo.OnEvent = func(e peer.Event) {
+			t.onEvent(e)
 			n.o.OnEvent(e)
 		}
 	}

@@ -67,11 +67,15 @@ func (t *Title) Progress() peer.Progress {
 		return peer.Progress{}
 	}
 	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.done == nil {
+	running, ft, last := t.done != nil, t.fetcher, t.progress
+	t.mu.Unlock()
+	switch {
+	case !running:
 		return peer.Progress{}
+	case last.Total == 0 && ft != nil: // no events asked for: a snapshot
+		return ft.Progress()
 	}
-	return t.progress
+	return last
 }
 
 // Err is why the last download failed (nil after a success, or before any).
