@@ -139,9 +139,15 @@ func TestNeighbourLineSkipsEmptyFields(t *testing.T) {
 	w.ns = []fakeNeighbour{{Neighbour: Neighbour{ID: "ABCDEFG-HIJKLMN", Name: "study", Seen: time.Now()}}}
 	u := newTestUI(t, w)
 	u.Show(ViewNeighbours)
-	want := "ABCDEFG · seen just now"
-	if !shows(u, want) {
-		t.Errorf("neighbour line not %q: %q", want, texts(u.neighbours.obj))
+	// "seen just now" or "seen 6s ago" on a slow machine: the age is not
+	// this test's business, the line's first field is.
+	want := "ABCDEFG · seen "
+	found := false
+	for _, s := range texts(u.neighbours.obj) {
+		found = found || strings.HasPrefix(s, want)
+	}
+	if !found {
+		t.Errorf("no neighbour line starting %q: %q", want, texts(u.neighbours.obj))
 	}
 	for _, s := range texts(u.neighbours.obj) {
 		if strings.HasPrefix(strings.TrimSpace(s), "·") || strings.Contains(s, "·  ·") {
