@@ -174,26 +174,11 @@ func NewFetcher(o FetchOptions) (*Fetcher, error) {
 	if o.Manifest == nil || o.Sink == nil {
 		return nil, errors.New("fetcher: Manifest and Sink are required")
 	}
-	def := func(d *time.Duration, v time.Duration) {
-		if *d <= 0 {
-			*d = v
-		}
+	// The scheduling options' defaults are sched.New's, in one place;
+	// read them back through f.core.Config().
+	if o.ProgressInterval <= 0 {
+		o.ProgressInterval = 250 * time.Millisecond
 	}
-	if o.PerSource <= 0 {
-		o.PerSource = 4
-	}
-	if o.OriginInFlight <= 0 {
-		o.OriginInFlight = 2
-	}
-	if o.MaxFailures <= 0 {
-		o.MaxFailures = 5
-	}
-	def(&o.Timeout, 20*time.Second)
-	def(&o.MinTimeout, 2*time.Second)
-	def(&o.StealAfter, 750*time.Millisecond)
-	def(&o.HaveInterval, 500*time.Millisecond)
-	def(&o.OriginDelay, 10*time.Second)
-	def(&o.ProgressInterval, 250*time.Millisecond)
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}

@@ -107,10 +107,11 @@ func (f *Fetcher) Run(ctx context.Context) error {
 // poll asks partial source s what it holds.
 func (f *Fetcher) poll(ctx context.Context, wg *sync.WaitGroup, s *sched.Source) {
 	h := s.Ref.(Haver)
+	timeout := f.core.Config().MinTimeout
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		pctx, cancel := context.WithTimeout(ctx, f.o.MinTimeout)
+		pctx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
 		hi, err := h.Have(pctx)
 		select {
