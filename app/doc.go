@@ -22,6 +22,13 @@
 //     fyne.Do; while it runs the button is disabled and an activity
 //     indicator shows.
 //
+// Video frames take the same seam: the player hands each frame, when due,
+// to the video view (video.go, VideoOut) on its presenting goroutine; the
+// view copies it into the back one of three buffers and queues a fyne.Do
+// only when none is queued, so a burst while the UI is busy is one
+// callback showing the newest frame, and the buffer being drawn is never
+// written.
+//
 // Widgets are passive: NowPlaying has SetState and OnPlayPause-style hooks
 // and never calls a backend itself. Large lists (library, store page,
 // uploads) are widget.List / widget.Table, so 10,000 titles cost as much as
@@ -36,6 +43,18 @@
 // ran; with KITH_UI_PROBE=FILE set, Serve also posts a no-op with fyne.Do
 // every 10 ms and writes how long those waited (p50, p99, max) to FILE
 // when it ends — under the real driver, the longest the UI was frozen.
+//
+// # Video
+//
+// A video title shows its picture in the video view (ViewVideo), in the
+// main area above the now-playing bar, whose controls drive it; F or a
+// double click shows it alone, full screen, and Escape returns. The view
+// tells the player its size in pixels (VideoOut.VideoBox), so frames come
+// converted by swscale at that size, and draws them with canvas.Image and
+// ImageScaleFastest (the GPU's nearest filter on a texture already the
+// right size: Fyne's smooth scaling resizes on the UI goroutine and stalls
+// it at 720p). The inspector reports the view's counts (frames received,
+// put on the canvas, drawn by the painter).
 //
 // # Inspector
 //

@@ -40,6 +40,8 @@ type fakeWorld struct {
 
 	dir *DirectoryInfo // the directory the session reports; nil = the embedded household
 
+	videoOut VideoOut // where the fake player's video frames go (SetVideoOut)
+
 	// injected failures
 	titlesErr, buyErr, itemsErr, playErr, signUpErr error
 }
@@ -101,7 +103,7 @@ func (w *fakeWorld) subscribe(a area, fn func()) func() {
 
 func (w *fakeWorld) backend() Backend {
 	return Backend{Session: fakeSession{w}, Pairing: fakePairing{w}, Catalog: fakeCatalog{w}, Library: fakeLibrary{w},
-		Neighbours: fakeNeighbours{w}, Sharing: fakeSharing{w}, Player: fakePlayer{w}}
+		Neighbours: fakeNeighbours{w}, Sharing: fakeSharing{w}, Player: fakePlayer{w}, Video: fakePlayer{w}}
 }
 
 type fakeSession struct{ w *fakeWorld }
@@ -347,6 +349,7 @@ func (p fakePlayer) loadLocked() {
 		if it.Content == c {
 			p.w.st = PlayerState{Content: c, Title: it.Name, Artist: it.Artist, MediaType: it.MediaType,
 				Playing: true, Duration: 4 * time.Second, Volume: p.w.st.Volume}
+			p.w.st.Video = strings.HasPrefix(it.MediaType, "video/")
 			if strings.HasPrefix(it.MediaType, "image/") {
 				img := image.NewNRGBA(image.Rect(0, 0, 8, 8))
 				img.Set(1, 1, color.White)
@@ -391,3 +394,8 @@ func (p fakePlayer) State() PlayerState {
 	return p.w.st
 }
 func (p fakePlayer) Changes(fn func()) func() { return p.w.subscribe(areaPlayer, fn) }
+func (p fakePlayer) SetVideoOut(out VideoOut) {
+	p.w.mu.Lock()
+	defer p.w.mu.Unlock()
+	p.w.videoOut = out
+}

@@ -57,6 +57,8 @@ type InspectTree struct {
 	Width  float32       `json:"width"`
 	Height float32       `json:"height"`
 	Nodes  []InspectNode `json:"nodes"`
+	// Video are the video view's counts (nil without a video view).
+	Video *VideoStats `json:"video,omitempty"`
 }
 
 // ServeInspect answers GET /tree on ln with the window's visible objects
@@ -97,6 +99,10 @@ func (u *UI) inspect() InspectTree {
 	walkInspect(c.Content(), fyne.Position{}, full, full, false, focused, &t.Nodes)
 	for _, o := range c.Overlays().List() {
 		walkInspect(o, fyne.Position{}, full, full, true, focused, &t.Nodes)
+	}
+	if u.video != nil {
+		s := u.video.stats()
+		t.Video = &s
 	}
 	return t
 }

@@ -22,7 +22,7 @@ type NowPlaying struct {
 	OnPrevious  func()
 	OnSeek      func(time.Duration)
 	OnVolume    func(float64)
-	OnView      func() // open the picture in the viewer
+	OnView      func() // show the picture (viewer) or the video (video view)
 
 	st      PlayerState
 	setting bool // SetState is moving the sliders: do not report them
@@ -149,13 +149,19 @@ func (n *NowPlaying) SetState(st PlayerState) {
 			n.art.Image = st.Image
 			n.art.Refresh()
 		}
+	} else if old.Image != nil || n.art.Resource == nil {
+		n.art.Image = nil
+		n.art.Resource = Icon
+		n.art.Refresh()
+	}
+	switch {
+	case st.Image != nil:
+		setButtonText(n.view, "View")
 		n.view.Show()
-	} else {
-		if old.Image != nil || n.art.Resource == nil {
-			n.art.Image = nil
-			n.art.Resource = Icon
-			n.art.Refresh()
-		}
+	case st.Video:
+		setButtonText(n.view, "Video")
+		n.view.Show()
+	default:
 		n.view.Hide()
 	}
 	if st.Duration > 0 {
@@ -189,5 +195,12 @@ func (n *NowPlaying) SetState(st PlayerState) {
 		n.status.Hide()
 	} else {
 		n.status.Show()
+	}
+}
+
+// setButtonText sets a button's text only when it changes (a refresh redraws).
+func setButtonText(b *widget.Button, s string) {
+	if b.Text != s {
+		b.SetText(s)
 	}
 }

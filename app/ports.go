@@ -247,9 +247,12 @@ type PlayerState struct {
 	Duration  time.Duration
 	Volume    float64     // 0..1
 	Image     image.Image // the picture, for image titles
-	Err       string      // the last playback error, as worded by the player
-	Repeat    Repeat      // what happens at the end of a title and of the queue
-	Shuffle   bool        // Play shuffles the titles after the one started
+	// Video reports that the title has a picture, shown in the video view
+	// (Backend.Video sends its frames there).
+	Video   bool
+	Err     string // the last playback error, as worded by the player
+	Repeat  Repeat // what happens at the end of a title and of the queue
+	Shuffle bool   // Play shuffles the titles after the one started
 	// Resume is where the current title stopped last time, offered until
 	// playback passes it (0: nothing to offer).
 	Resume time.Duration
@@ -307,4 +310,7 @@ type Backend struct {
 	// Media adds this device's own files and lists tracks with tags;
 	// nil hides adding (no directory to publish to).
 	Media Media
+	// Video sends the picture of videos to the video view; nil: videos
+	// play their sound only.
+	Video VideoPlayer
 }

@@ -104,6 +104,10 @@ type UI struct {
 	libShownAt time.Time     // UI goroutine only
 	bus        bool          // a D-Bus session bus is there (tray, notifications)
 	dialogKeys []*dialogKeys // Enter/Escape of the dialogs shown, innermost last
+
+	video       *videoView // nil when Backend.Video is nil
+	fullScreen  bool       // the video view fills the screen
+	beforeVideo string     // the screen shown before the video view
 }
 
 // New builds the main window (not shown yet). It must be called on the UI
@@ -164,7 +168,7 @@ func (u *UI) build() {
 	u.np.OnPrevious = u.b.Player.Previous
 	u.np.OnSeek = u.b.Player.Seek
 	u.np.OnVolume = u.b.Player.SetVolume
-	u.np.OnView = u.showViewer
+	u.np.OnView = u.showVideoOrPicture
 
 	u.welcome = newWelcomeScreen(u)
 	u.store = newStoreScreen(u)
@@ -183,6 +187,10 @@ func (u *UI) build() {
 	u.screens[ViewSharing] = u.sharing.obj
 	u.screens[ViewSwarm] = u.swarm.obj
 	u.screens[ViewSettings] = u.settings.obj
+	if u.b.Video != nil {
+		u.video = newVideoView(u)
+		u.screens[ViewVideo] = u.video
+	}
 
 	u.nav = widget.NewList(
 		func() int { return len(Views) },
@@ -239,12 +247,15 @@ func (u *UI) Show(view string) {
 		u.center.Refresh()
 	}
 	u.main.Refresh()
+	if view == ViewVideo {
+		u.nav.UnselectAll()
+	}
 	for i, v := range Views {
 		if v == view {
 			u.nav.Select(i)
 		}
 	}
-	if view != ViewWelcome {
+	if view != ViewWelcome && view != ViewVideo {
 		u.app.Preferences().SetString(prefView, view)
 	}
 	switch view {
@@ -272,6 +283,10 @@ func (u *UI) Serve(ctx context.Context) error {
 	defer u.wg.Wait()
 	defer u.stop()
 	defer u.watch()()
+	if u.video != nil {
+		u.b.Video.SetVideoOut(u.video)
+		defer u.b.Video.SetVideoOut(nil)
+	}
 	if file := os.Getenv(ProbeEnv); file != "" {
 		pctx, stop := context.WithCancel(ctx)
 		done := make(chan struct{})
@@ -441,6 +456,7 @@ func (u *UI) applyPlayer(st PlayerState) {
 	u.lastPlayer = st
 	u.np.SetState(st)
 	u.music.applyPlayer(st)
+	u.applyVideo(st, prev)
 	if st.Image != nil && (st.Content != prev.Content || prev.Image == nil) {
 		u.showViewer()
 	}
@@ -479,6 +495,10 @@ func (u *UI) keyboard() {
 			u.b.Player.Next()
 		case fyne.KeyPageUp:
 			u.b.Player.Previous()
+		case fyne.KeyF:
+			u.setFullScreen(!u.fullScreen)
+		case fyne.KeyEscape:
+			u.setFullScreen(false)
 		}
 	})
 }

@@ -57,6 +57,18 @@
 // sealed.ChunkError) stops playback with an error event, and nothing past the
 // damaged chunk is played (the sealed reader never releases it).
 //
+// # Video
+//
+// A title with a picture (MP4 or WebM, sniffed) plays its sound like any
+// other title; its picture is decoded by package av from a second reader
+// of the title and presented on the audio clock (the heard position), late
+// frames dropped and counted (Status.Video). Each frame goes to the
+// VideoSink set with SetVideoSink (the app's video view), converted by
+// swscale to the largest size with the picture's aspect inside the sink's
+// VideoBox, asked again before every frame so a resized view gets frames
+// of its new size; without a sink, at Options.VideoWidth×VideoHeight.
+// EventVideo carries each frame too (for tools that only count them).
+//
 // # Play while downloading
 //
 // Media may block on reads (a sealed reader waiting for chunks). A read in

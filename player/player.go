@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kith-media/kith/player/av"
@@ -69,6 +70,8 @@ type Player struct {
 	draining  bool      // the queue ended; waiting for the output to play out
 	video     *videoRun // the current title's picture, if any
 	lastVideo *av.Stats // counts of the video played last
+
+	sink atomic.Pointer[VideoSink] // where the picture goes (SetVideoSink)
 }
 
 // New builds a player; Serve runs it.

@@ -9,6 +9,65 @@ import (
 	"github.com/kith-media/kith/player/av"
 )
 
+// VideoSink is where a video's picture goes: the app's video view. Its
+// methods are called on the presenting goroutine.
+type VideoSink interface {
+	// VideoBox is the box, in pixels, the frames should fit now (the view's
+	// size); 0×0 means Options.VideoWidth×VideoHeight. The picture keeps
+	// its aspect: frames are converted by swscale to the largest size
+	// that fits the box.
+	VideoBox() (w, h int)
+	// VideoFrame is the frame due now; img is valid only during the call.
+	VideoFrame(img *image.RGBA)
+}
+
+// SetVideoSink sends the picture of videos to s from the next frame on
+// (nil: no sink). EventVideo is emitted either way.
+func (p *Player) SetVideoSink(s VideoSink) {
+	if s == nil {
+		p.sink.Store(nil)
+		return
+	}
+	p.sink.Store(&s)
+}
+
+// fit is the largest size of a w×h picture inside a bw×bh box, with even
+// sides (what swscale's 4:2:0 conversion handles best), at least 2×2.
+func fit(w, h, bw, bh int) (int, int) {
+	if w <= 0 || h <= 0 || bw <= 0 || bh <= 0 {
+		return 0, 0
+	}
+	fw, fh := bw, h*bw/w
+	if fh > bh {
+		fw, fh = w*bh/h, bh
+	}
+	return max(2, fw&^1), max(2, fh&^1)
+}
+
+// sizedFrames sizes the frames of m to the sink's box (or the default
+// size) before each one is decoded.
+type sizedFrames struct {
+	m      *av.Media
+	p      *Player
+	vw, vh int // the video's own size
+	lastW  int
+	lastH  int
+}
+
+func (s *sizedFrames) Next() (av.Frame, error) {
+	bw, bh := s.p.opts.VideoWidth, s.p.opts.VideoHeight
+	if sp := s.p.sink.Load(); sp != nil {
+		if w, h := (*sp).VideoBox(); w > 0 && h > 0 {
+			bw, bh = w, h
+		}
+	}
+	if w, h := fit(s.vw, s.vh, bw, bh); w > 0 && (w != s.lastW || h != s.lastH) {
+		s.m.SetSize(w, h)
+		s.lastW, s.lastH = w, h
+	}
+	return s.m.Next()
+}
+
 // videoRun presents one track's picture from a reader of its own (the
 // sound comes from the track's reader), on the audio clock: the heard
 // position of that track.
@@ -32,6 +91,9 @@ func (p *Player) startVideo(ctx context.Context, t *track, from time.Duration) {
 	bufs := [2]*image.RGBA{}
 	k := 0
 	r.pres = &av.Presenter{Show: func(f av.Frame) {
+		if sp := p.sink.Load(); sp != nil {
+			(*sp).VideoFrame(&image.RGBA{Pix: f.Data, Stride: f.Width * 4, Rect: image.Rect(0, 0, f.Width, f.Height)})
+		}
 		img := bufs[k]
 		if img == nil || img.Rect.Dx() != f.Width || img.Rect.Dy() != f.Height {
 			img = image.NewRGBA(image.Rect(0, 0, f.Width, f.Height))
@@ -69,13 +131,15 @@ func (p *Player) startVideo(ctx context.Context, t *track, from time.Duration) {
 			return
 		}
 		defer med.Close()
+		info := med.Info()
+		src := &sizedFrames{m: med, p: p, vw: info.Width, vh: info.Height}
 		if from > 0 {
 			if err := med.Seek(from); err != nil {
 				p.log.Warn("seeking the picture", "title", t.id, "err", err)
 				return
 			}
 		}
-		if err := r.pres.Run(vctx, med, clock); err != nil && vctx.Err() == nil {
+		if err := r.pres.Run(vctx, src, clock); err != nil && vctx.Err() == nil {
 			p.log.Warn("presenting the picture", "title", t.id, "err", err)
 		}
 	}()

@@ -33,6 +33,7 @@ type Player struct {
 	pos     time.Duration
 	dur     time.Duration
 	started bool
+	video   bool // the title playing shows a picture (EventVideo seen)
 }
 
 // NewPlayer adapts p; artist (may be nil) names the artist of a title ID.
@@ -49,18 +50,29 @@ func (a *Player) Serve(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case e := <-ch:
-			a.apply(e)
-			a.subs.notify()
+			if a.apply(e) {
+				a.subs.notify()
+			}
 		}
 	}
 }
 
-func (a *Player) apply(e player.Event) {
+// apply takes in e and reports whether the state the app shows changed
+// (video frames, 30 a second, change it only when a picture first shows).
+func (a *Player) apply(e player.Event) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	switch e.Kind {
+	case player.EventVideo:
+		if a.video || e.TitleID != a.id {
+			return false // shown already, or a frame of the title before
+		}
+		a.video = true
 	case player.EventState:
 		a.state = e.State
+		if e.State == player.StateStopped {
+			a.video = false
+		}
 		if e.Err != nil {
 			a.err = e.Err.Error()
 		} else if e.State == player.StatePlaying {
@@ -70,14 +82,25 @@ func (a *Player) apply(e player.Event) {
 		a.pos, a.dur = e.Position, e.Duration
 	case player.EventTrack:
 		a.id, a.title, a.dur, a.pos, a.img, a.err = e.TitleID, e.Title, e.Duration, e.Resume, nil, ""
-		a.resume = e.Resume
+		a.resume, a.video = e.Resume, false
 	case player.EventImage:
-		a.id, a.title, a.img, a.dur, a.pos = e.TitleID, e.Title, e.Image, 0, 0
+		a.id, a.title, a.img, a.dur, a.pos, a.video = e.TitleID, e.Title, e.Image, 0, 0, false
 	case player.EventError:
 		if e.Err != nil {
 			a.err = e.Err.Error()
 		}
 	}
+	return true
+}
+
+// SetVideoOut implements app.VideoPlayer: the player converts frames to
+// out's size and hands them to it.
+func (a *Player) SetVideoOut(out app.VideoOut) {
+	if out == nil {
+		a.p.SetVideoSink(nil)
+		return
+	}
+	a.p.SetVideoSink(out)
 }
 
 // Play implements app.Player.
@@ -173,7 +196,7 @@ func (a *Player) State() app.PlayerState {
 	st := a.p.Status()
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	out := app.PlayerState{Title: a.title, Image: a.img, Err: a.err, Volume: st.Volume,
+	out := app.PlayerState{Title: a.title, Image: a.img, Video: a.video, Err: a.err, Volume: st.Volume,
 		Position: st.Position, Duration: st.Duration, Shuffle: a.shuffle}
 	out.Queue, out.Index = append([]sealed.ContentID(nil), a.queue...), st.Index
 	if a.resume > 0 && st.Position+2*time.Second < a.resume {

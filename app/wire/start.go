@@ -177,7 +177,7 @@ func Start(ctx context.Context, c Config) (*Kith, error) {
 	k.Player = NewPlayer(k.player, k.artist)
 	k.Backend = app.Backend{Session: k.Session, Pairing: k.Pairing(), Catalog: k.Adapter, Library: k.Adapter,
 		Neighbours: k.Adapter.NeighboursView(), Sharing: k.Adapter.SharingView(), Player: k.Player,
-		Media: k.Adapter.MediaView()}
+		Media: k.Adapter.MediaView(), Video: k.Player}
 	ok = true
 	return k, nil
 }

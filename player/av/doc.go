@@ -35,7 +35,7 @@
 // position) reaches their time, drops and counts frames already more than
 // 40 ms late, keeps a wall clock when there is no audio clock, and reports
 // Stats (frames presented and dropped, A/V offset p50/p95/max) in the JSON
-// shape `kithctl --json play` is to print for a video. The player does not
-// run one yet: wiring it to the pump's clock, the app's video view and
-// kithctl is the next step of issue 17.
+// shape `kithctl --json play` prints for a video. The player runs one on
+// its pump's heard position; Media.SetSize lets it follow the size of the
+// app's video view from one frame to the next.
 package av

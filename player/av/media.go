@@ -10,6 +10,7 @@ import (
 	"io"
 	"runtime/cgo"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 )
@@ -81,6 +82,7 @@ type Media struct {
 	pcm    *C.uint8_t // reused PCM buffer
 	pcmCap int        // frames
 	w, h   int
+	size   atomic.Uint64 // the size SetSize asked for (w<<32 | h); 0: none
 	rate   int
 	info   Info
 	skipTo time.Duration // after a seek, frames before this are dropped
@@ -229,6 +231,33 @@ func (m *Media) openAudio() error {
 // Info describes the title.
 func (m *Media) Info() Info { return m.info }
 
+// SetSize changes the size of the RGBA frames from the next video frame on
+// (a video view that was resized). It may be called from any goroutine,
+// also while Next runs; sizes outside 1…8192 are ignored.
+func (m *Media) SetSize(w, h int) {
+	if w <= 0 || h <= 0 || w > 8192 || h > 8192 {
+		return
+	}
+	m.size.Store(uint64(w)<<32 | uint64(h))
+}
+
+// resize applies the size SetSize asked for: a new RGBA buffer (swscale's
+// cached context follows the size on its own).
+func (m *Media) resize() error {
+	v := m.size.Load()
+	w, h := int(v>>32), int(v&0xffffffff)
+	if v == 0 || (w == m.w && h == m.h) {
+		return nil
+	}
+	buf := (*C.uint8_t)(C.av_malloc(C.size_t(w * h * 4)))
+	if buf == nil {
+		return errors.New("av: out of memory")
+	}
+	C.av_free(unsafe.Pointer(m.rgba))
+	m.rgba, m.w, m.h = buf, w, h
+	return nil
+}
+
 // pts converts a frame's best-effort timestamp in stream i to time from
 // the start of the title: the container's start, common to every stream,
 // so sound and picture stay in step (a stream's own start would hide a
@@ -323,6 +352,9 @@ func (m *Media) convert(i C.int) (Frame, bool, error) {
 	if i == m.vi {
 		if pts >= 0 && pts < m.skipTo {
 			return Frame{}, false, nil
+		}
+		if err := m.resize(); err != nil {
+			return Frame{}, false, err
 		}
 		m.sws = C.sws_getCachedContext(m.sws, m.frame.width, m.frame.height, int32(m.frame.format),
 			C.int(m.w), C.int(m.h), C.AV_PIX_FMT_RGBA, C.SWS_BILINEAR, nil, nil, nil)
