@@ -2,7 +2,8 @@
 // the catalog, purchases, licenses, who holds what, who is online and who
 // may copy from whom. It holds the client (Client), the wire types, the
 // copy-restriction rule shared with peers (Policy.Allows) and the server
-// (Server, an http.Handler over a Store; sqlitestore implements Store).
+// (Server, an http.Handler over a Store; sqlitestore and pgstore implement
+// Store, and storetest is the suite both pass).
 //
 // # Transport and trust
 //

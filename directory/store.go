@@ -22,8 +22,9 @@ const (
 	PurchaseDeclined = "declined" // payment refused; the nonce keeps answering the refusal
 )
 
-// Store is the persistence the Server needs. sqlitestore implements it; the
-// interface is small so that a PostgreSQL store can follow.
+// Store is the persistence the Server needs. sqlitestore (embedded, the
+// default) and pgstore (PostgreSQL) implement it, and both pass the one
+// suite in storetest: a method added here is added to both and to the suite.
 type Store interface {
 	CreateAccount(ctx context.Context, name, passwordHash string, now time.Time) error // ErrExists
 	PasswordHash(ctx context.Context, account string) (string, error)                  // ErrNotFound

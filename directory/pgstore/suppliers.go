@@ -1,0 +1,210 @@
+package pgstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/kith-media/kith/directory"
+	"github.com/kith-media/kith/share/identity"
+	"github.com/kith-media/kith/share/sealed"
+)
+
+// jsonList encodes a list column: a JSON array, [] when empty.
+func jsonList(v []string) string {
+	if len(v) == 0 {
+		return "[]"
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// decodeList decodes a JSON array column.
+func decodeList(s string) ([]string, error) {
+	if s == "[]" || s == "" {
+		return nil, nil
+	}
+	var v []string
+	if err := json.Unmarshal([]byte(s), &v); err != nil {
+		return nil, fmt.Errorf("decoding list column: %w", err)
+	}
+	return v, nil
+}
+
+// Announce implements directory.Store: the announcement row is replaced
+// and the holdings set with it (the upsert locks the announcement row, so
+// two heartbeats of one device run one after the other).
+func (s *Store) Announce(ctx context.Context, a *directory.AnnounceRecord) error {
+	rtts, err := json.Marshal(a.RTTs)
+	if err != nil {
+		return fmt.Errorf("encoding rtts: %w", err)
+	}
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		var seq int64
+		if err := tx.QueryRow(ctx, `SELECT seq FROM devices WHERE id = $1`, string(a.Device)).Scan(&seq); err != nil {
+			return notFound(err, "device "+string(a.Device))
+		}
+		if _, err := tx.Exec(ctx, annInsert, seq, a.PublicIP, jsonList(a.Addrs), jsonList(a.PrivateAddrs), string(rtts), a.Load, ms(a.Expires)); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM holdings WHERE dev = $1`, seq); err != nil {
+			return err
+		}
+		if len(a.Holdings) == 0 {
+			return nil
+		}
+		rows := make([][]any, len(a.Holdings))
+		for i, h := range a.Holdings {
+			rows[i] = []any{h.Content[:], seq, ms(a.Expires), h.Complete, h.Policy.Mode, jsonList(h.Policy.Allow), jsonList(h.Policy.Deny)}
+		}
+		if len(rows) <= 8 {
+			b := &pgx.Batch{}
+			for _, r := range rows {
+				b.Queue(holdInsert, r...)
+			}
+			return tx.SendBatch(ctx, b).Close()
+		}
+		_, err := tx.CopyFrom(ctx, pgx.Identifier{"holdings"}, []string{"content", "dev", "expires", "complete", "mode", "allow", "deny"},
+			pgx.CopyFromRows(rows))
+		return err
+	})
+}
+
+const (
+	annInsert = `INSERT INTO announcements (dev, public_ip, addrs, private_addrs, rtts, load, expires)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (dev) DO UPDATE SET public_ip = excluded.public_ip,
+		addrs = excluded.addrs, private_addrs = excluded.private_addrs, rtts = excluded.rtts,
+		load = excluded.load, expires = excluded.expires`
+	holdInsert = `INSERT INTO holdings (content, dev, expires, complete, mode, allow, deny) VALUES ($1, $2, $3, $4, $5, $6, $7)`
+)
+
+// Withdraw implements directory.Store: the device stops being listed; its
+// holdings stay known (for relayed registrations).
+func (s *Store) Withdraw(ctx context.Context, device identity.ID) error {
+	return s.tx(ctx, func(tx pgx.Tx) error { return withdrawTx(ctx, tx, device) })
+}
+
+func withdrawTx(ctx context.Context, tx pgx.Tx, device identity.ID) error {
+	if _, err := tx.Exec(ctx, `DELETE FROM announcements WHERE dev = (SELECT seq FROM devices WHERE id = $1)`, string(device)); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, `UPDATE holdings SET expires = 0 WHERE dev = (SELECT seq FROM devices WHERE id = $1)`, string(device))
+	return err
+}
+
+// Announcement implements directory.Store (holdings are not loaded).
+func (s *Store) Announcement(ctx context.Context, device identity.ID) (*directory.AnnounceRecord, error) {
+	a := &directory.AnnounceRecord{Device: device}
+	var addrs, priv, rtts string
+	var exp int64
+	err := s.pool.QueryRow(ctx, `SELECT a.public_ip, a.addrs::text, a.private_addrs::text, a.rtts::text, a.load, a.expires
+		FROM announcements a JOIN devices d ON d.seq = a.dev WHERE d.id = $1`, string(device)).Scan(&a.PublicIP, &addrs, &priv, &rtts, &a.Load, &exp)
+	if err != nil {
+		return nil, notFound(err, "announcement")
+	}
+	a.Expires = fromMS(exp)
+	if a.Addrs, err = decodeList(addrs); err != nil {
+		return nil, err
+	}
+	if a.PrivateAddrs, err = decodeList(priv); err != nil {
+		return nil, err
+	}
+	if rtts != "" && rtts != "null" {
+		if err := json.Unmarshal([]byte(rtts), &a.RTTs); err != nil {
+			return nil, fmt.Errorf("decoding rtts: %w", err)
+		}
+	}
+	return a, nil
+}
+
+// Holding implements directory.Store.
+func (s *Store) Holding(ctx context.Context, device identity.ID, c sealed.ContentID) (*directory.Holding, error) {
+	var allow, deny string
+	h := &directory.Holding{Content: c}
+	err := s.pool.QueryRow(ctx, `SELECT h.complete, h.mode, h.allow::text, h.deny::text FROM holdings h JOIN devices d ON d.seq = h.dev
+		WHERE d.id = $1 AND h.content = $2`, string(device), c[:]).Scan(&h.Complete, &h.Policy.Mode, &allow, &deny)
+	if err != nil {
+		return nil, notFound(err, "holding")
+	}
+	if h.Policy.Allow, err = decodeList(allow); err != nil {
+		return nil, err
+	}
+	if h.Policy.Deny, err = decodeList(deny); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+const outboxCols = `id, kind, payload, created, attempts, next_attempt, delivered, last_error`
+
+func scanEvent(sc pgx.Row) (*directory.OutboxEvent, error) {
+	var e directory.OutboxEvent
+	var created, next, delivered int64
+	if err := sc.Scan(&e.ID, &e.Kind, &e.Payload, &created, &e.Attempts, &next, &delivered, &e.LastError); err != nil {
+		return nil, err
+	}
+	e.Created, e.NextAttempt, e.Delivered = fromMS(created), fromMS(next), fromMS(delivered)
+	return &e, nil
+}
+
+// PendingEvents implements directory.Store.
+func (s *Store) PendingEvents(ctx context.Context, now time.Time, limit int) ([]*directory.OutboxEvent, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+outboxCols+` FROM outbox WHERE delivered = 0 AND next_attempt <= $1
+		ORDER BY next_attempt, id LIMIT $2`, ms(now), limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*directory.OutboxEvent
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// MarkDelivered implements directory.Store.
+func (s *Store) MarkDelivered(ctx context.Context, id int64, at time.Time) error {
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE outbox SET delivered = $1, attempts = attempts + 1, last_error = '' WHERE id = $2`, ms(at), id)
+		return err
+	})
+}
+
+// MarkRetry implements directory.Store.
+func (s *Store) MarkRetry(ctx context.Context, id int64, attempts int, next time.Time, lastErr string) error {
+	if len(lastErr) > 500 {
+		lastErr = strings.ToValidUTF8(lastErr[:500], "")
+	}
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE outbox SET attempts = $1, next_attempt = $2, last_error = $3 WHERE id = $4`,
+			attempts, ms(next), lastErr, id)
+		return err
+	})
+}
+
+// Events implements directory.Store.
+func (s *Store) Events(ctx context.Context, fn func(*directory.OutboxEvent) error) error {
+	rows, err := s.pool.Query(ctx, `SELECT `+outboxCols+` FROM outbox ORDER BY id`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return err
+		}
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}

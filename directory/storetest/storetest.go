@@ -1,0 +1,547 @@
+// Package storetest is the one test suite every directory.Store passes:
+// sqlitestore and pgstore run it (Run) against a fresh database per test,
+// so the two engines keep the same rules — idempotent purchases, one
+// pending-or-paid purchase per account and title, no license without a
+// paid purchase, who is online, the outbox — including under concurrency.
+package storetest
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kith-media/kith/directory"
+	"github.com/kith-media/kith/share/identity"
+	"github.com/kith-media/kith/share/sealed"
+)
+
+// Auditor is what a store offers beyond directory.Store for audits; both
+// stores implement it, and the suite checks it when present.
+type Auditor interface {
+	Purchases(ctx context.Context) ([]directory.Purchase, error)
+	OrphanLicenses(ctx context.Context) (int, error)
+}
+
+// Opener returns a new, empty, migrated store; the suite closes it.
+type Opener func(t *testing.T) directory.Store
+
+// Run runs every test of the suite as a subtest of t.
+func Run(t *testing.T, open Opener) {
+	for _, c := range []struct {
+		name string
+		fn   func(*testing.T, directory.Store)
+	}{
+		{"AccountsAndDevices", testAccountsAndDevices},
+		{"PurchaseRules", testPurchaseRules},
+		{"DeclineFreesSlot", testDeclineFreesSlot},
+		{"ConcurrentPurchases", testConcurrentPurchases},
+		{"ConcurrentEnrollment", testConcurrentEnrollment},
+		{"Titles", testTitles},
+		{"Online", testOnline},
+		{"Outbox", testOutbox},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := open(t)
+			t.Cleanup(func() {
+				if c, ok := s.(interface{ Close() error }); ok {
+					_ = c.Close()
+				}
+			})
+			c.fn(t, s)
+		})
+	}
+}
+
+var ctx = context.Background()
+
+func newDevice(t *testing.T, s directory.Store, account string) directory.Device {
+	t.Helper()
+	id, err := identity.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := directory.Device{ID: id.ID(), Name: "dev", Account: account, Keys: id.Public(), Created: time.Now().Truncate(time.Millisecond)}
+	if err := s.EnrollDevice(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func newTitle(t *testing.T, s directory.Store, id, name string, mod func(*directory.TitleRecord)) *directory.TitleRecord {
+	t.Helper()
+	var c sealed.ContentID
+	_, _ = rand.Read(c[:])
+	tr := &directory.TitleRecord{Title: directory.Title{ID: id, Name: name, MediaType: "audio/mpeg", Price: 100,
+		Currency: "EUR", ContentID: c}, Manifest: []byte("m"), SealedKey: []byte("k"), Published: time.Now()}
+	if mod != nil {
+		mod(tr)
+	}
+	if err := s.PutTitle(ctx, tr); err != nil {
+		t.Fatal(err)
+	}
+	return tr
+}
+
+func seed(t *testing.T, s directory.Store) (directory.Device, *directory.TitleRecord) {
+	t.Helper()
+	for _, a := range []string{"alice", "bob"} {
+		if err := s.CreateAccount(ctx, a, "hash-"+a, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return newDevice(t, s, "alice"), newTitle(t, s, "t1", "Song", nil)
+}
+
+func testAccountsAndDevices(t *testing.T, s directory.Store) {
+	d, _ := seed(t, s)
+	if err := s.CreateAccount(ctx, "alice", "h", time.Now()); !errors.Is(err, directory.ErrExists) {
+		t.Errorf("duplicate account: %v", err)
+	}
+	if h, err := s.PasswordHash(ctx, "alice"); err != nil || h != "hash-alice" {
+		t.Errorf("password hash: %q %v", h, err)
+	}
+	if _, err := s.PasswordHash(ctx, "nobody"); !errors.Is(err, directory.ErrNotFound) {
+		t.Errorf("missing account: %v", err)
+	}
+	got, err := s.Device(ctx, d.ID)
+	if err != nil || got.Account != "alice" || string(got.Keys.Sign) != string(d.Keys.Sign) ||
+		string(got.Keys.Box) != string(d.Keys.Box) || !got.Created.Equal(d.Created) || got.Revoked {
+		t.Fatalf("device: %+v, %v", got, err)
+	}
+	if _, err := s.Device(ctx, "NOSUCHDEVICE"); !errors.Is(err, directory.ErrNotFound) {
+		t.Errorf("missing device: %v", err)
+	}
+	d.Name = "renamed" // enrolling the same key again under the same account renames it
+	if err := s.EnrollDevice(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Device(ctx, d.ID); got.Name != "renamed" {
+		t.Errorf("name after re-enrollment: %q", got.Name)
+	}
+	d2 := newDevice(t, s, "alice")
+	if ds, err := s.Devices(ctx, "alice"); err != nil || len(ds) != 2 {
+		t.Errorf("devices of alice: %d, %v", len(ds), err)
+	}
+	other := d
+	other.Account = "bob"
+	if err := s.EnrollDevice(ctx, other); !errors.Is(err, directory.ErrExists) {
+		t.Errorf("same key under another account: %v", err)
+	}
+	if err := s.RevokeDevice(ctx, "bob", d.ID); !errors.Is(err, directory.ErrNotFound) {
+		t.Errorf("revoking another account's device: %v", err)
+	}
+	if err := s.RevokeDevice(ctx, "alice", d.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Device(ctx, d.ID); err != nil || !got.Revoked {
+		t.Errorf("device after revoke: %+v, %v", got, err)
+	}
+	if err := s.EnrollDevice(ctx, d); !errors.Is(err, directory.ErrExists) {
+		t.Errorf("re-enrolling a revoked device: %v", err)
+	}
+	as, err := s.Accounts(ctx)
+	if err != nil || len(as) != 2 || as[0].Name != "alice" || as[0].Devices != 1 || as[1].Name != "bob" || as[1].Devices != 0 {
+		t.Errorf("accounts: %+v, %v", as, err)
+	}
+	_ = d2
+}
+
+func purchase(d directory.Device, tr *directory.TitleRecord, id, nonce string) *directory.Purchase {
+	return &directory.Purchase{ID: id, Nonce: []byte(nonce), TitleID: tr.ID, Account: d.Account, Device: d.ID,
+		Amount: tr.Price, Currency: tr.Currency, State: directory.PurchasePending, Created: time.Now().Truncate(time.Millisecond)}
+}
+
+func testPurchaseRules(t *testing.T, s directory.Store) {
+	d, tr := seed(t, s)
+	lic := &directory.LicenseRecord{ID: "l1", Purchase: "p1", Device: d.ID, Content: tr.ContentID, Issued: time.Now()}
+	cur, created, err := s.BeginPurchase(ctx, purchase(d, tr, "p1", "nonce-1"))
+	if err != nil || !created || cur.ID != "p1" || cur.State != directory.PurchasePending || string(cur.Nonce) != "nonce-1" {
+		t.Fatalf("first purchase: %+v %v %v", cur, created, err)
+	}
+	// a license for a pending purchase is refused by the database itself
+	if err := s.AddLicense(ctx, lic); err == nil || !strings.Contains(err.Error(), "paid purchase") {
+		t.Errorf("license for a pending purchase: %v", err)
+	}
+	if cur, created, _ = s.BeginPurchase(ctx, purchase(d, tr, "p2", "nonce-1")); created || cur.ID != "p1" {
+		t.Errorf("same nonce: %+v created=%v", cur, created)
+	}
+	if cur, created, _ = s.BeginPurchase(ctx, purchase(d, tr, "p3", "nonce-2")); created || cur.ID != "p1" {
+		t.Errorf("second nonce while pending: %+v created=%v", cur, created)
+	}
+	if _, err := s.OwnedPurchase(ctx, "alice", tr.ID); !errors.Is(err, directory.ErrNotFound) {
+		t.Errorf("owned while pending: %v", err)
+	}
+	done := *cur
+	done.State, done.CardBrand, done.CardLast4, done.Token = directory.PurchasePaid, "visa", "4242", "tok_1"
+	ev := &directory.OutboxEvent{Kind: "registration", Payload: []byte(`{"n":1}`), Created: time.Now(), NextAttempt: time.Now()}
+	if err := s.CompletePurchase(ctx, &done, ev, lic); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CompletePurchase(ctx, &done, ev, nil); err == nil {
+		t.Error("completing twice succeeded")
+	}
+	if err := s.DeclinePurchase(ctx, "p1", "late"); err != nil {
+		t.Fatal(err)
+	}
+	o, err := s.OwnedPurchase(ctx, "alice", tr.ID)
+	if err != nil || o.CardLast4 != "4242" || o.Token != "tok_1" || o.State != directory.PurchasePaid {
+		t.Errorf("owned (a paid purchase is never declined): %+v %v", o, err)
+	}
+	// after paying, a new nonce finds the paid row
+	if cur, created, _ = s.BeginPurchase(ctx, purchase(d, tr, "p4", "nonce-3")); created || cur.ID != "p1" || cur.State != directory.PurchasePaid {
+		t.Errorf("new nonce after paying: %+v created=%v", cur, created)
+	}
+	lic2 := *lic
+	lic2.ID = "l2"
+	if err := s.AddLicense(ctx, &lic2); err != nil {
+		t.Errorf("second license of a paid purchase: %v", err)
+	}
+	if err := s.AddLicense(ctx, &lic2); err == nil {
+		t.Error("the same license id twice")
+	}
+	var n int
+	if err := s.Events(ctx, func(e *directory.OutboxEvent) error {
+		n++
+		if e.Kind != "registration" || string(e.Payload) != `{"n":1}` {
+			t.Errorf("event %+v", e)
+		}
+		return nil
+	}); err != nil || n != 1 {
+		t.Errorf("events: %d %v", n, err)
+	}
+	if a, ok := s.(Auditor); ok {
+		if n, err := a.OrphanLicenses(ctx); n != 0 || err != nil {
+			t.Errorf("%d orphan licenses, %v", n, err)
+		}
+		ps, err := a.Purchases(ctx)
+		if err != nil || len(ps) != 1 || ps[0].ID != "p1" {
+			t.Errorf("purchases: %+v %v", ps, err)
+		}
+	}
+}
+
+func testDeclineFreesSlot(t *testing.T, s directory.Store) {
+	d, tr := seed(t, s)
+	if _, _, err := s.BeginPurchase(ctx, purchase(d, tr, "q1", "n1")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeclinePurchase(ctx, "q1", "card_declined"); err != nil {
+		t.Fatal(err)
+	}
+	// the declined nonce keeps answering its refusal
+	if cur, created, err := s.BeginPurchase(ctx, purchase(d, tr, "q9", "n1")); err != nil || created || cur.State != directory.PurchaseDeclined || cur.Reason != "card_declined" {
+		t.Errorf("declined nonce again: %+v %v %v", cur, created, err)
+	}
+	if cur, created, err := s.BeginPurchase(ctx, purchase(d, tr, "q2", "n2")); err != nil || !created || cur.ID != "q2" {
+		t.Errorf("after decline: %+v %v %v", cur, created, err)
+	}
+}
+
+// testConcurrentPurchases: copies of one registration, and registrations
+// with different nonces for one account and title, racing: exactly one
+// purchase stands and everyone is answered with it.
+func testConcurrentPurchases(t *testing.T, s directory.Store) {
+	d, tr := seed(t, s)
+	const n = 16
+	for _, sameNonce := range []bool{true, false} {
+		tr := newTitle(t, s, fmt.Sprintf("race-%v", sameNonce), "Race", nil)
+		var wg sync.WaitGroup
+		ids := make([]string, n)
+		made := make([]bool, n)
+		errs := make([]error, n)
+		for i := range n {
+			wg.Go(func() {
+				nonce := "same"
+				if !sameNonce {
+					nonce = fmt.Sprint("nonce-", i)
+				}
+				cur, created, err := s.BeginPurchase(ctx, purchase(d, tr, fmt.Sprint(tr.ID, "-", i), nonce+tr.ID))
+				errs[i], made[i] = err, created
+				if err == nil {
+					ids[i] = cur.ID
+				}
+			})
+		}
+		wg.Wait()
+		created := 0
+		for i := range n {
+			if errs[i] != nil {
+				t.Fatalf("racer %d: %v", i, errs[i])
+			}
+			if made[i] {
+				created++
+			}
+			if ids[i] != ids[0] {
+				t.Errorf("racers answered with %s and %s", ids[0], ids[i])
+			}
+		}
+		if created != 1 {
+			t.Errorf("same nonce %v: %d purchases created, want 1", sameNonce, created)
+		}
+	}
+	_ = tr
+}
+
+func testConcurrentEnrollment(t *testing.T, s directory.Store) {
+	const n = 8
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() { errs[i] = s.CreateAccount(ctx, "carol", "h", time.Now()) })
+	}
+	wg.Wait()
+	ok := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+		case !errors.Is(err, directory.ErrExists):
+			t.Errorf("racing account creation: %v", err)
+		}
+	}
+	if ok != 1 {
+		t.Errorf("%d creations of one account succeeded", ok)
+	}
+	id, _ := identity.Generate()
+	d := directory.Device{ID: id.ID(), Name: "dev", Account: "carol", Keys: id.Public(), Created: time.Now()}
+	for i := range n {
+		wg.Go(func() { errs[i] = s.EnrollDevice(ctx, d) })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Errorf("racing enrollment of one key under its account: %v", err)
+		}
+	}
+	if ds, _ := s.Devices(ctx, "carol"); len(ds) != 1 {
+		t.Errorf("%d devices after racing enrollments of one key", len(ds))
+	}
+}
+
+func testTitles(t *testing.T, s directory.Store) {
+	_, tr := seed(t, s)
+	if err := s.PutTitle(ctx, tr); !errors.Is(err, directory.ErrExists) {
+		t.Errorf("same title twice: %v", err)
+	}
+	art := []byte("\xff\xd8jpeg")
+	newTitle(t, s, "t2", "Blue 100% Pure_Song", func(r *directory.TitleRecord) {
+		r.Artist, r.Album, r.Artwork, r.Track, r.Year = "Zoë", "Album X", art, 3, 2024
+	})
+	newTitle(t, s, "t3", "Secret", func(r *directory.TitleRecord) {
+		r.Owner, r.Visibility, r.Publisher, r.Price = "bob", directory.VisibilityHousehold, "DEVB", 0
+	})
+	newTitle(t, s, "t4", "Gone", func(r *directory.TitleRecord) { r.Withdrawn = true })
+	got, err := s.Title(ctx, "t2")
+	if err != nil || got.Artist != "Zoë" || got.Album != "Album X" || !got.Title.Artwork || got.Track != 3 || got.Year != 2024 ||
+		string(got.Manifest) != "m" || string(got.SealedKey) != "k" {
+		t.Fatalf("title: %+v %v", got, err)
+	}
+	if got, err := s.TitleByContent(ctx, tr.ContentID); err != nil || got.ID != "t1" || got.Title.Artwork {
+		t.Errorf("by content: %+v %v", got, err)
+	}
+	if b, err := s.Artwork(ctx, "t2"); err != nil || string(b) != string(art) {
+		t.Errorf("artwork: %q %v", b, err)
+	}
+	if _, err := s.Artwork(ctx, "t1"); !errors.Is(err, directory.ErrNotFound) {
+		t.Errorf("no artwork: %v", err)
+	}
+	if _, err := s.Title(ctx, "nope"); !errors.Is(err, directory.ErrNotFound) {
+		t.Errorf("missing title: %v", err)
+	}
+	search := func(q, viewer string, off, lim int) ([]string, int) {
+		t.Helper()
+		ts, total, err := s.SearchTitles(ctx, q, viewer, off, lim)
+		if err != nil {
+			t.Fatalf("search %q: %v", q, err)
+		}
+		var ids []string
+		for _, x := range ts {
+			ids = append(ids, x.ID)
+		}
+		return ids, total
+	}
+	for _, c := range []struct {
+		q, viewer string
+		want      string
+	}{
+		{"", "", "t2 t1"},       // by name; household and withdrawn titles left out
+		{"", "bob", "t2 t3 t1"}, // bob sees his household's title
+		{"SONG", "", "t2 t1"},   // case-insensitive (ASCII)
+		{"100%", "", "t2"},      // % is a literal
+		{"u_e", "", ""},         // _ is a literal, not a wildcard ("Pure" would match)
+		{"pure_", "", "t2"},     // and matches itself
+		{"zoë", "", "t2"},       // artist
+		{"album x", "", "t2"},   // album
+		{"Gone", "", ""},        // withdrawn
+		{"secret", "alice", ""}, // another household's
+	} {
+		ids, total := search(c.q, c.viewer, 0, 10)
+		if strings.Join(ids, " ") != c.want || total != len(ids) {
+			t.Errorf("search %q as %q: %v (total %d), want %q", c.q, c.viewer, ids, total, c.want)
+		}
+	}
+	if ids, total := search("", "", 1, 1); len(ids) != 1 || ids[0] != "t1" || total != 2 {
+		t.Errorf("second page: %v total %d", ids, total)
+	}
+	if err := s.WithdrawTitle(ctx, "t1"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Title(ctx, "t1"); !got.Withdrawn {
+		t.Error("withdrawn title not marked")
+	}
+	if err := s.WithdrawTitle(ctx, "nope"); !errors.Is(err, directory.ErrNotFound) {
+		t.Errorf("withdrawing a missing title: %v", err)
+	}
+}
+
+func online(t *testing.T, s directory.Store, now time.Time) map[string]directory.Candidate {
+	t.Helper()
+	out := map[string]directory.Candidate{}
+	err := s.OnlineHoldings(ctx, now, func(c sealed.ContentID, h *directory.Candidate) error {
+		out[fmt.Sprintf("%x/%s", c[:4], h.Device)] = *h
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func testOnline(t *testing.T, s directory.Store) {
+	d, tr := seed(t, s)
+	tr2 := newTitle(t, s, "t2", "Other", nil)
+	now := time.Now().Truncate(time.Millisecond)
+	pol := directory.Policy{Mode: directory.PolicyList, Allow: []string{"bob", "carol"}, Deny: []string{"dave"}}
+	a := &directory.AnnounceRecord{Device: d.ID, PublicIP: "198.51.100.7", Expires: now.Add(time.Minute),
+		Announcement: directory.Announcement{Addrs: []string{"10.0.0.1:7000", "[fd00::1]:7000"}, PrivateAddrs: []string{"10.0.0.1"},
+			Load: 3, RTTs: map[string]int64{"X": 4},
+			Holdings: []directory.Holding{{Content: tr.ContentID, Complete: true, Policy: pol}, {Content: tr2.ContentID}}}}
+	if err := s.Announce(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	on := online(t, s, now)
+	c, ok := on[fmt.Sprintf("%x/%s", tr.ContentID[:4], d.ID)]
+	if len(on) != 2 || !ok {
+		t.Fatalf("online: %+v", on)
+	}
+	if c.Device != d.ID || c.Account != "alice" || c.Load != 3 || !c.Complete || c.PublicIP != "198.51.100.7" ||
+		strings.Join(c.Addrs, " ") != "10.0.0.1:7000 [fd00::1]:7000" || strings.Join(c.PrivateAddrs, " ") != "10.0.0.1" ||
+		c.Policy.Mode != "list" || strings.Join(c.Policy.Allow, " ") != "bob carol" || strings.Join(c.Policy.Deny, " ") != "dave" ||
+		!c.Expires.Equal(a.Expires) {
+		t.Errorf("candidate = %+v", c)
+	}
+	if got, err := s.Announcement(ctx, d.ID); err != nil || got.RTTs["X"] != 4 || got.PrivateAddrs[0] != "10.0.0.1" ||
+		got.Load != 3 || !got.Expires.Equal(a.Expires) || len(got.Addrs) != 2 {
+		t.Errorf("announcement = %+v %v", got, err)
+	}
+	if h, err := s.Holding(ctx, d.ID, tr.ContentID); err != nil || !h.Complete || h.Policy.Mode != "list" || len(h.Policy.Deny) != 1 {
+		t.Errorf("holding: %+v %v", h, err)
+	}
+	if len(online(t, s, now.Add(2*time.Minute))) != 0 {
+		t.Error("expired announcement still online")
+	}
+	// a heartbeat replaces the holdings set
+	a.Holdings = a.Holdings[1:]
+	a.Load = 1
+	if err := s.Announce(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if on := online(t, s, now); len(on) != 1 {
+		t.Errorf("after a smaller heartbeat: %+v", on)
+	}
+	if _, err := s.Holding(ctx, d.ID, tr.ContentID); !errors.Is(err, directory.ErrNotFound) {
+		t.Errorf("dropped holding: %v", err)
+	}
+	// many holdings in one heartbeat (a store may take another path for them)
+	var many []directory.Holding
+	for range 100 {
+		var c sealed.ContentID
+		_, _ = rand.Read(c[:])
+		many = append(many, directory.Holding{Content: c, Complete: true, Policy: directory.Policy{Mode: directory.PolicyHousehold}})
+	}
+	a.Holdings = many
+	if err := s.Announce(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if on := online(t, s, now); len(on) != 100 {
+		t.Errorf("after 100 holdings: %d online", len(on))
+	}
+	if err := s.Withdraw(ctx, d.ID); err != nil {
+		t.Fatal(err)
+	}
+	if on := online(t, s, now); len(on) != 0 {
+		t.Errorf("withdrawn device still online: %d", len(on))
+	}
+	if _, err := s.Holding(ctx, d.ID, many[0].Content); err != nil {
+		t.Errorf("holding kept after withdraw: %v", err)
+	}
+	if _, err := s.Announcement(ctx, d.ID); !errors.Is(err, directory.ErrNotFound) {
+		t.Errorf("announcement after withdraw: %v", err)
+	}
+	if err := s.Announce(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RevokeDevice(ctx, "alice", d.ID); err != nil {
+		t.Fatal(err)
+	}
+	if on := online(t, s, now); len(on) != 0 {
+		t.Errorf("revoked device still online: %d", len(on))
+	}
+	stranger := &directory.AnnounceRecord{Device: "NOSUCHDEVICE", Expires: now.Add(time.Minute)}
+	if err := s.Announce(ctx, stranger); !errors.Is(err, directory.ErrNotFound) {
+		t.Errorf("announcing an unknown device: %v", err)
+	}
+}
+
+func testOutbox(t *testing.T, s directory.Store) {
+	d, _ := seed(t, s)
+	now := time.Now().Truncate(time.Millisecond)
+	var want []string
+	for i := range 5 {
+		tr := newTitle(t, s, fmt.Sprint("o", i), "T", nil)
+		p, _, err := s.BeginPurchase(ctx, purchase(d, tr, fmt.Sprint("p", i), fmt.Sprint("n", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.State = directory.PurchasePaid
+		payload := fmt.Sprintf(`{"i":%d}`, i)
+		want = append(want, payload)
+		ev := &directory.OutboxEvent{Kind: "registration", Payload: []byte(payload), Created: now, NextAttempt: now.Add(time.Duration(i) * time.Millisecond)}
+		if err := s.CompletePurchase(ctx, p, ev, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	due, err := s.PendingEvents(ctx, now.Add(time.Second), 3)
+	if err != nil || len(due) != 3 || string(due[0].Payload) != want[0] || string(due[2].Payload) != want[2] {
+		t.Fatalf("pending: %d %v", len(due), err)
+	}
+	if err := s.MarkDelivered(ctx, due[0].ID, now); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.MarkRetry(ctx, due[1].ID, 1, now.Add(time.Hour), strings.Repeat("é", 400)); err != nil {
+		t.Fatal(err)
+	}
+	due, _ = s.PendingEvents(ctx, now.Add(time.Second), 10)
+	var got []string
+	for _, e := range due {
+		got = append(got, string(e.Payload))
+	}
+	if strings.Join(got, " ") != strings.Join([]string{want[2], want[3], want[4]}, " ") {
+		t.Errorf("pending after delivery and backoff: %v", got)
+	}
+	var all []*directory.OutboxEvent
+	_ = s.Events(ctx, func(e *directory.OutboxEvent) error { all = append(all, e); return nil })
+	if len(all) != 5 || !sort.SliceIsSorted(all, func(i, j int) bool { return all[i].ID < all[j].ID }) {
+		t.Fatalf("events: %d", len(all))
+	}
+	if all[0].Delivered.IsZero() || all[0].Attempts != 1 || all[1].Attempts != 1 || all[1].LastError == "" ||
+		!all[1].NextAttempt.Equal(now.Add(time.Hour)) || len(all[1].LastError) > 500 {
+		t.Errorf("delivered %+v, retried %+v", all[0], all[1])
+	}
+}
