@@ -1,0 +1,127 @@
+// Command kith-relay splices askers to suppliers behind NAT routers for
+// one Kith directory, under tickets that directory signs (package
+// directory/relay). It keeps no database: its key file is its only state.
+//
+//	kith-relay --directory FINGERPRINT [--addr :7400] [--data DIR] [--metrics-addr 127.0.0.1:9465]
+//
+// It prints "RELAY-ID@host:port": give it to the directory
+// (kith-directory serve --relay-at RELAY-ID@host:port).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/kith-media/kith/directory/relay"
+	"github.com/kith-media/kith/share/identity"
+)
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if err := serve(ctx, args, stdout, stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintln(stderr, "kith-relay:", err)
+		return 1
+	}
+	return 0
+}
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("kith-relay", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", ":7400", "listen address host:port of the relay port")
+	public := fs.String("public", "", "host:port askers and suppliers reach the relay at, printed (default from --addr)")
+	data := fs.String("data", ".", "folder of relay.key, the relay's identity (created on first use, mode 0600)")
+	dirFP := fs.String("directory", "", "fingerprint of the directory whose tickets are honoured (required)")
+	metricsAddr := fs.String("metrics-addr", "", "serve /metrics and /healthz in plain HTTP here, e.g. 127.0.0.1:9465")
+	var o relay.Options
+	fs.IntVar(&o.MaxSuppliers, "max-suppliers", 10000, "control connections in total")
+	fs.IntVar(&o.MaxSessions, "max-sessions", 1024, "sessions in total")
+	fs.IntVar(&o.MaxSessionsPerDevice, "max-sessions-per-device", 16, "sessions per device (asker or supplier)")
+	fs.Int64Var(&o.RateTotal, "rate", 1<<30, "bytes per second in total (-1: unlimited)")
+	fs.Int64Var(&o.RatePerDevice, "rate-per-device", 64<<20, "bytes per second of one supplier's sessions (-1: unlimited)")
+	fs.Int64Var(&o.BytesPerDevice, "bytes-per-device", 32<<30, "bytes one supplier may relay per --bytes-window")
+	fs.DurationVar(&o.BytesWindow, "bytes-window", time.Hour, "window of --bytes-per-device")
+	level := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(*level)); err != nil {
+		return fmt.Errorf("--log-level %q: want debug, info, warn or error", *level)
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: l}))
+	fp, err := identity.ParseID(*dirFP)
+	if err != nil {
+		return fmt.Errorf("--directory: %w", err)
+	}
+	id, created, err := identity.LoadOrCreate(filepath.Join(*data, "relay.key"))
+	if err != nil {
+		return err
+	}
+	if created {
+		log.Info("created relay identity", "id", id.ID())
+	}
+	o.Identity, o.Directory, o.Logger = id, fp, log
+	srv, err := relay.NewServer(o)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("listening: %w", err)
+	}
+	pub := *public
+	if pub == "" {
+		pub = ln.Addr().String()
+	}
+	fmt.Fprintf(stdout, "%s@%s\n", id.ID(), pub)
+	log.Info("relaying", "id", id.ID(), "addr", ln.Addr().String(), "directory", fp)
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return srv.Serve(gctx, ln) })
+	if *metricsAddr != "" {
+		mln, err := net.Listen("tcp", *metricsAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("listening for metrics: %w", err)
+		}
+		g.Go(func() error { return ServeAdmin(gctx, mln, srv.Handler()) })
+	}
+	return g.Wait()
+}
+
+// ServeAdmin serves h in plain HTTP on ln until ctx ends.
+func ServeAdmin(ctx context.Context, ln net.Listener, h http.Handler) error {
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+		WriteTimeout: 10 * time.Second, MaxHeaderBytes: 8 << 10}
+	stop := context.AfterFunc(ctx, func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		hs.Shutdown(sctx)
+	})
+	defer stop()
+	if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serving metrics: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,57 @@
+// Package relay lets a supplier behind a NAT router serve: kith-relay (or
+// kith-directory serve --relay) splices an asker's TCP stream to a
+// supplier's, and the two run their own end-to-end mutual TLS over it
+// (share/peer's, unchanged), so the relay sees only ciphertext. It works
+// in the manner of Syncthing's relays, with a directory-signed ticket in
+// place of a session request.
+//
+// # Connections
+//
+// One TCP port. A connection starting with a TLS handshake (0x16) is a
+// supplier's control connection: mutual TLS 1.3 with device certificates
+// (the supplier pins the relay's device ID; the relay reads the
+// supplier's from its certificate). Any other connection must start with
+// the 4 bytes "KRL1" and one message: Connect (an asker) or Join (a
+// supplier answering an invitation). Both are answered by one Result; on
+// CodeOK the rest of both connections is the spliced stream.
+//
+// # Messages
+//
+//	type (1 byte) | length (2 bytes, big-endian, at most 1024) | body
+//
+//	1 Connect  asker → relay        a ticket (below)
+//	2 Join     supplier → relay     the 32-byte session key of an invitation
+//	3 Result   relay → either       code (1 byte) | reason (UTF-8, at most 200 bytes)
+//	4 Invite   relay → supplier     key (32) | len | asker device ID | len | asker's address
+//	5 Ping, 6 Pong                  empty; the relay pings every PingInterval, the
+//	                                supplier answers; three silent intervals end the connection
+//
+// Codes: 0 ok, 1 bad ticket, 2 expired, 3 supplier not connected, 4 busy
+// (a cap), 5 the supplier did not join in time, 6 bad request, 7 unknown
+// session key. Unknown types, longer bodies and malformed fields close
+// the connection.
+//
+// # Tickets
+//
+// The directory issues a ticket to an asker allowed to look up the
+// supplier (POST /v1/relay/ticket); the relay checks it with no database:
+//
+//	version 1 | len | asker ID | len | supplier ID | expiry (unix ms, 8 bytes BE) |
+//	directory's ed25519 public key (32) | signature (64)
+//
+// signed with ed25519 over "kith relay ticket v1\x00" and everything
+// before the signature. The relay accepts it when the key hashes to the
+// directory fingerprint it was started with, the signature verifies, and
+// the expiry is in the future but not more than MaxTicketTTL ahead. The
+// ticket is not bound to the asker's TCP connection: whoever holds it
+// reaches the supplier's TLS, where the supplier's ordinary enrolment and
+// copy-restriction checks apply to the certificate really presented.
+//
+// # Caps
+//
+// Control connections in total; sessions in total and per device (as
+// asker and as supplier); bytes per second per supplier and in total;
+// bytes per supplier per window. A session over its supplier's byte
+// budget is cut. Counters are served as Prometheus text by Handler
+// (/metrics, /healthz) on an admin listener.
+package relay
