@@ -108,6 +108,11 @@ func TestSuppliersJSON(t *testing.T) {
 			{Device: "ABC", Account: "alice", Addrs: []string{"198.51.100.1:7000", "[2001:db8::1]:7000"}, Complete: true, SameLAN: true, RTT: 20, Load: 3, Score: 1},
 			{Device: "DIR", Addrs: []string{}, Origin: true, Complete: true, Score: 0.5},
 		}},
+		// reach and relay (a directory with a relay)
+		{"reach", []Supplier{
+			{Device: "A", Addrs: []string{"10.0.0.2:7000"}, Score: 1, Reach: ReachRelayed, Relay: "198.51.100.9:7400"},
+			{Device: "B", Addrs: []string{}, Score: 0.5, Reach: ReachDirect},
+		}},
 		// characters encoding/json escapes, and nil addresses
 		{"escapes", []Supplier{{Device: "X", Account: "a<b>&\"c\\ é\u2028", Addrs: nil, Score: 1.0 / 51}}},
 		// scores of every list length up to the limit
@@ -301,6 +306,7 @@ func TestSuppliersDecodeFast(t *testing.T) {
 			{Device: "DIR", Addrs: []string{}, Origin: true, Complete: true, Score: 0.5},
 		}), true},
 		{"null addrs, small score", canonical([]Supplier{{Device: "X", Score: 1.0 / 51, RTT: -4}}), true},
+		{"reach and relay", canonical([]Supplier{{Device: "X", Addrs: []string{}, Score: 1, Reach: ReachRelayed, Relay: "198.51.100.9:7400"}}), true},
 		// other forms fall back to encoding/json
 		{"escaped", canonical([]Supplier{{Device: "X", Account: "a<b"}}), false},
 		{"spaces", `{ "suppliers": [] }`, false},

@@ -100,6 +100,10 @@ type Options struct {
 	// Origin decides which origin-store reads to serve while a crowd can
 	// supply a content instead (super-seeding); nil: a default budget.
 	Origin *OriginBudget
+	// Relay, when set, is the relay offered to suppliers the directory
+	// cannot reach directly (it then checks each announcing device's
+	// reachability) and the relay its tickets are for.
+	Relay *RelayInfo
 }
 
 // Server is the directory: an http.Handler for the /v1 API plus the billing
@@ -127,6 +131,7 @@ type Server struct {
 	publish  publishPolicy
 	wake     chan struct{} // pokes the outbox loop
 	pair     *pairing.Pairer
+	reach    *reachability
 
 	mu      sync.Mutex
 	started bool
@@ -217,6 +222,7 @@ func NewServer(o Options) (*Server, error) {
 		inflight: make(chan struct{}, o.MaxInFlight),
 		devices:  newDeviceCache(),
 		askers:   newAnnCache(),
+		reach:    newReachability(),
 		idx:      newOnlineIndex(),
 		wake:     make(chan struct{}, 1),
 	}
@@ -324,6 +330,7 @@ func (s *Server) routes() {
 	auth("POST /v1/announce", "announce", s.handleAnnounce)
 	auth("DELETE /v1/announce", "withdraw", s.handleWithdraw)
 	auth("GET /v1/suppliers/{content}", "suppliers", s.handleSuppliers)
+	auth("POST /v1/relay/ticket", "relay_ticket", s.handleTicket)
 	pub("GET /v1/content/{content}", "content", s.handleContent)
 	pub("GET /healthz", "healthz", s.handleHealth)
 	pub("GET /metrics", "metrics", s.handleMetrics)

@@ -42,12 +42,17 @@ func (s *Server) handleAnnounce(w http.ResponseWriter, r *http.Request, rq *requ
 	}
 	now := s.now().UTC()
 	rec := &AnnounceRecord{Device: rq.device.ID, PublicIP: rq.ip, Announcement: a, Expires: now.Add(s.o.AnnounceTTL)}
+	var reachable *bool
+	if s.o.Relay != nil {
+		reachable = s.observe(r.Context(), rq.device.ID, rq.ip, &a)
+	}
 	if err := s.st.Announce(r.Context(), rec); err != nil {
 		return fmt.Errorf("recording announcement: %w", err)
 	}
 	s.askers.put(rq.device.ID, rec, rec.Expires)
 	s.idx.announce(rec, rq.device.Account)
-	writeJSON(w, http.StatusOK, map[string]any{"expires": rec.Expires, "ttl_seconds": int(s.o.AnnounceTTL.Seconds()), "public_ip": rq.ip})
+	writeJSON(w, http.StatusOK, AnnounceAnswer{Expires: rec.Expires, TTLSeconds: int(s.o.AnnounceTTL.Seconds()), PublicIP: rq.ip,
+		Reachable: reachable, Relay: s.o.Relay})
 	return nil
 }
 
@@ -130,6 +135,7 @@ func (s *Server) handleSuppliers(w http.ResponseWriter, r *http.Request, rq *req
 	if _, err := os.Stat(OriginPath(s.o.OriginDir, c)); err == nil {
 		out = append(out, Supplier{Device: s.id.ID(), Addrs: []string{}, Origin: true, Complete: true})
 	}
+	s.addReach(out)
 	for i := range out {
 		out[i].Score = float64(len(out)-i) / float64(len(out))
 	}

@@ -53,6 +53,14 @@ func appendSuppliersJSON(b []byte, ss []Supplier) []byte {
 		b = strconv.AppendInt(b, int64(s.Load), 10)
 		b = append(b, `,"score":`...)
 		b = appendJSONFloat(b, s.Score)
+		if s.Reach != "" {
+			b = append(b, `,"reach":`...)
+			b = appendJSONString(b, s.Reach)
+		}
+		if s.Relay != "" {
+			b = append(b, `,"relay":`...)
+			b = appendJSONString(b, s.Relay)
+		}
 		b = append(b, '}')
 	}
 	return append(b, "]}\n"...)
@@ -278,7 +286,20 @@ func (p *jsonScan) supplier() (s Supplier, ok bool) {
 		return s, false
 	}
 	s.Load = int(load)
-	if s.Score, ok = p.float(); !ok || !p.lit("}") {
+	if s.Score, ok = p.float(); !ok {
+		return s, false
+	}
+	if p.lit(`,"reach":`) {
+		if s.Reach, ok = p.str(); !ok {
+			return s, false
+		}
+	}
+	if p.lit(`,"relay":`) {
+		if s.Relay, ok = p.str(); !ok {
+			return s, false
+		}
+	}
+	if !p.lit("}") {
 		return s, false
 	}
 	return s, true

@@ -104,6 +104,7 @@ type Announcement struct {
 	Load         int              `json:"load"`                    // active uploads
 	PrivateAddrs []string         `json:"private_addrs,omitempty"` // its LAN addresses (IPs or CIDRs)
 	RTTs         map[string]int64 `json:"rtts,omitempty"`          // measured round trip in ms to other devices, by device ID
+	Relay        string           `json:"relay,omitempty"`         // the directory's relay (host:port), when it keeps a connection to it
 }
 
 // Supplier is a device (or the origin) from which content can be fetched.
@@ -117,6 +118,11 @@ type Supplier struct {
 	RTT      int64       `json:"rtt_ms,omitempty"`
 	Load     int         `json:"load"`
 	Score    float64     `json:"score"` // in (0,1], higher is better; decreasing down the list
+	// Reach is how the asker can connect (ReachDirect, ReachRelayed,
+	// ReachUnreachable; "" when the directory did not check), and Relay
+	// the relay to ask through (with a ticket, Client.RelayTicket) when relayed.
+	Reach string `json:"reach,omitempty"`
+	Relay string `json:"relay,omitempty"`
 }
 
 // Limits on announcements.

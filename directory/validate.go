@@ -105,6 +105,9 @@ func validateAnnouncementMax(a *Announcement, maxHoldings int) error {
 			return fieldErrorf("private_addrs", "%v", err)
 		}
 	}
+	if len(a.Relay) > 255 || a.Relay != "" && ValidateAddr(a.Relay) != nil {
+		return fieldErrorf("relay", "not a host:port")
+	}
 	if len(a.Holdings) > maxHoldings {
 		return fieldErrorf("holdings", "at most %d holdings per device", maxHoldings)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -12,12 +13,14 @@ import (
 	"path/filepath"
 	"runtime/pprof"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/kith-media/kith/directory"
+	"github.com/kith-media/kith/directory/relay"
 	"github.com/kith-media/kith/directory/sqlitestore"
 	"github.com/kith-media/kith/share/identity"
 )
@@ -101,6 +104,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	devPublish := fs.String("device-publish", env("DEVICE_PUBLISH", "off"), "who may publish titles from their own devices: off, owner (--owner's account) or accounts (every account) (env KITH_DIRECTORY_DEVICE_PUBLISH)")
 	owner := fs.String("owner", env("OWNER", ""), "the owner's account for --device-publish owner (env KITH_DIRECTORY_OWNER)")
 	level := fs.String("log-level", env("LOG_LEVEL", "info"), "debug, info, warn or error (env KITH_DIRECTORY_LOG_LEVEL)")
+	relayAddr := fs.String("relay", env("RELAY", ""), "run a relay for suppliers behind NAT on this address too, e.g. :7400, with the directory's key (env KITH_DIRECTORY_RELAY; small deployments)")
+	relayPublic := fs.String("relay-public", env("RELAY_PUBLIC", ""), "host:port devices reach --relay at (env KITH_DIRECTORY_RELAY_PUBLIC; default from --relay)")
+	relayAt := fs.String("relay-at", env("RELAY_AT", ""), "a separate kith-relay to offer, as it prints it: RELAY-ID@host:port (env KITH_DIRECTORY_RELAY_AT)")
 	rest, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -150,7 +156,12 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if created {
 		log.Info("created directory identity", "id", id.ID(), "data", *data)
 	}
-	srv, err := directory.NewServer(directory.Options{
+	relayInfo, rsrv, rln, err := relayFlags(*relayAddr, *relayPublic, *relayAt, id, log)
+	if err != nil {
+		st.Close()
+		return err
+	}
+	srv, err := directory.NewServer(directory.Options{Relay: relayInfo,
 		Identity: id, Store: st, OriginDir: origin, Name: *name, Logger: log,
 		Webhook: *webhook, WebhookSecret: []byte(secret), MetricsToken: metricsToken,
 		RateIP: *rateIP, RateDevice: *rateDev, RateAuth: *rateAuth, AnnounceTTL: *ttl,
@@ -178,6 +189,10 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Serve(gctx, ln) })
+	if rsrv != nil {
+		log.Info("relaying", "addr", rln.Addr().String(), "public", relayInfo.Addr)
+		g.Go(func() error { return rsrv.Serve(gctx, rln) })
+	}
 	if *metricsAddr != "" {
 		mln, err := net.Listen("tcp", *metricsAddr)
 		if err != nil {
@@ -188,7 +203,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			log.Warn("metrics are served in plain HTTP on a non-loopback address: keep it private", "addr", mln.Addr().String())
 		}
 		log.Info("serving metrics", "addr", mln.Addr().String())
-		g.Go(func() error { return serveMetrics(gctx, mln, srv) })
+		g.Go(func() error { return serveMetrics(gctx, mln, srv, rsrv) })
 	}
 	err = g.Wait()
 	start := time.Now()
@@ -200,8 +215,15 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 // serveMetrics serves srv's metrics in plain HTTP on ln until ctx ends.
-func serveMetrics(ctx context.Context, ln net.Listener, srv *directory.Server) error {
-	hs := &http.Server{Handler: srv.MetricsHandler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+func serveMetrics(ctx context.Context, ln net.Listener, srv *directory.Server, rsrv *relay.Server) error {
+	var h http.Handler = srv.MetricsHandler()
+	if rsrv != nil { // the relay's own counters beside the directory's
+		mux := http.NewServeMux()
+		mux.Handle("/", h)
+		mux.Handle("/relay/", http.StripPrefix("/relay", rsrv.Handler()))
+		h = mux
+	}
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
 		WriteTimeout: 10 * time.Second, MaxHeaderBytes: 8 << 10}
 	go func() {
 		<-ctx.Done()
@@ -232,4 +254,39 @@ func advertised(a *net.TCPAddr) string {
 		}
 	}
 	return net.JoinHostPort(host, strconv.Itoa(a.Port))
+}
+
+// relayFlags turns --relay, --relay-public and --relay-at into the relay
+// the directory offers, and for --relay the embedded relay server (with
+// the directory's key) and its listener.
+func relayFlags(addr, public, at string, id *identity.Identity, log *slog.Logger) (*directory.RelayInfo, *relay.Server, net.Listener, error) {
+	switch {
+	case addr != "" && at != "":
+		return nil, nil, nil, errors.New("--relay and --relay-at exclude each other")
+	case at != "":
+		rid, hostport, ok := strings.Cut(at, "@")
+		parsed, err := identity.ParseID(rid)
+		if !ok || err != nil || directory.ValidateAddr(hostport) != nil {
+			return nil, nil, nil, fmt.Errorf("--relay-at %q: want RELAY-ID@host:port as kith-relay prints it", at)
+		}
+		return &directory.RelayInfo{Addr: hostport, ID: parsed}, nil, nil, nil
+	case addr == "":
+		return nil, nil, nil, nil
+	}
+	rsrv, err := relay.NewServer(relay.Options{Identity: id, Directory: id.ID(), Logger: log})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	rln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("listening for the relay: %w", err)
+	}
+	if public == "" {
+		public = advertised(rln.Addr().(*net.TCPAddr))
+	}
+	if err := directory.ValidateAddr(public); err != nil {
+		rln.Close()
+		return nil, nil, nil, fmt.Errorf("--relay-public: %w", err)
+	}
+	return &directory.RelayInfo{Addr: public, ID: id.ID()}, rsrv, rln, nil
 }
