@@ -34,6 +34,8 @@ type fakeWorld struct {
 	discovery string // LAN discovery problem, "" when it works
 	st        PlayerState
 	queue     []sealed.ContentID
+	keys      []uint64 // the queue items' keys, beside queue
+	lastKey   uint64
 	pos       int
 	subs      map[area][]func()
 	pairing   fakePairState
@@ -336,7 +338,8 @@ func (p fakePlayer) Play(_ context.Context, q []sealed.ContentID, start int) err
 		defer p.w.mu.Unlock()
 		return p.w.playErr
 	}
-	p.w.queue, p.w.pos = q, start
+	p.w.queue, p.w.keys, p.w.pos = nil, nil, start
+	p.insertLocked(0, q)
 	p.loadLocked()
 	p.w.mu.Unlock()
 	p.w.changed(areaPlayer)
@@ -348,7 +351,7 @@ func (p fakePlayer) loadLocked() {
 	for _, it := range p.w.items {
 		if it.Content == c {
 			p.w.st = PlayerState{Content: c, Title: it.Name, Artist: it.Artist, MediaType: it.MediaType,
-				Playing: true, Duration: 4 * time.Second, Volume: p.w.st.Volume}
+				Playing: true, Duration: 4 * time.Second, Volume: p.w.st.Volume, Queue: p.w.st.Queue, Index: p.w.pos}
 			p.w.st.Video = strings.HasPrefix(it.MediaType, "video/")
 			if strings.HasPrefix(it.MediaType, "image/") {
 				img := image.NewNRGBA(image.Rect(0, 0, 8, 8))

@@ -37,9 +37,10 @@ type musicScreen struct {
 	play              *widget.Button
 	remove            *widget.Button
 	resume            *widget.Button
-	enqueue           *widget.Button
-	queue             []sealed.ContentID // the player's, as last applied
+	enqueue, next     *widget.Button
+	queue             []QueueItem // the player's, as last applied
 	qIndex            int
+	qKey              uint64 // the selected queue item (0 none)
 	shuffle           *widget.Check
 	repeat            *widget.Select
 	ix                *musicIndex
@@ -64,6 +65,10 @@ func newMusicScreen(u *UI) *musicScreen {
 	s.addFiles = widget.NewButtonWithIcon("Add files…", theme.FileAudioIcon(), s.pickFile)
 	s.addDir = widget.NewButtonWithIcon("Add folder…", theme.FolderOpenIcon(), s.pickFolder)
 	s.play = widget.NewButtonWithIcon("Play", theme.MediaPlayIcon(), func() {
+		if s.pl.showQueue {
+			s.playQueued()
+			return
+		}
 		if s.pl.cur != nil {
 			s.playPlaylist(max(0, s.pl.at))
 			return
@@ -77,7 +82,8 @@ func newMusicScreen(u *UI) *musicScreen {
 		}
 	})
 	s.resume.Hide()
-	s.enqueue = widget.NewButtonWithIcon("Add to queue", theme.ContentAddIcon(), s.addToQueue)
+	s.enqueue = widget.NewButtonWithIcon("Add to queue", theme.ContentAddIcon(), func() { s.addToQueue(false) })
+	s.next = widget.NewButtonWithIcon("Play next", theme.MediaSkipNextIcon(), func() { s.addToQueue(true) })
 	s.remove = widget.NewButtonWithIcon("Remove from this device", theme.DeleteIcon(), s.confirmRemove)
 	s.shuffle = widget.NewCheck("Shuffle", func(on bool) { u.b.Player.SetShuffle(on) })
 	s.repeat = widget.NewSelect(repeatNames, func(v string) {
@@ -160,11 +166,7 @@ func newMusicScreen(u *UI) *musicScreen {
 				t = s.pl.track(id)
 				num = fmt.Sprintf("%2d", id+1)
 			case s.pl.showQueue && id < len(s.queue):
-				if i, ok := s.ix.byContent[s.queue[id]]; ok {
-					t = s.ix.tracks[i]
-				} else {
-					t = Track{Name: s.queue[id].String()[:16]}
-				}
+				t = s.queueTrack(id)
 				num = fmt.Sprintf("%2d", id+1)
 				if id == s.qIndex {
 					num = "▶"
@@ -187,8 +189,8 @@ func newMusicScreen(u *UI) *musicScreen {
 			row.Objects[2].(*widget.Label).SetText(dur)
 		})
 	s.trackL.OnSelected = func(id widget.ListItemID) {
-		if s.pl.showQueue {
-			s.trackL.UnselectAll()
+		if s.pl.showQueue { // select the item (move, remove, play it now)
+			s.selectQueued(id)
 			return
 		}
 		if s.pl.cur != nil { // a playlist: select the item (move, remove, play from it)
@@ -203,7 +205,9 @@ func newMusicScreen(u *UI) *musicScreen {
 
 	top := container.NewBorder(nil, nil, nil, container.NewHBox(s.addFiles, s.addDir, s.remove), s.search)
 	right := container.NewHSplit(s.albumL,
-		container.NewBorder(container.NewVBox(s.pl.obj, container.NewHBox(s.play, s.enqueue, s.shuffle, s.repeat, s.pl.edit, s.resume)), nil, nil, nil, s.trackL))
+		container.NewBorder(container.NewVBox(s.pl.obj,
+			container.NewHBox(s.play, s.next, s.enqueue, s.pl.edit), // three short rows: the album column keeps its width
+			container.NewHBox(s.shuffle, s.repeat, s.resume)), nil, nil, nil, s.trackL))
 	right.Offset = 0.4
 	cols := container.NewHSplit(s.artistL, right)
 	cols.Offset = 0.2
@@ -225,12 +229,7 @@ var repeatNames = []string{"Repeat off", "Repeat one", "Repeat all"}
 // a title where it stopped (UI goroutine); the
 // widgets' callbacks only run when the value changes.
 func (s *musicScreen) applyPlayer(st PlayerState) {
-	if len(st.Queue) != len(s.queue) || st.Index != s.qIndex {
-		s.queue, s.qIndex = st.Queue, st.Index
-		if s.pl.showQueue {
-			s.trackL.Refresh()
-		}
-	}
+	s.applyQueue(st)
 	if st.Resume > 0 {
 		s.resume.SetText("Continue from " + clock(st.Resume))
 		s.resume.Show()
@@ -295,7 +294,7 @@ func (s *musicScreen) showAlbums() {
 
 func (s *musicScreen) showTracks() {
 	s.pl.buttons()
-	if s.albumAt >= 0 || s.pl.cur != nil && len(s.pl.items) > 0 {
+	if s.pl.showQueue && s.queueSelected() >= 0 || !s.pl.showQueue && (s.albumAt >= 0 || s.pl.cur != nil && len(s.pl.items) > 0) {
 		s.play.Enable()
 	} else {
 		s.play.Disable()
@@ -364,31 +363,6 @@ func (s *musicScreen) loadArtwork() {
 			}
 			s.artMu.Unlock()
 			s.albumL.Refresh()
-		}
-	})
-}
-
-// addToQueue adds the album shown (or the playlist) after what plays.
-func (s *musicScreen) addToQueue() {
-	var q []sealed.ContentID
-	if s.pl.cur != nil {
-		q, _ = s.pl.queue(0)
-	} else if s.albumAt >= 0 && s.albumAt < len(s.albums) {
-		for _, i := range s.albums[s.albumAt].Tracks {
-			q = append(q, s.ix.tracks[i].Content)
-		}
-	}
-	if len(q) == 0 {
-		return
-	}
-	s.u.background(func(ctx context.Context) func() {
-		err := s.u.b.Player.Enqueue(ctx, q)
-		return func() {
-			if err != nil {
-				s.status.SetText(errText(err))
-				return
-			}
-			s.status.SetText(fmt.Sprintf("Added %s to the queue.", count(len(q), "track")))
 		}
 	})
 }

@@ -10,6 +10,7 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -234,15 +235,82 @@ func TestMusicShuffleRepeat(t *testing.T) {
 
 func (p fakePlayer) Enqueue(_ context.Context, q []sealed.ContentID) error {
 	p.w.mu.Lock()
-	p.w.queue = append(p.w.queue, q...)
-	p.w.st.Queue = append([]sealed.ContentID(nil), p.w.queue...)
+	p.insertLocked(len(p.w.queue), q)
 	p.w.mu.Unlock()
 	p.w.changed(areaPlayer)
 	return nil
 }
 
-// TestMusicQueue: an album added to the queue shows in the Queue view,
-// the current title marked.
+func (p fakePlayer) PlayNext(_ context.Context, q []sealed.ContentID) error {
+	p.w.mu.Lock()
+	p.insertLocked(min(p.w.pos+1, len(p.w.queue)), q)
+	p.w.mu.Unlock()
+	p.w.changed(areaPlayer)
+	return nil
+}
+
+// insertLocked puts q at index at with fresh keys, as the player does.
+func (p fakePlayer) insertLocked(at int, q []sealed.ContentID) {
+	keys := make([]uint64, len(q))
+	for i := range keys {
+		p.w.lastKey++
+		keys[i] = p.w.lastKey
+	}
+	p.w.queue = slices.Insert(p.w.queue, at, q...)
+	p.w.keys = slices.Insert(p.w.keys, at, keys...)
+	p.syncLocked()
+}
+
+// syncLocked shows the queue in the player's state.
+func (p fakePlayer) syncLocked() {
+	p.w.st.Queue = p.w.st.Queue[:0:0]
+	for i, c := range p.w.queue {
+		p.w.st.Queue = append(p.w.st.Queue, QueueItem{Key: p.w.keys[i], Content: c})
+	}
+	p.w.st.Index = p.w.pos
+}
+
+func (p fakePlayer) RemoveFromQueue(key uint64) {
+	p.w.mu.Lock()
+	if i := slices.Index(p.w.keys, key); i >= 0 {
+		p.w.queue, p.w.keys = slices.Delete(p.w.queue, i, i+1), slices.Delete(p.w.keys, i, i+1)
+		if i < p.w.pos {
+			p.w.pos--
+		}
+		p.syncLocked()
+	}
+	p.w.mu.Unlock()
+	p.w.changed(areaPlayer)
+}
+
+func (p fakePlayer) MoveInQueue(key uint64, to int) {
+	p.w.mu.Lock()
+	if i := slices.Index(p.w.keys, key); i >= 0 {
+		cur := p.w.keys[p.w.pos]
+		c := p.w.queue[i]
+		p.w.queue = slices.Insert(slices.Delete(p.w.queue, i, i+1), to, c)
+		p.w.keys = slices.Insert(slices.Delete(p.w.keys, i, i+1), to, key)
+		p.w.pos = slices.Index(p.w.keys, cur)
+		p.syncLocked()
+	}
+	p.w.mu.Unlock()
+	p.w.changed(areaPlayer)
+}
+
+func (p fakePlayer) PlayQueued(key uint64) {
+	p.w.mu.Lock()
+	if i := slices.Index(p.w.keys, key); i >= 0 {
+		p.w.pos = i
+		p.syncLocked()
+		p.loadLocked()
+	}
+	p.w.mu.Unlock()
+	p.w.changed(areaPlayer)
+}
+
+// TestMusicQueue edits the queue from the Queue view while a title plays:
+// play next, add to queue, select and move up and down, remove, play an
+// item now; the current title stays current and marked ▶ throughout.
 func TestMusicQueue(t *testing.T) {
 	w := newFakeWorld()
 	w.account = "ana"
@@ -250,17 +318,78 @@ func TestMusicQueue(t *testing.T) {
 	u.b.Media = &fakeMedia{tracks: []Track{
 		{Content: cid(11), TitleID: "k1", Name: "Kettle Song", Artist: "The Kitchen Band", Album: "Sunday Morning", Track: 1},
 		{Content: cid(12), TitleID: "k2", Name: "Toast Waltz", Artist: "The Kitchen Band", Album: "Sunday Morning", Track: 2},
+		{Content: cid(13), TitleID: "g1", Name: "Garden Hymn", Artist: "Ana", Album: "Allotment", Track: 1},
+		{Content: cid(14), TitleID: "g2", Name: "Rain on Glass", Artist: "Ana", Album: "Allotment", Track: 2},
 	}}
 	u.Show(ViewMusic)
 	s := u.music
-	test.Tap(s.enqueue)
-	u.pump(context.Background())
+	names := func() []string {
+		var ns []string
+		for i := range s.queue {
+			ns = append(ns, s.queueTrack(i).Name)
+		}
+		return ns
+	}
+	want := func(what string, order []string, current string) {
+		t.Helper()
+		u.pump(context.Background())
+		if got := names(); !slices.Equal(got, order) {
+			t.Fatalf("%s: queue %v, want %v", what, got, order)
+		}
+		if got := s.queueTrack(s.qIndex).Name; got != current {
+			t.Fatalf("%s: current %q, want %q", what, got, current)
+		}
+		if s.pl.showQueue && (s.trackL.Length() != len(order) || !shows(u, "▶")) {
+			t.Fatalf("%s: rows %q", what, texts(s.trackL))
+		}
+	}
+	// Albums are Allotment (Ana) then Sunday Morning; play Allotment.
+	s.artistL.Select(0)
+	s.albumL.Select(0)
+	s.trackL.Select(0)
+	want("play", []string{"Garden Hymn", "Rain on Glass"}, "Garden Hymn")
+	s.albumL.Select(1)
+	test.Tap(s.next)
+	want("play next", []string{"Garden Hymn", "Kettle Song", "Toast Waltz", "Rain on Glass"}, "Garden Hymn")
+	if !strings.Contains(s.status.Text, "to play next") {
+		t.Errorf("status %q", s.status.Text)
+	}
+
 	s.pl.sel.SetSelected("Queue")
-	if !s.pl.showQueue || len(s.queue) != 2 || s.trackL.Length() != 2 {
-		t.Fatalf("queue view: shown %v, queue %v, rows %d", s.pl.showQueue, s.queue, s.trackL.Length())
+	if !s.pl.showQueue || !s.pl.up.Disabled() || !s.play.Disabled() {
+		t.Fatalf("queue view: shown %v, up enabled %v with nothing selected", s.pl.showQueue, !s.pl.up.Disabled())
 	}
-	if !shows(u, "Toast Waltz") || !shows(u, "▶") {
-		t.Errorf("queue rows: %q", texts(s.trackL))
+	s.trackL.Select(3) // Rain on Glass
+	test.Tap(s.pl.up)
+	want("up", []string{"Garden Hymn", "Kettle Song", "Rain on Glass", "Toast Waltz"}, "Garden Hymn")
+	test.Tap(s.pl.up)
+	want("up again", []string{"Garden Hymn", "Rain on Glass", "Kettle Song", "Toast Waltz"}, "Garden Hymn")
+	if i := s.queueSelected(); i != 1 || s.queueTrack(i).Name != "Rain on Glass" {
+		t.Fatalf("selection at %d after moving, want it to follow Rain on Glass to 1", i)
 	}
+	test.Tap(s.pl.up) // above the current title
+	want("up over current", []string{"Rain on Glass", "Garden Hymn", "Kettle Song", "Toast Waltz"}, "Garden Hymn")
+	if !s.pl.up.Disabled() {
+		t.Error("up enabled on the first item")
+	}
+	test.Tap(s.pl.down)
+	test.Tap(s.pl.down)
+	want("down twice", []string{"Garden Hymn", "Kettle Song", "Rain on Glass", "Toast Waltz"}, "Garden Hymn")
+
+	s.trackL.Select(1) // Kettle Song
+	test.Tap(s.pl.rm)
+	want("remove", []string{"Garden Hymn", "Rain on Glass", "Toast Waltz"}, "Garden Hymn")
+	if i := s.queueSelected(); i != 1 {
+		t.Errorf("after removing, selected %d, want the next item (1)", i)
+	}
+	test.Tap(s.enqueue) // the album shown (Sunday Morning) at the end
+	want("add to queue", []string{"Garden Hymn", "Rain on Glass", "Toast Waltz", "Kettle Song", "Toast Waltz"}, "Garden Hymn")
 	saveShot(t, u, "music-queue.png")
+
+	s.trackL.Select(2)
+	test.Tap(s.play) // plays the selected item now
+	want("play item", []string{"Garden Hymn", "Rain on Glass", "Toast Waltz", "Kettle Song", "Toast Waltz"}, "Toast Waltz")
+	if s.qIndex != 2 {
+		t.Errorf("current %d, want 2 (the item played, not its twin)", s.qIndex)
+	}
 }

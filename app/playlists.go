@@ -61,9 +61,13 @@ func (p *playlistBar) buttons() {
 	en(p.add, p.cur != nil && p.s.albumAt >= 0)
 	en(p.ren, p.cur != nil)
 	en(p.del, p.cur != nil)
-	item := p.cur != nil && p.at >= 0 && p.at < len(p.items)
-	en(p.up, item && p.at > 0)
-	en(p.down, item && p.at < len(p.items)-1)
+	at, n := p.at, len(p.items)
+	if p.showQueue {
+		at, n = p.s.queueSelected(), len(p.s.queue)
+	}
+	item := (p.cur != nil || p.showQueue) && at >= 0 && at < n
+	en(p.up, item && at > 0)
+	en(p.down, item && at < n-1)
 	en(p.rm, item)
 }
 
@@ -116,6 +120,8 @@ func (p *playlistBar) load(selectID int64) {
 func (p *playlistBar) choose(name string) {
 	p.cur, p.items, p.at = nil, nil, -1
 	p.showQueue = name == "Queue"
+	p.s.qKey = 0
+	p.s.trackL.UnselectAll()
 	for i := range p.lists {
 		if p.lists[i].Name == name {
 			p.load(p.lists[i].ID)
@@ -233,6 +239,10 @@ func (p *playlistBar) addAlbum() {
 }
 
 func (p *playlistBar) move(d int) {
+	if p.showQueue {
+		p.s.moveQueued(d)
+		return
+	}
 	j := p.at + d
 	if p.cur == nil || p.at < 0 || j < 0 || j >= len(p.items) {
 		return
@@ -244,6 +254,10 @@ func (p *playlistBar) move(d int) {
 }
 
 func (p *playlistBar) removeItem() {
+	if p.showQueue {
+		p.s.removeQueued()
+		return
+	}
 	if p.cur == nil || p.at < 0 || p.at >= len(p.items) {
 		return
 	}

@@ -252,13 +252,21 @@ type PlayerState struct {
 	Video   bool
 	Err     string // the last playback error, as worded by the player
 	Repeat  Repeat // what happens at the end of a title and of the queue
-	Shuffle bool   // Play shuffles the titles after the one started
+	Shuffle bool   // the titles after the current one play in a random order
 	// Resume is where the current title stopped last time, offered until
 	// playback passes it (0: nothing to offer).
 	Resume time.Duration
 	// Queue is what plays, in order; Index is the current title in it.
-	Queue []sealed.ContentID
+	Queue []QueueItem
 	Index int
+}
+
+// QueueItem is one place in the player's queue.
+type QueueItem struct {
+	// Key names the place for RemoveFromQueue, MoveInQueue and PlayQueued:
+	// it stays with the item as the queue changes around it.
+	Key     uint64
+	Content sealed.ContentID
 }
 
 // Repeat is the player's repeat mode.
@@ -287,10 +295,21 @@ type Player interface {
 	// Enqueue adds titles at the end of the queue (and starts playing
 	// when nothing plays).
 	Enqueue(ctx context.Context, titles []sealed.ContentID) error
+	// PlayNext puts titles right after the current one, which plays on
+	// (and starts playing when nothing plays).
+	PlayNext(ctx context.Context, titles []sealed.ContentID) error
+	// RemoveFromQueue takes an item out of the queue; removing the current
+	// title plays the one that took its place.
+	RemoveFromQueue(key uint64)
+	// MoveInQueue moves an item to index to; the current title plays on.
+	MoveInQueue(key uint64, to int)
+	// PlayQueued plays a queue item now.
+	PlayQueued(key uint64)
 	// SetRepeat sets the repeat mode.
 	SetRepeat(r Repeat)
-	// SetShuffle turns shuffling on or off: the next Play plays the titles
-	// after the one started in a random order.
+	// SetShuffle turns shuffling on or off at once: on puts the titles
+	// after the current one in a random order (and Play shuffles all but
+	// the first); off puts back the order they were given in.
 	SetShuffle(on bool)
 	// State is the current state.
 	State() PlayerState

@@ -91,6 +91,8 @@ const (
 	// RGBA at Options.VideoWidth×VideoHeight; reused two frames later),
 	// At (when it was shown).
 	EventVideo
+	// EventQueue: Index (the queue changed: Player.Queue has it).
+	EventQueue
 )
 
 // Event is something the app may show.

@@ -163,12 +163,17 @@ type memSource struct {
 	titles map[string][]byte
 	slow   map[string][2]int64 // id -> {offset, millis}
 	opens  int
+	byID   map[string]int // opens per title
 }
 
 func (s *memSource) Open(ctx context.Context, id string) (Media, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.opens++
+	if s.byID == nil {
+		s.byID = map[string]int{}
+	}
+	s.byID[id]++
 	b, ok := s.titles[id]
 	if !ok {
 		return nil, errors.New("no such title")

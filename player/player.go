@@ -51,11 +51,16 @@ type Player struct {
 
 	statusMu sync.Mutex
 	status   Status
+	items    []QueueItem // the queue as Queue returns it
 
 	// Owned by Serve's goroutine.
 	state     State
-	queue     []string
+	queue     []entry // what plays, in order
+	plain     []entry // the queue in the order it was given, while shuffled
+	shuffle   bool
+	lastKey   uint64 // the key of the newest entry
 	index     int
+	nextKey   uint64 // the entry the prepared next track is being opened for
 	repeat    Repeat
 	volume    float64
 	cur       *track // track being fed (may differ from the heard one at a boundary)
@@ -139,6 +144,9 @@ type Status struct {
 	Duration time.Duration
 	Volume   float64
 	Repeat   Repeat
+	// Shuffle reports that the titles after the current one play in a
+	// random order.
+	Shuffle bool
 	// Video are the presentation counts of the video playing or played
 	// last (nil before any video).
 	Video *av.Stats
@@ -152,7 +160,7 @@ func (p *Player) Status() Status {
 }
 
 func (p *Player) setStatus() {
-	st := Status{State: p.state, Index: p.index, Position: p.lastPos, Volume: p.volume, Repeat: p.repeat, Video: p.videoStats()}
+	st := Status{State: p.state, Index: p.index, Position: p.lastPos, Volume: p.volume, Repeat: p.repeat, Shuffle: p.shuffle, Video: p.videoStats()}
 	if p.heardT != nil {
 		st.TitleID = p.heardT.id
 		st.Duration, _ = p.heardT.duration()
@@ -179,11 +187,12 @@ func (p *Player) fail(titleID string, err error) {
 // do queues a control for Serve.
 func (p *Player) do(f func(ctx context.Context)) { p.cmds <- f }
 
-// Play replaces the queue with titleIDs and plays the first.
+// Play replaces the queue with titleIDs and plays the first (the others
+// in a random order while shuffle is on).
 func (p *Player) Play(titleIDs ...string) {
 	ids := append([]string(nil), titleIDs...)
 	p.do(func(ctx context.Context) {
-		p.queue, p.index = ids, 0
+		p.setQueue(ids)
 		p.start(ctx, 0, -1)
 	})
 }
@@ -191,7 +200,7 @@ func (p *Player) Play(titleIDs ...string) {
 // PlayFrom plays titleID (replacing the queue) starting at pos.
 func (p *Player) PlayFrom(titleID string, pos time.Duration) {
 	p.do(func(ctx context.Context) {
-		p.queue, p.index = []string{titleID}, 0
+		p.setQueue([]string{titleID})
 		p.start(ctx, 0, pos)
 	})
 }
@@ -200,15 +209,7 @@ func (p *Player) PlayFrom(titleID string, pos time.Duration) {
 // of them starts.
 func (p *Player) Enqueue(titleIDs ...string) {
 	ids := append([]string(nil), titleIDs...)
-	p.do(func(ctx context.Context) {
-		p.queue = append(p.queue, ids...)
-		if p.cur == nil && p.state != StateNoOutput {
-			p.index = len(p.queue) - len(ids)
-			p.start(ctx, p.index, -1)
-			return
-		}
-		p.prepareNext(ctx)
-	})
+	p.do(func(ctx context.Context) { p.insert(ctx, len(p.queue), ids) })
 }
 
 // Pause pauses playback, keeping the position.

@@ -168,6 +168,17 @@ func (p *pump) setNext(next *track) {
 	p.next = next
 }
 
+// clearNext unsets t as the next track unless the pump already plays it;
+// it reports whether t is free to stop.
+func (p *pump) clearNext(t *track) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.next == t {
+		p.next = nil
+	}
+	return p.cur != t
+}
+
 // dropPending forgets a partly handed-out block (after a seek).
 func (p *pump) dropPending() {
 	p.mu.Lock()

@@ -56,12 +56,14 @@ type opened struct {
 	err   error
 	index int
 	id    string
+	key   uint64 // the queue entry it was opened for
 }
 
 // open opens title i of the queue, starts its feeder and waits for its first
 // block. pos < 0 means "from the saved position if Options.Resume".
-func (p *Player) open(ctx context.Context, id string, i int, pos time.Duration) opened {
-	res := opened{index: i, id: id}
+func (p *Player) open(ctx context.Context, e entry, i int, pos time.Duration) opened {
+	id := e.id
+	res := opened{index: i, id: id, key: e.key}
 	var resume time.Duration
 	if p.opts.Positions != nil {
 		if d, ok, err := p.opts.Positions.Load(id); err == nil && ok {
@@ -95,7 +97,7 @@ func (p *Player) open(ctx context.Context, id string, i int, pos time.Duration) 
 		res.err = err
 		return res
 	}
-	t.resume = resume
+	t.resume, t.key = resume, e.key
 	d, est := t.duration()
 	p.log.Debug("opened title", "title", id, "format", t.stream.Format(), "size", m.Size(),
 		"duration", d, "estimated", est, "seekable", t.stream.Seekable())
@@ -140,9 +142,9 @@ func readImage(m Media, id string) (*Event, error) {
 
 // async runs open in the background and hands the result to done in
 // Serve's goroutine.
-func (p *Player) async(ctx context.Context, id string, i int, pos time.Duration, done func(ctx context.Context, o opened)) {
+func (p *Player) async(ctx context.Context, e entry, i int, pos time.Duration, done func(ctx context.Context, o opened)) {
 	go func() {
-		o := p.open(ctx, id, i, pos)
+		o := p.open(ctx, e, i, pos)
 		select {
 		case p.cmds <- func(ctx context.Context) { done(ctx, o) }:
 		case <-ctx.Done():
@@ -177,6 +179,7 @@ func (p *Player) start(ctx context.Context, i int, pos time.Duration) {
 			}
 			return
 		}
+		p.placed(&o)
 		p.attach(ctx, o, true)
 	})
 }
@@ -212,6 +215,30 @@ func (p *Player) attach(ctx context.Context, o opened, flush bool) {
 	p.prepareNext(ctx)
 }
 
+// placed moves an opened title to where its entry is now: the queue may
+// have been edited while it opened (a removed entry keeps the old index).
+func (p *Player) placed(o *opened) {
+	if i, ok := p.indexOf(o.key); ok {
+		o.index = i
+		if o.t != nil {
+			o.t.index = i
+		}
+	}
+}
+
+// dropNext forgets the prepared next title. If the pump has already moved
+// into it (the current title just ended), it plays on and tick follows.
+func (p *Player) dropNext() {
+	p.nextKey = 0
+	if p.nextT == nil {
+		return
+	}
+	if p.pump.clearNext(p.nextT) {
+		p.nextT.stop()
+	}
+	p.nextT = nil
+}
+
 // nextTrack is the prepared next track, if ready.
 func (p *Player) nextTrack() *track { return p.nextT }
 
@@ -223,29 +250,33 @@ func (p *Player) prepareNext(ctx context.Context) {
 	}
 	i, ok := p.after(p.index, false)
 	if !ok {
-		if p.nextT != nil {
-			p.nextT.stop()
-			p.nextT = nil
+		p.dropNext()
+		p.nextGen++
+		if p.waitNext { // the current title ended waiting for one no longer queued
+			p.waitNext, p.draining = false, true
 		}
-		p.pump.setNext(nil)
 		return
 	}
-	if p.nextT != nil && p.nextT.index == i && p.nextT.id == p.queue[i] && p.nextT != p.cur {
+	e := p.queue[i]
+	if p.nextT != nil && p.nextT.key == e.key && p.nextT != p.cur {
 		return
 	}
-	if p.nextT != nil {
-		p.nextT.stop()
-		p.nextT = nil
+	if p.nextT == nil && p.nextKey == e.key && e.key != 0 {
+		return // being opened
 	}
+	p.dropNext()
 	p.nextGen++
 	gen := p.nextGen
-	p.async(ctx, p.queue[i], i, 0, func(ctx context.Context, o opened) {
+	p.nextKey = e.key
+	p.async(ctx, e, i, 0, func(ctx context.Context, o opened) {
 		if gen != p.nextGen || p.cur == nil && !p.waitNext {
 			if o.t != nil {
 				o.t.stop()
 			}
 			return
 		}
+		p.nextKey = 0
+		p.placed(&o)
 		if o.t == nil {
 			// Images and errors are handled when the queue gets there.
 			if p.waitNext {
@@ -275,7 +306,7 @@ func (p *Player) dropTracks() {
 	}
 	p.stopVideo()
 	p.cur, p.nextT, p.heardT = nil, nil, nil
-	p.waitNext, p.draining = false, false
+	p.waitNext, p.draining, p.nextKey = false, false, 0
 	p.openGen++
 	p.nextGen++
 }
@@ -313,6 +344,9 @@ func (p *Player) tick(ctx context.Context, report bool) {
 			switch {
 			case cur != nil: // continued gaplessly into the prepared title
 				p.index = cur.index
+				if i, ok := p.indexOf(cur.key); ok {
+					p.index = i
+				}
 				p.nextT = nil
 				p.startVideo(ctx, cur, 0)
 				p.prepareNext(ctx)

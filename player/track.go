@@ -69,7 +69,8 @@ func (r *mediaReader) Seek(off int64, whence int) (int64, error) {
 // track is one opened title and its feeder.
 type track struct {
 	id      string
-	index   int
+	index   int    // place in the queue (Serve's goroutine keeps it current)
+	key     uint64 // the queue entry (0: removed from the queue)
 	title   string
 	media   *mediaReader
 	stream  *decode.Stream

@@ -17,6 +17,17 @@ func (f *fakePlayer) SetRepeat(r app.Repeat) {
 	f.do("repeat", func(s *app.PlayerState) { s.Repeat = r })
 }
 func (f *fakePlayer) Enqueue(context.Context, []sealed.ContentID) error { return nil }
+func (f *fakePlayer) PlayNext(_ context.Context, cs []sealed.ContentID) error {
+	f.do("play next", func(s *app.PlayerState) {
+		for _, c := range cs {
+			s.Queue = append(s.Queue, app.QueueItem{Key: uint64(len(s.Queue) + 1), Content: c})
+		}
+	})
+	return nil
+}
+func (f *fakePlayer) RemoveFromQueue(uint64)  {}
+func (f *fakePlayer) MoveInQueue(uint64, int) {}
+func (f *fakePlayer) PlayQueued(uint64)       {}
 func (f *fakePlayer) SetShuffle(on bool) {
 	f.do("shuffle", func(s *app.PlayerState) { s.Shuffle = on })
 }
@@ -78,4 +89,12 @@ func TestMPRISLoopShuffle(t *testing.T) {
 	}
 	fp.SetRepeat(app.RepeatOne) // from the app's own button
 	waitProp("LoopStatus", "Track")
+
+	// CanGoNext follows the queue: nothing after the last title unless it repeats.
+	fp.SetRepeat(app.RepeatOff)
+	fp.PlayNext(ctx, []sealed.ContentID{{1}})
+	waitProp("CanGoNext", false)
+	waitProp("CanGoPrevious", true)
+	fp.PlayNext(ctx, []sealed.ContentID{{2}})
+	waitProp("CanGoNext", true)
 }

@@ -7,7 +7,9 @@
 // Implemented: org.mpris.MediaPlayer2 (Raise, Quit; Identity, DesktopEntry,
 // CanQuit, CanRaise, HasTrackList=false) and org.mpris.MediaPlayer2.Player
 // (Play, Pause, PlayPause, Stop, Next, Previous, Seek, SetPosition;
-// PlaybackStatus, Metadata, Volume (writable), Position, Rate, Can*),
+// PlaybackStatus, Metadata, Volume (writable), Position, Rate, LoopStatus
+// and Shuffle (writable), Can*; CanGoNext follows the queue: a title after
+// the current one, or repeat on),
 // with PropertiesChanged signals when the player changes. Track IDs are
 // /org/kith/track/<content ID>.
 package mpris
@@ -159,8 +161,8 @@ func (s *Service) export(conn *dbus.Conn) error {
 			"Position":      {Value: int64(0), Emit: prop.EmitFalse},
 			"MinimumRate":   ro(1.0),
 			"MaximumRate":   ro(1.0),
-			"CanGoNext":     ro(true),
-			"CanGoPrevious": ro(true),
+			"CanGoNext":     {Value: canGoNext(st), Emit: prop.EmitTrue},
+			"CanGoPrevious": {Value: len(st.Queue) > 0, Emit: prop.EmitTrue},
 			"CanPlay":       ro(true),
 			"CanPause":      ro(true),
 			"CanSeek":       ro(true),
@@ -225,6 +227,12 @@ func (s *Service) update() {
 	if st.Shuffle != last.Shuffle {
 		props.SetMust(ifacePlayer, "Shuffle", st.Shuffle)
 	}
+	if canGoNext(st) != canGoNext(last) {
+		props.SetMust(ifacePlayer, "CanGoNext", canGoNext(st))
+	}
+	if (len(st.Queue) > 0) != (len(last.Queue) > 0) {
+		props.SetMust(ifacePlayer, "CanGoPrevious", len(st.Queue) > 0)
+	}
 	props.SetMust(ifacePlayer, "Position", st.Position.Microseconds())
 	// A jump (not the clock moving on) is announced with Seeked.
 	if st.Content == last.Content && last.Title != "" {
@@ -232,6 +240,12 @@ func (s *Service) update() {
 			s.conn.Emit(path, ifacePlayer+".Seeked", st.Position.Microseconds())
 		}
 	}
+}
+
+// canGoNext reports that Next has somewhere to go: a title after the
+// current one in the queue, or a queue that repeats.
+func canGoNext(st app.PlayerState) bool {
+	return st.Index+1 < len(st.Queue) || len(st.Queue) > 0 && st.Repeat != app.RepeatOff
 }
 
 // loopStatus is MPRIS's name of a repeat mode.

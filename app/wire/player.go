@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"image"
-	"math/rand/v2"
 	"strings"
 	"sync"
 	"time"
@@ -21,9 +20,7 @@ type Player struct {
 	subs   subscribers
 
 	mu      sync.Mutex
-	shuffle bool
-	resume  time.Duration      // the saved position offered for the current title
-	queue   []sealed.ContentID // as sent to the player (Play, Enqueue)
+	resume  time.Duration // the saved position offered for the current title
 	title   string
 	id      string
 	mt      string
@@ -114,15 +111,6 @@ func (a *Player) Play(_ context.Context, queue []sealed.ContentID, start int) er
 	}
 	a.mu.Lock()
 	a.started, a.err = true, ""
-	if a.shuffle {
-		rest := ids[1:]
-		rand.Shuffle(len(rest), func(i, j int) { rest[i], rest[j] = rest[j], rest[i] })
-	}
-	a.queue = a.queue[:0]
-	for _, id := range ids {
-		c, _ := sealed.ParseContentID(id)
-		a.queue = append(a.queue, c)
-	}
 	a.mu.Unlock()
 	a.p.Play(ids...)
 	return nil
@@ -133,17 +121,35 @@ func (a *Player) Enqueue(_ context.Context, titles []sealed.ContentID) error {
 	if len(titles) == 0 {
 		return errors.New("nothing to add to the queue")
 	}
-	ids := make([]string, len(titles))
-	for i, c := range titles {
-		ids[i] = c.String()
-	}
-	a.mu.Lock()
-	a.queue = append(a.queue, titles...)
-	a.mu.Unlock()
-	a.p.Enqueue(ids...)
-	a.subs.notify()
+	a.p.Enqueue(titleIDs(titles)...)
 	return nil
 }
+
+// PlayNext implements app.Player.
+func (a *Player) PlayNext(_ context.Context, titles []sealed.ContentID) error {
+	if len(titles) == 0 {
+		return errors.New("nothing to play next")
+	}
+	a.p.PlayNext(titleIDs(titles)...)
+	return nil
+}
+
+func titleIDs(cs []sealed.ContentID) []string {
+	ids := make([]string, len(cs))
+	for i, c := range cs {
+		ids[i] = c.String()
+	}
+	return ids
+}
+
+// RemoveFromQueue implements app.Player.
+func (a *Player) RemoveFromQueue(key uint64) { a.p.Remove(key) }
+
+// MoveInQueue implements app.Player.
+func (a *Player) MoveInQueue(key uint64, to int) { a.p.Move(key, to) }
+
+// PlayQueued implements app.Player.
+func (a *Player) PlayQueued(key uint64) { a.p.Jump(key) }
 
 // SetRepeat implements app.Player.
 func (a *Player) SetRepeat(r app.Repeat) {
@@ -159,12 +165,7 @@ func (a *Player) SetRepeat(r app.Repeat) {
 }
 
 // SetShuffle implements app.Player.
-func (a *Player) SetShuffle(on bool) {
-	a.mu.Lock()
-	a.shuffle = on
-	a.mu.Unlock()
-	a.subs.notify()
-}
+func (a *Player) SetShuffle(on bool) { a.p.SetShuffle(on) }
 
 // TogglePause implements app.Player.
 func (a *Player) TogglePause() {
@@ -194,11 +195,16 @@ func (a *Player) SetVolume(v float64) {
 // State implements app.Player.
 func (a *Player) State() app.PlayerState {
 	st := a.p.Status()
+	items, index := a.p.Queue()
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	out := app.PlayerState{Title: a.title, Image: a.img, Video: a.video, Err: a.err, Volume: st.Volume,
-		Position: st.Position, Duration: st.Duration, Shuffle: a.shuffle}
-	out.Queue, out.Index = append([]sealed.ContentID(nil), a.queue...), st.Index
+		Position: st.Position, Duration: st.Duration, Shuffle: st.Shuffle, Index: index}
+	out.Queue = make([]app.QueueItem, 0, len(items))
+	for _, it := range items {
+		c, _ := sealed.ParseContentID(it.TitleID) // the app queues content IDs only
+		out.Queue = append(out.Queue, app.QueueItem{Key: it.Key, Content: c})
+	}
 	if a.resume > 0 && st.Position+2*time.Second < a.resume {
 		out.Resume = a.resume
 	}
