@@ -178,3 +178,6 @@ type BillingEvent struct {
 	Supplier   identity.ID `json:"supplier,omitempty"`
 	Time       time.Time   `json:"time"`
 }
+
+// ErrOtherIdentity means a database belongs to another directory key.
+var ErrOtherIdentity = errors.New("the database belongs to another directory key")

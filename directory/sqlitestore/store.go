@@ -302,3 +302,21 @@ func (s *Store) RevokeDevice(ctx context.Context, account string, id identity.ID
 		return withdrawTx(ctx, tx, id)
 	})
 }
+
+// BindIdentity records id as the directory key this database belongs to,
+// or, when one is recorded, checks that it is id (directory.ErrOtherIdentity
+// otherwise).
+func (s *Store) BindIdentity(ctx context.Context, id identity.ID, now time.Time) error {
+	var got string
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO directory_identity (singleton, id, bound) VALUES (1, ?, ?) ON CONFLICT DO NOTHING`,
+			string(id), ms(now)); err != nil {
+			return err
+		}
+		return tx.QueryRowContext(ctx, `SELECT id FROM directory_identity`).Scan(&got)
+	})
+	if err == nil && got != string(id) {
+		err = fmt.Errorf("database of directory %s, key file of %s: %w", got, id, directory.ErrOtherIdentity)
+	}
+	return err
+}

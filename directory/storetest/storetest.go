@@ -28,6 +28,12 @@ type Auditor interface {
 	OrphanLicenses(ctx context.Context) (int, error)
 }
 
+// Binder is the start-up check that a database belongs to one directory
+// key; both stores implement it, and the suite checks it when present.
+type Binder interface {
+	BindIdentity(ctx context.Context, id identity.ID, now time.Time) error
+}
+
 // Opener returns a new, empty, migrated store; the suite closes it.
 type Opener func(t *testing.T) directory.Store
 
@@ -45,6 +51,7 @@ func Run(t *testing.T, open Opener) {
 		{"Titles", testTitles},
 		{"Online", testOnline},
 		{"Outbox", testOutbox},
+		{"BindIdentity", testBindIdentity},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			s := open(t)
@@ -543,5 +550,31 @@ func testOutbox(t *testing.T, s directory.Store) {
 	if all[0].Delivered.IsZero() || all[0].Attempts != 1 || all[1].Attempts != 1 || all[1].LastError == "" ||
 		!all[1].NextAttempt.Equal(now.Add(time.Hour)) || len(all[1].LastError) > 500 {
 		t.Errorf("delivered %+v, retried %+v", all[0], all[1])
+	}
+}
+
+func testBindIdentity(t *testing.T, s directory.Store) {
+	b, ok := s.(Binder)
+	if !ok {
+		t.Skip("the store has no BindIdentity")
+	}
+	a, _ := identity.Generate()
+	other, _ := identity.Generate()
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs { // instances starting together: the first binds, all agree
+		wg.Go(func() { errs[i] = b.BindIdentity(ctx, a.ID(), time.Now()) })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatalf("binding: %v", err)
+		}
+	}
+	if err := b.BindIdentity(ctx, other.ID(), time.Now()); !errors.Is(err, directory.ErrOtherIdentity) {
+		t.Errorf("another key: %v", err)
+	}
+	if err := b.BindIdentity(ctx, a.ID(), time.Now()); err != nil {
+		t.Errorf("the same key again: %v", err)
 	}
 }

@@ -41,6 +41,7 @@ Examples:
 
 func cmdPublish(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, data := newFlags("publish", "publish PATH... [--title T] [flags]", publishHelp, stderr)
+	store := addStoreFlag(fs)
 	title := fs.String("title", "", "title name (default: from the tags; one file only)")
 	artist := fs.String("artist", "", "artist (default: from the tags)")
 	price := fs.String("price", "0", `price in currency units, e.g. 1.99, or "free"`)
@@ -70,7 +71,7 @@ func cmdPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if *title != "" && (len(files) != 1 || len(pos) != 1) {
 		return fmt.Errorf("--title names one file, not %d: %w", len(files), errUsage)
 	}
-	id, st, origin, _, err := openData(ctx, *data)
+	id, st, origin, _, err := openData(ctx, *data, *store, stderr)
 	if err != nil {
 		return err
 	}
@@ -153,6 +154,7 @@ Example:
 
 func cmdWithdraw(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, data := newFlags("withdraw", "withdraw TITLE_ID [flags]", withdrawHelp, stderr)
+	store := addStoreFlag(fs)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -161,7 +163,7 @@ func cmdWithdraw(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		fs.Usage()
 		return errUsage
 	}
-	_, st, _, _, err := openData(ctx, *data)
+	_, st, _, _, err := openData(ctx, *data, *store, stderr)
 	if err != nil {
 		return err
 	}
@@ -189,6 +191,7 @@ Example:
 
 func cmdBilling(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, data := newFlags("billing", "billing export --csv [flags]", billingHelp, stderr)
+	store := addStoreFlag(fs)
 	csvOut := fs.Bool("csv", false, "write CSV (the only format)")
 	out := fs.String("o", "", "write to this file instead of stdout")
 	pos, err := parseFlags(fs, args)
@@ -199,7 +202,7 @@ func cmdBilling(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fs.Usage()
 		return errUsage
 	}
-	_, st, _, _, err := openData(ctx, *data)
+	_, st, _, _, err := openData(ctx, *data, *store, stderr)
 	if err != nil {
 		return err
 	}
@@ -225,6 +228,7 @@ Example:
 
 func cmdAccounts(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, data := newFlags("accounts", "accounts [flags]", accountsHelp, stderr)
+	store := addStoreFlag(fs)
 	asJSON := fs.Bool("json", false, "JSON lines instead of a table")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -234,7 +238,7 @@ func cmdAccounts(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		fs.Usage()
 		return errUsage
 	}
-	_, st, _, _, err := openData(ctx, *data)
+	_, st, _, _, err := openData(ctx, *data, *store, stderr)
 	if err != nil {
 		return err
 	}

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/kith-media/kith/directory"
+	"github.com/kith-media/kith/directory/sqlitestore"
 	"github.com/kith-media/kith/share/identity"
 	"github.com/kith-media/kith/share/sealed"
 )
@@ -77,11 +78,12 @@ func init() {
 // content IDs.
 func loadDirectory(b *testing.B, data string) []sealed.ContentID {
 	ctx := context.Background()
-	_, st, _, _, err := openData(ctx, data)
+	_, ds, _, _, err := openData(ctx, data, "", os.Stderr)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer st.Close()
+	defer ds.Close()
+	st := ds.(*sqlitestore.Store)
 	contents := make([]sealed.ContentID, benchContents)
 	for i := range contents {
 		_, _ = rand.Read(contents[i][:])

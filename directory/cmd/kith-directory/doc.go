@@ -7,6 +7,7 @@
 // Subcommands (see `kith-directory --help` for flags and examples):
 //
 //	serve      HTTPS API of package directory; prints https://host:port#FINGERPRINT
+//	migrate    create or upgrade the schema; with a PostgreSQL --store, create the key once
 //	publish    seal FILE into DATA/origin/<content ID>, sign its manifest, add the title
 //	withdraw   stop listing and selling a title
 //	billing    "billing export --csv": the billing outbox as CSV
@@ -18,7 +19,10 @@
 // Data directory (--data, env KITH_DIRECTORY_DATA):
 //
 //	directory.key   the directory identity (ed25519 + X25519), mode 0600, created on first use
-//	directory.db    SQLite database (see package sqlitestore), WAL
+//	                (with a PostgreSQL --store only by migrate: every instance gets a copy)
+//	directory.db    SQLite database (see package sqlitestore), WAL; unless --store names
+//	                a PostgreSQL database (package pgstore), whose directory_identity row
+//	                must name this key
 //	origin/         sealed files named by content ID (the origin store)
 //	join-code.json  the join code pair-code left for serve (mode 0600; deleted once used)
 //

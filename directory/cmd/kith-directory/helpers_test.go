@@ -23,6 +23,7 @@ import (
 	"github.com/kith-media/kith/directory"
 	"github.com/kith-media/kith/directory/license"
 	"github.com/kith-media/kith/directory/sqlitestore"
+	"github.com/kith-media/kith/internal/pgtest"
 	"github.com/kith-media/kith/share/identity"
 )
 
@@ -42,7 +43,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "building kith-directory:", err)
 		os.Exit(1)
 	}
-	code := m.Run()
+	code := pgtest.Main(m) // stops the PostgreSQL server the Postgres tests started
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -305,7 +306,7 @@ func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
 func publishInProcess(t testing.TB, data, name string, price int64) (string, []byte) {
 	t.Helper()
 	ctx := context.Background()
-	id, st, origin, _, err := openData(ctx, data)
+	id, st, origin, _, err := openData(ctx, data, "", os.Stderr)
 	if err != nil {
 		t.Fatal(err)
 	}

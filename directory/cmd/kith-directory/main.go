@@ -19,6 +19,7 @@ Usage:
 
 Commands:
   serve      run the directory over HTTPS (prints its URL with the fingerprint)
+  migrate    create or upgrade the database schema (SQLite or --store postgres://...)
   publish    seal a media file into the origin store and add it to the catalog
   withdraw   withdraw a title from the catalog (owners keep their licenses)
   billing    billing outbox: "billing export --csv" writes every registration as CSV
@@ -32,6 +33,9 @@ $XDG_DATA_HOME/kith-directory): it holds directory.key (the directory's
 identity, mode 0600, created on first use), directory.db (SQLite, WAL) and
 origin/ (sealed files named by content ID). publish, withdraw, billing and
 accounts open the same database directly, so they work while serve runs.
+--store postgres://USER@HOST/DB (env KITH_DIRECTORY_STORE) puts the database
+on PostgreSQL instead, shared by several serve instances; see
+"kith-directory help serve" and "kith-directory help migrate".
 
 Examples:
   # start a directory on port 8443 and forward billing to the label's webhook
@@ -50,7 +54,7 @@ Examples:
   kith-directory billing export --csv --data /var/lib/kith > billing.csv
   kith-directory accounts --data /var/lib/kith
 
-Environment (flags win): KITH_DIRECTORY_DATA, KITH_DIRECTORY_ADDR,
+Environment (flags win): KITH_DIRECTORY_DATA, KITH_DIRECTORY_STORE, KITH_DIRECTORY_ADDR,
 KITH_DIRECTORY_NAME, KITH_DIRECTORY_URL, KITH_DIRECTORY_WEBHOOK,
 KITH_DIRECTORY_WEBHOOK_SECRET or KITH_DIRECTORY_WEBHOOK_SECRET_FILE,
 KITH_DIRECTORY_METRICS_ADDR, KITH_DIRECTORY_METRICS_TOKEN or
@@ -78,6 +82,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	cmds := map[string]func(context.Context, []string, io.Writer, io.Writer) error{
 		"serve":       cmdServe,
+		"migrate":     cmdMigrate,
 		"publish":     cmdPublish,
 		"withdraw":    cmdWithdraw,
 		"billing":     cmdBilling,

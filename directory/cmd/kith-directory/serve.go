@@ -21,7 +21,6 @@ import (
 
 	"github.com/kith-media/kith/directory"
 	"github.com/kith-media/kith/directory/relay"
-	"github.com/kith-media/kith/directory/sqlitestore"
 	"github.com/kith-media/kith/share/identity"
 )
 
@@ -40,8 +39,18 @@ Devices may publish their own files (kithctl publish, the app's Add) only
 when --device-publish is owner (devices of --owner's account) or accounts
 (every account); their titles are free and listed to their household only.
 
+The database is the embedded SQLite file DATA/directory.db unless --store
+names a PostgreSQL database (postgres://...), which several instances can
+share behind one address: each needs the same DATA/directory.key (serve
+never creates it then; kith-directory migrate does, once) and its origin/
+on a shared folder. Stay on SQLite while one machine carries the load: it
+needs no server and commits in batches; move when you need a second
+instance (README: "Moving to PostgreSQL").
+
 Examples:
   kith-directory serve --addr :8443 --data /var/lib/kith --metrics-addr 127.0.0.1:9464
+  PGPASSFILE=/etc/kith/pgpass kith-directory serve --data /var/lib/kith \
+      --store 'postgres://kith@db.internal/kith?sslmode=verify-full'    # one of several instances
   kith-directory serve --data /var/lib/kith --device-publish owner --owner home
   KITH_DIRECTORY_WEBHOOK=https://billing.example/kith \
       kith-directory serve --webhook-secret-file /etc/kith/webhook-secret
@@ -53,22 +62,31 @@ func dataPaths(dir string) (key, db, origin string) {
 }
 
 // openData creates the data directory if needed and opens the identity and
-// the store.
-func openData(ctx context.Context, dir string) (*identity.Identity, *sqlitestore.Store, string, bool, error) {
+// the store (spec: see storeHelp), checking that the database belongs to
+// the identity. Warnings go to stderr.
+func openData(ctx context.Context, dir, spec string, stderr io.Writer) (*identity.Identity, dirStore, string, bool, error) {
+	if err := checkStoreSpec(spec); err != nil {
+		return nil, nil, "", false, err
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, nil, "", false, fmt.Errorf("data directory: %w", err)
 	}
-	keyPath, dbPath, origin := dataPaths(dir)
-	id, created, err := identity.LoadOrCreate(keyPath)
+	keyPath, _, origin := dataPaths(dir)
+	id, created, err := loadDirectoryKey(keyPath, isPostgres(spec))
 	if err != nil {
-		return nil, nil, "", false, fmt.Errorf("directory identity: %w", err)
+		return nil, nil, "", false, err
 	}
 	if err := os.MkdirAll(origin, 0o755); err != nil {
 		return nil, nil, "", false, fmt.Errorf("origin store: %w", err)
 	}
-	st, err := sqlitestore.Open(ctx, dbPath, sqlitestore.Options{})
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	st, err := openDirStore(ctx, dir, spec, log)
 	if err != nil {
-		return nil, nil, "", false, fmt.Errorf("database: %w", err)
+		return nil, nil, "", false, err
+	}
+	if err := st.BindIdentity(ctx, id.ID(), time.Now()); err != nil {
+		st.Close()
+		return nil, nil, "", false, fmt.Errorf("checking that the database belongs to %s: %w", keyPath, err)
 	}
 	return id, st, origin, created, nil
 }
@@ -82,6 +100,7 @@ func floatEnv(key string, def float64) float64 {
 
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, data := newFlags("serve", "serve [flags]", serveHelp, stderr)
+	store := addStoreFlag(fs)
 	addr := fs.String("addr", env("ADDR", ":8443"), "listen address host:port (env KITH_DIRECTORY_ADDR)")
 	name := fs.String("name", env("NAME", "Kith directory"), "name shown to players (env KITH_DIRECTORY_NAME)")
 	pubURL := fs.String("url", env("URL", ""), "public base URL to print, e.g. https://dir.example:8443 (env KITH_DIRECTORY_URL; default from --addr)")
@@ -149,7 +168,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
 
-	id, st, origin, created, err := openData(ctx, *data)
+	id, st, origin, created, err := openData(ctx, *data, *store, stderr)
 	if err != nil {
 		return err
 	}
