@@ -254,7 +254,8 @@ func (n *Node) fetch(ctx context.Context, t *Title, peers []Neighbour) error {
 		}
 		// Announce the download before asking for suppliers, so a crowd
 		// arriving together finds itself.
-		m, err := n.manifest(ctx, cid, nil)
+		var m *sealed.Manifest
+		err := retryBusy(ctx, func() (err error) { m, err = n.manifest(ctx, cid, nil); return err })
 		if err != nil {
 			return fmt.Errorf("fetching %s: %w", cid, err)
 		}
@@ -264,7 +265,8 @@ func (n *Node) fetch(ctx context.Context, t *Title, peers []Neighbour) error {
 		if err := n.Announce(ctx); err != nil {
 			n.log.Debug("node: announcing a download", "err", err)
 		}
-		if peers, origin, crowd, err = n.suppliers(ctx, cid); err != nil {
+		err = retryBusy(ctx, func() (err error) { peers, origin, crowd, err = n.suppliers(ctx, cid); return err })
+		if err != nil {
 			return fmt.Errorf("fetching %s: %w", cid, err)
 		}
 		peers = peers[:min(len(peers), n.maxPeers())]
@@ -340,6 +342,16 @@ func (n *Node) suppliers(ctx context.Context, cid sealed.ContentID) (peers []Nei
 		return nil, false, nil, err
 	}
 	var lanPeers, far []Neighbour
+	named := make([]identity.ID, 0, len(sups))
+	for _, s := range sups {
+		if !s.Origin && s.Device != n.ID() {
+			named = append(named, s.Device)
+		}
+	}
+	// The directory vouched for these devices: when they call us (a crowd
+	// polls each other from the start), looking them up is not a
+	// stranger spending our quota.
+	n.srv.Expect(named)
 	for _, nb := range n.Neighbours() {
 		if nb.LAN {
 			lanPeers = append(lanPeers, nb)
@@ -443,4 +455,30 @@ func (n *Node) Repair(ctx context.Context, cid sealed.ContentID) (int, error) {
 	}
 	n.log.Warn("node: repairing damaged chunks", "content", cid, "chunks", len(bad))
 	return len(bad), n.Fetch(ctx, cid)
+}
+
+// busyRetries bounds how long retryBusy keeps asking.
+const busyRetries = 8
+
+// retryBusy runs op again while the directory answers "busy" (503, a cap
+// on work in flight) or "rate limited" (429), after the wait it names
+// (between 100 ms and 5 s, with jitter so a crowd does not come back in
+// step), up to busyRetries times: a crowd starting together must not lose
+// downloads to a directory that only asked it to come back in a second.
+func retryBusy(ctx context.Context, op func() error) error {
+	for try := 0; ; try++ {
+		err := op()
+		var de *directory.Error
+		if err == nil || try == busyRetries || !errors.As(err, &de) ||
+			!(de.Code == directory.CodeBusy || de.Code == directory.CodeRateLimited) {
+			return err
+		}
+		wait := min(max(de.RetryAfter, 100*time.Millisecond), 5*time.Second)
+		wait = wait/2 + rand.N(wait)
+		select {
+		case <-ctx.Done():
+			return errors.Join(err, ctx.Err())
+		case <-time.After(wait):
+		}
+	}
 }

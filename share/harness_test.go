@@ -117,6 +117,14 @@ func startNode(t testing.TB, d *testDirectory, account string, tune func(*Option
 	if err := c.EnrollDevice(ctx, account, "correct horse battery", "dev-"+string(dev.ID().Short())); err != nil {
 		t.Fatal(err)
 	}
+	return serveNode(t, c, dev, account, tune)
+}
+
+// serveNode serves a Node of enrolled device dev (directory client c)
+// until the test ends.
+func serveNode(t testing.TB, c *directory.Client, dev *identity.Identity, account string, tune func(*Options)) *Node {
+	t.Helper()
+	ctx := context.Background()
 	o := Options{DataDir: t.TempDir(), Identity: dev, Directory: c, Name: account + "-" + dev.ID().Short(),
 		Account: account, Logger: quiet, AnnounceInterval: time.Second}
 	if tune != nil {

@@ -72,6 +72,19 @@ type LookupLimits struct {
 	// request limit, so strangers cannot spend the owner's quota.
 	Total      float64
 	TotalBurst int
+	// Expected is lookups per second, in bursts of ExpectedBurst (defaults
+	// 10 and 200), of devices the directory itself named to this one
+	// lately (Server.Expect: the suppliers of a content it downloads),
+	// for ExpectedTTL (default 10 min). A crowd's members poll each other
+	// from the start; the directory vouched for them (it lists only
+	// enrolled devices that announced the content), so they are not
+	// strangers spending the owner's quota, and they draw from this bucket
+	// instead of the per-address and total ones. A device key nobody
+	// named still meets those limits: no one can enlarge the set but the
+	// directory.
+	Expected      float64
+	ExpectedBurst int
+	ExpectedTTL   time.Duration
 	// Timeout bounds one lookup (default 5 s).
 	Timeout time.Duration
 }
@@ -98,6 +111,15 @@ func (l LookupLimits) withDefaults() LookupLimits {
 	if l.TotalBurst <= 0 {
 		l.TotalBurst = 20
 	}
+	if l.Expected <= 0 {
+		l.Expected = 10
+	}
+	if l.ExpectedBurst <= 0 {
+		l.ExpectedBurst = 200
+	}
+	if l.ExpectedTTL <= 0 {
+		l.ExpectedTTL = 10 * time.Minute
+	}
 	if l.Timeout <= 0 {
 		l.Timeout = 5 * time.Second
 	}
@@ -120,6 +142,9 @@ type accountCache struct {
 	callers map[netip.Prefix]*tokens
 	total   tokens
 	sweep   time.Time
+	// expected: devices the directory named to us, until when (Expect).
+	expected    map[identity.ID]time.Time
+	expectedBkt tokens
 }
 
 type cacheEntry struct {
@@ -157,7 +182,7 @@ func (b *tokens) take(now time.Time, rate float64, burst int) bool {
 
 func newAccountCache(look Accounts, lim LookupLimits, now func() time.Time) *accountCache {
 	return &accountCache{look: look, lim: lim.withDefaults(), now: now,
-		entries: map[identity.ID]*list.Element{}, callers: map[netip.Prefix]*tokens{}}
+		entries: map[identity.ID]*list.Element{}, callers: map[netip.Prefix]*tokens{}, expected: map[identity.ID]time.Time{}}
 }
 
 // callerPrefix is the unit the per-caller limit counts: the IPv4 address,
@@ -202,7 +227,7 @@ func (c *accountCache) account(ctx context.Context, id identity.ID, remoteAddr s
 	}
 	c.mu.Unlock()
 	v, err, _ := c.flight.Do(string(id), func() (any, error) {
-		if !c.allow(remoteAddr) {
+		if !c.allow(remoteAddr, id) {
 			return "", errLookupLimited
 		}
 		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.lim.Timeout)
@@ -230,12 +255,45 @@ func (c *accountCache) account(ctx context.Context, id identity.ID, remoteAddr s
 	return v.(string), nil
 }
 
-// allow takes a lookup token for the caller and from the total.
-func (c *accountCache) allow(remoteAddr string) bool {
+// expect marks ids as named to us by the directory, for ExpectedTTL.
+// The set is bounded by MaxEntries: when full, expired names go first,
+// and then nobody new is added until some expire.
+func (c *accountCache) expect(ids []identity.ID) {
+	now := c.now()
+	until := now.Add(c.lim.ExpectedTTL)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, id := range ids {
+		if _, ok := c.expected[id]; !ok && len(c.expected) >= c.lim.MaxEntries {
+			for k, t := range c.expected {
+				if !now.Before(t) {
+					delete(c.expected, k)
+				}
+			}
+			if len(c.expected) >= c.lim.MaxEntries {
+				return
+			}
+		}
+		c.expected[id] = until
+	}
+}
+
+// allow takes a lookup token for device id calling from remoteAddr: from
+// the expected bucket when the directory named id to us lately, else (or
+// when that bucket is empty) for the caller's address and from the total.
+func (c *accountCache) allow(remoteAddr string, id identity.ID) bool {
 	now := c.now()
 	p := callerPrefix(remoteAddr)
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if until, ok := c.expected[id]; ok {
+		if now.Before(until) && c.expectedBkt.take(now, c.lim.Expected, c.lim.ExpectedBurst) {
+			return true
+		}
+		if !now.Before(until) {
+			delete(c.expected, id)
+		}
+	}
 	if now.Sub(c.sweep) > time.Minute || len(c.callers) > c.lim.MaxEntries {
 		full := float64(c.lim.PerCallerBurst) / c.lim.PerCaller
 		for k, b := range c.callers { // a refilled bucket carries no state

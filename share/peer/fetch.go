@@ -74,12 +74,17 @@ type FetchOptions struct {
 	// chunks to those that others do, so what comes from the origin spreads.
 	Demand func() bool
 
-	PerSource        int           // requests in flight per peer (default 4)
-	OriginInFlight   int           // requests in flight to an origin (default 2)
-	Timeout          time.Duration // longest a chunk request may take (default 20 s)
-	MinTimeout       time.Duration // shortest request timeout (default 2 s); actual = clamp(8 x expected)
-	StealAfter       time.Duration // a chunk slower than this (and 3 x its source's expected time) is also asked elsewhere (default 750 ms)
-	HaveInterval     time.Duration // polling of partial sources (default 500 ms)
+	PerSource      int           // requests in flight per peer (default 4)
+	OriginInFlight int           // requests in flight to an origin (default 2)
+	Timeout        time.Duration // longest a chunk request may take (default 20 s)
+	MinTimeout     time.Duration // shortest request timeout (default 2 s); actual = clamp(8 x expected)
+	StealAfter     time.Duration // a chunk slower than this (and 3 x its source's expected time) is also asked elsewhere (default 750 ms)
+	HaveInterval   time.Duration // polling of partial sources (default 500 ms)
+	// HaveTimeout bounds one Have poll (default 10 s). A poll is small and
+	// never urgent, but one cut short closes its connection (HTTP/1.1) and
+	// the next costs a TLS handshake: on a loaded machine a short timeout
+	// turns slowness into handshakes, which load it more.
+	HaveTimeout      time.Duration
 	OriginDelay      time.Duration // a chunk a player waits for may go to the origin after OriginDelay/4 (default 10 s; see the package doc)
 	MaxFailures      int           // consecutive errors before a source is dropped (default 5)
 	ProgressInterval time.Duration // Progress events (default 250 ms)
@@ -188,7 +193,7 @@ func NewFetcher(o FetchOptions) (*Fetcher, error) {
 			ChunkSize: func(i int) int64 { _, n := m.ChunkRange(i); return n },
 			Self:      o.Self, Demand: o.Demand, PerSource: o.PerSource, OriginInFlight: o.OriginInFlight,
 			MaxFailures: o.MaxFailures, Timeout: o.Timeout, MinTimeout: o.MinTimeout, StealAfter: o.StealAfter,
-			HaveInterval: o.HaveInterval, OriginDelay: o.OriginDelay, Logger: o.Logger}),
+			HaveInterval: o.HaveInterval, HaveTimeout: o.HaveTimeout, OriginDelay: o.OriginDelay, Logger: o.Logger}),
 		results: make(chan result, 64), haves: make(chan haveResult, 16), wake: make(chan struct{}, 1)}
 	_, size := m.ChunkRange(0)
 	f.bufs.New = func() any { b := make([]byte, size+1); return &b }

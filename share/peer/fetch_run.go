@@ -107,7 +107,7 @@ func (f *Fetcher) Run(ctx context.Context) error {
 // poll asks partial source s what it holds.
 func (f *Fetcher) poll(ctx context.Context, wg *sync.WaitGroup, s *sched.Source) {
 	h := s.Ref.(Haver)
-	timeout := f.core.Config().MinTimeout
+	timeout := f.core.Config().HaveTimeout
 	wg.Add(1)
 	go func() {
 		defer wg.Done()

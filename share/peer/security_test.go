@@ -342,3 +342,47 @@ func TestSecurityWrongAddressDoesNotBanNeighbour(t *testing.T) {
 		t.Fatalf("only a rogue address: %v, want ErrWrongPeer and not ErrMisbehaving", err)
 	}
 }
+
+// TestLookupsOfExpectedCallers: devices the directory named to us (a
+// crowd's members, Server.Expect) are looked up from their own bucket, so
+// 40 of them calling from one address are all served where the
+// per-address limit (4, then one per 15 s) would refuse most; device keys
+// nobody named still meet the per-address and total limits, so Expect
+// opens no way to make us look up made-up keys.
+func TestLookupsOfExpectedCallers(t *testing.T) {
+	ctx := context.Background()
+	ct := makeContent(t, 10_000, 4096, 12)
+	a := newIdent(t)
+	accts := &countingAccounts{known: map[identity.ID]string{}}
+	var crowd []*identity.Identity
+	var named []identity.ID
+	for range 40 {
+		d := newIdent(t)
+		crowd = append(crowd, d)
+		named = append(named, d.ID())
+		accts.known[d.ID()] = "crowd"
+	}
+	srv, addr := startServer(t, ServerOptions{Identity: a, Library: holder(t, ct), Owner: "alice", Accounts: accts})
+	srv.Expect(named)
+	for i, d := range crowd {
+		c := client(t, d, a.ID(), addr)
+		if _, err := c.Chunk(ctx, ct.m, 0, nil); err != nil {
+			t.Fatalf("crowd member %d named by the directory: %v", i, err)
+		}
+		c.Close()
+	}
+	if n := accts.n.Load(); n != 40 {
+		t.Errorf("40 named devices cost %d lookups, want 40", n)
+	}
+	before := accts.n.Load()
+	for i := range 100 {
+		c := client(t, newIdent(t), a.ID(), addr)
+		if _, err := c.Chunk(ctx, ct.m, 0, nil); err == nil {
+			t.Fatalf("fresh key %d got a chunk", i)
+		}
+		c.Close()
+	}
+	if n := accts.n.Load() - before; n > 10 {
+		t.Errorf("100 fresh keys from one address cost %d directory lookups after Expect, want at most 10", n)
+	}
+}

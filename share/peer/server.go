@@ -124,6 +124,12 @@ func (s *Server) Pollers(cid sealed.ContentID, t time.Time) []identity.ID {
 // account (a pseudonym otherwise), so earlier answers may be stale.
 func (s *Server) ForgetAccounts() { s.accts.forget() }
 
+// Expect tells the server the directory named these devices to us lately
+// (the suppliers of a content we download): looking them up when they
+// call is paid from LookupLimits.Expected, not the limits that keep
+// strangers from spending the owner's quota.
+func (s *Server) Expect(ids []identity.ID) { s.accts.expect(ids) }
+
 // SetOwner sets the account owning this device (for household policies).
 func (s *Server) SetOwner(account string) {
 	s.mu.Lock()

@@ -27,6 +27,7 @@ type Config struct {
 	MinTimeout     time.Duration
 	StealAfter     time.Duration
 	HaveInterval   time.Duration
+	HaveTimeout    time.Duration
 	OriginDelay    time.Duration
 
 	// Legacy selects the fallbacks before issue 13 (the origin asked after
@@ -198,6 +199,7 @@ func New(c Config) *Core {
 	def(&c.MinTimeout, 2*time.Second)
 	def(&c.StealAfter, 750*time.Millisecond)
 	def(&c.HaveInterval, 500*time.Millisecond)
+	def(&c.HaveTimeout, 10*time.Second)
 	def(&c.OriginDelay, 10*time.Second)
 	k := &Core{c: c, rnd: c.Rand, log: c.Logger, attempts: map[int][]*Attempt{},
 		since: make([]time.Time, c.Chunks), declined: make([]time.Time, c.Chunks), prio: -1}

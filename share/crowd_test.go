@@ -1,0 +1,359 @@
+package share
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/kith-media/kith/directory"
+	"github.com/kith-media/kith/share/identity"
+	"github.com/kith-media/kith/share/sealed"
+)
+
+// A flash crowd of hundreds of devices does not fit in one process: each
+// node holds TLS connections to its peers (both ends in the same process
+// when every node is), pollers and SQLite files, and the file-descriptor
+// limit here is 20,000. The benchmark therefore runs its nodes in groups,
+// each group in a child process (this test binary re-executed with
+// KITH_CROWD_CONFIG set, running TestCrowdHelper), and keeps the directory
+// and its origin in the parent. The children are real nodes (real TLS,
+// real directory, real fetcher); parent and children speak JSON lines:
+//
+//	child → parent (stdout)  crowd {"ready":true}            every node enrolled, registered and serving
+//	parent → child (stdin)   go                              start the downloads (each after its delay)
+//	child → parent           crowd {"id":…,"ms":…,"origin":…} one line per finished download
+//	child → parent           crowd {"finished":true,"cpu_ms":…,"max_fds":…}
+//	parent → child           stdin closed                     the whole crowd is done: stop serving
+//
+// Lines without the "crowd " prefix (the test runner's own) are ignored.
+
+// crowdEnv names the child's configuration (JSON of crowdConfig).
+const crowdEnv = "KITH_CROWD_CONFIG"
+
+// crowdConfig is what a child process of the flash crowd runs.
+type crowdConfig struct {
+	Dir      string  `json:"dir"` // directory URL with #fingerprint
+	Account  string  `json:"account"`
+	Password string  `json:"password"`
+	Title    string  `json:"title"`
+	Content  string  `json:"content"`
+	DelaysMs []int64 `json:"delays_ms"` // one per node: when it starts after "go"
+	Group    int     `json:"group"`
+}
+
+// crowdReport is one line from a child.
+type crowdReport struct {
+	Ready    bool   `json:"ready,omitempty"`
+	ID       string `json:"id,omitempty"`
+	Ms       int64  `json:"ms,omitempty"`     // download finished this long after "go"
+	Origin   int64  `json:"origin,omitempty"` // bytes this node took from the origin
+	Err      string `json:"err,omitempty"`
+	Finished bool   `json:"finished,omitempty"`
+	CPUMs    int64  `json:"cpu_ms,omitempty"`  // the child's user+system CPU from "go" to its last download
+	MaxFDs   int    `json:"max_fds,omitempty"` // most open file descriptors seen
+}
+
+// TestCrowdHelper is a child process of BenchmarkFlashCrowd (a group of
+// its nodes); it does nothing unless KITH_CROWD_CONFIG is set.
+func TestCrowdHelper(t *testing.T) {
+	raw := os.Getenv(crowdEnv)
+	if raw == "" {
+		t.Skip("child process of BenchmarkFlashCrowd")
+	}
+	if err := crowdChild(t, raw, os.Stdin, os.Stdout); err != nil {
+		crowdSay(os.Stdout, crowdReport{Err: err.Error()})
+		t.Fatal(err)
+	}
+}
+
+var crowdOut sync.Mutex
+
+func crowdSay(w io.Writer, r crowdReport) {
+	b, _ := json.Marshal(r)
+	crowdOut.Lock()
+	defer crowdOut.Unlock()
+	fmt.Fprintf(w, "crowd %s\n", b)
+}
+
+func crowdChild(t *testing.T, raw string, in io.Reader, out io.Writer) error {
+	var cfg crowdConfig
+	if err := json.Unmarshal([]byte(raw), &cfg); err != nil {
+		return fmt.Errorf("crowd config: %w", err)
+	}
+	cid, err := sealed.ParseContentID(cfg.Content)
+	if err != nil {
+		return fmt.Errorf("crowd config: %w", err)
+	}
+	base, fp, err := directory.ParseURL(cfg.Dir)
+	if err != nil {
+		return fmt.Errorf("crowd config: %w", err)
+	}
+	ctx := context.Background()
+	nodes := make([]*Node, len(cfg.DelaysMs))
+	for i := range nodes {
+		dev, err := identity.Generate()
+		if err != nil {
+			return err
+		}
+		c, err := directory.NewClient(directory.ClientOptions{URL: base, Fingerprint: fp, Device: dev, Logger: quiet})
+		if err != nil {
+			return err
+		}
+		if err := c.EnrollDevice(ctx, cfg.Account, cfg.Password, fmt.Sprintf("crowd-%d-%d", cfg.Group, i)); err != nil {
+			return fmt.Errorf("enrolling node %d: %w", i, err)
+		}
+		nodes[i] = serveNode(t, c, dev, cfg.Account, crowdTune)
+		if _, err := nodes[i].Register(ctx, cfg.Title); err != nil {
+			return fmt.Errorf("registering node %d: %w", i, err)
+		}
+	}
+	crowdSay(out, crowdReport{Ready: true})
+	lines := bufio.NewScanner(in)
+	if !lines.Scan() || lines.Text() != "go" {
+		return errors.New("no go from the parent")
+	}
+	if dir := os.Getenv("KITH_CROWD_PROFILE"); dir != "" { // a CPU profile per group, from "go" to the last download
+		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("group-%d.pprof", cfg.Group)))
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	fds := &fdWatch{}
+	fds.sample()
+	cpu0 := cpuTime()
+	t0 := time.Now()
+	var wg sync.WaitGroup
+	for i, nd := range nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			time.Sleep(time.Duration(cfg.DelaysMs[i]) * time.Millisecond)
+			r := crowdReport{ID: string(nd.ID())}
+			if err := nd.Fetch(ctx, cid); err != nil {
+				r.Err = err.Error()
+			}
+			r.Ms = max(1, time.Since(t0).Milliseconds())
+			r.Origin = downloadedFrom(t, nd, fp)
+			crowdSay(out, r)
+		}()
+	}
+	stop := make(chan struct{})
+	go reportStalls(nodes, cid, stop)
+	go fds.watch(stop)
+	wg.Wait()
+	close(stop)
+	pprof.StopCPUProfile()
+	crowdSay(out, crowdReport{Finished: true, CPUMs: (cpuTime() - cpu0).Milliseconds(), MaxFDs: fds.max()})
+	// Keep serving the others until the parent says the crowd is done.
+	for lines.Scan() {
+	}
+	return nil
+}
+
+// cpuTime is this process's user+system CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// fdWatch samples this process's open file descriptors.
+type fdWatch struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (w *fdWatch) sample() {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return
+	}
+	w.mu.Lock()
+	w.n = max(w.n, len(ents))
+	w.mu.Unlock()
+}
+
+func (w *fdWatch) watch(stop chan struct{}) {
+	for {
+		select {
+		case <-stop:
+			return
+		case <-time.After(500 * time.Millisecond):
+			w.sample()
+		}
+	}
+}
+
+func (w *fdWatch) max() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.n
+}
+
+// crowdGroup is how many nodes one child process runs (KITH_CROWD_GROUP,
+// default 25): 25 nodes with 16–32 peers each stay far below the
+// descriptor limit.
+func crowdGroup() int {
+	if g, err := strconv.Atoi(os.Getenv("KITH_CROWD_GROUP")); err == nil && g > 0 {
+		return g
+	}
+	return 25
+}
+
+// crowdResult sums what the children reported.
+type crowdResult struct {
+	all    time.Duration // "go" to the last download finished
+	origin int64         // bytes the crowd took from the origin
+	cpu    time.Duration // the children's CPU from "go" to their last download, and the parent's (the directory) meanwhile
+	maxFDs int           // most descriptors one child held
+	procs  int
+}
+
+// runCrowd starts the nodes of a flash crowd in child processes of at most
+// crowdGroup nodes (node i, with start delay delays[i], in group
+// i mod groups, so every group has early and late arrivals), waits until
+// all are ready, starts them together and waits until every download
+// finished; then it stops the children.
+func runCrowd(b *testing.B, d *testDirectory, title *directory.Title, delays []time.Duration) crowdResult {
+	b.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		b.Fatal(err)
+	}
+	n := len(delays)
+	groups := (n + crowdGroup() - 1) / crowdGroup()
+	cfgs := make([]crowdConfig, groups)
+	for g := range cfgs {
+		cfgs[g] = crowdConfig{Dir: directory.FormatURL(d.url, d.ident.ID()), Account: "crowd", Password: "correct horse battery",
+			Title: title.ID, Content: title.ContentID.String(), Group: g}
+	}
+	for i, dl := range delays {
+		cfgs[i%groups].DelaysMs = append(cfgs[i%groups].DelaysMs, dl.Milliseconds())
+	}
+	reports := make(chan crowdReport, n+2*groups)
+	type child struct {
+		cmd   *exec.Cmd
+		stdin io.WriteCloser
+		done  chan struct{}
+	}
+	kids := make([]*child, groups)
+	defer func() {
+		for _, k := range kids {
+			if k == nil {
+				continue
+			}
+			k.stdin.Close()
+			select {
+			case <-k.done:
+			case <-time.After(30 * time.Second):
+				k.cmd.Process.Kill()
+				<-k.done
+			}
+		}
+	}()
+	for g, cfg := range cfgs {
+		raw, _ := json.Marshal(cfg)
+		cmd := exec.Command(exe, "-test.run=^TestCrowdHelper$", "-test.timeout=0", "-test.count=1")
+		cmd.Env = append(os.Environ(), crowdEnv+"="+string(raw))
+		cmd.Stderr = os.Stderr
+		stdin, err := cmd.StdinPipe()
+		if err != nil {
+			b.Fatal(err)
+		}
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			b.Fatal(err)
+		}
+		k := &child{cmd: cmd, stdin: stdin, done: make(chan struct{})}
+		kids[g] = k
+		go func() {
+			defer close(k.done)
+			sc := bufio.NewScanner(stdout)
+			for sc.Scan() {
+				line, ok := strings.CutPrefix(sc.Text(), "crowd ")
+				if !ok {
+					continue
+				}
+				var r crowdReport
+				if err := json.Unmarshal([]byte(line), &r); err != nil {
+					r = crowdReport{Err: fmt.Sprintf("group %d: bad line %q: %v", g, line, err)}
+				}
+				reports <- r
+			}
+			if err := cmd.Wait(); err != nil {
+				reports <- crowdReport{Err: fmt.Sprintf("group %d: %v", g, err)}
+			}
+		}()
+	}
+	for ready := 0; ready < groups; {
+		select {
+		case r := <-reports:
+			switch {
+			case r.Err != "":
+				b.Fatalf("crowd child before the start: %s", r.Err)
+			case r.Ready:
+				ready++
+			}
+		case <-time.After(5 * time.Minute):
+			b.Fatalf("only %d of %d crowd processes ready after 5 min", ready, groups)
+		}
+	}
+	var res crowdResult
+	res.procs = groups
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	t0 := time.Now()
+	for _, k := range kids {
+		if _, err := io.WriteString(k.stdin, "go\n"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var errs []string
+	for got, finished := 0, 0; got < n || finished < groups; {
+		r := <-reports
+		switch {
+		case r.Finished:
+			finished++
+			res.cpu += time.Duration(r.CPUMs) * time.Millisecond
+			res.maxFDs = max(res.maxFDs, r.MaxFDs)
+		case r.Ms > 0:
+			got++
+			res.origin += r.Origin
+			res.all = time.Since(t0) // the parent's clock: from the first "go" sent
+			if r.Err != "" {
+				errs = append(errs, r.Err)
+			}
+		case r.Err != "":
+			b.Fatalf("crowd child: %s", r.Err)
+		}
+	}
+	b.StopTimer()
+	res.cpu += cpuTime() - cpu0
+	if len(errs) > 0 {
+		b.Fatalf("%d of %d downloads failed; first: %s", len(errs), n, errs[0])
+	}
+	return res
+}

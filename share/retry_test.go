@@ -1,0 +1,51 @@
+package share
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/kith-media/kith/directory"
+)
+
+// TestRetryBusy: a download's start asks the directory again after "busy"
+// and "rate limited", and gives up at once on any other error.
+func TestRetryBusy(t *testing.T) {
+	busy := &directory.Error{Status: http.StatusServiceUnavailable, Code: directory.CodeBusy, RetryAfter: time.Millisecond}
+	limited := &directory.Error{Status: http.StatusTooManyRequests, Code: directory.CodeRateLimited}
+	ctx := context.Background()
+
+	calls := 0
+	err := retryBusy(ctx, func() error {
+		calls++
+		switch calls {
+		case 1:
+			return busy
+		case 2:
+			return limited
+		}
+		return nil
+	})
+	if err != nil || calls != 3 {
+		t.Fatalf("busy, limited, ok: err %v after %d calls, want nil after 3", err, calls)
+	}
+
+	calls = 0
+	notFound := &directory.Error{Status: http.StatusNotFound, Code: "not_found"}
+	if err := retryBusy(ctx, func() error { calls++; return notFound }); !errors.Is(err, notFound) || calls != 1 {
+		t.Fatalf("not found: err %v after %d calls, want it after 1", err, calls)
+	}
+
+	calls = 0
+	if err := retryBusy(ctx, func() error { calls++; return busy }); !errors.Is(err, busy) || calls != busyRetries+1 {
+		t.Fatalf("always busy: err %v after %d calls, want busy after %d", err, calls, busyRetries+1)
+	}
+
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := retryBusy(cctx, func() error { return busy }); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled: err %v, want context.Canceled", err)
+	}
+}
