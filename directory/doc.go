@@ -96,12 +96,18 @@
 //	POST   /v1/registrations         license.SealedRegistration → Registered {license, receipt}
 //	POST   /v1/relay                 license.Relayed (a supplier's wrapper) → license.SealedReply: RelayAnswer (license and receipt, or the 4xx refusal) sealed to the requester
 //	GET    /v1/licenses/{content}    signed: a fresh license for the caller, if its account owns the title
-//	POST   /v1/announce              signed: Announcement (heartbeat; replaces the holdings set) → {"expires","ttl_seconds","public_ip"};
+//	POST   /v1/announce              signed: Announcement (heartbeat; replaces the holdings set) → AnnounceAnswer
+//	                                 {"expires","ttl_seconds","public_ip"} and, with a relay (Options.Relay),
+//	                                 "reachable" and "relay" {"addr","id"};
 //	                                 every string validated (ValidateAnnouncement): addresses are IPs
 //	                                 without a zone or DNS names, no control bytes, bounded lengths
 //	DELETE /v1/announce              signed: withdraw (going offline) → 204
 //	GET    /v1/suppliers/{content}?limit=N  signed: {"suppliers":[Supplier]} ranked, filtered, origin last;
 //	                                 "account" only for the caller's own devices
+//	POST   /v1/relay/ticket          signed: {"supplier"} → TicketAnswer {"ticket","relay","expires"}: a relay
+//	                                 ticket (package directory/relay, 2 min) for a supplier online and
+//	                                 holding something whose policy allows the caller; 404 otherwise
+//	                                 and when the directory offers no relay
 //	GET    /v1/content/{content}     ciphertext from the origin store; Range supported; unsigned
 //	                                 (ciphertext is useless without a license; bytes served are
 //	                                 counted per content in the metrics)
@@ -164,6 +170,18 @@
 //     holder's weight is 2 when complete, 1 when partial, divided by 1 +
 //     its load (active uploads) (supplierKey; RankSuppliers is the rule in
 //     code).
+//
+// A directory with a relay (Options.Relay) also checks, on an announcement,
+// whether it can complete a TLS handshake with the device at the address
+// the announcement came from, on each announced port (at most 4, 3 s; the
+// first check before answering, then again every 10 minutes or when the
+// address changes; never at an address a device names). The answered
+// suppliers then carry Reach ("direct", "relayed" for an unreachable one
+// keeping a connection to the relay, which it says in its announcement's
+// "relay", or "unreachable") and Relay, and are re-ordered, the order
+// above kept within each class: same LAN, then direct (or unchecked), then
+// relayed, then unreachable. Reachability is kept in memory only: after a
+// restart it is known again with each device's next heartbeat.
 //
 // The first limit (default 16, at most 50) are answered, so a crowd bigger
 // than the limit is sampled, not cut: each asker gets its own subset and

@@ -46,6 +46,14 @@
 // Options.InstallDir. The mDNS announcer and the install page are optional:
 // they run under internal/supervise, so a failure (no multicast-capable
 // interface) is reported by Services and Options.OnService and retried with
-// backoff, and never ends the node. The wire protocol between devices is
+// backoff, and never ends the node. When the directory answers a
+// heartbeat that it could not reach this device and offers a relay, the
+// node keeps a control connection to that relay (package directory/relay)
+// and serves the askers it splices through the same peer server (so its
+// restrictions and ledger apply unchanged), announcing the relay once
+// connected; it leaves the relay when the directory reaches it directly
+// again. Downloads reach a supplier the directory lists as relayed
+// through the relay, with a ticket from the directory, after or instead
+// of its addresses. The wire protocol between devices is
 // documented in share/peer, the on-disk layout in share/library.
 package share

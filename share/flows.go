@@ -278,7 +278,7 @@ func (n *Node) fetch(ctx context.Context, t *Title, peers []Neighbour) error {
 			continue
 		}
 		seen[p.ID] = true
-		c, err := n.Peer(p.ID, p.Addrs)
+		c, err := n.peerFor(p)
 		if err != nil {
 			return fmt.Errorf("fetching %s: %w", cid, err)
 		}
@@ -366,8 +366,8 @@ func (n *Node) suppliers(ctx context.Context, cid sealed.ContentID) (peers []Nei
 			if !s.Complete {
 				crowd = append(crowd, s.Device)
 			}
-			if len(s.Addrs) > 0 {
-				far = append(far, Neighbour{ID: s.Device, Addrs: s.Addrs})
+			if len(s.Addrs) > 0 || s.Relay != "" {
+				far = append(far, Neighbour{ID: s.Device, Addrs: s.Addrs, Relay: s.Relay})
 			}
 		}
 	}
@@ -431,7 +431,7 @@ func (n *Node) resupply(ctx context.Context, cid sealed.ContentID, m *sealed.Man
 			if seen[p.ID] || (added >= n.maxPeers() && !(pollers[p.ID] && added < 2*n.maxPeers())) {
 				continue
 			}
-			c, err := n.Peer(p.ID, p.Addrs)
+			c, err := n.peerFor(p)
 			if err != nil {
 				continue
 			}

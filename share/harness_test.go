@@ -36,7 +36,11 @@ type testDirectory struct {
 	accounts  map[string]bool
 }
 
-func startDirectory(t testing.TB) *testDirectory {
+func startDirectory(t testing.TB) *testDirectory { return startDirectoryWith(t, nil) }
+
+// startDirectoryWith is startDirectory with tune applied to the options
+// (Identity is set when it is called).
+func startDirectoryWith(t testing.TB, tune func(*directory.Options)) *testDirectory {
 	t.Helper()
 	ctx := context.Background()
 	ident, err := identity.Generate()
@@ -49,8 +53,12 @@ func startDirectory(t testing.TB) *testDirectory {
 		t.Fatal(err)
 	}
 	d := &testDirectory{ident: ident, store: st, originDir: filepath.Join(dir, "origin"), accounts: map[string]bool{}}
-	srv, err := directory.NewServer(directory.Options{Identity: ident, Store: st, OriginDir: d.originDir,
-		Logger: dirLog, RateIP: -1, RateDevice: -1, RateAuth: -1})
+	o := directory.Options{Identity: ident, Store: st, OriginDir: d.originDir,
+		Logger: dirLog, RateIP: -1, RateDevice: -1, RateAuth: -1}
+	if tune != nil {
+		tune(&o)
+	}
+	srv, err := directory.NewServer(o)
 	if err != nil {
 		t.Fatal(err)
 	}

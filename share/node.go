@@ -80,6 +80,9 @@ type Neighbour struct {
 	Name  string
 	Addrs []string
 	LAN   bool
+	// Relay is the relay the directory reaches it through ("" when it
+	// is reachable directly or not named by the directory).
+	Relay string
 }
 
 // Node is one device in the Kith network: its library, its peer server,
@@ -96,17 +99,19 @@ type Node struct {
 	site    *install.Site
 	browser *lan.Browser
 
-	mu         sync.Mutex
-	account    string
-	dirInfo    *directory.Info
-	clients    map[identity.ID]*peer.Client
-	manual     map[identity.ID]Neighbour
-	titles     map[sealed.ContentID]*Title // live handles (Title)
-	ctx        context.Context             // Serve's, for downloads Title.Start runs
-	downloads  sync.WaitGroup              // those downloads, waited for by Serve
-	announceCh chan struct{}
-	services   map[string]ServiceStatus
-	served     bool
+	mu          sync.Mutex
+	account     string
+	dirInfo     *directory.Info
+	clients     map[identity.ID]*peer.Client
+	clientRelay map[identity.ID]string // the relay each client was built with
+	manual      map[identity.ID]Neighbour
+	titles      map[sealed.ContentID]*Title // live handles (Title)
+	ctx         context.Context             // Serve's, for downloads Title.Start runs
+	downloads   sync.WaitGroup              // those downloads, waited for by Serve
+	announceCh  chan struct{}
+	services    map[string]ServiceStatus
+	served      bool
+	relay       relayPresence
 }
 
 // NewNode opens the library and the listening socket; Serve runs the node.
@@ -131,9 +136,9 @@ func NewNode(o Options) (*Node, error) {
 		return nil, fmt.Errorf("node: %w", err)
 	}
 	n := &Node{o: o, log: o.Logger, id: o.Identity, lib: lib, dir: o.Directory, account: o.Account,
-		clients: map[identity.ID]*peer.Client{}, manual: map[identity.ID]Neighbour{},
+		clients: map[identity.ID]*peer.Client{}, clientRelay: map[identity.ID]string{}, manual: map[identity.ID]Neighbour{},
 		titles: map[sealed.ContentID]*Title{}, announceCh: make(chan struct{}, 1),
-		services: map[string]ServiceStatus{}}
+		services: map[string]ServiceStatus{}, relay: relayPresence{poke: make(chan struct{}, 1)}}
 	so := o.Server
 	so.Identity, so.Library, so.Logger = o.Identity, lib, o.Logger
 	if so.Name == "" {
@@ -276,6 +281,7 @@ func (n *Node) Serve(ctx context.Context) error {
 	})
 	if n.dir != nil {
 		g.Go(func() error { return n.heartbeat(gctx) })
+		g.Go(func() error { return n.serveRelay(gctx) })
 	}
 	if n.browser != nil {
 		g.Go(func() error { return n.supervise(gctx, ServiceLAN, n.announceLAN) })
@@ -385,7 +391,7 @@ func (n *Node) Announce(ctx context.Context) error {
 	if !ok {
 		def = library.DefaultPolicy
 	}
-	a := directory.Announcement{Addrs: n.advertise(), Load: n.srv.Load(), PrivateAddrs: privateAddrs()}
+	a := directory.Announcement{Addrs: n.advertise(), Load: n.srv.Load(), PrivateAddrs: privateAddrs(), Relay: n.relayAnnounced()}
 	for _, h := range held {
 		if t := n.Lookup(h.ContentID); h.Have == 0 && (t == nil || !t.Downloading()) { // a download in progress is announced at once
 			continue
@@ -398,9 +404,11 @@ func (n *Node) Announce(ctx context.Context) error {
 		}
 		a.Holdings = append(a.Holdings, directory.Holding{Content: h.ContentID, Complete: h.Complete, Policy: directory.Policy(p)})
 	}
-	if err := n.dir.Announce(ctx, a); err != nil {
+	ans, err := n.dir.AnnounceStatus(ctx, a)
+	if err != nil {
 		return fmt.Errorf("announcing: %w", err)
 	}
+	n.relayWanted(ans)
 	return nil
 }
 
@@ -474,15 +482,23 @@ func (n *Node) Neighbours() []Neighbour {
 
 // Peer returns a (cached) client for device id at addrs.
 func (n *Node) Peer(id identity.ID, addrs []string) (*peer.Client, error) {
+	return n.peerFor(Neighbour{ID: id, Addrs: addrs})
+}
+
+// peerFor returns a (cached) client for a neighbour: its addresses, and
+// its relay when the directory named one.
+func (n *Node) peerFor(nb Neighbour) (*peer.Client, error) {
+	id, addrs := nb.ID, nb.Addrs
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if c, ok := n.clients[id]; ok && sameAddrs(c.Addrs(), addrs) {
+	if c, ok := n.clients[id]; ok && sameAddrs(c.Addrs(), addrs) && n.clientRelay[id] == nb.Relay {
 		return c, nil
 	}
-	c, err := peer.NewClient(n.id, id, addrs, peer.ClientOptions{Logger: n.log})
+	c, err := n.peerClient(nb)
 	if err != nil {
 		return nil, err
 	}
+	n.clientRelay[id] = nb.Relay
 	if old, ok := n.clients[id]; ok {
 		old.Close()
 	}

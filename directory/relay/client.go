@@ -76,7 +76,10 @@ type ListenerOptions struct {
 	// PingInterval is how often the relay is expected to ping; three
 	// missed pings end the control connection (default 30 s, as the relay's).
 	PingInterval time.Duration
-	Logger       *slog.Logger
+	// OnConnected, if set, is told when the control connection comes up
+	// (true) and when it is lost (false); it must not block.
+	OnConnected func(up bool)
+	Logger      *slog.Logger
 }
 
 // Listener is a supplier's presence at a relay: Serve keeps a mutual-TLS
@@ -236,6 +239,9 @@ func (l *Listener) setConnected(v bool) {
 	l.mu.Lock()
 	l.connected = v
 	l.mu.Unlock()
+	if l.o.OnConnected != nil {
+		l.o.OnConnected(v)
+	}
 }
 
 // join opens the data connection of one invitation and hands it to Accept.

@@ -49,7 +49,15 @@ type ClientOptions struct {
 	DialTimeout time.Duration
 	// ConnsPerPeer caps connections to the peer (default 8).
 	ConnsPerPeer int
-	Logger       *slog.Logger
+	// Relay, if set, opens a stream to the peer through a relay (package
+	// directory/relay): tried when no address completes a handshake, and
+	// first while the last handshake was relayed or PreferRelay is set.
+	// The TLS over it is the same mutual TLS pinned to the peer.
+	Relay func(ctx context.Context) (net.Conn, error)
+	// PreferRelay tries the relay before the addresses (the directory
+	// found the peer not reachable directly).
+	PreferRelay bool
+	Logger      *slog.Logger
 }
 
 // Client talks to one peer device over mutual TLS, checking it presents
@@ -61,10 +69,16 @@ type Client struct {
 	hc    *http.Client
 	tr    *http.Transport
 
+	relay func(ctx context.Context) (net.Conn, error)
+
 	mu       sync.Mutex
 	wrongAt  map[string]time.Time // addresses that answered with another certificate, and when
-	lastGood string               // the address of the last handshake with the peer
+	lastGood string               // the address of the last handshake with the peer (relayAddr: the relay)
+	relayBad time.Time            // when a relayed handshake last failed (a relay that alters bytes)
 }
+
+// relayAddr stands for the relay in dialOrder and lastGood.
+const relayAddr = "(relay)"
 
 // wrongAddrMemory is how long an address that presented another device's
 // certificate is tried only after the others.
@@ -75,8 +89,8 @@ const wrongAddrMemory = 10 * time.Minute
 // device's certificate is skipped and blamed, not the peer, and tried
 // last for a while). It does not connect.
 func NewClient(self *identity.Identity, peer identity.ID, addrs []string, o ClientOptions) (*Client, error) {
-	if self == nil || peer == "" || len(addrs) == 0 {
-		return nil, errors.New("peer client: identity, peer ID and an address are required")
+	if self == nil || peer == "" || len(addrs) == 0 && o.Relay == nil {
+		return nil, errors.New("peer client: identity, peer ID and an address (or a relay) are required")
 	}
 	if o.DialTimeout <= 0 {
 		o.DialTimeout = 5 * time.Second
@@ -84,7 +98,10 @@ func NewClient(self *identity.Identity, peer identity.ID, addrs []string, o Clie
 	if o.ConnsPerPeer <= 0 {
 		o.ConnsPerPeer = 8
 	}
-	c := &Client{self: self, peer: peer, addrs: append([]string(nil), addrs...), wrongAt: map[string]time.Time{}}
+	c := &Client{self: self, peer: peer, addrs: append([]string(nil), addrs...), wrongAt: map[string]time.Time{}, relay: o.Relay}
+	if o.Relay != nil && o.PreferRelay {
+		c.lastGood = relayAddr
+	}
 	rt := o.Transport
 	if rt == nil {
 		cfg := self.ClientTLS(peer)
@@ -121,7 +138,13 @@ func NewClient(self *identity.Identity, peer identity.ID, addrs []string, o Clie
 func (c *Client) dial(ctx context.Context, d *net.Dialer, cfg *tls.Config) (net.Conn, error) {
 	var errs []error
 	for _, a := range c.dialOrder() {
-		raw, err := d.DialContext(ctx, "tcp", a)
+		var raw net.Conn
+		var err error
+		if a == relayAddr {
+			raw, err = c.relay(ctx)
+		} else {
+			raw, err = d.DialContext(ctx, "tcp", a)
+		}
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -129,6 +152,16 @@ func (c *Client) dial(ctx context.Context, d *net.Dialer, cfg *tls.Config) (net.
 		tc := tls.Client(raw, cfg)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			raw.Close()
+			if a == relayAddr {
+				// Through a relay, a failed handshake proves nothing
+				// about the peer: the relay may have altered the bytes.
+				// The relay goes last for a while.
+				c.mu.Lock()
+				c.relayBad = time.Now()
+				c.mu.Unlock()
+				errs = append(errs, fmt.Errorf("%w: through the relay: %w", ErrRelay, err))
+				continue
+			}
 			if errors.Is(err, identity.ErrWrongPeer) {
 				c.mu.Lock()
 				c.wrongAt[a] = time.Now()
@@ -145,6 +178,9 @@ func (c *Client) dial(ctx context.Context, d *net.Dialer, cfg *tls.Config) (net.
 		delete(c.wrongAt, a)
 		c.lastGood = a
 		c.mu.Unlock()
+		if a == relayAddr {
+			return &relayedConn{Conn: tc, c: c}, nil
+		}
 		return tc, nil
 	}
 	return nil, fmt.Errorf("connecting to %s: %w", c.peer.Short(), errors.Join(errs...))
@@ -157,8 +193,14 @@ func (c *Client) dialOrder() []string {
 	defer c.mu.Unlock()
 	now := time.Now()
 	var first, rest, wrong []string
-	for _, a := range c.addrs {
+	addrs := c.addrs
+	if c.relay != nil {
+		addrs = append(addrs[:len(addrs):len(addrs)], relayAddr)
+	}
+	for _, a := range addrs {
 		switch at, bad := c.wrongAt[a]; {
+		case a == relayAddr && !c.relayBad.IsZero() && now.Sub(c.relayBad) < relayBadMemory:
+			wrong = append(wrong, a)
 		case bad && now.Sub(at) < wrongAddrMemory:
 			wrong = append(wrong, a)
 		case a == c.lastGood:
@@ -168,6 +210,43 @@ func (c *Client) dialOrder() []string {
 		}
 	}
 	return append(append(first, rest...), wrong...)
+}
+
+// relayedConn is a TLS connection through a relay: a record that fails
+// to decrypt (the relay altered bytes: the peer's TLS cannot) blames the
+// relay, which then goes last in the dial order, not the peer.
+type relayedConn struct {
+	*tls.Conn
+	c *Client
+}
+
+func (r *relayedConn) Read(p []byte) (int, error) {
+	n, err := r.Conn.Read(p)
+	var oe *net.OpError
+	if err != nil && errors.As(err, &oe) && oe.Op == "local error" {
+		r.c.mu.Lock()
+		r.c.relayBad = time.Now()
+		if r.c.lastGood == relayAddr {
+			r.c.lastGood = ""
+		}
+		r.c.mu.Unlock()
+		err = fmt.Errorf("%w: %w", ErrRelay, err)
+	}
+	return n, err
+}
+
+// ErrRelay marks a failure of the relayed path (not of the peer): a
+// handshake that failed through the relay, which may have altered bytes.
+var ErrRelay = errors.New("relay failed")
+
+// relayBadMemory is how long a relay whose handshake failed is tried last.
+const relayBadMemory = time.Minute
+
+// Relayed reports whether the last connection to the peer went through the relay.
+func (c *Client) Relayed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lastGood == relayAddr
 }
 
 // ID is the peer's device ID.

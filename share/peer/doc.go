@@ -75,7 +75,13 @@
 // too long. A client tries every address of its peer: one that presents
 // another device's certificate is blamed (tried last for 10 minutes), not
 // the peer, since anyone on the LAN can announce an address under a
-// neighbour's name. Its decisions are share/peer/sched's
+// neighbour's name. A client may also reach its peer through a relay
+// (ClientOptions.Relay: a spliced TCP stream, package directory/relay):
+// tried after the addresses, or first when the directory listed the peer
+// as relayed; the TLS over it is the same, so the supplier's checks and
+// ledger treat a relayed asker like a direct one. A record that fails to
+// decrypt over a relay blames the relay (ErrRelay; tried last for a
+// minute), never the peer. Its decisions are share/peer/sched's
 // (a pure core with the time passed in, also driven by internal/swarmsim).
 //
 // The origin is the supplier of last resort. It is asked only for chunks
