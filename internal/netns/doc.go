@@ -19,6 +19,14 @@
 // LAN.Join connects a host of one LAN to another LAN's bridge with a second
 // interface, for tests of multi-homed machines.
 //
+// NewInternet builds a public segment (a LAN made by New) with server
+// hosts and one home router per HomeSpec; each home is another LAN whose
+// hosts route through their router. A router masquerades the home's
+// connections (port-preserving, or "fully-random": a symmetric NAT),
+// forwards only connections the home started and drops every new one
+// from outside, to itself or through it, in nftables counters
+// (Home.Dropped); Home.Conntrack lists its tracked connections.
+//
 // Goroutines cannot safely be pinned to a network namespace, so code is run
 // inside a host as a separate process: Host.Command returns an *exec.Cmd for
 // "ip netns exec <namespace> <command>". A test usually re-executes its own

@@ -1,8 +1,10 @@
 package netns
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -62,6 +64,30 @@ func helper(mode string) error {
 			}
 		}
 		return fmt.Errorf("no answer from %s", c.RemoteAddr())
+	case "tcp-serve": // accept one connection and tell it the address it came from
+		ln, err := net.Listen("tcp4", ":7000")
+		if err != nil {
+			return err
+		}
+		defer ln.Close()
+		fmt.Println("listening")
+		c, err := ln.Accept()
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		_, err = fmt.Fprintln(c, c.RemoteAddr())
+		return err
+	case "tcp-dial": // print what the tcp-serve helper at KITH_NETNS_PEER says
+		c, err := net.DialTimeout("tcp4", os.Getenv("KITH_NETNS_PEER")+":7000", 2*time.Second)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		b, err := io.ReadAll(c)
+		fmt.Print(string(b))
+		return err
 	}
 	return fmt.Errorf("unknown helper mode %q", mode)
 }
@@ -164,5 +190,51 @@ func TestRemoveStale(t *testing.T) {
 	out, _ := exec.Command("ip", "netns", "list").Output()
 	if strings.Contains(string(out), name) {
 		t.Fatalf("stale namespace %s not removed; log %q", name, removed)
+	}
+}
+
+// TestNATInternet: a home host reaches a public server through its
+// router, which the server sees as the connection's source (masquerade);
+// the server cannot open a connection to the router (dropped, and
+// counted) nor to the home host (no route).
+func TestNATInternet(t *testing.T) {
+	in := NewInternet(t, 1, HomeSpec{Hosts: 1}, HomeSpec{Hosts: 1, NAT: NATSymmetric})
+	srv := in.Servers[0]
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for _, home := range in.Homes {
+		l := srv.Command(ctx, os.Args[0], "-test.run=^$")
+		l.Env = append(os.Environ(), helperEnv+"=tcp-serve")
+		out, err := l.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := l.Start(); err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(out)
+		if !sc.Scan() || sc.Text() != "listening" {
+			t.Fatalf("tcp-serve did not start: %q", sc.Text())
+		}
+		d := home.LAN.Hosts[0].Command(ctx, os.Args[0], "-test.run=^$")
+		d.Env = append(os.Environ(), helperEnv+"=tcp-dial", "KITH_NETNS_PEER="+srv.IP.String())
+		got, err := d.CombinedOutput()
+		if err != nil {
+			t.Fatalf("home host (%s NAT) could not connect out: %v: %s", home.NAT, err, got)
+		}
+		l.Wait()
+		if seen := strings.TrimSpace(string(got)); !strings.HasPrefix(seen, home.Router.IP.String()+":") {
+			t.Errorf("%s NAT: the server saw the connection from %s, want the router %s", home.NAT, seen, home.Router.IP)
+		}
+		for _, target := range []string{home.Router.IP.String(), home.LAN.Hosts[0].IP.String()} {
+			d := srv.Command(ctx, os.Args[0], "-test.run=^$")
+			d.Env = append(os.Environ(), helperEnv+"=tcp-dial", "KITH_NETNS_PEER="+target)
+			if out, err := d.CombinedOutput(); err == nil {
+				t.Errorf("the public host opened a connection to %s behind the router: %s", target, out)
+			}
+		}
+		if n, err := home.Dropped(ctx); err != nil || n == 0 {
+			t.Errorf("router dropped %d connections (%v), want the attempt counted", n, err)
+		}
 	}
 }
