@@ -230,6 +230,8 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request, rq *reques
 	if err != nil {
 		return err
 	}
+	unlock := s.members.lock(id)
+	defer unlock()
 	if err := s.st.RevokeDevice(r.Context(), rq.device.Account, id); err != nil {
 		if errors.Is(err, ErrNotFound) {
 			return newError(http.StatusNotFound, CodeNotFound, "device %s is not enrolled under account %q", id.Short(), rq.device.Account)
@@ -240,6 +242,42 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request, rq *reques
 	s.askers.forget(id)
 	s.idx.remove(id)
 	s.log.Info("device revoked", "account", rq.device.Account, "device", id, "by", rq.device.ID)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// handleLeave takes the signing device out of the account named in the
+// body, which must be the one it is enrolled under (so a leave meant for
+// one account cannot undo a later enrollment elsewhere). Its enrollment,
+// announcement and holdings go; its key may then be enrolled again, under
+// this or another account, with that account's password. Only the device
+// itself can ask (the request is signed by its key; there is no device in
+// the path or body); a revoked device is refused before this runs and
+// stays revoked. Purchases and licenses issued to it stay on record: a
+// license names its account, and the directory issues new ones only to
+// the account the device is enrolled under.
+func (s *Server) handleLeave(w http.ResponseWriter, r *http.Request, rq *request) error {
+	var req leaveRequest
+	if err := decodeStrict(rq.body, &req); err != nil {
+		return err
+	}
+	account, err := NormalizeAccount(req.Account)
+	if err != nil {
+		return err
+	}
+	id := rq.device.ID
+	unlock := s.members.lock(id)
+	defer unlock()
+	if err := s.st.LeaveAccount(r.Context(), account, id); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return newError(http.StatusConflict, CodeConflict, "device %s is not enrolled under account %q", id.Short(), account)
+		}
+		return fmt.Errorf("leaving account: %w", err)
+	}
+	s.devices.forget(id)
+	s.askers.forget(id)
+	s.idx.remove(id)
+	s.log.Info("device left its account", "account", account, "device", id)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -201,6 +201,18 @@ func (c *Client) RevokeDevice(ctx context.Context, id identity.ID) error {
 	return c.do(ctx, http.MethodDelete, "/v1/devices/"+url.PathEscape(string(id)), nil, true, nil)
 }
 
+// LeaveAccount takes the client's device out of account, the one it is
+// enrolled under (409 if it is not): its enrollment, announcement and
+// holdings go at the directory, and the device may then enroll under
+// another account. Licenses issued under account stay what they were:
+// the directory issues new ones only to the device's account of the day.
+func (c *Client) LeaveAccount(ctx context.Context, account string) error {
+	if c.dev == nil {
+		return errNoDevice
+	}
+	return c.do(ctx, http.MethodPost, "/v1/devices/leave", leaveRequest{Account: account}, true, nil)
+}
+
 // Whois tells which account a device belongs to.
 func (c *Client) Whois(ctx context.Context, id identity.ID) (*Device, error) {
 	var d Device

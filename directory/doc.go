@@ -90,6 +90,10 @@
 //	                                 for others ID, keys, revoked and a pseudonym for the account
 //	                                 (the account itself if the caller's announced policies name it)
 //	DELETE /v1/devices/{id}          signed: revoke a device of the caller's account → 204
+//	POST   /v1/devices/leave         signed: {"account"} (the caller's own) → 204: the caller leaves
+//	                                 its account (enrollment, announcement, holdings removed; the
+//	                                 key may enroll again, under any account); 409 for another account;
+//	                                 a revoked device is refused (403) and stays revoked
 //	GET    /v1/titles?q=&page=&per_page=  {"titles":[Title],"total","page","per_page"}; per_page ≤ 100
 //	GET    /v1/titles/{id}           Title
 //	GET    /v1/manifests/{content}   the signed manifest (sealed.Manifest.MarshalBinary)

@@ -120,7 +120,7 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request, rq *request, r
 		limit = s.o.MaxAnnounceBody
 	case "publish":
 		limit = MaxPublishBody
-	case "accounts", "enroll":
+	case "accounts", "enroll", "leave":
 		limit = min(limit, maxCredentialBody)
 	}
 	if r.ContentLength > limit {

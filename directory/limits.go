@@ -112,11 +112,13 @@ func (l *limiter) refund(key string) {
 }
 
 // deviceCache keeps enrolled devices for a few seconds so signed requests do
-// not each read the store; revocation through this server drops the entry
-// at once.
+// not each read the store; revocation and leaving through this server drop
+// the entry at once. gen counts those drops: a store read that began
+// before one is not cached (it may hold the device as it was).
 type deviceCache struct {
-	mu sync.Mutex
-	m  map[identity.ID]cachedDevice
+	mu  sync.Mutex
+	m   map[identity.ID]cachedDevice
+	gen uint64
 }
 
 type cachedDevice struct {
@@ -131,7 +133,20 @@ func newDeviceCache() *deviceCache { return &deviceCache{m: make(map[identity.ID
 func (c *deviceCache) forget(id identity.ID) {
 	c.mu.Lock()
 	delete(c.m, id)
+	c.gen++
 	c.mu.Unlock()
+}
+
+// memberLocks serialize, per device, a change of its enrollment (revoke,
+// leave) with its announcements, so a heartbeat read before the change
+// cannot put the device back in the online index under the account it
+// just left. Striped: a device maps to one of 64 mutexes.
+type memberLocks [64]sync.Mutex
+
+func (l *memberLocks) lock(id identity.ID) func() {
+	m := &l[idKey(id)%uint64(len(l))]
+	m.Lock()
+	return m.Unlock
 }
 
 // device returns the enrolled device id (cached) or a 401.
@@ -139,6 +154,7 @@ func (s *Server) device(ctx context.Context, id identity.ID) (*Device, error) {
 	now := time.Now()
 	s.devices.mu.Lock()
 	cd, ok := s.devices.m[id]
+	gen := s.devices.gen
 	s.devices.mu.Unlock()
 	if ok && now.Before(cd.exp) {
 		d := cd.d
@@ -155,7 +171,9 @@ func (s *Server) device(ctx context.Context, id identity.ID) (*Device, error) {
 	if len(s.devices.m) > 100000 {
 		clear(s.devices.m)
 	}
-	s.devices.m[id] = cachedDevice{d: *d, exp: now.Add(deviceCacheTTL)}
+	if s.devices.gen == gen {
+		s.devices.m[id] = cachedDevice{d: *d, exp: now.Add(deviceCacheTTL)}
+	}
 	s.devices.mu.Unlock()
 	return d, nil
 }

@@ -125,6 +125,7 @@ type Server struct {
 	bodies   *bodyBudget
 	inflight chan struct{}
 	devices  *deviceCache
+	members  memberLocks // one device's enrollment changes against its announcements
 	askers   *annCache
 	idx      *onlineIndex
 	flight   singleflight.Group
@@ -319,6 +320,7 @@ func (s *Server) routes() {
 	auth("GET /v1/devices", "devices", s.handleDevices)
 	auth("GET /v1/devices/{id}", "whois", s.handleWhois)
 	auth("DELETE /v1/devices/{id}", "revoke", s.handleRevoke)
+	auth("POST /v1/devices/leave", "leave", s.handleLeave)
 	pub("GET /v1/titles", "titles", s.handleTitles)
 	pub("GET /v1/titles/{id}", "title", s.handleTitle)
 	pub("GET /v1/titles/{id}/artwork", "artwork", s.handleArtwork)

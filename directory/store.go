@@ -36,6 +36,11 @@ type Store interface {
 	Device(ctx context.Context, id identity.ID) (*Device, error)
 	Devices(ctx context.Context, account string) ([]Device, error)
 	RevokeDevice(ctx context.Context, account string, id identity.ID) error
+	// LeaveAccount removes the unrevoked device id from account: its
+	// enrollment, announcement and holdings go, so the key can be enrolled
+	// again (under any account); purchases and licenses keep naming it.
+	// ErrNotFound if id is not an unrevoked device of account.
+	LeaveAccount(ctx context.Context, account string, id identity.ID) error
 
 	PutTitle(ctx context.Context, t *TitleRecord) error
 	Title(ctx context.Context, id string) (*TitleRecord, error)

@@ -40,17 +40,29 @@ func (s *Server) handleAnnounce(w http.ResponseWriter, r *http.Request, rq *requ
 	if err := ix.roomFor(rq.device.ID, len(a.Holdings), s.o.MaxHoldingsTotal); err != nil {
 		return err
 	}
-	now := s.now().UTC()
-	rec := &AnnounceRecord{Device: rq.device.ID, PublicIP: rq.ip, Announcement: a, Expires: now.Add(s.o.AnnounceTTL)}
 	var reachable *bool
-	if s.o.Relay != nil {
+	if s.o.Relay != nil { // a probe from outside: before the lock, it may take a while
 		reachable = s.observe(r.Context(), rq.device.ID, rq.ip, &a)
 	}
+	// The device as it is now, under its lock: a revoke or leave that
+	// finished since the request was authenticated is seen here, and one
+	// that starts waits until the index has this announcement.
+	unlock := s.members.lock(rq.device.ID)
+	defer unlock()
+	dev, err := s.device(r.Context(), rq.device.ID)
+	if err != nil {
+		return err
+	}
+	if dev.Revoked {
+		return newError(http.StatusForbidden, CodeForbidden, "device %s is revoked", dev.ID.Short())
+	}
+	now := s.now().UTC()
+	rec := &AnnounceRecord{Device: dev.ID, PublicIP: rq.ip, Announcement: a, Expires: now.Add(s.o.AnnounceTTL)}
 	if err := s.st.Announce(r.Context(), rec); err != nil {
 		return fmt.Errorf("recording announcement: %w", err)
 	}
-	s.askers.put(rq.device.ID, rec, rec.Expires)
-	s.idx.announce(rec, rq.device.Account)
+	s.askers.put(dev.ID, rec, rec.Expires)
+	s.idx.announce(rec, dev.Account)
 	writeJSON(w, http.StatusOK, AnnounceAnswer{Expires: rec.Expires, TTLSeconds: int(s.o.AnnounceTTL.Seconds()), PublicIP: rq.ip,
 		Reachable: reachable, Relay: s.o.Relay})
 	return nil

@@ -211,6 +211,12 @@ type suppliersResponse struct {
 	Suppliers []Supplier `json:"suppliers"`
 }
 
+// leaveRequest names the account the signing device leaves: a leave meant
+// for one account cannot take the device out of another it joined since.
+type leaveRequest struct {
+	Account string `json:"account"`
+}
+
 type devicesResponse struct {
 	Devices []Device `json:"devices"`
 }

@@ -320,3 +320,21 @@ func (s *Store) BindIdentity(ctx context.Context, id identity.ID, now time.Time)
 	}
 	return err
 }
+
+// LeaveAccount implements directory.Store: the device's holdings,
+// announcement and row go in one transaction.
+func (s *Store) LeaveAccount(ctx context.Context, account string, id identity.ID) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		var seq int64
+		err := tx.QueryRowContext(ctx, `SELECT seq FROM devices WHERE id = ? AND account = ? AND revoked = 0`, string(id), account).Scan(&seq)
+		if err != nil {
+			return notFound(err, "device "+string(id)+" of account "+account)
+		}
+		for _, q := range []string{`DELETE FROM holdings WHERE dev = ?`, `DELETE FROM announcements WHERE dev = ?`, `DELETE FROM devices WHERE seq = ?`} {
+			if _, err := tx.ExecContext(ctx, q, seq); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
