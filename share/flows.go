@@ -154,7 +154,9 @@ func (n *Node) keep(ctx context.Context, titleID string, l *license.License) err
 // the title; with pay (or for a free title) it registers the title first.
 func (n *Node) GetKey(ctx context.Context, cid sealed.ContentID, pay *license.Payment) (*license.License, error) {
 	if b, err := n.lib.License(ctx, cid); err == nil {
-		if l, err := license.Parse(b); err == nil {
+		// A license issued to this device under another account (one it
+		// has left) is not this account's: the directory is asked again.
+		if l, err := license.Parse(b); err == nil && l.Device == n.ID() && l.Account == n.accountName() {
 			return l, nil
 		}
 	}

@@ -186,27 +186,6 @@ func (n *Node) serving() (context.Context, error) {
 	return n.ctx, nil
 }
 
-// SetAccount changes the owner's account at run time (sign-in, sign-out
-// with "", a switch): the peer server's household rules and new
-// registrations follow at once, and the holdings are announced again. The
-// node keeps serving; nothing is rebuilt.
-func (n *Node) SetAccount(account string) {
-	n.mu.Lock()
-	n.account = account
-	n.mu.Unlock()
-	n.srv.SetOwner(account)
-	n.announceSoon()
-}
-
-// Account is the owner's account now ("" while signed out).
-func (n *Node) Account() string { return n.accountName() }
-
-func (n *Node) accountName() string {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.account
-}
-
 // ID is the device ID.
 func (n *Node) ID() identity.ID { return n.id.ID() }
 
@@ -378,6 +357,9 @@ func (n *Node) announceSoon() {
 func (n *Node) Announce(ctx context.Context) error {
 	if n.dir == nil {
 		return errors.New("announcing: no directory")
+	}
+	if n.accountName() == "" {
+		return nil // signed out: nothing is offered through the directory
 	}
 	held, err := n.lib.HeldContent(ctx)
 	if err != nil {
