@@ -45,7 +45,7 @@ type fakeWorld struct {
 	videoOut VideoOut // where the fake player's video frames go (SetVideoOut)
 
 	// injected failures
-	titlesErr, buyErr, itemsErr, playErr, signUpErr error
+	titlesErr, buyErr, itemsErr, playErr, signUpErr, signOutErr error
 }
 
 type fakeNeighbour struct {
@@ -146,6 +146,16 @@ func (s fakeSession) SignIn(_ context.Context, account, password, device string)
 		return &directory.Error{Status: 401, Code: directory.CodeUnauthorized, Message: "wrong account or password"}
 	}
 	s.w.account = account
+	return nil
+}
+
+func (s fakeSession) SignOut(context.Context) error {
+	s.w.mu.Lock()
+	defer s.w.mu.Unlock()
+	if s.w.signOutErr != nil {
+		return s.w.signOutErr
+	}
+	s.w.account = ""
 	return nil
 }
 

@@ -31,6 +31,9 @@ type Session interface {
 	SignUp(ctx context.Context, account, password, deviceName string) error
 	// SignIn enrolls this device under an existing account.
 	SignIn(ctx context.Context, account, password, deviceName string) error
+	// SignOut takes this device out of its account (at the directory too),
+	// so it can sign in as another without restarting.
+	SignOut(ctx context.Context) error
 }
 
 // DirectoryInfo says which directory the device uses and how it was found.

@@ -435,3 +435,40 @@ func TestSharingShowsInstallPage(t *testing.T) {
 			u.sharing.installSum.Visible(), texts(u.sharing.obj))
 	}
 }
+
+// Settings → Sign out takes the device out of its account and shows the
+// welcome screen; signing in as another account there brings the user
+// back to Settings, signed in as that account, without a restart. A
+// sign-out the directory refused leaves the device signed in and says why.
+func TestSignOutThenAnotherAccount(t *testing.T) {
+	w := newFakeWorld()
+	w.accounts["other"] = "another password"
+	u := newTestUI(t, w)
+	signUp(t, u)
+	u.Show(ViewSettings)
+	if !shows(u, "Signed in as household") || u.settings.signOut.Disabled() {
+		t.Fatalf("settings before signing out: %q", texts(u.settings.obj))
+	}
+
+	w.mu.Lock()
+	w.signOutErr = errors.New("the directory did not answer")
+	w.mu.Unlock()
+	test.Tap(u.settings.signOut)
+	if u.View() != ViewSettings || !shows(u, "the directory did not answer") || !shows(u, "Signed in as household") {
+		t.Fatalf("a refused sign-out: view %q, %q", u.View(), texts(u.settings.obj))
+	}
+
+	w.mu.Lock()
+	w.signOutErr = nil
+	w.mu.Unlock()
+	test.Tap(u.settings.signOut)
+	if u.View() != ViewWelcome {
+		t.Fatalf("after signing out: view %q, want welcome", u.View())
+	}
+	test.Type(u.welcome.account, "other")
+	test.Type(u.welcome.password, "another password")
+	test.Tap(u.welcome.signIn)
+	if u.View() != ViewSettings || !shows(u, "Signed in as other") {
+		t.Fatalf("after signing in as another account: view %q, %q", u.View(), texts(u.settings.obj))
+	}
+}

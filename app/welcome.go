@@ -176,6 +176,7 @@ type settingsScreen struct {
 	themeRG *widget.RadioGroup
 	dirInfo *widget.Label
 	account *widget.Label
+	signOut *widget.Button
 	dirURL  *widget.Entry
 	saved   *widget.Label
 	use     *widget.Button
@@ -205,6 +206,7 @@ func newSettingsScreen(u *UI) *settingsScreen {
 	s.dirInfo = widget.NewLabel("")
 	s.dirInfo.Wrapping = fyne.TextWrapBreak
 	s.account = widget.NewLabel("")
+	s.signOut = widget.NewButtonWithIcon("Sign out", theme.LogoutIcon(), s.tapSignOut)
 	s.dirURL = widget.NewEntry()
 	s.dirURL.SetPlaceHolder("https://host:port#FINGERPRINT")
 	s.saved = widget.NewLabel("")
@@ -223,7 +225,7 @@ func newSettingsScreen(u *UI) *settingsScreen {
 	s.obj = container.NewVScroll(container.NewVBox(
 		heading("Settings"),
 		widget.NewCard("Appearance", "", s.themeRG),
-		widget.NewCard("Account", "", s.account),
+		widget.NewCard("Account", "", container.NewVBox(s.account, container.NewHBox(s.signOut))),
 		widget.NewCard("Directory", "", container.NewVBox(s.dirInfo,
 			widget.NewLabel("Use a different directory (a headless deployment):"),
 			container.NewBorder(nil, nil, nil, s.use, s.dirURL), container.NewHBox(s.forget), s.saved)),
@@ -284,7 +286,30 @@ func (s *settingsScreen) refresh() {
 	}
 	if a := s.u.b.Session.Account(); a != "" {
 		s.account.SetText("Signed in as " + a)
+		s.signOut.Enable()
 	} else {
 		s.account.SetText("Not signed in")
+		s.signOut.Disable()
 	}
+}
+
+// tapSignOut takes the device out of its account (at the directory too)
+// and goes back to the welcome screen, where another account can sign in;
+// the app keeps running.
+func (s *settingsScreen) tapSignOut() {
+	s.signOut.Disable()
+	s.u.background(func(ctx context.Context) func() {
+		err := s.u.b.Session.SignOut(ctx)
+		return func() {
+			s.refresh()
+			if err != nil {
+				s.report(err)
+				return
+			}
+			s.saved.Hide()
+			s.u.welcome.account.SetText("") // another account signs in next
+			s.u.mark(areaLibrary)
+			s.u.Show(ViewSettings) // not signed in: the welcome screen, then back here
+		}
+	})
 }

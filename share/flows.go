@@ -149,16 +149,34 @@ func (n *Node) keep(ctx context.Context, titleID string, l *license.License) err
 	return nil
 }
 
+// Licensed reports whether a license for cid usable now is stored: issued
+// to this device under its current account.
+func (n *Node) Licensed(ctx context.Context, cid sealed.ContentID) bool {
+	_, ok := n.storedLicense(ctx, cid)
+	return ok
+}
+
+// storedLicense is the stored license of cid if it was issued to this
+// device under its current account; one under another account (one the
+// device has left) is not this account's.
+func (n *Node) storedLicense(ctx context.Context, cid sealed.ContentID) (*license.License, bool) {
+	b, err := n.lib.License(ctx, cid)
+	if err != nil {
+		return nil, false
+	}
+	l, err := license.Parse(b)
+	if err != nil || l.Device != n.ID() || l.Account != n.accountName() {
+		return nil, false
+	}
+	return l, true
+}
+
 // GetKey returns our license for cid (flow 3: ciphertext first, key later):
 // the stored one, or one the directory re-issues because our account owns
 // the title; with pay (or for a free title) it registers the title first.
 func (n *Node) GetKey(ctx context.Context, cid sealed.ContentID, pay *license.Payment) (*license.License, error) {
-	if b, err := n.lib.License(ctx, cid); err == nil {
-		// A license issued to this device under another account (one it
-		// has left) is not this account's: the directory is asked again.
-		if l, err := license.Parse(b); err == nil && l.Device == n.ID() && l.Account == n.accountName() {
-			return l, nil
-		}
+	if l, ok := n.storedLicense(ctx, cid); ok {
+		return l, nil
 	}
 	if n.dir == nil {
 		return nil, ErrNoDirectory

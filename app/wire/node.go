@@ -65,6 +65,16 @@ func (a *Node) Attach(n *share.Node) {
 	a.mu.Unlock()
 }
 
+// accountChanged drops what was learnt under the account before (which
+// held titles have a license usable now) and tells the views.
+func (a *Node) accountChanged() {
+	a.mu.Lock()
+	a.licensed = nil
+	a.mu.Unlock()
+	a.subs.notify()
+	a.ssubs.notify()
+}
+
 // OnEvent receives the node's download events (share.Options.OnEvent):
 // the library view reads the new state from the titles' handles.
 func (a *Node) OnEvent(peer.Event) { a.subs.notify() }
@@ -321,8 +331,10 @@ func activeSources(p peer.Progress) int {
 	return n
 }
 
-// licensedSet is the set of held content with a stored license, loaded
-// once (one lookup per title) and then kept up to date by Buy and GetKey.
+// licensedSet is the set of held content with a stored license usable
+// under the account (share.Node.Licensed), loaded once (one lookup per
+// title), kept up to date by Buy and GetKey, and dropped when the account
+// changes.
 func (a *Node) licensedSet(ctx context.Context, held []library.Held) (map[sealed.ContentID]bool, error) {
 	a.mu.Lock()
 	set := a.licensed
@@ -330,13 +342,12 @@ func (a *Node) licensedSet(ctx context.Context, held []library.Held) (map[sealed
 	if set == nil {
 		set = map[sealed.ContentID]bool{}
 	}
-	lib := a.node().Library()
+	n := a.node()
 	for _, h := range held {
 		if _, known := set[h.ContentID]; known {
 			continue
 		}
-		_, err := lib.License(ctx, h.ContentID)
-		set[h.ContentID] = err == nil
+		set[h.ContentID] = n.Licensed(ctx, h.ContentID)
 	}
 	a.mu.Lock()
 	if a.licensed == nil {

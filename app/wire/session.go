@@ -21,6 +21,10 @@ type Session struct {
 	// OnSignedIn is called (once per sign-in, on the caller's goroutine)
 	// after the device is enrolled, e.g. to tell the node its account.
 	OnSignedIn func(account string)
+	// Leave takes the device out of account at the directory when it signs
+	// out (the running node's LeaveAccount, so it stops acting for the
+	// account too); nil: the directory client's LeaveAccount.
+	Leave func(ctx context.Context, account string) error
 
 	mu      sync.Mutex
 	c       *directory.Client // nil until paired
@@ -117,4 +121,26 @@ func (s *Session) SignIn(ctx context.Context, account, password, device string) 
 		s.OnSignedIn(account)
 	}
 	return nil
+}
+
+// SignOut implements app.Session: the device leaves its account at the
+// directory (and the node stops acting for it), then forgets it. Nothing
+// changes when the directory cannot be told.
+func (s *Session) SignOut(ctx context.Context) error {
+	account := s.Account()
+	if account == "" {
+		return nil
+	}
+	c, err := s.client()
+	if err != nil {
+		return err
+	}
+	leave := s.Leave
+	if leave == nil {
+		leave = c.LeaveAccount
+	}
+	if err := leave(ctx, account); err != nil {
+		return fmt.Errorf("signing out: %w", err)
+	}
+	return s.SetAccount("")
 }

@@ -158,6 +158,7 @@ func Start(ctx context.Context, c Config) (*Kith, error) {
 	k.Session.OnSignedIn = func(account string) {
 		if n := k.node(); n != nil {
 			n.SetAccount(account) // the running node follows; nothing is rebuilt
+			k.Adapter.accountChanged()
 			return
 		}
 		if err := k.openNode(account); err != nil {
@@ -165,6 +166,21 @@ func Start(ctx context.Context, c Config) (*Kith, error) {
 			return
 		}
 		k.signedIn <- account // Serve runs it
+	}
+	k.Session.Leave = func(ctx context.Context, account string) error {
+		n := k.node()
+		if n == nil {
+			c, err := k.Session.client()
+			if err != nil {
+				return err
+			}
+			return c.LeaveAccount(ctx, account)
+		}
+		if err := n.LeaveAccount(ctx); err != nil {
+			return err
+		}
+		k.Adapter.accountChanged()
+		return nil
 	}
 	if a := k.Session.Account(); a != "" {
 		if err := k.openNode(a); err != nil {

@@ -288,3 +288,76 @@ func TestSharingOffSurvivesRestart(t *testing.T) {
 		t.Errorf("default after switching on: %+v, want anyone", p)
 	}
 }
+
+// Sign out and sign in as another account on the running app, over the
+// real household directory: the device leaves "household" (which no
+// longer lists it), joins "neighbours" (the directory refused that with
+// 409 before), and the title household's license unlocked shows locked for
+// the new account until it gets its own; the node is never rebuilt, and a
+// restart remembers the new account.
+func TestSignOutAndInAsAnotherAccount(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	k, stop := startKith(t, ctx, dir)
+	b := k.Backend
+	if err := b.Session.SignUp(ctx, "household", "correct horse battery", "test-host"); err != nil {
+		t.Fatal(err)
+	}
+	ts, _, err := b.Catalog.Titles(ctx, "Kith Jingle", 1, 10)
+	if err != nil || len(ts) != 1 {
+		t.Fatalf("catalog: %v %v", ts, err)
+	}
+	jingle := ts[0]
+	if _, err := b.Catalog.Buy(ctx, jingle, nil); err != nil {
+		t.Fatal(err)
+	}
+	state := func() app.ItemState {
+		items, err := b.Library.Items(ctx)
+		if err != nil || len(items) != 1 {
+			return -1 // not listed yet
+		}
+		return items[0].State
+	}
+	waitFor(t, "the jingle to download", 20*time.Second, func() bool { return state() == app.StateOwned })
+	n := k.node()
+	if err := b.Session.SignUp(ctx, "neighbours", "another good password", "test-host"); err == nil {
+		t.Fatal("signed up as another account without signing out first")
+	}
+
+	if err := b.Session.SignOut(ctx); err != nil {
+		t.Fatalf("signing out: %v", err)
+	}
+	if b.Session.Account() != "" || n.Account() != "" {
+		t.Fatalf("after signing out: session %q, node %q", b.Session.Account(), n.Account())
+	}
+	if err := b.Session.SignUp(ctx, "neighbours", "another good password", "test-host"); err != nil {
+		t.Fatalf("signing up as another account after signing out: %v", err)
+	}
+	if k.node() != n || n.Account() != "neighbours" {
+		t.Fatalf("node rebuilt (%v) or on account %q", k.node() != n, n.Account())
+	}
+	if st := state(); st != app.StateLocked {
+		t.Errorf("household's title for neighbours: state %v, want locked", st)
+	}
+	c, err := k.Session.client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := c.Devices(ctx)
+	if err != nil || len(ds) != 1 || ds[0].Account != "neighbours" {
+		t.Errorf("neighbours' devices: %+v, %v", ds, err)
+	}
+	if _, err := b.Catalog.Buy(ctx, jingle, nil); err != nil {
+		t.Fatal(err)
+	}
+	if st := state(); st != app.StateOwned {
+		t.Errorf("after neighbours got it too: state %v, want owned", st)
+	}
+	stop()
+
+	k2, stop2 := startKith(t, ctx, dir)
+	defer stop2()
+	if got := k2.Backend.Session.Account(); got != "neighbours" {
+		t.Errorf("account after restart = %q, want neighbours", got)
+	}
+}

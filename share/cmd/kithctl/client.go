@@ -214,6 +214,15 @@ func runClient(ctx context.Context, g globals, cmd string, args []string, out io
 			fmt.Fprintf(out, "this device is enrolled under %s\n", pos[0])
 		}
 		return nil
+	case "signout":
+		if _, err := parse(fs, args, 0, 0); err != nil {
+			return err
+		}
+		if err := c.call(ctx, "POST", "/signout", Request{}, nil); err != nil || c.json {
+			return err
+		}
+		fmt.Fprintln(out, "this device left its account; sign in to use another")
+		return nil
 	case "titles":
 		pos, err := parse(fs, args, 0, 1)
 		if err != nil {

@@ -161,6 +161,7 @@ func (d *daemon) routes() http.Handler {
 	get("/offers", func(r *http.Request) (any, error) { return d.offers(r.Context(), r.URL.Query().Get("neighbour")) })
 	post("/signup", d.signup)
 	post("/signin", d.signin)
+	post("/signout", d.signout)
 	post("/buy", d.buy)
 	post("/register-via", d.registerVia)
 	post("/getkey", d.getKey)
@@ -377,6 +378,23 @@ func (d *daemon) signin(ctx context.Context, r Request) (any, error) {
 		return nil, err
 	}
 	return map[string]string{"device": string(d.id.ID()), "account": r.Account}, nil
+}
+
+// signout takes the device out of its account at the directory (so it
+// can sign in as another) and forgets the account; the node goes on
+// serving, signed out.
+func (d *daemon) signout(ctx context.Context, _ Request) (any, error) {
+	n := d.current()
+	if n == nil {
+		return nil, errors.New("the node is not running")
+	}
+	if err := n.LeaveAccount(ctx); err != nil {
+		return nil, err
+	}
+	if err := d.setAccount(""); err != nil {
+		return nil, err
+	}
+	return map[string]string{"device": string(d.id.ID())}, nil
 }
 
 func (d *daemon) buy(ctx context.Context, r Request) (any, error) {

@@ -15,7 +15,8 @@
 //
 //	GET  /status                  Status
 //	POST /signup    {"account","password"}
-//	POST /signin    {"account","password","name"}     enrolls this device; the node restarts with the account
+//	POST /signin    {"account","password","name"}     enrolls this device; the running node takes the account
+//	POST /signout   {}                                 leaves the account at the directory; the node goes on, signed out
 //	GET  /titles?q=               []TitleRow (the directory's catalog joined with local holdings)
 //	GET  /suppliers?title=        []directory.Supplier (what the directory offers this device)
 //	POST /buy       {"title","payment"}                directory.Receipt

@@ -30,6 +30,8 @@ Commands for a running device:
                                create an account at the directory
   signin ACCOUNT [--password-file FILE] [--name NAME]
                                enroll this device under ACCOUNT
+  signout                      leave this device's account (at the directory too),
+                               so it can sign in as another; the node keeps running
   titles [QUERY]               the directory's catalog, with what this device holds
   suppliers TITLE              the suppliers the directory offers this device for TITLE
   buy TITLE [card flags]       register/buy TITLE at the directory (flow 2); keeps the license
