@@ -290,6 +290,24 @@ func (s *Store) RevokeDevice(ctx context.Context, account string, id identity.ID
 	})
 }
 
+// LeaveAccount implements directory.Store: the device's holdings,
+// announcement and row go in one transaction.
+func (s *Store) LeaveAccount(ctx context.Context, account string, id identity.ID) error {
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		var seq int64
+		err := tx.QueryRow(ctx, `SELECT seq FROM devices WHERE id = $1 AND account = $2 AND NOT revoked FOR UPDATE`, string(id), account).Scan(&seq)
+		if err != nil {
+			return notFound(err, "device "+string(id)+" of account "+account)
+		}
+		for _, q := range []string{`DELETE FROM holdings WHERE dev = $1`, `DELETE FROM announcements WHERE dev = $1`, `DELETE FROM devices WHERE seq = $1`} {
+			if _, err := tx.Exec(ctx, q, seq); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 // BindIdentity records id as the directory key this database belongs to,
 // or, when one is recorded, checks that it is id (directory.ErrOtherIdentity
 // otherwise). Instances starting together agree: the first insert wins.

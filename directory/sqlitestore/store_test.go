@@ -173,58 +173,6 @@ func TestPurchaseRules(t *testing.T) {
 	}
 }
 
-// TestLeaveAccount: a device leaves its account (holdings, announcement
-// and row go; purchases keep naming it) and may enroll under another; it
-// cannot leave an account it is not in, nor when revoked.
-func TestLeaveAccount(t *testing.T) {
-	ctx := context.Background()
-	s, _ := openTest(t)
-	d, tr := seed(t, s)
-	now := time.Now()
-	a := &directory.AnnounceRecord{Device: d.ID, Expires: now.Add(time.Minute), Announcement: directory.Announcement{
-		Addrs: []string{"10.0.0.1:7000"}, Holdings: []directory.Holding{{Content: tr.ContentID, Complete: true, Policy: directory.Policy{Mode: "anyone"}}}}}
-	if err := s.Announce(ctx, a); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.LeaveAccount(ctx, "bob", d.ID); !errors.Is(err, directory.ErrNotFound) {
-		t.Errorf("leaving an account it is not in: %v", err)
-	}
-	if err := s.LeaveAccount(ctx, "alice", d.ID); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Device(ctx, d.ID); !errors.Is(err, directory.ErrNotFound) {
-		t.Errorf("device after leaving: %v, want not found", err)
-	}
-	if _, err := s.Announcement(ctx, d.ID); !errors.Is(err, directory.ErrNotFound) {
-		t.Errorf("announcement after leaving: %v, want not found", err)
-	}
-	if cs, _ := s.SupplierCandidates(ctx, tr.ContentID, now, "", 10); len(cs) != 0 {
-		t.Errorf("a device that left is still listed: %+v", cs)
-	}
-	if err := s.LeaveAccount(ctx, "alice", d.ID); !errors.Is(err, directory.ErrNotFound) {
-		t.Errorf("leaving twice: %v", err)
-	}
-	d.Account = "bob"
-	if err := s.EnrollDevice(ctx, d); err != nil {
-		t.Fatalf("enrolling under another account after leaving: %v", err)
-	}
-	if got, err := s.Device(ctx, d.ID); err != nil || got.Account != "bob" {
-		t.Errorf("device after enrolling again: %+v, %v", got, err)
-	}
-	if err := s.Announce(ctx, a); err != nil {
-		t.Fatalf("announcing under the new account: %v", err)
-	}
-	if err := s.RevokeDevice(ctx, "bob", d.ID); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.LeaveAccount(ctx, "bob", d.ID); !errors.Is(err, directory.ErrNotFound) {
-		t.Errorf("a revoked device left: %v", err)
-	}
-	if got, err := s.Device(ctx, d.ID); err != nil || !got.Revoked {
-		t.Errorf("revoked device after a leave: %+v, %v", got, err)
-	}
-}
-
 func TestSuppliers(t *testing.T) {
 	ctx := context.Background()
 	s, _ := openTest(t)

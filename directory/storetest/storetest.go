@@ -52,6 +52,7 @@ func Run(t *testing.T, open Opener) {
 		{"Online", testOnline},
 		{"Outbox", testOutbox},
 		{"BindIdentity", testBindIdentity},
+		{"LeaveAccount", testLeaveAccount},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			s := open(t)
@@ -576,5 +577,64 @@ func testBindIdentity(t *testing.T, s directory.Store) {
 	}
 	if err := b.BindIdentity(ctx, a.ID(), time.Now()); err != nil {
 		t.Errorf("the same key again: %v", err)
+	}
+}
+
+// testLeaveAccount: a device leaves its account (holdings, announcement
+// and row go; its purchases keep naming it) and may enroll under another;
+// it cannot leave an account it is not in, nor when revoked.
+func testLeaveAccount(t *testing.T, s directory.Store) {
+	d, tr := seed(t, s)
+	now := time.Now()
+	a := &directory.AnnounceRecord{Device: d.ID, Expires: now.Add(time.Minute), Announcement: directory.Announcement{
+		Addrs: []string{"10.0.0.1:7000"}, Holdings: []directory.Holding{{Content: tr.ContentID, Complete: true, Policy: directory.Policy{Mode: "anyone"}}}}}
+	if err := s.Announce(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	p := purchase(d, tr, "p1", "nonce-leave-1")
+	if _, _, err := s.BeginPurchase(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.LeaveAccount(ctx, "bob", d.ID); !errors.Is(err, directory.ErrNotFound) {
+		t.Errorf("leaving an account it is not in: %v", err)
+	}
+	if err := s.LeaveAccount(ctx, "alice", d.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Device(ctx, d.ID); !errors.Is(err, directory.ErrNotFound) {
+		t.Errorf("device after leaving: %v, want not found", err)
+	}
+	if _, err := s.Announcement(ctx, d.ID); !errors.Is(err, directory.ErrNotFound) {
+		t.Errorf("announcement after leaving: %v, want not found", err)
+	}
+	if on := online(t, s, now); len(on) != 0 {
+		t.Errorf("a device that left is still online: %+v", on)
+	}
+	if err := s.LeaveAccount(ctx, "alice", d.ID); !errors.Is(err, directory.ErrNotFound) {
+		t.Errorf("leaving twice: %v", err)
+	}
+	d.Account = "bob"
+	if err := s.EnrollDevice(ctx, d); err != nil {
+		t.Fatalf("enrolling under another account after leaving: %v", err)
+	}
+	if got, err := s.Device(ctx, d.ID); err != nil || got.Account != "bob" {
+		t.Errorf("device after enrolling again: %+v, %v", got, err)
+	}
+	if err := s.Announce(ctx, a); err != nil {
+		t.Fatalf("announcing under the new account: %v", err)
+	}
+	for _, c := range online(t, s, now) {
+		if c.Account != "bob" {
+			t.Errorf("online under %q after moving to bob", c.Account)
+		}
+	}
+	if err := s.RevokeDevice(ctx, "bob", d.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.LeaveAccount(ctx, "bob", d.ID); !errors.Is(err, directory.ErrNotFound) {
+		t.Errorf("a revoked device left: %v", err)
+	}
+	if got, err := s.Device(ctx, d.ID); err != nil || !got.Revoked {
+		t.Errorf("revoked device after a leave: %+v, %v", got, err)
 	}
 }
