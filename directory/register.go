@@ -226,8 +226,28 @@ func (s *Server) registerOpened(ctx context.Context, sr *license.SealedRegistrat
 			return nil, newError(http.StatusGone, CodeWithdrawn, "title %q is withdrawn", t.ID)
 		}
 	}
-	cur, _, err := s.st.BeginPurchase(ctx, p)
-	if err != nil {
+	var cur *Purchase
+	if p.Amount == 0 {
+		// free: the purchase is recorded paid with its event and license
+		// in one transaction (one commit), unless one already stands
+		p.State = PurchasePaid
+		lic, rec, err := s.makeLicense(t, p, dev)
+		if err != nil {
+			return nil, err
+		}
+		oe, err := s.billingEvent(p, t)
+		if err != nil {
+			return nil, err
+		}
+		var created bool
+		if cur, created, err = s.st.FreePurchase(ctx, p, oe, rec); err != nil {
+			return nil, fmt.Errorf("recording purchase: %w", err)
+		}
+		if created {
+			s.recorded(cur, "free")
+			return &Registered{License: lic, Receipt: cur.Receipt()}, nil
+		}
+	} else if cur, _, err = s.st.BeginPurchase(ctx, p); err != nil {
 		return nil, fmt.Errorf("recording purchase: %w", err)
 	}
 	sameNonce := bytes.Equal(cur.Nonce, reg.Nonce)
@@ -315,6 +335,19 @@ func (s *Server) complete(ctx context.Context, p *Purchase, pay *license.Payment
 	if err != nil {
 		return nil, err
 	}
+	oe, err := s.billingEvent(&q, t)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.st.CompletePurchase(ctx, &q, oe, rec); err != nil {
+		return nil, fmt.Errorf("recording purchase: %w", err)
+	}
+	s.recorded(&q, outcome)
+	return &Registered{License: lic, Receipt: q.Receipt()}, nil
+}
+
+// billingEvent is the outbox event of paid purchase q of t.
+func (s *Server) billingEvent(q *Purchase, t *TitleRecord) (*OutboxEvent, error) {
 	ev := BillingEvent{EventID: "ev_" + q.ID, Kind: "registration", PurchaseID: q.ID, TitleID: t.ID, TitleName: t.Name,
 		Account: q.Account, Device: q.Device, Amount: q.Amount, Currency: q.Currency, CardBrand: q.CardBrand,
 		CardLast4: q.CardLast4, Token: q.Token, Supplier: q.Supplier, Time: q.Created}
@@ -323,15 +356,16 @@ func (s *Server) complete(ctx context.Context, p *Purchase, pay *license.Payment
 		return nil, fmt.Errorf("encoding billing event: %w", err)
 	}
 	now := s.now().UTC()
-	oe := &OutboxEvent{Kind: ev.Kind, Payload: payload, Created: now, NextAttempt: now}
-	if err := s.st.CompletePurchase(ctx, &q, oe, rec); err != nil {
-		return nil, fmt.Errorf("recording purchase: %w", err)
-	}
+	return &OutboxEvent{Kind: ev.Kind, Payload: payload, Created: now, NextAttempt: now}, nil
+}
+
+// recorded counts and logs a purchase just recorded paid, and wakes the
+// outbox for its event.
+func (s *Server) recorded(q *Purchase, outcome string) {
 	s.metrics.purchases.add(outcome, 1)
 	s.wakeOutbox()
-	s.log.Info("purchase", "purchase", q.ID, "title", t.ID, "account", q.Account, "amount", q.Amount,
+	s.log.Info("purchase", "purchase", q.ID, "title", q.TitleID, "account", q.Account, "amount", q.Amount,
 		"currency", q.Currency, "supplier", q.Supplier, "outcome", outcome)
-	return &Registered{License: lic, Receipt: q.Receipt()}, nil
 }
 
 // makeLicense issues dev's license for t under purchase p.

@@ -60,6 +60,10 @@ type Store interface {
 	// CompletePurchase marks a pending purchase paid with its card details,
 	// queues ev in the billing outbox and records lic (optional), atomically.
 	CompletePurchase(ctx context.Context, p *Purchase, ev *OutboxEvent, lic *LicenseRecord) error
+	// FreePurchase is BeginPurchase for a purchase that needs no payment
+	// (p.State paid): when p is inserted, ev is queued and lic recorded in
+	// the same transaction, so a free registration costs one commit.
+	FreePurchase(ctx context.Context, p *Purchase, ev *OutboxEvent, lic *LicenseRecord) (*Purchase, bool, error)
 	DeclinePurchase(ctx context.Context, id, reason string) error
 	// OwnedPurchase returns the paid purchase of title by account.
 	OwnedPurchase(ctx context.Context, account, titleID string) (*Purchase, error)

@@ -160,14 +160,27 @@ func scanPurchase(sc pgx.Row) (*directory.Purchase, error) {
 // CONFLICT DO NOTHING waits for a concurrent insert of the same key; at
 // SERIALIZABLE that race is a 40001 and the transaction runs again).
 func (s *Store) BeginPurchase(ctx context.Context, p *directory.Purchase) (*directory.Purchase, bool, error) {
+	return s.FreePurchase(ctx, p, nil, nil)
+}
+
+// FreePurchase implements directory.Store (BeginPurchase is FreePurchase
+// without event and license).
+func (s *Store) FreePurchase(ctx context.Context, p *directory.Purchase, ev *directory.OutboxEvent, lic *directory.LicenseRecord) (*directory.Purchase, bool, error) {
 	var cur *directory.Purchase
+	var created bool
 	err := s.tx(ctx, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO purchases (`+purchaseCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)
+		tag, err := tx.Exec(ctx, `INSERT INTO purchases (`+purchaseCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)
 			ON CONFLICT DO NOTHING`,
 			p.ID, p.Nonce, p.TitleID, p.Account, string(p.Device), p.Amount, p.Currency, p.State,
 			p.CardBrand, p.CardLast4, p.Token, string(p.Supplier), p.Reason, ms(p.Created))
 		if err != nil {
 			return err
+		}
+		if created = tag.RowsAffected() == 1; created {
+			q := *p
+			q.Created = fromMS(ms(p.Created)) // as read back
+			cur = &q
+			return recordPaid(ctx, tx, ev, lic)
 		}
 		cur, err = scanPurchase(tx.QueryRow(ctx, `SELECT `+purchaseCols+` FROM purchases WHERE nonce = $1`, p.Nonce))
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -179,7 +192,20 @@ func (s *Store) BeginPurchase(ctx context.Context, p *directory.Purchase) (*dire
 	if err != nil {
 		return nil, false, err
 	}
-	return cur, cur.ID == p.ID, nil
+	return cur, created, nil
+}
+
+func recordPaid(ctx context.Context, tx pgx.Tx, ev *directory.OutboxEvent, lic *directory.LicenseRecord) error {
+	if ev != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO outbox (kind, payload, created, next_attempt) VALUES ($1, $2, $3, $4)`,
+			ev.Kind, ev.Payload, ms(ev.Created), ms(ev.NextAttempt)); err != nil {
+			return err
+		}
+	}
+	if lic != nil {
+		return insertLicense(ctx, tx, lic)
+	}
+	return nil
 }
 
 // CompletePurchase implements directory.Store.
@@ -193,16 +219,7 @@ func (s *Store) CompletePurchase(ctx context.Context, p *directory.Purchase, ev 
 		if tag.RowsAffected() != 1 {
 			return fmt.Errorf("purchase %s is no longer pending", p.ID)
 		}
-		if ev != nil {
-			if _, err := tx.Exec(ctx, `INSERT INTO outbox (kind, payload, created, next_attempt) VALUES ($1, $2, $3, $4)`,
-				ev.Kind, ev.Payload, ms(ev.Created), ms(ev.NextAttempt)); err != nil {
-				return err
-			}
-		}
-		if lic != nil {
-			return insertLicense(ctx, tx, lic)
-		}
-		return nil
+		return recordPaid(ctx, tx, ev, lic)
 	})
 }
 

@@ -20,7 +20,7 @@ import (
 // transaction per row would).
 func (s *Store) BulkLoad(ctx context.Context, passwordHash string, accounts []string, devs []directory.Device, anns []directory.AnnounceRecord) error {
 	now := time.Now().UnixMilli()
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		prep := func(q string) (*sql.Stmt, error) { return tx.PrepareContext(ctx, q) }
 		acc, err := prep(`INSERT INTO accounts (name, password_hash, created) VALUES (?, ?, ?)`)
 		if err != nil {

@@ -18,7 +18,7 @@ func (s *Store) PutTitle(ctx context.Context, t *directory.TitleRecord) error {
 	if vis == "" {
 		vis = directory.VisibilityPublic
 	}
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO titles (id, content, name, artist, media_type, price, currency,
 		reshare, expires, size, manifest, sealed_key, withdrawn, published,
 		album, album_artist, genre, track, disc, year, duration_ms, owner, publisher, visibility)
@@ -41,6 +41,9 @@ func (s *Store) PutTitle(ctx context.Context, t *directory.TitleRecord) error {
 const titleCols = `id, content, name, artist, media_type, price, currency, reshare, expires, size, withdrawn,
 	album, album_artist, genre, track, disc, year, duration_ms, owner, visibility,
 	EXISTS (SELECT 1 FROM artwork a WHERE a.title = titles.id)`
+
+// titleSelect reads a whole title record; the condition follows.
+const titleSelect = `SELECT ` + titleCols + `, manifest, sealed_key, published, publisher FROM titles WHERE `
 
 func scanTitle(sc interface{ Scan(...any) error }, extra ...any) (*directory.TitleRecord, error) {
 	var t directory.TitleRecord
@@ -66,7 +69,12 @@ func scanTitle(sc interface{ Scan(...any) error }, extra ...any) (*directory.Tit
 func (s *Store) titleWhere(ctx context.Context, where string, arg any) (*directory.TitleRecord, error) {
 	var published int64
 	var t *directory.TitleRecord
-	row := s.r.QueryRowContext(ctx, `SELECT `+titleCols+`, manifest, sealed_key, published, publisher FROM titles WHERE `+where, arg)
+	var row *sql.Row
+	if where == `id = ?` {
+		row = s.q.title.QueryRowContext(ctx, arg)
+	} else {
+		row = s.r.QueryRowContext(ctx, titleSelect+where, arg)
+	}
 	var manifest, key []byte
 	var publisher string
 	t, err := scanTitle(row, &manifest, &key, &published, &publisher)
@@ -128,14 +136,16 @@ func (s *Store) SearchTitles(ctx context.Context, q, viewer string, offset, limi
 
 // WithdrawTitle implements directory.Store.
 func (s *Store) WithdrawTitle(ctx context.Context, id string) error {
-	res, err := s.w.ExecContext(ctx, `UPDATE titles SET withdrawn = 1 WHERE id = ?`, id)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("title %s: %w", id, directory.ErrNotFound)
-	}
-	return nil
+	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE titles SET withdrawn = 1 WHERE id = ?`, id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("title %s: %w", id, directory.ErrNotFound)
+		}
+		return nil
+	})
 }
 
 const purchaseCols = `id, nonce, title, account, device, amount, currency, state, card_brand, card_last4, token, supplier, reason, created`
@@ -152,68 +162,108 @@ func scanPurchase(sc interface{ Scan(...any) error }) (*directory.Purchase, erro
 	return &p, nil
 }
 
+// Hot write statements, prepared once on the writer connection.
+const (
+	purchaseInsert   = `INSERT INTO purchases (` + purchaseCols + `) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`
+	purchaseByNonce  = `SELECT ` + purchaseCols + ` FROM purchases WHERE nonce = ?`
+	purchaseStanding = `SELECT ` + purchaseCols + ` FROM purchases WHERE account = ? AND title = ? AND state IN ('pending', 'paid')`
+	purchasePaid     = `UPDATE purchases SET state = 'paid', card_brand = ?, card_last4 = ?, token = ? WHERE id = ? AND state = 'pending'`
+	outboxInsert     = `INSERT INTO outbox (kind, payload, created, next_attempt) VALUES (?, ?, ?, ?)`
+	licenseInsert    = `INSERT INTO licenses (id, purchase, device, content, issued) VALUES (?, ?, ?, ?, ?)`
+	markDelivered    = `UPDATE outbox SET delivered = ?, attempts = attempts + 1, last_error = '' WHERE id = ?`
+)
+
+var hotWrites = []string{purchaseInsert, purchaseByNonce, purchaseStanding, purchasePaid, outboxInsert, licenseInsert, markDelivered}
+
 // BeginPurchase implements directory.Store: the UNIQUE nonce and the
 // partial unique index on (account, title) decide, inside one IMMEDIATE
 // transaction, which row stands.
 func (s *Store) BeginPurchase(ctx context.Context, p *directory.Purchase) (*directory.Purchase, bool, error) {
 	var cur *directory.Purchase
-	err := s.tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO purchases (`+purchaseCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)
-			ON CONFLICT DO NOTHING`,
-			p.ID, p.Nonce, p.TitleID, p.Account, string(p.Device), p.Amount, p.Currency, p.State,
-			p.CardBrand, p.CardLast4, p.Token, string(p.Supplier), p.Reason, ms(p.Created))
-		if err != nil {
-			return err
-		}
-		cur, err = scanPurchase(tx.QueryRowContext(ctx, `SELECT `+purchaseCols+` FROM purchases WHERE nonce = ?`, p.Nonce))
-		if errors.Is(err, sql.ErrNoRows) {
-			cur, err = scanPurchase(tx.QueryRowContext(ctx, `SELECT `+purchaseCols+` FROM purchases
-				WHERE account = ? AND title = ? AND state IN ('pending', 'paid')`, p.Account, p.TitleID))
-		}
+	var created bool
+	err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
+		cur, created, err = s.beginPurchase(ctx, tx, p)
 		return err
 	})
 	if err != nil {
 		return nil, false, err
 	}
-	return cur, cur.ID == p.ID, nil
+	return cur, created, nil
+}
+
+func (s *Store) beginPurchase(ctx context.Context, tx *sql.Tx, p *directory.Purchase) (*directory.Purchase, bool, error) {
+	res, err := s.exec(ctx, tx, purchaseInsert,
+		p.ID, p.Nonce, p.TitleID, p.Account, string(p.Device), p.Amount, p.Currency, p.State,
+		p.CardBrand, p.CardLast4, p.Token, string(p.Supplier), p.Reason, ms(p.Created))
+	if err != nil {
+		return nil, false, err
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		q := *p
+		q.Created = fromMS(ms(p.Created)) // as read back
+		return &q, true, nil
+	}
+	cur, err := scanPurchase(s.queryRow(ctx, tx, purchaseByNonce, p.Nonce))
+	if errors.Is(err, sql.ErrNoRows) {
+		cur, err = scanPurchase(s.queryRow(ctx, tx, purchaseStanding, p.Account, p.TitleID))
+	}
+	return cur, false, err
+}
+
+// FreePurchase implements directory.Store: BeginPurchase with p already
+// paid, its event and license recorded in the same transaction.
+func (s *Store) FreePurchase(ctx context.Context, p *directory.Purchase, ev *directory.OutboxEvent, lic *directory.LicenseRecord) (*directory.Purchase, bool, error) {
+	var cur *directory.Purchase
+	var created bool
+	err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
+		if cur, created, err = s.beginPurchase(ctx, tx, p); err != nil || !created {
+			return err
+		}
+		return s.recordPaid(ctx, tx, ev, lic)
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	return cur, created, nil
+}
+
+func (s *Store) recordPaid(ctx context.Context, tx *sql.Tx, ev *directory.OutboxEvent, lic *directory.LicenseRecord) error {
+	if ev != nil {
+		if _, err := s.exec(ctx, tx, outboxInsert, ev.Kind, ev.Payload, ms(ev.Created), ms(ev.NextAttempt)); err != nil {
+			return err
+		}
+	}
+	if lic != nil {
+		return s.insertLicense(ctx, tx, lic)
+	}
+	return nil
 }
 
 // CompletePurchase implements directory.Store.
 func (s *Store) CompletePurchase(ctx context.Context, p *directory.Purchase, ev *directory.OutboxEvent, lic *directory.LicenseRecord) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE purchases SET state = 'paid', card_brand = ?, card_last4 = ?, token = ?
-			WHERE id = ? AND state = 'pending'`, p.CardBrand, p.CardLast4, p.Token, p.ID)
+	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		res, err := s.exec(ctx, tx, purchasePaid, p.CardBrand, p.CardLast4, p.Token, p.ID)
 		if err != nil {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n != 1 {
 			return fmt.Errorf("purchase %s is no longer pending", p.ID)
 		}
-		if ev != nil {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO outbox (kind, payload, created, next_attempt) VALUES (?, ?, ?, ?)`,
-				ev.Kind, ev.Payload, ms(ev.Created), ms(ev.NextAttempt)); err != nil {
-				return err
-			}
-		}
-		if lic != nil {
-			return insertLicense(ctx, tx, lic)
-		}
-		return nil
+		return s.recordPaid(ctx, tx, ev, lic)
 	})
 }
 
-func insertLicense(ctx context.Context, ex interface {
-	ExecContext(context.Context, string, ...any) (sql.Result, error)
-}, l *directory.LicenseRecord) error {
-	_, err := ex.ExecContext(ctx, `INSERT INTO licenses (id, purchase, device, content, issued) VALUES (?, ?, ?, ?, ?)`,
-		l.ID, l.Purchase, string(l.Device), l.Content[:], ms(l.Issued))
+func (s *Store) insertLicense(ctx context.Context, tx *sql.Tx, l *directory.LicenseRecord) error {
+	_, err := s.exec(ctx, tx, licenseInsert, l.ID, l.Purchase, string(l.Device), l.Content[:], ms(l.Issued))
 	return err
 }
 
 // DeclinePurchase implements directory.Store.
 func (s *Store) DeclinePurchase(ctx context.Context, id, reason string) error {
-	_, err := s.w.ExecContext(ctx, `UPDATE purchases SET state = 'declined', reason = ? WHERE id = ? AND state = 'pending'`, reason, id)
-	return err
+	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE purchases SET state = 'declined', reason = ? WHERE id = ? AND state = 'pending'`, reason, id)
+		return err
+	})
 }
 
 // OwnedPurchase implements directory.Store.
@@ -225,7 +275,7 @@ func (s *Store) OwnedPurchase(ctx context.Context, account, titleID string) (*di
 
 // AddLicense implements directory.Store.
 func (s *Store) AddLicense(ctx context.Context, l *directory.LicenseRecord) error {
-	return insertLicense(ctx, s.w, l)
+	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error { return s.insertLicense(ctx, tx, l) })
 }
 
 // Purchases returns every purchase, oldest first (for tests and audits).

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	sqlite3 "github.com/mattn/go-sqlite3"
@@ -39,8 +40,13 @@ type Store struct {
 	w   *sql.DB  // exactly one connection
 	r   *sql.DB  // readers
 	q   struct { // hot read statements, prepared once per reader connection
-		candidates, announcement, device *sql.Stmt
+		candidates, announcement, device, title *sql.Stmt
 	}
+	wst map[string]*sql.Stmt // hot write statements, prepared on the writer connection
+
+	wq               chan *writeReq // to the writer goroutine (writer.go)
+	quit, writerDone chan struct{}
+	batches, batched atomic.Int64
 }
 
 var _ directory.Store = (*Store)(nil)
@@ -78,10 +84,24 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	s := &Store{w: w, log: o.Logger}
+	s := &Store{w: w, log: o.Logger, wq: make(chan *writeReq), quit: make(chan struct{}), writerDone: make(chan struct{})}
+	go s.writeLoop()
 	if err := s.migrate(ctx); err != nil {
+		close(s.quit)
+		<-s.writerDone
 		w.Close()
 		return nil, err
+	}
+	s.wst = make(map[string]*sql.Stmt)
+	for _, q := range hotWrites {
+		st, err := w.PrepareContext(ctx, q)
+		if err != nil {
+			close(s.quit)
+			<-s.writerDone
+			w.Close()
+			return nil, fmt.Errorf("preparing statements: %w", err)
+		}
+		s.wst[q] = st
 	}
 	q.Set("_txlock", "deferred")
 	q.Set("_query_only", "1")
@@ -102,6 +122,7 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 		{&s.q.announcement, `SELECT a.public_ip, a.addrs, a.private_addrs, a.rtts, a.load, a.expires
 			FROM announcements a JOIN devices d ON d.seq = a.dev WHERE d.id = ?`},
 		{&s.q.device, `SELECT ` + deviceCols + ` FROM devices WHERE id = ?`},
+		{&s.q.title, titleSelect + `id = ?`},
 	} {
 		if *p.dst, err = r.PrepareContext(ctx, p.q); err != nil {
 			s.Close()
@@ -111,13 +132,22 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 	return s, nil
 }
 
-// Close closes both pools.
+// Close stops the writer (after the writes it took) and closes both pools.
 func (s *Store) Close() error {
+	select {
+	case <-s.quit:
+	default:
+		close(s.quit)
+		<-s.writerDone
+	}
 	var errs []error
-	for _, st := range []*sql.Stmt{s.q.candidates, s.q.announcement, s.q.device} {
+	for _, st := range []*sql.Stmt{s.q.candidates, s.q.announcement, s.q.device, s.q.title} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
+	}
+	for _, st := range s.wst {
+		errs = append(errs, st.Close())
 	}
 	return errors.Join(append(errs, s.r.Close(), s.w.Close())...)
 }
@@ -147,17 +177,29 @@ func (s *Store) IntegrityCheck(ctx context.Context) (string, error) {
 	return strings.Join(lines, "\n"), rows.Err()
 }
 
-// tx runs fn in one write transaction (BEGIN IMMEDIATE).
-func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return err
+// stmt returns the prepared statement for q (one of hotWrites) bound to
+// tx, or q's own statement prepared anew when it is not a hot one.
+func (s *Store) stmt(ctx context.Context, tx *sql.Tx, q string) *sql.Stmt {
+	if st := s.wst[q]; st != nil {
+		return tx.StmtContext(ctx, st)
 	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
-		return err
+	return nil
+}
+
+// exec runs q in tx, through its prepared statement when it has one.
+func (s *Store) exec(ctx context.Context, tx *sql.Tx, q string, args ...any) (sql.Result, error) {
+	if st := s.stmt(ctx, tx, q); st != nil {
+		return st.ExecContext(ctx, args...)
 	}
-	return tx.Commit()
+	return tx.ExecContext(ctx, q, args...)
+}
+
+// queryRow runs q in tx, through its prepared statement when it has one.
+func (s *Store) queryRow(ctx context.Context, tx *sql.Tx, q string, args ...any) *sql.Row {
+	if st := s.stmt(ctx, tx, q); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return tx.QueryRowContext(ctx, q, args...)
 }
 
 func ms(t time.Time) int64 {
@@ -189,11 +231,22 @@ func notFound(err error, what string) error {
 
 // CreateAccount implements directory.Store.
 func (s *Store) CreateAccount(ctx context.Context, name, hash string, now time.Time) error {
-	_, err := s.w.ExecContext(ctx, `INSERT INTO accounts (name, password_hash, created) VALUES (?, ?, ?)`, name, hash, ms(now))
-	if isUnique(err) {
-		// a taken name costs the same committed write as a free one: the
-		// server answers both alike, and their timing should not differ
-		_, _ = s.w.ExecContext(ctx, `UPDATE accounts SET created = created WHERE name = ?`, name)
+	var taken bool
+	err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO accounts (name, password_hash, created) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING`,
+			name, hash, ms(now))
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			// a taken name costs the same committed write as a free one: the
+			// server answers both alike, and their timing should not differ
+			taken = true
+			_, err = tx.ExecContext(ctx, `UPDATE accounts SET created = created WHERE name = ?`, name)
+		}
+		return err
+	})
+	if err == nil && taken {
 		return fmt.Errorf("account %q: %w", name, directory.ErrExists)
 	}
 	return err
@@ -231,7 +284,7 @@ func (s *Store) Accounts(ctx context.Context) ([]directory.AccountSummary, error
 
 // EnrollDevice implements directory.Store.
 func (s *Store) EnrollDevice(ctx context.Context, d directory.Device) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var account string
 		var revoked bool
 		err := tx.QueryRowContext(ctx, `SELECT account, revoked FROM devices WHERE id = ?`, string(d.ID)).Scan(&account, &revoked)
@@ -291,7 +344,7 @@ func (s *Store) Devices(ctx context.Context, account string) ([]directory.Device
 // RevokeDevice implements directory.Store.
 // A revoked device is withdrawn in the same transaction.
 func (s *Store) RevokeDevice(ctx context.Context, account string, id identity.ID) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE devices SET revoked = 1 WHERE id = ? AND account = ?`, string(id), account)
 		if err != nil {
 			return err
@@ -308,7 +361,7 @@ func (s *Store) RevokeDevice(ctx context.Context, account string, id identity.ID
 // otherwise).
 func (s *Store) BindIdentity(ctx context.Context, id identity.ID, now time.Time) error {
 	var got string
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO directory_identity (singleton, id, bound) VALUES (1, ?, ?) ON CONFLICT DO NOTHING`,
 			string(id), ms(now)); err != nil {
 			return err
@@ -324,7 +377,7 @@ func (s *Store) BindIdentity(ctx context.Context, id identity.ID, now time.Time)
 // LeaveAccount implements directory.Store: the device's holdings,
 // announcement and row go in one transaction.
 func (s *Store) LeaveAccount(ctx context.Context, account string, id identity.ID) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var seq int64
 		err := tx.QueryRowContext(ctx, `SELECT seq FROM devices WHERE id = ? AND account = ? AND revoked = 0`, string(id), account).Scan(&seq)
 		if err != nil {

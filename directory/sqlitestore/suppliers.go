@@ -37,7 +37,7 @@ func (s *Store) Announce(ctx context.Context, a *directory.AnnounceRecord) error
 	if err != nil {
 		return fmt.Errorf("encoding rtts: %w", err)
 	}
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var seq int64
 		err := tx.QueryRowContext(ctx, `SELECT seq FROM devices WHERE id = ?`, string(a.Device)).Scan(&seq)
 		if err != nil {
@@ -83,7 +83,7 @@ const (
 // Withdraw implements directory.Store: the device stops being listed; its
 // holdings stay known (for relayed registrations).
 func (s *Store) Withdraw(ctx context.Context, device identity.ID) error {
-	return s.tx(ctx, func(tx *sql.Tx) error { return withdrawTx(ctx, tx, device) })
+	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error { return withdrawTx(ctx, tx, device) })
 }
 
 func withdrawTx(ctx context.Context, tx *sql.Tx, device identity.ID) error {
@@ -215,8 +215,10 @@ func (s *Store) PendingEvents(ctx context.Context, now time.Time, limit int) ([]
 
 // MarkDelivered implements directory.Store.
 func (s *Store) MarkDelivered(ctx context.Context, id int64, at time.Time) error {
-	_, err := s.w.ExecContext(ctx, `UPDATE outbox SET delivered = ?, attempts = attempts + 1, last_error = '' WHERE id = ?`, ms(at), id)
-	return err
+	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		_, err := s.exec(ctx, tx, markDelivered, ms(at), id)
+		return err
+	})
 }
 
 // MarkRetry implements directory.Store.
@@ -224,9 +226,11 @@ func (s *Store) MarkRetry(ctx context.Context, id int64, attempts int, next time
 	if len(lastErr) > 500 {
 		lastErr = lastErr[:500]
 	}
-	_, err := s.w.ExecContext(ctx, `UPDATE outbox SET attempts = ?, next_attempt = ?, last_error = ? WHERE id = ?`,
-		attempts, ms(next), lastErr, id)
-	return err
+	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE outbox SET attempts = ?, next_attempt = ?, last_error = ? WHERE id = ?`,
+			attempts, ms(next), lastErr, id)
+		return err
+	})
 }
 
 // Events implements directory.Store.

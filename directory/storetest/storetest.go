@@ -46,6 +46,7 @@ func Run(t *testing.T, open Opener) {
 		{"AccountsAndDevices", testAccountsAndDevices},
 		{"PurchaseRules", testPurchaseRules},
 		{"DeclineFreesSlot", testDeclineFreesSlot},
+		{"FreePurchase", testFreePurchase},
 		{"ConcurrentPurchases", testConcurrentPurchases},
 		{"ConcurrentEnrollment", testConcurrentEnrollment},
 		{"Titles", testTitles},
@@ -636,5 +637,52 @@ func testLeaveAccount(t *testing.T, s directory.Store) {
 	}
 	if got, err := s.Device(ctx, d.ID); err != nil || !got.Revoked {
 		t.Errorf("revoked device after a leave: %+v, %v", got, err)
+	}
+}
+
+// testFreePurchase: a free registration is recorded paid with its event
+// and license at once; a repeat or a second nonce finds the standing row
+// and records nothing more.
+func testFreePurchase(t *testing.T, s directory.Store) {
+	d, _ := seed(t, s)
+	tr := newTitle(t, s, "free", "Free", func(r *directory.TitleRecord) { r.Price = 0 })
+	free := func(id, nonce string) (*directory.Purchase, bool, error) {
+		p := purchase(d, tr, id, nonce)
+		p.State = directory.PurchasePaid
+		ev := &directory.OutboxEvent{Kind: "registration", Payload: []byte(`{"free":"` + id + `"}`), Created: time.Now(), NextAttempt: time.Now()}
+		lic := &directory.LicenseRecord{ID: "l-" + id, Purchase: id, Device: d.ID, Content: tr.ContentID, Issued: time.Now()}
+		return s.FreePurchase(ctx, p, ev, lic)
+	}
+	cur, created, err := free("f1", "n1")
+	if err != nil || !created || cur.ID != "f1" || cur.State != directory.PurchasePaid {
+		t.Fatalf("free purchase: %+v %v %v", cur, created, err)
+	}
+	if o, err := s.OwnedPurchase(ctx, "alice", tr.ID); err != nil || o.ID != "f1" || !o.Created.Equal(cur.Created) {
+		t.Errorf("owned: %+v %v (answered %v)", o, err, cur.Created)
+	}
+	for _, n := range []string{"n1", "n2"} {
+		if cur, created, err := free("f-"+n, n); err != nil || created || cur.ID != "f1" {
+			t.Errorf("again with %s: %+v %v %v", n, cur, created, err)
+		}
+	}
+	var evs int
+	_ = s.Events(ctx, func(*directory.OutboxEvent) error { evs++; return nil })
+	if evs != 1 {
+		t.Errorf("%d events after one free purchase and two repeats", evs)
+	}
+	if a, ok := s.(Auditor); ok {
+		if n, _ := a.OrphanLicenses(ctx); n != 0 {
+			t.Errorf("%d orphan licenses", n)
+		}
+	}
+	// a priced title's pending purchase stands against a free attempt
+	pr := newTitle(t, s, "priced", "Priced", nil)
+	if _, _, err := s.BeginPurchase(ctx, purchase(d, pr, "pp", "np")); err != nil {
+		t.Fatal(err)
+	}
+	p := purchase(d, pr, "pf", "nf")
+	p.State = directory.PurchasePaid
+	if cur, created, err := s.FreePurchase(ctx, p, nil, nil); err != nil || created || cur.ID != "pp" || cur.State != directory.PurchasePending {
+		t.Errorf("free attempt over a pending purchase: %+v %v %v", cur, created, err)
 	}
 }

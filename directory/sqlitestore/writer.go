@@ -1,0 +1,148 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+)
+
+// Group commit. SQLite has one writer at a time and every commit is an
+// fsync (synchronous=FULL), so a transaction per request caps writes at the
+// disk's fsyncs per second. Instead one goroutine (writeLoop) owns the
+// write connection: it takes every write request queued while the previous
+// commit was running, runs each inside its own SAVEPOINT of one
+// transaction (a request that fails rolls back to its savepoint and leaves
+// the others alone), commits once, and only then answers each request. A
+// request is acknowledged only after the commit that holds it is durable;
+// if that commit fails, every request in it gets the error.
+
+// maxBatch bounds the requests one commit holds (their wait for the
+// commit grows with the batch).
+const maxBatch = 256
+
+// ErrClosed is returned by writes after Close.
+var ErrClosed = errors.New("sqlitestore: store closed")
+
+type writeReq struct {
+	ctx  context.Context
+	fn   func(ctx context.Context, tx *sql.Tx) error
+	done chan error
+}
+
+var reqPool = sync.Pool{New: func() any { return &writeReq{done: make(chan error, 1)} }}
+
+// tx runs fn as one atomic unit of a group commit and returns once it is
+// durable (or failed). fn runs on the writer goroutine with a context that
+// carries ctx's values but not its cancellation (cancelling one request
+// must not interrupt the connection under the whole batch); a request
+// whose ctx is done before its turn is not run. fn must not call tx.
+func (s *Store) tx(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	r := reqPool.Get().(*writeReq)
+	r.ctx, r.fn = ctx, fn
+	select {
+	case s.wq <- r:
+	case <-s.quit:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	err := <-r.done
+	r.ctx, r.fn = nil, nil
+	reqPool.Put(r)
+	return err
+}
+
+// writeLoop is the writer goroutine; it ends when quit closes, after
+// answering every request it took.
+func (s *Store) writeLoop() {
+	defer close(s.writerDone)
+	batch := make([]*writeReq, 0, maxBatch)
+	errs := make([]error, 0, maxBatch)
+	for {
+		select {
+		case r := <-s.wq:
+			batch = append(batch[:0], r)
+		case <-s.quit:
+			return
+		}
+	fill:
+		for len(batch) < maxBatch {
+			select {
+			case r := <-s.wq:
+				batch = append(batch, r)
+			default:
+				break fill
+			}
+		}
+		errs = s.commitBatch(batch, errs[:0])
+		s.batches.Add(1)
+		s.batched.Add(int64(len(batch)))
+		for i, r := range batch {
+			r.done <- errs[i]
+			batch[i] = nil
+		}
+	}
+}
+
+// commitBatch runs batch in one transaction and returns each request's
+// outcome.
+func (s *Store) commitBatch(batch []*writeReq, errs []error) []error {
+	for range batch {
+		errs = append(errs, nil)
+	}
+	fail := func(err error) []error {
+		for i := range errs {
+			errs[i] = err
+		}
+		return errs
+	}
+	bg := context.Background()
+	tx, err := s.w.BeginTx(bg, nil)
+	if err != nil {
+		return fail(fmt.Errorf("beginning a write: %w", err))
+	}
+	single := len(batch) == 1
+	for i, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			errs[i] = err
+			continue
+		}
+		ctx := context.WithoutCancel(r.ctx)
+		if single { // no savepoint needed: the transaction is the request's own
+			errs[i] = r.fn(ctx, tx)
+			break
+		}
+		if _, err := tx.ExecContext(bg, `SAVEPOINT w`); err != nil {
+			_ = tx.Rollback()
+			return fail(fmt.Errorf("write savepoint: %w", err))
+		}
+		if errs[i] = r.fn(ctx, tx); errs[i] != nil {
+			if _, err := tx.ExecContext(bg, `ROLLBACK TO w`); err != nil {
+				// SQLite rolled the whole transaction back (I/O error, disk full):
+				// nothing of this batch is kept
+				_ = tx.Rollback()
+				return fail(fmt.Errorf("write failed and rolled back its batch: %w (%v)", errs[i], err))
+			}
+		}
+		if _, err := tx.ExecContext(bg, `RELEASE w`); err != nil {
+			_ = tx.Rollback()
+			return fail(fmt.Errorf("write savepoint: %w", err))
+		}
+	}
+	if single && errs[0] != nil {
+		_ = tx.Rollback()
+		return errs
+	}
+	if err := tx.Commit(); err != nil {
+		return fail(fmt.Errorf("committing: %w", err))
+	}
+	return errs
+}
+
+// WriteStats reports how many commits the writer made and how many
+// requests they held (requests/commits is the mean batch).
+func (s *Store) WriteStats() (commits, requests int64) {
+	return s.batches.Load(), s.batched.Load()
+}
