@@ -88,6 +88,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.wire.DeviceName, "name", "", "")
 	fs.DurationVar(&c.wire.LANWait, "lan-wait", 3*time.Second, "")
 	fs.BoolVar(&c.wire.NoLAN, "no-lan", false, "")
+	c.wire.PackSelf = true // neighbours can always get Kith from this device
 	fs.StringVar(&c.view, "view", "", "")
 	fs.StringVar(&c.logLevel, "log-level", "info", "")
 	if err := fs.Parse(args); err != nil {

@@ -234,6 +234,7 @@ type InstallOffer struct {
 	SHA256    string // the package's checksum (hex), for the neighbour to compare
 	Size      int64  // bytes
 	Problem   string // why no package is offered, when known
+	Preparing bool   // the package is being made from the running program
 	Dir       string // the folder the package goes in
 }
 

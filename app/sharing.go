@@ -204,6 +204,11 @@ func (s *sharingScreen) applyInstall(in InstallOffer) {
 		s.installNote.SetText("The install page opens when this device is online.")
 		s.installURL.Hide()
 		s.installSum.Hide()
+	case !in.Available && in.Preparing:
+		s.installNote.SetText("Preparing Kith's package from this program (a minute or so); the page offers it when it is ready.")
+		s.installURL.SetText(in.URL)
+		s.installURL.Show()
+		s.installSum.Hide()
 	case !in.Available:
 		note := "No Kith package on this device yet, so the page at this address says it is not available."
 		if in.Problem != "" {

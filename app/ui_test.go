@@ -423,9 +423,18 @@ func TestSharingShowsInstallPage(t *testing.T) {
 		!strings.Contains(u.sharing.installNote.Text, "/home/ana/.local/share/kith/install") {
 		t.Errorf("no package: %q, note %q", texts(u.sharing.obj), u.sharing.installNote.Text)
 	}
+	// Being made from the running program: said so, no checksum yet.
+	w.mu.Lock()
+	w.install.Preparing = true
+	w.mu.Unlock()
+	w.changed(areaSharing)
+	u.pump(context.Background())
+	if !strings.Contains(u.sharing.installNote.Text, "Preparing") || u.sharing.installSum.Visible() {
+		t.Errorf("preparing: note %q, sum visible %v", u.sharing.installNote.Text, u.sharing.installSum.Visible())
+	}
 	sum := strings.Repeat("ab12", 16)
 	w.mu.Lock()
-	w.install.Available, w.install.SHA256, w.install.Size = true, sum, 17_700_000
+	w.install.Available, w.install.Preparing, w.install.SHA256, w.install.Size = true, false, sum, 17_700_000
 	w.mu.Unlock()
 	w.changed(areaSharing)
 	u.pump(context.Background())

@@ -24,6 +24,12 @@ import (
 //go:embed icon.png
 var Icon []byte
 
+// Desktop is the desktop entry (a copy of packaging/kith.desktop, kept
+// equal by a test) that goes in the package a device makes of itself.
+//
+//go:embed kith.desktop
+var Desktop []byte
+
 //go:embed demo
 var demo embed.FS
 

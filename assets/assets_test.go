@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"image/png"
 	"io"
+	"os"
 	"testing"
 )
 
@@ -39,5 +40,22 @@ func TestDemo(t *testing.T) {
 func TestIcon(t *testing.T) {
 	if _, err := png.Decode(bytes.NewReader(Icon)); err != nil {
 		t.Fatalf("icon: %v", err)
+	}
+}
+
+// TestDesktopEntry: the desktop entry a device packs with itself is the
+// one packaging/ ships.
+func TestDesktopEntry(t *testing.T) {
+	want, err := os.ReadFile("../packaging/kith.desktop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(Desktop, want) {
+		t.Errorf("assets/kith.desktop differs from packaging/kith.desktop:\n%s\nvs\n%s", Desktop, want)
+	}
+	for _, key := range []string{"Exec=kith\n", "Icon=kith\n", "Type=Application\n"} {
+		if !bytes.Contains(Desktop, []byte(key)) {
+			t.Errorf("desktop entry lacks %q", key)
+		}
 	}
 }

@@ -11,7 +11,7 @@
 set -euo pipefail
 
 run_pkgs=(gcc pkg-config libgl1-mesa-dev xorg-dev libasound2-dev libsqlite3-dev libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev)
-test_pkgs=(xvfb xauth x11-utils xdotool pulseaudio pulseaudio-utils libasound2-plugins imagemagick iproute2 nftables conntrack sox lame vorbis-tools flac ffmpeg postgresql-15)
+test_pkgs=(xvfb xauth x11-utils xdotool pulseaudio pulseaudio-utils libasound2-plugins imagemagick iproute2 nftables conntrack sox lame vorbis-tools flac ffmpeg postgresql-15 xz-utils make)
 
 case "${1:-run}" in
   run) want=("${run_pkgs[@]}") ;;

@@ -43,7 +43,8 @@
 // and withdraws from the directory. The peer port also answers browsers: a
 // Demux (share/install) sends TLS connections to the peer server and plain
 // HTTP to the install page, which offers the packaged app from
-// Options.InstallDir. The mDNS announcer and the install page are optional:
+// Options.InstallDir, or one made from the running program
+// (Options.InstallSelf). The mDNS announcer and the install page are optional:
 // they run under internal/supervise, so a failure (no multicast-capable
 // interface) is reported by Services and Options.OnService and retried with
 // backoff, and never ends the node. When the directory answers a

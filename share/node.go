@@ -49,6 +49,13 @@ type Options struct {
 	// writes it) that the peer port offers to browsers on a plain install
 	// page (share/install); default <DataDir>/install.
 	InstallDir string
+	// InstallSelf, if set, makes the package from the running program
+	// when InstallDir holds none (install.Options.Self), so every device
+	// offers Kith to its neighbours.
+	InstallSelf *install.SelfPackage
+	// OnInstall is told when the package offered changes (the one made
+	// from the program is ready); it must not block.
+	OnInstall func()
 	// Account is the owner's account (household policies); "" = asked of
 	// the directory (Whois of our own ID) when Serve starts.
 	Account string
@@ -163,7 +170,8 @@ func NewNode(o Options) (*Node, error) {
 		return nil, fmt.Errorf("node: listening: %w", err)
 	}
 	n.demux = install.NewDemux(n.ln, install.DemuxOptions{Logger: o.Logger})
-	n.site = install.NewSite(install.Options{Dir: o.InstallDir, DeviceName: o.Name, Logger: o.Logger})
+	n.site = install.NewSite(install.Options{Dir: o.InstallDir, DeviceName: o.Name, Self: o.InstallSelf,
+		OnChange: o.OnInstall, Logger: o.Logger})
 	if o.LAN && n.dir != nil {
 		n.browser, err = lan.NewBrowser(lan.BrowserOptions{Kind: lan.Device, Fingerprint: string(n.dir.Fingerprint()),
 			Self: string(n.id.ID()), Interfaces: o.LANInterfaces, IPv4Only: o.LANIPv4Only, Logger: o.Logger})

@@ -182,6 +182,9 @@ func (v neighboursView) Discovery() string {
 // OnService receives the node's service changes (share.Options.OnService).
 func (a *Node) OnService(share.ServiceStatus) { a.nsubs.notify() }
 
+// OnInstall is share.Options.OnInstall: the package offered changed.
+func (a *Node) OnInstall() { a.ssubs.notify() }
+
 // SharingView is a as app.Sharing.
 func (a *Node) SharingView() app.Sharing { return sharingView{a} }
 
@@ -325,7 +328,7 @@ func (v sharingView) Install() app.InstallOffer {
 		v.log.Warn("reading the install package", "err", err)
 	}
 	return app.InstallOffer{URL: node.InstallURL(), Available: info.Available, SHA256: info.SHA256,
-		Size: info.Size, Problem: info.Problem, Dir: info.Dir}
+		Size: info.Size, Problem: info.Problem, Dir: info.Dir, Preparing: info.Preparing}
 }
 
 // Supplied implements app.Sharing.

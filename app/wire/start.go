@@ -14,10 +14,12 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/kith-media/kith/app"
+	"github.com/kith-media/kith/assets"
 	"github.com/kith-media/kith/directory"
 	"github.com/kith-media/kith/player"
 	"github.com/kith-media/kith/share"
 	"github.com/kith-media/kith/share/identity"
+	"github.com/kith-media/kith/share/install"
 	"github.com/kith-media/kith/share/playback"
 	"github.com/kith-media/kith/share/sealed"
 )
@@ -36,7 +38,12 @@ type Config struct {
 	LANWait       time.Duration // first run: how long to look for a directory (default 3 s)
 	NoLAN         bool          // no mDNS at all (tests, locked-down networks)
 	Output        player.Output // nil = the system's audio output
-	Logger        *slog.Logger
+	// PackSelf offers neighbours a package made from the running program
+	// (with the icon and desktop entry) when <DataDir>/install holds none;
+	// it is made the first time it is asked for (the Sharing screen, the
+	// install page).
+	PackSelf bool
+	Logger   *slog.Logger
 }
 
 // Kith is a started device: everything the GUI needs, not yet serving.
@@ -152,7 +159,11 @@ func Start(ctx context.Context, c Config) (*Kith, error) {
 	k.Adapter = NewNode(client, log)
 	k.nodeOpts = share.Options{DataDir: filepath.Join(c.DataDir, "library"), Identity: dev, Directory: client,
 		ListenAddr: c.Listen, Name: c.DeviceName, LAN: !c.NoLAN, LANIPv4Only: true,
-		InstallDir: filepath.Join(c.DataDir, "install"), OnEvent: k.Adapter.OnEvent, OnService: k.Adapter.OnService, Logger: log}
+		InstallDir: filepath.Join(c.DataDir, "install"), OnEvent: k.Adapter.OnEvent, OnService: k.Adapter.OnService,
+		OnInstall: k.Adapter.OnInstall, Logger: log}
+	if c.PackSelf {
+		k.nodeOpts.InstallSelf = &install.SelfPackage{Name: "kith", Icon: assets.Icon, Desktop: assets.Desktop}
+	}
 	k.nodeOpts.Server.OnUpload = k.Adapter.OnUpload
 	k.signedIn = make(chan string, 1)
 	k.Session.OnSignedIn = func(account string) {

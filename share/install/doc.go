@@ -45,6 +45,18 @@
 // handle that was checked, so a package replaced mid-download does not mix
 // two versions.
 //
+// When Dir holds no package and Options.Self is set (the desktop app sets
+// it), the device makes one of the program it runs: a tar.xz (pure-Go xz,
+// github.com/ulikunitz/xz) laid out as `fyne package -os linux` lays it out —
+// kith/Makefile, kith/usr/local/bin/kith, …/applications/kith.desktop,
+// …/pixmaps/kith.png — kept as Dir/self/PackageName with its .sha256 and a
+// stamp naming the program (path, size, mtime) it was made from. It is made
+// the first time the package is asked for (Info, the page, a download), in
+// Serve's goroutine; until then Info.Preparing is true and the page says so.
+// A stamp that does not match the running program (an upgrade) is not
+// offered; the package is made again. Its bytes depend only on the program,
+// icon and desktop entry, so its checksum is stable.
+//
 // The page travels unencrypted, so it asks the neighbour to compare the
 // checksum with the one the offering device's app shows (Info.SHA256).
 package install

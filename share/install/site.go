@@ -49,7 +49,16 @@ type Options struct {
 	// StallTimeout cuts off a download whose reader takes nothing for this
 	// long. Default DefaultStallTimeout.
 	StallTimeout time.Duration
-	Logger       *slog.Logger
+	// Self, if set, makes a package of the running program (in
+	// Dir/self/) when Dir holds none, so every install offers one. Serve
+	// makes it the first time the package is asked for (Info, the page, a
+	// download) — a minute of CPU is not spent at every start — unless
+	// the one made before came from the same program.
+	Self *SelfPackage
+	// OnChange, if set, is called when the package offered changes (the
+	// one made from the program is ready); it must not block.
+	OnChange func()
+	Logger   *slog.Logger
 }
 
 // Info describes the package a Site offers, for the app's Share screen.
@@ -58,6 +67,9 @@ type Info struct {
 	// otherwise ("" when there is simply none in Dir).
 	Available bool
 	Problem   string
+	// Preparing reports that the package is being made from the running
+	// program (Options.Self) and is offered when that is done.
+	Preparing bool
 	Dir       string    // where the package is looked for
 	File      string    // the file served, inside Dir
 	Path      string    // the URL path of the tarball, "/kith-linux-amd64.tar.xz"
@@ -73,8 +85,11 @@ type Site struct {
 	log   *slog.Logger
 	slots chan struct{}
 
-	mu     sync.Mutex
-	cached Info // keyed by (File, Size, ModTime)
+	mu      sync.Mutex
+	cached  Info          // keyed by (File, Size, ModTime)
+	selfErr string        // why the package could not be made from the program
+	selfRun bool          // Serve has tried to make it
+	want    chan struct{} // someone asked for the package: make it
 }
 
 // NewSite makes the install page for the package in o.Dir. The package is
@@ -92,7 +107,7 @@ func NewSite(o Options) *Site {
 	if o.DeviceName == "" {
 		o.DeviceName = "this device"
 	}
-	return &Site{o: o, log: o.Logger, slots: make(chan struct{}, o.MaxDownloads)}
+	return &Site{o: o, log: o.Logger, slots: make(chan struct{}, o.MaxDownloads), want: make(chan struct{}, 1)}
 }
 
 // Info describes the package offered now. The error is for a package that
@@ -128,6 +143,29 @@ func (s *Site) open() (*os.File, Info, error) {
 			return nil, info, err
 		}
 		return f, info, nil
+	}
+	if s.o.Self == nil {
+		return nil, none, nil
+	}
+	if s.selfCurrent() {
+		f, err := os.Open(s.selfPath())
+		if err != nil {
+			none.Problem = "the package made from this program cannot be read"
+			return nil, none, fmt.Errorf("install: %w", err)
+		}
+		info, err := s.describe(f, selfDir+"/"+PackageName)
+		if err != nil || !info.Available {
+			f.Close()
+			return nil, info, err
+		}
+		return f, info, nil
+	}
+	s.mu.Lock()
+	none.Problem, none.Preparing = s.selfErr, s.selfErr == ""
+	s.mu.Unlock()
+	select { // made when first wanted, not at every start
+	case s.want <- struct{}{}:
+	default:
 	}
 	return nil, none, nil
 }
@@ -211,6 +249,16 @@ func (s *Site) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
+	made := make(chan struct{})
+	go func() { // the package made from the program, once it is asked for
+		defer close(made)
+		select {
+		case <-s.want:
+			s.prepareSelf(ctx)
+		case <-ctx.Done():
+		}
+	}()
+	defer func() { <-made }()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("install page: %w", err)
@@ -222,6 +270,42 @@ func (s *Site) Serve(ctx context.Context, ln net.Listener) error {
 		}
 		<-errc
 		return nil
+	}
+}
+
+// prepareSelf makes the package from the running program when Dir holds
+// none (once per Site) and tells OnChange.
+func (s *Site) prepareSelf(ctx context.Context) {
+	if s.o.Self == nil || s.o.Dir == "" {
+		return
+	}
+	s.mu.Lock()
+	done := s.selfRun
+	s.selfRun = true
+	s.mu.Unlock()
+	if done {
+		return
+	}
+	for _, name := range packageFiles {
+		if _, err := os.Stat(filepath.Join(s.o.Dir, name)); err == nil {
+			return // a package was put there: it is offered instead
+		}
+	}
+	err := s.makeSelf(ctx)
+	if ctx.Err() != nil {
+		s.mu.Lock()
+		s.selfRun = false // not tried to the end: the next Serve does
+		s.mu.Unlock()
+		return
+	}
+	if err != nil {
+		s.log.Warn("install: cannot make a package from this program", "err", err)
+		s.mu.Lock()
+		s.selfErr = "it could not be made from this program (" + err.Error() + ")"
+		s.mu.Unlock()
+	}
+	if s.o.OnChange != nil {
+		s.o.OnChange()
 	}
 }
 
