@@ -27,7 +27,8 @@ const (
 // Outbox delivery pacing.
 const (
 	outboxPoll       = time.Second
-	outboxBatch      = 100
+	outboxBatch      = 16
+	webhookTimeout   = 10 * time.Second
 	outboxMaxBackoff = time.Hour
 )
 
@@ -70,11 +71,12 @@ func (s *Server) runOutbox(ctx context.Context) error {
 func (s *Server) deliverDue(ctx context.Context) {
 	for ctx.Err() == nil {
 		now := s.now().UTC()
-		evs, err := s.st.PendingEvents(ctx, now, outboxBatch)
+		evs, err := s.st.ClaimEvents(ctx, now, outboxBatch, s.outboxLease())
 		if err != nil {
 			s.log.Error("reading outbox", "err", err)
 			return
 		}
+		delivered := make([]int64, 0, len(evs))
 		for _, ev := range evs {
 			if err := s.postEvent(ctx, ev); err != nil {
 				attempts := ev.Attempts + 1
@@ -87,7 +89,12 @@ func (s *Server) deliverDue(ctx context.Context) {
 				continue
 			}
 			s.metrics.outbox.add("delivered", 1)
-			if err := s.st.MarkDelivered(ctx, ev.ID, s.now().UTC()); err != nil {
+			delivered = append(delivered, ev.ID)
+		}
+		// one commit for the batch; should this instance die first, the
+		// events are posted again once their lease runs out (at least once)
+		if len(delivered) > 0 {
+			if err := s.st.MarkDelivered(context.WithoutCancel(ctx), delivered, s.now().UTC()); err != nil {
 				s.log.Error("recording outbox delivery", "err", err)
 			}
 		}
@@ -97,8 +104,15 @@ func (s *Server) deliverDue(ctx context.Context) {
 	}
 }
 
-// Backoff is the wait before delivery attempt n+1 after n failures:
-// 1 s, 2 s, 4 s … capped at an hour, plus up to 20 % jitter.
+// outboxLease is how long a claimed batch is this instance's: time for
+// every event of it to time out once, and a margin.
+func (s *Server) outboxLease() time.Duration {
+	if s.o.OutboxLease > 0 {
+		return s.o.OutboxLease
+	}
+	return outboxBatch*webhookTimeout + 30*time.Second
+}
+
 func Backoff(n int) time.Duration {
 	if n < 1 {
 		n = 1
@@ -111,7 +125,7 @@ func Backoff(n int) time.Duration {
 }
 
 func (s *Server) postEvent(ctx context.Context, ev *OutboxEvent) error {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, webhookTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.o.Webhook, bytes.NewReader(ev.Payload))
 	if err != nil {

@@ -370,11 +370,10 @@ func (s *Server) recorded(q *Purchase, outcome string) {
 
 // makeLicense issues dev's license for t under purchase p.
 func (s *Server) makeLicense(t *TitleRecord, p *Purchase, dev *Device) (*license.License, *LicenseRecord, error) {
-	key, err := s.id.OpenSealed(t.SealedKey, t.ContentID[:])
+	key, err := s.keys.open(s.id, t.SealedKey, t.ContentID[:])
 	if err != nil {
 		return nil, nil, fmt.Errorf("opening content key of %s: %w", t.ID, err)
 	}
-	defer clear(key)
 	now := s.now().UTC()
 	l := license.License{ContentID: t.ContentID, TitleID: t.ID, Device: dev.ID, Account: dev.Account,
 		Rights: t.Rights, IssuedAt: now, Issuer: s.id.ID()}

@@ -47,8 +47,12 @@ type Options struct {
 	WebhookSecret []byte
 	// WebhookClient posts to the webhook; nil = a client with a 10 s timeout.
 	WebhookClient *http.Client
-	Logger        *slog.Logger
-	Now           func() time.Time // nil = time.Now
+	// OutboxLease is how long this instance holds the billing events it
+	// claimed before another instance sharing the database may post them;
+	// 0 = each event's webhook timeout (10 s) times the batch (16) + 30 s.
+	OutboxLease time.Duration
+	Logger      *slog.Logger
+	Now         func() time.Time // nil = time.Now
 
 	ReplayWindow      time.Duration // signed requests older or newer than this are refused
 	AnnounceTTL       time.Duration // suppliers drop out this long after their last heartbeat
@@ -129,6 +133,7 @@ type Server struct {
 	askers   *annCache
 	idx      *onlineIndex
 	flight   singleflight.Group
+	keys     keyCache // content keys opened for licenses
 	publish  publishPolicy
 	wake     chan struct{} // pokes the outbox loop
 	pair     *pairing.Pairer

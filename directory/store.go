@@ -2,6 +2,8 @@ package directory
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"time"
 
@@ -79,8 +81,13 @@ type Store interface {
 	// supplier index from it once, then keeps the index current itself.
 	OnlineHoldings(ctx context.Context, now time.Time, fn func(c sealed.ContentID, h *Candidate) error) error
 
-	PendingEvents(ctx context.Context, now time.Time, limit int) ([]*OutboxEvent, error)
-	MarkDelivered(ctx context.Context, id int64, at time.Time) error
+	// ClaimEvents leases up to limit undelivered events due at now whose
+	// lease ran out, until now+lease, and returns them oldest due first:
+	// instances sharing the database never hold the same event at once.
+	ClaimEvents(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]*OutboxEvent, error)
+	// MarkDelivered marks events delivered (one transaction for all).
+	MarkDelivered(ctx context.Context, ids []int64, at time.Time) error
+	// MarkRetry sets an event's next attempt and ends its lease.
 	MarkRetry(ctx context.Context, id int64, attempts int, next time.Time, lastErr string) error
 	// Events calls fn for every outbox event in order.
 	Events(ctx context.Context, fn func(*OutboxEvent) error) error
@@ -190,3 +197,37 @@ type BillingEvent struct {
 
 // ErrOtherIdentity means a database belongs to another directory key.
 var ErrOtherIdentity = errors.New("the database belongs to another directory key")
+
+// HoldingsDigest is the SHA-256 of a holdings set as announced (in order):
+// stores keep it with the announcement and rewrite the holdings only when
+// a heartbeat's digest differs.
+func HoldingsDigest(hs []Holding) []byte {
+	h := sha256.New()
+	var n [4]byte
+	str := func(s string) {
+		binary.BigEndian.PutUint32(n[:], uint32(len(s)))
+		h.Write(n[:])
+		h.Write([]byte(s))
+	}
+	list := func(l []string) {
+		binary.BigEndian.PutUint32(n[:], uint32(len(l)))
+		h.Write(n[:])
+		for _, s := range l {
+			str(s)
+		}
+	}
+	binary.BigEndian.PutUint32(n[:], uint32(len(hs)))
+	h.Write(n[:])
+	for _, x := range hs {
+		h.Write(x.Content[:])
+		if x.Complete {
+			h.Write([]byte{1})
+		} else {
+			h.Write([]byte{0})
+		}
+		str(x.Policy.Mode)
+		list(x.Policy.Allow)
+		list(x.Policy.Deny)
+	}
+	return h.Sum(nil)
+}

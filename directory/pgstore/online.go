@@ -20,7 +20,8 @@ func (s *Store) OnlineHoldings(ctx context.Context, now time.Time, fn func(c sea
 	if err != nil {
 		return err
 	}
-	rows, err := s.pool.Query(ctx, `SELECT content, dev, complete, mode, allow::text, deny::text FROM holdings WHERE expires > $1`, ms(now))
+	// expires > 0: not withdrawn; whether it is online is its device's announcement (devs)
+	rows, err := s.pool.Query(ctx, `SELECT content, dev, complete, mode, allow::text, deny::text FROM holdings WHERE expires > 0`)
 	if err != nil {
 		return fmt.Errorf("reading holdings: %w", err)
 	}

@@ -1,9 +1,12 @@
 package pgstore
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -48,8 +51,18 @@ func (s *Store) Announce(ctx context.Context, a *directory.AnnounceRecord) error
 		if err := tx.QueryRow(ctx, `SELECT seq FROM devices WHERE id = $1`, string(a.Device)).Scan(&seq); err != nil {
 			return notFound(err, "device "+string(a.Device))
 		}
-		if _, err := tx.Exec(ctx, annInsert, seq, a.PublicIP, jsonList(a.Addrs), jsonList(a.PrivateAddrs), string(rtts), a.Load, ms(a.Expires)); err != nil {
+		digest := directory.HoldingsDigest(a.Holdings)
+		var old []byte
+		// FOR UPDATE: two heartbeats of one device go one after the other
+		err := tx.QueryRow(ctx, `SELECT holdings_digest FROM announcements WHERE dev = $1 FOR UPDATE`, seq).Scan(&old)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return err
+		}
+		if _, err := tx.Exec(ctx, annUpsert, seq, a.PublicIP, jsonList(a.Addrs), jsonList(a.PrivateAddrs), string(rtts), a.Load, ms(a.Expires), digest); err != nil {
+			return err
+		}
+		if bytes.Equal(old, digest) {
+			return nil // the holdings did not change: they are not rewritten
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM holdings WHERE dev = $1`, seq); err != nil {
 			return err
@@ -59,7 +72,7 @@ func (s *Store) Announce(ctx context.Context, a *directory.AnnounceRecord) error
 		}
 		rows := make([][]any, len(a.Holdings))
 		for i, h := range a.Holdings {
-			rows[i] = []any{h.Content[:], seq, ms(a.Expires), h.Complete, h.Policy.Mode, jsonList(h.Policy.Allow), jsonList(h.Policy.Deny)}
+			rows[i] = []any{h.Content[:], seq, max(ms(a.Expires), 1), h.Complete, h.Policy.Mode, jsonList(h.Policy.Allow), jsonList(h.Policy.Deny)}
 		}
 		if len(rows) <= 8 {
 			b := &pgx.Batch{}
@@ -68,17 +81,17 @@ func (s *Store) Announce(ctx context.Context, a *directory.AnnounceRecord) error
 			}
 			return tx.SendBatch(ctx, b).Close()
 		}
-		_, err := tx.CopyFrom(ctx, pgx.Identifier{"holdings"}, []string{"content", "dev", "expires", "complete", "mode", "allow", "deny"},
+		_, err = tx.CopyFrom(ctx, pgx.Identifier{"holdings"}, []string{"content", "dev", "expires", "complete", "mode", "allow", "deny"},
 			pgx.CopyFromRows(rows))
 		return err
 	})
 }
 
 const (
-	annInsert = `INSERT INTO announcements (dev, public_ip, addrs, private_addrs, rtts, load, expires)
-		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (dev) DO UPDATE SET public_ip = excluded.public_ip,
+	annUpsert = `INSERT INTO announcements (dev, public_ip, addrs, private_addrs, rtts, load, expires, holdings_digest)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (dev) DO UPDATE SET public_ip = excluded.public_ip,
 		addrs = excluded.addrs, private_addrs = excluded.private_addrs, rtts = excluded.rtts,
-		load = excluded.load, expires = excluded.expires`
+		load = excluded.load, expires = excluded.expires, holdings_digest = excluded.holdings_digest`
 	holdInsert = `INSERT INTO holdings (content, dev, expires, complete, mode, allow, deny) VALUES ($1, $2, $3, $4, $5, $6, $7)`
 )
 
@@ -151,29 +164,41 @@ func scanEvent(sc pgx.Row) (*directory.OutboxEvent, error) {
 	return &e, nil
 }
 
-// PendingEvents implements directory.Store.
-func (s *Store) PendingEvents(ctx context.Context, now time.Time, limit int) ([]*directory.OutboxEvent, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+outboxCols+` FROM outbox WHERE delivered = 0 AND next_attempt <= $1
-		ORDER BY next_attempt, id LIMIT $2`, ms(now), limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
+// ClaimEvents implements directory.Store: FOR UPDATE SKIP LOCKED lets
+// instances claim at once without waiting on each other's rows.
+func (s *Store) ClaimEvents(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]*directory.OutboxEvent, error) {
 	var out []*directory.OutboxEvent
-	for rows.Next() {
-		e, err := scanEvent(rows)
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		out = out[:0]
+		rows, err := tx.Query(ctx, `UPDATE outbox SET lease_until = $1 WHERE id IN (SELECT id FROM outbox
+			WHERE delivered = 0 AND next_attempt <= $2 AND lease_until <= $2 ORDER BY next_attempt, id LIMIT $3
+			FOR UPDATE SKIP LOCKED) RETURNING `+outboxCols, ms(now.Add(lease)), ms(now), limit)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+		defer rows.Close()
+		for rows.Next() {
+			e, err := scanEvent(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, e)
+		}
+		return rows.Err()
+	})
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].NextAttempt.Equal(out[j].NextAttempt) {
+			return out[i].NextAttempt.Before(out[j].NextAttempt)
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out, err
 }
 
 // MarkDelivered implements directory.Store.
-func (s *Store) MarkDelivered(ctx context.Context, id int64, at time.Time) error {
+func (s *Store) MarkDelivered(ctx context.Context, ids []int64, at time.Time) error {
 	return s.tx(ctx, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `UPDATE outbox SET delivered = $1, attempts = attempts + 1, last_error = '' WHERE id = $2`, ms(at), id)
+		_, err := tx.Exec(ctx, `UPDATE outbox SET delivered = $1, attempts = attempts + 1, last_error = '' WHERE id = ANY($2)`, ms(at), ids)
 		return err
 	})
 }
@@ -184,7 +209,7 @@ func (s *Store) MarkRetry(ctx context.Context, id int64, attempts int, next time
 		lastErr = strings.ToValidUTF8(lastErr[:500], "")
 	}
 	return s.tx(ctx, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `UPDATE outbox SET attempts = $1, next_attempt = $2, last_error = $3 WHERE id = $4`,
+		_, err := tx.Exec(ctx, `UPDATE outbox SET attempts = $1, next_attempt = $2, last_error = $3, lease_until = 0 WHERE id = $4`,
 			attempts, ms(next), lastErr, id)
 		return err
 	})

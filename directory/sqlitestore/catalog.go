@@ -171,9 +171,11 @@ const (
 	outboxInsert     = `INSERT INTO outbox (kind, payload, created, next_attempt) VALUES (?, ?, ?, ?)`
 	licenseInsert    = `INSERT INTO licenses (id, purchase, device, content, issued) VALUES (?, ?, ?, ?, ?)`
 	markDelivered    = `UPDATE outbox SET delivered = ?, attempts = attempts + 1, last_error = '' WHERE id = ?`
+	deviceSeq        = `SELECT seq FROM devices WHERE id = ?`
 )
 
-var hotWrites = []string{purchaseInsert, purchaseByNonce, purchaseStanding, purchasePaid, outboxInsert, licenseInsert, markDelivered}
+var hotWrites = []string{purchaseInsert, purchaseByNonce, purchaseStanding, purchasePaid, outboxInsert, licenseInsert, markDelivered,
+	deviceSeq, annUpsert, annDigest}
 
 // BeginPurchase implements directory.Store: the UNIQUE nonce and the
 // partial unique index on (account, title) decide, inside one IMMEDIATE

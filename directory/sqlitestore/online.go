@@ -51,7 +51,8 @@ func (s *Store) OnlineHoldings(ctx context.Context, now time.Time, fn func(c sea
 	lastContent, lastDev := []byte{}, int64(-1)
 	for {
 		var all string
-		if err := s.r.QueryRowContext(ctx, onlineQuery, lastContent, lastDev, ms(now), onlineChunk).Scan(&all); err != nil {
+		// expires > 0: not withdrawn; whether it is online is its device's announcement (devs)
+		if err := s.r.QueryRowContext(ctx, onlineQuery, lastContent, lastDev, 0, onlineChunk).Scan(&all); err != nil {
 			return fmt.Errorf("reading holdings: %w", err)
 		}
 		if all == "" {

@@ -118,7 +118,7 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 		q   string
 	}{
 		{&s.q.candidates, `SELECT ` + candidateCols + ` FROM holdings h JOIN announcements a ON a.dev = h.dev
-			JOIN devices d ON d.seq = h.dev WHERE h.content = ? AND h.expires > ? AND d.revoked = 0 ORDER BY h.dev LIMIT ?`},
+			JOIN devices d ON d.seq = h.dev WHERE h.content = ? AND h.expires > 0 AND a.expires > ? AND d.revoked = 0 ORDER BY h.dev LIMIT ?`},
 		{&s.q.announcement, `SELECT a.public_ip, a.addrs, a.private_addrs, a.rtts, a.load, a.expires
 			FROM announcements a JOIN devices d ON d.seq = a.dev WHERE d.id = ?`},
 		{&s.q.device, `SELECT ` + deviceCols + ` FROM devices WHERE id = ?`},

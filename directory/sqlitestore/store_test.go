@@ -68,7 +68,7 @@ func TestMigrationsIdempotent(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s2.Close()
-	if v, err := s2.SchemaVersion(context.Background()); err != nil || v != 4 {
+	if v, err := s2.SchemaVersion(context.Background()); err != nil || v != 5 {
 		t.Fatalf("schema version %d, %v", v, err)
 	}
 	if ok, err := s2.IntegrityCheck(context.Background()); ok != "ok" || err != nil {
@@ -161,14 +161,14 @@ func TestPurchaseRules(t *testing.T) {
 	if n, _ := s.OrphanLicenses(ctx); n != 0 {
 		t.Errorf("%d orphan licenses", n)
 	}
-	evs, err := s.PendingEvents(ctx, time.Now().Add(time.Second), 10)
+	evs, err := s.ClaimEvents(ctx, time.Now().Add(time.Second), 10, time.Millisecond)
 	if err != nil || len(evs) != 1 {
 		t.Fatalf("pending events: %d %v", len(evs), err)
 	}
 	if err := s.MarkRetry(ctx, evs[0].ID, 1, time.Now().Add(time.Hour), "503"); err != nil {
 		t.Fatal(err)
 	}
-	if evs, _ := s.PendingEvents(ctx, time.Now().Add(time.Second), 10); len(evs) != 0 {
+	if evs, _ := s.ClaimEvents(ctx, time.Now().Add(time.Second), 10, time.Millisecond); len(evs) != 0 {
 		t.Error("event due despite backoff")
 	}
 }

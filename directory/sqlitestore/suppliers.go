@@ -1,10 +1,13 @@
 package sqlitestore
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/kith-media/kith/directory"
@@ -39,18 +42,27 @@ func (s *Store) Announce(ctx context.Context, a *directory.AnnounceRecord) error
 	}
 	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var seq int64
-		err := tx.QueryRowContext(ctx, `SELECT seq FROM devices WHERE id = ?`, string(a.Device)).Scan(&seq)
+		err := s.queryRow(ctx, tx, deviceSeq, string(a.Device)).Scan(&seq)
 		if err != nil {
 			return notFound(err, "device "+string(a.Device))
 		}
-		return announceTx(ctx, tx, seq, a, string(rtts))
+		return s.announceTx(ctx, tx, seq, a, string(rtts))
 	})
 }
 
-// announceTx writes one announcement and its holdings.
-func announceTx(ctx context.Context, tx *sql.Tx, seq int64, a *directory.AnnounceRecord, rtts string) error {
-	if _, err := tx.ExecContext(ctx, annInsert, seq, a.PublicIP, jsonList(a.Addrs), jsonList(a.PrivateAddrs), rtts, a.Load, ms(a.Expires)); err != nil {
+// announceTx writes one announcement and, when their digest changed, its
+// holdings (a heartbeat repeating its holdings writes one row).
+func (s *Store) announceTx(ctx context.Context, tx *sql.Tx, seq int64, a *directory.AnnounceRecord, rtts string) error {
+	digest := directory.HoldingsDigest(a.Holdings)
+	var old []byte
+	if err := s.queryRow(ctx, tx, annDigest, seq).Scan(&old); err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return err
+	}
+	if _, err := s.exec(ctx, tx, annUpsert, seq, a.PublicIP, jsonList(a.Addrs), jsonList(a.PrivateAddrs), rtts, a.Load, ms(a.Expires), digest); err != nil {
+		return err
+	}
+	if bytes.Equal(old, digest) {
+		return nil
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM holdings WHERE dev = ?`, seq); err != nil {
 		return err
@@ -63,8 +75,9 @@ func announceTx(ctx context.Context, tx *sql.Tx, seq int64, a *directory.Announc
 		return err
 	}
 	defer hold.Close()
+	live := max(ms(a.Expires), 1) // positive: not withdrawn
 	for _, h := range a.Holdings {
-		if _, err := hold.ExecContext(ctx, h.Content[:], seq, ms(a.Expires), h.Complete, h.Policy.Mode,
+		if _, err := hold.ExecContext(ctx, h.Content[:], seq, live, h.Complete, h.Policy.Mode,
 			jsonList(h.Policy.Allow), jsonList(h.Policy.Deny)); err != nil {
 			return err
 		}
@@ -77,6 +90,11 @@ const (
 		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dev) DO UPDATE SET public_ip = excluded.public_ip,
 		addrs = excluded.addrs, private_addrs = excluded.private_addrs, rtts = excluded.rtts,
 		load = excluded.load, expires = excluded.expires`
+	annUpsert = `INSERT INTO announcements (dev, public_ip, addrs, private_addrs, rtts, load, expires, holdings_digest)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dev) DO UPDATE SET public_ip = excluded.public_ip,
+		addrs = excluded.addrs, private_addrs = excluded.private_addrs, rtts = excluded.rtts,
+		load = excluded.load, expires = excluded.expires, holdings_digest = excluded.holdings_digest`
+	annDigest  = `SELECT holdings_digest FROM announcements WHERE dev = ?`
 	holdInsert = `INSERT INTO holdings (content, dev, expires, complete, mode, allow, deny) VALUES (?, ?, ?, ?, ?, ?, ?)`
 )
 
@@ -194,30 +212,50 @@ func scanEvent(sc interface{ Scan(...any) error }) (*directory.OutboxEvent, erro
 	return &e, nil
 }
 
-// PendingEvents implements directory.Store.
-func (s *Store) PendingEvents(ctx context.Context, now time.Time, limit int) ([]*directory.OutboxEvent, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+outboxCols+` FROM outbox WHERE delivered = 0 AND next_attempt <= ?
-		ORDER BY next_attempt, id LIMIT ?`, ms(now), limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
+// ClaimEvents implements directory.Store (one UPDATE … RETURNING).
+func (s *Store) ClaimEvents(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]*directory.OutboxEvent, error) {
 	var out []*directory.OutboxEvent
-	for rows.Next() {
-		e, err := scanEvent(rows)
+	err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		out = out[:0]
+		rows, err := tx.QueryContext(ctx, `UPDATE outbox SET lease_until = ? WHERE id IN (SELECT id FROM outbox
+			WHERE delivered = 0 AND next_attempt <= ? AND lease_until <= ? ORDER BY next_attempt, id LIMIT ?)
+			RETURNING `+outboxCols, ms(now.Add(lease)), ms(now), ms(now), limit)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+		defer rows.Close()
+		for rows.Next() {
+			e, err := scanEvent(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, e)
+		}
+		return rows.Err()
+	})
+	sortEvents(out)
+	return out, err
+}
+
+// sortEvents orders events oldest due first (RETURNING has no order).
+func sortEvents(evs []*directory.OutboxEvent) {
+	sort.Slice(evs, func(i, j int) bool {
+		if !evs[i].NextAttempt.Equal(evs[j].NextAttempt) {
+			return evs[i].NextAttempt.Before(evs[j].NextAttempt)
+		}
+		return evs[i].ID < evs[j].ID
+	})
 }
 
 // MarkDelivered implements directory.Store.
-func (s *Store) MarkDelivered(ctx context.Context, id int64, at time.Time) error {
+func (s *Store) MarkDelivered(ctx context.Context, ids []int64, at time.Time) error {
 	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		_, err := s.exec(ctx, tx, markDelivered, ms(at), id)
-		return err
+		for _, id := range ids {
+			if _, err := s.exec(ctx, tx, markDelivered, ms(at), id); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }
 
@@ -227,7 +265,7 @@ func (s *Store) MarkRetry(ctx context.Context, id int64, attempts int, next time
 		lastErr = lastErr[:500]
 	}
 	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `UPDATE outbox SET attempts = ?, next_attempt = ?, last_error = ? WHERE id = ?`,
+		_, err := tx.ExecContext(ctx, `UPDATE outbox SET attempts = ?, next_attempt = ?, last_error = ?, lease_until = 0 WHERE id = ?`,
 			attempts, ms(next), lastErr, id)
 		return err
 	})

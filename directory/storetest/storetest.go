@@ -455,6 +455,21 @@ func testOnline(t *testing.T, s directory.Store) {
 	if len(online(t, s, now.Add(2*time.Minute))) != 0 {
 		t.Error("expired announcement still online")
 	}
+	// the same holdings again, later: a store may keep the rows as they
+	// were, but they are online as long as the new announcement is
+	later := *a
+	later.Expires = now.Add(3 * time.Minute)
+	if err := s.Announce(ctx, &later); err != nil {
+		t.Fatal(err)
+	}
+	if on := online(t, s, now.Add(2*time.Minute)); len(on) != 2 {
+		t.Errorf("a repeated heartbeat: %d online after the first one expired, want 2", len(on))
+	}
+	for _, c := range online(t, s, now) {
+		if !c.Expires.Equal(later.Expires) {
+			t.Errorf("expiry %v after a repeated heartbeat, want %v", c.Expires, later.Expires)
+		}
+	}
 	// a heartbeat replaces the holdings set
 	a.Holdings = a.Holdings[1:]
 	a.Load = 1
@@ -526,30 +541,66 @@ func testOutbox(t *testing.T, s directory.Store) {
 			t.Fatal(err)
 		}
 	}
-	due, err := s.PendingEvents(ctx, now.Add(time.Second), 3)
+	lease := time.Minute
+	due, err := s.ClaimEvents(ctx, now.Add(time.Second), 3, lease)
 	if err != nil || len(due) != 3 || string(due[0].Payload) != want[0] || string(due[2].Payload) != want[2] {
-		t.Fatalf("pending: %d %v", len(due), err)
+		t.Fatalf("claimed: %d %v", len(due), err)
 	}
-	if err := s.MarkDelivered(ctx, due[0].ID, now); err != nil {
+	// leased: another claim (another instance) gets only the other two
+	other, err := s.ClaimEvents(ctx, now.Add(time.Second), 10, lease)
+	if err != nil || len(other) != 2 || string(other[0].Payload) != want[3] {
+		t.Fatalf("second claim: %d %v", len(other), err)
+	}
+	if again, _ := s.ClaimEvents(ctx, now.Add(2*time.Second), 10, lease); len(again) != 0 {
+		t.Errorf("claimed again within the lease: %d", len(again))
+	}
+	if err := s.MarkDelivered(ctx, []int64{due[0].ID, other[1].ID}, now); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.MarkRetry(ctx, due[1].ID, 1, now.Add(time.Hour), strings.Repeat("é", 400)); err != nil {
 		t.Fatal(err)
 	}
-	due, _ = s.PendingEvents(ctx, now.Add(time.Second), 10)
+	// after the leases ran out: the undelivered ones not backing off
+	due, _ = s.ClaimEvents(ctx, now.Add(lease+time.Second), 10, lease)
 	var got []string
 	for _, e := range due {
 		got = append(got, string(e.Payload))
 	}
-	if strings.Join(got, " ") != strings.Join([]string{want[2], want[3], want[4]}, " ") {
-		t.Errorf("pending after delivery and backoff: %v", got)
+	if strings.Join(got, " ") != strings.Join([]string{want[2], want[3]}, " ") {
+		t.Errorf("claimed after the leases ran out: %v", got)
+	}
+	// concurrent claims never hand out one event twice
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	seen := map[int64]int{}
+	for range 8 {
+		wg.Go(func() {
+			evs, err := s.ClaimEvents(ctx, now.Add(3*lease), 1, lease)
+			if err != nil {
+				t.Errorf("racing claim: %v", err)
+			}
+			mu.Lock()
+			for _, e := range evs {
+				seen[e.ID]++
+			}
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if len(seen) != 2 {
+		t.Errorf("racing claims got %d events, want the 2 due", len(seen))
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Errorf("event %d claimed %d times at once", id, n)
+		}
 	}
 	var all []*directory.OutboxEvent
 	_ = s.Events(ctx, func(e *directory.OutboxEvent) error { all = append(all, e); return nil })
 	if len(all) != 5 || !sort.SliceIsSorted(all, func(i, j int) bool { return all[i].ID < all[j].ID }) {
 		t.Fatalf("events: %d", len(all))
 	}
-	if all[0].Delivered.IsZero() || all[0].Attempts != 1 || all[1].Attempts != 1 || all[1].LastError == "" ||
+	if all[0].Delivered.IsZero() || all[0].Attempts != 1 || all[1].Attempts != 1 || all[1].LastError == "" || all[4].Delivered.IsZero() ||
 		!all[1].NextAttempt.Equal(now.Add(time.Hour)) || len(all[1].LastError) > 500 {
 		t.Errorf("delivered %+v, retried %+v", all[0], all[1])
 	}
