@@ -93,7 +93,12 @@ func NewClient(o ClientOptions) (*Client, error) {
 			Proxy:               nil,
 			TLSClientConfig:     c.tlsConfig(),
 			ForceAttemptHTTP2:   false, // bulk ciphertext is faster on HTTP/1.1
-			MaxIdleConnsPerHost: 64,
+			MaxIdleConnsPerHost: 16,
+			// A device's requests wait for one of 16 connections rather than
+			// open more: a crowd of hundreds, each looking up its new peers
+			// at once, otherwise passed the directory's connection cap
+			// (DefaultMaxConns) and had connections closed on accept.
+			MaxConnsPerHost:     16,
 			IdleConnTimeout:     90 * time.Second,
 			TLSHandshakeTimeout: 10 * time.Second,
 		}}

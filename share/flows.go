@@ -405,7 +405,7 @@ func (n *Node) maxPeers() int {
 	return DefaultMaxPeers
 }
 
-// resupply announces our partial holding while a download runs, tells the
+// resupply, while a download runs, tells the
 // fetcher who is in the crowd now and connects to new suppliers the
 // directory names (up to MaxPeers live ones: dropped peers do not count),
 // and back to crowd members that
@@ -426,9 +426,9 @@ func (n *Node) resupply(ctx context.Context, cid sealed.ContentID, m *sealed.Man
 		case <-time.After(wait):
 		}
 		wait = every
-		if err := n.Announce(ctx); err != nil && ctx.Err() == nil {
-			n.log.Debug("node: announcing a partial holding", "err", err)
-		}
+		// No announcement here: the download was announced when it started
+		// and the heartbeat keeps it fresh; one per resupply round doubled
+		// a big crowd's load on the directory for nothing new.
 		peers, _, crowd, err := n.suppliers(ctx, cid)
 		if err != nil {
 			continue
@@ -477,23 +477,50 @@ func (n *Node) Repair(ctx context.Context, cid sealed.ContentID) (int, error) {
 	return len(bad), n.Fetch(ctx, cid)
 }
 
-// busyRetries bounds how long retryBusy keeps asking.
-const busyRetries = 8
+// busyRetries bounds how often retryBusy asks again.
+const busyRetries = 30
+
+// netRetries bounds how often retryBusy asks again after a failure to
+// reach the directory at all.
+const netRetries = 3
 
 // retryBusy runs op again while the directory answers "busy" (503, a cap
 // on work in flight) or "rate limited" (429), after the wait it names
-// (between 100 ms and 5 s, with jitter so a crowd does not come back in
-// step), up to busyRetries times: a crowd starting together must not lose
-// downloads to a directory that only asked it to come back in a second.
+// (between 100 ms and 5 s, doubled each time from 250 ms when it names
+// none, with jitter so a crowd does not come back in step), up to
+// busyRetries times, and after a connection that failed (a loaded
+// directory closing it, a network blip) up to netRetries times: a crowd
+// starting together must not lose downloads to a directory that only
+// asked it to come back shortly. Other answers are returned at once.
 func retryBusy(ctx context.Context, op func() error) error {
+	nets := 0
 	for try := 0; ; try++ {
 		err := op()
+		switch {
+		case err == nil || try == busyRetries:
+			return err
+		case ctx.Err() != nil:
+			return errors.Join(err, ctx.Err())
+		}
 		var de *directory.Error
-		if err == nil || try == busyRetries || !errors.As(err, &de) ||
-			!(de.Code == directory.CodeBusy || de.Code == directory.CodeRateLimited) {
+		switch {
+		case errors.As(err, &de):
+			if de.Code != directory.CodeBusy && de.Code != directory.CodeRateLimited {
+				return err
+			}
+		case nets < netRetries:
+			nets++
+		default:
 			return err
 		}
-		wait := min(max(de.RetryAfter, 100*time.Millisecond), 5*time.Second)
+		var wait time.Duration
+		if de != nil {
+			wait = de.RetryAfter
+		}
+		if wait <= 0 {
+			wait = 250 * time.Millisecond << min(try, 5)
+		}
+		wait = min(max(wait, 100*time.Millisecond), 5*time.Second)
 		wait = wait/2 + rand.N(wait)
 		select {
 		case <-ctx.Done():

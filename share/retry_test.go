@@ -11,9 +11,10 @@ import (
 )
 
 // TestRetryBusy: a download's start asks the directory again after "busy"
-// and "rate limited", and gives up at once on any other error.
+// and "rate limited" and (a few times) after a failed connection, and
+// gives up at once on any other answer.
 func TestRetryBusy(t *testing.T) {
-	busy := &directory.Error{Status: http.StatusServiceUnavailable, Code: directory.CodeBusy, RetryAfter: time.Millisecond}
+	busy := &directory.Error{Status: http.StatusServiceUnavailable, Code: directory.CodeBusy, RetryAfter: time.Millisecond} // waits the least, 100 ms
 	limited := &directory.Error{Status: http.StatusTooManyRequests, Code: directory.CodeRateLimited}
 	ctx := context.Background()
 
@@ -41,6 +42,12 @@ func TestRetryBusy(t *testing.T) {
 	calls = 0
 	if err := retryBusy(ctx, func() error { calls++; return busy }); !errors.Is(err, busy) || calls != busyRetries+1 {
 		t.Fatalf("always busy: err %v after %d calls, want busy after %d", err, calls, busyRetries+1)
+	}
+
+	calls = 0
+	eof := errors.New("EOF")
+	if err := retryBusy(ctx, func() error { calls++; return eof }); !errors.Is(err, eof) || calls != netRetries+1 {
+		t.Fatalf("connection failing: err %v after %d calls, want it after %d", err, calls, netRetries+1)
 	}
 
 	cctx, cancel := context.WithCancel(ctx)
