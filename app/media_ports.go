@@ -20,6 +20,16 @@ type Media interface {
 	// RemoveFromDevice deletes titles' ciphertext from this device; their
 	// licenses stay, so they fetch again when played.
 	RemoveFromDevice(ctx context.Context, content []sealed.ContentID) error
+	// WatchedFolders are the folders whose media are added again at every
+	// start (Rescan); WatchFolder and UnwatchFolder edit them.
+	WatchedFolders(ctx context.Context) ([]string, error)
+	WatchFolder(ctx context.Context, path string) error
+	UnwatchFolder(ctx context.Context, path string) error
+	// Rescan adds what is new in the watched folders, as Add does; files
+	// added before (same path, size and mtime) are skipped without being
+	// read, and a folder that cannot be read is reported in the error
+	// while the others are still scanned.
+	Rescan(ctx context.Context, progress func(AddProgress)) (AddResult, error)
 	Playlists
 }
 

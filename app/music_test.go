@@ -16,7 +16,10 @@ import (
 	"testing"
 	"time"
 
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
 
 	"github.com/kith-media/kith/share/sealed"
 )
@@ -33,6 +36,8 @@ type fakeMedia struct {
 	pl      fakePlaylists
 	removed []sealed.ContentID
 	during  func() // called after each file, as a person acting mid-add
+	watched []string
+	rescans int
 }
 
 func (m *fakeMedia) Tracks(context.Context) ([]Track, error) {
@@ -391,5 +396,101 @@ func TestMusicQueue(t *testing.T) {
 	want("play item", []string{"Garden Hymn", "Rain on Glass", "Toast Waltz", "Kettle Song", "Toast Waltz"}, "Toast Waltz")
 	if s.qIndex != 2 {
 		t.Errorf("current %d, want 2 (the item played, not its twin)", s.qIndex)
+	}
+}
+
+func (m *fakeMedia) WatchedFolders(context.Context) ([]string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.watched), nil
+}
+
+func (m *fakeMedia) WatchFolder(_ context.Context, p string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !slices.Contains(m.watched, p) {
+		m.watched = append(m.watched, p)
+		slices.Sort(m.watched)
+	}
+	return nil
+}
+
+func (m *fakeMedia) UnwatchFolder(_ context.Context, p string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.watched = slices.DeleteFunc(m.watched, func(x string) bool { return x == p })
+	return nil
+}
+
+// Rescan "adds" the watched folders' tracks from the table; tracks held
+// already count as there, as the real one's size+mtime check does.
+func (m *fakeMedia) Rescan(ctx context.Context, progress func(AddProgress)) (AddResult, error) {
+	m.mu.Lock()
+	m.rescans++
+	var res AddResult
+	for _, p := range m.watched {
+		for _, tr := range m.table[p] {
+			if slices.ContainsFunc(m.tracks, func(x Track) bool { return x.Content == tr.Content }) {
+				res.Existing++
+			} else {
+				m.tracks = append(m.tracks, tr)
+				res.Added++
+			}
+			progress(AddProgress{Files: 3, FilesDone: res.Added + res.Existing, Current: tr.Name})
+		}
+	}
+	m.mu.Unlock()
+	return res, nil
+}
+
+// TestWatchedFoldersCard: the start-up rescan runs once, when the library
+// first loads, and says what it did (Settings and Music); Settings lists the
+// watched folders, watches another (its media are added at once) and stops
+// watching one.
+func TestWatchedFoldersCard(t *testing.T) {
+	w := newFakeWorld()
+	w.account = "ana"
+	u := newTestUI(t, w)
+	m := &fakeMedia{watched: []string{"/home/ana/Music"}, table: map[string][]Track{
+		"/home/ana/Music": {
+			{Content: cid(11), TitleID: "k1", Name: "Kettle Song", Artist: "The Kitchen Band", Album: "Sunday Morning", Track: 1},
+			{Content: cid(12), TitleID: "k2", Name: "Toast Waltz", Artist: "The Kitchen Band", Album: "Sunday Morning", Track: 2},
+		},
+		"/media/usb/Songs": {{Content: cid(13), TitleID: "g1", Name: "Garden Hymn", Artist: "Ana", Album: "Allotment", Track: 1}},
+	}}
+	u.b.Media = m
+	c := u.settings.watched
+	u.mark(areaLibrary)
+	u.pump(context.Background())
+	if m.rescans != 1 || c.status.Text != "Watched folders: added 2, already there 0, skipped 0." ||
+		u.music.status.Text != c.status.Text {
+		t.Fatalf("start-up rescan: %d runs, settings %q, music %q", m.rescans, c.status.Text, u.music.status.Text)
+	}
+	u.mark(areaLibrary)
+	u.pump(context.Background())
+	if m.rescans != 1 {
+		t.Errorf("%d rescans after a second library load, want the start-up one only", m.rescans)
+	}
+
+	u.Show(ViewSettings)
+	u.settings.refresh()
+	if !shows(u, "/home/ana/Music") || len(c.rows.Objects) != 1 {
+		t.Fatalf("settings rows %q", texts(c.rows))
+	}
+	c.watch("/media/usb/Songs") // what the folder dialog does
+	if len(c.rows.Objects) != 2 || m.rescans != 2 || c.status.Text != "Watched folders: added 1, already there 2, skipped 0." {
+		t.Fatalf("after watching another: rows %q, %d rescans, %q", texts(c.rows), m.rescans, c.status.Text)
+	}
+	if sc, ok := u.settings.obj.(*container.Scroll); ok { // bring the card into view
+		sc.ScrollToOffset(fyne.NewPos(0, c.obj.Position().Y))
+	}
+	saveShot(t, u, "settings-watched.png")
+	rm := c.rows.Objects[0].(*fyne.Container).Objects[1].(*widget.Button)
+	test.Tap(rm) // stop watching /home/ana/Music
+	if got, _ := m.WatchedFolders(context.Background()); !slices.Equal(got, []string{"/media/usb/Songs"}) || len(c.rows.Objects) != 1 {
+		t.Errorf("after removing: watched %v, rows %q", got, texts(c.rows))
+	}
+	if len(m.tracks) != 3 || !strings.Contains(c.status.Text, "stays") {
+		t.Errorf("removing a folder kept %d tracks, status %q", len(m.tracks), c.status.Text)
 	}
 }

@@ -394,6 +394,9 @@ func (u *UI) refresh(ctx context.Context, a area) {
 				u.store.applyLibrary(items)
 			}
 			u.swarm.apply(items, sw)
+			if err == nil {
+				u.settings.watched.atStart()
+			}
 			if !u.libShown && err == nil {
 				u.libShown = true
 				u.libShownAt = time.Now()

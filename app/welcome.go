@@ -182,6 +182,8 @@ type settingsScreen struct {
 	use     *widget.Button
 	forget  *widget.Button
 	join    *joinCodeCard
+	watched *watchedCard
+	box     *fyne.Container // the cards, laid out again when one grows
 }
 
 func newSettingsScreen(u *UI) *settingsScreen {
@@ -221,16 +223,19 @@ func newSettingsScreen(u *UI) *settingsScreen {
 		s.report(nil, "Forgotten. At the next start Kith looks on your network and asks you to pair again.")
 	})
 	s.join = newJoinCodeCard(u)
+	s.watched = newWatchedCard(u)
 	s.refresh()
-	s.obj = container.NewVScroll(container.NewVBox(
+	s.box = container.NewVBox(
 		heading("Settings"),
 		widget.NewCard("Appearance", "", s.themeRG),
 		widget.NewCard("Account", "", container.NewVBox(s.account, container.NewHBox(s.signOut))),
 		widget.NewCard("Directory", "", container.NewVBox(s.dirInfo,
 			widget.NewLabel("Use a different directory (a headless deployment):"),
 			container.NewBorder(nil, nil, nil, s.use, s.dirURL), container.NewHBox(s.forget), s.saved)),
+		s.watched.obj,
 		s.join.obj,
-	))
+	)
+	s.obj = container.NewVScroll(s.box)
 	return s
 }
 
@@ -268,6 +273,9 @@ func (s *settingsScreen) report(err error, ok ...string) {
 }
 
 func (s *settingsScreen) refresh() {
+	if s.u.b.Session.Account() != "" {
+		s.watched.load()
+	}
 	d := s.u.b.Session.Directory()
 	kind := "remote"
 	if d.Embedded {

@@ -119,7 +119,10 @@ func OpenHousehold(ctx context.Context, o HouseholdOptions) (*Household, error) 
 		return nil, fmt.Errorf("household directory: %w", err)
 	}
 	origin := filepath.Join(dir, "origin")
-	h.srv, err = directory.NewServer(directory.Options{Identity: id, Store: st, OriginDir: origin, Name: o.Name, Logger: o.Logger})
+	// The household's own directory: every account of it may publish
+	// from its devices (Music → Add), household-only unless made public.
+	h.srv, err = directory.NewServer(directory.Options{Identity: id, Store: st, OriginDir: origin, Name: o.Name,
+		Publish: directory.PublishPolicy{Mode: directory.PublishAccounts}, Logger: o.Logger})
 	if err != nil {
 		return fail(err)
 	}

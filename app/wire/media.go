@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/kith-media/kith/app"
@@ -63,7 +65,9 @@ func (m media) Artwork(ctx context.Context, titleID string) ([]byte, error) {
 }
 
 // Add implements app.Media: every media file under paths is added in turn;
-// a file that is not media is skipped, the first other error stops.
+// a file that is not media is skipped, the first other error stops. A file
+// added before (same path, size and mtime, its title still in the library)
+// is counted as there without being read or asking the directory.
 func (m media) Add(ctx context.Context, paths []string, progress func(app.AddProgress)) (app.AddResult, error) {
 	var res app.AddResult
 	n, err := m.a.ready()
@@ -89,7 +93,19 @@ func (m media) Add(ctx context.Context, paths []string, progress func(app.AddPro
 		progress(q)
 	}
 	report("", 0)
+	lib := n.Library()
 	for _, f := range files {
+		if abs, err := filepath.Abs(f.Path); err == nil {
+			if src, err := lib.SourceByPath(ctx, abs, f.Size, f.ModTime); err == nil {
+				if _, err := lib.Title(ctx, src.TitleID); err == nil {
+					res.Existing++
+					p.FilesDone++
+					p.BytesDone += f.Size
+					report(f.Path, 0)
+					continue
+				}
+			}
+		}
 		a, err := n.AddFile(ctx, f.Path, share.AddOptions{Progress: func(k int64) { report(f.Path, k) }})
 		switch {
 		case errors.Is(err, tags.ErrNotMedia):
@@ -107,6 +123,65 @@ func (m media) Add(ctx context.Context, paths []string, progress func(app.AddPro
 	}
 	m.a.subs.notify()
 	return res, nil
+}
+
+// WatchedFolders implements app.Media.
+func (m media) WatchedFolders(ctx context.Context) ([]string, error) {
+	n, err := m.a.ready()
+	if err != nil {
+		return nil, err
+	}
+	return n.Library().WatchedFolders(ctx)
+}
+
+// WatchFolder implements app.Media.
+func (m media) WatchFolder(ctx context.Context, path string) error {
+	n, err := m.a.ready()
+	if err != nil {
+		return err
+	}
+	return n.Library().WatchFolder(ctx, path)
+}
+
+// UnwatchFolder implements app.Media.
+func (m media) UnwatchFolder(ctx context.Context, path string) error {
+	n, err := m.a.ready()
+	if err != nil {
+		return err
+	}
+	return n.Library().UnwatchFolder(ctx, path)
+}
+
+// Rescan implements app.Media: Add over the watched folders that can be
+// read; the others are named in the error.
+func (m media) Rescan(ctx context.Context, progress func(app.AddProgress)) (app.AddResult, error) {
+	n, err := m.a.ready()
+	if err != nil {
+		return app.AddResult{}, err
+	}
+	folders, err := n.Library().WatchedFolders(ctx)
+	if err != nil {
+		return app.AddResult{}, err
+	}
+	var ok []string
+	var problems []error
+	for _, f := range folders {
+		st, err := os.Stat(f)
+		switch {
+		case err != nil:
+			problems = append(problems, fmt.Errorf("watched folder: %w", err))
+		case !st.IsDir():
+			problems = append(problems, fmt.Errorf("watched folder %s is not a folder", f))
+		default:
+			ok = append(ok, f)
+		}
+	}
+	var res app.AddResult
+	if len(ok) > 0 {
+		res, err = m.Add(ctx, ok, progress)
+		problems = append(problems, err)
+	}
+	return res, errors.Join(problems...)
 }
 
 // Playlists implements app.Media.

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 )
 
 // MaxWalkFiles bounds the files one folder walk collects.
@@ -18,8 +19,9 @@ var mediaExts = map[string]bool{".mp3": true, ".flac": true, ".ogg": true, ".oga
 
 // MediaFile is a file found by MediaFiles.
 type MediaFile struct {
-	Path string
-	Size int64
+	Path    string
+	Size    int64
+	ModTime time.Time
 }
 
 // MediaFiles expands paths (files and folders, folders recursively, not
@@ -34,7 +36,7 @@ func MediaFiles(ctx context.Context, paths []string) ([]MediaFile, error) {
 			return nil, fmt.Errorf("listing media: %w", err)
 		}
 		if !st.IsDir() {
-			out = append(out, MediaFile{Path: p, Size: st.Size()})
+			out = append(out, MediaFile{Path: p, Size: st.Size(), ModTime: st.ModTime()})
 			continue
 		}
 		var found []MediaFile
@@ -61,7 +63,7 @@ func MediaFiles(ctx context.Context, paths []string) ([]MediaFile, error) {
 			if err != nil {
 				return err
 			}
-			found = append(found, MediaFile{Path: path, Size: fi.Size()})
+			found = append(found, MediaFile{Path: path, Size: fi.Size(), ModTime: fi.ModTime()})
 			return nil
 		})
 		if err != nil {
