@@ -553,7 +553,11 @@ func (ix *onlineIndex) suppliers(c sealed.ContentID, now time.Time, asker *Devic
 // anonymous): others, whether another unexpired holder the asker may copy
 // from is online; sharer, whether the asker itself announced c with a
 // policy that lets someone copy it (it passes what it gets on).
-func (ix *onlineIndex) crowdOf(c sealed.ContentID, now time.Time, asker *Device) (others, sharer bool) {
+//
+// unreachable, if not nil, tells holders the asker cannot connect to (not
+// directly, not through a relay, not on its LAN): they do not count as
+// others.
+func (ix *onlineIndex) crowdOf(c sealed.ContentID, now time.Time, asker *Device, unreachable func(dev identity.ID, publicIP string) bool) (others, sharer bool) {
 	nowMS := now.UnixMilli()
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
@@ -574,7 +578,8 @@ func (ix *onlineIndex) crowdOf(c sealed.ContentID, now time.Time, asker *Device)
 			sharer = s.policy.Mode != PolicyNobody
 			continue
 		}
-		if !others && (asker == nil || s.policy.Allows(s.dev.account, asker.ID, asker.Account)) {
+		if !others && (asker == nil || s.policy.Allows(s.dev.account, asker.ID, asker.Account)) &&
+			(unreachable == nil || !unreachable(s.dev.id, s.dev.publicIP)) {
 			others = true
 		}
 	}

@@ -158,7 +158,7 @@ func (s *Server) admitOrigin(w http.ResponseWriter, r *http.Request, rq *request
 		return nil
 	}
 	now := s.now()
-	others, sharer := ix.crowdOf(c, now, dev)
+	others, sharer := ix.crowdOf(c, now, dev, s.unreachableFrom(rq.ip))
 	asker := dev.ID
 	holds := func(id identity.ID) bool { return ix.sharing(c, now, id) }
 	ok, retry := s.o.Origin.Admit(c, size, off, n, asker, others, sharer, holds, now)

@@ -208,6 +208,23 @@ func (s *Server) reachOf(dev identity.ID) (reach, relayAddr string) {
 	return ReachUnreachable, ""
 }
 
+// unreachableFrom tells the origin budget which holders an asker at ip
+// cannot connect to: checked, not reachable directly, no relay, and not
+// behind the asker's own public address. They cannot pass the origin's
+// chunks on to it (nil without a relay: nothing is checked).
+func (s *Server) unreachableFrom(ip string) func(identity.ID, string) bool {
+	if s.o.Relay == nil {
+		return nil
+	}
+	return func(dev identity.ID, publicIP string) bool {
+		if publicIP == ip {
+			return false
+		}
+		reach, _ := s.reachOf(dev)
+		return reach == ReachUnreachable
+	}
+}
+
 // reachRank orders suppliers: same LAN, then direct (or not checked), then
 // relayed, then unreachable. (A hole-punched class would sit between
 // direct and relayed.)
