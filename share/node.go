@@ -63,6 +63,10 @@ type Options struct {
 	AnnounceInterval time.Duration // default DefaultAnnounceInterval
 	ResupplyInterval time.Duration // default DefaultResupplyInterval
 	MaxPeers         int           // default DefaultMaxPeers
+	// NoHolePunch reaches suppliers behind NAT only through the relay's
+	// splice, never by a hole punch: a punched connection shows the
+	// supplier this device's public address, a relayed one only the relay's.
+	NoHolePunch bool
 	// LAN announces and browses mDNS neighbours of the same directory.
 	LAN           bool
 	LANInterfaces []string // default: every multicast interface

@@ -2,6 +2,7 @@ package share
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"sync"
@@ -145,11 +146,19 @@ func (n *Node) reportRelay(up bool, addr string) {
 	}
 }
 
-// relayDialer reaches device id through the directory's relay: a fresh
-// ticket (cached until shortly before it expires) for each connection.
+// punchRetry is how long after a failed hole punch to a device the next
+// connections go straight to the relay's splice.
+const punchRetry = 10 * time.Minute
+
+// relayDialer reaches device id through the directory's relay, with a
+// ticket (cached until shortly before it expires): first by a hole punch
+// the relay coordinates (a direct connection; the relay carries none of
+// its bytes), and when that fails, as it does behind a symmetric NAT,
+// through the relay's splice for punchRetry.
 func (n *Node) relayDialer(id identity.ID) func(context.Context) (net.Conn, error) {
 	var mu sync.Mutex
 	var tk *directory.TicketAnswer
+	var punchFailed time.Time
 	return func(ctx context.Context) (net.Conn, error) {
 		mu.Lock()
 		t := tk
@@ -161,6 +170,24 @@ func (n *Node) relayDialer(id identity.ID) func(context.Context) (net.Conn, erro
 			}
 			mu.Lock()
 			tk = t
+			mu.Unlock()
+		}
+		mu.Lock()
+		tryPunch := !n.o.NoHolePunch && time.Since(punchFailed) > punchRetry
+		mu.Unlock()
+		if tryPunch {
+			c, err := relay.DialPunch(ctx, t.Relay, t.Ticket)
+			if err == nil {
+				n.log.Debug("node: hole punched", "peer", id.Short(), "addr", c.RemoteAddr())
+				return c, nil
+			}
+			var re *relay.RefusedError
+			if errors.As(err, &re) || ctx.Err() != nil {
+				return nil, err
+			}
+			n.log.Info("node: hole punch failed; using the relay", "peer", id.Short(), "err", err)
+			mu.Lock()
+			punchFailed = time.Now()
 			mu.Unlock()
 		}
 		return relay.Dial(ctx, t.Relay, t.Ticket)

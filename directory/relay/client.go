@@ -144,7 +144,7 @@ func (l *Listener) Connected() bool {
 }
 
 // Serve keeps the control connection until ctx is cancelled or the
-// listener is closed; a lost connection is retried after 1 s, doubling to 1 min.
+// listener is closed; a lost connection is retried after 1 s, doubling to 30 s.
 func (l *Listener) Serve(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -173,7 +173,7 @@ func (l *Listener) Serve(ctx context.Context) error {
 			t.Stop()
 			return nil
 		}
-		backoff = min(2*backoff, time.Minute)
+		backoff = min(2*backoff, 30*time.Second)
 	}
 }
 
@@ -222,12 +222,16 @@ func (l *Listener) control(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-		case msgInvite:
+		case msgInvite, msgInvitePunch:
 			v, err := parseInvite(body)
 			if err != nil {
 				return err
 			}
-			go l.join(ctx, v)
+			if typ == msgInvitePunch {
+				go l.punch(ctx, v)
+			} else {
+				go l.join(ctx, v)
+			}
 		case msgPong:
 		default:
 			return fmt.Errorf("%w: type %d on a control connection", errFrame, typ)
@@ -259,7 +263,12 @@ func (l *Listener) join(ctx context.Context, v *invite) {
 		l.log.Warn("relay: joining a session", "asker", v.asker, "err", err)
 		return
 	}
-	rc := &Conn{Conn: c, Asker: v.asker, remote: relayAddr(v.addr)}
+	l.deliver(ctx, &Conn{Conn: c, Asker: v.asker, remote: relayAddr(v.addr)})
+}
+
+// deliver hands a connection to Accept.
+func (l *Listener) deliver(ctx context.Context, rc *Conn) {
+	c := rc.Conn
 	select {
 	case l.conns <- rc:
 	case <-ctx.Done():
@@ -274,8 +283,11 @@ type Conn struct {
 	net.Conn
 	// Asker is the device the directory's ticket was issued to; the TLS
 	// handshake over the connection proves who is really there.
-	Asker  identity.ID
-	remote net.Addr
+	Asker identity.ID
+	// Punched is true for a direct connection the relay only coordinated
+	// (hole punching), false for one it splices.
+	Punched bool
+	remote  net.Addr
 }
 
 // RemoteAddr is the asker's address as the relay saw it, so per-address

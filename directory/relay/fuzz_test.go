@@ -23,6 +23,7 @@ func FuzzMessage(f *testing.F) {
 		append([]byte{msgConnect, 0, byte(len(tk))}, tk...),
 		{msgResult, 0, 3, 4, 'h', 'i'},
 		{msgPing, 0, 0},
+		append([]byte{msgPunch, 0, 19}, punchBody(200*time.Millisecond, "198.51.100.7:40000")...),
 		{msgResult, 0xff, 0xff},
 	} {
 		f.Add(seed)
@@ -42,6 +43,10 @@ func FuzzMessage(f *testing.F) {
 			}
 		case msgResult:
 			parseResult(body)
+		case msgPunch:
+			if d, ap, err := parsePunch(body); err == nil && (d > 10*time.Second || !ap.IsValid() || ap.Port() == 0) {
+				t.Fatalf("punch %v %v accepted", d, ap)
+			}
 		case msgConnect:
 			if tk, _, _, _, err := parseTicket(body); err == nil && (!tk.Asker.Valid() || !tk.Supplier.Valid()) {
 				t.Fatal("ticket with invalid ids parsed")

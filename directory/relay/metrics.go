@@ -14,6 +14,7 @@ type metrics struct {
 	sessions      atomic.Int64 // spliced sessions now
 	sessionsTotal atomic.Int64
 	bytes         atomic.Int64 // bytes spliced, both ways
+	punches       atomic.Int64 // hole punches coordinated
 
 	mu      sync.Mutex
 	refusal map[string]int64
@@ -52,13 +53,14 @@ type Stats struct {
 	Sessions      int64            // spliced sessions now
 	SessionsTotal int64            // sessions spliced since start
 	Bytes         int64            // bytes spliced since start, both directions
+	Punches       int64            // hole punches coordinated since start
 	Refused       map[string]int64 // refusals by reason
 }
 
 // Stats returns the relay's counters.
 func (s *Server) Stats() Stats {
 	st := Stats{Suppliers: s.m.suppliers.Load(), Sessions: s.m.sessions.Load(), SessionsTotal: s.m.sessionsTotal.Load(),
-		Bytes: s.m.bytes.Load(), Refused: map[string]int64{}}
+		Bytes: s.m.bytes.Load(), Punches: s.m.punches.Load(), Refused: map[string]int64{}}
 	s.m.mu.Lock()
 	for k, v := range s.m.refusal {
 		st.Refused[k] = v
@@ -82,6 +84,7 @@ func (s *Server) Handler() http.Handler {
 		fmt.Fprintf(w, "# HELP kith_relay_sessions Sessions being spliced.\n# TYPE kith_relay_sessions gauge\nkith_relay_sessions %d\n", st.Sessions)
 		fmt.Fprintf(w, "# HELP kith_relay_sessions_total Sessions spliced.\n# TYPE kith_relay_sessions_total counter\nkith_relay_sessions_total %d\n", st.SessionsTotal)
 		fmt.Fprintf(w, "# HELP kith_relay_bytes_total Bytes spliced, both directions.\n# TYPE kith_relay_bytes_total counter\nkith_relay_bytes_total %d\n", st.Bytes)
+		fmt.Fprintf(w, "# HELP kith_relay_punches_total Hole punches coordinated.\n# TYPE kith_relay_punches_total counter\nkith_relay_punches_total %d\n", st.Punches)
 		fmt.Fprintf(w, "# HELP kith_relay_refused_total Connections refused, by reason.\n# TYPE kith_relay_refused_total counter\n")
 		keys := make([]string, 0, len(st.Refused))
 		for k := range st.Refused {

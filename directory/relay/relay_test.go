@@ -258,3 +258,58 @@ func TestRelayMetrics(t *testing.T) {
 		t.Fatalf("healthz %d", rec.Code)
 	}
 }
+
+// TestRelayCoordinatesPunch: for a ConnectPunch the relay invites the
+// supplier, tells each side the other's address and splices nothing. On
+// loopback the asker listens on its port instead of dialing (crossing
+// SYNs need NAT routers that drop, not reset, the early one: the netns
+// test TestNATRelay does that), so the supplier's dial from the port the
+// relay named arrives, and the supplier's peer TLS runs over it.
+func TestRelayCoordinatesPunch(t *testing.T) {
+	r := newRig(t, Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	d := net.Dialer{Control: reuse}
+	c, err := d.DialContext(ctx, "tcp", r.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	local := c.LocalAddr().String()
+	lc := net.ListenConfig{Control: reuse}
+	ln, err := lc.Listen(ctx, "tcp", local)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	_, peer, err := punchPreamble(ctx, c, msgConnectPunch, r.ticket(t, time.Minute))
+	c.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	if got := pc.RemoteAddr().String(); got != peer.String() {
+		t.Fatalf("the supplier dialed from %s, the relay named %s", got, peer)
+	}
+	tc := tls.Client(pc, r.asker.ClientTLS(r.sup.ID()))
+	if _, err := tc.Write([]byte("punched")); err != nil {
+		t.Fatal(err)
+	}
+	tc.CloseWrite()
+	got, err := io.ReadAll(tc)
+	if err != nil || string(got) != "punched" {
+		t.Fatalf("echo over the punched connection: %q, %v", got, err)
+	}
+	if st := r.srv.Stats(); st.Punches != 1 || st.Bytes != 0 || st.SessionsTotal != 0 {
+		t.Fatalf("stats %+v, want one punch and nothing spliced", st)
+	}
+	// a punch with a bad ticket is refused like a splice
+	_, err = DialPunch(ctx, r.addr, []byte("junk"))
+	var re *RefusedError
+	if !errors.As(err, &re) || re.Code != CodeBadTicket {
+		t.Fatalf("punch with a bad ticket: %v", err)
+	}
+}

@@ -221,7 +221,9 @@ func (s *Server) handle(ctx context.Context, raw net.Conn) {
 	}
 	switch typ {
 	case msgConnect:
-		s.serveConnect(ctx, c, body)
+		s.serveConnect(ctx, c, body, false)
+	case msgConnectPunch:
+		s.serveConnect(ctx, c, body, true)
 	case msgJoin:
 		s.serveJoin(c, body)
 	default:
@@ -305,6 +307,9 @@ func (s *Server) serveControl(ctx context.Context, c net.Conn) {
 			typ = msgPing
 		case v := <-ctl.invites:
 			typ, body = msgInvite, v.marshal()
+			if v.punch {
+				typ = msgInvitePunch
+			}
 		}
 		tc.SetWriteDeadline(time.Now().Add(s.o.HandshakeTimeout))
 		if writeFrame(tc, typ, body) != nil {
@@ -314,8 +319,9 @@ func (s *Server) serveControl(ctx context.Context, c net.Conn) {
 }
 
 // serveConnect verifies an asker's ticket, invites the supplier and
-// splices the two connections once it joins.
-func (s *Server) serveConnect(ctx context.Context, c net.Conn, ticket []byte) {
+// splices the two connections once it joins; for a punch, it tells each
+// side the other's address instead and closes both.
+func (s *Server) serveConnect(ctx context.Context, c net.Conn, ticket []byte, punch bool) {
 	t, err := VerifyTicket(ticket, s.o.Directory, s.o.Now())
 	if err != nil {
 		code := CodeBadTicket
@@ -350,7 +356,7 @@ func (s *Server) serveConnect(ctx context.Context, c net.Conn, ticket []byte) {
 	defer s.endSession(t, key)
 
 	select {
-	case ctl.invites <- invite{key: key, asker: t.Asker, addr: c.RemoteAddr().String()}:
+	case ctl.invites <- invite{key: key, asker: t.Asker, addr: c.RemoteAddr().String(), punch: punch}:
 	default:
 		s.m.refused("busy")
 		writeFrame(c, msgResult, resultBody(CodeBusy, "the supplier has too many invitations waiting"))
@@ -373,6 +379,15 @@ func (s *Server) serveConnect(ctx context.Context, c net.Conn, ticket []byte) {
 		return
 	}
 	defer sc.Close()
+	if punch {
+		// Both dial each other's address as seen here, at about the same
+		// time: a NAT that keeps one public port per local port lets the
+		// crossing connection attempts through (punch.go).
+		s.m.punches.Add(1)
+		writeFrame(sc, msgPunch, punchBody(punchDelay, c.RemoteAddr().String()))
+		writeFrame(c, msgPunch, punchBody(punchDelay, sc.RemoteAddr().String()))
+		return
+	}
 	if writeFrame(sc, msgResult, resultBody(CodeOK, "")) != nil || writeFrame(c, msgResult, resultBody(CodeOK, "")) != nil {
 		return
 	}

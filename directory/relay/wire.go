@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
+	"time"
 	"unicode/utf8"
 
 	"github.com/kith-media/kith/share/identity"
@@ -19,6 +21,10 @@ const (
 	msgInvite  = 4 // relay → supplier (control): session key, asker, asker's address
 	msgPing    = 5
 	msgPong    = 6
+	// Hole punching (punch.go).
+	msgConnectPunch = 7 // asker → relay: a ticket; coordinate a direct connection instead of splicing
+	msgInvitePunch  = 8 // relay → supplier (control): as Invite, for a punch
+	msgPunch        = 9 // relay → both data connections: delay (2 bytes, ms) | len | the other side's address
 )
 
 // magic starts every plain (data) connection to a relay; a control
@@ -104,7 +110,7 @@ func readFrame(r io.Reader) (typ byte, body []byte, err error) {
 		return 0, nil, err
 	}
 	typ = h[0]
-	if typ < msgConnect || typ > msgPong {
+	if typ < msgConnect || typ > msgPunch {
 		return 0, nil, fmt.Errorf("%w: type %d", errFrame, typ)
 	}
 	n := int(binary.BigEndian.Uint16(h[1:]))
@@ -123,6 +129,7 @@ type invite struct {
 	key   [keySize]byte
 	asker identity.ID
 	addr  string // the asker's address as the relay sees it
+	punch bool   // sent as InvitePunch: join for a punch, not a splice
 }
 
 func (v *invite) marshal() []byte {
@@ -162,6 +169,26 @@ func parseInvite(b []byte) (*invite, error) {
 	}
 	v.asker, v.addr = id, addr
 	return &v, nil
+}
+
+// punchBody tells one side where the other is and when to dial.
+func punchBody(delay time.Duration, addr string) []byte {
+	b := binary.BigEndian.AppendUint16(nil, uint16(min(delay.Milliseconds(), 10_000)))
+	b = append(b, byte(len(addr)))
+	return append(b, addr...)
+}
+
+// parsePunch reads a Punch body: the address must be an IP and port.
+func parsePunch(b []byte) (time.Duration, netip.AddrPort, error) {
+	if len(b) < 3 || int(b[2]) != len(b)-3 {
+		return 0, netip.AddrPort{}, fmt.Errorf("%w: punch", errFrame)
+	}
+	d := time.Duration(binary.BigEndian.Uint16(b)) * time.Millisecond
+	ap, err := netip.ParseAddrPort(string(b[3:]))
+	if err != nil || d > 10*time.Second || ap.Port() == 0 || !ap.Addr().IsValid() || ap.Addr().IsUnspecified() || ap.Addr().IsMulticast() {
+		return 0, netip.AddrPort{}, fmt.Errorf("%w: punch address", errFrame)
+	}
+	return d, ap, nil
 }
 
 func resultBody(c Code, reason string) []byte {
