@@ -35,6 +35,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(helperEnv) == "get" {
 		os.Exit(helperGet(os.Getenv("KITH_E2E_URL")))
 	}
+	if os.Getenv(helperEnv) == "relay-offer" {
+		os.Exit(helperRelayOffer())
+	}
 	os.Exit(m.Run())
 }
 

@@ -1,0 +1,391 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kith-media/kith/directory/relay"
+	"github.com/kith-media/kith/internal/netns"
+	"github.com/kith-media/kith/share/identity"
+	"github.com/kith-media/kith/share/peer"
+)
+
+// helperRelayOffer runs in an asker's namespace: it signs a relay ticket
+// with KITH_E2E_SIGNER (a key file: the directory's, or any other to
+// forge one) for the device of KITH_E2E_KEY to reach KITH_E2E_SUPPLIER,
+// expiring KITH_E2E_TTL from now, dials the relay KITH_E2E_RELAY and asks
+// the supplier for its offer over the end-to-end TLS. It prints "offers
+// N", "status S" or "refused: REASON".
+func helperRelayOffer() int {
+	fail := func(err error) int { fmt.Fprintln(os.Stderr, err); return 1 }
+	self, err := identity.Load(os.Getenv("KITH_E2E_KEY"))
+	if err != nil {
+		return fail(err)
+	}
+	signer, err := identity.Load(os.Getenv("KITH_E2E_SIGNER"))
+	if err != nil {
+		return fail(err)
+	}
+	sup, err := identity.ParseID(os.Getenv("KITH_E2E_SUPPLIER"))
+	if err != nil {
+		return fail(err)
+	}
+	ttl, err := time.ParseDuration(os.Getenv("KITH_E2E_TTL"))
+	if err != nil {
+		return fail(err)
+	}
+	tk, err := relay.SignTicket(signer, relay.Ticket{Asker: self.ID(), Supplier: sup, Expires: time.Now().Add(ttl)})
+	if err != nil {
+		return fail(err)
+	}
+	dial := func(ctx context.Context) (net.Conn, error) { return relay.Dial(ctx, os.Getenv("KITH_E2E_RELAY"), tk) }
+	c, err := peer.NewClient(self, sup, nil, peer.ClientOptions{Relay: dial})
+	if err != nil {
+		return fail(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	offers, err := c.Offer(ctx)
+	var re *relay.RefusedError
+	var se *peer.StatusError
+	switch {
+	case errors.As(err, &re):
+		fmt.Println("refused:", re.Code)
+	case errors.As(err, &se):
+		fmt.Println("status", se.Status)
+	case err != nil:
+		return fail(err)
+	default:
+		fmt.Println("offers", len(offers))
+	}
+	return 0
+}
+
+// TestNATRelay (issue 16): A, behind home router 1, serves B, behind home
+// router 2 (a symmetric NAT), with the directory and the relay on a
+// public segment; neither router lets a connection in.
+//
+//  1. The relay is down: A cannot be reached and serves 0 bytes; B's
+//     download completes from the origin.
+//  2. The relay runs: A keeps a connection to it; B downloads every byte
+//     from A through it (conntrack on router 2 shows only the relay), the
+//     origin sends 0, and the relay's counters carry the bytes.
+//  3. A's copy restriction refuses E through the relay, even with a ticket
+//     (forged here with the directory's key: the directory itself issues
+//     none to E); expired and foreign tickets are refused by the relay.
+//  4. The relay killed mid-transfer: B's download completes from the origin.
+func TestNATRelay(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipping: the end-to-end run takes a minute (run without -short)")
+	}
+	if err := netns.Available(); err != nil {
+		t.Skipf("skipping: %v", err)
+	}
+	tmp := t.TempDir()
+	say(t, "== NAT: building kith-directory, kithctl and kith-relay")
+	kd, kc := buildBinaries(t, tmp)
+	kr := buildRelay(t, tmp)
+	in := netns.NewInternet(t, 2, netns.HomeSpec{Hosts: 1}, netns.HomeSpec{Hosts: 2, NAT: netns.NATSymmetric}, netns.HomeSpec{Hosts: 1})
+	dirHost, relayHost := in.Servers[0], in.Servers[1]
+	home1, home2, home3 := in.Homes[0], in.Homes[1], in.Homes[2]
+	relayAddr := relayHost.IP.String() + ":7400"
+
+	// The relay's key exists before it first runs, so the directory can
+	// name it while it is still down (phase 1).
+	relayData := filepath.Join(tmp, "relay")
+	rid, _, err := identity.LoadOrCreate(filepath.Join(relayData, "relay.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	say(t, "== 0. kith-directory serve --relay-at %s@%s", rid.ID().Short(), relayAddr)
+	dirData := filepath.Join(tmp, "directory")
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pw.Close(); pr.Close() })
+	start(t, dirHost, "directory", filepath.Join(tmp, "directory.log"), pw, kd, "serve", "--data", dirData,
+		"--addr", dirHost.IP.String()+":8443", "--name", "NAT directory", "--announce-ttl", "30s",
+		"--relay-at", string(rid.ID())+"@"+relayAddr, "--metrics-addr", metricsAddr)
+	sc := bufio.NewScanner(pr)
+	urlCh := make(chan string, 1)
+	go func() {
+		if sc.Scan() {
+			urlCh <- strings.TrimSpace(sc.Text())
+		}
+		close(urlCh)
+		for sc.Scan() {
+		}
+	}()
+	var dirURL string
+	select {
+	case dirURL = <-urlCh:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the directory printed no URL within 30 s")
+	}
+	base, dirFP, _ := strings.Cut(dirURL, "#")
+
+	titles := map[string]title{}
+	for _, m := range []struct {
+		name string
+		secs time.Duration
+	}{{"Origin Only", 10 * time.Second}, {"Far Away", 20 * time.Second}, {"Punch Through", 20 * time.Second}, {"Cut Cable", 60 * time.Second}} {
+		p := filepath.Join(tmp, m.name+".wav")
+		writeTone(t, p, 330, m.secs)
+		out, err := dirHost.Command(context.Background(), kd, "publish", p, "--data", dirData, "--title", m.name,
+			"--artist", "NAT Tones", "--price", "0", "--rights", "reshare").Output()
+		if err != nil {
+			t.Fatalf("publishing %s: %v", m.name, err)
+		}
+		var ti title
+		if err := json.Unmarshal(out, &ti); err != nil {
+			t.Fatalf("publish output %q: %v", out, err)
+		}
+		titles[m.name] = ti
+	}
+	first, far, punch, cut := titles["Origin Only"], titles["Far Away"], titles["Punch Through"], titles["Cut Cable"]
+
+	dev := func(name string, h netns.Host) *device {
+		d := &device{t: t, name: name, host: h, data: filepath.Join(tmp, name), kithctl: kc, dirURL: dirURL}
+		d.serve()
+		return d
+	}
+	A, B, E := dev("A", home1.LAN.Hosts[0]), dev("B", home2.LAN.Hosts[0]), dev("E", home2.LAN.Hosts[1])
+	D := dev("D", home3.LAN.Hosts[0])
+	A.signup("alice", "alice-password")
+	B.signup("bob", "bob-password")
+	E.signup("eve", "eve-password")
+	D.signup("dora", "dora-password")
+	A.run(nil, "policy", "default", "anyone", "--deny", "eve")
+	for _, ti := range []title{first, far, punch, cut} {
+		A.run(nil, "buy", ti.ID)
+		A.run(nil, "policy", ti.ID, "anyone", "--deny", "eve")
+		if _, err := A.lines("fetch", ti.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	say(t, "== 1. relay down: A is unreachable and serves nothing; B gets %q from the origin", first.Name)
+	eventually(t, 30*time.Second, "the directory lists A as unreachable", func() error {
+		return reachOf(B, first.ID, A.id, "unreachable")
+	})
+	if n, err := home1.Dropped(context.Background()); err != nil || n == 0 {
+		t.Errorf("router 1 dropped %d connections from outside (%v): the directory's check should be one", n, err)
+	}
+	B.run(nil, "buy", first.ID)
+	ls, err := B.lines("fetch", first.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := lastSources(ls)
+	if src[A.id] != 0 || src["origin"] == 0 {
+		t.Fatalf("B's sources %v, want the origin only", src)
+	}
+	say(t, "   B took %d bytes from the origin, 0 from A", src["origin"])
+
+	say(t, "== 2. kith-relay runs: B gets %q from A through it", far.Name)
+	relayProc := start(t, relayHost, "relay", filepath.Join(tmp, "relay.log"), nil, kr, "--data", relayData,
+		"--addr", relayAddr, "--directory", dirFP, "--metrics-addr", "127.0.0.1:9465", "--rate-per-device", strconv.Itoa(4<<20))
+	eventually(t, 90*time.Second, "the directory lists A as relayed", func() error {
+		return reachOf(B, far.ID, A.id, "relayed")
+	})
+	B.run(nil, "buy", far.ID)
+	originBefore := originBytes(t, dirHost, base)[far.Content] // A's own download of it
+	ls, err = B.lines("fetch", far.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src = lastSources(ls)
+	others := int64(0)
+	for id, n := range src {
+		if id != A.id {
+			others += n
+		}
+	}
+	if src[A.id] == 0 || others != 0 {
+		t.Fatalf("B's sources %v, want A only", src)
+	}
+	if n := originBytes(t, dirHost, base)[far.Content] - originBefore; n != 0 {
+		t.Errorf("the origin sent %d bytes of %q", n, far.Name)
+	}
+	if a, b := fileHash(t, A.sealedPath(far.Content)), fileHash(t, B.sealedPath(far.Content)); a != b {
+		t.Error("B's sealed file differs from A's")
+	}
+	if got := relayCounter(t, relayHost, "kith_relay_bytes_total"); got < src[A.id] {
+		t.Errorf("the relay spliced %d bytes, fewer than the %d B took from A", got, src[A.id])
+	}
+	ct, err := home2.Conntrack(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// B's punch attempts (its symmetric NAT gives them other ports than
+	// the relay saw) stay UNREPLIED: nothing to A's router is established.
+	if !strings.Contains(ct, "dst="+relayHost.IP.String()) || establishedTo(ct, home1.Router.IP.String()) {
+		t.Errorf("router 2's established connections do not go (only) to the relay:\n%s", ct)
+	}
+	say(t, "   B took %d bytes from A through the relay (symmetric NAT on B's side), 0 from the origin", src[A.id])
+
+	say(t, "== 2b. D, behind a port-preserving NAT like A's: the relay punches a hole; %q flows directly", punch.Name)
+	spliced, punches := relayCounter(t, relayHost, "kith_relay_bytes_total"), relayCounter(t, relayHost, "kith_relay_punches_total")
+	D.run(nil, "buy", punch.ID)
+	originBefore = originBytes(t, dirHost, base)[punch.Content]
+	ls, err = D.lines("fetch", punch.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src = lastSources(ls)
+	if src[A.id] == 0 || src["origin"] != 0 {
+		t.Fatalf("D's sources %v, want A only", src)
+	}
+	if n := originBytes(t, dirHost, base)[punch.Content] - originBefore; n != 0 {
+		t.Errorf("the origin sent %d bytes of %q", n, punch.Name)
+	}
+	if got := relayCounter(t, relayHost, "kith_relay_bytes_total") - spliced; got != 0 {
+		t.Errorf("the relay spliced %d bytes while D downloaded through a punched hole", got)
+	}
+	if got := relayCounter(t, relayHost, "kith_relay_punches_total") - punches; got == 0 {
+		t.Error("the relay coordinated no hole punch")
+	}
+	ct, err = home3.Conntrack(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !establishedTo(ct, home1.Router.IP.String()) {
+		t.Errorf("router 3 has no established connection to A's router:\n%s", ct)
+	}
+	say(t, "   D took %d bytes from A over a direct connection (router 3's conntrack: to %s); the relay spliced 0", src[A.id], home1.Router.IP)
+
+	say(t, "== 3. A's restriction holds through the relay; bad tickets are refused")
+	if err := hasSupplier(E, far.ID, A.id, false); err != nil {
+		t.Error(err)
+	}
+	dirKey, eKey := filepath.Join(dirData, "directory.key"), filepath.Join(E.data, "device.key")
+	for _, c := range []struct {
+		what, signer, ttl, want string
+	}{
+		{"E with a directory-signed ticket", dirKey, "1m", "status 403"},
+		{"an expired ticket", dirKey, "-1s", "refused: ticket expired"},
+		{"a ticket signed by E itself", eKey, "1m", "refused: bad ticket"},
+	} {
+		cmd := E.host.Command(context.Background(), os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), helperEnv+"=relay-offer", "KITH_E2E_KEY="+eKey, "KITH_E2E_SIGNER="+c.signer,
+			"KITH_E2E_SUPPLIER="+A.id, "KITH_E2E_RELAY="+relayAddr, "KITH_E2E_TTL="+c.ttl)
+		out, err := cmd.Output()
+		if got := strings.TrimSpace(string(out)); err != nil || got != c.want {
+			t.Errorf("%s: %q (%v), want %q", c.what, got, err, c.want)
+		}
+	}
+
+	say(t, "== 4. the relay is killed while B gets %q: the download completes from the origin", cut.Name)
+	B.run(nil, "buy", cut.ID)
+	f := B.startFetch(t, cut.ID)
+	killed := false
+	for l := range f.lines {
+		for _, s := range l.Sources {
+			if !killed && s.ID == A.id && s.Bytes > 0 {
+				relayProc.kill()
+				killed = true
+			}
+		}
+	}
+	if err := <-f.done; err != nil {
+		t.Fatal(err)
+	}
+	src = map[string]int64{}
+	for _, s := range f.last.Sources {
+		if s.Origin {
+			src["origin"] += s.Bytes
+		} else {
+			src[s.ID] += s.Bytes
+		}
+	}
+	if !killed || src[A.id] == 0 || src["origin"] == 0 {
+		t.Fatalf("killed %v; B's sources %v: want some from A, the rest from the origin", killed, src)
+	}
+	if h, ok := B.holding(cut.Content); !ok || !h.Complete {
+		t.Fatalf("B's holding %+v", h)
+	}
+	say(t, "   B took %d bytes from A before the relay died and %d from the origin", src[A.id], src["origin"])
+}
+
+// buildRelay builds kith-relay into dir.
+func buildRelay(t *testing.T, dir string) string {
+	t.Helper()
+	out := filepath.Join(dir, "kith-relay")
+	cmd := exec.Command("go", "build", "-o", out, "./directory/cmd/kith-relay")
+	if _, err := exec.LookPath("go"); err != nil {
+		cmd.Path = "/usr/local/go/bin/go"
+	}
+	cmd.Dir = repoRoot(t)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building kith-relay: %v\n%s", err, b)
+	}
+	return out
+}
+
+// reachOf checks how the directory tells d it can reach device id.
+func reachOf(d *device, title, id, want string) error {
+	var sups []struct {
+		Device string `json:"device"`
+		Reach  string `json:"reach"`
+		Relay  string `json:"relay"`
+	}
+	if err := d.try(&sups, "suppliers", title); err != nil {
+		return err
+	}
+	for _, s := range sups {
+		if s.Device == id {
+			if s.Reach != want {
+				return fmt.Errorf("supplier %s reach %q, want %q", id, s.Reach, want)
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("supplier %s not listed (%v)", id, sups)
+}
+
+// relayCounter reads one counter from the relay's /metrics.
+func relayCounter(t *testing.T, h netns.Host, name string) int64 {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := h.Command(context.Background(), exe)
+	cmd.Env = append(os.Environ(), helperEnv+"=get", "KITH_E2E_URL=http://127.0.0.1:9465/metrics")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("reading the relay's /metrics: %v", err)
+	}
+	for _, l := range strings.Split(string(out), "\n") {
+		if v, ok := strings.CutPrefix(l, name+" "); ok {
+			n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			return n
+		}
+	}
+	t.Fatalf("the relay's /metrics has no %s", name)
+	return 0
+}
+
+// establishedTo reports whether conntrack -L output has an established
+// TCP connection to ip.
+func establishedTo(conntrack, ip string) bool {
+	for _, l := range strings.Split(conntrack, "\n") {
+		if strings.Contains(l, " ESTABLISHED ") && strings.Contains(l, " dst="+ip+" ") {
+			return true
+		}
+	}
+	return false
+}
