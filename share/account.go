@@ -29,8 +29,8 @@ func (n *Node) SetAccount(account string) {
 // Signed out already, or without a directory, it only signs out locally.
 func (n *Node) LeaveAccount(ctx context.Context) error {
 	account := n.accountName()
-	if account != "" && n.dir != nil {
-		if err := n.dir.LeaveAccount(ctx, account); err != nil {
+	if account != "" && n.dirClient() != nil {
+		if err := n.dirClient().LeaveAccount(ctx, account); err != nil {
 			return fmt.Errorf("leaving account %q: %w", account, err)
 		}
 	}

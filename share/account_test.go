@@ -106,7 +106,7 @@ func TestSignOutAndInAsAnotherAccount(t *testing.T) {
 		}
 	}
 	listedAs := func(asker *Node) (bool, string) {
-		sups, err := asker.dir.Suppliers(ctx, title.ContentID)
+		sups, err := asker.dirClient().Suppliers(ctx, title.ContentID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -120,7 +120,7 @@ func TestSignOutAndInAsAnotherAccount(t *testing.T) {
 	check("alice's", true, false)
 	waitSupplier(t, alices, x, title)
 	var de *directory.Error
-	if err := x.dir.EnrollDevice(ctx, "bob", "correct horse battery", "x"); !errors.As(err, &de) || de.Status != 409 {
+	if err := x.dirClient().EnrollDevice(ctx, "bob", "correct horse battery", "x"); !errors.As(err, &de) || de.Status != 409 {
 		t.Fatalf("enrolling under bob while in alice's account: %v, want 409", err)
 	}
 
@@ -134,12 +134,12 @@ func TestSignOutAndInAsAnotherAccount(t *testing.T) {
 	if ok, _ := listedAs(alices); ok {
 		t.Errorf("signed out, still listed to alice as a supplier")
 	}
-	if ds, err := alices.dir.Devices(ctx); err != nil || len(ds) != 1 {
+	if ds, err := alices.dirClient().Devices(ctx); err != nil || len(ds) != 1 {
 		t.Errorf("alice's devices after the sign-out: %d, %v; want 1", len(ds), err)
 	}
 
 	// Sign in as bob: enroll, and the running node follows.
-	if err := x.dir.EnrollDevice(ctx, "bob", "correct horse battery", "x"); err != nil {
+	if err := x.dirClient().EnrollDevice(ctx, "bob", "correct horse battery", "x"); err != nil {
 		t.Fatalf("enrolling under bob after leaving alice's account: %v", err)
 	}
 	x.SetAccount("bob")
@@ -165,7 +165,7 @@ func TestSignOutAndInAsAnotherAccount(t *testing.T) {
 	if err := x.LeaveAccount(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := x.dir.EnrollDevice(ctx, "alice", "correct horse battery", "x"); err != nil {
+	if err := x.dirClient().EnrollDevice(ctx, "alice", "correct horse battery", "x"); err != nil {
 		t.Fatal(err)
 	}
 	x.SetAccount("alice")

@@ -47,7 +47,7 @@ type Added struct {
 // (or the same bytes from another path) again answers the title it already
 // has. A file that is not media fails with tags.ErrNotMedia.
 func (n *Node) AddFile(ctx context.Context, path string, o AddOptions) (*Added, error) {
-	if n.dir == nil {
+	if n.dirClient() == nil {
 		return nil, ErrNoDirectory
 	}
 	abs, err := filepath.Abs(path)
@@ -130,7 +130,7 @@ func (n *Node) AddFile(ctx context.Context, path string, o AddOptions) (*Added, 
 	if err != nil {
 		return nil, fmt.Errorf("adding %s: %w", abs, err)
 	}
-	pub, err := n.dir.Publish(ctx, &directory.PublishRequest{
+	pub, err := n.dirClient().Publish(ctx, &directory.PublishRequest{
 		Manifest: mb, SealedKey: sk, Name: in.Title, Artist: in.Artist,
 		TitleTags: directory.TitleTags{Album: in.Album, AlbumArtist: in.AlbumArtist, Genre: in.Genre, Track: in.Track,
 			Disc: in.Disc, Year: in.Year, DurationMS: in.Duration.Milliseconds()},
@@ -177,7 +177,7 @@ func (n *Node) AddFile(ctx context.Context, path string, o AddOptions) (*Added, 
 
 // existing answers a title this device added before.
 func (n *Node) existing(ctx context.Context, path, titleID string) (*Added, error) {
-	t, err := n.dir.Title(ctx, titleID)
+	t, err := n.dirClient().Title(ctx, titleID)
 	if err != nil {
 		return nil, err
 	}
@@ -219,7 +219,7 @@ func (n *Node) keepTitle(ctx context.Context, t *directory.Title) error {
 	if _, err := n.lib.Artwork(ctx, t.ID); err == nil {
 		return nil
 	}
-	art, err := n.dir.Artwork(ctx, t.ID)
+	art, err := n.dirClient().Artwork(ctx, t.ID)
 	if err != nil {
 		n.log.Warn("fetching artwork", "title", t.ID, "err", err)
 		return nil

@@ -96,11 +96,11 @@ func TestAddFromDevice(t *testing.T) {
 	}
 
 	// B (same household) sees both with tags; C (another account) sees none.
-	ts, n, err := b.dir.Titles(ctx, "kitchen", 1, 10)
+	ts, n, err := b.dirClient().Titles(ctx, "kitchen", 1, 10)
 	if err != nil || n != 2 {
 		t.Fatalf("household sees %d titles, %v", n, err)
 	}
-	if ts, n, _ := c.dir.Titles(ctx, "", 1, 10); n != 0 {
+	if ts, n, _ := c.dirClient().Titles(ctx, "", 1, 10); n != 0 {
 		t.Errorf("another account sees %v", ts)
 	}
 	if _, err := c.Register(ctx, first.ID); err == nil {

@@ -57,4 +57,16 @@
 // through the relay, with a ticket from the directory, after or instead
 // of its addresses. The wire protocol between devices is
 // documented in share/peer, the on-disk layout in share/library.
+//
+// # Directory and account at run time
+//
+// A Node is built once per process. A device that pairs with its
+// directory later gets it with SetDirectory (once; another directory is a
+// restart): the heartbeat, LAN presence and relay start then, and until
+// then the peer server answers nobody but hello. The account changes with
+// SetAccount (sign-in, switch) and LeaveAccount (sign-out: the device
+// leaves the account at the directory, POST /v1/devices/leave, so it can
+// enroll under another). The peer server's household rules follow at
+// once; a stored license is used only if issued to this device under the
+// current account; a signed-out node announces nothing.
 package share

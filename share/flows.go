@@ -20,7 +20,7 @@ var ErrNoDirectory = errors.New("node has no directory")
 
 // directoryInfo returns (and caches) the directory's info: its keys.
 func (n *Node) directoryInfo(ctx context.Context) (*directory.Info, error) {
-	if n.dir == nil {
+	if n.dirClient() == nil {
 		return nil, ErrNoDirectory
 	}
 	n.mu.Lock()
@@ -29,12 +29,12 @@ func (n *Node) directoryInfo(ctx context.Context) (*directory.Info, error) {
 	if info != nil {
 		return info, nil
 	}
-	info, err := n.dir.Info(ctx)
+	info, err := n.dirClient().Info(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("asking the directory for its keys: %w", err)
 	}
-	if info.Keys.ID() != n.dir.Fingerprint() {
-		return nil, fmt.Errorf("directory keys do not match its fingerprint %s", n.dir.Fingerprint().Short())
+	if info.Keys.ID() != n.dirClient().Fingerprint() {
+		return nil, fmt.Errorf("directory keys do not match its fingerprint %s", n.dirClient().Fingerprint().Short())
 	}
 	n.mu.Lock()
 	n.dirInfo = info
@@ -72,7 +72,7 @@ func (n *Node) Buy(ctx context.Context, titleID string, pay *license.Payment) (*
 	if err != nil {
 		return nil, fmt.Errorf("buying %q: %w", titleID, err)
 	}
-	reg, err := n.dir.Register(ctx, s)
+	reg, err := n.dirClient().Register(ctx, s)
 	if err != nil {
 		return nil, fmt.Errorf("buying %q: %w", titleID, err)
 	}
@@ -143,7 +143,7 @@ func (n *Node) keep(ctx context.Context, titleID string, l *license.License) err
 	if err := n.lib.PutLicense(ctx, l.ContentID, b); err != nil {
 		return err
 	}
-	if t, err := n.dir.Title(ctx, titleID); err == nil {
+	if t, err := n.dirClient().Title(ctx, titleID); err == nil {
 		return n.keepTitle(ctx, t)
 	}
 	return nil
@@ -178,10 +178,10 @@ func (n *Node) GetKey(ctx context.Context, cid sealed.ContentID, pay *license.Pa
 	if l, ok := n.storedLicense(ctx, cid); ok {
 		return l, nil
 	}
-	if n.dir == nil {
+	if n.dirClient() == nil {
 		return nil, ErrNoDirectory
 	}
-	l, err := n.dir.License(ctx, cid)
+	l, err := n.dirClient().License(ctx, cid)
 	if err == nil {
 		ts, _ := n.lib.TitlesFor(ctx, cid)
 		id := ""
@@ -234,8 +234,8 @@ func (n *Node) manifest(ctx context.Context, cid sealed.ContentID, from []*peer.
 		return m, nil
 	}
 	var errs []error
-	if n.dir != nil {
-		m, err := n.dir.Manifest(ctx, cid)
+	if n.dirClient() != nil {
+		m, err := n.dirClient().Manifest(ctx, cid)
 		if err == nil {
 			return m, nil
 		}
@@ -269,7 +269,7 @@ func (n *Node) fetch(ctx context.Context, t *Title, peers []Neighbour) error {
 	origin := false
 	var crowd []identity.ID
 	if viaDirectory {
-		if n.dir == nil {
+		if n.dirClient() == nil {
 			return fmt.Errorf("fetching %s: no sources and %w", cid, ErrNoDirectory)
 		}
 		// Announce the download before asking for suppliers, so a crowd
@@ -318,7 +318,7 @@ func (n *Node) fetch(ctx context.Context, t *Title, peers []Neighbour) error {
 		fo.Sources = append(fo.Sources, c.Source(m))
 	}
 	if origin {
-		fo.Sources = append(fo.Sources, peer.OriginSource(n.dir, m))
+		fo.Sources = append(fo.Sources, peer.OriginSource(n.dirClient(), m))
 	}
 	if n.o.OnEvent != nil { // events cost a progress snapshot each: only when someone listens
 		fo.OnEvent = func(e peer.Event) {
@@ -341,7 +341,7 @@ func (n *Node) fetch(ctx context.Context, t *Title, peers []Neighbour) error {
 	if err := ft.Run(rctx); err != nil {
 		return err
 	}
-	if n.dir != nil {
+	if n.dirClient() != nil {
 		if err := n.Announce(ctx); err != nil {
 			n.log.Warn("node: announcing a new holding", "content", cid, "err", err)
 		}
@@ -357,7 +357,7 @@ func (n *Node) fetch(ctx context.Context, t *Title, peers []Neighbour) error {
 // the crowd: the devices still downloading cid (incomplete holders), among
 // which the fetcher splits the origin's chunks.
 func (n *Node) suppliers(ctx context.Context, cid sealed.ContentID) (peers []Neighbour, origin bool, crowd []identity.ID, err error) {
-	sups, err := n.dir.SuppliersN(ctx, cid, directory.MaxSuppliers)
+	sups, err := n.dirClient().SuppliersN(ctx, cid, directory.MaxSuppliers)
 	if err != nil {
 		return nil, false, nil, err
 	}

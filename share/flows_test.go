@@ -164,7 +164,7 @@ func TestRestrictionsBetweenNodes(t *testing.T) {
 	if err := a.Announce(ctx); err != nil {
 		t.Fatal(err)
 	}
-	sups, err := b.dir.Suppliers(ctx, title.ContentID)
+	sups, err := b.dirClient().Suppliers(ctx, title.ContentID)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -162,7 +162,7 @@ func waitSupplier(t testing.TB, asker *Node, holder *Node, title *directory.Titl
 	holder.announceSoon()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		sups, err := asker.dir.Suppliers(context.Background(), title.ContentID)
+		sups, err := asker.dirClient().Suppliers(context.Background(), title.ContentID)
 		if err == nil {
 			for _, s := range sups {
 				if s.Device == holder.ID() {

@@ -11,11 +11,13 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/kith-media/kith/directory"
+	"github.com/kith-media/kith/directory/license"
 	"github.com/kith-media/kith/internal/supervise"
 	"github.com/kith-media/kith/share/identity"
 	"github.com/kith-media/kith/share/install"
@@ -103,12 +105,13 @@ type Node struct {
 	log     *slog.Logger
 	id      *identity.Identity
 	lib     *library.Library
-	dir     *directory.Client
+	dir     atomic.Pointer[directory.Client] // nil until set (Options.Directory, SetDirectory); never unset
+	dirSet  chan struct{}                    // closed when dir is set
 	srv     *peer.Server
 	ln      net.Listener
 	demux   *install.Demux // splits ln: TLS to srv, plain HTTP to site
 	site    *install.Site
-	browser *lan.Browser
+	browser atomic.Pointer[lan.Browser] // with the directory, when Options.LAN
 
 	mu          sync.Mutex
 	account     string
@@ -146,7 +149,7 @@ func NewNode(o Options) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
-	n := &Node{o: o, log: o.Logger, id: o.Identity, lib: lib, dir: o.Directory, account: o.Account,
+	n := &Node{o: o, log: o.Logger, id: o.Identity, lib: lib, dirSet: make(chan struct{}), account: o.Account,
 		clients: map[identity.ID]*peer.Client{}, clientRelay: map[identity.ID]string{}, manual: map[identity.ID]Neighbour{},
 		titles: map[sealed.ContentID]*Title{}, announceCh: make(chan struct{}, 1),
 		services: map[string]ServiceStatus{}, relay: relayPresence{poke: make(chan struct{}, 1)}}
@@ -155,11 +158,10 @@ func NewNode(o Options) (*Node, error) {
 	if so.Name == "" {
 		so.Name = o.Name
 	}
-	if n.dir != nil {
-		so.Directory = n.dir.Fingerprint()
-		so.Accounts = peer.WhoisAccounts(n.dir)
-		so.Relayer = n.dir
-	}
+	// The directory may come later (SetDirectory): the server asks it
+	// through the node, and refuses everybody but hello until then.
+	so.Accounts = peer.WhoisAccounts(nodeDirectory{n})
+	so.Relayer = nodeDirectory{n}
 	so.Owner = o.Account
 	so.Downloading = func(cid sealed.ContentID) bool {
 		t := n.Lookup(cid)
@@ -176,16 +178,72 @@ func NewNode(o Options) (*Node, error) {
 	n.demux = install.NewDemux(n.ln, install.DemuxOptions{Logger: o.Logger})
 	n.site = install.NewSite(install.Options{Dir: o.InstallDir, DeviceName: o.Name, Self: o.InstallSelf,
 		OnChange: o.OnInstall, Logger: o.Logger})
-	if o.LAN && n.dir != nil {
-		n.browser, err = lan.NewBrowser(lan.BrowserOptions{Kind: lan.Device, Fingerprint: string(n.dir.Fingerprint()),
-			Self: string(n.id.ID()), Interfaces: o.LANInterfaces, IPv4Only: o.LANIPv4Only, Logger: o.Logger})
-		if err != nil {
+	if o.Directory != nil {
+		if err := n.SetDirectory(o.Directory); err != nil {
 			n.ln.Close()
 			lib.Close()
-			return nil, fmt.Errorf("node: %w", err)
+			return nil, err
 		}
 	}
 	return n, nil
+}
+
+// SetDirectory gives the node its directory, for a device that pairs with
+// one after the node was built (Options.Directory otherwise): the peer
+// server shows its fingerprint and places callers through it, and a
+// serving node starts its heartbeat and LAN presence at once. A node has
+// one directory for its life: setting another one is an error.
+func (n *Node) SetDirectory(c *directory.Client) error {
+	if c == nil {
+		return errors.New("node: no directory given")
+	}
+	if old := n.dir.Load(); old != nil {
+		if old.Fingerprint() == c.Fingerprint() {
+			return nil
+		}
+		return fmt.Errorf("node: already uses directory %s, not %s: a new directory needs a restart", old.Fingerprint().Short(), c.Fingerprint().Short())
+	}
+	if n.o.LAN {
+		b, err := lan.NewBrowser(lan.BrowserOptions{Kind: lan.Device, Fingerprint: string(c.Fingerprint()),
+			Self: string(n.id.ID()), Interfaces: n.o.LANInterfaces, IPv4Only: n.o.LANIPv4Only, Logger: n.log})
+		if err != nil {
+			return fmt.Errorf("node: %w", err)
+		}
+		n.browser.Store(b)
+	}
+	if !n.dir.CompareAndSwap(nil, c) {
+		return errors.New("node: directory set twice at once")
+	}
+	n.srv.SetDirectory(c.Fingerprint())
+	n.srv.ForgetAccounts() // "no directory yet" answers
+	close(n.dirSet)
+	return nil
+}
+
+// dirClient is the node's directory client, nil until it has one; once
+// set it never changes.
+func (n *Node) dirClient() *directory.Client { return n.dir.Load() }
+
+// nodeDirectory is the peer server's way to the node's directory, which
+// may be set after the server is built.
+type nodeDirectory struct{ n *Node }
+
+var errNoDirectoryYet = errors.New("this device has no directory yet")
+
+func (d nodeDirectory) Whois(ctx context.Context, id identity.ID) (*directory.Device, error) {
+	c := d.n.dirClient()
+	if c == nil {
+		return nil, errNoDirectoryYet
+	}
+	return c.Whois(ctx, id)
+}
+
+func (d nodeDirectory) Relay(ctx context.Context, r *license.Relayed) (*license.SealedReply, error) {
+	c := d.n.dirClient()
+	if c == nil {
+		return nil, errNoDirectoryYet
+	}
+	return c.Relay(ctx, r)
 }
 
 // serving returns Serve's context, for downloads in the background.
@@ -252,16 +310,6 @@ func (n *Node) Serve(ctx context.Context) error {
 	defer n.lib.Close()
 	defer n.downloads.Wait() // before the library closes
 	defer stop()
-	if n.dir != nil && n.accountName() == "" {
-		if d, err := n.dir.Whois(ctx, n.ID()); err == nil {
-			n.mu.Lock()
-			n.account = d.Account
-			n.mu.Unlock()
-			n.srv.SetOwner(d.Account)
-		} else {
-			n.log.Warn("node: asking the directory for our account", "err", err)
-		}
-	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return n.demux.Serve(gctx) })
 	g.Go(func() error { return n.srv.Serve(gctx, n.demux.TLS()) })
@@ -270,18 +318,26 @@ func (n *Node) Serve(ctx context.Context) error {
 	g.Go(func() error {
 		return n.supervise(gctx, ServiceInstallPage, func(ctx context.Context) error { return n.site.Serve(ctx, n.demux.Plain()) })
 	})
-	if n.dir != nil {
+	// What needs the directory starts when the node has one.
+	g.Go(func() error {
+		select {
+		case <-gctx.Done():
+			return nil
+		case <-n.dirSet:
+		}
+		n.learnAccount(gctx)
 		g.Go(func() error { return n.heartbeat(gctx) })
 		g.Go(func() error { return n.serveRelay(gctx) })
-	}
-	if n.browser != nil {
-		g.Go(func() error { return n.supervise(gctx, ServiceLAN, n.announceLAN) })
-		g.Go(func() error { return n.browser.Serve(gctx) }) // never fails: logs a failed round
-	}
+		if b := n.browser.Load(); b != nil {
+			g.Go(func() error { return n.supervise(gctx, ServiceLAN, n.announceLAN) })
+			g.Go(func() error { return b.Serve(gctx) }) // never fails: logs a failed round
+		}
+		return nil
+	})
 	err := g.Wait()
-	if n.dir != nil {
+	if c := n.dirClient(); c != nil && n.accountName() != "" {
 		wctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		if werr := n.dir.Withdraw(wctx); werr != nil {
+		if werr := c.Withdraw(wctx); werr != nil {
 			n.log.Warn("node: withdrawing from the directory", "err", werr)
 		}
 		cancel()
@@ -290,6 +346,29 @@ func (n *Node) Serve(ctx context.Context) error {
 		return err
 	}
 	return nil
+}
+
+// learnAccount asks the directory which account this device is enrolled
+// under, when the node was not told (Options.Account, SetAccount).
+func (n *Node) learnAccount(ctx context.Context) {
+	if n.accountName() != "" {
+		return
+	}
+	d, err := n.dirClient().Whois(ctx, n.ID())
+	if err != nil {
+		n.log.Info("node: no account at the directory yet", "err", err)
+		return
+	}
+	n.mu.Lock()
+	learnt := n.account == "" && !d.Revoked
+	if learnt {
+		n.account = d.Account
+	}
+	n.mu.Unlock()
+	if learnt {
+		n.srv.SetOwner(d.Account)
+		n.announceSoon()
+	}
 }
 
 // Names of the services a Node runs under supervision (ServiceStatus.Name).
@@ -332,7 +411,7 @@ func (n *Node) announceLAN(ctx context.Context) error {
 	_, port, _ := net.SplitHostPort(n.Addr())
 	p, _ := strconv.Atoi(port)
 	a, err := lan.NewAnnouncer(lan.AnnouncerOptions{Service: lan.Service{Kind: lan.Device, DeviceID: string(n.ID()),
-		Fingerprint: string(n.dir.Fingerprint()), Name: n.o.Name, Port: p, Proto: peer.ProtoVersion},
+		Fingerprint: string(n.dirClient().Fingerprint()), Name: n.o.Name, Port: p, Proto: peer.ProtoVersion},
 		Interfaces: n.o.LANInterfaces, IPv4Only: n.o.LANIPv4Only, Logger: n.log})
 	if err != nil {
 		return err
@@ -367,7 +446,7 @@ func (n *Node) announceSoon() {
 
 // Announce tells the directory now what we hold, with our policies.
 func (n *Node) Announce(ctx context.Context) error {
-	if n.dir == nil {
+	if n.dirClient() == nil {
 		return errors.New("announcing: no directory")
 	}
 	if n.accountName() == "" {
@@ -398,7 +477,7 @@ func (n *Node) Announce(ctx context.Context) error {
 		}
 		a.Holdings = append(a.Holdings, directory.Holding{Content: h.ContentID, Complete: h.Complete, Policy: directory.Policy(p)})
 	}
-	ans, err := n.dir.AnnounceStatus(ctx, a)
+	ans, err := n.dirClient().AnnounceStatus(ctx, a)
 	if err != nil {
 		return fmt.Errorf("announcing: %w", err)
 	}
@@ -457,8 +536,8 @@ func (n *Node) Neighbours() []Neighbour {
 		seen[nb.ID] = true
 	}
 	n.mu.Unlock()
-	if n.browser != nil {
-		for _, ln := range n.browser.Neighbours() {
+	if b := n.browser.Load(); b != nil {
+		for _, ln := range b.Neighbours() {
 			id, err := identity.ParseID(ln.DeviceID)
 			if err != nil || seen[id] || id == n.ID() {
 				continue
@@ -543,7 +622,7 @@ func (n *Node) SetPolicy(ctx context.Context, titleID string, p directory.Policy
 	// The directory names a caller's account to our peer server only when
 	// our announced policies name it: announce now, then forget what the
 	// server was told before (a pseudonym for an account just denied).
-	if n.dir != nil {
+	if n.dirClient() != nil {
 		if err := n.Announce(ctx); err != nil {
 			n.log.Warn("node: announcing a changed policy", "err", err)
 			n.announceSoon()

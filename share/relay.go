@@ -165,7 +165,7 @@ func (n *Node) relayDialer(id identity.ID) func(context.Context) (net.Conn, erro
 		mu.Unlock()
 		if t == nil || time.Until(t.Expires) < 30*time.Second {
 			var err error
-			if t, err = n.dir.RelayTicket(ctx, id); err != nil {
+			if t, err = n.dirClient().RelayTicket(ctx, id); err != nil {
 				return nil, fmt.Errorf("relay ticket for %s: %w", id.Short(), err)
 			}
 			mu.Lock()
@@ -198,7 +198,7 @@ func (n *Node) relayDialer(id identity.ID) func(context.Context) (net.Conn, erro
 // directory's relay when the directory named one for it.
 func (n *Node) peerClient(nb Neighbour) (*peer.Client, error) {
 	o := peer.ClientOptions{Logger: n.log}
-	if nb.Relay != "" && n.dir != nil {
+	if nb.Relay != "" && n.dirClient() != nil {
 		o.Relay, o.PreferRelay = n.relayDialer(nb.ID), true
 	}
 	return peer.NewClient(n.id, nb.ID, nb.Addrs, o)

@@ -72,7 +72,7 @@ func TestRelayedDownload(t *testing.T) {
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		a.announceSoon()
-		sups, err := b.dir.Suppliers(ctx, title.ContentID)
+		sups, err := b.dirClient().Suppliers(ctx, title.ContentID)
 		if err == nil && len(sups) > 0 && sups[0].Device == a.ID() && sups[0].Reach == directory.ReachRelayed && sups[0].Relay != "" {
 			break
 		}

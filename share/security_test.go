@@ -201,7 +201,7 @@ func TestSecurityDeniedAccountFreshKey(t *testing.T) {
 	if err := rc.EnrollDevice(ctx, "bob", "correct horse battery", "old phone"); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.dir.RevokeDevice(ctx, revoked.ID()); err != nil {
+	if err := b.dirClient().RevokeDevice(ctx, revoked.ID()); err != nil {
 		t.Fatal(err)
 	}
 	for _, tt := range []struct {

@@ -20,6 +20,13 @@
 // Settings saves another directory or forgets the saved one
 // (Pairing.SaveDirectory) for the next start.
 //
+// # One node
+//
+// Start builds the share.Node once, paired or not, signed in or not:
+// pairing hands it the directory (Node.SetDirectory), sign-in and
+// sign-out change its account as it runs (Session.SignIn, Session.SignOut,
+// which leaves the account at the directory so another can sign in).
+//
 // # Data folder
 //
 //	device.key        this device's identity (share/identity, mode 0600)

@@ -30,10 +30,7 @@ type media struct{ a *Node }
 
 // Tracks implements app.Media: every title of the library (the screen sorts).
 func (m media) Tracks(ctx context.Context) ([]app.Track, error) {
-	n, err := m.a.ready()
-	if err != nil {
-		return nil, err
-	}
+	n := m.a.n
 	lib := n.Library()
 	held, err := lib.HeldContent(ctx)
 	if err != nil {
@@ -57,10 +54,7 @@ func (m media) Tracks(ctx context.Context) ([]app.Track, error) {
 
 // Artwork implements app.Media.
 func (m media) Artwork(ctx context.Context, titleID string) ([]byte, error) {
-	n, err := m.a.ready()
-	if err != nil {
-		return nil, err
-	}
+	n := m.a.n
 	return n.Library().Artwork(ctx, titleID)
 }
 
@@ -70,10 +64,7 @@ func (m media) Artwork(ctx context.Context, titleID string) ([]byte, error) {
 // is counted as there without being read or asking the directory.
 func (m media) Add(ctx context.Context, paths []string, progress func(app.AddProgress)) (app.AddResult, error) {
 	var res app.AddResult
-	n, err := m.a.ready()
-	if err != nil {
-		return res, err
-	}
+	n := m.a.n
 	files, err := tags.MediaFiles(ctx, paths)
 	if err != nil {
 		return res, err
@@ -186,10 +177,7 @@ func (m media) Rescan(ctx context.Context, progress func(app.AddProgress)) (app.
 
 // Playlists implements app.Media.
 func (m media) Playlists(ctx context.Context) ([]app.Playlist, error) {
-	n, err := m.a.ready()
-	if err != nil {
-		return nil, err
-	}
+	n := m.a.n
 	ps, err := n.Library().Playlists(ctx)
 	out := make([]app.Playlist, len(ps))
 	for i, p := range ps {
@@ -200,55 +188,37 @@ func (m media) Playlists(ctx context.Context) ([]app.Playlist, error) {
 
 // CreatePlaylist implements app.Media.
 func (m media) CreatePlaylist(ctx context.Context, name string) (int64, error) {
-	n, err := m.a.ready()
-	if err != nil {
-		return 0, err
-	}
+	n := m.a.n
 	return n.Library().CreatePlaylist(ctx, name)
 }
 
 // RenamePlaylist implements app.Media.
 func (m media) RenamePlaylist(ctx context.Context, id int64, name string) error {
-	n, err := m.a.ready()
-	if err != nil {
-		return err
-	}
+	n := m.a.n
 	return n.Library().RenamePlaylist(ctx, id, name)
 }
 
 // DeletePlaylist implements app.Media.
 func (m media) DeletePlaylist(ctx context.Context, id int64) error {
-	n, err := m.a.ready()
-	if err != nil {
-		return err
-	}
+	n := m.a.n
 	return n.Library().DeletePlaylist(ctx, id)
 }
 
 // PlaylistItems implements app.Media.
 func (m media) PlaylistItems(ctx context.Context, id int64) ([]string, error) {
-	n, err := m.a.ready()
-	if err != nil {
-		return nil, err
-	}
+	n := m.a.n
 	return n.Library().PlaylistItems(ctx, id)
 }
 
 // SetPlaylistItems implements app.Media.
 func (m media) SetPlaylistItems(ctx context.Context, id int64, titleIDs []string) error {
-	n, err := m.a.ready()
-	if err != nil {
-		return err
-	}
+	n := m.a.n
 	return n.Library().SetPlaylistItems(ctx, id, titleIDs)
 }
 
 // RemoveFromDevice implements app.Media.
 func (m media) RemoveFromDevice(ctx context.Context, content []sealed.ContentID) error {
-	n, err := m.a.ready()
-	if err != nil {
-		return err
-	}
+	n := m.a.n
 	for _, c := range content {
 		if err := n.RemoveFromDevice(ctx, c); err != nil {
 			return err

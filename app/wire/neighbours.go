@@ -57,11 +57,7 @@ func (s *subscribers) notify() {
 // Neighbours implements app.Neighbours.
 func (a *Node) Neighbours() []app.Neighbour {
 	var out []app.Neighbour
-	node := a.node()
-	if node == nil {
-		return nil
-	}
-	for _, n := range node.Neighbours() {
+	for _, n := range a.n.Neighbours() {
 		nb := app.Neighbour{ID: n.ID, Name: n.Name, Seen: time.Now()}
 		if nb.Name == "" {
 			nb.Name = n.ID.Short()
@@ -75,10 +71,7 @@ func (a *Node) Neighbours() []app.Neighbour {
 }
 
 func (a *Node) neighbour(id identity.ID) (share.Neighbour, error) {
-	node, err := a.ready()
-	if err != nil {
-		return share.Neighbour{}, err
-	}
+	node := a.n
 	for _, n := range node.Neighbours() {
 		if n.ID == id {
 			return n, nil
@@ -94,7 +87,7 @@ func (a *Node) Offer(ctx context.Context, id identity.ID) ([]app.Offer, error) {
 	if err != nil {
 		return nil, err
 	}
-	offers, err := a.node().Offers(ctx, nb)
+	offers, err := a.n.Offers(ctx, nb)
 	var se *peer.StatusError
 	if errors.As(err, &se) && se.Status == http.StatusForbidden {
 		return nil, fmt.Errorf("%s: %w", nb.Name, app.ErrRestricted)
@@ -146,7 +139,7 @@ func (a *Node) FetchFrom(ctx context.Context, id identity.ID, o app.Offer, mode 
 		return err
 	}
 	if mode == app.FetchRelay { // the title row is in: RegisterVia keeps it
-		if _, err := a.node().RegisterVia(ctx, nb, o.Title.ID, pay); err != nil {
+		if _, err := a.n.RegisterVia(ctx, nb, o.Title.ID, pay); err != nil {
 			return err
 		}
 		a.setLicensed(o.Title.ContentID)
@@ -167,11 +160,7 @@ func (v neighboursView) Changes(fn func()) func() { return v.neighbourChanges(fn
 
 // Discovery implements app.Neighbours from the node's LAN service status.
 func (v neighboursView) Discovery() string {
-	n := v.node()
-	if n == nil {
-		return ""
-	}
-	for _, s := range n.Services() {
+	for _, s := range v.n.Services() {
 		if s.Name == share.ServiceLAN && !s.Up() {
 			return "LAN discovery is unavailable: " + s.Err.Error()
 		}
@@ -202,11 +191,7 @@ func (v sharingView) Enabled() bool {
 // sharing is the library's sharing switch and the default policy that
 // applies while it is on.
 func (v sharingView) sharing() (bool, directory.Policy) {
-	n := v.node()
-	if n == nil {
-		return true, directory.Policy(library.DefaultPolicy)
-	}
-	on, p, err := n.Library().Sharing(context.Background())
+	on, p, err := v.n.Library().Sharing(context.Background())
 	if err != nil {
 		v.log.Warn("reading the sharing switch", "err", err)
 		return true, directory.Policy(library.DefaultPolicy)
@@ -216,10 +201,7 @@ func (v sharingView) sharing() (bool, directory.Policy) {
 
 // SetEnabled implements app.Sharing.
 func (v sharingView) SetEnabled(ctx context.Context, on bool) error {
-	n, err := v.ready()
-	if err != nil {
-		return err
-	}
+	n := v.n
 	if err := n.SetSharing(ctx, on); err != nil {
 		return err
 	}
@@ -237,10 +219,7 @@ func (v sharingView) DefaultPolicy() directory.Policy {
 // SetDefaultPolicy implements app.Sharing (while sharing is off it
 // applies when sharing is switched back on).
 func (v sharingView) SetDefaultPolicy(ctx context.Context, p directory.Policy) error {
-	n, err := v.ready()
-	if err != nil {
-		return err
-	}
+	n := v.n
 	if err := n.SetPolicy(ctx, "", p); err != nil {
 		return err
 	}
@@ -250,10 +229,7 @@ func (v sharingView) SetDefaultPolicy(ctx context.Context, p directory.Policy) e
 
 // SetPolicy implements app.Sharing: every title of content gets p.
 func (v sharingView) SetPolicy(ctx context.Context, c sealed.ContentID, p directory.Policy) error {
-	if _, err := v.ready(); err != nil {
-		return err
-	}
-	ts, err := v.node().Library().TitlesFor(ctx, c)
+	ts, err := v.n.Library().TitlesFor(ctx, c)
 	if err != nil {
 		return err
 	}
@@ -261,7 +237,7 @@ func (v sharingView) SetPolicy(ctx context.Context, c sealed.ContentID, p direct
 		return errors.New("this content has no title to set a rule on")
 	}
 	for _, t := range ts {
-		if err := v.node().SetPolicy(ctx, t.ID, p); err != nil {
+		if err := v.n.SetPolicy(ctx, t.ID, p); err != nil {
 			return err
 		}
 	}
@@ -273,7 +249,7 @@ func (v sharingView) SetPolicy(ctx context.Context, c sealed.ContentID, p direct
 // live rates from recent uploads.
 func (v sharingView) Uploads() []app.Upload {
 	ctx := context.Background()
-	node := v.node()
+	node := v.n
 	if node == nil {
 		return nil
 	}
@@ -319,7 +295,7 @@ func (v sharingView) Uploads() []app.Upload {
 // Install implements app.Sharing: the node's install page and the package
 // it offers there.
 func (v sharingView) Install() app.InstallOffer {
-	node := v.node()
+	node := v.n
 	if node == nil {
 		return app.InstallOffer{}
 	}

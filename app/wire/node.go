@@ -2,7 +2,6 @@ package wire
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -21,15 +20,15 @@ import (
 )
 
 // Node adapts a share.Node and its directory client to app.Catalog,
-// app.Library, app.Neighbours and app.Sharing. Build it before the node
-// (NewNode), hand OnEvent and OnUpload to share.Options, then Attach the
-// node; Serve runs the downloads it starts and its polling.
+// app.Library, app.Neighbours and app.Sharing. NewNode builds the device's
+// share.Node, once, with the adapter's event callbacks; Serve runs the
+// downloads it starts and its polling.
 type Node struct {
 	dir atomic.Pointer[directory.Client] // nil until paired
 	log *slog.Logger
+	n   *share.Node // set by NewNode, never changed
 
 	mu       sync.Mutex
-	n        *share.Node
 	subs     subscribers
 	nsubs    subscribers
 	ssubs    subscribers
@@ -44,25 +43,35 @@ type upKey struct {
 	cid  sealed.ContentID
 }
 
-// NewNode builds an adapter over dir (may be nil: no directory).
-func NewNode(dir *directory.Client, log *slog.Logger) *Node {
-	if log == nil {
-		log = slog.Default()
+// NewNode builds the device's node from o (o.Directory may be nil: not
+// paired yet, see SetDirectory) with the adapter's OnEvent, OnService,
+// OnInstall and OnUpload, and the adapter over it.
+func NewNode(o share.Options) (*Node, error) {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
 	}
-	a := &Node{log: log,
-		titles: map[string]directory.Title{}, uploads: map[upKey]*app.Upload{}}
-	a.dir.Store(dir)
-	return a
+	a := &Node{log: o.Logger, titles: map[string]directory.Title{}, uploads: map[upKey]*app.Upload{}}
+	o.OnEvent, o.OnService, o.OnInstall, o.Server.OnUpload = a.OnEvent, a.OnService, a.OnInstall, a.OnUpload
+	n, err := share.NewNode(o)
+	if err != nil {
+		return nil, fmt.Errorf("starting: %w", err)
+	}
+	a.n = n
+	a.dir.Store(o.Directory)
+	return a, nil
 }
 
-// SetDirectory starts using dir (the device just paired with it).
-func (a *Node) SetDirectory(dir *directory.Client) { a.dir.Store(dir) }
+// Share is the device's node.
+func (a *Node) Share() *share.Node { return a.n }
 
-// Attach sets the node; call it once, before Serve.
-func (a *Node) Attach(n *share.Node) {
-	a.mu.Lock()
-	a.n = n
-	a.mu.Unlock()
+// SetDirectory starts using dir, the directory the device just paired
+// with: the catalog reads it and the running node gets it.
+func (a *Node) SetDirectory(dir *directory.Client) error {
+	if err := a.n.SetDirectory(dir); err != nil {
+		return err
+	}
+	a.dir.Store(dir)
+	return nil
 }
 
 // accountChanged drops what was learnt under the account before (which
@@ -118,10 +127,7 @@ func (a *Node) Serve(ctx context.Context) error {
 			return nil
 		case <-t.C:
 		}
-		n := a.node()
-		if n == nil {
-			continue
-		}
+		n := a.n
 		if !resumed {
 			resumed = true
 			a.resume(ctx)
@@ -147,22 +153,6 @@ func (a *Node) Serve(ctx context.Context) error {
 	}
 }
 
-func (a *Node) node() *share.Node {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.n
-}
-
-// errNotSignedIn: the node starts once the device is enrolled.
-var errNotSignedIn = errors.New("sign in first: this device is not enrolled yet")
-
-func (a *Node) ready() (*share.Node, error) {
-	if n := a.node(); n != nil {
-		return n, nil
-	}
-	return nil, errNotSignedIn
-}
-
 // resume restarts the downloads a previous run left unfinished (licensed
 // titles with chunks missing).
 func (a *Node) resume(ctx context.Context) {
@@ -182,10 +172,7 @@ func (a *Node) resume(ctx context.Context) {
 // startFetch downloads cid in the background on the node (from peers, or
 // every source when none); its handle reports through Changes.
 func (a *Node) startFetch(cid sealed.ContentID, peers ...share.Neighbour) error {
-	n, err := a.ready()
-	if err != nil {
-		return err
-	}
+	n := a.n
 	t := n.Title(cid)
 	a.watch(t)
 	return t.Start(peers...)
@@ -225,10 +212,7 @@ func (a *Node) Titles(ctx context.Context, q string, page, perPage int) ([]direc
 // Buy implements app.Catalog: register (and pay), keep the license, then
 // download from the ranked suppliers.
 func (a *Node) Buy(ctx context.Context, t directory.Title, pay *license.Payment) (*directory.Receipt, error) {
-	n, err := a.ready()
-	if err != nil {
-		return nil, err
-	}
+	n := a.n
 	reg, err := n.Buy(ctx, t.ID, pay)
 	if err != nil {
 		return nil, err
@@ -241,7 +225,7 @@ func (a *Node) Buy(ctx context.Context, t directory.Title, pay *license.Payment)
 }
 
 func (a *Node) putTitle(ctx context.Context, t directory.Title) error {
-	return a.node().Library().PutTitle(ctx, library.Title{ID: t.ID, Name: t.Name, Artist: t.Artist,
+	return a.n.Library().PutTitle(ctx, library.Title{ID: t.ID, Name: t.Name, Artist: t.Artist,
 		MediaType: t.MediaType, ContentID: t.ContentID, Size: t.Size, Tags: libraryTags(t)})
 }
 
@@ -256,10 +240,7 @@ func (a *Node) setLicensed(c sealed.ContentID) {
 // Items implements app.Library: everything with a manifest in the library,
 // plus bought titles whose manifest has not arrived yet.
 func (a *Node) Items(ctx context.Context) ([]app.Item, error) {
-	n := a.node()
-	if n == nil {
-		return nil, nil // nothing held before sign-in
-	}
+	n := a.n
 	lib := n.Library()
 	held, err := lib.HeldContent(ctx)
 	if err != nil {
@@ -342,7 +323,7 @@ func (a *Node) licensedSet(ctx context.Context, held []library.Held) (map[sealed
 	if set == nil {
 		set = map[sealed.ContentID]bool{}
 	}
-	n := a.node()
+	n := a.n
 	for _, h := range held {
 		if _, known := set[h.ContentID]; known {
 			continue
@@ -368,10 +349,7 @@ func (a *Node) licensedSet(ctx context.Context, held []library.Held) (map[sealed
 
 // GetKey implements app.Library.
 func (a *Node) GetKey(ctx context.Context, c sealed.ContentID, pay *license.Payment) (*directory.Receipt, error) {
-	n, err := a.ready()
-	if err != nil {
-		return nil, err
-	}
+	n := a.n
 	l, err := n.GetKey(ctx, c, pay)
 	if err != nil {
 		return nil, err
@@ -420,8 +398,8 @@ func (a *Node) Fetch(ctx context.Context, c sealed.ContentID, from identity.ID) 
 // Swarm implements app.Library.
 func (a *Node) Swarm(c sealed.ContentID) app.Swarm {
 	sw := app.Swarm{Content: c}
-	if n := a.node(); n != nil {
-		for _, s := range n.Lookup(c).Progress().Sources {
+	if t := a.n.Lookup(c); t != nil {
+		for _, s := range t.Progress().Sources {
 			if s.State == "banned" || s.State == "dropped" {
 				continue
 			}

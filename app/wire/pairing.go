@@ -227,11 +227,12 @@ func (k *Kith) attach(ctx context.Context, j Joined) error {
 	if err := SaveJoined(k.cfg.DataDir, j); err != nil {
 		return err
 	}
+	if err := k.Adapter.SetDirectory(client); err != nil {
+		return err
+	}
 	k.mu.Lock()
 	k.Joined = j
-	k.nodeOpts.Directory = client
 	k.mu.Unlock()
-	k.Adapter.SetDirectory(client)
 	k.Session.attach(client, infoOf(j))
 	k.log.Info("paired with the directory", "url", j.URL, "fingerprint", j.Fingerprint)
 	k.learnAccount(ctx, client)

@@ -58,39 +58,15 @@ type Kith struct {
 	player    *player.Player
 	cfg       Config
 	log       *slog.Logger
-	nodeOpts  share.Options
-	signedIn  chan string // the node opened at the first sign-in, for Serve to run
-	mu        sync.Mutex
-	n         *share.Node // nil until the device is enrolled
+	n         *share.Node // built once by Start, whether paired and signed in or not
+	mu        sync.Mutex  // guards Joined and the household fields once serving
 	// runningHousehold is the embedded directory, for showing join codes.
 	runningHousehold *Household
 	late             chan *Household // opened after Start (Pairing.StartHousehold), for Serve
 }
 
-// openNode builds the node for account (the peer server and the library
-// need to know whose household they serve).
-func (k *Kith) openNode(account string) error {
-	k.mu.Lock()
-	o := k.nodeOpts
-	k.mu.Unlock()
-	o.Account = account
-	n, err := share.NewNode(o)
-	if err != nil {
-		return fmt.Errorf("starting: %w", err)
-	}
-	k.mu.Lock()
-	k.n = n
-	k.mu.Unlock()
-	k.Adapter.Attach(n)
-	return nil
-}
-
-// node is the device's node, nil before the first sign-in.
-func (k *Kith) node() *share.Node {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	return k.n
-}
+// node is the device's node.
+func (k *Kith) node() *share.Node { return k.n }
 
 // Start opens the device keys, picks the directory (first run: LAN, else an
 // embedded household directory with the demo catalog), and builds the node,
@@ -156,49 +132,30 @@ func Start(ctx context.Context, c Config) (*Kith, error) {
 		k.learnAccount(ctx, client)
 	}
 
-	k.Adapter = NewNode(client, log)
-	k.nodeOpts = share.Options{DataDir: filepath.Join(c.DataDir, "library"), Identity: dev, Directory: client,
-		ListenAddr: c.Listen, Name: c.DeviceName, LAN: !c.NoLAN, LANIPv4Only: true,
-		InstallDir: filepath.Join(c.DataDir, "install"), OnEvent: k.Adapter.OnEvent, OnService: k.Adapter.OnService,
-		OnInstall: k.Adapter.OnInstall, Logger: log}
+	// The node is built once, now: a directory paired with later is given
+	// to it (Node.SetDirectory), an account signed in later too (SetAccount).
+	o := share.Options{DataDir: filepath.Join(c.DataDir, "library"), Identity: dev, Directory: client,
+		Account: k.Session.Account(), ListenAddr: c.Listen, Name: c.DeviceName, LAN: !c.NoLAN, LANIPv4Only: true,
+		InstallDir: filepath.Join(c.DataDir, "install"), Logger: log}
 	if c.PackSelf {
-		k.nodeOpts.InstallSelf = &install.SelfPackage{Name: "kith", Icon: assets.Icon, Desktop: assets.Desktop}
+		o.InstallSelf = &install.SelfPackage{Name: "kith", Icon: assets.Icon, Desktop: assets.Desktop}
 	}
-	k.nodeOpts.Server.OnUpload = k.Adapter.OnUpload
-	k.signedIn = make(chan string, 1)
+	if k.Adapter, err = NewNode(o); err != nil {
+		return nil, err
+	}
+	k.n = k.Adapter.Share()
 	k.Session.OnSignedIn = func(account string) {
-		if n := k.node(); n != nil {
-			n.SetAccount(account) // the running node follows; nothing is rebuilt
-			k.Adapter.accountChanged()
-			return
-		}
-		if err := k.openNode(account); err != nil {
-			log.Error("starting the node after sign-in", "err", err)
-			return
-		}
-		k.signedIn <- account // Serve runs it
+		k.n.SetAccount(account) // the running node follows; nothing is rebuilt
+		k.Adapter.accountChanged()
 	}
 	k.Session.Leave = func(ctx context.Context, account string) error {
-		n := k.node()
-		if n == nil {
-			c, err := k.Session.client()
-			if err != nil {
-				return err
-			}
-			return c.LeaveAccount(ctx, account)
-		}
-		if err := n.LeaveAccount(ctx); err != nil {
+		if err := k.n.LeaveAccount(ctx); err != nil {
 			return err
 		}
 		k.Adapter.accountChanged()
 		return nil
 	}
-	if a := k.Session.Account(); a != "" {
-		if err := k.openNode(a); err != nil {
-			return nil, err
-		}
-	}
-	if k.player, err = player.New(player.Options{Source: playback.Source{Node: k.node}, Positions: playback.Positions{Node: k.node}, Output: c.Output, Logger: log}); err != nil {
+	if k.player, err = player.New(player.Options{Source: playback.Source{Node: k.n}, Positions: playback.Positions{Node: k.n}, Output: c.Output, Logger: log}); err != nil {
 		return nil, fmt.Errorf("starting: %w", err)
 	}
 	k.Player = NewPlayer(k.player, k.artist)
@@ -301,11 +258,7 @@ func (k *Kith) artist(id string) string {
 	if err != nil {
 		return ""
 	}
-	n := k.node()
-	if n == nil {
-		return ""
-	}
-	ts, err := n.Library().TitlesFor(context.Background(), cid)
+	ts, err := k.n.Library().TitlesFor(context.Background(), cid)
 	if err != nil || len(ts) == 0 {
 		return ""
 	}
@@ -333,16 +286,7 @@ func (k *Kith) Serve(ctx context.Context) error {
 		hdone <- h.Serve(hctx)
 	}()
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		if k.node() == nil { // first run: the node starts at sign-in
-			select {
-			case <-gctx.Done():
-				return nil
-			case <-k.signedIn: // opened by OnSignedIn
-			}
-		}
-		return k.node().Serve(gctx)
-	})
+	g.Go(func() error { return k.n.Serve(gctx) })
 	g.Go(func() error { return k.Adapter.Serve(gctx) })
 	g.Go(func() error { return k.player.Serve(gctx) })
 	g.Go(func() error { return k.Player.Serve(gctx) })
@@ -379,7 +323,7 @@ func (k *Kith) Close() {
 		h.ln.Close()
 	default:
 	}
-	if n := k.node(); n != nil {
-		n.Close()
+	if k.n != nil {
+		k.n.Close()
 	}
 }

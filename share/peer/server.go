@@ -130,6 +130,14 @@ func (s *Server) ForgetAccounts() { s.accts.forget() }
 // strangers from spending the owner's quota.
 func (s *Server) Expect(ids []identity.ID) { s.accts.expect(ids) }
 
+// SetDirectory sets the directory fingerprint hello shows, for a device
+// that pairs with its directory after the server was built.
+func (s *Server) SetDirectory(fp identity.ID) {
+	s.mu.Lock()
+	s.o.Directory = fp
+	s.mu.Unlock()
+}
+
 // SetOwner sets the account owning this device (for household policies).
 func (s *Server) SetOwner(account string) {
 	s.mu.Lock()
@@ -274,7 +282,10 @@ func (s *Server) handleHello(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusUnauthorized, "client certificate required")
 		return
 	}
-	writeJSON(w, Hello{Device: s.o.Identity.ID(), Name: cleanText(s.o.Name, maxHelloName), Directory: s.o.Directory, Proto: ProtoVersion})
+	s.mu.Lock()
+	fp := s.o.Directory
+	s.mu.Unlock()
+	writeJSON(w, Hello{Device: s.o.Identity.ID(), Name: cleanText(s.o.Name, maxHelloName), Directory: fp, Proto: ProtoVersion})
 }
 
 // Offer is one title a device offers to the caller.

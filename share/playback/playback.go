@@ -2,7 +2,6 @@ package playback
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/kith-media/kith/player"
@@ -10,24 +9,8 @@ import (
 	"github.com/kith-media/kith/share/sealed"
 )
 
-// ErrNoNode is returned while the device has no running node (not signed in yet).
-var ErrNoNode = errors.New("sign in first: this device is not enrolled yet")
-
-// NodeFunc returns the current node, or nil when there is none yet.
-type NodeFunc func() *share.Node
-
-func (f NodeFunc) node() (*share.Node, error) {
-	if f == nil {
-		return nil, ErrNoNode
-	}
-	if n := f(); n != nil {
-		return n, nil
-	}
-	return nil, ErrNoNode
-}
-
 // Source opens library titles for the player through the node.
-type Source struct{ Node NodeFunc }
+type Source struct{ Node *share.Node }
 
 // Open implements player.Source.
 func (s Source) Open(ctx context.Context, id string) (player.Media, error) {
@@ -35,10 +18,7 @@ func (s Source) Open(ctx context.Context, id string) (player.Media, error) {
 	if err != nil {
 		return nil, err
 	}
-	n, err := s.Node.node()
-	if err != nil {
-		return nil, err
-	}
+	n := s.Node
 	r, err := n.Open(ctx, cid)
 	if err != nil {
 		return nil, err
@@ -64,24 +44,16 @@ func (m *media) Title() string     { return m.title }
 func (m *media) Progressive() bool { return m.progressive }
 
 // Positions keeps playback positions in the node's library.
-type Positions struct{ Node NodeFunc }
+type Positions struct{ Node *share.Node }
 
 // Save implements player.Positions.
 func (p Positions) Save(id string, pos time.Duration) error {
-	n, err := p.Node.node()
-	if err != nil {
-		return err
-	}
-	n.Library().SavePosition(id, pos)
+	p.Node.Library().SavePosition(id, pos)
 	return nil
 }
 
 // Load implements player.Positions.
 func (p Positions) Load(id string) (time.Duration, bool, error) {
-	n, err := p.Node.node()
-	if err != nil {
-		return 0, false, nil
-	}
-	pos := n.Library().Position(id)
+	pos := p.Node.Library().Position(id)
 	return pos, pos > 0, nil
 }

@@ -1,11 +1,14 @@
 package playback
 
 import (
-	"errors"
+	"io"
+	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/kith-media/kith/player"
 	"github.com/kith-media/kith/share"
+	"github.com/kith-media/kith/share/identity"
 )
 
 // The adapters satisfy the player's interfaces.
@@ -14,24 +17,32 @@ var (
 	_ player.Positions = Positions{}
 )
 
-// Before sign-in there is no node: opening says so in words a user can act
-// on, and positions are simply absent.
-func TestNoNode(t *testing.T) {
-	none := NodeFunc(func() *share.Node { return nil })
-	if _, err := (Source{none}).Open(t.Context(), "00"); err == nil {
+// A node that has not paired or signed in yet (built once, at start)
+// refuses what it does not hold and keeps positions in its library.
+func TestBareNode(t *testing.T) {
+	dev, err := identity.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := share.NewNode(share.Options{DataDir: t.TempDir(), Identity: dev, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	if _, err := (Source{n}).Open(t.Context(), "00"); err == nil {
 		t.Fatal("opened a title with a malformed content ID")
 	}
 	id := "0000000000000000000000000000000000000000000000000000000000000000"
-	if _, err := (Source{none}).Open(t.Context(), id); !errors.Is(err, ErrNoNode) {
-		t.Fatalf("Open without a node: got %v, want ErrNoNode", err)
+	if _, err := (Source{n}).Open(t.Context(), id); err == nil {
+		t.Fatal("opened a title the node does not hold")
 	}
-	if _, err := (Source{}).Open(t.Context(), id); !errors.Is(err, ErrNoNode) {
-		t.Fatalf("Open with a nil NodeFunc: got %v, want ErrNoNode", err)
+	if pos, ok, err := (Positions{n}).Load(id); pos != 0 || ok || err != nil {
+		t.Fatalf("Load of a title never played: got %v %v %v, want nothing", pos, ok, err)
 	}
-	if err := (Positions{none}).Save(id, 5); !errors.Is(err, ErrNoNode) {
-		t.Fatalf("Save without a node: got %v, want ErrNoNode", err)
+	if err := (Positions{n}).Save(id, 5*time.Second); err != nil {
+		t.Fatal(err)
 	}
-	if pos, ok, err := (Positions{none}).Load(id); pos != 0 || ok || err != nil {
-		t.Fatalf("Load without a node: got %v %v %v, want nothing", pos, ok, err)
+	if pos, ok, err := (Positions{n}).Load(id); pos != 5*time.Second || !ok || err != nil {
+		t.Fatalf("Load after Save: got %v %v %v, want 5s", pos, ok, err)
 	}
 }

@@ -384,11 +384,7 @@ func (d *daemon) signin(ctx context.Context, r Request) (any, error) {
 // can sign in as another) and forgets the account; the node goes on
 // serving, signed out.
 func (d *daemon) signout(ctx context.Context, _ Request) (any, error) {
-	n := d.current()
-	if n == nil {
-		return nil, errors.New("the node is not running")
-	}
-	if err := n.LeaveAccount(ctx); err != nil {
+	if err := d.current().LeaveAccount(ctx); err != nil {
 		return nil, err
 	}
 	if err := d.setAccount(""); err != nil {

@@ -19,7 +19,7 @@ func umask(m int) int { return syscall.Umask(m) }
 // so devices that never play never touch the sound system.
 func (d *daemon) getPlayer() (*player.Player, error) {
 	d.playOnce.Do(func() {
-		p, err := player.New(player.Options{Source: playback.Source{Node: d.current}, Positions: playback.Positions{Node: d.current}, Logger: d.log})
+		p, err := player.New(player.Options{Source: playback.Source{Node: d.current()}, Positions: playback.Positions{Node: d.current()}, Logger: d.log})
 		if err != nil {
 			d.playErr = err
 			return

@@ -40,21 +40,18 @@ type serveConfig struct {
 	announce           time.Duration
 }
 
-// daemon is a running device: a node (rebuilt when the device signs in, as
-// the account is part of its options), a lazily created player and the
+// daemon is a running device: a node (built once; a sign-in or sign-out
+// changes its account as it runs), a lazily created player and the
 // control API.
 type daemon struct {
-	cfg serveConfig
-	log *slog.Logger
-	id  *identity.Identity
-	dir *directory.Client
+	cfg  serveConfig
+	log  *slog.Logger
+	id   *identity.Identity
+	dir  *directory.Client
+	node *share.Node // set before the control API answers
 
 	mu      sync.Mutex
-	node    *share.Node
-	stop    context.CancelFunc // stops the node's Serve
-	stopped chan error         // Serve's result
 	account string
-	listen  string // the resolved peer address, kept across restarts
 	events  map[chan peer.Event]struct{}
 
 	playOnce sync.Once
@@ -107,7 +104,7 @@ func cmdServe(ctx context.Context, g globals, args []string, stderr io.Writer) e
 		return err
 	}
 	log.Info("device", "id", id.ID(), "created", created, "directory", base)
-	d := &daemon{cfg: cfg, log: log, id: id, dir: dc, listen: cfg.listen, events: map[chan peer.Event]struct{}{}}
+	d := &daemon{cfg: cfg, log: log, id: id, dir: dc, events: map[chan peer.Event]struct{}{}}
 	if b, err := os.ReadFile(filepath.Join(cfg.data, accountFile)); err == nil {
 		d.account = strings.TrimSpace(string(b))
 	}
@@ -118,11 +115,17 @@ func cmdServe(ctx context.Context, g globals, args []string, stderr io.Writer) e
 		return err
 	}
 	hs := &http.Server{Handler: d.routes(), ReadHeaderTimeout: 10 * time.Second}
-	eg, ectx := errgroup.WithContext(ctx)
-	if err := d.startNode(ectx); err != nil {
+	if d.node, err = share.NewNode(share.Options{
+		DataDir: cfg.data, Identity: id, Directory: dc, ListenAddr: cfg.listen,
+		Name: cfg.name, Account: d.account, AnnounceInterval: cfg.announce,
+		LAN: cfg.lan, LANIPv4Only: cfg.ipv4Only, OnEvent: d.broadcast, Logger: log,
+	}); err != nil {
 		ln.Close()
 		return err
 	}
+	eg, ectx := errgroup.WithContext(ctx)
+	eg.Go(func() error { return d.node.Serve(ectx) })
+	log.Info("node serving", "addr", d.node.Addr(), "account", d.account)
 	eg.Go(func() error {
 		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("control API: %w", err)
@@ -134,7 +137,7 @@ func cmdServe(ctx context.Context, g globals, args []string, stderr io.Writer) e
 		sctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		defer cancel()
 		_ = hs.Shutdown(sctx)
-		return d.stopNode()
+		return nil
 	})
 	fmt.Fprintf(stderr, "kithctl: device %s serving; control socket %s\n", id.ID(), sock)
 	err = eg.Wait()
@@ -184,47 +187,8 @@ func listenUnix(path string) (net.Listener, error) {
 	return ln, nil
 }
 
-// startNode builds a node for the current account and runs it.
-func (d *daemon) startNode(ctx context.Context) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	n, err := share.NewNode(share.Options{
-		DataDir: d.cfg.data, Identity: d.id, Directory: d.dir, ListenAddr: d.listen,
-		Name: d.cfg.name, Account: d.account, AnnounceInterval: d.cfg.announce,
-		LAN: d.cfg.lan, LANIPv4Only: d.cfg.ipv4Only, OnEvent: d.broadcast, Logger: d.log,
-	})
-	if err != nil {
-		return err
-	}
-	// Keep the port if it was chosen by the system, so peers find us again.
-	d.listen = n.Addr()
-	nctx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- n.Serve(nctx) }()
-	d.node, d.stop, d.stopped = n, cancel, done
-	d.log.Info("node serving", "addr", n.Addr(), "account", d.account)
-	return nil
-}
-
-// stopNode stops the running node and waits for it.
-func (d *daemon) stopNode() error {
-	d.mu.Lock()
-	stop, done := d.stop, d.stopped
-	d.stop, d.stopped = nil, nil
-	d.mu.Unlock()
-	if stop == nil {
-		return nil
-	}
-	stop()
-	return <-done
-}
-
-// current returns the running node.
-func (d *daemon) current() *share.Node {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.node
-}
+// current returns the node.
+func (d *daemon) current() *share.Node { return d.node }
 
 // setAccount records the account and hands it to the running node (which
 // goes on serving: Node.SetAccount).
@@ -234,11 +198,8 @@ func (d *daemon) setAccount(account string) error {
 	}
 	d.mu.Lock()
 	d.account = account
-	n := d.node
 	d.mu.Unlock()
-	if n != nil {
-		n.SetAccount(account)
-	}
+	d.node.SetAccount(account)
 	return nil
 }
 
