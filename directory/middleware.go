@@ -258,7 +258,7 @@ func (s *Server) verifySignature(r *http.Request, body []byte, pub ed25519.Publi
 		s.metrics.replays.add("", 1)
 		return newError(http.StatusUnauthorized, CodeReplay, "request replayed: this exact signed request was already received")
 	}
-	return nil
+	return s.seenShared(r, sig, time.UnixMilli(tm).Add(s.o.ReplayWindow))
 }
 
 // checkSignatureHeaders checks the signature headers' form and the time

@@ -339,7 +339,21 @@ func (s *Server) complete(ctx context.Context, p *Purchase, pay *license.Payment
 	if err != nil {
 		return nil, err
 	}
-	if err := s.st.CompletePurchase(ctx, &q, oe, rec); err != nil {
+	if err := s.st.CompletePurchase(ctx, &q, oe, rec); errors.Is(err, ErrNotPending) {
+		// another instance sharing the database finished it first (the
+		// processor charged once: the nonce is its idempotency key)
+		o, err := s.st.OwnedPurchase(ctx, q.Account, q.TitleID)
+		if err != nil || o.ID != q.ID {
+			return nil, newError(http.StatusConflict, CodeConflict, "the purchase was settled elsewhere meanwhile; send the same registration again")
+		}
+		if lic, rec, err = s.makeLicense(t, o, dev); err != nil {
+			return nil, err
+		}
+		if err := s.st.AddLicense(ctx, rec); err != nil {
+			return nil, fmt.Errorf("recording license: %w", err)
+		}
+		return &Registered{License: lic, Receipt: o.Receipt()}, nil
+	} else if err != nil {
 		return nil, fmt.Errorf("recording purchase: %w", err)
 	}
 	s.recorded(&q, outcome)

@@ -289,7 +289,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
 	g, gctx := errgroup.WithContext(ctx)
+	feedStarted := make(chan struct{})
+	if feed, ok := s.st.(SharedStore); ok {
+		g.Go(func() error { return s.runFeed(gctx, feed, feedStarted) })
+	} else {
+		close(feedStarted)
+	}
 	g.Go(func() error {
+		<-feedStarted
 		if err := s.loadOnline(gctx); err != nil && gctx.Err() == nil {
 			return err
 		}

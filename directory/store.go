@@ -15,6 +15,9 @@ import (
 var (
 	ErrNotFound = errors.New("not found")
 	ErrExists   = errors.New("already exists")
+	// ErrNotPending: CompletePurchase found the purchase paid or declined
+	// already (by another instance sharing the database).
+	ErrNotPending = errors.New("purchase no longer pending")
 )
 
 // Purchase states.
@@ -91,6 +94,28 @@ type Store interface {
 	MarkRetry(ctx context.Context, id int64, attempts int, next time.Time, lastErr string) error
 	// Events calls fn for every outbox event in order.
 	Events(ctx context.Context, fn func(*OutboxEvent) error) error
+}
+
+// SharedStore is a Store several instances share (pgstore): what one
+// instance changes in memory-held state reaches the others through it.
+// The server uses it when its Store has it.
+type SharedStore interface {
+	// DeviceChanges returns the devices whose announcement changed (announce,
+	// withdraw, revoke, leave) after cursor, each with its current state,
+	// and the cursor for the next call. Cursor 0 starts the feed now.
+	DeviceChanges(ctx context.Context, cursor int64, now time.Time) ([]DeviceChange, int64, error)
+	// SeenRequest records a signed request's signature until expires and
+	// reports whether it was new (false: a replay, to any instance).
+	SeenRequest(ctx context.Context, sig []byte, expires time.Time) (bool, error)
+	// PruneShared deletes what DeviceChanges and SeenRequest no longer need.
+	PruneShared(ctx context.Context, now time.Time) error
+}
+
+// DeviceChange is one device's current online state.
+type DeviceChange struct {
+	Device  identity.ID
+	Account string
+	Online  *AnnounceRecord // with its holdings; nil when offline (withdrawn, revoked, left, expired)
 }
 
 // AccountSummary is one line of the accounts listing.

@@ -217,7 +217,7 @@ func (s *Store) CompletePurchase(ctx context.Context, p *directory.Purchase, ev 
 			return err
 		}
 		if tag.RowsAffected() != 1 {
-			return fmt.Errorf("purchase %s is no longer pending", p.ID)
+			return fmt.Errorf("purchase %s: %w", p.ID, directory.ErrNotPending)
 		}
 		return recordPaid(ctx, tx, ev, lic)
 	})

@@ -23,6 +23,7 @@ type Store struct {
 	pool *pgxpool.Pool
 	o    Options
 	txs  atomic.Int64 // transactions begun, for FailEvery
+	feed feedState
 }
 
 var _ directory.Store = (*Store)(nil)
@@ -304,7 +305,7 @@ func (s *Store) LeaveAccount(ctx context.Context, account string, id identity.ID
 				return err
 			}
 		}
-		return nil
+		return noteChange(ctx, tx, id)
 	})
 }
 

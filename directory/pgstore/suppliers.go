@@ -61,6 +61,9 @@ func (s *Store) Announce(ctx context.Context, a *directory.AnnounceRecord) error
 		if _, err := tx.Exec(ctx, annUpsert, seq, a.PublicIP, jsonList(a.Addrs), jsonList(a.PrivateAddrs), string(rtts), a.Load, ms(a.Expires), digest); err != nil {
 			return err
 		}
+		if err := noteChange(ctx, tx, a.Device); err != nil {
+			return err
+		}
 		if bytes.Equal(old, digest) {
 			return nil // the holdings did not change: they are not rewritten
 		}
@@ -105,8 +108,10 @@ func withdrawTx(ctx context.Context, tx pgx.Tx, device identity.ID) error {
 	if _, err := tx.Exec(ctx, `DELETE FROM announcements WHERE dev = (SELECT seq FROM devices WHERE id = $1)`, string(device)); err != nil {
 		return err
 	}
-	_, err := tx.Exec(ctx, `UPDATE holdings SET expires = 0 WHERE dev = (SELECT seq FROM devices WHERE id = $1)`, string(device))
-	return err
+	if _, err := tx.Exec(ctx, `UPDATE holdings SET expires = 0 WHERE dev = (SELECT seq FROM devices WHERE id = $1)`, string(device)); err != nil {
+		return err
+	}
+	return noteChange(ctx, tx, device)
 }
 
 // Announcement implements directory.Store (holdings are not loaded).

@@ -249,7 +249,7 @@ func (s *Store) CompletePurchase(ctx context.Context, p *directory.Purchase, ev 
 			return err
 		}
 		if n, _ := res.RowsAffected(); n != 1 {
-			return fmt.Errorf("purchase %s is no longer pending", p.ID)
+			return fmt.Errorf("purchase %s: %w", p.ID, directory.ErrNotPending)
 		}
 		return s.recordPaid(ctx, tx, ev, lic)
 	})
