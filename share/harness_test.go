@@ -54,7 +54,11 @@ func startDirectoryWith(t testing.TB, tune func(*directory.Options)) *testDirect
 	}
 	d := &testDirectory{ident: ident, store: st, originDir: filepath.Join(dir, "origin"), accounts: map[string]bool{}}
 	o := directory.Options{Identity: ident, Store: st, OriginDir: d.originDir,
-		Logger: dirLog, RateIP: -1, RateDevice: -1, RateAuth: -1}
+		Logger: dirLog, RateIP: -1, RateDevice: -1, RateAuth: -1,
+		// Up to 16 connections from each of BenchmarkFlashCrowd's 500
+		// devices (directory.DefaultMaxConns is 4,096); the process's
+		// descriptor limit here is 20,000.
+		MaxConns: 10_000}
 	if tune != nil {
 		tune(&o)
 	}

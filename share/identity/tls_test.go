@@ -178,6 +178,10 @@ func TestVerifyCertificate(t *testing.T) {
 		{"ecdsa", ecDER, "", false},
 		// Self-signature made by a different key.
 		{"bad self-signature", crossDER, dev.ID(), false},
+		// A failed check is not remembered as passed (selfSigned).
+		{"bad self-signature again", crossDER, dev.ID(), false},
+		// A remembered certificate still meets the ID check.
+		{"match again, wrong id", cert.Certificate[0], other.ID(), false},
 		// Garbage.
 		{"garbage", []byte("not a certificate"), "", false},
 	} {

@@ -74,7 +74,7 @@ type FetchOptions struct {
 	// chunks to those that others do, so what comes from the origin spreads.
 	Demand func() bool
 
-	PerSource      int           // requests in flight per peer (default 4)
+	PerSource      int           // requests in flight per peer (default 4; at most 2 while 8 peers or more are usable)
 	OriginInFlight int           // requests in flight to an origin (default 2)
 	Timeout        time.Duration // longest a chunk request may take (default 20 s)
 	MinTimeout     time.Duration // shortest request timeout (default 2 s); actual = clamp(8 x expected)

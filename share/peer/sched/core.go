@@ -179,6 +179,14 @@ type Core struct {
 	avail        []int // availability(), per Schedule
 }
 
+// With crowdPeers usable peers or more, each is asked for at most
+// crowdPerSource chunks at a time (PerSource applies below that: one
+// LAN neighbour alone gets PerSource).
+const (
+	crowdPeers     = 8
+	crowdPerSource = 2
+)
+
 // New returns a Core for c with every chunk needed until Begin says otherwise.
 func New(c Config) *Core {
 	def := func(d *time.Duration, v time.Duration) {
@@ -398,10 +406,23 @@ func (k *Core) Schedule(now time.Time) (launch []*Attempt, alive bool) {
 	}
 	k.observeStarvation(now)
 	k.avail = k.availability()
-	for _, s := range k.ordered(now) {
+	srcs := k.ordered(now)
+	peers := 0
+	for _, s := range srcs {
+		if !s.origin {
+			peers++
+		}
+	}
+	for _, s := range srcs {
 		limit := k.c.PerSource
-		if s.origin {
+		switch {
+		case s.origin:
 			limit = k.c.OriginInFlight
+		case peers >= crowdPeers && !k.c.Legacy:
+			// Among many peers, two requests each keep plenty in flight;
+			// every request in flight to a peer is a connection (HTTP/1.1)
+			// and each connection a TLS handshake on both sides.
+			limit = min(limit, crowdPerSource)
 		}
 		for s.inflight < limit {
 			i := k.pick(s, now)
