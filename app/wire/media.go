@@ -118,38 +118,26 @@ func (m media) Add(ctx context.Context, paths []string, progress func(app.AddPro
 
 // WatchedFolders implements app.Media.
 func (m media) WatchedFolders(ctx context.Context) ([]string, error) {
-	n, err := m.a.ready()
-	if err != nil {
-		return nil, err
-	}
+	n := m.a.n
 	return n.Library().WatchedFolders(ctx)
 }
 
 // WatchFolder implements app.Media.
 func (m media) WatchFolder(ctx context.Context, path string) error {
-	n, err := m.a.ready()
-	if err != nil {
-		return err
-	}
+	n := m.a.n
 	return n.Library().WatchFolder(ctx, path)
 }
 
 // UnwatchFolder implements app.Media.
 func (m media) UnwatchFolder(ctx context.Context, path string) error {
-	n, err := m.a.ready()
-	if err != nil {
-		return err
-	}
+	n := m.a.n
 	return n.Library().UnwatchFolder(ctx, path)
 }
 
 // Rescan implements app.Media: Add over the watched folders that can be
 // read; the others are named in the error.
 func (m media) Rescan(ctx context.Context, progress func(app.AddProgress)) (app.AddResult, error) {
-	n, err := m.a.ready()
-	if err != nil {
-		return app.AddResult{}, err
-	}
+	n := m.a.n
 	folders, err := n.Library().WatchedFolders(ctx)
 	if err != nil {
 		return app.AddResult{}, err
