@@ -85,10 +85,19 @@ func BenchmarkAddFolder(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			for _, f := range files {
-				if a, err := n.AddFile(ctx, f.Path, AddOptions{}); err != nil || a.Existing {
-					b.Fatalf("adding %s: %v (existing %v)", f.Path, err, a != nil && a.Existing)
+			paths := make([]string, len(files))
+			for i, f := range files {
+				paths[i] = f.Path
+			}
+			// As the app adds a folder (app/wire media.Add): AddFiles.
+			err = n.AddFiles(ctx, paths, AddFilesOptions{Done: func(p string, a *Added, err error) error {
+				if err == nil && a.Existing {
+					err = fmt.Errorf("%s was there already", p)
 				}
+				return err
+			}})
+			if err != nil {
+				b.Fatalf("adding: %v", err)
 			}
 			b.StopTimer()
 			if err := n.lib.Close(); err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/kith-media/kith/app"
@@ -58,8 +59,9 @@ func (m media) Artwork(ctx context.Context, titleID string) ([]byte, error) {
 	return n.Library().Artwork(ctx, titleID)
 }
 
-// Add implements app.Media: every media file under paths is added in turn;
-// a file that is not media is skipped, the first other error stops. A file
+// Add implements app.Media: the media files under paths are added a few
+// at a time (share.Node.AddFiles); a file that is not media is skipped, the
+// first other error stops. A file
 // added before (same path, size and mtime, its title still in the library)
 // is counted as there without being read or asking the directory.
 func (m media) Add(ctx context.Context, paths []string, progress func(app.AddProgress)) (app.AddResult, error) {
@@ -74,43 +76,74 @@ func (m media) Add(ctx context.Context, paths []string, progress func(app.AddPro
 		p.Bytes += f.Size
 	}
 	start := time.Now()
-	report := func(cur string, inFile int64) {
+	var mu sync.Mutex              // p, inFlight and res: the workers report at once
+	inFlight := map[string]int64{} // bytes sealed of the files being added
+	report := func(cur string) {   // mu held
 		q := p
-		q.BytesDone += inFile
+		for _, k := range inFlight {
+			q.BytesDone += k
+		}
 		q.Current = cur
 		if s := time.Since(start).Seconds(); s > 0 {
 			q.Rate = float64(q.BytesDone) / s
 		}
 		progress(q)
 	}
-	report("", 0)
+	mu.Lock()
+	report("")
+	mu.Unlock()
 	lib := n.Library()
+	sizes := map[string]int64{}
+	var todo []string
 	for _, f := range files {
 		if abs, err := filepath.Abs(f.Path); err == nil {
 			if src, err := lib.SourceByPath(ctx, abs, f.Size, f.ModTime); err == nil {
 				if _, err := lib.Title(ctx, src.TitleID); err == nil {
+					mu.Lock()
 					res.Existing++
 					p.FilesDone++
 					p.BytesDone += f.Size
-					report(f.Path, 0)
+					report(f.Path)
+					mu.Unlock()
 					continue
 				}
 			}
 		}
-		a, err := n.AddFile(ctx, f.Path, share.AddOptions{Progress: func(k int64) { report(f.Path, k) }})
-		switch {
-		case errors.Is(err, tags.ErrNotMedia):
-			res.Skipped++
-		case err != nil:
-			return res, fmt.Errorf("adding %s: %w", f.Path, err)
-		case a.Existing:
-			res.Existing++
-		default:
-			res.Added++
-		}
-		p.FilesDone++
-		p.BytesDone += f.Size
-		report(f.Path, 0)
+		todo = append(todo, f.Path)
+		sizes[f.Path] = f.Size
+	}
+	err = n.AddFiles(ctx, todo, share.AddFilesOptions{
+		Progress: func(path string, k int64) {
+			mu.Lock()
+			inFlight[path] = k
+			report(path)
+			mu.Unlock()
+		},
+		Done: func(path string, a *share.Added, err error) error {
+			mu.Lock()
+			defer mu.Unlock()
+			delete(inFlight, path)
+			switch {
+			case errors.Is(err, tags.ErrNotMedia):
+				res.Skipped++
+			case err != nil:
+				return fmt.Errorf("adding %s: %w", path, err)
+			case a.Existing:
+				res.Existing++
+			default:
+				res.Added++
+			}
+			p.FilesDone++
+			p.BytesDone += sizes[path]
+			report(path)
+			return nil
+		},
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if err != nil {
+		m.a.subs.notify()
+		return res, err
 	}
 	m.a.subs.notify()
 	return res, nil
