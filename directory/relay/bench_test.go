@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kith-media/kith/internal/leakcheck"
 	"github.com/kith-media/kith/share/identity"
 )
 
@@ -31,7 +32,7 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	leakcheck.Main(m) // and fails the tests if they leave goroutines running
 }
 
 func helperServe() error {
