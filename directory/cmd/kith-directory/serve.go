@@ -120,6 +120,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	rateDev := fs.Float64("rate-device", floatEnv("RATE_DEVICE", directory.DefaultRateDevice), "requests/s per device, bursts 2x; <0 unlimited (env KITH_DIRECTORY_RATE_DEVICE)")
 	rateAuth := fs.Float64("rate-auth", floatEnv("RATE_AUTH", directory.DefaultRateAuth), "password attempts/s per client IP (account creation, enrollment); <0 unlimited (env KITH_DIRECTORY_RATE_AUTH)")
 	ttl := fs.Duration("announce-ttl", directory.DefaultAnnounceTTL, "how long a supplier stays listed after its last heartbeat")
+	outboxLease := fs.Duration("outbox-lease", 0, "how long billing events this instance claimed stay its own before another instance sharing the --store may post them (0 = 190 s: 16 events of 10 s each and a margin)")
 	devPublish := fs.String("device-publish", env("DEVICE_PUBLISH", "off"), "who may publish titles from their own devices: off, owner (--owner's account) or accounts (every account) (env KITH_DIRECTORY_DEVICE_PUBLISH)")
 	owner := fs.String("owner", env("OWNER", ""), "the owner's account for --device-publish owner (env KITH_DIRECTORY_OWNER)")
 	level := fs.String("log-level", env("LOG_LEVEL", "info"), "debug, info, warn or error (env KITH_DIRECTORY_LOG_LEVEL)")
@@ -182,7 +183,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	srv, err := directory.NewServer(directory.Options{Relay: relayInfo,
 		Identity: id, Store: st, OriginDir: origin, Name: *name, Logger: log,
-		Webhook: *webhook, WebhookSecret: []byte(secret), MetricsToken: metricsToken,
+		Webhook: *webhook, WebhookSecret: []byte(secret), MetricsToken: metricsToken, OutboxLease: *outboxLease,
 		RateIP: *rateIP, RateDevice: *rateDev, RateAuth: *rateAuth, AnnounceTTL: *ttl,
 		Publish:            directory.PublishPolicy{Mode: *devPublish, Owner: *owner},
 		JoinCodeFile:       joinCodePath(*data),
