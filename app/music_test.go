@@ -473,7 +473,6 @@ func TestWatchedFoldersCard(t *testing.T) {
 	}
 
 	u.Show(ViewSettings)
-	u.settings.refresh()
 	if !shows(u, "/home/ana/Music") || len(c.rows.Objects) != 1 {
 		t.Fatalf("settings rows %q", texts(c.rows))
 	}

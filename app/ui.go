@@ -265,6 +265,8 @@ func (u *UI) Show(view string) {
 		u.swarm.shown()
 	case ViewMusic:
 		u.music.shown()
+	case ViewSettings:
+		u.settings.watched.load()
 	case ViewWelcome:
 		u.welcome.shown()
 	}

@@ -183,10 +183,13 @@ func (c *watchedCard) rescan() {
 	}
 	c.u.background(func(ctx context.Context) func() {
 		res, err := m.Rescan(ctx, progress)
+		c.mu.Lock()
+		c.scanning = false
+		c.mu.Unlock()
+		if res == (AddResult{}) && err == nil {
+			return nil // nothing watched, or nothing in it: nothing to say
+		}
 		return func() {
-			c.mu.Lock()
-			c.scanning = false
-			c.mu.Unlock()
 			c.bar.Hide()
 			c.relayout()
 			msg := fmt.Sprintf("Watched folders: added %d, already there %d, skipped %d.", res.Added, res.Existing, res.Skipped)

@@ -273,9 +273,6 @@ func (s *settingsScreen) report(err error, ok ...string) {
 }
 
 func (s *settingsScreen) refresh() {
-	if s.u.b.Session.Account() != "" {
-		s.watched.load()
-	}
 	d := s.u.b.Session.Directory()
 	kind := "remote"
 	if d.Embedded {

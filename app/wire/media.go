@@ -31,23 +31,11 @@ type media struct{ a *Node }
 
 // Tracks implements app.Media: every title of the library (the screen sorts).
 func (m media) Tracks(ctx context.Context) ([]app.Track, error) {
-	n := m.a.n
-	lib := n.Library()
-	held, err := lib.HeldContent(ctx)
-	if err != nil {
-		return nil, err
-	}
-	complete := map[string]bool{}
-	for _, h := range held {
-		if h.Complete {
-			complete[h.ContentID.String()] = true
-		}
-	}
 	var out []app.Track
-	err = lib.EachTitle(ctx, func(t library.Title) error {
+	err := m.a.n.Library().EachTrack(ctx, func(t library.Title, complete bool) error {
 		out = append(out, app.Track{Content: t.ContentID, TitleID: t.ID, Name: t.Name, Artist: t.Artist,
 			Album: t.Album, AlbumArtist: t.AlbumArtist, Track: t.Track, Disc: t.Disc, Year: t.Year,
-			Duration: t.Duration, Complete: complete[t.ContentID.String()]})
+			Duration: t.Duration, Complete: complete})
 		return nil
 	})
 	return out, err

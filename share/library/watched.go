@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"time"
 	"unicode/utf8"
+
+	"github.com/kith-media/kith/share/sealed"
 )
 
 // Bounds on watched folders.
@@ -65,4 +68,39 @@ func (l *Library) UnwatchFolder(ctx context.Context, path string) error {
 		return fmt.Errorf("unwatching %s: %w", path, err)
 	}
 	return nil
+}
+
+// EachTrack calls fn with every title's tags (ID, name, artist, content,
+// album, album artist, track, disc, year, duration; not media type, size,
+// genre or added time) and whether its content is held whole, in one query:
+// what a music list shows, at a fraction of EachTitle plus HeldContent's
+// cost over 50,000 titles.
+func (l *Library) EachTrack(ctx context.Context, fn func(t Title, complete bool) error) error {
+	rows, err := l.r.QueryContext(ctx, `SELECT t.id, t.name, t.artist, t.content_id, t.album, t.album_artist,
+		t.track, t.disc, t.year, t.duration_ms, coalesce(c.complete, 0)
+		FROM titles t LEFT JOIN content c ON c.content_id = t.content_id LIMIT ?`, MaxEachTitles)
+	if err != nil {
+		return fmt.Errorf("listing tracks: %w", err)
+	}
+	defer rows.Close()
+	var cid string
+	var dur int64
+	var complete bool
+	for rows.Next() {
+		var t Title
+		if err := rows.Scan(&t.ID, &t.Name, &t.Artist, &cid, &t.Album, &t.AlbumArtist, &t.Track, &t.Disc, &t.Year,
+			&dur, &complete); err != nil {
+			return fmt.Errorf("listing tracks: %w", err)
+		}
+		if cid != "" {
+			if t.ContentID, err = sealed.ParseContentID(cid); err != nil {
+				return fmt.Errorf("listing tracks: title %q: %w", t.ID, err)
+			}
+		}
+		t.Duration = time.Duration(dur) * time.Millisecond
+		if err := fn(t, complete); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }
