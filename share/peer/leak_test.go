@@ -1,0 +1,15 @@
+package peer
+
+import (
+	"testing"
+
+	"github.com/kith-media/kith/internal/leakcheck"
+)
+
+// TestMain fails the package when its tests leave goroutines running
+// (TestKillResume's child process too). Clients of finished tests keep
+// idle keep-alive connections (net/http's persistConn loops) until their
+// transports are collected: a pool, not a leak.
+func TestMain(m *testing.M) {
+	leakcheck.Main(m, "net/http.(*persistConn).readLoop", "net/http.(*persistConn).writeLoop")
+}
