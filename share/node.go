@@ -163,10 +163,8 @@ func NewNode(o Options) (*Node, error) {
 	so.Accounts = peer.WhoisAccounts(nodeDirectory{n})
 	so.Relayer = nodeDirectory{n}
 	so.Owner = o.Account
-	so.Downloading = func(cid sealed.ContentID) bool {
-		t := n.Lookup(cid)
-		return t != nil && t.Downloading()
-	}
+	so.Downloading = func(cid sealed.ContentID) bool { return n.Lookup(cid).Downloading() }
+	so.Fetching = func(cid sealed.ContentID) library.Bitmap { return n.Lookup(cid).originChunks() }
 	if n.srv, err = peer.NewServer(so); err != nil {
 		lib.Close()
 		return nil, fmt.Errorf("node: %w", err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/kith-media/kith/share/library"
 	"github.com/kith-media/kith/share/peer"
 	"github.com/kith-media/kith/share/sealed"
 )
@@ -59,6 +60,21 @@ func (t *Title) Downloading() bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.done != nil
+}
+
+// originChunks are the chunks the running download is getting from the
+// origin right now (nil when none runs), for the peer server's /have.
+func (t *Title) originChunks() library.Bitmap {
+	if t == nil {
+		return nil
+	}
+	t.mu.Lock()
+	running, ft := t.done != nil, t.fetcher
+	t.mu.Unlock()
+	if !running || ft == nil {
+		return nil
+	}
+	return ft.OriginChunks()
 }
 
 // Progress is the running download's last progress (zero when none runs).

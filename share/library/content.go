@@ -67,7 +67,6 @@ type item struct {
 	pendingBytes int64
 	lastSync     time.Time
 	notify       chan struct{} // closed and replaced when a chunk arrives
-	fetching     Bitmap        // chunks a fetcher is getting from the origin (advertised to peers)
 }
 
 func (it *item) close() error {
@@ -450,40 +449,6 @@ func (l *Library) Have(ctx context.Context, cid sealed.ContentID) (Bitmap, error
 	it.mu.Lock()
 	defer it.mu.Unlock()
 	return append(Bitmap(nil), it.have...), nil
-}
-
-// SetFetching marks (on) or unmarks chunk i of cid as being fetched from the
-// origin right now, so peers polling our bitmap can wait for it instead of
-// asking the origin for the same chunk.
-func (l *Library) SetFetching(cid sealed.ContentID, i int, on bool) {
-	it, err := l.item(context.Background(), cid)
-	if err != nil || i < 0 || i >= it.m.NumChunks() {
-		return
-	}
-	it.mu.Lock()
-	defer it.mu.Unlock()
-	if it.fetching == nil {
-		it.fetching = NewBitmap(it.m.NumChunks())
-	}
-	if on {
-		it.fetching.Set(i)
-	} else {
-		it.fetching.Clear(i)
-	}
-}
-
-// Fetching returns a copy of the bitmap of chunks of cid being fetched from the origin.
-func (l *Library) Fetching(ctx context.Context, cid sealed.ContentID) (Bitmap, error) {
-	it, err := l.item(ctx, cid)
-	if err != nil {
-		return nil, err
-	}
-	it.mu.Lock()
-	defer it.mu.Unlock()
-	if it.fetching == nil {
-		return NewBitmap(it.m.NumChunks()), nil
-	}
-	return append(Bitmap(nil), it.fetching...), nil
 }
 
 // ReadChunk reads ciphertext chunk i of cid into dst (grown if needed)

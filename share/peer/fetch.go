@@ -50,7 +50,6 @@ func isOrigin(s Source) bool {
 type Sink interface {
 	WriteChunk(cid sealed.ContentID, i int, ct []byte) error
 	Have(ctx context.Context, cid sealed.ContentID) (library.Bitmap, error)
-	SetFetching(cid sealed.ContentID, i int, on bool)
 	Flush(cid sealed.ContentID) error
 	Record(ctx context.Context, peer identity.ID, cid sealed.ContentID, direction string, bytes int64) error
 }
@@ -165,13 +164,23 @@ type Fetcher struct {
 	log *slog.Logger
 
 	mu      sync.Mutex
-	core    *sched.Core // the decisions: which chunk from whom, and when
+	core    *sched.Core    // the decisions: which chunk from whom, and when
+	origin  library.Bitmap // chunks being fetched from the origin now (OriginChunks)
 	running bool
 
 	results chan result
 	haves   chan haveResult
 	wake    chan struct{}
 	bufs    sync.Pool
+}
+
+// OriginChunks returns a copy of the bitmap of chunks this fetcher is
+// getting from the origin right now (a peer server advertises it in
+// /have, so peers wait for those chunks instead of asking the origin).
+func (f *Fetcher) OriginChunks() library.Bitmap {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append(library.Bitmap(nil), f.origin...)
 }
 
 // NewFetcher checks the options; Run downloads.
@@ -188,7 +197,7 @@ func NewFetcher(o FetchOptions) (*Fetcher, error) {
 		o.Logger = slog.Default()
 	}
 	m := o.Manifest
-	f := &Fetcher{o: o, m: m, cid: m.ContentID(), log: o.Logger,
+	f := &Fetcher{o: o, m: m, cid: m.ContentID(), log: o.Logger, origin: library.NewBitmap(m.NumChunks()),
 		core: sched.New(sched.Config{Chunks: m.NumChunks(),
 			ChunkSize: func(i int) int64 { _, n := m.ChunkRange(i); return n },
 			Self:      o.Self, Demand: o.Demand, PerSource: o.PerSource, OriginInFlight: o.OriginInFlight,

@@ -129,7 +129,7 @@ func (f *Fetcher) launch(ctx context.Context, wg *sync.WaitGroup, a *attempt) {
 	a.Cancel = cancel
 	src := a.Src.Ref.(Source)
 	if a.Src.Origin() {
-		f.o.Sink.SetFetching(f.cid, i, true)
+		f.origin.Set(i) // under f.mu, as launch is
 	}
 	wg.Add(1)
 	go func() {
@@ -191,7 +191,7 @@ func (f *Fetcher) handle(r result) error {
 	defer f.bufs.Put(r.buf)
 	f.mu.Lock()
 	if a.Src.Origin() {
-		f.o.Sink.SetFetching(f.cid, a.Chunk, false)
+		f.origin.Clear(a.Chunk)
 	}
 	var se *storeError
 	if errors.As(r.err, &se) {

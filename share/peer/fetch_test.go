@@ -13,6 +13,7 @@ import (
 
 	"github.com/kith-media/kith/share/identity"
 	"github.com/kith-media/kith/share/library"
+	"github.com/kith-media/kith/share/sealed"
 )
 
 // fetchInto downloads c into a fresh library from sources and returns the
@@ -288,4 +289,65 @@ type badSource struct{ *memSource }
 
 func (b badSource) Chunk(ctx context.Context, i int, dst []byte) ([]byte, error) {
 	return nil, errors.New("connection reset")
+}
+
+// gatedSource is an origin whose chunk requests wait for release.
+type gatedSource struct {
+	*memSource
+	release chan struct{}
+	asked   chan int
+}
+
+func (s gatedSource) Chunk(ctx context.Context, i int, dst []byte) ([]byte, error) {
+	s.asked <- i
+	select {
+	case <-s.release:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return s.memSource.Chunk(ctx, i, dst)
+}
+
+// The chunks a download is getting from the origin live in its fetcher
+// (OriginChunks), and a peer server advertises them in /have through
+// ServerOptions.Fetching: while a request to the origin is out its chunk
+// is set, and the bitmap is empty once the download is done.
+func TestOriginChunksAdvertised(t *testing.T) {
+	ctx := context.Background()
+	c := makeContent(t, 40_000, 4096, 1)
+	n := c.m.NumChunks()
+	origin := gatedSource{memSource: &memSource{id: newIdent(t).ID(), c: c, orig: true}, release: make(chan struct{}), asked: make(chan int, n)}
+	lib := newLib(t)
+	if err := lib.AddManifest(ctx, c.m); err != nil {
+		t.Fatal(err)
+	}
+	f, err := NewFetcher(FetchOptions{Manifest: c.m, Sink: lib, Sources: []Source{origin}, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := newIdent(t), newIdent(t)
+	_, addr := startServer(t, ServerOptions{Identity: a, Library: lib, Accounts: everyoneEnrolled{},
+		Fetching: func(cid sealed.ContentID) library.Bitmap { return f.OriginChunks() }})
+	cl := client(t, b, a.ID(), addr)
+	done := make(chan error, 1)
+	go func() { done <- f.Run(ctx) }()
+	first := <-origin.asked
+	if got := f.OriginChunks(); !got.Has(first) {
+		t.Errorf("chunk %d asked of the origin, not in OriginChunks %08b", first, got)
+	}
+	hi, err := cl.Have(ctx, c.m.ContentID(), n)
+	if err != nil || !hi.Fetching.Has(first) {
+		t.Errorf("/have while chunk %d comes from the origin: %+v, %v", first, hi, err)
+	}
+	close(origin.release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := f.OriginChunks(); got.Count(n) != 0 {
+		t.Errorf("after the download, OriginChunks = %08b, want none", got)
+	}
+	hi, err = cl.Have(ctx, c.m.ContentID(), n)
+	if err != nil || hi.Fetching.Count(n) != 0 || hi.Have.Count(n) != n {
+		t.Errorf("/have after the download: %+v, %v", hi, err)
+	}
 }

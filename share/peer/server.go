@@ -70,8 +70,13 @@ type ServerOptions struct {
 	OnUpload          func(Upload)  // called after each chunk/range upload; must not block
 	// Downloading tells /have whether this device is downloading cid itself.
 	Downloading func(cid sealed.ContentID) bool
-	Logger      *slog.Logger
-	Now         func() time.Time
+	// Fetching tells /have which chunks of cid this device's download is
+	// getting from the origin right now (Fetcher.OriginChunks), so peers
+	// polling us wait for them instead of asking the origin too; nil or a
+	// nil answer: none.
+	Fetching func(cid sealed.ContentID) library.Bitmap
+	Logger   *slog.Logger
+	Now      func() time.Time
 }
 
 // Server is a device's peer server: HTTP/1.1 over mutual TLS 1.3.
@@ -464,11 +469,17 @@ func (s *Server) handleHave(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	ctx := r.Context()
 	have, err1 := s.o.Library.Have(ctx, cid)
-	fetching, err2 := s.o.Library.Fetching(ctx, cid)
-	st, err3 := s.o.Library.Status(ctx, cid)
-	if err := errors.Join(err1, err2, err3); err != nil {
+	st, err2 := s.o.Library.Status(ctx, cid)
+	if err := errors.Join(err1, err2); err != nil {
 		forbidden(w)
 		return
+	}
+	var fetching library.Bitmap
+	if s.o.Fetching != nil {
+		fetching = s.o.Fetching(cid)
+	}
+	if len(fetching) != len(have) {
+		fetching = make(library.Bitmap, len(have))
 	}
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set(HaveHeader, strconv.FormatBool(st.Complete))
