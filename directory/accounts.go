@@ -238,9 +238,7 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request, rq *reques
 		}
 		return fmt.Errorf("revoking device: %w", err)
 	}
-	s.devices.forget(id)
-	s.askers.forget(id)
-	s.idx.remove(id)
+	s.dropDevice(id)
 	s.log.Info("device revoked", "account", rq.device.Account, "device", id, "by", rq.device.ID)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
@@ -274,10 +272,17 @@ func (s *Server) handleLeave(w http.ResponseWriter, r *http.Request, rq *request
 		}
 		return fmt.Errorf("leaving account: %w", err)
 	}
-	s.devices.forget(id)
-	s.askers.forget(id)
-	s.idx.remove(id)
+	s.dropDevice(id)
 	s.log.Info("device left its account", "account", account, "device", id)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// dropDevice forgets what this server holds in memory of a device that
+// was revoked or left its account: its cached enrollment, its last
+// announcement and its place in the online index.
+func (s *Server) dropDevice(id identity.ID) {
+	s.devices.forget(id)
+	s.askers.forget(id)
+	s.idx.remove(id)
 }

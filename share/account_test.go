@@ -25,26 +25,8 @@ func TestAccountChangesAtRunTime(t *testing.T) {
 	if _, err := x.Register(ctx, title.ID); err != nil {
 		t.Fatal(err)
 	}
-	if err := x.Fetch(ctx, title.ContentID); err != nil {
-		t.Fatal(err)
-	}
-	if err := x.SetPolicy(ctx, "", directory.Policy{Mode: directory.PolicyHousehold}); err != nil {
-		t.Fatal(err)
-	}
 	addr := x.Addr()
-	offered := func(to *Node) bool {
-		offers, err := to.Offers(ctx, x.neighbour())
-		return err == nil && len(offers) == 1 && offers[0].Content == title.ContentID
-	}
-	check := func(when string, alice, bob bool) {
-		t.Helper()
-		if got := offered(alices); got != alice {
-			t.Errorf("%s: offered to alice's device %v, want %v", when, got, alice)
-		}
-		if got := offered(bobs); got != bob {
-			t.Errorf("%s: offered to bob's device %v, want %v", when, got, bob)
-		}
-	}
+	check := householdOffers(t, x, title, alices, bobs)
 	check("signed in as alice", true, false)
 
 	x.SetAccount("") // sign out
@@ -85,26 +67,8 @@ func TestSignOutAndInAsAnotherAccount(t *testing.T) {
 	if _, err := x.Buy(ctx, title.ID, testCard); err != nil {
 		t.Fatal(err)
 	}
-	if err := x.Fetch(ctx, title.ContentID); err != nil {
-		t.Fatal(err)
-	}
-	if err := x.SetPolicy(ctx, "", directory.Policy{Mode: directory.PolicyHousehold}); err != nil {
-		t.Fatal(err)
-	}
 	addr := x.Addr()
-	offered := func(to *Node) bool {
-		offers, err := to.Offers(ctx, x.neighbour())
-		return err == nil && len(offers) == 1 && offers[0].Content == title.ContentID
-	}
-	check := func(when string, alice, bob bool) {
-		t.Helper()
-		if got := offered(alices); got != alice {
-			t.Errorf("%s: offered to alice's device %v, want %v", when, got, alice)
-		}
-		if got := offered(bobs); got != bob {
-			t.Errorf("%s: offered to bob's device %v, want %v", when, got, bob)
-		}
-	}
+	check := householdOffers(t, x, title, alices, bobs)
 	listedAs := func(asker *Node) (bool, string) {
 		sups, err := asker.dirClient().Suppliers(ctx, title.ContentID)
 		if err != nil {
@@ -183,3 +147,29 @@ func TestSignOutAndInAsAnotherAccount(t *testing.T) {
 // lookups: every test device calls from 127.0.0.1, and a changed account
 // forgets what was looked up (a real household has an address each).
 func manyLookups(o *Options) { o.Server.Lookups.PerCallerBurst = 100 }
+
+// householdOffers downloads title on x, makes its copies household-only
+// and returns a check of whether x offers it to alice's and bob's devices.
+func householdOffers(t *testing.T, x *Node, title *directory.Title, alices, bobs *Node) func(when string, alice, bob bool) {
+	t.Helper()
+	ctx := context.Background()
+	if err := x.Fetch(ctx, title.ContentID); err != nil {
+		t.Fatal(err)
+	}
+	if err := x.SetPolicy(ctx, "", directory.Policy{Mode: directory.PolicyHousehold}); err != nil {
+		t.Fatal(err)
+	}
+	offered := func(to *Node) bool {
+		offers, err := to.Offers(ctx, x.neighbour())
+		return err == nil && len(offers) == 1 && offers[0].Content == title.ContentID
+	}
+	return func(when string, alice, bob bool) {
+		t.Helper()
+		if got := offered(alices); got != alice {
+			t.Errorf("%s: offered to alice's device %v, want %v", when, got, alice)
+		}
+		if got := offered(bobs); got != bob {
+			t.Errorf("%s: offered to bob's device %v, want %v", when, got, bob)
+		}
+	}
+}
