@@ -18,7 +18,11 @@ const Grace = 5 * time.Second
 // started during them has ended (waiting up to Grace); it exits with the
 // tests' code, or 1 after printing the leftover goroutines. ignore lists
 // substrings of stacks that are not leaks (a pool of idle connections).
-func Main(m *testing.M, ignore ...string) {
+func Main(m *testing.M, ignore ...string) { os.Exit(Run(m, ignore...)) }
+
+// Run is Main for a TestMain with work to do after the tests (stopping a
+// server it started): it returns the exit code instead of exiting.
+func Run(m *testing.M, ignore ...string) int {
 	before := ids(goroutines())
 	code := m.Run()
 	if code == 0 {
@@ -28,7 +32,7 @@ func Main(m *testing.M, ignore ...string) {
 			code = 1
 		}
 	}
-	os.Exit(code)
+	return code
 }
 
 // Leftover waits up to grace for the goroutines not in before (and not

@@ -1,6 +1,8 @@
 package netns
 
 import (
+	"github.com/kith-media/kith/internal/leakcheck"
+
 	"bufio"
 	"context"
 	"fmt"
@@ -26,7 +28,7 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	leakcheck.Main(m)
 }
 
 func helper(mode string) error {

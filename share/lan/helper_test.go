@@ -1,6 +1,8 @@
 package lan
 
 import (
+	"github.com/kith-media/kith/internal/leakcheck"
+
 	"context"
 	"encoding/json"
 	"fmt"
@@ -26,7 +28,7 @@ func TestMain(m *testing.M) {
 	if mode := os.Getenv(helperEnv); mode != "" {
 		os.Exit(runHelper(mode))
 	}
-	os.Exit(m.Run())
+	leakcheck.Main(m)
 }
 
 // runHelper runs one mode and returns the exit code. Modes:
