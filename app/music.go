@@ -53,6 +53,7 @@ type musicScreen struct {
 	artMu             sync.Mutex
 	adding            context.CancelFunc
 	pl                *playlistBar
+	picking           *filePick // the last "Add files" chooser shown
 }
 
 func newMusicScreen(u *UI) *musicScreen {
@@ -445,9 +446,9 @@ func (s *musicScreen) pickFile() {
 			return
 		}
 		r.Close()
-		s.add([]string{r.URI().Path()})
+		s.pickBeside(r.URI().Path())
 	}, s.u.win)
-	d.SetFilter(storage.NewExtensionFileFilter([]string{".mp3", ".flac", ".ogg", ".opus", ".m4a", ".mp4", ".wav", ".webm", ".mkv"}))
+	d.SetFilter(storage.NewExtensionFileFilter(mediaExts))
 	d.Show()
 }
 

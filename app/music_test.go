@@ -493,3 +493,49 @@ func TestWatchedFoldersCard(t *testing.T) {
 		t.Errorf("removing a folder kept %d tracks, status %q", len(m.tracks), c.status.Text)
 	}
 }
+
+// TestMusicAddFilesPicksSeveral: after the file dialog names one file, the
+// media files beside it are offered with that one checked; "All" and Add
+// add every one of them (not the text file or the hidden one); a file alone
+// in its folder is added at once.
+func TestMusicAddFilesPicksSeveral(t *testing.T) {
+	w := newFakeWorld()
+	w.account = "ana"
+	u := newTestUI(t, w)
+	dir := filepath.Join(t.TempDir(), "Sunday Morning")
+	os.MkdirAll(dir, 0o755)
+	m := &fakeMedia{table: map[string][]Track{}}
+	for i, n := range []string{"01 Kettle Song.mp3", "02 Toast Waltz.flac", "03 Radio On.MP3", "notes.txt", ".hidden.mp3"} {
+		p := filepath.Join(dir, n)
+		os.WriteFile(p, []byte("x"), 0o644)
+		m.table[p] = []Track{{Content: cid(40 + i), TitleID: n, Name: n, Album: "Sunday Morning"}}
+	}
+	u.b.Media = m
+	u.Show(ViewMusic)
+	s := u.music
+	s.pickBeside(filepath.Join(dir, "02 Toast Waltz.flac"))
+	p := s.picking
+	if p == nil || !slices.Equal(p.names, []string{"01 Kettle Song.mp3", "02 Toast Waltz.flac", "03 Radio On.MP3"}) ||
+		!slices.Equal(p.checks.Selected, []string{"02 Toast Waltz.flac"}) {
+		t.Fatalf("chooser %+v", p)
+	}
+	p.all.SetChecked(true)
+	p.dlg.Confirm()
+	u.pump(context.Background())
+	m.mu.Lock()
+	n := len(m.tracks)
+	m.mu.Unlock()
+	if n != 3 || !strings.Contains(s.status.Text, "Added 3") {
+		t.Fatalf("added %d tracks, status %q", n, s.status.Text)
+	}
+
+	alone := filepath.Join(t.TempDir(), "single.ogg")
+	os.WriteFile(alone, []byte("x"), 0o644)
+	m.table[alone] = []Track{{Content: cid(50), TitleID: "single", Name: "Single"}}
+	s.picking = nil
+	s.pickBeside(alone)
+	u.pump(context.Background())
+	if s.picking != nil || len(m.tracks) != 4 {
+		t.Errorf("a file alone in its folder: chooser %v, %d tracks", s.picking != nil, len(m.tracks))
+	}
+}

@@ -60,13 +60,18 @@ func benchFolder(b *testing.B, totalMiB int) (string, int64) {
 // (tags read, sealed into the library, published, registered) and, as its
 // baseline, copies the same folder with `cp -r`. Target: add ≥ 0.5× cp.
 // KITH_BENCH_ADD_MIB sets the folder size (default 1024: about 200 files
-// of 5 MiB); a smaller one suits a busy machine.
+// of 5 MiB); a smaller one suits a busy machine. KITH_BENCH_ADD_WORKERS
+// sets how many files are added at once (default DefaultAddWorkers).
 //
 //	KITH_BENCH_ADD_MIB=256 go test -tags migrated_fynedo,libsqlite3 -run '^$' -bench AddFolder -benchtime 1x ./share
 func BenchmarkAddFolder(b *testing.B) {
 	mib := 1024
 	if v, err := strconv.Atoi(os.Getenv("KITH_BENCH_ADD_MIB")); err == nil && v > 0 {
 		mib = v
+	}
+	workers := 0 // DefaultAddWorkers
+	if v, err := strconv.Atoi(os.Getenv("KITH_BENCH_ADD_WORKERS")); err == nil && v > 0 {
+		workers = v
 	}
 	src, total := benchFolder(b, mib)
 	b.Logf("folder: %d MiB in %d files", total>>20, mib/5)
@@ -90,7 +95,7 @@ func BenchmarkAddFolder(b *testing.B) {
 				paths[i] = f.Path
 			}
 			// As the app adds a folder (app/wire media.Add): AddFiles.
-			err = n.AddFiles(ctx, paths, AddFilesOptions{Done: func(p string, a *Added, err error) error {
+			err = n.AddFiles(ctx, paths, AddFilesOptions{Workers: workers, Done: func(p string, a *Added, err error) error {
 				if err == nil && a.Existing {
 					err = fmt.Errorf("%s was there already", p)
 				}
