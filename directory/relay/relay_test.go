@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -211,6 +212,35 @@ func TestRelayCaps(t *testing.T) {
 			t.Fatalf("after the budget: got %v, want busy", err)
 		}
 	})
+	t.Run("connections per address", func(t *testing.T) {
+		r := newRig(t, Options{MaxConnsPerIP: 3}) // the supplier's control connection is one
+		var held []net.Conn
+		defer func() {
+			for _, c := range held {
+				c.Close()
+			}
+		}()
+		for range 2 {
+			c, err := net.Dial("tcp", r.addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			held = append(held, c)
+		}
+		waitFor(t, func() bool { return len(r.srv.Stats().Refused) == 0 && r.srv.connCount() == 3 })
+		c, err := net.Dial("tcp", r.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if n, err := c.Read(make([]byte, 1)); err == nil || n != 0 {
+			t.Fatalf("a fourth connection from one address was served: %v", err)
+		}
+		if got := r.srv.Stats().Refused["connections_per_ip"]; got != 1 {
+			t.Fatalf("refused %d connections per address, want 1", got)
+		}
+	})
 	t.Run("rate per device", func(t *testing.T) {
 		r := newRig(t, Options{RatePerDevice: 4 << 20})
 		start := time.Now()
@@ -269,23 +299,23 @@ func TestRelayCoordinatesPunch(t *testing.T) {
 	r := newRig(t, Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	d := net.Dialer{Control: reuse}
+	d := net.Dialer{Control: reuse, LocalAddr: &net.TCPAddr{}} // as punchVia binds
 	c, err := d.DialContext(ctx, "tcp", r.addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	local := c.LocalAddr().String()
+	defer c.Close()
 	lc := net.ListenConfig{Control: reuse}
-	ln, err := lc.Listen(ctx, "tcp", local)
+	ln, err := lc.Listen(ctx, "tcp", ":"+strconv.Itoa(c.LocalAddr().(*net.TCPAddr).Port))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ln.Close()
 	_, peer, err := punchPreamble(ctx, c, msgConnectPunch, r.ticket(t, time.Minute))
-	c.Close()
 	if err != nil {
 		t.Fatal(err)
 	}
+	ln.(*net.TCPListener).SetDeadline(time.Now().Add(10 * time.Second))
 	pc, err := ln.Accept()
 	if err != nil {
 		t.Fatal(err)
@@ -312,4 +342,11 @@ func TestRelayCoordinatesPunch(t *testing.T) {
 	if !errors.As(err, &re) || re.Code != CodeBadTicket {
 		t.Fatalf("punch with a bad ticket: %v", err)
 	}
+}
+
+// connCount is how many connections the relay tracks.
+func (s *Server) connCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
 }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -22,6 +23,7 @@ type Options struct {
 	Directory identity.ID        // fingerprint of the directory whose tickets are honoured (required)
 
 	MaxSuppliers         int           // control connections in total (10,000)
+	MaxConnsPerIP        int           // connections of any kind from one IPv4 address or IPv6 /64 (64)
 	MaxSessions          int           // spliced sessions in total (1,024)
 	MaxSessionsPerDevice int           // sessions per device, as asker or supplier (16)
 	RateTotal            int64         // bytes per second through the relay (1 GiB/s); < 0 unlimited
@@ -45,6 +47,7 @@ func (o *Options) defaults() {
 	def(&o.MaxSuppliers, 10000)
 	def(&o.MaxSessions, 1024)
 	def(&o.MaxSessionsPerDevice, 16)
+	def(&o.MaxConnsPerIP, 64)
 	if o.RateTotal == 0 {
 		o.RateTotal = 1 << 30
 	}
@@ -86,6 +89,7 @@ type Server struct {
 	sessions  int
 	usage     map[identity.ID]*usage
 	conns     map[net.Conn]struct{}
+	perIP     map[netip.Prefix]int
 	closed    bool
 	wg        sync.WaitGroup
 }
@@ -109,7 +113,8 @@ func NewServer(o Options) (*Server, error) {
 	}
 	o.defaults()
 	return &Server{o: o, log: o.Logger, total: newBucket(o.RateTotal), suppliers: map[identity.ID]*control{},
-		pending: map[[keySize]byte]*pendingSession{}, usage: map[identity.ID]*usage{}, conns: map[net.Conn]struct{}{}}, nil
+		pending: map[[keySize]byte]*pendingSession{}, usage: map[identity.ID]*usage{}, conns: map[net.Conn]struct{}{},
+		perIP: map[netip.Prefix]int{}}, nil
 }
 
 // ID is the relay's device ID (suppliers pin it).
@@ -168,7 +173,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 }
 
 // track admits a connection: at most two per session and one per
-// supplier, plus a margin for those still saying who they are.
+// supplier, plus a margin for those still saying who they are, and at
+// most MaxConnsPerIP from one address (device keys are free to make:
+// one host must not take every supplier slot).
 func (s *Server) track(c net.Conn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -176,15 +183,41 @@ func (s *Server) track(c net.Conn) bool {
 		s.m.refused("connections")
 		return false
 	}
+	p := ipKey(c.RemoteAddr())
+	if s.perIP[p] >= s.o.MaxConnsPerIP {
+		s.m.refused("connections_per_ip")
+		return false
+	}
+	s.perIP[p]++
 	s.conns[c] = struct{}{}
 	return true
 }
 
 func (s *Server) untrack(c net.Conn) {
 	c.Close()
+	p := ipKey(c.RemoteAddr())
 	s.mu.Lock()
 	delete(s.conns, c)
+	if s.perIP[p]--; s.perIP[p] <= 0 {
+		delete(s.perIP, p)
+	}
 	s.mu.Unlock()
+}
+
+// ipKey is the address a connection counts against: its IPv4 address or
+// its IPv6 /64.
+func ipKey(a net.Addr) netip.Prefix {
+	ap, err := netip.ParseAddrPort(a.String())
+	if err != nil {
+		return netip.Prefix{}
+	}
+	ip := ap.Addr().Unmap()
+	bits := 32
+	if ip.Is6() {
+		bits = 64
+	}
+	p, _ := ip.Prefix(bits)
+	return p
 }
 
 // bufConn reads through the reader that peeked at the first byte.
