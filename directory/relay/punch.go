@@ -53,15 +53,19 @@ func reuse(network, address string, rc syscall.RawConn) error {
 // punchVia opens a data connection to the relay from a reusable local
 // port, sends typ with body, waits for the Punch message, and dials the
 // address it names from that same local port.
+//
+// The local port is bound before connecting (a wildcard address, port
+// chosen at bind) and the relay connection stays open until the punch
+// ends, so no other connection of this host takes the port meanwhile.
 func punchVia(ctx context.Context, relayAddr string, typ byte, body []byte) (net.Conn, error) {
-	d := net.Dialer{Timeout: 10 * time.Second, Control: reuse}
+	d := net.Dialer{Timeout: 10 * time.Second, Control: reuse, LocalAddr: &net.TCPAddr{}}
 	c, err := d.DialContext(ctx, "tcp", relayAddr)
 	if err != nil {
 		return nil, fmt.Errorf("relay %s: %w", relayAddr, err)
 	}
-	local := c.LocalAddr().(*net.TCPAddr)
+	defer c.Close()
+	local := &net.TCPAddr{Port: c.LocalAddr().(*net.TCPAddr).Port}
 	wait, peer, err := punchPreamble(ctx, c, typ, body)
-	c.Close()
 	if err != nil {
 		return nil, fmt.Errorf("relay %s: %w", relayAddr, err)
 	}
