@@ -23,7 +23,8 @@ plan=(
   "./directory/cmd/kith-directory/|BenchmarkDirectory|20000x"
   "./directory/cmd/kith-directory/|BenchmarkSecurity|1x"
   "./share/peer/|Throughput|3x"
-  "./share/peer/|FirstChunk|20x"
+  "./share/peer/|FirstChunk|20x"                  # also BenchmarkRelayFirstChunk (direct and relayed)
+  "./directory/relay/|RelayThroughput|3x"
   "./share/peer/|HostileOffer|1x"
   "./share/|FlashCrowd|1x"
   "./share/|NeighbourFirstPCM|20x"
