@@ -147,19 +147,34 @@ func (s *Server) admitOrigin(w http.ResponseWriter, r *http.Request, rq *request
 	// The route is public; a signed read (the client signs when it has a
 	// device) says who asks, so a sharer gets its first copies.
 	dev := rq.device
-	if dev == nil && r.Header.Get(HeaderDevice) != "" {
-		if d, err := s.authenticate(r, nil); err == nil {
+	claimed := r.Header.Get(HeaderDevice) != ""
+	if dev == nil && claimed {
+		d, err := s.authenticate(r, nil)
+		if err == nil {
 			dev = d
+		} else {
+			s.log.Debug("origin read: signature not accepted; budgeted as a stranger's", "content", c, "err", err)
 		}
 	}
-	if dev == nil {
-		// Peers serve only enrolled devices: an unsigned read (or one from
-		// a device the directory does not know) has nobody else to ask.
-		return nil
-	}
 	now := s.now()
-	others, sharer := ix.crowdOf(c, now, dev, s.unreachableFrom(rq.ip))
-	asker := dev.ID
+	var others, sharer bool
+	var asker identity.ID
+	switch {
+	case dev != nil:
+		others, sharer = ix.crowdOf(c, now, dev, s.unreachableFrom(rq.ip))
+		asker = dev.ID
+	case !claimed:
+		// Peers serve only enrolled devices: an unsigned read has nobody
+		// else to ask.
+		return nil
+	default:
+		// A read signed for a device that did not authenticate (a replayed
+		// or stale signature: an HTTP client retrying a request it had
+		// signed once, a request that queued past the time window) is not
+		// an unsigned one, served free. It gets what the repeat budget
+		// allows while others hold the content.
+		others, _ = ix.crowdOf(c, now, nil, s.unreachableFrom(rq.ip))
+	}
 	holds := func(id identity.ID) bool { return ix.sharing(c, now, id) }
 	ok, retry := s.o.Origin.Admit(c, size, off, n, asker, others, sharer, holds, now)
 	if ok {

@@ -282,8 +282,11 @@ func (n *Node) fetch(ctx context.Context, t *Title, peers []Neighbour) error {
 		if err := n.lib.AddManifest(ctx, m); err != nil {
 			return fmt.Errorf("fetching %s: %w", cid, err)
 		}
-		if err := n.Announce(ctx); err != nil {
-			n.log.Debug("node: announcing a download", "err", err)
+		// Asked again while the directory is busy: a download it does not
+		// know of is not part of the crowd (the origin serves a device it
+		// thinks alone in full, and others cannot find it).
+		if err := retryBusy(ctx, func() error { return n.Announce(ctx) }); err != nil {
+			n.log.Warn("node: announcing a download", "err", err)
 		}
 		err = retryBusy(ctx, func() (err error) { peers, origin, crowd, err = n.suppliers(ctx, cid); return err })
 		if err != nil {

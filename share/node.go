@@ -423,7 +423,10 @@ func (n *Node) heartbeat(ctx context.Context) error {
 	t := time.NewTicker(n.o.AnnounceInterval)
 	defer t.Stop()
 	for {
-		if err := n.Announce(ctx); err != nil && ctx.Err() == nil {
+		// A busy directory is asked again after the wait it names, not a
+		// whole interval later: lapsed announcements take a device out of
+		// its crowds.
+		if err := retryBusy(ctx, func() error { return n.Announce(ctx) }); err != nil && ctx.Err() == nil {
 			n.log.Warn("node: announcing to the directory", "err", err)
 		}
 		select {

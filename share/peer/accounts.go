@@ -73,7 +73,7 @@ type LookupLimits struct {
 	Total      float64
 	TotalBurst int
 	// Expected is lookups per second, in bursts of ExpectedBurst (defaults
-	// 10 and 200), of devices the directory itself named to this one
+	// 10 and 64), of devices the directory itself named to this one
 	// lately (Server.Expect: the suppliers of a content it downloads),
 	// for ExpectedTTL (default 10 min). A crowd's members poll each other
 	// from the start; the directory vouched for them (it lists only
@@ -115,7 +115,7 @@ func (l LookupLimits) withDefaults() LookupLimits {
 		l.Expected = 10
 	}
 	if l.ExpectedBurst <= 0 {
-		l.ExpectedBurst = 200
+		l.ExpectedBurst = 64
 	}
 	if l.ExpectedTTL <= 0 {
 		l.ExpectedTTL = 10 * time.Minute
