@@ -18,7 +18,7 @@ Usage:
 
 Start the device (keeps running; everything else talks to it):
   serve [--listen ADDR] [--name NAME] [--lan=true] [--ipv4-only]
-        [--announce 30s] [-v]
+        [--announce 30s] [--no-hole-punch] [-v]
         runs the peer server on ADDR (default :7143), announces itself and
         browses neighbours on the LAN (mDNS), sends heartbeats to the
         directory, and answers the commands below on DIR/kithctl.sock.

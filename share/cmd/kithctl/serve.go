@@ -37,6 +37,7 @@ const (
 type serveConfig struct {
 	data, listen, name string
 	lan, ipv4Only      bool
+	noHolePunch        bool
 	announce           time.Duration
 }
 
@@ -69,6 +70,7 @@ func cmdServe(ctx context.Context, g globals, args []string, stderr io.Writer) e
 	fs.BoolVar(&cfg.lan, "lan", true, "announce and browse neighbours by mDNS")
 	fs.BoolVar(&cfg.ipv4Only, "ipv4-only", false, "mDNS over IPv4 only")
 	fs.DurationVar(&cfg.announce, "announce", share.DefaultAnnounceInterval, "heartbeat interval to the directory")
+	fs.BoolVar(&cfg.noHolePunch, "no-hole-punch", false, "reach suppliers behind NAT only through the relay, never directly (they then see only the relay's address)")
 	verbose := fs.Bool("v", false, "debug logging")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -118,7 +120,7 @@ func cmdServe(ctx context.Context, g globals, args []string, stderr io.Writer) e
 	if d.node, err = share.NewNode(share.Options{
 		DataDir: cfg.data, Identity: id, Directory: dc, ListenAddr: cfg.listen,
 		Name: cfg.name, Account: d.account, AnnounceInterval: cfg.announce,
-		LAN: cfg.lan, LANIPv4Only: cfg.ipv4Only, OnEvent: d.broadcast, Logger: log,
+		LAN: cfg.lan, LANIPv4Only: cfg.ipv4Only, OnEvent: d.broadcast, Logger: log, NoHolePunch: cfg.noHolePunch,
 	}); err != nil {
 		ln.Close()
 		return err
