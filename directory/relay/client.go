@@ -90,12 +90,17 @@ type Listener struct {
 	o      ListenerOptions
 	log    *slog.Logger
 	conns  chan net.Conn
+	joins  chan struct{} // invitations being answered (at most maxJoins)
 	closed chan struct{}
 	once   sync.Once
 
 	mu        sync.Mutex
 	connected bool
 }
+
+// maxJoins bounds the invitations a supplier answers at once (each is a
+// connection to the relay, or a hole punch).
+const maxJoins = 32
 
 // NewListener checks the options; Serve connects.
 func NewListener(o ListenerOptions) (*Listener, error) {
@@ -108,7 +113,7 @@ func NewListener(o ListenerOptions) (*Listener, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	return &Listener{o: o, log: o.Logger, conns: make(chan net.Conn), closed: make(chan struct{})}, nil
+	return &Listener{o: o, log: o.Logger, conns: make(chan net.Conn), joins: make(chan struct{}, maxJoins), closed: make(chan struct{})}, nil
 }
 
 // Accept returns the next relayed connection. Its RemoteAddr is the
@@ -227,11 +232,23 @@ func (l *Listener) control(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			if typ == msgInvitePunch {
-				go l.punch(ctx, v)
-			} else {
-				go l.join(ctx, v)
+			// A relay's invitations are bounded like anything from the
+			// network: beyond maxJoins at once they are dropped (the
+			// asker's wait times out at the relay).
+			select {
+			case l.joins <- struct{}{}:
+			default:
+				l.log.Warn("relay: too many invitations at once; dropping one", "asker", v.asker)
+				continue
 			}
+			go func() {
+				defer func() { <-l.joins }()
+				if typ == msgInvitePunch {
+					l.punch(ctx, v)
+				} else {
+					l.join(ctx, v)
+				}
+			}()
 		case msgPong:
 		default:
 			return fmt.Errorf("%w: type %d on a control connection", errFrame, typ)
