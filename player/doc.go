@@ -47,6 +47,22 @@
 // whole tests and compared with ffmpeg's decode of the same files
 // (faults_test.go).
 //
+// # Queue
+//
+// The queue is a list of entries, each a title ID and a key of its own
+// (Queue reports them), so the same title may be queued twice and an edit
+// names the entry it means even if the queue moved since the app drew it.
+// PlayNext, Enqueue, Remove, Move and Jump edit it while a title plays: the
+// current title is never reopened (its index follows its entry), and the
+// title prepared for a gapless change is redone only if the one after the
+// current title changed — unless the pump has already moved into it, which
+// then plays. Removing the current title plays the one that took its
+// place. SetShuffle shuffles the titles after the current one at once (and
+// Play shuffles all but the first); turning it off restores the order the
+// titles were given in, with the additions and removals made since. The
+// queue holds at most MaxQueue entries. EventQueue tells subscribers the
+// queue changed.
+//
 // # States and events
 //
 // Subscribe delivers Events: state changes (stopped, playing, paused,
