@@ -26,13 +26,14 @@ import (
 	"github.com/kith-media/kith/app"
 	"github.com/kith-media/kith/app/mpris"
 	"github.com/kith-media/kith/app/wire"
+	"github.com/kith-media/kith/internal/settings"
 	"github.com/kith-media/kith/internal/supervise"
 )
 
 // appID is Kith's application ID (FyneApp.toml, preferences, notifications).
 const appID = "media.kith.app"
 
-const usage = `kith — a media player whose library is also a distribution network
+const usageFormat = `kith — a media player whose library is also a distribution network
 
 Usage:
   kith [flags]
@@ -46,24 +47,8 @@ directory before that. If none answers it starts a household directory
 inside the app, with a small demo catalog, and announces it so the next
 computer in the house can pair with it.
 
-Flags:
-  --data DIR          data folder (keys, library, household directory)
-                      default: $XDG_DATA_HOME/kith or ~/.local/share/kith
-  --directory URL#FP  use this directory, e.g. https://kith.example:7443#ABCDEFG-…
-                      (https only; the fingerprint is required and printed by
-                      ` + "`kith-directory fingerprint`" + ` and ` + "`kith-directory serve`" + `)
-  --listen ADDR       peer server address other devices fetch from (default :0, any port)
-  --household ADDR    address of the embedded household directory (default :7443)
-  --name NAME         this device's name, shown to others (default: host name)
-  --lan-wait DUR      first run: how long to look for a directory (default 3s)
-  --no-lan            no mDNS: neither look for nor announce to neighbours
-  --view NAME         first screen: store, library, neighbours, sharing, swarm, settings
-  --log-level LEVEL   debug, info, warn or error (default info); logs go to stderr
-
-Environment:
-  KITH_DATA           same as --data
-  KITH_DIRECTORY      same as --directory
-
+Flags (each may also come from the environment variable named):
+%s
 Examples:
   kith
   kith --directory https://192.168.1.20:7443#ABCDEFG-HIJKLMN-OPQRSTU-VWXYZ23
@@ -80,17 +65,12 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	var c config
 	fs := flag.NewFlagSet("kith", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, usage) }
-	fs.StringVar(&c.wire.DataDir, "data", os.Getenv("KITH_DATA"), "")
-	fs.StringVar(&c.wire.Directory, "directory", os.Getenv("KITH_DIRECTORY"), "")
-	fs.StringVar(&c.wire.Listen, "listen", ":0", "")
-	fs.StringVar(&c.wire.HouseholdAddr, "household", ":7443", "")
-	fs.StringVar(&c.wire.DeviceName, "name", "", "")
-	fs.DurationVar(&c.wire.LANWait, "lan-wait", 3*time.Second, "")
-	fs.BoolVar(&c.wire.NoLAN, "no-lan", false, "")
+	t := settingsTable(&c)
+	fs.Usage = func() { fmt.Fprintf(stderr, usageFormat, t.Usage()) }
+	if err := t.Bind(fs); err != nil {
+		return c, err
+	}
 	c.wire.PackSelf = true // neighbours can always get Kith from this device
-	fs.StringVar(&c.view, "view", "", "")
-	fs.StringVar(&c.logLevel, "log-level", "info", "")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -107,6 +87,31 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		c.wire.DeviceName, _ = os.Hostname()
 	}
 	return c, nil
+}
+
+// settingsTable is the app's settings: flag, environment variable,
+// default and help in one place (the usage text is made from it).
+func settingsTable(c *config) settings.Table {
+	return settings.Table{
+		{Flag: "data", Arg: "DIR", Env: "KITH_DATA", Var: &c.wire.DataDir,
+			Help: "data folder (keys, library, household directory); default $XDG_DATA_HOME/kith or ~/.local/share/kith"},
+		{Flag: "directory", Arg: "URL#FP", Env: "KITH_DIRECTORY", Var: &c.wire.Directory,
+			Help: "use this directory, e.g. https://kith.example:7443#ABCDEFG-… (https only; the fingerprint is required and printed by `kith-directory fingerprint` and `kith-directory serve`)"},
+		{Flag: "listen", Arg: "ADDR", Env: "KITH_LISTEN", Default: ":0", Var: &c.wire.Listen,
+			Help: "peer server address other devices fetch from (:0 is any port)"},
+		{Flag: "household", Arg: "ADDR", Env: "KITH_HOUSEHOLD", Default: ":7443", Var: &c.wire.HouseholdAddr,
+			Help: "address of the embedded household directory"},
+		{Flag: "name", Arg: "NAME", Env: "KITH_NAME", Var: &c.wire.DeviceName,
+			Help: "this device's name, shown to others; default the host name"},
+		{Flag: "lan-wait", Arg: "DUR", Default: "3s", Var: &c.wire.LANWait,
+			Help: "first run: how long to look for a directory"},
+		{Flag: "no-lan", Env: "KITH_NO_LAN", Var: &c.wire.NoLAN,
+			Help: "no mDNS: neither look for nor announce to neighbours"},
+		{Flag: "view", Arg: "NAME", Var: &c.view,
+			Help: "first screen: " + strings.Join(app.Views, ", ")},
+		{Flag: "log-level", Arg: "LEVEL", Env: "KITH_LOG_LEVEL", Default: "info", Var: &c.logLevel,
+			Help: "debug, info, warn or error; logs go to stderr"},
+	}
 }
 
 func validView(v string) bool {

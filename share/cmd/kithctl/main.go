@@ -8,22 +8,26 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+
+	"github.com/kith-media/kith/internal/settings"
 )
 
-const usage = `kithctl — a headless Kith device (the app's share + player code, no GUI)
+const usageFormat = `kithctl — a headless Kith device (the app's share + player code, no GUI)
 
 Usage:
-  kithctl --data DIR [--directory URL#FINGERPRINT] <command> [args]
+  kithctl [flags] <command> [args]
 
+Flags (each may also come from the environment variable named):
+%s
 Start the device (keeps running; everything else talks to it):
-  serve [--listen ADDR] [--name NAME] [--lan=true] [--ipv4-only]
-        [--announce 30s] [--no-hole-punch] [-v]
-        runs the peer server on ADDR (default :7143), announces itself and
-        browses neighbours on the LAN (mDNS), sends heartbeats to the
-        directory, and answers the commands below on DIR/kithctl.sock.
-        Needs --directory on first run (remembered in DIR/directory).
-
+  serve [flags]
+        runs the peer server, announces itself and browses neighbours on
+        the LAN (mDNS), sends heartbeats to the directory, and answers the
+        commands below on DIR/kithctl.sock. Needs --directory on first run
+        (remembered in DIR/directory). Its flags:
+%s
 Commands for a running device:
   status                       device ID, account, addresses, what it holds
   signup ACCOUNT [--password-file FILE]
@@ -72,6 +76,24 @@ Commands for a running device:
   --json prints the raw answer (JSON lines for fetch and play).
 `
 
+// usageText is the usage with the flags from their tables.
+func usageText() string {
+	var g globals
+	var c serveConfig
+	var v bool
+	return fmt.Sprintf(usageFormat, globalSettings(&g).Usage(), indent(serveSettings(&c, &v).Usage(), "      "))
+}
+
+func indent(s, by string) string {
+	lines := strings.SplitAfter(s, "\n")
+	for i, l := range lines {
+		if l != "" {
+			lines[i] = by + l
+		}
+	}
+	return strings.Join(lines, "")
+}
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
@@ -85,14 +107,25 @@ type globals struct {
 	json            bool
 }
 
+// globalSettings are the flags before the command (one table: flag,
+// environment variable, default, help).
+func globalSettings(g *globals) settings.Table {
+	return settings.Table{
+		{Flag: "data", Arg: "DIR", Env: "KITH_DATA", Var: &g.data, Help: "data folder (required)"},
+		{Flag: "directory", Arg: "URL#FP", Env: "KITH_DIRECTORY", Var: &g.directory, Help: "directory URL with fingerprint (first serve)"},
+		{Flag: "json", Var: &g.json, Help: "print raw JSON answers"},
+	}
+}
+
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("kithctl", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, usage) }
+	fs.Usage = func() { fmt.Fprint(stderr, usageText()) }
 	var g globals
-	fs.StringVar(&g.data, "data", os.Getenv("KITH_DATA"), "data folder (env KITH_DATA)")
-	fs.StringVar(&g.directory, "directory", os.Getenv("KITH_DIRECTORY"), "directory URL with fingerprint (env KITH_DIRECTORY)")
-	fs.BoolVar(&g.json, "json", false, "print raw JSON answers")
+	if err := globalSettings(&g).Bind(fs); err != nil {
+		fmt.Fprintln(stderr, "kithctl:", err)
+		return 2
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -101,7 +134,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	rest := fs.Args()
 	if len(rest) == 0 || rest[0] == "help" {
-		fmt.Fprint(stdout, usage)
+		fmt.Fprint(stdout, usageText())
 		if len(rest) == 0 {
 			return 2
 		}
@@ -123,7 +156,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case errors.Is(err, flag.ErrHelp):
 		return 0
 	case errors.Is(err, errUsage):
-		fmt.Fprintf(stderr, "kithctl %s: %v\n\n%s", rest[0], err, usage)
+		fmt.Fprintf(stderr, "kithctl %s: %v\n\n%s", rest[0], err, usageText())
 		return 2
 	}
 	fmt.Fprintf(stderr, "kithctl %s: %v\n", rest[0], err)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/kith-media/kith/directory"
 	"github.com/kith-media/kith/internal/atomicfile"
+	"github.com/kith-media/kith/internal/settings"
 	"github.com/kith-media/kith/player"
 	"github.com/kith-media/kith/share"
 	"github.com/kith-media/kith/share/identity"
@@ -61,17 +62,28 @@ type daemon struct {
 	playMu   sync.Mutex // one play command at a time
 }
 
+// serveSettings are serve's flags (one table: flag, environment
+// variable, default, help).
+func serveSettings(c *serveConfig, verbose *bool) settings.Table {
+	return settings.Table{
+		{Flag: "listen", Arg: "ADDR", Env: "KITH_LISTEN", Default: ":7143", Var: &c.listen, Help: "peer server address"},
+		{Flag: "name", Arg: "NAME", Env: "KITH_NAME", Var: &c.name, Help: "device name; default the host name"},
+		{Flag: "lan", Env: "KITH_LAN", Default: "true", Var: &c.lan, Help: "announce and browse neighbours by mDNS (--lan=false: off)"},
+		{Flag: "ipv4-only", Var: &c.ipv4Only, Help: "mDNS over IPv4 only"},
+		{Flag: "announce", Arg: "DUR", Default: share.DefaultAnnounceInterval.String(), Var: &c.announce, Help: "heartbeat interval to the directory"},
+		{Flag: "no-hole-punch", Var: &c.noHolePunch, Help: "reach suppliers behind NAT only through the relay, never directly (they then see only the relay's address)"},
+		{Flag: "v", Var: verbose, Help: "debug logging"},
+	}
+}
+
 func cmdServe(ctx context.Context, g globals, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfg := serveConfig{data: g.data}
-	fs.StringVar(&cfg.listen, "listen", ":7143", "peer server address")
-	fs.StringVar(&cfg.name, "name", "", "device name (default: the host name)")
-	fs.BoolVar(&cfg.lan, "lan", true, "announce and browse neighbours by mDNS")
-	fs.BoolVar(&cfg.ipv4Only, "ipv4-only", false, "mDNS over IPv4 only")
-	fs.DurationVar(&cfg.announce, "announce", share.DefaultAnnounceInterval, "heartbeat interval to the directory")
-	fs.BoolVar(&cfg.noHolePunch, "no-hole-punch", false, "reach suppliers behind NAT only through the relay, never directly (they then see only the relay's address)")
-	verbose := fs.Bool("v", false, "debug logging")
+	verbose := new(bool)
+	if err := serveSettings(&cfg, verbose).Bind(fs); err != nil {
+		return err
+	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
