@@ -111,7 +111,8 @@ func New(opts Options) (*Player, error) {
 }
 
 // Subscribe returns a channel of events and a function that ends the
-// subscription. Slow subscribers lose events rather than stall playback.
+// subscription (and closes the channel). Slow subscribers lose events
+// rather than stall playback.
 func (p *Player) Subscribe() (<-chan Event, func()) {
 	ch := make(chan Event, 256)
 	p.subMu.Lock()
@@ -119,7 +120,10 @@ func (p *Player) Subscribe() (<-chan Event, func()) {
 	p.subMu.Unlock()
 	return ch, func() {
 		p.subMu.Lock()
-		delete(p.subs, ch)
+		if _, ok := p.subs[ch]; ok {
+			delete(p.subs, ch)
+			close(ch) // a subscriber ranging over ch ends (emit sends under subMu)
+		}
 		p.subMu.Unlock()
 	}
 }

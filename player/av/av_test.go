@@ -1,6 +1,8 @@
 package av
 
 import (
+	"github.com/kith-media/kith/internal/leakcheck"
+
 	"bytes"
 	"context"
 	"encoding/binary"
@@ -50,7 +52,7 @@ func clip(t testing.TB, name string) []byte {
 
 func TestMain(m *testing.M) {
 	SetLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
-	code := m.Run()
+	code := leakcheck.Run(m)
 	if clipsDir != "" {
 		os.RemoveAll(clipsDir)
 	}
