@@ -38,6 +38,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(helperEnv) == "relay-offer" {
 		os.Exit(helperRelayOffer())
 	}
+	if os.Getenv(helperEnv) == "relay-hold" {
+		os.Exit(helperRelayHold())
+	}
 	os.Exit(m.Run())
 }
 

@@ -72,6 +72,49 @@ func helperRelayOffer() int {
 	return 0
 }
 
+// helperRelayHold opens KITH_E2E_N relay sessions one after the other
+// (as helperRelayOffer signs its ticket) and keeps them all open, printing
+// "ok" or "refused: REASON" for each: the relay's session caps at work.
+func helperRelayHold() int {
+	fail := func(err error) int { fmt.Fprintln(os.Stderr, err); return 1 }
+	self, err := identity.Load(os.Getenv("KITH_E2E_KEY"))
+	if err != nil {
+		return fail(err)
+	}
+	signer, err := identity.Load(os.Getenv("KITH_E2E_SIGNER"))
+	if err != nil {
+		return fail(err)
+	}
+	sup, err := identity.ParseID(os.Getenv("KITH_E2E_SUPPLIER"))
+	if err != nil {
+		return fail(err)
+	}
+	n, err := strconv.Atoi(os.Getenv("KITH_E2E_N"))
+	if err != nil {
+		return fail(err)
+	}
+	tk, err := relay.SignTicket(signer, relay.Ticket{Asker: self.ID(), Supplier: sup, Expires: time.Now().Add(time.Minute)})
+	if err != nil {
+		return fail(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for range n {
+		c, err := relay.Dial(ctx, os.Getenv("KITH_E2E_RELAY"), tk)
+		var re *relay.RefusedError
+		switch {
+		case errors.As(err, &re):
+			fmt.Println("refused:", re.Code)
+		case err != nil:
+			return fail(err)
+		default:
+			defer c.Close()
+			fmt.Println("ok")
+		}
+	}
+	return 0
+}
+
 // TestNATRelay (issue 16): A, behind home router 1, serves B, behind home
 // router 2 (a symmetric NAT), with the directory and the relay on a
 // public segment; neither router lets a connection in.
@@ -85,6 +128,8 @@ func helperRelayOffer() int {
 //     (forged here with the directory's key: the directory itself issues
 //     none to E); expired and foreign tickets are refused by the relay.
 //  4. The relay killed mid-transfer: B's download completes from the origin.
+//  5. The relay restarted with at most 2 sessions per device: a third
+//     session to A is refused "relay busy".
 func TestNATRelay(t *testing.T) {
 	if testing.Short() {
 		t.Skip("skipping: the end-to-end run takes a minute (run without -short)")
@@ -318,6 +363,30 @@ func TestNATRelay(t *testing.T) {
 		t.Fatalf("B's holding %+v", h)
 	}
 	say(t, "   B took %d bytes from A before the relay died and %d from the origin", src[A.id], src["origin"])
+
+	say(t, "== 5. kith-relay restarted with --max-sessions-per-device 2: the third session to A is refused")
+	start(t, relayHost, "relay-capped", filepath.Join(tmp, "relay-capped.log"), nil, kr, "--data", relayData,
+		"--addr", relayAddr, "--directory", dirFP, "--metrics-addr", "127.0.0.1:9465", "--max-sessions-per-device", "2")
+	eventually(t, 90*time.Second, "A reconnects to the restarted relay", func() error {
+		if err := reachOf(B, far.ID, A.id, "relayed"); err != nil {
+			return err
+		}
+		if n := relayCounterTry(relayHost, "kith_relay_suppliers"); n < 1 {
+			return fmt.Errorf("%d suppliers connected", n)
+		}
+		return nil
+	})
+	cmd := E.host.Command(context.Background(), os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), helperEnv+"=relay-hold", "KITH_E2E_KEY="+eKey, "KITH_E2E_SIGNER="+dirKey,
+		"KITH_E2E_SUPPLIER="+A.id, "KITH_E2E_RELAY="+relayAddr, "KITH_E2E_N=4")
+	out, err := cmd.Output()
+	want := "ok\nok\nrefused: relay busy\nrefused: relay busy"
+	if got := strings.TrimSpace(string(out)); err != nil || got != want {
+		t.Errorf("four sessions under a cap of two: %q (%v), want %q", got, err, want)
+	}
+	if n := relayCounter(t, relayHost, `kith_relay_refused_total{reason="busy"}`); n != 2 {
+		t.Errorf("the relay counted %d busy refusals, want 2", n)
+	}
 }
 
 // buildRelay builds kith-relay into dir.
@@ -359,15 +428,24 @@ func reachOf(d *device, title, id, want string) error {
 // relayCounter reads one counter from the relay's /metrics.
 func relayCounter(t *testing.T, h netns.Host, name string) int64 {
 	t.Helper()
+	n := relayCounterTry(h, name)
+	if n < 0 {
+		t.Fatalf("the relay's /metrics has no %s (or does not answer)", name)
+	}
+	return n
+}
+
+// relayCounterTry is relayCounter answering -1 when it cannot read it.
+func relayCounterTry(h netns.Host, name string) int64 {
 	exe, err := os.Executable()
 	if err != nil {
-		t.Fatal(err)
+		return -1
 	}
 	cmd := h.Command(context.Background(), exe)
 	cmd.Env = append(os.Environ(), helperEnv+"=get", "KITH_E2E_URL=http://127.0.0.1:9465/metrics")
 	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("reading the relay's /metrics: %v", err)
+		return -1
 	}
 	for _, l := range strings.Split(string(out), "\n") {
 		if v, ok := strings.CutPrefix(l, name+" "); ok {
@@ -375,8 +453,7 @@ func relayCounter(t *testing.T, h netns.Host, name string) int64 {
 			return n
 		}
 	}
-	t.Fatalf("the relay's /metrics has no %s", name)
-	return 0
+	return -1
 }
 
 // establishedTo reports whether conntrack -L output has an established
