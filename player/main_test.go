@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/kith-media/kith/internal/leakcheck"
 	"github.com/kith-media/kith/internal/pulsetest"
 )
 
@@ -31,7 +32,7 @@ func TestMain(m *testing.M) {
 	} else {
 		pulse = s
 	}
-	code := m.Run()
+	code := leakcheck.Run(m)
 	if pulse != nil {
 		pulse.Stop()
 	}
