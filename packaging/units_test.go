@@ -70,20 +70,64 @@ func TestEnvFile(t *testing.T) {
 	for _, m := range regexp.MustCompile(`KITH_DIRECTORY_[A-Z_]+`).FindAllString(string(src), -1) {
 		known[m] = true
 	}
-	n := 0
-	for _, l := range strings.Split(readFile(t, "kith-directory.env"), "\n") {
-		l = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(l), "#"))
-		k, _, ok := strings.Cut(l, "=")
-		if !ok || !strings.HasPrefix(k, "KITH_") {
-			continue
+	for _, f := range []string{"kith-directory.env", "kith-directory-shared.env"} {
+		n := 0
+		for _, l := range strings.Split(readFile(t, f), "\n") {
+			l = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(l), "#"))
+			k, _, ok := strings.Cut(l, "=")
+			if !ok || !strings.HasPrefix(k, "KITH_") {
+				continue
+			}
+			n++
+			if !known[k] {
+				t.Errorf("%s sets %s, which kith-directory does not read", f, k)
+			}
 		}
-		n++
-		if !known[k] {
-			t.Errorf("kith-directory.env sets %s, which kith-directory does not read", k)
+		if n == 0 {
+			t.Errorf("%s sets nothing", f)
 		}
 	}
-	if n == 0 {
-		t.Error("kith-directory.env sets nothing")
+}
+
+// TestSystemdTemplateUnit checks the several-instances template: every
+// instance shares the database and the key (a credential, never created by
+// serve), has its own state folder, and systemd accepts an instance of it.
+func TestSystemdTemplateUnit(t *testing.T) {
+	unit := readFile(t, "kith-directory@.service")
+	for _, want := range []string{
+		"DynamicUser=yes",
+		"StateDirectory=kith-directory/%i",
+		"EnvironmentFile=/etc/kith/kith-directory-shared.env",
+		"EnvironmentFile=-/etc/kith/kith-directory-%i.env",
+		"LoadCredential=directory.key:/etc/kith/directory.key",
+		"Environment=PGPASSFILE=%d/pgpass",
+		"ExecStart=/usr/local/bin/kith-directory serve --data ${STATE_DIRECTORY}",
+		"KillSignal=SIGTERM",
+		"NoNewPrivileges=yes",
+	} {
+		if !strings.Contains(unit, want) {
+			t.Errorf("kith-directory@.service lacks %q", want)
+		}
+	}
+	if !strings.Contains(readFile(t, "kith-directory-shared.env"), "KITH_DIRECTORY_STORE=postgres://") {
+		t.Error("kith-directory-shared.env names no PostgreSQL store")
+	}
+	if _, err := exec.LookPath("systemd-analyze"); err != nil {
+		t.Log("systemd-analyze not installed: static checks only")
+		return
+	}
+	bin := filepath.Join(t.TempDir(), "kith-directory")
+	if out, err := goCmd(t, []string{"CGO_ENABLED=1"}, "build", "-tags", "libsqlite3", "-o", bin, "./directory/cmd/kith-directory"); err != nil {
+		t.Fatalf("building kith-directory: %v\n%s", err, out)
+	}
+	p := filepath.Join(t.TempDir(), "kith-directory@1.service")
+	if err := os.WriteFile(p, []byte(strings.ReplaceAll(unit, "/usr/local/bin/kith-directory", bin)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, "systemd-analyze", "verify", p).CombinedOutput(); err != nil {
+		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
 	}
 }
 
