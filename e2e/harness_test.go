@@ -41,6 +41,12 @@ func TestMain(m *testing.M) {
 	if os.Getenv(helperEnv) == "relay-hold" {
 		os.Exit(helperRelayHold())
 	}
+	if os.Getenv(helperEnv) == "tamper-proxy" {
+		os.Exit(helperTamperProxy())
+	}
+	if os.Getenv(helperEnv) == "relay-fetch" {
+		os.Exit(helperRelayFetch())
+	}
 	os.Exit(m.Run())
 }
 

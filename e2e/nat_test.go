@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -19,6 +20,7 @@ import (
 	"github.com/kith-media/kith/internal/netns"
 	"github.com/kith-media/kith/share/identity"
 	"github.com/kith-media/kith/share/peer"
+	"github.com/kith-media/kith/share/sealed"
 )
 
 // helperRelayOffer runs in an asker's namespace: it signs a relay ticket
@@ -115,6 +117,106 @@ func helperRelayHold() int {
 	return 0
 }
 
+// helperTamperProxy is a relay gone bad: it listens on KITH_E2E_LISTEN,
+// forwards each connection to the relay at KITH_E2E_RELAY and flips one
+// bit 40 KiB into what comes back (past the TLS handshake, inside the
+// supplier's records). It prints "listening" and runs until killed.
+func helperTamperProxy() int {
+	ln, err := net.Listen("tcp", os.Getenv("KITH_E2E_LISTEN"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	fmt.Println("listening")
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return 1
+		}
+		go func() {
+			defer c.Close()
+			up, err := net.Dial("tcp", os.Getenv("KITH_E2E_RELAY"))
+			if err != nil {
+				return
+			}
+			defer up.Close()
+			go func() { io.Copy(up, c); up.Close() }()
+			buf := make([]byte, 32<<10)
+			var n int64
+			for {
+				k, err := up.Read(buf)
+				if k > 0 {
+					if at := int64(40 << 10); n <= at && n+int64(k) > at {
+						buf[at-n] ^= 0x01
+					}
+					n += int64(k)
+					if _, err := c.Write(buf[:k]); err != nil {
+						return
+					}
+				}
+				if err != nil {
+					return
+				}
+			}
+		}()
+	}
+}
+
+// helperRelayFetch fetches content KITH_E2E_CID from KITH_E2E_SUPPLIER
+// through the relay at KITH_E2E_RELAY (a ticket signed as
+// helperRelayOffer does) and prints what the client blames: "relay" for
+// a failure of the relayed path (peer.ErrRelay), "supplier" for proof
+// against the supplier (peer.ErrMisbehaving), "ok" if every chunk came.
+func helperRelayFetch() int {
+	fail := func(err error) int { fmt.Fprintln(os.Stderr, err); return 1 }
+	self, err := identity.Load(os.Getenv("KITH_E2E_KEY"))
+	if err != nil {
+		return fail(err)
+	}
+	signer, err := identity.Load(os.Getenv("KITH_E2E_SIGNER"))
+	if err != nil {
+		return fail(err)
+	}
+	sup, err := identity.ParseID(os.Getenv("KITH_E2E_SUPPLIER"))
+	if err != nil {
+		return fail(err)
+	}
+	cid, err := sealed.ParseContentID(os.Getenv("KITH_E2E_CID"))
+	if err != nil {
+		return fail(err)
+	}
+	tk, err := relay.SignTicket(signer, relay.Ticket{Asker: self.ID(), Supplier: sup, Expires: time.Now().Add(time.Minute)})
+	if err != nil {
+		return fail(err)
+	}
+	dial := func(ctx context.Context) (net.Conn, error) { return relay.Dial(ctx, os.Getenv("KITH_E2E_RELAY"), tk) }
+	c, err := peer.NewClient(self, sup, nil, peer.ClientOptions{Relay: dial})
+	if err != nil {
+		return fail(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	m, err := c.Manifest(ctx, cid)
+	for i := 0; err == nil && i < m.NumChunks(); i++ {
+		var ch []byte
+		if ch, err = c.Chunk(ctx, m, i, nil); err == nil {
+			err = m.VerifyChunk(i, ch)
+		}
+	}
+	switch {
+	case err == nil:
+		fmt.Println("ok")
+	case errors.Is(err, peer.ErrMisbehaving):
+		fmt.Println("supplier")
+	case errors.Is(err, peer.ErrRelay):
+		fmt.Println("relay")
+	default:
+		fmt.Println("other:", err)
+	}
+	return 0
+}
+
 // TestNATRelay (issue 16): A, behind home router 1, serves B, behind home
 // router 2 (a symmetric NAT), with the directory and the relay on a
 // public segment; neither router lets a connection in.
@@ -126,7 +228,8 @@ func helperRelayHold() int {
 //     origin sends 0, and the relay's counters carry the bytes.
 //  3. A's copy restriction refuses E through the relay, even with a ticket
 //     (forged here with the directory's key: the directory itself issues
-//     none to E); expired and foreign tickets are refused by the relay.
+//     none to E); expired and foreign tickets are refused by the relay; a
+//     relay that flips a bit makes B's TLS fail, and B blames the relay, not A.
 //  4. The relay killed mid-transfer: B's download completes from the origin.
 //  5. The relay restarted with at most 2 sessions per device: a third
 //     session to A is refused "relay busy".
@@ -330,6 +433,32 @@ func TestNATRelay(t *testing.T) {
 		out, err := cmd.Output()
 		if got := strings.TrimSpace(string(out)); err != nil || got != c.want {
 			t.Errorf("%s: %q (%v), want %q", c.what, got, err, c.want)
+		}
+	}
+
+	say(t, "== 3b. a relay that flips a bit: B's TLS fails and the relay is blamed, not A")
+	tamperAddr := relayHost.IP.String() + ":7401"
+	tp := relayHost.Command(context.Background(), os.Args[0], "-test.run=^$")
+	tp.Env = append(os.Environ(), helperEnv+"=tamper-proxy", "KITH_E2E_LISTEN="+tamperAddr, "KITH_E2E_RELAY="+relayAddr)
+	tpOut, err := tp.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tp.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tp.Process.Kill(); tp.Wait() })
+	if l, _ := bufio.NewReader(tpOut).ReadString('\n'); strings.TrimSpace(l) != "listening" {
+		t.Fatalf("tamper proxy said %q", l)
+	}
+	bKey := filepath.Join(B.data, "device.key")
+	for _, c := range []struct{ via, want string }{{relayAddr, "ok"}, {tamperAddr, "relay"}} {
+		cmd := B.host.Command(context.Background(), os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), helperEnv+"=relay-fetch", "KITH_E2E_KEY="+bKey, "KITH_E2E_SIGNER="+dirKey,
+			"KITH_E2E_SUPPLIER="+A.id, "KITH_E2E_RELAY="+c.via, "KITH_E2E_CID="+far.Content)
+		out, err := cmd.Output()
+		if got := strings.TrimSpace(string(out)); err != nil || got != c.want {
+			t.Errorf("fetching %q from A via %s: %q (%v), want %q", far.Name, c.via, got, err, c.want)
 		}
 	}
 
