@@ -39,8 +39,14 @@ func newPump(rate int) *pump {
 }
 
 // Read implements io.Reader: at most blockFrames frames, never blocking;
-// silence where no title frames are ready.
-func (p *pump) Read(b []byte) (int, error) { return p.read(b, true), nil }
+// silence where no title frames are ready. A buffer shorter than a frame
+// is io.ErrShortBuffer (a 0, nil answer would make io.ReadFull spin).
+func (p *pump) Read(b []byte) (int, error) {
+	if len(b) < frameBytes {
+		return 0, io.ErrShortBuffer
+	}
+	return p.read(b, true), nil
+}
 
 // ReadReady is Read without the silence: only the title frames that are
 // ready, possibly none. The device output uses it while the device holds

@@ -22,6 +22,7 @@ import (
 
 	"github.com/kith-media/kith/directory"
 	"github.com/kith-media/kith/directory/license"
+	"github.com/kith-media/kith/internal/leakcheck"
 	"github.com/kith-media/kith/internal/netns"
 	"github.com/kith-media/kith/share/identity"
 	"github.com/kith-media/kith/share/lan"
@@ -42,7 +43,7 @@ func TestMain(m *testing.M) {
 	if mode := os.Getenv(helperEnv); mode != "" {
 		os.Exit(runHelper(mode))
 	}
-	os.Exit(m.Run())
+	leakcheck.Main(m, "net/http.(*persistConn).readLoop", "net/http.(*persistConn).writeLoop")
 }
 
 // helpers registers the helper modes (netns_pair_test.go adds its own).

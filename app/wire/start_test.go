@@ -14,6 +14,7 @@ import (
 	"github.com/kith-media/kith/app"
 	"github.com/kith-media/kith/directory"
 	"github.com/kith-media/kith/directory/license"
+	"github.com/kith-media/kith/player/decode"
 	"github.com/kith-media/kith/share/sealed"
 )
 
@@ -35,7 +36,7 @@ func (o *paceOutput) Start(src io.Reader) error {
 	go func() {
 		t := time.NewTicker(10 * time.Millisecond)
 		defer t.Stop()
-		buf := make([]byte, paceRate/100*4) // stereo int16
+		buf := make([]byte, paceRate/100*decode.BytesPerFrame) // 10 ms of the player's frames
 		for {
 			select {
 			case <-o.stop:
