@@ -205,7 +205,7 @@ func (s *sharingScreen) applyInstall(in InstallOffer) {
 		s.installURL.Hide()
 		s.installSum.Hide()
 	case !in.Available && in.Preparing:
-		s.installNote.SetText("Preparing Kith's package from this program (a minute or so); the page offers it when it is ready.")
+		s.installNote.SetText("Preparing Kith's package from this program (a few seconds); the page offers it when it is ready.")
 		s.installURL.SetText(in.URL)
 		s.installURL.Show()
 		s.installSum.Hide()

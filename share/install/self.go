@@ -3,6 +3,7 @@ package install
 import (
 	"archive/tar"
 	"bufio"
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -14,7 +15,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ulikunitz/xz"
 )
 
 // MaxSelfBytes bounds the program a package is made from.
@@ -34,7 +34,7 @@ const selfFormat = "kith-self-package 1"
 // -os linux` (kith/Makefile, kith/usr/local/bin/NAME,
 // kith/usr/local/share/applications/NAME.desktop,
 // kith/usr/local/share/pixmaps/NAME.png), so the install page's steps
-// (`tar xJf …; cd kith; sudo make install` or `make user-install`) work the
+// (`tar xf …; cd kith; sudo make install` or `make user-install`) work the
 // same.
 type SelfPackage struct {
 	// Executable is the program to pack; "" means os.Executable().
@@ -77,7 +77,7 @@ func (p SelfPackage) executable() (string, error) {
 	return exe, nil
 }
 
-// Write writes the package (a tar.xz) to w. Its bytes depend only on the
+// Write writes the package (a tar.gz) to w. Its bytes depend only on the
 // program, icon and desktop entry (every entry carries the program's
 // mtime), so making it twice from the same program gives the same checksum.
 func (p SelfPackage) Write(ctx context.Context, w io.Writer) error {
@@ -100,9 +100,9 @@ func (p SelfPackage) Write(ctx context.Context, w io.Writer) error {
 	if !st.Mode().IsRegular() || st.Size() > MaxSelfBytes {
 		return fmt.Errorf("install: %s is not a program of at most %d bytes", exe, MaxSelfBytes)
 	}
-	xw, err := xz.WriterConfig{DictCap: 8 << 20}.NewWriter(w)
+	xw, err := gzip.NewWriterLevel(w, gzip.DefaultCompression)
 	if err != nil {
-		return fmt.Errorf("install: starting xz: %w", err)
+		return fmt.Errorf("install: starting gzip: %w", err)
 	}
 	tw := tar.NewWriter(xw)
 	mt := st.ModTime().Truncate(time.Second)
@@ -198,7 +198,7 @@ user-uninstall:
 }
 
 // selfPath is where the made package is kept.
-func (s *Site) selfPath() string { return filepath.Join(s.o.Dir, selfDir, PackageName) }
+func (s *Site) selfPath() string { return filepath.Join(s.o.Dir, selfDir, SelfPackageName) }
 
 // selfCurrent reports whether the made package is there and came from
 // the program running now.
@@ -249,7 +249,7 @@ func (s *Site) makeSelf(ctx context.Context) error {
 		return fmt.Errorf("install: writing %s: %w", tmp.Name(), err)
 	}
 	sum := hex.EncodeToString(h.Sum(nil))
-	if err := writeFileSync(s.selfPath()+".sha256", []byte(sum+"  "+PackageName+"\n")); err != nil {
+	if err := writeFileSync(s.selfPath()+".sha256", []byte(sum+"  "+SelfPackageName+"\n")); err != nil {
 		return err
 	}
 	if err := os.Rename(tmp.Name(), s.selfPath()); err != nil {

@@ -63,7 +63,7 @@ func TestPageShowsPackage(t *testing.T) {
 				sum,                           // the checksum
 				`href="/` + PackageName + `"`, // the download link
 				"Ana&#39;s &lt;laptop&gt;",    // the device name, escaped
-				"tar xJf " + PackageName,      // install steps
+				"tar xf " + PackageName,       // install steps
 				"sudo make install",           //
 				"98 KiB",                      // the size
 			} {
