@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
-
 )
 
 // MaxSelfBytes bounds the program a package is made from.
