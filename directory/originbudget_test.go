@@ -128,8 +128,12 @@ func TestOriginBudgetStuckPart(t *testing.T) {
 			t.Fatalf("refusal %d: admitted before the part counts as stuck", k)
 		}
 	}
+	if ok, _ := b.Admit(c, size, 0, chunk, "SOON", true, true, holds, now.Add(stuckAfter/2)); ok {
+		t.Errorf("a part refused %d times within %v of going out is given again", stuckDeclines, stuckAfter/2)
+	}
+	now = now.Add(stuckAfter)
 	if ok, _ := b.Admit(c, size, 0, chunk, "NEXT", true, true, holds, now); !ok {
-		t.Errorf("a part refused %d times is still refused", stuckDeclines)
+		t.Errorf("a part refused %d times, %v after it went out, is still refused", stuckDeclines, stuckAfter)
 	}
 	if ok, _ := b.Admit(c, size, 0, chunk, "AFTER", true, true, holds, now); ok {
 		t.Errorf("given again, the part is a repeat again")

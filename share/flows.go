@@ -422,6 +422,7 @@ func (n *Node) resupply(ctx context.Context, cid sealed.ContentID, m *sealed.Man
 	}
 	wait := min(every, 100*time.Millisecond) // a crowd arriving together finds itself quickly
 	added := len(seen) - 1
+	busy := 0
 	for {
 		select {
 		case <-ctx.Done():
@@ -434,8 +435,15 @@ func (n *Node) resupply(ctx context.Context, cid sealed.ContentID, m *sealed.Man
 		// a big crowd's load on the directory for nothing new.
 		peers, _, crowd, err := n.suppliers(ctx, cid)
 		if err != nil {
+			// A busy directory is asked less often until it answers.
+			var de *directory.Error
+			if errors.As(err, &de) && (de.Code == directory.CodeBusy || de.Code == directory.CodeRateLimited) {
+				busy++
+				wait = max(every, backoff(busy), min(de.RetryAfter, 8*time.Second))
+			}
 			continue
 		}
+		busy = 0
 		ft.SetCrowd(crowd)
 		pollers := map[identity.ID]bool{}
 		for _, id := range n.srv.Pollers(cid, time.Now().Add(-2*every)) {
@@ -480,27 +488,28 @@ func (n *Node) Repair(ctx context.Context, cid sealed.ContentID) (int, error) {
 	return len(bad), n.Fetch(ctx, cid)
 }
 
-// busyRetries bounds how often retryBusy asks again.
-const busyRetries = 30
-
-// netRetries bounds how often retryBusy asks again after a failure to
-// reach the directory at all.
-const netRetries = 3
+// busyFor bounds how long retryBusy keeps asking a busy directory, and
+// netRetries how often it asks again after a failure to reach it at all.
+const (
+	busyFor    = 2 * time.Minute
+	netRetries = 3
+)
 
 // retryBusy runs op again while the directory answers "busy" (503, a cap
-// on work in flight) or "rate limited" (429), after the wait it names
-// (between 100 ms and 5 s, doubled each time from 250 ms when it names
-// none, with jitter so a crowd does not come back in step), up to
-// busyRetries times, and after a connection that failed (a loaded
-// directory closing it, a network blip) up to netRetries times: a crowd
-// starting together must not lose downloads to a directory that only
-// asked it to come back shortly. Other answers are returned at once.
+// on work in flight) or "rate limited" (429), for up to busyFor, and after
+// a connection that failed (a loaded directory closing it, a network
+// blip) up to netRetries times: a crowd starting together must not lose
+// downloads to a directory that only asked it to come back. Each wait is
+// the longer of what the directory names and a back-off doubling from
+// 250 ms to 8 s, jittered, so a crowd of hundreds does not come back in
+// step and keep the directory busy. Other answers are returned at once.
 func retryBusy(ctx context.Context, op func() error) error {
 	nets := 0
+	start := time.Now()
 	for try := 0; ; try++ {
 		err := op()
 		switch {
-		case err == nil || try == busyRetries:
+		case err == nil || time.Since(start) >= busyFor:
 			return err
 		case ctx.Err() != nil:
 			return errors.Join(err, ctx.Err())
@@ -516,14 +525,10 @@ func retryBusy(ctx context.Context, op func() error) error {
 		default:
 			return err
 		}
-		var wait time.Duration
+		wait := backoff(try)
 		if de != nil {
-			wait = de.RetryAfter
+			wait = max(wait, min(de.RetryAfter, 8*time.Second))
 		}
-		if wait <= 0 {
-			wait = 250 * time.Millisecond << min(try, 5)
-		}
-		wait = min(max(wait, 100*time.Millisecond), 5*time.Second)
 		wait = wait/2 + rand.N(wait)
 		select {
 		case <-ctx.Done():
@@ -532,3 +537,7 @@ func retryBusy(ctx context.Context, op func() error) error {
 		}
 	}
 }
+
+// backoff is the wait before asking a busy directory again for the
+// try-th time: 250 ms doubling up to 8 s.
+func backoff(try int) time.Duration { return 250 * time.Millisecond << min(try, 5) }

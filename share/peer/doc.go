@@ -19,7 +19,10 @@
 // enrolled: 30 s; 4096 entries, least recently used dropped) and limited
 // per caller address (IPv4 address or IPv6 /64: keys are free to make) and
 // in total, so a peer rotating keys cannot spend the owner's directory
-// quota (LookupLimits). ALPN offers only "http/1.1": Go's HTTP/2 is about 3x
+// quota (LookupLimits); devices the directory itself named to this one as
+// suppliers of a content it downloads (Server.Expect) are looked up from
+// a bucket of their own, so a crowd polling each other from the start is
+// not refused while strangers' keys still meet the limits. ALPN offers only "http/1.1": Go's HTTP/2 is about 3x
 // slower for bulk transfers on these machines, so parallelism comes from a
 // few connections per peer instead.
 //
@@ -64,8 +67,10 @@
 //
 // # Fetching
 //
-// A Fetcher keeps a few requests in flight per source, polls partial
-// sources' /have bitmaps, asks each peer for the rarest chunk it can give
+// A Fetcher keeps a few requests in flight per source (two each while it
+// has eight usable peers or more: each is a connection and a handshake),
+// polls partial sources' /have bitmaps (patiently: a poll cut short
+// closes its connection), asks each peer for the rarest chunk it can give
 // (fewest of our peers hold it; ties onward from a random start, so a
 // crowd spreads over the file) or from the chunk a player asked for
 // (Prioritize), stores each chunk through a Sink that verifies it
