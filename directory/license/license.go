@@ -271,38 +271,49 @@ func strictUnmarshal(b []byte, v any) error {
 	return nil
 }
 
-// Open verifies l for device dev against the pinned directory key and the
-// content the caller is about to play, and returns the content key. The key
-// lives in memory only; callers should zero it when done. On any failure no
-// key is returned.
-func Open(l *License, dev *identity.Identity, directory ed25519.PublicKey, content sealed.ContentID, now time.Time) ([]byte, error) {
+// Verify checks l as Open does — well formed, signed by the pinned
+// directory key, issued to device for content, not expired at now — but
+// does not unwrap the content key: for checking a license when it
+// arrives, so the key is unwrapped only when a title is played.
+func Verify(l *License, device identity.ID, directory ed25519.PublicKey, content sealed.ContentID, now time.Time) error {
 	if l == nil {
-		return nil, fmt.Errorf("opening license: %w: nil license", ErrMalformed)
+		return fmt.Errorf("verifying license: %w: nil license", ErrMalformed)
 	}
 	if err := l.validate(); err != nil {
-		return nil, fmt.Errorf("opening license %s: %w", l.ID, err)
+		return fmt.Errorf("verifying license %s: %w", l.ID, err)
 	}
 	if len(directory) != ed25519.PublicKeySize {
-		return nil, fmt.Errorf("opening license %s: %w: directory key is %d bytes", l.ID, ErrBadSignature, len(directory))
+		return fmt.Errorf("verifying license %s: %w: directory key is %d bytes", l.ID, ErrBadSignature, len(directory))
 	}
 	if want := identity.IDFromKey(directory); l.Issuer != want {
-		return nil, fmt.Errorf("opening license %s: %w: issued by %s, not the directory %s", l.ID, ErrBadSignature, l.Issuer.Short(), want.Short())
+		return fmt.Errorf("verifying license %s: %w: issued by %s, not the directory %s", l.ID, ErrBadSignature, l.Issuer.Short(), want.Short())
 	}
 	msg, err := l.signingBytes()
 	if err != nil {
-		return nil, fmt.Errorf("opening license %s: %w", l.ID, err)
+		return fmt.Errorf("verifying license %s: %w", l.ID, err)
 	}
 	if !ed25519.Verify(directory, msg, l.Signature) {
-		return nil, fmt.Errorf("opening license %s: %w", l.ID, ErrBadSignature)
+		return fmt.Errorf("verifying license %s: %w", l.ID, ErrBadSignature)
 	}
-	if l.Device != dev.ID() {
-		return nil, fmt.Errorf("opening license %s: %w: issued to %s, this is %s", l.ID, ErrWrongDevice, l.Device.Short(), dev.ID().Short())
+	if l.Device != device {
+		return fmt.Errorf("verifying license %s: %w: issued to %s, this is %s", l.ID, ErrWrongDevice, l.Device.Short(), device.Short())
 	}
 	if l.ContentID != content {
-		return nil, fmt.Errorf("opening license %s: %w: license covers %s, want %s", l.ID, ErrWrongContent, l.ContentID, content)
+		return fmt.Errorf("verifying license %s: %w: license covers %s, want %s", l.ID, ErrWrongContent, l.ContentID, content)
 	}
 	if !l.Rights.Expires.IsZero() && !now.Before(l.Rights.Expires) {
-		return nil, fmt.Errorf("opening license %s: %w at %s", l.ID, ErrExpired, l.Rights.Expires.Format(time.RFC3339))
+		return fmt.Errorf("verifying license %s: %w at %s", l.ID, ErrExpired, l.Rights.Expires.Format(time.RFC3339))
+	}
+	return nil
+}
+
+// Open verifies l for device dev against the pinned directory key and the
+// content the caller is about to play (Verify), and returns the content
+// key. The key lives in memory only; callers should zero it when done. On
+// any failure no key is returned.
+func Open(l *License, dev *identity.Identity, directory ed25519.PublicKey, content sealed.ContentID, now time.Time) ([]byte, error) {
+	if err := Verify(l, dev.ID(), directory, content, now); err != nil {
+		return nil, err
 	}
 	ad, err := l.keyAD()
 	if err != nil {

@@ -216,6 +216,17 @@ func TestLicenseMatrix(t *testing.T) {
 			var key []byte
 			l, err := Parse(tc.b)
 			if err == nil {
+				// Verify (checked on arrival) agrees with Open on every
+				// case but the unwrap, which it leaves to play time.
+				verr := Verify(l, tc.dev.ID(), tc.dirPub, tc.content, tc.now)
+				switch {
+				case tc.want == nil || errors.Is(tc.want, ErrUnwrap):
+					if verr != nil {
+						t.Errorf("Verify: %v, want nil", verr)
+					}
+				case !errors.Is(verr, tc.want):
+					t.Errorf("Verify: %v, want %v", verr, tc.want)
+				}
 				key, err = Open(l, tc.dev, tc.dirPub, tc.content, tc.now)
 			}
 			if tc.want == nil {
