@@ -226,6 +226,11 @@ func (s *Site) makeSelf(ctx context.Context) error {
 		return fmt.Errorf("install: %w", err)
 	}
 	os.Remove(s.selfPath() + ".from") // not current any more
+	if old, _ := filepath.Glob(filepath.Join(dir, ".making-*")); len(old) > 0 {
+		for _, f := range old { // left by a run that was killed mid-way
+			os.Remove(f)
+		}
+	}
 	start := time.Now()
 	tmp, err := os.CreateTemp(dir, ".making-*")
 	if err != nil {

@@ -184,6 +184,10 @@ func TestSelfPackageStaleStamp(t *testing.T) {
 	if err := os.WriteFile(prog, []byte("#!/bin/sh\necho two, longer\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	leftover := filepath.Join(dir, selfDir, ".making-123") // a run killed mid-way
+	if err := os.WriteFile(leftover, []byte("half"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	s2 := NewSite(opts)
 	if info, _ := s2.Info(); info.Available || !info.Preparing {
 		t.Fatalf("a package of the old program offered: %+v", info)
@@ -193,6 +197,9 @@ func TestSelfPackageStaleStamp(t *testing.T) {
 	second, _ := s2.Info()
 	if !second.Available || second.SHA256 == first.SHA256 {
 		t.Fatalf("after the upgrade: %+v (first %s)", second, first.SHA256)
+	}
+	if _, err := os.Stat(leftover); err == nil {
+		t.Error("a temporary file left by a killed run is still there")
 	}
 }
 
