@@ -24,13 +24,14 @@ test: ## vet and run the whole test suite with the race detector (screenshots of
 vet:
 	go vet ./...
 
-build: ## both binaries into ./bin
+build: ## the binaries into ./bin
 	@scripts/deps.sh run
 	go build -o bin/kith .
 	go build -o bin/kith-directory ./directory/cmd/kith-directory
+	go build -o bin/kith-relay ./directory/cmd/kith-relay
 
-install: ## go install both binaries
-	go install . ./directory/cmd/kith-directory
+install: ## go install the binaries
+	go install . ./directory/cmd/kith-directory ./directory/cmd/kith-relay
 
 bench: ## every benchmark the issues ask for, each figure beside its baseline
 	@scripts/deps.sh test

@@ -47,6 +47,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("kith-relay", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, `kith-relay — splices Kith players behind NAT routers for one directory
+
+Usage:
+  kith-relay --directory FINGERPRINT [--addr :7400] [--data DIR] [--metrics-addr 127.0.0.1:9465]
+
+It prints RELAY-ID@host:port; start the directory with
+  kith-directory serve --relay-at RELAY-ID@host:port
+Askers need a ticket the directory signs; the relay keeps no other state.
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
 	addr := fs.String("addr", ":7400", "listen address host:port of the relay port")
 	public := fs.String("public", "", "host:port askers and suppliers reach the relay at, printed (default from --addr)")
 	data := fs.String("data", ".", "folder of relay.key, the relay's identity (created on first use, mode 0600)")
@@ -69,6 +83,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("--log-level %q: want debug, info, warn or error", *level)
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: l}))
+	if *dirFP == "" {
+		fs.Usage()
+		return errors.New("--directory FINGERPRINT is required (the part after # in the directory's URL)")
+	}
 	fp, err := identity.ParseID(*dirFP)
 	if err != nil {
 		return fmt.Errorf("--directory: %w", err)

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kith-media/kith/directory/relay"
+	"github.com/kith-media/kith/share/identity"
+)
+
+// lockedBuffer is written by the relay's goroutine and read by the test.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestRelayCommand: kith-relay prints RELAY-ID@addr, refuses a ticket
+// another directory signed and stops cleanly with its context (its
+// metrics listener too); without --directory it exits non-zero.
+func TestRelayCommand(t *testing.T) {
+	if code := run(context.Background(), []string{"--data", t.TempDir()}, io.Discard, io.Discard); code == 0 {
+		t.Fatal("kith-relay without --directory exited 0")
+	}
+	dir, _ := identity.Generate()
+	data := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	var out lockedBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"--directory", string(dir.ID()), "--addr", "127.0.0.1:0", "--data", data,
+			"--metrics-addr", "127.0.0.1:0", "--log-level", "warn"}, &out, io.Discard)
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(out.String(), "\n") {
+		if time.Now().After(deadline) {
+			t.Fatal("kith-relay printed nothing")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	rid, addr, ok := strings.Cut(strings.TrimSpace(out.String()), "@")
+	if _, err := identity.ParseID(rid); !ok || err != nil {
+		t.Fatalf("kith-relay printed %q", out.String())
+	}
+	other, _ := identity.Generate()
+	tk, _ := relay.SignTicket(other, relay.Ticket{Asker: other.ID(), Supplier: dir.ID(), Expires: time.Now().Add(time.Minute)})
+	_, err := relay.Dial(ctx, addr, tk)
+	var re *relay.RefusedError
+	if !errors.As(err, &re) || re.Code != relay.CodeBadTicket {
+		t.Fatalf("another directory's ticket: %v", err)
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("kith-relay exited %d", code)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("kith-relay did not stop")
+	}
+}
