@@ -81,8 +81,9 @@ type DeviceOutput struct {
 	paused   bool // snd_pcm_pause(1) is in effect
 	volume   float32
 	err      error
-	queued   int64 // frames from the source written since the last drop
-	lead     int   // frames of silence still to write before the source
+	queued   int64     // frames from the source written since the last drop
+	lead     int       // frames of silence still to write before the source
+	started  time.Time // first frame written since the device started or dropped
 	src      io.Reader
 	done     chan struct{}
 	stopped  chan struct{}
@@ -242,6 +243,9 @@ func (o *DeviceOutput) fill(buf []byte) (bool, error) {
 				o.queued = 0
 				continue
 			}
+			if o.started.IsZero() {
+				o.started = time.Now()
+			}
 			off += C.snd_pcm_uframes_t(w)
 			if fromSrc {
 				o.queued += int64(w)
@@ -307,6 +311,7 @@ func (o *DeviceOutput) dropLocked() {
 	C.snd_pcm_prepare(o.pcm)
 	o.paused = false
 	o.queued = 0
+	o.started = time.Time{}
 	o.lead = o.leadFrames()
 }
 
@@ -333,7 +338,19 @@ func (o *DeviceOutput) Buffered() int {
 	}
 	var d C.snd_pcm_sframes_t
 	if C.snd_pcm_delay(o.pcm, &d) < 0 || d < 0 {
-		return 0
+		d = 0
+	}
+	if since := time.Since(o.started); d == 0 && !o.started.IsZero() && !o.paused && since < 2*time.Second {
+		// PulseAudio's ALSA plugin may report a delay of 0 for a second or
+		// so after a stream starts (before its timing information arrives)
+		// while it still holds what was written: counted as heard, a whole
+		// device buffer ran the clock 187 ms ahead in the app, and a
+		// video's first frames were dropped as late. Until it reports one,
+		// what has been heard is estimated from the time since the first
+		// frame was written (less the silence that leads it): the sink
+		// plays in real time from there.
+		heard := int64(since.Seconds()*float64(o.opts.SampleRate)) - int64(o.leadFrames())
+		d = C.snd_pcm_sframes_t(max(0, o.queued-heard))
 	}
 	return int(min(int64(d), o.queued)) * frameBytes
 }

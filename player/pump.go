@@ -198,10 +198,22 @@ func (p *pump) dropPending() {
 // silence with no title handed out after it (all that was handed out was
 // heard), which is what ends a queue. Marks older than the heard one are
 // pruned.
-func (p *pump) heard(buffered int) (t *track, pos int64, idle, quiet bool) {
+//
+// buffered (the output's Buffered) is asked after the frames written are
+// read, never before: the output may take more frames from the pump in
+// between, and counted against an older buffered figure those would seem
+// heard already (on the first fill, a whole device buffer: the clock
+// jumped 187 ms ahead and a video's first frames were dropped as late).
+// Read in this order the clock can only trail for a moment. It is called
+// without the pump's lock, which the output takes while reading.
+func (p *pump) heard(buffered func() int) (t *track, pos int64, idle, quiet bool) {
+	p.mu.Lock()
+	written := p.written
+	p.mu.Unlock()
+	b := buffered()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	at := p.written - int64(buffered/frameBytes)
+	at := written - int64(b/frameBytes)
 	i := -1
 	for j := len(p.marks) - 1; j >= 0; j-- {
 		if p.marks[j].at <= at {
