@@ -112,7 +112,25 @@ func (p *Player) open(ctx context.Context, e entry, i int, pos time.Duration) op
 	fctx, cancel := context.WithCancel(ctx)
 	t.cancel = cancel
 	go t.run(fctx)
-	if err := t.waitReady(ctx); err != nil {
+	// A video's picture opens beside the sound, which waits for it.
+	var pic *picture
+	picErr := make(chan error, 1)
+	if w, _ := t.stream.Video(); w > 0 {
+		go func() {
+			var err error
+			pic, err = p.openPicture(ctx, id, t.startAt)
+			picErr <- err
+		}()
+	} else {
+		picErr <- nil
+	}
+	err = t.waitReady(ctx)
+	if perr := <-picErr; perr != nil {
+		p.log.Warn("opening the picture", "title", id, "err", perr) // the sound plays; the picture is tried again
+	} else if pic != nil {
+		t.setPicture(pic)
+	}
+	if err != nil {
 		t.stop()
 		res.err = err
 		return res
@@ -364,7 +382,7 @@ func (p *Player) tick(ctx context.Context, report bool) {
 			}
 		}
 	}
-	heard, pos, idle, quiet := p.pump.heard(p.out.Buffered())
+	heard, pos, idle, quiet := p.pump.heard(p.out.Buffered)
 	if heard != nil && heard != p.heardT {
 		p.heardT = heard
 		d, est := heard.duration()

@@ -89,6 +89,34 @@ type track struct {
 	startAt  time.Duration // position the feed started at
 	resume   time.Duration // saved position when opened
 	readyOne sync.Once
+	pic      *picture // the picture opened with the title, until presented
+	stopped  bool     // stop was called: a picture set later is closed
+}
+
+// setPicture keeps the picture opened with the title until it is
+// presented; a track already stopped closes it.
+func (t *track) setPicture(pic *picture) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.stopped {
+		pic.close()
+		return
+	}
+	t.pic = pic
+}
+
+// takePicture hands out the picture opened with the title if it starts
+// at from (otherwise it is closed: a seek came first).
+func (t *track) takePicture(from time.Duration) *picture {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	pic := t.pic
+	t.pic = nil
+	if pic != nil && pic.from != from {
+		pic.close()
+		return nil
+	}
+	return pic
 }
 
 // newTrack decodes the head of an opened title; the feeder must be started
@@ -275,6 +303,13 @@ func (t *track) stop() {
 	if t.cancel != nil {
 		t.cancel()
 	}
+	t.mu.Lock()
+	t.stopped = true
+	if t.pic != nil {
+		t.pic.close()
+		t.pic = nil
+	}
+	t.mu.Unlock()
 	// Closing the media ends a read waiting for chunks.
 	go func() {
 		select {

@@ -30,6 +30,10 @@ type Stats struct {
 	OffsetMaxms     float64 `json:"av_offset_max_ms"`
 }
 
+// maxWait bounds one wait for a frame, so a clock that jumps back (a
+// seek in the sound) is seen within it.
+const maxWait = 100 * time.Millisecond
+
 // Presenter shows video frames when they are due on a clock: a frame is
 // shown once the clock reaches its time, a frame already late by more than
 // Late when decoded is dropped and counted, and the offset (clock − frame
@@ -40,6 +44,9 @@ type Presenter struct {
 	// Show is called with each frame when it is due; its Data is valid only
 	// during the call.
 	Show func(Frame)
+	// Dropped, if set, is told of each frame dropped: its time and how late
+	// it was (for the log).
+	Dropped func(pts, late time.Duration)
 
 	mu      sync.Mutex
 	shown   int
@@ -56,6 +63,8 @@ func (p *Presenter) Run(ctx context.Context, src FrameSource, clock Clock) error
 		late = 40 * time.Millisecond
 	}
 	var wall time.Time // start of the wall clock, when there is no audio clock
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
 	now := func() time.Duration {
 		if pos, ok := clock(); ok {
 			return pos
@@ -76,13 +85,18 @@ func (p *Presenter) Run(ctx context.Context, src FrameSource, clock Clock) error
 		if wall.IsZero() {
 			wall = time.Now().Add(-f.PTS)
 		}
+		// Sleep until the frame is due in one wait, then read the clock
+		// again (it may have stopped: a pause, an underrun). Waking in
+		// short steps instead cost a CPU wake-up each, and on a loaded
+		// machine each wake-up came late: the flash was shown 60–160 ms
+		// after its beep at load 25–30.
 		t := now()
 		for t < f.PTS {
-			wait := min(f.PTS-t, 5*time.Millisecond)
+			timer.Reset(min(f.PTS-t, maxWait))
 			select {
 			case <-ctx.Done():
 				return ctx.Err()
-			case <-time.After(wait):
+			case <-timer.C:
 			}
 			t = now()
 		}
@@ -91,6 +105,9 @@ func (p *Presenter) Run(ctx context.Context, src FrameSource, clock Clock) error
 			p.mu.Lock()
 			p.dropped++
 			p.mu.Unlock()
+			if p.Dropped != nil {
+				p.Dropped(f.PTS, t-f.PTS)
+			}
 			continue
 		}
 		if p.Show != nil {
