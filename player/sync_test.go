@@ -1,10 +1,13 @@
 package player
 
 import (
+	"fmt"
+	"image"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync/atomic"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -12,12 +15,18 @@ import (
 	"github.com/kith-media/kith/player/av"
 )
 
-// TestPulseAVSync plays the MP4 clip of player/av's clips.sh (H.264 + AAC:
-// a white flash and a 1 kHz beep at 2 s) through the real output, recorded
-// across the test: ≥ 95 of its 100 frames are presented, with an A/V
-// offset p95 within 40 ms of the audio clock; the time from the beep
-// reaching the sink to the white frame being shown is logged (issue 17 wants
-// ≤ 40 ms; 26 ms quiet, up to 160 ms on a loaded machine).
+// syncFlashes are the times of the white flashes (each with a 100 ms beep)
+// in player/av's clips.sh sync-10s.mp4 (H.264 + AAC, 250 frames at 25 fps).
+var syncFlashes = []time.Duration{2 * time.Second, 5 * time.Second, 8 * time.Second}
+
+// TestPulseAVSync plays the 10 s sync clip through the real output,
+// recorded across the test: each of its three beeps is recorded and its
+// white frame shown, ≥ 95 % of the 250 frames are presented, and the A/V
+// offset p95 on the audio clock is ≤ 40 ms. The time from each recorded
+// beep to its flash being shown is measured and logged; the issue's 40 ms
+// is not asserted: 10 ms at load 17, but 56–162 ms (the same within a
+// run) at load 20–50 on the shared 2-core machine. Real time there gets up
+// to three plays (every attempt's figures are logged).
 func TestPulseAVSync(t *testing.T) {
 	srv := needPulse(t)
 	if _, err := exec.LookPath("ffmpeg"); err != nil {
@@ -27,67 +36,51 @@ func TestPulseAVSync(t *testing.T) {
 	if out, err := exec.Command("sh", filepath.Join("av", "testdata", "clips.sh"), dir).CombinedOutput(); err != nil {
 		t.Fatalf("clips.sh: %v: %s", err, out)
 	}
-	data, err := os.ReadFile(filepath.Join(dir, "h264-aac.mp4"))
+	data, err := os.ReadFile(filepath.Join(dir, "sync-10s.mp4"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Up to three plays, each recorded on its own: real time on a 2-core
-	// machine shared by many builds gets another chance (every attempt's
-	// figures are logged).
 	for attempt := 1; ; attempt++ {
-		d, st := syncOnce(t, srv, dir, data)
-		// The flash-to-beep time is measured, not asserted yet: 26 ms on a
-		// quiet run, up to 160 ms at load 25–30 (the audio clock trails the
-		// recording by about 11 ms; the rest is the presenting goroutine
-		// waiting for a CPU).
-		_ = d
-		ok := st.FramesPresented >= 95 && st.OffsetP95ms <= 40
-		if ok {
+		gaps, st := syncOnce(t, srv, data)
+		worst := time.Duration(0)
+		for _, g := range gaps {
+			worst = max(worst, g.Abs())
+		}
+		problem := ""
+		switch {
+		case len(gaps) != len(syncFlashes):
+			problem = fmt.Sprintf("%d flash/beep pairs, want %d", len(gaps), len(syncFlashes))
+		case st.FramesPresented < 238 || st.FramesPresented+st.FramesDropped != 250:
+			problem = fmt.Sprintf("%d of 250 frames presented (%d dropped), want ≥ 238", st.FramesPresented, st.FramesDropped)
+		case st.OffsetP95ms > 40:
+			problem = fmt.Sprintf("A/V offset p95 %.1f ms, want ≤ 40", st.OffsetP95ms)
+		}
+		if problem == "" {
+			t.Logf("flash − beep worst %s (issue 17's target: 40 ms; not asserted)", ms(worst))
 			return
 		}
 		if attempt == 3 {
-			t.Fatalf("video stats %+v: want ≥ 95 of 100 frames presented, offset p95 ≤ 40 ms (flash %s from the beep)", st, ms(d))
+			t.Fatalf("%s (video stats %+v, flash − beep %v)", problem, st, gaps)
 		}
+		t.Logf("attempt %d: %s; trying again", attempt, problem)
 	}
 }
 
-// syncOnce plays the clip once and returns the time from the beep reaching
-// the sink to the flash being shown, and the video counts.
-func syncOnce(t *testing.T, srv *pulsetest.Server, dir string, data []byte) (time.Duration, av.Stats) {
+// syncOnce plays the clip once and returns, for each flash, the time from
+// its beep reaching the sink to the white frame being shown (negative:
+// shown first), and the video counts.
+func syncOnce(t *testing.T, srv *pulsetest.Server, data []byte) ([]time.Duration, av.Stats) {
 	t.Helper()
 	rec := srv.Record(t, filepath.Join(t.TempDir(), "rec.wav"))
 	p, _ := realPlayer(t, &sealedSource{titles: map[string]*sealedTitle{"v": sealTitle(t, "v", data, "video/mp4", 0)}},
 		func(o *Options) { o.VideoWidth, o.VideoHeight = 160, 120 })
-	// Look at each frame as it comes (its buffer is reused two frames on).
-	sub, unsub := p.Subscribe()
-	defer unsub()
-	flashc := make(chan time.Time, 1)
-	var frames atomic.Int64
-	go func() {
-		for e := range sub {
-			if e.Kind != EventVideo {
-				continue
-			}
-			frames.Add(1)
-			if c := e.Video.RGBAAt(e.Video.Rect.Dx()/2, e.Video.Rect.Dy()/2); c.R >= 250 {
-				select {
-				case flashc <- e.At:
-				default:
-				}
-			}
-		}
-	}()
+	// The sink sees each frame as it is shown (the event channel may lag).
+	sink := &flashSink{}
+	p.SetVideoSink(sink)
 	start := rec.FrameAt(time.Now())
 	p.Play("v")
-	var samples []posSample
-	var last time.Duration
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
-		s := p.Status()
-		if s.State == StatePlaying && s.Position != last {
-			last = s.Position
-			samples = append(samples, posSample{s.Position, rec.FrameAt(time.Now())})
-		}
-		if s.State == StateStopped && s.Video != nil && last > 0 {
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if s := p.Status(); s.State == StateStopped && s.Video != nil {
 			break
 		}
 	}
@@ -95,29 +88,54 @@ func syncOnce(t *testing.T, srv *pulsetest.Server, dir string, data []byte) (tim
 	if err := rec.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	var flash time.Time
-	select {
-	case flash = <-flashc:
-	default:
-	}
-	x, rrate, err := pulsetest.ReadWAV(rec.Path)
+	x, rate, err := pulsetest.ReadWAV(rec.Path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	on := pulsetest.FirstSound(x[start:], rrate, 0.05)
-	if on < 0 || flash.IsZero() {
-		t.Fatalf("beep heard at frame %d, flash shown at %v (%d frames shown)", on, flash, frames.Load())
-	}
-	beep := rec.TimeAt(start + int64(on))
-	for _, sm := range samples {
-		if sm.pos < 1800*time.Millisecond || sm.pos > 2300*time.Millisecond {
-			continue
+	var beeps []time.Time
+	for _, sg := range pulsetest.Segments(x[start:], rate, 0.05, 20*time.Millisecond) {
+		if sg.Sound {
+			beeps = append(beeps, rec.TimeAt(start+int64(sg.Start)))
 		}
-		heard := time.Duration(sm.frames-(start+int64(on))) * time.Second / time.Duration(rrate)
-		t.Logf("position %s, heard %s (from the beep at 2 s)", ms(sm.pos), ms(heard+2*time.Second))
 	}
-	st := p.Status().Video
-	t.Logf("measured: %d frame events; flash shown %s after the beep reached the sink; video stats %+v",
-		frames.Load(), ms(flash.Sub(beep)), *st)
-	return flash.Sub(beep), *st
+	flashes := sink.flashes()
+	var gaps []time.Duration
+	for i := range min(len(beeps), len(flashes)) {
+		gaps = append(gaps, flashes[i].Sub(beeps[i]))
+	}
+	st := *p.Status().Video
+	var s []string
+	for _, g := range gaps {
+		s = append(s, ms(g))
+	}
+	t.Logf("measured: %d beeps recorded, %d flashes shown; flash − beep: %s; video stats %+v",
+		len(beeps), len(flashes), strings.Join(s, ", "), st)
+	return gaps, st
+}
+
+// flashSink notes when each white frame is shown (the first of a run).
+type flashSink struct {
+	mu    sync.Mutex
+	at    []time.Time
+	white bool
+}
+
+func (s *flashSink) VideoBox() (int, int) { return 160, 120 }
+
+func (s *flashSink) VideoFrame(img *image.RGBA) {
+	now := time.Now()
+	c := img.RGBAAt(img.Rect.Dx()/2, img.Rect.Dy()/2)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	white := c.R >= 250
+	if white && !s.white {
+		s.at = append(s.at, now)
+	}
+	s.white = white
+}
+
+func (s *flashSink) flashes() []time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]time.Time(nil), s.at...)
 }
