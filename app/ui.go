@@ -105,9 +105,10 @@ type UI struct {
 	bus        bool          // a D-Bus session bus is there (tray, notifications)
 	dialogKeys []*dialogKeys // Enter/Escape of the dialogs shown, innermost last
 
-	video       *videoView // nil when Backend.Video is nil
-	fullScreen  bool       // the video view fills the screen
-	beforeVideo string     // the screen shown before the video view
+	video        *videoView  // nil when Backend.Video is nil
+	videoPlaying atomic.Bool // a video plays (for the probe, off the UI goroutine)
+	fullScreen   bool        // the video view fills the screen
+	beforeVideo  string      // the screen shown before the video view
 }
 
 // New builds the main window (not shown yet). It must be called on the UI

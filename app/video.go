@@ -1,10 +1,12 @@
 package app
 
 import (
+	"fmt"
 	"image"
 	"image/color"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
@@ -49,10 +51,21 @@ type VideoStats struct {
 	// Width and Height are the box frames are converted to, in pixels.
 	Width  int `json:"width"`
 	Height int `json:"height"`
+	// PresentP99MS and PresentMaxMS are how long the callbacks showing
+	// frames waited for the UI goroutine (from fyne.Do to their start).
+	PresentP99MS float64 `json:"present_p99_ms"`
+	PresentMaxMS float64 `json:"present_max_ms"`
 	// FrameWidth and FrameHeight are the size of the last frame received.
 	FrameWidth  int  `json:"frame_width"`
 	FrameHeight int  `json:"frame_height"`
 	FullScreen  bool `json:"full_screen"`
+}
+
+// Summary sums the counts up for a log, against the frames of the clip.
+func (s VideoStats) Summary(clipFrames int) string {
+	return fmt.Sprintf("%d frames in the clip, %d received at %dx%d (box %dx%d), %d put on the canvas, %d drawn by the painter, "+
+		"%d replaced before shown; frame callbacks waited p99 %.1f ms, max %.1f ms",
+		clipFrames, s.Received, s.FrameWidth, s.FrameHeight, s.Width, s.Height, s.Shown, s.Painted, s.Replaced, s.PresentP99MS, s.PresentMaxMS)
 }
 
 // videoView shows frames with a canvas.Image scaled by the GPU's nearest
@@ -82,7 +95,11 @@ type videoView struct {
 	back, mid, front int  // back: player only; front: UI goroutine only
 	fresh            bool // middle holds a frame not yet taken
 
-	queued atomic.Bool // a present callback is queued
+	queued   atomic.Bool  // a present callback is queued
+	queuedAt atomic.Int64 // when it was queued (UnixNano)
+
+	waitMu sync.Mutex
+	waits  []time.Duration // from queueing present to its start, bounded
 
 	// UI goroutine only.
 	seq, painted int64 // front's number; the last number drawn
@@ -124,6 +141,10 @@ func (v *videoView) Resize(s fyne.Size) {
 	v.box.Store(w<<32 | h)
 }
 
+// Tapped takes the keyboard focus from whatever had it, so F and Escape
+// reach the window.
+func (v *videoView) Tapped(*fyne.PointEvent) { v.u.win.Canvas().Unfocus() }
+
 // DoubleTapped toggles full screen.
 func (v *videoView) DoubleTapped(*fyne.PointEvent) { v.u.setFullScreen(!v.u.fullScreen) }
 
@@ -158,13 +179,20 @@ func (v *videoView) VideoFrame(img *image.RGBA) {
 	v.fresh = true
 	v.mu.Unlock()
 	if v.queued.CompareAndSwap(false, true) {
+		v.queuedAt.Store(time.Now().UnixNano())
 		v.u.do(v.present)
 	}
 }
 
 // present shows the newest frame (UI goroutine).
 func (v *videoView) present() {
+	wait := time.Since(time.Unix(0, v.queuedAt.Load()))
 	v.queued.Store(false)
+	v.waitMu.Lock()
+	if len(v.waits) < 1<<16 {
+		v.waits = append(v.waits, wait)
+	}
+	v.waitMu.Unlock()
 	v.mu.Lock()
 	if !v.fresh {
 		v.mu.Unlock()
@@ -191,7 +219,10 @@ func (v *videoView) clear() {
 func (v *videoView) stats() VideoStats {
 	w, h := v.VideoBox()
 	f := v.frame.Load()
-	return VideoStats{Received: v.received.Load(), Shown: v.shown.Load(), Painted: v.paintedN.Load(),
+	v.waitMu.Lock()
+	p := summarize(v.waits, 0)
+	v.waitMu.Unlock()
+	return VideoStats{PresentP99MS: p.P99MS, PresentMaxMS: p.MaxMS, Received: v.received.Load(), Shown: v.shown.Load(), Painted: v.paintedN.Load(),
 		Replaced: v.replaced.Load(), Width: w, Height: h, FrameWidth: int(f >> 32), FrameHeight: int(f & 0xffffffff),
 		FullScreen: v.u.fullScreen}
 }
@@ -231,11 +262,14 @@ func (u *UI) applyVideo(st, prev PlayerState) {
 	}
 	switch {
 	case st.Video && (!prev.Video || st.Content != prev.Content):
+		u.videoPlaying.Store(true)
 		if u.view != ViewVideo {
 			u.beforeVideo = u.view
 		}
 		u.Show(ViewVideo)
+		u.win.Canvas().Unfocus() // F and Escape go to the window, not a list left focused
 	case !st.Video && prev.Video:
+		u.videoPlaying.Store(false)
 		u.setFullScreen(false)
 		u.video.clear()
 		if u.view == ViewVideo {

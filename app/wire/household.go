@@ -82,6 +82,16 @@ type Household struct {
 	name string
 }
 
+// AllowPublishing lets the devices of account (the household's own, the
+// account of the device running it) publish their files to it: the Music
+// screen's "Add" (own music and videos). Other accounts may not.
+func (h *Household) AllowPublishing(account string) error {
+	if account == "" {
+		return nil
+	}
+	return h.srv.SetPublishPolicy(directory.PublishPolicy{Mode: directory.PublishOwner, Owner: account})
+}
+
 // HouseholdOptions configure OpenHousehold.
 type HouseholdOptions struct {
 	DataDir string // the app's data folder; the directory lives in DataDir/household

@@ -84,6 +84,12 @@ func moduleRoot(t testing.TB) string {
 // (checking /tmp/.X*-lock first raced: a test could adopt another's display
 // and lose it when that test ended).
 func startXvfb(t testing.TB) string {
+	d, _ := startXvfbPID(t)
+	return d
+}
+
+// startXvfbPID is startXvfb, also returning the server's process ID.
+func startXvfbPID(t testing.TB) (string, int) {
 	r, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
@@ -112,11 +118,11 @@ func startXvfb(t testing.TB) string {
 		if n == "" {
 			t.Fatal("Xvfb exited without reporting a display")
 		}
-		return ":" + n
+		return ":" + n, x.Process.Pid
 	case <-time.After(15 * time.Second):
 		t.Fatal("Xvfb did not report a display within 15 s")
 	}
-	return ""
+	return "", 0
 }
 
 // shoot runs kith showing view, waits for its window, saves a screenshot

@@ -144,7 +144,9 @@ func Start(ctx context.Context, c Config) (*Kith, error) {
 		return nil, err
 	}
 	k.n = k.Adapter.Share()
+	k.householdPublishes(k.Session.Account())
 	k.Session.OnSignedIn = func(account string) {
+		k.householdPublishes(account)
 		k.n.SetAccount(account) // the running node follows; nothing is rebuilt
 		k.Adapter.accountChanged()
 	}
@@ -234,6 +236,17 @@ func (k *Kith) chooseDirectory(ctx context.Context, c Config) (j Joined, paired 
 	}
 	log.Info("household directory", "url", hj.URL, "fingerprint", hj.Fingerprint)
 	return hj, true, nil
+}
+
+// householdPublishes lets account publish to the household directory this
+// app runs, if it runs one: a household's own files (Music screen, "Add")
+// go to its own directory.
+func (k *Kith) householdPublishes(account string) {
+	if h := k.runningHousehold; h != nil {
+		if err := h.AllowPublishing(account); err != nil {
+			k.log.Warn("letting the household publish", "account", account, "err", err)
+		}
+	}
 }
 
 // learnAccount asks the directory which account this device is enrolled

@@ -144,6 +144,9 @@ func startIn(dir string, rate int) (*Server, error) {
 	return s, nil
 }
 
+// PID is the sound server's process ID.
+func (s *Server) PID() int { return s.pid }
+
 func (s *Server) rate() int {
 	if s.Rate > 0 {
 		return s.Rate
