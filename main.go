@@ -176,6 +176,15 @@ func run(c config, log *slog.Logger) error {
 	// Whatever ends the services (a signal, a failure, Quit) closes the window.
 	go func() {
 		<-gctx.Done()
+		// Fyne's driver quits on SIGINT/SIGTERM by itself: when its loop
+		// has ended first, fyne.Do runs Quit here and GLFW, terminated,
+		// panics (kith exited 2 on SIGTERM when it ran at real-time
+		// priority). There is nothing left to close then.
+		defer func() {
+			if r := recover(); r != nil {
+				log.Debug("window already closed", "quit", r)
+			}
+		}()
 		fyne.Do(a.Quit)
 	}()
 	started := time.Now()
