@@ -31,6 +31,7 @@ plan=(
   "./share/|NeighbourFirstPCM|20x"
   "./player/|TimeToFirstPCM|TimeToFirstSound|30x"
   "./player/|PeakRSS1GiB|1x"
+  "./player/|PeakRSSVideo1GiB|1x"                # makes a 1 GiB 1080p video first (ffmpeg remux), removed after
   "./player/decode/|Decode|1s"
   "./player/av/|Decode1080p30|FirstFrame|3x"
   "./app/wire/|Startup10k|5x"
@@ -38,6 +39,7 @@ plan=(
   "./app/|MusicFilter50k|40x"
   "./share/|AddFolder|1x"
   "./app/wire/|UIDuringDownloads|1x"
+  "./app/wire/|VideoUnderXvfb|1x"                # 720p30 in the real window under Xvfb, normal and real-time priority
 )
 for line in "${plan[@]}"; do
   pkg=${line%%|*}
