@@ -25,6 +25,10 @@
 //	4 Invite   relay → supplier     key (32) | len | asker device ID | len | asker's address
 //	5 Ping, 6 Pong                  empty; the relay pings every PingInterval, the
 //	                                supplier answers; three silent intervals end the connection
+//	7 ConnectPunch asker → relay    a ticket: coordinate a direct connection (hole punch)
+//	8 InvitePunch relay → supplier  as Invite, for a punch (the supplier joins with Join)
+//	9 Punch    relay → both         delay ms (2 bytes BE, at most 10,000) | len | the other side's
+//	                                IP:port as the relay saw it; then the relay closes both
 //
 // Codes: 0 ok, 1 bad ticket, 2 expired, 3 supplier not connected, 4 busy
 // (a cap), 5 the supplier did not join in time, 6 bad request, 7 unknown
@@ -47,11 +51,22 @@
 // reaches the supplier's TLS, where the supplier's ordinary enrolment and
 // copy-restriction checks apply to the certificate really presented.
 //
+// # Hole punching
+//
+// For a punch, each side dials the address it was given from the local
+// port of its relay data connection (bound before connecting, SO_REUSEPORT,
+// kept open meanwhile), after the delay, for up to 3 s. Behind NATs that
+// keep a local port's public port for every destination the crossing SYNs
+// open one direct TCP connection, the asker its TLS client; the relay
+// carries none of its bytes (counted in punches, not bytes). Behind a
+// symmetric NAT the addresses are wrong and the asker falls back to
+// Connect. A supplier answers at most 32 invitations at once.
+//
 // # Caps
 //
-// Control connections in total; sessions in total and per device (as
-// asker and as supplier); bytes per second per supplier and in total;
-// bytes per supplier per window. A session over its supplier's byte
+// Control connections in total; connections per IPv4 address or IPv6
+// /64; sessions in total and per device (as asker and as supplier); bytes
+// per second per supplier and in total; bytes per supplier per window. A session over its supplier's byte
 // budget is cut. Counters are served as Prometheus text by Handler
 // (/metrics, /healthz) on an admin listener.
 package relay
