@@ -135,7 +135,9 @@
 // PaymentProcessor with the nonce as the processor's idempotency key, then
 // marks it paid, queues the billing event and records the license in one
 // transaction. Concurrent copies share one charge (singleflight per
-// purchase); later copies get the same receipt and a fresh license. Every
+// purchase); later copies of the same registration (its nonce), to any
+// instance, get the same receipt and the same license (kept with the
+// purchase). Every
 // device of the account then gets its own license without paying again.
 // A declined card declines that nonce for good (send a new registration).
 // The built-in TestProcessor accepts any Luhn-valid unexpired card except

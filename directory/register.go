@@ -273,6 +273,11 @@ func (s *Server) registerOpened(ctx context.Context, sr *license.SealedRegistrat
 	default:
 		if sameNonce {
 			s.metrics.purchases.add("repeat", 1)
+			// the same registration again (to this instance or another):
+			// the same license
+			if lic := s.issuedLicense(ctx, cur.ID, dev.ID); lic != nil {
+				return &Registered{License: lic, Receipt: cur.Receipt()}, nil
+			}
 		} else {
 			s.metrics.purchases.add("owned", 1)
 		}
@@ -346,6 +351,9 @@ func (s *Server) complete(ctx context.Context, p *Purchase, pay *license.Payment
 		if err != nil || o.ID != q.ID {
 			return nil, newError(http.StatusConflict, CodeConflict, "the purchase was settled elsewhere meanwhile; send the same registration again")
 		}
+		if lic := s.issuedLicense(ctx, o.ID, dev.ID); lic != nil {
+			return &Registered{License: lic, Receipt: o.Receipt()}, nil
+		}
 		if lic, rec, err = s.makeLicense(t, o, dev); err != nil {
 			return nil, err
 		}
@@ -396,7 +404,27 @@ func (s *Server) makeLicense(t *TitleRecord, p *Purchase, dev *Device) (*license
 		return nil, nil, fmt.Errorf("issuing license: %w", err)
 	}
 	s.metrics.licenses.add("", 1)
-	return out, &LicenseRecord{ID: out.ID, Purchase: p.ID, Device: dev.ID, Content: t.ContentID, Issued: now}, nil
+	enc, err := json.Marshal(out)
+	if err != nil {
+		return nil, nil, fmt.Errorf("encoding license: %w", err)
+	}
+	return out, &LicenseRecord{ID: out.ID, Purchase: p.ID, Device: dev.ID, Content: t.ContentID, Issued: now, Encoded: enc}, nil
+}
+
+// issuedLicense returns the license recorded for dev under purchase, if
+// one was and it still decodes as dev's license (nil otherwise: a new one
+// is issued).
+func (s *Server) issuedLicense(ctx context.Context, purchase string, dev identity.ID) *license.License {
+	rec, err := s.st.IssuedLicense(ctx, purchase, dev)
+	if err != nil {
+		return nil
+	}
+	var l license.License
+	if json.Unmarshal(rec.Encoded, &l) != nil || l.Device != dev || l.ID != rec.ID || l.ContentID != rec.Content {
+		s.log.Warn("recorded license does not decode; issuing a new one", "purchase", purchase, "device", dev)
+		return nil
+	}
+	return &l
 }
 
 // handleLicense re-issues a license for the signing device when its

@@ -73,6 +73,9 @@ type Store interface {
 	// OwnedPurchase returns the paid purchase of title by account.
 	OwnedPurchase(ctx context.Context, account, titleID string) (*Purchase, error)
 	AddLicense(ctx context.Context, l *LicenseRecord) error
+	// IssuedLicense returns the latest license recorded with its encoding
+	// for device under purchase (ErrNotFound if none).
+	IssuedLicense(ctx context.Context, purchase string, device identity.ID) (*LicenseRecord, error)
 
 	Announce(ctx context.Context, a *AnnounceRecord) error
 	Withdraw(ctx context.Context, device identity.ID) error
@@ -167,6 +170,7 @@ type LicenseRecord struct {
 	Device   identity.ID
 	Content  sealed.ContentID
 	Issued   time.Time
+	Encoded  []byte // the license as issued (JSON): a repeat of its registration gets it again
 }
 
 // AnnounceRecord is a device's latest heartbeat.

@@ -224,9 +224,29 @@ func (s *Store) CompletePurchase(ctx context.Context, p *directory.Purchase, ev 
 }
 
 func insertLicense(ctx context.Context, tx pgx.Tx, l *directory.LicenseRecord) error {
-	_, err := tx.Exec(ctx, `INSERT INTO licenses (id, purchase, device, content, issued) VALUES ($1, $2, $3, $4, $5)`,
-		l.ID, l.Purchase, string(l.Device), l.Content[:], ms(l.Issued))
+	enc := l.Encoded
+	if enc == nil {
+		enc = []byte{}
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO licenses (id, purchase, device, content, issued, license) VALUES ($1, $2, $3, $4, $5, $6)`,
+		l.ID, l.Purchase, string(l.Device), l.Content[:], ms(l.Issued), enc)
 	return err
+}
+
+// IssuedLicense implements directory.Store.
+func (s *Store) IssuedLicense(ctx context.Context, purchase string, device identity.ID) (*directory.LicenseRecord, error) {
+	l := &directory.LicenseRecord{Purchase: purchase, Device: device}
+	var content []byte
+	var issued int64
+	err := s.pool.QueryRow(ctx, `SELECT id, content, issued, license FROM licenses
+		WHERE purchase = $1 AND device = $2 AND length(license) > 0 ORDER BY issued DESC, id LIMIT 1`, purchase, string(device)).
+		Scan(&l.ID, &content, &issued, &l.Encoded)
+	if err != nil {
+		return nil, notFound(err, "license")
+	}
+	copy(l.Content[:], content)
+	l.Issued = fromMS(issued)
+	return l, nil
 }
 
 // DeclinePurchase implements directory.Store.

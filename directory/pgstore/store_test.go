@@ -53,7 +53,7 @@ func TestMigrationsIdempotent(t *testing.T) {
 		}
 		v, err := s.SchemaVersion(context.Background())
 		s.Close()
-		if err != nil || v != 6 {
+		if err != nil || v != 7 {
 			t.Fatalf("schema version %d, %v", v, err)
 		}
 	}

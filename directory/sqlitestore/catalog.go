@@ -169,7 +169,7 @@ const (
 	purchaseStanding = `SELECT ` + purchaseCols + ` FROM purchases WHERE account = ? AND title = ? AND state IN ('pending', 'paid')`
 	purchasePaid     = `UPDATE purchases SET state = 'paid', card_brand = ?, card_last4 = ?, token = ? WHERE id = ? AND state = 'pending'`
 	outboxInsert     = `INSERT INTO outbox (kind, payload, created, next_attempt) VALUES (?, ?, ?, ?)`
-	licenseInsert    = `INSERT INTO licenses (id, purchase, device, content, issued) VALUES (?, ?, ?, ?, ?)`
+	licenseInsert    = `INSERT INTO licenses (id, purchase, device, content, issued, license) VALUES (?, ?, ?, ?, ?, ?)`
 	markDelivered    = `UPDATE outbox SET delivered = ?, attempts = attempts + 1, last_error = '' WHERE id = ?`
 	deviceSeq        = `SELECT seq FROM devices WHERE id = ?`
 )
@@ -256,8 +256,31 @@ func (s *Store) CompletePurchase(ctx context.Context, p *directory.Purchase, ev 
 }
 
 func (s *Store) insertLicense(ctx context.Context, tx *sql.Tx, l *directory.LicenseRecord) error {
-	_, err := s.exec(ctx, tx, licenseInsert, l.ID, l.Purchase, string(l.Device), l.Content[:], ms(l.Issued))
+	_, err := s.exec(ctx, tx, licenseInsert, l.ID, l.Purchase, string(l.Device), l.Content[:], ms(l.Issued), nonNil(l.Encoded))
 	return err
+}
+
+func nonNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
+
+// IssuedLicense implements directory.Store.
+func (s *Store) IssuedLicense(ctx context.Context, purchase string, device identity.ID) (*directory.LicenseRecord, error) {
+	l := &directory.LicenseRecord{Purchase: purchase, Device: device}
+	var content []byte
+	var issued int64
+	err := s.r.QueryRowContext(ctx, `SELECT id, content, issued, license FROM licenses
+		WHERE purchase = ? AND device = ? AND length(license) > 0 ORDER BY issued DESC, id LIMIT 1`, purchase, string(device)).
+		Scan(&l.ID, &content, &issued, &l.Encoded)
+	if err != nil {
+		return nil, notFound(err, "license")
+	}
+	copy(l.Content[:], content)
+	l.Issued = fromMS(issued)
+	return l, nil
 }
 
 // DeclinePurchase implements directory.Store.

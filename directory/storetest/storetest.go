@@ -206,13 +206,19 @@ func testPurchaseRules(t *testing.T, s directory.Store) {
 	if cur, created, _ = s.BeginPurchase(ctx, purchase(d, tr, "p4", "nonce-3")); created || cur.ID != "p1" || cur.State != directory.PurchasePaid {
 		t.Errorf("new nonce after paying: %+v created=%v", cur, created)
 	}
+	if _, err := s.IssuedLicense(ctx, "p1", d.ID); !errors.Is(err, directory.ErrNotFound) {
+		t.Errorf("a license recorded without its encoding: %v", err)
+	}
 	lic2 := *lic
-	lic2.ID = "l2"
+	lic2.ID, lic2.Encoded = "l2", []byte(`{"id":"l2"}`)
 	if err := s.AddLicense(ctx, &lic2); err != nil {
 		t.Errorf("second license of a paid purchase: %v", err)
 	}
 	if err := s.AddLicense(ctx, &lic2); err == nil {
 		t.Error("the same license id twice")
+	}
+	if got, err := s.IssuedLicense(ctx, "p1", d.ID); err != nil || got.ID != "l2" || string(got.Encoded) != `{"id":"l2"}` || got.Content != tr.ContentID {
+		t.Errorf("issued license: %+v %v", got, err)
 	}
 	var n int
 	if err := s.Events(ctx, func(e *directory.OutboxEvent) error {

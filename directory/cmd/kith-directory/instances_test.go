@@ -57,7 +57,8 @@ func (h *countingHook) snapshot() (map[string]int, int) {
 // TestTwoInstances is issue 12's two-instance test: two kith-directory
 // processes on one PostgreSQL, 32 buyers spread over both, some
 // registrations sent to both at once, one instance killed with SIGKILL
-// mid-load and restarted. Every acknowledged purchase is paid exactly once
+// mid-load and restarted. One registration gets one license wherever it
+// is sent. Every acknowledged purchase is paid exactly once
 // (one purchase row, one billing event), no license is without a paid
 // purchase, every billing event reaches the webhook (a duplicate only for
 // what the killed instance held), an announce on one instance is listed by
@@ -106,9 +107,11 @@ func TestTwoInstances(t *testing.T) {
 	}
 	var mu sync.Mutex
 	receipts := map[int][]string{} // buyer -> purchase IDs acknowledged
+	licenses := map[int][]string{} // buyer -> license IDs answered
 	ack := func(i int, r *directory.Registered) {
 		mu.Lock()
 		receipts[i] = append(receipts[i], r.Receipt.PurchaseID)
+		licenses[i] = append(licenses[i], r.License.ID)
 		mu.Unlock()
 	}
 	var p1restarted *proc
@@ -154,6 +157,11 @@ func TestTwoInstances(t *testing.T) {
 		for _, id := range ids {
 			if id != ids[0] {
 				t.Errorf("buyer %d: acknowledged purchases %v", i, ids)
+			}
+		}
+		for _, id := range licenses[i] { // the same registration nonce, the same license
+			if id != licenses[i][0] {
+				t.Errorf("buyer %d: one registration answered with licenses %v", i, licenses[i])
 			}
 		}
 	}
