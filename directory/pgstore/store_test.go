@@ -7,10 +7,16 @@ import (
 
 	"github.com/kith-media/kith/directory"
 	"github.com/kith-media/kith/directory/storetest"
+	"github.com/kith-media/kith/internal/leakcheck"
 	"github.com/kith-media/kith/internal/pgtest"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+// TestMain runs the tests on a private PostgreSQL (stopped after them),
+// then fails the package if they left goroutines running.
+func TestMain(m *testing.M) {
+	before := leakcheck.Snapshot()
+	os.Exit(leakcheck.After(before, pgtest.Main(m)))
+}
 
 func openTest(t *testing.T, o Options) *Store {
 	t.Helper()

@@ -24,7 +24,14 @@ func Main(m *testing.M, ignore ...string) { os.Exit(Run(m, ignore...)) }
 // server it started): it returns the exit code instead of exiting.
 func Run(m *testing.M, ignore ...string) int {
 	before := ids(goroutines())
-	code := m.Run()
+	return After(before, m.Run(), ignore...)
+}
+
+// After is the check Run makes, for a TestMain whose tests run inside
+// another helper (pgtest.Main): before is Snapshot taken first, code the
+// tests' exit code; it returns code, or 1 after printing the goroutines
+// started since before that are still running.
+func After(before map[string]bool, code int, ignore ...string) int {
 	if code == 0 {
 		if left := Leftover(before, Grace, ignore...); len(left) > 0 {
 			fmt.Fprintf(os.Stderr, "leakcheck: %d goroutine(s) still running %v after the tests:\n\n%s\n",

@@ -23,6 +23,7 @@ import (
 	"github.com/kith-media/kith/directory"
 	"github.com/kith-media/kith/directory/license"
 	"github.com/kith-media/kith/directory/sqlitestore"
+	"github.com/kith-media/kith/internal/leakcheck"
 	"github.com/kith-media/kith/internal/pgtest"
 	"github.com/kith-media/kith/share/identity"
 )
@@ -43,7 +44,8 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "building kith-directory:", err)
 		os.Exit(1)
 	}
-	code := pgtest.Main(m) // stops the PostgreSQL server the Postgres tests started
+	before := leakcheck.Snapshot()
+	code := leakcheck.After(before, pgtest.Main(m), "net/http.(*persistConn).readLoop", "net/http.(*persistConn).writeLoop") // pgtest.Main stops the PostgreSQL server the Postgres tests started
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
