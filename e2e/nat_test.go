@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -371,6 +372,9 @@ func TestNATRelay(t *testing.T) {
 	if a, b := fileHash(t, A.sealedPath(far.Content)), fileHash(t, B.sealedPath(far.Content)); a != b {
 		t.Error("B's sealed file differs from A's")
 	}
+	eventually(t, 15*time.Second, "A's ledger credits B with every relayed byte", func() error {
+		return ledgerUp(A, B.id, far.Content, src[A.id])
+	})
 	if got := relayCounter(t, relayHost, "kith_relay_bytes_total"); got < src[A.id] {
 		t.Errorf("the relay spliced %d bytes, fewer than the %d B took from A", got, src[A.id])
 	}
@@ -400,6 +404,9 @@ func TestNATRelay(t *testing.T) {
 	if n := originBytes(t, dirHost, base)[punch.Content] - originBefore; n != 0 {
 		t.Errorf("the origin sent %d bytes of %q", n, punch.Name)
 	}
+	eventually(t, 15*time.Second, "A's ledger credits D with every punched byte", func() error {
+		return ledgerUp(A, D.id, punch.Content, src[A.id])
+	})
 	if got := relayCounter(t, relayHost, "kith_relay_bytes_total") - spliced; got != 0 {
 		t.Errorf("the relay spliced %d bytes while D downloaded through a punched hole", got)
 	}
@@ -594,4 +601,24 @@ func establishedTo(conntrack, ip string) bool {
 		}
 	}
 	return false
+}
+
+// ledgerUp checks the bytes device d's own ledger (its library's SQLite
+// index, read-only while it runs) credits as uploaded to peer for cid.
+func ledgerUp(d *device, peer, cid string, want int64) error {
+	db, err := sql.Open("sqlite3", "file:"+filepath.Join(d.data, "index.db")+"?mode=ro&_busy_timeout=5000")
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	var got int64
+	err = db.QueryRow(`SELECT coalesce(sum(bytes), 0) FROM ledger WHERE peer = ? AND content_id = ? AND direction = 'up'`,
+		peer, cid).Scan(&got)
+	if err != nil {
+		return fmt.Errorf("reading %s's ledger: %w", d.name, err)
+	}
+	if got != want {
+		return fmt.Errorf("%s's ledger credits %d bytes up to %s, want %d", d.name, got, peer[:7], want)
+	}
+	return nil
 }
