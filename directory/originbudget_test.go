@@ -36,9 +36,10 @@ func TestOriginBudget(t *testing.T) {
 		{"a free rider's first ask is not a first copy", "F", 2 * chunk, true, false, 0, "", false},
 		{"alone: always served", "F", 0, false, false, 0, "", true},
 		{"A left: part 0 is lacking again, a first copy for C", "C", 0, true, true, 0, "A", true},
-		{"a minute later the budget has refilled", "D", 0, true, true, time.Minute, "", true},
-		{"the refill went to that repeat: the free rider waits", "F", 2 * chunk, true, false, time.Minute, "", false},
-		{"part 2 never went to a sharer: first copy", "D", 2 * chunk, true, true, time.Minute, "", true},
+		{"one minute later the budget holds a fifth of a part: D waits", "D", 0, true, true, time.Minute, "", false},
+		{"a period (5 min) later the budget has refilled", "D", 0, true, true, 5 * time.Minute, "", true},
+		{"the refill went to that repeat: the free rider waits", "F", 2 * chunk, true, false, 5 * time.Minute, "", false},
+		{"part 2 never went to a sharer: first copy", "D", 2 * chunk, true, true, 5 * time.Minute, "", true},
 	}
 	for _, s := range steps {
 		online[s.asker] = s.sharer
