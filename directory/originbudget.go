@@ -24,7 +24,7 @@ import (
 //
 // It keeps no clock: the caller passes the time. Safe for concurrent use.
 type OriginBudget struct {
-	RepeatShare  float64       // share of a content's size repeatable per period (default 0.1)
+	RepeatShare float64 // share of a content's size repeatable per period (default 0.1)
 	// RepeatPeriod is the repeat budget's refill period (default 5 min).
 	// At 1 min, a crowd slowed down (a loaded machine: 64 MiB to 200
 	// devices took 5 minutes) drew a tenth of the size every minute it
