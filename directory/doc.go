@@ -201,15 +201,17 @@
 // While another online holder the asker may copy from exists, the origin
 // super-seeds (OriginBudget): each part of the sealed file is handed out
 // about once, to a device that announced the content (it passes it on);
-// a part refused to 16 sharers since it went out counts as lacking again
-// (its holder is not passing it on); any other read is served only from a
-// repeat budget (10 % of the size per
-// minute, for parts whose one holder left, and for devices that share
-// nothing back) and otherwise answered 503 origin_busy with Retry-After
-// and Kith-Retry-After-Ms ("busy, ask your peers"; not logged as a
-// failure). A device alone with a content is always served, and so is
-// an unsigned read (or one from a device that is not enrolled): peers serve
-// only enrolled devices, so it has nobody else to ask.
+// a part refused to 16 sharers since it went out, 10 s or more ago,
+// counts as lacking again (its holder is not passing it on); any other
+// read is served only from a repeat budget (10 % of the size, refilled
+// over 5 minutes, for parts whose one holder left, and for devices that
+// share nothing back) and otherwise answered 503 origin_busy with
+// Retry-After and Kith-Retry-After-Ms ("busy, ask your peers"; not logged
+// as a failure). A device alone with a content is always served, and so
+// is an unsigned read: peers serve only enrolled devices, so it has
+// nobody else to ask. A read signed for a device that does not
+// authenticate (a replayed or stale signature) gets only the repeat
+// budget while others hold the content.
 //
 // A request whose client went away is recorded as 499 (metrics, debug
 // log), never answered or logged as a server error.
