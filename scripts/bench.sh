@@ -29,6 +29,7 @@ plan=(
   "./share/peer/|HostileOffer|1x"
   "./share/|FlashCrowd|1x"
   "./share/|NeighbourFirstPCM|20x"
+  "./share/|NeighbourFirstFrame|10x"              # makes a 20 s 1080p30 clip with ffmpeg first
   "./player/|TimeToFirstPCM|TimeToFirstSound|30x"
   "./player/|PeakRSS1GiB|1x"
   "./player/|PeakRSSVideo1GiB|1x"                # makes a 1 GiB 1080p video first (ffmpeg remux), removed after
