@@ -1,0 +1,124 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kith-media/kith/directory"
+	"github.com/kith-media/kith/directory/sqlitestore"
+	"github.com/kith-media/kith/share/identity"
+)
+
+// startDirectory serves a real directory (SQLite, TLS) on loopback and
+// returns its URL with the fingerprint.
+func startDirectory(t *testing.T) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	dir := t.TempDir()
+	st, err := sqlitestore.Open(ctx, filepath.Join(dir, "d.db"), sqlitestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := identity.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := directory.NewServer(directory.Options{Identity: id, Store: st, OriginDir: filepath.Join(dir, "origin"),
+		RateAuth: -1, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		st.Close()
+	})
+	return directory.FormatURL("https://"+ln.Addr().String(), srv.ID())
+}
+
+// A running kithctl device signs out of one account and into another
+// without restarting: `signin bob` is refused while it belongs to alice,
+// `signout` leaves alice's account at the directory, then `signin bob`
+// works and status says bob — the same serve throughout.
+func TestSignOutAndInAsAnotherAccount(t *testing.T) {
+	url := startDirectory(t)
+	data := t.TempDir()
+	t.Setenv(envPassword, "correct horse battery")
+	ctx, cancel := context.WithCancel(context.Background())
+	var serveErr lockedBuffer // serve's log and its last words, written from several goroutines
+	served := make(chan int, 1)
+	go func() {
+		served <- run(ctx, []string{"--data", data, "--directory", url, "serve", "--listen", "127.0.0.1:0", "--lan=false"}, &serveErr, &serveErr)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if code := <-served; code != 0 {
+			t.Errorf("serve exited %d: %s", code, serveErr.String())
+		}
+	})
+	cmd := func(args ...string) (int, string) {
+		var out, errb bytes.Buffer
+		code := run(context.Background(), append([]string{"--data", data}, args...), &out, &errb)
+		return code, out.String() + errb.String()
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if code, _ := cmd("status"); code == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the device did not answer: %s", serveErr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, args := range [][]string{{"signup", "alice"}, {"signup", "bob"}, {"signin", "alice"}} {
+		if code, out := cmd(args...); code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, out)
+		}
+	}
+	if code, out := cmd("signin", "bob"); code == 0 {
+		t.Fatalf("signed in as bob while enrolled under alice: %s", out)
+	}
+	if code, out := cmd("signout"); code != 0 {
+		t.Fatalf("signout: exit %d: %s", code, out)
+	}
+	if _, out := cmd("--json", "status"); !strings.Contains(out, `"account":""`) {
+		t.Errorf("status after signing out: %s", out)
+	}
+	if code, out := cmd("signin", "bob"); code != 0 {
+		t.Fatalf("signin bob after signing out: exit %d: %s", code, out)
+	}
+	if _, out := cmd("--json", "status"); !strings.Contains(out, `"account":"bob"`) {
+		t.Errorf("status after signing in as bob: %s", out)
+	}
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
