@@ -395,6 +395,8 @@ func (s *Server) serveConnect(ctx context.Context, c net.Conn, ticket []byte, pu
 		writeFrame(c, msgResult, resultBody(CodeBusy, "the supplier has too many invitations waiting"))
 		return
 	}
+	// The asker's connection waits for the join, then gets the result.
+	c.SetDeadline(time.Now().Add(s.o.JoinTimeout + s.o.HandshakeTimeout))
 	timer := time.NewTimer(s.o.JoinTimeout)
 	defer timer.Stop()
 	var sc net.Conn
