@@ -159,8 +159,10 @@
 // unexpired, unrevoked, unwithdrawn holding in memory by content (loaded
 // once from the Store, which stays the durable record, then updated by
 // announce, withdraw and revoke; expired devices are skipped at once and
-// swept every AnnounceTTL), so a lookup reads no database. The serving
-// process must be the only writer of announcements. GET
+// swept every AnnounceTTL), so a lookup reads no database. On SQLite the
+// serving process must be the only writer of announcements; instances
+// sharing a PostgreSQL database (a SharedStore) also apply each other's
+// changes from the store's change feed, polled every 500 ms. GET
 // /v1/suppliers/{content} considers at most 1000 holders (those announced
 // from the asker's public address first, then a stretch of the others that
 // starts at a random place for each lookup), drops the asker and every holder

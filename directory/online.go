@@ -20,9 +20,10 @@ import (
 // unrevoked holding, by content, in memory. The Store stays the durable
 // record; the index is loaded from it once (Store.OnlineHoldings, by Serve
 // while it already serves, or by the first lookup) and then kept current by
-// this server's own announce, withdraw and revoke handlers, so the serving
-// process must be the only one writing announcements (the kith-directory
-// admin commands never do). Changes made while the load reads the store
+// this server's own announce, withdraw and revoke handlers, and, with a
+// SharedStore, by the changes other instances made (runFeed); on SQLite the
+// serving process must be the only one writing announcements (the
+// kith-directory admin commands never do). Changes made while the load reads the store
 // are replayed onto its result. Expired holders are skipped by lookups and
 // dropped by sweep.
 type onlineIndex struct {
