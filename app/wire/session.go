@@ -112,6 +112,9 @@ func (s *Session) SignIn(ctx context.Context, account, password, device string) 
 		return err
 	}
 	if err := c.EnrollDevice(ctx, account, password, device); err != nil {
+		if errors.Is(err, &directory.Error{Code: directory.CodeConflict}) {
+			return fmt.Errorf("this device still belongs to another account (or was revoked): sign out of it first (Settings → Sign out): %w", err)
+		}
 		return err
 	}
 	if err := s.SetAccount(account); err != nil {

@@ -321,8 +321,8 @@ func TestSignOutAndInAsAnotherAccount(t *testing.T) {
 	}
 	waitFor(t, "the jingle to download", 20*time.Second, func() bool { return state() == app.StateOwned })
 	n := k.node()
-	if err := b.Session.SignUp(ctx, "neighbours", "another good password", "test-host"); err == nil {
-		t.Fatal("signed up as another account without signing out first")
+	if err := b.Session.SignUp(ctx, "neighbours", "another good password", "test-host"); err == nil || !strings.Contains(err.Error(), "sign out of it first") {
+		t.Fatalf("signing up as another account without signing out first: %v; want refused, saying to sign out", err)
 	}
 
 	if err := b.Session.SignOut(ctx); err != nil {

@@ -89,8 +89,8 @@ func TestSignOutAndInAsAnotherAccount(t *testing.T) {
 			t.Fatalf("%v: exit %d: %s", args, code, out)
 		}
 	}
-	if code, out := cmd("signin", "bob"); code == 0 {
-		t.Fatalf("signed in as bob while enrolled under alice: %s", out)
+	if code, out := cmd("signin", "bob"); code == 0 || !strings.Contains(out, "kithctl signout first") {
+		t.Fatalf("signin bob while enrolled under alice: exit %d: %s; want refused, saying to sign out", code, out)
 	}
 	if code, out := cmd("signout"); code != 0 {
 		t.Fatalf("signout: exit %d: %s", code, out)

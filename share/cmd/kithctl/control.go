@@ -370,7 +370,10 @@ func (d *daemon) signin(ctx context.Context, r Request) (any, error) {
 	if err := d.dir.EnrollDevice(ctx, r.Account, r.Password, name); err != nil {
 		// Enrolling twice is fine if the device already belongs to the account.
 		dev, werr := d.dir.Whois(ctx, d.id.ID())
-		if werr != nil || dev.Account != r.Account || dev.Revoked {
+		switch {
+		case werr == nil && !dev.Revoked && dev.Account != "" && dev.Account != r.Account:
+			return nil, fmt.Errorf("this device is enrolled under %q: run kithctl signout first (%w)", dev.Account, err)
+		case werr != nil || dev.Account != r.Account || dev.Revoked:
 			return nil, fmt.Errorf("enrolling device: %w", err)
 		}
 	}
