@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"golang.org/x/crypto/argon2"
@@ -153,6 +154,10 @@ func (s *Server) handleEnroll(w http.ResponseWriter, r *http.Request, rq *reques
 	name := strings.TrimSpace(req.Name)
 	if name == "" || utf8.RuneCountInString(name) > 64 || !utf8.ValidString(name) {
 		return fieldErrorf("name", "device name must be 1 to 64 characters")
+	}
+	if strings.IndexFunc(name, unicode.IsControl) >= 0 {
+		// a NUL is refused by PostgreSQL's text, stored by SQLite: both refuse it here
+		return fieldErrorf("name", "device name must not hold control characters")
 	}
 	account, err := NormalizeAccount(req.Account)
 	if err != nil {

@@ -136,6 +136,7 @@ func TestBadInput(t *testing.T) {
 		{"registration bad base64", "POST", "/v1/registrations", `{"device":"x","ct":"!!","sig":""}`, false, 400, ""},
 		{"relay unsigned wrapper", "POST", "/v1/relay", `{"registration":{"device":"x","ct":"","sig":""},"supplier":{"sign":"","box":""},"time":"2020-01-01T00:00:00Z","sig":""}`, false, 400, "supplier"},
 		{"enroll without signature", "POST", "/v1/devices", `{"account":"fred","password":"` + password + `","name":"x","keys":{"sign":"` + b64(d.id.Public().Sign) + `","box":"` + b64(d.id.Public().Box) + `"}}`, false, 401, ""},
+		{"control byte in device name", "POST", "/v1/devices", `{"account":"fred","password":"` + password + `","name":"x\u0000y","keys":{"sign":"` + b64(d.id.Public().Sign) + `","box":"` + b64(d.id.Public().Box) + `"}}`, true, 400, "name"},
 		{"content not in origin", "GET", "/v1/content/" + strings.Repeat("ab", 32), ``, false, 404, "origin"},
 	}
 	for _, c := range cases {
