@@ -316,10 +316,10 @@ func (c *joinCodeCard) show() {
 				return
 			}
 			c.code.SetText(fmt.Sprintf("%s   (until %s)", code, exp.Local().Format("15:04")))
-			// The card is Settings' last: bring the code into view (it
-			// appeared below the fold, to be found only by scrolling).
+			// Bring the card with the code into view (on a short window it
+			// appears below the fold, to be found only by scrolling).
 			if sc, ok := c.u.settings.obj.(*container.Scroll); ok {
-				sc.ScrollToBottom()
+				sc.ScrollToOffset(fyne.NewPos(0, c.obj.Position().Y))
 			}
 		}
 	})

@@ -63,9 +63,9 @@ type VideoStats struct {
 
 // Summary sums the counts up for a log, against the frames of the clip.
 func (s VideoStats) Summary(clipFrames int) string {
-	return fmt.Sprintf("%d frames in the clip, %d received at %dx%d (box %dx%d), %d put on the canvas, %d drawn by the painter, "+
+	return fmt.Sprintf("%s in the clip, %d received at %dx%d (box %dx%d), %d put on the canvas, %d drawn by the painter, "+
 		"%d replaced before shown; frame callbacks waited p99 %.1f ms, max %.1f ms",
-		clipFrames, s.Received, s.FrameWidth, s.FrameHeight, s.Width, s.Height, s.Shown, s.Painted, s.Replaced, s.PresentP99MS, s.PresentMaxMS)
+		count(clipFrames, "frame"), s.Received, s.FrameWidth, s.FrameHeight, s.Width, s.Height, s.Shown, s.Painted, s.Replaced, s.PresentP99MS, s.PresentMaxMS)
 }
 
 // videoView shows frames with a canvas.Image scaled by the GPU's nearest

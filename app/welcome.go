@@ -232,8 +232,11 @@ func newSettingsScreen(u *UI) *settingsScreen {
 		widget.NewCard("Directory", "", container.NewVBox(s.dirInfo,
 			widget.NewLabel("Use a different directory (a headless deployment):"),
 			container.NewBorder(nil, nil, nil, s.use, s.dirURL), container.NewHBox(s.forget), s.saved)),
-		s.watched.obj,
+		// Adding a device is part of setting the household up: its card
+		// comes before the watched folders, where a new household sees it
+		// without scrolling.
 		s.join.obj,
+		s.watched.obj,
 	)
 	s.obj = container.NewVScroll(s.box)
 	return s
