@@ -25,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kith-media/kith/internal/leakcheck"
 	"github.com/kith-media/kith/internal/netns"
 )
 
@@ -47,7 +48,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(helperEnv) == "relay-fetch" {
 		os.Exit(helperRelayFetch())
 	}
-	os.Exit(m.Run())
+	// Every test here drives other processes; what it leaves running in
+	// this one (a reader of a child's output, a client's loop) is a leak.
+	leakcheck.Main(m, "net/http.(*persistConn).readLoop", "net/http.(*persistConn).writeLoop")
 }
 
 // helperGet prints the body of a GET (the directory's /metrics) to
