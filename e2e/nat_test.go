@@ -24,6 +24,24 @@ import (
 	"github.com/kith-media/kith/share/sealed"
 )
 
+// helperTicket loads the relay helpers' asker key (KITH_E2E_KEY) and
+// supplier (KITH_E2E_SUPPLIER) and signs them a ticket valid for ttl with
+// KITH_E2E_SIGNER, as the directory (or a forger) would.
+func helperTicket(ttl time.Duration) (self *identity.Identity, sup identity.ID, ticket []byte, err error) {
+	if self, err = identity.Load(os.Getenv("KITH_E2E_KEY")); err != nil {
+		return nil, sup, nil, err
+	}
+	signer, err := identity.Load(os.Getenv("KITH_E2E_SIGNER"))
+	if err != nil {
+		return nil, sup, nil, err
+	}
+	if sup, err = identity.ParseID(os.Getenv("KITH_E2E_SUPPLIER")); err != nil {
+		return nil, sup, nil, err
+	}
+	ticket, err = relay.SignTicket(signer, relay.Ticket{Asker: self.ID(), Supplier: sup, Expires: time.Now().Add(ttl)})
+	return self, sup, ticket, err
+}
+
 // helperRelayOffer runs in an asker's namespace: it signs a relay ticket
 // with KITH_E2E_SIGNER (a key file: the directory's, or any other to
 // forge one) for the device of KITH_E2E_KEY to reach KITH_E2E_SUPPLIER,
@@ -32,23 +50,11 @@ import (
 // N", "status S" or "refused: REASON".
 func helperRelayOffer() int {
 	fail := func(err error) int { fmt.Fprintln(os.Stderr, err); return 1 }
-	self, err := identity.Load(os.Getenv("KITH_E2E_KEY"))
-	if err != nil {
-		return fail(err)
-	}
-	signer, err := identity.Load(os.Getenv("KITH_E2E_SIGNER"))
-	if err != nil {
-		return fail(err)
-	}
-	sup, err := identity.ParseID(os.Getenv("KITH_E2E_SUPPLIER"))
-	if err != nil {
-		return fail(err)
-	}
 	ttl, err := time.ParseDuration(os.Getenv("KITH_E2E_TTL"))
 	if err != nil {
 		return fail(err)
 	}
-	tk, err := relay.SignTicket(signer, relay.Ticket{Asker: self.ID(), Supplier: sup, Expires: time.Now().Add(ttl)})
+	self, sup, tk, err := helperTicket(ttl)
 	if err != nil {
 		return fail(err)
 	}
@@ -80,23 +86,11 @@ func helperRelayOffer() int {
 // "ok" or "refused: REASON" for each: the relay's session caps at work.
 func helperRelayHold() int {
 	fail := func(err error) int { fmt.Fprintln(os.Stderr, err); return 1 }
-	self, err := identity.Load(os.Getenv("KITH_E2E_KEY"))
-	if err != nil {
-		return fail(err)
-	}
-	signer, err := identity.Load(os.Getenv("KITH_E2E_SIGNER"))
-	if err != nil {
-		return fail(err)
-	}
-	sup, err := identity.ParseID(os.Getenv("KITH_E2E_SUPPLIER"))
-	if err != nil {
-		return fail(err)
-	}
 	n, err := strconv.Atoi(os.Getenv("KITH_E2E_N"))
 	if err != nil {
 		return fail(err)
 	}
-	tk, err := relay.SignTicket(signer, relay.Ticket{Asker: self.ID(), Supplier: sup, Expires: time.Now().Add(time.Minute)})
+	_, _, tk, err := helperTicket(time.Minute)
 	if err != nil {
 		return fail(err)
 	}
@@ -170,23 +164,11 @@ func helperTamperProxy() int {
 // against the supplier (peer.ErrMisbehaving), "ok" if every chunk came.
 func helperRelayFetch() int {
 	fail := func(err error) int { fmt.Fprintln(os.Stderr, err); return 1 }
-	self, err := identity.Load(os.Getenv("KITH_E2E_KEY"))
-	if err != nil {
-		return fail(err)
-	}
-	signer, err := identity.Load(os.Getenv("KITH_E2E_SIGNER"))
-	if err != nil {
-		return fail(err)
-	}
-	sup, err := identity.ParseID(os.Getenv("KITH_E2E_SUPPLIER"))
-	if err != nil {
-		return fail(err)
-	}
 	cid, err := sealed.ParseContentID(os.Getenv("KITH_E2E_CID"))
 	if err != nil {
 		return fail(err)
 	}
-	tk, err := relay.SignTicket(signer, relay.Ticket{Asker: self.ID(), Supplier: sup, Expires: time.Now().Add(time.Minute)})
+	self, sup, tk, err := helperTicket(time.Minute)
 	if err != nil {
 		return fail(err)
 	}
