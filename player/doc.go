@@ -92,6 +92,17 @@
 // download fetches first is the media's business: a share.Title reader
 // steers its download to the chunk it is reading.
 //
+// # Time
+//
+// The player's rules are timed on Options.Clock (internal/clock; the wall
+// clock by default): the control loop's 50 ms tick (and with it position
+// events and the end of a queue), BufferingAfter, the 150 ms a title waits
+// for its first blocks, the 5 s between saved positions. Tests run them on
+// a clock.Fake and check each at its threshold (clock_test.go). The sound is
+// paced by the Output (the device, or the tests' fake output pulling in real
+// time), and the grace before a stopped track's media is closed stays on the
+// wall clock: neither is a rule.
+//
 // # Secrets
 //
 // No plaintext media, PCM or key reaches the disk or the logs: there are no

@@ -134,9 +134,27 @@ type memMedia struct {
 	// slowAt makes the first read at or after this offset sleep slowFor.
 	slowAt  int64
 	slowFor time.Duration
+	gate    *gate
 	mu      sync.Mutex
 	prog    bool
 }
+
+// gate blocks the first read at or after offset at until release is
+// closed; entered is closed when that read begins.
+type gate struct {
+	at      int64
+	entered chan struct{}
+	release chan struct{}
+	once    sync.Once
+	passed  bool
+}
+
+func newGate(at int64) *gate {
+	return &gate{at: at, entered: make(chan struct{}), release: make(chan struct{})}
+}
+
+// open lets the blocked read go on (once).
+func (g *gate) open() { g.once.Do(func() { close(g.release) }) }
 
 func (m *memMedia) Read(p []byte) (int, error) {
 	m.mu.Lock()
@@ -146,6 +164,13 @@ func (m *memMedia) Read(p []byte) (int, error) {
 		m.slowFor = 0
 		m.mu.Unlock()
 		time.Sleep(d)
+		m.mu.Lock()
+	}
+	if g := m.gate; g != nil && !g.passed && pos >= g.at {
+		g.passed = true
+		m.mu.Unlock()
+		close(g.entered)
+		<-g.release
 		m.mu.Lock()
 	}
 	defer m.mu.Unlock()
@@ -162,6 +187,7 @@ type memSource struct {
 	mu     sync.Mutex
 	titles map[string][]byte
 	slow   map[string][2]int64 // id -> {offset, millis}
+	gates  map[string]*gate
 	opens  int
 	byID   map[string]int // opens per title
 }
@@ -181,6 +207,9 @@ func (s *memSource) Open(ctx context.Context, id string) (Media, error) {
 	m := &memMedia{Reader: bytes.NewReader(b), title: "Title " + id, size: int64(len(b))}
 	if sl, ok := s.slow[id]; ok {
 		m.slowAt, m.slowFor, m.prog = sl[0], time.Duration(sl[1])*time.Millisecond, true
+	}
+	if g, ok := s.gates[id]; ok {
+		m.gate, m.prog = g, true
 	}
 	return m, nil
 }

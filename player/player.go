@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/kith-media/kith/internal/clock"
 	"github.com/kith-media/kith/player/av"
 	"github.com/kith-media/kith/player/decode"
 )
@@ -36,18 +37,26 @@ type Options struct {
 	// VideoWidth and VideoHeight are the size of video frames (EventVideo);
 	// 0 means 640×360.
 	VideoWidth, VideoHeight int
+	// Clock times the player's rules (nil: the wall clock): the control
+	// loop's tick and with it position events, how long a read may take
+	// before StateBuffering (BufferingAfter), how long a title waits for
+	// its first blocks (150 ms), how often positions are saved (5 s).
+	// The sound itself is paced by the Output, never by Clock.
+	Clock clock.Clock
 }
 
 // Player is a queue of titles played through one output. Its controls may
 // be called from any goroutine; they take effect in Serve's goroutine.
 type Player struct {
-	log   *slog.Logger
-	opts  Options
-	out   Output
-	pump  *pump
-	cmds  chan func(ctx context.Context)
-	subMu sync.Mutex
-	subs  map[chan Event]struct{}
+	clk    clock.Clock
+	ticked func(now time.Time) // tests: called after each tick of Serve's loop, in it
+	log    *slog.Logger
+	opts   Options
+	out    Output
+	pump   *pump
+	cmds   chan func(ctx context.Context)
+	subMu  sync.Mutex
+	subs   map[chan Event]struct{}
 
 	statusMu sync.Mutex
 	status   Status
@@ -98,6 +107,7 @@ func New(opts Options) (*Player, error) {
 		out = NewDeviceOutput(DeviceOptions{SampleRate: opts.SampleRate, Logger: opts.Logger})
 	}
 	p := &Player{
+		clk:    clock.Or(opts.Clock),
 		log:    opts.Logger,
 		opts:   opts,
 		out:    out,

@@ -202,30 +202,6 @@ func TestNoOutput(t *testing.T) {
 	})
 }
 
-// TestBuffering: a read that blocks longer than BufferingAfter shows
-// StateBuffering, then playback continues.
-func TestBuffering(t *testing.T) {
-	wav := toneWAV(rate, 3*time.Second, 440)
-	src := &memSource{
-		titles: map[string][]byte{"a": wav},
-		slow:   map[string][2]int64{"a": {int64(len(wav)) / 2, 600}},
-	}
-	p, _, ev := newTest(t, src, nil)
-	p.Play("a")
-	ev.wait(t, 5*time.Second, "buffering after playing", func(e Event) bool {
-		if e.Kind != EventState || e.State != StateBuffering {
-			return false
-		}
-		for _, x := range ev.snapshot() {
-			if x.Kind == EventState && x.State == StatePlaying {
-				return true
-			}
-		}
-		return false
-	})
-	ev.wait(t, 5*time.Second, "stopped at the end", isState(StateStopped))
-}
-
 // TestSeekAfterDecodeEnded seeks back after the whole title was decoded
 // ahead (a short title fits in the queue): playback must go on from there
 // and then end normally.

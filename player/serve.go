@@ -8,6 +8,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/kith-media/kith/internal/clock"
 	"github.com/kith-media/kith/player/decode"
 	"github.com/kith-media/kith/share/sealed"
 )
@@ -30,9 +31,9 @@ func (p *Player) Serve(ctx context.Context) error {
 		p.dropTracks()
 		_ = p.out.Close()
 	}()
-	tick := time.NewTicker(tickEvery)
+	tick := p.clk.NewTicker(tickEvery)
 	defer tick.Stop()
-	lastPos := time.Now()
+	lastPos := p.clk.Now()
 	for {
 		select {
 		case <-ctx.Done():
@@ -40,10 +41,13 @@ func (p *Player) Serve(ctx context.Context) error {
 			return nil
 		case f := <-p.cmds:
 			f(ctx)
-		case now := <-tick.C:
+		case now := <-tick.C():
 			p.tick(ctx, now.Sub(lastPos) >= p.opts.PositionEvery-tickEvery/2)
 			if now.Sub(lastPos) >= p.opts.PositionEvery-tickEvery/2 {
 				lastPos = now
+			}
+			if p.ticked != nil {
+				p.ticked(now)
 			}
 		}
 	}
@@ -92,7 +96,7 @@ func (p *Player) open(ctx context.Context, e entry, i int, pos time.Duration) op
 		res.err = fmt.Errorf("reading title %s: %w", id, err)
 		return res
 	}
-	t, err := newTrack(m, id, i, p.out.SampleRate())
+	t, err := newTrack(m, id, i, p.out.SampleRate(), p.clk)
 	if err != nil {
 		res.err = err
 		return res
@@ -430,7 +434,7 @@ func (p *Player) emitPosition(t *track, pos time.Duration) {
 
 // savePosition stores the heard position (at most every 5 s unless force).
 func (p *Player) savePosition(force bool) {
-	if p.heardT == nil || p.heardT != p.cur || (!force && time.Since(p.lastSaved) < 5*time.Second) {
+	if p.heardT == nil || p.heardT != p.cur || (!force && clock.Since(p.clk, p.lastSaved) < 5*time.Second) {
 		return
 	}
 	p.savePositionOf(p.heardT, p.lastPos)
@@ -440,7 +444,7 @@ func (p *Player) savePositionOf(t *track, pos time.Duration) {
 	if p.opts.Positions == nil || t == nil {
 		return
 	}
-	p.lastSaved = time.Now()
+	p.lastSaved = p.clk.Now()
 	if err := p.opts.Positions.Save(t.id, pos); err != nil {
 		p.log.Warn("saving position", "title", t.id, "err", err)
 	}

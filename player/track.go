@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/kith-media/kith/internal/clock"
 	"github.com/kith-media/kith/player/decode"
 )
 
@@ -43,6 +44,7 @@ type block struct {
 // mediaReader wraps Media to record how long it reads.
 type mediaReader struct {
 	m       Media
+	clk     clock.Clock
 	reading atomic.Int64 // unix nanos when the current read began; 0 if none
 	once    sync.Once
 }
@@ -53,14 +55,14 @@ func (r *mediaReader) close() {
 }
 
 func (r *mediaReader) Read(p []byte) (int, error) {
-	r.reading.Store(time.Now().UnixNano())
+	r.reading.Store(r.clk.Now().UnixNano())
 	n, err := r.m.Read(p)
 	r.reading.Store(0)
 	return n, err
 }
 
 func (r *mediaReader) Seek(off int64, whence int) (int64, error) {
-	r.reading.Store(time.Now().UnixNano())
+	r.reading.Store(r.clk.Now().UnixNano())
 	n, err := r.m.Seek(off, whence)
 	r.reading.Store(0)
 	return n, err
@@ -121,12 +123,12 @@ func (t *track) takePicture(from time.Duration) *picture {
 
 // newTrack decodes the head of an opened title; the feeder must be started
 // with run. On error the media is closed.
-func newTrack(m Media, id string, index, rate int) (*track, error) {
+func newTrack(m Media, id string, index, rate int, clk clock.Clock) (*track, error) {
 	progressive := false
 	if p, ok := m.(Progressive); ok {
 		progressive = p.Progressive()
 	}
-	mr := &mediaReader{m: m}
+	mr := &mediaReader{m: m, clk: clk}
 	s, err := decode.Open(mr, m.Size(), decode.Options{SampleRate: rate, Progressive: progressive, MediaType: m.MediaType()})
 	if err != nil {
 		m.Close()
@@ -295,7 +297,7 @@ func (t *track) slowRead() time.Duration {
 	if s == 0 {
 		return 0
 	}
-	return time.Since(time.Unix(0, s))
+	return clock.Since(t.media.clk, time.Unix(0, s))
 }
 
 // stop cancels the feeder; it closes the media when it exits.
@@ -321,7 +323,9 @@ func (t *track) stop() {
 }
 
 // waitReady waits until readyBlocks are decoded (or the feed ended), or
-// readyWait after the first block, whichever comes first.
+// readyWait (on the player's clock) after the first block, whichever comes
+// first. The 1 ms poll for the first block is on the wall clock: it
+// paces a check, it is not a rule.
 func (t *track) waitReady(ctx context.Context) error {
 	var first <-chan time.Time
 	poll := time.NewTicker(time.Millisecond)
@@ -336,7 +340,7 @@ func (t *track) waitReady(ctx context.Context) error {
 			return nil
 		case <-poll.C:
 			if first == nil && t.queued.Load() > 0 {
-				first = time.After(readyWait)
+				first = clock.After(t.media.clk, readyWait)
 			}
 		}
 	}

@@ -87,7 +87,11 @@
 // ledger treat a relayed asker like a direct one. A record that fails to
 // decrypt over a relay blames the relay (ErrRelay; tried last for a
 // minute), never the peer. Its decisions are share/peer/sched's
-// (a pure core with the time passed in, also driven by internal/swarmsim).
+// (a pure core with the time passed in, also driven by internal/swarmsim);
+// the fetcher passes the time of FetchOptions.Clock (internal/clock, the
+// wall clock by default), on which its tick, request and poll timeouts run
+// too, so steals, timeouts and back-offs are tested on a fake clock at
+// their thresholds (clock_test.go).
 //
 // The origin is the supplier of last resort. It is asked only for chunks
 // no peer holds or is fetching (peers advertise origin fetches in /have),

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kith-media/kith/internal/clock"
 	"github.com/kith-media/kith/share/identity"
 	"github.com/kith-media/kith/share/library"
 	"github.com/kith-media/kith/share/peer/sched"
@@ -89,6 +90,11 @@ type FetchOptions struct {
 	ProgressInterval time.Duration // Progress events (default 250 ms)
 	OnEvent          func(Event)   // called from the fetcher's goroutine; must not block
 	Logger           *slog.Logger
+	// Clock is what the scheduling rules above are timed on: steals,
+	// request and poll timeouts, back-offs, polling, progress (nil: the
+	// wall clock). Tests pass a clock.Fake to check the rules at their
+	// exact thresholds.
+	Clock clock.Clock
 }
 
 // EventKind tells what an Event reports.
@@ -162,6 +168,7 @@ type Fetcher struct {
 	m   *sealed.Manifest
 	cid sealed.ContentID
 	log *slog.Logger
+	clk clock.Clock
 
 	mu      sync.Mutex
 	core    *sched.Core    // the decisions: which chunk from whom, and when
@@ -197,7 +204,7 @@ func NewFetcher(o FetchOptions) (*Fetcher, error) {
 		o.Logger = slog.Default()
 	}
 	m := o.Manifest
-	f := &Fetcher{o: o, m: m, cid: m.ContentID(), log: o.Logger, origin: library.NewBitmap(m.NumChunks()),
+	f := &Fetcher{o: o, m: m, cid: m.ContentID(), log: o.Logger, clk: clock.Or(o.Clock), origin: library.NewBitmap(m.NumChunks()),
 		core: sched.New(sched.Config{Chunks: m.NumChunks(),
 			ChunkSize: func(i int) int64 { _, n := m.ChunkRange(i); return n },
 			Self:      o.Self, Demand: o.Demand, PerSource: o.PerSource, OriginInFlight: o.OriginInFlight,
@@ -258,7 +265,7 @@ func (f *Fetcher) Faults() []Fault {
 func (f *Fetcher) Progress() Progress {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.progressLocked(time.Now())
+	return f.progressLocked(f.clk.Now())
 }
 
 func (f *Fetcher) progressLocked(now time.Time) Progress {

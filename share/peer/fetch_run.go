@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/kith-media/kith/directory"
+	"github.com/kith-media/kith/internal/clock"
 	"github.com/kith-media/kith/share/library"
 	"github.com/kith-media/kith/share/peer/sched"
 )
@@ -28,7 +29,7 @@ func (f *Fetcher) Run(ctx context.Context) error {
 		return fmt.Errorf("fetching %s: %w", f.cid, err)
 	}
 	f.mu.Lock()
-	f.core.Begin(sched.Bitmap(have), time.Now())
+	f.core.Begin(sched.Bitmap(have), f.clk.Now())
 	f.mu.Unlock()
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -46,7 +47,7 @@ func (f *Fetcher) Run(ctx context.Context) error {
 		}
 		f.mu.Unlock()
 	}()
-	tick := time.NewTicker(100 * time.Millisecond)
+	tick := f.clk.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	lastProgress := time.Time{}
 	for {
@@ -56,7 +57,7 @@ func (f *Fetcher) Run(ctx context.Context) error {
 			f.mu.Unlock()
 			break
 		}
-		now := time.Now()
+		now := f.clk.Now()
 		for _, s := range f.core.Polls(now) {
 			f.poll(ctx, &wg, s)
 		}
@@ -85,11 +86,11 @@ func (f *Fetcher) Run(ctx context.Context) error {
 		case h := <-f.haves:
 			f.mu.Lock()
 			fl := f.core.HaveResult(h.src, sched.HaveInfo{Have: sched.Bitmap(h.info.Have), Fetching: sched.Bitmap(h.info.Fetching),
-				Complete: h.info.Complete, Downloading: h.info.Downloading}, outcome(h.err), time.Now())
+				Complete: h.info.Complete, Downloading: h.info.Downloading}, outcome(h.err), f.clk.Now())
 			f.mu.Unlock()
 			f.emitFault(fl)
 		case <-f.wake:
-		case <-tick.C:
+		case <-tick.C():
 		case <-ctx.Done():
 			return fmt.Errorf("fetching %s: %w", f.cid, ctx.Err())
 		}
@@ -98,7 +99,7 @@ func (f *Fetcher) Run(ctx context.Context) error {
 		return fmt.Errorf("fetching %s: %w", f.cid, err)
 	}
 	f.mu.Lock()
-	p := f.progressLocked(time.Now())
+	p := f.progressLocked(f.clk.Now())
 	f.mu.Unlock()
 	f.emit(Event{Kind: EventDone, Progress: p})
 	return nil
@@ -111,9 +112,12 @@ func (f *Fetcher) poll(ctx context.Context, wg *sync.WaitGroup, s *sched.Source)
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		pctx, cancel := context.WithTimeout(ctx, timeout)
+		pctx, cancel := clock.WithTimeout(ctx, f.clk, timeout)
 		defer cancel()
 		hi, err := h.Have(pctx)
+		if err != nil && errors.Is(pctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+			err = fmt.Errorf("have from %s: timed out after %v: %w", s.ID().Short(), timeout, context.DeadlineExceeded)
+		}
 		select {
 		case f.haves <- haveResult{src: s, info: hi, err: err}:
 		case <-ctx.Done():
@@ -125,7 +129,7 @@ func (f *Fetcher) poll(ctx context.Context, wg *sync.WaitGroup, s *sched.Source)
 func (f *Fetcher) launch(ctx context.Context, wg *sync.WaitGroup, a *attempt) {
 	i := a.Chunk
 	_, size := f.m.ChunkRange(i)
-	actx, cancel := context.WithTimeout(ctx, a.Timeout)
+	actx, cancel := clock.WithTimeout(ctx, f.clk, a.Timeout)
 	a.Cancel = cancel
 	src := a.Src.Ref.(Source)
 	if a.Src.Origin() {
@@ -136,6 +140,11 @@ func (f *Fetcher) launch(ctx context.Context, wg *sync.WaitGroup, a *attempt) {
 		defer wg.Done()
 		buf := f.bufs.Get().(*[]byte)
 		data, err := src.Chunk(actx, i, *buf)
+		if err != nil && errors.Is(actx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+			// The request's own timeout, whatever the source made of it
+			// (on a fake clock a source sees a cancelled context).
+			err = fmt.Errorf("chunk %d from %s: timed out after %v: %w", i, src.ID().Short(), a.Timeout, context.DeadlineExceeded)
+		}
 		if err == nil && int64(len(data)) != size {
 			err = fmt.Errorf("chunk %d from %s: %w: %d bytes, want %d", i, src.ID().Short(), ErrMisbehaving, len(data), size)
 		}
@@ -195,11 +204,11 @@ func (f *Fetcher) handle(r result) error {
 	}
 	var se *storeError
 	if errors.As(r.err, &se) {
-		f.core.Result(a, sched.Outcome{Kind: sched.Canceled, Err: r.err}, time.Now())
+		f.core.Result(a, sched.Outcome{Kind: sched.Canceled, Err: r.err}, f.clk.Now())
 		f.mu.Unlock()
 		return fmt.Errorf("fetching %s: storing chunk %d: %w", f.cid, a.Chunk, se.err)
 	}
-	done, others, fl := f.core.Result(a, outcome(r.err), time.Now())
+	done, others, fl := f.core.Result(a, outcome(r.err), f.clk.Now())
 	f.mu.Unlock()
 	for _, x := range others { // the race is won: cancel the others
 		x.Cancel()

@@ -1,0 +1,168 @@
+package player
+
+import (
+	"testing"
+	"time"
+
+	"github.com/kith-media/kith/internal/clock"
+)
+
+// The player's timing rules on a fake clock (Options.Clock): buffering
+// shows when a read has taken BufferingAfter, a title starts readyWait
+// after its first block. The fake output still pulls sound in real time
+// (it stands for the device); only the rules' clock is fake. The rules'
+// durations are checked against the fake clock alone: on the wall clock
+// these tests fail (the state would change before the clock reached it).
+
+var clockStart = time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+
+// clocked is a player on a fake clock whose control-loop ticks the test
+// drives with step.
+type clocked struct {
+	p     *Player
+	out   *fakeOutput
+	ev    *events
+	clk   *clock.Fake
+	ticks chan time.Time
+}
+
+func newClocked(t *testing.T, src Source) *clocked {
+	t.Helper()
+	c := &clocked{out: newFakeOutput(rate), clk: clock.NewFake(clockStart), ticks: make(chan time.Time, 1000)}
+	p, err := New(Options{Source: src, Output: c.out, Clock: c.clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.ticked = func(now time.Time) { c.ticks <- now }
+	c.p, c.ev = p, collect(t, p)
+	run(t, p)
+	// Serve's ticker is the first timer: wait for it, so that no step
+	// advances the clock before the loop listens.
+	for deadline := time.Now().Add(5 * time.Second); c.clk.Timers() == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("Serve never started its ticker")
+		}
+	}
+	return c
+}
+
+// step advances the clock one control-loop tick and waits until Serve's
+// loop has handled it.
+func (c *clocked) step(t *testing.T) {
+	t.Helper()
+	c.clk.Advance(tickEvery)
+	want := c.clk.Now()
+	for {
+		select {
+		case now := <-c.ticks:
+			if now.Equal(want) {
+				return
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("no tick at %v", want.Sub(clockStart))
+		}
+	}
+}
+
+// states is the sequence of state events so far.
+func (c *clocked) states() []State {
+	var s []State
+	for _, e := range c.ev.snapshot() {
+		if e.Kind == EventState {
+			s = append(s, e.State)
+		}
+	}
+	return s
+}
+
+func (c *clocked) last() State {
+	s := c.states()
+	if len(s) == 0 {
+		return StateStopped
+	}
+	return s[len(s)-1]
+}
+
+// TestBuffering: a read that has blocked for more than BufferingAfter (by
+// the player's clock) shows StateBuffering at the first tick past it, not
+// at the tick that reaches it; playback continues once the read returns
+// and the title plays to its end.
+func TestBuffering(t *testing.T) {
+	wav := toneWAV(rate, time.Second, 440)
+	g := newGate(int64(len(wav)) / 2)
+	t.Cleanup(g.open)
+	c := newClocked(t, &memSource{titles: map[string][]byte{"a": wav}, gates: map[string]*gate{"a": g}})
+	c.p.Play("a")
+	c.ev.wait(t, 5*time.Second, "playing", isState(StatePlaying))
+	select {
+	case <-g.entered: // the read began at clockStart: the clock has not moved
+	case <-time.After(5 * time.Second):
+		t.Fatal("the feeder never reached the slow read")
+	}
+	for k := 0; k < int(BufferingAfter/tickEvery); k++ { // up to BufferingAfter exactly
+		c.step(t)
+		if st := c.last(); st != StatePlaying {
+			t.Fatalf("%v into a slow read: %v, want playing until more than %v (states %v)",
+				c.clk.Now().Sub(clockStart), st, BufferingAfter, c.states())
+		}
+	}
+	n := len(c.ev.snapshot())
+	c.step(t)
+	c.ev.waitFrom(t, n, 5*time.Second, "buffering at the first tick past BufferingAfter", isState(StateBuffering))
+	g.open()
+	// The read returns at once; the next tick after it sees no slow read.
+	for deadline := time.Now().Add(5 * time.Second); c.last() != StatePlaying; c.step(t) {
+		if time.Now().After(deadline) {
+			t.Fatalf("still %v after the read returned (states %v)", c.last(), c.states())
+		}
+	}
+	for deadline := time.Now().Add(10 * time.Second); c.last() != StateStopped; c.step(t) {
+		if time.Now().After(deadline) {
+			t.Fatalf("never stopped at the end (states %v)", c.states())
+		}
+		time.Sleep(5 * time.Millisecond) // the output pulls in real time
+	}
+	if s := c.states(); len(s) < 4 || s[len(s)-4] != StatePlaying || s[len(s)-3] != StateBuffering || s[len(s)-2] != StatePlaying {
+		t.Errorf("states %v, want … playing, buffering, playing, stopped", s)
+	}
+}
+
+// TestReadyWaitOnClock: a title whose source gives a few blocks and then
+// stalls starts readyWait (150 ms) after its first block by the player's
+// clock — not before, whatever the wall clock says — and shows buffering
+// while the read stays stalled.
+func TestReadyWaitOnClock(t *testing.T) {
+	wav := toneWAV(rate, time.Second, 440)
+	g := newGate(16 << 10) // a few 4 KiB blocks, far fewer than readyBlocks
+	t.Cleanup(g.open)
+	c := newClocked(t, &memSource{titles: map[string][]byte{"a": wav}, gates: map[string]*gate{"a": g}})
+	c.p.Play("a")
+	select {
+	case <-g.entered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the feeder never reached the stalled read")
+	}
+	// waitReady sets its readyWait timer once it sees the first block.
+	for deadline := time.Now().Add(5 * time.Second); c.clk.Timers() < 2; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the opening title never started its readyWait timer")
+		}
+	}
+	c.clk.Advance(readyWait - time.Millisecond)
+	time.Sleep(300 * time.Millisecond) // twice readyWait of wall clock
+	if st := c.states(); len(st) > 0 && st[len(st)-1] == StatePlaying {
+		t.Fatalf("playing %v after the first block (readyWait %v): %v", readyWait-time.Millisecond, readyWait, st)
+	}
+	c.clk.Advance(time.Millisecond)
+	c.ev.wait(t, 5*time.Second, "playing at readyWait", isState(StatePlaying))
+	// Its read is still stalled: buffering once the loop's clock passes
+	// BufferingAfter (the read began before readyWait ran).
+	for deadline := time.Now().Add(5 * time.Second); c.last() != StateBuffering; c.step(t) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the stalled read never showed buffering (states %v)", c.states())
+		}
+	}
+	g.open()
+	c.p.Stop()
+	c.ev.wait(t, 5*time.Second, "stopped", isState(StateStopped))
+}
