@@ -36,6 +36,16 @@ func newID(t testing.TB) *identity.Identity {
 // it, whose accepted connections run a TLS echo server.
 func newRig(t testing.TB, o Options) *rig {
 	t.Helper()
+	return newRigServing(t, o, func(c net.Conn, id *identity.Identity) {
+		tc := tls.Server(c, id.ServerTLS(nil))
+		io.Copy(tc, tc)
+		tc.CloseWrite()
+	})
+}
+
+// newRigServing is newRig with serve answering each accepted connection.
+func newRigServing(t testing.TB, o Options, serve func(net.Conn, *identity.Identity)) *rig {
+	t.Helper()
 	r := &rig{dir: newID(t), relayID: newID(t), sup: newID(t), asker: newID(t)}
 	o.Identity, o.Directory = r.relayID, r.dir.ID()
 	o.Logger = quiet()
@@ -56,7 +66,7 @@ func newRig(t testing.TB, o Options) *rig {
 		t.Fatal(err)
 	}
 	go func() { done <- r.ln.Serve(ctx) }()
-	go echo(r.ln, r.sup)
+	go echo(r.ln, r.sup, serve)
 	t.Cleanup(func() {
 		cancel()
 		r.ln.Close()
@@ -70,7 +80,7 @@ func newRig(t testing.TB, o Options) *rig {
 	return r
 }
 
-func echo(ln net.Listener, id *identity.Identity) {
+func echo(ln net.Listener, id *identity.Identity, serve func(net.Conn, *identity.Identity)) {
 	for {
 		c, err := ln.Accept()
 		if err != nil {
@@ -78,9 +88,7 @@ func echo(ln net.Listener, id *identity.Identity) {
 		}
 		go func() {
 			defer c.Close()
-			tc := tls.Server(c, id.ServerTLS(nil))
-			io.Copy(tc, tc)
-			tc.CloseWrite()
+			serve(c, id)
 		}()
 	}
 }

@@ -2,6 +2,7 @@ package relay
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -535,36 +536,56 @@ func (s *Server) splice(ctx context.Context, supplier identity.ID, a, b net.Conn
 	stop()
 }
 
-// pipe copies src to dst, charging the supplier's budget and rate and the
-// relay's total rate. EOF half-closes dst; any other end cancels both ways.
+// pipe moves src to dst, charging the supplier's budget and rate and the
+// relay's total rate for each step before its bytes go out (so the
+// counters never lag what the far end has received). EOF half-closes
+// dst; any other end cancels both ways. Between two TCP connections on
+// Linux the kernel moves the bytes (splice_linux.go); otherwise they are
+// copied through a buffer.
 func (s *Server) pipe(ctx context.Context, cancel func(), supplier identity.ID, dst, src net.Conn) {
-	buf := make([]byte, 64<<10)
 	s.mu.Lock()
 	u := s.usage[supplier]
 	s.mu.Unlock()
+	take := func(n int) bool {
+		s.mu.Lock()
+		s.windowLocked(u)
+		u.bytes += int64(n)
+		over := u.bytes > s.o.BytesPerDevice
+		s.mu.Unlock()
+		if over {
+			s.m.refused("bytes")
+			return false
+		}
+		if u.rate.wait(ctx, n) != nil || s.total.wait(ctx, n) != nil {
+			return false
+		}
+		s.m.bytes.Add(int64(n))
+		return true
+	}
+	// Bytes the relay's reader took in behind the first message go first.
+	if b := leftover(src); len(b) > 0 {
+		if !take(len(b)) {
+			cancel()
+			return
+		}
+		if _, err := dst.Write(b); err != nil {
+			cancel()
+			return
+		}
+	}
+	sp := newSplicer(underlying(dst), underlying(src))
+	if sp == nil {
+		sp = &copier{dst: dst, src: src, buf: make([]byte, 64<<10)}
+	}
+	defer sp.close()
 	for {
 		src.SetReadDeadline(time.Now().Add(s.o.IdleTimeout))
-		n, err := src.Read(buf)
+		n, err := sp.fill()
 		if n > 0 {
-			s.mu.Lock()
-			s.windowLocked(u)
-			u.bytes += int64(n)
-			over := u.bytes > s.o.BytesPerDevice
-			s.mu.Unlock()
-			if over {
-				s.m.refused("bytes")
+			if !take(n) || sp.drain(n) != nil {
 				cancel()
 				return
 			}
-			if u.rate.wait(ctx, n) != nil || s.total.wait(ctx, n) != nil {
-				cancel()
-				return
-			}
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				cancel()
-				return
-			}
-			s.m.bytes.Add(int64(n))
 		}
 		if errors.Is(err, io.EOF) {
 			if cw, ok := underlying(dst).(interface{ CloseWrite() error }); ok {
@@ -577,6 +598,49 @@ func (s *Server) pipe(ctx context.Context, cancel func(), supplier identity.ID, 
 		if err != nil {
 			cancel()
 			return
+		}
+	}
+}
+
+// splicer moves one direction of a session in steps: fill takes what the
+// source has (up to a bound) and drain sends those n bytes on.
+type splicer interface {
+	fill() (int, error)
+	drain(n int) error
+	close()
+}
+
+// copier is the splicer through user memory.
+type copier struct {
+	dst, src net.Conn
+	buf      []byte
+}
+
+func (c *copier) fill() (int, error) { return c.src.Read(c.buf) }
+func (c *copier) drain(n int) error {
+	_, err := c.dst.Write(c.buf[:n])
+	return err
+}
+func (c *copier) close() {}
+
+// leftover takes the bytes a connection's reader holds beyond what the
+// relay parsed (an asker may send its TLS hello without waiting).
+func leftover(c net.Conn) []byte {
+	for {
+		switch v := c.(type) {
+		case *bufConn:
+			n := v.r.Buffered()
+			if n == 0 {
+				return nil
+			}
+			b, _ := v.r.Peek(n)
+			b = bytes.Clone(b)
+			v.r.Discard(n)
+			return b
+		case *joinedConn:
+			c = v.Conn
+		default:
+			return nil
 		}
 	}
 }
