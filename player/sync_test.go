@@ -21,12 +21,14 @@ var syncFlashes = []time.Duration{2 * time.Second, 5 * time.Second, 8 * time.Sec
 
 // TestPulseAVSync plays the 10 s sync clip through the real output,
 // recorded across the test: each of its three beeps is recorded and its
-// white frame shown, ≥ 95 % of the 250 frames are presented, and the A/V
-// offset p95 on the audio clock is ≤ 40 ms. The time from each recorded
-// beep to its flash being shown is measured and logged; the issue's 40 ms
-// is not asserted: 10 ms at load 17, but 56–162 ms (the same within a
-// run) at load 20–50 on the shared 2-core machine. Real time there gets up
-// to three plays (every attempt's figures are logged).
+// white frame shown within 40 ms of it (issue 17), ≥ 95 % of the 250
+// frames are presented, and the A/V offset p95 on the audio clock is
+// ≤ 40 ms. (The beep → flash figures of 56–236 ms seen before at load
+// 20–50 were the recorder's: its clock paired a file size with the
+// ticker's time, read up to 226 ms before the size; the player's clock
+// and presenter were within 10 ms all along.) Real time on the shared
+// 2-core machine gets up to three plays (every attempt's figures are
+// logged).
 func TestPulseAVSync(t *testing.T) {
 	srv := needPulse(t)
 	if _, err := exec.LookPath("ffmpeg"); err != nil {
@@ -54,9 +56,11 @@ func TestPulseAVSync(t *testing.T) {
 			problem = fmt.Sprintf("%d of 250 frames presented (%d dropped), want ≥ 238", st.FramesPresented, st.FramesDropped)
 		case st.OffsetP95ms > 40:
 			problem = fmt.Sprintf("A/V offset p95 %.1f ms, want ≤ 40", st.OffsetP95ms)
+		case worst > 40*time.Millisecond:
+			problem = fmt.Sprintf("a flash shown %s from its recorded beep, want ≤ 40 ms", ms(worst))
 		}
 		if problem == "" {
-			t.Logf("flash − beep worst %s (issue 17's target: 40 ms; not asserted)", ms(worst))
+			t.Logf("flash − beep worst %s (≤ 40 ms), A/V offset p95 %.1f ms", ms(worst), st.OffsetP95ms)
 			return
 		}
 		if attempt == 3 {

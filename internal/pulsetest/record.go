@@ -103,6 +103,15 @@ func (s *Server) StartRecording(path string) (*Recording, error) {
 // clock watches the file grow (every 2 ms) to tie frames to wall time:
 // frames are written after they were rendered, never before, so the
 // largest frames − rate·elapsed seen is the closest to the sink's own line.
+//
+// The instant paired with a count is read after the count, never before:
+// a count paired with an earlier instant seems ahead of the sink by the
+// time between them, and the largest such error stays in the offset for
+// the whole recording. The ticker's own time is such an earlier instant (a
+// tick is received late when the goroutine waits for a CPU): on the shared
+// 2-core machine one tick received 57–226 ms late made every recorded
+// sound seem that much earlier than it was heard (TestPulseAVSync's beeps
+// 56–236 ms before their flashes, the same within a run).
 func (r *Recording) clock() {
 	defer close(r.clockDone)
 	t := time.NewTicker(2 * time.Millisecond)
@@ -111,8 +120,9 @@ func (r *Recording) clock() {
 		select {
 		case <-r.clockStop:
 			return
-		case now := <-t.C:
+		case <-t.C:
 			f := r.Frames()
+			now := time.Now()
 			if f == 0 {
 				continue
 			}
