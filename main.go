@@ -14,7 +14,6 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -26,6 +25,7 @@ import (
 	"github.com/kith-media/kith/app"
 	"github.com/kith-media/kith/app/mpris"
 	"github.com/kith-media/kith/app/wire"
+	"github.com/kith-media/kith/internal/datadir"
 	"github.com/kith-media/kith/internal/settings"
 	"github.com/kith-media/kith/internal/supervise"
 )
@@ -80,9 +80,6 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if c.view != "" && !validView(c.view) {
 		return c, fmt.Errorf("--view %q: want one of %s", c.view, strings.Join(app.Views, ", "))
 	}
-	if c.wire.DataDir == "" {
-		c.wire.DataDir = defaultDataDir()
-	}
 	if c.wire.DeviceName == "" {
 		c.wire.DeviceName, _ = os.Hostname()
 	}
@@ -93,8 +90,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 // default and help in one place (the usage text is made from it).
 func settingsTable(c *config) settings.Table {
 	return settings.Table{
-		{Flag: "data", Arg: "DIR", Env: "KITH_DATA", Var: &c.wire.DataDir,
-			Help: "data folder (keys, library, household directory); default $XDG_DATA_HOME/kith or ~/.local/share/kith"},
+		datadir.Setting(&c.wire.DataDir),
 		{Flag: "directory", Arg: "URL#FP", Env: "KITH_DIRECTORY", Var: &c.wire.Directory,
 			Help: "use this directory, e.g. https://kith.example:7443#ABCDEFG-… (https only; the fingerprint is required and printed by `kith-directory fingerprint` and `kith-directory serve`)"},
 		{Flag: "listen", Arg: "ADDR", Env: "KITH_LISTEN", Default: ":0", Var: &c.wire.Listen,
@@ -121,16 +117,6 @@ func validView(v string) bool {
 		}
 	}
 	return false
-}
-
-func defaultDataDir() string {
-	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
-		return filepath.Join(d, "kith")
-	}
-	if h, err := os.UserHomeDir(); err == nil {
-		return filepath.Join(h, ".local", "share", "kith")
-	}
-	return "kith-data"
 }
 
 func main() {

@@ -25,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kith-media/kith/internal/datadir"
 	"github.com/kith-media/kith/internal/leakcheck"
 	"github.com/kith-media/kith/internal/netns"
 )
@@ -372,7 +373,7 @@ func (d *device) holding(cid string) (holding, bool) {
 
 // sealedPath is where the device keeps a complete sealed file.
 func (d *device) sealedPath(cid string) string {
-	return filepath.Join(d.data, "content", cid+".sealed")
+	return filepath.Join(datadir.Dir(d.data).Library(), "content", cid+".sealed")
 }
 
 // status mirrors kithctl's Status (the test reads the JSON, as a script would).

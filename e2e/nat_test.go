@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/kith-media/kith/directory/relay"
+	"github.com/kith-media/kith/internal/datadir"
 	"github.com/kith-media/kith/internal/netns"
 	"github.com/kith-media/kith/share/identity"
 	"github.com/kith-media/kith/share/peer"
@@ -408,7 +409,7 @@ func TestNATRelay(t *testing.T) {
 	if err := hasSupplier(E, far.ID, A.id, false); err != nil {
 		t.Error(err)
 	}
-	dirKey, eKey := filepath.Join(dirData, "directory.key"), filepath.Join(E.data, "device.key")
+	dirKey, eKey := filepath.Join(dirData, "directory.key"), datadir.Dir(E.data).DeviceKey()
 	for _, c := range []struct {
 		what, signer, ttl, want string
 	}{
@@ -440,7 +441,7 @@ func TestNATRelay(t *testing.T) {
 	if l, _ := bufio.NewReader(tpOut).ReadString('\n'); strings.TrimSpace(l) != "listening" {
 		t.Fatalf("tamper proxy said %q", l)
 	}
-	bKey := filepath.Join(B.data, "device.key")
+	bKey := datadir.Dir(B.data).DeviceKey()
 	for _, c := range []struct{ via, want string }{{relayAddr, "ok"}, {tamperAddr, "relay"}} {
 		cmd := B.host.Command(context.Background(), os.Args[0], "-test.run=^$")
 		cmd.Env = append(os.Environ(), helperEnv+"=relay-fetch", "KITH_E2E_KEY="+bKey, "KITH_E2E_SIGNER="+dirKey,
@@ -588,7 +589,7 @@ func establishedTo(conntrack, ip string) bool {
 // ledgerUp checks the bytes device d's own ledger (its library's SQLite
 // index, read-only while it runs) credits as uploaded to peer for cid.
 func ledgerUp(d *device, peer, cid string, want int64) error {
-	db, err := sql.Open("sqlite3", "file:"+filepath.Join(d.data, "index.db")+"?mode=ro&_busy_timeout=5000")
+	db, err := sql.Open("sqlite3", "file:"+filepath.Join(datadir.Dir(d.data).Library(), "index.db")+"?mode=ro&_busy_timeout=5000")
 	if err != nil {
 		return err
 	}

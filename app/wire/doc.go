@@ -29,11 +29,17 @@
 //
 // # Data folder
 //
+// The layout is package internal/datadir's, shared with kithctl: a folder
+// one of them made runs the same device and library in the other. Start
+// opens it (migrating kithctl's old layout) and holds its lock until
+// Close, so the app and kithctl serve never run one device at once. Here:
+//
 //	device.key        this device's identity (share/identity, mode 0600)
 //	directory.json    the directory this device uses, written atomically:
 //	                  {"url", "fingerprint", "name", "embedded", "found_on_lan", "paired"}
 //	account           the account this device is enrolled under (one line)
 //	library/          the share.Node library (sealed files + SQLite index)
+//	install/          the install page's files (Kith for a neighbour)
 //	household/        the embedded directory, when this device runs it:
 //	                  directory.key, directory.db, origin/, demo-published
 package wire

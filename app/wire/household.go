@@ -2,7 +2,6 @@ package wire
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,55 +19,23 @@ import (
 	"github.com/kith-media/kith/directory/license"
 	"github.com/kith-media/kith/directory/sqlitestore"
 	"github.com/kith-media/kith/internal/atomicfile"
+	"github.com/kith-media/kith/internal/datadir"
 	"github.com/kith-media/kith/internal/supervise"
 	"github.com/kith-media/kith/share/identity"
 	"github.com/kith-media/kith/share/lan"
 )
 
-// Joined is the directory this device uses, as kept in directory.json.
-type Joined struct {
-	URL         string      `json:"url"` // https://host:port
-	Fingerprint identity.ID `json:"fingerprint"`
-	Name        string      `json:"name,omitempty"`
-	Embedded    bool        `json:"embedded,omitempty"` // this device runs it (household/)
-	FoundOnLAN  bool        `json:"found_on_lan,omitempty"`
-	// Paired says the directory proved it knows the join code shown on
-	// its screen (package directory/pairing). A directory found on the
-	// LAN and not paired is never used.
-	Paired bool `json:"paired,omitempty"`
-}
-
-// String is the URL#fingerprint form.
-func (j Joined) String() string { return j.URL + "#" + string(j.Fingerprint) }
+// Joined is the directory this device uses, as kept in directory.json
+// (the data folder's layout is package datadir's).
+type Joined = datadir.Joined
 
 // LoadJoined reads directory.json from dataDir; ok is false on first run.
 func LoadJoined(dataDir string) (j Joined, ok bool, err error) {
-	b, err := os.ReadFile(filepath.Join(dataDir, "directory.json"))
-	if errors.Is(err, os.ErrNotExist) {
-		return Joined{}, false, nil
-	}
-	if err != nil {
-		return Joined{}, false, fmt.Errorf("reading directory.json: %w", err)
-	}
-	if err := json.Unmarshal(b, &j); err != nil {
-		return Joined{}, false, fmt.Errorf("reading directory.json: %w", err)
-	}
-	base, _, err := directory.ParseURL(j.URL)
-	if err != nil || base != j.URL || !j.Fingerprint.Valid() {
-		return Joined{}, false, fmt.Errorf("reading directory.json: an https url and a valid fingerprint are required (forget the directory in Settings, or delete %s)",
-			filepath.Join(dataDir, "directory.json"))
-	}
-	return j, true, nil
+	return datadir.Dir(dataDir).LoadJoined()
 }
 
 // SaveJoined writes directory.json into dataDir.
-func SaveJoined(dataDir string, j Joined) error {
-	b, err := json.MarshalIndent(j, "", "  ")
-	if err != nil {
-		return err
-	}
-	return atomicfile.WriteFile(filepath.Join(dataDir, "directory.json"), append(b, '\n'), 0o600)
-}
+func SaveJoined(dataDir string, j Joined) error { return datadir.Dir(dataDir).SaveJoined(j) }
 
 // Household is the directory embedded in this app: a directory server on
 // SQLite in dataDir/household, announced on the LAN by mDNS.
@@ -108,7 +75,7 @@ func OpenHousehold(ctx context.Context, o HouseholdOptions) (*Household, error) 
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	dir := filepath.Join(o.DataDir, "household")
+	dir := datadir.Dir(o.DataDir).Household()
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("household directory: %w", err)
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/kith-media/kith/app"
 	"github.com/kith-media/kith/directory"
 	"github.com/kith-media/kith/directory/pairing"
+	"github.com/kith-media/kith/internal/datadir"
 	"github.com/kith-media/kith/share/identity"
 	"github.com/kith-media/kith/share/lan"
 )
@@ -197,7 +197,7 @@ func (p *Pairing) JoinCode(ctx context.Context) (string, time.Time, error) {
 // SaveDirectory implements app.Pairing.
 func (p *Pairing) SaveDirectory(v string) error {
 	if v == "" {
-		err := os.Remove(filepath.Join(p.k.cfg.DataDir, "directory.json"))
+		err := os.Remove(datadir.Dir(p.k.cfg.DataDir).DirectoryFile())
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("forgetting the directory: %w", err)
 		}

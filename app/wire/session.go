@@ -4,20 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
 	"sync"
 
 	"github.com/kith-media/kith/app"
 	"github.com/kith-media/kith/directory"
-	"github.com/kith-media/kith/internal/atomicfile"
+	"github.com/kith-media/kith/internal/datadir"
 )
 
 // Session implements app.Session over a directory client, remembering the
 // account in the data folder's "account" file.
 type Session struct {
-	path string
+	data datadir.Dir
 	// OnSignedIn is called (once per sign-in, on the caller's goroutine)
 	// after the device is enrolled, e.g. to tell the node its account.
 	OnSignedIn func(account string)
@@ -36,12 +33,12 @@ type Session struct {
 // the device is not paired with a directory: SignUp and SignIn then send
 // nothing and return ErrNotPaired.
 func NewSession(c *directory.Client, info app.DirectoryInfo, dataDir string) (*Session, error) {
-	s := &Session{c: c, info: info, path: filepath.Join(dataDir, "account")}
-	b, err := os.ReadFile(s.path)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("reading account: %w", err)
+	s := &Session{c: c, info: info, data: datadir.Dir(dataDir)}
+	a, err := s.data.LoadAccount()
+	if err != nil {
+		return nil, err
 	}
-	s.account = strings.TrimSpace(string(b))
+	s.account = a
 	return s, nil
 }
 
@@ -81,7 +78,7 @@ func (s *Session) SetAccount(account string) error {
 	s.mu.Lock()
 	s.account = account
 	s.mu.Unlock()
-	return atomicfile.WriteFile(s.path, []byte(account+"\n"), 0o600)
+	return s.data.SaveAccount(account)
 }
 
 // SignUp implements app.Session.

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 	"github.com/kith-media/kith/app"
 	"github.com/kith-media/kith/assets"
 	"github.com/kith-media/kith/directory"
+	"github.com/kith-media/kith/internal/datadir"
 	"github.com/kith-media/kith/player"
 	"github.com/kith-media/kith/share"
 	"github.com/kith-media/kith/share/identity"
@@ -63,6 +63,7 @@ type Kith struct {
 	// runningHousehold is the embedded directory, for showing join codes.
 	runningHousehold *Household
 	late             chan *Household // opened after Start (Pairing.StartHousehold), for Serve
+	unlock           func()          // releases the data folder (Close)
 }
 
 // node is the device's node.
@@ -91,23 +92,29 @@ func Start(ctx context.Context, c Config) (*Kith, error) {
 		c.DeviceName, _ = os.Hostname()
 	}
 	log := c.Logger
-	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+	data, err := datadir.Open(c.DataDir, log) // the layout kithctl shares (migrating its old one)
+	if err != nil {
 		return nil, fmt.Errorf("starting: %w", err)
 	}
-	dev, created, err := identity.LoadOrCreate(filepath.Join(c.DataDir, "device.key"))
+	unlock, err := data.Lock()
 	if err != nil {
-		return nil, fmt.Errorf("starting: device keys: %w", err)
+		return nil, fmt.Errorf("starting: %w", err)
 	}
-	if created {
-		log.Info("created device keys", "device", dev.ID())
-	}
-	k := &Kith{Device: dev, log: log, cfg: c, late: make(chan *Household, 1)}
+	k := &Kith{log: log, cfg: c, late: make(chan *Household, 1), unlock: unlock}
 	ok := false
 	defer func() {
 		if !ok {
 			k.Close()
 		}
 	}()
+	dev, created, err := identity.LoadOrCreate(data.DeviceKey())
+	if err != nil {
+		return nil, fmt.Errorf("starting: device keys: %w", err)
+	}
+	if created {
+		log.Info("created device keys", "device", dev.ID())
+	}
+	k.Device = dev
 	paired := false
 	if k.Joined, paired, err = k.chooseDirectory(ctx, c); err != nil {
 		return nil, err
@@ -134,9 +141,9 @@ func Start(ctx context.Context, c Config) (*Kith, error) {
 
 	// The node is built once, now: a directory paired with later is given
 	// to it (Node.SetDirectory), an account signed in later too (SetAccount).
-	o := share.Options{DataDir: filepath.Join(c.DataDir, "library"), Identity: dev, Directory: client,
+	o := share.Options{DataDir: data.Library(), Identity: dev, Directory: client,
 		Account: k.Session.Account(), ListenAddr: c.Listen, Name: c.DeviceName, LAN: !c.NoLAN, LANIPv4Only: true,
-		InstallDir: filepath.Join(c.DataDir, "install"), Logger: log}
+		InstallDir: data.Install(), Logger: log}
 	if c.PackSelf {
 		o.InstallSelf = &install.SelfPackage{Name: "kith", Icon: assets.Icon, Desktop: assets.Desktop}
 	}
@@ -320,7 +327,16 @@ func (k *Kith) Serve(ctx context.Context) error {
 	if herr := <-hdone; herr != nil && err == nil {
 		err = herr
 	}
+	k.unlockData() // everything using the data folder has stopped
 	return err
+}
+
+// unlockData releases the data folder's lock (once).
+func (k *Kith) unlockData() {
+	if k.unlock != nil {
+		k.unlock()
+		k.unlock = nil
+	}
 }
 
 // Close releases what Start opened, for when Serve never runs.
@@ -339,4 +355,5 @@ func (k *Kith) Close() {
 	if k.n != nil {
 		k.n.Close()
 	}
+	k.unlockData()
 }

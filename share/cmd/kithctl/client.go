@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/kith-media/kith/directory"
+	"github.com/kith-media/kith/internal/datadir"
 	"github.com/kith-media/kith/internal/progress"
 	"github.com/kith-media/kith/share"
 	"github.com/kith-media/kith/share/peer"
@@ -40,7 +41,7 @@ type ctl struct {
 }
 
 func newCtl(g globals, out io.Writer) *ctl {
-	sock := filepath.Join(g.data, sockFile)
+	sock := datadir.Dir(g.data).ControlSocket()
 	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		var d net.Dialer
 		c, err := d.DialContext(ctx, "unix", sock)

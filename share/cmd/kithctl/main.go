@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/kith-media/kith/internal/datadir"
 	"github.com/kith-media/kith/internal/settings"
 )
 
@@ -26,7 +27,9 @@ Start the device (keeps running; everything else talks to it):
         runs the peer server, announces itself and browses neighbours on
         the LAN (mDNS), sends heartbeats to the directory, and answers the
         commands below on DIR/kithctl.sock. Needs --directory on first run
-        (remembered in DIR/directory). Its flags:
+        (remembered in DIR/directory.json) unless the app used DIR before:
+        the app and kithctl share the data folder's layout, so either runs
+        the device the other made (not both at once). Its flags:
 %s
 Commands for a running device:
   status                       device ID, account, addresses, what it holds
@@ -111,7 +114,7 @@ type globals struct {
 // environment variable, default, help).
 func globalSettings(g *globals) settings.Table {
 	return settings.Table{
-		{Flag: "data", Arg: "DIR", Env: "KITH_DATA", Var: &g.data, Help: "data folder (required)"},
+		datadir.Setting(&g.data),
 		{Flag: "directory", Arg: "URL#FP", Env: "KITH_DIRECTORY", Var: &g.directory, Help: "directory URL with fingerprint (first serve)"},
 		{Flag: "json", Var: &g.json, Help: "print raw JSON answers"},
 	}
@@ -141,7 +144,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	if g.data == "" {
-		fmt.Fprintln(stderr, "kithctl: --data DIR is required")
+		fmt.Fprintln(stderr, "kithctl: --data DIR is empty")
 		return 2
 	}
 	var err error

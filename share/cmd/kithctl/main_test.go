@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/kith-media/kith/internal/datadir"
 )
 
 // TestParse checks flags and positional arguments may be interleaved.
@@ -58,7 +60,8 @@ func TestParse(t *testing.T) {
 
 // TestRunExitCodes checks help, bad command lines and a missing device.
 func TestRunExitCodes(t *testing.T) {
-	dir := t.TempDir()
+	dir, xdg := t.TempDir(), t.TempDir()
+	t.Setenv("XDG_DATA_HOME", xdg)
 	cases := []struct {
 		name    string
 		args    []string
@@ -71,8 +74,10 @@ func TestRunExitCodes(t *testing.T) {
 		{"help command", []string{"help"}, 0, "register-via NEIGHBOUR TITLE"},
 		// no command
 		{"no command", nil, 2, "Usage"},
-		// a command needs the data folder
-		{"no data", []string{"status"}, 2, "--data DIR is required"},
+		// without --data or KITH_DATA, the app's folder ($XDG_DATA_HOME/kith)
+		{"default data", []string{"status"}, 1, "kithctl --data " + filepath.Join(xdg, "kith") + " serve"},
+		// an empty data folder name
+		{"empty data", []string{"--data", "", "status"}, 2, "--data DIR is empty"},
 		// unknown command
 		{"unknown", []string{"--data", dir, "frobnicate"}, 2, `unknown command "frobnicate"`},
 		// no device running: says how to start one
@@ -103,7 +108,7 @@ func TestRunExitCodes(t *testing.T) {
 // TestControlSocket checks the socket is private and a second serve on the
 // same data folder is refused.
 func TestControlSocket(t *testing.T) {
-	p := filepath.Join(t.TempDir(), sockFile)
+	p := datadir.Dir(t.TempDir()).ControlSocket()
 	ln, err := listenUnix(p)
 	if err != nil {
 		t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/kith-media/kith/directory/license"
+	"github.com/kith-media/kith/internal/datadir"
 )
 
 // fakeDevice answers the control socket in dir like a running device and
@@ -24,7 +25,7 @@ type fakeDevice struct {
 
 func startFakeDevice(t *testing.T, dir string) *fakeDevice {
 	t.Helper()
-	ln, err := net.Listen("unix", filepath.Join(dir, sockFile))
+	ln, err := net.Listen("unix", datadir.Dir(dir).ControlSocket())
 	if err != nil {
 		t.Fatal(err)
 	}

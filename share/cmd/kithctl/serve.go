@@ -10,28 +10,18 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/kith-media/kith/directory"
-	"github.com/kith-media/kith/internal/atomicfile"
+	"github.com/kith-media/kith/internal/datadir"
 	"github.com/kith-media/kith/internal/settings"
 	"github.com/kith-media/kith/player"
 	"github.com/kith-media/kith/share"
 	"github.com/kith-media/kith/share/identity"
 	"github.com/kith-media/kith/share/peer"
-)
-
-// Files in the data folder besides the library's.
-const (
-	keyFile       = "device.key" // the device identity (0600)
-	sockFile      = "kithctl.sock"
-	accountFile   = "account"   // the account this device is enrolled under
-	directoryFile = "directory" // the directory URL given on first run
 )
 
 // serveConfig is what "serve" was started with.
@@ -47,6 +37,7 @@ type serveConfig struct {
 // control API.
 type daemon struct {
 	cfg  serveConfig
+	data datadir.Dir
 	log  *slog.Logger
 	id   *identity.Identity
 	dir  *directory.Client
@@ -98,39 +89,44 @@ func cmdServe(ctx context.Context, g globals, args []string, stderr io.Writer) e
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	if err := os.MkdirAll(cfg.data, 0o700); err != nil {
-		return fmt.Errorf("making data folder: %w", err)
-	}
-	dirURL, err := rememberDirectory(cfg.data, g.directory)
+	data, err := datadir.Open(cfg.data, log) // the app's layout (migrating kithctl's old one)
 	if err != nil {
 		return err
 	}
-	id, created, err := identity.LoadOrCreate(filepath.Join(cfg.data, keyFile))
+	unlock, err := data.Lock()
 	if err != nil {
 		return err
 	}
-	base, fp, err := directory.ParseURL(dirURL)
+	defer unlock()
+	j, err := rememberDirectory(data, g.directory)
 	if err != nil {
 		return err
 	}
-	dc, err := directory.NewClient(directory.ClientOptions{URL: base, Fingerprint: fp, Device: id, Logger: log})
+	id, created, err := identity.LoadOrCreate(data.DeviceKey())
 	if err != nil {
 		return err
 	}
-	log.Info("device", "id", id.ID(), "created", created, "directory", base)
-	d := &daemon{cfg: cfg, log: log, id: id, dir: dc, events: map[chan peer.Event]struct{}{}}
-	if b, err := os.ReadFile(filepath.Join(cfg.data, accountFile)); err == nil {
-		d.account = strings.TrimSpace(string(b))
+	dc, err := directory.NewClient(directory.ClientOptions{URL: j.URL, Fingerprint: j.Fingerprint, Device: id, Logger: log})
+	if err != nil {
+		return err
+	}
+	log.Info("device", "id", id.ID(), "created", created, "directory", j.URL)
+	if j.Embedded {
+		log.Warn("the saved directory is the household directory the app runs from this folder: kithctl does not run it, so it cannot be reached until the app runs again", "url", j.URL)
+	}
+	d := &daemon{cfg: cfg, data: data, log: log, id: id, dir: dc, events: map[chan peer.Event]struct{}{}}
+	if d.account, err = data.LoadAccount(); err != nil {
+		return err
 	}
 
-	sock := filepath.Join(cfg.data, sockFile)
+	sock := data.ControlSocket()
 	ln, err := listenUnix(sock)
 	if err != nil {
 		return err
 	}
 	hs := &http.Server{Handler: d.routes(), ReadHeaderTimeout: 10 * time.Second}
 	if d.node, err = share.NewNode(share.Options{
-		DataDir: cfg.data, Identity: id, Directory: dc, ListenAddr: cfg.listen,
+		DataDir: data.Library(), InstallDir: data.Install(), Identity: id, Directory: dc, ListenAddr: cfg.listen,
 		Name: cfg.name, Account: d.account, AnnounceInterval: cfg.announce,
 		LAN: cfg.lan, LANIPv4Only: cfg.ipv4Only, OnEvent: d.broadcast, Logger: log, NoHolePunch: cfg.noHolePunch,
 	}); err != nil {
@@ -159,25 +155,36 @@ func cmdServe(ctx context.Context, g globals, args []string, stderr io.Writer) e
 	return err
 }
 
-// rememberDirectory returns the directory URL: the flag (saved for later
-// runs) or the one saved on the first run.
-func rememberDirectory(data, flagURL string) (string, error) {
-	p := filepath.Join(data, directoryFile)
+// rememberDirectory returns the directory: the flag's (saved in
+// directory.json for later runs, as the app's --directory is) or the one
+// saved before, by this program or the app. A saved directory the app
+// found on the LAN and never paired with is not used.
+func rememberDirectory(data datadir.Dir, flagURL string) (datadir.Joined, error) {
 	if flagURL != "" {
-		_, fp, err := directory.ParseURL(flagURL)
+		base, fp, err := directory.ParseURL(flagURL)
 		if err != nil {
-			return "", fmt.Errorf("--directory: %w", err)
+			return datadir.Joined{}, fmt.Errorf("--directory: %w", err)
 		}
 		if fp == "" {
-			return "", fmt.Errorf("--directory %s: the fingerprint is missing: give https://host:port#FINGERPRINT (`kith-directory fingerprint` on the directory's machine prints it)", flagURL)
+			return datadir.Joined{}, fmt.Errorf("--directory %s: the fingerprint is missing: give https://host:port#FINGERPRINT (`kith-directory fingerprint` on the directory's machine prints it)", flagURL)
 		}
-		return flagURL, atomicfile.WriteFile(p, []byte(flagURL+"\n"), 0o600)
+		if old, ok, _ := data.LoadJoined(); ok && old.URL == base && old.Fingerprint == fp {
+			return old, nil // keep what the app knows about it (name, household)
+		}
+		j := datadir.Joined{URL: base, Fingerprint: fp}
+		return j, data.SaveJoined(j)
 	}
-	b, err := os.ReadFile(p)
+	j, ok, err := data.LoadJoined()
 	if err != nil {
-		return "", errors.New("--directory URL#FINGERPRINT is required on the first run")
+		return datadir.Joined{}, err
 	}
-	return strings.TrimSpace(string(b)), nil
+	if !ok {
+		return datadir.Joined{}, errors.New("--directory URL#FINGERPRINT is required on the first run")
+	}
+	if j.FoundOnLAN && !j.Paired {
+		return datadir.Joined{}, fmt.Errorf("the saved directory %s was found on the LAN and never paired: give --directory URL#FINGERPRINT", j)
+	}
+	return j, nil
 }
 
 // listenUnix listens on the control socket with mode 0600, replacing a
@@ -207,7 +214,7 @@ func (d *daemon) current() *share.Node { return d.node }
 // setAccount records the account and hands it to the running node (which
 // goes on serving: Node.SetAccount).
 func (d *daemon) setAccount(account string) error {
-	if err := atomicfile.WriteFile(filepath.Join(d.cfg.data, accountFile), []byte(account+"\n"), 0o600); err != nil {
+	if err := d.data.SaveAccount(account); err != nil {
 		return err
 	}
 	d.mu.Lock()
