@@ -34,14 +34,18 @@ const Env = "KITH_DATA"
 
 // Default is the data folder when neither --data nor KITH_DATA is given:
 // $XDG_DATA_HOME/kith, else ~/.local/share/kith.
-func Default() string {
+func Default() string { return DefaultFor("kith") }
+
+// DefaultFor is program's default data folder: $XDG_DATA_HOME/program,
+// else ~/.local/share/program (kith-directory keeps its own).
+func DefaultFor(program string) string {
 	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
-		return filepath.Join(d, "kith")
+		return filepath.Join(d, program)
 	}
 	if h, err := os.UserHomeDir(); err == nil {
-		return filepath.Join(h, ".local", "share", "kith")
+		return filepath.Join(h, ".local", "share", program)
 	}
-	return "kith-data"
+	return program + "-data"
 }
 
 // Setting is the --data row of a program's settings table: the flag, its

@@ -8,8 +8,9 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
+
+	"github.com/kith-media/kith/internal/datadir"
 )
 
 const usage = `kith-directory — the headless directory of a Kith network
@@ -126,15 +127,8 @@ func env(key, def string) string {
 	return def
 }
 
-func defaultDataDir() string {
-	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
-		return filepath.Join(d, "kith-directory")
-	}
-	if h, err := os.UserHomeDir(); err == nil {
-		return filepath.Join(h, ".local", "share", "kith-directory")
-	}
-	return "kith-directory-data"
-}
+// defaultDataDir is the directory's data folder when --data is not given.
+func defaultDataDir() string { return datadir.DefaultFor("kith-directory") }
 
 // newFlags makes a command's flag set with --data and a usage text.
 func newFlags(name, synopsis, help string, stderr io.Writer) (*flag.FlagSet, *string) {
