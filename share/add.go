@@ -2,10 +2,8 @@ package share
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"os"
 	"path/filepath"
@@ -66,6 +64,23 @@ func (n *Node) AddFile(ctx context.Context, path string, o AddOptions) (*Added, 
 			return a, nil
 		}
 	}
+	f, err := os.Open(abs)
+	if err != nil {
+		return nil, fmt.Errorf("adding: %w", err)
+	}
+	defer f.Close()
+	// The same bytes from another path: a fingerprint finds candidates
+	// and only a candidate's bytes are compared (see dedupe.go), so the
+	// file is not hashed whole.
+	fp, err := library.Fingerprint(f, st.Size())
+	if err != nil {
+		return nil, fmt.Errorf("adding %s: %w", abs, err)
+	}
+	if a, err := n.sameAsAdded(ctx, abs, f, st, fp); err != nil {
+		return nil, fmt.Errorf("adding %s: %w", abs, err)
+	} else if a != nil {
+		return a, nil
+	}
 	in, err := tags.Read(ctx, abs, o.Tags)
 	if err != nil {
 		return nil, fmt.Errorf("adding: %w", err)
@@ -81,12 +96,7 @@ func (n *Node) AddFile(ctx context.Context, path string, o AddOptions) (*Added, 
 		return nil, fmt.Errorf("adding %s: %w", abs, err)
 	}
 
-	// Seal into the library's folder, hashing the plaintext on the way.
-	f, err := os.Open(abs)
-	if err != nil {
-		return nil, fmt.Errorf("adding: %w", err)
-	}
-	defer f.Close()
+	// Seal into the library's folder.
 	key, err := sealed.NewContentKey()
 	if err != nil {
 		return nil, fmt.Errorf("adding %s: %w", abs, err)
@@ -103,22 +113,15 @@ func (n *Node) AddFile(ctx context.Context, path string, o AddOptions) (*Added, 
 			os.Remove(tmpPath)
 		}
 	}()
-	h := sha256.New()
-	src := &addReader{ctx: ctx, r: f, h: h, progress: o.Progress}
-	m, err := sealed.Seal(tmp, src, key, sealed.Options{MediaType: in.MediaType})
+	src := &addReader{ctx: ctx, r: f, progress: o.Progress}
+	// The length stated: a file that grows or shrinks while it is sealed
+	// fails rather than be recorded under the size and fingerprint above.
+	m, err := sealed.Seal(tmp, src, key, sealed.Options{MediaType: in.MediaType, Length: st.Size()})
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
 		return nil, fmt.Errorf("adding %s: sealing: %w", abs, err)
-	}
-	var sum [32]byte
-	h.Sum(sum[:0])
-	if prev, err := n.lib.SourceByHash(ctx, sum); err == nil {
-		if a, err := n.existing(ctx, abs, prev.TitleID); err == nil {
-			_ = n.lib.PutSource(ctx, library.Source{Path: abs, Size: st.Size(), ModTime: st.ModTime(), SHA256: sum, TitleID: prev.TitleID})
-			return a, nil
-		}
 	}
 
 	mb, err := m.MarshalBinary()
@@ -167,7 +170,7 @@ func (n *Node) AddFile(ctx context.Context, path string, o AddOptions) (*Added, 
 			return nil, fmt.Errorf("adding %s: %w", abs, err)
 		}
 	}
-	if err := n.lib.PutSource(ctx, library.Source{Path: abs, Size: st.Size(), ModTime: st.ModTime(), SHA256: sum, TitleID: pub.Title.ID}); err != nil {
+	if err := n.lib.PutSource(ctx, library.Source{Path: abs, Size: st.Size(), ModTime: st.ModTime(), Fingerprint: fp, TitleID: pub.Title.ID}); err != nil {
 		return nil, fmt.Errorf("adding %s: %w", abs, err)
 	}
 	n.announceSoon()
@@ -184,12 +187,10 @@ func (n *Node) existing(ctx context.Context, path, titleID string) (*Added, erro
 	return &Added{Path: path, Title: *t, Existing: true}, nil
 }
 
-// addReader feeds the sealer: it hashes, reports progress and stops when
-// ctx ends.
+// addReader feeds the sealer: it reports progress and stops when ctx ends.
 type addReader struct {
 	ctx      context.Context
 	r        io.Reader
-	h        hash.Hash
 	n        int64
 	progress func(int64)
 }
@@ -199,7 +200,6 @@ func (a *addReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	k, err := a.r.Read(p)
-	a.h.Write(p[:k])
 	a.n += int64(k)
 	if a.progress != nil && k > 0 {
 		a.progress(a.n)

@@ -58,6 +58,16 @@
 // of its addresses. The wire protocol between devices is
 // documented in share/peer, the on-disk layout in share/library.
 //
+// # Adding a device's own files
+//
+// AddFile (AddFiles for many, a few at a time) reads the tags, seals the
+// file into the library with a fresh content key and publishes it. The same
+// path with the same size and modification time, or the same bytes from
+// another path, give the title added before: the bytes are found by a
+// fingerprint of the size and both ends of the file and confirmed by a
+// byte comparison (dedupe.go), so a new file is read once, by the sealer,
+// and never hashed whole.
+//
 // # Directory and account at run time
 //
 // A Node is built once per process. A device that pairs with its

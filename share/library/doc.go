@@ -20,6 +20,13 @@
 //	positions(title_id, position_ms, updated_at)
 //	policies(title_id, policy JSON)            -- title_id '' is the default
 //	ledger(peer, content_id, direction 'up'|'down', bytes, requests, first_at, last_at)
+//	artwork(title_id, jpeg)                    -- thumbnails (0002; titles gained tag columns)
+//	sources(path, size, mtime_ns, fingerprint, sha256, title_id, added_at)
+//	                                           -- files this device added (0002); fingerprint
+//	                                           -- (Fingerprint) since 0005, sha256 of the whole
+//	                                           -- file only for files added before 0005
+//	playlists(id, name, created_at), playlist_items(playlist, pos, title_id)   (0003)
+//	watched_folders(path, added_at)            (0004)
 //
 // # Durability
 //

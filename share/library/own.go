@@ -3,7 +3,9 @@ package library
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -53,43 +55,132 @@ type Source struct {
 	Path    string
 	Size    int64
 	ModTime time.Time
+	// Fingerprint is Fingerprint of the file's bytes when it was added;
+	// zero for a file added before fingerprints (migration 0005).
+	Fingerprint [32]byte
+	// SHA256 is the SHA-256 of all of the file's bytes, recorded only for
+	// files added before migration 0005 (zero since).
 	SHA256  [32]byte
 	TitleID string
+}
+
+// FingerprintEdge is how many bytes of each end of a file Fingerprint reads.
+const FingerprintEdge = 64 << 10
+
+// Fingerprint is SHA-256("kith source fingerprint v1\x00" ‖ size as 8
+// big-endian bytes ‖ the first and the last FingerprintEdge bytes of r),
+// the whole of r when it is at most twice that. It reads at most 128 KiB
+// whatever the size, so it only finds candidates: two files with the same
+// fingerprint may still differ in the middle (see SourceCandidates).
+func Fingerprint(r io.ReaderAt, size int64) ([32]byte, error) {
+	h := sha256.New()
+	h.Write([]byte("kith source fingerprint v1\x00"))
+	h.Write(binary.BigEndian.AppendUint64(nil, uint64(size)))
+	buf := make([]byte, min(size, 2*FingerprintEdge))
+	at := func(b []byte, off int64) error {
+		n, err := r.ReadAt(b, off)
+		if n == len(b) {
+			return nil
+		}
+		if err == nil || errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF // shorter than its size
+		}
+		return fmt.Errorf("fingerprinting: %w", err)
+	}
+	if size <= 2*FingerprintEdge {
+		if err := at(buf, 0); err != nil {
+			return [32]byte{}, err
+		}
+	} else if err := at(buf[:FingerprintEdge], 0); err != nil {
+		return [32]byte{}, err
+	} else if err := at(buf[FingerprintEdge:], size-FingerprintEdge); err != nil {
+		return [32]byte{}, err
+	}
+	h.Write(buf)
+	var sum [32]byte
+	h.Sum(sum[:0])
+	return sum, nil
 }
 
 // SourceByPath returns what was added from path if its size and
 // modification time are unchanged; ErrNotFound otherwise.
 func (l *Library) SourceByPath(ctx context.Context, path string, size int64, mod time.Time) (*Source, error) {
-	return l.source(ctx, `path = ? AND size = ? AND mtime_ns = ?`, path, size, mod.UnixNano())
-}
-
-// SourceByHash returns a file added with these exact bytes; ErrNotFound if none.
-func (l *Library) SourceByHash(ctx context.Context, sum [32]byte) (*Source, error) {
-	return l.source(ctx, `sha256 = ? ORDER BY added_at LIMIT 1`, sum[:])
-}
-
-func (l *Library) source(ctx context.Context, where string, args ...any) (*Source, error) {
 	var s Source
-	var sum []byte
-	var mod int64
-	err := l.r.QueryRowContext(ctx, `SELECT path, size, mtime_ns, sha256, title_id FROM sources WHERE `+where, args...).
-		Scan(&s.Path, &s.Size, &mod, &sum, &s.TitleID)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("added file: %w", ErrNotFound)
-	}
+	rows, err := l.r.QueryContext(ctx, `SELECT `+sourceCols+` FROM sources WHERE path = ? AND size = ? AND mtime_ns = ?`,
+		path, size, mod.UnixNano())
 	if err != nil {
 		return nil, fmt.Errorf("looking up an added file: %w", err)
 	}
-	copy(s.SHA256[:], sum)
-	s.ModTime = time.Unix(0, mod)
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("looking up an added file: %w", err)
+		}
+		return nil, fmt.Errorf("added file: %w", ErrNotFound)
+	}
+	if s, err = scanSource(rows); err != nil {
+		return nil, err
+	}
 	return &s, nil
 }
 
-// PutSource records a file added from this device.
+// MaxSourceCandidates bounds SourceCandidates.
+const MaxSourceCandidates = 16
+
+// SourceCandidates returns the files added before that may hold the same
+// bytes as a file of this size and fingerprint: those recorded with the
+// same fingerprint, then those added before fingerprints (of the same
+// size), oldest first within each, at most MaxSourceCandidates. The caller
+// compares bytes before taking one for the same file.
+func (l *Library) SourceCandidates(ctx context.Context, size int64, fp [32]byte) ([]Source, error) {
+	rows, err := l.r.QueryContext(ctx, `SELECT `+sourceCols+` FROM sources
+		WHERE size = ? AND (fingerprint = ? OR fingerprint IS NULL)
+		ORDER BY fingerprint IS NULL, added_at, path LIMIT ?`, size, fp[:], MaxSourceCandidates)
+	if err != nil {
+		return nil, fmt.Errorf("looking up added files of %d bytes: %w", size, err)
+	}
+	defer rows.Close()
+	var out []Source
+	for rows.Next() {
+		s, err := scanSource(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("looking up added files of %d bytes: %w", size, err)
+	}
+	return out, nil
+}
+
+const sourceCols = `path, size, mtime_ns, fingerprint, sha256, title_id`
+
+func scanSource(rows *sql.Rows) (Source, error) {
+	var s Source
+	var fp, sum []byte
+	var mod int64
+	if err := rows.Scan(&s.Path, &s.Size, &mod, &fp, &sum, &s.TitleID); err != nil {
+		return Source{}, fmt.Errorf("reading an added file: %w", err)
+	}
+	copy(s.Fingerprint[:], fp)
+	copy(s.SHA256[:], sum)
+	s.ModTime = time.Unix(0, mod)
+	return s, nil
+}
+
+// PutSource records a file added from this device (s.SHA256 is not
+// stored: only files added before fingerprints have one).
 func (l *Library) PutSource(ctx context.Context, s Source) error {
-	_, err := l.w.ExecContext(ctx, `INSERT INTO sources(path, size, mtime_ns, sha256, title_id, added_at) VALUES (?, ?, ?, ?, ?, ?)
-		ON CONFLICT(path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns, sha256 = excluded.sha256,
-		title_id = excluded.title_id`, s.Path, s.Size, s.ModTime.UnixNano(), s.SHA256[:], s.TitleID, l.now())
+	var fp []byte
+	if s.Fingerprint != ([32]byte{}) {
+		fp = s.Fingerprint[:]
+	}
+	_, err := l.w.ExecContext(ctx, `INSERT INTO sources(path, size, mtime_ns, fingerprint, sha256, title_id, added_at)
+		VALUES (?, ?, ?, ?, NULL, ?, ?)
+		ON CONFLICT(path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns,
+		fingerprint = excluded.fingerprint, sha256 = NULL, title_id = excluded.title_id`,
+		s.Path, s.Size, s.ModTime.UnixNano(), fp, s.TitleID, l.now())
 	if err != nil {
 		return fmt.Errorf("recording added file %s: %w", s.Path, err)
 	}
