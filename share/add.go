@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/kith-media/kith/directory"
@@ -27,6 +28,11 @@ type AddOptions struct {
 	// It is called from AddFile's goroutine and must be quick.
 	Progress func(sealed int64)
 	Tags     tags.Options
+
+	// sealing, when set, bounds how many files AddFiles reads, tags and
+	// seals at once: a slot is held from the first read of the file until
+	// it is sealed, not while the directory and the disk are waited for.
+	sealing chan struct{}
 }
 
 // Added is one file added to the household's catalog.
@@ -63,6 +69,17 @@ func (n *Node) AddFile(ctx context.Context, path string, o AddOptions) (*Added, 
 		if a, err := n.existing(ctx, abs, src.TitleID); err == nil {
 			return a, nil
 		}
+	}
+	release := func() {}
+	if o.sealing != nil {
+		select {
+		case o.sealing <- struct{}{}:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("adding %s: %w", abs, ctx.Err())
+		}
+		var once sync.Once
+		release = func() { once.Do(func() { <-o.sealing }) }
+		defer release()
 	}
 	f, err := os.Open(abs)
 	if err != nil {
@@ -123,6 +140,7 @@ func (n *Node) AddFile(ctx context.Context, path string, o AddOptions) (*Added, 
 	if err != nil {
 		return nil, fmt.Errorf("adding %s: sealing: %w", abs, err)
 	}
+	release()
 
 	mb, err := m.MarshalBinary()
 	if err != nil {

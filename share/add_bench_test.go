@@ -63,7 +63,9 @@ func benchFolder(b *testing.B, totalMiB int) (string, int64) {
 // baseline, copies the same folder with `cp -r`. Target: add ≥ 0.5× cp.
 // KITH_BENCH_ADD_MIB sets the folder size (default 1024: about 200 files
 // of 5 MiB); a smaller one suits a busy machine. KITH_BENCH_ADD_WORKERS
-// sets how many files are added at once (default DefaultAddWorkers).
+// sets how many files are in flight at once (default DefaultAddWorkers),
+// KITH_BENCH_ADD_SEALERS how many of them are sealed at once (default
+// DefaultAddSealers).
 //
 //	KITH_BENCH_ADD_MIB=256 go test -tags migrated_fynedo,libsqlite3 -run '^$' -bench AddFolder -benchtime 1x ./share
 func BenchmarkAddFolder(b *testing.B) {
@@ -74,6 +76,10 @@ func BenchmarkAddFolder(b *testing.B) {
 	workers := 0 // DefaultAddWorkers
 	if v, err := strconv.Atoi(os.Getenv("KITH_BENCH_ADD_WORKERS")); err == nil && v > 0 {
 		workers = v
+	}
+	sealers := 0 // DefaultAddSealers
+	if v, err := strconv.Atoi(os.Getenv("KITH_BENCH_ADD_SEALERS")); err == nil && v > 0 {
+		sealers = v
 	}
 	src, total := benchFolder(b, mib)
 	// Each side starts with nothing waiting to be written: the folder just
@@ -107,7 +113,7 @@ func BenchmarkAddFolder(b *testing.B) {
 				paths[i] = f.Path
 			}
 			// As the app adds a folder (app/wire media.Add): AddFiles.
-			err = n.AddFiles(ctx, paths, AddFilesOptions{Workers: workers, Done: func(p string, a *Added, err error) error {
+			err = n.AddFiles(ctx, paths, AddFilesOptions{Workers: workers, Sealers: sealers, Done: func(p string, a *Added, err error) error {
 				if err == nil && a.Existing {
 					err = fmt.Errorf("%s was there already", p)
 				}

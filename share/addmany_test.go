@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/kith-media/kith/directory"
 	"github.com/kith-media/kith/share/tags"
@@ -16,8 +17,9 @@ import (
 
 // TestAddFiles adds a folder with several files at once: every media file
 // becomes its own title (tags read), the text file is reported to Done as
-// not media, progress names each file, and each file is told once. An
-// error Done returns stops the rest.
+// not media, progress names each file, and each file is told once. With
+// one sealer, files are sealed one at a time. An error Done returns stops
+// the rest.
 func TestAddFiles(t *testing.T) {
 	d := startDirectory(t)
 	if err := d.srv.SetPublishPolicy(directory.PublishPolicy{Mode: directory.PublishAccounts}); err != nil {
@@ -83,6 +85,46 @@ func TestAddFiles(t *testing.T) {
 	}
 	if len(ids) != 6 {
 		t.Errorf("%d distinct titles for 6 files", len(ids))
+	}
+
+	// Four files in flight, one sealed at a time: no file's sealing
+	// (its progress, from the first report to its whole size) overlaps
+	// another's, though each pauses mid-file.
+	one := t.TempDir()
+	var serial []string
+	sizes := map[string]int64{}
+	for i := 1; i <= 5; i++ {
+		p := encodeMP3(t, one, fmt.Sprintf("%02d.mp3", i), fmt.Sprintf("One %d", i), "One at a time", i, "40")
+		st, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		serial, sizes[p] = append(serial, p), st.Size()
+	}
+	sealing := map[string]bool{}
+	var overlaps []string
+	err = n.AddFiles(ctx, serial, AddFilesOptions{Workers: 4, Sealers: 1, Progress: func(p string, k int64) {
+		mu.Lock()
+		defer mu.Unlock()
+		sealing[p] = k < sizes[p]
+		var now []string
+		for q, on := range sealing {
+			if on {
+				now = append(now, q)
+			}
+		}
+		if len(now) > 1 {
+			overlaps = append(overlaps, fmt.Sprint(now))
+		}
+		if k < sizes[p] {
+			// Mid-file: give the other workers time to start sealing.
+			mu.Unlock()
+			time.Sleep(100 * time.Millisecond)
+			mu.Lock()
+		}
+	}})
+	if err != nil || len(sealing) != len(serial) || len(overlaps) > 0 {
+		t.Errorf("one sealer: %v; %d files reported; sealed at once: %v", err, len(sealing), overlaps)
 	}
 
 	// An error from Done stops adding.
