@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -201,6 +202,39 @@ func helperRelayFetch() int {
 	return 0
 }
 
+// helperSample reads counter KITH_E2E_METRIC from KITH_E2E_URL (a
+// /metrics page) every 10 ms and prints "UNIX-NANOSECONDS VALUE" for each
+// read, until its stdin closes.
+func helperSample() int {
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { io.Copy(io.Discard, os.Stdin); cancel() }()
+	hc := &http.Client{Timeout: 2 * time.Second}
+	name := os.Getenv("KITH_E2E_METRIC") + " "
+	out := bufio.NewWriter(os.Stdout)
+	defer out.Flush()
+	for ctx.Err() == nil {
+		req, err := http.NewRequestWithContext(ctx, "GET", os.Getenv("KITH_E2E_URL"), nil)
+		if err != nil {
+			return 1
+		}
+		if resp, err := hc.Do(req); err == nil {
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+			resp.Body.Close()
+			for _, l := range strings.Split(string(body), "\n") {
+				if v, ok := strings.CutPrefix(l, name); ok {
+					fmt.Fprintf(out, "%d %s\n", time.Now().UnixNano(), strings.TrimSpace(v))
+					out.Flush()
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	return 0
+}
+
 // TestNATRelay (issue 16): A, behind home router 1, serves B, behind home
 // router 2 (a symmetric NAT), with the directory and the relay on a
 // public segment; neither router lets a connection in.
@@ -210,6 +244,11 @@ func helperRelayFetch() int {
 //  2. The relay runs: A keeps a connection to it; B downloads every byte
 //     from A through it (conntrack on router 2 shows only the relay), the
 //     origin sends 0, and the relay's counters carry the bytes.
+//     2b. D, behind a port-preserving NAT: its download starts through the
+//     relay, a hole punch opens a direct connection meanwhile, and the
+//     rest of the transfer moves to it: the relay's byte counter stops
+//     while D still receives (>= 1 MiB after it), router 3's conntrack
+//     shows the direct connection, A's ledger credits D with every byte.
 //  3. A's copy restriction refuses E through the relay, even with a ticket
 //     (forged here with the directory's key: the directory itself issues
 //     none to E); expired and foreign tickets are refused by the relay; a
@@ -273,7 +312,7 @@ func TestNATRelay(t *testing.T) {
 	for _, m := range []struct {
 		name string
 		secs time.Duration
-	}{{"Origin Only", 10 * time.Second}, {"Far Away", 20 * time.Second}, {"Punch Through", 20 * time.Second}, {"Cut Cable", 60 * time.Second}} {
+	}{{"Origin Only", 10 * time.Second}, {"Far Away", 20 * time.Second}, {"Punch Through", 60 * time.Second}, {"Cut Cable", 60 * time.Second}} {
 		p := filepath.Join(tmp, m.name+".wav")
 		writeTone(t, p, 330, m.secs)
 		out, err := dirHost.Command(context.Background(), kd, "publish", p, "--data", dirData, "--title", m.name,
@@ -372,38 +411,134 @@ func TestNATRelay(t *testing.T) {
 	}
 	say(t, "   B took %d bytes from A through the relay (symmetric NAT on B's side), 0 from the origin", src[A.id])
 
-	say(t, "== 2b. D, behind a port-preserving NAT like A's: the relay punches a hole; %q flows directly", punch.Name)
+	say(t, "== 2b. D, behind a port-preserving NAT like A's: %q starts through the relay and moves to a punched hole", punch.Name)
 	spliced, punches := relayCounter(t, relayHost, "kith_relay_bytes_total"), relayCounter(t, relayHost, "kith_relay_punches_total")
+	sessionsBefore := relayCounter(t, relayHost, "kith_relay_sessions")
 	D.run(nil, "buy", punch.ID)
 	originBefore = originBytes(t, dirHost, base)[punch.Content]
-	ls, err = D.lines("fetch", punch.ID)
+	// The relay's byte counter, sampled while D downloads, and D's bytes
+	// from A as its progress lines say, both timed.
+	type sample struct {
+		at time.Time
+		n  int64
+	}
+	sampler := relayHost.Command(context.Background(), os.Args[0], "-test.run=^$")
+	sampler.Env = append(os.Environ(), helperEnv+"=sample", "KITH_E2E_URL=http://127.0.0.1:9465/metrics",
+		"KITH_E2E_METRIC=kith_relay_bytes_total")
+	samplerIn, err := sampler.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	src = lastSources(ls)
+	samplerOut, err := sampler.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sampler.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { samplerIn.Close(); sampler.Process.Kill(); sampler.Wait() }) // when the test fails first
+	sampled, firstSample := make(chan []sample, 1), make(chan struct{})
+	go func() {
+		var ss []sample
+		sc := bufio.NewScanner(samplerOut)
+		for sc.Scan() {
+			f := strings.Fields(sc.Text())
+			if len(f) != 2 {
+				continue
+			}
+			at, err1 := strconv.ParseInt(f[0], 10, 64)
+			n, err2 := strconv.ParseInt(f[1], 10, 64)
+			if err1 == nil && err2 == nil {
+				if ss = append(ss, sample{time.Unix(0, at), n}); len(ss) == 1 {
+					close(firstSample)
+				}
+			}
+		}
+		sampled <- ss
+	}()
+	select { // the sampler reads before D starts
+	case <-firstSample:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the relay counter sampler printed nothing in 10 s")
+	}
+	fd := D.startFetch(t, punch.ID)
+	var fromA []sample
+	for l := range fd.lines {
+		for _, s := range l.Sources {
+			if s.ID == A.id {
+				fromA = append(fromA, sample{time.Now(), s.Bytes})
+			}
+		}
+	}
+	ferr := <-fd.done
+	samplerIn.Close()
+	relaySamples := <-sampled
+	sampler.Wait()
+	if ferr != nil {
+		t.Fatal(ferr)
+	}
+	src = map[string]int64{}
+	for _, s := range fd.last.Sources {
+		if s.Origin {
+			src["origin"] += s.Bytes
+		} else {
+			src[s.ID] += s.Bytes
+		}
+	}
 	if src[A.id] == 0 || src["origin"] != 0 {
 		t.Fatalf("D's sources %v, want A only", src)
 	}
 	if n := originBytes(t, dirHost, base)[punch.Content] - originBefore; n != 0 {
 		t.Errorf("the origin sent %d bytes of %q", n, punch.Name)
 	}
-	eventually(t, 15*time.Second, "A's ledger credits D with every punched byte", func() error {
+	eventually(t, 15*time.Second, "A's ledger credits D with every byte, relayed and punched", func() error {
 		return ledgerUp(A, D.id, punch.Content, src[A.id])
 	})
-	if got := relayCounter(t, relayHost, "kith_relay_bytes_total") - spliced; got != 0 {
-		t.Errorf("the relay spliced %d bytes while D downloaded through a punched hole", got)
+	final := relayCounter(t, relayHost, "kith_relay_bytes_total")
+	if final-spliced == 0 {
+		t.Error("the relay spliced nothing: D's transfer should start through it")
+	}
+	// The relay counts both directions of the TLS stream; what it carried
+	// of A's answers is less. So at least this much came some other way,
+	// and the sources say all of it came from A: directly.
+	if direct := src[A.id] - (final - spliced); direct < 1<<20 {
+		t.Errorf("the relay spliced %d bytes of D's %d from A: less than 1 MiB can have come directly", final-spliced, src[A.id])
 	}
 	if got := relayCounter(t, relayHost, "kith_relay_punches_total") - punches; got == 0 {
 		t.Error("the relay coordinated no hole punch")
 	}
+	// The relay's counter stopped (reached its final value) before D's
+	// download was over, and D's spliced sessions end (retired after the
+	// move) while D keeps running.
+	var stopped time.Time
+	for _, s := range relaySamples {
+		if s.n == final {
+			stopped = s.at
+			break
+		}
+	}
+	if stopped.IsZero() || len(fromA) == 0 || !stopped.Before(fromA[len(fromA)-1].at) {
+		t.Errorf("the relay's counter did not stop before D's download ended (%d samples)", len(relaySamples))
+	}
+	eventually(t, 15*time.Second, "D's relay sessions end after the move", func() error {
+		if n := relayCounterTry(relayHost, "kith_relay_sessions"); n < 0 || n > sessionsBefore {
+			return fmt.Errorf("%d relay sessions, %d before D's download", n, sessionsBefore)
+		}
+		return nil
+	})
+	// Router 3's conntrack: the direct connection(s) to A's router carried
+	// what the relay did not (A's answers: the reply direction).
 	ct, err = home3.Conntrack(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !establishedTo(ct, home1.Router.IP.String()) {
-		t.Errorf("router 3 has no established connection to A's router:\n%s", ct)
+	direct := replyBytesFrom(ct, home1.Router.IP.String())
+	if direct < 1<<20 || direct+(final-spliced) < src[A.id] {
+		t.Errorf("router 3 counted %d bytes from A's router directly and the relay %d, for D's %d bytes from A:\n%s",
+			direct, final-spliced, src[A.id], ct)
 	}
-	say(t, "   D took %d bytes from A over a direct connection (router 3's conntrack: to %s); the relay spliced 0", src[A.id], home1.Router.IP)
+	say(t, "   D took %d bytes from A: the relay spliced %d (both ways) and stopped %v before the end; router 3 counted %d bytes directly from A's router (%s)",
+		src[A.id], final-spliced, fromA[len(fromA)-1].at.Sub(stopped).Round(time.Millisecond), direct, home1.Router.IP)
 
 	say(t, "== 3. A's restriction holds through the relay; bad tickets are refused")
 	if err := hasSupplier(E, far.ID, A.id, false); err != nil {
@@ -584,6 +719,27 @@ func establishedTo(conntrack, ip string) bool {
 		}
 	}
 	return false
+}
+
+// replyBytesFrom sums the reply-direction byte counts (conntrack -L with
+// accounting on) of the established TCP connections to ip: what ip sent.
+func replyBytesFrom(conntrack, ip string) int64 {
+	var total int64
+	for _, l := range strings.Split(conntrack, "\n") {
+		if !strings.Contains(l, " ESTABLISHED ") || !strings.Contains(l, " dst="+ip+" ") {
+			continue
+		}
+		var seen int
+		for _, f := range strings.Fields(l) {
+			if v, ok := strings.CutPrefix(f, "bytes="); ok {
+				if seen++; seen == 2 { // the first is the original direction
+					n, _ := strconv.ParseInt(v, 10, 64)
+					total += n
+				}
+			}
+		}
+	}
+	return total
 }
 
 // ledgerUp checks the bytes device d's own ledger (its library's SQLite

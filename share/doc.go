@@ -54,8 +54,14 @@
 // restrictions and ledger apply unchanged), announcing the relay once
 // connected; it leaves the relay when the directory reaches it directly
 // again. Downloads reach a supplier the directory lists as relayed
-// through the relay, with a ticket from the directory, after or instead
-// of its addresses. The wire protocol between devices is
+// through the relay, with a ticket from the directory, before its
+// addresses: the first connection is the relay's splice, at once, while
+// the relay coordinates a hole punch in the background; when the punch
+// opens a direct connection the spliced connections retire after their
+// current request (peer.Client.RetireRelayed) and the download moves to
+// it, and later connections to that device punch first. A failed punch
+// (a symmetric NAT) leaves the splice carrying everything, and is not
+// tried again for 10 minutes. The wire protocol between devices is
 // documented in share/peer, the on-disk layout in share/library.
 //
 // # Adding a device's own files

@@ -150,47 +150,149 @@ func (n *Node) reportRelay(up bool, addr string) {
 // connections go straight to the relay's splice.
 const punchRetry = 10 * time.Minute
 
+// punchedKeep is how long a hole-punched connection waits for the
+// client's next dial before it is closed unused.
+const punchedKeep = 30 * time.Second
+
+// relayPath is how this node reaches one device behind NAT: the relay's
+// ticket, and whether hole punching works to it.
+type relayPath struct {
+	mu          sync.Mutex
+	tk          *directory.TicketAnswer
+	punched     bool      // a punch to the device worked: connections punch first
+	punchFailed time.Time // the last punch that failed
+	punching    bool      // a punch runs in the background
+	ready       net.Conn  // a punched connection no dial has taken yet
+	client      *peer.Client
+}
+
+// punchedConn is a direct connection the relay only coordinated: the peer
+// client neither blames the relay for it nor retires it (peer.Client.RetireRelayed).
+type punchedConn struct{ net.Conn }
+
+func (punchedConn) Direct() bool { return true }
+
 // relayDialer reaches device id through the directory's relay, with a
-// ticket (cached until shortly before it expires): first by a hole punch
-// the relay coordinates (a direct connection; the relay carries none of
-// its bytes), and when that fails, as it does behind a symmetric NAT,
-// through the relay's splice for punchRetry.
-func (n *Node) relayDialer(id identity.ID) func(context.Context) (net.Conn, error) {
-	var mu sync.Mutex
-	var tk *directory.TicketAnswer
-	var punchFailed time.Time
+// ticket (cached until shortly before it expires). The first connection
+// is the relay's splice, at once, so the transfer starts without waiting
+// for a punch; meanwhile the relay coordinates a hole punch in the
+// background. When it opens a direct connection (behind NATs that keep a
+// local port's public port, as Linux masquerade does), the client retires
+// its spliced connections once their current request ends
+// (peer.Client.RetireRelayed) and its next dial takes the punched
+// connection, so the transfer moves off the relay mid-way; later
+// connections to the device punch first. Behind a symmetric NAT the punch
+// fails and the splice carries everything (no punch again for
+// punchRetry). A node that is not serving (no background) punches before
+// it splices, as a connection of its own.
+func (n *Node) relayDialer(id identity.ID) (func(context.Context) (net.Conn, error), *relayPath) {
+	p := &relayPath{}
 	return func(ctx context.Context) (net.Conn, error) {
-		mu.Lock()
-		t := tk
-		mu.Unlock()
-		if t == nil || time.Until(t.Expires) < 30*time.Second {
-			var err error
-			if t, err = n.dirClient().RelayTicket(ctx, id); err != nil {
-				return nil, fmt.Errorf("relay ticket for %s: %w", id.Short(), err)
-			}
-			mu.Lock()
-			tk = t
-			mu.Unlock()
+		t, err := n.relayTicket(ctx, id, p)
+		if err != nil {
+			return nil, err
 		}
-		mu.Lock()
-		tryPunch := !n.o.NoHolePunch && time.Since(punchFailed) > punchRetry
-		mu.Unlock()
-		if tryPunch {
+		if n.o.NoHolePunch {
+			return relay.Dial(ctx, t.Relay, t.Ticket)
+		}
+		p.mu.Lock()
+		if c := p.ready; c != nil {
+			p.ready = nil
+			p.mu.Unlock()
+			return punchedConn{c}, nil
+		}
+		mayPunch := time.Since(p.punchFailed) > punchRetry
+		punchNow, punchLater := mayPunch && p.punched, false
+		sctx, serr := n.serving()
+		if mayPunch && !p.punched {
+			if serr != nil {
+				punchNow = true
+			} else if !p.punching {
+				p.punching, punchLater = true, true
+			}
+		}
+		p.mu.Unlock()
+		if punchLater {
+			n.downloads.Add(1)
+			go func() {
+				defer n.downloads.Done()
+				n.punchInBackground(sctx, id, t, p)
+			}()
+		}
+		if punchNow {
 			c, err := relay.DialPunch(ctx, t.Relay, t.Ticket)
 			if err == nil {
 				n.log.Debug("node: hole punched", "peer", id.Short(), "addr", c.RemoteAddr())
-				return c, nil
+				return punchedConn{c}, nil
 			}
 			var re *relay.RefusedError
 			if errors.As(err, &re) || ctx.Err() != nil {
 				return nil, err
 			}
 			n.log.Info("node: hole punch failed; using the relay", "peer", id.Short(), "err", err)
-			mu.Lock()
-			punchFailed = time.Now()
-			mu.Unlock()
+			p.mu.Lock()
+			p.punched, p.punchFailed = false, time.Now()
+			p.mu.Unlock()
 		}
 		return relay.Dial(ctx, t.Relay, t.Ticket)
+	}, p
+}
+
+// relayTicket returns the cached ticket to reach id, or a new one.
+func (n *Node) relayTicket(ctx context.Context, id identity.ID, p *relayPath) (*directory.TicketAnswer, error) {
+	p.mu.Lock()
+	t := p.tk
+	p.mu.Unlock()
+	if t != nil && time.Until(t.Expires) >= 30*time.Second {
+		return t, nil
+	}
+	t, err := n.dirClient().RelayTicket(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("relay ticket for %s: %w", id.Short(), err)
+	}
+	p.mu.Lock()
+	p.tk = t
+	p.mu.Unlock()
+	return t, nil
+}
+
+// punchInBackground tries a hole punch to id while the first connection
+// goes through the splice; when it works, the punched connection waits
+// for the client's next dial and the client's spliced connections retire.
+func (n *Node) punchInBackground(ctx context.Context, id identity.ID, t *directory.TicketAnswer, p *relayPath) {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	c, err := relay.DialPunch(ctx, t.Relay, t.Ticket)
+	p.mu.Lock()
+	p.punching = false
+	if err != nil {
+		p.punchFailed = time.Now()
+		p.mu.Unlock()
+		n.log.Info("node: hole punch failed; staying on the relay", "peer", id.Short(), "err", err)
+		return
+	}
+	p.punched = true
+	old := p.ready
+	p.ready = c
+	cl := p.client
+	p.mu.Unlock()
+	if old != nil {
+		old.Close()
+	}
+	n.log.Info("node: hole punched; moving off the relay", "peer", id.Short(), "addr", c.RemoteAddr())
+	time.AfterFunc(punchedKeep, func() {
+		p.mu.Lock()
+		unused := p.ready == c
+		if unused {
+			p.ready = nil
+		}
+		p.mu.Unlock()
+		if unused {
+			c.Close()
+		}
+	})
+	if cl != nil {
+		cl.RetireRelayed()
 	}
 }
 
@@ -198,8 +300,16 @@ func (n *Node) relayDialer(id identity.ID) func(context.Context) (net.Conn, erro
 // directory's relay when the directory named one for it.
 func (n *Node) peerClient(nb Neighbour) (*peer.Client, error) {
 	o := peer.ClientOptions{Logger: n.log}
+	var p *relayPath
 	if nb.Relay != "" && n.dirClient() != nil {
-		o.Relay, o.PreferRelay = n.relayDialer(nb.ID), true
+		o.Relay, p = n.relayDialer(nb.ID)
+		o.PreferRelay = true
 	}
-	return peer.NewClient(n.id, nb.ID, nb.Addrs, o)
+	c, err := peer.NewClient(n.id, nb.ID, nb.Addrs, o)
+	if err == nil && p != nil {
+		p.mu.Lock()
+		p.client = c
+		p.mu.Unlock()
+	}
+	return c, err
 }

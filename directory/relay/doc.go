@@ -59,8 +59,10 @@
 // keep a local port's public port for every destination the crossing SYNs
 // open one direct TCP connection, the asker its TLS client; the relay
 // carries none of its bytes (counted in punches, not bytes). Behind a
-// symmetric NAT the addresses are wrong and the asker falls back to
-// Connect. A supplier answers at most 32 invitations at once.
+// symmetric NAT the addresses are wrong and the punch fails. A Node
+// (package share) opens a spliced session first and punches alongside,
+// moving its requests to the punched connection when one opens. A
+// supplier answers at most 32 invitations at once.
 //
 // # Caps
 //

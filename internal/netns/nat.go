@@ -133,6 +133,11 @@ func routerUp(r, inside Host, nat NAT) error {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("loading nftables rules: %w: %s", err, out)
 	}
+	// Byte counts per tracked connection (conntrack -L bytes=), so tests
+	// can show how much each path carried.
+	if out, err := r.Command(ctx, "sysctl", "-qw", "net.netfilter.nf_conntrack_acct=1").CombinedOutput(); err != nil {
+		return fmt.Errorf("enabling conntrack accounting: %w: %s", err, out)
+	}
 	return nil
 }
 
@@ -155,8 +160,9 @@ func (h Home) Dropped(ctx context.Context) (int64, error) {
 	return total, nil
 }
 
-// Conntrack lists the router's tracked connections (conntrack -L), for
-// tests that show which way a transfer flows.
+// Conntrack lists the router's tracked connections (conntrack -L, with
+// packets= and bytes= per direction), for tests that show which way a
+// transfer flows.
 func (h Home) Conntrack(ctx context.Context) (string, error) {
 	out, err := h.Router.Command(ctx, "conntrack", "-L").CombinedOutput()
 	if err != nil {

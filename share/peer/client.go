@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"strconv"
 	"strings"
 	"sync"
@@ -52,6 +53,9 @@ type ClientOptions struct {
 	// Relay, if set, opens a stream to the peer through a relay (package
 	// directory/relay): tried when no address completes a handshake, and
 	// first while the last handshake was relayed or PreferRelay is set.
+	// A stream with a method Direct() bool answering true is a direct
+	// connection the relay only coordinated (a hole punch): a failure on
+	// it is not blamed on the relay, and RetireRelayed leaves it alone.
 	// The TLS over it is the same mutual TLS pinned to the peer.
 	Relay func(ctx context.Context) (net.Conn, error)
 	// PreferRelay tries the relay before the addresses (the directory
@@ -71,10 +75,13 @@ type Client struct {
 
 	relay func(ctx context.Context) (net.Conn, error)
 
-	mu       sync.Mutex
-	wrongAt  map[string]time.Time // addresses that answered with another certificate, and when
-	lastGood string               // the address of the last handshake with the peer (relayAddr: the relay)
-	relayBad time.Time            // when a relayed handshake last failed (a relay that alters bytes)
+	mu         sync.Mutex
+	wrongAt    map[string]time.Time      // addresses that answered with another certificate, and when
+	lastGood   string                    // the address of the last handshake with the peer (relayAddr: the relay)
+	relayBad   time.Time                 // when a relayed handshake last failed (a relay that alters bytes)
+	spliced    map[*relayedConn]struct{} // open connections through the relay's splice
+	retires    int                       // RetireRelayed calls so far
+	lastSplice bool                      // the last handshake went through the splice
 }
 
 // relayAddr stands for the relay in dialOrder and lastGood.
@@ -98,7 +105,8 @@ func NewClient(self *identity.Identity, peer identity.ID, addrs []string, o Clie
 	if o.ConnsPerPeer <= 0 {
 		o.ConnsPerPeer = 8
 	}
-	c := &Client{self: self, peer: peer, addrs: append([]string(nil), addrs...), wrongAt: map[string]time.Time{}, relay: o.Relay}
+	c := &Client{self: self, peer: peer, addrs: append([]string(nil), addrs...), wrongAt: map[string]time.Time{}, relay: o.Relay,
+		spliced: map[*relayedConn]struct{}{}}
 	if o.Relay != nil && o.PreferRelay {
 		c.lastGood = relayAddr
 	}
@@ -140,7 +148,11 @@ func (c *Client) dial(ctx context.Context, d *net.Dialer, cfg *tls.Config) (net.
 	for _, a := range c.dialOrder() {
 		var raw net.Conn
 		var err error
+		var retires int
 		if a == relayAddr {
+			c.mu.Lock()
+			retires = c.retires
+			c.mu.Unlock()
 			raw, err = c.relay(ctx)
 		} else {
 			raw, err = d.DialContext(ctx, "tcp", a)
@@ -177,11 +189,24 @@ func (c *Client) dial(ctx context.Context, d *net.Dialer, cfg *tls.Config) (net.
 		c.mu.Lock()
 		delete(c.wrongAt, a)
 		c.lastGood = a
-		c.mu.Unlock()
-		if a == relayAddr {
-			return &relayedConn{Conn: tc, c: c}, nil
+		c.lastSplice = false
+		if a != relayAddr {
+			c.mu.Unlock()
+			return tc, nil
 		}
-		return tc, nil
+		if d, ok := raw.(interface{ Direct() bool }); ok && d.Direct() {
+			c.mu.Unlock()
+			return tc, nil
+		}
+		rc := &relayedConn{Conn: tc, c: c}
+		c.spliced[rc] = struct{}{}
+		c.lastSplice = true
+		late := c.retires != retires // dialled before a RetireRelayed, done after it
+		c.mu.Unlock()
+		if late {
+			rc.retire()
+		}
+		return rc, nil
 	}
 	return nil, fmt.Errorf("connecting to %s: %w", c.peer.Short(), errors.Join(errs...))
 }
@@ -212,41 +237,20 @@ func (c *Client) dialOrder() []string {
 	return append(append(first, rest...), wrong...)
 }
 
-// relayedConn is a TLS connection through a relay: a record that fails
-// to decrypt (the relay altered bytes: the peer's TLS cannot) blames the
-// relay, which then goes last in the dial order, not the peer.
-type relayedConn struct {
-	*tls.Conn
-	c *Client
-}
-
-func (r *relayedConn) Read(p []byte) (int, error) {
-	n, err := r.Conn.Read(p)
-	var oe *net.OpError
-	if err != nil && errors.As(err, &oe) && oe.Op == "local error" {
-		r.c.mu.Lock()
-		r.c.relayBad = time.Now()
-		if r.c.lastGood == relayAddr {
-			r.c.lastGood = ""
-		}
-		r.c.mu.Unlock()
-		err = fmt.Errorf("%w: %w", ErrRelay, err)
-	}
-	return n, err
-}
-
-// ErrRelay marks a failure of the relayed path (not of the peer): a
-// handshake that failed through the relay, which may have altered bytes.
-var ErrRelay = errors.New("relay failed")
-
-// relayBadMemory is how long a relay whose handshake failed is tried last.
-const relayBadMemory = time.Minute
-
-// Relayed reports whether the last connection to the peer went through the relay.
+// Relayed reports whether the last connection to the peer went through
+// the relay's splice (not a direct connection the relay coordinated).
 func (c *Client) Relayed() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.lastGood == relayAddr
+	return c.lastGood == relayAddr && c.lastSplice
+}
+
+// Spliced is how many connections to the peer are open through the
+// relay's splice.
+func (c *Client) Spliced() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.spliced)
 }
 
 // ID is the peer's device ID.
@@ -275,9 +279,28 @@ func (c *Client) get(ctx context.Context, path string, hdr http.Header) (*http.R
 }
 
 func (c *Client) do(req *http.Request) (*http.Response, error) {
+	// Which relayed connection carries the request (for RetireRelayed);
+	// a request the transport retries gets another connection.
+	var on *relayedConn
+	trace := &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) {
+		if on != nil {
+			on.end()
+		}
+		on, _ = i.Conn.(*relayedConn)
+		if on != nil {
+			on.begin()
+		}
+	}}
+	req = req.WithContext(httptrace.WithClientTrace(req.Context(), trace))
 	resp, err := c.hc.Do(req)
 	if err != nil {
+		if on != nil {
+			on.end()
+		}
 		return nil, err
+	}
+	if on != nil {
+		resp.Body = &requestBody{ReadCloser: resp.Body, end: on.end}
 	}
 	if resp.StatusCode/100 != 2 {
 		defer resp.Body.Close()
