@@ -30,9 +30,19 @@ type ClientOptions struct {
 	// Fingerprint pins the directory's identity; required here or in
 	// URL (a client never trusts whoever answers first).
 	Fingerprint identity.ID
-	// Device signs requests; nil allows only the public calls.
+	// Device is who the client acts for; nil allows only the public calls.
+	// With the client's own HTTPS client, connections are made with the
+	// device's certificate and its requests are authenticated by the
+	// connection; otherwise each is signed with the device key.
 	Device *identity.Identity
-	// HTTPClient overrides the pinned HTTPS client (its TLS settings are then the caller's).
+	// SignRequests signs every request with the device key even on
+	// connections made with its certificate (as a directory older than
+	// authentication by connection needs; the client also switches to
+	// signing by itself when a directory refuses a request and never asked
+	// for its certificate).
+	SignRequests bool
+	// HTTPClient overrides the pinned HTTPS client (its TLS settings are
+	// then the caller's); requests as the device are then always signed.
 	HTTPClient *http.Client
 	Logger     *slog.Logger
 }
@@ -49,6 +59,33 @@ type Client struct {
 	info *Info
 
 	lastMilli atomic.Int64 // signed times strictly increase, so no two requests sign the same bytes
+
+	// byConn: requests as the device are authenticated by the connection
+	// (made with its certificate) rather than signed, unless signAll was set
+	// because the directory refused one without ever asking for the
+	// certificate (certAsked).
+	byConn    bool
+	certAsked atomic.Bool
+	signAll   atomic.Bool
+}
+
+// auth is how a request says who sends it.
+type auth uint8
+
+const (
+	anonymous  auth = iota
+	asDevice        // by the connection's certificate when it can, else signed
+	signedOnly      // always signed (enrollment proves possession of the key it enrolls)
+)
+
+// ifDevice is asDevice for a client with a device, else anonymous: calls
+// that are public but answer a device more (its household's titles, its
+// origin budget).
+func (c *Client) ifDevice() auth {
+	if c.dev == nil {
+		return anonymous
+	}
+	return asDevice
 }
 
 // signTime returns now in unix milliseconds, made strictly increasing per
@@ -89,6 +126,7 @@ func NewClient(o ClientOptions) (*Client, error) {
 	}
 	c.hc = o.HTTPClient
 	if c.hc == nil {
+		c.byConn = o.Device != nil && !o.SignRequests
 		c.hc = &http.Client{Transport: &http.Transport{
 			Proxy:               nil,
 			TLSClientConfig:     c.tlsConfig(),
@@ -107,8 +145,10 @@ func NewClient(o ClientOptions) (*Client, error) {
 }
 
 // tlsConfig pins the directory certificate's key to the fingerprint.
+// With a device, the connection is made with the device's certificate
+// when the directory asks for one.
 func (c *Client) tlsConfig() *tls.Config {
-	return &tls.Config{
+	cfg := &tls.Config{
 		MinVersion:         tls.VersionTLS13,
 		InsecureSkipVerify: true, // replaced by the pin check below
 		VerifyConnection: func(cs tls.ConnectionState) error {
@@ -118,6 +158,17 @@ func (c *Client) tlsConfig() *tls.Config {
 			return c.checkPeer(cs.PeerCertificates[0])
 		},
 	}
+	if c.dev != nil {
+		cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			c.certAsked.Store(true)
+			cert, err := c.dev.Certificate()
+			if err != nil {
+				return nil, fmt.Errorf("device certificate: %w", err)
+			}
+			return &cert, nil
+		}
+	}
+	return cfg
 }
 
 func (c *Client) checkPeer(cert *x509.Certificate) error {
@@ -154,7 +205,7 @@ func (c *Client) Info(ctx context.Context) (*Info, error) {
 	}
 	c.mu.Unlock()
 	var in Info
-	if err := c.do(ctx, http.MethodGet, "/v1/info", nil, false, &in); err != nil {
+	if err := c.do(ctx, http.MethodGet, "/v1/info", nil, anonymous, &in); err != nil {
 		return nil, err
 	}
 	if err := in.Keys.Validate(); err != nil {
@@ -178,7 +229,7 @@ func (c *Client) Info(ctx context.Context) (*Info, error) {
 
 // CreateAccount creates an account with a password (at least 8 characters).
 func (c *Client) CreateAccount(ctx context.Context, account, password string) error {
-	return c.do(ctx, http.MethodPost, "/v1/accounts", createAccountRequest{Account: account, Password: password}, false, nil)
+	return c.do(ctx, http.MethodPost, "/v1/accounts", createAccountRequest{Account: account, Password: password}, anonymous, nil)
 }
 
 // EnrollDevice enrolls the client's device key under the account, proving
@@ -188,13 +239,13 @@ func (c *Client) EnrollDevice(ctx context.Context, account, password, deviceName
 		return errNoDevice
 	}
 	req := enrollRequest{Account: account, Password: password, Name: deviceName, Keys: c.dev.Public()}
-	return c.do(ctx, http.MethodPost, "/v1/devices", req, true, nil)
+	return c.do(ctx, http.MethodPost, "/v1/devices", req, signedOnly, nil)
 }
 
 // Devices lists the devices of the client's account.
 func (c *Client) Devices(ctx context.Context) ([]Device, error) {
 	var r devicesResponse
-	if err := c.do(ctx, http.MethodGet, "/v1/devices", nil, true, &r); err != nil {
+	if err := c.do(ctx, http.MethodGet, "/v1/devices", nil, asDevice, &r); err != nil {
 		return nil, err
 	}
 	return r.Devices, nil
@@ -203,7 +254,7 @@ func (c *Client) Devices(ctx context.Context) ([]Device, error) {
 // RevokeDevice revokes a device of the client's account: it gets no new
 // licenses and its requests are refused.
 func (c *Client) RevokeDevice(ctx context.Context, id identity.ID) error {
-	return c.do(ctx, http.MethodDelete, "/v1/devices/"+url.PathEscape(string(id)), nil, true, nil)
+	return c.do(ctx, http.MethodDelete, "/v1/devices/"+url.PathEscape(string(id)), nil, asDevice, nil)
 }
 
 // LeaveAccount takes the client's device out of account, the one it is
@@ -215,13 +266,13 @@ func (c *Client) LeaveAccount(ctx context.Context, account string) error {
 	if c.dev == nil {
 		return errNoDevice
 	}
-	return c.do(ctx, http.MethodPost, "/v1/devices/leave", leaveRequest{Account: account}, true, nil)
+	return c.do(ctx, http.MethodPost, "/v1/devices/leave", leaveRequest{Account: account}, asDevice, nil)
 }
 
 // Whois tells which account a device belongs to.
 func (c *Client) Whois(ctx context.Context, id identity.ID) (*Device, error) {
 	var d Device
-	if err := c.do(ctx, http.MethodGet, "/v1/devices/"+url.PathEscape(string(id)), nil, true, &d); err != nil {
+	if err := c.do(ctx, http.MethodGet, "/v1/devices/"+url.PathEscape(string(id)), nil, asDevice, &d); err != nil {
 		return nil, err
 	}
 	return &d, nil
@@ -237,7 +288,7 @@ func (c *Client) Titles(ctx context.Context, query string, page, perPage int) (t
 	var r titlesResponse
 	// Signed when this client has a device, so the directory also lists
 	// the titles only its household sees.
-	if err := c.do(ctx, http.MethodGet, "/v1/titles?"+v.Encode(), nil, c.dev != nil, &r); err != nil {
+	if err := c.do(ctx, http.MethodGet, "/v1/titles?"+v.Encode(), nil, c.ifDevice(), &r); err != nil {
 		return nil, 0, err
 	}
 	return r.Titles, r.Total, nil
@@ -246,7 +297,7 @@ func (c *Client) Titles(ctx context.Context, query string, page, perPage int) (t
 // Title fetches one title.
 func (c *Client) Title(ctx context.Context, id string) (*Title, error) {
 	var t Title
-	if err := c.do(ctx, http.MethodGet, "/v1/titles/"+url.PathEscape(id), nil, c.dev != nil, &t); err != nil {
+	if err := c.do(ctx, http.MethodGet, "/v1/titles/"+url.PathEscape(id), nil, c.ifDevice(), &t); err != nil {
 		return nil, err
 	}
 	return &t, nil
@@ -281,7 +332,7 @@ func (c *Client) Manifest(ctx context.Context, content sealed.ContentID) (*seale
 // resending after a lost answer never charges twice.
 func (c *Client) Register(ctx context.Context, r *license.SealedRegistration) (*Registered, error) {
 	var out Registered
-	if err := c.do(ctx, http.MethodPost, "/v1/registrations", r, c.dev != nil, &out); err != nil {
+	if err := c.do(ctx, http.MethodPost, "/v1/registrations", r, c.ifDevice(), &out); err != nil {
 		return nil, err
 	}
 	return &out, nil
@@ -293,7 +344,7 @@ func (c *Client) Register(ctx context.Context, r *license.SealedRegistration) (*
 // (OpenRelayAnswer opens it).
 func (c *Client) Relay(ctx context.Context, r *license.Relayed) (*license.SealedReply, error) {
 	var out license.SealedReply
-	if err := c.do(ctx, http.MethodPost, "/v1/relay", r, c.dev != nil, &out); err != nil {
+	if err := c.do(ctx, http.MethodPost, "/v1/relay", r, c.ifDevice(), &out); err != nil {
 		return nil, err
 	}
 	return &out, nil
@@ -303,7 +354,7 @@ func (c *Client) Relay(ctx context.Context, r *license.Relayed) (*license.Sealed
 // the device's account must own the title.
 func (c *Client) License(ctx context.Context, content sealed.ContentID) (*license.License, error) {
 	var l license.License
-	if err := c.do(ctx, http.MethodGet, "/v1/licenses/"+content.String(), nil, true, &l); err != nil {
+	if err := c.do(ctx, http.MethodGet, "/v1/licenses/"+content.String(), nil, asDevice, &l); err != nil {
 		return nil, err
 	}
 	return &l, nil
@@ -312,12 +363,12 @@ func (c *Client) License(ctx context.Context, content sealed.ContentID) (*licens
 // Announce is the device's heartbeat: addresses, holdings with policies and
 // load. Send it again before the expiry the server documents (90 s by default).
 func (c *Client) Announce(ctx context.Context, a Announcement) error {
-	return c.do(ctx, http.MethodPost, "/v1/announce", a, true, nil)
+	return c.do(ctx, http.MethodPost, "/v1/announce", a, asDevice, nil)
 }
 
 // Withdraw removes the device from the supplier lists (going offline).
 func (c *Client) Withdraw(ctx context.Context) error {
-	return c.do(ctx, http.MethodDelete, "/v1/announce", nil, true, nil)
+	return c.do(ctx, http.MethodDelete, "/v1/announce", nil, asDevice, nil)
 }
 
 // Suppliers lists the active suppliers of content that allow this device,
@@ -335,7 +386,7 @@ func (c *Client) SuppliersN(ctx context.Context, content sealed.ContentID, n int
 		path += "?limit=" + strconv.Itoa(n)
 	}
 	var r suppliersResponse
-	if err := c.do(ctx, http.MethodGet, path, nil, true, &r); err != nil {
+	if err := c.do(ctx, http.MethodGet, path, nil, asDevice, &r); err != nil {
 		return nil, err
 	}
 	return r.Suppliers, nil
@@ -347,7 +398,7 @@ func (c *Client) Origin(ctx context.Context, content sealed.ContentID, off, n in
 	if off < 0 {
 		return nil, fmt.Errorf("origin read of %s: negative offset %d", content, off)
 	}
-	req, err := c.newRequest(ctx, http.MethodGet, "/v1/content/"+content.String(), nil, c.dev != nil)
+	req, err := c.newRequest(ctx, http.MethodGet, "/v1/content/"+content.String(), nil, c.ifDevice())
 	if err != nil {
 		return nil, err
 	}
@@ -372,7 +423,7 @@ func (c *Client) Origin(ctx context.Context, content sealed.ContentID, off, n in
 
 // raw GETs a binary answer.
 func (c *Client) raw(ctx context.Context, path string) ([]byte, error) {
-	req, err := c.newRequest(ctx, http.MethodGet, path, nil, false)
+	req, err := c.newRequest(ctx, http.MethodGet, path, nil, anonymous)
 	if err != nil {
 		return nil, err
 	}
@@ -391,7 +442,7 @@ func (c *Client) raw(ctx context.Context, path string) ([]byte, error) {
 	return b, nil
 }
 
-func (c *Client) newRequest(ctx context.Context, method, path string, body []byte, signed bool) (*http.Request, error) {
+func (c *Client) newRequest(ctx context.Context, method, path string, body []byte, a auth) (*http.Request, error) {
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, bytes.NewReader(body))
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", method, path, err)
@@ -401,10 +452,15 @@ func (c *Client) newRequest(ctx context.Context, method, path string, body []byt
 	} else {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	if signed {
-		if c.dev == nil {
-			return nil, errNoDevice
-		}
+	switch {
+	case a == anonymous:
+	case c.dev == nil:
+		return nil, errNoDevice
+	case a == asDevice && c.byConnection():
+		// The connection is made with the device's certificate: naming
+		// the device is enough (the directory checks they agree).
+		req.Header.Set(HeaderDevice, string(c.dev.ID()))
+	default:
 		d, t, s := SignRequest(c.dev, method, req.URL.RequestURI(), c.signTime(), body)
 		req.Header.Set(HeaderDevice, d)
 		req.Header.Set(HeaderTime, t)
@@ -413,8 +469,12 @@ func (c *Client) newRequest(ctx context.Context, method, path string, body []byt
 	return req, nil
 }
 
+// byConnection reports whether requests as the device go unsigned on
+// connections made with its certificate.
+func (c *Client) byConnection() bool { return c.byConn && !c.signAll.Load() }
+
 // do sends a JSON request and decodes a JSON answer into out (if not nil).
-func (c *Client) do(ctx context.Context, method, path string, in any, signed bool, out any) error {
+func (c *Client) do(ctx context.Context, method, path string, in any, a auth, out any) error {
 	var body []byte
 	if in != nil {
 		var err error
@@ -422,13 +482,27 @@ func (c *Client) do(ctx context.Context, method, path string, in any, signed boo
 			return fmt.Errorf("%s %s: encoding request: %w", method, path, err)
 		}
 	}
-	req, err := c.newRequest(ctx, method, path, body, signed)
-	if err != nil {
-		return err
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, path, err)
+	var resp *http.Response
+	for {
+		byConn := a == asDevice && c.byConnection()
+		req, err := c.newRequest(ctx, method, path, body, a)
+		if err != nil {
+			return err
+		}
+		resp, err = c.hc.Do(req)
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", method, path, err)
+		}
+		if byConn && resp.StatusCode == http.StatusUnauthorized && !c.certAsked.Load() {
+			// A directory that never asked for the certificate cannot
+			// authenticate by connection: sign from now on.
+			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+			resp.Body.Close()
+			c.log.Info("directory does not authenticate devices by certificate; signing requests")
+			c.signAll.Store(true)
+			continue
+		}
+		break
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
@@ -442,7 +516,7 @@ func (c *Client) do(ctx context.Context, method, path string, in any, signed boo
 	if ba, ok := out.(boundedAnswer); ok {
 		limit, list, items = ba.answerLimits()
 	}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	b, err := readAnswer(resp, limit)
 	if err != nil {
 		return fmt.Errorf("%s %s: reading answer: %w", method, path, err)
 	}
@@ -466,6 +540,20 @@ func (c *Client) do(ctx context.Context, method, path string, in any, signed boo
 		return fmt.Errorf("%s %s: decoding answer: %w", method, path, err)
 	}
 	return nil
+}
+
+// readAnswer reads a body of at most limit bytes (one more tells it was
+// longer): in one allocation when the length was announced, which net/http
+// holds the body to.
+func readAnswer(resp *http.Response, limit int64) ([]byte, error) {
+	if n := resp.ContentLength; n >= 0 && n <= limit {
+		b := make([]byte, n)
+		if _, err := io.ReadFull(resp.Body, b); err != nil {
+			return nil, err
+		}
+		return b, nil
+	}
+	return io.ReadAll(io.LimitReader(resp.Body, limit+1))
 }
 
 // fastDecoder is an answer type with a reflection-free decoder for the

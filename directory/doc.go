@@ -15,7 +15,9 @@
 //
 // # Signed requests
 //
-// Endpoints marked "signed" need three headers made with the device key:
+// Endpoints marked "signed" need three headers made with the device key
+// (or a connection made with the device's certificate: see Authentication
+// by connection):
 //
 //	Kith-Device:    the device ID
 //	Kith-Time:      unix milliseconds
@@ -30,6 +32,39 @@
 // are checked before any body byte is read: an unknown device, a time
 // outside the window or a malformed signature is refused on the headers
 // alone; the signature itself is verified once the body is read.
+//
+// # Authentication by connection
+//
+// A device may instead make its connection with its own certificate (the
+// self-signed ed25519 certificate of package identity; the directory asks
+// for one and accepts connections without). The handshake accepts exactly
+// one such certificate, valid now, whose key the client proves it holds
+// (TLS 1.3 CertificateVerify); nothing else is checked then, so a device
+// not yet enrolled can still enroll on that connection. A request on it
+// that names the certificate's device in Kith-Device and carries no
+// Kith-Time or Kith-Signature is authenticated as that device: it must be
+// enrolled with that very key (compared byte for byte, at every request,
+// through the same five-second device cache as signed requests), and a
+// revoked device is refused (403) on connections opened before the revoke.
+// A request on it that names any other device is refused (401), signed or
+// not: a connection made as one device never acts for another. Without a
+// client certificate an unsigned request is anonymous, and refused where
+// the route needs a device. Signed requests keep working on every
+// connection (a client behind something that cannot present its
+// certificate signs), and enrollment is always signed.
+//
+// Replays: what the signature window and cache (and, with several
+// instances, the seen_requests table) refuse is a copy of a signed
+// request sent again, by whoever saw it. A request authenticated by its
+// connection has nothing that can be copied: TLS 1.3 records are
+// authenticated and numbered within the connection, this server never
+// accepts 0-RTT early data, and another connection would have to prove
+// the device key again. The only one who can send it twice is the device
+// itself, which could equally sign it twice with two times; so no request
+// changes meaning. Go's HTTP client resends by itself (on a reused
+// connection that broke before any answer) only GET, HEAD, OPTIONS and
+// TRACE requests without an Idempotency-Key header: here only reads,
+// never a POST or DELETE.
 //
 // # Limits on unauthenticated work
 //

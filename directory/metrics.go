@@ -22,6 +22,7 @@ type metrics struct {
 	requests    *counterVec // by route and status
 	rateLimited *counterVec // by route
 	replays     *counterVec
+	authn       *counterVec // device-authenticated requests by method: connection, signature
 	purchases   *counterVec // by outcome: paid, declined, owned, free
 	charges     *counterVec
 	licenses    *counterVec
@@ -39,6 +40,7 @@ func newMetrics() *metrics {
 		requests:       newCounterVec("kith_directory_requests_total", "HTTP requests by route and status.", "route", "status"),
 		rateLimited:    newCounterVec("kith_directory_rate_limited_total", "Requests answered 429, by route.", "route"),
 		replays:        newCounterVec("kith_directory_replays_total", "Signed requests refused as exact replays."),
+		authn:          newCounterVec("kith_directory_device_requests_total", "Requests authenticated as a device, by method (connection: the device's client certificate; signature).", "method"),
 		purchases:      newCounterVec("kith_directory_registrations_total", "Registrations by outcome (paid, free, owned, declined).", "outcome"),
 		charges:        newCounterVec("kith_directory_charges_total", "Successful charges made through the payment processor."),
 		licenses:       newCounterVec("kith_directory_licenses_total", "Licenses issued."),
@@ -57,7 +59,7 @@ func (m *metrics) observe(route string, status int, d time.Duration) {
 }
 
 func (m *metrics) write(w io.Writer) {
-	for _, c := range []*counterVec{m.requests, m.rateLimited, m.replays, m.purchases, m.charges, m.licenses, m.originBytes, m.originBusy, m.outbox, m.passwordChecks, m.busy} {
+	for _, c := range []*counterVec{m.requests, m.rateLimited, m.replays, m.authn, m.purchases, m.charges, m.licenses, m.originBytes, m.originBusy, m.outbox, m.passwordChecks, m.busy} {
 		c.write(w)
 	}
 	m.duration.write(w)

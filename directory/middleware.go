@@ -94,14 +94,18 @@ func (s *Server) wrap(route string, signed bool, h handlerFunc) http.Handler {
 					return rateLimited(wait)
 				}
 			}
+			if err := checkConnDevice(r); err != nil {
+				return err
+			}
 			var pre *Device
+			var byConn bool
 			switch {
 			case signed:
-				d, err := s.preAuthenticate(r)
+				d, conn, err := s.preAuthenticate(r)
 				if err != nil {
 					return err
 				}
-				pre = d
+				pre, byConn = d, conn
 			case route == "enroll":
 				if err := s.checkSignatureHeaders(r); err != nil {
 					return err
@@ -113,8 +117,10 @@ func (s *Server) wrap(route string, signed bool, h handlerFunc) http.Handler {
 				return err
 			}
 			if signed {
-				if err := s.verifySignature(r, rq.body, pre.Keys.Sign); err != nil {
-					return err
+				if !byConn {
+					if err := s.verifySignature(r, rq.body, pre.Keys.Sign); err != nil {
+						return err
+					}
 				}
 				if pre.Revoked {
 					return newError(http.StatusForbidden, CodeForbidden, "device %s is revoked", pre.ID.Short())
@@ -258,7 +264,11 @@ func (s *Server) verifySignature(r *http.Request, body []byte, pub ed25519.Publi
 		s.metrics.replays.add("", 1)
 		return newError(http.StatusUnauthorized, CodeReplay, "request replayed: this exact signed request was already received")
 	}
-	return s.seenShared(r, sig, time.UnixMilli(tm).Add(s.o.ReplayWindow))
+	if err := s.seenShared(r, sig, time.UnixMilli(tm).Add(s.o.ReplayWindow)); err != nil {
+		return err
+	}
+	s.metrics.authn.add("signature", 1)
+	return nil
 }
 
 // checkSignatureHeaders checks the signature headers' form and the time
@@ -286,33 +296,47 @@ func (s *Server) checkSignatureHeaders(r *http.Request) error {
 	return nil
 }
 
-// preAuthenticate checks a signed request's headers before its body is
-// read: well-formed, inside the time window, from an enrolled, unrevoked
-// device. The signature itself is verified once the body is read.
-func (s *Server) preAuthenticate(r *http.Request) (*Device, error) {
+// preAuthenticate identifies the device a request acts for before its body
+// is read: by the connection (byConn) when it names, with no signature, the
+// device whose certificate the connection was made with; otherwise by its
+// signature headers (well-formed, inside the time window, from an enrolled
+// device; the signature itself is verified once the body is read). Either
+// way the device is enrolled; a revoked one is refused by the caller.
+func (s *Server) preAuthenticate(r *http.Request) (d *Device, byConn bool, err error) {
 	if r.Header.Get(HeaderDevice) == "" {
-		return nil, newError(http.StatusUnauthorized, CodeUnauthorized, "this endpoint needs a signed request (%s, %s, %s headers)", HeaderDevice, HeaderTime, HeaderSignature)
+		return nil, false, newError(http.StatusUnauthorized, CodeUnauthorized,
+			"this endpoint needs a request naming its device (%s) on a connection made with that device's certificate, or signed (%s, %s headers)",
+			HeaderDevice, HeaderTime, HeaderSignature)
+	}
+	if d, ok, err := s.connAuthenticate(r); ok || err != nil {
+		return d, ok, err
 	}
 	if err := s.checkSignatureHeaders(r); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	id, _ := identity.ParseID(r.Header.Get(HeaderDevice))
-	d, err := s.device(r.Context(), id)
+	d, err = s.device(r.Context(), id)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return d, nil // a revoked device is refused once its signature is verified
+	return d, false, nil // a revoked device is refused once its signature is verified
 }
 
-// authenticate identifies the enrolled, unrevoked device that signed r
-// (whose body is body), for handlers outside the signed-route wrapper.
+// authenticate identifies the enrolled, unrevoked device r acts for (by its
+// connection or its signature over body), for handlers outside the
+// signed-route wrapper.
 func (s *Server) authenticate(r *http.Request, body []byte) (*Device, error) {
-	d, err := s.preAuthenticate(r)
+	if err := checkConnDevice(r); err != nil {
+		return nil, err
+	}
+	d, byConn, err := s.preAuthenticate(r)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.verifySignature(r, body, d.Keys.Sign); err != nil {
-		return nil, err
+	if !byConn {
+		if err := s.verifySignature(r, body, d.Keys.Sign); err != nil {
+			return nil, err
+		}
 	}
 	if d.Revoked {
 		return nil, newError(http.StatusForbidden, CodeForbidden, "device %s is revoked", d.ID.Short())

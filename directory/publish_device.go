@@ -306,7 +306,7 @@ func (s *Server) handleArtwork(w http.ResponseWriter, r *http.Request, _ *reques
 // supplier until others fetch it.
 func (c *Client) Publish(ctx context.Context, req *PublishRequest) (*Published, error) {
 	var out Published
-	if err := c.do(ctx, http.MethodPost, "/v1/publish", req, true, &out); err != nil {
+	if err := c.do(ctx, http.MethodPost, "/v1/publish", req, asDevice, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil
@@ -315,7 +315,7 @@ func (c *Client) Publish(ctx context.Context, req *PublishRequest) (*Published, 
 // Artwork fetches a title's JPEG thumbnail.
 func (c *Client) Artwork(ctx context.Context, titleID string) ([]byte, error) {
 	path := "/v1/titles/" + url.PathEscape(titleID) + "/artwork"
-	req, err := c.newRequest(ctx, http.MethodGet, path, nil, c.dev != nil)
+	req, err := c.newRequest(ctx, http.MethodGet, path, nil, c.ifDevice())
 	if err != nil {
 		return nil, err
 	}

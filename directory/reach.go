@@ -317,7 +317,7 @@ var errNoRelay = errors.New("the directory offers no relay")
 // its relay.
 func (c *Client) RelayTicket(ctx context.Context, supplier identity.ID) (*TicketAnswer, error) {
 	var out TicketAnswer
-	if err := c.do(ctx, http.MethodPost, "/v1/relay/ticket", TicketRequest{Supplier: supplier}, true, &out); err != nil {
+	if err := c.do(ctx, http.MethodPost, "/v1/relay/ticket", TicketRequest{Supplier: supplier}, asDevice, &out); err != nil {
 		return nil, err
 	}
 	if len(out.Ticket) == 0 || out.Relay == "" {
@@ -330,7 +330,7 @@ func (c *Client) RelayTicket(ctx context.Context, supplier identity.ID) (*Ticket
 // could reach the device directly and which relay it offers.
 func (c *Client) AnnounceStatus(ctx context.Context, a Announcement) (*AnnounceAnswer, error) {
 	var out AnnounceAnswer
-	if err := c.do(ctx, http.MethodPost, "/v1/announce", a, true, &out); err != nil {
+	if err := c.do(ctx, http.MethodPost, "/v1/announce", a, asDevice, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil

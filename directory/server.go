@@ -250,18 +250,19 @@ func (s *Server) ID() identity.ID { return s.id.ID() }
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
 // TLSConfig is the server's TLS 1.3 configuration: the certificate made from
-// the directory key (its hash is the fingerprint clients pin); no client
-// certificate is asked for, requests are signed instead.
+// the directory key (its hash is the fingerprint clients pin), and a device
+// certificate asked of the client but not required. A client that presents
+// one must present exactly one self-signed ed25519 certificate, valid now,
+// whose key it proves it holds (TLS CertificateVerify), or the handshake
+// fails; its requests may then be authenticated by the connection instead
+// of a signature each (see "Authentication by connection" in doc.go).
 func (s *Server) TLSConfig() (*tls.Config, error) {
-	cert, err := s.id.Certificate()
-	if err != nil {
+	if _, err := s.id.Certificate(); err != nil {
 		return nil, fmt.Errorf("directory certificate: %w", err)
 	}
-	return &tls.Config{
-		MinVersion:   tls.VersionTLS13,
-		Certificates: []tls.Certificate{cert},
-		NextProtos:   []string{"http/1.1"},
-	}, nil
+	cfg := s.id.ServerTLS(identity.AllowNoClientCert)
+	cfg.NextProtos = []string{"http/1.1"}
+	return cfg, nil
 }
 
 // Serve serves HTTPS on ln, loads who is online from the store (supplier
@@ -287,6 +288,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    32 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		ConnContext:       withConnInfo,
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	feedStarted := make(chan struct{})
