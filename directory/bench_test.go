@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	mrand "math/rand/v2"
 	"net/http"
@@ -114,6 +116,31 @@ func BenchmarkSuppliersHandler(b *testing.B) {
 			for pb.Next() {
 				i++
 				lookup(i)
+			}
+		})
+	})
+	// handler-conn: the same lookups authenticated by the connection (the
+	// asker's certificate, as the TLS handshake leaves it), unsigned.
+	cert, err := asker.Certificate()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cs := &tls.ConnectionState{Version: tls.VersionTLS13, HandshakeComplete: true, PeerCertificates: []*x509.Certificate{cert.Leaf}}
+	b.Run("handler-conn", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			i := mrand.IntN(nContent)
+			for pb.Next() {
+				i++
+				req := httptest.NewRequest("GET", "/v1/suppliers/"+contents[i%nContent].String(), nil)
+				req.RemoteAddr = "198.51.100.1:5555"
+				req.TLS = cs
+				req.Header.Set(directory.HeaderDevice, string(asker.ID()))
+				w := httptest.NewRecorder()
+				srv.ServeHTTP(w, req)
+				if w.Code != http.StatusOK {
+					b.Fatalf("%d %s", w.Code, w.Body)
+				}
 			}
 		})
 	})

@@ -44,6 +44,7 @@ type onlineIndex struct {
 // lookups may hand out its slices.
 type onlineDev struct {
 	id       identity.ID
+	idHash   uint64 // strHash(id): its part of the lookups' draws (supplierKey)
 	account  string
 	publicIP string
 	addrs    []string       // never nil
@@ -69,6 +70,7 @@ type onlineSlot struct {
 	policy   *Policy
 	expires  int64  // dev.expires
 	idKey    uint64 // the first 8 bytes of dev.id, big-endian: orders like the ID
+	idHash   uint64 // dev.idHash, here so a lookup's draws read no device entry
 	ipHash   uint64 // hash of dev.publicIP
 	acctKey  uint64 // hash of dev.account when it is plain lowercase ASCII, else 0
 	load     int32  // dev.load
@@ -185,7 +187,7 @@ func newOnlineDev(id identity.ID, account, publicIP string, addrs, private []str
 		all = all[l:]
 		return v
 	}
-	d := &onlineDev{id: identity.ID(next(len(id))), account: next(len(account)), publicIP: next(len(publicIP)),
+	d := &onlineDev{id: identity.ID(next(len(id))), idHash: strHash(string(id)), account: next(len(account)), publicIP: next(len(publicIP)),
 		priv: privatePrefixes(private), load: load, expires: expires, held: make([]heldRef, 0, holdings)}
 	if len(addrs) <= len(d.addrBuf) {
 		d.addrs = d.addrBuf[:len(addrs)]
@@ -341,7 +343,7 @@ func (ix *onlineIndex) addHoldingLocked(d *onlineDev, c sealed.ContentID, comple
 		b = &onlineBucket{content: c}
 		ix.byContent[c] = b
 	}
-	b.holders = append(b.holders, onlineSlot{dev: d, policy: p, expires: d.expires, idKey: idKey(d.id),
+	b.holders = append(b.holders, onlineSlot{dev: d, policy: p, expires: d.expires, idKey: idKey(d.id), idHash: d.idHash,
 		ipHash: strHash(d.publicIP), acctKey: acctKey(d.account), load: int32(d.load), k: int32(len(d.held)),
 		kind: slotKind(p), complete: complete})
 	d.held = append(d.held, heldRef{bucket: b, pos: len(b.holders) - 1})
@@ -461,6 +463,7 @@ func (ix *onlineIndex) suppliers(c sealed.ContentID, now time.Time, asker *Devic
 	r := newRanker(asker, askerIP, askerAnn, limit)
 	nowMS := now.UnixMilli()
 	askerIPHash, askerAcct := strHash(askerIP), acctKey(asker.Account)
+	seed := drawSeed(salt, asker.ID)
 	var topBuf [MaxSuppliers]slotRank
 	top := topBuf[:0]
 	if limit > MaxSuppliers {
@@ -497,7 +500,7 @@ func (ix *onlineIndex) suppliers(c sealed.ContentID, now time.Time, asker *Devic
 			}
 		}
 		e := slotRank{s: s, sameLAN: sameIP(s) && sharePrivatePrefixes(r.askerPriv, s.dev.priv),
-			key: supplierKey(salt, asker.ID, s.dev.id, s.complete, int(s.load))}
+			key: supplierKey(seed, s.idHash, s.complete, int(s.load))}
 		if len(r.rtts) > 0 {
 			e.rtt, e.rttKnown = r.rtts[string(s.dev.id)]
 		}

@@ -129,7 +129,11 @@ func (s *Server) handleSuppliers(w http.ResponseWriter, r *http.Request, rq *req
 	if err != nil {
 		return err
 	}
-	limit, err := intParam(r.URL.Query().Get("limit"), DefaultSuppliers, 1, MaxSuppliers, "limit")
+	var q string
+	if r.URL.RawQuery != "" { // most lookups have none: skip parsing into a map
+		q = r.URL.Query().Get("limit")
+	}
+	limit, err := intParam(q, DefaultSuppliers, 1, MaxSuppliers, "limit")
 	if err != nil {
 		return err
 	}
@@ -176,7 +180,7 @@ func RankSuppliers(cands []Candidate, asker *Device, askerIP string, askerAnn *A
 
 func rankSuppliers(cands []Candidate, asker *Device, askerIP string, askerAnn *AnnounceRecord, limit int, salt uint64) []Supplier {
 	r := newRanker(asker, askerIP, askerAnn, limit)
-	r.salt = salt
+	r.seed = drawSeed(salt, asker.ID)
 	for i := range cands {
 		c := &cands[i]
 		addrs := c.Addrs
@@ -193,21 +197,13 @@ func rankSuppliers(cands []Candidate, asker *Device, askerIP string, askerAnn *A
 // first): an exponential draw divided by its weight, so a holder twice
 // the weight comes first twice as often (Efraimidis–Spirakis sampling).
 // The weight is 2 for a complete holder, 1 for a partial one, divided by
-// 1 + its load (uploads running). The draw hashes salt, asker and holder:
-// the same lookup ranks alike wherever it is computed.
-func supplierKey(salt uint64, asker, holder identity.ID, complete bool, load int) float64 {
-	h := salt ^ 14695981039346656037
-	for _, s := range [2]identity.ID{asker, holder} {
-		for i := 0; i < len(s); i++ {
-			h ^= uint64(s[i])
-			h *= 1099511628211
-		}
-		h ^= 0xff
-		h *= 1099511628211
-	}
-	h ^= h >> 33 // finish (FNV's low bits mix poorly)
-	h *= 0xff51afd7ed558ccd
-	h ^= h >> 33
+// 1 + its load (uploads running). The draw hashes salt, asker and holder
+// (drawSeed of the salt and the asker's strHash, then the holder's
+// strHash): the same lookup ranks alike wherever it is computed. A lookup
+// hashes the asker once and each holder's hash is kept with it, so a draw
+// is a few multiplications and a logarithm.
+func supplierKey(seed, holder uint64, complete bool, load int) float64 {
+	h := mix64(seed ^ holder)
 	u := (float64(h>>11) + 0.5) / (1 << 53) // in (0, 1)
 	w := 1.0
 	if complete {
@@ -215,6 +211,22 @@ func supplierKey(salt uint64, asker, holder identity.ID, complete bool, load int
 	}
 	w /= 1 + float64(max(load, 0))
 	return -math.Log(u) / w
+}
+
+// drawSeed is the part of a lookup's draws shared by every holder.
+func drawSeed(salt uint64, asker identity.ID) uint64 {
+	return mix64(salt ^ 0x9e3779b97f4a7c15 ^ mix64(strHash(string(asker))))
+}
+
+// mix64 is MurmurHash3's 64-bit finalizer: every input bit moves every
+// output bit.
+func mix64(h uint64) uint64 {
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	h *= 0xc4ceb9fe1a85ec53
+	h ^= h >> 33
+	return h
 }
 
 // ranker keeps the best limit suppliers seen so far, in order. The order
@@ -225,7 +237,7 @@ type ranker struct {
 	askerPriv []netip.Prefix // the asker's private subnets (only private ones count)
 	rtts      map[string]int64
 	limit     int
-	salt      uint64
+	seed      uint64 // drawSeed of the salt and the asker
 	top       []rankedSupplier
 }
 
@@ -260,7 +272,7 @@ func (r *ranker) add(dev identity.ID, account string, p *Policy, addrs []string,
 func (r *ranker) insert(dev identity.ID, account string, addrs []string, complete bool, load int, sameLAN bool) {
 	rtt, known := r.rtts[string(dev)]
 	e := rankedSupplier{Supplier: Supplier{Device: dev, Account: ownAccount(account, r.asker.Account), Addrs: addrs, Complete: complete,
-		SameLAN: sameLAN, RTT: rtt, Load: load}, rttKnown: known, key: supplierKey(r.salt, r.asker.ID, dev, complete, load)}
+		SameLAN: sameLAN, RTT: rtt, Load: load}, rttKnown: known, key: supplierKey(r.seed, strHash(string(dev)), complete, load)}
 	n := len(r.top)
 	if n == r.limit && !rankedBefore(&e, &r.top[n-1]) {
 		return

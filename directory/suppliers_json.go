@@ -3,6 +3,7 @@ package directory
 import (
 	"encoding/json"
 	"strconv"
+	"strings"
 	"sync"
 	"unicode/utf8"
 
@@ -99,7 +100,10 @@ func (r *suppliersResponse) decodeFast(b []byte) bool {
 	if !p.lit(`{"suppliers":[`) {
 		return false
 	}
-	out := []Supplier{}
+	// Sized once: a supplier per object, its addresses in one shared array.
+	n := strings.Count(p.s, `{"device":`)
+	out := make([]Supplier, 0, n)
+	p.addrs = make([]string, 0, 2*n)
 	if !p.lit("]") {
 		for {
 			s, ok := p.supplier()
@@ -130,8 +134,9 @@ func (r *suppliersResponse) decodeFast(b []byte) bool {
 
 // jsonScan reads the fixed shapes decodeFast accepts.
 type jsonScan struct {
-	s string
-	i int
+	s     string
+	i     int
+	addrs []string // backing of the suppliers' Addrs (non-nil)
 }
 
 func (p *jsonScan) lit(l string) bool {
@@ -244,13 +249,16 @@ func (p *jsonScan) supplier() (s Supplier, ok bool) {
 		if !p.lit("[") {
 			return s, false
 		}
-		s.Addrs = []string{}
+		if p.addrs == nil {
+			p.addrs = []string{}
+		}
+		start := len(p.addrs)
 		if !p.lit("]") {
 			for {
 				if v, ok = p.str(); !ok {
 					return s, false
 				}
-				s.Addrs = append(s.Addrs, v)
+				p.addrs = append(p.addrs, v)
 				if p.lit(",") {
 					continue
 				}
@@ -260,6 +268,7 @@ func (p *jsonScan) supplier() (s Supplier, ok bool) {
 				return s, false
 			}
 		}
+		s.Addrs = p.addrs[start:len(p.addrs):len(p.addrs)] // capped: an append by the caller copies
 	}
 	if !p.lit(`,"origin":`) {
 		return s, false
