@@ -458,8 +458,8 @@ func slotBefore(a, b *slotRank) bool {
 // doc.go (rankSuppliers, on slots, with the lookup's salt). At most
 // maxCandidates holders are considered; when there are more, those
 // announced from askerIP come first, then a stretch of the rest starting
-// where salt says.
-func (ix *onlineIndex) suppliers(c sealed.ContentID, now time.Time, asker *Device, askerIP string, askerAnn *AnnounceRecord, limit int, salt uint64) []Supplier {
+// where salt says. The ranked suppliers are appended to out.
+func (ix *onlineIndex) suppliers(out []Supplier, c sealed.ContentID, now time.Time, asker *Device, askerIP string, askerAnn *AnnounceRecord, limit int, salt uint64) []Supplier {
 	r := newRanker(asker, askerIP, askerAnn, limit)
 	nowMS := now.UnixMilli()
 	askerIPHash, askerAcct := strHash(askerIP), acctKey(asker.Account)
@@ -476,7 +476,7 @@ func (ix *onlineIndex) suppliers(c sealed.ContentID, now time.Time, asker *Devic
 	defer ix.mu.RUnlock()
 	b := ix.byContent[c]
 	if b == nil {
-		return nil
+		return out
 	}
 	askerDev := ix.devs[asker.ID]
 	sameIP := func(s *onlineSlot) bool { return s.ipHash == askerIPHash && s.dev.publicIP == askerIP }
@@ -541,14 +541,13 @@ func (ix *onlineIndex) suppliers(c sealed.ContentID, now time.Time, asker *Devic
 		}
 	}
 	if len(top) == 0 {
-		return nil
+		return out
 	}
-	out := make([]Supplier, len(top), len(top)+1) // room for the origin
 	for i := range top {
 		e := &top[i]
 		d := e.s.dev
-		out[i] = Supplier{Device: d.id, Account: ownAccount(d.account, asker.Account), Addrs: d.addrs, Complete: e.s.complete,
-			SameLAN: e.sameLAN, RTT: e.rtt, Load: d.load}
+		out = append(out, Supplier{Device: d.id, Account: ownAccount(d.account, asker.Account), Addrs: d.addrs, Complete: e.s.complete,
+			SameLAN: e.sameLAN, RTT: e.rtt, Load: d.load})
 	}
 	return out
 }

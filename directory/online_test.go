@@ -32,7 +32,7 @@ func TestOnlineIndex(t *testing.T) {
 	}
 	ids := func(c sealed.ContentID, at time.Time) string {
 		var s []identity.ID
-		for _, sp := range ix.suppliers(c, at, asker, "198.51.100.1", nil, 50, 1) {
+		for _, sp := range ix.suppliers(nil, c, at, asker, "198.51.100.1", nil, 50, 1) {
 			s = append(s, sp.Device)
 		}
 		slices.Sort(s) // who, not in which (random) order
@@ -198,7 +198,7 @@ func TestOnlineLoadRace(t *testing.T) {
 		if err != nil {
 			t.Error(err)
 		}
-		looked <- ix.suppliers(c, now, &Device{ID: "ASKER"}, "", nil, 50, 1)
+		looked <- ix.suppliers(nil, c, now, &Device{ID: "ASKER"}, "", nil, 50, 1)
 	}()
 	select {
 	case <-looked:
@@ -256,7 +256,7 @@ func TestIndexRanksLikeRankSuppliers(t *testing.T) {
 	for k := 0; k < len(cands)*4; k++ {
 		limit, salt := 1+k%len(cands), uint64(k/len(cands))
 		want := rankSuppliers(cands, asker, "198.51.100.1", ann, limit, salt)
-		got := ix.suppliers(c, now, asker, "198.51.100.1", ann, limit, salt)
+		got := ix.suppliers(nil, c, now, asker, "198.51.100.1", ann, limit, salt)
 		for i := range want {
 			if want[i].Addrs == nil {
 				want[i].Addrs = []string{}

@@ -134,6 +134,7 @@ type Server struct {
 	idx      *onlineIndex
 	flight   singleflight.Group
 	keys     keyCache // content keys opened for licenses
+	origins  originCache
 	publish  publishPolicy
 	wake     chan struct{} // pokes the outbox loop
 	pair     *pairing.Pairer

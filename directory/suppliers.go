@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/netip"
-	"os"
 	"sort"
 	"strconv"
 	"sync"
@@ -122,6 +121,10 @@ func (s *Server) handleWithdraw(w http.ResponseWriter, r *http.Request, rq *requ
 	return nil
 }
 
+// supplierBufs holds the lists lookups rank into (MaxSuppliers and the
+// origin, cleared after use): a list per lookup was its largest allocation.
+var supplierBufs = sync.Pool{New: func() any { b := make([]Supplier, 0, MaxSuppliers+1); return &b }}
+
 // handleSuppliers answers the ranked suppliers of a content for the asking
 // device (see the ranking rule in doc.go), from the in-memory index.
 func (s *Server) handleSuppliers(w http.ResponseWriter, r *http.Request, rq *request) error {
@@ -147,10 +150,18 @@ func (s *Server) handleSuppliers(w http.ResponseWriter, r *http.Request, rq *req
 	if err != nil {
 		return err
 	}
-	out := ix.suppliers(c, s.now(), asker, rq.ip, askerAnn, limit, rand.Uint64())
-	if _, err := os.Stat(OriginPath(s.o.OriginDir, c)); err == nil {
+	sp := supplierBufs.Get().(*[]Supplier)
+	out := ix.suppliers((*sp)[:0], c, s.now(), asker, rq.ip, askerAnn, limit, rand.Uint64())
+	if s.originHas(c) {
 		out = append(out, Supplier{Device: s.id.ID(), Addrs: []string{}, Origin: true, Complete: true})
 	}
+	defer func() {
+		clear(out) // drop the references to device entries
+		if cap(out) <= MaxSuppliers+1 {
+			*sp = out[:0]
+			supplierBufs.Put(sp)
+		}
+	}()
 	s.addReach(out)
 	for i := range out {
 		out[i].Score = float64(len(out)-i) / float64(len(out))
