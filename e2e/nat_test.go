@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -202,39 +201,6 @@ func helperRelayFetch() int {
 	return 0
 }
 
-// helperSample reads counter KITH_E2E_METRIC from KITH_E2E_URL (a
-// /metrics page) every 10 ms and prints "UNIX-NANOSECONDS VALUE" for each
-// read, until its stdin closes.
-func helperSample() int {
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() { io.Copy(io.Discard, os.Stdin); cancel() }()
-	hc := &http.Client{Timeout: 2 * time.Second}
-	name := os.Getenv("KITH_E2E_METRIC") + " "
-	out := bufio.NewWriter(os.Stdout)
-	defer out.Flush()
-	for ctx.Err() == nil {
-		req, err := http.NewRequestWithContext(ctx, "GET", os.Getenv("KITH_E2E_URL"), nil)
-		if err != nil {
-			return 1
-		}
-		if resp, err := hc.Do(req); err == nil {
-			body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-			resp.Body.Close()
-			for _, l := range strings.Split(string(body), "\n") {
-				if v, ok := strings.CutPrefix(l, name); ok {
-					fmt.Fprintf(out, "%d %s\n", time.Now().UnixNano(), strings.TrimSpace(v))
-					out.Flush()
-				}
-			}
-		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-	return 0
-}
-
 // TestNATRelay (issue 16): A, behind home router 1, serves B, behind home
 // router 2 (a symmetric NAT), with the directory and the relay on a
 // public segment; neither router lets a connection in.
@@ -246,16 +212,18 @@ func helperSample() int {
 //     origin sends 0, and the relay's counters carry the bytes.
 //     2b. D, behind a port-preserving NAT: its download starts through the
 //     relay, a hole punch opens a direct connection meanwhile, and the
-//     rest of the transfer moves to it: the relay's byte counter stops
-//     while D still receives (>= 1 MiB after it), router 3's conntrack
-//     shows the direct connection, A's ledger credits D with every byte.
+//     rest of the transfer moves to it: the relay carried part of it and
+//     its sessions for D end, router 3's conntrack counts the rest on the
+//     direct connection, A's ledger credits D with every byte.
 //  3. A's copy restriction refuses E through the relay, even with a ticket
 //     (forged here with the directory's key: the directory itself issues
 //     none to E); expired and foreign tickets are refused by the relay; a
 //     relay that flips a bit makes B's TLS fail, and B blames the relay, not A.
 //  4. The relay killed mid-transfer: B's download completes from the origin.
 //  5. The relay restarted with at most 2 sessions per device: a third
-//     session to A is refused "relay busy".
+//     session to A is refused "relay busy". With a byte budget of 1 MiB
+//     for A: B's fetch through it is cut, the relay having carried at
+//     most the budget (counted exactly), and the next session is refused.
 func TestNATRelay(t *testing.T) {
 	if testing.Short() {
 		t.Skip("skipping: the end-to-end run takes a minute (run without -short)")
@@ -416,66 +384,11 @@ func TestNATRelay(t *testing.T) {
 	sessionsBefore := relayCounter(t, relayHost, "kith_relay_sessions")
 	D.run(nil, "buy", punch.ID)
 	originBefore = originBytes(t, dirHost, base)[punch.Content]
-	// The relay's byte counter, sampled while D downloads, and D's bytes
-	// from A as its progress lines say, both timed.
-	type sample struct {
-		at time.Time
-		n  int64
-	}
-	sampler := relayHost.Command(context.Background(), os.Args[0], "-test.run=^$")
-	sampler.Env = append(os.Environ(), helperEnv+"=sample", "KITH_E2E_URL=http://127.0.0.1:9465/metrics",
-		"KITH_E2E_METRIC=kith_relay_bytes_total")
-	samplerIn, err := sampler.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	samplerOut, err := sampler.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sampler.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { samplerIn.Close(); sampler.Process.Kill(); sampler.Wait() }) // when the test fails first
-	sampled, firstSample := make(chan []sample, 1), make(chan struct{})
-	go func() {
-		var ss []sample
-		sc := bufio.NewScanner(samplerOut)
-		for sc.Scan() {
-			f := strings.Fields(sc.Text())
-			if len(f) != 2 {
-				continue
-			}
-			at, err1 := strconv.ParseInt(f[0], 10, 64)
-			n, err2 := strconv.ParseInt(f[1], 10, 64)
-			if err1 == nil && err2 == nil {
-				if ss = append(ss, sample{time.Unix(0, at), n}); len(ss) == 1 {
-					close(firstSample)
-				}
-			}
-		}
-		sampled <- ss
-	}()
-	select { // the sampler reads before D starts
-	case <-firstSample:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the relay counter sampler printed nothing in 10 s")
-	}
 	fd := D.startFetch(t, punch.ID)
-	var fromA []sample
-	for l := range fd.lines {
-		for _, s := range l.Sources {
-			if s.ID == A.id {
-				fromA = append(fromA, sample{time.Now(), s.Bytes})
-			}
-		}
+	for range fd.lines {
 	}
-	ferr := <-fd.done
-	samplerIn.Close()
-	relaySamples := <-sampled
-	sampler.Wait()
-	if ferr != nil {
-		t.Fatal(ferr)
+	if err := <-fd.done; err != nil {
+		t.Fatal(err)
 	}
 	src = map[string]int64{}
 	for _, s := range fd.last.Sources {
@@ -507,25 +420,17 @@ func TestNATRelay(t *testing.T) {
 	if got := relayCounter(t, relayHost, "kith_relay_punches_total") - punches; got == 0 {
 		t.Error("the relay coordinated no hole punch")
 	}
-	// The relay's counter stopped (reached its final value) before D's
-	// download was over, and D's spliced sessions end (retired after the
-	// move) while D keeps running.
-	var stopped time.Time
-	for _, s := range relaySamples {
-		if s.n == final {
-			stopped = s.at
-			break
-		}
-	}
-	if stopped.IsZero() || len(fromA) == 0 || !stopped.Before(fromA[len(fromA)-1].at) {
-		t.Errorf("the relay's counter did not stop before D's download ended (%d samples)", len(relaySamples))
-	}
+	// D's spliced sessions end (retired after the move) while D keeps
+	// running: the relay's counters stop.
 	eventually(t, 15*time.Second, "D's relay sessions end after the move", func() error {
 		if n := relayCounterTry(relayHost, "kith_relay_sessions"); n < 0 || n > sessionsBefore {
 			return fmt.Errorf("%d relay sessions, %d before D's download", n, sessionsBefore)
 		}
 		return nil
 	})
+	if got := relayCounter(t, relayHost, "kith_relay_bytes_total"); got != final {
+		t.Errorf("the relay carried %d more bytes after D's download", got-final)
+	}
 	// Router 3's conntrack: the direct connection(s) to A's router carried
 	// what the relay did not (A's answers: the reply direction).
 	ct, err = home3.Conntrack(context.Background())
@@ -537,8 +442,8 @@ func TestNATRelay(t *testing.T) {
 		t.Errorf("router 3 counted %d bytes from A's router directly and the relay %d, for D's %d bytes from A:\n%s",
 			direct, final-spliced, src[A.id], ct)
 	}
-	say(t, "   D took %d bytes from A: the relay spliced %d (both ways) and stopped %v before the end; router 3 counted %d bytes directly from A's router (%s)",
-		src[A.id], final-spliced, fromA[len(fromA)-1].at.Sub(stopped).Round(time.Millisecond), direct, home1.Router.IP)
+	say(t, "   D took %d bytes from A: the relay spliced %d (both ways), then its sessions ended; router 3 counted %d bytes directly from A's router (%s)",
+		src[A.id], final-spliced, direct, home1.Router.IP)
 
 	say(t, "== 3. A's restriction holds through the relay; bad tickets are refused")
 	if err := hasSupplier(E, far.ID, A.id, false); err != nil {
@@ -618,9 +523,10 @@ func TestNATRelay(t *testing.T) {
 	}
 	say(t, "   B took %d bytes from A before the relay died and %d from the origin", src[A.id], src["origin"])
 
-	say(t, "== 5. kith-relay restarted with --max-sessions-per-device 2: the third session to A is refused")
+	say(t, "== 5. kith-relay restarted with --max-sessions-per-device 2 --bytes-per-device %d: the third session to A is refused", relayBudget)
 	start(t, relayHost, "relay-capped", filepath.Join(tmp, "relay-capped.log"), nil, kr, "--data", relayData,
-		"--addr", relayAddr, "--directory", dirFP, "--metrics-addr", "127.0.0.1:9465", "--max-sessions-per-device", "2")
+		"--addr", relayAddr, "--directory", dirFP, "--metrics-addr", "127.0.0.1:9465", "--max-sessions-per-device", "2",
+		"--bytes-per-device", strconv.Itoa(relayBudget))
 	eventually(t, 90*time.Second, "A reconnects to the restarted relay", func() error {
 		if err := reachOf(B, far.ID, A.id, "relayed"); err != nil {
 			return err
@@ -641,7 +547,43 @@ func TestNATRelay(t *testing.T) {
 	if n := relayCounter(t, relayHost, `kith_relay_refused_total{reason="busy"}`); n != 2 {
 		t.Errorf("the relay counted %d busy refusals, want 2", n)
 	}
+
+	say(t, "== 5b. the same relay's byte budget for A: B's fetch through it is cut at %d bytes, the next session refused", relayBudget)
+	eventually(t, 15*time.Second, "E's held sessions end", func() error {
+		if n := relayCounterTry(relayHost, "kith_relay_sessions"); n != 0 {
+			return fmt.Errorf("%d relay sessions", n)
+		}
+		return nil
+	})
+	before := relayCounter(t, relayHost, "kith_relay_bytes_total")
+	helper := func(mode string, env ...string) string {
+		cmd := B.host.Command(context.Background(), os.Args[0], "-test.run=^$")
+		cmd.Env = append(append(os.Environ(), helperEnv+"="+mode, "KITH_E2E_KEY="+bKey, "KITH_E2E_SIGNER="+dirKey,
+			"KITH_E2E_SUPPLIER="+A.id, "KITH_E2E_RELAY="+relayAddr), env...)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Errorf("%s helper: %v", mode, err)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	if got := helper("relay-fetch", "KITH_E2E_CID="+far.Content); !strings.HasPrefix(got, "other:") {
+		t.Errorf("fetching %q (3.5 MB) through a relay with a %d-byte budget: %q, want cut (other: …)", far.Name, relayBudget, got)
+	}
+	spent := relayCounter(t, relayHost, "kith_relay_bytes_total") - before
+	if spent <= 0 || spent > relayBudget {
+		t.Errorf("the relay carried %d bytes for A under a %d-byte budget", spent, relayBudget)
+	}
+	if n := relayCounter(t, relayHost, `kith_relay_refused_total{reason="bytes"}`); n != 1 {
+		t.Errorf("the relay counted %d sessions cut for bytes, want 1", n)
+	}
+	if got := helper("relay-offer", "KITH_E2E_TTL=1m"); got != "refused: relay busy" {
+		t.Errorf("a session to A with its budget spent: %q, want %q", got, "refused: relay busy")
+	}
+	say(t, "   cut after %d bytes (counted exactly, never past the budget); the next session refused", spent)
 }
+
+// relayBudget is the byte budget per supplier of the relay in phase 5.
+const relayBudget = 1 << 20
 
 // buildRelay builds kith-relay into dir.
 func buildRelay(t *testing.T, dir string) string {
