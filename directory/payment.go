@@ -48,23 +48,47 @@ var (
 // DeclineCard is the test processor's documented always-declined number.
 const DeclineCard = "4000000000000002"
 
+// ChargeLedger keeps the test processor's charges where every directory
+// instance sharing a database sees them and a crash does not lose them
+// (both stores implement it): one charge per idempotency key, as a real
+// processor keeps on its side.
+type ChargeLedger interface {
+	// RecordTestCharge records r (amount in cents) under key unless a
+	// charge is recorded under key already, and returns the charge that
+	// stands (r or the earlier one) and whether it is r.
+	RecordTestCharge(ctx context.Context, key string, amount int64, r *ChargeResult) (standing *ChargeResult, recorded bool, err error)
+	// TestCharges returns every recorded charge by key (audits, tests).
+	TestCharges(ctx context.Context) (map[string]ChargeResult, error)
+}
+
 // TestProcessor is the built-in test payment processor. It charges nothing
 // real: a card number passing the Luhn check, with an unexpired MM/YY expiry
 // and a 3–4 digit CVC, succeeds, except DeclineCard, which is declined.
-// Results are kept per idempotency key for the life of the process.
+// Results are kept per idempotency key: in a ChargeLedger when it has one
+// (NewServer gives it the store), so that a key is charged once across
+// instances and restarts; else in memory for the life of the process.
 type TestProcessor struct {
+	ledger  ChargeLedger
 	mu      sync.Mutex
 	results map[string]*ChargeResult
 	charges atomic.Int64
 	now     func() time.Time
 }
 
-// NewTestProcessor returns an empty TestProcessor.
+// NewTestProcessor returns a TestProcessor keeping its charges in memory.
 func NewTestProcessor() *TestProcessor {
 	return &TestProcessor{results: make(map[string]*ChargeResult), now: time.Now}
 }
 
-// Charges is how many distinct charges were made.
+// NewLedgerTestProcessor returns a TestProcessor keeping its charges in l.
+func NewLedgerTestProcessor(l ChargeLedger) *TestProcessor {
+	p := NewTestProcessor()
+	p.ledger = l
+	return p
+}
+
+// Charges is how many distinct charges this processor made (with a ledger,
+// those whose record stood).
 func (p *TestProcessor) Charges() int64 { return p.charges.Load() }
 
 // Charge implements PaymentProcessor.
@@ -72,12 +96,41 @@ func (p *TestProcessor) Charge(ctx context.Context, c Charge) (*ChargeResult, er
 	if c.Amount <= 0 {
 		return nil, fmt.Errorf("charging %d: amount must be positive", c.Amount)
 	}
+	if p.ledger != nil && c.IdempotencyKey != "" {
+		r, err := p.newCharge(c)
+		if err != nil {
+			return nil, err
+		}
+		standing, recorded, err := p.ledger.RecordTestCharge(ctx, c.IdempotencyKey, c.Amount, r)
+		if err != nil {
+			return nil, fmt.Errorf("recording test charge: %w", err)
+		}
+		if recorded {
+			p.charges.Add(1)
+		}
+		out := *standing
+		return &out, nil
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if r, ok := p.results[c.IdempotencyKey]; ok && c.IdempotencyKey != "" {
 		out := *r
 		return &out, nil
 	}
+	r, err := p.newCharge(c)
+	if err != nil {
+		return nil, err
+	}
+	p.results[c.IdempotencyKey] = r
+	p.charges.Add(1)
+	out := *r
+	return &out, nil
+}
+
+// newCharge checks the card and makes the charge's result (a fresh token).
+// A charge already standing under the key is answered instead by the
+// caller; checking the same card again gives the same answer.
+func (p *TestProcessor) newCharge(c Charge) (*ChargeResult, error) {
 	num, err := CheckCard(c.Card, p.now())
 	if err != nil {
 		return nil, err
@@ -89,11 +142,7 @@ func (p *TestProcessor) Charge(ctx context.Context, c Charge) (*ChargeResult, er
 	if _, err := rand.Read(tok[:]); err != nil {
 		return nil, fmt.Errorf("making payment token: %w", err)
 	}
-	r := &ChargeResult{Token: "tok_test_" + hex.EncodeToString(tok[:]), Brand: CardBrand(num), Last4: num[len(num)-4:]}
-	p.results[c.IdempotencyKey] = r
-	p.charges.Add(1)
-	out := *r
-	return &out, nil
+	return &ChargeResult{Token: "tok_test_" + hex.EncodeToString(tok[:]), Brand: CardBrand(num), Last4: num[len(num)-4:]}, nil
 }
 
 // CheckCard validates a card's number (Luhn), expiry (MM/YY or MM/YYYY, not

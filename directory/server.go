@@ -39,7 +39,8 @@ type Options struct {
 	Store     Store              // required
 	OriginDir string             // origin store: sealed files named by content ID (required)
 	Name      string             // shown in /v1/info
-	// Payments charges priced titles; nil uses a TestProcessor.
+	// Payments charges priced titles; nil uses a TestProcessor (keeping
+	// its charges in the Store when it is a ChargeLedger).
 	Payments PaymentProcessor
 	// Webhook receives billing events (at least once); "" keeps them in the
 	// outbox for `billing export`.
@@ -159,7 +160,11 @@ func NewServer(o Options) (*Server, error) {
 		o.Origin = &OriginBudget{}
 	}
 	if o.Payments == nil {
-		o.Payments = NewTestProcessor()
+		if l, ok := o.Store.(ChargeLedger); ok {
+			o.Payments = NewLedgerTestProcessor(l) // charged once across instances and restarts
+		} else {
+			o.Payments = NewTestProcessor()
+		}
 	}
 	if o.Name == "" {
 		o.Name = "Kith directory"

@@ -2,7 +2,8 @@
 // sqlitestore and pgstore run it (Run) against a fresh database per test,
 // so the two engines keep the same rules — idempotent purchases, one
 // pending-or-paid purchase per account and title, no license without a
-// paid purchase, who is online, the outbox — including under concurrency.
+// paid purchase, who is online, the outbox, the test processor's charges
+// (one per idempotency key) — including under concurrency.
 package storetest
 
 import (
@@ -54,6 +55,7 @@ func Run(t *testing.T, open Opener) {
 		{"Outbox", testOutbox},
 		{"BindIdentity", testBindIdentity},
 		{"LeaveAccount", testLeaveAccount},
+		{"ChargeLedger", testChargeLedger},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			s := open(t)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -58,8 +59,10 @@ func (h *countingHook) snapshot() (map[string]int, int) {
 // processes on one PostgreSQL, 32 buyers spread over both, some
 // registrations sent to both at once, one instance killed with SIGKILL
 // mid-load and restarted. One registration gets one license wherever it
-// is sent. Every acknowledged purchase is paid exactly once
-// (one purchase row, one billing event), no license is without a paid
+// is sent. Every acknowledged purchase is paid exactly once (one purchase
+// row, one billing event) and charged once (one charge in the test
+// processor's ledger under its nonce, the one the purchase records,
+// however many instances were asked), no license is without a paid
 // purchase, every billing event reaches the webhook (a duplicate only for
 // what the killed instance held), an announce on one instance is listed by
 // the other within 2 s, a revoke is effective everywhere within 5 s, and a
@@ -189,6 +192,25 @@ func TestTwoInstances(t *testing.T) {
 		if ids := receipts[i]; len(ids) > 0 && paid[fmt.Sprintf("buyer%02d", i)] != ids[0] {
 			t.Errorf("buyer %d: acknowledged %s, paid %q", i, ids[0], paid[fmt.Sprintf("buyer%02d", i)])
 		}
+	}
+	// charged once: the test processor's ledger (shared by both instances,
+	// kept across the kill) holds one charge per paid purchase, under its
+	// nonce, and the purchase was recorded with that very charge
+	charges, err := st.TestCharges(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range ps {
+		c, ok := charges[hex.EncodeToString(p.Nonce)]
+		switch {
+		case !ok:
+			t.Errorf("purchase %s of %s paid without a charge under its nonce", p.ID, p.Account)
+		case c.Token != p.Token:
+			t.Errorf("purchase %s of %s recorded with charge %s, the processor charged %s", p.ID, p.Account, p.Token, c.Token)
+		}
+	}
+	if len(charges) != len(paid) {
+		t.Errorf("%d charges for %d paid purchases", len(charges), len(paid))
 	}
 	if n, err := st.OrphanLicenses(ctx); n != 0 || err != nil {
 		t.Errorf("%d licenses without a paid purchase, %v", n, err)

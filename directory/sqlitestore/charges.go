@@ -1,0 +1,58 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"github.com/kith-media/kith/directory"
+)
+
+// RecordTestCharge implements directory.ChargeLedger: the first charge
+// recorded under key stands; it is durable (group commit) before this
+// returns.
+func (s *Store) RecordTestCharge(ctx context.Context, key string, amount int64, r *directory.ChargeResult) (*directory.ChargeResult, bool, error) {
+	var standing directory.ChargeResult
+	var recorded bool
+	err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO test_charges (idem_key, token, brand, last4, amount, created)
+			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (idem_key) DO NOTHING`, key, r.Token, r.Brand, r.Last4, amount, ms(time.Now()))
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		recorded = n == 1
+		if recorded {
+			standing = *r
+			return nil
+		}
+		return tx.QueryRowContext(ctx, `SELECT token, brand, last4 FROM test_charges WHERE idem_key = ?`, key).
+			Scan(&standing.Token, &standing.Brand, &standing.Last4)
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	return &standing, recorded, nil
+}
+
+// TestCharges implements directory.ChargeLedger.
+func (s *Store) TestCharges(ctx context.Context) (map[string]directory.ChargeResult, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT idem_key, token, brand, last4 FROM test_charges`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]directory.ChargeResult{}
+	for rows.Next() {
+		var k string
+		var c directory.ChargeResult
+		if err := rows.Scan(&k, &c.Token, &c.Brand, &c.Last4); err != nil {
+			return nil, err
+		}
+		out[k] = c
+	}
+	return out, rows.Err()
+}
