@@ -38,7 +38,6 @@ func startTamperingRelay(t *testing.T, n *Node) *tamperingRelay {
 	tr.addr = ln.Addr().String()
 	h := n.srv.Handler()
 	hs := &http.Server{
-		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){},
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.URL.Path != "/kith/v1/relay" {
 				h.ServeHTTP(w, r)

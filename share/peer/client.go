@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kith-media/kith/directory"
@@ -44,11 +45,13 @@ func (e *StatusError) Error() string {
 // ClientOptions configure a Client.
 type ClientOptions struct {
 	// Transport, if set, is used as is (tests); otherwise one is built with
-	// mutual TLS pinned to the peer's ID, HTTP/1.1 only.
+	// mutual TLS pinned to the peer's ID, HTTP/2 (HTTP/1.1 for a peer
+	// that offers only that, and through a relay).
 	Transport http.RoundTripper
 	// DialTimeout bounds connecting (default 5 s).
 	DialTimeout time.Duration
-	// ConnsPerPeer caps connections to the peer (default 8).
+	// ConnsPerPeer caps HTTP/1.1 connections to the peer (default 8);
+	// HTTP/2 uses one.
 	ConnsPerPeer int
 	// Relay, if set, opens a stream to the peer through a relay (package
 	// directory/relay): tried when no address completes a handshake, and
@@ -74,6 +77,12 @@ type Client struct {
 	tr    *http.Transport
 
 	relay func(ctx context.Context) (net.Conn, error)
+
+	// warm is set once a request got an answer (a connection is open, and
+	// with HTTP/2 shared); until then requests go one at a time (first),
+	// so a burst to a new peer opens one connection, not one each.
+	warm  atomic.Bool
+	first chan struct{} // holds one token
 
 	mu         sync.Mutex
 	wrongAt    map[string]time.Time      // addresses that answered with another certificate, and when
@@ -106,31 +115,58 @@ func NewClient(self *identity.Identity, peer identity.ID, addrs []string, o Clie
 		o.ConnsPerPeer = 8
 	}
 	c := &Client{self: self, peer: peer, addrs: append([]string(nil), addrs...), wrongAt: map[string]time.Time{}, relay: o.Relay,
-		spliced: map[*relayedConn]struct{}{}}
+		spliced: map[*relayedConn]struct{}{}, first: make(chan struct{}, 1)}
+	c.first <- struct{}{}
 	if o.Relay != nil && o.PreferRelay {
 		c.lastGood = relayAddr
 	}
 	rt := o.Transport
 	if rt == nil {
 		cfg := self.ClientTLS(peer)
-		cfg.NextProtos = []string{"http/1.1"}
-		// Resumed sessions skip the key exchange and signatures: reconnecting
-		// after a cancelled request stays cheap.
+		// HTTP/2 first: every request to the peer is a stream of one
+		// connection (one handshake per pair of devices, and a cancelled
+		// request resets its stream instead of closing the connection).
+		// A peer that speaks only HTTP/1.1 still gets it.
+		cfg.NextProtos = []string{"h2", "http/1.1"}
+		// Resumed sessions skip the certificates and signatures: reconnecting
+		// after an idle connection closed stays cheap.
 		cfg.ClientSessionCache = tls.NewLRUClientSessionCache(8)
+		// Through a relay (its splice, or a connection it helped punch),
+		// HTTP/1.1 as before: spliced connections are wrapped (a record
+		// that fails to decrypt blames the relay; RetireRelayed closes
+		// them one by one), which the transport does not see as TLS.
+		relayCfg := cfg.Clone()
+		relayCfg.NextProtos = []string{"http/1.1"}
 		d := &net.Dialer{Timeout: o.DialTimeout, KeepAlive: 30 * time.Second}
+		protos := new(http.Protocols)
+		protos.SetHTTP1(true)
+		protos.SetHTTP2(true)
 		c.tr = &http.Transport{
 			DialTLSContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-				return c.dial(ctx, d, cfg)
+				return c.dial(ctx, d, cfg, relayCfg)
 			},
-			TLSNextProto:          map[string]func(string, *tls.Conn) http.RoundTripper{},
-			ForceAttemptHTTP2:     false,
-			MaxIdleConnsPerHost:   o.ConnsPerPeer,
-			MaxConnsPerHost:       o.ConnsPerPeer,
-			IdleConnTimeout:       90 * time.Second,
-			ResponseHeaderTimeout: 30 * time.Second,
-			DisableCompression:    true,
-			ReadBufferSize:        64 << 10,
-			WriteBufferSize:       16 << 10,
+			Protocols: protos,
+			HTTP2: &http.HTTP2Config{
+				// Requests beyond the peer's stream limit wait for a
+				// stream rather than open another connection.
+				StrictMaxConcurrentRequests: true,
+				// A connection that went silent (a peer that vanished) is
+				// found by a ping and closed, failing its streams.
+				SendPingTimeout: 15 * time.Second,
+				PingTimeout:     10 * time.Second,
+				// Bounds on what one peer can make us buffer.
+				MaxReceiveBufferPerStream:     1 << 20,
+				MaxReceiveBufferPerConnection: 4<<20 - 1,
+			},
+			// HTTP/1.1 only: a connection per request in flight.
+			MaxIdleConnsPerHost:    o.ConnsPerPeer,
+			MaxConnsPerHost:        o.ConnsPerPeer,
+			IdleConnTimeout:        90 * time.Second,
+			ResponseHeaderTimeout:  30 * time.Second,
+			MaxResponseHeaderBytes: maxResponseHeader,
+			DisableCompression:     true,
+			ReadBufferSize:         64 << 10,
+			WriteBufferSize:        16 << 10,
 		}
 		rt = c.tr
 	}
@@ -143,7 +179,7 @@ func NewClient(self *identity.Identity, peer identity.ID, addrs []string, o Clie
 // nothing about the peer (anyone on the LAN can announce an address under
 // its name), so it is not ErrMisbehaving: the address is remembered and
 // tried last, and the next address is tried.
-func (c *Client) dial(ctx context.Context, d *net.Dialer, cfg *tls.Config) (net.Conn, error) {
+func (c *Client) dial(ctx context.Context, d *net.Dialer, cfg, relayCfg *tls.Config) (net.Conn, error) {
 	var errs []error
 	for _, a := range c.dialOrder() {
 		var raw net.Conn
@@ -161,7 +197,12 @@ func (c *Client) dial(ctx context.Context, d *net.Dialer, cfg *tls.Config) (net.
 			errs = append(errs, err)
 			continue
 		}
-		tc := tls.Client(raw, cfg)
+		var tc *tls.Conn
+		if a == relayAddr {
+			tc = tls.Client(raw, relayCfg)
+		} else {
+			tc = tls.Client(raw, cfg)
+		}
 		if err := tc.HandshakeContext(ctx); err != nil {
 			raw.Close()
 			if a == relayAddr {
@@ -266,6 +307,34 @@ func (c *Client) Close() {
 	}
 }
 
+// roundTrip sends req. Until a request has been answered, requests wait
+// for each other: the first opens the connection (an HTTP/2 one carries
+// every later request), the rest then find it instead of dialling their
+// own. A failure lets the next request try again on its own.
+func (c *Client) roundTrip(req *http.Request) (*http.Response, error) {
+	if c.warm.Load() {
+		resp, err := c.hc.Do(req)
+		if err != nil && req.Context().Err() == nil {
+			c.warm.Store(false)
+		}
+		return resp, err
+	}
+	select {
+	case <-c.first:
+	case <-req.Context().Done():
+		return nil, req.Context().Err()
+	}
+	defer func() { c.first <- struct{}{} }()
+	if c.warm.Load() {
+		return c.hc.Do(req)
+	}
+	resp, err := c.hc.Do(req)
+	if err == nil {
+		c.warm.Store(true)
+	}
+	return resp, err
+}
+
 // get performs a GET and returns the response if 2xx.
 func (c *Client) get(ctx context.Context, path string, hdr http.Header) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://kith-peer"+path, nil)
@@ -292,7 +361,7 @@ func (c *Client) do(req *http.Request) (*http.Response, error) {
 		}
 	}}
 	req = req.WithContext(httptrace.WithClientTrace(req.Context(), trace))
-	resp, err := c.hc.Do(req)
+	resp, err := c.roundTrip(req)
 	if err != nil {
 		if on != nil {
 			on.end()

@@ -5,11 +5,23 @@
 //
 // # Transport
 //
-// HTTP/1.1 over mutual TLS 1.3. Both sides present the self-signed device
+// HTTP/2 over mutual TLS 1.3 (HTTP/1.1 too, for a peer that offers only
+// that, and through a relay). Both sides present the self-signed device
 // certificate made from their ed25519 key (identity.Certificate); the client
 // pins the server's device ID (identity.ClientTLS), the server reads the
 // client's ID from its certificate (identity.PeerID) and applies its owner's
-// share policy to it.
+// share policy to it. Every request a device sends one peer is a stream of
+// one connection: a pair of devices pays one handshake (handshakes
+// were a third to a half of a crowd's CPU when each request in flight was
+// an HTTP/1.1 connection), and a request cancelled halfway (a steal, a Have
+// poll cut short) resets its stream instead of closing the connection.
+// The first request to a peer goes alone, so a burst to a new peer opens
+// one connection. Bounds per connection: 32 streams at once
+// (HTTP2Config.MaxConcurrentStreams; the client waits for a stream rather
+// than open another connection), headers 16 KiB (64 KiB read by the
+// client), receive windows of 1 MiB per stream and 4 MiB per connection
+// at the client, a write deadline per answer and a connection closed
+// when nothing can be written to it for WriteTimeout.
 //
 // Peers fail closed: everything but hello is only for enrolled, unrevoked
 // devices of this device's directory (Accounts, i.e. the directory's Whois,
@@ -22,9 +34,7 @@
 // quota (LookupLimits); devices the directory itself named to this one as
 // suppliers of a content it downloads (Server.Expect) are looked up from
 // a bucket of their own, so a crowd polling each other from the start is
-// not refused while strangers' keys still meet the limits. ALPN offers only "http/1.1": Go's HTTP/2 is about 3x
-// slower for bulk transfers on these machines, so parallelism comes from a
-// few connections per peer instead.
+// not refused while strangers' keys still meet the limits.
 //
 // A Node's peer port also answers plain HTTP: share/install looks at each
 // connection's first byte (0x16, a TLS handshake, comes here; anything else
@@ -68,9 +78,8 @@
 // # Fetching
 //
 // A Fetcher keeps a few requests in flight per source (two each while it
-// has eight usable peers or more: each is a connection and a handshake),
-// polls partial sources' /have bitmaps (patiently: a poll cut short
-// closes its connection), asks each peer for the rarest chunk it can give
+// has eight usable peers or more), polls partial sources' /have bitmaps
+// (patiently: over HTTP/1.1 a poll cut short closes its connection), asks each peer for the rarest chunk it can give
 // (fewest of our peers hold it; ties onward from a random start, so a
 // crowd spreads over the file) or from the chunk a player asked for
 // (Prioritize), stores each chunk through a Sink that verifies it

@@ -121,36 +121,39 @@ func TestFetchWithHostilePeers(t *testing.T) {
 		{"truncates and hangs up", truncate, false, false},
 		{"stalls at 1 byte/s", stall, false, false},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			b, bad := newIdent(t), newIdent(t)
-			served := bad
-			if tt.wrong {
-				served = newIdent(t)
-			}
-			badAddr := hostileServer(t, served, c, tt.b)
-			goodID := newIdent(t)
-			goodAddr := hostileServer(t, goodID, c, slow)
-			srcs := []Source{client(t, b, bad.ID(), badAddr).Source(c.m), client(t, b, goodID.ID(), goodAddr).Source(c.m)}
-			lib, f, err := fetchInto(t, c, FetchOptions{Sources: srcs, MinTimeout: 500 * time.Millisecond,
-				Timeout: time.Second, StealAfter: 100 * time.Millisecond, MaxFailures: 3})
-			if err != nil {
-				t.Fatalf("download failed: %v (faults %+v)", err, f.Faults())
-			}
-			checkComplete(t, lib, c)
-			faults := f.Faults()
-			if len(faults) == 0 {
-				t.Fatalf("bad source not identified")
-			}
-			for _, fl := range faults {
-				if fl.Source != bad.ID() {
-					t.Errorf("fault blames %s, want the bad source %s: %v", fl.Source.Short(), bad.ID().Short(), fl.Err)
+	// Peers speak HTTP/2; one that speaks only HTTP/1.1 is still used.
+	for _, proto := range []string{"h2", "http1"} {
+		for _, tt := range tests {
+			t.Run(proto+"/"+tt.name, func(t *testing.T) {
+				b, bad := newIdent(t), newIdent(t)
+				served := bad
+				if tt.wrong {
+					served = newIdent(t)
 				}
-				if fl.Banned != tt.banned {
-					t.Errorf("banned = %v, want %v (%v)", fl.Banned, tt.banned, fl.Err)
+				badAddr := hostileServerWith(t, served, c, tt.b, proto == "h2")
+				goodID := newIdent(t)
+				goodAddr := hostileServerWith(t, goodID, c, slow, proto == "h2")
+				srcs := []Source{client(t, b, bad.ID(), badAddr).Source(c.m), client(t, b, goodID.ID(), goodAddr).Source(c.m)}
+				lib, f, err := fetchInto(t, c, FetchOptions{Sources: srcs, MinTimeout: 500 * time.Millisecond,
+					Timeout: time.Second, StealAfter: 100 * time.Millisecond, MaxFailures: 3})
+				if err != nil {
+					t.Fatalf("download failed: %v (faults %+v)", err, f.Faults())
 				}
-			}
-		})
+				checkComplete(t, lib, c)
+				faults := f.Faults()
+				if len(faults) == 0 {
+					t.Fatalf("bad source not identified")
+				}
+				for _, fl := range faults {
+					if fl.Source != bad.ID() {
+						t.Errorf("fault blames %s, want the bad source %s: %v", fl.Source.Short(), bad.ID().Short(), fl.Err)
+					}
+					if fl.Banned != tt.banned {
+						t.Errorf("banned = %v, want %v (%v)", fl.Banned, tt.banned, fl.Err)
+					}
+				}
+			})
+		}
 	}
 }
 

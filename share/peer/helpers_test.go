@@ -142,8 +142,15 @@ const (
 	slow                  // honest, 4 ms per chunk
 )
 
-// hostileServer serves c's chunks as ident, misbehaving as b.
+// hostileServer serves c's chunks as ident, misbehaving as b, over
+// HTTP/1.1 only (a peer that does not speak HTTP/2).
 func hostileServer(t testing.TB, ident *identity.Identity, c *content, b behaviour) string {
+	t.Helper()
+	return hostileServerWith(t, ident, c, b, false)
+}
+
+// hostileServerWith is hostileServer, speaking HTTP/2 (as peers do) when h2.
+func hostileServerWith(t testing.TB, ident *identity.Identity, c *content, b behaviour, h2 bool) string {
 	t.Helper()
 	var served atomic.Int64
 	// The first bad chunk falls among the first 50 this server sends, then
@@ -190,7 +197,12 @@ func hostileServer(t testing.TB, ident *identity.Identity, c *content, b behavio
 			w.Header().Set("Content-Length", strconv.Itoa(len(data)))
 			w.WriteHeader(200)
 			w.Write(data[:len(data)/2])
-			conn, buf, err := http.NewResponseController(w).Hijack()
+			rc := http.NewResponseController(w)
+			if h2 { // no connection to hang up: the stream is reset
+				rc.Flush()
+				panic(http.ErrAbortHandler)
+			}
+			conn, buf, err := rc.Hijack()
 			if err == nil {
 				buf.Flush()
 				conn.Close()
@@ -225,6 +237,10 @@ func hostileServer(t testing.TB, ident *identity.Identity, c *content, b behavio
 	cfg.NextProtos = []string{"http/1.1"}
 	hs := &http.Server{Handler: h, TLSConfig: cfg, ErrorLog: slog.NewLogLogger(quiet.Handler(), slog.LevelError),
 		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){}}
+	if h2 {
+		cfg.NextProtos = []string{"h2", "http/1.1"}
+		hs.TLSNextProto = nil
+	}
 	go hs.ServeTLS(ln, "", "")
 	t.Cleanup(func() { hs.Close() })
 	return ln.Addr().String()

@@ -8,8 +8,9 @@ import (
 
 // TestMain fails the package when its tests leave goroutines running
 // (TestKillResume's child process too). Clients of finished tests keep
-// idle keep-alive connections (net/http's persistConn loops) until their
-// transports are collected: a pool, not a leak.
+// idle keep-alive connections (net/http's persistConn loops, an HTTP/2
+// connection's read loop) until their transports are collected: a pool,
+// not a leak.
 func TestMain(m *testing.M) {
-	leakcheck.Main(m, "net/http.(*persistConn).readLoop", "net/http.(*persistConn).writeLoop")
+	leakcheck.Main(m, "net/http.(*persistConn).readLoop", "net/http.(*persistConn).writeLoop", "net/http.(*http2ClientConn).readLoop")
 }

@@ -18,6 +18,8 @@ const (
 	maxOfferFields = 16
 	// maxOfferText caps each text field of an offer.
 	maxOfferText = 512
+	// maxResponseHeader caps the header of any answer (HTTP/1.1 and HTTP/2).
+	maxResponseHeader = 64 << 10
 	// maxHelloBytes caps a /hello answer.
 	maxHelloBytes = 4 << 10
 	// maxHelloName caps the device name in hello.

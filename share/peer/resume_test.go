@@ -59,6 +59,7 @@ func TestChildFetch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer c.Close()
 	d, _ := time.ParseDuration(os.Getenv("KITH_CHILD_THROTTLE"))
 	got := 0
 	f, _ := NewFetcher(FetchOptions{Manifest: m, Sink: lib, Sources: []Source{throttled{c.Source(m), d}}, PerSource: 2, Logger: quiet,

@@ -1,0 +1,143 @@
+package peer
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestOneConnectionPerPeer: every request a device sends one peer —
+// a burst of chunk requests, a whole download with several requests in
+// flight, requests cancelled halfway (a fetcher's steals and Have polls
+// cut short) — travels over one TLS connection (HTTP/2 streams), so the
+// pair pays one handshake. Over HTTP/1.1 each request in flight was a
+// connection and each cancelled one closed it.
+func TestOneConnectionPerPeer(t *testing.T) {
+	ctx := context.Background()
+	c := makeContent(t, 4<<20, 64<<10, 21)
+	a, b, d := newIdent(t), newIdent(t), newIdent(t)
+	s, err := NewServer(ServerOptions{Identity: a, Library: holder(t, c), Accounts: everyoneEnrolled{}, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := &countingListener{Listener: raw}
+	sctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(sctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("server: %v", err)
+		}
+	})
+	cl := client(t, b, a.ID(), raw.Addr().String())
+
+	// A burst on a fresh client.
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for i := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := cl.Chunk(ctx, c.m, i, nil); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("chunk in a burst: %v", err)
+	}
+	// Requests cancelled while the answer is on its way.
+	for i := range 8 {
+		cctx, stop := context.WithCancel(ctx)
+		resp, err := cl.get(cctx, "/kith/v1/chunks/"+c.m.ContentID().String()+"/"+itoa(int64(i)), nil)
+		if err != nil {
+			stop()
+			t.Fatalf("chunk %d: %v", i, err)
+		}
+		if resp.ProtoMajor != 2 {
+			t.Errorf("answer over HTTP/%d, want HTTP/2", resp.ProtoMajor)
+		}
+		stop()
+		resp.Body.Close()
+	}
+	// A whole download, four requests in flight.
+	lib, f, err := fetchInto(t, c, FetchOptions{Sources: []Source{cl.Source(c.m)}, PerSource: 4})
+	if err != nil {
+		t.Fatalf("download: %v (faults %+v)", err, f.Faults())
+	}
+	checkComplete(t, lib, c)
+	if n := ln.n.Load(); n != 1 {
+		t.Errorf("%d connections from one device, want 1", n)
+	}
+	// Another device has a connection of its own.
+	if _, err := client(t, d, a.ID(), raw.Addr().String()).Chunk(ctx, c.m, 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	if n := ln.n.Load(); n != 2 {
+		t.Errorf("%d connections from two devices, want 2", n)
+	}
+}
+
+// TestStalledStreamReleasesUpload: over HTTP/2 a peer that asks for a
+// range and never reads it cannot hold an upload slot: the answer's write
+// deadline ends the stream (flow control stops the writer once the
+// reader's window is full), the slot is released, and the peer's other
+// streams and later requests are still served.
+func TestStalledStreamReleasesUpload(t *testing.T) {
+	ctx := context.Background()
+	c := makeContent(t, 8<<20, 256<<10, 22)
+	a, b := newIdent(t), newIdent(t)
+	s, addr := startServer(t, ServerOptions{Identity: a, Library: holder(t, c), Accounts: everyoneEnrolled{},
+		WriteTimeout: 300 * time.Millisecond, MaxUploadsPerPeer: 1})
+	cl := client(t, b, a.ID(), addr)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://kith-peer/kith/v1/content/"+c.m.ContentID().String(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := cl.do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.ProtoMajor != 2 {
+		t.Fatalf("answer over HTTP/%d, want HTTP/2", resp.ProtoMajor)
+	}
+	if s.Load() != 1 {
+		t.Fatalf("uploads in progress %d, want the stalled one", s.Load())
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for s.Load() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("a stream nobody reads still holds its upload slot after 5 s (write deadline 300 ms)")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// The stalled body ends in an error, not in a full file.
+	buf := make([]byte, 64<<10)
+	var got int64
+	for {
+		n, err := resp.Body.Read(buf)
+		got += int64(n)
+		if err != nil {
+			if errors.Is(err, context.Canceled) || got >= c.m.FileSize() {
+				t.Fatalf("stalled stream: %d bytes, %v; want it cut short", got, err)
+			}
+			break
+		}
+	}
+	// The same connection still serves (one slot per peer: free again).
+	if _, err := cl.Chunk(ctx, c.m, 0, nil); err != nil {
+		t.Fatalf("after the stalled stream: %v", err)
+	}
+}
