@@ -98,12 +98,13 @@ func (n *Node) AddFile(ctx context.Context, path string, o AddOptions) (*Added, 
 	} else if a != nil {
 		return a, nil
 	}
-	in, err := tags.Read(ctx, abs, o.Tags)
+	// An MP3 without a frame count in its first frame has its frames
+	// counted as the sealer reads it, not read whole here first.
+	to := o.Tags
+	to.DeferScan = true
+	in, err := tags.Read(ctx, abs, to)
 	if err != nil {
 		return nil, fmt.Errorf("adding: %w", err)
-	}
-	for _, p := range in.Problems {
-		n.log.Info("adding: tag problem, using fallbacks", "path", abs, "problem", p)
 	}
 	if o.Title != "" {
 		in.Title = o.Title
@@ -131,6 +132,9 @@ func (n *Node) AddFile(ctx context.Context, path string, o AddOptions) (*Added, 
 		}
 	}()
 	src := &addReader{ctx: ctx, r: f, progress: o.Progress}
+	if in.Scan != nil {
+		src.scan = in.Scan
+	}
 	// The length stated: a file that grows or shrinks while it is sealed
 	// fails rather than be recorded under the size and fingerprint above.
 	m, err := sealed.Seal(tmp, src, key, sealed.Options{MediaType: in.MediaType, Length: st.Size()})
@@ -141,6 +145,10 @@ func (n *Node) AddFile(ctx context.Context, path string, o AddOptions) (*Added, 
 		return nil, fmt.Errorf("adding %s: sealing: %w", abs, err)
 	}
 	release()
+	in.FinishScan()
+	for _, p := range in.Problems {
+		n.log.Info("adding: tag problem, using fallbacks", "path", abs, "problem", p)
+	}
 
 	mb, err := m.MarshalBinary()
 	if err != nil {
@@ -205,10 +213,13 @@ func (n *Node) existing(ctx context.Context, path, titleID string) (*Added, erro
 	return &Added{Path: path, Title: *t, Existing: true}, nil
 }
 
-// addReader feeds the sealer: it reports progress and stops when ctx ends.
+// addReader feeds the sealer: it reports progress, passes the bytes to
+// a deferred MP3 frame count (tags.Options.DeferScan) and stops when ctx
+// ends.
 type addReader struct {
 	ctx      context.Context
 	r        io.Reader
+	scan     io.Writer // nil when there is no count to make
 	n        int64
 	progress func(int64)
 }
@@ -218,6 +229,9 @@ func (a *addReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	k, err := a.r.Read(p)
+	if a.scan != nil {
+		a.scan.Write(p[:k]) // never fails
+	}
 	a.n += int64(k)
 	if a.progress != nil && k > 0 {
 		a.progress(a.n)

@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -15,6 +16,7 @@ import (
 	"github.com/kith-media/kith/directory"
 	"github.com/kith-media/kith/share/identity"
 	"github.com/kith-media/kith/share/library"
+	"github.com/kith-media/kith/share/tags"
 )
 
 // logBuffer keeps a node's log for a test to read.
@@ -224,5 +226,41 @@ func TestAddSameBytes(t *testing.T) {
 	// Adding it again from there is now a path hit.
 	if a := add(n, filepath.Join(moved, "song.mp3")); !a.Existing || a.Title.ID != first.Title.ID {
 		t.Errorf("the moved song again: %+v", a)
+	}
+}
+
+// TestAddCountsFramesWhileSealing: an MP3 without a frame count (lame -t)
+// gets the duration tags.Read's own frame count gives, counted from the
+// bytes the sealer read (tags.Options.DeferScan), not from a read of its own.
+func TestAddCountsFramesWhileSealing(t *testing.T) {
+	ctx := context.Background()
+	d := startDirectory(t)
+	if err := d.srv.SetPublishPolicy(directory.PublishPolicy{Mode: directory.PublishAccounts}); err != nil {
+		t.Fatal(err)
+	}
+	n := startNode(t, d, "home", nil)
+	dir := t.TempDir()
+	wav, mp3 := filepath.Join(dir, "t.wav"), filepath.Join(dir, "no-xing.mp3")
+	for _, c := range [][]string{
+		{"sox", "-q", "-n", "-r", "44100", "-c", "2", "-b", "16", wav, "synth", "7", "sine", "440"},
+		{"lame", "--quiet", "-t", "-V", "2", wav, mp3},
+	} {
+		if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v\n%s", c, err, out)
+		}
+	}
+	want, err := tags.Read(ctx, mp3, tags.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if deferred, _ := tags.Read(ctx, mp3, tags.Options{DeferScan: true}); deferred == nil || deferred.Scan == nil {
+		t.Fatal("the MP3 has a frame count: the test does not reach the deferred scan")
+	}
+	a, err := n.AddFile(ctx, mp3, AddOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Title.DurationMS != want.Duration.Milliseconds() || a.Title.DurationMS < 6900 || a.Title.DurationMS > 7100 {
+		t.Errorf("added with %d ms; tags.Read counts %v", a.Title.DurationMS, want.Duration)
 	}
 }

@@ -25,7 +25,10 @@
 //   - durations come from stream headers (MP3 Xing/Info or VBRI frame count,
 //     else a frame scan of at most MaxScanFrames frames, extrapolated; FLAC
 //     STREAMINFO; the last Ogg page's granule position; MP4 mvhd; WAV data
-//     size over byte rate) and are at most MaxDuration.
+//     size over byte rate) and are at most MaxDuration. A caller that reads
+//     the whole file anyway (adding it: share.Node.AddFile seals it) sets
+//     Options.DeferScan and writes the bytes to Info.Scan, a FrameScan that
+//     counts the same frames without a second read of the file.
 //
 // A file whose tags cannot be read is still described: Read returns its
 // format and a name from the file name, and lists what went wrong in

@@ -134,13 +134,33 @@ func readSome(r *budgetReader, p []byte, off int64) (int, error) {
 }
 
 func mp3Duration(r *budgetReader) (time.Duration, error) {
+	d, s, err := mp3Head(r)
+	if err != nil || s == nil {
+		return d, err
+	}
+	// Count frames; past MaxScanFrames (or the budget), extrapolate.
+	w := window{r: r}
+	for ; !s.done && s.off+4 <= r.size; s.frames++ {
+		h := w.at(s.off, 4)
+		if s.frames == MaxScanFrames || h == nil {
+			break
+		}
+		s.frame(h)
+	}
+	return s.Duration()
+}
+
+// mp3Head finds the first frame; its Xing/Info or VBRI frame count gives
+// the duration, else the answer is a FrameScan to count the frames from
+// there.
+func mp3Head(r *budgetReader) (time.Duration, *FrameScan, error) {
 	var head [10]byte
 	if err := r.readAt(head[:], 0); err != nil {
-		return 0, fmt.Errorf("mp3: %w", err)
+		return 0, nil, fmt.Errorf("mp3: %w", err)
 	}
 	start, ok := firstFrame(r, int64(id3v2Size(head[:])), 64<<10)
 	if !ok {
-		return 0, errors.New("mp3: no frames")
+		return 0, nil, errors.New("mp3: no frames")
 	}
 	var fh [4 + 36 + 18]byte
 	n, _ := readSome(r, fh[:], start)
@@ -157,38 +177,78 @@ func mp3Duration(r *budgetReader) (time.Duration, error) {
 	}
 	if x := fh[4+side:]; n >= 4+side+12 && (string(x[:4]) == "Xing" || string(x[:4]) == "Info") && x[7]&1 != 0 {
 		if frames := binary.BigEndian.Uint32(x[8:12]); frames > 0 {
-			return seconds(uint64(frames)*uint64(f.samples), uint64(f.rate)), nil
+			return seconds(uint64(frames)*uint64(f.samples), uint64(f.rate)), nil, nil
 		}
 	}
 	if x := fh[4+32:]; n >= 4+32+18 && string(x[:4]) == "VBRI" {
 		if frames := binary.BigEndian.Uint32(x[14:18]); frames > 0 {
-			return seconds(uint64(frames)*uint64(f.samples), uint64(f.rate)), nil
+			return seconds(uint64(frames)*uint64(f.samples), uint64(f.rate)), nil, nil
 		}
 	}
-	// Count frames; past MaxScanFrames (or the budget), extrapolate.
-	var samples, bytes uint64
-	off := start
-	w := window{r: r}
-	for frames := 0; off+4 <= r.size; frames++ {
-		h := w.at(off, 4)
-		if frames == MaxScanFrames || h == nil {
+	return 0, &FrameScan{size: r.size, rate: f.rate, off: start}, nil
+}
+
+// FrameScan counts the frames of an MP3 whose first frame carries no frame
+// count, from the bytes of the whole file written to it in order (see
+// Options.DeferScan): the same count Read makes by reading the file, for a
+// caller that reads all of it anyway. It keeps four bytes whatever it is
+// given, counts at most MaxScanFrames frames and extrapolates the rest.
+type FrameScan struct {
+	size, pos, off int64 // file size; bytes written so far; offset of the next frame header
+	rate           int
+	hdr            [4]byte
+	nh             int // bytes of the header at off written so far
+	frames         int
+	samples, bytes uint64
+	done           bool
+}
+
+// Write takes the next bytes of the file; it never fails.
+func (s *FrameScan) Write(p []byte) (int, error) {
+	for !s.done && s.frames < MaxScanFrames {
+		i := s.off + int64(s.nh) - s.pos // index in p of the next header byte
+		if i >= int64(len(p)) {
 			break
 		}
-		g, ok := parseMP3Frame(h)
-		if !ok || g.rate != f.rate {
-			break // an ID3v1 tag, junk, or the end
+		k := copy(s.hdr[s.nh:], p[i:])
+		if s.nh += k; s.nh < 4 {
+			break
 		}
-		samples += uint64(g.samples)
-		bytes += uint64(g.length)
-		off += int64(g.length)
+		s.nh = 0
+		if s.off+4 > s.size {
+			s.done = true // past the size the file was read with
+			break
+		}
+		s.frame(s.hdr[:])
+		s.frames++
 	}
-	if bytes == 0 {
+	s.pos += int64(len(p))
+	return len(p), nil
+}
+
+// frame counts the frame whose header h is at s.off, or ends the count.
+func (s *FrameScan) frame(h []byte) {
+	g, ok := parseMP3Frame(h)
+	if !ok || g.rate != s.rate {
+		s.done = true // an ID3v1 tag, junk, or the end
+		return
+	}
+	s.samples += uint64(g.samples)
+	s.bytes += uint64(g.length)
+	s.off += int64(g.length)
+}
+
+// Duration is the playing time of the frames counted, the rest of the file
+// extrapolated.
+func (s *FrameScan) Duration() (time.Duration, error) {
+	if s.bytes == 0 {
 		return 0, errors.New("mp3: no frames")
 	}
-	if rest := r.size - off; rest > 128 && samples > 0 {
-		samples += uint64(float64(samples) * float64(rest) / float64(bytes))
+	samples := s.samples
+	if rest := s.size - s.off; rest > 128 && samples > 0 {
+		samples += uint64(float64(samples) * float64(rest) / float64(s.bytes))
 	}
-	return seconds(samples, uint64(f.rate)), nil
+	return seconds(samples, uint64(s.rate)), nil
 }
 
 func flacDuration(r *budgetReader) (time.Duration, error) {

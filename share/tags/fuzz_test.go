@@ -12,7 +12,9 @@ import (
 
 // FuzzRead feeds arbitrary bytes, under names of every format, to ReadAt:
 // it must not panic, must not read past its budget, and whatever it returns
-// must be bounded valid UTF-8.
+// must be bounded valid UTF-8; a deferred MP3 frame count (DeferScan, the
+// bytes written to Info.Scan) must give the duration ReadAt's own count
+// gives.
 func FuzzRead(f *testing.F) {
 	seeds, _ := filepath.Glob("testdata/seeds/*")
 	for _, s := range seeds {
@@ -40,6 +42,27 @@ func FuzzRead(f *testing.F) {
 		}
 		if in.Title == "" || in.MediaType == "" || in.Duration < 0 || in.Duration > MaxDuration || len(in.Problems) > MaxProblems {
 			t.Fatalf("bad info %+v", in)
+		}
+		// Deferred, the frames counted from the bytes written to Scan give
+		// the duration ReadAt's own count gives (compared where the budget
+		// and the deadline cannot cut that count short).
+		lo := o
+		lo.Timeout = time.Minute
+		lo.DeferScan = true
+		din, err := ReadAt(context.Background(), bytes.NewReader(data), int64(len(data)), name, lo)
+		if err != nil {
+			t.Fatalf("deferred: %v (read without: ok)", err)
+		}
+		if din.Scan != nil && int64(len(data)) <= o.MaxTagBytes/2 {
+			lo.DeferScan = false
+			ref, err := ReadAt(context.Background(), bytes.NewReader(data), int64(len(data)), name, lo)
+			if err != nil {
+				t.Fatal(err)
+			}
+			feedScan(din, data)
+			if din.Duration != ref.Duration {
+				t.Fatalf("deferred scan: %v, read: %v", din.Duration, ref.Duration)
+			}
 		}
 	})
 }

@@ -38,7 +38,11 @@ type Options struct {
 	ThumbSize   int           // thumbnail side; 0 = DefaultThumbSize
 	Timeout     time.Duration // for tags and duration each; 0 = DefaultTimeout
 	NoArtwork   bool          // skip pictures (faster listings)
-	Logger      *slog.Logger  // nil = slog.Default()
+	// DeferScan: an MP3 whose duration needs its frames counted is not
+	// read whole; Info.Scan is set instead (for a caller that reads the
+	// whole file anyway, such as one sealing it).
+	DeferScan bool
+	Logger    *slog.Logger // nil = slog.Default()
 }
 
 func (o *Options) defaults() {
@@ -80,6 +84,32 @@ type Info struct {
 	Artwork       []byte   `json:"-"`
 	ArtworkSource string   `json:"artwork_source,omitempty"` // "embedded" or the cover file's name
 	Problems      []string `json:"problems,omitempty"`       // what was ignored, for the log
+	// Scan is set, with Options.DeferScan, for an MP3 whose first frame
+	// carries no frame count: Duration is 0 until all of the file's bytes,
+	// from the first, are written to Scan in order and FinishScan is called.
+	Scan *FrameScan `json:"-"`
+}
+
+// FinishScan sets Duration from Scan (see Options.DeferScan), or notes
+// why it could not, and drops Scan.
+func (in *Info) FinishScan() {
+	if in.Scan == nil {
+		return
+	}
+	d, err := in.Scan.Duration()
+	in.Scan = nil
+	in.setDuration(d, err)
+}
+
+func (in *Info) setDuration(d time.Duration, err error) {
+	switch {
+	case err != nil:
+		in.problem("duration: %v", err)
+	case d < 0 || d > MaxDuration:
+		in.problem("duration %v out of range", d)
+	default:
+		in.Duration = d
+	}
 }
 
 func (in *Info) problem(format string, args ...any) {
@@ -141,16 +171,15 @@ func ReadAt(ctx context.Context, r io.ReaderAt, size int64, name string, o Optio
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("reading tags of %s: %w", name, err)
 	}
-	if k != kindMatroska {
-		d, err := duration(k, newBudgetReader(r, size, o.MaxTagBytes, time.Now().Add(o.Timeout)))
-		switch {
-		case err != nil:
-			in.problem("duration: %v", err)
-		case d < 0 || d > MaxDuration:
-			in.problem("duration %v out of range", d)
-		default:
-			in.Duration = d
+	if k == kindMP3 && o.DeferScan {
+		d, scan, err := mp3Head(newBudgetReader(r, size, o.MaxTagBytes, time.Now().Add(o.Timeout)))
+		if err == nil && scan != nil {
+			in.Scan = scan
+		} else {
+			in.setDuration(d, err)
 		}
+	} else if k != kindMatroska {
+		in.setDuration(duration(k, newBudgetReader(r, size, o.MaxTagBytes, time.Now().Add(o.Timeout))))
 	}
 	if in.Title == "" {
 		t := in.Track
@@ -359,7 +388,10 @@ func sniff(head []byte, r io.ReaderAt, size int64, name string) kind {
 		}
 		return kindMP3
 	}
-	if _, ok := firstFrame(newBudgetReader(r, size, 64<<10, time.Time{}), 0, 64<<10); ok {
+	// The budget covers the 64 KiB looked through and the next header
+	// read for each candidate (an untagged MP3 over 64 KiB was refused as
+	// not media when it covered the 64 KiB alone).
+	if _, ok := firstFrame(newBudgetReader(r, size, 192<<10, time.Time{}), 0, 64<<10); ok {
 		return kindMP3
 	}
 	return kindUnknown
