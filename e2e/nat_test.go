@@ -336,16 +336,18 @@ func TestNATRelay(t *testing.T) {
 
 	say(t, "== 2. kith-relay runs: B gets %q from A through it", far.Name)
 	relayProc := start(t, relayHost, "relay", filepath.Join(tmp, "relay.log"), nil, kr, "--data", relayData,
-		"--addr", relayAddr, "--directory", dirFP, "--metrics-addr", "127.0.0.1:9465", "--rate-per-device", strconv.Itoa(4<<20))
+		"--addr", relayAddr, "--directory", dirFP, "--metrics-addr", "127.0.0.1:9465", "--rate-per-device", strconv.Itoa(relayRate))
 	eventually(t, 90*time.Second, "the directory lists A as relayed", func() error {
 		return reachOf(B, far.ID, A.id, "relayed")
 	})
 	B.run(nil, "buy", far.ID)
 	originBefore := originBytes(t, dirHost, base)[far.Content] // A's own download of it
+	relayedBefore, fetchStart := relayCounter(t, relayHost, "kith_relay_bytes_total"), time.Now()
 	ls, err = B.lines("fetch", far.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
+	fetchTook := time.Since(fetchStart)
 	src = lastSources(ls)
 	others := int64(0)
 	for id, n := range src {
@@ -365,8 +367,15 @@ func TestNATRelay(t *testing.T) {
 	eventually(t, 15*time.Second, "A's ledger credits B with every relayed byte", func() error {
 		return ledgerUp(A, B.id, far.Content, src[A.id])
 	})
-	if got := relayCounter(t, relayHost, "kith_relay_bytes_total"); got < src[A.id] {
-		t.Errorf("the relay spliced %d bytes, fewer than the %d B took from A", got, src[A.id])
+	relayed := relayCounter(t, relayHost, "kith_relay_bytes_total") - relayedBefore
+	if relayed < src[A.id] {
+		t.Errorf("the relay spliced %d bytes, fewer than the %d B took from A", relayed, src[A.id])
+	}
+	// A's rate cap holds between the namespaces: past the bucket's burst
+	// (a quarter second's worth), the relay cannot have carried the bytes
+	// faster than relayRate (a floor on the time: load only adds to it).
+	if least := time.Duration(float64(relayed-relayRate/4) / relayRate * float64(time.Second)); fetchTook < least {
+		t.Errorf("B's fetch of %d relayed bytes took %v, under the %v A's rate cap of %d B/s allows", relayed, fetchTook, least, relayRate)
 	}
 	ct, err := home2.Conntrack(context.Background())
 	if err != nil {
@@ -377,7 +386,8 @@ func TestNATRelay(t *testing.T) {
 	if !strings.Contains(ct, "dst="+relayHost.IP.String()) || establishedTo(ct, home1.Router.IP.String()) {
 		t.Errorf("router 2's established connections do not go (only) to the relay:\n%s", ct)
 	}
-	say(t, "   B took %d bytes from A through the relay (symmetric NAT on B's side), 0 from the origin", src[A.id])
+	say(t, "   B took %d bytes from A through the relay (symmetric NAT on B's side), 0 from the origin, in %v (relay cap %d B/s)",
+		src[A.id], fetchTook.Round(time.Millisecond), relayRate)
 
 	say(t, "== 2b. D, behind a port-preserving NAT like A's: %q starts through the relay and moves to a punched hole", punch.Name)
 	spliced, punches := relayCounter(t, relayHost, "kith_relay_bytes_total"), relayCounter(t, relayHost, "kith_relay_punches_total")
@@ -581,6 +591,9 @@ func TestNATRelay(t *testing.T) {
 	}
 	say(t, "   cut after %d bytes (counted exactly, never past the budget); the next session refused", spent)
 }
+
+// relayRate is the relay's rate cap per supplier in phases 2-4 (bytes/s).
+const relayRate = 2 << 20
 
 // relayBudget is the byte budget per supplier of the relay in phase 5.
 const relayBudget = 1 << 20
