@@ -1,6 +1,7 @@
 package player
 
 import (
+	"sync"
 	"testing"
 	"time"
 
@@ -164,5 +165,69 @@ func TestReadyWaitOnClock(t *testing.T) {
 	}
 	g.open()
 	c.p.Stop()
+	c.ev.wait(t, 5*time.Second, "stopped", isState(StateStopped))
+}
+
+// clockedPositions records the player's clock at each save.
+type clockedPositions struct {
+	clk *clock.Fake
+	mu  sync.Mutex
+	at  []time.Time
+}
+
+func (p *clockedPositions) Save(string, time.Duration) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.at = append(p.at, p.clk.Now())
+	return nil
+}
+
+func (p *clockedPositions) Load(string) (time.Duration, bool, error) { return 0, false, nil }
+
+func (p *clockedPositions) saves() []time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]time.Time(nil), p.at...)
+}
+
+// TestPositionSavedEveryFiveSeconds: while a title plays, its position is
+// saved at the first position report and then once 5 s of the player's
+// clock have passed since the last save — at the first report after that
+// (reports come every PositionEvery, 250 ms), never sooner.
+func TestPositionSavedEveryFiveSeconds(t *testing.T) {
+	c := &clocked{out: newFakeOutput(rate), clk: clock.NewFake(clockStart), ticks: make(chan time.Time, 1000)}
+	pos := &clockedPositions{clk: c.clk}
+	p, err := New(Options{Source: &memSource{titles: map[string][]byte{"a": toneWAV(rate, 10*time.Second, 440)}},
+		Output: c.out, Clock: c.clk, Positions: pos})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.ticked = func(now time.Time) { c.ticks <- now }
+	c.p, c.ev = p, collect(t, p)
+	run(t, p)
+	for deadline := time.Now().Add(5 * time.Second); c.clk.Timers() == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("Serve never started its ticker")
+		}
+	}
+	p.Play("a")
+	c.ev.wait(t, 5*time.Second, "playing", isState(StatePlaying))
+	// 12 s of the player's clock, in ticks; the output plays on in real
+	// time (well under the title's 10 s).
+	for k := 0; k < int(12*time.Second/tickEvery); k++ {
+		c.step(t)
+		time.Sleep(time.Millisecond) // let the output pull: a position needs a heard frame
+	}
+	at := pos.saves()
+	if len(at) < 3 {
+		t.Fatalf("%d saves in 12 s of the player's clock (at %v), want 3: at the start, ~5 s, ~10 s", len(at), at)
+	}
+	for i := 1; i < len(at); i++ {
+		gap := at[i].Sub(at[i-1])
+		if gap < 5*time.Second || gap > 5*time.Second+250*time.Millisecond {
+			t.Errorf("save %d came %v after the one before, want 5 s to 5.25 s", i, gap)
+		}
+	}
+	p.Stop()
 	c.ev.wait(t, 5*time.Second, "stopped", isState(StateStopped))
 }

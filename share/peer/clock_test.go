@@ -306,3 +306,54 @@ func TestFakeClockBusyRetryAfter(t *testing.T) {
 		t.Errorf("a busy source was blamed: %+v", fl)
 	}
 }
+
+// stalledHaver is a partial source whose Have polls never answer: each
+// ends when its context does, and reports the error it ended with.
+type stalledHaver struct {
+	*memSource
+	clk    *clock.Fake
+	polled chan time.Time
+	ended  chan error
+}
+
+func (s stalledHaver) Have(ctx context.Context) (HaveInfo, error) {
+	s.polled <- s.clk.Now()
+	<-ctx.Done()
+	s.ended <- ctx.Err()
+	return HaveInfo{}, ctx.Err()
+}
+
+// A Have poll that gets no answer ends at HaveTimeout on the fetcher's
+// clock, not before, and counts against the source (it backs off).
+func TestFakeClockHaveTimeout(t *testing.T) {
+	c := makeContent(t, 4<<10, 1024, 24)
+	clk := clock.NewFake(clockStart)
+	h := stalledHaver{memSource: &memSource{id: newIdent(t).ID(), c: c, have: library.NewBitmap(c.m.NumChunks())},
+		clk: clk, polled: make(chan time.Time, 10), ended: make(chan error, 10)}
+	const haveTimeout = 30 * time.Second
+	r := startClocked(t, c, FetchOptions{Sources: []Source{h}, Clock: clk, HaveTimeout: haveTimeout})
+	select {
+	case at := <-h.polled:
+		if !at.Equal(clockStart) {
+			t.Fatalf("first poll at %v", at.Sub(clockStart))
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the partial source was never polled")
+	}
+	r.clk.Advance(haveTimeout - time.Millisecond)
+	select {
+	case err := <-h.ended:
+		t.Fatalf("the poll ended before HaveTimeout: %v", err)
+	case <-time.After(20 * time.Millisecond):
+	}
+	r.clk.Advance(time.Millisecond)
+	select {
+	case err := <-h.ended:
+		if err == nil {
+			t.Fatal("the poll's context ended without an error")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the poll did not end at HaveTimeout")
+	}
+	r.waitState(t, h.id, "backoff")
+}
