@@ -6,10 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // Hole punching: TCP simultaneous open, coordinated by the relay. The
@@ -33,22 +30,6 @@ const (
 
 // ErrPunchFailed is returned by DialPunch when no direct connection opened.
 var ErrPunchFailed = errors.New("hole punch failed")
-
-// reuse sets SO_REUSEADDR and SO_REUSEPORT, so a second socket can take
-// the local port of the relay connection to dial the other side.
-func reuse(network, address string, rc syscall.RawConn) error {
-	var serr error
-	err := rc.Control(func(fd uintptr) {
-		if serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); serr != nil {
-			return
-		}
-		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
-	})
-	if err != nil {
-		return err
-	}
-	return serr
-}
 
 // punchVia opens a data connection to the relay from a reusable local
 // port, sends typ with body, waits for the Punch message, and dials the
