@@ -1,6 +1,8 @@
 // Package supervise runs a service that may fail on its own (mDNS, the
 // desktop media bus, the install page): a failure is logged, reported and
-// retried with exponential backoff, and never ends the caller.
+// retried with exponential backoff, and never ends the caller. The waits
+// are timed on Options.Clock (internal/clock), so a test checks them on a
+// clock.Fake at their exact length.
 package supervise
 
 import (
@@ -9,6 +11,8 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"time"
+
+	"github.com/kith-media/kith/internal/clock"
 )
 
 // Defaults for Options.
@@ -42,6 +46,8 @@ type Options struct {
 	// it is called on Run's goroutine and must not block.
 	OnStatus func(Status)
 	Logger   *slog.Logger // nil: slog.Default()
+	// Clock times the waits and a run's length (nil: the wall clock).
+	Clock clock.Clock
 }
 
 // Run calls serve until ctx is done. When serve returns (an error, nil, or
@@ -66,10 +72,11 @@ func Run(ctx context.Context, o Options, serve func(ctx context.Context) error) 
 			o.OnStatus(s)
 		}
 	}
+	clk := clock.Or(o.Clock)
 	wait, failures, lastMsg := o.Min, 0, ""
 	for ctx.Err() == nil {
 		report(Status{Name: o.Name, Failures: failures})
-		started := time.Now()
+		started := clk.Now()
 		err := call(ctx, serve)
 		if ctx.Err() != nil {
 			return nil
@@ -77,7 +84,7 @@ func Run(ctx context.Context, o Options, serve func(ctx context.Context) error) 
 		if err == nil {
 			err = fmt.Errorf("%s stopped by itself", o.Name)
 		}
-		if time.Since(started) > o.Max {
+		if clock.Since(clk, started) > o.Max {
 			wait, failures = o.Min, 0
 		}
 		failures++
@@ -90,13 +97,13 @@ func Run(ctx context.Context, o Options, serve func(ctx context.Context) error) 
 			lastMsg = msg
 		}
 		log.Log(ctx, level, "service failed; retrying", "err", err, "failures", failures, "retry_in", wait)
-		report(Status{Name: o.Name, Err: err, Failures: failures, Retry: time.Now().Add(wait)})
-		t := time.NewTimer(wait)
+		report(Status{Name: o.Name, Err: err, Failures: failures, Retry: clk.Now().Add(wait)})
+		t := clk.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return nil
-		case <-t.C:
+		case <-t.C():
 		}
 		wait = min(2*wait, o.Max)
 	}

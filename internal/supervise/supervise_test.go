@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/kith-media/kith/internal/clock"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -74,31 +76,82 @@ func TestRunRetriesUntilUp(t *testing.T) {
 	}
 }
 
-// The wait doubles from Min and stops at Max.
+// The wait doubles from Min and stops at Max, on the clock: each retry
+// starts exactly when its wait has passed (not a millisecond before), and
+// a run that lasted longer than Max starts the waits again from Min.
 func TestRunBackoff(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	var waits []time.Duration
-	err := Run(ctx, Options{Name: "x", Min: time.Millisecond, Max: 4 * time.Millisecond, Logger: quiet,
-		OnStatus: func(s Status) {
-			if s.Err != nil {
-				waits = append(waits, time.Until(s.Retry).Round(time.Millisecond))
-				if len(waits) == 5 {
-					cancel()
+	clk := clock.NewFake(time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC))
+	const minWait, maxWait = time.Second, 4 * time.Second
+	statuses := make(chan Status, 100)
+	calls := make(chan time.Time, 100)
+	release := make(chan struct{}) // ends the long run
+	n := 0
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Options{Name: "x", Min: minWait, Max: maxWait, Logger: quiet, Clock: clk,
+			OnStatus: func(s Status) { statuses <- s }},
+			func(context.Context) error {
+				calls <- clk.Now()
+				if n++; n == 6 {
+					<-release // the sixth run lasts until the test ends it
 				}
+				return errors.New("down")
+			})
+	}()
+	next := func() Status {
+		t.Helper()
+		for {
+			select {
+			case s := <-statuses:
+				if s.Err != nil {
+					return s
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("no failure reported")
 			}
-		}}, func(context.Context) error { return errors.New("down") })
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []time.Duration{1, 2, 4, 4, 4}
-	for i := range want {
-		want[i] *= time.Millisecond
-	}
-	for i := range want {
-		if waits[i] > want[i] || waits[i] < want[i]-time.Millisecond {
-			t.Fatalf("waits: got %v, want %v", waits, want)
 		}
+	}
+	call := func(want time.Time) {
+		t.Helper()
+		select {
+		case at := <-calls:
+			if !at.Equal(want) {
+				t.Fatalf("attempt at %v, want %v", at, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("no attempt")
+		}
+	}
+	call(clk.Now())
+	for i, want := range []time.Duration{1, 2, 4, 4, 4} {
+		want *= time.Second
+		s := next()
+		if got := s.Retry.Sub(clk.Now()); got != want || s.Failures != i+1 {
+			t.Fatalf("failure %d: retry in %v (failures %d), want %v (%d)", i+1, got, s.Failures, want, i+1)
+		}
+		for clk.Timers() == 0 { // Run is about to wait
+			time.Sleep(time.Millisecond)
+		}
+		clk.Advance(want - time.Millisecond)
+		select {
+		case at := <-calls:
+			t.Fatalf("retried at %v, a millisecond before its wait", at)
+		case <-time.After(20 * time.Millisecond):
+		}
+		clk.Advance(time.Millisecond)
+		call(s.Retry)
+	}
+	// The sixth run lasts longer than Max: the next wait is Min again.
+	clk.Advance(maxWait + time.Second)
+	close(release)
+	if s := next(); s.Retry.Sub(clk.Now()) != minWait || s.Failures != 1 {
+		t.Fatalf("after a long run: retry in %v (failures %d), want %v (1)", s.Retry.Sub(clk.Now()), s.Failures, minWait)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }
 
