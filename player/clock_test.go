@@ -27,10 +27,14 @@ type clocked struct {
 	ticks chan time.Time
 }
 
-func newClocked(t *testing.T, src Source) *clocked {
+func newClocked(t *testing.T, src Source, mod func(*Options)) *clocked {
 	t.Helper()
 	c := &clocked{out: newFakeOutput(rate), clk: clock.NewFake(clockStart), ticks: make(chan time.Time, 1000)}
-	p, err := New(Options{Source: src, Output: c.out, Clock: c.clk})
+	o := Options{Source: src, Output: c.out, Clock: c.clk}
+	if mod != nil {
+		mod(&o)
+	}
+	p, err := New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +96,7 @@ func TestBuffering(t *testing.T) {
 	wav := toneWAV(rate, time.Second, 440)
 	g := newGate(int64(len(wav)) / 2)
 	t.Cleanup(g.open)
-	c := newClocked(t, &memSource{titles: map[string][]byte{"a": wav}, gates: map[string]*gate{"a": g}})
+	c := newClocked(t, &memSource{titles: map[string][]byte{"a": wav}, gates: map[string]*gate{"a": g}}, nil)
 	c.p.Play("a")
 	c.ev.wait(t, 5*time.Second, "playing", isState(StatePlaying))
 	select {
@@ -136,7 +140,7 @@ func TestReadyWaitOnClock(t *testing.T) {
 	wav := toneWAV(rate, time.Second, 440)
 	g := newGate(16 << 10) // a few 4 KiB blocks, far fewer than readyBlocks
 	t.Cleanup(g.open)
-	c := newClocked(t, &memSource{titles: map[string][]byte{"a": wav}, gates: map[string]*gate{"a": g}})
+	c := newClocked(t, &memSource{titles: map[string][]byte{"a": wav}, gates: map[string]*gate{"a": g}}, nil)
 	c.p.Play("a")
 	select {
 	case <-g.entered:
@@ -195,21 +199,11 @@ func (p *clockedPositions) saves() []time.Time {
 // clock have passed since the last save — at the first report after that
 // (reports come every PositionEvery, 250 ms), never sooner.
 func TestPositionSavedEveryFiveSeconds(t *testing.T) {
-	c := &clocked{out: newFakeOutput(rate), clk: clock.NewFake(clockStart), ticks: make(chan time.Time, 1000)}
-	pos := &clockedPositions{clk: c.clk}
-	p, err := New(Options{Source: &memSource{titles: map[string][]byte{"a": toneWAV(rate, 10*time.Second, 440)}},
-		Output: c.out, Clock: c.clk, Positions: pos})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.ticked = func(now time.Time) { c.ticks <- now }
-	c.p, c.ev = p, collect(t, p)
-	run(t, p)
-	for deadline := time.Now().Add(5 * time.Second); c.clk.Timers() == 0; time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("Serve never started its ticker")
-		}
-	}
+	pos := &clockedPositions{}
+	c := newClocked(t, &memSource{titles: map[string][]byte{"a": toneWAV(rate, 10*time.Second, 440)}},
+		func(o *Options) { o.Positions = pos })
+	pos.clk = c.clk // before Play: nothing is saved until a title plays
+	p := c.p
 	p.Play("a")
 	c.ev.wait(t, 5*time.Second, "playing", isState(StatePlaying))
 	// 12 s of the player's clock, in ticks; the output plays on in real
