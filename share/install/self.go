@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/kith-media/kith/internal/atomicfile"
 )
 
 // MaxSelfBytes bounds the program a package is made from.
@@ -211,8 +213,9 @@ func (s *Site) selfCurrent() bool {
 }
 
 // makeSelf makes the package from the running program unless the one kept
-// is current: written to a temporary file, synced, its .sha256 beside it,
-// then renamed into place, and the stamp last.
+// is current: written to a temporary file, its .sha256 beside it, then
+// moved into place (atomicfile: synced, renamed, the folder synced), and
+// the stamp last.
 func (s *Site) makeSelf(ctx context.Context) error {
 	if s.selfCurrent() {
 		return nil
@@ -225,19 +228,19 @@ func (s *Site) makeSelf(ctx context.Context) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("install: %w", err)
 	}
-	os.Remove(s.selfPath() + ".from") // not current any more
-	if old, _ := filepath.Glob(filepath.Join(dir, ".making-*")); len(old) > 0 {
-		for _, f := range old { // left by a run that was killed mid-way
+	os.Remove(s.selfPath() + ".from")                         // not current any more
+	for _, pattern := range []string{".tmp-*", ".making-*"} { // left by a run killed mid-way (.making-: older versions)
+		old, _ := filepath.Glob(filepath.Join(dir, pattern))
+		for _, f := range old {
 			os.Remove(f)
 		}
 	}
 	start := time.Now()
-	tmp, err := os.CreateTemp(dir, ".making-*")
+	tmp, err := atomicfile.Create(dir, 0o644)
 	if err != nil {
 		return fmt.Errorf("install: %w", err)
 	}
-	defer os.Remove(tmp.Name())
-	defer tmp.Close()
+	defer tmp.Close() // removes it unless committed
 	h := sha256.New()
 	bw := bufio.NewWriterSize(io.MultiWriter(tmp, h), 1<<20)
 	if err := s.o.Self.Write(ctx, bw); err != nil {
@@ -246,21 +249,15 @@ func (s *Site) makeSelf(ctx context.Context) error {
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("install: writing %s: %w", tmp.Name(), err)
 	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("install: writing %s: %w", tmp.Name(), err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("install: writing %s: %w", tmp.Name(), err)
-	}
 	sum := hex.EncodeToString(h.Sum(nil))
-	if err := writeFileSync(s.selfPath()+".sha256", []byte(sum+"  "+SelfPackageName+"\n")); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), s.selfPath()); err != nil {
+	if err := atomicfile.WriteFile(s.selfPath()+".sha256", []byte(sum+"  "+SelfPackageName+"\n"), 0o644); err != nil {
 		return fmt.Errorf("install: %w", err)
 	}
-	if err := writeFileSync(s.selfPath()+".from", []byte(stamp)); err != nil {
-		return err
+	if err := tmp.Commit(s.selfPath()); err != nil {
+		return fmt.Errorf("install: %w", err)
+	}
+	if err := atomicfile.WriteFile(s.selfPath()+".from", []byte(stamp), 0o644); err != nil {
+		return fmt.Errorf("install: %w", err)
 	}
 	st, _ := os.Stat(s.selfPath())
 	var size int64
@@ -269,25 +266,5 @@ func (s *Site) makeSelf(ctx context.Context) error {
 	}
 	s.log.Info("install: made a package from this program", "file", s.selfPath(), "size", size,
 		"sha256", sum, "took", time.Since(start).Round(time.Millisecond))
-	return nil
-}
-
-// writeFileSync writes a small file whole and syncs it.
-func writeFileSync(path string, b []byte) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("install: %w", err)
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return fmt.Errorf("install: writing %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("install: writing %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("install: writing %s: %w", path, err)
-	}
 	return nil
 }

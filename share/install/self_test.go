@@ -184,7 +184,7 @@ func TestSelfPackageStaleStamp(t *testing.T) {
 	if err := os.WriteFile(prog, []byte("#!/bin/sh\necho two, longer\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	leftover := filepath.Join(dir, selfDir, ".making-123") // a run killed mid-way
+	leftover := filepath.Join(dir, selfDir, ".tmp-123") // a run killed mid-way
 	if err := os.WriteFile(leftover, []byte("half"), 0o644); err != nil {
 		t.Fatal(err)
 	}
