@@ -90,6 +90,10 @@ func TestAppAndKithctlShareTheDataFolder(t *testing.T) {
 		!strings.Contains(errb.String(), "in use by another Kith process") {
 		t.Fatalf("kithctl serve while the app runs: exit %d: %s; want refused, folder in use", code, errb.String())
 	}
+	var out bytes.Buffer
+	if code := run(ctx, []string{"--data", data, "status"}, &out, &out); code != 1 || !strings.Contains(out.String(), "run by the Kith app") {
+		t.Fatalf("kithctl status while the app runs: exit %d: %s; want it to say the app runs the device", code, out.String())
+	}
 	stopApp()
 
 	sctx, stopServe := context.WithCancel(ctx)
