@@ -20,6 +20,7 @@ import (
 
 	"github.com/kith-media/kith/directory"
 	"github.com/kith-media/kith/directory/license"
+	"github.com/kith-media/kith/internal/clock"
 	"github.com/kith-media/kith/share/identity"
 	"github.com/kith-media/kith/share/library"
 	"github.com/kith-media/kith/share/sealed"
@@ -65,6 +66,10 @@ type ClientOptions struct {
 	// found the peer not reachable directly).
 	PreferRelay bool
 	Logger      *slog.Logger
+	// Clock times how long an address that presented another device's
+	// certificate, and a relay whose handshake failed, go last (nil: the
+	// wall clock).
+	Clock clock.Clock
 }
 
 // Client talks to one peer device over mutual TLS, checking it presents
@@ -73,6 +78,7 @@ type Client struct {
 	self  *identity.Identity
 	peer  identity.ID
 	addrs []string
+	clk   clock.Clock
 	hc    *http.Client
 	tr    *http.Transport
 
@@ -114,7 +120,7 @@ func NewClient(self *identity.Identity, peer identity.ID, addrs []string, o Clie
 	if o.ConnsPerPeer <= 0 {
 		o.ConnsPerPeer = 8
 	}
-	c := &Client{self: self, peer: peer, addrs: append([]string(nil), addrs...), wrongAt: map[string]time.Time{}, relay: o.Relay,
+	c := &Client{self: self, peer: peer, addrs: append([]string(nil), addrs...), wrongAt: map[string]time.Time{}, relay: o.Relay, clk: clock.Or(o.Clock),
 		spliced: map[*relayedConn]struct{}{}, first: make(chan struct{}, 1)}
 	c.first <- struct{}{}
 	if o.Relay != nil && o.PreferRelay {
@@ -210,14 +216,14 @@ func (c *Client) dial(ctx context.Context, d *net.Dialer, cfg, relayCfg *tls.Con
 				// about the peer: the relay may have altered the bytes.
 				// The relay goes last for a while.
 				c.mu.Lock()
-				c.relayBad = time.Now()
+				c.relayBad = c.clk.Now()
 				c.mu.Unlock()
 				errs = append(errs, fmt.Errorf("%w: through the relay: %w", ErrRelay, err))
 				continue
 			}
 			if errors.Is(err, identity.ErrWrongPeer) {
 				c.mu.Lock()
-				c.wrongAt[a] = time.Now()
+				c.wrongAt[a] = c.clk.Now()
 				c.mu.Unlock()
 				err = fmt.Errorf("address %s is not %s: %w", a, c.peer.Short(), err)
 			}
@@ -257,7 +263,7 @@ func (c *Client) dial(ctx context.Context, d *net.Dialer, cfg, relayCfg *tls.Con
 func (c *Client) dialOrder() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	now := time.Now()
+	now := c.clk.Now()
 	var first, rest, wrong []string
 	addrs := c.addrs
 	if c.relay != nil {

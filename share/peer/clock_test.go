@@ -3,6 +3,7 @@ package peer
 import (
 	"context"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -356,4 +357,37 @@ func TestFakeClockHaveTimeout(t *testing.T) {
 		t.Fatal("the poll did not end at HaveTimeout")
 	}
 	r.waitState(t, h.id, "backoff")
+}
+
+// An address that presented another device's certificate is dialled last
+// for wrongAddrMemory (10 min) by the client's clock, then takes its
+// place in the list again.
+func TestFakeClockWrongAddressMemory(t *testing.T) {
+	c := makeContent(t, 8<<10, 1024, 25)
+	a, b := newIdent(t), newIdent(t)
+	_, good := startServer(t, ServerOptions{Identity: a, Library: holder(t, c), Accounts: everyoneEnrolled{}})
+	rogue := hostileServer(t, newIdent(t), c, honest) // another device's certificate
+	const unused = "127.0.0.1:1"
+	clk := clock.NewFake(clockStart)
+	cl, err := NewClient(b, a.ID(), []string{rogue, good, unused}, ClientOptions{Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	if _, err := cl.Chunk(context.Background(), c.m, 0, nil); err != nil {
+		t.Fatalf("chunk past a rogue address: %v", err)
+	}
+	order := func() string { return strings.Join(cl.dialOrder(), " ") }
+	last := strings.Join([]string{good, unused, rogue}, " ")
+	if got := order(); got != last {
+		t.Fatalf("after the rogue answered: dial order %s, want %s", got, last)
+	}
+	clk.Advance(wrongAddrMemory - time.Millisecond)
+	if got := order(); got != last {
+		t.Fatalf("1 ms before wrongAddrMemory: dial order %s, want %s", got, last)
+	}
+	clk.Advance(time.Millisecond)
+	if got, want := order(), strings.Join([]string{good, rogue, unused}, " "); got != want {
+		t.Fatalf("after wrongAddrMemory: dial order %s, want %s (the address in its place again)", got, want)
+	}
 }

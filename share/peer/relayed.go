@@ -118,7 +118,7 @@ func (r *relayedConn) Read(p []byte) (int, error) {
 	var oe *net.OpError
 	if err != nil && errors.As(err, &oe) && oe.Op == "local error" {
 		r.c.mu.Lock()
-		r.c.relayBad = time.Now()
+		r.c.relayBad = r.c.clk.Now()
 		if r.c.lastGood == relayAddr {
 			r.c.lastGood = ""
 		}
