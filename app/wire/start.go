@@ -92,11 +92,9 @@ func Start(ctx context.Context, c Config) (*Kith, error) {
 		c.DeviceName, _ = os.Hostname()
 	}
 	log := c.Logger
-	data, err := datadir.Open(c.DataDir, log) // the layout kithctl shares (migrating its old one)
-	if err != nil {
-		return nil, fmt.Errorf("starting: %w", err)
-	}
-	unlock, err := data.Lock()
+	// The layout kithctl shares (migrating its old one), locked until Close
+	// or the end of Serve.
+	data, unlock, err := datadir.Open(c.DataDir, log)
 	if err != nil {
 		return nil, fmt.Errorf("starting: %w", err)
 	}

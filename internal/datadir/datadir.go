@@ -81,23 +81,28 @@ func (d Dir) ControlSocket() string { return d.join(ControlSocketName) }
 
 func (d Dir) join(name string) string { return filepath.Join(string(d), name) }
 
-// Open makes the data folder (0700) if needed and migrates an older
-// layout in it (see the package doc).
-func Open(path string, log *slog.Logger) (Dir, error) {
+// Open makes the data folder (0700) if needed, takes its lock (Lock) and,
+// holding it, migrates an older layout in it (see the package doc). The
+// caller keeps the lock while it runs the device and calls unlock after.
+func Open(path string, log *slog.Logger) (d Dir, unlock func(), err error) {
 	if path == "" {
-		return "", errors.New("data folder: no path")
+		return "", nil, errors.New("data folder: no path")
 	}
 	if log == nil {
 		log = slog.Default()
 	}
 	if err := os.MkdirAll(path, 0o700); err != nil {
-		return "", fmt.Errorf("making data folder: %w", err)
+		return "", nil, fmt.Errorf("making data folder: %w", err)
 	}
-	d := Dir(path)
+	d = Dir(path)
+	if unlock, err = d.Lock(); err != nil {
+		return "", nil, err
+	}
 	if err := d.migrate(log); err != nil {
-		return "", fmt.Errorf("data folder %s: %w", path, err)
+		unlock()
+		return "", nil, fmt.Errorf("data folder %s: %w", path, err)
 	}
-	return d, nil
+	return d, unlock, nil
 }
 
 // Lock takes the folder for this process (an exclusive flock on DATA/lock,

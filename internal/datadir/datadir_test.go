@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,6 +20,29 @@ import (
 )
 
 var quiet = slog.New(slog.DiscardHandler)
+
+// unlocks are the locks openData took, by folder.
+var unlocks = map[Dir]func(){}
+
+// openData is Open, failing the test on an error; the lock is released
+// when the test ends (or by unlockForTest).
+func openData(t *testing.T, dir string) Dir {
+	t.Helper()
+	d, unlock, err := Open(dir, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlocks[d] = unlock
+	t.Cleanup(func() { d.unlockForTest(t) })
+	return d
+}
+
+func (d Dir) unlockForTest(t *testing.T) {
+	if u := unlocks[d]; u != nil {
+		u()
+		delete(unlocks, d)
+	}
+}
 
 // The folder comes from --data, else KITH_DATA, else $XDG_DATA_HOME/kith,
 // else ~/.local/share/kith, the same for every program using Setting.
@@ -62,19 +86,18 @@ func TestSetting(t *testing.T) {
 // One process at a time: a second Lock fails with ErrInUse until the
 // first is released.
 func TestLock(t *testing.T) {
-	d, err := Open(filepath.Join(t.TempDir(), "new", "data"), quiet)
+	d, unlock, err := Open(filepath.Join(t.TempDir(), "new", "data"), quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if fi, err := os.Stat(string(d)); err != nil || fi.Mode().Perm() != 0o700 {
 		t.Fatalf("folder %v, %v; want mode 700", fi, err)
 	}
-	unlock, err := d.Lock()
-	if err != nil {
-		t.Fatal(err)
+	if _, _, err := Open(string(d), quiet); !errors.Is(err, ErrInUse) || !strings.Contains(err.Error(), "in use by another Kith process") {
+		t.Fatalf("second Open: %v, want ErrInUse", err)
 	}
-	if _, err := d.Lock(); !errors.Is(err, ErrInUse) || !strings.Contains(err.Error(), "in use by another Kith process") {
-		t.Fatalf("second lock: %v, want ErrInUse", err)
+	if _, err := d.Lock(); !errors.Is(err, ErrInUse) {
+		t.Fatalf("Lock while opened: %v, want ErrInUse", err)
 	}
 	unlock()
 	unlock2, err := d.Lock()
@@ -86,10 +109,7 @@ func TestLock(t *testing.T) {
 
 // Account and directory files: round trip, absent, and hostile contents.
 func TestAccountAndJoined(t *testing.T) {
-	d, err := Open(t.TempDir(), quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := openData(t, t.TempDir())
 	if a, err := d.LoadAccount(); err != nil || a != "" {
 		t.Fatalf("no account file: %q, %v", a, err)
 	}
@@ -196,10 +216,7 @@ func TestMigrateOldKithctlFolder(t *testing.T) {
 	cid := oldKithctlFolder(t, dir, dirURL)
 	key, _ := os.ReadFile(filepath.Join(dir, DeviceKeyName))
 
-	d, err := Open(dir, quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := openData(t, dir)
 	if !heldIn(t, d.Library(), cid) {
 		t.Fatal("the library did not move whole into library/")
 	}
@@ -219,8 +236,9 @@ func TestMigrateOldKithctlFolder(t *testing.T) {
 		t.Error("the device key changed")
 	}
 	// Opening again changes nothing.
-	if _, err := Open(dir, quiet); err != nil || !heldIn(t, d.Library(), cid) {
-		t.Fatalf("second open: %v", err)
+	d.unlockForTest(t)
+	if d2 := openData(t, dir); !heldIn(t, d2.Library(), cid) {
+		t.Fatal("a second open lost the library")
 	}
 }
 
@@ -235,10 +253,7 @@ func TestMigrateResumes(t *testing.T) {
 	if err := os.Rename(filepath.Join(dir, "content"), filepath.Join(dir, LibraryName, "content")); err != nil {
 		t.Fatal(err)
 	}
-	d, err := Open(dir, quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := openData(t, dir)
 	if !heldIn(t, d.Library(), cid) {
 		t.Fatal("the resumed move lost the content")
 	}
@@ -251,7 +266,7 @@ func TestMigrateRefusesTwoLibraries(t *testing.T) {
 	oldCID := oldKithctlFolder(t, dir, directory.FormatURL("https://127.0.0.1:7443", newID(t)))
 	newer := filepath.Join(dir, LibraryName)
 	newCID := oldKithctlFolder(t, newer, directory.FormatURL("https://127.0.0.1:7443", newID(t)))
-	_, err := Open(dir, quiet)
+	_, _, err := Open(dir, quiet)
 	if err == nil || !strings.Contains(err.Error(), "two libraries") {
 		t.Fatalf("open: %v, want refused (two libraries)", err)
 	}
@@ -267,10 +282,41 @@ func TestMigrateBadDirectoryFile(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, oldDirectoryName), []byte("https://x:1\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Open(dir, quiet); err == nil || !strings.Contains(err.Error(), filepath.Join(dir, oldDirectoryName)) {
+	if _, _, err := Open(dir, quiet); err == nil || !strings.Contains(err.Error(), filepath.Join(dir, oldDirectoryName)) {
 		t.Fatalf("open: %v, want an error naming the old directory file", err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, oldDirectoryName)); err != nil {
 		t.Fatal("the bad old file was removed")
+	}
+}
+
+// An old kithctl serve, which takes no lock, still running on its folder
+// (its control socket answers): its library is not moved under it.
+func TestMigrateWaitsForOldServe(t *testing.T) {
+	dir := t.TempDir()
+	cid := oldKithctlFolder(t, dir, directory.FormatURL("https://127.0.0.1:7443", newID(t)))
+	ln, err := net.Listen("unix", Dir(dir).ControlSocket())
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	_, _, err = Open(dir, quiet)
+	ln.Close()
+	if err == nil || !strings.Contains(err.Error(), "a kithctl serve (of an older version) runs on this folder") {
+		t.Fatalf("open beside a running old serve: %v", err)
+	}
+	if !heldIn(t, dir, cid) {
+		t.Fatal("the library moved under a running serve")
+	}
+	if d := openData(t, dir); !heldIn(t, d.Library(), cid) { // once it stopped
+		t.Fatal("the library did not move after the serve stopped")
 	}
 }

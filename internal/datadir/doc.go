@@ -14,8 +14,10 @@
 //	  kithctl.sock     kithctl serve's control socket (while it runs)
 //	  lock             held by the process using the folder (Lock)
 //
-// Open makes the folder and migrates the layout kithctl used before this
-// package (the library at DATA's root; the directory as a "URL#FP" text
-// file named directory) by renaming, never copying or deleting data: a
-// folder holding both layouts' libraries is refused, untouched.
+// Open makes the folder, takes its lock and, holding it, migrates the
+// layout kithctl used before this package (the library at DATA's root; the
+// directory as a "URL#FP" text file named directory) by renaming, never
+// copying or deleting data: a folder holding both layouts' libraries is
+// refused untouched, and so is one where an old kithctl serve (which takes
+// no lock) still answers on its socket.
 package datadir

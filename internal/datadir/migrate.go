@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/kith-media/kith/directory"
 	"github.com/kith-media/kith/internal/atomicfile"
@@ -42,6 +44,12 @@ func (d Dir) migrateLibrary(log *slog.Logger) error {
 	}
 	if len(found) == 0 {
 		return nil
+	}
+	// A kithctl serve from before this package takes no lock, but it
+	// answers on its socket: its library must not move under it.
+	if c, err := net.DialTimeout("unix", d.ControlSocket(), time.Second); err == nil {
+		c.Close()
+		return fmt.Errorf("a kithctl serve (of an older version) runs on this folder: stop it, then start again to move its library into %s", LibraryName)
 	}
 	for _, name := range found {
 		if _, err := os.Lstat(filepath.Join(d.Library(), name)); err == nil {

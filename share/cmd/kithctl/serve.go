@@ -89,11 +89,7 @@ func cmdServe(ctx context.Context, g globals, args []string, stderr io.Writer) e
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	data, err := datadir.Open(cfg.data, log) // the app's layout (migrating kithctl's old one)
-	if err != nil {
-		return err
-	}
-	unlock, err := data.Lock()
+	data, unlock, err := datadir.Open(cfg.data, log) // the app's layout (migrating kithctl's old one), locked
 	if err != nil {
 		return err
 	}
