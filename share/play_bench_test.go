@@ -293,7 +293,12 @@ func (m *nodeMedia) Progressive() bool { return m.progressive }
 
 // firstPCMOutput is a fake player.Output that pulls like oto (a 300 ms
 // burst when playing starts, then 10 ms every 10 ms) and reports when the
-// first non-silent bytes after arm are pulled.
+// first non-silent bytes after arm are pulled. Like a device, it reports
+// what it pulled and has not played yet as Buffered (it plays in real time
+// from the burst on): the player's clock, and so when a video's first
+// frame is due, is what it is with a device (a Buffered of 0 counted the
+// burst as heard at once, ran the clock 300 ms ahead and dropped a video's
+// first nine frames as late).
 type firstPCMOutput struct {
 	rate    int
 	started chan struct{}
@@ -303,6 +308,8 @@ type firstPCMOutput struct {
 	src     io.Reader
 	playing bool
 	first   chan time.Time // nil: not armed
+	pulled  int64          // bytes pulled since playing started or a flush
+	since   time.Time      // when playing started or the flush was
 }
 
 const outFrameBytes = 8 // stereo float32
@@ -350,6 +357,9 @@ func (o *firstPCMOutput) pull(buf []byte) {
 	o.pullMu.Lock()
 	defer o.pullMu.Unlock()
 	n, _ := io.ReadFull(o.src, buf)
+	o.mu.Lock()
+	o.pulled += int64(n)
+	o.mu.Unlock()
 	if !nonSilent(buf[:n]) {
 		return
 	}
@@ -382,13 +392,31 @@ func (o *firstPCMOutput) SetPlaying(playing bool) {
 	o.playing = playing
 	o.mu.Unlock()
 	if playing && !was {
+		o.restart()
 		o.pull(make([]byte, o.rate*3/10*outFrameBytes))
 	}
 }
 
+// restart forgets what was pulled: playing starts, or a flush drops it.
+func (o *firstPCMOutput) restart() {
+	o.mu.Lock()
+	o.pulled, o.since = 0, time.Now()
+	o.mu.Unlock()
+}
+
+// Buffered is what was pulled and has not been played yet.
+func (o *firstPCMOutput) Buffered() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.since.IsZero() {
+		return 0
+	}
+	played := int64(time.Since(o.since).Seconds()*float64(o.rate)) * outFrameBytes
+	return int(max(0, o.pulled-played))
+}
+
 func (o *firstPCMOutput) SetVolume(float64) {}
-func (o *firstPCMOutput) Buffered() int     { return 0 }
-func (o *firstPCMOutput) Flush()            {}
+func (o *firstPCMOutput) Flush()            { o.restart() }
 func (o *firstPCMOutput) Err() error        { return nil }
 
 func (o *firstPCMOutput) Close() error {
