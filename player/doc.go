@@ -78,7 +78,12 @@
 // A title with a picture (MP4 or WebM, sniffed) plays its sound like any
 // other title; its picture is decoded by package av from a second reader
 // of the title and presented on the audio clock (the heard position), late
-// frames dropped and counted (Status.Video). Each frame goes to the
+// frames dropped and counted (Status.Video). The title is opened once when
+// its Media can be shared (sealed.Reader's ReadAtContext): the picture
+// reads through a view with its own position, whose reads end when the
+// picture stops without closing the sound's title; other Media are opened
+// again. The picture opens beside the sound (the sniffed container is
+// enough to start it) and the sound starts once the first frame is decoded. Each frame goes to the
 // VideoSink set with SetVideoSink (the app's video view), converted by
 // swscale to the largest size with the picture's aspect inside the sink's
 // VideoBox, asked again before every frame so a resized view gets frames

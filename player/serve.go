@@ -96,8 +96,15 @@ func (p *Player) open(ctx context.Context, e entry, i int, pos time.Duration) op
 		res.err = fmt.Errorf("reading title %s: %w", id, err)
 		return res
 	}
+	// A container that may hold a picture has it opened beside the sound,
+	// which waits for its first frame.
+	var po *pictureOpen
+	if f := decode.Sniff(head[:n]); f == decode.MP4 || f == decode.Matroska {
+		po = p.startPicture(ctx, id, m)
+	}
 	t, err := newTrack(m, id, i, p.out.SampleRate(), p.clk)
 	if err != nil {
+		po.abandon()
 		res.err = err
 		return res
 	}
@@ -116,23 +123,23 @@ func (p *Player) open(ctx context.Context, e entry, i int, pos time.Duration) op
 	fctx, cancel := context.WithCancel(ctx)
 	t.cancel = cancel
 	go t.run(fctx)
-	// A video's picture opens beside the sound, which waits for it.
-	var pic *picture
-	picErr := make(chan error, 1)
 	if w, _ := t.stream.Video(); w > 0 {
-		go func() {
-			var err error
-			pic, err = p.openPicture(ctx, id, t.startAt)
-			picErr <- err
-		}()
+		if po == nil {
+			po = p.startPicture(ctx, id, m)
+		}
+		po.from <- t.startAt
 	} else {
-		picErr <- nil
+		po.abandon() // no picture after all (an .m4a, an audio-only WebM)
+		po = nil
 	}
 	err = t.waitReady(ctx)
-	if perr := <-picErr; perr != nil {
-		p.log.Warn("opening the picture", "title", id, "err", perr) // the sound plays; the picture is tried again
-	} else if pic != nil {
-		t.setPicture(pic)
+	if po != nil {
+		<-po.done
+		if po.err != nil {
+			p.log.Warn("opening the picture", "title", id, "err", po.err) // the sound plays; the picture is tried again
+		} else {
+			t.setPicture(po.pic)
+		}
 	}
 	if err != nil {
 		t.stop()

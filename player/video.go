@@ -120,7 +120,7 @@ func (p *Player) startVideo(ctx context.Context, t *track, from time.Duration) {
 	go func() {
 		if pic == nil {
 			var err error
-			if pic, err = p.openPicture(vctx, t.id, from); err != nil {
+			if pic, err = p.openPicture(vctx, t.id, t.media.m, from); err != nil {
 				if vctx.Err() == nil {
 					p.log.Warn("opening the picture", "title", t.id, "err", err)
 				}
@@ -157,17 +157,92 @@ type picture struct {
 	has   bool // first not handed out yet
 }
 
-// openPicture opens id's picture and decodes its first frame from from.
-func (p *Player) openPicture(ctx context.Context, id string, from time.Duration) (*picture, error) {
-	m, err := p.opts.Source.Open(ctx, id)
+// pictureOpen is a picture being opened beside the sound: the reader and
+// decoder first, then, once the sound knows where it starts (from), the
+// first frame from there.
+type pictureOpen struct {
+	from   chan time.Duration // one start position; closed: not wanted
+	done   chan struct{}      // closed when pic or err is set
+	cancel context.CancelFunc // ends the picture's reads
+	pic    *picture
+	err    error
+}
+
+// startPicture starts opening the picture of the title whose sound reads
+// m; send the start position on from, then wait for done.
+func (p *Player) startPicture(ctx context.Context, id string, m Media) *pictureOpen {
+	ctx, cancel := context.WithCancel(ctx)
+	po := &pictureOpen{from: make(chan time.Duration, 1), done: make(chan struct{}), cancel: cancel}
+	go func() {
+		defer close(po.done)
+		pm, med, err := p.openPictureMedia(ctx, cancel, id, m)
+		if err != nil {
+			po.err = err
+			return
+		}
+		from, ok := <-po.from
+		if !ok {
+			med.Close()
+			pm.Close()
+			return
+		}
+		po.pic, po.err = p.firstPicture(pm, med, from)
+	}()
+	return po
+}
+
+// abandon drops a picture not wanted (no picture in the title after all,
+// or the sound failed to open): its reads end (one may wait for a chunk of
+// a title still arriving) and its opening is waited for.
+func (po *pictureOpen) abandon() {
+	if po == nil {
+		return
+	}
+	close(po.from)
+	po.cancel()
+	<-po.done
+	if po.pic != nil {
+		po.pic.close()
+	}
+}
+
+// openPicture opens id's picture and decodes its first frame from from;
+// the sound reads m.
+func (p *Player) openPicture(ctx context.Context, id string, m Media, from time.Duration) (*picture, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	pm, med, err := p.openPictureMedia(ctx, cancel, id, m)
 	if err != nil {
 		return nil, err
 	}
-	med, err := av.Open(ctx, m, m.Size(), av.Options{NoAudio: true, Width: p.opts.VideoWidth, Height: p.opts.VideoHeight})
-	if err != nil {
-		m.Close()
-		return nil, err
+	return p.firstPicture(pm, med, from)
+}
+
+// openPictureMedia opens the picture's reader of the title (a view of the
+// sound's m when it can be shared, else the title opened again) and its
+// decoder. Closing the reader calls cancel, which ends ctx.
+func (p *Player) openPictureMedia(ctx context.Context, cancel context.CancelFunc, id string, m Media) (Media, *av.Media, error) {
+	var pm Media
+	if at, ok := m.(readerAtContext); ok {
+		pm = &mediaView{Media: m, at: at, ctx: ctx, cancel: cancel}
+	} else {
+		om, err := p.opts.Source.Open(ctx, id)
+		if err != nil {
+			cancel()
+			return nil, nil, err
+		}
+		pm = cancelOnClose{om, cancel}
 	}
+	med, err := av.Open(ctx, pm, pm.Size(), av.Options{NoAudio: true, Width: p.opts.VideoWidth, Height: p.opts.VideoHeight})
+	if err != nil {
+		pm.Close()
+		return nil, nil, err
+	}
+	return pm, med, nil
+}
+
+// firstPicture seeks the picture's decoder to from and decodes the first
+// frame there.
+func (p *Player) firstPicture(m Media, med *av.Media, from time.Duration) (*picture, error) {
 	pic := &picture{m: m, med: med, from: from}
 	info := med.Info()
 	pic.src = &sizedFrames{m: med, p: p, vw: info.Width, vh: info.Height}
@@ -177,6 +252,7 @@ func (p *Player) openPicture(ctx context.Context, id string, from time.Duration)
 			return nil, fmt.Errorf("seeking the picture to %v: %w", from, err)
 		}
 	}
+	var err error
 	switch pic.first, err = pic.src.Next(); {
 	case err == nil:
 		pic.has = true

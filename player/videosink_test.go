@@ -1,6 +1,7 @@
 package player
 
 import (
+	"context"
 	"image"
 	"os"
 	"os/exec"
@@ -9,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/kith-media/kith/share/sealed"
 )
 
 // boxSink is a video view: a box the test can resize and the frames it got.
@@ -105,4 +108,116 @@ func TestFit(t *testing.T) {
 			t.Errorf("fit(%d×%d in %d×%d) = %d×%d, want %d×%d", c.w, c.h, c.bw, c.bh, w, h, c.ww, c.wh)
 		}
 	}
+}
+
+// countingSource counts the opens of a sealedSource.
+type countingSource struct {
+	*sealedSource
+	opens atomic.Int64
+}
+
+func (c *countingSource) Open(ctx context.Context, id string) (Media, error) {
+	c.opens.Add(1)
+	return c.sealedSource.Open(ctx, id)
+}
+
+// gatedChunks holds back chunks from index gate on until released, like
+// a download that has not reached them.
+type gatedChunks struct {
+	src     sealed.ChunkSource
+	gate    int
+	release chan struct{}
+}
+
+func (g gatedChunks) ReadChunk(ctx context.Context, i int, dst []byte) ([]byte, error) {
+	if i >= g.gate {
+		select {
+		case <-g.release:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return g.src.ReadChunk(ctx, i, dst)
+}
+
+// A sealed video title is opened once: its picture reads the title its
+// sound opened (a view with its own position). After a seek the picture
+// reopens on that title and shows the frames from the new position; a
+// picture whose read waits for a chunk that has not arrived is stopped
+// without waiting for it, and the title stays readable for the sound.
+func TestVideoOpensTitleOnce(t *testing.T) {
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		t.Skipf("skipping: ffmpeg not installed: %v", err)
+	}
+	dir := t.TempDir()
+	if out, err := exec.Command("sh", filepath.Join("av", "testdata", "clips.sh"), dir).CombinedOutput(); err != nil {
+		t.Fatalf("clips.sh: %v: %s", err, out)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "sync-10s.mp4")) // 250 frames, luma 2·(N mod 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	// Small chunks: the end of the title is held back until released.
+	st := sealTitle(t, "v", data, "video/mp4", 4096)
+	gate := (len(data) * 3 / 4) / 4096
+	src := &countingSource{sealedSource: &sealedSource{titles: map[string]*sealedTitle{"v": st},
+		wrap: func(cs sealed.ChunkSource) sealed.ChunkSource {
+			return gatedChunks{src: cs, gate: gate, release: release}
+		}}}
+	out := newFakeOutput(44100)
+	p, err := New(Options{Source: src, Output: out, Logger: discardLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := &boxSink{}
+	sink.setBox(160, 120)
+	p.SetVideoSink(sink)
+	run(t, p)
+	p.Play("v")
+	waitFrames := func(n int64) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); sink.frames.Load() < n; time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d frames shown in 10 s, want %d", sink.frames.Load(), n)
+			}
+		}
+	}
+	waitFrames(10)
+	if n := src.opens.Load(); n != 1 {
+		t.Fatalf("the video was opened %d times, want once", n)
+	}
+	// Seek to 3.2 s (frame 80: luma 160): the picture reopens there.
+	p.Seek(3200 * time.Millisecond)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		sink.mu.Lock()
+		l := sink.luma[len(sink.luma)-1]
+		sink.mu.Unlock()
+		if l >= 158 && l <= 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the seek to 3.2 s the last frame shown has luma %d, want ≥ 158 (frame 79 on)", l)
+		}
+	}
+	if n := src.opens.Load(); n != 1 {
+		t.Fatalf("after a seek the video was opened %d times, want once", n)
+	}
+	// Past the held-back chunks both readers wait; stop ends them at once.
+	p.Seek(9 * time.Second)
+	time.Sleep(300 * time.Millisecond)
+	done := make(chan struct{})
+	go func() {
+		p.Stop()
+		for p.Status().State != StateStopped {
+			time.Sleep(5 * time.Millisecond)
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("stopping while the picture waits for a chunk did not end in 5 s")
+	}
+	close(release)
 }

@@ -159,6 +159,32 @@ func (r *Reader) Seek(offset int64, whence int) (int64, error) {
 // chunk stops the read with a *ChunkError; the bytes returned before it
 // come from chunks that verified, and none come from the bad chunk.
 func (r *Reader) ReadAt(p []byte, off int64) (int, error) {
+	return r.readAt(context.Background(), p, off)
+}
+
+// ReadAtContext is ReadAt for one of several readers sharing the Reader
+// (a video's sound and picture): a wait for a chunk also ends when ctx is
+// done, with ctx's error, so that reader can stop without closing the
+// Reader the others use. The chunk cache is shared: a chunk is fetched,
+// checked and decrypted once for all of them.
+func (r *Reader) ReadAtContext(ctx context.Context, p []byte, off int64) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	if ctx.Done() != nil {
+		// Wake a wait for a chunk another reader is loading.
+		stop := context.AfterFunc(ctx, func() {
+			r.mu.Lock()
+			r.cond.Broadcast()
+			r.mu.Unlock()
+		})
+		defer stop()
+	}
+	return r.readAt(ctx, p, off)
+}
+
+// readAt is ReadAt; ctx also ends its waits.
+func (r *Reader) readAt(ctx context.Context, p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, fmt.Errorf("reading at %d: negative offset", off)
 	}
@@ -167,7 +193,7 @@ func (r *Reader) ReadAt(p []byte, off int64) (int, error) {
 	}
 	n := 0
 	for n < len(p) && off < r.size {
-		k, err := r.copyChunk(int(off/r.cs), p[n:], int(off%r.cs))
+		k, err := r.copyChunk(ctx, int(off/r.cs), p[n:], int(off%r.cs))
 		n += k
 		off += int64(k)
 		if err != nil {
@@ -181,13 +207,16 @@ func (r *Reader) ReadAt(p []byte, off int64) (int, error) {
 }
 
 // copyChunk copies plaintext of chunk i from offset within into p, loading
-// the chunk into a cache slot if needed.
-func (r *Reader) copyChunk(i int, p []byte, within int) (int, error) {
+// the chunk into a cache slot if needed; ctx also ends its waits.
+func (r *Reader) copyChunk(ctx context.Context, i int, p []byte, within int) (int, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for {
 		if r.closed {
 			return 0, ErrClosed
+		}
+		if err := ctx.Err(); err != nil {
+			return 0, err
 		}
 		var victim *slot
 		found := false
@@ -212,7 +241,7 @@ func (r *Reader) copyChunk(i int, p []byte, within int) (int, error) {
 		}
 		victim.idx, victim.state = i, slotLoading
 		r.mu.Unlock()
-		n, err := r.load(i, victim)
+		n, err := r.load(ctx, i, victim)
 		r.mu.Lock()
 		if err != nil {
 			victim.idx, victim.state, victim.n = -1, slotEmpty, 0
@@ -225,15 +254,26 @@ func (r *Reader) copyChunk(i int, p []byte, within int) (int, error) {
 }
 
 // load fetches chunk i into s.buf, checks its hash and decrypts it in
-// place. It runs without r.mu; s is reserved (slotLoading) for it.
-func (r *Reader) load(i int, s *slot) (int, error) {
+// place. It runs without r.mu; s is reserved (slotLoading) for it. The
+// wait for the chunk ends when the Reader's context or ctx is done.
+func (r *Reader) load(ctx context.Context, i int, s *slot) (int, error) {
 	_, ctn := r.m.ChunkRange(i)
 	if cap(s.buf) < int(ctn) {
 		s.buf = make([]byte, int(min(r.cs, r.size))+Overhead)
 	}
 	dst := s.buf[:ctn]
-	ct, err := r.src.ReadChunk(r.ctx, i, dst)
+	lctx := r.ctx
+	if ctx.Done() != nil {
+		c, cancel := context.WithCancel(r.ctx)
+		defer cancel()
+		defer context.AfterFunc(ctx, cancel)()
+		lctx = c
+	}
+	ct, err := r.src.ReadChunk(lctx, i, dst)
 	if err != nil {
+		if ctx.Err() != nil && r.ctx.Err() == nil {
+			return 0, ctx.Err()
+		}
 		if ctxErr := r.ctx.Err(); ctxErr != nil && !errors.Is(err, ctxErr) {
 			err = fmt.Errorf("%w (%w)", ctxErr, err)
 		}

@@ -151,3 +151,75 @@ func TestChunkSourceOwnMemory(t *testing.T) {
 		t.Fatal("reader modified the source's memory")
 	}
 }
+
+// TestReadAtContext: one of two readers sharing a Reader stops waiting
+// for a chunk when its own context ends — loading the chunk itself, or
+// waiting for the other reader's load of it — and the Reader goes on
+// serving the other reader, which gets the chunk when it arrives.
+func TestReadAtContext(t *testing.T) {
+	const cs = 512
+	pt := randBytes(4*cs, 23)
+	m, file, key := sealBytes(t, pt, cs)
+	src := newLateSource(m, file)
+	src.deliver(0)
+	r, err := OpenSource(context.Background(), src, m, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+
+	// Alone: the wait for chunk 1 ends with ctx's error after chunk 0's bytes.
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(20*time.Millisecond, cancel)
+	buf := make([]byte, 2*cs)
+	n, err := r.ReadAtContext(ctx, buf, 0)
+	if !errors.Is(err, context.Canceled) || n != cs || !bytes.Equal(buf[:n], pt[:cs]) {
+		t.Fatalf("got %d bytes, %v; want chunk 0's %d, context.Canceled", n, err, cs)
+	}
+	if n, err := r.ReadAtContext(ctx, buf, 0); n != 0 || !errors.Is(err, context.Canceled) {
+		t.Fatalf("with a done context: %d bytes, %v", n, err)
+	}
+
+	// Shared: the other reader loads chunk 2 (waiting for it); this one
+	// waits for that load and stops when its context ends, the other not.
+	other := make(chan error, 1)
+	go func() {
+		b := make([]byte, cs)
+		_, err := r.ReadAt(b, 2*cs)
+		if err == nil && !bytes.Equal(b, pt[2*cs:3*cs]) {
+			err = errors.New("chunk 2 differs")
+		}
+		other <- err
+	}()
+	time.Sleep(10 * time.Millisecond)
+	ctx, cancel = context.WithCancel(context.Background())
+	mine := make(chan error, 1)
+	go func() {
+		_, err := r.ReadAtContext(ctx, make([]byte, cs), 2*cs)
+		mine <- err
+	}()
+	time.Sleep(10 * time.Millisecond)
+	cancel()
+	select {
+	case err := <-mine:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("the stopped reader: %v, want context.Canceled", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the stopped reader still waits")
+	}
+	select {
+	case err := <-other:
+		t.Fatalf("the other reader ended before its chunk came: %v", err)
+	default:
+	}
+	src.deliver(2)
+	if err := <-other; err != nil {
+		t.Fatalf("the other reader: %v", err)
+	}
+	// The Reader still serves contexts that are not done.
+	src.deliver(1)
+	if n, err := r.ReadAtContext(context.Background(), buf, cs); err != nil || !bytes.Equal(buf[:n], pt[cs:3*cs]) {
+		t.Fatalf("after: %d bytes, %v", n, err)
+	}
+}
