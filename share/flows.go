@@ -12,6 +12,7 @@ import (
 	"github.com/kith-media/kith/directory/license"
 	"github.com/kith-media/kith/share/identity"
 	"github.com/kith-media/kith/share/peer"
+	"github.com/kith-media/kith/share/peer/sched"
 	"github.com/kith-media/kith/share/sealed"
 )
 
@@ -292,7 +293,7 @@ func (n *Node) fetch(ctx context.Context, t *Title, peers []Neighbour) error {
 		if err != nil {
 			return fmt.Errorf("fetching %s: %w", cid, err)
 		}
-		peers = peers[:min(len(peers), n.maxPeers())]
+		peers = peers[:min(len(peers), n.maxPeers(m))]
 	}
 	seen := map[identity.ID]bool{n.ID(): true}
 	var clients []*peer.Client
@@ -400,12 +401,14 @@ func (n *Node) suppliers(ctx context.Context, cid sealed.ContentID) (peers []Nei
 	return peers, origin, crowd, nil
 }
 
-// maxPeers is Options.MaxPeers or its default.
-func (n *Node) maxPeers() int {
+// maxPeers is how many peers a download of m connects to: Options.MaxPeers
+// (or its default), fewer for a title of few chunks (sched.Peers).
+func (n *Node) maxPeers(m *sealed.Manifest) int {
+	limit := DefaultMaxPeers
 	if n.o.MaxPeers > 0 {
-		return n.o.MaxPeers
+		limit = n.o.MaxPeers
 	}
-	return DefaultMaxPeers
+	return sched.Peers(limit, m.NumChunks())
 }
 
 // resupply, while a download runs, tells the
@@ -459,7 +462,7 @@ func (n *Node) resupply(ctx context.Context, cid sealed.ContentID, m *sealed.Man
 			}
 		}
 		for _, p := range peers {
-			if seen[p.ID] || (added >= n.maxPeers() && !(pollers[p.ID] && added < 2*n.maxPeers())) {
+			if seen[p.ID] || (added >= n.maxPeers(m) && !(pollers[p.ID] && added < 2*n.maxPeers(m))) {
 				continue
 			}
 			c, err := n.peerFor(p)

@@ -57,7 +57,7 @@ func (n *node) start() {
 		s.holders = append(s.holders, n)
 	}
 	peers, crowd := n.suppliers()
-	peers = peers[:min(len(peers), s.c.MaxPeers)]
+	peers = peers[:min(len(peers), sched.Peers(s.c.MaxPeers, s.chunks))]
 	n.core = sched.New(sched.Config{Chunks: s.chunks, ChunkSize: s.chunkSize, Self: n.id, Legacy: s.c.Legacy,
 		OriginInFlight: s.c.OriginInFlight, HaveInterval: s.c.HaveInterval,
 		Rand: rand.New(rand.NewPCG(s.rnd.Uint64(), s.rnd.Uint64())), Logger: discard})
@@ -153,7 +153,7 @@ func (n *node) resupply() {
 	for _, p := range peers {
 		polled, ok := n.pollers[p.id]
 		poller := ok && s.now-polled < 2*s.c.ResupplyInterval
-		if n.seen[p.id] || (n.added >= s.c.MaxPeers && !(poller && n.added < 2*s.c.MaxPeers)) {
+		if limit := sched.Peers(s.c.MaxPeers, s.chunks); n.seen[p.id] || (n.added >= limit && !(poller && n.added < 2*limit)) {
 			continue
 		}
 		n.seen[p.id] = true

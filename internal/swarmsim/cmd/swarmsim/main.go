@@ -29,6 +29,7 @@ func main() {
 	flag.DurationVar(&c.HaveInterval, "have", 0, "Have polling interval (default 500ms)")
 	flag.IntVar(&c.MaxUploads, "max-uploads", 0, "concurrent uploads per device (default 64)")
 	flag.IntVar(&c.MaxUploadsPerPeer, "max-per-peer", 0, "concurrent uploads per peer (default 4)")
+	flag.IntVar(&c.MaxPeers, "max-peers", 0, "peers one download connects to (default 16)")
 	flag.IntVar(&c.OriginInFlight, "origin-inflight", 0, "requests in flight to the origin (default 2)")
 	flag.BoolVar(&c.Legacy, "legacy", false, "the algorithm before issue 13")
 	flag.Uint64Var(&c.Seed, "seed", 1, "random seed")
