@@ -172,10 +172,11 @@ const (
 	licenseInsert    = `INSERT INTO licenses (id, purchase, device, content, issued, license) VALUES (?, ?, ?, ?, ?, ?)`
 	markDelivered    = `UPDATE outbox SET delivered = ?, attempts = attempts + 1, last_error = '' WHERE id = ?`
 	deviceSeq        = `SELECT seq FROM devices WHERE id = ?`
+	chargeInsert     = `INSERT INTO test_charges (idem_key, token, brand, last4, amount, created) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (idem_key) DO NOTHING`
 )
 
 var hotWrites = []string{purchaseInsert, purchaseByNonce, purchaseStanding, purchasePaid, outboxInsert, licenseInsert, markDelivered,
-	deviceSeq, annUpsert, annDigest}
+	deviceSeq, annUpsert, annDigest, chargeInsert}
 
 // BeginPurchase implements directory.Store: the UNIQUE nonce and the
 // partial unique index on (account, title) decide, inside one IMMEDIATE

@@ -10,13 +10,13 @@ import (
 
 // RecordTestCharge implements directory.ChargeLedger: the first charge
 // recorded under key stands; it is durable (group commit) before this
-// returns.
+// returns. One prepared insert per charge: it is one of a purchase's three
+// writes.
 func (s *Store) RecordTestCharge(ctx context.Context, key string, amount int64, r *directory.ChargeResult) (*directory.ChargeResult, bool, error) {
 	var standing directory.ChargeResult
 	var recorded bool
 	err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO test_charges (idem_key, token, brand, last4, amount, created)
-			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (idem_key) DO NOTHING`, key, r.Token, r.Brand, r.Last4, amount, ms(time.Now()))
+		res, err := s.exec(ctx, tx, chargeInsert, key, r.Token, r.Brand, r.Last4, amount, ms(time.Now()))
 		if err != nil {
 			return err
 		}
