@@ -523,6 +523,7 @@ func (c *Client) do(ctx context.Context, method, path string, in any, a auth, ou
 	if err != nil {
 		return fmt.Errorf("%s %s: reading answer: %w", method, path, err)
 	}
+	defer putAnswer(b)
 	if int64(len(b)) > limit {
 		return fmt.Errorf("%s %s: answer over %d bytes", method, path, limit)
 	}
@@ -546,17 +547,35 @@ func (c *Client) do(ctx context.Context, method, path string, in any, a auth, ou
 }
 
 // readAnswer reads a body of at most limit bytes (one more tells it was
-// longer): in one allocation when the length was announced, which net/http
-// holds the body to.
+// longer): into a pooled buffer when the length was announced (net/http
+// holds the body to it) and fits one. The caller gives the buffer back
+// with putAnswer once nothing refers to it (the decoders copy what they
+// keep).
 func readAnswer(resp *http.Response, limit int64) ([]byte, error) {
-	if n := resp.ContentLength; n >= 0 && n <= limit {
-		b := make([]byte, n)
+	if n := resp.ContentLength; n >= 0 && n <= limit && n <= answerBufSize {
+		bp := answerBufs.Get().(*[]byte)
+		b := (*bp)[:n]
 		if _, err := io.ReadFull(resp.Body, b); err != nil {
+			answerBufs.Put(bp)
 			return nil, err
 		}
 		return b, nil
 	}
 	return io.ReadAll(io.LimitReader(resp.Body, limit+1))
+}
+
+// answerBufSize is the pooled answer buffers' size: a supplier list (16
+// suppliers are ~3 KB, 50 ~10 KB) fits.
+const answerBufSize = 16 << 10
+
+var answerBufs = sync.Pool{New: func() any { b := make([]byte, answerBufSize); return &b }}
+
+// putAnswer gives back a buffer readAnswer took from the pool.
+func putAnswer(b []byte) {
+	if cap(b) == answerBufSize {
+		b = b[:cap(b)]
+		answerBufs.Put(&b)
+	}
 }
 
 // fastDecoder is an answer type with a reflection-free decoder for the

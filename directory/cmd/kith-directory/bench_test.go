@@ -47,6 +47,10 @@ var benchDevices, benchContents = func() (int, int) {
 // runs in its own process, like the directory).
 const helloEnv = "KITH_DIRECTORY_BENCH_HELLO"
 
+// helloAnswerSize is about the bytes of a lookup's answer in
+// BenchmarkDirectory (16 suppliers): the hello-answer-size baseline.
+const helloAnswerSize = 3100
+
 func init() {
 	if os.Getenv(helloEnv) == "" {
 		return
@@ -65,8 +69,15 @@ func init() {
 	}
 	fmt.Println("https://" + ln.Addr().String())
 	cfg := &tls.Config{MinVersion: tls.VersionTLS13, Certificates: []tls.Certificate{cert}, NextProtos: []string{"http/1.1"}}
+	// /answer-size: a static body as long as a 16-supplier lookup's answer
+	// (what the HTTP and TLS stack alone cost for that many bytes)
+	big := []byte(`{"hello":"` + strings.Repeat("w", helloAnswerSize-13) + `"}` + "\n")
 	hs := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Path == "/answer-size" {
+			_, _ = w.Write(big)
+			return
+		}
 		_, _ = io.WriteString(w, `{"hello":"world"}`+"\n")
 	})}
 	_ = hs.Serve(tls.NewListener(ln, cfg))
@@ -263,6 +274,18 @@ func BenchmarkDirectory(b *testing.B) {
 	b.Run("hello", func(b *testing.B) {
 		helloRPS, _, _ = hammer(b, b.N, helloPid, func(int) error {
 			resp, err := hc.Get(hello + "/")
+			if err != nil {
+				return err
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			return resp.Body.Close()
+		})
+	})
+	// hello-answer-size: the same server answering a static body the size of
+	// a lookup's answer, read and dropped (no decoding)
+	b.Run("hello-answer-size", func(b *testing.B) {
+		hammer(b, b.N, helloPid, func(int) error {
+			resp, err := hc.Get(hello + "/answer-size")
 			if err != nil {
 				return err
 			}
