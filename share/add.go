@@ -159,11 +159,18 @@ func (n *Node) AddFile(ctx context.Context, path string, o AddOptions) (*Added, 
 	if err != nil {
 		return nil, fmt.Errorf("adding %s: %w", abs, err)
 	}
-	pub, err := n.dirClient().Publish(ctx, &directory.PublishRequest{
-		Manifest: mb, SealedKey: sk, Name: in.Title, Artist: in.Artist,
-		TitleTags: directory.TitleTags{Album: in.Album, AlbumArtist: in.AlbumArtist, Genre: in.Genre, Track: in.Track,
-			Disc: in.Disc, Year: in.Year, DurationMS: in.Duration.Milliseconds()},
-		Artwork: in.Artwork, Price: o.Price, Currency: o.Currency, Rights: o.Rights, Public: o.Public,
+	// A directory that limits this device's rate (the app's own household
+	// directory does: DefaultRateDevice) answers a folder's add 429 at
+	// times; those files wait and are sent again, not failed.
+	var pub *directory.Published
+	err = retryRefused(ctx, func() (err error) {
+		pub, err = n.dirClient().Publish(ctx, &directory.PublishRequest{
+			Manifest: mb, SealedKey: sk, Name: in.Title, Artist: in.Artist,
+			TitleTags: directory.TitleTags{Album: in.Album, AlbumArtist: in.AlbumArtist, Genre: in.Genre, Track: in.Track,
+				Disc: in.Disc, Year: in.Year, DurationMS: in.Duration.Milliseconds()},
+			Artwork: in.Artwork, Price: o.Price, Currency: o.Currency, Rights: o.Rights, Public: o.Public,
+		})
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("adding %s: publishing: %w", abs, err)
@@ -188,7 +195,7 @@ func (n *Node) AddFile(ctx context.Context, path string, o AddOptions) (*Added, 
 			return nil, fmt.Errorf("adding %s: %w", abs, err)
 		}
 	}
-	if _, err := n.Register(ctx, pub.Title.ID); err != nil {
+	if err := retryBusy(ctx, func() error { _, err := n.Register(ctx, pub.Title.ID); return err }); err != nil {
 		return nil, fmt.Errorf("adding %s: registering our own title: %w", abs, err)
 	}
 	if len(in.Artwork) > 0 {
@@ -206,7 +213,8 @@ func (n *Node) AddFile(ctx context.Context, path string, o AddOptions) (*Added, 
 
 // existing answers a title this device added before.
 func (n *Node) existing(ctx context.Context, path, titleID string) (*Added, error) {
-	t, err := n.dirClient().Title(ctx, titleID)
+	var t *directory.Title
+	err := retryBusy(ctx, func() (err error) { t, err = n.dirClient().Title(ctx, titleID); return err })
 	if err != nil {
 		return nil, err
 	}

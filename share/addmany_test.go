@@ -143,3 +143,37 @@ func TestAddFiles(t *testing.T) {
 		t.Errorf("after Done said stop: %v, told %v", err, told)
 	}
 }
+
+// TestAddFilesUnderRateLimit: a directory that limits this device's rate
+// (as the app's own household directory does) answers some of a folder's
+// publishes and registrations 429; those files wait and are sent again,
+// and every file is added once.
+func TestAddFilesUnderRateLimit(t *testing.T) {
+	d := startDirectoryWith(t, func(o *directory.Options) { o.RateDevice = 4 }) // bursts of 8
+	if err := d.srv.SetPublishPolicy(directory.PublishPolicy{Mode: directory.PublishAccounts}); err != nil {
+		t.Fatal(err)
+	}
+	n := startNode(t, d, "ana", nil)
+	ctx := context.Background()
+	dir := t.TempDir()
+	var paths []string
+	for i := 1; i <= 9; i++ {
+		paths = append(paths, encodeMP3(t, dir, fmt.Sprintf("%02d.mp3", i), fmt.Sprintf("Limited %d", i), "Limited", i, "1"))
+	}
+	ids := map[string]bool{}
+	err := n.AddFiles(ctx, paths, AddFilesOptions{Done: func(p string, a *Added, err error) error {
+		if err != nil {
+			return err
+		}
+		ids[a.Title.ID] = !a.Existing
+		return nil
+	}})
+	if err != nil || len(ids) != len(paths) {
+		t.Fatalf("added %d of %d titles: %v", len(ids), len(paths), err)
+	}
+	for id, isNew := range ids {
+		if !isNew {
+			t.Errorf("%s was there already", id)
+		}
+	}
+}

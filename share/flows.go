@@ -507,6 +507,20 @@ const (
 // 250 ms to 8 s, jittered, so a crowd of hundreds does not come back in
 // step and keep the directory busy. Other answers are returned at once.
 func retryBusy(ctx context.Context, op func() error) error {
+	return retryDirectory(ctx, netRetries, op)
+}
+
+// retryRefused is retryBusy without asking again after a failed
+// connection: for a request that must not be sent twice when its answer
+// was lost (publishing), retried only when the directory refused it before
+// doing anything (busy, rate limited).
+func retryRefused(ctx context.Context, op func() error) error {
+	return retryDirectory(ctx, 0, op)
+}
+
+// retryDirectory is retryBusy with at most maxNets retries after a failed
+// connection.
+func retryDirectory(ctx context.Context, maxNets int, op func() error) error {
 	nets := 0
 	start := time.Now()
 	for try := 0; ; try++ {
@@ -523,7 +537,7 @@ func retryBusy(ctx context.Context, op func() error) error {
 			if de.Code != directory.CodeBusy && de.Code != directory.CodeRateLimited {
 				return err
 			}
-		case nets < netRetries:
+		case nets < maxNets:
 			nets++
 		default:
 			return err
