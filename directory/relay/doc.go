@@ -68,7 +68,17 @@
 //
 // Control connections in total; connections per IPv4 address or IPv6
 // /64; sessions in total and per device (as asker and as supplier); bytes
-// per second per supplier and in total; bytes per supplier per window. A session over its supplier's byte
-// budget is cut. Counters are served as Prometheus text by Handler
-// (/metrics, /healthz) on an admin listener.
+// per second per supplier and in total; bytes per supplier per window. A
+// session over its supplier's byte budget is cut. Counters are served as
+// Prometheus text by Handler (/metrics, /healthz) on an admin listener.
+//
+// # Splicing
+//
+// On Linux the kernel moves a session's bytes (splice(2) from one socket
+// into a 64 KiB pipe, then into the other socket): each step returns as
+// soon as the source has anything, and its bytes are counted and charged
+// to the caps before they go out, so the counters are exact and never
+// behind what either end has received, and a session over its budget is
+// cut within one step, never past the budget. Elsewhere, or for bytes the
+// relay read along with the first message, they are copied.
 package relay

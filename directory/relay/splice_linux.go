@@ -17,9 +17,13 @@ import (
 // counted and charged before they go out — on an idle keep-alive as on a
 // full stream.
 
-// pipeSize is what the relay asks for each session pipe (F_SETPIPE_SZ);
-// the kernel's default (64 KiB) is kept when it refuses (per-user limits).
-const pipeSize = 1 << 20
+// pipeSize is what the relay asks for each session pipe (F_SETPIPE_SZ):
+// the kernel's default, 64 KiB. Bigger pipes (io.Copy's splice uses
+// 1 MiB) pin more kernel memory per session (1,024 sessions x 2 x 1 MiB)
+// and run into the per-user pipe limit sooner, and on loopback they did
+// not move bytes faster: a step of up to 1 MiB must all go out before
+// the next is read.
+const pipeSize = 64 << 10
 
 // kernelSplicer is one direction of one session: a pipe between two TCP sockets.
 type kernelSplicer struct {
