@@ -138,18 +138,12 @@ func TestRepeatAndSkip(t *testing.T) {
 		return e.Kind == EventTrack && e.TitleID == "a" && e.Index == 0 && len(ev.snapshot()) > 3
 	})
 	p.SetRepeat(RepeatOne)
-	time.Sleep(600 * time.Millisecond)
-	// With repeat one, a plays again rather than b.
-	ev.mu.Lock()
-	last := ""
-	for _, e := range ev.all {
-		if e.Kind == EventTrack {
-			last = e.TitleID
-		}
-	}
-	ev.mu.Unlock()
-	if last != "a" {
-		t.Errorf("with repeat one, last track %q, want a", last)
+	// With repeat one, a plays again rather than b: the next track heard
+	// after this point is a (it was waited for, not slept for).
+	n := len(ev.snapshot())
+	next := ev.waitFrom(t, n, 5*time.Second, "the next track", func(e Event) bool { return e.Kind == EventTrack })
+	if next.TitleID != "a" {
+		t.Errorf("with repeat one, the next track is %q, want a", next.TitleID)
 	}
 	p.Stop()
 	ev.wait(t, time.Second, "stopped", isState(StateStopped))
