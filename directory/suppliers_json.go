@@ -152,18 +152,31 @@ func (p *jsonScan) str() (string, bool) {
 	if !p.lit(`"`) {
 		return "", false
 	}
-	start := p.i
-	for ; p.i < len(p.s); p.i++ {
-		switch c := p.s[p.i]; {
-		case c == '"':
-			p.i++
-			return p.s[start : p.i-1], true
-		case c < 0x20 || c >= 0x80 || c == '\\':
+	rest := p.s[p.i:]
+	end := strings.IndexByte(rest, '"')
+	if end < 0 {
+		return "", false
+	}
+	v := rest[:end]
+	for i := 0; i < len(v); i++ {
+		if plainJSON[v[i]] == 0 {
 			return "", false
 		}
 	}
-	return "", false
+	p.i += end + 1
+	return v, true
 }
+
+// plainJSON marks the bytes a string may hold unescaped on the fast path:
+// printable ASCII but the quote and the backslash.
+var plainJSON = func() (t [256]byte) {
+	for c := 0x20; c < 0x80; c++ {
+		if c != '"' && c != '\\' {
+			t[c] = 1
+		}
+	}
+	return t
+}()
 
 func (p *jsonScan) bool() (bool, bool) {
 	switch {
