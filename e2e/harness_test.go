@@ -49,6 +49,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(helperEnv) == "relay-fetch" {
 		os.Exit(helperRelayFetch())
 	}
+	if os.Getenv(helperEnv) == "conns" {
+		os.Exit(helperConns())
+	}
 	// Every test here drives other processes; what it leaves running in
 	// this one (a reader of a child's output, a client's loop) is a leak.
 	leakcheck.Main(m, "net/http.(*persistConn).readLoop", "net/http.(*persistConn).writeLoop", "net/http.(*http2ClientConn).readLoop")

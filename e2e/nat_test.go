@@ -224,6 +224,8 @@ func helperRelayFetch() int {
 //     session to A is refused "relay busy". With a byte budget of 1 MiB
 //     for A: B's fetch through it is cut, the relay having carried at
 //     most the budget (counted exactly), and the next session is refused.
+//     With at most 6 connections per address: home 2's public address
+//     gets no more, home 3's still does.
 func TestNATRelay(t *testing.T) {
 	if testing.Short() {
 		t.Skip("skipping: the end-to-end run takes a minute (run without -short)")
@@ -537,7 +539,7 @@ func TestNATRelay(t *testing.T) {
 	say(t, "== 5. kith-relay restarted with --max-sessions-per-device 2 --bytes-per-device %d: the third session to A is refused", relayBudget)
 	start(t, relayHost, "relay-capped", filepath.Join(tmp, "relay-capped.log"), nil, kr, "--data", relayData,
 		"--addr", relayAddr, "--directory", dirFP, "--metrics-addr", "127.0.0.1:9465", "--max-sessions-per-device", "2",
-		"--bytes-per-device", strconv.Itoa(relayBudget))
+		"--bytes-per-device", strconv.Itoa(relayBudget), "--max-conns-per-ip", strconv.Itoa(relayConnsPerIP))
 	eventually(t, 90*time.Second, "A reconnects to the restarted relay", func() error {
 		if err := reachOf(B, far.ID, A.id, "relayed"); err != nil {
 			return err
@@ -591,10 +593,81 @@ func TestNATRelay(t *testing.T) {
 		t.Errorf("a session to A with its budget spent: %q, want %q", got, "refused: relay busy")
 	}
 	say(t, "   cut after %d bytes (counted exactly, never past the budget); the next session refused", spent)
+
+	say(t, "== 5c. the same relay admits at most %d connections from one address: home 2's public one is full, home 3's is not", relayConnsPerIP)
+	refusedBefore := max(relayCounterTry(relayHost, `kith_relay_refused_total{reason="connections_per_ip"}`), 0) // absent until the first
+	hold := func(h netns.Host, n int) (opened, closed int) {
+		cmd := h.Command(context.Background(), os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), helperEnv+"=conns", "KITH_E2E_RELAY="+relayAddr, "KITH_E2E_N="+strconv.Itoa(n))
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("conns helper: %v", err)
+		}
+		for _, w := range strings.Fields(string(out)) {
+			switch w {
+			case "open":
+				opened++
+			case "closed":
+				closed++
+			}
+		}
+		return opened, closed
+	}
+	// B's and E's control connections (home 2) may already count.
+	opened, closed := hold(E.host, 2*relayConnsPerIP)
+	refused := relayCounter(t, relayHost, `kith_relay_refused_total{reason="connections_per_ip"}`) - refusedBefore
+	// (The counter may also hold a reconnecting control connection of B or E.)
+	if opened == 0 || opened > relayConnsPerIP || closed < relayConnsPerIP || refused < int64(closed) {
+		t.Errorf("from home 2: %d connections held, %d closed at once, %d refused per address; want at most %d held, the rest refused",
+			opened, closed, refused, relayConnsPerIP)
+	}
+	if o, c := hold(D.host, 1); o != 1 || c != 0 {
+		t.Errorf("from home 3 meanwhile: %d held, %d closed; want the one held", o, c)
+	}
+	say(t, "   home 2: %d held, %d refused (per address); home 3: admitted", opened, closed)
+}
+
+// helperConns opens KITH_E2E_N plain TCP connections to the relay at
+// KITH_E2E_RELAY, all at once, and prints for each "open" if the relay
+// holds it (waiting for its first message) or "closed" if it closed it
+// at once (a per-address cap).
+func helperConns() int {
+	n, err := strconv.Atoi(os.Getenv("KITH_E2E_N"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for range n {
+		c, err := net.DialTimeout("tcp", os.Getenv("KITH_E2E_RELAY"), 5*time.Second)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		conns = append(conns, c)
+	}
+	for _, c := range conns {
+		c.SetReadDeadline(time.Now().Add(time.Second)) // the relay waits 10 s for a first message
+		if _, err := c.Read(make([]byte, 1)); errors.Is(err, os.ErrDeadlineExceeded) {
+			fmt.Println("open")
+		} else {
+			fmt.Println("closed")
+		}
+	}
+	return 0
 }
 
 // relayRate is the relay's rate cap per supplier in phases 2-4 (bytes/s).
 const relayRate = 2 << 20
+
+// relayConnsPerIP is the relay's cap on connections per address in phase 5
+// (above home 2's two control connections and phase 5's held sessions).
+const relayConnsPerIP = 6
 
 // relayBudget is the byte budget per supplier of the relay in phase 5.
 const relayBudget = 1 << 20

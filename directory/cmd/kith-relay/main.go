@@ -70,6 +70,7 @@ Flags:
 	fs.IntVar(&o.MaxSuppliers, "max-suppliers", 10000, "control connections in total")
 	fs.IntVar(&o.MaxSessions, "max-sessions", 1024, "sessions in total")
 	fs.IntVar(&o.MaxSessionsPerDevice, "max-sessions-per-device", 16, "sessions per device (asker or supplier)")
+	fs.IntVar(&o.MaxConnsPerIP, "max-conns-per-ip", 64, "connections of any kind from one IPv4 address or IPv6 /64")
 	fs.Int64Var(&o.RateTotal, "rate", 1<<30, "bytes per second in total (-1: unlimited)")
 	fs.Int64Var(&o.RatePerDevice, "rate-per-device", 64<<20, "bytes per second of one supplier's sessions (-1: unlimited)")
 	fs.Int64Var(&o.BytesPerDevice, "bytes-per-device", 32<<30, "bytes one supplier may relay per --bytes-window")
