@@ -1,7 +1,11 @@
 package peer
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -389,5 +393,49 @@ func TestFakeClockWrongAddressMemory(t *testing.T) {
 	clk.Advance(time.Millisecond)
 	if got, want := order(), strings.Join([]string{good, rogue, unused}, " "); got != want {
 		t.Fatalf("after wrongAddrMemory: dial order %s, want %s (the address in its place again)", got, want)
+	}
+}
+
+// A relay whose stream fails the TLS handshake (it may have altered the
+// bytes) is tried last for relayBadMemory (1 min) by the client's clock,
+// even for a peer the directory said to reach through it first.
+func TestFakeClockRelayBadMemory(t *testing.T) {
+	c := makeContent(t, 4<<10, 1024, 26)
+	a, b := newIdent(t), newIdent(t)
+	const unreachable = "127.0.0.1:1"
+	garbling := func(ctx context.Context) (net.Conn, error) { // a relay that answers noise
+		mine, theirs := net.Pipe() // synchronous: read what the client sends while answering
+		go io.Copy(io.Discard, theirs)
+		go func() {
+			theirs.Write(bytes.Repeat([]byte{0x15, 0x03, 0x03, 0, 2, 2, 40}, 4)) // alert records
+			theirs.Close()
+		}()
+		return mine, nil
+	}
+	clk := clock.NewFake(clockStart)
+	cl, err := NewClient(b, a.ID(), []string{unreachable}, ClientOptions{Relay: garbling, PreferRelay: true, Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	order := func() string { return strings.Join(cl.dialOrder(), " ") }
+	first := relayAddr + " " + unreachable
+	if got := order(); got != first {
+		t.Fatalf("a peer to reach through the relay: dial order %s, want %s", got, first)
+	}
+	if _, err := cl.Chunk(context.Background(), c.m, 0, nil); !errors.Is(err, ErrRelay) {
+		t.Fatalf("chunk through a garbling relay: %v, want ErrRelay", err)
+	}
+	last := unreachable + " " + relayAddr
+	if got := order(); got != last {
+		t.Fatalf("after the relay's stream failed its handshake: dial order %s, want %s", got, last)
+	}
+	clk.Advance(relayBadMemory - time.Millisecond)
+	if got := order(); got != last {
+		t.Fatalf("1 ms before relayBadMemory: dial order %s, want %s", got, last)
+	}
+	clk.Advance(time.Millisecond)
+	if got := order(); got != first {
+		t.Fatalf("after relayBadMemory: dial order %s, want %s (the relay first again)", got, first)
 	}
 }
