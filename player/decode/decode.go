@@ -133,7 +133,7 @@ func (s *Stream) Length() int64 {
 // refreshLength picks up an exact length that became known (a lazily
 // indexed MP3 after its first seek).
 func (s *Stream) refreshLength() {
-	if l, ok := s.pcm.(*lazyMP3); ok && s.estimated {
+	if l, ok := s.pcm.(interface{ exactLength() (int64, bool) }); ok && s.estimated {
 		if n, ok := l.exactLength(); ok {
 			s.length, s.estimated = n, false
 		}
@@ -256,19 +256,35 @@ func (c *counting) Seek(offset int64, whence int) (int64, error) {
 func openMP3(r io.ReadSeeker, head []byte, size int64, opts Options) (*Stream, error) {
 	// Estimate duration from the first frame header after the ID3 tag.
 	var est int64
+	var lead, tail int64 // gapless trim (LAME tag), bytes
 	skip := int64(id3Size(head))
 	if _, err := r.Seek(skip, io.SeekStart); err == nil {
-		var hb [4]byte
-		if _, err := io.ReadFull(r, hb[:]); err == nil {
-			if h, ok := parseMPEGHeader(hb[:]); ok && size > skip {
-				secs := float64(size-skip) * 8 / float64(h.bitrate)
-				est = int64(secs*float64(h.sampleRate)) * BytesPerFrame
-			}
+		var fb [512]byte // the first frame's Xing/Info and LAME tags
+		n, _ := io.ReadFull(r, fb[:])
+		if h, ok := parseMPEGHeader(fb[:n]); ok && size > skip {
+			secs := float64(size-skip) * 8 / float64(h.bitrate)
+			est = int64(secs*float64(h.sampleRate)) * BytesPerFrame
+		}
+		if l, t, ok := lameGapless(fb[:n]); ok {
+			lead, tail = int64(l)*BytesPerFrame, int64(t)*BytesPerFrame
 		}
 	}
 	if _, err := r.Seek(0, io.SeekStart); err != nil {
 		return nil, err
 	}
+	s, err := openMP3Stream(r, est, opts)
+	if err != nil || lead == 0 {
+		return s, err
+	}
+	s.pcm = &gapless{r: s.pcm, lead: lead, tail: tail}
+	if s.length > 0 {
+		s.length = max(0, s.length-lead-tail)
+	}
+	return s, nil
+}
+
+// openMP3Stream opens the decoder (est: the estimated PCM length).
+func openMP3Stream(r io.ReadSeeker, est int64, opts Options) (*Stream, error) {
 	d, err := mp3.DecodeF32(noSeek{r})
 	if err != nil {
 		return nil, err

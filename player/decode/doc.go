@@ -34,6 +34,14 @@
 // the whole file, so that pass is put off until the first Seek, when the
 // exact length becomes known. Time to first sound does not pay for it.
 //
+// An MPEG-1 Layer III file with a LAME tag (Xing/Info frame with LAME's
+// extension; LAME and FFmpeg write it) is trimmed like FFmpeg trims it
+// (gapless.go): the tag's own frame, the encoder delay and the decoder's
+// 529 samples at the start, the padding less 529 at the end once the
+// length is known (TestMP3GaplessTrim: sample-aligned with FFmpeg's
+// decode). Untrimmed, a title started with 51 ms of silence and the
+// reported position ran 51 ms ahead of what was heard.
+//
 // # Progressive sources
 //
 // With Options.Progressive the source may still be arriving and every read
