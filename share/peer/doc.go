@@ -95,7 +95,12 @@
 // as relayed; the TLS over it is the same, so the supplier's checks and
 // ledger treat a relayed asker like a direct one. A record that fails to
 // decrypt over a relay blames the relay (ErrRelay; tried last for a
-// minute), never the peer. Its decisions are share/peer/sched's
+// minute), never the peer. When a direct connection to the peer opens (a
+// hole punch the relay coordinated; the relay dialer returns it with a
+// Direct method), RetireRelayed moves the client off the splice: each
+// spliced connection closes once its current request ends, and a request
+// that would start on one is retried by the transport on a new
+// connection. Its decisions are share/peer/sched's
 // (a pure core with the time passed in, also driven by internal/swarmsim);
 // the fetcher passes the time of FetchOptions.Clock (internal/clock, the
 // wall clock by default), on which its tick, request and poll timeouts run
