@@ -228,12 +228,13 @@ func (l *Library) Import(ctx context.Context, m *sealed.Manifest, r io.Reader) e
 	if err := l.AddManifest(ctx, m); err != nil {
 		return err
 	}
+	cid := m.ContentID() // once: it hashes the whole manifest
 	hdr := make([]byte, len(m.HeaderBytes()))
 	if _, err := io.ReadFull(r, hdr); err != nil {
-		return fmt.Errorf("importing %s: reading header: %w", m.ContentID(), err)
+		return fmt.Errorf("importing %s: reading header: %w", cid, err)
 	}
 	if string(hdr) != string(m.HeaderBytes()) {
-		return fmt.Errorf("importing %s: %w", m.ContentID(), sealed.ErrBadHeader)
+		return fmt.Errorf("importing %s: %w", cid, sealed.ErrBadHeader)
 	}
 	var buf []byte
 	for i := 0; i < m.NumChunks(); i++ {
@@ -246,13 +247,13 @@ func (l *Library) Import(ctx context.Context, m *sealed.Manifest, r io.Reader) e
 		}
 		buf = buf[:n]
 		if _, err := io.ReadFull(r, buf); err != nil {
-			return fmt.Errorf("importing %s: chunk %d: %w", m.ContentID(), i, err)
+			return fmt.Errorf("importing %s: chunk %d: %w", cid, i, err)
 		}
-		if err := l.WriteChunk(m.ContentID(), i, buf); err != nil {
+		if err := l.WriteChunk(cid, i, buf); err != nil {
 			return fmt.Errorf("importing: %w", err)
 		}
 	}
-	return l.Flush(m.ContentID())
+	return l.Flush(cid)
 }
 
 // PutLicense stores license bytes for cid (replacing an older one).

@@ -45,8 +45,9 @@ func bigHolder(b *testing.B) (*content, *library.Library, string) {
 		if err := bigLib.AddManifest(context.Background(), bigC.m); err != nil {
 			b.Fatal(err)
 		}
+		cid := bigC.m.ContentID()
 		for i := 0; i < bigC.m.NumChunks(); i++ {
-			if err := bigLib.WriteChunk(bigC.m.ContentID(), i, bigC.chunk(i)); err != nil {
+			if err := bigLib.WriteChunk(cid, i, bigC.chunk(i)); err != nil {
 				b.Fatal(err)
 			}
 		}
