@@ -55,6 +55,9 @@ func clientKey(ip string) string {
 	if err != nil {
 		return ip
 	}
+	if a.Is4() { // dotted IPv4 is only accepted in its canonical form: ip is the key
+		return ip
+	}
 	a = a.WithZone("").Unmap()
 	if a.Is4() {
 		return a.String()

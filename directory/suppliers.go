@@ -121,6 +121,8 @@ func (s *Server) handleWithdraw(w http.ResponseWriter, r *http.Request, rq *requ
 	return nil
 }
 
+var jsonContentType = []string{"application/json"}
+
 // supplierBufs holds the lists lookups rank into (MaxSuppliers and the
 // origin, cleared after use): a list per lookup was its largest allocation.
 var supplierBufs = sync.Pool{New: func() any { b := make([]Supplier, 0, MaxSuppliers+1); return &b }}
@@ -168,8 +170,9 @@ func (s *Server) handleSuppliers(w http.ResponseWriter, r *http.Request, rq *req
 	}
 	bp := jsonBufs.Get().(*[]byte)
 	b := appendSuppliersJSON((*bp)[:0], out)
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	h := w.Header()
+	h["Content-Type"] = jsonContentType // shared, never written to
+	h.Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(b)
 	if cap(b) <= 64<<10 {

@@ -100,10 +100,10 @@ func (r *suppliersResponse) decodeFast(b []byte) bool {
 	if !p.lit(`{"suppliers":[`) {
 		return false
 	}
-	// Sized once: a supplier per object, its addresses in one shared array.
-	n := strings.Count(p.s, `{"device":`)
-	out := make([]Supplier, 0, n)
-	p.addrs = make([]string, 0, 2*n)
+	// Sized for a default answer (16 and the origin); addresses in one
+	// shared array.
+	out := make([]Supplier, 0, DefaultSuppliers+1)
+	p.addrs = make([]string, 0, 2*(DefaultSuppliers+1))
 	if !p.lit("]") {
 		for {
 			s, ok := p.supplier()
