@@ -434,9 +434,9 @@ func (k *Core) Schedule(now time.Time) (launch []*Attempt, alive bool) {
 		case s.origin:
 			limit = k.c.OriginInFlight
 		case peers >= crowdPeers && !k.c.Legacy:
-			// Among many peers, two requests each keep plenty in flight;
-			// every request in flight to a peer is a connection (HTTP/1.1)
-			// and each connection a TLS handshake on both sides.
+			// Among many peers, two requests each keep plenty in flight
+			// (and were two HTTP/1.1 connections, when each was one; over
+			// HTTP/2 they share the pair's connection).
 			limit = min(limit, crowdPerSource)
 		}
 		for s.inflight < limit {
