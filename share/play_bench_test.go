@@ -35,9 +35,9 @@ import (
 // and manifest), chunk0-ms (chunk 0 verified and stored), done-ms (the
 // whole title downloaded; first PCM comes before it), and chunk0-rank-max
 // (the most chunks stored before chunk 0 in any iteration: the player's
-// wish makes the fetcher ask for chunks 0-3 first, but their requests
-// race for the one connection the /have poll opened, and the others wait
-// for TLS handshakes).
+// wish makes the fetcher ask for chunks 0-3 first, but requests already
+// in flight may finish before them; all are streams of the one HTTP/2
+// connection to A that the first request opened).
 //
 // The same iteration then waits for the download to finish and plays the
 // title again, now held locally, through the same node and player
