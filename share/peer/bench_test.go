@@ -21,6 +21,7 @@ var (
 	bigC    *content
 	bigLib  *library.Library
 	bigPath string
+	bigDir  string // removed by TestMain
 )
 
 // bigHolder builds once a library holding a sealed file of BENCH_MB MiB
@@ -37,6 +38,7 @@ func bigHolder(b *testing.B) (*content, *library.Library, string) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		bigDir = dir
 		bigC = makeContent(b, mb<<20, sealed.DefaultChunkSize, 99)
 		bigLib, err = library.Open(dir, library.Options{Logger: quiet})
 		if err != nil {
