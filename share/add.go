@@ -159,9 +159,10 @@ func (n *Node) AddFile(ctx context.Context, path string, o AddOptions) (*Added, 
 	if err != nil {
 		return nil, fmt.Errorf("adding %s: %w", abs, err)
 	}
-	// A directory that limits this device's rate (the app's own household
-	// directory does: DefaultRateDevice) answers a folder's add 429 at
-	// times; those files wait and are sent again, not failed.
+	// A directory that limits this device's rate (a public one at
+	// DefaultRateDevice; the app's own household directory at ten times
+	// that) answers a folder's add 429 at times; those files wait and are
+	// sent again, not failed.
 	var pub *directory.Published
 	err = retryRefused(ctx, func() (err error) {
 		pub, err = n.dirClient().Publish(ctx, &directory.PublishRequest{
