@@ -10,28 +10,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/kith-media/kith/internal/syncbuf"
 )
-
-// syncBuffer is a log sink safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) Bytes() []byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]byte(nil), s.b.Bytes()...)
-}
 
 // TestNoSecretsOnDisk plays a licensed sealed title stored in a data folder
 // (with seeks, an unsupported title and a damaged one, so error paths log
@@ -64,7 +47,7 @@ func TestNoSecretsOnDisk(t *testing.T) {
 		t.Fatal("sealed file holds the plaintext or key: the scan would be meaningless")
 	}
 
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	src := &fileSealedSource{dir: dataDir, titles: map[string]*sealedTitle{"song": st, "bad": bad, "txt": txt}}
 	var out Output = newFakeOutput(rate)

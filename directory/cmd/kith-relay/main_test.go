@@ -1,36 +1,17 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/kith-media/kith/directory/relay"
+	"github.com/kith-media/kith/internal/syncbuf"
 	"github.com/kith-media/kith/share/identity"
 )
-
-// lockedBuffer is written by the relay's goroutine and read by the test.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestRelayCommand: kith-relay prints RELAY-ID@addr, refuses a ticket
 // another directory signed and stops cleanly with its context (its
@@ -42,7 +23,7 @@ func TestRelayCommand(t *testing.T) {
 	dir, _ := identity.Generate()
 	data := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
-	var out lockedBuffer
+	var out syncbuf.Buffer
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, []string{"--directory", string(dir.ID()), "--addr", "127.0.0.1:0", "--data", data,

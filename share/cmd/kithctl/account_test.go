@@ -7,12 +7,12 @@ import (
 	"net"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/kith-media/kith/directory"
 	"github.com/kith-media/kith/directory/sqlitestore"
+	"github.com/kith-media/kith/internal/syncbuf"
 	"github.com/kith-media/kith/share/identity"
 )
 
@@ -58,7 +58,7 @@ func TestSignOutAndInAsAnotherAccount(t *testing.T) {
 	data := t.TempDir()
 	t.Setenv(envPassword, "correct horse battery")
 	ctx, cancel := context.WithCancel(context.Background())
-	var serveErr lockedBuffer // serve's log and its last words, written from several goroutines
+	var serveErr syncbuf.Buffer // serve's log and its last words, written from several goroutines
 	served := make(chan int, 1)
 	go func() {
 		served <- run(ctx, []string{"--data", data, "--directory", url, "serve", "--listen", "127.0.0.1:0", "--lan=false"}, &serveErr, &serveErr)
@@ -104,21 +104,4 @@ func TestSignOutAndInAsAnotherAccount(t *testing.T) {
 	if _, out := cmd("--json", "status"); !strings.Contains(out, `"account":"bob"`) {
 		t.Errorf("status after signing in as bob: %s", out)
 	}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

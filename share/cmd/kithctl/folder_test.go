@@ -14,6 +14,7 @@ import (
 	"github.com/kith-media/kith/app/wire"
 	"github.com/kith-media/kith/directory"
 	"github.com/kith-media/kith/internal/datadir"
+	"github.com/kith-media/kith/internal/syncbuf"
 	"github.com/kith-media/kith/share/library"
 	"github.com/kith-media/kith/share/sealed"
 )
@@ -85,7 +86,7 @@ func TestAppAndKithctlShareTheDataFolder(t *testing.T) {
 		t.Fatal(err)
 	}
 	cid := importContent(t, k.Adapter.Share().Library())
-	var errb lockedBuffer
+	var errb syncbuf.Buffer
 	if code := run(ctx, []string{"--data", data, "serve", "--listen", "127.0.0.1:0", "--lan=false"}, &errb, &errb); code != 1 ||
 		!strings.Contains(errb.String(), "in use by another Kith process") {
 		t.Fatalf("kithctl serve while the app runs: exit %d: %s; want refused, folder in use", code, errb.String())
@@ -97,7 +98,7 @@ func TestAppAndKithctlShareTheDataFolder(t *testing.T) {
 	stopApp()
 
 	sctx, stopServe := context.WithCancel(ctx)
-	var serveLog lockedBuffer
+	var serveLog syncbuf.Buffer
 	served := make(chan int, 1)
 	go func() {
 		served <- run(sctx, []string{"--data", data, "serve", "--listen", "127.0.0.1:0", "--lan=false"}, &serveLog, &serveLog)
