@@ -336,6 +336,16 @@ func runCrowd(b *testing.B, d *testDirectory, title *directory.Title, delays []t
 	}
 	var res crowdResult
 	res.procs = groups
+	if dir := os.Getenv("KITH_CROWD_PROFILE"); dir != "" { // the directory's share of cpu_s
+		f, err := os.Create(filepath.Join(dir, "directory.pprof"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err == nil { // not when -test.cpuprofile runs
+			defer pprof.StopCPUProfile()
+		}
+	}
 	b.ResetTimer()
 	cpu0 := cpuTime()
 	t0 := time.Now()
