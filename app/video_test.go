@@ -141,3 +141,45 @@ func TestVideoViewNotRemembered(t *testing.T) {
 		t.Errorf("remembered view = %q, want %q (the video view is not a place to start in)", got, ViewSharing)
 	}
 }
+
+// The picture is drawn where it fits the view keeping its aspect, and black
+// only beside it: every pixel of the view is covered exactly once (without
+// a GPU each pixel drawn costs CPU every frame), on whole pixels.
+func TestVideoViewBars(t *testing.T) {
+	w := newFakeWorld()
+	u := newTestUI(t, w)
+	v := u.video
+	v.Resize(fyne.NewSize(800, 600))
+	cover := func(what string, want [3]fyne.Size) {
+		t.Helper()
+		var area float32
+		objs := []fyne.CanvasObject{v.bars[0], v.img, v.bars[1]}
+		for i, o := range objs {
+			if o.Size() != want[i] {
+				t.Errorf("%s: object %d is %v, want %v", what, i, o.Size(), want[i])
+			}
+			area += o.Size().Width * o.Size().Height
+			p := o.Position()
+			if p.X != float32(int(p.X)) || p.Y != float32(int(p.Y)) {
+				t.Errorf("%s: object %d at %v, not on a whole pixel", what, i, p)
+			}
+		}
+		if area != 800*600 {
+			t.Errorf("%s: drawn area %v, want the view's %v (each pixel once)", what, area, 800*600)
+		}
+		if v.img.Size().Width > 0 && (v.img.Position().X+v.img.Size().Width > 800 || v.img.Position().Y+v.img.Size().Height > 600) {
+			t.Errorf("%s: picture at %v size %v leaves the view", what, v.img.Position(), v.img.Size())
+		}
+	}
+	cover("no frame", [3]fyne.Size{fyne.NewSize(800, 600), {}, {}})
+	v.VideoFrame(image.NewRGBA(image.Rect(0, 0, 800, 450))) // 16:9 in 4:3: bars above and below
+	cover("16:9", [3]fyne.Size{fyne.NewSize(800, 75), fyne.NewSize(800, 450), fyne.NewSize(800, 75)})
+	if v.img.Position() != fyne.NewPos(0, 75) {
+		t.Errorf("16:9 picture at %v, want (0, 75)", v.img.Position())
+	}
+	v.VideoFrame(image.NewRGBA(image.Rect(0, 0, 333, 600))) // narrower: bars left and right
+	cover("narrow", [3]fyne.Size{fyne.NewSize(234, 600), fyne.NewSize(333, 600), fyne.NewSize(233, 600)})
+	v.Resize(fyne.NewSize(800, 600)) // unchanged size: nothing moves
+	v.clear()
+	cover("cleared", [3]fyne.Size{fyne.NewSize(800, 600), {}, {}})
+}
