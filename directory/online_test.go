@@ -123,6 +123,20 @@ func TestSuppliersJSON(t *testing.T) {
 			}
 			return ss
 		}()},
+		// scores that are not a rank's (n-i)/n: formatted, not from the table
+		{"other-scores", []Supplier{{Device: "A", Addrs: []string{}, Score: 0.3}, {Device: "B", Addrs: []string{}, Score: 1e-7},
+			{Device: "C", Addrs: []string{}, Score: 2.0 / 3}}},
+	}
+	// every list length's scores, from the table
+	for n := 1; n <= MaxSuppliers+1; n++ {
+		ss := make([]Supplier, n)
+		for i := range ss {
+			ss[i] = Supplier{Device: "D", Addrs: []string{"198.51.100.1:7000"}, Score: float64(n-i) / float64(n)}
+		}
+		cases = append(cases, struct {
+			name string
+			ss   []Supplier
+		}{fmt.Sprintf("ranked-%d", n), ss})
 	}
 	for _, c := range cases {
 		want, err := json.Marshal(suppliersResponse{Suppliers: c.ss})
@@ -315,6 +329,12 @@ func TestSuppliersDecodeFast(t *testing.T) {
 		{"float load", `{"suppliers":[{"device":"D","account":"","addrs":[],"origin":false,"complete":false,"same_lan":false,"load":1.5,"score":1}]}`, false},
 		{"leading zero", `{"suppliers":[{"device":"D","account":"","addrs":[],"origin":false,"complete":false,"same_lan":false,"load":01,"score":1}]}`, false},
 		{"trailing junk", `{"suppliers":[]}x`, false},
+		{"long rtt", `{"suppliers":[{"device":"D","account":"","addrs":[],"origin":false,"complete":false,"same_lan":false,"rtt_ms":123456789012345678,"load":9223372036854775807,"score":1E+0}]}`, true},
+		{"rtt over int64", `{"suppliers":[{"device":"D","account":"","addrs":[],"origin":false,"complete":false,"same_lan":false,"rtt_ms":9223372036854775808,"load":0,"score":1}]}`, false},
+		{"minus alone", `{"suppliers":[{"device":"D","account":"","addrs":[],"origin":false,"complete":false,"same_lan":false,"load":-,"score":1}]}`, false},
+		{"bare fraction", `{"suppliers":[{"device":"D","account":"","addrs":[],"origin":false,"complete":false,"same_lan":false,"load":0,"score":1.}]}`, false},
+		{"bare exponent", `{"suppliers":[{"device":"D","account":"","addrs":[],"origin":false,"complete":false,"same_lan":false,"load":0,"score":1e+}]}`, false},
+		{"negative zero, exponent", `{"suppliers":[{"device":"D","account":"","addrs":[],"origin":false,"complete":false,"same_lan":false,"rtt_ms":-12,"load":-0,"score":-0.5e-3}]}`, true},
 		{"truncated", `{"suppliers":[{"device":"D"`, false},
 	}
 	for _, c := range cases {

@@ -53,7 +53,11 @@ func appendSuppliersJSON(b []byte, ss []Supplier) []byte {
 		b = append(b, `,"load":`...)
 		b = strconv.AppendInt(b, int64(s.Load), 10)
 		b = append(b, `,"score":`...)
-		b = appendJSONFloat(b, s.Score)
+		if n := len(ss); n <= len(rankScores) && s.Score == float64(n-i)/float64(n) {
+			b = append(b, rankScores[n-1][i]...) // the usual score, written once at start
+		} else {
+			b = appendJSONFloat(b, s.Score)
+		}
 		if s.Reach != "" {
 			b = append(b, `,"reach":`...)
 			b = appendJSONString(b, s.Reach)
@@ -72,7 +76,7 @@ func appendSuppliersJSON(b []byte, ss []Supplier) []byte {
 // encoding/json itself.
 func appendJSONString(b []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+		if !jsonVerbatim[s[i]] {
 			q, _ := json.Marshal(s)
 			return append(b, q...)
 		}
@@ -81,6 +85,29 @@ func appendJSONString(b []byte, s string) []byte {
 	b = append(b, s...)
 	return append(b, '"')
 }
+
+// jsonVerbatim marks the bytes encoding/json writes as they are inside a
+// string: printable ASCII but the quote, the backslash and its HTML
+// escapes (<, >, &).
+var jsonVerbatim = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
+
+// rankScores[n-1][i] is appendJSONFloat of (n-i)/n, the score of the
+// i-th of n suppliers (handleSuppliers): formatting the shortest decimal of
+// a float was a tenth of encoding an answer.
+var rankScores = func() (t [MaxSuppliers + 1][]string) {
+	for n := 1; n <= len(t); n++ {
+		t[n-1] = make([]string, n)
+		for i := range n {
+			t[n-1][i] = string(appendJSONFloat(nil, float64(n-i)/float64(n)))
+		}
+	}
+	return t
+}()
 
 // appendJSONFloat writes f as encoding/json does.
 func appendJSONFloat(b []byte, f float64) []byte {
@@ -191,44 +218,61 @@ func (p *jsonScan) bool() (bool, bool) {
 // number reads a JSON number token (RFC 8259 grammar); integer tells
 // whether it had no fraction or exponent.
 func (p *jsonScan) number() (tok string, integer, ok bool) {
-	start := p.i
-	digits := func() int {
-		n := 0
-		for p.i < len(p.s) && p.s[p.i] >= '0' && p.s[p.i] <= '9' {
-			p.i++
-			n++
+	s, i := p.s, p.i
+	digits := func(i int) int { // the end of the digits from i
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
 		}
-		return n
+		return i
 	}
-	p.lit("-")
-	if p.lit("0") {
-		if p.i < len(p.s) && p.s[p.i] >= '0' && p.s[p.i] <= '9' {
-			return "", false, false
-		}
-	} else if digits() == 0 {
+	start := i
+	if i < len(s) && s[i] == '-' {
+		i++
+	}
+	switch j := digits(i); {
+	case j == i:
 		return "", false, false
+	case s[i] == '0' && j > i+1: // no leading zeros
+		return "", false, false
+	default:
+		i = j
 	}
 	integer = true
-	if p.lit(".") {
+	if i < len(s) && s[i] == '.' {
 		integer = false
-		if digits() == 0 {
+		j := digits(i + 1)
+		if j == i+1 {
 			return "", false, false
 		}
+		i = j
 	}
-	if p.lit("e") || p.lit("E") {
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
 		integer = false
-		_ = p.lit("+") || p.lit("-")
-		if digits() == 0 {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		j := digits(i)
+		if j == i {
 			return "", false, false
 		}
+		i = j
 	}
-	return p.s[start:p.i], integer, true
+	p.i = i
+	return s[start:i], integer, true
 }
 
 func (p *jsonScan) int() (int64, bool) {
 	tok, integer, ok := p.number()
 	if !ok || !integer {
 		return 0, false
+	}
+	if len(tok) <= 18 && tok[0] != '-' { // the usual small count: no overflow possible
+		n := int64(0)
+		for i := 0; i < len(tok); i++ {
+			n = n*10 + int64(tok[i]-'0')
+		}
+		return n, true
 	}
 	n, err := strconv.ParseInt(tok, 10, 64)
 	return n, err == nil
