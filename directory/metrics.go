@@ -84,6 +84,18 @@ func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request, _ *reques
 func (s *Server) writeMetrics(w http.ResponseWriter) {
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 	s.metrics.write(w)
+	if ws, ok := s.st.(writeStatser); ok {
+		commits, writes := ws.WriteStats()
+		fmt.Fprintf(w, "# HELP kith_directory_store_commits_total Commits made by the store's writer (group commit).\n"+
+			"# TYPE kith_directory_store_commits_total counter\nkith_directory_store_commits_total %d\n", commits)
+		fmt.Fprintf(w, "# HELP kith_directory_store_writes_total Write transactions the store's writer committed (writes/commits is the mean batch).\n"+
+			"# TYPE kith_directory_store_writes_total counter\nkith_directory_store_writes_total %d\n", writes)
+	}
+}
+
+// writeStatser is a store with a group-commit writer (sqlitestore).
+type writeStatser interface {
+	WriteStats() (commits, writes int64)
 }
 
 // MetricsHandler serves the Prometheus metrics at /metrics with no

@@ -59,7 +59,19 @@ type ChargeLedger interface {
 	RecordTestCharge(ctx context.Context, key string, amount int64, r *ChargeResult) (standing *ChargeResult, recorded bool, err error)
 	// TestCharges returns every recorded charge by key (audits, tests).
 	TestCharges(ctx context.Context) (map[string]ChargeResult, error)
+	// ChargedPurchase is Store.FreePurchase for a priced purchase p the
+	// test processor charged: p (paid), its charge c (amount p.Amount,
+	// under key), ev and lic are recorded in one transaction, all or
+	// nothing. When a purchase stands already (p's nonce, or a pending or
+	// paid one of its account and title) it is returned, created false,
+	// and nothing is written; when a charge stands under key already,
+	// nothing is written and the error is ErrChargeStands.
+	ChargedPurchase(ctx context.Context, p *Purchase, key string, c *ChargeResult, ev *OutboxEvent, lic *LicenseRecord) (cur *Purchase, created bool, err error)
 }
+
+// ErrChargeStands is ChargeLedger.ChargedPurchase's refusal when a charge
+// is recorded under the key already (it must be answered, not made again).
+var ErrChargeStands = errors.New("a test charge stands under this idempotency key")
 
 // TestProcessor is the built-in test payment processor. It charges nothing
 // real: a card number passing the Luhn check, with an unexpired MM/YY expiry

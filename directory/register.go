@@ -247,8 +247,16 @@ func (s *Server) registerOpened(ctx context.Context, sr *license.SealedRegistrat
 			s.recorded(cur, "free")
 			return &Registered{License: lic, Receipt: cur.Receipt()}, nil
 		}
-	} else if cur, _, err = s.st.BeginPurchase(ctx, p); err != nil {
-		return nil, fmt.Errorf("recording purchase: %w", err)
+	} else {
+		var res *Registered
+		if res, cur, err = s.chargeInOne(ctx, p, reg.Payment, t, dev); err != nil || res != nil {
+			return res, err
+		}
+		if cur == nil {
+			if cur, _, err = s.st.BeginPurchase(ctx, p); err != nil {
+				return nil, fmt.Errorf("recording purchase: %w", err)
+			}
+		}
 	}
 	sameNonce := bytes.Equal(cur.Nonce, reg.Nonce)
 	if sameNonce && (cur.TitleID != t.ID || cur.Account != account) {
@@ -290,6 +298,52 @@ func (s *Server) registerOpened(ctx context.Context, sr *license.SealedRegistrat
 		return nil, fmt.Errorf("recording license: %w", err)
 	}
 	return &Registered{License: lic, Receipt: cur.Receipt()}, nil
+}
+
+// chargeInOne records new priced purchase p paid in one transaction
+// (one commit) when the payment processor is the built-in test processor
+// keeping its charges in this server's store: the card is checked, and the
+// charge, the paid purchase, its billing event and the license are
+// committed together, where the general path takes three commits (the
+// pending purchase, the charge, the completion). A processor outside the
+// database cannot: its charge comes between a durable pending purchase
+// and the completion. It returns the answer when p was recorded; else cur,
+// the purchase that stood already (nothing written), or neither when the
+// general path must run (another processor, no payment, a refused card,
+// whose refusal that path records, or a charge standing under the nonce).
+func (s *Server) chargeInOne(ctx context.Context, p *Purchase, pay *license.Payment, t *TitleRecord, dev *Device) (res *Registered, cur *Purchase, err error) {
+	tp, ok := s.pay.(*TestProcessor)
+	if !ok || pay == nil || tp.ledger == nil || any(tp.ledger) != any(s.st) {
+		return nil, nil, nil
+	}
+	key := hex.EncodeToString(p.Nonce)
+	c, err := tp.newCharge(Charge{IdempotencyKey: key, Amount: p.Amount, Currency: p.Currency, Card: *pay, Description: t.Name})
+	if err != nil {
+		return nil, nil, nil // a refused card: the general path records the refusal
+	}
+	q := *p
+	q.State, q.CardBrand, q.CardLast4, q.Token = PurchasePaid, c.Brand, c.Last4, c.Token
+	lic, rec, err := s.makeLicense(t, &q, dev)
+	if err != nil {
+		return nil, nil, err
+	}
+	oe, err := s.billingEvent(&q, t)
+	if err != nil {
+		return nil, nil, err
+	}
+	cur, created, err := tp.ledger.ChargedPurchase(ctx, &q, key, c, oe, rec)
+	switch {
+	case errors.Is(err, ErrChargeStands):
+		return nil, nil, nil
+	case err != nil:
+		return nil, nil, fmt.Errorf("recording purchase: %w", err)
+	case !created:
+		return nil, cur, nil
+	}
+	tp.charges.Add(1)
+	s.metrics.charges.add("", 1)
+	s.recorded(cur, "paid")
+	return &Registered{License: lic, Receipt: cur.Receipt()}, cur, nil
 }
 
 // purchase rebuilds the paid purchase a Registered answer stands for.

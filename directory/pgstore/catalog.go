@@ -168,31 +168,39 @@ func (s *Store) BeginPurchase(ctx context.Context, p *directory.Purchase) (*dire
 func (s *Store) FreePurchase(ctx context.Context, p *directory.Purchase, ev *directory.OutboxEvent, lic *directory.LicenseRecord) (*directory.Purchase, bool, error) {
 	var cur *directory.Purchase
 	var created bool
-	err := s.tx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `INSERT INTO purchases (`+purchaseCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)
-			ON CONFLICT DO NOTHING`,
-			p.ID, p.Nonce, p.TitleID, p.Account, string(p.Device), p.Amount, p.Currency, p.State,
-			p.CardBrand, p.CardLast4, p.Token, string(p.Supplier), p.Reason, ms(p.Created))
-		if err != nil {
+	err := s.tx(ctx, func(tx pgx.Tx) (err error) {
+		if cur, created, err = beginPurchase(ctx, tx, p); err != nil || !created {
 			return err
 		}
-		if created = tag.RowsAffected() == 1; created {
-			q := *p
-			q.Created = fromMS(ms(p.Created)) // as read back
-			cur = &q
-			return recordPaid(ctx, tx, ev, lic)
-		}
-		cur, err = scanPurchase(tx.QueryRow(ctx, `SELECT `+purchaseCols+` FROM purchases WHERE nonce = $1`, p.Nonce))
-		if errors.Is(err, pgx.ErrNoRows) {
-			cur, err = scanPurchase(tx.QueryRow(ctx, `SELECT `+purchaseCols+` FROM purchases
-				WHERE account = $1 AND title = $2 AND state IN ('pending', 'paid')`, p.Account, p.TitleID))
-		}
-		return err
+		return recordPaid(ctx, tx, ev, lic)
 	})
 	if err != nil {
 		return nil, false, err
 	}
 	return cur, created, nil
+}
+
+// beginPurchase inserts p unless a purchase stands for its nonce or its
+// account and title, and returns the one that stands.
+func beginPurchase(ctx context.Context, tx pgx.Tx, p *directory.Purchase) (*directory.Purchase, bool, error) {
+	tag, err := tx.Exec(ctx, `INSERT INTO purchases (`+purchaseCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)
+		ON CONFLICT DO NOTHING`,
+		p.ID, p.Nonce, p.TitleID, p.Account, string(p.Device), p.Amount, p.Currency, p.State,
+		p.CardBrand, p.CardLast4, p.Token, string(p.Supplier), p.Reason, ms(p.Created))
+	if err != nil {
+		return nil, false, err
+	}
+	if tag.RowsAffected() == 1 {
+		q := *p
+		q.Created = fromMS(ms(p.Created)) // as read back
+		return &q, true, nil
+	}
+	cur, err := scanPurchase(tx.QueryRow(ctx, `SELECT `+purchaseCols+` FROM purchases WHERE nonce = $1`, p.Nonce))
+	if errors.Is(err, pgx.ErrNoRows) {
+		cur, err = scanPurchase(tx.QueryRow(ctx, `SELECT `+purchaseCols+` FROM purchases
+			WHERE account = $1 AND title = $2 AND state IN ('pending', 'paid')`, p.Account, p.TitleID))
+	}
+	return cur, false, err
 }
 
 func recordPaid(ctx context.Context, tx pgx.Tx, ev *directory.OutboxEvent, lic *directory.LicenseRecord) error {

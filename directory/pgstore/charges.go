@@ -53,3 +53,30 @@ func (s *Store) TestCharges(ctx context.Context) (map[string]directory.ChargeRes
 	}
 	return out, rows.Err()
 }
+
+// ChargedPurchase implements directory.ChargeLedger: one transaction holds
+// the purchase, its charge, event and license (a racing instance's insert
+// of the same nonce, or charge, waits for it and finds it standing).
+func (s *Store) ChargedPurchase(ctx context.Context, p *directory.Purchase, key string, c *directory.ChargeResult,
+	ev *directory.OutboxEvent, lic *directory.LicenseRecord) (*directory.Purchase, bool, error) {
+	var cur *directory.Purchase
+	var created bool
+	err := s.tx(ctx, func(tx pgx.Tx) (err error) {
+		if cur, created, err = beginPurchase(ctx, tx, p); err != nil || !created {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `INSERT INTO test_charges (idem_key, token, brand, last4, amount, created)
+			VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (idem_key) DO NOTHING`, key, c.Token, c.Brand, c.Last4, p.Amount, ms(time.Now()))
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() != 1 {
+			return directory.ErrChargeStands // the transaction rolls back: nothing written
+		}
+		return recordPaid(ctx, tx, ev, lic)
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	return cur, created, nil
+}

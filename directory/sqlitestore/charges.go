@@ -1,6 +1,7 @@
 package sqlitestore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"time"
@@ -55,4 +56,29 @@ func (s *Store) TestCharges(ctx context.Context) (map[string]directory.ChargeRes
 		out[k] = c
 	}
 	return out, rows.Err()
+}
+
+// ChargedPurchase implements directory.ChargeLedger: one write of the
+// group commit holds the purchase, its charge, event and license.
+func (s *Store) ChargedPurchase(ctx context.Context, p *directory.Purchase, key string, c *directory.ChargeResult,
+	ev *directory.OutboxEvent, lic *directory.LicenseRecord) (*directory.Purchase, bool, error) {
+	var cur *directory.Purchase
+	var created bool
+	err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
+		if cur, created, err = s.beginPurchase(ctx, tx, p); err != nil || !created {
+			return err
+		}
+		res, err := s.exec(ctx, tx, chargeInsert, key, c.Token, c.Brand, c.Last4, p.Amount, ms(time.Now()))
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n != 1 {
+			return cmp.Or(err, directory.ErrChargeStands) // rolls the purchase back
+		}
+		return s.recordPaid(ctx, tx, ev, lic)
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	return cur, created, nil
 }

@@ -56,6 +56,7 @@ func Run(t *testing.T, open Opener) {
 		{"BindIdentity", testBindIdentity},
 		{"LeaveAccount", testLeaveAccount},
 		{"ChargeLedger", testChargeLedger},
+		{"ChargedPurchase", testChargedPurchase},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			s := open(t)

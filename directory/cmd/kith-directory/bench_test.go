@@ -219,6 +219,13 @@ func hammer(b *testing.B, n, serverPid int, fn func(i int) error) (rps float64, 
 	return rps, p50, p99
 }
 
+// storeWrites reads the store writer's commits and writes from /metrics.
+func storeWrites(b *testing.B, p *proc) (commits, writes int64) {
+	commits, _ = strconv.ParseInt(metric(b, p, "kith_directory_store_commits_total"), 10, 64)
+	writes, _ = strconv.ParseInt(metric(b, p, "kith_directory_store_writes_total"), 10, 64)
+	return commits, writes
+}
+
 // waitOnline waits until the server has read who is online from its store
 // (a one-time start-up cost: the benchmark measures the steady state).
 func waitOnline(b *testing.B, p *proc) {
@@ -331,6 +338,12 @@ func BenchmarkDirectory(b *testing.B) {
 			d, sr := buyers[i/titles], buyers[i/titles].seal(b, titleIDs[i%titles], goodCard)
 			regs[i] = func() error { _, err := d.c.Register(ctx, sr); return err }
 		}
+		commits0, writes0 := storeWrites(b, p)
 		hammer(b, n, p.cmd.Process.Pid, func(i int) error { return regs[i]() })
+		commits, writes := storeWrites(b, p)
+		if commits > commits0 {
+			b.ReportMetric(float64(writes-writes0)/float64(n), "writes/purchase")
+			b.ReportMetric(float64(writes-writes0)/float64(commits-commits0), "writes/commit")
+		}
 	})
 }
