@@ -151,6 +151,16 @@ func (l *memberLocks) lock(id identity.ID) func() {
 
 // device returns the enrolled device id (cached) or a 401.
 func (s *Server) device(ctx context.Context, id identity.ID) (*Device, error) {
+	d, err := s.deviceRecord(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return nil, newError(http.StatusUnauthorized, CodeUnauthorized, "device %s is not enrolled", id.Short())
+	}
+	return d, err
+}
+
+// deviceRecord returns the enrolled device id through the device cache
+// (ErrNotFound when it is not enrolled; that is not cached).
+func (s *Server) deviceRecord(ctx context.Context, id identity.ID) (*Device, error) {
 	now := time.Now()
 	s.devices.mu.Lock()
 	cd, ok := s.devices.m[id]
@@ -161,9 +171,6 @@ func (s *Server) device(ctx context.Context, id identity.ID) (*Device, error) {
 		return &d, nil
 	}
 	d, err := s.st.Device(ctx, id)
-	if errors.Is(err, ErrNotFound) {
-		return nil, newError(http.StatusUnauthorized, CodeUnauthorized, "device %s is not enrolled", id.Short())
-	}
 	if err != nil {
 		return nil, err
 	}
@@ -176,4 +183,49 @@ func (s *Server) device(ctx context.Context, id identity.ID) (*Device, error) {
 	}
 	s.devices.mu.Unlock()
 	return d, nil
+}
+
+// titleCache keeps title records for registrations for titleCacheTTL. A
+// title never changes once published (PutTitle refuses an existing ID,
+// publishing again gives a new title) except for its withdrawal, which
+// only `kith-directory withdraw` makes, in another process: a purchase
+// of a title withdrawn less than titleCacheTTL ago can still go through,
+// as one that raced the withdrawal always could. Absent titles are not
+// cached (a new title is found at once).
+type titleCache struct {
+	mu sync.Mutex
+	m  map[string]cachedTitle
+}
+
+type cachedTitle struct {
+	t   *TitleRecord // shared: read only
+	exp time.Time
+}
+
+// titleCacheTTL bounds how long a withdrawal takes to stop new purchases.
+const titleCacheTTL = time.Second
+
+// maxCachedTitles bounds the cache; it starts over when full.
+const maxCachedTitles = 20000
+
+// titleRecord returns title id (cached; the record is shared, read only).
+func (s *Server) titleRecord(ctx context.Context, id string) (*TitleRecord, error) {
+	now := time.Now()
+	s.titles.mu.Lock()
+	ct, ok := s.titles.m[id]
+	s.titles.mu.Unlock()
+	if ok && now.Before(ct.exp) {
+		return ct.t, nil
+	}
+	t, err := s.st.Title(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	s.titles.mu.Lock()
+	if s.titles.m == nil || len(s.titles.m) >= maxCachedTitles {
+		s.titles.m = make(map[string]cachedTitle)
+	}
+	s.titles.m[id] = cachedTitle{t: t, exp: now.Add(titleCacheTTL)}
+	s.titles.mu.Unlock()
+	return t, nil
 }

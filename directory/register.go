@@ -173,7 +173,12 @@ func (s *Server) registerOpened(ctx context.Context, sr *license.SealedRegistrat
 	if err != nil {
 		return nil, err
 	}
-	dev, err := s.st.Device(ctx, sr.Device)
+	// the device and the title through their caches: a revoke or leave
+	// through this server reaches the device's next registration at once,
+	// one through another instance within deviceCacheTTL, like every
+	// other request the device makes; titles change only by withdrawal
+	// (titleCache)
+	dev, err := s.deviceRecord(ctx, sr.Device)
 	if errors.Is(err, ErrNotFound) {
 		return nil, newError(http.StatusForbidden, CodeForbidden, "device %s is not enrolled; enroll it under account %q first", sr.Device.Short(), account)
 	}
@@ -188,7 +193,7 @@ func (s *Server) registerOpened(ctx context.Context, sr *license.SealedRegistrat
 	case !bytes.Equal(dev.Keys.Box, reg.Device.Box) || !bytes.Equal(dev.Keys.Sign, reg.Device.Sign):
 		return nil, newError(http.StatusForbidden, CodeForbidden, "registration keys differ from the enrolled device keys")
 	}
-	t, err := s.st.Title(ctx, reg.TitleID)
+	t, err := s.titleRecord(ctx, reg.TitleID)
 	if errors.Is(err, ErrNotFound) {
 		return nil, newError(http.StatusNotFound, CodeNotFound, "no title %q", reg.TitleID)
 	}

@@ -130,6 +130,7 @@ type Server struct {
 	bodies   *bodyBudget
 	inflight chan struct{}
 	devices  *deviceCache
+	titles   titleCache  // for registrations
 	members  memberLocks // one device's enrollment changes against its announcements
 	askers   *annCache
 	idx      *onlineIndex
