@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/kith-media/kith/share/identity"
 	"github.com/kith-media/kith/share/sealed"
@@ -334,6 +335,9 @@ func TestSuppliersDecodeFast(t *testing.T) {
 		{"minus alone", `{"suppliers":[{"device":"D","account":"","addrs":[],"origin":false,"complete":false,"same_lan":false,"load":-,"score":1}]}`, false},
 		{"bare fraction", `{"suppliers":[{"device":"D","account":"","addrs":[],"origin":false,"complete":false,"same_lan":false,"load":0,"score":1.}]}`, false},
 		{"bare exponent", `{"suppliers":[{"device":"D","account":"","addrs":[],"origin":false,"complete":false,"same_lan":false,"load":0,"score":1e+}]}`, false},
+		{"rank scores spelt otherwise", `{"suppliers":[{"device":"D","account":"","addrs":[],"origin":false,"complete":false,"same_lan":false,"load":0,"score":1.0},` +
+			`{"device":"E","account":"","addrs":["a","b"],"origin":false,"complete":false,"same_lan":false,"load":0,"score":0.50}]}`, true},
+		{"score out of range", `{"suppliers":[{"device":"D","account":"","addrs":[],"origin":false,"complete":false,"same_lan":false,"load":0,"score":1e400}]}`, false},
 		{"negative zero, exponent", `{"suppliers":[{"device":"D","account":"","addrs":[],"origin":false,"complete":false,"same_lan":false,"rtt_ms":-12,"load":-0,"score":-0.5e-3}]}`, true},
 		{"truncated", `{"suppliers":[{"device":"D"`, false},
 	}
@@ -375,4 +379,38 @@ func FuzzSuppliersDecodeFast(f *testing.F) {
 			t.Fatalf("%q:\nfast %#v\njson %#v", in, fast, slow)
 		}
 	})
+}
+
+// TestOnlineDevLayout keeps what a lookup's answer reads of a device entry
+// in its first two cache lines, and the entry in the 192-byte size class
+// (objects on line boundaries), as onlineDev's comment says.
+func TestOnlineDevLayout(t *testing.T) {
+	var d onlineDev
+	if size := unsafe.Sizeof(d); size != 192 {
+		t.Errorf("onlineDev is %d bytes, want 192 (pad or trim it)", size)
+	}
+	if end := unsafe.Offsetof(d.addrBuf) + unsafe.Sizeof(d.addrBuf); end > 128 {
+		t.Errorf("the fields an answer reads end at byte %d, past the second cache line", end)
+	}
+}
+
+// BenchmarkSuppliersDecodeFast decodes a default answer (16 suppliers and
+// the origin) as the client does.
+func BenchmarkSuppliersDecodeFast(b *testing.B) {
+	ss := make([]Supplier, DefaultSuppliers+1)
+	for i := range ss {
+		id, _ := identity.Generate()
+		ss[i] = Supplier{Device: id.ID(), Addrs: []string{fmt.Sprintf("198.51.%d.7:7000", i)}, Complete: true, Load: i % 5,
+			Score: float64(len(ss)-i) / float64(len(ss))}
+	}
+	ss[len(ss)-1] = Supplier{Device: ss[0].Device, Addrs: []string{}, Origin: true, Complete: true, Score: 1.0 / float64(len(ss))}
+	in := appendSuppliersJSON(nil, ss)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(in)))
+	for b.Loop() {
+		var r suppliersResponse
+		if !r.decodeFast(in) || len(r.Suppliers) != len(ss) {
+			b.Fatal("not decoded")
+		}
+	}
 }

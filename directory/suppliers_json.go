@@ -1,6 +1,7 @@
 package directory
 
 import (
+	"bytes"
 	"encoding/json"
 	"strconv"
 	"strings"
@@ -122,18 +123,22 @@ func appendJSONFloat(b []byte, f float64) []byte {
 // without reflection (a player asks for suppliers often). Anything else
 // (whitespace, escapes, non-ASCII, other field orders, unknown fields)
 // returns false, and the caller decodes with encoding/json instead.
+//
+// The answer is read in place (b is the caller's pooled buffer): strings
+// are noted as spans of b, and once the whole answer parsed, the bytes
+// they cover (IDs, accounts, addresses: about a third of the answer) are
+// copied into one string that every field is a substring of.
 func (r *suppliersResponse) decodeFast(b []byte) bool {
-	p := jsonScan{s: string(b)} // one copy; every string is a substring of it
+	var p jsonScan // on the stack, spans and all
+	p.s = b
 	if !p.lit(`{"suppliers":[`) {
 		return false
 	}
-	// Sized for a default answer (16 and the origin); addresses in one
-	// shared array.
+	// Sized for a default answer (16 and the origin).
 	out := make([]Supplier, 0, DefaultSuppliers+1)
-	p.addrs = make([]string, 0, 2*(DefaultSuppliers+1))
 	if !p.lit("]") {
 		for {
-			s, ok := p.supplier()
+			s, ok := p.supplier(len(out))
 			if !ok {
 				return false
 			}
@@ -155,43 +160,136 @@ func (r *suppliersResponse) decodeFast(b []byte) bool {
 			return false
 		}
 	}
+	spans := append(p.spanBuf[:min(p.nspans, len(p.spanBuf))], p.more...)
+	n := 0
+	for _, sp := range spans {
+		if sp.field != fieldScore {
+			n += int(sp.n)
+		}
+	}
+	var sb strings.Builder
+	sb.Grow(n)
+	for _, sp := range spans {
+		if sp.field != fieldScore {
+			sb.Write(b[sp.off : sp.off+sp.n])
+		}
+	}
+	all := sb.String()
+	var addrs []string // every supplier's addresses, in order
+	if p.naddrs > 0 {
+		addrs = make([]string, p.naddrs)
+	}
+	k, first := 0, 0
+	for _, sp := range spans {
+		s := &out[sp.sup]
+		if sp.field == fieldScore {
+			// A rank's score (n-i)/n is read from the encoder's own table
+			// (the shortest decimal of that very float); others are parsed.
+			tok, n, i := b[sp.off:sp.off+sp.n], len(out), int(sp.sup)
+			if n <= len(rankScores) && string(tok) == rankScores[n-1][i] {
+				s.Score = float64(n-i) / float64(n)
+				continue
+			}
+			f, err := strconv.ParseFloat(string(tok), 64)
+			if err != nil {
+				return false
+			}
+			s.Score = f
+			continue
+		}
+		v := all[:sp.n]
+		all = all[sp.n:]
+		switch sp.field {
+		case fieldDevice:
+			s.Device = identity.ID(v)
+		case fieldAccount:
+			s.Account = v
+		case fieldAddr: // a supplier's addresses come one after the other
+			if sp.j == 0 {
+				first = k
+			}
+			addrs[k] = v
+			k++
+			s.Addrs = addrs[first:k:k] // capped: an append by the caller copies
+		case fieldReach:
+			s.Reach = v
+		case fieldRelay:
+			s.Relay = v
+		}
+	}
 	r.Suppliers = out
 	return true
 }
 
+// strSpan is a string of the answer being decoded: bytes [off, off+n) of
+// it, for field of the sup-th supplier (its j-th address).
+type strSpan struct {
+	off, n int32
+	sup, j int32
+	field  uint8
+}
+
+const (
+	fieldDevice = iota
+	fieldAccount
+	fieldAddr
+	fieldReach
+	fieldRelay
+	fieldScore // a number, read once the list's length is known
+)
+
 // jsonScan reads the fixed shapes decodeFast accepts.
 type jsonScan struct {
-	s     string
-	i     int
-	addrs []string // backing of the suppliers' Addrs (non-nil)
+	s      []byte
+	i      int
+	naddrs int // addresses read
+	// the strings read so far, in order: the first in spanBuf (a default
+	// answer's), the others in more
+	spanBuf [6 * (DefaultSuppliers + 1)]strSpan
+	nspans  int
+	more    []strSpan
 }
 
 func (p *jsonScan) lit(l string) bool {
-	if len(p.s)-p.i >= len(l) && p.s[p.i:p.i+len(l)] == l {
+	if len(p.s)-p.i >= len(l) && string(p.s[p.i:p.i+len(l)]) == l {
 		p.i += len(l)
 		return true
 	}
 	return false
 }
 
-// str reads a string with no escapes and only printable ASCII.
-func (p *jsonScan) str() (string, bool) {
+// str reads a string with no escapes and only printable ASCII, noting it
+// as field of supplier sup (address j).
+func (p *jsonScan) str(sup, j int, field uint8) bool {
 	if !p.lit(`"`) {
-		return "", false
+		return false
 	}
 	rest := p.s[p.i:]
-	end := strings.IndexByte(rest, '"')
+	end := bytes.IndexByte(rest, '"')
 	if end < 0 {
-		return "", false
+		return false
 	}
-	v := rest[:end]
-	for i := 0; i < len(v); i++ {
-		if plainJSON[v[i]] == 0 {
-			return "", false
+	for _, c := range rest[:end] {
+		if plainJSON[c] == 0 {
+			return false
 		}
 	}
+	p.note(strSpan{off: int32(p.i), n: int32(end), sup: int32(sup), j: int32(j), field: field})
 	p.i += end + 1
-	return v, true
+	return true
+}
+
+// note records a span read.
+func (p *jsonScan) note(sp strSpan) {
+	if sp.field == fieldAddr {
+		p.naddrs++
+	}
+	if p.nspans < len(p.spanBuf) {
+		p.spanBuf[p.nspans] = sp
+	} else {
+		p.more = append(p.more, sp)
+	}
+	p.nspans++
 }
 
 // plainJSON marks the bytes a string may hold unescaped on the fast path:
@@ -217,7 +315,7 @@ func (p *jsonScan) bool() (bool, bool) {
 
 // number reads a JSON number token (RFC 8259 grammar); integer tells
 // whether it had no fraction or exponent.
-func (p *jsonScan) number() (tok string, integer, ok bool) {
+func (p *jsonScan) number() (tok []byte, integer, ok bool) {
 	s, i := p.s, p.i
 	digits := func(i int) int { // the end of the digits from i
 		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
@@ -231,9 +329,9 @@ func (p *jsonScan) number() (tok string, integer, ok bool) {
 	}
 	switch j := digits(i); {
 	case j == i:
-		return "", false, false
+		return nil, false, false
 	case s[i] == '0' && j > i+1: // no leading zeros
-		return "", false, false
+		return nil, false, false
 	default:
 		i = j
 	}
@@ -242,7 +340,7 @@ func (p *jsonScan) number() (tok string, integer, ok bool) {
 		integer = false
 		j := digits(i + 1)
 		if j == i+1 {
-			return "", false, false
+			return nil, false, false
 		}
 		i = j
 	}
@@ -254,7 +352,7 @@ func (p *jsonScan) number() (tok string, integer, ok bool) {
 		}
 		j := digits(i)
 		if j == i {
-			return "", false, false
+			return nil, false, false
 		}
 		i = j
 	}
@@ -269,53 +367,32 @@ func (p *jsonScan) int() (int64, bool) {
 	}
 	if len(tok) <= 18 && tok[0] != '-' { // the usual small count: no overflow possible
 		n := int64(0)
-		for i := 0; i < len(tok); i++ {
-			n = n*10 + int64(tok[i]-'0')
+		for _, c := range tok {
+			n = n*10 + int64(c-'0')
 		}
 		return n, true
 	}
-	n, err := strconv.ParseInt(tok, 10, 64)
+	n, err := strconv.ParseInt(string(tok), 10, 64)
 	return n, err == nil
 }
 
-func (p *jsonScan) float() (float64, bool) {
-	tok, _, ok := p.number()
-	if !ok {
-		return 0, false
-	}
-	f, err := strconv.ParseFloat(tok, 64)
-	return f, err == nil
-}
-
-func (p *jsonScan) supplier() (s Supplier, ok bool) {
-	var v string
-	if !p.lit(`{"device":`) {
-		return s, false
-	}
-	if v, ok = p.str(); !ok {
-		return s, false
-	}
-	s.Device = identity.ID(v)
-	if !p.lit(`,"account":`) {
-		return s, false
-	}
-	if s.Account, ok = p.str(); !ok || !p.lit(`,"addrs":`) {
+// supplier reads the sup-th supplier; its strings are left to decodeFast
+// (p.spans), but for its addresses' count.
+func (p *jsonScan) supplier(sup int) (s Supplier, ok bool) {
+	if !p.lit(`{"device":`) || !p.str(sup, 0, fieldDevice) || !p.lit(`,"account":`) || !p.str(sup, 0, fieldAccount) ||
+		!p.lit(`,"addrs":`) {
 		return s, false
 	}
 	if !p.lit("null") {
 		if !p.lit("[") {
 			return s, false
 		}
-		if p.addrs == nil {
-			p.addrs = []string{}
-		}
-		start := len(p.addrs)
+		s.Addrs = []string{} // filled in by decodeFast when not empty
 		if !p.lit("]") {
-			for {
-				if v, ok = p.str(); !ok {
+			for j := 0; ; j++ {
+				if !p.str(sup, j, fieldAddr) {
 					return s, false
 				}
-				p.addrs = append(p.addrs, v)
 				if p.lit(",") {
 					continue
 				}
@@ -325,7 +402,6 @@ func (p *jsonScan) supplier() (s Supplier, ok bool) {
 				return s, false
 			}
 		}
-		s.Addrs = p.addrs[start:len(p.addrs):len(p.addrs)] // capped: an append by the caller copies
 	}
 	if !p.lit(`,"origin":`) {
 		return s, false
@@ -352,18 +428,16 @@ func (p *jsonScan) supplier() (s Supplier, ok bool) {
 		return s, false
 	}
 	s.Load = int(load)
-	if s.Score, ok = p.float(); !ok {
+	start := p.i
+	if _, _, ok := p.number(); !ok {
 		return s, false
 	}
-	if p.lit(`,"reach":`) {
-		if s.Reach, ok = p.str(); !ok {
-			return s, false
-		}
+	p.note(strSpan{off: int32(start), n: int32(p.i - start), sup: int32(sup), field: fieldScore})
+	if p.lit(`,"reach":`) && !p.str(sup, 0, fieldReach) {
+		return s, false
 	}
-	if p.lit(`,"relay":`) {
-		if s.Relay, ok = p.str(); !ok {
-			return s, false
-		}
+	if p.lit(`,"relay":`) && !p.str(sup, 0, fieldRelay) {
+		return s, false
 	}
 	if !p.lit("}") {
 		return s, false
