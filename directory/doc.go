@@ -177,6 +177,16 @@
 // A declined card declines that nonce for good (send a new registration).
 // The built-in TestProcessor accepts any Luhn-valid unexpired card except
 // DeclineCard (4000000000000002); only brand, last 4 and a token are kept.
+// When it keeps its charges in the server's own store (ChargeLedger, the
+// default), a new purchase it accepts is one transaction instead of three:
+// the paid purchase, its charge, billing event and license together
+// (ChargedPurchase: all or nothing; a standing purchase or a charge
+// already standing under the nonce sends the registration down the
+// general path above). A processor outside the database cannot be part of
+// the transaction: its charge stays between the pending and the paid one.
+// Registrations read the device through the device cache (a revoke through
+// this server applies at once, through another instance within 5 s) and
+// the title through a 1 s cache (a title only changes by withdrawal).
 //
 // # Billing outbox
 //

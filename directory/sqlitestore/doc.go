@@ -11,6 +11,17 @@
 // busy timeout 10 s so `kith-directory publish` can write while the server
 // runs.
 //
+// # Group commit
+//
+// Every write goes through one writer goroutine (writer.go): it takes the
+// requests queued while its last commit ran, runs each in a SAVEPOINT of
+// one transaction, commits once and only then answers each (a request is
+// acknowledged only once durable; a failed one rolls back alone). When its
+// last commit held several requests it lingers up to 500 µs for more (up
+// to 16): a commit costs ~125 µs of CPU of its own. WriteStats (and the
+// directory's kith_directory_store_commits_total / _writes_total) tell
+// the mean batch.
+//
 // # Schema
 //
 // Embedded numbered migrations (migrations/NNNN_name.sql, applied in order,
@@ -24,8 +35,9 @@
 //	          device, amount, currency, state pending|paid|declined, card_brand, card_last4,
 //	          token, supplier, reason, created)
 //	  UNIQUE (account, title) WHERE state IN ('pending','paid')   -- pay once per account
-//	licenses(id PK, purchase → purchases, device, content, issued)
-//	  trigger: refuses a license whose purchase is not 'paid'
+//	licenses(id PK, purchase → purchases, device, content, issued, license (as issued))
+//	  index (purchase, device); trigger: refuses a license whose purchase is not 'paid'
+//	test_charges(idem_key PK, token, brand, last4, amount, created)   -- the test processor's
 //	announcements(dev PK → devices.seq, public_ip, addrs JSON array, private_addrs JSON array,
 //	              rtts JSON object, load, expires)
 //	holdings(content (32 bytes), dev → devices.seq, expires, complete 0|1, mode,
