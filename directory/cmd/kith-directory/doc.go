@@ -28,5 +28,6 @@
 //
 // serve shuts down gracefully on SIGINT/SIGTERM (signal.NotifyContext and
 // one errgroup): in-flight requests get 10 s, then the database is closed.
-// Setting KITH_DIRECTORY_CPUPROFILE=FILE writes a CPU profile of the run.
+// Setting KITH_DIRECTORY_CPUPROFILE=FILE writes a CPU profile of the run,
+// KITH_DIRECTORY_MEMPROFILE=FILE its allocations at the end.
 package main

@@ -168,6 +168,14 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
+	if path := os.Getenv("KITH_DIRECTORY_MEMPROFILE"); path != "" { // allocations, written at the end
+		defer func() {
+			if f, err := os.Create(path); err == nil {
+				_ = pprof.Lookup("allocs").WriteTo(f, 0)
+				f.Close()
+			}
+		}()
+	}
 
 	id, st, origin, created, err := openData(ctx, *data, *store, stderr)
 	if err != nil {
