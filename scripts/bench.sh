@@ -27,6 +27,7 @@ plan=(
   "./share/peer/|FirstChunk|20x"                  # also BenchmarkRelayFirstChunk (direct and relayed)
   "./directory/relay/|RelayThroughput|3x"
   "./share/peer/|HostileOffer|1x"
+  "./share/|CrowdBound|3x"                        # the flash crowd's bounds alone (tlsBound, cryptoBound)
   "./share/|FlashCrowd|1x"
   "./share/|NeighbourFirstPCM|20x"
   "./share/|NeighbourFirstFrame|10x"              # makes a 20 s 1080p30 clip with ffmpeg first
