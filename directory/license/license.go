@@ -167,13 +167,26 @@ func checkText(name, v string, required bool) error {
 	return nil
 }
 
-// NewLicenseID returns a random license ID (32 hex characters).
+// NewLicenseID returns a new license ID (32 hex characters): the time in
+// milliseconds (6 bytes, big-endian) then 10 random bytes. Time-ordered so
+// that the directory's index of license IDs grows at its end (a random ID
+// cost each license's commit one more page of that index).
 func NewLicenseID() (string, error) {
 	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
+	putMillis(b[:6], time.Now())
+	if _, err := rand.Read(b[6:]); err != nil {
 		return "", fmt.Errorf("making license id: %w", err)
 	}
 	return hex.EncodeToString(b[:]), nil
+}
+
+// putMillis writes t's unix milliseconds into b (6 bytes, big-endian).
+func putMillis(b []byte, t time.Time) {
+	ms := uint64(t.UnixMilli())
+	for i := 5; i >= 0; i-- {
+		b[i] = byte(ms)
+		ms >>= 8
+	}
 }
 
 // Issue completes l for device and signs it as the directory dir: it sets
