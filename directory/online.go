@@ -550,11 +550,19 @@ func (ix *onlineIndex) suppliers(out []Supplier, c sealed.ContentID, now time.Ti
 	if len(top) == 0 {
 		return out
 	}
+	// Two passes: each answered device entry and then its strings are a
+	// cache miss (100,000 devices), and a pass whose steps do not depend
+	// on each other lets the processor wait for all its misses at once
+	// rather than for each behind the last.
+	n := len(out)
 	for i := range top {
 		e := &top[i]
 		d := e.s.dev
-		out = append(out, Supplier{Device: d.id, Account: ownAccount(d.account, asker.Account), Addrs: d.addrs, Complete: e.s.complete,
+		out = append(out, Supplier{Device: d.id, Account: d.account, Addrs: d.addrs, Complete: e.s.complete,
 			SameLAN: e.sameLAN, RTT: e.rtt, Load: d.load})
+	}
+	for i := n; i < len(out); i++ {
+		out[i].Account = ownAccount(out[i].Account, asker.Account)
 	}
 	return out
 }
