@@ -75,10 +75,13 @@
 // # Splicing
 //
 // On Linux the kernel moves a session's bytes (splice(2) from one socket
-// into a 64 KiB pipe, then into the other socket): each step returns as
-// soon as the source has anything, and its bytes are counted and charged
-// to the caps before they go out, so the counters are exact and never
-// behind what either end has received, and a session over its budget is
-// cut within one step, never past the budget. Elsewhere, or for bytes the
-// relay read along with the first message, they are copied.
+// into a pipe, then into the other socket): each step returns as soon as
+// the source has anything, and its bytes are counted and charged to the
+// caps before they go out, so the counters are exact and never behind
+// what either end has received. No step takes more than is left of the
+// supplier's byte budget, so a session carries exactly its budget and is
+// cut there. A pipe starts at 64 KiB; a direction whose step fills it is
+// a bulk stream and its pipe grows to 1 MiB (at most 128 at once), for
+// fewer steps, wakeups and acknowledgements per byte. Elsewhere, or for
+// bytes the relay read along with the first message, they are copied.
 package relay

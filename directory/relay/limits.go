@@ -22,6 +22,15 @@ func newBucket(rate int64) *bucket {
 	return b
 }
 
+// size is the most one take should ask for: the bucket's burst, or 1 GiB
+// for no bucket.
+func (b *bucket) size() int64 {
+	if b == nil || b.rate <= 0 {
+		return 1 << 30
+	}
+	return int64(b.burst)
+}
+
 // wait takes n bytes' worth of tokens, sleeping for any shortfall.
 func (b *bucket) wait(ctx context.Context, n int) error {
 	if b == nil || b.rate <= 0 {

@@ -546,6 +546,14 @@ func (s *Server) pipe(ctx context.Context, cancel func(), supplier identity.ID, 
 	s.mu.Lock()
 	u := s.usage[supplier]
 	s.mu.Unlock()
+	// room is what is left of the supplier's budget (as of its last
+	// charge); a step takes no more, so the budget is spent exactly.
+	room := func() int64 {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.windowLocked(u)
+		return s.o.BytesPerDevice - u.bytes
+	}
 	take := func(n int) bool {
 		s.mu.Lock()
 		s.windowLocked(u)
@@ -578,9 +586,22 @@ func (s *Server) pipe(ctx context.Context, cancel func(), supplier identity.ID, 
 		sp = &copier{dst: dst, src: src, buf: make([]byte, 64<<10)}
 	}
 	defer sp.close()
+	// A step is at most one burst of the rate caps, so a capped session
+	// moves in steps the caps smooth, not in a few big bursts.
+	step := min(u.rate.size(), s.total.size())
+	// The idle deadline is moved on at most every sixteenth of the
+	// timeout, not every step (setting it costs a runtime timer update,
+	// a few per cent of a bulk session's CPU), so a session is closed
+	// after between 15/16 and all of IdleTimeout of silence.
+	var set time.Time
 	for {
-		src.SetReadDeadline(time.Now().Add(s.o.IdleTimeout))
-		n, err := sp.fill()
+		if now := time.Now(); now.Sub(set) >= s.o.IdleTimeout/16 {
+			src.SetReadDeadline(now.Add(s.o.IdleTimeout))
+			set = now
+		}
+		// With the budget spent, a step takes one byte, and charging it
+		// cuts the session (a direction that carries nothing is not cut).
+		n, err := sp.fill(int(max(1, min(room(), step))))
 		if n > 0 {
 			if !take(n) || sp.drain(n) != nil {
 				cancel()
@@ -603,9 +624,10 @@ func (s *Server) pipe(ctx context.Context, cancel func(), supplier identity.ID, 
 }
 
 // splicer moves one direction of a session in steps: fill takes what the
-// source has (up to a bound) and drain sends those n bytes on.
+// source has (up to its own bound and limit bytes) and drain sends those
+// n bytes on.
 type splicer interface {
-	fill() (int, error)
+	fill(limit int) (int, error)
 	drain(n int) error
 	close()
 }
@@ -616,7 +638,7 @@ type copier struct {
 	buf      []byte
 }
 
-func (c *copier) fill() (int, error) { return c.src.Read(c.buf) }
+func (c *copier) fill(limit int) (int, error) { return c.src.Read(c.buf[:min(limit, len(c.buf))]) }
 func (c *copier) drain(n int) error {
 	_, err := c.dst.Write(c.buf[:n])
 	return err
