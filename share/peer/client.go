@@ -163,6 +163,13 @@ func NewClient(self *identity.Identity, peer identity.ID, addrs []string, o Clie
 				// Bounds on what one peer can make us buffer.
 				MaxReceiveBufferPerStream:     1 << 20,
 				MaxReceiveBufferPerConnection: 4<<20 - 1,
+				// A chunk answer arrives as one DATA frame, not sixteen:
+				// net/http's client otherwise advertises HTTP/2's 16 KiB
+				// minimum, and the server then writes every 16 KiB from
+				// its own goroutine after a round trip through its serve
+				// loop (issue 10). Bounds the one read buffer a
+				// connection keeps.
+				MaxReadFrameSize: maxFrame,
 			},
 			// HTTP/1.1 only: a connection per request in flight.
 			MaxIdleConnsPerHost:    o.ConnsPerPeer,

@@ -20,6 +20,10 @@ const (
 	maxOfferText = 512
 	// maxResponseHeader caps the header of any answer (HTTP/1.1 and HTTP/2).
 	maxResponseHeader = 64 << 10
+	// maxFrame is the largest HTTP/2 frame the client accepts: a chunk
+	// (sealed.DefaultChunkSize) in one DATA frame. It is also the read
+	// buffer each HTTP/2 connection keeps.
+	maxFrame = 256 << 10
 	// maxHelloBytes caps a /hello answer.
 	maxHelloBytes = 4 << 10
 	// maxHelloName caps the device name in hello.
