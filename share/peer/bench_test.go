@@ -82,8 +82,8 @@ func parseInt(s string) (int, error) {
 
 // BenchmarkThroughput moves one sealed file (1 GiB; BENCH_MB to change)
 // between two devices on loopback: kith = peer server → Fetcher (mutual TLS
-// 1.3, HTTP/2, every chunk verified, written and fsynced into a library);
-// https = plain
+// 1.3; the pair's HTTP/2 connection, then the bulk lane's HTTP/1.1 ones;
+// every chunk verified, written and fsynced into a library); https = plain
 // Go HTTPS (TLS 1.3, HTTP/1.1, one connection) serving the same file with
 // http.ServeFile to a client copying it into a file and fsyncing it. Both
 // write the same bytes to the same disk and both connections are kept

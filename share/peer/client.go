@@ -84,6 +84,10 @@ type Client struct {
 
 	relay func(ctx context.Context) (net.Conn, error)
 
+	// bulk carries chunk requests of a bulk download from the peer
+	// (bulk.go); nil with ClientOptions.Transport.
+	bulk *bulkLane
+
 	// warm is set once a request got an answer (a connection is open, and
 	// with HTTP/2 shared); until then requests go one at a time (first),
 	// so a burst to a new peer opens one connection, not one each.
@@ -182,6 +186,7 @@ func NewClient(self *identity.Identity, peer identity.ID, addrs []string, o Clie
 			WriteBufferSize:        16 << 10,
 		}
 		rt = c.tr
+		c.bulk = newBulkLane(c, d, relayCfg, o.ConnsPerPeer)
 	}
 	c.hc = &http.Client{Transport: rt, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	return c, nil
@@ -318,6 +323,9 @@ func (c *Client) Close() {
 	if c.tr != nil {
 		c.tr.CloseIdleConnections()
 	}
+	if c.bulk != nil {
+		c.bulk.tr.CloseIdleConnections()
+	}
 }
 
 // roundTrip sends req. Until a request has been answered, requests wait
@@ -361,6 +369,12 @@ func (c *Client) get(ctx context.Context, path string, hdr http.Header) (*http.R
 }
 
 func (c *Client) do(req *http.Request) (*http.Response, error) {
+	return c.doVia(req, c.roundTrip)
+}
+
+// doVia is do with the round trip rt (the pair's connection, or the bulk
+// lane's).
+func (c *Client) doVia(req *http.Request, rt func(*http.Request) (*http.Response, error)) (*http.Response, error) {
 	// Which relayed connection carries the request (for RetireRelayed);
 	// a request the transport retries gets another connection.
 	var on *relayedConn
@@ -374,7 +388,7 @@ func (c *Client) do(req *http.Request) (*http.Response, error) {
 		}
 	}}
 	req = req.WithContext(httptrace.WithClientTrace(req.Context(), trace))
-	resp, err := c.roundTrip(req)
+	resp, err := rt(req)
 	if err != nil {
 		if on != nil {
 			on.end()
@@ -512,12 +526,28 @@ func (c *Client) Chunk(ctx context.Context, m *sealed.Manifest, i int, dst []byt
 // every chunk hashed 512 MiB of manifest per GiB fetched.
 func (c *Client) chunk(ctx context.Context, m *sealed.Manifest, cid sealed.ContentID, i int, dst []byte) ([]byte, error) {
 	_, n := m.ChunkRange(i)
-	resp, err := c.get(ctx, "/kith/v1/chunks/"+cid.String()+"/"+strconv.Itoa(i), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://kith-peer/kith/v1/chunks/"+cid.String()+"/"+strconv.Itoa(i), nil)
+	if err != nil {
+		return nil, err
+	}
+	rt := c.roundTrip
+	if b := c.bulk; b != nil {
+		k := b.inflight.Add(1)
+		defer b.inflight.Add(-1)
+		if b.use(c, k, c.clk.Now()) {
+			rt = func(req *http.Request) (*http.Response, error) { return b.roundTrip(c, req) }
+		}
+	}
+	resp, err := c.doVia(req, rt)
 	if err != nil {
 		return nil, fmt.Errorf("chunk %d from %s: %w", i, c.peer.Short(), err)
 	}
 	defer resp.Body.Close()
-	return readExact(resp, n, dst, fmt.Sprintf("chunk %d from %s", i, c.peer.Short()))
+	data, err := readExact(resp, n, dst, fmt.Sprintf("chunk %d from %s", i, c.peer.Short()))
+	if err == nil && c.bulk != nil {
+		c.bulk.moved.Add(n)
+	}
+	return data, err
 }
 
 // readExact reads a body that must be exactly n bytes.

@@ -23,6 +23,17 @@
 // at the client, a write deadline per answer and a connection closed
 // when nothing can be written to it for WriteTimeout.
 //
+// A bulk download from few peers is the exception (bulk.go): once more
+// than two chunk requests are in flight to a peer (a crowd asks each of
+// its peers for two at most) and 16 MiB of chunks came from it, its chunk
+// requests go over HTTP/1.1 connections, one per request in flight,
+// beside the pair's HTTP/2 one, which carries everything else. One
+// HTTP/2 connection seals and opens every byte on one goroutine at each
+// end, with two copies more; a GiB from one neighbour cost about a fifth
+// more CPU that way. The client reads HTTP/2 frames of up to 256 KiB (a
+// chunk in one DATA frame; net/http's client otherwise takes 16 KiB
+// frames, each written by its own goroutine at the server).
+//
 // Peers fail closed: everything but hello is only for enrolled, unrevoked
 // devices of this device's directory (Accounts, i.e. the directory's Whois,
 // names their account). A key nobody enrolled, a revoked device, and a
