@@ -128,6 +128,9 @@ func walkInspect(o fyne.CanvasObject, off fyne.Position, area, owner clip, overl
 		return
 	}
 	n := InspectNode{Type: fmt.Sprintf("%T", o), X: pos.X, Y: pos.Y, W: size.Width, H: size.Height, Overlay: overlay}
+	if _, ok := o.(*quietButton); ok {
+		n.Type = "*widget.Button" // a widget.Button to whoever looks at it
+	}
 	seen := area.intersect(box) // not empty: checked above
 	n.CutX, n.CutY = seen.w < box.w-0.5, seen.h < box.h-0.5
 	if f, ok := o.(fyne.Focusable); ok && focused != nil && f == focused {
@@ -168,6 +171,8 @@ func describe(o fyne.CanvasObject, n *InspectNode) {
 	case *widget.Label:
 		n.Text = x.Text
 	case *widget.Button:
+		n.Text = x.Text
+	case *quietButton:
 		n.Text = x.Text
 	case *widget.Entry:
 		n.Text, n.Hint = x.Text, x.PlaceHolder

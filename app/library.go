@@ -52,7 +52,7 @@ type libraryScreen struct {
 	dName     *widget.Label
 	dInfo     *widget.Label
 	dProgress *widget.ProgressBar
-	play      *widget.Button
+	play      *quietButton
 	getKey    *widget.Button
 	supplier  *widget.Select
 	suppliers []directory.Supplier
@@ -143,7 +143,10 @@ func newLibraryScreen(u *UI) *libraryScreen {
 	s.dInfo = widget.NewLabel("")
 	s.dInfo.Wrapping = fyne.TextWrapWord
 	s.dProgress = widget.NewProgressBar()
-	s.play = widget.NewButtonWithIcon("Play", theme.MediaPlayIcon(), s.tapPlay)
+	s.play = newQuietButton("Play", theme.MediaPlayIcon(), s.tapPlay, func() bool { // no tap animation when it starts a video
+		it, ok := s.selected()
+		return ok && strings.HasPrefix(it.MediaType, "video/")
+	})
 	s.play.Importance = widget.HighImportance
 	s.getKey = widget.NewButtonWithIcon("Get key", theme.LoginIcon(), s.tapGetKey)
 	s.getKey.Importance = widget.WarningImportance

@@ -30,10 +30,10 @@ type NowPlaying struct {
 	title   *widget.Label
 	artist  *widget.Label
 	status  *widget.Label
-	play    *widget.Button
-	prev    *widget.Button
-	next    *widget.Button
-	view    *widget.Button
+	play    *quietButton // quiet (no tap animation) while a video plays
+	prev    *quietButton
+	next    *quietButton
+	view    *quietButton
 	seek    *widget.Slider
 	elapsed *widget.Label
 	remain  *widget.Label
@@ -54,11 +54,12 @@ func NewNowPlaying() *NowPlaying {
 	n.artist.Truncation = fyne.TextTruncateEllipsis
 	n.status = widget.NewLabel("")
 	n.status.Hide()
-	n.prev = widget.NewButtonWithIcon("", theme.MediaSkipPreviousIcon(), func() { call(n.OnPrevious) })
-	n.play = widget.NewButtonWithIcon("", theme.MediaPlayIcon(), func() { call(n.OnPlayPause) })
+	video := func() bool { return n.st.Video }
+	n.prev = newQuietButton("", theme.MediaSkipPreviousIcon(), func() { call(n.OnPrevious) }, video)
+	n.play = newQuietButton("", theme.MediaPlayIcon(), func() { call(n.OnPlayPause) }, video)
 	n.play.Importance = widget.HighImportance
-	n.next = widget.NewButtonWithIcon("", theme.MediaSkipNextIcon(), func() { call(n.OnNext) })
-	n.view = widget.NewButtonWithIcon("View", theme.VisibilityIcon(), func() { call(n.OnView) })
+	n.next = newQuietButton("", theme.MediaSkipNextIcon(), func() { call(n.OnNext) }, video)
+	n.view = newQuietButton("View", theme.VisibilityIcon(), func() { call(n.OnView) }, video)
 	n.view.Hide()
 	n.seek = widget.NewSlider(0, 1)
 	n.seek.Step = 0
@@ -136,7 +137,7 @@ func (n *NowPlaying) SetState(st PlayerState) {
 		n.SetPlaying(st.Playing)
 	}
 	loaded := st.Title != ""
-	for _, b := range []*widget.Button{n.play, n.prev, n.next} {
+	for _, b := range []*quietButton{n.play, n.prev, n.next} {
 		if loaded {
 			b.Enable()
 		} else {
@@ -156,10 +157,10 @@ func (n *NowPlaying) SetState(st PlayerState) {
 	}
 	switch {
 	case st.Image != nil:
-		setButtonText(n.view, "View")
+		setButtonText(&n.view.Button, "View")
 		n.view.Show()
 	case st.Video:
-		setButtonText(n.view, "Video")
+		setButtonText(&n.view.Button, "Video")
 		n.view.Show()
 	default:
 		n.view.Hide()
