@@ -130,6 +130,9 @@ type videoRun struct {
 	probe  app.ProbeResult // the UI probe's waits
 	player string          // the player's log line for the video
 	drops  []string        // the player's log lines of dropped frames
+	// cpu is kith's CPU per frame of the clip (ms) by thread group
+	// (threadCPU), from the play's start to the library shown again.
+	cpu map[string]float64
 }
 
 // measure starts kith (under prefix), plays the clip to its end in the
@@ -138,7 +141,9 @@ func (r *videoRig) measure(tb testing.TB, name string, prefix []string) videoRun
 	tb.Helper()
 	probe := filepath.Join(r.tmp, name+"-probe.json")
 	w := startWindow(tb, r.bin, prefix, append(r.env, app.ProbeEnv+"="+probe), r.data, filepath.Join(r.tmp, name+".log"), r.display)
+	cpu0 := readThreadCPU(w.cmd.Process.Pid)
 	vr := videoRun{view: w.playToEnd(r.title, app.VideoStats{})}
+	vr.cpu = readThreadCPU(w.cmd.Process.Pid).msPer(cpu0, xvfbClipFrames)
 	w.stop()
 	vr.probe = readProbe(tb, probe)
 	vr.player = w.logLine("video presented")
@@ -147,7 +152,8 @@ func (r *videoRig) measure(tb testing.TB, name string, prefix []string) videoRun
 }
 
 func (vr videoRun) String() string {
-	return fmt.Sprintf("%s; UI probe: %s; player: %s", vr.view.Summary(xvfbClipFrames), vr.probe, vr.player)
+	return fmt.Sprintf("%s; UI probe: %s; kith CPU per frame: UI thread %.1f ms, llvmpipe %.1f ms, others %.1f ms; player: %s",
+		vr.view.Summary(xvfbClipFrames), vr.probe, vr.cpu["ui"], vr.cpu["gl-raster"], vr.cpu["other"], vr.player)
 }
 
 func loadAverage() string {
@@ -238,7 +244,12 @@ func TestVideoUnderXvfb(t *testing.T) {
 // callbacks p99 ≤ 20 ms). drawn-% is the clip's frames the GL painter
 // drew; ui-p99-ms the p99 of fyne.Do no-ops posted every 10 ms while the
 // video played, from submit to run; frame-wait-p99-ms the same for the
-// callbacks showing frames; normal-* the first play's.
+// callbacks showing frames; normal-* the first play's. Where the time goes:
+// kith's CPU per frame of the clip, by thread — ui-cpu-ms (the UI thread:
+// Fyne walking the window and the GL calls, texture uploads included),
+// raster-cpu-ms (Mesa llvmpipe's threads shading the window's pixels: under
+// Xvfb Fyne's full repaint of the window for each frame is done on the CPU)
+// and other-cpu-ms (decoding, conversion, sound, reading the title).
 //
 //	go test -tags migrated_fynedo,libsqlite3 -run '^$' -bench VideoUnderXvfb -benchtime 1x ./app/wire
 func BenchmarkVideoUnderXvfb(b *testing.B) {
@@ -254,15 +265,19 @@ func BenchmarkVideoUnderXvfb(b *testing.B) {
 		b.Logf("real-time priority: %s", rt[len(rt)-1])
 	}
 	report := func(prefix string, runs []videoRun) {
-		var drawn, ui, fw []float64
+		var drawn, ui, fw, uic, rc, oc []float64
 		for _, v := range runs {
 			drawn = append(drawn, 100*float64(v.view.Painted)/xvfbClipFrames)
 			ui = append(ui, v.probe.VideoP99MS)
 			fw = append(fw, v.view.PresentP99MS)
+			uic, rc, oc = append(uic, v.cpu["ui"]), append(rc, v.cpu["gl-raster"]), append(oc, v.cpu["other"])
 		}
 		b.ReportMetric(median(drawn), prefix+"drawn-%")
 		b.ReportMetric(median(ui), prefix+"ui-p99-ms")
 		b.ReportMetric(median(fw), prefix+"frame-wait-p99-ms")
+		b.ReportMetric(median(uic), prefix+"ui-cpu-ms")
+		b.ReportMetric(median(rc), prefix+"raster-cpu-ms")
+		b.ReportMetric(median(oc), prefix+"other-cpu-ms")
 	}
 	report("", rt)
 	report("normal-", normal)
