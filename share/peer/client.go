@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -525,10 +526,19 @@ func (c *Client) Chunk(ctx context.Context, m *sealed.Manifest, i int, dst []byt
 // the whole manifest (32 bytes a chunk), so a download computing it for
 // every chunk hashed 512 MiB of manifest per GiB fetched.
 func (c *Client) chunk(ctx context.Context, m *sealed.Manifest, cid sealed.ContentID, i int, dst []byte) ([]byte, error) {
+	b, _, err := c.chunkHave(ctx, m, cid, i, dst)
+	return b, err
+}
+
+// chunkHave is chunk that also returns the peer's have state its answer
+// carries (HaveBitsHeader; nil when it carries none: a peer before this
+// header, a content of more than maxCarriedHave×8 chunks). A malformed
+// state is ErrMisbehaving, as a malformed /have answer is.
+func (c *Client) chunkHave(ctx context.Context, m *sealed.Manifest, cid sealed.ContentID, i int, dst []byte) ([]byte, *HaveInfo, error) {
 	_, n := m.ChunkRange(i)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://kith-peer/kith/v1/chunks/"+cid.String()+"/"+strconv.Itoa(i), nil)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	rt := c.roundTrip
 	if b := c.bulk; b != nil {
@@ -540,14 +550,52 @@ func (c *Client) chunk(ctx context.Context, m *sealed.Manifest, cid sealed.Conte
 	}
 	resp, err := c.doVia(req, rt)
 	if err != nil {
-		return nil, fmt.Errorf("chunk %d from %s: %w", i, c.peer.Short(), err)
+		return nil, nil, fmt.Errorf("chunk %d from %s: %w", i, c.peer.Short(), err)
 	}
 	defer resp.Body.Close()
+	hi, err := carriedHave(resp.Header, m.NumChunks())
+	if err != nil {
+		return nil, nil, fmt.Errorf("chunk %d from %s: %w: %w", i, c.peer.Short(), ErrMisbehaving, err)
+	}
 	data, err := readExact(resp, n, dst, fmt.Sprintf("chunk %d from %s", i, c.peer.Short()))
-	if err == nil && c.bulk != nil {
+	if err != nil {
+		return nil, nil, err
+	}
+	if c.bulk != nil {
 		c.bulk.moved.Add(n)
 	}
-	return data, err
+	return data, hi, nil
+}
+
+// carriedHave reads the have state a chunk answer carries for a content
+// of n chunks (see HaveBitsHeader): nil without one; an error when it is
+// not exactly what /have would answer (a completeness that is not "true"
+// or "false", bitmaps of another length, bad base64).
+func carriedHave(h http.Header, n int) (*HaveInfo, error) {
+	complete := h.Get(HaveHeader)
+	if complete == "" {
+		return nil, nil
+	}
+	hi := &HaveInfo{Downloading: h.Get(DownloadingHeader) == "true"}
+	switch complete {
+	case "true":
+		hi.Complete = true
+		return hi, nil
+	case "false":
+	default:
+		return nil, fmt.Errorf("%s %q", HaveHeader, complete)
+	}
+	want := len(library.NewBitmap(n))
+	bits := h.Get(HaveBitsHeader)
+	if len(bits) != base64.RawURLEncoding.EncodedLen(2*want) {
+		return nil, fmt.Errorf("%s of %d characters, want %d", HaveBitsHeader, len(bits), base64.RawURLEncoding.EncodedLen(2*want))
+	}
+	b, err := base64.RawURLEncoding.Strict().DecodeString(bits)
+	if err != nil || len(b) != 2*want {
+		return nil, fmt.Errorf("%s: not %d bytes of base64url: %v", HaveBitsHeader, 2*want, err)
+	}
+	hi.Have, hi.Fetching = library.Bitmap(b[:want]), library.Bitmap(b[want:])
+	return hi, nil
 }
 
 // readExact reads a body that must be exactly n bytes.
@@ -611,6 +659,9 @@ type peerSource struct {
 func (p *peerSource) ID() identity.ID { return p.c.peer }
 func (p *peerSource) Chunk(ctx context.Context, i int, dst []byte) ([]byte, error) {
 	return p.c.chunk(ctx, p.m, p.cid, i, dst)
+}
+func (p *peerSource) ChunkHave(ctx context.Context, i int, dst []byte) ([]byte, *HaveInfo, error) {
+	return p.c.chunkHave(ctx, p.m, p.cid, i, dst)
 }
 func (p *peerSource) Have(ctx context.Context) (HaveInfo, error) {
 	return p.c.Have(ctx, p.cid, p.m.NumChunks())

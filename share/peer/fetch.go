@@ -29,6 +29,16 @@ type Haver interface {
 	Have(ctx context.Context) (HaveInfo, error)
 }
 
+// HaveCarrier is implemented by partial sources whose chunk answers may
+// carry their Have state (a peer's, HaveBitsHeader): the fetcher applies
+// it as a poll's answer and does not poll a source while it answers
+// chunks, which also learns what it gained without waiting for a poll.
+type HaveCarrier interface {
+	// ChunkHave is Source.Chunk that also returns the state carried (nil
+	// when the answer carried none).
+	ChunkHave(ctx context.Context, i int, dst []byte) ([]byte, *HaveInfo, error)
+}
+
 // HaveInfo is a partial source's state (GET /have).
 type HaveInfo struct {
 	Have     library.Bitmap // chunks held
@@ -152,6 +162,7 @@ type result struct {
 	a    *attempt
 	data []byte
 	buf  *[]byte
+	have *HaveInfo // carried by the answer (HaveCarrier)
 	err  error
 }
 

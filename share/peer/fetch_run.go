@@ -139,7 +139,14 @@ func (f *Fetcher) launch(ctx context.Context, wg *sync.WaitGroup, a *attempt) {
 	go func() {
 		defer wg.Done()
 		buf := f.bufs.Get().(*[]byte)
-		data, err := src.Chunk(actx, i, *buf)
+		var data []byte
+		var have *HaveInfo
+		var err error
+		if hc, ok := src.(HaveCarrier); ok {
+			data, have, err = hc.ChunkHave(actx, i, *buf)
+		} else {
+			data, err = src.Chunk(actx, i, *buf)
+		}
 		if err != nil && errors.Is(actx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
 			// The request's own timeout, whatever the source made of it
 			// (on a fake clock a source sees a cancelled context).
@@ -157,7 +164,7 @@ func (f *Fetcher) launch(ctx context.Context, wg *sync.WaitGroup, a *attempt) {
 			}
 		}
 		select {
-		case f.results <- result{a: a, data: data, buf: buf, err: err}:
+		case f.results <- result{a: a, data: data, buf: buf, have: have, err: err}:
 		case <-ctx.Done():
 		}
 	}()
@@ -207,6 +214,11 @@ func (f *Fetcher) handle(r result) error {
 		f.core.Result(a, sched.Outcome{Kind: sched.Canceled, Err: r.err}, f.clk.Now())
 		f.mu.Unlock()
 		return fmt.Errorf("fetching %s: storing chunk %d: %w", f.cid, a.Chunk, se.err)
+	}
+	if r.have != nil && r.err == nil {
+		h := r.have
+		f.core.Carried(a.Src, sched.HaveInfo{Have: sched.Bitmap(h.Have), Fetching: sched.Bitmap(h.Fetching),
+			Complete: h.Complete, Downloading: h.Downloading}, f.clk.Now())
 	}
 	done, others, fl := f.core.Result(a, outcome(r.err), f.clk.Now())
 	f.mu.Unlock()

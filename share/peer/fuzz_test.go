@@ -2,6 +2,7 @@ package peer
 
 import (
 	"bytes"
+	"encoding/base64"
 	"io"
 	"net/http"
 	"testing"
@@ -91,6 +92,40 @@ func FuzzCleanText(f *testing.F) {
 		}
 		if checkPeerText("f", s, max) == nil && got != s {
 			t.Fatalf("cleanText changed acceptable %q to %q", s, got)
+		}
+	})
+}
+
+// FuzzCarriedHave feeds chunk answers' carried have states of any shape:
+// carriedHave accepts only what /have could answer (bitmaps of exactly the
+// content's length, in canonical unpadded base64url), or nothing.
+func FuzzCarriedHave(f *testing.F) {
+	f.Add("false", "AAAAAAAA", 20)
+	f.Add("true", "", 20)
+	f.Add("false", "_w", 3)
+	f.Add("", "AAAA", 8)
+	f.Add("false", "AAAAAA==", 20)
+	f.Fuzz(func(t *testing.T, complete, bits string, n int) {
+		if n < 0 || n > 1<<16 {
+			t.Skip()
+		}
+		h := http.Header{}
+		if complete != "" {
+			h.Set(HaveHeader, complete)
+		}
+		if bits != "" {
+			h.Set(HaveBitsHeader, bits)
+		}
+		hi, err := carriedHave(h, n)
+		if err != nil || hi == nil || hi.Complete {
+			return
+		}
+		want := (n + 7) / 8
+		if len(hi.Have) != want || len(hi.Fetching) != want {
+			t.Fatalf("accepted bitmaps of %d and %d bytes for %d chunks", len(hi.Have), len(hi.Fetching), n)
+		}
+		if again := base64.RawURLEncoding.EncodeToString(append(append([]byte(nil), hi.Have...), hi.Fetching...)); again != h.Get(HaveBitsHeader) {
+			t.Fatalf("accepted %q, which encodes as %q", h.Get(HaveBitsHeader), again)
 		}
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -465,17 +466,25 @@ func (s *Server) handleManifest(w http.ResponseWriter, r *http.Request) {
 	w.Write(b)
 }
 
-// Response headers of /have.
+// Response headers of /have (and of chunk answers that carry the state).
 const (
 	HaveHeader        = "Kith-Complete"    // "true" when every chunk is held
 	DownloadingHeader = "Kith-Downloading" // "true" while this device downloads the content itself
+	// HaveBitsHeader, on a chunk answer of a partial holder, is its /have
+	// body (the have bitmap, then the fetching bitmap) in unpadded
+	// base64url: the requester learns what the peer gained since its last
+	// poll without asking, and polls it no more while it serves it.
+	HaveBitsHeader = "Kith-Have-Bits"
 )
 
-func (s *Server) handleHave(w http.ResponseWriter, r *http.Request) {
-	peer, cid, ok := s.permit(w, r)
-	if !ok {
-		return
-	}
+// maxCarriedHave is the longest have bitmap a chunk answer carries
+// (8,192 chunks, 2 GiB at the default chunk size: about 2.7 KiB of header);
+// the holders of longer contents are polled, as every holder was before.
+const maxCarriedHave = 1 << 10
+
+// haveState is what /have answers about cid, and notes that peer asked
+// (LastPolled, Pollers).
+func (s *Server) haveState(ctx context.Context, peer identity.ID, cid sealed.ContentID) (have, fetching library.Bitmap, complete, downloading bool, err error) {
 	s.mu.Lock()
 	if s.polled == nil || len(s.polled) > 10000 {
 		s.polled = map[sealed.ContentID]time.Time{}
@@ -486,26 +495,52 @@ func (s *Server) handleHave(w http.ResponseWriter, r *http.Request) {
 	s.polled[cid] = s.o.Now()
 	s.pollers[pollKey{cid, peer}] = s.o.Now()
 	s.mu.Unlock()
-	ctx := r.Context()
 	have, err1 := s.o.Library.Have(ctx, cid)
 	st, err2 := s.o.Library.Status(ctx, cid)
 	if err := errors.Join(err1, err2); err != nil {
-		forbidden(w)
-		return
+		return nil, nil, false, false, err
 	}
-	var fetching library.Bitmap
 	if s.o.Fetching != nil {
 		fetching = s.o.Fetching(cid)
 	}
 	if len(fetching) != len(have) {
 		fetching = make(library.Bitmap, len(have))
 	}
+	return have, fetching, st.Complete, s.o.Downloading != nil && s.o.Downloading(cid), nil
+}
+
+func (s *Server) handleHave(w http.ResponseWriter, r *http.Request) {
+	peer, cid, ok := s.permit(w, r)
+	if !ok {
+		return
+	}
+	have, fetching, complete, downloading, err := s.haveState(r.Context(), peer, cid)
+	if err != nil {
+		forbidden(w)
+		return
+	}
 	w.Header().Set("Content-Type", "application/octet-stream")
-	w.Header().Set(HaveHeader, strconv.FormatBool(st.Complete))
-	w.Header().Set(DownloadingHeader, strconv.FormatBool(s.o.Downloading != nil && s.o.Downloading(cid)))
+	w.Header().Set(HaveHeader, strconv.FormatBool(complete))
+	w.Header().Set(DownloadingHeader, strconv.FormatBool(downloading))
 	w.Header().Set("Content-Length", strconv.Itoa(len(have)+len(fetching)))
 	w.Write(have)
 	w.Write(fetching)
+}
+
+// carryHave sets the headers that give a chunk answer our /have state
+// (HaveBitsHeader): a complete holder says so, a partial one sends its
+// bitmaps while they fit in maxCarriedHave.
+func (s *Server) carryHave(w http.ResponseWriter, r *http.Request, peer identity.ID, cid sealed.ContentID) {
+	have, fetching, complete, downloading, err := s.haveState(r.Context(), peer, cid)
+	if err != nil || (!complete && len(have) > maxCarriedHave) {
+		return
+	}
+	h := w.Header()
+	h.Set(HaveHeader, strconv.FormatBool(complete))
+	h.Set(DownloadingHeader, strconv.FormatBool(downloading))
+	if !complete {
+		h.Set(HaveBitsHeader, base64.RawURLEncoding.EncodeToString(append(have, fetching...)))
+	}
 }
 
 // acquire takes an upload slot for peer; false means busy (503 written).
@@ -621,6 +656,7 @@ func (s *Server) handleChunk(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	s.carryHave(w, r, peer, cid)
 	n, _ := w.Write(b)
 	s.uploaded(peer, cid, int64(n), start)
 }

@@ -364,6 +364,30 @@ func (k *Core) HaveResult(s *Source, info HaveInfo, out Outcome, now time.Time) 
 	return nil
 }
 
+// Carried applies a Have state that came with one of s's chunk answers
+// (a peer's answer carries it) as HaveResult applies a poll's answer, and
+// puts s's next poll off by a full interval: a source that keeps answering
+// chunks is not polled. A poll in flight still ends with HaveResult. An
+// answer that brings nothing new does not slow s's polling (stale counts
+// polls, which cost a request; a carried state costs none).
+func (k *Core) Carried(s *Source, info HaveInfo, now time.Time) {
+	if !s.partial || s.banned {
+		return
+	}
+	if !s.known || s.active != info.Downloading {
+		k.mine = nil // the crowd changed
+	}
+	if !s.known || gained(s.have, info.Have) {
+		s.stale = 0
+	}
+	s.known, s.answered, s.active = true, true, info.Downloading
+	s.have, s.fetching = info.Have, info.Fetching
+	if info.Complete {
+		s.have, s.fetching, s.partial = nil, nil, false
+	}
+	s.lastPoll = now
+}
+
 // pollEvery is how often partial source s is polled: every HaveInterval
 // while its answers bring new chunks, up to 4 x less often while they do
 // not (a big crowd's polls cost its members CPU for nothing).
