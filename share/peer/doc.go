@@ -63,7 +63,10 @@
 //	                          chunks being fetched from the origin (bit i = byte i/8, bit i%8, LSB
 //	                          first); headers Kith-Complete: true|false (every chunk held) and
 //	                          Kith-Downloading: true|false (this device downloads it right now)
-//	GET  /chunks/{cid}/{i}    200 ciphertext chunk i (exactly Manifest.ChunkRange(i) bytes);
+//	GET  /chunks/{cid}/{i}    200 ciphertext chunk i (exactly Manifest.ChunkRange(i) bytes), with
+//	                          /have's state in headers: Kith-Complete, Kith-Downloading and, for a
+//	                          partial holder whose bitmap is at most 1 KiB, Kith-Have-Bits (/have's
+//	                          body in unpadded base64url; anything else there is misbehaving);
 //	                          206 with a Range header (bytes within the chunk); 404 chunk not present
 //	GET  /content/{cid}       200/206 byte ranges of the sealed file (Range); every chunk a range
 //	                          touches must be present
@@ -90,7 +93,9 @@
 //
 // A Fetcher keeps a few requests in flight per source (two each while it
 // has eight usable peers or more), polls partial sources' /have bitmaps
-// (patiently: over HTTP/1.1 a poll cut short closes its connection), asks each peer for the rarest chunk it can give
+// (patiently: over HTTP/1.1 a poll cut short closes its connection) except
+// while they answer its chunk requests, whose answers carry the same state
+// (HaveCarrier), asks each peer for the rarest chunk it can give
 // (fewest of our peers hold it; ties onward from a random start, so a
 // crowd spreads over the file) or from the chunk a player asked for
 // (Prioritize), stores each chunk through a Sink that verifies it
