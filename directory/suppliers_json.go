@@ -3,6 +3,7 @@ package directory
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -129,6 +130,9 @@ func appendJSONFloat(b []byte, f float64) []byte {
 // they cover (IDs, accounts, addresses: about a third of the answer) are
 // copied into one string that every field is a substring of.
 func (r *suppliersResponse) decodeFast(b []byte) bool {
+	if len(b) > math.MaxInt32 { // spans are 32-bit (answers are capped far below)
+		return false
+	}
 	var p jsonScan // on the stack, spans and all
 	p.s = b
 	if !p.lit(`{"suppliers":[`) {
