@@ -260,6 +260,8 @@ func (u *UI) Show(view string) {
 		u.app.Preferences().SetString(prefView, view)
 	}
 	switch view {
+	case ViewVideo:
+		u.video.show() // a frame that came before the view was shown
 	case ViewStore:
 		u.store.shown()
 	case ViewSwarm:

@@ -256,6 +256,18 @@ func (v *videoView) present() {
 		v.waits = append(v.waits, wait)
 	}
 	v.waitMu.Unlock()
+	v.show()
+}
+
+// show puts the newest frame on the canvas if the view is in the window
+// (UI goroutine); while another screen is shown the frame waits for it (a
+// newer one replaces it). A video's first frame comes before the view shows
+// itself (the player's state follows its frames): put on a view not yet in
+// the window, it was never drawn; now it is shown when the view is.
+func (v *videoView) show() {
+	if v.u.view != ViewVideo && !v.u.fullScreen {
+		return
+	}
 	v.mu.Lock()
 	if !v.fresh {
 		v.mu.Unlock()
@@ -277,6 +289,9 @@ func (v *videoView) present() {
 
 // clear forgets the picture (a new title, or no video any more).
 func (v *videoView) clear() {
+	v.mu.Lock()
+	v.fresh = false // a frame of the title that ended, not yet shown
+	v.mu.Unlock()
 	v.img.Image = nil
 	v.layoutPicture(v.Size())
 	v.img.Refresh()

@@ -148,6 +148,8 @@ func TestVideoViewNotRemembered(t *testing.T) {
 func TestVideoViewBars(t *testing.T) {
 	w := newFakeWorld()
 	u := newTestUI(t, w)
+	signUp(t, u)
+	u.Show(ViewVideo)
 	v := u.video
 	v.Resize(fyne.NewSize(800, 600))
 	cover := func(what string, want [3]fyne.Size) {
@@ -182,4 +184,46 @@ func TestVideoViewBars(t *testing.T) {
 	v.Resize(fyne.NewSize(800, 600)) // unchanged size: nothing moves
 	v.clear()
 	cover("cleared", [3]fyne.Size{fyne.NewSize(800, 600), {}, {}})
+}
+
+// A video's first frame comes before the UI has taken in the player's state
+// (the frames lead it): the frame waits for the view to show and is drawn
+// then, rather than put on a view not in the window. A frame waiting when
+// the video ends is dropped.
+func TestVideoFirstFrameBeforeView(t *testing.T) {
+	w := newFakeWorld()
+	w.items = []Item{
+		{Content: cid(101), TitleID: "v1", Name: "Harbour Timelapse", MediaType: "video/mp4", State: StateOwned, Added: time.Now()},
+		{Content: cid(102), TitleID: "a1", Name: "Kettle Song", MediaType: "audio/mpeg", State: StateOwned, Added: time.Now()},
+	}
+	u := newTestUI(t, w)
+	signUp(t, u)
+	u.Show(ViewLibrary)
+	ctx := context.Background()
+	u.b.Video.SetVideoOut(u.video)
+	if err := u.b.Player.Play(ctx, []sealed.ContentID{cid(101), cid(102)}, 0); err != nil {
+		t.Fatal(err)
+	}
+	red := color.RGBA{255, 0, 0, 255}
+	frame := image.NewRGBA(image.Rect(0, 0, 64, 36))
+	copy(frame.Pix, []byte{red.R, red.G, red.B, red.A})
+	w.videoOut.VideoFrame(frame)
+	if u.video.img.Image != nil || u.video.stats().Shown != 0 {
+		t.Fatalf("the first frame was put on the video view while the library was shown (shown %d)", u.video.stats().Shown)
+	}
+	u.pump(ctx)
+	img, ok := u.video.img.Image.(*image.RGBA)
+	if u.View() != ViewVideo || !ok || img.RGBAAt(0, 0) != red || u.video.stats().Shown != 1 {
+		t.Fatalf("view %q, image %T, shown %d: want the first frame shown with the video view", u.View(), u.video.img.Image, u.video.stats().Shown)
+	}
+
+	// Away from the view, a frame waits; the video ends: it is dropped.
+	u.Show(ViewMusic)
+	w.videoOut.VideoFrame(frame)
+	u.b.Player.Next()
+	u.pump(ctx)
+	u.Show(ViewVideo)
+	if u.video.img.Image != nil || u.video.stats().Shown != 1 {
+		t.Errorf("a frame of the ended video was shown (image %T, shown %d)", u.video.img.Image, u.video.stats().Shown)
+	}
 }
