@@ -28,7 +28,10 @@
 //     size over byte rate) and are at most MaxDuration. A caller that reads
 //     the whole file anyway (adding it: share.Node.AddFile seals it) sets
 //     Options.DeferScan and writes the bytes to Info.Scan, a FrameScan that
-//     counts the same frames without a second read of the file.
+//     counts the same frames without a second read of the file;
+//   - a video's width and height come from the first video track's tkhd
+//     (MP4; at most 16 tracks looked at) and are 1..MaxDimension, else 0.
+//     Matroska/WebM is not read for duration or size.
 //
 // A file whose tags cannot be read is still described: Read returns its
 // format and a name from the file name, and lists what went wrong in

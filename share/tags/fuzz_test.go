@@ -12,7 +12,7 @@ import (
 
 // FuzzRead feeds arbitrary bytes, under names of every format, to ReadAt:
 // it must not panic, must not read past its budget, and whatever it returns
-// must be bounded valid UTF-8; a deferred MP3 frame count (DeferScan, the
+// must be bounded valid UTF-8 (a video's size 1..MaxDimension or 0×0); a deferred MP3 frame count (DeferScan, the
 // bytes written to Info.Scan) must give the duration ReadAt's own count
 // gives.
 func FuzzRead(f *testing.F) {
@@ -40,7 +40,8 @@ func FuzzRead(f *testing.F) {
 				t.Fatalf("unbounded text %q", s)
 			}
 		}
-		if in.Title == "" || in.MediaType == "" || in.Duration < 0 || in.Duration > MaxDuration || len(in.Problems) > MaxProblems {
+		if in.Title == "" || in.MediaType == "" || in.Duration < 0 || in.Duration > MaxDuration || len(in.Problems) > MaxProblems ||
+			in.Width < 0 || in.Width > MaxDimension || in.Height < 0 || in.Height > MaxDimension || (in.Width == 0) != (in.Height == 0) {
 			t.Fatalf("bad info %+v", in)
 		}
 		// Deferred, the frames counted from the bytes written to Scan give

@@ -77,8 +77,12 @@ type Info struct {
 	DiscTotal   int           `json:"disc_total,omitempty"`
 	Year        int           `json:"year,omitempty"`
 	Duration    time.Duration `json:"duration,omitempty"`
-	MediaType   string        `json:"media_type"`       // "audio/mpeg", "audio/flac", "audio/ogg", "audio/mp4", "audio/wav"…
-	TagFormat   string        `json:"format,omitempty"` // "ID3v2.3", "VORBIS", "MP4", "RIFF INFO"…; "" = untagged
+	// Width and Height are a video's display size in pixels (MP4: the
+	// first video track's tkhd), 1..MaxDimension; 0 when unknown or audio.
+	Width     int    `json:"width,omitempty"`
+	Height    int    `json:"height,omitempty"`
+	MediaType string `json:"media_type"`       // "audio/mpeg", "audio/flac", "audio/ogg", "audio/mp4", "audio/wav"…
+	TagFormat string `json:"format,omitempty"` // "ID3v2.3", "VORBIS", "MP4", "RIFF INFO"…; "" = untagged
 	// Artwork is a JPEG thumbnail (at most Options.ThumbSize a side) of the
 	// embedded picture or of a cover beside the file; nil when there is none.
 	Artwork       []byte   `json:"-"`
@@ -180,6 +184,15 @@ func ReadAt(ctx context.Context, r io.ReaderAt, size int64, name string, o Optio
 		}
 	} else if k != kindMatroska {
 		in.setDuration(duration(k, newBudgetReader(r, size, o.MaxTagBytes, time.Now().Add(o.Timeout))))
+	}
+	if k == kindMP4 {
+		w, h, err := mp4Resolution(newBudgetReader(r, size, o.MaxTagBytes, time.Now().Add(o.Timeout)))
+		switch {
+		case err == nil:
+			in.Width, in.Height = w, h
+		case !errors.Is(err, errNoVideo):
+			in.problem("resolution: %v", err)
+		}
 	}
 	if in.Title == "" {
 		t := in.Track
