@@ -225,6 +225,8 @@ func checkTags(t TitleTags) (TitleTags, error) {
 		return t, fieldErrorf("year", "must be 0 to 9999")
 	case t.DurationMS < 0 || t.DurationMS > 100*3600*1000:
 		return t, fieldErrorf("duration_ms", "must be 0 to 100 hours")
+	case t.Width < 0 || t.Width > MaxVideoDimension || t.Height < 0 || t.Height > MaxVideoDimension || (t.Width == 0) != (t.Height == 0):
+		return t, fieldErrorf("width", "width and height must both be 1 to %d, or both 0", MaxVideoDimension)
 	}
 	return t, nil
 }

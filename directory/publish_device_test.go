@@ -115,7 +115,7 @@ func sealRequest(t *testing.T, info *directory.Info, data []byte, name string) (
 		t.Fatal(err)
 	}
 	return &directory.PublishRequest{Manifest: mb, SealedKey: sk, Name: name, Artist: "Ana",
-		TitleTags: directory.TitleTags{Album: "Home Album", Track: 2, Year: 2020, DurationMS: 180_000}}, key
+		TitleTags: directory.TitleTags{Album: "Home Album", Track: 2, Year: 2020, DurationMS: 180_000, Width: 640, Height: 360}}, key
 }
 
 func names(ts []directory.Title) string {
@@ -137,7 +137,7 @@ func TestPublishFromDevice(t *testing.T) {
 		t.Fatalf("Publish: %v", err)
 	}
 	if pub.Title.Owner != "home" || pub.Title.Visibility != directory.VisibilityHousehold || pub.Title.Album != "Home Album" ||
-		pub.Title.Track != 2 || !pub.Title.Artwork {
+		pub.Title.Track != 2 || !pub.Title.Artwork || pub.Title.Width != 640 || pub.Title.Height != 360 {
 		t.Errorf("published title %+v", pub.Title)
 	}
 	m, err := sealed.ParseManifest(pub.Manifest)
@@ -232,6 +232,8 @@ func TestSecurityPublishRefused(t *testing.T) {
 		{"album too long", nil, func(r *directory.PublishRequest) { r.Album = strings.Repeat("é", 201) }, "album"},
 		{"control characters", nil, func(r *directory.PublishRequest) { r.Name = "a\x1b[31mb" }, "printable"},
 		{"track out of range", nil, func(r *directory.PublishRequest) { r.Track = -1 }, "track"},
+		{"width out of range", nil, func(r *directory.PublishRequest) { r.Width = 16385 }, "width"},
+		{"width without height", nil, func(r *directory.PublishRequest) { r.Height = 0 }, "width"},
 		{"garbage manifest", nil, func(r *directory.PublishRequest) { r.Manifest = []byte("KITH") }, "manifest"},
 	}
 	for _, c := range cases {

@@ -60,7 +60,14 @@ type TitleTags struct {
 	Disc        int    `json:"disc,omitempty"`
 	Year        int    `json:"year,omitempty"`
 	DurationMS  int64  `json:"duration_ms,omitempty"`
+	// Width and Height are a video's size in pixels, 1..MaxVideoDimension
+	// (0 = unknown, or not video).
+	Width  int `json:"width,omitempty"`
+	Height int `json:"height,omitempty"`
 }
+
+// MaxVideoDimension is the largest video width or height a title may carry.
+const MaxVideoDimension = 16384
 
 // Title visibilities.
 const (

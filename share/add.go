@@ -168,7 +168,7 @@ func (n *Node) AddFile(ctx context.Context, path string, o AddOptions) (*Added, 
 		pub, err = n.dirClient().Publish(ctx, &directory.PublishRequest{
 			Manifest: mb, SealedKey: sk, Name: in.Title, Artist: in.Artist,
 			TitleTags: directory.TitleTags{Album: in.Album, AlbumArtist: in.AlbumArtist, Genre: in.Genre, Track: in.Track,
-				Disc: in.Disc, Year: in.Year, DurationMS: in.Duration.Milliseconds()},
+				Disc: in.Disc, Year: in.Year, DurationMS: in.Duration.Milliseconds(), Width: in.Width, Height: in.Height},
 			Artwork: in.Artwork, Price: o.Price, Currency: o.Currency, Rights: o.Rights, Public: o.Public,
 		})
 		return err

@@ -23,11 +23,11 @@ func (s *Store) PutTitle(ctx context.Context, t *directory.TitleRecord) error {
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO titles (id, content, name, artist, media_type, price, currency,
 		reshare, expires, size, manifest, sealed_key, withdrawn, published,
-		album, album_artist, genre, track, disc, year, duration_ms, owner, publisher, visibility)
-		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24)`,
+		album, album_artist, genre, track, disc, year, duration_ms, width, height, owner, publisher, visibility)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26)`,
 			t.ID, t.ContentID[:], t.Name, t.Artist, t.MediaType, t.Price, t.Currency, t.Rights.Reshare, ms(t.Rights.Expires),
 			t.Size, t.Manifest, t.SealedKey, t.Withdrawn, ms(t.Published),
-			t.Album, t.AlbumArtist, t.Genre, t.Track, t.Disc, t.Year, t.DurationMS, t.Owner, string(t.Publisher), vis)
+			t.Album, t.AlbumArtist, t.Genre, t.Track, t.Disc, t.Year, t.DurationMS, t.Width, t.Height, t.Owner, string(t.Publisher), vis)
 		if err != nil || len(t.Artwork) == 0 {
 			return err
 		}
@@ -41,7 +41,7 @@ func (s *Store) PutTitle(ctx context.Context, t *directory.TitleRecord) error {
 }
 
 const titleCols = `id, content, name, artist, media_type, price, currency, reshare, expires, size, withdrawn,
-	album, album_artist, genre, track, disc, year, duration_ms, owner, visibility,
+	album, album_artist, genre, track, disc, year, duration_ms, width, height, owner, visibility,
 	EXISTS (SELECT 1 FROM artwork a WHERE a.title = titles.id)`
 
 func scanTitle(sc pgx.Row, extra ...any) (*directory.TitleRecord, error) {
@@ -50,7 +50,7 @@ func scanTitle(sc pgx.Row, extra ...any) (*directory.TitleRecord, error) {
 	var expires int64
 	dst := append([]any{&t.ID, &content, &t.Name, &t.Artist, &t.MediaType, &t.Price, &t.Currency,
 		&t.Rights.Reshare, &expires, &t.Size, &t.Withdrawn,
-		&t.Album, &t.AlbumArtist, &t.Genre, &t.Track, &t.Disc, &t.Year, &t.DurationMS, &t.Owner, &t.Visibility, &t.Title.Artwork}, extra...)
+		&t.Album, &t.AlbumArtist, &t.Genre, &t.Track, &t.Disc, &t.Year, &t.DurationMS, &t.Width, &t.Height, &t.Owner, &t.Visibility, &t.Title.Artwork}, extra...)
 	if err := sc.Scan(dst...); err != nil {
 		return nil, err
 	}

@@ -59,7 +59,7 @@ func TestMigrationsIdempotent(t *testing.T) {
 		}
 		v, err := s.SchemaVersion(context.Background())
 		s.Close()
-		if err != nil || v != 9 {
+		if err != nil || v != 10 {
 			t.Fatalf("schema version %d, %v", v, err)
 		}
 	}

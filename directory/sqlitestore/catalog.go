@@ -21,11 +21,11 @@ func (s *Store) PutTitle(ctx context.Context, t *directory.TitleRecord) error {
 	err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO titles (id, content, name, artist, media_type, price, currency,
 		reshare, expires, size, manifest, sealed_key, withdrawn, published,
-		album, album_artist, genre, track, disc, year, duration_ms, owner, publisher, visibility)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		album, album_artist, genre, track, disc, year, duration_ms, width, height, owner, publisher, visibility)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 			t.ID, t.ContentID[:], t.Name, t.Artist, t.MediaType, t.Price, t.Currency, t.Rights.Reshare, ms(t.Rights.Expires),
 			t.Size, t.Manifest, t.SealedKey, t.Withdrawn, ms(t.Published),
-			t.Album, t.AlbumArtist, t.Genre, t.Track, t.Disc, t.Year, t.DurationMS, t.Owner, string(t.Publisher), vis)
+			t.Album, t.AlbumArtist, t.Genre, t.Track, t.Disc, t.Year, t.DurationMS, t.Width, t.Height, t.Owner, string(t.Publisher), vis)
 		if err != nil || len(t.Artwork) == 0 {
 			return err
 		}
@@ -39,7 +39,7 @@ func (s *Store) PutTitle(ctx context.Context, t *directory.TitleRecord) error {
 }
 
 const titleCols = `id, content, name, artist, media_type, price, currency, reshare, expires, size, withdrawn,
-	album, album_artist, genre, track, disc, year, duration_ms, owner, visibility,
+	album, album_artist, genre, track, disc, year, duration_ms, width, height, owner, visibility,
 	EXISTS (SELECT 1 FROM artwork a WHERE a.title = titles.id)`
 
 // titleSelect reads a whole title record; the condition follows.
@@ -51,7 +51,7 @@ func scanTitle(sc interface{ Scan(...any) error }, extra ...any) (*directory.Tit
 	var expires int64
 	dst := append([]any{&t.ID, &content, &t.Name, &t.Artist, &t.MediaType, &t.Price, &t.Currency,
 		&t.Rights.Reshare, &expires, &t.Size, &t.Withdrawn,
-		&t.Album, &t.AlbumArtist, &t.Genre, &t.Track, &t.Disc, &t.Year, &t.DurationMS, &t.Owner, &t.Visibility, &t.Title.Artwork}, extra...)
+		&t.Album, &t.AlbumArtist, &t.Genre, &t.Track, &t.Disc, &t.Year, &t.DurationMS, &t.Width, &t.Height, &t.Owner, &t.Visibility, &t.Title.Artwork}, extra...)
 	if err := sc.Scan(dst...); err != nil {
 		return nil, err
 	}

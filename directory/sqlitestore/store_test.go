@@ -68,7 +68,7 @@ func TestMigrationsIdempotent(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s2.Close()
-	if v, err := s2.SchemaVersion(context.Background()); err != nil || v != 9 {
+	if v, err := s2.SchemaVersion(context.Background()); err != nil || v != 10 {
 		t.Fatalf("schema version %d, %v", v, err)
 	}
 	if ok, err := s2.IntegrityCheck(context.Background()); ok != "ok" || err != nil {

@@ -350,6 +350,7 @@ func testTitles(t *testing.T, s directory.Store) {
 	art := []byte("\xff\xd8jpeg")
 	newTitle(t, s, "t2", "Blue 100% Pure_Song", func(r *directory.TitleRecord) {
 		r.Artist, r.Album, r.Artwork, r.Track, r.Year = "Zoë", "Album X", art, 3, 2024
+		r.DurationMS, r.Width, r.Height = 61_500, 1280, 720
 	})
 	newTitle(t, s, "t3", "Secret", func(r *directory.TitleRecord) {
 		r.Owner, r.Visibility, r.Publisher, r.Price = "bob", directory.VisibilityHousehold, "DEVB", 0
@@ -357,7 +358,7 @@ func testTitles(t *testing.T, s directory.Store) {
 	newTitle(t, s, "t4", "Gone", func(r *directory.TitleRecord) { r.Withdrawn = true })
 	got, err := s.Title(ctx, "t2")
 	if err != nil || got.Artist != "Zoë" || got.Album != "Album X" || !got.Title.Artwork || got.Track != 3 || got.Year != 2024 ||
-		string(got.Manifest) != "m" || string(got.SealedKey) != "k" {
+		got.DurationMS != 61_500 || got.Width != 1280 || got.Height != 720 || string(got.Manifest) != "m" || string(got.SealedKey) != "k" {
 		t.Fatalf("title: %+v %v", got, err)
 	}
 	if got, err := s.TitleByContent(ctx, tr.ContentID); err != nil || got.ID != "t1" || got.Title.Artwork {

@@ -100,7 +100,7 @@ func cmdPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 				o.MediaType = in.MediaType
 			}
 			o.Tags = directory.TitleTags{Album: in.Album, AlbumArtist: in.AlbumArtist, Genre: in.Genre, Track: in.Track,
-				Disc: in.Disc, Year: in.Year, DurationMS: in.Duration.Milliseconds()}
+				Disc: in.Disc, Year: in.Year, DurationMS: in.Duration.Milliseconds(), Width: in.Width, Height: in.Height}
 			o.Artwork = in.Artwork
 		case errors.Is(err, tags.ErrNotMedia) && *title != "":
 			// Named by hand: publish it as given.

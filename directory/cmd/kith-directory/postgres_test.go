@@ -38,10 +38,10 @@ func TestPostgresStore(t *testing.T) {
 		t.Fatal("serve created a key in shared mode")
 	}
 	out := runCmd(t, "migrate", "--data", data, "--store", dsn)
-	if !strings.Contains(out, "created the directory key") || !strings.Contains(out, "schema version 9") {
+	if !strings.Contains(out, "created the directory key") || !strings.Contains(out, "schema version 10") {
 		t.Errorf("migrate: %s", out)
 	}
-	if out := runCmd(t, "migrate", "--data", data, "--store", dsn); strings.Contains(out, "created") || !strings.Contains(out, "schema version 9") {
+	if out := runCmd(t, "migrate", "--data", data, "--store", dsn); strings.Contains(out, "created") || !strings.Contains(out, "schema version 10") {
 		t.Errorf("migrate again: %s", out)
 	}
 	song, _ := publishFile(t, data, 64<<10, "--title", "Song", "--price", "1.99", "--store", dsn)
