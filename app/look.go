@@ -13,6 +13,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/kith-media/kith/assets"
+	"github.com/kith-media/kith/directory"
 )
 
 // Preference keys.
@@ -142,6 +143,19 @@ func rateText(r float64) string {
 		return "idle"
 	}
 	return bytesText(int64(r)) + "/s"
+}
+
+// lengthText is a catalog title's playing time and, for a video, its
+// size ("1:01 · 1280×720"); "" when neither is known.
+func lengthText(t directory.Title) string {
+	var parts []string
+	if t.DurationMS > 0 {
+		parts = append(parts, clock(time.Duration(t.DurationMS)*time.Millisecond))
+	}
+	if t.Width > 0 && t.Height > 0 {
+		parts = append(parts, fmt.Sprintf("%d×%d", t.Width, t.Height))
+	}
+	return strings.Join(parts, " · ")
 }
 
 // clock formats a duration as m:ss (h:mm:ss past an hour).

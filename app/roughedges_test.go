@@ -12,6 +12,7 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/kith-media/kith/directory"
@@ -465,5 +466,49 @@ func TestConfirmAnswersEnterAndEscape(t *testing.T) {
 	enter(u)
 	if yes != 1 || u.win.Canvas().Overlays().Top() != nil || len(u.dialogKeys) != 0 {
 		t.Fatalf("Enter: confirmed %d times, dialog open %v", yes, u.win.Canvas().Overlays().Top() != nil)
+	}
+}
+
+// A video in the Store shows the video icon, its length and its size in
+// its row and in the detail pane; an audio title its length alone.
+func TestStoreShowsVideoLengthAndSize(t *testing.T) {
+	w := newFakeWorld()
+	w.account = "a"
+	w.titles[0].DurationMS = 65_000
+	w.titles = append(w.titles, directory.Title{ID: "t5", ContentID: cid(5), Name: "Harbour Timelapse", Artist: "Pixel Harbour",
+		MediaType: "video/mp4", Size: 3 << 20, TitleTags: directory.TitleTags{DurationMS: 61_500, Width: 1280, Height: 720}})
+	u := newTestUI(t, w)
+	u.Show(ViewStore)
+	for _, want := range []string{"Pixel Harbour · 1:01 · 1280×720", "Kith Household Band · 1:05"} {
+		if !shows(u, want) {
+			t.Errorf("no store row says %q: %q", want, texts(u.store.obj))
+		}
+	}
+	u.store.list.Select(len(u.store.titles) - 1)
+	if got := u.store.dMeta.Text; got != "video/mp4 · 1:01 · 1280×720 · 3.0 MiB" {
+		t.Errorf("detail pane meta %q", got)
+	}
+	var icon fyne.Resource
+	var walk func(x fyne.CanvasObject)
+	walk = func(x fyne.CanvasObject) {
+		switch x := x.(type) {
+		case *fyne.Container:
+			if ic, ok := x.Objects[min(1, len(x.Objects)-1)].(*widget.Icon); ok && len(x.Objects) == 3 {
+				if ts := texts(x.Objects[0]); len(ts) > 0 && ts[0] == "Harbour Timelapse" {
+					icon = ic.Resource
+				}
+			}
+			for _, c := range x.Objects {
+				walk(c)
+			}
+		case fyne.Widget:
+			for _, c := range test.WidgetRenderer(x).Objects() {
+				walk(c)
+			}
+		}
+	}
+	walk(u.store.obj)
+	if icon == nil || icon.Name() != theme.FileVideoIcon().Name() {
+		t.Errorf("the video's row icon is %v, want the video icon", icon)
 	}
 }
