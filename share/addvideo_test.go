@@ -1,0 +1,39 @@
+package share
+
+import (
+	"context"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/kith-media/kith/directory"
+)
+
+// A video added from a device is published with its length and display
+// size, and another device of the household lists both.
+func TestAddVideoCarriesResolution(t *testing.T) {
+	ctx := context.Background()
+	d := startDirectory(t)
+	if err := d.srv.SetPublishPolicy(directory.PublishPolicy{Mode: directory.PublishAccounts}); err != nil {
+		t.Fatal(err)
+	}
+	a := startNode(t, d, "home", nil)
+	b := startNode(t, d, "home", nil)
+	clip := filepath.Join(t.TempDir(), "Harbour Timelapse.mp4")
+	out, err := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc=s=426x240:r=25:d=2",
+		"-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", clip).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ffmpeg (scripts/deps.sh test installs it): %v\n%s", err, out)
+	}
+	ad, err := a.AddFile(ctx, clip, AddOptions{})
+	if err != nil {
+		t.Fatalf("AddFile: %v", err)
+	}
+	if ti := ad.Title; ti.MediaType != "video/mp4" || ti.Width != 426 || ti.Height != 240 || ti.DurationMS < 1900 || ti.DurationMS > 2100 {
+		t.Errorf("added %s %d×%d %d ms, want video/mp4 426×240 2000 ms", ti.MediaType, ti.Width, ti.Height, ti.DurationMS)
+	}
+	ts, n, err := b.dirClient().Titles(ctx, "harbour", 1, 10)
+	if err != nil || n != 1 || ts[0].Width != 426 || ts[0].Height != 240 {
+		t.Fatalf("household device lists %+v (%d), %v", ts, n, err)
+	}
+}
