@@ -103,7 +103,7 @@ func newLibraryScreen(u *UI) *libraryScreen {
 			right := row.Objects[2].(*fyne.Container)
 			row.Objects[1].(*widget.Icon).SetResource(mediaIcon(it.MediaType))
 			setText(left.Objects[0].(*widget.Label), it.Name)
-			setText(left.Objects[1].(*widget.Label), it.Artist)
+			setText(left.Objects[1].(*widget.Label), dotted(it.Artist, lengthText(it.Duration, it.Width, it.Height)))
 			state := right.Objects[0].(*fyne.Container).Objects[0].(*widget.Label)
 			imp := widget.MediumImportance
 			if it.State == StateLocked {
@@ -356,7 +356,7 @@ func (s *libraryScreen) showDetail(fresh bool) {
 	}
 	s.hint.Hide()
 	s.dName.SetText(it.Name)
-	info := dotted(it.MediaType, bytesText(it.Size), it.State.String())
+	info := dotted(it.MediaType, lengthText(it.Duration, it.Width, it.Height), bytesText(it.Size), it.State.String())
 	if it.Artist != "" {
 		info = "by " + it.Artist + "\n" + info
 	}

@@ -145,17 +145,22 @@ func rateText(r float64) string {
 	return bytesText(int64(r)) + "/s"
 }
 
-// lengthText is a catalog title's playing time and, for a video, its
-// size ("1:01 · 1280×720"); "" when neither is known.
-func lengthText(t directory.Title) string {
+// lengthText is a title's playing time and, for a video, its size
+// ("1:01 · 1280×720"); "" when neither is known.
+func lengthText(d time.Duration, w, h int) string {
 	var parts []string
-	if t.DurationMS > 0 {
-		parts = append(parts, clock(time.Duration(t.DurationMS)*time.Millisecond))
+	if d > 0 {
+		parts = append(parts, clock(d))
 	}
-	if t.Width > 0 && t.Height > 0 {
-		parts = append(parts, fmt.Sprintf("%d×%d", t.Width, t.Height))
+	if w > 0 && h > 0 {
+		parts = append(parts, fmt.Sprintf("%d×%d", w, h))
 	}
 	return strings.Join(parts, " · ")
+}
+
+// titleLength is lengthText of a catalog title.
+func titleLength(t directory.Title) string {
+	return lengthText(time.Duration(t.DurationMS)*time.Millisecond, t.Width, t.Height)
 }
 
 // clock formats a duration as m:ss (h:mm:ss past an hour).

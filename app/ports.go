@@ -88,7 +88,10 @@ type Item struct {
 	MediaType string
 	Price     int64 // cents, for "get key" on a locked title
 	Currency  string
-	Size      int64 // sealed file size
+	Size      int64         // sealed file size
+	Duration  time.Duration // playing time; 0 when unknown
+	Width     int           // a video's size in pixels; 0 when unknown or not video
+	Height    int
 	Have      int64 // bytes verified and stored
 	State     ItemState
 	Rate      float64 // bytes/s arriving now

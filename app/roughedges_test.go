@@ -512,3 +512,46 @@ func TestStoreShowsVideoLengthAndSize(t *testing.T) {
 		t.Errorf("the video's row icon is %v, want the video icon", icon)
 	}
 }
+
+// A video in the Library shows its length and size in its row and in the
+// detail pane.
+func TestLibraryShowsVideoLengthAndSize(t *testing.T) {
+	w := newFakeWorld()
+	w.account = "a"
+	w.items = []Item{{Content: cid(5), TitleID: "t5", Name: "Harbour Timelapse", Artist: "Pixel Harbour", MediaType: "video/mp4",
+		Duration: 61500 * time.Millisecond, Width: 1280, Height: 720, Size: 3 << 20, Have: 3 << 20, State: StateOwned, Added: time.Now()}}
+	u := newTestUI(t, w)
+	u.Show(ViewLibrary)
+	if !hasLabel(u.library.obj, "Pixel Harbour · 1:01 · 1280×720") { // its text; the narrow test window truncates what is drawn
+		t.Errorf("the library row: %q", texts(u.library.obj))
+	}
+	u.library.list.Select(0)
+	if got := u.library.dInfo.Text; !strings.Contains(got, "video/mp4 · 1:01 · 1280×720 · 3.0 MiB") {
+		t.Errorf("the detail pane: %q", got)
+	}
+}
+
+// hasLabel reports whether a visible label under o has the text s.
+func hasLabel(o fyne.CanvasObject, s string) bool {
+	found := false
+	var walk func(x fyne.CanvasObject)
+	walk = func(x fyne.CanvasObject) {
+		if x == nil || !x.Visible() || found {
+			return
+		}
+		switch x := x.(type) {
+		case *widget.Label:
+			found = x.Text == s
+		case *fyne.Container:
+			for _, c := range x.Objects {
+				walk(c)
+			}
+		case fyne.Widget:
+			for _, c := range test.WidgetRenderer(x).Objects() {
+				walk(c)
+			}
+		}
+	}
+	walk(o)
+	return found
+}

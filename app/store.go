@@ -82,7 +82,7 @@ func newStoreScreen(u *UI) *storeScreen {
 			row := o.(*fyne.Container)
 			grid := row.Objects[0].(*fyne.Container)
 			grid.Objects[0].(*widget.Label).SetText(t.Name)
-			grid.Objects[1].(*widget.Label).SetText(dotted(t.Artist, lengthText(t)))
+			grid.Objects[1].(*widget.Label).SetText(dotted(t.Artist, titleLength(t)))
 			row.Objects[1].(*widget.Icon).SetResource(mediaIcon(t.MediaType))
 			price := money(t.Price, t.Currency)
 			if s.isOwned(t) {
@@ -225,7 +225,7 @@ func (s *storeScreen) selectTitle(id int) {
 	}
 	s.dPrice.SetText(money(t.Price, t.Currency))
 	s.dRights.SetText(rightsText(t.Rights))
-	s.dMeta.SetText(dotted(t.MediaType, lengthText(t), bytesText(t.Size)))
+	s.dMeta.SetText(dotted(t.MediaType, titleLength(t), bytesText(t.Size)))
 	if t.Price == 0 {
 		s.buy.SetText("Get (free)")
 	} else {

@@ -253,7 +253,8 @@ func (a *addReader) Read(p []byte) (int, error) {
 func (n *Node) keepTitle(ctx context.Context, t *directory.Title) error {
 	err := n.lib.PutTitle(ctx, library.Title{ID: t.ID, Name: t.Name, Artist: t.Artist, MediaType: t.MediaType,
 		ContentID: t.ContentID, Size: t.Size, Tags: library.Tags{Album: t.Album, AlbumArtist: t.AlbumArtist,
-			Genre: t.Genre, Track: t.Track, Disc: t.Disc, Year: t.Year, Duration: time.Duration(t.DurationMS) * time.Millisecond}})
+			Genre: t.Genre, Track: t.Track, Disc: t.Disc, Year: t.Year, Duration: time.Duration(t.DurationMS) * time.Millisecond,
+			Width: t.Width, Height: t.Height}})
 	if err != nil || !t.Artwork {
 		return err
 	}

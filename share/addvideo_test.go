@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/kith-media/kith/directory"
 )
@@ -31,6 +32,14 @@ func TestAddVideoCarriesResolution(t *testing.T) {
 	}
 	if ti := ad.Title; ti.MediaType != "video/mp4" || ti.Width != 426 || ti.Height != 240 || ti.DurationMS < 1900 || ti.DurationMS > 2100 {
 		t.Errorf("added %s %d×%d %d ms, want video/mp4 426×240 2000 ms", ti.MediaType, ti.Width, ti.Height, ti.DurationMS)
+	}
+	// The adding device's library keeps them for its Library view.
+	held, err := a.Library().HeldContent(ctx)
+	if err != nil || len(held) != 1 || len(held[0].Titles) != 1 {
+		t.Fatalf("held %+v, %v", held, err)
+	}
+	if lt := held[0].Titles[0]; lt.Width != 426 || lt.Height != 240 || lt.Duration < 1900*time.Millisecond {
+		t.Errorf("library keeps %d×%d %v", lt.Width, lt.Height, lt.Duration)
 	}
 	ts, n, err := b.dirClient().Titles(ctx, "harbour", 1, 10)
 	if err != nil || n != 1 || ts[0].Width != 426 || ts[0].Height != 240 {

@@ -20,7 +20,8 @@ import (
 // libraryTags are a catalog title's tags as the device library keeps them.
 func libraryTags(t directory.Title) library.Tags {
 	return library.Tags{Album: t.Album, AlbumArtist: t.AlbumArtist, Genre: t.Genre, Track: t.Track,
-		Disc: t.Disc, Year: t.Year, Duration: time.Duration(t.DurationMS) * time.Millisecond}
+		Disc: t.Disc, Year: t.Year, Duration: time.Duration(t.DurationMS) * time.Millisecond,
+		Width: t.Width, Height: t.Height}
 }
 
 // MediaView is the app.Media of this node: tracks with tags from the

@@ -269,6 +269,7 @@ func (a *Node) Items(ctx context.Context) ([]app.Item, error) {
 		if len(h.Titles) > 0 {
 			t := h.Titles[0]
 			it.TitleID, it.Name, it.Artist, it.MediaType, it.Added = t.ID, t.Name, t.Artist, t.MediaType, t.Added
+			it.Duration, it.Width, it.Height = t.Duration, t.Width, t.Height
 			if p, ok := pol[t.ID]; ok {
 				it.Policy = directory.Policy(p)
 			}

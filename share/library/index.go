@@ -36,6 +36,8 @@ type Tags struct {
 	Disc        int
 	Year        int
 	Duration    time.Duration
+	Width       int // a video's size in pixels; 0 when unknown or not video
+	Height      int
 }
 
 // PutTitle inserts or replaces a title (Added is kept from the first insert).
@@ -47,14 +49,15 @@ func (l *Library) PutTitle(ctx context.Context, t Title) error {
 		t.Added = l.opts.Now()
 	}
 	_, err := l.w.ExecContext(ctx, `INSERT INTO titles(id, name, artist, media_type, content_id, size, added_at,
-		album, album_artist, genre, track, disc, year, duration_ms)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		album, album_artist, genre, track, disc, year, duration_ms, width, height)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT(id) DO UPDATE SET name = excluded.name, artist = excluded.artist,
 		media_type = excluded.media_type, content_id = excluded.content_id, size = excluded.size,
 		album = excluded.album, album_artist = excluded.album_artist, genre = excluded.genre,
-		track = excluded.track, disc = excluded.disc, year = excluded.year, duration_ms = excluded.duration_ms`,
+		track = excluded.track, disc = excluded.disc, year = excluded.year, duration_ms = excluded.duration_ms,
+		width = excluded.width, height = excluded.height`,
 		t.ID, t.Name, t.Artist, t.MediaType, t.ContentID.String(), t.Size, t.Added.UnixMilli(),
-		t.Album, t.AlbumArtist, t.Genre, t.Track, t.Disc, t.Year, t.Duration.Milliseconds())
+		t.Album, t.AlbumArtist, t.Genre, t.Track, t.Disc, t.Year, t.Duration.Milliseconds(), t.Width, t.Height)
 	if err != nil {
 		return fmt.Errorf("putting title %q: %w", t.ID, err)
 	}
@@ -72,14 +75,14 @@ func (l *Library) DeleteTitle(ctx context.Context, id string) error {
 }
 
 const titleCols = `id, name, artist, media_type, content_id, size, added_at,
-	album, album_artist, genre, track, disc, year, duration_ms`
+	album, album_artist, genre, track, disc, year, duration_ms, width, height`
 
 func scanTitle(row interface{ Scan(...any) error }) (Title, error) {
 	var t Title
 	var cid string
 	var added, dur int64
 	if err := row.Scan(&t.ID, &t.Name, &t.Artist, &t.MediaType, &cid, &t.Size, &added,
-		&t.Album, &t.AlbumArtist, &t.Genre, &t.Track, &t.Disc, &t.Year, &dur); err != nil {
+		&t.Album, &t.AlbumArtist, &t.Genre, &t.Track, &t.Disc, &t.Year, &dur, &t.Width, &t.Height); err != nil {
 		return t, err
 	}
 	t.Duration = time.Duration(dur) * time.Millisecond
@@ -536,7 +539,7 @@ type Held struct {
 // HeldContent lists every content with a manifest in the library, joined with its titles.
 func (l *Library) HeldContent(ctx context.Context) ([]Held, error) {
 	rows, err := l.r.QueryContext(ctx, `SELECT c.content_id, c.have, c.num_chunks, c.file_size, c.complete,
-		t.id, t.name, t.artist, t.media_type, t.size, t.added_at
+		t.id, t.name, t.artist, t.media_type, t.size, t.added_at, t.duration_ms, t.width, t.height
 		FROM content c LEFT JOIN titles t ON t.content_id = c.content_id ORDER BY c.content_id, t.id`)
 	if err != nil {
 		return nil, fmt.Errorf("listing held content: %w", err)
@@ -547,8 +550,8 @@ func (l *Library) HeldContent(ctx context.Context) ([]Held, error) {
 		var s Status
 		var cid string
 		var id, name, artist, mt sql.NullString
-		var size, added sql.NullInt64
-		if err := rows.Scan(&cid, &s.Have, &s.Total, &s.Size, &s.Complete, &id, &name, &artist, &mt, &size, &added); err != nil {
+		var size, added, dur, w, ht sql.NullInt64
+		if err := rows.Scan(&cid, &s.Have, &s.Total, &s.Size, &s.Complete, &id, &name, &artist, &mt, &size, &added, &dur, &w, &ht); err != nil {
 			return nil, fmt.Errorf("listing held content: %w", err)
 		}
 		if s.ContentID, err = sealed.ParseContentID(cid); err != nil {
@@ -560,7 +563,8 @@ func (l *Library) HeldContent(ctx context.Context) ([]Held, error) {
 		if id.Valid {
 			h := &out[len(out)-1]
 			h.Titles = append(h.Titles, Title{ID: id.String, Name: name.String, Artist: artist.String,
-				MediaType: mt.String, ContentID: s.ContentID, Size: size.Int64, Added: time.UnixMilli(added.Int64)})
+				MediaType: mt.String, ContentID: s.ContentID, Size: size.Int64, Added: time.UnixMilli(added.Int64),
+				Tags: Tags{Duration: time.Duration(dur.Int64) * time.Millisecond, Width: int(w.Int64), Height: int(ht.Int64)}})
 		}
 	}
 	return out, rows.Err()
