@@ -30,8 +30,12 @@
 //     Options.DeferScan and writes the bytes to Info.Scan, a FrameScan that
 //     counts the same frames without a second read of the file;
 //   - a video's width and height come from the first video track's tkhd
-//     (MP4; at most 16 tracks looked at) and are 1..MaxDimension, else 0.
-//     Matroska/WebM is not read for duration or size.
+//     (MP4; at most 16 tracks looked at) or TrackEntry/Video (Matroska and
+//     WebM: the display size, or the pixel size scaled to the display
+//     aspect ratio) and are 1..MaxDimension, else 0. Matroska's duration is
+//     Info's Duration times TimecodeScale; only elements before the first
+//     Cluster are read, at most 1024 on each level. Matroska tags are not
+//     read.
 //
 // A file whose tags cannot be read is still described: Read returns its
 // format and a name from the file name, and lists what went wrong in

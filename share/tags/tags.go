@@ -77,8 +77,9 @@ type Info struct {
 	DiscTotal   int           `json:"disc_total,omitempty"`
 	Year        int           `json:"year,omitempty"`
 	Duration    time.Duration `json:"duration,omitempty"`
-	// Width and Height are a video's display size in pixels (MP4: the
-	// first video track's tkhd), 1..MaxDimension; 0 when unknown or audio.
+	// Width and Height are a video's display size in pixels (the first
+	// video track's; MP4 and Matroska/WebM), 1..MaxDimension; 0 when
+	// unknown or audio.
 	Width     int    `json:"width,omitempty"`
 	Height    int    `json:"height,omitempty"`
 	MediaType string `json:"media_type"`       // "audio/mpeg", "audio/flac", "audio/ogg", "audio/mp4", "audio/wav"…
@@ -184,6 +185,16 @@ func ReadAt(ctx context.Context, r io.ReaderAt, size int64, name string, o Optio
 		}
 	} else if k != kindMatroska {
 		in.setDuration(duration(k, newBudgetReader(r, size, o.MaxTagBytes, time.Now().Add(o.Timeout))))
+	}
+	if k == kindMatroska {
+		d, w, h, derr, serr := mkvHeaders(newBudgetReader(r, size, o.MaxTagBytes, time.Now().Add(o.Timeout)))
+		in.setDuration(d, derr)
+		switch {
+		case serr == nil:
+			in.Width, in.Height = w, h
+		case !errors.Is(serr, errNoVideo):
+			in.problem("resolution: %v", serr)
+		}
 	}
 	if k == kindMP4 {
 		w, h, err := mp4Resolution(newBudgetReader(r, size, o.MaxTagBytes, time.Now().Add(o.Timeout)))
