@@ -20,7 +20,8 @@ const BufferingAfter = 150 * time.Millisecond
 
 // Options configure a Player.
 type Options struct {
-	// Logger; nil means slog.Default(). Only titles, sizes and errors are logged.
+	// Logger; nil means slog.Default(). Only titles, sizes and errors are
+	// logged; a given logger also receives FFmpeg's warnings (av.SetLogger).
 	Logger *slog.Logger
 	// Source opens titles (required).
 	Source Source
@@ -95,6 +96,8 @@ func New(opts Options) (*Player, error) {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
+	} else {
+		av.SetLogger(opts.Logger) // FFmpeg's warnings and errors beside the player's own
 	}
 	if opts.PositionEvery <= 0 {
 		opts.PositionEvery = 250 * time.Millisecond

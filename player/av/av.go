@@ -18,7 +18,7 @@ import (
 
 var (
 	logMu   sync.Mutex
-	logger  = slog.Default()
+	logger  *slog.Logger // nil: slog.Default() at the time of the line
 	logOnce sync.Once
 )
 
@@ -35,6 +35,9 @@ func kithAVLog(level C.int, line *C.char) {
 	logMu.Lock()
 	l := logger
 	logMu.Unlock()
+	if l == nil {
+		l = slog.Default()
+	}
 	msg := C.GoString(line)
 	for len(msg) > 0 && (msg[len(msg)-1] == '\n' || msg[len(msg)-1] == '\r') {
 		msg = msg[:len(msg)-1]

@@ -51,6 +51,9 @@ func clip(t testing.TB, name string) []byte {
 }
 
 func TestMain(m *testing.M) {
+	if f := os.Getenv("KITH_AV_LOG_CHILD"); f != "" {
+		os.Exit(logChild(f))
+	}
 	SetLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	code := leakcheck.Run(m)
 	if clipsDir != "" {

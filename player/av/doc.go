@@ -17,7 +17,8 @@
 // decoders (h264, vp8, vp9, aac, opus, vorbis) are enabled, through
 // format_whitelist and codec_whitelist, and checked again by codec ID before
 // a decoder is opened. Probing is bounded (1 MiB, 2 s). FFmpeg's log goes to
-// the slog.Logger of SetLogger (warnings and errors).
+// slog from the first Open on (slog.Default, or the logger of SetLogger; warnings
+// and errors), never to stderr.
 //
 // # Output
 //

@@ -98,6 +98,9 @@ func Open(ctx context.Context, r io.ReadSeeker, size int64, opts Options) (*Medi
 	if opts.SampleRate <= 0 {
 		opts.SampleRate = 44100
 	}
+	// FFmpeg's own log goes to the package's logger from the first open on,
+	// never to the process's stderr (SetLogger only chooses which logger).
+	logOnce.Do(func() { C.kith_av_log_to_go() })
 	m := &Media{src: &source{ctx: ctx, r: r, size: size}, vi: -1, ai: -1, rate: opts.SampleRate}
 	m.handle = cgo.NewHandle(m.src)
 	seekable := C.int(1)
