@@ -210,7 +210,7 @@ const maxCachedTitles = 20000
 
 // titleRecord returns title id (cached; the record is shared, read only).
 func (s *Server) titleRecord(ctx context.Context, id string) (*TitleRecord, error) {
-	now := time.Now()
+	now := s.now()
 	s.titles.mu.Lock()
 	ct, ok := s.titles.m[id]
 	s.titles.mu.Unlock()
