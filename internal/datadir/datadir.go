@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/kith-media/kith/directory"
 	"github.com/kith-media/kith/internal/atomicfile"
@@ -108,12 +109,24 @@ func Open(path string, log *slog.Logger) (d Dir, unlock func(), err error) {
 // Lock takes the folder for this process (an exclusive flock on DATA/lock,
 // released by unlock or when the process ends): two processes running one
 // device would share its key and library. Another holder is an error.
+//
+// A holder that lets go within lockGrace is waited for: InUse (kithctl's
+// "is the app running this device?") holds the lock for an instant, and a
+// serve starting in that instant must not give up.
 func (d Dir) Lock() (unlock func(), err error) {
 	f, err := os.OpenFile(d.join(LockName), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("locking the data folder: %w", err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	for wait := lockGrace; ; {
+		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if !errors.Is(err, syscall.EWOULDBLOCK) || wait <= 0 {
+			break
+		}
+		time.Sleep(lockRetry)
+		wait -= lockRetry
+	}
+	if err != nil {
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
 			return nil, fmt.Errorf("data folder %s is in use by another Kith process (the app or kithctl serve): %w", d, ErrInUse)
@@ -122,6 +135,30 @@ func (d Dir) Lock() (unlock func(), err error) {
 	}
 	return func() { f.Close() }, nil
 }
+
+// InUse reports whether another process holds the folder, holding the lock
+// itself only for the instant it takes to look (Lock waits that out).
+func (d Dir) InUse() (bool, error) {
+	f, err := os.OpenFile(d.join(LockName), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return false, fmt.Errorf("looking at the data folder's lock: %w", err)
+	}
+	defer f.Close()
+	err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+	switch {
+	case err == nil:
+		return false, nil
+	case errors.Is(err, syscall.EWOULDBLOCK):
+		return true, nil
+	}
+	return false, fmt.Errorf("looking at the data folder's lock: %w", err)
+}
+
+// lockGrace bounds how long Lock waits for a momentary holder (InUse).
+const (
+	lockGrace = 500 * time.Millisecond
+	lockRetry = 10 * time.Millisecond
+)
 
 // ErrInUse means another process holds the data folder.
 var ErrInUse = errors.New("data folder in use")

@@ -107,6 +107,53 @@ func TestLock(t *testing.T) {
 	unlock2()
 }
 
+// InUse looks without taking the folder from a starting serve: while
+// another goroutine probes as fast as it can (kithctl status polling a
+// device that is still starting), every Lock still succeeds, and InUse
+// tells a held folder from a free one. Before InUse, the probe was a Lock
+// and a serve starting in that instant exited "data folder in use" (CI).
+func TestInUseDoesNotBlockLock(t *testing.T) {
+	d := openData(t, t.TempDir())
+	if held, err := d.InUse(); err != nil || !held {
+		t.Fatalf("InUse while opened: %v, %v; want true", held, err)
+	}
+	d2 := Dir(filepath.Join(t.TempDir(), "free"))
+	if err := os.MkdirAll(string(d2), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	probed := make(chan int)
+	go func() {
+		n := 0
+		for {
+			select {
+			case <-stop:
+				probed <- n
+				return
+			default:
+			}
+			if _, err := d2.InUse(); err != nil {
+				t.Error(err)
+			}
+			n++
+		}
+	}()
+	for i := 0; i < 200; i++ {
+		unlock, err := d2.Lock()
+		if err != nil {
+			t.Fatalf("Lock %d while another goroutine probes: %v", i, err)
+		}
+		if held, err := d2.InUse(); err != nil || !held {
+			t.Fatalf("InUse while locked: %v, %v; want true", held, err)
+		}
+		unlock()
+	}
+	close(stop)
+	if n := <-probed; n == 0 {
+		t.Fatal("the prober never ran")
+	}
+}
+
 // Account and directory files: round trip, absent, and hostile contents.
 func TestAccountAndJoined(t *testing.T) {
 	d := openData(t, t.TempDir())

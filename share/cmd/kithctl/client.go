@@ -46,12 +46,10 @@ func newCtl(g globals, out io.Writer) *ctl {
 		var d net.Dialer
 		c, err := d.DialContext(ctx, "unix", sock)
 		if err != nil {
-			if unlock, lerr := datadir.Dir(g.data).Lock(); errors.Is(lerr, datadir.ErrInUse) {
+			if held, _ := datadir.Dir(g.data).InUse(); held {
 				// Held with no control socket: the app runs this device
 				// (or a serve is still starting).
 				return nil, fmt.Errorf("the device in %s is run by the Kith app (or a kithctl serve still starting); kithctl drives only a device its own serve runs: quit the app, then: kithctl --data %s serve", g.data, g.data)
-			} else if lerr == nil {
-				unlock()
 			}
 			return nil, fmt.Errorf("no device running on %s (start it with: kithctl --data %s serve): %w", g.data, g.data, err)
 		}
