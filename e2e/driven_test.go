@@ -152,7 +152,7 @@ func joinHousehold(t *testing.T, a, b *machine, fp string) {
 	b.shot("found-household")
 	a.nav("Settings", app.ViewSettings)
 	a.clickText("*widget.Button", "Show a join code")
-	shown := a.waitContains("*widget.Label", "(until ", 10*time.Second)
+	shown := a.waitContains("*widget.Label", "(until ", 30*time.Second)
 	if shown.CutY {
 		t.Errorf("%s: the join code %q is below the fold of Settings", a.name, shown.Text)
 	}
@@ -161,7 +161,7 @@ func joinHousehold(t *testing.T, a, b *machine, fp string) {
 	b.typeInto("join code, e.g. 7KQ2M-XD4HP", code)
 	b.key("Return")
 	b.waitContains("*widget.Label", "Paired with", 30*time.Second)
-	b.waitContains("*widget.Label", a.host.IP.String(), 5*time.Second)
+	b.waitContains("*widget.Label", a.host.IP.String(), 30*time.Second)
 	if got := fingerprintShown(t, b); got != fp {
 		t.Fatalf("%s shows fingerprint %s, %s shows %s", b.name, got, a.name, fp)
 	}
@@ -175,7 +175,7 @@ func buyWithTestCard(t *testing.T, m *machine, title, price string) {
 	t.Helper()
 	m.clickText("*widget.Label", title)
 	m.clickText("*widget.Button", "Buy for "+price)
-	m.waitTree("the payment form", 10*time.Second, func(tr app.InspectTree) bool {
+	m.waitTree("the payment form", 30*time.Second, func(tr app.InspectTree) bool {
 		for _, n := range tr.Nodes {
 			if n.Overlay && n.Focused && strings.HasSuffix(n.Type, "dialogEntry") {
 				return true // the name field has the focus
@@ -192,10 +192,10 @@ func buyWithTestCard(t *testing.T, m *machine, title, price string) {
 	m.waitContains("*widget.Label", "Paid "+price+" with Visa ending 4242", 30*time.Second)
 	m.shot("receipt")
 	m.key("Escape")
-	m.waitTree("the receipt to close", 10*time.Second, func(tr app.InspectTree) bool { return !hasOverlay(tr) })
+	m.waitTree("the receipt to close", 30*time.Second, func(tr app.InspectTree) bool { return !hasOverlay(tr) })
 	m.waitContains("*widget.Label", "You own this title", 20*time.Second)
-	m.waitText("*widget.Button", "Play", 5*time.Second)
-	m.waitText("*widget.Button", "Show in Library", 5*time.Second)
+	m.waitText("*widget.Button", "Play", 30*time.Second)
+	m.waitText("*widget.Button", "Show in Library", 30*time.Second)
 	if tr, _ := m.tree(); func() bool { _, ok := find(tr, "*widget.Button", "Buy for "+price); return ok }() {
 		t.Errorf("%s: the store still offers %q after buying", m.name, "Buy for "+price)
 	}
@@ -209,7 +209,7 @@ func getFree(t *testing.T, m *machine, title string) {
 	m.clickText("*widget.Button", "Get (free)")
 	m.waitContains("*widget.Label", "Free registration", 30*time.Second)
 	m.key("Return")
-	m.waitTree("the receipt to close", 10*time.Second, func(tr app.InspectTree) bool { return !hasOverlay(tr) })
+	m.waitTree("the receipt to close", 30*time.Second, func(tr app.InspectTree) bool { return !hasOverlay(tr) })
 	m.waitContains("*widget.Label", "You own this title", 20*time.Second)
 }
 

@@ -205,10 +205,10 @@ func (p *proc) stop() error {
 		_ = p.cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case p.err = <-p.done:
-		case <-time.After(10 * time.Second):
+		case <-time.After(30 * time.Second):
 			_ = p.cmd.Process.Kill()
 			<-p.done
-			p.err = errors.New("did not stop within 10 s of SIGTERM")
+			p.err = errors.New("did not stop within 30 s of SIGTERM")
 		}
 	})
 	return p.err

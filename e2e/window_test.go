@@ -268,7 +268,7 @@ func (m *machine) typeInto(hint, s string) {
 	m.click(n)
 	// Type only once the click has given it the focus: on a loaded machine
 	// the keys would otherwise land in whatever had it before.
-	m.waitTree("the focus in the entry for "+hint, 10*time.Second, func(tr app.InspectTree) bool {
+	m.waitTree("the focus in the entry for "+hint, 30*time.Second, func(tr app.InspectTree) bool {
 		for _, x := range tr.Nodes {
 			if x.Hint == hint && x.Focused {
 				return true
@@ -321,7 +321,7 @@ func (m *machine) nav(title, view string) {
 		return ok
 	})
 	m.click(n)
-	m.waitTree("the "+view+" screen", 10*time.Second, func(tr app.InspectTree) bool { return tr.View == view })
+	m.waitTree("the "+view+" screen", 30*time.Second, func(tr app.InspectTree) bool { return tr.View == view })
 }
 
 // shot saves a screenshot of the display, named by the step.
@@ -372,7 +372,7 @@ func hasOverlay(tr app.InspectTree) bool {
 func (m *machine) logHas(what, re string) {
 	m.t.Helper()
 	rx := regexp.MustCompile(re)
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		b, _ := os.ReadFile(m.proc.log)
 		if rx.Match(b) {

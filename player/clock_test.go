@@ -43,7 +43,7 @@ func newClocked(t *testing.T, src Source, mod func(*Options)) *clocked {
 	run(t, p)
 	// Serve's ticker is the first timer: wait for it, so that no step
 	// advances the clock before the loop listens.
-	for deadline := time.Now().Add(5 * time.Second); c.clk.Timers() == 0; time.Sleep(time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); c.clk.Timers() == 0; time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("Serve never started its ticker")
 		}
@@ -63,7 +63,7 @@ func (c *clocked) step(t *testing.T) {
 			if now.Equal(want) {
 				return
 			}
-		case <-time.After(5 * time.Second):
+		case <-time.After(30 * time.Second):
 			t.Fatalf("no tick at %v", want.Sub(clockStart))
 		}
 	}
@@ -98,10 +98,10 @@ func TestBuffering(t *testing.T) {
 	t.Cleanup(g.open)
 	c := newClocked(t, &memSource{titles: map[string][]byte{"a": wav}, gates: map[string]*gate{"a": g}}, nil)
 	c.p.Play("a")
-	c.ev.wait(t, 5*time.Second, "playing", isState(StatePlaying))
+	c.ev.wait(t, 30*time.Second, "playing", isState(StatePlaying))
 	select {
 	case <-g.entered: // the read began at clockStart: the clock has not moved
-	case <-time.After(5 * time.Second):
+	case <-time.After(30 * time.Second):
 		t.Fatal("the feeder never reached the slow read")
 	}
 	for k := 0; k < int(BufferingAfter/tickEvery); k++ { // up to BufferingAfter exactly
@@ -113,15 +113,15 @@ func TestBuffering(t *testing.T) {
 	}
 	n := len(c.ev.snapshot())
 	c.step(t)
-	c.ev.waitFrom(t, n, 5*time.Second, "buffering at the first tick past BufferingAfter", isState(StateBuffering))
+	c.ev.waitFrom(t, n, 30*time.Second, "buffering at the first tick past BufferingAfter", isState(StateBuffering))
 	g.open()
 	// The read returns at once; the next tick after it sees no slow read.
-	for deadline := time.Now().Add(5 * time.Second); c.last() != StatePlaying; c.step(t) {
+	for deadline := time.Now().Add(30 * time.Second); c.last() != StatePlaying; c.step(t) {
 		if time.Now().After(deadline) {
 			t.Fatalf("still %v after the read returned (states %v)", c.last(), c.states())
 		}
 	}
-	for deadline := time.Now().Add(10 * time.Second); c.last() != StateStopped; c.step(t) {
+	for deadline := time.Now().Add(30 * time.Second); c.last() != StateStopped; c.step(t) {
 		if time.Now().After(deadline) {
 			t.Fatalf("never stopped at the end (states %v)", c.states())
 		}
@@ -144,11 +144,11 @@ func TestReadyWaitOnClock(t *testing.T) {
 	c.p.Play("a")
 	select {
 	case <-g.entered:
-	case <-time.After(5 * time.Second):
+	case <-time.After(30 * time.Second):
 		t.Fatal("the feeder never reached the stalled read")
 	}
 	// waitReady sets its readyWait timer once it sees the first block.
-	for deadline := time.Now().Add(5 * time.Second); c.clk.Timers() < 2; time.Sleep(time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); c.clk.Timers() < 2; time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the opening title never started its readyWait timer")
 		}
@@ -159,17 +159,17 @@ func TestReadyWaitOnClock(t *testing.T) {
 		t.Fatalf("playing %v after the first block (readyWait %v): %v", readyWait-time.Millisecond, readyWait, st)
 	}
 	c.clk.Advance(time.Millisecond)
-	c.ev.wait(t, 5*time.Second, "playing at readyWait", isState(StatePlaying))
+	c.ev.wait(t, 30*time.Second, "playing at readyWait", isState(StatePlaying))
 	// Its read is still stalled: buffering once the loop's clock passes
 	// BufferingAfter (the read began before readyWait ran).
-	for deadline := time.Now().Add(5 * time.Second); c.last() != StateBuffering; c.step(t) {
+	for deadline := time.Now().Add(30 * time.Second); c.last() != StateBuffering; c.step(t) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the stalled read never showed buffering (states %v)", c.states())
 		}
 	}
 	g.open()
 	c.p.Stop()
-	c.ev.wait(t, 5*time.Second, "stopped", isState(StateStopped))
+	c.ev.wait(t, 30*time.Second, "stopped", isState(StateStopped))
 }
 
 // clockedPositions records the player's clock at each save.
@@ -205,7 +205,7 @@ func TestPositionSavedEveryFiveSeconds(t *testing.T) {
 	pos.clk = c.clk // before Play: nothing is saved until a title plays
 	p := c.p
 	p.Play("a")
-	c.ev.wait(t, 5*time.Second, "playing", isState(StatePlaying))
+	c.ev.wait(t, 30*time.Second, "playing", isState(StatePlaying))
 	// 12 s of the player's clock, in ticks; the output plays on in real
 	// time (well under the title's 10 s).
 	for k := 0; k < int(12*time.Second/tickEvery); k++ {
@@ -223,5 +223,5 @@ func TestPositionSavedEveryFiveSeconds(t *testing.T) {
 		}
 	}
 	p.Stop()
-	c.ev.wait(t, 5*time.Second, "stopped", isState(StateStopped))
+	c.ev.wait(t, 30*time.Second, "stopped", isState(StateStopped))
 }

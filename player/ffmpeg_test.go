@@ -43,11 +43,11 @@ func TestPulseFFmpegTitles(t *testing.T) {
 		starts[id] = rec.FrameAt(time.Now())
 		n := len(ev.snapshot())
 		p.Play(id)
-		e := ev.waitFrom(t, n, 10*time.Second, id+" track", func(e Event) bool { return e.Kind == EventTrack })
+		e := ev.waitFrom(t, n, 30*time.Second, id+" track", func(e Event) bool { return e.Kind == EventTrack })
 		if (e.Duration - 4*time.Second).Abs() > 50*time.Millisecond {
 			t.Errorf("%s: duration %v, want 4s", id, e.Duration)
 		}
-		ev.waitFrom(t, n, 10*time.Second, id+" stopped", isState(StateStopped))
+		ev.waitFrom(t, n, 30*time.Second, id+" stopped", isState(StateStopped))
 	}
 	time.Sleep(300 * time.Millisecond)
 	if err := rec.Stop(); err != nil {

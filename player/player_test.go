@@ -38,9 +38,9 @@ func TestQueueGapless(t *testing.T) {
 	}}
 	p, out, ev := newTest(t, src, nil)
 	p.Play("a", "b")
-	ev.wait(t, 5*time.Second, "track a", func(e Event) bool { return e.Kind == EventTrack && e.TitleID == "a" })
-	ev.wait(t, 5*time.Second, "track b", func(e Event) bool { return e.Kind == EventTrack && e.TitleID == "b" })
-	ev.wait(t, 5*time.Second, "stopped", isState(StateStopped))
+	ev.wait(t, 30*time.Second, "track a", func(e Event) bool { return e.Kind == EventTrack && e.TitleID == "a" })
+	ev.wait(t, 30*time.Second, "track b", func(e Event) bool { return e.Kind == EventTrack && e.TitleID == "b" })
+	ev.wait(t, 30*time.Second, "stopped", isState(StateStopped))
 
 	x := out.samples()
 	segs := pulsetest.Segments(x, rate, 0.05, 5*time.Millisecond)
@@ -72,8 +72,8 @@ func TestControls(t *testing.T) {
 	pos := &memPositions{}
 	p, out, ev := newTest(t, src, func(o *Options) { o.Positions = pos })
 	p.Play("a")
-	ev.wait(t, 5*time.Second, "playing", isState(StatePlaying))
-	ev.wait(t, 5*time.Second, "position ≥ 300ms", func(e Event) bool { return e.Kind == EventPosition && e.Position >= 300*time.Millisecond })
+	ev.wait(t, 30*time.Second, "playing", isState(StatePlaying))
+	ev.wait(t, 30*time.Second, "position ≥ 300ms", func(e Event) bool { return e.Kind == EventPosition && e.Position >= 300*time.Millisecond })
 	p.Pause()
 	ev.wait(t, time.Second, "paused", isState(StatePaused))
 	time.Sleep(100 * time.Millisecond)
@@ -87,11 +87,11 @@ func TestControls(t *testing.T) {
 	}
 	p.Resume()
 	p.Seek(2 * time.Second)
-	ev.wait(t, 2*time.Second, "position after seek", func(e Event) bool {
+	ev.wait(t, 30*time.Second, "position after seek", func(e Event) bool {
 		return e.Kind == EventPosition && e.Position >= 2*time.Second && e.Position < 2500*time.Millisecond
 	})
 	p.SetVolume(0.5)
-	ev.wait(t, 3*time.Second, "stopped at the end", isState(StateStopped))
+	ev.wait(t, 30*time.Second, "stopped at the end", isState(StateStopped))
 	if d, _, _ := pos.Load("a"); d != 0 {
 		t.Errorf("saved position after the end %v, want 0", d)
 	}
@@ -109,11 +109,11 @@ func TestResume(t *testing.T) {
 	pos := &memPositions{m: map[string]time.Duration{"a": 1500 * time.Millisecond}}
 	p, out, ev := newTest(t, src, func(o *Options) { o.Positions = pos; o.Resume = true })
 	p.Play("a")
-	tr := ev.wait(t, 5*time.Second, "track", func(e Event) bool { return e.Kind == EventTrack })
+	tr := ev.wait(t, 30*time.Second, "track", func(e Event) bool { return e.Kind == EventTrack })
 	if tr.Resume != 1500*time.Millisecond || tr.Duration != 2*time.Second {
 		t.Errorf("track event resume %v duration %v", tr.Resume, tr.Duration)
 	}
-	ev.wait(t, 5*time.Second, "stopped", isState(StateStopped))
+	ev.wait(t, 30*time.Second, "stopped", isState(StateStopped))
 	x := out.samples()
 	if f := pulsetest.Dominant(x, rate, 440, 1000); f != 1000 {
 		t.Errorf("resumed audio dominant %v Hz, want 1000 (second half)", f)
@@ -132,16 +132,16 @@ func TestRepeatAndSkip(t *testing.T) {
 	p, _, ev := newTest(t, src, nil)
 	p.SetRepeat(RepeatAll)
 	p.Play("a", "b")
-	ev.wait(t, 5*time.Second, "b", func(e Event) bool { return e.Kind == EventTrack && e.TitleID == "b" })
+	ev.wait(t, 30*time.Second, "b", func(e Event) bool { return e.Kind == EventTrack && e.TitleID == "b" })
 	p.Next() // wraps to a (repeat all)
-	ev.wait(t, 5*time.Second, "a again", func(e Event) bool {
+	ev.wait(t, 30*time.Second, "a again", func(e Event) bool {
 		return e.Kind == EventTrack && e.TitleID == "a" && e.Index == 0 && len(ev.snapshot()) > 3
 	})
 	p.SetRepeat(RepeatOne)
 	// With repeat one, a plays again rather than b: the next track heard
 	// after this point is a (it was waited for, not slept for).
 	n := len(ev.snapshot())
-	next := ev.waitFrom(t, n, 5*time.Second, "the next track", func(e Event) bool { return e.Kind == EventTrack })
+	next := ev.waitFrom(t, n, 30*time.Second, "the next track", func(e Event) bool { return e.Kind == EventTrack })
 	if next.TitleID != "a" {
 		t.Errorf("with repeat one, the next track is %q, want a", next.TitleID)
 	}
@@ -158,17 +158,17 @@ func TestBadTitles(t *testing.T) {
 	}}
 	p, _, ev := newTest(t, src, nil)
 	p.Play("txt")
-	e := ev.wait(t, 2*time.Second, "error", func(e Event) bool { return e.Kind == EventError })
+	e := ev.wait(t, 30*time.Second, "error", func(e Event) bool { return e.Kind == EventError })
 	if !errors.Is(e.Err, decode.ErrUnsupported) || !strings.Contains(e.Err.Error(), "unsupported media type: text/plain") {
 		t.Errorf("error %v, want unsupported media type: text/plain", e.Err)
 	}
 	p.Play("img")
-	img := ev.wait(t, 2*time.Second, "image", func(e Event) bool { return e.Kind == EventImage })
+	img := ev.wait(t, 30*time.Second, "image", func(e Event) bool { return e.Kind == EventImage })
 	if img.Image == nil || img.Image.Bounds().Dx() != 1 {
 		t.Errorf("image event without the decoded image")
 	}
 	p.Play("missing")
-	ev.wait(t, 2*time.Second, "open error", func(e Event) bool {
+	ev.wait(t, 30*time.Second, "open error", func(e Event) bool {
 		return e.Kind == EventError && strings.Contains(e.Err.Error(), "no such title")
 	})
 }
@@ -203,10 +203,10 @@ func TestSeekAfterDecodeEnded(t *testing.T) {
 	src := &memSource{titles: map[string][]byte{"a": toneWAV(rate, 500*time.Millisecond, 440, 1000)}}
 	p, out, ev := newTest(t, src, nil)
 	p.Play("a")
-	ev.wait(t, 5*time.Second, "position ≥ 700ms", func(e Event) bool { return e.Kind == EventPosition && e.Position >= 700*time.Millisecond })
+	ev.wait(t, 30*time.Second, "position ≥ 700ms", func(e Event) bool { return e.Kind == EventPosition && e.Position >= 700*time.Millisecond })
 	before := p.Status().Position
 	p.Seek(100 * time.Millisecond)
-	ev.wait(t, 5*time.Second, "stopped", isState(StateStopped))
+	ev.wait(t, 30*time.Second, "stopped", isState(StateStopped))
 	var heard time.Duration
 	for _, s := range pulsetest.Segments(out.samples(), rate, 0.05, 5*time.Millisecond) {
 		if s.Sound {

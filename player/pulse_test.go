@@ -68,7 +68,7 @@ func TestPulseFormats(t *testing.T) {
 			rec := srv.Record(t, filepath.Join(t.TempDir(), name+".wav"))
 			n := len(ev.snapshot())
 			p.Play(name)
-			ev.waitFrom(t, n, 10*time.Second, "stopped", isState(StateStopped))
+			ev.waitFrom(t, n, 30*time.Second, "stopped", isState(StateStopped))
 			time.Sleep(300 * time.Millisecond)
 			if err := rec.Stop(); err != nil {
 				t.Fatal(err)
@@ -108,7 +108,7 @@ func TestPulsePauseAndPosition(t *testing.T) {
 	p, ev := realPlayer(t, &sealedSource{titles: map[string]*sealedTitle{"a": st}}, nil)
 	rec := srv.Record(t, filepath.Join(t.TempDir(), "pause.wav"))
 	p.Play("a")
-	ev.wait(t, 5*time.Second, "position ≥ 1.2s", func(e Event) bool { return e.Kind == EventPosition && e.Position >= 1200*time.Millisecond })
+	ev.wait(t, 30*time.Second, "position ≥ 1.2s", func(e Event) bool { return e.Kind == EventPosition && e.Position >= 1200*time.Millisecond })
 	p.Pause()
 	ev.wait(t, time.Second, "paused", isState(StatePaused))
 	time.Sleep(150 * time.Millisecond)
@@ -118,7 +118,7 @@ func TestPulsePauseAndPosition(t *testing.T) {
 		t.Errorf("position moved while paused: %v → %v", paused, p2)
 	}
 	p.Resume()
-	ev.wait(t, 6*time.Second, "stopped", isState(StateStopped))
+	ev.wait(t, 30*time.Second, "stopped", isState(StateStopped))
 	time.Sleep(300 * time.Millisecond)
 	if err := rec.Stop(); err != nil {
 		t.Fatal(err)
@@ -189,7 +189,7 @@ func TestNoAudioDeviceChild(t *testing.T) {
 	src := &memSource{titles: map[string][]byte{"a": toneWAV(rate, time.Second, 440)}}
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	p, ev := realPlayer(t, src, nil)
-	e := ev.wait(t, 10*time.Second, "no-output", isState(StateNoOutput))
+	e := ev.wait(t, 30*time.Second, "no-output", isState(StateNoOutput))
 	t.Logf("reported: %v", e.Err)
 	if !strings.HasPrefix(e.Err.Error(), "no audio output available: ") {
 		t.Errorf("error %q, want it to start with \"no audio output available: \"", e.Err)

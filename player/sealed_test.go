@@ -132,7 +132,7 @@ func TestSealedPlay(t *testing.T) {
 	src := &sealedSource{titles: map[string]*sealedTitle{"t1": st}}
 	p, out, ev := newTest(t, src, nil)
 	p.Play("t1")
-	ev.wait(t, 5*time.Second, "stopped", isState(StateStopped))
+	ev.wait(t, 30*time.Second, "stopped", isState(StateStopped))
 	if f := pulsetest.Dominant(out.samples(), rate, 440, 1000); f != 1000 {
 		t.Errorf("dominant %v, want 1000", f)
 	}
@@ -158,7 +158,7 @@ func TestDamagedMidPlay(t *testing.T) {
 		wrap: func(s sealed.ChunkSource) sealed.ChunkSource { return damagedSource{src: s, bad: bad} }}
 	p, out, ev := newTest(t, src, nil)
 	p.Play("t1")
-	e := ev.wait(t, 5*time.Second, "error", func(e Event) bool { return e.Kind == EventError })
+	e := ev.wait(t, 30*time.Second, "error", func(e Event) bool { return e.Kind == EventError })
 	var ce *sealed.ChunkError
 	if !errors.As(e.Err, &ce) || ce.Index != bad || !strings.Contains(e.Err.Error(), "damaged content") {
 		t.Fatalf("error %v, want a ChunkError for chunk %d worded as damaged content", e.Err, bad)

@@ -61,15 +61,15 @@ func TestNoSecretsOnDisk(t *testing.T) {
 	ev := collect(t, p)
 	run(t, p)
 	p.Play("song")
-	ev.wait(t, 5*time.Second, "position ≥ 500ms", func(e Event) bool { return e.Kind == EventPosition && e.Position >= 500*time.Millisecond })
+	ev.wait(t, 30*time.Second, "position ≥ 500ms", func(e Event) bool { return e.Kind == EventPosition && e.Position >= 500*time.Millisecond })
 	p.Seek(1500 * time.Millisecond)
 	p.Pause()
 	p.Resume()
-	ev.wait(t, 5*time.Second, "end", isState(StateStopped))
+	ev.wait(t, 30*time.Second, "end", isState(StateStopped))
 	p.Play("txt")
-	ev.wait(t, 5*time.Second, "unsupported", func(e Event) bool { return e.Kind == EventError && e.TitleID == "txt" })
+	ev.wait(t, 30*time.Second, "unsupported", func(e Event) bool { return e.Kind == EventError && e.TitleID == "txt" })
 	p.Play("bad")
-	ev.wait(t, 10*time.Second, "damaged", func(e Event) bool { return e.Kind == EventError && e.TitleID == "bad" })
+	ev.wait(t, 30*time.Second, "damaged", func(e Event) bool { return e.Kind == EventError && e.TitleID == "bad" })
 
 	needles := map[string][]byte{
 		"plaintext run": run64,

@@ -66,7 +66,7 @@ func TestDirectoryArrivesAtRunTime(t *testing.T) {
 	if err := x.SetDirectory(other.client(t, dev)); err == nil {
 		t.Errorf("another directory accepted at run time")
 	}
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for x.Account() != "alice" && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}

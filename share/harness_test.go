@@ -164,7 +164,7 @@ func (n *Node) neighbour() Neighbour { return Neighbour{ID: n.ID(), Addrs: []str
 func waitSupplier(t testing.TB, asker *Node, holder *Node, title *directory.Title) {
 	t.Helper()
 	holder.announceSoon()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		sups, err := asker.dirClient().Suppliers(context.Background(), title.ContentID)
 		if err == nil {

@@ -94,7 +94,7 @@ func TestRelayedDownload(t *testing.T) {
 	if st := rs.Stats(); st.SessionsTotal == 0 || st.Bytes < fromA {
 		t.Fatalf("relay stats %+v, want the %d bytes through it", st, fromA)
 	}
-	deadline = time.Now().Add(10 * time.Second)
+	deadline = time.Now().Add(30 * time.Second)
 	for {
 		es, err := a.lib.Ledger(ctx, b.ID(), 10)
 		var up int64

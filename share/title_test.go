@@ -103,7 +103,7 @@ func TestTitleReaderSteersItsDownload(t *testing.T) {
 	// The fetcher asks for its first chunk from the start and waits.
 	waitFor := func(what string, ok func() bool) {
 		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
+		deadline := time.Now().Add(30 * time.Second)
 		for !ok() {
 			if time.Now().After(deadline) {
 				t.Fatalf("timed out waiting for %s (asked %v)", what, src.order())

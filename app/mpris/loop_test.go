@@ -52,7 +52,7 @@ func TestMPRISLoopShuffle(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer client.Close()
-	for deadline := time.Now().Add(5 * time.Second); s.Name() == ""; time.Sleep(10 * time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); s.Name() == ""; time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the service never took its name")
 		}
@@ -60,7 +60,7 @@ func TestMPRISLoopShuffle(t *testing.T) {
 	obj := client.Object(busName, path)
 	waitProp := func(p string, want any) {
 		t.Helper()
-		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 			v, err := obj.GetProperty(ifacePlayer + "." + p)
 			if err == nil && v.Value() == want {
 				return

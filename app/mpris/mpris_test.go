@@ -95,7 +95,7 @@ func TestMPRIS(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer client.Close()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for s.Name() == "" && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -126,7 +126,7 @@ func TestMPRIS(t *testing.T) {
 	if st := fp.State(); !st.Playing || st.Position != 10*time.Second {
 		t.Errorf("after PlayPause and Seek: %+v", st)
 	}
-	deadline = time.Now().Add(5 * time.Second)
+	deadline = time.Now().Add(30 * time.Second)
 	for get("PlaybackStatus").Value() != "Playing" {
 		if time.Now().After(deadline) {
 			t.Fatal("PlaybackStatus never became Playing")

@@ -272,7 +272,7 @@ func startHelper(t *testing.T, h netns.Host, mode string, env ...string) *proc {
 		go func() { exited <- p.cmd.Wait() }()
 		select {
 		case <-exited:
-		case <-time.After(10 * time.Second):
+		case <-time.After(30 * time.Second):
 			_ = p.cmd.Process.Kill()
 			<-exited
 		}

@@ -153,11 +153,11 @@ func TestSecurityNetnsPairing(t *testing.T) {
 	j.next(t, "wrong-code", 60*time.Second, &wrong)
 	j.next(t, "paired", 60*time.Second, &paired)
 	var info app.DirectoryInfo
-	j.next(t, "directory", 10*time.Second, &info)
+	j.next(t, "directory", 30*time.Second, &info)
 	j.next(t, "signup", 60*time.Second, &signup)
 	j.next(t, "buy", 60*time.Second, &buy)
 	var saved Joined
-	j.next(t, "saved", 10*time.Second, &saved)
+	j.next(t, "saved", 30*time.Second, &saved)
 	t.Logf("the household's record copied by the rogue, with the right code: %s", rogueCopy)
 	t.Logf("rogue's own directory with the right code: %s", rogueOwn)
 	if !strings.Contains(rogueCopy, "certificate") {

@@ -210,26 +210,26 @@ func TestVideoUnderXvfb(t *testing.T) {
 	w.key("space")
 	w.shot(filepath.Join(shots, "video-1-window.png"))
 	w.doubleClick(tr.Video)
-	full := w.waitTree("full screen after a double click", 10*time.Second, func(tr app.InspectTree) bool {
+	full := w.waitTree("full screen after a double click", 30*time.Second, func(tr app.InspectTree) bool {
 		return tr.Video != nil && tr.Video.FullScreen && tr.Video.Width >= 1200
 	})
 	w.key("space")
 	before := full.Video.Painted
-	w.waitTree("frames drawn at the full-screen size", 10*time.Second, func(tr app.InspectTree) bool {
+	w.waitTree("frames drawn at the full-screen size", 30*time.Second, func(tr app.InspectTree) bool {
 		return tr.Video.Painted > before+5 && (tr.Video.FrameWidth == full.Video.Width || tr.Video.FrameHeight == full.Video.Height)
 	})
 	w.key("space")
 	w.shot(filepath.Join(shots, "video-2-full-screen.png"))
 	w.key("Escape")
-	w.waitTree("the window again after Escape", 10*time.Second, func(tr app.InspectTree) bool {
+	w.waitTree("the window again after Escape", 30*time.Second, func(tr app.InspectTree) bool {
 		return tr.Video != nil && !tr.Video.FullScreen && tr.View == app.ViewVideo
 	})
 	w.key("f")
-	w.waitTree("full screen after F", 10*time.Second, func(tr app.InspectTree) bool {
+	w.waitTree("full screen after F", 30*time.Second, func(tr app.InspectTree) bool {
 		return tr.Video != nil && tr.Video.FullScreen
 	})
 	w.key("Escape")
-	w.waitTree("the window after Escape", 10*time.Second, func(tr app.InspectTree) bool {
+	w.waitTree("the window after Escape", 30*time.Second, func(tr app.InspectTree) bool {
 		return tr.Video != nil && !tr.Video.FullScreen
 	})
 	w.stop()
@@ -442,7 +442,7 @@ func (w *window) play(title string) {
 		return ok
 	})
 	w.clickAt(n.X, n.Y, n.W, n.H, 1)
-	w.waitTree("an enabled Play button", 10*time.Second, func(tr app.InspectTree) bool {
+	w.waitTree("an enabled Play button", 30*time.Second, func(tr app.InspectTree) bool {
 		var ok bool
 		n, ok = node(tr, "*widget.Button", "Play")
 		return ok

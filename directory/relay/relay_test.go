@@ -95,7 +95,7 @@ func echo(ln net.Listener, id *identity.Identity, serve func(net.Conn, *identity
 
 func waitFor(t testing.TB, ok func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for !ok() {
 		if time.Now().After(deadline) {
 			t.Fatal("timed out waiting")

@@ -108,7 +108,7 @@ func TestRunBackoff(t *testing.T) {
 				if s.Err != nil {
 					return s
 				}
-			case <-time.After(5 * time.Second):
+			case <-time.After(30 * time.Second):
 				t.Fatal("no failure reported")
 			}
 		}
@@ -120,7 +120,7 @@ func TestRunBackoff(t *testing.T) {
 			if !at.Equal(want) {
 				t.Fatalf("attempt at %v, want %v", at, want)
 			}
-		case <-time.After(5 * time.Second):
+		case <-time.After(30 * time.Second):
 			t.Fatal("no attempt")
 		}
 	}

@@ -395,7 +395,7 @@ func TestWhileDownloading(t *testing.T) {
 	select {
 	case err := <-errc:
 		t.Logf("stalled read ended: %v", err)
-	case <-time.After(5 * time.Second):
+	case <-time.After(30 * time.Second):
 		t.Fatal("a stalled read did not end on close")
 	}
 	m.Close()

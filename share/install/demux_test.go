@@ -236,7 +236,7 @@ func TestDemuxShutdown(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Serve: %v", err)
 		}
-	case <-time.After(10 * time.Second):
+	case <-time.After(30 * time.Second):
 		t.Fatal("Serve did not return after cancel")
 	}
 	c.SetReadDeadline(time.Now().Add(10 * time.Second))

@@ -82,10 +82,10 @@ func startHelper(t *testing.T, h netns.Host, mode string, env ...string) *proc {
 			if err != nil && !p.killed {
 				t.Errorf("helper %s did not stop cleanly on SIGTERM: %v", p.name, err)
 			}
-		case <-time.After(5 * time.Second):
+		case <-time.After(20 * time.Second):
 			_ = p.cmd.Process.Kill()
 			<-exited
-			t.Errorf("helper %s still running 5 s after SIGTERM", p.name)
+			t.Errorf("helper %s still running 20 s after SIGTERM", p.name)
 		}
 		if strings.Contains(p.log(), "DATA RACE") {
 			t.Errorf("race detector report in helper %s", p.name)
@@ -167,7 +167,7 @@ func TestNetnsDiscovery(t *testing.T) {
 		"KITH_LAN_BROWSE=1", "KITH_LAN_EXPIRY="+expiry.String())
 
 	want := fmt.Sprintf("kith-a %s %s %s:7001;kith-c %s %s %s:7003", idA, fp1, a.IP, idC, fp1, c.IP)
-	got := describe(pb.waitLine(t, "neighbours", 15*time.Second, func(rest string) bool {
+	got := describe(pb.waitLine(t, "neighbours", 30*time.Second, func(rest string) bool {
 		return strings.Count(describe(rest), ";") >= 1
 	}))
 	if got != want {
@@ -177,7 +177,7 @@ func TestNetnsDiscovery(t *testing.T) {
 
 	// d finds the directory that c announces.
 	find := startHelper(t, d, "find")
-	found := describe(find.waitLine(t, "found", 10*time.Second, func(string) bool { return true }))
+	found := describe(find.waitLine(t, "found", 30*time.Second, func(string) bool { return true }))
 	wantDir := fmt.Sprintf("kithdir-dironeabcdefghij  %s %s:7443", fp1, c.IP)
 	if found != wantDir {
 		t.Errorf("FindDirectory in d: %q, want %q", found, wantDir)
@@ -190,7 +190,7 @@ func TestNetnsDiscovery(t *testing.T) {
 	}
 	killed := time.Now()
 	wantC := fmt.Sprintf("kith-c %s %s %s:7003", idC, fp1, c.IP)
-	pb.waitLine(t, "neighbours", expiry+5*time.Second, func(rest string) bool { return describe(rest) == wantC })
+	pb.waitLine(t, "neighbours", expiry+25*time.Second, func(rest string) bool { return describe(rest) == wantC })
 	left := time.Since(killed)
 	t.Logf("a left b's list %v after being killed (expiry %v)", left.Round(time.Millisecond), expiry)
 	if left < expiry-2*time.Second {
@@ -236,14 +236,14 @@ func TestNetnsMultiHomed(t *testing.T) {
 	pm := startHelper(t, m, "announce", append(browse, "KITH_LAN_INSTANCE=kith-b", "KITH_LAN_ID="+idB, fp, "KITH_LAN_PORT=7002")...)
 
 	want := fmt.Sprintf("kith-a %s %s %s:7001;kith-c %s %s %s:7003", idA, fp1, a.IP, idC, fp1, c.IP)
-	got := describe(pm.waitLine(t, "neighbours", 15*time.Second, func(rest string) bool {
+	got := describe(pm.waitLine(t, "neighbours", 30*time.Second, func(rest string) bool {
 		return strings.Count(describe(rest), ";") >= 1
 	}))
 	if got != want {
 		t.Fatalf("m (on %s and %s) sees %q\nwant %q", m.Iface, m2.Iface, got, want)
 	}
 	first := fmt.Sprintf("%s:7002", m.IP)
-	pa.waitLine(t, "neighbours", 10*time.Second, func(rest string) bool {
+	pa.waitLine(t, "neighbours", 30*time.Second, func(rest string) bool {
 		var ns []Neighbour
 		return json.Unmarshal([]byte(rest), &ns) == nil && len(ns) == 1 && ns[0].Instance == "kith-b" &&
 			len(ns[0].Addrs) > 0 && ns[0].Addrs[0].String() == first

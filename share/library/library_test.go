@@ -473,7 +473,7 @@ func TestResumeDoesNotStallOtherTitles(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(30 * time.Second):
 		t.Fatal("reading an open title waited for another title's resume")
 	}
 	select {
@@ -491,7 +491,7 @@ func TestResumeDoesNotStallOtherTitles(t *testing.T) {
 
 func waitFor(t *testing.T, what string, ok func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for !ok() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)

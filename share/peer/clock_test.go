@@ -119,7 +119,7 @@ func (r *clockedFetch) step(t *testing.T, d time.Duration) Progress {
 	select {
 	case p := <-r.prog:
 		return p
-	case <-time.After(5 * time.Second):
+	case <-time.After(30 * time.Second):
 		t.Fatalf("no fetcher round at %v", r.clk.Now().Sub(clockStart))
 		return Progress{}
 	}
@@ -131,7 +131,7 @@ func (r *clockedFetch) waitChunks(t *testing.T, n int) {
 	for k := 0; k < n; k++ {
 		select {
 		case <-r.chunks:
-		case <-time.After(5 * time.Second):
+		case <-time.After(30 * time.Second):
 			t.Fatalf("only %d of %d chunks arrived", k, n)
 		}
 	}
@@ -143,7 +143,7 @@ func (r *clockedFetch) wait(t *testing.T) error {
 	case err := <-r.done:
 		r.done <- err // for the cleanup
 		return err
-	case <-time.After(5 * time.Second):
+	case <-time.After(30 * time.Second):
 		t.Fatalf("the download did not end (progress %+v)", r.f.Progress())
 		return nil
 	}
@@ -163,7 +163,7 @@ func nextAsk(t *testing.T, s *scripted) asked {
 	select {
 	case a := <-s.asked:
 		return a
-	case <-time.After(5 * time.Second):
+	case <-time.After(30 * time.Second):
 		t.Fatalf("%s was not asked", s.id.Short())
 		return asked{}
 	}
@@ -182,7 +182,7 @@ func noAsk(t *testing.T, s *scripted, when string) {
 // reports source id in state st: the request's end was handled.
 func (r *clockedFetch) waitState(t *testing.T, id identity.ID, st string) {
 	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
 		if stats(r.f.Progress(), id).State == st {
 			return
 		}
@@ -263,7 +263,7 @@ func TestFakeClockRequestTimeoutAndBackoff(t *testing.T) {
 		if err == nil {
 			t.Fatal("the request's context ended without an error")
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(30 * time.Second):
 		t.Fatal("the request did not end at its timeout")
 	}
 	r.waitState(t, src.id, "backoff")
@@ -342,7 +342,7 @@ func TestFakeClockHaveTimeout(t *testing.T) {
 		if !at.Equal(clockStart) {
 			t.Fatalf("first poll at %v", at.Sub(clockStart))
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(30 * time.Second):
 		t.Fatal("the partial source was never polled")
 	}
 	r.clk.Advance(haveTimeout - time.Millisecond)
@@ -357,7 +357,7 @@ func TestFakeClockHaveTimeout(t *testing.T) {
 		if err == nil {
 			t.Fatal("the poll's context ended without an error")
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(30 * time.Second):
 		t.Fatal("the poll did not end at HaveTimeout")
 	}
 	r.waitState(t, h.id, "backoff")

@@ -60,7 +60,7 @@ func newRelayRig(t testing.TB, c *content, accts Accounts) *relayRig {
 			}
 		}
 	})
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for !rs.Connected(r.sup.ID()) {
 		if time.Now().After(deadline) {
 			t.Fatal("the supplier never connected to the relay")
@@ -82,12 +82,12 @@ func (r *relayRig) dialer(t testing.TB, asker *identity.Identity) func(context.C
 }
 
 // ledgerUp is what the supplier's ledger credits as uploaded to peer,
-// polled for up to 5 s until it reaches want: the server credits a chunk
+// polled for up to 30 s until it reaches want: the server credits a chunk
 // after its write returns, which may be after the asker has it.
 func (r *relayRig) ledgerUp(t testing.TB, peer identity.ID, want int64) int64 {
 	t.Helper()
 	var up int64
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		if err := r.srv.FlushLedger(); err != nil {
 			t.Fatal(err)
 		}

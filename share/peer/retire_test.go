@@ -115,7 +115,7 @@ func TestRetireRelayedMovesToDirect(t *testing.T) {
 			})
 		}
 	})
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for cl.Spliced() != 0 || r.relay.Stats().Sessions != 0 {
 		if time.Now().After(deadline) {
 			t.Fatalf("%d spliced connections and %d relay sessions left after the move", cl.Spliced(), r.relay.Stats().Sessions)

@@ -118,7 +118,7 @@ func TestChunkSourceCancel(t *testing.T) {
 		if !errors.Is(err, context.Canceled) && !errors.Is(err, ErrClosed) {
 			t.Fatalf("after Close: %v", err)
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(30 * time.Second):
 		t.Fatal("Close did not end the pending ReadAt")
 	}
 }
@@ -205,7 +205,7 @@ func TestReadAtContext(t *testing.T) {
 		if !errors.Is(err, context.Canceled) {
 			t.Fatalf("the stopped reader: %v, want context.Canceled", err)
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(30 * time.Second):
 		t.Fatal("the stopped reader still waits")
 	}
 	select {

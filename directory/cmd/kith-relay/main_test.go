@@ -29,7 +29,7 @@ func TestRelayCommand(t *testing.T) {
 		done <- run(ctx, []string{"--directory", string(dir.ID()), "--addr", "127.0.0.1:0", "--data", data,
 			"--metrics-addr", "127.0.0.1:0", "--log-level", "warn"}, &out, io.Discard)
 	}()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for !strings.Contains(out.String(), "\n") {
 		if time.Now().After(deadline) {
 			t.Fatal("kith-relay printed nothing")
@@ -53,7 +53,7 @@ func TestRelayCommand(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("kith-relay exited %d", code)
 		}
-	case <-time.After(10 * time.Second):
+	case <-time.After(30 * time.Second):
 		t.Fatal("kith-relay did not stop")
 	}
 }
