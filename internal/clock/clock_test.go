@@ -9,9 +9,17 @@ import (
 
 var t0 = time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 
-// recv reports whether ch has a value ready (after letting a goroutine
-// that fired it run).
+// ready reports whether ch has a value ready (after letting a goroutine
+// that fired it run). A value already there is taken first: a select on
+// it and on a 20 ms time.After picks at random when both are ready, and a
+// loaded machine can stall the test for 20 ms between the two, so the
+// timeout could win over a timer that had fired (seen under -race).
 func ready(ch <-chan time.Time) (time.Time, bool) {
+	select {
+	case v := <-ch:
+		return v, true
+	default:
+	}
 	select {
 	case v := <-ch:
 		return v, true
