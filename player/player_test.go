@@ -75,7 +75,7 @@ func TestControls(t *testing.T) {
 	ev.wait(t, 30*time.Second, "playing", isState(StatePlaying))
 	ev.wait(t, 30*time.Second, "position ≥ 300ms", func(e Event) bool { return e.Kind == EventPosition && e.Position >= 300*time.Millisecond })
 	p.Pause()
-	ev.wait(t, time.Second, "paused", isState(StatePaused))
+	ev.wait(t, 30*time.Second, "paused", isState(StatePaused))
 	time.Sleep(100 * time.Millisecond)
 	n1 := len(out.samples())
 	time.Sleep(200 * time.Millisecond)
@@ -146,7 +146,7 @@ func TestRepeatAndSkip(t *testing.T) {
 		t.Errorf("with repeat one, the next track is %q, want a", next.TitleID)
 	}
 	p.Stop()
-	ev.wait(t, time.Second, "stopped", isState(StateStopped))
+	ev.wait(t, 30*time.Second, "stopped", isState(StateStopped))
 }
 
 // TestBadTitles: unsupported bytes and images are reported, not crashes.
@@ -186,12 +186,12 @@ func TestNoOutput(t *testing.T) {
 	}
 	ev := collect(t, p)
 	run(t, p)
-	e := ev.wait(t, time.Second, "no-output", isState(StateNoOutput))
+	e := ev.wait(t, 30*time.Second, "no-output", isState(StateNoOutput))
 	if !errors.Is(e.Err, ErrNoOutput) {
 		t.Errorf("state error %v", e.Err)
 	}
 	p.Play("a")
-	ev.wait(t, time.Second, "error on play", func(e Event) bool {
+	ev.wait(t, 30*time.Second, "error on play", func(e Event) bool {
 		return e.Kind == EventError && strings.Contains(e.Err.Error(), "no audio output available")
 	})
 }

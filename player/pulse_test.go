@@ -110,7 +110,7 @@ func TestPulsePauseAndPosition(t *testing.T) {
 	p.Play("a")
 	ev.wait(t, 30*time.Second, "position ≥ 1.2s", func(e Event) bool { return e.Kind == EventPosition && e.Position >= 1200*time.Millisecond })
 	p.Pause()
-	ev.wait(t, time.Second, "paused", isState(StatePaused))
+	ev.wait(t, 30*time.Second, "paused", isState(StatePaused))
 	time.Sleep(150 * time.Millisecond)
 	paused := p.Status().Position
 	time.Sleep(850 * time.Millisecond)
@@ -195,7 +195,7 @@ func TestNoAudioDeviceChild(t *testing.T) {
 		t.Errorf("error %q, want it to start with \"no audio output available: \"", e.Err)
 	}
 	p.Play("a")
-	ev.wait(t, time.Second, "error on play", func(e Event) bool { return e.Kind == EventError })
+	ev.wait(t, 30*time.Second, "error on play", func(e Event) bool { return e.Kind == EventError })
 	if s := p.Status(); s.State != StateNoOutput || s.Position != 0 {
 		t.Errorf("status %+v", s)
 	}

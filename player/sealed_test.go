@@ -163,7 +163,7 @@ func TestDamagedMidPlay(t *testing.T) {
 	if !errors.As(e.Err, &ce) || ce.Index != bad || !strings.Contains(e.Err.Error(), "damaged content") {
 		t.Fatalf("error %v, want a ChunkError for chunk %d worded as damaged content", e.Err, bad)
 	}
-	ev.wait(t, time.Second, "state error", isState(StateError))
+	ev.wait(t, 30*time.Second, "state error", isState(StateError))
 	time.Sleep(200 * time.Millisecond)
 	var heard time.Duration
 	for _, s := range pulsetest.Segments(out.samples(), rate, 0.05, 5*time.Millisecond) {

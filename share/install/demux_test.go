@@ -116,9 +116,11 @@ func TestDemuxRoutes(t *testing.T) {
 }
 
 // Many connections that never send a byte must not delay anyone else, and
-// are closed after PeekTimeout.
+// are closed after PeekTimeout. The peek timeout is long enough that a
+// request queued behind them (served only once they are closed) is told
+// from one served at once however loaded the machine is.
 func TestDemuxSilentConnections(t *testing.T) {
-	const peek = 3 * time.Second
+	const peek = 10 * time.Second
 	m := startDemux(t, DemuxOptions{PeekTimeout: peek})
 	var silent []net.Conn
 	for range 50 {
@@ -137,8 +139,8 @@ func TestDemuxSilentConnections(t *testing.T) {
 	if got := get(t, plain, "http://"+m.addr+"/"); got != "plain" {
 		t.Errorf("plain: got %q", got)
 	}
-	if took := time.Since(start); took > peek/2 {
-		t.Errorf("requests behind 50 silent connections took %v, want well under the %v peek timeout", took, peek)
+	if took := time.Since(start); took >= peek {
+		t.Errorf("requests behind 50 silent connections took %v, as if queued until the %v peek timeout closed them", took, peek)
 	}
 	// The silent ones are closed by the server once the peek times out.
 	var wg sync.WaitGroup
@@ -163,7 +165,9 @@ func TestDemuxSilentConnections(t *testing.T) {
 // Beyond MaxPending silent connections, new ones are closed at once
 // instead of queuing behind them.
 func TestDemuxMaxPending(t *testing.T) {
-	m := startDemux(t, DemuxOptions{PeekTimeout: 10 * time.Second, MaxPending: 2})
+	// A third connection waiting for the peek timeout would wait a minute;
+	// closed at once, it reads EOF well within the 30 s read deadline.
+	m := startDemux(t, DemuxOptions{PeekTimeout: time.Minute, MaxPending: 2})
 	for range 2 {
 		c, err := net.Dial("tcp", m.addr)
 		if err != nil {
@@ -176,13 +180,10 @@ func TestDemuxMaxPending(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	c.SetReadDeadline(time.Now().Add(30 * time.Second))
 	start := time.Now()
 	if _, err := c.Read(make([]byte, 1)); err != io.EOF {
-		t.Fatalf("third silent connection: read %v, want EOF", err)
-	}
-	if took := time.Since(start); took > 2*time.Second {
-		t.Errorf("third connection closed after %v, want at once", took)
+		t.Fatalf("third silent connection: read %v after %v, want EOF at once (not after the 1 min peek timeout)", err, time.Since(start))
 	}
 }
 
