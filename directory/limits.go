@@ -111,31 +111,15 @@ func (l *limiter) refund(key string) {
 	}
 }
 
-// deviceCache keeps enrolled devices for a few seconds so signed requests do
-// not each read the store; revocation and leaving through this server drop
-// the entry at once. gen counts those drops: a store read that began
-// before one is not cached (it may hold the device as it was).
-type deviceCache struct {
-	mu  sync.Mutex
-	m   map[identity.ID]cachedDevice
-	gen uint64
-}
-
-type cachedDevice struct {
-	d   Device
-	exp time.Time
-}
-
-const deviceCacheTTL = 5 * time.Second
-
-func newDeviceCache() *deviceCache { return &deviceCache{m: make(map[identity.ID]cachedDevice)} }
-
-func (c *deviceCache) forget(id identity.ID) {
-	c.mu.Lock()
-	delete(c.m, id)
-	c.gen++
-	c.mu.Unlock()
-}
+// The device cache keeps enrolled devices for deviceCacheTTL so signed
+// requests and registrations do not each read the store; enrolling,
+// revoking and leaving through this server forget the entry at once (and a
+// store read that began before is not cached); through another instance or
+// the CLI, within deviceCacheTTL.
+const (
+	deviceCacheTTL   = 5 * time.Second
+	maxCachedDevices = 100_000
+)
 
 // memberLocks serialize, per device, a change of its enrollment (revoke,
 // leave) with its announcements, so a heartbeat read before the change
@@ -162,70 +146,41 @@ func (s *Server) device(ctx context.Context, id identity.ID) (*Device, error) {
 // (ErrNotFound when it is not enrolled; that is not cached).
 func (s *Server) deviceRecord(ctx context.Context, id identity.ID) (*Device, error) {
 	now := time.Now()
-	s.devices.mu.Lock()
-	cd, ok := s.devices.m[id]
-	gen := s.devices.gen
-	s.devices.mu.Unlock()
-	if ok && now.Before(cd.exp) {
-		d := cd.d
-		return &d, nil
+	cd, gen, ok := s.devices.get(id, now)
+	if ok {
+		return &cd, nil
 	}
 	d, err := s.st.Device(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	s.devices.mu.Lock()
-	if len(s.devices.m) > 100000 {
-		clear(s.devices.m)
-	}
-	if s.devices.gen == gen {
-		s.devices.m[id] = cachedDevice{d: *d, exp: now.Add(deviceCacheTTL)}
-	}
-	s.devices.mu.Unlock()
+	s.devices.putIf(gen, id, *d, now.Add(deviceCacheTTL))
 	return d, nil
 }
 
-// titleCache keeps title records for registrations for titleCacheTTL. A
-// title never changes once published (PutTitle refuses an existing ID,
-// publishing again gives a new title) except for its withdrawal, which
-// only `kith-directory withdraw` makes, in another process: a purchase
-// of a title withdrawn less than titleCacheTTL ago can still go through,
-// as one that raced the withdrawal always could. Absent titles are not
-// cached (a new title is found at once).
-type titleCache struct {
-	mu sync.Mutex
-	m  map[string]cachedTitle
-}
-
-type cachedTitle struct {
-	t   *TitleRecord // shared: read only
-	exp time.Time
-}
-
-// titleCacheTTL bounds how long a withdrawal takes to stop new purchases.
-const titleCacheTTL = time.Second
-
-// maxCachedTitles bounds the cache; it starts over when full.
-const maxCachedTitles = 20000
+// The title cache keeps title records for registrations for
+// titleCacheTTL. A title never changes once published (PutTitle refuses
+// an existing ID, publishing again gives a new title) except for its
+// withdrawal, which only `kith-directory withdraw` makes, in another
+// process: a purchase of a title withdrawn less than titleCacheTTL ago can
+// still go through, as one that raced the withdrawal always could. Absent
+// titles are not cached (a new title is found at once). The records are
+// shared: read only.
+const (
+	titleCacheTTL   = time.Second // bounds how long a withdrawal takes to stop new purchases
+	maxCachedTitles = 20_000
+)
 
 // titleRecord returns title id (cached; the record is shared, read only).
 func (s *Server) titleRecord(ctx context.Context, id string) (*TitleRecord, error) {
 	now := s.now()
-	s.titles.mu.Lock()
-	ct, ok := s.titles.m[id]
-	s.titles.mu.Unlock()
-	if ok && now.Before(ct.exp) {
-		return ct.t, nil
+	if t, _, ok := s.titles.get(id, now); ok {
+		return t, nil
 	}
 	t, err := s.st.Title(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	s.titles.mu.Lock()
-	if s.titles.m == nil || len(s.titles.m) >= maxCachedTitles {
-		s.titles.m = make(map[string]cachedTitle)
-	}
-	s.titles.m[id] = cachedTitle{t: t, exp: now.Add(titleCacheTTL)}
-	s.titles.mu.Unlock()
+	s.titles.put(id, t, now.Add(titleCacheTTL))
 	return t, nil
 }

@@ -186,7 +186,7 @@ func (s *Server) registerOpened(ctx context.Context, sr *license.SealedRegistrat
 	// through this server reaches the device's next registration at once,
 	// one through another instance within deviceCacheTTL, like every
 	// other request the device makes; titles change only by withdrawal
-	// (titleCache)
+	// (titleCacheTTL)
 	dev, err := s.deviceRecord(ctx, sr.Device)
 	if errors.Is(err, ErrNotFound) {
 		return nil, newError(http.StatusForbidden, CodeForbidden, "device %s is not enrolled; enroll it under account %q first", sr.Device.Short(), account)

@@ -129,10 +129,10 @@ type Server struct {
 	pw       *passwordGuard
 	bodies   *bodyBudget
 	inflight chan struct{}
-	devices  *deviceCache
-	titles   titleCache  // for registrations
-	members  memberLocks // one device's enrollment changes against its announcements
-	askers   *annCache
+	devices  *ttlCache[identity.ID, Device]
+	titles   *ttlCache[string, *TitleRecord] // for registrations
+	members  memberLocks                     // one device's enrollment changes against its announcements
+	askers   *ttlCache[identity.ID, *AnnounceRecord]
 	idx      *onlineIndex
 	flight   singleflight.Group
 	keys     keyCache // content keys opened for licenses
@@ -233,8 +233,9 @@ func NewServer(o Options) (*Server, error) {
 		pw:       newPasswordGuard(&o),
 		bodies:   newBodyBudget(o.MaxBodyInFlight, o.MaxBodyPerClient),
 		inflight: make(chan struct{}, o.MaxInFlight),
-		devices:  newDeviceCache(),
-		askers:   newAnnCache(),
+		devices:  newTTLCache[identity.ID, Device](maxCachedDevices),
+		titles:   newTTLCache[string, *TitleRecord](maxCachedTitles),
+		askers:   newTTLCache[identity.ID, *AnnounceRecord](maxCachedAnnouncers),
 		reach:    newReachability(),
 		idx:      newOnlineIndex(),
 		wake:     make(chan struct{}, 1),

@@ -325,50 +325,25 @@ func rankedBefore(a, b *rankedSupplier) bool {
 	return a.Device < b.Device
 }
 
-// annCache keeps devices' own announcements (their private addresses and
-// measured RTTs, used to rank for them) until they expire, and a miss for a
-// few seconds.
-type annCache struct {
-	mu sync.Mutex
-	m  map[identity.ID]cachedAnn
-}
-
-type cachedAnn struct {
-	a   *AnnounceRecord // nil: the device has no announcement
-	exp time.Time
-}
-
-const annMissTTL = 5 * time.Second
-
-func newAnnCache() *annCache { return &annCache{m: make(map[identity.ID]cachedAnn)} }
-
-func (c *annCache) put(id identity.ID, a *AnnounceRecord, exp time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.m) > 200_000 {
-		clear(c.m)
-	}
-	c.m[id] = cachedAnn{a: a, exp: exp}
-}
-
-func (c *annCache) forget(id identity.ID) {
-	c.mu.Lock()
-	delete(c.m, id)
-	c.mu.Unlock()
-}
+// The asker cache keeps devices' own announcements (their private
+// addresses and measured RTTs, used to rank for them) until they expire,
+// and a miss (nil) for annMissTTL; announcing puts the new one, withdrawing
+// and revoking forget it.
+const (
+	annMissTTL          = 5 * time.Second
+	maxCachedAnnouncers = 200_000
+)
 
 func (s *Server) askerAnnouncement(ctx context.Context, id identity.ID) (*AnnounceRecord, error) {
 	now := s.now()
-	s.askers.mu.Lock()
-	ca, ok := s.askers.m[id]
-	s.askers.mu.Unlock()
-	if ok && now.Before(ca.exp) {
-		return ca.a, nil
+	ca, gen, ok := s.askers.get(id, now)
+	if ok {
+		return ca, nil
 	}
 	a, err := s.st.Announcement(ctx, id)
 	switch {
 	case errors.Is(err, ErrNotFound):
-		s.askers.put(id, nil, now.Add(annMissTTL))
+		s.askers.putIf(gen, id, nil, now.Add(annMissTTL))
 		return nil, nil
 	case err != nil:
 		return nil, fmt.Errorf("reading announcement: %w", err)
@@ -377,6 +352,6 @@ func (s *Server) askerAnnouncement(ctx context.Context, id identity.ID) (*Announ
 	if !now.Before(exp) {
 		a, exp = nil, now.Add(annMissTTL)
 	}
-	s.askers.put(id, a, exp)
+	s.askers.putIf(gen, id, a, exp)
 	return a, nil
 }
