@@ -14,9 +14,12 @@
 // # Group commit
 //
 // Every write goes through one writer goroutine (writer.go): it takes the
-// requests queued while its last commit ran, runs each in a SAVEPOINT of
-// one transaction, commits once and only then answers each (a request is
-// acknowledged only once durable; a failed one rolls back alone). When its
+// requests queued while its last commit ran, runs them in one
+// transaction, commits once and only then answers each (a request is
+// acknowledged only once durable). When one fails, the batch is rolled
+// back and runs again with each request in a SAVEPOINT of its own, so the
+// failed one rolls back alone (the savepoints cost two statements a
+// request, so they are paid only when needed). When its
 // last commit held several requests it lingers up to 500 µs for more (up
 // to 16): a commit costs ~125 µs of CPU of its own. WriteStats (and the
 // directory's kith_directory_store_commits_total / _writes_total) tell

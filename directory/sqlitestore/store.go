@@ -238,10 +238,10 @@ func (s *Store) CreateAccount(ctx context.Context, name, hash string, now time.T
 		if err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
+		n, _ := res.RowsAffected()
+		if taken = n == 0; taken { // set afresh: the writer may run this twice
 			// a taken name costs the same committed write as a free one: the
 			// server answers both alike, and their timing should not differ
-			taken = true
 			_, err = tx.ExecContext(ctx, `UPDATE accounts SET created = created WHERE name = ?`, name)
 		}
 		return err
