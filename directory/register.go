@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/kith-media/kith/directory/license"
@@ -53,8 +54,29 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request, rq *requ
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, res)
+	writeRegistered(w, res)
 	return nil
+}
+
+// writeRegistered answers res; the license's encoding is reused when
+// makeLicense made it for the store (the same bytes json.Marshal makes:
+// TestRegisteredEncoding), not made a second time.
+func writeRegistered(w http.ResponseWriter, res *Registered) {
+	if res.encLicense == nil {
+		writeJSON(w, http.StatusOK, res)
+		return
+	}
+	rc, err := json.Marshal(&res.Receipt)
+	if err != nil {
+		writeJSON(w, http.StatusOK, res)
+		return
+	}
+	b := make([]byte, 0, len(`{"license":,"receipt":}`)+len(res.encLicense)+len(rc)+1)
+	b = append(append(append(append(append(b, `{"license":`...), res.encLicense...), `,"receipt":`...), rc...), "}\n"...)
+	w.Header()["Content-Type"] = jsonContentType
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b)
 }
 
 // handleRelay accepts a requester's registration forwarded by a supplier:
@@ -259,7 +281,7 @@ func (s *Server) registerOpened(ctx context.Context, sr *license.SealedRegistrat
 		}
 		if created {
 			s.recorded(cur, "free")
-			return &Registered{License: lic, Receipt: cur.Receipt()}, nil
+			return &Registered{License: lic, Receipt: cur.Receipt(), encLicense: rec.Encoded}, nil
 		}
 	} else {
 		var res *Registered
@@ -311,7 +333,7 @@ func (s *Server) registerOpened(ctx context.Context, sr *license.SealedRegistrat
 	if err := s.st.AddLicense(ctx, rec); err != nil {
 		return nil, fmt.Errorf("recording license: %w", err)
 	}
-	return &Registered{License: lic, Receipt: cur.Receipt()}, nil
+	return &Registered{License: lic, Receipt: cur.Receipt(), encLicense: rec.Encoded}, nil
 }
 
 // chargeInOne records new priced purchase p paid in one transaction
@@ -357,7 +379,7 @@ func (s *Server) chargeInOne(ctx context.Context, p *Purchase, pay *license.Paym
 	tp.charges.Add(1)
 	s.metrics.charges.add("", 1)
 	s.recorded(cur, "paid")
-	return &Registered{License: lic, Receipt: cur.Receipt()}, cur, nil
+	return &Registered{License: lic, Receipt: cur.Receipt(), encLicense: rec.Encoded}, cur, nil
 }
 
 // purchase rebuilds the paid purchase a Registered answer stands for.
@@ -433,7 +455,7 @@ func (s *Server) complete(ctx context.Context, p *Purchase, pay *license.Payment
 		return nil, fmt.Errorf("recording purchase: %w", err)
 	}
 	s.recorded(&q, outcome)
-	return &Registered{License: lic, Receipt: q.Receipt()}, nil
+	return &Registered{License: lic, Receipt: q.Receipt(), encLicense: rec.Encoded}, nil
 }
 
 // billingEvent is the outbox event of paid purchase q of t.

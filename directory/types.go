@@ -94,6 +94,8 @@ type Receipt struct {
 type Registered struct {
 	License *license.License `json:"license"`
 	Receipt Receipt          `json:"receipt"`
+
+	encLicense []byte // License's JSON encoding when already made (the stored record's), or nil
 }
 
 // Holding is one title a device holds, with its owner's copy restriction.
