@@ -163,9 +163,11 @@ func TestBadInput(t *testing.T) {
 
 // TestRateLimit: requests over the per-IP limit get 429 with Retry-After.
 // The bound on successes allows for refills while the requests run (the
-// machine may be slow), so the test does not depend on timing.
+// machine may be slow), so the test does not depend on timing; the rate is
+// low enough that only 18 s for 20 requests would let all through (at 5/s
+// with 40 requests, 6 s did: a loaded CI machine can take that).
 func TestRateLimit(t *testing.T) {
-	const rate, burst, n = 5, 10, 40
+	const rate, burst, n = 1, 2, 20
 	p := serve(t, t.TempDir(), "--rate-ip", strconv.Itoa(rate))
 	ok, limited := 0, 0
 	retry := ""
@@ -199,9 +201,12 @@ func TestRateLimit(t *testing.T) {
 }
 
 // TestPasswordRateLimit: password-checking endpoints have their own,
-// stricter per-IP limit (1/s, bursts of 2 here).
+// stricter per-IP limit (one per 20 s here, bursts of 1). Each accepted
+// request hashes a password, slow under -race on a loaded machine: at
+// 1/s, six of them taking 4 s were all accepted and the test failed.
 func TestPasswordRateLimit(t *testing.T) {
-	p := serve(t, t.TempDir(), "--rate-auth", "1")
+	const rate, burst = 0.05, 1
+	p := serve(t, t.TempDir(), "--rate-auth", strconv.FormatFloat(rate, 'f', -1, 64))
 	var codes []int
 	start := time.Now()
 	for i := 0; i < 6; i++ {
@@ -214,7 +219,7 @@ func TestPasswordRateLimit(t *testing.T) {
 			limited++
 		}
 	}
-	if maxOK := 2 + int(time.Since(start).Seconds()) + 1; limited == 0 || 6-limited > maxOK {
+	if maxOK := burst + int(time.Since(start).Seconds()*rate) + 1; limited == 0 || 6-limited > maxOK {
 		t.Fatalf("codes %v: want at most %d accepted, the rest 429", codes, maxOK)
 	}
 	// other endpoints are not affected
