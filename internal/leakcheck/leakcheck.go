@@ -12,7 +12,7 @@ import (
 )
 
 // Grace is how long goroutines get to finish after the last test.
-const Grace = 5 * time.Second
+const Grace = 30 * time.Second
 
 // Main runs the tests and, when they pass, checks that every goroutine
 // started during them has ended (waiting up to Grace); it exits with the
