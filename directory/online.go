@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -515,7 +514,14 @@ func (ix *onlineIndex) suppliers(out []Supplier, c sealed.ContentID, now time.Ti
 		if n == limit && !slotBefore(&e, &top[n-1]) {
 			return
 		}
-		i := sort.Search(n, func(i int) bool { return slotBefore(&e, &top[i]) })
+		i, hi := 0, n // the first entry e ranks before (sort.Search, without its closure call per probe)
+		for i < hi {
+			if m := int(uint(i+hi) >> 1); slotBefore(&e, &top[m]) {
+				hi = m
+			} else {
+				i = m + 1
+			}
+		}
 		if n < limit {
 			top = append(top, slotRank{})
 		}
@@ -561,8 +567,16 @@ func (ix *onlineIndex) suppliers(out []Supplier, c sealed.ContentID, now time.Ti
 		out = append(out, Supplier{Device: d.id, Account: d.account, Addrs: d.addrs, Complete: e.s.complete,
 			SameLAN: e.sameLAN, RTT: e.rtt, Load: d.load})
 	}
-	for i := n; i < len(out); i++ {
-		out[i].Account = ownAccount(out[i].Account, asker.Account)
+	for i := range top {
+		// The account is answered only to its own devices: two different
+		// keys (plain lowercase names) are two different accounts, known
+		// without reading the owner's name (another cache miss per supplier).
+		a := &out[n+i]
+		if k := top[i].s.acctKey; k != 0 && askerAcct != 0 && k != askerAcct {
+			a.Account = ""
+			continue
+		}
+		a.Account = ownAccount(a.Account, asker.Account)
 	}
 	return out
 }
