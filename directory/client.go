@@ -75,6 +75,9 @@ type Client struct {
 	// lookup allocated, and the client's garbage collections are paid per
 	// byte allocated.
 	connHeader http.Header
+	// baseURL is base parsed, for newConnRequest (nil: every request
+	// parses base+path).
+	baseURL *url.URL
 }
 
 // auth is how a request says who sends it.
@@ -131,6 +134,7 @@ func NewClient(o ClientOptions) (*Client, error) {
 	c := &Client{base: base, dev: o.Device, fp: fp, log: o.Logger}
 	if o.Device != nil {
 		c.connHeader = http.Header{HeaderDevice: {string(o.Device.ID())}}
+		c.baseURL = parseConnBase(base)
 	}
 	if c.log == nil {
 		c.log = slog.Default()
@@ -465,6 +469,11 @@ func (c *Client) raw(ctx context.Context, path string) ([]byte, error) {
 // request as the device on its certificate's connection carries the shared
 // connHeader: a caller adding a header clones it first.
 func (c *Client) newRequest(ctx context.Context, method, path string, body []byte, a auth) (*http.Request, error) {
+	if body == nil && a == asDevice && c.dev != nil && c.byConnection() {
+		if req := c.newConnRequest(ctx, method, path); req != nil {
+			return req, nil
+		}
+	}
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
