@@ -131,11 +131,23 @@ func TestFetchWithHostilePeers(t *testing.T) {
 					served = newIdent(t)
 				}
 				badAddr := hostileServerWith(t, served, c, tt.b, proto == "h2")
+				// The honest source must never time out, however loaded
+				// the machine: with 0.5-1 s timeouts it did under load, was
+				// dropped, and the download failed with "no usable source
+				// left". A bad source is told by what it sends, so the
+				// timeouts are long; only the stalling one is told by a
+				// timeout, and then the honest source is slowed so the
+				// download (1200 chunks, 20 ms each, 4 at a time: ≥ 6 s)
+				// outlasts the stalled request's 4 s.
+				good, opts := slow, FetchOptions{MinTimeout: 10 * time.Second, Timeout: 20 * time.Second,
+					StealAfter: 100 * time.Millisecond, MaxFailures: 3}
+				if tt.b == stall {
+					good, opts.MinTimeout, opts.Timeout = slower, 4*time.Second, 8*time.Second
+				}
 				goodID := newIdent(t)
-				goodAddr := hostileServerWith(t, goodID, c, slow, proto == "h2")
-				srcs := []Source{client(t, b, bad.ID(), badAddr).Source(c.m), client(t, b, goodID.ID(), goodAddr).Source(c.m)}
-				lib, f, err := fetchInto(t, c, FetchOptions{Sources: srcs, MinTimeout: 500 * time.Millisecond,
-					Timeout: time.Second, StealAfter: 100 * time.Millisecond, MaxFailures: 3})
+				goodAddr := hostileServerWith(t, goodID, c, good, proto == "h2")
+				opts.Sources = []Source{client(t, b, bad.ID(), badAddr).Source(c.m), client(t, b, goodID.ID(), goodAddr).Source(c.m)}
+				lib, f, err := fetchInto(t, c, opts)
 				if err != nil {
 					t.Fatalf("download failed: %v (faults %+v)", err, f.Faults())
 				}

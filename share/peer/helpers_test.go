@@ -140,6 +140,7 @@ const (
 	chunkedMore           // no length declared, sends more than the chunk
 	stall                 // sends 1 byte per second
 	slow                  // honest, 4 ms per chunk
+	slower                // honest, 20 ms per chunk
 )
 
 // hostileServer serves c's chunks as ident, misbehaving as b, over
@@ -225,6 +226,8 @@ func hostileServerWith(t testing.TB, ident *identity.Identity, c *content, b beh
 			return
 		case slow:
 			time.Sleep(4 * time.Millisecond)
+		case slower:
+			time.Sleep(20 * time.Millisecond)
 		}
 		w.Header().Set("Content-Length", strconv.Itoa(len(data)))
 		w.Write(data)
