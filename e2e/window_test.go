@@ -103,8 +103,8 @@ func startXvfb(t *testing.T, h netns.Host) string {
 			t.Fatal("Xvfb exited without reporting a display")
 		}
 		return ":" + n
-	case <-time.After(15 * time.Second):
-		t.Fatal("Xvfb did not report a display within 15 s")
+	case <-time.After(60 * time.Second):
+		t.Fatal("Xvfb did not report a display within 60 s")
 	}
 	return ""
 }

@@ -119,8 +119,8 @@ func startXvfbPID(t testing.TB) (string, int) {
 			t.Fatal("Xvfb exited without reporting a display")
 		}
 		return ":" + n, x.Process.Pid
-	case <-time.After(15 * time.Second):
-		t.Fatal("Xvfb did not report a display within 15 s")
+	case <-time.After(60 * time.Second):
+		t.Fatal("Xvfb did not report a display within 60 s")
 	}
 	return "", 0
 }

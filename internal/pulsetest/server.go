@@ -110,7 +110,9 @@ func startIn(dir string, rate int) (*Server, error) {
 		return nil, fmt.Errorf("writing .asoundrc: %w", err)
 	}
 	s := &Server{Dir: dir, Socket: filepath.Join(run, "pulse", "native"), Rate: rate}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	// Generous: on a loaded machine (make test runs every package at once)
+	// the daemon and pactl can each take seconds to start.
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "pulseaudio", "--daemonize=yes", "--exit-idle-time=-1", "-n",
 		"--use-pid-file=yes", "--load=module-native-protocol-unix",
@@ -129,15 +131,17 @@ func startIn(dir string, rate int) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parsing pulseaudio pid %q: %w", b, err)
 	}
-	// Wait until the server answers.
-	for i := 0; ; i++ {
+	// Wait until the server answers (as long as ctx allows).
+	for {
 		c := exec.CommandContext(ctx, "pactl", "info")
 		c.Env = s.environ()
-		if err := c.Run(); err == nil {
+		err := c.Run()
+		if err == nil {
 			break
-		} else if i > 50 {
+		}
+		if ctx.Err() != nil {
 			s.Stop()
-			return nil, fmt.Errorf("pulseaudio did not answer: %w", err)
+			return nil, fmt.Errorf("pulseaudio did not answer within 60 s: %w", err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
