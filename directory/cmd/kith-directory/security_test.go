@@ -460,11 +460,11 @@ func TestSecurityMetricsNotPublic(t *testing.T) {
 		t.Errorf("public /metrics answered %d:\n%.200s", resp.StatusCode, body)
 	}
 	var r *http.Response
-	for i := 0; i < 50; i++ { // the admin listener starts beside the API one
+	// the admin listener starts beside the API one
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		if r, err = http.Get("http://" + admin + "/metrics"); err == nil {
 			break
 		}
-		time.Sleep(100 * time.Millisecond)
 	}
 	if err != nil {
 		t.Fatalf("admin listener: %v", err)
