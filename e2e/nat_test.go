@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -653,6 +654,12 @@ func helperConns() int {
 			c.Close()
 		}
 	}()
+	// The relay waits 10 s from its accept (after our dial) for a first
+	// message, so until 9 s after the first dial a close is the cap's: all
+	// connections are read at once until then, the whole window given to a
+	// loaded machine (reads of 1 s each, one after another, could miss a
+	// late close or run into the relay's 10 s).
+	until := time.Now().Add(9 * time.Second)
 	for range n {
 		c, err := net.DialTimeout("tcp", os.Getenv("KITH_E2E_RELAY"), 5*time.Second)
 		if err != nil {
@@ -661,9 +668,18 @@ func helperConns() int {
 		}
 		conns = append(conns, c)
 	}
-	for _, c := range conns {
-		c.SetReadDeadline(time.Now().Add(time.Second)) // the relay waits 10 s for a first message
-		if _, err := c.Read(make([]byte, 1)); errors.Is(err, os.ErrDeadlineExceeded) {
+	open := make([]bool, len(conns))
+	var wg sync.WaitGroup
+	for i, c := range conns {
+		wg.Go(func() {
+			c.SetReadDeadline(until)
+			_, err := c.Read(make([]byte, 1))
+			open[i] = errors.Is(err, os.ErrDeadlineExceeded)
+		})
+	}
+	wg.Wait()
+	for _, o := range open {
+		if o {
 			fmt.Println("open")
 		} else {
 			fmt.Println("closed")
