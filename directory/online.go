@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kith-media/kith/share/identity"
@@ -28,6 +29,7 @@ import (
 type onlineIndex struct {
 	mu      sync.RWMutex
 	loaded  bool
+	ready   atomic.Bool   // loaded, read without the lock by every lookup (it never goes back)
 	loading chan struct{} // non-nil while a load runs; closed when it ends
 	loadErr error         // the last load's failure
 	pending []func()      // changes to replay onto the load's result
@@ -222,6 +224,9 @@ func privatePrefixes(addrs []string) []netip.Prefix {
 // waiting for the load under way).
 func (s *Server) online(ctx context.Context) (*onlineIndex, error) {
 	ix := s.idx
+	if ix.ready.Load() { // a lookup's one other read-lock of the index: its counter is shared by both cores
+		return ix, nil
+	}
 	ix.mu.RLock()
 	loaded := ix.loaded
 	ix.mu.RUnlock()
@@ -312,6 +317,7 @@ func (s *Server) loadOnline(ctx context.Context) error {
 	}
 	ix.pending = nil
 	ix.loaded = true
+	ix.ready.Store(true)
 	s.log.Info("online holders loaded", "devices", len(ix.devs), "holdings", n, "contents", len(ix.byContent),
 		"skipped", skipped, "took", time.Since(start).Round(time.Millisecond))
 	return nil
