@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -573,17 +574,30 @@ func (ix *onlineIndex) suppliers(out []Supplier, c sealed.ContentID, now time.Ti
 		out = append(out, Supplier{Device: d.id, Account: d.account, Addrs: d.addrs, Complete: e.s.complete,
 			SameLAN: e.sameLAN, RTT: e.rtt, Load: d.load})
 	}
+	var touch byte
 	for i := range top {
+		a := &out[n+i]
+		// The second pass reads each device's strings (ID, then its
+		// addresses beside it), which the answer's encoding reads next: the
+		// misses overlap here, where they do not hang on each other, instead
+		// of one after the other between encoding steps (the serve profile
+		// put ~4 µs a lookup on the IDs' first bytes in the encoder).
+		if id := a.Device; id != "" {
+			touch |= id[0]
+		}
+		if len(a.Addrs) > 0 && a.Addrs[0] != "" {
+			touch |= a.Addrs[0][0]
+		}
 		// The account is answered only to its own devices: two different
 		// keys (plain lowercase names) are two different accounts, known
 		// without reading the owner's name (another cache miss per supplier).
-		a := &out[n+i]
 		if k := top[i].s.acctKey; k != 0 && askerAcct != 0 && k != askerAcct {
 			a.Account = ""
 			continue
 		}
 		a.Account = ownAccount(a.Account, asker.Account)
 	}
+	runtime.KeepAlive(touch) // the reads above are for their cache lines only
 	return out
 }
 
