@@ -82,7 +82,7 @@ func TestNodeOffersItsPackage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	h, err := pc.Hello(ctx)
 	if err != nil || h.Device != a.ID() || h.Name != "attic" {
