@@ -200,14 +200,15 @@ func (p *clockedPositions) saves() []time.Time {
 // (reports come every PositionEvery, 250 ms), never sooner.
 func TestPositionSavedEveryFiveSeconds(t *testing.T) {
 	pos := &clockedPositions{}
-	c := newClocked(t, &memSource{titles: map[string][]byte{"a": toneWAV(rate, 10*time.Second, 440)}},
+	c := newClocked(t, &memSource{titles: map[string][]byte{"a": toneWAV(rate, time.Minute, 440)}},
 		func(o *Options) { o.Positions = pos })
 	pos.clk = c.clk // before Play: nothing is saved until a title plays
 	p := c.p
 	p.Play("a")
 	c.ev.wait(t, 30*time.Second, "playing", isState(StatePlaying))
 	// 12 s of the player's clock, in ticks; the output plays on in real
-	// time (well under the title's 10 s).
+	// time (well under the title's minute, however loaded the machine: with
+	// a 10 s title, 240 steps slowed by load could reach its end).
 	for k := 0; k < int(12*time.Second/tickEvery); k++ {
 		c.step(t)
 		time.Sleep(time.Millisecond) // let the output pull: a position needs a heard frame
