@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"testing"
-	"time"
 
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/theme"
@@ -36,14 +35,7 @@ func TestQuietButton(t *testing.T) {
 // the library's Play for a selected video, the bar's buttons while a video
 // plays.
 func TestPlaybackButtonsQuietForVideo(t *testing.T) {
-	w := newFakeWorld()
-	w.items = []Item{
-		{Content: cid(101), TitleID: "v1", Name: "Harbour Timelapse", MediaType: "video/mp4", State: StateOwned, Added: time.Now()},
-		{Content: cid(102), TitleID: "a1", Name: "Kettle Song", MediaType: "audio/mpeg", State: StateOwned, Added: time.Now()},
-	}
-	u := newTestUI(t, w)
-	signUp(t, u)
-	u.Show(ViewLibrary)
+	_, u := videoAndSong(t)
 	lib := u.library
 	for i, it := range lib.all {
 		for j, k := range lib.shown {

@@ -20,14 +20,7 @@ import (
 // the main area back to the screen shown before when an audio title
 // follows.
 func TestVideoView(t *testing.T) {
-	w := newFakeWorld()
-	w.items = []Item{
-		{Content: cid(101), TitleID: "v1", Name: "Harbour Timelapse", MediaType: "video/mp4", State: StateOwned, Added: time.Now()},
-		{Content: cid(102), TitleID: "a1", Name: "Kettle Song", MediaType: "audio/mpeg", State: StateOwned, Added: time.Now()},
-	}
-	u := newTestUI(t, w)
-	signUp(t, u)
-	u.Show(ViewLibrary)
+	w, u := videoAndSong(t)
 	ctx := context.Background()
 	u.b.Video.SetVideoOut(u.video) // what Serve does
 	if err := u.b.Player.Play(ctx, []sealed.ContentID{cid(101), cid(102)}, 0); err != nil {
@@ -191,14 +184,7 @@ func TestVideoViewBars(t *testing.T) {
 // then, rather than put on a view not in the window. A frame waiting when
 // the video ends is dropped.
 func TestVideoFirstFrameBeforeView(t *testing.T) {
-	w := newFakeWorld()
-	w.items = []Item{
-		{Content: cid(101), TitleID: "v1", Name: "Harbour Timelapse", MediaType: "video/mp4", State: StateOwned, Added: time.Now()},
-		{Content: cid(102), TitleID: "a1", Name: "Kettle Song", MediaType: "audio/mpeg", State: StateOwned, Added: time.Now()},
-	}
-	u := newTestUI(t, w)
-	signUp(t, u)
-	u.Show(ViewLibrary)
+	w, u := videoAndSong(t)
 	ctx := context.Background()
 	u.b.Video.SetVideoOut(u.video)
 	if err := u.b.Player.Play(ctx, []sealed.ContentID{cid(101), cid(102)}, 0); err != nil {
@@ -226,4 +212,20 @@ func TestVideoFirstFrameBeforeView(t *testing.T) {
 	if u.video.img.Image != nil || u.video.stats().Shown != 1 {
 		t.Errorf("a frame of the ended video was shown (image %T, shown %d)", u.video.img.Image, u.video.stats().Shown)
 	}
+}
+
+// videoAndSong is a signed-up UI on its Library screen whose library holds
+// a video (cid 101, "Harbour Timelapse") and a song (cid 102, "Kettle
+// Song"), and its world.
+func videoAndSong(t *testing.T) (*fakeWorld, *UI) {
+	t.Helper()
+	w := newFakeWorld()
+	w.items = []Item{
+		{Content: cid(101), TitleID: "v1", Name: "Harbour Timelapse", MediaType: "video/mp4", State: StateOwned, Added: time.Now()},
+		{Content: cid(102), TitleID: "a1", Name: "Kettle Song", MediaType: "audio/mpeg", State: StateOwned, Added: time.Now()},
+	}
+	u := newTestUI(t, w)
+	signUp(t, u)
+	u.Show(ViewLibrary)
+	return w, u
 }
