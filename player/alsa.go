@@ -82,8 +82,9 @@ type DeviceOutput struct {
 	volume   float32
 	err      error
 	queued   int64     // frames from the source written since the last drop
+	played   int64     // of those, the frames Buffered last counted as heard
+	playedAt time.Time // when; zero after a drop
 	lead     int       // frames of silence still to write before the source
-	started  time.Time // first frame written since the device started or dropped
 	src      io.Reader
 	done     chan struct{}
 	stopped  chan struct{}
@@ -189,7 +190,7 @@ func (o *DeviceOutput) fill(buf []byte) (bool, error) {
 			if rc := C.snd_pcm_recover(o.pcm, C.int(avail), 1); rc < 0 {
 				return wrote, alsaErr("recover", rc)
 			}
-			o.queued = 0
+			o.queued, o.played, o.playedAt = 0, 0, time.Time{}
 			continue
 		}
 		if int(avail) < o.period {
@@ -240,11 +241,8 @@ func (o *DeviceOutput) fill(buf []byte) (bool, error) {
 				if rc := C.snd_pcm_recover(o.pcm, C.int(w), 1); rc < 0 {
 					return wrote, alsaErr("write", rc)
 				}
-				o.queued = 0
+				o.queued, o.played, o.playedAt = 0, 0, time.Time{}
 				continue
-			}
-			if o.started.IsZero() {
-				o.started = time.Now()
 			}
 			off += C.snd_pcm_uframes_t(w)
 			if fromSrc {
@@ -310,8 +308,7 @@ func (o *DeviceOutput) dropLocked() {
 	C.snd_pcm_drop(o.pcm)
 	C.snd_pcm_prepare(o.pcm)
 	o.paused = false
-	o.queued = 0
-	o.started = time.Time{}
+	o.queued, o.played, o.playedAt = 0, 0, time.Time{}
 	o.lead = o.leadFrames()
 }
 
@@ -329,7 +326,24 @@ func (o *DeviceOutput) SetVolume(v float64) {
 }
 
 // Buffered implements Output: the frames written but not yet played by the
-// sink, as the device reports them (snd_pcm_delay).
+// sink, from a clock of played frames that never goes back between drops
+// and moves at the sink's pace: between readings it runs at the device's
+// rate and is drawn toward the device's own figure (clockPull), never past
+// it. That figure is the larger of the device's delay (snd_pcm_delay: what
+// is queued in ALSA, the sound server and the sink) and what ALSA itself
+// still holds (its buffer less the room in it), which the sink cannot have
+// played yet.
+//
+// The device's delay alone is not a clock on a fresh PulseAudio stream:
+// its ALSA plugin interpolates the played position from the time the
+// stream started, so while the sink does not take the stream's first
+// frames (a fresh null sink with no other stream took none for 0.1–1.5 s)
+// the delay falls to 0 and stays there for another second or more after the
+// sink starts taking frames, then comes back at the full buffer. Counted
+// as heard, those frames stood the clock still for up to 1.5 s, moved it
+// in steps as frames were written, then back; a video's first frames were
+// dropped as late. ALSA's own figure moves only as the server takes
+// frames, a period or a few at a time, which the pull smooths out.
 func (o *DeviceOutput) Buffered() int {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -340,19 +354,42 @@ func (o *DeviceOutput) Buffered() int {
 	if C.snd_pcm_delay(o.pcm, &d) < 0 || d < 0 {
 		d = 0
 	}
-	if since := time.Since(o.started); d == 0 && !o.started.IsZero() && !o.paused && since < 2*time.Second {
-		// PulseAudio's ALSA plugin may report a delay of 0 for a second or
-		// so after a stream starts (before its timing information arrives)
-		// while it still holds what was written: counted as heard, a whole
-		// device buffer ran the clock 187 ms ahead in the app, and a
-		// video's first frames were dropped as late. Until it reports one,
-		// what has been heard is estimated from the time since the first
-		// frame was written (less the silence that leads it): the sink
-		// plays in real time from there.
-		heard := int64(since.Seconds()*float64(o.opts.SampleRate)) - int64(o.leadFrames())
-		d = C.snd_pcm_sframes_t(max(0, o.queued-heard))
+	held := int64(0)
+	if a := C.snd_pcm_avail_update(o.pcm); a >= 0 {
+		held = int64(o.buffer) - int64(a)
 	}
-	return int(min(int64(d), o.queued)) * frameBytes
+	target := o.queued - min(o.queued, max(int64(d), held))
+	now := time.Now()
+	o.played = o.pull(o.played, target, now)
+	o.playedAt = now
+	return int(o.queued-o.played) * frameBytes
+}
+
+// clockPull is how fast the played-frames clock closes on the device's
+// figure: the gap shrinks by dt/clockPull per reading dt apart.
+const clockPull = 100 * time.Millisecond
+
+// clockStep bounds how far one reading may move the clock beyond the time
+// since the last: a frame is dropped as late at 40 ms.
+const clockStep = 20 * time.Millisecond
+
+// pull moves the played-frames clock from played (last read at
+// o.playedAt) toward target, the device's figure, at now.
+func (o *DeviceOutput) pull(played, target int64, now time.Time) int64 {
+	if o.playedAt.IsZero() || !o.playing || o.paused {
+		// The first reading since a drop takes the device's figure; a
+		// paused clock stands.
+		if o.playedAt.IsZero() {
+			return max(played, target)
+		}
+		return played
+	}
+	rate := float64(o.opts.SampleRate)
+	dt := now.Sub(o.playedAt)
+	free := float64(played) + dt.Seconds()*rate
+	next := free + (float64(target)-free)*min(1, float64(dt)/float64(clockPull))
+	next = min(next, free+clockStep.Seconds()*rate, float64(target))
+	return max(played, int64(next))
 }
 
 // Flush implements Output: queued frames are dropped and the writer reads

@@ -26,8 +26,13 @@
 // frames not yet heard (Output.Buffered), mapped back to the track that was
 // playing at that frame. For the device output "not yet heard" is the
 // device's own delay (snd_pcm_delay: ALSA, the sound server's buffer and
-// the sink's latency), so the position is what is heard, and track changes
-// and the end of the queue are reported when they are heard. A title that
+// the sink's latency), but never less than what ALSA itself still holds,
+// so the position is what is heard, and track changes and the end of the
+// queue are reported when they are heard. The frames heard never go back
+// and move at the device's rate, drawn toward that figure (a fresh
+// PulseAudio stream reports a delay of 0 for a second or more while its
+// sink has not yet taken the first frames; a video presented on it was
+// frozen, then jumped and lost frames). A title that
 // follows one that ended does not flush the output: the end of the last one
 // is played whole (a 0.15 s sound, a sound followed by another).
 //

@@ -9,3 +9,12 @@ func (p *Player) setOnFirstPCM(f func(id string, at time.Time)) {
 	p.pump.onFirstPCM = f
 	p.pump.mu.Unlock()
 }
+
+// written returns the frames from the source the device output has
+// written since its last drop, and of those the frames beyond its first
+// buffer full (written only as the sink took frames).
+func (o *DeviceOutput) written() (all, taken int64) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.queued, max(0, o.queued-int64(o.buffer))
+}

@@ -25,6 +25,7 @@ type pump struct {
 	pending  block // partly handed-out block of cur
 	havePend bool
 	written  int64 // frames handed to the output
+	heardAt  int64 // frames heard, as heard last counted them
 	marks    []mark
 	silent   bool // last frames handed were silence
 	needMark bool // the next track frames start a new mark (seek, new track)
@@ -213,7 +214,11 @@ func (p *pump) heard(buffered func() int) (t *track, pos int64, idle, quiet bool
 	b := buffered()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	at := written - int64(b/frameBytes)
+	// Frames are heard in order and dropped ones pass at once, so what has
+	// been heard never goes back; the order above can make it trail for a
+	// moment (the output wrote between the two reads).
+	at := max(written-int64(b/frameBytes), p.heardAt)
+	p.heardAt = at
 	i := -1
 	for j := len(p.marks) - 1; j >= 0; j-- {
 		if p.marks[j].at <= at {
