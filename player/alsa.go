@@ -72,23 +72,24 @@ type DeviceOutput struct {
 	opts DeviceOptions
 	log  *slog.Logger
 
-	mu       sync.Mutex // guards the PCM handle and the fields below
-	pcm      *C.snd_pcm_t
-	period   int // frames
-	buffer   int // frames
-	canPause bool
-	playing  bool // consuming the source
-	paused   bool // snd_pcm_pause(1) is in effect
-	volume   float32
-	err      error
-	queued   int64     // frames from the source written since the last drop
-	played   int64     // of those, the frames Buffered last counted as heard
-	playedAt time.Time // when; zero after a drop
-	lead     int       // frames of silence still to write before the source
-	src      io.Reader
-	done     chan struct{}
-	stopped  chan struct{}
-	wake     chan struct{} // SetPlaying and Flush wake the writer at once
+	mu         sync.Mutex // guards the PCM handle and the fields below
+	pcm        *C.snd_pcm_t
+	period     int // frames
+	buffer     int // frames
+	canPause   bool
+	playing    bool // consuming the source
+	paused     bool // snd_pcm_pause(1) is in effect
+	volume     float32
+	err        error
+	queued     int64     // frames from the source written since the last drop
+	played     int64     // of those, the frames Buffered last counted as heard
+	playedAt   time.Time // when; zero after a drop
+	lead       int       // frames of silence still to write before the source
+	recoveries int       // underruns and suspends recovered from
+	src        io.Reader
+	done       chan struct{}
+	stopped    chan struct{}
+	wake       chan struct{} // SetPlaying and Flush wake the writer at once
 }
 
 // NewDeviceOutput returns the ALSA output; the device is opened by Start.
@@ -190,7 +191,7 @@ func (o *DeviceOutput) fill(buf []byte) (bool, error) {
 			if rc := C.snd_pcm_recover(o.pcm, C.int(avail), 1); rc < 0 {
 				return wrote, alsaErr("recover", rc)
 			}
-			o.queued, o.played, o.playedAt = 0, 0, time.Time{}
+			o.recoveredLocked(avail)
 			continue
 		}
 		if int(avail) < o.period {
@@ -241,7 +242,7 @@ func (o *DeviceOutput) fill(buf []byte) (bool, error) {
 				if rc := C.snd_pcm_recover(o.pcm, C.int(w), 1); rc < 0 {
 					return wrote, alsaErr("write", rc)
 				}
-				o.queued, o.played, o.playedAt = 0, 0, time.Time{}
+				o.recoveredLocked(C.snd_pcm_sframes_t(w))
 				continue
 			}
 			off += C.snd_pcm_uframes_t(w)
@@ -252,6 +253,15 @@ func (o *DeviceOutput) fill(buf []byte) (bool, error) {
 		wrote = true
 	}
 	return wrote, nil
+}
+
+// recoveredLocked notes that the device recovered from err (an underrun,
+// a suspend): what it held is gone, so the clock counts it heard.
+func (o *DeviceOutput) recoveredLocked(err C.snd_pcm_sframes_t) {
+	o.recoveries++
+	o.log.Debug("audio device recovered", "err", C.GoString(C.snd_strerror(C.int(err))),
+		"dropped_frames", o.queued-o.played, "recoveries", o.recoveries)
+	o.queued, o.played, o.playedAt = 0, 0, time.Time{}
 }
 
 // gain applies the volume to float32 frames in place.

@@ -13,8 +13,9 @@ func (p *Player) setOnFirstPCM(f func(id string, at time.Time)) {
 // written returns the frames from the source the device output has
 // written since its last drop, and of those the frames beyond its first
 // buffer full (written only as the sink took frames).
-func (o *DeviceOutput) written() (all, taken int64) {
+// recoveries counts the underruns it recovered from.
+func (o *DeviceOutput) written() (all, taken int64, recoveries int) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return o.queued, max(0, o.queued-int64(o.buffer))
+	return o.queued, max(0, o.queued-int64(o.buffer)), o.recoveries
 }
