@@ -175,7 +175,7 @@ func TestHouseholdFirstRun(t *testing.T) {
 	if err := b.Player.Play(ctx, []sealed.ContentID{jingle.ContentID}, 0); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the now-playing state", 10*time.Second, func() bool {
+	waitFor(t, "the now-playing state", 30*time.Second, func() bool {
 		st := b.Player.State()
 		return st.Title == "Kith Jingle" && (st.Playing || st.Position > 0)
 	})
