@@ -88,8 +88,8 @@ const (
 	// EventError: Err, TitleID when it concerns a title.
 	EventError
 	// EventVideo: TitleID, Position (the frame's time), Video (the frame,
-	// RGBA at Options.VideoWidth×VideoHeight; reused two frames later),
-	// At (when it was shown).
+	// RGBA at Options.VideoWidth×VideoHeight; reused two frames later; nil
+	// while a VideoSink takes the picture), At (when it was shown).
 	EventVideo
 	// EventQueue: Index (the queue changed: Player.Queue has it).
 	EventQueue
@@ -112,7 +112,8 @@ type Event struct {
 	Image  image.Image
 	// ImageBytes are the encoded image (PNG/JPEG), for display only.
 	ImageBytes []byte
-	// Video is a video frame to show now (EventVideo).
+	// Video is a video frame to show now (EventVideo; nil while a
+	// VideoSink takes the picture).
 	Video *image.RGBA
 	// At is when a video frame was shown.
 	At  time.Time

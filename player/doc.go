@@ -93,7 +93,8 @@
 // swscale to the largest size with the picture's aspect inside the sink's
 // VideoBox, asked again before every frame so a resized view gets frames
 // of its new size; without a sink, at Options.VideoWidth×VideoHeight.
-// EventVideo carries each frame too (for tools that only count them).
+// EventVideo is emitted for each frame shown (for tools that only count
+// them); it carries a copy of the picture only when no sink is set.
 //
 // # Play while downloading
 //

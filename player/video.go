@@ -25,7 +25,8 @@ type VideoSink interface {
 }
 
 // SetVideoSink sends the picture of videos to s from the next frame on
-// (nil: no sink). EventVideo is emitted either way.
+// (nil: no sink). EventVideo is emitted either way, without the picture
+// (Event.Video nil) while a sink takes it.
 func (p *Player) SetVideoSink(s VideoSink) {
 	if s == nil {
 		p.sink.Store(nil)
@@ -96,6 +97,11 @@ func (p *Player) startVideo(ctx context.Context, t *track, from time.Duration) {
 	r.pres = &av.Presenter{Show: func(f av.Frame) {
 		if sp := p.sink.Load(); sp != nil {
 			(*sp).VideoFrame(&image.RGBA{Pix: f.Data, Stride: f.Width * 4, Rect: image.Rect(0, 0, f.Width, f.Height)})
+			// The sink has the picture: the event only says a frame was
+			// shown (a copy for it cost ~0.2–0.5 ms and 2.2 MB of cache
+			// traffic a frame at the app's 994×558, read by no subscriber).
+			p.emit(Event{Kind: EventVideo, TitleID: t.id, Position: f.PTS, At: time.Now()})
+			return
 		}
 		img := bufs[k]
 		if img == nil || img.Rect.Dx() != f.Width || img.Rect.Dy() != f.Height {

@@ -60,6 +60,7 @@ func TestVideoSinkFollowsBox(t *testing.T) {
 	sink := &boxSink{}
 	sink.setBox(1000, 300) // wide: height bounds it → 400×300
 	p.SetVideoSink(sink)
+	ev := collect(t, p)
 	run(t, p)
 	p.Play("v")
 	deadline := time.Now().Add(30 * time.Second)
@@ -76,6 +77,21 @@ func TestVideoSinkFollowsBox(t *testing.T) {
 	if got := sink.frames.Load(); got != n {
 		t.Errorf("%d frames reached the sink after it was removed", got-n)
 	}
+	// EventVideo carries no copy of the picture while the sink takes it,
+	// and one again without a sink.
+	var videos []Event
+	for _, e := range ev.snapshot() {
+		if e.Kind == EventVideo {
+			videos = append(videos, e)
+		}
+	}
+	for i, e := range videos[:min(20, len(videos))] {
+		if e.Video != nil {
+			t.Errorf("EventVideo %d carried a picture while the sink took it", i)
+		}
+	}
+	ev.wait(t, 10*time.Second, "an EventVideo with the picture after the sink was removed",
+		func(e Event) bool { return e.Kind == EventVideo && e.Video != nil })
 	sink.mu.Lock()
 	defer sink.mu.Unlock()
 	if len(sink.sizes) < 60 {
