@@ -14,25 +14,9 @@ import (
 func bulkServer(t *testing.T, c *content) (*countingListener, *Client) {
 	t.Helper()
 	a, b := newIdent(t), newIdent(t)
-	s, err := NewServer(ServerOptions{Identity: a, Library: holder(t, c), Accounts: everyoneEnrolled{}, Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln := &countingListener{Listener: raw}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("server: %v", err)
-		}
-	})
-	return ln, client(t, b, a.ID(), raw.Addr().String())
+	ln := countingLoopback(t)
+	startServerOn(t, ServerOptions{Identity: a, Library: holder(t, c), Accounts: everyoneEnrolled{}}, ln)
+	return ln, client(t, b, a.ID(), ln.Addr().String())
 }
 
 // TestBulkLaneOneNeighbour: a download from one peer with four requests in

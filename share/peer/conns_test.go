@@ -3,7 +3,6 @@ package peer
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"sync"
 	"testing"
@@ -20,25 +19,9 @@ func TestOneConnectionPerPeer(t *testing.T) {
 	ctx := context.Background()
 	c := makeContent(t, 4<<20, 64<<10, 21)
 	a, b, d := newIdent(t), newIdent(t), newIdent(t)
-	s, err := NewServer(ServerOptions{Identity: a, Library: holder(t, c), Accounts: everyoneEnrolled{}, Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln := &countingListener{Listener: raw}
-	sctx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(sctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("server: %v", err)
-		}
-	})
-	cl := client(t, b, a.ID(), raw.Addr().String())
+	ln := countingLoopback(t)
+	startServerOn(t, ServerOptions{Identity: a, Library: holder(t, c), Accounts: everyoneEnrolled{}}, ln)
+	cl := client(t, b, a.ID(), ln.Addr().String())
 
 	// A burst on a fresh client.
 	var wg sync.WaitGroup
@@ -81,7 +64,7 @@ func TestOneConnectionPerPeer(t *testing.T) {
 		t.Errorf("%d connections from one device, want 1", n)
 	}
 	// Another device has a connection of its own.
-	if _, err := client(t, d, a.ID(), raw.Addr().String()).Chunk(ctx, c.m, 0, nil); err != nil {
+	if _, err := client(t, d, a.ID(), ln.Addr().String()).Chunk(ctx, c.m, 0, nil); err != nil {
 		t.Fatal(err)
 	}
 	if n := ln.n.Load(); n != 2 {

@@ -89,15 +89,22 @@ func holder(t testing.TB, c *content) *library.Library {
 // startServer runs a peer server on loopback until the test ends.
 func startServer(t testing.TB, o ServerOptions) (*Server, string) {
 	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return startServerOn(t, o, ln), ln.Addr().String()
+}
+
+// startServerOn runs a peer server on ln until the test ends.
+func startServerOn(t testing.TB, o ServerOptions, ln net.Listener) *Server {
+	t.Helper()
 	if o.Logger == nil {
 		o.Logger = quiet
 	}
 	s, err := NewServer(o)
 	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
+		ln.Close()
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -109,7 +116,18 @@ func startServer(t testing.TB, o ServerOptions) (*Server, string) {
 			t.Errorf("server: %v", err)
 		}
 	})
-	return s, ln.Addr().String()
+	return s
+}
+
+// countingLoopback is a loopback listener that counts the connections it
+// accepts.
+func countingLoopback(t testing.TB) *countingListener {
+	t.Helper()
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &countingListener{Listener: raw}
 }
 
 func client(t testing.TB, self *identity.Identity, peer identity.ID, addr string) *Client {
