@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kith-media/kith/directory"
 	"github.com/kith-media/kith/share/tags"
 )
 
@@ -96,10 +95,7 @@ func BenchmarkAddFolder(b *testing.B) {
 		for b.Loop() {
 			b.StopTimer()
 			settle()
-			d := startDirectory(b)
-			if err := d.srv.SetPublishPolicy(directory.PublishPolicy{Mode: directory.PublishAccounts}); err != nil {
-				b.Fatal(err)
-			}
+			d := startPublishingDirectory(b, nil)
 			n := startNode(b, d, "bench", nil)
 			ctx := context.Background()
 			cpu0 := selfCPU()

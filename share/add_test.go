@@ -39,10 +39,7 @@ func itoa(i int) string { return string(rune('0' + i)) }
 // never from the origin; another account sees nothing.
 func TestAddFromDevice(t *testing.T) {
 	ctx := context.Background()
-	d := startDirectory(t)
-	if err := d.srv.SetPublishPolicy(directory.PublishPolicy{Mode: directory.PublishAccounts}); err != nil {
-		t.Fatal(err)
-	}
+	d := startPublishingDirectory(t, nil)
 	a := startNode(t, d, "home", nil)
 	b := startNode(t, d, "home", nil)
 	c := startNode(t, d, "away", nil)

@@ -21,10 +21,7 @@ import (
 // one sealer, files are sealed one at a time. An error Done returns stops
 // the rest.
 func TestAddFiles(t *testing.T) {
-	d := startDirectory(t)
-	if err := d.srv.SetPublishPolicy(directory.PublishPolicy{Mode: directory.PublishAccounts}); err != nil {
-		t.Fatal(err)
-	}
+	d := startPublishingDirectory(t, nil)
 	n := startNode(t, d, "ana", nil)
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -149,10 +146,7 @@ func TestAddFiles(t *testing.T) {
 // publishes and registrations 429; those files wait and are sent again,
 // and every file is added once.
 func TestAddFilesUnderRateLimit(t *testing.T) {
-	d := startDirectoryWith(t, func(o *directory.Options) { o.RateDevice = 4 }) // bursts of 8
-	if err := d.srv.SetPublishPolicy(directory.PublishPolicy{Mode: directory.PublishAccounts}); err != nil {
-		t.Fatal(err)
-	}
+	d := startPublishingDirectory(t, func(o *directory.Options) { o.RateDevice = 4 }) // bursts of 8
 	n := startNode(t, d, "ana", nil)
 	ctx := context.Background()
 	dir := t.TempDir()

@@ -6,18 +6,13 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
-
-	"github.com/kith-media/kith/directory"
 )
 
 // A video added from a device is published with its length and display
 // size, and another device of the household lists both.
 func TestAddVideoCarriesResolution(t *testing.T) {
 	ctx := context.Background()
-	d := startDirectory(t)
-	if err := d.srv.SetPublishPolicy(directory.PublishPolicy{Mode: directory.PublishAccounts}); err != nil {
-		t.Fatal(err)
-	}
+	d := startPublishingDirectory(t, nil)
 	a := startNode(t, d, "home", nil)
 	b := startNode(t, d, "home", nil)
 	clip := filepath.Join(t.TempDir(), "Harbour Timelapse.mp4")

@@ -13,7 +13,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/kith-media/kith/directory"
 	"github.com/kith-media/kith/share/identity"
 	"github.com/kith-media/kith/share/library"
 	"github.com/kith-media/kith/share/tags"
@@ -49,10 +48,7 @@ func (l *logBuffer) take() string {
 // other bytes in the middle is a title of its own.
 func TestAddSameBytes(t *testing.T) {
 	ctx := context.Background()
-	d := startDirectory(t)
-	if err := d.srv.SetPublishPolicy(directory.PublishPolicy{Mode: directory.PublishAccounts}); err != nil {
-		t.Fatal(err)
-	}
+	d := startPublishingDirectory(t, nil)
 	dev, err := identity.Generate()
 	if err != nil {
 		t.Fatal(err)
@@ -236,10 +232,7 @@ func TestAddSameBytes(t *testing.T) {
 // bytes the sealer read (tags.Options.DeferScan), not from a read of its own.
 func TestAddCountsFramesWhileSealing(t *testing.T) {
 	ctx := context.Background()
-	d := startDirectory(t)
-	if err := d.srv.SetPublishPolicy(directory.PublishPolicy{Mode: directory.PublishAccounts}); err != nil {
-		t.Fatal(err)
-	}
+	d := startPublishingDirectory(t, nil)
 	n := startNode(t, d, "home", nil)
 	dir := t.TempDir()
 	wav, mp3 := filepath.Join(dir, "t.wav"), filepath.Join(dir, "no-xing.mp3")

@@ -38,6 +38,18 @@ type testDirectory struct {
 
 func startDirectory(t testing.TB) *testDirectory { return startDirectoryWith(t, nil) }
 
+// startPublishingDirectory is startDirectoryWith (tune may be nil) with
+// accounts allowed to publish their own files (PublishAccounts), as a
+// household's devices add theirs.
+func startPublishingDirectory(t testing.TB, tune func(*directory.Options)) *testDirectory {
+	t.Helper()
+	d := startDirectoryWith(t, tune)
+	if err := d.srv.SetPublishPolicy(directory.PublishPolicy{Mode: directory.PublishAccounts}); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
 // startDirectoryWith is startDirectory with tune applied to the options
 // (Identity is set when it is called).
 func startDirectoryWith(t testing.TB, tune func(*directory.Options)) *testDirectory {

@@ -11,21 +11,7 @@ import (
 // TestSplicerIsKernel: between two TCP connections the relay uses
 // splice(2), with a pipe of at least the kernel's default size.
 func TestSplicerIsKernel(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	a, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	a, b := tcpPair(t)
 	sp := newSplicer(a, b)
 	k, ok := sp.(*kernelSplicer)
 	if !ok {
