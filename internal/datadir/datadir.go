@@ -107,24 +107,31 @@ func Open(path string, log *slog.Logger) (d Dir, unlock func(), err error) {
 }
 
 // Lock takes the folder for this process (an exclusive flock on DATA/lock,
-// released by unlock or when the process ends): two processes running one
-// device would share its key and library. Another holder is an error.
+// and on Linux an open-file-description lock beside it, both released by
+// unlock or when the process ends): two processes running one device would
+// share its key and library. Another holder is an error.
 //
-// A holder that lets go within lockGrace is waited for: InUse (kithctl's
-// "is the app running this device?") holds the lock for an instant, and a
-// serve starting in that instant must not give up.
-func (d Dir) Lock() (unlock func(), err error) {
+// A holder that lets go within lockGrace is waited for: a process that is
+// just exiting, and, where InUse must take the lock to look (not Linux),
+// kithctl's "is the app running this device?" asked at the instant a serve
+// starts.
+func (d Dir) Lock() (unlock func(), err error) { return d.lock(lockGrace) }
+
+func (d Dir) lock(grace time.Duration) (unlock func(), err error) {
 	f, err := os.OpenFile(d.join(LockName), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("locking the data folder: %w", err)
 	}
-	for wait := lockGrace; ; {
+	for wait := grace; ; {
 		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 		if !errors.Is(err, syscall.EWOULDBLOCK) || wait <= 0 {
 			break
 		}
 		time.Sleep(lockRetry)
 		wait -= lockRetry
+	}
+	if err == nil {
+		err = markHeld(f)
 	}
 	if err != nil {
 		f.Close()
@@ -136,25 +143,23 @@ func (d Dir) Lock() (unlock func(), err error) {
 	return func() { f.Close() }, nil
 }
 
-// InUse reports whether another process holds the folder, holding the lock
-// itself only for the instant it takes to look (Lock waits that out).
+// InUse reports whether another process holds the folder. On Linux it
+// asks without taking the lock (F_OFD_GETLK); elsewhere it takes the flock
+// for the instant it takes to look (Lock waits that out).
 func (d Dir) InUse() (bool, error) {
 	f, err := os.OpenFile(d.join(LockName), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return false, fmt.Errorf("looking at the data folder's lock: %w", err)
 	}
 	defer f.Close()
-	err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-	switch {
-	case err == nil:
-		return false, nil
-	case errors.Is(err, syscall.EWOULDBLOCK):
-		return true, nil
+	held, err := probeHeld(f)
+	if err != nil {
+		return false, fmt.Errorf("looking at the data folder's lock: %w", err)
 	}
-	return false, fmt.Errorf("looking at the data folder's lock: %w", err)
+	return held, nil
 }
 
-// lockGrace bounds how long Lock waits for a momentary holder (InUse).
+// lockGrace bounds how long Lock waits for a momentary holder.
 const (
 	lockGrace = 500 * time.Millisecond
 	lockRetry = 10 * time.Millisecond

@@ -1,0 +1,63 @@
+package datadir
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// On Linux InUse never takes the folder's lock, so a serve starting while
+// kithctl asks "is the app running this device?" as fast as it can is
+// never refused, even with no grace at all: 2,000 Locks without waiting
+// beside a goroutine probing in a loop. (With InUse taking the flock for
+// an instant, as before, some of them found it taken.) InUse still tells
+// a held folder from a free one, and a second Lock is still refused.
+func TestInUseNeverTakesTheLock(t *testing.T) {
+	d := Dir(filepath.Join(t.TempDir(), "data"))
+	if err := os.MkdirAll(string(d), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	probed := make(chan int)
+	go func() {
+		n := 0
+		for {
+			select {
+			case <-stop:
+				probed <- n
+				return
+			default:
+			}
+			if _, err := d.InUse(); err != nil {
+				t.Error(err)
+			}
+			n++
+		}
+	}()
+	refused := 0
+	for i := 0; i < 2000; i++ {
+		unlock, err := d.lock(0)
+		if err != nil {
+			refused++
+			continue
+		}
+		if held, err := d.InUse(); err != nil || !held {
+			t.Errorf("InUse while locked: %v, %v; want true", held, err)
+		}
+		if _, err := d.lock(0); err == nil {
+			t.Fatal("a second Lock of a held folder succeeded")
+		}
+		unlock()
+	}
+	close(stop)
+	n := <-probed
+	if refused > 0 {
+		t.Errorf("%d of 2000 Locks refused while InUse probed %d times", refused, n)
+	}
+	if n == 0 {
+		t.Fatal("the prober never ran")
+	}
+	if held, err := d.InUse(); err != nil || held {
+		t.Errorf("InUse of a free folder: %v, %v; want false", held, err)
+	}
+}
