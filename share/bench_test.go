@@ -44,7 +44,9 @@ import (
 // machine could at best reach, unlike s_all not inflated by other loads of
 // a shared machine); the crypto-only bound of earlier sessions beside it
 // (s_crypto, x_crypto, x_cpu_crypto; see cryptoBound); the most file
-// descriptors one child held (max_fds) and the child processes (procs).
+// descriptors one child held (max_fds), the connections the crowd opened
+// to each other per device (conns/dev, peer.Client.Handshakes; each is a
+// mutual TLS handshake) and the child processes (procs).
 // KITH_CROWD_PROFILE=dir writes a CPU profile per child (group-N.pprof)
 // and one of the parent (directory.pprof), from the start to the last
 // download.
@@ -139,6 +141,8 @@ func flashCrowd(b *testing.B, n, size int, poisson bool) {
 	b.ReportMetric(res.all.Seconds()/crypto.Seconds(), "x_crypto")
 	b.ReportMetric(cpu.Seconds()/(crypto.Seconds()*cores), "x_cpu_crypto")
 	b.ReportMetric(float64(res.maxFDs), "max_fds")
+	// Connections per device: each is a mutual handshake at both ends.
+	b.ReportMetric(float64(res.conns)/float64(n), "conns/dev")
 	b.ReportMetric(float64(res.procs), "procs")
 }
 

@@ -64,6 +64,7 @@ type crowdReport struct {
 	Finished bool   `json:"finished,omitempty"`
 	CPUMs    int64  `json:"cpu_ms,omitempty"`  // the child's user+system CPU from "go" to its last download
 	MaxFDs   int    `json:"max_fds,omitempty"` // most open file descriptors seen
+	Conns    int64  `json:"conns,omitempty"`   // connections the group's nodes opened to peers (peer.Client.Handshakes)
 }
 
 // TestCrowdHelper is a child process of BenchmarkFlashCrowd (a group of
@@ -174,11 +175,26 @@ func crowdChild(t *testing.T, raw string, in io.Reader, out io.Writer) error {
 	wg.Wait()
 	close(stop)
 	pprof.StopCPUProfile()
-	crowdSay(out, crowdReport{Finished: true, CPUMs: (cpuTime() - cpu0).Milliseconds(), MaxFDs: fds.max()})
+	crowdSay(out, crowdReport{Finished: true, CPUMs: (cpuTime() - cpu0).Milliseconds(), MaxFDs: fds.max(), Conns: handshakes(nodes)})
 	// Keep serving the others until the parent says the crowd is done.
 	for lines.Scan() {
 	}
 	return nil
+}
+
+// handshakes is how many connections nodes opened to their peers so far
+// (those of a client replaced when a peer's addresses changed are not
+// counted: in the crowd, whose addresses do not change, there are none).
+func handshakes(nodes []*Node) int64 {
+	var n int64
+	for _, nd := range nodes {
+		nd.mu.Lock()
+		for _, c := range nd.clients {
+			n += c.Handshakes()
+		}
+		nd.mu.Unlock()
+	}
+	return n
 }
 
 // cpuTime is this process's user+system CPU time so far.
@@ -239,6 +255,7 @@ type crowdResult struct {
 	origin int64         // bytes the crowd took from the origin
 	cpu    time.Duration // the children's CPU from "go" to their last download, and the parent's (the directory) meanwhile
 	maxFDs int           // most descriptors one child held
+	conns  int64         // connections the crowd's nodes opened to each other
 	procs  int
 }
 
@@ -362,6 +379,7 @@ func runCrowd(b *testing.B, d *testDirectory, title *directory.Title, delays []t
 			finished++
 			res.cpu += time.Duration(r.CPUMs) * time.Millisecond
 			res.maxFDs = max(res.maxFDs, r.MaxFDs)
+			res.conns += r.Conns
 		case r.Ms > 0:
 			got++
 			res.origin += r.Origin

@@ -95,6 +95,8 @@ type Client struct {
 	warm  atomic.Bool
 	first chan struct{} // holds one token
 
+	handshakes atomic.Int64 // connections opened (Handshakes)
+
 	mu         sync.Mutex
 	wrongAt    map[string]time.Time      // addresses that answered with another certificate, and when
 	lastGood   string                    // the address of the last handshake with the peer (relayAddr: the relay)
@@ -246,6 +248,7 @@ func (c *Client) dial(ctx context.Context, d *net.Dialer, cfg, relayCfg *tls.Con
 			}
 			continue
 		}
+		c.handshakes.Add(1)
 		c.mu.Lock()
 		delete(c.wrongAt, a)
 		c.lastGood = a
@@ -312,6 +315,12 @@ func (c *Client) Spliced() int {
 	defer c.mu.Unlock()
 	return len(c.spliced)
 }
+
+// Handshakes is how many connections to the peer the client has opened
+// (handshakes completed as the peer, over either lane, directly or
+// through a relay). Each costs both devices a mutual TLS handshake, the
+// largest cost per pair in a crowd of small titles.
+func (c *Client) Handshakes() int64 { return c.handshakes.Load() }
 
 // ID is the peer's device ID.
 func (c *Client) ID() identity.ID { return c.peer }

@@ -63,6 +63,9 @@ func TestOneConnectionPerPeer(t *testing.T) {
 	if n := ln.n.Load(); n != 1 {
 		t.Errorf("%d connections from one device, want 1", n)
 	}
+	if n := cl.Handshakes(); n != 1 {
+		t.Errorf("client counts %d handshakes, want 1", n)
+	}
 	// Another device has a connection of its own.
 	if _, err := client(t, d, a.ID(), ln.Addr().String()).Chunk(ctx, c.m, 0, nil); err != nil {
 		t.Fatal(err)
