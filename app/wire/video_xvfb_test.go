@@ -152,8 +152,31 @@ func (r *videoRig) measure(tb testing.TB, name string, prefix []string) videoRun
 }
 
 func (vr videoRun) String() string {
-	return fmt.Sprintf("%s; UI probe: %s; kith CPU per frame: UI thread %.1f ms, llvmpipe %.1f ms, others %.1f ms; player: %s",
+	s := fmt.Sprintf("%s; UI probe: %s; kith CPU per frame: UI thread %.1f ms, llvmpipe %.1f ms, others %.1f ms; player: %s",
 		vr.view.Summary(xvfbClipFrames), vr.probe, vr.cpu["ui"], vr.cpu["gl-raster"], vr.cpu["other"], vr.player)
+	if len(vr.drops) > 0 {
+		// With KITH_LOG_LEVEL=debug: which frames the presenter dropped as
+		// late, and by how much (a clock that jumps drops at one instant).
+		var d []string
+		for _, l := range vr.drops {
+			d = append(d, logField(l, "pts")+" late "+logField(l, "late"))
+		}
+		s += "; dropped (pts late): " + strings.Join(d, ", ")
+	}
+	return s
+}
+
+// logField is the value of key in a slog text line ("" if absent).
+func logField(line, key string) string {
+	i := strings.Index(line, " "+key+"=")
+	if i < 0 {
+		return ""
+	}
+	v := line[i+len(key)+2:]
+	if j := strings.IndexByte(v, ' '); j >= 0 {
+		v = v[:j]
+	}
+	return v
 }
 
 func loadAverage() string {
