@@ -121,23 +121,7 @@ func TestInUseDoesNotBlockLock(t *testing.T) {
 	if err := os.MkdirAll(string(d2), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	stop := make(chan struct{})
-	probed := make(chan int)
-	go func() {
-		n := 0
-		for {
-			select {
-			case <-stop:
-				probed <- n
-				return
-			default:
-			}
-			if _, err := d2.InUse(); err != nil {
-				t.Error(err)
-			}
-			n++
-		}
-	}()
+	stopProbing := probeInLoop(t, d2)
 	for i := 0; i < 200; i++ {
 		unlock, err := d2.Lock()
 		if err != nil {
@@ -148,8 +132,7 @@ func TestInUseDoesNotBlockLock(t *testing.T) {
 		}
 		unlock()
 	}
-	close(stop)
-	if n := <-probed; n == 0 {
+	if n := stopProbing(); n == 0 {
 		t.Fatal("the prober never ran")
 	}
 }
@@ -365,5 +348,32 @@ func TestMigrateWaitsForOldServe(t *testing.T) {
 	}
 	if d := openData(t, dir); !heldIn(t, d.Library(), cid) { // once it stopped
 		t.Fatal("the library did not move after the serve stopped")
+	}
+}
+
+// probeInLoop asks d.InUse in a loop on another goroutine, as kithctl
+// status polling a device that is still starting does, until the returned
+// stop is called; stop returns how many times it asked.
+func probeInLoop(t *testing.T, d Dir) (stop func() int) {
+	quit := make(chan struct{})
+	probed := make(chan int)
+	go func() {
+		n := 0
+		for {
+			select {
+			case <-quit:
+				probed <- n
+				return
+			default:
+			}
+			if _, err := d.InUse(); err != nil {
+				t.Error(err)
+			}
+			n++
+		}
+	}()
+	return func() int {
+		close(quit)
+		return <-probed
 	}
 }

@@ -17,23 +17,7 @@ func TestInUseNeverTakesTheLock(t *testing.T) {
 	if err := os.MkdirAll(string(d), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	stop := make(chan struct{})
-	probed := make(chan int)
-	go func() {
-		n := 0
-		for {
-			select {
-			case <-stop:
-				probed <- n
-				return
-			default:
-			}
-			if _, err := d.InUse(); err != nil {
-				t.Error(err)
-			}
-			n++
-		}
-	}()
+	stopProbing := probeInLoop(t, d)
 	refused := 0
 	for i := 0; i < 2000; i++ {
 		unlock, err := d.lock(0)
@@ -49,8 +33,7 @@ func TestInUseNeverTakesTheLock(t *testing.T) {
 		}
 		unlock()
 	}
-	close(stop)
-	n := <-probed
+	n := stopProbing()
 	if refused > 0 {
 		t.Errorf("%d of 2000 Locks refused while InUse probed %d times", refused, n)
 	}
