@@ -57,20 +57,9 @@ type bulkLane struct {
 func newBulkLane(c *Client, d *net.Dialer, h1 *tls.Config, conns int) *bulkLane {
 	p := new(http.Protocols)
 	p.SetHTTP1(true)
-	tr := &http.Transport{
-		DialTLSContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return c.dial(ctx, d, h1, h1)
-		},
-		Protocols:              p,
-		MaxIdleConnsPerHost:    conns,
-		MaxConnsPerHost:        conns,
-		IdleConnTimeout:        90 * time.Second,
-		ResponseHeaderTimeout:  30 * time.Second,
-		MaxResponseHeaderBytes: maxResponseHeader,
-		DisableCompression:     true,
-		ReadBufferSize:         64 << 10,
-		WriteBufferSize:        16 << 10,
-	}
+	tr := peerTransport(p, conns, func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return c.dial(ctx, d, h1, h1)
+	})
 	return &bulkLane{tr: tr, after: bulkAfter,
 		hc: &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
@@ -98,4 +87,22 @@ func (b *bulkLane) roundTrip(c *Client, req *http.Request) (*http.Response, erro
 		b.off.Store(c.clk.Now().Add(bulkRetry).UnixNano())
 	}
 	return resp, err
+}
+
+// peerTransport is the transport settings a client's two lanes share:
+// dial, the protocols offered, conns connections per peer for HTTP/1.1
+// (one per request in flight), and bounds on what a peer's answers cost.
+func peerTransport(p *http.Protocols, conns int, dial func(ctx context.Context, network, addr string) (net.Conn, error)) *http.Transport {
+	return &http.Transport{
+		DialTLSContext:         dial,
+		Protocols:              p,
+		MaxIdleConnsPerHost:    conns,
+		MaxConnsPerHost:        conns,
+		IdleConnTimeout:        90 * time.Second,
+		ResponseHeaderTimeout:  30 * time.Second,
+		MaxResponseHeaderBytes: maxResponseHeader,
+		DisableCompression:     true,
+		ReadBufferSize:         64 << 10,
+		WriteBufferSize:        16 << 10,
+	}
 }

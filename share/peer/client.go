@@ -154,39 +154,27 @@ func NewClient(self *identity.Identity, peer identity.ID, addrs []string, o Clie
 		protos := new(http.Protocols)
 		protos.SetHTTP1(true)
 		protos.SetHTTP2(true)
-		c.tr = &http.Transport{
-			DialTLSContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-				return c.dial(ctx, d, cfg, relayCfg)
-			},
-			Protocols: protos,
-			HTTP2: &http.HTTP2Config{
-				// Requests beyond the peer's stream limit wait for a
-				// stream rather than open another connection.
-				StrictMaxConcurrentRequests: true,
-				// A connection that went silent (a peer that vanished) is
-				// found by a ping and closed, failing its streams.
-				SendPingTimeout: 15 * time.Second,
-				PingTimeout:     10 * time.Second,
-				// Bounds on what one peer can make us buffer.
-				MaxReceiveBufferPerStream:     1 << 20,
-				MaxReceiveBufferPerConnection: 4<<20 - 1,
-				// A chunk answer arrives as one DATA frame, not sixteen:
-				// net/http's client otherwise advertises HTTP/2's 16 KiB
-				// minimum, and the server then writes every 16 KiB from
-				// its own goroutine after a round trip through its serve
-				// loop (issue 10). Bounds the one read buffer a
-				// connection keeps.
-				MaxReadFrameSize: maxFrame,
-			},
-			// HTTP/1.1 only: a connection per request in flight.
-			MaxIdleConnsPerHost:    o.ConnsPerPeer,
-			MaxConnsPerHost:        o.ConnsPerPeer,
-			IdleConnTimeout:        90 * time.Second,
-			ResponseHeaderTimeout:  30 * time.Second,
-			MaxResponseHeaderBytes: maxResponseHeader,
-			DisableCompression:     true,
-			ReadBufferSize:         64 << 10,
-			WriteBufferSize:        16 << 10,
+		c.tr = peerTransport(protos, o.ConnsPerPeer, func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return c.dial(ctx, d, cfg, relayCfg)
+		})
+		c.tr.HTTP2 = &http.HTTP2Config{
+			// Requests beyond the peer's stream limit wait for a
+			// stream rather than open another connection.
+			StrictMaxConcurrentRequests: true,
+			// A connection that went silent (a peer that vanished) is
+			// found by a ping and closed, failing its streams.
+			SendPingTimeout: 15 * time.Second,
+			PingTimeout:     10 * time.Second,
+			// Bounds on what one peer can make us buffer.
+			MaxReceiveBufferPerStream:     1 << 20,
+			MaxReceiveBufferPerConnection: 4<<20 - 1,
+			// A chunk answer arrives as one DATA frame, not sixteen:
+			// net/http's client otherwise advertises HTTP/2's 16 KiB
+			// minimum, and the server then writes every 16 KiB from
+			// its own goroutine after a round trip through its serve
+			// loop (issue 10). Bounds the one read buffer a
+			// connection keeps.
+			MaxReadFrameSize: maxFrame,
 		}
 		rt = c.tr
 		c.bulk = newBulkLane(c, d, relayCfg, o.ConnsPerPeer)
