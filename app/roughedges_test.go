@@ -534,24 +534,12 @@ func TestLibraryShowsVideoLengthAndSize(t *testing.T) {
 // hasLabel reports whether a visible label under o has the text s.
 func hasLabel(o fyne.CanvasObject, s string) bool {
 	found := false
-	var walk func(x fyne.CanvasObject)
-	walk = func(x fyne.CanvasObject) {
-		if x == nil || !x.Visible() || found {
-			return
+	walkVisible(o, func(x fyne.CanvasObject) bool {
+		if l, ok := x.(*widget.Label); ok {
+			found = found || l.Text == s
+			return false
 		}
-		switch x := x.(type) {
-		case *widget.Label:
-			found = x.Text == s
-		case *fyne.Container:
-			for _, c := range x.Objects {
-				walk(c)
-			}
-		case fyne.Widget:
-			for _, c := range test.WidgetRenderer(x).Objects() {
-				walk(c)
-			}
-		}
-	}
-	walk(o)
+		return !found
+	})
 	return found
 }

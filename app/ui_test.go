@@ -35,28 +35,32 @@ func newTestUI(t *testing.T, w *fakeWorld) *UI {
 // entries), skipping everything inside a hidden object.
 func texts(o fyne.CanvasObject) []string {
 	var out []string
-	var walk func(x fyne.CanvasObject)
-	walk = func(x fyne.CanvasObject) {
-		if x == nil || !x.Visible() {
-			return
+	walkVisible(o, func(x fyne.CanvasObject) bool {
+		if t, ok := x.(*canvas.Text); ok && t.Text != "" {
+			out = append(out, t.Text)
 		}
-		switch x := x.(type) {
-		case *canvas.Text:
-			if x.Text != "" {
-				out = append(out, x.Text)
-			}
-		case *fyne.Container:
-			for _, c := range x.Objects {
-				walk(c)
-			}
-		case fyne.Widget:
-			for _, c := range test.WidgetRenderer(x).Objects() {
-				walk(c)
-			}
+		return true
+	})
+	return out
+}
+
+// walkVisible calls visit on o and every visible object drawn under it
+// (containers' objects, widgets' rendered objects), skipping everything
+// inside a hidden object; visit returns whether to go into x.
+func walkVisible(o fyne.CanvasObject, visit func(x fyne.CanvasObject) bool) {
+	if o == nil || !o.Visible() || !visit(o) {
+		return
+	}
+	switch x := o.(type) {
+	case *fyne.Container:
+		for _, c := range x.Objects {
+			walkVisible(c, visit)
+		}
+	case fyne.Widget:
+		for _, c := range test.WidgetRenderer(x).Objects() {
+			walkVisible(c, visit)
 		}
 	}
-	walk(o)
-	return out
 }
 
 // shows reports whether some visible text in the window (or its top
