@@ -45,7 +45,7 @@ share behind one address: each needs the same DATA/directory.key (serve
 never creates it then; kith-directory migrate does, once) and its origin/
 on a shared folder. Stay on SQLite while one machine carries the load: it
 needs no server and commits in batches; move when you need a second
-instance (README: "Moving to PostgreSQL").
+instance (README: "Moving from the embedded SQLite").
 
 Examples:
   kith-directory serve --addr :8443 --data /var/lib/kith --metrics-addr 127.0.0.1:9464
