@@ -45,23 +45,66 @@ func main() {
 	}
 }
 
+const usageHead = `kith-supplier — a headless cache server for a Kith directory
+
+Usage:
+  kith-supplier --data DIR --directory https://host:port#FINGERPRINT [flags]
+
+It holds sealed titles (ciphertext only, no licenses) and serves them to the
+devices its directory sends, and with --lan to LAN neighbours. On first run
+it creates the device key DIR/device.key (mode 0600) and, with --account,
+enrolls the device under that account with the password in $KITH_PASSWORD
+(never on the command line). It runs until SIGINT or SIGTERM.
+
+Flags:
+`
+
+const usageTail = `
+Examples:
+  # a cache of the whole catalog, announced at the machine's public address
+  KITH_PASSWORD=... kith-supplier --data /var/lib/kith-supplier \
+      --directory https://dir.example:8443#ABCDEFG-HIJKLMN-... \
+      --account label --fetch all --advertise cache.example:7143
+  # two titles, also offered to LAN neighbours
+  kith-supplier --data ./cache --directory https://192.168.1.20:7443#ABCDEFG-... \
+      --fetch 3f2a9c0d11e4b7a8,9b1e0c2d44f5a6b7 --lan
+`
+
 func run(args []string) error {
 	fs := flag.NewFlagSet("kith-supplier", flag.ContinueOnError)
-	data := fs.String("data", "", "data folder (required)")
-	dirURL := fs.String("directory", "", "directory URL with fingerprint: https://host:port#FINGERPRINT (required)")
-	listen := fs.String("listen", ":7143", "peer server address")
+	data := fs.String("data", "", "data folder: device key and library, created if missing (required)")
+	dirURL := fs.String("directory", "", "the directory as kith-directory serve prints it: https://host:port#FINGERPRINT (required)")
+	listen := fs.String("listen", ":7143", "peer server address other devices fetch from")
 	advertise := fs.String("advertise", "", "comma-separated host:port announced to the directory (default: the interfaces' addresses)")
-	name := fs.String("name", "kith-supplier", "device name")
-	account := fs.String("account", "", "owner account (enrolls the device on first run; password in $KITH_PASSWORD)")
+	name := fs.String("name", "kith-supplier", "device name shown to others")
+	account := fs.String("account", "", "owner account: enrolls the device on first run, password in $KITH_PASSWORD")
 	lanOn := fs.Bool("lan", false, "announce and browse neighbours by mDNS")
-	fetch := fs.String("fetch", "", `titles to hold: "all" or comma-separated title IDs`)
+	fetch := fs.String("fetch", "", `titles to hold: "all" (the whole catalog) or comma-separated title IDs`)
 	verbose := fs.Bool("v", false, "debug logging")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usageHead)
+		fs.PrintDefaults()
+		fmt.Fprint(fs.Output(), usageTail)
+	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *data == "" || *dirURL == "" {
+	switch {
+	case *data == "" && *dirURL == "":
 		fs.Usage()
-		return errors.New("-data and -directory are required")
+		return errors.New("--data and --directory are required (see the usage above)")
+	case *data == "":
+		return errors.New("--data DIR is required: the folder for this supplier's device key and library")
+	case *dirURL == "":
+		return errors.New("--directory is required: the directory's https://host:port#FINGERPRINT, as `kith-directory serve` prints it")
+	}
+	// The URL is checked before a device key is made for it.
+	base, fp, err := directory.ParseURL(*dirURL)
+	if err != nil {
+		return fmt.Errorf("--directory: %w (want https://host:port#FINGERPRINT, as `kith-directory serve` or `kith-directory fingerprint` prints it)", err)
+	}
+	if fp == "" {
+		return errors.New("--directory: the URL needs its fingerprint: https://host:port#FINGERPRINT (`kith-directory fingerprint` prints it)")
 	}
 	level := slog.LevelInfo
 	if *verbose {
@@ -69,20 +112,13 @@ func run(args []string) error {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	if err := os.MkdirAll(*data, 0o700); err != nil {
-		return err
+		return fmt.Errorf("--data: %w", err)
 	}
 	id, created, err := identity.LoadOrCreate(filepath.Join(*data, "device.key"))
 	if err != nil {
-		return err
+		return fmt.Errorf("device key: %w", err)
 	}
 	log.Info("device", "id", id.ID(), "created", created)
-	base, fp, err := directory.ParseURL(*dirURL)
-	if err != nil {
-		return err
-	}
-	if fp == "" {
-		return errors.New("the directory URL needs its fingerprint: https://host:port#FINGERPRINT")
-	}
 	dc, err := directory.NewClient(directory.ClientOptions{URL: base, Fingerprint: fp, Device: id, Logger: log})
 	if err != nil {
 		return err

@@ -12,10 +12,13 @@ func TestRunRejectsBadArguments(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"no flags", nil, "-data and -directory are required"},                                                // nothing to do
-		{"no directory", []string{"-data", dir}, "-data and -directory are required"},                         // data alone
+		{"no flags", nil, "--data and --directory are required"},                                              // nothing to do
+		{"no directory", []string{"-data", dir}, "--directory is required"},                                   // data alone
+		{"no data", []string{"-directory", "https://x:1#A"}, "--data DIR is required"},                        // directory alone
 		{"directory without fingerprint", []string{"-data", dir, "-directory", "https://x:1"}, "fingerprint"}, // unpinned
-		{"unknown flag", []string{"-bogus"}, "flag provided but not defined"},                                 // typo
+		{"short fingerprint", []string{"-data", dir, "-directory", "https://x:1#AAAA"}, "kith-directory fingerprint"},
+		{"plain http", []string{"-data", dir, "-directory", "http://x:1#AAAA"}, "https"},
+		{"unknown flag", []string{"-bogus"}, "flag provided but not defined"}, // typo
 	}
 	for _, tt := range tests {
 		err := run(tt.args)
