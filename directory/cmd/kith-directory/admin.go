@@ -23,8 +23,8 @@ import (
 const publishHelp = `
 Seals each file once with a fresh content key into the origin store, signs
 its manifest with the directory key and adds the title to the catalog (public).
-PATH is a file or a folder (searched recursively for .mp3 .flac .ogg .opus
-.m4a .mp4 .wav .webm .mkv). Without --title the title, artist, album, track,
+PATH is a file or a folder (searched recursively for .mp3 .flac .ogg .oga
+.opus .m4a .mp4 .m4v .wav .webm .mkv). Without --title the title, artist, album, track,
 year, genre, duration and cover are read from each file's tags (untagged
 files are named from the file name). Prints one JSON line per title; on a
 terminal, progress goes to stderr. Works while "serve" runs on the same --data.
@@ -53,8 +53,7 @@ func cmdPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	if len(pos) == 0 {
-		fs.Usage()
-		return errUsage
+		return usagef(fs, "name the files or folders to publish")
 	}
 	cents, err := parsePrice(*price)
 	if err != nil {
@@ -69,7 +68,7 @@ func cmdPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	if *title != "" && (len(files) != 1 || len(pos) != 1) {
-		return fmt.Errorf("--title names one file, not %d: %w", len(files), errUsage)
+		return usagef(fs, "--title names a single file, not %d files (%s): leave it out to read each file's tags", len(files), strings.Join(pos, " "))
 	}
 	id, st, origin, _, err := openData(ctx, *data, *store, stderr)
 	if err != nil {
@@ -160,8 +159,7 @@ func cmdWithdraw(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	if len(pos) != 1 {
-		fs.Usage()
-		return errUsage
+		return usagef(fs, "name one title ID to withdraw (got %d arguments)", len(pos))
 	}
 	_, st, _, _, err := openData(ctx, *data, *store, stderr)
 	if err != nil {
@@ -199,8 +197,7 @@ func cmdBilling(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	if len(pos) != 1 || pos[0] != "export" || !*csvOut {
-		fs.Usage()
-		return errUsage
+		return usagef(fs, "the one billing command is: billing export --csv")
 	}
 	_, st, _, _, err := openData(ctx, *data, *store, stderr)
 	if err != nil {
@@ -235,8 +232,7 @@ func cmdAccounts(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	if len(pos) != 0 {
-		fs.Usage()
-		return errUsage
+		return usagef(fs, "accounts takes no arguments (got %q)", pos)
 	}
 	_, st, _, _, err := openData(ctx, *data, *store, stderr)
 	if err != nil {

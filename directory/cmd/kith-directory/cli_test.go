@@ -48,20 +48,26 @@ func TestUsageErrors(t *testing.T) {
 		name string
 		args []string
 		code int
+		last string // the last line of the output says what was wrong
 	}{
-		{"no command", nil, 2},
-		{"unknown command", []string{"frobnicate"}, 2},
-		{"publish without file", []string{"publish", "--title", "x"}, 2},
-		{"publish --title for a folder", []string{"publish", ".", "--title", "x"}, 2},
-		{"billing without --csv", []string{"billing", "export"}, 2},
-		{"bad flag", []string{"serve", "--nope"}, 2},
-		{"webhook without secret", []string{"serve", "--data", "", "--webhook", "http://127.0.0.1:1"}, 1},
-		{"bad price", []string{"publish", "x.mp3", "--title", "t", "--price", "abc"}, 1},
+		{"no command", nil, 2, "KITH_DIRECTORY_LOG_LEVEL"},
+		{"unknown command", []string{"frobnicate"}, 2, "KITH_DIRECTORY_LOG_LEVEL"},
+		{"publish without file", []string{"publish", "--title", "x"}, 2, "name the files or folders to publish"},
+		{"publish --title for a folder", []string{"publish", ".", "--title", "x"}, 2, "--title names a single file"},
+		{"billing without --csv", []string{"billing", "export"}, 2, "billing export --csv"},
+		{"withdraw without title", []string{"withdraw"}, 2, "name one title ID"},
+		{"bad flag", []string{"serve", "--nope"}, 2, "flag provided but not defined: -nope"},
+		{"webhook without secret", []string{"serve", "--data", "", "--webhook", "http://127.0.0.1:1"}, 1, "secret"},
+		{"bad price", []string{"publish", "x.mp3", "--title", "t", "--price", "abc"}, 1, "price"},
 	}
 	for _, c := range cases {
 		var out bytes.Buffer
 		if code := run(context.Background(), c.args, &out, &out); code != c.code {
 			t.Errorf("%s: exit %d, want %d\n%s", c.name, code, c.code, out.String())
+		}
+		lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+		if last := lines[len(lines)-1]; !strings.Contains(last, c.last) {
+			t.Errorf("%s: last line %q, want it to mention %q", c.name, last, c.last)
 		}
 	}
 }

@@ -65,7 +65,7 @@ KITH_DIRECTORY_RATE_ACCOUNT_GUESSES, KITH_DIRECTORY_RATE_GUESSES,
 KITH_DIRECTORY_MAX_PASSWORD_CHECKS, KITH_DIRECTORY_MAX_BODY_IN_FLIGHT,
 KITH_DIRECTORY_MAX_BODY_PER_CLIENT, KITH_DIRECTORY_MAX_CONNS,
 KITH_DIRECTORY_MAX_HOLDINGS, KITH_DIRECTORY_RELAY, KITH_DIRECTORY_RELAY_PUBLIC,
-KITH_DIRECTORY_RELAY_AT,
+KITH_DIRECTORY_RELAY_AT, KITH_DIRECTORY_DEVICE_PUBLISH, KITH_DIRECTORY_OWNER,
 KITH_DIRECTORY_LOG_LEVEL. Secrets are never taken from the command line.
 `
 
@@ -73,8 +73,17 @@ func main() {
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 }
 
-// errUsage marks errors already explained with the usage text.
-var errUsage = errors.New("usage")
+// usageError is a wrong invocation: the command's usage text has been
+// printed, and run prints the reason (if any) after it and exits 2.
+type usageError struct{ reason string }
+
+func (e *usageError) Error() string { return e.reason }
+
+// usagef prints fs's usage text and returns the reason it was shown.
+func usagef(fs *flag.FlagSet, format string, a ...any) error {
+	fs.Usage()
+	return &usageError{reason: fmt.Sprintf(format, a...)}
+}
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
@@ -110,7 +119,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
-		if errors.Is(err, errUsage) {
+		if ue := (*usageError)(nil); errors.As(err, &ue) {
+			if ue.reason != "" {
+				fmt.Fprintf(stderr, "kith-directory %s: %s\n", name, ue.reason)
+			}
 			return 2
 		}
 		fmt.Fprintf(stderr, "kith-directory %s: %v\n", name, err)
@@ -150,7 +162,7 @@ func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 			if errors.Is(err, flag.ErrHelp) {
 				return nil, err
 			}
-			return nil, errUsage
+			return nil, &usageError{reason: err.Error()} // the flag package printed the usage
 		}
 		args = fs.Args()
 		if len(args) == 0 {

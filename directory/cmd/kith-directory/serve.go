@@ -132,8 +132,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	if len(rest) > 0 {
-		fs.Usage()
-		return errUsage
+		return usagef(fs, "serve takes no arguments (got %q): every setting is a flag", rest)
 	}
 	log, err := newLogger(stderr, *level)
 	if err != nil {

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/kith-media/kith/directory"
 	"github.com/kith-media/kith/directory/pgstore"
 	"github.com/kith-media/kith/directory/sqlitestore"
@@ -87,6 +89,10 @@ func openDirStore(ctx context.Context, dataDir, spec string, log *slog.Logger) (
 	}
 	if isPostgres(spec) {
 		st, err := pgstore.Open(ctx, spec, pgstore.Options{Logger: log})
+		if ce := (*pgconn.ConnectError)(nil); errors.As(err, &ce) {
+			return nil, fmt.Errorf("database %s: %w\n(is PostgreSQL running there and reachable, does the role exist, "+
+				"and is its password in PGPASSWORD or a ~/.pgpass line (PGPASSFILE)?)", redact(spec), err)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("database %s: %w", redact(spec), err)
 		}
@@ -146,8 +152,7 @@ func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	if len(rest) > 0 {
-		fs.Usage()
-		return errUsage
+		return usagef(fs, "migrate takes no arguments (got %q): the database is --store", rest)
 	}
 	log, err := newLogger(stderr, *level)
 	if err != nil {
