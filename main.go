@@ -25,6 +25,7 @@ import (
 	"github.com/kith-media/kith/app"
 	"github.com/kith-media/kith/app/mpris"
 	"github.com/kith-media/kith/app/wire"
+	"github.com/kith-media/kith/directory"
 	"github.com/kith-media/kith/internal/datadir"
 	"github.com/kith-media/kith/internal/settings"
 	"github.com/kith-media/kith/internal/supervise"
@@ -79,6 +80,16 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	if c.view != "" && !validView(c.view) {
 		return c, fmt.Errorf("--view %q: want one of %s", c.view, strings.Join(app.Views, ", "))
+	}
+	// A bad --directory is said here, on the terminal it was typed in, not
+	// only in the window (wire.Start checks it again).
+	if c.wire.Directory != "" {
+		if _, fp, err := directory.ParseURL(c.wire.Directory); err != nil {
+			return c, fmt.Errorf("--directory: %w", err)
+		} else if fp == "" {
+			return c, fmt.Errorf("--directory %s has no fingerprint: give it as https://host:port#FINGERPRINT "+
+				"(`kith-directory fingerprint` on the directory's machine prints it)", c.wire.Directory)
+		}
 	}
 	if c.wire.DeviceName == "" {
 		c.wire.DeviceName, _ = os.Hostname()
@@ -135,6 +146,12 @@ func main() {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	slog.SetDefault(log)
+	if os.Getenv("DISPLAY") == "" && os.Getenv("WAYLAND_DISPLAY") == "" {
+		// Fyne's GLFW driver panics without one; say what is wrong instead.
+		fmt.Fprintln(os.Stderr, "kith: no display (DISPLAY and WAYLAND_DISPLAY are unset): run it in a desktop session, "+
+			"or use kithctl for a device without a GUI (kithctl --help)")
+		os.Exit(1)
+	}
 	if err := run(c, log); err != nil {
 		log.Error("kith stopped", "err", err)
 		os.Exit(1)

@@ -29,6 +29,15 @@ func TestSettings(t *testing.T) {
 			t.Errorf("usage lacks --%s:\n%s", s.Flag, b.String())
 		}
 	}
+	for _, bad := range []struct{ dir, want string }{
+		{"http://x:1#" + strings.Repeat("A", 56), "https"}, // in clear, unpinned
+		{"https://x:1", "no fingerprint"},                  // unpinned
+		{"https://x:1#AAAA", "kith-directory fingerprint"}, // cut short
+	} {
+		if _, err := parseFlags([]string{"--directory", bad.dir}, io.Discard); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("--directory %s: %v, want it to mention %q", bad.dir, err, bad.want)
+		}
+	}
 	t.Setenv("KITH_NO_LAN", "maybe")
 	if _, err := parseFlags(nil, io.Discard); err == nil || !strings.Contains(err.Error(), "KITH_NO_LAN") {
 		t.Errorf("a bad KITH_NO_LAN: %v", err)

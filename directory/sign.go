@@ -69,7 +69,7 @@ func ParseURL(s string) (base string, fingerprint identity.ID, err error) {
 	if u.Fragment != "" {
 		fingerprint, err = identity.ParseID(u.Fragment)
 		if err != nil {
-			return "", "", fmt.Errorf("parsing directory fingerprint: %w", err)
+			return "", "", fmt.Errorf("parsing directory fingerprint (after # in %q; `kith-directory fingerprint` prints it whole): %w", s, err)
 		}
 	}
 	u.Fragment, u.RawFragment = "", ""
