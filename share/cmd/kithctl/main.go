@@ -133,14 +133,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
+		fmt.Fprintln(stderr, "kithctl:", err) // again, below the usage the flag package printed
 		return 2
 	}
 	rest := fs.Args()
-	if len(rest) == 0 || rest[0] == "help" {
+	if len(rest) == 0 {
+		fmt.Fprint(stderr, usageText())
+		fmt.Fprintln(stderr, "kithctl: name a command (serve to start the device; the others talk to it)")
+		return 2
+	}
+	if rest[0] == "help" {
 		fmt.Fprint(stdout, usageText())
-		if len(rest) == 0 {
-			return 2
-		}
 		return 0
 	}
 	if g.data == "" {
@@ -159,7 +162,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case errors.Is(err, flag.ErrHelp):
 		return 0
 	case errors.Is(err, errUsage):
-		fmt.Fprintf(stderr, "kithctl %s: %v\n\n%s", rest[0], err, usageText())
+		fmt.Fprintf(stderr, "%skithctl %s: %v\n", usageText(), rest[0], err) // the reason last, where it is seen
 		return 2
 	}
 	fmt.Fprintf(stderr, "kithctl %s: %v\n", rest[0], err)
