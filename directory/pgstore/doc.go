@@ -5,7 +5,8 @@
 // # Schema
 //
 // The same tables, columns and indexes as sqlitestore (its doc lists
-// them), written for PostgreSQL in migrations/NNNN_name.sql: BYTEA for
+// them), plus the two only instances sharing a database need (migration
+// 6, empty in SQLite: device_changes and seen_requests, below), written for PostgreSQL in migrations/NNNN_name.sql: BYTEA for
 // BLOB, BOOLEAN where SQLite keeps 0/1, JSONB for the JSON list columns,
 // identity columns for devices.seq and outbox.id, a PL/pgSQL trigger
 // refusing a license whose purchase is not paid. PostgreSQL's first
@@ -24,4 +25,17 @@
 // row locks decide, never a value read and written back. Nothing rests
 // on LISTEN/NOTIFY or advisory locks, so engines that speak PostgreSQL's
 // protocol without them can follow.
+//
+// # Shared between instances (directory.SharedStore)
+//
+// Every announce, withdraw, revoke and leave adds a device_changes row in
+// its own transaction; each instance polls DeviceChanges from its cursor
+// (looking 3 s before it, as rows commit out of order, and handing each row
+// out once) and re-reads those devices into its in-memory online index.
+// SeenRequest records the hash of every signed request that changes
+// something until its time window closes, so a request replayed to
+// another instance is refused too. PruneShared deletes change rows older
+// than 10 minutes and expired replay rows. Billing events are claimed with
+// a lease (ClaimEvents: FOR UPDATE SKIP LOCKED), so one instance at a time
+// posts each.
 package pgstore

@@ -33,7 +33,13 @@
 //	accounts(name PK, password_hash argon2id PHC, created)
 //	devices(seq INTEGER PK, id UNIQUE, account → accounts, name, sign_key, box_key, revoked, created)
 //	titles(id PK, content UNIQUE (32 bytes), name, artist, media_type, price, currency,
-//	       reshare, expires, size, manifest (signed), sealed_key, withdrawn, published)
+//	       reshare, expires, size, manifest (signed), sealed_key, withdrawn, published,
+//	       album, album_artist, genre, track, disc, year, duration_ms,             -- 0003
+//	       owner, publisher, visibility public|household,                        -- 0003
+//	       width, height)                                                        -- 0010
+//	  index on owner WHERE visibility = 'household'
+//	artwork(title PK → titles, jpeg ≤ 256 KiB)                                   -- 0003
+//	directory_identity(singleton 1, id, bound)   -- the key this database belongs to (0004)
 //	purchases(id PK, nonce UNIQUE (idempotency key), title → titles, account → accounts,
 //	          device, amount, currency, state pending|paid|declined, card_brand, card_last4,
 //	          token, supplier, reason, created)
@@ -42,7 +48,7 @@
 //	  index (purchase, device); trigger: refuses a license whose purchase is not 'paid'
 //	test_charges(idem_key PK, token, brand, last4, amount, created)   -- the test processor's
 //	announcements(dev PK → devices.seq, public_ip, addrs JSON array, private_addrs JSON array,
-//	              rtts JSON object, load, expires)
+//	              rtts JSON object, load, expires, holdings_digest (0005))
 //	holdings(content (32 bytes), dev → devices.seq, expires, complete 0|1, mode,
 //	         allow JSON array, deny JSON array)
 //	  PK (content, dev) WITHOUT ROWID; index on dev. Rewritten on each
@@ -53,7 +59,8 @@
 //	  cgo once and no stored byte can pose as a separator) and answers
 //	  lookups from memory; SupplierCandidates remains for tools. A row that
 //	  does not decode is skipped and logged, never fatal.
-//	outbox(id AUTOINCREMENT, kind, payload JSON, created, attempts, next_attempt, delivered, last_error)
+//	outbox(id AUTOINCREMENT, kind, payload JSON, created, attempts, next_attempt, delivered, last_error,
+//	       lease_until (0005: the claiming instance's lease))
 //	  partial index on next_attempt WHERE delivered = 0
 //
 // Migration 0002 moved version 1's separator-joined holdings.rec and
@@ -61,7 +68,8 @@
 // drops and logs every row that fails today's announcement validation:
 // a hostile announcement had stored zones full of separators there).
 // Migrations may have a Go step (goSteps) run after their SQL in the same
-// transaction.
+// transaction. 0006 is empty here: its tables (pgstore's doc) serve only
+// instances sharing a PostgreSQL database.
 //
 // Times are unix milliseconds; lists are JSON arrays.
 package sqlitestore
