@@ -1,12 +1,15 @@
 // Command kith-directory runs a Kith directory: the headless authority of a
 // Kith network (accounts, catalog, purchases, licenses, suppliers), and the
-// media source's tools to publish titles and export billing. It links no GUI
-// or audio library: only the directory packages, share/sealed and
-// share/identity.
+// media source's tools to publish titles and export billing. It links no GUI,
+// audio or video library (packaging's TestDirectoryLinksNoGUI checks with
+// ldd): only the directory packages (directory/relay too, for serve --relay),
+// share/sealed, share/identity, share/tags (publish reads tags in Go) and
+// internal helpers.
 //
 // Subcommands (see `kith-directory --help` for flags and examples):
 //
-//	serve      HTTPS API of package directory; prints https://host:port#FINGERPRINT
+//	serve      HTTPS API of package directory; prints https://host:port#FINGERPRINT;
+//	           with --relay also a relay (package directory/relay) for suppliers behind NAT
 //	migrate    create or upgrade the schema; with a PostgreSQL --store, create the key once
 //	publish    seal FILE into DATA/origin/<content ID>, sign its manifest, add the title
 //	withdraw   stop listing and selling a title

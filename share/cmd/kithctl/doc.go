@@ -10,7 +10,7 @@
 // HTTP/1.1 over the unix socket DIR/kithctl.sock (mode 0600: only the
 // owner of the data folder can drive the device). Requests and answers are
 // JSON; errors are {"error": "..."} with a 4xx/5xx status. Long operations
-// (fetch, play) answer a stream of JSON lines (one Line each) ending with a
+// (fetch, play, publish) answer a stream of JSON lines (one Line each) ending with a
 // line whose "done" is true, or whose "error" is set.
 //
 //	GET  /status                  Status
@@ -27,4 +27,6 @@
 //	GET  /neighbours                                   []share.Neighbour
 //	GET  /offers?neighbour=                            []peer.Offer
 //	POST /play      {"target","seconds"}               stream of Line
+//	POST /publish   {"paths","title","price","rights","public"}
+//	                                                   stream of Line (one "added" per title)
 package main
