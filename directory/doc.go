@@ -130,7 +130,13 @@
 //	                                 key may enroll again, under any account); 409 for another account;
 //	                                 a revoked device is refused (403) and stays revoked
 //	GET    /v1/titles?q=&page=&per_page=  {"titles":[Title],"total","page","per_page"}; per_page ≤ 100
-//	GET    /v1/titles/{id}           Title
+//	GET    /v1/titles/{id}           Title (a household title only to its owner's account, else 404)
+//	GET    /v1/titles/{id}/artwork   the title's cover thumbnail, image/jpeg; 404 when it has none
+//	POST   /v1/publish               signed: PublishRequest (a device's own file: manifest, content key
+//	                                 sealed to the directory, tags, artwork) → Published {title, signed
+//	                                 manifest}, when PublishPolicy allows the caller; household-only
+//	                                 and free unless it asks otherwise
+//	POST   /v1/pair/start, /v1/pair/finish   pairing a device by join code (package directory/pairing)
 //	GET    /v1/manifests/{content}   the signed manifest (sealed.Manifest.MarshalBinary)
 //	POST   /v1/registrations         license.SealedRegistration → Registered {license, receipt}
 //	POST   /v1/relay                 license.Relayed (a supplier's wrapper) → license.SealedReply: RelayAnswer (license and receipt, or the 4xx refusal) sealed to the requester
