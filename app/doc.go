@@ -1,7 +1,9 @@
 // Package app is Kith's desktop GUI, written with Fyne. It imports no
 // network or audio code of its own: every screen is a plain function from
 // small interfaces this package declares (Session, Catalog, Library,
-// Neighbours, Sharing, Player — see ports.go) to a fyne.CanvasObject, and
+// Neighbours, Sharing, Player — see ports.go; Pairing in pair.go; Media
+// and Playlists in media_ports.go; VideoPlayer in video.go; all gathered
+// in Backend) to a fyne.CanvasObject, and
 // package app/wire adapts the real share.Node, player.Player and directory
 // client to them (main.go builds both and runs them).
 //
