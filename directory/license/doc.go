@@ -34,7 +34,9 @@
 // pinned directory key and the signature verifies (ErrBadSignature); the
 // device (ErrWrongDevice); the content (ErrWrongContent); the expiry
 // (ErrExpired); and only then unwraps the key (ErrUnwrap). The key is
-// returned in memory only; nothing here writes it anywhere.
+// returned in memory only; nothing here writes it anywhere. Verify makes
+// the same checks without unwrapping: a device checks a license with it
+// when the license arrives, so the key is unwrapped once, at play.
 //
 // # Sealed registration
 //
@@ -59,6 +61,6 @@
 //	"kith relayed v1\x00" || JSON{registration, supplier, time}
 //
 // with its own device key, so the directory knows (and can credit) who
-// relayed it. Verify checks only that signature; the directory checks that
-// the supplier is enrolled.
+// relayed it. Relayed.Verify checks only that signature; the directory
+// checks that the supplier is enrolled.
 package license

@@ -51,6 +51,9 @@
 // that the peer presented exactly one certificate whose ed25519 key hashes to
 // the expected ID, whose self-signature is valid and whose validity period
 // contains now (with a day of slack for bad clocks). A mismatch is ErrWrongPeer.
+// A certificate whose self-signature checked out is remembered by the
+// SHA-256 of its DER (up to 4096, process-wide), so the signature of a peer
+// met again is not checked again; its ID and validity period always are.
 //
 // # Sealed boxes
 //
