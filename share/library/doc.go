@@ -27,6 +27,7 @@
 //	                                           -- file only for files added before 0005
 //	playlists(id, name, created_at), playlist_items(playlist, pos, title_id)   (0003)
 //	watched_folders(path, added_at)            (0004)
+//	titles gained width, height (a video's picture size; 0 for audio)   (0006)
 //
 // # Durability
 //
