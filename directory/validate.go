@@ -135,19 +135,6 @@ func validateAnnouncementMax(a *Announcement, maxHoldings int) error {
 	return nil
 }
 
-// ValidateCandidate checks a holding read back from a Store with the rules
-// an announcement passed on its way in, so a row written by an older
-// version (or altered on disk) is skipped, not trusted.
-func ValidateCandidate(h *Candidate) error {
-	if err := validateCandidateDevice(h); err != nil {
-		return err
-	}
-	if err := h.Policy.Validate(); err != nil {
-		return err
-	}
-	return nil
-}
-
 // validateCandidateDevice checks the fields a candidate shares with every
 // other holding of its device.
 func validateCandidateDevice(h *Candidate) error {

@@ -243,14 +243,6 @@ func (s *Server) DSN(db string) string {
 	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", s.port, db)
 }
 
-// SocketDSN is the URL of database db over the server's unix socket.
-func (s *Server) SocketDSN(db string) string {
-	return fmt.Sprintf("postgres://postgres@/%s?host=%s&port=%d&sslmode=disable", db, s.sock, s.port)
-}
-
-// Port is the TCP port on 127.0.0.1.
-func (s *Server) Port() int { return s.port }
-
 // CreateDB creates a new empty database named after prefix and returns its URL.
 func (s *Server) CreateDB(ctx context.Context, prefix string) (string, error) {
 	s.mu.Lock()

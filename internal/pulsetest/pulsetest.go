@@ -11,5 +11,5 @@
 // monitor with `parecord` into a WAV file (16-bit little-endian PCM).
 //
 // Because an audio library usually opens its device once per process, call
-// Start (or StartMain from TestMain) before creating any audio context.
+// Start (or StartMainRate from TestMain) before creating any audio context.
 package pulsetest

@@ -67,13 +67,11 @@ func Start(t testing.TB) *Server {
 	return s
 }
 
-// StartMain is for TestMain, where no *testing.T exists: it starts a server in
-// a new temporary folder and sets the environment of the whole process with
-// os.Setenv. The caller must call Stop (which also removes the folder).
-func StartMain() (*Server, error) { return StartMainRate(RecordRate) }
-
-// StartMainRate is StartMain with a null sink at rate (Hz), so a test can
-// play into a sink of its output's rate (no resampling by the server).
+// StartMainRate is for TestMain, where no *testing.T exists: it starts a
+// server with a null sink at rate (Hz) — so a test can play into a sink of
+// its output's rate, with no resampling by the server — in a new temporary
+// folder, and sets the environment of the whole process with os.Setenv.
+// The caller must call Stop (which also removes the folder).
 func StartMainRate(rate int) (*Server, error) {
 	if err := Available(); err != nil {
 		return nil, err

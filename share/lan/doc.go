@@ -67,7 +67,10 @@
 // An Announcer answers queries for one Service; a Browser queries every
 // Interval on each interface concurrently (hashicorp/mdns waits the full
 // QueryTimeout, so queries are short and parallel) and keeps the neighbours
-// seen within Expiry (default 90 s). FindDirectory is a one-shot search for
-// a first run. Both Serve(ctx) methods return nil once ctx is done.
+// seen within Expiry (default 90 s). FindDirectory is a one-shot search that
+// returns at the first round finding one (its only callers today are tests:
+// the app's welcome screen browses with a Browser for the whole wait,
+// app/wire.SearchLAN, to list every directory that answers). Both Serve(ctx)
+// methods return nil once ctx is done.
 // hashicorp/mdns's log output is routed into the slog logger at debug level.
 package lan
