@@ -17,6 +17,17 @@ const MaxWalkFiles = 1_000_000
 var mediaExts = map[string]bool{".mp3": true, ".flac": true, ".ogg": true, ".oga": true, ".opus": true,
 	".m4a": true, ".mp4": true, ".m4v": true, ".wav": true, ".webm": true, ".mkv": true}
 
+// MediaExtensions lists the file name endings a folder walk picks up,
+// sorted (".flac", ".m4a", …).
+func MediaExtensions() []string {
+	out := make([]string, 0, len(mediaExts))
+	for e := range mediaExts {
+		out = append(out, e)
+	}
+	sort.Strings(out)
+	return out
+}
+
 // MediaFile is a file found by MediaFiles.
 type MediaFile struct {
 	Path    string

@@ -70,6 +70,10 @@ func cmdPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if *title != "" && (len(files) != 1 || len(pos) != 1) {
 		return usagef(fs, "--title names a single file, not %d files (%s): leave it out to read each file's tags", len(files), strings.Join(pos, " "))
 	}
+	if len(files) == 0 {
+		fmt.Fprintf(stderr, "kith-directory publish: no media files in %s (it takes %s)\n", strings.Join(pos, " "), strings.Join(tags.MediaExtensions(), " "))
+		return nil
+	}
 	id, st, origin, _, err := openData(ctx, *data, *store, stderr)
 	if err != nil {
 		return err

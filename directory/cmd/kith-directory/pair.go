@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"path/filepath"
 	"time"
 
@@ -18,8 +20,11 @@ func joinCodePath(dir string) string { return filepath.Join(dir, "join-code.json
 func loadIdentity(dir string) (*identity.Identity, error) {
 	keyPath, _, _ := dataPaths(dir)
 	id, err := identity.Load(keyPath)
-	if err != nil {
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("directory identity (run `kith-directory serve` once first): %w", err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("directory identity: %w (restore the key from a backup: a new key is a new directory to every player)", err)
 	}
 	return id, nil
 }

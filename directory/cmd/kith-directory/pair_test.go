@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,6 +19,18 @@ func TestPairCodeAndFingerprintCommands(t *testing.T) {
 	if rc := run(context.Background(), []string{"fingerprint", "--data", dir}, &out, &errb); rc != 1 ||
 		!strings.Contains(errb.String(), "run `kith-directory serve` once first") {
 		t.Fatalf("fingerprint before any key: rc %d, %q", rc, errb.String())
+	}
+	// A damaged key is not "never served": the message says to restore it.
+	if err := os.WriteFile(filepath.Join(dir, "directory.key"), []byte("garbage"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	errb.Reset()
+	if rc := run(context.Background(), []string{"fingerprint", "--data", dir}, &out, &errb); rc != 1 ||
+		strings.Contains(errb.String(), "once first") || !strings.Contains(errb.String(), "restore the key") {
+		t.Fatalf("fingerprint with a damaged key: rc %d, %q", rc, errb.String())
+	}
+	if err := os.Remove(filepath.Join(dir, "directory.key")); err != nil {
+		t.Fatal(err)
 	}
 	id, _, err := identity.LoadOrCreate(filepath.Join(dir, "directory.key"))
 	if err != nil {

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -53,5 +55,17 @@ func TestPublishFolderReadsTags(t *testing.T) {
 	want := []string{"Été|Band|Album", "Hiver|Band|Album", "Untagged Tune|Band|"}
 	if strings.Join(got, ";") != strings.Join(want, ";") {
 		t.Errorf("published %q, want %q", got, want)
+	}
+}
+
+// TestPublishFindsNothing: a folder with no media says so (and which
+// extensions count) instead of printing nothing.
+func TestPublishFindsNothing(t *testing.T) {
+	var out, errb bytes.Buffer
+	if rc := run(context.Background(), []string{"publish", t.TempDir(), "--data", t.TempDir()}, &out, &errb); rc != 0 {
+		t.Fatalf("exit %d: %s", rc, errb.String())
+	}
+	if !strings.Contains(errb.String(), "no media files in") || !strings.Contains(errb.String(), ".mp3") || out.Len() != 0 {
+		t.Errorf("stdout %q, stderr %q", out.String(), errb.String())
 	}
 }
