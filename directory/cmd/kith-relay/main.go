@@ -60,6 +60,14 @@ Askers need a ticket the directory signs; the relay keeps no other state.
 Flags:
 `)
 		fs.PrintDefaults()
+		fmt.Fprint(stderr, `
+Examples:
+  # a relay for the directory whose URL ends in #ABCDEFG-HIJKLMN-..., state in /var/lib/kith-relay
+  kith-relay --directory ABCDEFG-HIJKLMN-... --data /var/lib/kith-relay \
+      --public relay.example.net:7400 --metrics-addr 127.0.0.1:9465
+  # then, on the directory's machine, with the line it printed:
+  kith-directory serve --relay-at RELAY-ID@relay.example.net:7400
+`)
 	}
 	addr := fs.String("addr", ":7400", "listen address host:port of the relay port")
 	public := fs.String("public", "", "host:port askers and suppliers reach the relay at, printed (default from --addr)")
@@ -71,9 +79,9 @@ Flags:
 	fs.IntVar(&o.MaxSessions, "max-sessions", 1024, "sessions in total")
 	fs.IntVar(&o.MaxSessionsPerDevice, "max-sessions-per-device", 16, "sessions per device (asker or supplier)")
 	fs.IntVar(&o.MaxConnsPerIP, "max-conns-per-ip", 64, "connections of any kind from one IPv4 address or IPv6 /64")
-	fs.Int64Var(&o.RateTotal, "rate", 1<<30, "bytes per second in total (-1: unlimited)")
-	fs.Int64Var(&o.RatePerDevice, "rate-per-device", 64<<20, "bytes per second of one supplier's sessions (-1: unlimited)")
-	fs.Int64Var(&o.BytesPerDevice, "bytes-per-device", 32<<30, "bytes one supplier may relay per --bytes-window")
+	fs.Int64Var(&o.RateTotal, "rate", 1<<30, "bytes per second in total, 1 GiB/s by default (-1: unlimited)")
+	fs.Int64Var(&o.RatePerDevice, "rate-per-device", 64<<20, "bytes per second of one supplier's sessions, 64 MiB/s by default (-1: unlimited)")
+	fs.Int64Var(&o.BytesPerDevice, "bytes-per-device", 32<<30, "bytes one supplier may relay per --bytes-window, 32 GiB by default")
 	fs.DurationVar(&o.BytesWindow, "bytes-window", time.Hour, "window of --bytes-per-device")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
@@ -90,11 +98,11 @@ Flags:
 	}
 	fp, err := identity.ParseID(*dirFP)
 	if err != nil {
-		return fmt.Errorf("--directory: %w", err)
+		return fmt.Errorf("--directory: %w (the fingerprint is the part after # in the directory's URL; `kith-directory fingerprint` prints it)", err)
 	}
 	id, created, err := identity.LoadOrCreate(filepath.Join(*data, "relay.key"))
 	if err != nil {
-		return err
+		return fmt.Errorf("relay identity in --data %s: %w", *data, err)
 	}
 	if created {
 		log.Info("created relay identity", "id", id.ID())
