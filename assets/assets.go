@@ -21,6 +21,9 @@ import (
 	"io/fs"
 )
 
+// Icon is Kith's application icon, a PNG: the window's, and the one in the
+// package a device offers its neighbours (FyneApp.toml names the same file).
+//
 //go:embed icon.png
 var Icon []byte
 

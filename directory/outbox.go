@@ -113,6 +113,10 @@ func (s *Server) outboxLease() time.Duration {
 	return outboxBatch*webhookTimeout + 30*time.Second
 }
 
+// Backoff is how long the outbox waits before posting an event again
+// after its n-th failed attempt: 1 s doubling with each attempt up to
+// outboxMaxBackoff, plus up to a fifth more at random so instances and
+// events do not retry in step.
 func Backoff(n int) time.Duration {
 	if n < 1 {
 		n = 1

@@ -13,8 +13,8 @@ const (
 	DefaultChunkSize = 256 << 10
 	// MinChunkSize and MaxChunkSize bound the header's chunk size; anything
 	// else is rejected as ErrBadHeader.
-	MinChunkSize = 256
-	MaxChunkSize = 16 << 20
+	MinChunkSize = 256      // bytes
+	MaxChunkSize = 16 << 20 // bytes (16 MiB)
 	// MaxLength is the largest plaintext length a header may declare.
 	MaxLength = 1 << 48
 	// KeySize is the size of a content key.
