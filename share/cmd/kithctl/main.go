@@ -77,6 +77,15 @@ Commands for a running device:
   Card flags: --card-file FILE | --pay, [--expiry MM/YY] [--card-name NAME]
   [--address ADDRESS] (the directory's test processor accepts 4242424242424242).
   --json prints the raw answer (JSON lines for fetch and play).
+
+Examples:
+  export KITH_DATA=~/kith-b                  # or --data on every command
+  kithctl --directory https://dir.example:8443#ABCDEFG-HIJKLMN-... serve &
+  kithctl signup alice                       # asks for the password
+  kithctl signin alice --name laptop
+  kithctl titles
+  kithctl buy "Song" --card-file ~/card.txt
+  kithctl play "Song" --seconds 10
 `
 
 // usageText is the usage with the flags from their tables.
