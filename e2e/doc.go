@@ -50,8 +50,10 @@
 //
 //  1. living-room finds no directory, starts the household's (the welcome
 //     screen says so and shows its fingerprint) and creates the account;
-//  2. bedroom finds it on the LAN (joinHousehold: its welcome screen names
-//     the directory and shows the same fingerprint);
+//  2. bedroom finds it on the LAN and pairs with it (joinHousehold: its
+//     welcome screen names the directory and shows the same fingerprint;
+//     living-room's Settings shows a join code, typed into bedroom's welcome
+//     screen, which then says "Paired with");
 //  3. bedroom signs in to the account;
 //  4. living-room buys Evening Bells with the test card in the payment
 //     form (Enter pays; the receipt says "Paid €1.99 with Visa ending
@@ -68,4 +70,15 @@
 // A screenshot per step goes to KITH_SCREENSHOTS as
 // driven-NN-MACHINE-STEP.png. It skips without root, ip, Xvfb, xdotool,
 // ImageMagick or PulseAudio, or with -short.
+//
+// # The other stories
+//
+// Each in its own test, with its steps in the test's comment:
+// TestNATRelay (issue 16: players behind home routers in namespaces with
+// NAT, served through the relay, hole punching, copy restrictions and the
+// relay's caps), TestOwnMedia (issue 14: a device publishes a folder with
+// kithctl publish, its household gets the titles from it, the origin
+// uploads nothing, another account sees none) and TestKithctlPlayVideo
+// (issue 17: an MP4 published and played headless into a null sink, with
+// the presenter's frame and A/V figures).
 package e2e
