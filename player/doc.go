@@ -118,6 +118,7 @@
 //
 // No plaintext media, PCM or key reaches the disk or the logs: there are no
 // temp files or caches, and logs carry titles, sizes and errors only.
-// OpenSealed zeroes the unwrapped content key as soon as the sealed reader
-// has derived its own key, which the reader zeroes on Close.
+// A title is opened through share.Title.Open (share/playback's Source),
+// which zeroes the unwrapped content key as soon as the sealed reader has
+// derived its own key, which the reader zeroes on Close.
 package player

@@ -12,6 +12,10 @@ import (
 	"github.com/kith-media/kith/share/sealed"
 )
 
+// The player's tests and benchmarks open sealed titles here, without a
+// share.Node; the product opens every title through share.Title.Open
+// (share/playback), which unwraps and zeroes the key the same way.
+
 // SealedMedia is a licensed sealed title opened for playing: the verified,
 // decrypted plaintext in memory (sealed.Reader). It implements Media and
 // Progressive.
