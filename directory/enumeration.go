@@ -60,13 +60,14 @@ func (ix *onlineIndex) namedIn(dev identity.ID, account string) bool {
 	if d == nil {
 		return false
 	}
-	seen := make(map[*Policy]bool)
+	seen := make(map[int32]bool)
 	for _, r := range d.held {
-		p := r.bucket.holders[r.pos].policy
-		if p == nil || seen[p] {
+		i := ix.buckets[r.bucket].holders[r.pos].policy
+		p := ix.pols[i].p
+		if p == nil || seen[i] {
 			continue
 		}
-		seen[p] = true
+		seen[i] = true
 		for _, l := range [][]string{p.Allow, p.Deny} {
 			for _, e := range l {
 				if strings.EqualFold(e, account) {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -37,8 +36,30 @@ type onlineIndex struct {
 
 	devs      map[identity.ID]*onlineDev
 	byContent map[sealed.ContentID]*onlineBucket
-	policies  map[string]*Policy // interned policies
-	total     int                // holdings in byContent
+	total     int // holdings in byContent
+
+	// The holdings (a million slots, and as many references back from the
+	// devices) hold no pointers: a slot names its device, a device's
+	// holding its bucket and a slot its policy by index into these
+	// tables, so the garbage collector never scans the slots, and a cycle
+	// costs a fraction of what it did when each held two pointers
+	// (BenchmarkOnlineIndexGC). A free index is reused only once nothing
+	// refers to it: a device's slots and held list leave with it, a bucket
+	// is freed when its last slot leaves, a policy when its last holding does.
+	devTab     []*onlineDev    // by onlineDev.ref; nil when free
+	devFree    []int32         // free indices of devTab
+	buckets    []*onlineBucket // by onlineBucket.ref; nil when free
+	bucketFree []int32
+	pols       []onlinePolicy   // by the slots' policy index
+	polFree    []int32          // free indices of pols
+	policies   map[string]int32 // interned policies: key → index in pols
+}
+
+// onlinePolicy is one interned policy and how many slots use it.
+type onlinePolicy struct {
+	p    *Policy
+	key  string // its key in onlineIndex.policies
+	refs int32
 }
 
 // onlineDev is one device's latest announcement, shared by its holdings.
@@ -60,27 +81,31 @@ type onlineDev struct {
 	priv     []netip.Prefix // the announced private addresses as LAN prefixes
 	expires  int64          // unix milliseconds
 	held     []heldRef      // where its holdings sit
-	_        [16]byte       // to 192 bytes
+	ref      int32          // its index in onlineIndex.devTab while in the index
+	_        [12]byte       // to 192 bytes
 }
 
-// heldRef locates one of a device's holdings: holders[pos] of bucket.
+// heldRef locates one of a device's holdings: holders[pos] of the bucket
+// at onlineIndex.buckets[bucket]. It holds no pointer (see onlineIndex).
 type heldRef struct {
-	bucket *onlineBucket
-	pos    int
+	bucket int32
+	pos    int32
 }
 
 // onlineSlot is one holding in a content's bucket, stored by value with
 // everything filtering and ranking compare, so a lookup walks a flat array
 // and touches a holder's device only when it is answered (or on exact
-// ties): with 100,000 devices, each touch is a cache miss.
+// ties): with 100,000 devices, each touch is a cache miss. It holds no
+// pointer (the device and policy are indices: see onlineIndex) and is 64
+// bytes, one cache line.
 type onlineSlot struct {
-	dev      *onlineDev
-	policy   *Policy
 	expires  int64  // dev.expires
 	idKey    uint64 // the first 8 bytes of dev.id, big-endian: orders like the ID
 	idHash   uint64 // dev.idHash, here so a lookup's draws read no device entry
 	ipHash   uint64 // hash of dev.publicIP
 	acctKey  uint64 // hash of dev.account when it is plain lowercase ASCII, else 0
+	dev      int32  // the device: onlineIndex.devTab[dev]
+	policy   int32  // its policy: onlineIndex.pols[policy]
 	load     int32  // dev.load
 	k        int32  // index of this holding in dev.held
 	kind     uint8  // policyOpen, ...
@@ -141,28 +166,77 @@ func acctKey(a string) uint64 {
 type onlineBucket struct {
 	content sealed.ContentID
 	holders []onlineSlot
+	ref     int32 // its index in onlineIndex.buckets
 }
 
 func newOnlineIndex() *onlineIndex {
 	return &onlineIndex{devs: make(map[identity.ID]*onlineDev), byContent: make(map[sealed.ContentID]*onlineBucket),
-		policies: make(map[string]*Policy)}
+		policies: make(map[string]int32)}
 }
 
-// maxInterned caps the distinct policies shared through onlineIndex.policies.
-const maxInterned = 100_000
-
-// internLocked returns a shared copy of p: a million holdings carry a few
-// distinct policies, and a shared policy stays in the CPU cache.
-func (ix *onlineIndex) internLocked(p Policy) *Policy {
+// internLocked returns the index in ix.pols of a shared copy of p, counting
+// one more holding that uses it (releasePolicyLocked undoes it): a million
+// holdings carry a few distinct policies, and a shared policy stays in the
+// CPU cache.
+func (ix *onlineIndex) internLocked(p Policy) int32 {
 	key := p.Mode + us + strings.Join(p.Allow, rs) + us + strings.Join(p.Deny, rs)
-	if sp, ok := ix.policies[key]; ok {
-		return sp
+	if i, ok := ix.policies[key]; ok {
+		ix.pols[i].refs++
+		return i
 	}
-	sp := &p
-	if len(ix.policies) < maxInterned {
-		ix.policies[key] = sp
+	e := onlinePolicy{p: &p, key: key, refs: 1}
+	var i int32
+	if n := len(ix.polFree); n > 0 {
+		i, ix.polFree = ix.polFree[n-1], ix.polFree[:n-1]
+		ix.pols[i] = e
+	} else {
+		i = int32(len(ix.pols))
+		ix.pols = append(ix.pols, e)
 	}
-	return sp
+	ix.policies[key] = i
+	return i
+}
+
+// releasePolicyLocked drops one holding's use of policy i, freeing it
+// with its last.
+func (ix *onlineIndex) releasePolicyLocked(i int32) {
+	e := &ix.pols[i]
+	if e.refs--; e.refs > 0 {
+		return
+	}
+	delete(ix.policies, e.key)
+	*e = onlinePolicy{}
+	ix.polFree = append(ix.polFree, i)
+}
+
+// putDevLocked enters device d (whose ID is not in the index) and gives it
+// its index in devTab.
+func (ix *onlineIndex) putDevLocked(d *onlineDev) {
+	if n := len(ix.devFree); n > 0 {
+		d.ref, ix.devFree = ix.devFree[n-1], ix.devFree[:n-1]
+		ix.devTab[d.ref] = d
+	} else {
+		d.ref = int32(len(ix.devTab))
+		ix.devTab = append(ix.devTab, d)
+	}
+	ix.devs[d.id] = d
+}
+
+// bucketLocked returns c's bucket, entering a new one if c has none.
+func (ix *onlineIndex) bucketLocked(c sealed.ContentID) *onlineBucket {
+	if b := ix.byContent[c]; b != nil {
+		return b
+	}
+	b := &onlineBucket{content: c}
+	if n := len(ix.bucketFree); n > 0 {
+		b.ref, ix.bucketFree = ix.bucketFree[n-1], ix.bucketFree[:n-1]
+		ix.buckets[b.ref] = b
+	} else {
+		b.ref = int32(len(ix.buckets))
+		ix.buckets = append(ix.buckets, b)
+	}
+	ix.byContent[c] = b
+	return b
 }
 
 // Separators for intern keys (validation keeps control characters out of
@@ -295,7 +369,7 @@ func (s *Server) loadOnline(ctx context.Context) error {
 				return skip(h, err)
 			}
 			d = newOnlineDev(h.Device, h.Account, h.PublicIP, h.Addrs, h.PrivateAddrs, h.Load, h.Expires.UnixMilli(), 1)
-			tmp.devs[h.Device] = d
+			tmp.putDevLocked(d)
 		}
 		tmp.addHoldingLocked(d, c, h.Complete, tmp.internLocked(h.Policy))
 		n++
@@ -312,7 +386,9 @@ func (s *Server) loadOnline(ctx context.Context) error {
 		return fmt.Errorf("loading online holders: %w", err)
 	}
 	tmp.compact()
-	ix.devs, ix.byContent, ix.policies, ix.total = tmp.devs, tmp.byContent, tmp.policies, tmp.total
+	ix.devs, ix.byContent, ix.total = tmp.devs, tmp.byContent, tmp.total
+	ix.devTab, ix.devFree, ix.buckets, ix.bucketFree = tmp.devTab, tmp.devFree, tmp.buckets, tmp.bucketFree
+	ix.pols, ix.polFree, ix.policies = tmp.pols, tmp.polFree, tmp.policies
 	for _, op := range ix.pending {
 		op()
 	}
@@ -350,16 +426,14 @@ func (ix *onlineIndex) changeLocked(op func()) {
 	}
 }
 
-func (ix *onlineIndex) addHoldingLocked(d *onlineDev, c sealed.ContentID, complete bool, p *Policy) {
-	b := ix.byContent[c]
-	if b == nil {
-		b = &onlineBucket{content: c}
-		ix.byContent[c] = b
-	}
-	b.holders = append(b.holders, onlineSlot{dev: d, policy: p, expires: d.expires, idKey: idKey(d.id), idHash: d.idHash,
+// addHoldingLocked enters a holding of c by d (in the index) under
+// policy p (an index internLocked returned, whose use it takes over).
+func (ix *onlineIndex) addHoldingLocked(d *onlineDev, c sealed.ContentID, complete bool, p int32) {
+	b := ix.bucketLocked(c)
+	b.holders = append(b.holders, onlineSlot{dev: d.ref, policy: p, expires: d.expires, idKey: idKey(d.id), idHash: d.idHash,
 		ipHash: strHash(d.publicIP), acctKey: acctKey(d.account), load: int32(d.load), k: int32(len(d.held)),
-		kind: slotKind(p), complete: complete})
-	d.held = append(d.held, heldRef{bucket: b, pos: len(b.holders) - 1})
+		kind: slotKind(ix.pols[p].p), complete: complete})
+	d.held = append(d.held, heldRef{bucket: b.ref, pos: int32(len(b.holders) - 1)})
 	ix.total++
 }
 
@@ -372,17 +446,22 @@ func (ix *onlineIndex) removeLocked(id identity.ID) {
 	delete(ix.devs, id)
 	ix.total -= len(d.held)
 	for _, r := range d.held {
-		b := r.bucket
-		last := len(b.holders) - 1
+		b := ix.buckets[r.bucket]
+		ix.releasePolicyLocked(b.holders[r.pos].policy)
+		last := int32(len(b.holders) - 1)
 		moved := b.holders[last]
 		b.holders[r.pos] = moved
-		moved.dev.held[moved.k].pos = r.pos
+		ix.devTab[moved.dev].held[moved.k].pos = r.pos
 		b.holders[last] = onlineSlot{}
 		b.holders = b.holders[:last]
 		if last == 0 {
 			delete(ix.byContent, b.content)
+			ix.buckets[b.ref] = nil
+			ix.bucketFree = append(ix.bucketFree, b.ref)
 		}
 	}
+	ix.devTab[d.ref] = nil
+	ix.devFree = append(ix.devFree, d.ref)
 }
 
 // announce replaces the device's entry with a (recorded in the store
@@ -395,7 +474,7 @@ func (ix *onlineIndex) announce(a *AnnounceRecord, account string) {
 	defer ix.mu.Unlock()
 	ix.changeLocked(func() {
 		ix.removeLocked(d.id)
-		ix.devs[d.id] = d
+		ix.putDevLocked(d)
 		for _, h := range hs {
 			ix.addHoldingLocked(d, h.Content, h.Complete, ix.internLocked(h.Policy))
 		}
@@ -438,221 +517,4 @@ func (s *Server) runSweeper(ctx context.Context) error {
 			}
 		}
 	}
-}
-
-// slotRank is a slot with its asker-specific ranking keys.
-type slotRank struct {
-	s        *onlineSlot
-	sameLAN  bool
-	rttKnown bool
-	rtt      int64
-	key      float64 // supplierKey
-}
-
-// slotBefore is rankedBefore (the rule of doc.go) on slots: the device
-// is touched only when two IDs share their first 8 bytes.
-func slotBefore(a, b *slotRank) bool {
-	switch {
-	case a.sameLAN != b.sameLAN:
-		return a.sameLAN
-	case a.rttKnown != b.rttKnown:
-		return a.rttKnown
-	case a.rttKnown && a.rtt != b.rtt:
-		return a.rtt < b.rtt
-	case a.key != b.key:
-		return a.key < b.key
-	case a.s.idKey != b.s.idKey:
-		return a.s.idKey < b.s.idKey
-	}
-	return a.s.dev.id < b.s.dev.id
-}
-
-// suppliers ranks the online holders of c for the asker by the rule of
-// doc.go (rankSuppliers, on slots, with the lookup's salt). At most
-// maxCandidates holders are considered; when there are more, those
-// announced from askerIP come first, then a stretch of the rest starting
-// where salt says. The ranked suppliers are appended to out.
-func (ix *onlineIndex) suppliers(out []Supplier, c sealed.ContentID, now time.Time, asker *Device, askerIP string, askerAnn *AnnounceRecord, limit int, salt uint64) []Supplier {
-	r := newRanker(asker, askerIP, askerAnn, limit)
-	nowMS := now.UnixMilli()
-	askerIPHash, askerAcct := strHash(askerIP), acctKey(asker.Account)
-	seed := drawSeed(salt, asker.ID)
-	var topBuf [MaxSuppliers]slotRank
-	top := topBuf[:0]
-	if limit > MaxSuppliers {
-		top = make([]slotRank, 0, limit)
-	}
-	var memoPol *Policy // last anyone-with-lists policy evaluated, and its answer
-	var memoOK bool
-
-	ix.mu.RLock()
-	defer ix.mu.RUnlock()
-	b := ix.byContent[c]
-	if b == nil {
-		return out
-	}
-	askerDev := ix.devs[asker.ID]
-	sameIP := func(s *onlineSlot) bool { return s.ipHash == askerIPHash && s.dev.publicIP == askerIP }
-	add := func(s *onlineSlot) {
-		switch s.kind {
-		case policyOpen:
-		case policyHousehold:
-			if s.acctKey != 0 && askerAcct != 0 && s.acctKey != askerAcct || !s.policy.Allows(s.dev.account, asker.ID, asker.Account) {
-				return
-			}
-		case policyAnyoneDeny:
-			if s.policy != memoPol {
-				memoPol, memoOK = s.policy, s.policy.Allows("", asker.ID, asker.Account)
-			}
-			if !memoOK {
-				return
-			}
-		default:
-			if !s.policy.Allows(s.dev.account, asker.ID, asker.Account) {
-				return
-			}
-		}
-		e := slotRank{s: s, sameLAN: sameIP(s) && sharePrivatePrefixes(r.askerPriv, s.dev.priv),
-			key: supplierKey(seed, s.idHash, s.complete, int(s.load))}
-		if len(r.rtts) > 0 {
-			e.rtt, e.rttKnown = r.rtts[string(s.dev.id)]
-		}
-		n := len(top)
-		if n == limit && !slotBefore(&e, &top[n-1]) {
-			return
-		}
-		i, hi := 0, n // the first entry e ranks before (sort.Search, without its closure call per probe)
-		for i < hi {
-			if m := int(uint(i+hi) >> 1); slotBefore(&e, &top[m]) {
-				hi = m
-			} else {
-				i = m + 1
-			}
-		}
-		if n < limit {
-			top = append(top, slotRank{})
-		}
-		copy(top[i+1:], top[i:])
-		top[i] = e
-	}
-	hs := b.holders
-	if len(hs) <= maxCandidates {
-		for i := range hs {
-			if s := &hs[i]; s.expires > nowMS && s.dev != askerDev {
-				add(s)
-			}
-		}
-	} else {
-		n := 0
-		for i := range hs {
-			if s := &hs[i]; n < maxCandidates && s.expires > nowMS && s.dev != askerDev && sameIP(s) {
-				add(s)
-				n++
-			}
-		}
-		// The others from a place the salt picks: in a crowd of more than
-		// maxCandidates, each lookup considers its own stretch of it.
-		start := int(salt % uint64(len(hs)))
-		for j := range hs {
-			if s := &hs[(start+j)%len(hs)]; n < maxCandidates && s.expires > nowMS && s.dev != askerDev && !sameIP(s) {
-				add(s)
-				n++
-			}
-		}
-	}
-	if len(top) == 0 {
-		return out
-	}
-	// Two passes: each answered device entry and then its strings are a
-	// cache miss (100,000 devices), and a pass whose steps do not depend
-	// on each other lets the processor wait for all its misses at once
-	// rather than for each behind the last.
-	n := len(out)
-	for i := range top {
-		e := &top[i]
-		d := e.s.dev
-		out = append(out, Supplier{Device: d.id, Account: d.account, Addrs: d.addrs, Complete: e.s.complete,
-			SameLAN: e.sameLAN, RTT: e.rtt, Load: d.load})
-	}
-	var touch byte
-	for i := range top {
-		a := &out[n+i]
-		// The second pass reads each device's strings (ID, then its
-		// addresses beside it), which the answer's encoding reads next: the
-		// misses overlap here, where they do not hang on each other, instead
-		// of one after the other between encoding steps (the serve profile
-		// put ~4 µs a lookup on the IDs' first bytes in the encoder).
-		if id := a.Device; id != "" {
-			touch |= id[0]
-		}
-		if len(a.Addrs) > 0 && a.Addrs[0] != "" {
-			touch |= a.Addrs[0][0]
-		}
-		// The account is answered only to its own devices: two different
-		// keys (plain lowercase names) are two different accounts, known
-		// without reading the owner's name (another cache miss per supplier).
-		if k := top[i].s.acctKey; k != 0 && askerAcct != 0 && k != askerAcct {
-			a.Account = ""
-			continue
-		}
-		a.Account = ownAccount(a.Account, asker.Account)
-	}
-	runtime.KeepAlive(touch) // the reads above are for their cache lines only
-	return out
-}
-
-// crowdOf tells the origin budget about content c and an asker (nil:
-// anonymous): others, whether another unexpired holder the asker may copy
-// from is online; sharer, whether the asker itself announced c with a
-// policy that lets someone copy it (it passes what it gets on).
-//
-// unreachable, if not nil, tells holders the asker cannot connect to (not
-// directly, not through a relay, not on its LAN): they do not count as
-// others.
-func (ix *onlineIndex) crowdOf(c sealed.ContentID, now time.Time, asker *Device, unreachable func(dev identity.ID, publicIP string) bool) (others, sharer bool) {
-	nowMS := now.UnixMilli()
-	ix.mu.RLock()
-	defer ix.mu.RUnlock()
-	b := ix.byContent[c]
-	if b == nil {
-		return false, false
-	}
-	var me *onlineDev
-	if asker != nil {
-		me = ix.devs[asker.ID]
-	}
-	for i := range b.holders {
-		s := &b.holders[i]
-		if s.expires <= nowMS {
-			continue
-		}
-		if s.dev == me {
-			sharer = s.policy.Mode != PolicyNobody
-			continue
-		}
-		if !others && (asker == nil || s.policy.Allows(s.dev.account, asker.ID, asker.Account)) &&
-			(unreachable == nil || !unreachable(s.dev.id, s.dev.publicIP)) {
-			others = true
-		}
-	}
-	return others, sharer
-}
-
-// sharing reports whether device id is an unexpired holder of c whose
-// policy lets someone copy it (the origin budget's "still holds it").
-func (ix *onlineIndex) sharing(c sealed.ContentID, now time.Time, id identity.ID) bool {
-	nowMS := now.UnixMilli()
-	ix.mu.RLock()
-	defer ix.mu.RUnlock()
-	d := ix.devs[id]
-	if d == nil || d.expires <= nowMS {
-		return false
-	}
-	for _, h := range d.held {
-		if h.bucket.content == c && h.pos < len(h.bucket.holders) {
-			s := &h.bucket.holders[h.pos]
-			return s.dev == d && s.policy.Mode != PolicyNobody
-		}
-	}
-	return false
 }

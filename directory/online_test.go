@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -79,8 +80,12 @@ func TestOnlineIndex(t *testing.T) {
 			if len(b.holders) == 0 || b.content != c {
 				t.Errorf("%s: bucket %x bad (%d holders)", st.name, c[:2], len(b.holders))
 			}
+			if ix.buckets[b.ref] != b {
+				t.Errorf("%s: bucket %x not at its index", st.name, c[:2])
+			}
 			for i, h := range b.holders {
-				if ix.devs[h.dev.id] != h.dev || h.dev.held[h.k].bucket != b || h.dev.held[h.k].pos != i {
+				d := ix.devTab[h.dev]
+				if d == nil || ix.devs[d.id] != d || d.held[h.k].bucket != b.ref || int(d.held[h.k].pos) != i || ix.pols[h.policy].refs <= 0 {
 					t.Errorf("%s: holder %d of %x inconsistent", st.name, i, c[:2])
 				}
 			}
@@ -90,8 +95,37 @@ func TestOnlineIndex(t *testing.T) {
 	ix.remove("D2")
 	ix.remove("D3")
 	ix.remove("ASKER")
-	if len(ix.byContent) != 0 || len(ix.devs) != 0 {
-		t.Errorf("after removing everyone: %d buckets, %d devices", len(ix.byContent), len(ix.devs))
+	if len(ix.byContent) != 0 || len(ix.devs) != 0 || len(ix.policies) != 0 {
+		t.Errorf("after removing everyone: %d buckets, %d devices, %d policies", len(ix.byContent), len(ix.devs), len(ix.policies))
+	}
+	if len(ix.devFree) != len(ix.devTab) || len(ix.bucketFree) != len(ix.buckets) || len(ix.polFree) != len(ix.pols) {
+		t.Errorf("after removing everyone: %d of %d devices, %d of %d buckets, %d of %d policies free", len(ix.devFree), len(ix.devTab),
+			len(ix.bucketFree), len(ix.buckets), len(ix.polFree), len(ix.pols))
+	}
+	for i, d := range ix.devTab {
+		if d != nil {
+			t.Errorf("device %d still in the table", i)
+		}
+	}
+}
+
+// TestOnlineSlotsPointerFree keeps the index's per-holding records free of
+// pointers (the garbage collector then never scans the million of them)
+// and a slot one cache line, as onlineIndex's and onlineSlot's comments say.
+func TestOnlineSlotsPointerFree(t *testing.T) {
+	for _, v := range []any{onlineSlot{}, heldRef{}} {
+		typ := reflect.TypeOf(v)
+		for i := 0; i < typ.NumField(); i++ {
+			switch k := typ.Field(i).Type.Kind(); k {
+			case reflect.Bool, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Uint8, reflect.Uint16,
+				reflect.Uint32, reflect.Uint64, reflect.Float64:
+			default:
+				t.Errorf("%s.%s is a %s: the index's records must hold no pointer", typ.Name(), typ.Field(i).Name, k)
+			}
+		}
+	}
+	if size := unsafe.Sizeof(onlineSlot{}); size != 64 {
+		t.Errorf("onlineSlot is %d bytes, want 64 (one cache line)", size)
 	}
 }
 

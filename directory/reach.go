@@ -302,8 +302,8 @@ func (ix *onlineIndex) allowsAny(sup identity.ID, asker *Device, now time.Time) 
 		return false
 	}
 	for _, h := range d.held {
-		if h.pos < len(h.bucket.holders) {
-			if sl := &h.bucket.holders[h.pos]; sl.dev == d && sl.policy.Allows(d.account, asker.ID, asker.Account) {
+		if b := ix.buckets[h.bucket]; int(h.pos) < len(b.holders) {
+			if sl := &b.holders[h.pos]; sl.dev == d.ref && ix.pols[sl.policy].p.Allows(d.account, asker.ID, asker.Account) {
 				return true
 			}
 		}

@@ -21,6 +21,7 @@ plan=(
   "./share/identity/|MutualTLSHandshake|SealTo|OpenSealed|1s"
   "./directory/license/|Issue|Open|1s"
   "./directory/cmd/kith-directory/|BenchmarkDirectory|20000x"
+  "./directory/|OnlineIndexGC|20x"                 # one GC cycle over BenchmarkDirectory's online index
   "./directory/cmd/kith-directory/|BenchmarkPurchasesPostgres|4000x"
   "./directory/cmd/kith-directory/|BenchmarkSecurity|1x"
   "./share/peer/|Throughput|3x"

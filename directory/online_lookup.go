@@ -1,0 +1,237 @@
+package directory
+
+// The index's read side: ranking a content's holders for a lookup, and the
+// origin budget's questions (crowdOf, sharing).
+
+import (
+	"runtime"
+	"time"
+
+	"github.com/kith-media/kith/share/identity"
+	"github.com/kith-media/kith/share/sealed"
+)
+
+// slotRank is a slot with its asker-specific ranking keys.
+type slotRank struct {
+	s        *onlineSlot
+	sameLAN  bool
+	rttKnown bool
+	rtt      int64
+	key      float64 // supplierKey
+}
+
+// slotBefore is rankedBefore (the rule of doc.go) on slots: the device
+// (from devs, the index's devTab) is touched only when two IDs share
+// their first 8 bytes.
+func slotBefore(a, b *slotRank, devs []*onlineDev) bool {
+	switch {
+	case a.sameLAN != b.sameLAN:
+		return a.sameLAN
+	case a.rttKnown != b.rttKnown:
+		return a.rttKnown
+	case a.rttKnown && a.rtt != b.rtt:
+		return a.rtt < b.rtt
+	case a.key != b.key:
+		return a.key < b.key
+	case a.s.idKey != b.s.idKey:
+		return a.s.idKey < b.s.idKey
+	}
+	return devs[a.s.dev].id < devs[b.s.dev].id
+}
+
+// suppliers ranks the online holders of c for the asker by the rule of
+// doc.go (rankSuppliers, on slots, with the lookup's salt). At most
+// maxCandidates holders are considered; when there are more, those
+// announced from askerIP come first, then a stretch of the rest starting
+// where salt says. The ranked suppliers are appended to out.
+func (ix *onlineIndex) suppliers(out []Supplier, c sealed.ContentID, now time.Time, asker *Device, askerIP string, askerAnn *AnnounceRecord, limit int, salt uint64) []Supplier {
+	r := newRanker(asker, askerIP, askerAnn, limit)
+	nowMS := now.UnixMilli()
+	askerIPHash, askerAcct := strHash(askerIP), acctKey(asker.Account)
+	seed := drawSeed(salt, asker.ID)
+	var topBuf [MaxSuppliers]slotRank
+	top := topBuf[:0]
+	if limit > MaxSuppliers {
+		top = make([]slotRank, 0, limit)
+	}
+	memoPol := int32(-1) // last anyone-with-lists policy evaluated, and its answer
+	var memoOK bool
+
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	b := ix.byContent[c]
+	if b == nil {
+		return out
+	}
+	askerDev := int32(-1) // no slot's device
+	if d := ix.devs[asker.ID]; d != nil {
+		askerDev = d.ref
+	}
+	devs, pols := ix.devTab, ix.pols
+	sameIP := func(s *onlineSlot) bool { return s.ipHash == askerIPHash && devs[s.dev].publicIP == askerIP }
+	add := func(s *onlineSlot) {
+		switch s.kind {
+		case policyOpen:
+		case policyHousehold:
+			if s.acctKey != 0 && askerAcct != 0 && s.acctKey != askerAcct || !pols[s.policy].p.Allows(devs[s.dev].account, asker.ID, asker.Account) {
+				return
+			}
+		case policyAnyoneDeny:
+			if s.policy != memoPol {
+				memoPol, memoOK = s.policy, pols[s.policy].p.Allows("", asker.ID, asker.Account)
+			}
+			if !memoOK {
+				return
+			}
+		default:
+			if !pols[s.policy].p.Allows(devs[s.dev].account, asker.ID, asker.Account) {
+				return
+			}
+		}
+		e := slotRank{s: s, sameLAN: sameIP(s) && sharePrivatePrefixes(r.askerPriv, devs[s.dev].priv),
+			key: supplierKey(seed, s.idHash, s.complete, int(s.load))}
+		if len(r.rtts) > 0 {
+			e.rtt, e.rttKnown = r.rtts[string(devs[s.dev].id)]
+		}
+		n := len(top)
+		if n == limit && !slotBefore(&e, &top[n-1], devs) {
+			return
+		}
+		i, hi := 0, n // the first entry e ranks before (sort.Search, without its closure call per probe)
+		for i < hi {
+			if m := int(uint(i+hi) >> 1); slotBefore(&e, &top[m], devs) {
+				hi = m
+			} else {
+				i = m + 1
+			}
+		}
+		if n < limit {
+			top = append(top, slotRank{})
+		}
+		copy(top[i+1:], top[i:])
+		top[i] = e
+	}
+	hs := b.holders
+	if len(hs) <= maxCandidates {
+		for i := range hs {
+			if s := &hs[i]; s.expires > nowMS && s.dev != askerDev {
+				add(s)
+			}
+		}
+	} else {
+		n := 0
+		for i := range hs {
+			if s := &hs[i]; n < maxCandidates && s.expires > nowMS && s.dev != askerDev && sameIP(s) {
+				add(s)
+				n++
+			}
+		}
+		// The others from a place the salt picks: in a crowd of more than
+		// maxCandidates, each lookup considers its own stretch of it.
+		start := int(salt % uint64(len(hs)))
+		for j := range hs {
+			if s := &hs[(start+j)%len(hs)]; n < maxCandidates && s.expires > nowMS && s.dev != askerDev && !sameIP(s) {
+				add(s)
+				n++
+			}
+		}
+	}
+	if len(top) == 0 {
+		return out
+	}
+	// Two passes: each answered device entry and then its strings are a
+	// cache miss (100,000 devices), and a pass whose steps do not depend
+	// on each other lets the processor wait for all its misses at once
+	// rather than for each behind the last.
+	n := len(out)
+	for i := range top {
+		e := &top[i]
+		d := devs[e.s.dev]
+		out = append(out, Supplier{Device: d.id, Account: d.account, Addrs: d.addrs, Complete: e.s.complete,
+			SameLAN: e.sameLAN, RTT: e.rtt, Load: d.load})
+	}
+	var touch byte
+	for i := range top {
+		a := &out[n+i]
+		// The second pass reads each device's strings (ID, then its
+		// addresses beside it), which the answer's encoding reads next: the
+		// misses overlap here, where they do not hang on each other, instead
+		// of one after the other between encoding steps (the serve profile
+		// put ~4 µs a lookup on the IDs' first bytes in the encoder).
+		if id := a.Device; id != "" {
+			touch |= id[0]
+		}
+		if len(a.Addrs) > 0 && a.Addrs[0] != "" {
+			touch |= a.Addrs[0][0]
+		}
+		// The account is answered only to its own devices: two different
+		// keys (plain lowercase names) are two different accounts, known
+		// without reading the owner's name (another cache miss per supplier).
+		if k := top[i].s.acctKey; k != 0 && askerAcct != 0 && k != askerAcct {
+			a.Account = ""
+			continue
+		}
+		a.Account = ownAccount(a.Account, asker.Account)
+	}
+	runtime.KeepAlive(touch) // the reads above are for their cache lines only
+	return out
+}
+
+// crowdOf tells the origin budget about content c and an asker (nil:
+// anonymous): others, whether another unexpired holder the asker may copy
+// from is online; sharer, whether the asker itself announced c with a
+// policy that lets someone copy it (it passes what it gets on).
+//
+// unreachable, if not nil, tells holders the asker cannot connect to (not
+// directly, not through a relay, not on its LAN): they do not count as
+// others.
+func (ix *onlineIndex) crowdOf(c sealed.ContentID, now time.Time, asker *Device, unreachable func(dev identity.ID, publicIP string) bool) (others, sharer bool) {
+	nowMS := now.UnixMilli()
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	b := ix.byContent[c]
+	if b == nil {
+		return false, false
+	}
+	me := int32(-1) // no slot's device
+	if asker != nil {
+		if d := ix.devs[asker.ID]; d != nil {
+			me = d.ref
+		}
+	}
+	for i := range b.holders {
+		s := &b.holders[i]
+		if s.expires <= nowMS {
+			continue
+		}
+		p := ix.pols[s.policy].p
+		if s.dev == me {
+			sharer = p.Mode != PolicyNobody
+			continue
+		}
+		if d := ix.devTab[s.dev]; !others && (asker == nil || p.Allows(d.account, asker.ID, asker.Account)) &&
+			(unreachable == nil || !unreachable(d.id, d.publicIP)) {
+			others = true
+		}
+	}
+	return others, sharer
+}
+
+// sharing reports whether device id is an unexpired holder of c whose
+// policy lets someone copy it (the origin budget's "still holds it").
+func (ix *onlineIndex) sharing(c sealed.ContentID, now time.Time, id identity.ID) bool {
+	nowMS := now.UnixMilli()
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	d := ix.devs[id]
+	if d == nil || d.expires <= nowMS {
+		return false
+	}
+	for _, h := range d.held {
+		if b := ix.buckets[h.bucket]; b.content == c && int(h.pos) < len(b.holders) {
+			s := &b.holders[h.pos]
+			return s.dev == d.ref && ix.pols[s.policy].p.Mode != PolicyNobody
+		}
+	}
+	return false
+}
