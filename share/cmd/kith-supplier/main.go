@@ -1,18 +1,19 @@
 // Command kith-supplier runs a Kith device without a GUI: a cache server
 // that holds sealed titles and serves them to the devices its directory
-// sends (and, with -lan, to LAN neighbours).
+// sends (and, with --lan, to LAN neighbours).
 //
-// Usage:
+// Usage (kith-supplier --help has every flag with its default):
 //
-//	kith-supplier -data DIR -directory 'https://host:port#FINGERPRINT' [-listen :7143]
-//	    [-advertise host:port,...] [-name NAME] [-account ACCOUNT] [-lan]
-//	    [-fetch all|TITLE,TITLE...]
+//	kith-supplier --data DIR --directory 'https://host:port#FINGERPRINT' [--listen :7143]
+//	    [--advertise host:port,...] [--name NAME] [--account ACCOUNT] [--lan]
+//	    [--fetch all|TITLE,TITLE...] [-v]
 //
 // On first run it creates the device key (DIR/device.key) and, when
-// -account is given, enrolls the device with the password read from the
-// environment variable KITH_PASSWORD. -fetch downloads the named titles (or
+// --account is given, enrolls the device with the password read from the
+// environment variable KITH_PASSWORD. --fetch downloads the named titles (or
 // the whole catalog) as ciphertext, without licenses, so the supplier can
-// serve them.
+// serve them. Its data folder is its own (device.key and the library), not
+// the app's layout of internal/datadir.
 package main
 
 import (
