@@ -1,14 +1,17 @@
 // Package settings defines a program's settings once — flag name,
 // environment variable, default and help text in one table — and builds
 // the flag set and the usage text from it, so the three cannot disagree.
+// ListenError words a failed listen on a flag's address for the terminal.
 package settings
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -169,4 +172,13 @@ func newValue(p any) (*value, error) {
 		}, get: func() string { return p.String() }}, nil
 	}
 	return nil, fmt.Errorf("unsupported type %T", p)
+}
+
+// ListenError explains a failed listen on the address flag gave: it names
+// the flag and, when the port is taken, says what to do about it.
+func ListenError(flag string, err error) error {
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("--%s: %w (another program has that port, perhaps this one already running: stop it or choose another --%s)", flag, err, flag)
+	}
+	return fmt.Errorf("--%s: %w", flag, err)
 }

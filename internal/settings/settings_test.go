@@ -3,6 +3,7 @@ package settings
 import (
 	"flag"
 	"io"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -96,5 +97,26 @@ func TestUnsupportedType(t *testing.T) {
 	var f float64
 	if err := (Table{{Flag: "f", Var: &f}}).Bind(flag.NewFlagSet("x", flag.ContinueOnError)); err == nil {
 		t.Error("a float setting was accepted")
+	}
+}
+
+// TestListenError: a port already taken names the flag and says what to do.
+func TestListenError(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	_, err = net.Listen("tcp", ln.Addr().String())
+	if err == nil {
+		t.Fatal("a second listen on one port succeeded")
+	}
+	got := ListenError("addr", err).Error()
+	if !strings.HasPrefix(got, "--addr: ") || !strings.Contains(got, "choose another --addr") {
+		t.Errorf("port taken: %q", got)
+	}
+	_, err = net.Listen("tcp", "bogus")
+	if got := ListenError("metrics-addr", err).Error(); !strings.HasPrefix(got, "--metrics-addr: ") || strings.Contains(got, "choose another") {
+		t.Errorf("bad address: %q", got)
 	}
 }

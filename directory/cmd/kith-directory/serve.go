@@ -21,6 +21,7 @@ import (
 
 	"github.com/kith-media/kith/directory"
 	"github.com/kith-media/kith/directory/relay"
+	"github.com/kith-media/kith/internal/settings"
 	"github.com/kith-media/kith/share/identity"
 )
 
@@ -204,7 +205,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		st.Close()
-		return fmt.Errorf("listening: %w", err)
+		return settings.ListenError("addr", err)
 	}
 	base := *pubURL
 	if base == "" {
@@ -224,7 +225,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		mln, err := net.Listen("tcp", *metricsAddr)
 		if err != nil {
 			st.Close()
-			return fmt.Errorf("listening for metrics: %w", err)
+			return settings.ListenError("metrics-addr", err)
 		}
 		if ip := mln.Addr().(*net.TCPAddr).IP; !ip.IsLoopback() {
 			log.Warn("metrics are served in plain HTTP on a non-loopback address: keep it private", "addr", mln.Addr().String())
@@ -306,7 +307,7 @@ func relayFlags(addr, public, at string, id *identity.Identity, log *slog.Logger
 	}
 	rln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("listening for the relay: %w", err)
+		return nil, nil, nil, settings.ListenError("relay", err)
 	}
 	if public == "" {
 		public = advertised(rln.Addr().(*net.TCPAddr))

@@ -26,6 +26,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/kith-media/kith/directory/relay"
+	"github.com/kith-media/kith/internal/settings"
 	"github.com/kith-media/kith/share/identity"
 )
 
@@ -114,7 +115,7 @@ Examples:
 	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
-		return fmt.Errorf("listening: %w", err)
+		return settings.ListenError("addr", err)
 	}
 	pub := *public
 	if pub == "" {
@@ -130,7 +131,7 @@ Examples:
 		mln, err := net.Listen("tcp", *metricsAddr)
 		if err != nil {
 			ln.Close()
-			return fmt.Errorf("listening for metrics: %w", err)
+			return settings.ListenError("metrics-addr", err)
 		}
 		g.Go(func() error { return ServeAdmin(gctx, mln, srv.Handler()) })
 	}
