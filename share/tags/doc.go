@@ -41,4 +41,12 @@
 // format and a name from the file name, and lists what went wrong in
 // Info.Problems. Only a file that is not recognised media (ErrNotMedia) or
 // cannot be opened is an error.
+//
+// # Finding the files
+//
+// MediaFiles turns the paths a person gave (kith-directory publish, kithctl
+// publish, the app's Add folder and watched folders) into files: a file
+// named is kept whatever its extension; a folder is walked recursively for
+// regular files with one of MediaExtensions, skipping hidden folders and
+// symbolic links, at most MaxWalkFiles files in all.
 package tags
