@@ -11,6 +11,9 @@
 //	Ogg Vorbis  "OggS" page whose first packet is "\x01vorbis"
 //	WAV         "RIFF" <size> "WAVE"
 //	FLAC        "fLaC"
+//	MP4         "ftyp" at offset 4 (MP4, M4A, MOV)
+//	Matroska    EBML magic 1A 45 DF A3 (Matroska and WebM)
+//	Ogg Opus    "OggS" page whose first packet is "OpusHead"
 //	PNG         "\x89PNG\r\n\x1a\n"
 //	JPEG        FF D8 FF
 //
@@ -23,7 +26,11 @@
 // (8 bytes per frame) at the rate asked for. MP3, Ogg Vorbis and WAV (8/16-bit)
 // use ebiten's decoders (github.com/hajimehoshi/ebiten/v2/audio/...); FLAC
 // (any bit depth, mono or stereo; more channels are folded to the first two)
-// uses github.com/mewkiz/flac. Mono is duplicated to both channels. A stream
+// uses github.com/mewkiz/flac. MP4 (AAC), Matroska/WebM and Ogg Opus go
+// through FFmpeg (package player/av, ffmpeg.go): their first audio stream,
+// converted by swresample to the output rate; a video's picture is not
+// decoded here (the player opens it beside the sound). Mono is duplicated to
+// both channels. A stream
 // whose rate differs from the output rate is resampled by a polyphase
 // windowed-sinc (Kaiser, 64 taps, β = 10) resampler in Go (resample.go),
 // streaming and seekable when the decoder is: ≥ 60 dB SNR against soxr's
