@@ -59,7 +59,7 @@ func readSecretFile(path string) (string, error) {
 	} else {
 		f, err := os.Open(path)
 		if err != nil {
-			return "", fmt.Errorf("reading secret: %w", err)
+			return "", fmt.Errorf("reading the secret file: %w (name a readable file, or - for standard input)", err)
 		}
 		defer f.Close()
 		r = f
@@ -137,7 +137,7 @@ func cardFlags(fs *flag.FlagSet) func() (*license.Payment, error) {
 func readCardFile(path string, p *license.Payment) error {
 	f, err := os.Open(path)
 	if err != nil {
-		return fmt.Errorf("reading card: %w", err)
+		return fmt.Errorf("reading --card-file: %w", err)
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(io.LimitReader(f, maxSecretFile))
