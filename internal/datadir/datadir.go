@@ -136,7 +136,7 @@ func (d Dir) lock(grace time.Duration) (unlock func(), err error) {
 	if err != nil {
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("data folder %s is in use by another Kith process (the app or kithctl serve): %w", d, ErrInUse)
+			return nil, fmt.Errorf("%w: %s is in use by another Kith process (the app or kithctl serve): quit that one, or give this one another --data", ErrInUse, d)
 		}
 		return nil, fmt.Errorf("locking the data folder: %w", err)
 	}
