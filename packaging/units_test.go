@@ -39,23 +39,29 @@ func TestSystemdUnit(t *testing.T) {
 			t.Errorf("kith-directory.service lacks %q", want)
 		}
 	}
+	verifyUnit(t, unit, "kith-directory.service")
+}
+
+// verifyUnit runs systemd-analyze verify on a copy of unit, named name,
+// whose ExecStart points at a kith-directory built here.
+func verifyUnit(t *testing.T, unit, name string) {
+	t.Helper()
 	if _, err := exec.LookPath("systemd-analyze"); err != nil {
 		t.Log("systemd-analyze not installed: static checks only")
 		return
 	}
-	// Verify a copy whose ExecStart points at a binary that exists here.
 	bin := filepath.Join(t.TempDir(), "kith-directory")
 	if out, err := goCmd(t, []string{"CGO_ENABLED=1"}, "build", "-tags", "libsqlite3", "-o", bin, "./directory/cmd/kith-directory"); err != nil {
 		t.Fatalf("building kith-directory: %v\n%s", err, out)
 	}
-	p := filepath.Join(t.TempDir(), "kith-directory.service")
+	p := filepath.Join(t.TempDir(), name)
 	if err := os.WriteFile(p, []byte(strings.ReplaceAll(unit, "/usr/local/bin/kith-directory", bin)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if out, err := exec.CommandContext(ctx, "systemd-analyze", "verify", p).CombinedOutput(); err != nil {
-		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
+		t.Errorf("systemd-analyze verify %s: %v\n%s", name, err, out)
 	}
 }
 
@@ -112,23 +118,7 @@ func TestSystemdTemplateUnit(t *testing.T) {
 	if !strings.Contains(readFile(t, "kith-directory-shared.env"), "KITH_DIRECTORY_STORE=postgres://") {
 		t.Error("kith-directory-shared.env names no PostgreSQL store")
 	}
-	if _, err := exec.LookPath("systemd-analyze"); err != nil {
-		t.Log("systemd-analyze not installed: static checks only")
-		return
-	}
-	bin := filepath.Join(t.TempDir(), "kith-directory")
-	if out, err := goCmd(t, []string{"CGO_ENABLED=1"}, "build", "-tags", "libsqlite3", "-o", bin, "./directory/cmd/kith-directory"); err != nil {
-		t.Fatalf("building kith-directory: %v\n%s", err, out)
-	}
-	p := filepath.Join(t.TempDir(), "kith-directory@1.service")
-	if err := os.WriteFile(p, []byte(strings.ReplaceAll(unit, "/usr/local/bin/kith-directory", bin)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if out, err := exec.CommandContext(ctx, "systemd-analyze", "verify", p).CombinedOutput(); err != nil {
-		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
-	}
+	verifyUnit(t, unit, "kith-directory@1.service")
 }
 
 // TestContainerfile checks the container file builds the same binary the
