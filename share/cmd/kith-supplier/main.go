@@ -8,12 +8,17 @@
 //	    [--advertise host:port,...] [--name NAME] [--account ACCOUNT] [--lan]
 //	    [--fetch all|TITLE,TITLE...] [-v]
 //
-// On first run it creates the device key (DIR/device.key) and, when
-// --account is given, enrolls the device with the password read from the
-// environment variable KITH_PASSWORD. --fetch downloads the named titles (or
-// the whole catalog) as ciphertext, without licenses, so the supplier can
-// serve them. Its data folder is its own (device.key and the library), not
-// the app's layout of internal/datadir.
+// On first run it creates the device key (DIR/device.key). With --account
+// it makes sure the device is enrolled under that account: until the
+// directory has acknowledged it (DIR/enrolled, written only then) it asks
+// the directory and, if the device is not enrolled, enrolls it with the
+// password read from the environment variable KITH_PASSWORD — so an
+// enrolment that failed is tried again on the next start. --fetch downloads
+// the named titles (or the whole catalog) as ciphertext, without licenses,
+// so the supplier can serve them. Its data folder is its own (device.key,
+// enrolled and the library at its root), not the app's layout of
+// internal/datadir, but it takes that package's lock (DIR/lock): two
+// processes never run one folder.
 package main
 
 import (
@@ -31,13 +36,17 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/kith-media/kith/directory"
+	"github.com/kith-media/kith/internal/datadir"
 	"github.com/kith-media/kith/share"
 	"github.com/kith-media/kith/share/identity"
 	"github.com/kith-media/kith/share/library"
 )
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:])
+	stop()
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return
 		}
@@ -53,9 +62,12 @@ Usage:
 
 It holds sealed titles (ciphertext only, no licenses) and serves them to the
 devices its directory sends, and with --lan to LAN neighbours. On first run
-it creates the device key DIR/device.key (mode 0600) and, with --account,
+it creates the device key DIR/device.key (mode 0600). With --account it
 enrolls the device under that account with the password in $KITH_PASSWORD
-(never on the command line). It runs until SIGINT or SIGTERM.
+(never on the command line); until the directory has acknowledged that
+(DIR/enrolled), each start asks it again, so a failed enrolment is retried.
+One process at a time runs a folder (DIR/lock). It runs until SIGINT or
+SIGTERM.
 
 Flags:
 `
@@ -71,14 +83,15 @@ Examples:
       --fetch 3f2a9c0d11e4b7a8,9b1e0c2d44f5a6b7 --lan
 `
 
-func run(args []string) error {
+// run runs the supplier until ctx ends.
+func run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("kith-supplier", flag.ContinueOnError)
 	data := fs.String("data", "", "data folder: device key and library, created if missing (required)")
 	dirURL := fs.String("directory", "", "the directory as kith-directory serve prints it: https://host:port#FINGERPRINT (required)")
 	listen := fs.String("listen", ":7143", "peer server address other devices fetch from")
 	advertise := fs.String("advertise", "", "comma-separated host:port announced to the directory (default: the interfaces' addresses)")
 	name := fs.String("name", "kith-supplier", "device name shown to others")
-	account := fs.String("account", "", "owner account: enrolls the device on first run, password in $KITH_PASSWORD")
+	account := fs.String("account", "", "owner account: enrolls the device until the directory has acknowledged it, password in $KITH_PASSWORD")
 	lanOn := fs.Bool("lan", false, "announce and browse neighbours by mDNS")
 	fetch := fs.String("fetch", "", `titles to hold: "all" (the whole catalog) or comma-separated title IDs`)
 	verbose := fs.Bool("v", false, "debug logging")
@@ -115,6 +128,13 @@ func run(args []string) error {
 	if err := os.MkdirAll(*data, 0o700); err != nil {
 		return fmt.Errorf("--data: %w", err)
 	}
+	// Only the lock of internal/datadir: Open would also move a library
+	// at the folder's root (kithctl's old layout, which is this one's).
+	unlock, err := datadir.Dir(*data).Lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	id, created, err := identity.LoadOrCreate(filepath.Join(*data, "device.key"))
 	if err != nil {
 		return fmt.Errorf("device key: %w", err)
@@ -124,13 +144,10 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if created && *account != "" {
-		if err := dc.EnrollDevice(ctx, *account, os.Getenv("KITH_PASSWORD"), *name); err != nil {
-			return fmt.Errorf("enrolling: %w", err)
+	if *account != "" {
+		if err := ensureEnrolled(ctx, log, dc, *data, id, *account, os.Getenv("KITH_PASSWORD"), *name); err != nil {
+			return err
 		}
-		log.Info("enrolled", "account", *account)
 	}
 	o := share.Options{DataDir: *data, Identity: id, Directory: dc, ListenAddr: *listen, Name: *name,
 		Account: *account, LAN: *lanOn, Logger: log}

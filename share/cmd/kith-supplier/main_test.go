@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"strings"
 	"testing"
 )
@@ -21,7 +22,7 @@ func TestRunRejectsBadArguments(t *testing.T) {
 		{"unknown flag", []string{"-bogus"}, "flag provided but not defined"}, // typo
 	}
 	for _, tt := range tests {
-		err := run(tt.args)
+		err := run(context.Background(), tt.args)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: err = %v, want it to mention %q", tt.name, err, tt.want)
 		}
