@@ -20,6 +20,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/kith-media/kith/internal/threadprio"
 )
 
 // PackageName is the name the tarball is served under: the package of the
@@ -263,6 +265,15 @@ func (s *Site) Serve(ctx context.Context, ln net.Listener) error {
 		defer close(made)
 		select {
 		case <-s.want:
+			// At the lowest priority, on a thread of its own that ends
+			// with this goroutine: a second or two of gzip on a core,
+			// wanted by the app's first look at the Sharing data, must not
+			// compete with what the person does in Kith's first seconds (a
+			// video's decoding and, under software GL, the painting of
+			// every pixel on the CPU).
+			if err := threadprio.Lower(19); err != nil {
+				s.log.Debug("install: making the package at normal priority", "err", err)
+			}
 			s.prepareSelf(ctx)
 		case <-ctx.Done():
 		}
