@@ -105,6 +105,8 @@ type UI struct {
 	bus        bool          // a D-Bus session bus is there (tray, notifications)
 	dialogKeys []*dialogKeys // Enter/Escape of the dialogs shown, innermost last
 
+	ps playerStates // the player's states on their way to the bar
+
 	video        *videoView  // nil when Backend.Video is nil
 	videoPlaying atomic.Bool // a video plays (for the probe, off the UI goroutine)
 	fullScreen   bool        // the video view fills the screen
@@ -135,6 +137,9 @@ func newUI(o Options, inline bool) (*UI, error) {
 	u := &UI{o: o, b: b, log: o.Logger, app: o.App, ctx: ctx, sync: inline, stop: stop, stats: &Stats{}, screens: map[string]fyne.CanvasObject{}}
 	for i := range u.dirty {
 		u.dirty[i] = make(chan struct{}, 1)
+	}
+	if !inline {
+		u.ps.after = func(d time.Duration, f func()) { time.AfterFunc(d, f) }
 	}
 	u.started = time.Now()
 	u.bus = sessionBusAvailable()
@@ -419,8 +424,7 @@ func (u *UI) refresh(ctx context.Context, a area) {
 		}
 		u.do(func() { u.sharing.apply(s) })
 	case areaPlayer:
-		st := u.b.Player.State()
-		u.do(func() { u.applyPlayer(st) })
+		u.playerChanged()
 	case areaMusic:
 		if u.b.Media == nil || !u.musicShown.Load() {
 			return

@@ -101,8 +101,9 @@ type videoView struct {
 	back, mid, front int  // back: player only; front: UI goroutine only
 	fresh            bool // middle holds a frame not yet taken
 
-	queued   atomic.Bool  // a present callback is queued
-	queuedAt atomic.Int64 // when it was queued (UnixNano)
+	queued    atomic.Bool  // a present callback is queued
+	queuedAt  atomic.Int64 // when it was queued (UnixNano)
+	lastFrame atomic.Int64 // when the player last handed a frame over (UnixNano)
 
 	waitMu sync.Mutex
 	waits  []time.Duration // from queueing present to its start, bounded
@@ -225,6 +226,7 @@ func (v *videoView) VideoFrame(img *image.RGBA) {
 		return
 	}
 	v.received.Add(1)
+	v.lastFrame.Store(time.Now().UnixNano())
 	v.frame.Store(uint64(r.Dx())<<32 | uint64(r.Dy()))
 	b := v.bufs[v.back]
 	if b == nil || b.Rect.Size() != r.Size() {
@@ -247,7 +249,8 @@ func (v *videoView) VideoFrame(img *image.RGBA) {
 	}
 }
 
-// present shows the newest frame (UI goroutine).
+// present shows the newest frame, and the player's state carried to it
+// (playerStates), in one callback: one repaint (UI goroutine).
 func (v *videoView) present() {
 	wait := time.Since(time.Unix(0, v.queuedAt.Load()))
 	v.queued.Store(false)
@@ -256,7 +259,14 @@ func (v *videoView) present() {
 		v.waits = append(v.waits, wait)
 	}
 	v.waitMu.Unlock()
+	v.u.applyCarried()
 	v.show()
+}
+
+// flowing reports whether the player handed a frame over within carryMax:
+// a state carried to the next frame will not wait long.
+func (v *videoView) flowing() bool {
+	return time.Since(time.Unix(0, v.lastFrame.Load())) < carryMax
 }
 
 // show puts the newest frame on the canvas if the view is in the window
