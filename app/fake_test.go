@@ -31,6 +31,7 @@ type fakeWorld struct {
 	sharing   bool
 	uploads   []Upload
 	install   InstallOffer
+	installed int    // Install calls (reading the offer makes the package)
 	discovery string // LAN discovery problem, "" when it works
 	st        PlayerState
 	queue     []sealed.ContentID
@@ -336,6 +337,7 @@ func (s fakeSharing) Supplied() int64 {
 func (s fakeSharing) Install() InstallOffer {
 	s.w.mu.Lock()
 	defer s.w.mu.Unlock()
+	s.w.installed++
 	return s.w.install
 }
 func (s fakeSharing) Changes(fn func()) func() { return s.w.subscribe(areaSharing, fn) }

@@ -50,6 +50,9 @@ type sharingSnapshot struct {
 	uploads  []Upload
 	supplied int64
 	install  InstallOffer
+	// installRead: install was read (only while the screen is shown:
+	// reading it makes the package the first time); else the last one stays.
+	installRead bool
 }
 
 // sharingScreen: serving on/off, the default policy, who downloaded what.
@@ -177,6 +180,9 @@ func (s *sharingScreen) tapSave() {
 
 func (s *sharingScreen) apply(snap sharingSnapshot) {
 	first := s.snap.uploads == nil && s.supplied.Text == ""
+	if !snap.installRead {
+		snap.install = s.snap.install
+	}
 	policyChanged := policyName(snap.def) != policyName(s.snap.def) || strings.Join(snap.def.Allow, "\n") != strings.Join(s.snap.def.Allow, "\n")
 	s.snap = snap
 	s.applying = true
@@ -188,7 +194,9 @@ func (s *sharingScreen) apply(snap sharingSnapshot) {
 	}
 	s.applying = false
 	s.supplied.SetText(fmt.Sprintf("You have supplied %s to %s.", bytesText(snap.supplied), count(len(snap.uploads), "transfer")))
-	s.applyInstall(snap.install)
+	if snap.installRead {
+		s.applyInstall(snap.install)
+	}
 	if len(snap.uploads) == 0 {
 		s.empty.Show()
 	} else {

@@ -92,18 +92,22 @@ type UI struct {
 	library    *libraryScreen
 	music      *musicScreen
 	musicShown atomic.Bool // the Music screen is shown: its tracks follow the library
-	neighbours *neighboursScreen
-	sharing    *sharingScreen
-	swarm      *swarmScreen
-	settings   *settingsScreen
-	np         *NowPlaying
-	viewer     fyne.Window
-	lastPlayer PlayerState
-	started    time.Time
-	libShown   bool
-	libShownAt time.Time     // UI goroutine only
-	bus        bool          // a D-Bus session bus is there (tray, notifications)
-	dialogKeys []*dialogKeys // Enter/Escape of the dialogs shown, innermost last
+	// sharingShown: the Sharing screen is shown, so its install offer is
+	// read (reading it makes the package from this program the first time:
+	// seconds of gzip on a core, not wanted at every start).
+	sharingShown atomic.Bool
+	neighbours   *neighboursScreen
+	sharing      *sharingScreen
+	swarm        *swarmScreen
+	settings     *settingsScreen
+	np           *NowPlaying
+	viewer       fyne.Window
+	lastPlayer   PlayerState
+	started      time.Time
+	libShown     bool
+	libShownAt   time.Time     // UI goroutine only
+	bus          bool          // a D-Bus session bus is there (tray, notifications)
+	dialogKeys   []*dialogKeys // Enter/Escape of the dialogs shown, innermost last
 
 	ps playerStates // the player's states on their way to the bar
 
@@ -245,6 +249,7 @@ func (u *UI) Show(view string) {
 	}
 	u.view = view
 	u.musicShown.Store(view == ViewMusic)
+	u.sharingShown.Store(view == ViewSharing)
 	if view == ViewWelcome { // no navigation before sign-in
 		u.main.Objects = []fyne.CanvasObject{u.screens[view]}
 	} else {
@@ -273,6 +278,11 @@ func (u *UI) Show(view string) {
 		u.swarm.shown()
 	case ViewMusic:
 		u.music.shown()
+	case ViewSharing:
+		u.mark(areaSharing) // with the install offer now
+		if u.sync {
+			u.pump(u.ctx)
+		}
 	case ViewSettings:
 		u.settings.watched.load()
 	case ViewWelcome:
@@ -420,7 +430,9 @@ func (u *UI) refresh(ctx context.Context, a area) {
 		s := sharingSnapshot{
 			enabled: u.b.Sharing.Enabled(), def: u.b.Sharing.DefaultPolicy(),
 			uploads: u.b.Sharing.Uploads(), supplied: u.b.Sharing.Supplied(),
-			install: u.b.Sharing.Install(),
+		}
+		if s.installRead = u.sharingShown.Load(); s.installRead {
+			s.install = u.b.Sharing.Install()
 		}
 		u.do(func() { u.sharing.apply(s) })
 	case areaPlayer:

@@ -54,8 +54,10 @@
 // …/pixmaps/kith.png — kept as Dir/self/SelfPackageName with its .sha256 and a
 // stamp naming the program (path, size, mtime) it was made from. It is made
 // the first time the package is asked for (Info, the page, a download), in
-// Serve's goroutine, on a thread at the lowest CPU priority (Linux: nice 19;
-// the app asks at start, when a video may be playing); until then Info.Preparing is true and the page says so.
+// Serve's goroutine, on a thread at the lowest CPU priority (Linux: nice 19:
+// it may be asked for while a video plays; the desktop app asks when its
+// Sharing screen shows); until then Info.Preparing is true and the page
+// says so.
 // A stamp that does not match the running program (an upgrade) is not
 // offered; the package is made again. Its bytes depend only on the program,
 // icon and desktop entry, so its checksum is stable.

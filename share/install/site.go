@@ -266,11 +266,10 @@ func (s *Site) Serve(ctx context.Context, ln net.Listener) error {
 		select {
 		case <-s.want:
 			// At the lowest priority, on a thread of its own that ends
-			// with this goroutine: a second or two of gzip on a core,
-			// wanted by the app's first look at the Sharing data, must not
-			// compete with what the person does in Kith's first seconds (a
-			// video's decoding and, under software GL, the painting of
-			// every pixel on the CPU).
+			// with this goroutine: a second or two of gzip on a core must
+			// not compete with what the person does meanwhile (a video's
+			// decoding and, under software GL, the painting of every pixel
+			// on the CPU).
 			if err := threadprio.Lower(19); err != nil {
 				s.log.Debug("install: making the package at normal priority", "err", err)
 			}
