@@ -142,9 +142,16 @@ func (p *Player) startVideo(ctx context.Context, t *track, from time.Duration) {
 		if closed {
 			return
 		}
-		if err := r.pres.Run(vctx, pic, clock); err != nil && vctx.Err() == nil {
+		ahead := decodeAhead(vctx, pic)
+		err := r.pres.Run(vctx, ahead, clock)
+		if err != nil && vctx.Err() == nil {
 			p.log.Warn("presenting the picture", "title", t.id, "err", err)
 		}
+		// The decoding goroutine stops at its next frame, or its read
+		// waiting for a chunk ends; only then is the decoder closed.
+		r.cancel()
+		r.close()
+		ahead.wait()
 	}()
 }
 
