@@ -496,8 +496,9 @@ func TestWatchedFoldersCard(t *testing.T) {
 
 // TestMusicAddFilesPicksSeveral: after the file dialog names one file, the
 // media files beside it are offered with that one checked; "All" and Add
-// add every one of them (not the text file or the hidden one); a file alone
-// in its folder is added at once.
+// add every one of them (not the text file or the hidden one; .oga and
+// .m4v, which the folder walk takes, too); a file alone in its folder is
+// added at once.
 func TestMusicAddFilesPicksSeveral(t *testing.T) {
 	w := newFakeWorld()
 	w.account = "ana"
@@ -505,7 +506,7 @@ func TestMusicAddFilesPicksSeveral(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "Sunday Morning")
 	os.MkdirAll(dir, 0o755)
 	m := &fakeMedia{table: map[string][]Track{}}
-	for i, n := range []string{"01 Kettle Song.mp3", "02 Toast Waltz.flac", "03 Radio On.MP3", "notes.txt", ".hidden.mp3"} {
+	for i, n := range []string{"01 Kettle Song.mp3", "02 Toast Waltz.flac", "03 Radio On.MP3", "04 Field.oga", "05 Clip.m4v", "notes.txt", ".hidden.mp3"} {
 		p := filepath.Join(dir, n)
 		os.WriteFile(p, []byte("x"), 0o644)
 		m.table[p] = []Track{{Content: cid(40 + i), TitleID: n, Name: n, Album: "Sunday Morning"}}
@@ -515,7 +516,7 @@ func TestMusicAddFilesPicksSeveral(t *testing.T) {
 	s := u.music
 	s.pickBeside(filepath.Join(dir, "02 Toast Waltz.flac"))
 	p := s.picking
-	if p == nil || !slices.Equal(p.names, []string{"01 Kettle Song.mp3", "02 Toast Waltz.flac", "03 Radio On.MP3"}) ||
+	if p == nil || !slices.Equal(p.names, []string{"01 Kettle Song.mp3", "02 Toast Waltz.flac", "03 Radio On.MP3", "04 Field.oga", "05 Clip.m4v"}) ||
 		!slices.Equal(p.checks.Selected, []string{"02 Toast Waltz.flac"}) {
 		t.Fatalf("chooser %+v", p)
 	}
@@ -525,7 +526,7 @@ func TestMusicAddFilesPicksSeveral(t *testing.T) {
 	m.mu.Lock()
 	n := len(m.tracks)
 	m.mu.Unlock()
-	if n != 3 || !strings.Contains(s.status.Text, "Added 3") {
+	if n != 5 || !strings.Contains(s.status.Text, "Added 5") {
 		t.Fatalf("added %d tracks, status %q", n, s.status.Text)
 	}
 
@@ -535,7 +536,7 @@ func TestMusicAddFilesPicksSeveral(t *testing.T) {
 	s.picking = nil
 	s.pickBeside(alone)
 	u.pump(context.Background())
-	if s.picking != nil || len(m.tracks) != 4 {
+	if s.picking != nil || len(m.tracks) != 6 {
 		t.Errorf("a file alone in its folder: chooser %v, %d tracks", s.picking != nil, len(m.tracks))
 	}
 }

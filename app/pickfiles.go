@@ -10,10 +10,13 @@ import (
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/widget"
+
+	"github.com/kith-media/kith/share/tags"
 )
 
-// mediaExts are the file names "Add files…" offers.
-var mediaExts = []string{".mp3", ".flac", ".ogg", ".opus", ".m4a", ".mp4", ".wav", ".webm", ".mkv"}
+// mediaExts are the file names "Add files…" offers: the folder walk's
+// (share/tags), so a file the folder walk adds can be picked too.
+var mediaExts = tags.MediaExtensions()
 
 // maxPickList bounds the files listed beside a picked one.
 const maxPickList = 2000
