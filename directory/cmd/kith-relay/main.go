@@ -5,7 +5,9 @@
 //	kith-relay --directory FINGERPRINT [--addr :7400] [--data DIR] [--metrics-addr 127.0.0.1:9465]
 //
 // It prints "RELAY-ID@host:port": give it to the directory
-// (kith-directory serve --relay-at RELAY-ID@host:port).
+// (kith-directory serve --relay-at RELAY-ID@host:port). Its key lives in
+// --data, else $KITH_RELAY_DATA, else $XDG_DATA_HOME/kith-relay (else
+// ~/.local/share/kith-relay), as kith-directory and kith choose theirs.
 package main
 
 import (
@@ -26,12 +28,26 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/kith-media/kith/directory/relay"
+	"github.com/kith-media/kith/internal/datadir"
 	"github.com/kith-media/kith/internal/settings"
 	"github.com/kith-media/kith/share/identity"
 )
 
 func main() {
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// envData names the data folder when --data is not given.
+const envData = "KITH_RELAY_DATA"
+
+// defaultData is --data's default: $KITH_RELAY_DATA, else the XDG data
+// folder (datadir.DefaultFor). It was the current folder, which left
+// relay.key wherever the relay happened to be started.
+func defaultData() string {
+	if d := os.Getenv(envData); d != "" {
+		return d
+	}
+	return datadir.DefaultFor("kith-relay")
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -57,6 +73,8 @@ Usage:
 It prints RELAY-ID@host:port; start the directory with
   kith-directory serve --relay-at RELAY-ID@host:port
 Askers need a ticket the directory signs; the relay keeps no other state.
+Its key, relay.key, is kept in --data: by default $KITH_RELAY_DATA, else
+$XDG_DATA_HOME/kith-relay, else ~/.local/share/kith-relay (made 0700).
 
 Flags:
 `)
@@ -72,7 +90,7 @@ Examples:
 	}
 	addr := fs.String("addr", ":7400", "listen address host:port of the relay port")
 	public := fs.String("public", "", "host:port askers and suppliers reach the relay at, printed (default from --addr)")
-	data := fs.String("data", ".", "folder of relay.key, the relay's identity (created on first use, mode 0600)")
+	data := fs.String("data", defaultData(), "folder of relay.key, the relay's identity (created on first use, mode 0600; env "+envData+")")
 	dirFP := fs.String("directory", "", "fingerprint of the directory whose tickets are honoured (required)")
 	metricsAddr := fs.String("metrics-addr", "", "serve /metrics and /healthz in plain HTTP here, e.g. 127.0.0.1:9465")
 	var o relay.Options
@@ -100,6 +118,9 @@ Examples:
 	fp, err := identity.ParseID(*dirFP)
 	if err != nil {
 		return fmt.Errorf("--directory: %w (the fingerprint is the part after # in the directory's URL; `kith-directory fingerprint` prints it)", err)
+	}
+	if err := os.MkdirAll(*data, 0o700); err != nil {
+		return fmt.Errorf("--data: %w", err)
 	}
 	id, created, err := identity.LoadOrCreate(filepath.Join(*data, "relay.key"))
 	if err != nil {

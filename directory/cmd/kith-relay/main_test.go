@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -56,4 +58,74 @@ func TestRelayCommand(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("kith-relay did not stop")
 	}
+}
+
+// TestRelayDefaultData: without --data the relay keeps relay.key in
+// $KITH_RELAY_DATA, else $XDG_DATA_HOME/kith-relay (made 0700) — not in
+// the folder it was started from — and the ID it prints is that key's;
+// a second start finds the same key.
+func TestRelayDefaultData(t *testing.T) {
+	xdg, cwd, env := t.TempDir(), t.TempDir(), t.TempDir()
+	t.Setenv("XDG_DATA_HOME", xdg)
+	t.Setenv("KITH_RELAY_DATA", "")
+	t.Chdir(cwd)
+	want := filepath.Join(xdg, "kith-relay")
+	first := startRelay(t)
+	if got := keyID(t, want); got != first {
+		t.Fatalf("printed %s, key in %s is %s", first, want, got)
+	}
+	if fi, err := os.Stat(want); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("default data folder: %v, %v; want mode 0700", fi, err)
+	}
+	if _, err := os.Stat(filepath.Join(cwd, "relay.key")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("relay.key in the current folder: %v", err)
+	}
+	if again := startRelay(t); again != first {
+		t.Fatalf("second start printed %s, want the same key %s", again, first)
+	}
+	t.Setenv("KITH_RELAY_DATA", env)
+	printed := startRelay(t)
+	if got := keyID(t, env); printed != got || printed == first {
+		t.Fatalf("with KITH_RELAY_DATA: printed %s, key there %s (first %s)", printed, got, first)
+	}
+}
+
+// startRelay runs kith-relay with args until it prints its line, stops
+// it and returns the relay ID it printed.
+func startRelay(t *testing.T, args ...string) string {
+	t.Helper()
+	dir, _ := identity.Generate()
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errb syncbuf.Buffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, append([]string{"--directory", string(dir.ID()), "--addr", "127.0.0.1:0", "--log-level", "warn"}, args...), &out, &errb)
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(out.String(), "\n") {
+		select {
+		case code := <-done:
+			t.Fatalf("kith-relay exited %d: %s", code, errb.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("kith-relay printed nothing")
+		}
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("kith-relay exited %d: %s", code, errb.String())
+	}
+	rid, _, _ := strings.Cut(out.String(), "@")
+	return rid
+}
+
+// keyID is the ID of the relay.key in data.
+func keyID(t *testing.T, data string) string {
+	t.Helper()
+	id, err := identity.Load(filepath.Join(data, "relay.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(id.ID())
 }
