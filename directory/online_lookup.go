@@ -139,10 +139,19 @@ func (ix *onlineIndex) suppliers(out []Supplier, c sealed.ContentID, now time.Ti
 	if len(top) == 0 {
 		return out
 	}
-	// Two passes: each answered device entry and then its strings are a
+	// Three passes: each answered device entry and then its strings are a
 	// cache miss (100,000 devices), and a pass whose steps do not depend
 	// on each other lets the processor wait for all its misses at once
-	// rather than for each behind the last.
+	// rather than for each behind the last. The first only reads a word
+	// of each of the entry's first two lines (what the answer reads of
+	// it): a short loop whose loads the processor issues together, where
+	// the answer's own loop (a 120-byte Supplier written per step) left
+	// each miss to stall it in turn.
+	var touch byte
+	for i := range top {
+		d := devs[top[i].s.dev]
+		touch |= byte(d.load) ^ byte(d.idHash)
+	}
 	n := len(out)
 	for i := range top {
 		e := &top[i]
@@ -150,7 +159,6 @@ func (ix *onlineIndex) suppliers(out []Supplier, c sealed.ContentID, now time.Ti
 		out = append(out, Supplier{Device: d.id, Account: d.account, Addrs: d.addrs, Complete: e.s.complete,
 			SameLAN: e.sameLAN, RTT: e.rtt, Load: d.load})
 	}
-	var touch byte
 	for i := range top {
 		a := &out[n+i]
 		// The second pass reads each device's strings (ID, then its
