@@ -145,7 +145,7 @@ func (s *Server) device(ctx context.Context, id identity.ID) (*Device, error) {
 // deviceRecord returns the enrolled device id through the device cache
 // (ErrNotFound when it is not enrolled; that is not cached).
 func (s *Server) deviceRecord(ctx context.Context, id identity.ID) (*Device, error) {
-	now := time.Now()
+	now := s.now()
 	cd, gen, ok := s.devices.get(id, now)
 	if ok {
 		return &cd, nil

@@ -42,7 +42,7 @@ func newMetrics() *metrics {
 		replays:        newCounterVec("kith_directory_replays_total", "Signed requests refused as exact replays."),
 		authn:          newCounterVec("kith_directory_device_requests_total", "Requests authenticated as a device, by method (connection: the device's client certificate; signature).", "method"),
 		purchases:      newCounterVec("kith_directory_registrations_total", "Registrations by outcome (paid, free, owned, declined).", "outcome"),
-		charges:        newCounterVec("kith_directory_charges_total", "Successful charges made through the payment processor."),
+		charges:        newCounterVec("kith_directory_charges_total", "Charges made through the payment processor, each counted once, when the purchase it pays for is recorded paid."),
 		licenses:       newCounterVec("kith_directory_licenses_total", "Licenses issued."),
 		originBytes:    newCounterVec("kith_directory_origin_bytes_total", "Ciphertext bytes uploaded from the origin store, by content.", "content"),
 		originBusy:     newCounterVec("kith_directory_origin_busy_total", "Origin reads answered origin_busy (ask your peers), by content.", "content"),

@@ -421,7 +421,6 @@ func (s *Server) complete(ctx context.Context, p *Purchase, pay *license.Payment
 			s.log.Error("payment processor failed", "purchase", q.ID, "err", err)
 			return nil, newError(http.StatusBadGateway, CodeInternal, "payment processor unavailable; retry the same registration")
 		}
-		s.metrics.charges.add("", 1)
 		q.CardBrand, q.CardLast4, q.Token = res.Brand, res.Last4, res.Token
 		outcome = "paid"
 	}
@@ -453,6 +452,13 @@ func (s *Server) complete(ctx context.Context, p *Purchase, pay *license.Payment
 		return &Registered{License: lic, Receipt: o.Receipt()}, nil
 	} else if err != nil {
 		return nil, fmt.Errorf("recording purchase: %w", err)
+	}
+	if outcome == "paid" {
+		// counted here, once the purchase it pays for is recorded: a
+		// registration sent again after a failure is charged again under
+		// the same idempotency key, and the processor answers the charge
+		// that stands (counted when that call's purchase was recorded)
+		s.metrics.charges.add("", 1)
 	}
 	s.recorded(&q, outcome)
 	return &Registered{License: lic, Receipt: q.Receipt(), encLicense: rec.Encoded}, nil

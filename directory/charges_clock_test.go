@@ -1,0 +1,170 @@
+package directory_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/kith-media/kith/directory"
+	"github.com/kith-media/kith/directory/license"
+	"github.com/kith-media/kith/directory/sqlitestore"
+	"github.com/kith-media/kith/share/identity"
+)
+
+// completeFailsOnce is a real SQLite store whose first CompletePurchase
+// fails, as a database that drops the connection after the charge.
+type completeFailsOnce struct {
+	directory.Store
+	failed atomic.Bool
+}
+
+func (s *completeFailsOnce) CompletePurchase(ctx context.Context, p *directory.Purchase, ev *directory.OutboxEvent, lic *directory.LicenseRecord) error {
+	if s.failed.CompareAndSwap(false, true) {
+		return errors.New("connection lost")
+	}
+	return s.Store.CompletePurchase(ctx, p, ev, lic)
+}
+
+// TestChargesCountedOnce: a priced registration whose purchase could not
+// be recorded after its card was charged is sent again; the processor
+// answers the standing charge (same idempotency key), and
+// kith_directory_charges_total counts one charge, as the processor made
+// one. (It counted every successful Charge call: two here.)
+func TestChargesCountedOnce(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	dir := t.TempDir()
+	sq, err := sqlitestore.Open(ctx, filepath.Join(dir, "directory.db"), sqlitestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &completeFailsOnce{Store: sq}
+	id, _ := identity.Generate()
+	origin := filepath.Join(dir, "origin")
+	title, err := directory.Publish(ctx, sq, id, origin, bytes.NewReader(bytes.Repeat([]byte("la"), 20_000)),
+		directory.PublishOptions{Name: "Priced", MediaType: "audio/wav", Price: 450})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pay := directory.NewTestProcessor()
+	srv, err := directory.NewServer(directory.Options{Identity: id, Store: st, OriginDir: origin, Payments: pay, RateAuth: -1,
+		Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		sq.Close()
+	})
+	dev, _ := identity.Generate()
+	c, err := directory.NewClient(directory.ClientOptions{URL: "https://" + ln.Addr().String(), Fingerprint: srv.ID(), Device: dev})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.CreateAccount(ctx, "carol", "carol-password"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.EnrollDevice(ctx, "carol", "carol-password", "laptop"); err != nil {
+		t.Fatal(err)
+	}
+	info, err := c.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	card := &license.Payment{Name: "Carol Example", Card: "4242 4242 4242 4242", Expiry: "12/39", CVC: "123", Address: "1 Road"}
+	sr, err := license.SealRegistration(license.Registration{TitleID: title.ID, Account: "carol", Payment: card}, dev, info.Keys.Box)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Register(ctx, sr); err == nil {
+		t.Fatal("the first registration went through although its purchase could not be recorded")
+	}
+	if _, err := c.Register(ctx, sr); err != nil {
+		t.Fatalf("the same registration again: %v", err)
+	}
+	if n := pay.Charges(); n != 1 {
+		t.Fatalf("the processor made %d charges, want 1", n)
+	}
+	rec := httptest.NewRecorder()
+	srv.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if !strings.Contains(rec.Body.String(), "\nkith_directory_charges_total 1\n") {
+		t.Errorf("one charge made; metrics say:\n%s", grepLines(rec.Body.String(), "charges"))
+	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// TestDeviceCacheFollowsClock: the device cache expires by the server's
+// clock (Options.Now), so a revocation made outside this server (the CLI,
+// another instance) is seen once deviceCacheTTL (5 s) has passed on it.
+// (The cache read time.Now, so a moved clock could not expire it.)
+func TestDeviceCacheFollowsClock(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	dir := t.TempDir()
+	st, err := sqlitestore.Open(ctx, filepath.Join(dir, "directory.db"), sqlitestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var skew atomic.Int64
+	now := func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+	id, _ := identity.Generate()
+	srv, err := directory.NewServer(directory.Options{Identity: id, Store: st, OriginDir: filepath.Join(dir, "origin"),
+		RateAuth: -1, Now: now, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		st.Close()
+	})
+	dev, _ := identity.Generate()
+	c, err := directory.NewClient(directory.ClientOptions{URL: "https://" + ln.Addr().String(), Fingerprint: srv.ID(), Device: dev})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.CreateAccount(ctx, "dora", "dora-password"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.EnrollDevice(ctx, "dora", "dora-password", "laptop"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Devices(ctx); err != nil { // the device is cached now
+		t.Fatal(err)
+	}
+	if err := st.RevokeDevice(ctx, "dora", dev.ID()); err != nil { // as `kith-directory` or another instance would
+		t.Fatal(err)
+	}
+	skew.Store(int64(6 * time.Second))
+	if _, err := c.Devices(ctx); !errors.Is(err, &directory.Error{Code: directory.CodeForbidden}) {
+		t.Fatalf("6 s (server clock) after its revocation elsewhere, the device's request: %v; want refused as revoked", err)
+	}
+}
