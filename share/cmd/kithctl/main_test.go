@@ -134,3 +134,47 @@ func TestControlSocket(t *testing.T) {
 		t.Fatalf("second listener: %v, want refused", err)
 	}
 }
+
+// TestServeLANFlags: serve takes the app's spelling, --no-lan and
+// KITH_NO_LAN, and still the old one, --lan=false and KITH_LAN=false;
+// mDNS is on unless one of them says off.
+func TestServeLANFlags(t *testing.T) {
+	cases := []struct {
+		name string
+		env  map[string]string
+		args []string
+		on   bool
+	}{
+		{"default", nil, nil, true},
+		{"--no-lan", nil, []string{"--no-lan"}, false},
+		{"KITH_NO_LAN=1", map[string]string{"KITH_NO_LAN": "1"}, nil, false},
+		{"KITH_NO_LAN=1 --no-lan=false", map[string]string{"KITH_NO_LAN": "1"}, []string{"--no-lan=false"}, true},
+		{"old --lan=false", nil, []string{"--lan=false"}, false},
+		{"old KITH_LAN=false", map[string]string{"KITH_LAN": "false"}, nil, false},
+		{"old --lan", nil, []string{"--lan"}, true},
+		{"--lan=false --no-lan=false", nil, []string{"--lan=false", "--no-lan=false"}, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Setenv("KITH_NO_LAN", "")
+			t.Setenv("KITH_LAN", "")
+			for k, v := range c.env {
+				t.Setenv(k, v)
+			}
+			var cfg serveConfig
+			fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+			if err := serveSettings(&cfg, new(bool)).Bind(fs); err != nil {
+				t.Fatal(err)
+			}
+			if err := fs.Parse(c.args); err != nil {
+				t.Fatal(err)
+			}
+			if got := cfg.lanOn(); got != c.on {
+				t.Errorf("mDNS on = %v, want %v", got, c.on)
+			}
+		})
+	}
+	if u := usageText(); !strings.Contains(u, "--no-lan") || !strings.Contains(u, "KITH_NO_LAN") {
+		t.Errorf("kithctl --help does not name --no-lan and KITH_NO_LAN:\n%s", u)
+	}
+}

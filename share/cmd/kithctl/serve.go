@@ -27,10 +27,15 @@ import (
 // serveConfig is what "serve" was started with.
 type serveConfig struct {
 	data, listen, name string
-	lan, ipv4Only      bool
+	noLAN, ipv4Only    bool
+	lan                bool // the old spelling: --lan=false is --no-lan
 	noHolePunch        bool
 	announce           time.Duration
 }
+
+// lanOn is whether serve announces and browses by mDNS: unless --no-lan
+// or the old --lan=false says no.
+func (c serveConfig) lanOn() bool { return c.lan && !c.noLAN }
 
 // daemon is a running device: a node (built once; a sign-in or sign-out
 // changes its account as it runs), a lazily created player and the
@@ -59,7 +64,8 @@ func serveSettings(c *serveConfig, verbose *bool) settings.Table {
 	return settings.Table{
 		{Flag: "listen", Arg: "ADDR", Env: "KITH_LISTEN", Default: ":7143", Var: &c.listen, Help: "peer server address"},
 		{Flag: "name", Arg: "NAME", Env: "KITH_NAME", Var: &c.name, Help: "device name; default the host name"},
-		{Flag: "lan", Env: "KITH_LAN", Default: "true", Var: &c.lan, Help: "announce and browse neighbours by mDNS (--lan=false: off)"},
+		{Flag: "no-lan", Env: "KITH_NO_LAN", Var: &c.noLAN, Help: "no mDNS: neither announce to nor browse neighbours (as the app's --no-lan)"},
+		{Flag: "lan", Env: "KITH_LAN", Default: "true", Var: &c.lan, Help: "old spelling, still taken: --lan=false (KITH_LAN=false) is --no-lan"},
 		{Flag: "ipv4-only", Var: &c.ipv4Only, Help: "mDNS over IPv4 only"},
 		{Flag: "announce", Arg: "DUR", Default: share.DefaultAnnounceInterval.String(), Var: &c.announce, Help: "heartbeat interval to the directory"},
 		{Flag: "no-hole-punch", Var: &c.noHolePunch, Help: "reach suppliers behind NAT only through the relay, never directly (they then see only the relay's address)"},
@@ -124,7 +130,7 @@ func cmdServe(ctx context.Context, g globals, args []string, stderr io.Writer) e
 	if d.node, err = share.NewNode(share.Options{
 		DataDir: data.Library(), InstallDir: data.Install(), Identity: id, Directory: dc, ListenAddr: cfg.listen,
 		Name: cfg.name, Account: d.account, AnnounceInterval: cfg.announce,
-		LAN: cfg.lan, LANIPv4Only: cfg.ipv4Only, OnEvent: d.broadcast, Logger: log, NoHolePunch: cfg.noHolePunch,
+		LAN: cfg.lanOn(), LANIPv4Only: cfg.ipv4Only, OnEvent: d.broadcast, Logger: log, NoHolePunch: cfg.noHolePunch,
 	}); err != nil {
 		ln.Close()
 		return err
