@@ -1,11 +1,9 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -49,33 +47,8 @@ func TestHousehold(t *testing.T) {
 	// 1. The directory starts; the media source publishes three titles.
 	say(t, "== 1. kith-directory serve; publish three titles (one free, two priced)")
 	dirData := filepath.Join(tmp, "directory")
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pw.Close(); pr.Close() })
-	dirProc := start(t, dirHost, "directory", filepath.Join(tmp, "directory.log"), pw, kd, "serve", "--data", dirData,
-		"--addr", dirHost.IP.String()+":8443", "--name", "Household test directory", "--announce-ttl", "30s",
-		"--metrics-addr", metricsAddr)
-	urlCh := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(pr)
-		if sc.Scan() {
-			urlCh <- strings.TrimSpace(sc.Text())
-		}
-		close(urlCh)
-		for sc.Scan() {
-		}
-	}()
-	var dirURL string
-	select {
-	case dirURL = <-urlCh:
-	case <-time.After(30 * time.Second):
-		t.Fatal("the directory printed no URL within 30 s")
-	}
-	if !strings.HasPrefix(dirURL, "https://"+dirHost.IP.String()+":8443#") {
-		t.Fatalf("directory URL %q", dirURL)
-	}
+	dirProc, dirURL := startDirectory(t, dirHost, kd, dirData, filepath.Join(tmp, "directory.log"),
+		"--name", "Household test directory", "--announce-ttl", "30s", "--metrics-addr", metricsAddr)
 	base, _, _ := strings.Cut(dirURL, "#")
 	say(t, "   directory at %s", dirURL)
 	media := []struct {

@@ -223,6 +223,40 @@ func (p *proc) kill() {
 	})
 }
 
+// startDirectory starts `kith-directory serve --data data --addr IP:8443
+// args...` on h (its output in logPath) and returns the process and the
+// URL#FINGERPRINT it prints first, checked to be at h's address.
+func startDirectory(t *testing.T, h netns.Host, kd, data, logPath string, args ...string) (*proc, string) {
+	t.Helper()
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pw.Close(); pr.Close() }) // after the process stops (cleanups run last first)
+	addr := h.IP.String() + ":8443"
+	p := start(t, h, "directory", logPath, pw, kd, append([]string{"serve", "--data", data, "--addr", addr}, args...)...)
+	urlCh := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		if sc.Scan() {
+			urlCh <- strings.TrimSpace(sc.Text())
+		}
+		close(urlCh)
+		for sc.Scan() { // the rest of its output, until the pipe closes
+		}
+	}()
+	select {
+	case u := <-urlCh:
+		if !strings.HasPrefix(u, "https://"+addr+"#") {
+			t.Fatalf("the directory printed %q, want its URL https://%s#FINGERPRINT", u, addr)
+		}
+		return p, u
+	case <-time.After(30 * time.Second):
+		t.Fatal("the directory printed no URL within 30 s")
+		return nil, ""
+	}
+}
+
 // device is one kithctl serve process.
 type device struct {
 	t       *testing.T

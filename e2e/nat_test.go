@@ -253,30 +253,9 @@ func TestNATRelay(t *testing.T) {
 
 	say(t, "== 0. kith-directory serve --relay-at %s@%s", rid.ID().Short(), relayAddr)
 	dirData := filepath.Join(tmp, "directory")
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pw.Close(); pr.Close() })
-	start(t, dirHost, "directory", filepath.Join(tmp, "directory.log"), pw, kd, "serve", "--data", dirData,
-		"--addr", dirHost.IP.String()+":8443", "--name", "NAT directory", "--announce-ttl", "30s",
+	_, dirURL := startDirectory(t, dirHost, kd, dirData, filepath.Join(tmp, "directory.log"),
+		"--name", "NAT directory", "--announce-ttl", "30s",
 		"--relay-at", string(rid.ID())+"@"+relayAddr, "--metrics-addr", metricsAddr)
-	sc := bufio.NewScanner(pr)
-	urlCh := make(chan string, 1)
-	go func() {
-		if sc.Scan() {
-			urlCh <- strings.TrimSpace(sc.Text())
-		}
-		close(urlCh)
-		for sc.Scan() {
-		}
-	}()
-	var dirURL string
-	select {
-	case dirURL = <-urlCh:
-	case <-time.After(30 * time.Second):
-		t.Fatal("the directory printed no URL within 30 s")
-	}
 	base, dirFP, _ := strings.Cut(dirURL, "#")
 
 	titles := map[string]title{}

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -36,30 +35,8 @@ func TestOwnMedia(t *testing.T) {
 
 	say(t, "== 1. kith-directory serve --device-publish accounts")
 	dirData := filepath.Join(tmp, "directory")
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pw.Close(); pr.Close() })
-	start(t, dirHost, "directory", filepath.Join(tmp, "directory.log"), pw, kd, "serve", "--data", dirData,
-		"--addr", dirHost.IP.String()+":8443", "--name", "Own media directory", "--announce-ttl", "30s",
-		"--device-publish", "accounts", "--metrics-addr", metricsAddr)
-	sc := bufio.NewScanner(pr)
-	urlCh := make(chan string, 1)
-	go func() {
-		if sc.Scan() {
-			urlCh <- strings.TrimSpace(sc.Text())
-		}
-		close(urlCh)
-		for sc.Scan() {
-		}
-	}()
-	var dirURL string
-	select {
-	case dirURL = <-urlCh:
-	case <-time.After(30 * time.Second):
-		t.Fatal("the directory printed no URL within 30 s")
-	}
+	_, dirURL := startDirectory(t, dirHost, kd, dirData, filepath.Join(tmp, "directory.log"),
+		"--name", "Own media directory", "--announce-ttl", "30s", "--device-publish", "accounts", "--metrics-addr", metricsAddr)
 	base, _, _ := strings.Cut(dirURL, "#")
 
 	// A folder of tagged MP3s, encoded by lame, as a person has them.

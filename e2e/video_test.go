@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -47,30 +46,8 @@ func TestKithctlPlayVideo(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pw.Close(); pr.Close() })
-	start(t, dirHost, "directory", filepath.Join(tmp, "directory.log"), pw, kd, "serve", "--data", filepath.Join(tmp, "directory"),
-		"--addr", dirHost.IP.String()+":8443", "--name", "Video test directory", "--device-publish", "accounts",
-		"--metrics-addr", metricsAddr)
-	urlCh := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(pr)
-		if sc.Scan() {
-			urlCh <- strings.TrimSpace(sc.Text())
-		}
-		close(urlCh)
-		for sc.Scan() {
-		}
-	}()
-	var dirURL string
-	select {
-	case dirURL = <-urlCh:
-	case <-time.After(30 * time.Second):
-		t.Fatal("the directory printed no URL within 30 s")
-	}
+	_, dirURL := startDirectory(t, dirHost, kd, filepath.Join(tmp, "directory"), filepath.Join(tmp, "directory.log"),
+		"--name", "Video test directory", "--device-publish", "accounts", "--metrics-addr", metricsAddr)
 	A := &device{t: t, name: "A", host: hA, data: filepath.Join(tmp, "A"), kithctl: kc, dirURL: dirURL}
 	A.serve()
 	A.signup("home", "home-password")
