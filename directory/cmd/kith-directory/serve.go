@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -171,6 +172,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if path := os.Getenv("KITH_DIRECTORY_MEMPROFILE"); path != "" { // allocations, written at the end
 		defer func() {
 			if f, err := os.Create(path); err == nil {
+				runtime.GC() // the profile is as of the last cycle: one now takes in the run's end
 				_ = pprof.Lookup("allocs").WriteTo(f, 0)
 				f.Close()
 			}
