@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/kith-media/kith/directory"
 	"github.com/kith-media/kith/internal/atomicfile"
@@ -46,6 +48,9 @@ func ensureEnrolled(ctx context.Context, log *slog.Logger, dc *directory.Client,
 		return nil
 	}
 	d, err := dc.Whois(ctx, id.ID())
+	if transient(err) {
+		return retryable{fmt.Errorf("asking the directory whether device %s is enrolled: %w", id.ID().Short(), err)}
+	}
 	switch {
 	case err == nil && d.Revoked:
 		return fmt.Errorf("device %s is revoked at the directory: start with a new --data folder (a new device key)", id.ID().Short())
@@ -59,7 +64,11 @@ func ensureEnrolled(ctx context.Context, log *slog.Logger, dc *directory.Client,
 			return fmt.Errorf("enrolling under account %q: the password goes in $KITH_PASSWORD, which is empty", want)
 		}
 		if err := dc.EnrollDevice(ctx, want, password, name); err != nil {
-			return fmt.Errorf("enrolling under account %q: %w", want, err)
+			err = fmt.Errorf("enrolling under account %q: %w", want, err)
+			if transient(err) {
+				return retryable{err}
+			}
+			return err
 		}
 		log.Info("enrolled", "account", want)
 	default:
@@ -69,6 +78,60 @@ func ensureEnrolled(ctx context.Context, log *slog.Logger, dc *directory.Client,
 		return fmt.Errorf("recording the enrolment: %w", err)
 	}
 	return nil
+}
+
+// enrollLater goes on after a first ensureEnrolled could not reach the
+// directory (first, its error): while the supplier serves, it asks again
+// after a back-off (directory.Backoff, at most maxEnrollWait) until the
+// device is enrolled — then it calls enrolled — or a refusal (wrong
+// password, another account, a revoked device, no password) ends the
+// supplier with its reason. It returns nil when ctx ends.
+func enrollLater(ctx context.Context, log *slog.Logger, first error, enrolled func(), dc *directory.Client, dataDir string,
+	id *identity.Identity, account, password, name string) error {
+	err := first
+	for n := 1; ; n++ {
+		var r retryable
+		if !errors.As(err, &r) {
+			return err
+		}
+		wait := min(directory.Backoff(n), maxEnrollWait)
+		log.Warn("not enrolled yet: the directory cannot be reached; trying again", "in", wait.Round(time.Second), "err", r.err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+		if err = ensureEnrolled(ctx, log, dc, dataDir, id, account, password, name); err == nil {
+			enrolled()
+			return nil
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+	}
+}
+
+// maxEnrollWait bounds the wait between two enrolment attempts.
+const maxEnrollWait = time.Minute
+
+// retryable is an enrolment error worth trying again later.
+type retryable struct{ err error }
+
+func (r retryable) Error() string { return r.err.Error() }
+func (r retryable) Unwrap() error { return r.err }
+
+// transient reports whether err, from a call to the directory, may pass:
+// the directory unreachable (no answer), or answering 5xx or 429. A
+// directory whose key is not the pinned fingerprint is not.
+func transient(err error) bool {
+	if err == nil || errors.Is(err, identity.ErrWrongPeer) || errors.Is(err, context.Canceled) {
+		return false
+	}
+	var de *directory.Error
+	if errors.As(err, &de) {
+		return de.Status >= 500 || de.Status == http.StatusTooManyRequests
+	}
+	return true
 }
 
 // readMarker returns the account the marker names ("" when there is none).

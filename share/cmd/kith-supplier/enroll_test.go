@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,6 +24,16 @@ const password = "correct horse battery"
 // returns its URL#FINGERPRINT.
 func startDirectory(t *testing.T) string {
 	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return startDirectoryOn(t, ln)
+}
+
+// startDirectoryOn is startDirectory on ln.
+func startDirectoryOn(t *testing.T, ln net.Listener) string {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	dir := t.TempDir()
 	st, err := sqlitestore.Open(ctx, filepath.Join(dir, "d.db"), sqlitestore.Options{})
@@ -35,10 +46,6 @@ func startDirectory(t *testing.T) string {
 	}
 	srv, err := directory.NewServer(directory.Options{Identity: id, Store: st, OriginDir: filepath.Join(dir, "origin"),
 		RateAuth: -1, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +80,7 @@ func client(t *testing.T, u string, dev *identity.Identity) *directory.Client {
 
 // supplier runs kith-supplier in the background until the test ends; its
 // result is sent on the returned channel.
-func supplier(t *testing.T, args ...string) <-chan error {
+func supplier(t *testing.T, args ...string) chan error {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -94,7 +101,7 @@ func supplier(t *testing.T, args ...string) <-chan error {
 
 // waitFor polls cond until it holds, failing the test if the supplier
 // ends first or 30 s pass (an incidental wait: a server starting).
-func waitFor(t *testing.T, done <-chan error, what string, cond func() error) {
+func waitFor(t *testing.T, done chan error, what string, cond func() error) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -104,6 +111,7 @@ func waitFor(t *testing.T, done <-chan error, what string, cond func() error) {
 		}
 		select {
 		case e := <-done:
+			done <- e // for the cleanup
 			t.Fatalf("kith-supplier ended (%v) before %s: %v", e, what, err)
 		case <-time.After(50 * time.Millisecond):
 		}
@@ -201,4 +209,50 @@ func TestOneSupplierPerFolder(t *testing.T) {
 	if !errors.Is(err, datadir.ErrInUse) {
 		t.Fatalf("second supplier on the folder: %v, want %v", err, datadir.ErrInUse)
 	}
+}
+
+// downListener closes every connection it accepts while down is set: a
+// directory whose host cannot be reached.
+type downListener struct {
+	net.Listener
+	down    atomic.Bool
+	refused atomic.Int64
+}
+
+func (l *downListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil || !l.down.Load() {
+			return c, err
+		}
+		l.refused.Add(1)
+		c.Close()
+	}
+}
+
+// A supplier that cannot reach its directory when it starts serves anyway
+// and enrolls once the directory answers (it used to exit).
+func TestEnrolsWhenDirectoryComesBack(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dl := &downListener{Listener: ln}
+	u := startDirectoryOn(t, dl)
+	dl.down.Store(true)
+	data := t.TempDir()
+	t.Setenv("KITH_PASSWORD", password)
+	done := supplier(t, "--data", data, "--directory", u, "--account", "alice")
+	waitFor(t, done, "the supplier tries the unreachable directory", func() error {
+		if dl.refused.Load() == 0 {
+			return errors.New("no attempt yet")
+		}
+		return nil
+	})
+	dl.down.Store(false)
+	waitFor(t, done, "the supplier enrolls once the directory answers", enrolledAs(t, u, data))
+	waitFor(t, done, "the marker is written", func() error {
+		_, err := os.Stat(filepath.Join(data, enrolledName))
+		return err
+	})
 }

@@ -13,7 +13,10 @@
 // directory has acknowledged it (DIR/enrolled, written only then) it asks
 // the directory and, if the device is not enrolled, enrolls it with the
 // password read from the environment variable KITH_PASSWORD — so an
-// enrolment that failed is tried again on the next start. --fetch downloads
+// enrolment that failed is tried again on the next start. It serves
+// meanwhile: a directory it cannot reach is asked again after a back-off
+// (at most a minute), and a refusal (wrong password, another account)
+// ends it with the reason. --fetch downloads
 // the named titles (or the whole catalog) as ciphertext, without licenses,
 // so the supplier can serve them. Its data folder is its own (device.key,
 // enrolled and the library at its root), not the app's layout of
@@ -65,7 +68,8 @@ devices its directory sends, and with --lan to LAN neighbours. On first run
 it creates the device key DIR/device.key (mode 0600). With --account it
 enrolls the device under that account with the password in $KITH_PASSWORD
 (never on the command line); until the directory has acknowledged that
-(DIR/enrolled), each start asks it again, so a failed enrolment is retried.
+(DIR/enrolled), each start asks it again, so a failed enrolment is retried;
+an unreachable directory is asked again while it serves (a refusal ends it).
 One process at a time runs a folder (DIR/lock). It runs until SIGINT or
 SIGTERM.
 
@@ -144,9 +148,16 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	// Enrolled before the node starts, so its first announcement counts;
+	// a directory that cannot be reached now is asked again while the
+	// supplier serves (enrollLater), a refusal ends it here.
+	password := os.Getenv("KITH_PASSWORD")
+	var enrollErr error
 	if *account != "" {
-		if err := ensureEnrolled(ctx, log, dc, *data, id, *account, os.Getenv("KITH_PASSWORD"), *name); err != nil {
-			return err
+		enrollErr = ensureEnrolled(ctx, log, dc, *data, id, *account, password, *name)
+		var r retryable
+		if enrollErr != nil && !errors.As(enrollErr, &r) {
+			return enrollErr
 		}
 	}
 	o := share.Options{DataDir: *data, Identity: id, Directory: dc, ListenAddr: *listen, Name: *name,
@@ -161,6 +172,15 @@ func run(ctx context.Context, args []string) error {
 	log.Info("serving", "addr", node.Addr())
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return node.Serve(gctx) })
+	if enrollErr != nil {
+		g.Go(func() error {
+			return enrollLater(gctx, log, enrollErr, func() {
+				if err := node.Announce(gctx); err != nil {
+					log.Warn("announcing after enrolling", "err", err)
+				}
+			}, dc, *data, id, *account, password, *name)
+		})
+	}
 	if *fetch != "" {
 		g.Go(func() error { return prefetch(gctx, log, node, dc, *fetch) })
 	}
