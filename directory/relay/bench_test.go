@@ -21,12 +21,20 @@ import (
 // helperEnv makes the re-executed test binary run a relay (for benchmarks
 // that measure its CPU apart from the two ends): KITH_RELAY_HELPER=serve,
 // KITH_RELAY_DIRECTORY=<fingerprint>. It prints "<relay ID> <address>" and
-// serves until its stdin closes.
+// serves until its stdin closes. KITH_RELAY_HELPER=batch runs
+// TestBatchScheduling's child (Linux).
 const helperEnv = "KITH_RELAY_HELPER"
 
+// helperBatch is TestBatchScheduling's child, on Linux (sched_linux_test.go).
+var helperBatch func() error
+
 func TestMain(m *testing.M) {
-	if os.Getenv(helperEnv) == "serve" {
-		if err := helperServe(); err != nil {
+	if h := os.Getenv(helperEnv); h == "serve" || h == "batch" && helperBatch != nil {
+		run := helperServe
+		if h == "batch" {
+			run = helperBatch
+		}
+		if err := run(); err != nil {
 			fmt.Fprintln(os.Stderr, "relay helper:", err)
 			os.Exit(1)
 		}
@@ -36,6 +44,10 @@ func TestMain(m *testing.M) {
 }
 
 func helperServe() error {
+	// The relay process runs as kith-relay does (see BatchScheduling).
+	if err := BatchScheduling(); err != nil {
+		return err
+	}
 	id, err := identity.Generate()
 	if err != nil {
 		return err

@@ -84,4 +84,10 @@
 // a bulk stream and its pipe grows to 1 MiB (at most 128 at once), for
 // fewer steps, wakeups and acknowledgements per byte. Elsewhere, or for
 // bytes the relay read along with the first message, they are copied.
+//
+// A process that only relays (kith-relay) calls BatchScheduling: its
+// threads run at SCHED_BATCH, so a relay thread woken by arriving bytes
+// does not preempt the thread running on that core but waits for a free
+// core or the end of the running slice, and then moves what gathered in
+// one step. A directory that relays in its own process does not.
 package relay

@@ -1,0 +1,101 @@
+package relay
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestBatchScheduling: in a child process (the policy is the whole
+// process's), BatchScheduling moves every thread to SCHED_BATCH with its
+// nice value kept, and threads the runtime starts afterwards are at
+// SCHED_BATCH too.
+func TestBatchScheduling(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), helperEnv+"=batch")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("child: %v: %s", err, out)
+	}
+	if !strings.HasPrefix(string(out), "ok ") {
+		t.Fatalf("child said %q", out)
+	}
+	t.Logf("child: %s", strings.TrimSpace(string(out)))
+}
+
+func init() { helperBatch = batchChild }
+
+// batchChild is the child of TestBatchScheduling: it raises every
+// thread's nice value by 2 (so a reset to 0 would show), calls
+// BatchScheduling, starts threads, and checks them all.
+func batchChild() error {
+	threads := func() ([]int, error) {
+		ents, err := os.ReadDir("/proc/self/task")
+		if err != nil {
+			return nil, err
+		}
+		var tids []int
+		for _, e := range ents {
+			if tid, err := strconv.Atoi(e.Name()); err == nil {
+				tids = append(tids, tid)
+			}
+		}
+		return tids, nil
+	}
+	before, err := threads()
+	if err != nil {
+		return err
+	}
+	a, err := unix.SchedGetAttr(0, 0)
+	if err != nil {
+		return err
+	}
+	nice := min(int(a.Nice)+2, 19)
+	for _, tid := range before {
+		if err := unix.Setpriority(unix.PRIO_PROCESS, tid, nice); err != nil {
+			return fmt.Errorf("nice of thread %d: %w", tid, err)
+		}
+	}
+	if err := BatchScheduling(); err != nil {
+		return err
+	}
+	// Goroutines locked to threads and blocked in system calls make the
+	// runtime start threads for the rest.
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			unix.Nanosleep(&unix.Timespec{Nsec: int64(50 * time.Millisecond)}, nil)
+		}()
+	}
+	wg.Wait()
+	after, err := threads()
+	if err != nil {
+		return err
+	}
+	if len(after) <= len(before) {
+		return fmt.Errorf("no thread started: %d before, %d after", len(before), len(after))
+	}
+	for _, tid := range after {
+		a, err := unix.SchedGetAttr(tid, 0)
+		if err != nil {
+			return fmt.Errorf("thread %d: %w", tid, err)
+		}
+		if a.Policy != unix.SCHED_BATCH || int(a.Nice) != nice {
+			return fmt.Errorf("thread %d: policy %d nice %d, want %d (SCHED_BATCH) nice %d", tid, a.Policy, a.Nice, unix.SCHED_BATCH, nice)
+		}
+	}
+	fmt.Printf("ok %d threads before, %d after, all SCHED_BATCH at nice %d\n", len(before), len(after), nice)
+	return nil
+}
