@@ -5,11 +5,11 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -67,25 +67,40 @@ func batchChild() error {
 	if err := BatchScheduling(); err != nil {
 		return err
 	}
-	// Goroutines locked to threads and blocked in system calls make the
-	// runtime start threads for the rest.
+	// Eight goroutines, each locked to its thread and parked until all
+	// eight are, need eight threads at once: more than the process had
+	// (sysmon among them runs no goroutine), so some are new.
 	var wg sync.WaitGroup
+	tids := make(chan int, 8)
+	all := make(chan struct{})
 	for range 8 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			runtime.LockOSThread()
 			defer runtime.UnlockOSThread()
-			unix.Nanosleep(&unix.Timespec{Nsec: int64(50 * time.Millisecond)}, nil)
+			tids <- unix.Gettid()
+			<-all
 		}()
 	}
-	wg.Wait()
+	seen := map[int]bool{}
+	for range 8 {
+		seen[<-tids] = true
+	}
 	after, err := threads()
+	close(all)
+	wg.Wait()
 	if err != nil {
 		return err
 	}
-	if len(after) <= len(before) {
-		return fmt.Errorf("no thread started: %d before, %d after", len(before), len(after))
+	isNew := 0
+	for tid := range seen {
+		if !slices.Contains(before, tid) {
+			isNew++
+		}
+	}
+	if len(seen) != 8 || isNew == 0 {
+		return fmt.Errorf("%d threads ran the 8 locked goroutines, %d of them new", len(seen), isNew)
 	}
 	for _, tid := range after {
 		a, err := unix.SchedGetAttr(tid, 0)
@@ -96,6 +111,6 @@ func batchChild() error {
 			return fmt.Errorf("thread %d: policy %d nice %d, want %d (SCHED_BATCH) nice %d", tid, a.Policy, a.Nice, unix.SCHED_BATCH, nice)
 		}
 	}
-	fmt.Printf("ok %d threads before, %d after, all SCHED_BATCH at nice %d\n", len(before), len(after), nice)
+	fmt.Printf("ok %d threads before, %d after (%d new ran locked goroutines), all SCHED_BATCH at nice %d\n", len(before), len(after), isNew, nice)
 	return nil
 }
