@@ -29,7 +29,13 @@
 // view copies it into the back one of three buffers and queues a fyne.Do
 // only when none is queued, so a burst while the UI is busy is one
 // callback showing the newest frame, and the buffer being drawn is never
-// written.
+// written. While frames flow, the player's state (position 4 times a
+// second) rides on the next frame's callback instead of one of its own
+// (carry.go; at most 100 ms, numbered so an older state never replaces a
+// newer one): Fyne repaints the whole window for any change, so a bar
+// update between two frames was a second full paint. The Sharing screen's
+// install offer is read only while that screen shows (reading it makes the
+// install package from this program the first time: seconds of CPU).
 //
 // Widgets are passive: NowPlaying has SetState and OnPlayPause-style hooks
 // and never calls a backend itself. Large lists (library, store page,

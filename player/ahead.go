@@ -8,21 +8,29 @@ import (
 )
 
 // decodeNice is how much lower than the rest of the program the picture's
-// decoder runs (nice value added to its thread).
-const decodeNice = 10
+// decoder runs (nice value added to its thread): enough that the window's
+// painting wins a core from it, not so much that other programs starve it
+// (at +10 a loaded machine, load 8, left it 61 frames late of 300).
+//
+// aheadDepth is how many frames it decodes ahead: slack for a moment
+// without CPU.
+const (
+	decodeNice = 3
+	aheadDepth = 2
+)
 
-// aheadFrames decodes a picture's next frame on a thread of its own, at a
+// aheadFrames decodes a picture's next frames on a thread of its own, at a
 // lower priority, while the presenter waits for the frame before it and
 // shows it. Decoding and converting a 720p frame takes a core for ~7 ms,
 // and the presenter used to do it just after showing each frame: exactly
 // while the window painted that frame, which under software GL needs both
 // cores (the paint, and every UI callback waiting for it, took twice as
-// long). One frame ahead, the decoder has a whole frame's time and takes
-// the CPU the painting leaves; the presenter still wakes on time at the
+// long). Decoding ahead, the decoder has frames of time and takes the CPU
+// the painting leaves; the presenter still wakes on time at the
 // program's priority to show each frame on the clock.
 type aheadFrames struct {
 	ctx  context.Context
-	out  chan aheadFrame // the frame decoded ahead
+	out  chan aheadFrame // the frames decoded ahead
 	free chan []byte     // buffers of frames shown, for the decoder to reuse
 	done chan struct{}   // closed when the decoding goroutine has ended
 	last []byte          // the buffer of the frame Next handed out last
@@ -33,11 +41,11 @@ type aheadFrame struct {
 	err error
 }
 
-// decodeAhead starts decoding src one frame ahead until ctx ends or src
+// decodeAhead starts decoding src aheadDepth frames ahead until ctx ends or src
 // does. The caller must wait (after ending ctx, or closing the reader a
 // read may wait on) before closing src's decoder.
 func decodeAhead(ctx context.Context, src av.FrameSource) *aheadFrames {
-	a := &aheadFrames{ctx: ctx, out: make(chan aheadFrame, 1), free: make(chan []byte, 3), done: make(chan struct{})}
+	a := &aheadFrames{ctx: ctx, out: make(chan aheadFrame, aheadDepth), free: make(chan []byte, aheadDepth+2), done: make(chan struct{})}
 	go a.run(src)
 	return a
 }

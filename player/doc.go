@@ -88,7 +88,11 @@
 // reads through a view with its own position, whose reads end when the
 // picture stops without closing the sound's title; other Media are opened
 // again. The picture opens beside the sound (the sniffed container is
-// enough to start it) and the sound starts once the first frame is decoded. Each frame goes to the
+// enough to start it) and the sound starts once the first frame is decoded.
+// The picture is decoded two frames ahead on a thread of its own at a lower
+// priority (nice +decodeNice, ahead.go) while the presenter waits for the
+// clock and shows the frame before at the program's priority: decoding just
+// after showing a frame competed with the window painting it. Each frame goes to the
 // VideoSink set with SetVideoSink (the app's video view), converted by
 // swscale to the largest size with the picture's aspect inside the sink's
 // VideoBox, asked again before every frame so a resized view gets frames
