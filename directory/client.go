@@ -169,6 +169,13 @@ func (c *Client) tlsConfig() *tls.Config {
 	cfg := &tls.Config{
 		MinVersion:         tls.VersionTLS13,
 		InsecureSkipVerify: true, // replaced by the pin check below
+		// Resume TLS sessions: a client opening its second and later
+		// connections (a lookup while another is in flight) skips both
+		// certificates' signatures and checks, as peer connections do; the
+		// pin check below and the directory's own checks of the device's
+		// certificate still run on a resumed connection, whose certificates
+		// are those of the session it resumes.
+		ClientSessionCache: tls.NewLRUClientSessionCache(4),
 		VerifyConnection: func(cs tls.ConnectionState) error {
 			if len(cs.PeerCertificates) == 0 {
 				return errors.New("directory presented no certificate")

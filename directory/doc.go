@@ -47,7 +47,11 @@
 // through the same five-second device cache as signed requests), and a
 // revoked device is refused (403) on connections opened before the revoke.
 // A request on it that names any other device is refused (401), signed or
-// not: a connection made as one device never acts for another. Without a
+// not: a connection made as one device never acts for another. A
+// connection that resumes a TLS session (the client keeps its sessions, so
+// its later connections skip the certificates' signatures) carries the
+// certificate of the session it resumes, proven in that session's full
+// handshake, and is checked the same way. Without a
 // client certificate an unsigned request is anonymous, and refused where
 // the route needs a device. Signed requests keep working on every
 // connection (a client behind something that cannot present its
