@@ -38,6 +38,7 @@ type node struct {
 	downFree  time.Duration
 	upBytes   int64
 	pollers   map[identity.ID]time.Duration
+	held      []*heldPoll // Have polls it holds (peer.Server's awaitWanted)
 
 	pumpQueued bool
 	tickAt     time.Duration // the next tick pump, 0 when none
@@ -59,7 +60,7 @@ func (n *node) start() {
 	peers, crowd := n.suppliers()
 	peers = peers[:min(len(peers), sched.Peers(s.c.MaxPeers, s.chunks))]
 	n.core = sched.New(sched.Config{Chunks: s.chunks, ChunkSize: s.chunkSize, Self: n.id, Legacy: s.c.Legacy,
-		OriginInFlight: s.c.OriginInFlight, HaveInterval: s.c.HaveInterval,
+		OriginInFlight: s.c.OriginInFlight, HaveInterval: s.c.HaveInterval, HaveWait: s.c.HaveWait,
 		Rand: rand.New(rand.NewPCG(s.rnd.Uint64(), s.rnd.Uint64())), Logger: discard})
 	for _, p := range peers {
 		n.seen[p.id] = true
@@ -152,7 +153,7 @@ func (n *node) resupply() {
 	}
 	for _, p := range peers {
 		polled, ok := n.pollers[p.id]
-		poller := ok && s.now-polled < 2*s.c.ResupplyInterval
+		poller := (ok && s.now-polled < 2*s.c.ResupplyInterval) || n.holds(p.id)
 		if limit := sched.Peers(s.c.MaxPeers, s.chunks); n.seen[p.id] || (n.added >= limit && !(poller && n.added < 2*limit)) {
 			continue
 		}
@@ -200,10 +201,13 @@ func (n *node) pump() {
 	}
 }
 
-// poll asks a peer for its /have.
+// poll asks a peer for its /have; with the core's Want, the peer holds
+// the poll until it has one of those chunks, is complete, or HaveWait ran
+// out (peer.Server's held polls).
 func (n *node) poll(src *sched.Source) {
 	s := n.s
 	p := src.Ref.(*node)
+	want := n.core.Want(src)
 	s.at(s.c.Latency, func() {
 		if p.gone || !p.started || p.freeRider {
 			s.at(s.c.Latency, func() {
@@ -216,13 +220,78 @@ func (n *node) poll(src *sched.Source) {
 			return
 		}
 		p.pollers[n.id] = s.now
-		info := sched.HaveInfo{Have: slices.Clone(p.have), Fetching: slices.Clone(p.fromOrigin),
-			Complete: p.finished, Downloading: !p.finished}
+		if want != nil && !p.finished && !intersects(p.have, want) {
+			h := &heldPoll{n: n, src: src, want: want}
+			p.held = append(p.held, h)
+			s.at(n.core.Config().HaveWait, func() { p.answer(h) })
+			return
+		}
+		p.answer(&heldPoll{n: n, src: src})
+	})
+}
+
+// heldPoll is a Have poll a node holds.
+type heldPoll struct {
+	n        *node // the poller
+	src      *sched.Source
+	want     sched.Bitmap
+	answered bool
+}
+
+// answer sends h its /have answer now (once).
+func (p *node) answer(h *heldPoll) {
+	s, n := p.s, h.n
+	if h.answered {
+		return
+	}
+	h.answered = true
+	p.held = slices.DeleteFunc(p.held, func(x *heldPoll) bool { return x == h })
+	if p.gone {
 		s.at(s.c.Latency, func() {
 			if !n.gone {
-				n.core.HaveResult(src, info, sched.Outcome{}, s.t())
+				n.core.HaveResult(h.src, sched.HaveInfo{}, sched.Outcome{Kind: sched.Failed}, s.t())
 				n.poke()
 			}
 		})
+		return
+	}
+	p.pollers[n.id] = s.now
+	info := sched.HaveInfo{Have: slices.Clone(p.have), Fetching: slices.Clone(p.fromOrigin),
+		Complete: p.finished, Downloading: !p.finished, Holds: !s.c.Legacy}
+	s.at(s.c.Latency, func() {
+		if !n.gone {
+			n.core.HaveResult(h.src, info, sched.Outcome{}, s.t())
+			n.poke()
+		}
 	})
+}
+
+// gained answers the polls p holds that wanted chunk i (every one when p
+// completed or left).
+func (p *node) gained(i int) {
+	for _, h := range slices.Clone(p.held) {
+		if p.finished || p.gone || h.want.Has(i) {
+			p.answer(h)
+		}
+	}
+}
+
+// holds reports whether n holds a poll of device id now.
+func (n *node) holds(id identity.ID) bool {
+	for _, h := range n.held {
+		if h.n.id == id {
+			return true
+		}
+	}
+	return false
+}
+
+// intersects reports whether a and b share a chunk.
+func intersects(a, b sched.Bitmap) bool {
+	for i := range min(len(a), len(b)) {
+		if a[i]&b[i] != 0 {
+			return true
+		}
+	}
+	return false
 }

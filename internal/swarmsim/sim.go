@@ -39,6 +39,10 @@ type Config struct {
 	MaxUploadsPerPeer int           // default 4
 	OriginInFlight    int           // default 2
 	HaveInterval      time.Duration // default 500 ms
+	// HaveWait: how long a peer holds a Have poll until it has a chunk
+	// the poller wants (sched.Config.HaveWait: default 4 x HaveInterval;
+	// negative: polls are answered at once, as before held polls).
+	HaveWait time.Duration
 
 	// Legacy runs the algorithm before issue 13: fixed-delay origin
 	// fallbacks in the fetcher (sched.Config.Legacy), the directory's old

@@ -185,11 +185,14 @@ func (tr *transfer) end(out sched.Outcome) {
 		switch {
 		case n.churner && n.nhave >= n.leaveAt:
 			n.gone, n.goneAt = true, s.now
+			n.gained(a.Chunk)
 			return
 		case n.nhave == s.chunks:
 			n.finished, n.doneAt = true, s.now
+			n.gained(a.Chunk)
 			return
 		}
+		n.gained(a.Chunk)
 	}
 	n.poke()
 }

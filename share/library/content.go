@@ -451,6 +451,20 @@ func (l *Library) Have(ctx context.Context, cid sealed.ContentID) (Bitmap, error
 	return append(Bitmap(nil), it.have...), nil
 }
 
+// Watch returns a copy of the bitmap of chunks present in cid and a
+// channel closed when the next chunk arrives (call Watch again then): a
+// peer server holds a Have poll on it until the poller's wanted chunks
+// come.
+func (l *Library) Watch(ctx context.Context, cid sealed.ContentID) (Bitmap, <-chan struct{}, error) {
+	it, err := l.item(ctx, cid)
+	if err != nil {
+		return nil, nil, err
+	}
+	it.mu.Lock()
+	defer it.mu.Unlock()
+	return append(Bitmap(nil), it.have...), it.notify, nil
+}
+
 // ReadChunk reads ciphertext chunk i of cid into dst (grown if needed)
 // without waiting: ErrNotPresent if the chunk is not there yet. With verify,
 // the chunk is hashed first; a chunk damaged on disk is dropped (it will be

@@ -495,21 +495,7 @@ func (c *Client) Manifest(ctx context.Context, cid sealed.ContentID) (*sealed.Ma
 // is fetching from the origin, whether it is complete and whether it is
 // downloading cid itself.
 func (c *Client) Have(ctx context.Context, cid sealed.ContentID, n int) (HaveInfo, error) {
-	resp, err := c.get(ctx, "/kith/v1/have/"+cid.String(), nil)
-	if err != nil {
-		return HaveInfo{}, fmt.Errorf("have of %s: %w", c.peer.Short(), err)
-	}
-	defer resp.Body.Close()
-	want := len(library.NewBitmap(n))
-	b, err := io.ReadAll(io.LimitReader(resp.Body, int64(2*want+1)))
-	if err != nil {
-		return HaveInfo{}, fmt.Errorf("have of %s: %w", c.peer.Short(), err)
-	}
-	if len(b) != 2*want {
-		return HaveInfo{}, fmt.Errorf("have of %s: %w: %d bytes, want %d", c.peer.Short(), ErrMisbehaving, len(b), 2*want)
-	}
-	return HaveInfo{Have: library.Bitmap(b[:want]), Fetching: library.Bitmap(b[want:]),
-		Complete: resp.Header.Get(HaveHeader) == "true", Downloading: resp.Header.Get(DownloadingHeader) == "true"}, nil
+	return c.have(ctx, cid, n, nil)
 }
 
 // Chunk fetches ciphertext chunk i of m into dst (grown if needed). It

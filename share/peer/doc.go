@@ -62,7 +62,13 @@
 //	GET  /have/{cid}          200 two bitmaps of ceil(chunks/8) bytes each: chunks held, then
 //	                          chunks being fetched from the origin (bit i = byte i/8, bit i%8, LSB
 //	                          first); headers Kith-Complete: true|false (every chunk held) and
-//	                          Kith-Downloading: true|false (this device downloads it right now)
+//	                          Kith-Downloading: true|false (this device downloads it right now);
+//	                          a poll with Kith-Have-Want (the chunks the poller lacks and does not
+//	                          know we have: a bitmap of the same length, unpadded base64url) and
+//	                          Kith-Have-Wait (milliseconds, 1 to 10 s) is held until we hold one of
+//	                          them, hold all, or the wait runs out; Kith-Have-Holds: true on any
+//	                          answer means the next poll may be held (at most 8 per poller and 512
+//	                          in all; beyond, polls are answered at once and say nothing)
 //	GET  /chunks/{cid}/{i}    200 ciphertext chunk i (exactly Manifest.ChunkRange(i) bytes), with
 //	                          /have's state in headers: Kith-Complete, Kith-Downloading and, for a
 //	                          partial holder whose bitmap is at most 1 KiB, Kith-Have-Bits (/have's
@@ -95,7 +101,11 @@
 // has eight usable peers or more), polls partial sources' /have bitmaps
 // (patiently: over HTTP/1.1 a poll cut short closes its connection) except
 // while they answer its chunk requests, whose answers carry the same state
-// (HaveCarrier), asks each peer for the rarest chunk it can give
+// (HaveCarrier); a source that holds polls (HaveWaiter) is asked again as
+// soon as it answers, to hold the poll until it has a chunk the download
+// needs and is not fetching (FetchOptions.HaveWait), so a crowd learns of
+// a chunk when its peer gets it, not at the next poll round (polls every
+// HaveInterval left an 8 MiB crowd of 10 idle half the time); asks each peer for the rarest chunk it can give
 // (fewest of our peers hold it; ties onward from a random start, so a
 // crowd spreads over the file) or from the chunk a player asked for
 // (Prioritize), stores each chunk through a Sink that verifies it

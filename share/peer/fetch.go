@@ -47,6 +47,9 @@ type HaveInfo struct {
 	// Downloading: the source is itself downloading this content now, so it
 	// takes its share of the origin's chunks.
 	Downloading bool
+	// Holds: the source holds Have polls (HaveWaiter) until it has a
+	// chunk we want, so the next may be sent at once.
+	Holds bool
 }
 
 // isOrigin reports whether s is an origin store (used last).
@@ -94,7 +97,11 @@ type FetchOptions struct {
 	// never urgent, but one cut short closes its connection (HTTP/1.1) and
 	// the next costs a TLS handshake: on a loaded machine a short timeout
 	// turns slowness into handshakes, which load it more.
-	HaveTimeout      time.Duration
+	HaveTimeout time.Duration
+	// HaveWait is the longest a peer is asked to hold a Have poll until it
+	// has a chunk we need (HaveWaiter; default 4 x HaveInterval, negative:
+	// never). A held poll's timeout is HaveTimeout + HaveWait.
+	HaveWait         time.Duration
 	OriginDelay      time.Duration // a chunk a player waits for may go to the origin after OriginDelay/4 (default 10 s; see the package doc)
 	MaxFailures      int           // consecutive errors before a source is dropped (default 5)
 	ProgressInterval time.Duration // Progress events (default 250 ms)
@@ -220,7 +227,7 @@ func NewFetcher(o FetchOptions) (*Fetcher, error) {
 			ChunkSize: func(i int) int64 { _, n := m.ChunkRange(i); return n },
 			Self:      o.Self, Demand: o.Demand, PerSource: o.PerSource, OriginInFlight: o.OriginInFlight,
 			MaxFailures: o.MaxFailures, Timeout: o.Timeout, MinTimeout: o.MinTimeout, StealAfter: o.StealAfter,
-			HaveInterval: o.HaveInterval, HaveTimeout: o.HaveTimeout, OriginDelay: o.OriginDelay, Logger: o.Logger}),
+			HaveInterval: o.HaveInterval, HaveTimeout: o.HaveTimeout, HaveWait: o.HaveWait, OriginDelay: o.OriginDelay, Logger: o.Logger}),
 		results: make(chan result, 64), haves: make(chan haveResult, 16), wake: make(chan struct{}, 1)}
 	_, size := m.ChunkRange(0)
 	f.bufs.New = func() any { b := make([]byte, size+1); return &b }

@@ -86,7 +86,7 @@ func (f *Fetcher) Run(ctx context.Context) error {
 		case h := <-f.haves:
 			f.mu.Lock()
 			fl := f.core.HaveResult(h.src, sched.HaveInfo{Have: sched.Bitmap(h.info.Have), Fetching: sched.Bitmap(h.info.Fetching),
-				Complete: h.info.Complete, Downloading: h.info.Downloading}, outcome(h.err), f.clk.Now())
+				Complete: h.info.Complete, Downloading: h.info.Downloading, Holds: h.info.Holds}, outcome(h.err), f.clk.Now())
 			f.mu.Unlock()
 			f.emitFault(fl)
 		case <-f.wake:
@@ -106,15 +106,32 @@ func (f *Fetcher) Run(ctx context.Context) error {
 }
 
 // poll asks partial source s what it holds.
+// A source that held its last poll (HaveWaiter) is asked to hold this one
+// until it has a chunk we need (f.mu held: the core's Want).
 func (f *Fetcher) poll(ctx context.Context, wg *sync.WaitGroup, s *sched.Source) {
 	h := s.Ref.(Haver)
-	timeout := f.core.Config().HaveTimeout
+	cfg := f.core.Config()
+	timeout := cfg.HaveTimeout
+	hw, _ := s.Ref.(HaveWaiter)
+	var want library.Bitmap
+	if hw != nil {
+		want = library.Bitmap(f.core.Want(s))
+	}
+	if want != nil {
+		timeout += cfg.HaveWait
+	}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		pctx, cancel := clock.WithTimeout(ctx, f.clk, timeout)
 		defer cancel()
-		hi, err := h.Have(pctx)
+		var hi HaveInfo
+		var err error
+		if want != nil {
+			hi, err = hw.HaveWait(pctx, want, cfg.HaveWait)
+		} else {
+			hi, err = h.Have(pctx)
+		}
 		if err != nil && errors.Is(pctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
 			err = fmt.Errorf("have from %s: timed out after %v: %w", s.ID().Short(), timeout, context.DeadlineExceeded)
 		}

@@ -93,7 +93,12 @@ type Server struct {
 	ledger  map[ledgerKey]int64 // uploads not yet in the library's ledger
 	polled  map[sealed.ContentID]time.Time
 	pollers map[pollKey]time.Time // last /have per (content, device)
-	accts   *accountCache
+	// Have polls held now (havewait.go): per (content, device), per
+	// device, in total.
+	held      map[pollKey]int
+	heldPer   map[identity.ID]int
+	heldTotal int
+	accts     *accountCache
 }
 
 type pollKey struct {
@@ -106,6 +111,11 @@ type pollKey struct {
 func (s *Server) LastPolled(cid sealed.ContentID) time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	for k := range s.held { // a held poll is a poll going on now
+		if k.cid == cid {
+			return s.o.Now()
+		}
+	}
 	return s.polled[cid]
 }
 
@@ -117,7 +127,7 @@ func (s *Server) Pollers(cid sealed.ContentID, t time.Time) []identity.ID {
 	defer s.mu.Unlock()
 	var out []identity.ID
 	for k, at := range s.pollers {
-		if k.cid == cid && !at.Before(t) {
+		if k.cid == cid && (!at.Before(t) || s.held[k] > 0) {
 			out = append(out, k.peer)
 		}
 	}
@@ -485,16 +495,7 @@ const maxCarriedHave = 1 << 10
 // haveState is what /have answers about cid, and notes that peer asked
 // (LastPolled, Pollers).
 func (s *Server) haveState(ctx context.Context, peer identity.ID, cid sealed.ContentID) (have, fetching library.Bitmap, complete, downloading bool, err error) {
-	s.mu.Lock()
-	if s.polled == nil || len(s.polled) > 10000 {
-		s.polled = map[sealed.ContentID]time.Time{}
-	}
-	if s.pollers == nil || len(s.pollers) > 10000 {
-		s.pollers = map[pollKey]time.Time{}
-	}
-	s.polled[cid] = s.o.Now()
-	s.pollers[pollKey{cid, peer}] = s.o.Now()
-	s.mu.Unlock()
+	s.notePoll(peer, cid)
 	have, err1 := s.o.Library.Have(ctx, cid)
 	st, err2 := s.o.Library.Status(ctx, cid)
 	if err := errors.Join(err1, err2); err != nil {
@@ -509,10 +510,41 @@ func (s *Server) haveState(ctx context.Context, peer identity.ID, cid sealed.Con
 	return have, fetching, st.Complete, s.o.Downloading != nil && s.o.Downloading(cid), nil
 }
 
+// notePoll notes that peer asked for our state of cid now (LastPolled, Pollers).
+func (s *Server) notePoll(peer identity.ID, cid sealed.ContentID) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.polled == nil || len(s.polled) > 10000 {
+		s.polled = map[sealed.ContentID]time.Time{}
+	}
+	if s.pollers == nil || len(s.pollers) > 10000 {
+		s.pollers = map[pollKey]time.Time{}
+	}
+	s.polled[cid] = s.o.Now()
+	s.pollers[pollKey{cid, peer}] = s.o.Now()
+}
+
 func (s *Server) handleHave(w http.ResponseWriter, r *http.Request) {
 	peer, cid, ok := s.permit(w, r)
 	if !ok {
 		return
+	}
+	st, err := s.o.Library.Status(r.Context(), cid)
+	if err != nil {
+		forbidden(w)
+		return
+	}
+	want, wait, err := haveWait(r.Header, st.Total)
+	if err != nil {
+		httpError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if want != nil {
+		s.notePoll(peer, cid) // a poller while it waits (Pollers, LastPolled)
+		s.awaitWanted(r.Context(), peer, cid, want, wait)
+	}
+	if s.canHold(peer) {
+		w.Header().Set(HaveHoldsHeader, "true")
 	}
 	have, fetching, complete, downloading, err := s.haveState(r.Context(), peer, cid)
 	if err != nil {

@@ -28,6 +28,7 @@ type Config struct {
 	StealAfter     time.Duration
 	HaveInterval   time.Duration
 	HaveTimeout    time.Duration
+	HaveWait       time.Duration
 	OriginDelay    time.Duration
 
 	// Legacy selects the fallbacks before issue 13 (the origin asked after
@@ -59,6 +60,7 @@ type Source struct {
 	faulted   bool // a drop was reported (a revived source's next one is not)
 	droppedAt time.Time
 	polling   bool
+	waits     bool // it holds Have polls (its last answer's HaveInfo.Holds): ask again once it answers no chunks
 	stale     int  // Have answers in a row that brought no new chunk (polled less often)
 	known     bool // a Have answer arrived (until then it may hold anything)
 	answered  bool // a Have poll ended, answered or not
@@ -101,6 +103,7 @@ type HaveInfo struct {
 	Have, Fetching Bitmap
 	Complete       bool
 	Downloading    bool
+	Holds          bool // the source holds Have polls: the next may be sent at once, with Want
 }
 
 // Kind classifies how a request ended.
@@ -223,6 +226,9 @@ func New(c Config) *Core {
 	def(&c.StealAfter, 750*time.Millisecond)
 	def(&c.HaveInterval, 500*time.Millisecond)
 	def(&c.HaveTimeout, 10*time.Second)
+	if c.HaveWait == 0 {
+		c.HaveWait = 4 * c.HaveInterval
+	}
 	def(&c.OriginDelay, 10*time.Second)
 	k := &Core{c: c, rnd: c.Rand, log: c.Logger, attempts: map[int][]*Attempt{},
 		since: make([]time.Time, c.Chunks), declined: make([]time.Time, c.Chunks), prio: -1}
@@ -329,11 +335,23 @@ func (k *Core) Stats(now time.Time) []SourceStats {
 }
 
 // Polls returns the partial sources whose Have poll is due and marks them
-// polling; the driver answers each with HaveResult.
+// polling; the driver answers each with HaveResult, and asks a source
+// whose Want is not nil to hold the poll (for up to HaveWait) until it
+// has one of those chunks. A source that held its last poll is asked
+// again as soon as it answers none of our chunk requests (their answers
+// carry its state): it tells us of a chunk when it has it, not at our
+// next round.
 func (k *Core) Polls(now time.Time) []*Source {
 	var out []*Source
 	for _, s := range k.srcs {
-		if !s.partial || s.polling || !s.usable(now) || now.Sub(s.lastPoll) < k.pollEvery(s) {
+		if !s.partial || s.polling || !s.usable(now) {
+			continue
+		}
+		if s.waits {
+			if s.inflight > 0 {
+				continue
+			}
+		} else if now.Sub(s.lastPoll) < k.pollEvery(s) {
 			continue
 		}
 		s.polling, s.lastPoll = true, now
@@ -345,14 +363,15 @@ func (k *Core) Polls(now time.Time) []*Source {
 // HaveResult applies a Have poll's answer (out.Kind OK) or failure.
 func (k *Core) HaveResult(s *Source, info HaveInfo, out Outcome, now time.Time) *Fault {
 	s.polling, s.answered = false, true
+	s.waits = out.Kind == OK && info.Holds && k.c.HaveWait > 0 && !k.c.Legacy
 	if out.Kind != OK {
 		return k.fail(s, -1, out, now)
 	}
 	if !s.known || s.active != info.Downloading {
 		k.mine = nil // the crowd changed
 	}
-	if s.known && s.active == info.Downloading && !gained(s.have, info.Have) {
-		s.stale++
+	if s.known && s.active == info.Downloading && !gained(s.have, info.Have) && !s.waits {
+		s.stale++ // a held poll that ran out cost one request per wait: no slowing down
 	} else {
 		s.stale = 0
 	}
@@ -392,7 +411,28 @@ func (k *Core) Carried(s *Source, info HaveInfo, now time.Time) {
 // while its answers bring new chunks, up to 4 x less often while they do
 // not (a big crowd's polls cost its members CPU for nothing).
 func (k *Core) pollEvery(s *Source) time.Duration {
+	if s.waits {
+		return k.c.HaveInterval // it answers when it gains something we need: a round is an interval
+	}
 	return k.c.HaveInterval * time.Duration(1+min(s.stale, 3))
+}
+
+// Want is the bitmap a Have poll of s asks it to hold the poll for: the
+// chunks this download needs, is not fetching already, and does not know
+// s has. Nil (a poll answered at once) until s answered a first poll, so
+// the download knows at once what its peers hold.
+func (k *Core) Want(s *Source) Bitmap {
+	if !s.partial || !s.known || k.c.HaveWait <= 0 || k.c.Legacy {
+		return nil
+	}
+	w := append(Bitmap(nil), k.need...)
+	for i := range k.attempts {
+		w.Clear(i)
+	}
+	for j := range min(len(w), len(s.have)) {
+		w[j] &^= s.have[j]
+	}
+	return w
 }
 
 // gained reports whether now holds a chunk before did not.

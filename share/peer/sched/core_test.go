@@ -192,3 +192,54 @@ func TestOriginNotDroppedWhilePeersLive(t *testing.T) {
 		}
 	}
 }
+
+// TestHeldPolls: a source that holds Have polls (HaveInfo.Holds) is asked
+// again as soon as it answers, for the chunks needed that it is not known
+// to have (Want), except while it answers our chunk requests (their
+// answers carry its state); one that does not hold them is polled at
+// intervals; the first poll of a source is never held.
+func TestHeldPolls(t *testing.T) {
+	const n = 16
+	t0 := time.Unix(0, 0)
+	k := newCore(n, "ME")
+	p := k.Add("P", false, true, nil)
+	k.Begin(NewBitmap(n), t0)
+	if w := k.Want(p); w != nil {
+		t.Fatalf("want before the first answer: %08b (the first poll must be answered at once)", w)
+	}
+	if polls := k.Polls(t0); len(polls) != 1 || polls[0] != p {
+		t.Fatalf("first polls %v", polls)
+	}
+	k.HaveResult(p, HaveInfo{Have: NewBitmap(n), Fetching: NewBitmap(n), Downloading: true, Holds: true}, Outcome{}, t0)
+	if polls := k.Polls(t0); len(polls) != 1 {
+		t.Fatalf("a source holding polls, idle, is not asked again at once: %v", polls)
+	}
+	if w := k.Want(p); w.Has(n) || !w.Has(0) || !w.Has(n-1) || len(w) != 2 || w[0] != 0xff || w[1] != 0xff {
+		t.Fatalf("want %08b, want every chunk", w)
+	}
+	have := NewBitmap(n)
+	have.Set(3)
+	k.HaveResult(p, HaveInfo{Have: have, Fetching: NewBitmap(n), Downloading: true, Holds: true}, Outcome{}, t0)
+	as, _ := k.Schedule(t0)
+	if len(as) != 1 || as[0].Chunk != 3 {
+		t.Fatalf("scheduled %v, want chunk 3 of P", as)
+	}
+	if w := k.Want(p); w.Has(3) || !w.Has(2) {
+		t.Fatalf("want %08b: not chunk 3 (it has it), every other", w)
+	}
+	if polls := k.Polls(t0); len(polls) != 0 {
+		t.Fatalf("polled %v while it answers a chunk request", polls)
+	}
+	k.Result(as[0], Outcome{Kind: OK}, t0)
+	if polls := k.Polls(t0); len(polls) != 1 {
+		t.Fatalf("not asked again once its chunk answer came: %v", polls)
+	}
+	// An answer without Holds: back to polling at intervals.
+	k.HaveResult(p, HaveInfo{Have: have, Fetching: NewBitmap(n), Downloading: true}, Outcome{}, t0)
+	if polls := k.Polls(t0.Add(100 * time.Millisecond)); len(polls) != 0 {
+		t.Fatalf("a source that does not hold polls was polled again before HaveInterval: %v", polls)
+	}
+	if polls := k.Polls(t0.Add(2 * k.Config().HaveInterval)); len(polls) != 1 { // it brought nothing new: 2 intervals
+		t.Fatalf("not polled after its interval: %v", polls)
+	}
+}
