@@ -158,6 +158,7 @@ type Core struct {
 	need     Bitmap
 	missing  int
 	attempts map[int][]*Attempt
+	busy     Bitmap // chunks with an attempt running (the keys of attempts)
 	since    []time.Time
 	prio     int
 	start    int
@@ -231,7 +232,7 @@ func New(c Config) *Core {
 	}
 	def(&c.OriginDelay, 10*time.Second)
 	k := &Core{c: c, rnd: c.Rand, log: c.Logger, attempts: map[int][]*Attempt{},
-		since: make([]time.Time, c.Chunks), declined: make([]time.Time, c.Chunks), prio: -1}
+		since: make([]time.Time, c.Chunks), declined: make([]time.Time, c.Chunks), prio: -1, busy: NewBitmap(c.Chunks)}
 	if k.rnd == nil {
 		k.rnd = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 	}
@@ -520,6 +521,7 @@ func (k *Core) Schedule(now time.Time) (launch []*Attempt, alive bool) {
 func (k *Core) launch(s *Source, i int, now time.Time) *Attempt {
 	a := &Attempt{Src: s, Chunk: i, Start: now, Timeout: k.timeout(s, k.c.ChunkSize(i))}
 	k.attempts[i] = append(k.attempts[i], a)
+	k.busy.Set(i)
 	s.inflight++
 	return a
 }

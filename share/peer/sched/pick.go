@@ -3,6 +3,7 @@ package sched
 import (
 	"encoding/binary"
 	"hash/fnv"
+	"math/bits"
 	"time"
 
 	"github.com/kith-media/kith/share/identity"
@@ -25,7 +26,7 @@ func (k *Core) peerCovers(i int) bool {
 
 // eligible reports whether source s may take chunk i now (no attempt running).
 func (k *Core) eligible(s *Source, i int, now time.Time) bool {
-	if !k.need.Has(i) || len(k.attempts[i]) > 0 || !s.has(i) {
+	if !k.need.Has(i) || k.busy.Has(i) || !s.has(i) {
 		return false
 	}
 	if !s.origin {
@@ -167,9 +168,17 @@ func (k *Core) availability() []int {
 		if s.origin || s.banned || s.dropped {
 			continue
 		}
-		for i := range av {
-			if s.has(i) {
+		if s.have == nil { // complete
+			for i := range av {
 				av[i]++
+			}
+			continue
+		}
+		for j, b := range s.have { // the set bits only (a bitmap's bits past the last chunk are not chunks)
+			for ; b != 0; b &= b - 1 {
+				if i := j*8 + bits.TrailingZeros8(b); i < len(av) {
+					av[i]++
+				}
 			}
 		}
 	}
@@ -204,13 +213,33 @@ func (k *Core) pick(s *Source, now time.Time) int {
 		}
 		return -1
 	}
+	// A peer may take a chunk needed, not in flight, that it holds: look
+	// at those bits only, a byte at a time, onward from start.
 	best, bestAv := -1, 0
-	for j := 0; j < n; j++ {
-		i := (start + j) % n
-		if (best < 0 || k.avail[i] < bestAv) && k.eligible(s, i, now) {
-			best, bestAv = i, k.avail[i]
+	scan := func(lo, hi int) {
+		for i := lo; i < hi; {
+			b := k.need[i/8] &^ k.busy[i/8]
+			if s.have != nil {
+				if i/8 >= len(s.have) {
+					return // a bitmap of another length holds nothing further
+				}
+				b &= s.have[i/8]
+			}
+			if b >>= i % 8; b == 0 {
+				i = (i/8 + 1) * 8
+				continue
+			}
+			if i += bits.TrailingZeros8(b); i >= hi {
+				return
+			}
+			if best < 0 || k.avail[i] < bestAv {
+				best, bestAv = i, k.avail[i]
+			}
+			i++
 		}
 	}
+	scan(start, n)
+	scan(0, start)
 	return best
 }
 

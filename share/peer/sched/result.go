@@ -18,6 +18,7 @@ func (k *Core) Result(a *Attempt, out Outcome, now time.Time) (done bool, cancel
 	}
 	if len(as) == 0 {
 		delete(k.attempts, a.Chunk)
+		k.busy.Clear(a.Chunk)
 	} else {
 		k.attempts[a.Chunk] = as
 	}
