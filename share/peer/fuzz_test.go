@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"testing"
+	"time"
 )
 
 // FuzzReadExact feeds chunk responses of any declared and actual length:
@@ -126,6 +127,43 @@ func FuzzCarriedHave(f *testing.F) {
 		}
 		if again := base64.RawURLEncoding.EncodeToString(append(append([]byte(nil), hi.Have...), hi.Fetching...)); again != h.Get(HaveBitsHeader) {
 			t.Fatalf("accepted %q, which encodes as %q", h.Get(HaveBitsHeader), again)
+		}
+	})
+}
+
+// FuzzHaveWait feeds /have's wait headers of any shape: haveWait accepts
+// only a want bitmap of exactly the content's length in canonical
+// unpadded base64url and a decimal wait from 1 ms, cut to MaxHaveWait; or
+// no wait at all when neither header is there.
+func FuzzHaveWait(f *testing.F) {
+	f.Add("AAAA", "100", 20)
+	f.Add("_w", "1", 3)
+	f.Add("", "", 8)
+	f.Add("AAAA", "0", 20)
+	f.Add("AAAA==", "999999", 20)
+	f.Fuzz(func(t *testing.T, want, wait string, n int) {
+		if n < 0 || n > 1<<16 {
+			t.Skip()
+		}
+		h := http.Header{}
+		if want != "" {
+			h.Set(HaveWantHeader, want)
+		}
+		if wait != "" {
+			h.Set(HaveWaitHeader, wait)
+		}
+		w, d, err := haveWait(h, n)
+		if err != nil || w == nil {
+			if err == nil && (want != "" || wait != "") {
+				t.Fatalf("headers %q %q: no wait and no error", want, wait)
+			}
+			return
+		}
+		if len(w) != (n+7)/8 || d < time.Millisecond || d > MaxHaveWait {
+			t.Fatalf("accepted a want of %d bytes for %d chunks, wait %v", len(w), n, d)
+		}
+		if again := base64.RawURLEncoding.EncodeToString(w); again != want {
+			t.Fatalf("accepted %q, which encodes as %q", want, again)
 		}
 	})
 }
