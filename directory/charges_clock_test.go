@@ -39,13 +39,13 @@ func (s *completeFailsOnce) CompletePurchase(ctx context.Context, p *directory.P
 // kith_directory_charges_total counts one charge, as the processor made
 // one. (It counted every successful Charge call: two here.)
 func TestChargesCountedOnce(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx := context.Background()
 	dir := t.TempDir()
 	sq, err := sqlitestore.Open(ctx, filepath.Join(dir, "directory.db"), sqlitestore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := &completeFailsOnce{Store: sq}
+	t.Cleanup(func() { sq.Close() })
 	id, _ := identity.Generate()
 	origin := filepath.Join(dir, "origin")
 	title, err := directory.Publish(ctx, sq, id, origin, bytes.NewReader(bytes.Repeat([]byte("la"), 20_000)),
@@ -54,33 +54,8 @@ func TestChargesCountedOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	pay := directory.NewTestProcessor()
-	srv, err := directory.NewServer(directory.Options{Identity: id, Store: st, OriginDir: origin, Payments: pay, RateAuth: -1,
-		Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		sq.Close()
-	})
-	dev, _ := identity.Generate()
-	c, err := directory.NewClient(directory.ClientOptions{URL: "https://" + ln.Addr().String(), Fingerprint: srv.ID(), Device: dev})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.CreateAccount(ctx, "carol", "carol-password"); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.EnrollDevice(ctx, "carol", "carol-password", "laptop"); err != nil {
-		t.Fatal(err)
-	}
+	srv, c, dev := serveEnrolled(t, directory.Options{Identity: id, Store: &completeFailsOnce{Store: sq}, OriginDir: origin,
+		Payments: pay}, "carol")
 	info, err := c.Info(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -106,6 +81,39 @@ func TestChargesCountedOnce(t *testing.T) {
 	}
 }
 
+// serveEnrolled serves o (its Store a real one the caller closes after
+// the test) on loopback TLS until the test ends, with no rate limit on
+// authentication and a quiet log, and returns the server and a client
+// whose new device is enrolled in a new account.
+func serveEnrolled(t *testing.T, o directory.Options, account string) (*directory.Server, *directory.Client, *identity.Identity) {
+	t.Helper()
+	o.RateAuth, o.Logger = -1, slog.New(slog.DiscardHandler)
+	srv, err := directory.NewServer(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+	t.Cleanup(func() { cancel(); <-done }) // before the store closes (cleanups run last-first)
+	dev, _ := identity.Generate()
+	c, err := directory.NewClient(directory.ClientOptions{URL: "https://" + ln.Addr().String(), Fingerprint: srv.ID(), Device: dev})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.CreateAccount(ctx, account, account+"-password"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.EnrollDevice(ctx, account, account+"-password", "laptop"); err != nil {
+		t.Fatal(err)
+	}
+	return srv, c, dev
+}
+
 func grepLines(s, sub string) string {
 	var out []string
 	for _, l := range strings.Split(s, "\n") {
@@ -121,42 +129,17 @@ func grepLines(s, sub string) string {
 // another instance) is seen once deviceCacheTTL (5 s) has passed on it.
 // (The cache read time.Now, so a moved clock could not expire it.)
 func TestDeviceCacheFollowsClock(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx := context.Background()
 	dir := t.TempDir()
 	st, err := sqlitestore.Open(ctx, filepath.Join(dir, "directory.db"), sqlitestore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { st.Close() })
 	var skew atomic.Int64
 	now := func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
 	id, _ := identity.Generate()
-	srv, err := directory.NewServer(directory.Options{Identity: id, Store: st, OriginDir: filepath.Join(dir, "origin"),
-		RateAuth: -1, Now: now, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		st.Close()
-	})
-	dev, _ := identity.Generate()
-	c, err := directory.NewClient(directory.ClientOptions{URL: "https://" + ln.Addr().String(), Fingerprint: srv.ID(), Device: dev})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.CreateAccount(ctx, "dora", "dora-password"); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.EnrollDevice(ctx, "dora", "dora-password", "laptop"); err != nil {
-		t.Fatal(err)
-	}
+	_, c, dev := serveEnrolled(t, directory.Options{Identity: id, Store: st, OriginDir: filepath.Join(dir, "origin"), Now: now}, "dora")
 	if _, err := c.Devices(ctx); err != nil { // the device is cached now
 		t.Fatal(err)
 	}
