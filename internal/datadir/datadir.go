@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/kith-media/kith/directory"
@@ -107,9 +106,10 @@ func Open(path string, log *slog.Logger) (d Dir, unlock func(), err error) {
 }
 
 // Lock takes the folder for this process (an exclusive flock on DATA/lock,
-// and on Linux an open-file-description lock beside it, both released by
-// unlock or when the process ends): two processes running one device would
-// share its key and library. Another holder is an error.
+// LockFileEx on Windows, and on Linux an open-file-description lock beside
+// it, all released by unlock or when the process ends): two processes
+// running one device would share its key and library. Another holder is an
+// error.
 //
 // A holder that lets go within lockGrace is waited for: a process that is
 // just exiting, and, where InUse must take the lock to look (not Linux),
@@ -123,8 +123,8 @@ func (d Dir) lock(grace time.Duration) (unlock func(), err error) {
 		return nil, fmt.Errorf("locking the data folder: %w", err)
 	}
 	for wait := grace; ; {
-		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if !errors.Is(err, syscall.EWOULDBLOCK) || wait <= 0 {
+		err = tryLock(f)
+		if !errors.Is(err, errHeld) || wait <= 0 {
 			break
 		}
 		time.Sleep(lockRetry)
@@ -134,17 +134,17 @@ func (d Dir) lock(grace time.Duration) (unlock func(), err error) {
 		err = markHeld(f)
 	}
 	if err != nil {
-		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
+		release(f)
+		if errors.Is(err, errHeld) {
 			return nil, fmt.Errorf("%w: %s is in use by another Kith process (the app or kithctl serve): quit that one, or give this one another --data", ErrInUse, d)
 		}
 		return nil, fmt.Errorf("locking the data folder: %w", err)
 	}
-	return func() { f.Close() }, nil
+	return func() { release(f) }, nil
 }
 
 // InUse reports whether another process holds the folder. On Linux it
-// asks without taking the lock (F_OFD_GETLK); elsewhere it takes the flock
+// asks without taking the lock (F_OFD_GETLK); elsewhere it takes the lock
 // for the instant it takes to look (Lock waits that out).
 func (d Dir) InUse() (bool, error) {
 	f, err := os.OpenFile(d.join(LockName), os.O_RDWR|os.O_CREATE, 0o600)
@@ -167,6 +167,9 @@ const (
 
 // ErrInUse means another process holds the data folder.
 var ErrInUse = errors.New("data folder in use")
+
+// errHeld is tryLock's and markHeld's "another process holds the lock".
+var errHeld = errors.New("lock held by another process")
 
 // Joined is the directory a device uses (directory.json).
 type Joined struct {

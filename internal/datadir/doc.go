@@ -12,9 +12,9 @@
 //	  install/         the install page's files (Kith for a neighbour's computer)
 //	  household/       the app's embedded household directory, when it runs one
 //	  kithctl.sock     kithctl serve's control socket (while it runs)
-//	  lock             held by the process using the folder (Lock: a flock, and
-//	                   on Linux an open-file-description lock InUse reads
-//	                   without taking it)
+//	  lock             held by the process using the folder (Lock: a flock, or
+//	                   LockFileEx on Windows, and on Linux an
+//	                   open-file-description lock InUse reads without taking it)
 //
 // Open makes the folder, takes its lock and, holding it, migrates the
 // layout kithctl used before this package (the library at DATA's root; the

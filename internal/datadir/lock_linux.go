@@ -4,7 +4,6 @@ import (
 	"errors"
 	"io"
 	"os"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -17,7 +16,7 @@ func markHeld(f *os.File) error {
 	lk := unix.Flock_t{Type: unix.F_WRLCK, Whence: io.SeekStart}
 	err := unix.FcntlFlock(f.Fd(), unix.F_OFD_SETLK, &lk)
 	if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EACCES) {
-		return syscall.EWOULDBLOCK // held elsewhere: what Lock reports as in use
+		return errHeld // held elsewhere: what Lock reports as in use
 	}
 	return err
 }
