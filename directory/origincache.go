@@ -57,8 +57,11 @@ type originSeen struct {
 }
 
 // originHas reports whether the origin store holds c (a file at OriginPath).
+// Its cache ages by the server's clock (Options.Now), as the device cache
+// does; only the folder's settling is judged by the wall clock, which the
+// file system's times come from.
 func (s *Server) originHas(c sealed.ContentID) bool {
-	now := time.Now()
+	now := s.now()
 	oc := &s.origins
 	oc.mu.Lock()
 	fresh := now.Sub(oc.checked) < originCacheTTL && !now.Before(oc.checked)
@@ -100,7 +103,7 @@ func (s *Server) refreshOrigins(now time.Time) {
 		return // unchanged since the listing
 	}
 	oc.names, oc.mod = nil, mod
-	if age := now.Sub(mod); age < originSettle { // a change in the same tick could hide: stat per content
+	if age := time.Since(mod); age < originSettle { // a change in the same tick could hide: stat per content
 		return
 	}
 	oc.mu.Unlock()
