@@ -15,19 +15,18 @@ import (
 	"github.com/kith-media/kith/share/identity"
 )
 
-// TestClientSignsForDirectoryWithoutCertificates: a directory that never
-// asks for a client certificate (one older than authentication by
-// connection) refuses the client's first unsigned request; the client then
-// signs it and every later one, and the calls succeed.
-func TestClientSignsForDirectoryWithoutCertificates(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+// serveOverTLS serves a directory over a real SQLite store on loopback TLS
+// until the test ends, through an http.Server that adjust may change (its
+// handler, keep-alives) along with the directory's TLS configuration, and
+// returns a client whose new device is enrolled in a new account.
+func serveOverTLS(ctx context.Context, t *testing.T, account string, adjust func(srv *directory.Server, cfg *tls.Config, hs *http.Server)) (*directory.Client, *identity.Identity) {
+	t.Helper()
 	dir := t.TempDir()
 	st, err := sqlitestore.Open(ctx, filepath.Join(dir, "directory.db"), sqlitestore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	t.Cleanup(func() { st.Close() })
 	id, err := identity.Generate()
 	if err != nil {
 		t.Fatal(err)
@@ -40,26 +39,39 @@ func TestClientSignsForDirectoryWithoutCertificates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.ClientAuth = tls.NoClientCert // as the directory was before
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 5 * time.Second}
+	adjust(srv, cfg, hs)
 	go func() { _ = hs.Serve(tls.NewListener(ln, cfg)) }()
-	defer hs.Close()
+	t.Cleanup(func() { hs.Close() }) // before the store closes (cleanups run last-first)
 
 	dev, _ := identity.Generate()
 	c, err := directory.NewClient(directory.ClientOptions{URL: directory.FormatURL("https://"+ln.Addr().String(), srv.ID()), Device: dev})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.CreateAccount(ctx, "old", "old-directory-password"); err != nil {
+	if err := c.CreateAccount(ctx, account, account+"-password"); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.EnrollDevice(ctx, "old", "old-directory-password", "box"); err != nil {
+	if err := c.EnrollDevice(ctx, account, account+"-password", "box"); err != nil {
 		t.Fatal(err)
 	}
+	return c, dev
+}
+
+// TestClientSignsForDirectoryWithoutCertificates: a directory that never
+// asks for a client certificate (one older than authentication by
+// connection) refuses the client's first unsigned request; the client then
+// signs it and every later one, and the calls succeed.
+func TestClientSignsForDirectoryWithoutCertificates(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, dev := serveOverTLS(ctx, t, "old", func(_ *directory.Server, cfg *tls.Config, _ *http.Server) {
+		cfg.ClientAuth = tls.NoClientCert // as the directory was before
+	})
 	for i := 0; i < 2; i++ {
 		ds, err := c.Devices(ctx)
 		if err != nil {
@@ -77,53 +89,19 @@ func TestClientSignsForDirectoryWithoutCertificates(t *testing.T) {
 func TestClientResumesAuthenticatedConnection(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	dir := t.TempDir()
-	st, err := sqlitestore.Open(ctx, filepath.Join(dir, "directory.db"), sqlitestore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	id, err := identity.Generate()
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := directory.NewServer(directory.Options{Identity: id, Store: st, OriginDir: filepath.Join(dir, "origin")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := srv.TLSConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var resumed, unsigned atomic.Int32
-	hs := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.TLS != nil && r.TLS.DidResume && len(r.TLS.PeerCertificates) == 1 {
-			resumed.Add(1)
-			if r.Header.Get(directory.HeaderSignature) == "" {
-				unsigned.Add(1)
+	c, dev := serveOverTLS(ctx, t, "resumer", func(srv *directory.Server, _ *tls.Config, hs *http.Server) {
+		hs.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.TLS != nil && r.TLS.DidResume && len(r.TLS.PeerCertificates) == 1 {
+				resumed.Add(1)
+				if r.Header.Get(directory.HeaderSignature) == "" {
+					unsigned.Add(1)
+				}
 			}
-		}
-		srv.ServeHTTP(w, r)
-	})}
-	hs.SetKeepAlivesEnabled(false) // every request on a new connection
-	go func() { _ = hs.Serve(tls.NewListener(ln, cfg)) }()
-	defer hs.Close()
-
-	dev, _ := identity.Generate()
-	c, err := directory.NewClient(directory.ClientOptions{URL: directory.FormatURL("https://"+ln.Addr().String(), srv.ID()), Device: dev})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.CreateAccount(ctx, "resumer", "resumer-password"); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.EnrollDevice(ctx, "resumer", "resumer-password", "box"); err != nil {
-		t.Fatal(err)
-	}
+			srv.ServeHTTP(w, r)
+		})
+		hs.SetKeepAlivesEnabled(false) // every request on a new connection
+	})
 	for i := 0; i < 3; i++ {
 		ds, err := c.Devices(ctx)
 		if err != nil {
