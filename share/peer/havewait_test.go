@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/kith-media/kith/internal/clock"
+	"github.com/kith-media/kith/share/identity"
 	"github.com/kith-media/kith/share/library"
 	"github.com/kith-media/kith/share/sealed"
 )
@@ -27,6 +28,49 @@ func waitHeld(t *testing.T, srv *Server, n int) {
 	t.Fatalf("the server never held %d polls", n)
 }
 
+// partial is the set-up of every held-poll test: one content's holder (a
+// real library with the manifest and no chunk yet, its server on loopback
+// TLS with o's options) and another device's client of it.
+type partial struct {
+	c      *content
+	n      int
+	cid    sealed.ContentID
+	lib    *library.Library
+	srv    *Server
+	cl     *Client
+	poller identity.ID // the client's device
+}
+
+func newPartial(t *testing.T, seed uint64, o ServerOptions) *partial {
+	t.Helper()
+	h := &partial{c: makeContent(t, 40_000, 4096, seed), lib: newLib(t)}
+	h.n, h.cid = h.c.m.NumChunks(), h.c.m.ContentID()
+	if err := h.lib.AddManifest(context.Background(), h.c.m); err != nil {
+		t.Fatal(err)
+	}
+	a, b := newIdent(t), newIdent(t)
+	o.Identity, o.Library, o.Accounts = a, h.lib, everyoneEnrolled{}
+	var addr string
+	h.srv, addr = startServer(t, o)
+	h.cl, h.poller = client(t, b, a.ID(), addr), b.ID()
+	return h
+}
+
+// gain gives the holder chunk i.
+func (h *partial) gain(t *testing.T, i int) {
+	t.Helper()
+	if err := h.lib.WriteChunk(h.cid, i, h.c.chunk(i)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// wanting is a want bitmap of the content with chunk i alone.
+func (h *partial) wanting(i int) library.Bitmap {
+	w := library.NewBitmap(h.n)
+	w.Set(i)
+	return w
+}
+
 // TestHaveWaitHeldUntilWanted: a held Have poll is answered when the
 // holder gains a chunk the poller wants, not at another chunk; its answer
 // is /have's, says the holder would hold the next one, and the poller
@@ -34,23 +78,10 @@ func waitHeld(t *testing.T, srv *Server, n int) {
 // is answered at once, one that asks for no wait as before.
 func TestHaveWaitHeldUntilWanted(t *testing.T) {
 	ctx := context.Background()
-	c := makeContent(t, 40_000, 4096, 3)
-	n := c.m.NumChunks()
-	cid := c.m.ContentID()
-	lib := newLib(t)
-	if err := lib.AddManifest(ctx, c.m); err != nil {
-		t.Fatal(err)
-	}
-	if err := lib.WriteChunk(cid, 0, c.chunk(0)); err != nil {
-		t.Fatal(err)
-	}
-	a, b := newIdent(t), newIdent(t)
-	srv, addr := startServer(t, ServerOptions{Identity: a, Library: lib, Accounts: everyoneEnrolled{},
-		Downloading: func(sealed.ContentID) bool { return true }})
-	cl := client(t, b, a.ID(), addr)
-
-	want := library.NewBitmap(n)
-	want.Set(3)
+	h := newPartial(t, 3, ServerOptions{Downloading: func(sealed.ContentID) bool { return true }})
+	srv, cl, n, cid := h.srv, h.cl, h.n, h.cid
+	h.gain(t, 0)
+	want := h.wanting(3)
 	type answer struct {
 		hi  HaveInfo
 		err error
@@ -61,16 +92,12 @@ func TestHaveWaitHeldUntilWanted(t *testing.T) {
 		got <- answer{hi, err}
 	}()
 	waitHeld(t, srv, 1)
-	if p := srv.Pollers(cid, time.Now().Add(time.Hour)); len(p) != 1 || p[0] != b.ID() {
-		t.Fatalf("pollers while held = %v, want [%s]", p, b.ID())
+	if p := srv.Pollers(cid, time.Now().Add(time.Hour)); len(p) != 1 || p[0] != h.poller {
+		t.Fatalf("pollers while held = %v, want [%s]", p, h.poller)
 	}
-	if err := lib.WriteChunk(cid, 1, c.chunk(1)); err != nil { // not wanted: still held
-		t.Fatal(err)
-	}
+	h.gain(t, 1)                      // not wanted: still held
 	time.Sleep(50 * time.Millisecond) // room to answer wrongly (an answer now would lack chunk 3)
-	if err := lib.WriteChunk(cid, 3, c.chunk(3)); err != nil {
-		t.Fatal(err)
-	}
+	h.gain(t, 3)
 	r := <-got
 	if r.err != nil {
 		t.Fatal(r.err)
@@ -81,15 +108,14 @@ func TestHaveWaitHeldUntilWanted(t *testing.T) {
 	waitHeld(t, srv, 0)
 
 	// Wanted and there already: not held (held, this would wait an hour).
-	if !srv.awaitWanted(ctx, b.ID(), cid, want, time.Hour) {
+	if !srv.awaitWanted(ctx, h.poller, cid, want, time.Hour) {
 		t.Fatal("no wait slot")
 	}
 	if hi, err := cl.HaveWait(ctx, cid, n, want, MaxHaveWait); err != nil || !hi.Have.Has(3) || !hi.Holds {
 		t.Fatalf("poll for a chunk held: %+v, %v", hi, err)
 	}
 	// The wait runs out: the state as it is.
-	want = library.NewBitmap(n)
-	want.Set(5)
+	want = h.wanting(5)
 	if hi, err := cl.HaveWait(ctx, cid, n, want, time.Millisecond); err != nil || hi.Have.Count(n) != 3 || !hi.Holds {
 		t.Fatalf("poll whose wait ran out: %+v, %v", hi, err)
 	}
@@ -104,21 +130,12 @@ func TestHaveWaitHeldUntilWanted(t *testing.T) {
 // hold the next (the poller falls back to polling at intervals).
 func TestHaveWaitSlots(t *testing.T) {
 	ctx := context.Background()
-	c := makeContent(t, 40_000, 4096, 4)
-	n := c.m.NumChunks()
-	cid := c.m.ContentID()
-	lib := newLib(t)
-	if err := lib.AddManifest(ctx, c.m); err != nil {
-		t.Fatal(err)
-	}
-	a, b := newIdent(t), newIdent(t)
-	srv, addr := startServer(t, ServerOptions{Identity: a, Library: lib, Accounts: everyoneEnrolled{}})
-	cl := client(t, b, a.ID(), addr)
+	h := newPartial(t, 4, ServerOptions{})
+	srv, cl, n, cid := h.srv, h.cl, h.n, h.cid
 	if _, err := cl.Have(ctx, cid, n); err != nil { // the connection (a first request goes alone)
 		t.Fatal(err)
 	}
-	want := library.NewBitmap(n)
-	want.Set(2)
+	want := h.wanting(2)
 	errs := make(chan error, maxHeldPerPeer)
 	for range maxHeldPerPeer {
 		go func() {
@@ -133,9 +150,7 @@ func TestHaveWaitSlots(t *testing.T) {
 	if hi, err := cl.HaveWait(ctx, cid, n, want, MaxHaveWait); err != nil || hi.Holds {
 		t.Fatalf("poll beyond the wait slots: %+v, %v (want an answer at once, without Holds)", hi, err)
 	}
-	if err := lib.WriteChunk(cid, 2, c.chunk(2)); err != nil {
-		t.Fatal(err)
-	}
+	h.gain(t, 2)
 	for range maxHeldPerPeer {
 		if err := <-errs; err != nil {
 			t.Fatal(err)
@@ -179,20 +194,12 @@ func TestHaveWaitMalformed(t *testing.T) {
 		t.Errorf("no wait asked: %v, %v", want, err)
 	}
 	// Over the wire: 400, and nothing held.
-	ctx := context.Background()
-	c := makeContent(t, 40_000, 4096, 5)
-	lib := newLib(t)
-	if err := lib.AddManifest(ctx, c.m); err != nil {
-		t.Fatal(err)
-	}
-	a, b := newIdent(t), newIdent(t)
-	srv, addr := startServer(t, ServerOptions{Identity: a, Library: lib, Accounts: everyoneEnrolled{}})
-	cl := client(t, b, a.ID(), addr)
-	_, err := cl.get(ctx, "/kith/v1/have/"+c.m.ContentID().String(), http.Header{HaveWantHeader: {"AAAA"}, HaveWaitHeader: {"100"}})
+	h := newPartial(t, 5, ServerOptions{})
+	_, err := h.cl.get(context.Background(), "/kith/v1/have/"+h.cid.String(), http.Header{HaveWantHeader: {"AAAA"}, HaveWaitHeader: {"100"}})
 	if se, ok := err.(*StatusError); !ok || se.Status != http.StatusBadRequest {
 		t.Fatalf("malformed want over the wire: %v, want 400", err)
 	}
-	waitHeld(t, srv, 0)
+	waitHeld(t, h.srv, 0)
 }
 
 // TestFetcherLearnsByHeldPoll: a fetcher whose peer holds its Have poll
@@ -200,24 +207,12 @@ func TestHaveWaitMalformed(t *testing.T) {
 // passing: its clock (fake) never moves, so with polls every
 // HaveInterval it would never learn of them.
 func TestFetcherLearnsByHeldPoll(t *testing.T) {
-	ctx := context.Background()
-	c := makeContent(t, 40_000, 4096, 6)
-	n := c.m.NumChunks()
-	cid := c.m.ContentID()
-	plib := newLib(t)
-	if err := plib.AddManifest(ctx, c.m); err != nil {
-		t.Fatal(err)
-	}
-	a, b := newIdent(t), newIdent(t)
-	srv, addr := startServer(t, ServerOptions{Identity: a, Library: plib, Accounts: everyoneEnrolled{}})
-	cl := client(t, b, a.ID(), addr)
+	h := newPartial(t, 6, ServerOptions{})
 	clk := clock.NewFake(clockStart)
-	r := startClocked(t, c, FetchOptions{Clock: clk, Sources: []Source{cl.Source(c.m)}, HaveWait: MaxHaveWait})
-	for i := range n {
-		waitHeld(t, srv, 1) // the fetcher waits on the peer for what it lacks
-		if err := plib.WriteChunk(cid, i, c.chunk(i)); err != nil {
-			t.Fatal(err)
-		}
+	r := startClocked(t, h.c, FetchOptions{Clock: clk, Sources: []Source{h.cl.Source(h.c.m)}, HaveWait: MaxHaveWait})
+	for i := range h.n {
+		waitHeld(t, h.srv, 1) // the fetcher waits on the peer for what it lacks
+		h.gain(t, i)
 		r.waitChunks(t, 1)
 	}
 	if err := r.wait(t); err != nil {
