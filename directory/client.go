@@ -75,6 +75,9 @@ type Client struct {
 	// lookup allocated, and the client's garbage collections are paid per
 	// byte allocated.
 	connHeader http.Header
+	// suppliersHeader is connHeader asking for the binary supplier list
+	// (Accept: SuppliersMediaType), shared alike.
+	suppliersHeader http.Header
 	// baseURL is base parsed, for newConnRequest (nil: every request
 	// parses base+path).
 	baseURL *url.URL
@@ -134,6 +137,7 @@ func NewClient(o ClientOptions) (*Client, error) {
 	c := &Client{base: base, dev: o.Device, fp: fp, log: o.Logger}
 	if o.Device != nil {
 		c.connHeader = http.Header{HeaderDevice: {string(o.Device.ID())}}
+		c.suppliersHeader = http.Header{HeaderDevice: c.connHeader[HeaderDevice], "Accept": {SuppliersMediaType}}
 		c.baseURL = parseConnBase(base)
 	}
 	if c.log == nil {
@@ -414,7 +418,7 @@ func (c *Client) SuppliersN(ctx context.Context, content sealed.ContentID, n int
 	if n > 0 {
 		path += "?limit=" + strconv.Itoa(n)
 	}
-	var r suppliersResponse
+	var r suppliersResponse // asks for SuppliersMediaType (binaryAnswer)
 	if err := c.do(ctx, http.MethodGet, path, nil, asDevice, &r); err != nil {
 		return nil, err
 	}
@@ -427,7 +431,7 @@ func (c *Client) Origin(ctx context.Context, content sealed.ContentID, off, n in
 	if off < 0 {
 		return nil, fmt.Errorf("origin read of %s: negative offset %d", content, off)
 	}
-	req, err := c.newRequest(ctx, http.MethodGet, "/v1/content/"+content.String(), nil, c.ifDevice())
+	req, err := c.newRequest(ctx, http.MethodGet, "/v1/content/"+content.String(), nil, c.ifDevice(), "")
 	if err != nil {
 		return nil, err
 	}
@@ -453,7 +457,7 @@ func (c *Client) Origin(ctx context.Context, content sealed.ContentID, off, n in
 
 // raw GETs a binary answer.
 func (c *Client) raw(ctx context.Context, path string) ([]byte, error) {
-	req, err := c.newRequest(ctx, http.MethodGet, path, nil, anonymous)
+	req, err := c.newRequest(ctx, http.MethodGet, path, nil, anonymous, "")
 	if err != nil {
 		return nil, err
 	}
@@ -472,12 +476,14 @@ func (c *Client) raw(ctx context.Context, path string) ([]byte, error) {
 	return b, nil
 }
 
-// newRequest builds a request to the directory as a says. A bodiless
-// request as the device on its certificate's connection carries the shared
-// connHeader: a caller adding a header clones it first.
-func (c *Client) newRequest(ctx context.Context, method, path string, body []byte, a auth) (*http.Request, error) {
-	if body == nil && a == asDevice && c.dev != nil && c.byConnection() {
-		if req := c.newConnRequest(ctx, method, path); req != nil {
+// newRequest builds a request to the directory as a says, asking for the
+// answer in the accept media type when not "". A bodiless request as the
+// device on its certificate's connection carries a shared header
+// (connHeaderFor): a caller adding a header clones it first.
+func (c *Client) newRequest(ctx context.Context, method, path string, body []byte, a auth, accept string) (*http.Request, error) {
+	shared := c.connHeaderFor(accept)
+	if body == nil && a == asDevice && c.dev != nil && c.byConnection() && shared != nil {
+		if req := c.newConnRequest(ctx, method, path, shared); req != nil {
 			return req, nil
 		}
 	}
@@ -498,10 +504,11 @@ func (c *Client) newRequest(ctx context.Context, method, path string, body []byt
 	case a == anonymous:
 	case c.dev == nil:
 		return nil, errNoDevice
-	case a == asDevice && c.byConnection() && body == nil:
+	case a == asDevice && c.byConnection() && body == nil && shared != nil:
 		// The connection is made with the device's certificate: naming
 		// the device is enough (the directory checks they agree).
-		req.Header = c.connHeader
+		req.Header = shared
+		return req, nil
 	case a == asDevice && c.byConnection():
 		req.Header.Set(HeaderDevice, string(c.dev.ID()))
 	default:
@@ -510,7 +517,23 @@ func (c *Client) newRequest(ctx context.Context, method, path string, body []byt
 		req.Header.Set(HeaderTime, t)
 		req.Header.Set(HeaderSignature, s)
 	}
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
 	return req, nil
+}
+
+// connHeaderFor is the shared header of a bodiless request as the device
+// on its certificate's connection asking for accept ("": any), or nil when
+// there is none for that type (or no device).
+func (c *Client) connHeaderFor(accept string) http.Header {
+	switch accept {
+	case "":
+		return c.connHeader
+	case SuppliersMediaType:
+		return c.suppliersHeader
+	}
+	return nil
 }
 
 // byConnection reports whether requests as the device go unsigned on
@@ -526,10 +549,14 @@ func (c *Client) do(ctx context.Context, method, path string, in any, a auth, ou
 			return fmt.Errorf("%s %s: encoding request: %w", method, path, err)
 		}
 	}
+	accept := ""
+	if _, ok := out.(binaryAnswer); ok {
+		accept = SuppliersMediaType
+	}
 	var resp *http.Response
 	for {
 		byConn := a == asDevice && c.byConnection()
-		req, err := c.newRequest(ctx, method, path, body, a)
+		req, err := c.newRequest(ctx, method, path, body, a, accept)
 		if err != nil {
 			return err
 		}
@@ -567,6 +594,12 @@ func (c *Client) do(ctx context.Context, method, path string, in any, a auth, ou
 	defer putAnswer(b)
 	if int64(len(b)) > limit {
 		return fmt.Errorf("%s %s: answer over %d bytes", method, path, limit)
+	}
+	if ba, ok := out.(binaryAnswer); ok && mediaTypeIs(resp.Header, accept) {
+		if err := ba.decodeBinary(b, items); err != nil {
+			return fmt.Errorf("%s %s: decoding answer: %w", method, path, err)
+		}
+		return nil
 	}
 	if fd, ok := out.(fastDecoder); ok && fd.decodeFast(b) {
 		// The exact form: at least ~100 bytes an element, so the byte
@@ -617,6 +650,14 @@ func putAnswer(b []byte) {
 		b = b[:cap(b)]
 		answerBufs.Put(&b)
 	}
+}
+
+// binaryAnswer is an answer type with a compact binary form
+// (SuppliersMediaType, the only one), asked for with Accept and decoded
+// when the directory answers in it: at most maxItems elements, which
+// decodeBinary checks before sizing anything by them.
+type binaryAnswer interface {
+	decodeBinary(b []byte, maxItems int) error
 }
 
 // fastDecoder is an answer type with a reflection-free decoder for the

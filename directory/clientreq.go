@@ -21,12 +21,12 @@ func parseConnBase(base string) *url.URL {
 
 // newConnRequest builds a bodiless request as the device on its
 // certificate's connection (every supplier lookup) from the base URL parsed
-// once, with the shared connHeader: NewRequestWithContext joined base and
+// once, with the shared header h (connHeaderFor): NewRequestWithContext joined base and
 // path, parsed them again and made a header map that connHeader then
 // replaced (three of a lookup's allocations, and the parse). It returns nil
 // (the caller takes the general way) when the path is not plain, or when
 // what NewRequestWithContext would check or refuse could be involved.
-func (c *Client) newConnRequest(ctx context.Context, method, path string) *http.Request {
+func (c *Client) newConnRequest(ctx context.Context, method, path string, h http.Header) *http.Request {
 	if c.baseURL == nil || ctx == nil || method != http.MethodGet || !plainPath(path) {
 		return nil
 	}
@@ -34,7 +34,7 @@ func (c *Client) newConnRequest(ctx context.Context, method, path string) *http.
 	*u = *c.baseURL
 	u.Path += path
 	r := http.Request{Method: method, URL: u, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Header: c.connHeader, Host: u.Host}
+		Header: h, Host: u.Host}
 	return r.WithContext(ctx)
 }
 

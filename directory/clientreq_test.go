@@ -19,7 +19,7 @@ func TestConnRequestLikeNewRequest(t *testing.T) {
 			t.Fatalf("base %q not parsed", base)
 		}
 		for _, path := range []string{"/v1/suppliers/00ff", "/v1/info", "", "/a-b.c_d~e/"} {
-			got := c.newConnRequest(ctx, http.MethodGet, path)
+			got := c.newConnRequest(ctx, http.MethodGet, path, c.connHeader)
 			if got == nil {
 				t.Fatalf("%q + %q: general way taken", base, path)
 			}
@@ -37,11 +37,11 @@ func TestConnRequestLikeNewRequest(t *testing.T) {
 			}
 		}
 		for _, path := range []string{"/v1/suppliers/00ff?limit=3", "/v1/a%20b", "/v1/a b", "/v1/é", "/v1/x#y"} {
-			if c.newConnRequest(ctx, http.MethodGet, path) != nil {
+			if c.newConnRequest(ctx, http.MethodGet, path, c.connHeader) != nil {
 				t.Errorf("%q + %q: not plain, but built by newConnRequest", base, path)
 			}
 		}
-		if c.newConnRequest(ctx, http.MethodPost, "/v1/x") != nil {
+		if c.newConnRequest(ctx, http.MethodPost, "/v1/x", c.connHeader) != nil {
 			t.Errorf("%q: POST built by newConnRequest", base)
 		}
 	}

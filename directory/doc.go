@@ -152,7 +152,10 @@
 //	                                 without a zone or DNS names, no control bytes, bounded lengths
 //	DELETE /v1/announce              signed: withdraw (going offline) → 204
 //	GET    /v1/suppliers/{content}?limit=N  signed: {"suppliers":[Supplier]} ranked, filtered, origin last;
-//	                                 "account" only for the caller's own devices
+//	                                 "account" only for the caller's own devices; to "Accept:
+//	                                 application/vnd.kith.suppliers.v1" the same list in that compact
+//	                                 binary form (SuppliersMediaType; what Client asks for), unless a
+//	                                 string in it is not printable ASCII; "Vary: Accept" either way
 //	POST   /v1/relay/ticket          signed: {"supplier"} → TicketAnswer {"ticket","relay","expires"}: a relay
 //	                                 ticket (package directory/relay, 2 min) for a supplier online and
 //	                                 holding something whose policy allows the caller; 404 otherwise

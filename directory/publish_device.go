@@ -317,7 +317,7 @@ func (c *Client) Publish(ctx context.Context, req *PublishRequest) (*Published, 
 // Artwork fetches a title's JPEG thumbnail.
 func (c *Client) Artwork(ctx context.Context, titleID string) ([]byte, error) {
 	path := "/v1/titles/" + url.PathEscape(titleID) + "/artwork"
-	req, err := c.newRequest(ctx, http.MethodGet, path, nil, c.ifDevice())
+	req, err := c.newRequest(ctx, http.MethodGet, path, nil, c.ifDevice(), "")
 	if err != nil {
 		return nil, err
 	}

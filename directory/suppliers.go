@@ -121,7 +121,10 @@ func (s *Server) handleWithdraw(w http.ResponseWriter, r *http.Request, rq *requ
 	return nil
 }
 
-var jsonContentType = []string{"application/json"}
+var (
+	jsonContentType = []string{"application/json"}
+	varyAccept      = []string{"Accept"} // a lookup's form depends on it
+)
 
 // supplierBufs holds the lists lookups rank into (MaxSuppliers and the
 // origin, cleared after use): a list per lookup was its largest allocation.
@@ -169,9 +172,18 @@ func (s *Server) handleSuppliers(w http.ResponseWriter, r *http.Request, rq *req
 		out[i].Score = float64(len(out)-i) / float64(len(out))
 	}
 	bp := jsonBufs.Get().(*[]byte)
-	b := appendSuppliersJSON((*bp)[:0], out)
+	b, bin := (*bp)[:0], false
+	if acceptsMedia(r.Header["Accept"], SuppliersMediaType) {
+		b, bin = appendSuppliersBinary(b, out)
+	}
 	h := w.Header()
-	h["Content-Type"] = jsonContentType // shared, never written to
+	if bin {
+		h["Content-Type"] = suppliersBinContentType // shared, never written to
+	} else {
+		b = appendSuppliersJSON(b, out)
+		h["Content-Type"] = jsonContentType
+	}
+	h["Vary"] = varyAccept
 	h.Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(b)
