@@ -196,7 +196,8 @@ type Fetcher struct {
 	results chan result
 	haves   chan haveResult
 	wake    chan struct{}
-	bufs    sync.Pool
+	size    int64     // the longest chunk's length (the first's)
+	bufs    sync.Pool // buffers for chunks too long for chunkBufs (a manifest's chunk size above the default)
 }
 
 // OriginChunks returns a copy of the bitmap of chunks this fetcher is
@@ -229,12 +230,31 @@ func NewFetcher(o FetchOptions) (*Fetcher, error) {
 			MaxFailures: o.MaxFailures, Timeout: o.Timeout, MinTimeout: o.MinTimeout, StealAfter: o.StealAfter,
 			HaveInterval: o.HaveInterval, HaveTimeout: o.HaveTimeout, HaveWait: o.HaveWait, OriginDelay: o.OriginDelay, Logger: o.Logger}),
 		results: make(chan result, 64), haves: make(chan haveResult, 16), wake: make(chan struct{}, 1)}
-	_, size := m.ChunkRange(0)
-	f.bufs.New = func() any { b := make([]byte, size+1); return &b }
+	_, f.size = m.ChunkRange(0)
+	f.bufs.New = func() any { b := make([]byte, f.size+1); return &b }
 	for _, s := range o.Sources {
 		f.addLocked(s)
 	}
 	return f, nil
+}
+
+// getBuf returns a buffer for one of our chunks: the process's shared
+// pool's for chunks of the default size or less, this fetcher's own for
+// longer ones.
+func (f *Fetcher) getBuf() *[]byte {
+	if f.size+1 > chunkBufSize {
+		return f.bufs.Get().(*[]byte)
+	}
+	return getChunkBuf(f.size)
+}
+
+// putBuf gives a buffer from getBuf back.
+func (f *Fetcher) putBuf(b *[]byte) {
+	if f.size+1 > chunkBufSize {
+		f.bufs.Put(b)
+		return
+	}
+	putChunkBuf(b)
 }
 
 func (f *Fetcher) addLocked(s Source) {

@@ -155,7 +155,7 @@ func (f *Fetcher) launch(ctx context.Context, wg *sync.WaitGroup, a *attempt) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		buf := f.bufs.Get().(*[]byte)
+		buf := f.getBuf()
 		var data []byte
 		var have *HaveInfo
 		var err error
@@ -221,7 +221,7 @@ func outcome(err error) sched.Outcome {
 func (f *Fetcher) handle(r result) error {
 	a := r.a
 	defer func() { a.Cancel() }()
-	defer f.bufs.Put(r.buf)
+	defer f.putBuf(r.buf)
 	f.mu.Lock()
 	if a.Src.Origin() {
 		f.origin.Clear(a.Chunk)

@@ -666,8 +666,8 @@ func (s *Server) handleChunk(w http.ResponseWriter, r *http.Request) {
 	}
 	defer s.release(peer)
 	start := s.o.Now()
-	buf := getBuf()
-	defer putBuf(buf)
+	buf := getChunkBuf(sealed.DefaultChunkSize + sealed.Overhead)
+	defer putChunkBuf(buf)
 	b, err := s.o.Library.ReadChunk(r.Context(), cid, i, *buf, s.o.VerifyUploads)
 	if err != nil {
 		if errors.Is(err, library.ErrNotPresent) || errors.Is(err, library.ErrNotFound) {
@@ -703,8 +703,3 @@ func (c *countWriter) Write(b []byte) (int, error) {
 	c.n += int64(n)
 	return n, err
 }
-
-var bufPool = sync.Pool{New: func() any { b := make([]byte, sealed.DefaultChunkSize+64); return &b }}
-
-func getBuf() *[]byte  { return bufPool.Get().(*[]byte) }
-func putBuf(b *[]byte) { bufPool.Put(b) }
