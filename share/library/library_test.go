@@ -499,3 +499,57 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// RecordAll adds to the ledger what a Record per delta would (bytes summed,
+// one request each), in one transaction: on a failure nothing is recorded.
+func TestRecordAll(t *testing.T) {
+	ctx := context.Background()
+	l := openLib(t, t.TempDir())
+	var a, b sealed.ContentID
+	a[0], b[0] = 1, 2
+	if err := l.RecordAll(ctx, nil); err != nil {
+		t.Fatalf("no deltas: %v", err)
+	}
+	l.Record(ctx, "PEER", a, Up, 10)
+	if err := l.RecordAll(ctx, []LedgerDelta{
+		{Peer: "PEER", ContentID: a, Direction: Up, Bytes: 100},
+		{Peer: "PEER", ContentID: a, Direction: Down, Bytes: 5},
+		{Peer: "PEER", ContentID: b, Direction: Up, Bytes: 7},
+		{Peer: "OTHER", ContentID: a, Direction: Up, Bytes: 1},
+		{Peer: "PEER", ContentID: a, Direction: Up, Bytes: 40},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	es, err := l.Ledger(ctx, "", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]LedgerEntry{}
+	for _, e := range es {
+		got[string(e.Peer)+" "+e.ContentID.String()[:2]+" "+e.Direction] = e
+	}
+	for k, want := range map[string][2]int64{
+		"PEER 01 up": {150, 3}, "PEER 01 down": {5, 1}, "PEER 02 up": {7, 1}, "OTHER 01 up": {1, 1},
+	} {
+		if e, ok := got[k]; !ok || e.Bytes != want[0] || e.Requests != want[1] {
+			t.Errorf("%s = %+v, want %d bytes in %d requests", k, e, want[0], want[1])
+		}
+	}
+	if len(got) != 4 {
+		t.Errorf("ledger = %+v, want 4 entries", es)
+	}
+	// A failing batch (its context is cancelled) records none of its deltas.
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := l.RecordAll(cctx, []LedgerDelta{{Peer: "PEER", ContentID: a, Direction: Up, Bytes: 1000}}); err == nil {
+		t.Fatal("a cancelled batch succeeded")
+	}
+	if es, err = l.Ledger(ctx, "PEER", 10); err != nil || len(es) != 3 {
+		t.Fatalf("after the failed batch: %+v, %v", es, err)
+	}
+	for _, e := range es {
+		if e.Peer == "PEER" && e.ContentID == a && e.Direction == Up && (e.Bytes != 150 || e.Requests != 3) {
+			t.Fatalf("the failed batch counted: %+v", e)
+		}
+	}
+}

@@ -38,14 +38,16 @@ func (f *Fetcher) Run(ctx context.Context) error {
 		cancel()
 		wg.Wait()
 		f.mu.Lock()
+		var ds []library.LedgerDelta
 		for _, s := range f.core.Sources() {
 			if s.Bytes() > 0 {
-				if err := f.o.Sink.Record(context.Background(), s.ID(), f.cid, library.Down, s.Bytes()); err != nil {
-					f.log.Warn("fetcher: ledger", "err", err)
-				}
+				ds = append(ds, library.LedgerDelta{Peer: s.ID(), ContentID: f.cid, Direction: library.Down, Bytes: s.Bytes()})
 			}
 		}
 		f.mu.Unlock()
+		if err := f.record(ds); err != nil {
+			f.log.Warn("fetcher: ledger", "err", err)
+		}
 	}()
 	tick := f.clk.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
@@ -103,6 +105,24 @@ func (f *Fetcher) Run(ctx context.Context) error {
 	f.mu.Unlock()
 	f.emit(Event{Kind: EventDone, Progress: p})
 	return nil
+}
+
+// allRecorder is a Sink that records many ledger deltas in one
+// transaction (*library.Library does).
+type allRecorder interface {
+	RecordAll(ctx context.Context, ds []library.LedgerDelta) error
+}
+
+// record adds the bytes taken from each source to the sink's ledger.
+func (f *Fetcher) record(ds []library.LedgerDelta) error {
+	if r, ok := f.o.Sink.(allRecorder); ok {
+		return r.RecordAll(context.Background(), ds)
+	}
+	var errs []error
+	for _, d := range ds {
+		errs = append(errs, f.o.Sink.Record(context.Background(), d.Peer, d.ContentID, d.Direction, d.Bytes))
+	}
+	return errors.Join(errs...)
 }
 
 // poll asks partial source s what it holds.

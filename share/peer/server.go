@@ -644,11 +644,23 @@ func (s *Server) FlushLedger() error {
 	pending := s.ledger
 	s.ledger = nil
 	s.mu.Unlock()
-	var errs []error
+	ds := make([]library.LedgerDelta, 0, len(pending))
 	for k, n := range pending {
-		errs = append(errs, s.o.Library.Record(context.Background(), k.peer, k.cid, library.Up, n))
+		ds = append(ds, library.LedgerDelta{Peer: k.peer, ContentID: k.cid, Direction: library.Up, Bytes: n})
 	}
-	return errors.Join(errs...)
+	if err := s.o.Library.RecordAll(context.Background(), ds); err != nil {
+		// Nothing was recorded: count it again at the next flush.
+		s.mu.Lock()
+		if s.ledger == nil {
+			s.ledger = map[ledgerKey]int64{}
+		}
+		for k, n := range pending {
+			s.ledger[k] += n
+		}
+		s.mu.Unlock()
+		return err
+	}
+	return nil
 }
 
 func (s *Server) handleChunk(w http.ResponseWriter, r *http.Request) {
