@@ -175,6 +175,12 @@ func crowdChild(t *testing.T, raw string, in io.Reader, out io.Writer) error {
 	wg.Wait()
 	close(stop)
 	pprof.StopCPUProfile()
+	if dir := os.Getenv("KITH_CROWD_PROFILE"); dir != "" { // and its allocations (since the process started)
+		if f, err := os.Create(filepath.Join(dir, fmt.Sprintf("group-%d.allocs.pprof", cfg.Group))); err == nil {
+			pprof.Lookup("allocs").WriteTo(f, 0)
+			f.Close()
+		}
+	}
 	crowdSay(out, crowdReport{Finished: true, CPUMs: (cpuTime() - cpu0).Milliseconds(), MaxFDs: fds.max(), Conns: handshakes(nodes)})
 	// Keep serving the others until the parent says the crowd is done.
 	for lines.Scan() {
