@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"log/slog"
-	"net"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
@@ -14,6 +12,7 @@ import (
 	"time"
 
 	"github.com/kith-media/kith/directory"
+	"github.com/kith-media/kith/directory/dirtest"
 	"github.com/kith-media/kith/directory/license"
 	"github.com/kith-media/kith/directory/sqlitestore"
 	"github.com/kith-media/kith/share/identity"
@@ -87,31 +86,10 @@ func TestChargesCountedOnce(t *testing.T) {
 // whose new device is enrolled in a new account.
 func serveEnrolled(t *testing.T, o directory.Options, account string) (*directory.Server, *directory.Client, *identity.Identity) {
 	t.Helper()
-	o.RateAuth, o.Logger = -1, slog.New(slog.DiscardHandler)
-	srv, err := directory.NewServer(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	t.Cleanup(func() { cancel(); <-done }) // before the store closes (cleanups run last-first)
-	dev, _ := identity.Generate()
-	c, err := directory.NewClient(directory.ClientOptions{URL: "https://" + ln.Addr().String(), Fingerprint: srv.ID(), Device: dev})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.CreateAccount(ctx, account, account+"-password"); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.EnrollDevice(ctx, account, account+"-password", "laptop"); err != nil {
-		t.Fatal(err)
-	}
-	return srv, c, dev
+	o.RateAuth = -1
+	d := dirtest.Serve(t, o)
+	c, dev := d.Enrolled(context.Background(), t, account, "laptop")
+	return d.Server, c, dev
 }
 
 func grepLines(s, sub string) string {

@@ -7,13 +7,12 @@ import (
 	"errors"
 	"net"
 	"net/http"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/kith-media/kith/directory"
+	"github.com/kith-media/kith/directory/dirtest"
 	"github.com/kith-media/kith/directory/relay"
-	"github.com/kith-media/kith/directory/sqlitestore"
 	"github.com/kith-media/kith/share/identity"
 	"github.com/kith-media/kith/share/sealed"
 )
@@ -25,39 +24,12 @@ import (
 func TestReachRankingAndTickets(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	dir := t.TempDir()
-	st, err := sqlitestore.Open(ctx, filepath.Join(dir, "directory.db"), sqlitestore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	dirID, _ := identity.Generate()
 	relayID, _ := identity.Generate()
 	info := &directory.RelayInfo{Addr: "127.0.0.1:7400", ID: relayID.ID()}
-	srv, err := directory.NewServer(directory.Options{Identity: dirID, Store: st, OriginDir: filepath.Join(dir, "origin"),
-		RateAuth: -1, RateIP: -1, RateDevice: -1, Relay: info})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	defer func() { cancel(); <-done }()
-	url := directory.FormatURL("https://"+ln.Addr().String(), srv.ID())
+	d := dirtest.Serve(t, directory.Options{RateAuth: -1, RateIP: -1, RateDevice: -1, Relay: info})
+	srv := d.Server
 	device := func(account string) (*directory.Client, *identity.Identity) {
-		dev, _ := identity.Generate()
-		c, err := directory.NewClient(directory.ClientOptions{URL: url, Device: dev})
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.CreateAccount(ctx, account, "pass-"+account+"-word") // the second device finds it made
-		if err := c.EnrollDevice(ctx, account, "pass-"+account+"-word", account+" device"); err != nil {
-			t.Fatal(err)
-		}
-		return c, dev
+		return d.Enrolled(ctx, t, account, account+" device") // the second device finds the account made
 	}
 	var cid sealed.ContentID
 	rand.Read(cid[:])

@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/kith-media/kith/directory"
+	"github.com/kith-media/kith/directory/dirtest"
 	"github.com/kith-media/kith/directory/license"
 	"github.com/kith-media/kith/directory/sqlitestore"
 	"github.com/kith-media/kith/share/identity"
@@ -74,24 +74,9 @@ func startDirectoryWith(t testing.TB, tune func(*directory.Options)) *testDirect
 	if tune != nil {
 		tune(&o)
 	}
-	srv, err := directory.NewServer(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.srv = srv
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.url = "https://" + ln.Addr().String()
-	sctx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(sctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		st.Close()
-	})
+	t.Cleanup(func() { st.Close() }) // after the server stops (cleanups run last-first)
+	served := dirtest.Serve(t, o)
+	d.srv, d.url = served.Server, "https://"+served.Addr
 	return d
 }
 

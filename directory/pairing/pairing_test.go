@@ -7,9 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -19,12 +16,10 @@ import (
 	"time"
 
 	"github.com/kith-media/kith/directory"
+	"github.com/kith-media/kith/directory/dirtest"
 	"github.com/kith-media/kith/directory/pairing"
-	"github.com/kith-media/kith/directory/sqlitestore"
 	"github.com/kith-media/kith/share/identity"
 )
-
-func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 // dir is a real directory server on loopback.
 type dir struct {
@@ -35,28 +30,9 @@ type dir struct {
 
 func startDirectory(t *testing.T, o directory.Options) *dir {
 	t.Helper()
-	if o.Identity == nil {
-		o.Identity, _ = identity.Generate()
-	}
-	st, err := sqlitestore.Open(context.Background(), filepath.Join(t.TempDir(), "d.db"), sqlitestore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	o.Store, o.OriginDir, o.Logger = st, t.TempDir(), quiet()
 	o.RateAuth = -1
-	srv, err := directory.NewServer(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	t.Cleanup(func() { cancel(); <-done; st.Close() })
-	return &dir{id: o.Identity, srv: srv, url: "https://" + ln.Addr().String()}
+	d := dirtest.Serve(t, o)
+	return &dir{id: d.Identity, srv: d.Server, url: "https://" + d.Addr}
 }
 
 func dev(t *testing.T) identity.ID {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -13,7 +12,7 @@ import (
 	"time"
 
 	"github.com/kith-media/kith/directory"
-	"github.com/kith-media/kith/directory/sqlitestore"
+	"github.com/kith-media/kith/directory/dirtest"
 	"github.com/kith-media/kith/internal/datadir"
 	"github.com/kith-media/kith/share/identity"
 )
@@ -34,29 +33,7 @@ func startDirectory(t *testing.T) string {
 // startDirectoryOn is startDirectory on ln.
 func startDirectoryOn(t *testing.T, ln net.Listener) string {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	dir := t.TempDir()
-	st, err := sqlitestore.Open(ctx, filepath.Join(dir, "d.db"), sqlitestore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, err := identity.Generate()
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := directory.NewServer(directory.Options{Identity: id, Store: st, OriginDir: filepath.Join(dir, "origin"),
-		RateAuth: -1, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		st.Close()
-	})
-	u := directory.FormatURL("https://"+ln.Addr().String(), srv.ID())
+	u := dirtest.ServeOn(t, directory.Options{RateAuth: -1}, ln).URL
 	c := client(t, u, nil)
 	if err := c.CreateAccount(context.Background(), "alice", password); err != nil {
 		t.Fatal(err)

@@ -3,50 +3,20 @@ package main
 import (
 	"bytes"
 	"context"
-	"log/slog"
-	"net"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/kith-media/kith/directory"
-	"github.com/kith-media/kith/directory/sqlitestore"
+	"github.com/kith-media/kith/directory/dirtest"
 	"github.com/kith-media/kith/internal/syncbuf"
-	"github.com/kith-media/kith/share/identity"
 )
 
 // startDirectory serves a real directory (SQLite, TLS) on loopback and
 // returns its URL with the fingerprint.
 func startDirectory(t *testing.T) string {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	dir := t.TempDir()
-	st, err := sqlitestore.Open(ctx, filepath.Join(dir, "d.db"), sqlitestore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, err := identity.Generate()
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := directory.NewServer(directory.Options{Identity: id, Store: st, OriginDir: filepath.Join(dir, "origin"),
-		RateAuth: -1, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		st.Close()
-	})
-	return directory.FormatURL("https://"+ln.Addr().String(), srv.ID())
+	return dirtest.Serve(t, directory.Options{RateAuth: -1}).URL
 }
 
 // A running kithctl device signs out of one account and into another
