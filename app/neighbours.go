@@ -132,7 +132,7 @@ func ago(t time.Time) string {
 func (s *neighboursScreen) apply(ns []Neighbour, problem string) {
 	s.ns = ns
 	if problem != "" {
-		s.empty.SetText(problem + " — Kith keeps trying; devices added by hand still work.")
+		s.empty.SetText(problem + " — Kith keeps trying; the directory's suppliers still work.")
 	} else {
 		s.empty.SetText(lookingText)
 	}

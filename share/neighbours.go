@@ -9,7 +9,7 @@ import (
 )
 
 // Neighbour is another device this node can talk to directly: found on the
-// LAN, named by the directory, or added by hand.
+// LAN or named by the directory.
 type Neighbour struct {
 	ID    identity.ID
 	Name  string
@@ -20,29 +20,17 @@ type Neighbour struct {
 	Relay string
 }
 
-// AddNeighbour makes a device known by hand (tests, a typed address).
-func (n *Node) AddNeighbour(nb Neighbour) {
-	n.mu.Lock()
-	n.manual[nb.ID] = nb
-	n.mu.Unlock()
-}
-
-// Neighbours lists LAN neighbours of the same directory and those added by hand.
+// Neighbours lists the LAN neighbours (mDNS) of the same directory.
 func (n *Node) Neighbours() []Neighbour {
-	n.mu.Lock()
-	out := make([]Neighbour, 0, len(n.manual))
+	out := []Neighbour{}
 	seen := map[identity.ID]bool{}
-	for _, nb := range n.manual {
-		out = append(out, nb)
-		seen[nb.ID] = true
-	}
-	n.mu.Unlock()
 	if b := n.browser.Load(); b != nil {
 		for _, ln := range b.Neighbours() {
 			id, err := identity.ParseID(ln.DeviceID)
 			if err != nil || seen[id] || id == n.ID() {
 				continue
 			}
+			seen[id] = true
 			nb := Neighbour{ID: id, Name: ln.Name, LAN: true}
 			for _, a := range ln.Addrs {
 				nb.Addrs = append(nb.Addrs, a.String())

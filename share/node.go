@@ -105,8 +105,7 @@ type Node struct {
 	account     string
 	dirInfo     *directory.Info
 	clients     map[identity.ID]*peer.Client
-	clientRelay map[identity.ID]string // the relay each client was built with
-	manual      map[identity.ID]Neighbour
+	clientRelay map[identity.ID]string      // the relay each client was built with
 	titles      map[sealed.ContentID]*Title // live handles (Title)
 	ctx         context.Context             // Serve's, for downloads Title.Start runs
 	downloads   sync.WaitGroup              // those downloads, waited for by Serve
@@ -138,7 +137,7 @@ func NewNode(o Options) (*Node, error) {
 		return nil, fmt.Errorf("node: %w", err)
 	}
 	n := &Node{o: o, log: o.Logger, id: o.Identity, lib: lib, dirSet: make(chan struct{}), account: o.Account,
-		clients: map[identity.ID]*peer.Client{}, clientRelay: map[identity.ID]string{}, manual: map[identity.ID]Neighbour{},
+		clients: map[identity.ID]*peer.Client{}, clientRelay: map[identity.ID]string{},
 		titles: map[sealed.ContentID]*Title{}, announceCh: make(chan struct{}, 1),
 		services: map[string]ServiceStatus{}, relay: relayPresence{poke: make(chan struct{}, 1)}}
 	so := o.Server

@@ -54,7 +54,7 @@ Commands for a running device:
                                account owns the title, or by registering (flow 3)
   policy TITLE|default anyone|household|nobody|list [--allow X]... [--deny X]...
                                who may copy TITLE from this device
-  neighbours                   devices found on the LAN (mDNS) or added by hand
+  neighbours                   devices found on the LAN (mDNS)
   offers NEIGHBOUR             what a neighbour offers to this device
   publish PATH... [--title T] [--price 1.99|free] [--rights R] [--public]
                                add files and folders (recursively) of this device to the
