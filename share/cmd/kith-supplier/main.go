@@ -16,9 +16,10 @@
 // enrolment that failed is tried again on the next start. It serves
 // meanwhile: a directory it cannot reach is asked again after a back-off
 // (at most a minute), and a refusal (wrong password, another account)
-// ends it with the reason. --fetch downloads
-// the named titles (or the whole catalog) as ciphertext, without licenses,
-// so the supplier can serve them. Its data folder is its own (device.key,
+// ends it with the reason. --fetch downloads, once at start, the named
+// titles (or the catalog as it is then: a title published later is not
+// fetched until the next start) as ciphertext, without licenses, so the
+// supplier can serve them. Its data folder is its own (device.key,
 // enrolled and the library at its root), not the app's layout of
 // internal/datadir, but it takes that package's lock (DIR/lock): two
 // processes never run one folder.
@@ -97,7 +98,7 @@ func run(ctx context.Context, args []string) error {
 	name := fs.String("name", "kith-supplier", "device name shown to others")
 	account := fs.String("account", "", "owner account: enrolls the device until the directory has acknowledged it, password in $KITH_PASSWORD")
 	lanOn := fs.Bool("lan", false, "announce and browse neighbours by mDNS")
-	fetch := fs.String("fetch", "", `titles to hold: "all" (the whole catalog) or comma-separated title IDs`)
+	fetch := fs.String("fetch", "", `titles to fetch at start: "all" (the catalog as it is then; later titles at the next start) or comma-separated title IDs`)
 	verbose := fs.Bool("v", false, "debug logging")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usageHead)
