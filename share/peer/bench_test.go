@@ -213,3 +213,55 @@ func BenchmarkFirstChunk(b *testing.B) {
 	}
 	b.ReportMetric(float64(total.Microseconds())/float64(b.N)/1000, "ms/first-chunk")
 }
+
+// BenchmarkRequest is the CPU one request costs both ends of a pair's
+// connection (client and server in this process): a /have poll, and a
+// chunk request of a crowd-sized title (256 KiB chunks), over the pair's
+// one HTTP/2 connection, which is open before the timer starts; and the
+// same chunk requests over an HTTP/1.1 connection of the bulk lane
+// (chunk-h1: no HTTP/2 framing, flow control or per-stream copies). The
+// chunk is neither hashed nor stored by the client here, so the figure
+// compares with the crypto-and-TLS bound's CPU a chunk less the hash.
+// cpu_us/req is the process's CPU per request (user and system), which
+// a busy shared machine does not inflate as it does the wall clock.
+//
+//	go test -tags libsqlite3 -run '^$' -bench Request -benchtime 2000x ./share/peer/
+func BenchmarkRequest(b *testing.B) {
+	c := makeContent(b, 8<<20, sealed.DefaultChunkSize, 11)
+	a, me := newIdent(b), newIdent(b)
+	_, addr := startServer(b, ServerOptions{Identity: a, Library: holder(b, c), Accounts: everyoneEnrolled{}})
+	cl := client(b, me, a.ID(), addr)
+	ctx := context.Background()
+	cid, n := c.m.ContentID(), c.m.NumChunks()
+	if _, err := cl.Have(ctx, cid, n); err != nil { // the connection
+		b.Fatal(err)
+	}
+	buf := make([]byte, sealed.DefaultChunkSize+sealed.Overhead+1)
+	h1 := client(b, me, a.ID(), addr)
+	h1.bulk.after = 0
+	h1.bulk.until.Store(1 << 62) // every chunk request over the lane
+	if _, err := h1.Have(ctx, cid, n); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := h1.Chunk(ctx, c.m, 0, buf); err != nil { // the lane's connection
+		b.Fatal(err)
+	}
+	for _, v := range []struct {
+		name string
+		do   func(i int) error
+	}{
+		{"have", func(int) error { _, err := cl.Have(ctx, cid, n); return err }},
+		{"chunk", func(i int) error { _, err := cl.Chunk(ctx, c.m, i%n, buf); return err }},
+		{"chunk-h1", func(i int) error { _, err := h1.Chunk(ctx, c.m, i%n, buf); return err }},
+	} {
+		b.Run(v.name, func(b *testing.B) {
+			c0 := processCPU(b)
+			for i := range b.N {
+				if err := v.do(i); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64((processCPU(b)-c0).Microseconds())/float64(b.N), "cpu_us/req")
+		})
+	}
+}

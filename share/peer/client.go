@@ -374,18 +374,22 @@ func (c *Client) do(req *http.Request) (*http.Response, error) {
 // lane's).
 func (c *Client) doVia(req *http.Request, rt func(*http.Request) (*http.Response, error)) (*http.Response, error) {
 	// Which relayed connection carries the request (for RetireRelayed);
-	// a request the transport retries gets another connection.
+	// a request the transport retries gets another connection. A client
+	// without a relay has no relayed connection to follow, and skips the
+	// trace (a context, a request copy and the hooks' calls per request).
 	var on *relayedConn
-	trace := &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) {
-		if on != nil {
-			on.end()
-		}
-		on, _ = i.Conn.(*relayedConn)
-		if on != nil {
-			on.begin()
-		}
-	}}
-	req = req.WithContext(httptrace.WithClientTrace(req.Context(), trace))
+	if c.relay != nil {
+		trace := &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) {
+			if on != nil {
+				on.end()
+			}
+			on, _ = i.Conn.(*relayedConn)
+			if on != nil {
+				on.begin()
+			}
+		}}
+		req = req.WithContext(httptrace.WithClientTrace(req.Context(), trace))
+	}
 	resp, err := rt(req)
 	if err != nil {
 		if on != nil {
