@@ -146,22 +146,13 @@ func NewClient(o ClientOptions) (*Client, error) {
 	c.hc = o.HTTPClient
 	if c.hc == nil {
 		c.byConn = o.Device != nil && !o.SignRequests
-		c.hc = &http.Client{Transport: &http.Transport{
-			Proxy:             nil,
-			TLSClientConfig:   c.tlsConfig(),
-			ForceAttemptHTTP2: false, // bulk ciphertext is faster on HTTP/1.1
-			// The directory never compresses its answers: asking for gzip
-			// cost a header map per request.
-			DisableCompression:  true,
-			MaxIdleConnsPerHost: 16,
-			// A device's requests wait for one of 16 connections rather than
-			// open more: a crowd of hundreds, each looking up its new peers
-			// at once, otherwise passed the directory's connection cap
-			// (DefaultMaxConns) and had connections closed on accept.
-			MaxConnsPerHost:     16,
-			IdleConnTimeout:     90 * time.Second,
-			TLSHandshakeTimeout: 10 * time.Second,
-		}}
+		// HTTP/1.1 (bulk ciphertext is faster than on HTTP/2), each request on
+		// its caller's goroutine (connTransport). A device's requests wait for
+		// one of 16 connections rather than open more: a crowd of hundreds,
+		// each looking up its new peers at once, otherwise passed the
+		// directory's connection cap (DefaultMaxConns) and had connections
+		// closed on accept. The directory never compresses its answers.
+		c.hc = &http.Client{Transport: newConnTransport(c.tlsConfig(), 16, 90*time.Second, 10*time.Second)}
 	}
 	return c, nil
 }

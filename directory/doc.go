@@ -11,7 +11,12 @@
 // the directory's ed25519 identity key, so the directory's identity.ID is
 // its fingerprint; clients pin it, given in the URL fragment:
 // "https://host:port#FINGERPRINT" (ParseURL). Bodies are JSON (UTF-8), except
-// manifests and content, which are binary.
+// manifests and content, which are binary. The Client keeps up to 16
+// connections to the directory alive (closed after 90 s idle) and runs each
+// request on its caller's goroutine (no reader and writer goroutines per
+// connection, as net/http's Transport has); a request that failed on a
+// reused connection before any answer came is sent again on a new one only
+// when it is safe to (GET, HEAD, OPTIONS, DELETE).
 //
 // # Signed requests
 //
