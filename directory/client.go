@@ -116,6 +116,16 @@ func (c *Client) signTime() int64 {
 	}
 }
 
+// dialAfter is how long a request waits for one of the client's busy
+// connections to the directory before it opens another: a directory
+// answers most requests in a millisecond or two, while a new connection
+// costs two round trips and a key exchange on both ends (every connection
+// opened to answer a momentary second or third request at once was a
+// handshake in each process, and a connection the directory keeps).
+// Requests that hold a connection long (origin reads, big announcements)
+// delay another by at most this.
+const dialAfter = 25 * time.Millisecond
+
 // maxResponse caps JSON answers read by the client.
 const maxResponse = 16 << 20
 
@@ -151,8 +161,10 @@ func NewClient(o ClientOptions) (*Client, error) {
 		// one of 16 connections rather than open more: a crowd of hundreds,
 		// each looking up its new peers at once, otherwise passed the
 		// directory's connection cap (DefaultMaxConns) and had connections
-		// closed on accept. The directory never compresses its answers.
-		c.hc = &http.Client{Transport: newConnTransport(c.tlsConfig(), 16, 90*time.Second, 10*time.Second)}
+		// closed on accept. Below that, a request waits dialAfter for a busy
+		// one before it opens another. The directory never compresses its
+		// answers.
+		c.hc = &http.Client{Transport: newConnTransport(c.tlsConfig(), 16, 90*time.Second, 10*time.Second, dialAfter)}
 	}
 	return c, nil
 }

@@ -37,6 +37,7 @@ type connTransport struct {
 	maxConns         int
 	idleTimeout      time.Duration
 	handshakeTimeout time.Duration
+	dialAfter        time.Duration // how long a request waits for a busy connection before opening one
 	dialer           net.Dialer
 
 	mu      sync.Mutex
@@ -62,8 +63,8 @@ type clientConn struct {
 	idleAt time.Time
 }
 
-func newConnTransport(cfg *tls.Config, maxConns int, idleTimeout, handshakeTimeout time.Duration) *connTransport {
-	return &connTransport{cfg: cfg, maxConns: maxConns, idleTimeout: idleTimeout, handshakeTimeout: handshakeTimeout,
+func newConnTransport(cfg *tls.Config, maxConns int, idleTimeout, handshakeTimeout, dialAfter time.Duration) *connTransport {
+	return &connTransport{cfg: cfg, maxConns: maxConns, idleTimeout: idleTimeout, handshakeTimeout: handshakeTimeout, dialAfter: dialAfter,
 		dialer: net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}, hosts: map[string]*hostConns{}}
 }
 
@@ -129,9 +130,12 @@ func closeBody(req *http.Request) {
 	}
 }
 
-// conn returns an idle connection to key (reused) or a new one, waiting
-// while maxConns are busy.
+// conn returns an idle connection to key (reused) or a new one. While all
+// of key's connections are busy, a request waits up to dialAfter for one
+// to come back before it opens another (and without limit once maxConns
+// are open).
 func (t *connTransport) conn(ctx context.Context, key, host string) (cc *clientConn, reused bool, err error) {
+	waited := false
 	for {
 		t.mu.Lock()
 		h := t.hosts[key]
@@ -153,7 +157,8 @@ func (t *connTransport) conn(ctx context.Context, key, host string) (cc *clientC
 			cc.close()
 			continue
 		}
-		if h.open < t.maxConns {
+		canDial := h.open < t.maxConns
+		if canDial && (h.open == 0 || waited || t.dialAfter <= 0) {
 			h.open++
 			cfg := h.cfg
 			t.mu.Unlock()
@@ -167,30 +172,52 @@ func (t *connTransport) conn(ctx context.Context, key, host string) (cc *clientC
 		w := make(chan *clientConn, 1)
 		h.waiters = append(h.waiters, w)
 		t.mu.Unlock()
-		select {
-		case cc = <-w:
-			if cc != nil {
-				return cc, true, nil
-			}
-			// nil: a connection closed; try again (dial or idle)
-		case <-ctx.Done():
-			t.mu.Lock()
-			for i, x := range h.waiters {
-				if x == w {
-					h.waiters = append(h.waiters[:i], h.waiters[i+1:]...)
-					break
-				}
-			}
-			t.mu.Unlock()
-			select {
-			case cc = <-w: // handed over as we left: give it back
-				if cc != nil {
-					cc.release()
-				}
-			default:
-			}
-			return nil, false, ctx.Err()
+		var timeout <-chan time.Time
+		var tm *time.Timer
+		if canDial {
+			tm = time.NewTimer(t.dialAfter)
+			timeout = tm.C
 		}
+		var done error
+		select {
+		case cc = <-w: // nil: a connection closed; try again (dial or idle)
+		case <-timeout:
+			waited = true
+			cc = t.leave(h, w)
+		case <-ctx.Done():
+			if cc := t.leave(h, w); cc != nil {
+				cc.release()
+			}
+			done = ctx.Err()
+		}
+		if tm != nil {
+			tm.Stop()
+		}
+		if done != nil {
+			return nil, false, done
+		}
+		if cc != nil {
+			return cc, true, nil
+		}
+	}
+}
+
+// leave takes waiter w off h's list; a connection handed to it as it left
+// is returned.
+func (t *connTransport) leave(h *hostConns, w chan *clientConn) *clientConn {
+	t.mu.Lock()
+	for i, x := range h.waiters {
+		if x == w {
+			h.waiters = append(h.waiters[:i], h.waiters[i+1:]...)
+			break
+		}
+	}
+	t.mu.Unlock()
+	select {
+	case cc := <-w:
+		return cc
+	default:
+		return nil
 	}
 }
 

@@ -42,7 +42,7 @@ func newTransportServer(t *testing.T, h http.HandlerFunc) *transportServer {
 }
 
 func testConnTransport(maxConns int, idle time.Duration) *connTransport {
-	return newConnTransport(&tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS13}, maxConns, idle, 10*time.Second)
+	return newConnTransport(&tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS13}, maxConns, idle, 10*time.Second, 0)
 }
 
 func getBody(t *testing.T, c *http.Client, method, url string, body io.Reader) (int, string) {
@@ -234,4 +234,60 @@ func waitFor(t *testing.T, ok func() bool, what string) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 	}
+}
+
+// While a client's connections are busy, a request waits dialAfter for one
+// before opening another: momentary overlaps share one connection, and a
+// request stuck behind a long one gets its own after the wait.
+func TestConnTransportDialAfter(t *testing.T) {
+	release := make(chan struct{})
+	ts := newTransportServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/long" {
+			<-release
+		} else {
+			time.Sleep(time.Millisecond)
+		}
+		_, _ = io.WriteString(w, "ok")
+	})
+	tr := newConnTransport(&tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS13}, 8, time.Minute, 10*time.Second, time.Second)
+	c := &http.Client{Transport: tr}
+	getBody(t, c, "GET", ts.URL+"/", nil)
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < 5; j++ {
+				getBody(t, c, "GET", ts.URL+"/", nil)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := ts.accepted.Load(); n != 1 {
+		t.Fatalf("%d connections for 8 callers of 1 ms requests (dialAfter 1 s), want 1", n)
+	}
+	long := make(chan struct{})
+	go func() { defer close(long); getBody(t, c, "GET", ts.URL+"/long", nil) }()
+	waitFor(t, func() bool { return tr.busy() == 1 }, "the long request to take the connection")
+	start := time.Now()
+	getBody(t, c, "GET", ts.URL+"/", nil)
+	if d := time.Since(start); d < time.Second {
+		t.Fatalf("a request behind a busy connection opened another after %s, want after dialAfter (1 s)", d)
+	}
+	if n := ts.accepted.Load(); n != 2 {
+		t.Fatalf("%d connections, want 2", n)
+	}
+	close(release)
+	<-long
+}
+
+// busy counts the connections open and not idle (for tests).
+func (t *connTransport) busy() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := 0
+	for _, h := range t.hosts {
+		n += h.open - len(h.idle)
+	}
+	return n
 }
