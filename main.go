@@ -111,7 +111,7 @@ func settingsTable(c *config) settings.Table {
 		{Flag: "name", Arg: "NAME", Env: "KITH_NAME", Var: &c.wire.DeviceName,
 			Help: "this device's name, shown to others; default the host name"},
 		{Flag: "lan-wait", Arg: "DUR", Default: "3s", Var: &c.wire.LANWait,
-			Help: "first run: how long to look for a directory"},
+			Help: "how long to look for a directory on the LAN when started with none chosen yet (the welcome screen's searches: at least 2s)"},
 		{Flag: "no-lan", Env: "KITH_NO_LAN", Var: &c.wire.NoLAN,
 			Help: "no mDNS: neither look for nor announce to neighbours"},
 		{Flag: "view", Arg: "NAME", Var: &c.view,

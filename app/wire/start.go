@@ -35,7 +35,7 @@ type Config struct {
 	Listen        string        // peer server address (default ":0")
 	HouseholdAddr string        // embedded directory address (default ":7443")
 	DeviceName    string        // shown to peers (default: host name)
-	LANWait       time.Duration // first run: how long to look for a directory (default 3 s)
+	LANWait       time.Duration // how long to look for a directory when started with none chosen yet (default 3 s); the welcome screen's searches take at least 2 s
 	NoLAN         bool          // no mDNS at all (tests, locked-down networks)
 	Output        player.Output // nil = the system's audio output
 	// PackSelf offers neighbours a package made from the running program
