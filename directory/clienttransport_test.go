@@ -23,10 +23,13 @@ type transportServer struct {
 	accepted, open atomic.Int64
 }
 
-func newTransportServer(t *testing.T, h http.HandlerFunc) *transportServer {
+func newTransportServer(t *testing.T, h http.HandlerFunc, configure ...func(*http.Server)) *transportServer {
 	t.Helper()
 	ts := &transportServer{}
 	ts.Server = httptest.NewUnstartedServer(h)
+	for _, f := range configure {
+		f(ts.Config)
+	}
 	ts.Config.ConnState = func(_ net.Conn, s http.ConnState) {
 		switch s {
 		case http.StateNew:
@@ -290,4 +293,47 @@ func (t *connTransport) busy() int {
 		n += h.open - len(h.idle)
 	}
 	return n
+}
+
+type connCountKey struct{}
+
+// A request that its connection drops before any answer is sent again on
+// a new connection when that is safe (GET), and not when it is not (POST:
+// the directory may have acted on it).
+func TestConnTransportRetriesOnlyReplayable(t *testing.T) {
+	var posts atomic.Int64
+	ts := newTransportServer(t, func(w http.ResponseWriter, r *http.Request) {
+		n := r.Context().Value(connCountKey{}).(*atomic.Int64).Add(1)
+		if r.Method == "POST" {
+			posts.Add(1)
+		}
+		if r.URL.Path == "/drop" && n == 2 { // the second request on a connection: closed unanswered
+			c, _, err := w.(http.Hijacker).Hijack()
+			if err == nil {
+				c.Close()
+			}
+			return
+		}
+		_, _ = io.WriteString(w, "ok")
+	}, func(s *http.Server) {
+		s.ConnContext = func(ctx context.Context, _ net.Conn) context.Context {
+			return context.WithValue(ctx, connCountKey{}, new(atomic.Int64))
+		}
+	})
+	c := &http.Client{Transport: testConnTransport(4, time.Minute)}
+	getBody(t, c, "GET", ts.URL+"/a", nil)
+	if code, b := getBody(t, c, "GET", ts.URL+"/drop", nil); code != 200 || b != "ok" {
+		t.Fatalf("GET dropped on a reused connection: %d %q, want it answered on a new one", code, b)
+	}
+	if n := ts.accepted.Load(); n != 2 {
+		t.Fatalf("%d connections, want 2", n)
+	}
+	req, _ := http.NewRequest("POST", ts.URL+"/drop", strings.NewReader("x"))
+	if resp, err := c.Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatalf("POST dropped on a reused connection: %s, want an error", resp.Status)
+	}
+	if n := posts.Load(); n != 1 {
+		t.Fatalf("the POST reached the server %d times, want once", n)
+	}
 }

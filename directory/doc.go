@@ -14,9 +14,10 @@
 // manifests and content, which are binary. The Client keeps up to 16
 // connections to the directory alive (closed after 90 s idle) and runs each
 // request on its caller's goroutine (no reader and writer goroutines per
-// connection, as net/http's Transport has); a request that failed on a
-// reused connection before any answer came is sent again on a new one only
-// when it is safe to (GET, HEAD, OPTIONS, DELETE).
+// connection, as net/http's Transport has); while they are all busy, a
+// request waits up to 25 ms for one before opening another. A request that
+// failed on a reused connection before any answer came is sent again on a
+// new one only when it is safe to (GET, HEAD, OPTIONS, DELETE).
 //
 // # Signed requests
 //
