@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # cross.sh checks that what can build for Windows does (GOOS=windows, no cgo):
 # kith-relay (vet and build), internal/datadir (vet), and every other package
-# that needs no cgo (build), except the Linux-only test harnesses. The app,
-# kithctl, kith-supplier and kith-directory are cgo (Fyne's OpenGL, the
-# player's ALSA and FFmpeg, go-sqlite3) and need a Windows C toolchain:
-# not checked. Not part of make test: from a cold build cache it takes
-# 30-60 s on 2 cores (the standard library compiled for Windows), 2 s warm.
+# that needs no cgo (build), except the Linux-only test harnesses. The app
+# and kithctl need Linux's ALSA (and FFmpeg, Fyne's OpenGL): Linux only.
+# kith-supplier and kith-directory need go-sqlite3 (cgo): with a Windows C
+# compiler (x86_64-w64-mingw32-gcc) and without the libsqlite3 tag they build
+# (GOFLAGS=-tags=migrated_fynedo CGO_ENABLED=1 CC=x86_64-w64-mingw32-gcc),
+# not checked here. Not part of make test: from a cold build cache this
+# takes 30-60 s on 2 cores (the standard library compiled for Windows), 2 s warm.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GOFLAGS=${GOFLAGS:--tags=libsqlite3,migrated_fynedo}
