@@ -195,7 +195,10 @@ func runClient(ctx context.Context, g globals, cmd string, args []string, out io
 		}
 		return nil
 	case "signup", "signin":
-		name := fs.String("name", "", "device name (signin)")
+		var name string
+		if cmd == "signin" { // signup makes an account, no device name
+			fs.StringVar(&name, "name", "", "this device's name")
+		}
 		var account string
 		password := passwordFlag(fs, func() string { return account })
 		pos, err := parse(fs, args, 1, 2)
@@ -211,7 +214,7 @@ func runClient(ctx context.Context, g globals, cmd string, args []string, out io
 		if err != nil {
 			return err
 		}
-		if err := c.call(ctx, "POST", "/"+cmd, Request{Account: pos[0], Password: pw, Name: *name}, nil); err != nil || c.json {
+		if err := c.call(ctx, "POST", "/"+cmd, Request{Account: pos[0], Password: pw, Name: name}, nil); err != nil || c.json {
 			return err
 		}
 		if cmd == "signup" {

@@ -80,6 +80,8 @@ func TestRunExitCodes(t *testing.T) {
 		{"empty data", []string{"--data", "", "status"}, 2, "--data DIR is empty"},
 		// unknown command
 		{"unknown", []string{"--data", dir, "frobnicate"}, 2, `unknown command "frobnicate"`},
+		// --name is signin's (the device's name); signup makes an account and takes none
+		{"signup name", []string{"--data", dir, "signup", "alice", "--name", "laptop"}, 2, "flag provided but not defined: -name"},
 		// no device running: says how to start one
 		{"no device", []string{"--data", dir, "status"}, 1, "kithctl --data " + dir + " serve"},
 		// serve without a directory on the first run
