@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/tls"
 	"fmt"
 	"net/http"
@@ -11,7 +9,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/kith-media/kith/directory"
 	"github.com/kith-media/kith/internal/pgtest"
 )
 
@@ -49,7 +46,7 @@ func BenchmarkPurchasesPostgres(b *testing.B) {
 			const titles = 50
 			titleIDs := make([]string, titles)
 			for i := range titleIDs {
-				titleIDs[i] = publishToStore(b, data[0], dsn, fmt.Sprintf("Bench %03d", i), 199)
+				titleIDs[i], _ = publishToStore(b, data[0], dsn, fmt.Sprintf("Bench %03d", i), 199)
 			}
 			ps := make([]*proc, n)
 			for i := range ps {
@@ -71,23 +68,4 @@ func BenchmarkPurchasesPostgres(b *testing.B) {
 			hammer(b, b.N, ps[0].cmd.Process.Pid, func(i int) error { return regs[i]() })
 		})
 	}
-}
-
-// publishToStore publishes a small random title into the store spec names.
-func publishToStore(t testing.TB, data, spec, name string, price int64) string {
-	t.Helper()
-	ctx := context.Background()
-	id, st, origin, _, err := openData(ctx, data, spec, os.Stderr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	plain := make([]byte, 4096)
-	_, _ = rand.Read(plain)
-	ti, err := directory.Publish(ctx, st, id, origin, bytes.NewReader(plain), directory.PublishOptions{
-		Name: name, MediaType: "audio/mpeg", Price: price})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ti.ID
 }

@@ -307,8 +307,15 @@ func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
 // directory (what `publish` does, without a process per title).
 func publishInProcess(t testing.TB, data, name string, price int64) (string, []byte) {
 	t.Helper()
+	return publishToStore(t, data, "", name, price)
+}
+
+// publishToStore is publishInProcess into the store spec names ("": the
+// data directory's SQLite file).
+func publishToStore(t testing.TB, data, spec, name string, price int64) (string, []byte) {
+	t.Helper()
 	ctx := context.Background()
-	id, st, origin, _, err := openData(ctx, data, "", os.Stderr)
+	id, st, origin, _, err := openData(ctx, data, spec, os.Stderr)
 	if err != nil {
 		t.Fatal(err)
 	}
