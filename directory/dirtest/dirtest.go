@@ -41,6 +41,13 @@ func Serve(t testing.TB, o directory.Options) *Directory {
 // a logger that discards. Rate limits and everything else are o's.
 func ServeOn(t testing.TB, o directory.Options, ln net.Listener) *Directory {
 	t.Helper()
+	if o.Identity == nil {
+		var err error
+		if o.Identity, err = identity.Generate(); err != nil {
+			ln.Close()
+			t.Fatal(err)
+		}
+	}
 	dir := t.TempDir()
 	var own *sqlitestore.Store
 	if o.Store == nil {
@@ -50,12 +57,6 @@ func ServeOn(t testing.TB, o directory.Options, ln net.Listener) *Directory {
 			t.Fatal(err)
 		}
 		o.Store = own
-	}
-	if o.Identity == nil {
-		var err error
-		if o.Identity, err = identity.Generate(); err != nil {
-			t.Fatal(err)
-		}
 	}
 	if o.OriginDir == "" {
 		o.OriginDir = filepath.Join(dir, "origin")
