@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/kith-media/kith/directory"
@@ -122,8 +123,8 @@ func TestInUseDoesNotBlockLock(t *testing.T) {
 	if err := os.MkdirAll(string(d2), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	stopProbing := probeInLoop(t, d2)
-	for i := 0; i < 200; i++ {
+	probes, stopProbing := probeInLoop(t, d2)
+	for i := 0; i < 200 || probes() < 100; i++ {
 		unlock, err := d2.Lock()
 		if err != nil {
 			t.Fatalf("Lock %d while another goroutine probes: %v", i, err)
@@ -353,28 +354,35 @@ func TestMigrateWaitsForOldServe(t *testing.T) {
 }
 
 // probeInLoop asks d.InUse in a loop on another goroutine, as kithctl
-// status polling a device that is still starting does, until the returned
-// stop is called; stop returns how many times it asked.
-func probeInLoop(t *testing.T, d Dir) (stop func() int) {
+// status does while a device starts, and returns once it has asked once.
+// probes counts its questions so far; stop ends it and returns their number.
+// (A caller loops until probes is well past zero: with one P, or a loaded
+// machine, a short loop could end before the prober ran again.)
+func probeInLoop(t *testing.T, d Dir) (probes func() int64, stop func() int64) {
 	quit := make(chan struct{})
-	probed := make(chan int)
+	done := make(chan struct{})
+	first := make(chan struct{})
+	var n atomic.Int64
 	go func() {
-		n := 0
+		defer close(done)
 		for {
-			select {
-			case <-quit:
-				probed <- n
-				return
-			default:
-			}
 			if _, err := d.InUse(); err != nil {
 				t.Error(err)
 			}
-			n++
+			if n.Add(1) == 1 {
+				close(first)
+			}
+			select {
+			case <-quit:
+				return
+			default:
+			}
 		}
 	}()
-	return func() int {
+	<-first
+	return n.Load, func() int64 {
 		close(quit)
-		return <-probed
+		<-done
+		return n.Load()
 	}
 }

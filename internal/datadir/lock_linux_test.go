@@ -17,9 +17,9 @@ func TestInUseNeverTakesTheLock(t *testing.T) {
 	if err := os.MkdirAll(string(d), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	stopProbing := probeInLoop(t, d)
-	refused := 0
-	for i := 0; i < 2000; i++ {
+	probes, stopProbing := probeInLoop(t, d)
+	refused, locks := 0, 0
+	for ; locks < 2000 || probes() < 100; locks++ {
 		unlock, err := d.lock(0)
 		if err != nil {
 			refused++
@@ -35,7 +35,7 @@ func TestInUseNeverTakesTheLock(t *testing.T) {
 	}
 	n := stopProbing()
 	if refused > 0 {
-		t.Errorf("%d of 2000 Locks refused while InUse probed %d times", refused, n)
+		t.Errorf("%d of %d Locks refused while InUse probed %d times", refused, locks, n)
 	}
 	if n == 0 {
 		t.Fatal("the prober never ran")
