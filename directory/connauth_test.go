@@ -5,13 +5,12 @@ import (
 	"crypto/tls"
 	"net"
 	"net/http"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/kith-media/kith/directory"
-	"github.com/kith-media/kith/directory/sqlitestore"
+	"github.com/kith-media/kith/directory/dirtest"
 	"github.com/kith-media/kith/share/identity"
 )
 
@@ -21,21 +20,8 @@ import (
 // returns a client whose new device is enrolled in a new account.
 func serveOverTLS(ctx context.Context, t *testing.T, account string, adjust func(srv *directory.Server, cfg *tls.Config, hs *http.Server)) (*directory.Client, *identity.Identity) {
 	t.Helper()
-	dir := t.TempDir()
-	st, err := sqlitestore.Open(ctx, filepath.Join(dir, "directory.db"), sqlitestore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	id, err := identity.Generate()
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := directory.NewServer(directory.Options{Identity: id, Store: st, OriginDir: filepath.Join(dir, "origin")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := srv.TLSConfig()
+	d := dirtest.New(t, directory.Options{})
+	cfg, err := d.Server.TLSConfig()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,23 +29,13 @@ func serveOverTLS(ctx context.Context, t *testing.T, account string, adjust func
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 5 * time.Second}
-	adjust(srv, cfg, hs)
+	hs := &http.Server{Handler: d.Server, ReadHeaderTimeout: 5 * time.Second}
+	adjust(d.Server, cfg, hs)
 	go func() { _ = hs.Serve(tls.NewListener(ln, cfg)) }()
 	t.Cleanup(func() { hs.Close() }) // before the store closes (cleanups run last-first)
-
-	dev, _ := identity.Generate()
-	c, err := directory.NewClient(directory.ClientOptions{URL: directory.FormatURL("https://"+ln.Addr().String(), srv.ID()), Device: dev})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.CreateAccount(ctx, account, account+"-password"); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.EnrollDevice(ctx, account, account+"-password", "box"); err != nil {
-		t.Fatal(err)
-	}
-	return c, dev
+	d.Addr = ln.Addr().String()
+	d.URL = directory.FormatURL("https://"+d.Addr, d.Server.ID())
+	return d.Enrolled(ctx, t, account, "box")
 }
 
 // TestClientSignsForDirectoryWithoutCertificates: a directory that never

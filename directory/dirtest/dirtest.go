@@ -25,7 +25,8 @@ type Directory struct {
 	URL      string // https://Addr#FINGERPRINT, as directory.FormatURL writes it
 }
 
-// Serve serves a directory with o on a new loopback listener; see ServeOn.
+// Serve serves a directory with o on a new loopback listener until the test
+// ends; see New for what it fills in.
 func Serve(t testing.TB, o directory.Options) *Directory {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -35,28 +36,59 @@ func Serve(t testing.TB, o directory.Options) *Directory {
 	return ServeOn(t, o, ln)
 }
 
-// ServeOn serves a directory with o on ln until the test ends. What o
-// leaves unset it fills: a new identity, a SQLite store in a temporary
-// folder (closed once the server has stopped), an origin folder there and
-// a logger that discards. Rate limits and everything else are o's.
+// ServeOn serves a directory made by New on ln until the test ends (its
+// own store, if New made one, closed once the server has stopped).
 func ServeOn(t testing.TB, o directory.Options, ln net.Listener) *Directory {
+	t.Helper()
+	d, closeStore := newDirectory(t, o, ln.Close)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Server.Serve(ctx, ln) }()
+	t.Cleanup(func() { // before the caller's store closes (cleanups run last-first)
+		cancel()
+		if err := <-done; err != nil { // as the tests before it: not a failure (a slow shutdown under load)
+			t.Logf("directory server: %v", err)
+		}
+		closeStore()
+	})
+	d.Addr = ln.Addr().String()
+	d.URL = directory.FormatURL("https://"+d.Addr, d.Server.ID())
+	return d
+}
+
+// New makes a directory server with o without serving it (Addr and URL
+// empty), for a test that serves it its own way (its own http.Server, or
+// ServeHTTP in-process). What o leaves unset it fills: a new identity, a
+// SQLite store in a temporary folder (closed when the test ends), an
+// origin folder there and a logger that discards. Rate limits and
+// everything else are o's.
+func New(t testing.TB, o directory.Options) *Directory {
+	t.Helper()
+	d, closeStore := newDirectory(t, o, func() error { return nil })
+	t.Cleanup(closeStore)
+	return d
+}
+
+// newDirectory is New, calling abandon (the listener's Close) before
+// failing the test, and leaving its own store's closing to the caller.
+func newDirectory(t testing.TB, o directory.Options, abandon func() error) (d *Directory, closeStore func()) {
 	t.Helper()
 	if o.Identity == nil {
 		var err error
 		if o.Identity, err = identity.Generate(); err != nil {
-			ln.Close()
+			abandon()
 			t.Fatal(err)
 		}
 	}
 	dir := t.TempDir()
-	var own *sqlitestore.Store
+	closeStore = func() {}
 	if o.Store == nil {
-		var err error
-		if own, err = sqlitestore.Open(context.Background(), filepath.Join(dir, "directory.db"), sqlitestore.Options{}); err != nil {
-			ln.Close()
+		own, err := sqlitestore.Open(context.Background(), filepath.Join(dir, "directory.db"), sqlitestore.Options{})
+		if err != nil {
+			abandon()
 			t.Fatal(err)
 		}
-		o.Store = own
+		o.Store, closeStore = own, func() { own.Close() }
 	}
 	if o.OriginDir == "" {
 		o.OriginDir = filepath.Join(dir, "origin")
@@ -66,27 +98,11 @@ func ServeOn(t testing.TB, o directory.Options, ln net.Listener) *Directory {
 	}
 	srv, err := directory.NewServer(o)
 	if err != nil {
-		ln.Close()
-		if own != nil {
-			own.Close()
-		}
+		abandon()
+		closeStore()
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	t.Cleanup(func() { // before the caller's store closes (cleanups run last-first)
-		cancel()
-		if err := <-done; err != nil { // as the tests before it: not a failure (a slow shutdown under load)
-			t.Logf("directory server: %v", err)
-		}
-		if own != nil {
-			own.Close()
-		}
-	})
-	addr := ln.Addr().String()
-	return &Directory{Server: srv, Store: o.Store, Identity: o.Identity, Origin: o.OriginDir,
-		Addr: addr, URL: directory.FormatURL("https://"+addr, srv.ID())}
+	return &Directory{Server: srv, Store: o.Store, Identity: o.Identity, Origin: o.OriginDir}, closeStore
 }
 
 // Client is a client of d signing as dev (anonymous when nil).
