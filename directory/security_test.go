@@ -4,15 +4,14 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/kith-media/kith/directory"
+	"github.com/kith-media/kith/directory/dirtest"
 	"github.com/kith-media/kith/directory/sqlitestore"
 	"github.com/kith-media/kith/share/identity"
 	"github.com/kith-media/kith/share/sealed"
@@ -22,25 +21,8 @@ import (
 // through ServeHTTP (so a test can choose the client address).
 func newTestServer(t *testing.T, o directory.Options) (*directory.Server, *sqlitestore.Store) {
 	t.Helper()
-	dir := t.TempDir()
-	st, err := sqlitestore.Open(context.Background(), filepath.Join(dir, "d.db"), sqlitestore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	id, err := identity.Generate()
-	if err != nil {
-		t.Fatal(err)
-	}
-	o.Identity, o.Store, o.OriginDir = id, st, dir
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
-	s, err := directory.NewServer(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s, st
+	d := dirtest.New(t, o)
+	return d.Server, d.Store.(*sqlitestore.Store) // New's own store
 }
 
 // TestSecurityIPv6Slash64: the per-client limits key an IPv6 client by its
