@@ -49,7 +49,8 @@ import (
 // mutual TLS handshake) and the child processes (procs).
 // KITH_CROWD_PROFILE=dir writes a CPU profile per child (group-N.pprof)
 // and one of the parent (directory.pprof), from the start to the last
-// download.
+// download, and each child's allocations since it started
+// (group-N.allocs.pprof).
 func BenchmarkFlashCrowd(b *testing.B) {
 	for _, size := range []int{8 << 20, 64 << 20} {
 		for _, n := range []int{10, 50, 200, 500} {

@@ -163,5 +163,13 @@
 // # Ledger
 //
 // Bytes served are added up per (peer, content) and written to the
-// library's ledger every second; bytes fetched, per source, when a download ends.
+// library's ledger every second; bytes fetched, per source, when a download
+// ends. Each write is one transaction for all its entries
+// (library.RecordAll); a flush that fails keeps its counts for the next.
+//
+// # Buffers
+//
+// Chunk bodies pass through buffers of one process-wide pool, shared by
+// every fetcher and the server (chunks longer than the default size use
+// their fetcher's own pool).
 package peer
