@@ -23,6 +23,7 @@ plan=(
   "./directory/cmd/kith-directory/|BenchmarkDirectory|20000x"
   "./directory/|OnlineIndexGC|20x"                 # one GC cycle over BenchmarkDirectory's online index
   "./directory/|OnlineIndexSuppliers|300000x"      # the index's part of a lookup over the same index
+  "./directory/|SuppliersDecode|SuppliersEncode|1s" # a lookup answer's decode (client) and encode (server), binary and JSON
   "./directory/cmd/kith-directory/|BenchmarkPurchasesPostgres|4000x"
   "./directory/cmd/kith-directory/|BenchmarkSecurity|1x"
   "./share/peer/|Throughput|3x"
