@@ -31,7 +31,8 @@ import (
 // its answer arrived retried once on a new one when it is safe to send
 // again (isReplayable: GET, HEAD, OPTIONS or DELETE with a rewindable body).
 // An idle connection the directory closed is noticed when it is next taken
-// (connAlive, where the platform allows it) and dropped.
+// (connAlive, where the platform allows it) and dropped. Informational (1xx)
+// answers before the final one are read past.
 type connTransport struct {
 	cfg              *tls.Config // the client's pinned configuration (ServerName set per host)
 	maxConns         int
@@ -183,10 +184,17 @@ func (t *connTransport) conn(ctx context.Context, key, host string) (cc *clientC
 		case cc = <-w: // nil: a connection closed; try again (dial or idle)
 		case <-timeout:
 			waited = true
-			cc = t.leave(h, w)
+			cc, _ = t.leave(h, w) // a turn handed over as it left: taken next round
 		case <-ctx.Done():
-			if cc := t.leave(h, w); cc != nil {
+			// A connection or a turn to dial handed over as the context
+			// ended goes to the next waiter: dropped, a request queued
+			// behind could wait for its own context's end.
+			if cc, handed := t.leave(h, w); cc != nil {
 				cc.release()
+			} else if handed {
+				t.mu.Lock()
+				h.wakeLocked()
+				t.mu.Unlock()
 			}
 			done = ctx.Err()
 		}
@@ -202,9 +210,9 @@ func (t *connTransport) conn(ctx context.Context, key, host string) (cc *clientC
 	}
 }
 
-// leave takes waiter w off h's list; a connection handed to it as it left
-// is returned.
-func (t *connTransport) leave(h *hostConns, w chan *clientConn) *clientConn {
+// leave takes waiter w off h's list; what was handed to it as it left is
+// returned: a connection, or (nil, true) a turn to dial.
+func (t *connTransport) leave(h *hostConns, w chan *clientConn) (*clientConn, bool) {
 	t.mu.Lock()
 	for i, x := range h.waiters {
 		if x == w {
@@ -215,9 +223,9 @@ func (t *connTransport) leave(h *hostConns, w chan *clientConn) *clientConn {
 	t.mu.Unlock()
 	select {
 	case cc := <-w:
-		return cc
+		return cc, true
 	default:
-		return nil
+		return nil, false
 	}
 }
 
@@ -243,6 +251,11 @@ func (t *connTransport) closed(key string) {
 	defer t.mu.Unlock()
 	h := t.hosts[key]
 	h.open--
+	h.wakeLocked()
+}
+
+// wakeLocked gives the first waiter, if any, a turn to dial (t.mu held).
+func (h *hostConns) wakeLocked() {
 	if len(h.waiters) > 0 {
 		w := h.waiters[0]
 		h.waiters = h.waiters[1:]
@@ -338,15 +351,28 @@ func (cc *clientConn) roundTrip(req *http.Request) (resp *http.Response, err err
 		stop()
 		return nil, err, false
 	}
-	resp, err = http.ReadResponse(cc.br, req)
-	if err != nil {
+	// Nothing of the answer yet: an error here may be retried.
+	if _, err := cc.br.Peek(1); err != nil {
 		stop()
-		return nil, err, cc.br.Buffered() > 0
+		return nil, err, false
 	}
-	if resp.StatusCode < 200 { // 1xx: the directory sends none (no Expect: 100-continue)
-		stop()
-		resp.Body.Close()
-		return nil, fmt.Errorf("directory transport: unexpected informational answer %s", resp.Status), true
+	// Informational answers (1xx, bodiless) before the final one are read
+	// past, as net/http's Transport does (at most 5); the directory sends
+	// none itself (the client never sends Expect: 100-continue), but every
+	// HTTP/1.1 client must be able to. 101 would switch protocols: refused.
+	for n1xx := 0; ; n1xx++ {
+		resp, err = http.ReadResponse(cc.br, req)
+		if err != nil {
+			stop()
+			return nil, err, true
+		}
+		if resp.StatusCode >= 200 {
+			break
+		}
+		if resp.StatusCode == http.StatusSwitchingProtocols || n1xx == 5 {
+			stop()
+			return nil, fmt.Errorf("directory transport: unexpected informational answer %s", resp.Status), true
+		}
 	}
 	keep := !resp.Close && !req.Close
 	if resp.Body == http.NoBody || resp.ContentLength == 0 {

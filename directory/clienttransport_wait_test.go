@@ -1,0 +1,154 @@
+package directory
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// hookCtx runs hook the first time Done is asked for: in a request that
+// finds every connection busy, that is the moment it waits for one.
+type hookCtx struct {
+	context.Context
+	once sync.Once
+	hook func()
+}
+
+func (c *hookCtx) Done() <-chan struct{} {
+	c.once.Do(c.hook)
+	return c.Context.Done()
+}
+
+// A request that gives up waiting for a busy connection (its context
+// ended) at the moment that connection closed passes the turn on: the
+// request waiting behind it opens the connection instead of waiting until
+// its own context ends. The first waiter's select sees both its context
+// and the turn ready and takes either, so the test repeats.
+func TestConnTransportWaiterCancelPassesTurn(t *testing.T) {
+	ts := newTransportServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/hold" { // half an answer, then nothing until the client goes
+			w.Header().Set("Content-Length", "10")
+			_, _ = io.WriteString(w, "12345")
+			w.(http.Flusher).Flush()
+			<-r.Context().Done()
+			return
+		}
+		_, _ = io.WriteString(w, "ok")
+	})
+	for round := 0; round < 16; round++ {
+		tr := testConnTransport(1, time.Minute)
+		held, err := http.NewRequest("GET", ts.URL+"/hold", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := tr.RoundTrip(held)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The first waiter: when it starts waiting, a second queues behind
+		// it, then the first's context ends and the busy connection closes
+		// (its turn goes to the first waiter).
+		second := make(chan error, 1)
+		ctx1, cancel1 := context.WithCancel(context.Background())
+		hc := &hookCtx{Context: ctx1}
+		hc.hook = func() {
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+				defer cancel()
+				req, _ := http.NewRequestWithContext(ctx, "GET", ts.URL+"/", nil)
+				resp, err := tr.RoundTrip(req)
+				if err == nil {
+					var b []byte
+					b, err = io.ReadAll(resp.Body)
+					resp.Body.Close()
+					if err == nil && string(b) != "ok" {
+						err = errors.New("answer " + string(b))
+					}
+				}
+				second <- err
+			}()
+			waitFor(t, func() bool { return tr.waiting() == 2 }, "the second request to wait")
+			cancel1()
+			resp.Body.Close() // closes the busy connection
+		}
+		req1, _ := http.NewRequestWithContext(hc, "GET", ts.URL+"/", nil)
+		if resp, err := tr.RoundTrip(req1); err == nil {
+			resp.Body.Close()
+		}
+		if err := <-second; err != nil {
+			t.Fatalf("round %d: the request waiting behind a cancelled one: %v (want it answered)", round, err)
+		}
+		tr.CloseIdleConnections()
+	}
+}
+
+// waiting counts the requests waiting for a connection (for tests).
+func (t *connTransport) waiting() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := 0
+	for _, h := range t.hosts {
+		n += len(h.waiters)
+	}
+	return n
+}
+
+// Informational answers (1xx) before the answer are read past, as RFC
+// 9110 asks of every client ("103 Early Hints", an unasked "100
+// Continue").
+func TestConnTransportSkipsInformational(t *testing.T) {
+	ts := newTransportServer(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Link", "</x>; rel=preload")
+		w.WriteHeader(http.StatusEarlyHints)
+		w.WriteHeader(http.StatusContinue)
+		w.Header().Del("Link")
+		_, _ = io.WriteString(w, "ok")
+	})
+	c := &http.Client{Transport: testConnTransport(4, time.Minute)}
+	for i := 0; i < 2; i++ { // the connection stays usable
+		if code, b := getBody(t, c, "GET", ts.URL+"/", nil); code != 200 || b != "ok" {
+			t.Fatalf("answer after 1xx: %d %q", code, b)
+		}
+	}
+	if n := ts.accepted.Load(); n != 1 {
+		t.Fatalf("%d connections, want 1", n)
+	}
+}
+
+// A request whose connection closed after part of the answer's head came
+// is not sent again, even a GET: the directory answered it.
+func TestConnTransportNoRetryAfterPartialHead(t *testing.T) {
+	var n atomic.Int64
+	ts := newTransportServer(t, func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		if r.URL.Path == "/cut" {
+			c, bw, err := w.(http.Hijacker).Hijack()
+			if err == nil {
+				_, _ = bw.WriteString("HTTP/1.1 200 OK\r\nContent-Le")
+				_ = bw.Flush()
+				c.Close()
+			}
+			return
+		}
+		_, _ = io.WriteString(w, "ok")
+	})
+	c := &http.Client{Transport: testConnTransport(4, time.Minute)}
+	getBody(t, c, "GET", ts.URL+"/", nil)
+	resp, err := c.Get(ts.URL + "/cut")
+	if err == nil {
+		resp.Body.Close()
+		t.Fatalf("a cut answer: %s, want an error", resp.Status)
+	}
+	if !strings.Contains(err.Error(), "EOF") {
+		t.Logf("error: %v", err)
+	}
+	if got := n.Load(); got != 2 {
+		t.Fatalf("the server saw %d requests, want 2 (no retry of a request partly answered)", got)
+	}
+}
