@@ -431,13 +431,7 @@ func TestOnlineDevLayout(t *testing.T) {
 // BenchmarkSuppliersDecodeFast decodes a default answer (16 suppliers and
 // the origin) as the client does.
 func BenchmarkSuppliersDecodeFast(b *testing.B) {
-	ss := make([]Supplier, DefaultSuppliers+1)
-	for i := range ss {
-		id, _ := identity.Generate()
-		ss[i] = Supplier{Device: id.ID(), Addrs: []string{fmt.Sprintf("198.51.%d.7:7000", i)}, Complete: true, Load: i % 5,
-			Score: float64(len(ss)-i) / float64(len(ss))}
-	}
-	ss[len(ss)-1] = Supplier{Device: ss[0].Device, Addrs: []string{}, Origin: true, Complete: true, Score: 1.0 / float64(len(ss))}
+	ss := benchAnswer()
 	in := appendSuppliersJSON(nil, ss)
 	b.ReportAllocs()
 	b.SetBytes(int64(len(in)))

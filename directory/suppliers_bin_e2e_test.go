@@ -7,11 +7,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"reflect"
 	"strconv"
 	"sync/atomic"
@@ -19,6 +16,7 @@ import (
 	"time"
 
 	"github.com/kith-media/kith/directory"
+	"github.com/kith-media/kith/directory/dirtest"
 	"github.com/kith-media/kith/directory/sqlitestore"
 	"github.com/kith-media/kith/share/identity"
 	"github.com/kith-media/kith/share/sealed"
@@ -29,34 +27,10 @@ import (
 // else, and the client reads the same suppliers from it as the JSON says.
 func TestSuppliersBinaryEndToEnd(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	st, err := sqlitestore.Open(ctx, filepath.Join(dir, "d.db"), sqlitestore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	dirID, _ := identity.Generate()
-	srv, err := directory.NewServer(directory.Options{Identity: dirID, Store: st, OriginDir: filepath.Join(dir, "origin"),
-		RateAuth: -1, RateIP: -1, RateDevice: -1, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sctx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(sctx, ln) }()
-	defer func() { cancel(); <-done }()
-	base := "https://" + ln.Addr().String()
-	client := func(dev *identity.Identity) *directory.Client {
-		c, err := directory.NewClient(directory.ClientOptions{URL: base, Fingerprint: srv.ID(), Device: dev})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
+	d := dirtest.Serve(t, directory.Options{RateAuth: -1, RateIP: -1, RateDevice: -1})
+	st := d.Store.(*sqlitestore.Store)
+	base := "https://" + d.Addr
+	client := func(dev *identity.Identity) *directory.Client { return d.Client(t, dev) }
 	var cid sealed.ContentID
 	rand.Read(cid[:])
 	asker := enrollIn(t, st, "alice")
