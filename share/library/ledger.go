@@ -1,0 +1,111 @@
+package library
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/kith-media/kith/share/identity"
+	"github.com/kith-media/kith/share/sealed"
+)
+
+// Directions of ledger entries.
+const (
+	Up   = "up"   // we uploaded to the peer
+	Down = "down" // we downloaded from the peer
+)
+
+// LedgerEntry is the running total of bytes exchanged with one peer for one content.
+type LedgerEntry struct {
+	Peer      identity.ID
+	ContentID sealed.ContentID
+	Direction string // Up or Down
+	Bytes     int64
+	Requests  int64
+	First     time.Time
+	Last      time.Time
+}
+
+// Record adds bytes to the ledger for (peer, cid, direction).
+func (l *Library) Record(ctx context.Context, peer identity.ID, cid sealed.ContentID, direction string, bytes int64) error {
+	now := l.now()
+	_, err := l.w.ExecContext(ctx, `INSERT INTO ledger(peer, content_id, direction, bytes, requests, first_at, last_at)
+		VALUES (?, ?, ?, ?, 1, ?, ?) ON CONFLICT(peer, content_id, direction) DO UPDATE SET
+		bytes = bytes + excluded.bytes, requests = requests + 1, last_at = excluded.last_at`,
+		string(peer), cid.String(), direction, bytes, now, now)
+	if err != nil {
+		return fmt.Errorf("recording ledger: %w", err)
+	}
+	return nil
+}
+
+// LedgerDelta is bytes to add to the ledger entry of (Peer, ContentID, Direction).
+type LedgerDelta struct {
+	Peer      identity.ID
+	ContentID sealed.ContentID
+	Direction string // Up or Down
+	Bytes     int64
+}
+
+// RecordAll adds every delta to the ledger, as Record does for each, in one
+// transaction: a peer server flushes its uploads to all its peers every
+// second and a download its bytes from each source at its end, and one
+// commit for all of them costs what one of them did alone (a crowd's nodes
+// spent 1.3 % of their CPU in these commits, one per peer). All are recorded
+// or, on an error, none.
+func (l *Library) RecordAll(ctx context.Context, ds []LedgerDelta) error {
+	if len(ds) == 0 {
+		return nil
+	}
+	tx, err := l.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("recording ledger: %w", err)
+	}
+	defer tx.Rollback()
+	st, err := tx.PrepareContext(ctx, `INSERT INTO ledger(peer, content_id, direction, bytes, requests, first_at, last_at)
+		VALUES (?, ?, ?, ?, 1, ?, ?) ON CONFLICT(peer, content_id, direction) DO UPDATE SET
+		bytes = bytes + excluded.bytes, requests = requests + 1, last_at = excluded.last_at`)
+	if err != nil {
+		return fmt.Errorf("recording ledger: %w", err)
+	}
+	defer st.Close()
+	now := l.now()
+	for _, d := range ds {
+		if _, err := st.ExecContext(ctx, string(d.Peer), d.ContentID.String(), d.Direction, d.Bytes, now, now); err != nil {
+			return fmt.Errorf("recording ledger: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("recording ledger: %w", err)
+	}
+	return nil
+}
+
+// Ledger lists ledger entries, newest first; peer "" means every peer.
+func (l *Library) Ledger(ctx context.Context, peer identity.ID, limit int) ([]LedgerEntry, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	rows, err := l.r.QueryContext(ctx, `SELECT peer, content_id, direction, bytes, requests, first_at, last_at FROM ledger
+		WHERE ? = '' OR peer = ? ORDER BY last_at DESC LIMIT ?`, string(peer), string(peer), limit)
+	if err != nil {
+		return nil, fmt.Errorf("listing ledger: %w", err)
+	}
+	defer rows.Close()
+	var out []LedgerEntry
+	for rows.Next() {
+		var e LedgerEntry
+		var p, cid string
+		var first, last int64
+		if err := rows.Scan(&p, &cid, &e.Direction, &e.Bytes, &e.Requests, &first, &last); err != nil {
+			return nil, fmt.Errorf("listing ledger: %w", err)
+		}
+		e.Peer = identity.ID(p)
+		if e.ContentID, err = sealed.ParseContentID(cid); err != nil {
+			return nil, fmt.Errorf("listing ledger: %w", err)
+		}
+		e.First, e.Last = time.UnixMilli(first), time.UnixMilli(last)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
