@@ -1,0 +1,157 @@
+package peer
+
+// Serving chunks: upload slots, the chunk handler and the upload ledger.
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/kith-media/kith/share/identity"
+	"github.com/kith-media/kith/share/library"
+	"github.com/kith-media/kith/share/sealed"
+)
+
+// acquire takes an upload slot for peer; false means busy (503 written).
+func (s *Server) acquire(w http.ResponseWriter, peer identity.ID) bool {
+	s.mu.Lock()
+	if s.perPeer[peer] >= s.o.MaxUploadsPerPeer {
+		s.mu.Unlock()
+		busy(w)
+		httpError(w, http.StatusServiceUnavailable, "too many uploads to this device")
+		return false
+	}
+	select {
+	case s.total <- struct{}{}:
+	default:
+		s.mu.Unlock()
+		busy(w)
+		httpError(w, http.StatusServiceUnavailable, "too many uploads")
+		return false
+	}
+	s.perPeer[peer]++
+	s.active++
+	s.mu.Unlock()
+	return true
+}
+
+// RetryAfterMsHeader refines Retry-After (whole seconds) for peers: the
+// suggested wait in milliseconds.
+const RetryAfterMsHeader = "Kith-Retry-After-Ms"
+
+func busy(w http.ResponseWriter) {
+	w.Header().Set("Retry-After", "1")
+	w.Header().Set(RetryAfterMsHeader, "200")
+}
+
+func (s *Server) release(peer identity.ID) {
+	s.mu.Lock()
+	<-s.total
+	s.active--
+	if s.perPeer[peer]--; s.perPeer[peer] <= 0 {
+		delete(s.perPeer, peer)
+	}
+	s.mu.Unlock()
+}
+
+func (s *Server) uploaded(peer identity.ID, cid sealed.ContentID, n int64, start time.Time) {
+	if n <= 0 {
+		return
+	}
+	s.mu.Lock()
+	if s.ledger == nil {
+		s.ledger = map[ledgerKey]int64{}
+	}
+	s.ledger[ledgerKey{peer, cid}] += n
+	s.mu.Unlock()
+	if s.o.OnUpload != nil {
+		s.o.OnUpload(Upload{Peer: peer, ContentID: cid, Bytes: n, Duration: s.o.Now().Sub(start)})
+	}
+}
+
+type ledgerKey struct {
+	peer identity.ID
+	cid  sealed.ContentID
+}
+
+// FlushLedger writes the uploads counted since the last flush to the
+// library's ledger (Serve does it every second and on shutdown).
+func (s *Server) FlushLedger() error {
+	s.mu.Lock()
+	pending := s.ledger
+	s.ledger = nil
+	s.mu.Unlock()
+	ds := make([]library.LedgerDelta, 0, len(pending))
+	for k, n := range pending {
+		ds = append(ds, library.LedgerDelta{Peer: k.peer, ContentID: k.cid, Direction: library.Up, Bytes: n})
+	}
+	if err := s.o.Library.RecordAll(context.Background(), ds); err != nil {
+		// Nothing was recorded: count it again at the next flush.
+		s.mu.Lock()
+		if s.ledger == nil {
+			s.ledger = map[ledgerKey]int64{}
+		}
+		for k, n := range pending {
+			s.ledger[k] += n
+		}
+		s.mu.Unlock()
+		return err
+	}
+	return nil
+}
+
+func (s *Server) handleChunk(w http.ResponseWriter, r *http.Request) {
+	peer, cid, ok := s.permit(w, r)
+	if !ok {
+		return
+	}
+	i, err := strconv.Atoi(r.PathValue("i"))
+	if err != nil || i < 0 {
+		httpError(w, http.StatusBadRequest, "bad chunk index")
+		return
+	}
+	if !s.acquire(w, peer) {
+		return
+	}
+	defer s.release(peer)
+	start := s.o.Now()
+	buf := getChunkBuf(sealed.DefaultChunkSize + sealed.Overhead)
+	defer putChunkBuf(buf)
+	b, err := s.o.Library.ReadChunk(r.Context(), cid, i, *buf, s.o.VerifyUploads)
+	if err != nil {
+		if errors.Is(err, library.ErrNotPresent) || errors.Is(err, library.ErrNotFound) {
+			httpError(w, http.StatusNotFound, "chunk not present")
+			return
+		}
+		s.log.Error("peer: reading chunk", "content", cid, "chunk", i, "err", err)
+		httpError(w, http.StatusInternalServerError, "internal error")
+		return
+	}
+	*buf = b
+	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.o.WriteTimeout))
+	w.Header().Set("Content-Type", "application/octet-stream")
+	if r.Header.Get("Range") != "" {
+		cw := &countWriter{ResponseWriter: w}
+		http.ServeContent(cw, r, "", time.Time{}, bytes.NewReader(b))
+		s.uploaded(peer, cid, cw.n, start)
+		return
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	s.carryHave(w, r, peer, cid)
+	n, _ := w.Write(b)
+	s.uploaded(peer, cid, int64(n), start)
+}
+
+type countWriter struct {
+	http.ResponseWriter
+	n int64
+}
+
+func (c *countWriter) Write(b []byte) (int, error) {
+	n, err := c.ResponseWriter.Write(b)
+	c.n += int64(n)
+	return n, err
+}
