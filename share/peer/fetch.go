@@ -20,6 +20,9 @@ type Source interface {
 	// ID is the source's device ID (for the origin: the directory's ID).
 	ID() identity.ID
 	// Chunk returns ciphertext chunk i, reusing dst if it is big enough.
+	// The fetcher may reuse the returned slice's array for later chunks
+	// (a process-wide buffer pool): it must be dst's or new, never memory
+	// the source keeps.
 	Chunk(ctx context.Context, i int, dst []byte) ([]byte, error)
 }
 
