@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -51,7 +52,14 @@ type hostConns struct {
 	cfg     *tls.Config
 	idle    []*clientConn // most recently used last
 	open    int           // connections open or being dialled
-	waiters []chan *clientConn
+	short   int           // connections serving a short request (soon free)
+	waiters []waiter
+}
+
+// waiter is a request waiting for a connection.
+type waiter struct {
+	ch   chan *clientConn // nil sent: a turn to dial (a connection closed)
+	long bool
 }
 
 // clientConn is one keep-alive connection.
@@ -62,6 +70,30 @@ type clientConn struct {
 	br     *bufio.Reader
 	bw     *bufio.Writer
 	idleAt time.Time
+	short  bool // serving a short request (counted in hostConns.short)
+}
+
+// mark counts cc as serving a request (long or not); unmark as free. With t.mu.
+func (h *hostConns) mark(cc *clientConn, long bool) {
+	cc.short = !long
+	if cc.short {
+		h.short++
+	}
+}
+
+func (h *hostConns) unmark(cc *clientConn) {
+	if cc.short {
+		h.short--
+		cc.short = false
+	}
+}
+
+// longRequest: a request that may hold its connection for long (an origin
+// read streams ciphertext for as long as its reader takes; a big body), so
+// another does not wait for it.
+func longRequest(req *http.Request) bool {
+	return strings.HasPrefix(req.URL.Path, "/v1/content/") || req.ContentLength > 64<<10 ||
+		req.ContentLength < 0 && req.Body != nil && req.Body != http.NoBody
 }
 
 func newConnTransport(cfg *tls.Config, maxConns int, idleTimeout, handshakeTimeout, dialAfter time.Duration) *connTransport {
@@ -84,7 +116,7 @@ func (t *connTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	ctx := req.Context()
 	for retried := false; ; retried = true {
-		cc, reused, err := t.conn(ctx, key, req.URL.Hostname())
+		cc, reused, err := t.conn(ctx, key, req.URL.Hostname(), longRequest(req))
 		if err != nil {
 			closeBody(req)
 			return nil, err
@@ -132,10 +164,10 @@ func closeBody(req *http.Request) {
 }
 
 // conn returns an idle connection to key (reused) or a new one. While all
-// of key's connections are busy, a request waits up to dialAfter for one
-// to come back before it opens another (and without limit once maxConns
-// are open).
-func (t *connTransport) conn(ctx context.Context, key, host string) (cc *clientConn, reused bool, err error) {
+// of key's connections are busy and some with a short request, a request
+// waits up to dialAfter for one to come back before it opens another (and
+// without limit once maxConns are open).
+func (t *connTransport) conn(ctx context.Context, key, host string, long bool) (cc *clientConn, reused bool, err error) {
 	waited := false
 	for {
 		t.mu.Lock()
@@ -151,6 +183,7 @@ func (t *connTransport) conn(ctx context.Context, key, host string) (cc *clientC
 			cc = h.idle[n-1]
 			h.idle[n-1] = nil
 			h.idle = h.idle[:n-1]
+			h.mark(cc, long)
 			t.mu.Unlock()
 			if time.Since(cc.idleAt) < t.idleTimeout && connAlive(cc.tc) {
 				return cc, true, nil
@@ -159,18 +192,21 @@ func (t *connTransport) conn(ctx context.Context, key, host string) (cc *clientC
 			continue
 		}
 		canDial := h.open < t.maxConns
-		if canDial && (h.open == 0 || waited || t.dialAfter <= 0) {
+		if canDial && (h.short == 0 || waited || t.dialAfter <= 0) {
 			h.open++
 			cfg := h.cfg
 			t.mu.Unlock()
 			cc, err = t.dial(ctx, key, cfg)
 			if err != nil {
-				t.closed(key)
+				t.closed(key, nil)
 				return nil, false, err
 			}
+			t.mu.Lock()
+			h.mark(cc, long)
+			t.mu.Unlock()
 			return cc, false, nil
 		}
-		w := make(chan *clientConn, 1)
+		w := waiter{ch: make(chan *clientConn, 1), long: long}
 		h.waiters = append(h.waiters, w)
 		t.mu.Unlock()
 		var timeout <-chan time.Time
@@ -181,7 +217,7 @@ func (t *connTransport) conn(ctx context.Context, key, host string) (cc *clientC
 		}
 		var done error
 		select {
-		case cc = <-w: // nil: a connection closed; try again (dial or idle)
+		case cc = <-w.ch: // nil: a connection closed; try again (dial or idle)
 		case <-timeout:
 			waited = true
 			cc, _ = t.leave(h, w) // a turn handed over as it left: taken next round
@@ -212,17 +248,17 @@ func (t *connTransport) conn(ctx context.Context, key, host string) (cc *clientC
 
 // leave takes waiter w off h's list; what was handed to it as it left is
 // returned: a connection, or (nil, true) a turn to dial.
-func (t *connTransport) leave(h *hostConns, w chan *clientConn) (*clientConn, bool) {
+func (t *connTransport) leave(h *hostConns, w waiter) (*clientConn, bool) {
 	t.mu.Lock()
 	for i, x := range h.waiters {
-		if x == w {
+		if x.ch == w.ch {
 			h.waiters = append(h.waiters[:i], h.waiters[i+1:]...)
 			break
 		}
 	}
 	t.mu.Unlock()
 	select {
-	case cc := <-w:
+	case cc := <-w.ch:
 		return cc, true
 	default:
 		return nil, false
@@ -246,10 +282,13 @@ func (t *connTransport) dial(ctx context.Context, key string, cfg *tls.Config) (
 }
 
 // closed counts a connection to key gone and lets a waiter dial instead.
-func (t *connTransport) closed(key string) {
+func (t *connTransport) closed(key string, cc *clientConn) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	h := t.hosts[key]
+	if cc != nil {
+		h.unmark(cc)
+	}
 	h.open--
 	h.wakeLocked()
 }
@@ -259,7 +298,7 @@ func (h *hostConns) wakeLocked() {
 	if len(h.waiters) > 0 {
 		w := h.waiters[0]
 		h.waiters = h.waiters[1:]
-		w <- nil
+		w.ch <- nil
 	}
 }
 
@@ -268,11 +307,13 @@ func (cc *clientConn) release() {
 	t := cc.t
 	t.mu.Lock()
 	h := t.hosts[cc.key]
+	h.unmark(cc)
 	if len(h.waiters) > 0 {
 		w := h.waiters[0]
 		h.waiters = h.waiters[1:]
+		h.mark(cc, w.long)
 		t.mu.Unlock()
-		w <- cc
+		w.ch <- cc
 		return
 	}
 	cc.idleAt = time.Now()
@@ -285,7 +326,7 @@ func (cc *clientConn) release() {
 
 func (cc *clientConn) close() {
 	cc.tc.Close()
-	cc.t.closed(cc.key)
+	cc.t.closed(cc.key, cc)
 }
 
 // closeExpired closes the connections idle for idleTimeout, and runs again

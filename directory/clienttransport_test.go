@@ -241,17 +241,26 @@ func waitFor(t *testing.T, ok func() bool, what string) {
 
 // While a client's connections are busy, a request waits dialAfter for one
 // before opening another: momentary overlaps share one connection, and a
-// request stuck behind a long one gets its own after the wait.
+// request stuck behind a long one gets its own after the wait; nobody waits
+// for connections all held by origin reads.
 func TestConnTransportDialAfter(t *testing.T) {
-	release := make(chan struct{})
+	releaseLong, releaseOrigin := make(chan struct{}), make(chan struct{})
+	var once1, once2 sync.Once
+	freeLong := func() { once1.Do(func() { close(releaseLong) }) }
+	freeOrigin := func() { once2.Do(func() { close(releaseOrigin) }) }
 	ts := newTransportServer(t, func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/long" {
-			<-release
-		} else {
+		switch {
+		case r.URL.Path == "/long":
+			<-releaseLong
+		case strings.HasPrefix(r.URL.Path, "/v1/content/"):
+			<-releaseOrigin
+		default:
 			time.Sleep(time.Millisecond)
 		}
 		_, _ = io.WriteString(w, "ok")
 	})
+	t.Cleanup(freeOrigin) // before the server's Close (cleanups run last first)
+	t.Cleanup(freeLong)
 	tr := newConnTransport(&tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS13}, 8, time.Minute, 10*time.Second, time.Second)
 	c := &http.Client{Transport: tr}
 	getBody(t, c, "GET", ts.URL+"/", nil)
@@ -280,19 +289,25 @@ func TestConnTransportDialAfter(t *testing.T) {
 	if n := ts.accepted.Load(); n != 2 {
 		t.Fatalf("%d connections, want 2", n)
 	}
-	close(release)
+	freeLong()
 	<-long
-}
-
-// busy counts the connections open and not idle (for tests).
-func (t *connTransport) busy() int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	n := 0
-	for _, h := range t.hosts {
-		n += h.open - len(h.idle)
+	// origin reads may hold their connections for long: nobody waits for them
+	var origins sync.WaitGroup
+	for i := 0; i < 2; i++ {
+		origins.Add(1)
+		go func() { defer origins.Done(); getBody(t, c, "GET", ts.URL+"/v1/content/c", nil) }()
 	}
-	return n
+	waitFor(t, func() bool { return tr.busy() == 2 }, "two origin reads to take both connections")
+	start = time.Now()
+	getBody(t, c, "GET", ts.URL+"/", nil)
+	if d := time.Since(start); d >= time.Second {
+		t.Fatalf("a request behind two origin reads waited %s, want a new connection at once", d)
+	}
+	if n := ts.accepted.Load(); n != 3 {
+		t.Fatalf("%d connections, want 3", n)
+	}
+	freeOrigin()
+	origins.Wait()
 }
 
 type connCountKey struct{}
@@ -336,4 +351,15 @@ func TestConnTransportRetriesOnlyReplayable(t *testing.T) {
 	if n := posts.Load(); n != 1 {
 		t.Fatalf("the POST reached the server %d times, want once", n)
 	}
+}
+
+// busy counts the connections open and not idle.
+func (t *connTransport) busy() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := 0
+	for _, h := range t.hosts {
+		n += h.open - len(h.idle)
+	}
+	return n
 }

@@ -15,7 +15,8 @@
 // connections to the directory alive (closed after 90 s idle) and runs each
 // request on its caller's goroutine (no reader and writer goroutines per
 // connection, as net/http's Transport has); while they are all busy, a
-// request waits up to 25 ms for one before opening another. A request that
+// request waits up to 25 ms for one before opening another (unless all are
+// held by origin reads or big uploads, which may take long). A request that
 // failed on a reused connection before any answer came is sent again on a
 // new one only when it is safe to (GET, HEAD, OPTIONS, DELETE).
 //
