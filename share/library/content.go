@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"sync"
 	"time"
@@ -340,6 +339,12 @@ func (l *Library) WriteChunk(cid sealed.ContentID, i int, ct []byte) error {
 	it.mu.Unlock()
 	off, _ := it.m.ChunkRange(i)
 	if _, err := f.WriteAt(ct, off); err != nil {
+		it.mu.Lock()
+		dup := it.have.Has(i)
+		it.mu.Unlock()
+		if dup && errors.Is(err, os.ErrClosed) {
+			return nil // another writer stored chunk i, and the file was sealed (seal)
+		}
 		return fmt.Errorf("writing chunk %d of %s: %w", i, cid, err)
 	}
 	it.mu.Lock()
@@ -412,8 +417,8 @@ func (l *Library) flushLocked(it *item) error {
 	it.mu.Unlock()
 	ctx := context.Background()
 	if done {
-		if err := os.Rename(l.partPath(it.cid), l.sealedPath(it.cid)); err != nil {
-			return fmt.Errorf("sealing %s: %w", it.cid, err)
+		if err := l.seal(it, f); err != nil {
+			return err
 		}
 		if err := atomicfile.SyncDir(l.content); err != nil {
 			return fmt.Errorf("sealing %s: %w", it.cid, err)
@@ -425,6 +430,42 @@ func (l *Library) flushLocked(it *item) error {
 	if _, err := l.w.ExecContext(ctx, `UPDATE content SET bitmap = ?, have = ?, complete = ?, updated_at = ? WHERE content_id = ?`,
 		[]byte(bits), nhave, done, l.now(), it.cid.String()); err != nil {
 		return fmt.Errorf("recording bitmap of %s: %w", it.cid, err)
+	}
+	return nil
+}
+
+// seal renames its complete .part file to .sealed. The file is closed
+// for the rename and opened again under its new name (it.mu held
+// throughout, so no chunk is read or written on it meanwhile but by a
+// reader that took f before: its read either ends before the close or
+// gets os.ErrClosed and readChunk tries again on the new handle), because
+// Windows refuses to rename a file that is open (Go opens files without
+// FILE_SHARE_DELETE: "sharing violation"). f is it.f when flushLocked took
+// it; an item closed since is only renamed.
+func (l *Library) seal(it *item, f *os.File) error {
+	it.mu.Lock()
+	defer it.mu.Unlock()
+	open := it.f != nil && it.f == f
+	if open {
+		it.f = nil
+		if err := f.Close(); err != nil {
+			return fmt.Errorf("sealing %s: %w", it.cid, err)
+		}
+	}
+	if err := os.Rename(l.partPath(it.cid), l.sealedPath(it.cid)); err != nil {
+		if open { // keep serving the .part file
+			if nf, oerr := os.OpenFile(l.partPath(it.cid), os.O_RDWR, 0); oerr == nil {
+				it.f = nf
+			}
+		}
+		return fmt.Errorf("sealing %s: %w", it.cid, err)
+	}
+	if open {
+		nf, err := os.OpenFile(l.sealedPath(it.cid), os.O_RDWR, 0)
+		if err != nil {
+			return fmt.Errorf("sealing %s: reopening: %w", it.cid, err)
+		}
+		it.f = nf
 	}
 	return nil
 }
@@ -463,141 +504,4 @@ func (l *Library) Watch(ctx context.Context, cid sealed.ContentID) (Bitmap, <-ch
 	it.mu.Lock()
 	defer it.mu.Unlock()
 	return append(Bitmap(nil), it.have...), it.notify, nil
-}
-
-// ReadChunk reads ciphertext chunk i of cid into dst (grown if needed)
-// without waiting: ErrNotPresent if the chunk is not there yet. With verify,
-// the chunk is hashed first; a chunk damaged on disk is dropped (it will be
-// fetched again) and reported as ErrNotPresent, so we never serve our own
-// damage to a peer.
-func (l *Library) ReadChunk(ctx context.Context, cid sealed.ContentID, i int, dst []byte, verify bool) ([]byte, error) {
-	it, err := l.item(ctx, cid)
-	if err != nil {
-		return nil, err
-	}
-	if i < 0 || i >= it.m.NumChunks() {
-		return nil, fmt.Errorf("reading chunk %d of %s: index out of range: %w", i, cid, ErrNotFound)
-	}
-	it.mu.Lock()
-	present, f := it.have.Has(i), it.f
-	it.mu.Unlock()
-	if !present || f == nil {
-		return nil, fmt.Errorf("reading chunk %d of %s: %w", i, cid, ErrNotPresent)
-	}
-	return l.readChunk(it, f, i, dst, verify)
-}
-
-func (l *Library) readChunk(it *item, f *os.File, i int, dst []byte, verify bool) ([]byte, error) {
-	off, n := it.m.ChunkRange(i)
-	if int64(cap(dst)) < n {
-		dst = make([]byte, n)
-	}
-	dst = dst[:n]
-	if _, err := f.ReadAt(dst, off); err != nil && !(errors.Is(err, io.EOF)) {
-		return nil, fmt.Errorf("reading chunk %d of %s: %w", i, it.cid, err)
-	}
-	if verify {
-		if err := it.m.VerifyChunk(i, dst); err != nil {
-			l.damaged(it, i)
-			return nil, fmt.Errorf("reading chunk %d of %s: damaged on disk: %w", i, it.cid, ErrNotPresent)
-		}
-	}
-	return dst, nil
-}
-
-// Source returns a sealed.ChunkSource over cid that waits (context-aware)
-// for chunks not yet present, so playback can start while downloading.
-func (l *Library) Source(cid sealed.ContentID) sealed.ChunkSource {
-	return &source{l: l, cid: cid}
-}
-
-type source struct {
-	l   *Library
-	cid sealed.ContentID
-}
-
-// HashesVerified tells sealed.Reader that every chunk here was checked
-// against the manifest's hash by WriteChunk before it was stored, so the
-// reader need not hash it again (the AEAD still catches damage on disk).
-func (s *source) HashesVerified() bool { return true }
-
-func (s *source) ReadChunk(ctx context.Context, i int, dst []byte) ([]byte, error) {
-	it, err := s.l.item(ctx, s.cid)
-	if err != nil {
-		return nil, err
-	}
-	if i < 0 || i >= it.m.NumChunks() {
-		return nil, fmt.Errorf("reading chunk %d of %s: index out of range", i, s.cid)
-	}
-	for {
-		it.mu.Lock()
-		present, f, ch := it.have.Has(i), it.f, it.notify
-		it.mu.Unlock()
-		if f == nil {
-			return nil, ErrClosed
-		}
-		if present {
-			return s.l.readChunk(it, f, i, dst, false)
-		}
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("waiting for chunk %d of %s: %w", i, s.cid, ctx.Err())
-		case <-ch:
-		}
-	}
-}
-
-// damaged drops chunk i after it failed its hash on disk: the bit is
-// cleared in memory and in the index; a complete file becomes partial again.
-func (l *Library) damaged(it *item, i int) {
-	it.syncMu.Lock()
-	defer it.syncMu.Unlock()
-	it.mu.Lock()
-	if !it.have.Has(i) {
-		it.mu.Unlock()
-		return
-	}
-	it.have.Clear(i)
-	it.nhave--
-	wasComplete := it.complete
-	it.complete = false
-	bits := append(Bitmap(nil), it.have...)
-	nhave := it.nhave
-	it.mu.Unlock()
-	l.log.Warn("library: chunk damaged on disk; it will be fetched again", "content", it.cid, "chunk", i)
-	if wasComplete {
-		if err := os.Rename(l.sealedPath(it.cid), l.partPath(it.cid)); err != nil {
-			l.log.Error("library: reopening damaged file", "content", it.cid, "err", err)
-		}
-	}
-	if _, err := l.w.Exec(`UPDATE content SET bitmap = ?, have = ?, complete = 0, updated_at = ? WHERE content_id = ?`,
-		[]byte(bits), nhave, l.now(), it.cid.String()); err != nil {
-		l.log.Error("library: recording damaged chunk", "content", it.cid, "err", err)
-	}
-}
-
-// Verify re-hashes every present chunk of cid; chunks that fail are dropped
-// so they will be fetched again (Repair). It returns the damaged indexes.
-func (l *Library) Verify(ctx context.Context, cid sealed.ContentID) ([]int, error) {
-	it, err := l.item(ctx, cid)
-	if err != nil {
-		return nil, err
-	}
-	var bad []int
-	var buf []byte
-	for i := 0; i < it.m.NumChunks(); i++ {
-		if err := ctx.Err(); err != nil {
-			return bad, err
-		}
-		it.mu.Lock()
-		present, f := it.have.Has(i), it.f
-		it.mu.Unlock()
-		if !present || f == nil {
-			continue
-		}
-		if buf, err = l.readChunk(it, f, i, buf, true); err != nil {
-			bad = append(bad, i)
-		}
-	}
-	return bad, nil
 }
