@@ -164,9 +164,9 @@ func closeBody(req *http.Request) {
 }
 
 // conn returns an idle connection to key (reused) or a new one. While all
-// of key's connections are busy and some with a short request, a request
-// waits up to dialAfter for one to come back before it opens another (and
-// without limit once maxConns are open).
+// of key's connections are busy and some with a short request (or being
+// dialled for one), a request waits up to dialAfter for one to come back
+// before it opens another (and without limit once maxConns are open).
 func (t *connTransport) conn(ctx context.Context, key, host string, long bool) (cc *clientConn, reused bool, err error) {
 	waited := false
 	for {
@@ -194,15 +194,18 @@ func (t *connTransport) conn(ctx context.Context, key, host string, long bool) (
 		canDial := h.open < t.maxConns
 		if canDial && (h.short == 0 || waited || t.dialAfter <= 0) {
 			h.open++
+			if !long { // counted from the dial: a short request arriving meanwhile waits for it
+				h.short++
+			}
 			cfg := h.cfg
 			t.mu.Unlock()
 			cc, err = t.dial(ctx, key, cfg)
 			if err != nil {
-				t.closed(key, nil)
+				t.closed(key, &clientConn{short: !long}) // undoes the counts above
 				return nil, false, err
 			}
 			t.mu.Lock()
-			h.mark(cc, long)
+			cc.short = !long // already counted
 			t.mu.Unlock()
 			return cc, false, nil
 		}

@@ -2,9 +2,12 @@ package directory
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -150,5 +153,40 @@ func TestConnTransportNoRetryAfterPartialHead(t *testing.T) {
 	}
 	if got := n.Load(); got != 2 {
 		t.Fatalf("the server saw %d requests, want 2 (no retry of a request partly answered)", got)
+	}
+}
+
+// A burst of short requests on a client with no connection yet opens one:
+// the others wait for it (dialAfter) as for a busy one, rather than each
+// opening its own while the first is still in its handshake.
+func TestConnTransportBurstWaitsForDial(t *testing.T) {
+	var accepted atomic.Int64
+	ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "ok")
+	}))
+	ts.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			accepted.Add(1)
+		}
+	}
+	ts.TLS = &tls.Config{GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+		time.Sleep(200 * time.Millisecond) // a handshake long enough for every caller to arrive
+		return nil, nil
+	}}
+	ts.StartTLS()
+	t.Cleanup(ts.Close)
+	tr := newConnTransport(&tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS13}, 8, time.Minute, 10*time.Second, 5*time.Second)
+	c := &http.Client{Transport: tr}
+	var wg sync.WaitGroup
+	for i := 0; i < 6; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			getBody(t, c, "GET", ts.URL+"/", nil)
+		}()
+	}
+	wg.Wait()
+	if n := accepted.Load(); n != 1 {
+		t.Fatalf("%d connections for a burst of 6 short requests on a new client (dialAfter 5 s), want 1", n)
 	}
 }
