@@ -116,11 +116,11 @@ func (l *Library) damaged(it *item, i int) {
 	wasComplete := it.complete
 	it.complete = false
 	bits := append(Bitmap(nil), it.have...)
-	nhave := it.nhave
+	nhave, f := it.nhave, it.f
 	it.mu.Unlock()
 	l.log.Warn("library: chunk damaged on disk; it will be fetched again", "content", it.cid, "chunk", i)
 	if wasComplete {
-		if err := os.Rename(l.sealedPath(it.cid), l.partPath(it.cid)); err != nil {
+		if err := l.moveFile(it, f, l.sealedPath(it.cid), l.partPath(it.cid)); err != nil {
 			l.log.Error("library: reopening damaged file", "content", it.cid, "err", err)
 		}
 	}

@@ -417,8 +417,8 @@ func (l *Library) flushLocked(it *item) error {
 	it.mu.Unlock()
 	ctx := context.Background()
 	if done {
-		if err := l.seal(it, f); err != nil {
-			return err
+		if err := l.moveFile(it, f, l.partPath(it.cid), l.sealedPath(it.cid)); err != nil {
+			return fmt.Errorf("sealing %s: %w", it.cid, err)
 		}
 		if err := atomicfile.SyncDir(l.content); err != nil {
 			return fmt.Errorf("sealing %s: %w", it.cid, err)
@@ -434,36 +434,37 @@ func (l *Library) flushLocked(it *item) error {
 	return nil
 }
 
-// seal renames its complete .part file to .sealed. The file is closed
-// for the rename and opened again under its new name (it.mu held
-// throughout, so no chunk is read or written on it meanwhile but by a
-// reader that took f before: its read either ends before the close or
-// gets os.ErrClosed and readChunk tries again on the new handle), because
-// Windows refuses to rename a file that is open (Go opens files without
-// FILE_SHARE_DELETE: "sharing violation"). f is it.f when flushLocked took
-// it; an item closed since is only renamed.
-func (l *Library) seal(it *item, f *os.File) error {
+// moveFile renames its file from one name to the other (.part to .sealed
+// when complete, back when a chunk of a sealed file is found damaged). The
+// file is closed for the rename and opened again under its new name (it.mu
+// held throughout, so no chunk is read or written on it meanwhile but by a
+// reader or writer that took f before: its call either ends before the
+// close or gets os.ErrClosed, and readChunk reads again on the new handle),
+// because Windows refuses to rename a file that is open (Go opens files
+// without FILE_SHARE_DELETE: "sharing violation"). f is it.f as the caller
+// took it; an item closed since is only renamed.
+func (l *Library) moveFile(it *item, f *os.File, from, to string) error {
 	it.mu.Lock()
 	defer it.mu.Unlock()
-	open := it.f != nil && it.f == f
+	open := f != nil && it.f == f
 	if open {
 		it.f = nil
 		if err := f.Close(); err != nil {
-			return fmt.Errorf("sealing %s: %w", it.cid, err)
+			return err
 		}
 	}
-	if err := os.Rename(l.partPath(it.cid), l.sealedPath(it.cid)); err != nil {
-		if open { // keep serving the .part file
-			if nf, oerr := os.OpenFile(l.partPath(it.cid), os.O_RDWR, 0); oerr == nil {
+	if err := os.Rename(from, to); err != nil {
+		if open { // keep using the file under its old name
+			if nf, oerr := os.OpenFile(from, os.O_RDWR, 0); oerr == nil {
 				it.f = nf
 			}
 		}
-		return fmt.Errorf("sealing %s: %w", it.cid, err)
+		return err
 	}
 	if open {
-		nf, err := os.OpenFile(l.sealedPath(it.cid), os.O_RDWR, 0)
+		nf, err := os.OpenFile(to, os.O_RDWR, 0)
 		if err != nil {
-			return fmt.Errorf("sealing %s: reopening: %w", it.cid, err)
+			return fmt.Errorf("opening %s again: %w", to, err)
 		}
 		it.f = nf
 	}
