@@ -62,7 +62,7 @@ func TestConnTransportWaiterCancelPassesTurn(t *testing.T) {
 		hc := &hookCtx{Context: ctx1}
 		hc.hook = func() {
 			go func() {
-				ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second) // an incidental bound: a dial and a request
 				defer cancel()
 				req, _ := http.NewRequestWithContext(ctx, "GET", ts.URL+"/", nil)
 				resp, err := tr.RoundTrip(req)
@@ -175,7 +175,7 @@ func TestConnTransportBurstWaitsForDial(t *testing.T) {
 	}}
 	ts.StartTLS()
 	t.Cleanup(ts.Close)
-	tr := newConnTransport(&tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS13}, 8, time.Minute, 10*time.Second, 5*time.Second)
+	tr := newConnTransport(&tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS13}, 8, time.Minute, 10*time.Second, 30*time.Second)
 	c := &http.Client{Transport: tr}
 	var wg sync.WaitGroup
 	for i := 0; i < 6; i++ {
@@ -187,6 +187,6 @@ func TestConnTransportBurstWaitsForDial(t *testing.T) {
 	}
 	wg.Wait()
 	if n := accepted.Load(); n != 1 {
-		t.Fatalf("%d connections for a burst of 6 short requests on a new client (dialAfter 5 s), want 1", n)
+		t.Fatalf("%d connections for a burst of 6 short requests on a new client (dialAfter 30 s), want 1", n)
 	}
 }
