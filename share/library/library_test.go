@@ -552,4 +552,18 @@ func TestRecordAll(t *testing.T) {
 			t.Fatalf("the failed batch counted: %+v", e)
 		}
 	}
+	// A batch that fails part-way (its second delta breaks the table's
+	// CHECK) records none of it either: the first is rolled back.
+	if err := l.RecordAll(ctx, []LedgerDelta{{Peer: "PEER", ContentID: a, Direction: Up, Bytes: 1000},
+		{Peer: "PEER", ContentID: b, Direction: "sideways", Bytes: 1}}); err == nil {
+		t.Fatal("a batch with a bad direction succeeded")
+	}
+	if es, err = l.Ledger(ctx, "PEER", 10); err != nil || len(es) != 3 {
+		t.Fatalf("after the batch that failed part-way: %+v, %v", es, err)
+	}
+	for _, e := range es {
+		if e.ContentID == a && e.Direction == Up && (e.Bytes != 150 || e.Requests != 3) {
+			t.Fatalf("the first delta of a failed batch counted: %+v", e)
+		}
+	}
 }
