@@ -190,3 +190,75 @@ func TestConnTransportBurstWaitsForDial(t *testing.T) {
 		t.Fatalf("%d connections for a burst of 6 short requests on a new client (dialAfter 30 s), want 1", n)
 	}
 }
+
+// Whatever way a request ends (answered, no body, Connection: close, a
+// head cut short, a connection dropped unanswered, too many 1xx, a
+// context ended while waiting, a body closed early), the transport's
+// counts come back: once idle connections are closed nothing is open,
+// busy with a short request or waiting.
+func TestConnTransportCountsComeBack(t *testing.T) {
+	ts := newTransportServer(t, func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/empty":
+			w.WriteHeader(http.StatusNoContent)
+			return
+		case "/close":
+			w.Header().Set("Connection", "close")
+		case "/cut", "/drop":
+			if c, bw, err := w.(http.Hijacker).Hijack(); err == nil {
+				if r.URL.Path == "/cut" {
+					_, _ = bw.WriteString("HTTP/1.1 200 OK\r\nContent-Le")
+					_ = bw.Flush()
+				}
+				c.Close()
+			}
+			return
+		case "/1xx":
+			for i := 0; i < 7; i++ {
+				w.WriteHeader(http.StatusEarlyHints)
+			}
+		case "/slow":
+			select {
+			case <-time.After(5 * time.Second):
+			case <-r.Context().Done():
+			}
+		case "/big":
+			_, _ = io.WriteString(w, strings.Repeat("z", 64<<10))
+			return
+		}
+		_, _ = io.WriteString(w, "ok")
+	})
+	tr := testConnTransport(3, time.Minute)
+	c := &http.Client{Transport: tr}
+	var wg sync.WaitGroup
+	for i := 0; i < 4; i++ {
+		for _, p := range []string{"/", "/empty", "/close", "/cut", "/drop", "/1xx", "/slow", "/big"} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+				defer cancel()
+				req, _ := http.NewRequestWithContext(ctx, "GET", ts.URL+p, nil)
+				resp, err := c.Do(req)
+				if err != nil {
+					return
+				}
+				if p == "/big" { // closed before its end
+					_, _ = io.ReadFull(resp.Body, make([]byte, 10))
+				} else {
+					_, _ = io.ReadAll(resp.Body)
+				}
+				resp.Body.Close()
+			}()
+		}
+	}
+	wg.Wait()
+	tr.CloseIdleConnections()
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	for key, h := range tr.hosts {
+		if h.open != 0 || h.short != 0 || len(h.waiters) != 0 || len(h.idle) != 0 {
+			t.Fatalf("%s: %d open, %d short, %d waiting, %d idle after every request ended", key, h.open, h.short, len(h.waiters), len(h.idle))
+		}
+	}
+}
