@@ -137,21 +137,36 @@ func (s *Server) handleChunk(w http.ResponseWriter, r *http.Request) {
 		cw := &countWriter{ResponseWriter: w}
 		http.ServeContent(cw, r, "", time.Time{}, bytes.NewReader(b))
 		s.uploaded(peer, cid, cw.n, start)
+		if cw.err != nil {
+			*buf = nil // see below
+		}
 		return
 	}
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	s.carryHave(w, r, peer, cid)
-	n, _ := w.Write(b)
+	n, err := w.Write(b)
 	s.uploaded(peer, cid, int64(n), start)
+	if err != nil {
+		// The buffer goes to the garbage collector, not the pool: over
+		// HTTP/2 a Write the client's reset cut short returns while the
+		// frame writer may still be copying from it (net/http's
+		// writeDataFromHandler, errStreamClosed), and the pool is shared
+		// with every fetcher of the process.
+		*buf = nil
+	}
 }
 
 type countWriter struct {
 	http.ResponseWriter
-	n int64
+	n   int64
+	err error // the first Write error
 }
 
 func (c *countWriter) Write(b []byte) (int, error) {
 	n, err := c.ResponseWriter.Write(b)
 	c.n += int64(n)
+	if err != nil && c.err == nil {
+		c.err = err
+	}
 	return n, err
 }
