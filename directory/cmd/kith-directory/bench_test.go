@@ -241,6 +241,10 @@ func waitOnline(b *testing.B, p *proc) {
 	b.Fatal("the online index did not load in 2 minutes")
 }
 
+// purchaseRuns numbers BenchmarkDirectory/purchases' runs in this test
+// process, so every run's buyers are new accounts.
+var purchaseRuns atomic.Int64
+
 // BenchmarkDirectory measures, in one run against a real serve process
 // holding 100,000 devices and 1,000,000 holdings: a hello-world HTTPS
 // handler (baseline), supplier lookups (ranked, filtered) at 64 concurrent
@@ -327,11 +331,15 @@ func BenchmarkDirectory(b *testing.B) {
 	}
 	b.Run("purchases", func(b *testing.B) {
 		// each purchase is a new (account, title) pair: n/titles buyers,
-		// sharing one connection pool (as one busy front end would)
+		// sharing one connection pool (as one busy front end would); the
+		// buyers' names are new in every run of this serve process (with
+		// -count, a second run's buyers would otherwise be the first's
+		// accounts, registering titles they already own on a new device)
 		n := b.N
+		run := purchaseRuns.Add(1)
 		buyers := make([]*device, (n+titles-1)/titles)
 		for i := range buyers {
-			buyers[i] = enrollWith(b, p, fmt.Sprintf("buyer%05d", i), "bench", hc)
+			buyers[i] = enrollWith(b, p, fmt.Sprintf("buyer%dx%05d", run, i), "bench", hc)
 		}
 		regs := make([]func() error, n)
 		for i := range regs {
