@@ -26,17 +26,10 @@ type LedgerEntry struct {
 	Last      time.Time
 }
 
-// Record adds bytes to the ledger for (peer, cid, direction).
+// Record adds bytes to the ledger for (peer, cid, direction): RecordAll of
+// one delta.
 func (l *Library) Record(ctx context.Context, peer identity.ID, cid sealed.ContentID, direction string, bytes int64) error {
-	now := l.now()
-	_, err := l.w.ExecContext(ctx, `INSERT INTO ledger(peer, content_id, direction, bytes, requests, first_at, last_at)
-		VALUES (?, ?, ?, ?, 1, ?, ?) ON CONFLICT(peer, content_id, direction) DO UPDATE SET
-		bytes = bytes + excluded.bytes, requests = requests + 1, last_at = excluded.last_at`,
-		string(peer), cid.String(), direction, bytes, now, now)
-	if err != nil {
-		return fmt.Errorf("recording ledger: %w", err)
-	}
-	return nil
+	return l.RecordAll(ctx, []LedgerDelta{{Peer: peer, ContentID: cid, Direction: direction, Bytes: bytes}})
 }
 
 // LedgerDelta is bytes to add to the ledger entry of (Peer, ContentID, Direction).
@@ -47,8 +40,8 @@ type LedgerDelta struct {
 	Bytes     int64
 }
 
-// RecordAll adds every delta to the ledger, as Record does for each, in one
-// transaction: a peer server flushes its uploads to all its peers every
+// RecordAll adds every delta to its ledger entry (bytes summed, one request
+// counted) in one transaction: a peer server flushes its uploads to all its peers every
 // second and a download its bytes from each source at its end, and one
 // commit for all of them costs what one of them did alone (a crowd's nodes
 // spent 1.3 % of their CPU in these commits, one per peer). All are recorded

@@ -500,7 +500,7 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 	}
 }
 
-// RecordAll adds to the ledger what a Record per delta would (bytes summed,
+// RecordAll adds each delta to its ledger entry (bytes summed,
 // one request each), in one transaction: on a failure nothing is recorded.
 func TestRecordAll(t *testing.T) {
 	ctx := context.Background()

@@ -68,7 +68,9 @@ type Sink interface {
 	WriteChunk(cid sealed.ContentID, i int, ct []byte) error
 	Have(ctx context.Context, cid sealed.ContentID) (library.Bitmap, error)
 	Flush(cid sealed.ContentID) error
-	Record(ctx context.Context, peer identity.ID, cid sealed.ContentID, direction string, bytes int64) error
+	// RecordAll adds each delta's bytes to the ledger, all in one
+	// transaction or none.
+	RecordAll(ctx context.Context, ds []library.LedgerDelta) error
 }
 
 // ErrNoSources means every source was banned or dropped before the download completed.

@@ -107,22 +107,9 @@ func (f *Fetcher) Run(ctx context.Context) error {
 	return nil
 }
 
-// allRecorder is a Sink that records many ledger deltas in one
-// transaction (*library.Library does).
-type allRecorder interface {
-	RecordAll(ctx context.Context, ds []library.LedgerDelta) error
-}
-
 // record adds the bytes taken from each source to the sink's ledger.
 func (f *Fetcher) record(ds []library.LedgerDelta) error {
-	if r, ok := f.o.Sink.(allRecorder); ok {
-		return r.RecordAll(context.Background(), ds)
-	}
-	var errs []error
-	for _, d := range ds {
-		errs = append(errs, f.o.Sink.Record(context.Background(), d.Peer, d.ContentID, d.Direction, d.Bytes))
-	}
-	return errors.Join(errs...)
+	return f.o.Sink.RecordAll(context.Background(), ds)
 }
 
 // poll asks partial source s what it holds.
