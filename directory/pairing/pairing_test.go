@@ -125,10 +125,13 @@ func TestSecurityPairRogueCopiedFingerprint(t *testing.T) {
 // groundKey makes a key whose fingerprint starts with the same character
 // as want's (a cheap stand-in for grinding the first groups; the proof
 // binds the full key, so the length of the shared prefix does not matter).
+// One base32 character matches one key in 32: 4096 tries all miss with a
+// chance of e^-128. (It matched two characters, one key in 1024, and all
+// 4096 missed in about one run in 55: CI failed on it.)
 func groundKey(t *testing.T, want identity.ID) *identity.Identity {
 	for range 1 << 12 {
 		id, _ := identity.Generate()
-		if id.ID()[:2] == want[:2] {
+		if id.ID()[:1] == want[:1] {
 			return id
 		}
 	}
