@@ -1,6 +1,9 @@
 // Command kith-relay splices askers to suppliers behind NAT routers for
 // one Kith directory, under tickets that directory signs (package
 // directory/relay). It keeps no database: its key file is its only state.
+// It holds its data folder's lock (internal/datadir) while it runs: a
+// second kith-relay on the same folder is refused, since both would answer
+// as one relay ID.
 //
 //	kith-relay --directory FINGERPRINT [--addr :7400] [--data DIR] [--metrics-addr 127.0.0.1:9465]
 //
@@ -80,6 +83,8 @@ It prints RELAY-ID@host:port; start the directory with
 Askers need a ticket the directory signs; the relay keeps no other state.
 Its key, relay.key, is kept in --data: by default $KITH_RELAY_DATA, else
 $XDG_DATA_HOME/kith-relay, else ~/.local/share/kith-relay (made 0700).
+A running relay holds that folder's lock: a second relay on the same folder
+is refused (both would answer as one relay ID); give each its own --data.
 On Linux its threads run at SCHED_BATCH: a relay thread woken by arriving
 bytes waits for a free core instead of preempting the work running there.
 
@@ -129,6 +134,17 @@ Examples:
 	if err := os.MkdirAll(*data, 0o700); err != nil {
 		return fmt.Errorf("--data: %w", err)
 	}
+	// Only the lock of internal/datadir (Open would migrate a device's
+	// layout, which this folder is not): two relays on one folder would
+	// share relay.key and answer as one relay ID.
+	unlock, err := datadir.Dir(*data).Lock()
+	if errors.Is(err, datadir.ErrInUse) {
+		return fmt.Errorf("%w: --data %s is held by another process, likely another kith-relay (two relays on one folder would answer as one relay ID): stop that one, or give this one another --data", datadir.ErrInUse, *data)
+	}
+	if err != nil {
+		return fmt.Errorf("--data %s: %w", *data, err)
+	}
+	defer unlock()
 	id, created, err := identity.LoadOrCreate(filepath.Join(*data, "relay.key"))
 	if err != nil {
 		return fmt.Errorf("relay identity in --data %s: %w", *data, err)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kith-media/kith/directory/relay"
+	"github.com/kith-media/kith/internal/datadir"
 	"github.com/kith-media/kith/internal/syncbuf"
 	"github.com/kith-media/kith/share/identity"
 )
@@ -128,4 +129,60 @@ func keyID(t *testing.T, data string) string {
 		t.Fatal(err)
 	}
 	return string(id.ID())
+}
+
+// TestOneRelayPerFolder: a second kith-relay on a folder a running relay
+// holds is refused (exit 1) with a message naming the folder and what to
+// do, before it listens or prints an ID — two relays on one folder would
+// answer as one relay ID; once the first stops, the folder can be used
+// again (same key).
+func TestOneRelayPerFolder(t *testing.T) {
+	data := t.TempDir()
+	dir, _ := identity.Generate()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errb syncbuf.Buffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"--directory", string(dir.ID()), "--addr", "127.0.0.1:0", "--data", data, "--log-level", "warn"}, &out, &errb)
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(out.String(), "\n") {
+		select {
+		case code := <-done:
+			t.Fatalf("first kith-relay exited %d: %s", code, errb.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("first kith-relay printed nothing")
+		}
+	}
+	first, _, _ := strings.Cut(out.String(), "@")
+	if held, err := datadir.Dir(data).InUse(); err != nil || !held {
+		t.Fatalf("a running relay's folder: InUse %v, %v; want held", held, err)
+	}
+
+	var out2, errb2 syncbuf.Buffer
+	code := run(context.Background(), []string{"--directory", string(dir.ID()), "--addr", "127.0.0.1:0", "--data", data}, &out2, &errb2)
+	msg := errb2.String()
+	if code != 1 || !strings.Contains(msg, "data folder in use") || !strings.Contains(msg, data) ||
+		!strings.Contains(msg, "another kith-relay") || !strings.Contains(msg, "another --data") {
+		t.Fatalf("second kith-relay on the folder: exit %d, stderr %q; want exit 1 saying the folder is in use and what to do", code, msg)
+	}
+	if out2.String() != "" {
+		t.Fatalf("the refused relay printed %q", out2.String())
+	}
+
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("first kith-relay exited %d: %s", code, errb.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("first kith-relay did not stop")
+	}
+	if again := startRelay(t, "--data", data); again != first {
+		t.Fatalf("after the first stopped: printed %s, want the same key %s", again, first)
+	}
 }
