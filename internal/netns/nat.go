@@ -84,7 +84,7 @@ func NewInternet(t testing.TB, servers int, homes ...HomeSpec) *Internet {
 }
 
 // distinctLAN builds a LAN whose prefix differs from every one in used
-// (prefixes are random: a clash is retried).
+// (New gives each LAN of the process its own prefix; a clash is retried).
 func distinctLAN(t testing.TB, n int, used []*LAN) *LAN {
 	t.Helper()
 	for range 8 {

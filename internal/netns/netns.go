@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -113,13 +114,17 @@ func build(n int) (*LAN, error) {
 		return nil, fmt.Errorf("random LAN name: %w", err)
 	}
 	run := strconv.Itoa(os.Getpid()) + "x" + hex.EncodeToString(rnd[:])
-	third := 1 + int(rnd[0])%254
+	third, ok := takeThird(int(rnd[0]))
+	if !ok {
+		return nil, errors.New("netns: every 10.213.X.0/24 prefix is in use by this process's LANs")
+	}
 	lan := &LAN{
 		Run:      run,
 		BridgeNS: Prefix + run + "-br",
 		Prefix:   netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 213, byte(third), 0}), 24),
 	}
 	if err := ip("netns", "add", lan.BridgeNS); err != nil {
+		releaseThird(third)
 		return nil, fmt.Errorf("%w: %w", errNoNetns, err)
 	}
 	steps := [][]string{
@@ -203,7 +208,39 @@ func (l *LAN) remove() error {
 			errs = append(errs, err)
 		}
 	}
+	releaseThird(l.Prefix.Addr().As4()[2])
 	return errors.Join(errs...)
+}
+
+// thirds are the X of the 10.213.X.0/24 prefixes of this process's LANs.
+// Each LAN gets its own, so a host joined to a second LAN (Join) never has
+// two interfaces in one prefix, nor a neighbour with its own address: with
+// a random X per LAN, two LANs of one test shared it one time in 254
+// (share/lan's TestNetnsMultiHomed then saw a host of LAN 2 at the
+// address of one of LAN 1). LANs of different processes never meet.
+var thirds struct {
+	sync.Mutex
+	used [256]bool
+}
+
+// takeThird reserves a free X in 1..254, trying from 1+start%254 on.
+func takeThird(start int) (byte, bool) {
+	thirds.Lock()
+	defer thirds.Unlock()
+	for k := range 254 {
+		x := 1 + (start+k)%254
+		if !thirds.used[x] {
+			thirds.used[x] = true
+			return byte(x), true
+		}
+	}
+	return 0, false
+}
+
+func releaseThird(x byte) {
+	thirds.Lock()
+	thirds.used[x] = false
+	thirds.Unlock()
 }
 
 // RemoveStale deletes namespaces named Prefix+"<pid>x…" whose creating

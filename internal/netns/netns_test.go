@@ -1,8 +1,6 @@
 package netns
 
 import (
-	"github.com/kith-media/kith/internal/leakcheck"
-
 	"bufio"
 	"context"
 	"fmt"
@@ -13,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kith-media/kith/internal/leakcheck"
 )
 
 // helperEnv makes the re-executed test binary act as a UDP helper instead
@@ -41,7 +41,7 @@ func helper(mode string) error {
 		defer c.Close()
 		fmt.Println("listening")
 		buf := make([]byte, 100)
-		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		_ = c.SetDeadline(time.Now().Add(60 * time.Second)) // the sender is a process still to start
 		n, from, err := c.ReadFrom(buf)
 		if err != nil {
 			return err
@@ -105,7 +105,7 @@ func TestLAN(t *testing.T) {
 	if !lan.Prefix.Contains(a.IP) || !lan.Prefix.Contains(b.IP) || a.Iface != Iface {
 		t.Fatalf("hosts %+v, %+v outside %v", a, b, lan.Prefix)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second) // two test binaries to start
 	defer cancel()
 	out, err := b.Command(ctx, "ip", "route", "show", "224.0.0.0/4").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "dev "+Iface) {
@@ -115,10 +115,20 @@ func TestLAN(t *testing.T) {
 	echo := b.Command(ctx, os.Args[0], "-test.run=^$")
 	echo.Env = append(os.Environ(), helperEnv+"=echo")
 	echo.Stderr = os.Stderr
+	echoOut, err := echo.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := echo.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer func() { _ = echo.Process.Kill(); _ = echo.Wait() }()
+	// The sender starts once the echo side listens: sent earlier, its
+	// datagrams are refused (ICMP port unreachable), and its 20 tries could
+	// all end before a test binary started on a loaded machine.
+	if line, err := bufio.NewReader(echoOut).ReadString('\n'); err != nil || line != "listening\n" {
+		t.Fatalf("echo side in %s: %q, %v", b.Name, line, err)
+	}
 	send := a.Command(ctx, os.Args[0], "-test.run=^$")
 	send.Env = append(os.Environ(), helperEnv+"=send", "KITH_NETNS_PEER="+b.IP.String())
 	got, err := send.Output()
@@ -130,6 +140,9 @@ func TestLAN(t *testing.T) {
 // TestJoin makes a host multi-homed and checks its second interface.
 func TestJoin(t *testing.T) {
 	lan1, lan2 := New(t, 1), New(t, 1)
+	if lan1.Prefix == lan2.Prefix { // one time in 254 when each LAN drew its own
+		t.Fatalf("two LANs of one process share the prefix %v", lan1.Prefix)
+	}
 	h := lan2.Join(t, lan1.Hosts[0])
 	if h.Name != lan1.Hosts[0].Name || !lan2.Prefix.Contains(h.IP) || h.Iface == Iface {
 		t.Fatalf("joined host %+v", h)
