@@ -230,7 +230,21 @@ func TestDemuxShutdown(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	time.Sleep(50 * time.Millisecond)
+	// Stop once the demux peeks at it: stopped earlier, the connection
+	// would still be in the listener's queue, and closing the listener
+	// resets it (a read then says "connection reset", not EOF). A 50 ms
+	// sleep stood for this wait and was too short on a loaded machine.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(time.Millisecond) {
+		d.mu.Lock()
+		n := len(d.peeking)
+		d.mu.Unlock()
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the demux did not take the connection in 30 s")
+		}
+	}
 	cancel()
 	select {
 	case err := <-served:
