@@ -18,11 +18,36 @@ type lateSource struct {
 
 	mu      sync.Mutex
 	have    map[int]bool
-	arrived chan struct{} // closed and replaced on every delivery
+	waiting map[int]bool  // chunks a ReadChunk has waited for
+	arrived chan struct{} // closed and replaced on every delivery and wait
 }
 
 func newLateSource(m *Manifest, file []byte) *lateSource {
-	return &lateSource{m: m, file: file, have: map[int]bool{}, arrived: make(chan struct{})}
+	return &lateSource{m: m, file: file, have: map[int]bool{}, waiting: map[int]bool{}, arrived: make(chan struct{})}
+}
+
+// cancelWhenWaiting calls cancel once a ReadChunk waits for chunk i (or
+// after 30 s, an incidental bound: the test then fails on what it reads).
+// A cancel after a fixed time instead could come before the chunks that
+// are there were read, on a machine that paused the reader that long.
+func (s *lateSource) cancelWhenWaiting(i int, cancel context.CancelFunc) {
+	go func() {
+		defer cancel()
+		deadline := time.After(30 * time.Second)
+		for {
+			s.mu.Lock()
+			w, ch := s.waiting[i], s.arrived
+			s.mu.Unlock()
+			if w {
+				return
+			}
+			select {
+			case <-ch:
+			case <-deadline:
+				return
+			}
+		}
+	}()
 }
 
 func (s *lateSource) deliver(i int) {
@@ -37,6 +62,12 @@ func (s *lateSource) ReadChunk(ctx context.Context, i int, dst []byte) ([]byte, 
 	for {
 		s.mu.Lock()
 		ok, ch := s.have[i], s.arrived
+		if !ok && !s.waiting[i] {
+			s.waiting[i] = true
+			close(s.arrived) // wakes cancelWhenWaiting
+			s.arrived = make(chan struct{})
+			ch = s.arrived
+		}
 		s.mu.Unlock()
 		if ok {
 			off, n := s.m.ChunkRange(i)
@@ -90,7 +121,7 @@ func TestChunkSourceCancel(t *testing.T) {
 		t.Fatal(err)
 	}
 	buf := make([]byte, 2*cs)
-	time.AfterFunc(20*time.Millisecond, cancel)
+	src.cancelWhenWaiting(1, cancel)
 	n, err := r.ReadAt(buf, 0)
 	if !errors.Is(err, context.Canceled) || n != cs {
 		t.Fatalf("got %d bytes, %v; want %d, context.Canceled", n, err, cs)
@@ -170,7 +201,7 @@ func TestReadAtContext(t *testing.T) {
 
 	// Alone: the wait for chunk 1 ends with ctx's error after chunk 0's bytes.
 	ctx, cancel := context.WithCancel(context.Background())
-	time.AfterFunc(20*time.Millisecond, cancel)
+	src.cancelWhenWaiting(1, cancel)
 	buf := make([]byte, 2*cs)
 	n, err := r.ReadAtContext(ctx, buf, 0)
 	if !errors.Is(err, context.Canceled) || n != cs || !bytes.Equal(buf[:n], pt[:cs]) {
