@@ -195,7 +195,14 @@ func (s *Server) start(bin, data string, cred *syscall.Credential, o Options) er
 		cctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		c, err := pgx.Connect(cctx, s.DSN("postgres"))
 		if err == nil {
-			err = c.Ping(cctx)
+			// The server answering must be this one: freePort's port is
+			// free only until it is closed, and another test binary's
+			// postgres (packages run in parallel) could take it; this one
+			// then exits, unable to listen, and is started again.
+			var dd string
+			if err = c.QueryRow(cctx, "SHOW data_directory").Scan(&dd); err == nil && dd != data {
+				err = fmt.Errorf("pgtest: port %d answered by the server of %s", port, dd)
+			}
 			_ = c.Close(cctx)
 		}
 		cancel()
