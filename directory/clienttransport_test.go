@@ -261,7 +261,13 @@ func TestConnTransportDialAfter(t *testing.T) {
 	})
 	t.Cleanup(freeOrigin) // before the server's Close (cleanups run last first)
 	t.Cleanup(freeLong)
-	tr := newConnTransport(&tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS13}, 8, time.Minute, 10*time.Second, time.Second)
+	// dialAfter is 30 s where a request must not dial (a wait of any
+	// length up to it passes) and 1 s where it must wait it first: with
+	// 1 s throughout, 8 callers queued on one connection could wait their
+	// turn over 1 s on a loaded machine and open a second one, and a dial
+	// at once behind origin reads could take over 1 s.
+	const long, short = 30 * time.Second, time.Second
+	tr := newConnTransport(&tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS13}, 8, time.Minute, 10*time.Second, long)
 	c := &http.Client{Transport: tr}
 	getBody(t, c, "GET", ts.URL+"/", nil)
 	var wg sync.WaitGroup
@@ -276,21 +282,23 @@ func TestConnTransportDialAfter(t *testing.T) {
 	}
 	wg.Wait()
 	if n := ts.accepted.Load(); n != 1 {
-		t.Fatalf("%d connections for 8 callers of 1 ms requests (dialAfter 1 s), want 1", n)
+		t.Fatalf("%d connections for 8 callers of 1 ms requests (dialAfter %v), want 1", n, long)
 	}
-	long := make(chan struct{})
-	go func() { defer close(long); getBody(t, c, "GET", ts.URL+"/long", nil) }()
+	tr.dialAfter = short // no request in flight: set before the next starts
+	longDone := make(chan struct{})
+	go func() { defer close(longDone); getBody(t, c, "GET", ts.URL+"/long", nil) }()
 	waitFor(t, func() bool { return tr.busy() == 1 }, "the long request to take the connection")
 	start := time.Now()
 	getBody(t, c, "GET", ts.URL+"/", nil)
-	if d := time.Since(start); d < time.Second {
-		t.Fatalf("a request behind a busy connection opened another after %s, want after dialAfter (1 s)", d)
+	if d := time.Since(start); d < short {
+		t.Fatalf("a request behind a busy connection opened another after %s, want after dialAfter (%v)", d, short)
 	}
 	if n := ts.accepted.Load(); n != 2 {
 		t.Fatalf("%d connections, want 2", n)
 	}
 	freeLong()
-	<-long
+	<-longDone
+	tr.dialAfter = long
 	// origin reads may hold their connections for long: nobody waits for them
 	var origins sync.WaitGroup
 	for i := 0; i < 2; i++ {
@@ -300,8 +308,8 @@ func TestConnTransportDialAfter(t *testing.T) {
 	waitFor(t, func() bool { return tr.busy() == 2 }, "two origin reads to take both connections")
 	start = time.Now()
 	getBody(t, c, "GET", ts.URL+"/", nil)
-	if d := time.Since(start); d >= time.Second {
-		t.Fatalf("a request behind two origin reads waited %s, want a new connection at once", d)
+	if d := time.Since(start); d >= long {
+		t.Fatalf("a request behind two origin reads waited %s (dialAfter), want a new connection at once", d)
 	}
 	if n := ts.accepted.Load(); n != 3 {
 		t.Fatalf("%d connections, want 3", n)
