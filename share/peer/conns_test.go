@@ -84,8 +84,11 @@ func TestStalledStreamReleasesUpload(t *testing.T) {
 	ctx := context.Background()
 	c := makeContent(t, 8<<20, 256<<10, 22)
 	a, b := newIdent(t), newIdent(t)
+	// The write deadline is 2 s, not less: the check that the stalled
+	// answer holds its slot runs after its head arrived, and with 300 ms
+	// a test paused that long found the slot already released.
 	s, addr := startServer(t, ServerOptions{Identity: a, Library: holder(t, c), Accounts: everyoneEnrolled{},
-		WriteTimeout: 300 * time.Millisecond, MaxUploadsPerPeer: 1})
+		WriteTimeout: 2 * time.Second, MaxUploadsPerPeer: 1})
 	cl := client(t, b, a.ID(), addr)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://kith-peer/kith/v1/content/"+c.m.ContentID().String(), nil)
 	if err != nil {
@@ -105,7 +108,7 @@ func TestStalledStreamReleasesUpload(t *testing.T) {
 	deadline := time.Now().Add(30 * time.Second)
 	for s.Load() != 0 {
 		if time.Now().After(deadline) {
-			t.Fatal("a stream nobody reads still holds its upload slot after 30 s (write deadline 300 ms)")
+			t.Fatal("a stream nobody reads still holds its upload slot after 30 s (write deadline 2 s)")
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
