@@ -48,6 +48,22 @@ func (s *gatedSource) order() []int {
 	return append([]int(nil), s.asked...)
 }
 
+// readAsked is a chunk source that reports each chunk asked of it: when
+// steering passes a read of chunk i on to it, the download was already
+// told to put i first.
+type readAsked struct {
+	sealed.ChunkSource
+	asked chan int
+}
+
+func (s readAsked) ReadChunk(ctx context.Context, i int, dst []byte) ([]byte, error) {
+	select {
+	case s.asked <- i:
+	default:
+	}
+	return s.ChunkSource.ReadChunk(ctx, i, dst)
+}
+
 // The handle is one per content; the chunk its reader moves to is the
 // download's priority: a reader that seeks near the end of a title being
 // fetched from the start gets that chunk next, not after the ones before.
@@ -112,7 +128,8 @@ func TestTitleReaderSteersItsDownload(t *testing.T) {
 		}
 	}
 	waitFor("the first request", func() bool { return len(src.order()) == 1 })
-	r, err := sealed.OpenSource(ctx, &steering{ChunkSource: lib.Source(m.ContentID()), t: title, last: -1}, m, key)
+	reads := readAsked{ChunkSource: lib.Source(m.ContentID()), asked: make(chan int, 8)}
+	r, err := sealed.OpenSource(ctx, &steering{ChunkSource: reads, t: title, last: -1}, m, key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,6 +147,17 @@ func TestTitleReaderSteersItsDownload(t *testing.T) {
 		}
 		got <- b
 	}()
+	// The reader has moved (and told the download) before any request is
+	// released: released before, the fetcher could ask for chunks 1 and 2
+	// while the reader's goroutine had yet to run, as on a loaded machine.
+	select {
+	case i := <-reads.asked:
+		if i != far {
+			t.Fatalf("the reader read chunk %d first, want %d", i, far)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the reader never asked for its chunk")
+	}
 	// Release requests one by one until the far chunk is asked for: it
 	// must come right after the request in flight when the reader moved.
 	for i := 0; !slices.Contains(src.order(), far); i++ {
