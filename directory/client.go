@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -52,7 +53,8 @@ type ClientOptions struct {
 type Client struct {
 	base string
 	dev  *identity.Identity
-	hc   *http.Client
+	hc   *http.Client   // ClientOptions.HTTPClient; nil: own
+	own  *connTransport // the client's own transport, called directly (send)
 	log  *slog.Logger
 
 	mu   sync.Mutex
@@ -164,7 +166,7 @@ func NewClient(o ClientOptions) (*Client, error) {
 		// closed on accept. Below that, a request waits dialAfter for a busy
 		// one before it opens another. The directory never compresses its
 		// answers.
-		c.hc = &http.Client{Transport: newConnTransport(c.tlsConfig(), 16, 90*time.Second, 10*time.Second, dialAfter)}
+		c.own = newConnTransport(c.tlsConfig(), 16, 90*time.Second, 10*time.Second, dialAfter)
 	}
 	return c, nil
 }
@@ -444,7 +446,7 @@ func (c *Client) Origin(ctx context.Context, content sealed.ContentID, off, n in
 	} else if off > 0 {
 		req.Header.Set("Range", fmt.Sprintf("bytes=%d-", off))
 	}
-	resp, err := c.hc.Do(req)
+	resp, err := c.send(req)
 	if err != nil {
 		return nil, fmt.Errorf("origin read of %s: %w", content, err)
 	}
@@ -458,13 +460,43 @@ func (c *Client) Origin(ctx context.Context, content sealed.ContentID, off, n in
 	return resp.Body, nil
 }
 
+// send sends req and returns the answer (its body for the caller to
+// close). On the client's own transport it calls RoundTrip directly:
+// http.Client.Do copies the request's header on every call in case it
+// follows a redirect (~2 µs of a lookup's client CPU), and the directory
+// never redirects — a 3xx answer is returned as it is (an error to the
+// callers, who want 2xx) rather than followed, so a request as the device
+// is never sent on to another URL. Errors read as Do's (*url.Error, "Get
+// \"https://…\": …"). With a caller's HTTPClient, that client's Do (its
+// redirect policy, timeout and jar).
+func (c *Client) send(req *http.Request) (*http.Response, error) {
+	if c.own == nil {
+		return c.hc.Do(req)
+	}
+	resp, err := c.own.RoundTrip(req)
+	if err != nil {
+		closeBody(req)
+		return nil, &url.Error{Op: urlErrorOp(req.Method), URL: req.URL.Redacted(), Err: err}
+	}
+	return resp, nil
+}
+
+// urlErrorOp is http.Client's Op of a *url.Error for method: "Get",
+// "Post"… (methods are ASCII tokens: NewRequest refuses others).
+func urlErrorOp(method string) string {
+	if method == "" {
+		return "Get"
+	}
+	return method[:1] + strings.ToLower(method[1:])
+}
+
 // raw GETs a binary answer.
 func (c *Client) raw(ctx context.Context, path string) ([]byte, error) {
 	req, err := c.newRequest(ctx, http.MethodGet, path, nil, anonymous, "")
 	if err != nil {
 		return nil, err
 	}
-	resp, err := c.hc.Do(req)
+	resp, err := c.send(req)
 	if err != nil {
 		return nil, fmt.Errorf("GET %s: %w", path, err)
 	}
@@ -563,7 +595,7 @@ func (c *Client) do(ctx context.Context, method, path string, in any, a auth, ou
 		if err != nil {
 			return err
 		}
-		resp, err = c.hc.Do(req)
+		resp, err = c.send(req)
 		if err != nil {
 			return fmt.Errorf("%s %s: %w", method, path, err)
 		}

@@ -321,7 +321,7 @@ func (c *Client) Artwork(ctx context.Context, titleID string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	resp, err := c.hc.Do(req)
+	resp, err := c.send(req)
 	if err != nil {
 		return nil, fmt.Errorf("GET %s: %w", path, err)
 	}
