@@ -42,7 +42,10 @@ func loopbackDiscovery(log *slog.Logger) error {
 	done := make(chan error, 1)
 	go func() { done <- a.Serve(ctx) }()
 	defer func() { cancel(); <-done }()
-	for range 5 {
+	// Rounds until the announcement is seen, for up to 30 s: an incidental
+	// wait for the announcer's goroutine to start answering (5 rounds,
+	// 1.5 s, could end first on a loaded machine).
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
 		if err := b.Round(ctx, 300*time.Millisecond); err != nil {
 			return err
 		}
@@ -58,7 +61,7 @@ func loopbackDiscovery(log *slog.Logger) error {
 		return fmt.Errorf("announcer stopped: %v", err)
 	default:
 	}
-	return fmt.Errorf("announcement on lo not seen in 5 rounds: %+v", b.Neighbours())
+	return fmt.Errorf("announcement on lo not seen in 30 s of rounds: %+v", b.Neighbours())
 }
 
 func TestLoopback(t *testing.T) {
