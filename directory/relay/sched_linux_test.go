@@ -50,18 +50,33 @@ func batchChild() error {
 		}
 		return tids, nil
 	}
-	before, err := threads()
-	if err != nil {
-		return err
-	}
 	a, err := unix.SchedGetAttr(0, 0)
 	if err != nil {
 		return err
 	}
 	nice := min(int(a.Nice)+2, 19)
-	for _, tid := range before {
-		if err := unix.Setpriority(unix.PRIO_PROCESS, tid, nice); err != nil {
-			return fmt.Errorf("nice of thread %d: %w", tid, err)
+	// Until a pass finds no thread it has not set: a thread the runtime
+	// started meanwhile, from a thread not yet set, kept the old nice value
+	// (and then failed the check below); once every thread is set, the ones
+	// started later inherit the new value from the thread starting them.
+	var before []int
+	for done := map[int]bool{}; ; {
+		if before, err = threads(); err != nil {
+			return err
+		}
+		fresh := 0
+		for _, tid := range before {
+			if done[tid] {
+				continue
+			}
+			if err := unix.Setpriority(unix.PRIO_PROCESS, tid, nice); err != nil {
+				return fmt.Errorf("nice of thread %d: %w", tid, err)
+			}
+			done[tid] = true
+			fresh++
+		}
+		if fresh == 0 {
+			break
 		}
 	}
 	if err := BatchScheduling(); err != nil {
