@@ -181,6 +181,12 @@ type Core struct {
 	// starvedSince: since when no peer had anything for us (zero: fed).
 	starvedSince time.Time
 	avail        []int // availability(), per Schedule
+	// cover and coverAll: what peerCovers answers, per Schedule (covered);
+	// unheard: a peer's first Have poll is not answered yet; stale: the
+	// chunks steal may take, per Schedule (stealable).
+	cover             Bitmap
+	coverAll, unheard bool
+	stale             []int
 }
 
 // With crowdPeers usable peers or more, each is asked for at most
@@ -484,7 +490,11 @@ func (k *Core) Schedule(now time.Time) (launch []*Attempt, alive bool) {
 	if !alive && len(k.attempts) == 0 {
 		return nil, false
 	}
-	k.observeStarvation(now)
+	k.covered()
+	if k.observeStarvation(now) {
+		k.covered() // revived peers count again
+	}
+	k.stealable(now)
 	k.avail = k.availability()
 	srcs := k.ordered(now)
 	peers := 0

@@ -9,19 +9,42 @@ import (
 	"github.com/kith-media/kith/share/identity"
 )
 
-// peerCovers reports whether a usable peer has chunk i or is fetching it.
-func (k *Core) peerCovers(i int) bool {
+// peerCovers reports whether a usable peer has chunk i or is fetching it,
+// or may have it (covered, computed once per Schedule).
+func (k *Core) peerCovers(i int) bool { return k.coverAll || k.cover.Has(i) }
+
+// covered computes peerCovers' answers for every chunk (the sources'
+// holdings do not change while Schedule runs): a bitmap of the chunks a
+// usable peer has or is fetching, and whether one may hold anything (a
+// complete peer, or one not heard from yet: until its first poll is
+// answered; a failure or a busy answer tells nothing it holds). The
+// origin asks peerCovers of every chunk on every pick: one pass over the
+// sources per chunk cost a crowd's fetcher more than its chunk picks.
+func (k *Core) covered() {
+	if len(k.cover) != (k.c.Chunks+7)/8 {
+		k.cover = NewBitmap(k.c.Chunks)
+	}
+	clear(k.cover)
+	k.coverAll, k.unheard = false, false
 	for _, s := range k.srcs {
 		if s.origin || s.banned || s.dropped {
 			continue
 		}
-		// Not heard from yet: it may hold anything, until its first poll
-		// is answered (a failure or a busy answer tells nothing it holds).
-		if (s.partial && !s.known && !s.answered) || s.has(i) || (s.fetching != nil && s.fetching.Has(i)) {
-			return true
+		if s.partial && !s.known && !s.answered {
+			k.coverAll, k.unheard = true, true
+			return
+		}
+		if s.have == nil || k.coverAll {
+			k.coverAll = true
+			continue // complete: has everything (only an unheard peer is still of interest)
+		}
+		for j := range min(len(k.cover), len(s.have)) {
+			k.cover[j] |= s.have[j]
+		}
+		for j := range min(len(k.cover), len(s.fetching)) {
+			k.cover[j] |= s.fetching[j]
 		}
 	}
-	return false
 }
 
 // eligible reports whether source s may take chunk i now (no attempt running).
@@ -111,24 +134,25 @@ func (k *Core) slowestPoll() time.Duration {
 
 // observeStarvation notes whether any peer can give us something now: a
 // request to a peer in flight, or a needed chunk a live peer holds, is
-// fetching, or may hold (its first Have poll not answered yet).
-func (k *Core) observeStarvation(now time.Time) {
-	fed := false
+// fetching, or may hold (its first Have poll not answered yet), using
+// covered's bitmap; revived reports that starving revived dropped peers.
+func (k *Core) observeStarvation(now time.Time) (revived bool) {
+	fed := k.unheard // a peer not heard from yet may hold anything, until its first poll is answered
 	for _, s := range k.srcs {
-		if s.origin || s.banned || s.dropped {
-			continue
-		}
-		// A peer not heard from yet may hold anything, until its first poll is answered.
-		if s.inflight > 0 || (s.partial && !s.known && !s.answered) {
-			fed = true
-			break
-		}
-		for i := 0; i < k.c.Chunks && !fed; i++ {
-			fed = k.need.Has(i) && (s.has(i) || (s.fetching != nil && s.fetching.Has(i)))
-		}
 		if fed {
 			break
 		}
+		fed = !s.origin && !s.banned && !s.dropped && s.inflight > 0
+	}
+	for j := range k.need {
+		if fed {
+			break
+		}
+		c := k.cover[j]
+		if k.coverAll {
+			c = 0xff
+		}
+		fed = k.need[j]&c != 0
 	}
 	switch {
 	case fed:
@@ -136,25 +160,29 @@ func (k *Core) observeStarvation(now time.Time) {
 	case k.starvedSince.IsZero():
 		k.starvedSince = now
 	case !k.c.Legacy && k.starved(now):
-		k.revive(now)
+		return k.revive(now)
 	}
+	return false
 }
 
 // revive gives the peers dropped for errors (not banned) another chance
 // before a starved download turns to the origin for chunks it does not
 // own: on a loaded machine or a congested link a crowd member's errors
 // are often passing, and the origin is the last resort. One more failure
-// drops a revived peer again (no second fault is reported).
-func (k *Core) revive(now time.Time) {
+// drops a revived peer again (no second fault is reported). revived
+// reports whether one was.
+func (k *Core) revive(now time.Time) (revived bool) {
 	for _, s := range k.srcs {
 		if s.origin || s.banned || !s.dropped || now.Sub(s.droppedAt) < 2*k.c.HaveInterval {
 			continue
 		}
+		revived = true
 		s.dropped, s.fails, s.until = false, k.c.MaxFailures-1, now
 		s.polling, s.lastPoll = false, time.Time{}
 		k.mine = nil // the crowd changed
 		k.starvedSince = now
 	}
+	return revived
 }
 
 // availability counts, per chunk, the live peers that hold it.
@@ -248,7 +276,8 @@ func (k *Core) pick(s *Source, now time.Time) int {
 // origin steals only for a player waiting.
 func (k *Core) steal(s *Source, now time.Time) int {
 	best, bestAge := -1, time.Duration(0)
-	for i, as := range k.attempts {
+	for _, i := range k.stale {
+		as := k.attempts[i]
 		if len(as) != 1 || as[0].Src == s || !s.has(i) {
 			continue
 		}
@@ -274,6 +303,19 @@ func (k *Core) steal(s *Source, now time.Time) int {
 		}
 	}
 	return best
+}
+
+// stealable lists, once per Schedule, the chunks steal may consider: one
+// attempt running for StealAfter or longer (the least a steal waits).
+// Attempts Schedule launches are younger; steal checks again that a
+// chunk still has one attempt.
+func (k *Core) stealable(now time.Time) {
+	k.stale = k.stale[:0]
+	for i, as := range k.attempts {
+		if len(as) == 1 && now.Sub(as[0].Start) >= k.c.StealAfter {
+			k.stale = append(k.stale, i)
+		}
+	}
 }
 
 // activePeers reports whether a usable peer downloads this content too.
