@@ -185,6 +185,7 @@ func TestAddSameBytes(t *testing.T) {
 		mtime_ns INTEGER NOT NULL, sha256 BLOB NOT NULL, title_id TEXT NOT NULL, added_at INTEGER NOT NULL)`,
 		`CREATE INDEX sources_sha256 ON sources(sha256)`,
 		`ALTER TABLE titles DROP COLUMN width`, `ALTER TABLE titles DROP COLUMN height`, // added by 0006
+		`DROP TABLE hand_neighbours`, // added by 0007
 		`PRAGMA user_version = 4`} {
 		if _, err := db.Exec(q); err != nil {
 			t.Fatalf("%s: %v", q, err)

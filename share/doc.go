@@ -47,7 +47,10 @@
 // (Options.InstallSelf). The mDNS announcer and the install page are optional:
 // they run under internal/supervise, so a failure (no multicast-capable
 // interface) is reported by Services and Options.OnService and retried with
-// backoff, and never ends the node. When the directory answers a
+// backoff, and never ends the node. Where mDNS finds nobody (a router that
+// drops multicast) a neighbour is added by its address (AddNeighbour): it
+// must prove its key and be enrolled with the directory, and is kept in the
+// library (handneighbours.go). When the directory answers a
 // heartbeat that it could not reach this device and offers a relay, the
 // node keeps a control connection to that relay (package directory/relay)
 // and serves the askers it splices through the same peer server (so its

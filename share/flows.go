@@ -377,7 +377,7 @@ func (n *Node) suppliers(ctx context.Context, cid sealed.ContentID) (peers []Nei
 	// stranger spending our quota.
 	n.srv.Expect(named)
 	for _, nb := range n.Neighbours() {
-		if nb.LAN {
+		if nb.LAN || nb.Hand {
 			lanPeers = append(lanPeers, nb)
 		}
 	}

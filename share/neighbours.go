@@ -2,6 +2,7 @@ package share
 
 import (
 	"context"
+	"slices"
 	"sort"
 
 	"github.com/kith-media/kith/share/identity"
@@ -9,33 +10,50 @@ import (
 )
 
 // Neighbour is another device this node can talk to directly: found on the
-// LAN or named by the directory.
+// LAN, added by hand (AddNeighbour) or named by the directory.
 type Neighbour struct {
 	ID    identity.ID
 	Name  string
 	Addrs []string
-	LAN   bool
+	LAN   bool // found by mDNS
+	Hand  bool // added by hand (its typed address is among Addrs)
 	// Relay is the relay the directory reaches it through ("" when it
 	// is reachable directly or not named by the directory).
 	Relay string
 }
 
-// Neighbours lists the LAN neighbours (mDNS) of the same directory.
+// Neighbours lists the LAN neighbours (mDNS) of the same directory and,
+// once the node has its directory, the neighbours added by hand (a device
+// both found and added is listed once, its typed address after the found
+// ones).
 func (n *Node) Neighbours() []Neighbour {
 	out := []Neighbour{}
-	seen := map[identity.ID]bool{}
+	seen := map[identity.ID]int{}
 	if b := n.browser.Load(); b != nil {
 		for _, ln := range b.Neighbours() {
 			id, err := identity.ParseID(ln.DeviceID)
-			if err != nil || seen[id] || id == n.ID() {
+			if _, dup := seen[id]; err != nil || dup || id == n.ID() {
 				continue
 			}
-			seen[id] = true
+			seen[id] = len(out)
 			nb := Neighbour{ID: id, Name: ln.Name, LAN: true}
 			for _, a := range ln.Addrs {
 				nb.Addrs = append(nb.Addrs, a.String())
 			}
 			out = append(out, nb)
+		}
+	}
+	if n.dirClient() != nil {
+		for _, h := range n.handList() {
+			if i, ok := seen[h.Device]; ok {
+				out[i].Hand = true
+				if !slices.Contains(out[i].Addrs, h.Addr) {
+					out[i].Addrs = append(out[i].Addrs, h.Addr)
+				}
+				continue
+			}
+			seen[h.Device] = len(out)
+			out = append(out, Neighbour{ID: h.Device, Name: h.Name, Addrs: []string{h.Addr}, Hand: true})
 		}
 	}
 	sort.Slice(out, func(a, b int) bool { return out[a].ID < out[b].ID })

@@ -106,6 +106,7 @@ type Node struct {
 	dirInfo     *directory.Info
 	clients     map[identity.ID]*peer.Client
 	clientRelay map[identity.ID]string      // the relay each client was built with
+	hand        []library.HandNeighbour     // neighbours added by hand (handneighbours.go)
 	titles      map[sealed.ContentID]*Title // live handles (Title)
 	ctx         context.Context             // Serve's, for downloads Title.Start runs
 	downloads   sync.WaitGroup              // those downloads, waited for by Serve
@@ -163,6 +164,7 @@ func NewNode(o Options) (*Node, error) {
 	n.demux = install.NewDemux(n.ln, install.DemuxOptions{Logger: o.Logger})
 	n.site = install.NewSite(install.Options{Dir: o.InstallDir, DeviceName: o.Name, Self: o.InstallSelf,
 		OnChange: o.OnInstall, Logger: o.Logger})
+	n.loadHand(context.Background())
 	if o.Directory != nil {
 		if err := n.SetDirectory(o.Directory); err != nil {
 			n.ln.Close()
@@ -248,9 +250,14 @@ func (n *Node) ID() identity.ID { return n.id.ID() }
 func (n *Node) Addr() string { return n.ln.Addr().String() }
 
 // InstallURL is the install page a neighbour without Kith opens in a
-// browser: http:// and the first advertised address (a private IPv4 one
-// when there is one), at the peer port.
-func (n *Node) InstallURL() string {
+// browser: http:// and LANAddr.
+func (n *Node) InstallURL() string { return "http://" + n.LANAddr() + "/" }
+
+// LANAddr is the address another device on the LAN reaches this one at:
+// the first advertised address (a private IPv4 one when there is one), at
+// the peer port — what a neighbour types in to add this device by hand
+// (AddNeighbour).
+func (n *Node) LANAddr() string {
 	addrs := n.advertise()
 	best := addrs[0]
 	for _, a := range addrs {
@@ -259,7 +266,7 @@ func (n *Node) InstallURL() string {
 			break
 		}
 	}
-	return "http://" + best + "/"
+	return best
 }
 
 // InstallPackage describes the package the install page offers (checksum,

@@ -28,6 +28,7 @@
 //	playlists(id, name, created_at), playlist_items(playlist, pos, title_id)   (0003)
 //	watched_folders(path, added_at)            (0004)
 //	titles gained width, height (a video's picture size; 0 for audio)   (0006)
+//	hand_neighbours(addr, device_id, name, added_at)   -- neighbours added by hand (0007)
 //
 // # Durability
 //

@@ -1,0 +1,195 @@
+package share
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kith-media/kith/directory"
+	"github.com/kith-media/kith/share/identity"
+	"github.com/kith-media/kith/share/library"
+)
+
+// Neighbours added by hand: where a household's router drops multicast,
+// mDNS finds nobody, and a person types in the address another device's
+// screen shows (host:port of its peer port). The address is only a hint,
+// as an mDNS answer is: AddNeighbour dials it with mutual TLS and keeps it
+// only when the device there proves its key (its certificate's key is its
+// ID) and the directory this device is paired with knows that device as
+// enrolled and not revoked. Afterwards the neighbour is dialed at that
+// address as that device only (peer.NewClient pins the ID), exactly as an
+// mDNS neighbour is: another device answering there is refused.
+
+// probeTimeout bounds AddNeighbour's dial and handshake.
+const probeTimeout = 10 * time.Second
+
+// ErrBadNeighbourAddr is returned (wrapped) by AddNeighbour for an address
+// that is not host:port.
+var ErrBadNeighbourAddr = errors.New("want HOST:PORT, the address the other device shows (its peer port)")
+
+// ErrNoHandNeighbour is returned (wrapped) by RemoveNeighbour when no
+// neighbour added by hand matches.
+var ErrNoHandNeighbour = errors.New("no neighbour added by hand has that address or ID")
+
+// ParseNeighbourAddr checks a typed neighbour address: host:port with a
+// host name or IP address and a port 1..65535; it returns it in the form
+// it is stored and dialed in (host in lower case, IPv6 in brackets).
+func ParseNeighbourAddr(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if s == "" || len(s) > library.MaxHandNeighbourAdr {
+		return "", fmt.Errorf("neighbour address %q: %w", s, ErrBadNeighbourAddr)
+	}
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return "", fmt.Errorf("neighbour address %q: %w", s, ErrBadNeighbourAddr)
+	}
+	p, err := strconv.ParseUint(port, 10, 16)
+	if err != nil || p == 0 {
+		return "", fmt.Errorf("neighbour address %q: port %q: %w", s, port, ErrBadNeighbourAddr)
+	}
+	if ip := net.ParseIP(host); ip != nil {
+		if ip.IsUnspecified() || ip.IsMulticast() {
+			return "", fmt.Errorf("neighbour address %q: %s is not a device's address: %w", s, host, ErrBadNeighbourAddr)
+		}
+		return net.JoinHostPort(ip.String(), strconv.FormatUint(p, 10)), nil
+	}
+	if !hostName(host) {
+		return "", fmt.Errorf("neighbour address %q: host %q: %w", s, host, ErrBadNeighbourAddr)
+	}
+	return net.JoinHostPort(strings.ToLower(host), strconv.FormatUint(p, 10)), nil
+}
+
+// hostName reports whether h is a DNS host name: labels of letters, digits
+// and '-' (not first or last), at most 63 bytes each, 253 in all.
+func hostName(h string) bool {
+	h = strings.TrimSuffix(h, ".")
+	if h == "" || len(h) > 253 {
+		return false
+	}
+	for _, l := range strings.Split(h, ".") {
+		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(l); i++ {
+			c := l[i]
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// AddNeighbour adds the device answering at addr (host:port of its peer
+// port) as a neighbour: it must prove its device key over mutual TLS and
+// be enrolled, not revoked, with this device's directory. It is stored in
+// the library (kept across restarts) and listed by Neighbours until
+// RemoveNeighbour. Adding an address again checks it again.
+func (n *Node) AddNeighbour(ctx context.Context, addr string) (Neighbour, error) {
+	addr, err := ParseNeighbourAddr(addr)
+	if err != nil {
+		return Neighbour{}, err
+	}
+	dc := n.dirClient()
+	if dc == nil {
+		return Neighbour{}, fmt.Errorf("adding neighbour %s: %w: pair with your household's directory first", addr, ErrNoDirectory)
+	}
+	id, err := n.probe(ctx, addr)
+	if err != nil {
+		return Neighbour{}, fmt.Errorf("adding neighbour %s: %w", addr, err)
+	}
+	if id == n.ID() {
+		return Neighbour{}, fmt.Errorf("adding neighbour %s: that is this device's own address", addr)
+	}
+	d, err := dc.Whois(ctx, id)
+	var de *directory.Error
+	switch {
+	case errors.As(err, &de) && de.Status == http.StatusNotFound:
+		return Neighbour{}, fmt.Errorf("adding neighbour %s: the device there (%s) is not enrolled with this device's directory %s: not added", addr, id.Short(), dc.Fingerprint().Short())
+	case err != nil:
+		return Neighbour{}, fmt.Errorf("adding neighbour %s: asking the directory about device %s: %w", addr, id.Short(), err)
+	case d.ID != id:
+		return Neighbour{}, fmt.Errorf("adding neighbour %s: the directory answered for %s, not %s", addr, d.ID.Short(), id.Short())
+	case d.Revoked:
+		return Neighbour{}, fmt.Errorf("adding neighbour %s: the device there (%s) is revoked at the directory: not added", addr, id.Short())
+	}
+	name := d.Name
+	if len(name) > 64 {
+		name = name[:64]
+	}
+	h := library.HandNeighbour{Addr: addr, Device: id, Name: name}
+	if err := n.lib.AddHandNeighbour(ctx, h); err != nil {
+		return Neighbour{}, err
+	}
+	n.loadHand(ctx)
+	n.log.Info("neighbour added by hand", "addr", addr, "device", id, "name", name)
+	return Neighbour{ID: id, Name: name, Addrs: []string{addr}, Hand: true}, nil
+}
+
+// probe dials addr and returns the device ID its certificate proves.
+func (n *Node) probe(ctx context.Context, addr string) (identity.ID, error) {
+	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	d := tls.Dialer{NetDialer: &net.Dialer{}, Config: n.id.ClientTLS("")}
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		if errors.Is(err, identity.ErrWrongPeer) {
+			return "", fmt.Errorf("what answers there is not a Kith device: %w", err)
+		}
+		return "", fmt.Errorf("no Kith device answers there (is it running, and is this its peer port?): %w", err)
+	}
+	defer c.Close()
+	id, _, err := identity.PeerID(c.(*tls.Conn).ConnectionState())
+	if err != nil {
+		return "", fmt.Errorf("what answers there is not a Kith device: %w", err)
+	}
+	return id, nil
+}
+
+// RemoveNeighbour removes the neighbours added by hand at addr (as typed
+// or stored) or whose device ID, or its first group, is addr.
+func (n *Node) RemoveNeighbour(ctx context.Context, addr string) error {
+	key := strings.TrimSpace(addr)
+	if a, err := ParseNeighbourAddr(key); err == nil {
+		key = a
+	}
+	for _, h := range n.handList() {
+		if strings.EqualFold(h.Device.Short(), key) {
+			key = string(h.Device)
+		}
+	}
+	removed, err := n.lib.RemoveHandNeighbour(ctx, key)
+	if err != nil {
+		return err
+	}
+	if !removed {
+		return fmt.Errorf("removing neighbour %q: %w", addr, ErrNoHandNeighbour)
+	}
+	n.loadHand(ctx)
+	return nil
+}
+
+// loadHand reads the neighbours added by hand from the library.
+func (n *Node) loadHand(ctx context.Context) {
+	hs, err := n.lib.HandNeighbours(ctx)
+	if err != nil {
+		n.log.Warn("reading the neighbours added by hand", "err", err)
+		return
+	}
+	n.mu.Lock()
+	n.hand = hs
+	n.mu.Unlock()
+}
+
+// handList is the neighbours added by hand (a copy).
+func (n *Node) handList() []library.HandNeighbour {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return append([]library.HandNeighbour(nil), n.hand...)
+}
