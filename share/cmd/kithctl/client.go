@@ -154,6 +154,17 @@ func (c *ctl) stream(ctx context.Context, path string, body any, f func(Line)) e
 
 // parse parses a subcommand's flags, interleaved with its n positional
 // arguments (min..max).
+// found says how a neighbour was found: "LAN" (mDNS), "by hand" or both.
+func found(n share.Neighbour) string {
+	switch {
+	case n.LAN && n.Hand:
+		return "LAN, by hand"
+	case n.Hand:
+		return "by hand"
+	}
+	return "LAN"
+}
+
 func parse(fs *flag.FlagSet, args []string, min, max int) ([]string, error) {
 	fs.SetOutput(io.Discard)
 	var pos []string
@@ -395,16 +406,38 @@ func runClient(ctx context.Context, g globals, cmd string, args []string, out io
 		fmt.Fprintf(out, "policy of %s: %s\n", pos[0], pos[1])
 		return nil
 	case "neighbours":
-		if _, err := parse(fs, args, 0, 0); err != nil {
+		pos, err := parse(fs, args, 0, 2)
+		if err != nil {
 			return err
+		}
+		verb := "list"
+		if len(pos) > 0 {
+			verb = pos[0]
+		}
+		switch {
+		case verb == "add" && len(pos) == 2:
+			var nb share.Neighbour
+			if err := c.call(ctx, "POST", "/neighbours/add", Request{Neighbour: pos[1]}, &nb); err != nil || c.json {
+				return err
+			}
+			fmt.Fprintf(out, "added %s (%s) at %s: it proved its device key and is enrolled with this directory\n", nb.Name, nb.ID, strings.Join(nb.Addrs, " "))
+			return nil
+		case verb == "remove" && len(pos) == 2:
+			if err := c.call(ctx, "POST", "/neighbours/remove", Request{Neighbour: pos[1]}, nil); err != nil || c.json {
+				return err
+			}
+			fmt.Fprintf(out, "removed %s\n", pos[1])
+			return nil
+		case verb != "list" || len(pos) > 1:
+			return fmt.Errorf("%w: neighbours [list] | neighbours add HOST:PORT | neighbours remove HOST:PORT|DEVICE", errUsage)
 		}
 		var nbs []share.Neighbour
 		if err := c.call(ctx, "GET", "/neighbours", nil, &nbs); err != nil || c.json {
 			return err
 		}
-		fmt.Fprintln(tw, "DEVICE\tNAME\tLAN\tADDRESSES")
+		fmt.Fprintln(tw, "DEVICE\tNAME\tFOUND\tADDRESSES")
 		for _, n := range nbs {
-			fmt.Fprintf(tw, "%s\t%s\t%v\t%s\n", n.ID, n.Name, n.LAN, strings.Join(n.Addrs, " "))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", n.ID, n.Name, found(n), strings.Join(n.Addrs, " "))
 		}
 		return nil
 	case "offers":

@@ -158,6 +158,8 @@ func (d *daemon) routes() http.Handler {
 	get("/titles", func(r *http.Request) (any, error) { return d.titles(r.Context(), r.URL.Query().Get("q")) })
 	get("/suppliers", func(r *http.Request) (any, error) { return d.suppliers(r.Context(), r.URL.Query().Get("title")) })
 	get("/neighbours", func(r *http.Request) (any, error) { return d.current().Neighbours(), nil })
+	post("/neighbours/add", d.addNeighbour)
+	post("/neighbours/remove", d.removeNeighbour)
 	get("/offers", func(r *http.Request) (any, error) { return d.offers(r.Context(), r.URL.Query().Get("neighbour")) })
 	post("/signup", d.signup)
 	post("/signin", d.signin)
@@ -342,6 +344,28 @@ func (d *daemon) suppliers(ctx context.Context, title string) ([]directory.Suppl
 		return nil, err
 	}
 	return d.dir.Suppliers(ctx, t.ContentID)
+}
+
+// addNeighbour adds a neighbour by hand (share.Node.AddNeighbour: the
+// device at the address must prove its key and be enrolled with the
+// directory).
+func (d *daemon) addNeighbour(ctx context.Context, r Request) (any, error) {
+	if r.Neighbour == "" {
+		return nil, badRequest("neighbours add needs HOST:PORT")
+	}
+	nb, err := d.current().AddNeighbour(ctx, r.Neighbour)
+	if errors.Is(err, share.ErrBadNeighbourAddr) {
+		return nil, badRequest("%v", err)
+	}
+	return nb, err
+}
+
+func (d *daemon) removeNeighbour(ctx context.Context, r Request) (any, error) {
+	err := d.current().RemoveNeighbour(ctx, r.Neighbour)
+	if errors.Is(err, share.ErrNoHandNeighbour) {
+		return nil, &apiError{http.StatusNotFound, err.Error()}
+	}
+	return nil, err
 }
 
 func (d *daemon) offers(ctx context.Context, s string) ([]peer.Offer, error) {

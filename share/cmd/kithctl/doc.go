@@ -25,6 +25,8 @@
 //	POST /getkey    {"target","payment"}               KeyInfo
 //	POST /policy    {"title","mode","allow","deny"}
 //	GET  /neighbours                                   []share.Neighbour
+//	POST /neighbours/add    {"neighbour": "HOST:PORT"} share.Neighbour (share.Node.AddNeighbour)
+//	POST /neighbours/remove {"neighbour": "HOST:PORT|DEVICE"}
 //	GET  /offers?neighbour=                            []peer.Offer
 //	POST /play      {"target","seconds"}               stream of Line
 //	POST /publish   {"paths","title","price","rights","public"}

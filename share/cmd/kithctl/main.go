@@ -54,7 +54,15 @@ Commands for a running device:
                                account owns the title, or by registering (flow 3)
   policy TITLE|default anyone|household|nobody|list [--allow X]... [--deny X]...
                                who may copy TITLE from this device
-  neighbours                   devices found on the LAN (mDNS)
+  neighbours [list]            devices found on the LAN (mDNS) or added by hand
+  neighbours add HOST:PORT     add the device at HOST:PORT (its peer port: "kithctl status"
+                               or the app's Neighbours screen on it shows it) where the
+                               LAN drops multicast and mDNS finds nothing; the address is
+                               only a hint: the device must prove its key and be enrolled
+                               with this directory, and only that device is dialed there.
+                               Kept across restarts
+  neighbours remove HOST:PORT|DEVICE
+                               forget a neighbour added by hand
   offers NEIGHBOUR             what a neighbour offers to this device
   publish PATH... [--title T] [--price 1.99|free] [--rights R] [--public]
                                add files and folders (recursively) of this device to the
