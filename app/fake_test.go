@@ -27,6 +27,7 @@ type fakeWorld struct {
 	titles    []directory.Title
 	items     []Item
 	ns        []fakeNeighbour
+	at        map[string]fakeNeighbour // devices answering at an address, not listed until added by hand (Add)
 	policy    directory.Policy
 	sharing   bool
 	uploads   []Upload
@@ -287,6 +288,38 @@ func (n fakeNeighbours) FetchFrom(_ context.Context, id identity.ID, o Offer, mo
 	return nil
 }
 func (n fakeNeighbours) Changes(fn func()) func() { return n.w.subscribe(areaNeighbours, fn) }
+
+// Add adds the fake world's device at addr (w.at), as the node adds the
+// device that proves itself there.
+func (n fakeNeighbours) Add(_ context.Context, addr string) (Neighbour, error) {
+	n.w.mu.Lock()
+	x, ok := n.w.at[addr]
+	if !ok {
+		n.w.mu.Unlock()
+		return Neighbour{}, fmt.Errorf("adding neighbour %s: no Kith device answers there", addr)
+	}
+	x.ByHand, x.Addr = true, addr
+	n.w.ns = append(n.w.ns, x)
+	n.w.mu.Unlock()
+	n.w.changed(areaNeighbours)
+	return x.Neighbour, nil
+}
+
+func (n fakeNeighbours) Address() string { return "192.168.1.5:7143" }
+
+func (n fakeNeighbours) Remove(_ context.Context, id identity.ID) error {
+	n.w.mu.Lock()
+	for i, x := range n.w.ns {
+		if x.ID == id && x.ByHand {
+			n.w.ns = append(n.w.ns[:i], n.w.ns[i+1:]...)
+			n.w.mu.Unlock()
+			n.w.changed(areaNeighbours)
+			return nil
+		}
+	}
+	n.w.mu.Unlock()
+	return fmt.Errorf("removing neighbour %s: not added by hand", id)
+}
 
 type fakeSharing struct{ w *fakeWorld }
 

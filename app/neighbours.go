@@ -38,6 +38,14 @@ type neighboursScreen struct {
 	right    fyne.CanvasObject
 	hint     *widget.Label
 	seq      int
+
+	// adding a device by hand (where the router drops LAN discovery)
+	addr    *widget.Entry
+	addB    *widget.Button
+	addErr  *widget.Label
+	forget  *widget.Button // shown for a neighbour added by hand
+	addHelp *widget.Label
+	top     *fyne.Container // the neighbour's name and forget
 }
 
 func newNeighboursScreen(u *UI) *neighboursScreen {
@@ -60,7 +68,11 @@ func newNeighboursScreen(u *UI) *neighboursScreen {
 			n := s.ns[id]
 			box := o.(*fyne.Container).Objects[0].(*fyne.Container)
 			setText(box.Objects[0].(*widget.Label), n.Name)
-			setText(box.Objects[1].(*widget.Label), dotted(n.Account, n.ID.Short(), "seen "+ago(n.Seen)))
+			line := dotted(n.Account, n.ID.Short(), "seen "+ago(n.Seen))
+			if n.ByHand {
+				line = dotted(n.Account, n.ID.Short(), "added by hand", n.Addr)
+			}
+			setText(box.Objects[1].(*widget.Label), line)
 		})
 	s.list.OnSelected = func(id widget.ListItemID) {
 		if id < len(s.ns) {
@@ -102,10 +114,22 @@ func newNeighboursScreen(u *UI) *neighboursScreen {
 	s.done = widget.NewLabel("")
 	s.done.Importance = widget.SuccessImportance
 	s.done.Hide()
+	s.forget = widget.NewButtonWithIcon("Forget this device", theme.DeleteIcon(), s.tapForget)
+	s.forget.Hide()
+	s.top = container.NewBorder(nil, nil, nil, s.forget, s.who)
 	actions := container.NewVBox(container.NewHBox(s.relay, s.copyB), s.err, s.done)
-	s.right = container.NewBorder(container.NewVBox(s.who, s.note), actions, nil, nil, s.offerL)
+	s.right = container.NewBorder(container.NewVBox(s.top, s.note), actions, nil, nil, s.offerL)
 	s.right.Hide()
-	left := container.NewBorder(container.NewVBox(heading("Neighbours"), s.empty), nil, nil, nil, s.list)
+	s.addr = widget.NewEntry()
+	s.addr.SetPlaceHolder("host:port, e.g. 192.168.1.20:7143")
+	s.addr.OnSubmitted = func(string) { s.tapAdd() }
+	s.addB = widget.NewButtonWithIcon("Add", theme.ContentAddIcon(), s.tapAdd)
+	s.addErr = errorLabel()
+	addHelp := widget.NewLabel("")
+	addHelp.Wrapping = fyne.TextWrapWord
+	s.addHelp = addHelp
+	addBox := container.NewVBox(widget.NewSeparator(), addHelp, container.NewBorder(nil, nil, nil, s.addB, s.addr), s.addErr)
+	left := container.NewBorder(container.NewVBox(heading("Neighbours"), s.empty), addBox, nil, nil, s.list)
 	hint := widget.NewLabel("Choose a device to see what it offers you. Devices of your directory appear here when they are on the same network.")
 	hint.Wrapping = fyne.TextWrapWord
 	s.hint = hint
@@ -129,10 +153,21 @@ func ago(t time.Time) string {
 	return d.String() + " ago"
 }
 
+// addHelpText says how to add a device by hand, with this device's own
+// address (what to type on the other one).
+func addHelpText(self string) string {
+	t := "Not listed? Where the router blocks discovery, type the address the other device's Neighbours screen shows (host:port); it must prove it is a device of your directory."
+	if self != "" {
+		t += " This device: " + self
+	}
+	return t
+}
+
 func (s *neighboursScreen) apply(ns []Neighbour, problem string) {
 	s.ns = ns
+	s.addHelp.SetText(addHelpText(s.u.b.Neighbours.Address()))
 	if problem != "" {
-		s.empty.SetText(problem + " — Kith keeps trying; the directory's suppliers still work.")
+		s.empty.SetText(problem + " — Kith keeps trying; the directory's suppliers still work, and a device can be added by its address below.")
 	} else {
 		s.empty.SetText(lookingText)
 	}
@@ -144,9 +179,60 @@ func (s *neighboursScreen) apply(ns []Neighbour, problem string) {
 	s.list.Refresh()
 }
 
+// tapAdd adds the device at the typed address (Neighbours.Add checks it
+// proves itself a device of this directory).
+func (s *neighboursScreen) tapAdd() {
+	addr := s.addr.Text
+	if addr == "" {
+		showErr(s.addErr, errors.New("type the other device's address, host:port"))
+		return
+	}
+	s.addB.Disable()
+	showErr(s.addErr, nil)
+	s.u.background(func(ctx context.Context) func() {
+		n, err := s.u.b.Neighbours.Add(ctx, addr)
+		return func() {
+			s.addB.Enable()
+			showErr(s.addErr, err)
+			if err == nil {
+				s.addr.SetText("")
+				s.apply(s.u.b.Neighbours.Neighbours(), s.u.b.Neighbours.Discovery())
+				s.choose(n)
+			}
+		}
+	})
+}
+
+// tapForget forgets the chosen neighbour added by hand.
+func (s *neighboursScreen) tapForget() {
+	if !s.hasSel {
+		return
+	}
+	id := s.sel
+	s.u.background(func(ctx context.Context) func() {
+		err := s.u.b.Neighbours.Remove(ctx, id)
+		return func() {
+			showErr(s.err, err)
+			if err == nil {
+				s.hasSel = false
+				s.right.Hide()
+				s.hint.Show()
+				s.list.UnselectAll()
+				s.apply(s.u.b.Neighbours.Neighbours(), s.u.b.Neighbours.Discovery())
+			}
+		}
+	})
+}
+
 // choose loads what n offers this device.
 func (s *neighboursScreen) choose(n Neighbour) {
 	s.sel, s.hasSel = n.ID, true
+	if n.ByHand {
+		s.forget.Show()
+	} else {
+		s.forget.Hide()
+	}
+	s.top.Refresh() // lays the row out again with or without forget
 	s.who.SetText(n.Name)
 	s.note.SetText("Asking " + n.Name + " what it offers you…")
 	s.offers = nil

@@ -144,13 +144,15 @@ type Link struct {
 	Bytes    int64   // bytes moved so far
 }
 
-// Neighbour is a device of the same directory seen on the LAN.
+// Neighbour is a device of the same directory seen on the LAN or added
+// by hand.
 type Neighbour struct {
 	ID      identity.ID
 	Name    string
 	Account string
 	Addr    string
 	Seen    time.Time
+	ByHand  bool // added by hand (Neighbours.Add); Remove forgets it
 }
 
 // Offer is a title a neighbour offers this device (already filtered by the
@@ -189,6 +191,16 @@ type Neighbours interface {
 	// Discovery is "" while LAN discovery works, else why it does not
 	// (no multicast-capable network, say); it is retried on its own.
 	Discovery() string
+	// Add adds the device at addr (HOST:PORT, its peer port) by hand, for
+	// a network whose router drops the multicast LAN discovery needs: the
+	// device there must prove its key and be enrolled with this device's
+	// directory, or nothing is added. It is kept across restarts.
+	Add(ctx context.Context, addr string) (Neighbour, error)
+	// Remove forgets a neighbour added by hand.
+	Remove(ctx context.Context, id identity.ID) error
+	// Address is this device's address for another device to add it by
+	// hand (HOST:PORT), "" when it has none yet.
+	Address() string
 	// Changes registers fn to be called when the neighbour list or
 	// Discovery changes.
 	Changes(fn func()) (stop func())

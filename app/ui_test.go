@@ -494,3 +494,54 @@ func TestSignOutThenAnotherAccount(t *testing.T) {
 		t.Fatalf("after signing in as another account: view %q, %q", u.View(), texts(u.settings.obj))
 	}
 }
+
+// Where discovery fails, a device is added by its address on the
+// Neighbours screen: the screen shows this device's own address to type on
+// the other; an address where no device answers is refused in words; a
+// good one lists the device (marked "added by hand") and shows what it
+// offers; "Forget this device" removes it.
+func TestNeighbourAddedByHandOnScreen(t *testing.T) {
+	w := newFakeWorld()
+	w.account = "household"
+	w.discovery = "LAN discovery is unavailable: no multicast-capable network"
+	w.at = map[string]fakeNeighbour{"192.168.1.20:7143": {
+		Neighbour: Neighbour{ID: "ATTIC01-DEVICE", Name: "attic", Account: "household"},
+		holds:     []fakeHolding{{title: w.titles[1], policy: directory.Policy{Mode: directory.PolicyHousehold}}},
+	}}
+	u := newTestUI(t, w)
+	u.Show(ViewNeighbours)
+	s := u.neighbours
+	if !strings.Contains(s.addHelp.Text, "This device: 192.168.1.5:7143") || !s.addHelp.Visible() {
+		t.Fatalf("help for adding by hand: %q", s.addHelp.Text)
+	}
+	if !strings.Contains(s.empty.Text, "added by its address") {
+		t.Errorf("discovery problem text: %q", s.empty.Text)
+	}
+
+	test.Type(s.addr, "192.168.1.99:7143")
+	test.Tap(s.addB)
+	u.pump(context.Background())
+	if !s.addErr.Visible() || !strings.Contains(s.addErr.Text, "no Kith device answers there") || len(s.ns) != 0 {
+		t.Fatalf("adding an address where nothing answers: error %q (shown %v), %d listed", s.addErr.Text, s.addErr.Visible(), len(s.ns))
+	}
+
+	s.addr.SetText("")
+	test.Type(s.addr, "192.168.1.20:7143")
+	test.Tap(s.addB)
+	u.pump(context.Background())
+	if s.addErr.Visible() || len(s.ns) != 1 || !s.ns[0].ByHand || s.addr.Text != "" {
+		t.Fatalf("after adding: error %q, listed %+v, entry %q", s.addErr.Text, s.ns, s.addr.Text)
+	}
+	if !shows(u, "added by hand") || !shows(u, "attic") {
+		t.Errorf("the added device is not shown as added by hand: %q", texts(s.obj))
+	}
+	if len(s.offers) != 1 || s.offers[0].Title.Name != w.titles[1].Name || !s.forget.Visible() {
+		t.Fatalf("offers %+v, forget shown %v", s.offers, s.forget.Visible())
+	}
+
+	test.Tap(s.forget)
+	u.pump(context.Background())
+	if len(s.ns) != 0 || s.right.Visible() {
+		t.Fatalf("after forgetting: listed %+v, offers panel shown %v", s.ns, s.right.Visible())
+	}
+}

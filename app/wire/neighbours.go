@@ -58,7 +58,7 @@ func (s *subscribers) notify() {
 func (a *Node) Neighbours() []app.Neighbour {
 	var out []app.Neighbour
 	for _, n := range a.n.Neighbours() {
-		nb := app.Neighbour{ID: n.ID, Name: n.Name, Seen: time.Now()}
+		nb := app.Neighbour{ID: n.ID, Name: n.Name, Seen: time.Now(), ByHand: n.Hand}
 		if nb.Name == "" {
 			nb.Name = n.ID.Short()
 		}
@@ -166,6 +166,28 @@ func (v neighboursView) Discovery() string {
 		}
 	}
 	return ""
+}
+
+// Add implements app.Neighbours (share.Node.AddNeighbour).
+func (v neighboursView) Add(ctx context.Context, addr string) (app.Neighbour, error) {
+	n, err := v.n.AddNeighbour(ctx, addr)
+	if err != nil {
+		return app.Neighbour{}, err
+	}
+	v.nsubs.notify()
+	return app.Neighbour{ID: n.ID, Name: n.Name, Addr: n.Addrs[0], Seen: time.Now(), ByHand: true}, nil
+}
+
+// Address implements app.Neighbours (share.Node.LANAddr).
+func (v neighboursView) Address() string { return v.n.LANAddr() }
+
+// Remove implements app.Neighbours (share.Node.RemoveNeighbour).
+func (v neighboursView) Remove(ctx context.Context, id identity.ID) error {
+	if err := v.n.RemoveNeighbour(ctx, string(id)); err != nil {
+		return err
+	}
+	v.nsubs.notify()
+	return nil
 }
 
 // OnService receives the node's service changes (share.Options.OnService).
