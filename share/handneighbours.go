@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/kith-media/kith/directory"
 	"github.com/kith-media/kith/share/identity"
@@ -28,6 +29,10 @@ import (
 
 // probeTimeout bounds AddNeighbour's dial and handshake.
 const probeTimeout = 10 * time.Second
+
+// maxNeighbourName bounds the name kept for a neighbour added by hand
+// (the directory's name of the device), in bytes.
+const maxNeighbourName = 64
 
 // ErrBadNeighbourAddr is returned (wrapped) by AddNeighbour for an address
 // that is not host:port.
@@ -120,8 +125,12 @@ func (n *Node) AddNeighbour(ctx context.Context, addr string) (Neighbour, error)
 		return Neighbour{}, fmt.Errorf("adding neighbour %s: the device there (%s) is revoked at the directory: not added", addr, id.Short())
 	}
 	name := d.Name
-	if len(name) > 64 {
-		name = name[:64]
+	if len(name) > maxNeighbourName || !utf8.ValidString(name) {
+		name = strings.ToValidUTF8(name, "")
+		for len(name) > maxNeighbourName { // at a rune's start
+			_, size := utf8.DecodeLastRuneInString(name)
+			name = name[:len(name)-size]
+		}
 	}
 	h := library.HandNeighbour{Addr: addr, Device: id, Name: name}
 	if err := n.lib.AddHandNeighbour(ctx, h); err != nil {

@@ -153,3 +153,29 @@ func TestNeighbourAddedByHand(t *testing.T) {
 		t.Fatalf("removing again: %v, want %v", err, ErrNoHandNeighbour)
 	}
 }
+
+// FuzzParseNeighbourAddr: a typed address is refused or comes back in a
+// form that parses to itself, within the stored bound, host:port.
+func FuzzParseNeighbourAddr(f *testing.F) {
+	for _, s := range []string{"192.168.1.20:7143", "Study.LAN:7143", "[fd00::20]:7143", "h:0", "[::ffff:10.0.0.1]:1", "a..b:1", "x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		a, err := ParseNeighbourAddr(s)
+		if err != nil {
+			if !errors.Is(err, ErrBadNeighbourAddr) {
+				t.Fatalf("%q: error %v is not ErrBadNeighbourAddr", s, err)
+			}
+			return
+		}
+		if len(a) > library.MaxHandNeighbourAdr {
+			t.Fatalf("%q → %q: over %d bytes", s, a, library.MaxHandNeighbourAdr)
+		}
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			t.Fatalf("%q → %q: not host:port: %v", s, a, err)
+		}
+		if again, err := ParseNeighbourAddr(a); err != nil || again != a {
+			t.Fatalf("%q → %q → %q, %v", s, a, again, err)
+		}
+	})
+}
