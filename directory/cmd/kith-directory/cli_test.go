@@ -14,7 +14,8 @@ func TestHelp(t *testing.T) {
 	if code := run(context.Background(), []string{"--help"}, &out, &errb); code != 0 {
 		t.Fatalf("--help exited %d", code)
 	}
-	for _, want := range []string{"serve", "publish", "withdraw", "billing export --csv", "accounts", "Examples:", "KITH_DIRECTORY_DATA"} {
+	for _, want := range []string{"serve", "publish", "withdraw", "billing export --csv", "accounts", "Examples:", "KITH_DIRECTORY_DATA",
+		"KITH_DIRECTORY_CPUPROFILE", "KITH_DIRECTORY_MEMPROFILE"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("--help lacks %q", want)
 		}

@@ -55,6 +55,10 @@ Examples:
   kith-directory billing export --csv --data /var/lib/kith > billing.csv
   kith-directory accounts --data /var/lib/kith
 
+For performance work, serve writes a CPU profile of its run to the file named by
+KITH_DIRECTORY_CPUPROFILE, and its allocations at the end to KITH_DIRECTORY_MEMPROFILE
+(read them with go tool pprof).
+
 Environment (flags win): KITH_DIRECTORY_DATA, KITH_DIRECTORY_STORE, KITH_DIRECTORY_ADDR,
 KITH_DIRECTORY_NAME, KITH_DIRECTORY_URL, KITH_DIRECTORY_WEBHOOK,
 KITH_DIRECTORY_WEBHOOK_SECRET or KITH_DIRECTORY_WEBHOOK_SECRET_FILE,
