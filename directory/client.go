@@ -433,19 +433,26 @@ func (c *Client) Origin(ctx context.Context, content sealed.ContentID, off, n in
 	if off < 0 {
 		return nil, fmt.Errorf("origin read of %s: negative offset %d", content, off)
 	}
-	req, err := c.newRequest(ctx, http.MethodGet, "/v1/content/"+content.String(), nil, c.ifDevice(), "")
-	if err != nil {
-		return nil, err
-	}
-	req.Header = req.Header.Clone() // it may be the shared connHeader
-	if n > 0 {
-		req.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", off, off+n-1))
-	} else if off > 0 {
-		req.Header.Set("Range", fmt.Sprintf("bytes=%d-", off))
-	}
-	resp, err := c.send(req)
-	if err != nil {
-		return nil, fmt.Errorf("origin read of %s: %w", content, err)
+	var resp *http.Response
+	for resent := false; ; resent = true {
+		req, err := c.newRequest(ctx, http.MethodGet, "/v1/content/"+content.String(), nil, c.ifDevice(), "")
+		if err != nil {
+			return nil, err
+		}
+		req.Header = req.Header.Clone() // it may be the shared connHeader
+		if n > 0 {
+			req.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", off, off+n-1))
+		} else if off > 0 {
+			req.Header.Set("Range", fmt.Sprintf("bytes=%d-", off))
+		}
+		resp, err = c.send(req)
+		if err != nil && !resent && resendable(err) {
+			continue // signed anew
+		}
+		if err != nil {
+			return nil, fmt.Errorf("origin read of %s: %w", content, err)
+		}
+		break
 	}
 	switch {
 	case resp.StatusCode == http.StatusPartialContent:

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -76,6 +77,16 @@ func (c *Client) send(req *http.Request) (*http.Response, error) {
 		return nil, &url.Error{Op: urlErrorOp(req.Method), URL: req.URL.Redacted(), Err: err}
 	}
 	return resp, nil
+}
+
+// resendable reports whether err is a signed request's loss with its
+// connection before any answer (unansweredError): the caller builds the
+// request again — signed anew, so the directory does not refuse it as a
+// replay of the first, which it may have received — and sends it once
+// more (the transport sends again by itself only unsigned requests).
+func resendable(err error) bool {
+	var ue *unansweredError
+	return errors.As(err, &ue)
 }
 
 // urlErrorOp is http.Client's Op of a *url.Error for method: "Get",
@@ -186,6 +197,7 @@ func (c *Client) do(ctx context.Context, method, path string, in any, a auth, ou
 		accept = SuppliersMediaType
 	}
 	var resp *http.Response
+	resent := false
 	for {
 		byConn := a == asDevice && c.byConnection()
 		req, err := c.newRequest(ctx, method, path, body, a, accept)
@@ -193,6 +205,10 @@ func (c *Client) do(ctx context.Context, method, path string, in any, a auth, ou
 			return err
 		}
 		resp, err = c.send(req)
+		if err != nil && !resent && resendable(err) {
+			resent = true
+			continue
+		}
 		if err != nil {
 			return fmt.Errorf("%s %s: %w", method, path, err)
 		}

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -164,5 +165,54 @@ func TestClientCallersHTTPClientKeepsItsPolicy(t *testing.T) {
 	var de *directory.Error
 	if !errors.As(err, &de) || de.Status != http.StatusFound || seen.Load() != 1 {
 		t.Fatalf("devices through the caller's client: %v, CheckRedirect called %d times; want 302 and 1", err, seen.Load())
+	}
+}
+
+// TestClientResignsRequestLostWithConnection: a signed request that
+// reached the directory but lost its connection before any answer (the
+// directory received it, then the connection closed) is signed anew and
+// sent again, so the directory does not refuse the second as a replay of
+// the first (before, the transport sent the same signed bytes again: 401).
+func TestClientResignsRequestLostWithConnection(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var mu sync.Mutex
+	perConn := map[string]int{}
+	var armed, dropped atomic.Bool
+	var served atomic.Int32
+	_, dev, dirURL := serveOverTLSAt(ctx, t, "resigned", func(srv *directory.Server, _ *tls.Config, hs *http.Server) {
+		hs.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			perConn[r.RemoteAddr]++
+			second := perConn[r.RemoteAddr] == 2
+			mu.Unlock()
+			if r.Method == http.MethodGet && r.URL.Path == "/v1/devices" {
+				served.Add(1)
+			}
+			if armed.Load() && second && dropped.CompareAndSwap(false, true) {
+				srv.ServeHTTP(httptest.NewRecorder(), r) // the directory receives it…
+				c, _, err := w.(http.Hijacker).Hijack()  // …and the answer is lost with the connection
+				if err == nil {
+					c.Close()
+				}
+				return
+			}
+			srv.ServeHTTP(w, r)
+		})
+	})
+	c, err := directory.NewClient(directory.ClientOptions{URL: dirURL, Device: dev, SignRequests: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Devices(ctx); err != nil { // opens the connection the next call reuses
+		t.Fatal(err)
+	}
+	armed.Store(true)
+	ds, err := c.Devices(ctx)
+	if err != nil || len(ds) != 1 || ds[0].ID != dev.ID() {
+		t.Fatalf("a signed call whose connection closed after the directory received it: %+v, %v", ds, err)
+	}
+	if !dropped.Load() || served.Load() != 3 {
+		t.Fatalf("dropped %v, the directory served GET /v1/devices %d times; want the lost one and its resend (3 in all)", dropped.Load(), served.Load())
 	}
 }

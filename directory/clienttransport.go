@@ -30,7 +30,8 @@ import (
 // request's context cancelling it at any point (the connection is then
 // closed), and a request that failed on a reused connection before any of
 // its answer arrived retried once on a new one when it is safe to send
-// again (isReplayable: GET, HEAD, OPTIONS or DELETE with a rewindable body).
+// again (isReplayable: GET, HEAD, OPTIONS or DELETE with a rewindable body);
+// a signed one is left to the client to sign anew (unansweredError).
 // An idle connection the directory closed is noticed when it is next taken
 // (connAlive, where the platform allows it) and dropped. Informational (1xx)
 // answers before the final one are read past.
@@ -132,6 +133,12 @@ func (t *connTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if !reused || answered || retried || !isReplayable(req) {
 			return nil, err
 		}
+		if req.Header.Get(HeaderSignature) != "" {
+			// Sent again as it is, a signed request the directory did
+			// receive would be refused as a replay (401): the caller signs
+			// it anew and sends it again (Client.do).
+			return nil, &unansweredError{err}
+		}
 		if req.GetBody != nil { // the failed write consumed the body
 			body, gerr := req.GetBody()
 			if gerr != nil {
@@ -143,6 +150,14 @@ func (t *connTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}
 }
+
+// unansweredError is RoundTrip's error for a signed request that failed on
+// a reused connection before any of its answer came and could otherwise
+// have been sent again: Client.do signs it anew and sends it once more.
+type unansweredError struct{ err error }
+
+func (e *unansweredError) Error() string { return e.err.Error() }
+func (e *unansweredError) Unwrap() error { return e.err }
 
 // isReplayable: the request may be sent again after a connection failed
 // before answering it (as net/http's Transport decides).

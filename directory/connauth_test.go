@@ -20,6 +20,14 @@ import (
 // returns a client whose new device is enrolled in a new account.
 func serveOverTLS(ctx context.Context, t *testing.T, account string, adjust func(srv *directory.Server, cfg *tls.Config, hs *http.Server)) (*directory.Client, *identity.Identity) {
 	t.Helper()
+	c, dev, _ := serveOverTLSAt(ctx, t, account, adjust)
+	return c, dev
+}
+
+// serveOverTLSAt is serveOverTLS also returning the directory's
+// URL#FINGERPRINT, for a test that makes another client of it.
+func serveOverTLSAt(ctx context.Context, t *testing.T, account string, adjust func(srv *directory.Server, cfg *tls.Config, hs *http.Server)) (*directory.Client, *identity.Identity, string) {
+	t.Helper()
 	d := dirtest.New(t, directory.Options{})
 	cfg, err := d.Server.TLSConfig()
 	if err != nil {
@@ -35,7 +43,8 @@ func serveOverTLS(ctx context.Context, t *testing.T, account string, adjust func
 	t.Cleanup(func() { hs.Close() }) // before the store closes (cleanups run last-first)
 	d.Addr = ln.Addr().String()
 	d.URL = directory.FormatURL("https://"+d.Addr, d.Server.ID())
-	return d.Enrolled(ctx, t, account, "box")
+	c, dev := d.Enrolled(ctx, t, account, "box")
+	return c, dev, d.URL
 }
 
 // TestClientSignsForDirectoryWithoutCertificates: a directory that never
