@@ -18,7 +18,9 @@
 // request waits up to 25 ms for one before opening another (unless all are
 // held by origin reads or big uploads, which may take long). A request that
 // failed on a reused connection before any answer came is sent again on a
-// new one only when it is safe to (GET, HEAD, OPTIONS, DELETE). The
+// new one only when it is safe to (GET, HEAD, OPTIONS, DELETE), a signed
+// one signed anew (the directory refuses a signature it saw as a replay,
+// and it may have received the first). The
 // directory never redirects and the Client never follows a redirect: a 3xx
 // answer is the call's error (with a ClientOptions.HTTPClient, that
 // client's redirect policy applies).
