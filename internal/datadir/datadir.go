@@ -136,7 +136,7 @@ func (d Dir) lock(grace time.Duration) (unlock func(), err error) {
 	if err != nil {
 		release(f)
 		if errors.Is(err, errHeld) {
-			return nil, fmt.Errorf("%w: %s is in use by another Kith process (the app or kithctl serve): quit that one, or give this one another --data", ErrInUse, d)
+			return nil, fmt.Errorf("%w: %s is in use by another Kith process (the app, kithctl serve or kith-supplier): quit that one, or give this one another --data", ErrInUse, d)
 		}
 		return nil, fmt.Errorf("locking the data folder: %w", err)
 	}

@@ -183,8 +183,8 @@ func TestOneSupplierPerFolder(t *testing.T) {
 		return nil
 	})
 	err := run(context.Background(), []string{"--data", data, "--directory", u, "--listen", "127.0.0.1:0"})
-	if !errors.Is(err, datadir.ErrInUse) {
-		t.Fatalf("second supplier on the folder: %v, want %v", err, datadir.ErrInUse)
+	if !errors.Is(err, datadir.ErrInUse) || !strings.Contains(err.Error(), "kith-supplier") {
+		t.Fatalf("second supplier on the folder: %v, want %v naming the kith-supplier that may hold it", err, datadir.ErrInUse)
 	}
 }
 
