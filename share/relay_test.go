@@ -69,7 +69,7 @@ func TestRelayedDownload(t *testing.T) {
 	if err := a.Fetch(ctx, title.ContentID); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		a.announceSoon()
 		sups, err := b.dirClient().Suppliers(ctx, title.ContentID)

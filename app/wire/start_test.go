@@ -92,8 +92,8 @@ func startKith(t testing.TB, ctx context.Context, dir string) (*Kith, func()) {
 			if err != nil {
 				t.Errorf("Serve: %v", err)
 			}
-		case <-time.After(20 * time.Second):
-			t.Error("Serve did not return 20 s after cancel")
+		case <-time.After(60 * time.Second):
+			t.Error("Serve did not return 60 s after cancel")
 		}
 	}
 }
@@ -164,7 +164,7 @@ func TestHouseholdFirstRun(t *testing.T) {
 		}
 		return app.Item{}, false
 	}
-	waitFor(t, "the jingle to download", 20*time.Second, func() bool {
+	waitFor(t, "the jingle to download", 60*time.Second, func() bool {
 		it, ok := item()
 		return ok && it.State == app.StateOwned
 	})
@@ -319,7 +319,7 @@ func TestSignOutAndInAsAnotherAccount(t *testing.T) {
 		}
 		return items[0].State
 	}
-	waitFor(t, "the jingle to download", 20*time.Second, func() bool { return state() == app.StateOwned })
+	waitFor(t, "the jingle to download", 60*time.Second, func() bool { return state() == app.StateOwned })
 	n := k.node()
 	if err := b.Session.SignUp(ctx, "neighbours", "another good password", "test-host"); err == nil || !strings.Contains(err.Error(), "sign out of it first") {
 		t.Fatalf("signing up as another account without signing out first: %v; want refused, saying to sign out", err)

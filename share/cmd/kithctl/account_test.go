@@ -44,7 +44,7 @@ func TestSignOutAndInAsAnotherAccount(t *testing.T) {
 		code := run(context.Background(), append([]string{"--data", data}, args...), &out, &errb)
 		return code, out.String() + errb.String()
 	}
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		if code, _ := cmd("status"); code == 0 {
 			break

@@ -109,7 +109,7 @@ func TestAppAndKithctlShareTheDataFolder(t *testing.T) {
 		return code, out.String() + errb.String()
 	}
 	var st Status
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		code, out := cmd("--json", "status")
 		if code == 0 {
 			if err := json.Unmarshal([]byte(out), &st); err != nil {
