@@ -119,9 +119,9 @@ func serveEnv(t testing.TB, data string, env []string, args ...string) *proc {
 			t.Fatalf("serve printed no URL; stderr:\n%s", p.logs())
 		}
 		p.url = l
-	case <-time.After(20 * time.Second):
+	case <-time.After(60 * time.Second): // an incidental bound: a process starting
 		_ = p.cmd.Process.Kill()
-		t.Fatalf("serve did not start; stderr:\n%s", p.logs())
+		t.Fatalf("serve did not start in 60 s; stderr:\n%s", p.logs())
 	}
 	p.base, p.fp, err = directory.ParseURL(p.url)
 	if err != nil || p.fp == "" {
@@ -149,9 +149,9 @@ func (p *proc) stop(t testing.TB) {
 		if err != nil {
 			t.Errorf("serve exited with %v after SIGTERM; stderr:\n%s", err, p.logs())
 		}
-	case <-time.After(15 * time.Second):
+	case <-time.After(60 * time.Second):
 		_ = p.cmd.Process.Kill()
-		t.Errorf("serve did not stop within 15 s of SIGTERM")
+		t.Errorf("serve did not stop within 60 s of SIGTERM")
 	}
 }
 
