@@ -25,6 +25,7 @@ type fakeOutput struct {
 	pcm      []float32 // left channel pulled while playing, bounded
 	pulled   int64
 	flushes  int
+	flushAt  []int64 // pulled at each Flush, before its refill
 	stop     chan struct{}
 	src      io.Reader
 	speed    int // pulls per tick (1 = real time)
@@ -97,6 +98,7 @@ func (f *fakeOutput) Buffered() int { return 0 }
 func (f *fakeOutput) Flush() {
 	f.mu.Lock()
 	f.flushes++
+	f.flushAt = append(f.flushAt, f.pulled)
 	playing := f.playing
 	f.mu.Unlock()
 	if playing && f.src != nil {
