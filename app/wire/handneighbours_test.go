@@ -78,7 +78,7 @@ func TestNeighbourAddedByHandInTheApp(t *testing.T) {
 	k, stop = startKith(t, ctx, dir)
 	defer stop()
 	ns = k.Backend.Neighbours
-	waitFor(t, "the app's node to have its directory", 10*time.Second, func() bool { return len(ns.Neighbours()) > 0 })
+	waitFor(t, "the app's node to have its directory", 60*time.Second, func() bool { return len(ns.Neighbours()) > 0 })
 	listed("after a restart")
 	if err := ns.Remove(ctx, dev.ID()); err != nil {
 		t.Fatal(err)
