@@ -237,6 +237,14 @@ func BenchmarkRequest(b *testing.B) {
 		b.Fatal(err)
 	}
 	buf := make([]byte, sealed.DefaultChunkSize+sealed.Overhead+1)
+	h2, err := NewClient(me, a.ID(), []string{addr}, ClientOptions{httpOnly: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer h2.Close()
+	if _, err := h2.Have(ctx, cid, n); err != nil {
+		b.Fatal(err)
+	}
 	h1 := client(b, me, a.ID(), addr)
 	h1.bulk.after = 0
 	h1.bulk.until.Store(1 << 62) // every chunk request over the lane
@@ -252,6 +260,8 @@ func BenchmarkRequest(b *testing.B) {
 	}{
 		{"have", func(int) error { _, err := cl.Have(ctx, cid, n); return err }},
 		{"chunk", func(i int) error { _, err := cl.Chunk(ctx, c.m, i%n, buf); return err }},
+		{"have-h2", func(int) error { _, err := h2.Have(ctx, cid, n); return err }},
+		{"chunk-h2", func(i int) error { _, err := h2.Chunk(ctx, c.m, i%n, buf); return err }},
 		{"chunk-h1", func(i int) error { _, err := h1.Chunk(ctx, c.m, i%n, buf); return err }},
 	} {
 		b.Run(v.name, func(b *testing.B) {

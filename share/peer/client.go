@@ -71,6 +71,11 @@ type ClientOptions struct {
 	// certificate, and a relay whose handshake failed, go last (nil: the
 	// wall clock).
 	Clock clock.Clock
+
+	// httpOnly offers only HTTP/2 and HTTP/1.1, as a client before the
+	// chunk wire did (tests: interplay with such peers, and the
+	// baseline of BenchmarkRequest).
+	httpOnly bool
 }
 
 // Client talks to one peer device over mutual TLS, checking it presents
@@ -104,6 +109,7 @@ type Client struct {
 	spliced    map[*relayedConn]struct{} // open connections through the relay's splice
 	retires    int                       // RetireRelayed calls so far
 	lastSplice bool                      // the last handshake went through the splice
+	wires      map[*wireConn]struct{}    // open chunk-wire connections (chunkwire_client.go)
 }
 
 // relayAddr stands for the relay in dialOrder and lastGood.
@@ -139,8 +145,13 @@ func NewClient(self *identity.Identity, peer identity.ID, addrs []string, o Clie
 		// HTTP/2 first: every request to the peer is a stream of one
 		// connection (one handshake per pair of devices, and a cancelled
 		// request resets its stream instead of closing the connection).
-		// A peer that speaks only HTTP/1.1 still gets it.
-		cfg.NextProtos = []string{"h2", "http/1.1"}
+		// A peer that speaks only HTTP/1.1 still gets it. Before both,
+		// the chunk wire (chunkwire.go): the same requests in binary
+		// frames, for a peer that offers it.
+		cfg.NextProtos = []string{WireProto, "h2", "http/1.1"}
+		if o.httpOnly {
+			cfg.NextProtos = cfg.NextProtos[1:]
+		}
 		// Resumed sessions skip the certificates and signatures: reconnecting
 		// after an idle connection closed stays cheap.
 		cfg.ClientSessionCache = tls.NewLRUClientSessionCache(8)
@@ -176,6 +187,7 @@ func NewClient(self *identity.Identity, peer identity.ID, addrs []string, o Clie
 			// connection keeps.
 			MaxReadFrameSize: maxFrame,
 		}
+		c.tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{WireProto: c.wireProto}
 		rt = c.tr
 		c.bulk = newBulkLane(c, d, relayCfg, o.ConnsPerPeer)
 	}
@@ -323,6 +335,15 @@ func (c *Client) Close() {
 	}
 	if c.bulk != nil {
 		c.bulk.tr.CloseIdleConnections()
+	}
+	c.mu.Lock()
+	wires := make([]*wireConn, 0, len(c.wires))
+	for wc := range c.wires {
+		wires = append(wires, wc)
+	}
+	c.mu.Unlock()
+	for _, wc := range wires {
+		wc.closeIdle()
 	}
 }
 

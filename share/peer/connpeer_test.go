@@ -15,8 +15,9 @@ import (
 // TestSecurityCallerPerConnection: the server works out a caller's device
 // ID once per connection (connPeer), so it must never hand one
 // connection's ID to another's requests. A denied device and an allowed
-// one ask the same server at once, many times, each over its own HTTP/2
-// connection and over HTTP/1.1 connections (one per request in flight):
+// one ask the same server at once, many times, each over its own chunk-wire
+// connection, its own HTTP/2 one and over HTTP/1.1 connections (one per
+// request in flight):
 // the denied one gets nothing, the allowed one everything, every time.
 func TestSecurityCallerPerConnection(t *testing.T) {
 	ct := makeContent(t, 30_000, 4096, 12)
@@ -35,13 +36,23 @@ func TestSecurityCallerPerConnection(t *testing.T) {
 		c.bulk.until.Store(1 << 62)
 		return c
 	}
+	h2 := func(id *identity.Identity) *Client { // a client that does not offer the chunk wire
+		c, err := NewClient(id, a.ID(), []string{addr}, ClientOptions{httpOnly: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(c.Close)
+		return c
+	}
 	clients := []struct {
 		name    string
 		c       *Client
 		allowed bool
 	}{
-		{"friend h2", client(t, friend, a.ID(), addr), true},
-		{"bob h2", client(t, bob, a.ID(), addr), false},
+		{"friend wire", client(t, friend, a.ID(), addr), true},
+		{"bob wire", client(t, bob, a.ID(), addr), false},
+		{"friend h2", h2(friend), true},
+		{"bob h2", h2(bob), false},
 		{"friend h1", h1(friend), true},
 		{"bob h1", h1(bob), false},
 	}
@@ -65,7 +76,7 @@ func TestSecurityCallerPerConnection(t *testing.T) {
 		}
 	}
 	wg.Wait()
-	for _, cl := range clients[2:] {
+	for _, cl := range clients[4:] {
 		if cl.c.bulk.tr == nil || cl.c.Handshakes() < 2 {
 			t.Errorf("%s opened %d connections: the HTTP/1.1 lane was not used", cl.name, cl.c.Handshakes())
 		}

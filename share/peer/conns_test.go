@@ -12,16 +12,30 @@ import (
 // TestOneConnectionPerPeer: every request a device sends one peer —
 // a burst of chunk requests, a whole download with several requests in
 // flight, requests cancelled halfway (a fetcher's steals and Have polls
-// cut short) — travels over one TLS connection (HTTP/2 streams), so the
-// pair pays one handshake. Over HTTP/1.1 each request in flight was a
+// cut short) — travels over one TLS connection (chunk-wire requests, or
+// HTTP/2 streams with a peer that does not speak the wire), so the pair
+// pays one handshake. Over HTTP/1.1 each request in flight was a
 // connection and each cancelled one closed it.
 func TestOneConnectionPerPeer(t *testing.T) {
+	t.Run("wire", func(t *testing.T) { testOneConnectionPerPeer(t, false) })
+	t.Run("h2", func(t *testing.T) { testOneConnectionPerPeer(t, true) })
+}
+
+func testOneConnectionPerPeer(t *testing.T, httpOnly bool) {
 	ctx := context.Background()
 	c := makeContent(t, 4<<20, 64<<10, 21)
 	a, b, d := newIdent(t), newIdent(t), newIdent(t)
 	ln := countingLoopback(t)
 	startServerOn(t, ServerOptions{Identity: a, Library: holder(t, c), Accounts: everyoneEnrolled{}}, ln)
-	cl := client(t, b, a.ID(), ln.Addr().String())
+	cl, err := NewClient(b, a.ID(), []string{ln.Addr().String()}, ClientOptions{httpOnly: httpOnly})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	want := WireProto
+	if httpOnly {
+		want = "HTTP/2.0"
+	}
 
 	// A burst on a fresh client.
 	var wg sync.WaitGroup
@@ -48,8 +62,8 @@ func TestOneConnectionPerPeer(t *testing.T) {
 			stop()
 			t.Fatalf("chunk %d: %v", i, err)
 		}
-		if resp.ProtoMajor != 2 {
-			t.Errorf("answer over HTTP/%d, want HTTP/2", resp.ProtoMajor)
+		if resp.Proto != want {
+			t.Errorf("answer over %s, want %s", resp.Proto, want)
 		}
 		stop()
 		resp.Body.Close()
@@ -67,7 +81,12 @@ func TestOneConnectionPerPeer(t *testing.T) {
 		t.Errorf("client counts %d handshakes, want 1", n)
 	}
 	// Another device has a connection of its own.
-	if _, err := client(t, d, a.ID(), ln.Addr().String()).Chunk(ctx, c.m, 0, nil); err != nil {
+	cd, err := NewClient(d, a.ID(), []string{ln.Addr().String()}, ClientOptions{httpOnly: httpOnly})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cd.Close)
+	if _, err := cd.Chunk(ctx, c.m, 0, nil); err != nil {
 		t.Fatal(err)
 	}
 	if n := ln.n.Load(); n != 2 {
@@ -79,7 +98,8 @@ func TestOneConnectionPerPeer(t *testing.T) {
 // range and never reads it cannot hold an upload slot: the answer's write
 // deadline ends the stream (flow control stops the writer once the
 // reader's window is full), the slot is released, and the peer's other
-// streams and later requests are still served.
+// streams and later requests are still served. (The chunk wire answers
+// no more than maxWireBody, not a whole file: TestWireAnswerBounded.)
 func TestStalledStreamReleasesUpload(t *testing.T) {
 	ctx := context.Background()
 	c := makeContent(t, 8<<20, 256<<10, 22)
@@ -89,7 +109,11 @@ func TestStalledStreamReleasesUpload(t *testing.T) {
 	// a test paused that long found the slot already released.
 	s, addr := startServer(t, ServerOptions{Identity: a, Library: holder(t, c), Accounts: everyoneEnrolled{},
 		WriteTimeout: 2 * time.Second, MaxUploadsPerPeer: 1})
-	cl := client(t, b, a.ID(), addr)
+	cl, err := NewClient(b, a.ID(), []string{addr}, ClientOptions{httpOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://kith-peer/kith/v1/content/"+c.m.ContentID().String(), nil)
 	if err != nil {
 		t.Fatal(err)

@@ -218,6 +218,23 @@ func (s *Server) TLSConfig() *tls.Config {
 	return cfg
 }
 
+// wireTLSConfig is TLSConfig offering the chunk wire first (Serve
+// serves it; an http.Server of the Handler alone does not).
+func (s *Server) wireTLSConfig() *tls.Config {
+	cfg := s.TLSConfig()
+	cfg.NextProtos = append([]string{WireProto}, cfg.NextProtos...)
+	return cfg
+}
+
+// connCtx is the context of a connection net/http hands to a TLSNextProto
+// function (its ConnContext's, with the connection's connPeer), else ctx.
+func connCtx(ctx context.Context, h http.Handler) context.Context {
+	if b, ok := h.(interface{ BaseContext() context.Context }); ok {
+		return b.BaseContext()
+	}
+	return context.WithValue(ctx, connPeerKey{}, new(connPeer))
+}
+
 // maxStreams caps the requests one HTTP/2 connection has open at once
 // (beyond the upload limits, which answer 503, requests wait for a
 // stream at the client).
@@ -230,8 +247,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ReadHeaderTimeout: s.o.ReadHeaderTimeout,
 		IdleTimeout:       s.o.IdleTimeout,
 		MaxHeaderBytes:    16 << 10,
-		TLSConfig:         s.TLSConfig(),
+		TLSConfig:         s.wireTLSConfig(),
 		Protocols:         serverProtocols(),
+		// The chunk wire beside HTTP/2 (which net/http adds to the map).
+		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){WireProto: func(_ *http.Server, tc *tls.Conn, h http.Handler) {
+			s.serveWire(connCtx(ctx, h), tc)
+		}},
 		HTTP2: &http.HTTP2Config{
 			MaxConcurrentStreams: maxStreams,
 			// A connection whose reader stopped reading is closed (the

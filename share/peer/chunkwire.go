@@ -1,0 +1,548 @@
+package peer
+
+// The chunk wire: the peer protocol's requests as length-prefixed binary
+// frames over the pair's mutually authenticated TLS connection, chosen by
+// ALPN (WireProto) before "h2" and "http/1.1", so a peer that does not
+// offer it keeps speaking HTTP.
+//
+// Over HTTP/2 a chunk went through the client's read loop, a per-stream
+// pipe and the caller's Read (two copies beyond TLS's), and through the
+// server's frame writer (a copy), with HPACK, flow control and a goroutine
+// hop per frame at both ends. On the wire a request is one frame, its
+// answer one frame: the client's caller reads the answer's body straight
+// from the TLS connection into its chunk buffer, the server writes the
+// chunk from its read buffer.
+//
+// The requests are the same HTTP requests (method, path, a few headers,
+// a small body) served by the same handlers (Server.Handler): the caller's
+// device from the connection's certificate, the owner's copy policy,
+// upload slots and the upload ledger are the HTTP path's, not a copy of
+// them. Several requests are in flight on one connection, each tagged;
+// the server answers each once, in any order.
+//
+// Frames (big-endian), every one bounded before it is read:
+//
+//	frame   = length:u32 type:u8 tag:u32 payload   (length counts type, tag, payload)
+//	request = method:u8 pathlen:u16 path hdrlen:u16 headers body        (type 1, client → server)
+//	cancel  = (no payload)                                              (type 2, client → server)
+//	answer  = status:u16 hdrlen:u16 headers body                        (type 3, server → client)
+//	headers = { namelen:u8 name vallen:u16 value }
+//
+// A request frame is at most maxWireRequest bytes, an answer's headers
+// at most 64 KiB and its body at most maxWireBody (the largest answer the
+// client reads: a manifest); an answer a handler makes longer is replaced
+// by a 500. A client keeps at most maxStreams requests in flight; one that
+// sends more, or a malformed frame, loses the connection.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// WireProto is the ALPN protocol ID of the chunk wire.
+const WireProto = "kith-wire/1"
+
+// Frame types.
+const (
+	wireRequest byte = 1
+	wireCancel  byte = 2
+	wireAnswer  byte = 3
+)
+
+// Wire bounds.
+const (
+	wireHead        = 9                     // length, type, tag
+	maxWireRequest  = 96 << 10              // a request frame after its length
+	maxWirePath     = 2048                  // a request's path
+	maxWireHeaders  = 64                    // header lines of a request or an answer
+	maxWireReqBody  = 64 << 10              // a request's body (a relayed registration)
+	maxWireBody     = maxManifestBytes + 64 // an answer's body
+	maxWireHdrBlock = 1<<16 - 1             // an answer's header block
+)
+
+var errWireFrame = errors.New("malformed wire frame")
+
+func wireErr(format string, a ...any) error {
+	return fmt.Errorf("%w: %s", errWireFrame, fmt.Sprintf(format, a...))
+}
+
+var wireMethods = [...]string{1: http.MethodGet, 2: http.MethodPost}
+
+func wireMethod(m string) (byte, bool) {
+	for i, s := range wireMethods {
+		if s != "" && s == m {
+			return byte(i), true
+		}
+	}
+	return 0, false
+}
+
+// appendHeaders appends h's lines (names canonical, in any order); false
+// when they are more than maxWireHeaders lines, a name over 255 bytes or
+// a value over 65,535.
+func appendHeaders(b []byte, h http.Header) ([]byte, bool) {
+	n := 0
+	for k, vs := range h {
+		for _, v := range vs {
+			n++
+			if n > maxWireHeaders || len(k) > 255 || len(v) > 1<<16-1 {
+				return b, false
+			}
+			b = append(b, byte(len(k)))
+			b = append(b, k...)
+			b = binary.BigEndian.AppendUint16(b, uint16(len(v)))
+			b = append(b, v...)
+		}
+	}
+	return b, true
+}
+
+// parseHeaders reads a header block: at most maxWireHeaders lines, names
+// of token characters, values without control characters but tab.
+func parseHeaders(b []byte) (http.Header, error) {
+	h := http.Header{}
+	for n := 0; len(b) > 0; n++ {
+		if n == maxWireHeaders {
+			return nil, wireErr("more than %d header lines", maxWireHeaders)
+		}
+		kl := int(b[0])
+		if kl == 0 || len(b) < 1+kl+2 {
+			return nil, wireErr("header line cut short")
+		}
+		k := b[1 : 1+kl]
+		vl := int(binary.BigEndian.Uint16(b[1+kl:]))
+		b = b[1+kl+2:]
+		if len(b) < vl {
+			return nil, wireErr("header value cut short")
+		}
+		v := b[:vl]
+		b = b[vl:]
+		for _, c := range k {
+			if !tokenChar(c) {
+				return nil, wireErr("header name %q", k)
+			}
+		}
+		for _, c := range v {
+			if c < ' ' && c != '\t' || c == 0x7f {
+				return nil, wireErr("control character in header %s", k)
+			}
+		}
+		key := http.CanonicalHeaderKey(string(k))
+		h[key] = append(h[key], string(v))
+	}
+	return h, nil
+}
+
+func tokenChar(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.'
+}
+
+// wireReq is a decoded request frame.
+type wireReq struct {
+	typ    byte
+	tag    uint32
+	method string
+	path   string
+	header http.Header
+	body   []byte
+}
+
+// encodeRequest is the request frame of tag (nil when it cannot go on the
+// wire: another method, a path, headers or a body over the bounds).
+func encodeRequest(tag uint32, method, path string, h http.Header, body []byte) ([]byte, error) {
+	m, ok := wireMethod(method)
+	if !ok {
+		return nil, fmt.Errorf("chunk wire: method %s not carried", method)
+	}
+	if len(path) == 0 || path[0] != '/' || len(path) > maxWirePath {
+		return nil, fmt.Errorf("chunk wire: path of %d bytes", len(path))
+	}
+	if len(body) > maxWireReqBody {
+		return nil, fmt.Errorf("chunk wire: request body of %d bytes, more than %d", len(body), maxWireReqBody)
+	}
+	b := make([]byte, wireHead, wireHead+1+2+len(path)+2+64+len(body))
+	b[4] = wireRequest
+	binary.BigEndian.PutUint32(b[5:], tag)
+	b = append(b, m)
+	b = binary.BigEndian.AppendUint16(b, uint16(len(path)))
+	b = append(b, path...)
+	at := len(b)
+	b = append(b, 0, 0)
+	b, ok = appendHeaders(b, h)
+	if !ok || len(b)-at-2 > maxWireHdrBlock {
+		return nil, errors.New("chunk wire: request headers over the bounds")
+	}
+	binary.BigEndian.PutUint16(b[at:], uint16(len(b)-at-2))
+	b = append(b, body...)
+	if len(b)-4 > maxWireRequest {
+		return nil, fmt.Errorf("chunk wire: request of %d bytes, more than %d", len(b)-4, maxWireRequest)
+	}
+	binary.BigEndian.PutUint32(b, uint32(len(b)-4))
+	return b, nil
+}
+
+// readRequest reads one client frame (a request or a cancel).
+func readRequest(r io.Reader) (*wireReq, error) {
+	var head [wireHead]byte
+	if _, err := io.ReadFull(r, head[:]); err != nil {
+		return nil, err
+	}
+	n := binary.BigEndian.Uint32(head[:])
+	q := &wireReq{typ: head[4], tag: binary.BigEndian.Uint32(head[5:])}
+	switch {
+	case n < 5:
+		return nil, wireErr("frame length %d", n)
+	case q.typ == wireCancel:
+		if n != 5 {
+			return nil, wireErr("cancel of %d bytes", n)
+		}
+		return q, nil
+	case q.typ != wireRequest:
+		return nil, wireErr("frame type %d from a client", q.typ)
+	case n > maxWireRequest:
+		return nil, wireErr("request of %d bytes, more than %d", n, maxWireRequest)
+	}
+	b := make([]byte, n-5)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return nil, fmt.Errorf("%w: request cut short: %w", errWireFrame, err)
+	}
+	return q, parseRequest(q, b)
+}
+
+func parseRequest(q *wireReq, b []byte) error {
+	if len(b) < 3 {
+		return wireErr("request cut short")
+	}
+	if int(b[0]) >= len(wireMethods) || wireMethods[b[0]] == "" {
+		return wireErr("method %d", b[0])
+	}
+	q.method = wireMethods[b[0]]
+	pl := int(binary.BigEndian.Uint16(b[1:]))
+	b = b[3:]
+	if pl == 0 || pl > maxWirePath || len(b) < pl+2 {
+		return wireErr("path of %d bytes", pl)
+	}
+	q.path = string(b[:pl])
+	if q.path[0] != '/' {
+		return wireErr("path %q", q.path)
+	}
+	for _, c := range b[:pl] {
+		if c <= ' ' || c >= 0x7f {
+			return wireErr("path %q", q.path)
+		}
+	}
+	hl := int(binary.BigEndian.Uint16(b[pl:]))
+	b = b[pl+2:]
+	if len(b) < hl {
+		return wireErr("headers cut short")
+	}
+	h, err := parseHeaders(b[:hl])
+	if err != nil {
+		return err
+	}
+	q.header = h
+	if len(b)-hl > maxWireReqBody {
+		return wireErr("request body of %d bytes", len(b)-hl)
+	}
+	q.body = b[hl:]
+	return nil
+}
+
+// answerHead is an answer frame up to its body: the frame's head, status
+// and headers; false when the headers are over the bounds.
+func answerHead(tag uint32, status int, h http.Header, bodyLen int) ([]byte, bool) {
+	b := make([]byte, wireHead+4, wireHead+4+128)
+	b[4] = wireAnswer
+	binary.BigEndian.PutUint32(b[5:], tag)
+	binary.BigEndian.PutUint16(b[wireHead:], uint16(status))
+	b, ok := appendHeaders(b, h)
+	hl := len(b) - wireHead - 4
+	if !ok || hl > maxWireHdrBlock {
+		return nil, false
+	}
+	binary.BigEndian.PutUint16(b[wireHead+2:], uint16(hl))
+	binary.BigEndian.PutUint32(b, uint32(len(b)-4+bodyLen))
+	return b, true
+}
+
+// wireAns is an answer frame's head as the client reads it; its body
+// (bodyLen bytes) follows on the connection.
+type wireAns struct {
+	tag     uint32
+	status  int
+	header  http.Header
+	bodyLen int64
+}
+
+// readAnswerHead reads an answer frame up to its body.
+func readAnswerHead(r io.Reader) (*wireAns, error) {
+	var head [wireHead + 4]byte
+	if _, err := io.ReadFull(r, head[:wireHead]); err != nil {
+		return nil, err
+	}
+	n := int64(binary.BigEndian.Uint32(head[:]))
+	if head[4] != wireAnswer {
+		return nil, wireErr("frame type %d from a server", head[4])
+	}
+	if n < 5+4 || n > 5+4+maxWireHdrBlock+maxWireBody {
+		return nil, wireErr("answer of %d bytes", n)
+	}
+	if _, err := io.ReadFull(r, head[wireHead:]); err != nil {
+		return nil, fmt.Errorf("%w: answer cut short: %w", errWireFrame, err)
+	}
+	a := &wireAns{tag: binary.BigEndian.Uint32(head[5:]), status: int(binary.BigEndian.Uint16(head[wireHead:]))}
+	hl := int64(binary.BigEndian.Uint16(head[wireHead+2:]))
+	if a.status < 100 || a.status > 999 {
+		return nil, wireErr("status %d", a.status)
+	}
+	a.bodyLen = n - 5 - 4 - hl
+	if a.bodyLen < 0 || a.bodyLen > maxWireBody {
+		return nil, wireErr("answer body of %d bytes", a.bodyLen)
+	}
+	hb := make([]byte, hl)
+	if _, err := io.ReadFull(r, hb); err != nil {
+		return nil, fmt.Errorf("%w: answer cut short: %w", errWireFrame, err)
+	}
+	h, err := parseHeaders(hb)
+	if err != nil {
+		return nil, err
+	}
+	a.header = h
+	return a, nil
+}
+
+// serveWire serves one chunk-wire connection until the client closes it,
+// it breaks the protocol, it is idle for IdleTimeout, or the server stops
+// (ctx, which carries the connection's connPeer).
+func (s *Server) serveWire(ctx context.Context, tc *tls.Conn) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sc := &wireServerConn{s: s, tc: tc, cs: tc.ConnectionState(), remote: tc.RemoteAddr().String(), active: map[uint32]context.CancelFunc{}}
+	stop := context.AfterFunc(ctx, func() { tc.SetReadDeadline(time.Unix(1, 0)) })
+	defer stop()
+	br := bufio.NewReaderSize(tc, 4<<10)
+	var wg sync.WaitGroup
+	defer func() {
+		// Requests in flight end with the connection (their answers
+		// have nowhere to go).
+		cancel()
+		tc.Close()
+		wg.Wait()
+	}()
+	for {
+		sc.mu.Lock()
+		if len(sc.active) == 0 {
+			tc.SetReadDeadline(time.Now().Add(s.o.IdleTimeout))
+		}
+		sc.mu.Unlock()
+		q, err := readRequest(br)
+		if err != nil {
+			if errors.Is(err, errWireFrame) {
+				s.log.Debug("peer: chunk wire: closing", "addr", sc.remote, "err", err)
+			}
+			return
+		}
+		tc.SetReadDeadline(time.Time{})
+		sc.mu.Lock()
+		if q.typ == wireCancel {
+			if c := sc.active[q.tag]; c != nil {
+				c()
+			}
+			sc.mu.Unlock()
+			continue
+		}
+		if _, dup := sc.active[q.tag]; dup || len(sc.active) >= maxStreams {
+			sc.mu.Unlock()
+			s.log.Debug("peer: chunk wire: closing", "addr", sc.remote, "err", "a request beyond the streams allowed, or a tag in use")
+			return
+		}
+		rctx, rcancel := context.WithCancel(ctx)
+		sc.active[q.tag] = rcancel
+		sc.mu.Unlock()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer rcancel()
+			sc.serve(rctx, q)
+		}()
+	}
+}
+
+// wireServerConn is the server's side of one chunk-wire connection.
+type wireServerConn struct {
+	s      *Server
+	tc     *tls.Conn
+	cs     tls.ConnectionState
+	remote string
+	wmu    sync.Mutex // one frame at a time
+	mu     sync.Mutex
+	active map[uint32]context.CancelFunc // requests being served, by tag
+}
+
+// serve runs the mux on one request and sends its answer.
+func (sc *wireServerConn) serve(ctx context.Context, q *wireReq) {
+	ww := &wireWriter{sc: sc, tag: q.tag, h: http.Header{}}
+	defer func() {
+		if p := recover(); p != nil {
+			sc.s.log.Error("peer: chunk wire: handler panicked", "path", q.path, "panic", p)
+			ww.fail(http.StatusInternalServerError)
+		}
+		ww.finish()
+	}()
+	r, err := http.NewRequestWithContext(ctx, q.method, "https://kith-peer"+q.path, nil)
+	if err != nil || r.URL.Host != "kith-peer" {
+		ww.fail(http.StatusBadRequest)
+		return
+	}
+	r.Header = q.header
+	r.RequestURI = q.path
+	r.RemoteAddr = sc.remote
+	r.TLS = &sc.cs
+	if len(q.body) > 0 {
+		r.Body = io.NopCloser(bytes.NewReader(q.body))
+		r.ContentLength = int64(len(q.body))
+	}
+	sc.s.mux.ServeHTTP(ww, r)
+}
+
+// done ends tag's request: from now the client may reuse its tag and
+// stream.
+func (sc *wireServerConn) done(tag uint32) {
+	sc.mu.Lock()
+	delete(sc.active, tag)
+	if len(sc.active) == 0 {
+		sc.tc.SetReadDeadline(time.Now().Add(sc.s.o.IdleTimeout))
+	}
+	sc.mu.Unlock()
+}
+
+// send writes one answer frame, head then body, with the answer's write
+// deadline (ServerOptions.WriteTimeout unless the handler set one).
+func (sc *wireServerConn) send(tag uint32, head, body []byte, deadline time.Time) error {
+	sc.done(tag)
+	if deadline.IsZero() {
+		deadline = time.Now().Add(sc.s.o.WriteTimeout)
+	}
+	sc.wmu.Lock()
+	defer sc.wmu.Unlock()
+	sc.tc.SetWriteDeadline(deadline)
+	_, err := sc.tc.Write(head)
+	if err == nil && len(body) > 0 {
+		_, err = sc.tc.Write(body)
+	}
+	if err != nil {
+		// A frame cut short (a reader that stopped reading, past the
+		// deadline) leaves nothing to say on the connection: close it,
+		// which ends its other requests too.
+		sc.tc.Close()
+	}
+	return err
+}
+
+// wireWriter is a handler's http.ResponseWriter on the chunk wire. An
+// answer is one frame: a body whose Content-Length was set goes out as
+// written (one Write of it all: a chunk, from the handler's buffer);
+// anything else is kept until the handler returns, up to maxWireBody.
+type wireWriter struct {
+	sc       *wireServerConn
+	tag      uint32
+	h        http.Header
+	status   int
+	buf      []byte
+	sent     bool
+	err      error
+	deadline time.Time
+}
+
+func (w *wireWriter) Header() http.Header { return w.h }
+
+func (w *wireWriter) WriteHeader(code int) {
+	if w.status == 0 && code >= 200 && code <= 999 {
+		w.status = code
+	}
+}
+
+func (w *wireWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.WriteHeader(http.StatusOK)
+	}
+	switch {
+	case w.err != nil:
+		return 0, w.err
+	case w.sent:
+		w.err = errors.New("chunk wire: write after the answer's declared length")
+		return 0, w.err
+	}
+	if len(w.buf) == 0 && w.h.Get("Content-Length") == strconv.Itoa(len(b)) {
+		w.sent = true
+		w.h.Del("Content-Length") // the frame's length says it
+		head, ok := answerHead(w.tag, w.status, w.h, len(b))
+		if !ok {
+			w.err = errors.New("chunk wire: answer headers over the bounds")
+			w.sent = false
+			w.fail(http.StatusInternalServerError)
+			return 0, w.err
+		}
+		if err := w.sc.send(w.tag, head, b, w.deadline); err != nil {
+			w.err = err
+			return 0, err
+		}
+		return len(b), nil
+	}
+	if len(w.buf)+len(b) > maxWireBody {
+		w.err = fmt.Errorf("chunk wire: answer over %d bytes", maxWireBody)
+		w.fail(http.StatusInternalServerError)
+		return 0, w.err
+	}
+	w.buf = append(w.buf, b...)
+	return len(b), nil
+}
+
+// SetWriteDeadline bounds the answer's write (http.ResponseController).
+func (w *wireWriter) SetWriteDeadline(t time.Time) error {
+	w.deadline = t
+	return nil
+}
+
+// fail replaces an answer not sent yet by a bare status.
+func (w *wireWriter) fail(status int) {
+	if w.sent {
+		return
+	}
+	w.status, w.buf = status, nil
+	w.h = http.Header{"Content-Type": {"text/plain; charset=utf-8"}}
+	w.buf = append(w.buf, http.StatusText(status)...)
+	w.err = nil
+	w.finish()
+	w.err = errors.New("chunk wire: answer failed")
+}
+
+// finish sends the answer unless it went out already.
+func (w *wireWriter) finish() {
+	if w.sent {
+		return
+	}
+	w.sent = true
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	w.h.Del("Content-Length")
+	head, ok := answerHead(w.tag, w.status, w.h, len(w.buf))
+	if !ok {
+		w.buf = []byte("answer headers over the bounds")
+		head, _ = answerHead(w.tag, http.StatusInternalServerError, nil, len(w.buf))
+	}
+	if err := w.sc.send(w.tag, head, w.buf, w.deadline); err != nil {
+		w.err = err
+	}
+}

@@ -1,0 +1,333 @@
+package peer
+
+// The client's side of the chunk wire (chunkwire.go): the pair's
+// connection, when the peer chose WireProto, as the http.RoundTripper the
+// client's transport uses for every request to the peer.
+
+import (
+	"bufio"
+	"crypto/tls"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// Liveness: a connection with requests in flight that receives nothing for
+// wireAnswerTimeout is broken (a held /have poll answers within
+// MaxHaveWait); one with none in flight is closed after wireIdle.
+const (
+	wireAnswerTimeout = MaxHaveWait + 20*time.Second
+	wireIdle          = 90 * time.Second
+)
+
+// wireConn is one chunk-wire connection to the peer.
+type wireConn struct {
+	c     *Client
+	tc    *tls.Conn
+	br    *bufio.Reader
+	cs    tls.ConnectionState
+	slots chan struct{} // a token per request in flight (maxStreams)
+	dead  chan struct{} // closed with err
+	wmu   sync.Mutex    // one frame at a time
+
+	mu       sync.Mutex
+	next     uint32
+	streams  map[uint32]*wireStream
+	deadline time.Time // of the reads
+	err      error
+}
+
+type wireStream struct {
+	ch        chan *http.Response // the answer (buffered)
+	abandoned bool                // its caller went away: the body is discarded
+}
+
+// errWireClosed is the error of a connection the client closed.
+var errWireClosed = errors.New("connection closed")
+
+// wireNoConn is a request that was not sent because the connection is
+// broken: the transport drops the connection and sends the request on a
+// new one (as it does for an HTTP/2 connection that is going away).
+type wireNoConn struct{ err error }
+
+func (e wireNoConn) Error() string                                   { return "chunk wire: connection broken: " + e.err.Error() }
+func (e wireNoConn) Unwrap() error                                   { return e.err }
+func (e wireNoConn) IsHTTP2NoCachedConnError()                       {}
+func (wc *wireConn) noConn() error                                   { return wireNoConn{wc.err} }
+func (wc *wireConn) peerName() string                                { return wc.c.peer.Short() }
+func (c *Client) wireProto(_ string, tc *tls.Conn) http.RoundTripper { return c.newWire(tc) }
+
+// newWire starts serving tc, on which the peer chose WireProto.
+func (c *Client) newWire(tc *tls.Conn) *wireConn {
+	wc := &wireConn{c: c, tc: tc, br: bufio.NewReaderSize(tc, 16<<10), cs: tc.ConnectionState(),
+		slots: make(chan struct{}, maxStreams), dead: make(chan struct{}), streams: map[uint32]*wireStream{}}
+	c.mu.Lock()
+	if c.wires == nil {
+		c.wires = map[*wireConn]struct{}{}
+	}
+	c.wires[wc] = struct{}{}
+	c.mu.Unlock()
+	wc.mu.Lock()
+	wc.extendLocked()
+	wc.mu.Unlock()
+	go wc.readLoop()
+	return wc
+}
+
+// extendLocked moves the read deadline: wireAnswerTimeout from now while
+// requests are in flight, wireIdle when none is.
+func (wc *wireConn) extendLocked() {
+	d := wireIdle
+	if len(wc.streams) > 0 {
+		d = wireAnswerTimeout
+	}
+	wc.deadline = time.Now().Add(d)
+	wc.tc.SetReadDeadline(wc.deadline)
+}
+
+// RoundTrip sends req as one request frame and waits for its answer; the
+// answer's body is read from the connection by the caller (the connection
+// waits for it to be read or closed).
+func (wc *wireConn) RoundTrip(req *http.Request) (*http.Response, error) {
+	ctx := req.Context()
+	var body []byte
+	if req.Body != nil && req.Body != http.NoBody {
+		b, err := io.ReadAll(io.LimitReader(req.Body, maxWireReqBody+1))
+		req.Body.Close()
+		if err != nil {
+			return nil, fmt.Errorf("chunk wire: reading the request body: %w", err)
+		}
+		body = b
+	}
+	path := req.URL.EscapedPath()
+	if req.URL.RawQuery != "" {
+		path += "?" + req.URL.RawQuery
+	}
+	select {
+	case wc.slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-wc.dead:
+		return nil, wc.noConn()
+	}
+	wc.mu.Lock()
+	if wc.err != nil {
+		wc.mu.Unlock()
+		<-wc.slots
+		return nil, wc.noConn()
+	}
+	wc.next++
+	tag := wc.next
+	frame, err := encodeRequest(tag, req.Method, path, req.Header, body)
+	if err != nil {
+		wc.mu.Unlock()
+		<-wc.slots
+		return nil, err
+	}
+	st := &wireStream{ch: make(chan *http.Response, 1)}
+	wc.streams[tag] = st
+	wc.extendLocked()
+	wc.mu.Unlock()
+	if err := wc.write(frame); err != nil {
+		wc.close(err)
+		return nil, fmt.Errorf("chunk wire to %s: %w", wc.peerName(), err)
+	}
+	select {
+	case resp := <-st.ch:
+		resp.Request = req
+		return resp, nil
+	case <-wc.dead:
+		return nil, fmt.Errorf("chunk wire to %s: %w", wc.peerName(), wc.err)
+	case <-ctx.Done():
+		wc.mu.Lock()
+		if _, ok := wc.streams[tag]; ok {
+			st.abandoned = true
+			wc.mu.Unlock()
+			go wc.cancel(tag)
+			return nil, ctx.Err()
+		}
+		wc.mu.Unlock()
+		// The answer is being delivered: take it and let it go.
+		select {
+		case resp := <-st.ch:
+			resp.Body.Close()
+		case <-wc.dead:
+		}
+		return nil, ctx.Err()
+	}
+}
+
+// cancel tells the server the caller of tag went away (its handler's
+// context ends); the answer still comes, and is discarded.
+func (wc *wireConn) cancel(tag uint32) {
+	var f [wireHead]byte
+	binary.BigEndian.PutUint32(f[:], 5)
+	f[4] = wireCancel
+	binary.BigEndian.PutUint32(f[5:], tag)
+	if err := wc.write(f[:]); err != nil {
+		wc.close(err)
+	}
+}
+
+func (wc *wireConn) write(b []byte) error {
+	wc.wmu.Lock()
+	defer wc.wmu.Unlock()
+	wc.tc.SetWriteDeadline(time.Now().Add(wireAnswerTimeout))
+	_, err := wc.tc.Write(b)
+	return err
+}
+
+// readLoop reads answers and hands each to its caller, then waits until
+// the caller has read or closed its body before reading the next frame.
+func (wc *wireConn) readLoop() {
+	var err error
+	for {
+		if _, err = wc.br.Peek(1); err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				wc.mu.Lock()
+				moved := time.Now().Before(wc.deadline) // a request came meanwhile
+				wc.mu.Unlock()
+				if moved {
+					continue
+				}
+			}
+			break
+		}
+		var a *wireAns
+		if a, err = readAnswerHead(wc.br); err != nil {
+			break
+		}
+		wc.mu.Lock()
+		st := wc.streams[a.tag]
+		if st == nil {
+			wc.mu.Unlock()
+			err = wireErr("an answer to tag %d, which is not waiting for one", a.tag)
+			break
+		}
+		delete(wc.streams, a.tag)
+		wc.extendLocked()
+		abandoned := st.abandoned
+		wc.mu.Unlock()
+		<-wc.slots
+		if abandoned {
+			if _, err = io.CopyN(io.Discard, wc.br, a.bodyLen); err != nil {
+				break
+			}
+			continue
+		}
+		b := &wireBody{wc: wc, n: a.bodyLen, done: make(chan error, 1)}
+		st.ch <- &http.Response{Status: fmt.Sprintf("%d %s", a.status, http.StatusText(a.status)), StatusCode: a.status,
+			Proto: WireProto, ProtoMajor: 1, Header: a.header, Body: b, ContentLength: a.bodyLen, TLS: &wc.cs}
+		if a.bodyLen == 0 {
+			continue
+		}
+		if err = <-b.done; err != nil {
+			break
+		}
+	}
+	if errors.Is(err, errWireFrame) {
+		err = fmt.Errorf("%w: %w", ErrMisbehaving, err)
+	}
+	wc.close(err)
+}
+
+// close breaks the connection: requests in flight fail, later ones go to
+// a new connection.
+func (wc *wireConn) close(err error) {
+	if err == nil {
+		err = errWireClosed
+	}
+	wc.mu.Lock()
+	if wc.err != nil {
+		wc.mu.Unlock()
+		return
+	}
+	wc.err = err
+	close(wc.dead)
+	wc.mu.Unlock()
+	wc.tc.Close()
+	wc.c.mu.Lock()
+	delete(wc.c.wires, wc)
+	wc.c.mu.Unlock()
+}
+
+// closeIdle closes the connection if no request is in flight on it.
+func (wc *wireConn) closeIdle() {
+	wc.mu.Lock()
+	idle := len(wc.streams) == 0 && len(wc.slots) == 0
+	wc.mu.Unlock()
+	if idle {
+		wc.close(errWireClosed)
+	}
+}
+
+// wireBody is an answer's body, read straight from the connection.
+type wireBody struct {
+	wc     *wireConn
+	mu     sync.Mutex
+	n      int64 // bytes left
+	done   chan error
+	ended  bool // done was sent
+	closed bool
+	err    error
+}
+
+func (b *wireBody) end(err error) {
+	if !b.ended {
+		b.ended = true
+		b.done <- err
+	}
+}
+
+func (b *wireBody) Read(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch {
+	case b.closed:
+		return 0, errors.New("chunk wire: read on a closed body")
+	case b.err != nil:
+		return 0, b.err
+	case b.n == 0:
+		return 0, io.EOF
+	}
+	if int64(len(p)) > b.n {
+		p = p[:b.n]
+	}
+	k, err := b.wc.br.Read(p)
+	b.n -= int64(k)
+	if err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		b.err = fmt.Errorf("chunk wire from %s: %w", b.wc.peerName(), err)
+		b.end(b.err)
+		return k, b.err
+	}
+	if b.n == 0 {
+		b.end(nil)
+	}
+	return k, nil
+}
+
+// Close discards what is left of the body, so the connection reads on.
+func (b *wireBody) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return nil
+	}
+	b.closed = true
+	if b.ended {
+		return nil
+	}
+	_, err := io.CopyN(io.Discard, b.wc.br, b.n)
+	b.n = 0
+	b.end(err)
+	return nil
+}
