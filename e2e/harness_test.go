@@ -54,7 +54,7 @@ func TestMain(m *testing.M) {
 	}
 	// Every test here drives other processes; what it leaves running in
 	// this one (a reader of a child's output, a client's loop) is a leak.
-	leakcheck.Main(m, "net/http.(*persistConn).readLoop", "net/http.(*persistConn).writeLoop", "net/http.(*http2ClientConn).readLoop")
+	leakcheck.Main(m, "net/http.(*persistConn).readLoop", "net/http.(*persistConn).writeLoop", "net/http.(*http2ClientConn).readLoop", "peer.(*wireConn).readLoop")
 }
 
 // helperGet prints the body of a GET (the directory's /metrics) to

@@ -28,7 +28,7 @@ plan=(
   "./directory/cmd/kith-directory/|BenchmarkSecurity|1x"
   "./share/peer/|Throughput|3x"
   "./share/peer/|FirstChunk|20x"                  # also BenchmarkRelayFirstChunk (direct and relayed)
-  "./share/peer/|Request|2000x"                   # CPU of one /have poll and one chunk request, HTTP/2 and HTTP/1.1
+  "./share/peer/|Request|2000x"                   # CPU of one /have poll and one chunk request: chunk wire, HTTP/2, HTTP/1.1
   "./directory/relay/|RelayThroughput|3x"
   "./share/peer/|HostileOffer|1x"
   "./share/|CrowdBound|3x"                        # the flash crowd's bounds alone (tlsBound, cryptoBound)

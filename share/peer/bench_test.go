@@ -217,9 +217,11 @@ func BenchmarkFirstChunk(b *testing.B) {
 // BenchmarkRequest is the CPU one request costs both ends of a pair's
 // connection (client and server in this process): a /have poll, and a
 // chunk request of a crowd-sized title (256 KiB chunks), over the pair's
-// one HTTP/2 connection, which is open before the timer starts; and the
-// same chunk requests over an HTTP/1.1 connection of the bulk lane
-// (chunk-h1: no HTTP/2 framing, flow control or per-stream copies). The
+// one connection, which is open before the timer starts: the chunk wire
+// (have, chunk), HTTP/2 with a client that does not offer the wire
+// (have-h2, chunk-h2: an older peer), and the same chunk requests over an
+// HTTP/1.1 connection of the bulk lane (chunk-h1: no HTTP/2 framing, flow
+// control or per-stream copies). The
 // chunk is neither hashed nor stored by the client here, so the figure
 // compares with the crypto-and-TLS bound's CPU a chunk less the hash.
 // cpu_us/req is the process's CPU per request (user and system), which

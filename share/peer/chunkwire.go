@@ -426,40 +426,48 @@ func (sc *wireServerConn) done(tag uint32) {
 	sc.mu.Unlock()
 }
 
-// send writes one answer frame, head then body, with the answer's write
-// deadline (ServerOptions.WriteTimeout unless the handler set one).
-func (sc *wireServerConn) send(tag uint32, head, body []byte, deadline time.Time) error {
-	sc.done(tag)
+// lock takes the connection for one answer frame, with the answer's
+// write deadline (ServerOptions.WriteTimeout unless the handler set one).
+func (sc *wireServerConn) lock(deadline time.Time) {
 	if deadline.IsZero() {
 		deadline = time.Now().Add(sc.s.o.WriteTimeout)
 	}
 	sc.wmu.Lock()
-	defer sc.wmu.Unlock()
 	sc.tc.SetWriteDeadline(deadline)
-	_, err := sc.tc.Write(head)
-	if err == nil && len(body) > 0 {
-		_, err = sc.tc.Write(body)
+}
+
+// write writes parts of a frame (the connection locked). A frame cut short
+// (a reader that stopped reading, past the deadline) leaves nothing to say
+// on the connection: it is closed, which ends its other requests too.
+func (sc *wireServerConn) write(parts ...[]byte) error {
+	for _, b := range parts {
+		if len(b) == 0 {
+			continue
+		}
+		if _, err := sc.tc.Write(b); err != nil {
+			sc.tc.Close()
+			return err
+		}
 	}
-	if err != nil {
-		// A frame cut short (a reader that stopped reading, past the
-		// deadline) leaves nothing to say on the connection: close it,
-		// which ends its other requests too.
-		sc.tc.Close()
-	}
-	return err
+	return nil
 }
 
 // wireWriter is a handler's http.ResponseWriter on the chunk wire. An
 // answer is one frame: a body whose Content-Length was set goes out as
-// written (one Write of it all: a chunk, from the handler's buffer);
-// anything else is kept until the handler returns, up to maxWireBody.
+// written (one Write of it all: a chunk, from the handler's buffer),
+// but for its last TLS record's bytes, kept until the handler has
+// returned; anything else is kept until then, up to maxWireBody. So an
+// answer is complete at the client only once its handler is done (its
+// upload slot released, its bytes counted), as over HTTP/2, where the
+// stream ends when the handler returns.
 type wireWriter struct {
 	sc       *wireServerConn
 	tag      uint32
 	h        http.Header
 	status   int
-	buf      []byte
-	sent     bool
+	buf      []byte // the body kept, or the tail of one written
+	sent     bool   // the frame's head went out
+	holding  bool   // the connection is ours until finish writes buf
 	err      error
 	deadline time.Time
 }
@@ -472,6 +480,11 @@ func (w *wireWriter) WriteHeader(code int) {
 	}
 }
 
+// wireRecord is the most a TLS record carries: the tail a written body
+// keeps back is what its last record would carry (a sealed chunk's 16
+// bytes beyond 256 KiB), so it costs no record more.
+const wireRecord = 16 << 10
+
 func (w *wireWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
 		w.WriteHeader(http.StatusOK)
@@ -483,25 +496,32 @@ func (w *wireWriter) Write(b []byte) (int, error) {
 		w.err = errors.New("chunk wire: write after the answer's declared length")
 		return 0, w.err
 	}
-	if len(w.buf) == 0 && w.h.Get("Content-Length") == strconv.Itoa(len(b)) {
-		w.sent = true
+	if len(w.buf) == 0 && len(b) > 0 && w.h.Get("Content-Length") == strconv.Itoa(len(b)) {
 		w.h.Del("Content-Length") // the frame's length says it
 		head, ok := answerHead(w.tag, w.status, w.h, len(b))
 		if !ok {
-			w.err = errors.New("chunk wire: answer headers over the bounds")
-			w.sent = false
 			w.fail(http.StatusInternalServerError)
-			return 0, w.err
+			return 0, errors.New("chunk wire: answer headers over the bounds")
 		}
-		if err := w.sc.send(w.tag, head, b, w.deadline); err != nil {
+		k := len(b) % wireRecord
+		if k == 0 {
+			k = min(len(b), wireRecord)
+		}
+		w.sent = true
+		w.sc.lock(w.deadline)
+		if err := w.sc.write(head, b[:len(b)-k]); err != nil {
+			w.sc.done(w.tag)
+			w.sc.wmu.Unlock()
 			w.err = err
 			return 0, err
 		}
+		w.holding = true
+		w.buf = append(w.buf[:0], b[len(b)-k:]...)
 		return len(b), nil
 	}
 	if len(w.buf)+len(b) > maxWireBody {
-		w.err = fmt.Errorf("chunk wire: answer over %d bytes", maxWireBody)
 		w.fail(http.StatusInternalServerError)
+		w.err = fmt.Errorf("chunk wire: answer over %d bytes", maxWireBody)
 		return 0, w.err
 	}
 	w.buf = append(w.buf, b...)
@@ -514,21 +534,27 @@ func (w *wireWriter) SetWriteDeadline(t time.Time) error {
 	return nil
 }
 
-// fail replaces an answer not sent yet by a bare status.
+// fail replaces an answer whose head has not gone out by a bare status,
+// sent when the handler returns; later writes are dropped.
 func (w *wireWriter) fail(status int) {
 	if w.sent {
 		return
 	}
-	w.status, w.buf = status, nil
+	w.status = status
 	w.h = http.Header{"Content-Type": {"text/plain; charset=utf-8"}}
-	w.buf = append(w.buf, http.StatusText(status)...)
-	w.err = nil
-	w.finish()
+	w.buf = append(w.buf[:0], http.StatusText(status)...)
 	w.err = errors.New("chunk wire: answer failed")
 }
 
-// finish sends the answer unless it went out already.
+// finish completes the answer, once the handler has returned.
 func (w *wireWriter) finish() {
+	if w.holding {
+		w.holding = false
+		w.sc.done(w.tag)
+		w.sc.write(w.buf)
+		w.sc.wmu.Unlock()
+		return
+	}
 	if w.sent {
 		return
 	}
@@ -542,7 +568,8 @@ func (w *wireWriter) finish() {
 		w.buf = []byte("answer headers over the bounds")
 		head, _ = answerHead(w.tag, http.StatusInternalServerError, nil, len(w.buf))
 	}
-	if err := w.sc.send(w.tag, head, w.buf, w.deadline); err != nil {
-		w.err = err
-	}
+	w.sc.lock(w.deadline)
+	w.sc.done(w.tag)
+	w.sc.write(head, w.buf)
+	w.sc.wmu.Unlock()
 }

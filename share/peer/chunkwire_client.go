@@ -39,6 +39,7 @@ type wireConn struct {
 	next     uint32
 	streams  map[uint32]*wireStream
 	deadline time.Time // of the reads
+	closing  bool      // Client.Close came: close once no request is in flight
 	err      error
 }
 
@@ -116,10 +117,10 @@ func (wc *wireConn) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, wc.noConn()
 	}
 	wc.mu.Lock()
-	if wc.err != nil {
+	if wc.err != nil || wc.closing {
 		wc.mu.Unlock()
 		<-wc.slots
-		return nil, wc.noConn()
+		return nil, wireNoConn{errWireClosed}
 	}
 	wc.next++
 	tag := wc.next
@@ -213,10 +214,11 @@ func (wc *wireConn) readLoop() {
 		delete(wc.streams, a.tag)
 		wc.extendLocked()
 		abandoned := st.abandoned
+		last := wc.closing && len(wc.streams) == 0
 		wc.mu.Unlock()
 		<-wc.slots
 		if abandoned {
-			if _, err = io.CopyN(io.Discard, wc.br, a.bodyLen); err != nil {
+			if _, err = io.CopyN(io.Discard, wc.br, a.bodyLen); err != nil || last {
 				break
 			}
 			continue
@@ -224,10 +226,10 @@ func (wc *wireConn) readLoop() {
 		b := &wireBody{wc: wc, n: a.bodyLen, done: make(chan error, 1)}
 		st.ch <- &http.Response{Status: fmt.Sprintf("%d %s", a.status, http.StatusText(a.status)), StatusCode: a.status,
 			Proto: WireProto, ProtoMajor: 1, Header: a.header, Body: b, ContentLength: a.bodyLen, TLS: &wc.cs}
-		if a.bodyLen == 0 {
-			continue
+		if a.bodyLen > 0 {
+			err = <-b.done
 		}
-		if err = <-b.done; err != nil {
+		if err != nil || last {
 			break
 		}
 	}
@@ -257,10 +259,13 @@ func (wc *wireConn) close(err error) {
 	wc.c.mu.Unlock()
 }
 
-// closeIdle closes the connection if no request is in flight on it.
+// closeIdle closes the connection now if no request is in flight on it,
+// else once the last answer has been read (a poll its caller gave up on
+// may still be on its way); new requests go to a new connection.
 func (wc *wireConn) closeIdle() {
 	wc.mu.Lock()
-	idle := len(wc.streams) == 0 && len(wc.slots) == 0
+	wc.closing = true
+	idle := len(wc.streams) == 0
 	wc.mu.Unlock()
 	if idle {
 		wc.close(errWireClosed)

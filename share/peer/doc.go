@@ -23,6 +23,19 @@
 // at the client, a write deadline per answer and a connection closed
 // when nothing can be written to it for WriteTimeout.
 //
+// Two peers that both speak it use the chunk wire instead of HTTP/2 on
+// that connection (chunkwire.go; ALPN "kith-wire/1", offered first and
+// preferred by the server, so an older peer is still spoken to over
+// HTTP): the same requests and answers in length-prefixed binary frames,
+// tagged, up to 32 in flight, served by the same handlers. The client
+// reads a chunk's bytes from TLS straight into its buffer and the server
+// writes them from its read buffer: a 256 KiB chunk costs both ends about
+// a third less CPU than over HTTP/2, a /have poll a third less
+// (BenchmarkRequest). An answer is at most a manifest's bound (8 MiB):
+// /content ranges longer than that are HTTP's. A caller that goes away
+// sends a cancel (its handler's context ends); a connection with requests
+// in flight that hears nothing for 30 s, or a malformed frame, is closed.
+//
 // A bulk download from few peers is the exception (bulk.go): once more
 // than two chunk requests are in flight to a peer (a crowd asks each of
 // its peers for two at most) and 16 MiB of chunks came from it, its chunk

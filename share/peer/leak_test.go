@@ -10,7 +10,8 @@ import (
 // TestMain fails the package when its tests leave goroutines running
 // (TestKillResume's child process too). Clients of finished tests keep
 // idle keep-alive connections (net/http's persistConn loops, an HTTP/2
-// connection's read loop) until their transports are collected: a pool,
+// connection's or a chunk-wire connection's read loop) until their
+// transports are collected or the connections idle out: a pool,
 // not a leak.
 //
 // The benchmarks' shared 1 GiB holder (bigHolder) is closed and removed
@@ -23,5 +24,5 @@ func TestMain(m *testing.M) {
 		bigLib.Close()
 		os.RemoveAll(bigDir)
 	}
-	os.Exit(leakcheck.After(before, code, "net/http.(*persistConn).readLoop", "net/http.(*persistConn).writeLoop", "net/http.(*http2ClientConn).readLoop"))
+	os.Exit(leakcheck.After(before, code, "net/http.(*persistConn).readLoop", "net/http.(*persistConn).writeLoop", "net/http.(*http2ClientConn).readLoop", "peer.(*wireConn).readLoop"))
 }
