@@ -108,7 +108,7 @@ func TestDrivenHousehold(t *testing.T) {
 func fingerprintShown(t *testing.T, m *machine) string {
 	t.Helper()
 	var fp string
-	m.waitTree("a fingerprint", 20*time.Second, func(tr app.InspectTree) bool {
+	m.waitTree("a fingerprint", 60*time.Second, func(tr app.InspectTree) bool {
 		for _, n := range tr.Nodes {
 			if n.Type == "*widget.Label" && fingerprintRE.MatchString(n.Text) {
 				fp = n.Text
@@ -193,7 +193,7 @@ func buyWithTestCard(t *testing.T, m *machine, title, price string) {
 	m.shot("receipt")
 	m.key("Escape")
 	m.waitTree("the receipt to close", 30*time.Second, func(tr app.InspectTree) bool { return !hasOverlay(tr) })
-	m.waitContains("*widget.Label", "You own this title", 20*time.Second)
+	m.waitContains("*widget.Label", "You own this title", 60*time.Second)
 	m.waitText("*widget.Button", "Play", 30*time.Second)
 	m.waitText("*widget.Button", "Show in Library", 30*time.Second)
 	if tr, _ := m.tree(); func() bool { _, ok := find(tr, "*widget.Button", "Buy for "+price); return ok }() {
@@ -210,7 +210,7 @@ func getFree(t *testing.T, m *machine, title string) {
 	m.waitContains("*widget.Label", "Free registration", 30*time.Second)
 	m.key("Return")
 	m.waitTree("the receipt to close", 30*time.Second, func(tr app.InspectTree) bool { return !hasOverlay(tr) })
-	m.waitContains("*widget.Label", "You own this title", 20*time.Second)
+	m.waitContains("*widget.Label", "You own this title", 60*time.Second)
 }
 
 // registerThrough registers title on m through its neighbour n, from the
@@ -266,7 +266,7 @@ func playAndListen(t *testing.T, m *machine, title string, freq float64) {
 	m.clickText("*widget.Button", "Play")
 	clicked := time.Now()
 	// The bar names the title and its elapsed time moves.
-	m.waitTree("the bar playing "+title, 20*time.Second, func(tr app.InspectTree) bool {
+	m.waitTree("the bar playing "+title, 60*time.Second, func(tr app.InspectTree) bool {
 		return inBar(tr, title) && (inBar(tr, "0:01") || inBar(tr, "0:02") || inBar(tr, "0:03"))
 	})
 	seen := time.Now()

@@ -145,7 +145,7 @@ func TestHousehold(t *testing.T) {
 		return fmt.Errorf("neighbours %v", nbs)
 	})
 	say(t, "   B found A by mDNS")
-	eventually(t, 20*time.Second, "the directory names A as a supplier of A440", func() error {
+	eventually(t, 60*time.Second, "the directory names A as a supplier of A440", func() error {
 		return hasSupplier(B, "A440", A.id, true)
 	})
 	say(t, "   the directory names A as a supplier of A440: A became a supplier")
@@ -213,14 +213,14 @@ func TestHousehold(t *testing.T) {
 	if _, err := A.lines("fetch", "Evening Bells"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 20*time.Second, "the directory names A to B for Evening Bells", func() error {
+	eventually(t, 60*time.Second, "the directory names A to B for Evening Bells", func() error {
 		return hasSupplier(B, "Evening Bells", A.id, true)
 	})
 	A.human("policy", "Evening Bells", "household")
-	eventually(t, 20*time.Second, "the directory stops naming A to B", func() error {
+	eventually(t, 60*time.Second, "the directory stops naming A to B", func() error {
 		return hasSupplier(B, "Evening Bells", A.id, false)
 	})
-	eventually(t, 20*time.Second, "the directory still names A to C (same household)", func() error {
+	eventually(t, 60*time.Second, "the directory still names A to C (same household)", func() error {
 		return hasSupplier(C, "Evening Bells", A.id, true)
 	})
 	B.human("suppliers", "Evening Bells")

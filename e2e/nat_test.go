@@ -356,7 +356,7 @@ func TestNATRelay(t *testing.T) {
 	if a, b := fileHash(t, A.sealedPath(far.Content)), fileHash(t, B.sealedPath(far.Content)); a != b {
 		t.Error("B's sealed file differs from A's")
 	}
-	eventually(t, 15*time.Second, "A's ledger credits B with every relayed byte", func() error {
+	eventually(t, 60*time.Second, "A's ledger credits B with every relayed byte", func() error {
 		return ledgerUp(A, B.id, far.Content, src[A.id])
 	})
 	relayed := relayCounter(t, relayHost, "kith_relay_bytes_total") - relayedBefore
@@ -409,13 +409,13 @@ func TestNATRelay(t *testing.T) {
 	if n := originBytes(t, dirHost, base)[punch.Content] - originBefore; n != 0 {
 		t.Errorf("the origin sent %d bytes of %q", n, punch.Name)
 	}
-	eventually(t, 15*time.Second, "A's ledger credits D with every byte, relayed and punched", func() error {
+	eventually(t, 60*time.Second, "A's ledger credits D with every byte, relayed and punched", func() error {
 		return ledgerUp(A, D.id, punch.Content, src[A.id])
 	})
 	// D's spliced sessions end (retired after the move) while D keeps
 	// running: the relay's counters stop (then read, with the TLS
 	// close_notify of the retired connections counted).
-	eventually(t, 15*time.Second, "D's relay sessions end after the move", func() error {
+	eventually(t, 60*time.Second, "D's relay sessions end after the move", func() error {
 		if n := relayCounterTry(relayHost, "kith_relay_sessions"); n < 0 || n > sessionsBefore {
 			return fmt.Errorf("%d relay sessions, %d before D's download", n, sessionsBefore)
 		}
@@ -552,7 +552,7 @@ func TestNATRelay(t *testing.T) {
 	}
 
 	say(t, "== 5b. the same relay's byte budget for A: B's fetch through it is cut at %d bytes, the next session refused", relayBudget)
-	eventually(t, 15*time.Second, "E's held sessions end", func() error {
+	eventually(t, 60*time.Second, "E's held sessions end", func() error {
 		if n := relayCounterTry(relayHost, "kith_relay_sessions"); n != 0 {
 			return fmt.Errorf("%d relay sessions", n)
 		}

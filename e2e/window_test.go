@@ -244,7 +244,7 @@ func (m *machine) click(n app.InspectNode) {
 func (m *machine) clickText(typ, text string) {
 	m.t.Helper()
 	var n app.InspectNode
-	m.waitTree(fmt.Sprintf("an enabled %s %q", typ, text), 20*time.Second, func(tr app.InspectTree) bool {
+	m.waitTree(fmt.Sprintf("an enabled %s %q", typ, text), 60*time.Second, func(tr app.InspectTree) bool {
 		var ok bool
 		n, ok = find(tr, typ, text)
 		return ok && !n.Disabled
@@ -256,7 +256,7 @@ func (m *machine) clickText(typ, text string) {
 func (m *machine) typeInto(hint, s string) {
 	m.t.Helper()
 	var n app.InspectNode
-	m.waitTree("an entry for "+hint, 20*time.Second, func(tr app.InspectTree) bool {
+	m.waitTree("an entry for "+hint, 60*time.Second, func(tr app.InspectTree) bool {
 		for _, x := range tr.Nodes {
 			if x.Hint == hint && (strings.HasSuffix(x.Type, "Entry") || strings.HasSuffix(x.Type, "dialogEntry")) {
 				n = x
@@ -311,7 +311,7 @@ func (m *machine) scale() float32 {
 func (m *machine) nav(title, view string) {
 	m.t.Helper()
 	var n app.InspectNode
-	m.waitTree("the side bar", 20*time.Second, func(tr app.InspectTree) bool {
+	m.waitTree("the side bar", 60*time.Second, func(tr app.InspectTree) bool {
 		ok := false
 		for _, x := range tr.Nodes {
 			if x.Type == "*widget.Label" && x.Text == title && !x.Overlay && (!ok || x.X < n.X) {
