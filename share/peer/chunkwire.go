@@ -43,6 +43,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"sync"
@@ -434,6 +435,21 @@ func (sc *wireServerConn) lock(deadline time.Time) {
 	}
 	sc.wmu.Lock()
 	sc.tc.SetWriteDeadline(deadline)
+	if cc, ok := sc.tc.NetConn().(*corkConn); ok {
+		cc.cork()
+	}
+}
+
+// unlock sends what the frame's records gathered and frees the connection.
+func (sc *wireServerConn) unlock() error {
+	defer sc.wmu.Unlock()
+	if cc, ok := sc.tc.NetConn().(*corkConn); ok {
+		if err := cc.uncork(); err != nil {
+			sc.tc.Close()
+			return err
+		}
+	}
+	return nil
 }
 
 // write writes parts of a frame (the connection locked). A frame cut short
@@ -511,7 +527,7 @@ func (w *wireWriter) Write(b []byte) (int, error) {
 		w.sc.lock(w.deadline)
 		if err := w.sc.write(head, b[:len(b)-k]); err != nil {
 			w.sc.done(w.tag)
-			w.sc.wmu.Unlock()
+			w.sc.unlock()
 			w.err = err
 			return 0, err
 		}
@@ -552,7 +568,7 @@ func (w *wireWriter) finish() {
 		w.holding = false
 		w.sc.done(w.tag)
 		w.sc.write(w.buf)
-		w.sc.wmu.Unlock()
+		w.sc.unlock()
 		return
 	}
 	if w.sent {
@@ -571,5 +587,80 @@ func (w *wireWriter) finish() {
 	w.sc.lock(w.deadline)
 	w.sc.done(w.tag)
 	w.sc.write(head, w.buf)
-	w.sc.wmu.Unlock()
+	w.sc.unlock()
+}
+
+// corkListener gives Serve's connections a corkConn under their TLS.
+type corkListener struct{ net.Listener }
+
+func (l corkListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &corkConn{Conn: c}, nil
+}
+
+// corkConn is an accepted connection whose writes can be gathered: while
+// a chunk-wire answer is written (corked), its TLS records collect in a
+// buffer and go to the socket in one write, not one per 16 KiB record.
+// Uncorked (HTTP, handshakes) it writes through.
+type corkConn struct {
+	net.Conn
+	mu  sync.Mutex // TLS writes (a close's alert too) and (un)corking
+	buf *[]byte    // while corked
+}
+
+// corkSize holds a chunk answer's records (256 KiB + 16 in 17 records).
+const corkSize = 264 << 10
+
+var corkBufs = sync.Pool{New: func() any { b := make([]byte, 0, corkSize); return &b }}
+
+func (c *corkConn) cork() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.buf == nil {
+		c.buf = corkBufs.Get().(*[]byte)
+	}
+}
+
+func (c *corkConn) Write(b []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.buf == nil {
+		return c.Conn.Write(b)
+	}
+	if len(*c.buf)+len(b) > cap(*c.buf) {
+		if err := c.flush(); err != nil {
+			return 0, err
+		}
+		if len(b) > cap(*c.buf) {
+			return c.Conn.Write(b)
+		}
+	}
+	*c.buf = append(*c.buf, b...)
+	return len(b), nil
+}
+
+func (c *corkConn) flush() error {
+	b := *c.buf
+	*c.buf = b[:0]
+	if len(b) == 0 {
+		return nil
+	}
+	_, err := c.Conn.Write(b)
+	return err
+}
+
+// uncork writes what was gathered and writes through again.
+func (c *corkConn) uncork() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.buf == nil {
+		return nil
+	}
+	err := c.flush()
+	corkBufs.Put(c.buf)
+	c.buf = nil
+	return err
 }

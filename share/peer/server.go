@@ -264,7 +264,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ConnContext: connContext,
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- hs.ServeTLS(ln, "", "") }()
+	go func() { errc <- hs.ServeTLS(corkListener{ln}, "", "") }()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
