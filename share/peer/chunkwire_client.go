@@ -6,6 +6,7 @@ package peer
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"encoding/binary"
 	"errors"
@@ -39,11 +40,13 @@ type wireConn struct {
 	next     uint32
 	streams  map[uint32]*wireStream
 	deadline time.Time // of the reads
+	cut      bool      // the body being read was given up: reads end now, until it has ended
 	closing  bool      // Client.Close came: close once no request is in flight
 	err      error
 }
 
 type wireStream struct {
+	ctx       context.Context     // the request's
 	ch        chan *http.Response // the answer (buffered)
 	abandoned bool                // its caller went away: the body is discarded
 }
@@ -81,14 +84,18 @@ func (c *Client) newWire(tc *tls.Conn) *wireConn {
 }
 
 // extendLocked moves the read deadline: wireAnswerTimeout from now while
-// requests are in flight, wireIdle when none is.
+// requests are in flight, wireIdle when none is. While a body is cut
+// (wireBody.interrupt) the connection keeps its past deadline until the
+// body has ended: a deadline moved now could keep its reader waiting.
 func (wc *wireConn) extendLocked() {
 	d := wireIdle
 	if len(wc.streams) > 0 {
 		d = wireAnswerTimeout
 	}
 	wc.deadline = time.Now().Add(d)
-	wc.tc.SetReadDeadline(wc.deadline)
+	if !wc.cut {
+		wc.tc.SetReadDeadline(wc.deadline)
+	}
 }
 
 // RoundTrip sends req as one request frame and waits for its answer; the
@@ -130,7 +137,7 @@ func (wc *wireConn) RoundTrip(req *http.Request) (*http.Response, error) {
 		<-wc.slots
 		return nil, err
 	}
-	st := &wireStream{ch: make(chan *http.Response, 1)}
+	st := &wireStream{ctx: ctx, ch: make(chan *http.Response, 1)}
 	wc.streams[tag] = st
 	wc.extendLocked()
 	wc.mu.Unlock()
@@ -223,11 +230,20 @@ func (wc *wireConn) readLoop() {
 			}
 			continue
 		}
-		b := &wireBody{wc: wc, n: a.bodyLen, done: make(chan error, 1)}
+		b := &wireBody{wc: wc, ctx: st.ctx, n: a.bodyLen, done: make(chan error, 1), stop: func() bool { return true }}
+		if a.bodyLen > 0 {
+			b.stop = context.AfterFunc(st.ctx, b.interrupt)
+		}
 		st.ch <- &http.Response{Status: fmt.Sprintf("%d %s", a.status, http.StatusText(a.status)), StatusCode: a.status,
 			Proto: WireProto, ProtoMajor: 1, Header: a.header, Body: b, ContentLength: a.bodyLen, TLS: &wc.cs}
 		if a.bodyLen > 0 {
 			err = <-b.done
+			// A body its caller gave up on or closed unread: the rest
+			// is skipped here, under the connection's read deadline.
+			var left bodyLeft
+			if errors.As(err, &left) {
+				_, err = io.CopyN(io.Discard, wc.br, int64(left))
+			}
 		}
 		if err != nil || last {
 			break
@@ -272,22 +288,60 @@ func (wc *wireConn) closeIdle() {
 	}
 }
 
-// wireBody is an answer's body, read straight from the connection.
+// wireBody is an answer's body, read straight from the connection. Its
+// request's context ending while it is read (a fetcher's timeout, a
+// steal's cancel) ends its reads at once, as over HTTP/2: a peer that
+// stalls mid-chunk would otherwise hold the caller, and every answer
+// behind it on the connection, until the read deadline (30 s or 90 s).
 type wireBody struct {
 	wc     *wireConn
+	ctx    context.Context // the request's
+	stop   func() bool     // stops interrupt
 	mu     sync.Mutex
 	n      int64 // bytes left
 	done   chan error
 	ended  bool // done was sent
+	over   bool // under wc.mu: ended, interrupt must not cut the reads
 	closed bool
 	err    error
 }
 
-func (b *wireBody) end(err error) {
-	if !b.ended {
-		b.ended = true
-		b.done <- err
+// bodyLeft is what a body left unread when its caller gave up on it or
+// closed it: the read loop skips the bytes.
+type bodyLeft int64
+
+func (bodyLeft) Error() string { return "body left unread" }
+
+// interrupt cuts the body's reads short (its request's context ended): the
+// connection's read deadline goes to the past until the body has ended.
+func (b *wireBody) interrupt() {
+	wc := b.wc
+	wc.mu.Lock()
+	defer wc.mu.Unlock()
+	if !b.over {
+		wc.cut = true
+		wc.tc.SetReadDeadline(time.Unix(1, 0))
 	}
+}
+
+// end hands the connection back to the read loop (b.mu held): err nil for
+// a body read to its end, a bodyLeft for one left unread, else the error
+// that broke the connection.
+func (b *wireBody) end(err error) {
+	if b.ended {
+		return
+	}
+	b.ended = true
+	b.stop()
+	wc := b.wc
+	wc.mu.Lock()
+	b.over = true
+	if wc.cut {
+		wc.cut = false
+		wc.tc.SetReadDeadline(wc.deadline)
+	}
+	wc.mu.Unlock()
+	b.done <- err
 }
 
 func (b *wireBody) Read(p []byte) (int, error) {
@@ -306,6 +360,13 @@ func (b *wireBody) Read(p []byte) (int, error) {
 	}
 	k, err := b.wc.br.Read(p)
 	b.n -= int64(k)
+	if err != nil && b.ctx.Err() != nil {
+		// Cut by interrupt (or broken as the caller gave up): the
+		// caller's error; the read loop skips the rest.
+		b.err = fmt.Errorf("chunk wire from %s: %w", b.wc.peerName(), context.Cause(b.ctx))
+		b.end(bodyLeft(b.n))
+		return k, b.err
+	}
 	if err != nil {
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
@@ -320,7 +381,8 @@ func (b *wireBody) Read(p []byte) (int, error) {
 	return k, nil
 }
 
-// Close discards what is left of the body, so the connection reads on.
+// Close leaves what is left of the body to the read loop, which skips it
+// and reads on; it does not wait for it.
 func (b *wireBody) Close() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -331,8 +393,7 @@ func (b *wireBody) Close() error {
 	if b.ended {
 		return nil
 	}
-	_, err := io.CopyN(io.Discard, b.wc.br, b.n)
+	b.end(bodyLeft(b.n))
 	b.n = 0
-	b.end(err)
 	return nil
 }

@@ -1,0 +1,84 @@
+package peer
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"testing"
+	"time"
+)
+
+// TestWireStalledBody: a peer that sends a chunk answer's head and part of
+// its body, then nothing, does not hold the caller past the request's
+// context (the fetcher's timeout, a steal's cancel): the caller gets its
+// context's error at once, not when the connection's read deadline
+// (30 s, 90 s) passes. The rest of the body, should it come, is skipped
+// and the connection carries the next answer.
+func TestWireStalledBody(t *testing.T) {
+	c := makeContent(t, 1<<20, 256<<10, 35)
+	_, n := c.m.ChunkRange(0)
+	srv, me := newIdent(t), newIdent(t)
+	first := true
+	addr := wireServer(t, srv, func(q *wireReq, w io.Writer) {
+		head, _ := answerHead(q.tag, 200, nil, int(n))
+		if first {
+			// Half the chunk, then silence until the next request.
+			first = false
+			w.Write(append(head, c.chunk(0)[:n/2]...))
+			return
+		}
+		// The next request: the rest of the first answer, then this one.
+		w.Write(c.chunk(0)[n/2:])
+		w.Write(append(head, c.chunk(0)...))
+	})
+	cl := client(t, me, srv.ID(), addr)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := cl.Chunk(ctx, c.m, 0, nil)
+		done <- err
+	}()
+	// Cancel once the answer's head is in (the request is no longer in
+	// the connection's streams: its body is being read).
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		cl.mu.Lock()
+		var wc *wireConn
+		for w := range cl.wires {
+			wc = w
+		}
+		cl.mu.Unlock()
+		if wc != nil {
+			wc.mu.Lock()
+			reading := wc.next == 1 && len(wc.streams) == 0
+			wc.mu.Unlock()
+			if reading {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the answer's head never came")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("a stalled body given up: %v, want context.Canceled", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("a caller that gave up is still held by a stalled body after 20 s")
+	}
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel2()
+	b, err := cl.Chunk(ctx2, c.m, 0, nil)
+	if err != nil || !bytes.Equal(b, c.chunk(0)) {
+		t.Fatalf("the next chunk on the connection: %v", err)
+	}
+	if h := cl.Handshakes(); h != 1 {
+		t.Errorf("%d handshakes, want 1 (the connection carries on)", h)
+	}
+}
+
