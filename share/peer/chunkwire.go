@@ -30,8 +30,10 @@ package peer
 //
 // A request frame is at most maxWireRequest bytes, an answer's headers
 // at most 64 KiB and its body at most maxWireBody (the largest answer the
-// client reads: a manifest); an answer a handler makes longer is replaced
-// by a 500. A client keeps at most maxStreams requests in flight; one that
+// client reads: a manifest, or a chunk of the largest size sealed allows);
+// a body written in pieces is kept at most maxWireBuffered (a manifest's
+// bound) until its handler returns. An answer a handler makes longer is
+// replaced by a 500, before any of its bytes are taken. A client keeps at most maxStreams requests in flight; one that
 // sends more, or a malformed frame, loses the connection.
 
 import (
@@ -48,6 +50,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/kith-media/kith/share/sealed"
 )
 
 // WireProto is the ALPN protocol ID of the chunk wire.
@@ -67,8 +71,12 @@ const (
 	maxWirePath     = 2048                  // a request's path
 	maxWireHeaders  = 64                    // header lines of a request or an answer
 	maxWireReqBody  = 64 << 10              // a request's body (a relayed registration)
-	maxWireBody     = maxManifestBytes + 64 // an answer's body
 	maxWireHdrBlock = 1<<16 - 1             // an answer's header block
+	maxWireBuffered = maxManifestBytes + 64 // an answer's body the server keeps (one not written as a whole)
+
+	// An answer's body: a manifest, or a chunk of the largest size
+	// sealed allows (a content sealed with 16 MiB chunks).
+	maxWireBody = max(maxManifestBytes, sealed.MaxChunkSize+sealed.Overhead) + 64
 )
 
 var errWireFrame = errors.New("malformed wire frame")
@@ -472,7 +480,7 @@ func (sc *wireServerConn) write(parts ...[]byte) error {
 // answer is one frame: a body whose Content-Length was set goes out as
 // written (one Write of it all: a chunk, from the handler's buffer),
 // but for its last TLS record's bytes, kept until the handler has
-// returned; anything else is kept until then, up to maxWireBody. So an
+// returned; anything else is kept until then, up to maxWireBuffered. So an
 // answer is complete at the client only once its handler is done (its
 // upload slot released, its bytes counted), as over HTTP/2, where the
 // stream ends when the handler returns.
@@ -512,7 +520,7 @@ func (w *wireWriter) Write(b []byte) (int, error) {
 		w.err = errors.New("chunk wire: write after the answer's declared length")
 		return 0, w.err
 	}
-	if len(w.buf) == 0 && len(b) > 0 && w.h.Get("Content-Length") == strconv.Itoa(len(b)) {
+	if len(w.buf) == 0 && len(b) > 0 && len(b) <= maxWireBody && w.h.Get("Content-Length") == strconv.Itoa(len(b)) {
 		w.h.Del("Content-Length") // the frame's length says it
 		head, ok := answerHead(w.tag, w.status, w.h, len(b))
 		if !ok {
@@ -535,13 +543,21 @@ func (w *wireWriter) Write(b []byte) (int, error) {
 		w.buf = append(w.buf[:0], b[len(b)-k:]...)
 		return len(b), nil
 	}
-	if len(w.buf)+len(b) > maxWireBody {
+	// A body over the bound, declared or written, is refused before its
+	// bytes are taken: a handler counts what Write took as uploaded.
+	if len(w.buf)+len(b) > maxWireBuffered || w.declared() > maxWireBuffered {
 		w.fail(http.StatusInternalServerError)
-		w.err = fmt.Errorf("chunk wire: answer over %d bytes", maxWireBody)
+		w.err = fmt.Errorf("chunk wire: answer over %d bytes", maxWireBuffered)
 		return 0, w.err
 	}
 	w.buf = append(w.buf, b...)
 	return len(b), nil
+}
+
+// declared is the body's Content-Length, 0 when none is set.
+func (w *wireWriter) declared() int64 {
+	n, _ := strconv.ParseInt(w.h.Get("Content-Length"), 10, 64)
+	return n
 }
 
 // SetWriteDeadline bounds the answer's write (http.ResponseController).

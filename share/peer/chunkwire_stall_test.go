@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/http"
 	"testing"
 	"time"
 )
@@ -82,3 +83,46 @@ func TestWireStalledBody(t *testing.T) {
 	}
 }
 
+// TestWireLongAnswerNotCounted: an answer too long for the wire (a
+// /content range over maxWireBody) is refused before its bytes are taken
+// from the handler, so the upload ledger does not count bytes that never
+// went out, and the server holds none of them.
+func TestWireLongAnswerNotCounted(t *testing.T) {
+	c := makeContent(t, 9<<20, 256<<10, 36)
+	a, me := newIdent(t), newIdent(t)
+	ups := make(chan Upload, 16)
+	_, addr := startServer(t, ServerOptions{Identity: a, Library: holder(t, c), Accounts: everyoneEnrolled{},
+		OnUpload: func(u Upload) { ups <- u }})
+	cl := client(t, me, a.ID(), addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "https://kith-peer/kith/v1/content/"+c.m.ContentID().String(), nil)
+	var se *StatusError
+	if _, err := cl.do(req); !errors.As(err, &se) || se.Status != http.StatusInternalServerError {
+		t.Fatalf("a 9 MiB answer on the wire: %v, want 500", err)
+	}
+	// The handler has returned (the answer is complete only then): any
+	// upload it counted has been reported.
+	select {
+	case u := <-ups:
+		t.Fatalf("an answer refused counted %d bytes uploaded", u.Bytes)
+	default:
+	}
+}
+
+// TestWireLargeChunk: a chunk of a content sealed with a chunk size over
+// maxManifestBytes (sealed allows up to 16 MiB) comes over the wire like
+// any other, not refused by the client as an answer over the bounds
+// (ErrMisbehaving: an honest peer banned).
+func TestWireLargeChunk(t *testing.T) {
+	c := makeContent(t, 9<<20, 9<<20, 37)
+	a, me := newIdent(t), newIdent(t)
+	_, addr := startServer(t, ServerOptions{Identity: a, Library: holder(t, c), Accounts: everyoneEnrolled{}})
+	cl := client(t, me, a.ID(), addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	b, err := cl.Chunk(ctx, c.m, 0, nil)
+	if err != nil || !bytes.Equal(b, c.chunk(0)) {
+		t.Fatalf("a 9 MiB chunk over the wire: %v", err)
+	}
+}

@@ -99,7 +99,8 @@ func testOneConnectionPerPeer(t *testing.T, httpOnly bool) {
 // deadline ends the stream (flow control stops the writer once the
 // reader's window is full), the slot is released, and the peer's other
 // streams and later requests are still served. (The chunk wire answers
-// no more than maxWireBody, not a whole file: TestWireAnswerBounded.)
+// no more than maxWireBuffered written in pieces, not a whole file:
+// TestWireWithHTTPPeers, TestWireLongAnswerNotCounted.)
 func TestStalledStreamReleasesUpload(t *testing.T) {
 	ctx := context.Background()
 	c := makeContent(t, 8<<20, 256<<10, 22)
