@@ -12,6 +12,7 @@ import (
 	"io"
 	"math/big"
 	"net"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -262,5 +263,113 @@ func TestResumptionStillChecked(t *testing.T) {
 	deny.Store(true)
 	if serr, _, _, _ := handshake(t, scfg, ccfg); !errors.Is(serr, ErrWrongPeer) {
 		t.Fatalf("resumed handshake after revocation: %v, want ErrWrongPeer", serr)
+	}
+}
+
+// recordingCache is a client session cache that keeps the last session
+// put under each key, and answers Get from over when set (a forged entry).
+type recordingCache struct {
+	mu   sync.Mutex
+	m    map[string]*tls.ClientSessionState
+	over *tls.ClientSessionState
+}
+
+func (c *recordingCache) Get(key string) (*tls.ClientSessionState, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.over != nil {
+		return c.over, true
+	}
+	s, ok := c.m[key]
+	return s, ok
+}
+
+func (c *recordingCache) Put(key string, cs *tls.ClientSessionState) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[string]*tls.ClientSessionState{}
+	}
+	if cs != nil {
+		c.m[key] = cs
+	}
+}
+
+// session returns the ticket and state last put under key.
+func (c *recordingCache) session(tb testing.TB, key string) ([]byte, *tls.SessionState) {
+	tb.Helper()
+	c.mu.Lock()
+	cs := c.m[key]
+	c.mu.Unlock()
+	if cs == nil {
+		tb.Fatalf("no session ticket kept for %q", key)
+	}
+	ticket, st, err := cs.ResumptionState()
+	if err != nil || st == nil {
+		tb.Fatalf("resumption state: %v", err)
+	}
+	return ticket, st
+}
+
+// TestSecurityResumptionIsPerDevice: TLS session resumption between
+// peers (the client keeps tickets, servers issue them) never lets one
+// device pass for another. A resumed session carries the certificate of
+// the handshake that issued its ticket, so the server's device check and
+// allow function run on it (TestResumptionStillChecked); here: device C
+// presenting device B's ticket (the identity on the wire, which anyone
+// on the path sees) with its own session secret is refused, never taken
+// for B; B's ticket and secret offered to another server (a different
+// device at the address) do not resume there, and B's client, pinned to
+// the server it resumed with, refuses that device's certificate.
+func TestSecurityResumptionIsPerDevice(t *testing.T) {
+	a, b, c, d := mustGenerate(t), mustGenerate(t), mustGenerate(t), mustGenerate(t)
+	scfg := a.ServerTLS(nil)
+	client := func(id *Identity, want ID, cache tls.ClientSessionCache) *tls.Config {
+		cfg := id.ClientTLS(want)
+		cfg.ServerName = "peer" // the cache key, the same for every listener
+		cfg.ClientSessionCache = cache
+		return cfg
+	}
+	bCache, cCache := &recordingCache{}, &recordingCache{}
+	for _, tc := range []struct {
+		id    *Identity
+		cache *recordingCache
+	}{{b, bCache}, {c, cCache}} {
+		if serr, cerr, _, _ := handshake(t, scfg, client(tc.id, a.ID(), tc.cache)); serr != nil || cerr != nil {
+			t.Fatalf("first handshake: %v, %v", serr, cerr)
+		}
+	}
+	// B resumes as itself.
+	serr, cerr, scs, _ := handshake(t, scfg, client(b, a.ID(), bCache))
+	if serr != nil || cerr != nil || !scs.DidResume {
+		t.Fatalf("B resuming: %v, %v, resumed %v", serr, cerr, scs.DidResume)
+	}
+	if got, _, err := PeerID(scs); err != nil || got != b.ID() {
+		t.Fatalf("B's resumed session is device %s (%v), want B", got, err)
+	}
+	// C presents B's ticket with C's own secret.
+	bTicket, _ := bCache.session(t, "peer")
+	_, cState := cCache.session(t, "peer")
+	forged, err := tls.NewResumptionState(bTicket, cState)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serr, cerr, scs, _ = handshake(t, scfg, client(c, a.ID(), &recordingCache{over: forged}))
+	if serr == nil && cerr == nil {
+		got, _, err := PeerID(scs)
+		if err != nil || got != c.ID() || scs.DidResume {
+			t.Fatalf("C with B's ticket: server sees %s (%v), resumed %v; want a refusal or C's own full handshake", got, err, scs.DidResume)
+		}
+	} else if got, _, err := PeerID(scs); err == nil && got == b.ID() {
+		t.Fatalf("C with B's ticket: server took it for B (%v, %v)", serr, cerr)
+	}
+	// B's own ticket and secret, offered to device D's server at the
+	// address: D cannot open A's ticket, and B's client wants A.
+	serr, cerr, scs, _ = handshake(t, d.ServerTLS(nil), client(b, a.ID(), bCache))
+	if scs.DidResume {
+		t.Fatal("D resumed a session A issued")
+	}
+	if !errors.Is(cerr, ErrWrongPeer) {
+		t.Fatalf("B resuming with A at D's address: client error %v (server %v), want ErrWrongPeer", cerr, serr)
 	}
 }
