@@ -152,8 +152,6 @@ func (c *ctl) stream(ctx context.Context, path string, body any, f func(Line)) e
 	return errors.New("the device closed the answer early")
 }
 
-// parse parses a subcommand's flags, interleaved with its n positional
-// arguments (min..max).
 // found says how a neighbour was found: "LAN" (mDNS), "by hand" or both.
 func found(n share.Neighbour) string {
 	switch {
@@ -165,6 +163,8 @@ func found(n share.Neighbour) string {
 	return "LAN"
 }
 
+// parse parses a subcommand's flags, interleaved with its n positional
+// arguments (min..max).
 func parse(fs *flag.FlagSet, args []string, min, max int) ([]string, error) {
 	fs.SetOutput(io.Discard)
 	var pos []string
@@ -199,7 +199,8 @@ func runClient(ctx context.Context, g globals, cmd string, args []string, out io
 		if err := c.call(ctx, "GET", "/status", nil, &st); err != nil || c.json {
 			return err
 		}
-		fmt.Fprintf(tw, "device\t%s\nname\t%s\naccount\t%s\npeer address\t%s\ndirectory\t%s\n", st.Device, st.Name, st.Account, st.Addr, st.Directory)
+		fmt.Fprintf(tw, "device\t%s\nname\t%s\naccount\t%s\npeer address\t%s\nLAN address\t%s (what another device's \"neighbours add\" takes)\ndirectory\t%s\n",
+			st.Device, st.Name, st.Account, st.Addr, st.LANAddr, st.Directory)
 		fmt.Fprintln(tw, "\nTITLE\tCHUNKS\tCOMPLETE\tLICENSED\tPOLICY\tCONTENT")
 		for _, h := range st.Holdings {
 			fmt.Fprintf(tw, "%s\t%d/%d\t%v\t%v\t%s\t%s\n", h.Name, h.Have, h.Total, h.Complete, h.Licensed, h.Policy, h.Content.String()[:16])

@@ -24,7 +24,8 @@ type Status struct {
 	Device    identity.ID `json:"device"`
 	Name      string      `json:"name"`
 	Account   string      `json:"account"`
-	Addr      string      `json:"addr"`
+	Addr      string      `json:"addr"`     // the peer server's listening address (":7143" is [::]:7143)
+	LANAddr   string      `json:"lan_addr"` // the address another device adds this one at (share.Node.LANAddr)
 	Directory identity.ID `json:"directory"`
 	Holdings  []Holding   `json:"holdings"`
 }
@@ -226,7 +227,7 @@ func (d *daemon) stream(w http.ResponseWriter, r *http.Request, f func(context.C
 func (d *daemon) status(ctx context.Context) (*Status, error) {
 	n := d.current()
 	d.mu.Lock()
-	st := &Status{Device: n.ID(), Name: d.cfg.name, Account: d.account, Addr: n.Addr(), Directory: d.dir.Fingerprint(), Holdings: []Holding{}}
+	st := &Status{Device: n.ID(), Name: d.cfg.name, Account: d.account, Addr: n.Addr(), LANAddr: n.LANAddr(), Directory: d.dir.Fingerprint(), Holdings: []Holding{}}
 	d.mu.Unlock()
 	held, err := n.Library().HeldContent(ctx)
 	if err != nil {

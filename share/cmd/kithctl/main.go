@@ -55,8 +55,8 @@ Commands for a running device:
   policy TITLE|default anyone|household|nobody|list [--allow X]... [--deny X]...
                                who may copy TITLE from this device
   neighbours [list]            devices found on the LAN (mDNS) or added by hand
-  neighbours add HOST:PORT     add the device at HOST:PORT (its peer port: "kithctl status"
-                               or the app's Neighbours screen on it shows it) where the
+  neighbours add HOST:PORT     add the device at HOST:PORT (its "LAN address" in "kithctl
+                               status", or the app's Neighbours screen on it) where the
                                LAN drops multicast and mDNS finds nothing; the address is
                                only a hint: the device must prove its key and be enrolled
                                with this directory, and only that device is dialed there.
