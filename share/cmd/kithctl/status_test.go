@@ -1,14 +1,10 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/kith-media/kith/internal/syncbuf"
 	"github.com/kith-media/kith/share"
 )
 
@@ -18,34 +14,7 @@ import (
 // refuses.
 func TestStatusLANAddress(t *testing.T) {
 	url := startDirectory(t)
-	data := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	var serveErr syncbuf.Buffer
-	served := make(chan int, 1)
-	go func() {
-		served <- run(ctx, []string{"--data", data, "--directory", url, "serve", "--listen", ":0", "--lan=false"}, &serveErr, &serveErr)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if code := <-served; code != 0 {
-			t.Errorf("serve exited %d: %s", code, serveErr.String())
-		}
-	})
-	status := func(args ...string) (int, string) {
-		var out bytes.Buffer
-		code := run(context.Background(), append([]string{"--data", data}, args...), &out, &out)
-		return code, out.String()
-	}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		if code, _ := status("status"); code == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the device did not answer: %s", serveErr.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	status := serveDevice(t, url, t.TempDir(), ":0")
 	_, out := status("--json", "status")
 	var st Status
 	if err := json.Unmarshal([]byte(out), &st); err != nil {
