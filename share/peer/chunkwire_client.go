@@ -41,6 +41,7 @@ type wireConn struct {
 	streams  map[uint32]*wireStream
 	deadline time.Time // of the reads
 	cut      bool      // the body being read was given up: reads end now, until it has ended
+	body     bool      // an answer's body is being read (by its caller, or skipped here)
 	closing  bool      // Client.Close came: close once no request is in flight
 	err      error
 }
@@ -221,11 +222,15 @@ func (wc *wireConn) readLoop() {
 		delete(wc.streams, a.tag)
 		wc.extendLocked()
 		abandoned := st.abandoned
+		wc.body = a.bodyLen > 0
 		last := wc.closing && len(wc.streams) == 0
 		wc.mu.Unlock()
 		<-wc.slots
 		if abandoned {
-			if _, err = io.CopyN(io.Discard, wc.br, a.bodyLen); err != nil || last {
+			if _, err = io.CopyN(io.Discard, wc.br, a.bodyLen); err != nil {
+				break
+			}
+			if wc.bodyEnded() || last {
 				break
 			}
 			continue
@@ -237,12 +242,21 @@ func (wc *wireConn) readLoop() {
 		st.ch <- &http.Response{Status: fmt.Sprintf("%d %s", a.status, http.StatusText(a.status)), StatusCode: a.status,
 			Proto: WireProto, ProtoMajor: 1, Header: a.header, Body: b, ContentLength: a.bodyLen, TLS: &wc.cs}
 		if a.bodyLen > 0 {
-			err = <-b.done
+			select {
+			case err = <-b.done:
+			case <-wc.dead:
+				// Closed meanwhile (a failed write): its caller may
+				// have gone with the connection's error, not read it.
+				err = errWireClosed
+			}
 			// A body its caller gave up on or closed unread: the rest
 			// is skipped here, under the connection's read deadline.
 			var left bodyLeft
 			if errors.As(err, &left) {
 				_, err = io.CopyN(io.Discard, wc.br, int64(left))
+			}
+			if err == nil && wc.bodyEnded() {
+				last = true
 			}
 		}
 		if err != nil || last {
@@ -275,13 +289,23 @@ func (wc *wireConn) close(err error) {
 	wc.c.mu.Unlock()
 }
 
-// closeIdle closes the connection now if no request is in flight on it,
-// else once the last answer has been read (a poll its caller gave up on
-// may still be on its way); new requests go to a new connection.
+// bodyEnded notes that the answer's body being read has ended; true when
+// the connection is closing and has nothing more to read.
+func (wc *wireConn) bodyEnded() (last bool) {
+	wc.mu.Lock()
+	defer wc.mu.Unlock()
+	wc.body = false
+	return wc.closing && len(wc.streams) == 0
+}
+
+// closeIdle closes the connection now if no request is in flight on it
+// and no answer's body is being read, else once the last answer has been
+// read (a poll its caller gave up on may still be on its way); new
+// requests go to a new connection.
 func (wc *wireConn) closeIdle() {
 	wc.mu.Lock()
 	wc.closing = true
-	idle := len(wc.streams) == 0
+	idle := len(wc.streams) == 0 && !wc.body
 	wc.mu.Unlock()
 	if idle {
 		wc.close(errWireClosed)

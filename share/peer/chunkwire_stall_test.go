@@ -42,27 +42,7 @@ func TestWireStalledBody(t *testing.T) {
 	}()
 	// Cancel once the answer's head is in (the request is no longer in
 	// the connection's streams: its body is being read).
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		cl.mu.Lock()
-		var wc *wireConn
-		for w := range cl.wires {
-			wc = w
-		}
-		cl.mu.Unlock()
-		if wc != nil {
-			wc.mu.Lock()
-			reading := wc.next == 1 && len(wc.streams) == 0
-			wc.mu.Unlock()
-			if reading {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the answer's head never came")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	awaitWireBody(t, cl)
 	cancel()
 	select {
 	case err := <-done:
@@ -124,5 +104,74 @@ func TestWireLargeChunk(t *testing.T) {
 	b, err := cl.Chunk(ctx, c.m, 0, nil)
 	if err != nil || !bytes.Equal(b, c.chunk(0)) {
 		t.Fatalf("a 9 MiB chunk over the wire: %v", err)
+	}
+}
+
+// TestWireCloseWhileReading: Client.Close while an answer's body is on its
+// way does not cut it (as over HTTP/2, where closing idle connections
+// leaves one with a stream open): the caller gets its chunk, and the
+// connection closes after it.
+func TestWireCloseWhileReading(t *testing.T) {
+	c := makeContent(t, 1<<20, 256<<10, 38)
+	_, n := c.m.ChunkRange(0)
+	rest := make(chan struct{})
+	srv, me := newIdent(t), newIdent(t)
+	addr := wireServer(t, srv, func(q *wireReq, w io.Writer) {
+		head, _ := answerHead(q.tag, 200, nil, int(n))
+		w.Write(append(head, c.chunk(0)[:n/2]...))
+		<-rest
+		w.Write(c.chunk(0)[n/2:])
+	})
+	cl := client(t, me, srv.ID(), addr)
+	done := make(chan error, 1)
+	go func() {
+		b, err := cl.Chunk(context.Background(), c.m, 0, nil)
+		if err == nil && !bytes.Equal(b, c.chunk(0)) {
+			err = errors.New("wrong bytes")
+		}
+		done <- err
+	}()
+	wc := awaitWireBody(t, cl)
+	cl.Close()
+	close(rest)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("the chunk being read when the client closed: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no chunk 30 s after its rest was sent")
+	}
+	select {
+	case <-wc.dead:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the connection is still open 30 s after the client closed and its last answer came")
+	}
+}
+
+// awaitWireBody waits until cl's wire connection has handed its first
+// answer to its caller (the request is no longer among its streams).
+func awaitWireBody(t *testing.T, cl *Client) *wireConn {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		cl.mu.Lock()
+		var wc *wireConn
+		for w := range cl.wires {
+			wc = w
+		}
+		cl.mu.Unlock()
+		if wc != nil {
+			wc.mu.Lock()
+			reading := wc.next == 1 && len(wc.streams) == 0
+			wc.mu.Unlock()
+			if reading {
+				return wc
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the answer's head never came")
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
