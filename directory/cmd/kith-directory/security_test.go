@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -448,24 +449,28 @@ func TestSecurityMetricsNotPublic(t *testing.T) {
 		t.Errorf("/metrics with the token: charges = %q", v)
 	}
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin := ln.Addr().String()
-	ln.Close()
-	p := serve(t, t.TempDir(), "--metrics-token-file", "", "--metrics-addr", admin)
+	// The admin listener takes any free port and the test reads it from
+	// the log: a port found free here and closed for serve to listen on
+	// could be taken meanwhile by any other test's listener (packages run
+	// in parallel), and serve would then exit "metrics-addr: address in use".
+	p := serve(t, t.TempDir(), "--metrics-token-file", "", "--metrics-addr", "127.0.0.1:0", "--log-level", "info")
 	resp, body := rawReq(t, p, "GET", "/metrics", nil, nil, time.Now())
 	if resp.StatusCode == 200 || strings.Contains(string(body), "kith_directory_") {
 		t.Errorf("public /metrics answered %d:\n%.200s", resp.StatusCode, body)
 	}
-	var r *http.Response
-	// the admin listener starts beside the API one
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if r, err = http.Get("http://" + admin + "/metrics"); err == nil {
-			break
+	admin := ""
+	for deadline := time.Now().Add(30 * time.Second); admin == ""; time.Sleep(20 * time.Millisecond) {
+		for _, l := range strings.Split(p.logs(), "\n") {
+			var rec struct{ Msg, Addr string }
+			if json.Unmarshal([]byte(l), &rec) == nil && rec.Msg == "serving metrics" {
+				admin = rec.Addr
+			}
+		}
+		if admin == "" && time.Now().After(deadline) {
+			t.Fatalf("serve never logged its metrics address:\n%s", p.logs())
 		}
 	}
+	r, err := http.Get("http://" + admin + "/metrics")
 	if err != nil {
 		t.Fatalf("admin listener: %v", err)
 	}
