@@ -184,8 +184,13 @@ func (n *Node) RemoveNeighbour(ctx context.Context, addr string) error {
 	return nil
 }
 
-// loadHand reads the neighbours added by hand from the library.
+// loadHand reads the neighbours added by hand from the library. One at a
+// time: an add and a remove racing could otherwise each read the table
+// before the other's change and store their lists in the other order,
+// listing a removed neighbour (or missing an added one) until the next.
 func (n *Node) loadHand(ctx context.Context) {
+	n.handLoad.Lock()
+	defer n.handLoad.Unlock()
 	hs, err := n.lib.HandNeighbours(ctx)
 	if err != nil {
 		n.log.Warn("reading the neighbours added by hand", "err", err)

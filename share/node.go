@@ -107,6 +107,7 @@ type Node struct {
 	clients     map[identity.ID]*peer.Client
 	clientRelay map[identity.ID]string      // the relay each client was built with
 	hand        []library.HandNeighbour     // neighbours added by hand (handneighbours.go)
+	handLoad    sync.Mutex                  // one loadHand at a time
 	titles      map[sealed.ContentID]*Title // live handles (Title)
 	ctx         context.Context             // Serve's, for downloads Title.Start runs
 	downloads   sync.WaitGroup              // those downloads, waited for by Serve
