@@ -8,9 +8,11 @@
 //     off, so link-local multicast such as mDNS reaches every port);
 //   - n namespaces "kith-<run>-a", "kith-<run>-b", … each with loopback up and
 //     one veth interface "eth0" whose peer is enslaved to the bridge;
-//   - addresses 10.213.X.1, .2, … /24 on those interfaces (X random per LAN;
-//     the range is private to the bridge the test created, so nothing ever
-//     leaves it) and a route "224.0.0.0/4 dev eth0" so multicast has a way out.
+//   - addresses 10.213.X.1, .2, … /24 on those interfaces (X drawn at random
+//     among those no other LAN of the process holds, so two LANs a host is
+//     joined to never share a prefix; the range is private to the bridge the
+//     test created, so nothing ever leaves it) and a route "224.0.0.0/4 dev
+//     eth0" so multicast has a way out.
 //
 // <run> is "<pid>x<random>": the creator's process ID lets a later run find
 // namespaces left behind by a crashed test (their creator is gone) and delete

@@ -159,7 +159,8 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	}
 }
 
-// start runs postgres on a free port and waits until it answers.
+// start runs postgres on a free port and waits until it answers (this
+// server: another process may have taken the port, see below).
 func (s *Server) start(bin, data string, cred *syscall.Credential, o Options) error {
 	port, err := freePort()
 	if err != nil {
