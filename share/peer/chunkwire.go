@@ -590,6 +590,13 @@ func (w *wireWriter) finish() {
 	if w.sent {
 		return
 	}
+	if cl := w.h.Get("Content-Length"); cl != "" && cl != strconv.Itoa(len(w.buf)) {
+		// The handler wrote another length than it declared (a copy
+		// that failed midway): over HTTP the client sees the body end
+		// short; here the frame's length would make it look whole.
+		w.sc.s.log.Debug("peer: chunk wire: answer cut short", "declared", cl, "written", len(w.buf))
+		w.fail(http.StatusInternalServerError)
+	}
 	w.sent = true
 	if w.status == 0 {
 		w.status = http.StatusOK

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -173,5 +174,42 @@ func awaitWireBody(t *testing.T, cl *Client) *wireConn {
 			t.Fatal("the answer's head never came")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestWireShortAnswerFails: an answer whose handler wrote fewer bytes than
+// the Content-Length it declared (a /content range over a chunk the
+// holder lacks: the copy stops there) is a 500 on the wire, not a
+// complete-looking answer of the bytes written — over HTTP the client
+// sees the body end short of its length.
+func TestWireShortAnswerFails(t *testing.T) {
+	c := makeContent(t, 1<<20, 256<<10, 39)
+	a, me := newIdent(t), newIdent(t)
+	lib := newLib(t)
+	if err := lib.AddManifest(context.Background(), c.m); err != nil {
+		t.Fatal(err)
+	}
+	if err := lib.WriteChunk(c.m.ContentID(), 0, c.chunk(0)); err != nil {
+		t.Fatal(err)
+	}
+	_, addr := startServer(t, ServerOptions{Identity: a, Library: lib, Accounts: everyoneEnrolled{}})
+	cl := client(t, me, a.ID(), addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	off, n := c.m.ChunkRange(1)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "https://kith-peer/kith/v1/content/"+c.m.ContentID().String(), nil)
+	req.Header.Set("Range", "bytes=0-"+strconv.FormatInt(off+n-1, 10)) // chunks 0 and 1
+	resp, err := cl.do(req)
+	if err == nil {
+		b, rerr := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if rerr == nil {
+			t.Fatalf("a range over a missing chunk: %s, %d bytes read without an error (declared %d)", resp.Status, len(b), off+n)
+		}
+		return
+	}
+	var se *StatusError
+	if !errors.As(err, &se) || se.Status != http.StatusInternalServerError {
+		t.Fatalf("a range over a missing chunk: %v, want 500", err)
 	}
 }
