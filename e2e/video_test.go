@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -65,10 +66,33 @@ func TestKithctlPlayVideo(t *testing.T) {
 		t.Fatalf("publish printed %q: %v", out.String(), err)
 	}
 
-	rec := pulse.Record(t, filepath.Join(tmp, "A.wav"))
-	out.Reset()
-	errb.Reset()
-	play := exec.CommandContext(ctx, kc, "--data", A.data, "--json", "play", published.ID)
+	// Up to three plays: the frames presented in time (≥ 90 of 100) are
+	// real time on a machine CI loads with every package at once, as in
+	// player's TestPulseAVSync; the other checks fail the first play.
+	var last string
+	for attempt := 1; ; attempt++ {
+		var presented int
+		last, presented = playVideo(ctx, t, pulse, tmp, kc, A.data, published.ID, published.Name, attempt)
+		if presented >= 90 {
+			break
+		}
+		if attempt == 3 {
+			t.Errorf("video line %s: %d of 100 frames presented in each of 3 plays, want ≥ 90", last, presented)
+			break
+		}
+		t.Logf("play %d: %d of 100 frames presented (want ≥ 90); playing again: %s", attempt, presented, last)
+	}
+	t.Logf("kithctl --json play ended with: %s", last)
+}
+
+// playVideo plays id once with `kithctl --json play` into the null sink,
+// checks the stream's end, the video object and the recording, and returns
+// the last line and the frames presented.
+func playVideo(ctx context.Context, t *testing.T, pulse *pulsetest.Server, tmp, kc, data, id, name string, attempt int) (string, int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	rec := pulse.Record(t, filepath.Join(tmp, fmt.Sprintf("A-%d.wav", attempt)))
+	play := exec.CommandContext(ctx, kc, "--data", data, "--json", "play", id)
 	play.Stdout, play.Stderr = &out, &errb
 	if err := play.Run(); err != nil {
 		t.Fatalf("kithctl --json play: %v\n%s\n%s", err, out.String(), errb.String())
@@ -99,7 +123,7 @@ func TestKithctlPlayVideo(t *testing.T) {
 	}
 	for _, k := range []string{"frames_presented", "frames_dropped", "av_offset_p50_ms", "av_offset_p95_ms", "av_offset_max_ms"} {
 		if _, ok := got.Video[k]; !ok {
-			t.Errorf("the video object lacks %q: %s", k, last)
+			t.Fatalf("the video object lacks %q: %s", k, last)
 		}
 	}
 	if err := json.Unmarshal([]byte(last), &struct {
@@ -107,15 +131,15 @@ func TestKithctlPlayVideo(t *testing.T) {
 	}{Video: &st}); err != nil {
 		t.Fatal(err)
 	}
-	if got.Title != published.Name || st.Presented+st.Dropped != 100 || st.Presented < 90 || st.P50 > st.P95 || st.P95 > st.Max || st.Max <= 0 {
-		t.Errorf("video line %s: want the title %q and its 100 frames counted, ≥ 90 presented, p50 ≤ p95 ≤ max", last, published.Name)
+	if got.Title != name || st.Presented+st.Dropped != 100 || st.P50 > st.P95 || st.P95 > st.Max || st.Max <= 0 {
+		t.Fatalf("video line %s: want the title %q and its 100 frames counted, p50 ≤ p95 ≤ max", last, name)
 	}
 	x, rate, err := pulsetest.ReadWAV(rec.Path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if on := pulsetest.FirstSound(x, rate, 0.05); on < 0 {
-		t.Error("the null sink heard no beep while the video played")
+		t.Fatal("the null sink heard no beep while the video played")
 	}
-	t.Logf("kithctl --json play ended with: %s", last)
+	return last, st.Presented
 }
