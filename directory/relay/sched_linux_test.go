@@ -82,13 +82,17 @@ func batchChild() error {
 	if err := BatchScheduling(); err != nil {
 		return err
 	}
-	// Eight goroutines, each locked to its thread and parked until all
-	// eight are, need eight threads at once: more than the process had
-	// (sysmon among them runs no goroutine), so some are new.
+	// As many goroutines as the process had threads (at least eight), each
+	// locked to its thread and parked until all are, need that many
+	// threads at once: more than the process had that can run goroutines
+	// (sysmon cannot), so at least one is new whatever the machine. (Eight
+	// alone counted on the process having fewer idle threads than that,
+	// which a machine with many cores need not hold to.)
+	k := max(8, len(before))
 	var wg sync.WaitGroup
-	tids := make(chan int, 8)
+	tids := make(chan int, k)
 	all := make(chan struct{})
-	for range 8 {
+	for range k {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -99,7 +103,7 @@ func batchChild() error {
 		}()
 	}
 	seen := map[int]bool{}
-	for range 8 {
+	for range k {
 		seen[<-tids] = true
 	}
 	after, err := threads()
@@ -114,8 +118,8 @@ func batchChild() error {
 			isNew++
 		}
 	}
-	if len(seen) != 8 || isNew == 0 {
-		return fmt.Errorf("%d threads ran the 8 locked goroutines, %d of them new", len(seen), isNew)
+	if len(seen) != k || isNew == 0 {
+		return fmt.Errorf("%d threads ran the %d locked goroutines, %d of them new", len(seen), k, isNew)
 	}
 	for _, tid := range after {
 		a, err := unix.SchedGetAttr(tid, 0)
