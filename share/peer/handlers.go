@@ -137,6 +137,9 @@ func (s *Server) handleRelay(w http.ResponseWriter, r *http.Request) {
 			json.NewEncoder(w).Encode(de)
 			return
 		}
+		if ended(w, r) {
+			return
+		}
 		s.log.Warn("peer: relaying registration", "from", peer, "err", err)
 		httpError(w, http.StatusBadGateway, "directory unreachable: "+err.Error())
 		return

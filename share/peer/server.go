@@ -443,6 +443,9 @@ func (s *Server) handleOffer(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	pols, err := s.o.Library.Policies(ctx)
 	if err != nil {
+		if ended(w, r) {
+			return
+		}
 		s.log.Error("peer: offer", "err", err)
 		httpError(w, http.StatusInternalServerError, "internal error")
 		return
@@ -453,6 +456,9 @@ func (s *Server) handleOffer(w http.ResponseWriter, r *http.Request) {
 	}
 	held, err := s.o.Library.HeldContent(ctx)
 	if err != nil {
+		if ended(w, r) {
+			return
+		}
 		s.log.Error("peer: offer", "err", err)
 		httpError(w, http.StatusInternalServerError, "internal error")
 		return

@@ -47,6 +47,20 @@ func busy(w http.ResponseWriter) {
 	w.Header().Set(RetryAfterMsHeader, "200")
 }
 
+// ended answers a request whose context ended — its caller went away
+// (a reset stream, a chunk-wire cancel) or the server is stopping — with
+// 503 and logs nothing: a failure for that is no server failure (issue
+// 13), and a caller still there tries again. False while the request
+// goes on.
+func ended(w http.ResponseWriter, r *http.Request) bool {
+	if r.Context().Err() == nil {
+		return false
+	}
+	busy(w)
+	httpError(w, http.StatusServiceUnavailable, "request ended")
+	return true
+}
+
 func (s *Server) release(peer identity.ID) {
 	s.mu.Lock()
 	<-s.total
@@ -124,6 +138,9 @@ func (s *Server) handleChunk(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		if errors.Is(err, library.ErrNotPresent) || errors.Is(err, library.ErrNotFound) {
 			httpError(w, http.StatusNotFound, "chunk not present")
+			return
+		}
+		if ended(w, r) {
 			return
 		}
 		s.log.Error("peer: reading chunk", "content", cid, "chunk", i, "err", err)
