@@ -1,0 +1,379 @@
+package peer
+
+// The server's side of the chunk wire (chunkwire.go): a connection on
+// which a client chose WireProto, its requests served by the same
+// handlers as HTTP's through a ResponseWriter of the wire, and the
+// corking of an answer's TLS records into one write.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// serveWire serves one chunk-wire connection until the client closes it,
+// it breaks the protocol, it is idle for IdleTimeout, or the server stops
+// (ctx, which carries the connection's connPeer).
+func (s *Server) serveWire(ctx context.Context, tc *tls.Conn) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sc := &wireServerConn{s: s, tc: tc, cs: tc.ConnectionState(), remote: tc.RemoteAddr().String(), active: map[uint32]context.CancelFunc{}}
+	stop := context.AfterFunc(ctx, func() { tc.SetReadDeadline(time.Unix(1, 0)) })
+	defer stop()
+	br := bufio.NewReaderSize(tc, 4<<10)
+	var wg sync.WaitGroup
+	defer func() {
+		// Requests in flight end with the connection (their answers
+		// have nowhere to go).
+		cancel()
+		tc.Close()
+		wg.Wait()
+	}()
+	for {
+		sc.mu.Lock()
+		if len(sc.active) == 0 {
+			tc.SetReadDeadline(time.Now().Add(s.o.IdleTimeout))
+		}
+		sc.mu.Unlock()
+		q, err := readRequest(br)
+		if err != nil {
+			if errors.Is(err, errWireFrame) {
+				s.log.Debug("peer: chunk wire: closing", "addr", sc.remote, "err", err)
+			}
+			return
+		}
+		tc.SetReadDeadline(time.Time{})
+		sc.mu.Lock()
+		if q.typ == wireCancel {
+			if c := sc.active[q.tag]; c != nil {
+				c()
+			}
+			sc.mu.Unlock()
+			continue
+		}
+		if _, dup := sc.active[q.tag]; dup || len(sc.active) >= maxStreams {
+			sc.mu.Unlock()
+			s.log.Debug("peer: chunk wire: closing", "addr", sc.remote, "err", "a request beyond the streams allowed, or a tag in use")
+			return
+		}
+		rctx, rcancel := context.WithCancel(ctx)
+		sc.active[q.tag] = rcancel
+		sc.mu.Unlock()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer rcancel()
+			sc.serve(rctx, q)
+		}()
+	}
+}
+
+// wireServerConn is the server's side of one chunk-wire connection.
+type wireServerConn struct {
+	s      *Server
+	tc     *tls.Conn
+	cs     tls.ConnectionState
+	remote string
+	wmu    sync.Mutex // one frame at a time
+	mu     sync.Mutex
+	active map[uint32]context.CancelFunc // requests being served, by tag
+}
+
+// serve runs the mux on one request and sends its answer.
+func (sc *wireServerConn) serve(ctx context.Context, q *wireReq) {
+	ww := &wireWriter{sc: sc, tag: q.tag, h: http.Header{}}
+	defer func() {
+		if p := recover(); p != nil {
+			sc.s.log.Error("peer: chunk wire: handler panicked", "path", q.path, "panic", p)
+			ww.fail(http.StatusInternalServerError)
+		}
+		ww.finish()
+	}()
+	r, err := http.NewRequestWithContext(ctx, q.method, "https://kith-peer"+q.path, nil)
+	if err != nil || r.URL.Host != "kith-peer" {
+		ww.fail(http.StatusBadRequest)
+		return
+	}
+	r.Header = q.header
+	r.RequestURI = q.path
+	r.RemoteAddr = sc.remote
+	r.TLS = &sc.cs
+	if len(q.body) > 0 {
+		r.Body = io.NopCloser(bytes.NewReader(q.body))
+		r.ContentLength = int64(len(q.body))
+	}
+	sc.s.mux.ServeHTTP(ww, r)
+}
+
+// done ends tag's request: from now the client may reuse its tag and
+// stream.
+func (sc *wireServerConn) done(tag uint32) {
+	sc.mu.Lock()
+	delete(sc.active, tag)
+	if len(sc.active) == 0 {
+		sc.tc.SetReadDeadline(time.Now().Add(sc.s.o.IdleTimeout))
+	}
+	sc.mu.Unlock()
+}
+
+// lock takes the connection for one answer frame, with the answer's
+// write deadline (ServerOptions.WriteTimeout unless the handler set one).
+func (sc *wireServerConn) lock(deadline time.Time) {
+	if deadline.IsZero() {
+		deadline = time.Now().Add(sc.s.o.WriteTimeout)
+	}
+	sc.wmu.Lock()
+	sc.tc.SetWriteDeadline(deadline)
+	if cc, ok := sc.tc.NetConn().(*corkConn); ok {
+		cc.cork()
+	}
+}
+
+// unlock sends what the frame's records gathered and frees the connection.
+func (sc *wireServerConn) unlock() error {
+	defer sc.wmu.Unlock()
+	if cc, ok := sc.tc.NetConn().(*corkConn); ok {
+		if err := cc.uncork(); err != nil {
+			sc.tc.Close()
+			return err
+		}
+	}
+	return nil
+}
+
+// write writes parts of a frame (the connection locked). A frame cut short
+// (a reader that stopped reading, past the deadline) leaves nothing to say
+// on the connection: it is closed, which ends its other requests too.
+func (sc *wireServerConn) write(parts ...[]byte) error {
+	for _, b := range parts {
+		if len(b) == 0 {
+			continue
+		}
+		if _, err := sc.tc.Write(b); err != nil {
+			sc.tc.Close()
+			return err
+		}
+	}
+	return nil
+}
+
+// wireWriter is a handler's http.ResponseWriter on the chunk wire. An
+// answer is one frame: a body whose Content-Length was set goes out as
+// written (one Write of it all: a chunk, from the handler's buffer),
+// but for its last TLS record's bytes, kept until the handler has
+// returned; anything else is kept until then, up to maxWireBuffered. So an
+// answer is complete at the client only once its handler is done (its
+// upload slot released, its bytes counted), as over HTTP/2, where the
+// stream ends when the handler returns.
+type wireWriter struct {
+	sc       *wireServerConn
+	tag      uint32
+	h        http.Header
+	status   int
+	buf      []byte // the body kept, or the tail of one written
+	sent     bool   // the frame's head went out
+	holding  bool   // the connection is ours until finish writes buf
+	err      error
+	deadline time.Time
+}
+
+func (w *wireWriter) Header() http.Header { return w.h }
+
+func (w *wireWriter) WriteHeader(code int) {
+	if w.status == 0 && code >= 200 && code <= 999 {
+		w.status = code
+	}
+}
+
+// wireRecord is the most a TLS record carries: the tail a written body
+// keeps back is what its last record would carry (a sealed chunk's 16
+// bytes beyond 256 KiB), so it costs no record more.
+const wireRecord = 16 << 10
+
+func (w *wireWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.WriteHeader(http.StatusOK)
+	}
+	switch {
+	case w.err != nil:
+		return 0, w.err
+	case w.sent:
+		w.err = errors.New("chunk wire: write after the answer's declared length")
+		return 0, w.err
+	}
+	if len(w.buf) == 0 && len(b) > 0 && len(b) <= maxWireBody && w.h.Get("Content-Length") == strconv.Itoa(len(b)) {
+		w.h.Del("Content-Length") // the frame's length says it
+		head, ok := answerHead(w.tag, w.status, w.h, len(b))
+		if !ok {
+			w.fail(http.StatusInternalServerError)
+			return 0, errors.New("chunk wire: answer headers over the bounds")
+		}
+		k := len(b) % wireRecord
+		if k == 0 {
+			k = min(len(b), wireRecord)
+		}
+		w.sent = true
+		w.sc.lock(w.deadline)
+		if err := w.sc.write(head, b[:len(b)-k]); err != nil {
+			w.sc.done(w.tag)
+			w.sc.unlock()
+			w.err = err
+			return 0, err
+		}
+		w.holding = true
+		w.buf = append(w.buf[:0], b[len(b)-k:]...)
+		return len(b), nil
+	}
+	// A body over the bound, declared or written, is refused before its
+	// bytes are taken: a handler counts what Write took as uploaded.
+	if len(w.buf)+len(b) > maxWireBuffered || w.declared() > maxWireBuffered {
+		w.fail(http.StatusInternalServerError)
+		w.err = fmt.Errorf("chunk wire: answer over %d bytes", maxWireBuffered)
+		return 0, w.err
+	}
+	w.buf = append(w.buf, b...)
+	return len(b), nil
+}
+
+// declared is the body's Content-Length, 0 when none is set.
+func (w *wireWriter) declared() int64 {
+	n, _ := strconv.ParseInt(w.h.Get("Content-Length"), 10, 64)
+	return n
+}
+
+// SetWriteDeadline bounds the answer's write (http.ResponseController).
+func (w *wireWriter) SetWriteDeadline(t time.Time) error {
+	w.deadline = t
+	return nil
+}
+
+// fail replaces an answer whose head has not gone out by a bare status,
+// sent when the handler returns; later writes are dropped.
+func (w *wireWriter) fail(status int) {
+	if w.sent {
+		return
+	}
+	w.status = status
+	w.h = http.Header{"Content-Type": {"text/plain; charset=utf-8"}}
+	w.buf = append(w.buf[:0], http.StatusText(status)...)
+	w.err = errors.New("chunk wire: answer failed")
+}
+
+// finish completes the answer, once the handler has returned.
+func (w *wireWriter) finish() {
+	if w.holding {
+		w.holding = false
+		w.sc.done(w.tag)
+		w.sc.write(w.buf)
+		w.sc.unlock()
+		return
+	}
+	if w.sent {
+		return
+	}
+	if cl := w.h.Get("Content-Length"); cl != "" && cl != strconv.Itoa(len(w.buf)) {
+		// The handler wrote another length than it declared (a copy
+		// that failed midway): over HTTP the client sees the body end
+		// short; here the frame's length would make it look whole.
+		w.sc.s.log.Debug("peer: chunk wire: answer cut short", "declared", cl, "written", len(w.buf))
+		w.fail(http.StatusInternalServerError)
+	}
+	w.sent = true
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	w.h.Del("Content-Length")
+	head, ok := answerHead(w.tag, w.status, w.h, len(w.buf))
+	if !ok {
+		w.buf = []byte("answer headers over the bounds")
+		head, _ = answerHead(w.tag, http.StatusInternalServerError, nil, len(w.buf))
+	}
+	w.sc.lock(w.deadline)
+	w.sc.done(w.tag)
+	w.sc.write(head, w.buf)
+	w.sc.unlock()
+}
+
+// corkListener gives Serve's connections a corkConn under their TLS.
+type corkListener struct{ net.Listener }
+
+func (l corkListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &corkConn{Conn: c}, nil
+}
+
+// corkConn is an accepted connection whose writes can be gathered: while
+// a chunk-wire answer is written (corked), its TLS records collect in a
+// buffer and go to the socket in one write, not one per 16 KiB record.
+// Uncorked (HTTP, handshakes) it writes through.
+type corkConn struct {
+	net.Conn
+	mu  sync.Mutex // TLS writes (a close's alert too) and (un)corking
+	buf *[]byte    // while corked
+}
+
+// corkSize holds a chunk answer's records (256 KiB + 16 in 17 records).
+const corkSize = 264 << 10
+
+var corkBufs = sync.Pool{New: func() any { b := make([]byte, 0, corkSize); return &b }}
+
+func (c *corkConn) cork() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.buf == nil {
+		c.buf = corkBufs.Get().(*[]byte)
+	}
+}
+
+func (c *corkConn) Write(b []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.buf == nil {
+		return c.Conn.Write(b)
+	}
+	if len(*c.buf)+len(b) > cap(*c.buf) {
+		if err := c.flush(); err != nil {
+			return 0, err
+		}
+		if len(b) > cap(*c.buf) {
+			return c.Conn.Write(b)
+		}
+	}
+	*c.buf = append(*c.buf, b...)
+	return len(b), nil
+}
+
+func (c *corkConn) flush() error {
+	b := *c.buf
+	*c.buf = b[:0]
+	if len(b) == 0 {
+		return nil
+	}
+	_, err := c.Conn.Write(b)
+	return err
+}
+
+// uncork writes what was gathered and writes through again.
+func (c *corkConn) uncork() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.buf == nil {
+		return nil
+	}
+	err := c.flush()
+	corkBufs.Put(c.buf)
+	c.buf = nil
+	return err
+}
