@@ -79,7 +79,8 @@ type ServerOptions struct {
 	Now      func() time.Time
 }
 
-// Server is a device's peer server: HTTP/2 (or HTTP/1.1) over mutual TLS 1.3.
+// Server is a device's peer server: the chunk wire (chunkwire.go), HTTP/2
+// or HTTP/1.1 over mutual TLS 1.3.
 type Server struct {
 	o       ServerOptions
 	log     *slog.Logger
@@ -235,9 +236,9 @@ func connCtx(ctx context.Context, h http.Handler) context.Context {
 	return context.WithValue(ctx, connPeerKey{}, new(connPeer))
 }
 
-// maxStreams caps the requests one HTTP/2 connection has open at once
-// (beyond the upload limits, which answer 503, requests wait for a
-// stream at the client).
+// maxStreams caps the requests one HTTP/2 or chunk-wire connection has
+// open at once (beyond the upload limits, which answer 503, requests wait
+// for a stream at the client).
 const maxStreams = 32
 
 // Serve answers peers on ln until ctx is cancelled.
