@@ -201,6 +201,11 @@ func (wc *wireConn) readLoop() {
 			if errors.As(err, &ne) && ne.Timeout() {
 				wc.mu.Lock()
 				moved := time.Now().Before(wc.deadline) // a request came meanwhile
+				if !moved {
+					// Closing: a request from now goes to a new
+					// connection (wireNoConn), not onto this one.
+					wc.closing = true
+				}
 				wc.mu.Unlock()
 				if moved {
 					continue
