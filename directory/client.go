@@ -433,8 +433,7 @@ func (c *Client) Origin(ctx context.Context, content sealed.ContentID, off, n in
 	if off < 0 {
 		return nil, fmt.Errorf("origin read of %s: negative offset %d", content, off)
 	}
-	var resp *http.Response
-	for resent := false; ; resent = true {
+	resp, err := c.sendBuilt(func() (*http.Request, error) {
 		req, err := c.newRequest(ctx, http.MethodGet, "/v1/content/"+content.String(), nil, c.ifDevice(), "")
 		if err != nil {
 			return nil, err
@@ -445,14 +444,10 @@ func (c *Client) Origin(ctx context.Context, content sealed.ContentID, off, n in
 		} else if off > 0 {
 			req.Header.Set("Range", fmt.Sprintf("bytes=%d-", off))
 		}
-		resp, err = c.send(req)
-		if err != nil && !resent && resendable(err) {
-			continue // signed anew
-		}
-		if err != nil {
-			return nil, fmt.Errorf("origin read of %s: %w", content, err)
-		}
-		break
+		return req, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("origin read of %s: %w", content, err)
 	}
 	switch {
 	case resp.StatusCode == http.StatusPartialContent:

@@ -89,6 +89,23 @@ func resendable(err error) bool {
 	return errors.As(err, &ue)
 }
 
+// sendBuilt sends the request build makes; one lost with its connection
+// before any answer (resendable) is built again — signed anew — and sent
+// once more.
+func (c *Client) sendBuilt(build func() (*http.Request, error)) (*http.Response, error) {
+	for resent := false; ; resent = true {
+		req, err := build()
+		if err != nil {
+			return nil, err
+		}
+		resp, err := c.send(req)
+		if err != nil && !resent && resendable(err) {
+			continue
+		}
+		return resp, err
+	}
+}
+
 // urlErrorOp is http.Client's Op of a *url.Error for method: "Get",
 // "Post"… (methods are ASCII tokens: NewRequest refuses others).
 func urlErrorOp(method string) string {

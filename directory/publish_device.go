@@ -317,20 +317,11 @@ func (c *Client) Publish(ctx context.Context, req *PublishRequest) (*Published, 
 // Artwork fetches a title's JPEG thumbnail.
 func (c *Client) Artwork(ctx context.Context, titleID string) ([]byte, error) {
 	path := "/v1/titles/" + url.PathEscape(titleID) + "/artwork"
-	var resp *http.Response
-	for resent := false; ; resent = true {
-		req, err := c.newRequest(ctx, http.MethodGet, path, nil, c.ifDevice(), "")
-		if err != nil {
-			return nil, err
-		}
-		resp, err = c.send(req)
-		if err != nil && !resent && resendable(err) {
-			continue // signed anew
-		}
-		if err != nil {
-			return nil, fmt.Errorf("GET %s: %w", path, err)
-		}
-		break
+	resp, err := c.sendBuilt(func() (*http.Request, error) {
+		return c.newRequest(ctx, http.MethodGet, path, nil, c.ifDevice(), "")
+	})
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", path, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
