@@ -151,8 +151,11 @@
 // their thresholds (clock_test.go).
 //
 // The origin is the supplier of last resort. It is asked only for chunks
-// no peer holds or is fetching (peers advertise origin fetches in /have),
-// and then only for (a) the chunks this device "owns" among the crowd
+// no peer holds or is fetching (peers advertise origin fetches in /have;
+// peers whose first poll is unanswered may hold anything, but only until
+// half of the peers have answered: a flash crowd does not wait for the
+// slowest of its peers' first handshakes before the origin's chunks start
+// to flow), and then only for (a) the chunks this device "owns" among the crowd
 // downloading the content (rendezvous hashing of device ID and chunk
 // index), so a crowd splits the origin's chunks instead of each taking
 // them all; (b) any chunk once the download is starved: its reachable peers

@@ -15,28 +15,43 @@ func (k *Core) peerCovers(i int) bool { return k.coverAll || k.cover.Has(i) }
 
 // covered computes peerCovers' answers for every chunk (the sources'
 // holdings do not change while Schedule runs): a bitmap of the chunks a
-// usable peer has or is fetching, and whether one may hold anything (a
-// complete peer, or one not heard from yet: until its first poll is
-// answered; a failure or a busy answer tells nothing it holds). The
+// usable peer has or is fetching, and whether one may hold anything: a
+// complete peer, or peers not heard from yet (their first Have poll not
+// answered; a failure or a busy answer tells nothing they hold either)
+// while fewer than half of our partial peers have been heard from. The
 // origin asks peerCovers of every chunk on every pick: one pass over the
 // sources per chunk cost a crowd's fetcher more than its chunk picks.
+//
+// The half: a 64 MiB crowd of 50 (16 peers each, every first poll a new
+// connection's handshake at both ends and a lookup of the caller) got not
+// one chunk, not even from the origin, for its first ~4.5 s on a loaded
+// machine, each device waiting for the slowest of its 16 peers' first
+// answers. Once half have answered and hold none of a chunk, the origin
+// may be asked for it (still only for this device's own chunks: the
+// unheard peers keep the download from counting as starved, and the
+// origin's budget declines a chunk it handed out already). The wait
+// follows the crowd's progress, not a clock. Legacy waits for all.
 func (k *Core) covered() {
 	if len(k.cover) != (k.c.Chunks+7)/8 {
 		k.cover = NewBitmap(k.c.Chunks)
 	}
 	clear(k.cover)
 	k.coverAll, k.unheard = false, false
+	heard, unheard := 0, 0
 	for _, s := range k.srcs {
 		if s.origin || s.banned || s.dropped {
 			continue
 		}
 		if s.partial && !s.known && !s.answered {
-			k.coverAll, k.unheard = true, true
-			return
+			unheard++
+			continue
+		}
+		if s.partial {
+			heard++
 		}
 		if s.have == nil || k.coverAll {
 			k.coverAll = true
-			continue // complete: has everything (only an unheard peer is still of interest)
+			continue // complete: has everything
 		}
 		for j := range min(len(k.cover), len(s.have)) {
 			k.cover[j] |= s.have[j]
@@ -44,6 +59,10 @@ func (k *Core) covered() {
 		for j := range min(len(k.cover), len(s.fetching)) {
 			k.cover[j] |= s.fetching[j]
 		}
+	}
+	k.unheard = unheard > 0
+	if k.unheard && (k.c.Legacy || heard < unheard) {
+		k.coverAll = true
 	}
 }
 
