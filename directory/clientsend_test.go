@@ -17,6 +17,7 @@ import (
 
 	"github.com/kith-media/kith/directory"
 	"github.com/kith-media/kith/share/identity"
+	"github.com/kith-media/kith/share/sealed"
 )
 
 // TestClientNeverFollowsRedirects: a directory's client does not follow a
@@ -214,5 +215,58 @@ func TestClientResignsRequestLostWithConnection(t *testing.T) {
 	}
 	if !dropped.Load() || served.Load() != 3 {
 		t.Fatalf("dropped %v, the directory served GET /v1/devices %d times; want the lost one and its resend (3 in all)", dropped.Load(), served.Load())
+	}
+}
+
+// TestClientResignsOriginAndArtwork: Origin and Artwork, which send their
+// own requests (sendBuilt), sign anew and send again a request lost with
+// its connection after the directory received it, as do's calls do: the
+// resend is answered (404: no such content, no such title), not refused
+// as a replay (401).
+func TestClientResignsOriginAndArtwork(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var mu sync.Mutex
+	perConn := map[string]int{}
+	var armed atomic.Bool
+	var dropped atomic.Int32
+	_, dev, dirURL := serveOverTLSAt(ctx, t, "resigned-own", func(srv *directory.Server, _ *tls.Config, hs *http.Server) {
+		hs.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			perConn[r.RemoteAddr]++
+			reused := perConn[r.RemoteAddr] > 1
+			mu.Unlock()
+			if reused && armed.CompareAndSwap(true, false) {
+				srv.ServeHTTP(httptest.NewRecorder(), r) // the directory receives it…
+				if c, _, err := w.(http.Hijacker).Hijack(); err == nil {
+					c.Close() // …and the answer is lost with the connection
+				}
+				dropped.Add(1)
+				return
+			}
+			srv.ServeHTTP(w, r)
+		})
+	})
+	c, err := directory.NewClient(directory.ClientOptions{URL: dirURL, Device: dev, SignRequests: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Devices(ctx); err != nil { // opens the connection the next call reuses
+		t.Fatal(err)
+	}
+	for _, call := range []struct {
+		name string
+		do   func() error
+	}{
+		{"Origin", func() error { _, err := c.Origin(ctx, sealed.ContentID{7}, 0, 0); return err }},
+		{"Artwork", func() error { _, err := c.Artwork(ctx, "no-such-title"); return err }},
+	} {
+		before := dropped.Load()
+		armed.Store(true)
+		err := call.do()
+		var de *directory.Error
+		if dropped.Load() != before+1 || !errors.As(err, &de) || de.Status != http.StatusNotFound {
+			t.Errorf("%s lost with its connection (dropped %d): %v, want the resend answered 404", call.name, dropped.Load()-before, err)
+		}
 	}
 }
