@@ -87,7 +87,7 @@ func TestEmbeddedHousehold(t *testing.T) {
 		if err != nil {
 			t.Errorf("Serve: %v", err)
 		}
-	case <-time.After(15 * time.Second):
+	case <-time.After(30 * time.Second):
 		t.Fatal("Serve did not return after cancel")
 	}
 }

@@ -241,7 +241,7 @@ func TestRelayCaps(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer c.Close()
-		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		c.SetReadDeadline(time.Now().Add(30 * time.Second))
 		if n, err := c.Read(make([]byte, 1)); err == nil || n != 0 {
 			t.Fatalf("a fourth connection from one address was served: %v", err)
 		}
@@ -323,7 +323,7 @@ func TestRelayCoordinatesPunch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln.(*net.TCPListener).SetDeadline(time.Now().Add(10 * time.Second))
+	ln.(*net.TCPListener).SetDeadline(time.Now().Add(30 * time.Second))
 	pc, err := ln.Accept()
 	if err != nil {
 		t.Fatal(err)

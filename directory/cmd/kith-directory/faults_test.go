@@ -322,7 +322,7 @@ func TestKill9DuringPurchases(t *testing.T) {
 			wantEvents++
 		}
 	}
-	deadline = time.Now().Add(20 * time.Second)
+	deadline = time.Now().Add(60 * time.Second)
 	for {
 		evs, bad := hook.snapshot()
 		if bad > 0 {

@@ -302,7 +302,7 @@ func TestEndToEnd(t *testing.T) {
 
 	// billing: alice's purchase, bob's free registration, carol's relayed
 	// purchase reach the webhook despite two refusals
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(60 * time.Second) // outbox retries after the webhook's refusals (1 s, 2 s back-off)
 	for {
 		evs, bad := hook.snapshot()
 		if bad > 0 {

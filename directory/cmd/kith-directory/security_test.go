@@ -513,7 +513,7 @@ func TestSecurityWebhookSecretNotInArgv(t *testing.T) {
 	if _, err := d.c.Register(context.Background(), d.seal(t, free.ID, nil)); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		evs, bad := hook.snapshot()
 		if bad > 0 {
