@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/kith-media/kith/directory"
@@ -367,15 +368,22 @@ func (n *Node) suppliers(ctx context.Context, cid sealed.ContentID) (peers []Nei
 	}
 	var lanPeers, far []Neighbour
 	named := make([]identity.ID, 0, len(sups))
+	own := map[identity.ID]string{}
+	mine := n.accountName()
 	for _, s := range sups {
 		if !s.Origin && s.Device != n.ID() {
 			named = append(named, s.Device)
+			if s.Account != "" && strings.EqualFold(s.Account, mine) {
+				own[s.Device] = s.Account
+			}
 		}
 	}
 	// The directory vouched for these devices: when they call us (a crowd
 	// polls each other from the start), looking them up is not a
-	// stranger spending our quota.
+	// stranger spending our quota; and it named the account of those of
+	// our own account, which a lookup would only repeat.
 	n.srv.Expect(named)
+	n.srv.KnownAccounts(own)
 	for _, nb := range n.Neighbours() {
 		if nb.LAN || nb.Hand {
 			lanPeers = append(lanPeers, nb)

@@ -255,6 +255,21 @@ func (c *accountCache) account(ctx context.Context, id identity.ID, remoteAddr s
 	return v.(string), nil
 }
 
+// know keeps accounts the directory told us outside a lookup (its
+// suppliers answer names the account of the asker's own devices), as a
+// lookup's answer is kept (TTL): a crowd of one household's devices then
+// costs each server no lookup of a caller, where it cost one for every
+// connection a member opened to it. Empty accounts and pseudonyms are
+// not kept (a lookup decides those).
+func (c *accountCache) know(accounts map[identity.ID]string) {
+	for id, acct := range accounts {
+		if acct == "" || strings.HasPrefix(acct, directory.PseudonymPrefix) {
+			continue
+		}
+		c.keep(id, acct, c.lim.TTL)
+	}
+}
+
 // expect marks ids as named to us by the directory, for ExpectedTTL.
 // The set is bounded by MaxEntries: when full, expired names go first,
 // and then nobody new is added until some expire.

@@ -62,7 +62,10 @@
 // quota (LookupLimits); devices the directory itself named to this one as
 // suppliers of a content it downloads (Server.Expect) are looked up from
 // a bucket of their own, so a crowd polling each other from the start is
-// not refused while strangers' keys still meet the limits.
+// not refused while strangers' keys still meet the limits. The directory's
+// suppliers answer names the account of the asker's own devices: those
+// are kept as a lookup's answer (Server.KnownAccounts), so a household's
+// devices calling each other cost no lookup.
 //
 // A Node's peer port also answers plain HTTP: share/install looks at each
 // connection's first byte (0x16, a TLS handshake, comes here; anything else

@@ -386,3 +386,35 @@ func TestLookupsOfExpectedCallers(t *testing.T) {
 		t.Errorf("100 fresh keys from one address cost %d directory lookups after Expect, want at most 10", n)
 	}
 }
+
+// TestKnownAccounts: accounts the directory named outside a lookup
+// (Server.KnownAccounts: its suppliers answer names our own account's
+// devices) are kept as a lookup's answer would be, so their calls cost no
+// lookup; an empty account or a pseudonym is not kept (the caller is
+// looked up), and a device named nowhere is still looked up and refused.
+func TestKnownAccounts(t *testing.T) {
+	ctx := context.Background()
+	ct := makeContent(t, 10_000, 4096, 12)
+	a, mine, pseud, blank, stranger := newIdent(t), newIdent(t), newIdent(t), newIdent(t), newIdent(t)
+	accts := &countingAccounts{known: map[identity.ID]string{mine.ID(): "alice", pseud.ID(): "alice", blank.ID(): "alice"}}
+	srv, addr := startServer(t, ServerOptions{Identity: a, Library: holder(t, ct), Owner: "alice", Accounts: accts})
+	srv.KnownAccounts(map[identity.ID]string{mine.ID(): "alice", pseud.ID(): directory.PseudonymPrefix + "x", blank.ID(): ""})
+	for _, d := range []*identity.Identity{mine, pseud, blank} {
+		c := client(t, d, a.ID(), addr)
+		if _, err := c.Chunk(ctx, ct.m, 0, nil); err != nil {
+			t.Fatalf("device of alice's: %v", err)
+		}
+		c.Close()
+	}
+	if n := accts.n.Load(); n != 2 {
+		t.Errorf("%d lookups, want 2 (the pseudonym's and the empty account's devices; not the known one)", n)
+	}
+	c := client(t, stranger, a.ID(), addr)
+	defer c.Close()
+	if _, err := c.Chunk(ctx, ct.m, 0, nil); err == nil {
+		t.Fatal("a device nobody named and the directory does not know got a chunk")
+	}
+	if n := accts.n.Load(); n != 3 {
+		t.Errorf("%d lookups, want 3 (the stranger looked up)", n)
+	}
+}

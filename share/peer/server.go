@@ -146,6 +146,14 @@ func (s *Server) ForgetAccounts() { s.accts.forget() }
 // strangers from spending the owner's quota.
 func (s *Server) Expect(ids []identity.ID) { s.accts.expect(ids) }
 
+// KnownAccounts tells the server which account devices are enrolled
+// under, as the directory said outside a Whois (its suppliers answer
+// names the account of the asker's own devices, and lists only enrolled,
+// unrevoked ones): kept as a lookup's answer would be (LookupLimits.TTL),
+// so those devices' calls cost no lookup. Only for answers of this
+// server's directory: it trusts them as it trusts Accounts.
+func (s *Server) KnownAccounts(accounts map[identity.ID]string) { s.accts.know(accounts) }
+
 // SetDirectory sets the directory fingerprint hello shows, for a device
 // that pairs with its directory after the server was built.
 func (s *Server) SetDirectory(fp identity.ID) {
