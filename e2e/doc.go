@@ -78,7 +78,10 @@
 // NAT, served through the relay, hole punching, copy restrictions and the
 // relay's caps), TestOwnMedia (issue 14: a device publishes a folder with
 // kithctl publish, its household gets the titles from it, the origin
-// uploads nothing, another account sees none) and TestKithctlPlayVideo
+// uploads nothing, another account sees none), TestKithctlPlayVideo
 // (issue 17: an MP4 published and played headless into a null sink, with
-// the presenter's frame and A/V figures).
+// the presenter's frame and A/V figures) and TestNeighboursAddedByHand (a
+// LAN with multicast off: a device added by its address with kithctl
+// neighbours add, a title copied from it, an unknown device refused, kept
+// across a restart).
 package e2e
