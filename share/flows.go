@@ -356,9 +356,10 @@ func (n *Node) fetch(ctx context.Context, t *Title, peers []Neighbour) error {
 
 // suppliers asks the directory for every device it knows supplies cid (up
 // to directory.MaxSuppliers) and whether the origin does. It returns the
-// peers to connect to: LAN neighbours first, then the rest shuffled (so
-// a crowd's members pick different peers and spread
-// the upload load), all of them: the caller keeps at most MaxPeers; and
+// peers to connect to: LAN neighbours first, then the rest, each in
+// pairOrder (so a crowd's members pick different peers and spread the
+// upload load, and a pair mostly picks each other), all of them: the
+// caller keeps at most MaxPeers; and
 // the crowd: the devices still downloading cid (incomplete holders), among
 // which the fetcher splits the origin's chunks.
 func (n *Node) suppliers(ctx context.Context, cid sealed.ContentID) (peers []Neighbour, origin bool, crowd []identity.ID, err error) {
@@ -403,8 +404,8 @@ func (n *Node) suppliers(ctx context.Context, cid sealed.ContentID) (peers []Nei
 			}
 		}
 	}
-	rand.Shuffle(len(lanPeers), func(a, b int) { lanPeers[a], lanPeers[b] = lanPeers[b], lanPeers[a] })
-	rand.Shuffle(len(far), func(a, b int) { far[a], far[b] = far[b], far[a] })
+	pairOrder(cid, n.ID(), lanPeers)
+	pairOrder(cid, n.ID(), far)
 	peers = append(lanPeers, far...) // close first
 	return peers, origin, crowd, nil
 }
