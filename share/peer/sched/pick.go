@@ -204,7 +204,10 @@ func (k *Core) revive(now time.Time) (revived bool) {
 	return revived
 }
 
-// availability counts, per chunk, the live peers that hold it.
+// availability counts, per chunk this download still needs, the live
+// peers that hold it (pick reads no other: the chunks it weighs are
+// needed). Counting the chunks we hold too cost a crowd's fetcher more
+// than its picks, most of all near the end of a download.
 func (k *Core) availability() []int {
 	if cap(k.avail) < k.c.Chunks {
 		k.avail = make([]int, k.c.Chunks)
@@ -215,13 +218,13 @@ func (k *Core) availability() []int {
 		if s.origin || s.banned || s.dropped {
 			continue
 		}
-		if s.have == nil { // complete
-			for i := range av {
-				av[i]++
+		for j, b := range k.need { // the set bits only (a bitmap's bits past the last chunk are not chunks)
+			if s.have != nil { // nil: complete
+				if j >= len(s.have) {
+					break
+				}
+				b &= s.have[j]
 			}
-			continue
-		}
-		for j, b := range s.have { // the set bits only (a bitmap's bits past the last chunk are not chunks)
 			for ; b != 0; b &= b - 1 {
 				if i := j*8 + bits.TrailingZeros8(b); i < len(av) {
 					av[i]++
