@@ -172,29 +172,13 @@ func TestClientCallersHTTPClientKeepsItsPolicy(t *testing.T) {
 func TestClientResignsRequestLostWithConnection(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var mu sync.Mutex
-	perConn := map[string]int{}
 	var armed, dropped atomic.Bool
 	var served atomic.Int32
-	_, dev, dirURL := serveOverTLSAt(ctx, t, "resigned", func(srv *directory.Server, _ *tls.Config, hs *http.Server) {
-		hs.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			mu.Lock()
-			perConn[r.RemoteAddr]++
-			second := perConn[r.RemoteAddr] == 2
-			mu.Unlock()
-			if r.Method == http.MethodGet && r.URL.Path == "/v1/devices" {
-				served.Add(1)
-			}
-			if armed.Load() && second && dropped.CompareAndSwap(false, true) {
-				srv.ServeHTTP(httptest.NewRecorder(), r) // the directory receives it…
-				c, _, err := w.(http.Hijacker).Hijack()  // …and the answer is lost with the connection
-				if err == nil {
-					c.Close()
-				}
-				return
-			}
-			srv.ServeHTTP(w, r)
-		})
+	dev, dirURL := serveLosing(ctx, t, "resigned", func(r *http.Request, nth int) bool {
+		if r.Method == http.MethodGet && r.URL.Path == "/v1/devices" {
+			served.Add(1)
+		}
+		return armed.Load() && nth == 2 && dropped.CompareAndSwap(false, true)
 	})
 	c, err := directory.NewClient(directory.ClientOptions{URL: dirURL, Device: dev, SignRequests: true})
 	if err != nil {
@@ -221,26 +205,14 @@ func TestClientResignsRequestLostWithConnection(t *testing.T) {
 func TestClientResignsOriginAndArtwork(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var mu sync.Mutex
-	perConn := map[string]int{}
 	var armed atomic.Bool
 	var dropped atomic.Int32
-	_, dev, dirURL := serveOverTLSAt(ctx, t, "resigned-own", func(srv *directory.Server, _ *tls.Config, hs *http.Server) {
-		hs.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			mu.Lock()
-			perConn[r.RemoteAddr]++
-			reused := perConn[r.RemoteAddr] > 1
-			mu.Unlock()
-			if reused && armed.CompareAndSwap(true, false) {
-				srv.ServeHTTP(httptest.NewRecorder(), r) // the directory receives it…
-				if c, _, err := w.(http.Hijacker).Hijack(); err == nil {
-					c.Close() // …and the answer is lost with the connection
-				}
-				dropped.Add(1)
-				return
-			}
-			srv.ServeHTTP(w, r)
-		})
+	dev, dirURL := serveLosing(ctx, t, "resigned-own", func(_ *http.Request, nth int) bool {
+		if nth > 1 && armed.CompareAndSwap(true, false) {
+			dropped.Add(1)
+			return true
+		}
+		return false
 	})
 	c, err := directory.NewClient(directory.ClientOptions{URL: dirURL, Device: dev, SignRequests: true})
 	if err != nil {
@@ -264,4 +236,31 @@ func TestClientResignsOriginAndArtwork(t *testing.T) {
 			t.Errorf("%s lost with its connection (dropped %d): %v, want the resend answered 404", call.name, dropped.Load()-before, err)
 		}
 	}
+}
+
+// serveLosing serves a directory (serveOverTLSAt) that loses the answer of
+// each request lose says so of (nth: the request's number on its
+// connection, from 1): the directory receives the request, then the
+// connection closes without its answer.
+func serveLosing(ctx context.Context, t *testing.T, account string, lose func(r *http.Request, nth int) bool) (*identity.Identity, string) {
+	t.Helper()
+	var mu sync.Mutex
+	perConn := map[string]int{}
+	_, dev, dirURL := serveOverTLSAt(ctx, t, account, func(srv *directory.Server, _ *tls.Config, hs *http.Server) {
+		hs.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			perConn[r.RemoteAddr]++
+			nth := perConn[r.RemoteAddr]
+			mu.Unlock()
+			if lose(r, nth) {
+				srv.ServeHTTP(httptest.NewRecorder(), r) // the directory receives it…
+				if c, _, err := w.(http.Hijacker).Hijack(); err == nil {
+					c.Close() // …and the answer is lost with the connection
+				}
+				return
+			}
+			srv.ServeHTTP(w, r)
+		})
+	})
+	return dev, dirURL
 }
