@@ -16,7 +16,7 @@ run: ## build and start the desktop app (installs missing system packages first)
 test: ## vet and run the whole test suite with the race detector (screenshots of each screen land in screenshots/)
 	@scripts/deps.sh test
 	go vet ./...
-	KITH_SCREENSHOTS=$(CURDIR)/screenshots go test -race -timeout 40m ./... 2>&1 | tee test.log | grep -Ev '^(=== |--- PASS|PASS$$)'; exit $${PIPESTATUS[0]}
+	KITH_SCREENSHOTS=$(CURDIR)/screenshots go test -race -count=1 -timeout 40m ./... 2>&1 | tee test.log | grep -Ev '^(=== |--- PASS|PASS$$)'; exit $${PIPESTATUS[0]}
 	@# The player's real-device tests (PulseAudio null sink, recorded and analysed) skip
 	@# under -race, which drops audio frames on 2 cores; run them once more without it.
 	go test -count=1 -timeout 10m ./player/ 2>&1 | tee -a test.log | grep -Ev '^(=== |--- PASS|PASS$$)'; exit $${PIPESTATUS[0]}
