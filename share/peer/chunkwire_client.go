@@ -14,6 +14,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
+	"strings"
 	"sync"
 	"time"
 )
@@ -66,6 +68,56 @@ func (e wireNoConn) IsHTTP2NoCachedConnError()                       {}
 func (wc *wireConn) noConn() error                                   { return wireNoConn{wc.err} }
 func (wc *wireConn) peerName() string                                { return wc.c.peer.Short() }
 func (c *Client) wireProto(_ string, tc *tls.Conn) http.RoundTripper { return c.newWire(tc) }
+
+// onWire sends req on an open chunk-wire connection to the peer, if there
+// is one (sent reports whether it was sent there). The transport would
+// pick the same connection, but it lists a new connection among those it
+// reuses only after handing it to the request that dialled it: a request
+// started meanwhile (the first answer can arrive before the dialling
+// goroutine runs again) found none and dialled another, one handshake
+// more for the pair (TestBulkLaneNotForACrowd saw three connections where
+// one carries everything). The wire registers its connection as it is set
+// up, before any request is sent on it. A connection found broken here
+// sends the request to the transport, which opens a new one.
+func (c *Client) onWire(req *http.Request) (resp *http.Response, sent bool, err error) {
+	c.mu.Lock()
+	wires := make([]*wireConn, 0, len(c.wires))
+	for wc := range c.wires {
+		wires = append(wires, wc)
+	}
+	c.mu.Unlock()
+	var open *wireConn
+	for _, wc := range wires {
+		if wc.usable() {
+			open = wc
+			break
+		}
+	}
+	if open == nil {
+		return nil, false, nil
+	}
+	resp, err = open.RoundTrip(req)
+	var nc wireNoConn
+	if errors.As(err, &nc) {
+		return nil, false, nil
+	}
+	if err != nil {
+		err = &url.Error{Op: urlOp(req.Method), URL: req.URL.String(), Err: err}
+	}
+	return resp, true, err
+}
+
+// urlOp is the Op of the *url.Error http.Client.Do returns for method.
+func urlOp(method string) string {
+	return strings.ToUpper(method[:1]) + strings.ToLower(method[1:])
+}
+
+// usable reports whether new requests may be sent on wc.
+func (wc *wireConn) usable() bool {
+	wc.mu.Lock()
+	defer wc.mu.Unlock()
+	return wc.err == nil && !wc.closing
+}
 
 // newWire starts serving tc, on which the peer chose WireProto.
 func (c *Client) newWire(tc *tls.Conn) *wireConn {

@@ -348,7 +348,10 @@ func (c *Client) Close() {
 // own. A failure lets the next request try again on its own.
 func (c *Client) roundTrip(req *http.Request) (*http.Response, error) {
 	if c.warm.Load() {
-		resp, err := c.hc.Do(req)
+		resp, sent, err := c.onWire(req)
+		if !sent {
+			resp, err = c.hc.Do(req)
+		}
 		if err != nil && req.Context().Err() == nil {
 			c.warm.Store(false)
 		}
