@@ -50,7 +50,8 @@
 // backoff, and never ends the node. Where mDNS finds nobody (a router that
 // drops multicast) a neighbour is added by its address (AddNeighbour): it
 // must prove its key and be enrolled with the directory, and is kept in the
-// library (handneighbours.go). When the directory answers a
+// library (handneighbours.go) while the directory, asked again every
+// Options.NeighbourCheckInterval, still vouches for it. When the directory answers a
 // heartbeat that it could not reach this device and offers a relay, the
 // node keeps a control connection to that relay (package directory/relay)
 // and serves the askers it splices through the same peer server (so its

@@ -25,7 +25,9 @@ import (
 // ID) and the directory this device is paired with knows that device as
 // enrolled and not revoked. Afterwards the neighbour is dialed at that
 // address as that device only (peer.NewClient pins the ID), exactly as an
-// mDNS neighbour is: another device answering there is refused.
+// mDNS neighbour is: another device answering there is refused. The
+// directory is asked again every NeighbourCheckInterval (checkHand): a
+// neighbour revoked or no longer enrolled since is removed.
 
 // probeTimeout bounds AddNeighbour's dial and handshake.
 const probeTimeout = 10 * time.Second
@@ -113,16 +115,12 @@ func (n *Node) AddNeighbour(ctx context.Context, addr string) (Neighbour, error)
 		return Neighbour{}, fmt.Errorf("adding neighbour %s: that is this device's own address", addr)
 	}
 	d, err := dc.Whois(ctx, id)
-	var de *directory.Error
-	switch {
-	case errors.As(err, &de) && de.Status == http.StatusNotFound:
-		return Neighbour{}, fmt.Errorf("adding neighbour %s: the device there (%s) is not enrolled with this device's directory %s: not added", addr, id.Short(), dc.Fingerprint().Short())
-	case err != nil:
-		return Neighbour{}, fmt.Errorf("adding neighbour %s: asking the directory about device %s: %w", addr, id.Short(), err)
-	case d.ID != id:
-		return Neighbour{}, fmt.Errorf("adding neighbour %s: the directory answered for %s, not %s", addr, d.ID.Short(), id.Short())
-	case d.Revoked:
-		return Neighbour{}, fmt.Errorf("adding neighbour %s: the device there (%s) is revoked at the directory: not added", addr, id.Short())
+	if err := vouched(dc, id, d, err); err != nil {
+		var nv notVouchedError
+		if !errors.As(err, &nv) {
+			return Neighbour{}, fmt.Errorf("adding neighbour %s: %w", addr, err)
+		}
+		return Neighbour{}, fmt.Errorf("adding neighbour %s: %w: not added", addr, err)
 	}
 	name := d.Name
 	if len(name) > maxNeighbourName || !utf8.ValidString(name) {
@@ -184,6 +182,74 @@ func (n *Node) RemoveNeighbour(ctx context.Context, addr string) error {
 	return nil
 }
 
+// checkHandEvery checks the neighbours added by hand at the directory
+// every NeighbourCheckInterval (checkHand), until ctx ends.
+func (n *Node) checkHandEvery(ctx context.Context) error {
+	t := time.NewTicker(n.o.NeighbourCheckInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		n.checkHand(ctx)
+	}
+}
+
+// checkHand asks the directory again about each neighbour added by hand,
+// which it vouched for when the neighbour was added: one revoked since (a
+// lost phone) or no longer enrolled (it left the household) is removed —
+// no longer listed, so no download dials it — and its calls are refused
+// at once (peer.Server.Refuse) rather than once the server's kept answer
+// expires. A neighbour the directory cannot be asked about now is kept and
+// asked about next time.
+func (n *Node) checkHand(ctx context.Context) {
+	dc := n.dirClient()
+	if dc == nil {
+		return
+	}
+	asked := map[identity.ID]bool{}
+	removed := false
+	for _, h := range n.handList() {
+		if asked[h.Device] || ctx.Err() != nil {
+			continue
+		}
+		asked[h.Device] = true
+		d, err := dc.Whois(ctx, h.Device)
+		err = vouched(dc, h.Device, d, err)
+		var nv notVouchedError
+		if !errors.As(err, &nv) {
+			if err != nil && ctx.Err() == nil {
+				n.log.Warn("checking a neighbour added by hand", "addr", h.Addr, "device", h.Device, "err", err)
+			}
+			continue
+		}
+		n.srv.Refuse(h.Device)
+		if _, err := n.lib.RemoveHandNeighbour(ctx, string(h.Device)); err != nil {
+			n.log.Warn("removing a neighbour added by hand", "addr", h.Addr, "device", h.Device, "err", err)
+			continue
+		}
+		removed = true
+		n.dropClient(h.Device)
+		n.log.Warn("neighbour added by hand removed", "addr", h.Addr, "device", h.Device, "why", err)
+	}
+	if removed {
+		n.loadHand(ctx)
+	}
+}
+
+// dropClient closes and forgets the cached client for device id.
+func (n *Node) dropClient(id identity.ID) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if c, ok := n.clients[id]; ok {
+		c.Close()
+		delete(n.clients, id)
+		delete(n.clientRelay, id)
+	}
+}
+
 // loadHand reads the neighbours added by hand from the library. One at a
 // time: an add and a remove racing could otherwise each read the table
 // before the other's change and store their lists in the other order,
@@ -206,4 +272,28 @@ func (n *Node) handList() []library.HandNeighbour {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return append([]library.HandNeighbour(nil), n.hand...)
+}
+
+// notVouchedError: the directory does not vouch for a device (not
+// enrolled, or revoked) — as opposed to a failure to ask it.
+type notVouchedError struct{ msg string }
+
+func (e notVouchedError) Error() string { return e.msg }
+
+// vouched reads the answer (d, err) of directory dc's Whois about device
+// id: nil when it is enrolled and not revoked; a notVouchedError when it
+// is not; the failure to ask otherwise.
+func vouched(dc *directory.Client, id identity.ID, d *directory.Device, err error) error {
+	var de *directory.Error
+	switch {
+	case errors.As(err, &de) && de.Status == http.StatusNotFound:
+		return notVouchedError{msg: fmt.Sprintf("the device there (%s) is not enrolled with this device's directory %s", id.Short(), dc.Fingerprint().Short())}
+	case err != nil:
+		return fmt.Errorf("asking the directory about device %s: %w", id.Short(), err)
+	case d == nil || d.ID != id:
+		return notVouchedError{msg: fmt.Sprintf("asked about %s, the directory answered for another device", id.Short())}
+	case d.Revoked:
+		return notVouchedError{msg: fmt.Sprintf("the device there (%s) is revoked at the directory", id.Short())}
+	}
+	return nil
 }

@@ -2,9 +2,13 @@ package share
 
 import (
 	"context"
+	"errors"
+	"net/http"
 	"testing"
+	"time"
 
 	"github.com/kith-media/kith/share/identity"
+	"github.com/kith-media/kith/share/peer"
 )
 
 // TestSecurityNeighbourAddedByHandRevoked: a device of the household that
@@ -36,5 +40,57 @@ func TestSecurityNeighbourAddedByHandRevoked(t *testing.T) {
 	}
 	if hs, err := asker.Library().HandNeighbours(ctx); err != nil || len(hs) != 0 {
 		t.Fatalf("stored after the refusal: %+v, %v", hs, err)
+	}
+}
+
+// TestSecurityNeighbourAddedByHandRevokedLater: a household device added
+// by hand and revoked afterwards (a lost phone, still serving with its key
+// at its address) stops being a neighbour: the next check at the
+// directory removes it, so it is no longer listed (no download dials
+// it: suppliers lists it no more) nor stored, and its calls are refused
+// at once, though this device had served it before and kept its account.
+func TestSecurityNeighbourAddedByHandRevokedLater(t *testing.T) {
+	ctx := context.Background()
+	d := startDirectory(t)
+	title, _ := d.publish(t, "Lost Song", 64<<10, 0)
+	asker := startNode(t, d, "alice", func(o *Options) { o.NeighbourCheckInterval = 50 * time.Millisecond })
+	lost, err := identity.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lc := d.client(t, lost)
+	if err := lc.EnrollDevice(ctx, "alice", "correct horse battery", "lost phone"); err != nil {
+		t.Fatal(err)
+	}
+	phone := serveNode(t, lc, lost, "alice", nil)
+	if _, err := asker.AddNeighbour(ctx, phone.Addr()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := phone.Offers(ctx, asker.neighbour()); err != nil { // served: the asker keeps its account
+		t.Fatal(err)
+	}
+	if peers, _, _, err := asker.suppliers(ctx, title.ContentID); err != nil || len(peers) != 1 || peers[0].ID != lost.ID() {
+		t.Fatalf("peers of a download before the revocation: %+v, %v; want the phone", peers, err)
+	}
+
+	if err := asker.dirClient().RevokeDevice(ctx, lost.ID()); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second) // many checks, however loaded the machine
+	for len(asker.Neighbours()) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("revoked 30 s ago, still listed: %+v", asker.Neighbours())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if hs, err := asker.Library().HandNeighbours(ctx); err != nil || len(hs) != 0 {
+		t.Fatalf("still stored: %+v, %v", hs, err)
+	}
+	if peers, _, _, err := asker.suppliers(ctx, title.ContentID); err != nil || len(peers) != 0 {
+		t.Fatalf("peers of a download after the revocation: %+v, %v; want none", peers, err)
+	}
+	var se *peer.StatusError
+	if _, err := phone.Offers(ctx, asker.neighbour()); !errors.As(err, &se) || se.Status != http.StatusForbidden {
+		t.Fatalf("the revoked phone asking for offers: %v, want 403", err)
 	}
 }

@@ -32,6 +32,9 @@ const (
 	DefaultAnnounceInterval = 30 * time.Second // heartbeat to the directory
 	DefaultResupplyInterval = 5 * time.Second  // re-asking for suppliers during a download
 	DefaultMaxPeers         = 16               // peers one download connects to (its crowd may be bigger)
+	// DefaultNeighbourCheckInterval: how often neighbours added by hand
+	// are checked again at the directory (handneighbours.go).
+	DefaultNeighbourCheckInterval = time.Minute
 )
 
 // Options configure a Node.
@@ -65,6 +68,10 @@ type Options struct {
 	AnnounceInterval time.Duration // default DefaultAnnounceInterval
 	ResupplyInterval time.Duration // default DefaultResupplyInterval
 	MaxPeers         int           // default DefaultMaxPeers
+	// NeighbourCheckInterval: how often the neighbours added by hand are
+	// asked about at the directory again (default
+	// DefaultNeighbourCheckInterval); one revoked or gone is removed.
+	NeighbourCheckInterval time.Duration
 	// NoHolePunch reaches suppliers behind NAT only through the relay's
 	// splice, never by a hole punch: a punched connection shows the
 	// supplier this device's public address, a relayed one only the relay's.
@@ -130,6 +137,9 @@ func NewNode(o Options) (*Node, error) {
 	}
 	if o.AnnounceInterval <= 0 {
 		o.AnnounceInterval = DefaultAnnounceInterval
+	}
+	if o.NeighbourCheckInterval <= 0 {
+		o.NeighbourCheckInterval = DefaultNeighbourCheckInterval
 	}
 	if o.InstallDir == "" {
 		o.InstallDir = filepath.Join(o.DataDir, "install")
@@ -321,6 +331,7 @@ func (n *Node) Serve(ctx context.Context) error {
 		n.learnAccount(gctx)
 		g.Go(func() error { return n.heartbeat(gctx) })
 		g.Go(func() error { return n.serveRelay(gctx) })
+		g.Go(func() error { return n.checkHandEvery(gctx) })
 		if b := n.browser.Load(); b != nil {
 			g.Go(func() error { return n.supervise(gctx, ServiceLAN, n.announceLAN) })
 			g.Go(func() error { return b.Serve(gctx) }) // never fails: logs a failed round

@@ -151,6 +151,13 @@ func (s *Server) Expect(ids []identity.ID) { s.accts.expect(ids) }
 // server's directory: it trusts them as it trusts Accounts.
 func (s *Server) KnownAccounts(accounts map[identity.ID]string) { s.accts.know(accounts) }
 
+// Refuse tells the server the directory no longer vouches for device id
+// (revoked, or no longer enrolled), as its owner learnt outside a
+// caller's lookup: its calls are refused at once, where a kept answer
+// would have served it for up to LookupLimits.TTL. Kept as a lookup's
+// "not enrolled" is (NegativeTTL); then the directory is asked again.
+func (s *Server) Refuse(id identity.ID) { s.accts.keep(id, "", s.accts.lim.NegativeTTL) }
+
 // SetDirectory sets the directory fingerprint hello shows, for a device
 // that pairs with its directory after the server was built.
 func (s *Server) SetDirectory(fp identity.ID) {
