@@ -24,8 +24,16 @@ fyne_version=v1.7.4
 tools="${KITH_TOOLS:-$out/.tools}/fyne-$fyne_version"
 fyne="$tools/fyne"
 if [ ! -x "$fyne" ]; then
-  echo "package: installing fyne.io/tools $fyne_version"
-  GOBIN="$tools" GOFLAGS= "$go" install "fyne.io/tools/cmd/fyne@$fyne_version"
+  # Downloaded from the module proxy: a passing network error (a reset, a
+  # 5xx, a TLS timeout) gets two more tries before the packaging fails.
+  for try in 1 2 3; do
+    echo "package: installing fyne.io/tools $fyne_version (try $try)"
+    if GOBIN="$tools" GOFLAGS= "$go" install "fyne.io/tools/cmd/fyne@$fyne_version"; then
+      break
+    fi
+    [ "$try" -lt 3 ] || exit 1
+    sleep $((try * 5))
+  done
 fi
 
 stage="$(mktemp -d)"
