@@ -28,6 +28,8 @@
 //	                must name this key
 //	origin/         sealed files named by content ID (the origin store)
 //	join-code.json  the join code pair-code left for serve (mode 0600; deleted once used)
+//	lock            held by serve on the SQLite store (internal/datadir): a second serve
+//	                on the folder is refused; instances sharing a PostgreSQL --store take none
 //
 // serve shuts down gracefully on SIGINT/SIGTERM (signal.NotifyContext and
 // one errgroup): in-flight requests get 10 s, then the database is closed.

@@ -22,6 +22,7 @@ import (
 
 	"github.com/kith-media/kith/directory"
 	"github.com/kith-media/kith/directory/relay"
+	"github.com/kith-media/kith/internal/datadir"
 	"github.com/kith-media/kith/internal/settings"
 	"github.com/kith-media/kith/share/identity"
 )
@@ -91,6 +92,31 @@ func openData(ctx context.Context, dir, spec string, stderr io.Writer) (*identit
 		return nil, nil, "", false, fmt.Errorf("checking that the database belongs to %s: %w", keyPath, err)
 	}
 	return id, st, origin, created, nil
+}
+
+// lockData takes the data folder's lock (internal/datadir, DATA/lock)
+// for serve on the embedded SQLite store, held until serve returns: two
+// directories on one directory.db would each keep their own view in
+// memory (online devices and their announcements, caches), so a device
+// would be seen by one and not the other. Instances sharing a PostgreSQL
+// --store keep that view together and may share the folder (its
+// directory.key and origin/): no lock then. The other subcommands
+// (publish, pair-code, billing export) run beside serve and take none.
+func lockData(dir, spec string) (unlock func(), err error) {
+	if isPostgres(spec) {
+		return func() {}, nil
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	unlock, err = datadir.Dir(dir).Lock()
+	if errors.Is(err, datadir.ErrInUse) {
+		return nil, fmt.Errorf("%w: --data %s is held by another process, likely another kith-directory serve (two directories on one database would each see only the devices that reach it): stop that one, or give this one another --data", datadir.ErrInUse, dir)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("--data %s: %w", dir, err)
+	}
+	return unlock, nil
 }
 
 func floatEnv(key string, def float64) float64 {
@@ -179,6 +205,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}()
 	}
 
+	unlock, err := lockData(*data, *store)
+	if err != nil {
+		return err
+	}
+	defer unlock() // after the store is closed
 	id, st, origin, created, err := openData(ctx, *data, *store, stderr)
 	if err != nil {
 		return err
