@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -45,6 +46,10 @@ type fakeWorld struct {
 	dir *DirectoryInfo // the directory the session reports; nil = the embedded household
 
 	videoOut VideoOut // where the fake player's video frames go (SetVideoOut)
+
+	// Address calls, and those made on the UI goroutine (inside fyne.Do):
+	// it reads the interfaces' addresses, which must not hold up the UI.
+	addressCalls, addressOnUI int
 
 	// injected failures
 	titlesErr, buyErr, itemsErr, playErr, signUpErr, signOutErr error
@@ -305,7 +310,33 @@ func (n fakeNeighbours) Add(_ context.Context, addr string) (Neighbour, error) {
 	return x.Neighbour, nil
 }
 
-func (n fakeNeighbours) Address() string { return "192.168.1.5:7143" }
+func (n fakeNeighbours) Address() string {
+	onUI := onUIGoroutine()
+	n.w.mu.Lock()
+	defer n.w.mu.Unlock()
+	n.w.addressCalls++
+	if onUI {
+		n.w.addressOnUI++
+	}
+	return "192.168.1.5:7143"
+}
+
+// onUIGoroutine reports whether the caller runs inside fyne.Do: on the UI
+// goroutine in production (the test driver runs fyne.Do's func inline,
+// and the UI hands every snapshot and tap result to the widgets with it).
+func onUIGoroutine() bool {
+	pc := make([]uintptr, 64)
+	frames := runtime.CallersFrames(pc[:runtime.Callers(2, pc)])
+	for {
+		f, more := frames.Next()
+		if f.Function == "fyne.io/fyne/v2.Do" {
+			return true
+		}
+		if !more {
+			return false
+		}
+	}
+}
 
 func (n fakeNeighbours) Remove(_ context.Context, id identity.ID) error {
 	n.w.mu.Lock()

@@ -163,9 +163,23 @@ func addHelpText(self string) string {
 	return t
 }
 
-func (s *neighboursScreen) apply(ns []Neighbour, problem string) {
+// neighboursSnapshot is what the screen shows, read off the UI goroutine
+// (Address reads the interfaces' addresses).
+type neighboursSnapshot struct {
+	ns      []Neighbour
+	problem string // Discovery
+	self    string // Address
+}
+
+func (u *UI) neighboursSnapshot() neighboursSnapshot {
+	n := u.b.Neighbours
+	return neighboursSnapshot{ns: n.Neighbours(), problem: n.Discovery(), self: n.Address()}
+}
+
+func (s *neighboursScreen) apply(snap neighboursSnapshot) {
+	ns, problem := snap.ns, snap.problem
 	s.ns = ns
-	s.addHelp.SetText(addHelpText(s.u.b.Neighbours.Address()))
+	s.addHelp.SetText(addHelpText(snap.self))
 	if problem != "" {
 		s.empty.SetText(problem + " — Kith keeps trying; the directory's suppliers still work, and a device can be added by its address below.")
 	} else {
@@ -191,12 +205,13 @@ func (s *neighboursScreen) tapAdd() {
 	showErr(s.addErr, nil)
 	s.u.background(func(ctx context.Context) func() {
 		n, err := s.u.b.Neighbours.Add(ctx, addr)
+		snap := s.u.neighboursSnapshot()
 		return func() {
 			s.addB.Enable()
 			showErr(s.addErr, err)
 			if err == nil {
 				s.addr.SetText("")
-				s.apply(s.u.b.Neighbours.Neighbours(), s.u.b.Neighbours.Discovery())
+				s.apply(snap)
 				s.choose(n)
 			}
 		}
@@ -211,6 +226,7 @@ func (s *neighboursScreen) tapForget() {
 	id := s.sel
 	s.u.background(func(ctx context.Context) func() {
 		err := s.u.b.Neighbours.Remove(ctx, id)
+		snap := s.u.neighboursSnapshot()
 		return func() {
 			showErr(s.err, err)
 			if err == nil {
@@ -218,7 +234,7 @@ func (s *neighboursScreen) tapForget() {
 				s.right.Hide()
 				s.hint.Show()
 				s.list.UnselectAll()
-				s.apply(s.u.b.Neighbours.Neighbours(), s.u.b.Neighbours.Discovery())
+				s.apply(snap)
 			}
 		}
 	})

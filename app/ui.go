@@ -424,8 +424,8 @@ func (u *UI) refresh(ctx context.Context, a area) {
 			}
 		})
 	case areaNeighbours:
-		ns, problem := u.b.Neighbours.Neighbours(), u.b.Neighbours.Discovery()
-		u.do(func() { u.neighbours.apply(ns, problem) })
+		snap := u.neighboursSnapshot()
+		u.do(func() { u.neighbours.apply(snap) })
 	case areaSharing:
 		s := sharingSnapshot{
 			enabled: u.b.Sharing.Enabled(), def: u.b.Sharing.DefaultPolicy(),
@@ -458,11 +458,12 @@ func (u *UI) do(fn func()) {
 }
 
 // background runs work off the UI goroutine and then the func it returns
-// on the UI goroutine. Tests run both inline.
+// on the UI goroutine. Tests run both inline (the test driver's fyne.Do
+// runs its func at once).
 func (u *UI) background(work func(ctx context.Context) func()) {
 	if u.sync {
 		if apply := work(u.ctx); apply != nil {
-			apply()
+			u.do(apply)
 		}
 		return
 	}

@@ -544,4 +544,10 @@ func TestNeighbourAddedByHandOnScreen(t *testing.T) {
 	if len(s.ns) != 0 || s.right.Visible() {
 		t.Fatalf("after forgetting: listed %+v, offers panel shown %v", s.ns, s.right.Visible())
 	}
+	w.mu.Lock()
+	calls, onUI := w.addressCalls, w.addressOnUI
+	w.mu.Unlock()
+	if calls == 0 || onUI != 0 {
+		t.Fatalf("this device's address (its interfaces) read %d times, %d of them on the UI goroutine; want none there", calls, onUI)
+	}
 }
