@@ -18,15 +18,7 @@ func TestSecurityNeighbourAddedByHandRevoked(t *testing.T) {
 	ctx := context.Background()
 	d := startDirectory(t)
 	asker := startNode(t, d, "alice", nil)
-	lost, err := identity.Generate()
-	if err != nil {
-		t.Fatal(err)
-	}
-	lc := d.client(t, lost)
-	if err := lc.EnrollDevice(ctx, "alice", "correct horse battery", "lost phone"); err != nil {
-		t.Fatal(err)
-	}
-	phone := serveNode(t, lc, lost, "", nil)
+	lost, phone := servePhone(t, d, "")
 	if err := asker.dirClient().RevokeDevice(ctx, lost.ID()); err != nil {
 		t.Fatal(err)
 	}
@@ -54,15 +46,7 @@ func TestSecurityNeighbourAddedByHandRevokedLater(t *testing.T) {
 	d := startDirectory(t)
 	title, _ := d.publish(t, "Lost Song", 64<<10, 0)
 	asker := startNode(t, d, "alice", func(o *Options) { o.NeighbourCheckInterval = 50 * time.Millisecond })
-	lost, err := identity.Generate()
-	if err != nil {
-		t.Fatal(err)
-	}
-	lc := d.client(t, lost)
-	if err := lc.EnrollDevice(ctx, "alice", "correct horse battery", "lost phone"); err != nil {
-		t.Fatal(err)
-	}
-	phone := serveNode(t, lc, lost, "alice", nil)
+	lost, phone := servePhone(t, d, "alice")
 	if _, err := asker.AddNeighbour(ctx, phone.Addr()); err != nil {
 		t.Fatal(err)
 	}
@@ -93,4 +77,19 @@ func TestSecurityNeighbourAddedByHandRevokedLater(t *testing.T) {
 	if _, err := phone.Offers(ctx, asker.neighbour()); !errors.As(err, &se) || se.Status != http.StatusForbidden {
 		t.Fatalf("the revoked phone asking for offers: %v, want 403", err)
 	}
+}
+
+// servePhone enrolls a "lost phone" device under alice and serves its
+// node (told its account is account).
+func servePhone(t *testing.T, d *testDirectory, account string) (*identity.Identity, *Node) {
+	t.Helper()
+	lost, err := identity.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lc := d.client(t, lost)
+	if err := lc.EnrollDevice(context.Background(), "alice", "correct horse battery", "lost phone"); err != nil {
+		t.Fatal(err)
+	}
+	return lost, serveNode(t, lc, lost, account, nil)
 }
