@@ -299,7 +299,9 @@ func (n *Node) punchInBackground(ctx context.Context, id identity.ID, t *directo
 // peerClient builds a client for a neighbour: its addresses, and the
 // directory's relay when the directory named one for it.
 func (n *Node) peerClient(nb Neighbour) (*peer.Client, error) {
-	o := peer.ClientOptions{Logger: n.log}
+	// Our server answers the peer over the connection we dial, and our
+	// requests go over one the peer dialled, if it did: one per pair.
+	o := peer.ClientOptions{Logger: n.log, Server: n.srv}
 	var p *relayPath
 	if nb.Relay != "" && n.dirClient() != nil {
 		o.Relay, p = n.relayDialer(nb.ID)

@@ -23,9 +23,9 @@ package peer
 // Frames (big-endian), every one bounded before it is read:
 //
 //	frame   = length:u32 type:u8 tag:u32 payload   (length counts type, tag, payload)
-//	request = method:u8 pathlen:u16 path hdrlen:u16 headers body        (type 1, client → server)
-//	cancel  = (no payload)                                              (type 2, client → server)
-//	answer  = status:u16 hdrlen:u16 headers body                        (type 3, server → client)
+//	request = method:u8 pathlen:u16 path hdrlen:u16 headers body        (type 1, client → server; WireProto2 both ways)
+//	cancel  = (no payload)                                              (type 2, client → server; WireProto2 both ways)
+//	answer  = status:u16 hdrlen:u16 headers body                        (type 3, server → client; WireProto2 both ways)
 //	headers = { namelen:u8 name vallen:u16 value }
 //
 // A request frame is at most maxWireRequest bytes, an answer's headers
@@ -53,6 +53,18 @@ import (
 
 // WireProto is the ALPN protocol ID of the chunk wire.
 const WireProto = "kith-wire/1"
+
+// WireProto2 is the chunk wire both ways: the same frames, but either end
+// may send requests (and cancels) and the other answers them, so a pair of
+// devices that download from each other needs one connection, one mutual
+// handshake. A request frame is served by the receiving end's handlers as
+// one from the device whose certificate that end verified in the
+// handshake (the server's client certificate, the client's pinned server
+// certificate). The tags of the two directions are separate: a request or
+// cancel frame belongs to the receiver's serving side, an answer to its
+// asking side. A client offers it only when it runs a peer server of its
+// own (ClientOptions.Server), before WireProto; a server prefers it.
+const WireProto2 = "kith-wire/2"
 
 // Frame types.
 const (

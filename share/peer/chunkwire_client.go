@@ -18,6 +18,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/kith-media/kith/share/identity"
 )
 
 // Liveness: a connection with requests in flight that receives nothing for
@@ -28,15 +30,22 @@ const (
 	wireIdle          = 90 * time.Second
 )
 
-// wireConn is one chunk-wire connection to the peer.
+// wireConn is one chunk-wire connection to the peer: the side that sends
+// requests and reads their answers. On a connection speaking WireProto2
+// both ends have one (the dialled end's from its Client, the accepting
+// end's from Serve), and sc serves the peer's requests: the one reader,
+// readLoop, hands each request frame to sc and each answer to its caller.
 type wireConn struct {
-	c     *Client
-	tc    *tls.Conn
-	br    *bufio.Reader
-	cs    tls.ConnectionState
-	slots chan struct{} // a token per request in flight (maxStreams)
-	dead  chan struct{} // closed with err
-	wmu   sync.Mutex    // one frame at a time
+	peer    identity.ID
+	tc      *tls.Conn
+	br      *bufio.Reader
+	cs      tls.ConnectionState
+	slots   chan struct{}   // a token per request in flight (maxStreams)
+	dead    chan struct{}   // closed with err
+	wmu     *sync.Mutex     // one frame at a time (shared with sc)
+	sc      *wireServerConn // WireProto2: serves the peer's requests; nil on WireProto
+	idle    time.Duration   // how long the connection stays open unused
+	onClose func(*wireConn) // drops it from its owner's list
 
 	mu       sync.Mutex
 	next     uint32
@@ -46,6 +55,8 @@ type wireConn struct {
 	body     bool      // an answer's body is being read (by its caller, or skipped here)
 	closing  bool      // Client.Close came: close once no request is in flight
 	err      error
+
+	stopServing context.CancelFunc // ends sc's requests
 }
 
 type wireStream struct {
@@ -66,8 +77,25 @@ func (e wireNoConn) Error() string                                   { return "c
 func (e wireNoConn) Unwrap() error                                   { return e.err }
 func (e wireNoConn) IsHTTP2NoCachedConnError()                       {}
 func (wc *wireConn) noConn() error                                   { return wireNoConn{wc.err} }
-func (wc *wireConn) peerName() string                                { return wc.c.peer.Short() }
+func (wc *wireConn) peerName() string                                { return wc.peer.Short() }
 func (c *Client) wireProto(_ string, tc *tls.Conn) http.RoundTripper { return c.newWire(tc) }
+
+// openWires lists the open connections of c's peer that may carry a
+// request: the client's own, then those the peer dialled to our server
+// and on which it chose WireProto2 (the same verified device, the same
+// handlers at its end), so a pair talking both ways needs one connection.
+func (c *Client) openWires() []*wireConn {
+	c.mu.Lock()
+	wires := make([]*wireConn, 0, len(c.wires)+1)
+	for wc := range c.wires {
+		wires = append(wires, wc)
+	}
+	c.mu.Unlock()
+	if c.srv != nil {
+		wires = append(wires, c.srv.wiresFrom(c.peer)...)
+	}
+	return wires
+}
 
 // onWire sends req on an open chunk-wire connection to the peer, if there
 // is one (sent reports whether it was sent there). The transport would
@@ -80,14 +108,8 @@ func (c *Client) wireProto(_ string, tc *tls.Conn) http.RoundTripper { return c.
 // up, before any request is sent on it. A connection found broken here
 // sends the request to the transport, which opens a new one.
 func (c *Client) onWire(req *http.Request) (resp *http.Response, sent bool, err error) {
-	c.mu.Lock()
-	wires := make([]*wireConn, 0, len(c.wires))
-	for wc := range c.wires {
-		wires = append(wires, wc)
-	}
-	c.mu.Unlock()
 	var open *wireConn
-	for _, wc := range wires {
+	for _, wc := range c.openWires() {
 		if wc.usable() {
 			open = wc
 			break
@@ -119,33 +141,74 @@ func (wc *wireConn) usable() bool {
 	return wc.err == nil && !wc.closing
 }
 
-// newWire starts serving tc, on which the peer chose WireProto.
+// newWire starts serving tc, on which the peer chose WireProto or
+// WireProto2 (then the peer's requests are served by the client's
+// Server, whose Serve runs: the client offers WireProto2 only then).
 func (c *Client) newWire(tc *tls.Conn) *wireConn {
-	wc := &wireConn{c: c, tc: tc, br: bufio.NewReaderSize(tc, 16<<10), cs: tc.ConnectionState(),
-		slots: make(chan struct{}, maxStreams), dead: make(chan struct{}), streams: map[uint32]*wireStream{}}
+	wc := newWireConn(tc, c.peer, wireIdle)
+	if tc.ConnectionState().NegotiatedProtocol == WireProto2 {
+		ctx := c.srv.serving()
+		if ctx == nil { // stopped since the dial: the connection closes at once
+			cctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			ctx = cctx
+		}
+		wc.serveBoth(c.srv, connContext(ctx, nil))
+	}
+	wc.onClose = func(wc *wireConn) {
+		c.mu.Lock()
+		delete(c.wires, wc)
+		c.mu.Unlock()
+	}
 	c.mu.Lock()
 	if c.wires == nil {
 		c.wires = map[*wireConn]struct{}{}
 	}
 	c.wires[wc] = struct{}{}
 	c.mu.Unlock()
-	wc.mu.Lock()
-	wc.extendLocked()
-	wc.mu.Unlock()
+	wc.start()
 	go wc.readLoop()
 	return wc
 }
 
+func newWireConn(tc *tls.Conn, peer identity.ID, idle time.Duration) *wireConn {
+	return &wireConn{peer: peer, tc: tc, br: bufio.NewReaderSize(tc, 16<<10), cs: tc.ConnectionState(), wmu: new(sync.Mutex), idle: idle,
+		slots: make(chan struct{}, maxStreams), dead: make(chan struct{}), streams: map[uint32]*wireStream{}}
+}
+
+// serveBoth makes wc carry the peer's requests too, served by s's handlers
+// under ctx (which carries the connection's connPeer): the caller is the
+// device whose certificate this end verified in the handshake.
+func (wc *wireConn) serveBoth(s *Server, ctx context.Context) {
+	ctx, cancel := context.WithCancel(ctx)
+	wc.sc = &wireServerConn{s: s, tc: wc.tc, cs: wc.cs, remote: wc.tc.RemoteAddr().String(), active: map[uint32]context.CancelFunc{},
+		wmu: wc.wmu, ctx: ctx, wc: wc}
+	context.AfterFunc(ctx, func() { wc.close(context.Cause(ctx)) })
+	wc.stopServing = cancel
+}
+
+// start sets the first read deadline.
+func (wc *wireConn) start() {
+	wc.mu.Lock()
+	wc.extendLocked()
+	wc.mu.Unlock()
+}
+
 // extendLocked moves the read deadline: wireAnswerTimeout from now while
-// requests are in flight, wireIdle when none is. While a body is cut
+// requests are in flight, none while only the peer's requests are being
+// served (their answers have their write deadlines), wc.idle when none is
+// either way. While a body is cut
 // (wireBody.interrupt) the connection keeps its past deadline until the
 // body has ended: a deadline moved now could keep its reader waiting.
 func (wc *wireConn) extendLocked() {
-	d := wireIdle
-	if len(wc.streams) > 0 {
-		d = wireAnswerTimeout
+	switch {
+	case len(wc.streams) > 0:
+		wc.deadline = time.Now().Add(wireAnswerTimeout)
+	case wc.serving():
+		wc.deadline = time.Time{}
+	default:
+		wc.deadline = time.Now().Add(wc.idle)
 	}
-	wc.deadline = time.Now().Add(d)
 	if !wc.cut {
 		wc.tc.SetReadDeadline(wc.deadline)
 	}
@@ -252,7 +315,7 @@ func (wc *wireConn) readLoop() {
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
 				wc.mu.Lock()
-				moved := time.Now().Before(wc.deadline) // a request came meanwhile
+				moved := wc.deadline.IsZero() || time.Now().Before(wc.deadline) // a request came meanwhile
 				if !moved {
 					// Closing: a request from now goes to a new
 					// connection (wireNoConn), not onto this one.
@@ -264,6 +327,22 @@ func (wc *wireConn) readLoop() {
 				}
 			}
 			break
+		}
+		if wc.sc != nil {
+			var h []byte
+			if h, err = wc.br.Peek(5); err != nil {
+				break
+			}
+			if h[4] == wireRequest || h[4] == wireCancel {
+				var q *wireReq
+				if q, err = readRequest(wc.br); err != nil {
+					break
+				}
+				if err = wc.sc.accept(q); err != nil {
+					break
+				}
+				continue
+			}
 		}
 		var a *wireAns
 		if a, err = readAnswerHead(wc.br); err != nil {
@@ -280,7 +359,7 @@ func (wc *wireConn) readLoop() {
 		wc.extendLocked()
 		abandoned := st.abandoned
 		wc.body = a.bodyLen > 0
-		last := wc.closing && len(wc.streams) == 0
+		last := wc.closing && len(wc.streams) == 0 && !wc.serving()
 		wc.mu.Unlock()
 		<-wc.slots
 		if abandoned {
@@ -297,7 +376,7 @@ func (wc *wireConn) readLoop() {
 			b.stop = context.AfterFunc(st.ctx, b.interrupt)
 		}
 		st.ch <- &http.Response{Status: fmt.Sprintf("%d %s", a.status, http.StatusText(a.status)), StatusCode: a.status,
-			Proto: WireProto, ProtoMajor: 1, Header: a.header, Body: b, ContentLength: a.bodyLen, TLS: &wc.cs}
+			Proto: wc.cs.NegotiatedProtocol, ProtoMajor: 1, Header: a.header, Body: b, ContentLength: a.bodyLen, TLS: &wc.cs}
 		if a.bodyLen > 0 {
 			select {
 			case err = <-b.done:
@@ -341,9 +420,28 @@ func (wc *wireConn) close(err error) {
 	close(wc.dead)
 	wc.mu.Unlock()
 	wc.tc.Close()
-	wc.c.mu.Lock()
-	delete(wc.c.wires, wc)
-	wc.c.mu.Unlock()
+	if wc.stopServing != nil {
+		wc.stopServing()
+	}
+	if wc.onClose != nil {
+		wc.onClose(wc)
+	}
+}
+
+// serving reports whether the peer's requests are being served on wc.
+func (wc *wireConn) serving() bool { return wc.sc != nil && wc.sc.n.Load() > 0 }
+
+// served notes that a request of the peer's was answered: the read
+// deadline moves, and a connection closing with nothing left either way
+// closes now.
+func (wc *wireConn) served() {
+	wc.mu.Lock()
+	wc.extendLocked()
+	idle := wc.closing && len(wc.streams) == 0 && !wc.body && !wc.serving()
+	wc.mu.Unlock()
+	if idle {
+		wc.close(errWireClosed)
+	}
 }
 
 // bodyEnded notes that the answer's body being read has ended; true when
@@ -352,7 +450,7 @@ func (wc *wireConn) bodyEnded() (last bool) {
 	wc.mu.Lock()
 	defer wc.mu.Unlock()
 	wc.body = false
-	return wc.closing && len(wc.streams) == 0
+	return wc.closing && len(wc.streams) == 0 && !wc.serving()
 }
 
 // closeIdle closes the connection now if no request is in flight on it
@@ -362,7 +460,7 @@ func (wc *wireConn) bodyEnded() (last bool) {
 func (wc *wireConn) closeIdle() {
 	wc.mu.Lock()
 	wc.closing = true
-	idle := len(wc.streams) == 0 && !wc.body
+	idle := len(wc.streams) == 0 && !wc.body && !wc.serving()
 	wc.mu.Unlock()
 	if idle {
 		wc.close(errWireClosed)

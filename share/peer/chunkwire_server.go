@@ -17,7 +17,10 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/kith-media/kith/share/identity"
 )
 
 // serveWire serves one chunk-wire connection until the client closes it,
@@ -26,17 +29,17 @@ import (
 func (s *Server) serveWire(ctx context.Context, tc *tls.Conn) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	sc := &wireServerConn{s: s, tc: tc, cs: tc.ConnectionState(), remote: tc.RemoteAddr().String(), active: map[uint32]context.CancelFunc{}}
+	sc := &wireServerConn{s: s, tc: tc, cs: tc.ConnectionState(), remote: tc.RemoteAddr().String(), active: map[uint32]context.CancelFunc{},
+		wmu: new(sync.Mutex), ctx: ctx}
 	stop := context.AfterFunc(ctx, func() { tc.SetReadDeadline(time.Unix(1, 0)) })
 	defer stop()
 	br := bufio.NewReaderSize(tc, 4<<10)
-	var wg sync.WaitGroup
 	defer func() {
 		// Requests in flight end with the connection (their answers
 		// have nowhere to go).
 		cancel()
 		tc.Close()
-		wg.Wait()
+		sc.wg.Wait()
 	}()
 	for {
 		sc.mu.Lock()
@@ -52,29 +55,60 @@ func (s *Server) serveWire(ctx context.Context, tc *tls.Conn) {
 			return
 		}
 		tc.SetReadDeadline(time.Time{})
-		sc.mu.Lock()
-		if q.typ == wireCancel {
-			if c := sc.active[q.tag]; c != nil {
-				c()
-			}
-			sc.mu.Unlock()
-			continue
-		}
-		if _, dup := sc.active[q.tag]; dup || len(sc.active) >= maxStreams {
-			sc.mu.Unlock()
-			s.log.Debug("peer: chunk wire: closing", "addr", sc.remote, "err", "a request beyond the streams allowed, or a tag in use")
+		if err := sc.accept(q); err != nil {
+			s.log.Debug("peer: chunk wire: closing", "addr", sc.remote, "err", err)
 			return
 		}
-		rctx, rcancel := context.WithCancel(ctx)
-		sc.active[q.tag] = rcancel
-		sc.mu.Unlock()
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer rcancel()
-			sc.serve(rctx, q)
-		}()
 	}
+}
+
+// serveBoth serves a connection on which the client chose WireProto2: its
+// requests as serveWire does, and requests of ours to the client's device
+// (the one whose certificate the handshake verified) by any Client whose
+// ClientOptions.Server is s, until either end closes it, it breaks the
+// protocol, it is idle both ways for IdleTimeout, or the server stops.
+func (s *Server) serveBoth(ctx context.Context, tc *tls.Conn) {
+	id, _, err := identity.PeerID(tc.ConnectionState())
+	if err != nil {
+		tc.Close()
+		return
+	}
+	wc := newWireConn(tc, id, s.o.IdleTimeout)
+	wc.serveBoth(s, ctx)
+	wc.onClose = func(wc *wireConn) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		delete(s.wires[id], wc)
+		if len(s.wires[id]) == 0 {
+			delete(s.wires, id)
+		}
+	}
+	s.mu.Lock()
+	if s.wires == nil {
+		s.wires = map[identity.ID]map[*wireConn]struct{}{}
+	}
+	if s.wires[id] == nil {
+		s.wires[id] = map[*wireConn]struct{}{}
+	}
+	s.wires[id][wc] = struct{}{}
+	s.mu.Unlock()
+	wc.start()
+	wc.readLoop()
+	wc.sc.wg.Wait()
+}
+
+// wiresFrom lists the WireProto2 connections device id dialled to us.
+func (s *Server) wiresFrom(id identity.ID) []*wireConn {
+	if s == nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*wireConn, 0, len(s.wires[id]))
+	for wc := range s.wires[id] {
+		out = append(out, wc)
+	}
+	return out
 }
 
 // wireServerConn is the server's side of one chunk-wire connection.
@@ -83,9 +117,45 @@ type wireServerConn struct {
 	tc     *tls.Conn
 	cs     tls.ConnectionState
 	remote string
-	wmu    sync.Mutex // one frame at a time
+	ctx    context.Context // the connection's: requests' contexts derive from it
+	wc     *wireConn       // WireProto2: the connection's reader and our requests on it
+	wg     sync.WaitGroup  // requests being served
+	wmu    *sync.Mutex     // one frame at a time (shared with wc)
 	mu     sync.Mutex
 	active map[uint32]context.CancelFunc // requests being served, by tag
+	n      atomic.Int32                  // len(active)
+}
+
+// accept starts serving a request frame, or cancels the request a cancel
+// frame names; an error (a tag in use, more than maxStreams requests in
+// flight) ends the connection.
+func (sc *wireServerConn) accept(q *wireReq) error {
+	sc.mu.Lock()
+	if q.typ == wireCancel {
+		if c := sc.active[q.tag]; c != nil {
+			c()
+		}
+		sc.mu.Unlock()
+		return nil
+	}
+	if _, dup := sc.active[q.tag]; dup || len(sc.active) >= maxStreams {
+		sc.mu.Unlock()
+		return wireErr("a request beyond the streams allowed, or a tag in use")
+	}
+	rctx, rcancel := context.WithCancel(sc.ctx)
+	sc.active[q.tag] = rcancel
+	sc.n.Store(int32(len(sc.active)))
+	sc.mu.Unlock()
+	if sc.wc != nil {
+		sc.wc.served() // no read deadline while serving
+	}
+	sc.wg.Add(1)
+	go func() {
+		defer sc.wg.Done()
+		defer rcancel()
+		sc.serve(rctx, q)
+	}()
+	return nil
 }
 
 // serve runs the mux on one request and sends its answer.
@@ -119,7 +189,8 @@ func (sc *wireServerConn) serve(ctx context.Context, q *wireReq) {
 func (sc *wireServerConn) done(tag uint32) {
 	sc.mu.Lock()
 	delete(sc.active, tag)
-	if len(sc.active) == 0 {
+	sc.n.Store(int32(len(sc.active)))
+	if len(sc.active) == 0 && sc.wc == nil {
 		sc.tc.SetReadDeadline(time.Now().Add(sc.s.o.IdleTimeout))
 	}
 	sc.mu.Unlock()
@@ -139,15 +210,20 @@ func (sc *wireServerConn) lock(deadline time.Time) {
 }
 
 // unlock sends what the frame's records gathered and frees the connection.
+// On WireProto2 the connection's read deadline then follows what is in
+// flight both ways (wireConn.served).
 func (sc *wireServerConn) unlock() error {
-	defer sc.wmu.Unlock()
+	var err error
 	if cc, ok := sc.tc.NetConn().(*corkConn); ok {
-		if err := cc.uncork(); err != nil {
+		if err = cc.uncork(); err != nil {
 			sc.tc.Close()
-			return err
 		}
 	}
-	return nil
+	sc.wmu.Unlock()
+	if sc.wc != nil {
+		sc.wc.served()
+	}
+	return err
 }
 
 // write writes parts of a frame (the connection locked). A frame cut short

@@ -67,6 +67,13 @@ type ClientOptions struct {
 	// wall clock).
 	Clock clock.Clock
 
+	// Server is this device's peer server, if it runs one: the client then
+	// offers the chunk wire both ways (WireProto2), so the peer's requests
+	// to us come back over the connection we dialled, and requests to a
+	// peer that dialled us with WireProto2 go over that connection rather
+	// than a new one (one connection, one handshake, per pair).
+	Server *Server
+
 	// httpOnly offers only HTTP/2 and HTTP/1.1, as a client before the
 	// chunk wire did (tests: interplay with such peers, and the
 	// baseline of BenchmarkRequest).
@@ -84,6 +91,7 @@ type Client struct {
 	tr    *http.Transport
 
 	relay func(ctx context.Context) (net.Conn, error)
+	srv   *Server // ClientOptions.Server
 
 	// bulk carries chunk requests of a bulk download from the peer
 	// (bulk.go); nil with ClientOptions.Transport.
@@ -128,7 +136,7 @@ func NewClient(self *identity.Identity, peer identity.ID, addrs []string, o Clie
 	if o.ConnsPerPeer <= 0 {
 		o.ConnsPerPeer = 8
 	}
-	c := &Client{self: self, peer: peer, addrs: append([]string(nil), addrs...), wrongAt: map[string]time.Time{}, relay: o.Relay, clk: clock.Or(o.Clock),
+	c := &Client{self: self, peer: peer, addrs: append([]string(nil), addrs...), wrongAt: map[string]time.Time{}, relay: o.Relay, clk: clock.Or(o.Clock), srv: o.Server,
 		spliced: map[*relayedConn]struct{}{}, first: make(chan struct{}, 1)}
 	c.first <- struct{}{}
 	if o.Relay != nil && o.PreferRelay {
@@ -160,7 +168,16 @@ func NewClient(self *identity.Identity, peer identity.ID, addrs []string, o Clie
 		protos := new(http.Protocols)
 		protos.SetHTTP1(true)
 		protos.SetHTTP2(true)
+		// Both ways (WireProto2) while our server runs to answer the
+		// peer's requests on the connection.
+		both := cfg.Clone()
+		if !o.httpOnly && o.Server != nil {
+			both.NextProtos = append([]string{WireProto2}, cfg.NextProtos...)
+		}
 		c.tr = peerTransport(protos, o.ConnsPerPeer, func(ctx context.Context, _, _ string) (net.Conn, error) {
+			if c.srv.serving() != nil {
+				return c.dial(ctx, d, both, relayCfg)
+			}
 			return c.dial(ctx, d, cfg, relayCfg)
 		})
 		c.tr.HTTP2 = &http.HTTP2Config{
@@ -182,7 +199,7 @@ func NewClient(self *identity.Identity, peer identity.ID, addrs []string, o Clie
 			// connection keeps.
 			MaxReadFrameSize: maxFrame,
 		}
-		c.tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{WireProto: c.wireProto}
+		c.tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{WireProto: c.wireProto, WireProto2: c.wireProto}
 		rt = c.tr
 		c.bulk = newBulkLane(c, d, relayCfg, o.ConnsPerPeer)
 	}
@@ -347,6 +364,12 @@ func (c *Client) Close() {
 // every later request), the rest then find it instead of dialling their
 // own. A failure lets the next request try again on its own.
 func (c *Client) roundTrip(req *http.Request) (*http.Response, error) {
+	if !c.warm.Load() && c.srv != nil {
+		// The peer dialled us and speaks the wire both ways: no dial.
+		if resp, sent, err := c.onWire(req); sent {
+			return resp, err
+		}
+	}
 	if c.warm.Load() {
 		resp, sent, err := c.onWire(req)
 		if !sent {

@@ -96,6 +96,25 @@ type Server struct {
 	heldPer   map[identity.ID]int
 	heldTotal int
 	accts     *accountCache
+	// WireProto2 connections devices dialled to us, by device: our
+	// Clients to those devices send their requests on them.
+	wires    map[identity.ID]map[*wireConn]struct{}
+	serveCtx context.Context // Serve's, while it runs
+}
+
+// serving is Serve's context while Serve runs, else nil (and nil for a
+// nil s): a client of ours offers WireProto2 only while the peer's
+// requests to us have handlers to go to.
+func (s *Server) serving() context.Context {
+	if s == nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.serveCtx == nil || s.serveCtx.Err() != nil {
+		return nil
+	}
+	return s.serveCtx
 }
 
 type pollKey struct {
@@ -235,7 +254,7 @@ func (s *Server) TLSConfig() *tls.Config {
 // serves it; an http.Server of the Handler alone does not).
 func (s *Server) wireTLSConfig() *tls.Config {
 	cfg := s.TLSConfig()
-	cfg.NextProtos = append([]string{WireProto}, cfg.NextProtos...)
+	cfg.NextProtos = append([]string{WireProto2, WireProto}, cfg.NextProtos...)
 	return cfg
 }
 
@@ -255,6 +274,11 @@ const maxStreams = 32
 
 // Serve answers peers on ln until ctx is cancelled.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	s.mu.Lock()
+	s.serveCtx = ctx
+	s.mu.Unlock()
 	hs := &http.Server{
 		Handler:           s.mux,
 		ReadHeaderTimeout: s.o.ReadHeaderTimeout,
@@ -263,9 +287,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		TLSConfig:         s.wireTLSConfig(),
 		Protocols:         serverProtocols(),
 		// The chunk wire beside HTTP/2 (which net/http adds to the map).
-		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){WireProto: func(_ *http.Server, tc *tls.Conn, h http.Handler) {
-			s.serveWire(connCtx(ctx, h), tc)
-		}},
+		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){
+			WireProto: func(_ *http.Server, tc *tls.Conn, h http.Handler) {
+				s.serveWire(connCtx(ctx, h), tc)
+			},
+			WireProto2: func(_ *http.Server, tc *tls.Conn, h http.Handler) {
+				s.serveBoth(connCtx(ctx, h), tc)
+			},
+		},
 		HTTP2: &http.HTTP2Config{
 			MaxConcurrentStreams: maxStreams,
 			// A connection whose reader stopped reading is closed (the

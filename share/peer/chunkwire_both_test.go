@@ -1,0 +1,208 @@
+package peer
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kith-media/kith/share/identity"
+	"github.com/kith-media/kith/share/library"
+)
+
+// bothEnd is one device of a pair in the tests of WireProto2: its server
+// (listening on a counting loopback) and the uploads it reported.
+type bothEnd struct {
+	id  *identity.Identity
+	srv *Server
+	ln  *countingListener
+	mu  sync.Mutex
+	ups map[identity.ID]int // uploads reported, by the device they went to
+}
+
+func startBothEnd(t *testing.T, id *identity.Identity, lib *library.Library, accts Accounts) *bothEnd {
+	t.Helper()
+	e := &bothEnd{id: id, ln: countingLoopback(t), ups: map[identity.ID]int{}}
+	e.srv = startServerOn(t, ServerOptions{Identity: id, Library: lib, Accounts: accts, OnUpload: func(u Upload) {
+		e.mu.Lock()
+		e.ups[u.Peer]++
+		e.mu.Unlock()
+	}}, e.ln)
+	// The clients of a device offer WireProto2 once its server runs.
+	deadline := time.Now().Add(30 * time.Second)
+	for e.srv.serving() == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("server not serving after 30 s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return e
+}
+
+func (e *bothEnd) uploads(to identity.ID) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.ups[to]
+}
+
+// clientOf is e's client to device peer at that device's listener, with e's
+// server answering over the connection (as a Node builds them).
+func (e *bothEnd) clientOf(t *testing.T, peer *bothEnd) *Client {
+	t.Helper()
+	c, err := NewClient(e.id, peer.id.ID(), []string{peer.ln.Addr().String()}, ClientOptions{Server: e.srv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+// TestWireBothWays: when B dialled A, A's downloads from B go over B's
+// connection (no dial, no second handshake) while B downloads from A over
+// it at the same time; A's server counts what it served B as B's, B's
+// what it served A as A's. A peer that does not speak the wire both ways
+// (no server of its own, or an HTTP-only client) is still dialled.
+func TestWireBothWays(t *testing.T) {
+	ctx := context.Background()
+	ca, cb := makeContent(t, 3<<20, 64<<10, 31), makeContent(t, 3<<20, 64<<10, 32)
+	a := startBothEnd(t, newIdent(t), holder(t, ca), everyoneEnrolled{})
+	b := startBothEnd(t, newIdent(t), holder(t, cb), everyoneEnrolled{})
+
+	ba := b.clientOf(t, a)
+	if _, err := ba.Have(ctx, ca.m.ContentID(), ca.m.NumChunks()); err != nil {
+		t.Fatal(err)
+	}
+	ab := a.clientOf(t, b)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		lib, f, err := fetchInto(t, ca, FetchOptions{Sources: []Source{ba.Source(ca.m)}, PerSource: 4})
+		if err != nil {
+			t.Errorf("B downloading from A: %v (faults %+v)", err, f.Faults())
+			return
+		}
+		checkComplete(t, lib, ca)
+	})
+	lib, f, err := fetchInto(t, cb, FetchOptions{Sources: []Source{ab.Source(cb.m)}, PerSource: 4})
+	if err != nil {
+		t.Fatalf("A downloading from B: %v (faults %+v)", err, f.Faults())
+	}
+	checkComplete(t, lib, cb)
+	wg.Wait()
+	if n := b.ln.n.Load(); n != 0 {
+		t.Errorf("A dialled B %d times: B's connection was there", n)
+	}
+	if n := a.ln.n.Load(); n != 1 {
+		t.Errorf("%d connections to A, want B's one", n)
+	}
+	if n := ab.Handshakes() + ba.Handshakes(); n != 1 {
+		t.Errorf("%d handshakes for the pair, want 1", n)
+	}
+	if got, want := b.uploads(a.id.ID()), cb.m.NumChunks(); got != want {
+		t.Errorf("B counted %d uploads to A, want %d", got, want)
+	}
+	if got, want := a.uploads(b.id.ID()), ca.m.NumChunks(); got != want {
+		t.Errorf("A counted %d uploads to B, want %d", got, want)
+	}
+
+	// Older peers: a client without a server of its own offers the wire
+	// one way only (its peer dials it back), an HTTP-only one HTTP/2.
+	for _, o := range []ClientOptions{{}, {httpOnly: true}} {
+		d := startBothEnd(t, newIdent(t), holder(t, cb), everyoneEnrolled{})
+		dc, err := NewClient(d.id, a.id.ID(), []string{a.ln.Addr().String()}, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(dc.Close)
+		if _, err := dc.Chunk(ctx, ca.m, 0, nil); err != nil {
+			t.Fatalf("older peer (%+v) from A: %v", o, err)
+		}
+		ad := a.clientOf(t, d)
+		if _, err := ad.Chunk(ctx, cb.m, 0, nil); err != nil {
+			t.Fatalf("A from an older peer (%+v): %v", o, err)
+		}
+		if n := d.ln.n.Load(); n != 1 || ad.Handshakes() != 1 {
+			t.Errorf("A reached an older peer (%+v) over %d connections to it, %d handshakes; want 1 dialled", o, n, ad.Handshakes())
+		}
+	}
+}
+
+// TestSecurityWireReverse: requests that come back over a connection we
+// dialled (WireProto2) are served as from the device whose certificate we
+// pinned, under the same policy as if it had dialled us, and a connection
+// a device dialled to us carries our requests to that device only. B
+// dialled A (denied by B's policy) and C (allowed): over those
+// connections, at once and many times, A gets nothing of B's and C
+// everything, and B's uploads are C's. A's requests to a fourth device go
+// to that device, never onto the connection B dialled to A.
+func TestSecurityWireReverse(t *testing.T) {
+	ctx := context.Background()
+	ct := makeContent(t, 200_000, 16<<10, 33)
+	ia, ib, ic, ix := newIdent(t), newIdent(t), newIdent(t), newIdent(t)
+	accts := &countingAccounts{known: map[identity.ID]string{ia.ID(): "mallory", ib.ID(): "bee", ic.ID(): "carol", ix.ID(): "xavier"}}
+	libB := holder(t, ct)
+	if err := libB.SetPolicy(ctx, "", library.Policy{Mode: "anyone", Deny: []string{"mallory"}}); err != nil {
+		t.Fatal(err)
+	}
+	a := startBothEnd(t, ia, newLib(t), accts)
+	b := startBothEnd(t, ib, libB, accts)
+	c := startBothEnd(t, ic, newLib(t), accts)
+	x := startBothEnd(t, ix, holder(t, ct), accts)
+
+	// B dials A and C (hello: allowed to anyone).
+	for _, peer := range []*bothEnd{a, c} {
+		if _, err := b.clientOf(t, peer).Hello(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ab, cb := a.clientOf(t, b), c.clientOf(t, b)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for i := range 10 {
+				chunk := i % ct.m.NumChunks()
+				if _, err := ab.Chunk(ctx, ct.m, chunk, nil); err == nil {
+					t.Error("A (denied) got a chunk over B's connection")
+					return
+				} else if se := (*StatusError)(nil); !errors.As(err, &se) || se.Status != 403 {
+					t.Errorf("A (denied) over B's connection: %v, want a 403", err)
+					return
+				}
+				if _, err := cb.Chunk(ctx, ct.m, chunk, nil); err != nil {
+					t.Errorf("C (allowed) over B's connection: %v", err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if got := refused(t, ab, ct); len(got) > 1 || len(got) == 1 && got[0] != "offer with 0 titles" {
+		t.Errorf("A (denied) got over B's connection: %v", got)
+	}
+	if n := b.ln.n.Load(); n != 0 || ab.Handshakes() != 0 || cb.Handshakes() != 0 {
+		t.Errorf("A and C dialled B (%d connections): the test did not use B's connections", n)
+	}
+	if got, want := b.uploads(ic.ID()), 40; got != want {
+		t.Errorf("B counted %d uploads to C, want %d", got, want)
+	}
+	if got := b.uploads(ia.ID()); got != 0 {
+		t.Errorf("B counted %d uploads to A", got)
+	}
+	// The same policy when A dials B itself.
+	direct, err := NewClient(ia, ib.ID(), []string{b.ln.Addr().String()}, ClientOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(direct.Close)
+	if got := refused(t, direct, ct); len(got) > 1 || len(got) == 1 && got[0] != "offer with 0 titles" {
+		t.Errorf("A (denied) dialling B got: %v", got)
+	}
+	// A's requests to X go to X, not onto the connection B dialled to A.
+	ax := a.clientOf(t, x)
+	if _, err := ax.Chunk(ctx, ct.m, 0, nil); err != nil {
+		t.Fatalf("A's request to X: %v", err)
+	}
+	if n := x.ln.n.Load(); n != 1 || x.uploads(ia.ID()) != 1 {
+		t.Errorf("A's request to X: %d connections to X, X counted %d uploads to A; want 1, 1", n, x.uploads(ia.ID()))
+	}
+}
