@@ -42,6 +42,7 @@ package peer
 // chunkwire_client.go sends them.
 
 import (
+	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -337,4 +338,20 @@ func readAnswerHead(r io.Reader) (*wireAns, error) {
 	}
 	a.header = h
 	return a, nil
+}
+
+// readBoth reads the next frame of a WireProto2 connection: a request or
+// a cancel of the peer's (q), or the head of an answer to one of ours (a;
+// its body follows on r).
+func readBoth(r *bufio.Reader) (q *wireReq, a *wireAns, err error) {
+	h, err := r.Peek(5)
+	if err != nil {
+		return nil, nil, err
+	}
+	if h[4] == wireRequest || h[4] == wireCancel {
+		q, err = readRequest(r)
+		return q, nil, err
+	}
+	a, err = readAnswerHead(r)
+	return nil, a, err
 }

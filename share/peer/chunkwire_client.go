@@ -328,24 +328,19 @@ func (wc *wireConn) readLoop() {
 			}
 			break
 		}
+		var a *wireAns
 		if wc.sc != nil {
-			var h []byte
-			if h, err = wc.br.Peek(5); err != nil {
+			var q *wireReq
+			if q, a, err = readBoth(wc.br); err != nil {
 				break
 			}
-			if h[4] == wireRequest || h[4] == wireCancel {
-				var q *wireReq
-				if q, err = readRequest(wc.br); err != nil {
-					break
-				}
+			if q != nil {
 				if err = wc.sc.accept(q); err != nil {
 					break
 				}
 				continue
 			}
-		}
-		var a *wireAns
-		if a, err = readAnswerHead(wc.br); err != nil {
+		} else if a, err = readAnswerHead(wc.br); err != nil {
 			break
 		}
 		wc.mu.Lock()

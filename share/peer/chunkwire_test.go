@@ -89,7 +89,28 @@ func FuzzWireFrames(f *testing.F) {
 	f.Add(append(rq, cancel...))
 	ah, _ := answerHead(9, 200, http.Header{"Content-Type": {"application/octet-stream"}}, 3)
 	f.Add(append(ah, 1, 2, 3))
+	// Both ways (WireProto2): requests, answers and cancels interleaved.
+	mixed := append(append(append(append([]byte{}, rq...), ah...), 1, 2, 3), cancel...)
+	f.Add(append(mixed, rq...))
 	f.Fuzz(func(t *testing.T, b []byte) {
+		br := bufio.NewReader(bytes.NewReader(b))
+		for {
+			q, a, err := readBoth(br)
+			if err != nil {
+				break
+			}
+			if q != nil && (len(q.path) > maxWirePath || len(q.body) > maxWireReqBody || len(q.header) > maxWireHeaders) {
+				t.Fatalf("request over the bounds both ways: %d path, %d body, %d headers", len(q.path), len(q.body), len(q.header))
+			}
+			if a != nil {
+				if a.bodyLen < 0 || a.bodyLen > maxWireBody || a.status < 100 || a.status > 999 {
+					t.Fatalf("answer over the bounds both ways: %+v", a)
+				}
+				if _, err := io.CopyN(io.Discard, br, a.bodyLen); err != nil {
+					break
+				}
+			}
+		}
 		r := bytes.NewReader(b)
 		for {
 			q, err := readRequest(r)

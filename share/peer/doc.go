@@ -40,6 +40,22 @@
 // connection with requests in flight that hears nothing for 30 s, or a
 // malformed frame, is closed.
 //
+// A device running a peer server of its own (ClientOptions.Server) offers
+// the wire both ways ("kith-wire/2", before "kith-wire/1"): either end of
+// the connection may then send requests, and the other serves them with
+// its handlers as from the device whose certificate it verified in the
+// handshake (the server: the client's certificate; the client: the
+// server's, pinned to the ID it dialled), under the same policies, upload
+// slots and ledger as a request on a connection that device dialled. A
+// client's requests to a device that dialled its server this way go over
+// that connection (Server.wiresFrom, by verified device ID) instead of a
+// new one, so a pair that downloads from each other (a crowd's usual
+// pair, and every connect-back to a poller) pays one handshake, not two.
+// One reader per connection hands request frames to the serving side and
+// answers to their callers; the connection stays open while anything is
+// in flight either way, and closes when idle both ways (90 s at the
+// dialling end, IdleTimeout at the other).
+//
 // A bulk download from few peers is the exception (bulk.go): once more
 // than two chunk requests are in flight to a peer (a crowd asks each of
 // its peers for two at most) and 16 MiB of chunks came from it, its chunk
