@@ -7,7 +7,10 @@
 // BEGIN IMMEDIATE via _txlock=immediate, so writers queue instead of
 // failing on lock upgrades) and a pool of query-only readers. WAL journal,
 // synchronous=FULL (every commit is fsynced: purchases, licenses and the
-// billing outbox survive a power cut once acknowledged), foreign keys on,
+// billing outbox survive a power cut once acknowledged) but for commits of
+// announcements and withdrawals only, which run with synchronous=NORMAL
+// (acknowledged without waiting for the disk: soft state their devices
+// repeat at each heartbeat; see txSoft), foreign keys on,
 // busy timeout 10 s so `kith-directory publish` can write while the server
 // runs.
 //

@@ -47,6 +47,7 @@ type Store struct {
 	wq               chan *writeReq // to the writer goroutine (writer.go)
 	quit, writerDone chan struct{}
 	batches, batched atomic.Int64
+	softSync         bool // the writer connection's synchronous is NORMAL (writer.go syncFor; the writer goroutine's)
 }
 
 var _ directory.Store = (*Store)(nil)

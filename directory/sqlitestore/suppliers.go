@@ -40,7 +40,7 @@ func (s *Store) Announce(ctx context.Context, a *directory.AnnounceRecord) error
 	if err != nil {
 		return fmt.Errorf("encoding rtts: %w", err)
 	}
-	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	return s.txSoft(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var seq int64
 		err := s.queryRow(ctx, tx, deviceSeq, string(a.Device)).Scan(&seq)
 		if err != nil {
@@ -101,7 +101,7 @@ const (
 // Withdraw implements directory.Store: the device stops being listed; its
 // holdings stay known (for relayed registrations).
 func (s *Store) Withdraw(ctx context.Context, device identity.ID) error {
-	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error { return withdrawTx(ctx, tx, device) })
+	return s.txSoft(ctx, func(ctx context.Context, tx *sql.Tx) error { return withdrawTx(ctx, tx, device) })
 }
 
 func withdrawTx(ctx context.Context, tx *sql.Tx, device identity.ID) error {

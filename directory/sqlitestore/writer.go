@@ -42,6 +42,7 @@ var ErrClosed = errors.New("sqlitestore: store closed")
 type writeReq struct {
 	ctx  context.Context
 	fn   func(ctx context.Context, tx *sql.Tx) error
+	soft bool // txSoft: need not be durable when acknowledged
 	done chan error
 }
 
@@ -56,8 +57,27 @@ var reqPool = sync.Pool{New: func() any { return &writeReq{done: make(chan error
 // rolled back and runs again, see commitBatch): it must set its results
 // afresh each time and touch nothing outside tx.
 func (s *Store) tx(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	return s.write(ctx, fn, false)
+}
+
+// txSoft is tx for a write of soft state the directory may lose in a power
+// cut without harm, because its sender repeats it on its own (an
+// announcement, repeated at each heartbeat; a withdrawal, whose
+// announcement expires anyway): it is acknowledged once committed, without
+// waiting for the disk, when every request of its commit is soft
+// (synchronous=NORMAL for that commit; WAL keeps the database consistent
+// and a later durable commit's fsync makes it durable too). Mixed with a
+// durable write it is committed as that write is. A crowd's downloads each
+// announce as they start and as they end, and the fsync was most of what
+// those announcements waited for: 8 ms median (up to 59) against 2 ms on
+// this machine's disk (10 devices starting together).
+func (s *Store) txSoft(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	return s.write(ctx, fn, true)
+}
+
+func (s *Store) write(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error, soft bool) error {
 	r := reqPool.Get().(*writeReq)
-	r.ctx, r.fn = ctx, fn
+	r.ctx, r.fn, r.soft = ctx, fn, soft
 	select {
 	case s.wq <- r:
 	case <-s.quit:
@@ -110,7 +130,11 @@ func (s *Store) writeLoop() {
 			linger.Stop()
 		}
 		last = len(batch)
-		errs = s.commitBatch(batch, errs[:0])
+		if err := s.syncFor(batch); err != nil {
+			errs = failAll(append(errs[:0], make([]error, len(batch))...), err)
+		} else {
+			errs = s.commitBatch(batch, errs[:0])
+		}
 		s.batches.Add(1)
 		s.batched.Add(int64(len(batch)))
 		for i, r := range batch {
@@ -118,6 +142,35 @@ func (s *Store) writeLoop() {
 			batch[i] = nil
 		}
 	}
+}
+
+// syncFor sets the write connection's synchronous mode for a commit of
+// batch: NORMAL when every request is soft (txSoft), FULL otherwise. It
+// runs the PRAGMA only when the mode changes (softSync is the mode last
+// set; a connection database/sql opened anew starts FULL from the DSN,
+// so a stale softSync can only make a soft batch durable, never a durable
+// one soft). A durable batch whose FULL cannot be set fails; a soft one
+// whose NORMAL cannot be set is committed durably.
+func (s *Store) syncFor(batch []*writeReq) error {
+	soft := true
+	for _, r := range batch {
+		soft = soft && r.soft
+	}
+	if soft == s.softSync {
+		return nil
+	}
+	mode := "FULL"
+	if soft {
+		mode = "NORMAL"
+	}
+	if _, err := s.w.ExecContext(context.Background(), "PRAGMA synchronous = "+mode); err != nil {
+		if soft {
+			return nil
+		}
+		return fmt.Errorf("setting synchronous=FULL for a durable write: %w", err)
+	}
+	s.softSync = soft
+	return nil
 }
 
 // commitBatch runs batch in one transaction and returns each request's
