@@ -1,8 +1,13 @@
 package peer
 
 import (
+	"bufio"
 	"context"
+	"crypto/tls"
+	"encoding/binary"
 	"errors"
+	"io"
+	"net/http"
 	"sync"
 	"testing"
 	"time"
@@ -205,4 +210,101 @@ func TestSecurityWireReverse(t *testing.T) {
 	if n := x.ln.n.Load(); n != 1 || x.uploads(ia.ID()) != 1 {
 		t.Errorf("A's request to X: %d connections to X, X counted %d uploads to A; want 1, 1", n, x.uploads(ia.ID()))
 	}
+}
+
+// TestWireHostileBothWays: on a connection speaking the wire both ways, a
+// peer's request frames are bounded and checked as a server checks a
+// client's: one over the bounds, malformed, or reusing a tag in flight
+// ends the connection, and our requests on it fail as ErrMisbehaving (the
+// fetcher bans the peer). A device that dialled our server and sends an
+// answer to a request we never made loses its connection.
+func TestWireHostileBothWays(t *testing.T) {
+	me := newIdent(t)
+	// Lookups block: a request past hello stays in flight.
+	self := startBothEnd(t, me, newLib(t), blockedAccounts{})
+	held := func(tag uint32) []byte { // a request in flight until the connection ends
+		f, _ := encodeRequest(tag, http.MethodGet, "/kith/v1/have/"+makeContent(t, 1000, 1000, 34).m.ContentID().String(),
+			http.Header{HaveWaitHeader: {"10"}}, nil)
+		return f
+	}
+	for _, tt := range []struct {
+		name  string
+		frame func() []byte
+	}{
+		{"huge", func() []byte {
+			f, _ := encodeRequest(1, http.MethodGet, "/kith/v1/hello", nil, nil)
+			binary.BigEndian.PutUint32(f, 1<<31)
+			return f
+		}},
+		{"bad header", func() []byte {
+			f, _ := encodeRequest(1, http.MethodGet, "/kith/v1/hello", http.Header{"Bad Name": {"x"}}, nil)
+			return f
+		}},
+		{"tag in use", func() []byte { return append(held(5), held(5)...) }},
+		{"unknown type", func() []byte { return []byte{0, 0, 0, 5, 9, 0, 0, 0, 1} }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			peer := newIdent(t)
+			cfg := peer.ServerTLS(nil)
+			cfg.NextProtos = []string{WireProto2}
+			ln, err := tls.Listen("tcp", "127.0.0.1:0", cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { ln.Close() })
+			go func() {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				defer c.Close()
+				if _, err := readRequest(bufio.NewReader(c)); err != nil {
+					return
+				}
+				c.Write(tt.frame()) // instead of an answer
+				io.Copy(io.Discard, c)
+			}()
+			cl, err := NewClient(me, peer.ID(), []string{ln.Addr().String()}, ClientOptions{Server: self.srv})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(cl.Close)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			_, err = cl.Hello(ctx)
+			switch {
+			case err == nil:
+				t.Fatal("answered")
+			case ctx.Err() != nil:
+				t.Fatalf("hung: %v", err)
+			case !errors.Is(err, ErrMisbehaving):
+				t.Fatalf("error %v, want ErrMisbehaving", err)
+			}
+		})
+	}
+
+	t.Run("answer never asked", func(t *testing.T) {
+		peer := newIdent(t)
+		cfg := peer.ClientTLS(me.ID())
+		cfg.NextProtos = []string{WireProto2}
+		tc, err := tls.Dial("tcp", self.ln.Addr().String(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tc.Close()
+		if p := tc.ConnectionState().NegotiatedProtocol; p != WireProto2 {
+			t.Fatalf("negotiated %q, want %s", p, WireProto2)
+		}
+		head, _ := answerHead(7, 200, nil, 0)
+		if _, err := tc.Write(head); err != nil {
+			t.Fatal(err)
+		}
+		tc.SetReadDeadline(time.Now().Add(30 * time.Second))
+		if _, err := io.Copy(io.Discard, tc); err != nil {
+			t.Fatalf("the connection was not closed: %v", err)
+		}
+		if n := len(self.srv.wiresFrom(peer.ID())); n != 0 {
+			t.Errorf("%d connections of the peer still listed", n)
+		}
+	})
 }

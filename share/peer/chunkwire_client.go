@@ -414,12 +414,12 @@ func (wc *wireConn) close(err error) {
 	wc.err = err
 	close(wc.dead)
 	wc.mu.Unlock()
+	if wc.onClose != nil {
+		wc.onClose(wc)
+	}
 	wc.tc.Close()
 	if wc.stopServing != nil {
 		wc.stopServing()
-	}
-	if wc.onClose != nil {
-		wc.onClose(wc)
 	}
 }
 
