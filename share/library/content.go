@@ -347,6 +347,10 @@ func (l *Library) WriteChunk(cid sealed.ContentID, i int, ct []byte) error {
 		}
 		return fmt.Errorf("writing chunk %d of %s: %w", i, cid, err)
 	}
+	// Its writeback starts now rather than at the batch's fsync; a failure
+	// (a file system without it, a file sealed meanwhile) only leaves it to
+	// the fsync.
+	_ = startWriteback(f, off, len(ct))
 	it.mu.Lock()
 	if !it.have.Has(i) {
 		it.have.Set(i)

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 
@@ -565,5 +566,25 @@ func TestRecordAll(t *testing.T) {
 		if e.ContentID == a && e.Direction == Up && (e.Bytes != 150 || e.Requests != 3) {
 			t.Fatalf("the first delta of a failed batch counted: %+v", e)
 		}
+	}
+}
+
+// TestStartWriteback: starting a range's writeback succeeds on an open
+// file and reports an error (no panic, no other descriptor touched) on a
+// closed one, which WriteChunk ignores.
+func TestStartWriteback(t *testing.T) {
+	f, err := os.Create(filepath.Join(t.TempDir(), "x.part"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt(make([]byte, 1<<20), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := startWriteback(f, 0, 1<<20); err != nil {
+		t.Fatalf("writeback of an open file: %v", err)
+	}
+	f.Close()
+	if err := startWriteback(f, 0, 1<<20); runtime.GOOS == "linux" && err == nil {
+		t.Fatal("writeback of a closed file: no error")
 	}
 }
