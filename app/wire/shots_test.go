@@ -95,7 +95,11 @@ func startXvfbPID(t testing.TB) (string, int) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	x := exec.Command("Xvfb", "-displayfd", "3", "-screen", "0", "1280x800x24", "-nolisten", "tcp")
+	// -noreset: by default an X server resets when its last client leaves,
+	// and a client connecting meanwhile fails "Failed to open display" (1
+	// in 10 with three clients connecting in turn here): kith started just
+	// after the last one stopped, or beside an xwininfo poll, did so.
+	x := exec.Command("Xvfb", "-displayfd", "3", "-screen", "0", "1280x800x24", "-nolisten", "tcp", "-noreset")
 	x.ExtraFiles = []*os.File{w} // fd 3 in the child
 	if err := x.Start(); err != nil {
 		w.Close()
