@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -73,39 +74,69 @@ func goBinary() string {
 	return "/usr/local/go/bin/go"
 }
 
+// firstNetnsDisplay is where startXvfb's display numbers start: far above
+// those Xvfb -displayfd picks on the host (from :0 up, app/wire's tests).
+const firstNetnsDisplay = 100
+
 // startXvfb starts a display inside h's namespace (X clients there reach it
 // by its abstract socket, which is per namespace) and returns its name.
+//
+// Its number is claimed with X's lock file (/tmp/.X<n>-lock), not picked
+// with -displayfd: -displayfd takes no lock and counts a number free when
+// its abstract socket is, and abstract sockets are per network namespace,
+// so a display in here got :0 while a test on the host had :0 too. Two
+// servers of one number share /tmp/.X11-unix/X<n> (each unlinks and binds
+// it) and /var/lib/xkb/server-<n>.xkm (each compiles its keymap into it and
+// deletes it): the host's clients then failed "Failed to open display :0"
+// or hung (TestScreenshots failed so beside this package's window tests).
+// It listens on its abstract socket only (-nolisten unix): a client in
+// another namespace finding no abstract socket of that number falls back
+// to the file socket, which would reach this display from there. And it
+// does not reset when its last client leaves (-noreset, as app/wire's).
 func startXvfb(t *testing.T, h netns.Host) string {
 	t.Helper()
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	x := h.Command(context.Background(), "Xvfb", "-displayfd", "3", "-screen", "0", "1280x800x24", "-nolisten", "tcp")
-	x.ExtraFiles = []*os.File{w}
-	if err := x.Start(); err != nil {
-		w.Close()
-		t.Fatalf("starting Xvfb: %v", err)
-	}
-	w.Close()
-	exited := make(chan struct{})
-	go func() { x.Wait(); close(exited) }()
-	t.Cleanup(func() { x.Process.Kill(); <-exited })
-	got := make(chan string, 1)
-	go func() {
-		b, _ := io.ReadAll(io.LimitReader(r, 32))
-		got <- strings.TrimSpace(string(b))
-	}()
-	select {
-	case n := <-got:
-		if n == "" {
-			t.Fatal("Xvfb exited without reporting a display")
+displays:
+	for n := firstNetnsDisplay; n < firstNetnsDisplay+200; n++ {
+		display := fmt.Sprintf(":%d", n)
+		var stderr bytes.Buffer
+		x := h.Command(context.Background(), "Xvfb", display, "-screen", "0", "1280x800x24", "-nolisten", "tcp", "-nolisten", "unix",
+			"-noreset") // no reset when the last client leaves: a client connecting then fails
+		x.Stderr = &stderr // read once it exited
+		if err := x.Start(); err != nil {
+			t.Fatalf("starting Xvfb: %v", err)
 		}
-		return ":" + n
-	case <-time.After(60 * time.Second):
-		t.Fatal("Xvfb did not report a display within 60 s")
+		exited := make(chan struct{})
+		go func() { x.Wait(); close(exited) }()
+		stop := func() {
+			x.Process.Signal(syscall.SIGTERM) // removes its lock file and socket
+			select {
+			case <-exited:
+			case <-time.After(10 * time.Second):
+				x.Process.Kill()
+				<-exited
+			}
+		}
+		for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			select {
+			case <-exited:
+				msg := stderr.String()
+				if strings.Contains(msg, "already active") || strings.Contains(msg, "Cannot establish any listening sockets") {
+					continue displays // another server has this number
+				}
+				t.Fatalf("Xvfb %s in %s exited: %s", display, h.Name, msg)
+			default:
+			}
+			if h.Command(context.Background(), "xwininfo", "-display", display, "-root").Run() == nil {
+				t.Cleanup(stop)
+				return display
+			}
+			if time.Now().After(deadline) {
+				stop()
+				t.Fatalf("Xvfb %s in %s not answering after 60 s: %s", display, h.Name, stderr.String())
+			}
+		}
 	}
+	t.Fatalf("no free display from :%d to :%d for Xvfb in %s", firstNetnsDisplay, firstNetnsDisplay+199, h.Name)
 	return ""
 }
 
