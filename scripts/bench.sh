@@ -32,6 +32,7 @@ plan=(
   "./directory/relay/|RelayThroughput|3x"
   "./share/peer/|HostileOffer|1x"
   "./share/|CrowdBound|3x"                        # the flash crowd's bounds alone (tlsBound, cryptoBound)
+  "./share/|ChunkPath|5x"                         # the chunk path alone (16 downloads from one holder, stored) vs tlsBound, same run
   "./share/|FlashCrowd|1x"
   "./share/|NeighbourFirstPCM|20x"
   "./share/|NeighbourFirstFrame|10x"              # makes a 20 s 1080p30 clip with ffmpeg first
