@@ -192,16 +192,17 @@ func readExact(resp *http.Response, n int64, dst []byte, what string) ([]byte, e
 	if resp.ContentLength >= 0 && resp.ContentLength != n {
 		return nil, fmt.Errorf("%s: %w: length %d, want %d", what, ErrMisbehaving, resp.ContentLength, n)
 	}
-	if int64(cap(dst)) < n+1 {
-		dst = make([]byte, n+1)
-	}
-	dst = dst[:n+1]
+	dst, pooled := bodyBuf(dst, n)
 	got, err := io.ReadFull(resp.Body, dst)
+	if int64(got) == n && (errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)) {
+		return dst[:n], nil
+	}
+	if pooled { // nobody else has seen it: back to the pool
+		putChunkBuf(&dst)
+	}
 	switch {
 	case int64(got) > n:
 		return nil, fmt.Errorf("%s: %w: more than %d bytes", what, ErrMisbehaving, n)
-	case int64(got) == n && (errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)):
-		return dst[:n], nil
 	case resp.ContentLength < 0 && (errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)):
 		return nil, fmt.Errorf("%s: %w: %d bytes, want %d", what, ErrMisbehaving, got, n)
 	default:
@@ -277,13 +278,13 @@ func (o *originSource) Chunk(ctx context.Context, i int, dst []byte) ([]byte, er
 		return nil, fmt.Errorf("chunk %d from origin: %w", i, err)
 	}
 	defer rc.Close()
-	if int64(cap(dst)) < n+1 {
-		dst = make([]byte, n+1)
-	}
-	dst = dst[:n+1]
+	dst, pooled := bodyBuf(dst, n)
 	got, err := io.ReadFull(rc, dst)
 	if int64(got) == n && (errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)) {
 		return dst[:n], nil
+	}
+	if pooled {
+		putChunkBuf(&dst)
 	}
 	if int64(got) > n {
 		return nil, fmt.Errorf("chunk %d from origin: %w: more than %d bytes", i, ErrMisbehaving, n)

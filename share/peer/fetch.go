@@ -22,7 +22,9 @@ type Source interface {
 	// Chunk returns ciphertext chunk i, reusing dst if it is big enough.
 	// The fetcher may reuse the returned slice's array for later chunks
 	// (a process-wide buffer pool): it must be dst's or new, never memory
-	// the source keeps.
+	// the source keeps. The fetcher passes a nil dst for chunks of the
+	// default size or less: a peer or the origin takes a buffer from that
+	// pool once the answer comes, not while the request waits.
 	Chunk(ctx context.Context, i int, dst []byte) ([]byte, error)
 }
 
@@ -243,18 +245,22 @@ func NewFetcher(o FetchOptions) (*Fetcher, error) {
 	return f, nil
 }
 
-// getBuf returns a buffer for one of our chunks: the process's shared
-// pool's for chunks of the default size or less, this fetcher's own for
-// longer ones.
+// getBuf returns the buffer a request for one of our chunks starts with:
+// nil for chunks of the default size or less (the source takes one of the
+// process's shared pool when the answer comes: bodyBuf), one of this
+// fetcher's own for longer ones.
 func (f *Fetcher) getBuf() *[]byte {
 	if f.size+1 > chunkBufSize {
 		return f.bufs.Get().(*[]byte)
 	}
-	return getChunkBuf(f.size)
+	return nil
 }
 
-// putBuf gives a buffer from getBuf back.
+// putBuf gives the buffer a chunk was read into back.
 func (f *Fetcher) putBuf(b *[]byte) {
+	if b == nil {
+		return
+	}
 	if f.size+1 > chunkBufSize {
 		f.bufs.Put(b)
 		return

@@ -163,13 +163,17 @@ func (f *Fetcher) launch(ctx context.Context, wg *sync.WaitGroup, a *attempt) {
 	go func() {
 		defer wg.Done()
 		buf := f.getBuf()
+		var dst []byte
+		if buf != nil {
+			dst = *buf
+		}
 		var data []byte
 		var have *HaveInfo
 		var err error
 		if hc, ok := src.(HaveCarrier); ok {
-			data, have, err = hc.ChunkHave(actx, i, *buf)
+			data, have, err = hc.ChunkHave(actx, i, dst)
 		} else {
-			data, err = src.Chunk(actx, i, *buf)
+			data, err = src.Chunk(actx, i, dst)
 		}
 		if err != nil && errors.Is(actx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
 			// The request's own timeout, whatever the source made of it
@@ -179,8 +183,13 @@ func (f *Fetcher) launch(ctx context.Context, wg *sync.WaitGroup, a *attempt) {
 		if err == nil && int64(len(data)) != size {
 			err = fmt.Errorf("chunk %d from %s: %w: %d bytes, want %d", i, src.ID().Short(), ErrMisbehaving, len(data), size)
 		}
-		if err == nil {
+		if err == nil && data != nil {
+			if buf == nil {
+				buf = new([]byte)
+			}
 			*buf = data[:cap(data)][:0]
+		}
+		if err == nil {
 			// Verify and store here, in parallel: the sink hashes the chunk.
 			err = f.o.Sink.WriteChunk(f.cid, i, data)
 			if err != nil && !errors.Is(err, library.ErrBadChunk) {
