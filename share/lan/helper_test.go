@@ -37,6 +37,7 @@ func TestMain(m *testing.M) {
 //	          KITH_LAN_INSTANCE); with KITH_LAN_DIR_PORT also a directory
 //	          (fp=KITH_LAN_FP); with KITH_LAN_BROWSE=1 also browse for devices
 //	          of KITH_LAN_FP, printing "neighbours <json>" on each change
+//	          (a neighbour's LastSeen moving is one)
 //	hostile   announce a device with a malformed TXT record
 //	find      run FindDirectory and print "found <json>"
 //	loopback  run the loopback discovery check
@@ -99,13 +100,23 @@ func helperAnnounce(ctx context.Context, log *slog.Logger, port int) error {
 		if err != nil {
 			return err
 		}
+		// Printed on each change, and when a neighbour's LastSeen moved
+		// (looked at every 100 ms): TestNetnsDiscovery judges the expiry
+		// from the last sighting.
 		run = append(run, br.Serve, func(ctx context.Context) error {
+			tick := time.NewTicker(100 * time.Millisecond)
+			defer tick.Stop()
+			last := ""
 			for {
 				select {
 				case <-ctx.Done():
 					return nil
 				case <-br.Changes():
-					b, _ := json.Marshal(br.Neighbours())
+				case <-tick.C:
+				}
+				b, _ := json.Marshal(br.Neighbours())
+				if string(b) != last {
+					last = string(b)
 					fmt.Printf("neighbours %s\n", b)
 				}
 			}
