@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/kith-media/kith/share/identity"
@@ -54,6 +55,7 @@ type wireConn struct {
 	cut      bool      // the body being read was given up: reads end now, until it has ended
 	body     bool      // an answer's body is being read (by its caller, or skipped here)
 	closing  bool      // Client.Close came: close once no request is in flight
+	heard    bool      // a frame came from the peer (the connection was live)
 	err      error
 
 	stopServing context.CancelFunc // ends sc's requests
@@ -256,9 +258,20 @@ func (wc *wireConn) RoundTrip(req *http.Request) (*http.Response, error) {
 	st := &wireStream{ctx: ctx, ch: make(chan *http.Response, 1)}
 	wc.streams[tag] = st
 	wc.extendLocked()
+	// A connection the peer closes as this request goes out (its idle
+	// close racing the request: the end that dialled closes after 90 s,
+	// and on WireProto2 the other end sends requests on it too) fails
+	// the request unanswered. One that was live before then, and a request
+	// safe to send again, goes to a new connection instead (wireNoConn),
+	// as net/http sends an idempotent request again when the server
+	// closed the reused connection it went out on.
+	again := wc.heard && body == nil && (req.Method == http.MethodGet || req.Method == http.MethodHead)
 	wc.mu.Unlock()
 	if err := wc.write(frame); err != nil {
 		wc.close(err)
+		if again && closedByPeer(err) {
+			return nil, wireNoConn{err}
+		}
 		return nil, fmt.Errorf("chunk wire to %s: %w", wc.peerName(), err)
 	}
 	select {
@@ -266,6 +279,9 @@ func (wc *wireConn) RoundTrip(req *http.Request) (*http.Response, error) {
 		resp.Request = req
 		return resp, nil
 	case <-wc.dead:
+		if again && closedByPeer(wc.err) {
+			return nil, wc.noConn()
+		}
 		return nil, fmt.Errorf("chunk wire to %s: %w", wc.peerName(), wc.err)
 	case <-ctx.Done():
 		wc.mu.Lock()
@@ -284,6 +300,12 @@ func (wc *wireConn) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return nil, ctx.Err()
 	}
+}
+
+// closedByPeer reports whether err is the peer closing the connection (a
+// FIN or a reset), not a protocol error or a timeout.
+func closedByPeer(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
 // cancel tells the server the caller of tag went away (its handler's
@@ -310,6 +332,7 @@ func (wc *wireConn) write(b []byte) error {
 // the caller has read or closed its body before reading the next frame.
 func (wc *wireConn) readLoop() {
 	var err error
+	heard := false
 	for {
 		if _, err = wc.br.Peek(1); err != nil {
 			var ne net.Error
@@ -327,6 +350,12 @@ func (wc *wireConn) readLoop() {
 				}
 			}
 			break
+		}
+		if !heard {
+			heard = true
+			wc.mu.Lock()
+			wc.heard = true
+			wc.mu.Unlock()
 		}
 		var a *wireAns
 		if wc.sc != nil {

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"reflect"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -417,5 +418,53 @@ func TestWireWithHTTPPeers(t *testing.T) {
 	resp.Body.Close()
 	if resp.Proto != "HTTP/2.0" {
 		t.Fatalf("to an HTTP peer: %s, want HTTP/2.0", resp.Proto)
+	}
+}
+
+// TestWireClosedAsRequestWentOut: a peer closing a live connection as a
+// request goes out on it (its idle close racing the request: the end that
+// dialled closes after 90 s, and on WireProto2 the other end sends its
+// requests on that connection too) costs the request nothing: it goes to
+// a new connection, as net/http sends an idempotent request again when
+// the server closed the reused connection. A connection that never
+// answered is not tried again.
+func TestWireClosedAsRequestWentOut(t *testing.T) {
+	c := makeContent(t, 1<<20, 256<<10, 35)
+	_, n := c.m.ChunkRange(0)
+	var mu sync.Mutex
+	asked := map[io.Writer]int{} // requests read, by connection
+	srv, me := newIdent(t), newIdent(t)
+	addr := wireServer(t, srv, func(q *wireReq, w io.Writer) {
+		mu.Lock()
+		asked[w]++
+		first, second := len(asked) == 1, asked[w] == 2
+		mu.Unlock()
+		if first && second { // the first connection's second request: closed unanswered
+			w.(net.Conn).Close()
+			return
+		}
+		head, _ := answerHead(q.tag, 200, nil, int(n))
+		w.Write(append(head, c.chunk(0)...))
+	})
+	cl := client(t, me, srv.ID(), addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for i := range 2 {
+		if b, err := cl.Chunk(ctx, c.m, 0, nil); err != nil || !bytes.Equal(b, c.chunk(0)) {
+			t.Fatalf("request %d: %v", i+1, err)
+		}
+	}
+	mu.Lock()
+	conns := len(asked)
+	mu.Unlock()
+	if conns != 2 {
+		t.Fatalf("%d connections, want the closed one and a new one", conns)
+	}
+
+	// A peer that closes every connection unanswered: the request fails
+	// (no connection was live), once.
+	shut := wireServer(t, srv, func(_ *wireReq, w io.Writer) { w.(net.Conn).Close() })
+	if _, err := client(t, me, srv.ID(), shut).Chunk(ctx, c.m, 0, nil); err == nil || ctx.Err() != nil {
+		t.Fatalf("a peer that never answers: %v", err)
 	}
 }
