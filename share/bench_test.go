@@ -46,7 +46,8 @@ import (
 // (s_crypto, x_crypto, x_cpu_crypto; see cryptoBound); the most file
 // descriptors one child held (max_fds), the connections the crowd opened
 // to each other per device (conns/dev, peer.Client.Handshakes; each is a
-// mutual TLS handshake) and the child processes (procs).
+// mutual TLS handshake), the Have polls they sent each other per device
+// (polls/dev, peer.Client.HavePolls) and the child processes (procs).
 // KITH_CROWD_PROFILE=dir writes a CPU profile per child (group-N.pprof)
 // and one of the parent (directory.pprof), from the start to the last
 // download, and each child's allocations since it started
@@ -144,6 +145,8 @@ func flashCrowd(b *testing.B, n, size int, poisson bool) {
 	b.ReportMetric(float64(res.maxFDs), "max_fds")
 	// Connections per device: each is a mutual handshake at both ends.
 	b.ReportMetric(float64(res.conns)/float64(n), "conns/dev")
+	// Have polls per device: each a request and an answer at both ends.
+	b.ReportMetric(float64(res.polls)/float64(n), "polls/dev")
 	b.ReportMetric(float64(res.procs), "procs")
 }
 

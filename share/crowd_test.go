@@ -65,6 +65,7 @@ type crowdReport struct {
 	CPUMs    int64  `json:"cpu_ms,omitempty"`  // the child's user+system CPU from "go" to its last download
 	MaxFDs   int    `json:"max_fds,omitempty"` // most open file descriptors seen
 	Conns    int64  `json:"conns,omitempty"`   // connections the group's nodes opened to peers (peer.Client.Handshakes)
+	Polls    int64  `json:"polls,omitempty"`   // Have polls the group's nodes sent to peers (peer.Client.HavePolls)
 }
 
 // TestCrowdHelper is a child process of BenchmarkFlashCrowd (a group of
@@ -181,7 +182,7 @@ func crowdChild(t *testing.T, raw string, in io.Reader, out io.Writer) error {
 			f.Close()
 		}
 	}
-	crowdSay(out, crowdReport{Finished: true, CPUMs: (cpuTime() - cpu0).Milliseconds(), MaxFDs: fds.max(), Conns: handshakes(nodes)})
+	crowdSay(out, crowdReport{Finished: true, CPUMs: (cpuTime() - cpu0).Milliseconds(), MaxFDs: fds.max(), Conns: handshakes(nodes), Polls: havePolls(nodes)})
 	// Keep serving the others until the parent says the crowd is done.
 	for lines.Scan() {
 	}
@@ -197,6 +198,20 @@ func handshakes(nodes []*Node) int64 {
 		nd.mu.Lock()
 		for _, c := range nd.clients {
 			n += c.Handshakes()
+		}
+		nd.mu.Unlock()
+	}
+	return n
+}
+
+// havePolls is how many Have polls nodes sent to their peers so far
+// (counted as handshakes is).
+func havePolls(nodes []*Node) int64 {
+	var n int64
+	for _, nd := range nodes {
+		nd.mu.Lock()
+		for _, c := range nd.clients {
+			n += c.HavePolls()
 		}
 		nd.mu.Unlock()
 	}
@@ -262,6 +277,7 @@ type crowdResult struct {
 	cpu    time.Duration // the children's CPU from "go" to their last download, and the parent's (the directory) meanwhile
 	maxFDs int           // most descriptors one child held
 	conns  int64         // connections the crowd's nodes opened to each other
+	polls  int64         // Have polls the crowd's nodes sent each other
 	procs  int
 }
 
@@ -386,6 +402,7 @@ func runCrowd(b *testing.B, d *testDirectory, title *directory.Title, delays []t
 			res.cpu += time.Duration(r.CPUMs) * time.Millisecond
 			res.maxFDs = max(res.maxFDs, r.MaxFDs)
 			res.conns += r.Conns
+			res.polls += r.Polls
 		case r.Ms > 0:
 			got++
 			res.origin += r.Origin

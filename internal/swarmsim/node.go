@@ -208,6 +208,7 @@ func (n *node) poll(src *sched.Source) {
 	s := n.s
 	p := src.Ref.(*node)
 	want := n.core.Want(src)
+	s.polls++
 	s.at(s.c.Latency, func() {
 		if p.gone || !p.started || p.freeRider {
 			s.at(s.c.Latency, func() {

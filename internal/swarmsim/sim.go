@@ -107,15 +107,17 @@ type Result struct {
 	// Fairness is Jain's index of upload bytes over the sharers that
 	// finished (1: all uploaded alike); MaxUpX the most one uploaded ÷ Size.
 	Fairness, MaxUpX float64
-	Events           int64
-	Wall             time.Duration
+	// PollsPerDevice is the Have polls sent per device (held or not).
+	PollsPerDevice float64
+	Events         int64
+	Wall           time.Duration
 }
 
 func (r Result) String() string {
-	return fmt.Sprintf("N=%d size=%dMiB churn=%.0f%% free=%.0f%% legacy=%v: origin %.2fx (busy %d), finished %d left %d stuck %d, median %s p99 %s all %s, bound %s, fairness %.2f maxup %.1fx, %d events in %s",
+	return fmt.Sprintf("N=%d size=%dMiB churn=%.0f%% free=%.0f%% legacy=%v: origin %.2fx (busy %d), finished %d left %d stuck %d, median %s p99 %s all %s, bound %s, fairness %.2f maxup %.1fx, %.1f polls/dev, %d events in %s",
 		r.N, r.Size>>20, r.Churn*100, r.FreeRiders*100, r.Legacy, r.OriginX, r.OriginBusy, r.Finished, r.Left, r.Stuck,
 		r.Median.Round(time.Millisecond), r.P99.Round(time.Millisecond), r.All.Round(time.Millisecond), r.Bound.Round(time.Millisecond),
-		r.Fairness, r.MaxUpX, r.Events, r.Wall.Round(time.Millisecond))
+		r.Fairness, r.MaxUpX, r.PollsPerDevice, r.Events, r.Wall.Round(time.Millisecond))
 }
 
 type event struct {
@@ -166,6 +168,7 @@ type sim struct {
 	sharedFree  time.Duration // when the shared cap is next idle
 	originBytes int64
 	originBusy  int64
+	polls       int64    // Have polls sent
 	outcomes    [8]int64 // by sched.Kind
 }
 
@@ -246,7 +249,8 @@ func (s *sim) result(wall time.Duration) Result {
 			fmt.Fprintln(os.Stderr, n.id, "arrive", n.arrive, "done", n.doneAt, "peers", n.added, n.core.Stats(s.t()))
 		}
 	}
-	r := Result{Config: s.c, Chunks: s.chunks, OriginBytes: s.originBytes, OriginBusy: s.originBusy, Events: s.events, Wall: wall}
+	r := Result{Config: s.c, Chunks: s.chunks, OriginBytes: s.originBytes, OriginBusy: s.originBusy, Events: s.events, Wall: wall,
+		PollsPerDevice: float64(s.polls) / float64(max(1, len(s.nodes)))}
 	r.OriginX = float64(s.originBytes) / float64(s.c.Size)
 	var times []time.Duration
 	var ups []float64

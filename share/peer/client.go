@@ -104,6 +104,7 @@ type Client struct {
 	first chan struct{} // holds one token
 
 	handshakes atomic.Int64 // connections opened (Handshakes)
+	havePolls  atomic.Int64 // Have polls sent (HavePolls)
 
 	mu         sync.Mutex
 	wrongAt    map[string]time.Time      // addresses that answered with another certificate, and when

@@ -155,8 +155,13 @@ func (c *Client) HaveWait(ctx context.Context, cid sealed.ContentID, n int, want
 	return c.have(ctx, cid, n, hdr)
 }
 
+// HavePolls is how many Have polls (held or not) the client has sent to
+// the peer: each is a request and an answer at both ends.
+func (c *Client) HavePolls() int64 { return c.havePolls.Load() }
+
 // have is Have with request headers hdr.
 func (c *Client) have(ctx context.Context, cid sealed.ContentID, n int, hdr http.Header) (HaveInfo, error) {
+	c.havePolls.Add(1)
 	resp, err := c.get(ctx, "/kith/v1/have/"+cid.String(), hdr)
 	if err != nil {
 		return HaveInfo{}, fmt.Errorf("have of %s: %w", c.peer.Short(), err)
