@@ -9,7 +9,9 @@
 // (MaxUploads, MaxUploadsPerPeer, answered Busy), arrivals (all at once or
 // Poisson), churn (devices leaving mid-download, their entries expiring
 // from the directory after the announce TTL) and free riders (devices
-// that share nothing: not announced, refusing every request).
+// that share nothing: not announced, refusing every request). A peer's
+// Have polls are held as peer.Server holds them, and its chunk answers
+// carry its Have state as a peer server's do (sched.Core.Carried).
 //
 // A transfer's rate is fixed when it starts (its share of the sender's
 // upload, the receiver's download and the shared cap at that moment), so

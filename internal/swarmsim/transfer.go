@@ -3,6 +3,7 @@ package swarmsim
 import (
 	"io"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/kith-media/kith/share/peer/sched"
@@ -20,6 +21,10 @@ type transfer struct {
 	// holds: the link reservations (queue, when its share is through,
 	// its length), handed back when the transfer ends early.
 	holds []hold
+	// carried: the source's Have state its answer carries (a peer
+	// server's HaveBitsHeader, set as it starts to answer); nil for the
+	// origin and the legacy algorithm.
+	carried *sched.HaveInfo
 }
 
 type hold struct {
@@ -90,6 +95,10 @@ func (tr *transfer) arrive() {
 	}
 	p.uploads++
 	p.perPeer[n.id]++
+	if !s.c.Legacy {
+		tr.carried = &sched.HaveInfo{Have: slices.Clone(p.have), Fetching: slices.Clone(p.fromOrigin),
+			Complete: p.finished, Downloading: !p.finished}
+	}
 	tr.flowing(tr.occupy(&p.upFree, size, s.c.Up))
 }
 
@@ -175,6 +184,9 @@ func (tr *transfer) end(out sched.Outcome) {
 		}
 	}
 	s.outcomes[out.Kind]++
+	if out.Kind == sched.OK && tr.carried != nil { // as peer.Fetcher.handle: the carried state, then the result
+		n.core.Carried(a.Src, *tr.carried, s.t())
+	}
 	done, others, _ := n.core.Result(a, out, s.t())
 	for _, x := range others {
 		x.Cancel()
