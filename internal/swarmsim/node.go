@@ -174,16 +174,13 @@ func (n *node) poke() {
 	n.s.at(0, func() { n.pumpQueued = false; n.pump() })
 }
 
-// pump is one turn of peer.Fetcher.Run's loop: polls, then Schedule.
+// pump is one turn of peer.Fetcher.Run's loop: Schedule, then polls.
 func (n *node) pump() {
 	s := n.s
 	if n.finished || n.gone {
 		return
 	}
 	now := s.t()
-	for _, src := range n.core.Polls(now) {
-		n.poll(src)
-	}
 	launch, alive := n.core.Schedule(now)
 	if !alive {
 		n.gone, n.goneAt = true, s.now // no source left: it gives up
@@ -191,6 +188,9 @@ func (n *node) pump() {
 	}
 	for _, a := range launch {
 		n.request(a)
+	}
+	for _, src := range n.core.Polls(now) {
+		n.poll(src)
 	}
 	if n.tickAt <= s.now { // the fetcher's 100 ms ticker
 		n.tickAt = s.now + 100*time.Millisecond

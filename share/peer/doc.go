@@ -139,7 +139,9 @@
 // while they answer its chunk requests, whose answers carry the same state
 // (HaveCarrier); a source that holds polls (HaveWaiter) is asked again as
 // soon as it answers, to hold the poll until it has a chunk the download
-// needs and is not fetching (FetchOptions.HaveWait), so a crowd learns of
+// needs and is not fetching (FetchOptions.HaveWait; not beside a chunk
+// request to it, which each round sends first, nor while every chunk the
+// download lacks is being fetched: such a poll could only time out), so a crowd learns of
 // a chunk when its peer gets it, not at the next poll round (polls every
 // HaveInterval left an 8 MiB crowd of 10 idle half the time); asks each peer for the rarest chunk it can give
 // (fewest of our peers hold it; ties onward from a random start, so a

@@ -60,12 +60,15 @@ func (f *Fetcher) Run(ctx context.Context) error {
 			break
 		}
 		now := f.clk.Now()
-		for _, s := range f.core.Polls(now) {
-			f.poll(ctx, &wg, s)
-		}
+		// Requests first, then polls: a source a poll's answer just
+		// showed a chunk we need is asked for it, not polled again beside
+		// the request (whose answer carries its state).
 		launch, alive := f.core.Schedule(now)
 		for _, a := range launch {
 			f.launch(ctx, &wg, a)
+		}
+		for _, s := range f.core.Polls(now) {
+			f.poll(ctx, &wg, s)
 		}
 		var p *Progress
 		if now.Sub(lastProgress) >= f.o.ProgressInterval {

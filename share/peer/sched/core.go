@@ -346,8 +346,12 @@ func (k *Core) Stats(now time.Time) []SourceStats {
 // whose Want is not nil to hold the poll (for up to HaveWait) until it
 // has one of those chunks. A source that held its last poll is asked
 // again as soon as it answers none of our chunk requests (their answers
-// carry its state): it tells us of a chunk when it has it, not at our
-// next round.
+// carry its state) and there is a chunk to wait for (one we need, are not
+// fetching, and do not know it holds): it tells us of a chunk when it has
+// it, not at our next round, and a poll that could only end at its wait
+// (every chunk we lack in flight, as at a download's end) is not sent.
+// The driver calls Schedule first: a source just asked for a chunk is not
+// polled beside it.
 func (k *Core) Polls(now time.Time) []*Source {
 	var out []*Source
 	for _, s := range k.srcs {
@@ -355,7 +359,7 @@ func (k *Core) Polls(now time.Time) []*Source {
 			continue
 		}
 		if s.waits {
-			if s.inflight > 0 {
+			if s.inflight > 0 || !k.wants(s) {
 				continue
 			}
 		} else if now.Sub(s.lastPoll) < k.pollEvery(s) {
@@ -440,6 +444,21 @@ func (k *Core) Want(s *Source) Bitmap {
 		w[j] &^= s.have[j]
 	}
 	return w
+}
+
+// wants reports whether Want(s) would name a chunk: one this download
+// needs, has no request for, and does not know s holds.
+func (k *Core) wants(s *Source) bool {
+	for j, b := range k.need {
+		b &^= k.busy[j]
+		if j < len(s.have) {
+			b &^= s.have[j]
+		}
+		if b != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // gained reports whether now holds a chunk before did not.
