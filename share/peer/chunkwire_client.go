@@ -258,13 +258,9 @@ func (wc *wireConn) RoundTrip(req *http.Request) (*http.Response, error) {
 	st := &wireStream{ctx: ctx, ch: make(chan *http.Response, 1)}
 	wc.streams[tag] = st
 	wc.extendLocked()
-	// A connection the peer closes as this request goes out (its idle
-	// close racing the request: the end that dialled closes after 90 s,
-	// and on WireProto2 the other end sends requests on it too) fails
-	// the request unanswered. One that was live before then, and a request
-	// safe to send again, goes to a new connection instead (wireNoConn),
-	// as net/http sends an idempotent request again when the server
-	// closed the reused connection it went out on.
+	// The peer closing a live connection as this request goes out (its
+	// idle close; on WireProto2 both ends send requests) sends a request
+	// safe to repeat to a new connection (wireNoConn), as net/http does.
 	again := wc.heard && body == nil && (req.Method == http.MethodGet || req.Method == http.MethodHead)
 	wc.mu.Unlock()
 	if err := wc.write(frame); err != nil {
