@@ -231,7 +231,7 @@ func BenchmarkFirstChunk(b *testing.B) {
 func BenchmarkRequest(b *testing.B) {
 	c := makeContent(b, 8<<20, sealed.DefaultChunkSize, 11)
 	a, me := newIdent(b), newIdent(b)
-	_, addr := startServer(b, ServerOptions{Identity: a, Library: holder(b, c), Accounts: everyoneEnrolled{}})
+	srvA, addr := startServer(b, ServerOptions{Identity: a, Library: holder(b, c), Accounts: everyoneEnrolled{}})
 	cl := client(b, me, a.ID(), addr)
 	ctx := context.Background()
 	cid, n := c.m.ContentID(), c.m.NumChunks()
@@ -256,11 +256,35 @@ func BenchmarkRequest(b *testing.B) {
 	if _, err := h1.Chunk(ctx, c.m, 0, buf); err != nil { // the lane's connection
 		b.Fatal(err)
 	}
+	// The wire both ways (kith-wire/2): a client of a device running its
+	// own server, forward (2) and back over the connection the other
+	// device dialled (back: no handshake of its own).
+	srvMe, addrMe := startServer(b, ServerOptions{Identity: me, Library: holder(b, c), Accounts: everyoneEnrolled{}})
+	for srvA.serving() == nil || srvMe.serving() == nil {
+		time.Sleep(time.Millisecond)
+	}
+	fwd, err := NewClient(me, a.ID(), []string{addr}, ClientOptions{Server: srvMe})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer fwd.Close()
+	if _, err := fwd.Have(ctx, cid, n); err != nil {
+		b.Fatal(err)
+	}
+	back, err := NewClient(a, me.ID(), []string{addrMe}, ClientOptions{Server: srvA})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer back.Close()
 	for _, v := range []struct {
 		name string
 		do   func(i int) error
 	}{
 		{"have", func(int) error { _, err := cl.Have(ctx, cid, n); return err }},
+		{"have-2", func(int) error { _, err := fwd.Have(ctx, cid, n); return err }},
+		{"chunk-2", func(i int) error { _, err := fwd.Chunk(ctx, c.m, i%n, buf); return err }},
+		{"have-back", func(int) error { _, err := back.Have(ctx, cid, n); return err }},
+		{"chunk-back", func(i int) error { _, err := back.Chunk(ctx, c.m, i%n, buf); return err }},
 		{"chunk", func(i int) error { _, err := cl.Chunk(ctx, c.m, i%n, buf); return err }},
 		{"have-h2", func(int) error { _, err := h2.Have(ctx, cid, n); return err }},
 		{"chunk-h2", func(i int) error { _, err := h2.Chunk(ctx, c.m, i%n, buf); return err }},
@@ -275,5 +299,8 @@ func BenchmarkRequest(b *testing.B) {
 			}
 			b.ReportMetric(float64((processCPU(b)-c0).Microseconds())/float64(b.N), "cpu_us/req")
 		})
+	}
+	if n := back.Handshakes(); n != 0 {
+		b.Fatalf("the way back dialled %d connections", n)
 	}
 }
