@@ -54,7 +54,9 @@
 // One reader per connection hands request frames to the serving side and
 // answers to their callers; the connection stays open while anything is
 // in flight either way, and closes when idle both ways (90 s at the
-// dialling end, IdleTimeout at the other).
+// dialling end, IdleTimeout at the other). A GET or HEAD that went out on
+// a live connection as the other end closed it, unanswered, is sent again
+// on a new one, as net/http does on a reused connection.
 //
 // A bulk download from few peers is the exception (bulk.go): once more
 // than two chunk requests are in flight to a peer (a crowd asks each of
