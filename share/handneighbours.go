@@ -216,7 +216,9 @@ func (n *Node) checkHand(ctx context.Context) {
 			continue
 		}
 		asked[h.Device] = true
-		d, err := dc.Whois(ctx, h.Device)
+		wctx, cancel := context.WithTimeout(ctx, probeTimeout) // a directory that hangs is asked next time
+		d, err := dc.Whois(wctx, h.Device)
+		cancel()
 		err = vouched(dc, h.Device, d, err)
 		var nv notVouchedError
 		if !errors.As(err, &nv) {
