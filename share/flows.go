@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/kith-media/kith/directory"
@@ -270,6 +271,8 @@ func (n *Node) fetch(ctx context.Context, t *Title, peers []Neighbour) error {
 	viaDirectory := len(peers) == 0
 	origin := false
 	var crowd []identity.ID
+	var all []Neighbour // every supplier, in pairOrder
+	k := 0              // MaxPeers of the content
 	if viaDirectory {
 		if n.dirClient() == nil {
 			return fmt.Errorf("fetching %s: no sources and %w", cid, ErrNoDirectory)
@@ -294,10 +297,18 @@ func (n *Node) fetch(ctx context.Context, t *Title, peers []Neighbour) error {
 		if err != nil {
 			return fmt.Errorf("fetching %s: %w", cid, err)
 		}
-		peers = peers[:min(len(peers), n.maxPeers(m))]
+		k = n.maxPeers(m)
+		all = peers
+		peers = peers[:min(len(peers), k)]
 	}
 	seen := map[identity.ID]bool{n.ID(): true}
-	var clients []*peer.Client
+	// Only a peer downloading too picks peers (a complete holder waits to
+	// be asked), and one reached through a relay speaks HTTP/1.1 there.
+	downloading := map[identity.ID]bool{}
+	for _, id := range crowd {
+		downloading[id] = true
+	}
+	var clients, later []*peer.Client
 	for _, p := range peers {
 		if seen[p.ID] {
 			continue
@@ -306,6 +317,10 @@ func (n *Node) fetch(ctx context.Context, t *Title, peers []Neighbour) error {
 		c, err := n.peerFor(p)
 		if err != nil {
 			return fmt.Errorf("fetching %s: %w", cid, err)
+		}
+		if viaDirectory && downloading[p.ID] && p.Relay == "" && picksUs(cid, n.ID(), p.ID, all, k) {
+			later = append(later, c)
+			continue
 		}
 		clients = append(clients, c)
 	}
@@ -319,6 +334,9 @@ func (n *Node) fetch(ctx context.Context, t *Title, peers []Neighbour) error {
 	fo := n.o.Fetch
 	fo.Manifest, fo.Sink, fo.Sources, fo.Logger, fo.Self = m, n.lib, nil, n.log, n.ID()
 	fo.Demand = func() bool { return time.Since(n.srv.LastPolled(cid)) < 5*time.Second }
+	if len(clients) == 0 && !origin {
+		clients, later = later, nil
+	}
 	for _, c := range clients {
 		fo.Sources = append(fo.Sources, c.Source(m))
 	}
@@ -339,9 +357,22 @@ func (n *Node) fetch(ctx context.Context, t *Title, peers []Neighbour) error {
 	t.setFetcher(ft) // with the chunk a reader asked for before
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// Peers that pick us too and connect first (picksUs) join as sources
+	// once they have, and count among our peers meanwhile.
+	var waiting atomic.Int32
+	waiting.Store(int32(len(later)))
+	for _, c := range later {
+		go func() {
+			c.AwaitPeer(rctx, pairYield)
+			if rctx.Err() == nil {
+				ft.AddSource(c.Source(m))
+			}
+			waiting.Add(-1)
+		}()
+	}
 	if viaDirectory {
 		// Others in the same crowd find us (and we them) while downloading.
-		go n.resupply(rctx, cid, m, ft, seen)
+		go n.resupply(rctx, cid, m, ft, seen, &waiting)
 	}
 	if err := ft.Run(rctx); err != nil {
 		return err
@@ -427,7 +458,7 @@ func (n *Node) maxPeers(m *sealed.Manifest) int {
 // download from us (up to twice MaxPeers): a device that joined late, when
 // the others had their peers already, would otherwise be polled by nobody
 // and the origin chunks it owns would reach nobody else.
-func (n *Node) resupply(ctx context.Context, cid sealed.ContentID, m *sealed.Manifest, ft *peer.Fetcher, seen map[identity.ID]bool) {
+func (n *Node) resupply(ctx context.Context, cid sealed.ContentID, m *sealed.Manifest, ft *peer.Fetcher, seen map[identity.ID]bool, waiting *atomic.Int32) {
 	every := n.o.ResupplyInterval
 	if every <= 0 {
 		every = DefaultResupplyInterval
@@ -464,7 +495,7 @@ func (n *Node) resupply(ctx context.Context, cid sealed.ContentID, m *sealed.Man
 		// Peers the fetcher dropped (timeouts, refusals) leave room for new
 		// ones: a device whose peers all failed it is not left with only the
 		// origin, which leaves to the crowd what the crowd already has.
-		added = 0
+		added = int(waiting.Load())
 		for _, st := range ft.Progress().Sources {
 			if !st.Origin && st.State != "dropped" && st.State != "banned" {
 				added++

@@ -3,6 +3,7 @@ package share
 import (
 	"crypto/sha256"
 	"slices"
+	"time"
 
 	"github.com/kith-media/kith/share/identity"
 	"github.com/kith-media/kith/share/sealed"
@@ -48,4 +49,37 @@ func pairRank(cid sealed.ContentID, a, b identity.ID) [32]byte {
 	var r [32]byte
 	h.Sum(r[:0])
 	return r
+}
+
+// pairYield is how long a download waits for a peer it picked, one that
+// picks it too and whose device ID is the smaller of the two, to connect
+// (picksUs), before it connects itself.
+const pairYield = 500 * time.Millisecond
+
+// picksUs reports whether peer, downloading cid too and with a device ID
+// smaller than self's, most likely picks self among its first k peers:
+// self ranks among the k first of peer's pairOrder, as far as self knows
+// peer's suppliers (its own, all, with self in place of peer). Two
+// devices that pick each other start at about the same moment, and each
+// connecting would make two connections (two mutual handshakes) for the
+// pair, where one carries both ways (peer.WireProto2): the device with
+// the smaller ID connects, the other waits for it a moment (pairYield).
+func picksUs(cid sealed.ContentID, self, peer identity.ID, all []Neighbour, k int) bool {
+	if peer >= self {
+		return false
+	}
+	mine := pairRank(cid, peer, self)
+	ahead := 0
+	for _, x := range all {
+		if x.ID == peer || x.ID == self {
+			continue
+		}
+		r := pairRank(cid, peer, x.ID)
+		if slices.Compare(r[:], mine[:]) < 0 {
+			if ahead++; ahead >= k {
+				return false
+			}
+		}
+	}
+	return true
 }

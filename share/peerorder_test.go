@@ -57,3 +57,60 @@ func TestPairOrder(t *testing.T) {
 		t.Fatalf("%d distinct peers after ordering, want %d", len(seen), len(ids)-1)
 	}
 }
+
+// TestPicksUs: a download predicts that a peer picks it exactly when it
+// ranks among the first k of the peer's pairOrder over the same crowd (the
+// suppliers we know, with us in place of the peer), and never yields to a
+// peer whose device ID is the larger: of two devices that pick each other
+// exactly one waits for the other.
+func TestPicksUs(t *testing.T) {
+	var ids []identity.ID
+	for range 30 {
+		d, err := identity.Generate()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, d.ID())
+	}
+	cid := sealed.ContentID{3}
+	const k = 4
+	mutual, yields := 0, 0
+	for _, self := range ids {
+		var ours []Neighbour
+		for _, id := range ids {
+			if id != self {
+				ours = append(ours, Neighbour{ID: id})
+			}
+		}
+		pairOrder(cid, self, ours)
+		for _, p := range ours[:k] { // our picks
+			var theirs []Neighbour
+			for _, id := range ids {
+				if id != p.ID {
+					theirs = append(theirs, Neighbour{ID: id})
+				}
+			}
+			pairOrder(cid, p.ID, theirs)
+			picked := false
+			for _, x := range theirs[:k] {
+				picked = picked || x.ID == self
+			}
+			got := picksUs(cid, self, p.ID, ours, k)
+			if want := picked && p.ID < self; got != want {
+				t.Fatalf("picksUs(%s by %s) = %v; it picks us: %v, smaller ID: %v", self.Short(), p.ID.Short(), got, picked, p.ID < self)
+			}
+			if picked {
+				mutual++
+			}
+			if got {
+				yields++
+				if picksUs(cid, p.ID, self, theirs, k) {
+					t.Fatalf("%s and %s both wait for the other", self.Short(), p.ID.Short())
+				}
+			}
+		}
+	}
+	if mutual == 0 || yields != mutual/2 {
+		t.Errorf("%d mutual picks, %d yields: want one yield per mutual pair", mutual, yields)
+	}
+}

@@ -308,3 +308,44 @@ func TestWireHostileBothWays(t *testing.T) {
 		}
 	})
 }
+
+// TestAwaitPeer: a client waiting for its peer (AwaitPeer) returns as the
+// peer dials our server with the wire both ways, and its requests then go
+// over that connection; it does not wait without a server of its own,
+// and gives up when its context ends.
+func TestAwaitPeer(t *testing.T) {
+	ctx := context.Background()
+	cb := makeContent(t, 100_000, 16<<10, 35)
+	a := startBothEnd(t, newIdent(t), newLib(t), everyoneEnrolled{})
+	b := startBothEnd(t, newIdent(t), holder(t, cb), everyoneEnrolled{})
+	ab := a.clientOf(t, b)
+	came := make(chan bool, 1)
+	go func() { came <- ab.AwaitPeer(ctx, time.Hour) }()
+	if _, err := b.clientOf(t, a).Hello(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !<-came {
+		t.Fatal("AwaitPeer: the peer's connection did not count")
+	}
+	if _, err := ab.Chunk(ctx, cb.m, 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	if n := ab.Handshakes() + b.ln.n.Load(); n != 0 {
+		t.Errorf("A dialled B after B's connection came (%d)", n)
+	}
+
+	lone, err := NewClient(a.id, b.id.ID(), []string{b.ln.Addr().String()}, ClientOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(lone.Close)
+	if lone.AwaitPeer(ctx, time.Hour) {
+		t.Error("a client without a server waited for the peer's connection")
+	}
+	c := startBothEnd(t, newIdent(t), newLib(t), everyoneEnrolled{})
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if a.clientOf(t, c).AwaitPeer(cctx, time.Hour) {
+		t.Error("a peer that never dialled counted as come")
+	}
+}

@@ -91,6 +91,10 @@ func (s *Server) serveBoth(ctx context.Context, tc *tls.Conn) {
 		s.wires[id] = map[*wireConn]struct{}{}
 	}
 	s.wires[id][wc] = struct{}{}
+	if s.added != nil {
+		close(s.added)
+		s.added = nil
+	}
 	s.mu.Unlock()
 	wc.start()
 	wc.readLoop()

@@ -463,3 +463,28 @@ func (c *Client) doVia(req *http.Request, rt func(*http.Request) (*http.Response
 	}
 	return resp, nil
 }
+
+// AwaitPeer waits until the peer has dialled our server (ClientOptions.Server)
+// with the wire both ways, so requests to it need no connection of their
+// own, or until d passes or ctx ends; it reports whether the peer's
+// connection is there. A client without a server does not wait.
+func (c *Client) AwaitPeer(ctx context.Context, d time.Duration) bool {
+	if c.srv == nil || c.srv.serving() == nil {
+		return false
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
+		added := c.srv.wireAdded()
+		if len(c.srv.wiresFrom(c.peer)) > 0 {
+			return true
+		}
+		select {
+		case <-added:
+		case <-t.C:
+			return false
+		case <-ctx.Done():
+			return false
+		}
+	}
+}

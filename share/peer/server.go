@@ -100,6 +100,17 @@ type Server struct {
 	// Clients to those devices send their requests on them.
 	wires    map[identity.ID]map[*wireConn]struct{}
 	serveCtx context.Context // Serve's, while it runs
+	added    chan struct{}   // closed when a connection joins wires
+}
+
+// wireAdded is closed when a device next dials us with the wire both ways.
+func (s *Server) wireAdded() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.added == nil {
+		s.added = make(chan struct{})
+	}
+	return s.added
 }
 
 // serving is Serve's context while Serve runs, else nil (and nil for a
