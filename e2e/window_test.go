@@ -126,7 +126,10 @@ displays:
 				t.Fatalf("Xvfb %s in %s exited: %s", display, h.Name, msg)
 			default:
 			}
-			if h.Command(context.Background(), "xwininfo", "-display", display, "-root").Run() == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second) // a client stuck on a display is not waited for
+			err := h.Command(ctx, "xwininfo", "-display", display, "-root").Run()
+			cancel()
+			if err == nil {
 				t.Cleanup(stop)
 				return display
 			}
