@@ -347,10 +347,6 @@ func (l *Library) WriteChunk(cid sealed.ContentID, i int, ct []byte) error {
 		}
 		return fmt.Errorf("writing chunk %d of %s: %w", i, cid, err)
 	}
-	// Its writeback starts now rather than at the batch's fsync; a failure
-	// (a file system without it, a file sealed meanwhile) only leaves it to
-	// the fsync.
-	_ = startWriteback(f, off, len(ct))
 	it.mu.Lock()
 	if !it.have.Has(i) {
 		it.have.Set(i)
@@ -363,6 +359,11 @@ func (l *Library) WriteChunk(cid sealed.ContentID, i int, ct []byte) error {
 	last := it.nhave == it.m.NumChunks()
 	need := it.pendingBytes >= l.opts.SyncBytes || l.opts.Now().Sub(it.lastSync) >= l.opts.SyncInterval
 	it.mu.Unlock()
+	// Its writeback starts now rather than at the batch's fsync (after the
+	// chunk is readable and counted: a congested disk may make this wait);
+	// a failure (a file system without it, a file sealed meanwhile) only
+	// leaves it to the fsync.
+	_ = startWriteback(f, off, len(ct))
 	switch {
 	case last:
 		return l.flush(it)
