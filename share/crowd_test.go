@@ -20,6 +20,7 @@ import (
 
 	"github.com/kith-media/kith/directory"
 	"github.com/kith-media/kith/share/identity"
+	"github.com/kith-media/kith/share/peer"
 	"github.com/kith-media/kith/share/sealed"
 )
 
@@ -192,26 +193,19 @@ func crowdChild(t *testing.T, raw string, in io.Reader, out io.Writer) error {
 // handshakes is how many connections nodes opened to their peers so far
 // (those of a client replaced when a peer's addresses changed are not
 // counted: in the crowd, whose addresses do not change, there are none).
-func handshakes(nodes []*Node) int64 {
-	var n int64
-	for _, nd := range nodes {
-		nd.mu.Lock()
-		for _, c := range nd.clients {
-			n += c.Handshakes()
-		}
-		nd.mu.Unlock()
-	}
-	return n
-}
+func handshakes(nodes []*Node) int64 { return sumClients(nodes, (*peer.Client).Handshakes) }
 
 // havePolls is how many Have polls nodes sent to their peers so far
 // (counted as handshakes is).
-func havePolls(nodes []*Node) int64 {
+func havePolls(nodes []*Node) int64 { return sumClients(nodes, (*peer.Client).HavePolls) }
+
+// sumClients adds up count over the peer clients nodes hold.
+func sumClients(nodes []*Node, count func(*peer.Client) int64) int64 {
 	var n int64
 	for _, nd := range nodes {
 		nd.mu.Lock()
 		for _, c := range nd.clients {
-			n += c.HavePolls()
+			n += count(c)
 		}
 		nd.mu.Unlock()
 	}
