@@ -457,7 +457,11 @@ func (n *Node) maxPeers(m *sealed.Manifest) int {
 // and back to crowd members that
 // download from us (up to twice MaxPeers): a device that joined late, when
 // the others had their peers already, would otherwise be polled by nobody
-// and the origin chunks it owns would reach nobody else.
+// and the origin chunks it owns would reach nobody else. Connecting back
+// costs no connection of its own: those devices dialled our server with
+// the chunk wire both ways (peer.WireProto2), and our client to each sends
+// its requests over that connection. waiting counts the first picks still
+// waiting for their peer to connect (picksUs), as peers we have.
 func (n *Node) resupply(ctx context.Context, cid sealed.ContentID, m *sealed.Manifest, ft *peer.Fetcher, seen map[identity.ID]bool, waiting *atomic.Int32) {
 	every := n.o.ResupplyInterval
 	if every <= 0 {
