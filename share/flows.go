@@ -357,8 +357,7 @@ func (n *Node) fetch(ctx context.Context, t *Title, peers []Neighbour) error {
 	t.setFetcher(ft) // with the chunk a reader asked for before
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	// Peers that pick us too and connect first (picksUs) join as sources
-	// once they have, and count among our peers meanwhile.
+	// Peers that pick us and connect first (picksUs) join once they have.
 	var waiting atomic.Int32
 	waiting.Store(int32(len(later)))
 	for _, c := range later {
@@ -457,11 +456,9 @@ func (n *Node) maxPeers(m *sealed.Manifest) int {
 // and back to crowd members that
 // download from us (up to twice MaxPeers): a device that joined late, when
 // the others had their peers already, would otherwise be polled by nobody
-// and the origin chunks it owns would reach nobody else. Connecting back
-// costs no connection of its own: those devices dialled our server with
-// the chunk wire both ways (peer.WireProto2), and our client to each sends
-// its requests over that connection. waiting counts the first picks still
-// waiting for their peer to connect (picksUs), as peers we have.
+// and the origin chunks it owns would reach nobody else (over the
+// connection it dialled us: peer.WireProto2). waiting: picks still
+// waiting for their peer to connect (picksUs), counted as peers we have.
 func (n *Node) resupply(ctx context.Context, cid sealed.ContentID, m *sealed.Manifest, ft *peer.Fetcher, seen map[identity.ID]bool, waiting *atomic.Int32) {
 	every := n.o.ResupplyInterval
 	if every <= 0 {
