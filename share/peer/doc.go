@@ -214,5 +214,7 @@
 //
 // Chunk bodies pass through buffers of one process-wide pool, shared by
 // every fetcher and the server (chunks longer than the default size use
-// their fetcher's own pool).
+// their fetcher's own pool). A fetcher's request takes its buffer when the
+// answer comes, not when it is sent, so requests waiting for answers hold
+// none.
 package peer
