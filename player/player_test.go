@@ -125,8 +125,12 @@ func TestResume(t *testing.T) {
 
 // TestRepeatAndSkip checks repeat one/all, Next and Previous.
 func TestRepeatAndSkip(t *testing.T) {
+	// a lasts 2 s, not 0.3: repeat one is set while a plays and must take
+	// effect before the player moves on to what follows a, which it does
+	// as a's sound ends; with 0.3 s a test goroutine paused that long (seen
+	// at GOMAXPROCS 1 beside other packages) found b next.
 	src := &memSource{titles: map[string][]byte{
-		"a": toneWAV(rate, 300*time.Millisecond, 440),
+		"a": toneWAV(rate, 2*time.Second, 440),
 		"b": toneWAV(rate, 5*time.Second, 1000),
 	}}
 	p, _, ev := newTest(t, src, nil)
