@@ -69,14 +69,7 @@ func ffmpegOnce(t *testing.T, srv *pulsetest.Server, p *Player, ev *events, data
 		}
 		ev.waitFrom(t, n, 30*time.Second, id+" stopped", isState(StateStopped))
 	}
-	time.Sleep(300 * time.Millisecond)
-	if err := rec.Stop(); err != nil {
-		t.Fatal(err)
-	}
-	x, rrate, err := pulsetest.ReadWAV(rec.Path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	x, rrate := stopRecording(t, rec)
 	var problems []string
 	for _, id := range []string{"m4a", "opus", "mp4"} {
 		ref := reference(t, data[id], rrate)

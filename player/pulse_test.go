@@ -91,14 +91,7 @@ func playFormat(t *testing.T, srv *pulsetest.Server, p *Player, ev *events, name
 	n := len(ev.snapshot())
 	p.Play(name)
 	ev.waitFrom(t, n, 30*time.Second, "stopped", isState(StateStopped))
-	time.Sleep(300 * time.Millisecond)
-	if err := rec.Stop(); err != nil {
-		t.Fatal(err)
-	}
-	x, rrate, err := pulsetest.ReadWAV(rec.Path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	x, rrate := stopRecording(t, rec)
 	segs := soundSegments(x, rrate)
 	if len(segs) != 1 {
 		return fmt.Sprintf("want one sound segment, got %d: %+v", len(segs), segs)
@@ -161,14 +154,7 @@ func pauseOnce(t *testing.T, srv *pulsetest.Server, p *Player, ev *events) strin
 	}
 	p.Resume()
 	ev.waitFrom(t, n, 30*time.Second, "stopped", isState(StateStopped))
-	time.Sleep(300 * time.Millisecond)
-	if err := rec.Stop(); err != nil {
-		t.Fatal(err)
-	}
-	x, rrate, err := pulsetest.ReadWAV(rec.Path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	x, rrate := stopRecording(t, rec)
 	segs := soundSegments(x, rrate)
 	if len(segs) != 2 {
 		return fmt.Sprintf("want sound, pause, sound; got %d sound segments: %+v", len(segs), segs)

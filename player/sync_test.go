@@ -88,14 +88,7 @@ func syncOnce(t *testing.T, srv *pulsetest.Server, data []byte) ([]time.Duration
 			break
 		}
 	}
-	time.Sleep(300 * time.Millisecond)
-	if err := rec.Stop(); err != nil {
-		t.Fatal(err)
-	}
-	x, rate, err := pulsetest.ReadWAV(rec.Path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	x, rate := stopRecording(t, rec)
 	var beeps []time.Time
 	for _, sg := range pulsetest.Segments(x[start:], rate, 0.05, 20*time.Millisecond) {
 		if sg.Sound {
