@@ -59,8 +59,12 @@ func heardOrder(ev *events) []string {
 // add to the end, move, remove. The first title is heard once, from the
 // start to its end (never restarted), and the rest play in the edited order.
 func TestQueueEdit(t *testing.T) {
+	// a lasts 4 s (was 1.5): every edit below must land while it plays,
+	// eight round trips through the player, each waited for; a paused test
+	// could take longer than 1.5 s (not seen: the race TestRepeatAndSkip
+	// lost with 0.3 s at GOMAXPROCS 1).
 	src := &memSource{titles: map[string][]byte{
-		"a": toneWAV(rate, 1500*time.Millisecond, 440),
+		"a": toneWAV(rate, 4*time.Second, 440),
 		"b": toneWAV(rate, 150*time.Millisecond, 500),
 		"c": toneWAV(rate, 150*time.Millisecond, 600),
 		"d": toneWAV(rate, 150*time.Millisecond, 700),
@@ -95,15 +99,15 @@ func TestQueueEdit(t *testing.T) {
 		t.Errorf("a opened %d times, want once: editing the queue must not restart it", n)
 	}
 	src.mu.Unlock()
-	// a was heard whole and once: 1.5 s of 440 Hz before anything else.
+	// a was heard whole and once: 4 s of 440 Hz before anything else.
 	x := out.samples()
 	var first int
 	for first < len(x) && x[first] == 0 {
 		first++
 	}
-	d := float64(rate) * 1.5
+	d := float64(rate) * 4
 	if got := len(x) - first; got < int(d+0.4*float64(rate)) {
-		t.Fatalf("heard %d frames, want ≥ 1.9 s", got)
+		t.Fatalf("heard %d frames, want ≥ 4.4 s", got)
 	}
 }
 
@@ -134,7 +138,9 @@ func TestQueueRemoveCurrent(t *testing.T) {
 // queue shows; off puts the given order back.
 func TestQueueShuffleMidQueue(t *testing.T) {
 	ids := []string{"a", "b", "c", "d", "e", "f", "g"}
-	src := &memSource{titles: map[string][]byte{"a": toneWAV(rate, 1200*time.Millisecond, 440)}}
+	// a lasts 4 s (was 1.2): shuffle is turned on and off up to six times
+	// while it plays, each waited for in the 50 ms status.
+	src := &memSource{titles: map[string][]byte{"a": toneWAV(rate, 4*time.Second, 440)}}
 	for i, id := range ids[1:] {
 		src.titles[id] = toneWAV(rate, 100*time.Millisecond, float64(500+100*i))
 	}
