@@ -55,12 +55,22 @@ const (
 // originTally is one content's episode: the parts handed out once and the
 // repeat tokens. An episode ends when the content is idle for two periods.
 type originTally struct {
-	served     map[int64]identity.ID // part (read offset) → the sharer it went to
-	servedAt   map[int64]time.Time   // part → when it went out
-	declined   map[int64]int         // part → sharers refused it since it last went out
-	firstBytes int64                 // bytes handed out as first copies
-	tokens     float64               // repeat bytes available
+	served   map[int64]grant // part (read offset) → its last first copy
+	declined map[int64]int   // part → sharers refused it since it last went out
+	// firstBytes: the bytes of the first copies handed out, less those
+	// whose holder has since stopped sharing (a part given again because
+	// its holder left replaces that copy in the count instead of adding
+	// to it).
+	firstBytes int64
+	tokens     float64 // repeat bytes available
 	at         time.Time
+}
+
+// grant is a part's first copy: who got it, when, and how many bytes.
+type grant struct {
+	to identity.ID
+	at time.Time
+	n  int64
 }
 
 func (b *OriginBudget) share() float64 {
@@ -99,27 +109,37 @@ func (b *OriginBudget) Admit(c sealed.ContentID, size, off, n int64, asker ident
 				break
 			}
 		}
-		t = &originTally{served: map[int64]identity.ID{}, servedAt: map[int64]time.Time{}, declined: map[int64]int{}, tokens: capacity, at: now}
+		t = &originTally{served: map[int64]grant{}, declined: map[int64]int{}, tokens: capacity, at: now}
 		b.m[c] = t
 	}
 	if d := now.Sub(t.at).Seconds(); d > 0 {
 		t.tokens = min(capacity, t.tokens+d*rate)
 	}
 	t.at = now
-	to, given := t.served[off]
+	g, given := t.served[off]
 	// A first copy: the part never went to a sharer, or went to one that
 	// no longer holds it, or went to this asker (a read that failed, asked
-	// again). First copies add up to twice the size at most
-	// per episode, whatever the offsets (overlapping reads cannot turn one
-	// content into many "first" parts).
+	// again). First copies add up to twice the size at most, whatever the
+	// offsets (overlapping reads cannot turn one content into many "first"
+	// parts). A copy whose holder left is gone from the crowd: the part's
+	// new first copy takes its place in that sum. Counting both, a title
+	// one device downloaded alone and stopped sharing left a crowd coming
+	// after it one size of first copies for exactly its parts: a single
+	// part given twice (a failed read asked again) left the last part to
+	// the repeat budget, which the crowd's first seconds had spent, and
+	// 200 devices waited ~70 s at 31 of 32 chunks for it to refill.
 	// A part that many sharers were refused since it went out is evidently
 	// not spreading (its holder cannot serve it): it counts as lacking.
-	stuck := t.declined[off] >= stuckDeclines && now.Sub(t.servedAt[off]) >= stuckAfter
-	first := (!given || to == asker || stuck || !holds(to)) && t.firstBytes+n <= 2*size
+	left := given && g.to != asker && !holds(g.to)
+	var gone int64 // the bytes of a copy whose holder left
+	if left {
+		gone = g.n
+	}
+	stuck := given && t.declined[off] >= stuckDeclines && now.Sub(g.at) >= stuckAfter
+	first := (!given || g.to == asker || stuck || left) && t.firstBytes-gone+n <= 2*size
 	if sharer && first && (given || len(t.served) < maxTallyOffsets) {
-		t.served[off] = asker
-		t.servedAt[off] = now
-		t.firstBytes += n
+		t.served[off] = grant{to: asker, at: now, n: n}
+		t.firstBytes += n - gone
 		delete(t.declined, off)
 	}
 	switch {
