@@ -65,6 +65,8 @@ type item struct {
 	pending      []int // written, not yet fsynced
 	pendingBytes int64
 	lastSync     time.Time
+	wbLo, wbHi   int64         // the span of the chunks written since the last writeback started (writebackBatch)
+	wbBytes      int64         // their bytes
 	notify       chan struct{} // closed and replaced when a chunk arrives
 }
 
@@ -358,12 +360,15 @@ func (l *Library) WriteChunk(cid sealed.ContentID, i int, ct []byte) error {
 	}
 	last := it.nhave == it.m.NumChunks()
 	need := it.pendingBytes >= l.opts.SyncBytes || l.opts.Now().Sub(it.lastSync) >= l.opts.SyncInterval
+	wbOff, wbLen := it.written(off, int64(len(ct)), last)
 	it.mu.Unlock()
-	// Its writeback starts now rather than at the batch's fsync (after the
-	// chunk is readable and counted: a congested disk may make this wait);
-	// a failure (a file system without it, a file sealed meanwhile) only
-	// leaves it to the fsync.
-	_ = startWriteback(f, off, len(ct))
+	// The batch's writeback starts now rather than at its fsync (after
+	// the chunk is readable and counted: a congested disk may make this
+	// wait); a failure (a file system without it, a file sealed
+	// meanwhile) only leaves it to the fsync.
+	if wbLen > 0 {
+		_ = startWriteback(f, wbOff, wbLen)
+	}
 	switch {
 	case last:
 		return l.flush(it)
@@ -374,6 +379,40 @@ func (l *Library) WriteChunk(cid sealed.ContentID, i int, ct []byte) error {
 		return l.flushLocked(it)
 	}
 	return nil
+}
+
+// startWriteback starts the writeback of a span of a file (a variable so
+// that a test can see the spans).
+var startWriteback = writeback
+
+// writebackBatch is how many bytes of a download's chunks are written
+// before their writeback is started (one sync_file_range over the span
+// they lie in), not each chunk's on its own. A call costs the kernel's
+// block allocation and I/O submission for its range whatever its size: on
+// the development machine (ext4 on a virtual disk) the calls cost 0.15-0.17
+// ns of CPU a byte written at one per 256 KiB chunk, 0.05-0.08 at one per
+// MiB, against ~0.15-0.2 for the copy into the page cache itself. The fsync
+// that makes a download durable then waits for its last MiB at most,
+// besides what the disk has not written yet.
+const writebackBatch = 1 << 20
+
+// written notes chunk [off, off+n) as written (it.mu held) and returns
+// the span whose writeback to start now: none until the chunks written
+// since the last one hold writebackBatch bytes, or when the fsync that
+// follows the last chunk writes them back anyway. Chunks come in any
+// order: the span covers them all, and the holes in it (chunks not yet
+// written, or already written back) cost the kernel nothing.
+func (it *item) written(off, n int64, last bool) (int64, int64) {
+	if it.wbBytes == 0 {
+		it.wbLo, it.wbHi = off, off+n
+	}
+	it.wbLo, it.wbHi = min(it.wbLo, off), max(it.wbHi, off+n)
+	it.wbBytes += n
+	if last || it.wbBytes < writebackBatch {
+		return 0, 0
+	}
+	it.wbBytes = 0
+	return it.wbLo, it.wbHi - it.wbLo
 }
 
 // Flush makes every chunk written so far durable and records it in the index.
@@ -397,6 +436,7 @@ func (l *Library) flushLocked(it *item) error {
 	f := it.f
 	pending := len(it.pending)
 	it.pending, it.pendingBytes = nil, 0
+	it.wbBytes = 0 // the fsync writes them back
 	it.lastSync = l.opts.Now()
 	done := !it.complete && it.nhave == it.m.NumChunks()
 	it.mu.Unlock()

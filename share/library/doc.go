@@ -36,9 +36,10 @@
 // and makes it readable at once; its bit in content.bitmap is recorded only
 // after an fsync of the .part file (batched: every SyncBytes, SyncInterval,
 // at the last chunk, or on Flush). So after kill -9 the index never claims
-// a chunk that is not on disk. Each chunk's writeback is started as it is
-// written (Linux: sync_file_range), so that fsync waits for the last few
-// chunks, not for the whole download. On restart a partial file is re-hashed chunk
+// a chunk that is not on disk. The chunks' writeback is started as they are
+// written, for every MiB of them (Linux: sync_file_range over their span;
+// one call a chunk cost twice the CPU), so that fsync waits for the last
+// few chunks, not for the whole download. On restart a partial file is re-hashed chunk
 // by chunk: chunks that fail are fetched again (our own damage never blames
 // a peer), chunks written but not yet recorded are recovered. Verify
 // re-hashes a content on demand and drops damaged chunks (a damaged
