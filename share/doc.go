@@ -47,7 +47,11 @@
 // (Options.InstallSelf). The mDNS announcer and the install page are optional:
 // they run under internal/supervise, so a failure (no multicast-capable
 // interface) is reported by Services and Options.OnService and retried with
-// backoff, and never ends the node. Where mDNS finds nobody (a router that
+// backoff, and never ends the node. A device found by mDNS is listed (and
+// dialled by downloads) only once the directory vouches for it, enrolled
+// and not revoked, and while it keeps doing so when asked again every
+// Options.NeighbourCheckInterval (lanneighbours.go): an announcement is a
+// claim anyone on the LAN can make. Where mDNS finds nobody (a router that
 // drops multicast) a neighbour is added by its address (AddNeighbour): it
 // must prove its key and be enrolled with the directory, and is kept in the
 // library (handneighbours.go) while the directory, asked again every

@@ -22,7 +22,8 @@ type Neighbour struct {
 	Relay string
 }
 
-// Neighbours lists the LAN neighbours (mDNS) of the same directory and,
+// Neighbours lists the LAN neighbours (mDNS) of the same directory that
+// the directory vouched for (lanneighbours.go) and,
 // once the node has its directory, the neighbours added by hand (a device
 // both found and added is listed once, its typed address after the found
 // ones).
@@ -32,7 +33,7 @@ func (n *Node) Neighbours() []Neighbour {
 	if b := n.browser.Load(); b != nil {
 		for _, ln := range b.Neighbours() {
 			id, err := identity.ParseID(ln.DeviceID)
-			if _, dup := seen[id]; err != nil || dup || id == n.ID() {
+			if _, dup := seen[id]; err != nil || dup || id == n.ID() || !n.lanVouched(id) {
 				continue
 			}
 			seen[id] = len(out)

@@ -115,6 +115,7 @@ type Node struct {
 	clientRelay map[identity.ID]string      // the relay each client was built with
 	hand        []library.HandNeighbour     // neighbours added by hand (handneighbours.go)
 	handLoad    sync.Mutex                  // one loadHand at a time
+	lanVouch    map[identity.ID]lanVouch    // the directory's answers about mDNS neighbours (lanneighbours.go)
 	titles      map[sealed.ContentID]*Title // live handles (Title)
 	ctx         context.Context             // Serve's, for downloads Title.Start runs
 	downloads   sync.WaitGroup              // those downloads, waited for by Serve
@@ -149,7 +150,7 @@ func NewNode(o Options) (*Node, error) {
 		return nil, fmt.Errorf("node: %w", err)
 	}
 	n := &Node{o: o, log: o.Logger, id: o.Identity, lib: lib, dirSet: make(chan struct{}), account: o.Account,
-		clients: map[identity.ID]*peer.Client{}, clientRelay: map[identity.ID]string{},
+		clients: map[identity.ID]*peer.Client{}, clientRelay: map[identity.ID]string{}, lanVouch: map[identity.ID]lanVouch{},
 		titles: map[sealed.ContentID]*Title{}, announceCh: make(chan struct{}, 1),
 		services: map[string]ServiceStatus{}, relay: relayPresence{poke: make(chan struct{}, 1)}}
 	so := o.Server
@@ -335,6 +336,7 @@ func (n *Node) Serve(ctx context.Context) error {
 		if b := n.browser.Load(); b != nil {
 			g.Go(func() error { return n.supervise(gctx, ServiceLAN, n.announceLAN) })
 			g.Go(func() error { return b.Serve(gctx) }) // never fails: logs a failed round
+			g.Go(func() error { return n.checkLANEvery(gctx, b) })
 		}
 		return nil
 	})
