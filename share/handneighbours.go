@@ -233,7 +233,7 @@ func (n *Node) checkHand(ctx context.Context) {
 			continue
 		}
 		removed = true
-		n.dropClient(h.Device)
+		n.revokeClient(h.Device)
 		n.log.Warn("neighbour added by hand removed", "addr", h.Addr, "device", h.Device, "why", err)
 	}
 	if removed {
@@ -241,12 +241,14 @@ func (n *Node) checkHand(ctx context.Context) {
 	}
 }
 
-// dropClient closes and forgets the cached client for device id.
-func (n *Node) dropClient(id identity.ID) {
+// revokeClient revokes and forgets the cached client for device id, which
+// the directory no longer vouches for: a running download that holds it
+// asks it for nothing more and drops it (peer.Client.Revoke).
+func (n *Node) revokeClient(id identity.ID) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if c, ok := n.clients[id]; ok {
-		c.Close()
+		c.Revoke()
 		delete(n.clients, id)
 		delete(n.clientRelay, id)
 	}

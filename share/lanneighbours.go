@@ -20,7 +20,8 @@ import (
 // has said it is enrolled and not revoked (checkLAN), as a neighbour added
 // by hand is when added; it is asked again every NeighbourCheckInterval,
 // and one no longer vouched for is no longer listed, its cached client is
-// closed and its calls are refused at once (peer.Server.Refuse).
+// revoked (a running download drops it) and its calls are refused at once
+// (peer.Server.Refuse).
 //
 // Asking costs this device's directory quota, and anyone on the LAN can
 // announce made-up IDs (up to lan.MaxNeighbours at once): a round asks
@@ -132,7 +133,7 @@ func (n *Node) checkLAN(ctx context.Context, found []lan.Neighbour) {
 			continue
 		}
 		n.srv.Refuse(a.id)
-		n.dropClient(a.id)
+		n.revokeClient(a.id)
 		if was {
 			n.log.Warn("neighbour found on the LAN no longer listed", "device", a.id, "why", err)
 		} else {

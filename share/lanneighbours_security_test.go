@@ -21,8 +21,8 @@ import (
 // revoked but still announces itself by mDNS (a lost phone, its key
 // still working) is not listed as a neighbour, so no download dials it;
 // one revoked while listed stops being listed at the next check, though
-// it keeps announcing, and its calls are refused at once although this
-// device had served it. Real mDNS between three nodes of one process on
+// it keeps announcing, its calls are refused at once although this device
+// had served it, and a client a download held asks it nothing more. Real mDNS between three nodes of one process on
 // one host of a network namespace LAN (the multicast they send loops back
 // to the host's own sockets).
 func TestSecurityLANNeighbourRevoked(t *testing.T) {
@@ -70,6 +70,10 @@ func TestSecurityLANNeighbourRevoked(t *testing.T) {
 	if _, err := kept.Offers(ctx, asker.neighbour()); err != nil { // served: the asker keeps its account
 		t.Fatal(err)
 	}
+	held, err := asker.peerFor(asker.Neighbours()[0]) // as a running download holds it
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	if err := asker.dirClient().RevokeDevice(ctx, kept.ID()); err != nil {
 		t.Fatal(err)
@@ -90,6 +94,9 @@ func TestSecurityLANNeighbourRevoked(t *testing.T) {
 	var se *peer.StatusError
 	if _, err := kept.Offers(ctx, asker.neighbour()); !errors.As(err, &se) || se.Status != http.StatusForbidden {
 		t.Fatalf("the revoked phone asking for offers: %v, want 403", err)
+	}
+	if _, err := held.Offer(ctx); !errors.Is(err, peer.ErrRevoked) {
+		t.Fatalf("asking the revoked phone through the client a download held: %v, want %v", err, peer.ErrRevoked)
 	}
 }
 

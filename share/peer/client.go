@@ -105,6 +105,7 @@ type Client struct {
 
 	handshakes atomic.Int64 // connections opened (Handshakes)
 	havePolls  atomic.Int64 // Have polls sent (HavePolls)
+	revoked    atomic.Bool  // Revoke was called: nothing more is sent
 
 	mu         sync.Mutex
 	wrongAt    map[string]time.Time      // addresses that answered with another certificate, and when
@@ -360,6 +361,21 @@ func (c *Client) Close() {
 	}
 }
 
+// ErrRevoked is wrapped by the error of every request a Client sends
+// after Revoke.
+var ErrRevoked = errors.New("the directory no longer vouches for this device (revoked, or no longer enrolled)")
+
+// Revoke tells the client its owner learnt the directory no longer
+// vouches for the peer: every later request fails at once with
+// ErrRevoked, so nothing more is sent to it (it would learn what we
+// fetch), and a running download that holds the client as a source drops
+// it as one that refused us. Requests in flight end as they would; idle
+// connections are closed.
+func (c *Client) Revoke() {
+	c.revoked.Store(true)
+	c.Close()
+}
+
 // roundTrip sends req. Until a request has been answered, requests wait
 // for each other: the first opens the connection (an HTTP/2 one carries
 // every later request), the rest then find it instead of dialling their
@@ -416,6 +432,9 @@ func (c *Client) do(req *http.Request) (*http.Response, error) {
 // doVia is do with the round trip rt (the pair's connection, or the bulk
 // lane's).
 func (c *Client) doVia(req *http.Request, rt func(*http.Request) (*http.Response, error)) (*http.Response, error) {
+	if c.revoked.Load() {
+		return nil, fmt.Errorf("asking %s: %w", c.peer.Short(), ErrRevoked)
+	}
 	// Which relayed connection carries the request (for RetireRelayed);
 	// a request the transport retries gets another connection. A client
 	// without a relay has no relayed connection to follow, and skips the

@@ -83,7 +83,10 @@
 // not refused while strangers' keys still meet the limits. The directory's
 // suppliers answer names the account of the asker's own devices: those
 // are kept as a lookup's answer (Server.KnownAccounts), so a household's
-// devices calling each other cost no lookup.
+// devices calling each other cost no lookup. When the owner learns the
+// directory no longer vouches for a device (share checks its neighbours),
+// Server.Refuse refuses its calls at once and Client.Revoke ends ours: a
+// running download drops it as a source that refused us.
 //
 // A Node's peer port also answers plain HTTP: share/install looks at each
 // connection's first byte (0x16, a TLS handshake, comes here; anything else

@@ -230,7 +230,7 @@ func outcome(err error) sched.Outcome {
 		return sched.Outcome{Kind: sched.Busy, RetryAfter: st.RetryAfter, Err: err}
 	case errors.As(err, &st) && st.Status == http.StatusNotFound:
 		k = sched.NotHeld
-	case errors.As(err, &st) && st.Status == http.StatusForbidden:
+	case errors.As(err, &st) && st.Status == http.StatusForbidden, errors.Is(err, ErrRevoked):
 		k = sched.Refused
 	}
 	return sched.Outcome{Kind: k, Err: err}
