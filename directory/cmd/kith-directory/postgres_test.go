@@ -24,8 +24,9 @@ func runFail(t *testing.T, args ...string) string {
 
 // TestPostgresStore: a directory on PostgreSQL from the command line.
 // serve refuses to make a key in shared mode; migrate makes it once and
-// binds the database to it; publish, serve (enroll, a paid purchase) and
-// accounts all work on the shared database; a second data folder with
+// binds the database to it; publish, serve (enroll, a paid purchase; a
+// second serve on the same folder, which holds no lock with PostgreSQL)
+// and accounts all work on the shared database; a second data folder with
 // another key is refused by the same database; a password on the command
 // line is refused.
 func TestPostgresStore(t *testing.T) {
@@ -46,11 +47,20 @@ func TestPostgresStore(t *testing.T) {
 	}
 	song, _ := publishFile(t, data, 64<<10, "--title", "Song", "--price", "1.99", "--store", dsn)
 	p := serve(t, data, "--store", dsn)
+	// A second instance on the same folder (its directory.key, its
+	// origin/) and database: instances on PostgreSQL share their view of
+	// online devices there, so serve takes no lock on the folder (on
+	// SQLite a second serve exits, TestOneServePerFolder).
+	p2 := serve(t, data, "--store", dsn)
 	d := enroll(t, p, "alice", "laptop")
 	r, err := d.c.Register(context.Background(), d.seal(t, song.ID, goodCard))
 	if err != nil || r.Receipt.Amount != 199 {
 		t.Fatalf("purchase on PostgreSQL: %+v %v", r, err)
 	}
+	if dev, err := enroll(t, p2, "alice", "phone").c.Whois(context.Background(), d.id.ID()); err != nil || dev.Account != "alice" {
+		t.Fatalf("alice's laptop, enrolled through the first instance, asked of the second sharing its folder: %+v %v", dev, err)
+	}
+	p2.stop(t)
 	p.stop(t)
 	if out := runCmd(t, "accounts", "--data", data, "--store", dsn); !strings.Contains(out, "alice") {
 		t.Errorf("accounts: %s", out)
