@@ -276,7 +276,9 @@
 // a part refused to 16 sharers since it went out, 10 s or more ago,
 // counts as lacking again (its holder is not passing it on), and so does
 // a part whose holder stopped sharing it (its new first copy replaces the
-// gone one in the cap on first copies, twice the size); any other
+// gone one in the cap on first copies, twice the size, for one size of
+// such copies per episode: holders taking turns to leave cannot draw the
+// content again and again); any other
 // read is served only from a repeat budget (10 % of the size, refilled
 // over 5 minutes, for parts whose one holder left, and for devices that
 // share nothing back) and otherwise answered 503 origin_busy with

@@ -62,8 +62,13 @@ type originTally struct {
 	// its holder left replaces that copy in the count instead of adding
 	// to it).
 	firstBytes int64
-	tokens     float64 // repeat bytes available
-	at         time.Time
+	// regiven: the bytes taken off firstBytes so, at most the size per
+	// episode: devices taking turns to fetch a content and stop sharing
+	// it would otherwise get it from the origin as first copies without
+	// end.
+	regiven int64
+	tokens  float64 // repeat bytes available
+	at      time.Time
 }
 
 // grant is a part's first copy: who got it, when, and how many bytes.
@@ -128,18 +133,21 @@ func (b *OriginBudget) Admit(c sealed.ContentID, size, off, n int64, asker ident
 	// part given twice (a failed read asked again) left the last part to
 	// the repeat budget, which the crowd's first seconds had spent, and
 	// 200 devices waited ~70 s at 31 of 32 chunks for it to refill.
+	// Copies that left are taken off the sum for one size per episode at
+	// most (regiven), so first copies stay bounded (three sizes).
 	// A part that many sharers were refused since it went out is evidently
 	// not spreading (its holder cannot serve it): it counts as lacking.
 	left := given && g.to != asker && !holds(g.to)
 	var gone int64 // the bytes of a copy whose holder left
 	if left {
-		gone = g.n
+		gone = max(0, min(g.n, size-t.regiven))
 	}
 	stuck := given && t.declined[off] >= stuckDeclines && now.Sub(g.at) >= stuckAfter
 	first := (!given || g.to == asker || stuck || left) && t.firstBytes-gone+n <= 2*size
 	if sharer && first && (given || len(t.served) < maxTallyOffsets) {
 		t.served[off] = grant{to: asker, at: now, n: n}
 		t.firstBytes += n - gone
+		t.regiven += gone
 		delete(t.declined, off)
 	}
 	switch {

@@ -73,6 +73,33 @@ func TestOriginBudgetFirstCopiesBounded(t *testing.T) {
 	}
 }
 
+// TestOriginBudgetHoldersTakingTurns: first copies whose holder stopped
+// sharing are taken off the first-copy cap for one size per episode at
+// most: two devices taking turns to read the whole content and stop
+// sharing it (a third holding it all along) do not get it again and again
+// as first copies.
+func TestOriginBudgetHoldersTakingTurns(t *testing.T) {
+	const size = 1 << 20
+	b := &OriginBudget{RepeatShare: 0.0001}
+	now := time.Unix(1000, 0)
+	sharing := map[identity.ID]bool{}
+	holds := func(id identity.ID) bool { return sharing[id] }
+	var served int64
+	for i := range 20 {
+		asker, other := identity.ID("A"), identity.ID("B")
+		if i%2 == 1 {
+			asker, other = other, asker
+		}
+		sharing[asker], sharing[other] = true, false // the other stopped sharing
+		if ok, _ := b.Admit(sealed.ContentID{4}, size, 0, size, asker, true, true, holds, now); ok {
+			served += size
+		}
+	}
+	if served > 4*size { // first copies ≤ 2 x size, one size of them given again, one repeat from the full budget
+		t.Errorf("served %d bytes of a %d-byte content to two devices taking turns", served, size)
+	}
+}
+
 // TestOriginBudgetBigRead: a read bigger than the whole repeat budget is
 // served when the budget is full (and empties it), not refused forever.
 func TestOriginBudgetBigRead(t *testing.T) {
