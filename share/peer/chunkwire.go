@@ -48,6 +48,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 
 	"github.com/kith-media/kith/share/sealed"
 )
@@ -90,6 +91,23 @@ const (
 )
 
 var errWireFrame = errors.New("malformed wire frame")
+
+// urlOp is the Op of the *url.Error http.Client.Do returns for method.
+func urlOp(method string) string {
+	return strings.ToUpper(method[:1]) + strings.ToLower(method[1:])
+}
+
+// replayable reports whether req (its body read into body) may be sent
+// again on a new connection when the one it went out on closed before
+// any answer, by net/http's rule: a GET or HEAD without a body, or a
+// request whose Idempotency-Key header says sending it twice does what
+// sending it once does, and whose body can be read again (GetBody).
+func replayable(req *http.Request, body []byte) bool {
+	if req.Method == http.MethodGet || req.Method == http.MethodHead {
+		return body == nil
+	}
+	return req.GetBody != nil && (req.Header.Get("Idempotency-Key") != "" || req.Header.Get("X-Idempotency-Key") != "")
+}
 
 func wireErr(format string, a ...any) error {
 	return fmt.Errorf("%w: %s", errWireFrame, fmt.Sprintf(format, a...))

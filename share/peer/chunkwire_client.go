@@ -15,7 +15,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -123,17 +122,19 @@ func (c *Client) onWire(req *http.Request) (resp *http.Response, sent bool, err 
 	resp, err = open.RoundTrip(req)
 	var nc wireNoConn
 	if errors.As(err, &nc) {
+		// For the transport, on a new connection: with its body from the
+		// start (RoundTrip read it).
+		if req.GetBody != nil {
+			if req.Body, err = req.GetBody(); err != nil {
+				return nil, true, err
+			}
+		}
 		return nil, false, nil
 	}
 	if err != nil {
 		err = &url.Error{Op: urlOp(req.Method), URL: req.URL.String(), Err: err}
 	}
 	return resp, true, err
-}
-
-// urlOp is the Op of the *url.Error http.Client.Do returns for method.
-func urlOp(method string) string {
-	return strings.ToUpper(method[:1]) + strings.ToLower(method[1:])
 }
 
 // usable reports whether new requests may be sent on wc.
@@ -261,7 +262,7 @@ func (wc *wireConn) RoundTrip(req *http.Request) (*http.Response, error) {
 	// The peer closing a live connection as this request goes out (its
 	// idle close; on WireProto2 both ends send requests) sends a request
 	// safe to repeat to a new connection (wireNoConn), as net/http does.
-	again := wc.heard && body == nil && (req.Method == http.MethodGet || req.Method == http.MethodHead)
+	again := wc.heard && replayable(req, body)
 	wc.mu.Unlock()
 	if err := wc.write(frame); err != nil {
 		wc.close(err)

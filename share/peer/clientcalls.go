@@ -3,7 +3,9 @@ package peer
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -223,6 +225,11 @@ func (c *Client) Relay(ctx context.Context, r *license.SealedRegistration) (*lic
 		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	// Sent again if the connection closes before any answer: the peer
+	// wraps it anew, and the directory answers the same registration
+	// (its nonce) with the same receipt and license, never a second charge.
+	sum := sha256.Sum256(body)
+	req.Header.Set("Idempotency-Key", hex.EncodeToString(sum[:16]))
 	resp, err := c.do(req)
 	if err != nil {
 		return nil, fmt.Errorf("relaying registration via %s: %w", c.peer.Short(), err)

@@ -56,7 +56,9 @@
 // in flight either way, and closes when idle both ways (90 s at the
 // dialling end, IdleTimeout at the other). A GET or HEAD that went out on
 // a live connection as the other end closed it, unanswered, is sent again
-// on a new one, as net/http does on a reused connection.
+// on a new one, as net/http does on a reused connection, and so is a
+// relayed registration (POST /relay, marked Idempotency-Key: the
+// directory answers one registration once however often it comes).
 //
 // A bulk download from few peers is the exception (bulk.go): once more
 // than two chunk requests are in flight to a peer (a crowd asks each of
