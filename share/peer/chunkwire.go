@@ -145,25 +145,30 @@ func appendHeaders(b []byte, h http.Header) ([]byte, bool) {
 }
 
 // parseHeaders reads a header block: at most maxWireHeaders lines, names
-// of token characters, values without control characters but tab.
+// of token characters, values without control characters but tab. The
+// lines are checked first; then the block becomes one string, of which
+// the names and values are slices, and the values share one backing
+// array: four allocations a block with the map's, not three a line more
+// (a sixth of the allocations a chunk request cost both ends, and the
+// largest count in a crowd process's allocs profile).
 func parseHeaders(b []byte) (http.Header, error) {
-	h := http.Header{}
-	for n := 0; len(b) > 0; n++ {
+	n := 0
+	for p := b; len(p) > 0; n++ {
 		if n == maxWireHeaders {
 			return nil, wireErr("more than %d header lines", maxWireHeaders)
 		}
-		kl := int(b[0])
-		if kl == 0 || len(b) < 1+kl+2 {
+		kl := int(p[0])
+		if kl == 0 || len(p) < 1+kl+2 {
 			return nil, wireErr("header line cut short")
 		}
-		k := b[1 : 1+kl]
-		vl := int(binary.BigEndian.Uint16(b[1+kl:]))
-		b = b[1+kl+2:]
-		if len(b) < vl {
+		k := p[1 : 1+kl]
+		vl := int(binary.BigEndian.Uint16(p[1+kl:]))
+		p = p[1+kl+2:]
+		if len(p) < vl {
 			return nil, wireErr("header value cut short")
 		}
-		v := b[:vl]
-		b = b[vl:]
+		v := p[:vl]
+		p = p[vl:]
 		for _, c := range k {
 			if !tokenChar(c) {
 				return nil, wireErr("header name %q", k)
@@ -174,8 +179,26 @@ func parseHeaders(b []byte) (http.Header, error) {
 				return nil, wireErr("control character in header %s", k)
 			}
 		}
-		key := http.CanonicalHeaderKey(string(k))
-		h[key] = append(h[key], string(v))
+	}
+	h := make(http.Header, n)
+	if n == 0 {
+		return h, nil
+	}
+	blk := string(b)
+	vals := make([]string, n)
+	for j, at := 0, 0; j < n; j++ {
+		kl := int(blk[at])
+		k := blk[at+1 : at+1+kl]
+		vl := int(binary.BigEndian.Uint16(b[at+1+kl:]))
+		at += 1 + kl + 2
+		vals[j] = blk[at : at+vl]
+		at += vl
+		key := http.CanonicalHeaderKey(k) // no copy when k is canonical, as Go's senders' names are
+		if vs, ok := h[key]; ok {
+			h[key] = append(vs, vals[j])
+		} else {
+			h[key] = vals[j : j+1 : j+1] // its own cap: an append to it leaves the next value alone
+		}
 	}
 	return h, nil
 }
