@@ -4,14 +4,16 @@
 #   scripts/deps.sh run    what building and running the desktop app needs
 #   scripts/deps.sh test   that, plus what the test suite drives: a virtual X server,
 #                          a PulseAudio null sink to record real playback, network
-#                          namespaces, screenshots, tone fixtures, and a private
-#                          PostgreSQL 15 for the directory's store suite (internal/pgtest)
+#                          namespaces, screenshots, tone fixtures, a private
+#                          PostgreSQL 15 for the directory's store suite (internal/pgtest),
+#                          a private D-Bus for the media keys (app/mpris) and
+#                          systemd-analyze to verify the directory's units (packaging)
 #
 # It needs root (or sudo) only when something is missing.
 set -euo pipefail
 
 run_pkgs=(gcc pkg-config libgl1-mesa-dev xorg-dev libasound2-dev libsqlite3-dev libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev)
-test_pkgs=(xvfb xauth x11-utils xdotool pulseaudio pulseaudio-utils libasound2-plugins imagemagick iproute2 nftables conntrack sox lame vorbis-tools flac ffmpeg postgresql-15 xz-utils make)
+test_pkgs=(xvfb xauth x11-utils xdotool pulseaudio pulseaudio-utils libasound2-plugins imagemagick iproute2 nftables conntrack sox lame vorbis-tools flac ffmpeg postgresql-15 xz-utils make dbus-daemon systemd)
 
 case "${1:-run}" in
   run) want=("${run_pkgs[@]}") ;;
