@@ -18,7 +18,7 @@ func TestSecurityNeighbourAddedByHandRevoked(t *testing.T) {
 	ctx := context.Background()
 	d := startDirectory(t)
 	asker := startNode(t, d, "alice", nil)
-	lost, phone := servePhone(t, d, "")
+	lost, phone := servePhone(t, d, "", nil)
 	if err := asker.dirClient().RevokeDevice(ctx, lost.ID()); err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +46,7 @@ func TestSecurityNeighbourAddedByHandRevokedLater(t *testing.T) {
 	d := startDirectory(t)
 	title, _ := d.publish(t, "Lost Song", 64<<10, 0)
 	asker := startNode(t, d, "alice", func(o *Options) { o.NeighbourCheckInterval = 50 * time.Millisecond })
-	lost, phone := servePhone(t, d, "alice")
+	lost, phone := servePhone(t, d, "alice", nil)
 	if _, err := asker.AddNeighbour(ctx, phone.Addr()); err != nil {
 		t.Fatal(err)
 	}
@@ -80,8 +80,8 @@ func TestSecurityNeighbourAddedByHandRevokedLater(t *testing.T) {
 }
 
 // servePhone enrolls a "lost phone" device under alice and serves its
-// node (told its account is account).
-func servePhone(t *testing.T, d *testDirectory, account string) (*identity.Identity, *Node) {
+// node (told its account is account; tune may be nil).
+func servePhone(t *testing.T, d *testDirectory, account string, tune func(*Options)) (*identity.Identity, *Node) {
 	t.Helper()
 	lost, err := identity.Generate()
 	if err != nil {
@@ -91,5 +91,5 @@ func servePhone(t *testing.T, d *testDirectory, account string) (*identity.Ident
 	if err := lc.EnrollDevice(context.Background(), "alice", "correct horse battery", "lost phone"); err != nil {
 		t.Fatal(err)
 	}
-	return lost, serveNode(t, lc, lost, account, nil)
+	return lost, serveNode(t, lc, lost, account, tune)
 }
