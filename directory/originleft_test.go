@@ -1,19 +1,13 @@
 package directory_test
 
 import (
-	"bytes"
-	"context"
 	"fmt"
-	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/kith-media/kith/directory"
-	"github.com/kith-media/kith/directory/sqlitestore"
 	"github.com/kith-media/kith/share/identity"
 )
 
@@ -28,29 +22,7 @@ import (
 // spent, refused until it refilled (an 8 MiB crowd of 200 sat ~70 s at 31
 // of 32 chunks).
 func TestOriginAfterHolderLeft(t *testing.T) {
-	ctx := context.Background()
-	dir := t.TempDir()
-	st, err := sqlitestore.Open(ctx, filepath.Join(dir, "d.db"), sqlitestore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	id, err := identity.Generate()
-	if err != nil {
-		t.Fatal(err)
-	}
-	origin := filepath.Join(dir, "origin")
-	plain := make([]byte, 1<<20)
-	rand.NewChaCha8([32]byte{9}).Read(plain)
-	title, err := directory.Publish(ctx, st, id, origin, bytes.NewReader(plain), directory.PublishOptions{Name: "Song", MediaType: "audio/mpeg"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := directory.NewServer(directory.Options{Identity: id, Store: st, OriginDir: origin, Logger: slog.New(slog.DiscardHandler),
-		RateIP: -1, RateDevice: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, st, title := originTitle(t, 9)
 	announce := func(dev *identity.Identity, addr, mode string) {
 		t.Helper()
 		body := []byte(fmt.Sprintf(`{"addrs":["%s:7000"],"holdings":[{"content":"%s","complete":false,"policy":{"mode":%q}}],"load":0}`, addr, title.ContentID, mode))

@@ -22,29 +22,7 @@ import (
 // like a stranger's while another device holds the content — not served
 // free like an unsigned read, as it was before.
 func TestSecurityReplayedOriginReadIsBudgeted(t *testing.T) {
-	ctx := context.Background()
-	dir := t.TempDir()
-	st, err := sqlitestore.Open(ctx, filepath.Join(dir, "d.db"), sqlitestore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	id, err := identity.Generate()
-	if err != nil {
-		t.Fatal(err)
-	}
-	origin := filepath.Join(dir, "origin")
-	plain := make([]byte, 1<<20)
-	rand.NewChaCha8([32]byte{7}).Read(plain)
-	title, err := directory.Publish(ctx, st, id, origin, bytes.NewReader(plain), directory.PublishOptions{Name: "Song", MediaType: "audio/mpeg"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := directory.NewServer(directory.Options{Identity: id, Store: st, OriginDir: origin, Logger: slog.New(slog.DiscardHandler),
-		RateIP: -1, RateDevice: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, st, title := originTitle(t, 7)
 	holder, asker := enrollIn(t, st, "alice"), enrollIn(t, st, "bob")
 	body := []byte(fmt.Sprintf(`{"addrs":["192.0.2.1:7000"],"holdings":[{"content":"%s","complete":true,"policy":{"mode":"anyone"}}],"load":0}`, title.ContentID))
 	w := httptest.NewRecorder()
@@ -59,7 +37,7 @@ func TestSecurityReplayedOriginReadIsBudgeted(t *testing.T) {
 		r.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", off, off+part-1))
 		w := httptest.NewRecorder()
 		s.ServeHTTP(w, r) // authenticated: bob is not a sharer, the repeat budget decides
-		replay := r.Clone(ctx)
+		replay := r.Clone(context.Background())
 		w = httptest.NewRecorder()
 		s.ServeHTTP(w, replay) // the same signature again: not authenticated
 		switch w.Code {
@@ -74,4 +52,35 @@ func TestSecurityReplayedOriginReadIsBudgeted(t *testing.T) {
 	if refused == 0 || int64(served*part) > title.Size/5 {
 		t.Errorf("replayed signed reads while alice holds the title: %d served (%d bytes of %d), %d refused; want most refused", served, served*part, title.Size, refused)
 	}
+}
+
+// originTitle serves a directory (a real SQLite store, no rate limits)
+// whose origin holds one published title of 1 MiB of random bytes (from
+// seed).
+func originTitle(t *testing.T, seed byte) (*directory.Server, *sqlitestore.Store, *directory.Title) {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := sqlitestore.Open(ctx, filepath.Join(dir, "d.db"), sqlitestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	id, err := identity.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	origin := filepath.Join(dir, "origin")
+	plain := make([]byte, 1<<20)
+	rand.NewChaCha8([32]byte{seed}).Read(plain)
+	title, err := directory.Publish(ctx, st, id, origin, bytes.NewReader(plain), directory.PublishOptions{Name: "Song", MediaType: "audio/mpeg"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := directory.NewServer(directory.Options{Identity: id, Store: st, OriginDir: origin, Logger: slog.New(slog.DiscardHandler),
+		RateIP: -1, RateDevice: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, st, title
 }
