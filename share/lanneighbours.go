@@ -34,6 +34,10 @@ import (
 const (
 	lanAsksPerRound = 8
 	lanRoundGap     = 5 * time.Second
+	// lanRefusedAgain: a device the directory did not vouch for is asked
+	// about again after this (or NeighbourCheckInterval if shorter): it
+	// may be one being paired, enrolled a moment later.
+	lanRefusedAgain = 30 * time.Second
 )
 
 // lanVouch is the directory's last answer about a device found by mDNS.
@@ -54,8 +58,14 @@ func (n *Node) lanVouched(id identity.ID) bool {
 // its list changes and at least every other gap, until ctx ends.
 func (n *Node) checkLANEvery(ctx context.Context, b *lan.Browser) error {
 	gap := min(n.o.NeighbourCheckInterval, lanRoundGap)
+	last := "" // the last failure to ask, logged once
 	for {
-		n.checkLAN(ctx, b.Neighbours())
+		if err := n.checkLAN(ctx, b.Neighbours()); err == nil {
+			last = ""
+		} else if err.Error() != last && ctx.Err() == nil {
+			last = err.Error()
+			n.log.Warn("checking the neighbours found on the LAN", "err", err)
+		}
 		for _, wake := range []<-chan struct{}{nil, b.Changes()} {
 			t := time.NewTimer(gap)
 			select {
@@ -71,15 +81,17 @@ func (n *Node) checkLANEvery(ctx context.Context, b *lan.Browser) error {
 }
 
 // checkLAN asks the directory about the devices in found that are due:
-// never asked, or last asked NeighbourCheckInterval ago; at most
-// lanAsksPerRound, those vouched for before first. A device it no longer
-// vouches for is refused and its client dropped. A failure to ask ends
-// the round (the directory is not answering) and keeps what it said last.
-// Answers about devices no longer found are forgotten.
-func (n *Node) checkLAN(ctx context.Context, found []lan.Neighbour) {
+// never asked, or last asked NeighbourCheckInterval ago (lanRefusedAgain
+// when it did not vouch for them); at most lanAsksPerRound, those vouched
+// for before first. A device it no longer vouches for, or says is
+// revoked, is refused and its client revoked. A failure to ask ends the
+// round (the directory is not answering, or this device is not enrolled
+// yet) and is returned; what it said last is kept. Answers about devices
+// no longer found are forgotten.
+func (n *Node) checkLAN(ctx context.Context, found []lan.Neighbour) error {
 	dc := n.dirClient()
 	if dc == nil {
-		return
+		return nil
 	}
 	now := time.Now()
 	present := map[identity.ID]bool{}
@@ -120,24 +132,29 @@ func (n *Node) checkLAN(ctx context.Context, found []lan.Neighbour) {
 		err = vouched(dc, a.id, d, err)
 		var nv notVouchedError
 		if err != nil && !errors.As(err, &nv) {
-			if ctx.Err() == nil {
-				n.log.Warn("checking a neighbour found on the LAN", "device", a.id, "err", err)
-			}
-			return
+			return err
+		}
+		again := n.o.NeighbourCheckInterval
+		if err != nil {
+			again = min(again, lanRefusedAgain)
 		}
 		n.mu.Lock()
 		was := n.lanVouch[a.id].ok
-		n.lanVouch[a.id] = lanVouch{ok: err == nil, next: time.Now().Add(n.o.NeighbourCheckInterval)}
+		n.lanVouch[a.id] = lanVouch{ok: err == nil, next: time.Now().Add(again)}
 		n.mu.Unlock()
-		if err == nil {
-			continue
-		}
-		n.srv.Refuse(a.id)
-		n.revokeClient(a.id)
-		if was {
-			n.log.Warn("neighbour found on the LAN no longer listed", "device", a.id, "why", err)
-		} else {
-			n.log.Info("neighbour found on the LAN not listed", "device", a.id, "why", err)
+		switch {
+		case err == nil:
+		case was || d != nil && d.ID == a.id && d.Revoked:
+			// Vouched for before, or revoked: refused now. Not a device
+			// only not enrolled yet (one being paired announces itself
+			// before it is enrolled), which the server looks up when it
+			// calls.
+			n.srv.Refuse(a.id)
+			n.revokeClient(a.id)
+			n.log.Warn("neighbour found on the LAN not listed", "device", a.id, "why", err)
+		default:
+			n.log.Debug("neighbour found on the LAN not listed", "device", a.id, "why", err)
 		}
 	}
+	return nil
 }

@@ -22,9 +22,10 @@ import (
 // still working) is not listed as a neighbour, so no download dials it;
 // one revoked while listed stops being listed at the next check, though
 // it keeps announcing, its calls are refused at once although this device
-// had served it, and a client a download held asks it nothing more. Real mDNS between three nodes of one process on
-// one host of a network namespace LAN (the multicast they send loops back
-// to the host's own sockets).
+// had served it, and a client a download held asks it nothing more. Real
+// mDNS between three nodes of one process on one host of a network
+// namespace LAN (the multicast they send loops back to the host's own
+// sockets).
 func TestSecurityLANNeighbourRevoked(t *testing.T) {
 	if os.Getenv("KITH_LAN_VOUCH") == "" {
 		inNamespace(t, "TestSecurityLANNeighbourRevoked", "KITH_LAN_VOUCH")
@@ -89,6 +90,57 @@ func TestSecurityLANNeighbourRevoked(t *testing.T) {
 	}
 	if _, err := held.Offer(ctx); !errors.Is(err, peer.ErrRevoked) {
 		t.Fatalf("asking the revoked phone through the client a download held: %v, want %v", err, peer.ErrRevoked)
+	}
+}
+
+// TestLANNeighbourEnrolledAfterSeen: a device found on the LAN before it
+// is enrolled (one being paired announces itself at once) is listed once
+// it is, and its calls are served meanwhile: the directory's "not
+// enrolled" only keeps it off the list. Before, the check refused its
+// calls for 30 s, and a purchase relayed through this device right after
+// enrolling got 403 (e2e TestHousehold).
+func TestLANNeighbourEnrolledAfterSeen(t *testing.T) {
+	if os.Getenv("KITH_LAN_LATE") == "" {
+		inNamespace(t, "TestLANNeighbourEnrolledAfterSeen", "KITH_LAN_LATE")
+		return
+	}
+	ctx := context.Background()
+	d := startDirectory(t)
+	asker := startNode(t, d, "alice", func(o *Options) {
+		o.ListenAddr = os.Getenv("KITH_LAN_LATE") + ":0"
+		o.LAN, o.LANInterfaces, o.LANIPv4Only = true, []string{netns.Iface}, true
+		o.NeighbourCheckInterval = 50 * time.Millisecond
+	})
+	late, err := identity.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lc := d.client(t, late)
+	node := serveNode(t, lc, late, "alice", func(o *Options) {
+		o.ListenAddr = os.Getenv("KITH_LAN_LATE") + ":0"
+		o.LAN, o.LANInterfaces, o.LANIPv4Only = true, []string{netns.Iface}, true
+	})
+	deadline := time.Now().Add(60 * time.Second) // mDNS rounds are 10 s apart
+	for !asked(asker, late.ID()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("after 60 s: announced %v, asked %v", announced(asker, late.ID()), asked(asker, late.ID()))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if ns := asker.Neighbours(); len(ns) != 0 {
+		t.Fatalf("listed before it is enrolled: %+v", ns)
+	}
+	if err := lc.EnrollDevice(ctx, "alice", "correct horse battery", "late phone"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := node.Offers(ctx, asker.neighbour()); err != nil {
+		t.Fatalf("the device, enrolled now, asking for offers: %v", err)
+	}
+	for len(asker.Neighbours()) != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("enrolled, not listed: %+v", asker.Neighbours())
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
