@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"sync"
 	"testing"
@@ -28,12 +29,20 @@ type bothEnd struct {
 
 func startBothEnd(t *testing.T, id *identity.Identity, lib *library.Library, accts Accounts) *bothEnd {
 	t.Helper()
-	e := &bothEnd{id: id, ln: countingLoopback(t), ups: map[identity.ID]int{}}
+	ln := countingLoopback(t)
+	return startBothEndOn(t, id, lib, accts, ln, ln)
+}
+
+// startBothEndOn is startBothEnd with the server accepting from serve,
+// which takes its connections from ln.
+func startBothEndOn(t *testing.T, id *identity.Identity, lib *library.Library, accts Accounts, ln *countingListener, serve net.Listener) *bothEnd {
+	t.Helper()
+	e := &bothEnd{id: id, ln: ln, ups: map[identity.ID]int{}}
 	e.srv = startServerOn(t, ServerOptions{Identity: id, Library: lib, Accounts: accts, OnUpload: func(u Upload) {
 		e.mu.Lock()
 		e.ups[u.Peer]++
 		e.mu.Unlock()
-	}}, e.ln)
+	}}, serve)
 	// The clients of a device offer WireProto2 once its server runs.
 	deadline := time.Now().Add(30 * time.Second)
 	for e.srv.serving() == nil {

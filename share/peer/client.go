@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -104,6 +105,7 @@ type Client struct {
 	first chan struct{} // holds one token
 
 	handshakes atomic.Int64 // connections opened (Handshakes)
+	yields     atomic.Int64 // dials given up for the peer's connection (Yields)
 	havePolls  atomic.Int64 // Have polls sent (HavePolls)
 	revoked    atomic.Bool  // Revoke was called: nothing more is sent
 
@@ -175,6 +177,7 @@ func NewClient(self *identity.Identity, peer identity.ID, addrs []string, o Clie
 		both := cfg.Clone()
 		if !o.httpOnly && o.Server != nil {
 			both.NextProtos = append([]string{WireProto2}, cfg.NextProtos...)
+			both.GetClientCertificate = c.yieldingCertificate(both.GetClientCertificate)
 		}
 		c.tr = peerTransport(protos, o.ConnsPerPeer, func(ctx context.Context, _, _ string) (net.Conn, error) {
 			if c.srv.serving() != nil {
@@ -216,7 +219,12 @@ func NewClient(self *identity.Identity, peer identity.ID, addrs []string, o Clie
 // tried last, and the next address is tried.
 func (c *Client) dial(ctx context.Context, d *net.Dialer, cfg, relayCfg *tls.Config) (net.Conn, error) {
 	var errs []error
+	yield := slices.Contains(cfg.NextProtos, WireProto2)
 	for _, a := range c.dialOrder() {
+		if yield && c.peerDialled() {
+			c.yields.Add(1)
+			return nil, errPeerDialled
+		}
 		var raw net.Conn
 		var err error
 		var retires int
@@ -233,12 +241,23 @@ func (c *Client) dial(ctx context.Context, d *net.Dialer, cfg, relayCfg *tls.Con
 			continue
 		}
 		var tc *tls.Conn
+		hctx, pd := ctx, (*pairDial)(nil)
 		if a == relayAddr {
 			tc = tls.Client(raw, relayCfg)
 		} else {
 			tc = tls.Client(raw, cfg)
+			if yield {
+				pd = c.watchPeer(raw)
+				hctx = context.WithValue(ctx, pairDialKey{}, pd)
+			}
 		}
-		if err := tc.HandshakeContext(ctx); err != nil {
+		err = tc.HandshakeContext(hctx)
+		if pd.done() {
+			raw.Close()
+			c.yields.Add(1)
+			return nil, errPeerDialled
+		}
+		if err != nil {
 			raw.Close()
 			if a == relayAddr {
 				// Through a relay, a failed handshake proves nothing
@@ -390,7 +409,7 @@ func (c *Client) roundTrip(req *http.Request) (*http.Response, error) {
 	if c.warm.Load() {
 		resp, sent, err := c.onWire(req)
 		if !sent {
-			resp, err = c.hc.Do(req)
+			resp, err = c.dialled(req)
 		}
 		if err != nil && req.Context().Err() == nil {
 			c.warm.Store(false)
@@ -404,13 +423,40 @@ func (c *Client) roundTrip(req *http.Request) (*http.Response, error) {
 	}
 	defer func() { c.first <- struct{}{} }()
 	if c.warm.Load() {
-		return c.hc.Do(req)
+		return c.dialled(req)
 	}
-	resp, err := c.hc.Do(req)
+	resp, err := c.dialled(req)
 	if err == nil {
 		c.warm.Store(true)
 	}
 	return resp, err
+}
+
+// dialled sends req through the transport, which dials if it has no
+// connection; a dial that gave way to the peer's own connection (see
+// errPeerDialled) sends it over that connection instead.
+func (c *Client) dialled(req *http.Request) (*http.Response, error) {
+	resp, err := c.hc.Do(req)
+	if err == nil || !errors.Is(err, errPeerDialled) {
+		return resp, err
+	}
+	// Nothing of req was sent; its body (if any) was closed.
+	if req.Body != nil && req.Body != http.NoBody {
+		if req.GetBody == nil {
+			return nil, err
+		}
+		body, gerr := req.GetBody()
+		if gerr != nil {
+			return nil, err
+		}
+		req = req.Clone(req.Context())
+		req.Body = body
+	}
+	if resp, sent, err := c.onWire(req); sent {
+		return resp, err
+	}
+	// The peer's connection closed meanwhile: dial as usual.
+	return c.hc.Do(req)
 }
 
 // get performs a GET and returns the response if 2xx.

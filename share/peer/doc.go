@@ -54,7 +54,14 @@
 // One reader per connection hands request frames to the serving side and
 // answers to their callers; the connection stays open while anything is
 // in flight either way, and closes when idle both ways (90 s at the
-// dialling end, IdleTimeout at the other). A GET or HEAD that went out on
+// dialling end, IdleTimeout at the other). Two devices that dial each
+// other at the same moment (simultaneous open: both find the other in the
+// same resupply round) keep one connection: a dial offering the wire both
+// ways gives way when the peer's connection to our server arrives before
+// our certificate goes out (pairdial.go), closing ours mid-handshake and
+// sending its requests over the peer's; since the peer's connection
+// arrives only after the peer committed its own dial, at most one of the
+// two gives way. A GET or HEAD that went out on
 // a live connection as the other end closed it, unanswered, is sent again
 // on a new one, as net/http does on a reused connection, and so is a
 // relayed registration (POST /relay, marked Idempotency-Key: the
