@@ -242,8 +242,9 @@ func (n *Node) checkHand(ctx context.Context) {
 }
 
 // revokeClient revokes and forgets the cached client for device id, which
-// the directory no longer vouches for: a running download that holds it
-// asks it for nothing more and drops it (peer.Client.Revoke).
+// the directory no longer vouches for, and those peerFor replaced: a
+// running download that holds one asks it for nothing more and drops it
+// (peer.Client.Revoke).
 func (n *Node) revokeClient(id identity.ID) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -252,6 +253,10 @@ func (n *Node) revokeClient(id identity.ID) {
 		delete(n.clients, id)
 		delete(n.clientRelay, id)
 	}
+	for _, c := range n.replaced[id] {
+		c.Revoke()
+	}
+	delete(n.replaced, id)
 }
 
 // loadHand reads the neighbours added by hand from the library. One at a

@@ -93,3 +93,31 @@ func servePhone(t *testing.T, d *testDirectory, account string, tune func(*Optio
 	}
 	return lost, serveNode(t, lc, lost, account, tune)
 }
+
+// TestSecurityRevokeReachesReplacedClient: a client of a device that a
+// running download may hold after the node replaced it (the device's
+// addresses changed, so Peer made a new one) asks that device nothing
+// more once the directory no longer vouches for it, like the current one.
+func TestSecurityRevokeReachesReplacedClient(t *testing.T) {
+	ctx := context.Background()
+	d := startDirectory(t)
+	asker := startNode(t, d, "alice", nil)
+	lost, phone := servePhone(t, d, "alice", nil)
+	held, err := asker.Peer(lost.ID(), []string{phone.Addr()}) // as a download holds it
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := held.Offer(ctx); err != nil {
+		t.Fatal(err)
+	}
+	now, err := asker.Peer(lost.ID(), []string{phone.Addr(), "127.0.0.1:1"}) // its addresses changed
+	if err != nil || now == held {
+		t.Fatalf("a new client for new addresses: %v (the same: %v)", err, now == held)
+	}
+	asker.revokeClient(lost.ID())
+	for name, c := range map[string]*peer.Client{"the replaced client": held, "the current client": now} {
+		if _, err := c.Offer(ctx); !errors.Is(err, peer.ErrRevoked) {
+			t.Errorf("%s after the revocation: %v, want %v", name, err, peer.ErrRevoked)
+		}
+	}
+}

@@ -82,10 +82,17 @@ func (n *Node) peerFor(nb Neighbour) (*peer.Client, error) {
 	n.clientRelay[id] = nb.Relay
 	if old, ok := n.clients[id]; ok {
 		old.Close()
+		// A running download may still hold it: revokeClient must reach it.
+		n.replaced[id] = append(n.replaced[id][max(0, len(n.replaced[id])+1-maxReplaced):], old)
 	}
 	n.clients[id] = c
 	return c, nil
 }
+
+// maxReplaced bounds the clients of one device kept after peerFor
+// replaced them (its addresses changed), for revokeClient: the oldest
+// are the least likely to be held by a download still running.
+const maxReplaced = 4
 
 func sameAddrs(a, b []string) bool {
 	if len(a) != len(b) {

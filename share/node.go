@@ -123,6 +123,10 @@ type Node struct {
 	services    map[string]ServiceStatus
 	served      bool
 	relay       relayPresence
+
+	// replaced: clients peerFor replaced (the device's addresses changed),
+	// which a running download may still hold; revokeClient reaches them.
+	replaced map[identity.ID][]*peer.Client
 }
 
 // NewNode opens the library and the listening socket; Serve runs the node.
@@ -152,7 +156,8 @@ func NewNode(o Options) (*Node, error) {
 	n := &Node{o: o, log: o.Logger, id: o.Identity, lib: lib, dirSet: make(chan struct{}), account: o.Account,
 		clients: map[identity.ID]*peer.Client{}, clientRelay: map[identity.ID]string{}, lanVouch: map[identity.ID]lanVouch{},
 		titles: map[sealed.ContentID]*Title{}, announceCh: make(chan struct{}, 1),
-		services: map[string]ServiceStatus{}, relay: relayPresence{poke: make(chan struct{}, 1)}}
+		services: map[string]ServiceStatus{}, relay: relayPresence{poke: make(chan struct{}, 1)},
+		replaced: map[identity.ID][]*peer.Client{}}
 	so := o.Server
 	so.Identity, so.Library, so.Logger = o.Identity, lib, o.Logger
 	if so.Name == "" {
