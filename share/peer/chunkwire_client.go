@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -396,7 +397,7 @@ func (wc *wireConn) readLoop() {
 		if a.bodyLen > 0 {
 			b.stop = context.AfterFunc(st.ctx, b.interrupt)
 		}
-		st.ch <- &http.Response{Status: fmt.Sprintf("%d %s", a.status, http.StatusText(a.status)), StatusCode: a.status,
+		st.ch <- &http.Response{Status: statusLine(a.status), StatusCode: a.status,
 			Proto: wc.cs.NegotiatedProtocol, ProtoMajor: 1, Header: a.header, Body: b, ContentLength: a.bodyLen, TLS: &wc.cs}
 		if a.bodyLen > 0 {
 			select {
@@ -424,6 +425,18 @@ func (wc *wireConn) readLoop() {
 		err = fmt.Errorf("%w: %w", ErrMisbehaving, err)
 	}
 	wc.close(err)
+}
+
+// statusLine is an answer's Status as net/http gives it ("200 OK"): the
+// usual ones without a string formatted for each answer.
+func statusLine(code int) string {
+	switch code {
+	case http.StatusOK:
+		return "200 OK"
+	case http.StatusNotFound:
+		return "404 Not Found"
+	}
+	return strconv.Itoa(code) + " " + http.StatusText(code)
 }
 
 // close breaks the connection: requests in flight fail, later ones go to

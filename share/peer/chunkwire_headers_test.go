@@ -3,6 +3,7 @@ package peer
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"net/http"
 	"reflect"
 	"testing"
@@ -67,5 +68,15 @@ func TestParseHeaders(t *testing.T) {
 		[2]string{DownloadingHeader, "true"}, [2]string{"Kith-Have-Bits", "AAEC"})
 	if n := testing.AllocsPerRun(100, func() { parseHeaders(answer) }); n > 4 {
 		t.Errorf("a block of 4 lines: %.0f allocations, want at most 4 (the map, the block, the values)", n)
+	}
+}
+
+// TestStatusLine: an answer's Status reads as net/http's for every code
+// the wire carries.
+func TestStatusLine(t *testing.T) {
+	for code := 100; code <= 999; code++ {
+		if got, want := statusLine(code), fmt.Sprintf("%d %s", code, http.StatusText(code)); got != want {
+			t.Fatalf("status %d: %q, want %q", code, got, want)
+		}
 	}
 }

@@ -148,9 +148,9 @@ func (c *Client) chunkHave(ctx context.Context, m *sealed.Manifest, cid sealed.C
 	if err != nil {
 		return nil, nil, fmt.Errorf("chunk %d from %s: %w: %w", i, c.peer.Short(), ErrMisbehaving, err)
 	}
-	data, err := readExact(resp, n, dst, fmt.Sprintf("chunk %d from %s", i, c.peer.Short()))
-	if err != nil {
-		return nil, nil, err
+	data, err := readExact(resp, n, dst)
+	if err != nil { // named only now: a chunk read whole formats no strings
+		return nil, nil, fmt.Errorf("chunk %d from %s: %w", i, c.peer.Short(), err)
 	}
 	if c.bulk != nil {
 		c.bulk.moved.Add(n)
@@ -190,9 +190,9 @@ func carriedHave(h http.Header, n int) (*HaveInfo, error) {
 }
 
 // readExact reads a body that must be exactly n bytes.
-func readExact(resp *http.Response, n int64, dst []byte, what string) ([]byte, error) {
+func readExact(resp *http.Response, n int64, dst []byte) ([]byte, error) {
 	if resp.ContentLength >= 0 && resp.ContentLength != n {
-		return nil, fmt.Errorf("%s: %w: length %d, want %d", what, ErrMisbehaving, resp.ContentLength, n)
+		return nil, fmt.Errorf("%w: length %d, want %d", ErrMisbehaving, resp.ContentLength, n)
 	}
 	dst, pooled := bodyBuf(dst, n)
 	got, err := io.ReadFull(resp.Body, dst)
@@ -204,11 +204,11 @@ func readExact(resp *http.Response, n int64, dst []byte, what string) ([]byte, e
 	}
 	switch {
 	case int64(got) > n:
-		return nil, fmt.Errorf("%s: %w: more than %d bytes", what, ErrMisbehaving, n)
+		return nil, fmt.Errorf("%w: more than %d bytes", ErrMisbehaving, n)
 	case resp.ContentLength < 0 && (errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)):
-		return nil, fmt.Errorf("%s: %w: %d bytes, want %d", what, ErrMisbehaving, got, n)
+		return nil, fmt.Errorf("%w: %d bytes, want %d", ErrMisbehaving, got, n)
 	default:
-		return nil, fmt.Errorf("%s: %d of %d bytes: %w", what, got, n, err)
+		return nil, fmt.Errorf("%d of %d bytes: %w", got, n, err)
 	}
 }
 

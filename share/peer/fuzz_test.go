@@ -22,7 +22,7 @@ func FuzzReadExact(f *testing.F) {
 			t.Skip()
 		}
 		resp := &http.Response{ContentLength: declared, Body: io.NopCloser(bytes.NewReader(body))}
-		got, err := readExact(resp, n, nil, "fuzz")
+		got, err := readExact(resp, n, nil)
 		if err == nil {
 			if int64(len(got)) != n || !bytes.Equal(got, body[:n]) {
 				t.Fatalf("returned %d bytes for n=%d", len(got), n)
