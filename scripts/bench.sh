@@ -33,6 +33,7 @@ plan=(
   "./share/peer/|HostileOffer|1x"
   "./share/|CrowdBound|3x"                        # the flash crowd's bounds alone (tlsBound, cryptoBound)
   "./share/|ChunkPath|5x"                         # the chunk path alone (16 downloads from one holder, stored) vs tlsBound, same run
+  "./share/library/|WriteChunks|5x"               # the store's part of it: 16 downloads' WriteChunk (check, page cache, writeback, fsync, index)
   "./share/|FlashCrowd|1x"
   "./share/|NeighbourFirstPCM|20x"
   "./share/|NeighbourFirstFrame|10x"              # makes a 20 s 1080p30 clip with ffmpeg first
