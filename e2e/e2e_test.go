@@ -38,7 +38,7 @@ func TestHousehold(t *testing.T) {
 	begin := time.Now()
 	tmp := t.TempDir()
 	say(t, "== building kith-directory and kithctl")
-	kd, kc := buildBinaries(t, tmp)
+	kd, kc := buildBinaries(t)
 	lan := netns.New(t, 4)
 	dirHost, hA, hB, hC := lan.Hosts[0], lan.Hosts[1], lan.Hosts[2], lan.Hosts[3]
 	say(t, "== LAN %s: directory %s, A %s, B %s, C %s", lan.Prefix, dirHost.IP, hA.IP, hB.IP, hC.IP)

@@ -31,7 +31,7 @@ func TestNeighboursAddedByHand(t *testing.T) {
 	}
 	tmp := t.TempDir()
 	say(t, "== neighbours added by hand: building kith-directory and kithctl")
-	kd, kc := buildBinaries(t, tmp)
+	kd, kc := buildBinaries(t)
 	lan := netns.New(t, 4)
 	dirHost, hA, hB, hC := lan.Hosts[0], lan.Hosts[1], lan.Hosts[2], lan.Hosts[3]
 	ctx := context.Background()

@@ -54,7 +54,11 @@ func TestMain(m *testing.M) {
 	}
 	// Every test here drives other processes; what it leaves running in
 	// this one (a reader of a child's output, a client's loop) is a leak.
-	leakcheck.Main(m, "net/http.(*persistConn).readLoop", "net/http.(*persistConn).writeLoop", "net/http.(*http2ClientConn).readLoop", "peer.(*wireConn).readLoop")
+	code := leakcheck.Run(m, "net/http.(*persistConn).readLoop", "net/http.(*persistConn).writeLoop", "net/http.(*http2ClientConn).readLoop", "peer.(*wireConn).readLoop")
+	if built.dir != "" {
+		os.RemoveAll(built.dir)
+	}
+	os.Exit(code)
 }
 
 // helperGet prints the body of a GET (the directory's /metrics) to
@@ -104,15 +108,47 @@ func repoRoot(t *testing.T) string {
 	return filepath.Dir(wd)
 }
 
-// buildBinaries builds kith-directory and kithctl once into dir.
-func buildBinaries(t *testing.T, dir string) (kd, kc string) {
+// built holds kith-directory and kithctl, built once for all the tests of
+// the package (five use them), because each is a race build whose link
+// alone takes tens of seconds of a loaded 2-core CI machine: built per
+// test, e2e linked ten binaries where two do. Removed by TestMain.
+var built struct {
+	once   sync.Once
+	dir    string
+	kd, kc string
+	err    error
+}
+
+// buildBinaries returns kith-directory and kithctl, built on first use.
+// Every test runs them from the same files; none writes to them.
+func buildBinaries(t *testing.T) (kd, kc string) {
 	t.Helper()
+	built.once.Do(func() {
+		built.dir, built.err = os.MkdirTemp("", "kith-e2e-bin")
+		if built.err != nil {
+			return
+		}
+		built.kd, built.kc, built.err = build(built.dir)
+	})
+	if built.err != nil {
+		t.Fatal(built.err)
+	}
+	return built.kd, built.kc
+}
+
+// build builds kith-directory and kithctl into dir.
+func build(dir string) (kd, kc string, err error) {
 	gobin := "go"
 	if p, err := exec.LookPath("go"); err == nil {
 		gobin = p
 	} else if _, err := os.Stat("/usr/local/go/bin/go"); err == nil {
 		gobin = "/usr/local/go/bin/go"
 	}
+	wd, err := os.Getwd() // the package's folder, as repoRoot
+	if err != nil {
+		return "", "", err
+	}
+	root := filepath.Dir(wd)
 	kd, kc = filepath.Join(dir, "kith-directory"), filepath.Join(dir, "kithctl")
 	flags := []string{"build", "-tags", "libsqlite3"}
 	if raceBuild {
@@ -120,13 +156,13 @@ func buildBinaries(t *testing.T, dir string) (kd, kc string) {
 	}
 	for _, b := range [][2]string{{kd, "./directory/cmd/kith-directory"}, {kc, "./share/cmd/kithctl"}} {
 		cmd := exec.Command(gobin, append(flags, "-o", b[0], b[1])...)
-		cmd.Dir = repoRoot(t)
+		cmd.Dir = root
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
 		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("building %s: %v\n%s", b[1], err, out)
+			return "", "", fmt.Errorf("building %s: %v\n%s", b[1], err, out)
 		}
 	}
-	return kd, kc
+	return kd, kc, nil
 }
 
 // writeTone writes a stereo 16-bit 44.1 kHz WAV file of a sine at freq.

@@ -236,7 +236,7 @@ func TestNATRelay(t *testing.T) {
 	}
 	tmp := t.TempDir()
 	say(t, "== NAT: building kith-directory, kithctl and kith-relay")
-	kd, kc := buildBinaries(t, tmp)
+	kd, kc := buildBinaries(t)
 	kr := buildRelay(t, tmp)
 	in := netns.NewInternet(t, 2, netns.HomeSpec{Hosts: 1}, netns.HomeSpec{Hosts: 2, NAT: netns.NATSymmetric}, netns.HomeSpec{Hosts: 1})
 	dirHost, relayHost := in.Servers[0], in.Servers[1]

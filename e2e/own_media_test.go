@@ -29,7 +29,7 @@ func TestOwnMedia(t *testing.T) {
 	}
 	tmp := t.TempDir()
 	say(t, "== own media: building kith-directory and kithctl")
-	kd, kc := buildBinaries(t, tmp)
+	kd, kc := buildBinaries(t)
 	lan := netns.New(t, 4)
 	dirHost, hA, hB, hC := lan.Hosts[0], lan.Hosts[1], lan.Hosts[2], lan.Hosts[3]
 

@@ -34,7 +34,7 @@ func TestKithctlPlayVideo(t *testing.T) {
 	}
 	pulse := pulsetest.Start(t) // the device plays into its null sink
 	tmp := t.TempDir()
-	kd, kc := buildBinaries(t, tmp)
+	kd, kc := buildBinaries(t)
 	lan := netns.New(t, 2)
 	dirHost, hA := lan.Hosts[0], lan.Hosts[1]
 
