@@ -686,6 +686,7 @@ func buildRelay(t *testing.T, dir string) string {
 		cmd.Path = "/usr/local/go/bin/go"
 	}
 	cmd.Dir = repoRoot(t)
+	cmd.Env = goEnv()
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("building kith-relay: %v\n%s", err, b)
 	}

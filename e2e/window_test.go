@@ -60,7 +60,7 @@ func buildKith(t *testing.T, dir string) string {
 	bin := filepath.Join(dir, "kith")
 	cmd := exec.Command(goBinary(), "build", "-tags", "libsqlite3,migrated_fynedo", "-o", bin, ".")
 	cmd.Dir = repoRoot(t)
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
+	cmd.Env = goEnv()
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("building kith: %v\n%s", err, out)
 	}
