@@ -245,13 +245,18 @@ func (c *Client) dial(ctx context.Context, d *net.Dialer, cfg, relayCfg *tls.Con
 		if a == relayAddr {
 			tc = tls.Client(raw, relayCfg)
 		} else {
-			tc = tls.Client(raw, cfg)
 			if yield {
 				pd = c.watchPeer(raw)
 				hctx = context.WithValue(ctx, pairDialKey{}, pd)
+				tc = tls.Client(raw, c.yieldingConfig(cfg, pd))
+			} else {
+				tc = tls.Client(raw, cfg)
 			}
 		}
 		err = tc.HandshakeContext(hctx)
+		if testHookDialHandshakeDone != nil && pd != nil {
+			testHookDialHandshakeDone(c, tc.ConnectionState(), pd)
+		}
 		if pd.done() {
 			raw.Close()
 			c.yields.Add(1)

@@ -20,7 +20,9 @@ import (
 //
 // At most one of the two dials gives way. Ours is committed when we are
 // about to send our certificate (GetClientCertificate, the client's last
-// step before its Finished); the peer's connection reaches our server's
+// step before its Finished), or, in a resumed handshake, which sends no
+// certificate, when the session is checked (VerifyConnection, also before
+// our Finished); the peer's connection reaches our server's
 // list only after our server read the peer's Finished, i.e. after the
 // peer committed its own dial. So a dial that gives way always has the
 // peer's completed connection to go to, and the peer's dial, being
@@ -106,6 +108,38 @@ func (c *Client) watchPeer(raw net.Conn) *pairDial {
 		}
 	}()
 	return pd
+}
+
+// testHookDialHandshakeDone, if set (tests only), runs in a watched dial
+// of client c after its handshake returned, before the dial's watch ends.
+var testHookDialHandshakeDone func(c *Client, cs tls.ConnectionState, pd *pairDial)
+
+// yieldingConfig is cfg for one watched dial: a resumed handshake (no
+// certificate asked for, so yieldingCertificate does not run) commits as
+// its session is checked, before its Finished goes out. Without it, two
+// resumed dials could both give way after both handshakes completed (each
+// seeing the other's connection before done), wasting both and sending
+// the requests to connections being closed.
+func (c *Client) yieldingConfig(cfg *tls.Config, pd *pairDial) *tls.Config {
+	cfg = cfg.Clone()
+	verify := cfg.VerifyConnection
+	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+		if verify != nil {
+			if err := verify(cs); err != nil {
+				return err
+			}
+		}
+		if cs.DidResume {
+			if c.peerDialled() {
+				pd.giveWay()
+			}
+			if !pd.commit() {
+				return errPeerDialled
+			}
+		}
+		return nil
+	}
+	return cfg
 }
 
 // yieldingCertificate wraps a client's GetClientCertificate: the dial

@@ -2,8 +2,10 @@ package peer
 
 import (
 	"context"
+	"crypto/tls"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -119,4 +121,107 @@ func TestSimultaneousOpenNeverBoth(t *testing.T) {
 		yields += ab.Yields() + ba.Yields()
 	}
 	t.Logf("dials given way in 12 rounds: %d", yields)
+}
+
+// finishGate holds, while armed, a server connection's reads after the
+// server first wrote (in a TLS 1.3 handshake: the client's Finished), so
+// the client's handshake completes while the server has not yet listed
+// its connection.
+type finishGate struct {
+	*countingListener
+	armed   atomic.Bool
+	release chan struct{}
+}
+
+func (l *finishGate) Accept() (net.Conn, error) {
+	c, err := l.countingListener.Accept()
+	if err != nil || !l.armed.Load() {
+		return c, err
+	}
+	return &gatedConn{Conn: c, release: l.release}, nil
+}
+
+type gatedConn struct {
+	net.Conn
+	release chan struct{}
+	wrote   atomic.Bool
+}
+
+func (c *gatedConn) Write(p []byte) (int, error) {
+	c.wrote.Store(true)
+	return c.Conn.Write(p)
+}
+
+func (c *gatedConn) Read(p []byte) (int, error) {
+	if c.wrote.Load() {
+		<-c.release
+	}
+	return c.Conn.Read(p)
+}
+
+// TestSimultaneousOpenResumedCommits: a dial that resumes a TLS session
+// sends no certificate, so it must commit before its Finished some other
+// way. A resumes its session with B and completes its handshake; before
+// A's dial ends its watch, B's own connection to A arrives (B's server
+// had not yet read A's Finished, so B did not give way). A's dial, whose
+// handshake completed, must not give way now: were both resumed, both
+// could give way, each to a connection the other is closing.
+func TestSimultaneousOpenResumedCommits(t *testing.T) {
+	ctx := context.Background()
+	cb := makeContent(t, 50_000, 16<<10, 39)
+	a := startBothEnd(t, newIdent(t), newLib(t), everyoneEnrolled{})
+	gate := &finishGate{countingListener: countingLoopback(t), release: make(chan struct{})}
+	var once sync.Once
+	release := func() { once.Do(func() { close(gate.release) }) }
+	t.Cleanup(release)
+	b := startBothEndOn(t, newIdent(t), holder(t, cb), everyoneEnrolled{}, gate.countingListener, gate)
+	ab, ba := a.clientOf(t, b), b.clientOf(t, a)
+
+	// A's first connection to B: a full handshake, a session ticket kept.
+	if _, err := ab.Chunk(ctx, cb.m, 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	ab.Close()
+	deadline := time.Now().Add(20 * time.Second)
+	for len(b.srv.wiresFrom(a.id.ID())) > 0 || len(a.srv.wiresFrom(b.id.ID())) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("A's first connection still listed 20 s after A closed it")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	resumed := make(chan bool, 1)
+	testHookDialHandshakeDone = func(c *Client, cs tls.ConnectionState, pd *pairDial) {
+		if c != ab {
+			return // B's own dial to A, below
+		}
+		resumed <- cs.DidResume
+		// B dials A meanwhile; its server has not read A's Finished, so
+		// B's dial completes and A's server lists it.
+		if _, err := ba.Hello(ctx); err != nil {
+			t.Errorf("B's dial to A: %v", err)
+		}
+		// Give A's watch every chance to act on B's connection.
+		for end := time.Now().Add(2 * time.Second); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+			pd.mu.Lock()
+			settled := pd.gaveWay || pd.committed
+			pd.mu.Unlock()
+			if settled {
+				break
+			}
+		}
+		release()
+	}
+	t.Cleanup(func() { testHookDialHandshakeDone = nil })
+	gate.armed.Store(true)
+	if _, err := ab.Chunk(ctx, cb.m, 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	testHookDialHandshakeDone = nil
+	if !<-resumed {
+		t.Fatal("A's second dial did not resume its session: the test does not test what it says")
+	}
+	if ab.Yields() != 0 || ab.Handshakes() != 2 {
+		t.Errorf("A's resumed dial completed its handshake, then gave way to B's connection (%d dials given way, %d handshakes; want 0, 2)", ab.Yields(), ab.Handshakes())
+	}
 }
