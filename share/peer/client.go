@@ -177,7 +177,6 @@ func NewClient(self *identity.Identity, peer identity.ID, addrs []string, o Clie
 		both := cfg.Clone()
 		if !o.httpOnly && o.Server != nil {
 			both.NextProtos = append([]string{WireProto2}, cfg.NextProtos...)
-			both.GetClientCertificate = c.yieldingCertificate(both.GetClientCertificate)
 		}
 		c.tr = peerTransport(protos, o.ConnsPerPeer, func(ctx context.Context, _, _ string) (net.Conn, error) {
 			if c.srv.serving() != nil {
@@ -241,19 +240,18 @@ func (c *Client) dial(ctx context.Context, d *net.Dialer, cfg, relayCfg *tls.Con
 			continue
 		}
 		var tc *tls.Conn
-		hctx, pd := ctx, (*pairDial)(nil)
+		var pd *pairDial
 		if a == relayAddr {
 			tc = tls.Client(raw, relayCfg)
 		} else {
 			if yield {
 				pd = c.watchPeer(raw)
-				hctx = context.WithValue(ctx, pairDialKey{}, pd)
 				tc = tls.Client(raw, c.yieldingConfig(cfg, pd))
 			} else {
 				tc = tls.Client(raw, cfg)
 			}
 		}
-		err = tc.HandshakeContext(hctx)
+		err = tc.HandshakeContext(ctx)
 		if testHookDialHandshakeDone != nil && pd != nil {
 			testHookDialHandshakeDone(c, tc.ConnectionState(), pd)
 		}

@@ -32,8 +32,6 @@ import (
 // server; the request goes over that one (roundTrip).
 var errPeerDialled = errors.New("peer: the peer connected to us first")
 
-type pairDialKey struct{}
-
 // pairDial is one dial's state: given way, or committed.
 type pairDial struct {
 	mu        sync.Mutex
@@ -114,15 +112,23 @@ func (c *Client) watchPeer(raw net.Conn) *pairDial {
 // of client c after its handshake returned, before the dial's watch ends.
 var testHookDialHandshakeDone func(c *Client, cs tls.ConnectionState, pd *pairDial)
 
-// yieldingConfig is cfg for one watched dial: a resumed handshake (no
-// certificate asked for, so yieldingCertificate does not run) commits as
-// its session is checked, before its Finished goes out. Without it, two
-// resumed dials could both give way after both handshakes completed (each
-// seeing the other's connection before done), wasting both and sending
-// the requests to connections being closed.
+// yieldingConfig is cfg for one watched dial pd, which commits (see
+// commitDial) as its certificate is asked for (GetClientCertificate), or,
+// in a resumed handshake, which is asked for none, as its session is
+// checked (VerifyConnection, which Go also calls when resuming): both
+// before its Finished goes out. Without the second, two resumed dials
+// could both give way after both handshakes completed (each seeing the
+// other's connection before done), wasting both and sending the requests
+// to connections being closed.
 func (c *Client) yieldingConfig(cfg *tls.Config, pd *pairDial) *tls.Config {
 	cfg = cfg.Clone()
-	verify := cfg.VerifyConnection
+	get, verify := cfg.GetClientCertificate, cfg.VerifyConnection
+	cfg.GetClientCertificate = func(cri *tls.CertificateRequestInfo) (*tls.Certificate, error) {
+		if err := c.commitDial(pd); err != nil {
+			return nil, err
+		}
+		return get(cri)
+	}
 	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
 		if verify != nil {
 			if err := verify(cs); err != nil {
@@ -130,33 +136,23 @@ func (c *Client) yieldingConfig(cfg *tls.Config, pd *pairDial) *tls.Config {
 			}
 		}
 		if cs.DidResume {
-			if c.peerDialled() {
-				pd.giveWay()
-			}
-			if !pd.commit() {
-				return errPeerDialled
-			}
+			return c.commitDial(pd)
 		}
 		return nil
 	}
 	return cfg
 }
 
-// yieldingCertificate wraps a client's GetClientCertificate: the dial
-// commits as its certificate is asked for, unless the peer's connection
-// came first (then it gives way instead).
-func (c *Client) yieldingCertificate(get func(*tls.CertificateRequestInfo) (*tls.Certificate, error)) func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
-	return func(cri *tls.CertificateRequestInfo) (*tls.Certificate, error) {
-		if pd, ok := cri.Context().Value(pairDialKey{}).(*pairDial); ok {
-			if c.peerDialled() {
-				pd.giveWay()
-			}
-			if !pd.commit() {
-				return nil, errPeerDialled
-			}
-		}
-		return get(cri)
+// commitDial makes dial pd complete whatever arrives, unless the peer's
+// connection came first: then it gives way instead (errPeerDialled).
+func (c *Client) commitDial(pd *pairDial) error {
+	if c.peerDialled() {
+		pd.giveWay()
 	}
+	if !pd.commit() {
+		return errPeerDialled
+	}
+	return nil
 }
 
 // Yields is how many dials to the peer gave way to the peer's own
