@@ -94,7 +94,9 @@
 // are kept as a lookup's answer (Server.KnownAccounts), so a household's
 // devices calling each other cost no lookup. When the owner learns the
 // directory no longer vouches for a device (share checks its neighbours),
-// Server.Refuse refuses its calls at once and Client.Revoke ends ours: a
+// Server.Refuse refuses its calls at once (a Have poll of its held then
+// ends, refused: a held poll is permitted again when answered, so a policy
+// changed while it waited holds too) and Client.Revoke ends ours: a
 // running download drops it as a source that refused us.
 //
 // A Node's peer port also answers plain HTTP: share/install looks at each

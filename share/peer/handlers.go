@@ -260,7 +260,13 @@ func (s *Server) handleHave(w http.ResponseWriter, r *http.Request) {
 	}
 	if want != nil {
 		s.notePoll(peer, cid) // a poller while it waits (Pollers, LastPolled)
-		s.awaitWanted(r.Context(), peer, cid, want, wait)
+		// Asked again after a wait of up to MaxHaveWait: the caller may have
+		// been refused (Refuse), or the title's policy changed, meanwhile.
+		if s.awaitWanted(r.Context(), peer, cid, want, wait) {
+			if _, _, ok := s.permit(w, r); !ok {
+				return
+			}
+		}
 	}
 	if s.canHold(peer) {
 		w.Header().Set(HaveHoldsHeader, "true")

@@ -73,20 +73,26 @@ func (s *Server) canHold(peer identity.ID) bool {
 	return s.heldTotal < maxHeld && s.heldPer[peer] < maxHeldPerPeer
 }
 
-// hold takes a wait slot for peer; false when it has none left.
-func (s *Server) hold(peer identity.ID, cid sealed.ContentID) bool {
+// hold takes a wait slot for peer; false when it has none left. refused
+// is closed when Refuse refuses peer.
+func (s *Server) hold(peer identity.ID, cid sealed.ContentID) (refused <-chan struct{}, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.heldTotal >= maxHeld || s.heldPer[peer] >= maxHeldPerPeer {
-		return false
+		return nil, false
 	}
 	if s.held == nil {
-		s.held, s.heldPer = map[pollKey]int{}, map[identity.ID]int{}
+		s.held, s.heldPer, s.refused = map[pollKey]int{}, map[identity.ID]int{}, map[identity.ID]chan struct{}{}
 	}
 	s.held[pollKey{cid, peer}]++
 	s.heldPer[peer]++
 	s.heldTotal++
-	return true
+	ch, ok := s.refused[peer]
+	if !ok {
+		ch = make(chan struct{})
+		s.refused[peer] = ch
+	}
+	return ch, true
 }
 
 func (s *Server) unhold(peer identity.ID, cid sealed.ContentID) {
@@ -98,15 +104,18 @@ func (s *Server) unhold(peer identity.ID, cid sealed.ContentID) {
 	}
 	if s.heldPer[peer]--; s.heldPer[peer] <= 0 {
 		delete(s.heldPer, peer)
+		delete(s.refused, peer)
 	}
 	s.heldTotal--
 }
 
 // awaitWanted holds a Have poll until this device holds a chunk of want,
-// holds them all, or wait runs out (or the request ends). It returns
-// whether it held the poll (false: no slot, answer at once).
+// holds them all, or wait runs out (or the request ends, or Refuse
+// refuses peer). It returns whether it held the poll (false: no slot,
+// answer at once).
 func (s *Server) awaitWanted(ctx context.Context, peer identity.ID, cid sealed.ContentID, want library.Bitmap, wait time.Duration) bool {
-	if !s.hold(peer, cid) {
+	refused, ok := s.hold(peer, cid)
+	if !ok {
 		return false
 	}
 	defer s.unhold(peer, cid)
@@ -123,6 +132,8 @@ func (s *Server) awaitWanted(ctx context.Context, peer identity.ID, cid sealed.C
 		select {
 		case <-changed:
 		case <-t.C:
+			return true
+		case <-refused:
 			return true
 		case <-ctx.Done():
 			return true

@@ -1,9 +1,14 @@
 package peer
 
 import (
+	"context"
 	"errors"
+	"net/http"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/kith-media/kith/share/library"
 )
 
 // TestRevokeDropsRunningSource: a source revoked while the download runs
@@ -60,5 +65,59 @@ func TestRevokeDropsRunningSource(t *testing.T) {
 	}
 	if !dropped {
 		t.Errorf("the revoked peer is not dropped for its revocation: faults %+v", f.Faults())
+	}
+}
+
+// TestRefuseEndsHeldPolls: a device refused (Refuse: its owner learnt the
+// directory no longer vouches for it) while a Have poll of its is held is
+// answered at once, 403, not with our state when its wait runs out; its
+// wait slot is free again.
+func TestRefuseEndsHeldPolls(t *testing.T) {
+	ctx := context.Background()
+	h := newPartial(t, 21, ServerOptions{})
+	if _, err := h.cl.Have(ctx, h.cid, h.n); err != nil { // the connection (a first request goes alone)
+		t.Fatal(err)
+	}
+	errs := make(chan error, 1)
+	go func() {
+		_, err := h.cl.HaveWait(ctx, h.cid, h.n, h.wanting(2), MaxHaveWait)
+		errs <- err
+	}()
+	waitHeld(t, h.srv, 1)
+	start := time.Now()
+	h.srv.Refuse(h.poller)
+	err := <-errs
+	if took := time.Since(start); took > MaxHaveWait/2 {
+		t.Errorf("the held poll ended %v after Refuse, want at once (its wait is %v)", took, MaxHaveWait)
+	}
+	if se := (*StatusError)(nil); !errors.As(err, &se) || se.Status != http.StatusForbidden {
+		t.Errorf("the refused device's held poll: %v, want 403", err)
+	}
+	waitHeld(t, h.srv, 0)
+}
+
+// TestHeldPollPolicyChanged: a held Have poll is answered under the policy
+// of its end: a poller the owner stopped sharing the title with while it
+// waited gets 403, not our state.
+func TestHeldPollPolicyChanged(t *testing.T) {
+	ctx := context.Background()
+	h := newPartial(t, 22, ServerOptions{})
+	if _, err := h.cl.Have(ctx, h.cid, h.n); err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 1)
+	go func() {
+		_, err := h.cl.HaveWait(ctx, h.cid, h.n, h.wanting(2), MaxHaveWait)
+		errs <- err
+	}()
+	waitHeld(t, h.srv, 1)
+	acct, _ := everyoneEnrolled{}.Account(ctx, h.poller)
+	if err := h.lib.SetPolicy(ctx, "", library.Policy{Mode: "anyone", Deny: []string{acct}}); err != nil {
+		t.Fatal(err)
+	}
+	h.gain(t, 2) // what the poll waits for: it is answered now
+	var se *StatusError
+	if err := <-errs; !errors.As(err, &se) || se.Status != http.StatusForbidden {
+		t.Errorf("the held poll of a device the policy now denies: %v, want 403", err)
 	}
 }

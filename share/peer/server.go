@@ -95,7 +95,10 @@ type Server struct {
 	held      map[pollKey]int
 	heldPer   map[identity.ID]int
 	heldTotal int
-	accts     *accountCache
+	// refused: per device holding polls, closed by Refuse so they end at
+	// once instead of when their wait runs out.
+	refused map[identity.ID]chan struct{}
+	accts   *accountCache
 	// WireProto2 connections devices dialled to us, by device: our
 	// Clients to those devices send their requests on them.
 	wires    map[identity.ID]map[*wireConn]struct{}
@@ -184,9 +187,19 @@ func (s *Server) KnownAccounts(accounts map[identity.ID]string) { s.accts.know(a
 // Refuse tells the server the directory no longer vouches for device id
 // (revoked, or no longer enrolled), as its owner learnt outside a
 // caller's lookup: its calls are refused at once, where a kept answer
-// would have served it for up to LookupLimits.TTL. Kept as a lookup's
-// "not enrolled" is (NegativeTTL); then the directory is asked again.
-func (s *Server) Refuse(id identity.ID) { s.accts.keep(id, "", s.accts.lim.NegativeTTL) }
+// would have served it for up to LookupLimits.TTL, and its held Have polls
+// end at once, refused (a held poll would otherwise tell it our state when
+// its wait runs out). Kept as a lookup's "not enrolled" is (NegativeTTL);
+// then the directory is asked again.
+func (s *Server) Refuse(id identity.ID) {
+	s.accts.keep(id, "", s.accts.lim.NegativeTTL)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ch, ok := s.refused[id]; ok {
+		close(ch)
+		delete(s.refused, id)
+	}
+}
 
 // SetDirectory sets the directory fingerprint hello shows, for a device
 // that pairs with its directory after the server was built.
