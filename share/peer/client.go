@@ -108,6 +108,10 @@ type Client struct {
 	yields     atomic.Int64 // dials given up for the peer's connection (Yields)
 	havePolls  atomic.Int64 // Have polls sent (HavePolls)
 	revoked    atomic.Bool  // Revoke was called: nothing more is sent
+	// gone is cancelled by Revoke: a held Have poll in flight ends then
+	// (HaveWait), not when the peer answers it up to MaxHaveWait later.
+	gone    context.Context
+	goneNow context.CancelFunc
 
 	mu         sync.Mutex
 	wrongAt    map[string]time.Time      // addresses that answered with another certificate, and when
@@ -143,6 +147,7 @@ func NewClient(self *identity.Identity, peer identity.ID, addrs []string, o Clie
 	c := &Client{self: self, peer: peer, addrs: append([]string(nil), addrs...), wrongAt: map[string]time.Time{}, relay: o.Relay, clk: clock.Or(o.Clock), srv: o.Server,
 		spliced: map[*relayedConn]struct{}{}, first: make(chan struct{}, 1)}
 	c.first <- struct{}{}
+	c.gone, c.goneNow = context.WithCancel(context.Background())
 	if o.Relay != nil && o.PreferRelay {
 		c.lastGood = relayAddr
 	}
@@ -391,10 +396,12 @@ var ErrRevoked = errors.New("the directory no longer vouches for this device (re
 // vouches for the peer: every later request fails at once with
 // ErrRevoked, so nothing more is sent to it (it would learn what we
 // fetch), and a running download that holds the client as a source drops
-// it as one that refused us. Requests in flight end as they would; idle
+// it as one that refused us. A held Have poll in flight ends at once with
+// ErrRevoked; other requests in flight end as they would; idle
 // connections are closed.
 func (c *Client) Revoke() {
 	c.revoked.Store(true)
+	c.goneNow()
 	c.Close()
 }
 

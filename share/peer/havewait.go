@@ -163,7 +163,16 @@ func (c *Client) HaveWait(ctx context.Context, cid sealed.ContentID, n int, want
 	hdr := http.Header{}
 	hdr.Set(HaveWantHeader, base64.RawURLEncoding.EncodeToString(want))
 	hdr.Set(HaveWaitHeader, strconv.FormatInt(max(1, wait.Milliseconds()), 10))
-	return c.have(ctx, cid, n, hdr)
+	// Revoke ends the poll at once: the download drops the peer now, not
+	// when its answer comes.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	defer context.AfterFunc(c.gone, func() { cancel(ErrRevoked) })()
+	hi, err := c.have(ctx, cid, n, hdr)
+	if err != nil && context.Cause(ctx) == ErrRevoked {
+		return HaveInfo{}, fmt.Errorf("have of %s: %w", c.peer.Short(), ErrRevoked)
+	}
+	return hi, err
 }
 
 // HavePolls is how many Have polls (held or not) the client has sent to

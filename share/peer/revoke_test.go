@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/kith-media/kith/share/library"
+	"github.com/kith-media/kith/share/peer/sched"
 )
 
 // TestRevokeDropsRunningSource: a source revoked while the download runs
@@ -120,4 +121,34 @@ func TestHeldPollPolicyChanged(t *testing.T) {
 	if err := <-errs; !errors.As(err, &se) || se.Status != http.StatusForbidden {
 		t.Errorf("the held poll of a device the policy now denies: %v, want 403", err)
 	}
+}
+
+// TestRevokeEndsHeldPoll: a Have poll the peer holds when its client is
+// revoked ends at once with ErrRevoked (a download drops the peer now,
+// not when the peer answers up to MaxHaveWait later).
+func TestRevokeEndsHeldPoll(t *testing.T) {
+	ctx := context.Background()
+	h := newPartial(t, 23, ServerOptions{})
+	if _, err := h.cl.Have(ctx, h.cid, h.n); err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 1)
+	go func() {
+		_, err := h.cl.HaveWait(ctx, h.cid, h.n, h.wanting(2), MaxHaveWait)
+		errs <- err
+	}()
+	waitHeld(t, h.srv, 1)
+	start := time.Now()
+	h.cl.Revoke()
+	err := <-errs
+	if took := time.Since(start); took > MaxHaveWait/2 {
+		t.Errorf("the held poll ended %v after Revoke, want at once (its wait is %v)", took, MaxHaveWait)
+	}
+	if !errors.Is(err, ErrRevoked) || errors.Is(err, context.Canceled) {
+		t.Errorf("the held poll of a revoked client: %v, want ErrRevoked (and not a cancel: the fetcher would keep the source)", err)
+	}
+	if k := outcome(err).Kind; k != sched.Refused {
+		t.Errorf("the fetcher takes it as %v, want Refused", k)
+	}
+	waitHeld(t, h.srv, 0) // the peer's wait slot is free again (the request's cancel reached it)
 }
