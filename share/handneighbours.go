@@ -253,8 +253,10 @@ func (n *Node) revokeClient(id identity.ID) {
 		delete(n.clients, id)
 		delete(n.clientRelay, id)
 	}
-	for _, c := range n.replaced[id] {
-		c.Revoke()
+	for _, w := range n.replaced[id] {
+		if c := w.Value(); c != nil {
+			c.Revoke()
+		}
 	}
 	delete(n.replaced, id)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"runtime"
 	"testing"
 	"time"
 
@@ -119,5 +120,47 @@ func TestSecurityRevokeReachesReplacedClient(t *testing.T) {
 		if _, err := c.Offer(ctx); !errors.Is(err, peer.ErrRevoked) {
 			t.Errorf("%s after the revocation: %v, want %v", name, err, peer.ErrRevoked)
 		}
+	}
+}
+
+// TestReplacedClientsCollected: the clients peerFor replaced (a device's
+// addresses changed) are kept for revokeClient only while something, a
+// running download, holds them: replacing the clients of many devices
+// leaves the node holding few entries once those clients are collected,
+// and a replaced client still held is still revoked.
+func TestReplacedClientsCollected(t *testing.T) {
+	ctx := context.Background()
+	asker := startNode(t, startDirectory(t), "alice", nil)
+	const devices = 300
+	var held *peer.Client
+	var heldID identity.ID
+	for i := range devices {
+		dev, err := identity.Generate()
+		if err != nil {
+			t.Fatal(err)
+		}
+		old, err := asker.Peer(dev.ID(), []string{"127.0.0.1:1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := asker.Peer(dev.ID(), []string{"127.0.0.1:2"}); err != nil { // its address changed
+			t.Fatal(err)
+		}
+		if i == 0 {
+			held, heldID = old, dev.ID() // as a running download holds it
+		}
+		if i%50 == 49 {
+			runtime.GC() // the replaced clients nobody holds are collected
+		}
+	}
+	asker.mu.Lock()
+	kept := len(asker.replaced)
+	asker.mu.Unlock()
+	if kept > devices/2 {
+		t.Errorf("%d devices' replaced clients kept after %d were replaced and collected, want few", kept, devices)
+	}
+	asker.revokeClient(heldID)
+	if _, err := held.Offer(ctx); !errors.Is(err, peer.ErrRevoked) {
+		t.Errorf("the replaced client still held, after the revocation: %v, want %v", err, peer.ErrRevoked)
 	}
 }

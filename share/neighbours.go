@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"sort"
+	"weak"
 
 	"github.com/kith-media/kith/share/identity"
 	"github.com/kith-media/kith/share/peer"
@@ -82,8 +83,7 @@ func (n *Node) peerFor(nb Neighbour) (*peer.Client, error) {
 	n.clientRelay[id] = nb.Relay
 	if old, ok := n.clients[id]; ok {
 		old.Close()
-		// A running download may still hold it: revokeClient must reach it.
-		n.replaced[id] = append(n.replaced[id][max(0, len(n.replaced[id])+1-maxReplaced):], old)
+		n.keepReplaced(id, old)
 	}
 	n.clients[id] = c
 	return c, nil
@@ -93,6 +93,32 @@ func (n *Node) peerFor(nb Neighbour) (*peer.Client, error) {
 // replaced them (its addresses changed), for revokeClient: the oldest
 // are the least likely to be held by a download still running.
 const maxReplaced = 4
+
+// keepReplaced keeps a client peerFor replaced, which a running download
+// may still hold, for revokeClient (n.mu held). Only weakly: once nothing
+// holds a replaced client it is collected and its entry dropped here, the
+// device's when it next has one replaced, every device's once the map has
+// doubled since the last sweep.
+func (n *Node) keepReplaced(id identity.ID, old *peer.Client) {
+	live := held(n.replaced[id])
+	n.replaced[id] = append(live[max(0, len(live)+1-maxReplaced):], weak.Make(old))
+	if len(n.replaced) < n.replacedSweep {
+		return
+	}
+	for id, ws := range n.replaced {
+		if ws = held(ws); len(ws) == 0 {
+			delete(n.replaced, id)
+		} else {
+			n.replaced[id] = ws
+		}
+	}
+	n.replacedSweep = 2*len(n.replaced) + 64
+}
+
+// held is ws without the clients collected (in place).
+func held(ws []weak.Pointer[peer.Client]) []weak.Pointer[peer.Client] {
+	return slices.DeleteFunc(ws, func(w weak.Pointer[peer.Client]) bool { return w.Value() == nil })
+}
 
 func sameAddrs(a, b []string) bool {
 	if len(a) != len(b) {

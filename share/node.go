@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"weak"
 
 	"golang.org/x/sync/errgroup"
 
@@ -126,7 +127,11 @@ type Node struct {
 
 	// replaced: clients peerFor replaced (the device's addresses changed),
 	// which a running download may still hold; revokeClient reaches them.
-	replaced map[identity.ID][]*peer.Client
+	// Weak: one nobody holds any more is collected, and keepReplaced drops
+	// its entry (the map used to grow by every device whose address ever
+	// changed, each entry pinning up to maxReplaced clients).
+	replaced      map[identity.ID][]weak.Pointer[peer.Client]
+	replacedSweep int // len(replaced) at which keepReplaced sweeps it
 }
 
 // NewNode opens the library and the listening socket; Serve runs the node.
@@ -157,7 +162,7 @@ func NewNode(o Options) (*Node, error) {
 		clients: map[identity.ID]*peer.Client{}, clientRelay: map[identity.ID]string{}, lanVouch: map[identity.ID]lanVouch{},
 		titles: map[sealed.ContentID]*Title{}, announceCh: make(chan struct{}, 1),
 		services: map[string]ServiceStatus{}, relay: relayPresence{poke: make(chan struct{}, 1)},
-		replaced: map[identity.ID][]*peer.Client{}}
+		replaced: map[identity.ID][]weak.Pointer[peer.Client]{}}
 	so := o.Server
 	so.Identity, so.Library, so.Logger = o.Identity, lib, o.Logger
 	if so.Name == "" {
