@@ -9,6 +9,10 @@
 //     suppliers the directory names (origin last);
 //  3. Fetch from a neighbour without a license (superdistribution), GetKey later.
 //
+// The directory's side of them (licenses, relayed registration, keys) is
+// flows.go; getting the bytes (manifest, suppliers, the fetch and its
+// resupply rounds, repair) is download.go.
+//
 // # One live handle per title
 //
 // Node.Title(cid) is the single live *Title of a content on this device. It

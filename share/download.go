@@ -1,0 +1,318 @@
+package share
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/kith-media/kith/directory"
+	"github.com/kith-media/kith/share/identity"
+	"github.com/kith-media/kith/share/peer"
+	"github.com/kith-media/kith/share/peer/sched"
+	"github.com/kith-media/kith/share/sealed"
+)
+
+// manifest returns the manifest of cid: ours, the directory's, or a
+// neighbour's (verified against the directory's key).
+func (n *Node) manifest(ctx context.Context, cid sealed.ContentID, from []*peer.Client) (*sealed.Manifest, error) {
+	if m, err := n.lib.Manifest(ctx, cid); err == nil {
+		return m, nil
+	}
+	var errs []error
+	if n.dirClient() != nil {
+		m, err := n.dirClient().Manifest(ctx, cid)
+		if err == nil {
+			return m, nil
+		}
+		errs = append(errs, err)
+	}
+	info, err := n.directoryInfo(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("manifest of %s: %w", cid, errors.Join(append(errs, err)...))
+	}
+	for _, c := range from {
+		m, err := c.Manifest(ctx, cid)
+		if err == nil {
+			if err = m.Verify(info.Keys.Sign); err == nil {
+				return m, nil
+			}
+		}
+		errs = append(errs, err)
+	}
+	return nil, fmt.Errorf("manifest of %s: %w", cid, errors.Join(errs...))
+}
+
+// Fetch is Title(cid).Fetch: it downloads cid and returns when it is
+// complete (or waits for the download already running).
+func (n *Node) Fetch(ctx context.Context, cid sealed.ContentID, peers ...Neighbour) error {
+	return n.Title(cid).Fetch(ctx, peers...)
+}
+
+func (n *Node) fetch(ctx context.Context, t *Title, peers []Neighbour) error {
+	cid := t.cid
+	viaDirectory := len(peers) == 0
+	origin := false
+	var crowd []identity.ID
+	var all []Neighbour // every supplier, in pairOrder
+	k := 0              // MaxPeers of the content
+	if viaDirectory {
+		if n.dirClient() == nil {
+			return fmt.Errorf("fetching %s: no sources and %w", cid, ErrNoDirectory)
+		}
+		// Announce the download before asking for suppliers, so a crowd
+		// arriving together finds itself.
+		var m *sealed.Manifest
+		err := retryBusy(ctx, func() (err error) { m, err = n.manifest(ctx, cid, nil); return err })
+		if err != nil {
+			return fmt.Errorf("fetching %s: %w", cid, err)
+		}
+		if err := n.lib.AddManifest(ctx, m); err != nil {
+			return fmt.Errorf("fetching %s: %w", cid, err)
+		}
+		// Asked again while the directory is busy: a download it does not
+		// know of is not part of the crowd (the origin serves a device it
+		// thinks alone in full, and others cannot find it).
+		if err := retryBusy(ctx, func() error { return n.Announce(ctx) }); err != nil {
+			n.log.Warn("node: announcing a download", "err", err)
+		}
+		err = retryBusy(ctx, func() (err error) { peers, origin, crowd, err = n.suppliers(ctx, cid); return err })
+		if err != nil {
+			return fmt.Errorf("fetching %s: %w", cid, err)
+		}
+		k = n.maxPeers(m)
+		all = peers
+		peers = peers[:min(len(peers), k)]
+	}
+	seen := map[identity.ID]bool{n.ID(): true}
+	// Only a peer downloading too picks peers (a complete holder waits to
+	// be asked), and one reached through a relay speaks HTTP/1.1 there.
+	downloading := map[identity.ID]bool{}
+	for _, id := range crowd {
+		downloading[id] = true
+	}
+	var clients, later []*peer.Client
+	for _, p := range peers {
+		if seen[p.ID] {
+			continue
+		}
+		seen[p.ID] = true
+		c, err := n.peerFor(p)
+		if err != nil {
+			return fmt.Errorf("fetching %s: %w", cid, err)
+		}
+		if viaDirectory && downloading[p.ID] && p.Relay == "" && picksUs(cid, n.ID(), p.ID, all, k) {
+			later = append(later, c)
+			continue
+		}
+		clients = append(clients, c)
+	}
+	m, err := n.manifest(ctx, cid, clients)
+	if err != nil {
+		return fmt.Errorf("fetching %s: %w", cid, err)
+	}
+	if err := n.lib.AddManifest(ctx, m); err != nil {
+		return fmt.Errorf("fetching %s: %w", cid, err)
+	}
+	fo := n.o.Fetch
+	fo.Manifest, fo.Sink, fo.Sources, fo.Logger, fo.Self = m, n.lib, nil, n.log, n.ID()
+	fo.Demand = func() bool { return time.Since(n.srv.LastPolled(cid)) < 5*time.Second }
+	if len(clients) == 0 && !origin {
+		clients, later = later, nil
+	}
+	for _, c := range clients {
+		fo.Sources = append(fo.Sources, c.Source(m))
+	}
+	if origin {
+		fo.Sources = append(fo.Sources, peer.OriginSource(n.dirClient(), m))
+	}
+	if n.o.OnEvent != nil { // events cost a progress snapshot each: only when someone listens
+		fo.OnEvent = func(e peer.Event) {
+			t.onEvent(e)
+			n.o.OnEvent(e)
+		}
+	}
+	ft, err := peer.NewFetcher(fo)
+	if err != nil {
+		return err
+	}
+	ft.SetCrowd(crowd)
+	t.setFetcher(ft) // with the chunk a reader asked for before
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// Peers that pick us and connect first (picksUs) join once they have.
+	var waiting atomic.Int32
+	waiting.Store(int32(len(later)))
+	for _, c := range later {
+		go func() {
+			c.AwaitPeer(rctx, pairYield)
+			if rctx.Err() == nil {
+				ft.AddSource(c.Source(m))
+			}
+			waiting.Add(-1)
+		}()
+	}
+	if viaDirectory {
+		// Others in the same crowd find us (and we them) while downloading.
+		go n.resupply(rctx, cid, m, ft, seen, &waiting)
+	}
+	if err := ft.Run(rctx); err != nil {
+		return err
+	}
+	if n.dirClient() != nil {
+		if err := n.Announce(ctx); err != nil {
+			n.log.Warn("node: announcing a new holding", "content", cid, "err", err)
+		}
+	}
+	return nil
+}
+
+// suppliers asks the directory for every device it knows supplies cid (up
+// to directory.MaxSuppliers) and whether the origin does. It returns the
+// peers to connect to: LAN neighbours first, then the rest, each in
+// pairOrder (so a crowd's members pick different peers and spread the
+// upload load, and a pair mostly picks each other), all of them: the
+// caller keeps at most MaxPeers; and
+// the crowd: the devices still downloading cid (incomplete holders), among
+// which the fetcher splits the origin's chunks.
+func (n *Node) suppliers(ctx context.Context, cid sealed.ContentID) (peers []Neighbour, origin bool, crowd []identity.ID, err error) {
+	sups, err := n.dirClient().SuppliersN(ctx, cid, directory.MaxSuppliers)
+	if err != nil {
+		return nil, false, nil, err
+	}
+	var lanPeers, far []Neighbour
+	named := make([]identity.ID, 0, len(sups))
+	own := map[identity.ID]string{}
+	mine := n.accountName()
+	for _, s := range sups {
+		if !s.Origin && s.Device != n.ID() {
+			named = append(named, s.Device)
+			if s.Account != "" && strings.EqualFold(s.Account, mine) {
+				own[s.Device] = s.Account
+			}
+		}
+	}
+	// The directory vouched for these devices: when they call us (a crowd
+	// polls each other from the start), looking them up is not a
+	// stranger spending our quota; and it named the account of those of
+	// our own account, which a lookup would only repeat.
+	n.srv.Expect(named)
+	n.srv.KnownAccounts(own)
+	for _, nb := range n.Neighbours() {
+		if nb.LAN || nb.Hand {
+			lanPeers = append(lanPeers, nb)
+		}
+	}
+	for _, s := range sups {
+		switch {
+		case s.Origin:
+			origin = true
+		case s.Device == n.ID():
+		default:
+			if !s.Complete {
+				crowd = append(crowd, s.Device)
+			}
+			if len(s.Addrs) > 0 || s.Relay != "" {
+				far = append(far, Neighbour{ID: s.Device, Addrs: s.Addrs, Relay: s.Relay})
+			}
+		}
+	}
+	pairOrder(cid, n.ID(), lanPeers)
+	pairOrder(cid, n.ID(), far)
+	peers = append(lanPeers, far...) // close first
+	return peers, origin, crowd, nil
+}
+
+// maxPeers is how many peers a download of m connects to: Options.MaxPeers
+// (or its default), fewer for a title of few chunks (sched.Peers).
+func (n *Node) maxPeers(m *sealed.Manifest) int {
+	limit := DefaultMaxPeers
+	if n.o.MaxPeers > 0 {
+		limit = n.o.MaxPeers
+	}
+	return sched.Peers(limit, m.NumChunks())
+}
+
+// resupply, while a download runs, tells the
+// fetcher who is in the crowd now and connects to new suppliers the
+// directory names (up to MaxPeers live ones: dropped peers do not count),
+// and back to crowd members that
+// download from us (up to twice MaxPeers): a device that joined late, when
+// the others had their peers already, would otherwise be polled by nobody
+// and the origin chunks it owns would reach nobody else (over the
+// connection it dialled us: peer.WireProto2). waiting: picks still
+// waiting for their peer to connect (picksUs), counted as peers we have.
+func (n *Node) resupply(ctx context.Context, cid sealed.ContentID, m *sealed.Manifest, ft *peer.Fetcher, seen map[identity.ID]bool, waiting *atomic.Int32) {
+	every := n.o.ResupplyInterval
+	if every <= 0 {
+		every = DefaultResupplyInterval
+	}
+	wait := min(every, 100*time.Millisecond) // a crowd arriving together finds itself quickly
+	added := len(seen) - 1
+	busy := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		wait = every
+		// No announcement here: the download was announced when it started
+		// and the heartbeat keeps it fresh; one per resupply round doubled
+		// a big crowd's load on the directory for nothing new.
+		peers, _, crowd, err := n.suppliers(ctx, cid)
+		if err != nil {
+			// A busy directory is asked less often until it answers.
+			var de *directory.Error
+			if errors.As(err, &de) && (de.Code == directory.CodeBusy || de.Code == directory.CodeRateLimited) {
+				busy++
+				wait = max(every, backoff(busy), min(de.RetryAfter, 8*time.Second))
+			}
+			continue
+		}
+		busy = 0
+		ft.SetCrowd(crowd)
+		pollers := map[identity.ID]bool{}
+		for _, id := range n.srv.Pollers(cid, time.Now().Add(-2*every)) {
+			pollers[id] = true
+		}
+		// Peers the fetcher dropped (timeouts, refusals) leave room for new
+		// ones: a device whose peers all failed it is not left with only the
+		// origin, which leaves to the crowd what the crowd already has.
+		added = int(waiting.Load())
+		for _, st := range ft.Progress().Sources {
+			if !st.Origin && st.State != "dropped" && st.State != "banned" {
+				added++
+			}
+		}
+		for _, p := range peers {
+			if seen[p.ID] || (added >= n.maxPeers(m) && !(pollers[p.ID] && added < 2*n.maxPeers(m))) {
+				continue
+			}
+			c, err := n.peerFor(p)
+			if err != nil {
+				continue
+			}
+			seen[p.ID] = true
+			added++
+			ft.AddSource(c.Source(m))
+		}
+	}
+}
+
+// Repair re-hashes cid on disk and downloads again every chunk that fails
+// (from the directory's suppliers): our own damage is fetched again and
+// never blamed on a peer. It returns how many chunks were damaged.
+func (n *Node) Repair(ctx context.Context, cid sealed.ContentID) (int, error) {
+	bad, err := n.lib.Verify(ctx, cid)
+	if err != nil {
+		return len(bad), fmt.Errorf("repairing %s: %w", cid, err)
+	}
+	if len(bad) == 0 {
+		return 0, nil
+	}
+	n.log.Warn("node: repairing damaged chunks", "content", cid, "chunks", len(bad))
+	return len(bad), n.Fetch(ctx, cid)
+}
