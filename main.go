@@ -161,11 +161,14 @@ func main() {
 // run shows the window at once (a start-up screen), builds the device off
 // the UI goroutine, then swaps in the real screens; it returns when the
 // window is closed or a signal arrives, after every service has stopped.
+// Fyne's stopped hooks (the preferences' last write) run here after the
+// window's loop, not queued by the loop as it ends (stopped.go).
 func run(c config, log *slog.Logger) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	c.wire.Logger = log
 	a := fyneapp.NewWithID(appID)
+	stopped := takeStoppedHooks(a) // run below, after the loop: see stopped.go
 	a.SetIcon(app.Icon)
 	win := a.NewWindow("Kith")
 	w := a.Preferences().FloatWithFallback("window.width", 1200)
@@ -234,6 +237,9 @@ func run(c config, log *slog.Logger) error {
 		return k.Serve(gctx)
 	})
 	win.ShowAndRun()
+	if stopped != nil {
+		stopped()
+	}
 	stop()
 	return g.Wait()
 }
