@@ -1,6 +1,7 @@
 package library
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -89,6 +90,11 @@ func (l *Library) AddManifest(ctx context.Context, m *sealed.Manifest) error {
 		return fmt.Errorf("adding manifest: %w", err)
 	}
 	cid := m.ContentID()
+	if l.holdsManifest(cid, raw) {
+		// Already recorded as given (a download adds the manifest it
+		// fetched, then again the one it reads back): no write.
+		return nil
+	}
 	n := m.NumChunks()
 	res, err := l.w.ExecContext(ctx, `INSERT INTO content(content_id, manifest, num_chunks, file_size, bitmap, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(content_id) DO NOTHING`,
@@ -103,12 +109,28 @@ func (l *Library) AddManifest(ctx context.Context, m *sealed.Manifest) error {
 		}
 		l.mu.Lock()
 		if it := l.items[cid]; it != nil {
+			it.mu.Lock()
 			it.raw = raw
+			it.mu.Unlock()
 		}
 		l.mu.Unlock()
 	}
 	_, err = l.item(ctx, cid)
 	return err
+}
+
+// holdsManifest reports whether cid is loaded with exactly the manifest
+// bytes raw.
+func (l *Library) holdsManifest(cid sealed.ContentID, raw []byte) bool {
+	l.mu.Lock()
+	it := l.items[cid]
+	l.mu.Unlock()
+	if it == nil {
+		return false
+	}
+	it.mu.Lock()
+	defer it.mu.Unlock()
+	return bytes.Equal(it.raw, raw)
 }
 
 // Manifest returns the stored manifest of cid.

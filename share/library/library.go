@@ -31,6 +31,9 @@ const DefaultSyncBytes = 32 << 20
 // DefaultSyncInterval bounds how long written chunks wait for their fsync.
 const DefaultSyncInterval = 500 * time.Millisecond
 
+// readers is how many read connections the index keeps open at most.
+const readers = 4
+
 // Options configure a Library. The zero value is usable.
 type Options struct {
 	// Logger receives warnings (damaged chunks, failed position saves); nil means slog.Default().
@@ -104,7 +107,13 @@ func Open(dir string, o Options) (*Library, error) {
 		w.Close()
 		return nil, fmt.Errorf("opening library index: %w", err)
 	}
-	r.SetMaxOpenConns(4)
+	// Idle readers are kept, all of them: with database/sql's default of
+	// two, a burst of concurrent reads (peers' first polls of a download
+	// arriving together) closed the others afterwards, and the next burst
+	// opened them again: a file open, the DSN's pragmas, the schema read
+	// and every statement prepared anew.
+	r.SetMaxOpenConns(readers)
+	r.SetMaxIdleConns(readers)
 	l := &Library{dir: dir, content: cdir, w: w, r: r, log: o.Logger, opts: o, items: map[sealed.ContentID]*item{},
 		loading: map[sealed.ContentID]*load{}}
 	if err := l.migrate(context.Background()); err != nil {
