@@ -242,7 +242,8 @@ func (n *Node) checkHand(ctx context.Context) {
 }
 
 // revokeClient revokes and forgets the cached client for device id, which
-// the directory no longer vouches for, and those peerFor replaced: a
+// the directory no longer vouches for (one cached before turnClients too),
+// and those peerFor replaced: a
 // running download that holds one asks it for nothing more and drops it
 // (peer.Client.Revoke).
 func (n *Node) revokeClient(id identity.ID) {
@@ -252,6 +253,12 @@ func (n *Node) revokeClient(id identity.ID) {
 		c.Revoke()
 		delete(n.clients, id)
 		delete(n.clientRelay, id)
+	}
+	if o, ok := n.older[id]; ok {
+		if c := o.client.Value(); c != nil {
+			c.Revoke()
+		}
+		delete(n.older, id)
 	}
 	for _, w := range n.replaced[id] {
 		if c := w.Value(); c != nil {

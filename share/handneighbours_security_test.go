@@ -164,3 +164,48 @@ func TestReplacedClientsCollected(t *testing.T) {
 		t.Errorf("the replaced client still held, after the revocation: %v, want %v", err, peer.ErrRevoked)
 	}
 }
+
+// TestClientsCacheBounded: peerFor's cache keeps at most maxClients
+// clients; those turned out of it that nothing holds are collected, and
+// one a running download still holds is found again by device (the same
+// client: no second connection to the peer) and revoked.
+func TestClientsCacheBounded(t *testing.T) {
+	ctx := context.Background()
+	asker := startNode(t, startDirectory(t), "alice", nil)
+	addrs := []string{"127.0.0.1:1"}
+	const devices = 2*maxClients + 100
+	var held *peer.Client
+	var heldID identity.ID
+	for i := range devices {
+		dev, err := identity.Generate()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := asker.Peer(dev.ID(), addrs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			held, heldID = c, dev.ID() // as a running download holds it
+		}
+	}
+	runtime.GC()
+	asker.mu.Lock()
+	strong, alive := len(asker.clients), 0
+	for _, o := range asker.older {
+		if o.client.Value() != nil {
+			alive++
+		}
+	}
+	asker.mu.Unlock()
+	if strong > maxClients || alive > 1 {
+		t.Errorf("after clients for %d devices: %d cached, %d more alive, want at most %d and the one held", devices, strong, alive, maxClients)
+	}
+	if c, err := asker.Peer(heldID, addrs); err != nil || c != held {
+		t.Errorf("the client a download holds, asked for again: a new one (%v)", err)
+	}
+	asker.revokeClient(heldID)
+	if _, err := held.Offer(ctx); !errors.Is(err, peer.ErrRevoked) {
+		t.Errorf("the held client after the revocation: %v, want %v", err, peer.ErrRevoked)
+	}
+}

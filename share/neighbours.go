@@ -73,20 +73,57 @@ func (n *Node) peerFor(nb Neighbour) (*peer.Client, error) {
 	id, addrs := nb.ID, nb.Addrs
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if c, ok := n.clients[id]; ok && sameAddrs(c.Addrs(), addrs) && n.clientRelay[id] == nb.Relay {
+	c, ok := n.clients[id]
+	if o, older := n.older[id]; older && !ok {
+		// Cached before the last turnClients: a download may still hold it.
+		if c = o.client.Value(); c != nil {
+			ok = true
+			n.clients[id], n.clientRelay[id] = c, o.relay
+		}
+		delete(n.older, id)
+	}
+	if ok && sameAddrs(c.Addrs(), addrs) && n.clientRelay[id] == nb.Relay {
 		return c, nil
 	}
-	c, err := n.peerClient(nb)
+	nc, err := n.peerClient(nb)
 	if err != nil {
 		return nil, err
 	}
-	n.clientRelay[id] = nb.Relay
-	if old, ok := n.clients[id]; ok {
-		old.Close()
-		n.keepReplaced(id, old)
+	if ok {
+		c.Close()
+		n.keepReplaced(id, c)
+	} else if len(n.clients) >= maxClients {
+		n.turnClients()
 	}
-	n.clients[id] = c
-	return c, nil
+	n.clients[id], n.clientRelay[id] = nc, nb.Relay
+	return nc, nil
+}
+
+// maxClients bounds the clients cached strongly (about 4 KiB each, and
+// a TLS session per connection made): beyond, turnClients.
+const maxClients = 1024
+
+// turnClients keeps the cached clients only weakly from now on (n.mu
+// held): one a running download holds is still found (and revoked) by
+// device, and cached again when asked for; one nobody holds is collected.
+// The cache used to keep a client for every device this node ever asked
+// for, for the node's whole life: a crowd of 200 is 200 devices.
+func (n *Node) turnClients() {
+	for id, o := range n.older {
+		if o.client.Value() == nil {
+			delete(n.older, id)
+		}
+	}
+	for id, c := range n.clients {
+		n.older[id] = olderClient{weak.Make(c), n.clientRelay[id]}
+	}
+	n.clients, n.clientRelay = map[identity.ID]*peer.Client{}, map[identity.ID]string{}
+}
+
+// olderClient is a client cached before the last turnClients.
+type olderClient struct {
+	client weak.Pointer[peer.Client]
+	relay  string // the relay it was built with
 }
 
 // maxReplaced bounds the clients of one device kept after peerFor

@@ -132,6 +132,8 @@ type Node struct {
 	// changed, each entry pinning up to maxReplaced clients).
 	replaced      map[identity.ID][]weak.Pointer[peer.Client]
 	replacedSweep int // len(replaced) at which keepReplaced sweeps it
+	// older: clients cached before the last turnClients, weakly.
+	older map[identity.ID]olderClient
 }
 
 // NewNode opens the library and the listening socket; Serve runs the node.
@@ -159,7 +161,7 @@ func NewNode(o Options) (*Node, error) {
 		return nil, fmt.Errorf("node: %w", err)
 	}
 	n := &Node{o: o, log: o.Logger, id: o.Identity, lib: lib, dirSet: make(chan struct{}), account: o.Account,
-		clients: map[identity.ID]*peer.Client{}, clientRelay: map[identity.ID]string{}, lanVouch: map[identity.ID]lanVouch{},
+		clients: map[identity.ID]*peer.Client{}, older: map[identity.ID]olderClient{}, clientRelay: map[identity.ID]string{}, lanVouch: map[identity.ID]lanVouch{},
 		titles: map[sealed.ContentID]*Title{}, announceCh: make(chan struct{}, 1),
 		services: map[string]ServiceStatus{}, relay: relayPresence{poke: make(chan struct{}, 1)},
 		replaced: map[identity.ID][]weak.Pointer[peer.Client]{}}
