@@ -217,11 +217,12 @@ func (c *accountCache) account(ctx context.Context, id identity.ID, remoteAddr s
 		e := el.Value.(*cacheEntry)
 		if now.Before(e.expires) {
 			c.lru.MoveToFront(el)
+			acct := e.account // read under mu: keep refreshes entries in place
 			c.mu.Unlock()
-			if e.account == "" {
+			if acct == "" {
 				return "", fmt.Errorf("%w: %s", ErrNotEnrolled, id.Short())
 			}
-			return e.account, nil
+			return acct, nil
 		}
 		c.removeLocked(el)
 	}
@@ -346,7 +347,12 @@ func (c *accountCache) keep(id identity.ID, account string, ttl time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if el, ok := c.entries[id]; ok {
-		c.removeLocked(el)
+		// Kept again (a crowd's suppliers answer names the same devices
+		// every resupply round): refreshed in place.
+		e := el.Value.(*cacheEntry)
+		e.account, e.expires = account, c.now().Add(ttl)
+		c.lru.MoveToFront(el)
+		return
 	}
 	for c.lru.Len() >= c.lim.MaxEntries {
 		c.removeLocked(c.lru.Back())

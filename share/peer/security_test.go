@@ -418,3 +418,35 @@ func TestKnownAccounts(t *testing.T) {
 		t.Errorf("%d lookups, want 3 (the stranger looked up)", n)
 	}
 }
+
+// TestAccountCacheKeptAgain: a device the directory names again (every
+// resupply round of a crowd of one household) has its entry refreshed in
+// place: its new expiry holds, the cache does not grow, and nothing is
+// allocated for it.
+func TestAccountCacheKeptAgain(t *testing.T) {
+	now := time.Unix(1000, 0)
+	clock := func() time.Time { return now }
+	accts := &countingAccounts{known: map[identity.ID]string{}}
+	c := newAccountCache(accts, LookupLimits{TTL: time.Minute, NegativeTTL: 10 * time.Second, MaxEntries: 8, PerCaller: 1000, PerCallerBurst: 1000, Total: 1000, TotalBurst: 1000}, clock)
+	id := newIdent(t).ID()
+	c.know(map[identity.ID]string{id: "alice"})
+	now = now.Add(50 * time.Second)
+	c.know(map[identity.ID]string{id: "alice"})
+	now = now.Add(50 * time.Second) // past the first TTL, within the second
+	if a, err := c.account(context.Background(), id, "192.0.2.1:1"); a != "alice" || err != nil {
+		t.Fatalf("kept again: %q, %v", a, err)
+	}
+	if n := accts.n.Load(); n != 0 {
+		t.Fatalf("%d lookups, want 0", n)
+	}
+	c.keep(id, "", time.Second) // refused: the same entry, now negative
+	if _, err := c.account(context.Background(), id, "192.0.2.1:1"); !errors.Is(err, ErrNotEnrolled) {
+		t.Fatalf("refused: %v", err)
+	}
+	if l := c.lru.Len(); l != 1 {
+		t.Fatalf("%d entries, want 1", l)
+	}
+	if n := testing.AllocsPerRun(100, func() { c.keep(id, "alice", time.Minute) }); n != 0 {
+		t.Fatalf("keeping a kept device allocates %v times, want 0", n)
+	}
+}
