@@ -182,7 +182,9 @@ func (n *Node) suppliers(ctx context.Context, cid sealed.ContentID) (peers []Nei
 	if err != nil {
 		return nil, false, nil, err
 	}
-	var lanPeers, far []Neighbour
+	var lanPeers []Neighbour
+	far := make([]Neighbour, 0, len(sups)) // sized once: asked every resupply round
+	crowd = make([]identity.ID, 0, len(sups))
 	named := make([]identity.ID, 0, len(sups))
 	own := map[identity.ID]string{}
 	mine := n.accountName()

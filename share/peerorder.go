@@ -1,6 +1,7 @@
 package share
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"slices"
 	"time"
@@ -26,14 +27,25 @@ import (
 // peer's MaxPeers slots; its chunks are verified like anyone's, and a
 // peer that gives nothing is dropped and replaced (Node.resupply).
 func pairOrder(cid sealed.ContentID, self identity.ID, peers []Neighbour) {
-	rank := make(map[identity.ID][32]byte, len(peers))
-	for _, p := range peers {
-		rank[p.ID] = pairRank(cid, self, p.ID)
+	if len(peers) < 2 {
+		return
 	}
-	slices.SortStableFunc(peers, func(a, b Neighbour) int {
-		ra, rb := rank[a.ID], rank[b.ID]
-		return slices.Compare(ra[:], rb[:])
-	})
+	// Ranked once each, beside their peer: a big crowd's device orders up
+	// to directory.MaxSuppliers peers every resupply round.
+	type ranked struct {
+		r [32]byte
+		i int
+	}
+	rs := make([]ranked, len(peers))
+	for i, p := range peers {
+		rs[i] = ranked{pairRank(cid, self, p.ID), i}
+	}
+	slices.SortStableFunc(rs, func(a, b ranked) int { return bytes.Compare(a.r[:], b.r[:]) })
+	sorted := make([]Neighbour, len(peers))
+	for k, r := range rs {
+		sorted[k] = peers[r.i]
+	}
+	copy(peers, sorted)
 }
 
 // pairRank is the rank of the pair (a, b) for cid: the same for (b, a).
@@ -41,14 +53,12 @@ func pairRank(cid sealed.ContentID, a, b identity.ID) [32]byte {
 	if b < a {
 		a, b = b, a
 	}
-	h := sha256.New()
-	h.Write(cid[:])
-	h.Write([]byte(a))
-	h.Write([]byte{0})
-	h.Write([]byte(b))
-	var r [32]byte
-	h.Sum(r[:0])
-	return r
+	// Hashed from one buffer on the stack (two IDs of identity.IDLen and
+	// the content fit): converting each ID to bytes for a hash.Hash
+	// allocated, 50 times a round for a big crowd's device.
+	var buf [256]byte
+	in := append(append(append(append(buf[:0], cid[:]...), a...), 0), b...)
+	return sha256.Sum256(in)
 }
 
 // pairYield is how long a download waits for a peer it picked, one that

@@ -1,6 +1,7 @@
 package share
 
 import (
+	"crypto/sha256"
 	"testing"
 
 	"github.com/kith-media/kith/share/identity"
@@ -112,5 +113,51 @@ func TestPicksUs(t *testing.T) {
 	}
 	if mutual == 0 || yields != mutual/2 {
 		t.Errorf("%d mutual picks, %d yields: want one yield per mutual pair", mutual, yields)
+	}
+}
+
+// TestPairRankStable: the rank is SHA-256(cid, smaller ID, 0, larger ID),
+// as every version computed it (both ends of a pair, of any version, must
+// rank it alike), and computing it allocates nothing: a device of a big
+// crowd ranks up to directory.MaxSuppliers peers every resupply round.
+func TestPairRankStable(t *testing.T) {
+	cid := sealed.ContentID{7}
+	d1, err := identity.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d2, err := identity.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := min(d1.ID(), d2.ID()), max(d1.ID(), d2.ID())
+	want := sha256.Sum256(append(append(append(append([]byte(nil), cid[:]...), a...), 0), b...))
+	if got := pairRank(cid, b, a); got != want {
+		t.Fatalf("rank %x, want %x", got, want)
+	}
+	if n := testing.AllocsPerRun(100, func() { pairRank(cid, a, b) }); n != 0 {
+		t.Fatalf("pairRank allocates %v times, want 0", n)
+	}
+}
+
+// BenchmarkPairOrder: a device of a crowd bigger than
+// directory.MaxSuppliers orders a full suppliers answer every resupply
+// round.
+func BenchmarkPairOrder(b *testing.B) {
+	cid := sealed.ContentID{7}
+	self := identity.ID("kself")
+	nbs := make([]Neighbour, 50)
+	for i := range nbs {
+		d, err := identity.Generate()
+		if err != nil {
+			b.Fatal(err)
+		}
+		nbs[i] = Neighbour{ID: d.ID(), Addrs: []string{"127.0.0.1:1"}}
+	}
+	work := make([]Neighbour, len(nbs))
+	b.ReportAllocs()
+	for b.Loop() {
+		copy(work, nbs)
+		pairOrder(cid, self, work)
 	}
 }
