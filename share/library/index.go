@@ -430,27 +430,65 @@ func (l *Library) Policy(ctx context.Context, titleID string) (Policy, error) {
 
 // ContentPolicy returns the policy governing cid: that of its first title
 // (by ID), or the default if the content has no title.
+//
+// Answers are cached until a policy or title changes. Callers that miss
+// together (a download's first polls from its peers arrive at once) wait
+// for one read of the index: each would otherwise take a read connection
+// of its own, and a connection's first statements are prepared and its
+// schema read anew. A caller joins only a read that began since the last
+// policy or title change, so a change is never answered by a read older
+// than it.
 func (l *Library) ContentPolicy(ctx context.Context, cid sealed.ContentID) (Policy, error) {
-	l.mu.Lock()
-	p, ok := l.policyCache[cid]
-	gen := l.policyGen
-	l.mu.Unlock()
-	if ok {
-		return p, nil
-	}
-	p, err := l.contentPolicy(ctx, cid)
-	if err != nil {
-		return p, err
-	}
-	l.mu.Lock()
-	if l.policyGen == gen { // no policy or title changed meanwhile
-		if l.policyCache == nil || len(l.policyCache) > 10000 {
-			l.policyCache = map[sealed.ContentID]Policy{}
+	for {
+		l.mu.Lock()
+		if p, ok := l.policyCache[cid]; ok {
+			l.mu.Unlock()
+			return p, nil
 		}
-		l.policyCache[cid] = p
+		gen := l.policyGen
+		ld := l.policyLoads[cid]
+		if ld != nil && ld.gen == gen {
+			l.mu.Unlock()
+			select {
+			case <-ld.done:
+			case <-ctx.Done():
+				return Policy{}, ctx.Err()
+			}
+			if ld.err != nil && ctx.Err() == nil && (errors.Is(ld.err, context.Canceled) || errors.Is(ld.err, context.DeadlineExceeded)) {
+				continue // the reader gave up, not us: read again
+			}
+			return ld.p, ld.err
+		}
+		ld = &policyLoad{gen: gen, done: make(chan struct{})}
+		if l.policyLoads == nil {
+			l.policyLoads = map[sealed.ContentID]*policyLoad{}
+		}
+		l.policyLoads[cid] = ld
+		l.mu.Unlock()
+		ld.p, ld.err = l.contentPolicy(ctx, cid)
+		l.mu.Lock()
+		if l.policyLoads[cid] == ld {
+			delete(l.policyLoads, cid)
+		}
+		if ld.err == nil && l.policyGen == gen { // no policy or title changed meanwhile
+			if l.policyCache == nil || len(l.policyCache) > 10000 {
+				l.policyCache = map[sealed.ContentID]Policy{}
+			}
+			l.policyCache[cid] = ld.p
+		}
+		l.mu.Unlock()
+		close(ld.done)
+		return ld.p, ld.err
 	}
-	l.mu.Unlock()
-	return p, nil
+}
+
+// policyLoad is one read of a content's policy (ContentPolicy), begun
+// when policyGen was gen; its answer is ready when done is closed.
+type policyLoad struct {
+	gen  int
+	done chan struct{}
+	p    Policy
+	err  error
 }
 
 // forgetPolicies drops the ContentPolicy cache after a policy or title change.

@@ -72,8 +72,9 @@ type Library struct {
 	loads   sync.WaitGroup             // running loads, waited for by Close
 	closed  bool
 
-	policyCache map[sealed.ContentID]Policy // ContentPolicy answers
-	policyGen   int                         // bumped on every policy or title change
+	policyCache map[sealed.ContentID]Policy      // ContentPolicy answers
+	policyGen   int                              // bumped on every policy or title change
+	policyLoads map[sealed.ContentID]*policyLoad // ContentPolicy reads under way
 }
 
 // Open opens (creating if needed) the library in dir: dir/index.db and

@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"database/sql"
 	"testing"
+	"time"
 )
 
 // totalChanges is how many rows the index's write connection changed so
@@ -91,5 +92,75 @@ func TestReadersStayOpen(t *testing.T) {
 	}
 	if st := l.r.Stats(); st.MaxIdleClosed != 0 || st.OpenConnections != readers {
 		t.Fatalf("read pool: %d connections closed for want of idle room, %d open; want 0 and %d", st.MaxIdleClosed, st.OpenConnections, readers)
+	}
+}
+
+// Peers' first polls of a content arrive together: they wait for one read
+// of its policy, not one read (and read connection) each; a policy set
+// afterwards is what the next caller gets.
+func TestContentPolicyReadOnce(t *testing.T) {
+	ctx := context.Background()
+	l := openLib(t, t.TempDir())
+	_, m, _, _ := sealedFile(t, 20_000, 4096)
+	cid := m.ContentID()
+	if err := l.PutTitle(ctx, Title{ID: "t1", Name: "One", ContentID: cid}); err != nil {
+		t.Fatal(err)
+	}
+	want := Policy{Mode: "household"}
+	if err := l.SetPolicy(ctx, "t1", want); err != nil {
+		t.Fatal(err)
+	}
+	// Every read connection busy, so the reads queue where they can be counted.
+	var held []*sql.Conn
+	for range readers {
+		c, err := l.r.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+	}
+	base := l.r.Stats().WaitCount
+	const callers = 8
+	started := make(chan struct{}, callers)
+	type answer struct {
+		p   Policy
+		err error
+	}
+	answers := make(chan answer, callers)
+	for range callers {
+		go func() {
+			started <- struct{}{}
+			p, err := l.ContentPolicy(ctx, cid)
+			answers <- answer{p, err}
+		}()
+	}
+	for range callers {
+		<-started
+	}
+	// The first read queues for a connection; the others must not.
+	// (Nothing signals a read that did not happen: watch for a while.)
+	deadline := time.Now().Add(10 * time.Second)
+	for l.r.Stats().WaitCount == base && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	for end := time.Now().Add(300 * time.Millisecond); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+		if n := l.r.Stats().WaitCount - base; n > 1 {
+			t.Fatalf("%d reads of the policy waited for a connection; want 1", n)
+		}
+	}
+	for _, c := range held {
+		c.Close()
+	}
+	for range callers {
+		a := <-answers
+		if a.err != nil || a.p.Mode != want.Mode {
+			t.Fatalf("ContentPolicy = %+v, %v; want %+v", a.p, a.err, want)
+		}
+	}
+	if err := l.SetPolicy(ctx, "t1", Policy{Mode: "nobody"}); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := l.ContentPolicy(ctx, cid); err != nil || p.Mode != "nobody" {
+		t.Fatalf("after a change, ContentPolicy = %+v, %v; want nobody", p, err)
 	}
 }
