@@ -3,6 +3,7 @@ package player
 import (
 	"errors"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -125,27 +126,37 @@ func TestResume(t *testing.T) {
 
 // TestRepeatAndSkip checks repeat one/all, Next and Previous.
 func TestRepeatAndSkip(t *testing.T) {
-	// a lasts 2 s, not 0.3: repeat one is set while a plays and must take
-	// effect before the player moves on to what follows a, which it does
-	// as a's sound ends; with 0.3 s a test goroutine paused that long (seen
-	// at GOMAXPROCS 1 beside other packages) found b next.
+	// Each change of mode is sent with the command before it, not after
+	// waiting for that one's event: the player runs its commands in order,
+	// so repeat one takes effect as a starts again, whenever the test
+	// goroutine runs next. Waiting for a's start before setting it needed
+	// the test goroutine to run within a's 2 s, and a test goroutine
+	// paused that long (GOMAXPROCS 1 beside other packages, load 20–45
+	// under -race) found b next. b is long (30 s) for the same reason: a
+	// pause of b's length before Next would let b end and repeat all wrap
+	// to a by itself, and Next would then skip to b.
 	src := &memSource{titles: map[string][]byte{
 		"a": toneWAV(rate, 2*time.Second, 440),
-		"b": toneWAV(rate, 5*time.Second, 1000),
+		"b": toneWAV(rate, 30*time.Second, 1000),
 	}}
 	p, _, ev := newTest(t, src, nil)
 	p.SetRepeat(RepeatAll)
 	p.Play("a", "b")
+	isTrack := func(e Event) bool { return e.Kind == EventTrack }
+	// trackAt is the index of the first track event from the n-th on.
+	trackAt := func(n int) int {
+		return n + slices.IndexFunc(ev.snapshot()[n:], isTrack)
+	}
 	ev.wait(t, 30*time.Second, "b", func(e Event) bool { return e.Kind == EventTrack && e.TitleID == "b" })
-	p.Next() // wraps to a (repeat all)
-	ev.wait(t, 30*time.Second, "a again", func(e Event) bool {
-		return e.Kind == EventTrack && e.TitleID == "a" && e.Index == 0 && len(ev.snapshot()) > 3
-	})
-	p.SetRepeat(RepeatOne)
-	// With repeat one, a plays again rather than b: the next track heard
-	// after this point is a (it was waited for, not slept for).
-	n := len(ev.snapshot())
-	next := ev.waitFrom(t, n, 30*time.Second, "the next track", func(e Event) bool { return e.Kind == EventTrack })
+	nb := slices.IndexFunc(ev.snapshot(), func(e Event) bool { return e.Kind == EventTrack && e.TitleID == "b" })
+	p.Next()               // wraps to a (repeat all)
+	p.SetRepeat(RepeatOne) // run by the player right after Next, while a plays
+	again := ev.waitFrom(t, nb+1, 30*time.Second, "the track after b", isTrack)
+	if again.TitleID != "a" || again.Index != 0 {
+		t.Fatalf("Next from b with repeat all played %q at %d, want a at 0", again.TitleID, again.Index)
+	}
+	// With repeat one, a plays again rather than b.
+	next := ev.waitFrom(t, trackAt(nb+1)+1, 30*time.Second, "the track after a", isTrack)
 	if next.TitleID != "a" {
 		t.Errorf("with repeat one, the next track is %q, want a", next.TitleID)
 	}
