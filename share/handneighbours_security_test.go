@@ -135,19 +135,12 @@ func TestReplacedClientsCollected(t *testing.T) {
 	var held *peer.Client
 	var heldID identity.ID
 	for i := range devices {
-		dev, err := identity.Generate()
-		if err != nil {
-			t.Fatal(err)
-		}
-		old, err := asker.Peer(dev.ID(), []string{"127.0.0.1:1"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := asker.Peer(dev.ID(), []string{"127.0.0.1:2"}); err != nil { // its address changed
+		id, old := clientOfNew(t, asker, "127.0.0.1:1")
+		if _, err := asker.Peer(id, []string{"127.0.0.1:2"}); err != nil { // its address changed
 			t.Fatal(err)
 		}
 		if i == 0 {
-			held, heldID = old, dev.ID() // as a running download holds it
+			held, heldID = old, id // as a running download holds it
 		}
 		if i%50 == 49 {
 			runtime.GC() // the replaced clients nobody holds are collected
@@ -172,21 +165,13 @@ func TestReplacedClientsCollected(t *testing.T) {
 func TestClientsCacheBounded(t *testing.T) {
 	ctx := context.Background()
 	asker := startNode(t, startDirectory(t), "alice", nil)
-	addrs := []string{"127.0.0.1:1"}
 	const devices = 2*maxClients + 100
 	var held *peer.Client
 	var heldID identity.ID
 	for i := range devices {
-		dev, err := identity.Generate()
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := asker.Peer(dev.ID(), addrs)
-		if err != nil {
-			t.Fatal(err)
-		}
+		id, c := clientOfNew(t, asker, "127.0.0.1:1")
 		if i == 0 {
-			held, heldID = c, dev.ID() // as a running download holds it
+			held, heldID = c, id // as a running download holds it
 		}
 	}
 	runtime.GC()
@@ -201,11 +186,26 @@ func TestClientsCacheBounded(t *testing.T) {
 	if strong > maxClients || alive > 1 {
 		t.Errorf("after clients for %d devices: %d cached, %d more alive, want at most %d and the one held", devices, strong, alive, maxClients)
 	}
-	if c, err := asker.Peer(heldID, addrs); err != nil || c != held {
+	if c, err := asker.Peer(heldID, []string{"127.0.0.1:1"}); err != nil || c != held {
 		t.Errorf("the client a download holds, asked for again: a new one (%v)", err)
 	}
 	asker.revokeClient(heldID)
 	if _, err := held.Offer(ctx); !errors.Is(err, peer.ErrRevoked) {
 		t.Errorf("the held client after the revocation: %v, want %v", err, peer.ErrRevoked)
 	}
+}
+
+// clientOfNew is asker's client of a new device (a fresh key) at addrs;
+// nothing is dialled.
+func clientOfNew(t *testing.T, asker *Node, addrs ...string) (identity.ID, *peer.Client) {
+	t.Helper()
+	dev, err := identity.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := asker.Peer(dev.ID(), addrs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dev.ID(), c
 }

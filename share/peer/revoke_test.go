@@ -74,23 +74,8 @@ func TestRevokeDropsRunningSource(t *testing.T) {
 // answered at once, 403, not with our state when its wait runs out; its
 // wait slot is free again.
 func TestRefuseEndsHeldPolls(t *testing.T) {
-	ctx := context.Background()
 	h := newPartial(t, 21, ServerOptions{})
-	if _, err := h.cl.Have(ctx, h.cid, h.n); err != nil { // the connection (a first request goes alone)
-		t.Fatal(err)
-	}
-	errs := make(chan error, 1)
-	go func() {
-		_, err := h.cl.HaveWait(ctx, h.cid, h.n, h.wanting(2), MaxHaveWait)
-		errs <- err
-	}()
-	waitHeld(t, h.srv, 1)
-	start := time.Now()
-	h.srv.Refuse(h.poller)
-	err := <-errs
-	if took := time.Since(start); took > MaxHaveWait/2 {
-		t.Errorf("the held poll ended %v after Refuse, want at once (its wait is %v)", took, MaxHaveWait)
-	}
+	err := endsAtOnce(t, h.heldPoll(t), "Refuse", func() { h.srv.Refuse(h.poller) })
 	if se := (*StatusError)(nil); !errors.As(err, &se) || se.Status != http.StatusForbidden {
 		t.Errorf("the refused device's held poll: %v, want 403", err)
 	}
@@ -101,17 +86,9 @@ func TestRefuseEndsHeldPolls(t *testing.T) {
 // of its end: a poller the owner stopped sharing the title with while it
 // waited gets 403, not our state.
 func TestHeldPollPolicyChanged(t *testing.T) {
-	ctx := context.Background()
 	h := newPartial(t, 22, ServerOptions{})
-	if _, err := h.cl.Have(ctx, h.cid, h.n); err != nil {
-		t.Fatal(err)
-	}
-	errs := make(chan error, 1)
-	go func() {
-		_, err := h.cl.HaveWait(ctx, h.cid, h.n, h.wanting(2), MaxHaveWait)
-		errs <- err
-	}()
-	waitHeld(t, h.srv, 1)
+	errs := h.heldPoll(t)
+	ctx := context.Background()
 	acct, _ := everyoneEnrolled{}.Account(ctx, h.poller)
 	if err := h.lib.SetPolicy(ctx, "", library.Policy{Mode: "anyone", Deny: []string{acct}}); err != nil {
 		t.Fatal(err)
@@ -127,8 +104,23 @@ func TestHeldPollPolicyChanged(t *testing.T) {
 // revoked ends at once with ErrRevoked (a download drops the peer now,
 // not when the peer answers up to MaxHaveWait later).
 func TestRevokeEndsHeldPoll(t *testing.T) {
-	ctx := context.Background()
 	h := newPartial(t, 23, ServerOptions{})
+	err := endsAtOnce(t, h.heldPoll(t), "Revoke", h.cl.Revoke)
+	if !errors.Is(err, ErrRevoked) || errors.Is(err, context.Canceled) {
+		t.Errorf("the held poll of a revoked client: %v, want ErrRevoked (and not a cancel: the fetcher would keep the source)", err)
+	}
+	if k := outcome(err).Kind; k != sched.Refused {
+		t.Errorf("the fetcher takes it as %v, want Refused", k)
+	}
+	waitHeld(t, h.srv, 0) // the peer's wait slot is free again (the request's cancel reached it)
+}
+
+// heldPoll sends a Have poll the holder holds (it wants chunk 2, which
+// the holder lacks) after a first request (the connection: a first
+// request goes alone), and returns its error once it is answered.
+func (h *partial) heldPoll(t *testing.T) <-chan error {
+	t.Helper()
+	ctx := context.Background()
 	if _, err := h.cl.Have(ctx, h.cid, h.n); err != nil {
 		t.Fatal(err)
 	}
@@ -138,17 +130,18 @@ func TestRevokeEndsHeldPoll(t *testing.T) {
 		errs <- err
 	}()
 	waitHeld(t, h.srv, 1)
+	return errs
+}
+
+// endsAtOnce runs act (named what) and returns the error of the held poll
+// answered on errs, which must come well before the poll's wait ran out.
+func endsAtOnce(t *testing.T, errs <-chan error, what string, act func()) error {
+	t.Helper()
 	start := time.Now()
-	h.cl.Revoke()
+	act()
 	err := <-errs
 	if took := time.Since(start); took > MaxHaveWait/2 {
-		t.Errorf("the held poll ended %v after Revoke, want at once (its wait is %v)", took, MaxHaveWait)
+		t.Errorf("the held poll ended %v after %s, want at once (its wait is %v)", took, what, MaxHaveWait)
 	}
-	if !errors.Is(err, ErrRevoked) || errors.Is(err, context.Canceled) {
-		t.Errorf("the held poll of a revoked client: %v, want ErrRevoked (and not a cancel: the fetcher would keep the source)", err)
-	}
-	if k := outcome(err).Kind; k != sched.Refused {
-		t.Errorf("the fetcher takes it as %v, want Refused", k)
-	}
-	waitHeld(t, h.srv, 0) // the peer's wait slot is free again (the request's cancel reached it)
+	return err
 }
