@@ -516,7 +516,7 @@ func (n *Node) advertise() []string {
 		return []string{n.Addr()}
 	}
 	var out []string
-	addrs, _ := net.InterfaceAddrs()
+	addrs := ifaceAddrs()
 	for _, a := range addrs {
 		if p, ok := a.(*net.IPNet); ok && !p.IP.IsLinkLocalUnicast() && !p.IP.IsLoopback() {
 			out = append(out, net.JoinHostPort(p.IP.String(), strconv.Itoa(int(ap.Port()))))
@@ -531,7 +531,7 @@ func (n *Node) advertise() []string {
 // privateAddrs are our private LAN networks, for the directory's same-LAN ranking.
 func privateAddrs() []string {
 	var out []string
-	addrs, _ := net.InterfaceAddrs()
+	addrs := ifaceAddrs()
 	for _, a := range addrs {
 		if p, ok := a.(*net.IPNet); ok && p.IP.IsPrivate() {
 			out = append(out, p.String())
