@@ -16,7 +16,8 @@ type stoppedHooks interface {
 // takeStoppedHooks takes the stopped hooks out of a's lifecycle and returns
 // them (nil if there are none, or if this Fyne's lifecycle is not the one
 // above); run the result once the window's loop has returned (after
-// ShowAndRun).
+// ShowAndRun). A hook set with SetOnStopped after this is queued by the
+// loop again, with the race below: set it before, or run it after the loop.
 //
 // Why: Fyne's GLFW driver (v2.7.1, internal/driver/glfw/loop.go, runGL)
 // queues these hooks to the lifecycle goroutine as its loop ends, and that
