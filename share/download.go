@@ -55,7 +55,7 @@ func (n *Node) fetch(ctx context.Context, t *Title, peers []Neighbour) error {
 	cid := t.cid
 	viaDirectory := len(peers) == 0
 	origin := false
-	var crowd []identity.ID
+	var crowd crowdNews
 	var all []Neighbour // every supplier, in pairOrder
 	k := 0              // MaxPeers of the content
 	if viaDirectory {
@@ -90,7 +90,7 @@ func (n *Node) fetch(ctx context.Context, t *Title, peers []Neighbour) error {
 	// Only a peer downloading too picks peers (a complete holder waits to
 	// be asked), and one reached through a relay speaks HTTP/1.1 there.
 	downloading := map[identity.ID]bool{}
-	for _, id := range crowd {
+	for _, id := range crowd.downloading {
 		downloading[id] = true
 	}
 	var clients, later []*peer.Client
@@ -138,7 +138,10 @@ func (n *Node) fetch(ctx context.Context, t *Title, peers []Neighbour) error {
 	if err != nil {
 		return err
 	}
-	ft.SetCrowd(crowd)
+	// The crowd across suppliers answers (a bigger crowd than an answer
+	// lists is answered a new sample each time: sched.CrowdView).
+	view := &sched.CrowdView{Memory: sched.CrowdMemoryRounds * n.resupplyInterval()}
+	ft.SetCrowd(view.Update(time.Now(), crowd.downloading, crowd.complete, crowd.full))
 	t.setFetcher(ft) // with the chunk a reader asked for before
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -156,7 +159,7 @@ func (n *Node) fetch(ctx context.Context, t *Title, peers []Neighbour) error {
 	}
 	if viaDirectory {
 		// Others in the same crowd find us (and we them) while downloading.
-		go n.resupply(rctx, cid, m, ft, seen, &waiting)
+		go n.resupply(rctx, cid, m, ft, seen, view, &waiting)
 	}
 	if err := ft.Run(rctx); err != nil {
 		return err
@@ -177,14 +180,15 @@ func (n *Node) fetch(ctx context.Context, t *Title, peers []Neighbour) error {
 // caller keeps at most MaxPeers; and
 // the crowd: the devices still downloading cid (incomplete holders), among
 // which the fetcher splits the origin's chunks.
-func (n *Node) suppliers(ctx context.Context, cid sealed.ContentID) (peers []Neighbour, origin bool, crowd []identity.ID, err error) {
+func (n *Node) suppliers(ctx context.Context, cid sealed.ContentID) (peers []Neighbour, origin bool, crowd crowdNews, err error) {
 	sups, err := n.dirClient().SuppliersN(ctx, cid, directory.MaxSuppliers)
 	if err != nil {
-		return nil, false, nil, err
+		return nil, false, crowdNews{}, err
 	}
 	var lanPeers []Neighbour
 	far := make([]Neighbour, 0, len(sups)) // sized once: asked every resupply round
-	crowd = make([]identity.ID, 0, len(sups))
+	crowd.downloading = make([]identity.ID, 0, len(sups))
+	holders := 0
 	named := make([]identity.ID, 0, len(sups))
 	own := map[identity.ID]string{}
 	mine := n.accountName()
@@ -212,9 +216,13 @@ func (n *Node) suppliers(ctx context.Context, cid sealed.ContentID) (peers []Nei
 		case s.Origin:
 			origin = true
 		case s.Device == n.ID():
+			holders++
 		default:
-			if !s.Complete {
-				crowd = append(crowd, s.Device)
+			holders++
+			if s.Complete {
+				crowd.complete = append(crowd.complete, s.Device)
+			} else {
+				crowd.downloading = append(crowd.downloading, s.Device)
 			}
 			if len(s.Addrs) > 0 || s.Relay != "" {
 				far = append(far, Neighbour{ID: s.Device, Addrs: s.Addrs, Relay: s.Relay})
@@ -224,7 +232,23 @@ func (n *Node) suppliers(ctx context.Context, cid sealed.ContentID) (peers []Nei
 	pairOrder(cid, n.ID(), lanPeers)
 	pairOrder(cid, n.ID(), far)
 	peers = append(lanPeers, far...) // close first
+	crowd.full = holders >= directory.MaxSuppliers
 	return peers, origin, crowd, nil
+}
+
+// crowdNews is what one suppliers answer says of the crowd, for the
+// download's sched.CrowdView.
+type crowdNews struct {
+	downloading, complete []identity.ID
+	full                  bool // as many holders as asked for: the crowd may be bigger
+}
+
+// resupplyInterval is Options.ResupplyInterval or its default.
+func (n *Node) resupplyInterval() time.Duration {
+	if n.o.ResupplyInterval > 0 {
+		return n.o.ResupplyInterval
+	}
+	return DefaultResupplyInterval
 }
 
 // maxPeers is how many peers a download of m connects to: Options.MaxPeers
@@ -238,7 +262,8 @@ func (n *Node) maxPeers(m *sealed.Manifest) int {
 }
 
 // resupply, while a download runs, tells the
-// fetcher who is in the crowd now and connects to new suppliers the
+// fetcher who is in the crowd now (view: across answers, when a crowd is
+// bigger than an answer lists) and connects to new suppliers the
 // directory names (up to MaxPeers live ones: dropped peers do not count),
 // and back to crowd members that
 // download from us (up to twice MaxPeers): a device that joined late, when
@@ -246,11 +271,8 @@ func (n *Node) maxPeers(m *sealed.Manifest) int {
 // and the origin chunks it owns would reach nobody else (over the
 // connection it dialled us: peer.WireProto2). waiting: picks still
 // waiting for their peer to connect (picksUs), counted as peers we have.
-func (n *Node) resupply(ctx context.Context, cid sealed.ContentID, m *sealed.Manifest, ft *peer.Fetcher, seen map[identity.ID]bool, waiting *atomic.Int32) {
-	every := n.o.ResupplyInterval
-	if every <= 0 {
-		every = DefaultResupplyInterval
-	}
+func (n *Node) resupply(ctx context.Context, cid sealed.ContentID, m *sealed.Manifest, ft *peer.Fetcher, seen map[identity.ID]bool, view *sched.CrowdView, waiting *atomic.Int32) {
+	every := n.resupplyInterval()
 	wait := min(every, 100*time.Millisecond) // a crowd arriving together finds itself quickly
 	added := len(seen) - 1
 	busy := 0
@@ -275,7 +297,7 @@ func (n *Node) resupply(ctx context.Context, cid sealed.ContentID, m *sealed.Man
 			continue
 		}
 		busy = 0
-		ft.SetCrowd(crowd)
+		ft.SetCrowd(view.Update(time.Now(), crowd.downloading, crowd.complete, crowd.full))
 		pollers := map[identity.ID]bool{}
 		for _, id := range n.srv.Pollers(cid, time.Now().Add(-2*every)) {
 			pollers[id] = true

@@ -29,6 +29,7 @@ type node struct {
 	fromOrigin sched.Bitmap // being fetched from the origin (its /have's second bitmap)
 	core       *sched.Core
 	seen       map[identity.ID]bool // suppliers connected to (and itself)
+	view       sched.CrowdView      // the crowd across suppliers answers (as share.Node)
 	added      int
 
 	uploads   int
@@ -53,6 +54,7 @@ func (n *node) start() {
 	s := n.s
 	n.started = true
 	n.seen = map[identity.ID]bool{n.id: true}
+	n.view = sched.CrowdView{Memory: sched.CrowdMemoryRounds * s.c.ResupplyInterval}
 	if !n.freeRider {
 		n.announced = true
 		s.holders = append(s.holders, n)
@@ -99,14 +101,20 @@ func (n *node) suppliers() (peers []*node, crowd []identity.ID) {
 	} else {
 		sups = directory.RankSuppliers(cands, &directory.Device{ID: n.id}, "", nil, s.c.MaxSuppliers, salt)
 	}
+	var done []identity.ID
 	for _, sp := range sups {
 		p := s.byID[sp.Device]
-		if !sp.Complete {
+		if sp.Complete {
+			done = append(done, sp.Device)
+		} else {
 			crowd = append(crowd, sp.Device)
 		}
 		peers = append(peers, p)
 	}
 	s.rnd.Shuffle(len(peers), func(a, b int) { peers[a], peers[b] = peers[b], peers[a] })
+	if !s.c.Legacy { // share.Node's view of the crowd across answers
+		crowd = n.view.Update(s.t(), crowd, done, len(sups) >= s.c.MaxSuppliers)
+	}
 	return peers, crowd
 }
 

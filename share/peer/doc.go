@@ -204,7 +204,10 @@
 // and the devices given to SetCrowd, connected or not: a Node passes the
 // directory's incomplete holders of the content (a weighted random sample
 // of up to directory.MaxSuppliers; it connects to at most MaxPeers of
-// them). A connected peer that says it is not downloading, or that was
+// them), and when an answer is full (the crowd may be bigger) those of
+// the last few answers (sched.CrowdView): over one sample of 50 from a
+// crowd of 200 each chunk had about four devices that thought they owned
+// it, each asking the origin for it. A connected peer that says it is not downloading, or that was
 // banned or dropped, takes no share. Without a crowd, a device nobody
 // downloads from (Demand) leaves its share to those others download from;
 // with a crowd it cannot (the others count it as an owner), so a Node
