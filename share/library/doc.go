@@ -39,7 +39,9 @@
 // a chunk that is not on disk. The chunks' writeback is started as they are
 // written, for every MiB of them (Linux: sync_file_range over their span;
 // one call a chunk cost twice the CPU), so that fsync waits for the last
-// few chunks, not for the whole download. On restart a partial file is re-hashed chunk
+// few chunks, not for the whole download. A new .part file is not fsynced
+// when created: its header is written at every open and made durable by the
+// fsync before its first chunk's bit. On restart a partial file is re-hashed chunk
 // by chunk: chunks that fail are fetched again (our own damage never blames
 // a peer), chunks written but not yet recorded are recovered. Verify
 // re-hashes a content on demand and drops damaged chunks (a damaged
