@@ -36,7 +36,11 @@
 // and makes it readable at once; its bit in content.bitmap is recorded only
 // after an fsync of the .part file (batched: every SyncBytes, SyncInterval,
 // at the last chunk, or on Flush). So after kill -9 the index never claims
-// a chunk that is not on disk. The chunks' writeback is started as they are
+// a chunk that is not on disk. The batches bound only what a power cut
+// loses (32 MiB or 5 s of chunks, fetched again): a process killed or
+// crashed loses no chunk it wrote, since the re-hash at reopen (below)
+// finds every chunk in the file whatever the index recorded
+// (TestKillMidDownloadLosesNoChunk). The chunks' writeback is started as they are
 // written, for every MiB of them (Linux: sync_file_range over their span;
 // one call a chunk cost twice the CPU), so that fsync waits for the last
 // few chunks, not for the whole download. A new .part file is not fsynced
