@@ -202,7 +202,7 @@ func (l *Library) Titles(ctx context.Context, q Query) ([]Title, int, error) {
 }
 
 // Holdings lists every content the library has a manifest for, with how much is present
-// (as last recorded in the index).
+// (now for a content in use, else as last recorded in the index: see live).
 func (l *Library) Holdings(ctx context.Context) ([]Status, error) {
 	rows, err := l.r.QueryContext(ctx, `SELECT content_id, have, num_chunks, file_size, complete FROM content ORDER BY content_id`)
 	if err != nil {
@@ -219,9 +219,25 @@ func (l *Library) Holdings(ctx context.Context) ([]Status, error) {
 		if s.ContentID, err = sealed.ParseContentID(cid); err != nil {
 			return nil, fmt.Errorf("listing holdings: %w", err)
 		}
+		l.live(&s)
 		out = append(out, s)
 	}
 	return out, rows.Err()
+}
+
+// live sets s's counts to those of its content's item if it is loaded:
+// the chunks present now, which the index records only every SyncInterval
+// or SyncBytes (a download's listing would lag it by up to 5 s).
+func (l *Library) live(s *Status) {
+	l.mu.Lock()
+	it := l.items[s.ContentID]
+	l.mu.Unlock()
+	if it == nil {
+		return
+	}
+	it.mu.Lock()
+	s.Have, s.Complete = it.nhave, it.complete
+	it.mu.Unlock()
 }
 
 // Import stores a complete sealed file read from r (e.g. a publisher's own
@@ -536,6 +552,7 @@ func (l *Library) HeldContent(ctx context.Context) ([]Held, error) {
 			return nil, fmt.Errorf("listing held content: %w", err)
 		}
 		if len(out) == 0 || out[len(out)-1].ContentID != s.ContentID {
+			l.live(&s)
 			out = append(out, Held{Status: s})
 		}
 		if id.Valid {
