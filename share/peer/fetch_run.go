@@ -37,14 +37,6 @@ func (f *Fetcher) Run(ctx context.Context) error {
 	defer func() {
 		cancel()
 		wg.Wait()
-		// A download that stops before its end (cancelled, no source left)
-		// records the chunks it wrote now: the index (offers, announcements,
-		// the library's list) would otherwise miss up to a sync batch of
-		// them (SyncInterval, SyncBytes) until the next write or a restart.
-		// Nothing pending (a completed download flushed): no fsync.
-		if err := f.o.Sink.Flush(f.cid); err != nil && !errors.Is(err, library.ErrClosed) {
-			f.log.Warn("fetcher: recording the chunks written", "content", f.cid, "err", err)
-		}
 		f.mu.Lock()
 		var ds []library.LedgerDelta
 		for _, s := range f.core.Sources() {

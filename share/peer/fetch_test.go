@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -365,42 +364,5 @@ func TestOriginChunksAdvertised(t *testing.T) {
 	hi, err = cl.Have(ctx, c.m.ContentID(), n)
 	if err != nil || hi.Fetching.Count(n) != 0 || hi.Have.Count(n) != n {
 		t.Errorf("/have after the download: %+v, %v", hi, err)
-	}
-}
-
-// TestStoppedDownloadRecordsItsChunks: a download stopped before its end
-// has every chunk it wrote recorded in the library's index when Run
-// returns (what offers, announcements and the library's list read), not
-// only those of its last sync batch (up to SyncInterval, 5 s, of them).
-func TestStoppedDownloadRecordsItsChunks(t *testing.T) {
-	c := makeContent(t, 2<<20, 16<<10, 12) // 128 chunks, far below a batch's SyncBytes
-	a, b := newIdent(t), newIdent(t)
-	_, addr := startServer(t, ServerOptions{Identity: a, Library: holder(t, c), Accounts: everyoneEnrolled{}})
-	lib := newLib(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	if err := lib.AddManifest(ctx, c.m); err != nil {
-		t.Fatal(err)
-	}
-	var chunks atomic.Int32
-	f, err := NewFetcher(FetchOptions{Manifest: c.m, Sink: lib, Logger: quiet, Sources: []Source{client(t, b, a.ID(), addr).Source(c.m)},
-		OnEvent: func(e Event) {
-			if e.Kind == EventChunk && chunks.Add(1) == 8 {
-				cancel() // the user stops the download
-			}
-		}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Run(ctx); !errors.Is(err, context.Canceled) {
-		t.Fatalf("the stopped download: %v", err)
-	}
-	st, err := lib.Status(context.Background(), c.m.ContentID())
-	if err != nil || st.Have < 8 || st.Complete {
-		t.Fatalf("status %+v, %v: want the 8 chunks (and those in flight), not all", st, err)
-	}
-	held, err := lib.Holdings(context.Background())
-	if err != nil || len(held) != 1 || held[0].Have != st.Have {
-		t.Fatalf("the index records %+v (%v); the download wrote %d chunks", held, err, st.Have)
 	}
 }
