@@ -40,7 +40,9 @@
 // loses (32 MiB or 5 s of chunks, fetched again): a process killed or
 // crashed loses no chunk it wrote, since the re-hash at reopen (below)
 // finds every chunk in the file whatever the index recorded
-// (TestKillMidDownloadLosesNoChunk). The chunks' writeback is started as they are
+// (TestKillMidDownloadLosesNoChunk). Listings (Holdings, HeldContent)
+// count a loaded content's chunks present now, recorded or not, so they do
+// not lag a download by a batch. The chunks' writeback is started as they are
 // written, for every MiB of them (Linux: sync_file_range over their span;
 // one call a chunk cost twice the CPU), so that fsync waits for the last
 // few chunks, not for the whole download. A new .part file is not fsynced
