@@ -1,0 +1,43 @@
+package library
+
+import (
+	"context"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/kith-media/kith/share/sealed"
+)
+
+// BenchmarkDownloadStart is what the library does as a download through the
+// directory starts (Node.fetch): the manifest fetched from the directory is
+// added (its row, the new .part file), then added again as read back from
+// the library. cpu_us/op is the process's CPU (user+system: the fsyncs'
+// kernel work counts), besides the wall time.
+func BenchmarkDownloadStart(b *testing.B) {
+	ctx := context.Background()
+	l := openLib(b, b.TempDir())
+	ms := make([]*sealed.Manifest, b.N)
+	for i := range ms {
+		_, ms[i], _, _ = sealedFile(b, 20_000+i, 4096)
+	}
+	cpu0 := procCPU()
+	b.ResetTimer()
+	for _, m := range ms {
+		for range 2 {
+			if err := l.AddManifest(ctx, m); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64((procCPU()-cpu0).Microseconds())/float64(b.N), "cpu_us/op")
+}
+
+func procCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
