@@ -2,9 +2,7 @@ package library
 
 import (
 	"context"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/kith-media/kith/share/sealed"
 )
@@ -21,7 +19,7 @@ func BenchmarkDownloadStart(b *testing.B) {
 	for i := range ms {
 		_, ms[i], _, _ = sealedFile(b, 20_000+i, 4096)
 	}
-	cpu0 := procCPU()
+	cpu0 := cpuNow()
 	b.ResetTimer()
 	for _, m := range ms {
 		for range 2 {
@@ -31,13 +29,5 @@ func BenchmarkDownloadStart(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	b.ReportMetric(float64((procCPU()-cpu0).Microseconds())/float64(b.N), "cpu_us/op")
-}
-
-func procCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	b.ReportMetric(float64((cpuNow()-cpu0).Microseconds())/float64(b.N), "cpu_us/op")
 }
