@@ -122,15 +122,20 @@ func (l *Library) AddManifest(ctx context.Context, m *sealed.Manifest) error {
 // holdsManifest reports whether cid is loaded with exactly the manifest
 // bytes raw.
 func (l *Library) holdsManifest(cid sealed.ContentID, raw []byte) bool {
-	l.mu.Lock()
-	it := l.items[cid]
-	l.mu.Unlock()
+	it := l.loaded(cid)
 	if it == nil {
 		return false
 	}
 	it.mu.Lock()
 	defer it.mu.Unlock()
 	return bytes.Equal(it.raw, raw)
+}
+
+// loaded is cid's item if it is loaded (in use), without loading it.
+func (l *Library) loaded(cid sealed.ContentID) *item {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.items[cid]
 }
 
 // Manifest returns the stored manifest of cid.

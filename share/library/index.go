@@ -229,9 +229,7 @@ func (l *Library) Holdings(ctx context.Context) ([]Status, error) {
 // the chunks present now, which the index records only every SyncInterval
 // or SyncBytes (a download's listing would lag it by up to 5 s).
 func (l *Library) live(s *Status) {
-	l.mu.Lock()
-	it := l.items[s.ContentID]
-	l.mu.Unlock()
+	it := l.loaded(s.ContentID)
 	if it == nil {
 		return
 	}
