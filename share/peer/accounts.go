@@ -335,6 +335,20 @@ func (c *accountCache) allow(remoteAddr string, id identity.ID) bool {
 	return true
 }
 
+// refused reports whether a kept, unexpired answer says device id is not
+// enrolled (a lookup's, or Server.Refuse's).
+func (c *accountCache) refused(id identity.ID) bool {
+	now := c.now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	el, ok := c.entries[id]
+	if !ok {
+		return false
+	}
+	e := el.Value.(*cacheEntry)
+	return e.account == "" && now.Before(e.expires)
+}
+
 // forget drops every kept answer (the per-caller limits stay).
 func (c *accountCache) forget() {
 	c.mu.Lock()

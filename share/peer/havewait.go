@@ -74,8 +74,16 @@ func (s *Server) canHold(peer identity.ID) bool {
 }
 
 // hold takes a wait slot for peer; false when it has none left. refused
-// is closed when Refuse refuses peer.
+// is closed when Refuse refuses peer, and is closed already when Refuse
+// refused it after the poll's permit, before its slot: Refuse keeps the
+// refusal in the account cache before it takes s.mu, so under s.mu either
+// the cache says so here or the channel made here is Refuse's to close.
+// (Else such a poll waited its whole wait, up to MaxHaveWait, and only
+// then was answered 403.)
 func (s *Server) hold(peer identity.ID, cid sealed.ContentID) (refused <-chan struct{}, ok bool) {
+	if testHookBeforeHold != nil {
+		testHookBeforeHold(s, peer)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.heldTotal >= maxHeld || s.heldPer[peer] >= maxHeldPerPeer {
@@ -92,8 +100,17 @@ func (s *Server) hold(peer identity.ID, cid sealed.ContentID) (refused <-chan st
 		ch = make(chan struct{})
 		s.refused[peer] = ch
 	}
+	if s.accts.refused(peer) {
+		closed := make(chan struct{})
+		close(closed)
+		return closed, true
+	}
 	return ch, true
 }
+
+// testHookBeforeHold, if set (tests only), runs in hold before it takes
+// the wait slot: after the poll's permit.
+var testHookBeforeHold func(s *Server, peer identity.ID)
 
 func (s *Server) unhold(peer identity.ID, cid sealed.ContentID) {
 	s.mu.Lock()

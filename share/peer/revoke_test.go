@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kith-media/kith/share/identity"
 	"github.com/kith-media/kith/share/library"
 	"github.com/kith-media/kith/share/peer/sched"
 )
@@ -78,6 +79,32 @@ func TestRefuseEndsHeldPolls(t *testing.T) {
 	err := endsAtOnce(t, h.heldPoll(t), "Refuse", func() { h.srv.Refuse(h.poller) })
 	if se := (*StatusError)(nil); !errors.As(err, &se) || se.Status != http.StatusForbidden {
 		t.Errorf("the refused device's held poll: %v, want 403", err)
+	}
+	waitHeld(t, h.srv, 0)
+}
+
+// TestRefusedBeforeHold: a device refused after its Have poll's permit
+// but before the poll takes its wait slot is answered at once, 403 (not
+// after the poll's whole wait, up to MaxHaveWait).
+func TestRefusedBeforeHold(t *testing.T) {
+	h := newPartial(t, 24, ServerOptions{})
+	ctx := context.Background()
+	if _, err := h.cl.Have(ctx, h.cid, h.n); err != nil { // the connection: a first request goes alone
+		t.Fatal(err)
+	}
+	testHookBeforeHold = func(s *Server, peer identity.ID) {
+		if s == h.srv && peer == h.poller {
+			s.Refuse(peer)
+		}
+	}
+	t.Cleanup(func() { testHookBeforeHold = nil })
+	start := time.Now()
+	_, err := h.cl.HaveWait(ctx, h.cid, h.n, h.wanting(2), MaxHaveWait)
+	if took := time.Since(start); took > MaxHaveWait/2 {
+		t.Errorf("the poll of a device refused before its wait slot ended %v after it was sent, want at once (its wait is %v)", took, MaxHaveWait)
+	}
+	if se := (*StatusError)(nil); !errors.As(err, &se) || se.Status != http.StatusForbidden {
+		t.Errorf("the poll of a device refused before its wait slot: %v, want 403", err)
 	}
 	waitHeld(t, h.srv, 0)
 }
