@@ -151,6 +151,7 @@ type cacheEntry struct {
 	id      identity.ID
 	account string // "" = not enrolled
 	expires time.Time
+	refused bool // by the owner (refuse), not by a lookup
 }
 
 // tokens is a token bucket.
@@ -240,13 +241,19 @@ func (c *accountCache) account(ctx context.Context, id identity.ID, remoteAddr s
 			fallthrough
 		case errors.Is(err, ErrNotEnrolled):
 			c.keep(id, "", c.lim.NegativeTTL)
-		case err == nil && strings.HasPrefix(acct, directory.PseudonymPrefix):
-			// The directory names another account's device only to an asker
-			// whose announced policies name that account: a pseudonym is
-			// only true until our next announcement (ForgetAccounts).
-			c.keep(id, acct, c.lim.NegativeTTL)
 		case err == nil:
-			c.keep(id, acct, c.lim.TTL)
+			ttl := c.lim.TTL
+			if strings.HasPrefix(acct, directory.PseudonymPrefix) {
+				// The directory names another account's device only to an asker
+				// whose announced policies name that account: a pseudonym is
+				// only true until our next announcement (ForgetAccounts).
+				ttl = c.lim.NegativeTTL
+			}
+			if !c.keep(id, acct, ttl) {
+				// Refused while the lookup was in flight: the refusal is the
+				// newer word.
+				acct, err = "", fmt.Errorf("%w: %s was refused", ErrNotEnrolled, id.Short())
+			}
 		}
 		return acct, err
 	})
@@ -349,29 +356,52 @@ func (c *accountCache) refused(id identity.ID) bool {
 	return e.account == "" && now.Before(e.expires)
 }
 
-// forget drops every kept answer (the per-caller limits stay).
+// forget drops every kept answer but the owner's refusals (refuse: a
+// changed policy does not make them stale); the per-caller limits stay.
 func (c *accountCache) forget() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	clear(c.entries)
-	c.lru.Init()
+	for _, el := range c.entries {
+		if !el.Value.(*cacheEntry).refused {
+			c.removeLocked(el)
+		}
+	}
 }
 
-func (c *accountCache) keep(id identity.ID, account string, ttl time.Duration) {
+// keep keeps device id's account ("" = not enrolled) for ttl. It keeps
+// no account over an unexpired refusal (refuse): a lookup in flight when
+// the owner refused the device, or a suppliers answer (know), may carry
+// the directory's word from before the revocation, and would otherwise
+// serve the device for TTL. It reports whether it kept the answer.
+func (c *accountCache) keep(id identity.ID, account string, ttl time.Duration) bool {
+	return c.keepAs(id, account, ttl, false)
+}
+
+// refuse keeps device id as not enrolled for NegativeTTL, as its owner
+// learnt outside a lookup (Server.Refuse): no account is kept over it
+// until it expires.
+func (c *accountCache) refuse(id identity.ID) { c.keepAs(id, "", c.lim.NegativeTTL, true) }
+
+func (c *accountCache) keepAs(id identity.ID, account string, ttl time.Duration, refused bool) bool {
+	now := c.now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if el, ok := c.entries[id]; ok {
 		// Kept again (a crowd's suppliers answer names the same devices
 		// every resupply round): refreshed in place.
 		e := el.Value.(*cacheEntry)
-		e.account, e.expires = account, c.now().Add(ttl)
+		if account != "" && e.refused && now.Before(e.expires) {
+			return false
+		}
+		e.account, e.expires, e.refused = account, now.Add(ttl), refused
 		c.lru.MoveToFront(el)
-		return
+		return true
 	}
 	for c.lru.Len() >= c.lim.MaxEntries {
 		c.removeLocked(c.lru.Back())
 	}
-	c.entries[id] = c.lru.PushFront(&cacheEntry{id: id, account: account, expires: c.now().Add(ttl)})
+	c.entries[id] = c.lru.PushFront(&cacheEntry{id: id, account: account, expires: now.Add(ttl), refused: refused})
+	return true
 }
 
 func (c *accountCache) removeLocked(el *list.Element) {

@@ -96,7 +96,9 @@
 // directory no longer vouches for a device (share checks its neighbours),
 // Server.Refuse refuses its calls at once (a Have poll of its held then
 // ends, refused: a held poll is permitted again when answered, so a policy
-// changed while it waited holds too) and Client.Revoke ends ours (a held
+// changed while it waited holds too), for 30 s against any answer older
+// than the refusal (a lookup in flight, the suppliers answer's accounts),
+// and Client.Revoke ends ours (a held
 // poll of ours at once): a running download drops it as a source that
 // refused us.
 //

@@ -167,7 +167,8 @@ func (s *Server) Pollers(cid sealed.ContentID, t time.Time) []identity.ID {
 // ForgetAccounts drops the cached accounts of callers. Call it after
 // announcing changed policies: the directory tells a device the account of
 // another account's device only when its announced policies name that
-// account (a pseudonym otherwise), so earlier answers may be stale.
+// account (a pseudonym otherwise), so earlier answers may be stale. The
+// devices refused (Refuse) stay refused: a policy does not change that.
 func (s *Server) ForgetAccounts() { s.accts.forget() }
 
 // Expect tells the server the directory named these devices to us lately
@@ -190,9 +191,11 @@ func (s *Server) KnownAccounts(accounts map[identity.ID]string) { s.accts.know(a
 // would have served it for up to LookupLimits.TTL, and its held Have polls
 // end at once, refused (a held poll would otherwise tell it our state when
 // its wait runs out). Kept as a lookup's "not enrolled" is (NegativeTTL);
-// then the directory is asked again.
+// then the directory is asked again. Until then no account is kept over
+// it: not a lookup's in flight when Refuse came, nor KnownAccounts' (both
+// may carry the directory's word from before the revocation).
 func (s *Server) Refuse(id identity.ID) {
-	s.accts.keep(id, "", s.accts.lim.NegativeTTL)
+	s.accts.refuse(id)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if ch, ok := s.refused[id]; ok {
