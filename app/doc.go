@@ -23,6 +23,9 @@
 //     background goroutine (UI.background) and report the result with
 //     fyne.Do; while it runs the button is disabled and an activity
 //     indicator shows.
+//   - When Serve's ctx ends the UI stops first: nothing is posted with
+//     fyne.Do after that (Fyne's loop may have ended; a post then runs off
+//     the UI goroutine or panics), and Serve waits for the taps' work.
 //
 // Video frames take the same seam: the player hands each frame, when due,
 // to the video view (video.go, VideoOut) on its presenting goroutine; the

@@ -316,6 +316,7 @@ func (u *UI) Serve(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
+			u.stop() // first: the window closes now; nothing more is posted to it (do)
 			return nil
 		case <-u.dirty[areaPlayer]: // first: the bar should never lag
 			u.refresh(ctx, areaPlayer)
@@ -448,7 +449,24 @@ func (u *UI) refresh(ctx context.Context, a area) {
 }
 
 // do runs fn on the UI goroutine, measuring how long it waited and ran.
+// Once the UI is stopped (Serve's end) it posts nothing: Fyne's loop may
+// have ended, and then Fyne runs a post on the poster's goroutine, GLFW
+// terminated, or panics sending it into its closed queue (its check and
+// its send are not atomic). A post that raced the stop and panicked so is
+// dropped: a late refresh or a background answer must not crash Kith as
+// it quits.
 func (u *UI) do(fn func()) {
+	if u.ctx.Err() != nil {
+		return
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			if u.ctx.Err() == nil {
+				panic(r)
+			}
+			u.log.Debug("UI update dropped: the window is closed", "panic", r)
+		}
+	}()
 	queued := time.Now()
 	fyne.Do(func() {
 		start := time.Now()
