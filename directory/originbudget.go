@@ -56,7 +56,7 @@ const (
 // repeat tokens. An episode ends when the content is idle for two periods.
 type originTally struct {
 	served   map[int64]grant // part (read offset) → its last first copy
-	declined map[int64]int   // part → sharers refused it since it last went out
+	declined map[int64]int   // part → refusals of it to sharers since it last went out (a sharer asking again counts again)
 	// firstBytes: the bytes of the first copies handed out, less those
 	// whose holder has since stopped sharing (a part given again because
 	// its holder left replaces that copy in the count instead of adding
