@@ -254,18 +254,17 @@ func (n *Node) revokeClient(id identity.ID) {
 		delete(n.clients, id)
 		delete(n.clientRelay, id)
 	}
-	if o, ok := n.older[id]; ok {
-		if c := o.client.Value(); c != nil {
+	if w, ok := n.weakly[id]; ok {
+		if c := w.turned.Value(); c != nil {
 			c.Revoke()
 		}
-		delete(n.older, id)
-	}
-	for _, w := range n.replaced[id] {
-		if c := w.Value(); c != nil {
-			c.Revoke()
+		for _, p := range w.replaced {
+			if c := p.Value(); c != nil {
+				c.Revoke()
+			}
 		}
+		delete(n.weakly, id)
 	}
-	delete(n.replaced, id)
 }
 
 // loadHand reads the neighbours added by hand from the library. One at a

@@ -147,7 +147,7 @@ func TestReplacedClientsCollected(t *testing.T) {
 		}
 	}
 	asker.mu.Lock()
-	kept := len(asker.replaced)
+	kept := len(asker.weakly)
 	asker.mu.Unlock()
 	if kept > devices/2 {
 		t.Errorf("%d devices' replaced clients kept after %d were replaced and collected, want few", kept, devices)
@@ -177,8 +177,8 @@ func TestClientsCacheBounded(t *testing.T) {
 	runtime.GC()
 	asker.mu.Lock()
 	strong, alive := len(asker.clients), 0
-	for _, o := range asker.older {
-		if o.client.Value() != nil {
+	for _, w := range asker.weakly {
+		if w.turned.Value() != nil {
 			alive++
 		}
 	}

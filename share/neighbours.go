@@ -74,13 +74,14 @@ func (n *Node) peerFor(nb Neighbour) (*peer.Client, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	c, ok := n.clients[id]
-	if o, older := n.older[id]; older && !ok {
+	if w, kept := n.weakly[id]; kept && !ok {
 		// Cached before the last turnClients: a download may still hold it.
-		if c = o.client.Value(); c != nil {
+		if c = w.turned.Value(); c != nil {
 			ok = true
-			n.clients[id], n.clientRelay[id] = c, o.relay
+			n.clients[id], n.clientRelay[id] = c, w.relay
 		}
-		delete(n.older, id)
+		w.turned, w.relay = weak.Pointer[peer.Client]{}, ""
+		n.setWeak(id, w)
 	}
 	if ok && sameAddrs(c.Addrs(), addrs) && n.clientRelay[id] == nb.Relay {
 		return c, nil
@@ -103,27 +104,32 @@ func (n *Node) peerFor(nb Neighbour) (*peer.Client, error) {
 // a TLS session per connection made): beyond, turnClients.
 const maxClients = 1024
 
+// weakClients are the clients of one device the node keeps only weakly
+// (Node.weakly), for revokeClient: a running download may still hold them.
+type weakClients struct {
+	// turned: the cache's client before the last turnClients, cached
+	// again when the device is asked for again (same client: no second
+	// connection), with the relay it was built with.
+	turned weak.Pointer[peer.Client]
+	relay  string
+	// replaced: the clients peerFor replaced (the device's addresses
+	// changed), closed; at most maxReplaced, the newest.
+	replaced []weak.Pointer[peer.Client]
+}
+
 // turnClients keeps the cached clients only weakly from now on (n.mu
 // held): one a running download holds is still found (and revoked) by
 // device, and cached again when asked for; one nobody holds is collected.
 // The cache used to keep a client for every device this node ever asked
 // for, for the node's whole life: a crowd of 200 is 200 devices.
 func (n *Node) turnClients() {
-	for id, o := range n.older {
-		if o.client.Value() == nil {
-			delete(n.older, id)
-		}
-	}
 	for id, c := range n.clients {
-		n.older[id] = olderClient{weak.Make(c), n.clientRelay[id]}
+		w := n.weakly[id]
+		w.turned, w.relay = weak.Make(c), n.clientRelay[id]
+		n.weakly[id] = w
 	}
 	n.clients, n.clientRelay = map[identity.ID]*peer.Client{}, map[identity.ID]string{}
-}
-
-// olderClient is a client cached before the last turnClients.
-type olderClient struct {
-	client weak.Pointer[peer.Client]
-	relay  string // the relay it was built with
+	n.sweepWeak()
 }
 
 // maxReplaced bounds the clients of one device kept after peerFor
@@ -133,23 +139,39 @@ const maxReplaced = 4
 
 // keepReplaced keeps a client peerFor replaced, which a running download
 // may still hold, for revokeClient (n.mu held). Only weakly: once nothing
-// holds a replaced client it is collected and its entry dropped here, the
-// device's when it next has one replaced, every device's once the map has
-// doubled since the last sweep.
+// holds a replaced client it is collected and dropped here, the device's
+// when it next has one replaced, every device's at the next sweep (the
+// map used to grow by every device whose address ever changed, each entry
+// pinning up to maxReplaced clients).
 func (n *Node) keepReplaced(id identity.ID, old *peer.Client) {
-	live := held(n.replaced[id])
-	n.replaced[id] = append(live[max(0, len(live)+1-maxReplaced):], weak.Make(old))
-	if len(n.replaced) < n.replacedSweep {
+	w := n.weakly[id]
+	live := held(w.replaced)
+	w.replaced = append(live[max(0, len(live)+1-maxReplaced):], weak.Make(old))
+	n.weakly[id] = w
+	n.sweepWeak()
+}
+
+// setWeak stores w as device id's weakly kept clients, or drops the entry
+// when it keeps none (n.mu held).
+func (n *Node) setWeak(id identity.ID, w weakClients) {
+	if w.turned.Value() == nil && len(w.replaced) == 0 {
+		delete(n.weakly, id)
 		return
 	}
-	for id, ws := range n.replaced {
-		if ws = held(ws); len(ws) == 0 {
-			delete(n.replaced, id)
-		} else {
-			n.replaced[id] = ws
-		}
+	n.weakly[id] = w
+}
+
+// sweepWeak drops the collected clients of every device, once the map has
+// doubled since the last sweep (n.mu held).
+func (n *Node) sweepWeak() {
+	if len(n.weakly) < n.weakSweep {
+		return
 	}
-	n.replacedSweep = 2*len(n.replaced) + 64
+	for id, w := range n.weakly {
+		w.replaced = held(w.replaced)
+		n.setWeak(id, w)
+	}
+	n.weakSweep = 2*len(n.weakly) + 64
 }
 
 // held is ws without the clients collected (in place).

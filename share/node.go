@@ -13,7 +13,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"weak"
 
 	"golang.org/x/sync/errgroup"
 
@@ -125,15 +124,12 @@ type Node struct {
 	served      bool
 	relay       relayPresence
 
-	// replaced: clients peerFor replaced (the device's addresses changed),
-	// which a running download may still hold; revokeClient reaches them.
-	// Weak: one nobody holds any more is collected, and keepReplaced drops
-	// its entry (the map used to grow by every device whose address ever
-	// changed, each entry pinning up to maxReplaced clients).
-	replaced      map[identity.ID][]weak.Pointer[peer.Client]
-	replacedSweep int // len(replaced) at which keepReplaced sweeps it
-	// older: clients cached before the last turnClients, weakly.
-	older map[identity.ID]olderClient
+	// weakly: the clients of a device kept out of the cache (turned out
+	// of it, or replaced), which a running download may still hold;
+	// revokeClient reaches them. Weak: one nobody holds any more is
+	// collected, and sweepWeak drops its entry.
+	weakly    map[identity.ID]weakClients
+	weakSweep int // len(weakly) at which sweepWeak sweeps it
 }
 
 // NewNode opens the library and the listening socket; Serve runs the node.
@@ -161,10 +157,9 @@ func NewNode(o Options) (*Node, error) {
 		return nil, fmt.Errorf("node: %w", err)
 	}
 	n := &Node{o: o, log: o.Logger, id: o.Identity, lib: lib, dirSet: make(chan struct{}), account: o.Account,
-		clients: map[identity.ID]*peer.Client{}, older: map[identity.ID]olderClient{}, clientRelay: map[identity.ID]string{}, lanVouch: map[identity.ID]lanVouch{},
+		clients: map[identity.ID]*peer.Client{}, weakly: map[identity.ID]weakClients{}, clientRelay: map[identity.ID]string{}, lanVouch: map[identity.ID]lanVouch{},
 		titles: map[sealed.ContentID]*Title{}, announceCh: make(chan struct{}, 1),
-		services: map[string]ServiceStatus{}, relay: relayPresence{poke: make(chan struct{}, 1)},
-		replaced: map[identity.ID][]weak.Pointer[peer.Client]{}}
+		services: map[string]ServiceStatus{}, relay: relayPresence{poke: make(chan struct{}, 1)}}
 	so := o.Server
 	so.Identity, so.Library, so.Logger = o.Identity, lib, o.Logger
 	if so.Name == "" {
