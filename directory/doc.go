@@ -161,7 +161,11 @@
 //	                                 {"expires","ttl_seconds","public_ip"} and, with a relay (Options.Relay),
 //	                                 "reachable" and "relay" {"addr","id"};
 //	                                 every string validated (ValidateAnnouncement): addresses are IPs
-//	                                 without a zone or DNS names, no control bytes, bounded lengths
+//	                                 without a zone or DNS names, no control bytes, bounded lengths;
+//	                                 with ?suppliers={content}[&limit=N] the answer also carries, in
+//	                                 "suppliers_bin" (base64), the lookup GET /v1/suppliers answers once
+//	                                 this announcement is recorded, in SuppliersMediaType's form: a
+//	                                 download's start in one round trip (announcelookup.go)
 //	DELETE /v1/announce              signed: withdraw (going offline) → 204
 //	GET    /v1/suppliers/{content}?limit=N  signed: {"suppliers":[Supplier]} ranked, filtered, origin last;
 //	                                 "account" only for the caller's own devices; to "Accept:

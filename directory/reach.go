@@ -40,6 +40,11 @@ type AnnounceAnswer struct {
 	// checks only when it has a relay to offer).
 	Reachable *bool      `json:"reachable,omitempty"`
 	Relay     *RelayInfo `json:"relay,omitempty"` // the relay to keep a connection to when not reachable
+	// SuppliersBin is the lookup the announcement asked for
+	// (?suppliers=, Client.AnnounceSuppliers) in SuppliersMediaType's
+	// binary form; absent when it asked none or the directory answered
+	// none (see announcelookup.go).
+	SuppliersBin []byte `json:"suppliers_bin,omitempty"`
 }
 
 // TicketRequest asks for a relay ticket to reach Supplier.

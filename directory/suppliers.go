@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/kith-media/kith/share/identity"
+	"github.com/kith-media/kith/share/sealed"
 )
 
 // Supplier listing limits: at most maxCandidates holders are considered
@@ -32,6 +33,10 @@ func (s *Server) handleAnnounce(w http.ResponseWriter, r *http.Request, rq *requ
 	if err := validateAnnouncementMax(&a, s.o.MaxHoldingsPerDevice); err != nil {
 		return err
 	}
+	lookup, err := announceLookupOf(r) // checked before anything is recorded
+	if err != nil {
+		return err
+	}
 	ix, err := s.online(r.Context()) // the cap counts what the loaded index holds
 	if err != nil {
 		return err
@@ -43,28 +48,49 @@ func (s *Server) handleAnnounce(w http.ResponseWriter, r *http.Request, rq *requ
 	if s.o.Relay != nil { // a probe from outside: before the lock, it may take a while
 		reachable = s.observe(r.Context(), rq.device.ID, rq.ip, &a)
 	}
-	// The device as it is now, under its lock: a revoke or leave that
-	// finished since the request was authenticated is seen here, and one
-	// that starts waits until the index has this announcement.
-	unlock := s.members.lock(rq.device.ID)
-	defer unlock()
-	dev, err := s.device(r.Context(), rq.device.ID)
+	dev, rec, err := s.recordAnnouncement(r.Context(), rq, a)
 	if err != nil {
 		return err
 	}
+	ans := AnnounceAnswer{Expires: rec.Expires, TTLSeconds: int(s.o.AnnounceTTL.Seconds()), PublicIP: rq.ip,
+		Reachable: reachable, Relay: s.o.Relay}
+	if lookup != nil {
+		bp := jsonBufs.Get().(*[]byte)
+		defer jsonBufs.Put(bp) // the answer is encoded (copied) before this returns
+		ans.SuppliersBin, err = s.lookupAfterAnnounce(r.Context(), (*bp)[:0], rq, dev, rec, lookup)
+		if err != nil {
+			return err
+		}
+		if ans.SuppliersBin != nil && cap(ans.SuppliersBin) <= 64<<10 {
+			*bp = ans.SuppliersBin[:0]
+		}
+	}
+	writeJSON(w, http.StatusOK, ans)
+	return nil
+}
+
+// recordAnnouncement stores a and puts it in the index of who is online,
+// under the device's lock: a revoke or leave that finished since the
+// request was authenticated is seen here, and one that starts waits until
+// the index has this announcement. It returns the device as read then.
+func (s *Server) recordAnnouncement(ctx context.Context, rq *request, a Announcement) (*Device, *AnnounceRecord, error) {
+	unlock := s.members.lock(rq.device.ID)
+	defer unlock()
+	dev, err := s.device(ctx, rq.device.ID)
+	if err != nil {
+		return nil, nil, err
+	}
 	if dev.Revoked {
-		return newError(http.StatusForbidden, CodeForbidden, "device %s is revoked", dev.ID.Short())
+		return nil, nil, newError(http.StatusForbidden, CodeForbidden, "device %s is revoked", dev.ID.Short())
 	}
 	now := s.now().UTC()
 	rec := &AnnounceRecord{Device: dev.ID, PublicIP: rq.ip, Announcement: a, Expires: now.Add(s.o.AnnounceTTL)}
-	if err := s.st.Announce(r.Context(), rec); err != nil {
-		return fmt.Errorf("recording announcement: %w", err)
+	if err := s.st.Announce(ctx, rec); err != nil {
+		return nil, nil, fmt.Errorf("recording announcement: %w", err)
 	}
 	s.askers.put(dev.ID, rec, rec.Expires)
 	s.idx.announce(rec, dev.Account)
-	writeJSON(w, http.StatusOK, AnnounceAnswer{Expires: rec.Expires, TTLSeconds: int(s.o.AnnounceTTL.Seconds()), PublicIP: rq.ip,
-		Reachable: reachable, Relay: s.o.Relay})
-	return nil
+	return dev, rec, nil
 }
 
 // lanPrefix turns "192.168.1.7" into 192.168.1.0/24 (/64 for IPv6) and a
@@ -151,26 +177,11 @@ func (s *Server) handleSuppliers(w http.ResponseWriter, r *http.Request, rq *req
 	if err != nil {
 		return err
 	}
-	ix, err := s.online(ctx)
+	out, done, err := s.rankedSuppliers(ctx, c, asker, rq.ip, askerAnn, limit)
 	if err != nil {
 		return err
 	}
-	sp := supplierBufs.Get().(*[]Supplier)
-	out := ix.suppliers((*sp)[:0], c, s.now(), asker, rq.ip, askerAnn, limit, rand.Uint64())
-	if s.originHas(c) {
-		out = append(out, Supplier{Device: s.id.ID(), Addrs: []string{}, Origin: true, Complete: true})
-	}
-	defer func() {
-		clear(out) // drop the references to device entries
-		if cap(out) <= MaxSuppliers+1 {
-			*sp = out[:0]
-			supplierBufs.Put(sp)
-		}
-	}()
-	s.addReach(out)
-	for i := range out {
-		out[i].Score = float64(len(out)-i) / float64(len(out))
-	}
+	defer done()
 	bp := jsonBufs.Get().(*[]byte)
 	b, bin := (*bp)[:0], false
 	if acceptsMedia(r.Header["Accept"], SuppliersMediaType) {
@@ -192,6 +203,32 @@ func (s *Server) handleSuppliers(w http.ResponseWriter, r *http.Request, rq *req
 		jsonBufs.Put(bp)
 	}
 	return nil
+}
+
+// rankedSuppliers is the answer to a lookup of c by asker (announced as
+// askerAnn, nil when it has not), ranked and scored, the origin last; the
+// caller calls done once it has encoded it (the slice goes back to a pool).
+func (s *Server) rankedSuppliers(ctx context.Context, c sealed.ContentID, asker *Device, ip string, askerAnn *AnnounceRecord, limit int) (out []Supplier, done func(), err error) {
+	ix, err := s.online(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	sp := supplierBufs.Get().(*[]Supplier)
+	out = ix.suppliers((*sp)[:0], c, s.now(), asker, ip, askerAnn, limit, rand.Uint64())
+	if s.originHas(c) {
+		out = append(out, Supplier{Device: s.id.ID(), Addrs: []string{}, Origin: true, Complete: true})
+	}
+	s.addReach(out)
+	for i := range out {
+		out[i].Score = float64(len(out)-i) / float64(len(out))
+	}
+	return out, func() {
+		clear(out) // drop the references to device entries
+		if cap(out) <= MaxSuppliers+1 {
+			*sp = out[:0]
+			supplierBufs.Put(sp)
+		}
+	}, nil
 }
 
 // RankSuppliers filters candidates by their owners' policies for asker and

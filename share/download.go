@@ -72,13 +72,7 @@ func (n *Node) fetch(ctx context.Context, t *Title, peers []Neighbour) error {
 		if err := n.lib.AddManifest(ctx, m); err != nil {
 			return fmt.Errorf("fetching %s: %w", cid, err)
 		}
-		// Asked again while the directory is busy: a download it does not
-		// know of is not part of the crowd (the origin serves a device it
-		// thinks alone in full, and others cannot find it).
-		if err := retryBusy(ctx, func() error { return n.Announce(ctx) }); err != nil {
-			n.log.Warn("node: announcing a download", "err", err)
-		}
-		err = retryBusy(ctx, func() (err error) { peers, origin, crowd, err = n.suppliers(ctx, cid); return err })
+		peers, origin, crowd, err = n.announceSuppliers(ctx, cid)
 		if err != nil {
 			return fmt.Errorf("fetching %s: %w", cid, err)
 		}
@@ -185,6 +179,46 @@ func (n *Node) suppliers(ctx context.Context, cid sealed.ContentID) (peers []Nei
 	if err != nil {
 		return nil, false, crowdNews{}, err
 	}
+	peers, origin, crowd = n.supplied(cid, sups)
+	return peers, origin, crowd, nil
+}
+
+// announceSuppliers announces the download of cid, then asks for its
+// suppliers (as suppliers does): in one round trip when the directory
+// answers both (directory.Client.AnnounceSuppliers: it records the
+// announcement before it looks up, so a crowd arriving together finds
+// itself), else as two requests. The announcement is asked again while
+// the directory is busy: a download it does not know of is not part of
+// the crowd (the origin serves a device it thinks alone in full, and
+// others cannot find it); one that fails otherwise is logged and the
+// lookup still made.
+func (n *Node) announceSuppliers(ctx context.Context, cid sealed.ContentID) (peers []Neighbour, origin bool, crowd crowdNews, err error) {
+	var sups []directory.Supplier
+	answered := false
+	a, ok, err := n.announcement(ctx)
+	if ok {
+		var ans *directory.AnnounceAnswer
+		err = retryBusy(ctx, func() (err error) {
+			ans, sups, answered, err = n.dirClient().AnnounceSuppliers(ctx, a, cid, directory.MaxSuppliers)
+			return err
+		})
+		if err == nil {
+			n.relayWanted(ans)
+		}
+	}
+	if err != nil {
+		n.log.Warn("node: announcing a download", "err", err)
+	}
+	if answered {
+		peers, origin, crowd = n.supplied(cid, sups)
+		return peers, origin, crowd, nil
+	}
+	err = retryBusy(ctx, func() (err error) { peers, origin, crowd, err = n.suppliers(ctx, cid); return err })
+	return peers, origin, crowd, err
+}
+
+// supplied is what suppliers answers for the directory's list sups.
+func (n *Node) supplied(cid sealed.ContentID, sups []directory.Supplier) (peers []Neighbour, origin bool, crowd crowdNews) {
 	var lanPeers []Neighbour
 	far := make([]Neighbour, 0, len(sups)) // sized once: asked every resupply round
 	crowd.downloading = make([]identity.ID, 0, len(sups))
@@ -233,7 +267,7 @@ func (n *Node) suppliers(ctx context.Context, cid sealed.ContentID) (peers []Nei
 	pairOrder(cid, n.ID(), far)
 	peers = append(lanPeers, far...) // close first
 	crowd.full = holders >= directory.MaxSuppliers
-	return peers, origin, crowd, nil
+	return peers, origin, crowd
 }
 
 // crowdNews is what one suppliers answer says of the crowd, for the

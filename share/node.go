@@ -462,25 +462,40 @@ func (n *Node) announceSoon() {
 
 // Announce tells the directory now what we hold, with our policies.
 func (n *Node) Announce(ctx context.Context) error {
+	a, ok, err := n.announcement(ctx)
+	if err != nil || !ok {
+		return err
+	}
+	ans, err := n.dirClient().AnnounceStatus(ctx, a)
+	if err != nil {
+		return fmt.Errorf("announcing: %w", err)
+	}
+	n.relayWanted(ans)
+	return nil
+}
+
+// announcement is what Announce sends now; !ok when signed out (nothing is
+// offered through the directory then).
+func (n *Node) announcement(ctx context.Context) (a directory.Announcement, ok bool, err error) {
 	if n.dirClient() == nil {
-		return errors.New("announcing: no directory")
+		return a, false, errors.New("announcing: no directory")
 	}
 	if n.accountName() == "" {
-		return nil // signed out: nothing is offered through the directory
+		return a, false, nil
 	}
 	held, err := n.lib.HeldContent(ctx)
 	if err != nil {
-		return fmt.Errorf("announcing: %w", err)
+		return a, false, fmt.Errorf("announcing: %w", err)
 	}
 	pols, err := n.lib.Policies(ctx)
 	if err != nil {
-		return fmt.Errorf("announcing: %w", err)
+		return a, false, fmt.Errorf("announcing: %w", err)
 	}
 	def, ok := pols[""]
 	if !ok {
 		def = library.DefaultPolicy
 	}
-	a := directory.Announcement{Addrs: n.advertise(), Load: n.srv.Load(), PrivateAddrs: privateAddrs(), Relay: n.relayAnnounced()}
+	a = directory.Announcement{Addrs: n.advertise(), Load: n.srv.Load(), PrivateAddrs: privateAddrs(), Relay: n.relayAnnounced()}
 	for _, h := range held {
 		if t := n.Lookup(h.ContentID); h.Have == 0 && (t == nil || !t.Downloading()) { // a download in progress is announced at once
 			continue
@@ -493,12 +508,7 @@ func (n *Node) Announce(ctx context.Context) error {
 		}
 		a.Holdings = append(a.Holdings, directory.Holding{Content: h.ContentID, Complete: h.Complete, Policy: directory.Policy(p)})
 	}
-	ans, err := n.dirClient().AnnounceStatus(ctx, a)
-	if err != nil {
-		return fmt.Errorf("announcing: %w", err)
-	}
-	n.relayWanted(ans)
-	return nil
+	return a, true, nil
 }
 
 // advertise lists the addresses peers should dial.

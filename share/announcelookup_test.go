@@ -1,0 +1,64 @@
+package share
+
+import (
+	"context"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// routeRequests reads, from the directory's metrics, how many requests of
+// route it answered 200 (lookups answered with an announcement count as
+// route "announce_suppliers").
+func routeRequests(t *testing.T, d *testDirectory, route string) int {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	d.srv.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	prefix := `kith_directory_requests_total{route="` + route + `",status="200"} `
+	for _, l := range strings.Split(rec.Body.String(), "\n") {
+		if v, ok := strings.CutPrefix(l, prefix); ok {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				t.Fatalf("metrics line %q: %v", l, err)
+			}
+			return n
+		}
+	}
+	return 0
+}
+
+// TestDownloadStartAsksOnce: a download's start announces and learns its
+// suppliers in one request to the directory (real directory, real TLS):
+// no GET /v1/suppliers after the announcement, and the answer names the
+// holder and the origin as the lookup did.
+func TestDownloadStartAsksOnce(t *testing.T) {
+	ctx := context.Background()
+	d := startDirectory(t)
+	title, _ := d.publish(t, "Short Song", 256<<10, 0)
+	a := startNode(t, d, "alice", nil)
+	b := startNode(t, d, "bob", nil)
+	for _, n := range []*Node{a, b} {
+		if _, err := n.Register(ctx, title.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.Fetch(ctx, title.ContentID); err != nil {
+		t.Fatal(err)
+	}
+	waitSupplier(t, b, a, title)
+	gets, both := routeRequests(t, d, "suppliers"), routeRequests(t, d, "announce_suppliers")
+	peers, origin, _, err := b.announceSuppliers(ctx, title.ContentID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := routeRequests(t, d, "suppliers") - gets; got != 0 {
+		t.Errorf("the start sent %d GET /v1/suppliers after its announcement; want 0 (one request for both)", got)
+	}
+	if got := routeRequests(t, d, "announce_suppliers") - both; got != 1 {
+		t.Errorf("%d lookups answered with an announcement; want 1", got)
+	}
+	if len(peers) != 1 || peers[0].ID != a.ID() || !origin {
+		t.Errorf("the start found peers %v and origin %v; want %s and the origin", peers, origin, a.ID().Short())
+	}
+}
