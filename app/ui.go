@@ -302,6 +302,10 @@ func (u *UI) ShowAndRun() { u.win.ShowAndRun() }
 func (u *UI) Serve(ctx context.Context) error {
 	defer u.wg.Wait()
 	defer u.stop()
+	// The UI stops as ctx ends, not when this loop next looks: Fyne's own
+	// SIGTERM handler ends its loop meanwhile, and do must post nothing
+	// by then.
+	defer context.AfterFunc(ctx, u.stop)()
 	defer u.watch()()
 	if u.video != nil {
 		u.b.Video.SetVideoOut(u.video)
@@ -316,7 +320,6 @@ func (u *UI) Serve(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
-			u.stop() // first: the window closes now; nothing more is posted to it (do)
 			return nil
 		case <-u.dirty[areaPlayer]: // first: the bar should never lag
 			u.refresh(ctx, areaPlayer)
