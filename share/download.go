@@ -159,11 +159,27 @@ func (n *Node) fetch(ctx context.Context, t *Title, peers []Neighbour) error {
 		return err
 	}
 	if n.dirClient() != nil {
-		if err := n.Announce(ctx); err != nil {
-			n.log.Warn("node: announcing a new holding", "content", cid, "err", err)
-		}
+		n.announceCompleted(ctx, cid)
 	}
 	return nil
+}
+
+// announceCompleted tells the directory we now hold cid whole. While the
+// heartbeat runs, that is its next announcement, sent at once
+// (announceSoon): the download is complete without waiting for the
+// directory's answer (a round trip and its store commit, 2–40 ms in a
+// small crowd), a busy directory is asked again after the wait it names
+// (retryBusy; an announcement here was dropped until the next heartbeat,
+// 30 s later), and downloads completing together share one announcement.
+// A node not serving announces now.
+func (n *Node) announceCompleted(ctx context.Context, cid sealed.ContentID) {
+	if n.beating.Load() {
+		n.announceSoon()
+		return
+	}
+	if err := n.Announce(ctx); err != nil {
+		n.log.Warn("node: announcing a new holding", "content", cid, "err", err)
+	}
 }
 
 // suppliers asks the directory for every device it knows supplies cid (up

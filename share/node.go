@@ -120,6 +120,7 @@ type Node struct {
 	ctx         context.Context             // Serve's, for downloads Title.Start runs
 	downloads   sync.WaitGroup              // those downloads, waited for by Serve
 	announceCh  chan struct{}
+	beating     atomic.Bool // the heartbeat loop runs (announceCompleted)
 	services    map[string]ServiceStatus
 	served      bool
 	relay       relayPresence
@@ -435,6 +436,8 @@ func (n *Node) announceLAN(ctx context.Context) error {
 // heartbeat announces our holdings now, every AnnounceInterval, and soon
 // after each change (a completed download, a policy change).
 func (n *Node) heartbeat(ctx context.Context) error {
+	n.beating.Store(true)
+	defer n.beating.Store(false)
 	t := time.NewTicker(n.o.AnnounceInterval)
 	defer t.Stop()
 	for {
