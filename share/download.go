@@ -56,8 +56,7 @@ func (n *Node) fetch(ctx context.Context, t *Title, peers []Neighbour) error {
 	viaDirectory := len(peers) == 0
 	origin := false
 	var crowd crowdNews
-	var all []Neighbour // every supplier, in pairOrder
-	k := 0              // MaxPeers of the content
+	k := 0 // MaxPeers of the content
 	if viaDirectory {
 		if n.dirClient() == nil {
 			return fmt.Errorf("fetching %s: no sources and %w", cid, ErrNoDirectory)
@@ -77,16 +76,26 @@ func (n *Node) fetch(ctx context.Context, t *Title, peers []Neighbour) error {
 			return fmt.Errorf("fetching %s: %w", cid, err)
 		}
 		k = n.maxPeers(m)
-		all = peers
-		peers = peers[:min(len(peers), k)]
 	}
-	seen := map[identity.ID]bool{n.ID(): true}
 	// Only a peer downloading too picks peers (a complete holder waits to
 	// be asked), and one reached through a relay speaks HTTP/1.1 there.
 	downloading := map[identity.ID]bool{}
 	for _, id := range crowd.downloading {
 		downloading[id] = true
 	}
+	var all []Neighbour             // every supplier, in the order we pick
+	var paired map[identity.ID]bool // our pairs in the crowd's pair graph (matchFirst)
+	if viaDirectory {
+		// Only an answer that lists the whole crowd is the same for all
+		// of it: from a sample (a crowd bigger than an answer lists) each
+		// device pairs differently, and takes the first of pairOrder.
+		if !crowd.full {
+			paired = matchFirst(cid, n.ID(), peers, downloading, k)
+		}
+		all = peers
+		peers = peers[:min(len(peers), k)]
+	}
+	seen := map[identity.ID]bool{n.ID(): true}
 	var clients, later []*peer.Client
 	for _, p := range peers {
 		if seen[p.ID] {
@@ -97,7 +106,9 @@ func (n *Node) fetch(ctx context.Context, t *Title, peers []Neighbour) error {
 		if err != nil {
 			return fmt.Errorf("fetching %s: %w", cid, err)
 		}
-		if viaDirectory && downloading[p.ID] && p.Relay == "" && picksUs(cid, n.ID(), p.ID, all, k) {
+		// A pair whose other end has the smaller ID is its to dial: we
+		// wait a moment for its connection (pairYield).
+		if viaDirectory && downloading[p.ID] && p.Relay == "" && (paired[p.ID] && p.ID < n.ID() || paired == nil && picksUs(cid, n.ID(), p.ID, all, k)) {
 			later = append(later, c)
 			continue
 		}
@@ -139,7 +150,7 @@ func (n *Node) fetch(ctx context.Context, t *Title, peers []Neighbour) error {
 	t.setFetcher(ft) // with the chunk a reader asked for before
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	// Peers that pick us and connect first (picksUs) join once they have.
+	// Our pairs that connect first (the smaller ID) join once they have.
 	var waiting atomic.Int32
 	waiting.Store(int32(len(later)))
 	for _, c := range later {
@@ -320,7 +331,7 @@ func (n *Node) maxPeers(m *sealed.Manifest) int {
 // the others had their peers already, would otherwise be polled by nobody
 // and the origin chunks it owns would reach nobody else (over the
 // connection it dialled us: peer.WireProto2). waiting: picks still
-// waiting for their peer to connect (picksUs), counted as peers we have.
+// waiting for their peer to connect (pairYield), counted as peers we have.
 func (n *Node) resupply(ctx context.Context, cid sealed.ContentID, m *sealed.Manifest, ft *peer.Fetcher, seen map[identity.ID]bool, view *sched.CrowdView, waiting *atomic.Int32) {
 	every := n.resupplyInterval()
 	wait := min(every, 100*time.Millisecond) // a crowd arriving together finds itself quickly
@@ -360,6 +371,14 @@ func (n *Node) resupply(ctx context.Context, cid sealed.ContentID, m *sealed.Man
 			if !st.Origin && st.State != "dropped" && st.State != "banned" {
 				added++
 			}
+		}
+		if added < n.maxPeers(m) && !crowd.full {
+			// Room for new peers: our pairs first, as at the start.
+			downloading := make(map[identity.ID]bool, len(crowd.downloading))
+			for _, id := range crowd.downloading {
+				downloading[id] = true
+			}
+			matchFirst(cid, n.ID(), peers, downloading, n.maxPeers(m))
 		}
 		for _, p := range peers {
 			if seen[p.ID] || (added >= n.maxPeers(m) && !(pollers[p.ID] && added < 2*n.maxPeers(m))) {

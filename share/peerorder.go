@@ -61,10 +61,90 @@ func pairRank(cid sealed.ContentID, a, b identity.ID) [32]byte {
 	return sha256.Sum256(in)
 }
 
-// pairYield is how long a download waits for a peer it picked, one that
-// picks it too and whose device ID is the smaller of the two, to connect
-// (picksUs), before it connects itself.
+// pairYield is how long a download waits for a peer it is paired with
+// (matchFirst) or that picks it (picksUs), one downloading too and whose
+// device ID is the smaller of the two, to connect, before it connects
+// itself.
 const pairYield = 500 * time.Millisecond
+
+// maxMatched bounds the devices matchFirst pairs up (the directory names
+// at most directory.MaxSuppliers): its work grows with their square.
+const maxMatched = 64
+
+// matchFirst puts first, after the close peers (LAN, added by hand: kept
+// in front, in their order), the peers self is paired with in the crowd's
+// pair graph for cid, and returns them. The graph is the same for every
+// device that knows the same crowd: among self and the peers downloading
+// cid (downloading; a complete holder picks nobody), every pair taken in
+// pairRank order and kept while neither end has k pairs yet. Each device
+// then connects to its pairs first, and its pairs to it: a pair is one
+// connection carrying both ways (peer.WireProto2), one mutual handshake,
+// and a crowd whose devices each take k peers opens about k/2 connections
+// a device. Each device taking the first k of its own pairOrder (as
+// before) paired A with B while B's first k left A out, then A's
+// connection was one B did not need for its own picks: a crowd of 10
+// (k=4) opened 2.7 connections a device, of 50 about 3.1, all distinct
+// pairs (a probe counted none dialled twice). A device left with fewer than
+// k pairs (its candidates' slots went to better-ranked pairs) takes the
+// rest in pairOrder as before. Older versions pick by pairOrder alone:
+// with them a pair is as likely mutual as before. Only for a suppliers
+// answer that lists the whole crowd: each device of a bigger crowd gets
+// its own sample, and picks the first of its pairOrder (picksUs).
+func matchFirst(cid sealed.ContentID, self identity.ID, peers []Neighbour, downloading map[identity.ID]bool, k int) map[identity.ID]bool {
+	ids := []identity.ID{self}
+	in := map[identity.ID]bool{self: true}
+	for _, p := range peers {
+		if !p.LAN && !p.Hand && downloading[p.ID] && !in[p.ID] && len(ids) < maxMatched {
+			in[p.ID] = true
+			ids = append(ids, p.ID)
+		}
+	}
+	matched := map[identity.ID]bool{}
+	if len(ids) < 2 || k <= 0 {
+		return matched
+	}
+	type edge struct {
+		r    [32]byte
+		a, b int
+	}
+	es := make([]edge, 0, len(ids)*(len(ids)-1)/2)
+	for a := range ids {
+		for b := a + 1; b < len(ids); b++ {
+			es = append(es, edge{pairRank(cid, ids[a], ids[b]), a, b})
+		}
+	}
+	slices.SortFunc(es, func(x, y edge) int { return bytes.Compare(x.r[:], y.r[:]) })
+	deg := make([]int, len(ids))
+	for _, e := range es {
+		if deg[e.a] >= k || deg[e.b] >= k {
+			continue
+		}
+		deg[e.a]++
+		deg[e.b]++
+		if e.a == 0 { // self is ids[0], always the smaller index
+			matched[ids[e.b]] = true
+		}
+		if deg[0] >= k {
+			break // the rest cannot pair self
+		}
+	}
+	near := func(p Neighbour) bool { return p.LAN || p.Hand }
+	slices.SortStableFunc(peers, func(x, y Neighbour) int {
+		rx, ry := 2, 2
+		if near(x) {
+			rx = 0
+		} else if matched[x.ID] {
+			rx = 1
+		}
+		if near(y) {
+			ry = 0
+		} else if matched[y.ID] {
+			ry = 1
+		}
+		return rx - ry
+	})
+	return matched
+}
 
 // picksUs reports whether peer, downloading cid too and with a device ID
 // smaller than self's, most likely picks self among its first k peers:

@@ -2,6 +2,7 @@ package share
 
 import (
 	"crypto/sha256"
+	"fmt"
 	"testing"
 
 	"github.com/kith-media/kith/share/identity"
@@ -56,6 +57,96 @@ func TestPairOrder(t *testing.T) {
 	}
 	if len(seen) != len(ids)-1 {
 		t.Fatalf("%d distinct peers after ordering, want %d", len(seen), len(ids)-1)
+	}
+}
+
+// TestMatchFirst: every device of a crowd that knows the same crowd puts
+// the same pairs first (A pairs B exactly when B pairs A, none more than k),
+// so the crowd's first picks (each device's first k, as fetch takes them)
+// are about k/2 connections a device; close peers stay in front, complete
+// holders (they pick nobody) are never paired, and of each pair exactly one
+// end waits for the other (the larger ID).
+func TestMatchFirst(t *testing.T) {
+	const n, k = 30, 4
+	var ids []identity.ID
+	for i := range n {
+		ids = append(ids, identity.ID(fmt.Sprintf("dev-%02d", i)))
+	}
+	holder := identity.ID("holder")
+	downloading := map[identity.ID]bool{}
+	for _, id := range ids {
+		downloading[id] = true
+	}
+	for _, cid := range []sealed.ContentID{{3}, {4}, {5}} {
+		pairs := map[[2]identity.ID]bool{}
+		partners := map[identity.ID]map[identity.ID]bool{}
+		waits := 0
+		for _, self := range ids {
+			var ours []Neighbour
+			for _, id := range append([]identity.ID{holder}, ids...) {
+				if id != self {
+					ours = append(ours, Neighbour{ID: id})
+				}
+			}
+			pairOrder(cid, self, ours)
+			m := matchFirst(cid, self, ours, downloading, k)
+			if len(m) > k || len(m) == 0 {
+				t.Fatalf("%s paired with %d devices, want 1 to %d", self, len(m), k)
+			}
+			if m[holder] {
+				t.Fatalf("%s paired with a complete holder", self)
+			}
+			for i, p := range ours[:len(m)] {
+				if !m[p.ID] {
+					t.Fatalf("%s: peer %d (%s) is not a pair but comes before one", self, i, p.ID)
+				}
+				if i > 0 {
+					prev, cur := pairRank(cid, self, ours[i-1].ID), pairRank(cid, self, p.ID)
+					if string(prev[:]) > string(cur[:]) {
+						t.Fatalf("%s: pair %d ranks before pair %d", self, i, i-1)
+					}
+				}
+				if p.ID < self {
+					waits++
+				}
+			}
+			partners[self] = m
+			for _, p := range ours[:k] {
+				pairs[[2]identity.ID{min(self, p.ID), max(self, p.ID)}] = true
+			}
+		}
+		for a, m := range partners {
+			for b := range m {
+				if !partners[b][a] {
+					t.Fatalf("%s pairs %s, not the other way", a, b)
+				}
+			}
+		}
+		mutual := 0
+		for _, m := range partners {
+			mutual += len(m)
+		}
+		if waits != mutual/2 {
+			t.Errorf("%d devices wait for a pair, want one per pair (%d)", waits, mutual/2)
+		}
+		// Paired first, a crowd's first picks are k/2 connections a device
+		// and what a device lacking k pairs fills with; each taking the first
+		// k of its own pairOrder was about 2.5 (75 to 79 pairs here).
+		t.Logf("content %x: first picks %d pairs (%.2f a device)", cid[:1], len(pairs), float64(len(pairs))/n)
+		if got := float64(len(pairs)) / n; got > 2.2 {
+			t.Errorf("content %x: the first picks are %d pairs, %.2f a device; want at most 2.2", cid[:1], len(pairs), got)
+		}
+	}
+	// Close peers (LAN, by hand) stay first, in their order.
+	self := ids[0]
+	ours := []Neighbour{{ID: "lan-b", LAN: true}, {ID: "hand-a", Hand: true}}
+	for _, id := range ids[1:] {
+		ours = append(ours, Neighbour{ID: id})
+	}
+	pairOrder(sealed.ContentID{3}, self, ours[2:])
+	m := matchFirst(sealed.ContentID{3}, self, ours, downloading, k)
+	if ours[0].ID != "lan-b" || ours[1].ID != "hand-a" || !m[ours[2].ID] || len(ours) != n+1 {
+		t.Fatalf("close peers not kept first: %v", ours[:3])
 	}
 }
 
