@@ -252,3 +252,27 @@ func BenchmarkPairOrder(b *testing.B) {
 		pairOrder(cid, self, work)
 	}
 }
+
+// BenchmarkMatchFirst: a download pairs itself in a full suppliers
+// answer (directory.MaxSuppliers devices downloading) as it starts, and
+// in a resupply round with room for peers.
+func BenchmarkMatchFirst(b *testing.B) {
+	cid := sealed.ContentID{7}
+	self := identity.ID("kself")
+	nbs := make([]Neighbour, 50)
+	downloading := map[identity.ID]bool{}
+	for i := range nbs {
+		d, err := identity.Generate()
+		if err != nil {
+			b.Fatal(err)
+		}
+		nbs[i] = Neighbour{ID: d.ID(), Addrs: []string{"127.0.0.1:1"}}
+		downloading[d.ID()] = true
+	}
+	work := make([]Neighbour, len(nbs))
+	b.ReportAllocs()
+	for b.Loop() {
+		copy(work, nbs)
+		matchFirst(cid, self, work, downloading, 4)
+	}
+}
