@@ -39,6 +39,22 @@
 // Where the reader is, is the only priority signal: there is no separate
 // prefetch hook in the player and no callback in the library.
 //
+// # Whom a download connects to
+//
+// A directory-coupled download connects to MaxPeers of the suppliers
+// (sched.Peers: 4 for a small title), chosen so that a crowd's picks are
+// mutual: one connection carries a pair's requests both ways
+// (peer.WireProto2), one mutual TLS handshake per pair, so a crowd whose
+// devices take k peers opens about k/2 connections a device. Every device
+// ranks a pair alike (pairRank: SHA-256 of the content and both IDs);
+// from an answer that lists the whole crowd each device computes the
+// same pair graph (matchFirst: pairs in rank order, at most k at each
+// end) and connects to its pairs first, the smaller ID dialling while the
+// other waits for it (pairYield); from a sample of a bigger crowd it takes
+// the first of its pairOrder (picksUs). Resupply rounds add new suppliers
+// while there is room, and connect back to crowd members that poll us
+// over the connection they dialled (peerorder.go, download.go).
+//
 // # Services
 //
 // Serve runs the peer server, a heartbeat that announces holdings and
