@@ -21,11 +21,19 @@ const chunkBufSize = sealed.DefaultChunkSize + 64
 // 8 MiB N=50), each allocation a step towards the next GC cycle.
 var chunkBufs = sync.Pool{New: func() any { b := make([]byte, chunkBufSize); return &b }}
 
+// chunkArena holds the first chunk buffers the process uses at once, in
+// huge pages (see bufArena); chunkBufs those beyond.
+var chunkArena = bufArena{size: chunkBufSize}
+
 // getChunkBuf returns a buffer for a chunk of n bytes (and one more):
-// from the pool when n fits its buffers, else a new one.
+// from the arena or else the pool when n fits their buffers, else a new
+// one.
 func getChunkBuf(n int64) *[]byte {
 	if n+1 > chunkBufSize {
 		b := make([]byte, n+1)
+		return &b
+	}
+	if b := chunkArena.get(); b != nil {
 		return &b
 	}
 	return chunkBufs.Get().(*[]byte)
@@ -53,11 +61,12 @@ func bodyBuf(dst []byte, n int64) (b []byte, pooled bool) {
 	return make([]byte, n+1), false
 }
 
-// putChunkBuf gives a buffer from getChunkBuf back. Buffers of another
-// capacity (a larger chunk's, or one a reader replaced) are left to the
-// garbage collector, so the pool only ever holds buffers of one size.
+// putChunkBuf gives a buffer from getChunkBuf back: the arena's to the
+// arena. Buffers of another capacity (a larger chunk's, or one a reader
+// replaced) are left to the garbage collector, so the pool only ever
+// holds buffers of one size.
 func putChunkBuf(b *[]byte) {
-	if b == nil || cap(*b) != chunkBufSize {
+	if b == nil || cap(*b) != chunkBufSize || chunkArena.put(*b) {
 		return
 	}
 	*b = (*b)[:chunkBufSize]

@@ -236,5 +236,9 @@
 // every fetcher and the server (chunks longer than the default size use
 // their fetcher's own pool). A fetcher's request takes its buffer when the
 // answer comes, not when it is sent, so requests waiting for answers hold
-// none.
+// none. On Linux the first 64 chunk buffers in use at once come from an
+// arena in transparent huge pages (arena.go): a buffer's pages are touched
+// once for the life of the process, in 2 MiB faults, instead of 64 faults
+// of 4 KiB for each fresh buffer of the Go heap (about 1 ms of CPU on a
+// virtual machine); it keeps at most 16 MiB resident.
 package peer

@@ -133,7 +133,7 @@ func (s *Server) handleChunk(w http.ResponseWriter, r *http.Request) {
 	defer s.release(peer)
 	start := s.o.Now()
 	buf := getChunkBuf(sealed.DefaultChunkSize + sealed.Overhead)
-	defer putChunkBuf(buf)
+	defer func() { putChunkBuf(buf) }()
 	b, err := s.o.Library.ReadChunk(r.Context(), cid, i, *buf, s.o.VerifyUploads)
 	if err != nil {
 		if errors.Is(err, library.ErrNotPresent) || errors.Is(err, library.ErrNotFound) {
@@ -147,7 +147,12 @@ func (s *Server) handleChunk(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusInternalServerError, "internal error")
 		return
 	}
-	*buf = b
+	if cap(b) != cap(*buf) {
+		// ReadChunk read into a buffer of its own (a chunk longer
+		// than ours): ours goes back now, unused.
+		putChunkBuf(buf)
+		buf = nil
+	}
 	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.o.WriteTimeout))
 	w.Header().Set("Content-Type", "application/octet-stream")
 	if r.Header.Get("Range") != "" {
@@ -155,7 +160,7 @@ func (s *Server) handleChunk(w http.ResponseWriter, r *http.Request) {
 		http.ServeContent(cw, r, "", time.Time{}, bytes.NewReader(b))
 		s.uploaded(peer, cid, cw.n, start)
 		if cw.err != nil {
-			*buf = nil // see below
+			buf = nil // see below
 		}
 		return
 	}
@@ -169,7 +174,7 @@ func (s *Server) handleChunk(w http.ResponseWriter, r *http.Request) {
 		// frame writer may still be copying from it (net/http's
 		// writeDataFromHandler, errStreamClosed), and the pool is shared
 		// with every fetcher of the process.
-		*buf = nil
+		buf = nil
 	}
 }
 

@@ -1,0 +1,94 @@
+package peer
+
+import (
+	"sync"
+	"unsafe"
+)
+
+// arenaSlots is how many chunk buffers the arena holds: more than a
+// device has chunks in flight at once (its upload slots, MaxUploads 32,
+// and the answers its downloads read, one a connection); beyond, buffers
+// come from the Go heap as before.
+const arenaSlots = 64
+
+// bufArena hands out buffers of one size carved from a single anonymous
+// mapping that asks the kernel for transparent huge pages (hugeMap; none
+// where that is not available, and then every buffer comes from the heap).
+//
+// Why: a fresh 256 KiB buffer from the Go heap is 64 page faults the first
+// time its pages are touched, 12–17 µs each on a virtual machine (about
+// 1 ms a buffer, as much CPU as hashing it), and a download or an upload
+// burst touches a fresh one for each chunk in flight at its peak; the Go
+// heap never uses huge pages where the kernel gives them only on request
+// (transparent_hugepage=madvise, the usual default), and sync.Pool gives
+// idle buffers back to the garbage collector, whose scavenger returns
+// their pages to the kernel. From the arena, 2 MiB are one fault, and a
+// buffer once touched stays mapped for the next chunk: at most
+// arenaSlots × size (16 MiB) stay resident, less when fewer were in use
+// at once (slots are carved in order and the last one given back is the
+// next one taken).
+//
+// A slot is in use from get to put; a put of a slot not in use (a buffer
+// given back twice) is ignored, so one slot never serves two chunks at
+// once. A buffer its holder gives to the garbage collector instead (a
+// write the peer's reset cut short may still read it) is never taken
+// again: its slot is lost, not reused under the writer.
+type bufArena struct {
+	size int
+	once sync.Once
+	mu   sync.Mutex
+	mem  []byte // the mapping: slots × size bytes; nil without one
+	used []bool // per carved slot: given out and not back
+	free []int  // slots given back, the most recent last
+}
+
+func (a *bufArena) init() {
+	a.mem = hugeMap(arenaSlots * a.size)
+}
+
+// get returns a buffer of len and cap a.size, or nil when the arena has
+// none free (or no mapping).
+func (a *bufArena) get() []byte {
+	a.once.Do(a.init)
+	if a.mem == nil {
+		return nil
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var i int
+	switch {
+	case len(a.free) > 0:
+		i = a.free[len(a.free)-1]
+		a.free = a.free[:len(a.free)-1]
+	case len(a.used) < arenaSlots:
+		i = len(a.used)
+		a.used = append(a.used, false)
+	default:
+		return nil
+	}
+	a.used[i] = true
+	return a.mem[i*a.size : (i+1)*a.size : (i+1)*a.size]
+}
+
+// put gives back a buffer whose first byte is a slot's (any length); it
+// reports whether the buffer was the arena's.
+func (a *bufArena) put(b []byte) bool {
+	if a.mem == nil || cap(b) == 0 {
+		return false
+	}
+	off := uintptr(unsafe.Pointer(unsafe.SliceData(b[:1]))) - uintptr(unsafe.Pointer(unsafe.SliceData(a.mem)))
+	if off >= uintptr(len(a.mem)) {
+		return false
+	}
+	if off%uintptr(a.size) != 0 || cap(b) != a.size {
+		return true // inside a slot but not its start: not a buffer get gave out
+	}
+	i := int(off / uintptr(a.size))
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if i < len(a.used) && a.used[i] {
+		a.used[i] = false
+		a.free = append(a.free, i)
+	}
+	return true
+}
