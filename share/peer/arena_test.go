@@ -67,7 +67,8 @@ func TestBufArena(t *testing.T) {
 
 // TestChunkBuffersBackToArena: over real TLS (the chunk wire), a peer
 // serving chunks and a client reading them use the arena's buffers and
-// give every one back, so the next chunks reuse pages already touched.
+// give every one back, the answers' cork buffers too, so the next chunks
+// reuse pages already touched.
 func TestChunkBuffersBackToArena(t *testing.T) {
 	c := makeContent(t, 4*sealed.DefaultChunkSize, sealed.DefaultChunkSize, 23)
 	a, me := newIdent(t), newIdent(t)
@@ -81,6 +82,11 @@ func TestChunkBuffersBackToArena(t *testing.T) {
 		chunkArena.mu.Lock()
 		defer chunkArena.mu.Unlock()
 		return len(chunkArena.used) - len(chunkArena.free)
+	}
+	corks := func() int {
+		corkArena.mu.Lock()
+		defer corkArena.mu.Unlock()
+		return len(corkArena.used) - len(corkArena.free)
 	}
 	first := chunkArena.get() // also maps the arena
 	if first == nil {
@@ -103,10 +109,13 @@ func TestChunkBuffersBackToArena(t *testing.T) {
 		if !chunkArena.put(b) {
 			t.Fatalf("chunk %d read into a buffer not the arena's", i)
 		}
-		// The server gives its buffer back once its answer is out,
-		// which may be after we have read it: wait for it.
+		// The server gives its buffers back once its answer is out,
+		// which may be after we have read it: wait for them.
 		if !eventually(func() bool { return inUse() == before }) {
 			t.Fatalf("after chunk %d, %d arena buffers in use, want %d (the server's not given back)", i, inUse(), before)
+		}
+		if !eventually(func() bool { return corks() == 0 }) {
+			t.Fatalf("after chunk %d, %d cork buffers in use, want none", i, corks())
 		}
 	}
 }

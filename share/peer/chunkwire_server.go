@@ -409,11 +409,20 @@ const corkSize = 264 << 10
 
 var corkBufs = sync.Pool{New: func() any { b := make([]byte, 0, corkSize); return &b }}
 
+// corkArena holds the first cork buffers in use at once in huge pages, as
+// chunkArena does chunk buffers (a fresh one is 66 page faults).
+var corkArena = bufArena{size: corkSize}
+
 func (c *corkConn) cork() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.buf == nil {
-		c.buf = corkBufs.Get().(*[]byte)
+		if b := corkArena.get(); b != nil {
+			b = b[:0]
+			c.buf = &b
+		} else {
+			c.buf = corkBufs.Get().(*[]byte)
+		}
 	}
 }
 
@@ -453,7 +462,9 @@ func (c *corkConn) uncork() error {
 		return nil
 	}
 	err := c.flush()
-	corkBufs.Put(c.buf)
+	if !corkArena.put(*c.buf) {
+		corkBufs.Put(c.buf)
+	}
 	c.buf = nil
 	return err
 }

@@ -236,9 +236,10 @@
 // every fetcher and the server (chunks longer than the default size use
 // their fetcher's own pool). A fetcher's request takes its buffer when the
 // answer comes, not when it is sent, so requests waiting for answers hold
-// none. On Linux the first 64 chunk buffers in use at once come from an
-// arena in transparent huge pages (arena.go): a buffer's pages are touched
-// once for the life of the process, in 2 MiB faults, instead of 64 faults
-// of 4 KiB for each fresh buffer of the Go heap (about 1 ms of CPU on a
-// virtual machine); it keeps at most 16 MiB resident.
+// none. On Linux the first 64 chunk buffers in use at once, and the first
+// 64 buffers a chunk-wire answer's TLS records gather in (corkConn), come
+// from arenas in transparent huge pages (arena.go): a buffer's pages are
+// touched once for the life of the process, in 2 MiB faults, instead of
+// 64 faults of 4 KiB for each fresh buffer of the Go heap (about 1 ms of
+// CPU on a virtual machine); they keep at most 16 MiB each resident.
 package peer
