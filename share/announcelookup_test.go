@@ -6,6 +6,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/kith-media/kith/directory"
+	"github.com/kith-media/kith/share/identity"
 )
 
 // routeRequests reads, from the directory's metrics, how many requests of
@@ -60,5 +63,48 @@ func TestDownloadStartAsksOnce(t *testing.T) {
 	}
 	if len(peers) != 1 || peers[0].ID != a.ID() || !origin {
 		t.Errorf("the start found peers %v and origin %v; want %s and the origin", peers, origin, a.ID().Short())
+	}
+}
+
+// TestDownloadStartInFormingCrowd: when the answer to the announcement
+// names others downloading the title now (a crowd forming), the start
+// asks once more, as it did before the two were one request, so members
+// arriving together see those announced just after them.
+func TestDownloadStartInFormingCrowd(t *testing.T) {
+	ctx := context.Background()
+	d := startDirectory(t)
+	title, _ := d.publish(t, "Crowded Song", 256<<10, 0)
+	b := startNode(t, d, "bob", nil)
+	if _, err := b.Register(ctx, title.ID); err != nil {
+		t.Fatal(err)
+	}
+	dev, err := identity.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := d.client(t, dev)
+	if err := other.CreateAccount(ctx, "carol", "correct horse battery"); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.EnrollDevice(ctx, "carol", "correct horse battery", "carol-downloading"); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Announce(ctx, directory.Announcement{Addrs: []string{"127.0.0.1:9"},
+		Holdings: []directory.Holding{{Content: title.ContentID, Policy: directory.Policy{Mode: directory.PolicyAnyone}}}}); err != nil {
+		t.Fatal(err)
+	}
+	gets, both := routeRequests(t, d, "suppliers"), routeRequests(t, d, "announce_suppliers")
+	peers, _, crowd, err := b.announceSuppliers(ctx, title.ContentID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := routeRequests(t, d, "announce_suppliers") - both; got != 1 {
+		t.Errorf("%d lookups answered with an announcement; want 1", got)
+	}
+	if got := routeRequests(t, d, "suppliers") - gets; got != 1 {
+		t.Errorf("with another device downloading, the start asked GET /v1/suppliers %d times; want once more", got)
+	}
+	if len(peers) != 1 || peers[0].ID != dev.ID() || len(crowd.downloading) != 1 {
+		t.Errorf("the start found peers %v, downloading %v; want %s", peers, crowd.downloading, dev.ID().Short())
 	}
 }

@@ -213,8 +213,8 @@ func (n *Node) suppliers(ctx context.Context, cid sealed.ContentID) (peers []Nei
 // announceSuppliers announces the download of cid, then asks for its
 // suppliers (as suppliers does): in one round trip when the directory
 // answers both (directory.Client.AnnounceSuppliers: it records the
-// announcement before it looks up, so a crowd arriving together finds
-// itself), else as two requests. The announcement is asked again while
+// announcement before it looks up) and nobody else is downloading cid
+// (a download alone, or from complete holders), else as two requests. The announcement is asked again while
 // the directory is busy: a download it does not know of is not part of
 // the crowd (the origin serves a device it thinks alone in full, and
 // others cannot find it); one that fails otherwise is logged and the
@@ -238,6 +238,19 @@ func (n *Node) announceSuppliers(ctx context.Context, cid sealed.ContentID) (pee
 	}
 	if answered {
 		peers, origin, crowd = n.supplied(cid, sups)
+		if len(crowd.downloading) == 0 {
+			return peers, origin, crowd, nil
+		}
+		// Others are downloading it now: a crowd is forming, and the list
+		// names only those announced before us. Asked again, one round
+		// trip after our announcement as the lookup always was, it names
+		// those announced meanwhile too, so members arriving together see
+		// each other before they choose peers and pair up (answered
+		// alone, each of ten arriving at once saw only those before it,
+		// and the crowd opened 3.0 connections a device instead of 2.4–2.8).
+		if p, o, c, err := n.suppliers(ctx, cid); err == nil {
+			peers, origin, crowd = p, o, c
+		}
 		return peers, origin, crowd, nil
 	}
 	err = retryBusy(ctx, func() (err error) { peers, origin, crowd, err = n.suppliers(ctx, cid); return err })
