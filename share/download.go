@@ -222,17 +222,12 @@ func (n *Node) suppliers(ctx context.Context, cid sealed.ContentID) (peers []Nei
 func (n *Node) announceSuppliers(ctx context.Context, cid sealed.ContentID) (peers []Neighbour, origin bool, crowd crowdNews, err error) {
 	var sups []directory.Supplier
 	answered := false
-	a, ok, err := n.announcement(ctx)
-	if ok {
-		var ans *directory.AnnounceAnswer
-		err = retryBusy(ctx, func() (err error) {
+	err = retryBusy(ctx, func() error {
+		return n.sendAnnouncement(ctx, func(a directory.Announcement) (ans *directory.AnnounceAnswer, err error) {
 			ans, sups, answered, err = n.dirClient().AnnounceSuppliers(ctx, a, cid, directory.MaxSuppliers)
-			return err
+			return ans, err
 		})
-		if err == nil {
-			n.relayWanted(ans)
-		}
-	}
+	})
 	if err != nil {
 		n.log.Warn("node: announcing a download", "err", err)
 	}

@@ -120,7 +120,8 @@ type Node struct {
 	ctx         context.Context             // Serve's, for downloads Title.Start runs
 	downloads   sync.WaitGroup              // those downloads, waited for by Serve
 	announceCh  chan struct{}
-	beating     atomic.Bool // the heartbeat loop runs (announceCompleted)
+	announceSeq atomic.Uint64 // announcements begun (sendAnnouncement)
+	beating     atomic.Bool   // the heartbeat loop runs (announceCompleted)
 	services    map[string]ServiceStatus
 	served      bool
 	relay       relayPresence
@@ -465,11 +466,31 @@ func (n *Node) announceSoon() {
 
 // Announce tells the directory now what we hold, with our policies.
 func (n *Node) Announce(ctx context.Context) error {
+	return n.sendAnnouncement(ctx, func(a directory.Announcement) (*directory.AnnounceAnswer, error) {
+		return n.dirClient().AnnounceStatus(ctx, a)
+	})
+}
+
+// sendAnnouncement builds the announcement and sends it with send (nothing
+// when signed out). The directory keeps the last announcement it
+// receives: one built before a change (the heartbeat's, slow on its way)
+// that arrives after the one carrying the change (SetPolicy's, a
+// download's start) left it with the old state — a title no longer
+// shared still listed, a download its crowd cannot find — until the next
+// heartbeat, 30 s later. So when another announcement began while this
+// one was on its way, the heartbeat announces once more, now (not sent in
+// turn instead: a heartbeat's request stuck on a dead connection would
+// hold a download's start).
+func (n *Node) sendAnnouncement(ctx context.Context, send func(directory.Announcement) (*directory.AnnounceAnswer, error)) error {
+	seq := n.announceSeq.Add(1)
 	a, ok, err := n.announcement(ctx)
 	if err != nil || !ok {
 		return err
 	}
-	ans, err := n.dirClient().AnnounceStatus(ctx, a)
+	ans, err := send(a)
+	if n.announceSeq.Load() != seq {
+		n.announceSoon()
+	}
 	if err != nil {
 		return fmt.Errorf("announcing: %w", err)
 	}

@@ -1,0 +1,117 @@
+package share
+
+import (
+	"context"
+	"crypto/tls"
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/kith-media/kith/directory"
+	"github.com/kith-media/kith/share/identity"
+)
+
+// firstAnnounceHeld holds the first plain announcement (POST /v1/announce
+// without a lookup) sent while armed, until release is closed; later ones
+// pass.
+type firstAnnounceHeld struct {
+	rt      http.RoundTripper
+	armed   atomic.Bool
+	held    chan struct{}
+	release chan struct{}
+	done    chan struct{} // closed once the held one was answered
+}
+
+func (g *firstAnnounceHeld) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method == http.MethodPost && r.URL.Path == "/v1/announce" && r.URL.RawQuery == "" {
+		if g.armed.CompareAndSwap(true, false) {
+			defer close(g.done)
+			g.held <- struct{}{}
+			select {
+			case <-g.release:
+			case <-r.Context().Done():
+				return nil, r.Context().Err()
+			}
+		}
+	}
+	return g.rt.RoundTrip(r)
+}
+
+// TestAnnouncementsInOrder: an announcement built before a policy change
+// (the heartbeat's, slow on its way) and reaching the directory after the
+// one SetPolicy sends does not leave the directory with the old policy
+// until the next heartbeat (here an hour; 30 s by default): the node
+// announces once more. Real directory on SQLite and TLS; the first
+// announcement held on its way.
+func TestAnnouncementsInOrder(t *testing.T) {
+	ctx := context.Background()
+	d := startDirectory(t)
+	title, _ := d.publish(t, "Ordered Song", 256<<10, 0)
+	g := &firstAnnounceHeld{rt: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS13}},
+		held: make(chan struct{}, 1), release: make(chan struct{}), done: make(chan struct{})}
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			close(g.release)
+		}
+	}
+	t.Cleanup(release)
+	dev, err := identity.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := directory.NewClient(directory.ClientOptions{URL: d.url, Fingerprint: d.ident.ID(), Device: dev, Logger: quiet,
+		HTTPClient: &http.Client{Transport: g}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.CreateAccount(ctx, "bob", "correct horse battery"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.EnrollDevice(ctx, "bob", "correct horse battery", "bob-held"); err != nil {
+		t.Fatal(err)
+	}
+	b := serveNode(t, c, dev, "bob", func(o *Options) { o.AnnounceInterval = time.Hour })
+	if _, err := b.Register(ctx, title.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Fetch(ctx, title.ContentID); err != nil {
+		t.Fatal(err)
+	}
+	x := startNode(t, d, "carol", nil)
+	waitSupplier(t, x, b, title)
+
+	g.armed.Store(true)
+	b.announceSoon() // the heartbeat's announcement, policy "anyone", held
+	select {
+	case <-g.held:
+	case <-time.After(20 * time.Second):
+		t.Fatal("no heartbeat announcement")
+	}
+	if err := b.SetPolicy(ctx, "", directory.Policy{Mode: "nobody"}); err != nil {
+		t.Fatal(err)
+	}
+	release() // the held one reaches the directory after SetPolicy's
+	<-g.done
+	// The directory ends with the new policy: at once, or after one more
+	// announcement.
+	deadline := time.Now().Add(10 * time.Second)
+	for listed := true; listed; {
+		if time.Now().After(deadline) {
+			t.Fatal("the directory lists the device to another account 10 s after it stopped sharing: the announcement built before SetPolicy arrived after SetPolicy's, and nothing announced again")
+		}
+		sups, err := x.dirClient().Suppliers(ctx, title.ContentID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		listed = false
+		for _, s := range sups {
+			listed = listed || s.Device == b.ID()
+		}
+		if listed {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
