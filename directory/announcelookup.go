@@ -61,26 +61,27 @@ func announceLookupOf(r *http.Request) (*announceLookup, error) {
 
 // lookupAfterAnnounce appends to b the binary supplier list (SuppliersMediaType)
 // of l for dev, whose announcement rec was just recorded; nil when its rate
-// limits have no token left or the list has a string the binary form
-// cannot carry (the client asks GET /v1/suppliers then).
-func (s *Server) lookupAfterAnnounce(ctx context.Context, b []byte, rq *request, dev *Device, rec *AnnounceRecord, l *announceLookup) ([]byte, error) {
+// limits have no token left, the list has a string the binary form cannot
+// carry, or the index of who is online cannot answer (the announcement is
+// recorded all the same: the client's GET /v1/suppliers meets that error).
+func (s *Server) lookupAfterAnnounce(ctx context.Context, b []byte, rq *request, dev *Device, rec *AnnounceRecord, l *announceLookup) []byte {
 	if _, ok := s.ipLimit.allow(clientKey(rq.ip)); !ok {
-		return nil, nil
+		return nil
 	}
 	if _, ok := s.devLim.allow(string(dev.ID)); !ok {
-		return nil, nil
+		return nil
 	}
 	out, done, err := s.rankedSuppliers(ctx, l.content, dev, rq.ip, rec, l.limit)
 	if err != nil {
-		return nil, err
+		return nil
 	}
 	defer done()
 	b, ok := appendSuppliersBinary(b, out)
 	if !ok {
-		return nil, nil
+		return nil
 	}
 	s.metrics.requests.add(announceLookupKey, 1)
-	return b, nil
+	return b
 }
 
 // announceLookupAnswer bounds an announcement's answer with a list: the

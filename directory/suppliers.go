@@ -57,10 +57,7 @@ func (s *Server) handleAnnounce(w http.ResponseWriter, r *http.Request, rq *requ
 	if lookup != nil {
 		bp := jsonBufs.Get().(*[]byte)
 		defer jsonBufs.Put(bp) // the answer is encoded (copied) before this returns
-		ans.SuppliersBin, err = s.lookupAfterAnnounce(r.Context(), (*bp)[:0], rq, dev, rec, lookup)
-		if err != nil {
-			return err
-		}
+		ans.SuppliersBin = s.lookupAfterAnnounce(r.Context(), (*bp)[:0], rq, dev, rec, lookup)
 		if ans.SuppliersBin != nil && cap(ans.SuppliersBin) <= 64<<10 {
 			*bp = ans.SuppliersBin[:0]
 		}
