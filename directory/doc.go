@@ -278,7 +278,10 @@
 // super-seeds (OriginBudget): each part of the sealed file is handed out
 // about once, to a device that announced the content (it passes it on);
 // a part refused to 16 sharers since it went out, 10 s or more ago,
-// counts as lacking again (its holder is not passing it on), and so does
+// counts as lacking again (its holder is not passing it on) unless a
+// complete holder the asker may copy from is online (the part went
+// through the crowd; in a crowd of thousands every part is refused that
+// often while it spreads), and so does
 // a part whose holder stopped sharing it (its new first copy replaces the
 // gone one in the cap on first copies, twice the size, for one size of
 // such copies per episode: holders taking turns to leave cannot draw the

@@ -187,19 +187,20 @@ func (ix *onlineIndex) suppliers(out []Supplier, c sealed.ContentID, now time.Ti
 
 // crowdOf tells the origin budget about content c and an asker (nil:
 // anonymous): others, whether another unexpired holder the asker may copy
-// from is online; sharer, whether the asker itself announced c with a
-// policy that lets someone copy it (it passes what it gets on).
+// from is online; seeded, whether one of those announced c complete;
+// sharer, whether the asker itself announced c with a policy that lets
+// someone copy it (it passes what it gets on).
 //
 // unreachable, if not nil, tells holders the asker cannot connect to (not
 // directly, not through a relay, not on its LAN): they do not count as
 // others.
-func (ix *onlineIndex) crowdOf(c sealed.ContentID, now time.Time, asker *Device, unreachable func(dev identity.ID, publicIP string) bool) (others, sharer bool) {
+func (ix *onlineIndex) crowdOf(c sealed.ContentID, now time.Time, asker *Device, unreachable func(dev identity.ID, publicIP string) bool) (others, seeded, sharer bool) {
 	nowMS := now.UnixMilli()
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	b := ix.byContent[c]
 	if b == nil {
-		return false, false
+		return false, false, false
 	}
 	me := int32(-1) // no slot's device
 	if asker != nil {
@@ -217,12 +218,15 @@ func (ix *onlineIndex) crowdOf(c sealed.ContentID, now time.Time, asker *Device,
 			sharer = p.Mode != PolicyNobody
 			continue
 		}
-		if d := ix.devTab[s.dev]; !others && (asker == nil || p.Allows(d.account, asker.ID, asker.Account)) &&
+		if others && (seeded || !s.complete) {
+			continue // nothing more to learn from this holder
+		}
+		if d := ix.devTab[s.dev]; (asker == nil || p.Allows(d.account, asker.ID, asker.Account)) &&
 			(unreachable == nil || !unreachable(d.id, d.publicIP)) {
-			others = true
+			others, seeded = true, seeded || s.complete
 		}
 	}
-	return others, sharer
+	return others, seeded, sharer
 }
 
 // sharing reports whether device id is an unexpired holder of c whose

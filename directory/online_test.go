@@ -442,3 +442,40 @@ func BenchmarkSuppliersDecodeFast(b *testing.B) {
 		}
 	}
 }
+
+// TestCrowdOfSeeded: the origin budget's seeded is true only for a
+// complete holder the asker may copy from: online, its policy allowing
+// the asker, reachable; a partial holder, the asker's own complete
+// announcement, an expired or a refusing complete holder do not seed.
+func TestCrowdOfSeeded(t *testing.T) {
+	now := time.UnixMilli(1_700_000_000_000)
+	c := sealed.ContentID{9}
+	asker := &Device{ID: "ASKER", Account: "bob"}
+	ix := newOnlineIndex()
+	ix.loaded = true
+	add := func(dev identity.ID, account string, complete bool, p Policy, exp time.Time) {
+		ix.announce(&AnnounceRecord{Device: dev, PublicIP: "203.0.113.1", Expires: exp, Announcement: Announcement{
+			Holdings: []Holding{{Content: c, Complete: complete, Policy: p}}}}, account)
+	}
+	later := now.Add(time.Minute)
+	unreachable := func(dev identity.ID, _ string) bool { return dev == "FAR" }
+	check := func(step string, wantOthers, wantSeeded bool) {
+		t.Helper()
+		others, seeded, _ := ix.crowdOf(c, now, asker, unreachable)
+		if others != wantOthers || seeded != wantSeeded {
+			t.Errorf("%s: others %v seeded %v, want %v %v", step, others, seeded, wantOthers, wantSeeded)
+		}
+	}
+	add("ASKER", "bob", true, Policy{}, later)
+	check("the asker alone", false, false)
+	add("PARTIAL", "alice", false, Policy{}, later)
+	check("a partial holder", true, false)
+	add("GONE", "alice", true, Policy{}, now.Add(-time.Second))
+	check("+ an expired complete holder", true, false)
+	add("DENIES", "carol", true, Policy{Deny: []string{"bob"}}, later)
+	check("+ a complete holder that denies the asker", true, false)
+	add("FAR", "alice", true, Policy{}, later)
+	check("+ an unreachable complete holder", true, false)
+	add("SEED", "alice", true, Policy{}, later)
+	check("+ a complete holder the asker may copy from", true, true)
+}

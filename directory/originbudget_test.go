@@ -46,7 +46,7 @@ func TestOriginBudget(t *testing.T) {
 		if s.leave != "" {
 			online[s.leave] = false
 		}
-		ok, retry := b.Admit(c, size, s.off, chunk, s.asker, s.others, s.sharer, holds, t0.Add(s.at))
+		ok, retry := b.Admit(c, size, s.off, chunk, s.asker, s.others, false, s.sharer, holds, t0.Add(s.at))
 		if ok != s.ok {
 			t.Errorf("%s: admitted %v, want %v", s.name, ok, s.ok)
 		}
@@ -64,7 +64,7 @@ func TestOriginBudgetFirstCopiesBounded(t *testing.T) {
 	now := time.Unix(1000, 0)
 	var served int64
 	for off := int64(0); off < size; off += 4096 {
-		if ok, _ := b.Admit(sealed.ContentID{2}, size, off, size-off, "A", true, true, func(identity.ID) bool { return true }, now); ok {
+		if ok, _ := b.Admit(sealed.ContentID{2}, size, off, size-off, "A", true, false, true, func(identity.ID) bool { return true }, now); ok {
 			served += size - off
 		}
 	}
@@ -91,7 +91,7 @@ func TestOriginBudgetHoldersTakingTurns(t *testing.T) {
 			asker, other = other, asker
 		}
 		sharing[asker], sharing[other] = true, false // the other stopped sharing
-		if ok, _ := b.Admit(sealed.ContentID{4}, size, 0, size, asker, true, true, holds, now); ok {
+		if ok, _ := b.Admit(sealed.ContentID{4}, size, 0, size, asker, true, false, true, holds, now); ok {
 			served += size
 		}
 	}
@@ -107,11 +107,11 @@ func TestOriginBudgetBigRead(t *testing.T) {
 	b := &OriginBudget{}
 	now := time.Unix(1000, 0)
 	holds := func(identity.ID) bool { return true }
-	b.Admit(sealed.ContentID{3}, size, 0, 256<<10, "A", true, true, holds, now)
-	if ok, _ := b.Admit(sealed.ContentID{3}, size, 0, 256<<10, "B", true, true, holds, now); !ok {
+	b.Admit(sealed.ContentID{3}, size, 0, 256<<10, "A", true, false, true, holds, now)
+	if ok, _ := b.Admit(sealed.ContentID{3}, size, 0, 256<<10, "B", true, false, true, holds, now); !ok {
 		t.Errorf("a repeat bigger than the budget is refused with the budget full")
 	}
-	if ok, retry := b.Admit(sealed.ContentID{3}, size, 0, 256<<10, "C", true, true, holds, now); ok || retry <= 0 {
+	if ok, retry := b.Admit(sealed.ContentID{3}, size, 0, 256<<10, "C", true, false, true, holds, now); ok || retry <= 0 {
 		t.Errorf("the budget just spent: admitted %v, retry %s", ok, retry)
 	}
 }
@@ -147,23 +147,58 @@ func TestOriginBudgetStuckPart(t *testing.T) {
 	now := time.Unix(1000, 0)
 	holds := func(identity.ID) bool { return true }
 	c := sealed.ContentID{4}
-	b.Admit(c, size, 0, chunk, "HOLDER", true, true, holds, now)
-	if ok, _ := b.Admit(c, size, 0, chunk, "REPEAT", true, true, holds, now); !ok {
+	b.Admit(c, size, 0, chunk, "HOLDER", true, false, true, holds, now)
+	if ok, _ := b.Admit(c, size, 0, chunk, "REPEAT", true, false, true, holds, now); !ok {
 		t.Fatal("the full repeat budget refused one repeat")
 	}
 	for k := range stuckDeclines {
-		if ok, _ := b.Admit(c, size, 0, chunk, identity.ID(fmt.Sprintf("S%02d", k)), true, true, holds, now); ok {
+		if ok, _ := b.Admit(c, size, 0, chunk, identity.ID(fmt.Sprintf("S%02d", k)), true, false, true, holds, now); ok {
 			t.Fatalf("refusal %d: admitted before the part counts as stuck", k)
 		}
 	}
-	if ok, _ := b.Admit(c, size, 0, chunk, "SOON", true, true, holds, now.Add(stuckAfter/2)); ok {
+	if ok, _ := b.Admit(c, size, 0, chunk, "SOON", true, false, true, holds, now.Add(stuckAfter/2)); ok {
 		t.Errorf("a part refused %d times within %v of going out is given again", stuckDeclines, stuckAfter/2)
 	}
 	now = now.Add(stuckAfter)
-	if ok, _ := b.Admit(c, size, 0, chunk, "NEXT", true, true, holds, now); !ok {
+	if ok, _ := b.Admit(c, size, 0, chunk, "NEXT", true, false, true, holds, now); !ok {
 		t.Errorf("a part refused %d times, %v after it went out, is still refused", stuckDeclines, stuckAfter)
 	}
-	if ok, _ := b.Admit(c, size, 0, chunk, "AFTER", true, true, holds, now); ok {
+	if ok, _ := b.Admit(c, size, 0, chunk, "AFTER", true, false, true, holds, now); ok {
 		t.Errorf("given again, the part is a repeat again")
+	}
+}
+
+// TestOriginBudgetStuckPartSeeded: while a device the asker may copy from
+// holds every part (seeded), a part refused many times is spreading, not
+// stuck: in a crowd of thousands each part is refused hundreds of times
+// in its first seconds (devices whose few peers have nothing yet ask the
+// origin), and counting those gave parts out again at stuckAfter. Once
+// no complete holder is online, the same part counts as stuck again.
+func TestOriginBudgetStuckPartSeeded(t *testing.T) {
+	const size, chunk = 8 << 20, 256 << 10
+	b := &OriginBudget{RepeatShare: 0.0001} // no repeats: only first copies
+	now := time.Unix(1000, 0)
+	holds := func(identity.ID) bool { return true }
+	c := sealed.ContentID{5}
+	if ok, _ := b.Admit(c, size, 0, chunk, "HOLDER", true, false, true, holds, now); !ok {
+		t.Fatal("the part's first copy was refused")
+	}
+	if ok, _ := b.Admit(c, size, 0, chunk, "REPEAT", true, true, true, holds, now); !ok {
+		t.Fatal("the full repeat budget refused one repeat") // it is spent now
+	}
+	for k := range 4 * stuckDeclines {
+		if ok, _ := b.Admit(c, size, 0, chunk, identity.ID(fmt.Sprintf("S%02d", k)), true, true, true, holds, now); ok {
+			t.Fatalf("refusal %d: admitted", k)
+		}
+	}
+	now = now.Add(2 * stuckAfter)
+	for k := range 8 {
+		if ok, _ := b.Admit(c, size, 0, chunk, identity.ID(fmt.Sprintf("T%02d", k)), true, true, true, holds, now); ok {
+			t.Fatalf("a part refused %d times, %v after it went out, was given again to T%02d while a complete holder is online",
+				4*stuckDeclines+k, 2*stuckAfter, k)
+		}
+	}
+	if ok, _ := b.Admit(c, size, 0, chunk, "LAST", true, false, true, holds, now); !ok {
+		t.Error("with no complete holder online, a part refused that often is still refused (not counted stuck)")
 	}
 }
