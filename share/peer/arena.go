@@ -73,6 +73,7 @@ func (a *bufArena) get() []byte {
 // put gives back a buffer whose first byte is a slot's (any length); it
 // reports whether the buffer was the arena's.
 func (a *bufArena) put(b []byte) bool {
+	a.once.Do(a.init) // a.mem is written once, under once: read it after
 	if a.mem == nil || cap(b) == 0 {
 		return false
 	}
