@@ -213,12 +213,14 @@ func (n *Node) suppliers(ctx context.Context, cid sealed.ContentID) (peers []Nei
 // announceSuppliers announces the download of cid, then asks for its
 // suppliers (as suppliers does): in one round trip when the directory
 // answers both (directory.Client.AnnounceSuppliers: it records the
-// announcement before it looks up) and nobody else is downloading cid
-// (a download alone, or from complete holders), else as two requests. The announcement is asked again while
-// the directory is busy: a download it does not know of is not part of
-// the crowd (the origin serves a device it thinks alone in full, and
-// others cannot find it); one that fails otherwise is logged and the
-// lookup still made.
+// announcement before it looks up) and nobody else is downloading cid (a
+// download alone, or from complete holders), else as two requests. The
+// announcement is asked again while the directory is busy: a download it
+// does not know of is not part of the crowd (the origin serves a device
+// it thinks alone in full, and others cannot find it); one that fails
+// otherwise is logged and the lookup still made. The two are not sent
+// side by side: the directory client's one connection makes a second
+// request wait for it or dial another (a mutual handshake).
 func (n *Node) announceSuppliers(ctx context.Context, cid sealed.ContentID) (peers []Neighbour, origin bool, crowd crowdNews, err error) {
 	var sups []directory.Supplier
 	answered := false
