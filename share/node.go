@@ -120,11 +120,13 @@ type Node struct {
 	ctx         context.Context             // Serve's, for downloads Title.Start runs
 	downloads   sync.WaitGroup              // those downloads, waited for by Serve
 	announceCh  chan struct{}
-	announceSeq atomic.Uint64 // announcements begun (sendAnnouncement)
-	beating     atomic.Bool   // the heartbeat loop runs (announceCompleted)
+	beating     atomic.Bool // the heartbeat loop runs (announceCompleted)
 	services    map[string]ServiceStatus
 	served      bool
 	relay       relayPresence
+
+	announceSeq    atomic.Uint64 // announcements begun (sendAnnouncement)
+	announceLanded atomic.Uint64 // the latest of them answered
 
 	// weakly: the clients of a device kept out of the cache (turned out
 	// of it, or replaced), which a running download may still hold;
@@ -477,10 +479,12 @@ func (n *Node) Announce(ctx context.Context) error {
 // that arrives after the one carrying the change (SetPolicy's, a
 // download's start) left it with the old state — a title no longer
 // shared still listed, a download its crowd cannot find — until the next
-// heartbeat, 30 s later. So when another announcement began while this
-// one was on its way, the heartbeat announces once more, now (not sent in
-// turn instead: a heartbeat's request stuck on a dead connection would
-// hold a download's start).
+// heartbeat, 30 s later. So when an announcement begun after this one
+// was answered before it, the heartbeat announces once more, now (not
+// sent in turn instead: a heartbeat's request stuck on a dead connection
+// would hold a download's start; and only then, not at every overlap: a
+// crowd's start overlaps its heartbeat's first announcement, and each
+// extra one costs both ends a round trip).
 func (n *Node) sendAnnouncement(ctx context.Context, send func(directory.Announcement) (*directory.AnnounceAnswer, error)) error {
 	seq := n.announceSeq.Add(1)
 	a, ok, err := n.announcement(ctx)
@@ -488,8 +492,15 @@ func (n *Node) sendAnnouncement(ctx context.Context, send func(directory.Announc
 		return err
 	}
 	ans, err := send(a)
-	if n.announceSeq.Load() != seq {
-		n.announceSoon()
+	for {
+		landed := n.announceLanded.Load()
+		if landed > seq {
+			n.announceSoon() // a newer one was answered first: ours may have overwritten it
+			break
+		}
+		if err != nil || n.announceLanded.CompareAndSwap(landed, seq) {
+			break
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("announcing: %w", err)
