@@ -58,7 +58,9 @@
 // # Services
 //
 // Serve runs the peer server, a heartbeat that announces holdings and
-// policies to the directory every AnnounceInterval (and after each change),
+// policies to the directory every AnnounceInterval (and after each change;
+// the directory keeps the last announcement it receives, so one answered
+// after a newer one is followed by another at once: sendAnnouncement),
 // and mDNS announce/browse; on shutdown the node waits for its downloads
 // and withdraws from the directory. The peer port also answers browsers: a
 // Demux (share/install) sends TLS connections to the peer server and plain
