@@ -8,9 +8,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/kith-media/kith/directory"
-	"github.com/kith-media/kith/share/identity"
 )
 
 // announceGate holds the device's plain announcements (POST /v1/announce
@@ -58,21 +55,7 @@ func TestCompletedDownloadDoesNotWaitForTheDirectory(t *testing.T) {
 	gate := &announceGate{rt: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS13}},
 		held: make(chan struct{}, 1), release: make(chan struct{})}
 	t.Cleanup(func() { gate.once.Do(func() { close(gate.release) }) })
-	dev, err := identity.Generate()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := directory.NewClient(directory.ClientOptions{URL: d.url, Fingerprint: d.ident.ID(), Device: dev, Logger: quiet,
-		HTTPClient: &http.Client{Transport: gate}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.CreateAccount(ctx, "bob", "correct horse battery"); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.EnrollDevice(ctx, "bob", "correct horse battery", "bob-gated"); err != nil {
-		t.Fatal(err)
-	}
+	dev, c := d.enroll(t, "bob", gate)
 	b := serveNode(t, c, dev, "bob", func(o *Options) { o.AnnounceInterval = time.Hour })
 	if _, err := b.Register(ctx, title.ID); err != nil {
 		t.Fatal(err)

@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/kith-media/kith/directory"
-	"github.com/kith-media/kith/share/identity"
 )
 
 // routeRequests reads, from the directory's metrics, how many requests of
@@ -78,17 +77,7 @@ func TestDownloadStartInFormingCrowd(t *testing.T) {
 	if _, err := b.Register(ctx, title.ID); err != nil {
 		t.Fatal(err)
 	}
-	dev, err := identity.Generate()
-	if err != nil {
-		t.Fatal(err)
-	}
-	other := d.client(t, dev)
-	if err := other.CreateAccount(ctx, "carol", "correct horse battery"); err != nil {
-		t.Fatal(err)
-	}
-	if err := other.EnrollDevice(ctx, "carol", "correct horse battery", "carol-downloading"); err != nil {
-		t.Fatal(err)
-	}
+	dev, other := d.enroll(t, "carol", nil)
 	if err := other.Announce(ctx, directory.Announcement{Addrs: []string{"127.0.0.1:9"},
 		Holdings: []directory.Holding{{Content: title.ContentID, Policy: directory.Policy{Mode: directory.PolicyAnyone}}}}); err != nil {
 		t.Fatal(err)

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/kith-media/kith/directory"
-	"github.com/kith-media/kith/share/identity"
 )
 
 // firstAnnounceHeld holds the first plain announcement (POST /v1/announce
@@ -58,21 +57,7 @@ func TestAnnouncementsInOrder(t *testing.T) {
 		}
 	}
 	t.Cleanup(release)
-	dev, err := identity.Generate()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := directory.NewClient(directory.ClientOptions{URL: d.url, Fingerprint: d.ident.ID(), Device: dev, Logger: quiet,
-		HTTPClient: &http.Client{Transport: g}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.CreateAccount(ctx, "bob", "correct horse battery"); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.EnrollDevice(ctx, "bob", "correct horse battery", "bob-held"); err != nil {
-		t.Fatal(err)
-	}
+	dev, c := d.enroll(t, "bob", g)
 	b := serveNode(t, c, dev, "bob", func(o *Options) { o.AnnounceInterval = time.Hour })
 	if _, err := b.Register(ctx, title.ID); err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -108,12 +109,28 @@ func (d *testDirectory) publish(t testing.TB, name string, n int, price int64) (
 // startNode enrolls a new device under account and serves a Node until the test ends.
 func startNode(t testing.TB, d *testDirectory, account string, tune func(*Options)) *Node {
 	t.Helper()
+	dev, c := d.enroll(t, account, nil)
+	return serveNode(t, c, dev, account, tune)
+}
+
+// enroll makes a new device enrolled under account (made at its first
+// use) and its directory client, which sends through rt (nil: its own
+// transport), as a test that watches or holds the device's requests does.
+func (d *testDirectory) enroll(t testing.TB, account string, rt http.RoundTripper) (*identity.Identity, *directory.Client) {
+	t.Helper()
 	ctx := context.Background()
 	dev, err := identity.Generate()
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := d.client(t, dev)
+	o := directory.ClientOptions{URL: d.url, Fingerprint: d.ident.ID(), Device: dev, Logger: quiet}
+	if rt != nil {
+		o.HTTPClient = &http.Client{Transport: rt}
+	}
+	c, err := directory.NewClient(o)
+	if err != nil {
+		t.Fatal(err)
+	}
 	d.mu.Lock()
 	if !d.accounts[account] {
 		if err := c.CreateAccount(ctx, account, "correct horse battery"); err != nil {
@@ -126,7 +143,7 @@ func startNode(t testing.TB, d *testDirectory, account string, tune func(*Option
 	if err := c.EnrollDevice(ctx, account, "correct horse battery", "dev-"+string(dev.ID().Short())); err != nil {
 		t.Fatal(err)
 	}
-	return serveNode(t, c, dev, account, tune)
+	return dev, c
 }
 
 // serveNode serves a Node of enrolled device dev (directory client c)
