@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -58,8 +59,16 @@ func CheckPassword(hash, password string) bool {
 }
 
 // dummyHash is checked against when the account does not exist, so the
-// answer takes as long as for a wrong password.
-var dummyHash, _ = HashPassword("kith-dummy-password")
+// answer takes as long as for a wrong password. It is made on first use,
+// not when the package initialises: every program that imports the
+// package (the app, kithctl, each device process) paid an argon2 hash at
+// start, 19 MiB of fresh memory and its CPU, for a value only a directory
+// server uses. NewServer makes it, so a server's first unknown account
+// takes no longer than the next.
+var dummyHash = sync.OnceValue(func() string {
+	h, _ := HashPassword("kith-dummy-password")
+	return h
+})
 
 // NormalizeAccount lowercases and checks an account name: 1–64 characters
 // of a–z, 0–9 and . _ - + @.

@@ -241,7 +241,7 @@ func (s *Server) checkPassword(ctx context.Context, account, hash, password stri
 	}
 	ok = false
 	if hash == "" {
-		CheckPassword(dummyHash, password)
+		CheckPassword(dummyHash(), password)
 	} else {
 		ok = CheckPassword(hash, password)
 	}

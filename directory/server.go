@@ -151,6 +151,7 @@ func NewServer(o Options) (*Server, error) {
 	if o.Identity == nil || o.Store == nil || o.OriginDir == "" {
 		return nil, errors.New("directory server: Identity, Store and OriginDir are required")
 	}
+	dummyHash() // now, not at the first unknown account (see dummyHash)
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
