@@ -101,7 +101,7 @@ func signedReq(dev *identity.Identity, method, path string, body []byte, addr st
 }
 
 // enrollIn enrolls a fresh device of account straight into st.
-func enrollIn(t *testing.T, st *sqlitestore.Store, account string) *identity.Identity {
+func enrollIn(t testing.TB, st *sqlitestore.Store, account string) *identity.Identity {
 	t.Helper()
 	ctx := context.Background()
 	if _, err := st.PasswordHash(ctx, account); err != nil {
