@@ -48,7 +48,7 @@
 // devices take k peers opens about k/2 connections a device. Every device
 // ranks a pair alike (pairRank: SHA-256 of the content and both IDs);
 // from an answer that lists the whole crowd each device computes the
-// same pair graph (matchFirst: pairs in rank order, at most k at each
+// same pair graph (matchFirst: pairs in pairKey order, at most k at each
 // end) and connects to its pairs first, the smaller ID dialling while the
 // other waits for it (pairYield); from a sample of a bigger crowd it takes
 // the first of its pairOrder (picksUs). Resupply rounds add new suppliers

@@ -137,6 +137,14 @@ func TestMatchFirst(t *testing.T) {
 			t.Errorf("content %x: the first picks are %d pairs, %.2f a device; want at most 2.2", cid[:1], len(pairs), got)
 		}
 	}
+	// A pair's key is the same from either end; the graph packs device
+	// indices in 6 bits.
+	if x, y := deviceDraw(sealed.ContentID{3}, ids[0]), deviceDraw(sealed.ContentID{3}, ids[1]); pairKey(x, y) != pairKey(y, x) || x == y {
+		t.Fatalf("pair key differs by end, or draws alike")
+	}
+	if maxMatched > 64 {
+		t.Fatalf("maxMatched %d does not fit matchFirst's 6-bit indices", maxMatched)
+	}
 	// Close peers (LAN, by hand) stay first, in their order.
 	self := ids[0]
 	ours := []Neighbour{{ID: "lan-b", LAN: true}, {ID: "hand-a", Hand: true}}
