@@ -202,3 +202,29 @@ func TestOriginBudgetStuckPartSeeded(t *testing.T) {
 		t.Error("with no complete holder online, a part refused that often is still refused (not counted stuck)")
 	}
 }
+
+// TestOriginBudgetLeftSeeded: a part whose holder left is lacking again,
+// unless a complete holder the asker may copy from is online: then the
+// part is in the crowd, and that device serves it.
+func TestOriginBudgetLeftSeeded(t *testing.T) {
+	const size, chunk = 8 << 20, 256 << 10
+	b := &OriginBudget{RepeatShare: 0.0001} // no repeats: only first copies
+	now := time.Unix(1000, 0)
+	online := map[identity.ID]bool{"HOLDER": true, "REPEAT": true}
+	holds := func(id identity.ID) bool { return online[id] }
+	c := sealed.ContentID{7}
+	if ok, _ := b.Admit(c, size, 0, chunk, "HOLDER", true, false, true, holds, now); !ok {
+		t.Fatal("the part's first copy was refused")
+	}
+	if ok, _ := b.Admit(c, size, 0, chunk, "REPEAT", true, false, true, holds, now); !ok {
+		t.Fatal("the full repeat budget refused one repeat") // it is spent now
+	}
+	online["HOLDER"] = false // it left
+	now = now.Add(time.Second)
+	if ok, _ := b.Admit(c, size, 0, chunk, "A", true, true, true, holds, now); ok {
+		t.Error("the part whose holder left was given again while a complete holder is online")
+	}
+	if ok, _ := b.Admit(c, size, 0, chunk, "B", true, false, true, holds, now); !ok {
+		t.Error("with no complete holder online, the part whose holder left was refused")
+	}
+}
