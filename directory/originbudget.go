@@ -46,6 +46,13 @@ const (
 	stuckAfter    = 10 * time.Second
 )
 
+// seededGrace bounds how long a complete holder online (seeded) keeps a
+// part from counting as lacking (stuck, or its holder left) after it last
+// went out: "complete" is the holder's claim, and one device announcing
+// a content complete without serving it would otherwise leave every part
+// its crowd loses to the repeat budget.
+const seededGrace = time.Minute
+
 // Bounds on what an OriginBudget remembers (reads come from the network).
 const (
 	maxTallies      = 4096    // contents tracked at once
@@ -150,12 +157,13 @@ func (b *OriginBudget) Admit(c sealed.ContentID, size, off, n int64, asker ident
 	// crowd arriving over a minute, 30 % leaving mid-download, had parts
 	// given again 31 s in, after their holder had passed them on 8 times
 	// and devices had completed (simulator, N = 1,000: origin 1.50 → 1.44).
-	left := given && !seeded && g.to != asker && !holds(g.to)
+	trusted := seeded && now.Sub(g.at) < seededGrace // the seed's claim, for a while
+	left := given && !trusted && g.to != asker && !holds(g.to)
 	var gone int64 // the bytes of a copy whose holder left
 	if left {
 		gone = max(0, min(g.n, size-t.regiven))
 	}
-	stuck := given && !seeded && t.declined[off] >= stuckDeclines && now.Sub(g.at) >= stuckAfter
+	stuck := given && !trusted && t.declined[off] >= stuckDeclines && now.Sub(g.at) >= stuckAfter
 	first := (!given || g.to == asker || stuck || left) && t.firstBytes-gone+n <= 2*size
 	if sharer && first && (given || len(t.served) < maxTallyOffsets) {
 		t.served[off] = grant{to: asker, at: now, n: n}

@@ -228,3 +228,27 @@ func TestOriginBudgetLeftSeeded(t *testing.T) {
 		t.Error("with no complete holder online, the part whose holder left was refused")
 	}
 }
+
+// TestOriginBudgetSeededGrace: a complete holder online keeps a part
+// whose holder left from being given again only for seededGrace after the
+// part went out: a device that announces the content complete and serves
+// nobody cannot leave a lost part to the repeat budget for good.
+func TestOriginBudgetSeededGrace(t *testing.T) {
+	const size, chunk = 8 << 20, 256 << 10
+	b := &OriginBudget{RepeatShare: 0.0001} // no repeats: only first copies
+	now := time.Unix(1000, 0)
+	online := map[identity.ID]bool{"HOLDER": true}
+	holds := func(id identity.ID) bool { return online[id] }
+	c := sealed.ContentID{8}
+	if ok, _ := b.Admit(c, size, 0, chunk, "HOLDER", true, false, true, holds, now); !ok {
+		t.Fatal("the part's first copy was refused")
+	}
+	b.Admit(c, size, 0, chunk, "REPEAT", true, false, true, holds, now) // spends the repeat budget
+	online["HOLDER"] = false
+	if ok, _ := b.Admit(c, size, 0, chunk, "A", true, true, true, holds, now.Add(time.Second)); ok {
+		t.Error("within the grace, the part was given again although a complete holder is online")
+	}
+	if ok, _ := b.Admit(c, size, 0, chunk, "B", true, true, true, holds, now.Add(seededGrace)); !ok {
+		t.Error("after the grace, the part whose holder left is still refused: a false complete holder keeps it lost")
+	}
+}
