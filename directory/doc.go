@@ -281,7 +281,8 @@
 // counts as lacking again (its holder is not passing it on) unless a
 // complete holder the asker may copy from is online (the part went
 // through the crowd; in a crowd of thousands every part is refused that
-// often while it spreads), and so does, with the same exception, a part
+// often while it spreads) and the part went out less than a minute ago
+// ("complete" is the holder's claim), and so does, with the same exception, a part
 // whose holder stopped sharing it (its new first copy replaces the
 // gone one in the cap on first copies, twice the size, for one size of
 // such copies per episode: holders taking turns to leave cannot draw the
