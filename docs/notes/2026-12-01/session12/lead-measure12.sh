@@ -1,6 +1,6 @@
 #!/bin/bash
 # Quiet-machine re-measurement (lead, session 12), fresh clones: /tmp/q (main at the end) and /tmp/q0 (aa19adb,
-# session start); binaries alternated under the bench lock. Usage: measure11.sh OUTDIR
+# session start); binaries alternated under the bench lock. Usage: lead-measure12.sh OUTDIR
 export PATH=/usr/local/go/bin:$PATH GOFLAGS=-tags=libsqlite3,migrated_fynedo LANG=en_US.UTF-8
 O=${1:-docs/notes/2026-12-01/session12/lead-m12}; mkdir -p $O
 for t in q q0; do [ -x /tmp/$t/share.test ] || (cd /tmp/$t && go test -c -o /tmp/$t/share.test ./share) || exit 1; done
