@@ -277,8 +277,14 @@
 // While another online holder the asker may copy from exists, the origin
 // super-seeds (OriginBudget): each part of the sealed file is handed out
 // about once, to a device that announced the content (it passes it on);
-// a part refused to 16 sharers since it went out, 10 s or more ago,
-// counts as lacking again (its holder is not passing it on) unless a
+// a part refused to 16 sharers since it went out, 10 s or more ago
+// (and, when 128 or more other devices hold or download the content
+// online, 4 times as often as the content's other parts on average:
+// refusals grow with the crowd, so there 16 say nothing, while a part
+// its holder cannot serve stands out and parts that spread are refused
+// alike; a smaller crowd keeps the count alone, so a stalled holder that
+// got a quarter or more of the first copies still has them given again
+// after 10 s), counts as lacking again (its holder is not passing it on) unless a
 // complete holder the asker may copy from is online (the part went
 // through the crowd; in a crowd of thousands every part is refused that
 // often while it spreads) and the part went out less than a minute ago

@@ -189,18 +189,20 @@ func (ix *onlineIndex) suppliers(out []Supplier, c sealed.ContentID, now time.Ti
 // anonymous): others, whether another unexpired holder the asker may copy
 // from is online; seeded, whether one of those announced c complete;
 // sharer, whether the asker itself announced c with a policy that lets
-// someone copy it (it passes what it gets on).
+// someone copy it (it passes what it gets on); crowd, how many other
+// devices hold or download c unexpired, whatever their policy (the
+// demand on the origin: the stuck rule reads it).
 //
 // unreachable, if not nil, tells holders the asker cannot connect to (not
 // directly, not through a relay, not on its LAN): they do not count as
 // others.
-func (ix *onlineIndex) crowdOf(c sealed.ContentID, now time.Time, asker *Device, unreachable func(dev identity.ID, publicIP string) bool) (others, seeded, sharer bool) {
+func (ix *onlineIndex) crowdOf(c sealed.ContentID, now time.Time, asker *Device, unreachable func(dev identity.ID, publicIP string) bool) (others, seeded, sharer bool, crowd int) {
 	nowMS := now.UnixMilli()
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	b := ix.byContent[c]
 	if b == nil {
-		return false, false, false
+		return false, false, false, 0
 	}
 	me := int32(-1) // no slot's device
 	if asker != nil {
@@ -218,6 +220,7 @@ func (ix *onlineIndex) crowdOf(c sealed.ContentID, now time.Time, asker *Device,
 			sharer = p.Mode != PolicyNobody
 			continue
 		}
+		crowd++
 		if others && (seeded || !s.complete) {
 			continue // nothing more to learn from this holder
 		}
@@ -226,7 +229,7 @@ func (ix *onlineIndex) crowdOf(c sealed.ContentID, now time.Time, asker *Device,
 			others, seeded = true, seeded || s.complete
 		}
 	}
-	return others, seeded, sharer
+	return others, seeded, sharer, crowd
 }
 
 // sharing reports whether device id is an unexpired holder of c whose

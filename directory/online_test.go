@@ -459,23 +459,27 @@ func TestCrowdOfSeeded(t *testing.T) {
 	}
 	later := now.Add(time.Minute)
 	unreachable := func(dev identity.ID, _ string) bool { return dev == "FAR" }
-	check := func(step string, wantOthers, wantSeeded bool) {
+	check := func(step string, wantOthers, wantSeeded bool, wantCrowd int) {
 		t.Helper()
-		others, seeded, _ := ix.crowdOf(c, now, asker, unreachable)
-		if others != wantOthers || seeded != wantSeeded {
-			t.Errorf("%s: others %v seeded %v, want %v %v", step, others, seeded, wantOthers, wantSeeded)
+		others, seeded, _, crowd := ix.crowdOf(c, now, asker, unreachable)
+		if others != wantOthers || seeded != wantSeeded || crowd != wantCrowd {
+			t.Errorf("%s: others %v seeded %v crowd %d, want %v %v %d", step, others, seeded, crowd, wantOthers, wantSeeded, wantCrowd)
 		}
 	}
+	// crowd counts every other unexpired holder, whatever its policy or
+	// reachability (the demand on the origin), not the asker.
 	add("ASKER", "bob", true, Policy{}, later)
-	check("the asker alone", false, false)
+	check("the asker alone", false, false, 0)
 	add("PARTIAL", "alice", false, Policy{}, later)
-	check("a partial holder", true, false)
+	check("a partial holder", true, false, 1)
 	add("GONE", "alice", true, Policy{}, now.Add(-time.Second))
-	check("+ an expired complete holder", true, false)
+	check("+ an expired complete holder", true, false, 1)
 	add("DENIES", "carol", true, Policy{Deny: []string{"bob"}}, later)
-	check("+ a complete holder that denies the asker", true, false)
+	check("+ a complete holder that denies the asker", true, false, 2)
 	add("FAR", "alice", true, Policy{}, later)
-	check("+ an unreachable complete holder", true, false)
+	check("+ an unreachable complete holder", true, false, 3)
 	add("SEED", "alice", true, Policy{}, later)
-	check("+ a complete holder the asker may copy from", true, true)
+	check("+ a complete holder the asker may copy from", true, true, 4)
+	add("MORE", "alice", false, Policy{}, later)
+	check("+ a partial holder after the seed", true, true, 5)
 }

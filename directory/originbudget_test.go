@@ -46,7 +46,7 @@ func TestOriginBudget(t *testing.T) {
 		if s.leave != "" {
 			online[s.leave] = false
 		}
-		ok, retry := b.Admit(c, size, s.off, chunk, s.asker, s.others, false, s.sharer, holds, t0.Add(s.at))
+		ok, retry := b.Admit(c, size, s.off, chunk, s.asker, s.others, false, s.sharer, 0, holds, t0.Add(s.at))
 		if ok != s.ok {
 			t.Errorf("%s: admitted %v, want %v", s.name, ok, s.ok)
 		}
@@ -64,7 +64,7 @@ func TestOriginBudgetFirstCopiesBounded(t *testing.T) {
 	now := time.Unix(1000, 0)
 	var served int64
 	for off := int64(0); off < size; off += 4096 {
-		if ok, _ := b.Admit(sealed.ContentID{2}, size, off, size-off, "A", true, false, true, func(identity.ID) bool { return true }, now); ok {
+		if ok, _ := b.Admit(sealed.ContentID{2}, size, off, size-off, "A", true, false, true, 0, func(identity.ID) bool { return true }, now); ok {
 			served += size - off
 		}
 	}
@@ -91,7 +91,7 @@ func TestOriginBudgetHoldersTakingTurns(t *testing.T) {
 			asker, other = other, asker
 		}
 		sharing[asker], sharing[other] = true, false // the other stopped sharing
-		if ok, _ := b.Admit(sealed.ContentID{4}, size, 0, size, asker, true, false, true, holds, now); ok {
+		if ok, _ := b.Admit(sealed.ContentID{4}, size, 0, size, asker, true, false, true, 0, holds, now); ok {
 			served += size
 		}
 	}
@@ -107,11 +107,11 @@ func TestOriginBudgetBigRead(t *testing.T) {
 	b := &OriginBudget{}
 	now := time.Unix(1000, 0)
 	holds := func(identity.ID) bool { return true }
-	b.Admit(sealed.ContentID{3}, size, 0, 256<<10, "A", true, false, true, holds, now)
-	if ok, _ := b.Admit(sealed.ContentID{3}, size, 0, 256<<10, "B", true, false, true, holds, now); !ok {
+	b.Admit(sealed.ContentID{3}, size, 0, 256<<10, "A", true, false, true, 0, holds, now)
+	if ok, _ := b.Admit(sealed.ContentID{3}, size, 0, 256<<10, "B", true, false, true, 0, holds, now); !ok {
 		t.Errorf("a repeat bigger than the budget is refused with the budget full")
 	}
-	if ok, retry := b.Admit(sealed.ContentID{3}, size, 0, 256<<10, "C", true, false, true, holds, now); ok || retry <= 0 {
+	if ok, retry := b.Admit(sealed.ContentID{3}, size, 0, 256<<10, "C", true, false, true, 0, holds, now); ok || retry <= 0 {
 		t.Errorf("the budget just spent: admitted %v, retry %s", ok, retry)
 	}
 }
@@ -147,23 +147,23 @@ func TestOriginBudgetStuckPart(t *testing.T) {
 	now := time.Unix(1000, 0)
 	holds := func(identity.ID) bool { return true }
 	c := sealed.ContentID{4}
-	b.Admit(c, size, 0, chunk, "HOLDER", true, false, true, holds, now)
-	if ok, _ := b.Admit(c, size, 0, chunk, "REPEAT", true, false, true, holds, now); !ok {
+	b.Admit(c, size, 0, chunk, "HOLDER", true, false, true, 0, holds, now)
+	if ok, _ := b.Admit(c, size, 0, chunk, "REPEAT", true, false, true, 0, holds, now); !ok {
 		t.Fatal("the full repeat budget refused one repeat")
 	}
 	for k := range stuckDeclines {
-		if ok, _ := b.Admit(c, size, 0, chunk, identity.ID(fmt.Sprintf("S%02d", k)), true, false, true, holds, now); ok {
+		if ok, _ := b.Admit(c, size, 0, chunk, identity.ID(fmt.Sprintf("S%02d", k)), true, false, true, 0, holds, now); ok {
 			t.Fatalf("refusal %d: admitted before the part counts as stuck", k)
 		}
 	}
-	if ok, _ := b.Admit(c, size, 0, chunk, "SOON", true, false, true, holds, now.Add(stuckAfter/2)); ok {
+	if ok, _ := b.Admit(c, size, 0, chunk, "SOON", true, false, true, 0, holds, now.Add(stuckAfter/2)); ok {
 		t.Errorf("a part refused %d times within %v of going out is given again", stuckDeclines, stuckAfter/2)
 	}
 	now = now.Add(stuckAfter)
-	if ok, _ := b.Admit(c, size, 0, chunk, "NEXT", true, false, true, holds, now); !ok {
+	if ok, _ := b.Admit(c, size, 0, chunk, "NEXT", true, false, true, 0, holds, now); !ok {
 		t.Errorf("a part refused %d times, %v after it went out, is still refused", stuckDeclines, stuckAfter)
 	}
-	if ok, _ := b.Admit(c, size, 0, chunk, "AFTER", true, false, true, holds, now); ok {
+	if ok, _ := b.Admit(c, size, 0, chunk, "AFTER", true, false, true, 0, holds, now); ok {
 		t.Errorf("given again, the part is a repeat again")
 	}
 }
@@ -180,25 +180,25 @@ func TestOriginBudgetStuckPartSeeded(t *testing.T) {
 	now := time.Unix(1000, 0)
 	holds := func(identity.ID) bool { return true }
 	c := sealed.ContentID{5}
-	if ok, _ := b.Admit(c, size, 0, chunk, "HOLDER", true, false, true, holds, now); !ok {
+	if ok, _ := b.Admit(c, size, 0, chunk, "HOLDER", true, false, true, 0, holds, now); !ok {
 		t.Fatal("the part's first copy was refused")
 	}
-	if ok, _ := b.Admit(c, size, 0, chunk, "REPEAT", true, true, true, holds, now); !ok {
+	if ok, _ := b.Admit(c, size, 0, chunk, "REPEAT", true, true, true, 0, holds, now); !ok {
 		t.Fatal("the full repeat budget refused one repeat") // it is spent now
 	}
 	for k := range 4 * stuckDeclines {
-		if ok, _ := b.Admit(c, size, 0, chunk, identity.ID(fmt.Sprintf("S%02d", k)), true, true, true, holds, now); ok {
+		if ok, _ := b.Admit(c, size, 0, chunk, identity.ID(fmt.Sprintf("S%02d", k)), true, true, true, 0, holds, now); ok {
 			t.Fatalf("refusal %d: admitted", k)
 		}
 	}
 	now = now.Add(2 * stuckAfter)
 	for k := range 8 {
-		if ok, _ := b.Admit(c, size, 0, chunk, identity.ID(fmt.Sprintf("T%02d", k)), true, true, true, holds, now); ok {
+		if ok, _ := b.Admit(c, size, 0, chunk, identity.ID(fmt.Sprintf("T%02d", k)), true, true, true, 0, holds, now); ok {
 			t.Fatalf("a part refused %d times, %v after it went out, was given again to T%02d while a complete holder is online",
 				4*stuckDeclines+k, 2*stuckAfter, k)
 		}
 	}
-	if ok, _ := b.Admit(c, size, 0, chunk, "LAST", true, false, true, holds, now); !ok {
+	if ok, _ := b.Admit(c, size, 0, chunk, "LAST", true, false, true, 0, holds, now); !ok {
 		t.Error("with no complete holder online, a part refused that often is still refused (not counted stuck)")
 	}
 }
@@ -213,18 +213,18 @@ func TestOriginBudgetLeftSeeded(t *testing.T) {
 	online := map[identity.ID]bool{"HOLDER": true, "REPEAT": true}
 	holds := func(id identity.ID) bool { return online[id] }
 	c := sealed.ContentID{7}
-	if ok, _ := b.Admit(c, size, 0, chunk, "HOLDER", true, false, true, holds, now); !ok {
+	if ok, _ := b.Admit(c, size, 0, chunk, "HOLDER", true, false, true, 0, holds, now); !ok {
 		t.Fatal("the part's first copy was refused")
 	}
-	if ok, _ := b.Admit(c, size, 0, chunk, "REPEAT", true, false, true, holds, now); !ok {
+	if ok, _ := b.Admit(c, size, 0, chunk, "REPEAT", true, false, true, 0, holds, now); !ok {
 		t.Fatal("the full repeat budget refused one repeat") // it is spent now
 	}
 	online["HOLDER"] = false // it left
 	now = now.Add(time.Second)
-	if ok, _ := b.Admit(c, size, 0, chunk, "A", true, true, true, holds, now); ok {
+	if ok, _ := b.Admit(c, size, 0, chunk, "A", true, true, true, 0, holds, now); ok {
 		t.Error("the part whose holder left was given again while a complete holder is online")
 	}
-	if ok, _ := b.Admit(c, size, 0, chunk, "B", true, false, true, holds, now); !ok {
+	if ok, _ := b.Admit(c, size, 0, chunk, "B", true, false, true, 0, holds, now); !ok {
 		t.Error("with no complete holder online, the part whose holder left was refused")
 	}
 }
@@ -240,15 +240,109 @@ func TestOriginBudgetSeededGrace(t *testing.T) {
 	online := map[identity.ID]bool{"HOLDER": true}
 	holds := func(id identity.ID) bool { return online[id] }
 	c := sealed.ContentID{8}
-	if ok, _ := b.Admit(c, size, 0, chunk, "HOLDER", true, false, true, holds, now); !ok {
+	if ok, _ := b.Admit(c, size, 0, chunk, "HOLDER", true, false, true, 0, holds, now); !ok {
 		t.Fatal("the part's first copy was refused")
 	}
-	b.Admit(c, size, 0, chunk, "REPEAT", true, false, true, holds, now) // spends the repeat budget
+	b.Admit(c, size, 0, chunk, "REPEAT", true, false, true, 0, holds, now) // spends the repeat budget
 	online["HOLDER"] = false
-	if ok, _ := b.Admit(c, size, 0, chunk, "A", true, true, true, holds, now.Add(time.Second)); ok {
+	if ok, _ := b.Admit(c, size, 0, chunk, "A", true, true, true, 0, holds, now.Add(time.Second)); ok {
 		t.Error("within the grace, the part was given again although a complete holder is online")
 	}
-	if ok, _ := b.Admit(c, size, 0, chunk, "B", true, true, true, holds, now.Add(seededGrace)); !ok {
+	if ok, _ := b.Admit(c, size, 0, chunk, "B", true, true, true, 0, holds, now.Add(seededGrace)); !ok {
 		t.Error("after the grace, the part whose holder left is still refused: a false complete holder keeps it lost")
+	}
+}
+
+// TestOriginBudgetStuckStandsOut: in a big crowd (stuckCrowd others),
+// while every part of a content is refused alike (devices asking for
+// whatever their peers lack while all parts spread), none counts as
+// stuck, however often; a part refused stuckRatio times as often as the
+// others on average does.
+func TestOriginBudgetStuckStandsOut(t *testing.T) {
+	const size, chunk, parts = 8 << 20, 256 << 10, 8
+	b := &OriginBudget{RepeatShare: 0.0001} // no repeats: only first copies
+	now := time.Unix(1000, 0)
+	holds := func(identity.ID) bool { return true }
+	c := sealed.ContentID{6}
+	for p := range parts {
+		if ok, _ := b.Admit(c, size, int64(p*chunk), chunk, identity.ID(fmt.Sprintf("H%d", p)), true, false, true, stuckCrowd, holds, now); !ok {
+			t.Fatalf("part %d: first copy refused", p)
+		}
+	}
+	b.Admit(c, size, 0, chunk, "REPEAT", true, false, true, stuckCrowd, holds, now) // spends the repeat budget
+	ask := func(p, k int, at time.Time) bool {
+		ok, _ := b.Admit(c, size, int64(p*chunk), chunk, identity.ID(fmt.Sprintf("S%d-%d", p, k)), true, false, true, stuckCrowd, holds, at)
+		return ok
+	}
+	const alike = 3 * stuckDeclines
+	for k := range alike {
+		for p := range parts {
+			if ask(p, k, now) {
+				t.Fatalf("part %d, refusal %d: given again before stuckAfter", p, k)
+			}
+		}
+	}
+	now = now.Add(stuckAfter)
+	for p := range parts {
+		if ask(p, alike, now) {
+			t.Errorf("part %d, refused %d times like every other part, %v after it went out: given again as stuck", p, alike, stuckAfter)
+		}
+	}
+	// Part 3 alone is asked for now: the others arrived through the crowd.
+	given := -1
+	for k := alike + 1; k < 10*alike && given < 0; k++ {
+		if ask(3, k, now) {
+			given = k
+		}
+	}
+	others := (parts - 1) * (alike + 1)
+	if min := stuckRatio * others / (parts - 1); given < min || given > min+1 {
+		t.Errorf("part 3 given again at its refusal %d, want it once refused %d times (stuckRatio × the others' mean)", given, min)
+	}
+}
+
+// TestOriginBudgetStuckSmallCrowd: in a small crowd (fewer than
+// stuckCrowd others), one stalled holder (online, not serving) got 3 of
+// the 8 parts' first copies; the crowd asks for those 3 alike and they do
+// not stand out against the mean. Each is still given again once refused
+// stuckDeclines times, stuckAfter after it went out, as the count alone
+// did before the ratio.
+func TestOriginBudgetStuckSmallCrowd(t *testing.T) {
+	const size, chunk, parts, stalled = 8 << 20, 256 << 10, 8, 3
+	b := &OriginBudget{RepeatShare: 0.0001} // no repeats: only first copies
+	now := time.Unix(1000, 0)
+	holds := func(identity.ID) bool { return true }
+	c := sealed.ContentID{7}
+	const crowd = stuckCrowd - 1
+	for p := range parts {
+		to := identity.ID(fmt.Sprintf("H%d", p))
+		if p < stalled {
+			to = "STALLED"
+		}
+		if ok, _ := b.Admit(c, size, int64(p*chunk), chunk, to, true, false, true, crowd, holds, now); !ok {
+			t.Fatalf("part %d: first copy refused", p)
+		}
+	}
+	b.Admit(c, size, 0, chunk, "REPEAT", true, false, true, crowd, holds, now) // spends the repeat budget
+	ask := func(p, k int, at time.Time) bool {
+		ok, _ := b.Admit(c, size, int64(p*chunk), chunk, identity.ID(fmt.Sprintf("S%d-%d", p, k)), true, false, true, crowd, holds, at)
+		return ok
+	}
+	for k := range stuckDeclines {
+		for p := range stalled {
+			if ask(p, k, now) {
+				t.Fatalf("part %d, refusal %d: given again before stuckAfter", p, k)
+			}
+		}
+	}
+	if ask(stalled-1, stuckDeclines, now.Add(stuckAfter/2)) {
+		t.Fatalf("part %d given again %v after it went out, before stuckAfter", stalled-1, stuckAfter/2)
+	}
+	now = now.Add(stuckAfter)
+	for p := range stalled {
+		if !ask(p, stuckDeclines+1, now) {
+			t.Errorf("part %d of the stalled holder, refused %d times or more, %v after it went out, in a crowd of %d: not given again",
+				p, stuckDeclines, stuckAfter, crowd)
+		}
 	}
 }

@@ -58,17 +58,15 @@ func (tr *transfer) arrive() {
 	if tr.from == nil {
 		if s.budget != nil {
 			off := int64(a.Chunk) * s.c.ChunkSize
-			others, seeded := false, false
+			others, seeded, crowd := false, false, 0
 			for _, h := range s.holders {
 				if h != n && h.online() {
 					others, seeded = true, seeded || h.finished
-					if seeded {
-						break
-					}
+					crowd++
 				}
 			}
 			holds := func(id identityID) bool { h := s.byID[id]; return h != nil && h.online() && !h.gone }
-			if ok, retry := s.budget.Admit(contentID, s.c.Size, off, size, n.id, others, seeded, n.announced && !n.gone, holds, s.t()); !ok {
+			if ok, retry := s.budget.Admit(contentID, s.c.Size, off, size, n.id, others, seeded, n.announced && !n.gone, crowd, holds, s.t()); !ok {
 				s.originBusy++
 				s.at(s.c.Latency, func() { tr.end(sched.Outcome{Kind: sched.Declined, RetryAfter: retry}) })
 				return
