@@ -11,27 +11,45 @@ import (
 )
 
 // announceGate holds the device's plain announcements (POST /v1/announce
-// without a lookup: heartbeats and a completion) while hold is set, until
-// release is closed; held says each one it holds.
+// without a lookup: heartbeats and a completion) on their way to the
+// directory until Release: each one sent while hold is set, or with once
+// only the first of them (it clears hold; later ones pass). held says each
+// one it holds; answered is closed when the first held one was answered.
 type announceGate struct {
-	rt      http.RoundTripper
-	hold    atomic.Bool
-	held    chan struct{}
-	release chan struct{}
-	once    sync.Once
+	rt       http.RoundTripper
+	once     bool
+	hold     atomic.Bool
+	held     chan struct{}
+	release  chan struct{}
+	answered chan struct{}
+	released sync.Once
+	answer   sync.Once
 }
 
+func newAnnounceGate(t *testing.T, once bool) *announceGate {
+	g := &announceGate{rt: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS13}},
+		once: once, held: make(chan struct{}, 1), release: make(chan struct{}), answered: make(chan struct{})}
+	t.Cleanup(g.Release)
+	return g
+}
+
+// Release lets the held announcements (and all later ones) through.
+func (g *announceGate) Release() { g.released.Do(func() { close(g.release) }) }
+
 func (g *announceGate) RoundTrip(r *http.Request) (*http.Response, error) {
-	if g.hold.Load() && r.Method == http.MethodPost && r.URL.Path == "/v1/announce" && r.URL.RawQuery == "" {
-		select {
-		case g.held <- struct{}{}:
-		default:
-		}
-		select {
-		case <-g.release:
-		case <-r.Context().Done():
-			return nil, r.Context().Err()
-		}
+	plain := r.Method == http.MethodPost && r.URL.Path == "/v1/announce" && r.URL.RawQuery == ""
+	if !plain || !(g.once && g.hold.CompareAndSwap(true, false) || !g.once && g.hold.Load()) {
+		return g.rt.RoundTrip(r)
+	}
+	defer g.answer.Do(func() { close(g.answered) })
+	select {
+	case g.held <- struct{}{}:
+	default:
+	}
+	select {
+	case <-g.release:
+	case <-r.Context().Done():
+		return nil, r.Context().Err()
 	}
 	return g.rt.RoundTrip(r)
 }
@@ -52,9 +70,7 @@ func TestCompletedDownloadDoesNotWaitForTheDirectory(t *testing.T) {
 	if err := a.Fetch(ctx, title.ContentID); err != nil {
 		t.Fatal(err)
 	}
-	gate := &announceGate{rt: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS13}},
-		held: make(chan struct{}, 1), release: make(chan struct{})}
-	t.Cleanup(func() { gate.once.Do(func() { close(gate.release) }) })
+	gate := newAnnounceGate(t, false)
 	dev, c := d.enroll(t, "bob", gate)
 	b := serveNode(t, c, dev, "bob", func(o *Options) { o.AnnounceInterval = time.Hour })
 	if _, err := b.Register(ctx, title.ID); err != nil {
@@ -77,7 +93,7 @@ func TestCompletedDownloadDoesNotWaitForTheDirectory(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("no announcement after the download completed")
 	}
-	gate.once.Do(func() { close(gate.release) })
+	gate.Release()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
 		sups, err := a.dirClient().Suppliers(ctx, title.ContentID)

@@ -2,40 +2,11 @@ package share
 
 import (
 	"context"
-	"crypto/tls"
-	"net/http"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/kith-media/kith/directory"
 )
-
-// firstAnnounceHeld holds the first plain announcement (POST /v1/announce
-// without a lookup) sent while armed, until release is closed; later ones
-// pass.
-type firstAnnounceHeld struct {
-	rt      http.RoundTripper
-	armed   atomic.Bool
-	held    chan struct{}
-	release chan struct{}
-	done    chan struct{} // closed once the held one was answered
-}
-
-func (g *firstAnnounceHeld) RoundTrip(r *http.Request) (*http.Response, error) {
-	if r.Method == http.MethodPost && r.URL.Path == "/v1/announce" && r.URL.RawQuery == "" {
-		if g.armed.CompareAndSwap(true, false) {
-			defer close(g.done)
-			g.held <- struct{}{}
-			select {
-			case <-g.release:
-			case <-r.Context().Done():
-				return nil, r.Context().Err()
-			}
-		}
-	}
-	return g.rt.RoundTrip(r)
-}
 
 // TestAnnouncementsInOrder: an announcement built before a policy change
 // (the heartbeat's, slow on its way) and reaching the directory after the
@@ -47,16 +18,7 @@ func TestAnnouncementsInOrder(t *testing.T) {
 	ctx := context.Background()
 	d := startDirectory(t)
 	title, _ := d.publish(t, "Ordered Song", 256<<10, 0)
-	g := &firstAnnounceHeld{rt: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS13}},
-		held: make(chan struct{}, 1), release: make(chan struct{}), done: make(chan struct{})}
-	released := false
-	release := func() {
-		if !released {
-			released = true
-			close(g.release)
-		}
-	}
-	t.Cleanup(release)
+	g := newAnnounceGate(t, true) // the first plain announcement sent while armed
 	dev, c := d.enroll(t, "bob", g)
 	b := serveNode(t, c, dev, "bob", func(o *Options) { o.AnnounceInterval = time.Hour })
 	if _, err := b.Register(ctx, title.ID); err != nil {
@@ -68,7 +30,7 @@ func TestAnnouncementsInOrder(t *testing.T) {
 	x := startNode(t, d, "carol", nil)
 	waitSupplier(t, x, b, title)
 
-	g.armed.Store(true)
+	g.hold.Store(true)
 	b.announceSoon() // the heartbeat's announcement, policy "anyone", held
 	select {
 	case <-g.held:
@@ -78,8 +40,8 @@ func TestAnnouncementsInOrder(t *testing.T) {
 	if err := b.SetPolicy(ctx, "", directory.Policy{Mode: "nobody"}); err != nil {
 		t.Fatal(err)
 	}
-	release() // the held one reaches the directory after SetPolicy's
-	<-g.done
+	g.Release() // the held one reaches the directory after SetPolicy's
+	<-g.answered
 	// The directory ends with the new policy: at once, or after one more
 	// announcement.
 	deadline := time.Now().Add(10 * time.Second)
