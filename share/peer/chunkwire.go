@@ -39,7 +39,7 @@ package peer
 // the connection.
 //
 // This file has the frames; chunkwire_server.go serves them,
-// chunkwire_client.go sends them.
+// chunkwire_client.go sends them and chunkwire_body.go reads an answer's body.
 
 import (
 	"bufio"
