@@ -182,6 +182,12 @@ func (s *Server) handleTitles(w http.ResponseWriter, r *http.Request, _ *request
 	return nil
 }
 
+// intParam reads a count parameter of a query (a lookup's limit, the
+// catalog's page and per_page): def when absent or "0", else a whole
+// number from lo to hi, or a 400 naming it. "0" is the default on
+// purpose: Client.Titles sends page and per_page as its caller gives
+// them, 0 too, and a client writing every field of its query (0 for "not
+// set") would otherwise get a 400 (TestCountParamZeroIsDefault).
 func intParam(v string, def, lo, hi int, name string) (int, error) {
 	if v == "" || v == "0" {
 		return def, nil

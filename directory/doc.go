@@ -146,6 +146,7 @@
 //	                                 key may enroll again, under any account); 409 for another account;
 //	                                 a revoked device is refused (403) and stays revoked
 //	GET    /v1/titles?q=&page=&per_page=  {"titles":[Title],"total","page","per_page"}; per_page ≤ 100
+//	                                 (a count given as 0 — page, per_page, a lookup's limit — is its default)
 //	GET    /v1/titles/{id}           Title (a household title only to its owner's account, else 404)
 //	GET    /v1/titles/{id}/artwork   the title's cover thumbnail, image/jpeg; 404 when it has none
 //	POST   /v1/publish               signed: PublishRequest (a device's own file: manifest, content key
