@@ -96,11 +96,11 @@
 // directory no longer vouches for a device (share checks its neighbours),
 // Server.Refuse refuses its calls at once (a Have poll of its held then
 // ends, refused: a held poll is permitted again when answered, so a policy
-// changed while it waited holds too), for 30 s against any answer older
-// than the refusal (a lookup in flight, the suppliers answer's accounts),
-// and Client.Revoke ends ours (a held
-// poll of ours at once): a running download drops it as a source that
-// refused us.
+// changed while it waited holds too; a chunk read for it since its permit
+// is not sent), for 30 s against any answer older than the refusal (a
+// lookup in flight, the suppliers answer's accounts), and Client.Revoke
+// ends ours (a held poll of ours at once): a running download drops it as
+// a source that refused us.
 //
 // A Node's peer port also answers plain HTTP: share/install looks at each
 // connection's first byte (0x16, a TLS handshake, comes here; anything else

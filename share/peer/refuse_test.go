@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"sync/atomic"
 	"testing"
 
 	"github.com/kith-media/kith/share/identity"
@@ -66,5 +67,39 @@ func TestRefusalNotOverwritten(t *testing.T) {
 	forbidden("a refused device after ForgetAccounts", k)
 	if n := accts.n.Load(); n != 1 {
 		t.Errorf("%d lookups, want 1 (the refusal kept over KnownAccounts and ForgetAccounts)", n)
+	}
+}
+
+// TestRefusedWhileChunkRead: a device refused (Server.Refuse) after its
+// chunk request's permit, while the chunk was read from disk, is answered
+// 403, not the chunk, and nothing is counted uploaded to it. Before, the
+// answer went out whole: the refusal held only for requests permitted
+// after it.
+func TestRefusedWhileChunkRead(t *testing.T) {
+	ctx := context.Background()
+	ct := makeContent(t, 10_000, 4096, 33)
+	a, b := newIdent(t), newIdent(t)
+	accts := &countingAccounts{known: map[identity.ID]string{b.ID(): "alice"}}
+	var up atomic.Int64
+	srv, addr := startServer(t, ServerOptions{Identity: a, Library: holder(t, ct), Owner: "alice", Accounts: accts,
+		OnUpload: func(u Upload) { up.Add(u.Bytes) }})
+	c := client(t, b, a.ID(), addr)
+	defer c.Close()
+	if _, err := c.Chunk(ctx, ct.m, 0, nil); err != nil {
+		t.Fatalf("before the refusal: %v", err)
+	}
+	testHookChunkRead = func(s *Server, peer identity.ID) {
+		if s == srv && peer == b.ID() {
+			s.Refuse(peer)
+		}
+	}
+	t.Cleanup(func() { testHookChunkRead = nil })
+	before := up.Load()
+	var se *StatusError
+	if got, err := c.Chunk(ctx, ct.m, 1, nil); !errors.As(err, &se) || se.Status != http.StatusForbidden {
+		t.Errorf("the chunk of a device refused while it was read: %d bytes, %v; want 403", len(got), err)
+	}
+	if n := up.Load() - before; n != 0 {
+		t.Errorf("%d bytes counted uploaded to the refused device, want 0", n)
 	}
 }

@@ -188,12 +188,14 @@ func (s *Server) KnownAccounts(accounts map[identity.ID]string) { s.accts.know(a
 // Refuse tells the server the directory no longer vouches for device id
 // (revoked, or no longer enrolled), as its owner learnt outside a
 // caller's lookup: its calls are refused at once, where a kept answer
-// would have served it for up to LookupLimits.TTL, and its held Have polls
+// would have served it for up to LookupLimits.TTL, its held Have polls
 // end at once, refused (a held poll would otherwise tell it our state when
-// its wait runs out). Kept as a lookup's "not enrolled" is (NegativeTTL);
-// then the directory is asked again. Until then no account is kept over
-// it: not a lookup's in flight when Refuse came, nor KnownAccounts' (both
-// may carry the directory's word from before the revocation).
+// its wait runs out), and a chunk permitted before and not yet being
+// written is refused too (one being written finishes: handleChunk). Kept
+// as a lookup's "not enrolled" is (NegativeTTL); then the directory is
+// asked again. Until then no account is kept over it: not a lookup's in
+// flight when Refuse came, nor KnownAccounts' (both may carry the
+// directory's word from before the revocation).
 func (s *Server) Refuse(id identity.ID) {
 	s.accts.refuse(id)
 	s.mu.Lock()

@@ -153,6 +153,19 @@ func (s *Server) handleChunk(w http.ResponseWriter, r *http.Request) {
 		putChunkBuf(buf)
 		buf = nil
 	}
+	if testHookChunkRead != nil {
+		testHookChunkRead(s, peer)
+	}
+	if s.accts.refused(peer) {
+		// Refused (Refuse) since its permit, while the chunk was read and
+		// checked: not one byte of it goes out. An answer already being
+		// written finishes: it is at most one chunk per upload slot
+		// (MaxUploadsPerPeer), sealed, sent within WriteTimeout, and
+		// cutting it would mean closing a connection that may carry our
+		// own requests too (WireProto2).
+		forbidden(w)
+		return
+	}
 	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.o.WriteTimeout))
 	w.Header().Set("Content-Type", "application/octet-stream")
 	if r.Header.Get("Range") != "" {
@@ -192,3 +205,7 @@ func (c *countWriter) Write(b []byte) (int, error) {
 	}
 	return n, err
 }
+
+// testHookChunkRead, if set (tests only), runs in handleChunk once the
+// chunk has been read, before its answer is written.
+var testHookChunkRead func(s *Server, peer identity.ID)
