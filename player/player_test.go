@@ -125,9 +125,10 @@ func TestResume(t *testing.T) {
 }
 
 // TestRepeatAndSkip checks repeat all (Next from the last track wraps to
-// the first) and repeat one (the track plays again). Previous is not
-// exercised here: its rule (restart after 3 s played) needs the test to
-// act within 3 s of a start, which a loaded machine does not promise.
+// the first) and repeat one (the track plays again). Previous is
+// TestPrevious's, on the player's fake clock: its rule (restart after 3 s
+// played) on the wall clock needs the test to act within 3 s of a start,
+// which a loaded machine does not promise.
 func TestRepeatAndSkip(t *testing.T) {
 	// Each change of mode is sent with the command before it, not after
 	// waiting for that one's event: the player runs its commands in order,

@@ -1,0 +1,78 @@
+package player
+
+import (
+	"testing"
+	"time"
+)
+
+// stepUntil steps the control loop until an event from the n-th on
+// satisfies ok (a track change is seen at a tick), and returns it.
+func (c *clocked) stepUntil(t *testing.T, n int, what string, ok func(Event) bool) Event {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		for _, e := range c.ev.snapshot()[n:] {
+			if ok(e) {
+				return e
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s (events %v)", what, c.ev.summary())
+		}
+		c.step(t)
+		time.Sleep(time.Millisecond) // let the output pull: a track is seen once heard
+	}
+}
+
+// TestPrevious drives the real player (decoder, pump, fake output pulling
+// in real time) through Previous's rule: more than 3 s played restarts the
+// title, less goes to the one before, and the first title restarts. The
+// player's clock is fake, so the position Previous reads is the one the
+// test set by Seek (positions are read at ticks, and the test makes them):
+// on the wall clock a loaded machine could play past 3 s before the
+// command ran, which is why TestRepeatAndSkip left it out.
+func TestPrevious(t *testing.T) {
+	src := &memSource{titles: map[string][]byte{
+		"a": toneWAV(rate, 30*time.Second, 440),
+		"b": toneWAV(rate, 30*time.Second, 1000),
+	}}
+	c := newClocked(t, src, nil)
+	p := c.p
+	p.Play("a", "b")
+	c.stepUntil(t, 0, "track a", func(e Event) bool { return e.Kind == EventTrack && e.TitleID == "a" })
+	n := len(c.ev.snapshot())
+	p.Next()
+	c.stepUntil(t, n, "track b", func(e Event) bool { return e.Kind == EventTrack && e.TitleID == "b" })
+
+	// b, 10 s in: Previous starts b again from its beginning.
+	n = len(c.ev.snapshot())
+	p.Seek(10 * time.Second)
+	p.Previous()
+	isTrack := func(e Event) bool { return e.Kind == EventTrack }
+	if e := c.stepUntil(t, n, "the track after Previous 10 s into b", isTrack); e.TitleID != "b" || e.Index != 1 {
+		t.Fatalf("Previous 10 s into b played %q at %d, want b again at 1", e.TitleID, e.Index)
+	}
+	pos := c.stepUntil(t, n, "a position of b after the restart", func(e Event) bool {
+		return e.Kind == EventPosition && e.TitleID == "b" && e.Position < 10*time.Second
+	})
+	if pos.Position > 5*time.Second {
+		t.Errorf("b restarted at %v, want its beginning", pos.Position)
+	}
+
+	// b, 1 s in: Previous goes to a.
+	n = len(c.ev.snapshot())
+	p.Seek(time.Second)
+	p.Previous()
+	if e := c.stepUntil(t, n, "the track after Previous 1 s into b", isTrack); e.TitleID != "a" || e.Index != 0 {
+		t.Fatalf("Previous 1 s into b played %q at %d, want a at 0", e.TitleID, e.Index)
+	}
+
+	// a, the first: Previous starts it again, however little was played.
+	n = len(c.ev.snapshot())
+	p.Seek(time.Second)
+	p.Previous()
+	if e := c.stepUntil(t, n, "the track after Previous on the first title", isTrack); e.TitleID != "a" || e.Index != 0 {
+		t.Fatalf("Previous 1 s into the first title played %q at %d, want a again at 0", e.TitleID, e.Index)
+	}
+	p.Stop()
+	c.ev.wait(t, 30*time.Second, "stopped", isState(StateStopped))
+}
