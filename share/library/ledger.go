@@ -40,6 +40,10 @@ type LedgerDelta struct {
 	Bytes     int64
 }
 
+const recordLedger = `INSERT INTO ledger(peer, content_id, direction, bytes, requests, first_at, last_at)
+	VALUES (?, ?, ?, ?, 1, ?, ?) ON CONFLICT(peer, content_id, direction) DO UPDATE SET
+	bytes = bytes + excluded.bytes, requests = requests + 1, last_at = excluded.last_at`
+
 // RecordAll adds every delta to its ledger entry (bytes summed, one request
 // counted) in one transaction: a peer server flushes its uploads to all its peers every
 // second and a download its bytes from each source at its end, and one
@@ -55,16 +59,12 @@ func (l *Library) RecordAll(ctx context.Context, ds []LedgerDelta) error {
 		return fmt.Errorf("recording ledger: %w", err)
 	}
 	defer tx.Rollback()
-	st, err := tx.PrepareContext(ctx, `INSERT INTO ledger(peer, content_id, direction, bytes, requests, first_at, last_at)
-		VALUES (?, ?, ?, ?, 1, ?, ?) ON CONFLICT(peer, content_id, direction) DO UPDATE SET
-		bytes = bytes + excluded.bytes, requests = requests + 1, last_at = excluded.last_at`)
-	if err != nil {
-		return fmt.Errorf("recording ledger: %w", err)
-	}
-	defer st.Close()
 	now := l.now()
 	for _, d := range ds {
-		if _, err := st.ExecContext(ctx, string(d.Peer), d.ContentID.String(), d.Direction, d.Bytes, now, now); err != nil {
+		// Exec, not a Prepare of the transaction: Exec takes the
+		// statement from the connection's cache (stmtCache), a Prepare
+		// compiles it again each flush.
+		if _, err := tx.ExecContext(ctx, recordLedger, string(d.Peer), d.ContentID.String(), d.Direction, d.Bytes, now, now); err != nil {
 			return fmt.Errorf("recording ledger: %w", err)
 		}
 	}
