@@ -293,7 +293,11 @@
 // whose holder stopped sharing it (its new first copy replaces the
 // gone one in the cap on first copies, twice the size, for one size of
 // such copies per episode: holders taking turns to leave cannot draw the
-// content again and again); any other
+// content again and again). A part's holder reading it again (a read
+// that failed) gets it twice more as the same copy: that read does not
+// make the part "just went out", and a stuck part is not given again to
+// its holder, so a holder that does not pass a part on cannot keep it
+// from counting as lacking by reading it again. Any other
 // read is served only from a repeat budget (10 % of the size, refilled
 // over 5 minutes, for parts whose one holder left, and for devices that
 // share nothing back) and otherwise answered 503 origin_busy with

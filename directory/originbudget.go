@@ -105,12 +105,19 @@ type originTally struct {
 	at      time.Time
 }
 
-// grant is a part's first copy: who got it, when, and how many bytes.
+// grant is a part's first copy: who got it, when, and how many bytes;
+// retries: how often its holder read it again since (reads that failed).
 type grant struct {
-	to identity.ID
-	at time.Time
-	n  int64
+	to      identity.ID
+	at      time.Time
+	n       int64
+	retries int
 }
+
+// holderRetries is how often a part's holder may read it again as the same
+// first copy (reads that failed: a connection lost, a timeout on a loaded
+// machine); beyond, its reads are any other device's (the repeat budget).
+const holderRetries = 2
 
 func (b *OriginBudget) share() float64 {
 	if b.RepeatShare > 0 {
@@ -160,9 +167,9 @@ func (b *OriginBudget) Admit(c sealed.ContentID, size, off, n int64, asker ident
 	t.at = now
 	g, given := t.served[off]
 	// A first copy: the part never went to a sharer, or went to one that
-	// no longer holds it, or went to this asker (a read that failed, asked
-	// again). First copies add up to twice the size at most, whatever the
-	// offsets (overlapping reads cannot turn one content into many "first"
+	// no longer holds it, or its holder asks again (see again).
+	// First copies add up to twice the size at most, whatever the offsets
+	// (overlapping reads cannot turn one content into many "first"
 	// parts). A copy whose holder left is gone from the crowd: the part's
 	// new first copy takes its place in that sum. Counting both, a title
 	// one device downloaded alone and stopped sharing left a crowd coming
@@ -192,11 +199,28 @@ func (b *OriginBudget) Admit(c sealed.ContentID, size, off, n int64, asker ident
 	if left {
 		gone = max(0, min(g.n, size-t.regiven))
 	}
+	// again: the part's holder asks for it again (a read that failed). It
+	// gets it holderRetries times more, while first copies are under their
+	// cap, as the same copy: the grant keeps its time and its refusals, and the first
+	// copies' sum does not grow. Before, every such read was a new first
+	// copy, so a holder that does not pass the part on (claiming to hold
+	// all of it or not) could read it again every few seconds: the part
+	// "just went out" each time and never counted as stuck (nor as left:
+	// a claimed complete holder's grace began again), the crowd had it
+	// only from the repeat budget, and the reads added up to the first
+	// copies' cap, after which nobody got a first copy. For the same
+	// reason a stuck part is not given again to its holder.
+	again := given && g.to == asker && g.retries < holderRetries
 	d := t.declined[off]
-	stuck := given && !trusted && d >= stuckDeclines && now.Sub(g.at) >= stuckAfter &&
+	stuck := given && !trusted && g.to != asker && d >= stuckDeclines && now.Sub(g.at) >= stuckAfter &&
 		(crowd < stuckCrowd || d*(len(t.served)-1) >= stuckRatio*(t.refusals-d)) // stands out in a big crowd
-	first := (!given || g.to == asker || stuck || left) && t.firstBytes-gone+n <= 2*size
-	if sharer && first && (given || len(t.served) < maxTallyOffsets) {
+	first := (!given || again || stuck || left) && t.firstBytes-gone+n <= 2*size
+	switch {
+	case !sharer || !first:
+	case again:
+		g.retries++
+		t.served[off] = g
+	case given || len(t.served) < maxTallyOffsets:
 		t.served[off] = grant{to: asker, at: now, n: n}
 		t.firstBytes += n - gone
 		t.regiven += gone
