@@ -129,3 +129,10 @@ func eventually(cond func() bool) bool {
 	}
 	return true
 }
+
+// inUse is how many of the arena's slots are given out now.
+func (a *bufArena) inUse() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.used) - len(a.free)
+}

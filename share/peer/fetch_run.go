@@ -37,6 +37,7 @@ func (f *Fetcher) Run(ctx context.Context) error {
 	defer func() {
 		cancel()
 		wg.Wait()
+		f.dropResults()
 		f.mu.Lock()
 		var ds []library.LedgerDelta
 		for _, s := range f.core.Sources() {
@@ -202,8 +203,26 @@ func (f *Fetcher) launch(ctx context.Context, wg *sync.WaitGroup, a *attempt) {
 		select {
 		case f.results <- result{a: a, data: data, buf: buf, have: have, err: err}:
 		case <-ctx.Done():
+			f.putBuf(buf) // Run has ended: nobody handles it
 		}
 	}()
+}
+
+// dropResults gives back the buffers of the answers Run did not handle
+// (they came as it ended: the last chunk's, a race lost, a download
+// cancelled), once its requests have all returned. A buffer of the
+// process's arena (bufArena) never given back is lost to it for good:
+// the chunk buffers of uploads and downloads came from the Go heap again
+// once a few downloads had ended with answers on their way.
+func (f *Fetcher) dropResults() {
+	for {
+		select {
+		case r := <-f.results:
+			f.putBuf(r.buf)
+		default:
+			return
+		}
+	}
 }
 
 // storeError is a local failure to store a verified chunk (disk full...).
