@@ -1,12 +1,9 @@
 package directory_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/tls"
 	"encoding/json"
-	"io"
 	"net/http"
 	"slices"
 	"testing"
@@ -126,21 +123,10 @@ func TestAnnounceSuppliersMalformed(t *testing.T) {
 	dev := enrollIn(t, st, "alice")
 	body, _ := json.Marshal(directory.Announcement{Addrs: []string{"198.51.100.2:7000"},
 		Holdings: []directory.Holding{{Content: cid, Policy: directory.Policy{Mode: directory.PolicyAnyone}}}})
-	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS13}}}
+	hc := tlsClient(t)
 	post := func(query string) (int, map[string]json.RawMessage) {
-		path := "/v1/announce" + query
-		req, _ := http.NewRequestWithContext(ctx, "POST", "https://"+d.Addr+path, bytes.NewReader(body))
-		h, ts, sig := directory.SignRequest(dev, "POST", path, time.Now().UnixMilli(), body)
-		req.Header.Set(directory.HeaderDevice, h)
-		req.Header.Set(directory.HeaderTime, ts)
-		req.Header.Set(directory.HeaderSignature, sig)
-		resp, err := hc.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
+		resp, b := signedDo(t, hc, d.Addr, dev, "POST", "/v1/announce"+query, body)
 		var m map[string]json.RawMessage
-		b, _ := io.ReadAll(resp.Body)
 		_ = json.Unmarshal(b, &m)
 		return resp.StatusCode, m
 	}

@@ -3,13 +3,10 @@ package directory_test
 import (
 	"context"
 	"crypto/rand"
-	"crypto/tls"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"testing"
-	"time"
 
 	"github.com/kith-media/kith/directory"
 	"github.com/kith-media/kith/directory/dirtest"
@@ -39,21 +36,10 @@ func TestCountParamZeroIsDefault(t *testing.T) {
 		}
 	}
 	asker := enrollIn(t, st, "alice")
-	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS13}}}
-	defer hc.CloseIdleConnections()
+	hc := tlsClient(t)
 	get := func(path string, out any) int {
 		t.Helper()
-		req, _ := http.NewRequestWithContext(ctx, "GET", "https://"+d.Addr+path, nil)
-		h, ts, sig := directory.SignRequest(asker, "GET", path, time.Now().UnixMilli(), nil)
-		req.Header.Set(directory.HeaderDevice, h)
-		req.Header.Set(directory.HeaderTime, ts)
-		req.Header.Set(directory.HeaderSignature, sig)
-		resp, err := hc.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
+		resp, b := signedDo(t, hc, d.Addr, asker, "GET", path, nil)
 		if resp.StatusCode == http.StatusOK {
 			if err := json.Unmarshal(b, out); err != nil {
 				t.Fatalf("GET %s: %v", path, err)

@@ -3,17 +3,14 @@ package directory_test
 import (
 	"context"
 	"crypto/rand"
-	"crypto/tls"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
 	"strconv"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/kith-media/kith/directory"
 	"github.com/kith-media/kith/directory/dirtest"
@@ -29,7 +26,6 @@ func TestSuppliersBinaryEndToEnd(t *testing.T) {
 	ctx := context.Background()
 	d := dirtest.Serve(t, directory.Options{RateAuth: -1, RateIP: -1, RateDevice: -1})
 	st := d.Store.(*sqlitestore.Store)
-	base := "https://" + d.Addr
 	client := func(dev *identity.Identity) *directory.Client { return d.Client(t, dev) }
 	var cid sealed.ContentID
 	rand.Read(cid[:])
@@ -58,23 +54,13 @@ func TestSuppliersBinaryEndToEnd(t *testing.T) {
 	}
 
 	// the same lookup signed by the asker, without and with Accept
-	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS13}}}
+	hc := tlsClient(t)
 	lookup := func(accept string) (*http.Response, []byte) {
-		path := "/v1/suppliers/" + cid.String()
-		req, _ := http.NewRequestWithContext(ctx, "GET", base+path, nil)
-		d, ts, sig := directory.SignRequest(asker, "GET", path, time.Now().UnixMilli(), nil)
-		req.Header.Set(directory.HeaderDevice, d)
-		req.Header.Set(directory.HeaderTime, ts)
-		req.Header.Set(directory.HeaderSignature, sig)
+		var hdr []string
 		if accept != "" {
-			req.Header.Set("Accept", accept)
+			hdr = []string{"Accept", accept}
 		}
-		resp, err := hc.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
+		resp, b := signedDo(t, hc, d.Addr, asker, "GET", "/v1/suppliers/"+cid.String(), nil, hdr...)
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("lookup: %d %s", resp.StatusCode, b)
 		}
