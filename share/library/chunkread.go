@@ -124,8 +124,10 @@ func (l *Library) damaged(it *item, i int) {
 			l.log.Error("library: reopening damaged file", "content", it.cid, "err", err)
 		}
 	}
-	if _, err := l.w.Exec(`UPDATE content SET bitmap = ?, have = ?, complete = 0, updated_at = ? WHERE content_id = ?`,
-		[]byte(bits), nhave, l.now(), it.cid.String()); err != nil {
+	_, err := l.w.Exec(`UPDATE content SET bitmap = ?, have = ?, complete = 0, updated_at = ? WHERE content_id = ?`,
+		[]byte(bits), nhave, l.now(), it.cid.String())
+	l.heldChanged()
+	if err != nil {
 		l.log.Error("library: recording damaged chunk", "content", it.cid, "err", err)
 	}
 }

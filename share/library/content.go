@@ -63,6 +63,7 @@ func (l *Library) AddManifest(ctx context.Context, m *sealed.Manifest) error {
 	res, err := l.w.ExecContext(ctx, `INSERT INTO content(content_id, manifest, num_chunks, file_size, bitmap, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(content_id) DO NOTHING`,
 		cid.String(), raw, n, m.FileSize(), []byte(NewBitmap(n)), l.now())
+	l.heldChanged()
 	if err != nil {
 		return fmt.Errorf("adding manifest %s: %w", cid, err)
 	}
@@ -270,8 +271,10 @@ func (l *Library) openPart(ctx context.Context, it *item, unheld bool) error {
 	// A new file of a content whose row records nothing held (a new
 	// download: AddManifest just wrote it) has nothing to record.
 	if !fresh || !unheld {
-		if _, err := l.w.ExecContext(ctx, `UPDATE content SET bitmap = ?, have = ?, complete = 0, updated_at = ? WHERE content_id = ?`,
-			[]byte(it.have), it.nhave, l.now(), it.cid.String()); err != nil {
+		_, err := l.w.ExecContext(ctx, `UPDATE content SET bitmap = ?, have = ?, complete = 0, updated_at = ? WHERE content_id = ?`,
+			[]byte(it.have), it.nhave, l.now(), it.cid.String())
+		l.heldChanged()
+		if err != nil {
 			return fmt.Errorf("recording bitmap of %s: %w", it.cid, err)
 		}
 	}
@@ -471,8 +474,10 @@ func (l *Library) flushLocked(it *item) error {
 		it.complete = true
 		it.mu.Unlock()
 	}
-	if _, err := l.w.ExecContext(ctx, `UPDATE content SET bitmap = ?, have = ?, complete = ?, updated_at = ? WHERE content_id = ?`,
-		[]byte(bits), nhave, done, l.now(), it.cid.String()); err != nil {
+	_, err := l.w.ExecContext(ctx, `UPDATE content SET bitmap = ?, have = ?, complete = ?, updated_at = ? WHERE content_id = ?`,
+		[]byte(bits), nhave, done, l.now(), it.cid.String())
+	l.heldChanged()
+	if err != nil {
 		return fmt.Errorf("recording bitmap of %s: %w", it.cid, err)
 	}
 	return nil

@@ -52,4 +52,15 @@
 // a peer), chunks written but not yet recorded are recovered. Verify
 // re-hashes a content on demand and drops damaged chunks (a damaged
 // .sealed file becomes a .part again).
+//
+// # Listings kept in memory
+//
+// HeldContent's list and Policies' map are read from the index once and
+// kept until a content, title or policy row is written (held.go): a
+// node's heartbeat and every peer's offer request ask for them, and they
+// change only when a download starts, flushes or completes, or a title,
+// content or policy is added, changed or removed. Every write to those
+// tables drops them once it is done. The index is written only through
+// its Library (a node opens its library once, in share.NewNode), so no
+// write goes unseen.
 package library

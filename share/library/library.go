@@ -87,6 +87,10 @@ type Library struct {
 	policyCache map[sealed.ContentID]Policy      // ContentPolicy answers
 	policyGen   int                              // bumped on every policy or title change
 	policyLoads map[sealed.ContentID]*policyLoad // ContentPolicy reads under way
+	pols        map[string]Policy                // Policies' answer while polsGen is policyGen
+	polsGen     int
+	held        *heldRows // HeldContent's list (held.go)
+	heldGen     uint64    // bumped on every content or title change (heldChanged)
 }
 
 // Open opens (creating if needed) the library in dir: dir/index.db and

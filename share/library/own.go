@@ -255,6 +255,7 @@ func (l *Library) Adopt(ctx context.Context, m *sealed.Manifest, path string) er
 		VALUES (?, ?, ?, ?, 1, ?, ?, ?) ON CONFLICT(content_id) DO UPDATE SET manifest = excluded.manifest,
 		complete = 1, bitmap = excluded.bitmap, have = excluded.have, updated_at = excluded.updated_at`,
 		cid.String(), raw, n, m.FileSize(), []byte(full), n, l.now())
+	l.heldChanged()
 	if err != nil {
 		return fmt.Errorf("adopting %s: recording: %w", cid, err)
 	}
@@ -304,7 +305,9 @@ func (l *Library) RemoveContent(ctx context.Context, cid sealed.ContentID) error
 			l.log.Warn("library: closing a removed file", "content", cid, "err", err)
 		}
 	}
-	if _, err := l.w.ExecContext(ctx, `DELETE FROM content WHERE content_id = ?`, cid.String()); err != nil {
+	_, err := l.w.ExecContext(ctx, `DELETE FROM content WHERE content_id = ?`, cid.String())
+	l.heldChanged()
+	if err != nil {
 		return fmt.Errorf("removing %s: %w", cid, err)
 	}
 	for _, p := range []string{l.sealedPath(cid), l.partPath(cid)} {

@@ -197,11 +197,15 @@ type policyLoad struct {
 	err  error
 }
 
-// forgetPolicies drops the ContentPolicy cache after a policy or title change.
+// forgetPolicies drops the ContentPolicy cache and Policies' map after a
+// policy or title change, and HeldContent's list (it names the titles).
 func (l *Library) forgetPolicies() {
 	l.mu.Lock()
 	l.policyCache = nil
+	l.pols = nil
 	l.policyGen++
+	l.held = nil
+	l.heldGen++
 	l.mu.Unlock()
 }
 
@@ -212,13 +216,6 @@ func (l *Library) contentPolicy(ctx context.Context, cid sealed.ContentID) (Poli
 		return Policy{}, fmt.Errorf("loading policy of %s: %w", cid, err)
 	}
 	return l.Policy(ctx, id)
-}
-
-// Policies returns every stored policy by title ID ("" is the library default).
-func (l *Library) Policies(ctx context.Context) (map[string]Policy, error) {
-	out, err := l.policies(ctx)
-	delete(out, resumeKey)
-	return out, err
 }
 
 func (l *Library) policies(ctx context.Context) (map[string]Policy, error) {
