@@ -474,10 +474,12 @@ func (l *Library) flushLocked(it *item) error {
 		it.complete = true
 		it.mu.Unlock()
 	}
-	_, err := l.w.ExecContext(ctx, `UPDATE content SET bitmap = ?, have = ?, complete = ?, updated_at = ? WHERE content_id = ?`,
-		[]byte(bits), nhave, done, l.now(), it.cid.String())
-	l.heldChanged()
-	if err != nil {
+	// HeldContent's list is kept (no heldChanged): it shows a loaded
+	// content's have and complete from memory (live), and a content stays
+	// loaded until RemoveContent, which drops the list. A download flushes
+	// every SyncInterval, as often as a heartbeat asks for the list.
+	if _, err := l.w.ExecContext(ctx, `UPDATE content SET bitmap = ?, have = ?, complete = ?, updated_at = ? WHERE content_id = ?`,
+		[]byte(bits), nhave, done, l.now(), it.cid.String()); err != nil {
 		return fmt.Errorf("recording bitmap of %s: %w", it.cid, err)
 	}
 	return nil

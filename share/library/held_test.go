@@ -146,9 +146,38 @@ func TestHeldContentReadsTheIndexOnce(t *testing.T) {
 	if err := l.SetPolicy(ctx, "t1", Policy{Mode: "account"}); err != nil {
 		t.Fatal(err)
 	}
+	// A download's flushes (every SyncInterval, as often as a heartbeat)
+	// keep the list: a loaded content's progress is read from memory.
+	file2, m2, _, _ := sealedFile(t, 40_000, 4096)
+	if err := l.AddManifest(ctx, m2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.HeldContent(ctx); err != nil {
+		t.Fatal(err)
+	}
+	l.mu.Lock()
+	gen := l.heldGen
+	l.mu.Unlock()
+	for i := range m2.NumChunks() {
+		if err := l.WriteChunk(m2.ContentID(), i, chunkOf(m2, file2, i)); err != nil {
+			t.Fatal(err)
+		}
+		if err := l.Flush(m2.ContentID()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.mu.Lock()
+	kept := l.heldGen == gen && l.held != nil
+	l.mu.Unlock()
+	if !kept {
+		t.Fatalf("a download's flushes dropped HeldContent's list")
+	}
+	if st, _ := l.Status(ctx, m2.ContentID()); !st.Complete {
+		t.Fatalf("not complete: %+v", st)
+	}
 	allocs := testing.AllocsPerRun(50, func() {
 		held, err := l.HeldContent(ctx)
-		if err != nil || len(held) != 1 || len(held[0].Titles) != 1 {
+		if err != nil || len(held) != 2 || !held[0].Complete || !held[1].Complete {
 			t.Fatalf("HeldContent = %v, %v", held, err)
 		}
 		if pols, err := l.Policies(ctx); err != nil || len(pols) != 1 {
