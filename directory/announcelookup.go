@@ -107,7 +107,7 @@ func (c *Client) AnnounceSuppliers(ctx context.Context, a Announcement, content 
 		path += "&limit=" + strconv.Itoa(n)
 	}
 	var out announceLookupAnswer
-	if err := c.do(ctx, http.MethodPost, path, a, asDevice, &out); err != nil {
+	if err := c.announce(ctx, path, a, &out); err != nil {
 		return nil, nil, false, err
 	}
 	sups, ok, err = out.suppliers()

@@ -57,6 +57,12 @@ type Client struct {
 	mu   sync.Mutex
 	fp   identity.ID // pinned fingerprint
 	info *Info
+	// lastHeld is the HoldingsDigest of the last holdings announced in
+	// full and answered; noSame is set once the directory refused to be
+	// told holdings by digest (older: announcesame.go).
+	lastHeld   []byte
+	noSame     bool
+	sameMisses int // 409s to holdings named by digest, running
 
 	lastMilli atomic.Int64 // signed times strictly increase, so no two requests sign the same bytes
 
@@ -397,11 +403,14 @@ func (c *Client) License(ctx context.Context, content sealed.ContentID) (*licens
 // Announce is the device's heartbeat: addresses, holdings with policies and
 // load. Send it again before the expiry the server documents (90 s by default).
 func (c *Client) Announce(ctx context.Context, a Announcement) error {
-	return c.do(ctx, http.MethodPost, "/v1/announce", a, asDevice, nil)
+	return c.announce(ctx, "/v1/announce", a, nil)
 }
 
 // Withdraw removes the device from the supplier lists (going offline).
 func (c *Client) Withdraw(ctx context.Context) error {
+	c.mu.Lock()
+	c.lastHeld = nil // the directory forgets them: the next announcement says them in full
+	c.mu.Unlock()
 	return c.do(ctx, http.MethodDelete, "/v1/announce", nil, asDevice, nil)
 }
 

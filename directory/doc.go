@@ -167,6 +167,10 @@
 //	                                 "suppliers_bin" (base64), the lookup GET /v1/suppliers answers once
 //	                                 this announcement is recorded, in SuppliersMediaType's form: a
 //	                                 download's start in one round trip (announcelookup.go)
+//	                                 "holdings_same" (base64 HoldingsDigest) instead of "holdings": the
+//	                                 holdings of the device's last announcement, if their digest is that,
+//	                                 else 409 holdings_unknown (send them in full): a heartbeat in a few
+//	                                 bytes whatever the library's size (announcesame.go)
 //	DELETE /v1/announce              signed: withdraw (going offline) → 204
 //	GET    /v1/suppliers/{content}?limit=N  signed: {"suppliers":[Supplier]} ranked, filtered, origin last;
 //	                                 "account" only for the caller's own devices; to "Accept:

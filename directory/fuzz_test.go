@@ -29,10 +29,18 @@ func FuzzAnnouncement(f *testing.F) {
 	f.Add([]byte(`{"addrs":["10.0.0.1:7000"],"holdings":[{"content":"` + hex64 + `","complete":true,"policy":{"mode":"list","allow":["bob"]}}],"load":1,"private_addrs":["10.0.0.1"],"rtts":{"AAAAAAA":5}}`))
 	f.Add([]byte(`{"addrs":[],"holdings":[],"load":0}`))
 	f.Add([]byte(`{"addrs":["[fe80::1%eth0]:7000","h.example:1"],"private_addrs":["fe80::1%z\u001f\u001e","fd00::/64"],"holdings":[],"load":0}`))
+	f.Add([]byte(`{"addrs":["10.0.0.1:7000"],"holdings":null,"load":0,"holdings_same":"uZFKA8KXsspk9EYPSv/3IWMjj0HSGWUCEanGXgifUGY="}`))
+	f.Add([]byte(`{"addrs":[],"load":0,"holdings_same":""}`))
+	f.Add([]byte(`{"addrs":[],"load":0,"holdings_same":"uZFKA8KXsspk9EYPSv/3IWMjj0HSGWUCEanGXgifUG=="}`))
+	f.Add([]byte(`{"addrs":[],"holdings":[{"content":"` + hex64 + `","complete":true,"policy":{"mode":"anyone"}}],"load":0,"holdings_same":"uZFKA8KXsspk9EYPSv/3IWMjj0HSGWUCEanGXgifUGY="}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var a Announcement
 		if decodeStrict(b, &a) != nil || ValidateAnnouncement(&a) != nil {
 			return
+		}
+		// holdings named by digest: a SHA-256's length, and nothing beside
+		if a.HoldingsSame != nil && (len(a.HoldingsSame) != 32 || len(a.Holdings) > 0) {
+			t.Fatalf("accepted holdings_same of %d bytes beside %d holdings", len(a.HoldingsSame), len(a.Holdings))
 		}
 		// what passes holds no zone, separator or control byte, and no
 		// string longer than its limit (they reach the store and the index)

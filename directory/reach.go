@@ -335,7 +335,7 @@ func (c *Client) RelayTicket(ctx context.Context, supplier identity.ID) (*Ticket
 // could reach the device directly and which relay it offers.
 func (c *Client) AnnounceStatus(ctx context.Context, a Announcement) (*AnnounceAnswer, error) {
 	var out AnnounceAnswer
-	if err := c.do(ctx, http.MethodPost, "/v1/announce", a, asDevice, &out); err != nil {
+	if err := c.announce(ctx, "/v1/announce", a, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil

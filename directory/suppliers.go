@@ -37,6 +37,9 @@ func (s *Server) handleAnnounce(w http.ResponseWriter, r *http.Request, rq *requ
 	if err != nil {
 		return err
 	}
+	if err := s.sameHoldings(rq.device.ID, &a); err != nil {
+		return err
+	}
 	ix, err := s.online(r.Context()) // the cap counts what the loaded index holds
 	if err != nil {
 		return err

@@ -114,6 +114,12 @@ type Announcement struct {
 	PrivateAddrs []string         `json:"private_addrs,omitempty"` // its LAN addresses (IPs or CIDRs)
 	RTTs         map[string]int64 `json:"rtts,omitempty"`          // measured round trip in ms to other devices, by device ID
 	Relay        string           `json:"relay,omitempty"`         // the directory's relay (host:port), when it keeps a connection to it
+	// HoldingsSame, instead of Holdings, says the holdings are those of
+	// the device's last announcement, by their HoldingsDigest: a
+	// heartbeat in a few bytes whatever the library's size. A directory
+	// that no longer has them answers 409 CodeHoldingsUnknown (the client
+	// sends them in full); an older one refuses the field (400).
+	HoldingsSame []byte `json:"holdings_same,omitempty"`
 }
 
 // Supplier is a device (or the origin) from which content can be fetched.
@@ -182,6 +188,10 @@ const (
 	CodeCardDeclined = "card_declined"
 	CodeWithdrawn    = "withdrawn"
 	CodeInternal     = "internal"
+	// CodeHoldingsUnknown (409): an announcement's holdings_same is not
+	// the digest of the device's last announcement here; send the
+	// holdings in full.
+	CodeHoldingsUnknown = "holdings_unknown"
 	// CodeOriginBusy (503): the origin handed this part to the crowd
 	// already; ask peers, or the origin again after Retry-After.
 	CodeOriginBusy = "origin_busy"

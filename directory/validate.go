@@ -1,6 +1,7 @@
 package directory
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"net"
 	"net/netip"
@@ -107,6 +108,9 @@ func validateAnnouncementMax(a *Announcement, maxHoldings int) error {
 	}
 	if len(a.Relay) > 255 || a.Relay != "" && ValidateAddr(a.Relay) != nil {
 		return fieldErrorf("relay", "not a host:port")
+	}
+	if a.HoldingsSame != nil && (len(a.HoldingsSame) != sha256.Size || len(a.Holdings) > 0) {
+		return fieldErrorf("holdings_same", "a %d-byte digest, without holdings", sha256.Size)
 	}
 	if len(a.Holdings) > maxHoldings {
 		return fieldErrorf("holdings", "at most %d holdings per device", maxHoldings)
