@@ -2,6 +2,7 @@ package library
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -42,7 +43,7 @@ func TestStatementsStayPrepared(t *testing.T) {
 	// connection that ran the statements above.
 	runs := func(prefix string) (n, run int) {
 		t.Helper()
-		rows, err := l.w.QueryContext(ctx, `SELECT run FROM sqlite_stmt WHERE sql LIKE ? || '%'`, prefix)
+		rows, err := l.w.QueryContext(ctx, `SELECT run FROM sqlite_stmt WHERE sql LIKE ? || '%'`, strings.ReplaceAll(prefix, "%", `\%`))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -59,10 +60,68 @@ func TestStatementsStayPrepared(t *testing.T) {
 		}
 		return n, run
 	}
-	for _, q := range []string{"INSERT INTO ledger", "UPDATE content SET bitmap"} {
+	for _, q := range []string{recordLedger[1], "UPDATE content SET bitmap"} {
 		n, run := runs(q)
 		if n != 1 || run < 3 {
-			t.Errorf("%q: %d statements prepared on the writer, run %d times in all; want 1 statement run at least 3 times (prepared once, reused)", q, n, run)
+			t.Errorf("%.40q: %d statements prepared on the writer, run %d times in all; want 1 statement run at least 3 times (prepared once, reused)", q, n, run)
 		}
+	}
+	// A flush of several peers' uploads is one statement, run once: no
+	// transaction begun and committed around an upsert per peer.
+	ds := make([]LedgerDelta, 4)
+	for i := range ds {
+		ds[i] = LedgerDelta{Peer: identity.ID(strings.Repeat(string(rune('a'+i)), 52)), ContentID: cid, Direction: Up, Bytes: 10}
+	}
+	if err := l.RecordAll(ctx, ds); err != nil {
+		t.Fatal(err)
+	}
+	if n, run := runs(recordLedger[4]); n != 1 || run != 1 {
+		t.Errorf("RecordAll of 4 deltas: the 4-row upsert prepared %d times, run %d times; want one statement run once", n, run)
+	}
+	if n, run := runs(recordLedger[1]); run != 3 {
+		t.Errorf("RecordAll of 4 deltas ran the one-row upsert (%d statements, %d runs in all; 3 before)", n, run)
+	}
+}
+
+// TestRecordAllBeyondOneStatement: more deltas than one statement takes
+// (recordRows) are recorded together in one transaction, all or none.
+func TestRecordAllBeyondOneStatement(t *testing.T) {
+	ctx := context.Background()
+	l := openLib(t, t.TempDir())
+	_, m, _, _ := sealedFile(t, 4*4096, 4096)
+	cid := m.ContentID()
+	deltas := func(n int) []LedgerDelta {
+		ds := make([]LedgerDelta, n)
+		for i := range ds {
+			ds[i] = LedgerDelta{Peer: identity.ID(fmt.Sprintf("%052d", i)), ContentID: cid, Direction: Up, Bytes: int64(i + 1)}
+		}
+		return ds
+	}
+	count := func() (n int, bytes int64) {
+		t.Helper()
+		if err := l.w.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(bytes), 0) FROM ledger`).Scan(&n, &bytes); err != nil {
+			t.Fatal(err)
+		}
+		return n, bytes
+	}
+	// 2×recordRows+3 deltas, the last statement's second one bad: none recorded.
+	bad := deltas(2*recordRows + 3)
+	bad[2*recordRows+1].Direction = "sideways"
+	if err := l.RecordAll(ctx, bad); err == nil {
+		t.Fatal("a batch with a bad direction succeeded")
+	}
+	if n, b := count(); n != 0 {
+		t.Fatalf("after a failed batch of %d: %d entries (%d bytes) recorded, want none", len(bad), n, b)
+	}
+	good := deltas(2*recordRows + 3)
+	if err := l.RecordAll(ctx, good); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.RecordAll(ctx, good); err != nil {
+		t.Fatal(err)
+	}
+	k := int64(len(good))
+	if n, b := count(); n != len(good) || b != k*(k+1) {
+		t.Fatalf("after two batches of %d: %d entries, %d bytes; want %d entries, %d bytes", k, n, b, k, k*(k+1))
 	}
 }
