@@ -37,18 +37,29 @@ func TestPrevious(t *testing.T) {
 	}}
 	c := newClocked(t, src, nil)
 	p := c.p
+	isTrack := func(e Event) bool { return e.Kind == EventTrack }
+	// previous sends Previous and returns the track then heard. The loop
+	// is not stepped until the title it starts plays (the output flushed):
+	// a tick before that would hear what the output still holds of the
+	// title left.
+	previous := func(what string) Event {
+		t.Helper()
+		n := len(c.ev.snapshot())
+		p.Previous()
+		c.ev.waitFrom(t, n, 30*time.Second, what+": playing", isState(StatePlaying))
+		return c.stepUntil(t, n, what, isTrack)
+	}
 	p.Play("a", "b")
 	c.stepUntil(t, 0, "track a", func(e Event) bool { return e.Kind == EventTrack && e.TitleID == "a" })
 	n := len(c.ev.snapshot())
 	p.Next()
+	c.ev.waitFrom(t, n, 30*time.Second, "b playing", isState(StatePlaying))
 	c.stepUntil(t, n, "track b", func(e Event) bool { return e.Kind == EventTrack && e.TitleID == "b" })
 
 	// b, 10 s in: Previous starts b again from its beginning.
-	n = len(c.ev.snapshot())
 	p.Seek(10 * time.Second)
-	p.Previous()
-	isTrack := func(e Event) bool { return e.Kind == EventTrack }
-	if e := c.stepUntil(t, n, "the track after Previous 10 s into b", isTrack); e.TitleID != "b" || e.Index != 1 {
+	n = len(c.ev.snapshot())
+	if e := previous("Previous 10 s into b"); e.TitleID != "b" || e.Index != 1 {
 		t.Fatalf("Previous 10 s into b played %q at %d, want b again at 1", e.TitleID, e.Index)
 	}
 	pos := c.stepUntil(t, n, "a position of b after the restart", func(e Event) bool {
@@ -59,19 +70,26 @@ func TestPrevious(t *testing.T) {
 	}
 
 	// b, 1 s in: Previous goes to a.
-	n = len(c.ev.snapshot())
 	p.Seek(time.Second)
-	p.Previous()
-	if e := c.stepUntil(t, n, "the track after Previous 1 s into b", isTrack); e.TitleID != "a" || e.Index != 0 {
+	if e := previous("Previous 1 s into b"); e.TitleID != "a" || e.Index != 0 {
 		t.Fatalf("Previous 1 s into b played %q at %d, want a at 0", e.TitleID, e.Index)
 	}
 
 	// a, the first: Previous starts it again, however little was played.
-	n = len(c.ev.snapshot())
 	p.Seek(time.Second)
-	p.Previous()
-	if e := c.stepUntil(t, n, "the track after Previous on the first title", isTrack); e.TitleID != "a" || e.Index != 0 {
+	if e := previous("Previous on the first title"); e.TitleID != "a" || e.Index != 0 {
 		t.Fatalf("Previous 1 s into the first title played %q at %d, want a again at 0", e.TitleID, e.Index)
+	}
+
+	// a, 10 s in, then Next and Previous before b is heard (no tick
+	// between): nothing of b was played, so Previous goes back to a. It
+	// read a's 10 s, the last position a tick had seen, and restarted b.
+	p.Seek(10 * time.Second)
+	n = len(c.ev.snapshot())
+	p.Next()
+	c.ev.waitFrom(t, n, 30*time.Second, "b playing", isState(StatePlaying))
+	if e := previous("Next then Previous"); e.TitleID != "a" || e.Index != 0 {
+		t.Fatalf("Next then Previous before b was heard played %q at %d, want a at 0", e.TitleID, e.Index)
 	}
 	p.Stop()
 	c.ev.wait(t, 30*time.Second, "stopped", isState(StateStopped))

@@ -234,6 +234,9 @@ func (p *Player) attach(ctx context.Context, o opened, flush bool) {
 	p.log.Info("playing", "title", o.id, "index", o.index)
 	p.cur = o.t
 	p.index = o.index
+	// Nothing of it is played yet: until a tick hears it, the position is
+	// where it starts, not the last title's (Previous reads it).
+	p.lastPos = o.t.startAt
 	p.pump.setTrack(o.t, nil)
 	if flush {
 		p.out.Flush()
