@@ -43,19 +43,19 @@ type LedgerDelta struct {
 
 // recordRows is how many ledger deltas one statement adds at most; more
 // are added in a transaction of such statements.
-const recordRows = 16
+const recordRows = 8
 
-// recordLedger[k] adds k deltas to their entries: one statement, so
-// atomic on its own (SQLite runs a statement all or nothing).
-var recordLedger = func() (qs [recordRows + 1]string) {
-	for k := 1; k <= recordRows; k++ {
-		qs[k] = `INSERT INTO ledger(peer, content_id, direction, bytes, requests, first_at, last_at) VALUES ` +
-			strings.Repeat(`(?, ?, ?, ?, 1, ?, ?), `, k-1) + `(?, ?, ?, ?, 1, ?, ?)
-			ON CONFLICT(peer, content_id, direction) DO UPDATE SET
-			bytes = bytes + excluded.bytes, requests = requests + 1, last_at = excluded.last_at`
-	}
-	return qs
-}()
+// recordLedger adds up to recordRows deltas to their entries in one
+// statement, so atomically (SQLite runs a statement all or nothing). Rows
+// beyond the deltas given are NULL and skipped: one statement text for
+// any count, prepared once per connection (stmtCache), where a text per
+// count was prepared again for each count a device met.
+var recordLedger = `INSERT INTO ledger(peer, content_id, direction, bytes, requests, first_at, last_at)
+	SELECT column1, column2, column3, column4, 1, column5, column6 FROM (VALUES ` +
+	strings.Repeat(`(?, ?, ?, ?, ?, ?), `, recordRows-1) + `(?, ?, ?, ?, ?, ?))
+	WHERE column1 IS NOT NULL
+	ON CONFLICT(peer, content_id, direction) DO UPDATE SET
+	bytes = bytes + excluded.bytes, requests = requests + 1, last_at = excluded.last_at`
 
 // RecordAll adds every delta to its ledger entry (bytes summed, one request
 // counted): a peer server flushes its uploads to all its peers every
@@ -63,7 +63,7 @@ var recordLedger = func() (qs [recordRows + 1]string) {
 // recorded or, on an error, none: up to recordRows deltas (a flush's usual
 // count: one per peer) in one statement, which SQLite runs atomically in a
 // transaction of its own; more in one explicit transaction. One statement
-// costs a device half the CPU of a transaction begun, an upsert per
+// costs a device about half the CPU of a transaction begun, an upsert per
 // delta and a commit (BenchmarkRecordAll), which it paid every second
 // while uploading; one commit for all deltas costs what one of them did
 // alone (a crowd's nodes spent 1.3 % of their CPU in these commits, one
@@ -74,7 +74,7 @@ func (l *Library) RecordAll(ctx context.Context, ds []LedgerDelta) error {
 	}
 	now := l.now()
 	if len(ds) <= recordRows {
-		if _, err := l.w.ExecContext(ctx, recordLedger[len(ds)], recordArgs(ds, now)...); err != nil {
+		if _, err := l.w.ExecContext(ctx, recordLedger, recordArgs(ds, now)...); err != nil {
 			return fmt.Errorf("recording ledger: %w", err)
 		}
 		return nil
@@ -88,7 +88,7 @@ func (l *Library) RecordAll(ctx context.Context, ds []LedgerDelta) error {
 		k := min(len(ds), recordRows)
 		// Exec, not a Prepare: Exec takes the statement from the
 		// connection's cache (stmtCache), a Prepare compiles it again.
-		if _, err := tx.ExecContext(ctx, recordLedger[k], recordArgs(ds[:k], now)...); err != nil {
+		if _, err := tx.ExecContext(ctx, recordLedger, recordArgs(ds[:k], now)...); err != nil {
 			return fmt.Errorf("recording ledger: %w", err)
 		}
 		ds = ds[k:]
@@ -99,11 +99,12 @@ func (l *Library) RecordAll(ctx context.Context, ds []LedgerDelta) error {
 	return nil
 }
 
-// recordArgs are the arguments of recordLedger[len(ds)].
+// recordArgs are recordLedger's arguments for ds (at most recordRows):
+// the rows beyond them NULL.
 func recordArgs(ds []LedgerDelta, now int64) []any {
-	args := make([]any, 0, 6*len(ds))
-	for _, d := range ds {
-		args = append(args, string(d.Peer), d.ContentID.String(), d.Direction, d.Bytes, now, now)
+	args := make([]any, 6*recordRows)
+	for i, d := range ds {
+		copy(args[6*i:], []any{string(d.Peer), d.ContentID.String(), d.Direction, d.Bytes, now, now})
 	}
 	return args
 }

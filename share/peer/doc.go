@@ -228,7 +228,7 @@
 // Bytes served are added up per (peer, content) and written to the
 // library's ledger every second; bytes fetched, per source, when a download
 // ends. Each write records all its entries or none (library.RecordAll:
-// one statement for up to 16, a transaction beyond); a flush that fails
+// one statement for up to 8, a transaction beyond); a flush that fails
 // keeps its counts for the next.
 //
 // # Buffers
