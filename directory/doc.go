@@ -294,7 +294,9 @@
 // through the crowd; in a crowd of thousands every part is refused that
 // often while it spreads) and the part went out less than a minute ago
 // ("complete" is the holder's claim), and so does, with the same exception, a part
-// whose holder stopped sharing it (its new first copy replaces the
+// whose holder stopped sharing it (if the part went into a crowd of 128
+// or more 10 s or more before, only if it stands out likewise: by then
+// its holder passed it on; its new first copy replaces the
 // gone one in the cap on first copies, twice the size, for one size of
 // such copies per episode: holders taking turns to leave cannot draw the
 // content again and again). A part's holder reading it again (a read

@@ -346,3 +346,75 @@ func TestOriginBudgetStuckSmallCrowd(t *testing.T) {
 		}
 	}
 }
+
+// TestOriginBudgetLeftStandsOut: in a crowd of stuckCrowd or more, a part
+// whose holder left stuckAfter or more after it went out is given again
+// only once it stands out (refused stuckRatio times as often as the other
+// parts on average): while every part is refused alike it spreads, and
+// the holder passed it on (simulator, N = 10,000, seed 3: a part given
+// again 10 s in although 5,173 online devices held it). A part whose
+// holder left sooner, or left a smaller crowd, or got it alone (a crowd
+// arriving after one device downloaded the title and left), is given
+// again at once.
+func TestOriginBudgetLeftStandsOut(t *testing.T) {
+	const size, chunk, parts = 8 << 20, 256 << 10, 8
+	for _, tc := range []struct {
+		went   int // the crowd the parts went into
+		crowd  int // the crowd when the holder has left
+		after  time.Duration
+		atOnce bool
+	}{
+		{stuckCrowd, stuckCrowd, stuckAfter, false},
+		{stuckCrowd, stuckCrowd, stuckAfter - time.Millisecond, true},
+		{stuckCrowd, stuckCrowd - 1, stuckAfter, true},
+		{0, stuckCrowd, stuckAfter, true}, // its holder got it alone
+	} {
+		b := &OriginBudget{RepeatShare: 0.0001} // no repeats: only first copies
+		now := time.Unix(1000, 0)
+		gone := map[identity.ID]bool{}
+		holds := func(id identity.ID) bool { return !gone[id] }
+		c := sealed.ContentID{8}
+		for p := range parts {
+			if ok, _ := b.Admit(c, size, int64(p*chunk), chunk, identity.ID(fmt.Sprintf("H%d", p)), true, false, true, tc.went, holds, now); !ok {
+				t.Fatalf("%+v, part %d: first copy refused", tc, p)
+			}
+		}
+		b.Admit(c, size, 0, chunk, "REPEAT", true, false, true, tc.crowd, holds, now) // spends the repeat budget
+		ask := func(p, k int) bool {
+			ok, _ := b.Admit(c, size, int64(p*chunk), chunk, identity.ID(fmt.Sprintf("S%d-%d", p, k)), true, false, true, tc.crowd, holds, now)
+			return ok
+		}
+		const alike = 3 * stuckDeclines
+		for k := range alike {
+			for p := range parts {
+				if ask(p, k) {
+					t.Fatalf("%+v: part %d, refusal %d: given again", tc, p, k)
+				}
+			}
+		}
+		gone["H3"] = true // part 3's holder left
+		now = now.Add(tc.after)
+		if tc.atOnce {
+			if !ask(3, alike) {
+				t.Errorf("%+v: the part whose holder left was not given again", tc)
+			}
+			continue
+		}
+		for p := range parts {
+			if ask(p, alike) {
+				t.Errorf("%+v: part %d, refused like every other part, given again (its holder left: %v)", tc, p, p == 3)
+			}
+		}
+		// Part 3 alone is asked for now: nobody passes it on.
+		given := -1
+		for k := alike + 1; k < 10*alike && given < 0; k++ {
+			if ask(3, k) {
+				given = k
+			}
+		}
+		others := (parts - 1) * (alike + 1)
+		if min := stuckRatio * others / (parts - 1); given < min || given > min+1 {
+			t.Errorf("crowd %d: part 3, whose holder left, given again at its refusal %d, want it once refused %d times", tc.crowd, given, min)
+		}
+	}
+}
