@@ -9,7 +9,8 @@
 // (MaxUploads, MaxUploadsPerPeer, answered Busy), arrivals (all at once or
 // Poisson), churn (devices leaving mid-download, their entries expiring
 // from the directory after the announce TTL) and free riders (devices
-// that share nothing: not announced, refusing every request). A peer's
+// that share nothing: not announced, refusing every request) and stalled
+// devices (announced, answering every chunk request busy). A peer's
 // Have polls are held as peer.Server holds them, and its chunk answers
 // carry its Have state as a peer server's do (sched.Core.Carried).
 //

@@ -16,6 +16,7 @@ type node struct {
 	s         *sim
 	id        identity.ID
 	freeRider bool // announces nothing, refuses every request
+	stalled   bool // announced, answers every chunk request busy (Config.Stalled)
 	churner   bool // leaves when it holds leaveAt chunks
 	leaveAt   int
 	arrive    time.Duration

@@ -24,8 +24,15 @@ type Config struct {
 	Arrivals   time.Duration // 0: all at once; else Poisson arrivals spread over about this long
 	Churn      float64       // share of devices that leave mid-download
 	FreeRiders float64       // share of devices that never upload
-	Up, Down   float64       // per-device bandwidth, bytes/s (default 2.5 MB/s up, 12.5 MB/s down)
-	OriginUp   float64       // origin store upload, bytes/s (default 125 MB/s)
+	// Stalled: the first Stalled devices (in ID order: with all arriving
+	// at once, the first to ask the origin, so they get its first copies)
+	// announce the title, download it and answer Have polls, but answer
+	// every chunk request busy: a loaded or sleeping machine, the case
+	// the origin budget's stuck rule is for. A free rider among them
+	// stays one.
+	Stalled  int
+	Up, Down float64 // per-device bandwidth, bytes/s (default 2.5 MB/s up, 12.5 MB/s down)
+	OriginUp float64 // origin store upload, bytes/s (default 125 MB/s)
 	// Shared caps all transfers together (bytes/s): one machine's CPU
 	// running the whole crowd, as the flash-crowd test harness does. 0: none.
 	Shared  float64
@@ -202,6 +209,7 @@ func Run(c Config) Result {
 	for k := range c.N {
 		n := &node{s: s, id: identity.ID(fmt.Sprintf("D%05d", k)), have: sched.NewBitmap(s.chunks),
 			fromOrigin: sched.NewBitmap(s.chunks), perPeer: map[identity.ID]int{}, pollers: map[identity.ID]time.Duration{}}
+		n.stalled = k < c.Stalled
 		// perm decides roles independently of arrival order.
 		switch r := float64(perm[k]) / float64(c.N); {
 		case r < c.FreeRiders:

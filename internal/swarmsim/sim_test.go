@@ -39,6 +39,28 @@ func TestSimulatedCrowd(t *testing.T) {
 	}
 }
 
+// TestStalledHolders: the first devices, stalled (announced, answering
+// every chunk request busy), get first copies of the origin's parts and
+// pass none on; the crowd still completes (their parts go out again as
+// stuck), later and with more origin refusals than without them.
+func TestStalledHolders(t *testing.T) {
+	c := Config{N: 100, Size: 8 << 20, Churn: 0.1, FreeRiders: 0.3, Seed: 1}
+	plain := Run(c)
+	c.Stalled = 4
+	r := Run(c)
+	t.Log(plain)
+	t.Log(r)
+	if r.Stuck > 0 || r.Finished+r.Left != c.N {
+		t.Errorf("finished %d, left %d, stuck %d of %d", r.Finished, r.Left, r.Stuck, c.N)
+	}
+	if r.OriginX > 1.5 {
+		t.Errorf("origin carried %.2fx the size, want ≤ 1.5", r.OriginX)
+	}
+	if r.OriginBusy <= plain.OriginBusy || r.Median <= plain.Median {
+		t.Errorf("with %d stalled holders: origin busy %d, median %s; without: %d, %s", c.Stalled, r.OriginBusy, r.Median, plain.OriginBusy, plain.Median)
+	}
+}
+
 func BenchmarkSim(b *testing.B) {
 	for range b.N {
 		Run(Config{N: 200, Size: 8 << 20, ResupplyInterval: 500 * time.Millisecond, OriginInFlight: 1, Seed: 1})

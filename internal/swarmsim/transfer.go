@@ -86,6 +86,8 @@ func (tr *transfer) arrive() {
 		out = sched.Refused
 	case !p.have.Has(a.Chunk):
 		out = sched.NotHeld
+	case p.stalled:
+		out = sched.Busy
 	case p.uploads >= s.c.MaxUploads || p.perPeer[n.id] >= s.c.MaxUploadsPerPeer:
 		out = sched.Busy
 	}
