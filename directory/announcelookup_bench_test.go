@@ -20,6 +20,28 @@ func processCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// alternated runs f(false) and f(true) once each per op, which goes first
+// alternating (so a loaded machine weighs on both alike), and reports each
+// one's process CPU (user+system, names[j]+"cpu_us/op") and wall time
+// (names[j]+"us/op") a call: j 0 for f(false), 1 for f(true).
+func alternated(b *testing.B, names [2]string, f func(bool)) {
+	var cpu, wall [2]time.Duration
+	b.ResetTimer()
+	for i := range b.N {
+		for k := range 2 {
+			j := (i + k) % 2
+			c0, t0 := processCPU(), time.Now()
+			f(j == 1)
+			cpu[j] += processCPU() - c0
+			wall[j] += time.Since(t0)
+		}
+	}
+	for j, name := range names {
+		b.ReportMetric(float64(cpu[j].Microseconds())/float64(b.N), name+"cpu_us/op")
+		b.ReportMetric(float64(wall[j].Microseconds())/float64(b.N), name+"us/op")
+	}
+}
+
 // BenchmarkDownloadStartRequests: what a download's start costs the
 // directory and the device together (one process: real TLS, SQLite) with
 // 10 holders of the title: an announcement and then GET /v1/suppliers
@@ -70,23 +92,5 @@ func BenchmarkDownloadStartRequests(b *testing.B) {
 		start(false)
 		start(true)
 	}
-	var cpu, wall [2]time.Duration
-	b.ResetTimer()
-	for i := range b.N {
-		for k := range 2 {
-			one := (i+k)%2 == 1 // which goes first alternates
-			c0, t0 := processCPU(), time.Now()
-			start(one)
-			j := 0
-			if one {
-				j = 1
-			}
-			cpu[j] += processCPU() - c0
-			wall[j] += time.Since(t0)
-		}
-	}
-	for j, name := range []string{"two_", "one_"} {
-		b.ReportMetric(float64(cpu[j].Microseconds())/float64(b.N), name+"cpu_us/op")
-		b.ReportMetric(float64(wall[j].Microseconds())/float64(b.N), name+"us/op")
-	}
+	alternated(b, [2]string{"two_", "one_"}, start)
 }

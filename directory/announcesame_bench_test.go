@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"testing"
-	"time"
 
 	"github.com/kith-media/kith/directory"
 	"github.com/kith-media/kith/directory/dirtest"
@@ -65,24 +64,7 @@ func benchHeartbeat(b *testing.B, h int) {
 		send(false)
 		send(true)
 	}
-	var cpu, wall [2]time.Duration
-	b.ResetTimer()
-	for i := range b.N {
-		for k := range 2 {
-			same := (i+k)%2 == 1 // which goes first alternates
-			j := 0
-			if same {
-				j = 1
-			}
-			c0, t0 := processCPU(), time.Now()
-			send(same)
-			cpu[j] += processCPU() - c0
-			wall[j] += time.Since(t0)
-		}
-	}
-	for j, name := range []string{"full_", "same_"} {
-		b.ReportMetric(float64(cpu[j].Microseconds())/float64(b.N), name+"cpu_us/op")
-		b.ReportMetric(float64(wall[j].Microseconds())/float64(b.N), name+"us/op")
-		b.ReportMetric(float64(size[j]), name+"B/op")
-	}
+	alternated(b, [2]string{"full_", "same_"}, send)
+	b.ReportMetric(float64(size[0]), "full_B/op")
+	b.ReportMetric(float64(size[1]), "same_B/op")
 }
