@@ -31,10 +31,7 @@ func supplierIDs(ss []directory.Supplier) []identity.ID {
 // the list is the one GET /v1/suppliers answers.
 func TestAnnounceSuppliers(t *testing.T) {
 	ctx := context.Background()
-	d := dirtest.Serve(t, directory.Options{RateAuth: -1, RateIP: -1, RateDevice: -1})
-	st := d.Store.(*sqlitestore.Store)
-	var cid sealed.ContentID
-	rand.Read(cid[:])
+	d, st, cid := unlimitedDir(t)
 	anyone := directory.Policy{Mode: directory.PolicyAnyone}
 	holder := enrollIn(t, st, "bob")
 	if err := d.Client(t, holder).Announce(ctx, directory.Announcement{Addrs: []string{"198.51.100.1:7000"},
@@ -116,10 +113,7 @@ func TestAnnounceSuppliersRateLimited(t *testing.T) {
 // client) is answered without a list.
 func TestAnnounceSuppliersMalformed(t *testing.T) {
 	ctx := context.Background()
-	d := dirtest.Serve(t, directory.Options{RateAuth: -1, RateIP: -1, RateDevice: -1})
-	st := d.Store.(*sqlitestore.Store)
-	var cid sealed.ContentID
-	rand.Read(cid[:])
+	d, st, cid := unlimitedDir(t)
 	dev := enrollIn(t, st, "alice")
 	body, _ := json.Marshal(directory.Announcement{Addrs: []string{"198.51.100.2:7000"},
 		Holdings: []directory.Holding{{Content: cid, Policy: directory.Policy{Mode: directory.PolicyAnyone}}}})

@@ -196,10 +196,7 @@ func TestAnnounceSameHoldings(t *testing.T) {
 // the holdings in full at once, and in full from then on.
 func TestAnnounceSameHoldingsOlderDirectory(t *testing.T) {
 	ctx := context.Background()
-	d := dirtest.Serve(t, directory.Options{RateAuth: -1, RateIP: -1, RateDevice: -1})
-	st := d.Store.(*sqlitestore.Store)
-	var cid sealed.ContentID
-	rand.Read(cid[:])
+	d, st, cid := unlimitedDir(t)
 	dev := enrollIn(t, st, "alice")
 	bodies := newAnnounceBodies(t, true)
 	c := bodyClient(t, d, dev, bodies)
@@ -224,10 +221,7 @@ func TestAnnounceSameHoldingsOlderDirectory(t *testing.T) {
 // set) is 409, and the device's listing stays as it was.
 func TestAnnounceSameHoldingsHostile(t *testing.T) {
 	ctx := context.Background()
-	d := dirtest.Serve(t, directory.Options{RateAuth: -1, RateIP: -1, RateDevice: -1})
-	st := d.Store.(*sqlitestore.Store)
-	var cid sealed.ContentID
-	rand.Read(cid[:])
+	d, st, cid := unlimitedDir(t)
 	anyone := directory.Policy{Mode: directory.PolicyAnyone}
 	victim, attacker := enrollIn(t, st, "alice"), enrollIn(t, st, "mallory")
 	hs := []directory.Holding{{Content: cid, Complete: true, Policy: anyone}}

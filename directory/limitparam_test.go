@@ -2,16 +2,12 @@ package directory_test
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"testing"
 
 	"github.com/kith-media/kith/directory"
-	"github.com/kith-media/kith/directory/dirtest"
-	"github.com/kith-media/kith/directory/sqlitestore"
-	"github.com/kith-media/kith/share/sealed"
 )
 
 // TestCountParamZeroIsDefault: a count parameter given as 0 (limit of a
@@ -23,10 +19,7 @@ import (
 // directory on SQLite, real TLS, 20 holders).
 func TestCountParamZeroIsDefault(t *testing.T) {
 	ctx := context.Background()
-	d := dirtest.Serve(t, directory.Options{RateAuth: -1, RateIP: -1, RateDevice: -1})
-	st := d.Store.(*sqlitestore.Store)
-	var cid sealed.ContentID
-	rand.Read(cid[:])
+	d, st, cid := unlimitedDir(t)
 	anyone := directory.Policy{Mode: directory.PolicyAnyone}
 	for i := range 20 {
 		h := enrollIn(t, st, fmt.Sprintf("holder%d", i))

@@ -3,6 +3,7 @@ package directory_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"io"
 	"net/http"
@@ -10,7 +11,10 @@ import (
 	"time"
 
 	"github.com/kith-media/kith/directory"
+	"github.com/kith-media/kith/directory/dirtest"
+	"github.com/kith-media/kith/directory/sqlitestore"
 	"github.com/kith-media/kith/share/identity"
+	"github.com/kith-media/kith/share/sealed"
 )
 
 // tlsClient is a plain HTTP client for a test directory's real TLS
@@ -48,4 +52,14 @@ func signedDo(t testing.TB, hc *http.Client, addr string, dev *identity.Identity
 		t.Fatal(err)
 	}
 	return resp, b
+}
+
+// unlimitedDir serves a real directory on SQLite over real TLS with no
+// rate limits (a test's many requests from one address are not a crowd's
+// abuse) and returns it, its store and a random content ID.
+func unlimitedDir(t testing.TB) (*dirtest.Directory, *sqlitestore.Store, sealed.ContentID) {
+	d := dirtest.Serve(t, directory.Options{RateAuth: -1, RateIP: -1, RateDevice: -1})
+	var cid sealed.ContentID
+	rand.Read(cid[:])
+	return d, d.Store.(*sqlitestore.Store), cid
 }
