@@ -284,10 +284,12 @@
 // about once, to a device that announced the content (it passes it on);
 // a part refused to 16 sharers since it went out, 10 s or more ago
 // (and, when 128 or more other devices hold or download the content
-// online, 4 times as often as the content's other parts on average:
-// refusals grow with the crowd, so there 16 say nothing, while a part
-// its holder cannot serve stands out and parts that spread are refused
-// alike; a smaller crowd keeps the count alone, so a stalled holder that
+// online, refused to 4 times as many sharers as the content's other
+// parts on average, each sharer counted once per part, so a device
+// asking again and again for parts it does not need cannot raise that
+// mean to hide a stuck part: refusals grow with the crowd, so there 16
+// say nothing, while a part its holder cannot serve stands out and
+// parts that spread are refused alike; a smaller crowd keeps the count alone, so a stalled holder that
 // got a quarter or more of the first copies still has them given again
 // after 10 s; between 50 and 500 devices both rules gave the same
 // figures in the simulator, stalled holders or not: see stuckCrowd), counts as lacking again (its holder is not passing it on) unless a

@@ -31,8 +31,10 @@ type OriginBudget struct {
 	// lasted: origin ÷ size 1.45.
 	RepeatPeriod time.Duration
 
-	mu sync.Mutex
-	m  map[sealed.ContentID]*originTally
+	mu    sync.Mutex
+	m     map[sealed.ContentID]*originTally
+	pairs int       // (part, asker) pairs in every tally's askers (maxAskerPairs)
+	swept time.Time // when tallies past their episode were last dropped for pairs
 }
 
 // stuckDeclines is how many refusals of one part, since it last went out,
@@ -50,8 +52,9 @@ type OriginBudget struct {
 // it. With stuckCrowd (8 × stuckDeclines) or more other devices holding
 // or downloading the content online, 16 refusals are an eighth of the
 // crowd asking once, and say nothing: there a part counts as stuck only
-// if it is also refused stuckRatio times as often as the content's other
-// parts handed out, on average. A part whose holder cannot serve it
+// if it is also refused to stuckRatio times as many sharers as the
+// content's other parts handed out, on average (each sharer once per
+// part: originaskers.go). A part whose holder cannot serve it
 // stands out: the crowd gets the others and asks the origin for that
 // one; while every part spreads, each is refused alike (hundreds of times
 // in a crowd of thousands), and counting those gave parts out again at
@@ -104,7 +107,11 @@ const (
 type originTally struct {
 	served   map[int64]grant // part (read offset) → its last first copy
 	declined map[int64]int   // part → refusals of it to sharers since it last went out (a sharer asking again counts again)
-	refusals int             // the sum of declined
+	// askers: part → the sharers refused it since it last went out, each
+	// once (originaskers.go); distinct: the sum of their sizes. The stuck
+	// ratio compares these, so one device's refusals weigh one per part.
+	askers   map[int64]map[identity.ID]struct{}
+	distinct int
 	// firstBytes: the bytes of the first copies handed out, less those
 	// whose holder has since stopped sharing (a part given again because
 	// its holder left replaces that copy in the count instead of adding
@@ -170,10 +177,11 @@ func (b *OriginBudget) Admit(c sealed.ContentID, size, off, n int64, asker ident
 		}
 		if len(b.m) >= maxTallies {
 			for k := range b.m { // forget one (the map's order is random)
-				delete(b.m, k)
+				b.forget(k)
 				break
 			}
 		}
+		b.forget(c)
 		t = &originTally{served: map[int64]grant{}, declined: map[int64]int{}, tokens: capacity, at: now}
 		b.m[c] = t
 	}
@@ -224,8 +232,9 @@ func (b *OriginBudget) Admit(c sealed.ContentID, size, off, n int64, asker ident
 	trusted := seeded && now.Sub(g.at) < seededGrace // the seed's claim, for a while
 	d := t.declined[off]
 	late := now.Sub(g.at) >= stuckAfter
+	u := len(t.askers[off])
 	lacking := crowd < stuckCrowd || // a small crowd: the count alone
-		d >= stuckDeclines && d*(len(t.served)-1) >= stuckRatio*(t.refusals-d) // stands out
+		d >= stuckDeclines && u*(len(t.served)-1) >= stuckRatio*(t.distinct-u) // stands out (originaskers.go)
 	passedOn := late && g.crowd >= stuckCrowd
 	left := given && !trusted && g.to != asker && !holds(g.to) && (!passedOn || lacking)
 	var gone int64 // the bytes of a copy whose holder left
@@ -255,8 +264,8 @@ func (b *OriginBudget) Admit(c sealed.ContentID, size, off, n int64, asker ident
 		t.served[off] = grant{to: asker, at: now, n: n, crowd: crowd}
 		t.firstBytes += n - gone
 		t.regiven += gone
-		t.refusals -= t.declined[off]
 		delete(t.declined, off)
+		b.dropAskers(t, off)
 	}
 	switch {
 	case !others:
@@ -269,7 +278,7 @@ func (b *OriginBudget) Admit(c sealed.ContentID, size, off, n int64, asker ident
 	}
 	if sharer && given && len(t.declined) < maxTallyOffsets {
 		t.declined[off]++
-		t.refusals++
+		b.noteAsker(t, off, asker, now)
 	}
 	if rate <= 0 {
 		return false, 5 * time.Second
