@@ -29,6 +29,11 @@ type fakeOutput struct {
 	stop     chan struct{}
 	src      io.Reader
 	speed    int // pulls per tick (1 = real time)
+	// lag, if set, is how many bytes a device buffer holds: Buffered
+	// reports them (at most what was pulled since the last Flush), so the
+	// frames pulled are heard that much later, as from a real device.
+	lag     int
+	flushed int64 // pulled at the last Flush
 }
 
 func newFakeOutput(rate int) *fakeOutput {
@@ -94,11 +99,16 @@ func (f *fakeOutput) SetVolume(v float64) {
 	f.volume = v
 	f.mu.Unlock()
 }
-func (f *fakeOutput) Buffered() int { return 0 }
+func (f *fakeOutput) Buffered() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return int(min(int64(f.lag), f.pulled-f.flushed))
+}
 func (f *fakeOutput) Flush() {
 	f.mu.Lock()
 	f.flushes++
 	f.flushAt = append(f.flushAt, f.pulled)
+	f.flushed = f.pulled
 	playing := f.playing
 	f.mu.Unlock()
 	if playing && f.src != nil {

@@ -73,9 +73,9 @@ type Player struct {
 	nextKey   uint64 // the entry the prepared next track is being opened for
 	repeat    Repeat
 	volume    float64
-	cur       *track // track being fed (may differ from the heard one at a boundary)
-	heardT    *track // track being heard
-	lastPos   time.Duration
+	cur       *track        // track being fed (may differ from the heard one at a boundary)
+	heardT    *track        // track being heard
+	lastPos   time.Duration // heardT's position (where cur starts while none is heard)
 	lastSaved time.Time
 	outErr    error
 	nextT     *track // prepared next title
@@ -311,16 +311,27 @@ func (p *Player) Next() {
 
 // Previous restarts the title if more than 3 s were played, else goes to
 // the previous title.
+//
+// The title is the one heard. When a title ends the queue moves on at
+// once (gaplessly into the prepared next title, or to the next one opened
+// after it) while the output still plays the end of the old one, up to
+// its buffer's length: the app still shows the old one (its track event,
+// its position), so Previous is about it, not about the next title, of
+// which nothing was heard yet.
 func (p *Player) Previous() {
 	p.do(func(ctx context.Context) {
-		if p.lastPos > 3*time.Second || p.index == 0 {
-			if p.cur != nil && p.cur.stream.Seekable() {
+		i, t := p.index, p.cur
+		if h := p.heardT; h != nil && h != p.cur {
+			i, t = h.index, h // kept in place by queue edits (queueEdited)
+		}
+		if p.lastPos > 3*time.Second || i == 0 {
+			if t != nil && t.stream.Seekable() {
 				p.savePosition(true)
-				p.start(ctx, p.index, 0)
+				p.start(ctx, i, 0)
 				return
 			}
 		}
-		p.start(ctx, max(0, p.index-1), 0)
+		p.start(ctx, max(0, i-1), 0)
 	})
 }
 

@@ -234,9 +234,13 @@ func (p *Player) attach(ctx context.Context, o opened, flush bool) {
 	p.log.Info("playing", "title", o.id, "index", o.index)
 	p.cur = o.t
 	p.index = o.index
-	// Nothing of it is played yet: until a tick hears it, the position is
-	// where it starts, not the last title's (Previous reads it).
-	p.lastPos = o.t.startAt
+	// The position is the heard title's (Previous reads it). Nothing of
+	// this one is heard yet: after a title the user left (start dropped
+	// it: none is heard) it is where this one starts until a tick hears
+	// it; after one that ended, the old one's end is still heard.
+	if p.heardT == nil {
+		p.lastPos = o.t.startAt
+	}
 	p.pump.setTrack(o.t, nil)
 	if flush {
 		p.out.Flush()
