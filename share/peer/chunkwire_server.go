@@ -398,6 +398,15 @@ func (l corkListener) Accept() (net.Conn, error) {
 // a chunk-wire answer is written (corked), its TLS records collect in a
 // buffer and go to the socket in one write, not one per 16 KiB record.
 // Uncorked (HTTP, handshakes) it writes through.
+//
+// Small answers (have, polls, refusals) are corked too, on purpose: the
+// cork is flushed when the answer's frame is done (unlock), so it holds
+// nothing back, and it sends the frame's head and body records in one
+// write instead of two. BenchmarkRequest/have A/B, corking off for B,
+// 3000 requests a run, two rounds alternated at load 25-27: 73-76 µs and
+// 76-78 µs of CPU a request corked against 90-93 µs and 92-93 µs; strace
+// of 2000: 4,088 write calls against 6,080 (the request's and the
+// answer's: 2 against 3 a request).
 type corkConn struct {
 	net.Conn
 	mu  sync.Mutex // TLS writes (a close's alert too) and (un)corking
