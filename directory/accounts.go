@@ -187,9 +187,13 @@ func (s *Server) handleEnroll(w http.ResponseWriter, r *http.Request, rq *reques
 		return newError(http.StatusUnauthorized, CodeUnauthorized, "wrong account or password")
 	}
 	d := Device{ID: id, Name: name, Account: account, Keys: req.Keys, Created: s.now().UTC()}
-	if err := s.st.EnrollDevice(r.Context(), d); err != nil {
+	if err := s.st.EnrollDevice(r.Context(), d, s.o.MaxDevices); err != nil {
 		if errors.Is(err, ErrExists) {
 			return newError(http.StatusConflict, CodeConflict, "device %s is enrolled under another account or revoked", id.Short())
+		}
+		if lim := (*DeviceLimitError)(nil); errors.As(err, &lim) {
+			s.log.Info("enrolment refused: device limit", "account", account, "device", id, "devices", lim.Devices, "max", s.o.MaxDevices)
+			return newError(http.StatusForbidden, CodeDeviceLimit, "this account already has %d devices; remove one in Settings", lim.Devices)
 		}
 		return fmt.Errorf("enrolling device: %w", err)
 	}

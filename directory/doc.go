@@ -98,7 +98,14 @@
 // address) and over all accounts (10/s): a guess takes its token before its
 // check and gives it back if it was right, so a spent budget refuses even
 // the owner until it refills; holdings per device (20,000) and of all
-// online devices together (2,000,000, then 503 capacity).
+// online devices together (2,000,000, then 503 capacity); devices per
+// account (32 unrevoked, Options.MaxDevices, kith-directory --max-devices;
+// one more is refused 403 device_limit "this account already has N
+// devices; remove one in Settings", counted in the enrolment's
+// transaction, so concurrent enrolments cannot pass it together; a
+// device enrolling again is renamed, never refused): every allowance
+// above that is per device, and a crowd's size (the origin budget's
+// rules), would otherwise grow with one account's enrolments.
 //
 // # What a device learns of others
 //
@@ -123,7 +130,7 @@
 // Every non-2xx answer is {"code": "...", "message": "..."} (type Error).
 // Bad input is always 4xx: 400 bad_request (malformed or unknown JSON
 // fields, wrong types, oversize arrays, bad IDs), 401 unauthorized/replay,
-// 402 card_invalid/card_declined, 403 forbidden, 404 not_found, 409
+// 402 card_invalid/card_declined, 403 forbidden/device_limit, 404 not_found, 409
 // conflict, 410 withdrawn, 413 too_large (see the limits below), 429
 // rate_limited with Retry-After (per client, per device, password
 // attempts per client and wrong passwords per account and overall). A
@@ -135,7 +142,8 @@
 //	GET    /v1/info                  Info: name, version, ID, public keys
 //	POST   /v1/accounts              {"account","password"} → 201 {"account"} (argon2id hash kept), the same
 //	                                 answer when the name is taken (nothing is changed then)
-//	POST   /v1/devices               {"account","password","name","keys"} signed by the enrolled key → 201 Device
+//	POST   /v1/devices               {"account","password","name","keys"} signed by the enrolled key → 201 Device;
+//	                                 403 device_limit when the account has Options.MaxDevices devices
 //	GET    /v1/devices               signed: {"devices":[Device]} of the caller's account
 //	GET    /v1/devices/{id}          signed: Device (whois): whole for the caller's own account's devices;
 //	                                 for others ID, keys, revoked and a pseudonym for the account

@@ -41,6 +41,12 @@ const (
 	// DefaultMaxHoldingsTotal caps the holdings of all online devices
 	// together (about 200 bytes of memory each in the index).
 	DefaultMaxHoldingsTotal = 2_000_000
+	// DefaultMaxDevices caps one account's enrolled devices: a household's
+	// phones, computers, tablets and speakers, with room to spare. Without
+	// a cap one account's devices could multiply the per-device
+	// allowances (rate limits, holdings) and, announcing one content,
+	// make a crowd of it (the origin budget's stuck ratio from 128).
+	DefaultMaxDevices = 32
 	// maxCredentialBody bounds the body of account creation and enrollment.
 	maxCredentialBody = 16 << 10
 	// passwordWait is how long a password check waits for a free slot.

@@ -198,7 +198,7 @@ func TestSecurityLeaveAccount(t *testing.T) {
 	if code := leave.send(s); code != http.StatusUnauthorized {
 		t.Errorf("the same leave again, device gone: %d, want 401", code)
 	}
-	if err := st.EnrollDevice(ctx, directory.Device{ID: d.ID(), Name: "back", Account: "alice", Keys: d.Public(), Created: time.Now()}); err != nil {
+	if err := st.EnrollDevice(ctx, directory.Device{ID: d.ID(), Name: "back", Account: "alice", Keys: d.Public(), Created: time.Now()}, 0); err != nil {
 		t.Fatalf("enrolling again after leaving: %v", err)
 	}
 	if code := leave.send(s); code != http.StatusUnauthorized || !enrolled(d, "alice") {

@@ -18,7 +18,8 @@ import (
 // leave. Counting each sharer once per part, since the part last went
 // out, a device adds at most one to each part's count: to hide a stuck
 // part refused to s sharers, a flood needs about s/stuckRatio devices,
-// each an enrolled device announcing the content.
+// each an enrolled device announcing the content (an account enrols
+// Options.MaxDevices at most).
 // The count alone (stuckDeclines, in any crowd) still counts every
 // refused read: a small crowd's few devices asking again for a part
 // nobody serves are what make it stuck there.

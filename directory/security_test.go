@@ -113,7 +113,7 @@ func enrollIn(t testing.TB, st *sqlitestore.Store, account string) *identity.Ide
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.EnrollDevice(ctx, directory.Device{ID: id.ID(), Name: "d", Account: account, Keys: id.Public(), Created: time.Now()}); err != nil {
+	if err := st.EnrollDevice(ctx, directory.Device{ID: id.ID(), Name: "d", Account: account, Keys: id.Public(), Created: time.Now()}, 0); err != nil {
 		t.Fatal(err)
 	}
 	return id

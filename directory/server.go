@@ -99,6 +99,11 @@ type Options struct {
 	// MaxHoldings); MaxHoldingsTotal caps the holdings of every online
 	// device together (0 = DefaultMaxHoldingsTotal).
 	MaxHoldingsPerDevice, MaxHoldingsTotal int
+	// MaxDevices caps the devices one account has enrolled at once
+	// (revoked ones do not count); 0 = DefaultMaxDevices, negative = no
+	// cap. A device over it is refused (403 device_limit) until one is
+	// removed.
+	MaxDevices int
 	// JoinCodeFile is where `kith-directory pair-code` leaves join codes
 	// (package pairing); "" = only codes issued through Pairer().Issue.
 	JoinCodeFile string
@@ -220,6 +225,9 @@ func NewServer(o Options) (*Server, error) {
 	}
 	if o.MaxHoldingsTotal <= 0 {
 		o.MaxHoldingsTotal = DefaultMaxHoldingsTotal
+	}
+	if o.MaxDevices == 0 {
+		o.MaxDevices = DefaultMaxDevices
 	}
 	if o.WebhookClient == nil {
 		o.WebhookClient = &http.Client{Timeout: 10 * time.Second}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/kith-media/kith/share/identity"
@@ -15,6 +16,9 @@ import (
 var (
 	ErrNotFound = errors.New("not found")
 	ErrExists   = errors.New("already exists")
+	// ErrDeviceLimit: the account has as many devices as it may
+	// (EnrollDevice; a DeviceLimitError says how many).
+	ErrDeviceLimit = errors.New("the account has as many devices as it may")
 	// ErrNotPending: CompletePurchase found the purchase paid or declined
 	// already (by another instance sharing the database).
 	ErrNotPending = errors.New("purchase no longer pending")
@@ -37,7 +41,10 @@ type Store interface {
 
 	// EnrollDevice adds d; enrolling the same key again under the same
 	// account renames it; ErrExists if the key belongs to another account or is revoked.
-	EnrollDevice(ctx context.Context, d Device) error
+	// max > 0 caps the account's unrevoked devices: a new one beyond is
+	// ErrDeviceLimit, decided in the enrolment's transaction (concurrent
+	// enrolments of one account never pass it together); a rename never is.
+	EnrollDevice(ctx context.Context, d Device, max int) error
 	Device(ctx context.Context, id identity.ID) (*Device, error)
 	Devices(ctx context.Context, account string) ([]Device, error)
 	RevokeDevice(ctx context.Context, account string, id identity.ID) error
@@ -260,3 +267,17 @@ func HoldingsDigest(hs []Holding) []byte {
 	}
 	return h.Sum(nil)
 }
+
+// DeviceLimitError is EnrollDevice's ErrDeviceLimit: the account's
+// unrevoked devices when it refused.
+type DeviceLimitError struct {
+	Account string
+	Devices int
+}
+
+func (e *DeviceLimitError) Error() string {
+	return fmt.Sprintf("account %s: %d devices: %v", e.Account, e.Devices, ErrDeviceLimit)
+}
+
+// Unwrap makes errors.Is(err, ErrDeviceLimit) hold.
+func (e *DeviceLimitError) Unwrap() error { return ErrDeviceLimit }

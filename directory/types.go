@@ -195,6 +195,9 @@ const (
 	// CodeOriginBusy (503): the origin handed this part to the crowd
 	// already; ask peers, or the origin again after Retry-After.
 	CodeOriginBusy = "origin_busy"
+	// CodeDeviceLimit (403): the account has as many enrolled devices as
+	// the directory allows (Options.MaxDevices); revoke one to enrol another.
+	CodeDeviceLimit = "device_limit"
 )
 
 func newError(status int, code, format string, args ...any) *Error {

@@ -71,7 +71,10 @@ func startDirectoryWith(t testing.TB, tune func(*directory.Options)) *testDirect
 		// Up to 16 connections from each of BenchmarkFlashCrowd's 500
 		// devices (directory.DefaultMaxConns is 4,096); the process's
 		// descriptor limit here is 20,000.
-		MaxConns: 10_000}
+		MaxConns: 10_000,
+		// BenchmarkFlashCrowd enrols all its devices (up to 500) in one
+		// account, "crowd"; a household has DefaultMaxDevices at most.
+		MaxDevices: -1}
 	if tune != nil {
 		tune(&o)
 	}

@@ -37,7 +37,7 @@ func TestChangeFeed(t *testing.T) {
 		t.Fatal(err)
 	}
 	id, _ := identity.Generate()
-	if err := a.EnrollDevice(ctx, directory.Device{ID: id.ID(), Name: "d", Account: "alice", Keys: id.Public(), Created: time.Now()}); err != nil {
+	if err := a.EnrollDevice(ctx, directory.Device{ID: id.ID(), Name: "d", Account: "alice", Keys: id.Public(), Created: time.Now()}, 0); err != nil {
 		t.Fatal(err)
 	}
 	var c sealed.ContentID

@@ -221,9 +221,27 @@ func (s *Store) Accounts(ctx context.Context) ([]directory.AccountSummary, error
 
 // EnrollDevice implements directory.Store. The insert decides (ON CONFLICT
 // waits for a concurrent enrollment of the same key), then the standing
-// row is renamed if it is the same account's and not revoked.
-func (s *Store) EnrollDevice(ctx context.Context, d directory.Device) error {
+// row is renamed if it is the same account's and not revoked. With a cap
+// (max > 0) the account's row is locked first (FOR UPDATE): enrolments of
+// one account, on any instance, count its devices one after the other;
+// the same key's standing row is renamed without counting.
+func (s *Store) EnrollDevice(ctx context.Context, d directory.Device, max int) error {
 	return s.tx(ctx, func(tx pgx.Tx) error {
+		if max > 0 {
+			err := tx.QueryRow(ctx, `SELECT 1 FROM accounts WHERE name = $1 FOR UPDATE`, d.Account).Scan(new(int))
+			if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+				return err
+			}
+			var n int
+			var standing bool
+			if err := tx.QueryRow(ctx, `SELECT count(*) FILTER (WHERE account = $1 AND NOT revoked), coalesce(bool_or(id = $2), false)
+				FROM devices WHERE account = $1 OR id = $2`, d.Account, string(d.ID)).Scan(&n, &standing); err != nil {
+				return err
+			}
+			if !standing && n >= max {
+				return &directory.DeviceLimitError{Account: d.Account, Devices: n}
+			}
+		}
 		tag, err := tx.Exec(ctx, `INSERT INTO devices (id, account, name, sign_key, box_key, created) VALUES ($1, $2, $3, $4, $5, $6)
 			ON CONFLICT (id) DO NOTHING`, string(d.ID), d.Account, d.Name, []byte(d.Keys.Sign), d.Keys.Box, ms(d.Created))
 		if err != nil || tag.RowsAffected() == 1 {

@@ -283,8 +283,10 @@ func (s *Store) Accounts(ctx context.Context) ([]directory.AccountSummary, error
 	return out, rows.Err()
 }
 
-// EnrollDevice implements directory.Store.
-func (s *Store) EnrollDevice(ctx context.Context, d directory.Device) error {
+// EnrollDevice implements directory.Store. The one writer runs the count
+// and the insert in one transaction, so concurrent enrolments are counted
+// one after the other.
+func (s *Store) EnrollDevice(ctx context.Context, d directory.Device, max int) error {
 	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var account string
 		var revoked bool
@@ -297,6 +299,15 @@ func (s *Store) EnrollDevice(ctx context.Context, d directory.Device) error {
 			return err
 		case !errors.Is(err, sql.ErrNoRows):
 			return err
+		}
+		if max > 0 {
+			var n int
+			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM devices WHERE account = ? AND NOT revoked`, d.Account).Scan(&n); err != nil {
+				return err
+			}
+			if n >= max {
+				return &directory.DeviceLimitError{Account: d.Account, Devices: n}
+			}
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO devices (id, account, name, sign_key, box_key, created) VALUES (?, ?, ?, ?, ?, ?)`,
 			string(d.ID), d.Account, d.Name, []byte(d.Keys.Sign), d.Keys.Box, ms(d.Created))

@@ -36,7 +36,7 @@ func newDeviceF(t testing.TB, s *Store, account string) directory.Device {
 		t.Fatal(err)
 	}
 	d := directory.Device{ID: id.ID(), Name: "dev", Account: account, Keys: id.Public(), Created: time.Now()}
-	if err := s.EnrollDevice(context.Background(), d); err != nil {
+	if err := s.EnrollDevice(context.Background(), d, 0); err != nil {
 		t.Fatal(err)
 	}
 	return d
@@ -87,7 +87,7 @@ func TestAccountsAndDevices(t *testing.T) {
 		t.Errorf("missing account: %v", err)
 	}
 	d.Account = "bob"
-	if err := s.EnrollDevice(ctx, d); !errors.Is(err, directory.ErrExists) {
+	if err := s.EnrollDevice(ctx, d, 0); !errors.Is(err, directory.ErrExists) {
 		t.Errorf("same key under another account: %v", err)
 	}
 	if err := s.RevokeDevice(ctx, "bob", d.ID); !errors.Is(err, directory.ErrNotFound) {
@@ -101,7 +101,7 @@ func TestAccountsAndDevices(t *testing.T) {
 		t.Errorf("device after revoke: %+v, %v", got, err)
 	}
 	d.Account = "alice"
-	if err := s.EnrollDevice(ctx, d); !errors.Is(err, directory.ErrExists) {
+	if err := s.EnrollDevice(ctx, d, 0); !errors.Is(err, directory.ErrExists) {
 		t.Errorf("re-enrolling a revoked device: %v", err)
 	}
 }

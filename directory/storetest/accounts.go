@@ -30,7 +30,7 @@ func testAccountsAndDevices(t *testing.T, s directory.Store) {
 		t.Errorf("missing device: %v", err)
 	}
 	d.Name = "renamed" // enrolling the same key again under the same account renames it
-	if err := s.EnrollDevice(ctx, d); err != nil {
+	if err := s.EnrollDevice(ctx, d, 0); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := s.Device(ctx, d.ID); got.Name != "renamed" {
@@ -42,7 +42,7 @@ func testAccountsAndDevices(t *testing.T, s directory.Store) {
 	}
 	other := d
 	other.Account = "bob"
-	if err := s.EnrollDevice(ctx, other); !errors.Is(err, directory.ErrExists) {
+	if err := s.EnrollDevice(ctx, other, 0); !errors.Is(err, directory.ErrExists) {
 		t.Errorf("same key under another account: %v", err)
 	}
 	if err := s.RevokeDevice(ctx, "bob", d.ID); !errors.Is(err, directory.ErrNotFound) {
@@ -54,7 +54,7 @@ func testAccountsAndDevices(t *testing.T, s directory.Store) {
 	if got, err := s.Device(ctx, d.ID); err != nil || !got.Revoked {
 		t.Errorf("device after revoke: %+v, %v", got, err)
 	}
-	if err := s.EnrollDevice(ctx, d); !errors.Is(err, directory.ErrExists) {
+	if err := s.EnrollDevice(ctx, d, 0); !errors.Is(err, directory.ErrExists) {
 		t.Errorf("re-enrolling a revoked device: %v", err)
 	}
 	as, err := s.Accounts(ctx)
@@ -87,7 +87,7 @@ func testConcurrentEnrollment(t *testing.T, s directory.Store) {
 	id, _ := identity.Generate()
 	d := directory.Device{ID: id.ID(), Name: "dev", Account: "carol", Keys: id.Public(), Created: time.Now()}
 	for i := range n {
-		wg.Go(func() { errs[i] = s.EnrollDevice(ctx, d) })
+		wg.Go(func() { errs[i] = s.EnrollDevice(ctx, d, 0) })
 	}
 	wg.Wait()
 	for _, err := range errs {
@@ -160,7 +160,7 @@ func testLeaveAccount(t *testing.T, s directory.Store) {
 		t.Errorf("leaving twice: %v", err)
 	}
 	d.Account = "bob"
-	if err := s.EnrollDevice(ctx, d); err != nil {
+	if err := s.EnrollDevice(ctx, d, 0); err != nil {
 		t.Fatalf("enrolling under another account after leaving: %v", err)
 	}
 	if got, err := s.Device(ctx, d.ID); err != nil || got.Account != "bob" {

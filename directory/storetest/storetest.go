@@ -50,6 +50,7 @@ func Run(t *testing.T, open Opener) {
 		{"FreePurchase", testFreePurchase},
 		{"ConcurrentPurchases", testConcurrentPurchases},
 		{"ConcurrentEnrollment", testConcurrentEnrollment},
+		{"DeviceLimit", testDeviceLimit},
 		{"Titles", testTitles},
 		{"Online", testOnline},
 		{"Outbox", testOutbox},
@@ -79,7 +80,7 @@ func newDevice(t *testing.T, s directory.Store, account string) directory.Device
 		t.Fatal(err)
 	}
 	d := directory.Device{ID: id.ID(), Name: "dev", Account: account, Keys: id.Public(), Created: time.Now().Truncate(time.Millisecond)}
-	if err := s.EnrollDevice(ctx, d); err != nil {
+	if err := s.EnrollDevice(ctx, d, 0); err != nil {
 		t.Fatal(err)
 	}
 	return d

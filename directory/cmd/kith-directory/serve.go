@@ -137,6 +137,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	secretFile := fs.String("webhook-secret-file", env("WEBHOOK_SECRET_FILE", ""), "file holding the HMAC-SHA256 key for the webhook signature (env KITH_DIRECTORY_WEBHOOK_SECRET_FILE; or the key itself in KITH_DIRECTORY_WEBHOOK_SECRET)")
 	metricsAddr := fs.String("metrics-addr", env("METRICS_ADDR", ""), "serve /metrics in plain HTTP on this admin address, e.g. 127.0.0.1:9464 (env KITH_DIRECTORY_METRICS_ADDR); the API listener has no public /metrics")
 	metricsTokenFile := fs.String("metrics-token-file", env("METRICS_TOKEN_FILE", ""), "file holding a bearer token that opens /metrics on the API listener (env KITH_DIRECTORY_METRICS_TOKEN_FILE; or the token itself in KITH_DIRECTORY_METRICS_TOKEN)")
+	maxDevices := fs.Int("max-devices", int(envInt("MAX_DEVICES", directory.DefaultMaxDevices)), "devices one account may have enrolled at once (revoked ones do not count); one more is refused \"this account already has N devices; remove one in Settings\"; <0 unlimited (env KITH_DIRECTORY_MAX_DEVICES)")
 	maxHoldings := fs.Int("max-holdings", int(envInt("MAX_HOLDINGS", directory.DefaultMaxHoldingsTotal)), "holdings of all online devices together (env KITH_DIRECTORY_MAX_HOLDINGS)")
 	rateAllGuesses := fs.Float64("rate-guesses", floatEnv("RATE_GUESSES", directory.DefaultRateGuesses), "wrong passwords/s over all accounts, bursts 2x; <0 unlimited (env KITH_DIRECTORY_RATE_GUESSES)")
 	maxConns := fs.Int("max-conns", int(envInt("MAX_CONNS", directory.DefaultMaxConns)), "connections open at once; more are closed on accept (env KITH_DIRECTORY_MAX_CONNS)")
@@ -229,7 +230,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Publish:            directory.PublishPolicy{Mode: *devPublish, Owner: *owner},
 		JoinCodeFile:       joinCodePath(*data),
 		RateAccountGuesses: *rateGuesses, RateGuesses: *rateAllGuesses, MaxPasswordChecks: *maxChecks,
-		MaxConns: *maxConns, MaxBodyInFlight: *maxBodies, MaxBodyPerClient: *maxClientBodies, MaxHoldingsTotal: *maxHoldings,
+		MaxConns: *maxConns, MaxBodyInFlight: *maxBodies, MaxBodyPerClient: *maxClientBodies, MaxHoldingsTotal: *maxHoldings, MaxDevices: *maxDevices,
 	})
 	if err != nil {
 		st.Close()
