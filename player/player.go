@@ -75,7 +75,8 @@ type Player struct {
 	volume    float64
 	cur       *track        // track being fed (may differ from the heard one at a boundary)
 	heardT    *track        // track being heard
-	lastPos   time.Duration // heardT's position (where cur starts while none is heard)
+	lastPos   time.Duration // heardT's position (where cur starts after a start)
+	endHeard  bool          // the queue left heardT by itself (it ended) and its end still plays
 	lastSaved time.Time
 	outErr    error
 	nextT     *track // prepared next title
@@ -278,6 +279,7 @@ func (p *Player) Seek(pos time.Duration) {
 		p.pump.setTrack(t, p.nextTrack())
 		p.out.Flush()
 		p.lastPos = pos
+		p.endHeard = false // the output dropped what it held of an ended title
 		p.emitPosition(t, pos)
 	})
 }
@@ -301,7 +303,8 @@ func (p *Player) SetRepeat(r Repeat) {
 // Next skips to the next title in the queue.
 func (p *Player) Next() {
 	p.do(func(ctx context.Context) {
-		if i, ok := p.after(p.index, true); ok {
+		at, _ := p.heardTitle()
+		if i, ok := p.after(at, true); ok {
 			p.start(ctx, i, -1)
 		} else {
 			p.stop(StateStopped, nil)
@@ -310,20 +313,10 @@ func (p *Player) Next() {
 }
 
 // Previous restarts the title if more than 3 s were played, else goes to
-// the previous title.
-//
-// The title is the one heard. When a title ends the queue moves on at
-// once (gaplessly into the prepared next title, or to the next one opened
-// after it) while the output still plays the end of the old one, up to
-// its buffer's length: the app still shows the old one (its track event,
-// its position), so Previous is about it, not about the next title, of
-// which nothing was heard yet.
+// the previous title (both the heard one: heardTitle).
 func (p *Player) Previous() {
 	p.do(func(ctx context.Context) {
-		i, t := p.index, p.cur
-		if h := p.heardT; h != nil && h != p.cur {
-			i, t = h.index, h // kept in place by queue edits (queueEdited)
-		}
+		i, t := p.heardTitle()
 		if p.lastPos > 3*time.Second || i == 0 {
 			if t != nil && t.stream.Seekable() {
 				p.savePosition(true)
@@ -333,6 +326,22 @@ func (p *Player) Previous() {
 		}
 		p.start(ctx, max(0, i-1), 0)
 	})
+}
+
+// heardTitle is the queue index and track of the title heard, which Next
+// and Previous are about. When a title ends by itself the queue moves on
+// at once (gaplessly into the prepared next title, or to the next one
+// opened after it) while the output still plays the old one's end, up to
+// its buffer's length (200 ms and the sound server's delay): the app
+// still shows the old one (its track event, its position), and nothing of
+// the next one was heard, so Next goes to it and Previous restarts the old
+// one (or goes before it). After a move the user made (start), the title
+// moved to is the one they are about.
+func (p *Player) heardTitle() (int, *track) {
+	if h := p.heardT; p.endHeard && h != nil && h != p.cur {
+		return h.index, h // kept in place by queue edits (queueEdited)
+	}
+	return p.index, p.cur
 }
 
 // after returns the queue index that follows i under the repeat mode;

@@ -95,13 +95,12 @@ func TestPrevious(t *testing.T) {
 	c.ev.wait(t, 30*time.Second, "stopped", isState(StateStopped))
 }
 
-// TestPreviousWhileAnEndIsHeard: a title ended and the queue moved on
-// gaplessly into the next one, while the output (a device buffer of 2 s
-// here) still plays the old one's end, which the app still shows.
-// Previous then is about the title heard: more than 3 s of it were
-// played, so it starts again. It restarted the next title instead, of
-// which nothing was heard (the player took the title the pump feeds).
-func TestPreviousWhileAnEndIsHeard(t *testing.T) {
+// intoEndHeard plays a (6 s) then b gaplessly on an output holding 2 s
+// (a device buffer), and steps the control loop until it has followed
+// the pump into b while a's end is still heard (~4 s into a). It reports
+// false if b was heard already (the machine took over 2 s for a few
+// steps).
+func intoEndHeard(t *testing.T) (*clocked, bool) {
 	const aLen = 6 * time.Second
 	src := &memSource{titles: map[string][]byte{
 		"a": toneWAV(rate, aLen, 440),
@@ -116,27 +115,63 @@ func TestPreviousWhileAnEndIsHeard(t *testing.T) {
 		defer c.out.mu.Unlock()
 		return c.out.pulled
 	}
-	p := c.p
-	p.Play("a", "b")
+	c.p.Play("a", "b")
 	c.stepUntil(t, 0, "track a", func(e Event) bool { return e.Kind == EventTrack && e.TitleID == "a" })
 	// The output has pulled all of a and a tenth of a second of b: the
-	// pump moved into b, which is heard 2 s later; a is heard ~4 s in.
+	// pump moved into b, which is heard 2 s later.
 	for pulled() < int64(aLen.Seconds()*rate+rate/10)*frameBytes {
 		c.step(t)
 		time.Sleep(time.Millisecond)
 	}
 	c.step(t) // the control loop follows the pump into b
-	n := len(c.ev.snapshot())
 	for _, e := range c.ev.snapshot() {
 		if e.Kind == EventTrack && e.TitleID == "b" {
-			t.Skipf("b was heard already (the machine took over 2 s for a few steps): nothing to test")
+			return c, false
 		}
 	}
-	p.Previous()
+	return c, true
+}
+
+// TestPreviousWhileAnEndIsHeard: a title ended and the queue moved on
+// gaplessly into the next one while the output still plays the old one's
+// end, which the app still shows. Previous then is about the title heard:
+// more than 3 s of it were played, so it starts again. It restarted the
+// next title instead, of which nothing was heard (the player took the
+// title the pump feeds).
+func TestPreviousWhileAnEndIsHeard(t *testing.T) {
+	c, ok := intoEndHeard(t)
+	if !ok {
+		t.Skip("b was heard already: nothing to test")
+	}
+	n := len(c.ev.snapshot())
+	c.p.Previous()
 	c.ev.waitFrom(t, n, 30*time.Second, "playing", isState(StatePlaying))
 	if e := c.stepUntil(t, n, "a track after Previous", func(e Event) bool { return e.Kind == EventTrack }); e.TitleID != "a" || e.Index != 0 {
 		t.Fatalf("Previous while a's end was heard (4 s in) played %q at %d, want a again at 0", e.TitleID, e.Index)
 	}
-	p.Stop()
+	c.p.Stop()
+	c.ev.wait(t, 30*time.Second, "stopped", isState(StateStopped))
+}
+
+// TestNextWhileAnEndIsHeard: Next in the same moment goes to the title
+// after the one heard, b, of which nothing was heard. It went past b: the
+// queue of two stopped.
+func TestNextWhileAnEndIsHeard(t *testing.T) {
+	c, ok := intoEndHeard(t)
+	if !ok {
+		t.Skip("b was heard already: nothing to test")
+	}
+	n := len(c.ev.snapshot())
+	c.p.Next()
+	e := c.ev.waitFrom(t, n, 30*time.Second, "playing or stopped", func(e Event) bool {
+		return e.Kind == EventState && (e.State == StatePlaying || e.State == StateStopped)
+	})
+	if e.State != StatePlaying {
+		t.Fatalf("Next while a's end was heard: %v, want b played", e.State)
+	}
+	if e := c.stepUntil(t, n, "a track after Next", func(e Event) bool { return e.Kind == EventTrack }); e.TitleID != "b" || e.Index != 1 {
+		t.Fatalf("Next while a's end was heard played %q at %d, want b at 1", e.TitleID, e.Index)
+	}
+	c.p.Stop()
 	c.ev.wait(t, 30*time.Second, "stopped", isState(StateStopped))
 }

@@ -235,11 +235,13 @@ func (p *Player) attach(ctx context.Context, o opened, flush bool) {
 	p.cur = o.t
 	p.index = o.index
 	// The position is the heard title's (Previous reads it). Nothing of
-	// this one is heard yet: after a title the user left (start dropped
-	// it: none is heard) it is where this one starts until a tick hears
-	// it; after one that ended, the old one's end is still heard.
-	if p.heardT == nil {
+	// this one is heard yet: after a title the user left (flush) it is
+	// where this one starts until a tick hears it; after one that ended
+	// by itself, the old one's end is still heard (heardTitle).
+	if flush || p.heardT == nil {
 		p.lastPos = o.t.startAt
+	} else {
+		p.endHeard = true
 	}
 	p.pump.setTrack(o.t, nil)
 	if flush {
@@ -342,7 +344,7 @@ func (p *Player) dropTracks() {
 	}
 	p.stopVideo()
 	p.cur, p.nextT, p.heardT = nil, nil, nil
-	p.waitNext, p.draining, p.nextKey = false, false, 0
+	p.waitNext, p.draining, p.nextKey, p.endHeard = false, false, 0, false
 	p.openGen++
 	p.nextGen++
 }
@@ -377,6 +379,7 @@ func (p *Player) tick(ctx context.Context, report bool) {
 			}
 			p.savePositionOf(p.cur, 0) // finished: start over next time
 			p.cur = cur
+			p.endHeard = true // its end plays on until another is heard (heardTitle)
 			switch {
 			case cur != nil: // continued gaplessly into the prepared title
 				p.index = cur.index
@@ -403,6 +406,7 @@ func (p *Player) tick(ctx context.Context, report bool) {
 	heard, pos, idle, quiet := p.pump.heard(p.out.Buffered)
 	if heard != nil && heard != p.heardT {
 		p.heardT = heard
+		p.endHeard = p.endHeard && heard != p.cur
 		d, est := heard.duration()
 		p.emit(Event{Kind: EventTrack, TitleID: heard.id, Title: heard.title, Index: heard.index,
 			Duration: d, Estimated: est, Resume: heard.resume})
