@@ -261,7 +261,8 @@ func BenchmarkDirectory(b *testing.B) {
 	for i := range titleIDs {
 		titleIDs[i], _ = publishInProcess(b, data, fmt.Sprintf("Bench %03d", i), 199)
 	}
-	p := serve(b, data, "--rate-ip", "-1", "--rate-device", "-1")
+	// --max-devices -1: the 64 askers are one account's devices.
+	p := serve(b, data, "--rate-ip", "-1", "--rate-device", "-1", "--max-devices", "-1")
 	// 64 clients: 64 devices, each with its own directory client (and so
 	// its own connections, made with its certificate), like hello-world's
 	// 64 connections.
