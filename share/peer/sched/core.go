@@ -175,6 +175,10 @@ type Core struct {
 	crowd []identity.ID
 	mine  []int8
 	idle  map[identity.ID]bool
+	// crowdSet: the members of crowd, each with the mark of the SetCrowd
+	// that last named it (crowdMark counts the calls).
+	crowdSet  map[identity.ID]uint64
+	crowdMark uint64
 	// declined: until when the origin asked us not to ask it for a chunk
 	// (it handed the chunk to the crowd already).
 	declined []time.Time
@@ -310,16 +314,49 @@ func (k *Core) Prioritize(i int) {
 }
 
 // SetCrowd replaces the crowd: the other devices downloading this content.
+// A download is told its crowd every resupply round, and a big crowd's
+// is mostly the same members (sched.CrowdView keeps them across answers,
+// up to MaxCrowdView): then nothing changes, and the ownership answers
+// (mine) stay, where each round made a set of up to MaxCrowdView members
+// and dropped them (a tenth of a 200-device crowd's resupply CPU, and
+// the next picks hashed every member against every chunk again).
 func (k *Core) SetCrowd(ids []identity.ID) {
-	seen := make(map[identity.ID]bool, len(ids))
-	crowd := make([]identity.ID, 0, len(ids))
+	if k.crowdSet == nil {
+		k.crowdSet = make(map[identity.ID]uint64, len(ids))
+	}
+	// Each call stamps the members it names with a new mark: a member
+	// stamped already is named twice; one not in the set is new.
+	k.crowdMark++
+	mark := k.crowdMark
+	same, n := true, 0
 	for _, id := range ids {
-		if id == "" || id == k.c.Self || seen[id] {
+		if id == "" || id == k.c.Self {
 			continue
 		}
-		seen[id] = true
-		crowd = append(crowd, id)
+		m, ok := k.crowdSet[id]
+		if ok && m == mark {
+			continue
+		}
+		same = same && ok
+		k.crowdSet[id] = mark
+		n++
 	}
+	if same && n == len(k.crowd) {
+		return // as many members, all of them members before: the same crowd
+	}
+	crowd := make([]identity.ID, 0, n)
+	for _, id := range ids {
+		if k.crowdSet[id] == mark && id != "" && id != k.c.Self {
+			crowd = append(crowd, id)
+			k.crowdSet[id] = mark + 1 // listed (a repeat is not listed again)
+		}
+	}
+	for id, m := range k.crowdSet {
+		if m != mark+1 {
+			delete(k.crowdSet, id) // not named this time
+		}
+	}
+	k.crowdMark++ // every mark so far is at most this one: the next call's is new
 	k.crowd, k.mine = crowd, nil
 }
 
