@@ -450,3 +450,45 @@ func TestAccountCacheKeptAgain(t *testing.T) {
 		t.Fatalf("keeping a kept device allocates %v times, want 0", n)
 	}
 }
+
+// TestAccountCacheToldAgain: a crowd's every resupply round names the
+// same devices: an entry with more than half its TTL left is left as it
+// is (no refresh, no move to the LRU's front); told once past the half,
+// it is kept for a whole TTL again; a device told every round is never
+// looked up, and a refused one is not made known by a round while its
+// refusal holds.
+func TestAccountCacheToldAgain(t *testing.T) {
+	now := time.Unix(1000, 0)
+	clock := func() time.Time { return now }
+	accts := &countingAccounts{known: map[identity.ID]string{}}
+	c := newAccountCache(accts, LookupLimits{TTL: time.Minute, NegativeTTL: 10 * time.Second, MaxEntries: 8, PerCaller: 1000, PerCallerBurst: 1000, Total: 1000, TotalBurst: 1000}, clock)
+	id, other, bad := newIdent(t).ID(), newIdent(t).ID(), newIdent(t).ID()
+	c.refuse(bad)
+	told := now
+	expires := func(id identity.ID) time.Time { return c.entries[id].Value.(*cacheEntry).expires }
+	for range 120 { // two minutes of rounds every second
+		c.know(map[identity.ID]string{id: "alice", other: "alice", bad: "alice"})
+		if now.Sub(told) > 30*time.Second {
+			t.Fatalf("at +%v: told at +%v, want within half the TTL", now.Sub(time.Unix(1000, 0)), told.Sub(time.Unix(1000, 0)))
+		}
+		if e := expires(id); e != told.Add(time.Minute) {
+			if e != now.Add(time.Minute) || told.Add(time.Minute).Sub(now) > 30*time.Second {
+				t.Fatalf("at +%v: expires +%v, told at +%v", now.Sub(time.Unix(1000, 0)), e.Sub(time.Unix(1000, 0)), told.Sub(time.Unix(1000, 0)))
+			}
+			told = now
+		}
+		if a, err := c.account(context.Background(), id, "192.0.2.1:1"); a != "alice" || err != nil {
+			t.Fatalf("told every round: %q, %v", a, err)
+		}
+		if _, err := c.account(context.Background(), bad, "192.0.2.1:1"); now.Sub(time.Unix(1000, 0)) < 10*time.Second && !errors.Is(err, ErrNotEnrolled) {
+			t.Fatalf("refused, then told: %v", err) // within NegativeTTL
+		}
+		now = now.Add(time.Second)
+	}
+	if told == time.Unix(1000, 0) {
+		t.Fatal("never kept again")
+	}
+	if n := accts.n.Load(); n != 0 {
+		t.Fatalf("%d lookups, want 0", n)
+	}
+}
