@@ -206,7 +206,7 @@ func (n *Node) suppliers(ctx context.Context, cid sealed.ContentID) (peers []Nei
 	if err != nil {
 		return nil, false, crowdNews{}, err
 	}
-	peers, origin, crowd = n.supplied(cid, sups)
+	peers, origin, crowd = n.supplied(cid, sups, true)
 	return peers, origin, crowd, nil
 }
 
@@ -234,7 +234,7 @@ func (n *Node) announceSuppliers(ctx context.Context, cid sealed.ContentID) (pee
 		n.log.Warn("node: announcing a download", "err", err)
 	}
 	if answered {
-		peers, origin, crowd = n.supplied(cid, sups)
+		peers, origin, crowd = n.supplied(cid, sups, true)
 		if len(crowd.downloading) == 0 {
 			return peers, origin, crowd, nil
 		}
@@ -254,10 +254,14 @@ func (n *Node) announceSuppliers(ctx context.Context, cid sealed.ContentID) (pee
 	return peers, origin, crowd, err
 }
 
-// supplied is what suppliers answers for the directory's list sups.
-func (n *Node) supplied(cid sealed.ContentID, sups []directory.Supplier) (peers []Neighbour, origin bool, crowd crowdNews) {
-	var lanPeers []Neighbour
-	far := make([]Neighbour, 0, len(sups)) // sized once: asked every resupply round
+// supplied is what suppliers answers for the directory's list sups;
+// without pick, no peers (a download that takes no new peer this round
+// orders none: resupply).
+func (n *Node) supplied(cid sealed.ContentID, sups []directory.Supplier, pick bool) (peers []Neighbour, origin bool, crowd crowdNews) {
+	var lanPeers, far []Neighbour
+	if pick {
+		far = make([]Neighbour, 0, len(sups)) // sized once
+	}
 	crowd.downloading = make([]identity.ID, 0, len(sups))
 	holders := 0
 	named := make([]identity.ID, 0, len(sups))
@@ -277,9 +281,11 @@ func (n *Node) supplied(cid sealed.ContentID, sups []directory.Supplier) (peers 
 	// our own account, which a lookup would only repeat.
 	n.srv.Expect(named)
 	n.srv.KnownAccounts(own)
-	for _, nb := range n.Neighbours() {
-		if nb.LAN || nb.Hand {
-			lanPeers = append(lanPeers, nb)
+	if pick {
+		for _, nb := range n.Neighbours() {
+			if nb.LAN || nb.Hand {
+				lanPeers = append(lanPeers, nb)
+			}
 		}
 	}
 	for _, s := range sups {
@@ -295,14 +301,16 @@ func (n *Node) supplied(cid sealed.ContentID, sups []directory.Supplier) (peers 
 			} else {
 				crowd.downloading = append(crowd.downloading, s.Device)
 			}
-			if len(s.Addrs) > 0 || s.Relay != "" {
+			if pick && (len(s.Addrs) > 0 || s.Relay != "") {
 				far = append(far, Neighbour{ID: s.Device, Addrs: s.Addrs, Relay: s.Relay})
 			}
 		}
 	}
-	pairOrder(cid, n.ID(), lanPeers)
-	pairOrder(cid, n.ID(), far)
-	peers = append(lanPeers, far...) // close first
+	if pick {
+		pairOrder(cid, n.ID(), lanPeers)
+		pairOrder(cid, n.ID(), far)
+		peers = append(lanPeers, far...) // close first
+	}
 	crowd.full = holders >= directory.MaxSuppliers
 	return peers, origin, crowd
 }
@@ -357,7 +365,7 @@ func (n *Node) resupply(ctx context.Context, cid sealed.ContentID, m *sealed.Man
 		// No announcement here: the download was announced when it started
 		// and the heartbeat keeps it fresh; one per resupply round doubled
 		// a big crowd's load on the directory for nothing new.
-		peers, _, crowd, err := n.suppliers(ctx, cid)
+		sups, err := n.dirClient().SuppliersN(ctx, cid, directory.MaxSuppliers)
 		if err != nil {
 			// A busy directory is asked less often until it answers.
 			var de *directory.Error
@@ -368,11 +376,6 @@ func (n *Node) resupply(ctx context.Context, cid sealed.ContentID, m *sealed.Man
 			continue
 		}
 		busy = 0
-		ft.SetCrowd(view.Update(time.Now(), crowd.downloading, crowd.complete, crowd.full))
-		pollers := map[identity.ID]bool{}
-		for _, id := range n.srv.Pollers(cid, time.Now().Add(-2*every)) {
-			pollers[id] = true
-		}
 		// Peers the fetcher dropped (timeouts, refusals) leave room for new
 		// ones: a device whose peers all failed it is not left with only the
 		// origin, which leaves to the crowd what the crowd already has.
@@ -382,16 +385,33 @@ func (n *Node) resupply(ctx context.Context, cid sealed.ContentID, m *sealed.Man
 				added++
 			}
 		}
-		if added < n.maxPeers(m) && !crowd.full {
+		limit := n.maxPeers(m)
+		pollers := map[identity.ID]bool{}
+		// pick: room for a new peer, or a device polling us that we take
+		// nothing from (called back up to twice MaxPeers).
+		pick := added < limit
+		for _, id := range n.srv.Pollers(cid, time.Now().Add(-2*every)) {
+			pollers[id] = true
+			pick = pick || added < 2*limit && !seen[id]
+		}
+		// Only then are the answer's peers ordered (pairOrder hashes each
+		// pair, LAN neighbours are listed): a download that has its peers
+		// (most rounds of a big crowd's) takes only the crowd from it.
+		peers, _, crowd := n.supplied(cid, sups, pick)
+		ft.SetCrowd(view.Update(time.Now(), crowd.downloading, crowd.complete, crowd.full))
+		if !pick {
+			continue
+		}
+		if added < limit && !crowd.full {
 			// Room for new peers: our pairs first, as at the start.
 			downloading := make(map[identity.ID]bool, len(crowd.downloading))
 			for _, id := range crowd.downloading {
 				downloading[id] = true
 			}
-			matchFirst(cid, n.ID(), peers, downloading, n.maxPeers(m))
+			matchFirst(cid, n.ID(), peers, downloading, limit)
 		}
 		for _, p := range peers {
-			if seen[p.ID] || (added >= n.maxPeers(m) && !(pollers[p.ID] && added < 2*n.maxPeers(m))) {
+			if seen[p.ID] || (added >= limit && !(pollers[p.ID] && added < 2*limit)) {
 				continue
 			}
 			c, err := n.peerFor(p)
