@@ -303,8 +303,11 @@
 // figures in the simulator, stalled holders or not: see stuckCrowd), counts as lacking again (its holder is not passing it on) unless a
 // complete holder the asker may copy from is online (the part went
 // through the crowd; in a crowd of thousands every part is refused that
-// often while it spreads) and the part went out less than a minute ago
-// ("complete" is the holder's claim), and so does, with the same exception, a part
+// often while it spreads), the part went out less than a minute ago
+// ("complete" is the holder's claim) and it does not stand out (refused
+// to 4 times as many sharers as the others on average: a stalled device
+// that completed claims every part, serving none, and the part the crowd
+// asks the origin for alone is the one it holds back), and so does, with the same exception, a part
 // whose holder stopped sharing it (if the part went into a crowd of 128
 // or more 10 s or more before, only if it stands out likewise: by then
 // its holder passed it on; its new first copy replaces the
