@@ -132,46 +132,42 @@ func intoEndHeard(t *testing.T) (*clocked, bool) {
 	return c, true
 }
 
-// TestPreviousWhileAnEndIsHeard: a title ended and the queue moved on
-// gaplessly into the next one while the output still plays the old one's
-// end, which the app still shows. Previous then is about the title heard:
-// more than 3 s of it were played, so it starts again. It restarted the
-// next title instead, of which nothing was heard (the player took the
-// title the pump feeds).
-func TestPreviousWhileAnEndIsHeard(t *testing.T) {
-	c, ok := intoEndHeard(t)
-	if !ok {
-		t.Skip("b was heard already: nothing to test")
+// TestWhileAnEndIsHeard: a title ended and the queue moved on gaplessly
+// into the next one while the output still plays the old one's end,
+// which the app still shows. Previous and Next then are about the title
+// heard: Previous starts it again (more than 3 s of it were played), Next
+// goes to the title after it. Previous restarted the next title instead,
+// of which nothing was heard, and Next went past it (the queue of two
+// stopped): the player took the title the pump feeds.
+func TestWhileAnEndIsHeard(t *testing.T) {
+	for _, tc := range []struct {
+		cmd   string
+		do    func(*Player)
+		id    string
+		index int
+	}{
+		{"Previous", (*Player).Previous, "a", 0},
+		{"Next", (*Player).Next, "b", 1},
+	} {
+		t.Run(tc.cmd, func(t *testing.T) {
+			c, ok := intoEndHeard(t)
+			if !ok {
+				t.Skip("b was heard already: nothing to test")
+			}
+			n := len(c.ev.snapshot())
+			tc.do(c.p)
+			e := c.ev.waitFrom(t, n, 30*time.Second, "playing or stopped", func(e Event) bool {
+				return e.Kind == EventState && (e.State == StatePlaying || e.State == StateStopped)
+			})
+			if e.State != StatePlaying {
+				t.Fatalf("%s while a's end was heard: %v, want %s played", tc.cmd, e.State, tc.id)
+			}
+			e = c.stepUntil(t, n, "a track", func(e Event) bool { return e.Kind == EventTrack })
+			if e.TitleID != tc.id || e.Index != tc.index {
+				t.Fatalf("%s while a's end was heard (4 s in) played %q at %d, want %s at %d", tc.cmd, e.TitleID, e.Index, tc.id, tc.index)
+			}
+			c.p.Stop()
+			c.ev.wait(t, 30*time.Second, "stopped", isState(StateStopped))
+		})
 	}
-	n := len(c.ev.snapshot())
-	c.p.Previous()
-	c.ev.waitFrom(t, n, 30*time.Second, "playing", isState(StatePlaying))
-	if e := c.stepUntil(t, n, "a track after Previous", func(e Event) bool { return e.Kind == EventTrack }); e.TitleID != "a" || e.Index != 0 {
-		t.Fatalf("Previous while a's end was heard (4 s in) played %q at %d, want a again at 0", e.TitleID, e.Index)
-	}
-	c.p.Stop()
-	c.ev.wait(t, 30*time.Second, "stopped", isState(StateStopped))
-}
-
-// TestNextWhileAnEndIsHeard: Next in the same moment goes to the title
-// after the one heard, b, of which nothing was heard. It went past b: the
-// queue of two stopped.
-func TestNextWhileAnEndIsHeard(t *testing.T) {
-	c, ok := intoEndHeard(t)
-	if !ok {
-		t.Skip("b was heard already: nothing to test")
-	}
-	n := len(c.ev.snapshot())
-	c.p.Next()
-	e := c.ev.waitFrom(t, n, 30*time.Second, "playing or stopped", func(e Event) bool {
-		return e.Kind == EventState && (e.State == StatePlaying || e.State == StateStopped)
-	})
-	if e.State != StatePlaying {
-		t.Fatalf("Next while a's end was heard: %v, want b played", e.State)
-	}
-	if e := c.stepUntil(t, n, "a track after Next", func(e Event) bool { return e.Kind == EventTrack }); e.TitleID != "b" || e.Index != 1 {
-		t.Fatalf("Next while a's end was heard played %q at %d, want b at 1", e.TitleID, e.Index)
-	}
-	c.p.Stop()
-	c.ev.wait(t, 30*time.Second, "stopped", isState(StateStopped))
 }
