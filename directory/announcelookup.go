@@ -21,7 +21,11 @@ import (
 // them, or when a string of the list is not printable ASCII (the binary
 // form's rule), the answer has no list and the client asks GET
 // /v1/suppliers as before. An older directory ignores the query and
-// answers no list either; an older client never asks.
+// answers no list either; an older client never asks. &v=N (N >= 2: the
+// highest binary form the client reads) asks for SuppliersMediaTypeV2's
+// form, with the order of arrival; without it (an older client) the list
+// is v1's, and an older directory ignores it and answers v1, which the
+// client reads as well.
 
 // announceLookupKey counts, in the requests metric, lookups answered with
 // an announcement (the GET route's counter does not see them).
@@ -31,6 +35,7 @@ var announceLookupKey = requestsKey("announce_suppliers", http.StatusOK)
 type announceLookup struct {
 	content sealed.ContentID
 	limit   int
+	v2      bool // SuppliersMediaTypeV2's form (&v=2 or higher)
 }
 
 // announceLookupOf reads ?suppliers={content}[&limit=N] of an
@@ -56,7 +61,18 @@ func announceLookupOf(r *http.Request) (*announceLookup, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &announceLookup{content: c, limit: limit}, nil
+	l := &announceLookup{content: c, limit: limit}
+	if v, ok := q["v"]; ok {
+		if len(v) != 1 {
+			return nil, fieldErrorf("v", "must be given once")
+		}
+		n, err := strconv.Atoi(v[0])
+		if err != nil || n < 1 {
+			return nil, fieldErrorf("v", "must be a positive integer")
+		}
+		l.v2 = n >= 2 // a later client's higher form: the highest this directory writes
+	}
+	return l, nil
 }
 
 // lookupAfterAnnounce appends to b the binary supplier list (SuppliersMediaType)
@@ -76,7 +92,7 @@ func (s *Server) lookupAfterAnnounce(ctx context.Context, b []byte, rq *request,
 		return nil
 	}
 	defer done()
-	b, ok := appendSuppliersBinary(b, out)
+	b, ok := appendSuppliersBinary(b, out, l.v2)
 	if !ok {
 		return nil
 	}
@@ -102,7 +118,7 @@ func (*announceLookupAnswer) answerLimits() (int64, string, int) {
 // The list is hostile input like SuppliersN's: bounded and checked the
 // same way.
 func (c *Client) AnnounceSuppliers(ctx context.Context, a Announcement, content sealed.ContentID, n int) (ans *AnnounceAnswer, sups []Supplier, ok bool, err error) {
-	path := "/v1/announce?suppliers=" + content.String()
+	path := "/v1/announce?v=2&suppliers=" + content.String()
 	if n > 0 {
 		path += "&limit=" + strconv.Itoa(n)
 	}

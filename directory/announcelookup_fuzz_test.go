@@ -3,6 +3,7 @@ package directory
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
@@ -12,8 +13,12 @@ import (
 // than GET /v1/suppliers' bound, and a list it accepts is one the directory
 // could have sent.
 func FuzzAnnounceLookupAnswer(f *testing.F) {
-	for _, ss := range binCases() {
-		b, _ := appendSuppliersBinary(nil, ss)
+	v2 := binCasesV2()
+	for name, ss := range binCases() {
+		v2[name+" v1"] = ss
+	}
+	for name, ss := range v2 {
+		b, _ := appendSuppliersBinary(nil, ss, !strings.HasSuffix(name, " v1"))
 		j, _ := json.Marshal(AnnounceAnswer{Expires: time.Unix(1e9, 0), TTLSeconds: 90, PublicIP: "192.0.2.1", SuppliersBin: b})
 		f.Add(j)
 	}
@@ -39,7 +44,7 @@ func FuzzAnnounceLookupAnswer(f *testing.F) {
 		if len(ss) > MaxSuppliers+1 {
 			t.Fatalf("%d suppliers, at most %d", len(ss), MaxSuppliers+1)
 		}
-		again, enc := appendSuppliersBinary(nil, ss)
+		again, enc := appendSuppliersBinary(nil, ss, true)
 		if !enc {
 			t.Fatalf("accepted %#v, which does not encode", ss)
 		}

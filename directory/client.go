@@ -152,7 +152,7 @@ func NewClient(o ClientOptions) (*Client, error) {
 	c := &Client{base: base, dev: o.Device, fp: fp, log: o.Logger}
 	if o.Device != nil {
 		c.connHeader = http.Header{HeaderDevice: {string(o.Device.ID())}}
-		c.suppliersHeader = http.Header{HeaderDevice: c.connHeader[HeaderDevice], "Accept": {SuppliersMediaType}}
+		c.suppliersHeader = http.Header{HeaderDevice: c.connHeader[HeaderDevice], "Accept": {suppliersAccept}}
 		c.baseURL = parseConnBase(base)
 	}
 	if c.log == nil {

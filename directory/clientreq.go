@@ -190,7 +190,7 @@ func (c *Client) connHeaderFor(accept string) http.Header {
 	switch accept {
 	case "":
 		return c.connHeader
-	case SuppliersMediaType:
+	case suppliersAccept:
 		return c.suppliersHeader
 	}
 	return nil
@@ -211,7 +211,7 @@ func (c *Client) do(ctx context.Context, method, path string, in any, a auth, ou
 	}
 	accept := ""
 	if _, ok := out.(binaryAnswer); ok {
-		accept = SuppliersMediaType
+		accept = suppliersAccept
 	}
 	var resp *http.Response
 	resent := false
@@ -260,7 +260,7 @@ func (c *Client) do(ctx context.Context, method, path string, in any, a auth, ou
 	if int64(len(b)) > limit {
 		return fmt.Errorf("%s %s: answer over %d bytes", method, path, limit)
 	}
-	if ba, ok := out.(binaryAnswer); ok && mediaTypeIs(resp.Header, accept) {
+	if ba, ok := out.(binaryAnswer); ok && binaryAnswered(resp.Header, accept) {
 		if err := ba.decodeBinary(b, items); err != nil {
 			return fmt.Errorf("%s %s: decoding answer: %w", method, path, err)
 		}

@@ -174,7 +174,8 @@
 //	                                 with ?suppliers={content}[&limit=N] the answer also carries, in
 //	                                 "suppliers_bin" (base64), the lookup GET /v1/suppliers answers once
 //	                                 this announcement is recorded, in SuppliersMediaType's form: a
-//	                                 download's start in one round trip (announcelookup.go)
+//	                                 download's start in one round trip (announcelookup.go); with &v=2
+//	                                 (or higher) in SuppliersMediaTypeV2's, with the order of arrival
 //	                                 "holdings_same" (base64 HoldingsDigest) instead of "holdings": the
 //	                                 holdings of the device's last announcement, if their digest is that,
 //	                                 else 409 holdings_unknown (send them in full): a heartbeat in a few
@@ -183,8 +184,12 @@
 //	GET    /v1/suppliers/{content}?limit=N  signed: {"suppliers":[Supplier]} ranked, filtered, origin last;
 //	                                 "account" only for the caller's own devices; to "Accept:
 //	                                 application/vnd.kith.suppliers.v1" the same list in that compact
-//	                                 binary form (SuppliersMediaType; what Client asks for), unless a
-//	                                 string in it is not printable ASCII; "Vary: Accept" either way
+//	                                 binary form (SuppliersMediaType), unless a string in it is not
+//	                                 printable ASCII; "Vary: Accept" either way; to "Accept: …v2" (what
+//	                                 Client asks for, beside v1) SuppliersMediaTypeV2: v1's form and each
+//	                                 download's place in the order the crowd's downloads were first
+//	                                 announced, the asker's among them (Supplier.Arrival), so a forming
+//	                                 crowd's devices agree on their pairs without asking again
 //	POST   /v1/relay/ticket          signed: {"supplier"} → TicketAnswer {"ticket","relay","expires"}: a relay
 //	                                 ticket (package directory/relay, 2 min) for a supplier online and
 //	                                 holding something whose policy allows the caller; 404 otherwise

@@ -36,7 +36,8 @@ type onlineIndex struct {
 
 	devs      map[identity.ID]*onlineDev
 	byContent map[sealed.ContentID]*onlineBucket
-	total     int // holdings in byContent
+	total     int    // holdings in byContent
+	arrivals  uint32 // the last onlineSlot.arrival given (wraps: compared as serial numbers)
 
 	// The holdings (a million slots, and as many references back from the
 	// devices) hold no pointers: a slot names its device, a device's
@@ -110,6 +111,13 @@ type onlineSlot struct {
 	k        int32  // index of this holding in dev.held
 	kind     uint8  // policyOpen, ...
 	complete bool
+	// arrival orders the downloads of a content by when each was first
+	// announced (onlineIndex.arrivals when the holding came in
+	// incomplete; kept by the device's later announcements, complete or
+	// not): a lookup answers each listed download's place in that order
+	// (Supplier.Arrival), so a forming crowd's devices agree on who came
+	// first. 0: complete when it came in, or loaded from the store.
+	arrival uint32
 }
 
 // Slot policy kinds: how much of the policy a lookup must evaluate.
@@ -473,12 +481,44 @@ func (ix *onlineIndex) announce(a *AnnounceRecord, account string) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	ix.changeLocked(func() {
+		kept := ix.arrivalsLocked(d.id)
 		ix.removeLocked(d.id)
 		ix.putDevLocked(d)
 		for _, h := range hs {
 			ix.addHoldingLocked(d, h.Content, h.Complete, ix.internLocked(h.Policy))
+			s := &ix.buckets[d.held[len(d.held)-1].bucket].holders[d.held[len(d.held)-1].pos]
+			switch a, ok := kept[h.Content]; {
+			case ok:
+				s.arrival = a
+			case !h.Complete:
+				ix.arrivals++
+				if ix.arrivals == 0 { // 0 means none
+					ix.arrivals++
+				}
+				s.arrival = ix.arrivals
+			}
 		}
 	})
+}
+
+// arrivalsLocked returns the arrivals of device id's holdings that have
+// one (its downloads, usually none or a few), by content.
+func (ix *onlineIndex) arrivalsLocked(id identity.ID) map[sealed.ContentID]uint32 {
+	d := ix.devs[id]
+	if d == nil {
+		return nil
+	}
+	var kept map[sealed.ContentID]uint32
+	for _, r := range d.held {
+		b := ix.buckets[r.bucket]
+		if a := b.holders[r.pos].arrival; a != 0 {
+			if kept == nil {
+				kept = make(map[sealed.ContentID]uint32)
+			}
+			kept[b.content] = a
+		}
+	}
+	return kept
 }
 
 // remove drops a withdrawn or revoked device.

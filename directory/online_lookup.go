@@ -5,6 +5,7 @@ package directory
 
 import (
 	"runtime"
+	"slices"
 	"time"
 
 	"github.com/kith-media/kith/share/identity"
@@ -112,13 +113,17 @@ func (ix *onlineIndex) suppliers(out []Supplier, c sealed.ContentID, now time.Ti
 		top[i] = e
 	}
 	hs := b.holders
+	var self uint32 // the asker's own arrival (onlineSlot.arrival)
 	if len(hs) <= maxCandidates {
 		for i := range hs {
-			if s := &hs[i]; s.expires > nowMS && s.dev != askerDev {
+			switch s := &hs[i]; {
+			case s.dev == askerDev:
+				self = s.arrival
+			case s.expires > nowMS:
 				add(s)
 			}
 		}
-	} else {
+	} else { // a sample of a big crowd: no arrival order (each asker's differs)
 		n := 0
 		for i := range hs {
 			if s := &hs[i]; n < maxCandidates && s.expires > nowMS && s.dev != askerDev && sameIP(s) {
@@ -182,7 +187,46 @@ func (ix *onlineIndex) suppliers(out []Supplier, c sealed.ContentID, now time.Ti
 		a.Account = ownAccount(a.Account, asker.Account)
 	}
 	runtime.KeepAlive(touch) // the reads above are for their cache lines only
+	if self != 0 {
+		arrivalRanks(out[n:], top, self)
+	}
 	return out
+}
+
+// arrivalBefore orders arrivals as serial numbers (the counter wraps; a
+// crowd's downloads are far fewer than 2^31 apart).
+func arrivalBefore(a, b uint32) bool { return int32(a-b) < 0 }
+
+// arrivalRanks sets each answered download's Supplier.Arrival: its rank
+// (from 1) in the order of arrival of the listed downloads and the asker
+// (whose arrival is self), negative when it arrived before the asker.
+// Ranks, not the index's counter: an answer tells no more than who of
+// those it lists came first.
+func arrivalRanks(out []Supplier, top []slotRank, self uint32) {
+	var buf [MaxSuppliers + 1]uint32
+	seqs := append(buf[:0], self)
+	for i := range top {
+		if a := top[i].s.arrival; a != 0 {
+			seqs = append(seqs, a)
+		}
+	}
+	if len(seqs) == 1 {
+		return
+	}
+	slices.SortFunc(seqs, func(a, b uint32) int { return int(int32(a - b)) })
+	rank := func(a uint32) int { // seqs are distinct: one per holding
+		i, _ := slices.BinarySearchFunc(seqs, a, func(x, t uint32) int { return int(int32(x - t)) })
+		return i + 1
+	}
+	for i := range top {
+		if a := top[i].s.arrival; a != 0 {
+			r := rank(a)
+			if arrivalBefore(a, self) {
+				r = -r
+			}
+			out[i].Arrival = r
+		}
+	}
 }
 
 // crowdOf tells the origin budget about content c and an asker (nil:

@@ -184,13 +184,17 @@ func (s *Server) handleSuppliers(w http.ResponseWriter, r *http.Request, rq *req
 	defer done()
 	bp := jsonBufs.Get().(*[]byte)
 	b, bin := (*bp)[:0], false
-	if acceptsMedia(r.Header["Accept"], SuppliersMediaType) {
-		b, bin = appendSuppliersBinary(b, out)
+	v2 := acceptsMedia(r.Header["Accept"], SuppliersMediaTypeV2)
+	if v2 || acceptsMedia(r.Header["Accept"], SuppliersMediaType) {
+		b, bin = appendSuppliersBinary(b, out, v2)
 	}
 	h := w.Header()
-	if bin {
-		h["Content-Type"] = suppliersBinContentType // shared, never written to
-	} else {
+	switch {
+	case bin && v2:
+		h["Content-Type"] = suppliersBinV2ContentType // shared, never written to
+	case bin:
+		h["Content-Type"] = suppliersBinContentType
+	default:
 		b = appendSuppliersJSON(b, out)
 		h["Content-Type"] = jsonContentType
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/kith-media/kith/share/identity"
@@ -33,7 +34,26 @@ import (
 //	             ASCII, exactly strLen bytes to the end
 const SuppliersMediaType = "application/vnd.kith.suppliers.v1"
 
-const suppliersBinVersion = 1
+// SuppliersMediaTypeV2 is SuppliersMediaType with the order of arrival
+// of a forming crowd (Supplier.Arrival), which v1's eight flag bits
+// leave no room for. The layout is v1's (version byte 2) with one more
+// unsigned varint in the header and one in each record:
+//
+//	version (2) n addrs strLen self   self: the asker's rank in the
+//	                                  order, 0 when the answer has none
+//	each record: v1's fields, then arrival (after load): 0 or the
+//	             supplier's rank, from 1, never self's; self's and the
+//	             records' ranks are exactly 1…m (m <= n+1), each once
+//
+// A client that reads it asks for both (Accept: v2, v1; an older
+// directory answers v1) and reads either; an older client asks for v1
+// only and gets v1.
+const SuppliersMediaTypeV2 = "application/vnd.kith.suppliers.v2"
+
+const suppliersBinVersion, suppliersBinVersion2 = 1, 2
+
+// suppliersAccept is what Client asks for.
+const suppliersAccept = SuppliersMediaTypeV2 + ", " + SuppliersMediaType
 
 // Flags of a supplier record.
 const (
@@ -47,7 +67,10 @@ const (
 	binRelay
 )
 
-var suppliersBinContentType = []string{SuppliersMediaType}
+var (
+	suppliersBinContentType   = []string{SuppliersMediaType}
+	suppliersBinV2ContentType = []string{SuppliersMediaTypeV2}
+)
 
 // acceptsMedia reports whether an Accept header (its values) names typ with
 // a non-zero quality; "*/*" and "application/*" do not count (JSON is what
@@ -79,10 +102,11 @@ func acceptsMedia(accept []string, typ string) bool {
 	return false
 }
 
-// appendSuppliersBinary appends ss in the SuppliersMediaType form; ok is
-// false (b unchanged) when a string is not printable ASCII or a supplier
-// has more than MaxAddrs addresses, which the JSON form carries instead.
-func appendSuppliersBinary(b []byte, ss []Supplier) (_ []byte, ok bool) {
+// appendSuppliersBinary appends ss in the SuppliersMediaType form (v2:
+// SuppliersMediaTypeV2); ok is false (b unchanged) when a string is not
+// printable ASCII or a supplier has more than MaxAddrs addresses, which
+// the JSON form carries instead.
+func appendSuppliersBinary(b []byte, ss []Supplier, v2 bool) (_ []byte, ok bool) {
 	strLen, naddrs := 0, 0
 	for i := range ss {
 		s := &ss[i]
@@ -96,10 +120,27 @@ func appendSuppliersBinary(b []byte, ss []Supplier) (_ []byte, ok bool) {
 		naddrs += len(s.Addrs)
 	}
 	start, n := len(b), len(ss)
-	b = append(b, suppliersBinVersion)
+	if v2 {
+		b = append(b, suppliersBinVersion2)
+	} else {
+		b = append(b, suppliersBinVersion)
+	}
 	b = appendUvarint(b, uint64(n))
 	b = appendUvarint(b, uint64(naddrs))
 	b = appendUvarint(b, uint64(strLen))
+	if v2 {
+		self, ordered := 1, false // the asker ranks after those before it
+		for i := range ss {
+			if a := ss[i].Arrival; a < 0 {
+				self++
+			}
+			ordered = ordered || ss[i].Arrival != 0
+		}
+		if !ordered {
+			self = 0
+		}
+		b = appendUvarint(b, uint64(self))
+	}
 	for i := range ss {
 		s := &ss[i]
 		var f byte
@@ -138,6 +179,9 @@ func appendSuppliersBinary(b []byte, ss []Supplier) (_ []byte, ok bool) {
 			b = appendVarint(b, s.RTT)
 		}
 		b = appendVarint(b, int64(s.Load))
+		if v2 {
+			b = appendUvarint(b, uint64(max(s.Arrival, -s.Arrival)))
+		}
 		if f&binScore != 0 {
 			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(s.Score))
 		}
@@ -207,11 +251,18 @@ var errSuppliersBin = errors.New("malformed binary supplier list")
 // slice.
 func (r *suppliersResponse) decodeBinary(b []byte, maxItems int) error {
 	p := binReader{b: b}
-	if v := p.byte(); v != suppliersBinVersion {
+	v := p.byte()
+	if v != suppliersBinVersion && v != suppliersBinVersion2 {
 		return fmt.Errorf("%w: version %d", errSuppliersBin, v)
 	}
 	n, naddrs, strLen := p.uvarint(), p.uvarint(), p.uvarint()
+	var self uint64 // v2: the asker's rank in the order of arrival
+	if v == suppliersBinVersion2 {
+		self = p.uvarint()
+	}
 	switch {
+	case self > n+1:
+		return fmt.Errorf("%w: the asker's arrival %d past %d suppliers", errSuppliersBin, self, n)
 	case p.bad:
 		return fmt.Errorf("%w: truncated header", errSuppliersBin)
 	case n > uint64(maxItems):
@@ -241,7 +292,12 @@ func (r *suppliersResponse) decodeBinary(b []byte, maxItems int) error {
 	if naddrs > 0 {
 		addrs = make([]string, naddrs)
 	}
-	k := 0 // addresses used
+	k := 0           // addresses used
+	var ranks []bool // v2: the arrival ranks seen, self's first
+	if self != 0 {
+		ranks = make([]bool, n+2)
+		ranks[self] = true
+	}
 	for i := range out {
 		s := &out[i]
 		f := p.byte()
@@ -271,6 +327,19 @@ func (r *suppliersResponse) decodeBinary(b []byte, maxItems int) error {
 			return fmt.Errorf("%w: supplier %d's load is out of range", errSuppliersBin, i)
 		}
 		s.Load = int(load)
+		if v == suppliersBinVersion2 {
+			switch a := p.uvarint(); {
+			case a == 0:
+			case self == 0 || a > n+1 || ranks[a]:
+				return fmt.Errorf("%w: supplier %d's arrival %d (the asker's %d)", errSuppliersBin, i, a, self)
+			default:
+				ranks[a] = true
+				s.Arrival = int(a)
+				if a < self {
+					s.Arrival = -s.Arrival
+				}
+			}
+		}
 		if f&binScore != 0 {
 			s.Score = math.Float64frombits(p.uint64())
 			if math.IsNaN(s.Score) || math.IsInf(s.Score, 0) {
@@ -296,9 +365,24 @@ func (r *suppliersResponse) decodeBinary(b []byte, maxItems int) error {
 		return fmt.Errorf("%w: %d addresses announced, %d read", errSuppliersBin, len(addrs), k)
 	case all != "":
 		return fmt.Errorf("%w: %d bytes of strings left over", errSuppliersBin, len(all))
+	case self != 0 && !ranked(ranks):
+		return fmt.Errorf("%w: arrival ranks are not 1 to %d", errSuppliersBin, len(ranks))
 	}
 	r.Suppliers = out
 	return nil
+}
+
+// ranked reports whether the ranks seen (ranks[r]: rank r given) are
+// exactly 1…m for some m: the asker's and the suppliers' places in one
+// order of arrival, as the directory writes them.
+func ranked(ranks []bool) bool {
+	m := 0
+	for _, ok := range ranks[1:] {
+		if ok {
+			m++
+		}
+	}
+	return !slices.Contains(ranks[1:m+1], false)
 }
 
 // binReader reads the fields of a binary answer; any read past the end
@@ -364,4 +448,13 @@ func (p *binReader) uint64() uint64 {
 func mediaTypeIs(h http.Header, typ string) bool {
 	ct := h["Content-Type"]
 	return len(ct) == 1 && ct[0] == typ
+}
+
+// binaryAnswered reports whether h's Content-Type is a binary form asked
+// for with accept (suppliersAccept: either version).
+func binaryAnswered(h http.Header, accept string) bool {
+	if accept == suppliersAccept {
+		return mediaTypeIs(h, SuppliersMediaTypeV2) || mediaTypeIs(h, SuppliersMediaType)
+	}
+	return mediaTypeIs(h, accept)
 }

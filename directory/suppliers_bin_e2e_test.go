@@ -92,7 +92,8 @@ func TestSuppliersBinaryEndToEnd(t *testing.T) {
 
 // TestSecuritySuppliersBinaryClient: the client asks for the binary form,
 // reads it only when the answer says it is that form, still reads JSON from
-// a directory that ignores the ask, and refuses a binary answer claiming
+// a directory that ignores the ask (and v1 from an older directory, v2
+// from a newer one), and refuses a binary answer claiming
 // more suppliers than it asked for without sizing anything by the claim.
 func TestSecuritySuppliersBinaryClient(t *testing.T) {
 	ctx := context.Background()
@@ -115,6 +116,8 @@ func TestSecuritySuppliersBinaryClient(t *testing.T) {
 	bin := []byte{1, 1, 0, 1, 0, 1, 0, 0, 4, 'D'}
 	js := []byte(`{"suppliers":[{"device":"D","account":"","addrs":[],"origin":false,"complete":false,"same_lan":false,"load":2,"score":1}]}`)
 	one := []directory.Supplier{{Device: "D", Addrs: []string{}, Load: 2, Score: 1}}
+	// v2: the asker first, "D" second in the order of arrival
+	bin2 := []byte{2, 1, 0, 1, 1, 0, 1, 0, 0, 4, 2, 'D'}
 	for _, tt := range []struct {
 		name  string
 		ctype string
@@ -122,6 +125,9 @@ func TestSecuritySuppliersBinaryClient(t *testing.T) {
 		ok    bool
 	}{
 		{"binary", directory.SuppliersMediaType, bin, true},
+		{"v2", directory.SuppliersMediaTypeV2, bin2, true},
+		{"v2 with a rank missing", directory.SuppliersMediaTypeV2, []byte{2, 1, 0, 1, 1, 0, 1, 0, 0, 4, 3, 'D'}, false},
+		{"v2 with a parameter", directory.SuppliersMediaTypeV2 + "; q=1", bin2, false},
 		{"JSON from a directory that ignores Accept", "application/json", js, true},
 		{"binary labelled JSON", "application/json", bin, false},
 		{"JSON labelled binary", directory.SuppliersMediaType, js, false},
@@ -131,8 +137,14 @@ func TestSecuritySuppliersBinaryClient(t *testing.T) {
 	} {
 		ctype, body = tt.ctype, tt.body
 		got, err := c.Suppliers(ctx, cid)
-		if a, _ := accept.Load().(string); a != directory.SuppliersMediaType {
+		if a, _ := accept.Load().(string); a != directory.SuppliersMediaTypeV2+", "+directory.SuppliersMediaType {
 			t.Fatalf("%s: the client sent Accept %q", tt.name, a)
+		}
+		if tt.ctype == directory.SuppliersMediaTypeV2 && err == nil {
+			if got[0].Arrival != 2 {
+				t.Errorf("%s: arrival %d, want 2", tt.name, got[0].Arrival)
+			}
+			got[0].Arrival = 0
 		}
 		switch {
 		case tt.ok && (err != nil || !reflect.DeepEqual(got, one)):

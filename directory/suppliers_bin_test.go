@@ -44,11 +44,68 @@ func binCases() map[string][]Supplier {
 	return cases
 }
 
+// binCasesV2 are lists with an order of arrival (SuppliersMediaTypeV2).
+func binCasesV2() map[string][]Supplier {
+	cases := map[string][]Supplier{
+		"asker last": {{Device: "A", Addrs: []string{}, Score: 1, Arrival: -2}, {Device: "B", Addrs: []string{}, Score: 0.5, Arrival: -1}},
+		"asker first, a seed and the origin": {{Device: "A", Addrs: []string{}, Score: 1, Arrival: 3},
+			{Device: "S", Addrs: []string{}, Complete: true, Score: 0.75}, {Device: "B", Addrs: []string{}, Score: 0.5, Arrival: 2},
+			{Device: "DIR", Addrs: []string{}, Origin: true, Complete: true, Score: 0.25}},
+		"asker between": {{Device: "A", Addrs: []string{}, Score: 1, Arrival: 3}, {Device: "B", Addrs: []string{}, Score: 0.5, Arrival: -1}},
+	}
+	ss := make([]Supplier, MaxSuppliers+1)
+	for i := range ss {
+		ss[i] = Supplier{Device: identity.ID(fmt.Sprintf("DEV%02d", i)), Addrs: []string{}, Score: float64(len(ss)-i) / float64(len(ss)),
+			Arrival: i + 1}
+		if i < 20 {
+			ss[i].Arrival = -ss[i].Arrival
+		} else {
+			ss[i].Arrival++ // the asker is 21st
+		}
+	}
+	cases["ranked-51"] = ss
+	return cases
+}
+
+// TestSuppliersBinaryV2: v2 carries every list v1 does and the order of
+// arrival exactly; v1 leaves the order out (Arrival 0), as JSON does.
+func TestSuppliersBinaryV2(t *testing.T) {
+	cases := binCasesV2()
+	for name, ss := range binCases() {
+		cases[name] = ss
+	}
+	for name, ss := range cases {
+		b, ok := appendSuppliersBinary(nil, ss, true)
+		if !ok || b[0] != 2 {
+			t.Errorf("%s: not encoded", name)
+			continue
+		}
+		var got, v1 suppliersResponse
+		if err := got.decodeBinary(b, MaxSuppliers+1); err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if fmt.Sprintf("%#v", got.Suppliers) != fmt.Sprintf("%#v", ss) {
+			t.Errorf("%s:\nv2 %#v\nin %#v", name, got.Suppliers, ss)
+		}
+		b1, _ := appendSuppliersBinary(nil, ss, false)
+		if err := v1.decodeBinary(b1, MaxSuppliers+1); err != nil {
+			t.Fatalf("%s: v1: %v", name, err)
+		}
+		for i := range ss {
+			got.Suppliers[i].Arrival = 0
+		}
+		if fmt.Sprintf("%#v", v1.Suppliers) != fmt.Sprintf("%#v", got.Suppliers) {
+			t.Errorf("%s: v1 differs beyond Arrival", name)
+		}
+	}
+}
+
 // TestSuppliersBinary: every list the server answers comes back from the
 // binary form exactly as it went in, and as the JSON form carries it.
 func TestSuppliersBinary(t *testing.T) {
 	for name, ss := range binCases() {
-		b, ok := appendSuppliersBinary(nil, ss)
+		b, ok := appendSuppliersBinary(nil, ss, false)
 		if !ok {
 			t.Errorf("%s: not encoded", name)
 			continue
@@ -81,7 +138,7 @@ func TestSuppliersBinaryDeclines(t *testing.T) {
 		"too many addresses": {{Device: "X", Addrs: make([]string, MaxAddrs+1), Score: 1}},
 	} {
 		in := []byte("keep")
-		if b, ok := appendSuppliersBinary(in, ss); ok || string(b) != "keep" {
+		if b, ok := appendSuppliersBinary(in, ss, false); ok || string(b) != "keep" {
 			t.Errorf("%s: encoded (%q)", name, b)
 		}
 	}
@@ -91,7 +148,8 @@ func TestSuppliersBinaryDeclines(t *testing.T) {
 // refused, without a panic or an allocation sized by its claims, whatever
 // count or length it states.
 func TestSecuritySuppliersBinaryHostile(t *testing.T) {
-	good, _ := appendSuppliersBinary(nil, binCases()["two"])
+	good, _ := appendSuppliersBinary(nil, binCases()["two"], false)
+	good2, _ := appendSuppliersBinary(nil, binCasesV2()["asker first, a seed and the origin"], true)
 	uv := func(b []byte, v ...uint64) []byte {
 		for _, x := range v {
 			b = binary.AppendUvarint(b, x)
@@ -100,8 +158,16 @@ func TestSecuritySuppliersBinaryHostile(t *testing.T) {
 	}
 	rec := []byte{0, 1, 0, 0, 0} // flags, device "D", no account, no addrs, load 0
 	cases := map[string][]byte{
-		"empty":                     nil,
-		"version 2":                 append([]byte{2}, good[1:]...),
+		"empty":                      nil,
+		"version 3":                  append([]byte{3}, good2[1:]...),
+		"v2: asker past the end":     append(append(uv([]byte{2}, 1, 0, 1, 3), rec...), 0, 'D'),
+		"v2: arrival without asker":  append(append(uv([]byte{2}, 1, 0, 1, 0), rec...), 1, 'D'),
+		"v2: arrival is the asker's": append(append(uv([]byte{2}, 1, 0, 1, 1), rec...), 1, 'D'),
+		"v2: arrival past the end":   append(append(uv([]byte{2}, 1, 0, 1, 1), rec...), 3, 'D'),
+		"v2: a rank missing":         append(append(uv([]byte{2}, 1, 0, 1, 2), rec...), 0, 'D'),
+		"v2: a rank twice": append(append(uv([]byte{2}, 2, 0, 2, 1), append(append([]byte{}, rec...), 2, 0, 1, 0, 0, 0, 2)...),
+			'D', 'E'),
+		"v2: huge arrival":          append(append(uv([]byte{2}, 1, 0, 1, 1), rec...), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 'D'),
 		"more than maxItems":        uv([]byte{1}, MaxSuppliers+2, 0, 0),
 		"2^63 suppliers":            uv([]byte{1}, 1<<63, 0, 0),
 		"addresses overflow":        uv([]byte{1}, 1, math.MaxUint64, 0),
@@ -121,6 +187,9 @@ func TestSecuritySuppliersBinaryHostile(t *testing.T) {
 	}
 	for i := range good { // every truncation of an honest answer
 		cases[fmt.Sprintf("truncated to %d", i)] = good[:i]
+	}
+	for i := range good2 {
+		cases[fmt.Sprintf("v2 truncated to %d", i)] = good2[:i]
 	}
 	for name, b := range cases {
 		var r suppliersResponse
@@ -156,9 +225,22 @@ func TestAcceptsMedia(t *testing.T) {
 		{[]string{SuppliersMediaType + ";Q=0.000"}, false},
 		{[]string{SuppliersMediaType + "2"}, false},
 		{[]string{"application/vnd.kith.suppliers.v2"}, false},
+		{[]string{suppliersAccept}, true}, // a newer client, an older directory: v1
 	} {
 		if got := acceptsMedia(c.accept, SuppliersMediaType); got != c.want {
 			t.Errorf("Accept %q: %v, want %v", c.accept, got, c.want)
+		}
+	}
+	for _, c := range []struct {
+		accept []string
+		want   bool
+	}{
+		{[]string{suppliersAccept}, true},
+		{[]string{SuppliersMediaType}, false}, // an older client: v1 only
+		{[]string{SuppliersMediaTypeV2 + ";q=0, " + SuppliersMediaType}, false},
+	} {
+		if got := acceptsMedia(c.accept, SuppliersMediaTypeV2); got != c.want {
+			t.Errorf("Accept %q for v2: %v, want %v", c.accept, got, c.want)
 		}
 	}
 }
@@ -168,8 +250,12 @@ func TestAcceptsMedia(t *testing.T) {
 // the same list, and reads the same through the JSON form.
 func FuzzSuppliersDecodeBinary(f *testing.F) {
 	for _, ss := range binCases() {
-		b, _ := appendSuppliersBinary(nil, ss)
+		b, _ := appendSuppliersBinary(nil, ss, false)
 		f.Add(b, 20)
+	}
+	for _, ss := range binCasesV2() {
+		b, _ := appendSuppliersBinary(nil, ss, true)
+		f.Add(b, MaxSuppliers+1)
 	}
 	f.Add([]byte{1, 1, 0, 1, binScore, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f, 'D'}, 1)
 	f.Fuzz(func(t *testing.T, b []byte, maxItems int) {
@@ -184,7 +270,7 @@ func FuzzSuppliersDecodeBinary(f *testing.F) {
 		if len(ss) > maxItems {
 			t.Fatalf("%d suppliers, at most %d asked", len(ss), maxItems)
 		}
-		again, ok := appendSuppliersBinary(nil, ss)
+		again, ok := appendSuppliersBinary(nil, ss, b[0] == 2)
 		if !ok {
 			t.Fatalf("accepted %#v, which does not encode", ss)
 		}
@@ -199,6 +285,9 @@ func FuzzSuppliersDecodeBinary(f *testing.F) {
 		if err := json.Unmarshal(appendSuppliersJSON(nil, ss), &viaJSON); err != nil {
 			t.Fatalf("JSON of %#v: %v", ss, err)
 		}
+		for i := range ss { // v2's order of arrival: not in JSON
+			ss[i].Arrival = 0
+		}
 		if len(ss) > 0 && fmt.Sprintf("%#v", viaJSON.Suppliers) != fmt.Sprintf("%#v", ss) {
 			t.Fatalf("through JSON:\n%#v\n%#v", ss, viaJSON.Suppliers)
 		}
@@ -210,7 +299,7 @@ func FuzzSuppliersDecodeBinary(f *testing.F) {
 // the JSON one.
 func BenchmarkSuppliersDecodeBinary(b *testing.B) {
 	ss := benchAnswer()
-	in, _ := appendSuppliersBinary(nil, ss)
+	in, _ := appendSuppliersBinary(nil, ss, false)
 	b.ReportAllocs()
 	b.SetBytes(int64(len(in)))
 	for b.Loop() {
@@ -232,7 +321,7 @@ func BenchmarkSuppliersEncode(b *testing.B) {
 	})
 	b.Run("binary", func(b *testing.B) {
 		for b.Loop() {
-			buf, _ = appendSuppliersBinary(buf[:0], ss)
+			buf, _ = appendSuppliersBinary(buf[:0], ss, false)
 		}
 	})
 }

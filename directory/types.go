@@ -138,6 +138,13 @@ type Supplier struct {
 	// the relay to ask through (with a ticket, Client.RelayTicket) when relayed.
 	Reach string `json:"reach,omitempty"`
 	Relay string `json:"relay,omitempty"`
+	// Arrival is this download's place in the order in which the listed
+	// downloads and the asker's own were first announced: its rank from
+	// 1, negative when it came before the asker's; 0 when not known (a
+	// complete holder, the origin, a sample of a big crowd, a v1 or JSON
+	// answer). Only SuppliersMediaTypeV2 carries it: a forming crowd's
+	// devices use it to agree on their pairs at once (share.arrivalPairs).
+	Arrival int `json:"-"`
 }
 
 // Limits on announcements.
