@@ -2,6 +2,7 @@ package share
 
 import (
 	"context"
+	"fmt"
 	"net/http/httptest"
 	"strconv"
 	"strings"
@@ -66,22 +67,45 @@ func TestDownloadStartAsksOnce(t *testing.T) {
 }
 
 // TestDownloadStartInFormingCrowd: when the answer to the announcement
-// names others downloading the title now (a crowd forming), the start
-// asks once more, as it did before the two were one request, so members
-// arriving together see those announced just after them.
+// names others downloading the title now (a crowd forming) with their
+// order of arrival (directory v2), the start asks no more: who came after
+// it picks it (arrivalPairs). Without the order (an older directory, or
+// here a node ignoring it) it asks once more, so members arriving
+// together see those announced just after them.
 func TestDownloadStartInFormingCrowd(t *testing.T) {
+	for _, ordered := range []bool{true, false} {
+		t.Run(fmt.Sprintf("ordered=%v", ordered), func(t *testing.T) { testDownloadStartInFormingCrowd(t, ordered) })
+	}
+}
+
+func testDownloadStartInFormingCrowd(t *testing.T, ordered bool) {
 	ctx := context.Background()
 	d := startDirectory(t)
 	title, _ := d.publish(t, "Crowded Song", 256<<10, 0)
-	b := startNode(t, d, "bob", nil)
+	b := startNode(t, d, "bob", func(o *Options) { o.noArrivals = !ordered })
 	if _, err := b.Register(ctx, title.ID); err != nil {
 		t.Fatal(err)
 	}
 	dev, other := d.enroll(t, "carol", nil)
+	// The index of who is online loaded (an announcement before it is
+	// read from the store, with no place in the order of arrival).
+	if _, err := other.SuppliersN(ctx, title.ContentID, 1); err != nil {
+		t.Fatal(err)
+	}
 	if err := other.Announce(ctx, directory.Announcement{Addrs: []string{"127.0.0.1:9"},
 		Holdings: []directory.Holding{{Content: title.ContentID, Policy: directory.Policy{Mode: directory.PolicyAnyone}}}}); err != nil {
 		t.Fatal(err)
 	}
+	// As a download's start: the title in the library (announced as a
+	// download), then the announcement.
+	m, err := b.manifest(ctx, title.ContentID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.lib.AddManifest(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	b.Title(title.ContentID).begin()
 	gets, both := routeRequests(t, d, "suppliers"), routeRequests(t, d, "announce_suppliers")
 	peers, _, crowd, err := b.announceSuppliers(ctx, title.ContentID)
 	if err != nil {
@@ -90,8 +114,15 @@ func TestDownloadStartInFormingCrowd(t *testing.T) {
 	if got := routeRequests(t, d, "announce_suppliers") - both; got != 1 {
 		t.Errorf("%d lookups answered with an announcement; want 1", got)
 	}
-	if got := routeRequests(t, d, "suppliers") - gets; got != 1 {
-		t.Errorf("with another device downloading, the start asked GET /v1/suppliers %d times; want once more", got)
+	want := 1
+	if ordered {
+		want = 0
+		if a := crowd.arrival[dev.ID()]; a != -1 || !crowd.ordered() {
+			t.Errorf("the other download's arrival %d (ordered %v); want -1, before us", a, crowd.ordered())
+		}
+	}
+	if got := routeRequests(t, d, "suppliers") - gets; got != want {
+		t.Errorf("with another device downloading, the start asked GET /v1/suppliers %d times; want %d", got, want)
 	}
 	if len(peers) != 1 || peers[0].ID != dev.ID() || len(crowd.downloading) != 1 {
 		t.Errorf("the start found peers %v, downloading %v; want %s", peers, crowd.downloading, dev.ID().Short())

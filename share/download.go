@@ -84,16 +84,24 @@ func (n *Node) fetch(ctx context.Context, t *Title, peers []Neighbour) error {
 		downloading[id] = true
 	}
 	var all []Neighbour             // every supplier, in the order we pick
-	var paired map[identity.ID]bool // our pairs in the crowd's pair graph (matchFirst)
+	var paired map[identity.ID]bool // our pairs in the crowd's pair graph (matchFirst, arrivalPairs)
+	ordered := viaDirectory && crowd.ordered()
 	if viaDirectory {
 		// Only an answer that lists the whole crowd is the same for all
 		// of it: from a sample (a crowd bigger than an answer lists) each
 		// device pairs differently, and takes the first of pairOrder.
-		if !crowd.full {
+		switch {
+		case ordered:
+			paired = arrivalPairs(cid, n.ID(), peers, crowd.arrival, k)
+		case !crowd.full:
 			paired = matchFirst(cid, n.ID(), peers, downloading, k)
 		}
 		all = peers
-		peers = peers[:min(len(peers), k)]
+		if ordered {
+			peers = arrivalStart(peers, paired, downloading, k)
+		} else {
+			peers = peers[:min(len(peers), k)]
+		}
 	}
 	seen := map[identity.ID]bool{n.ID(): true}
 	var clients, later []*peer.Client
@@ -106,9 +114,11 @@ func (n *Node) fetch(ctx context.Context, t *Title, peers []Neighbour) error {
 		if err != nil {
 			return fmt.Errorf("fetching %s: %w", cid, err)
 		}
-		// A pair whose other end has the smaller ID is its to dial: we
-		// wait a moment for its connection (pairYield).
-		if viaDirectory && downloading[p.ID] && p.Relay == "" && (paired[p.ID] && p.ID < n.ID() || paired == nil && picksUs(cid, n.ID(), p.ID, all, k)) {
+		// A pair whose other end has the smaller ID (in the order of
+		// arrival: came later) is its to dial: we wait a moment for its
+		// connection (pairYield).
+		if viaDirectory && downloading[p.ID] && p.Relay == "" && (ordered && crowd.arrival[p.ID] > 0 ||
+			!ordered && (paired[p.ID] && p.ID < n.ID() || paired == nil && picksUs(cid, n.ID(), p.ID, all, k))) {
 			later = append(later, c)
 			continue
 		}
@@ -235,7 +245,9 @@ func (n *Node) announceSuppliers(ctx context.Context, cid sealed.ContentID) (pee
 	}
 	if answered {
 		peers, origin, crowd = n.supplied(cid, sups, true)
-		if len(crowd.downloading) == 0 {
+		if len(crowd.downloading) == 0 || crowd.ordered() {
+			// Alone, or the answer says who came first (arrivalPairs):
+			// those after us pick us, we need not know them yet.
 			return peers, origin, crowd, nil
 		}
 		// Others are downloading it now: a crowd is forming, and the list
@@ -300,6 +312,15 @@ func (n *Node) supplied(cid sealed.ContentID, sups []directory.Supplier, pick bo
 				crowd.complete = append(crowd.complete, s.Device)
 			} else {
 				crowd.downloading = append(crowd.downloading, s.Device)
+				if s.Arrival == 0 || n.o.noArrivals {
+					crowd.unordered++
+				}
+			}
+			if s.Arrival != 0 && !n.o.noArrivals {
+				if crowd.arrival == nil {
+					crowd.arrival = make(map[identity.ID]int, len(sups))
+				}
+				crowd.arrival[s.Device] = s.Arrival
 			}
 			if pick && (len(s.Addrs) > 0 || s.Relay != "") {
 				far = append(far, Neighbour{ID: s.Device, Addrs: s.Addrs, Relay: s.Relay})
@@ -320,6 +341,18 @@ func (n *Node) supplied(cid sealed.ContentID, sups []directory.Supplier, pick bo
 type crowdNews struct {
 	downloading, complete []identity.ID
 	full                  bool // as many holders as asked for: the crowd may be bigger
+	// arrival: the order of arrival of the listed downloads and ours
+	// (directory.Supplier.Arrival: negative before us), of those the
+	// directory gave it for (v2); unordered: downloading without one.
+	arrival   map[identity.ID]int
+	unordered int
+}
+
+// ordered reports whether the answer lists the whole crowd of downloads,
+// each with its place in the order of arrival: the pairs are then
+// arrivalPairs', the same for every device that got such an answer.
+func (c *crowdNews) ordered() bool {
+	return len(c.downloading) > 0 && c.unordered == 0 && !c.full
 }
 
 // resupplyInterval is Options.ResupplyInterval or its default.
@@ -350,6 +383,13 @@ func (n *Node) maxPeers(m *sealed.Manifest) int {
 // and the origin chunks it owns would reach nobody else (over the
 // connection it dialled us: peer.WireProto2). waiting: picks still
 // waiting for their peer to connect (pairYield), counted as peers we have.
+// From an answer with the order of arrival (crowdNews.ordered), the
+// downloads after us that pick us (arrivalPairs) are adopted (they dial
+// us: the crowd's first device, which started alone, gets its pairs so),
+// and we dial no download that is not our
+// pair (its slots are filled by its own pairs: a connection only one end
+// picked is a handshake the graph does not need) unless it polls us or
+// our pairs have failed us (fewer live than arrivalPicks).
 func (n *Node) resupply(ctx context.Context, cid sealed.ContentID, m *sealed.Manifest, ft *peer.Fetcher, seen map[identity.ID]bool, view *sched.CrowdView, waiting *atomic.Int32) {
 	every := n.resupplyInterval()
 	wait := min(every, 100*time.Millisecond) // a crowd arriving together finds itself quickly
@@ -402,16 +442,23 @@ func (n *Node) resupply(ctx context.Context, cid sealed.ContentID, m *sealed.Man
 		if !pick {
 			continue
 		}
-		if added < limit && !crowd.full {
+		downloading := make(map[identity.ID]bool, len(crowd.downloading))
+		for _, id := range crowd.downloading {
+			downloading[id] = true
+		}
+		var paired map[identity.ID]bool
+		ordered := crowd.ordered()
+		switch {
+		case ordered:
+			paired = arrivalPairs(cid, n.ID(), peers, crowd.arrival, limit)
+			added += n.adoptLater(ctx, m, ft, peers, paired, crowd.arrival, seen, waiting)
+		case added < limit && !crowd.full:
 			// Room for new peers: our pairs first, as at the start.
-			downloading := make(map[identity.ID]bool, len(crowd.downloading))
-			for _, id := range crowd.downloading {
-				downloading[id] = true
-			}
 			matchFirst(cid, n.ID(), peers, downloading, limit)
 		}
 		for _, p := range peers {
-			if seen[p.ID] || (added >= limit && !(pollers[p.ID] && added < 2*limit)) {
+			if seen[p.ID] || (added >= limit && !(pollers[p.ID] && added < 2*limit)) ||
+				ordered && downloading[p.ID] && !paired[p.ID] && !pollers[p.ID] && added >= arrivalPicks(limit) {
 				continue
 			}
 			c, err := n.peerFor(p)

@@ -91,6 +91,11 @@ type Options struct {
 	// called from the fetchers' goroutines and must not block.
 	OnEvent func(peer.Event)
 	Logger  *slog.Logger
+
+	// noArrivals makes a node pick its peers as versions before the order
+	// of arrival did (directory.Supplier.Arrival ignored): tests of a
+	// crowd mixing them with this version.
+	noArrivals bool
 }
 
 // Node is one device in the Kith network: its library, its peer server,

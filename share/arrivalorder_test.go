@@ -1,0 +1,188 @@
+package share
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kith-media/kith/share/identity"
+	"github.com/kith-media/kith/share/sealed"
+)
+
+// arrivalView is what device j of ids (in order of arrival) is answered
+// when the first `known` devices are listed: ranks from 1, its own
+// among them, negative before it (directory.Supplier.Arrival).
+func arrivalView(ids []identity.ID, j, known int) ([]Neighbour, map[identity.ID]int) {
+	var peers []Neighbour
+	arrival := map[identity.ID]int{}
+	for i := range known {
+		if i == j {
+			continue
+		}
+		peers = append(peers, Neighbour{ID: ids[i], Addrs: []string{"x"}})
+		if i < j {
+			arrival[ids[i]] = -(i + 1)
+		} else {
+			arrival[ids[i]] = i + 1
+		}
+	}
+	return peers, arrival
+}
+
+// TestArrivalPairsAgree: every device of a forming crowd computes the
+// same pairs from its first answer (those before it) as any device does
+// later from a fuller one, so each pair is picked by both ends: a device's
+// pairs among those before it are exactly the pairs those have with it,
+// each device dials arrivalPicks(k) (fewer only for the first ones), no
+// device has more than arrivalCap(k), and the graph is connected and
+// shallow (a chunk crosses it in a few hops).
+func TestArrivalPairsAgree(t *testing.T) {
+	for _, n := range []int{2, 10, 50} {
+		for _, k := range []int{1, 2, 4} {
+			for _, cid := range []sealed.ContentID{{1}, {2}} {
+				ids := make([]identity.ID, n)
+				for i := range ids {
+					ids[i] = identity.ID(fmt.Sprintf("dev-%d-%02d", cid[0], i))
+				}
+				full := make([]map[identity.ID]bool, n) // from an answer naming the whole crowd
+				for j := range ids {
+					peers, arrival := arrivalView(ids, j, n)
+					full[j] = arrivalPairs(cid, ids[j], peers, arrival, k)
+					if len(full[j]) > arrivalCap(k) {
+						t.Fatalf("n=%d k=%d: %s has %d pairs, more than %d", n, k, ids[j], len(full[j]), arrivalCap(k))
+					}
+					for i, p := range peers[:len(full[j])] {
+						if !full[j][p.ID] {
+							t.Fatalf("n=%d k=%d: %s's pair not first: %v at %d", n, k, ids[j], p.ID, i)
+						}
+					}
+				}
+				edges := 0
+				for j := range ids {
+					peers, arrival := arrivalView(ids, j, j+1) // its first answer: those before it
+					first := arrivalPairs(cid, ids[j], peers, arrival, k)
+					if want := min(j, arrivalPicks(k)); len(first) != want {
+						t.Fatalf("n=%d k=%d: %s picks %d, want %d", n, k, ids[j], len(first), want)
+					}
+					edges += len(first)
+					for i := range j {
+						if first[ids[i]] != full[j][ids[i]] || full[i][ids[j]] != full[j][ids[i]] {
+							t.Fatalf("n=%d k=%d: %s and %s disagree: first %v, full %v, other end %v", n, k, ids[j], ids[i],
+								first[ids[i]], full[j][ids[i]], full[i][ids[j]])
+						}
+					}
+				}
+				if hops := crossing(ids, full); hops < 0 || n == 50 && k == 4 && hops > 8 {
+					t.Errorf("n=%d k=%d: %d hops across (-1: not connected)", n, k, hops)
+				}
+				if n == 50 && k == 4 && edges > 2*n {
+					t.Errorf("n=%d k=%d: %d connections", n, k, edges)
+				}
+			}
+		}
+	}
+}
+
+// crossing is the most hops between two devices of the graph, -1 when
+// it is not connected.
+func crossing(ids []identity.ID, pairs []map[identity.ID]bool) int {
+	at := map[identity.ID]int{}
+	for i, id := range ids {
+		at[id] = i
+	}
+	most := 0
+	for s := range ids {
+		dist := map[int]int{s: 0}
+		q := []int{s}
+		for len(q) > 0 {
+			u := q[0]
+			q = q[1:]
+			for id := range pairs[u] {
+				if v := at[id]; !hasKey(dist, v) {
+					dist[v] = dist[u] + 1
+					most = max(most, dist[v])
+					q = append(q, v)
+				}
+			}
+		}
+		if len(dist) < len(ids) {
+			return -1
+		}
+	}
+	return most
+}
+
+func hasKey(m map[int]int, k int) bool { _, ok := m[k]; return ok }
+
+// TestFormingCrowdPairsAsOne: devices starting a download one after the
+// other within a few tens of milliseconds (a flash crowd, real directory,
+// real nodes over real TLS) connect as the arrival pair graph says: each
+// pair one connection, each device dialling arrivalPicks(k) of those
+// before it, about k/2 connections a device. Before (each start picking
+// from its own list, matchFirst): 17-23 connections for 8 devices.
+func TestFormingCrowdPairsAsOne(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a crowd of real nodes")
+	}
+	const n = 8
+	nodes, cid := formingCrowd(t, n, func(int) bool { return false })
+	m, err := nodes[0].lib.Manifest(context.Background(), cid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := nodes[0].maxPeers(m)
+	// The second picks the first, every later one arrivalPicks(k).
+	pairs := 1 + (n-2)*arrivalPicks(k)
+	got := handshakes(nodes)
+	t.Logf("%d connections for %d devices (%.2f a device); the arrival graph has %d pairs (k=%d)", got, n, float64(got)/n, pairs, k)
+	if raceEnabled {
+		return // slowed ~10x, peers time out and are replaced: counts only without -race
+	}
+	// One more for a peer dropped and replaced on a loaded machine.
+	if got > int64(pairs+1) {
+		t.Errorf("the crowd opened %d connections; its arrival graph has %d pairs (k=%d)", got, pairs, k)
+	}
+}
+
+// TestMixedCrowdCompletes: a forming crowd of this version's devices and
+// older ones (which ignore the order of arrival and pick by matchFirst)
+// completes: each end accepts the other's connections and fills its
+// slots as its version does.
+func TestMixedCrowdCompletes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a crowd of real nodes")
+	}
+	nodes, _ := formingCrowd(t, 8, func(i int) bool { return i%2 == 1 })
+	t.Logf("%d connections for %d devices", handshakes(nodes), len(nodes))
+}
+
+// formingCrowd starts n nodes (older: ignoring the order of arrival) and
+// a download of one 8 MiB title on each 5 ms apart, and waits for all.
+func formingCrowd(t *testing.T, n int, older func(int) bool) ([]*Node, sealed.ContentID) {
+	t.Helper()
+	ctx := context.Background()
+	d := startDirectory(t)
+	title, _ := d.publish(t, "Forming Crowd", 8<<20, 0)
+	nodes := make([]*Node, n)
+	for i := range nodes {
+		nodes[i] = startNode(t, d, "crowd", func(o *Options) { crowdTune(o); o.noArrivals = older(i) })
+		if _, err := nodes[i].Register(ctx, title.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i, nd := range nodes {
+		wg.Go(func() { errs[i] = nd.Fetch(ctx, title.ContentID) })
+		time.Sleep(5 * time.Millisecond) // one after the other, as a crowd's announcements reach the directory
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("node %d: %v", i, err)
+		}
+	}
+	return nodes, title.ContentID
+}
