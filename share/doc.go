@@ -51,9 +51,18 @@
 // same pair graph (matchFirst: pairs in pairKey order, at most k at each
 // end) and connects to its pairs first, the smaller ID dialling while the
 // other waits for it (pairYield); from a sample of a bigger crowd it takes
-// the first of its pairOrder (picksUs). Resupply rounds add new suppliers
-// while there is room, and connect back to crowd members that poll us
-// over the connection they dialled (peerorder.go, download.go).
+// the first of its pairOrder (picksUs). A forming crowd's answers differ
+// (each lists the downloads announced before the asker), so from a
+// directory that says the order of arrival (directory.Supplier.Arrival,
+// the suppliers answer's v2) the graph is built in that order instead
+// (arrivalPairs): each download picks half its peers among those before
+// it that have room, lowest pairKey first, and every device replays the
+// same picks from its first answer, without asking again or waiting; a
+// download dials its picks and adopts the later ones that pick it (they
+// dial it), and dials no other download unless its pairs failed it
+// (arrivalorder.go). Resupply rounds add new suppliers while there is
+// room, and connect back to crowd members that poll us over the
+// connection they dialled (peerorder.go, download.go).
 //
 // # Services
 //
