@@ -62,5 +62,8 @@
 // content or policy is added, changed or removed. Every write to those
 // tables drops them once it is done. The index is written only through
 // its Library (a node opens its library once, in share.NewNode), so no
-// write goes unseen.
+// write goes unseen. ContentPolicy (asked by the peer server for each
+// request) answers a content it holds from these two while both are
+// current, as the index would (its first title's policy, else the
+// default): a download's peers ask right after its announcement read them.
 package library
