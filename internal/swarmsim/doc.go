@@ -10,7 +10,10 @@
 // Poisson), churn (devices leaving mid-download, their entries expiring
 // from the directory after the announce TTL) and free riders (devices
 // that share nothing: not announced, refusing every request) and stalled
-// devices (announced, answering every chunk request busy). A peer's
+// devices (announced, answering every chunk request busy), some of which
+// may flood (Config.Flood: asking the origin for every other part every
+// 200 ms, to raise their refusal counts and hide the parts they hold
+// back from the origin budget's stuck ratio). A peer's
 // Have polls are held as peer.Server holds them, and its chunk answers
 // carry its Have state as a peer server's do (sched.Core.Carried).
 //

@@ -17,6 +17,7 @@ type node struct {
 	id        identity.ID
 	freeRider bool // announces nothing, refuses every request
 	stalled   bool // announced, answers every chunk request busy (Config.Stalled)
+	flooder   bool // stalled, and asks the origin for the other parts again and again (Config.Flood)
 	churner   bool // leaves when it holds leaveAt chunks
 	leaveAt   int
 	arrive    time.Duration
@@ -75,6 +76,9 @@ func (n *node) start() {
 	n.core.Begin(sched.NewBitmap(s.chunks), s.t())
 	n.pump()
 	s.at(min(s.c.ResupplyInterval, 100*time.Millisecond), n.resupply)
+	if n.flooder && n.announced {
+		s.at(time.Second, n.flood)
+	}
 }
 
 // suppliers is the directory's answer for n: the peers (shuffled, as

@@ -30,7 +30,12 @@ type Config struct {
 	// every chunk request busy: a loaded or sleeping machine, the case
 	// the origin budget's stuck rule is for. A free rider among them
 	// stays one.
-	Stalled  int
+	Stalled int
+	// Flood: the first Flood of the stalled devices also ask the origin,
+	// every 200 ms from a second after they start, for every part they did
+	// not get from it (node.flood): refusals meant to raise the other
+	// parts' counts and hide the parts they hold back.
+	Flood    int
 	Up, Down float64 // per-device bandwidth, bytes/s (default 2.5 MB/s up, 12.5 MB/s down)
 	OriginUp float64 // origin store upload, bytes/s (default 125 MB/s)
 	// Shared caps all transfers together (bytes/s): one machine's CPU
@@ -210,6 +215,7 @@ func Run(c Config) Result {
 		n := &node{s: s, id: identity.ID(fmt.Sprintf("D%05d", k)), have: sched.NewBitmap(s.chunks),
 			fromOrigin: sched.NewBitmap(s.chunks), perPeer: map[identity.ID]int{}, pollers: map[identity.ID]time.Duration{}}
 		n.stalled = k < c.Stalled
+		n.flooder = n.stalled && k < c.Flood
 		// perm decides roles independently of arrival order.
 		switch r := float64(perm[k]) / float64(c.N); {
 		case r < c.FreeRiders:

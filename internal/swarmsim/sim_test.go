@@ -61,6 +61,23 @@ func TestStalledHolders(t *testing.T) {
 	}
 }
 
+// TestFloodingHolder: a stalled device that also asks the origin for
+// every other part, again and again (Config.Flood), to raise their
+// refusal counts, does not hide the parts it holds back in a crowd of
+// stuckCrowd or more: the directory counts each sharer once per part.
+// Counting every refused read, the crowd of 200 took 2m37s (seed 1).
+func TestFloodingHolder(t *testing.T) {
+	c := Config{N: 200, Size: 8 << 20, Churn: 0.1, FreeRiders: 0.3, Stalled: 4, Flood: 1, Seed: 1}
+	r := Run(c)
+	t.Log(r)
+	if r.Stuck > 0 || r.Finished+r.Left != c.N {
+		t.Errorf("finished %d, left %d, stuck %d of %d", r.Finished, r.Left, r.Stuck, c.N)
+	}
+	if r.All > 30*time.Second {
+		t.Errorf("with a flooding stalled holder the crowd took %s, want ≤ 30 s", r.All)
+	}
+}
+
 func BenchmarkSim(b *testing.B) {
 	for range b.N {
 		Run(Config{N: 200, Size: 8 << 20, ResupplyInterval: 500 * time.Millisecond, OriginInFlight: 1, Seed: 1})

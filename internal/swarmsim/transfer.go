@@ -57,16 +57,7 @@ func (tr *transfer) arrive() {
 	size := s.chunkSize(a.Chunk)
 	if tr.from == nil {
 		if s.budget != nil {
-			off := int64(a.Chunk) * s.c.ChunkSize
-			others, seeded, crowd := false, false, 0
-			for _, h := range s.holders {
-				if h != n && h.online() {
-					others, seeded = true, seeded || h.finished
-					crowd++
-				}
-			}
-			holds := func(id identityID) bool { h := s.byID[id]; return h != nil && h.online() && !h.gone }
-			if ok, retry := s.budget.Admit(contentID, s.c.Size, off, size, n.id, others, seeded, n.announced && !n.gone, crowd, holds, s.t()); !ok {
+			if ok, retry := s.admit(n, a.Chunk); !ok {
 				s.originBusy++
 				s.at(s.c.Latency, func() { tr.end(sched.Outcome{Kind: sched.Declined, RetryAfter: retry}) })
 				return
@@ -209,4 +200,43 @@ func (tr *transfer) end(out sched.Outcome) {
 		n.gained(a.Chunk)
 	}
 	n.poke()
+}
+
+// admit asks the directory's origin budget for n's read of chunk i.
+func (s *sim) admit(n *node, i int) (bool, time.Duration) {
+	others, seeded, crowd := false, false, 0
+	for _, h := range s.holders {
+		if h != n && h.online() {
+			others, seeded = true, seeded || h.finished
+			crowd++
+		}
+	}
+	holds := func(id identityID) bool { h := s.byID[id]; return h != nil && h.online() && !h.gone }
+	return s.budget.Admit(contentID, s.c.Size, int64(i)*s.c.ChunkSize, s.chunkSize(i), n.id, others, seeded, n.announced && !n.gone, crowd, holds, s.t())
+}
+
+// floodEvery is how often a flooding device (Config.Flood) asks.
+const floodEvery = 200 * time.Millisecond
+
+// flood is a flooding device asking the origin for every part it did not
+// get from it, outside its fetcher: what is refused raises those parts'
+// refusal counts, what is given counts in the origin's bytes (and the
+// part is one more it holds back).
+func (n *node) flood() {
+	s := n.s
+	if n.gone || s.budget == nil {
+		return
+	}
+	for i := range s.chunks {
+		if n.fromOrigin.Has(i) {
+			continue
+		}
+		if ok, _ := s.admit(n, i); ok {
+			n.fromOrigin.Set(i)
+			s.originBytes += s.chunkSize(i)
+		} else {
+			s.originBusy++
+		}
+	}
+	s.at(floodEvery, n.flood)
 }

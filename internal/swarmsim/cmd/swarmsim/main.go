@@ -21,6 +21,7 @@ func main() {
 	flag.Float64Var(&c.Churn, "churn", 0, "share of devices leaving mid-download")
 	flag.Float64Var(&c.FreeRiders, "free", 0, "share of devices that never upload")
 	flag.IntVar(&c.Stalled, "stalled", 0, "the first devices, which announce the title but answer every chunk request busy")
+	flag.IntVar(&c.Flood, "flood", 0, "the first stalled devices that also ask the origin for every other part every 200 ms")
 	flag.Float64Var(&c.Up, "up", 0, "per-device upload, bytes/s (default 2.5e6)")
 	flag.Float64Var(&c.Down, "down", 0, "per-device download, bytes/s (default 12.5e6)")
 	flag.Float64Var(&c.OriginUp, "origin", 0, "origin upload, bytes/s (default 125e6)")
