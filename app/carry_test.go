@@ -35,9 +35,16 @@ func TestVideoCarriesPlayerState(t *testing.T) {
 	}
 	frame := image.NewRGBA(image.Rect(0, 0, 64, 36))
 	w.videoOut.VideoFrame(frame)
+	// flowing makes the frames count as flowing for the next state however
+	// long the test's steps take: flowing() reads the wall clock (the last
+	// frame less than carryMax ago), and on a loaded machine a step took
+	// longer (CI under -race at load 40: the Seek to 3 s was applied on its
+	// own, "1 carried, bar at 0:03").
+	flowing := func() { u.video.lastFrame.Store(time.Now().Add(time.Hour).UnixNano()) }
 
 	// A position update while frames flow waits for the next frame.
 	calls := u.stats.Snapshot().Calls
+	flowing()
 	u.b.Player.Seek(2 * time.Second)
 	u.pump(ctx)
 	if got := u.np.elapsed.Text; got != "0:00" || len(timers) != 1 || u.stats.Snapshot().Calls != calls {
@@ -54,6 +61,7 @@ func TestVideoCarriesPlayerState(t *testing.T) {
 	}
 
 	// No frame comes: the deadline applies it.
+	flowing()
 	u.b.Player.Seek(3 * time.Second)
 	u.pump(ctx)
 	if len(timers) != 2 || u.np.elapsed.Text != "0:02" {
@@ -66,6 +74,7 @@ func TestVideoCarriesPlayerState(t *testing.T) {
 
 	// Paused: applied at once. The carried state before it, taken by a
 	// late frame, does not bring back "playing".
+	flowing()
 	u.b.Player.Seek(4 * time.Second)
 	u.pump(ctx)
 	u.b.Player.TogglePause()
