@@ -43,6 +43,14 @@ func (l *Library) PutTitle(ctx context.Context, t Title) error {
 	if t.ID == "" {
 		return errors.New("putting title: empty id")
 	}
+	if strings.HasPrefix(t.ID, "!") {
+		// The policies table keeps its own rows under such keys (resumeKey:
+		// the default saved while sharing is off); a title of that ID would
+		// read that row as its policy and share while sharing is off. Title
+		// IDs come from the directory's catalog (hex), which a hostile
+		// directory could break.
+		return fmt.Errorf("putting title %q: not a title ID", t.ID)
+	}
 	if t.Added.IsZero() {
 		t.Added = l.opts.Now()
 	}

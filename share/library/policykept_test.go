@@ -97,3 +97,31 @@ func TestContentPolicyFromKeptLists(t *testing.T) {
 	}
 	ask(map[sealed.ContentID]string{c1: "household"})
 }
+
+// TestSharingOffHoldsForAnyTitleID: while sharing is off no content is
+// shared, whatever ID its title has. The policies table keeps the default
+// saved for when sharing comes back under the key "!sharing-on"; a title
+// of that ID (a catalog's answer, hostile) read that row as its own
+// policy, so its content, and any content whose first title by ID it
+// became ('!' sorts first), was copied by anyone while sharing was off.
+func TestSharingOffHoldsForAnyTitleID(t *testing.T) {
+	ctx := context.Background()
+	l := openLib(t, t.TempDir())
+	_, m, _, _ := sealedFile(t, 4*4096, 4096)
+	cid := m.ContentID()
+	if err := l.AddManifest(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.PutTitle(ctx, Title{ID: "t1", Name: "mine", ContentID: cid}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.SetSharing(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.PutTitle(ctx, Title{ID: resumeKey, Name: "hostile", ContentID: cid}); err == nil {
+		t.Errorf("a title of ID %q was stored", resumeKey)
+	}
+	if p, err := l.ContentPolicy(ctx, cid); err != nil || p.Mode != "nobody" {
+		t.Fatalf("sharing off: ContentPolicy = %+v, %v; want nobody", p, err)
+	}
+}
