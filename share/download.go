@@ -427,9 +427,16 @@ func (n *Node) resupply(ctx context.Context, cid sealed.ContentID, m *sealed.Man
 		}
 		limit := n.maxPeers(m)
 		pollers := map[identity.ID]bool{}
-		// pick: room for a new peer, or a device polling us that we take
-		// nothing from (called back up to twice MaxPeers).
-		pick := added < limit
+		// A download its peers have brought nothing for two rounds, while
+		// none of them has a chunk it needs, takes one more peer a round
+		// (up to twice MaxPeers): devices that picked each other, none of
+		// which got a first copy from the origin (which answers them "ask
+		// your peers"), otherwise waited for the repeat budget or the end
+		// of the crowd (8 MiB N=200: 75 devices without a chunk 30 s in).
+		hungry := added < 2*limit && ft.Unfed() >= 2*every
+		// pick: room for a new peer, a device polling us that we take
+		// nothing from (called back up to twice MaxPeers), or hungry.
+		pick := added < limit || hungry
 		for _, id := range n.srv.Pollers(cid, time.Now().Add(-2*every)) {
 			pollers[id] = true
 			pick = pick || added < 2*limit && !seen[id]
@@ -457,13 +464,19 @@ func (n *Node) resupply(ctx context.Context, cid sealed.ContentID, m *sealed.Man
 			matchFirst(cid, n.ID(), peers, downloading, limit)
 		}
 		for _, p := range peers {
-			if seen[p.ID] || (added >= limit && !(pollers[p.ID] && added < 2*limit)) ||
-				ordered && downloading[p.ID] && !paired[p.ID] && !pollers[p.ID] && added >= arrivalPicks(limit) {
+			// extra: a peer beyond our room, taken only when hungry (one a
+			// round, whatever the order of arrival would pick).
+			extra := added >= limit && !(pollers[p.ID] && added < 2*limit)
+			if seen[p.ID] || extra && (!hungry || added >= 2*limit) ||
+				!extra && ordered && downloading[p.ID] && !paired[p.ID] && !pollers[p.ID] && added >= arrivalPicks(limit) {
 				continue
 			}
 			c, err := n.peerFor(p)
 			if err != nil {
 				continue
+			}
+			if extra {
+				hungry = false // one a round
 			}
 			seen[p.ID] = true
 			added++

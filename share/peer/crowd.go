@@ -1,6 +1,10 @@
 package peer
 
-import "github.com/kith-media/kith/share/identity"
+import (
+	"time"
+
+	"github.com/kith-media/kith/share/identity"
+)
 
 // SetCrowd tells the fetcher which other devices download this content
 // now, connected to it or not (for a Node: the directory's incomplete
@@ -16,4 +20,13 @@ func (f *Fetcher) SetCrowd(ids []identity.ID) {
 	f.core.SetCrowd(ids)
 	f.mu.Unlock()
 	f.poke()
+}
+
+// Unfed is how long the peers have brought this download nothing while
+// none of them has or is fetching a chunk it needs (sched.Core.Unfed): a
+// Node connects such a download to one more peer a resupply round.
+func (f *Fetcher) Unfed() time.Duration {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.core.Unfed(f.clk.Now())
 }

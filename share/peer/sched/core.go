@@ -294,6 +294,20 @@ func (k *Core) Begin(have Bitmap, now time.Time) {
 	}
 }
 
+// Unfed is how long the peers have brought this download nothing (since
+// its last chunk from a peer, or Begin) while none of them has or is
+// fetching a chunk it needs; 0 while one has (they are bringing it one).
+// The origin's declines do not end it (they restart the starvation's
+// clock: starved), so a download cut off from the crowd's chunks (peers
+// that picked each other, none of which got a first copy) keeps growing
+// it.
+func (k *Core) Unfed(now time.Time) time.Duration {
+	if k.starvedSince.IsZero() {
+		return 0
+	}
+	return now.Sub(k.lastPeerChunk)
+}
+
 // Missing is how many chunks are still needed.
 func (k *Core) Missing() int { return k.missing }
 
