@@ -61,8 +61,12 @@
 // download dials its picks and adopts the later ones that pick it (they
 // dial it), and dials no other download unless its pairs failed it
 // (arrivalorder.go). Resupply rounds add new suppliers while there is
-// room, and connect back to crowd members that poll us over the
-// connection they dialled (peerorder.go, download.go).
+// room, connect back to crowd members that poll us over the connection
+// they dialled, and give a download its peers have not fed for two
+// rounds (none has a chunk it needs: peer.Fetcher.Unfed) one more peer a
+// round, up to twice MaxPeers: mutual picks can close a group of devices
+// on itself, and the origin answers a group without a first copy "busy,
+// ask your peers" (peerorder.go, download.go).
 //
 // # Services
 //

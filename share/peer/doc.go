@@ -214,7 +214,9 @@
 // downloads from (Demand) leaves its share to those others download from;
 // with a crowd it cannot (the others count it as an owner), so a Node
 // connects back to the crowd members that poll it (Server.Pollers), even
-// beyond MaxPeers, and a late arrival is not left with nobody taking from it.
+// beyond MaxPeers, and a late arrival is not left with nobody taking from it;
+// and one more peer a round to a download its peers have not fed (Unfed:
+// none has a chunk it needs, however often the origin declined it).
 // The origin itself super-seeds (directory.OriginBudget): a chunk it has
 // handed to a device that still shares it is answered 503 origin_busy
 // ("busy, ask your peers", with Retry-After) beyond a small repeat budget;
