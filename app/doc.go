@@ -48,6 +48,19 @@
 // Fyne runs with the migrated thread model (FyneApp.toml [Migrations]
 // fyneDo = true, build tag migrated_fynedo).
 //
+// # Devices
+//
+// Settings → Devices (devices.go) lists the devices enrolled under the
+// account (Session.Devices: the directory's list, revoked ones left out,
+// this one marked, asked for when Settings is shown) with Remove on each
+// other one; Remove asks first, naming the device, because the directory
+// refuses a revoked device for good (Session.RemoveDevice); the list is
+// asked for again after. The directory caps an account's devices (403
+// device_limit): a sign-in refused so shows the directory's words and
+// sends the user to Settings → Devices on another of the account's
+// devices, since this one, not signed in, cannot list them. This device
+// leaves with Sign out, not Remove.
+//
 // # Measuring
 //
 // Stats counts the callbacks handed to the UI goroutine and how long each

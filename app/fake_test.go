@@ -52,7 +52,12 @@ type fakeWorld struct {
 	addressCalls, addressOnUI int
 
 	// injected failures
-	titlesErr, buyErr, itemsErr, playErr, signUpErr, signOutErr error
+	titlesErr, buyErr, itemsErr, playErr, signUpErr, signOutErr, signInErr error
+	devicesErr, removeErr                                                  error
+
+	devices  []Device // the account's other devices (this one is listed first by Devices)
+	removed  []identity.ID
+	devCalls int // Devices calls
 }
 
 type fakeNeighbour struct {
@@ -149,6 +154,9 @@ func (s fakeSession) SignUp(_ context.Context, account, password, device string)
 func (s fakeSession) SignIn(_ context.Context, account, password, device string) error {
 	s.w.mu.Lock()
 	defer s.w.mu.Unlock()
+	if s.w.signInErr != nil {
+		return s.w.signInErr
+	}
 	if p, ok := s.w.accounts[account]; !ok || p != password {
 		return &directory.Error{Status: 401, Code: directory.CodeUnauthorized, Message: "wrong account or password"}
 	}
@@ -164,6 +172,35 @@ func (s fakeSession) SignOut(context.Context) error {
 	}
 	s.w.account = ""
 	return nil
+}
+
+func (s fakeSession) Devices(context.Context) ([]Device, error) {
+	s.w.mu.Lock()
+	defer s.w.mu.Unlock()
+	s.w.devCalls++
+	if s.w.devicesErr != nil {
+		return nil, s.w.devicesErr
+	}
+	if s.w.account == "" {
+		return nil, errors.New("not signed in")
+	}
+	return append([]Device{{ID: s.w.me, Name: "test-host", This: true, Added: time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)}}, s.w.devices...), nil
+}
+
+func (s fakeSession) RemoveDevice(_ context.Context, id identity.ID) error {
+	s.w.mu.Lock()
+	defer s.w.mu.Unlock()
+	if s.w.removeErr != nil {
+		return s.w.removeErr
+	}
+	for i, d := range s.w.devices {
+		if d.ID == id {
+			s.w.devices = append(s.w.devices[:i], s.w.devices[i+1:]...)
+			s.w.removed = append(s.w.removed, id)
+			return nil
+		}
+	}
+	return &directory.Error{Status: 404, Code: directory.CodeNotFound, Message: "no such device"}
 }
 
 type fakeCatalog struct{ w *fakeWorld }

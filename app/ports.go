@@ -34,6 +34,22 @@ type Session interface {
 	// SignOut takes this device out of its account (at the directory too),
 	// so it can sign in as another without restarting.
 	SignOut(ctx context.Context) error
+	// Devices lists the devices enrolled under this device's account, this
+	// one marked This (revoked ones are left out: they do not count
+	// against the directory's cap on an account's devices).
+	Devices(ctx context.Context) ([]Device, error)
+	// RemoveDevice revokes another device of the account at the directory:
+	// it gets no new licenses and its requests are refused. Undoing it
+	// means signing that device out and in again.
+	RemoveDevice(ctx context.Context, id identity.ID) error
+}
+
+// Device is one device enrolled under the account (Settings → Devices).
+type Device struct {
+	ID    identity.ID
+	Name  string    // as it was named when it signed in
+	This  bool      // the device the app runs on
+	Added time.Time // when it was enrolled
 }
 
 // DirectoryInfo says which directory the device uses and how it was found.

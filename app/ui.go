@@ -284,7 +284,7 @@ func (u *UI) Show(view string) {
 			u.pump(u.ctx)
 		}
 	case ViewSettings:
-		u.settings.watched.load()
+		u.settings.shown()
 	case ViewWelcome:
 		u.welcome.shown()
 	}

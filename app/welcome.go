@@ -144,6 +144,9 @@ func (s *welcomeScreen) submit(create bool) {
 		return func() {
 			s.setBusy(false)
 			if err != nil {
+				if text, ok := deviceLimitText(err); ok {
+					err = errors.New(text)
+				}
 				showErr(s.err, err)
 				return
 			}
@@ -183,6 +186,7 @@ type settingsScreen struct {
 	forget  *widget.Button
 	join    *joinCodeCard
 	watched *watchedCard
+	devices *devicesCard
 	box     *fyne.Container // the cards, laid out again when one grows
 }
 
@@ -224,6 +228,7 @@ func newSettingsScreen(u *UI) *settingsScreen {
 	})
 	s.join = newJoinCodeCard(u)
 	s.watched = newWatchedCard(u)
+	s.devices = newDevicesCard(u)
 	s.refresh()
 	s.box = container.NewVBox(
 		heading("Settings"),
@@ -236,10 +241,19 @@ func newSettingsScreen(u *UI) *settingsScreen {
 		// comes before the watched folders, where a new household sees it
 		// without scrolling.
 		s.join.obj,
+		// after Add a device, which a new household needs above the fold
+		s.devices.obj,
 		s.watched.obj,
 	)
 	s.obj = container.NewVScroll(s.box)
 	return s
+}
+
+// shown asks for what Settings lists from elsewhere: the watched folders
+// and the account's devices.
+func (s *settingsScreen) shown() {
+	s.watched.load()
+	s.devices.load()
 }
 
 // useDirectory saves the directory typed in, for the next start.
@@ -298,6 +312,10 @@ func (s *settingsScreen) refresh() {
 	} else {
 		s.account.SetText("Not signed in")
 		s.signOut.Disable()
+	}
+	// the list is asked for when Settings is shown, not at every start
+	if s.u.view == ViewSettings || s.u.b.Session.Account() == "" {
+		s.devices.load()
 	}
 }
 
