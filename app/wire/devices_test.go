@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kith-media/kith/directory"
 	"github.com/kith-media/kith/share/identity"
@@ -65,5 +66,78 @@ func TestDevicesListAndRemove(t *testing.T) {
 	}
 	if _, err := s.Devices(ctx); err == nil {
 		t.Error("devices listed after signing out")
+	}
+}
+
+// A device over the account's cap (the household directory's default, 32)
+// is refused with the directory's device_limit error, its words kept, so
+// the app can show them and point to Settings → Devices; removing one of
+// the others there makes room, and the same device then signs in.
+func TestDeviceLimitThenRoom(t *testing.T) {
+	ctx := context.Background()
+	k, stop := startKith(t, ctx, t.TempDir())
+	defer stop()
+	s := k.Backend.Session
+	if err := s.SignUp(ctx, "household", "correct horse battery", "test-host"); err != nil {
+		t.Fatal(err)
+	}
+	var other identity.ID
+	for i := 1; i < directory.DefaultMaxDevices; i++ {
+		dev, err := identity.Generate()
+		if err != nil {
+			t.Fatal(err)
+		}
+		dc, err := directory.NewClient(directory.ClientOptions{URL: k.Joined.String(), Device: dev, Logger: testLogger(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := enrollPaced(ctx, dc, "old laptop"); err != nil {
+			t.Fatalf("device %d: %v", i+1, err)
+		}
+		other = dev.ID()
+	}
+	dev, err := identity.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dc, err := directory.NewClient(directory.ClientOptions{URL: k.Joined.String(), Device: dev, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	late, err := NewSession(dc, k.Session.Directory(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = paced(func() error { return late.SignIn(ctx, "household", "correct horse battery", "new phone") })
+	var de *directory.Error
+	if !errors.As(err, &de) || de.Code != directory.CodeDeviceLimit || !strings.Contains(de.Message, "32 devices") {
+		t.Fatalf("the 33rd device signing in: %v; want device_limit in the directory's words", err)
+	}
+	if late.Account() != "" {
+		t.Fatalf("a refused device is signed in as %q", late.Account())
+	}
+	if err := s.RemoveDevice(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	if err := paced(func() error { return late.SignIn(ctx, "household", "correct horse battery", "new phone") }); err != nil {
+		t.Fatalf("after removing an old device: %v", err)
+	}
+}
+
+// enrollPaced enrolls dc under "household", waiting out the directory's
+// rate limit on sign-ins (it answers 429 with how long to wait).
+func enrollPaced(ctx context.Context, dc *directory.Client, name string) error {
+	return paced(func() error { return dc.EnrollDevice(ctx, "household", "correct horse battery", name) })
+}
+
+// paced calls f until the directory does not answer it 429.
+func paced(f func() error) error {
+	for {
+		err := f()
+		var de *directory.Error
+		if !errors.As(err, &de) || de.Code != directory.CodeRateLimited {
+			return err
+		}
+		time.Sleep(max(de.RetryAfter, 10*time.Millisecond))
 	}
 }
