@@ -121,9 +121,9 @@ func (c *devicesCard) confirmRemove(d Device) {
 	if name == "" {
 		name = "this unnamed device"
 	}
-	c.u.confirm("Remove “"+name+"”?",
+	c.u.confirmAs("Remove “"+name+"”?",
 		fmt.Sprintf("“%s” will be taken out of the account %s for good: the directory refuses its requests, it gets no new licenses, and it cannot sign in again as it is (it would have to be set up anew).", name, c.u.b.Session.Account()),
-		func() { c.remove(d, name) })
+		"Remove", func() { c.remove(d, name) })
 }
 
 func (c *devicesCard) remove(d Device, name string) {

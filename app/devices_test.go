@@ -33,9 +33,9 @@ func tapDialogButton(t *testing.T, u *UI, label string) {
 }
 
 // Settings → Devices lists the account's devices (this one marked, without
-// a Remove button); Remove asks first, naming the device (No keeps it),
-// Yes removes it and the list is asked for again; a refused removal shows
-// the directory's words and keeps the row.
+// a Remove button); Remove asks first, naming the device (Cancel keeps
+// it), the dialog's Remove removes it and the list is asked for again; a
+// refused removal shows the directory's words and keeps the row.
 func TestSettingsDevicesListAndRemove(t *testing.T) {
 	w := newFakeWorld()
 	added := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
@@ -55,14 +55,14 @@ func TestSettingsDevicesListAndRemove(t *testing.T) {
 	if !shows(u, "Remove “attic”?") || !shows(u, "for good") {
 		t.Fatalf("no confirmation naming attic: %q", texts(u.win.Canvas().Overlays().Top()))
 	}
-	tapDialogButton(t, u, "No")
+	tapDialogButton(t, u, "Cancel")
 	if len(w.removed) != 0 || !shows(u, "attic") {
 		t.Fatalf("No removed it: removed %v, %q", w.removed, texts(c.obj))
 	}
 
 	calls := w.devCalls
 	test.Tap(c.removes["ATTIC-DEVICE"])
-	tapDialogButton(t, u, "Yes")
+	tapDialogButton(t, u, "Remove")
 	if len(w.removed) != 1 || w.removed[0] != "ATTIC-DEVICE" {
 		t.Fatalf("removed %v; want attic", w.removed)
 	}
@@ -74,7 +74,7 @@ func TestSettingsDevicesListAndRemove(t *testing.T) {
 	w.removeErr = &directory.Error{Status: 403, Code: directory.CodeForbidden, Message: "the directory is read-only today"}
 	w.mu.Unlock()
 	test.Tap(c.removes["PHONE-DEVICE"])
-	tapDialogButton(t, u, "Yes")
+	tapDialogButton(t, u, "Remove")
 	if !shows(u, "could not remove “phone”: the directory is read-only today") || !shows(u, "phone") ||
 		c.removes["PHONE-DEVICE"].Disabled() {
 		t.Fatalf("a refused removal: %q", texts(c.obj))

@@ -173,12 +173,20 @@ func brandName(b string) string {
 
 // confirm asks a yes/no question; ok runs on Yes. Enter answers Yes (the
 // highlighted button), Escape No.
-func (u *UI) confirm(title, message string, ok func()) {
+func (u *UI) confirm(title, message string, ok func()) { u.confirmAs(title, message, "", ok) }
+
+// confirmAs is confirm with the Yes button saying what it does (action,
+// e.g. "Remove") and No saying Cancel; "" keeps Yes and No.
+func (u *UI) confirmAs(title, message, action string, ok func()) {
 	d := dialog.NewConfirm(title, message, func(yes bool) {
 		if yes {
 			ok()
 		}
 	}, u.win)
+	if action != "" {
+		d.SetConfirmText(action)
+		d.SetDismissText("Cancel")
+	}
 	d.SetOnClosed(u.pushKeys(&dialogKeys{enter: d.Confirm, escape: d.Hide}))
 	d.Show()
 	u.win.Canvas().Unfocus() // keys reach the dialog, not a button behind it
