@@ -3,7 +3,8 @@ package wire
 import (
 	"context"
 	"errors"
-	"unicode/utf8"
+	"strings"
+	"unicode"
 
 	"github.com/kith-media/kith/app"
 	"github.com/kith-media/kith/share/identity"
@@ -72,14 +73,19 @@ var (
 	errRemoveSelf  = errors.New("this is the device you are using: use Sign out to take it out of the account")
 )
 
-// shortName cuts a directory-given name to maxDeviceName runes (and makes
-// it valid UTF-8), so one long name cannot push the list off the screen.
+// shortName makes a directory-given name fit one row: valid UTF-8,
+// control characters (a newline, a bidi override) as spaces, at most
+// maxDeviceName runes, so a hostile name can neither push the list off the
+// screen nor draw a second line that looks like another device.
 func shortName(n string) string {
-	if !utf8.ValidString(n) {
-		n = string([]rune(n)) // invalid bytes become U+FFFD
+	rs := []rune(n) // invalid bytes become U+FFFD
+	for i, r := range rs {
+		if unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) {
+			rs[i] = ' '
+		}
 	}
-	if utf8.RuneCountInString(n) <= maxDeviceName {
-		return n
+	if len(rs) > maxDeviceName {
+		rs = append(rs[:maxDeviceName-1], '…')
 	}
-	return string([]rune(n)[:maxDeviceName-1]) + "…"
+	return strings.TrimSpace(string(rs))
 }

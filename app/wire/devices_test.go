@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/kith-media/kith/directory"
 	"github.com/kith-media/kith/share/identity"
@@ -140,4 +142,27 @@ func paced(f func() error) error {
 		}
 		time.Sleep(max(de.RetryAfter, 10*time.Millisecond))
 	}
+}
+
+// FuzzShortName: whatever name the directory sends, a row shows at most
+// maxDeviceName runes of valid UTF-8 on one line, without bidi controls.
+func FuzzShortName(f *testing.F) {
+	for _, s := range []string{"attic", "", "a\nfake device — this device", "\u202eevil", "\xff\xfe", strings.Repeat("é", 200)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, n string) {
+		got := shortName(n)
+		if !utf8.ValidString(got) || utf8.RuneCountInString(got) > maxDeviceName {
+			t.Fatalf("shortName(%q) = %q", n, got)
+		}
+		for _, r := range got {
+			if unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) {
+				t.Fatalf("shortName(%q) = %q keeps %U", n, got, r)
+			}
+		}
+		if utf8.ValidString(n) && utf8.RuneCountInString(n) <= maxDeviceName && strings.TrimSpace(n) == n &&
+			!strings.ContainsFunc(n, func(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) }) && got != n {
+			t.Fatalf("shortName(%q) = %q changed a plain name", n, got)
+		}
+	})
 }
