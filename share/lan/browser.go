@@ -11,8 +11,6 @@ import (
 	"slices"
 	"sync"
 	"time"
-
-	"github.com/hashicorp/mdns"
 )
 
 // Defaults for BrowserOptions.
@@ -31,10 +29,6 @@ const MaxNeighbours = 256
 // new address each round must not grow memory).
 const maxAddrs = 16
 
-// entriesBuffer is the capacity of the channel handed to each query:
-// hashicorp/mdns drops results it cannot send without blocking.
-const entriesBuffer = 128
-
 // BrowserOptions configure a Browser.
 type BrowserOptions struct {
 	// Kind selects the service browsed for (Device or Directory).
@@ -49,7 +43,8 @@ type BrowserOptions struct {
 	// start of the next (default DefaultInterval).
 	Interval time.Duration
 	// QueryTimeout is how long each query listens for answers (default
-	// DefaultQueryTimeout); hashicorp/mdns always waits this long.
+	// DefaultQueryTimeout); a query always listens this long (answers
+	// have no end marker).
 	QueryTimeout time.Duration
 	// Expiry removes a neighbour (or one of its addresses) not seen for
 	// this long (default DefaultExpiry, 90 s).
@@ -60,7 +55,7 @@ type BrowserOptions struct {
 	Interfaces []string
 	// IPv4Only queries over IPv4 only and ignores IPv6 addresses.
 	IPv4Only bool
-	// Logger receives our and hashicorp/mdns's messages; nil means
+	// Logger receives the browser's messages; nil means
 	// slog.Default().
 	Logger *slog.Logger
 	// Clock returns the current time; nil means time.Now. Tests inject one.
@@ -237,43 +232,31 @@ func (b *Browser) Round(ctx context.Context, timeout time.Duration) error {
 	if len(ifaces) == 0 {
 		ifaces = []*net.Interface{nil}
 	}
-	// IPv4 and IPv6 are queried separately: hashicorp/mdns gives up on the
-	// whole query when one family cannot send (an interface without IPv6,
-	// or with its link-local address still tentative).
-	type query struct {
+	// IPv4 and IPv6 are queried separately: one family failing to send
+	// (an interface without IPv6, or with its link-local address still
+	// tentative) must not cost the other's answers.
+	type round struct {
 		from    link
 		ifi     *net.Interface
 		v6      bool
-		entries chan *mdns.ServiceEntry
+		answers []answer
 		err     error
 	}
-	var queries []*query
+	var queries []*round
 	for _, ifi := range ifaces {
 		from := linkOf(ifi)
-		queries = append(queries, &query{from: from, ifi: ifi})
+		queries = append(queries, &round{from: from, ifi: ifi})
 		if !b.opts.IPv4Only {
-			queries = append(queries, &query{from: from, ifi: ifi, v6: true})
+			queries = append(queries, &round{from: from, ifi: ifi, v6: true})
 		}
 	}
-	logger := mdnsLogger(b.log)
+	service := b.opts.Kind.String() + ".local."
 	var wg sync.WaitGroup
 	for _, q := range queries {
-		q.entries = make(chan *mdns.ServiceEntry, entriesBuffer)
 		wg.Go(func() {
-			q.err = mdns.QueryContext(ctx, &mdns.QueryParam{
-				Service:     b.opts.Kind.String(),
-				Domain:      "local",
-				Timeout:     timeout,
-				Interface:   q.ifi,
-				Entries:     q.entries,
-				DisableIPv4: q.v6,
-				DisableIPv6: !q.v6,
-				Logger:      logger,
-			})
+			q.answers, q.err = query(ctx, q.ifi, q.v6, service, timeout, b.log)
 		})
 	}
-	// hashicorp/mdns keeps writing to an entry after sending it if more
-	// records arrive, so entries are read only once its query returned.
 	wg.Wait()
 	now := b.opts.Clock()
 	changed := false
@@ -283,14 +266,8 @@ func (b *Browser) Round(ctx context.Context, timeout time.Duration) error {
 		if q.err != nil {
 			errs = append(errs, q.err)
 		}
-	drain:
-		for {
-			select {
-			case e := <-q.entries:
-				changed = b.observe(e, q.from, now) || changed
-			default:
-				break drain
-			}
+		for _, a := range q.answers {
+			changed = b.observe(a, q.from, now) || changed
 		}
 	}
 	changed = b.expire(now) || changed
@@ -336,12 +313,12 @@ func (b *Browser) notify() {
 }
 
 // accept checks one answer and turns it into a neighbour with addresses.
-func (b *Browser) accept(e *mdns.ServiceEntry, loopback bool) (Service, []netip.AddrPort, error) {
+func (b *Browser) accept(e answer, loopback bool) (Service, []netip.AddrPort, error) {
 	inst, err := instanceFromName(b.opts.Kind, e.Name)
 	if err != nil {
 		return Service{}, nil, err
 	}
-	svc, err := ParseTXT(b.opts.Kind, e.InfoFields)
+	svc, err := ParseTXT(b.opts.Kind, e.TXT)
 	if err != nil {
 		return Service{}, nil, err
 	}
@@ -351,16 +328,12 @@ func (b *Browser) accept(e *mdns.ServiceEntry, loopback bool) (Service, []netip.
 	}
 	svc.Port = e.Port
 	var addrs []netip.AddrPort
-	if a, ok := usableAddr(e.AddrV4, loopback); ok {
-		addrs = append(addrs, netip.AddrPortFrom(a, uint16(e.Port)))
-	}
-	if e.AddrV6IPAddr != nil && !b.opts.IPv4Only {
-		if a, ok := usableAddr(e.AddrV6IPAddr.IP, loopback); ok && a.Is6() {
-			if a.IsLinkLocalUnicast() {
-				a = a.WithZone(e.AddrV6IPAddr.Zone)
-			}
-			addrs = append(addrs, netip.AddrPortFrom(a, uint16(e.Port)))
+	for _, ip := range e.Addrs {
+		a, ok := usableAddr(ip, loopback)
+		if !ok || a.Is6() && b.opts.IPv4Only {
+			continue
 		}
+		addrs = append(addrs, netip.AddrPortFrom(a, uint16(e.Port)))
 	}
 	if len(addrs) == 0 {
 		return Service{}, nil, errors.New("no usable address")
@@ -371,11 +344,7 @@ func (b *Browser) accept(e *mdns.ServiceEntry, loopback bool) (Service, []netip.
 // usableAddr accepts unicast addresses; loopback ones only in answers
 // received on a loopback interface (a LAN neighbour announcing 127.0.0.1
 // would point us at ourselves).
-func usableAddr(ip net.IP, loopback bool) (netip.Addr, bool) {
-	a, ok := netip.AddrFromSlice(ip)
-	if !ok {
-		return netip.Addr{}, false
-	}
+func usableAddr(a netip.Addr, loopback bool) (netip.Addr, bool) {
 	a = a.Unmap()
 	if !a.IsValid() || a.IsUnspecified() || a.IsMulticast() || a.IsLoopback() && !loopback {
 		return netip.Addr{}, false
@@ -386,7 +355,7 @@ func usableAddr(ip net.IP, loopback bool) (netip.Addr, bool) {
 // observe records one answer seen at now and reports whether the list
 // changed. Malformed, foreign and own answers are logged at debug level and
 // dropped.
-func (b *Browser) observe(e *mdns.ServiceEntry, from link, now time.Time) bool {
+func (b *Browser) observe(e answer, from link, now time.Time) bool {
 	iface := from.name
 	svc, addrs, err := b.accept(e, from.loopback)
 	if err != nil {

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/hashicorp/mdns"
 )
 
 const (
@@ -27,19 +25,18 @@ func (c *fakeClock) Advance(d time.Duration) { c.now = c.now.Add(d) }
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-// answer builds what hashicorp/mdns hands us for one device instance.
-func answer(inst, id, fp, ip string, port int) *mdns.ServiceEntry {
+// deviceAnswer builds what one response packet gives for one device
+// instance.
+func deviceAnswer(inst, id, fp, ip string, port int) answer {
 	txt := []string{"v=1", "id=" + id}
 	if fp != "" {
 		txt = append(txt, "dir="+fp)
 	}
-	return &mdns.ServiceEntry{
-		Name:       inst + "._kith._tcp.local.",
-		Host:       inst + ".local.",
-		AddrV4:     net.ParseIP(ip),
-		Port:       port,
-		InfoFields: txt,
+	a := answer{Name: inst + "._kith._tcp.local.", Port: port, TXT: txt}
+	if addr, err := netip.ParseAddr(ip); err == nil {
+		a.Addrs = append(a.Addrs, addr)
 	}
+	return a
 }
 
 func newTestBrowser(t *testing.T, opts BrowserOptions) (*Browser, *fakeClock) {
@@ -79,14 +76,14 @@ func TestBrowserExpiry(t *testing.T) {
 	if b.opts.Expiry != 90*time.Second {
 		t.Fatalf("default expiry %v, want 90s", b.opts.Expiry)
 	}
-	observe := func(e *mdns.ServiceEntry) bool { return b.observe(e, link{}, clock.Now()) }
-	if !observe(answer("kith-a", idA, fp1, "10.0.0.1", 7001)) || !observe(answer("kith-b", idB, fp1, "10.0.0.2", 7002)) {
+	observe := func(e answer) bool { return b.observe(e, link{}, clock.Now()) }
+	if !observe(deviceAnswer("kith-a", idA, fp1, "10.0.0.1", 7001)) || !observe(deviceAnswer("kith-b", idB, fp1, "10.0.0.2", 7002)) {
 		t.Fatal("new neighbours not reported as a change")
 	}
 	start := clock.Now()
 	clock.Advance(60 * time.Second)
 	// Seeing a again refreshes it without being a change.
-	if observe(answer("kith-a", idA, fp1, "10.0.0.1", 7001)) {
+	if observe(deviceAnswer("kith-a", idA, fp1, "10.0.0.1", 7001)) {
 		t.Error("refresh reported as a change")
 	}
 	clock.Advance(29 * time.Second) // 89 s after b was seen
@@ -112,7 +109,7 @@ func TestBrowserExpiry(t *testing.T) {
 
 	// A second address is added; each address expires on its own.
 	clock.Advance(10 * time.Second)
-	if !observe(answer("kith-a", idA, fp1, "10.0.1.1", 7001)) {
+	if !observe(deviceAnswer("kith-a", idA, fp1, "10.0.1.1", 7001)) {
 		t.Error("new address not reported as a change")
 	}
 	if n := b.Neighbours()[0]; len(n.Addrs) != 2 {
@@ -124,7 +121,7 @@ func TestBrowserExpiry(t *testing.T) {
 		t.Errorf("addresses after partial expiry %v", n.Addrs)
 	}
 	// A changed TXT record is a change.
-	if !observe(answer("kith-a", idA, fp2, "10.0.1.1", 7001)) {
+	if !observe(deviceAnswer("kith-a", idA, fp2, "10.0.1.1", 7001)) {
 		t.Error("changed fingerprint not reported")
 	}
 }
@@ -147,29 +144,29 @@ func TestBrowserIgnores(t *testing.T) {
 	for _, c := range []struct {
 		name string
 		opts BrowserOptions
-		e    *mdns.ServiceEntry
+		e    answer
 		from link
 	}{
 		// Neighbours of another directory are not ours.
-		{"other directory", BrowserOptions{Fingerprint: fp1}, answer("kith-c", idC, fp2, "10.0.0.3", 7000), link{}},
+		{"other directory", BrowserOptions{Fingerprint: fp1}, deviceAnswer("kith-c", idC, fp2, "10.0.0.3", 7000), link{}},
 		// With a filter, devices without a directory are not ours either.
-		{"no directory", BrowserOptions{Fingerprint: fp1}, answer("kith-c", idC, "", "10.0.0.3", 7000), link{}},
+		{"no directory", BrowserOptions{Fingerprint: fp1}, deviceAnswer("kith-c", idC, "", "10.0.0.3", 7000), link{}},
 		// Our own announcement, by instance and by device ID.
-		{"self instance", BrowserOptions{Self: "kith-a"}, answer("kith-a", idA, fp1, "10.0.0.1", 7000), link{}},
-		{"self id", BrowserOptions{Self: idA}, answer("kith-x", idA, fp1, "10.0.0.1", 7000), link{}},
+		{"self instance", BrowserOptions{Self: "kith-a"}, deviceAnswer("kith-a", idA, fp1, "10.0.0.1", 7000), link{}},
+		{"self id", BrowserOptions{Self: idA}, deviceAnswer("kith-x", idA, fp1, "10.0.0.1", 7000), link{}},
 		// Hostile or broken answers.
-		{"bad id", BrowserOptions{}, answer("kith-c", "C C", fp1, "10.0.0.3", 7000), link{}},
-		{"no port", BrowserOptions{}, answer("kith-c", idC, fp1, "10.0.0.3", 0), link{}},
-		{"huge port", BrowserOptions{}, answer("kith-c", idC, fp1, "10.0.0.3", 70000), link{}},
-		{"no address", BrowserOptions{}, answer("kith-c", idC, fp1, "", 7000), link{}},
-		{"multicast address", BrowserOptions{}, answer("kith-c", idC, fp1, "224.0.0.251", 7000), link{}},
-		{"loopback from the LAN", BrowserOptions{}, answer("kith-c", idC, fp1, "127.0.0.1", 7000), link{}},
-		{"bad instance", BrowserOptions{}, answer("kith c", idC, fp1, "10.0.0.3", 7000), link{}},
-		{"wrong service", BrowserOptions{Kind: Directory}, answer("kith-c", idC, fp1, "10.0.0.3", 7000), link{}},
-		{"ipv6 only with IPv4Only", BrowserOptions{IPv4Only: true}, &mdns.ServiceEntry{
-			Name: "kith-c._kith._tcp.local.", Port: 7000, InfoFields: []string{"v=1", "id=" + idC},
-			AddrV6IPAddr: &net.IPAddr{IP: net.ParseIP("fd00::3")}}, link{}},
-		{"loopback answer on lo is fine but self", BrowserOptions{Self: "kith-c"}, answer("kith-c", idC, fp1, "127.0.0.1", 7000), lo},
+		{"bad id", BrowserOptions{}, deviceAnswer("kith-c", "C C", fp1, "10.0.0.3", 7000), link{}},
+		{"no port", BrowserOptions{}, deviceAnswer("kith-c", idC, fp1, "10.0.0.3", 0), link{}},
+		{"huge port", BrowserOptions{}, deviceAnswer("kith-c", idC, fp1, "10.0.0.3", 70000), link{}},
+		{"no address", BrowserOptions{}, deviceAnswer("kith-c", idC, fp1, "", 7000), link{}},
+		{"multicast address", BrowserOptions{}, deviceAnswer("kith-c", idC, fp1, "224.0.0.251", 7000), link{}},
+		{"loopback from the LAN", BrowserOptions{}, deviceAnswer("kith-c", idC, fp1, "127.0.0.1", 7000), link{}},
+		{"bad instance", BrowserOptions{}, deviceAnswer("kith c", idC, fp1, "10.0.0.3", 7000), link{}},
+		{"wrong service", BrowserOptions{Kind: Directory}, deviceAnswer("kith-c", idC, fp1, "10.0.0.3", 7000), link{}},
+		{"ipv6 only with IPv4Only", BrowserOptions{IPv4Only: true}, answer{
+			Name: "kith-c._kith._tcp.local.", Port: 7000, TXT: []string{"v=1", "id=" + idC},
+			Addrs: []netip.Addr{netip.MustParseAddr("fd00::3")}}, link{}},
+		{"loopback answer on lo is fine but self", BrowserOptions{Self: "kith-c"}, deviceAnswer("kith-c", idC, fp1, "127.0.0.1", 7000), lo},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			b, clock := newTestBrowser(t, c.opts)
@@ -180,13 +177,13 @@ func TestBrowserIgnores(t *testing.T) {
 	}
 	// Loopback addresses are fine when the answer came over loopback.
 	b, clock := newTestBrowser(t, BrowserOptions{})
-	if !b.observe(answer("kith-c", idC, fp1, "127.0.0.1", 7000), lo, clock.Now()) {
+	if !b.observe(deviceAnswer("kith-c", idC, fp1, "127.0.0.1", 7000), lo, clock.Now()) {
 		t.Error("loopback answer on lo rejected")
 	}
 	// IPv6 answers keep their address.
 	b, clock = newTestBrowser(t, BrowserOptions{})
-	b.observe(&mdns.ServiceEntry{Name: "kith-c._kith._tcp.local.", Port: 7000, InfoFields: []string{"v=1", "id=" + idC},
-		AddrV6IPAddr: &net.IPAddr{IP: net.ParseIP("fe80::3"), Zone: "eth0"}}, link{}, clock.Now())
+	b.observe(answer{Name: "kith-c._kith._tcp.local.", Port: 7000, TXT: []string{"v=1", "id=" + idC},
+		Addrs: []netip.Addr{netip.MustParseAddr("fe80::3%eth0")}}, link{}, clock.Now())
 	if got := b.Neighbours(); len(got) != 1 || got[0].Addrs[0].String() != "[fe80::3%eth0]:7000" {
 		t.Errorf("ipv6 neighbour %+v", got)
 	}
@@ -197,9 +194,9 @@ func TestBrowserIgnores(t *testing.T) {
 func TestOnLinkFirst(t *testing.T) {
 	b, clock := newTestBrowser(t, BrowserOptions{})
 	eth := link{name: "eth0", prefixes: []netip.Prefix{netip.MustParsePrefix("10.9.0.0/24")}}
-	b.observe(answer("kith-m", idB, "", "10.0.0.2", 7000), eth, clock.Now())
-	b.observe(answer("kith-m", idB, "", "10.9.0.2", 7000), eth, clock.Now())
-	b.observe(answer("kith-m", idB, "", "10.200.0.2", 7000), eth, clock.Now())
+	b.observe(deviceAnswer("kith-m", idB, "", "10.0.0.2", 7000), eth, clock.Now())
+	b.observe(deviceAnswer("kith-m", idB, "", "10.9.0.2", 7000), eth, clock.Now())
+	b.observe(deviceAnswer("kith-m", idB, "", "10.200.0.2", 7000), eth, clock.Now())
 	if got := fmt.Sprint(b.Neighbours()[0].Addrs); got != "[10.9.0.2:7000 10.0.0.2:7000 10.200.0.2:7000]" {
 		t.Errorf("addresses %s, want the on-link one first", got)
 	}
@@ -208,13 +205,13 @@ func TestOnLinkFirst(t *testing.T) {
 func TestBrowserLimit(t *testing.T) {
 	b, clock := newTestBrowser(t, BrowserOptions{})
 	for i := range MaxNeighbours + 10 {
-		b.observe(answer(fmt.Sprintf("kith-%d", i), idA, "", "10.0.0.1", 7000), link{}, clock.Now())
+		b.observe(deviceAnswer(fmt.Sprintf("kith-%d", i), idA, "", "10.0.0.1", 7000), link{}, clock.Now())
 	}
 	if n := len(b.Neighbours()); n != MaxNeighbours {
 		t.Errorf("%d neighbours, want the cap %d", n, MaxNeighbours)
 	}
 	for i := range 40 {
-		b.observe(answer("kith-0", idA, "", fmt.Sprintf("10.0.1.%d", i), 7000), link{}, clock.Now())
+		b.observe(deviceAnswer("kith-0", idA, "", fmt.Sprintf("10.0.1.%d", i), 7000), link{}, clock.Now())
 	}
 	if n := len(b.Neighbours()[0].Addrs); n != maxAddrs {
 		t.Errorf("%d addresses, want the cap %d", n, maxAddrs)
@@ -264,7 +261,7 @@ func BenchmarkObserve(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	e := answer("kith-a", idA, fp1, "10.0.0.1", 7000)
+	e := deviceAnswer("kith-a", idA, fp1, "10.0.0.1", 7000)
 	now := time.Now()
 	b.ReportAllocs()
 	for b.Loop() {

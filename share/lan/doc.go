@@ -1,5 +1,6 @@
 // Package lan finds Kith devices and directories on the local network with
-// multicast DNS (RFC 6762) and DNS-SD (RFC 6763), using hashicorp/mdns.
+// multicast DNS (RFC 6762) and DNS-SD (RFC 6763): hashicorp/mdns answers
+// queries, the Browser sends its own and reads each response packet.
 //
 // # Services
 //
@@ -39,6 +40,8 @@
 //
 // Everything received is checked (ParseTXT, instance name, port, addresses);
 // a bad answer is dropped with a debug log line and never reaches the list.
+// A response packet is read only up to 9000 bytes (RFC 6762's limit) and
+// with at most 64 records; one query keeps at most 1024 answers.
 // Loopback addresses are accepted only from answers received on a loopback
 // interface; the list holds at most MaxNeighbours entries.
 //
@@ -49,11 +52,29 @@
 //
 // An Announcer runs one hashicorp/mdns responder per interface, each
 // answering with the addresses of its own interface (unless IPs are given).
-// hashicorp/mdns's client keeps only the last A (and AAAA) record of an
-// answer, and on Linux every responder socket hears queries from all links,
-// so a browser may learn either address of a multi-homed neighbour; it keeps
+// On Linux every responder socket hears queries from all links, so a
+// browser may learn either address of a multi-homed neighbour; it keeps
 // every address seen (each expiring on its own) and lists those in the
 // subnet of the interface the answer came in on first.
+//
+// # Why the Browser reads packets itself
+//
+// hashicorp/mdns's client keeps one entry per name within a query, a later
+// packet's A record overwriting the address, and hands each entry over
+// once: when two hosts answer for one instance name, whichever answers last
+// hides the other. A rogue on the LAN copying the household directory's
+// record (same instance name), answering late, hid the directory's real
+// address from every search, so a joiner could not pair (pinning held:
+// nothing paired with the rogue). The Browser therefore sends its own PTR
+// query (from an unbound port, so responders answer by unicast, and also
+// listening on the multicast group, as hashicorp's client does) and parses
+// every response packet on its own (parseResponse): one answer per instance
+// per packet, with all the A/AAAA records of its SRV target in that packet,
+// link-local IPv6 ones zoned by the packet's source. The table then merges
+// the addresses per instance as before, bounded by maxAddrs and
+// MaxNeighbours. A packet missing an instance's SRV or TXT record gives no
+// answer for it (no follow-up query: our announcers send all records in
+// one packet).
 //
 // A Browser sends separate IPv4 and IPv6 queries on each interface: the
 // library abandons a whole query when one family cannot send (no IPv6, or a
@@ -65,12 +86,13 @@
 // # Use
 //
 // An Announcer answers queries for one Service; a Browser queries every
-// Interval on each interface concurrently (hashicorp/mdns waits the full
+// Interval on each interface concurrently (a query listens for the full
 // QueryTimeout, so queries are short and parallel) and keeps the neighbours
 // seen within Expiry (default 90 s). FindDirectory is a one-shot search that
 // returns at the first round finding one (its only callers today are tests:
 // the app's welcome screen browses with a Browser for the whole wait,
 // app/wire.SearchLAN, to list every directory that answers). Both Serve(ctx)
 // methods return nil once ctx is done.
-// hashicorp/mdns's log output is routed into the slog logger at debug level.
+// hashicorp/mdns's (the announcer's) log output is routed into the slog
+// logger at debug level.
 package lan

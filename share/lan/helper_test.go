@@ -41,6 +41,8 @@ func TestMain(m *testing.M) {
 //	hostile   announce a device with a malformed TXT record
 //	find      run FindDirectory and print "found <json>"
 //	loopback  run the loopback discovery check
+//	rounds    run one query round for devices with a fresh Browser, again
+//	          and again, printing "round <json>" after each
 //	leak      run an announcer and a browser, stop them and check that no
 //	          goroutines are left
 func runHelper(mode string) int {
@@ -66,6 +68,8 @@ func runHelper(mode string) int {
 		err = helperLeak(log)
 	case "loopback":
 		err = loopbackDiscovery(log)
+	case "rounds":
+		err = helperRounds(ctx, log)
 	default:
 		err = fmt.Errorf("unknown helper mode %q", mode)
 	}
@@ -123,6 +127,23 @@ func helperAnnounce(ctx context.Context, log *slog.Logger, port int) error {
 		})
 	}
 	return runAll(ctx, run)
+}
+
+// helperRounds prints what each single query round saw: a fresh Browser
+// each time, so nothing is merged across rounds.
+func helperRounds(ctx context.Context, log *slog.Logger) error {
+	for ctx.Err() == nil {
+		br, err := NewBrowser(BrowserOptions{Kind: Device, IPv4Only: true, Logger: log})
+		if err != nil {
+			return err
+		}
+		if err := br.Round(ctx, 500*time.Millisecond); err != nil && ctx.Err() == nil {
+			return err
+		}
+		b, _ := json.Marshal(br.Neighbours())
+		fmt.Printf("round %s\n", b)
+	}
+	return nil
 }
 
 // helperHostile announces a TXT record a well-behaved peer would never send.

@@ -286,3 +286,35 @@ func TestNetnsLoopback(t *testing.T) {
 		t.Fatalf("loopback helper: %v\n%s", err, p.log())
 	}
 }
+
+// TestNetnsSameNameOneRound checks that one query round lists every
+// address answering for one instance name: a rogue r copies a's record
+// (same instance, device and directory) from its own address, and both
+// answer the same query. Each round of b uses a fresh Browser, so nothing
+// is merged across rounds; keeping one entry per name within a round (as
+// hashicorp/mdns's client does) listed whichever host answered last.
+func TestNetnsSameNameOneRound(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipping network namespace test in -short mode")
+	}
+	lan := netns.New(t, 3)
+	a, r, b := lan.Hosts[0], lan.Hosts[1], lan.Hosts[2]
+	same := []string{"KITH_LAN_INSTANCE=kith-a", "KITH_LAN_ID=" + idA, "KITH_LAN_FP=" + fp1, "KITH_LAN_PORT=7001"}
+	startHelper(t, a, "announce", same...)
+	startHelper(t, r, "announce", same...)
+	pb := startHelper(t, b, "rounds")
+
+	want := fmt.Sprintf("kith-a %s %s %s:7001,%s:7001", idA, fp1, a.IP, r.IP)
+	if r.IP.Less(a.IP) {
+		want = fmt.Sprintf("kith-a %s %s %s:7001,%s:7001", idA, fp1, r.IP, a.IP)
+	}
+	// The first rounds may run before both announcers answer; then every
+	// round must list both addresses.
+	pb.waitLine(t, "round", 30*time.Second, func(rest string) bool { return describe(rest) == want })
+	for i := range 5 {
+		got := describe(pb.waitLine(t, "round", 10*time.Second, func(string) bool { return true }))
+		if got != want {
+			t.Fatalf("round %d after both answered lists %q\nwant %q", i+1, got, want)
+		}
+	}
+}
