@@ -137,7 +137,7 @@ func helperRounds(ctx context.Context, log *slog.Logger) error {
 		if err != nil {
 			return err
 		}
-		if err := br.Round(ctx, 500*time.Millisecond); err != nil && ctx.Err() == nil {
+		if err := br.Round(ctx, DefaultQueryTimeout); err != nil && ctx.Err() == nil {
 			return err
 		}
 		b, _ := json.Marshal(br.Neighbours())
