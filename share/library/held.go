@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"maps"
 	"slices"
 	"time"
 
@@ -104,7 +103,8 @@ func (l *Library) readHeld(ctx context.Context) ([]Held, error) {
 // Policies returns every stored policy by title ID ("" is the library
 // default). Like HeldContent's list, the map is read once and kept until a
 // policy or title changes (policyGen): the heartbeat and peers' offer
-// requests ask for it with the list.
+// requests ask for it with the list. Each caller gets its own copy
+// (Policy.clone), lists included.
 func (l *Library) Policies(ctx context.Context) (map[string]Policy, error) {
 	l.mu.Lock()
 	c, gen := l.pols, l.policyGen
@@ -125,5 +125,9 @@ func (l *Library) Policies(ctx context.Context) (map[string]Policy, error) {
 		}
 		l.mu.Unlock()
 	}
-	return maps.Clone(c), nil
+	out := make(map[string]Policy, len(c))
+	for id, p := range c {
+		out[id] = p.clone()
+	}
+	return out, nil
 }

@@ -21,6 +21,15 @@ type Policy struct {
 	Deny  []string `json:"deny,omitempty"`
 }
 
+// clone is p with its own Allow and Deny: the library keeps policies in
+// memory (Policies, ContentPolicy) and hands each caller a copy, so a
+// caller that edits a list cannot change the policy every later offer
+// and permit is decided by.
+func (p Policy) clone() Policy {
+	p.Allow, p.Deny = slices.Clone(p.Allow), slices.Clone(p.Deny)
+	return p
+}
+
 // DefaultPolicy is used when neither the title nor the library sets one.
 var DefaultPolicy = Policy{Mode: "anyone"}
 
@@ -151,13 +160,13 @@ func (l *Library) ContentPolicy(ctx context.Context, cid sealed.ContentID) (Poli
 		l.mu.Lock()
 		if p, ok := l.policyCache[cid]; ok {
 			l.mu.Unlock()
-			return p, nil
+			return p.clone(), nil
 		}
 		gen := l.policyGen
 		if p, ok := l.keptPolicyLocked(cid); ok {
 			l.cachePolicyLocked(cid, p)
 			l.mu.Unlock()
-			return p, nil
+			return p.clone(), nil
 		}
 		ld := l.policyLoads[cid]
 		if ld != nil && ld.gen == gen {
@@ -170,7 +179,7 @@ func (l *Library) ContentPolicy(ctx context.Context, cid sealed.ContentID) (Poli
 			if ld.err != nil && ctx.Err() == nil && (errors.Is(ld.err, context.Canceled) || errors.Is(ld.err, context.DeadlineExceeded)) {
 				continue // the reader gave up, not us: read again
 			}
-			return ld.p, ld.err
+			return ld.p.clone(), ld.err
 		}
 		ld = &policyLoad{gen: gen, done: make(chan struct{})}
 		if l.policyLoads == nil {
@@ -188,7 +197,7 @@ func (l *Library) ContentPolicy(ctx context.Context, cid sealed.ContentID) (Poli
 		}
 		l.mu.Unlock()
 		close(ld.done)
-		return ld.p, ld.err
+		return ld.p.clone(), ld.err
 	}
 }
 

@@ -125,3 +125,46 @@ func TestSharingOffHoldsForAnyTitleID(t *testing.T) {
 		t.Fatalf("sharing off: ContentPolicy = %+v, %v; want nobody", p, err)
 	}
 }
+
+// The policies kept in memory are handed out as copies, lists included: a
+// caller that edits the Allow or Deny list it was given (an offer, a
+// settings screen) cannot change whom the library lets copy.
+func TestKeptPoliciesAreCopies(t *testing.T) {
+	ctx := context.Background()
+	l := openLib(t, t.TempDir())
+	_, m, _, _ := sealedFile(t, 20_000, 4096)
+	if err := l.AddManifest(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	cid := m.ContentID()
+	if err := l.PutTitle(ctx, Title{ID: "t1", Name: "One", ContentID: cid}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.SetPolicy(ctx, "t1", Policy{Mode: "list", Allow: []string{"friend"}, Deny: []string{"foe"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.HeldContent(ctx); err != nil { // so ContentPolicy may answer from the kept lists
+		t.Fatal(err)
+	}
+	for round := range 3 { // the index's answer, then the kept lists', then the cache's
+		pols, err := l.Policies(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pols["t1"].Allow[0], pols["t1"].Deny[0] = "stranger", "friend"
+		p, err := l.ContentPolicy(ctx, cid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Allow[0] != "friend" || p.Deny[0] != "foe" {
+			t.Fatalf("round %d: after a caller edited Policies' copy, ContentPolicy = %+v", round, p)
+		}
+		p.Allow[0], p.Deny[0] = "stranger", "friend"
+		if again, _ := l.ContentPolicy(ctx, cid); again.Allow[0] != "friend" || again.Deny[0] != "foe" {
+			t.Fatalf("round %d: after a caller edited ContentPolicy's copy: %+v", round, again)
+		}
+		if pols, _ := l.Policies(ctx); pols["t1"].Allow[0] != "friend" || pols["t1"].Deny[0] != "foe" {
+			t.Fatalf("round %d: Policies after the edits: %+v", round, pols["t1"])
+		}
+	}
+}
