@@ -29,14 +29,7 @@ func TestDevicesListAndRemove(t *testing.T) {
 	if err := s.SignUp(ctx, "household", "correct horse battery", "test-host"); err != nil {
 		t.Fatal(err)
 	}
-	dev, err := identity.Generate()
-	if err != nil {
-		t.Fatal(err)
-	}
-	attic, err := directory.NewClient(directory.ClientOptions{URL: k.Joined.String(), Device: dev, Logger: testLogger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	dev, attic := otherDevice(t, k)
 	if err := attic.EnrollDevice(ctx, "household", "correct horse battery", "attic"); err != nil {
 		t.Fatal(err)
 	}
@@ -85,27 +78,13 @@ func TestDeviceLimitThenRoom(t *testing.T) {
 	}
 	var other identity.ID
 	for i := 1; i < directory.DefaultMaxDevices; i++ {
-		dev, err := identity.Generate()
-		if err != nil {
-			t.Fatal(err)
-		}
-		dc, err := directory.NewClient(directory.ClientOptions{URL: k.Joined.String(), Device: dev, Logger: testLogger(t)})
-		if err != nil {
-			t.Fatal(err)
-		}
+		dev, dc := otherDevice(t, k)
 		if err := enrollPaced(ctx, dc, "old laptop"); err != nil {
 			t.Fatalf("device %d: %v", i+1, err)
 		}
 		other = dev.ID()
 	}
-	dev, err := identity.Generate()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dc, err := directory.NewClient(directory.ClientOptions{URL: k.Joined.String(), Device: dev, Logger: testLogger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, dc := otherDevice(t, k)
 	late, err := NewSession(dc, k.Session.Directory(), t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -165,4 +144,19 @@ func FuzzShortName(f *testing.F) {
 			t.Fatalf("shortName(%q) = %q changed a plain name", n, got)
 		}
 	})
+}
+
+// otherDevice is a new device of the household: its own identity and a
+// client of the directory k joined (real TLS), not yet enrolled.
+func otherDevice(t testing.TB, k *Kith) (*identity.Identity, *directory.Client) {
+	t.Helper()
+	dev, err := identity.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dc, err := directory.NewClient(directory.ClientOptions{URL: k.Joined.String(), Device: dev, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dev, dc
 }

@@ -5,9 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kith-media/kith/directory"
 	"github.com/kith-media/kith/share"
-	"github.com/kith-media/kith/share/identity"
 )
 
 // The app adds a neighbour by its address over the real parts: the app's
@@ -24,14 +22,7 @@ func TestNeighbourAddedByHandInTheApp(t *testing.T) {
 	if err := k.Backend.Session.SignUp(ctx, "household", "correct horse battery", "test-host"); err != nil {
 		t.Fatal(err)
 	}
-	dev, err := identity.Generate()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dc, err := directory.NewClient(directory.ClientOptions{URL: k.Joined.String(), Device: dev, Logger: testLogger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	dev, dc := otherDevice(t, k)
 	if err := dc.EnrollDevice(ctx, "household", "correct horse battery", "attic"); err != nil {
 		t.Fatal(err)
 	}
