@@ -67,7 +67,8 @@ func (l *Library) AddManifest(ctx context.Context, m *sealed.Manifest) error {
 	if err != nil {
 		return fmt.Errorf("adding manifest %s: %w", cid, err)
 	}
-	if k, _ := res.RowsAffected(); k == 0 && len(m.Signature) > 0 {
+	k, _ := res.RowsAffected()
+	if k == 0 && len(m.Signature) > 0 {
 		// Keep the signed copy if we only had an unsigned one.
 		if _, err := l.w.ExecContext(ctx, `UPDATE content SET manifest = ? WHERE content_id = ?`, raw, cid.String()); err != nil {
 			return fmt.Errorf("updating manifest %s: %w", cid, err)
@@ -81,6 +82,16 @@ func (l *Library) AddManifest(ctx context.Context, m *sealed.Manifest) error {
 		l.mu.Unlock()
 	}
 	_, err = l.item(ctx, cid)
+	var ns *NoSpaceError
+	if k == 1 && errors.As(err, &ns) {
+		// Refused for want of space before anything was fetched: the
+		// library stays as it was, so a retry after freeing space starts
+		// clean and no listing shows a download that never began.
+		if _, derr := l.w.ExecContext(context.WithoutCancel(ctx), `DELETE FROM content WHERE content_id = ? AND have = 0`, cid.String()); derr != nil {
+			l.log.Warn("library: removing a download refused for space", "content", cid, "err", derr)
+		}
+		l.heldChanged()
+	}
 	return err
 }
 
@@ -235,12 +246,35 @@ func (l *Library) openPart(ctx context.Context, it *item, unheld bool) error {
 		return fmt.Errorf("opening partial file: %w", err)
 	}
 	fresh := st.Size() != it.m.FileSize()
-	if fresh {
-		if err := f.Truncate(it.m.FileSize()); err != nil {
+	if fresh { // a file of another size holds nothing of this download
+		if err := f.Truncate(0); err != nil {
 			f.Close()
 			return fmt.Errorf("preallocating %s: %w", path, err)
 		}
 		it.have = NewBitmap(it.m.NumChunks())
+	}
+	// A new download's space is taken before a byte is fetched: a full disk
+	// is a NoSpaceError now, not a chunk's write failing after peers spent
+	// their uploads on it. A resumed file (sparse if an older version made
+	// it) has its holes filled where the disk allows; where it does not,
+	// the chunks it holds are still served and the write that meets the
+	// full disk tells the rest, as before.
+	if err := reserve(f, it.m.FileSize()); err != nil {
+		var ns *NoSpaceError
+		switch {
+		case fresh:
+			f.Close()
+			os.Remove(path) // nothing of the download was in it
+			if errors.As(err, &ns) {
+				return err
+			}
+			return fmt.Errorf("preallocating %s: %w", path, err)
+		case errors.As(err, &ns):
+			l.log.Warn("library: a resumed download cannot reserve its space", "content", it.cid, "err", err)
+		default:
+			f.Close()
+			return fmt.Errorf("preallocating %s: %w", path, err)
+		}
 	}
 	// The header is written at every open, new file or not, and made
 	// durable by the fsync that precedes any chunk's bit (flushLocked, or

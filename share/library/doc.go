@@ -6,8 +6,10 @@
 // # On-disk layout
 //
 //	<dir>/index.db                SQLite, WAL, one writer connection (plus -wal, -shm)
-//	<dir>/content/<cid>.part      a partial download: preallocated to the sealed file's
-//	                              size, header written first, chunks written in place
+//	<dir>/content/<cid>.part      a partial download: the sealed file's size, its disk
+//	                              space reserved when it starts (fallocate: a full disk is
+//	                              a NoSpaceError before any byte is fetched), header
+//	                              written first, chunks written in place
 //	<dir>/content/<cid>.sealed    a complete sealed file (renamed from .part after fsync)
 //
 // <cid> is the lowercase hex content ID. Plaintext never touches disk.

@@ -1,0 +1,47 @@
+package library
+
+import (
+	"fmt"
+	"syscall"
+)
+
+// NoSpaceError is a download refused at its start because the disk holding
+// the library cannot take its file: the space is reserved when the download
+// opens (reserve), so a full disk is told before a byte is fetched instead
+// of by a chunk's write halfway through, after peers and the origin spent
+// their uploads on it. Nothing is fetched and nothing is kept of the
+// download. (A resumed download whose disk filled since goes on: the
+// chunks it holds are still served, and a chunk's write tells the rest.)
+type NoSpaceError struct {
+	Dir  string // the folder the file would be in
+	Need int64  // the download's file size
+	Free int64  // bytes free for this user there when it was refused (-1: unknown)
+}
+
+func (e *NoSpaceError) Error() string {
+	free := ""
+	if e.Free >= 0 {
+		free = ", " + sizeText(e.Free) + " free"
+	}
+	return fmt.Sprintf("not enough disk space for this download: it needs %s in %s%s; free some space there or use another data folder (--data)",
+		sizeText(e.Need), e.Dir, free)
+}
+
+// UserText is the error in a person's words (the app shows it as is).
+func (e *NoSpaceError) UserText() string { return e.Error() }
+
+// Unwrap makes errors.Is(err, syscall.ENOSPC) hold.
+func (e *NoSpaceError) Unwrap() error { return syscall.ENOSPC }
+
+// sizeText is n in the units the app shows sizes in ("16.9 MiB").
+func sizeText(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.0f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
