@@ -52,8 +52,8 @@ type fakeWorld struct {
 	addressCalls, addressOnUI int
 
 	// injected failures
-	titlesErr, buyErr, itemsErr, playErr, signUpErr, signOutErr, signInErr error
-	devicesErr, removeErr                                                  error
+	titlesErr, buyErr, itemsErr, playErr, signUpErr, signOutErr, signInErr, fetchErr error
+	devicesErr, removeErr                                                            error
 
 	devices  []Device // the account's other devices (this one is listed first by Devices)
 	removed  []identity.ID
@@ -268,7 +268,11 @@ func (l fakeLibrary) GetKey(_ context.Context, c sealed.ContentID, pay *license.
 func (l fakeLibrary) Suppliers(context.Context, sealed.ContentID) ([]directory.Supplier, error) {
 	return []directory.Supplier{{Device: "NEIGHBO-UR", Account: "next-door", SameLAN: true, RTT: 2}, {Origin: true}}, nil
 }
-func (l fakeLibrary) Fetch(context.Context, sealed.ContentID, identity.ID) error { return nil }
+func (l fakeLibrary) Fetch(context.Context, sealed.ContentID, identity.ID) error {
+	l.w.mu.Lock()
+	defer l.w.mu.Unlock()
+	return l.w.fetchErr
+}
 func (l fakeLibrary) Swarm(c sealed.ContentID) Swarm {
 	return Swarm{Content: c, Title: "x", Links: []Link{{Name: "attic", Incoming: true, Rate: 2 << 20}, {Name: "kitchen", Rate: 300 << 10}}}
 }

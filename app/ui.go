@@ -571,7 +571,9 @@ func (u *UI) tray() {
 }
 
 // errText words err for a person: a directory's own message as it wrote
-// it, otherwise the error text.
+// it, an error's own words for a person where it has them (UserText: the
+// library's "not enough disk space …", without the wrapping of the calls
+// that met it), otherwise the error text.
 func errText(err error) string {
 	if err == nil {
 		return ""
@@ -579,6 +581,10 @@ func errText(err error) string {
 	var de *directory.Error
 	if errors.As(err, &de) && de.Message != "" {
 		return de.Message
+	}
+	var ut interface{ UserText() string }
+	if errors.As(err, &ut) {
+		return ut.UserText()
 	}
 	if errors.Is(err, context.Canceled) {
 		return "cancelled"

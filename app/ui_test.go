@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/kith-media/kith/directory"
+	"github.com/kith-media/kith/share/library"
 )
 
 // newTestUI builds the window over w's fakes with background work run
@@ -258,6 +260,24 @@ func TestErrorsShown(t *testing.T) {
 			test.Tap(u.library.play)
 		},
 		want: "unsupported media type",
+	}, {
+		// a download the disk cannot hold: the library's words for a
+		// person, without the calls' wrapping
+		name: "disk full",
+		setup: func(w *fakeWorld) {
+			w.account = "a"
+			w.items = []Item{{Content: cid(9), Name: "Big", State: StatePaused}}
+			w.fetchErr = fmt.Errorf("fetching %s: %w", cid(9), &library.NoSpaceError{Dir: "/home/a/.local/share/kith/library/content", Need: 700 << 20, Free: 12 << 20})
+		},
+		act: func(t *testing.T, u *UI) {
+			u.Show(ViewLibrary)
+			u.library.list.Select(0)
+			test.Tap(u.library.fetch)
+			if got := u.library.dErr.Text; strings.HasPrefix(got, "fetching") {
+				t.Errorf("error shown as %q: the calls' wrapping, not the words for a person", got)
+			}
+		},
+		want: "not enough disk space for this download: it needs 700.0 MiB in /home/a/.local/share/kith/library/content, 12.0 MiB free; free some space there or use another data folder (--data)",
 	}, {
 		// a neighbour that cannot be reached
 		name: "neighbour unreachable",
