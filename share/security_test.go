@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"io"
 	"net"
@@ -266,8 +268,21 @@ func TestSecurityRelayCannotReadRefusal(t *testing.T) {
 		t.Fatal("the relay saw no answer")
 	}
 	for _, body := range relay.seen {
+		// What the relay could read: the answer with its sealed part
+		// ("ct") as the bytes it carries, not as base64 text, in which
+		// "card" turns up by chance (about 1 run in 300 here).
+		readable := body
+		var env map[string]json.RawMessage
+		var ct string
+		if json.Unmarshal(body, &env) == nil && json.Unmarshal(env["ct"], &ct) == nil {
+			if raw, err := base64.StdEncoding.DecodeString(ct); err == nil {
+				delete(env, "ct")
+				rest, _ := json.Marshal(env)
+				readable = append(rest, raw...)
+			}
+		}
 		for _, secret := range []string{"declin", "payment", "bobbuyer", "card"} {
-			if bytes.Contains(bytes.ToLower(body), []byte(secret)) {
+			if bytes.Contains(bytes.ToLower(readable), []byte(secret)) {
 				t.Errorf("the relay read %q in the directory's answer: %.200s", secret, body)
 			}
 		}
