@@ -21,6 +21,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kith-media/kith/internal/bytesize"
 	"github.com/kith-media/kith/internal/threadprio"
 )
 
@@ -365,7 +366,7 @@ func (s *Site) servePage(w http.ResponseWriter, r *http.Request) {
 	}
 	var buf bytes.Buffer
 	if err := pageTemplate.Execute(&buf, pageData{Device: s.o.DeviceName, Info: info,
-		Name: strings.TrimPrefix(info.Path, "/"), SizeText: sizeText(info.Size), Arch: archName(runtime.GOARCH)}); err != nil {
+		Name: strings.TrimPrefix(info.Path, "/"), SizeText: bytesize.Text(info.Size), Arch: archName(runtime.GOARCH)}); err != nil {
 		s.log.Error("install: rendering the page", "err", err)
 		plainError(w, http.StatusInternalServerError, "internal error")
 		return
@@ -436,19 +437,6 @@ type stallWriter struct {
 func (w *stallWriter) Write(p []byte) (int, error) {
 	w.rc.SetWriteDeadline(time.Now().Add(w.timeout))
 	return w.ResponseWriter.Write(p)
-}
-
-// sizeText is n in the units the app shows sizes in ("16.9 MiB").
-func sizeText(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.0f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d bytes", n)
 }
 
 //go:embed page.html

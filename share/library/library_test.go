@@ -43,6 +43,29 @@ func chunkOf(m *sealed.Manifest, file []byte, i int) []byte {
 	return append([]byte(nil), file[off:off+n]...)
 }
 
+// leavePartial opens a library in dir, writes m's first k chunks and
+// closes it, as a download stopped there leaves it; it returns the
+// download's .part file.
+func leavePartial(t testing.TB, dir string, file []byte, m *sealed.Manifest, k int) string {
+	t.Helper()
+	l, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.AddManifest(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	for i := range k {
+		if err := l.WriteChunk(m.ContentID(), i, chunkOf(m, file, i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(dir, "content", m.ContentID().String()+".part")
+}
+
 func openLib(t testing.TB, dir string) *Library {
 	t.Helper()
 	l, err := Open(dir, Options{})
@@ -141,23 +164,8 @@ func TestResumeAndRepairAfterReopen(t *testing.T) {
 	dir := t.TempDir()
 	file, m, _, _ := sealedFile(t, 100_000, 4096)
 	cid := m.ContentID()
-	l, err := Open(dir, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := l.AddManifest(ctx, m); err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i < 10; i++ {
-		if err := l.WriteChunk(cid, i, chunkOf(m, file, i)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
+	part := leavePartial(t, dir, file, m, 10)
 	// Damage chunk 3 on disk while we are not running.
-	part := filepath.Join(dir, "content", cid.String()+".part")
 	f, err := os.OpenFile(part, os.O_RDWR, 0)
 	if err != nil {
 		t.Fatal(err)

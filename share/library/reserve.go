@@ -3,6 +3,8 @@ package library
 import (
 	"fmt"
 	"syscall"
+
+	"github.com/kith-media/kith/internal/bytesize"
 )
 
 // NoSpaceError is a download refused at its start because the disk holding
@@ -21,10 +23,10 @@ type NoSpaceError struct {
 func (e *NoSpaceError) Error() string {
 	free := ""
 	if e.Free >= 0 {
-		free = ", " + sizeText(e.Free) + " free"
+		free = ", " + bytesize.Text(e.Free) + " free"
 	}
 	return fmt.Sprintf("not enough disk space for this download: it needs %s in %s%s; free some space there or use another data folder (--data)",
-		sizeText(e.Need), e.Dir, free)
+		bytesize.Text(e.Need), e.Dir, free)
 }
 
 // UserText is the error in a person's words (the app shows it as is).
@@ -32,16 +34,3 @@ func (e *NoSpaceError) UserText() string { return e.Error() }
 
 // Unwrap makes errors.Is(err, syscall.ENOSPC) hold.
 func (e *NoSpaceError) Unwrap() error { return syscall.ENOSPC }
-
-// sizeText is n in the units the app shows sizes in ("16.9 MiB").
-func sizeText(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.0f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d bytes", n)
-}

@@ -82,26 +82,11 @@ func TestFullDiskRefusedAtStart(t *testing.T) {
 func TestFullDiskKeepsResumedChunks(t *testing.T) {
 	ctx := context.Background()
 	dir := smallDisk(t, "3m")
-	l, err := Open(dir, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	file, m, _, _ := sealedFile(t, 2<<20, 64<<10)
-	if err := l.AddManifest(ctx, m); err != nil {
-		t.Fatal(err)
-	}
 	cid := m.ContentID()
-	for i := range 4 {
-		if err := l.WriteChunk(cid, i, chunkOf(m, file, i)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
+	part := leavePartial(t, dir, file, m, 4)
 	// Make the .part sparse beyond its first chunks, as an older version
 	// left it, and fill the disk meanwhile.
-	part := filepath.Join(dir, "content", cid.String()+".part")
 	f, err := os.OpenFile(part, os.O_RDWR, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -120,7 +105,7 @@ func TestFullDiskKeepsResumedChunks(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	l = openLib(t, dir)
+	l := openLib(t, dir)
 	st, err := l.Status(ctx, cid)
 	if err != nil || st.Have != 4 {
 		t.Fatalf("resuming on a full disk: %+v, %v; want the 4 chunks held before", st, err)
