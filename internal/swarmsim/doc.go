@@ -16,6 +16,12 @@
 // back from the origin budget's stuck ratio). A peer's
 // Have polls are held as peer.Server holds them, and its chunk answers
 // carry its Have state as a peer server's do (sched.Core.Carried).
+// Resupply follows share.Node.resupply, its hungry rule too: a download
+// its peers have not fed for two rounds (sched.Core.Unfed) takes one more
+// peer a round; Result counts the rounds that found a download unfed and
+// the longest such spell, which says why the rule rarely fires here (at
+// the product's 5 s rounds no simulated download is unfed for 10 s: its
+// randomly drawn peers never form an island cut off from the crowd).
 //
 // A transfer's rate is fixed when it starts (its share of the sender's
 // upload, the receiver's download and the shared cap at that moment), so

@@ -67,9 +67,7 @@ func (n *node) start() {
 		OriginInFlight: s.c.OriginInFlight, HaveInterval: s.c.HaveInterval, HaveWait: s.c.HaveWait,
 		Rand: rand.New(rand.NewPCG(s.rnd.Uint64(), s.rnd.Uint64())), Logger: discard})
 	for _, p := range peers {
-		n.seen[p.id] = true
-		n.added++
-		n.core.Add(p.id, false, true, p)
+		n.connect(p)
 	}
 	n.core.Add(originID, true, false, nil)
 	n.core.SetCrowd(crowd)
@@ -164,18 +162,37 @@ func (n *node) resupply() {
 			n.added++
 		}
 	}
+	limit := sched.Peers(s.c.MaxPeers, s.chunks)
+	// share.Node.resupply's hungry rule: a download its peers have not
+	// fed for two rounds takes one more peer a round (up to twice
+	// MaxPeers), whatever its room.
+	unfed := n.core.Unfed(s.t())
+	hungry := n.added < 2*limit && unfed >= 2*s.c.ResupplyInterval
+	s.noteUnfed(unfed, hungry)
 	for _, p := range peers {
 		polled, ok := n.pollers[p.id]
 		poller := (ok && s.now-polled < 2*s.c.ResupplyInterval) || n.holds(p.id)
-		if limit := sched.Peers(s.c.MaxPeers, s.chunks); n.seen[p.id] || (n.added >= limit && !(poller && n.added < 2*limit)) {
+		extra := n.added >= limit && !(poller && n.added < 2*limit)
+		if n.seen[p.id] || extra && (!hungry || n.added >= 2*limit) {
 			continue
 		}
-		n.seen[p.id] = true
-		n.added++
-		n.core.Add(p.id, false, true, p)
+		if extra {
+			hungry = false // one a round
+			s.hungryPeers++
+		}
+		n.connect(p)
 	}
 	n.poke()
 	s.at(s.c.ResupplyInterval, n.resupply)
+}
+
+// connect takes p as a source; a pair whose other end took us already
+// is one connection (peer.WireProto2 carries both ways).
+func (n *node) connect(p *node) {
+	n.seen[p.id] = true
+	n.added++
+	n.core.Add(p.id, false, true, p)
+	n.s.pair(n, p)
 }
 
 // poke runs the fetcher loop soon (once however many events ask).

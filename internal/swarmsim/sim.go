@@ -121,15 +121,26 @@ type Result struct {
 	Fairness, MaxUpX float64
 	// PollsPerDevice is the Have polls sent per device (held or not).
 	PollsPerDevice float64
-	Events         int64
-	Wall           time.Duration
+	// ConnsPerDevice is the pairs of devices where one took the other
+	// as a source, per device: the crowd's connections (mutual
+	// handshakes) if each pair is one connection both ways.
+	ConnsPerDevice float64
+	// The hungry rule (share.Node.resupply): resupply rounds that found
+	// the download unfed (sched.Core.Unfed > 0), that found it unfed for
+	// two rounds (the rule due), the extra peers it took, and the
+	// longest Unfed any round saw.
+	UnfedRounds, HungryRounds, HungryPeers int64
+	MaxUnfed                               time.Duration
+	Events                                 int64
+	Wall                                   time.Duration
 }
 
 func (r Result) String() string {
-	return fmt.Sprintf("N=%d size=%dMiB churn=%.0f%% free=%.0f%% legacy=%v: origin %.2fx (busy %d), finished %d left %d stuck %d, median %s p99 %s all %s, bound %s, fairness %.2f maxup %.1fx, %.1f polls/dev, %d events in %s",
+	return fmt.Sprintf("N=%d size=%dMiB churn=%.0f%% free=%.0f%% legacy=%v: origin %.2fx (busy %d), finished %d left %d stuck %d, median %s p99 %s all %s, bound %s, fairness %.2f maxup %.1fx, %.1f polls/dev, %.2f conns/dev, unfed rounds %d (max %s) hungry %d (+%d peers), %d events in %s",
 		r.N, r.Size>>20, r.Churn*100, r.FreeRiders*100, r.Legacy, r.OriginX, r.OriginBusy, r.Finished, r.Left, r.Stuck,
 		r.Median.Round(time.Millisecond), r.P99.Round(time.Millisecond), r.All.Round(time.Millisecond), r.Bound.Round(time.Millisecond),
-		r.Fairness, r.MaxUpX, r.PollsPerDevice, r.Events, r.Wall.Round(time.Millisecond))
+		r.Fairness, r.MaxUpX, r.PollsPerDevice, r.ConnsPerDevice, r.UnfedRounds, r.MaxUnfed.Round(time.Millisecond),
+		r.HungryRounds, r.HungryPeers, r.Events, r.Wall.Round(time.Millisecond))
 }
 
 type event struct {
@@ -180,13 +191,38 @@ type sim struct {
 	sharedFree  time.Duration // when the shared cap is next idle
 	originBytes int64
 	originBusy  int64
-	polls       int64    // Have polls sent
-	outcomes    [8]int64 // by sched.Kind
+	polls       int64                  // Have polls sent
+	pairs       map[[2]identityID]bool // connections: pairs where one end took the other
+	// The hungry rule's evidence (Result.Unfed...).
+	unfedRounds, hungryRounds, hungryPeers int64
+	maxUnfed                               time.Duration
+	outcomes                               [8]int64 // by sched.Kind
 }
 
 func (s *sim) at(d time.Duration, fn func()) {
 	s.seq++
 	heap.Push(&s.q, &event{at: s.now + d, seq: s.seq, fn: fn})
+}
+
+// pair notes the connection between a and b (once, whoever took whom).
+func (s *sim) pair(a, b *node) {
+	k := [2]identityID{a.id, b.id}
+	if k[1] < k[0] {
+		k[0], k[1] = k[1], k[0]
+	}
+	s.pairs[k] = true
+}
+
+// noteUnfed counts a resupply round's Unfed (sched.Core.Unfed) and
+// whether the hungry rule was due.
+func (s *sim) noteUnfed(d time.Duration, hungry bool) {
+	if d > 0 {
+		s.unfedRounds++
+	}
+	if hungry {
+		s.hungryRounds++
+	}
+	s.maxUnfed = max(s.maxUnfed, d)
 }
 
 func (s *sim) t() time.Time { return s.base.Add(s.now) }
@@ -205,7 +241,7 @@ func Run(c Config) Result {
 	c.defaults()
 	wall := time.Now()
 	s := &sim{c: c, rnd: rand.New(rand.NewPCG(c.Seed, c.Seed^0x9e3779b97f4a7c15)), base: time.Unix(1_700_000_000, 0),
-		chunks: int((c.Size + c.ChunkSize - 1) / c.ChunkSize), byID: map[identity.ID]*node{}}
+		chunks: int((c.Size + c.ChunkSize - 1) / c.ChunkSize), byID: map[identity.ID]*node{}, pairs: map[[2]identityID]bool{}}
 	if !c.Legacy {
 		s.budget = &directory.OriginBudget{}
 	}
@@ -264,7 +300,9 @@ func (s *sim) result(wall time.Duration) Result {
 		}
 	}
 	r := Result{Config: s.c, Chunks: s.chunks, OriginBytes: s.originBytes, OriginBusy: s.originBusy, Events: s.events, Wall: wall,
-		PollsPerDevice: float64(s.polls) / float64(max(1, len(s.nodes)))}
+		PollsPerDevice: float64(s.polls) / float64(max(1, len(s.nodes))),
+		ConnsPerDevice: float64(len(s.pairs)) / float64(max(1, len(s.nodes))),
+		UnfedRounds:    s.unfedRounds, HungryRounds: s.hungryRounds, HungryPeers: s.hungryPeers, MaxUnfed: s.maxUnfed}
 	r.OriginX = float64(s.originBytes) / float64(s.c.Size)
 	var times []time.Duration
 	var ups []float64

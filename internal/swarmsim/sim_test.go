@@ -83,3 +83,20 @@ func BenchmarkSim(b *testing.B) {
 		Run(Config{N: 200, Size: 8 << 20, ResupplyInterval: 500 * time.Millisecond, OriginInFlight: 1, Seed: 1})
 	}
 }
+
+// TestHungryRule: share.Node.resupply's hungry rule runs in the
+// simulator on the real sched.Core.Unfed: with resupply rounds short
+// enough that two of them pass while a device's peers have nothing it
+// needs (100 ms here; at the product's 5 s and the bench's 500 ms no
+// device of a simulated crowd is unfed that long, see Result.MaxUnfed),
+// downloads take extra peers, one a round, never beyond twice MaxPeers.
+func TestHungryRule(t *testing.T) {
+	r := Run(Config{N: 100, Size: 8 << 20, ResupplyInterval: 100 * time.Millisecond, Seed: 7})
+	t.Log(r)
+	if r.HungryRounds == 0 || r.HungryPeers == 0 || r.HungryPeers > r.HungryRounds {
+		t.Errorf("hungry rounds %d, extra peers %d (unfed rounds %d, max %s)", r.HungryRounds, r.HungryPeers, r.UnfedRounds, r.MaxUnfed)
+	}
+	if r.Stuck > 0 || r.Finished != 100 {
+		t.Errorf("finished %d, stuck %d", r.Finished, r.Stuck)
+	}
+}
