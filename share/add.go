@@ -120,7 +120,14 @@ func (n *Node) AddFile(ctx context.Context, path string, o AddOptions) (*Added, 
 		return nil, fmt.Errorf("adding %s: %w", abs, err)
 	}
 	defer clear(key)
-	tmp, err := n.lib.CreateSealTemp()
+	// The length stated: a file that grows or shrinks while it is sealed
+	// fails rather than be recorded under the size and fingerprint above.
+	so := sealed.Options{MediaType: in.MediaType, Length: st.Size()}
+	size, err := sealed.FileSize(so)
+	if err != nil {
+		return nil, fmt.Errorf("adding %s: %w", abs, err)
+	}
+	tmp, err := n.lib.CreateSealTemp(size)
 	if err != nil {
 		return nil, fmt.Errorf("adding %s: %w", abs, err)
 	}
@@ -135,9 +142,7 @@ func (n *Node) AddFile(ctx context.Context, path string, o AddOptions) (*Added, 
 	if in.Scan != nil {
 		src.scan = in.Scan
 	}
-	// The length stated: a file that grows or shrinks while it is sealed
-	// fails rather than be recorded under the size and fingerprint above.
-	m, err := sealed.Seal(tmp, src, key, sealed.Options{MediaType: in.MediaType, Length: st.Size()})
+	m, err := sealed.Seal(tmp, src, key, so)
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}

@@ -11,6 +11,9 @@
 //	                              a NoSpaceError before any byte is fetched), header
 //	                              written first, chunks written in place
 //	<dir>/content/<cid>.sealed    a complete sealed file (renamed from .part after fsync)
+//	<dir>/content/.adding-*       a file of the household's own being sealed (CreateSealTemp:
+//	                              its sealed size reserved first, as a download's; Adopt
+//	                              renames it to <cid>.sealed)
 //
 // <cid> is the lowercase hex content ID. Plaintext never touches disk.
 //

@@ -188,11 +188,25 @@ func (l *Library) PutSource(ctx context.Context, s Source) error {
 }
 
 // CreateSealTemp creates a temporary file in the library's content folder
-// for a device to seal a file into before Adopt moves it into place.
-func (l *Library) CreateSealTemp() (*os.File, error) {
+// for a device to seal a file of size bytes (sealed.FileSize) into before
+// Adopt moves it into place. Its space is taken now, as a download's is: a
+// disk that cannot hold it is a *NoSpaceError (Adding) before a byte is
+// sealed, and no file is left. The file is size bytes long and positioned
+// at its start, so Seal writes it from the beginning.
+func (l *Library) CreateSealTemp(size int64) (*os.File, error) {
 	f, err := os.CreateTemp(l.content, ".adding-*")
 	if err != nil {
 		return nil, fmt.Errorf("creating a file to seal into: %w", err)
+	}
+	if err := reserve(f, size); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		var ns *NoSpaceError
+		if errors.As(err, &ns) {
+			ns.Adding = true
+			return nil, ns
+		}
+		return nil, fmt.Errorf("reserving space to seal into: %w", err)
 	}
 	return f, nil
 }

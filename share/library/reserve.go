@@ -18,6 +18,9 @@ type NoSpaceError struct {
 	Dir  string // the folder the file would be in
 	Need int64  // the download's file size
 	Free int64  // bytes free for this user there when it was refused (-1: unknown)
+	// Adding: the space was for a file of the household's own being added
+	// (CreateSealTemp), not for a download.
+	Adding bool
 }
 
 func (e *NoSpaceError) Error() string {
@@ -25,8 +28,12 @@ func (e *NoSpaceError) Error() string {
 	if e.Free >= 0 {
 		free = ", " + bytesize.Text(e.Free) + " free"
 	}
-	return fmt.Sprintf("not enough disk space for this download: it needs %s in %s%s; free some space there or use another data folder (--data)",
-		bytesize.Text(e.Need), e.Dir, free)
+	what := "this download"
+	if e.Adding {
+		what = "adding this file"
+	}
+	return fmt.Sprintf("not enough disk space for %s: it needs %s in %s%s; free some space there or use another data folder (--data)",
+		what, bytesize.Text(e.Need), e.Dir, free)
 }
 
 // UserText is the error in a person's words (the app shows it as is).

@@ -116,3 +116,38 @@ func TestFullDiskKeepsResumedChunks(t *testing.T) {
 		}
 	}
 }
+
+// Adding a file of the household's own takes its sealed size up front, as
+// a download does: a disk that cannot hold it is a NoSpaceError that says
+// it is about adding, and nothing is left in the content folder; a file
+// that fits gets a temp file of exactly that size to seal into.
+func TestFullDiskRefusesAdding(t *testing.T) {
+	dir := smallDisk(t, "3m")
+	l := openLib(t, dir)
+	content := filepath.Join(dir, "content")
+
+	_, err := l.CreateSealTemp(4 << 20)
+	var ns *NoSpaceError
+	if !errors.As(err, &ns) || !ns.Adding || !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("sealing 4 MiB on a 3 MiB disk: %v; want a NoSpaceError for adding", err)
+	}
+	for _, w := range []string{"not enough disk space for adding this file", "4.0 MiB", content} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q does not say %q", err, w)
+		}
+	}
+	if left, err := os.ReadDir(content); err != nil || len(left) != 0 {
+		t.Fatalf("content folder after the refusal: %v, %v; want empty", left, err)
+	}
+
+	f, err := l.CreateSealTemp(1 << 20)
+	if err != nil {
+		t.Fatalf("sealing 1 MiB on the same disk: %v", err)
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	st, err := f.Stat()
+	if off, serr := f.Seek(0, 1); err != nil || serr != nil || st.Size() != 1<<20 || off != 0 {
+		t.Fatalf("temp file: %v, %v, offset %d; want 1 MiB long, written from its start", st, err, off)
+	}
+}

@@ -33,6 +33,11 @@ func TestRoundTrip(t *testing.T) {
 			}
 			pt := randBytes(l.n, uint64(l.n))
 			m, file, key := sealBytes(t, pt, l.cs)
+			// FileSize tells the sealed size before sealing (a file added
+			// from the household's own has its disk space taken by it).
+			if want, err := FileSize(Options{ChunkSize: l.cs, Length: int64(l.n), MediaType: "audio/mpeg"}); err != nil || want != int64(len(file)) || m.FileSize() != want {
+				t.Fatalf("FileSize = %d, %v; Seal made %d bytes (manifest %d)", want, err, len(file), m.FileSize())
+			}
 			rm, err := ReadManifest(bytes.NewReader(file), int64(len(file)))
 			if err != nil {
 				t.Fatal(err)

@@ -23,6 +23,28 @@ type Options struct {
 	Length int64
 }
 
+// FileSize is the size of the sealed file Seal makes from o.Length bytes of
+// plaintext (o.ChunkSize and o.MediaType as Seal takes them), so a caller can
+// take its disk space before sealing. The options are checked as Seal checks
+// them.
+func FileSize(o Options) (int64, error) {
+	cs := o.ChunkSize
+	if cs == 0 {
+		cs = DefaultChunkSize
+	}
+	if cs < MinChunkSize || cs > MaxChunkSize {
+		return 0, fmt.Errorf("sealing: chunk size %d outside [%d, %d]", cs, MinChunkSize, MaxChunkSize)
+	}
+	if o.Length < 0 || o.Length > MaxLength {
+		return 0, fmt.Errorf("sealing: length %d outside [0, %d]", o.Length, int64(MaxLength))
+	}
+	h := Header{Version: Version, ChunkSize: uint32(cs), Length: uint64(o.Length), MediaType: o.MediaType}
+	if err := h.Validate(); err != nil {
+		return 0, fmt.Errorf("sealing: %w", err)
+	}
+	return h.fileSize(), nil
+}
+
 // Seal encrypts src into dst as a sealed file under contentKey and returns
 // its (unsigned) manifest. It streams: memory use is two chunks whatever the
 // input size, and no plaintext is written anywhere but dst's ciphertext.
