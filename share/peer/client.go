@@ -167,6 +167,9 @@ func NewClient(self *identity.Identity, peer identity.ID, addrs []string, o Clie
 		// Resumed sessions skip the certificates and signatures: reconnecting
 		// after an idle connection closed stays cheap.
 		cfg.ClientSessionCache = tls.NewLRUClientSessionCache(8)
+		// Full-size TLS records from the first byte: what this end sends
+		// on a both-ways connection is chunks too (see Server.TLSConfig).
+		cfg.DynamicRecordSizingDisabled = true
 		// Through a relay (its splice, or a connection it helped punch),
 		// HTTP/1.1 as before: spliced connections are wrapped (a record
 		// that fails to decrypt blames the relay; RetireRelayed closes
