@@ -66,7 +66,9 @@
 // rounds (none has a chunk it needs: peer.Fetcher.Unfed) one more peer a
 // round, up to twice MaxPeers: mutual picks can close a group of devices
 // on itself, and the origin answers a group without a first copy "busy,
-// ask your peers" (peerorder.go, download.go).
+// ask your peers" (peerorder.go, download.go). The graphs and orders
+// themselves are package share/pairs' (pure decisions over peer IDs),
+// which the crowd simulator (internal/swarmsim) runs too.
 //
 // # Services
 //

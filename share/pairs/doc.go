@@ -1,0 +1,14 @@
+// Package pairs is whom a download of a crowd connects to: the pair
+// graphs every device of a crowd computes alike from the directory's
+// suppliers answer (Match over a whole listed crowd, Arrival over the
+// order of arrival the v2 answer carries), the order of the rest
+// (Order: a rank both ends of a pair compute alike), and which pairs a
+// download dials at its start (Start) or adopts later (Later).
+//
+// The functions decide only; share.Node dials and adopts (share's
+// download.go and arrivalorder.go say when), and internal/swarmsim runs
+// the same decisions over a simulated crowd. They work on any peer type:
+// the caller says how to read a peer's device ID and whether it is close
+// (a LAN neighbour or one added by hand: kept in front, in its order,
+// and never counted as a download to pair with by Match).
+package pairs
