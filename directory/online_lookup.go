@@ -197,16 +197,29 @@ func (ix *onlineIndex) suppliers(out []Supplier, c sealed.ContentID, now time.Ti
 // crowd's downloads are far fewer than 2^31 apart).
 func arrivalBefore(a, b uint32) bool { return int32(a-b) < 0 }
 
-// arrivalRanks sets each answered download's Supplier.Arrival: its rank
+// arrivalRanks is ArrivalRanks for the lookup's top slots.
+func arrivalRanks(out []Supplier, top []slotRank, self uint32) {
+	var buf [MaxSuppliers]uint32
+	arrivals := buf[:0]
+	for i := range top {
+		arrivals = append(arrivals, top[i].s.arrival)
+	}
+	ArrivalRanks(out, arrivals, self)
+}
+
+// ArrivalRanks sets each answered download's Supplier.Arrival: its rank
 // (from 1) in the order of arrival of the listed downloads and the asker
 // (whose arrival is self), negative when it arrived before the asker.
-// Ranks, not the index's counter: an answer tells no more than who of
-// those it lists came first.
-func arrivalRanks(out []Supplier, top []slotRank, self uint32) {
+// arrivals[i] is out[i]'s place in the index's order of arrival (a
+// counter given when a holding first comes in incomplete; 0: not known,
+// out[i] gets no rank). Ranks, not the index's counter: an answer tells no
+// more than who of those it lists came first. Exported for the crowd
+// simulator (internal/swarmsim), which ranks its directory's answers so.
+func ArrivalRanks(out []Supplier, arrivals []uint32, self uint32) {
 	var buf [MaxSuppliers + 1]uint32
 	seqs := append(buf[:0], self)
-	for i := range top {
-		if a := top[i].s.arrival; a != 0 {
+	for _, a := range arrivals {
+		if a != 0 {
 			seqs = append(seqs, a)
 		}
 	}
@@ -218,8 +231,8 @@ func arrivalRanks(out []Supplier, top []slotRank, self uint32) {
 		i, _ := slices.BinarySearchFunc(seqs, a, func(x, t uint32) int { return int(int32(x - t)) })
 		return i + 1
 	}
-	for i := range top {
-		if a := top[i].s.arrival; a != 0 {
+	for i, a := range arrivals {
+		if a != 0 {
 			r := rank(a)
 			if arrivalBefore(a, self) {
 				r = -r
