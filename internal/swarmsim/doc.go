@@ -29,4 +29,18 @@
 // devices with an 8 MiB title is about 20 million events (minutes of one
 // core). SWARMSIM_DEBUG=1 prints the request outcomes and three devices'
 // sources to stderr after a run.
+//
+// Whom a download connects to is share.Node's rule, run through the same
+// code (share/pairs): an answer's peers in pairs.Order; from an answer
+// listing the whole crowd, its pairs in the crowd's graph first
+// (pairs.Match); from one that also carries the order of arrival (the
+// directory's v2 ranks, directory.ArrivalRanks over the order of the
+// announcements, given while the directory's lookup sees the whole
+// crowd), the arrival pair graph (pairs.Arrival, pairs.Start), and its
+// resupply adopts the later pairs that picked it (pairs.Later) and dials
+// no other download unless it polls us or our pairs failed us. A pair is
+// counted as one connection (Result.ConnsPerDevice), as peer.WireProto2
+// carries it both ways. Not modelled: the moment a download waits for a
+// later pair to dial it (pairYield; taken at once here) and LAN or
+// hand-added neighbours.
 package swarmsim

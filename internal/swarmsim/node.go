@@ -7,6 +7,7 @@ import (
 
 	"github.com/kith-media/kith/directory"
 	"github.com/kith-media/kith/share/identity"
+	"github.com/kith-media/kith/share/pairs"
 	"github.com/kith-media/kith/share/peer/sched"
 )
 
@@ -21,6 +22,7 @@ type node struct {
 	churner   bool // leaves when it holds leaveAt chunks
 	leaveAt   int
 	arrive    time.Duration
+	arrival   uint32 // the directory's arrival counter (its place in holders, from 1; 0: not announced)
 
 	started, finished, gone bool
 	doneAt, goneAt          time.Duration
@@ -60,9 +62,29 @@ func (n *node) start() {
 	if !n.freeRider {
 		n.announced = true
 		s.holders = append(s.holders, n)
+		n.arrival = uint32(len(s.holders))
 	}
-	peers, crowd := n.suppliers()
-	peers = peers[:min(len(peers), sched.Peers(s.c.MaxPeers, s.chunks))]
+	ans := n.suppliers(true)
+	k := sched.Peers(s.c.MaxPeers, s.chunks)
+	peers := ans.peers
+	// share.Node.fetch's start: from an answer with the order of arrival,
+	// its pairs (pairs.Arrival) and no download that is not one; from one
+	// that lists the whole crowd, its pairs (pairs.Match) first; else the
+	// first k of pairs.Order. (The later pairs it would wait a moment for,
+	// pairYield, are taken at once.)
+	switch {
+	case s.c.Legacy:
+		peers = peers[:min(len(peers), k)]
+	case ans.ordered():
+		paired := pairs.Arrival(contentID, n.id, peers, nodeID, notNear, ans.arrival, k)
+		peers = pairs.Start(peers, nodeID, notNear, paired, ans.downloading, k)
+		s.orderedStarts++
+	default:
+		if !ans.full {
+			pairs.Match(contentID, n.id, peers, nodeID, notNear, ans.downloading, k)
+		}
+		peers = peers[:min(len(peers), k)]
+	}
 	n.core = sched.New(sched.Config{Chunks: s.chunks, ChunkSize: s.chunkSize, Self: n.id, Legacy: s.c.Legacy,
 		OriginInFlight: s.c.OriginInFlight, HaveInterval: s.c.HaveInterval, HaveWait: s.c.HaveWait,
 		Rand: rand.New(rand.NewPCG(s.rnd.Uint64(), s.rnd.Uint64())), Logger: discard})
@@ -70,7 +92,7 @@ func (n *node) start() {
 		n.connect(p)
 	}
 	n.core.Add(originID, true, false, nil)
-	n.core.SetCrowd(crowd)
+	n.core.SetCrowd(ans.crowd)
 	n.core.Begin(sched.NewBitmap(s.chunks), s.t())
 	n.pump()
 	s.at(min(s.c.ResupplyInterval, 100*time.Millisecond), n.resupply)
@@ -79,9 +101,32 @@ func (n *node) start() {
 	}
 }
 
-// suppliers is the directory's answer for n: the peers (shuffled, as
-// share.Node does) and the crowd (incomplete holders).
-func (n *node) suppliers() (peers []*node, crowd []identity.ID) {
+// answer is what share.Node.supplied reads of a suppliers answer.
+type answer struct {
+	peers       []*node // in pairs.Order (shuffled for Legacy)
+	crowd       []identity.ID
+	downloading map[identity.ID]bool
+	arrival     map[identity.ID]int // directory.Supplier.Arrival
+	unordered   int                 // downloading without an arrival rank
+	full        bool                // as many holders as asked for
+}
+
+// ordered is share's crowdNews.ordered: the answer lists the whole crowd
+// of downloads, each with its place in the order of arrival.
+func (a *answer) ordered() bool {
+	return len(a.downloading) > 0 && a.unordered == 0 && !a.full
+}
+
+// nodeID and notNear read a node for package pairs (no LAN in the simulation).
+func nodeID(p *node) identity.ID { return p.id }
+func notNear(*node) bool         { return false }
+
+// suppliers is the directory's answer for n: the peers (as share.Node
+// orders them, when it picks), the crowd (incomplete holders, across
+// answers as share.Node sees it), and the order of arrival of those
+// listed (directory.ArrivalRanks over the announcements' order, when the
+// directory knows the whole crowd: at most maxCandidates holders).
+func (n *node) suppliers(pick bool) answer {
 	s := n.s
 	const maxCandidates = 1000 // directory's
 	var cands []directory.Candidate
@@ -103,22 +148,43 @@ func (n *node) suppliers() (peers []*node, crowd []identity.ID) {
 		sups = legacyRank(cands, s.c.MaxSuppliers)
 	} else {
 		sups = directory.RankSuppliers(cands, &directory.Device{ID: n.id}, "", nil, s.c.MaxSuppliers, salt)
+		if len(h) <= maxCandidates && n.arrival != 0 { // the directory's lookup: no order for a sample
+			arrivals := make([]uint32, len(sups)) // the announcements' places
+			for i, sp := range sups {
+				arrivals[i] = s.byID[sp.Device].arrival
+			}
+			directory.ArrivalRanks(sups, arrivals, n.arrival)
+		}
 	}
+	a := answer{downloading: map[identity.ID]bool{}, full: len(sups) >= s.c.MaxSuppliers}
 	var done []identity.ID
 	for _, sp := range sups {
-		p := s.byID[sp.Device]
 		if sp.Complete {
 			done = append(done, sp.Device)
 		} else {
-			crowd = append(crowd, sp.Device)
+			a.crowd = append(a.crowd, sp.Device)
+			a.downloading[sp.Device] = true
+			if sp.Arrival == 0 {
+				a.unordered++
+			}
 		}
-		peers = append(peers, p)
+		if sp.Arrival != 0 {
+			if a.arrival == nil {
+				a.arrival = map[identity.ID]int{}
+			}
+			a.arrival[sp.Device] = sp.Arrival
+		}
+		if pick {
+			a.peers = append(a.peers, s.byID[sp.Device])
+		}
 	}
-	s.rnd.Shuffle(len(peers), func(a, b int) { peers[a], peers[b] = peers[b], peers[a] })
-	if !s.c.Legacy { // share.Node's view of the crowd across answers
-		crowd = n.view.Update(s.t(), crowd, done, len(sups) >= s.c.MaxSuppliers)
+	if s.c.Legacy {
+		s.rnd.Shuffle(len(a.peers), func(i, j int) { a.peers[i], a.peers[j] = a.peers[j], a.peers[i] })
+	} else {
+		pairs.Order(contentID, n.id, a.peers, nodeID)
+		a.crowd = n.view.Update(s.t(), a.crowd, done, a.full) // share.Node's view of the crowd across answers
 	}
-	return peers, crowd
+	return a
 }
 
 // legacyRank is the directory's ranking before issue 13 (no LAN or RTT
@@ -147,15 +213,18 @@ func legacyRank(cands []directory.Candidate, limit int) []directory.Supplier {
 }
 
 // resupply is share.Node.resupply: re-ask the directory, refresh the
-// crowd, connect to new suppliers (up to MaxPeers) and to crowd members
-// that poll us (up to twice MaxPeers).
+// crowd, connect to new suppliers (up to MaxPeers live ones), to crowd
+// members that poll us (up to twice MaxPeers) and, from an answer with
+// the order of arrival, adopt the later downloads that picked us
+// (pairs.Later) and dial no download that is not our pair unless it
+// polls us or our pairs failed us; and one more peer a round to a
+// download its peers have not fed for two rounds (the hungry rule).
 func (n *node) resupply() {
 	s := n.s
 	if n.finished || n.gone {
 		return
 	}
-	peers, crowd := n.suppliers()
-	n.core.SetCrowd(crowd)
+	defer s.at(s.c.ResupplyInterval, n.resupply)
 	n.added = 0 // live peers (dropped ones leave room), as share.Node counts
 	for _, st := range n.core.Stats(s.t()) {
 		if !st.Origin && st.State != "dropped" && st.State != "banned" {
@@ -163,17 +232,49 @@ func (n *node) resupply() {
 		}
 	}
 	limit := sched.Peers(s.c.MaxPeers, s.chunks)
-	// share.Node.resupply's hungry rule: a download its peers have not
-	// fed for two rounds takes one more peer a round (up to twice
-	// MaxPeers), whatever its room.
+	// The hungry rule: a download its peers have not fed for two rounds
+	// (sched.Core.Unfed) takes one more peer a round, whatever its room.
 	unfed := n.core.Unfed(s.t())
 	hungry := n.added < 2*limit && unfed >= 2*s.c.ResupplyInterval
 	s.noteUnfed(unfed, hungry)
-	for _, p := range peers {
-		polled, ok := n.pollers[p.id]
-		poller := (ok && s.now-polled < 2*s.c.ResupplyInterval) || n.holds(p.id)
-		extra := n.added >= limit && !(poller && n.added < 2*limit)
-		if n.seen[p.id] || extra && (!hungry || n.added >= 2*limit) {
+	// pick: room for a new peer, a device polling us that we take nothing
+	// from (called back up to twice MaxPeers), or hungry.
+	pollers := map[identity.ID]bool{}
+	pick := n.added < limit || hungry
+	for id, polled := range n.pollers {
+		if s.now-polled < 2*s.c.ResupplyInterval {
+			pollers[id] = true
+			pick = pick || n.added < 2*limit && !n.seen[id]
+		}
+	}
+	for _, h := range n.held {
+		pollers[h.n.id] = true
+		pick = pick || n.added < 2*limit && !n.seen[h.n.id]
+	}
+	ans := n.suppliers(pick)
+	n.core.SetCrowd(ans.crowd)
+	if !pick {
+		return
+	}
+	var paired map[identity.ID]bool
+	ordered := !s.c.Legacy && ans.ordered()
+	switch {
+	case ordered:
+		paired = pairs.Arrival(contentID, n.id, ans.peers, nodeID, notNear, ans.arrival, limit)
+		for _, p := range ans.peers {
+			if pairs.Later(p.id, paired, ans.arrival, n.seen) {
+				n.connect(p)
+				s.adopted++
+			}
+		}
+	case !s.c.Legacy && n.added < limit && !ans.full:
+		pairs.Match(contentID, n.id, ans.peers, nodeID, notNear, ans.downloading, limit)
+	}
+	for _, p := range ans.peers {
+		// extra: a peer beyond our room, taken only when hungry.
+		extra := n.added >= limit && !(pollers[p.id] && n.added < 2*limit)
+		if n.seen[p.id] || extra && (!hungry || n.added >= 2*limit) ||
+			!extra && ordered && ans.downloading[p.id] && !paired[p.id] && !pollers[p.id] && n.added >= pairs.Picks(limit) {
 			continue
 		}
 		if extra {
@@ -183,7 +284,6 @@ func (n *node) resupply() {
 		n.connect(p)
 	}
 	n.poke()
-	s.at(s.c.ResupplyInterval, n.resupply)
 }
 
 // connect takes p as a source; a pair whose other end took us already

@@ -100,3 +100,25 @@ func TestHungryRule(t *testing.T) {
 		t.Errorf("finished %d, stuck %d", r.Finished, r.Stuck)
 	}
 }
+
+// TestFormingCrowdPairs: a crowd forming around a title (Poisson
+// arrivals, the directory listing it whole) starts from its answers'
+// order of arrival (directory.ArrivalRanks) and the real pair graph
+// (pairs.Arrival): each download after the first starts ordered, the
+// earlier ones adopt the later pairs that picked them, and the crowd
+// opens fewer connections than a device's k peers each (before the
+// simulator ran it: 3.8 a device for k = 4; the graph alone is about
+// k/2, connect-backs to pollers add some).
+func TestFormingCrowdPairs(t *testing.T) {
+	r := Run(Config{N: 40, Size: 8 << 20, Arrivals: 5 * time.Second, ResupplyInterval: 500 * time.Millisecond, Seed: 1})
+	t.Log(r)
+	if r.OrderedStarts != 39 || r.Adopted == 0 {
+		t.Errorf("ordered starts %d (want 39), adopted %d", r.OrderedStarts, r.Adopted)
+	}
+	if r.ConnsPerDevice > 3.2 {
+		t.Errorf("%.2f connections a device, want ≤ 3.2", r.ConnsPerDevice)
+	}
+	if r.Stuck > 0 || r.Finished != 40 {
+		t.Errorf("finished %d, stuck %d", r.Finished, r.Stuck)
+	}
+}
