@@ -47,7 +47,9 @@ import (
 // descriptors one child held (max_fds), the connections the crowd opened
 // to each other per device (conns/dev, peer.Client.Handshakes; each is a
 // mutual TLS handshake), the Have polls they sent each other per device
-// (polls/dev, peer.Client.HavePolls) and the child processes (procs).
+// (polls/dev, peer.Client.HavePolls), the minor page faults per device
+// counted as cpu_s is (faults/dev, see minorFaults: a part of cpu_s that
+// stays a count under load) and the child processes (procs).
 // KITH_CROWD_PROFILE=dir writes a CPU profile per child (group-N.pprof)
 // and one of the parent (directory.pprof), from the start to the last
 // download, and each child's allocations since it started
@@ -147,6 +149,9 @@ func flashCrowd(b *testing.B, n, size int, poisson bool) {
 	b.ReportMetric(float64(res.conns)/float64(n), "conns/dev")
 	// Have polls per device: each a request and an answer at both ends.
 	b.ReportMetric(float64(res.polls)/float64(n), "polls/dev")
+	// Page faults per device: first touches of fresh memory, each ~13 µs
+	// of cpu_s on a virtual machine (minorFaults).
+	b.ReportMetric(float64(res.faults)/float64(n), "faults/dev")
 	b.ReportMetric(float64(res.procs), "procs")
 }
 

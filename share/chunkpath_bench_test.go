@@ -30,7 +30,9 @@ import (
 // no /have polls beyond each fetcher's first. Reported: fetch ns/B (the
 // process's CPU ÷ bytes downloaded), x_bound (÷ the bound's ns/B) and
 // heap_MiB (the heap's objects at their peak while the downloads ran:
-// mostly chunk buffers); bound ns/B is the bound alone.
+// mostly chunk buffers) and faults/dev (the process's minor page faults
+// while the downloads ran ÷ devices, see minorFaults); bound ns/B is the
+// bound alone.
 //
 //	go test -tags libsqlite3 -run '^$' -bench ChunkPath -benchtime 5x ./share/
 func BenchmarkChunkPath(b *testing.B) {
@@ -96,6 +98,7 @@ func BenchmarkChunkPath(b *testing.B) {
 		var cpu time.Duration
 		var bound float64
 		var peak uint64
+		var faults int64
 		for range b.N {
 			b.StopTimer()
 			bound += tlsBound(b, 1, size, sealed.DefaultChunkSize+sealed.Overhead).perByte
@@ -146,7 +149,7 @@ func BenchmarkChunkPath(b *testing.B) {
 					}
 				}
 			}()
-			c0 := cpuTime()
+			c0, flt0 := cpuTime(), minorFaults()
 			var wg sync.WaitGroup
 			errs := make(chan error, nodes)
 			for _, f := range fetchers {
@@ -158,6 +161,7 @@ func BenchmarkChunkPath(b *testing.B) {
 			}
 			wg.Wait()
 			cpu += cpuTime() - c0
+			faults += minorFaults() - flt0
 			b.StopTimer()
 			close(done)
 			peak = max(peak, <-sampled)
@@ -177,6 +181,7 @@ func BenchmarkChunkPath(b *testing.B) {
 		b.ReportMetric(perByte, "ns/B")
 		b.ReportMetric(perByte/(bound/float64(b.N)), "x_bound")
 		b.ReportMetric(float64(peak)/(1<<20), "heap_MiB")
+		b.ReportMetric(float64(faults)/float64(b.N*nodes), "faults/dev")
 	})
 }
 
