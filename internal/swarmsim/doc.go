@@ -19,9 +19,13 @@
 // Resupply follows share.Node.resupply, its hungry rule too: a download
 // its peers have not fed for two rounds (sched.Core.Unfed) takes one more
 // peer a round; Result counts the rounds that found a download unfed and
-// the longest such spell, which says why the rule rarely fires here (at
-// the product's 5 s rounds no simulated download is unfed for 10 s: its
-// randomly drawn peers never form an island cut off from the crowd).
+// the longest such spell, which says why the rule rarely fires here: the
+// fetcher's starvation clock runs (Schedule drives it every 100 ms tick,
+// as in peer.Fetcher), but over 20 ms links a peer gains a chunk we need
+// within a Have round or two (N=10,000, seeds 1-3: 12,700-13,400 unfed
+// rounds, the longest 2.2-11 s against the 10 s two product rounds take;
+// one hungry round in all). With a loaded machine's hop (-latency 200ms)
+// and the bench's 500 ms rounds it fires (N=200: 60-90 rounds).
 //
 // A transfer's rate is fixed when it starts (its share of the sender's
 // upload, the receiver's download and the shared cap at that moment), so
