@@ -66,15 +66,10 @@ func scanTitle(sc interface{ Scan(...any) error }, extra ...any) (*directory.Tit
 	return &t, nil
 }
 
-func (s *Store) titleWhere(ctx context.Context, where string, arg any) (*directory.TitleRecord, error) {
+func (s *Store) titleWhere(ctx context.Context, st *sql.Stmt, arg any) (*directory.TitleRecord, error) {
 	var published int64
 	var t *directory.TitleRecord
-	var row *sql.Row
-	if where == `id = ?` {
-		row = s.q.title.QueryRowContext(ctx, arg)
-	} else {
-		row = s.r.QueryRowContext(ctx, titleSelect+where, arg)
-	}
+	row := st.QueryRowContext(ctx, arg)
 	var manifest, key []byte
 	var publisher string
 	t, err := scanTitle(row, &manifest, &key, &published, &publisher)
@@ -94,12 +89,12 @@ func (s *Store) Artwork(ctx context.Context, titleID string) ([]byte, error) {
 
 // Title implements directory.Store.
 func (s *Store) Title(ctx context.Context, id string) (*directory.TitleRecord, error) {
-	return s.titleWhere(ctx, `id = ?`, id)
+	return s.titleWhere(ctx, s.q.title, id)
 }
 
 // TitleByContent implements directory.Store.
 func (s *Store) TitleByContent(ctx context.Context, c sealed.ContentID) (*directory.TitleRecord, error) {
-	return s.titleWhere(ctx, `content = ?`, c[:])
+	return s.titleWhere(ctx, s.q.titleByContent, c[:])
 }
 
 // SearchTitles implements directory.Store.

@@ -40,7 +40,7 @@ type Store struct {
 	w   *sql.DB  // exactly one connection
 	r   *sql.DB  // readers
 	q   struct { // hot read statements, prepared once per reader connection
-		candidates, announcement, device, title *sql.Stmt
+		candidates, announcement, device, title, titleByContent *sql.Stmt
 	}
 	wst map[string]*sql.Stmt // hot write statements, prepared on the writer connection
 
@@ -124,6 +124,10 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 			FROM announcements a JOIN devices d ON d.seq = a.dev WHERE d.id = ?`},
 		{&s.q.device, `SELECT ` + deviceCols + ` FROM devices WHERE id = ?`},
 		{&s.q.title, titleSelect + `id = ?`},
+		// Every download asks for its manifest (handleManifest): the
+		// title by content, once a device a download, compiled anew at
+		// each call before.
+		{&s.q.titleByContent, titleSelect + `content = ?`},
 	} {
 		if *p.dst, err = r.PrepareContext(ctx, p.q); err != nil {
 			s.Close()
@@ -142,7 +146,7 @@ func (s *Store) Close() error {
 		<-s.writerDone
 	}
 	var errs []error
-	for _, st := range []*sql.Stmt{s.q.candidates, s.q.announcement, s.q.device, s.q.title} {
+	for _, st := range []*sql.Stmt{s.q.candidates, s.q.announcement, s.q.device, s.q.title, s.q.titleByContent} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
