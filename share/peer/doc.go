@@ -21,7 +21,11 @@
 // than open another connection), headers 16 KiB (64 KiB read by the
 // client), receive windows of 1 MiB per stream and 4 MiB per connection
 // at the client, a write deadline per answer and a connection closed
-// when nothing can be written to it for WriteTimeout.
+// when nothing can be written to it for WriteTimeout. Both ends send
+// full-size TLS records from a connection's first byte (no dynamic record
+// sizing: its packet-sized first records made the receiving end's
+// crypto/tls re-grow its input buffer record by record, ~200 KB a
+// connection end; Server.TLSConfig).
 //
 // Two peers that both speak it use the chunk wire instead of HTTP/2 on
 // that connection (chunkwire.go; ALPN "kith-wire/1", offered first and
