@@ -148,7 +148,7 @@ func (n *node) suppliers(pick bool) answer {
 		sups = legacyRank(cands, s.c.MaxSuppliers)
 	} else {
 		sups = directory.RankSuppliers(cands, &directory.Device{ID: n.id}, "", nil, s.c.MaxSuppliers, salt)
-		if len(h) <= maxCandidates && n.arrival != 0 { // the directory's lookup: no order for a sample
+		if len(h) <= maxCandidates && n.arrival != 0 && !s.c.V1Directory { // the directory's lookup: no order for a sample
 			arrivals := make([]uint32, len(sups)) // the announcements' places
 			for i, sp := range sups {
 				arrivals[i] = s.byID[sp.Device].arrival

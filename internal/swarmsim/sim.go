@@ -61,8 +61,12 @@ type Config struct {
 	// deterministic ranking (load, complete, ID; the same top for every
 	// asker), no origin budget.
 	Legacy bool
-	Seed   uint64
-	Limit  time.Duration // virtual time limit (default 2 h)
+	// V1Directory: the directory answers the suppliers v1 (no order of
+	// arrival: an older directory, or an older client), so a forming
+	// crowd pairs by pairs.Match as before session 14's arrival pairs.
+	V1Directory bool
+	Seed        uint64
+	Limit       time.Duration // virtual time limit (default 2 h)
 }
 
 func (c *Config) defaults() {

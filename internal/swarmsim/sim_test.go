@@ -121,4 +121,12 @@ func TestFormingCrowdPairs(t *testing.T) {
 	if r.Stuck > 0 || r.Finished != 40 {
 		t.Errorf("finished %d, stuck %d", r.Finished, r.Stuck)
 	}
+	// From an older directory (v1: no ranks) the same crowd pairs by
+	// pairs.Match and opens more connections.
+	v1 := Run(Config{N: 40, Size: 8 << 20, Arrivals: 5 * time.Second, ResupplyInterval: 500 * time.Millisecond, Seed: 1, V1Directory: true})
+	t.Log(v1)
+	if v1.OrderedStarts != 0 || v1.Adopted != 0 || v1.ConnsPerDevice <= r.ConnsPerDevice || v1.Stuck > 0 {
+		t.Errorf("v1 directory: ordered starts %d, adopted %d, %.2f conns/dev (v2 %.2f), stuck %d",
+			v1.OrderedStarts, v1.Adopted, v1.ConnsPerDevice, r.ConnsPerDevice, v1.Stuck)
+	}
 }

@@ -35,6 +35,7 @@ func main() {
 	flag.IntVar(&c.MaxPeers, "max-peers", 0, "peers one download connects to (default 16)")
 	flag.IntVar(&c.OriginInFlight, "origin-inflight", 0, "requests in flight to the origin (default 2)")
 	flag.BoolVar(&c.Legacy, "legacy", false, "the algorithm before issue 13")
+	flag.BoolVar(&c.V1Directory, "v1", false, "the directory answers suppliers v1 (no order of arrival: an older directory)")
 	flag.Uint64Var(&c.Seed, "seed", 1, "random seed")
 	flag.DurationVar(&c.Limit, "limit", 2*time.Hour, "virtual time limit")
 	flag.Parse()
