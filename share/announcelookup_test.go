@@ -7,14 +7,34 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kith-media/kith/directory"
 )
 
 // routeRequests reads, from the directory's metrics, how many requests of
 // route it answered 200 (lookups answered with an announcement count as
-// route "announce_suppliers").
+// route "announce_suppliers"), once the count has settled: the directory
+// counts a request after its handler returns, which is after the client
+// has its answer, so a request just answered (waitSupplier's last lookup)
+// could be counted after a reading taken at once, as if a later request
+// had made it (TestDownloadStartAsksOnce failed 1–2 runs in 15 so).
 func routeRequests(t *testing.T, d *testDirectory, route string) int {
+	t.Helper()
+	n := routeCount(t, d, route)
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); {
+		time.Sleep(25 * time.Millisecond)
+		m := routeCount(t, d, route)
+		if m == n {
+			return n
+		}
+		n = m
+	}
+	return n
+}
+
+// routeCount is the directory's count of 200 answers on route now.
+func routeCount(t *testing.T, d *testDirectory, route string) int {
 	t.Helper()
 	rec := httptest.NewRecorder()
 	d.srv.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
