@@ -25,6 +25,7 @@ plan=(
   "./directory/|OnlineIndexSuppliers|300000x"      # the index's part of a lookup over the same index
   "./directory/|SuppliersDecode|SuppliersEncode|1s" # a lookup answer's decode (client) and encode (server), binary and JSON
   "./directory/cmd/kith-directory/|BenchmarkPurchasesPostgres|4000x"
+  "./directory/sqlitestore/|AnnounceChanged|2000x"  # an announcement whose holdings changed (a download's start, its completion)
   "./directory/cmd/kith-directory/|BenchmarkSecurity|1x"
   "./share/peer/|Throughput|3x"
   "./share/peer/|FirstChunk|20x"                  # also BenchmarkRelayFirstChunk (direct and relayed)

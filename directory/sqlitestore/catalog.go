@@ -171,7 +171,7 @@ const (
 )
 
 var hotWrites = []string{purchaseInsert, purchaseByNonce, purchaseStanding, purchasePaid, outboxInsert, licenseInsert, markDelivered,
-	deviceSeq, annUpsert, annDigest, chargeInsert}
+	deviceSeq, annUpsert, annDigest, holdDelete, holdInsert, chargeInsert}
 
 // BeginPurchase implements directory.Store: the UNIQUE nonce and the
 // partial unique index on (account, title) decide, inside one IMMEDIATE

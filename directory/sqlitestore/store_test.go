@@ -25,7 +25,7 @@ func openTest(t *testing.T) (*Store, string) {
 	return s, path
 }
 
-func newDevice(t *testing.T, s *Store, account string) directory.Device {
+func newDevice(t testing.TB, s *Store, account string) directory.Device {
 	return newDeviceF(t, s, account)
 }
 
@@ -42,7 +42,7 @@ func newDeviceF(t testing.TB, s *Store, account string) directory.Device {
 	return d
 }
 
-func seed(t *testing.T, s *Store) (directory.Device, *directory.TitleRecord) {
+func seed(t testing.TB, s *Store) (directory.Device, *directory.TitleRecord) {
 	t.Helper()
 	ctx := context.Background()
 	for _, a := range []string{"alice", "bob"} {

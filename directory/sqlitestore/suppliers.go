@@ -64,16 +64,17 @@ func (s *Store) announceTx(ctx context.Context, tx *sql.Tx, seq int64, a *direct
 	if bytes.Equal(old, digest) {
 		return nil
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM holdings WHERE dev = ?`, seq); err != nil {
+	// Both statements are prepared once on the writer (hotWrites): a
+	// download's start and its completion each change a device's
+	// holdings, so a crowd of N sends about 2N such announcements, and
+	// each compiled them again.
+	if _, err := s.exec(ctx, tx, holdDelete, seq); err != nil {
 		return err
 	}
 	if len(a.Holdings) == 0 {
 		return nil
 	}
-	hold, err := tx.PrepareContext(ctx, holdInsert)
-	if err != nil {
-		return err
-	}
+	hold := s.stmt(ctx, tx, holdInsert)
 	defer hold.Close()
 	live := max(ms(a.Expires), 1) // positive: not withdrawn
 	for _, h := range a.Holdings {
@@ -95,6 +96,7 @@ const (
 		addrs = excluded.addrs, private_addrs = excluded.private_addrs, rtts = excluded.rtts,
 		load = excluded.load, expires = excluded.expires, holdings_digest = excluded.holdings_digest`
 	annDigest  = `SELECT holdings_digest FROM announcements WHERE dev = ?`
+	holdDelete = `DELETE FROM holdings WHERE dev = ?`
 	holdInsert = `INSERT INTO holdings (content, dev, expires, complete, mode, allow, deny) VALUES (?, ?, ?, ?, ?, ?, ?)`
 )
 
