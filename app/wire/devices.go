@@ -76,13 +76,20 @@ var (
 // shortName makes a directory-given name fit one row: valid UTF-8,
 // control characters (a newline, a bidi override) as spaces, at most
 // maxDeviceName runes, so a hostile name can neither push the list off the
-// screen nor draw a second line that looks like another device.
+// screen nor draw a second line that looks like another device. It reads
+// no further than the runes it keeps: a directory's answer may be 16 MiB,
+// all one name, and converting it whole took up to four times that in
+// runes.
 func shortName(n string) string {
-	rs := []rune(n) // invalid bytes become U+FFFD
-	for i, r := range rs {
-		if unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) {
-			rs[i] = ' '
+	rs := make([]rune, 0, maxDeviceName+1)
+	for _, r := range n { // invalid bytes are U+FFFD
+		if len(rs) > maxDeviceName {
+			break
 		}
+		if unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) {
+			r = ' '
+		}
+		rs = append(rs, r)
 	}
 	if len(rs) > maxDeviceName {
 		rs = append(rs[:maxDeviceName-1], '…')

@@ -3,6 +3,7 @@ package wire
 import (
 	"context"
 	"errors"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -144,6 +145,22 @@ func FuzzShortName(f *testing.F) {
 			t.Fatalf("shortName(%q) = %q changed a plain name", n, got)
 		}
 	})
+}
+
+// A directory's answer may be one 16 MiB name (the client's bound on an
+// answer): shortName keeps its first runes without converting all of it.
+func TestShortNameOfAHugeName(t *testing.T) {
+	n := strings.Repeat("é", 8<<20) // 16 MiB
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	got := shortName(n)
+	runtime.ReadMemStats(&after)
+	if want := strings.Repeat("é", maxDeviceName-1) + "…"; got != want {
+		t.Fatalf("shortName of 8 Mi runes = %q; want %q", got, want)
+	}
+	if b := after.TotalAlloc - before.TotalAlloc; b > 64<<10 {
+		t.Fatalf("shortName of a 16 MiB name allocated %d bytes; want a row's worth", b)
+	}
 }
 
 // otherDevice is a new device of the household: its own identity and a
