@@ -300,7 +300,9 @@
 // online, refused to 4 times as many sharers as the content's other
 // parts on average, each sharer counted once per part, so a device
 // asking again and again for parts it does not need cannot raise that
-// mean to hide a stuck part: refusals grow with the crowd, so there 16
+// mean to hide a stuck part, nor, by the 4,096 (part, sharer) pairs a
+// device holds at most, can one household's devices fill the 1 Mi pairs
+// the directory keeps for every crowd: refusals grow with the crowd, so there 16
 // say nothing, while a part its holder cannot serve stands out and
 // parts that spread are refused alike; a smaller crowd keeps the count alone, so a stalled holder that
 // got a quarter or more of the first copies still has them given again

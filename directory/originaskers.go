@@ -31,6 +31,17 @@ import (
 // episode are dropped first, once a period at most.
 const maxAskerPairs = 1 << 20 // ~30 MB of map entries
 
+// maxAskerPartsPerDevice bounds the pairs one device holds in all the
+// tallies together. Without it one household's devices (32 at most),
+// each refused every part of one big title of its own (32,768 parts),
+// took all maxAskerPairs, and while they kept asking no other crowd's
+// part gained askers: no stuck part stood out anywhere on the directory.
+// Now that takes 256 devices (8 households of 32). A device in a crowd is
+// refused a part once an episode: 4,096 parts are a 1 GiB title at
+// 256 KiB chunks, refused whole; past it a device's refusals still count
+// for stuckDeclines but add no asker, as past maxAskerPairs.
+const maxAskerPartsPerDevice = maxAskerPairs / 256
+
 // noteAsker counts asker among part off's refused sharers (t's, now).
 func (b *OriginBudget) noteAsker(t *originTally, off int64, asker identity.ID, now time.Time) {
 	set := t.askers[off]
@@ -45,7 +56,7 @@ func (b *OriginBudget) noteAsker(t *originTally, off int64, asker identity.ID, n
 			}
 		}
 	}
-	if b.pairs >= maxAskerPairs {
+	if b.pairs >= maxAskerPairs || b.byAsker[asker] >= maxAskerPartsPerDevice {
 		return
 	}
 	if set == nil {
@@ -58,19 +69,36 @@ func (b *OriginBudget) noteAsker(t *originTally, off int64, asker identity.ID, n
 	set[asker] = struct{}{}
 	t.distinct++
 	b.pairs++
+	if b.byAsker == nil {
+		b.byAsker = map[identity.ID]int{}
+	}
+	b.byAsker[asker]++
 }
 
 // dropAskers forgets part off's refused sharers (it went out again).
 func (b *OriginBudget) dropAskers(t *originTally, off int64) {
-	n := len(t.askers[off])
+	set := t.askers[off]
+	b.unpair(set)
 	delete(t.askers, off)
-	t.distinct -= n
-	b.pairs -= n
+	t.distinct -= len(set)
+	b.pairs -= len(set)
+}
+
+// unpair takes a part's askers off their devices' counts.
+func (b *OriginBudget) unpair(set map[identity.ID]struct{}) {
+	for a := range set {
+		if b.byAsker[a]--; b.byAsker[a] <= 0 {
+			delete(b.byAsker, a)
+		}
+	}
 }
 
 // forget drops content c's tally (its episode ended, or room is needed).
 func (b *OriginBudget) forget(c sealed.ContentID) {
 	if t := b.m[c]; t != nil {
+		for _, set := range t.askers {
+			b.unpair(set)
+		}
 		b.pairs -= t.distinct
 		delete(b.m, c)
 	}

@@ -35,6 +35,8 @@ type OriginBudget struct {
 	m     map[sealed.ContentID]*originTally
 	pairs int       // (part, asker) pairs in every tally's askers (maxAskerPairs)
 	swept time.Time // when tallies past their episode were last dropped for pairs
+	// per device: its (part, asker) pairs in every tally (maxAskerPartsPerDevice)
+	byAsker map[identity.ID]int
 }
 
 // stuckDeclines is how many refusals of one part, since it last went out,
