@@ -129,6 +129,10 @@ func (n *Node) AddFile(ctx context.Context, path string, o AddOptions) (*Added, 
 	}
 	tmp, err := n.lib.CreateSealTemp(size)
 	if err != nil {
+		var ns *library.NoSpaceError
+		if errors.As(err, &ns) {
+			ns.File = filepath.Base(abs) // the app shows the error's words alone
+		}
 		return nil, fmt.Errorf("adding %s: %w", abs, err)
 	}
 	tmpPath := tmp.Name()

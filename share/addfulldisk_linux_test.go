@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -73,8 +74,8 @@ func TestAddFullDiskRefusedBeforeSealing(t *testing.T) {
 	if !errors.As(err, &ns) || !errors.Is(err, syscall.ENOSPC) {
 		t.Fatalf("adding a %d-byte song on a 64 KiB disk: %v; want a NoSpaceError", st.Size(), err)
 	}
-	if !ns.Adding || ns.Need <= st.Size() || !strings.Contains(ns.UserText(), "for adding this file") {
-		t.Fatalf("NoSpaceError %+v (%q); want one for adding, of the song's sealed size", ns, ns.UserText())
+	if !ns.Adding || ns.Need <= st.Size() || !strings.Contains(ns.UserText(), fmt.Sprintf("for adding %q:", filepath.Base(song))) {
+		t.Fatalf("NoSpaceError %+v (%q); want one for adding the song, by its name, of its sealed size", ns, ns.UserText())
 	}
 	if k := pubs.n.Load(); k != 0 {
 		t.Fatalf("%d publish requests for a file refused for space; want none", k)

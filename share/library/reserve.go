@@ -21,6 +21,11 @@ type NoSpaceError struct {
 	// Adding: the space was for a file of the household's own being added
 	// (CreateSealTemp), not for a download.
 	Adding bool
+	// File: the name (no folder) of the file being added, set by the
+	// caller that knows it (share.Node.AddFile): the app shows this error's
+	// words alone, and a person adding a folder must learn which file the
+	// disk could not take. "" for a download.
+	File string
 }
 
 func (e *NoSpaceError) Error() string {
@@ -31,6 +36,9 @@ func (e *NoSpaceError) Error() string {
 	what := "this download"
 	if e.Adding {
 		what = "adding this file"
+		if e.File != "" {
+			what = fmt.Sprintf("adding %q", e.File) // quoted: control characters escaped
+		}
 	}
 	return fmt.Sprintf("not enough disk space for %s: it needs %s in %s%s; free some space there or use another data folder (--data)",
 		what, bytesize.Text(e.Need), e.Dir, free)
