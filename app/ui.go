@@ -13,8 +13,6 @@ import (
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/widget"
-
-	"github.com/kith-media/kith/directory"
 )
 
 // Views, by the names used in preferences and by --view.
@@ -568,28 +566,6 @@ func (u *UI) tray() {
 	menu.Items[len(menu.Items)-1].IsQuit = true
 	desk.SetSystemTrayMenu(menu)
 	desk.SetSystemTrayIcon(Icon)
-}
-
-// errText words err for a person: a directory's own message as it wrote
-// it, an error's own words for a person where it has them (UserText: the
-// library's "not enough disk space …", without the wrapping of the calls
-// that met it), otherwise the error text.
-func errText(err error) string {
-	if err == nil {
-		return ""
-	}
-	var de *directory.Error
-	if errors.As(err, &de) && de.Message != "" {
-		return de.Message
-	}
-	var ut interface{ UserText() string }
-	if errors.As(err, &ut) {
-		return ut.UserText()
-	}
-	if errors.Is(err, context.Canceled) {
-		return "cancelled"
-	}
-	return err.Error()
 }
 
 // stopActivity stops the infinite progress bars in o, so they stop asking
