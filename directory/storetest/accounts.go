@@ -66,38 +66,45 @@ func testAccountsAndDevices(t *testing.T, s directory.Store) {
 
 func testConcurrentEnrollment(t *testing.T, s directory.Store) {
 	const n = 8
+	ok := racing(t, n, "racing account creation", directory.ErrExists, func() error {
+		return s.CreateAccount(ctx, "carol", "h", time.Now())
+	})
+	if ok != 1 {
+		t.Errorf("%d creations of one account succeeded", ok)
+	}
+	id, _ := identity.Generate()
+	d := directory.Device{ID: id.ID(), Name: "dev", Account: "carol", Keys: id.Public(), Created: time.Now()}
+	racing(t, n, "racing enrollment of one key under its account", nil, func() error {
+		return s.EnrollDevice(ctx, d, 0)
+	})
+	if ds, _ := s.Devices(ctx, "carol"); len(ds) != 1 {
+		t.Errorf("%d devices after racing enrollments of one key", len(ds))
+	}
+}
+
+// racing runs f n times at once (released together, so the store meets
+// them as one burst) and returns how many succeeded; an error other than
+// refused (nil: none is expected) is the test's.
+func racing(t *testing.T, n int, what string, refused error, f func() error) int {
+	t.Helper()
 	var wg sync.WaitGroup
+	start := make(chan struct{})
 	errs := make([]error, n)
 	for i := range n {
-		wg.Go(func() { errs[i] = s.CreateAccount(ctx, "carol", "h", time.Now()) })
+		wg.Go(func() { <-start; errs[i] = f() })
 	}
+	close(start)
 	wg.Wait()
 	ok := 0
 	for _, err := range errs {
 		switch {
 		case err == nil:
 			ok++
-		case !errors.Is(err, directory.ErrExists):
-			t.Errorf("racing account creation: %v", err)
+		case refused == nil || !errors.Is(err, refused):
+			t.Errorf("%s: %v", what, err)
 		}
 	}
-	if ok != 1 {
-		t.Errorf("%d creations of one account succeeded", ok)
-	}
-	id, _ := identity.Generate()
-	d := directory.Device{ID: id.ID(), Name: "dev", Account: "carol", Keys: id.Public(), Created: time.Now()}
-	for i := range n {
-		wg.Go(func() { errs[i] = s.EnrollDevice(ctx, d, 0) })
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			t.Errorf("racing enrollment of one key under its account: %v", err)
-		}
-	}
-	if ds, _ := s.Devices(ctx, "carol"); len(ds) != 1 {
-		t.Errorf("%d devices after racing enrollments of one key", len(ds))
-	}
+	return ok
 }
 
 func testBindIdentity(t *testing.T, s directory.Store) {

@@ -3,7 +3,6 @@ package storetest
 import (
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -87,23 +86,10 @@ func testDeviceLimit(t *testing.T, s directory.Store) {
 		if err := s.CreateAccount(ctx, account, "h", time.Now()); err != nil {
 			t.Fatal(err)
 		}
-		var wg sync.WaitGroup
-		start := make(chan struct{})
-		errs := make([]error, n)
-		for i := range n {
-			wg.Go(func() { <-start; _, errs[i] = enrollKey(s, account, max) })
-		}
-		close(start)
-		wg.Wait()
-		ok := 0
-		for _, err := range errs {
-			switch {
-			case err == nil:
-				ok++
-			case !errors.Is(err, directory.ErrDeviceLimit):
-				t.Errorf("racing enrolment: %v", err)
-			}
-		}
+		ok := racing(t, n, "racing enrolment", directory.ErrDeviceLimit, func() error {
+			_, err := enrollKey(s, account, max)
+			return err
+		})
 		if got, _ := s.Devices(ctx, account); ok != max || len(got) != max {
 			t.Errorf("%d racing enrolments into %d places: %d succeeded, %d devices", n, max, ok, len(got))
 		}
