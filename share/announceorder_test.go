@@ -47,23 +47,7 @@ func TestAnnouncementsInOrder(t *testing.T) {
 	<-g.answered
 	// The directory ends with the new policy: at once, or after one more
 	// announcement.
-	deadline := time.Now().Add(10 * time.Second)
-	for listed := true; listed; {
-		if time.Now().After(deadline) {
-			t.Fatal("the directory lists the device to another account 10 s after it stopped sharing: the announcement built before SetPolicy arrived after SetPolicy's, and nothing announced again")
-		}
-		sups, err := x.dirClient().Suppliers(ctx, title.ContentID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		listed = false
-		for _, s := range sups {
-			listed = listed || s.Device == b.ID()
-		}
-		if listed {
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
+	waitUnlisted(t, x, b, title, "the announcement built before SetPolicy arrived after SetPolicy's, and nothing announced again")
 }
 
 // TestAnnouncementsInOrderAnsweredFirst: as TestAnnouncementsInOrder, but
@@ -121,23 +105,7 @@ func TestAnnouncementsInOrderAnsweredFirst(t *testing.T) {
 	if err := <-set; err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for listed := true; listed; {
-		if time.Now().After(deadline) {
-			t.Fatal("the directory lists the device to another account 10 s after it stopped sharing: the announcement built before SetPolicy was applied after SetPolicy's and answered first, and nothing announced again")
-		}
-		sups, err := x.dirClient().Suppliers(ctx, title.ContentID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		listed = false
-		for _, s := range sups {
-			listed = listed || s.Device == b.ID()
-		}
-		if listed {
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
+	waitUnlisted(t, x, b, title, "the announcement built before SetPolicy was applied after SetPolicy's and answered first, and nothing announced again")
 }
 
 // orderGate, once armed, holds the first plain announcement before the
@@ -189,4 +157,28 @@ func (g *orderGate) RoundTrip(r *http.Request) (*http.Response, error) {
 		return resp, err
 	}
 	return g.rt.RoundTrip(r)
+}
+
+// waitUnlisted waits up to 10 s for the directory to stop listing b to x
+// (another account) as a supplier of title, and fails saying why not.
+func waitUnlisted(t *testing.T, x, b *Node, title *directory.Title, why string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		sups, err := x.dirClient().Suppliers(context.Background(), title.ContentID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		listed := false
+		for _, s := range sups {
+			listed = listed || s.Device == b.ID()
+		}
+		if !listed {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the directory lists the device to another account 10 s after it stopped sharing: " + why)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

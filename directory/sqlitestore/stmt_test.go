@@ -2,6 +2,7 @@ package sqlitestore
 
 import (
 	"context"
+	"database/sql"
 	"path/filepath"
 	"testing"
 	"time"
@@ -36,10 +37,7 @@ func TestTitleByContentStaysPrepared(t *testing.T) {
 			t.Fatalf("TitleByContent: title %q, want %q", got.ID, tr.ID)
 		}
 	}
-	var n, run int
-	if err := s.r.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(run), 0) FROM sqlite_stmt WHERE sql = ?`, titleSelect+`content = ?`).Scan(&n, &run); err != nil {
-		t.Fatal(err)
-	}
+	n, run := preparedRuns(t, s.r, titleSelect+`content = ?`)
 	if n != 1 || run < calls {
 		t.Errorf("title by content: %d statements prepared on the reader, run %d times in all; want 1 run at least %d times (prepared once, reused)", n, run, calls)
 	}
@@ -74,10 +72,7 @@ func TestChangedHoldingsStayPrepared(t *testing.T) {
 		}
 	}
 	for _, q := range []string{holdDelete, holdInsert} {
-		var n, run int
-		if err := s.w.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(run), 0) FROM sqlite_stmt WHERE sql = ?`, q).Scan(&n, &run); err != nil {
-			t.Fatal(err)
-		}
+		n, run := preparedRuns(t, s.w, q)
 		if n != 1 || run < changes {
 			t.Errorf("%q: %d statements prepared on the writer, run %d times in all; want 1 run at least %d times", q, n, run, changes)
 		}
@@ -86,6 +81,18 @@ func TestChangedHoldingsStayPrepared(t *testing.T) {
 	if err != nil || len(cs) != 1 || !cs[0].Complete || cs[0].Policy.Mode != directory.PolicyAnyone {
 		t.Fatalf("holdings after %d changes: %+v, %v; want the last one's (complete, anyone)", changes, cs, err)
 	}
+}
+
+// preparedRuns reads, from SQLite's own list of a connection's prepared
+// statements (sqlite_stmt), how many statements of q db holds and how many
+// times they ran in all (db: one connection, the store's writer or a
+// one-reader store's reader).
+func preparedRuns(t *testing.T, db *sql.DB, q string) (n, run int) {
+	t.Helper()
+	if err := db.QueryRowContext(context.Background(), `SELECT count(*), coalesce(sum(run), 0) FROM sqlite_stmt WHERE sql = ?`, q).Scan(&n, &run); err != nil {
+		t.Fatal(err)
+	}
+	return n, run
 }
 
 // BenchmarkAnnounceChanged: an announcement whose holdings changed (a
