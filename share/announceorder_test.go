@@ -22,16 +22,7 @@ func TestAnnouncementsInOrder(t *testing.T) {
 	d := startDirectory(t)
 	title, _ := d.publish(t, "Ordered Song", 256<<10, 0)
 	g := newAnnounceGate(t, true) // the first plain announcement sent while armed
-	dev, c := d.enroll(t, "bob", g)
-	b := serveNode(t, c, dev, "bob", func(o *Options) { o.AnnounceInterval = time.Hour })
-	if _, err := b.Register(ctx, title.ID); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Fetch(ctx, title.ContentID); err != nil {
-		t.Fatal(err)
-	}
-	x := startNode(t, d, "carol", nil)
-	waitSupplier(t, x, b, title)
+	b, x := holderSeen(t, d, title, g)
 
 	g.hold.Store(true)
 	b.announceSoon() // the heartbeat's announcement, policy "anyone", held
@@ -71,16 +62,7 @@ func TestAnnouncementsInOrderAnsweredFirst(t *testing.T) {
 	g := &orderGate{rt: newAnnounceGate(t, false).rt, held: make(chan struct{}), release: make(chan struct{}),
 		answered: make(chan struct{}), answer: make(chan struct{})}
 	t.Cleanup(g.releaseAll)
-	dev, c := d.enroll(t, "bob", g)
-	b := serveNode(t, c, dev, "bob", func(o *Options) { o.AnnounceInterval = time.Hour })
-	if _, err := b.Register(ctx, title.ID); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Fetch(ctx, title.ContentID); err != nil {
-		t.Fatal(err)
-	}
-	x := startNode(t, d, "carol", nil)
-	waitSupplier(t, x, b, title)
+	b, x := holderSeen(t, d, title, g)
 
 	g.armed.Store(true)
 	b.announceSoon() // the heartbeat's announcement, policy "anyone", held before the directory
@@ -181,4 +163,24 @@ func waitUnlisted(t *testing.T, x, b *Node, title *directory.Title, why string) 
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// holderSeen starts bob's node, its directory requests through rt and its
+// heartbeat an hour apart (the tests send its announcements), with title
+// downloaded and shared, and carol's, once the directory lists bob to
+// carol as a supplier of it.
+func holderSeen(t *testing.T, d *testDirectory, title *directory.Title, rt http.RoundTripper) (b, x *Node) {
+	t.Helper()
+	ctx := context.Background()
+	dev, c := d.enroll(t, "bob", rt)
+	b = serveNode(t, c, dev, "bob", func(o *Options) { o.AnnounceInterval = time.Hour })
+	if _, err := b.Register(ctx, title.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Fetch(ctx, title.ContentID); err != nil {
+		t.Fatal(err)
+	}
+	x = startNode(t, d, "carol", nil)
+	waitSupplier(t, x, b, title)
+	return b, x
 }
