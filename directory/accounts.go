@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"strings"
 	"sync"
-	"unicode"
 	"unicode/utf8"
 
 	"golang.org/x/crypto/argon2"
@@ -160,13 +159,11 @@ func (s *Server) handleEnroll(w http.ResponseWriter, r *http.Request, rq *reques
 	if err := s.verifySignature(r, rq.body, req.Keys.Sign); err != nil {
 		return err
 	}
-	name := strings.TrimSpace(req.Name)
-	if name == "" || utf8.RuneCountInString(name) > 64 || !utf8.ValidString(name) {
-		return fieldErrorf("name", "device name must be 1 to 64 characters")
-	}
-	if strings.IndexFunc(name, unicode.IsControl) >= 0 {
-		// a NUL is refused by PostgreSQL's text, stored by SQLite: both refuse it here
-		return fieldErrorf("name", "device name must not hold control characters")
+	// a NUL is refused by PostgreSQL's text, stored by SQLite: both refuse
+	// it here, with the bidi and invisible characters (CheckDeviceName)
+	name, err := CheckDeviceName(req.Name)
+	if err != nil {
+		return err
 	}
 	account, err := NormalizeAccount(req.Account)
 	if err != nil {

@@ -270,12 +270,18 @@ func (c *Client) CreateAccount(ctx context.Context, account, password string) er
 }
 
 // EnrollDevice enrolls the client's device key under the account, proving
-// both the account's password and possession of the device key.
+// both the account's password and possession of the device key. A name
+// the directory would refuse (CheckDeviceName) is refused here with its
+// words, before anything is sent.
 func (c *Client) EnrollDevice(ctx context.Context, account, password, deviceName string) error {
 	if c.dev == nil {
 		return errNoDevice
 	}
-	req := enrollRequest{Account: account, Password: password, Name: deviceName, Keys: c.dev.Public()}
+	name, err := CheckDeviceName(deviceName) // the directory's own refusal, without the round trip
+	if err != nil {
+		return err
+	}
+	req := enrollRequest{Account: account, Password: password, Name: name, Keys: c.dev.Public()}
 	return c.do(ctx, http.MethodPost, "/v1/devices", req, signedOnly, nil)
 }
 

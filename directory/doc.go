@@ -143,7 +143,9 @@
 //	POST   /v1/accounts              {"account","password"} → 201 {"account"} (argon2id hash kept), the same
 //	                                 answer when the name is taken (nothing is changed then)
 //	POST   /v1/devices               {"account","password","name","keys"} signed by the enrolled key → 201 Device;
-//	                                 403 device_limit when the account has Options.MaxDevices devices
+//	                                 403 device_limit when the account has Options.MaxDevices devices;
+//	                                 400 for a name CheckDeviceName refuses (controls, bidi controls,
+//	                                 invisible characters), which Client.EnrollDevice refuses unsent
 //	GET    /v1/devices               signed: {"devices":[Device]} of the caller's account
 //	GET    /v1/devices/{id}          signed: Device (whois): whole for the caller's own account's devices;
 //	                                 for others ID, keys, revoked and a pseudonym for the account

@@ -177,3 +177,27 @@ func otherDevice(t testing.TB, k *Kith) (*identity.Identity, *directory.Client) 
 	}
 	return dev, dc
 }
+
+// Signing up with a device name the directory refuses (a bidi override
+// that shows "Kitchen\u202Etxt.exe" as "Kitchenexe.txt") is refused in
+// the directory's words before the account is made: signing up again with
+// a good name and another password then works. Without the check the
+// account was made with the first password and the second sign-up said
+// the name was taken.
+func TestSignUpRefusesAHostileDeviceName(t *testing.T) {
+	ctx := context.Background()
+	k, stop := startKith(t, ctx, t.TempDir())
+	defer stop()
+	s := k.Backend.Session
+	err := s.SignUp(ctx, "household", "first password", "Kitchen\u202Etxt.exe")
+	var de *directory.Error
+	if !errors.As(err, &de) || de.Status != 400 || !strings.Contains(de.Message, "U+202E") {
+		t.Fatalf("signing up as Kitchen\\u202Etxt.exe: %v; want the directory's 400 naming U+202E", err)
+	}
+	if s.Account() != "" {
+		t.Fatalf("signed in as %q after the refusal", s.Account())
+	}
+	if err := s.SignUp(ctx, "household", "second password", "Kitchen"); err != nil {
+		t.Fatalf("signing up again with a good name: %v", err)
+	}
+}

@@ -87,6 +87,12 @@ func (s *Session) SignUp(ctx context.Context, account, password, device string) 
 	if err != nil {
 		return err
 	}
+	// A name the directory would refuse is refused before the account is
+	// made: otherwise the account stood, and signing up again with another
+	// password said its name was taken.
+	if _, err := directory.CheckDeviceName(device); err != nil {
+		return err
+	}
 	if err := c.CreateAccount(ctx, account, password); err != nil {
 		return err
 	}
