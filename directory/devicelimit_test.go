@@ -44,3 +44,31 @@ func TestDeviceLimit(t *testing.T) {
 	// Another account is not affected.
 	d.Enrolled(ctx, t, "ivo", "phone")
 }
+
+// TestRevokedDevicesNotListed: a household that adds and removes devices
+// (a phone replaced each year, a test laptop) gets only its devices from
+// GET /v1/devices (real TLS, real SQLite), however many it removed. The
+// directory listed every revoked device for good, so the answer grew by
+// one per add-and-remove — past the client's 16 MiB bound, Settings →
+// Devices would fail to open — and this test saw 21 devices.
+func TestRevokedDevicesNotListed(t *testing.T) {
+	ctx := context.Background()
+	d := dirtest.Serve(t, directory.Options{MaxDevices: 2, RateAuth: -1, RateIP: -1, RateDevice: -1})
+	home, homeDev := d.Enrolled(ctx, t, "hana", "home")
+	for range 20 {
+		c, dev := d.Enrolled(ctx, t, "hana", "phone")
+		if err := home.RevokeDevice(ctx, dev.ID()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Devices(ctx); err == nil {
+			t.Fatal("a removed device listed its account's devices")
+		}
+	}
+	ds, err := home.Devices(ctx)
+	if err != nil || len(ds) != 1 || ds[0].ID != homeDev.ID() || ds[0].Revoked {
+		t.Fatalf("devices after 20 added and removed: %d, %v; want home alone", len(ds), err)
+	}
+	if got, err := d.Store.Device(ctx, ds[0].ID); err != nil || got.Revoked {
+		t.Fatalf("home: %+v, %v", got, err)
+	}
+}

@@ -146,7 +146,8 @@
 //	                                 403 device_limit when the account has Options.MaxDevices devices;
 //	                                 400 for a name CheckDeviceName refuses (controls, bidi controls,
 //	                                 invisible characters), which Client.EnrollDevice refuses unsent
-//	GET    /v1/devices               signed: {"devices":[Device]} of the caller's account
+//	GET    /v1/devices               signed: {"devices":[Device]}, the caller's account's unrevoked devices
+//	                                 (at most Options.MaxDevices; older directories listed revoked ones too)
 //	GET    /v1/devices/{id}          signed: Device (whois): whole for the caller's own account's devices;
 //	                                 for others ID, keys, revoked and a pseudonym for the account
 //	                                 (the account itself if the caller's announced policies name it)

@@ -46,6 +46,10 @@ type Store interface {
 	// enrolments of one account never pass it together); a rename never is.
 	EnrollDevice(ctx context.Context, d Device, max int) error
 	Device(ctx context.Context, id identity.ID) (*Device, error)
+	// Devices lists the account's unrevoked devices. A revoked one keeps
+	// its row (its key may never enrol again) but is no longer the
+	// account's: listing it made the answer grow by one device per
+	// enrol-and-remove, without end.
 	Devices(ctx context.Context, account string) ([]Device, error)
 	RevokeDevice(ctx context.Context, account string, id identity.ID) error
 	// LeaveAccount removes the unrevoked device id from account: its

@@ -278,7 +278,7 @@ func (s *Store) Device(ctx context.Context, id identity.ID) (*directory.Device, 
 
 // Devices implements directory.Store.
 func (s *Store) Devices(ctx context.Context, account string) ([]directory.Device, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+deviceCols+` FROM devices WHERE account = $1 ORDER BY created, id`, account)
+	rows, err := s.pool.Query(ctx, `SELECT `+deviceCols+` FROM devices WHERE account = $1 AND NOT revoked ORDER BY created, id`, account)
 	if err != nil {
 		return nil, err
 	}

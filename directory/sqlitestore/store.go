@@ -341,7 +341,7 @@ func (s *Store) Device(ctx context.Context, id identity.ID) (*directory.Device, 
 
 // Devices implements directory.Store.
 func (s *Store) Devices(ctx context.Context, account string) ([]directory.Device, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+deviceCols+` FROM devices WHERE account = ? ORDER BY created, id`, account)
+	rows, err := s.r.QueryContext(ctx, `SELECT `+deviceCols+` FROM devices WHERE account = ? AND revoked = 0 ORDER BY created, id`, account)
 	if err != nil {
 		return nil, err
 	}

@@ -54,6 +54,9 @@ func testAccountsAndDevices(t *testing.T, s directory.Store) {
 	if got, err := s.Device(ctx, d.ID); err != nil || !got.Revoked {
 		t.Errorf("device after revoke: %+v, %v", got, err)
 	}
+	if ds, err := s.Devices(ctx, "alice"); err != nil || len(ds) != 1 || ds[0].ID != d2.ID || ds[0].Revoked {
+		t.Errorf("devices of alice after revoking one: %+v, %v; want the other alone", ds, err)
+	}
 	if err := s.EnrollDevice(ctx, d, 0); !errors.Is(err, directory.ErrExists) {
 		t.Errorf("re-enrolling a revoked device: %v", err)
 	}
@@ -61,7 +64,6 @@ func testAccountsAndDevices(t *testing.T, s directory.Store) {
 	if err != nil || len(as) != 2 || as[0].Name != "alice" || as[0].Devices != 1 || as[1].Name != "bob" || as[1].Devices != 0 {
 		t.Errorf("accounts: %+v, %v", as, err)
 	}
-	_ = d2
 }
 
 func testConcurrentEnrollment(t *testing.T, s directory.Store) {
