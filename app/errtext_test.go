@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/kith-media/kith/directory"
+	"github.com/kith-media/kith/internal/oneline"
 )
 
 // What answers a refusal may be a proxy's or a captive portal's HTML page,
@@ -36,8 +37,8 @@ func TestErrTextOfAProxysPage(t *testing.T) {
 		t.Fatalf("asking a proxy that answers a 502 page: %v; want a directory.Error with the page as its message", err)
 	}
 	got := errText(err)
-	if n := utf8.RuneCountInString(got); n > maxMessage+1 {
-		t.Fatalf("errText is %d runes; want at most %d", n, maxMessage+1)
+	if n := utf8.RuneCountInString(got); n > oneline.MaxMessage+1 {
+		t.Fatalf("errText is %d runes; want at most %d", n, oneline.MaxMessage+1)
 	}
 	if !strings.HasPrefix(got, "<html> <head><title>502 Bad Gateway</title></head> <body> <p>upstream went away </p> <p>") ||
 		!strings.HasSuffix(got, "…") {

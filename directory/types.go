@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/kith-media/kith/directory/license"
+	"github.com/kith-media/kith/internal/oneline"
 	"github.com/kith-media/kith/share/identity"
 	"github.com/kith-media/kith/share/sealed"
 )
@@ -165,8 +166,12 @@ type Error struct {
 	RetryAfter time.Duration `json:"-"`
 }
 
+// Error is the refusal on one line, its message cut at
+// oneline.MaxMessage runes: Message and Code are what answered, which may
+// be a proxy's HTML page, and this text is what a command-line tool and a
+// log print.
 func (e *Error) Error() string {
-	return fmt.Sprintf("directory: %s (%d %s)", e.Message, e.Status, e.Code)
+	return fmt.Sprintf("directory: %s (%d %s)", oneline.Text(e.Message, oneline.MaxMessage), e.Status, oneline.Text(e.Code, 64))
 }
 
 // Is makes errors.Is(err, &Error{Code: c}) match on the code (and the

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/kith-media/kith/internal/datadir"
+	"github.com/kith-media/kith/internal/oneline"
 )
 
 const usage = `kith-directory — the headless directory of a Kith network
@@ -129,7 +130,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			}
 			return 2
 		}
-		fmt.Fprintf(stderr, "kith-directory %s: %v\n", name, err)
+		// one line however the error was made: a file's tags or a
+		// database's message are in some of them (oneline)
+		fmt.Fprintf(stderr, "kith-directory %s: %s\n", name, oneline.Text(err.Error(), oneline.MaxLine))
 		return 1
 	}
 	return 0

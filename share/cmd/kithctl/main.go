@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/kith-media/kith/internal/datadir"
+	"github.com/kith-media/kith/internal/oneline"
 	"github.com/kith-media/kith/internal/settings"
 )
 
@@ -182,7 +183,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "%skithctl %s: %v\n", usageText(), rest[0], err) // the reason last, where it is seen
 		return 2
 	}
-	fmt.Fprintf(stderr, "kithctl %s: %v\n", rest[0], err)
+	// one line however the error was made: its words may be a directory's
+	// or a proxy's page (oneline)
+	fmt.Fprintf(stderr, "kithctl %s: %s\n", rest[0], oneline.Text(err.Error(), oneline.MaxLine))
 	return 1
 }
 
