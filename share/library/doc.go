@@ -7,8 +7,9 @@
 //
 //	<dir>/index.db                SQLite, WAL, one writer connection (plus -wal, -shm)
 //	<dir>/content/<cid>.part      a partial download: the sealed file's size, its disk
-//	                              space reserved when it starts (fallocate: a full disk is
-//	                              a NoSpaceError before any byte is fetched), header
+//	                              space reserved when it starts (fallocate: a full disk, or
+//	                              a file system whose files cannot be this large, FAT32 past
+//	                              4 GiB, is a NoSpaceError before any byte is fetched), header
 //	                              written first, chunks written in place
 //	<dir>/content/<cid>.sealed    a complete sealed file (renamed from .part after fsync)
 //	<dir>/content/.adding-*       a file of the household's own being sealed (CreateSealTemp:

@@ -8,10 +8,11 @@ import (
 )
 
 // NoSpaceError is a download refused at its start because the disk holding
-// the library cannot take its file: the space is reserved when the download
-// opens (reserve), so a full disk is told before a byte is fetched instead
-// of by a chunk's write halfway through, after peers and the origin spent
-// their uploads on it. Nothing is fetched and nothing is kept of the
+// the library cannot take its file (it is full, or the file is larger
+// than its file system can hold at all: TooLarge): the space is reserved
+// when the download opens (reserve), so a full disk is told before a byte
+// is fetched instead of by a chunk's write halfway through, after peers
+// and the origin spent their uploads on it. Nothing is fetched and nothing is kept of the
 // download. (A resumed download whose disk filled since goes on: the
 // chunks it holds are still served, and a chunk's write tells the rest.)
 type NoSpaceError struct {
@@ -26,9 +27,18 @@ type NoSpaceError struct {
 	// words alone, and a person adding a folder must learn which file the
 	// disk could not take. "" for a download.
 	File string
+	// TooLarge: the file system cannot hold a file this big, however much
+	// is free (EFBIG: a FAT32 data folder and a title over 4 GiB); Max is
+	// its largest file where known (0: unknown). Freeing space would not
+	// help, so the words say to use another data folder.
+	TooLarge bool
+	Max      int64
 }
 
 func (e *NoSpaceError) Error() string {
+	if e.TooLarge {
+		return e.tooLargeText()
+	}
 	free := ""
 	if e.Free >= 0 {
 		free = ", " + bytesize.Text(e.Free) + " free"
@@ -44,8 +54,30 @@ func (e *NoSpaceError) Error() string {
 		what, bytesize.Text(e.Need), e.Dir, free)
 }
 
+// tooLargeText is Error for a file the file system cannot hold.
+func (e *NoSpaceError) tooLargeText() string {
+	what := "this title is " + bytesize.Text(e.Need)
+	if e.Adding {
+		what = "adding this file needs a file of " + bytesize.Text(e.Need)
+		if e.File != "" {
+			what = fmt.Sprintf("adding %q needs a file of %s", e.File, bytesize.Text(e.Need)) // quoted: control characters escaped
+		}
+	}
+	limit := "larger than the file system of " + e.Dir + " can hold"
+	if e.Max > 0 {
+		limit = "larger than the " + bytesize.Text(e.Max) + " the file system of " + e.Dir + " can hold"
+	}
+	return what + ", " + limit + "; use another data folder (--data)"
+}
+
 // UserText is the error in a person's words (the app shows it as is).
 func (e *NoSpaceError) UserText() string { return e.Error() }
 
-// Unwrap makes errors.Is(err, syscall.ENOSPC) hold.
-func (e *NoSpaceError) Unwrap() error { return syscall.ENOSPC }
+// Unwrap makes errors.Is(err, syscall.ENOSPC) hold, or EFBIG for a file
+// too large for the file system.
+func (e *NoSpaceError) Unwrap() error {
+	if e.TooLarge {
+		return syscall.EFBIG
+	}
+	return syscall.ENOSPC
+}
