@@ -7,7 +7,8 @@
 //
 //	<dir>/index.db                SQLite, WAL, one writer connection (plus -wal, -shm)
 //	<dir>/content/<cid>.part      a partial download: the sealed file's size, its disk
-//	                              space reserved when it starts (fallocate: a full disk, or
+//	                              space reserved when it starts (fallocate, or on a file
+//	                              system without it the free space checked: a full disk, or
 //	                              a file system whose files cannot be this large, FAT32 past
 //	                              4 GiB, is a NoSpaceError before any byte is fetched), header
 //	                              written first, chunks written in place

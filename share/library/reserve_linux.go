@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -11,8 +12,8 @@ import (
 // reserve makes f size bytes long with its disk blocks taken now
 // (fallocate, mode 0: blocks already held stay, holes are filled, the file
 // grows to size), so a full disk is a *NoSpaceError at a download's start.
-// A file system without fallocate (EOPNOTSUPP) gets a sparse file
-// (Truncate), as before this existed. A size the file system cannot hold
+// A file system without fallocate (EOPNOTSUPP: ext2, ext3's block-mapped
+// files) gets a sparse file (sparse). A size the file system cannot hold
 // at all (EFBIG from either: FAT32 past 4 GiB, ext2 with 1 KiB blocks past
 // 16 GiB) is a *NoSpaceError too, TooLarge.
 func reserve(f *os.File, size int64) error {
@@ -32,7 +33,7 @@ func reserve(f *os.File, size int64) error {
 		return err
 	}
 	if errors.Is(ferr, unix.EOPNOTSUPP) || errors.Is(ferr, unix.ENOSYS) {
-		ferr = f.Truncate(size)
+		ferr = sparse(f, size)
 	}
 	if ferr == nil {
 		return nil
@@ -55,4 +56,33 @@ func reserve(f *os.File, size int64) error {
 		return e
 	}
 	return ferr
+}
+
+// sparse makes f size bytes long without taking its blocks, where the file
+// system cannot reserve them. A size the file system cannot hold is EFBIG
+// first (freeing space would not help); then a disk whose free space is
+// short of what the file still lacks is ENOSPC now, the file back at its
+// size, rather than a chunk's write halfway through (the blocks are not
+// held, so a disk filling meanwhile is still told by that write).
+func sparse(f *os.File, size int64) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if err := f.Truncate(size); err != nil {
+		return err
+	}
+	var fs unix.Statfs_t
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok || unix.Statfs(filepath.Dir(f.Name()), &fs) != nil {
+		return nil
+	}
+	held := st.Blocks * 512 // what a resumed file already holds
+	if free := int64(fs.Bavail) * int64(fs.Bsize); held < size && free < size-held {
+		if err := f.Truncate(fi.Size()); err != nil {
+			return err
+		}
+		return unix.ENOSPC
+	}
+	return nil
 }

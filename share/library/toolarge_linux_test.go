@@ -13,12 +13,12 @@ import (
 	"github.com/kith-media/kith/share/sealed"
 )
 
-// smallFileLimitDisk mounts, for the test, a real file system whose
-// largest file is smaller than a big title's: ext2 with 1 KiB blocks
-// (about 16 GiB, in a 16 MiB image on a loop device), as a FAT32 data
-// folder's is 4 GiB (this kernel has no vfat to mount). Root, mkfs.ext2
-// and loop devices only: skipped with the reason otherwise.
-func smallFileLimitDisk(t *testing.T) string {
+// ext2Disk mounts, for the test, a real 16 MiB file system without
+// fallocate whose largest file is smaller than a big title's: ext2 with
+// 1 KiB blocks (about 16 GiB) on a loop device, as a FAT32 data folder's
+// is 4 GiB (this kernel has no vfat to mount). Root, mkfs.ext2 and loop
+// devices only: skipped with the reason otherwise.
+func ext2Disk(t *testing.T) string {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("mounting a file system image needs root")
@@ -52,7 +52,7 @@ func smallFileLimitDisk(t *testing.T) string {
 // "preallocating …: file too large", and the download's row stayed.
 func TestFileTooLargeRefusedAtStart(t *testing.T) {
 	ctx := context.Background()
-	dir := smallFileLimitDisk(t)
+	dir := ext2Disk(t)
 	l := openLib(t, dir)
 	content := filepath.Join(dir, "content")
 
@@ -104,5 +104,47 @@ func TestFileTooLargeWords(t *testing.T) {
 	e.Adding, e.File = true, "Holiday 2026.mkv"
 	if got := e.UserText(); !strings.HasPrefix(got, `adding "Holiday 2026.mkv" needs a file of 5.0 GiB, larger than the 4.0 GiB`) {
 		t.Errorf("adding: %q", got)
+	}
+}
+
+// On a file system without fallocate (ext2) a download larger than the
+// free space is refused at its start as on any other (NoSpaceError, with
+// the space free), and leaves nothing; one that fits completes. Before
+// sparse, the file was made sparse whatever the free space, and the disk
+// filling was told by a chunk's write halfway through.
+func TestFullDiskWithoutFallocateRefusedAtStart(t *testing.T) {
+	ctx := context.Background()
+	dir := ext2Disk(t)
+	l := openLib(t, dir)
+	content := filepath.Join(dir, "content")
+
+	file, small, _, _ := sealedFile(t, 1<<20, 64<<10)
+	big := &sealed.Manifest{Header: small.Header}
+	big.Header.Length = 20 << 20
+	big.Chunks = make([][32]byte, big.NumChunks())
+	err := l.AddManifest(ctx, big)
+	var ns *NoSpaceError
+	if !errors.As(err, &ns) || ns.TooLarge || !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("adding a 20 MiB download on a 16 MiB ext2: %v; want a NoSpaceError", err)
+	}
+	if ns.Dir != content || ns.Need != big.FileSize() || ns.Free < 0 || ns.Free >= ns.Need {
+		t.Fatalf("NoSpaceError %+v; want Dir %s, Need %d, 0 <= Free < Need", ns, content, big.FileSize())
+	}
+	if left, err := os.ReadDir(content); err != nil || len(left) != 0 {
+		t.Fatalf("content folder after the refusal: %v, %v; want empty", left, err)
+	}
+	if _, err := l.Manifest(ctx, big.ContentID()); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("the refused download's row: %v; want ErrNotFound", err)
+	}
+	if err := l.AddManifest(ctx, small); err != nil {
+		t.Fatalf("a 1 MiB download on the same disk: %v", err)
+	}
+	for i := range small.NumChunks() {
+		if err := l.WriteChunk(small.ContentID(), i, chunkOf(small, file, i)); err != nil {
+			t.Fatalf("chunk %d: %v", i, err)
+		}
+	}
+	if st, err := l.Status(ctx, small.ContentID()); err != nil || !st.Complete {
+		t.Fatalf("the download that fits: %+v, %v; want complete", st, err)
 	}
 }
