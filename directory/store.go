@@ -134,10 +134,14 @@ type DeviceChange struct {
 
 // AccountSummary is one line of the accounts listing.
 type AccountSummary struct {
-	Name      string    `json:"name"`
-	Created   time.Time `json:"created"`
-	Devices   int       `json:"devices"`
-	Purchases int       `json:"purchases"`
+	Name    string    `json:"name"`
+	Created time.Time `json:"created"`
+	Devices int       `json:"devices"`
+	// Removed counts the devices removed (revoked) from the account: their
+	// rows stay, so their keys can never enrol again, but the listings
+	// and the device cap leave them out; an operator sees them here.
+	Removed   int `json:"removed"`
+	Purchases int `json:"purchases"`
 }
 
 // TitleRecord is a catalog entry with what only the directory keeps.

@@ -268,6 +268,7 @@ func (s *Store) PasswordHash(ctx context.Context, account string) (string, error
 func (s *Store) Accounts(ctx context.Context) ([]directory.AccountSummary, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT a.name, a.created,
 		(SELECT count(*) FROM devices d WHERE d.account = a.name AND d.revoked = 0),
+		(SELECT count(*) FROM devices d WHERE d.account = a.name AND d.revoked = 1),
 		(SELECT count(*) FROM purchases p WHERE p.account = a.name AND p.state = 'paid')
 		FROM accounts a ORDER BY a.name`)
 	if err != nil {
@@ -278,7 +279,7 @@ func (s *Store) Accounts(ctx context.Context) ([]directory.AccountSummary, error
 	for rows.Next() {
 		var a directory.AccountSummary
 		var created int64
-		if err := rows.Scan(&a.Name, &created, &a.Devices, &a.Purchases); err != nil {
+		if err := rows.Scan(&a.Name, &created, &a.Devices, &a.Removed, &a.Purchases); err != nil {
 			return nil, err
 		}
 		a.Created = fromMS(created)

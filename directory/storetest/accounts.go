@@ -61,7 +61,8 @@ func testAccountsAndDevices(t *testing.T, s directory.Store) {
 		t.Errorf("re-enrolling a revoked device: %v", err)
 	}
 	as, err := s.Accounts(ctx)
-	if err != nil || len(as) != 2 || as[0].Name != "alice" || as[0].Devices != 1 || as[1].Name != "bob" || as[1].Devices != 0 {
+	if err != nil || len(as) != 2 || as[0].Name != "alice" || as[0].Devices != 1 || as[0].Removed != 1 || as[1].Name != "bob" ||
+		as[1].Devices != 0 || as[1].Removed != 0 {
 		t.Errorf("accounts: %+v, %v", as, err)
 	}
 }

@@ -221,7 +221,8 @@ func cmdBilling(ctx context.Context, args []string, stdout, stderr io.Writer) er
 }
 
 const accountsHelp = `
-Lists accounts: name, creation time, active devices, purchases.
+Lists accounts: name, creation time, active devices, devices removed
+(revoked: kept so their keys cannot enrol again), purchases.
 
 Example:
   kith-directory accounts --json
@@ -257,9 +258,9 @@ func cmdAccounts(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return nil
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ACCOUNT\tCREATED\tDEVICES\tPURCHASES")
+	fmt.Fprintln(tw, "ACCOUNT\tCREATED\tDEVICES\tREMOVED\tPURCHASES")
 	for _, a := range as {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\n", a.Name, a.Created.Format(time.RFC3339), a.Devices, a.Purchases)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\n", a.Name, a.Created.Format(time.RFC3339), a.Devices, a.Removed, a.Purchases)
 	}
 	return tw.Flush()
 }

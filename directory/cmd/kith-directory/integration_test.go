@@ -335,6 +335,10 @@ func TestEndToEnd(t *testing.T) {
 	if !strings.Contains(acc, "alice") || !strings.Contains(acc, "carol") {
 		t.Errorf("accounts:\n%s", acc)
 	}
+	// alice's four devices, and a3 removed (revoked) apart
+	if f := rowOf(acc, "alice"); len(f) != 5 || f[2] != "4" || f[3] != "1" {
+		t.Errorf("alice's row of accounts: %q; want 4 devices, 1 removed:\n%s", f, acc)
+	}
 	if out := runCmd(t, "withdraw", song.ID, "--data", data); !strings.Contains(out, song.ID) {
 		t.Errorf("withdraw printed %q", out)
 	}
@@ -358,4 +362,14 @@ func equalIDs(a, b []identity.ID) bool {
 		}
 	}
 	return true
+}
+
+// rowOf is the fields of the table row of out whose first field is name.
+func rowOf(out, name string) []string {
+	for _, l := range strings.Split(out, "\n") {
+		if f := strings.Fields(l); len(f) > 0 && f[0] == name {
+			return f
+		}
+	}
+	return nil
 }
