@@ -28,6 +28,13 @@ func arrivalPairs(cid sealed.ContentID, self identity.ID, peers []Neighbour, arr
 	return pairs.Arrival(cid, self, peers, nbID, nbNear, arrival, k)
 }
 
+// arrivalFilled is pairs.Filled: arrivalPairs with the downloads left
+// below k paired among themselves, for resupply rounds once the crowd has
+// stopped growing (pairs.Growth).
+func arrivalFilled(cid sealed.ContentID, self identity.ID, peers []Neighbour, arrival map[identity.ID]int, k int) map[identity.ID]bool {
+	return pairs.Filled(cid, self, peers, nbID, nbNear, arrival, k)
+}
+
 // arrivalStart is pairs.Start: whom a download whose answer has the
 // order of arrival connects to at its start.
 func arrivalStart(peers []Neighbour, paired, downloading map[identity.ID]bool, k int) []Neighbour {

@@ -3,6 +3,7 @@ package share
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -133,10 +134,22 @@ func TestFormingCrowdPairsAsOne(t *testing.T) {
 		t.Fatal(err)
 	}
 	k := nodes[0].maxPeers(m)
-	// The second picks the first, every later one arrivalPicks(k).
-	pairs := 1 + (n-2)*arrivalPicks(k)
+	// The second picks the first, every later one arrivalPicks(k); then
+	// in resupply rounds the last ones, below k, pair among themselves
+	// (arrivalFilled), as every device computes from the whole crowd.
+	ids := arrivedIn(t, nodes, cid)
+	first, pairs := 0, 0
+	for j := range ids {
+		peers, arrival := arrivalView(ids, j, n)
+		first += len(arrivalPairs(cid, ids[j], peers, arrival, k))
+		pairs += len(arrivalFilled(cid, ids[j], peers, arrival, k))
+	}
+	first, pairs = first/2, pairs/2
+	if want := 1 + (n-2)*arrivalPicks(k); first != want {
+		t.Fatalf("the arrival graph has %d pairs, want %d", first, want)
+	}
 	got := handshakes(nodes)
-	t.Logf("%d connections for %d devices (%.2f a device); the arrival graph has %d pairs (k=%d)", got, n, float64(got)/n, pairs, k)
+	t.Logf("%d connections for %d devices (%.2f a device); the arrival graph has %d pairs, filled %d (k=%d)", got, n, float64(got)/n, first, pairs, k)
 	if raceEnabled {
 		return // slowed ~10x, peers time out and are replaced: counts only without -race
 	}
@@ -144,6 +157,35 @@ func TestFormingCrowdPairsAsOne(t *testing.T) {
 	if got > int64(pairs+1) {
 		t.Errorf("the crowd opened %d connections; its arrival graph has %d pairs (k=%d)", got, pairs, k)
 	}
+}
+
+// arrivedIn is the crowd's devices in the order the directory saw their
+// downloads arrive (started 5 ms apart, they may arrive otherwise), as
+// the first device's suppliers answer ranks them.
+func arrivedIn(t *testing.T, nodes []*Node, cid sealed.ContentID) []identity.ID {
+	t.Helper()
+	sups, err := nodes[0].dirClient().SuppliersN(context.Background(), cid, len(nodes)+1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rank := map[identity.ID]int{}
+	missing := len(nodes) * (len(nodes) + 1) / 2 // the first device's rank: the one no other has
+	for _, s := range sups {
+		if r := max(s.Arrival, -s.Arrival); r > 0 {
+			rank[s.Device] = r
+			missing -= r
+		}
+	}
+	rank[nodes[0].ID()] = missing
+	ids := make([]identity.ID, len(nodes))
+	for i, nd := range nodes {
+		ids[i] = nd.ID()
+		if rank[ids[i]] == 0 {
+			t.Fatalf("%s has no place in the order of arrival: %v", ids[i].Short(), rank)
+		}
+	}
+	slices.SortFunc(ids, func(a, b identity.ID) int { return rank[a] - rank[b] })
+	return ids
 }
 
 // TestMixedCrowdCompletes: a forming crowd of this version's devices and

@@ -60,7 +60,10 @@
 // same picks from its first answer, without asking again or waiting; a
 // download dials its picks and adopts the later ones that pick it (they
 // dial it), and dials no other download unless its pairs failed it
-// (arrivalorder.go). Resupply rounds add new suppliers while there is
+// (arrivalorder.go); in resupply rounds, once the crowd is known, the
+// last arrivals, left below k pairs (nobody after them picks them), pair
+// among themselves too (arrivalFilled: the same second pass at every
+// device). Resupply rounds add new suppliers while there is
 // room, connect back to crowd members that poll us over the connection
 // they dialled, and give a download its peers have not fed for two
 // rounds (none has a chunk it needs: peer.Fetcher.Unfed) one more peer a

@@ -10,6 +10,7 @@ import (
 
 	"github.com/kith-media/kith/directory"
 	"github.com/kith-media/kith/share/identity"
+	"github.com/kith-media/kith/share/pairs"
 	"github.com/kith-media/kith/share/peer"
 	"github.com/kith-media/kith/share/peer/sched"
 	"github.com/kith-media/kith/share/sealed"
@@ -389,12 +390,16 @@ func (n *Node) maxPeers(m *sealed.Manifest) int {
 // and we dial no download that is not our
 // pair (its slots are filled by its own pairs: a connection only one end
 // picked is a handshake the graph does not need) unless it polls us or
-// our pairs have failed us (fewer live than arrivalPicks).
+// our pairs have failed us (fewer live than arrivalPicks). Once the
+// crowd has stopped growing (an answer ranks no more downloads than the
+// last), the pairs are arrivalFilled's: the last arrivals, below k, pair
+// among themselves.
 func (n *Node) resupply(ctx context.Context, cid sealed.ContentID, m *sealed.Manifest, ft *peer.Fetcher, seen map[identity.ID]bool, view *sched.CrowdView, waiting *atomic.Int32) {
 	every := n.resupplyInterval()
 	wait := min(every, 100*time.Millisecond) // a crowd arriving together finds itself quickly
 	added := len(seen) - 1
 	busy := 0
+	var growth pairs.Growth // the crowd's order of arrival across rounds (arrivalFilled)
 	for {
 		select {
 		case <-ctx.Done():
@@ -457,7 +462,11 @@ func (n *Node) resupply(ctx context.Context, cid sealed.ContentID, m *sealed.Man
 		ordered := crowd.ordered()
 		switch {
 		case ordered:
-			paired = arrivalPairs(cid, n.ID(), peers, crowd.arrival, limit)
+			if growth.Settled(crowd.arrival) {
+				paired = arrivalFilled(cid, n.ID(), peers, crowd.arrival, limit)
+			} else {
+				paired = arrivalPairs(cid, n.ID(), peers, crowd.arrival, limit)
+			}
 			added += n.adoptLater(ctx, m, ft, peers, paired, crowd.arrival, seen, waiting)
 		case added < limit && !crowd.full:
 			// Room for new peers: our pairs first, as at the start.

@@ -41,7 +41,8 @@
 // directory's v2 ranks, directory.ArrivalRanks over the order of the
 // announcements, given while the directory's lookup sees the whole
 // crowd), the arrival pair graph (pairs.Arrival, pairs.Start), and its
-// resupply adopts the later pairs that picked it (pairs.Later) and dials
+// resupply, over the graph with the last arrivals paired among
+// themselves (pairs.Filled), adopts the later pairs (pairs.Later) and dials
 // no other download unless it polls us or our pairs failed us. A pair is
 // counted as one connection (Result.ConnsPerDevice), as peer.WireProto2
 // carries it both ways. Not modelled: the moment a download waits for a

@@ -35,6 +35,7 @@ type node struct {
 	seen       map[identity.ID]bool // suppliers connected to (and itself)
 	view       sched.CrowdView      // the crowd across suppliers answers (as share.Node)
 	added      int
+	growth     pairs.Growth // its crowd's order of arrival across rounds
 
 	uploads   int
 	perPeer   map[identity.ID]int
@@ -260,7 +261,11 @@ func (n *node) resupply() {
 	ordered := !s.c.Legacy && ans.ordered()
 	switch {
 	case ordered:
-		paired = pairs.Arrival(contentID, n.id, ans.peers, nodeID, notNear, ans.arrival, limit)
+		if n.growth.Settled(ans.arrival) {
+			paired = pairs.Filled(contentID, n.id, ans.peers, nodeID, notNear, ans.arrival, limit)
+		} else {
+			paired = pairs.Arrival(contentID, n.id, ans.peers, nodeID, notNear, ans.arrival, limit)
+		}
 		for _, p := range ans.peers {
 			if pairs.Later(p.id, paired, ans.arrival, n.seen) {
 				n.connect(p)

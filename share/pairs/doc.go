@@ -1,7 +1,8 @@
 // Package pairs is whom a download of a crowd connects to: the pair
 // graphs every device of a crowd computes alike from the directory's
 // suppliers answer (Match over a whole listed crowd, Arrival over the
-// order of arrival the v2 answer carries), the order of the rest
+// order of arrival the v2 answer carries; Filled adds a second pass
+// pairing the downloads left below k), the order of the rest
 // (Order: a rank both ends of a pair compute alike), and which pairs a
 // download dials at its start (Start) or adopts later (Later).
 //

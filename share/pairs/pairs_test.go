@@ -75,3 +75,82 @@ func TestStartAndLater(t *testing.T) {
 		t.Error("a pair already a source adopted again")
 	}
 }
+
+// TestFilledPairsTheLast: in the arrival graph alone the last downloads
+// have only their own Picks(k) pairs (nobody after them picks them);
+// Filled pairs those below k among themselves, so that every download
+// has k pairs (but at most one, left without a partner below k), every
+// pair is computed by both ends alike, and Arrival's pairs are kept.
+func TestFilledPairsTheLast(t *testing.T) {
+	for _, n := range []int{2, 3, 8, 10, 50, 64} {
+		for _, k := range []int{1, 2, 4, 5} {
+			cid := sealed.ContentID{byte(n), byte(k)}
+			ids := make([]identity.ID, n)
+			for i := range ids {
+				ids[i] = identity.ID(fmt.Sprintf("dev-%02d", i))
+			}
+			view := func(j int) ([]identity.ID, map[identity.ID]int) {
+				var peers []identity.ID
+				arrival := map[identity.ID]int{}
+				for i, id := range ids {
+					if i == j {
+						continue
+					}
+					peers = append(peers, id)
+					arrival[id] = i + 1
+					if i < j {
+						arrival[id] = -(i + 1)
+					}
+				}
+				return peers, arrival
+			}
+			filled := make([]map[identity.ID]bool, n)
+			var short []int // below k after the fill
+			for j := range ids {
+				peers, arrival := view(j)
+				first := Arrival(cid, ids[j], slices.Clone(peers), plainID, never, arrival, k)
+				filled[j] = Filled(cid, ids[j], peers, plainID, never, arrival, k)
+				for id := range first {
+					if !filled[j][id] {
+						t.Fatalf("n=%d k=%d: %s lost its arrival pair %s", n, k, ids[j], id)
+					}
+				}
+				if len(filled[j]) < min(k, n-1) {
+					short = append(short, j)
+				}
+			}
+			for j := range ids {
+				for id := range filled[j] {
+					i := slices.Index(ids, id)
+					if !filled[i][ids[j]] {
+						t.Fatalf("n=%d k=%d: %s pairs with %s, not the other way", n, k, ids[j], id)
+					}
+				}
+			}
+			for _, a := range short {
+				for _, b := range short {
+					if a != b && !filled[a][ids[b]] {
+						t.Errorf("n=%d k=%d: %s and %s both below %d pairs after the fill, not paired", n, k, ids[a], ids[b], k)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestGrowthSettles: a crowd has stopped growing once an answer ranks no
+// more downloads than the one before; the first answer, or one naming
+// a new arrival, has not.
+func TestGrowthSettles(t *testing.T) {
+	var g Growth
+	two := map[identity.ID]int{"a": -1, "b": 2}
+	three := map[identity.ID]int{"a": -1, "b": 2, "c": 3}
+	for i, c := range []struct {
+		arrival map[identity.ID]int
+		want    bool
+	}{{two, false}, {two, true}, {three, false}, {three, true}, {three, true}} {
+		if got := g.Settled(c.arrival); got != c.want {
+			t.Errorf("answer %d (%d ranked): settled %v, want %v", i, len(c.arrival), got, c.want)
+		}
+	}
+}
