@@ -22,6 +22,7 @@ import (
 
 	"github.com/kith-media/kith/directory"
 	"github.com/kith-media/kith/internal/datadir"
+	"github.com/kith-media/kith/internal/oneline"
 	"github.com/kith-media/kith/internal/progress"
 	"github.com/kith-media/kith/share"
 	"github.com/kith-media/kith/share/peer"
@@ -203,7 +204,7 @@ func runClient(ctx context.Context, g globals, cmd string, args []string, out io
 			st.Device, st.Name, st.Account, st.Addr, st.LANAddr, st.Directory)
 		fmt.Fprintln(tw, "\nTITLE\tCHUNKS\tCOMPLETE\tLICENSED\tPOLICY\tCONTENT")
 		for _, h := range st.Holdings {
-			fmt.Fprintf(tw, "%s\t%d/%d\t%v\t%v\t%s\t%s\n", h.Name, h.Have, h.Total, h.Complete, h.Licensed, h.Policy, h.Content.String()[:16])
+			fmt.Fprintf(tw, "%s\t%d/%d\t%v\t%v\t%s\t%s\n", cell(h.Name), h.Have, h.Total, h.Complete, h.Licensed, h.Policy, h.Content.String()[:16])
 		}
 		return nil
 	case "signup", "signin":
@@ -263,7 +264,7 @@ func runClient(ctx context.Context, g globals, cmd string, args []string, out io
 			if t.Price > 0 {
 				price = fmt.Sprintf("%d.%02d %s", t.Price/100, t.Price%100, t.Currency)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d/%d\t%v\n", t.ID, t.Name, t.Artist, price, t.Size, t.Have, t.Chunks, t.Licensed)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d/%d\t%v\n", cell(t.ID), cell(t.Name), cell(t.Artist), cell(price), t.Size, t.Have, t.Chunks, t.Licensed)
 		}
 		return nil
 	case "suppliers":
@@ -281,7 +282,7 @@ func runClient(ctx context.Context, g globals, cmd string, args []string, out io
 			if acct == "" {
 				acct = "-"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%v\t%s\n", s.Device, acct, s.Origin, strings.Join(s.Addrs, " "))
+			fmt.Fprintf(tw, "%s\t%s\t%v\t%s\n", cell(string(s.Device)), cell(acct), s.Origin, cell(strings.Join(s.Addrs, " ")))
 		}
 		return nil
 	case "buy", "getkey":
@@ -438,7 +439,7 @@ func runClient(ctx context.Context, g globals, cmd string, args []string, out io
 		}
 		fmt.Fprintln(tw, "DEVICE\tNAME\tFOUND\tADDRESSES")
 		for _, n := range nbs {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", n.ID, n.Name, found(n), strings.Join(n.Addrs, " "))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", n.ID, cell(n.Name), found(n), cell(strings.Join(n.Addrs, " ")))
 		}
 		return nil
 	case "offers":
@@ -452,7 +453,7 @@ func runClient(ctx context.Context, g globals, cmd string, args []string, out io
 		}
 		fmt.Fprintln(tw, "TITLE\tNAME\tCHUNKS\tCOMPLETE")
 		for _, o := range offers {
-			fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%v\n", o.TitleID, o.Name, o.Have, o.Chunks, o.Complete)
+			fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%v\n", cell(o.TitleID), cell(o.Name), o.Have, o.Chunks, o.Complete)
 		}
 		return nil
 	case "play":
@@ -509,3 +510,9 @@ func parseCents(s string) (int64, error) {
 	}
 	return int64(math.Round(v * 100)), nil
 }
+
+// cell is a table cell's text from elsewhere (a directory's catalog, a
+// peer's offer, a LAN neighbour's name) as one plain line: a hostile
+// title name could otherwise carry a terminal's escape sequences, a line
+// break drawing a row of its own or a U+202E, into the user's terminal.
+func cell(s string) string { return oneline.Text(s, oneline.MaxMessage) }
