@@ -231,13 +231,17 @@ func checkTags(t TitleTags) (TitleTags, error) {
 	return t, nil
 }
 
-// printable reports valid UTF-8 without control characters.
+// printable reports valid UTF-8 without control characters, bidi
+// controls (a U+202E turning a title's name around in every household
+// member's list) or line and paragraph separators: a device's file tags
+// never hold them (share/tags keeps printable characters only), so only
+// a hostile publisher sends them.
 func printable(s string) bool {
 	if !utf8.ValidString(s) {
 		return false
 	}
 	for _, r := range s {
-		if unicode.IsControl(r) {
+		if unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) || unicode.In(r, unicode.Zl, unicode.Zp) {
 			return false
 		}
 	}
