@@ -334,6 +334,9 @@ func (c *Client) Titles(ctx context.Context, query string, page, perPage int) (t
 	if err := c.do(ctx, http.MethodGet, "/v1/titles?"+v.Encode(), nil, c.ifDevice(), &r); err != nil {
 		return nil, 0, err
 	}
+	for i := range r.Titles {
+		r.Titles[i].plain()
+	}
 	return r.Titles, r.Total, nil
 }
 
@@ -343,6 +346,7 @@ func (c *Client) Title(ctx context.Context, id string) (*Title, error) {
 	if err := c.do(ctx, http.MethodGet, "/v1/titles/"+url.PathEscape(id), nil, c.ifDevice(), &t); err != nil {
 		return nil, err
 	}
+	t.plain()
 	return &t, nil
 }
 

@@ -51,6 +51,22 @@ type Title struct {
 	Artwork    bool   `json:"artwork,omitempty"` // GET /v1/titles/{id}/artwork answers a JPEG thumbnail
 }
 
+// maxTitleText is the most runes of a title's text a directory accepts
+// (a name, an artist, an album: checkTags, share/tags.MaxText).
+const maxTitleText = 200
+
+// plain makes the text of a title a directory answered one plain line of
+// at most maxTitleText runes each (oneline): the client shows it in lists
+// and keeps it in the library, and a directory that is not honest could
+// put line breaks, a terminal's escape sequences or a U+202E in it. An
+// honest directory's titles are unchanged but for runs of spaces (publish
+// refuses all three).
+func (t *Title) plain() {
+	for _, s := range []*string{&t.Name, &t.Artist, &t.Album, &t.AlbumArtist, &t.Genre, &t.Currency, &t.Owner} {
+		*s = oneline.Text(*s, maxTitleText)
+	}
+}
+
 // TitleTags are what a media file's tags say about a title beyond its name
 // and artist (see share/tags); zero when unknown.
 type TitleTags struct {
