@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/kith-media/kith/share/sealed"
 	"golang.org/x/sys/unix"
 )
 
@@ -54,24 +55,36 @@ func TestFullDiskRefusedAtStart(t *testing.T) {
 			t.Errorf("error %q does not say %q", err, w)
 		}
 	}
-	left, err := os.ReadDir(content)
-	if err != nil || len(left) != 0 {
+	leftNothing(t, l, content, big)
+	file, small, _, _ := sealedFile(t, 1<<20, 64<<10)
+	fetchedWhole(t, l, small, file)
+}
+
+// leftNothing fails the test unless a download of m refused at its start
+// left the library as it was: no file in content, no row.
+func leftNothing(t *testing.T, l *Library, content string, m *sealed.Manifest) {
+	t.Helper()
+	if left, err := os.ReadDir(content); err != nil || len(left) != 0 {
 		t.Fatalf("content folder after the refusal: %v, %v; want empty", left, err)
 	}
-	if _, err := l.Manifest(ctx, big.ContentID()); !errors.Is(err, ErrNotFound) {
+	if _, err := l.Manifest(context.Background(), m.ContentID()); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("the refused download's row: %v; want ErrNotFound (library as it was)", err)
 	}
+}
 
-	file, small, _, _ := sealedFile(t, 1<<20, 64<<10)
-	if err := l.AddManifest(ctx, small); err != nil {
-		t.Fatalf("a 1 MiB download on the same disk: %v", err)
+// fetchedWhole adds m and writes every chunk of file as a download would,
+// failing the test unless it ends complete (a download that fits the disk).
+func fetchedWhole(t *testing.T, l *Library, m *sealed.Manifest, file []byte) {
+	t.Helper()
+	if err := l.AddManifest(context.Background(), m); err != nil {
+		t.Fatalf("a download that fits the disk: %v", err)
 	}
-	for i := range small.NumChunks() {
-		if err := l.WriteChunk(small.ContentID(), i, chunkOf(small, file, i)); err != nil {
+	for i := range m.NumChunks() {
+		if err := l.WriteChunk(m.ContentID(), i, chunkOf(m, file, i)); err != nil {
 			t.Fatalf("chunk %d: %v", i, err)
 		}
 	}
-	if st, err := l.Status(ctx, small.ContentID()); err != nil || !st.Complete {
+	if st, err := l.Status(context.Background(), m.ContentID()); err != nil || !st.Complete {
 		t.Fatalf("the download that fits: %+v, %v; want complete", st, err)
 	}
 }

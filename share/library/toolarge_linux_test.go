@@ -56,14 +56,8 @@ func TestFileTooLargeRefusedAtStart(t *testing.T) {
 	l := openLib(t, dir)
 	content := filepath.Join(dir, "content")
 
-	_, small, _, _ := sealedFile(t, 64<<10, 64<<10)
-	big := &sealed.Manifest{Header: small.Header}
-	big.Header.ChunkSize = sealed.MaxChunkSize
-	big.Header.Length = 17 << 30
-	big.Chunks = make([][32]byte, big.NumChunks())
-	if err := big.Validate(); err != nil {
-		t.Fatal(err)
-	}
+	file, small, _, _ := sealedFile(t, 64<<10, 64<<10)
+	big := unfetched(t, small, sealed.MaxChunkSize, 17<<30)
 	err := l.AddManifest(ctx, big)
 	var ns *NoSpaceError
 	if !errors.As(err, &ns) || !ns.TooLarge || !errors.Is(err, syscall.EFBIG) {
@@ -73,12 +67,7 @@ func TestFileTooLargeRefusedAtStart(t *testing.T) {
 	if ns.UserText() != want {
 		t.Fatalf("the refusal says %q; want %q", ns.UserText(), want)
 	}
-	if left, err := os.ReadDir(content); err != nil || len(left) != 0 {
-		t.Fatalf("content folder after the refusal: %v, %v; want empty", left, err)
-	}
-	if _, err := l.Manifest(ctx, big.ContentID()); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("the refused download's row: %v; want ErrNotFound (library as it was)", err)
-	}
+	leftNothing(t, l, content, big)
 
 	if f, err := l.CreateSealTemp(big.FileSize()); !errors.As(err, &ns) || !ns.TooLarge || !ns.Adding {
 		if f != nil {
@@ -86,12 +75,21 @@ func TestFileTooLargeRefusedAtStart(t *testing.T) {
 		}
 		t.Fatalf("a 17 GiB file of our own to seal: %v; want a NoSpaceError, TooLarge, Adding", err)
 	}
-	if left, err := os.ReadDir(content); err != nil || len(left) != 0 {
-		t.Fatalf("content folder after refusing to seal: %v, %v; want empty", left, err)
+	leftNothing(t, l, content, big)
+	fetchedWhole(t, l, small, file)
+}
+
+// unfetched is a manifest like like's but of length bytes in chunks of
+// size chunk, with hashes no file has: a title that is only ever refused.
+func unfetched(t *testing.T, like *sealed.Manifest, chunk uint32, length uint64) *sealed.Manifest {
+	t.Helper()
+	m := &sealed.Manifest{Header: like.Header}
+	m.Header.ChunkSize, m.Header.Length = chunk, length
+	m.Chunks = make([][32]byte, m.NumChunks())
+	if err := m.Validate(); err != nil {
+		t.Fatal(err)
 	}
-	if err := l.AddManifest(ctx, small); err != nil {
-		t.Fatalf("a 64 KiB download on the same disk: %v", err)
-	}
+	return m
 }
 
 // The words for a FAT32 data folder (vfat's magic in statfs) name its
@@ -119,9 +117,7 @@ func TestFullDiskWithoutFallocateRefusedAtStart(t *testing.T) {
 	content := filepath.Join(dir, "content")
 
 	file, small, _, _ := sealedFile(t, 1<<20, 64<<10)
-	big := &sealed.Manifest{Header: small.Header}
-	big.Header.Length = 20 << 20
-	big.Chunks = make([][32]byte, big.NumChunks())
+	big := unfetched(t, small, small.Header.ChunkSize, 20<<20)
 	err := l.AddManifest(ctx, big)
 	var ns *NoSpaceError
 	if !errors.As(err, &ns) || ns.TooLarge || !errors.Is(err, syscall.ENOSPC) {
@@ -130,21 +126,6 @@ func TestFullDiskWithoutFallocateRefusedAtStart(t *testing.T) {
 	if ns.Dir != content || ns.Need != big.FileSize() || ns.Free < 0 || ns.Free >= ns.Need {
 		t.Fatalf("NoSpaceError %+v; want Dir %s, Need %d, 0 <= Free < Need", ns, content, big.FileSize())
 	}
-	if left, err := os.ReadDir(content); err != nil || len(left) != 0 {
-		t.Fatalf("content folder after the refusal: %v, %v; want empty", left, err)
-	}
-	if _, err := l.Manifest(ctx, big.ContentID()); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("the refused download's row: %v; want ErrNotFound", err)
-	}
-	if err := l.AddManifest(ctx, small); err != nil {
-		t.Fatalf("a 1 MiB download on the same disk: %v", err)
-	}
-	for i := range small.NumChunks() {
-		if err := l.WriteChunk(small.ContentID(), i, chunkOf(small, file, i)); err != nil {
-			t.Fatalf("chunk %d: %v", i, err)
-		}
-	}
-	if st, err := l.Status(ctx, small.ContentID()); err != nil || !st.Complete {
-		t.Fatalf("the download that fits: %+v, %v; want complete", st, err)
-	}
+	leftNothing(t, l, content, big)
+	fetchedWhole(t, l, small, file)
 }
