@@ -175,8 +175,17 @@ func (c *Client) newWire(tc *tls.Conn) *wireConn {
 	return wc
 }
 
+// wireReadBuf is the size of a wire connection's read buffer: room for
+// the frames' heads (requests, answer heads, cancels: well under 4 KiB)
+// and small answers. A chunk's body is read past it, straight from the TLS
+// connection into the caller's buffer, once what the head's read brought
+// in is used up; a bigger buffer only copies more of each body twice (the
+// head's read fills it from the body's first record) and costs every
+// connection end its size.
+const wireReadBuf = 4 << 10
+
 func newWireConn(tc *tls.Conn, peer identity.ID, idle time.Duration) *wireConn {
-	return &wireConn{peer: peer, tc: tc, br: bufio.NewReaderSize(tc, 16<<10), cs: tc.ConnectionState(), wmu: new(sync.Mutex), idle: idle,
+	return &wireConn{peer: peer, tc: tc, br: bufio.NewReaderSize(tc, wireReadBuf), cs: tc.ConnectionState(), wmu: new(sync.Mutex), idle: idle,
 		slots: make(chan struct{}, maxStreams), dead: make(chan struct{}), streams: map[uint32]*wireStream{}}
 }
 
