@@ -300,4 +300,5 @@ func (s *Server) dropDevice(id identity.ID) {
 	s.devices.forget(id)
 	s.askers.forget(id)
 	s.idx.remove(id)
+	s.o.Origin.Announced(id, nil, s.now())
 }

@@ -320,7 +320,9 @@
 // asks the origin for alone is the one it holds back), and so does, with the same exception, a part
 // whose holder stopped sharing it (if the part went into a crowd of 128
 // or more 10 s or more before, only if it stands out likewise: by then
-// its holder passed it on; its new first copy replaces the
+// its holder passed it on; and so if its holder announced it stopped
+// sharing the content, or withdrew, 4 s or more after the part went out,
+// or if it stands out since then: see originleft.go; its new first copy replaces the
 // gone one in the cap on first copies, twice the size, for one size of
 // such copies per episode: holders taking turns to leave cannot draw the
 // content again and again). A part's holder reading it again (a read

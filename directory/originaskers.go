@@ -68,6 +68,7 @@ func (b *OriginBudget) noteAsker(t *originTally, off int64, asker identity.ID, n
 	}
 	set[asker] = struct{}{}
 	t.distinct++
+	t.noted++
 	b.pairs++
 	if b.byAsker == nil {
 		b.byAsker = map[identity.ID]int{}

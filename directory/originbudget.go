@@ -37,6 +37,10 @@ type OriginBudget struct {
 	swept time.Time // when tallies past their episode were last dropped for pairs
 	// per device: its (part, asker) pairs in every tally (maxAskerPartsPerDevice)
 	byAsker map[identity.ID]int
+	// recent: per device, the parts it got as first copies into a crowd
+	// of stuckCrowd or more in the last stuckAfter (originleft.go)
+	recent  map[identity.ID][]recentGrant
+	nRecent int
 }
 
 // stuckDeclines is how many refusals of one part, since it last went out,
@@ -127,6 +131,7 @@ type originTally struct {
 	// ratio compares these, so one device's refusals weigh one per part.
 	askers   map[int64]map[identity.ID]struct{}
 	distinct int
+	noted    int // askers ever added to any part's set (never decreases: windows of grant.left)
 	// firstBytes: the bytes of the first copies handed out, less those
 	// whose holder has since stopped sharing (a part given again because
 	// its holder left replaces that copy in the count instead of adding
@@ -150,6 +155,13 @@ type grant struct {
 	n       int64
 	crowd   int
 	retries int
+	// left: when the budget first found its holder gone (zero while it
+	// holds the part); leftU, leftNoted: the part's askers and the
+	// tally's noted then, so refusals since can be told from those before
+	// (leftStandsOut).
+	left      time.Time
+	leftU     int
+	leftNoted int
 }
 
 // holderRetries is how often a part's holder may read it again as the same
@@ -243,7 +255,9 @@ func (b *OriginBudget) Admit(c sealed.ContentID, size, off, n int64, asker ident
 	// of four such parts had no online holder at 1 s, and waiting for
 	// them to stand out against the first seconds' refusals took 13 s
 	// and doubled the median time); and so is one its holder got alone
-	// (a crowd arriving after a device downloaded and left).
+	// (a crowd arriving after a device downloaded and left). Unless the
+	// holder announced its leaving (Announced) passedOnAfter or more after
+	// the part went out: then it has passed it on (originleft.go).
 	d := t.declined[off]
 	late := now.Sub(g.at) >= stuckAfter
 	u := len(t.askers[off])
@@ -252,8 +266,14 @@ func (b *OriginBudget) Admit(c sealed.ContentID, size, off, n int64, asker ident
 	// stand out (seededClaim).
 	trusted := seeded && now.Sub(g.at) < seededGrace && (len(t.served) < 2 || !standsOut)
 	lacking := crowd < stuckCrowd || standsOut // a small crowd: the count alone
-	passedOn := late && g.crowd >= stuckCrowd
-	left := given && !trusted && g.to != asker && !holds(g.to) && (!passedOn || lacking)
+	// When the holder's leaving was announced (Announced), how long it
+	// shared the part says whether it passed it on (originleft.go);
+	// otherwise the part is taken as passed on once it went out
+	// stuckAfter before.
+	reported := !g.left.IsZero()
+	passedOn := g.crowd >= stuckCrowd && (late || reported && g.left.Sub(g.at) >= passedOnAfter)
+	left := given && !trusted && g.to != asker && !holds(g.to) &&
+		(!passedOn || lacking || reported && leftStandsOut(t, g, u))
 	var gone int64 // the bytes of a copy whose holder left
 	if left {
 		gone = max(0, min(g.n, size-t.regiven))
@@ -279,6 +299,9 @@ func (b *OriginBudget) Admit(c sealed.ContentID, size, off, n int64, asker ident
 		t.served[off] = g
 	case given || len(t.served) < maxTallyOffsets:
 		t.served[off] = grant{to: asker, at: now, n: n, crowd: crowd}
+		if crowd >= stuckCrowd {
+			b.noteRecent(c, off, asker, now)
+		}
 		t.firstBytes += n - gone
 		t.regiven += gone
 		delete(t.declined, off)

@@ -72,6 +72,7 @@ func (s *Server) applyChange(c *DeviceChange) {
 	a := c.Online
 	if a == nil {
 		s.idx.remove(c.Device)
+		s.o.Origin.Announced(c.Device, nil, s.now())
 		return
 	}
 	cand := &Candidate{Device: a.Device, Account: c.Account, Addrs: a.Addrs, PrivateAddrs: a.PrivateAddrs, PublicIP: a.PublicIP,
@@ -89,6 +90,7 @@ func (s *Server) applyChange(c *DeviceChange) {
 	}
 	a.Holdings = kept
 	s.idx.announce(a, c.Account)
+	s.o.Origin.Announced(a.Device, a.Holdings, s.now())
 }
 
 // seenShared refuses a signed request that changes something when another

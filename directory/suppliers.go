@@ -90,6 +90,7 @@ func (s *Server) recordAnnouncement(ctx context.Context, rq *request, a Announce
 	}
 	s.askers.put(dev.ID, rec, rec.Expires)
 	s.idx.announce(rec, dev.Account)
+	s.o.Origin.Announced(dev.ID, a.Holdings, now) // parts of a title it stopped sharing (originleft.go)
 	return dev, rec, nil
 }
 
@@ -143,6 +144,7 @@ func (s *Server) handleWithdraw(w http.ResponseWriter, r *http.Request, rq *requ
 	}
 	s.askers.forget(rq.device.ID)
 	s.idx.remove(rq.device.ID)
+	s.o.Origin.Announced(rq.device.ID, nil, s.now())
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

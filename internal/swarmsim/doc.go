@@ -8,7 +8,9 @@
 // machine-wide cap for the one-process test harness), peers' upload limits
 // (MaxUploads, MaxUploadsPerPeer, answered Busy), arrivals (all at once or
 // Poisson), churn (devices leaving mid-download, their entries expiring
-// from the directory after the announce TTL) and free riders (devices
+// from the directory's lookups after the announce TTL; the origin budget
+// hears of the leaving at once, as from the announcement without the
+// title a device that stops sharing sends: OriginBudget.Announced) and free riders (devices
 // that share nothing: not announced, refusing every request) and stalled
 // devices (announced, answering every chunk request busy), some of which
 // may flood (Config.Flood: asking the origin for every other part every

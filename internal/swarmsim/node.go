@@ -318,7 +318,7 @@ func (n *node) pump() {
 	now := s.t()
 	launch, alive := n.core.Schedule(now)
 	if !alive {
-		n.gone, n.goneAt = true, s.now // no source left: it gives up
+		n.leave() // no source left: it gives up
 		return
 	}
 	for _, a := range launch {
@@ -430,4 +430,15 @@ func intersects(a, b sched.Bitmap) bool {
 		}
 	}
 	return false
+}
+
+// leave takes n out of the crowd now. Its holding is gone from the
+// directory at once (holds), as a device that stops sharing announces
+// (or withdraws), and the origin budget is told so (Announced).
+func (n *node) leave() {
+	s := n.s
+	n.gone, n.goneAt = true, s.now
+	if s.budget != nil {
+		s.budget.Announced(n.id, nil, s.t())
+	}
 }

@@ -189,7 +189,7 @@ func (tr *transfer) end(out sched.Outcome) {
 		n.nhave++
 		switch {
 		case n.churner && n.nhave >= n.leaveAt:
-			n.gone, n.goneAt = true, s.now
+			n.leave()
 			n.gained(a.Chunk)
 			return
 		case n.nhave == s.chunks:
