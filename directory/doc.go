@@ -11,7 +11,10 @@
 // the directory's ed25519 identity key, so the directory's identity.ID is
 // its fingerprint; clients pin it, given in the URL fragment:
 // "https://host:port#FINGERPRINT" (ParseURL). Bodies are JSON (UTF-8), except
-// manifests and content, which are binary. The Client keeps up to 16
+// manifests and content, which are binary. Answers go out in full-size TLS
+// records from a connection's first byte (no dynamic record sizing, whose
+// packet-sized first records made the device's crypto/tls re-grow its input
+// buffer record by record; Server.TLSConfig). The Client keeps up to 16
 // connections to the directory alive (closed after 90 s idle) and runs each
 // request on its caller's goroutine (no reader and writer goroutines per
 // connection, as net/http's Transport has); while they are all busy, a
