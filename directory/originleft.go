@@ -99,12 +99,20 @@ func (b *OriginBudget) Announced(id identity.ID, holdings []Holding, now time.Ti
 	}
 	rs := b.dropOld(id, now)
 	k := 0
+	// A device's recent grants are mostly of one content: its holdings
+	// (up to MaxHoldings) are looked through once a content, not once a
+	// part (a device given thousands of parts announcing thousands of
+	// holdings would otherwise hold the budget's lock for their product).
+	var last sealed.ContentID
+	shares, looked := false, false
 	for _, r := range rs {
-		shares := false
-		for i := range holdings {
-			if holdings[i].Content == r.c {
-				shares = holdings[i].Policy.Mode != PolicyNobody
-				break
+		if !looked || r.c != last {
+			last, looked, shares = r.c, true, false
+			for i := range holdings {
+				if holdings[i].Content == r.c {
+					shares = holdings[i].Policy.Mode != PolicyNobody
+					break
+				}
 			}
 		}
 		t := b.m[r.c]

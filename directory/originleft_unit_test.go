@@ -33,6 +33,31 @@ func TestOriginAnnouncedNobody(t *testing.T) {
 	if b.nRecent != 1 || len(b.recent["B"]) != 1 {
 		t.Errorf("recent grants kept: %d (B: %d), want B's one", b.nRecent, len(b.recent["B"]))
 	}
+
+	// One device's first copies of two contents, then of the first again:
+	// it stops sharing the second only.
+	c2 := sealed.ContentID{4}
+	for _, x := range []struct {
+		c   sealed.ContentID
+		off int64
+	}{{c, 2 << 18}, {c2, 0}, {c, 3 << 18}} {
+		if ok, _ := b.Admit(x.c, 8<<20, x.off, 1<<18, "C", true, false, true, stuckCrowd, holds, now); !ok {
+			t.Fatalf("C: first copy of %v at %d refused", x.c, x.off)
+		}
+	}
+	later := now.Add(passedOnAfter)
+	b.Announced("C", []Holding{{Content: c, Policy: Policy{Mode: PolicyAnyone}}}, later)
+	if g := b.m[c2].served[0]; !g.left.Equal(later) {
+		t.Errorf("C's part of the content it stopped sharing: left %v, want %v", g.left, later)
+	}
+	for _, off := range []int64{2 << 18, 3 << 18} {
+		if g := b.m[c].served[off]; !g.left.IsZero() {
+			t.Errorf("C's part at %d of the content it still shares: left %v", off, g.left)
+		}
+	}
+	if len(b.recent["C"]) != 2 {
+		t.Errorf("C's recent grants kept: %d, want 2", len(b.recent["C"]))
+	}
 }
 
 // TestOriginRecentBounded: the grants remembered for Announced stay under
