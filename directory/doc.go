@@ -88,27 +88,30 @@
 // # Limits on unauthenticated work
 //
 // Everything a stranger can make the directory do is bounded: open
-// connections (4096, more are closed on accept); requests in flight (256
-// but for origin downloads, then 503 busy); request bodies held in memory (24 MiB in
-// all and 8 MiB per client, then 503 busy: an 8 MiB announcement is held
-// from its first byte until its request ends, as its signature covers the
-// whole body); body sizes (16 KiB for account creation and enrollment,
-// 256 KiB for registrations and relays, 8 MiB for announcements and
-// device publishing); requests per client (200/s) and password-checking
-// requests per client (5/s), where a client is an IPv4 address or an IPv6
-// /64; argon2id computations at once (2, 19 MiB each; more wait up to 5 s,
-// then 503); wrong passwords per account (10, then one per 10 s, from any
-// address) and over all accounts (10/s): a guess takes its token before its
-// check and gives it back if it was right, so a spent budget refuses even
-// the owner until it refills; holdings per device (20,000) and of all
-// online devices together (2,000,000, then 503 capacity); devices per
-// account (32 unrevoked, Options.MaxDevices, kith-directory --max-devices;
-// one more is refused 403 device_limit "this account already has N
-// devices; remove one in Settings", counted in the enrolment's
-// transaction, so concurrent enrolments cannot pass it together; a
-// device enrolling again is renamed, never refused): every allowance
-// above that is per device, and a crowd's size (the origin budget's
-// rules), would otherwise grow with one account's enrolments.
+// connections (4096, more are closed on accept); requests in flight (256 but
+// for origin downloads, then 503 busy), of which announcements and
+// withdrawals hold at most half (128, then 503 busy), so that while the
+// store is slow to take holdings the lookups a crowd waits on (suppliers,
+// manifest), answered from memory, still find room; request bodies held in
+// memory (24 MiB in all and 8 MiB per client, then 503 busy: an 8 MiB
+// announcement is held from its first byte until its request ends, as its
+// signature covers the whole body); body sizes (16 KiB for account creation
+// and enrollment, 256 KiB for registrations and relays, 8 MiB for
+// announcements and device publishing); requests per client (200/s) and
+// password-checking requests per client (5/s), where a client is an IPv4
+// address or an IPv6 /64; argon2id computations at once (2, 19 MiB each;
+// more wait up to 5 s, then 503); wrong passwords per account (10, then one
+// per 10 s, from any address) and over all accounts (10/s): a guess takes
+// its token before its check and gives it back if it was right, so a spent
+// budget refuses even the owner until it refills; holdings per device
+// (20,000) and of all online devices together (2,000,000, then 503
+// capacity); devices per account (32 unrevoked, Options.MaxDevices,
+// kith-directory --max-devices; one more is refused 403 device_limit "this
+// account already has N devices; remove one in Settings", counted in the
+// enrolment's transaction, so concurrent enrolments cannot pass it together;
+// a device enrolling again is renamed, never refused): every allowance above
+// that is per device, and a crowd's size (the origin budget's rules), would
+// otherwise grow with one account's enrolments.
 //
 // # What a device learns of others
 //

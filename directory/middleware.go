@@ -76,6 +76,19 @@ func (s *Server) wrap(route string, signed bool, h handlerFunc) http.Handler {
 			if route == "healthz" {
 				return h(w, r, rq)
 			}
+			if route == "announce" || route == "withdraw" {
+				// Holdings are written to the store; when it is slow to
+				// take them they pile up, and without a cap of their own
+				// they would hold every slot while the lookups a crowd
+				// waits on (suppliers, manifest), answered from memory,
+				// were refused busy.
+				select {
+				case s.announcing <- struct{}{}:
+					defer func() { <-s.announcing }()
+				default:
+					return busy("too many announcements in flight")
+				}
+			}
 			if route != "content" { // origin downloads stream for long and hold no body
 				select {
 				case s.inflight <- struct{}{}:

@@ -86,7 +86,8 @@ type Options struct {
 	// MaxPasswordChecks caps argon2id computations at once (19 MiB each);
 	// 0 = DefaultMaxPasswordChecks.
 	MaxPasswordChecks int
-	// MaxInFlight caps requests handled at once; 0 = DefaultMaxInFlight.
+	// MaxInFlight caps requests handled at once, announcements and
+	// withdrawals at half of it; 0 = DefaultMaxInFlight.
 	MaxInFlight int
 	// MaxConns caps connections open at once to the listener Serve is
 	// given (more are closed on accept); 0 = DefaultMaxConns.
@@ -134,18 +135,21 @@ type Server struct {
 	pw       *passwordGuard
 	bodies   *bodyBudget
 	inflight chan struct{}
-	devices  *ttlCache[identity.ID, Device]
-	titles   *ttlCache[string, *TitleRecord] // for registrations
-	members  memberLocks                     // one device's enrollment changes against its announcements
-	askers   *ttlCache[identity.ID, *AnnounceRecord]
-	idx      *onlineIndex
-	flight   singleflight.Group
-	keys     keyCache // content keys opened for licenses
-	origins  originCache
-	publish  publishPolicy
-	wake     chan struct{} // pokes the outbox loop
-	pair     *pairing.Pairer
-	reach    *reachability
+	// announcing caps announcements and withdrawals in flight at half of
+	// inflight's slots (see wrap).
+	announcing chan struct{}
+	devices    *ttlCache[identity.ID, Device]
+	titles     *ttlCache[string, *TitleRecord] // for registrations
+	members    memberLocks                     // one device's enrollment changes against its announcements
+	askers     *ttlCache[identity.ID, *AnnounceRecord]
+	idx        *onlineIndex
+	flight     singleflight.Group
+	keys       keyCache // content keys opened for licenses
+	origins    originCache
+	publish    publishPolicy
+	wake       chan struct{} // pokes the outbox loop
+	pair       *pairing.Pairer
+	reach      *reachability
 
 	mu      sync.Mutex
 	started bool
@@ -234,20 +238,21 @@ func NewServer(o Options) (*Server, error) {
 	}
 	s := &Server{
 		o: o, id: o.Identity, st: o.Store, log: o.Logger, now: o.Now, pay: o.Payments,
-		metrics:  newMetrics(),
-		replay:   newReplayCache(),
-		ipLimit:  newLimiter(o.RateIP, o.Now),
-		devLim:   newLimiter(o.RateDevice, o.Now),
-		authLim:  newLimiter(o.RateAuth, o.Now),
-		pw:       newPasswordGuard(&o),
-		bodies:   newBodyBudget(o.MaxBodyInFlight, o.MaxBodyPerClient),
-		inflight: make(chan struct{}, o.MaxInFlight),
-		devices:  newTTLCache[identity.ID, Device](maxCachedDevices),
-		titles:   newTTLCache[string, *TitleRecord](maxCachedTitles),
-		askers:   newTTLCache[identity.ID, *AnnounceRecord](maxCachedAnnouncers),
-		reach:    newReachability(),
-		idx:      newOnlineIndex(),
-		wake:     make(chan struct{}, 1),
+		metrics:    newMetrics(),
+		replay:     newReplayCache(),
+		ipLimit:    newLimiter(o.RateIP, o.Now),
+		devLim:     newLimiter(o.RateDevice, o.Now),
+		authLim:    newLimiter(o.RateAuth, o.Now),
+		pw:         newPasswordGuard(&o),
+		bodies:     newBodyBudget(o.MaxBodyInFlight, o.MaxBodyPerClient),
+		inflight:   make(chan struct{}, o.MaxInFlight),
+		announcing: make(chan struct{}, max(1, o.MaxInFlight/2)),
+		devices:    newTTLCache[identity.ID, Device](maxCachedDevices),
+		titles:     newTTLCache[string, *TitleRecord](maxCachedTitles),
+		askers:     newTTLCache[identity.ID, *AnnounceRecord](maxCachedAnnouncers),
+		reach:      newReachability(),
+		idx:        newOnlineIndex(),
+		wake:       make(chan struct{}, 1),
 	}
 	if err := s.SetPublishPolicy(o.Publish); err != nil {
 		return nil, err
