@@ -10,8 +10,11 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"net/http/httptest"
 	"os"
 	"runtime"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -49,7 +52,9 @@ import (
 // mutual TLS handshake), the Have polls they sent each other per device
 // (polls/dev, peer.Client.HavePolls), the minor page faults per device
 // counted as cpu_s is (faults/dev, see minorFaults: a part of cpu_s that
-// stays a count under load) and the child processes (procs).
+// stays a count under load), the child processes (procs) and the requests
+// the directory refused busy per device (busy/dev; busy_lookups/dev the
+// suppliers and manifest lookups among them).
 // KITH_CROWD_PROFILE=dir writes a CPU profile per child (group-N.pprof)
 // and one of the parent (directory.pprof), from the start to the last
 // download, and each child's allocations since it started
@@ -118,7 +123,9 @@ func flashCrowd(b *testing.B, n, size int, poisson bool) {
 			at += rand.ExpFloat64() / float64(n)
 		}
 	}
+	busy0, lookBusy0 := busyRefusals(b, d)
 	res := runCrowd(b, d, title, delays) // the nodes, in child processes
+	busy, lookBusy := busyRefusals(b, d)
 	total := int64(n) * title.Size
 	// The crowd's chunks are the title's default-sized sealed chunks.
 	tb := tlsBound(b, n, total, sealed.DefaultChunkSize+sealed.Overhead)
@@ -153,6 +160,36 @@ func flashCrowd(b *testing.B, n, size int, poisson bool) {
 	// of cpu_s on a virtual machine (minorFaults).
 	b.ReportMetric(float64(res.faults)/float64(n), "faults/dev")
 	b.ReportMetric(float64(res.procs), "procs")
+	// Requests the directory refused busy (503, a global cap such as
+	// requests in flight) per device, and of them the lookups a download
+	// waits on (suppliers, manifest): each costs its device a second or
+	// more (retryBusy).
+	b.ReportMetric(float64(busy-busy0)/float64(n), "busy/dev")
+	b.ReportMetric(float64(lookBusy-lookBusy0)/float64(n), "busy_lookups/dev")
+}
+
+// busyRefusals reads from d's metrics how many requests it has refused
+// busy in all, and of them lookups (suppliers, manifest).
+func busyRefusals(t testing.TB, d *testDirectory) (all, lookups int) {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	d.srv.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	for _, l := range strings.Split(rec.Body.String(), "\n") {
+		rest, ok := strings.CutPrefix(l, `kith_directory_busy_total{route="`)
+		if !ok {
+			continue
+		}
+		route, v, ok := strings.Cut(rest, `"} `)
+		k, err := strconv.Atoi(v)
+		if !ok || err != nil {
+			t.Fatalf("metrics line %q", l)
+		}
+		all += k
+		if route == "suppliers" || route == "manifest" {
+			lookups += k
+		}
+	}
+	return all, lookups
 }
 
 // reportStalls prints, every 30 s until stop, the downloads still running
