@@ -15,6 +15,7 @@ import (
 
 	"github.com/kith-media/kith/directory"
 	"github.com/kith-media/kith/directory/license"
+	"github.com/kith-media/kith/internal/oneline"
 	"github.com/kith-media/kith/share/identity"
 	"github.com/kith-media/kith/share/library"
 	"github.com/kith-media/kith/share/sealed"
@@ -49,6 +50,7 @@ func (c *Client) Hello(ctx context.Context) (*Hello, error) {
 	if err := checkPeerText("name", h.Name, maxHelloName); err != nil {
 		return nil, fmt.Errorf("hello to %s: %w: %w", c.peer.Short(), ErrMisbehaving, err)
 	}
+	h.Name = oneline.Text(h.Name, maxHelloName) // shown as the neighbour's name: plain, as an offer's text (Offer.plain)
 	if h.Directory != "" && !h.Directory.Valid() {
 		return nil, fmt.Errorf("hello to %s: %w: directory %q is not a device id", c.peer.Short(), ErrMisbehaving, h.Directory)
 	}

@@ -154,6 +154,14 @@
 // suggested wait in milliseconds, for peers). Slow readers are cut off by a write
 // deadline; idle connections close after IdleTimeout.
 //
+// Text a peer sends for people (hello's name, an offer's name, artist and
+// media type) is checked (bounded, UTF-8, no control characters: else the
+// answer is misbehaving) and then made one plain line (oneline.Text: bidi
+// controls and line separators become spaces), as the directory's catalog
+// text is: sanitized, not refused, because older peers send what their
+// library holds, and titles published before the directory refused bidi
+// may hold a right-to-left mark.
+//
 // # Fetching
 //
 // A Fetcher keeps a few requests in flight per source (two each while it

@@ -39,7 +39,8 @@ func FuzzReadExact(f *testing.F) {
 
 // FuzzDecodeOffers feeds /offer answers of any shape: decodeOffers must
 // never accept more than MaxOffers offers or more than maxOfferBytes, and
-// whatever it accepts passes check and survives encodeOffers unchanged.
+// whatever it accepts passes check, shows no control or bidi character
+// (Offer.plain) and survives encodeOffers unchanged.
 func FuzzDecodeOffers(f *testing.F) {
 	f.Add([]byte(`{"offers":[]}`))
 	f.Add([]byte(`{"offers":[{"content":"0000000000000000000000000000000000000000000000000000000000000000","title":"t","name":"Song","artist":"Band","media_type":"audio/flac","size":100,"chunks":1,"have":1,"complete":true}]}`))
@@ -48,6 +49,8 @@ func FuzzDecodeOffers(f *testing.F) {
 	f.Add([]byte(`{"offers":[{"have":2,"chunks":1}]}`))
 	f.Add([]byte(`{"offers":null}`))
 	f.Add([]byte(`{"offers":[],"offers":[{}]}`))
+	f.Add([]byte(`{"offers":[{"name":"Song\u202Eexe.txt","artist":"\u2066A\u2069\u2028B","media_type":"audio/\u200Fflac"}]}`))
+	f.Add([]byte("{\"offers\":[{\"name\":\" \u200e\u200f \u2029 x\u202a\",\"artist\":\"\u061c\"}]}"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		offers, err := decodeOffers(bytes.NewReader(b))
 		if err != nil {
@@ -59,6 +62,11 @@ func FuzzDecodeOffers(f *testing.F) {
 		for i := range offers {
 			if err := offers[i].check(); err != nil {
 				t.Fatalf("accepted an offer that fails check: %v", err)
+			}
+			for _, s := range []string{offers[i].Name, offers[i].Artist, offers[i].MediaType} {
+				if r, bad := hiddenText(s); bad {
+					t.Fatalf("accepted an offer whose text %q holds %U", s, r)
+				}
 			}
 		}
 		enc, dropped := encodeOffers(offers)

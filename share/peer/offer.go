@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"unicode/utf8"
+
+	"github.com/kith-media/kith/internal/oneline"
 )
 
 // check validates an offer as the client receives it (and as the server
@@ -22,6 +24,22 @@ func (o *Offer) check() error {
 		}
 	}
 	return nil
+}
+
+// plain makes the offer's shown text (name, artist, media type) one plain
+// line, as catalog text and error messages are (oneline.Text): bidi
+// controls (U+202E turning "Song\u202Eexe.txt" into "Songtxt.exe",
+// U+200E/F, U+2066–2069) and line or paragraph separators become spaces,
+// runs of spaces one. It sanitizes rather than refuses because every peer
+// so far sends them (it cleans control characters only) and a title a
+// directory published before it refused bidi may hold U+200F: refusing
+// would lose an honest older neighbour's whole answer for a mark of
+// direction. The title ID is not text for people: it is the directory's
+// key and stays as sent (a hostile one finds no title; kithctl shows it
+// plain).
+func (o *Offer) plain() {
+	o.Name, o.Artist, o.MediaType = oneline.Text(o.Name, maxOfferText), oneline.Text(o.Artist, maxOfferText),
+		oneline.Text(o.MediaType, maxOfferText)
 }
 
 // checkPeerText checks a text field from a peer: at most max bytes of
@@ -121,6 +139,7 @@ func decodeOffers(r io.Reader) ([]Offer, error) {
 			if err := o.check(); err != nil {
 				return nil, err
 			}
+			o.plain()
 			out = append(out, o)
 		}
 		if err := expectDelim(dec, ']'); err != nil {
