@@ -20,6 +20,7 @@ import (
 
 	"github.com/kith-media/kith/directory"
 	"github.com/kith-media/kith/internal/clock"
+	"github.com/kith-media/kith/internal/oneline"
 	"github.com/kith-media/kith/share/identity"
 )
 
@@ -524,7 +525,10 @@ func (c *Client) doVia(req *http.Request, rt func(*http.Request) (*http.Response
 	if resp.StatusCode/100 != 2 {
 		defer resp.Body.Close()
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
-		se := &StatusError{Status: resp.StatusCode, Message: strings.TrimSpace(string(msg))}
+		// The message is the peer's words, shown in the app's status line, a
+		// log and kithctl's fetch lines: one plain line (no terminal escape,
+		// line break or U+202E from a hostile peer), as a directory's is.
+		se := &StatusError{Status: resp.StatusCode, Message: oneline.Text(string(msg), oneline.MaxMessage)}
 		if ms, err := strconv.Atoi(resp.Header.Get(RetryAfterMsHeader)); err == nil && ms >= 0 {
 			se.RetryAfter = time.Duration(ms) * time.Millisecond
 		} else if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s >= 0 {

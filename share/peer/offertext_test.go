@@ -2,11 +2,18 @@ package peer
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"io"
+	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"unicode"
+	"unicode/utf8"
+
+	"github.com/kith-media/kith/internal/oneline"
 )
 
 // hiddenText reports the first character of s a person must not be shown
@@ -72,5 +79,38 @@ func TestSecurityHelloNamePlain(t *testing.T) {
 	}
 	if h.Name != "Kitchen txt.exe Admin" {
 		t.Fatalf("hello name %q, want %q", h.Name, "Kitchen txt.exe Admin")
+	}
+}
+
+// TestSecurityPeerRefusalPlain: a peer's refusal, over real TLS, whose
+// body carries a terminal's escape sequence (clearing kithctl's screen),
+// line breaks and a U+202E reaches the caller (the app's status line,
+// kithctl's fetch lines) as one plain line of at most MaxMessage runes.
+func TestSecurityPeerRefusalPlain(t *testing.T) {
+	a, b := newIdent(t), newIdent(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := a.ServerTLS(nil)
+	cfg.NextProtos = []string{"http/1.1"}
+	body := "no\x1b[2J\x1b]0;pwned\x07\r\nfake line\u202Eexe.txt " + strings.Repeat("x", 1000)
+	hs := &http.Server{TLSConfig: cfg, TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){},
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusForbidden)
+			io.WriteString(w, body)
+		})}
+	go hs.ServeTLS(ln, "", "")
+	t.Cleanup(func() { hs.Close() })
+	_, err = client(t, b, a.ID(), ln.Addr().String()).Offer(context.Background())
+	var se *StatusError
+	if !errors.As(err, &se) || se.Status != http.StatusForbidden {
+		t.Fatalf("offer: %v; want a 403 StatusError", err)
+	}
+	if r, bad := hiddenText(err.Error()); bad {
+		t.Fatalf("the refusal shows %U: %q", r, err)
+	}
+	if want := "no [2J ]0;pwned fake line exe.txt x"; !strings.HasPrefix(se.Message, want) || utf8.RuneCountInString(se.Message) > oneline.MaxMessage+1 {
+		t.Fatalf("message %q (%d runes); want it to start %q, at most %d runes", se.Message, utf8.RuneCountInString(se.Message), want, oneline.MaxMessage+1)
 	}
 }
