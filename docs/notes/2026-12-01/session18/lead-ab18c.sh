@@ -1,0 +1,10 @@
+#!/bin/bash
+# Lead, session 18: variant C (qc: the half cap only for announcements without a suppliers lookup, and withdrawals)
+# against main (qa: every announcement), 8 MiB N=500 once, alternated under the bench lock.
+export PATH=/usr/local/go/bin:$PATH GOFLAGS=-tags=libsqlite3,migrated_fynedo LANG=en_US.UTF-8
+O=${1:-/work/notes/out/ab18c}; mkdir -p $O
+run() { name=$1; shift; echo "== $(date -u +%T) $(cut -d' ' -f1-3 /proc/loadavg) $*" >> $O/$name.txt; flock /tmp/kith-bench.lock "$@" >> $O/$name.txt 2>&1; echo "== end $(date -u +%T) $(cut -d' ' -f1-3 /proc/loadavg)" >> $O/$name.txt; }
+for order in 'qc qa' 'qa qc' 'qc qa'; do for t in $order; do
+  (cd /tmp/$t/share && run n500-$t ../share.test -test.run '^$' -test.bench 'FlashCrowd/size=8MiB/N=500$/arrive=once' -test.benchtime 1x)
+done; done
+echo done > $O/DONE
