@@ -1,13 +1,10 @@
 package directory_test
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
-	"math/rand/v2"
 	"net/http/httptest"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"sync"
@@ -30,24 +27,8 @@ import (
 // slot and a suppliers lookup was refused "too many requests in flight".
 func TestAnnouncementsLeaveLookupsRoom(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	dbPath := filepath.Join(dir, "d.db")
-	st, err := sqlitestore.Open(ctx, dbPath, sqlitestore.Options{BusyTimeout: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	id, err := identity.Generate()
-	if err != nil {
-		t.Fatal(err)
-	}
-	origin := filepath.Join(dir, "origin")
-	plain := make([]byte, 256<<10)
-	rand.NewChaCha8([32]byte{7}).Read(plain)
-	title, err := directory.Publish(ctx, st, id, origin, bytes.NewReader(plain), directory.PublishOptions{Name: "Song", MediaType: "audio/mpeg"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := publishTitle(t, 7, 256<<10, sqlitestore.Options{BusyTimeout: time.Minute})
+	st, id, origin, title, dbPath := p.st, p.id, p.origin, p.title, p.path
 	const maxInFlight = 8
 	d := dirtest.Serve(t, directory.Options{Identity: id, Store: st, OriginDir: origin,
 		MaxInFlight: maxInFlight, RateIP: -1, RateDevice: -1, RateAuth: -1})

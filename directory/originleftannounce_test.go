@@ -1,14 +1,10 @@
 package directory_test
 
 import (
-	"bytes"
-	"context"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -36,24 +32,9 @@ const leftPart = 32 << 10
 
 func newLeftCrowd(t *testing.T) *leftCrowd {
 	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	st, err := sqlitestore.Open(ctx, filepath.Join(dir, "d.db"), sqlitestore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	id, err := identity.Generate()
-	if err != nil {
-		t.Fatal(err)
-	}
-	origin := filepath.Join(dir, "origin")
-	plain := make([]byte, 1<<20)
-	rand.NewChaCha8([32]byte{17}).Read(plain)
-	title, err := directory.Publish(ctx, st, id, origin, bytes.NewReader(plain), directory.PublishOptions{Name: "Song", MediaType: "audio/mpeg"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := publishTitle(t, 17, 1<<20, sqlitestore.Options{})
+	st, id, origin, title := p.st, p.id, p.origin, p.title
+	var err error
 	lc := &leftCrowd{t: t, title: title, now: time.Now(), ms: time.Now().UnixMilli()}
 	lc.s, err = directory.NewServer(directory.Options{Identity: id, Store: st, OriginDir: origin, Logger: slog.New(slog.DiscardHandler),
 		RateIP: -1, RateDevice: -1, Now: lc.clock})

@@ -54,29 +54,47 @@ func TestSecurityReplayedOriginReadIsBudgeted(t *testing.T) {
 	}
 }
 
+// published is a real SQLite store (closed when the test ends) whose
+// origin holds one published title of random bytes.
+type published struct {
+	st     *sqlitestore.Store
+	path   string // the database file
+	id     *identity.Identity
+	origin string
+	title  *directory.Title
+}
+
+// publishTitle publishes a title of size random bytes (from seed) in a new
+// store opened with o.
+func publishTitle(t *testing.T, seed byte, size int, o sqlitestore.Options) *published {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	p := &published{path: filepath.Join(dir, "d.db"), origin: filepath.Join(dir, "origin")}
+	var err error
+	if p.st, err = sqlitestore.Open(ctx, p.path, o); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.st.Close() })
+	if p.id, err = identity.Generate(); err != nil {
+		t.Fatal(err)
+	}
+	plain := make([]byte, size)
+	rand.NewChaCha8([32]byte{seed}).Read(plain)
+	p.title, err = directory.Publish(ctx, p.st, p.id, p.origin, bytes.NewReader(plain), directory.PublishOptions{Name: "Song", MediaType: "audio/mpeg"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 // originTitle serves a directory (a real SQLite store, no rate limits)
 // whose origin holds one published title of 1 MiB of random bytes (from
 // seed).
 func originTitle(t *testing.T, seed byte) (*directory.Server, *sqlitestore.Store, *directory.Title) {
 	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	st, err := sqlitestore.Open(ctx, filepath.Join(dir, "d.db"), sqlitestore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	id, err := identity.Generate()
-	if err != nil {
-		t.Fatal(err)
-	}
-	origin := filepath.Join(dir, "origin")
-	plain := make([]byte, 1<<20)
-	rand.NewChaCha8([32]byte{seed}).Read(plain)
-	title, err := directory.Publish(ctx, st, id, origin, bytes.NewReader(plain), directory.PublishOptions{Name: "Song", MediaType: "audio/mpeg"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := publishTitle(t, seed, 1<<20, sqlitestore.Options{})
+	st, id, origin, title := p.st, p.id, p.origin, p.title
 	s, err := directory.NewServer(directory.Options{Identity: id, Store: st, OriginDir: origin, Logger: slog.New(slog.DiscardHandler),
 		RateIP: -1, RateDevice: -1})
 	if err != nil {
