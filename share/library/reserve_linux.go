@@ -16,9 +16,9 @@ import (
 // files) gets a sparse file (sparse). vfat is not one since Linux 4.5
 // (b13bb33eacb7, "fat: add fat_fallocate operation", January 2016: mode 0
 // is an expanding truncate, its clusters taken and zeroed, FAT having no
-// holes; 94026fd's message said 4.19, which is wrong). A size the file
-// system cannot hold at all (EFBIG from either: FAT32 past 4 GiB, ext2
-// with 1 KiB blocks past 16 GiB) is a *NoSpaceError too, TooLarge.
+// holes). A size the file system cannot hold at all (EFBIG from either:
+// FAT32 past 4 GiB, ext2 with 1 KiB blocks past 16 GiB) is a
+// *NoSpaceError too, TooLarge.
 func reserve(f *os.File, size int64) error {
 	rc, err := f.SyscallConn()
 	if err != nil {
