@@ -3,10 +3,9 @@ package wire
 import (
 	"context"
 	"errors"
-	"strings"
-	"unicode"
 
 	"github.com/kith-media/kith/app"
+	"github.com/kith-media/kith/internal/oneline"
 	"github.com/kith-media/kith/share/identity"
 )
 
@@ -15,7 +14,7 @@ import (
 // directory's error or its hostility, not a household.
 const maxListedDevices = 256
 
-// maxDeviceName bounds a name as shown: names come from the directory.
+// maxDeviceName bounds a name as shown (then "…"): names come from the directory.
 const maxDeviceName = 80
 
 // Devices implements app.Session: the account's enrolled devices from
@@ -73,26 +72,10 @@ var (
 	errRemoveSelf  = errors.New("this is the device you are using: use Sign out to take it out of the account")
 )
 
-// shortName makes a directory-given name fit one row: valid UTF-8,
-// control characters (a newline, a bidi override) as spaces, at most
-// maxDeviceName runes, so a hostile name can neither push the list off the
-// screen nor draw a second line that looks like another device. It reads
-// no further than the runes it keeps: a directory's answer may be 16 MiB,
-// all one name, and converting it whole took up to four times that in
-// runes.
-func shortName(n string) string {
-	rs := make([]rune, 0, maxDeviceName+1)
-	for _, r := range n { // invalid bytes are U+FFFD
-		if len(rs) > maxDeviceName {
-			break
-		}
-		if unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) {
-			r = ' '
-		}
-		rs = append(rs, r)
-	}
-	if len(rs) > maxDeviceName {
-		rs = append(rs[:maxDeviceName-1], '…')
-	}
-	return strings.TrimSpace(string(rs))
-}
+// shortName makes a directory-given name fit one row (oneline.Text):
+// control, bidi and line-breaking characters (a newline, U+202E, U+2028)
+// as spaces, at most maxDeviceName runes and "…", so a hostile name can
+// neither push the list off the screen nor draw a second line that looks
+// like another device; it reads no further than the runes it keeps (a
+// directory's answer may be 16 MiB, all one name).
+func shortName(n string) string { return oneline.Text(n, maxDeviceName) }

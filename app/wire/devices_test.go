@@ -125,26 +125,43 @@ func paced(f func() error) error {
 }
 
 // FuzzShortName: whatever name the directory sends, a row shows at most
-// maxDeviceName runes of valid UTF-8 on one line, without bidi controls.
+// maxDeviceName runes of valid UTF-8 and "…" on one line, without control,
+// bidi or line-breaking characters; a plain name is shown as it is.
 func FuzzShortName(f *testing.F) {
-	for _, s := range []string{"attic", "", "a\nfake device — this device", "\u202eevil", "\xff\xfe", strings.Repeat("é", 200)} {
+	for _, s := range []string{"attic", "", "a\nfake device — this device", "\u202eevil", "\xff\xfe", strings.Repeat("é", 200),
+		"attic\u2028this device", "a\u2029b"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, n string) {
 		got := shortName(n)
-		if !utf8.ValidString(got) || utf8.RuneCountInString(got) > maxDeviceName {
+		if !utf8.ValidString(got) || utf8.RuneCountInString(got) > maxDeviceName+1 {
 			t.Fatalf("shortName(%q) = %q", n, got)
 		}
 		for _, r := range got {
-			if unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) {
+			if unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) || unicode.IsSpace(r) && r != ' ' {
 				t.Fatalf("shortName(%q) = %q keeps %U", n, got, r)
 			}
 		}
-		if utf8.ValidString(n) && utf8.RuneCountInString(n) <= maxDeviceName && strings.TrimSpace(n) == n &&
+		if utf8.ValidString(n) && utf8.RuneCountInString(n) <= maxDeviceName && strings.Join(strings.Fields(n), " ") == n &&
 			!strings.ContainsFunc(n, func(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) }) && got != n {
 			t.Fatalf("shortName(%q) = %q changed a plain name", n, got)
 		}
 	})
+}
+
+// A line or paragraph separator (U+2028, U+2029) is a mandatory line
+// break in Unicode (UAX #14) as a newline is: a name holding one could be
+// drawn as a second row that looks like another device. It is shown as a
+// space (before, shortName turned only control characters into spaces).
+func TestShortNameLineSeparators(t *testing.T) {
+	for n, want := range map[string]string{
+		"attic\u2028this device (new phone)": "attic this device (new phone)",
+		"attic\u2029\u2029den":               "attic den",
+	} {
+		if got := shortName(n); got != want {
+			t.Errorf("shortName(%q) = %q; want %q", n, got, want)
+		}
+	}
 }
 
 // A directory's answer may be one 16 MiB name (the client's bound on an
@@ -155,7 +172,7 @@ func TestShortNameOfAHugeName(t *testing.T) {
 	runtime.ReadMemStats(&before)
 	got := shortName(n)
 	runtime.ReadMemStats(&after)
-	if want := strings.Repeat("é", maxDeviceName-1) + "…"; got != want {
+	if want := strings.Repeat("é", maxDeviceName) + "…"; got != want {
 		t.Fatalf("shortName of 8 Mi runes = %q; want %q", got, want)
 	}
 	if b := after.TotalAlloc - before.TotalAlloc; b > 64<<10 {
