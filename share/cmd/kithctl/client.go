@@ -300,7 +300,7 @@ func runClient(ctx context.Context, g globals, cmd string, args []string, out io
 			if err := c.call(ctx, "POST", "/getkey", Request{Target: pos[0], Payment: pay}, &k); err != nil || c.json {
 				return err
 			}
-			fmt.Fprintf(out, "license %s for title %s on device %s (account %s), issued %s\n", k.License, k.Title, k.Device.Short(), k.Account, k.Issued.Format(time.RFC3339))
+			fmt.Fprintf(out, "license %s for title %s on device %s (account %s), issued %s\n", cell(k.License), cell(k.Title), k.Device.Short(), cell(k.Account), k.Issued.Format(time.RFC3339))
 			return nil
 		}
 		var rc directory.Receipt
@@ -335,24 +335,24 @@ func runClient(ctx context.Context, g globals, cmd string, args []string, out io
 		var last Line
 		err = c.stream(ctx, "/fetch", Request{Target: pos[0], From: from}, func(l Line) {
 			if l.Fault != "" {
-				fmt.Fprintf(out, "  ! %s\n", l.Fault)
+				fmt.Fprintf(out, "  ! %s\n", cell(l.Fault))
 				return
 			}
 			if l.Total > 0 && (l.Have != last.Have || l.Total != last.Total) {
-				fmt.Fprintf(out, "  %s: %d/%d chunks, %.1f MB/s\n", l.Title, l.Have, l.Total, l.Rate/1e6)
+				fmt.Fprintf(out, "  %s: %d/%d chunks, %.1f MB/s\n", cell(l.Title), l.Have, l.Total, l.Rate/1e6)
 			}
 			last = l
 		})
 		if err != nil || c.json {
 			return err
 		}
-		fmt.Fprintf(out, "fetched %s: %d/%d chunks\n", last.Title, last.Have, last.Total)
+		fmt.Fprintf(out, "fetched %s: %d/%d chunks\n", cell(last.Title), last.Have, last.Total)
 		for _, s := range last.Sources {
 			kind := "peer"
 			if s.Origin {
 				kind = "origin"
 			}
-			fmt.Fprintf(out, "  from %s %s: %d bytes (%s)\n", kind, s.ID.Short(), s.Bytes, s.State)
+			fmt.Fprintf(out, "  from %s %s: %d bytes (%s)\n", kind, s.ID.Short(), s.Bytes, cell(s.State))
 		}
 		return nil
 	case "publish":
@@ -467,11 +467,11 @@ func runClient(ctx context.Context, g globals, cmd string, args []string, out io
 		err = c.stream(ctx, "/play", Request{Target: pos[0], Seconds: *secs}, func(l Line) {
 			if l.State != "" && l.State != state {
 				state = l.State
-				fmt.Fprintf(out, "  %s: %s\n", l.Title, l.State)
+				fmt.Fprintf(out, "  %s: %s\n", cell(l.Title), cell(l.State))
 			}
 			if l.Position-at >= time.Second {
 				at = l.Position
-				fmt.Fprintf(out, "  %s: %s / %s\n", l.Title, l.Position.Round(time.Second), l.Duration.Round(time.Second))
+				fmt.Fprintf(out, "  %s: %s / %s\n", cell(l.Title), l.Position.Round(time.Second), l.Duration.Round(time.Second))
 			}
 		})
 		if err != nil || c.json {
@@ -486,16 +486,16 @@ func runClient(ctx context.Context, g globals, cmd string, args []string, out io
 func printReceipt(out io.Writer, rc directory.Receipt) {
 	amount := "free"
 	if rc.Amount > 0 {
-		amount = fmt.Sprintf("%d.%02d %s", rc.Amount/100, rc.Amount%100, rc.Currency)
+		amount = fmt.Sprintf("%d.%02d %s", rc.Amount/100, rc.Amount%100, cell(rc.Currency))
 	}
-	fmt.Fprintf(out, "registered %s for %s: %s", rc.TitleID, rc.Account, amount)
+	fmt.Fprintf(out, "registered %s for %s: %s", cell(rc.TitleID), cell(rc.Account), amount)
 	if rc.CardLast4 != "" {
-		fmt.Fprintf(out, " (%s …%s)", rc.CardBrand, rc.CardLast4)
+		fmt.Fprintf(out, " (%s …%s)", cell(rc.CardBrand), cell(rc.CardLast4))
 	}
 	if rc.Supplier != "" {
-		fmt.Fprintf(out, ", credited to supplier %s", rc.Supplier)
+		fmt.Fprintf(out, ", credited to supplier %s", cell(string(rc.Supplier)))
 	}
-	fmt.Fprintf(out, " — purchase %s\n", rc.PurchaseID)
+	fmt.Fprintf(out, " — purchase %s\n", cell(rc.PurchaseID))
 }
 
 // parseCents turns "1.99" (or "free") into cents.

@@ -36,3 +36,19 @@ func TestTitlesPrintedPlain(t *testing.T) {
 		t.Fatalf("kithctl titles printed %q; want the name and artist on the row, controls as spaces", out)
 	}
 }
+
+// A receipt's fields come from the directory (and through it from the
+// payment processor): a hostile one's escape sequences, line breaks and
+// U+202E are printed as one plain line, as titles' are. They were printed raw.
+func TestReceiptPrintedPlain(t *testing.T) {
+	var b strings.Builder
+	printReceipt(&b, directory.Receipt{PurchaseID: "p-1\n\x1b]0;pwned\x07", TitleID: "t\u202eexe.mp3", Account: "home\r\nregistered t-2 for you",
+		Amount: 199, Currency: "EUR\x1b[2J", CardBrand: "visa\u2028", CardLast4: "42\x00", Supplier: "dev\x1b[31m"})
+	out := b.String()
+	if strings.ContainsAny(out, "\x1b\x07\x00\r\u202e\u2028") || strings.Count(out, "\n") != 1 {
+		t.Fatalf("printReceipt printed %q; want one plain line", out)
+	}
+	if !strings.Contains(out, "registered t exe.mp3 for home registered t-2 for you: 1.99 EUR [2J (visa …42)") {
+		t.Fatalf("printReceipt printed %q; want its fields with controls as spaces", out)
+	}
+}
