@@ -298,6 +298,7 @@ func (s *Server) handleLeave(w http.ResponseWriter, r *http.Request, rq *request
 // announcement and its place in the online index.
 func (s *Server) dropDevice(id identity.ID) {
 	s.devices.forget(id)
+	s.written.forget(id)
 	s.askers.forget(id)
 	s.idx.remove(id)
 	s.o.Origin.Announced(id, nil, s.now())

@@ -256,7 +256,11 @@
 // # Suppliers and the ranking rule
 //
 // A device's announcement lives AnnounceTTL (90 s) after its last
-// heartbeat. Who is online is ephemeral state: the server keeps every
+// heartbeat. A heartbeat that repeats the stored announcement unchanged is
+// answered without a store write while more than half of that time is
+// left (the answer's expires is the stored one; an idle device writes
+// every other 30 s heartbeat; counted as route "announce_unchanged").
+// Who is online is ephemeral state: the server keeps every
 // unexpired, unrevoked, unwithdrawn holding in memory by content (loaded
 // once from the Store, which stays the durable record, then updated by
 // announce, withdraw and revoke; expired devices are skipped at once and

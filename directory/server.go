@@ -142,6 +142,7 @@ type Server struct {
 	titles     *ttlCache[string, *TitleRecord] // for registrations
 	members    memberLocks                     // one device's enrollment changes against its announcements
 	askers     *ttlCache[identity.ID, *AnnounceRecord]
+	written    *ttlCache[identity.ID, writtenRow] // announcements this instance stored (heartbeat.go)
 	idx        *onlineIndex
 	flight     singleflight.Group
 	keys       keyCache // content keys opened for licenses
@@ -250,6 +251,7 @@ func NewServer(o Options) (*Server, error) {
 		devices:    newTTLCache[identity.ID, Device](maxCachedDevices),
 		titles:     newTTLCache[string, *TitleRecord](maxCachedTitles),
 		askers:     newTTLCache[identity.ID, *AnnounceRecord](maxCachedAnnouncers),
+		written:    newTTLCache[identity.ID, writtenRow](maxCachedAnnouncers),
 		reach:      newReachability(),
 		idx:        newOnlineIndex(),
 		wake:       make(chan struct{}, 1),

@@ -69,6 +69,7 @@ func (s *Server) runFeed(ctx context.Context, feed SharedStore, started chan<- s
 // applyChange puts one device's state read back from the store into the
 // online index, checked like a row loaded at start (never trusted blindly).
 func (s *Server) applyChange(c *DeviceChange) {
+	s.changedElsewhere(c) // before the index: c.Online's holdings are filtered below
 	a := c.Online
 	if a == nil {
 		s.idx.remove(c.Device)

@@ -84,9 +84,16 @@ func (s *Server) recordAnnouncement(ctx context.Context, rq *request, a Announce
 		return nil, nil, newError(http.StatusForbidden, CodeForbidden, "device %s is revoked", dev.ID.Short())
 	}
 	now := s.now().UTC()
-	rec := &AnnounceRecord{Device: dev.ID, PublicIP: rq.ip, Announcement: a, Expires: now.Add(s.o.AnnounceTTL)}
-	if err := s.st.Announce(ctx, rec); err != nil {
-		return nil, nil, fmt.Errorf("recording announcement: %w", err)
+	rec, same := s.unchanged(dev.ID, rq.ip, &a, now) // a heartbeat (heartbeat.go)
+	if same {
+		s.metrics.requests.add(unchangedKey, 1)
+	} else {
+		rec = &AnnounceRecord{Device: dev.ID, PublicIP: rq.ip, Announcement: a, Expires: now.Add(s.o.AnnounceTTL)}
+		if err := s.st.Announce(ctx, rec); err != nil {
+			s.written.forget(dev.ID) // the row may or may not be the one written
+			return nil, nil, fmt.Errorf("recording announcement: %w", err)
+		}
+		s.stored(rec)
 	}
 	s.askers.put(dev.ID, rec, rec.Expires)
 	s.idx.announce(rec, dev.Account)
@@ -139,6 +146,12 @@ func sharePrivatePrefixes(a, b []netip.Prefix) bool {
 }
 
 func (s *Server) handleWithdraw(w http.ResponseWriter, r *http.Request, rq *request) error {
+	// Under the device's lock, as an announcement is recorded: a
+	// heartbeat that found its row unchanged (heartbeat.go) is answered
+	// before the withdrawal or after it, never across it.
+	unlock := s.members.lock(rq.device.ID)
+	defer unlock()
+	s.written.forget(rq.device.ID)
 	if err := s.st.Withdraw(r.Context(), rq.device.ID); err != nil {
 		return fmt.Errorf("withdrawing: %w", err)
 	}

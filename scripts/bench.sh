@@ -26,6 +26,7 @@ plan=(
   "./directory/|SuppliersDecode|SuppliersEncode|1s" # a lookup answer's decode (client) and encode (server), binary and JSON
   "./directory/cmd/kith-directory/|BenchmarkPurchasesPostgres|4000x"
   "./directory/sqlitestore/|AnnounceChanged|2000x"  # an announcement whose holdings changed (a download's start, its completion)
+  "./directory/|HeartbeatUnchanged|2000x"          # a heartbeat repeating the stored announcement (no write) vs one that changed
   "./directory/cmd/kith-directory/|BenchmarkSecurity|1x"
   "./share/peer/|Throughput|3x"
   "./share/peer/|FirstChunk|20x"                  # also BenchmarkRelayFirstChunk (direct and relayed)
