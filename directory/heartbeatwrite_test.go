@@ -6,34 +6,15 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/kith-media/kith/directory"
 	"github.com/kith-media/kith/directory/dirtest"
 	"github.com/kith-media/kith/directory/sqlitestore"
+	"github.com/kith-media/kith/internal/clock"
 	"github.com/kith-media/kith/share/sealed"
 )
-
-// fakeClock is a directory's clock a test moves on (within ReplayWindow
-// of the real one: clients sign with the real time).
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
 
 // TestHeartbeatUnchangedSkipsTheStore: a heartbeat that repeats the
 // device's announcement is answered without writing its row while the
@@ -45,7 +26,7 @@ func (c *fakeClock) advance(d time.Duration) {
 func TestHeartbeatUnchangedSkipsTheStore(t *testing.T) {
 	ctx := context.Background()
 	const ttl = 20 * time.Second
-	clock := &fakeClock{now: time.Now()}
+	clock := clock.NewFake(time.Now()) // moved within ReplayWindow of the real one: clients sign with the real time
 	d := dirtest.Serve(t, directory.Options{RateAuth: -1, RateIP: -1, RateDevice: -1, AnnounceTTL: ttl, Now: clock.Now})
 	st := d.Store.(*sqlitestore.Store)
 	var cid sealed.ContentID
@@ -60,7 +41,7 @@ func TestHeartbeatUnchangedSkipsTheStore(t *testing.T) {
 	var last time.Time // the stored expiry
 	step := func(what string, advance time.Duration, a directory.Announcement, written bool) {
 		t.Helper()
-		clock.advance(advance)
+		clock.Advance(advance)
 		ans, err := c.AnnounceStatus(ctx, a)
 		if err != nil {
 			t.Fatalf("%s: %v", what, err)

@@ -3,12 +3,12 @@ package pgstore
 import (
 	"context"
 	"crypto/rand"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/kith-media/kith/directory"
 	"github.com/kith-media/kith/directory/dirtest"
+	"github.com/kith-media/kith/internal/clock"
 	"github.com/kith-media/kith/internal/pgtest"
 	"github.com/kith-media/kith/share/identity"
 	"github.com/kith-media/kith/share/sealed"
@@ -25,17 +25,14 @@ func TestHeartbeatUnchangedTwoInstances(t *testing.T) {
 	ctx := context.Background()
 	dsn := pgtest.NewDB(t)
 	const ttl = 20 * time.Second
-	var mu sync.Mutex
-	now := time.Now()
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	clock := clock.NewFake(time.Now()) // both instances' (within ReplayWindow of the real one)
 	serve := func() (*dirtest.Directory, *Store) {
 		st, err := Open(ctx, dsn, Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { st.Close() })
-		return dirtest.Serve(t, directory.Options{Store: st, RateAuth: -1, RateIP: -1, RateDevice: -1, AnnounceTTL: ttl, Now: clock}), st
+		return dirtest.Serve(t, directory.Options{Store: st, RateAuth: -1, RateIP: -1, RateDevice: -1, AnnounceTTL: ttl, Now: clock.Now}), st
 	}
 	a, st := serve()
 	b, _ := serve()
@@ -75,7 +72,7 @@ func TestHeartbeatUnchangedTwoInstances(t *testing.T) {
 
 	heartbeat(onA)
 	first := stored()
-	advance(5 * time.Second)
+	clock.Advance(5 * time.Second)
 	heartbeat(onA) // unchanged, 15 s of 20 left: not written
 	if got := stored(); !got.Equal(first) {
 		t.Fatalf("a heartbeat 5 s on was written: expiry %v, was %v", got, first)
@@ -101,7 +98,7 @@ func TestHeartbeatUnchangedTwoInstances(t *testing.T) {
 		t.Fatalf("the second instance's announcement left expiry %v (first %v)", second, first)
 	}
 	time.Sleep(4 * feedPollForTest) // the first instance reads it from the feed
-	advance(time.Second)
+	clock.Advance(time.Second)
 	heartbeat(onA)
 	if got := stored(); !got.After(second) {
 		t.Fatalf("after the other instance wrote, a heartbeat to the first was not written: expiry %v, the second's %v", got, second)
