@@ -380,7 +380,7 @@ func runClient(ctx context.Context, g globals, cmd string, args []string, out io
 			case l.Files > 0:
 				bar = progress.New(os.Stderr, l.Files, l.Size)
 			case l.Fault != "":
-				fmt.Fprintf(os.Stderr, "\nkithctl publish: %s: %s\n", l.Title, l.Fault)
+				fmt.Fprintf(os.Stderr, "\nkithctl publish: %s: %s\n", cell(l.Title), cell(l.Fault))
 			case l.Added != nil:
 				if bar != nil {
 					bar.Done(l.FileSize)
@@ -422,7 +422,7 @@ func runClient(ctx context.Context, g globals, cmd string, args []string, out io
 			if err := c.call(ctx, "POST", "/neighbours/add", Request{Neighbour: pos[1]}, &nb); err != nil || c.json {
 				return err
 			}
-			fmt.Fprintf(out, "added %s (%s) at %s: it proved its device key and is enrolled with this directory\n", nb.Name, nb.ID, strings.Join(nb.Addrs, " "))
+			fmt.Fprintf(out, "added %s (%s) at %s: it proved its device key and is enrolled with this directory\n", cell(nb.Name), nb.ID, cell(strings.Join(nb.Addrs, " ")))
 			return nil
 		case verb == "remove" && len(pos) == 2:
 			if err := c.call(ctx, "POST", "/neighbours/remove", Request{Neighbour: pos[1]}, nil); err != nil || c.json {
