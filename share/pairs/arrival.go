@@ -70,10 +70,13 @@ func Filled[P any](cid sealed.ContentID, self identity.ID, peers []P, id func(P)
 // later arrivals will pick anyway; each new arrival changed the pass's
 // pairs, and every download dialled its new ones (simulated 8 MiB N=40,
 // Poisson over 5 s: 3.67 connections a device against 2.88 with the
-// first pass alone). Once an answer ranks no more downloads than the
+// first pass alone). Once an answer ranks as many downloads as the
 // round before, the crowd has stopped growing and the downloads still
-// below k are its last ones, whose pairs no later arrival adds to. The
-// zero Growth is ready.
+// below k are its last ones, whose pairs no later arrival adds to (a
+// download keeps its rank once complete, so the ranks shrink only when a
+// device leaves or drops out of the answer's top slots, and a shrinking
+// answer is not taken as settled until it holds still). The zero Growth
+// is ready.
 type Growth struct{ known int }
 
 // Settled reports whether arrival (a suppliers answer's ranks) ranks as
