@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/kith-media/kith/share/identity"
+	"github.com/kith-media/kith/share/peer"
 	"github.com/kith-media/kith/share/sealed"
 )
 
@@ -128,7 +129,7 @@ func TestFormingCrowdPairsAsOne(t *testing.T) {
 		t.Skip("a crowd of real nodes")
 	}
 	const n = 8
-	nodes, cid := formingCrowd(t, n, func(int) bool { return false })
+	nodes, cid := formingCrowd(t, n, func(int, *Options) {})
 	m, err := nodes[0].lib.Manifest(context.Background(), cid)
 	if err != nil {
 		t.Fatal(err)
@@ -196,20 +197,20 @@ func TestMixedCrowdCompletes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a crowd of real nodes")
 	}
-	nodes, _ := formingCrowd(t, 8, func(i int) bool { return i%2 == 1 })
+	nodes, _ := formingCrowd(t, 8, func(i int, o *Options) { o.noArrivals = i%2 == 1 })
 	t.Logf("%d connections for %d devices", handshakes(nodes), len(nodes))
 }
 
-// formingCrowd starts n nodes (older: ignoring the order of arrival) and
+// formingCrowd starts n nodes (crowdTune's, then tune's for node i) and
 // a download of one 8 MiB title on each 5 ms apart, and waits for all.
-func formingCrowd(t *testing.T, n int, older func(int) bool) ([]*Node, sealed.ContentID) {
+func formingCrowd(t *testing.T, n int, tune func(i int, o *Options)) ([]*Node, sealed.ContentID) {
 	t.Helper()
 	ctx := context.Background()
 	d := startDirectory(t)
 	title, _ := d.publish(t, "Forming Crowd", 8<<20, 0)
 	nodes := make([]*Node, n)
 	for i := range nodes {
-		nodes[i] = startNode(t, d, "crowd", func(o *Options) { crowdTune(o); o.noArrivals = older(i) })
+		nodes[i] = startNode(t, d, "crowd", func(o *Options) { crowdTune(o); tune(i, o) })
 		if _, err := nodes[i].Register(ctx, title.ID); err != nil {
 			t.Fatal(err)
 		}
@@ -227,4 +228,42 @@ func formingCrowd(t *testing.T, n int, older func(int) bool) ([]*Node, sealed.Co
 		}
 	}
 	return nodes, title.ContentID
+}
+
+// TestSampledCrowdAdopts: in a crowd bigger than the directory's answer
+// (here answers of 4, a crowd of 12: each device is told its own sample),
+// a download dials only arrivalPicks(k) downloads of its sample
+// (pairs.Sampled) and takes the devices that dialled it as sources over
+// their connections (adoptDialled), though its answers may never list
+// them: the crowd completes with fewer connections than dialling k from
+// every sample, and some of its sources are devices it knows no address
+// of.
+func TestSampledCrowdAdopts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a crowd of real nodes")
+	}
+	const n, answer = 12, 4
+	nodes, cid := formingCrowd(t, n, func(_ int, o *Options) { o.answerSize = answer })
+	m, err := nodes[0].lib.Manifest(context.Background(), cid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := nodes[0].maxPeers(m)
+	adopted := sumClients(nodes, func(c *peer.Client) int64 {
+		if len(c.Addrs()) == 0 {
+			return 1
+		}
+		return 0
+	})
+	got := handshakes(nodes)
+	t.Logf("%d connections for %d devices (%.2f a device), %d sources adopted with no address (k=%d)", got, n, float64(got)/n, adopted, k)
+	if adopted == 0 {
+		t.Error("no device took a device that dialled it, unlisted, as a source")
+	}
+	if raceEnabled {
+		return // slowed ~10x, peers time out and are replaced: counts only without -race
+	}
+	if limit := int64(n * k * 3 / 4); got > limit {
+		t.Errorf("the crowd opened %d connections, more than %d (k=%d a device would be %d)", got, limit, k, n*k)
+	}
 }

@@ -50,8 +50,13 @@
 // from an answer that lists the whole crowd each device computes the
 // same pair graph (matchFirst: pairs in pairKey order, at most k at each
 // end) and connects to its pairs first, the smaller ID dialling while the
-// other waits for it (pairYield); from a sample of a bigger crowd it takes
-// the first of its pairOrder (picksUs). A forming crowd's answers differ
+// other waits for it (pairYield); from a sample of a bigger crowd (each
+// asker is answered its own) no two devices compute the same graph, so a
+// download dials only half its k from the first of its pairOrder
+// (pairs.Sampled) and takes as sources the devices that dialled it, over
+// their connections, though no answer of its own lists them
+// (adoptDialled: a peer.Client with no address); dialling k from each
+// sample opened 3.8 connections a device at N=200. A forming crowd's answers differ
 // (each lists the downloads announced before the asker), so from a
 // directory that says the order of arrival (directory.Supplier.Arrival,
 // the suppliers answer's v2) the graph is built in that order instead

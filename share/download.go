@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -98,9 +99,15 @@ func (n *Node) fetch(ctx context.Context, t *Title, peers []Neighbour) error {
 			paired = matchFirst(cid, n.ID(), peers, downloading, k)
 		}
 		all = peers
-		if ordered {
+		switch {
+		case ordered:
 			peers = arrivalStart(peers, paired, downloading, k)
-		} else {
+		case crowd.full:
+			// A sample of a bigger crowd: half our k are downloads we
+			// dial, the other half those that dial us (resupply adopts
+			// them: adoptDialled).
+			peers = pairs.Sampled(peers, nbID, nbNear, downloading, k)
+		default:
 			peers = peers[:min(len(peers), k)]
 		}
 	}
@@ -205,7 +212,7 @@ func (n *Node) announceCompleted(ctx context.Context, cid sealed.ContentID) {
 }
 
 // suppliers asks the directory for every device it knows supplies cid (up
-// to directory.MaxSuppliers) and whether the origin does. It returns the
+// to directory.MaxSuppliers: answerSize) and whether the origin does. It returns the
 // peers to connect to: LAN neighbours first, then the rest, each in
 // pairOrder (so a crowd's members pick different peers and spread the
 // upload load, and a pair mostly picks each other), all of them: the
@@ -213,7 +220,7 @@ func (n *Node) announceCompleted(ctx context.Context, cid sealed.ContentID) {
 // the crowd: the devices still downloading cid (incomplete holders), among
 // which the fetcher splits the origin's chunks.
 func (n *Node) suppliers(ctx context.Context, cid sealed.ContentID) (peers []Neighbour, origin bool, crowd crowdNews, err error) {
-	sups, err := n.dirClient().SuppliersN(ctx, cid, directory.MaxSuppliers)
+	sups, err := n.dirClient().SuppliersN(ctx, cid, n.answerSize())
 	if err != nil {
 		return nil, false, crowdNews{}, err
 	}
@@ -237,7 +244,7 @@ func (n *Node) announceSuppliers(ctx context.Context, cid sealed.ContentID) (pee
 	answered := false
 	err = retryBusy(ctx, func() error {
 		return n.sendAnnouncement(ctx, func(a directory.Announcement) (ans *directory.AnnounceAnswer, err error) {
-			ans, sups, answered, err = n.dirClient().AnnounceSuppliers(ctx, a, cid, directory.MaxSuppliers)
+			ans, sups, answered, err = n.dirClient().AnnounceSuppliers(ctx, a, cid, n.answerSize())
 			return ans, err
 		})
 	})
@@ -333,7 +340,7 @@ func (n *Node) supplied(cid sealed.ContentID, sups []directory.Supplier, pick bo
 		pairOrder(cid, n.ID(), far)
 		peers = append(lanPeers, far...) // close first
 	}
-	crowd.full = holders >= directory.MaxSuppliers
+	crowd.full = holders >= n.answerSize()
 	return peers, origin, crowd
 }
 
@@ -354,6 +361,15 @@ type crowdNews struct {
 // arrivalPairs', the same for every device that got such an answer.
 func (c *crowdNews) ordered() bool {
 	return len(c.downloading) > 0 && c.unordered == 0 && !c.full
+}
+
+// answerSize is how many suppliers a download asks for: as many as the
+// directory answers (directory.MaxSuppliers).
+func (n *Node) answerSize() int {
+	if n.o.answerSize > 0 {
+		return n.o.answerSize
+	}
+	return directory.MaxSuppliers
 }
 
 // resupplyInterval is Options.ResupplyInterval or its default.
@@ -410,7 +426,7 @@ func (n *Node) resupply(ctx context.Context, cid sealed.ContentID, m *sealed.Man
 		// No announcement here: the download was announced when it started
 		// and the heartbeat keeps it fresh; one per resupply round doubled
 		// a big crowd's load on the directory for nothing new.
-		sups, err := n.dirClient().SuppliersN(ctx, cid, directory.MaxSuppliers)
+		sups, err := n.dirClient().SuppliersN(ctx, cid, n.answerSize())
 		if err != nil {
 			// A busy directory is asked less often until it answers.
 			var de *directory.Error
@@ -471,6 +487,8 @@ func (n *Node) resupply(ctx context.Context, cid sealed.ContentID, m *sealed.Man
 		case added < limit && !crowd.full:
 			// Room for new peers: our pairs first, as at the start.
 			matchFirst(cid, n.ID(), peers, downloading, limit)
+		case crowd.full:
+			added += n.adoptDialled(m, ft, pollers, seen, 2*limit-added)
 		}
 		for _, p := range peers {
 			// extra: a peer beyond our room, taken only when hungry (one a
@@ -492,6 +510,38 @@ func (n *Node) resupply(ctx context.Context, cid sealed.ContentID, m *sealed.Man
 			ft.AddSource(c.Source(m))
 		}
 	}
+}
+
+// adoptDialled takes as sources, up to room (twice MaxPeers, as the
+// devices polling us are called back), the devices that poll us and are
+// not sources yet, whose connection to our server carries our requests
+// too (peer.WireProto2): no handshake. In a crowd bigger than the
+// directory's answer, each device dials only half its peers from its own
+// sample (pairs.Sampled) and takes the devices that dialled it for the
+// other half, though no answer of ours may list them (a client with no
+// address: peer.NewClient). It returns how many it took.
+func (n *Node) adoptDialled(m *sealed.Manifest, ft *peer.Fetcher, pollers map[identity.ID]bool, seen map[identity.ID]bool, room int) int {
+	ids := make([]identity.ID, 0, len(pollers))
+	for id := range pollers {
+		if !seen[id] && n.srv.Connected(id) {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids) // the same choice for the same pollers, run to run
+	took := 0
+	for _, id := range ids {
+		if took >= room {
+			break
+		}
+		c, err := n.dialledClient(id)
+		if err != nil {
+			continue
+		}
+		seen[id] = true
+		took++
+		ft.AddSource(c.Source(m))
+	}
+	return took
 }
 
 // Repair re-hashes cid on disk and downloads again every chunk that fails

@@ -73,16 +73,7 @@ func (n *Node) peerFor(nb Neighbour) (*peer.Client, error) {
 	id, addrs := nb.ID, nb.Addrs
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	c, ok := n.clients[id]
-	if w, kept := n.weakly[id]; kept && !ok {
-		// Cached before the last turnClients: a download may still hold it.
-		if c = w.turned.Value(); c != nil {
-			ok = true
-			n.clients[id], n.clientRelay[id] = c, w.relay
-		}
-		w.turned, w.relay = weak.Pointer[peer.Client]{}, ""
-		n.setWeak(id, w)
-	}
+	c, ok := n.cachedClient(id)
 	if ok && sameAddrs(c.Addrs(), addrs) && n.clientRelay[id] == nb.Relay {
 		return c, nil
 	}
@@ -98,6 +89,43 @@ func (n *Node) peerFor(nb Neighbour) (*peer.Client, error) {
 	}
 	n.clients[id], n.clientRelay[id] = nc, nb.Relay
 	return nc, nil
+}
+
+// dialledClient is our client of device id, which dialled us: the one
+// cached (peerFor's, with its addresses), or else one with no address,
+// which reaches the device only over its connection to our server
+// (peer.NewClient), cached until an answer tells us its addresses.
+func (n *Node) dialledClient(id identity.ID) (*peer.Client, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if c, ok := n.cachedClient(id); ok {
+		return c, nil
+	}
+	c, err := n.peerClient(Neighbour{ID: id})
+	if err != nil {
+		return nil, err
+	}
+	if len(n.clients) >= maxClients {
+		n.turnClients()
+	}
+	n.clients[id], n.clientRelay[id] = c, ""
+	return c, nil
+}
+
+// cachedClient is the client cached for device id, if any: also one
+// cached before the last turnClients, which a download may still hold
+// (cached again). n.mu held.
+func (n *Node) cachedClient(id identity.ID) (*peer.Client, bool) {
+	c, ok := n.clients[id]
+	if w, kept := n.weakly[id]; kept && !ok {
+		if c = w.turned.Value(); c != nil {
+			ok = true
+			n.clients[id], n.clientRelay[id] = c, w.relay
+		}
+		w.turned, w.relay = weak.Pointer[peer.Client]{}, ""
+		n.setWeak(id, w)
+	}
+	return c, ok
 }
 
 // maxClients bounds the clients cached strongly (about 4 KiB each, and

@@ -96,6 +96,10 @@ type Options struct {
 	// of arrival did (directory.Supplier.Arrival ignored): tests of a
 	// crowd mixing them with this version.
 	noArrivals bool
+	// answerSize is how many suppliers a download asks the directory for
+	// (0: directory.MaxSuppliers): tests of a crowd bigger than an
+	// answer, with a few real nodes.
+	answerSize int
 }
 
 // Node is one device in the Kith network: its library, its peer server,

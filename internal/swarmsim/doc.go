@@ -45,7 +45,9 @@
 // crowd), the arrival pair graph (pairs.Arrival, pairs.Start), and its
 // resupply, over the graph with the last arrivals paired among
 // themselves (pairs.Filled), adopts the later pairs (pairs.Later) and dials
-// no other download unless it polls us or our pairs failed us. A pair is
+// no other download unless it polls us or our pairs failed us; from a
+// sample of a crowd bigger than an answer, half its peers (pairs.Sampled)
+// and, in resupply, the devices polling it (share.Node.adoptDialled). A pair is
 // counted as one connection (Result.ConnsPerDevice), as peer.WireProto2
 // carries it both ways. Not modelled: the moment a download waits for a
 // later pair to dial it (pairYield; taken at once here) and LAN or

@@ -1,6 +1,7 @@
 package swarmsim
 
 import (
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"time"
@@ -70,9 +71,10 @@ func (n *node) start() {
 	peers := ans.peers
 	// share.Node.fetch's start: from an answer with the order of arrival,
 	// its pairs (pairs.Arrival) and no download that is not one; from one
-	// that lists the whole crowd, its pairs (pairs.Match) first; else the
-	// first k of pairs.Order. (The later pairs it would wait a moment for,
-	// pairYield, are taken at once.)
+	// that lists the whole crowd, its pairs (pairs.Match) first; from a
+	// sample of a bigger crowd, pairs.Sampled (half its k; those that dial
+	// it are adopted in resupply). (The later pairs it would wait a moment
+	// for, pairYield, are taken at once.)
 	switch {
 	case s.c.Legacy:
 		peers = peers[:min(len(peers), k)]
@@ -80,10 +82,10 @@ func (n *node) start() {
 		paired := pairs.Arrival(contentID, n.id, peers, nodeID, notNear, ans.arrival, k)
 		peers = pairs.Start(peers, nodeID, notNear, paired, ans.downloading, k)
 		s.orderedStarts++
+	case ans.full: // a sample of a bigger crowd: pairs.Sampled, the rest adopted (resupply)
+		peers = pairs.Sampled(peers, nodeID, notNear, ans.downloading, k)
 	default:
-		if !ans.full {
-			pairs.Match(contentID, n.id, peers, nodeID, notNear, ans.downloading, k)
-		}
+		pairs.Match(contentID, n.id, peers, nodeID, notNear, ans.downloading, k)
 		peers = peers[:min(len(peers), k)]
 	}
 	n.core = sched.New(sched.Config{Chunks: s.chunks, ChunkSize: s.chunkSize, Self: n.id, Legacy: s.c.Legacy,
@@ -274,6 +276,19 @@ func (n *node) resupply() {
 		}
 	case !s.c.Legacy && n.added < limit && !ans.full:
 		pairs.Match(contentID, n.id, ans.peers, nodeID, notNear, ans.downloading, limit)
+	case !s.c.Legacy && ans.full:
+		// share.Node.adoptDialled: the pollers (connected to us) become
+		// sources, up to twice MaxPeers, in ID order.
+		ids := slices.Sorted(maps.Keys(pollers))
+		for _, id := range ids {
+			if n.added >= 2*limit {
+				break
+			}
+			if p := s.byID[id]; !n.seen[id] && p != nil && !p.gone {
+				n.connect(p)
+				s.adopted++
+			}
+		}
 	}
 	for _, p := range ans.peers {
 		// extra: a peer beyond our room, taken only when hungry.

@@ -4,7 +4,8 @@
 // order of arrival the v2 answer carries; Filled adds a second pass
 // pairing the downloads left below k), the order of the rest
 // (Order: a rank both ends of a pair compute alike), and which pairs a
-// download dials at its start (Start) or adopts later (Later).
+// download dials at its start (Start; Sampled from a sample of a bigger
+// crowd) or adopts later (Later).
 //
 // The functions decide only; share.Node dials and adopts (share's
 // download.go and arrivalorder.go say when), and internal/swarmsim runs

@@ -154,3 +154,33 @@ func TestGrowthSettles(t *testing.T) {
 		}
 	}
 }
+
+// TestSampled: from a sample of a bigger crowd a download dials at most
+// Picks(k) downloads, in the answer's order; complete holders and close
+// peers fill the rest of its k as they come.
+func TestSampled(t *testing.T) {
+	downloading := map[identity.ID]bool{}
+	var ps []peer
+	for i := range 8 {
+		id := identity.ID(fmt.Sprintf("dl-%d", i))
+		downloading[id] = true
+		ps = append(ps, peer{id: id})
+	}
+	ids := func(ps []peer) []identity.ID {
+		var out []identity.ID
+		for _, p := range ps {
+			out = append(out, p.id)
+		}
+		return out
+	}
+	if got := ids(Sampled(ps, peerID, peerNear, downloading, 4)); !slices.Equal(got, []identity.ID{"dl-0", "dl-1"}) {
+		t.Errorf("downloads only: took %v, want the first Picks(4) = 2", got)
+	}
+	mixed := []peer{{id: "dl-0"}, {id: "dl-1"}, {id: "dl-2"}, {id: "complete"}, {id: "lan", near: true}, {id: "complete-2"}}
+	if got := ids(Sampled(mixed, peerID, peerNear, downloading, 4)); !slices.Equal(got, []identity.ID{"dl-0", "dl-1", "complete", "lan"}) {
+		t.Errorf("mixed: took %v, want two downloads, then the complete holder and the close peer", got)
+	}
+	if got := Sampled(ps, peerID, peerNear, downloading, 0); len(got) != 0 {
+		t.Errorf("k=0: took %v", got)
+	}
+}

@@ -358,3 +358,50 @@ func TestAwaitPeer(t *testing.T) {
 		t.Error("a peer that never dialled counted as come")
 	}
 }
+
+// TestNoAddressClient: a client built with no address reaches the peer
+// over the peer's WireProto2 connection to our server (a crowd member
+// that dialled us, whose addresses the directory did not tell us), never
+// dials, and once that connection is gone fails with ErrNoAddress rather
+// than an empty error. Without a server of ours it cannot be built.
+func TestNoAddressClient(t *testing.T) {
+	ctx := context.Background()
+	cb := makeContent(t, 100_000, 16<<10, 36)
+	a := startBothEnd(t, newIdent(t), newLib(t), everyoneEnrolled{})
+	b := startBothEnd(t, newIdent(t), holder(t, cb), everyoneEnrolled{})
+	if _, err := NewClient(a.id, b.id.ID(), nil, ClientOptions{}); err == nil {
+		t.Fatal("a client with no address, no relay and no server was built")
+	}
+	ab, err := NewClient(a.id, b.id.ID(), nil, ClientOptions{Server: a.srv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ab.Close)
+	if a.srv.Connected(b.id.ID()) {
+		t.Fatal("Connected before B dialled")
+	}
+	ba := b.clientOf(t, a)
+	if _, err := ba.Hello(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !a.srv.Connected(b.id.ID()) {
+		t.Fatal("B's connection to A does not count as Connected")
+	}
+	if _, err := ab.Chunk(ctx, cb.m, 0, nil); err != nil {
+		t.Fatalf("over B's connection: %v", err)
+	}
+	if n := ab.Handshakes() + b.ln.n.Load(); n != 0 {
+		t.Errorf("A dialled B (%d) with no address", n)
+	}
+	ba.Close() // idle: B's connection to A closes
+	deadline := time.Now().Add(30 * time.Second)
+	for a.srv.Connected(b.id.ID()) {
+		if time.Now().After(deadline) {
+			t.Fatal("B's connection still there 30 s after B closed it")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if _, err := ab.Chunk(ctx, cb.m, 1, nil); !errors.Is(err, ErrNoAddress) {
+		t.Errorf("after B's connection closed: %v, want ErrNoAddress", err)
+	}
+}

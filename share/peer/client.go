@@ -134,10 +134,13 @@ const wrongAddrMemory = 10 * time.Minute
 // NewClient builds a client for device peer reachable at addrs (host:port,
 // tried in order, every one of them: an address that answers with another
 // device's certificate is skipped and blamed, not the peer, and tried
-// last for a while). It does not connect.
+// last for a while). It does not connect. With no address and no relay,
+// the client reaches the peer only over the peer's own WireProto2
+// connection to o.Server (a crowd member that dialled us, whose addresses
+// we were not told): once that is gone, requests fail with ErrNoAddress.
 func NewClient(self *identity.Identity, peer identity.ID, addrs []string, o ClientOptions) (*Client, error) {
-	if self == nil || peer == "" || len(addrs) == 0 && o.Relay == nil {
-		return nil, errors.New("peer client: identity, peer ID and an address (or a relay) are required")
+	if self == nil || peer == "" || len(addrs) == 0 && o.Relay == nil && o.Server == nil {
+		return nil, errors.New("peer client: identity, peer ID and an address (or a relay, or a server the peer connects to) are required")
 	}
 	if o.DialTimeout <= 0 {
 		o.DialTimeout = 5 * time.Second
@@ -316,8 +319,15 @@ func (c *Client) dial(ctx context.Context, d *net.Dialer, cfg, relayCfg *tls.Con
 		}
 		return rc, nil
 	}
+	if len(errs) == 0 { // no address to try (NewClient: only the peer's connection to us)
+		return nil, fmt.Errorf("connecting to %s: %w", c.peer.Short(), ErrNoAddress)
+	}
 	return nil, fmt.Errorf("connecting to %s: %w", c.peer.Short(), errors.Join(errs...))
 }
+
+// ErrNoAddress is wrapped by the error of a request to a peer we know no
+// address of (NewClient with none) once its connection to us is gone.
+var ErrNoAddress = errors.New("no address known for the peer, and its connection to us is gone")
 
 // dialOrder is the addresses to try: the last one that worked, the rest in
 // order, and those that lately presented another certificate last.

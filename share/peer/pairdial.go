@@ -78,14 +78,7 @@ func (pd *pairDial) done() bool {
 
 // peerDialled reports whether the peer has a usable WireProto2
 // connection to our server.
-func (c *Client) peerDialled() bool {
-	for _, wc := range c.srv.wiresFrom(c.peer) {
-		if wc.usable() {
-			return true
-		}
-	}
-	return false
-}
+func (c *Client) peerDialled() bool { return c.srv.Connected(c.peer) }
 
 // watchPeer watches for the peer's connection during our handshake on raw
 // (until done), giving way if it comes first.

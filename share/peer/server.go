@@ -149,6 +149,18 @@ func (s *Server) LastPolled(cid sealed.ContentID) time.Time {
 	return s.polled[cid]
 }
 
+// Connected reports whether the device has a WireProto2 connection to
+// the server that can carry our requests to it (a Client with no
+// address reaches it so: NewClient).
+func (s *Server) Connected(id identity.ID) bool {
+	for _, wc := range s.wiresFrom(id) {
+		if wc.usable() {
+			return true
+		}
+	}
+	return false
+}
+
 // Pollers lists the devices that asked for our bitmap of cid since t:
 // those downloading it from us. A download can connect back to them, so
 // a device that joined a crowd late is not left with peers nobody uses.
