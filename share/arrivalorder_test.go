@@ -235,9 +235,8 @@ func formingCrowd(t *testing.T, n int, tune func(i int, o *Options)) ([]*Node, s
 // a download dials only arrivalPicks(k) downloads of its sample
 // (pairs.Sampled) and takes the devices that dialled it as sources over
 // their connections (adoptDialled), though its answers may never list
-// them: the crowd completes with fewer connections than dialling k from
-// every sample, and some of its sources are devices it knows no address
-// of.
+// them: the crowd completes, and some of its sources are devices it
+// knows no address of.
 func TestSampledCrowdAdopts(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a crowd of real nodes")
@@ -263,7 +262,11 @@ func TestSampledCrowdAdopts(t *testing.T) {
 	if raceEnabled {
 		return // slowed ~10x, peers time out and are replaced: counts only without -race
 	}
-	if limit := int64(n * k * 3 / 4); got > limit {
-		t.Errorf("the crowd opened %d connections, more than %d (k=%d a device would be %d)", got, limit, k, n*k)
+	// Dialling k from every sample opened 26-36 here, adopting 18-33
+	// (devices left below k by those that dialled them still fill from
+	// their answers): the figures overlap, so the bound is only the
+	// most a crowd dialling k each could open.
+	if limit := int64(n * k); got > limit {
+		t.Errorf("the crowd opened %d connections, more than %d (k=%d a device)", got, limit, k)
 	}
 }

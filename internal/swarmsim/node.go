@@ -98,11 +98,19 @@ func (n *node) start() {
 	n.core.SetCrowd(ans.crowd)
 	n.core.Begin(sched.NewBitmap(s.chunks), s.t())
 	n.pump()
-	s.at(min(s.c.ResupplyInterval, 100*time.Millisecond), n.resupply)
+	first := 100 * time.Millisecond
+	if ans.full && !s.c.Legacy {
+		first = sampledFirstRound
+	}
+	s.at(min(s.c.ResupplyInterval, first), n.resupply)
 	if n.flooder && n.announced {
 		s.at(time.Second, n.flood)
 	}
 }
+
+// sampledFirstRound is share's: the first resupply round of a download
+// started from a sample of a bigger crowd.
+const sampledFirstRound = time.Second
 
 // answer is what share.Node.supplied reads of a suppliers answer.
 type answer struct {
