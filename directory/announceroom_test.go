@@ -25,6 +25,8 @@ import (
 // refused busy (the client asks again) and those let in complete once the
 // store is free. Without the cap of their own the announcements took every
 // slot and a suppliers lookup was refused "too many requests in flight".
+// Those beyond the half wait up to a while for a slot (announceWait)
+// before they are refused.
 func TestAnnouncementsLeaveLookupsRoom(t *testing.T) {
 	ctx := context.Background()
 	p := publishTitle(t, 7, 256<<10, sqlitestore.Options{BusyTimeout: time.Minute})
@@ -49,29 +51,7 @@ func TestAnnouncementsLeaveLookupsRoom(t *testing.T) {
 		holders[dev.ID()] = true
 	}
 
-	// Another connection takes the write lock and keeps it.
-	lock, err := sql.Open("sqlite3", "file:"+dbPath+"?_busy_timeout=10000")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lock.Close()
-	conn, err := lock.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
-		t.Fatal(err)
-	}
-	locked := true
-	unlock := func() {
-		if locked {
-			locked = false
-			if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {
-				t.Error(err)
-			}
-		}
-	}
+	unlock := holdWriteLock(t, dbPath)
 	defer unlock()
 
 	errs := make([]error, announcers)
@@ -95,6 +75,7 @@ func TestAnnouncementsLeaveLookupsRoom(t *testing.T) {
 		n, _ := strconv.Atoi(m[1])
 		return n
 	}
+	// (Each is refused once it has waited announceWait for a slot.)
 	deadline := time.Now().Add(20 * time.Second)
 	for refused() < announcers-maxInFlight/2 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
@@ -137,5 +118,72 @@ func TestAnnouncementsLeaveLookupsRoom(t *testing.T) {
 	}
 	if listed != maxInFlight/2 {
 		t.Errorf("%d announcers listed as suppliers afterwards, want %d", listed, maxInFlight/2)
+	}
+}
+
+// holdWriteLock takes the SQLite write lock of the store at dbPath on a
+// connection of its own, as `kith-directory publish` may, and keeps it
+// until the returned func is called (again: nothing).
+func holdWriteLock(t *testing.T, dbPath string) (unlock func()) {
+	t.Helper()
+	ctx := context.Background()
+	lock, err := sql.Open("sqlite3", "file:"+dbPath+"?_busy_timeout=10000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { lock.Close() })
+	conn, err := lock.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+// TestAnnouncementWaitsForASlot: an announcement that finds every slot
+// of the announcements in flight taken waits for one, and is done once
+// one frees, rather than refused busy at once (a flash crowd's devices
+// were refused hundreds of times, each waiting out its retry): with one
+// slot, held by an announcement waiting on the store, a second one is
+// done when the store is free half a second later, and nothing is
+// refused.
+func TestAnnouncementWaitsForASlot(t *testing.T) {
+	ctx := context.Background()
+	p := publishTitle(t, 8, 256<<10, sqlitestore.Options{BusyTimeout: time.Minute})
+	d := dirtest.Serve(t, directory.Options{Identity: p.id, Store: p.st, OriginDir: p.origin,
+		MaxInFlight: 2, RateIP: -1, RateDevice: -1, RateAuth: -1}) // one announcement in flight
+	cid := p.title.ContentID
+	var clients [2]*directory.Client
+	for i := range clients {
+		clients[i], _ = d.Enrolled(ctx, t, "crowd", fmt.Sprintf("holder %d", i))
+	}
+	unlock := holdWriteLock(t, p.path)
+	defer unlock()
+	errs := make([]error, len(clients))
+	var wg sync.WaitGroup
+	for i, c := range clients {
+		wg.Go(func() {
+			errs[i] = c.Announce(ctx, directory.Announcement{Addrs: []string{"192.0.2.8:" + strconv.Itoa(7000+i)},
+				Holdings: []directory.Holding{{Content: cid, Complete: true, Policy: directory.Policy{Mode: directory.PolicyAnyone}}}})
+		})
+		time.Sleep(50 * time.Millisecond) // the first takes the slot
+	}
+	time.Sleep(500 * time.Millisecond)
+	unlock()
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("announcement %d: %v, want done once the slot freed", i, err)
+		}
 	}
 }

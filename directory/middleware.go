@@ -82,12 +82,10 @@ func (s *Server) wrap(route string, signed bool, h handlerFunc) http.Handler {
 				// they would hold every slot while the lookups a crowd
 				// waits on (suppliers, manifest), answered from memory,
 				// were refused busy.
-				select {
-				case s.announcing <- struct{}{}:
-					defer func() { <-s.announcing }()
-				default:
+				if !s.announceSlot(r.Context()) {
 					return busy("too many announcements in flight")
 				}
+				defer func() { <-s.announcing }()
 			}
 			if route != "content" { // origin downloads stream for long and hold no body
 				select {
