@@ -90,7 +90,7 @@
 // Everything a stranger can make the directory do is bounded: open
 // connections (4096, more are closed on accept); requests in flight (256 but
 // for origin downloads, then 503 busy), of which announcements and
-// withdrawals hold at most half (128; one more waits up to 2 s for a slot,
+// withdrawals hold at most half (128; one more waits up to 5 s for a slot,
 // before its body is read, then 503 busy), so that while the
 // store is slow to take holdings the lookups a crowd waits on (suppliers,
 // manifest), answered from memory, still find room; request bodies held in
