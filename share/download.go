@@ -427,7 +427,9 @@ func (n *Node) maxPeers(m *sealed.Manifest) int {
 // our pairs have failed us (fewer live than arrivalPicks). Once the
 // crowd has stopped growing (an answer ranks no more downloads than the
 // last), the pairs are arrivalFilled's: the last arrivals, below k, pair
-// among themselves.
+// among themselves. From a sample of a bigger crowd, the devices that
+// dialled us become sources over their connections first (adoptDialled),
+// and only then does the answer fill our room.
 func (n *Node) resupply(ctx context.Context, cid sealed.ContentID, m *sealed.Manifest, ft *peer.Fetcher, seen map[identity.ID]bool, view *sched.CrowdView, waiting *atomic.Int32, first time.Duration) {
 	every := n.resupplyInterval()
 	wait := first
