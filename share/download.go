@@ -186,7 +186,7 @@ func (n *Node) fetch(ctx context.Context, t *Title, peers []Neighbour) error {
 		// of a bigger crowd, the first round waits for the devices that
 		// picked us to have dialled (sampledFirstRound).
 		first := min(n.resupplyInterval(), 100*time.Millisecond)
-		if crowd.full && !ordered {
+		if crowd.full { // (an ordered answer is never full)
 			first = min(n.resupplyInterval(), sampledFirstRound)
 		}
 		go n.resupply(rctx, cid, m, ft, seen, view, &waiting, first)
