@@ -78,7 +78,10 @@ func crowdTune(o *Options) {
 	// Heartbeats every 5 s (the product's are 30 s): at 1 s, 500 devices
 	// sent the directory 500 announcements a second.
 	o.AnnounceInterval = 5 * time.Second
-	o.ResupplyInterval = 500 * time.Millisecond
+	// Resupply rounds are the product's (every 5 s, and at once for a
+	// download unfed for a second: hungryAfter). They were every 500 ms
+	// here, ten times the product's, because the hungry rule waited two
+	// rounds.
 	o.Fetch.OriginInFlight = 1
 	o.Server.MaxUploads = 64
 	o.Server.MaxUploadsPerPeer = 4

@@ -70,9 +70,9 @@
 // among themselves too (arrivalFilled: the same second pass at every
 // device). Resupply rounds add new suppliers while there is
 // room, connect back to crowd members that poll us over the connection
-// they dialled, and give a download its peers have not fed for two
-// rounds (none has a chunk it needs: peer.Fetcher.Unfed) one more peer a
-// round, up to twice MaxPeers: mutual picks can close a group of devices
+// they dialled, and give a download its peers have not fed for a second
+// (none has a chunk it needs: peer.Fetcher.Unfed) a round at once, and
+// one more peer a round, up to twice MaxPeers: mutual picks can close a group of devices
 // on itself, and the origin answers a group without a first copy "busy,
 // ask your peers" (peerorder.go, download.go). The graphs and orders
 // themselves are package share/pairs' (pure decisions over peer IDs),
