@@ -19,15 +19,14 @@
 // Have polls are held as peer.Server holds them, and its chunk answers
 // carry its Have state as a peer server's do (sched.Core.Carried).
 // Resupply follows share.Node.resupply, its hungry rule too: a download
-// its peers have not fed for two rounds (sched.Core.Unfed) takes one more
-// peer a round; Result counts the rounds that found a download unfed and
-// the longest such spell, which says why the rule rarely fires here: the
-// fetcher's starvation clock runs (Schedule drives it every 100 ms tick,
-// as in peer.Fetcher), but over 20 ms links a peer gains a chunk we need
-// within a Have round or two (N=10,000, seeds 1-3: 12,700-13,400 unfed
-// rounds, the longest 2.2-11 s against the 10 s two product rounds take;
-// one hungry round in all). With a loaded machine's hop (-latency 200ms)
-// and the bench's 500 ms rounds it fires (N=200: 60-90 rounds).
+// its peers have not fed for a second (sched.Core.Unfed, hungryAfter) has
+// a round at once and takes one more peer there; Result counts the rounds
+// that found a download unfed and the longest such spell. The fetcher's
+// starvation clock runs (Schedule drives it every 100 ms tick, as in
+// peer.Fetcher). When the rule waited two rounds (10 s at the product's
+// 5 s rounds), it rarely fired here: over 20 ms links a peer gains a chunk
+// we need within a Have round or two (N=10,000, seeds 1-3: 12,700-13,400
+// unfed rounds, the longest 2.2-11 s; one hungry round in all).
 //
 // A transfer's rate is fixed when it starts (its share of the sender's
 // upload, the receiver's download and the shared cap at that moment), so

@@ -36,7 +36,9 @@ type node struct {
 	seen       map[identity.ID]bool // suppliers connected to (and itself)
 	view       sched.CrowdView      // the crowd across suppliers answers (as share.Node)
 	added      int
-	growth     pairs.Growth // its crowd's order of arrival across rounds
+	growth     pairs.Growth  // its crowd's order of arrival across rounds
+	nextRound  time.Duration // its next resupply round by the clock
+	calm       time.Duration // no hungry round before this
 
 	uploads   int
 	perPeer   map[identity.ID]int
@@ -102,10 +104,40 @@ func (n *node) start() {
 	if ans.full && !s.c.Legacy {
 		first = sampledFirstRound
 	}
-	s.at(min(s.c.ResupplyInterval, first), n.resupply)
+	n.nextRound = s.now + min(s.c.ResupplyInterval, first)
+	n.calm = n.nextRound
+	s.at(n.nextRound-s.now, n.tick)
 	if n.flooder && n.announced {
 		s.at(time.Second, n.flood)
 	}
+}
+
+// hungryAfter is share's: a download its peers have not fed for this long
+// has its resupply round at once (not before hungryAfter after the last)
+// and takes one more peer there. Between rounds it is looked at every
+// min(ResupplyInterval, hungryAfter/2), as share.Node.resupply does.
+const hungryAfter = time.Second
+
+// tick is share.Node.resupply's wait between rounds: a round by the
+// clock, or at once for a hungry download (Legacy: by the clock only, the
+// hungry rule after two rounds).
+func (n *node) tick() {
+	s := n.s
+	if n.finished || n.gone {
+		return
+	}
+	if s.now >= n.nextRound || !s.c.Legacy && s.now >= n.calm && n.core.Unfed(s.t()) >= hungryAfter {
+		if s.now < n.nextRound {
+			s.earlyRounds++
+		}
+		n.nextRound, n.calm = s.now+s.c.ResupplyInterval, s.now+hungryAfter
+		n.resupply()
+	}
+	wait := n.nextRound - s.now
+	if !s.c.Legacy {
+		wait = min(wait, s.c.ResupplyInterval, hungryAfter/2)
+	}
+	s.at(wait, n.tick)
 }
 
 // sampledFirstRound is share's: the first resupply round of a download
@@ -229,13 +261,13 @@ func legacyRank(cands []directory.Candidate, limit int) []directory.Supplier {
 // the order of arrival, adopt the later downloads that picked us
 // (pairs.Later) and dial no download that is not our pair unless it
 // polls us or our pairs failed us; and one more peer a round to a
-// download its peers have not fed for two rounds (the hungry rule).
+// download its peers have not fed for hungryAfter (the hungry rule).
+// tick calls it.
 func (n *node) resupply() {
 	s := n.s
 	if n.finished || n.gone {
 		return
 	}
-	defer s.at(s.c.ResupplyInterval, n.resupply)
 	n.added = 0 // live peers (dropped ones leave room), as share.Node counts
 	for _, st := range n.core.Stats(s.t()) {
 		if !st.Origin && st.State != "dropped" && st.State != "banned" {
@@ -243,10 +275,14 @@ func (n *node) resupply() {
 		}
 	}
 	limit := sched.Peers(s.c.MaxPeers, s.chunks)
-	// The hungry rule: a download its peers have not fed for two rounds
+	// The hungry rule: a download its peers have not fed for hungryAfter
 	// (sched.Core.Unfed) takes one more peer a round, whatever its room.
 	unfed := n.core.Unfed(s.t())
-	hungry := n.added < 2*limit && unfed >= 2*s.c.ResupplyInterval
+	after := hungryAfter
+	if s.c.Legacy {
+		after = 2 * s.c.ResupplyInterval
+	}
+	hungry := n.added < 2*limit && unfed >= after
 	s.noteUnfed(unfed, hungry)
 	// pick: room for a new peer, a device polling us that we take nothing
 	// from (called back up to twice MaxPeers), or hungry.

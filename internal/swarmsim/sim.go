@@ -131,10 +131,14 @@ type Result struct {
 	ConnsPerDevice float64
 	// The hungry rule (share.Node.resupply): resupply rounds that found
 	// the download unfed (sched.Core.Unfed > 0), that found it unfed for
-	// two rounds (the rule due), the extra peers it took, and the
+	// hungryAfter (the rule due; Legacy: two rounds), the extra peers it
+	// took, and the
 	// longest Unfed any round saw.
 	UnfedRounds, HungryRounds, HungryPeers int64
 	MaxUnfed                               time.Duration
+	// EarlyRounds is the rounds a hungry download had before its
+	// clock's next (unfed for hungryAfter).
+	EarlyRounds int64
 	// OrderedStarts is the downloads that started from an answer with the
 	// order of arrival (pairs.Arrival: a forming crowd the directory
 	// lists whole), Adopted the later pairs they adopted (pairs.Later).
@@ -144,11 +148,11 @@ type Result struct {
 }
 
 func (r Result) String() string {
-	return fmt.Sprintf("N=%d size=%dMiB churn=%.0f%% free=%.0f%% legacy=%v: origin %.2fx (busy %d), finished %d left %d stuck %d, median %s p99 %s all %s, bound %s, fairness %.2f maxup %.1fx, %.1f polls/dev, %.2f conns/dev, unfed rounds %d (max %s) hungry %d (+%d peers), ordered starts %d adopted %d, %d events in %s",
+	return fmt.Sprintf("N=%d size=%dMiB churn=%.0f%% free=%.0f%% legacy=%v: origin %.2fx (busy %d), finished %d left %d stuck %d, median %s p99 %s all %s, bound %s, fairness %.2f maxup %.1fx, %.1f polls/dev, %.2f conns/dev, unfed rounds %d (max %s) hungry %d (+%d peers, %d early), ordered starts %d adopted %d, %d events in %s",
 		r.N, r.Size>>20, r.Churn*100, r.FreeRiders*100, r.Legacy, r.OriginX, r.OriginBusy, r.Finished, r.Left, r.Stuck,
 		r.Median.Round(time.Millisecond), r.P99.Round(time.Millisecond), r.All.Round(time.Millisecond), r.Bound.Round(time.Millisecond),
 		r.Fairness, r.MaxUpX, r.PollsPerDevice, r.ConnsPerDevice, r.UnfedRounds, r.MaxUnfed.Round(time.Millisecond),
-		r.HungryRounds, r.HungryPeers, r.OrderedStarts, r.Adopted, r.Events, r.Wall.Round(time.Millisecond))
+		r.HungryRounds, r.HungryPeers, r.EarlyRounds, r.OrderedStarts, r.Adopted, r.Events, r.Wall.Round(time.Millisecond))
 }
 
 type event struct {
@@ -203,6 +207,7 @@ type sim struct {
 	pairs       map[[2]identityID]bool // connections: pairs where one end took the other
 	// The hungry rule's evidence (Result.Unfed...).
 	unfedRounds, hungryRounds, hungryPeers int64
+	earlyRounds                            int64
 	orderedStarts, adopted                 int64 // starts from an answer with the order of arrival; later pairs adopted
 	maxUnfed                               time.Duration
 	outcomes                               [8]int64 // by sched.Kind
@@ -312,6 +317,7 @@ func (s *sim) result(wall time.Duration) Result {
 		PollsPerDevice: float64(s.polls) / float64(max(1, len(s.nodes))),
 		ConnsPerDevice: float64(len(s.pairs)) / float64(max(1, len(s.nodes))),
 		UnfedRounds:    s.unfedRounds, HungryRounds: s.hungryRounds, HungryPeers: s.hungryPeers, MaxUnfed: s.maxUnfed,
+		EarlyRounds:   s.earlyRounds,
 		OrderedStarts: s.orderedStarts, Adopted: s.adopted}
 	r.OriginX = float64(s.originBytes) / float64(s.c.Size)
 	var times []time.Duration

@@ -85,16 +85,20 @@ func BenchmarkSim(b *testing.B) {
 }
 
 // TestHungryRule: share.Node.resupply's hungry rule runs in the
-// simulator on the real sched.Core.Unfed: with resupply rounds short
-// enough that two of them pass while a device's peers have nothing it
-// needs (100 ms here; at the product's 5 s and the bench's 500 ms no
-// device of a simulated crowd is unfed that long, see Result.MaxUnfed),
-// downloads take extra peers, one a round, never beyond twice MaxPeers.
+// simulator on the real sched.Core.Unfed: over links slow enough that a
+// device's peers have nothing it needs for a second (200 ms one way, a
+// loaded machine's hop; over 20 ms no device of a simulated crowd is unfed
+// that long, see Result.MaxUnfed), downloads have a round at once between
+// the product's 5 s rounds and take extra peers, one a round, never beyond
+// twice MaxPeers.
 func TestHungryRule(t *testing.T) {
-	r := Run(Config{N: 100, Size: 8 << 20, ResupplyInterval: 100 * time.Millisecond, Seed: 7})
+	r := Run(Config{N: 100, Size: 8 << 20, Latency: 200 * time.Millisecond, Seed: 7})
 	t.Log(r)
 	if r.HungryRounds == 0 || r.HungryPeers == 0 || r.HungryPeers > r.HungryRounds {
 		t.Errorf("hungry rounds %d, extra peers %d (unfed rounds %d, max %s)", r.HungryRounds, r.HungryPeers, r.UnfedRounds, r.MaxUnfed)
+	}
+	if r.EarlyRounds == 0 {
+		t.Errorf("no round before the clock's (hungry rounds %d): a hungry download waited for its next 5 s round", r.HungryRounds)
 	}
 	if r.Stuck > 0 || r.Finished != 100 {
 		t.Errorf("finished %d, stuck %d", r.Finished, r.Stuck)
