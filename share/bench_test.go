@@ -55,6 +55,9 @@ import (
 // stays a count under load), the child processes (procs) and the requests
 // the directory refused busy per device (busy/dev; busy_lookups/dev the
 // suppliers and manifest lookups among them).
+// KITH_CROWD_TRACE=1 prints each download's timeline to stderr
+// (traceFetch: first chunk, quarter, half, 90 %, all; its longest spell
+// without a new chunk and the chunks it then lacked; its sources).
 // KITH_CROWD_PROFILE=dir writes a CPU profile per child (group-N.pprof)
 // and one of the parent (directory.pprof), from the start to the last
 // download, and each child's allocations since it started

@@ -156,6 +156,9 @@ func crowdChild(t *testing.T, raw string, in io.Reader, out io.Writer) error {
 			defer wg.Done()
 			time.Sleep(time.Duration(cfg.DelaysMs[i]) * time.Millisecond)
 			r := crowdReport{ID: string(nd.ID())}
+			if os.Getenv("KITH_CROWD_TRACE") != "" {
+				defer traceFetch(nd, cid, t0)()
+			}
 			if err := nd.Fetch(ctx, cid); err != nil {
 				r.Err = err.Error()
 			}
@@ -190,6 +193,93 @@ func crowdChild(t *testing.T, raw string, in io.Reader, out io.Writer) error {
 	for lines.Scan() {
 	}
 	return nil
+}
+
+// traceFetch samples nd's download of cid every 10 ms until the returned
+// stop is called, then prints to stderr (KITH_CROWD_TRACE) one line: when
+// it had a first chunk, a quarter, half, 90 % and all of them (ms since
+// t0), how long its longest spell without a new chunk was and when it
+// ended, and its sources (bytes, state) and faults at the last sample: what
+// a crowd's slowest download waited for.
+func traceFetch(nd *Node, cid sealed.ContentID, t0 time.Time) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		var (
+			marks              [5]int64 // first, 25 %, 50 %, 90 %, all
+			last               peer.Progress
+			faults             []peer.Fault
+			have, lastGain     = 0, int64(0)
+			longest, longestAt int64
+			missing, stalledOn []int // chunks missing at the last gain, and at the longest spell's start
+		)
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				now := time.Since(t0).Milliseconds()
+				if now-lastGain > longest {
+					longest, longestAt, stalledOn = now-lastGain, now, missing
+				}
+				marks[4] = now
+				var srcs []string
+				for _, s := range last.Sources {
+					kind := s.ID.Short()
+					if s.Origin {
+						kind = "origin"
+					}
+					srcs = append(srcs, fmt.Sprintf("%s:%dKiB:%s", kind, s.Bytes>>10, s.State))
+				}
+				var fs []string
+				for _, f := range faults {
+					fs = append(fs, fmt.Sprintf("%s#%d:%v", f.Source.Short(), f.Chunk, f.Err))
+				}
+				fmt.Fprintf(os.Stderr, "trace t0=%d %s done=%d first/25/50/90/all=%v stall=%dms(ended %d, missing %v) sources=%v faults=%q\n",
+					t0.UnixMilli(), nd.ID().Short(), now, marks, longest, longestAt, stalledOn, srcs, fs)
+				return
+			case <-tick.C:
+			}
+			t := nd.Lookup(cid)
+			if t == nil {
+				continue
+			}
+			t.mu.Lock()
+			ft := t.fetcher
+			t.mu.Unlock()
+			if ft == nil {
+				continue
+			}
+			p := ft.Progress()
+			now := time.Since(t0).Milliseconds()
+			if p.Have > have {
+				if now-lastGain > longest {
+					longest, longestAt, stalledOn = now-lastGain, now, missing
+				}
+				have, lastGain = p.Have, now
+				missing = nil
+				if bm, err := nd.lib.Have(context.Background(), cid); err == nil && p.Total-p.Have <= 4 {
+					for i := range p.Total {
+						if !bm.Has(i) {
+							missing = append(missing, i)
+						}
+					}
+				}
+				for k, frac := range []float64{0, 0.25, 0.5, 0.9} {
+					if marks[k] == 0 && float64(p.Have) > frac*float64(p.Total) {
+						marks[k] = now
+					}
+				}
+			}
+			last, faults = p, ft.Faults()
+		}
+	}()
+	return func() {
+		close(done)
+		wg.Wait()
+	}
 }
 
 // handshakes is how many connections nodes opened to their peers so far
