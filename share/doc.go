@@ -68,13 +68,15 @@
 // (arrivalorder.go); in resupply rounds, once the crowd is known, the
 // last arrivals, left below k pairs (nobody after them picks them), pair
 // among themselves too (arrivalFilled: the same second pass at every
-// device). Resupply rounds add new suppliers while there is
+// device). Resupply rounds (every 5 s) add new suppliers while there is
 // room, connect back to crowd members that poll us over the connection
-// they dialled, and give a download its peers have not fed for a second
+// they dialled (in a crowd bigger than the directory's answer, between
+// rounds too: the device the origin gave a first copy to may be polled by
+// nobody else), and give a download its peers have not fed for a second
 // (none has a chunk it needs: peer.Fetcher.Unfed) a round at once, and
-// one more peer a round, up to twice MaxPeers: mutual picks can close a group of devices
-// on itself, and the origin answers a group without a first copy "busy,
-// ask your peers" (peerorder.go, download.go). The graphs and orders
+// one more peer a round, up to twice MaxPeers: mutual picks can close a
+// group of devices on itself, and the origin answers a group without a
+// first copy "busy, ask your peers" (peerorder.go, download.go). The graphs and orders
 // themselves are package share/pairs' (pure decisions over peer IDs),
 // which the crowd simulator (internal/swarmsim) runs too.
 //

@@ -189,7 +189,7 @@ func (n *Node) fetch(ctx context.Context, t *Title, peers []Neighbour) error {
 		if crowd.full { // (an ordered answer is never full)
 			first = min(n.resupplyInterval(), sampledFirstRound)
 		}
-		go n.resupply(rctx, cid, m, ft, seen, view, &waiting, first)
+		go n.resupply(rctx, cid, m, ft, seen, view, &waiting, first, crowd.full)
 	}
 	if err := ft.Run(rctx); err != nil {
 		return err
@@ -449,9 +449,22 @@ func (n *Node) maxPeers(m *sealed.Manifest) int {
 // last), the pairs are arrivalFilled's: the last arrivals, below k, pair
 // among themselves. From a sample of a bigger crowd, the devices that
 // dialled us become sources over their connections first (adoptDialled),
-// and only then does the answer fill our room.
-func (n *Node) resupply(ctx context.Context, cid sealed.ContentID, m *sealed.Manifest, ft *peer.Fetcher, seen map[identity.ID]bool, view *sched.CrowdView, waiting *atomic.Int32, first time.Duration) {
+// and only then does the answer fill our room; between rounds (every
+// 500 ms, no directory call) those that dialled us since are taken too.
+func (n *Node) resupply(ctx context.Context, cid sealed.ContentID, m *sealed.Manifest, ft *peer.Fetcher, seen map[identity.ID]bool, view *sched.CrowdView, waiting *atomic.Int32, first time.Duration, full bool) {
 	every := n.resupplyInterval()
+	limit := n.maxPeers(m)
+	// live counts our sources (dropped and banned ones leave room) and the
+	// picks still waiting for their peer to connect.
+	live := func() int {
+		k := int(waiting.Load())
+		for _, st := range ft.Progress().Sources {
+			if !st.Origin && st.State != "dropped" && st.State != "banned" {
+				k++
+			}
+		}
+		return k
+	}
 	// Between rounds the download is looked at every check (no directory
 	// call): one its peers have not fed for hungryAfter gets its round at
 	// once, and not before hungryAfter after the last (nor within a busy
@@ -459,7 +472,7 @@ func (n *Node) resupply(ctx context.Context, cid sealed.ContentID, m *sealed.Man
 	check := min(every, hungryAfter/2)
 	next := time.Now().Add(first) // the next round by the clock
 	calm := next                  // no hungry round before this
-	added := len(seen) - 1
+	var added int
 	busy := 0
 	var growth pairs.Growth // the crowd's order of arrival across rounds (arrivalFilled)
 	for {
@@ -470,6 +483,17 @@ func (n *Node) resupply(ctx context.Context, cid sealed.ContentID, m *sealed.Man
 		}
 		now := time.Now()
 		if !roundDue(now, next, calm, ft.Unfed) {
+			if full {
+				// From a sample of a bigger crowd, the devices that dialled
+				// us are taken between rounds too (no directory call): the
+				// one the origin gave a first copy to may be polled by
+				// nobody else, and with rounds 5 s apart a whole 8 MiB
+				// N=200 crowd waited for its chunk until the hungry rule
+				// (one run in four, 160-185 devices 1.2-1.6 s).
+				if added := live(); added < 2*limit {
+					n.adoptDialled(m, ft, n.pollers(cid, now, every), seen, 2*limit-added)
+				}
+			}
 			continue
 		}
 		next, calm = now.Add(every), now.Add(hungryAfter)
@@ -491,14 +515,7 @@ func (n *Node) resupply(ctx context.Context, cid sealed.ContentID, m *sealed.Man
 		// Peers the fetcher dropped (timeouts, refusals) leave room for new
 		// ones: a device whose peers all failed it is not left with only the
 		// origin, which leaves to the crowd what the crowd already has.
-		added = int(waiting.Load())
-		for _, st := range ft.Progress().Sources {
-			if !st.Origin && st.State != "dropped" && st.State != "banned" {
-				added++
-			}
-		}
-		limit := n.maxPeers(m)
-		pollers := map[identity.ID]bool{}
+		added = live()
 		// A download its peers have brought nothing for hungryAfter, while
 		// none of them has a chunk it needs, takes one more peer a round
 		// (up to twice MaxPeers): devices that picked each other, none of
@@ -509,14 +526,15 @@ func (n *Node) resupply(ctx context.Context, cid sealed.ContentID, m *sealed.Man
 		// pick: room for a new peer, a device polling us that we take
 		// nothing from (called back up to twice MaxPeers), or hungry.
 		pick := added < limit || hungry
-		for _, id := range n.srv.Pollers(cid, time.Now().Add(-2*every)) {
-			pollers[id] = true
+		pollers := n.pollers(cid, now, every)
+		for id := range pollers {
 			pick = pick || added < 2*limit && !seen[id]
 		}
 		// Only then are the answer's peers ordered (pairOrder hashes each
 		// pair, LAN neighbours are listed): a download that has its peers
 		// (most rounds of a big crowd's) takes only the crowd from it.
 		peers, _, crowd := n.supplied(cid, sups, pick)
+		full = crowd.full
 		ft.SetCrowd(view.Update(time.Now(), crowd.downloading, crowd.complete, crowd.full))
 		if !pick {
 			continue
@@ -561,6 +579,17 @@ func (n *Node) resupply(ctx context.Context, cid sealed.ContentID, m *sealed.Man
 			ft.AddSource(c.Source(m))
 		}
 	}
+}
+
+// pollers is the set of devices that polled us for cid in the last two
+// rounds (every) before now.
+func (n *Node) pollers(cid sealed.ContentID, now time.Time, every time.Duration) map[identity.ID]bool {
+	ids := n.srv.Pollers(cid, now.Add(-2*every))
+	set := make(map[identity.ID]bool, len(ids))
+	for _, id := range ids {
+		set[id] = true
+	}
+	return set
 }
 
 // adoptDialled takes as sources, up to room (twice MaxPeers, as the

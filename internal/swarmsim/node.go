@@ -39,6 +39,7 @@ type node struct {
 	growth     pairs.Growth  // its crowd's order of arrival across rounds
 	nextRound  time.Duration // its next resupply round by the clock
 	calm       time.Duration // no hungry round before this
+	full       bool          // its last answer was a sample of a bigger crowd
 
 	uploads   int
 	perPeer   map[identity.ID]int
@@ -106,7 +107,12 @@ func (n *node) start() {
 	}
 	n.nextRound = s.now + min(s.c.ResupplyInterval, first)
 	n.calm = n.nextRound
-	s.at(n.nextRound-s.now, n.tick)
+	n.full = ans.full
+	wait := n.nextRound - s.now
+	if !s.c.Legacy {
+		wait = min(wait, hungryAfter/2)
+	}
+	s.at(wait, n.tick)
 	if n.flooder && n.announced {
 		s.at(time.Second, n.flood)
 	}
@@ -132,6 +138,10 @@ func (n *node) tick() {
 		}
 		n.nextRound, n.calm = s.now+s.c.ResupplyInterval, s.now+hungryAfter
 		n.resupply()
+	} else if n.full && !s.c.Legacy {
+		n.countLive()
+		n.adoptPollers(n.pollersNow(), sched.Peers(s.c.MaxPeers, s.chunks))
+		n.poke()
 	}
 	wait := n.nextRound - s.now
 	if !s.c.Legacy {
@@ -268,12 +278,7 @@ func (n *node) resupply() {
 	if n.finished || n.gone {
 		return
 	}
-	n.added = 0 // live peers (dropped ones leave room), as share.Node counts
-	for _, st := range n.core.Stats(s.t()) {
-		if !st.Origin && st.State != "dropped" && st.State != "banned" {
-			n.added++
-		}
-	}
+	n.countLive()
 	limit := sched.Peers(s.c.MaxPeers, s.chunks)
 	// The hungry rule: a download its peers have not fed for hungryAfter
 	// (sched.Core.Unfed) takes one more peer a round, whatever its room.
@@ -286,19 +291,13 @@ func (n *node) resupply() {
 	s.noteUnfed(unfed, hungry)
 	// pick: room for a new peer, a device polling us that we take nothing
 	// from (called back up to twice MaxPeers), or hungry.
-	pollers := map[identity.ID]bool{}
+	pollers := n.pollersNow()
 	pick := n.added < limit || hungry
-	for id, polled := range n.pollers {
-		if s.now-polled < 2*s.c.ResupplyInterval {
-			pollers[id] = true
-			pick = pick || n.added < 2*limit && !n.seen[id]
-		}
-	}
-	for _, h := range n.held {
-		pollers[h.n.id] = true
-		pick = pick || n.added < 2*limit && !n.seen[h.n.id]
+	for id := range pollers {
+		pick = pick || n.added < 2*limit && !n.seen[id]
 	}
 	ans := n.suppliers(pick)
+	n.full = ans.full
 	n.core.SetCrowd(ans.crowd)
 	if !pick {
 		return
@@ -321,18 +320,7 @@ func (n *node) resupply() {
 	case !s.c.Legacy && n.added < limit && !ans.full:
 		pairs.Match(contentID, n.id, ans.peers, nodeID, notNear, ans.downloading, limit)
 	case !s.c.Legacy && ans.full:
-		// share.Node.adoptDialled: the pollers (connected to us) become
-		// sources, up to twice MaxPeers, in ID order.
-		ids := slices.Sorted(maps.Keys(pollers))
-		for _, id := range ids {
-			if n.added >= 2*limit {
-				break
-			}
-			if p := s.byID[id]; !n.seen[id] && p != nil && !p.gone {
-				n.connect(p)
-				s.adopted++
-			}
-		}
+		n.adoptPollers(pollers, limit)
 	}
 	for _, p := range ans.peers {
 		// extra: a peer beyond our room, taken only when hungry.
@@ -348,6 +336,48 @@ func (n *node) resupply() {
 		n.connect(p)
 	}
 	n.poke()
+}
+
+// countLive sets added to the live peers (dropped ones leave room), as
+// share.Node counts them.
+func (n *node) countLive() {
+	n.added = 0
+	for _, st := range n.core.Stats(n.s.t()) {
+		if !st.Origin && st.State != "dropped" && st.State != "banned" {
+			n.added++
+		}
+	}
+}
+
+// pollersNow is the devices that polled us in the last two rounds, or
+// hold a poll of ours now (share.Node.pollers).
+func (n *node) pollersNow() map[identity.ID]bool {
+	s := n.s
+	pollers := map[identity.ID]bool{}
+	for id, polled := range n.pollers {
+		if s.now-polled < 2*s.c.ResupplyInterval {
+			pollers[id] = true
+		}
+	}
+	for _, h := range n.held {
+		pollers[h.n.id] = true
+	}
+	return pollers
+}
+
+// adoptPollers is share.Node.adoptDialled: the pollers (connected to us)
+// become sources, up to twice MaxPeers, in ID order.
+func (n *node) adoptPollers(pollers map[identity.ID]bool, limit int) {
+	s := n.s
+	for _, id := range slices.Sorted(maps.Keys(pollers)) {
+		if n.added >= 2*limit {
+			break
+		}
+		if p := s.byID[id]; !n.seen[id] && p != nil && !p.gone {
+			n.connect(p)
+			s.adopted++
+		}
+	}
 }
 
 // connect takes p as a source; a pair whose other end took us already
