@@ -198,6 +198,18 @@ func busyRefusals(t testing.TB, d *testDirectory) (all, lookups int) {
 	return all, lookups
 }
 
+// runningFetcher is the fetcher of nd's download of cid while it runs,
+// else nil.
+func runningFetcher(nd *Node, cid sealed.ContentID) *peer.Fetcher {
+	t := nd.Lookup(cid)
+	if t == nil {
+		return nil
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.fetcher
+}
+
 // reportStalls prints, every 30 s until stop, the downloads still running
 // and their sources' states (what a crowd that does not finish waits for).
 func reportStalls(nodes []*Node, cid sealed.ContentID, stop chan struct{}) {
@@ -208,13 +220,7 @@ func reportStalls(nodes []*Node, cid sealed.ContentID, stop chan struct{}) {
 		case <-time.After(30 * time.Second):
 		}
 		for _, nd := range nodes {
-			t := nd.Lookup(cid)
-			if t == nil {
-				continue
-			}
-			t.mu.Lock()
-			ft := t.fetcher
-			t.mu.Unlock()
+			ft := runningFetcher(nd, cid)
 			if ft == nil {
 				continue
 			}

@@ -242,13 +242,7 @@ func traceFetch(nd *Node, cid sealed.ContentID, t0 time.Time) (stop func()) {
 				return
 			case <-tick.C:
 			}
-			t := nd.Lookup(cid)
-			if t == nil {
-				continue
-			}
-			t.mu.Lock()
-			ft := t.fetcher
-			t.mu.Unlock()
+			ft := runningFetcher(nd, cid)
 			if ft == nil {
 				continue
 			}
