@@ -140,7 +140,9 @@ func (n *node) tick() {
 		n.resupply()
 	} else if n.full && !s.c.Legacy {
 		n.countLive()
+		before := s.adopted
 		n.adoptPollers(n.pollersNow(), sched.Peers(s.c.MaxPeers, s.chunks))
+		s.adoptedBetween += s.adopted - before
 		n.poke()
 	}
 	wait := n.nextRound - s.now

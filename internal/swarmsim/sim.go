@@ -141,18 +141,21 @@ type Result struct {
 	EarlyRounds int64
 	// OrderedStarts is the downloads that started from an answer with the
 	// order of arrival (pairs.Arrival: a forming crowd the directory
-	// lists whole), Adopted the later pairs they adopted (pairs.Later).
-	OrderedStarts, Adopted int64
-	Events                 int64
-	Wall                   time.Duration
+	// lists whole), Adopted the later pairs they adopted (pairs.Later)
+	// and, in a crowd bigger than an answer, the devices that polled them
+	// (share.Node.adoptDialled); AdoptedBetween those of them taken between
+	// resupply rounds.
+	OrderedStarts, Adopted, AdoptedBetween int64
+	Events                                 int64
+	Wall                                   time.Duration
 }
 
 func (r Result) String() string {
-	return fmt.Sprintf("N=%d size=%dMiB churn=%.0f%% free=%.0f%% legacy=%v: origin %.2fx (busy %d), finished %d left %d stuck %d, median %s p99 %s all %s, bound %s, fairness %.2f maxup %.1fx, %.1f polls/dev, %.2f conns/dev, unfed rounds %d (max %s) hungry %d (+%d peers, %d early), ordered starts %d adopted %d, %d events in %s",
+	return fmt.Sprintf("N=%d size=%dMiB churn=%.0f%% free=%.0f%% legacy=%v: origin %.2fx (busy %d), finished %d left %d stuck %d, median %s p99 %s all %s, bound %s, fairness %.2f maxup %.1fx, %.1f polls/dev, %.2f conns/dev, unfed rounds %d (max %s) hungry %d (+%d peers, %d early), ordered starts %d adopted %d (%d between rounds), %d events in %s",
 		r.N, r.Size>>20, r.Churn*100, r.FreeRiders*100, r.Legacy, r.OriginX, r.OriginBusy, r.Finished, r.Left, r.Stuck,
 		r.Median.Round(time.Millisecond), r.P99.Round(time.Millisecond), r.All.Round(time.Millisecond), r.Bound.Round(time.Millisecond),
 		r.Fairness, r.MaxUpX, r.PollsPerDevice, r.ConnsPerDevice, r.UnfedRounds, r.MaxUnfed.Round(time.Millisecond),
-		r.HungryRounds, r.HungryPeers, r.EarlyRounds, r.OrderedStarts, r.Adopted, r.Events, r.Wall.Round(time.Millisecond))
+		r.HungryRounds, r.HungryPeers, r.EarlyRounds, r.OrderedStarts, r.Adopted, r.AdoptedBetween, r.Events, r.Wall.Round(time.Millisecond))
 }
 
 type event struct {
@@ -209,6 +212,7 @@ type sim struct {
 	unfedRounds, hungryRounds, hungryPeers int64
 	earlyRounds                            int64
 	orderedStarts, adopted                 int64 // starts from an answer with the order of arrival; later pairs adopted
+	adoptedBetween                         int64 // adopted between rounds
 	maxUnfed                               time.Duration
 	outcomes                               [8]int64 // by sched.Kind
 }
@@ -318,7 +322,7 @@ func (s *sim) result(wall time.Duration) Result {
 		ConnsPerDevice: float64(len(s.pairs)) / float64(max(1, len(s.nodes))),
 		UnfedRounds:    s.unfedRounds, HungryRounds: s.hungryRounds, HungryPeers: s.hungryPeers, MaxUnfed: s.maxUnfed,
 		EarlyRounds:   s.earlyRounds,
-		OrderedStarts: s.orderedStarts, Adopted: s.adopted}
+		OrderedStarts: s.orderedStarts, Adopted: s.adopted, AdoptedBetween: s.adoptedBetween}
 	r.OriginX = float64(s.originBytes) / float64(s.c.Size)
 	var times []time.Duration
 	var ups []float64

@@ -105,6 +105,22 @@ func TestHungryRule(t *testing.T) {
 	}
 }
 
+// TestAdoptedBetweenRounds: in a crowd bigger than the directory's answer,
+// a download takes the devices that dialled it between its 5 s resupply
+// rounds too (share.Node.resupply), not only in them: every device dials
+// only half its peers (pairs.Sampled) and the rest of its peers are those
+// that dialled it.
+func TestAdoptedBetweenRounds(t *testing.T) {
+	r := Run(Config{N: 200, Size: 8 << 20, Seed: 1})
+	t.Log(r)
+	if r.AdoptedBetween == 0 || r.AdoptedBetween > r.Adopted {
+		t.Errorf("adopted %d, %d of them between rounds", r.Adopted, r.AdoptedBetween)
+	}
+	if r.Stuck > 0 || r.Finished != 200 || r.OriginX > 1.2 {
+		t.Errorf("finished %d, stuck %d, origin %.2fx", r.Finished, r.Stuck, r.OriginX)
+	}
+}
+
 // TestFormingCrowdPairs: a crowd forming around a title (Poisson
 // arrivals, the directory listing it whole) starts from its answers'
 // order of arrival (directory.ArrivalRanks) and the real pair graph
