@@ -46,3 +46,21 @@ func TestRoundDue(t *testing.T) {
 		t.Errorf("unfed asked %d times after calm, want 1", n)
 	}
 }
+
+// TestHungryWait: hungry rounds come a second apart at first, then further
+// apart while they do not help (1, 2, 4 s), never further than the clock's
+// rounds.
+func TestHungryWait(t *testing.T) {
+	every := DefaultResupplyInterval
+	for streak, want := range []time.Duration{hungryAfter, 2 * hungryAfter, 4 * hungryAfter, every, every} {
+		if got := hungryWait(streak, every); got != want {
+			t.Errorf("hungryWait(%d, %s) = %s, want %s", streak, every, got, want)
+		}
+	}
+	if got := hungryWait(100, every); got != every {
+		t.Errorf("hungryWait(100) = %s, want %s", got, every)
+	}
+	if got := hungryWait(0, 500*time.Millisecond); got != 500*time.Millisecond {
+		t.Errorf("with 500 ms rounds, hungryWait(0) = %s, want the round", got)
+	}
+}

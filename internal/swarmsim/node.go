@@ -40,6 +40,7 @@ type node struct {
 	nextRound  time.Duration // its next resupply round by the clock
 	calm       time.Duration // no hungry round before this
 	full       bool          // its last answer was a sample of a bigger crowd
+	streak     int           // hungry rounds since it was last fed
 
 	uploads   int
 	perPeer   map[identity.ID]int
@@ -119,8 +120,9 @@ func (n *node) start() {
 }
 
 // hungryAfter is share's: a download its peers have not fed for this long
-// has its resupply round at once (not before hungryAfter after the last)
-// and takes one more peer there. Between rounds it is looked at every
+// has its resupply round at once (not before hungryAfter after the last,
+// doubling with each such round while it is not fed, up to the clock's:
+// share's hungryWait) and takes one more peer there. Between rounds it is looked at every
 // min(ResupplyInterval, hungryAfter/2), as share.Node.resupply does.
 const hungryAfter = time.Second
 
@@ -132,11 +134,16 @@ func (n *node) tick() {
 	if n.finished || n.gone {
 		return
 	}
-	if s.now >= n.nextRound || !s.c.Legacy && s.now >= n.calm && n.core.Unfed(s.t()) >= hungryAfter {
+	unfed := n.core.Unfed(s.t())
+	if unfed == 0 {
+		n.streak = 0
+	}
+	if s.now >= n.nextRound || !s.c.Legacy && s.now >= n.calm && unfed >= hungryAfter {
 		if s.now < n.nextRound {
 			s.earlyRounds++
+			n.streak++
 		}
-		n.nextRound, n.calm = s.now+s.c.ResupplyInterval, s.now+hungryAfter
+		n.nextRound, n.calm = s.now+s.c.ResupplyInterval, s.now+min(s.c.ResupplyInterval, hungryAfter<<min(n.streak, 16))
 		n.resupply()
 	} else if n.full && !s.c.Legacy {
 		n.countLive()
