@@ -415,10 +415,10 @@ func hungryWait(streak int, every time.Duration) time.Duration {
 }
 
 // roundDue tells resupply whether a round is due at now: the clock's
-// (next), or a hungry download's (unfed, asked only then, for
-// hungryAfter or longer, and not before calm).
-func roundDue(now, next, calm time.Time, unfed func() time.Duration) bool {
-	return !now.Before(next) || !now.Before(calm) && unfed() >= hungryAfter
+// (next), or a hungry download's (unfed for hungryAfter or longer, and not
+// before calm).
+func roundDue(now, next, calm time.Time, unfed time.Duration) bool {
+	return !now.Before(next) || !now.Before(calm) && unfed >= hungryAfter
 }
 
 // resupplyInterval is Options.ResupplyInterval or its default.
@@ -493,11 +493,11 @@ func (n *Node) resupply(ctx context.Context, cid sealed.ContentID, m *sealed.Man
 			return
 		case <-time.After(max(0, min(time.Until(next), check))):
 		}
-		now := time.Now()
-		if ft.Unfed() == 0 {
+		now, unfed := time.Now(), ft.Unfed()
+		if unfed == 0 {
 			streak = 0
 		}
-		if !roundDue(now, next, calm, ft.Unfed) {
+		if !roundDue(now, next, calm, unfed) {
 			if full {
 				// From a sample of a bigger crowd, the devices that dialled
 				// us are taken between rounds too (no directory call): the

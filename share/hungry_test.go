@@ -12,38 +12,22 @@ func TestRoundDue(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	next := t0.Add(DefaultResupplyInterval)
 	calm := t0.Add(hungryAfter)
-	fed := func() time.Duration { return 0 }
-	starved := func() time.Duration { return hungryAfter }
-	asked := func(d time.Duration, n *int) func() time.Duration {
-		return func() time.Duration { *n++; return d }
-	}
 	for _, c := range []struct {
 		name  string
 		now   time.Time
-		unfed func() time.Duration
+		unfed time.Duration
 		want  bool
 	}{
-		{"fed, before the clock's round", t0.Add(2 * time.Second), fed, false},
-		{"fed, the clock's round", next, fed, true},
-		{"starved, within calm", t0.Add(hungryAfter / 2), starved, false},
-		{"starved after calm", calm, starved, true},
-		{"unfed less than hungryAfter", t0.Add(3 * time.Second), func() time.Duration { return hungryAfter - time.Millisecond }, false},
-		{"starved, the clock's round", next.Add(time.Second), starved, true},
+		{"fed, before the clock's round", t0.Add(2 * time.Second), 0, false},
+		{"fed, the clock's round", next, 0, true},
+		{"starved, within calm", t0.Add(hungryAfter / 2), hungryAfter, false},
+		{"starved after calm", calm, hungryAfter, true},
+		{"unfed less than hungryAfter", t0.Add(3 * time.Second), hungryAfter - time.Millisecond, false},
+		{"starved, the clock's round", next.Add(time.Second), hungryAfter, true},
 	} {
 		if got := roundDue(c.now, next, calm, c.unfed); got != c.want {
 			t.Errorf("%s: roundDue = %v, want %v", c.name, got, c.want)
 		}
-	}
-	// The fetcher is asked only when the clock's round is not due and calm is over.
-	var n int
-	roundDue(next, next, calm, asked(0, &n))
-	roundDue(t0, next, calm, asked(0, &n))
-	if n != 0 {
-		t.Errorf("unfed asked %d times when the round was due or within calm", n)
-	}
-	roundDue(calm, next, calm, asked(0, &n))
-	if n != 1 {
-		t.Errorf("unfed asked %d times after calm, want 1", n)
 	}
 }
 
