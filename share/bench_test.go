@@ -38,7 +38,8 @@ import (
 // arrive=once starts all N together; arrive=poisson staggers them
 // (exponential gaps, all arrived within about one lone download's time).
 // Reported: origin bytes ÷ title size (origin_x; plain client-server would
-// be N), the time for all N (s_all), for one node alone (s_one), the
+// be N), the bytes the crowd received whole from anyone ÷ the bytes it
+// needed (down_x: over 1 by the chunks two sources both delivered), the time for all N (s_all), for one node alone (s_one), the
 // machine's crypto-and-TLS bound for the bytes moved (s_bound, see
 // tlsBound; ns/B_bound its CPU per byte, ms/hs_bound per handshake) and
 // s_all ÷ s_bound (x_bound);
@@ -141,6 +142,9 @@ func flashCrowd(b *testing.B, n, size int, poisson bool) {
 	cores := float64(runtime.NumCPU())
 	b.ReportMetric(float64(res.origin)/fileSize, "origin_x")
 	b.ReportMetric(float64(aloneOrigin)/fileSize, "origin_x_one")
+	// Bytes the crowd received whole, from anyone, ÷ the bytes it needed:
+	// over 1 by the chunks two sources both delivered (a race, a steal).
+	b.ReportMetric(float64(res.down)/float64(total), "down_x")
 	b.ReportMetric(res.all.Seconds(), "s_all")
 	b.ReportMetric(one.Seconds(), "s_one")
 	b.ReportMetric(bound.Seconds(), "s_bound")

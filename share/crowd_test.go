@@ -62,6 +62,7 @@ type crowdReport struct {
 	ID       string `json:"id,omitempty"`
 	Ms       int64  `json:"ms,omitempty"`     // download finished this long after "go"
 	Origin   int64  `json:"origin,omitempty"` // bytes this node took from the origin
+	Down     int64  `json:"down,omitempty"`   // bytes this node took from anyone (its ledger: chunks received whole, a chunk twice when two sources both answered)
 	Err      string `json:"err,omitempty"`
 	Finished bool   `json:"finished,omitempty"`
 	CPUMs    int64  `json:"cpu_ms,omitempty"`  // the child's user+system CPU from "go" to its last download
@@ -164,13 +165,16 @@ func crowdChild(t *testing.T, raw string, in io.Reader, out io.Writer) error {
 			}
 			r.Ms = max(1, time.Since(t0).Milliseconds())
 			// Not downloadedFrom: t.Fatal is for the test's own goroutine.
-			es, err := nd.lib.Ledger(ctx, fp, 100)
+			es, err := nd.lib.Ledger(ctx, "", 1<<20) // every peer's row: a download has at most a few hundred
 			if err != nil && r.Err == "" {
 				r.Err = fmt.Sprintf("reading the ledger: %v", err)
 			}
 			for _, e := range es {
 				if e.Direction == "down" {
-					r.Origin += e.Bytes
+					r.Down += e.Bytes
+					if e.Peer == fp {
+						r.Origin += e.Bytes
+					}
 				}
 			}
 			crowdSay(out, r)
@@ -389,6 +393,7 @@ func childProcs(groups int) int {
 type crowdResult struct {
 	all    time.Duration // "go" to the last download finished
 	origin int64         // bytes the crowd took from the origin
+	down   int64         // bytes the crowd took from anyone (the origin too)
 	cpu    time.Duration // the children's CPU from "go" to their last download, and the parent's (the directory) meanwhile
 	maxFDs int           // most descriptors one child held
 	conns  int64         // connections the crowd's nodes opened to each other
@@ -526,6 +531,7 @@ func runCrowd(b *testing.B, d *testDirectory, title *directory.Title, delays []t
 		case r.Ms > 0:
 			got++
 			res.origin += r.Origin
+			res.down += r.Down
 			res.all = time.Since(t0) // the parent's clock: from the first "go" sent
 			if r.Err != "" {
 				errs = append(errs, r.Err)
