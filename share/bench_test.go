@@ -166,8 +166,8 @@ func flashCrowd(b *testing.B, n, size int, poisson bool) {
 	b.ReportMetric(float64(res.conns)/float64(n), "conns/dev")
 	// Have polls per device: each a request and an answer at both ends.
 	b.ReportMetric(float64(res.polls)/float64(n), "polls/dev")
-	// Page faults per device: first touches of fresh memory, each ~13 µs
-	// of cpu_s on a virtual machine (minorFaults).
+	// Page faults per device: first touches of fresh memory, each
+	// 1.5–13 µs of cpu_s on a virtual machine (minorFaults).
 	b.ReportMetric(float64(res.faults)/float64(n), "faults/dev")
 	b.ReportMetric(float64(res.procs), "procs")
 	// Requests the directory refused busy (503, a global cap such as
