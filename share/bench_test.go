@@ -39,7 +39,8 @@ import (
 // (exponential gaps, all arrived within about one lone download's time).
 // Reported: origin bytes ÷ title size (origin_x; plain client-server would
 // be N), the bytes the crowd received whole from anyone ÷ the bytes it
-// needed (down_x: over 1 by the chunks two sources both delivered), the time for all N (s_all), for one node alone (s_one), the
+// needed (down_x: over 1 by the chunks two sources both delivered), the
+// time for all N (s_all), for one node alone (s_one), the
 // machine's crypto-and-TLS bound for the bytes moved (s_bound, see
 // tlsBound; ns/B_bound its CPU per byte, ms/hs_bound per handshake) and
 // s_all ÷ s_bound (x_bound);
