@@ -228,7 +228,13 @@ func traceFetch(nd *Node, cid sealed.ContentID, t0 time.Time) (stop func()) {
 				if now-lastGain > longest {
 					longest, longestAt, stalledOn = now-lastGain, now, missing
 				}
-				marks[4] = now
+				// A mark the download passed between its last sample and its
+				// end (the fetcher gone before the next tick) is its end.
+				for k := range marks {
+					if marks[k] == 0 {
+						marks[k] = now
+					}
+				}
 				var srcs []string
 				for _, s := range last.Sources {
 					kind := s.ID.Short()
