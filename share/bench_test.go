@@ -84,7 +84,7 @@ func crowdTune(o *Options) {
 	// sent the directory 500 announcements a second.
 	o.AnnounceInterval = 5 * time.Second
 	// Resupply rounds are the product's (every 5 s, and at once for a
-	// download unfed for a second: hungryAfter). They were every 500 ms
+	// download unfed for a second: sched.HungryAfter). They were every 500 ms
 	// here, ten times the product's, because the hungry rule waited two
 	// rounds.
 	o.Fetch.OriginInFlight = 1

@@ -390,37 +390,6 @@ func (n *Node) answerSize() int {
 // links: 3.92 connections a device, 2.92 so; N=200: 3.56, 3.03).
 const sampledFirstRound = time.Second
 
-// hungryAfter is how long a download's peers may bring it nothing, while
-// none of them has or is fetching a chunk it needs (peer.Fetcher.Unfed),
-// before it has a resupply round at once and takes one more peer there
-// (resupply's hungry rule). It was two rounds: 10 s at the product's 5 s
-// rounds, against a download of seconds, so the flash-crowd benchmark ran
-// rounds of 500 ms, ten times the product's directory lookups; with the
-// product's rounds and that rule, one 8 MiB N=200 run of three took 5.8 s
-// against 3.7 s. A second is what two of the bench's rounds were. The
-// bench now runs the product's rounds: 3 rounds alternated against its
-// 500 ms, 8 MiB N=200 cpu_s 8.29/7.79/7.88 -> 7.49/7.35/7.77, N=500
-// 35.2/30.3/30.6 -> 29.4/29.0/28.7, 64 MiB N=50 conns/dev 9.0 -> 7.3.
-const hungryAfter = time.Second
-
-// hungryWait is how long after a round the next hungry one may come, when
-// streak hungry rounds have passed since the download was last fed:
-// hungryAfter, doubling with each (1, 2, 4 s ...) up to every, the
-// clock's rounds. A download nobody can feed (its only holders offline)
-// asks the directory no more often than the clock's rounds once a few
-// hungry rounds have not helped it; a thousand such downloads polled it
-// five times as often at one a second each.
-func hungryWait(streak int, every time.Duration) time.Duration {
-	return min(every, hungryAfter<<min(streak, 16))
-}
-
-// roundDue tells resupply whether a round is due at now: the clock's
-// (next), or a hungry download's (unfed for hungryAfter or longer, and not
-// before calm).
-func roundDue(now, next, calm time.Time, unfed time.Duration) bool {
-	return !now.Before(next) || !now.Before(calm) && unfed >= hungryAfter
-}
-
 // resupplyInterval is Options.ResupplyInterval or its default.
 func (n *Node) resupplyInterval() time.Duration {
 	if n.o.ResupplyInterval > 0 {
@@ -476,14 +445,11 @@ func (n *Node) resupply(ctx context.Context, cid sealed.ContentID, m *sealed.Man
 		}
 		return k
 	}
-	// Between rounds the download is looked at every check (no directory
-	// call): one its peers have not fed for hungryAfter gets its round at
-	// once, and not before hungryAfter after the last (nor within a busy
-	// directory's wait).
-	check := min(every, hungryAfter/2)
-	next := time.Now().Add(first) // the next round by the clock
-	calm := next                  // no hungry round before this
-	streak := 0                   // hungry rounds since the download was last fed
+	// Between rounds the download is looked at (no directory call): one
+	// its peers have not fed for sched.HungryAfter gets its round at once,
+	// though not within the hungry rounds' wait (sched.Rounds) nor a busy
+	// directory's.
+	rounds := sched.NewRounds(time.Now(), first, every)
 	var added int
 	busy := 0
 	var growth pairs.Growth // the crowd's order of arrival across rounds (arrivalFilled)
@@ -491,13 +457,10 @@ func (n *Node) resupply(ctx context.Context, cid sealed.ContentID, m *sealed.Man
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(max(0, min(time.Until(next), check))):
+		case <-time.After(rounds.Wait(time.Now())):
 		}
-		now, unfed := time.Now(), ft.Unfed()
-		if unfed == 0 {
-			streak = 0
-		}
-		if !roundDue(now, next, calm, unfed) {
+		now := time.Now()
+		if due, _ := rounds.Due(now, ft.Unfed()); !due {
 			if full {
 				// From a sample of a bigger crowd, the devices that dialled
 				// us are taken between rounds too (no directory call): the
@@ -511,10 +474,6 @@ func (n *Node) resupply(ctx context.Context, cid sealed.ContentID, m *sealed.Man
 			}
 			continue
 		}
-		if now.Before(next) {
-			streak++ // a hungry round
-		}
-		next, calm = now.Add(every), now.Add(hungryWait(streak, every))
 		// No announcement here: the download was announced when it started
 		// and the heartbeat keeps it fresh; one per resupply round doubled
 		// a big crowd's load on the directory for nothing new.
@@ -524,8 +483,7 @@ func (n *Node) resupply(ctx context.Context, cid sealed.ContentID, m *sealed.Man
 			var de *directory.Error
 			if errors.As(err, &de) && (de.Code == directory.CodeBusy || de.Code == directory.CodeRateLimited) {
 				busy++
-				next = now.Add(max(every, backoff(busy), min(de.RetryAfter, 8*time.Second)))
-				calm = next
+				rounds.Until(now.Add(max(every, backoff(busy), min(de.RetryAfter, 8*time.Second))))
 			}
 			continue
 		}
@@ -534,13 +492,13 @@ func (n *Node) resupply(ctx context.Context, cid sealed.ContentID, m *sealed.Man
 		// ones: a device whose peers all failed it is not left with only the
 		// origin, which leaves to the crowd what the crowd already has.
 		added = live()
-		// A download its peers have brought nothing for hungryAfter, while
+		// A download its peers have brought nothing for HungryAfter, while
 		// none of them has a chunk it needs, takes one more peer a round
 		// (up to twice MaxPeers): devices that picked each other, none of
 		// which got a first copy from the origin (which answers them "ask
 		// your peers"), otherwise waited for the repeat budget or the end
 		// of the crowd (8 MiB N=200: 75 devices without a chunk 30 s in).
-		hungry := added < 2*limit && ft.Unfed() >= hungryAfter
+		hungry := added < 2*limit && ft.Unfed() >= sched.HungryAfter
 		// pick: room for a new peer, a device polling us that we take
 		// nothing from (called back up to twice MaxPeers), or hungry.
 		pick := added < limit || hungry

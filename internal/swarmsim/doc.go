@@ -19,8 +19,9 @@
 // Have polls are held as peer.Server holds them, and its chunk answers
 // carry its Have state as a peer server's do (sched.Core.Carried).
 // Resupply follows share.Node.resupply, its hungry rule too: a download
-// its peers have not fed for a second (sched.Core.Unfed, hungryAfter) has
-// a round at once and takes one more peer there; Result counts the rounds
+// its peers have not fed for a second (sched.Core.Unfed,
+// sched.HungryAfter) has a round at once and takes one more peer there
+// (both time their rounds with sched.Rounds); Result counts the rounds
 // that found a download unfed and the longest such spell. The fetcher's
 // starvation clock runs (Schedule drives it every 100 ms tick, as in
 // peer.Fetcher). When the rule waited two rounds (10 s at the product's

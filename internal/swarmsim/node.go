@@ -37,10 +37,8 @@ type node struct {
 	view       sched.CrowdView      // the crowd across suppliers answers (as share.Node)
 	added      int
 	growth     pairs.Growth  // its crowd's order of arrival across rounds
-	nextRound  time.Duration // its next resupply round by the clock
-	calm       time.Duration // no hungry round before this
+	rounds     *sched.Rounds // its resupply rounds (as share.Node's)
 	full       bool          // its last answer was a sample of a bigger crowd
-	streak     int           // hungry rounds since it was last fed
 
 	uploads   int
 	perPeer   map[identity.ID]int
@@ -106,44 +104,30 @@ func (n *node) start() {
 	if ans.full && !s.c.Legacy {
 		first = sampledFirstRound
 	}
-	n.nextRound = s.now + min(s.c.ResupplyInterval, first)
-	n.calm = n.nextRound
+	n.rounds = sched.NewRounds(s.t(), min(s.c.ResupplyInterval, first), s.c.ResupplyInterval)
 	n.full = ans.full
-	wait := n.nextRound - s.now
-	if !s.c.Legacy {
-		wait = min(wait, hungryAfter/2)
-	}
-	s.at(wait, n.tick)
+	s.at(n.wait(), n.tick)
 	if n.flooder && n.announced {
 		s.at(time.Second, n.flood)
 	}
 }
 
-// hungryAfter is share's: a download its peers have not fed for this long
-// has its resupply round at once (not before hungryAfter after the last,
-// doubling with each such round while it is not fed, up to the clock's:
-// share's hungryWait) and takes one more peer there. Between rounds it is looked at every
-// min(ResupplyInterval, hungryAfter/2), as share.Node.resupply does.
-const hungryAfter = time.Second
-
-// tick is share.Node.resupply's wait between rounds: a round by the
-// clock, or at once for a hungry download (Legacy: by the clock only, the
-// hungry rule after two rounds).
+// tick is share.Node.resupply's wait between rounds (sched.Rounds): a
+// round by the clock, or at once for a hungry download (Legacy: by the
+// clock only, the hungry rule after two rounds).
 func (n *node) tick() {
 	s := n.s
 	if n.finished || n.gone {
 		return
 	}
 	unfed := n.core.Unfed(s.t())
-	if unfed == 0 {
-		n.streak = 0
+	if s.c.Legacy {
+		unfed = 0 // no hungry rounds
 	}
-	if s.now >= n.nextRound || !s.c.Legacy && s.now >= n.calm && unfed >= hungryAfter {
-		if s.now < n.nextRound {
+	if due, early := n.rounds.Due(s.t(), unfed); due {
+		if early {
 			s.earlyRounds++
-			n.streak++
 		}
-		n.nextRound, n.calm = s.now+s.c.ResupplyInterval, s.now+min(s.c.ResupplyInterval, hungryAfter<<min(n.streak, 16))
 		n.resupply()
 	} else if n.full && !s.c.Legacy {
 		n.countLive()
@@ -152,11 +136,16 @@ func (n *node) tick() {
 		s.adoptedBetween += s.adopted - before
 		n.poke()
 	}
-	wait := n.nextRound - s.now
-	if !s.c.Legacy {
-		wait = min(wait, s.c.ResupplyInterval, hungryAfter/2)
+	s.at(n.wait(), n.tick)
+}
+
+// wait is how long tick sleeps: sched.Rounds.Wait (Legacy: until the
+// clock's round, with no hungry rounds to look for).
+func (n *node) wait() time.Duration {
+	if n.s.c.Legacy {
+		return n.rounds.Next().Sub(n.s.t())
 	}
-	s.at(wait, n.tick)
+	return n.rounds.Wait(n.s.t())
 }
 
 // sampledFirstRound is share's: the first resupply round of a download
@@ -280,7 +269,7 @@ func legacyRank(cands []directory.Candidate, limit int) []directory.Supplier {
 // the order of arrival, adopt the later downloads that picked us
 // (pairs.Later) and dial no download that is not our pair unless it
 // polls us or our pairs failed us; and one more peer a round to a
-// download its peers have not fed for hungryAfter (the hungry rule).
+// download its peers have not fed for sched.HungryAfter (the hungry rule).
 // tick calls it.
 func (n *node) resupply() {
 	s := n.s
@@ -289,10 +278,11 @@ func (n *node) resupply() {
 	}
 	n.countLive()
 	limit := sched.Peers(s.c.MaxPeers, s.chunks)
-	// The hungry rule: a download its peers have not fed for hungryAfter
-	// (sched.Core.Unfed) takes one more peer a round, whatever its room.
+	// The hungry rule: a download its peers have not fed for
+	// sched.HungryAfter (sched.Core.Unfed) takes one more peer a round,
+	// whatever its room.
 	unfed := n.core.Unfed(s.t())
-	after := hungryAfter
+	after := sched.HungryAfter
 	if s.c.Legacy {
 		after = 2 * s.c.ResupplyInterval
 	}

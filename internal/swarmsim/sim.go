@@ -131,13 +131,13 @@ type Result struct {
 	ConnsPerDevice float64
 	// The hungry rule (share.Node.resupply): resupply rounds that found
 	// the download unfed (sched.Core.Unfed > 0), that found it unfed for
-	// hungryAfter (the rule due; Legacy: two rounds), the extra peers it
+	// sched.HungryAfter (the rule due; Legacy: two rounds), the extra peers it
 	// took, and the
 	// longest Unfed any round saw.
 	UnfedRounds, HungryRounds, HungryPeers int64
 	MaxUnfed                               time.Duration
 	// EarlyRounds is the rounds a hungry download had before its
-	// clock's next (unfed for hungryAfter).
+	// clock's next (unfed for sched.HungryAfter).
 	EarlyRounds int64
 	// OrderedStarts is the downloads that started from an answer with the
 	// order of arrival (pairs.Arrival: a forming crowd the directory

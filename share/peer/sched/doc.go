@@ -7,5 +7,10 @@
 // with goroutines and the wall clock; internal/swarmsim drives the same
 // code on a simulated network with a virtual clock.
 //
+// It also holds what a download's resupply rounds (share.Node's, and the
+// simulator's) decide alike: when the next round is due (Rounds: by the
+// clock, or at once for a download its peers have not fed for
+// HungryAfter) and the crowd across the directory's answers (CrowdView).
+//
 // A Core is not safe for concurrent use; its driver serializes calls.
 package sched
