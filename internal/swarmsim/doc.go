@@ -5,7 +5,9 @@
 // (directory.RankSuppliers) and its origin budget (directory.OriginBudget).
 // What is simulated is only what those decide over: links (per-device
 // upload and download bandwidth, per-link latency, an optional shared
-// machine-wide cap for the one-process test harness), peers' upload limits
+// machine-wide cap for the test harness's one machine, whose cost a byte
+// may grow with the devices downloading at once: Config.Contention),
+// peers' upload limits
 // (MaxUploads, MaxUploadsPerPeer, answered Busy), arrivals (all at once or
 // Poisson), churn (devices leaving mid-download, their entries expiring
 // from the directory's lookups after the announce TTL; the origin budget

@@ -61,6 +61,7 @@ func (n *node) online() bool {
 func (n *node) start() {
 	s := n.s
 	n.started = true
+	s.downloading++
 	n.seen = map[identity.ID]bool{n.id: true}
 	n.view = sched.CrowdView{Memory: sched.CrowdMemoryRounds * s.c.ResupplyInterval}
 	if !n.freeRider {
@@ -525,6 +526,9 @@ func intersects(a, b sched.Bitmap) bool {
 // (or withdraws), and the origin budget is told so (Announced).
 func (n *node) leave() {
 	s := n.s
+	if n.started && !n.finished && !n.gone {
+		s.downloading--
+	}
 	n.gone, n.goneAt = true, s.now
 	if s.budget != nil {
 		s.budget.Announced(n.id, nil, s.t())

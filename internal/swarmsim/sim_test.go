@@ -168,3 +168,26 @@ func TestLastArrivalsPaired(t *testing.T) {
 		t.Errorf("median %s, p99 %s (want within 1.5x), fairness %.2f (want >= 0.8)", r.Median, r.P99, r.Fairness)
 	}
 }
+
+// TestContention: with Contention, the shared cap divides by 1 + c ×
+// (devices downloading): a crowd on one machine takes longer, by up to
+// that factor (less in its tail, as devices finish), and the origin
+// carries the same.
+func TestContention(t *testing.T) {
+	harness := Config{N: 100, Size: 8 << 20, Shared: 600e6, Up: 1e9, Down: 1e9, OriginUp: 1e9,
+		Latency: 100 * time.Microsecond, OriginInFlight: 1, Seed: 3}
+	plain := Run(harness)
+	harness.Contention = 0.004
+	contended := Run(harness)
+	t.Log(plain)
+	t.Log(contended)
+	if x := float64(contended.All) / float64(plain.All); x < 1.25 || x > 1.4 {
+		t.Errorf("contended ÷ plain time %.3f, want 1.25–1.4 (1 + 0.004 × 100 at most)", x)
+	}
+	if contended.Bound != plain.Bound || contended.All < contended.Bound {
+		t.Errorf("bound %s contended, %s plain: Contention only adds to the time (all %s)", contended.Bound, plain.Bound, contended.All)
+	}
+	if contended.OriginX > 1.2 || contended.Finished != harness.N {
+		t.Errorf("contended: origin %.2fx, finished %d of %d", contended.OriginX, contended.Finished, harness.N)
+	}
+}

@@ -102,7 +102,7 @@ func (tr *transfer) occupy(free *time.Duration, size int64, rate float64) time.D
 	s := tr.n.s
 	done := tr.through(free, size, rate)
 	if s.c.Shared > 0 {
-		done = max(done, tr.through(&s.sharedFree, size, s.c.Shared))
+		done = max(done, tr.through(&s.sharedFree, size, s.c.Shared/(1+s.c.Contention*float64(s.downloading))))
 	}
 	return done
 }
@@ -194,6 +194,7 @@ func (tr *transfer) end(out sched.Outcome) {
 			return
 		case n.nhave == s.chunks:
 			n.finished, n.doneAt = true, s.now
+			s.downloading--
 			n.gained(a.Chunk)
 			return
 		}

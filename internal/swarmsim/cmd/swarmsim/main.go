@@ -26,6 +26,7 @@ func main() {
 	flag.Float64Var(&c.Down, "down", 0, "per-device download, bytes/s (default 12.5e6)")
 	flag.Float64Var(&c.OriginUp, "origin", 0, "origin upload, bytes/s (default 125e6)")
 	flag.Float64Var(&c.Shared, "shared", 0, "machine-wide cap on all transfers, bytes/s (0: none)")
+	flag.Float64Var(&c.Contention, "contention", 0, "with -shared: the share each device downloading at once adds to a byte's cost")
 	flag.DurationVar(&c.Latency, "latency", 0, "one-way latency per link (default 20ms)")
 	flag.DurationVar(&c.ResupplyInterval, "resupply", 0, "directory re-ask interval (default 5s)")
 	flag.DurationVar(&c.HaveInterval, "have", 0, "Have polling interval (default 500ms)")
