@@ -450,7 +450,6 @@ func (n *Node) resupply(ctx context.Context, cid sealed.ContentID, m *sealed.Man
 	// though not within the hungry rounds' wait (sched.Rounds) nor a busy
 	// directory's.
 	rounds := sched.NewRounds(time.Now(), first, every)
-	var added int
 	busy := 0
 	var growth pairs.Growth // the crowd's order of arrival across rounds (arrivalFilled)
 	for {
@@ -491,21 +490,15 @@ func (n *Node) resupply(ctx context.Context, cid sealed.ContentID, m *sealed.Man
 		// Peers the fetcher dropped (timeouts, refusals) leave room for new
 		// ones: a device whose peers all failed it is not left with only the
 		// origin, which leaves to the crowd what the crowd already has.
-		added = live()
 		// A download its peers have brought nothing for HungryAfter, while
 		// none of them has a chunk it needs, takes one more peer a round
-		// (up to twice MaxPeers): devices that picked each other, none of
-		// which got a first copy from the origin (which answers them "ask
-		// your peers"), otherwise waited for the repeat budget or the end
-		// of the crowd (8 MiB N=200: 75 devices without a chunk 30 s in).
-		hungry := added < 2*limit && ft.Unfed() >= sched.HungryAfter
-		// pick: room for a new peer, a device polling us that we take
-		// nothing from (called back up to twice MaxPeers), or hungry.
-		pick := added < limit || hungry
+		// (pairs.Room): devices that picked each other, none of which got a
+		// first copy from the origin (which answers them "ask your peers"),
+		// otherwise waited for the repeat budget or the end of the crowd
+		// (8 MiB N=200: 75 devices without a chunk 30 s in).
 		pollers := n.pollers(cid, now, every)
-		for id := range pollers {
-			pick = pick || added < 2*limit && !seen[id]
-		}
+		room := pairs.NewRoom(limit, live(), ft.Unfed() >= sched.HungryAfter, seen, pollers)
+		pick := room.Wants()
 		// Only then are the answer's peers ordered (pairOrder hashes each
 		// pair, LAN neighbours are listed): a download that has its peers
 		// (most rounds of a big crowd's) takes only the crowd from it.
@@ -519,39 +512,32 @@ func (n *Node) resupply(ctx context.Context, cid sealed.ContentID, m *sealed.Man
 		for _, id := range crowd.downloading {
 			downloading[id] = true
 		}
-		var paired map[identity.ID]bool
-		ordered := crowd.ordered()
+		room.Ordered, room.Downloading = crowd.ordered(), downloading
 		switch {
-		case ordered:
+		case room.Ordered:
 			if growth.Settled(crowd.arrival) {
-				paired = arrivalFilled(cid, n.ID(), peers, crowd.arrival, limit)
+				room.Paired = arrivalFilled(cid, n.ID(), peers, crowd.arrival, limit)
 			} else {
-				paired = arrivalPairs(cid, n.ID(), peers, crowd.arrival, limit)
+				room.Paired = arrivalPairs(cid, n.ID(), peers, crowd.arrival, limit)
 			}
-			added += n.adoptLater(ctx, m, ft, peers, paired, crowd.arrival, seen, waiting)
-		case added < limit && !crowd.full:
+			room.Added += n.adoptLater(ctx, m, ft, peers, room.Paired, crowd.arrival, seen, waiting)
+		case room.Added < limit && !crowd.full:
 			// Room for new peers: our pairs first, as at the start.
 			matchFirst(cid, n.ID(), peers, downloading, limit)
 		case crowd.full:
-			added += n.adoptDialled(m, ft, pollers, seen, 2*limit-added)
+			room.Added += n.adoptDialled(m, ft, pollers, seen, 2*limit-room.Added)
 		}
 		for _, p := range peers {
-			// extra: a peer beyond our room, taken only when hungry (one a
-			// round, whatever the order of arrival would pick).
-			extra := added >= limit && !(pollers[p.ID] && added < 2*limit)
-			if seen[p.ID] || extra && (!hungry || added >= 2*limit) ||
-				!extra && ordered && downloading[p.ID] && !paired[p.ID] && !pollers[p.ID] && added >= arrivalPicks(limit) {
+			take, extra := room.Take(p.ID)
+			if !take {
 				continue
 			}
 			c, err := n.peerFor(p)
 			if err != nil {
 				continue
 			}
-			if extra {
-				hungry = false // one a round
-			}
 			seen[p.ID] = true
-			added++
+			room.Took(extra)
 			ft.AddSource(c.Source(m))
 		}
 	}

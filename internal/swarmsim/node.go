@@ -287,32 +287,26 @@ func (n *node) resupply() {
 	if s.c.Legacy {
 		after = 2 * s.c.ResupplyInterval
 	}
-	hungry := n.added < 2*limit && unfed >= after
-	s.noteUnfed(unfed, hungry)
-	// pick: room for a new peer, a device polling us that we take nothing
-	// from (called back up to twice MaxPeers), or hungry.
 	pollers := n.pollersNow()
-	pick := n.added < limit || hungry
-	for id := range pollers {
-		pick = pick || n.added < 2*limit && !n.seen[id]
-	}
+	room := pairs.NewRoom(limit, n.added, unfed >= after, n.seen, pollers)
+	s.noteUnfed(unfed, room.Hungry)
+	pick := room.Wants()
 	ans := n.suppliers(pick)
 	n.full = ans.full
 	n.core.SetCrowd(ans.crowd)
 	if !pick {
 		return
 	}
-	var paired map[identity.ID]bool
-	ordered := !s.c.Legacy && ans.ordered()
+	room.Ordered, room.Downloading = !s.c.Legacy && ans.ordered(), ans.downloading
 	switch {
-	case ordered:
+	case room.Ordered:
 		if n.growth.Settled(ans.arrival) {
-			paired = pairs.Filled(contentID, n.id, ans.peers, nodeID, notNear, ans.arrival, limit)
+			room.Paired = pairs.Filled(contentID, n.id, ans.peers, nodeID, notNear, ans.arrival, limit)
 		} else {
-			paired = pairs.Arrival(contentID, n.id, ans.peers, nodeID, notNear, ans.arrival, limit)
+			room.Paired = pairs.Arrival(contentID, n.id, ans.peers, nodeID, notNear, ans.arrival, limit)
 		}
 		for _, p := range ans.peers {
-			if pairs.Later(p.id, paired, ans.arrival, n.seen) {
+			if pairs.Later(p.id, room.Paired, ans.arrival, n.seen) {
 				n.connect(p)
 				s.adopted++
 			}
@@ -322,18 +316,17 @@ func (n *node) resupply() {
 	case !s.c.Legacy && ans.full:
 		n.adoptPollers(pollers, limit)
 	}
+	room.Added = n.added // with the adopted
 	for _, p := range ans.peers {
-		// extra: a peer beyond our room, taken only when hungry.
-		extra := n.added >= limit && !(pollers[p.id] && n.added < 2*limit)
-		if n.seen[p.id] || extra && (!hungry || n.added >= 2*limit) ||
-			!extra && ordered && ans.downloading[p.id] && !paired[p.id] && !pollers[p.id] && n.added >= pairs.Picks(limit) {
+		take, extra := room.Take(p.id)
+		if !take {
 			continue
 		}
 		if extra {
-			hungry = false // one a round
 			s.hungryPeers++
 		}
 		n.connect(p)
+		room.Took(extra)
 	}
 	n.poke()
 }

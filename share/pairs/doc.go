@@ -5,7 +5,9 @@
 // pairing the downloads left below k), the order of the rest
 // (Order: a rank both ends of a pair compute alike), and which pairs a
 // download dials at its start (Start; Sampled from a sample of a bigger
-// crowd) or adopts later (Later).
+// crowd) or adopts later (Later), and which of a resupply round's
+// suppliers it connects to (Room: room, pollers called back, the hungry
+// rule's one peer beyond the room).
 //
 // The functions decide only; share.Node dials and adopts (share's
 // download.go and arrivalorder.go say when), and internal/swarmsim runs
