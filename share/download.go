@@ -184,12 +184,9 @@ func (n *Node) fetch(ctx context.Context, t *Title, peers []Neighbour) error {
 		// Others in the same crowd find us (and we them) while downloading.
 		// A crowd arriving together finds itself quickly; from a sample
 		// of a bigger crowd, the first round waits for the devices that
-		// picked us to have dialled (sampledFirstRound).
-		first := min(n.resupplyInterval(), 100*time.Millisecond)
-		if crowd.full { // (an ordered answer is never full)
-			first = min(n.resupplyInterval(), sampledFirstRound)
-		}
-		go n.resupply(rctx, cid, m, ft, seen, view, &waiting, first, crowd.full)
+		// picked us to have dialled (sched.SampledFirstRound; an ordered
+		// answer is never full).
+		go n.resupply(rctx, cid, m, ft, seen, view, &waiting, crowd.full)
 	}
 	if err := ft.Run(rctx); err != nil {
 		return err
@@ -379,17 +376,6 @@ func (n *Node) answerSize() int {
 	return directory.MaxSuppliers
 }
 
-// sampledFirstRound is when the first resupply round of a download
-// started from a sample of a bigger crowd comes (pairs.Sampled): that
-// round fills the download's k from its answer, and the devices that
-// picked us from their own samples, which would fill it without a
-// handshake of ours (adoptDialled), dial at the moment we do; over a WAN
-// their TCP and TLS handshakes and first poll take a few round trips of
-// up to 300 ms. At 100 ms, as a forming crowd's first round, most had not
-// come and every device dialled its k (simulated 8 MiB N=1000 with 100 ms
-// links: 3.92 connections a device, 2.92 so; N=200: 3.56, 3.03).
-const sampledFirstRound = time.Second
-
 // resupplyInterval is Options.ResupplyInterval or its default.
 func (n *Node) resupplyInterval() time.Duration {
 	if n.o.ResupplyInterval > 0 {
@@ -431,7 +417,7 @@ func (n *Node) maxPeers(m *sealed.Manifest) int {
 // dialled us become sources over their connections first (adoptDialled),
 // and only then does the answer fill our room; between rounds (every
 // 500 ms, no directory call) those that dialled us since are taken too.
-func (n *Node) resupply(ctx context.Context, cid sealed.ContentID, m *sealed.Manifest, ft *peer.Fetcher, seen map[identity.ID]bool, view *sched.CrowdView, waiting *atomic.Int32, first time.Duration, full bool) {
+func (n *Node) resupply(ctx context.Context, cid sealed.ContentID, m *sealed.Manifest, ft *peer.Fetcher, seen map[identity.ID]bool, view *sched.CrowdView, waiting *atomic.Int32, full bool) {
 	every := n.resupplyInterval()
 	limit := n.maxPeers(m)
 	// live counts our sources (dropped and banned ones leave room) and the
@@ -449,7 +435,7 @@ func (n *Node) resupply(ctx context.Context, cid sealed.ContentID, m *sealed.Man
 	// its peers have not fed for sched.HungryAfter gets its round at once,
 	// though not within the hungry rounds' wait (sched.Rounds) nor a busy
 	// directory's.
-	rounds := sched.NewRounds(time.Now(), first, every)
+	rounds := sched.NewRounds(time.Now(), full, every)
 	busy := 0
 	var growth pairs.Growth // the crowd's order of arrival across rounds (arrivalFilled)
 	for {

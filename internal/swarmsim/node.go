@@ -101,11 +101,7 @@ func (n *node) start() {
 	n.core.SetCrowd(ans.crowd)
 	n.core.Begin(sched.NewBitmap(s.chunks), s.t())
 	n.pump()
-	first := 100 * time.Millisecond
-	if ans.full && !s.c.Legacy {
-		first = sampledFirstRound
-	}
-	n.rounds = sched.NewRounds(s.t(), min(s.c.ResupplyInterval, first), s.c.ResupplyInterval)
+	n.rounds = sched.NewRounds(s.t(), ans.full && !s.c.Legacy, s.c.ResupplyInterval)
 	n.full = ans.full
 	s.at(n.wait(), n.tick)
 	if n.flooder && n.announced {
@@ -148,10 +144,6 @@ func (n *node) wait() time.Duration {
 	}
 	return n.rounds.Wait(n.s.t())
 }
-
-// sampledFirstRound is share's: the first resupply round of a download
-// started from a sample of a bigger crowd.
-const sampledFirstRound = time.Second
 
 // answer is what share.Node.supplied reads of a suppliers answer.
 type answer struct {

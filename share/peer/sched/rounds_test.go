@@ -12,7 +12,7 @@ const every = 5 * time.Second // the product's rounds (share.DefaultResupplyInte
 // HungryAfter, but not within HungryAfter of the last round.
 func TestRoundsDue(t *testing.T) {
 	t0 := time.Unix(1000, 0)
-	after := NewRounds(t0, 0, every)
+	after := NewRounds(t0.Add(-FirstRound), false, every)
 	if due, early := after.Due(t0, 0); !due || early {
 		t.Fatalf("the first round: due %v early %v", due, early)
 	}
@@ -43,7 +43,7 @@ func TestRoundsDue(t *testing.T) {
 func TestRoundsHungryStreak(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	rounds := func(unfed func(at time.Duration) time.Duration, until time.Duration) []time.Duration {
-		r := NewRounds(t0, 0, every)
+		r := NewRounds(t0.Add(-FirstRound), false, every) // its first round at 0
 		var out []time.Duration
 		for at := time.Duration(0); at <= until; at += 100 * time.Millisecond {
 			if due, _ := r.Due(t0.Add(at), unfed(at)); due {
@@ -74,7 +74,7 @@ func TestRoundsHungryStreak(t *testing.T) {
 		t.Errorf("fed at 3.5 s: rounds at %v, want %v", got, want)
 	}
 	// Rounds a second apart or less have no room for hungry ones.
-	r := NewRounds(t0, 0, 500*time.Millisecond)
+	r := NewRounds(t0.Add(-FirstRound), false, 500*time.Millisecond)
 	r.Due(t0, time.Hour)
 	if due, _ := r.Due(t0.Add(400*time.Millisecond), time.Hour); due {
 		t.Error("with 500 ms rounds, a hungry round 400 ms after the last")
@@ -86,9 +86,18 @@ func TestRoundsHungryStreak(t *testing.T) {
 // Until puts every round off, hungry ones too.
 func TestRoundsWaitUntil(t *testing.T) {
 	t0 := time.Unix(1000, 0)
-	r := NewRounds(t0, 100*time.Millisecond, every)
-	if w := r.Wait(t0); w != 100*time.Millisecond {
-		t.Errorf("before the first round: wait %v", w)
+	r := NewRounds(t0, false, every)
+	if w := r.Wait(t0); w != FirstRound {
+		t.Errorf("before the first round: wait %v, want FirstRound", w)
+	}
+	if w := NewRounds(t0, true, every).Wait(t0); w != HungryAfter/2 {
+		t.Errorf("from a sample, before its first round (SampledFirstRound): wait %v, want HungryAfter/2", w)
+	}
+	if next := NewRounds(t0, true, every).Next(); !next.Equal(t0.Add(SampledFirstRound)) {
+		t.Errorf("from a sample: first round at %v, want SampledFirstRound", next.Sub(t0))
+	}
+	if next := NewRounds(t0, true, 200*time.Millisecond).Next(); !next.Equal(t0.Add(200 * time.Millisecond)) {
+		t.Errorf("with 200 ms rounds, from a sample: first round at %v, want the round", next.Sub(t0))
 	}
 	if w := r.Wait(t0.Add(time.Second)); w != 0 {
 		t.Errorf("past the round: wait %v", w)
@@ -97,7 +106,7 @@ func TestRoundsWaitUntil(t *testing.T) {
 	if w := r.Wait(t0.Add(100 * time.Millisecond)); w != HungryAfter/2 {
 		t.Errorf("after a round: wait %v, want HungryAfter/2", w)
 	}
-	if w := NewRounds(t0, time.Second, 200*time.Millisecond).Wait(t0); w != 200*time.Millisecond {
+	if w := NewRounds(t0, true, 200*time.Millisecond).Wait(t0); w != 200*time.Millisecond {
 		t.Errorf("with 200 ms rounds: wait %v", w)
 	}
 	busy := t0.Add(8 * time.Second)
