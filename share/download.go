@@ -453,8 +453,8 @@ func (n *Node) resupply(ctx context.Context, cid sealed.ContentID, m *sealed.Man
 				// nobody else, and with rounds 5 s apart a whole 8 MiB
 				// N=200 crowd waited for its chunk until the hungry rule
 				// (5 of 28 traced runs: 160-185 devices, 1.2-1.6 s).
-				if added := live(); added < 2*limit {
-					n.adoptDialled(m, ft, n.pollers(cid, now, every), seen, 2*limit-added)
+				if added := live(); added < pairs.Cap(limit) {
+					n.adoptDialled(m, ft, n.pollers(cid, now, every), seen, pairs.Cap(limit)-added)
 				}
 			}
 			continue
@@ -511,7 +511,7 @@ func (n *Node) resupply(ctx context.Context, cid sealed.ContentID, m *sealed.Man
 			// Room for new peers: our pairs first, as at the start.
 			matchFirst(cid, n.ID(), peers, downloading, limit)
 		case crowd.full:
-			room.Added += n.adoptDialled(m, ft, pollers, seen, 2*limit-room.Added)
+			room.Added += n.adoptDialled(m, ft, pollers, seen, pairs.Cap(limit)-room.Added)
 		}
 		for _, p := range peers {
 			take, extra := room.Take(p.ID)

@@ -355,7 +355,7 @@ func (n *node) pollersNow() map[identity.ID]bool {
 func (n *node) adoptPollers(pollers map[identity.ID]bool, limit int) {
 	s := n.s
 	for _, id := range slices.Sorted(maps.Keys(pollers)) {
-		if n.added >= 2*limit {
+		if n.added >= pairs.Cap(limit) {
 			break
 		}
 		if p := s.byID[id]; !n.seen[id] && p != nil && !p.gone {
