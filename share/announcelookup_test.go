@@ -137,14 +137,14 @@ func testDownloadStartInFormingCrowd(t *testing.T, ordered bool) {
 	want := 1
 	if ordered {
 		want = 0
-		if a := crowd.arrival[dev.ID()]; a != -1 || !crowd.ordered() {
-			t.Errorf("the other download's arrival %d (ordered %v); want -1, before us", a, crowd.ordered())
+		if a := crowd.Arrival[dev.ID()]; a != -1 || !crowd.Ordered() {
+			t.Errorf("the other download's arrival %d (ordered %v); want -1, before us", a, crowd.Ordered())
 		}
 	}
 	if got := routeRequests(t, d, "suppliers") - gets; got != want {
 		t.Errorf("with another device downloading, the start asked GET /v1/suppliers %d times; want %d", got, want)
 	}
-	if len(peers) != 1 || peers[0].ID != dev.ID() || len(crowd.downloading) != 1 {
-		t.Errorf("the start found peers %v, downloading %v; want %s", peers, crowd.downloading, dev.ID().Short())
+	if len(peers) != 1 || peers[0].ID != dev.ID() || len(crowd.Downloading) != 1 {
+		t.Errorf("the start found peers %v, downloading %v; want %s", peers, crowd.Downloading, dev.ID().Short())
 	}
 }

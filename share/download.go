@@ -57,7 +57,7 @@ func (n *Node) fetch(ctx context.Context, t *Title, peers []Neighbour) error {
 	cid := t.cid
 	viaDirectory := len(peers) == 0
 	origin := false
-	var crowd crowdNews
+	var crowd directory.Crowd
 	k := 0 // MaxPeers of the content
 	if viaDirectory {
 		if n.dirClient() == nil {
@@ -81,28 +81,25 @@ func (n *Node) fetch(ctx context.Context, t *Title, peers []Neighbour) error {
 	}
 	// Only a peer downloading too picks peers (a complete holder waits to
 	// be asked), and one reached through a relay speaks HTTP/1.1 there.
-	downloading := map[identity.ID]bool{}
-	for _, id := range crowd.downloading {
-		downloading[id] = true
-	}
+	downloading := crowd.Downloads()
 	var all []Neighbour             // every supplier, in the order we pick
 	var paired map[identity.ID]bool // our pairs in the crowd's pair graph (matchFirst, arrivalPairs)
-	ordered := viaDirectory && crowd.ordered()
+	ordered := viaDirectory && crowd.Ordered()
 	if viaDirectory {
 		// Only an answer that lists the whole crowd is the same for all
 		// of it: from a sample (a crowd bigger than an answer lists) each
 		// device pairs differently, and takes the first of pairOrder.
 		switch {
 		case ordered:
-			paired = arrivalPairs(cid, n.ID(), peers, crowd.arrival, k)
-		case !crowd.full:
+			paired = arrivalPairs(cid, n.ID(), peers, crowd.Arrival, k)
+		case !crowd.Full:
 			paired = matchFirst(cid, n.ID(), peers, downloading, k)
 		}
 		all = peers
 		switch {
 		case ordered:
 			peers = arrivalStart(peers, paired, downloading, k)
-		case crowd.full:
+		case crowd.Full:
 			// A sample of a bigger crowd: half our k are downloads we
 			// dial, the other half those that dial us (resupply adopts
 			// them: adoptDialled).
@@ -125,7 +122,7 @@ func (n *Node) fetch(ctx context.Context, t *Title, peers []Neighbour) error {
 		// A pair whose other end has the smaller ID (in the order of
 		// arrival: came later) is its to dial: we wait a moment for its
 		// connection (pairYield).
-		if viaDirectory && downloading[p.ID] && p.Relay == "" && (ordered && crowd.arrival[p.ID] > 0 ||
+		if viaDirectory && downloading[p.ID] && p.Relay == "" && (ordered && crowd.Arrival[p.ID] > 0 ||
 			!ordered && (paired[p.ID] && p.ID < n.ID() || paired == nil && picksUs(cid, n.ID(), p.ID, all, k))) {
 			later = append(later, c)
 			continue
@@ -164,7 +161,7 @@ func (n *Node) fetch(ctx context.Context, t *Title, peers []Neighbour) error {
 	// The crowd across suppliers answers (a bigger crowd than an answer
 	// lists is answered a new sample each time: sched.CrowdView).
 	view := &sched.CrowdView{Memory: sched.CrowdMemoryRounds * n.resupplyInterval()}
-	ft.SetCrowd(view.Update(time.Now(), crowd.downloading, crowd.complete, crowd.full))
+	ft.SetCrowd(view.Update(time.Now(), crowd.Downloading, crowd.Complete, crowd.Full))
 	t.setFetcher(ft) // with the chunk a reader asked for before
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -186,7 +183,7 @@ func (n *Node) fetch(ctx context.Context, t *Title, peers []Neighbour) error {
 		// of a bigger crowd, the first round waits for the devices that
 		// picked us to have dialled (sched.SampledFirstRound; an ordered
 		// answer is never full).
-		go n.resupply(rctx, cid, m, ft, seen, view, &waiting, crowd.full)
+		go n.resupply(rctx, cid, m, ft, seen, view, &waiting, crowd.Full)
 	}
 	if err := ft.Run(rctx); err != nil {
 		return err
@@ -223,10 +220,10 @@ func (n *Node) announceCompleted(ctx context.Context, cid sealed.ContentID) {
 // caller keeps at most MaxPeers; and
 // the crowd: the devices still downloading cid (incomplete holders), among
 // which the fetcher splits the origin's chunks.
-func (n *Node) suppliers(ctx context.Context, cid sealed.ContentID) (peers []Neighbour, origin bool, crowd crowdNews, err error) {
+func (n *Node) suppliers(ctx context.Context, cid sealed.ContentID) (peers []Neighbour, origin bool, crowd directory.Crowd, err error) {
 	sups, err := n.dirClient().SuppliersN(ctx, cid, n.answerSize())
 	if err != nil {
-		return nil, false, crowdNews{}, err
+		return nil, false, directory.Crowd{}, err
 	}
 	peers, origin, crowd = n.supplied(cid, sups, true)
 	return peers, origin, crowd, nil
@@ -243,7 +240,7 @@ func (n *Node) suppliers(ctx context.Context, cid sealed.ContentID) (peers []Nei
 // otherwise is logged and the lookup still made. The two are not sent
 // side by side: the directory client's one connection makes a second
 // request wait for it or dial another (a mutual handshake).
-func (n *Node) announceSuppliers(ctx context.Context, cid sealed.ContentID) (peers []Neighbour, origin bool, crowd crowdNews, err error) {
+func (n *Node) announceSuppliers(ctx context.Context, cid sealed.ContentID) (peers []Neighbour, origin bool, crowd directory.Crowd, err error) {
 	var sups []directory.Supplier
 	answered := false
 	err = retryBusy(ctx, func() error {
@@ -257,7 +254,7 @@ func (n *Node) announceSuppliers(ctx context.Context, cid sealed.ContentID) (pee
 	}
 	if answered {
 		peers, origin, crowd = n.supplied(cid, sups, true)
-		if len(crowd.downloading) == 0 || crowd.ordered() {
+		if len(crowd.Downloading) == 0 || crowd.Ordered() {
 			// Alone, or the answer says who came first (arrivalPairs):
 			// those after us pick us, we need not know them yet.
 			return peers, origin, crowd, nil
@@ -281,17 +278,18 @@ func (n *Node) announceSuppliers(ctx context.Context, cid sealed.ContentID) (pee
 // supplied is what suppliers answers for the directory's list sups;
 // without pick, no peers (a download that takes no new peer this round
 // orders none: resupply).
-func (n *Node) supplied(cid sealed.ContentID, sups []directory.Supplier, pick bool) (peers []Neighbour, origin bool, crowd crowdNews) {
+func (n *Node) supplied(cid sealed.ContentID, sups []directory.Supplier, pick bool) (peers []Neighbour, origin bool, crowd directory.Crowd) {
 	var lanPeers, far []Neighbour
 	if pick {
 		far = make([]Neighbour, 0, len(sups)) // sized once
 	}
-	crowd.downloading = make([]identity.ID, 0, len(sups))
-	holders := 0
 	named := make([]identity.ID, 0, len(sups))
 	own := map[identity.ID]string{}
 	mine := n.accountName()
-	for _, s := range sups {
+	for i, s := range sups {
+		if n.o.noArrivals {
+			sups[i].Arrival = 0 // read as a v1 answer
+		}
 		if !s.Origin && s.Device != n.ID() {
 			named = append(named, s.Device)
 			if s.Account != "" && strings.EqualFold(s.Account, mine) {
@@ -305,6 +303,7 @@ func (n *Node) supplied(cid sealed.ContentID, sups []directory.Supplier, pick bo
 	// our own account, which a lookup would only repeat.
 	n.srv.Expect(named)
 	n.srv.KnownAccounts(own)
+	crowd = directory.ReadCrowd(sups, n.ID(), n.answerSize())
 	if pick {
 		for _, nb := range n.Neighbours() {
 			if nb.LAN || nb.Hand {
@@ -316,27 +315,8 @@ func (n *Node) supplied(cid sealed.ContentID, sups []directory.Supplier, pick bo
 		switch {
 		case s.Origin:
 			origin = true
-		case s.Device == n.ID():
-			holders++
-		default:
-			holders++
-			if s.Complete {
-				crowd.complete = append(crowd.complete, s.Device)
-			} else {
-				crowd.downloading = append(crowd.downloading, s.Device)
-				if s.Arrival == 0 || n.o.noArrivals {
-					crowd.unordered++
-				}
-			}
-			if s.Arrival != 0 && !n.o.noArrivals {
-				if crowd.arrival == nil {
-					crowd.arrival = make(map[identity.ID]int, len(sups))
-				}
-				crowd.arrival[s.Device] = s.Arrival
-			}
-			if pick && (len(s.Addrs) > 0 || s.Relay != "") {
-				far = append(far, Neighbour{ID: s.Device, Addrs: s.Addrs, Relay: s.Relay})
-			}
+		case pick && s.Device != n.ID() && (len(s.Addrs) > 0 || s.Relay != ""):
+			far = append(far, Neighbour{ID: s.Device, Addrs: s.Addrs, Relay: s.Relay})
 		}
 	}
 	if pick {
@@ -344,27 +324,7 @@ func (n *Node) supplied(cid sealed.ContentID, sups []directory.Supplier, pick bo
 		pairOrder(cid, n.ID(), far)
 		peers = append(lanPeers, far...) // close first
 	}
-	crowd.full = holders >= n.answerSize()
 	return peers, origin, crowd
-}
-
-// crowdNews is what one suppliers answer says of the crowd, for the
-// download's sched.CrowdView.
-type crowdNews struct {
-	downloading, complete []identity.ID
-	full                  bool // as many holders as asked for: the crowd may be bigger
-	// arrival: the order of arrival of the listed downloads and ours
-	// (directory.Supplier.Arrival: negative before us), of those the
-	// directory gave it for (v2); unordered: downloading without one.
-	arrival   map[identity.ID]int
-	unordered int
-}
-
-// ordered reports whether the answer lists the whole crowd of downloads,
-// each with its place in the order of arrival: the pairs are then
-// arrivalPairs', the same for every device that got such an answer.
-func (c *crowdNews) ordered() bool {
-	return len(c.downloading) > 0 && c.unordered == 0 && !c.full
 }
 
 // answerSize is how many suppliers a download asks for: as many as the
@@ -404,7 +364,7 @@ func (n *Node) maxPeers(m *sealed.Manifest) int {
 // and the origin chunks it owns would reach nobody else (over the
 // connection it dialled us: peer.WireProto2). waiting: picks still
 // waiting for their peer to connect (pairYield), counted as peers we have.
-// From an answer with the order of arrival (crowdNews.ordered), the
+// From an answer with the order of arrival (directory.Crowd.Ordered), the
 // downloads after us that pick us (arrivalPairs) are adopted (they dial
 // us: the crowd's first device, which started alone, gets its pairs so),
 // and we dial no download that is not our
@@ -489,28 +449,24 @@ func (n *Node) resupply(ctx context.Context, cid sealed.ContentID, m *sealed.Man
 		// pair, LAN neighbours are listed): a download that has its peers
 		// (most rounds of a big crowd's) takes only the crowd from it.
 		peers, _, crowd := n.supplied(cid, sups, pick)
-		full = crowd.full
-		ft.SetCrowd(view.Update(time.Now(), crowd.downloading, crowd.complete, crowd.full))
+		full = crowd.Full
+		ft.SetCrowd(view.Update(time.Now(), crowd.Downloading, crowd.Complete, crowd.Full))
 		if !pick {
 			continue
 		}
-		downloading := make(map[identity.ID]bool, len(crowd.downloading))
-		for _, id := range crowd.downloading {
-			downloading[id] = true
-		}
-		room.Ordered, room.Downloading = crowd.ordered(), downloading
+		room.Ordered, room.Downloading = crowd.Ordered(), crowd.Downloads()
 		switch {
 		case room.Ordered:
-			if growth.Settled(crowd.arrival) {
-				room.Paired = arrivalFilled(cid, n.ID(), peers, crowd.arrival, limit)
+			if growth.Settled(crowd.Arrival) {
+				room.Paired = arrivalFilled(cid, n.ID(), peers, crowd.Arrival, limit)
 			} else {
-				room.Paired = arrivalPairs(cid, n.ID(), peers, crowd.arrival, limit)
+				room.Paired = arrivalPairs(cid, n.ID(), peers, crowd.Arrival, limit)
 			}
-			room.Added += n.adoptLater(ctx, m, ft, peers, room.Paired, crowd.arrival, seen, waiting)
-		case room.Added < limit && !crowd.full:
+			room.Added += n.adoptLater(ctx, m, ft, peers, room.Paired, crowd.Arrival, seen, waiting)
+		case room.Added < limit && !crowd.Full:
 			// Room for new peers: our pairs first, as at the start.
-			matchFirst(cid, n.ID(), peers, downloading, limit)
-		case crowd.full:
+			matchFirst(cid, n.ID(), peers, room.Downloading, limit)
+		case crowd.Full:
 			room.Added += n.adoptDialled(m, ft, pollers, seen, pairs.Cap(limit)-room.Added)
 		}
 		for _, p := range peers {

@@ -264,7 +264,7 @@ func BenchmarkPairOrder(b *testing.B) {
 // BenchmarkMatchFirst: a download pairs itself among directory.MaxSuppliers
 // devices downloading, as it starts and in a resupply round with room for
 // peers. That is one more than matchFirst is ever given: an answer
-// listing MaxSuppliers holders is full (crowd.full, the crowd may be
+// listing MaxSuppliers holders is full (Crowd.Full, the crowd may be
 // bigger: each device has its own sample) and is not paired, so the
 // biggest crowd paired has MaxSuppliers-1 others, a bound from above.
 func BenchmarkMatchFirst(b *testing.B) {

@@ -81,11 +81,11 @@ func (n *node) start() {
 	switch {
 	case s.c.Legacy:
 		peers = peers[:min(len(peers), k)]
-	case ans.ordered():
-		paired := pairs.Arrival(contentID, n.id, peers, nodeID, notNear, ans.arrival, k)
+	case ans.Ordered():
+		paired := pairs.Arrival(contentID, n.id, peers, nodeID, notNear, ans.Arrival, k)
 		peers = pairs.Start(peers, nodeID, notNear, paired, ans.downloading, k)
 		s.orderedStarts++
-	case ans.full: // a sample of a bigger crowd: pairs.Sampled, the rest adopted (resupply)
+	case ans.Full: // a sample of a bigger crowd: pairs.Sampled, the rest adopted (resupply)
 		peers = pairs.Sampled(peers, nodeID, notNear, ans.downloading, k)
 	default:
 		pairs.Match(contentID, n.id, peers, nodeID, notNear, ans.downloading, k)
@@ -101,8 +101,8 @@ func (n *node) start() {
 	n.core.SetCrowd(ans.crowd)
 	n.core.Begin(sched.NewBitmap(s.chunks), s.t())
 	n.pump()
-	n.rounds = sched.NewRounds(s.t(), ans.full && !s.c.Legacy, s.c.ResupplyInterval)
-	n.full = ans.full
+	n.rounds = sched.NewRounds(s.t(), ans.Full && !s.c.Legacy, s.c.ResupplyInterval)
+	n.full = ans.Full
 	s.at(n.wait(), n.tick)
 	if n.flooder && n.announced {
 		s.at(time.Second, n.flood)
@@ -145,20 +145,14 @@ func (n *node) wait() time.Duration {
 	return n.rounds.Wait(n.s.t())
 }
 
-// answer is what share.Node.supplied reads of a suppliers answer.
+// answer is what share.Node.supplied reads of a suppliers answer: the
+// crowd (directory.ReadCrowd), the peers to pick from and the view of the
+// crowd across answers.
 type answer struct {
+	directory.Crowd
 	peers       []*node // in pairs.Order (shuffled for Legacy)
 	crowd       []identity.ID
-	downloading map[identity.ID]bool
-	arrival     map[identity.ID]int // directory.Supplier.Arrival
-	unordered   int                 // downloading without an arrival rank
-	full        bool                // as many holders as asked for
-}
-
-// ordered is share's crowdNews.ordered: the answer lists the whole crowd
-// of downloads, each with its place in the order of arrival.
-func (a *answer) ordered() bool {
-	return len(a.downloading) > 0 && a.unordered == 0 && !a.full
+	downloading map[identity.ID]bool // Crowd.Downloads
 }
 
 // nodeID and notNear read a node for package pairs (no LAN in the simulation).
@@ -200,25 +194,11 @@ func (n *node) suppliers(pick bool) answer {
 			directory.ArrivalRanks(sups, arrivals, n.arrival)
 		}
 	}
-	a := answer{downloading: map[identity.ID]bool{}, full: len(sups) >= s.c.MaxSuppliers}
-	var done []identity.ID
-	for _, sp := range sups {
-		if sp.Complete {
-			done = append(done, sp.Device)
-		} else {
-			a.crowd = append(a.crowd, sp.Device)
-			a.downloading[sp.Device] = true
-			if sp.Arrival == 0 {
-				a.unordered++
-			}
-		}
-		if sp.Arrival != 0 {
-			if a.arrival == nil {
-				a.arrival = map[identity.ID]int{}
-			}
-			a.arrival[sp.Device] = sp.Arrival
-		}
-		if pick {
+	a := answer{Crowd: directory.ReadCrowd(sups, n.id, s.c.MaxSuppliers)}
+	a.downloading = a.Downloads()
+	a.crowd = a.Downloading
+	if pick {
+		for _, sp := range sups {
 			a.peers = append(a.peers, s.byID[sp.Device])
 		}
 	}
@@ -226,7 +206,7 @@ func (n *node) suppliers(pick bool) answer {
 		s.rnd.Shuffle(len(a.peers), func(i, j int) { a.peers[i], a.peers[j] = a.peers[j], a.peers[i] })
 	} else {
 		pairs.Order(contentID, n.id, a.peers, nodeID)
-		a.crowd = n.view.Update(s.t(), a.crowd, done, a.full) // share.Node's view of the crowd across answers
+		a.crowd = n.view.Update(s.t(), a.Downloading, a.Complete, a.Full) // share.Node's view of the crowd across answers
 	}
 	return a
 }
@@ -284,28 +264,28 @@ func (n *node) resupply() {
 	s.noteUnfed(unfed, room.Hungry)
 	pick := room.Wants()
 	ans := n.suppliers(pick)
-	n.full = ans.full
+	n.full = ans.Full
 	n.core.SetCrowd(ans.crowd)
 	if !pick {
 		return
 	}
-	room.Ordered, room.Downloading = !s.c.Legacy && ans.ordered(), ans.downloading
+	room.Ordered, room.Downloading = !s.c.Legacy && ans.Ordered(), ans.downloading
 	switch {
 	case room.Ordered:
-		if n.growth.Settled(ans.arrival) {
-			room.Paired = pairs.Filled(contentID, n.id, ans.peers, nodeID, notNear, ans.arrival, limit)
+		if n.growth.Settled(ans.Arrival) {
+			room.Paired = pairs.Filled(contentID, n.id, ans.peers, nodeID, notNear, ans.Arrival, limit)
 		} else {
-			room.Paired = pairs.Arrival(contentID, n.id, ans.peers, nodeID, notNear, ans.arrival, limit)
+			room.Paired = pairs.Arrival(contentID, n.id, ans.peers, nodeID, notNear, ans.Arrival, limit)
 		}
 		for _, p := range ans.peers {
-			if pairs.Later(p.id, room.Paired, ans.arrival, n.seen) {
+			if pairs.Later(p.id, room.Paired, ans.Arrival, n.seen) {
 				n.connect(p)
 				s.adopted++
 			}
 		}
-	case !s.c.Legacy && n.added < limit && !ans.full:
+	case !s.c.Legacy && n.added < limit && !ans.Full:
 		pairs.Match(contentID, n.id, ans.peers, nodeID, notNear, ans.downloading, limit)
-	case !s.c.Legacy && ans.full:
+	case !s.c.Legacy && ans.Full:
 		n.adoptPollers(pollers, limit)
 	}
 	room.Added = n.added // with the adopted
