@@ -15,7 +15,8 @@ import (
 
 // wireBody is an answer's body, read straight from the connection. Its
 // request's context ending while it is read (a fetcher's timeout, a
-// steal's cancel) ends its reads at once, as over HTTP/2: a peer that
+// steal's cancel) ends its reads at once, as over HTTP/2: each Read checks
+// the context first, and interrupt cuts a read already waiting; a peer that
 // stalls mid-chunk would otherwise hold the caller, and every answer
 // behind it on the connection, until the read deadline (30 s or 90 s).
 type wireBody struct {
@@ -79,6 +80,15 @@ func (b *wireBody) Read(p []byte) (int, error) {
 		return 0, b.err
 	case b.n == 0:
 		return 0, io.EOF
+	case b.ctx.Err() != nil:
+		// Its caller gave up (a timeout, a steal's cancel): not one more
+		// byte, though the connection's buffer may hold some that
+		// interrupt's deadline would not stop. A body read on after its
+		// cancel is a chunk hashed and written for nothing, as its
+		// other source's copy is. The read loop skips the rest.
+		b.err = fmt.Errorf("chunk wire from %s: %w", b.wc.peerName(), context.Cause(b.ctx))
+		b.end(bodyLeft(b.n))
+		return 0, b.err
 	}
 	if int64(len(p)) > b.n {
 		p = p[:b.n]

@@ -213,3 +213,58 @@ func TestWireShortAnswerFails(t *testing.T) {
 		t.Fatalf("a range over a missing chunk: %v, want 500", err)
 	}
 }
+
+// TestWireBodyAfterCancel: once its request's context has ended, a body
+// gives its caller no more bytes, though the connection has them
+// buffered already (the answer came in one write, so the read that found
+// its head took part of its body too): the caller gets its context's
+// error at once, and the connection skips the rest and carries on.
+func TestWireBodyAfterCancel(t *testing.T) {
+	c := makeContent(t, 1<<20, 256<<10, 39)
+	_, n := c.m.ChunkRange(0)
+	srv, me := newIdent(t), newIdent(t)
+	addr := wireServer(t, srv, func(q *wireReq, w io.Writer) {
+		head, _ := answerHead(q.tag, 200, nil, int(n))
+		w.Write(append(head, c.chunk(0)...))
+	})
+	cl := client(t, me, srv.ID(), addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := cl.Chunk(ctx, c.m, 0, nil); err != nil { // opens the wire
+		t.Fatal(err)
+	}
+	cl.mu.Lock()
+	var wc *wireConn
+	for w := range cl.wires {
+		wc = w
+	}
+	cl.mu.Unlock()
+	if wc == nil {
+		t.Fatal("no wire connection")
+	}
+	gone, giveUp := context.WithCancel(ctx)
+	req, err := http.NewRequestWithContext(gone, http.MethodGet, "https://kith-peer/kith/v1/chunks/"+c.m.ContentID().String()+"/0", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := wc.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wc.br.Buffered() == 0 {
+		t.Fatal("no body bytes buffered with the head: the test shows nothing")
+	}
+	giveUp()
+	k, err := resp.Body.Read(make([]byte, 4096))
+	if k != 0 || !errors.Is(err, context.Canceled) {
+		t.Errorf("a body read after its cancel gave %d bytes, %v; want none and context.Canceled", k, err)
+	}
+	resp.Body.Close()
+	b, err := cl.Chunk(ctx, c.m, 0, nil)
+	if err != nil || !bytes.Equal(b, c.chunk(0)) {
+		t.Fatalf("the next chunk on the connection: %v", err)
+	}
+	if h := cl.Handshakes(); h != 1 {
+		t.Errorf("%d handshakes, want 1 (the connection carries on)", h)
+	}
+}
