@@ -35,12 +35,6 @@ func arrivalFilled(cid sealed.ContentID, self identity.ID, peers []Neighbour, ar
 	return pairs.Filled(cid, self, peers, nbID, nbNear, arrival, k)
 }
 
-// arrivalStart is pairs.Start: whom a download whose answer has the
-// order of arrival connects to at its start.
-func arrivalStart(peers []Neighbour, paired, downloading map[identity.ID]bool, k int) []Neighbour {
-	return pairs.Start(peers, nbID, nbNear, paired, downloading, k)
-}
-
 // adoptLater takes as sources our pairs (arrivalPairs) that arrived after
 // us and are not sources yet: each dials us at its start, and its
 // connection carries our requests too (peer.WireProto2); one that has not

@@ -83,30 +83,17 @@ func (n *Node) fetch(ctx context.Context, t *Title, peers []Neighbour) error {
 	// be asked), and one reached through a relay speaks HTTP/1.1 there.
 	downloading := crowd.Downloads()
 	var all []Neighbour             // every supplier, in the order we pick
-	var paired map[identity.ID]bool // our pairs in the crowd's pair graph (matchFirst, arrivalPairs)
+	var paired map[identity.ID]bool // our pairs in the crowd's pair graph (pairs.First)
 	ordered := viaDirectory && crowd.Ordered()
 	if viaDirectory {
 		// Only an answer that lists the whole crowd is the same for all
 		// of it: from a sample (a crowd bigger than an answer lists) each
-		// device pairs differently, and takes the first of pairOrder.
-		switch {
-		case ordered:
-			paired = arrivalPairs(cid, n.ID(), peers, crowd.Arrival, k)
-		case !crowd.Full:
-			paired = matchFirst(cid, n.ID(), peers, downloading, k)
-		}
+		// device pairs differently, and takes the first of pairOrder:
+		// half our k are downloads we dial, the other half those that
+		// dial us (resupply adopts them: adoptDialled).
 		all = peers
-		switch {
-		case ordered:
-			peers = arrivalStart(peers, paired, downloading, k)
-		case crowd.Full:
-			// A sample of a bigger crowd: half our k are downloads we
-			// dial, the other half those that dial us (resupply adopts
-			// them: adoptDialled).
-			peers = pairs.Sampled(peers, nbID, nbNear, downloading, k)
-		default:
-			peers = peers[:min(len(peers), k)]
-		}
+		peers, paired = pairs.First(cid, n.ID(), all, nbID, nbNear,
+			pairs.Answer{Ordered: ordered, Full: crowd.Full, Arrival: crowd.Arrival, Downloading: downloading}, k)
 	}
 	seen := map[identity.ID]bool{n.ID(): true}
 	var clients, later []*peer.Client

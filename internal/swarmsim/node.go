@@ -72,24 +72,16 @@ func (n *node) start() {
 	ans := n.suppliers(true)
 	k := sched.Peers(s.c.MaxPeers, s.chunks)
 	peers := ans.peers
-	// share.Node.fetch's start: from an answer with the order of arrival,
-	// its pairs (pairs.Arrival) and no download that is not one; from one
-	// that lists the whole crowd, its pairs (pairs.Match) first; from a
-	// sample of a bigger crowd, pairs.Sampled (half its k; those that dial
-	// it are adopted in resupply). (The later pairs it would wait a moment
-	// for, pairYield, are taken at once.)
-	switch {
-	case s.c.Legacy:
+	// share.Node.fetch's start (pairs.First; the later pairs it would
+	// wait a moment for, pairYield, are taken at once).
+	if s.c.Legacy {
 		peers = peers[:min(len(peers), k)]
-	case ans.Ordered():
-		paired := pairs.Arrival(contentID, n.id, peers, nodeID, notNear, ans.Arrival, k)
-		peers = pairs.Start(peers, nodeID, notNear, paired, ans.downloading, k)
-		s.orderedStarts++
-	case ans.Full: // a sample of a bigger crowd: pairs.Sampled, the rest adopted (resupply)
-		peers = pairs.Sampled(peers, nodeID, notNear, ans.downloading, k)
-	default:
-		pairs.Match(contentID, n.id, peers, nodeID, notNear, ans.downloading, k)
-		peers = peers[:min(len(peers), k)]
+	} else {
+		peers, _ = pairs.First(contentID, n.id, peers, nodeID, notNear,
+			pairs.Answer{Ordered: ans.Ordered(), Full: ans.Full, Arrival: ans.Arrival, Downloading: ans.downloading}, k)
+		if ans.Ordered() {
+			s.orderedStarts++
+		}
 	}
 	n.core = sched.New(sched.Config{Chunks: s.chunks, ChunkSize: s.chunkSize, Self: n.id, Legacy: s.c.Legacy,
 		OriginInFlight: s.c.OriginInFlight, HaveInterval: s.c.HaveInterval, HaveWait: s.c.HaveWait,

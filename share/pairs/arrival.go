@@ -257,3 +257,32 @@ func Sampled[P any](peers []P, id func(P) identity.ID, near func(P) bool, downlo
 	}
 	return out
 }
+
+// Answer is what the pairing reads of one suppliers answer
+// (directory.Crowd): whether it carries the whole crowd's order of
+// arrival (Ordered) or is a sample of a crowd bigger than an answer
+// (Full), the order, and the devices it lists downloading the title.
+type Answer struct {
+	Ordered, Full bool
+	Arrival       map[identity.ID]int
+	Downloading   map[identity.ID]bool
+}
+
+// First is whom a download connects to at its start, of its answer's
+// peers (in Order, close peers first), k at most, as share.Node.fetch and
+// internal/swarmsim both start: from an answer with the order of arrival,
+// its pairs in the Arrival graph and no download that is not one
+// (Start); from a sample of a bigger crowd, Sampled's; else its Match
+// pairs first, then the rest in order. paired is its pairs (nil from a
+// sample: each device there picks from its own).
+func First[P any](cid sealed.ContentID, self identity.ID, peers []P, id func(P) identity.ID, near func(P) bool, a Answer, k int) (first []P, paired map[identity.ID]bool) {
+	switch {
+	case a.Ordered:
+		paired = Arrival(cid, self, peers, id, near, a.Arrival, k)
+		return Start(peers, id, near, paired, a.Downloading, k), paired
+	case a.Full:
+		return Sampled(peers, id, near, a.Downloading, k), nil
+	}
+	paired = Match(cid, self, peers, id, near, a.Downloading, k)
+	return peers[:min(len(peers), k)], paired
+}

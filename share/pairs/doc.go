@@ -4,8 +4,9 @@
 // order of arrival the v2 answer carries; Filled adds a second pass
 // pairing the downloads left below k), the order of the rest
 // (Order: a rank both ends of a pair compute alike), and which pairs a
-// download dials at its start (Start; Sampled from a sample of a bigger
-// crowd) or adopts later (Later), and which of a resupply round's
+// download dials at its start (First, from what the answer says: Start
+// from the order of arrival, Sampled from a sample of a bigger crowd,
+// Match's pairs first from a whole one) or adopts later (Later), and which of a resupply round's
 // suppliers it connects to (Room: room, pollers called back, the hungry
 // rule's one peer beyond the room).
 //

@@ -2,6 +2,7 @@ package pairs
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"testing"
 
@@ -183,4 +184,73 @@ func TestSampled(t *testing.T) {
 	if got := Sampled(ps, peerID, peerNear, downloading, 0); len(got) != 0 {
 		t.Errorf("k=0: took %v", got)
 	}
+}
+
+// TestFirst: a download's start from each kind of answer. From the order
+// of arrival it dials its pairs and no download that is not one; from a
+// sample of a bigger crowd at most Picks(k) downloads (the rest of its k
+// dial it); from a whole crowd without the order, its Match pairs first,
+// k in all. A complete holder is never left out for being no pair.
+func TestFirst(t *testing.T) {
+	cid := sealed.ContentID{9}
+	const k = 4
+	var ids []identity.ID
+	downloading := map[identity.ID]bool{}
+	arrival := map[identity.ID]int{}
+	for i := range 10 {
+		id := identity.ID(fmt.Sprintf("dev-%02d", i))
+		ids = append(ids, id)
+		downloading[id] = i != 9 // dev-09 holds it whole
+		if i != 9 {
+			arrival[id] = i - 4 // four before us, five after
+			if arrival[id] >= 0 {
+				arrival[id]++
+			}
+		}
+	}
+	countDL := func(ps []identity.ID) int {
+		n := 0
+		for _, p := range ps {
+			if downloading[p] {
+				n++
+			}
+		}
+		return n
+	}
+	t.Run("ordered", func(t *testing.T) {
+		peers := slices.Clone(ids)
+		first, paired := First(cid, "self", peers, plainID, never, Answer{Ordered: true, Arrival: arrival, Downloading: downloading}, k)
+		if len(paired) == 0 {
+			t.Fatal("no pairs from an ordered answer")
+		}
+		for _, p := range first {
+			if downloading[p] && !paired[p] {
+				t.Errorf("dialled %s, a download that is not our pair (pairs %v)", p, paired)
+			}
+		}
+		if !slices.Contains(first, "dev-09") && len(first) < k {
+			t.Errorf("the complete holder left out: %v", first)
+		}
+		if want := Arrival(cid, "self", slices.Clone(ids), plainID, never, arrival, k); !maps.Equal(paired, want) {
+			t.Errorf("pairs %v; want the arrival graph's %v", paired, want)
+		}
+	})
+	t.Run("sample", func(t *testing.T) {
+		first, paired := First(cid, "self", slices.Clone(ids), plainID, never, Answer{Full: true, Downloading: downloading}, k)
+		if paired != nil || len(first) > k || countDL(first) > Picks(k) {
+			t.Errorf("from a sample: %v (%d downloads, pairs %v); want at most %d downloads of %d, no pairs", first, countDL(first), paired, Picks(k), k)
+		}
+	})
+	t.Run("whole crowd", func(t *testing.T) {
+		peers := slices.Clone(ids)
+		first, paired := First(cid, "self", peers, plainID, never, Answer{Downloading: downloading}, k)
+		if len(first) != k || len(paired) == 0 {
+			t.Fatalf("first %v pairs %v; want %d peers and our pairs", first, paired, k)
+		}
+		for i, p := range first[:min(k, len(paired))] {
+			if !paired[p] {
+				t.Errorf("peer %d (%s) is not a pair, though pairs come first: %v, pairs %v", i, p, first, paired)
+			}
+		}
+	})
 }
