@@ -285,6 +285,11 @@
 //     its load (active uploads) (supplierKey; RankSuppliers is the rule in
 //     code).
 //
+// A device reads an answer's crowd with ReadCrowd (Crowd: who is
+// downloading the title, who holds it whole, their order of arrival, and
+// whether the crowd may be bigger than the answer), as the crowd
+// simulator (internal/swarmsim) does with its own directory's answers.
+//
 // A directory with a relay (Options.Relay) also checks, on an announcement,
 // whether it can complete a TLS handshake with the device at the address
 // the announcement came from, on each announced port (at most 4, 3 s; the

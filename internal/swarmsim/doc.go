@@ -39,7 +39,8 @@
 // sources to stderr after a run.
 //
 // Whom a download connects to is share.Node's rule, run through the same
-// code (share/pairs): an answer's peers in pairs.Order; from an answer
+// code: the answer read as share.Node reads it (directory.ReadCrowd),
+// its peers in pairs.Order, its start chosen by pairs.First; from an answer
 // listing the whole crowd, its pairs in the crowd's graph first
 // (pairs.Match); from one that also carries the order of arrival (the
 // directory's v2 ranks, directory.ArrivalRanks over the order of the
