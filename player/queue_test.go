@@ -1,6 +1,7 @@
 package player
 
 import (
+	"context"
 	"slices"
 	"testing"
 	"time"
@@ -14,6 +15,19 @@ func queueIDs(p *Player) ([]string, int) {
 		ids[k] = it.TitleID
 	}
 	return ids, i
+}
+
+// settled waits until the player has run every command sent before it
+// (they run in order, on its one goroutine).
+func settled(t *testing.T, p *Player) {
+	t.Helper()
+	done := make(chan struct{})
+	p.do(func(context.Context) { close(done) })
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the player ran no command for 30 s")
+	}
 }
 
 // waitQueue waits until the queue is want with want[index] current.
@@ -150,13 +164,19 @@ func TestQueueShuffleMidQueue(t *testing.T) {
 
 	p.SetShuffle(true)
 	p.SetShuffle(false)
+	// Both applied before the queue is looked at: it is the given order
+	// before them too, and a wait for that order alone passed with the
+	// two still queued, so the shuffle read below was the first one's,
+	// and the next command made another (CI: heard a g e c b d f, read
+	// a b g c e d f).
+	settled(t, p)
 	waitQueue(t, p, ids, 0) // off again: the given order
 	var shuffled []string
 	for try := 0; try < 5; try++ { // 1 in 720 keeps the order; try again
 		p.SetShuffle(true)
-		deadline := time.Now().Add(30 * time.Second)
-		for !p.Status().Shuffle && time.Now().Before(deadline) {
-			time.Sleep(5 * time.Millisecond)
+		settled(t, p)
+		if !p.Status().Shuffle {
+			t.Fatal("shuffle applied, but the status says off")
 		}
 		shuffled, _ = queueIDs(p)
 		if !slices.Equal(shuffled, ids) {
