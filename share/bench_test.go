@@ -54,7 +54,9 @@ import (
 // mutual TLS handshake), the Have polls they sent each other per device
 // (polls/dev, peer.Client.HavePolls), the minor page faults per device
 // counted as cpu_s is (faults/dev, see minorFaults: a part of cpu_s that
-// stays a count under load), the child processes (procs) and the requests
+// stays a count under load), the child processes (procs), whether they ran
+// under SCHED_BATCH (sched_batch: 1 unless KITH_CROWD_SCHED=other; see
+// batchCommand) and the requests
 // the directory refused busy per device (busy/dev; busy_lookups/dev the
 // suppliers and manifest lookups among them).
 // KITH_CROWD_TRACE=1 prints each download's timeline to stderr
@@ -171,6 +173,11 @@ func flashCrowd(b *testing.B, n, size int, poisson bool) {
 	// 1.5–13 µs of cpu_s on a virtual machine (minorFaults).
 	b.ReportMetric(float64(res.faults)/float64(n), "faults/dev")
 	b.ReportMetric(float64(res.procs), "procs")
+	batch := 0.0
+	if res.batch {
+		batch = 1
+	}
+	b.ReportMetric(batch, "sched_batch")
 	// Requests the directory refused busy (503, a global cap such as
 	// requests in flight) per device, and of them the lookups a download
 	// waits on (suppliers, manifest): each costs its device a second or

@@ -397,6 +397,32 @@ func childProcs(groups int) int {
 	return max(1, runtime.NumCPU()/groups)
 }
 
+// batchCommand is the command that runs a crowd child: under SCHED_BATCH
+// (chrt -b 0, util-linux), unless KITH_CROWD_SCHED=other or there is no
+// chrt, when batch is false. A child stands for devices that would each
+// have a machine of their own; on this one, every wakeup of one child's
+// device (a chunk or a poll arriving) preempted another child's running
+// device under the default policy, and the caches each switch empties are
+// CPU no device of a real crowd pays for its neighbours. A batch task is
+// not preempted on a wakeup; it runs out its slice. The parent (the
+// directory and its origin, on a machine of their own in a real crowd)
+// keeps the default policy, so it still answers at once. 8 MiB, once, 5
+// rounds alternated (docs/notes/2026-12-01/session24/ab/batch2.txt): the
+// machine's context switches a device fell from 768 to 500 at N=200 and
+// from 1,349 to 815 at N=500; N=500 cpu_s median 34.8 against 42.5 s
+// (lower in 4 rounds of 5), x_bound 3.84 against 4.97; N=200 cpu_s 8.91
+// against 8.99, x_bound 2.44 against 2.68 (lower in all 5). N=50 (2
+// children on 2 cores) is no different (batch.txt, every process batch:
+// cpu_s 1.98 against 1.95). The figures say which policy ran (sched_batch).
+func batchCommand(name string, args ...string) (cmd *exec.Cmd, batch bool) {
+	if os.Getenv("KITH_CROWD_SCHED") != "other" {
+		if chrt, err := exec.LookPath("chrt"); err == nil {
+			return exec.Command(chrt, append([]string{"-b", "0", name}, args...)...), true
+		}
+	}
+	return exec.Command(name, args...), false
+}
+
 // crowdResult sums what the children reported.
 type crowdResult struct {
 	all    time.Duration // "go" to the last download finished
@@ -408,6 +434,7 @@ type crowdResult struct {
 	polls  int64         // Have polls the crowd's nodes sent each other
 	faults int64         // minor page faults, counted as cpu is
 	procs  int
+	batch  bool // the children ran under SCHED_BATCH (batchCommand)
 }
 
 // runCrowd starts the nodes of a flash crowd in child processes of at most
@@ -438,6 +465,7 @@ func runCrowd(b *testing.B, d *testDirectory, title *directory.Title, delays []t
 		done  chan struct{}
 	}
 	kids := make([]*child, groups)
+	batch := false
 	defer func() {
 		for _, k := range kids {
 			if k == nil {
@@ -454,7 +482,8 @@ func runCrowd(b *testing.B, d *testDirectory, title *directory.Title, delays []t
 	}()
 	for g, cfg := range cfgs {
 		raw, _ := json.Marshal(cfg)
-		cmd := exec.Command(exe, "-test.run=^TestCrowdHelper$", "-test.timeout=0", "-test.count=1")
+		cmd, isBatch := batchCommand(exe, "-test.run=^TestCrowdHelper$", "-test.timeout=0", "-test.count=1")
+		batch = isBatch
 		cmd.Env = append(os.Environ(), crowdEnv+"="+string(raw))
 		if procs := childProcs(groups); procs > 0 {
 			cmd.Env = append(cmd.Env, "GOMAXPROCS="+strconv.Itoa(procs))
@@ -506,7 +535,7 @@ func runCrowd(b *testing.B, d *testDirectory, title *directory.Title, delays []t
 		}
 	}
 	var res crowdResult
-	res.procs = groups
+	res.procs, res.batch = groups, batch
 	if dir := os.Getenv("KITH_CROWD_PROFILE"); dir != "" { // the directory's share of cpu_s
 		f, err := os.Create(filepath.Join(dir, "directory.pprof"))
 		if err != nil {
