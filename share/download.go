@@ -384,7 +384,7 @@ func (n *Node) resupply(ctx context.Context, cid sealed.ContentID, m *sealed.Man
 	// directory's.
 	rounds := sched.NewRounds(time.Now(), full, every)
 	busy := 0
-	var growth pairs.Growth // the crowd's order of arrival across rounds (arrivalFilled)
+	var growth pairs.Growth // the crowd's order of arrival across rounds (pairs.Round: Filled once settled)
 	for {
 		select {
 		case <-ctx.Done():
@@ -441,19 +441,11 @@ func (n *Node) resupply(ctx context.Context, cid sealed.ContentID, m *sealed.Man
 		if !pick {
 			continue
 		}
-		room.Ordered, room.Downloading = crowd.Ordered(), crowd.Downloads()
-		switch {
-		case room.Ordered:
-			if growth.Settled(crowd.Arrival) {
-				room.Paired = arrivalFilled(cid, n.ID(), peers, crowd.Arrival, limit)
-			} else {
-				room.Paired = arrivalPairs(cid, n.ID(), peers, crowd.Arrival, limit)
-			}
+		ans := pairs.Answer{Ordered: crowd.Ordered(), Full: crowd.Full, Arrival: crowd.Arrival, Downloading: crowd.Downloads()}
+		switch pairs.Round(room, cid, n.ID(), peers, nbID, nbNear, ans, &growth) {
+		case pairs.AdoptLater:
 			room.Added += n.adoptLater(ctx, m, ft, peers, room.Paired, crowd.Arrival, seen, waiting)
-		case room.Added < limit && !crowd.Full:
-			// Room for new peers: our pairs first, as at the start.
-			matchFirst(cid, n.ID(), peers, room.Downloading, limit)
-		case crowd.Full:
+		case pairs.AdoptDialled:
 			room.Added += n.adoptDialled(m, ft, pollers, seen, pairs.Cap(limit)-room.Added)
 		}
 		for _, p := range peers {

@@ -40,7 +40,8 @@
 //
 // Whom a download connects to is share.Node's rule, run through the same
 // code: the answer read as share.Node reads it (directory.ReadCrowd),
-// its peers in pairs.Order, its start chosen by pairs.First; from an answer
+// its peers in pairs.Order, its start chosen by pairs.First and its
+// resupply rounds' pairs by pairs.Round; from an answer
 // listing the whole crowd, its pairs in the crowd's graph first
 // (pairs.Match); from one that also carries the order of arrival (the
 // directory's v2 ranks, directory.ArrivalRanks over the order of the

@@ -261,23 +261,22 @@ func (n *node) resupply() {
 	if !pick {
 		return
 	}
-	room.Ordered, room.Downloading = !s.c.Legacy && ans.Ordered(), ans.downloading
-	switch {
-	case room.Ordered:
-		if n.growth.Settled(ans.Arrival) {
-			room.Paired = pairs.Filled(contentID, n.id, ans.peers, nodeID, notNear, ans.Arrival, limit)
-		} else {
-			room.Paired = pairs.Arrival(contentID, n.id, ans.peers, nodeID, notNear, ans.Arrival, limit)
-		}
+	adopt := pairs.AdoptNone
+	if s.c.Legacy {
+		room.Downloading = ans.downloading
+	} else {
+		adopt = pairs.Round(room, contentID, n.id, ans.peers, nodeID, notNear,
+			pairs.Answer{Ordered: ans.Ordered(), Full: ans.Full, Arrival: ans.Arrival, Downloading: ans.downloading}, &n.growth)
+	}
+	switch adopt {
+	case pairs.AdoptLater:
 		for _, p := range ans.peers {
 			if pairs.Later(p.id, room.Paired, ans.Arrival, n.seen) {
 				n.connect(p)
 				s.adopted++
 			}
 		}
-	case !s.c.Legacy && n.added < limit && !ans.Full:
-		pairs.Match(contentID, n.id, ans.peers, nodeID, notNear, ans.downloading, limit)
-	case !s.c.Legacy && ans.Full:
+	case pairs.AdoptDialled:
 		n.adoptPollers(pollers, limit)
 	}
 	room.Added = n.added // with the adopted

@@ -7,8 +7,9 @@
 // download dials at its start (First, from what the answer says: Start
 // from the order of arrival, Sampled from a sample of a bigger crowd,
 // Match's pairs first from a whole one) or adopts later (Later), and
-// which of a resupply round's suppliers it connects to (Room: room,
-// pollers called back, the hungry rule's one peer beyond the room).
+// which of a resupply round's suppliers it connects to (Round reads the
+// round's answer into a Room and says whom to adopt; Room: room, pollers
+// called back, the hungry rule's one peer beyond the room).
 //
 // The functions decide only; share.Node dials and adopts (share's
 // download.go and arrivalorder.go say when), and internal/swarmsim runs

@@ -1,6 +1,9 @@
 package pairs
 
-import "github.com/kith-media/kith/share/identity"
+import (
+	"github.com/kith-media/kith/share/identity"
+	"github.com/kith-media/kith/share/sealed"
+)
 
 // Room is one resupply round's choice of the directory's suppliers to
 // connect to, made alike by share.Node.resupply and internal/swarmsim:
@@ -75,4 +78,43 @@ func (r *Room) Took(extra bool) {
 	if extra {
 		r.Hungry = false
 	}
+}
+
+// Adopt is whom a resupply round adopts as sources besides the suppliers
+// Room takes from the answer (Round says which).
+type Adopt int
+
+const (
+	AdoptNone Adopt = iota
+	// AdoptLater: our pairs (Room.Paired) that arrived after us and are
+	// not sources yet (Later). Each dials us at its start.
+	AdoptLater
+	// AdoptDialled: from a sample of a bigger crowd, the devices that
+	// dialled us (Room.Pollers), up to Cap(Room.Limit).
+	AdoptDialled
+)
+
+// Round reads a resupply round's answer into r, as share.Node.resupply and
+// internal/swarmsim both do, and says whom the round adopts. From an
+// answer with the order of arrival, r.Paired is the arrival graph's pairs
+// (Filled's once the crowd has stopped growing: g), and the later pairs
+// are adopted. From a whole crowd without the order, with room for peers,
+// Match puts our pairs first in peers, as at the start. From a sample of
+// a bigger crowd, the devices that dial us are adopted.
+func Round[P any](r *Room, cid sealed.ContentID, self identity.ID, peers []P, id func(P) identity.ID, near func(P) bool, a Answer, g *Growth) Adopt {
+	r.Ordered, r.Downloading = a.Ordered, a.Downloading
+	switch {
+	case a.Ordered:
+		if g.Settled(a.Arrival) {
+			r.Paired = Filled(cid, self, peers, id, near, a.Arrival, r.Limit)
+		} else {
+			r.Paired = Arrival(cid, self, peers, id, near, a.Arrival, r.Limit)
+		}
+		return AdoptLater
+	case r.Added < r.Limit && !a.Full:
+		Match(cid, self, peers, id, near, a.Downloading, r.Limit)
+	case a.Full:
+		return AdoptDialled
+	}
+	return AdoptNone
 }

@@ -1,9 +1,13 @@
 package pairs
 
 import (
+	"fmt"
+	"maps"
+	"slices"
 	"testing"
 
 	"github.com/kith-media/kith/share/identity"
+	"github.com/kith-media/kith/share/sealed"
 )
 
 func set(ids ...identity.ID) map[identity.ID]bool {
@@ -81,5 +85,70 @@ func TestRoom(t *testing.T) {
 		if take {
 			r.Took(extra)
 		}
+	}
+}
+
+// TestRound: a resupply round reads its answer into the Room: from the
+// order of arrival the arrival graph (Filled's once the crowd has stopped
+// growing) and the later pairs adopted; from a whole crowd, with room,
+// Match's pairs first; without room, the order left alone; from a sample,
+// the devices that dial us adopted.
+func TestRound(t *testing.T) {
+	cid := sealed.ContentID{1} // Order's first four are not all Match's pairs
+	const k = 4
+	var ids []identity.ID
+	downloading := map[identity.ID]bool{}
+	arrival := map[identity.ID]int{}
+	for i := range 12 {
+		id := identity.ID(fmt.Sprintf("dev-%02d", i))
+		ids = append(ids, id)
+		downloading[id] = true
+		arrival[id] = i - 6 // six before us, six after
+		if arrival[id] >= 0 {
+			arrival[id]++
+		}
+	}
+	Order(cid, "self", ids, plainID) // as the callers order an answer's peers
+	ordered := Answer{Ordered: true, Arrival: arrival, Downloading: downloading}
+
+	var g Growth
+	r := NewRoom(k, 1, false, nil, nil)
+	if got := Round(r, cid, "self", slices.Clone(ids), plainID, never, ordered, &g); got != AdoptLater || !r.Ordered {
+		t.Fatalf("ordered answer: %v, Ordered %v; want AdoptLater, Ordered", got, r.Ordered)
+	}
+	if want := Arrival(cid, "self", slices.Clone(ids), plainID, never, arrival, k); !maps.Equal(r.Paired, want) {
+		t.Errorf("a growing crowd's pairs %v; want the arrival graph's %v", r.Paired, want)
+	}
+	r = NewRoom(k, 1, false, nil, nil)
+	Round(r, cid, "self", slices.Clone(ids), plainID, never, ordered, &g) // the same crowd again: settled
+	if want := Filled(cid, "self", slices.Clone(ids), plainID, never, arrival, k); !maps.Equal(r.Paired, want) {
+		t.Errorf("a settled crowd's pairs %v; want Filled's %v", r.Paired, want)
+	}
+
+	whole := Answer{Downloading: downloading}
+	peers := slices.Clone(ids)
+	r = NewRoom(k, 1, false, nil, nil)
+	if got := Round(r, cid, "self", peers, plainID, never, whole, &g); got != AdoptNone || r.Ordered {
+		t.Fatalf("whole crowd: %v, Ordered %v; want AdoptNone", got, r.Ordered)
+	}
+	matched := Match(cid, "self", slices.Clone(ids), plainID, never, downloading, k)
+	if len(matched) == 0 || slices.Equal(peers, ids) {
+		t.Fatalf("with room, pairs %v and the order unchanged (%v): the test shows nothing", matched, peers)
+	}
+	for i, p := range peers[:len(matched)] {
+		if !matched[p] {
+			t.Errorf("with room, peer %d (%s) is not a pair, though pairs come first: %v", i, p, peers)
+		}
+	}
+	peers = slices.Clone(ids)
+	r = NewRoom(k, k, false, nil, nil)
+	Round(r, cid, "self", peers, plainID, never, whole, &g)
+	if !slices.Equal(peers, ids) {
+		t.Errorf("without room the answer's order changed: %v", peers)
+	}
+
+	r = NewRoom(k, 1, false, nil, nil)
+	if got := Round(r, cid, "self", slices.Clone(ids), plainID, never, Answer{Full: true, Downloading: downloading}, &g); got != AdoptDialled {
+		t.Errorf("a sample: %v; want AdoptDialled", got)
 	}
 }
