@@ -194,20 +194,7 @@ func TestSampled(t *testing.T) {
 func TestFirst(t *testing.T) {
 	cid := sealed.ContentID{9}
 	const k = 4
-	var ids []identity.ID
-	downloading := map[identity.ID]bool{}
-	arrival := map[identity.ID]int{}
-	for i := range 10 {
-		id := identity.ID(fmt.Sprintf("dev-%02d", i))
-		ids = append(ids, id)
-		downloading[id] = i != 9 // dev-09 holds it whole
-		if i != 9 {
-			arrival[id] = i - 4 // four before us, five after
-			if arrival[id] >= 0 {
-				arrival[id]++
-			}
-		}
-	}
+	ids, downloading, arrival := testCrowd(10, 4, 1) // dev-09 holds it whole
 	countDL := func(ps []identity.ID) int {
 		n := 0
 		for _, p := range ps {
@@ -253,4 +240,24 @@ func TestFirst(t *testing.T) {
 			}
 		}
 	})
+}
+
+// testCrowd is an answer's n devices (dev-00, dev-01, ...) in the order of
+// arrival, before of them ahead of us (ranks -before...-1, then 1, 2, ...),
+// the last complete of them holding the title whole (no rank).
+func testCrowd(n, before, complete int) (ids []identity.ID, downloading map[identity.ID]bool, arrival map[identity.ID]int) {
+	downloading, arrival = map[identity.ID]bool{}, map[identity.ID]int{}
+	for i := range n {
+		id := identity.ID(fmt.Sprintf("dev-%02d", i))
+		ids = append(ids, id)
+		if i >= n-complete {
+			continue
+		}
+		downloading[id] = true
+		arrival[id] = i - before
+		if arrival[id] >= 0 {
+			arrival[id]++
+		}
+	}
+	return ids, downloading, arrival
 }

@@ -1,7 +1,6 @@
 package pairs
 
 import (
-	"fmt"
 	"maps"
 	"slices"
 	"testing"
@@ -96,18 +95,7 @@ func TestRoom(t *testing.T) {
 func TestRound(t *testing.T) {
 	cid := sealed.ContentID{1} // Order's first four are not all Match's pairs
 	const k = 4
-	var ids []identity.ID
-	downloading := map[identity.ID]bool{}
-	arrival := map[identity.ID]int{}
-	for i := range 12 {
-		id := identity.ID(fmt.Sprintf("dev-%02d", i))
-		ids = append(ids, id)
-		downloading[id] = true
-		arrival[id] = i - 6 // six before us, six after
-		if arrival[id] >= 0 {
-			arrival[id]++
-		}
-	}
+	ids, downloading, arrival := testCrowd(12, 6, 0)
 	Order(cid, "self", ids, plainID) // as the callers order an answer's peers
 	ordered := Answer{Ordered: true, Arrival: arrival, Downloading: downloading}
 
