@@ -414,14 +414,27 @@ func childProcs(groups int) int {
 // against 8.99, x_bound 2.44 against 2.68 (lower in all 5). N=50 (2
 // children on 2 cores) is no different (batch.txt, every process batch:
 // cpu_s 1.98 against 1.95). The figures say which policy ran (sched_batch).
+// A chrt that cannot set the policy here (a sandbox that forbids it) is
+// found by one trial run, not by children that never start.
 func batchCommand(name string, args ...string) (cmd *exec.Cmd, batch bool) {
-	if os.Getenv("KITH_CROWD_SCHED") != "other" {
-		if chrt, err := exec.LookPath("chrt"); err == nil {
-			return exec.Command(chrt, append([]string{"-b", "0", name}, args...)...), true
-		}
+	if chrt := batchChrt(); chrt != "" {
+		return exec.Command(chrt, append([]string{"-b", "0", name}, args...)...), true
 	}
 	return exec.Command(name, args...), false
 }
+
+// batchChrt is chrt's path when it can run a command under SCHED_BATCH
+// here, else "" (and always "" with KITH_CROWD_SCHED=other).
+var batchChrt = sync.OnceValue(func() string {
+	if os.Getenv("KITH_CROWD_SCHED") == "other" {
+		return ""
+	}
+	chrt, err := exec.LookPath("chrt")
+	if err != nil || exec.Command(chrt, "-b", "0", "true").Run() != nil {
+		return ""
+	}
+	return chrt
+})
 
 // crowdResult sums what the children reported.
 type crowdResult struct {
