@@ -15,9 +15,9 @@ import (
 // download that is not our pair (Paired) is dialled only while we have
 // fewer than Picks(Limit) peers or it polls us: its own pairs fill it.
 //
-// The caller fills Ordered, Paired and Downloading once it has ordered
-// the answer, adds the peers it adopts meanwhile to Added, and tells
-// Took of each connection Take agreed to that it made.
+// Round fills Ordered, Paired and Downloading from the round's answer once
+// the caller has ordered it; the caller adds the peers it adopts meanwhile
+// to Added, and tells Took of each connection Take agreed to that it made.
 type Room struct {
 	Limit int // the download's peers (sched.Peers)
 	// Added: its live peers (dropped and banned ones leave room) and the
