@@ -56,7 +56,9 @@ import (
 // counted as cpu_s is (faults/dev, see minorFaults: a part of cpu_s that
 // stays a count under load), the child processes (procs), whether they ran
 // under SCHED_BATCH (sched_batch: 1 unless KITH_CROWD_SCHED=other; see
-// batchCommand) and the requests
+// batchCommand), whether the VM's free page reporting was paused and the
+// crowd's memory warmed (vm_paused: 1 where the machine allows it, unless
+// KITH_CROWD_VM=asis; see pauseReporting) and the requests
 // the directory refused busy per device (busy/dev; busy_lookups/dev the
 // suppliers and manifest lookups among them).
 // KITH_CROWD_TRACE=1 prints each download's timeline to stderr
@@ -178,6 +180,11 @@ func flashCrowd(b *testing.B, n, size int, poisson bool) {
 		batch = 1
 	}
 	b.ReportMetric(batch, "sched_batch")
+	paused := 0.0
+	if res.vmPaused {
+		paused = 1
+	}
+	b.ReportMetric(paused, "vm_paused")
 	// Requests the directory refused busy (503, a global cap such as
 	// requests in flight) per device, and of them the lookups a download
 	// waits on (suppliers, manifest): each costs its device a second or
