@@ -3,6 +3,7 @@ package share
 import (
 	"bufio"
 	"os"
+	"os/signal"
 	"strconv"
 	"strings"
 	"syscall"
@@ -28,7 +29,8 @@ import (
 // restores it; warmMemory then touches the memory the crowd will write, so
 // the host backs it before the crowd's clock starts. The figures say
 // whether it ran (vm_paused); KITH_CROWD_VM=asis leaves the machine as it
-// is. A benchmark killed before its cleanup leaves the reporting paused:
+// is. An interrupt or SIGTERM restores it; a benchmark killed otherwise
+// before its cleanup (SIGKILL, -test.timeout's panic) leaves it paused:
 // `echo 9 > /sys/module/page_reporting/parameters/page_reporting_order`
 // (the value vm_paused's run read first is in its log) restores it.
 const reportingOrder = "/sys/module/page_reporting/parameters/page_reporting_order"
@@ -56,7 +58,23 @@ func pauseReporting(tb testing.TB) (restore func()) {
 		return nil
 	}
 	tb.Logf("free page reporting paused (page_reporting_order %s → 11) for the crowd", was)
+	// An interrupt (^C) or a SIGTERM restores it before the process ends
+	// as the signal would have ended it.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case s := <-sig:
+			os.WriteFile(reportingOrder, []byte(was), 0)
+			signal.Stop(sig)
+			syscall.Kill(os.Getpid(), s.(syscall.Signal))
+		case <-done:
+		}
+	}()
 	return func() {
+		signal.Stop(sig)
+		close(done)
 		if err := os.WriteFile(reportingOrder, []byte(was), 0); err != nil {
 			tb.Errorf("restore %s to %s: %v", reportingOrder, was, err)
 		}
