@@ -322,9 +322,10 @@ func cpuTime() time.Duration {
 // the Go runtime gave back and takes again, a new goroutine stack), which
 // the kernel zeroes and maps: on the development machine's virtual
 // machine 1.5–1.9 µs each while the host backs its memory, and about
-// 13 µs on a day it had to back fresh pages (more than hashing 4 KiB),
-// and so a cost of its own in cpu_s that a CPU profile spreads over
-// whatever touched them.
+// 11–13 µs on a page the VM had handed back to its host (more than
+// hashing 4 KiB; see pauseReporting, which the crowd runs under), and so
+// a cost of its own in cpu_s that a CPU profile spreads over whatever
+// touched them.
 func minorFaults() int64 {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
