@@ -18,10 +18,13 @@ import (
 // file was deleted, and 1.2 s right after (docs/notes/2026-12-01/session25).
 // A flash crowd on this one machine writes every device's library into
 // its page cache, N × the title's size (4.2 GB at 8 MiB N=500, 12.8 GB
-// at 64 MiB N=200), nearly all of it on pages the host had taken back:
-// at 8 MiB N=500 the children's pwrite was 30 % of their CPU (11.2 of
-// 37.3 s sampled). A device of a real crowd writes its 8 MiB into memory
-// its own kernel keeps, and pays none of it.
+// at 64 MiB N=200), on pages the host may have taken back, depending on
+// what the machine did in the seconds before: in one profiled run at
+// 8 MiB N=500 the children's pwrite was 30 % of their CPU (11.2 of 37.3 s
+// sampled), and at 64 MiB N=200 the crowd spent 92 s of CPU as is against
+// 57 s paused (at 8 MiB the A/Bs are within this machine's noise in 3 of
+// 4). A device of a real crowd writes its title into memory its own
+// kernel keeps, and pays none of it.
 //
 // pauseReporting therefore stops the reporting for one crowd, where the
 // machine allows it (root, and a page_reporting_order that takes a value
