@@ -554,10 +554,13 @@ func runCrowd(b *testing.B, d *testDirectory, title *directory.Title, delays []t
 	var res crowdResult
 	res.procs, res.batch = groups, batch
 	// The host backs the memory the crowd's page caches take before the
-	// clock starts (pauseReporting): their libraries, and a quarter more.
+	// clock starts (pauseReporting): their libraries, and a quarter more;
+	// then the huge pages of every process's buffer arenas (the parent's
+	// origin too), twice over for the blocks the kernel splits meanwhile.
 	if restore := pauseReporting(b); restore != nil {
 		defer restore()
 		warmMemory(b, int64(n)*title.Size*5/4)
+		warmHuge(b, int64(groups+1)*peer.ArenaBytes*2)
 		res.vmPaused = true
 	}
 	if dir := os.Getenv("KITH_CROWD_PROFILE"); dir != "" { // the directory's share of cpu_s

@@ -11,6 +11,14 @@ import (
 // come from the Go heap as before.
 const arenaSlots = 64
 
+// ArenaBytes is the most anonymous memory one process's buffer arenas map
+// (the chunk buffers' and the cork buffers'), in transparent huge pages
+// where the kernel gives them: resident only as far as buffers were
+// touched. A harness that runs devices in many processes on one virtual
+// machine warms this much huge-page memory a process before it starts
+// their clock (share's warmHuge).
+const ArenaBytes = arenaSlots * (chunkBufSize + corkSize)
+
 // bufArena hands out buffers of one size carved from a single anonymous
 // mapping that asks the kernel for transparent huge pages (hugeMap; none
 // where that is not available, and then every buffer comes from the heap).
