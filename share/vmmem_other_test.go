@@ -2,8 +2,7 @@
 
 package share
 
-import "testing"
+import "errors"
 
-// warmHuge does nothing where there are no transparent huge pages to ask
-// for (see vmmem_linux_test.go).
-func warmHuge(testing.TB, int64) {}
+// adviseHuge: no transparent huge pages to ask for here (warmHuge).
+func adviseHuge([]byte) error { return errors.New("no transparent huge pages on this system") }
