@@ -29,8 +29,9 @@ import (
 // pauseReporting therefore stops the reporting for one crowd, where the
 // machine allows it (root, and a page_reporting_order that takes a value
 // above the largest free block's order), and returns the function that
-// restores it; warmMemory then touches the memory the crowd will write, so
-// the host backs it before the crowd's clock starts. The figures say
+// restores it; warmMemory then touches the memory the crowd will write, and
+// warmHuge the huge pages its processes' buffer arenas will take, so the
+// host backs them before the crowd's clock starts. The figures say
 // whether it ran (vm_paused); KITH_CROWD_VM=asis leaves the machine as it
 // is. An interrupt or SIGTERM restores it; a benchmark killed otherwise
 // before its cleanup (SIGKILL, -test.timeout's panic) leaves it paused:
