@@ -1,8 +1,6 @@
 package wire
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -11,7 +9,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strconv"
@@ -61,8 +58,11 @@ var householdReady func(k *Kith, log *slog.Logger)
 
 func runHelper(mode string) int {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
+	// The signals stay caught until the process exits (no stop): a helper
+	// that finished on its own may get its test's SIGTERM while the race
+	// detector holds its exit (GORACE atexit_sleep_ms, 1 s), and must not
+	// die of it (netns.Host.Helper wants a clean exit).
+	ctx, _ := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	h := helpers[mode]
 	if h == nil {
 		fmt.Fprintf(os.Stderr, "unknown helper mode %q\n", mode)
@@ -240,99 +240,31 @@ func errString(err error) string {
 	return err.Error()
 }
 
-// proc is a helper process in a namespace.
-type proc struct {
-	name  string
-	cmd   *exec.Cmd
-	stdin io.WriteCloser
-	lines chan string
-	mu    sync.Mutex
-	log   bytes.Buffer
-}
-
-func (p *proc) Write(b []byte) (int, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.log.Write(b)
-}
-
-func (p *proc) logs() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.log.String()
-}
-
-func startHelper(t *testing.T, h netns.Host, mode string, env ...string) *proc {
+// startHelper runs this test binary in host h in the given helper mode,
+// with a data folder of its own (netns.Host.Helper: stopped, checked and
+// its log shown at cleanup).
+func startHelper(t *testing.T, h netns.Host, mode string, env ...string) *netns.Proc {
 	t.Helper()
-	p := &proc{name: h.Name + "/" + mode, lines: make(chan string, 1000)}
-	p.cmd = h.Command(context.Background(), os.Args[0], "-test.run=^$")
-	p.cmd.Env = append(os.Environ(), append([]string{helperEnv + "=" + mode, "KITH_WIRE_DATA=" + t.TempDir()}, env...)...)
-	p.cmd.Stderr = p
-	out, err := p.cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p.stdin, err = p.cmd.StdinPipe(); err != nil {
-		t.Fatal(err)
-	}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("starting helper %s: %v", p.name, err)
-	}
-	go func() {
-		defer close(p.lines)
-		sc := bufio.NewScanner(out)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			p.lines <- sc.Text()
-		}
-	}()
-	t.Cleanup(func() {
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
-		exited := make(chan error, 1)
-		go func() { exited <- p.cmd.Wait() }()
-		select {
-		case <-exited:
-		case <-time.After(30 * time.Second):
-			_ = p.cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() || os.Getenv("KITH_SHOWLOG") != "" {
-			t.Logf("log of %s:\n%s", p.name, p.logs())
-		}
-	})
-	return p
+	return h.Helper(t, mode, append([]string{helperEnv + "=" + mode, "KITH_WIRE_DATA=" + t.TempDir()}, env...)...)
 }
 
-// next returns the JSON of the next line with key, decoded into v.
-func (p *proc) next(t *testing.T, key string, timeout time.Duration, v any) {
+// next decodes the JSON of the next line p prints with key into v.
+func next(t *testing.T, p *netns.Proc, key string, timeout time.Duration, v any) {
 	t.Helper()
-	deadline := time.After(timeout)
-	for {
-		select {
-		case line, ok := <-p.lines:
-			if !ok {
-				t.Fatalf("%s exited before printing %q:\n%s", p.name, key, p.logs())
-			}
-			if rest, found := strings.CutPrefix(line, key+" "); found {
-				if err := json.Unmarshal([]byte(rest), v); err != nil {
-					t.Fatalf("%s: %q line %q: %v", p.name, key, rest, err)
-				}
-				return
-			}
-		case <-deadline:
-			t.Fatalf("%s: no %q line within %v:\n%s", p.name, key, timeout, p.logs())
-		}
+	rest := p.Line(t, key, timeout, nil)
+	if err := json.Unmarshal([]byte(rest), v); err != nil {
+		t.Fatalf("%s: %q line %q: %v", p.Name, key, rest, err)
 	}
 }
 
 // rogueRequests drains the rogue's "request" lines seen so far.
 type rogueRequest struct{ Method, Path, Body string }
 
-func drainRequests(p *proc) []rogueRequest {
+func drainRequests(p *netns.Proc) []rogueRequest {
 	var out []rogueRequest
 	for {
 		select {
-		case line, ok := <-p.lines:
+		case line, ok := <-p.Lines:
 			if !ok {
 				return out
 			}
@@ -378,18 +310,18 @@ func TestSecurityNetnsFirstRunTrustsNoRogue(t *testing.T) {
 	a, b, c := l.Hosts[0], l.Hosts[1], l.Hosts[2]
 	house := startHelper(t, a, "household")
 	var hh map[string]string
-	house.next(t, "household", 60*time.Second, &hh)
+	next(t, house, "household", 60*time.Second, &hh)
 	rogue := startHelper(t, c, "rogue", "KITH_ROGUE_COPY_FP="+hh["fingerprint"], "KITH_ROGUE_NAME="+hh["name"],
 		"KITH_ROGUE_INSTANCE="+hh["instance"])
 	var rr map[string]string
-	rogue.next(t, "rogue", 60*time.Second, &rr)
+	next(t, rogue, "rogue", 60*time.Second, &rr)
 
 	victim := startHelper(t, b, "victim")
 	var joined map[string]string
-	victim.next(t, "start", 60*time.Second, &joined)
+	next(t, victim, "start", 60*time.Second, &joined)
 	var signup, buy string
-	victim.next(t, "signup", 60*time.Second, &signup)
-	victim.next(t, "buy", 60*time.Second, &buy)
+	next(t, victim, "signup", 60*time.Second, &signup)
+	next(t, victim, "buy", 60*time.Second, &buy)
 	t.Logf("first run joined %v; sign-up: %q; buy: %q", joined, signup, buy)
 	if joined["url"] != "" {
 		t.Errorf("a first run among several directories joined %v without pairing", joined)

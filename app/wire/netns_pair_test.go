@@ -122,19 +122,19 @@ func TestSecurityNetnsPairing(t *testing.T) {
 	a, b, c := l.Hosts[0], l.Hosts[1], l.Hosts[2]
 	house := startHelper(t, a, "household")
 	var hh map[string]string
-	house.next(t, "household", 60*time.Second, &hh)
+	next(t, house, "household", 60*time.Second, &hh)
 	rogue := startHelper(t, c, "rogue", "KITH_ROGUE_COPY_FP="+hh["fingerprint"], "KITH_ROGUE_NAME="+hh["name"],
 		"KITH_ROGUE_INSTANCE="+hh["instance"])
 	var rr map[string]string
-	rogue.next(t, "rogue", 60*time.Second, &rr)
-	fmt.Fprintln(house.stdin, "code?") // the user reads the household's screen
+	next(t, rogue, "rogue", 60*time.Second, &rr)
+	fmt.Fprintln(house.Stdin, "code?") // the user reads the household's screen
 	var code string
-	house.next(t, "code", 30*time.Second, &code)
+	next(t, house, "code", 30*time.Second, &code)
 
 	j := startHelper(t, b, "joiner", "KITH_REAL_FP="+hh["fingerprint"], "KITH_ROGUE_FP="+rr["fingerprint"], "KITH_JOIN_CODE="+code, "KITH_REAL_IP="+a.IP.String(),
 		"KITH_ROGUE_HOST="+c.IP.String()+":7443")
 	var found []app.FoundDirectory
-	j.next(t, "found", 90*time.Second, &found)
+	next(t, j, "found", 90*time.Second, &found)
 	t.Logf("found: %+v", found)
 	// The household's entry lists both hosts answering for its record:
 	// the browser keeps every address seen for a name within a round, so
@@ -152,22 +152,22 @@ func TestSecurityNetnsPairing(t *testing.T) {
 		t.Errorf("the household's directory %s is not listed", hh["fingerprint"])
 	}
 	var rogueCopy, rogueOwn, signupUnpaired, wrong, paired, signup, buy string
-	j.next(t, "rogue-copy", 60*time.Second, &rogueCopy)
-	j.next(t, "rogue-own", 60*time.Second, &rogueOwn)
+	next(t, j, "rogue-copy", 60*time.Second, &rogueCopy)
+	next(t, j, "rogue-own", 60*time.Second, &rogueOwn)
 	var rogueAddr string
-	j.next(t, "rogue-addr", 60*time.Second, &rogueAddr)
+	next(t, j, "rogue-addr", 60*time.Second, &rogueAddr)
 	if !strings.Contains(rogueAddr, pairing.ErrNotDirectory.Error()) {
 		t.Errorf("pairing with the rogue's typed address: %q, want %q", rogueAddr, pairing.ErrNotDirectory)
 	}
-	j.next(t, "signup-unpaired", 30*time.Second, &signupUnpaired)
-	j.next(t, "wrong-code", 60*time.Second, &wrong)
-	j.next(t, "paired", 60*time.Second, &paired)
+	next(t, j, "signup-unpaired", 30*time.Second, &signupUnpaired)
+	next(t, j, "wrong-code", 60*time.Second, &wrong)
+	next(t, j, "paired", 60*time.Second, &paired)
 	var info app.DirectoryInfo
-	j.next(t, "directory", 30*time.Second, &info)
-	j.next(t, "signup", 60*time.Second, &signup)
-	j.next(t, "buy", 60*time.Second, &buy)
+	next(t, j, "directory", 30*time.Second, &info)
+	next(t, j, "signup", 60*time.Second, &signup)
+	next(t, j, "buy", 60*time.Second, &buy)
 	var saved Joined
-	j.next(t, "saved", 30*time.Second, &saved)
+	next(t, j, "saved", 30*time.Second, &saved)
 	t.Logf("the household's record copied by the rogue, with the right code: %s", rogueCopy)
 	t.Logf("rogue's own directory with the right code: %s", rogueOwn)
 	if !strings.Contains(rogueCopy, "certificate") {

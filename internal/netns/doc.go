@@ -33,7 +33,13 @@
 // inside a host as a separate process: Host.Command returns an *exec.Cmd for
 // "ip netns exec <namespace> <command>". A test usually re-executes its own
 // test binary (os.Args[0]) with an environment variable selecting a helper
-// mode, the usual "TestMain helper process" pattern.
+// mode, the usual "TestMain helper process" pattern. Host.Helper does that
+// and returns a Proc: the helper's standard output line by line (Proc.Line
+// waits for a line with a given prefix), its standard input, and its
+// standard error kept for the test's log. At cleanup the helper gets a
+// SIGTERM and must exit 0 (unless the test killed it, Proc.Kill) with no
+// race report in its log; a helper mode should therefore keep SIGTERM
+// caught until it exits.
 //
 // Everything is removed in t.Cleanup. Requirements: Linux, root (or
 // CAP_SYS_ADMIN+CAP_NET_ADMIN) and the iproute2 "ip" command; otherwise New

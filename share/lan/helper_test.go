@@ -47,8 +47,9 @@ func TestMain(m *testing.M) {
 //	          goroutines are left
 func runHelper(mode string) int {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
+	// The signals stay caught until the process exits (no stop; see
+	// netns.Host.Helper).
+	ctx, _ := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	env := os.Getenv
 	port, _ := strconv.Atoi(env("KITH_LAN_PORT"))
 	var err error

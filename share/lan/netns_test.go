@@ -1,123 +1,21 @@
 package lan
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"os/exec"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/kith-media/kith/internal/netns"
 )
 
-// proc is a helper process running in a namespace.
-type proc struct {
-	name   string
-	cmd    *exec.Cmd
-	lines  chan string // stdout, line by line; closed at EOF
-	killed bool        // killed on purpose by the test
-
-	waitOnce sync.Once
-	waitErr  error
-
-	mu     sync.Mutex
-	stderr bytes.Buffer
-}
-
-func (p *proc) Write(b []byte) (int, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.stderr.Write(b)
-}
-
-// wait waits for the process once and returns its exit error every time.
-func (p *proc) wait() error {
-	p.waitOnce.Do(func() { p.waitErr = p.cmd.Wait() })
-	return p.waitErr
-}
-
-func (p *proc) log() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.stderr.String()
-}
-
-// startHelper runs this test binary in host h in the given helper mode.
-// The process is killed and its log shown (on failure) at cleanup.
-func startHelper(t *testing.T, h netns.Host, mode string, env ...string) *proc {
+// startHelper runs this test binary in host h in the given helper mode
+// (netns.Host.Helper: stopped, checked and its log shown at cleanup).
+func startHelper(t *testing.T, h netns.Host, mode string, env ...string) *netns.Proc {
 	t.Helper()
-	p := &proc{name: h.Name + "/" + mode, lines: make(chan string, 100)}
-	p.cmd = h.Command(context.Background(), os.Args[0], "-test.run=^$")
-	p.cmd.Env = append(os.Environ(), append([]string{helperEnv + "=" + mode}, env...)...)
-	p.cmd.Stderr = p
-	out, err := p.cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("starting helper %s: %v", p.name, err)
-	}
-	go func() {
-		defer close(p.lines)
-		sc := bufio.NewScanner(out)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			p.lines <- sc.Text()
-		}
-	}()
-	t.Cleanup(func() {
-		// Stop gracefully: Serve must return on cancel and the helper exit 0.
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
-		exited := make(chan error, 1)
-		go func() { exited <- p.wait() }()
-		select {
-		case err := <-exited:
-			if err != nil && !p.killed {
-				t.Errorf("helper %s did not stop cleanly on SIGTERM: %v", p.name, err)
-			}
-		case <-time.After(20 * time.Second):
-			_ = p.cmd.Process.Kill()
-			<-exited
-			t.Errorf("helper %s still running 20 s after SIGTERM", p.name)
-		}
-		if strings.Contains(p.log(), "DATA RACE") {
-			t.Errorf("race detector report in helper %s", p.name)
-		}
-		if t.Failed() || os.Getenv("KITH_SHOWLOG") != "" {
-			t.Logf("log of %s:\n%s", p.name, p.log())
-		}
-	})
-	return p
-}
-
-// waitLine returns the first line with the prefix for which ok holds.
-func (p *proc) waitLine(t *testing.T, prefix string, timeout time.Duration, ok func(rest string) bool) string {
-	t.Helper()
-	deadline := time.After(timeout)
-	last := ""
-	for {
-		select {
-		case line, open := <-p.lines:
-			if !open {
-				t.Fatalf("%s exited (%v) before printing the expected %q line; last: %s", p.name, p.wait(), prefix, last)
-			}
-			if rest, found := strings.CutPrefix(line, prefix+" "); found {
-				last = rest
-				if ok(rest) {
-					return rest
-				}
-			}
-		case <-deadline:
-			t.Fatalf("%s: no matching %q line within %v; last: %s", p.name, prefix, timeout, last)
-		}
-	}
+	return h.Helper(t, mode, append([]string{helperEnv + "=" + mode}, env...)...)
 }
 
 // describe renders neighbours as "instance id addr,addr;…" for comparison.
@@ -167,7 +65,7 @@ func TestNetnsDiscovery(t *testing.T) {
 		"KITH_LAN_BROWSE=1", "KITH_LAN_EXPIRY="+expiry.String())
 
 	want := fmt.Sprintf("kith-a %s %s %s:7001;kith-c %s %s %s:7003", idA, fp1, a.IP, idC, fp1, c.IP)
-	got := describe(pb.waitLine(t, "neighbours", 30*time.Second, func(rest string) bool {
+	got := describe(pb.Line(t, "neighbours", 30*time.Second, func(rest string) bool {
 		return strings.Count(describe(rest), ";") >= 1
 	}))
 	if got != want {
@@ -177,7 +75,7 @@ func TestNetnsDiscovery(t *testing.T) {
 
 	// d finds the directory that c announces.
 	find := startHelper(t, d, "find")
-	found := describe(find.waitLine(t, "found", 30*time.Second, func(string) bool { return true }))
+	found := describe(find.Line(t, "found", 30*time.Second, func(string) bool { return true }))
 	wantDir := fmt.Sprintf("kithdir-dironeabcdefghij  %s %s:7443", fp1, c.IP)
 	if found != wantDir {
 		t.Errorf("FindDirectory in d: %q, want %q", found, wantDir)
@@ -187,14 +85,13 @@ func TestNetnsDiscovery(t *testing.T) {
 	// judged from b's last sighting of a (its LastSeen, printed as it
 	// moves), not from the kill, since a answering late in its last rounds
 	// (a paused helper) makes that sighting earlier than the kill.
-	pa.killed = true
-	if err := pa.cmd.Process.Kill(); err != nil {
+	if err := pa.Kill(); err != nil {
 		t.Fatal(err)
 	}
 	killed := time.Now()
 	wantC := fmt.Sprintf("kith-c %s %s %s:7003", idC, fp1, c.IP)
 	var lastSeen time.Time
-	pb.waitLine(t, "neighbours", expiry+25*time.Second, func(rest string) bool {
+	pb.Line(t, "neighbours", expiry+25*time.Second, func(rest string) bool {
 		var ns []Neighbour
 		if json.Unmarshal([]byte(rest), &ns) == nil {
 			for _, n := range ns {
@@ -215,7 +112,7 @@ func TestNetnsDiscovery(t *testing.T) {
 	if since := now.Sub(lastSeen); since < expiry {
 		t.Errorf("a left %v after b last saw it, before the %v expiry", since, expiry)
 	}
-	if log := pb.log(); !strings.Contains(log, "kith-evil") {
+	if log := pb.Log(); !strings.Contains(log, "kith-evil") {
 		t.Errorf("b's debug log does not mention ignoring the hostile record kith-evil")
 	}
 }
@@ -228,11 +125,11 @@ func TestNetnsNoLeak(t *testing.T) {
 	}
 	lan := netns.New(t, 1)
 	p := startHelper(t, lan.Hosts[0], "leak")
-	for line := range p.lines {
+	for line := range p.Lines {
 		t.Log(line)
 	}
-	if err := p.wait(); err != nil {
-		t.Fatalf("leak helper: %v\n%s", err, p.log())
+	if err := p.Wait(); err != nil {
+		t.Fatalf("leak helper: %v\n%s", err, p.Log())
 	}
 }
 
@@ -255,14 +152,14 @@ func TestNetnsMultiHomed(t *testing.T) {
 	pm := startHelper(t, m, "announce", append(browse, "KITH_LAN_INSTANCE=kith-b", "KITH_LAN_ID="+idB, fp, "KITH_LAN_PORT=7002")...)
 
 	want := fmt.Sprintf("kith-a %s %s %s:7001;kith-c %s %s %s:7003", idA, fp1, a.IP, idC, fp1, c.IP)
-	got := describe(pm.waitLine(t, "neighbours", 30*time.Second, func(rest string) bool {
+	got := describe(pm.Line(t, "neighbours", 30*time.Second, func(rest string) bool {
 		return strings.Count(describe(rest), ";") >= 1
 	}))
 	if got != want {
 		t.Fatalf("m (on %s and %s) sees %q\nwant %q", m.Iface, m2.Iface, got, want)
 	}
 	first := fmt.Sprintf("%s:7002", m.IP)
-	pa.waitLine(t, "neighbours", 30*time.Second, func(rest string) bool {
+	pa.Line(t, "neighbours", 30*time.Second, func(rest string) bool {
 		var ns []Neighbour
 		return json.Unmarshal([]byte(rest), &ns) == nil && len(ns) == 1 && ns[0].Instance == "kith-b" &&
 			len(ns[0].Addrs) > 0 && ns[0].Addrs[0].String() == first
@@ -280,10 +177,10 @@ func TestNetnsLoopback(t *testing.T) {
 		t.Fatalf("enabling multicast on lo in %s: %v %s", h.Name, err, out)
 	}
 	p := startHelper(t, h, "loopback")
-	for range p.lines {
+	for range p.Lines {
 	}
-	if err := p.wait(); err != nil {
-		t.Fatalf("loopback helper: %v\n%s", err, p.log())
+	if err := p.Wait(); err != nil {
+		t.Fatalf("loopback helper: %v\n%s", err, p.Log())
 	}
 }
 
@@ -310,9 +207,9 @@ func TestNetnsSameNameOneRound(t *testing.T) {
 	}
 	// The first rounds may run before both announcers answer; then every
 	// round must list both addresses.
-	pb.waitLine(t, "round", 30*time.Second, func(rest string) bool { return describe(rest) == want })
+	pb.Line(t, "round", 30*time.Second, func(rest string) bool { return describe(rest) == want })
 	for i := range 3 {
-		got := describe(pb.waitLine(t, "round", 10*time.Second, func(string) bool { return true }))
+		got := describe(pb.Line(t, "round", 10*time.Second, func(string) bool { return true }))
 		if got != want {
 			t.Fatalf("round %d after both answered lists %q\nwant %q", i+1, got, want)
 		}
