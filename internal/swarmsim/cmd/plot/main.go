@@ -8,8 +8,9 @@
 // the new one's. The simulated crowds are 8 MiB titles, all arriving at
 // once, with the harness's tuning (one origin request in flight; the old
 // algorithm with its resupply rounds of 500 ms, the new one with the
-// product's, as the harness now runs it); N = 10,000 takes a quarter of an hour, the old
-// algorithm runs up to -legacy-max (its origin traffic makes it slow).
+// product's, as the harness now runs it); the new one's N = 10,000 took
+// 25 s on the development machine (2026-12-04), the old algorithm runs up
+// to -legacy-max (its origin traffic makes it slow).
 package main
 
 import (
