@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"time"
@@ -88,6 +89,39 @@ func (u *UI) ServeInspect(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("inspector: %w", err)
 	}
 	return nil
+}
+
+// InspectClient reads what a kith window shows from its inspector
+// (ServeInspect) on the unix socket at a path: the tests that drive the
+// real binary use it.
+type InspectClient struct{ hc *http.Client }
+
+// NewInspectClient returns a client for the inspector at socket path sock
+// (the socket need not exist yet: each Tree dials it).
+func NewInspectClient(sock string) *InspectClient {
+	return &InspectClient{hc: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+		}}}}
+}
+
+// maxInspectTree bounds an inspector's answer.
+const maxInspectTree = 32 << 20
+
+// Tree reads what the window shows now.
+func (c *InspectClient) Tree() (InspectTree, error) {
+	var tr InspectTree
+	resp, err := c.hc.Get("http://kith/tree")
+	if err != nil {
+		return tr, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+		return tr, fmt.Errorf("inspector: %s: %s", resp.Status, b)
+	}
+	err = json.NewDecoder(io.LimitReader(resp.Body, maxInspectTree)).Decode(&tr)
+	return tr, err
 }
 
 // inspect walks the window's content and overlays (UI goroutine).

@@ -2,9 +2,7 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"net"
-	"net/http"
 	"path/filepath"
 	"testing"
 
@@ -36,16 +34,8 @@ func TestInspectorShowsWindow(t *testing.T) {
 			t.Error(err)
 		}
 	}()
-	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
-	}}}
-	resp, err := hc.Get("http://kith/tree")
+	tree, err := NewInspectClient(sock).Tree()
 	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var tree InspectTree
-	if err := json.NewDecoder(resp.Body).Decode(&tree); err != nil {
 		t.Fatal(err)
 	}
 	if tree.View != ViewStore || tree.Scale <= 0 || tree.Width < 1000 {

@@ -3,11 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,17 +23,17 @@ import (
 // process, driven with synthetic mouse and keyboard events (xdotool) and
 // read through kith's inspector socket (app.InspectEnv).
 type machine struct {
-	t       *testing.T
-	name    string // also the device name kith shows to others
-	host    netns.Host
-	display string
-	pulse   *pulsetest.Server
-	sock    string // the inspector socket
-	proc    *proc
-	shots   string // the screenshots folder
-	step    *int   // shared step counter, for screenshot names
-	hc      *http.Client
-	win     string // the X window ID of the Kith window
+	t         *testing.T
+	name      string // also the device name kith shows to others
+	host      netns.Host
+	display   string
+	pulse     *pulsetest.Server
+	sock      string // the inspector socket
+	proc      *proc
+	shots     string // the screenshots folder
+	step      *int   // shared step counter, for screenshot names
+	inspector *app.InspectClient
+	win       string // the X window ID of the Kith window
 }
 
 // requireDesktop skips the test when the programs a driven window needs
@@ -154,10 +150,7 @@ func startMachine(t *testing.T, h netns.Host, name, bin, dir, shots string, step
 	}
 	t.Cleanup(m.pulse.Stop)
 	m.sock = filepath.Join(dir, name+"-ui.sock")
-	m.hc = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return (&net.Dialer{}).DialContext(ctx, "unix", m.sock)
-		}}}
+	m.inspector = app.NewInspectClient(m.sock)
 	env := []string{"DISPLAY=" + m.display, "LANG=en_US.UTF-8", "FYNE_SCALE=1", app.InspectEnv + "=" + m.sock,
 		"XDG_CONFIG_HOME=" + filepath.Join(m.pulse.Dir, "config"), "XDG_DATA_HOME=" + filepath.Join(m.pulse.Dir, "data")}
 	for k, v := range m.pulse.Env() { // HOME (with the .asoundrc routing ALSA to pulse), XDG_RUNTIME_DIR, PULSE_SERVER
@@ -183,20 +176,7 @@ func (m *machine) cmd(name string, args ...string) *exec.Cmd {
 }
 
 // tree reads what the window shows now.
-func (m *machine) tree() (app.InspectTree, error) {
-	var tr app.InspectTree
-	resp, err := m.hc.Get("http://kith/tree")
-	if err != nil {
-		return tr, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
-		return tr, fmt.Errorf("inspector: %s: %s", resp.Status, b)
-	}
-	err = json.NewDecoder(io.LimitReader(resp.Body, 32<<20)).Decode(&tr)
-	return tr, err
-}
+func (m *machine) tree() (app.InspectTree, error) { return m.inspector.Tree() }
 
 // waitTree polls the window until ok holds, failing the test (with the
 // window's texts and a screenshot) after timeout.

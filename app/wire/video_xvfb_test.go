@@ -4,9 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -350,12 +347,12 @@ func (w *window) playToEnd(title string, since app.VideoStats) app.VideoStats {
 // window is a kith process under Xvfb, driven with xdotool and read
 // through its inspector socket.
 type window struct {
-	t       testing.TB
-	cmd     *exec.Cmd
-	done    chan error
-	log     string
-	display string
-	hc      *http.Client
+	t         testing.TB
+	cmd       *exec.Cmd
+	done      chan error
+	log       string
+	display   string
+	inspector *app.InspectClient
 }
 
 // startWindow starts kith (under the command prefix, e.g. chrt) showing
@@ -364,10 +361,7 @@ func startWindow(t testing.TB, bin string, prefix, env []string, data, logPath, 
 	t.Helper()
 	sock := filepath.Join(filepath.Dir(logPath), strings.TrimSuffix(filepath.Base(logPath), ".log")+".sock")
 	w := &window{t: t, log: logPath, display: display, done: make(chan error, 1)}
-	w.hc = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return (&net.Dialer{}).DialContext(ctx, "unix", sock)
-		}}}
+	w.inspector = app.NewInspectClient(sock)
 	argv := append(append(append([]string(nil), prefix...), bin), "--data", data, "--no-lan", "--household", "127.0.0.1:0", "--name", "living-room", "--view", app.ViewLibrary, "--log-level", "debug")
 	w.cmd = exec.Command(argv[0], argv[1:]...)
 	w.cmd.Env = append(env, app.InspectEnv+"="+sock)
@@ -390,20 +384,7 @@ func startWindow(t testing.TB, bin string, prefix, env []string, data, logPath, 
 	return w
 }
 
-func (w *window) tree() (app.InspectTree, error) {
-	var tr app.InspectTree
-	resp, err := w.hc.Get("http://kith/tree")
-	if err != nil {
-		return tr, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
-		return tr, fmt.Errorf("inspector: %s: %s", resp.Status, b)
-	}
-	err = json.NewDecoder(io.LimitReader(resp.Body, 32<<20)).Decode(&tr)
-	return tr, err
-}
+func (w *window) tree() (app.InspectTree, error) { return w.inspector.Tree() }
 
 // waitTree polls the window until ok holds.
 func (w *window) waitTree(what string, timeout time.Duration, ok func(app.InspectTree) bool) app.InspectTree {
