@@ -2,7 +2,6 @@ package netns
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"io"
 	"os"
@@ -13,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kith-media/kith/internal/syncbuf"
 )
 
 // Proc is a helper process running in a host (Host.Helper): the test
@@ -26,9 +27,7 @@ type Proc struct {
 	killed   atomic.Bool
 	waitOnce sync.Once
 	waitErr  error
-
-	mu     sync.Mutex
-	stderr bytes.Buffer
+	stderr   syncbuf.Buffer
 }
 
 // StopWait is how long a helper has to exit after the SIGTERM of its
@@ -46,7 +45,7 @@ func (h Host) Helper(t testing.TB, mode string, env ...string) *Proc {
 	p := &Proc{Name: h.Name + "/" + mode, Lines: make(chan string, 1000)}
 	p.Cmd = h.Command(context.Background(), os.Args[0], "-test.run=^$")
 	p.Cmd.Env = append(os.Environ(), env...)
-	p.Cmd.Stderr = (*procLog)(p)
+	p.Cmd.Stderr = &p.stderr
 	out, err := p.Cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -89,21 +88,8 @@ func (h Host) Helper(t testing.TB, mode string, env ...string) *Proc {
 	return p
 }
 
-// procLog keeps a helper's standard error.
-type procLog Proc
-
-func (l *procLog) Write(b []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.stderr.Write(b)
-}
-
 // Log returns what the helper wrote to its standard error so far.
-func (p *Proc) Log() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.stderr.String()
-}
+func (p *Proc) Log() string { return p.stderr.String() }
 
 // Wait waits for the helper to exit, once, and returns its exit error
 // every time.
