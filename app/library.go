@@ -447,13 +447,7 @@ func (s *libraryScreen) tapPlay() {
 		}
 		queue = append(queue, x.Content)
 	}
-	s.u.background(func(ctx context.Context) func() {
-		err := s.u.b.Player.Play(ctx, queue, start)
-		return func() {
-			showErr(s.dErr, err)
-			s.u.mark(areaPlayer)
-		}
-	})
+	s.u.play(queue, start, func(err error) { showErr(s.dErr, err) })
 }
 
 func (s *libraryScreen) tapGetKey() {

@@ -404,6 +404,13 @@ func (s *musicScreen) removeContent(cs []sealed.ContentID) {
 	})
 }
 
+// showPlayErr shows why a title did not play in the screen's status line.
+func (s *musicScreen) showPlayErr(err error) {
+	if err != nil {
+		s.status.SetText(errText(err))
+	}
+}
+
 // playPlaylist plays the current playlist from item i.
 func (s *musicScreen) playPlaylist(i int) {
 	q, start := s.pl.queue(i)
@@ -411,14 +418,7 @@ func (s *musicScreen) playPlaylist(i int) {
 		s.status.SetText("None of this playlist's titles is in your library.")
 		return
 	}
-	s.u.background(func(ctx context.Context) func() {
-		err := s.u.b.Player.Play(ctx, q, start)
-		return func() {
-			if err != nil {
-				s.status.SetText(errText(err))
-			}
-		}
-	})
+	s.u.play(q, start, s.showPlayErr)
 }
 
 // playAlbum plays the selected album from track i.
@@ -430,14 +430,7 @@ func (s *musicScreen) playAlbum(i int) {
 	for _, ti := range s.albums[s.albumAt].Tracks {
 		q = append(q, s.ix.tracks[ti].Content)
 	}
-	s.u.background(func(ctx context.Context) func() {
-		err := s.u.b.Player.Play(ctx, q, i)
-		return func() {
-			if err != nil {
-				s.status.SetText(errText(err))
-			}
-		}
-	})
+	s.u.play(q, i, s.showPlayErr)
 }
 
 func (s *musicScreen) pickFile() {

@@ -306,13 +306,7 @@ func (s *storeScreen) tapPlay() {
 	if it, ok := s.owned[t.ID]; ok {
 		c = it.Content
 	}
-	s.u.background(func(ctx context.Context) func() {
-		err := s.u.b.Player.Play(ctx, []sealed.ContentID{c}, 0)
-		return func() {
-			showErr(s.buyErr, err)
-			s.u.mark(areaPlayer)
-		}
-	})
+	s.u.play([]sealed.ContentID{c}, 0, func(err error) { showErr(s.buyErr, err) })
 }
 
 func (s *storeScreen) tapShowInLibrary() {

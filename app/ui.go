@@ -13,6 +13,8 @@ import (
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/widget"
+
+	"github.com/kith-media/kith/share/sealed"
 )
 
 // Views, by the names used in preferences and by --view.
@@ -493,6 +495,19 @@ func (u *UI) background(work func(ctx context.Context) func()) {
 			u.do(apply)
 		}
 	}()
+}
+
+// play starts queue at start in the background and then, on the UI
+// goroutine, hands shown the error (nil when it plays) for the screen
+// that asked to show, and refreshes the player.
+func (u *UI) play(queue []sealed.ContentID, start int, shown func(error)) {
+	u.background(func(ctx context.Context) func() {
+		err := u.b.Player.Play(ctx, queue, start)
+		return func() {
+			shown(err)
+			u.mark(areaPlayer)
+		}
+	})
 }
 
 func (u *UI) applyPlayer(st PlayerState) {
