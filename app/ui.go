@@ -497,9 +497,9 @@ func (u *UI) background(work func(ctx context.Context) func()) {
 	}()
 }
 
-// play starts queue at start in the background and then, on the UI
-// goroutine, hands shown the error (nil when it plays) for the screen
-// that asked to show, and refreshes the player.
+// play starts queue at start in the background; then, on the UI
+// goroutine, it passes the outcome (nil when the queue plays) to shown,
+// the asking screen's way of showing an error, and refreshes the player.
 func (u *UI) play(queue []sealed.ContentID, start int, shown func(error)) {
 	u.background(func(ctx context.Context) func() {
 		err := u.b.Player.Play(ctx, queue, start)
