@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/kith-media/kith/directory"
+	"github.com/kith-media/kith/directory/internal/rowscan"
 	"github.com/kith-media/kith/share/identity"
 	"github.com/kith-media/kith/share/sealed"
 )
@@ -25,8 +26,8 @@ func (s *Store) PutTitle(ctx context.Context, t *directory.TitleRecord) error {
 		reshare, expires, size, manifest, sealed_key, withdrawn, published,
 		album, album_artist, genre, track, disc, year, duration_ms, width, height, owner, publisher, visibility)
 		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26)`,
-			t.ID, t.ContentID[:], t.Name, t.Artist, t.MediaType, t.Price, t.Currency, t.Rights.Reshare, ms(t.Rights.Expires),
-			t.Size, t.Manifest, t.SealedKey, t.Withdrawn, ms(t.Published),
+			t.ID, t.ContentID[:], t.Name, t.Artist, t.MediaType, t.Price, t.Currency, t.Rights.Reshare, rowscan.MS(t.Rights.Expires),
+			t.Size, t.Manifest, t.SealedKey, t.Withdrawn, rowscan.MS(t.Published),
 			t.Album, t.AlbumArtist, t.Genre, t.Track, t.Disc, t.Year, t.DurationMS, t.Width, t.Height, t.Owner, string(t.Publisher), vis)
 		if err != nil || len(t.Artwork) == 0 {
 			return err
@@ -40,41 +41,16 @@ func (s *Store) PutTitle(ctx context.Context, t *directory.TitleRecord) error {
 	return err
 }
 
-const titleCols = `id, content, name, artist, media_type, price, currency, reshare, expires, size, withdrawn,
-	album, album_artist, genre, track, disc, year, duration_ms, width, height, owner, visibility,
-	EXISTS (SELECT 1 FROM artwork a WHERE a.title = titles.id)`
-
-func scanTitle(sc pgx.Row, extra ...any) (*directory.TitleRecord, error) {
-	var t directory.TitleRecord
-	var content []byte
-	var expires int64
-	dst := append([]any{&t.ID, &content, &t.Name, &t.Artist, &t.MediaType, &t.Price, &t.Currency,
-		&t.Rights.Reshare, &expires, &t.Size, &t.Withdrawn,
-		&t.Album, &t.AlbumArtist, &t.Genre, &t.Track, &t.Disc, &t.Year, &t.DurationMS, &t.Width, &t.Height, &t.Owner, &t.Visibility, &t.Title.Artwork}, extra...)
-	if err := sc.Scan(dst...); err != nil {
-		return nil, err
-	}
-	if len(content) != len(t.ContentID) {
-		return nil, fmt.Errorf("title %s: stored content id has %d bytes", t.ID, len(content))
-	}
-	copy(t.ContentID[:], content)
-	t.Rights.Expires = fromMS(expires)
-	if t.Visibility == directory.VisibilityPublic {
-		t.Visibility = "" // the JSON answer leaves it out, as before
-	}
-	return &t, nil
-}
-
 func (s *Store) titleWhere(ctx context.Context, where string, arg any) (*directory.TitleRecord, error) {
 	var published int64
 	var manifest, key []byte
 	var publisher string
-	row := s.pool.QueryRow(ctx, `SELECT `+titleCols+`, manifest, sealed_key, published, publisher FROM titles WHERE `+where, arg)
-	t, err := scanTitle(row, &manifest, &key, &published, &publisher)
+	row := s.pool.QueryRow(ctx, `SELECT `+rowscan.TitleCols+`, manifest, sealed_key, published, publisher FROM titles WHERE `+where, arg)
+	t, err := rowscan.Title(row, &manifest, &key, &published, &publisher)
 	if err != nil {
 		return nil, notFound(err, "title")
 	}
-	t.Manifest, t.SealedKey, t.Published, t.Publisher = manifest, key, fromMS(published), identity.ID(publisher)
+	t.Manifest, t.SealedKey, t.Published, t.Publisher = manifest, key, rowscan.Time(published), identity.ID(publisher)
 	return t, nil
 }
 
@@ -113,7 +89,7 @@ func (s *Store) SearchTitles(ctx context.Context, q, viewer string, offset, limi
 		return nil, 0, err
 	}
 	lim := fmt.Sprintf(` LIMIT $%d OFFSET $%d`, len(args)+1, len(args)+2)
-	rows, err := s.pool.Query(ctx, `SELECT `+titleCols+` FROM titles WHERE `+where+` ORDER BY name, artist, id`+lim,
+	rows, err := s.pool.Query(ctx, `SELECT `+rowscan.TitleCols+` FROM titles WHERE `+where+` ORDER BY name, artist, id`+lim,
 		append(args, limit, offset)...)
 	if err != nil {
 		return nil, 0, err
@@ -121,7 +97,7 @@ func (s *Store) SearchTitles(ctx context.Context, q, viewer string, offset, limi
 	defer rows.Close()
 	var out []directory.Title
 	for rows.Next() {
-		t, err := scanTitle(rows)
+		t, err := rowscan.Title(rows)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -139,20 +115,6 @@ func (s *Store) WithdrawTitle(ctx context.Context, id string) error {
 		}
 		return err
 	})
-}
-
-const purchaseCols = `id, nonce, title, account, device, amount, currency, state, card_brand, card_last4, token, supplier, reason, created`
-
-func scanPurchase(sc pgx.Row) (*directory.Purchase, error) {
-	var p directory.Purchase
-	var dev, sup string
-	var created int64
-	if err := sc.Scan(&p.ID, &p.Nonce, &p.TitleID, &p.Account, &dev, &p.Amount, &p.Currency, &p.State,
-		&p.CardBrand, &p.CardLast4, &p.Token, &sup, &p.Reason, &created); err != nil {
-		return nil, err
-	}
-	p.Device, p.Supplier, p.Created = identity.ID(dev), identity.ID(sup), fromMS(created)
-	return &p, nil
 }
 
 // BeginPurchase implements directory.Store: the UNIQUE nonce and the
@@ -183,22 +145,23 @@ func (s *Store) FreePurchase(ctx context.Context, p *directory.Purchase, ev *dir
 // beginPurchase inserts p unless a purchase stands for its nonce or its
 // account and title, and returns the one that stands.
 func beginPurchase(ctx context.Context, tx pgx.Tx, p *directory.Purchase) (*directory.Purchase, bool, error) {
-	tag, err := tx.Exec(ctx, `INSERT INTO purchases (`+purchaseCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)
+	tag, err := tx.Exec(ctx, `INSERT INTO purchases (`+rowscan.PurchaseCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)
 		ON CONFLICT DO NOTHING`,
 		p.ID, p.Nonce, p.TitleID, p.Account, string(p.Device), p.Amount, p.Currency, p.State,
-		p.CardBrand, p.CardLast4, p.Token, string(p.Supplier), p.Reason, ms(p.Created))
+		p.CardBrand, p.CardLast4, p.Token, string(p.Supplier), p.Reason, rowscan.MS(p.Created))
 	if err != nil {
 		return nil, false, err
 	}
 	if tag.RowsAffected() == 1 {
 		q := *p
-		q.Created = fromMS(ms(p.Created)) // as read back
+		q.Created = rowscan.Time(rowscan.MS(p.Created)) // as read back
 		return &q, true, nil
 	}
-	cur, err := scanPurchase(tx.QueryRow(ctx, `SELECT `+purchaseCols+` FROM purchases WHERE nonce = $1`, p.Nonce))
+	cur, err := rowscan.Purchase(tx.QueryRow(ctx, `SELECT `+rowscan.PurchaseCols+` FROM purchases WHERE nonce = $1`, p.Nonce))
 	if errors.Is(err, pgx.ErrNoRows) {
-		cur, err = scanPurchase(tx.QueryRow(ctx, `SELECT `+purchaseCols+` FROM purchases
+		cur, err = rowscan.Purchase(tx.QueryRow(ctx, `SELECT `+rowscan.PurchaseCols+` FROM purchases
 			WHERE account = $1 AND title = $2 AND state IN ('pending', 'paid')`, p.Account, p.TitleID))
+
 	}
 	return cur, false, err
 }
@@ -206,7 +169,7 @@ func beginPurchase(ctx context.Context, tx pgx.Tx, p *directory.Purchase) (*dire
 func recordPaid(ctx context.Context, tx pgx.Tx, ev *directory.OutboxEvent, lic *directory.LicenseRecord) error {
 	if ev != nil {
 		if _, err := tx.Exec(ctx, `INSERT INTO outbox (kind, payload, created, next_attempt) VALUES ($1, $2, $3, $4)`,
-			ev.Kind, ev.Payload, ms(ev.Created), ms(ev.NextAttempt)); err != nil {
+			ev.Kind, ev.Payload, rowscan.MS(ev.Created), rowscan.MS(ev.NextAttempt)); err != nil {
 			return err
 		}
 	}
@@ -237,7 +200,7 @@ func insertLicense(ctx context.Context, tx pgx.Tx, l *directory.LicenseRecord) e
 		enc = []byte{}
 	}
 	_, err := tx.Exec(ctx, `INSERT INTO licenses (id, purchase, device, content, issued, license) VALUES ($1, $2, $3, $4, $5, $6)`,
-		l.ID, l.Purchase, string(l.Device), l.Content[:], ms(l.Issued), enc)
+		l.ID, l.Purchase, string(l.Device), l.Content[:], rowscan.MS(l.Issued), enc)
 	return err
 }
 
@@ -253,7 +216,7 @@ func (s *Store) IssuedLicense(ctx context.Context, purchase string, device ident
 		return nil, notFound(err, "license")
 	}
 	copy(l.Content[:], content)
-	l.Issued = fromMS(issued)
+	l.Issued = rowscan.Time(issued)
 	return l, nil
 }
 
@@ -267,8 +230,9 @@ func (s *Store) DeclinePurchase(ctx context.Context, id, reason string) error {
 
 // OwnedPurchase implements directory.Store.
 func (s *Store) OwnedPurchase(ctx context.Context, account, titleID string) (*directory.Purchase, error) {
-	p, err := scanPurchase(s.pool.QueryRow(ctx, `SELECT `+purchaseCols+` FROM purchases
+	p, err := rowscan.Purchase(s.pool.QueryRow(ctx, `SELECT `+rowscan.PurchaseCols+` FROM purchases
 		WHERE account = $1 AND title = $2 AND state = 'paid'`, account, titleID))
+
 	return p, notFound(err, "purchase")
 }
 
@@ -279,14 +243,14 @@ func (s *Store) AddLicense(ctx context.Context, l *directory.LicenseRecord) erro
 
 // Purchases returns every purchase, oldest first (for tests and audits).
 func (s *Store) Purchases(ctx context.Context) ([]directory.Purchase, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+purchaseCols+` FROM purchases ORDER BY created, id`)
+	rows, err := s.pool.Query(ctx, `SELECT `+rowscan.PurchaseCols+` FROM purchases ORDER BY created, id`)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var out []directory.Purchase
 	for rows.Next() {
-		p, err := scanPurchase(rows)
+		p, err := rowscan.Purchase(rows)
 		if err != nil {
 			return nil, err
 		}

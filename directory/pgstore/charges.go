@@ -7,6 +7,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/kith-media/kith/directory"
+	"github.com/kith-media/kith/directory/internal/rowscan"
 )
 
 // RecordTestCharge implements directory.ChargeLedger: the first charge
@@ -17,7 +18,7 @@ func (s *Store) RecordTestCharge(ctx context.Context, key string, amount int64, 
 	var recorded bool
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `INSERT INTO test_charges (idem_key, token, brand, last4, amount, created)
-			VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (idem_key) DO NOTHING`, key, r.Token, r.Brand, r.Last4, amount, ms(time.Now()))
+			VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (idem_key) DO NOTHING`, key, r.Token, r.Brand, r.Last4, amount, rowscan.MS(time.Now()))
 		if err != nil {
 			return err
 		}
@@ -66,7 +67,7 @@ func (s *Store) ChargedPurchase(ctx context.Context, p *directory.Purchase, key 
 			return err
 		}
 		tag, err := tx.Exec(ctx, `INSERT INTO test_charges (idem_key, token, brand, last4, amount, created)
-			VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (idem_key) DO NOTHING`, key, c.Token, c.Brand, c.Last4, p.Amount, ms(time.Now()))
+			VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (idem_key) DO NOTHING`, key, c.Token, c.Brand, c.Last4, p.Amount, rowscan.MS(time.Now()))
 		if err != nil {
 			return err
 		}

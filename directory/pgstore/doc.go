@@ -1,6 +1,8 @@
 // Package pgstore is the directory's Store on PostgreSQL (jackc/pgx/v5),
 // for deployments that outgrow one process on one SQLite file: several
-// kith-directory instances can share one database.
+// kith-directory instances can share one database. Its SQL is its own;
+// the rows it reads are decoded by directory/internal/rowscan, as
+// sqlitestore's are.
 //
 // # Schema
 //

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/kith-media/kith/directory"
+	"github.com/kith-media/kith/directory/internal/rowscan"
 	"github.com/kith-media/kith/share/identity"
 	"github.com/kith-media/kith/share/sealed"
 )
@@ -116,11 +117,11 @@ func (s *Store) deviceStates(ctx context.Context, devs []string, now time.Time) 
 		if c == nil || revoked || exp <= now.UnixMilli() {
 			continue
 		}
-		a := &directory.AnnounceRecord{Device: identity.ID(id), PublicIP: ip, Expires: fromMS(exp)}
+		a := &directory.AnnounceRecord{Device: identity.ID(id), PublicIP: ip, Expires: rowscan.Time(exp)}
 		a.Load = int(load)
 		var err1, err2 error
-		a.Addrs, err1 = decodeList(addrs)
-		a.PrivateAddrs, err2 = decodeList(priv)
+		a.Addrs, err1 = rowscan.List(addrs)
+		a.PrivateAddrs, err2 = rowscan.List(priv)
 		if err1 != nil || err2 != nil {
 			s.log.Warn("changed device skipped: bad row", "device", fmt.Sprintf("%.80q", id))
 			continue
@@ -151,8 +152,8 @@ func (s *Store) deviceStates(ctx context.Context, devs []string, now time.Time) 
 		}
 		h := directory.Holding{Complete: complete, Policy: directory.Policy{Mode: mode}}
 		var err1, err2 error
-		h.Policy.Allow, err1 = decodeList(allow)
-		h.Policy.Deny, err2 = decodeList(deny)
+		h.Policy.Allow, err1 = rowscan.List(allow)
+		h.Policy.Deny, err2 = rowscan.List(deny)
 		if len(content) != len(sealed.ContentID{}) || err1 != nil || err2 != nil {
 			continue
 		}
@@ -167,7 +168,7 @@ func (s *Store) SeenRequest(ctx context.Context, sig []byte, expires time.Time) 
 	h := sha256.Sum256(sig)
 	var fresh bool
 	err := s.tx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `INSERT INTO seen_requests (sig, expires) VALUES ($1, $2) ON CONFLICT DO NOTHING`, h[:], ms(expires))
+		tag, err := tx.Exec(ctx, `INSERT INTO seen_requests (sig, expires) VALUES ($1, $2) ON CONFLICT DO NOTHING`, h[:], rowscan.MS(expires))
 		fresh = err == nil && tag.RowsAffected() == 1
 		return err
 	})
@@ -178,10 +179,10 @@ func (s *Store) SeenRequest(ctx context.Context, sig []byte, expires time.Time) 
 // feedKeep and replay rows past their window go.
 func (s *Store) PruneShared(ctx context.Context, now time.Time) error {
 	return s.tx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `DELETE FROM device_changes WHERE at < $1`, ms(now.Add(-feedKeep))); err != nil {
+		if _, err := tx.Exec(ctx, `DELETE FROM device_changes WHERE at < $1`, rowscan.MS(now.Add(-feedKeep))); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `DELETE FROM seen_requests WHERE expires < $1`, ms(now))
+		_, err := tx.Exec(ctx, `DELETE FROM seen_requests WHERE expires < $1`, rowscan.MS(now))
 		return err
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/kith-media/kith/directory"
+	"github.com/kith-media/kith/directory/internal/rowscan"
 	"github.com/kith-media/kith/share/identity"
 	"github.com/kith-media/kith/share/sealed"
 )
@@ -43,8 +44,8 @@ func (s *Store) OnlineHoldings(ctx context.Context, now time.Time, fn func(c sea
 		hc := *d
 		hc.Complete, hc.Policy.Mode = complete, mode
 		var err1, err2 error
-		hc.Policy.Allow, err1 = decodeList(allow)
-		hc.Policy.Deny, err2 = decodeList(deny)
+		hc.Policy.Allow, err1 = rowscan.List(allow)
+		hc.Policy.Deny, err2 = rowscan.List(deny)
 		if len(content) != len(c) || err1 != nil || err2 != nil {
 			if skipped++; skipped <= 20 {
 				s.log.Warn("online holding skipped: bad row", "device", d.Device, "err", fmt.Sprint(err1, err2))
@@ -66,7 +67,7 @@ func (s *Store) OnlineHoldings(ctx context.Context, now time.Time, fn func(c sea
 // lists do not decode is left out (its holdings are then skipped).
 func (s *Store) onlineDevices(ctx context.Context, now time.Time) (map[int64]*directory.Candidate, error) {
 	rows, err := s.pool.Query(ctx, `SELECT a.dev, d.id, d.account, a.public_ip, a.load, a.addrs::text, a.private_addrs::text, a.expires
-		FROM announcements a JOIN devices d ON d.seq = a.dev WHERE a.expires > $1 AND NOT d.revoked`, ms(now))
+		FROM announcements a JOIN devices d ON d.seq = a.dev WHERE a.expires > $1 AND NOT d.revoked`, rowscan.MS(now))
 	if err != nil {
 		return nil, fmt.Errorf("reading announcements: %w", err)
 	}
@@ -79,10 +80,10 @@ func (s *Store) onlineDevices(ctx context.Context, now time.Time) (map[int64]*di
 		if err := rows.Scan(&seq, &id, &d.Account, &d.PublicIP, &d.Load, &addrs, &priv, &exp); err != nil {
 			return nil, fmt.Errorf("reading announcements: %w", err)
 		}
-		d.Device, d.Expires = identity.ID(id), fromMS(exp)
+		d.Device, d.Expires = identity.ID(id), rowscan.Time(exp)
 		var err1, err2 error
-		d.Addrs, err1 = decodeList(addrs)
-		d.PrivateAddrs, err2 = decodeList(priv)
+		d.Addrs, err1 = rowscan.List(addrs)
+		d.PrivateAddrs, err2 = rowscan.List(priv)
 		if err1 != nil || err2 != nil {
 			s.log.Warn("announcement skipped: bad row", "device", fmt.Sprintf("%.80q", id), "err", fmt.Sprint(err1, err2))
 			continue

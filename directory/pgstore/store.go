@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/kith-media/kith/directory"
+	"github.com/kith-media/kith/directory/internal/rowscan"
 	"github.com/kith-media/kith/share/identity"
 )
 
@@ -141,20 +142,6 @@ func (s *Store) tx1(ctx context.Context, fn func(pgx.Tx) error) error {
 	return tx.Commit(ctx)
 }
 
-func ms(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMilli()
-}
-
-func fromMS(v int64) time.Time {
-	if v == 0 {
-		return time.Time{}
-	}
-	return time.UnixMilli(v).UTC()
-}
-
 func isUnique(err error) bool {
 	var pe *pgconn.PgError
 	return errors.As(err, &pe) && pe.Code == "23505"
@@ -172,7 +159,7 @@ func (s *Store) CreateAccount(ctx context.Context, name, hash string, now time.T
 	var taken bool
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `INSERT INTO accounts (name, password_hash, created) VALUES ($1, $2, $3)
-			ON CONFLICT (name) DO NOTHING`, name, hash, ms(now))
+			ON CONFLICT (name) DO NOTHING`, name, hash, rowscan.MS(now))
 		if err != nil {
 			return err
 		}
@@ -214,7 +201,7 @@ func (s *Store) Accounts(ctx context.Context) ([]directory.AccountSummary, error
 		if err := rows.Scan(&a.Name, &created, &a.Devices, &a.Removed, &a.Purchases); err != nil {
 			return nil, err
 		}
-		a.Created = fromMS(created)
+		a.Created = rowscan.Time(created)
 		out = append(out, a)
 	}
 	return out, rows.Err()
@@ -244,7 +231,7 @@ func (s *Store) EnrollDevice(ctx context.Context, d directory.Device, max int) e
 			}
 		}
 		tag, err := tx.Exec(ctx, `INSERT INTO devices (id, account, name, sign_key, box_key, created) VALUES ($1, $2, $3, $4, $5, $6)
-			ON CONFLICT (id) DO NOTHING`, string(d.ID), d.Account, d.Name, []byte(d.Keys.Sign), d.Keys.Box, ms(d.Created))
+			ON CONFLICT (id) DO NOTHING`, string(d.ID), d.Account, d.Name, []byte(d.Keys.Sign), d.Keys.Box, rowscan.MS(d.Created))
 		if err != nil || tag.RowsAffected() == 1 {
 			return err
 		}
@@ -257,36 +244,22 @@ func (s *Store) EnrollDevice(ctx context.Context, d directory.Device, max int) e
 	})
 }
 
-const deviceCols = `id, account, name, sign_key, box_key, revoked, created`
-
-func scanDevice(sc pgx.Row) (*directory.Device, error) {
-	var d directory.Device
-	var id string
-	var sign, box []byte
-	var created int64
-	if err := sc.Scan(&id, &d.Account, &d.Name, &sign, &box, &d.Revoked, &created); err != nil {
-		return nil, err
-	}
-	d.ID, d.Keys.Sign, d.Keys.Box, d.Created = identity.ID(id), sign, box, fromMS(created)
-	return &d, nil
-}
-
 // Device implements directory.Store.
 func (s *Store) Device(ctx context.Context, id identity.ID) (*directory.Device, error) {
-	d, err := scanDevice(s.pool.QueryRow(ctx, `SELECT `+deviceCols+` FROM devices WHERE id = $1`, string(id)))
+	d, err := rowscan.Device(s.pool.QueryRow(ctx, `SELECT `+rowscan.DeviceCols+` FROM devices WHERE id = $1`, string(id)))
 	return d, notFound(err, "device "+string(id))
 }
 
 // Devices implements directory.Store.
 func (s *Store) Devices(ctx context.Context, account string) ([]directory.Device, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+deviceCols+` FROM devices WHERE account = $1 AND NOT revoked ORDER BY created, id`, account)
+	rows, err := s.pool.Query(ctx, `SELECT `+rowscan.DeviceCols+` FROM devices WHERE account = $1 AND NOT revoked ORDER BY created, id`, account)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var out []directory.Device
 	for rows.Next() {
-		d, err := scanDevice(rows)
+		d, err := rowscan.Device(rows)
 		if err != nil {
 			return nil, err
 		}
@@ -335,7 +308,7 @@ func (s *Store) BindIdentity(ctx context.Context, id identity.ID, now time.Time)
 	var got string
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO directory_identity (singleton, id, bound) VALUES (1, $1, $2) ON CONFLICT DO NOTHING`,
-			string(id), ms(now)); err != nil {
+			string(id), rowscan.MS(now)); err != nil {
 			return err
 		}
 		return tx.QueryRow(ctx, `SELECT id FROM directory_identity`).Scan(&got)

@@ -13,30 +13,10 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/kith-media/kith/directory"
+	"github.com/kith-media/kith/directory/internal/rowscan"
 	"github.com/kith-media/kith/share/identity"
 	"github.com/kith-media/kith/share/sealed"
 )
-
-// jsonList encodes a list column: a JSON array, [] when empty.
-func jsonList(v []string) string {
-	if len(v) == 0 {
-		return "[]"
-	}
-	b, _ := json.Marshal(v)
-	return string(b)
-}
-
-// decodeList decodes a JSON array column.
-func decodeList(s string) ([]string, error) {
-	if s == "[]" || s == "" {
-		return nil, nil
-	}
-	var v []string
-	if err := json.Unmarshal([]byte(s), &v); err != nil {
-		return nil, fmt.Errorf("decoding list column: %w", err)
-	}
-	return v, nil
-}
 
 // Announce implements directory.Store: the announcement row is replaced
 // and the holdings set with it (the upsert locks the announcement row, so
@@ -58,7 +38,7 @@ func (s *Store) Announce(ctx context.Context, a *directory.AnnounceRecord) error
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return err
 		}
-		if _, err := tx.Exec(ctx, annUpsert, seq, a.PublicIP, jsonList(a.Addrs), jsonList(a.PrivateAddrs), string(rtts), a.Load, ms(a.Expires), digest); err != nil {
+		if _, err := tx.Exec(ctx, annUpsert, seq, a.PublicIP, rowscan.JSONList(a.Addrs), rowscan.JSONList(a.PrivateAddrs), string(rtts), a.Load, rowscan.MS(a.Expires), digest); err != nil {
 			return err
 		}
 		if err := noteChange(ctx, tx, a.Device); err != nil {
@@ -75,7 +55,7 @@ func (s *Store) Announce(ctx context.Context, a *directory.AnnounceRecord) error
 		}
 		rows := make([][]any, len(a.Holdings))
 		for i, h := range a.Holdings {
-			rows[i] = []any{h.Content[:], seq, max(ms(a.Expires), 1), h.Complete, h.Policy.Mode, jsonList(h.Policy.Allow), jsonList(h.Policy.Deny)}
+			rows[i] = []any{h.Content[:], seq, max(rowscan.MS(a.Expires), 1), h.Complete, h.Policy.Mode, rowscan.JSONList(h.Policy.Allow), rowscan.JSONList(h.Policy.Deny)}
 		}
 		if len(rows) <= 8 {
 			b := &pgx.Batch{}
@@ -116,57 +96,16 @@ func withdrawTx(ctx context.Context, tx pgx.Tx, device identity.ID) error {
 
 // Announcement implements directory.Store (holdings are not loaded).
 func (s *Store) Announcement(ctx context.Context, device identity.ID) (*directory.AnnounceRecord, error) {
-	a := &directory.AnnounceRecord{Device: device}
-	var addrs, priv, rtts string
-	var exp int64
-	err := s.pool.QueryRow(ctx, `SELECT a.public_ip, a.addrs::text, a.private_addrs::text, a.rtts::text, a.load, a.expires
-		FROM announcements a JOIN devices d ON d.seq = a.dev WHERE d.id = $1`, string(device)).Scan(&a.PublicIP, &addrs, &priv, &rtts, &a.Load, &exp)
-	if err != nil {
-		return nil, notFound(err, "announcement")
-	}
-	a.Expires = fromMS(exp)
-	if a.Addrs, err = decodeList(addrs); err != nil {
-		return nil, err
-	}
-	if a.PrivateAddrs, err = decodeList(priv); err != nil {
-		return nil, err
-	}
-	if rtts != "" && rtts != "null" {
-		if err := json.Unmarshal([]byte(rtts), &a.RTTs); err != nil {
-			return nil, fmt.Errorf("decoding rtts: %w", err)
-		}
-	}
-	return a, nil
+	a, err := rowscan.Announcement(s.pool.QueryRow(ctx, `SELECT a.public_ip, a.addrs::text, a.private_addrs::text, a.rtts::text, a.load, a.expires
+		FROM announcements a JOIN devices d ON d.seq = a.dev WHERE d.id = $1`, string(device)), device)
+	return a, notFound(err, "announcement")
 }
 
 // Holding implements directory.Store.
 func (s *Store) Holding(ctx context.Context, device identity.ID, c sealed.ContentID) (*directory.Holding, error) {
-	var allow, deny string
-	h := &directory.Holding{Content: c}
-	err := s.pool.QueryRow(ctx, `SELECT h.complete, h.mode, h.allow::text, h.deny::text FROM holdings h JOIN devices d ON d.seq = h.dev
-		WHERE d.id = $1 AND h.content = $2`, string(device), c[:]).Scan(&h.Complete, &h.Policy.Mode, &allow, &deny)
-	if err != nil {
-		return nil, notFound(err, "holding")
-	}
-	if h.Policy.Allow, err = decodeList(allow); err != nil {
-		return nil, err
-	}
-	if h.Policy.Deny, err = decodeList(deny); err != nil {
-		return nil, err
-	}
-	return h, nil
-}
-
-const outboxCols = `id, kind, payload, created, attempts, next_attempt, delivered, last_error`
-
-func scanEvent(sc pgx.Row) (*directory.OutboxEvent, error) {
-	var e directory.OutboxEvent
-	var created, next, delivered int64
-	if err := sc.Scan(&e.ID, &e.Kind, &e.Payload, &created, &e.Attempts, &next, &delivered, &e.LastError); err != nil {
-		return nil, err
-	}
-	e.Created, e.NextAttempt, e.Delivered = fromMS(created), fromMS(next), fromMS(delivered)
-	return &e, nil
+	h, err := rowscan.Holding(s.pool.QueryRow(ctx, `SELECT h.complete, h.mode, h.allow::text, h.deny::text FROM holdings h JOIN devices d ON d.seq = h.dev
+		WHERE d.id = $1 AND h.content = $2`, string(device), c[:]), c)
+	return h, notFound(err, "holding")
 }
 
 // ClaimEvents implements directory.Store: FOR UPDATE SKIP LOCKED lets
@@ -177,13 +116,13 @@ func (s *Store) ClaimEvents(ctx context.Context, now time.Time, limit int, lease
 		out = out[:0]
 		rows, err := tx.Query(ctx, `UPDATE outbox SET lease_until = $1 WHERE id IN (SELECT id FROM outbox
 			WHERE delivered = 0 AND next_attempt <= $2 AND lease_until <= $2 ORDER BY next_attempt, id LIMIT $3
-			FOR UPDATE SKIP LOCKED) RETURNING `+outboxCols, ms(now.Add(lease)), ms(now), limit)
+			FOR UPDATE SKIP LOCKED) RETURNING `+rowscan.EventCols, rowscan.MS(now.Add(lease)), rowscan.MS(now), limit)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
 		for rows.Next() {
-			e, err := scanEvent(rows)
+			e, err := rowscan.Event(rows)
 			if err != nil {
 				return err
 			}
@@ -203,7 +142,7 @@ func (s *Store) ClaimEvents(ctx context.Context, now time.Time, limit int, lease
 // MarkDelivered implements directory.Store.
 func (s *Store) MarkDelivered(ctx context.Context, ids []int64, at time.Time) error {
 	return s.tx(ctx, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `UPDATE outbox SET delivered = $1, attempts = attempts + 1, last_error = '' WHERE id = ANY($2)`, ms(at), ids)
+		_, err := tx.Exec(ctx, `UPDATE outbox SET delivered = $1, attempts = attempts + 1, last_error = '' WHERE id = ANY($2)`, rowscan.MS(at), ids)
 		return err
 	})
 }
@@ -215,20 +154,20 @@ func (s *Store) MarkRetry(ctx context.Context, id int64, attempts int, next time
 	}
 	return s.tx(ctx, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `UPDATE outbox SET attempts = $1, next_attempt = $2, last_error = $3, lease_until = 0 WHERE id = $4`,
-			attempts, ms(next), lastErr, id)
+			attempts, rowscan.MS(next), lastErr, id)
 		return err
 	})
 }
 
 // Events implements directory.Store.
 func (s *Store) Events(ctx context.Context, fn func(*directory.OutboxEvent) error) error {
-	rows, err := s.pool.Query(ctx, `SELECT `+outboxCols+` FROM outbox ORDER BY id`)
+	rows, err := s.pool.Query(ctx, `SELECT `+rowscan.EventCols+` FROM outbox ORDER BY id`)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
-		e, err := scanEvent(rows)
+		e, err := rowscan.Event(rows)
 		if err != nil {
 			return err
 		}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/kith-media/kith/directory"
+	"github.com/kith-media/kith/directory/internal/rowscan"
 	"github.com/kith-media/kith/share/identity"
 )
 
@@ -39,7 +40,7 @@ func (s *Store) BulkLoad(ctx context.Context, passwordHash string, accounts []st
 		defer dev.Close()
 		seqs := make(map[identity.ID]int64, len(devs))
 		for _, d := range devs {
-			res, err := dev.ExecContext(ctx, string(d.ID), d.Account, d.Name, []byte(d.Keys.Sign), d.Keys.Box, ms(d.Created))
+			res, err := dev.ExecContext(ctx, string(d.ID), d.Account, d.Name, []byte(d.Keys.Sign), d.Keys.Box, rowscan.MS(d.Created))
 			if err != nil {
 				return fmt.Errorf("device %s: %w", d.ID, err)
 			}
@@ -73,11 +74,11 @@ func (s *Store) BulkLoad(ctx context.Context, passwordHash string, accounts []st
 				return fmt.Errorf("announcement of %s: device not in this load", a.Device)
 			}
 			rtts, _ := json.Marshal(a.RTTs)
-			if _, err := ann.ExecContext(ctx, seq, a.PublicIP, jsonList(a.Addrs), jsonList(a.PrivateAddrs), string(rtts), a.Load, ms(a.Expires)); err != nil {
+			if _, err := ann.ExecContext(ctx, seq, a.PublicIP, rowscan.JSONList(a.Addrs), rowscan.JSONList(a.PrivateAddrs), string(rtts), a.Load, rowscan.MS(a.Expires)); err != nil {
 				return fmt.Errorf("announcement of %s: %w", a.Device, err)
 			}
 			for _, h := range a.Holdings {
-				rows = append(rows, row{h.Content[:], seq, ms(a.Expires), h})
+				rows = append(rows, row{h.Content[:], seq, rowscan.MS(a.Expires), h})
 			}
 		}
 		// The secondary index is rebuilt once (a sort) rather than updated
@@ -93,7 +94,7 @@ func (s *Store) BulkLoad(ctx context.Context, passwordHash string, accounts []st
 		})
 		for _, r := range rows {
 			if _, err := hold.ExecContext(ctx, r.content, r.seq, r.exp, r.h.Complete, r.h.Policy.Mode,
-				jsonList(r.h.Policy.Allow), jsonList(r.h.Policy.Deny)); err != nil {
+				rowscan.JSONList(r.h.Policy.Allow), rowscan.JSONList(r.h.Policy.Deny)); err != nil {
 				return fmt.Errorf("holding: %w", err)
 			}
 		}

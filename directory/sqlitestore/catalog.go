@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/kith-media/kith/directory"
+	"github.com/kith-media/kith/directory/internal/rowscan"
 	"github.com/kith-media/kith/share/identity"
 	"github.com/kith-media/kith/share/sealed"
 )
@@ -23,8 +24,8 @@ func (s *Store) PutTitle(ctx context.Context, t *directory.TitleRecord) error {
 		reshare, expires, size, manifest, sealed_key, withdrawn, published,
 		album, album_artist, genre, track, disc, year, duration_ms, width, height, owner, publisher, visibility)
 		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
-			t.ID, t.ContentID[:], t.Name, t.Artist, t.MediaType, t.Price, t.Currency, t.Rights.Reshare, ms(t.Rights.Expires),
-			t.Size, t.Manifest, t.SealedKey, t.Withdrawn, ms(t.Published),
+			t.ID, t.ContentID[:], t.Name, t.Artist, t.MediaType, t.Price, t.Currency, t.Rights.Reshare, rowscan.MS(t.Rights.Expires),
+			t.Size, t.Manifest, t.SealedKey, t.Withdrawn, rowscan.MS(t.Published),
 			t.Album, t.AlbumArtist, t.Genre, t.Track, t.Disc, t.Year, t.DurationMS, t.Width, t.Height, t.Owner, string(t.Publisher), vis)
 		if err != nil || len(t.Artwork) == 0 {
 			return err
@@ -38,33 +39,8 @@ func (s *Store) PutTitle(ctx context.Context, t *directory.TitleRecord) error {
 	return err
 }
 
-const titleCols = `id, content, name, artist, media_type, price, currency, reshare, expires, size, withdrawn,
-	album, album_artist, genre, track, disc, year, duration_ms, width, height, owner, visibility,
-	EXISTS (SELECT 1 FROM artwork a WHERE a.title = titles.id)`
-
 // titleSelect reads a whole title record; the condition follows.
-const titleSelect = `SELECT ` + titleCols + `, manifest, sealed_key, published, publisher FROM titles WHERE `
-
-func scanTitle(sc interface{ Scan(...any) error }, extra ...any) (*directory.TitleRecord, error) {
-	var t directory.TitleRecord
-	var content []byte
-	var expires int64
-	dst := append([]any{&t.ID, &content, &t.Name, &t.Artist, &t.MediaType, &t.Price, &t.Currency,
-		&t.Rights.Reshare, &expires, &t.Size, &t.Withdrawn,
-		&t.Album, &t.AlbumArtist, &t.Genre, &t.Track, &t.Disc, &t.Year, &t.DurationMS, &t.Width, &t.Height, &t.Owner, &t.Visibility, &t.Title.Artwork}, extra...)
-	if err := sc.Scan(dst...); err != nil {
-		return nil, err
-	}
-	if len(content) != len(t.ContentID) {
-		return nil, fmt.Errorf("title %s: stored content id has %d bytes", t.ID, len(content))
-	}
-	copy(t.ContentID[:], content)
-	t.Rights.Expires = fromMS(expires)
-	if t.Visibility == directory.VisibilityPublic {
-		t.Visibility = "" // the JSON answer leaves it out, as before
-	}
-	return &t, nil
-}
+const titleSelect = `SELECT ` + rowscan.TitleCols + `, manifest, sealed_key, published, publisher FROM titles WHERE `
 
 func (s *Store) titleWhere(ctx context.Context, st *sql.Stmt, arg any) (*directory.TitleRecord, error) {
 	var published int64
@@ -72,11 +48,11 @@ func (s *Store) titleWhere(ctx context.Context, st *sql.Stmt, arg any) (*directo
 	row := st.QueryRowContext(ctx, arg)
 	var manifest, key []byte
 	var publisher string
-	t, err := scanTitle(row, &manifest, &key, &published, &publisher)
+	t, err := rowscan.Title(row, &manifest, &key, &published, &publisher)
 	if err != nil {
 		return nil, notFound(err, "title")
 	}
-	t.Manifest, t.SealedKey, t.Published, t.Publisher = manifest, key, fromMS(published), identity.ID(publisher)
+	t.Manifest, t.SealedKey, t.Published, t.Publisher = manifest, key, rowscan.Time(published), identity.ID(publisher)
 	return t, nil
 }
 
@@ -112,7 +88,7 @@ func (s *Store) SearchTitles(ctx context.Context, q, viewer string, offset, limi
 	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM titles WHERE `+where, args...).Scan(&total); err != nil {
 		return nil, 0, err
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT `+titleCols+` FROM titles WHERE `+where+` ORDER BY name, artist, id LIMIT ? OFFSET ?`,
+	rows, err := s.r.QueryContext(ctx, `SELECT `+rowscan.TitleCols+` FROM titles WHERE `+where+` ORDER BY name, artist, id LIMIT ? OFFSET ?`,
 		append(args, limit, offset)...)
 	if err != nil {
 		return nil, 0, err
@@ -120,7 +96,7 @@ func (s *Store) SearchTitles(ctx context.Context, q, viewer string, offset, limi
 	defer rows.Close()
 	var out []directory.Title
 	for rows.Next() {
-		t, err := scanTitle(rows)
+		t, err := rowscan.Title(rows)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -143,25 +119,11 @@ func (s *Store) WithdrawTitle(ctx context.Context, id string) error {
 	})
 }
 
-const purchaseCols = `id, nonce, title, account, device, amount, currency, state, card_brand, card_last4, token, supplier, reason, created`
-
-func scanPurchase(sc interface{ Scan(...any) error }) (*directory.Purchase, error) {
-	var p directory.Purchase
-	var dev, sup string
-	var created int64
-	if err := sc.Scan(&p.ID, &p.Nonce, &p.TitleID, &p.Account, &dev, &p.Amount, &p.Currency, &p.State,
-		&p.CardBrand, &p.CardLast4, &p.Token, &sup, &p.Reason, &created); err != nil {
-		return nil, err
-	}
-	p.Device, p.Supplier, p.Created = identity.ID(dev), identity.ID(sup), fromMS(created)
-	return &p, nil
-}
-
 // Hot write statements, prepared once on the writer connection.
 const (
-	purchaseInsert   = `INSERT INTO purchases (` + purchaseCols + `) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`
-	purchaseByNonce  = `SELECT ` + purchaseCols + ` FROM purchases WHERE nonce = ?`
-	purchaseStanding = `SELECT ` + purchaseCols + ` FROM purchases WHERE account = ? AND title = ? AND state IN ('pending', 'paid')`
+	purchaseInsert   = `INSERT INTO purchases (` + rowscan.PurchaseCols + `) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`
+	purchaseByNonce  = `SELECT ` + rowscan.PurchaseCols + ` FROM purchases WHERE nonce = ?`
+	purchaseStanding = `SELECT ` + rowscan.PurchaseCols + ` FROM purchases WHERE account = ? AND title = ? AND state IN ('pending', 'paid')`
 	purchasePaid     = `UPDATE purchases SET state = 'paid', card_brand = ?, card_last4 = ?, token = ? WHERE id = ? AND state = 'pending'`
 	outboxInsert     = `INSERT INTO outbox (kind, payload, created, next_attempt) VALUES (?, ?, ?, ?)`
 	licenseInsert    = `INSERT INTO licenses (id, purchase, device, content, issued, license) VALUES (?, ?, ?, ?, ?, ?)`
@@ -192,18 +154,18 @@ func (s *Store) BeginPurchase(ctx context.Context, p *directory.Purchase) (*dire
 func (s *Store) beginPurchase(ctx context.Context, tx *sql.Tx, p *directory.Purchase) (*directory.Purchase, bool, error) {
 	res, err := s.exec(ctx, tx, purchaseInsert,
 		p.ID, p.Nonce, p.TitleID, p.Account, string(p.Device), p.Amount, p.Currency, p.State,
-		p.CardBrand, p.CardLast4, p.Token, string(p.Supplier), p.Reason, ms(p.Created))
+		p.CardBrand, p.CardLast4, p.Token, string(p.Supplier), p.Reason, rowscan.MS(p.Created))
 	if err != nil {
 		return nil, false, err
 	}
 	if n, _ := res.RowsAffected(); n == 1 {
 		q := *p
-		q.Created = fromMS(ms(p.Created)) // as read back
+		q.Created = rowscan.Time(rowscan.MS(p.Created)) // as read back
 		return &q, true, nil
 	}
-	cur, err := scanPurchase(s.queryRow(ctx, tx, purchaseByNonce, p.Nonce))
+	cur, err := rowscan.Purchase(s.queryRow(ctx, tx, purchaseByNonce, p.Nonce))
 	if errors.Is(err, sql.ErrNoRows) {
-		cur, err = scanPurchase(s.queryRow(ctx, tx, purchaseStanding, p.Account, p.TitleID))
+		cur, err = rowscan.Purchase(s.queryRow(ctx, tx, purchaseStanding, p.Account, p.TitleID))
 	}
 	return cur, false, err
 }
@@ -227,7 +189,7 @@ func (s *Store) FreePurchase(ctx context.Context, p *directory.Purchase, ev *dir
 
 func (s *Store) recordPaid(ctx context.Context, tx *sql.Tx, ev *directory.OutboxEvent, lic *directory.LicenseRecord) error {
 	if ev != nil {
-		if _, err := s.exec(ctx, tx, outboxInsert, ev.Kind, ev.Payload, ms(ev.Created), ms(ev.NextAttempt)); err != nil {
+		if _, err := s.exec(ctx, tx, outboxInsert, ev.Kind, ev.Payload, rowscan.MS(ev.Created), rowscan.MS(ev.NextAttempt)); err != nil {
 			return err
 		}
 	}
@@ -252,7 +214,7 @@ func (s *Store) CompletePurchase(ctx context.Context, p *directory.Purchase, ev 
 }
 
 func (s *Store) insertLicense(ctx context.Context, tx *sql.Tx, l *directory.LicenseRecord) error {
-	_, err := s.exec(ctx, tx, licenseInsert, l.ID, l.Purchase, string(l.Device), l.Content[:], ms(l.Issued), nonNil(l.Encoded))
+	_, err := s.exec(ctx, tx, licenseInsert, l.ID, l.Purchase, string(l.Device), l.Content[:], rowscan.MS(l.Issued), nonNil(l.Encoded))
 	return err
 }
 
@@ -275,7 +237,7 @@ func (s *Store) IssuedLicense(ctx context.Context, purchase string, device ident
 		return nil, notFound(err, "license")
 	}
 	copy(l.Content[:], content)
-	l.Issued = fromMS(issued)
+	l.Issued = rowscan.Time(issued)
 	return l, nil
 }
 
@@ -289,8 +251,9 @@ func (s *Store) DeclinePurchase(ctx context.Context, id, reason string) error {
 
 // OwnedPurchase implements directory.Store.
 func (s *Store) OwnedPurchase(ctx context.Context, account, titleID string) (*directory.Purchase, error) {
-	p, err := scanPurchase(s.r.QueryRowContext(ctx, `SELECT `+purchaseCols+` FROM purchases
+	p, err := rowscan.Purchase(s.r.QueryRowContext(ctx, `SELECT `+rowscan.PurchaseCols+` FROM purchases
 		WHERE account = ? AND title = ? AND state = 'paid'`, account, titleID))
+
 	return p, notFound(err, "purchase")
 }
 
@@ -301,14 +264,14 @@ func (s *Store) AddLicense(ctx context.Context, l *directory.LicenseRecord) erro
 
 // Purchases returns every purchase, oldest first (for tests and audits).
 func (s *Store) Purchases(ctx context.Context) ([]directory.Purchase, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+purchaseCols+` FROM purchases ORDER BY created, id`)
+	rows, err := s.r.QueryContext(ctx, `SELECT `+rowscan.PurchaseCols+` FROM purchases ORDER BY created, id`)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var out []directory.Purchase
 	for rows.Next() {
-		p, err := scanPurchase(rows)
+		p, err := rowscan.Purchase(rows)
 		if err != nil {
 			return nil, err
 		}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/kith-media/kith/directory"
+	"github.com/kith-media/kith/directory/internal/rowscan"
 )
 
 // RecordTestCharge implements directory.ChargeLedger: the first charge
@@ -17,7 +18,7 @@ func (s *Store) RecordTestCharge(ctx context.Context, key string, amount int64, 
 	var standing directory.ChargeResult
 	var recorded bool
 	err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		res, err := s.exec(ctx, tx, chargeInsert, key, r.Token, r.Brand, r.Last4, amount, ms(time.Now()))
+		res, err := s.exec(ctx, tx, chargeInsert, key, r.Token, r.Brand, r.Last4, amount, rowscan.MS(time.Now()))
 		if err != nil {
 			return err
 		}
@@ -68,7 +69,7 @@ func (s *Store) ChargedPurchase(ctx context.Context, p *directory.Purchase, key 
 		if cur, created, err = s.beginPurchase(ctx, tx, p); err != nil || !created {
 			return err
 		}
-		res, err := s.exec(ctx, tx, chargeInsert, key, c.Token, c.Brand, c.Last4, p.Amount, ms(time.Now()))
+		res, err := s.exec(ctx, tx, chargeInsert, key, c.Token, c.Brand, c.Last4, p.Amount, rowscan.MS(time.Now()))
 		if err != nil {
 			return err
 		}

@@ -1,5 +1,6 @@
 // Package sqlitestore is the directory's Store on SQLite (mattn/go-sqlite3;
-// build with -tags libsqlite3 to link the system library).
+// build with -tags libsqlite3 to link the system library). The rows it
+// reads are decoded by directory/internal/rowscan, as pgstore's are.
 //
 // # Connections
 //

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/kith-media/kith/directory"
+	"github.com/kith-media/kith/directory/internal/rowscan"
 	"github.com/kith-media/kith/share/identity"
 )
 
@@ -138,7 +139,7 @@ func moveV1Announcements(ctx context.Context, tx *sql.Tx) (bad int, err error) {
 				rtts = nil
 			}
 			rj, _ := json.Marshal(rtts)
-			if _, err := tx.ExecContext(ctx, annInsert, a.dev, a.ip, jsonList(addrs), jsonList(priv), string(rj), a.load, a.expires); err != nil {
+			if _, err := tx.ExecContext(ctx, annInsert, a.dev, a.ip, rowscan.JSONList(addrs), rowscan.JSONList(priv), string(rj), a.load, a.expires); err != nil {
 				return bad, err
 			}
 		}
@@ -193,7 +194,7 @@ func moveV1Holdings(ctx context.Context, tx *sql.Tx) (moved, bad int, err error)
 				bad++
 				continue
 			}
-			if _, err := tx.ExecContext(ctx, holdInsert, h.content, h.dev, h.expires, complete, p.Mode, jsonList(p.Allow), jsonList(p.Deny)); err != nil {
+			if _, err := tx.ExecContext(ctx, holdInsert, h.content, h.dev, h.expires, complete, p.Mode, rowscan.JSONList(p.Allow), rowscan.JSONList(p.Deny)); err != nil {
 				return moved, bad, err
 			}
 			moved++
@@ -229,15 +230,6 @@ func decodeV1Rec(rec string, dev identity.ID) (complete bool, p directory.Policy
 		return false, p, false
 	}
 	return f[0] == "1", p, true
-}
-
-// jsonList encodes a list column: a JSON array, [] when empty.
-func jsonList(v []string) string {
-	if len(v) == 0 {
-		return "[]"
-	}
-	b, _ := json.Marshal(v)
-	return string(b)
 }
 
 func splitRS(s string) []string {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/kith-media/kith/directory"
+	"github.com/kith-media/kith/directory/internal/rowscan"
 	"github.com/kith-media/kith/share/identity"
 	"github.com/kith-media/kith/share/sealed"
 )
@@ -89,7 +90,7 @@ func (s *Store) OnlineHoldings(ctx context.Context, now time.Time, fn func(c sea
 // onlineDevices reads the announced devices by sequence number; one whose
 // lists do not decode is left out (its holdings are then skipped).
 func (s *Store) onlineDevices(ctx context.Context, now time.Time) (map[int64]*directory.Candidate, error) {
-	rows, err := s.r.QueryContext(ctx, onlineDevices, ms(now))
+	rows, err := s.r.QueryContext(ctx, onlineDevices, rowscan.MS(now))
 	if err != nil {
 		return nil, fmt.Errorf("reading announcements: %w", err)
 	}
@@ -102,10 +103,10 @@ func (s *Store) onlineDevices(ctx context.Context, now time.Time) (map[int64]*di
 		if err := rows.Scan(&seq, &id, &d.Account, &d.PublicIP, &d.Load, &addrs, &priv, &exp); err != nil {
 			return nil, fmt.Errorf("reading announcements: %w", err)
 		}
-		d.Device, d.Expires = identity.ID(id), fromMS(exp)
+		d.Device, d.Expires = identity.ID(id), rowscan.Time(exp)
 		var err1, err2 error
-		d.Addrs, err1 = decodeList(addrs)
-		d.PrivateAddrs, err2 = decodeList(priv)
+		d.Addrs, err1 = rowscan.List(addrs)
+		d.PrivateAddrs, err2 = rowscan.List(priv)
 		if err1 != nil || err2 != nil {
 			s.log.Warn("announcement skipped: bad row", "device", fmt.Sprintf("%.80q", id), "err", fmt.Sprint(err1, err2))
 			continue
@@ -143,10 +144,10 @@ func decodeOnline(rec string, devs map[int64]*directory.Candidate) (c sealed.Con
 	hc := *d
 	hc.Complete = f[2] == "1"
 	hc.Policy.Mode = policyMode(text[0])
-	if hc.Policy.Allow, err = decodeList(text[1]); err != nil {
+	if hc.Policy.Allow, err = rowscan.List(text[1]); err != nil {
 		return c, dev, nil, err
 	}
-	if hc.Policy.Deny, err = decodeList(text[2]); err != nil {
+	if hc.Policy.Deny, err = rowscan.List(text[2]); err != nil {
 		return c, dev, nil, err
 	}
 	return c, dev, &hc, nil

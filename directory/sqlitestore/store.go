@@ -16,6 +16,7 @@ import (
 	sqlite3 "github.com/mattn/go-sqlite3"
 
 	"github.com/kith-media/kith/directory"
+	"github.com/kith-media/kith/directory/internal/rowscan"
 	"github.com/kith-media/kith/share/identity"
 )
 
@@ -122,7 +123,7 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 			JOIN devices d ON d.seq = h.dev WHERE h.content = ? AND h.expires > 0 AND a.expires > ? AND d.revoked = 0 ORDER BY h.dev LIMIT ?`},
 		{&s.q.announcement, `SELECT a.public_ip, a.addrs, a.private_addrs, a.rtts, a.load, a.expires
 			FROM announcements a JOIN devices d ON d.seq = a.dev WHERE d.id = ?`},
-		{&s.q.device, `SELECT ` + deviceCols + ` FROM devices WHERE id = ?`},
+		{&s.q.device, `SELECT ` + rowscan.DeviceCols + ` FROM devices WHERE id = ?`},
 		{&s.q.title, titleSelect + `id = ?`},
 		// Every download asks for its manifest (handleManifest): the
 		// title by content, once a device a download, compiled anew at
@@ -207,20 +208,6 @@ func (s *Store) queryRow(ctx context.Context, tx *sql.Tx, q string, args ...any)
 	return tx.QueryRowContext(ctx, q, args...)
 }
 
-func ms(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMilli()
-}
-
-func fromMS(v int64) time.Time {
-	if v == 0 {
-		return time.Time{}
-	}
-	return time.UnixMilli(v).UTC()
-}
-
 func isUnique(err error) bool {
 	var se sqlite3.Error
 	return errors.As(err, &se) && se.Code == sqlite3.ErrConstraint &&
@@ -239,7 +226,7 @@ func (s *Store) CreateAccount(ctx context.Context, name, hash string, now time.T
 	var taken bool
 	err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO accounts (name, password_hash, created) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING`,
-			name, hash, ms(now))
+			name, hash, rowscan.MS(now))
 		if err != nil {
 			return err
 		}
@@ -282,7 +269,7 @@ func (s *Store) Accounts(ctx context.Context) ([]directory.AccountSummary, error
 		if err := rows.Scan(&a.Name, &created, &a.Devices, &a.Removed, &a.Purchases); err != nil {
 			return nil, err
 		}
-		a.Created = fromMS(created)
+		a.Created = rowscan.Time(created)
 		out = append(out, a)
 	}
 	return out, rows.Err()
@@ -315,41 +302,27 @@ func (s *Store) EnrollDevice(ctx context.Context, d directory.Device, max int) e
 			}
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO devices (id, account, name, sign_key, box_key, created) VALUES (?, ?, ?, ?, ?, ?)`,
-			string(d.ID), d.Account, d.Name, []byte(d.Keys.Sign), d.Keys.Box, ms(d.Created))
+			string(d.ID), d.Account, d.Name, []byte(d.Keys.Sign), d.Keys.Box, rowscan.MS(d.Created))
 		return err
 	})
 }
 
-const deviceCols = `id, account, name, sign_key, box_key, revoked, created`
-
-func scanDevice(sc interface{ Scan(...any) error }) (*directory.Device, error) {
-	var d directory.Device
-	var id string
-	var sign, box []byte
-	var created int64
-	if err := sc.Scan(&id, &d.Account, &d.Name, &sign, &box, &d.Revoked, &created); err != nil {
-		return nil, err
-	}
-	d.ID, d.Keys.Sign, d.Keys.Box, d.Created = identity.ID(id), sign, box, fromMS(created)
-	return &d, nil
-}
-
 // Device implements directory.Store.
 func (s *Store) Device(ctx context.Context, id identity.ID) (*directory.Device, error) {
-	d, err := scanDevice(s.q.device.QueryRowContext(ctx, string(id)))
+	d, err := rowscan.Device(s.q.device.QueryRowContext(ctx, string(id)))
 	return d, notFound(err, "device "+string(id))
 }
 
 // Devices implements directory.Store.
 func (s *Store) Devices(ctx context.Context, account string) ([]directory.Device, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+deviceCols+` FROM devices WHERE account = ? AND revoked = 0 ORDER BY created, id`, account)
+	rows, err := s.r.QueryContext(ctx, `SELECT `+rowscan.DeviceCols+` FROM devices WHERE account = ? AND revoked = 0 ORDER BY created, id`, account)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var out []directory.Device
 	for rows.Next() {
-		d, err := scanDevice(rows)
+		d, err := rowscan.Device(rows)
 		if err != nil {
 			return nil, err
 		}
@@ -380,7 +353,7 @@ func (s *Store) BindIdentity(ctx context.Context, id identity.ID, now time.Time)
 	var got string
 	err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO directory_identity (singleton, id, bound) VALUES (1, ?, ?) ON CONFLICT DO NOTHING`,
-			string(id), ms(now)); err != nil {
+			string(id), rowscan.MS(now)); err != nil {
 			return err
 		}
 		return tx.QueryRowContext(ctx, `SELECT id FROM directory_identity`).Scan(&got)

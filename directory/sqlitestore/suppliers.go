@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kith-media/kith/directory"
+	"github.com/kith-media/kith/directory/internal/rowscan"
 	"github.com/kith-media/kith/share/identity"
 	"github.com/kith-media/kith/share/sealed"
 )
@@ -20,18 +21,6 @@ const (
 	us = "\x1f" // between fields
 	rs = "\x1e" // between list items
 )
-
-// decodeList decodes a JSON array column.
-func decodeList(s string) ([]string, error) {
-	if s == "[]" || s == "" {
-		return nil, nil
-	}
-	var v []string
-	if err := json.Unmarshal([]byte(s), &v); err != nil {
-		return nil, fmt.Errorf("decoding list column: %w", err)
-	}
-	return v, nil
-}
 
 // Announce implements directory.Store: the announcement row is replaced
 // and the holdings set with it.
@@ -58,7 +47,7 @@ func (s *Store) announceTx(ctx context.Context, tx *sql.Tx, seq int64, a *direct
 	if err := s.queryRow(ctx, tx, annDigest, seq).Scan(&old); err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return err
 	}
-	if _, err := s.exec(ctx, tx, annUpsert, seq, a.PublicIP, jsonList(a.Addrs), jsonList(a.PrivateAddrs), rtts, a.Load, ms(a.Expires), digest); err != nil {
+	if _, err := s.exec(ctx, tx, annUpsert, seq, a.PublicIP, rowscan.JSONList(a.Addrs), rowscan.JSONList(a.PrivateAddrs), rtts, a.Load, rowscan.MS(a.Expires), digest); err != nil {
 		return err
 	}
 	if bytes.Equal(old, digest) {
@@ -76,10 +65,10 @@ func (s *Store) announceTx(ctx context.Context, tx *sql.Tx, seq int64, a *direct
 	}
 	hold := s.stmt(ctx, tx, holdInsert)
 	defer hold.Close()
-	live := max(ms(a.Expires), 1) // positive: not withdrawn
+	live := max(rowscan.MS(a.Expires), 1) // positive: not withdrawn
 	for _, h := range a.Holdings {
 		if _, err := hold.ExecContext(ctx, h.Content[:], seq, live, h.Complete, h.Policy.Mode,
-			jsonList(h.Policy.Allow), jsonList(h.Policy.Deny)); err != nil {
+			rowscan.JSONList(h.Policy.Allow), rowscan.JSONList(h.Policy.Deny)); err != nil {
 			return err
 		}
 	}
@@ -116,44 +105,15 @@ func withdrawTx(ctx context.Context, tx *sql.Tx, device identity.ID) error {
 
 // Announcement implements directory.Store (holdings are not loaded).
 func (s *Store) Announcement(ctx context.Context, device identity.ID) (*directory.AnnounceRecord, error) {
-	a := &directory.AnnounceRecord{Device: device}
-	var addrs, priv, rtts string
-	var exp int64
-	err := s.q.announcement.QueryRowContext(ctx, string(device)).Scan(&a.PublicIP, &addrs, &priv, &rtts, &a.Load, &exp)
-	if err != nil {
-		return nil, notFound(err, "announcement")
-	}
-	a.Expires = fromMS(exp)
-	if a.Addrs, err = decodeList(addrs); err != nil {
-		return nil, err
-	}
-	if a.PrivateAddrs, err = decodeList(priv); err != nil {
-		return nil, err
-	}
-	if rtts != "" && rtts != "null" {
-		if err := json.Unmarshal([]byte(rtts), &a.RTTs); err != nil {
-			return nil, fmt.Errorf("decoding rtts: %w", err)
-		}
-	}
-	return a, nil
+	a, err := rowscan.Announcement(s.q.announcement.QueryRowContext(ctx, string(device)), device)
+	return a, notFound(err, "announcement")
 }
 
 // Holding implements directory.Store.
 func (s *Store) Holding(ctx context.Context, device identity.ID, c sealed.ContentID) (*directory.Holding, error) {
-	var allow, deny string
-	h := &directory.Holding{Content: c}
-	err := s.r.QueryRowContext(ctx, `SELECT h.complete, h.mode, h.allow, h.deny FROM holdings h JOIN devices d ON d.seq = h.dev
-		WHERE d.id = ? AND h.content = ?`, string(device), c[:]).Scan(&h.Complete, &h.Policy.Mode, &allow, &deny)
-	if err != nil {
-		return nil, notFound(err, "holding")
-	}
-	if h.Policy.Allow, err = decodeList(allow); err != nil {
-		return nil, err
-	}
-	if h.Policy.Deny, err = decodeList(deny); err != nil {
-		return nil, err
-	}
-	return h, nil
+	h, err := rowscan.Holding(s.r.QueryRowContext(ctx, `SELECT h.complete, h.mode, h.allow, h.deny FROM holdings h JOIN devices d ON d.seq = h.dev
+		WHERE d.id = ? AND h.content = ?`, string(device), c[:]), c)
+	return h, notFound(err, "holding")
 }
 
 // candidateCols reads a holding with its device's announcement.
@@ -166,13 +126,13 @@ func scanCandidate(sc interface{ Scan(...any) error }) (directory.Candidate, err
 	if err := sc.Scan(&id, &c.Account, &c.PublicIP, &c.Load, &addrs, &priv, &exp, &c.Complete, &c.Policy.Mode, &allow, &deny); err != nil {
 		return c, err
 	}
-	c.Device, c.Expires = identity.ID(id), fromMS(exp)
+	c.Device, c.Expires = identity.ID(id), rowscan.Time(exp)
 	var err error
 	for _, f := range []struct {
 		dst *[]string
 		s   string
 	}{{&c.Addrs, addrs}, {&c.PrivateAddrs, priv}, {&c.Policy.Allow, allow}, {&c.Policy.Deny, deny}} {
-		if *f.dst, err = decodeList(f.s); err != nil {
+		if *f.dst, err = rowscan.List(f.s); err != nil {
 			return c, err
 		}
 	}
@@ -185,7 +145,7 @@ func scanCandidate(sc interface{ Scan(...any) error }) (directory.Candidate, err
 // in-memory index, see OnlineHoldings); it serves tools and tests. A row
 // that does not decode is skipped and logged.
 func (s *Store) SupplierCandidates(ctx context.Context, c sealed.ContentID, now time.Time, publicIP string, limit int) ([]directory.Candidate, error) {
-	rows, err := s.q.candidates.QueryContext(ctx, c[:], ms(now), limit)
+	rows, err := s.q.candidates.QueryContext(ctx, c[:], rowscan.MS(now), limit)
 	if err != nil {
 		return nil, err
 	}
@@ -202,18 +162,6 @@ func (s *Store) SupplierCandidates(ctx context.Context, c sealed.ContentID, now 
 	return out, rows.Err()
 }
 
-const outboxCols = `id, kind, payload, created, attempts, next_attempt, delivered, last_error`
-
-func scanEvent(sc interface{ Scan(...any) error }) (*directory.OutboxEvent, error) {
-	var e directory.OutboxEvent
-	var created, next, delivered int64
-	if err := sc.Scan(&e.ID, &e.Kind, &e.Payload, &created, &e.Attempts, &next, &delivered, &e.LastError); err != nil {
-		return nil, err
-	}
-	e.Created, e.NextAttempt, e.Delivered = fromMS(created), fromMS(next), fromMS(delivered)
-	return &e, nil
-}
-
 // ClaimEvents implements directory.Store (one UPDATE … RETURNING).
 func (s *Store) ClaimEvents(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]*directory.OutboxEvent, error) {
 	var out []*directory.OutboxEvent
@@ -221,13 +169,13 @@ func (s *Store) ClaimEvents(ctx context.Context, now time.Time, limit int, lease
 		out = out[:0]
 		rows, err := tx.QueryContext(ctx, `UPDATE outbox SET lease_until = ? WHERE id IN (SELECT id FROM outbox
 			WHERE delivered = 0 AND next_attempt <= ? AND lease_until <= ? ORDER BY next_attempt, id LIMIT ?)
-			RETURNING `+outboxCols, ms(now.Add(lease)), ms(now), ms(now), limit)
+			RETURNING `+rowscan.EventCols, rowscan.MS(now.Add(lease)), rowscan.MS(now), rowscan.MS(now), limit)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
 		for rows.Next() {
-			e, err := scanEvent(rows)
+			e, err := rowscan.Event(rows)
 			if err != nil {
 				return err
 			}
@@ -253,7 +201,7 @@ func sortEvents(evs []*directory.OutboxEvent) {
 func (s *Store) MarkDelivered(ctx context.Context, ids []int64, at time.Time) error {
 	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		for _, id := range ids {
-			if _, err := s.exec(ctx, tx, markDelivered, ms(at), id); err != nil {
+			if _, err := s.exec(ctx, tx, markDelivered, rowscan.MS(at), id); err != nil {
 				return err
 			}
 		}
@@ -268,20 +216,20 @@ func (s *Store) MarkRetry(ctx context.Context, id int64, attempts int, next time
 	}
 	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `UPDATE outbox SET attempts = ?, next_attempt = ?, last_error = ?, lease_until = 0 WHERE id = ?`,
-			attempts, ms(next), lastErr, id)
+			attempts, rowscan.MS(next), lastErr, id)
 		return err
 	})
 }
 
 // Events implements directory.Store.
 func (s *Store) Events(ctx context.Context, fn func(*directory.OutboxEvent) error) error {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+outboxCols+` FROM outbox ORDER BY id`)
+	rows, err := s.r.QueryContext(ctx, `SELECT `+rowscan.EventCols+` FROM outbox ORDER BY id`)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
-		e, err := scanEvent(rows)
+		e, err := rowscan.Event(rows)
 		if err != nil {
 			return err
 		}
