@@ -19,8 +19,8 @@ import (
 // those announced before it.
 func arrivalPicks(k int) int { return pairs.Picks(k) }
 
-// arrivalCap is pairs.Cap: the most pairs a download is picked into.
-func arrivalCap(k int) int { return pairs.Cap(k) }
+// arrivalCap is pairs.PairCap: the most pairs a download is picked into.
+func arrivalCap(k int) int { return pairs.PairCap(k) }
 
 // arrivalPairs is pairs.Arrival: self's pairs in the arrival pair graph
 // of cid, put first after the close peers.

@@ -31,18 +31,35 @@ import (
 // origin needs a hop a Have poll to reach the next).
 func Picks(k int) int { return (k + 1) / 2 }
 
-// Cap is the most pairs a download is picked into (2k: what resupply
-// connects back to, Server.Pollers). A cap of k left the crowd a chain
-// as above (simulated N=50: 11 hops across; 2k: 5.5, as Match's graph;
-// the earliest devices carry up to 2k pairs, the last k/2).
+// Cap is the most peers a download takes in its resupply rounds (Room),
+// those that dialled it included (2k: what resupply connects back to,
+// Server.Pollers).
 func Cap(k int) int { return 2 * k }
+
+// PairCap is the most pairs a download is picked into in the arrival
+// graph's first pass: one more than its k. At 2k (Cap) the earliest
+// devices carried up to 2k pairs and the last k/2, so on uplinks slower
+// than the crowd's downlinks a few early devices' upload was shared by
+// up to 8 and the rest sat idle: in the simulator (2.5 MB/s up, 12.5
+// MB/s down, 20 ms links, 4 seeds a cell, 8 MiB), a crowd all at once
+// finished at a median of 5.54 / 5.74 / 5.98 s for N = 10 / 25 / 50
+// against 4.52 / 4.40 / 4.59 s at k+1 (p99 6.56 / 6.45 / 7.15 against
+// 5.21 / 5.29 / 5.61 s; upload fairness 0.70-0.72 against 0.81-0.86);
+// arriving over 10 s, N=50 6.90 s against 4.78 (p99 12.47 against 9.60);
+// with 10 % leaving and 30 % free riders, N=50 8.33 against 7.50. On the
+// one machine of BenchmarkFlashCrowd, where CPU is what a connection
+// costs, it changes nothing but the 64 MiB crowds' connections (N=50:
+// 8.75 a device against 8.21). A cap of k made the graph a chain (each
+// download picking among the last arrivals): 8 MiB N=50 took twice the
+// Have polls there (25 a device against 13) and 10 % more CPU.
+func PairCap(k int) int { return k + 1 }
 
 // Arrival returns self's pairs in the arrival pair graph of cid over
 // the downloads of peers with a known place in the order of arrival
 // (arrival: directory.Supplier.Arrival, negative before self) and puts
 // them first, after the close peers (near: kept in front, in their
 // order). The graph: in order of arrival, each download picks Picks(k)
-// of those before it that have fewer than Cap(k) pairs, lowest Key
+// of those before it that have fewer than PairCap(k) pairs, lowest Key
 // first. The same for every device that knows the same downloads (each
 // device's draw is its Draw), and a device's picks depend only on those
 // before it: its first answer (the downloads announced before it) is
@@ -90,10 +107,11 @@ func (g *Growth) Settled(arrival map[identity.ID]int) bool {
 // arrivalGraph is Arrival, with the second pass if fill. In the first
 // pass the last downloads get only their own Picks(k) pairs (nobody
 // after them picks them), all among earlier downloads that carry up to
-// Cap(k): on uplinks slower than the crowd's downlinks they share those
-// peers' upload with up to 2k others and finish last (simulated 8 MiB
-// N=50 all at once, 2.5 MB/s up: p99 11.7 s against 6.2 s median; the
-// last 15 arrivals at 9.5-11.7 s, the first 25 at 4.4-6.3 s). The second
+// PairCap(k) (at 2k, on uplinks slower than the crowd's downlinks, they
+// shared those peers' upload with up to 2k others and finished last:
+// simulated 8 MiB N=50 all at once, 2.5 MB/s up, p99 11.7 s against 6.2 s
+// median; the last 15 arrivals at 9.5-11.7 s, the first 25 at
+// 4.4-6.3 s; PairCap says what k+1 changed). The second
 // pass pairs every download still below k, in order of arrival, with the
 // others below k it is not paired with, lowest Key first, until it has k
 // or none is left: every device that knows the same downloads computes
@@ -129,7 +147,7 @@ func arrivalGraph[P any](cid sealed.ContentID, self identity.ID, peers []P, id f
 	for i := range nodes {
 		nodes[i].draw = Draw(cid, nodes[i].id)
 	}
-	picks, limit := Picks(k), Cap(k)
+	picks, limit := Picks(k), PairCap(k)
 	var chosen []int // the indices j picks
 	var edges [][2]int
 	for j := 1; j < len(nodes); j++ {
