@@ -35,8 +35,10 @@ package peer
 // bound) until its handler returns. An answer a handler makes longer, or
 // shorter than its Content-Length, is replaced by a 500 (a longer one
 // before any of its bytes are taken). A client keeps at most maxStreams
-// requests in flight; one that sends more, or a malformed frame, loses
-// the connection.
+// requests in flight, each from its request frame until the last byte
+// of its answer (the server ends a request when its handler returns,
+// after the answer's head and most of its body went out); one that sends
+// more, or a malformed frame, loses the connection.
 //
 // This file has the frames; chunkwire_server.go serves them,
 // chunkwire_client.go sends them and chunkwire_body.go reads an answer's body.

@@ -41,7 +41,7 @@ type wireConn struct {
 	tc      *tls.Conn
 	br      *bufio.Reader
 	cs      tls.ConnectionState
-	slots   chan struct{}   // a token per request in flight (maxStreams)
+	slots   chan struct{}   // a token per request in flight (maxStreams), until its answer has ended
 	dead    chan struct{}   // closed with err
 	wmu     *sync.Mutex     // one frame at a time (shared with sc)
 	sc      *wireServerConn // WireProto2: serves the peer's requests; nil on WireProto
@@ -392,9 +392,18 @@ func (wc *wireConn) readLoop() {
 		wc.body = a.bodyLen > 0
 		last := wc.closing && len(wc.streams) == 0 && !wc.serving()
 		wc.mu.Unlock()
-		<-wc.slots
+		// The request's stream is freed once its answer has ended here,
+		// not at its head: the server ends a request when
+		// its handler returns, and a chunk's head and most of its body
+		// go out before that (the handler counts the upload after its
+		// write; only the last record waits for it). A request sent in
+		// between would be one beyond the streams the server allows
+		// while the client keeps maxStreams in flight, and would cost
+		// the connection (TestWireStreamsFull).
 		if abandoned {
-			if _, err = io.CopyN(io.Discard, wc.br, a.bodyLen); err != nil {
+			_, err = io.CopyN(io.Discard, wc.br, a.bodyLen)
+			<-wc.slots
+			if err != nil {
 				break
 			}
 			if wc.bodyEnded() || last {
@@ -426,6 +435,7 @@ func (wc *wireConn) readLoop() {
 				last = true
 			}
 		}
+		<-wc.slots
 		if err != nil || last {
 			break
 		}
