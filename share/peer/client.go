@@ -431,14 +431,7 @@ func (c *Client) roundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}
 	if c.warm.Load() {
-		resp, sent, err := c.onWire(req)
-		if !sent {
-			resp, err = c.dialled(req)
-		}
-		if err != nil && req.Context().Err() == nil {
-			c.warm.Store(false)
-		}
-		return resp, err
+		return c.warmTrip(req)
 	}
 	select {
 	case <-c.first:
@@ -447,11 +440,33 @@ func (c *Client) roundTrip(req *http.Request) (*http.Response, error) {
 	}
 	defer func() { c.first <- struct{}{} }()
 	if c.warm.Load() {
-		return c.dialled(req)
+		// The request this one waited for opened the connection: this
+		// one goes the way warm requests do. The transport lists a new
+		// chunk-wire connection among those it reuses only after the
+		// dialling request was handed it, which can be after that
+		// request's answer came (see onWire): a waiter sent straight to
+		// the transport could dial a second connection
+		// (TestOneConnectionPerPeer, once in a CI run).
+		return c.warmTrip(req)
 	}
 	resp, err := c.dialled(req)
 	if err == nil {
 		c.warm.Store(true)
+	}
+	return resp, err
+}
+
+// warmTrip sends req once a request has been answered: on an open
+// chunk-wire connection if there is one, else through the transport. A
+// failure that is not req's own cancellation makes the next request wait
+// for a dial again.
+func (c *Client) warmTrip(req *http.Request) (*http.Response, error) {
+	resp, sent, err := c.onWire(req)
+	if !sent {
+		resp, err = c.dialled(req)
+	}
+	if err != nil && req.Context().Err() == nil {
+		c.warm.Store(false)
 	}
 	return resp, err
 }
