@@ -129,6 +129,14 @@ type Result struct {
 	// device's download link and every device's copy over all uploads
 	// together (origin and sharers, or the shared cap).
 	Bound time.Duration
+	// PeerBound is the bandwidth bound of what the peers carried: the
+	// bytes the finishers received from others than the origin (their
+	// copies less all the origin sent) over every sharer's upload
+	// together, or Bound if that is longer. Bound lets the origin upload
+	// at full speed throughout; a crowd whose origin keeps to its budget
+	// (about one copy) has the peers' uploads carry the rest, and cannot
+	// finish sooner than this.
+	PeerBound time.Duration
 	// Fairness is Jain's index of upload bytes over the sharers that
 	// finished (1: all uploaded alike); MaxUpX the most one uploaded ÷ Size.
 	Fairness, MaxUpX float64
@@ -160,9 +168,9 @@ type Result struct {
 }
 
 func (r Result) String() string {
-	return fmt.Sprintf("N=%d size=%dMiB churn=%.0f%% free=%.0f%% legacy=%v: origin %.2fx (busy %d), finished %d left %d stuck %d, median %s p99 %s all %s, bound %s, fairness %.2f maxup %.1fx, %.1f polls/dev, %.2f conns/dev, unfed rounds %d (max %s) hungry %d (+%d peers, %d early), ordered starts %d adopted %d (%d between rounds), %d events in %s",
+	return fmt.Sprintf("N=%d size=%dMiB churn=%.0f%% free=%.0f%% legacy=%v: origin %.2fx (busy %d), finished %d left %d stuck %d, median %s p99 %s all %s, bound %s (peers %s), fairness %.2f maxup %.1fx, %.1f polls/dev, %.2f conns/dev, unfed rounds %d (max %s) hungry %d (+%d peers, %d early), ordered starts %d adopted %d (%d between rounds), %d events in %s",
 		r.N, r.Size>>20, r.Churn*100, r.FreeRiders*100, r.Legacy, r.OriginX, r.OriginBusy, r.Finished, r.Left, r.Stuck,
-		r.Median.Round(time.Millisecond), r.P99.Round(time.Millisecond), r.All.Round(time.Millisecond), r.Bound.Round(time.Millisecond),
+		r.Median.Round(time.Millisecond), r.P99.Round(time.Millisecond), r.All.Round(time.Millisecond), r.Bound.Round(time.Millisecond), r.PeerBound.Round(time.Millisecond),
 		r.Fairness, r.MaxUpX, r.PollsPerDevice, r.ConnsPerDevice, r.UnfedRounds, r.MaxUnfed.Round(time.Millisecond),
 		r.HungryRounds, r.HungryPeers, r.EarlyRounds, r.OrderedStarts, r.Adopted, r.AdoptedBetween, r.Events, r.Wall.Round(time.Millisecond))
 }
@@ -380,6 +388,11 @@ func (s *sim) result(wall time.Duration) Result {
 	}
 	bound = max(bound, float64(s.c.N)*size/supply)
 	r.Bound = time.Duration(bound * float64(time.Second))
+	peers := bound
+	if sharers > 0 {
+		peers = max(peers, (float64(r.Finished)*size-float64(s.originBytes))/(float64(sharers)*s.c.Up))
+	}
+	r.PeerBound = time.Duration(peers * float64(time.Second))
 	return r
 }
 

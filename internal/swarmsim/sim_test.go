@@ -32,8 +32,8 @@ func TestSimulatedCrowd(t *testing.T) {
 			if tc.wantLeft != (r.Left > 0) {
 				t.Errorf("left %d", r.Left)
 			}
-			if r.Median <= 0 || r.Median > r.P99 || r.P99 > r.All+time.Millisecond || r.All < r.Bound {
-				t.Errorf("times out of order: median %s p99 %s all %s bound %s", r.Median, r.P99, r.All, r.Bound)
+			if r.Median <= 0 || r.Median > r.P99 || r.P99 > r.All+time.Millisecond || r.All < r.Bound || r.PeerBound < r.Bound || r.All < r.PeerBound {
+				t.Errorf("times out of order: median %s p99 %s all %s bound %s peers' bound %s", r.Median, r.P99, r.All, r.Bound, r.PeerBound)
 			}
 		})
 	}
