@@ -112,6 +112,14 @@ func TestWireBothWays(t *testing.T) {
 	if n := ab.Handshakes() + ba.Handshakes(); n != 1 {
 		t.Errorf("%d handshakes for the pair, want 1", n)
 	}
+	// B answers A's requests on the connection it dialled as A answers
+	// B's on the one it accepted: a chunk's records in one write, not one
+	// a record (BenchmarkRequest/chunk-back).
+	for _, wc := range ba.openWires() {
+		if _, ok := wc.tc.NetConn().(*corkConn); !ok {
+			t.Errorf("B's end of its connection to A writes through a %T, not a corkConn", wc.tc.NetConn())
+		}
+	}
 	if got, want := b.uploads(a.id.ID()), cb.m.NumChunks(); got != want {
 		t.Errorf("B counted %d uploads to A, want %d", got, want)
 	}

@@ -394,7 +394,9 @@ func (l corkListener) Accept() (net.Conn, error) {
 	return &corkConn{Conn: c}, nil
 }
 
-// corkConn is an accepted connection whose writes can be gathered: while
+// corkConn is a connection whose writes can be gathered (one Serve
+// accepted, or one a Client dialled directly: on WireProto2 that end
+// answers the peer's requests too; not one through a relay): while
 // a chunk-wire answer is written (corked), its TLS records collect in a
 // buffer and go to the socket in one write, not one per 16 KiB record.
 // Uncorked (HTTP, handshakes) it writes through.

@@ -251,6 +251,12 @@ func (c *Client) dial(ctx context.Context, d *net.Dialer, cfg, relayCfg *tls.Con
 			errs = append(errs, err)
 			continue
 		}
+		if a != relayAddr {
+			// The peer's requests on a WireProto2 connection are
+			// answered from this end: their records gather into one
+			// write as an accepted connection's do (corkConn).
+			raw = &corkConn{Conn: raw}
+		}
 		var tc *tls.Conn
 		var pd *pairDial
 		if a == relayAddr {
