@@ -76,6 +76,9 @@ type Config struct {
 	V1Directory bool
 	Seed        uint64
 	Limit       time.Duration // virtual time limit (default 2 h)
+	// UseBin, if set, has Result.UpUse report the sharers' upload use in
+	// bins of this length.
+	UseBin time.Duration
 }
 
 func (c *Config) defaults() {
@@ -137,6 +140,12 @@ type Result struct {
 	// (about one copy) has the peers' uploads carry the rest, and cannot
 	// finish sooner than this.
 	PeerBound time.Duration
+	// UpUse (Config.UseBin) is, for each bin from the first arrival,
+	// the bytes the peers uploaded in it (the chunks answered in full,
+	// spread over their time on the sender's uplink) over what the
+	// sharers there could have (Up each, from its arrival until it
+	// left): where the crowd's uploads idle, at its start, middle or end.
+	UpUse []float64
 	// Fairness is Jain's index of upload bytes over the sharers that
 	// finished (1: all uploaded alike); MaxUpX the most one uploaded ÷ Size.
 	Fairness, MaxUpX float64
@@ -232,7 +241,8 @@ type sim struct {
 	orderedStarts, adopted                 int64 // starts from an answer with the order of arrival; later pairs adopted
 	adoptedBetween                         int64 // adopted between rounds
 	maxUnfed                               time.Duration
-	outcomes                               [8]int64 // by sched.Kind
+	outcomes                               [8]int64  // by sched.Kind
+	upBins                                 []float64 // bytes peers uploaded, by Config.UseBin from time 0
 }
 
 func (s *sim) at(d time.Duration, fn func()) {
@@ -393,6 +403,9 @@ func (s *sim) result(wall time.Duration) Result {
 		peers = max(peers, (float64(r.Finished)*size-float64(s.originBytes))/(float64(sharers)*s.c.Up))
 	}
 	r.PeerBound = time.Duration(peers * float64(time.Second))
+	if bin := s.c.UseBin; bin > 0 {
+		r.UpUse = s.upUse(first, bin)
+	}
 	return r
 }
 
@@ -400,3 +413,49 @@ type identityID = identity.ID
 
 // contentID names the simulated title for the origin budget.
 var contentID = sealed.ContentID{0x51, 0x4d}
+
+// uploaded counts n bytes a peer's uplink carried over [from, to) in the
+// bins of Config.UseBin.
+func (s *sim) uploaded(n int64, from, to time.Duration) {
+	bin := s.c.UseBin
+	if bin <= 0 || to <= from {
+		return
+	}
+	rate := float64(n) / float64(to-from)
+	for t := from; t < to; {
+		i := int(t / bin)
+		end := min(to, time.Duration(i+1)*bin)
+		for len(s.upBins) <= i {
+			s.upBins = append(s.upBins, 0)
+		}
+		s.upBins[i] += rate * float64(end-t)
+		t = end
+	}
+}
+
+// upUse is Result.UpUse: the bins from the one of the first arrival.
+func (s *sim) upUse(first, bin time.Duration) []float64 {
+	var out []float64
+	for i := int(first / bin); i < len(s.upBins); i++ {
+		lo, hi := time.Duration(i)*bin, time.Duration(i+1)*bin
+		var capacity float64 // byte-seconds the sharers could upload in the bin
+		for _, n := range s.nodes {
+			if n.freeRider {
+				continue
+			}
+			until := hi
+			if n.gone {
+				until = min(until, n.goneAt)
+			}
+			if on := until - max(lo, n.arrive); on > 0 {
+				capacity += on.Seconds() * s.c.Up
+			}
+		}
+		use := 0.0
+		if capacity > 0 {
+			use = s.upBins[i] / capacity
+		}
+		out = append(out, use)
+	}
+	return out
+}

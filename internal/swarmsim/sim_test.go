@@ -191,3 +191,27 @@ func TestContention(t *testing.T) {
 		t.Errorf("contended: origin %.2fx, finished %d of %d", contended.OriginX, contended.Finished, harness.N)
 	}
 }
+
+// TestUpUse: the upload use bins account for every byte the peers
+// uploaded and never exceed what the sharers there could upload.
+func TestUpUse(t *testing.T) {
+	c := Config{N: 50, Size: 8 << 20, Churn: 0.1, FreeRiders: 0.3, Seed: 3, UseBin: 250 * time.Millisecond}
+	r := Run(c)
+	if len(r.UpUse) == 0 {
+		t.Fatal("no upload use reported")
+	}
+	peak := 0.0
+	for i, u := range r.UpUse {
+		if u < 0 || u > 1+1e-9 {
+			t.Errorf("bin %d: use %.4f, want within [0, 1]", i, u)
+		}
+		peak = max(peak, u)
+	}
+	if peak < 0.3 {
+		t.Errorf("peak use %.2f: the crowd's uploads barely used", peak)
+	}
+	c.UseBin = 0
+	if r2 := Run(c); r2.UpUse != nil || r2.Median != r.Median || r2.OriginBytes != r.OriginBytes {
+		t.Errorf("the trace changed the run: median %s / %s, origin %d / %d", r2.Median, r.Median, r2.OriginBytes, r.OriginBytes)
+	}
+}

@@ -2,11 +2,15 @@
 // its figures:
 //
 //	go run ./internal/swarmsim/cmd/swarmsim -n 1000 -size 64 -churn 0.1 -free 0.3
+//
+// With -use 250ms it also prints, bin by bin from the first arrival, how
+// much of the sharers' upload the crowd used.
 package main
 
 import (
 	"flag"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/kith-media/kith/internal/swarmsim"
@@ -39,7 +43,12 @@ func main() {
 	flag.BoolVar(&c.V1Directory, "v1", false, "the directory answers suppliers v1 (no order of arrival: an older directory)")
 	flag.Uint64Var(&c.Seed, "seed", 1, "random seed")
 	flag.DurationVar(&c.Limit, "limit", 2*time.Hour, "virtual time limit")
+	flag.DurationVar(&c.UseBin, "use", 0, "also print the sharers' upload use in bins of this length (0: not)")
 	flag.Parse()
 	c.Size = sizeMiB << 20
-	fmt.Println(swarmsim.Run(c))
+	r := swarmsim.Run(c)
+	fmt.Println(r)
+	for i, u := range r.UpUse {
+		fmt.Printf("use %6.2fs %5.1f%% %s\n", (time.Duration(i) * c.UseBin).Seconds(), 100*u, strings.Repeat("#", int(u*50+0.5)))
+	}
 }
