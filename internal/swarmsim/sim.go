@@ -415,10 +415,10 @@ type identityID = identity.ID
 var contentID = sealed.ContentID{0x51, 0x4d}
 
 // uploaded counts n bytes a peer's uplink carried over [from, to) in the
-// bins of Config.UseBin.
+// bins of Config.UseBin (set).
 func (s *sim) uploaded(n int64, from, to time.Duration) {
 	bin := s.c.UseBin
-	if bin <= 0 || to <= from {
+	if to <= from {
 		return
 	}
 	rate := float64(n) / float64(to-from)

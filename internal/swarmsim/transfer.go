@@ -174,7 +174,8 @@ func (tr *transfer) end(out sched.Outcome) {
 			s.originBytes += s.chunkSize(a.Chunk)
 		} else {
 			tr.from.upBytes += s.chunkSize(a.Chunk)
-			if h := tr.holds[0]; s.c.UseBin > 0 { // the sender's uplink (occupy's first)
+			if s.c.UseBin > 0 {
+				h := tr.holds[0] // the sender's uplink (occupy's first)
 				s.uploaded(s.chunkSize(a.Chunk), h.end-h.dur, h.end)
 			}
 		}

@@ -393,13 +393,13 @@ func (wc *wireConn) readLoop() {
 		last := wc.closing && len(wc.streams) == 0 && !wc.serving()
 		wc.mu.Unlock()
 		// The request's stream is freed once its answer has ended here,
-		// not at its head: the server ends a request when
-		// its handler returns, and a chunk's head and most of its body
-		// go out before that (the handler counts the upload after its
-		// write; only the last record waits for it). A request sent in
-		// between would be one beyond the streams the server allows
-		// while the client keeps maxStreams in flight, and would cost
-		// the connection (TestWireStreamsFull).
+		// not at its head: the server ends a request when its handler
+		// returns, and a chunk's head and most of its body go out
+		// before that (the handler counts the upload after its write;
+		// only the last record waits for it). A request sent in between
+		// would be one beyond the streams the server allows while the
+		// client keeps maxStreams in flight, and would cost the
+		// connection (TestWireStreamsFull).
 		if abandoned {
 			_, err = io.CopyN(io.Discard, wc.br, a.bodyLen)
 			<-wc.slots
