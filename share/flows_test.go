@@ -21,12 +21,7 @@ func TestFlowRelayedRegistration(t *testing.T) {
 	title, plain := d.publish(t, "Relayed Song", 3<<20, 199)
 	a := startNode(t, d, "alice", nil)
 	b := startNode(t, d, "bob", nil)
-	if _, err := a.Buy(ctx, title.ID, testCard); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Fetch(ctx, title.ContentID); err != nil {
-		t.Fatal(err)
-	}
+	holdTitle(t, a, title)
 	offers, err := b.Offers(ctx, a.neighbour())
 	if err != nil || len(offers) != 1 || offers[0].TitleID != title.ID || !offers[0].Complete {
 		t.Fatalf("offers = %+v, %v", offers, err)
@@ -108,12 +103,7 @@ func TestFlowSuperdistribution(t *testing.T) {
 	a := startNode(t, d, "alice", nil)
 	b := startNode(t, d, "bob", nil)
 	c := startNode(t, d, "carol", nil)
-	if _, err := a.Buy(ctx, title.ID, testCard); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Fetch(ctx, title.ContentID); err != nil {
-		t.Fatal(err)
-	}
+	holdTitle(t, a, title)
 	if err := b.Fetch(ctx, title.ContentID, a.neighbour()); err != nil {
 		t.Fatal(err)
 	}

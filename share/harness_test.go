@@ -109,6 +109,20 @@ func (d *testDirectory) publish(t testing.TB, name string, n int, price int64) (
 	return title, plain
 }
 
+// holdTitle makes n a holder of title: it buys it (testCard) and
+// downloads it whole, from wherever the directory sends it, as the
+// neighbour or supplier a flow starts from.
+func holdTitle(t testing.TB, n *Node, title *directory.Title) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := n.Buy(ctx, title.ID, testCard); err != nil {
+		t.Fatalf("buying %q: %v", title.Name, err)
+	}
+	if err := n.Fetch(ctx, title.ContentID); err != nil {
+		t.Fatalf("downloading %q: %v", title.Name, err)
+	}
+}
+
 // startNode enrolls a new device under account and serves a Node until the test ends.
 func startNode(t testing.TB, d *testDirectory, account string, tune func(*Options)) *Node {
 	t.Helper()

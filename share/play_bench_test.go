@@ -19,6 +19,24 @@ import (
 	"github.com/kith-media/kith/share/sealed"
 )
 
+// startNeighbour starts alice, the LAN neighbour of the first-play
+// benchmarks, holding title. Every iteration's buyer is a device alice
+// has never seen, calling from 127.0.0.1, so alice asks the directory
+// about each one. Her default limit (4 lookups per caller address, then
+// one per 15 s) answers the fifth 503 with Retry-After 15, as it should
+// for a LAN host showing new devices that fast; a benchmark is b.N such
+// hosts on one address, so alice allows b.N lookups (still one per
+// buyer, in the timed part).
+func startNeighbour(b *testing.B, d *testDirectory, title *directory.Title) *Node {
+	b.Helper()
+	a := startNode(b, d, "alice", func(o *Options) {
+		o.Server.Lookups.PerCallerBurst = max(b.N, 4)
+		o.Server.Lookups.TotalBurst = max(b.N, 20)
+	})
+	holdTitle(b, a, title)
+	return a
+}
+
 // BenchmarkNeighbourFirstPCM measures "play" → first PCM frame handed to
 // the output for a licensed 4-minute MP3 that a LAN neighbour (node A)
 // holds and this device (node B, a fresh device that has bought the title)
@@ -53,23 +71,7 @@ func BenchmarkNeighbourFirstPCM(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	// Every iteration's buyer is a device alice has never seen, calling
-	// from 127.0.0.1, so alice asks the directory about each one. Her
-	// default limit (4 lookups per caller address, then one per 15 s)
-	// answers the fifth 503 with Retry-After 15, as it should for a LAN
-	// host showing new devices that fast; the benchmark is b.N such hosts
-	// on one address, so alice allows b.N lookups (still one per buyer, in
-	// the timed part).
-	a := startNode(b, d, "alice", func(o *Options) {
-		o.Server.Lookups.PerCallerBurst = max(b.N, 4)
-		o.Server.Lookups.TotalBurst = max(b.N, 20)
-	})
-	if _, err := a.Buy(ctx, title.ID, testCard); err != nil {
-		b.Fatal(err)
-	}
-	if err := a.Fetch(ctx, title.ContentID); err != nil {
-		b.Fatal(err)
-	}
+	a := startNeighbour(b, d, title)
 	var lat, held, opened, chunk0, dones []time.Duration
 	rank0 := 0
 	b.ResetTimer()

@@ -91,12 +91,7 @@ func TestSecurityRelayCannotReadOrAlterReceipt(t *testing.T) {
 	title, plain := d.publish(t, "Relayed Secret", 256<<10, 199)
 	a := startNode(t, d, "alice", nil)
 	b := startNode(t, d, "bobbuyer", nil)
-	if _, err := a.Buy(ctx, title.ID, testCard); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Fetch(ctx, title.ContentID); err != nil {
-		t.Fatal(err)
-	}
+	holdTitle(t, a, title)
 	relay := startTamperingRelay(t, a)
 	via := Neighbour{ID: a.ID(), Addrs: []string{relay.addr}}
 
@@ -248,12 +243,7 @@ func TestSecurityRelayCannotReadRefusal(t *testing.T) {
 	title, _ := d.publish(t, "Declined Song", 64<<10, 299)
 	a := startNode(t, d, "alice", nil)
 	b := startNode(t, d, "bobbuyer", nil)
-	if _, err := a.Buy(ctx, title.ID, testCard); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Fetch(ctx, title.ContentID); err != nil {
-		t.Fatal(err)
-	}
+	holdTitle(t, a, title)
 	relay := startTamperingRelay(t, a)
 	declined := *testCard
 	declined.Card = directory.DeclineCard

@@ -53,16 +53,7 @@ func BenchmarkNeighbourFirstFrame(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	a := startNode(b, d, "alice", func(o *Options) {
-		o.Server.Lookups.PerCallerBurst = max(b.N, 4)
-		o.Server.Lookups.TotalBurst = max(b.N, 20)
-	})
-	if _, err := a.Buy(ctx, title.ID, testCard); err != nil {
-		b.Fatal(err)
-	}
-	if err := a.Fetch(ctx, title.ContentID); err != nil {
-		b.Fatal(err)
-	}
+	a := startNeighbour(b, d, title) // as BenchmarkNeighbourFirstPCM's
 	var lat, held, opened, chunk0, frame0 []time.Duration
 	b.ResetTimer()
 	for i := range b.N {
