@@ -21,8 +21,8 @@ import (
 // its handler returns; a bigger chunk (a title sealed with 512 KiB chunks
 // or more), or any answer from the dialling end of a WireProto2
 // connection (not corked), goes out before. Here the first handler to
-// write its 512 KiB chunk is held in OnUpload while maxStreams requests
-// are in flight and one more is asked for.
+// write its 512 KiB chunk is held after the write (holdUpload) while
+// maxStreams requests are in flight and one more is asked for.
 func TestWireStreamsFull(t *testing.T) {
 	c := makeContent(t, (maxStreams+1)*(512<<10), 512<<10, 36)
 	srv, me := newIdent(t), newIdent(t)
@@ -34,7 +34,7 @@ func TestWireStreamsFull(t *testing.T) {
 	ln := countingLoopback(t)
 	startServerOn(t, ServerOptions{Identity: srv, Library: holder(t, c), Accounts: everyoneEnrolled{},
 		MaxUploadsPerPeer: 2 * maxStreams,
-		OnUpload: func(Upload) {
+		holdUpload: func() {
 			if armed.Load() != 0 {
 				held.Add(1)
 				<-gate
@@ -65,7 +65,7 @@ func TestWireStreamsFull(t *testing.T) {
 	}
 	for held.Load() == 0 {
 		if ctx.Err() != nil {
-			t.Fatal("no handler reached OnUpload")
+			t.Fatal("no handler reached holdUpload")
 		}
 		time.Sleep(time.Millisecond)
 	}

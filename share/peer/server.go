@@ -74,6 +74,12 @@ type ServerOptions struct {
 	Fetching func(cid sealed.ContentID) library.Bitmap
 	Logger   *slog.Logger
 	Now      func() time.Time
+
+	// holdUpload, if set (tests only), runs after a chunk or range has
+	// been written and counted, before its handler returns: a test
+	// holds a request there, with its answer on the wire, without
+	// blocking OnUpload.
+	holdUpload func()
 }
 
 // Server is a device's peer server: the chunk wire (chunkwire.go), HTTP/2

@@ -84,6 +84,9 @@ func (s *Server) uploaded(peer identity.ID, cid sealed.ContentID, n int64, start
 	if s.o.OnUpload != nil {
 		s.o.OnUpload(Upload{Peer: peer, ContentID: cid, Bytes: n, Duration: s.o.Now().Sub(start)})
 	}
+	if s.o.holdUpload != nil {
+		s.o.holdUpload()
+	}
 }
 
 type ledgerKey struct {
