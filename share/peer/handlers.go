@@ -155,33 +155,33 @@ func (s *Server) handleOffer(w http.ResponseWriter, r *http.Request) {
 
 // permit resolves {cid} and checks the caller may copy it; on false the
 // answer (400 or 403) has been written.
-func (s *Server) permit(w http.ResponseWriter, r *http.Request) (identity.ID, sealed.ContentID, bool) {
+func (s *Server) permit(w http.ResponseWriter, r *http.Request) (peer identity.ID, account string, cid sealed.ContentID, ok bool) {
 	cid, err := sealed.ParseContentID(r.PathValue("cid"))
 	if err != nil {
 		httpError(w, http.StatusBadRequest, "bad content id")
-		return "", cid, false
+		return "", "", cid, false
 	}
-	peer, acct, ok := s.enrolled(w, r)
+	peer, account, ok = s.enrolled(w, r)
 	if !ok {
-		return "", cid, false
+		return "", "", cid, false
 	}
 	ctx := r.Context()
 	// Known content counts as held even before its first chunk arrives (a
 	// crowd downloading together polls each other from the start).
 	if _, err := s.o.Library.Status(ctx, cid); err != nil {
 		forbidden(w)
-		return "", cid, false
+		return "", "", cid, false
 	}
 	p, err := s.o.Library.ContentPolicy(ctx, cid)
-	if err != nil || !s.allows(p, peer, acct) {
+	if err != nil || !s.allows(p, peer, account) {
 		forbidden(w)
-		return "", cid, false
+		return "", "", cid, false
 	}
-	return peer, cid, true
+	return peer, account, cid, true
 }
 
 func (s *Server) handleManifest(w http.ResponseWriter, r *http.Request) {
-	_, cid, ok := s.permit(w, r)
+	_, _, cid, ok := s.permit(w, r)
 	if !ok {
 		return
 	}
@@ -244,7 +244,7 @@ func (s *Server) notePoll(peer identity.ID, cid sealed.ContentID) {
 }
 
 func (s *Server) handleHave(w http.ResponseWriter, r *http.Request) {
-	peer, cid, ok := s.permit(w, r)
+	peer, _, cid, ok := s.permit(w, r)
 	if !ok {
 		return
 	}
@@ -263,7 +263,7 @@ func (s *Server) handleHave(w http.ResponseWriter, r *http.Request) {
 		// Asked again after a wait of up to MaxHaveWait: the caller may have
 		// been refused (Refuse), or the title's policy changed, meanwhile.
 		if s.awaitWanted(r.Context(), peer, cid, want, wait) {
-			if _, _, ok := s.permit(w, r); !ok {
+			if _, _, _, ok := s.permit(w, r); !ok {
 				return
 			}
 		}
@@ -303,7 +303,7 @@ func (s *Server) carryHave(w http.ResponseWriter, r *http.Request, peer identity
 // handleContent serves byte ranges of the sealed file; every chunk a range
 // touches must be present.
 func (s *Server) handleContent(w http.ResponseWriter, r *http.Request) {
-	peer, cid, ok := s.permit(w, r)
+	peer, acct, cid, ok := s.permit(w, r)
 	if !ok {
 		return
 	}
@@ -313,10 +313,11 @@ func (s *Server) handleContent(w http.ResponseWriter, r *http.Request) {
 		forbidden(w)
 		return
 	}
-	if !s.acquire(w, peer) {
+	sl, ok := s.acquire(w, peer, acct)
+	if !ok {
 		return
 	}
-	defer s.release(peer)
+	defer s.release(sl)
 	start := s.o.Now()
 	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.o.WriteTimeout))
 	w.Header().Set("Content-Type", "application/octet-stream")

@@ -162,7 +162,8 @@ func TestUploadLimits(t *testing.T) {
 	s, addr := startServer(t, ServerOptions{Identity: a, Library: holder(t, c), MaxUploads: 2, MaxUploadsPerPeer: 1, Accounts: everyoneEnrolled{}})
 	cb, cd := client(t, b, a.ID(), addr), client(t, d, a.ID(), addr)
 	rec := httptestRecorder()
-	if !s.acquire(rec, b.ID()) { // B holds its one slot
+	sb, ok := s.acquire(rec, b.ID(), "")
+	if !ok { // B holds its one slot
 		t.Fatal("first slot refused")
 	}
 	var se *StatusError
@@ -172,15 +173,16 @@ func TestUploadLimits(t *testing.T) {
 	if _, err := cd.Chunk(ctx, c.m, 0, nil); err != nil {
 		t.Fatalf("D within the total limit: %v", err)
 	}
-	if !s.acquire(rec, d.ID()) { // total now 2 of 2
+	sd, ok := s.acquire(rec, d.ID(), "")
+	if !ok { // total now 2 of 2
 		t.Fatal("slot for D refused")
 	}
 	e := newIdent(t)
 	if _, err := client(t, e, a.ID(), addr).Chunk(ctx, c.m, 0, nil); !errors.As(err, &se) || se.Status != 503 {
 		t.Fatalf("upload beyond the total: %v, want 503", err)
 	}
-	s.release(b.ID())
-	s.release(d.ID())
+	s.release(sb)
+	s.release(sd)
 	if _, err := cb.Chunk(ctx, c.m, 0, nil); err != nil {
 		t.Fatalf("after release: %v", err)
 	}
@@ -192,6 +194,40 @@ func TestUploadLimits(t *testing.T) {
 	if len(es) != 1 || es[0].Bytes != int64(len(c.chunk(0))) || es[0].Direction != library.Up {
 		t.Fatalf("ledger = %+v", es)
 	}
+}
+
+// TestUploadSlotsHousehold: strangers share the device's upload slots
+// (MaxUploads), a device of its own account does not: with every slot
+// held by strangers, a household member still gets its chunk (within its
+// own per-device limit) and the next stranger is answered busy.
+func TestUploadSlotsHousehold(t *testing.T) {
+	ctx := context.Background()
+	c := makeContent(t, 30_000, 4096, 3)
+	a, home, stranger, other := newIdent(t), newIdent(t), newIdent(t), newIdent(t)
+	accts := fakeAccounts{home.ID(): "alice", stranger.ID(): "bob", other.ID(): "carol"}
+	s, addr := startServer(t, ServerOptions{Identity: a, Library: holder(t, c), Owner: "alice",
+		MaxUploads: 1, MaxUploadsPerPeer: 1, Accounts: accts})
+	rec := httptestRecorder()
+	held, ok := s.acquire(rec, stranger.ID(), "bob") // the one shared slot
+	if !ok {
+		t.Fatal("the shared slot refused")
+	}
+	defer s.release(held)
+	if _, err := client(t, home, a.ID(), addr).Chunk(ctx, c.m, 0, nil); err != nil {
+		t.Fatalf("household device with the shared slots full: %v, want its chunk", err)
+	}
+	var se *StatusError
+	if _, err := client(t, other, a.ID(), addr).Chunk(ctx, c.m, 0, nil); !errors.As(err, &se) || se.Status != 503 {
+		t.Fatalf("stranger with the shared slots full: %v, want 503", err)
+	}
+	mine, ok := s.acquire(rec, home.ID(), "alice")
+	if !ok {
+		t.Fatal("household slot refused")
+	}
+	if _, ok := s.acquire(rec, home.ID(), "alice"); ok {
+		t.Fatal("a household device got more than MaxUploadsPerPeer")
+	}
+	s.release(mine)
 }
 
 func TestWrongCertificateRefused(t *testing.T) {

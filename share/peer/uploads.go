@@ -15,27 +15,41 @@ import (
 	"github.com/kith-media/kith/share/sealed"
 )
 
-// acquire takes an upload slot for peer; false means busy (503 written).
-func (s *Server) acquire(w http.ResponseWriter, peer identity.ID) bool {
+// slot is an upload acquire granted: to peer, and whether it took one of
+// the MaxUploads the crowd shares (a household device's does not).
+type slot struct {
+	peer   identity.ID
+	shared bool
+}
+
+// acquire takes an upload slot for peer, a device of account; false means
+// busy (503 written). Every device is held to MaxUploadsPerPeer; only
+// devices of other accounts share the MaxUploads slots: a household
+// member playing a title from us is not answered busy because a crowd of
+// strangers fills them.
+func (s *Server) acquire(w http.ResponseWriter, peer identity.ID, account string) (slot, bool) {
 	s.mu.Lock()
 	if s.perPeer[peer] >= s.o.MaxUploadsPerPeer {
 		s.mu.Unlock()
 		busy(w)
 		httpError(w, http.StatusServiceUnavailable, "too many uploads to this device")
-		return false
+		return slot{}, false
 	}
-	select {
-	case s.total <- struct{}{}:
-	default:
-		s.mu.Unlock()
-		busy(w)
-		httpError(w, http.StatusServiceUnavailable, "too many uploads")
-		return false
+	sl := slot{peer: peer, shared: account == "" || account != s.owner}
+	if sl.shared {
+		select {
+		case s.total <- struct{}{}:
+		default:
+			s.mu.Unlock()
+			busy(w)
+			httpError(w, http.StatusServiceUnavailable, "too many uploads")
+			return slot{}, false
+		}
 	}
 	s.perPeer[peer]++
 	s.active++
 	s.mu.Unlock()
-	return true
+	return sl, true
 }
 
 // RetryAfterMsHeader refines Retry-After (whole seconds) for peers: the
@@ -61,12 +75,15 @@ func ended(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
-func (s *Server) release(peer identity.ID) {
+// release gives back a slot acquire granted.
+func (s *Server) release(sl slot) {
 	s.mu.Lock()
-	<-s.total
+	if sl.shared {
+		<-s.total
+	}
 	s.active--
-	if s.perPeer[peer]--; s.perPeer[peer] <= 0 {
-		delete(s.perPeer, peer)
+	if s.perPeer[sl.peer]--; s.perPeer[sl.peer] <= 0 {
+		delete(s.perPeer, sl.peer)
 	}
 	s.mu.Unlock()
 }
@@ -121,7 +138,7 @@ func (s *Server) FlushLedger() error {
 }
 
 func (s *Server) handleChunk(w http.ResponseWriter, r *http.Request) {
-	peer, cid, ok := s.permit(w, r)
+	peer, acct, cid, ok := s.permit(w, r)
 	if !ok {
 		return
 	}
@@ -130,10 +147,11 @@ func (s *Server) handleChunk(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusBadRequest, "bad chunk index")
 		return
 	}
-	if !s.acquire(w, peer) {
+	sl, ok := s.acquire(w, peer, acct)
+	if !ok {
 		return
 	}
-	defer s.release(peer)
+	defer s.release(sl)
 	start := s.o.Now()
 	buf := getChunkBuf(sealed.DefaultChunkSize + sealed.Overhead)
 	defer func() { putChunkBuf(buf) }()
