@@ -93,7 +93,10 @@ func crowdTune(o *Options) {
 	// here, ten times the product's, because the hungry rule waited two
 	// rounds.
 	o.Fetch.OriginInFlight = 1
-	o.Server.MaxUploads = 64
+	// The crowd's devices are one account's, so its upload slots
+	// (peer.DefaultMaxUploads, for other accounts' devices) do not apply
+	// between them: only this per-device limit does. The simulator models
+	// a crowd of strangers, whom the slots hold.
 	o.Server.MaxUploadsPerPeer = 4
 	// Every node of this one-process crowd calls from 127.0.0.1, where a
 	// real crowd has an address per device: lift the per-address limit on

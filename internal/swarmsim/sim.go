@@ -56,7 +56,7 @@ type Config struct {
 	MaxSuppliers      int           // default directory.MaxSuppliers (50)
 	ResupplyInterval  time.Duration // default share.DefaultResupplyInterval (5 s)
 	AnnounceTTL       time.Duration // default directory.DefaultAnnounceTTL (90 s)
-	MaxUploads        int           // per device (default 64)
+	MaxUploads        int           // upload slots a device (default peer.DefaultMaxUploads, 8)
 	MaxUploadsPerPeer int           // default 4
 	OriginInFlight    int           // default 2
 	HaveInterval      time.Duration // default 500 ms
@@ -108,7 +108,7 @@ func (c *Config) defaults() {
 	setI(&c.MaxSuppliers, directory.MaxSuppliers)
 	setD(&c.ResupplyInterval, 5*time.Second)
 	setD(&c.AnnounceTTL, directory.DefaultAnnounceTTL)
-	setI(&c.MaxUploads, 64)
+	setI(&c.MaxUploads, 8)
 	setI(&c.MaxUploadsPerPeer, 4)
 	setI(&c.OriginInFlight, 2)
 	setD(&c.HaveInterval, 500*time.Millisecond)

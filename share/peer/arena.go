@@ -6,9 +6,9 @@ import (
 )
 
 // arenaSlots is how many chunk buffers the arena holds: more than a
-// device has chunks in flight at once (its upload slots, MaxUploads 32,
-// and the answers its downloads read, one a connection); beyond, buffers
-// come from the Go heap as before.
+// device has chunks in flight at once (its upload slots, MaxUploads, its
+// household's uploads, and the answers its downloads read, one a
+// connection); beyond, buffers come from the Go heap as before.
 const arenaSlots = 64
 
 // ArenaBytes is the most anonymous memory one process's buffer arenas map

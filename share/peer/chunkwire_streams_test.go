@@ -33,7 +33,7 @@ func TestWireStreamsFull(t *testing.T) {
 	t.Cleanup(release)
 	ln := countingLoopback(t)
 	startServerOn(t, ServerOptions{Identity: srv, Library: holder(t, c), Accounts: everyoneEnrolled{},
-		MaxUploadsPerPeer: 2 * maxStreams,
+		MaxUploads: 2 * maxStreams, MaxUploadsPerPeer: 2 * maxStreams,
 		holdUpload: func() {
 			if armed.Load() != 0 {
 				held.Add(1)

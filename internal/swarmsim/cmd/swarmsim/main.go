@@ -35,7 +35,7 @@ func main() {
 	flag.DurationVar(&c.ResupplyInterval, "resupply", 0, "directory re-ask interval (default 5s)")
 	flag.DurationVar(&c.HaveInterval, "have", 0, "Have polling interval (default 500ms)")
 	flag.DurationVar(&c.HaveWait, "have-wait", 0, "longest a peer holds a Have poll (default 4 x have; negative: none)")
-	flag.IntVar(&c.MaxUploads, "max-uploads", 0, "concurrent uploads per device (default 64)")
+	flag.IntVar(&c.MaxUploads, "max-uploads", 0, "concurrent uploads per device: its upload slots (default 8, peer.DefaultMaxUploads)")
 	flag.IntVar(&c.MaxUploadsPerPeer, "max-per-peer", 0, "concurrent uploads per peer (default 4)")
 	flag.IntVar(&c.MaxPeers, "max-peers", 0, "peers one download connects to (default 16)")
 	flag.IntVar(&c.OriginInFlight, "origin-inflight", 0, "requests in flight to the origin (default 2)")
