@@ -150,8 +150,11 @@
 // device (the same answer, so an excluded device learns nothing about
 // holdings); 503 with Retry-After when the caller cannot be checked with
 // the directory (lookup failed or rate-limited), or when the upload limits
-// (per peer and in total) are reached (plus Kith-Retry-After-Ms, the
-// suggested wait in milliseconds, for peers). Slow readers are cut off by a write
+// are reached (plus Kith-Retry-After-Ms, the suggested wait in
+// milliseconds, for peers): MaxUploadsPerPeer answers at once to one
+// device, and the MaxUploads upload slots (DefaultMaxUploads, 8) that
+// other accounts' devices share; the household's own devices are held to
+// the first only. Slow readers are cut off by a write
 // deadline; idle connections close after IdleTimeout.
 //
 // Text a peer sends for people (hello's name, an offer's name, artist and
