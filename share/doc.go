@@ -76,9 +76,14 @@
 // (none has a chunk it needs: peer.Fetcher.Unfed) a round at once, and
 // one more peer a round, up to twice MaxPeers: mutual picks can close a
 // group of devices on itself, and the origin answers a group without a
-// first copy "busy, ask your peers" (peerorder.go, download.go). The graphs and orders
-// themselves are package share/pairs' (pure decisions over peer IDs),
-// which the crowd simulator (internal/swarmsim) runs too.
+// first copy "busy, ask your peers" (peerorder.go, download.go). A download
+// whose peers have answered busy four times since its last round for their
+// upload slots being full (others share their uplinks:
+// peer.Fetcher.Contended) gets a round at once and one more peer the same
+// way; a crowd of one account's devices, which no slots hold, never does.
+// The graphs and orders themselves are package share/pairs' (pure
+// decisions over peer IDs), which the crowd simulator (internal/swarmsim)
+// runs too.
 //
 // # Services
 //

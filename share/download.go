@@ -385,6 +385,11 @@ func (n *Node) resupply(ctx context.Context, cid sealed.ContentID, m *sealed.Man
 	rounds := sched.NewRounds(time.Now(), full, every)
 	busy := 0
 	var growth pairs.Growth // the crowd's order of arrival across rounds (pairs.Round: Filled once settled)
+	// The contended rule: a download whose peers have answered busy
+	// ContendedAfter times since its last round, their upload slots full
+	// (others share their uplinks), has a round at once (sched.Rounds.Early)
+	// and takes one more peer there, as a hungry one does.
+	contendedAt := 0
 	for {
 		select {
 		case <-ctx.Done():
@@ -392,7 +397,12 @@ func (n *Node) resupply(ctx context.Context, cid sealed.ContentID, m *sealed.Man
 		case <-time.After(rounds.Wait(time.Now())):
 		}
 		now := time.Now()
-		if due, _ := rounds.Due(now, ft.Unfed()); !due {
+		contended := ft.Contended()-contendedAt >= sched.ContendedAfter && live() < pairs.Cap(limit)
+		due, _ := rounds.Due(now, ft.Unfed())
+		if !due && contended {
+			due = rounds.Early(now)
+		}
+		if !due {
 			if full {
 				// From a sample of a bigger crowd, the devices that dialled
 				// us are taken between rounds too (no directory call): the
@@ -409,6 +419,7 @@ func (n *Node) resupply(ctx context.Context, cid sealed.ContentID, m *sealed.Man
 		// No announcement here: the download was announced when it started
 		// and the heartbeat keeps it fresh; one per resupply round doubled
 		// a big crowd's load on the directory for nothing new.
+		contendedAt = ft.Contended()
 		sups, err := n.dirClient().SuppliersN(ctx, cid, n.answerSize())
 		if err != nil {
 			// A busy directory is asked less often until it answers.
@@ -430,7 +441,7 @@ func (n *Node) resupply(ctx context.Context, cid sealed.ContentID, m *sealed.Man
 		// otherwise waited for the repeat budget or the end of the crowd
 		// (8 MiB N=200: 75 devices without a chunk 30 s in).
 		pollers := n.pollers(cid, now, every)
-		room := pairs.NewRoom(limit, live(), ft.Unfed() >= sched.HungryAfter, seen, pollers)
+		room := pairs.NewRoom(limit, live(), ft.Unfed() >= sched.HungryAfter || contended, seen, pollers)
 		pick := room.Wants()
 		// Only then are the answer's peers ordered (pairOrder hashes each
 		// pair, LAN neighbours are listed): a download that has its peers

@@ -50,7 +50,11 @@ type node struct {
 	held      []*heldPoll // Have polls it holds (peer.Server's awaitWanted)
 
 	pumpQueued bool
-	tickAt     time.Duration // the next tick pump, 0 when none
+	// contended: the tick found ContendedAfter slots-full answers since
+	// the round at contendedAt (sched.Core.Contended) and gave a round.
+	contended   bool
+	contendedAt int
+	tickAt      time.Duration // the next tick pump, 0 when none
 }
 
 // online reports whether the directory lists n as a holder now.
@@ -113,7 +117,17 @@ func (n *node) tick() {
 	if s.c.Legacy {
 		unfed = 0 // no hungry rounds
 	}
-	if due, early := n.rounds.Due(s.t(), unfed); due {
+	// The contended rule (share.Node.resupply): ContendedAfter slots-full
+	// answers since the last round give a round at once.
+	n.countLive()
+	n.contended = !s.c.Legacy && n.core.Contended()-n.contendedAt >= sched.ContendedAfter &&
+		n.added < pairs.Cap(sched.Peers(s.c.MaxPeers, s.chunks))
+	due, early := n.rounds.Due(s.t(), unfed)
+	if !due && n.contended && n.rounds.Early(s.t()) {
+		due, early = true, true
+		s.contendedRounds++
+	}
+	if due {
 		if early {
 			s.earlyRounds++
 		}
@@ -252,7 +266,8 @@ func (n *node) resupply() {
 		after = 2 * s.c.ResupplyInterval
 	}
 	pollers := n.pollersNow()
-	room := pairs.NewRoom(limit, n.added, unfed >= after, n.seen, pollers)
+	n.contendedAt = n.core.Contended()
+	room := pairs.NewRoom(limit, n.added, unfed >= after || n.contended, n.seen, pollers)
 	s.noteUnfed(unfed, room.Hungry)
 	pick := room.Wants()
 	ans := n.suppliers(pick)

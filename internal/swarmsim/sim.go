@@ -162,9 +162,10 @@ type Result struct {
 	// longest Unfed any round saw.
 	UnfedRounds, HungryRounds, HungryPeers int64
 	MaxUnfed                               time.Duration
-	// EarlyRounds is the rounds a hungry download had before its
-	// clock's next (unfed for sched.HungryAfter).
-	EarlyRounds int64
+	// EarlyRounds is the rounds a hungry or contended download had
+	// before its clock's next; ContendedRounds those of them the
+	// contended rule gave (sched.ContendedAfter slots-full answers).
+	EarlyRounds, ContendedRounds int64
 	// OrderedStarts is the downloads that started from an answer with the
 	// order of arrival (pairs.Arrival: a forming crowd the directory
 	// lists whole), Adopted the later pairs they adopted (pairs.Later)
@@ -177,11 +178,11 @@ type Result struct {
 }
 
 func (r Result) String() string {
-	return fmt.Sprintf("N=%d size=%dMiB churn=%.0f%% free=%.0f%% legacy=%v: origin %.2fx (busy %d), finished %d left %d stuck %d, median %s p99 %s all %s, bound %s (peers %s), fairness %.2f maxup %.1fx, %.1f polls/dev, %.2f conns/dev, unfed rounds %d (max %s) hungry %d (+%d peers, %d early), ordered starts %d adopted %d (%d between rounds), %d events in %s",
+	return fmt.Sprintf("N=%d size=%dMiB churn=%.0f%% free=%.0f%% legacy=%v: origin %.2fx (busy %d), finished %d left %d stuck %d, median %s p99 %s all %s, bound %s (peers %s), fairness %.2f maxup %.1fx, %.1f polls/dev, %.2f conns/dev, unfed rounds %d (max %s) hungry %d (+%d peers, %d early), contended %d, ordered starts %d adopted %d (%d between rounds), %d events in %s",
 		r.N, r.Size>>20, r.Churn*100, r.FreeRiders*100, r.Legacy, r.OriginX, r.OriginBusy, r.Finished, r.Left, r.Stuck,
 		r.Median.Round(time.Millisecond), r.P99.Round(time.Millisecond), r.All.Round(time.Millisecond), r.Bound.Round(time.Millisecond), r.PeerBound.Round(time.Millisecond),
 		r.Fairness, r.MaxUpX, r.PollsPerDevice, r.ConnsPerDevice, r.UnfedRounds, r.MaxUnfed.Round(time.Millisecond),
-		r.HungryRounds, r.HungryPeers, r.EarlyRounds, r.OrderedStarts, r.Adopted, r.AdoptedBetween, r.Events, r.Wall.Round(time.Millisecond))
+		r.HungryRounds, r.HungryPeers, r.EarlyRounds, r.ContendedRounds, r.OrderedStarts, r.Adopted, r.AdoptedBetween, r.Events, r.Wall.Round(time.Millisecond))
 }
 
 type event struct {
@@ -237,7 +238,7 @@ type sim struct {
 	pairs       map[[2]identityID]bool // connections: pairs where one end took the other
 	// The hungry rule's evidence (Result.Unfed...).
 	unfedRounds, hungryRounds, hungryPeers int64
-	earlyRounds                            int64
+	earlyRounds, contendedRounds           int64
 	orderedStarts, adopted                 int64 // starts from an answer with the order of arrival; later pairs adopted
 	adoptedBetween                         int64 // adopted between rounds
 	maxUnfed                               time.Duration
@@ -349,7 +350,7 @@ func (s *sim) result(wall time.Duration) Result {
 		PollsPerDevice: float64(s.polls) / float64(max(1, len(s.nodes))),
 		ConnsPerDevice: float64(len(s.pairs)) / float64(max(1, len(s.nodes))),
 		UnfedRounds:    s.unfedRounds, HungryRounds: s.hungryRounds, HungryPeers: s.hungryPeers, MaxUnfed: s.maxUnfed,
-		EarlyRounds:   s.earlyRounds,
+		EarlyRounds: s.earlyRounds, ContendedRounds: s.contendedRounds,
 		OrderedStarts: s.orderedStarts, Adopted: s.adopted, AdoptedBetween: s.adoptedBetween}
 	r.OriginX = float64(s.originBytes) / float64(s.c.Size)
 	var times []time.Duration

@@ -128,9 +128,11 @@ func TestAdoptedBetweenRounds(t *testing.T) {
 // earlier ones adopt the later pairs that picked them, and the crowd
 // opens fewer connections than a device's k peers each (before the
 // simulator ran it: 3.8 a device for k = 4; the graph alone is about
-// k/2, connect-backs to pollers add some).
+// k/2, connect-backs to pollers add some). Its devices' upload slots are
+// wide (64), so the contended rule, which adds pairs where slots are
+// full, leaves the graph alone (TestContendedRule).
 func TestFormingCrowdPairs(t *testing.T) {
-	r := Run(Config{N: 40, Size: 8 << 20, Arrivals: 5 * time.Second, ResupplyInterval: 500 * time.Millisecond, Seed: 1})
+	r := Run(Config{N: 40, Size: 8 << 20, Arrivals: 5 * time.Second, ResupplyInterval: 500 * time.Millisecond, Seed: 1, MaxUploads: 64})
 	t.Log(r)
 	if r.OrderedStarts != 39 || r.Adopted == 0 {
 		t.Errorf("ordered starts %d (want 39), adopted %d", r.OrderedStarts, r.Adopted)
@@ -143,7 +145,7 @@ func TestFormingCrowdPairs(t *testing.T) {
 	}
 	// From an older directory (v1: no ranks) the same crowd pairs by
 	// pairs.Match and opens more connections.
-	v1 := Run(Config{N: 40, Size: 8 << 20, Arrivals: 5 * time.Second, ResupplyInterval: 500 * time.Millisecond, Seed: 1, V1Directory: true})
+	v1 := Run(Config{N: 40, Size: 8 << 20, Arrivals: 5 * time.Second, ResupplyInterval: 500 * time.Millisecond, Seed: 1, MaxUploads: 64, V1Directory: true})
 	t.Log(v1)
 	if v1.OrderedStarts != 0 || v1.Adopted != 0 || v1.ConnsPerDevice <= r.ConnsPerDevice || v1.Stuck > 0 {
 		t.Errorf("v1 directory: ordered starts %d, adopted %d, %.2f conns/dev (v2 %.2f), stuck %d",
@@ -213,5 +215,26 @@ func TestUpUse(t *testing.T) {
 	c.UseBin = 0
 	if r2 := Run(c); r2.UpUse != nil || r2.Median != r.Median || r2.OriginBytes != r.OriginBytes {
 		t.Errorf("the trace changed the run: median %s / %s, origin %d / %d", r2.Median, r.Median, r2.OriginBytes, r.OriginBytes)
+	}
+}
+
+// TestContendedRule: with the product's upload slots, downloads whose
+// peers answer busy for full slots take more peers at once (share.Node's
+// contended rule) and the crowd finishes sooner than one whose slots
+// never fill (64), where the rule never fires.
+func TestContendedRule(t *testing.T) {
+	slots := Run(Config{N: 50, Size: 8 << 20, Seed: 1})
+	wide := Run(Config{N: 50, Size: 8 << 20, Seed: 1, MaxUploads: 64})
+	t.Log(slots)
+	t.Log(wide)
+	if slots.ContendedRounds == 0 || wide.ContendedRounds != 0 {
+		t.Errorf("contended rounds %d with 8 slots (want some), %d with 64 (want none)", slots.ContendedRounds, wide.ContendedRounds)
+	}
+	if slots.All >= wide.All || slots.ConnsPerDevice <= wide.ConnsPerDevice {
+		t.Errorf("8 slots: all %s, %.2f conns/dev; 64: all %s, %.2f: want sooner with more pairs",
+			slots.All, slots.ConnsPerDevice, wide.All, wide.ConnsPerDevice)
+	}
+	if slots.Stuck > 0 || slots.OriginX > 1.2 {
+		t.Errorf("stuck %d, origin %.2fx", slots.Stuck, slots.OriginX)
 	}
 }

@@ -69,6 +69,7 @@ func (tr *transfer) arrive() {
 		return
 	}
 	var out sched.Kind = sched.OK
+	slots := false // Busy for the sender's full upload slots (peer.BusyHeader)
 	p := tr.from
 	switch {
 	case p.gone || !p.started:
@@ -79,11 +80,13 @@ func (tr *transfer) arrive() {
 		out = sched.NotHeld
 	case p.stalled:
 		out = sched.Busy
-	case p.uploads >= s.c.MaxUploads || p.perPeer[n.id] >= s.c.MaxUploadsPerPeer:
+	case p.perPeer[n.id] >= s.c.MaxUploadsPerPeer:
 		out = sched.Busy
+	case p.uploads >= s.c.MaxUploads:
+		out, slots = sched.Busy, true
 	}
 	if out != sched.OK {
-		s.at(s.c.Latency, func() { tr.end(sched.Outcome{Kind: out, RetryAfter: 200 * time.Millisecond}) })
+		s.at(s.c.Latency, func() { tr.end(sched.Outcome{Kind: out, RetryAfter: 200 * time.Millisecond, Slots: slots}) })
 		return
 	}
 	p.uploads++

@@ -35,6 +35,7 @@ type StatusError struct {
 	Status     int
 	Message    string
 	RetryAfter time.Duration // from Retry-After on 503
+	Slots      bool          // 503 with Kith-Busy: slots (BusyHeader)
 }
 
 func (e *StatusError) Error() string {
@@ -565,6 +566,7 @@ func (c *Client) doVia(req *http.Request, rt func(*http.Request) (*http.Response
 		} else if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s >= 0 {
 			se.RetryAfter = time.Duration(s) * time.Second
 		}
+		se.Slots = resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get(BusyHeader) == "slots"
 		if resp.StatusCode/100 == 4 && strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
 			var de directory.Error
 			if json.Unmarshal(msg, &de) == nil && de.Code != "" {

@@ -30,3 +30,12 @@ func (f *Fetcher) Unfed() time.Duration {
 	defer f.mu.Unlock()
 	return f.core.Unfed(f.clk.Now())
 }
+
+// Contended counts the peers' busy answers that said their upload slots
+// were full (sched.Core.Contended): a Node connects a download that keeps
+// meeting them to one more peer.
+func (f *Fetcher) Contended() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.core.Contended()
+}

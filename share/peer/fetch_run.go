@@ -246,7 +246,7 @@ func outcome(err error) sched.Outcome {
 	case errors.Is(err, library.ErrBadChunk) || errors.Is(err, ErrMisbehaving):
 		k = sched.Bad
 	case errors.As(err, &st) && st.Status == http.StatusServiceUnavailable:
-		return sched.Outcome{Kind: sched.Busy, RetryAfter: st.RetryAfter, Err: err}
+		return sched.Outcome{Kind: sched.Busy, RetryAfter: st.RetryAfter, Slots: st.Slots, Err: err}
 	case errors.As(err, &st) && st.Status == http.StatusNotFound:
 		k = sched.NotHeld
 	case errors.As(err, &st) && st.Status == http.StatusForbidden, errors.Is(err, ErrRevoked):

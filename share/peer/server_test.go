@@ -167,8 +167,8 @@ func TestUploadLimits(t *testing.T) {
 		t.Fatal("first slot refused")
 	}
 	var se *StatusError
-	if _, err := cb.Chunk(ctx, c.m, 0, nil); !errors.As(err, &se) || se.Status != 503 || se.RetryAfter <= 0 {
-		t.Fatalf("second upload to B: %v, want 503 with Retry-After", err)
+	if _, err := cb.Chunk(ctx, c.m, 0, nil); !errors.As(err, &se) || se.Status != 503 || se.RetryAfter <= 0 || se.Slots {
+		t.Fatalf("second upload to B: %v (slots %v), want 503 with Retry-After, for B's own limit", err, se != nil && se.Slots)
 	}
 	if _, err := cd.Chunk(ctx, c.m, 0, nil); err != nil {
 		t.Fatalf("D within the total limit: %v", err)
@@ -178,8 +178,8 @@ func TestUploadLimits(t *testing.T) {
 		t.Fatal("slot for D refused")
 	}
 	e := newIdent(t)
-	if _, err := client(t, e, a.ID(), addr).Chunk(ctx, c.m, 0, nil); !errors.As(err, &se) || se.Status != 503 {
-		t.Fatalf("upload beyond the total: %v, want 503", err)
+	if _, err := client(t, e, a.ID(), addr).Chunk(ctx, c.m, 0, nil); !errors.As(err, &se) || se.Status != 503 || !se.Slots {
+		t.Fatalf("upload beyond the total: %v, want 503 saying the slots are full (%s)", err, BusyHeader)
 	}
 	s.release(sb)
 	s.release(sd)

@@ -42,6 +42,7 @@ func (s *Server) acquire(w http.ResponseWriter, peer identity.ID, account string
 		default:
 			s.mu.Unlock()
 			busy(w)
+			w.Header().Set(BusyHeader, "slots")
 			httpError(w, http.StatusServiceUnavailable, "too many uploads")
 			return slot{}, false
 		}
@@ -55,6 +56,12 @@ func (s *Server) acquire(w http.ResponseWriter, peer identity.ID, account string
 // RetryAfterMsHeader refines Retry-After (whole seconds) for peers: the
 // suggested wait in milliseconds.
 const RetryAfterMsHeader = "Kith-Retry-After-Ms"
+
+// BusyHeader, "slots" on a 503, says the server's upload slots were full
+// (DefaultMaxUploads: other devices fill its uplink), not the caller's
+// own limit: a download that keeps meeting it takes one more peer
+// (sched.Core.Contended).
+const BusyHeader = "Kith-Busy"
 
 func busy(w http.ResponseWriter) {
 	w.Header().Set("Retry-After", "1")

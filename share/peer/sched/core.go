@@ -127,7 +127,10 @@ const (
 type Outcome struct {
 	Kind       Kind
 	RetryAfter time.Duration // Busy
-	Err        error         // for faults and logs
+	// Slots: Busy because the source's upload slots were full (others
+	// fill its uplink), not because of our own requests to it.
+	Slots bool
+	Err   error // for faults and logs
 }
 
 // Fault records a source that was banned or dropped.
@@ -167,6 +170,9 @@ type Core struct {
 	rate     float64
 	// lastPeerChunk is when a peer last delivered a chunk (origin fallback).
 	lastPeerChunk time.Time
+	// slotsBusy counts the busy answers from peers whose upload slots
+	// were full (Outcome.Slots): Contended.
+	slotsBusy int
 	// crowd lists the other devices downloading this content that this one
 	// may not be connected to (SetCrowd); mine caches, per chunk, whether
 	// this device owns it among the crowd (0 not yet known, 1 yes, 2 no);
@@ -307,6 +313,23 @@ func (k *Core) Unfed(now time.Time) time.Duration {
 	}
 	return now.Sub(k.lastPeerChunk)
 }
+
+// Contended is how many times a peer has answered this download busy
+// because its upload slots were full (Outcome.Slots): its uplink is
+// shared by other downloads, so ours gets a part of it. share.Node takes
+// one more peer for a download that counts ContendedAfter more since its
+// last round (sched.Rounds). The harness's crowd, one account's devices,
+// is never held to slots, so only crowds of strangers see it.
+func (k *Core) Contended() int { return k.slotsBusy }
+
+// ContendedAfter is how many slots-full answers since a download's last
+// resupply round give it one more peer at once (share.Node's contended
+// rule). In the simulator (8 MiB, its default links, medians of seeds
+// 1-3), the crowd all done with the rule against without: N=10 4.15 s
+// against 5.09, N=50 4.67 against 5.39, N=200 4.86 against 5.39, N=1,000
+// with 10 % churn and 30 % free riders 7.56 against 8.66, at 3.3-5.5
+// connections a device against 1.7-3.6; 64 MiB crowds within 3 %.
+const ContendedAfter = 4
 
 // Missing is how many chunks are still needed.
 func (k *Core) Missing() int { return k.missing }

@@ -84,6 +84,9 @@ func (k *Core) fail(s *Source, i int, out Outcome, now time.Time) *Fault {
 		return nil
 	case out.Kind == Busy:
 		s.until = now.Add(max(out.RetryAfter, 50*time.Millisecond))
+		if out.Slots && !s.origin {
+			k.slotsBusy++
+		}
 		return nil
 	case out.Kind == NotHeld && s.have != nil && i >= 0:
 		s.have.Clear(i) // our view of its bitmap was stale

@@ -80,6 +80,19 @@ func (r *Rounds) Due(now time.Time, unfed time.Duration) (due, early bool) {
 	return true, early
 }
 
+// Early starts a round at now for a reason of the caller's (share.Node's
+// contended rule: a download its peers keep answering busy, their upload
+// slots full), unless one came within the hungry wait (a second while
+// the download is fed: hungryWait); false: not now. A round started so
+// is early as a hungry one is, and counts as the last round.
+func (r *Rounds) Early(now time.Time) bool {
+	if now.Before(r.calm) {
+		return false
+	}
+	r.next, r.calm = now.Add(r.every), now.Add(r.hungryWait())
+	return true
+}
+
 // hungryWait is how long after a round the next hungry one may come:
 // HungryAfter, doubling with each hungry round of the streak, up to Every.
 func (r *Rounds) hungryWait() time.Duration {

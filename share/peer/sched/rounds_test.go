@@ -118,3 +118,29 @@ func TestRoundsWaitUntil(t *testing.T) {
 		t.Errorf("at the wait's end: due %v, next round %v", due, r.Next().Sub(t0))
 	}
 }
+
+// An early round (the contended rule's) comes no sooner than HungryAfter
+// after the last round, and puts the clock's next round Every after it.
+func TestRoundsEarly(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	r := NewRounds(t0.Add(-FirstRound), false, every)
+	if due, _ := r.Due(t0, 0); !due {
+		t.Fatal("the first round is not due")
+	}
+	if r.Early(t0.Add(HungryAfter / 2)) {
+		t.Error("an early round within HungryAfter of the last")
+	}
+	at := t0.Add(HungryAfter)
+	if !r.Early(at) {
+		t.Fatal("no early round HungryAfter after the last")
+	}
+	if got := r.Next(); !got.Equal(at.Add(every)) {
+		t.Errorf("the clock's next round at %v, want %v", got.Sub(t0), at.Add(every).Sub(t0))
+	}
+	if r.Early(at.Add(HungryAfter / 2)) {
+		t.Error("a second early round within HungryAfter of the first")
+	}
+	if due, _ := r.Due(at.Add(every-time.Millisecond), 0); due {
+		t.Error("the clock's round came before Every after the early one")
+	}
+}
