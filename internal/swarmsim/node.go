@@ -118,10 +118,9 @@ func (n *node) tick() {
 		unfed = 0 // no hungry rounds
 	}
 	// The contended rule (share.Node.resupply): ContendedAfter slots-full
-	// answers since the last round give a round at once.
-	n.countLive()
-	n.contended = !s.c.Legacy && n.core.Contended()-n.contendedAt >= sched.ContendedAfter &&
-		n.added < pairs.Cap(sched.Peers(s.c.MaxPeers, s.chunks))
+	// answers since the last round give a round at once. The live peers
+	// are counted only then, as share.Node does, not at every tick.
+	n.contended = !s.c.Legacy && n.core.Contended()-n.contendedAt >= sched.ContendedAfter && n.roomLeft()
 	due, early := n.rounds.Due(s.t(), unfed)
 	if !due && n.contended && n.rounds.Early(s.t()) {
 		due, early = true, true
@@ -307,6 +306,13 @@ func (n *node) resupply() {
 		room.Took(extra)
 	}
 	n.poke()
+}
+
+// roomLeft counts the live peers (countLive) and reports whether the
+// download has fewer than pairs.Cap of them.
+func (n *node) roomLeft() bool {
+	n.countLive()
+	return n.added < pairs.Cap(sched.Peers(n.s.c.MaxPeers, n.s.chunks))
 }
 
 // countLive sets added to the live peers (dropped ones leave room), as
