@@ -37,8 +37,13 @@ import (
 //	child → parent (stdout)  crowd {"ready":true}            every node enrolled, registered and serving
 //	parent → child (stdin)   go                              start the downloads (each after its delay)
 //	child → parent           crowd {"id":…,"ms":…,"origin":…} one line per finished download
+//	parent → child           done                            the crowd's last download finished
 //	child → parent           crowd {"finished":true,"cpu_ms":…,"max_fds":…}
-//	parent → child           stdin closed                     the whole crowd is done: stop serving
+//	parent → child           stdin closed                     stop serving
+//
+// A child keeps serving the others after its own downloads: its CPU (and
+// its profile) run from "go" to "done", the crowd's last download, so that
+// cpu_s covers the same span as s_all in every process.
 //
 // Lines without the "crowd " prefix (the test runner's own) are ignored.
 
@@ -65,11 +70,11 @@ type crowdReport struct {
 	Down     int64  `json:"down,omitempty"`   // bytes this node took from anyone (its ledger: chunks received whole, a chunk twice when two sources both answered)
 	Err      string `json:"err,omitempty"`
 	Finished bool   `json:"finished,omitempty"`
-	CPUMs    int64  `json:"cpu_ms,omitempty"`  // the child's user+system CPU from "go" to its last download
+	CPUMs    int64  `json:"cpu_ms,omitempty"`  // the child's user+system CPU from "go" to "done"
 	MaxFDs   int    `json:"max_fds,omitempty"` // most open file descriptors seen
 	Conns    int64  `json:"conns,omitempty"`   // connections the group's nodes opened to peers (peer.Client.Handshakes)
 	Polls    int64  `json:"polls,omitempty"`   // Have polls the group's nodes sent to peers (peer.Client.HavePolls)
-	Faults   int64  `json:"faults,omitempty"`  // the child's minor page faults from "go" to its last download
+	Faults   int64  `json:"faults,omitempty"`  // the child's minor page faults from "go" to "done"
 }
 
 // TestCrowdHelper is a child process of BenchmarkFlashCrowd (a group of
@@ -135,7 +140,7 @@ func crowdChild(t *testing.T, raw string, in io.Reader, out io.Writer) error {
 	if !lines.Scan() || lines.Text() != "go" {
 		return errors.New("no go from the parent")
 	}
-	if dir := os.Getenv("KITH_CROWD_PROFILE"); dir != "" { // a CPU profile per group, from "go" to the last download
+	if dir := os.Getenv("KITH_CROWD_PROFILE"); dir != "" { // a CPU profile per group, from "go" to "done"
 		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("group-%d.pprof", cfg.Group)))
 		if err != nil {
 			return err
@@ -184,7 +189,13 @@ func crowdChild(t *testing.T, raw string, in io.Reader, out io.Writer) error {
 	go reportStalls(nodes, cid, stop)
 	go fds.watch(stop)
 	wg.Wait()
+	// Serve the others until the crowd's last download.
+	for lines.Scan() && lines.Text() != "done" {
+	}
 	close(stop)
+	// CPU and faults before the profile is written: encoding it is the
+	// harness's work, not the crowd's.
+	cpu, faults := cpuTime()-cpu0, minorFaults()-flt0
 	pprof.StopCPUProfile()
 	if dir := os.Getenv("KITH_CROWD_PROFILE"); dir != "" { // and its allocations (since the process started)
 		if f, err := os.Create(filepath.Join(dir, fmt.Sprintf("group-%d.allocs.pprof", cfg.Group))); err == nil {
@@ -192,8 +203,8 @@ func crowdChild(t *testing.T, raw string, in io.Reader, out io.Writer) error {
 			f.Close()
 		}
 	}
-	crowdSay(out, crowdReport{Finished: true, CPUMs: (cpuTime() - cpu0).Milliseconds(), MaxFDs: fds.max(), Conns: handshakes(nodes), Polls: havePolls(nodes), Faults: minorFaults() - flt0})
-	// Keep serving the others until the parent says the crowd is done.
+	crowdSay(out, crowdReport{Finished: true, CPUMs: cpu.Milliseconds(), MaxFDs: fds.max(), Conns: handshakes(nodes), Polls: havePolls(nodes), Faults: faults})
+	// Keep serving until the parent closes stdin.
 	for lines.Scan() {
 	}
 	return nil
@@ -442,7 +453,7 @@ type crowdResult struct {
 	all    time.Duration // "go" to the last download finished
 	origin int64         // bytes the crowd took from the origin
 	down   int64         // bytes the crowd took from anyone (the origin too)
-	cpu    time.Duration // the children's CPU from "go" to their last download, and the parent's (the directory) meanwhile
+	cpu    time.Duration // every process's CPU from "go" to the crowd's last download: the children's and the parent's (the directory)
 	maxFDs int           // most descriptors one child held
 	conns  int64         // connections the crowd's nodes opened to each other
 	polls  int64         // Have polls the crowd's nodes sent each other
@@ -582,7 +593,19 @@ func runCrowd(b *testing.B, d *testDirectory, title *directory.Title, delays []t
 		}
 	}
 	var errs []string
+	done := false // "done" sent: every download finished
 	for got, finished := 0, 0; got < n || finished < groups; {
+		if got == n && !done {
+			done = true
+			b.StopTimer()
+			res.cpu += cpuTime() - cpu0 // the parent's: the directory and the origin
+			res.faults += minorFaults() - flt0
+			for _, k := range kids {
+				if _, err := io.WriteString(k.stdin, "done\n"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
 		r := <-reports
 		switch {
 		case r.Finished:
@@ -604,9 +627,6 @@ func runCrowd(b *testing.B, d *testDirectory, title *directory.Title, delays []t
 			b.Fatalf("crowd child: %s", r.Err)
 		}
 	}
-	b.StopTimer()
-	res.cpu += cpuTime() - cpu0
-	res.faults += minorFaults() - flt0
 	if len(errs) > 0 {
 		b.Fatalf("%d of %d downloads failed; first: %s", len(errs), n, errs[0])
 	}
