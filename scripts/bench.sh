@@ -33,7 +33,7 @@ plan=(
   "./share/peer/|Request|2000x"                   # CPU of one /have poll and one chunk request: chunk wire, HTTP/2, HTTP/1.1
   "./directory/relay/|RelayThroughput|3x"
   "./share/peer/|HostileOffer|1x"
-  "./share/|CrowdBound|3x"                        # the flash crowd's bounds alone (tlsBound, cryptoBound)
+  "./share/|CrowdBound|3x"                        # the flash crowd's bounds alone (tlsBound, cryptoBound; storeBound beside them)
   "./share/|ChunkPath|5x"                         # the chunk path alone (16 downloads from one holder, stored) vs tlsBound, same run
   "./share/library/|WriteChunks|5x"               # the store's part of it: 16 downloads' WriteChunk (check, page cache, writeback, fsync, index)
   "./share/|FlashCrowd|1x"

@@ -44,7 +44,9 @@ import (
 // time for all N (s_all), for one node alone (s_one), the
 // machine's crypto-and-TLS bound for the bytes moved (s_bound, see
 // tlsBound; ns/B_bound its CPU per byte, ms/hs_bound per handshake) and
-// s_all ÷ s_bound (x_bound);
+// s_all ÷ s_bound (x_bound); beside it, not in it, the CPU a byte costs
+// to store and read back once (ns/B_store, storeBound) and s_all over a
+// bound that also counted that (x_bound_store);
 // the CPU the nodes and the directory spent meanwhile (cpu_s) and
 // cpu_s ÷ (s_bound × cores) (x_cpu: the time over the bound an idle
 // machine could at best reach, unlike s_all not inflated by other loads of
@@ -146,6 +148,9 @@ func flashCrowd(b *testing.B, n, size int, poisson bool) {
 	// The crowd's chunks are the title's default-sized sealed chunks.
 	tb := tlsBound(b, n, total, sealed.DefaultChunkSize+sealed.Overhead)
 	bound := tb.bound
+	// Beside the bound, not in it: the disk's term (storeBound).
+	store := storeBound(b, title.Size, sealed.DefaultChunkSize+sealed.Overhead)
+	boundStore := bound + time.Duration(store*float64(total)/float64(runtime.NumCPU()))
 	crypto := cryptoBound(b, total)
 	cpu := res.cpu
 	cores := float64(runtime.NumCPU())
@@ -160,6 +165,8 @@ func flashCrowd(b *testing.B, n, size int, poisson bool) {
 	b.ReportMetric(tb.perByte, "ns/B_bound")
 	b.ReportMetric(float64(tb.perHandshake)/1e6, "ms/hs_bound")
 	b.ReportMetric(res.all.Seconds()/bound.Seconds(), "x_bound")
+	b.ReportMetric(store, "ns/B_store")
+	b.ReportMetric(res.all.Seconds()/boundStore.Seconds(), "x_bound_store")
 	// CPU spent by the crowd and the directory ÷ the bound's CPU (bound ×
 	// cores): what the time would be over the bound on an idle machine if
 	// the swarm were CPU-bound; unlike s_all, it does not grow with the
@@ -444,7 +451,8 @@ type tlsCost struct {
 // BenchmarkCrowdBound measures the flash crowd's two bounds alone:
 // tlsBound's crypto-and-TLS stream (CPU a byte, ns/B_bound, and a mutual
 // handshake, ms/hs_bound) and cryptoBound's crypto-only loop (ns/B_crypto),
-// to see how steady they are on this machine without running a crowd.
+// to see how steady they are on this machine without running a crowd; and
+// storeBound's disk term for titles of 8 and 64 MiB (ns/B_store_*).
 func BenchmarkCrowdBound(b *testing.B) {
 	const total = 1 << 30
 	for range b.N {
@@ -453,6 +461,8 @@ func BenchmarkCrowdBound(b *testing.B) {
 		b.ReportMetric(tb.perByte, "ns/B_bound")
 		b.ReportMetric(float64(tb.perHandshake)/1e6, "ms/hs_bound")
 		b.ReportMetric(float64(crypto)*float64(runtime.NumCPU())/total, "ns/B_crypto")
+		b.ReportMetric(storeBound(b, 8<<20, sealed.DefaultChunkSize+sealed.Overhead), "ns/B_store_8MiB")
+		b.ReportMetric(storeBound(b, 64<<20, sealed.DefaultChunkSize+sealed.Overhead), "ns/B_store_64MiB")
 	}
 }
 
