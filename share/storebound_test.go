@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/kith-media/kith/share/library"
 )
 
 // storeBound is what storing a byte costs a device and reading it back once
@@ -42,7 +44,6 @@ func storeBound(b *testing.B, fileSize int64, chunkSize int) float64 {
 func storeOnce(b *testing.B, fileSize int64, chunkSize int) float64 {
 	b.Helper()
 	const stream = 64 << 20
-	const writebackBatch = 1 << 20 // library.writebackBatch
 	fileSize = min(fileSize, stream)
 	files := max(1, int(stream/fileSize))
 	dir := b.TempDir()
@@ -64,7 +65,7 @@ func storeOnce(b *testing.B, fileSize int64, chunkSize int) float64 {
 			if _, err := fh.WriteAt(chunk[:n], off); err != nil {
 				b.Fatal(err)
 			}
-			if written += n; written >= writebackBatch && off+n < fileSize {
+			if written += n; written >= library.WritebackBatch && off+n < fileSize {
 				if err := unix.SyncFileRange(int(fh.Fd()), lo, off+n-lo, unix.SYNC_FILE_RANGE_WRITE); err != nil {
 					b.Fatal(err)
 				}

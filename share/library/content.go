@@ -30,7 +30,7 @@ type item struct {
 	pending      []int // written, not yet fsynced
 	pendingBytes int64
 	lastSync     time.Time
-	wbLo, wbHi   int64         // the span of the chunks written since the last writeback started (writebackBatch)
+	wbLo, wbHi   int64         // the span of the chunks written since the last writeback started (WritebackBatch)
 	wbBytes      int64         // their bytes
 	notify       chan struct{} // closed and replaced when a chunk arrives
 }
@@ -421,7 +421,7 @@ func (l *Library) WriteChunk(cid sealed.ContentID, i int, ct []byte) error {
 // that a test can see the spans).
 var startWriteback = writeback
 
-// writebackBatch is how many bytes of a download's chunks are written
+// WritebackBatch is how many bytes of a download's chunks are written
 // before their writeback is started (one sync_file_range over the span
 // they lie in), not each chunk's on its own. A call costs the kernel's
 // block allocation and I/O submission for its range whatever its size: on
@@ -432,12 +432,13 @@ var startWriteback = writeback
 // besides what the disk has not written yet. Bigger batches cost more, not
 // less (BenchmarkWriteChunks write_ns/B, 3 rounds alternated at load 3:
 // 1 MiB 0.299/0.306/0.302, 2 MiB 0.315/0.314/0.329, 4 MiB 0.325/0.328/0.343):
-// the fsync at the end writes back the rest in one go.
-const writebackBatch = 1 << 20
+// the fsync at the end writes back the rest in one go. Exported for the
+// flash crowd's disk term (share's storeBound), which does what this does.
+const WritebackBatch = 1 << 20
 
 // written notes chunk [off, off+n) as written (it.mu held) and returns
 // the span whose writeback to start now: none until the chunks written
-// since the last one hold writebackBatch bytes, or when the fsync that
+// since the last one hold WritebackBatch bytes, or when the fsync that
 // follows the last chunk writes them back anyway. Chunks come in any
 // order: the span covers them all, and the holes in it (chunks not yet
 // written, or already written back) cost the kernel nothing.
@@ -447,7 +448,7 @@ func (it *item) written(off, n int64, last bool) (int64, int64) {
 	}
 	it.wbLo, it.wbHi = min(it.wbLo, off), max(it.wbHi, off+n)
 	it.wbBytes += n
-	if last || it.wbBytes < writebackBatch {
+	if last || it.wbBytes < WritebackBatch {
 		return 0, 0
 	}
 	it.wbBytes = 0

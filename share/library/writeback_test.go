@@ -10,7 +10,7 @@ import (
 )
 
 // TestWritebackBatched: a download's chunks, written in any order, have
-// their writeback started once per writebackBatch bytes over the span they
+// their writeback started once per WritebackBatch bytes over the span they
 // lie in, not once per chunk, and every chunk but those the final fsync
 // writes back lies in a span started; the download still seals whole.
 func TestWritebackBatched(t *testing.T) {
@@ -54,7 +54,7 @@ func TestWritebackBatched(t *testing.T) {
 	defer mu.Unlock()
 	// 32 chunks of 256 KiB: one start a MiB, the last MiB left to the
 	// fsync that follows the last chunk.
-	if want := n*cs/writebackBatch - 1; len(spans) != want {
+	if want := n*cs/WritebackBatch - 1; len(spans) != want {
 		t.Fatalf("%d writebacks started for %d chunks, want %d (one a MiB): %v", len(spans), n, want, spans)
 	}
 	covered := func(i int) bool {
@@ -67,7 +67,7 @@ func TestWritebackBatched(t *testing.T) {
 		return false
 	}
 	// Every chunk written before the last batch began lies in a span.
-	for k, i := range order[:len(order)-writebackBatch/cs] {
+	for k, i := range order[:len(order)-WritebackBatch/cs] {
 		if !covered(i) {
 			t.Errorf("chunk %d (written %dth) in no writeback started: %v", i, k+1, spans)
 		}
