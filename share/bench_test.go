@@ -61,9 +61,11 @@ import (
 // under SCHED_BATCH (sched_batch: 1 unless KITH_CROWD_SCHED=other; see
 // batchCommand), whether the VM's free page reporting was paused and the
 // crowd's memory warmed (vm_paused: 1 where the machine allows it, unless
-// KITH_CROWD_VM=asis; see pauseReporting) and the requests
+// KITH_CROWD_VM=asis; see pauseReporting), the requests
 // the directory refused busy per device (busy/dev; busy_lookups/dev the
-// suppliers and manifest lookups among them).
+// suppliers and manifest lookups among them), and what entering the
+// kernel costs on the machine that day, measured before "go" (ns/syscall
+// for a getppid, us/fault for a minor page fault; see kernelCost).
 // KITH_CROWD_TRACE=1 prints each download's timeline to stderr
 // (traceFetch: first chunk, quarter, half, 90 %, all; its longest spell
 // without a new chunk and the chunks it then lacked; its sources).
@@ -196,6 +198,11 @@ func flashCrowd(b *testing.B, n, size int, poisson bool) {
 		paused = 1
 	}
 	b.ReportMetric(paused, "vm_paused")
+	// What entering the kernel costs on this machine today (kernelCost):
+	// not in any bound, but x_bound moves with it from one machine to the
+	// next while the bound does not.
+	b.ReportMetric(float64(res.perSyscall.Nanoseconds()), "ns/syscall")
+	b.ReportMetric(float64(res.perFault.Nanoseconds())/1e3, "us/fault")
 	// Requests the directory refused busy (503, a global cap such as
 	// requests in flight) per device, and of them the lookups a download
 	// waits on (suppliers, manifest): each costs its device a second or

@@ -470,6 +470,9 @@ type crowdResult struct {
 	// the VM's free page reporting was paused and the crowd's memory
 	// warmed (pauseReporting)
 	vmPaused bool
+	// a getppid's CPU and a minor fault's, measured before "go"
+	// (kernelCost)
+	perSyscall, perFault time.Duration
 }
 
 // runCrowd starts the nodes of a flash crowd in child processes of at most
@@ -581,6 +584,9 @@ func runCrowd(b *testing.B, d *testDirectory, title *directory.Title, delays []t
 		warmHuge(b, int64(groups+1)*peer.ArenaBytes*2)
 		res.vmPaused = true
 	}
+	// What a kernel entry costs here, under the memory the crowd runs in
+	// (kernelCost): the figures that tell one day's machine from another's.
+	res.perSyscall, res.perFault = kernelCost(b)
 	if dir := os.Getenv("KITH_CROWD_PROFILE"); dir != "" { // the directory's share of cpu_s
 		f, err := os.Create(filepath.Join(dir, "directory.pprof"))
 		if err != nil {
