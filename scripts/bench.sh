@@ -34,6 +34,7 @@ plan=(
   "./directory/relay/|RelayThroughput|3x"
   "./share/peer/|HostileOffer|1x"
   "./share/|CrowdBound|3x"                        # the flash crowd's bounds alone (tlsBound, cryptoBound; storeBound beside them)
+  "./share/|KernelCost|3x"                        # what a system call and a page fault cost on this machine (read x_bound against them)
   "./share/|ChunkPath|5x"                         # the chunk path alone (16 downloads from one holder, stored) vs tlsBound, same run
   "./share/library/|WriteChunks|5x"               # the store's part of it: 16 downloads' WriteChunk (check, page cache, writeback, fsync, index)
   "./share/|FlashCrowd|1x"
