@@ -585,7 +585,7 @@ func runCrowd(b *testing.B, d *testDirectory, title *directory.Title, delays []t
 		res.vmPaused = true
 	}
 	// What a kernel entry costs here, under the memory the crowd runs in
-	// (kernelCost): the figures that tell one day's machine from another's.
+	// (kernelCost): the figures that tell one machine from another.
 	res.perSyscall, res.perFault = kernelCost(b)
 	if dir := os.Getenv("KITH_CROWD_PROFILE"); dir != "" { // the directory's share of cpu_s
 		f, err := os.Create(filepath.Join(dir, "directory.pprof"))

@@ -17,15 +17,17 @@ import (
 //
 // Neither is in any bound. The crowd reports them (ns/syscall, us/fault)
 // because its x_bound moves with them while the bound does not: the bound
-// is AES-GCM, SHA-256 and socket copies, which run at the same speed on
-// every virtual machine of the development environment, while a crowd
+// is AES-GCM, SHA-256 and socket copies, which measured the same on two
+// virtual machines of the development environment, while a crowd
 // also makes some twenty system calls and a dozen page faults a chunk
-// transfer, whose cost is the hypervisor's. On 2026-12-05 a getppid cost
-// 1.1 µs here (a paravirtualised guest with page-table isolation on, each
-// kernel entry a trip through the host), and the same product code that
-// measured x_bound 2.11 at 8 MiB N=10 the day before measured 2.9–3.5
-// (docs/notes/2026-12-01/session34): a day's figures can only be compared
-// with another day's alongside these.
+// transfer, whose cost is the hypervisor's. On the machine of session 34
+// a getppid cost 1.0–1.2 µs and a fault 10 µs (a paravirtualised guest
+// with page-table isolation on, each kernel entry a trip through the
+// host; session 33's machine, earlier the same day, faulted in 1.5 µs),
+// and the same product code that measured x_bound 2.11 at 8 MiB N=10 on
+// session 33's machine measured 2.9–3.2 (docs/notes/2026-12-01/session34):
+// one machine's figures can only be compared with another's alongside
+// these.
 func kernelCost(b *testing.B) (perSyscall, perFault time.Duration) {
 	b.Helper()
 	sc := make([]time.Duration, boundRuns)
