@@ -13,10 +13,10 @@ const arenaSlots = 64
 
 // ArenaBytes is the most anonymous memory one process's buffer arenas map
 // (the chunk buffers', the cork buffers' and the read-ahead buffers'), in
-// transparent huge pages where the kernel gives them: resident only as far as buffers were
-// touched. A harness that runs devices in many processes on one virtual
-// machine warms this much huge-page memory a process before it starts
-// their clock (share's warmHuge).
+// transparent huge pages where the kernel gives them: resident only as
+// far as buffers were touched. A harness that runs devices in many
+// processes on one virtual machine warms this much huge-page memory a
+// process before it starts their clock (share's warmHuge).
 const ArenaBytes = arenaSlots * (chunkBufSize + corkSize + readAhead)
 
 // bufArena hands out buffers of one size carved from a single anonymous

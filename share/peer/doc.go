@@ -35,8 +35,8 @@
 // reads a chunk's bytes from TLS straight into its buffer and the server
 // writes them from its read buffer, its TLS records gathered into one
 // socket write, and a reader in the middle of a stream takes what is
-// waiting in one socket read, not one a record (corkConn's read-ahead):
-// a 256 KiB chunk costs both ends about a third less CPU
+// waiting in one socket read, not one a record or two (corkConn's
+// read-ahead): a 256 KiB chunk costs both ends about a third less CPU
 // than over HTTP/2, a /have poll almost half less (BenchmarkRequest). An
 // answer is at most a chunk of the largest size sealed allows (16 MiB),
 // one written in pieces at most a manifest's bound (8 MiB): /content
@@ -258,8 +258,9 @@
 // answer comes, not when it is sent, so requests waiting for answers hold
 // none. On Linux the first 64 chunk buffers in use at once, and the first
 // 64 buffers a chunk-wire answer's TLS records gather in (corkConn), and
-// the first 64 its reads ahead go into, come from arenas in transparent huge pages (arena.go): a buffer's pages are
-// touched once for the life of the process, in 2 MiB faults, instead of
-// 64 faults of 4 KiB for each fresh buffer of the Go heap (about 1 ms of
-// CPU on a virtual machine); they keep at most 16 MiB each resident.
+// the first 64 its reads ahead go into, come from arenas in transparent
+// huge pages (arena.go): a buffer's pages are touched once for the life
+// of the process, in 2 MiB faults, instead of 64 faults of 4 KiB for each
+// fresh buffer of the Go heap (about 1 ms of CPU on a virtual machine);
+// they keep at most 16 MiB each resident.
 package peer

@@ -96,7 +96,8 @@ func TestReadAheadBytes(t *testing.T) {
 
 // TestReadAheadGathers: a stream already waiting in the socket is read in
 // two reads of it (one of the reader's own size, then one read ahead), not
-// one a record; a first read that comes up short reads nothing ahead.
+// one a record; a first read that comes up short, or an empty one, reads
+// nothing ahead.
 func TestReadAheadGathers(t *testing.T) {
 	w, r := tcpPair(t)
 	const record = 16 << 10
@@ -130,6 +131,10 @@ func TestReadAheadGathers(t *testing.T) {
 	}
 	if cc2.streaming || cc2.ahead != nil {
 		t.Fatal("a short read started a read-ahead run")
+	}
+	// An empty read fills what it read into, trivially: it starts none either.
+	if n, err := cc2.Read(p[:0]); n != 0 || err != nil || cc2.streaming {
+		t.Fatalf("an empty read: %d, %v, streaming %v", n, err, cc2.streaming)
 	}
 }
 
