@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -67,6 +68,22 @@ func processCPU(b *testing.B) time.Duration {
 		b.Fatal(err)
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// readCalls is the read system calls this process has made (syscr in
+// /proc/self/io); false where there is no such file.
+func readCalls() (int, bool) {
+	b, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		return 0, false
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "syscr: "); ok {
+			n, err := parseInt(v)
+			return n, err == nil
+		}
+	}
+	return 0, false
 }
 
 func parseInt(s string) (int, error) {
@@ -221,7 +238,11 @@ func BenchmarkFirstChunk(b *testing.B) {
 // (have, chunk), HTTP/2 with a client that does not offer the wire
 // (have-h2, chunk-h2: an older peer), and the same chunk requests over an
 // HTTP/1.1 connection of the bulk lane (chunk-h1: no HTTP/2 framing, flow
-// control or per-stream copies). The
+// control or per-stream copies), and the chunk wire's chunk request with
+// corkConn's read-ahead off (chunk-noahead: each TLS record's own socket
+// reads, the baseline of the read-ahead). reads/req is the process's read
+// system calls a request (/proc/self/io's syscr, both ends; a read that
+// found nothing waiting counts too), on Linux. The
 // chunk is neither hashed nor stored by the client here, so the figure
 // compares with the crypto-and-TLS bound's CPU a chunk less the hash.
 // cpu_us/req is the process's CPU per request (user and system), which
@@ -286,11 +307,17 @@ func BenchmarkRequest(b *testing.B) {
 		{"have-back", func(int) error { _, err := back.Have(ctx, cid, n); return err }},
 		{"chunk-back", func(i int) error { _, err := back.Chunk(ctx, c.m, i%n, buf); return err }},
 		{"chunk", func(i int) error { _, err := cl.Chunk(ctx, c.m, i%n, buf); return err }},
+		{"chunk-noahead", func(i int) error { _, err := cl.Chunk(ctx, c.m, i%n, buf); return err }},
 		{"have-h2", func(int) error { _, err := h2.Have(ctx, cid, n); return err }},
 		{"chunk-h2", func(i int) error { _, err := h2.Chunk(ctx, c.m, i%n, buf); return err }},
 		{"chunk-h1", func(i int) error { _, err := h1.Chunk(ctx, c.m, i%n, buf); return err }},
 	} {
 		b.Run(v.name, func(b *testing.B) {
+			if v.name == "chunk-noahead" {
+				readAheadOff.Store(true)
+				defer readAheadOff.Store(false)
+			}
+			r0, rok := readCalls()
 			c0 := processCPU(b)
 			for i := range b.N {
 				if err := v.do(i); err != nil {
@@ -298,6 +325,9 @@ func BenchmarkRequest(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64((processCPU(b)-c0).Microseconds())/float64(b.N), "cpu_us/req")
+			if r1, ok := readCalls(); rok && ok {
+				b.ReportMetric(float64(r1-r0)/float64(b.N), "reads/req")
+			}
 		})
 	}
 	if n := back.Handshakes(); n != 0 {

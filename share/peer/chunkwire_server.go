@@ -462,6 +462,11 @@ func putAhead(b *[]byte) {
 	}
 }
 
+// readAheadOff turns the read-ahead off in every corkConn: set only by
+// BenchmarkRequest/chunk-noahead, the baseline its gain is measured
+// against in the same run.
+var readAheadOff atomic.Bool
+
 func (c *corkConn) Read(p []byte) (int, error) {
 	c.rmu.Lock()
 	if c.ahead != nil {
@@ -479,7 +484,7 @@ func (c *corkConn) Read(p []byte) (int, error) {
 	}
 	streaming := c.streaming
 	c.rmu.Unlock()
-	if !streaming || len(p) >= readAhead || len(p) == 0 {
+	if !streaming || len(p) >= readAhead || len(p) == 0 || readAheadOff.Load() {
 		n, err := c.Conn.Read(p)
 		if len(p) > 0 {
 			c.rmu.Lock()
