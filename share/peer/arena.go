@@ -41,6 +41,10 @@ const ArenaBytes = arenaSlots * (chunkBufSize + corkSize + readAhead)
 // once. A buffer its holder gives to the garbage collector instead (a
 // write the peer's reset cut short may still read it) is never taken
 // again: its slot is lost, not reused under the writer.
+//
+// Beyond its slots, take and give use a sync.Pool of heap buffers of the
+// same size (the chunk, cork and read-ahead buffers all do); get and put
+// are the arena alone.
 type bufArena struct {
 	size int
 	once sync.Once
@@ -48,6 +52,32 @@ type bufArena struct {
 	mem  []byte // the mapping: slots × size bytes; nil without one
 	used []bool // per carved slot: given out and not back
 	free []int  // slots given back, the most recent last
+	heap sync.Pool
+}
+
+// take returns a buffer of len and cap a.size: the arena's while it has
+// a slot free, else one from the heap pool.
+func (a *bufArena) take() *[]byte {
+	if b := a.get(); b != nil {
+		return &b
+	}
+	if b, ok := a.heap.Get().(*[]byte); ok {
+		return b
+	}
+	b := make([]byte, a.size)
+	return &b
+}
+
+// give gives back a buffer from take (any length): the arena's to the
+// arena, one of the heap to the pool. A buffer of another capacity (one
+// its holder replaced) is left to the garbage collector, so the pool
+// holds buffers of one size only.
+func (a *bufArena) give(b *[]byte) {
+	if b == nil || cap(*b) != a.size || a.put(*b) {
+		return
+	}
+	*b = (*b)[:a.size]
+	a.heap.Put(b)
 }
 
 func (a *bufArena) init() {

@@ -63,6 +63,30 @@ func TestBufArena(t *testing.T) {
 	if b := a.get(); b != nil {
 		t.Error("a piece of a buffer gave its slot back")
 	}
+
+	// take and give, with every slot given out: buffers of the heap pool,
+	// of the arena's size; a slot given back is taken first again; a
+	// buffer of another capacity is not pooled.
+	h := a.take()
+	if len(*h) != 4096 || cap(*h) != 4096 || a.put(*h) {
+		t.Fatalf("take beyond the slots: len %d cap %d, the arena's %v", len(*h), cap(*h), a.put(*h))
+	}
+	*h = (*h)[:0]
+	a.give(h)
+	if len(*h) != 4096 {
+		t.Errorf("a heap buffer pooled at len %d, not its size", len(*h))
+	}
+	a.give(&bufs[9])
+	if b := a.take(); &(*b)[0] != &bufs[9][0] {
+		t.Error("a slot given back was not taken before the heap pool")
+	}
+	odd := make([]byte, 100, 5000)
+	a.give(&odd)
+	for range 4 {
+		if b := a.take(); cap(*b) != 4096 {
+			t.Fatalf("take returned a buffer of cap %d", cap(*b))
+		}
+	}
 }
 
 // TestChunkBuffersBackToArena: over real TLS (the chunk wire), a peer

@@ -444,23 +444,8 @@ type corkConn struct {
 const readAhead = corkSize
 
 // aheadArena holds read-ahead buffers in huge pages, as corkArena does
-// cork buffers; beyond its slots they come from aheadBufs.
+// cork buffers (beyond its slots, from its heap pool).
 var aheadArena = bufArena{size: readAhead}
-
-var aheadBufs = sync.Pool{New: func() any { b := make([]byte, readAhead); return &b }}
-
-func getAhead() *[]byte {
-	if b := aheadArena.get(); b != nil {
-		return &b
-	}
-	return aheadBufs.Get().(*[]byte)
-}
-
-func putAhead(b *[]byte) {
-	if !aheadArena.put(*b) {
-		aheadBufs.Put(b)
-	}
-}
 
 // readAheadOff turns the read-ahead off in every corkConn: set only by
 // BenchmarkRequest/chunk-noahead, the baseline its gain is measured
@@ -476,7 +461,7 @@ func (c *corkConn) Read(p []byte) (int, error) {
 		if c.aheadOff < c.aheadEnd {
 			return n, nil
 		}
-		putAhead(c.ahead)
+		aheadArena.give(c.ahead)
 		c.ahead = nil
 		err := c.aheadErr
 		c.aheadErr = nil
@@ -493,14 +478,14 @@ func (c *corkConn) Read(p []byte) (int, error) {
 		}
 		return n, err
 	}
-	b := getAhead()
+	b := aheadArena.take()
 	n, err := c.Conn.Read(*b)
 	m := copy(p, (*b)[:n])
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
 	c.streaming = err == nil && n == len(*b)
 	if m == n || c.closed {
-		putAhead(b)
+		aheadArena.give(b)
 		return m, err
 	}
 	c.ahead, c.aheadOff, c.aheadEnd, c.aheadErr = b, m, n, err
@@ -512,7 +497,7 @@ func (c *corkConn) Close() error {
 	c.rmu.Lock()
 	c.closed = true
 	if c.ahead != nil {
-		putAhead(c.ahead)
+		aheadArena.give(c.ahead)
 		c.ahead = nil
 	}
 	c.rmu.Unlock()
@@ -526,22 +511,17 @@ func (c *corkConn) Close() error {
 // and one record a write (17 KiB) cost more: 389/336/393.
 const corkSize = 264 << 10
 
-var corkBufs = sync.Pool{New: func() any { b := make([]byte, 0, corkSize); return &b }}
-
 // corkArena holds the first cork buffers in use at once in huge pages, as
-// chunkArena does chunk buffers (a fresh one is 66 page faults).
+// chunkArena does chunk buffers (a fresh one is 66 page faults), and
+// those beyond in its heap pool.
 var corkArena = bufArena{size: corkSize}
 
 func (c *corkConn) cork() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.buf == nil {
-		if b := corkArena.get(); b != nil {
-			b = b[:0]
-			c.buf = &b
-		} else {
-			c.buf = corkBufs.Get().(*[]byte)
-		}
+		c.buf = corkArena.take()
+		*c.buf = (*c.buf)[:0]
 	}
 }
 
@@ -581,9 +561,7 @@ func (c *corkConn) uncork() error {
 		return nil
 	}
 	err := c.flush()
-	if !corkArena.put(*c.buf) {
-		corkBufs.Put(c.buf)
-	}
+	corkArena.give(c.buf)
 	c.buf = nil
 	return err
 }

@@ -204,7 +204,7 @@ type Fetcher struct {
 	haves   chan haveResult
 	wake    chan struct{}
 	size    int64     // the longest chunk's length (the first's)
-	bufs    sync.Pool // buffers for chunks too long for chunkBufs (a manifest's chunk size above the default)
+	bufs    sync.Pool // buffers for chunks too long for chunkArena's (a manifest's chunk size above the default)
 }
 
 // OriginChunks returns a copy of the bitmap of chunks this fetcher is
